@@ -1,0 +1,88 @@
+# kmipd: a KMIP server. GNU make.
+#
+#   make            build ./kmipd and ./kmipctl
+#   make test       install missing Debian packages, build, run every test (unit and integration)
+#   make run        install missing packages, make development certificates, run kmipd in the foreground
+#   make asan       the whole test suite under AddressSanitizer and UndefinedBehaviorSanitizer (clang)
+#   make fuzz       build and run the libFuzzer targets for FUZZ_TIME seconds each
+#   make bench      micro-benchmarks and load figures (never part of make test)
+#
+# Each module lists its sources in its own module.mk; objects and test binaries go under $(BUILD).
+
+BUILD ?= build
+CC ?= cc
+PKG_CONFIG ?= pkg-config
+SHARED ?= ../shared
+VECTORS ?= $(SHARED)/kmip-vectors
+FUZZ_TIME ?= 60
+STATE ?= state
+
+PKGS := libevent_core libevent_openssl openssl libconfig lmdb
+# Recursive (=) so that pkg-config runs only when a recipe needs it, after the dependency installer.
+PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS))
+PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS))
+CMOCKA_LIBS = $(shell $(PKG_CONFIG) --libs cmocka)
+
+OPT ?= -O2
+SAN ?=
+WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wpointer-arith \
+	-Wformat=2 -Wno-format-nonliteral -Werror
+override CFLAGS += -std=c11 -D_GNU_SOURCE $(OPT) -g $(WARN) $(SAN) -I. -MMD -MP $(PKG_CFLAGS)
+override LDFLAGS += $(SAN)
+
+.DEFAULT_GOAL := all
+.PHONY: all test run asan fuzz bench deps clean check-unit check-integration
+
+include proto/module.mk
+include tls/module.mk
+include store/module.mk
+include core/module.mk
+include test/module.mk
+
+OBJS = $(patsubst %.c,$(BUILD)/%.o,$(ALL_SRCS))
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/%.a:
+	@mkdir -p $(@D)
+	rm -f $@
+	ar rcs $@ $^
+
+all: kmipd kmipctl
+
+kmipd: $(BUILD)/kmipd
+	cp $< $@
+kmipctl: $(BUILD)/kmipctl
+	cp $< $@
+
+deps:
+	@etc/install-deps.sh
+
+test: deps
+	$(MAKE) --no-print-directory check
+
+check: all $(TEST_BINS)
+	@test/run-tests.sh $(BUILD) $(VECTORS)
+
+asan: deps
+	$(MAKE) --no-print-directory BUILD=build-asan CC=clang OPT=-O1 \
+		SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+		build-asan/kmipd build-asan/kmipctl asan-tests
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		test/run-tests.sh build-asan $(VECTORS)
+
+asan-tests: $(TEST_BINS)
+
+run: deps
+	$(MAKE) --no-print-directory all
+	@etc/mkcerts.sh $(STATE)/certs >/dev/null
+	./kmipd -f -o store.path=\"$(STATE)/store\" \
+		-o tls.cert_file=\"$(STATE)/certs/server.crt\" -o tls.key_file=\"$(STATE)/certs/server.key\" \
+		-o tls.clients_ca_cert_file=\"$(STATE)/certs/ca.crt\" $(RUNFLAGS)
+
+clean:
+	rm -rf build build-asan build-fuzz kmipd kmipctl
+
+-include $(OBJS:.o=.d)

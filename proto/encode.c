@@ -1,0 +1,332 @@
+/*
+ * The TTLV encoder: appends items to a growable buffer and fills in a Structure's length when it closes.
+ * Errors are sticky, so a message is written straight through and checked once in ttlv_enc_finish().
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto/proto.h"
+
+#define ENC_MAX_SIZE	((size_t)1 << 30)	/* no KMIP message comes near this */
+#define ENC_MAX_DEPTH	(sizeof(((struct ttlv_enc *)0)->open) / sizeof(size_t))
+
+/* Starts an empty encoder. */
+void
+ttlv_enc_init(struct ttlv_enc *e)
+{
+	memset(e, 0, sizeof(*e));
+}
+
+/* Wipes and frees the buffer; the encoder may be initialised again. */
+void
+ttlv_enc_free(struct ttlv_enc *e)
+{
+	if (e->buf != NULL) {
+		explicit_bzero(e->buf, e->len);
+		free(e->buf);
+	}
+	memset(e, 0, sizeof(*e));
+}
+
+/* Empties the buffer (wiping it) for the next message, keeping its memory. */
+void
+ttlv_enc_reset(struct ttlv_enc *e)
+{
+	if (e->buf != NULL)
+		explicit_bzero(e->buf, e->len);
+	e->len = 0;
+	e->depth = 0;
+	e->error = 0;
+}
+
+/* Makes room for n more bytes; false (and a sticky error) when that is not possible. */
+static bool
+reserve(struct ttlv_enc *e, size_t n)
+{
+	size_t cap;
+	uint8_t *nb;
+
+	if (e->error != 0)
+		return false;
+	if (n > ENC_MAX_SIZE - e->len) {
+		e->error = EMSGSIZE;
+		return false;
+	}
+	if (e->len + n <= e->cap)
+		return true;
+	cap = e->cap == 0 ? 512 : e->cap;
+	while (cap < e->len + n)
+		cap *= 2;
+	/* Not realloc: the old buffer may hold key material and must be wiped, not left in the heap. */
+	if ((nb = malloc(cap)) == NULL) {
+		e->error = ENOMEM;
+		return false;
+	}
+	if (e->buf != NULL) {
+		memcpy(nb, e->buf, e->len);
+		explicit_bzero(e->buf, e->len);
+		free(e->buf);
+	}
+	e->buf = nb;
+	e->cap = cap;
+	return true;
+}
+
+static void
+put32(uint8_t *p, uint32_t v)
+{
+	p[0] = v >> 24;
+	p[1] = v >> 16;
+	p[2] = v >> 8;
+	p[3] = v;
+}
+
+static void
+put64(uint8_t *p, uint64_t v)
+{
+	put32(p, (uint32_t)(v >> 32));
+	put32(p + 4, (uint32_t)v);
+}
+
+/* Appends a header and a value of len bytes (copied from p, or sign-filled) padded to 8 bytes. */
+static void
+put_item(struct ttlv_enc *e, uint32_t tag, uint8_t type, const void *p, size_t len)
+{
+	size_t padded = (len + 7) & ~(size_t)7;
+	uint8_t *w;
+
+	if (len > UINT32_MAX) {
+		if (e->error == 0)
+			e->error = EMSGSIZE;
+		return;
+	}
+	if (!reserve(e, TTLV_HEADER_SIZE + padded))
+		return;
+	w = e->buf + e->len;
+	w[0] = tag >> 16;
+	w[1] = tag >> 8;
+	w[2] = tag;
+	w[3] = type;
+	put32(w + 4, (uint32_t)len);
+	if (len > 0)
+		memcpy(w + 8, p, len);
+	memset(w + 8 + len, 0, padded - len);
+	e->len += TTLV_HEADER_SIZE + padded;
+}
+
+/* Opens a Structure; its length is written by ttlv_enc_end(). */
+void
+ttlv_enc_begin(struct ttlv_enc *e, uint32_t tag)
+{
+	if (e->error != 0)
+		return;
+	if (e->depth >= ENC_MAX_DEPTH) {
+		e->error = E2BIG;
+		return;
+	}
+	e->open[e->depth] = e->len;
+	put_item(e, tag, TTLV_STRUCTURE, NULL, 0);
+	if (e->error == 0)
+		e->depth++;
+}
+
+/* Closes the innermost open Structure, writing its length. */
+void
+ttlv_enc_end(struct ttlv_enc *e)
+{
+	size_t start, len;
+
+	if (e->error != 0)
+		return;
+	if (e->depth == 0) {
+		e->error = EINVAL;
+		return;
+	}
+	start = e->open[--e->depth];
+	len = e->len - start - TTLV_HEADER_SIZE;
+	if (len > UINT32_MAX) {
+		e->error = EMSGSIZE;
+		return;
+	}
+	put32(e->buf + start + 4, (uint32_t)len);
+}
+
+/* Appends an Integer. */
+void
+ttlv_enc_int(struct ttlv_enc *e, uint32_t tag, int32_t v)
+{
+	uint8_t b[4];
+
+	put32(b, (uint32_t)v);
+	put_item(e, tag, TTLV_INTEGER, b, 4);
+}
+
+/* Appends a Long Integer. */
+void
+ttlv_enc_long(struct ttlv_enc *e, uint32_t tag, int64_t v)
+{
+	uint8_t b[8];
+
+	put64(b, (uint64_t)v);
+	put_item(e, tag, TTLV_LONG_INTEGER, b, 8);
+}
+
+/* Appends an Enumeration. */
+void
+ttlv_enc_enum(struct ttlv_enc *e, uint32_t tag, uint32_t v)
+{
+	uint8_t b[4];
+
+	put32(b, v);
+	put_item(e, tag, TTLV_ENUMERATION, b, 4);
+}
+
+/* Appends a Boolean. */
+void
+ttlv_enc_bool(struct ttlv_enc *e, uint32_t tag, bool v)
+{
+	uint8_t b[8];
+
+	put64(b, v ? 1 : 0);
+	put_item(e, tag, TTLV_BOOLEAN, b, 8);
+}
+
+/* Appends a Text String of len bytes. */
+void
+ttlv_enc_text(struct ttlv_enc *e, uint32_t tag, const char *s, size_t len)
+{
+	put_item(e, tag, TTLV_TEXT_STRING, s, len);
+}
+
+/* Appends a Text String from a C string. */
+void
+ttlv_enc_cstr(struct ttlv_enc *e, uint32_t tag, const char *s)
+{
+	put_item(e, tag, TTLV_TEXT_STRING, s, strlen(s));
+}
+
+/* Appends a Byte String. */
+void
+ttlv_enc_bytes(struct ttlv_enc *e, uint32_t tag, const void *p, size_t len)
+{
+	put_item(e, tag, TTLV_BYTE_STRING, p, len);
+}
+
+/* Appends a Big Integer, sign-extending big-endian two's complement bytes to a multiple of 8 (0 for none). */
+void
+ttlv_enc_bigint(struct ttlv_enc *e, uint32_t tag, const void *p, size_t len)
+{
+	const uint8_t *in = p;
+	size_t padded = len == 0 ? 8 : (len + 7) & ~(size_t)7;
+	uint8_t fill = (len > 0 && (in[0] & 0x80)) ? 0xff : 0x00;
+	uint8_t *w;
+
+	if (len > UINT32_MAX - 8) {
+		if (e->error == 0)
+			e->error = EMSGSIZE;
+		return;
+	}
+	if (!reserve(e, TTLV_HEADER_SIZE + padded))
+		return;
+	w = e->buf + e->len;
+	w[0] = tag >> 16;
+	w[1] = tag >> 8;
+	w[2] = tag;
+	w[3] = TTLV_BIG_INTEGER;
+	put32(w + 4, (uint32_t)padded);
+	memset(w + 8, fill, padded - len);
+	if (len > 0)
+		memcpy(w + 8 + padded - len, in, len);
+	e->len += TTLV_HEADER_SIZE + padded;
+}
+
+/* Appends a Date-Time (seconds since the epoch). */
+void
+ttlv_enc_datetime(struct ttlv_enc *e, uint32_t tag, int64_t seconds)
+{
+	uint8_t b[8];
+
+	put64(b, (uint64_t)seconds);
+	put_item(e, tag, TTLV_DATE_TIME, b, 8);
+}
+
+/* Appends an Interval (seconds). */
+void
+ttlv_enc_interval(struct ttlv_enc *e, uint32_t tag, uint32_t seconds)
+{
+	uint8_t b[4];
+
+	put32(b, seconds);
+	put_item(e, tag, TTLV_INTERVAL, b, 4);
+}
+
+/* Appends a Date-Time Extended (microseconds since the epoch). */
+void
+ttlv_enc_datetime_ext(struct ttlv_enc *e, uint32_t tag, int64_t usec)
+{
+	uint8_t b[8];
+
+	put64(b, (uint64_t)usec);
+	put_item(e, tag, TTLV_DATE_TIME_EXTENDED, b, 8);
+}
+
+/* Appends an item and everything under it. */
+void
+ttlv_enc_item(struct ttlv_enc *e, const struct ttlv *t)
+{
+	const struct ttlv *c;
+
+	switch (t->type) {
+	case TTLV_STRUCTURE:
+		ttlv_enc_begin(e, t->tag);
+		for (c = t->v.s.first; c != NULL; c = c->next)
+			ttlv_enc_item(e, c);
+		ttlv_enc_end(e);
+		break;
+	case TTLV_INTEGER:
+		ttlv_enc_int(e, t->tag, t->v.i32);
+		break;
+	case TTLV_LONG_INTEGER:
+		ttlv_enc_long(e, t->tag, t->v.i64);
+		break;
+	case TTLV_ENUMERATION:
+		ttlv_enc_enum(e, t->tag, t->v.u32);
+		break;
+	case TTLV_BOOLEAN:
+		ttlv_enc_bool(e, t->tag, t->v.b);
+		break;
+	case TTLV_DATE_TIME:
+		ttlv_enc_datetime(e, t->tag, t->v.i64);
+		break;
+	case TTLV_INTERVAL:
+		ttlv_enc_interval(e, t->tag, t->v.u32);
+		break;
+	case TTLV_DATE_TIME_EXTENDED:
+		ttlv_enc_datetime_ext(e, t->tag, t->v.i64);
+		break;
+	case TTLV_TEXT_STRING:
+	case TTLV_BYTE_STRING:
+	case TTLV_BIG_INTEGER:
+		/* A decoded Big Integer is already a multiple of 8 and is written as it came. */
+		put_item(e, t->tag, t->type, t->v.bytes.data, t->length);
+		break;
+	default:
+		if (e->error == 0)
+			e->error = EINVAL;
+		break;
+	}
+}
+
+/* Returns 0 when the message is complete and well-formed, else -1 with errno set to the first error. */
+int
+ttlv_enc_finish(struct ttlv_enc *e)
+{
+	if (e->error == 0 && e->depth != 0)
+		e->error = EINVAL;
+	if (e->error != 0) {
+		errno = e->error;
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,227 @@
+/*
+ * proto: the KMIP wire.
+ *
+ * TTLV items, an arena that owns a decoded message, an incremental decoder that is a pure state machine
+ * (no I/O, no logging, no OpenSSL), an encoder into a growable buffer, and the tag, type, enumeration and
+ * mask name tables of KMIP 1.0 to 2.1.
+ *
+ * Symbol prefixes: ttlv_ for items, the codec and the name tables; kmip_ for the message model.
+ */
+#ifndef KMIPD_PROTO_H
+#define KMIPD_PROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define TTLV_WUR __attribute__((warn_unused_result))
+
+/* Item types (KMIP 1.4 section 9.1.1.2, 2.1 section 9.1.1.2). */
+enum ttlv_type {
+	TTLV_STRUCTURE = 0x01,
+	TTLV_INTEGER = 0x02,
+	TTLV_LONG_INTEGER = 0x03,
+	TTLV_BIG_INTEGER = 0x04,
+	TTLV_ENUMERATION = 0x05,
+	TTLV_BOOLEAN = 0x06,
+	TTLV_TEXT_STRING = 0x07,
+	TTLV_BYTE_STRING = 0x08,
+	TTLV_DATE_TIME = 0x09,
+	TTLV_INTERVAL = 0x0A,
+	TTLV_DATE_TIME_EXTENDED = 0x0B,
+};
+
+#define TTLV_HEADER_SIZE 8
+#define TTLV_MAX_DEPTH 64		/* hard cap on ttlv_limits.max_depth */
+
+/*
+ * One decoded item. Children of a structure are a singly linked list in wire order. Byte-like values
+ * (Text String, Byte String, Big Integer) point into the arena and are not NUL-terminated, except that a
+ * Text String always has a NUL after its last byte, so it can be printed as a C string (a Text String that
+ * itself holds a NUL is refused by the decoder).
+ */
+struct ttlv {
+	uint32_t tag;
+	uint8_t type;		/* enum ttlv_type */
+	uint32_t length;	/* value length as on the wire, without padding */
+	struct ttlv *next;	/* next sibling, or NULL */
+	union {
+		int32_t i32;	/* Integer */
+		uint32_t u32;	/* Enumeration, Interval */
+		int64_t i64;	/* Long Integer, Date-Time (seconds), Date-Time Extended (microseconds) */
+		bool b;		/* Boolean */
+		struct {
+			const uint8_t *data;	/* Text String, Byte String, Big Integer (two's complement) */
+		} bytes;
+		struct {
+			struct ttlv *first;
+			struct ttlv *last;
+			uint32_t count;
+		} s;		/* Structure */
+	} v;
+};
+
+/*
+ * Arena: every item and value of one message lives in one arena, freed (and wiped, since messages carry
+ * key material) in one call.
+ */
+struct ttlv_arena;
+
+struct ttlv_arena *ttlv_arena_new(void) TTLV_WUR;
+/* Wipes and frees every block; NULL is accepted. */
+void ttlv_arena_free(struct ttlv_arena *a);
+/* Zeroed, 8-byte aligned memory owned by the arena, or NULL when out of memory or over the arena's cap. */
+void *ttlv_arena_alloc(struct ttlv_arena *a, size_t size) TTLV_WUR;
+/* Caps the block memory the arena may reserve (0: no cap); later allocations past it return NULL. */
+void ttlv_arena_set_cap(struct ttlv_arena *a, size_t cap);
+/* Bytes handed out so far (for limits and tests). */
+size_t ttlv_arena_used(const struct ttlv_arena *a);
+
+/* Building trees in an arena (used by tests, the XML encoding and the message model). NULL on ENOMEM. */
+struct ttlv *ttlv_new_struct(struct ttlv_arena *a, uint32_t tag) TTLV_WUR;
+struct ttlv *ttlv_new_int(struct ttlv_arena *a, uint32_t tag, int32_t v) TTLV_WUR;
+struct ttlv *ttlv_new_long(struct ttlv_arena *a, uint32_t tag, int64_t v) TTLV_WUR;
+struct ttlv *ttlv_new_enum(struct ttlv_arena *a, uint32_t tag, uint32_t v) TTLV_WUR;
+struct ttlv *ttlv_new_bool(struct ttlv_arena *a, uint32_t tag, bool v) TTLV_WUR;
+struct ttlv *ttlv_new_text(struct ttlv_arena *a, uint32_t tag, const char *s, size_t len) TTLV_WUR;
+struct ttlv *ttlv_new_bytes(struct ttlv_arena *a, uint32_t tag, const void *p, size_t len) TTLV_WUR;
+struct ttlv *ttlv_new_bigint(struct ttlv_arena *a, uint32_t tag, const void *p, size_t len) TTLV_WUR;
+struct ttlv *ttlv_new_datetime(struct ttlv_arena *a, uint32_t tag, int64_t seconds) TTLV_WUR;
+struct ttlv *ttlv_new_interval(struct ttlv_arena *a, uint32_t tag, uint32_t seconds) TTLV_WUR;
+struct ttlv *ttlv_new_datetime_ext(struct ttlv_arena *a, uint32_t tag, int64_t usec) TTLV_WUR;
+/* Appends child to parent (a Structure). */
+void ttlv_append(struct ttlv *parent, struct ttlv *child);
+
+/* Navigation. NULL when absent or when parent is not a Structure. */
+struct ttlv *ttlv_find(const struct ttlv *parent, uint32_t tag);
+/* The next sibling after prev with the same tag as prev. */
+struct ttlv *ttlv_find_next(const struct ttlv *prev);
+/* Number of direct children with this tag. */
+unsigned ttlv_count(const struct ttlv *parent, uint32_t tag);
+/* Deep equality: tags, types, lengths, values and children in order. */
+bool ttlv_equal(const struct ttlv *a, const struct ttlv *b);
+
+/* Decoder. */
+enum ttlv_status {
+	TTLV_NEED_MORE = 0,	/* all input consumed, message not complete */
+	TTLV_DONE = 1,		/* one complete message decoded; bytes after it were not consumed */
+	TTLV_ERROR = 2,		/* input is malformed; see ttlv_decoder_error() */
+};
+
+enum ttlv_err {
+	TTLV_ERR_NONE = 0,
+	TTLV_ERR_NOT_STRUCTURE,		/* top-level item is not a Structure */
+	TTLV_ERR_TOO_LONG,		/* message longer than max_message_size */
+	TTLV_ERR_TOO_DEEP,		/* nesting deeper than max_depth */
+	TTLV_ERR_OVERRUN,		/* an item runs past the end of its parent */
+	TTLV_ERR_BAD_LENGTH,		/* a fixed-size type with the wrong length, or a misaligned Structure */
+	TTLV_ERR_BAD_TYPE,		/* unknown type code */
+	TTLV_ERR_BAD_TAG,		/* tag outside 0x42xxxx and 0x54xxxx */
+	TTLV_ERR_BAD_VALUE,		/* Boolean not 0 or 1, Text String not UTF-8 or holding NUL */
+	TTLV_ERR_NOMEM,			/* arena allocation failed (too many items for the arena cap) */
+	TTLV_ERR_STATE,			/* fed after DONE or ERROR without a reset */
+	TTLV_ERR_TRUNCATED,		/* one-shot decode: the input ends inside the message */
+	TTLV_ERR_TRAILING,		/* one-shot decode: bytes follow the message */
+};
+
+struct ttlv_limits {
+	uint32_t max_message_size;	/* bytes, header included; 0 means 1 MiB */
+	uint32_t max_depth;		/* nesting levels, the top Structure is level 1; 0 means 16 */
+	size_t max_arena;		/* bytes of item memory per message; 0 means 16 times max_message_size */
+	bool any_toplevel;		/* accept a top-level item of any type (tools and tests only) */
+};
+
+struct ttlv_decoder;
+
+struct ttlv_decoder *ttlv_decoder_new(const struct ttlv_limits *limits) TTLV_WUR;
+void ttlv_decoder_free(struct ttlv_decoder *d);
+/*
+ * Feeds len bytes. *consumed is set to the number of bytes used: all of them on NEED_MORE, up to the end
+ * of the message on DONE, and up to the end of the offending item's header on ERROR. Never reads past len.
+ * After DONE, call ttlv_decoder_take(); after ERROR, ttlv_decoder_reset() (a stream cannot resynchronise, so
+ * a server closes the connection).
+ */
+enum ttlv_status ttlv_decoder_feed(struct ttlv_decoder *d, const uint8_t *buf, size_t len,
+    size_t *consumed) TTLV_WUR;
+/* After DONE: the root item and its arena; the caller owns the arena. The decoder is reset. */
+struct ttlv *ttlv_decoder_take(struct ttlv_decoder *d, struct ttlv_arena **arena);
+/* Drops any partial message (wiping it) and starts over. */
+void ttlv_decoder_reset(struct ttlv_decoder *d);
+/* True while a message has been started but not finished (for request deadlines). */
+bool ttlv_decoder_busy(const struct ttlv_decoder *d);
+/* After ERROR: what was wrong, at which message offset, and a human-readable sentence. */
+enum ttlv_err ttlv_decoder_error(const struct ttlv_decoder *d, uint64_t *offset, const char **what);
+/* The total length announced by the top-level header, once 8 bytes have been seen (else 0). */
+uint64_t ttlv_decoder_announced(const struct ttlv_decoder *d);
+const char *ttlv_err_str(enum ttlv_err e);
+
+/* One-shot decode of a whole buffer; ERROR if bytes remain after the message. */
+enum ttlv_status ttlv_decode(const uint8_t *buf, size_t len, const struct ttlv_limits *limits,
+    struct ttlv **root, struct ttlv_arena **arena, enum ttlv_err *err, uint64_t *offset) TTLV_WUR;
+
+/*
+ * Encoder into a growable buffer. Errors are sticky: calls after a failure do nothing, and
+ * ttlv_enc_finish() reports it, so a response can be written without checking every call.
+ */
+struct ttlv_enc {
+	uint8_t *buf;
+	size_t len;
+	size_t cap;
+	size_t open[32];	/* offsets of open Structure headers */
+	unsigned depth;
+	int error;		/* 0, or an errno value */
+};
+
+void ttlv_enc_init(struct ttlv_enc *e);
+/* Wipes and frees the buffer. */
+void ttlv_enc_free(struct ttlv_enc *e);
+/* Empties the buffer for reuse, keeping its memory. */
+void ttlv_enc_reset(struct ttlv_enc *e);
+void ttlv_enc_begin(struct ttlv_enc *e, uint32_t tag);
+void ttlv_enc_end(struct ttlv_enc *e);
+void ttlv_enc_int(struct ttlv_enc *e, uint32_t tag, int32_t v);
+void ttlv_enc_long(struct ttlv_enc *e, uint32_t tag, int64_t v);
+void ttlv_enc_enum(struct ttlv_enc *e, uint32_t tag, uint32_t v);
+void ttlv_enc_bool(struct ttlv_enc *e, uint32_t tag, bool v);
+void ttlv_enc_text(struct ttlv_enc *e, uint32_t tag, const char *s, size_t len);
+void ttlv_enc_cstr(struct ttlv_enc *e, uint32_t tag, const char *s);
+void ttlv_enc_bytes(struct ttlv_enc *e, uint32_t tag, const void *p, size_t len);
+/* Big Integer from big-endian two's complement bytes, sign-extended on the left to a multiple of 8. */
+void ttlv_enc_bigint(struct ttlv_enc *e, uint32_t tag, const void *p, size_t len);
+void ttlv_enc_datetime(struct ttlv_enc *e, uint32_t tag, int64_t seconds);
+void ttlv_enc_interval(struct ttlv_enc *e, uint32_t tag, uint32_t seconds);
+void ttlv_enc_datetime_ext(struct ttlv_enc *e, uint32_t tag, int64_t usec);
+/* Encodes an item and everything under it. */
+void ttlv_enc_item(struct ttlv_enc *e, const struct ttlv *item);
+/* 0 when every call succeeded and every Structure was closed, else -1 with errno set. */
+int ttlv_enc_finish(struct ttlv_enc *e) TTLV_WUR;
+
+/*
+ * Tag, enumeration and mask constants, generated as X-macros (see the .def files for their formats):
+ * KMIP_TAG_UNIQUE_IDENTIFIER = 0x420094, KMIP_OBJECT_TYPE_SYMMETRIC_KEY = 2, KMIP_CRYPTOGRAPHIC_USAGE_MASK_ENCRYPT = 4.
+ * BEGIN names-section (maintained with proto/names.c)
+ */
+/* END names-section */
+
+/* Name tables (KMIP 1.0 to 2.1). NULL when unknown. */
+const char *ttlv_type_name(uint8_t type);
+/* "Unique Identifier" for 0x420094. */
+const char *ttlv_tag_name(uint32_t tag);
+/* 0 and *tag set when found; accepts the spec name or the name without spaces ("UniqueIdentifier"). */
+int ttlv_tag_by_name(const char *name, uint32_t *tag) TTLV_WUR;
+/* Name of an Enumeration value carried under tag, e.g. ttlv_enum_name(0x420057, 2) = "Symmetric Key". */
+const char *ttlv_enum_name(uint32_t tag, uint32_t value);
+/* 0 and *value set when found; same name rules as ttlv_tag_by_name. */
+int ttlv_enum_by_name(uint32_t tag, const char *name, uint32_t *value) TTLV_WUR;
+/* True when tag carries a bit mask (Cryptographic Usage Mask, Storage Status Mask, ...). */
+bool ttlv_is_mask(uint32_t tag);
+/* Writes the mask as names separated by " | " (unknown bits in hex) into buf; returns buf. */
+const char *ttlv_mask_str(uint32_t tag, uint32_t value, char *buf, size_t size);
+/* 0 and *value set when every space- or '|'-separated word names a bit of the tag's mask. */
+int ttlv_mask_by_names(uint32_t tag, const char *names, uint32_t *value) TTLV_WUR;
+
+/* Prints an item as an indented tree: tag name (or hex), type, value, enumeration and mask names. */
+void ttlv_print(FILE *out, const struct ttlv *item);
+
+#endif

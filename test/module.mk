@@ -1,0 +1,1 @@
+# Tests that span modules, fuzz targets and benchmarks. Unit tests are listed in their module's module.mk.
