@@ -31,7 +31,7 @@ override CFLAGS += -std=c11 -D_GNU_SOURCE $(OPT) -g $(WARN) $(SAN) -I. -MMD -MP 
 override LDFLAGS += $(SAN)
 
 .DEFAULT_GOAL := all
-.PHONY: all test run asan fuzz bench deps clean check-unit check-integration
+.PHONY: all test check run asan asan-tests fuzz fuzz-bins bench deps clean
 
 include proto/module.mk
 include tls/module.mk
@@ -74,6 +74,26 @@ asan: deps
 		test/run-tests.sh build-asan $(VECTORS)
 
 asan-tests: $(TEST_BINS)
+
+# Each target runs FUZZ_TIME seconds from the seed corpus plus what earlier runs found (build-fuzz/corpus).
+fuzz: deps
+	$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang OPT=-O1 \
+		SAN="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined" fuzz-bins
+	@test/fuzz/seed-corpus.py build-fuzz/seeds $(VECTORS)
+	@for f in $(notdir $(FUZZ_BINS)); do \
+		mkdir -p build-fuzz/corpus/$$f build-fuzz/artifacts; \
+		echo "fuzz: $$f for $(FUZZ_TIME) s"; \
+		build-fuzz/fuzz/$$f -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
+			-artifact_prefix=build-fuzz/artifacts/ build-fuzz/corpus/$$f build-fuzz/seeds \
+			2>build-fuzz/$$f.log || { tail -50 build-fuzz/$$f.log; exit 1; }; \
+		grep -E 'stat::number_of_executed_units|stat::new_units_added' build-fuzz/$$f.log; \
+	done
+
+fuzz-bins: $(FUZZ_BINS)
+
+bench: deps
+	$(MAKE) --no-print-directory $(BENCH_BINS)
+	@for b in $(BENCH_BINS); do echo "== $$b"; $$b || exit 1; done
 
 run: deps
 	$(MAKE) --no-print-directory all

@@ -73,9 +73,11 @@ ttlv_arena_alloc(struct ttlv_arena *a, size_t size)
 		bsize = b == NULL ? ARENA_FIRST_BLOCK : b->size * 2;
 		if (bsize > ARENA_MAX_BLOCK)
 			bsize = ARENA_MAX_BLOCK;
+		if (a->cap != 0 && a->cap - a->reserved < bsize)
+			bsize = a->cap - a->reserved;	/* the last block fills the cap exactly */
 		if (bsize < want)
 			bsize = want;
-		if (a->cap != 0 && (a->reserved > a->cap || bsize > a->cap - a->reserved))
+		if (a->cap != 0 && bsize > a->cap - a->reserved)
 			return NULL;
 		b = malloc(sizeof(*b) + bsize);
 		if (b == NULL)

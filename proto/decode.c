@@ -398,11 +398,10 @@ ttlv_decoder_feed(struct ttlv_decoder *d, const uint8_t *buf, size_t len, size_t
 	size_t i = 0, n;
 
 	*consumed = 0;
-	if (d->state == D_DONE || d->state == D_ERROR) {
-		d->state = D_ERROR;
-		d->err = TTLV_ERR_STATE;
-		return TTLV_ERROR;
-	}
+	if (d->state == D_ERROR)
+		return TTLV_ERROR;	/* keep the first error: it is the one worth reporting */
+	if (d->state == D_DONE)
+		return fail(d, TTLV_ERR_STATE, d->off, NULL);
 	while (i < len) {
 		switch (d->state) {
 		case D_HEADER:
