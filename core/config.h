@@ -1,0 +1,179 @@
+/*
+ * config: kmipd's configuration.
+ *
+ * One table of keys (group.key, type, default, reloadable, limits, help) drives loading, validation,
+ * comparison and dumping. A load builds a fresh struct kmipd_config from the defaults, applies a libconfig
+ * file, then "-o group.key=value" overrides, validates the whole result and hands it back; the caller owns
+ * it and swaps it in. Nothing here is global, nothing opens the files the config names (TLS files, the
+ * store, the audit file): that is the job of the modules that use them.
+ *
+ * Types as stored: durations are unsigned seconds, sizes are uint64_t bytes, lists are struct config_list,
+ * strings are malloc'd and NULL when unset, choices are the enums below.
+ */
+#ifndef KMIPD_CONFIG_H
+#define KMIPD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define CONFIG_WUR __attribute__((warn_unused_result))
+
+#define CONFIG_DEFAULT_PATH "/etc/kmipd/kmipd.conf"
+
+/* A list of non-empty strings; items is NULL when count is 0. */
+struct config_list {
+	char **items;
+	size_t count;
+};
+
+enum config_tls_version {
+	CONFIG_TLS_1_2,
+	CONFIG_TLS_1_3,
+};
+
+enum config_store_sync {
+	CONFIG_SYNC_FULL,	/* fsync data and meta page on every commit */
+	CONFIG_SYNC_RELAXED,	/* MDB_NOMETASYNC: survives a process crash, an OS crash may lose the last commits */
+};
+
+enum config_identity {
+	CONFIG_IDENTITY_CN,
+	CONFIG_IDENTITY_DN,
+	CONFIG_IDENTITY_SAN,
+	CONFIG_IDENTITY_FINGERPRINT,
+};
+
+enum config_log_level {
+	CONFIG_LOG_ERROR,
+	CONFIG_LOG_WARN,
+	CONFIG_LOG_INFO,
+	CONFIG_LOG_DEBUG,
+};
+
+enum config_log_target {
+	CONFIG_LOG_STDERR,
+	CONFIG_LOG_SYSLOG,
+};
+
+/* (R) marks keys that a SIGHUP reload applies; the others need a restart. */
+struct config_server {
+	struct config_list listen;		/* IPv4/IPv6 literals, at least one */
+	unsigned int port;
+	unsigned int max_connections;		/* (R) */
+	uint64_t max_message_size;		/* (R) bytes, whole TTLV request */
+	unsigned int max_batch_items;		/* (R) */
+	unsigned int handshake_timeout;		/* (R) seconds */
+	unsigned int request_timeout;		/* (R) seconds, first byte to whole request */
+	unsigned int idle_timeout;		/* (R) seconds, 0 = none */
+	unsigned int shutdown_timeout;		/* seconds */
+	unsigned int max_requests_per_event;	/* (R) */
+	uint64_t write_high_water;		/* (R) bytes of unsent output before reading stops */
+	char *user;				/* drop privileges after binding; NULL = stay */
+	char *group;
+	char *pid_file;
+};
+
+/* All TLS keys are reloadable: SIGHUP rebuilds the SSL_CTX. */
+struct config_tls {
+	char *cert_file;
+	char *key_file;
+	char *p12_file;
+	char *p12_password;			/* secret: wiped on free, never dumped */
+	char *clients_ca_cert_file;
+	enum config_tls_version min_version;
+	char *ciphers;				/* NULL = the tls module's default */
+	char *ciphersuites;			/* NULL = the tls module's default */
+	unsigned int session_cache_size;	/* >= 1 */
+	unsigned int session_timeout;		/* seconds */
+	bool session_tickets;
+	unsigned int verify_depth;
+};
+
+struct config_store {
+	char *path;
+	uint64_t map_size;
+	uint64_t max_map_size;			/* >= map_size */
+	enum config_store_sync sync;
+	bool group_commit;
+};
+
+struct config_keygen {
+	unsigned int workers;
+	unsigned int pool_size;			/* pre-generated RSA-2048 key pairs */
+	unsigned int timeout;			/* seconds */
+};
+
+struct config_compat {
+	bool destroy_active;			/* (R) */
+};
+
+struct config_access {
+	struct config_list admins;		/* (R) identities that see every object */
+	enum config_identity identity;
+};
+
+struct config_log {
+	enum config_log_level level;		/* (R) */
+	enum config_log_target target;
+	int syslog_facility;			/* a LOG_* facility value of <syslog.h> */
+};
+
+struct config_audit {
+	char *file;				/* (R) NULL = no audit file */
+	bool syslog;				/* (R) */
+};
+
+struct kmipd_config {
+	struct config_server server;
+	struct config_tls tls;
+	struct config_store store;
+	struct config_keygen keygen;
+	struct config_compat compat;
+	struct config_access access;
+	struct config_log log;
+	struct config_audit audit;
+};
+
+/* The built-in defaults (no TLS identity, so they do not validate on their own); NULL if out of memory. */
+struct kmipd_config *config_defaults(void);
+
+/*
+ * Loads path (NULL: the defaults alone), applies overrides[0..noverrides) of the form "group.key=value" in
+ * order, validates the result and stores it in *out. Returns 0, or -1 with *cause set to a malloc'd
+ * "FILE:LINE: reason", "-o group.key=value: reason" or "reason" (NULL if even that could not be allocated).
+ */
+int config_load(const char *path, char *const *overrides, size_t noverrides, struct kmipd_config **out,
+    char **cause) CONFIG_WUR;
+
+/* Frees cfg and everything it owns, wiping secrets; NULL is fine. */
+void config_free(struct kmipd_config *cfg);
+
+/*
+ * Returns 0 if next differs from cur only in reloadable keys, or -1 with *cause naming every key that
+ * changed and needs a restart. The intended use on SIGHUP: log the cause as a warning, call
+ * config_keep_restart_keys(next, cur) so that next describes what actually runs, and swap next in. A
+ * reload never applies half a config: keys that need a restart keep their running values, all others take
+ * the new ones, and a file that does not load or validate changes nothing.
+ */
+int config_reload_check(const struct kmipd_config *cur, const struct kmipd_config *next, char **cause)
+    CONFIG_WUR;
+
+/* Copies every non-reloadable key from cur into next. Returns 0, or -1 with *cause when out of memory. */
+int config_keep_restart_keys(struct kmipd_config *next, const struct kmipd_config *cur, char **cause)
+    CONFIG_WUR;
+
+/* Writes cfg in libconfig syntax that config_load reads back; secrets appear as "(set)" in a comment. */
+void config_dump(FILE *fp, const struct kmipd_config *cfg);
+
+/* The key table, for tests and documentation checks: number of keys, and "group.key" of key i (NULL past
+ * the end). */
+size_t config_key_count(void);
+const char *config_key_name(size_t i);
+bool config_key_reloadable(size_t i);
+
+/* Whether key i has the same value in a and b. */
+bool config_key_equal(const struct kmipd_config *a, const struct kmipd_config *b, size_t i);
+
+#endif
