@@ -202,6 +202,59 @@ int ttlv_enc_finish(struct ttlv_enc *e) TTLV_WUR;
  * KMIP_TAG_UNIQUE_IDENTIFIER = 0x420094, KMIP_OBJECT_TYPE_SYMMETRIC_KEY = 2, KMIP_CRYPTOGRAPHIC_USAGE_MASK_ENCRYPT = 4.
  * BEGIN names-section (maintained with proto/names.c)
  */
+enum kmip_tag {
+#define KMIP_TAG(id, value, name, xml, version) KMIP_TAG_##id = value,
+#include "proto/tags.def"
+#undef KMIP_TAG
+};
+
+/* Enumeration values, KMIP_<TYPE>_<VALUE> (KMIP_OBJECT_TYPE_SYMMETRIC_KEY), and mask bits. */
+enum kmip_enum_value {
+#define KMIP_ENUM_BEGIN(type, name)
+#define KMIP_ENUM_VALUE(type, id, value, name, xml) KMIP_##type##_##id = value,
+#define KMIP_ENUM_END(type)
+#define KMIP_ENUM_TAG(tag, type)
+#define KMIP_ENUM_TAG_VALUED(tag)
+#include "proto/enums.def"
+#undef KMIP_ENUM_BEGIN
+#undef KMIP_ENUM_VALUE
+#undef KMIP_ENUM_END
+#undef KMIP_ENUM_TAG
+#undef KMIP_ENUM_TAG_VALUED
+};
+
+enum kmip_mask_bit {
+#define KMIP_MASK_BEGIN(type, name)
+#define KMIP_MASK_BIT(type, id, value, name, xml) KMIP_##type##_##id = value,
+#define KMIP_MASK_END(type)
+#define KMIP_MASK_TAG(tag, type)
+#include "proto/masks.def"
+#undef KMIP_MASK_BEGIN
+#undef KMIP_MASK_BIT
+#undef KMIP_MASK_END
+#undef KMIP_MASK_TAG
+};
+
+/* The KMIP version that introduced tag, (major << 8) | minor (0x0100 for 1.0, 0x0201 for 2.1); 0 if unknown. */
+unsigned ttlv_tag_version(uint32_t tag);
+/* XML encoding spellings ("UniqueIdentifier", "SymmetricKey", "PKCS_1"); NULL when unknown. */
+const char *ttlv_tag_xml_name(uint32_t tag);
+const char *ttlv_enum_xml_name(uint32_t tag, uint32_t value);
+/* Like ttlv_mask_str() with XML names separated by single spaces ("Encrypt Decrypt"). */
+const char *ttlv_mask_xml_str(uint32_t tag, uint32_t value, char *buf, size_t size);
+/*
+ * KMIP 1.x carries attribute values under Attribute Value, named by the sibling Attribute Name: these
+ * resolve an enumeration through the attribute's name ("Cryptographic Algorithm", any spelling that
+ * ttlv_tag_by_name() accepts). NULL / -1 when the attribute or the value is unknown.
+ */
+const char *ttlv_enum_name_for_attribute(const char *attr_name, uint32_t value);
+int ttlv_enum_by_attribute_name(const char *attr_name, const char *name, uint32_t *value) TTLV_WUR;
+/* Checks that the tables are sorted and without duplicates (for tests): 0, or -1 with *what set. */
+int ttlv_names_selfcheck(const char **what) TTLV_WUR;
+
+/* ttlv_print_opts() flags: print key material and passwords instead of "<N bytes redacted>". */
+#define TTLV_PRINT_SECRETS 0x1u
+void ttlv_print_opts(FILE *out, const struct ttlv *item, unsigned flags);
 /* END names-section */
 
 /* Name tables (KMIP 1.0 to 2.1). NULL when unknown. */

@@ -1,0 +1,296 @@
+/*
+ * kmipctl: the operator's tool. One subcommand per job, each an entry of the table below with its usage
+ * line; main() only finds the entry and hands it the remaining arguments.
+ *
+ *   kmipctl dump [-x] [-s] [FILE]    decode TTLV messages (binary or hex) and print them as trees
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto/proto.h"
+
+#define DUMP_MAX_MESSAGE (64u << 20)		/* largest message dump accepts */
+#define DUMP_MAX_INPUT (3 * (size_t)DUMP_MAX_MESSAGE)	/* hex doubles the size, plus separators */
+#define DUMP_MAX_DEPTH 32
+
+struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *usage;	/* arguments after the command name */
+	const char *help;
+};
+
+static int cmd_dump(int argc, char **argv);
+
+static const struct command commands[] = {
+	{ "dump", cmd_dump, "[-x] [-s] [FILE]",
+	    "print TTLV messages read from FILE or stdin (binary, or hex with -x or when it looks like hex);\n"
+	    "\t\t-s shows key material and passwords" },
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+/* Prints the usage of one command, or of all when cmd is NULL. */
+static void usage(FILE *out, const struct command *cmd)
+{
+	size_t i;
+
+	if (cmd != NULL) {
+		fprintf(out, "usage: kmipctl %s %s\n", cmd->name, cmd->usage);
+		return;
+	}
+	fprintf(out, "usage: kmipctl [-h] command [args]\ncommands:\n");
+	for (i = 0; i < NCOMMANDS; i++)
+		fprintf(out, "  %s %s\n\t\t%s\n", commands[i].name, commands[i].usage, commands[i].help);
+}
+
+/* Reads all of f into a malloc'd buffer, refusing more than max bytes. 0, or -1 with a message printed. */
+static int read_all(FILE *f, const char *name, size_t max, uint8_t **out, size_t *outlen)
+{
+	uint8_t *buf = NULL, *nbuf;
+	size_t len = 0, cap = 0, n;
+
+	for (;;) {
+		if (len == cap) {
+			size_t ncap = cap == 0 ? 65536 : cap * 2;
+
+			if (cap >= max + 1) {
+				fprintf(stderr, "kmipctl: %s: input larger than %zu bytes\n", name, max);
+				goto fail;
+			}
+			if (ncap > max + 1)
+				ncap = max + 1;
+			if ((nbuf = realloc(buf, ncap)) == NULL) {
+				fprintf(stderr, "kmipctl: %s: %s\n", name, strerror(errno));
+				goto fail;
+			}
+			buf = nbuf;
+			cap = ncap;
+		}
+		n = fread(buf + len, 1, cap - len, f);
+		len += n;
+		if (n == 0)
+			break;
+	}
+	if (ferror(f)) {
+		fprintf(stderr, "kmipctl: %s: read error\n", name);
+		goto fail;
+	}
+	if (len > max) {
+		fprintf(stderr, "kmipctl: %s: input larger than %zu bytes\n", name, max);
+		goto fail;
+	}
+	*out = buf;
+	*outlen = len;
+	return 0;
+fail:
+	free(buf);
+	return -1;
+}
+
+/* True for the characters hex input may contain besides digits: whitespace and '|'. */
+static bool hex_separator(uint8_t c)
+{
+	return c == '|' || isspace(c);
+}
+
+/* True when the input is only hex digits and separators, with at least one digit. */
+static bool looks_hex(const uint8_t *p, size_t len)
+{
+	size_t i, digits = 0;
+
+	for (i = 0; i < len; i++) {
+		if (isxdigit(p[i]))
+			digits++;
+		else if (!hex_separator(p[i]))
+			return false;
+	}
+	return digits > 0;
+}
+
+/* Value of a hex digit. */
+static unsigned hexval(uint8_t c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	return (unsigned)(tolower(c) - 'a' + 10);
+}
+
+/* Converts hex text in place to bytes, skipping separators. 0, or -1 with a message printed. */
+static int unhex(uint8_t *p, size_t *len, const char *name)
+{
+	size_t i, n = 0;
+	unsigned hi = 0;
+	bool half = false;
+
+	for (i = 0; i < *len; i++) {
+		if (hex_separator(p[i]))
+			continue;
+		if (!isxdigit(p[i])) {
+			fprintf(stderr, "kmipctl: %s: not a hex digit at input offset %zu\n", name, i);
+			return -1;
+		}
+		if (!half) {
+			hi = hexval(p[i]);
+		} else {
+			p[n++] = (uint8_t)(hi << 4 | hexval(p[i]));
+		}
+		half = !half;
+	}
+	if (half) {
+		fprintf(stderr, "kmipctl: %s: odd number of hex digits\n", name);
+		return -1;
+	}
+	*len = n;
+	return 0;
+}
+
+/* Decodes and prints every message in buf; 0, or -1 after printing the decoder's error. */
+static int dump_messages(const uint8_t *buf, size_t len, const char *name, unsigned flags)
+{
+	struct ttlv_limits lim = { 0 };
+	struct ttlv_decoder *d;
+	struct ttlv_arena *arena;
+	struct ttlv *root;
+	size_t off = 0, used;
+	unsigned count = 0;
+	int rc = -1;
+
+	lim.max_message_size = DUMP_MAX_MESSAGE;
+	lim.max_depth = DUMP_MAX_DEPTH;
+	lim.any_toplevel = true;
+	if ((d = ttlv_decoder_new(&lim)) == NULL) {
+		fprintf(stderr, "kmipctl: out of memory\n");
+		return -1;
+	}
+	if (len == 0) {
+		fprintf(stderr, "kmipctl: %s: no input\n", name);
+		goto out;
+	}
+	while (off < len) {
+		enum ttlv_status st = ttlv_decoder_feed(d, buf + off, len - off, &used);
+
+		if (st == TTLV_ERROR) {
+			uint64_t at;
+			const char *what;
+			enum ttlv_err e = ttlv_decoder_error(d, &at, &what);
+
+			fprintf(stderr, "kmipctl: %s: message %u at byte %zu: offset %llu: %s (%s)\n", name,
+			    count + 1, off, (unsigned long long)at, what, ttlv_err_str(e));
+			goto out;
+		}
+		if (st == TTLV_NEED_MORE) {
+			uint64_t want = ttlv_decoder_announced(d);
+
+			if (want != 0)
+				fprintf(stderr, "kmipctl: %s: message %u at byte %zu: truncated, %zu of %llu "
+				    "bytes\n", name, count + 1, off, len - off, (unsigned long long)want);
+			else
+				fprintf(stderr, "kmipctl: %s: message %u at byte %zu: truncated header, %zu "
+				    "bytes\n", name, count + 1, off, len - off);
+			goto out;
+		}
+		root = ttlv_decoder_take(d, &arena);
+		if (count > 0)
+			putchar('\n');
+		ttlv_print_opts(stdout, root, flags);
+		ttlv_arena_free(arena);
+		count++;
+		off += used;
+	}
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		fprintf(stderr, "kmipctl: stdout: write error\n");
+		goto out;
+	}
+	rc = 0;
+out:
+	ttlv_decoder_free(d);
+	return rc;
+}
+
+/* kmipctl dump [-x] [-s] [FILE]: exit 0, 1 on unreadable or malformed input, 2 on bad arguments. */
+static int cmd_dump(int argc, char **argv)
+{
+	const char *name = "stdin";
+	unsigned flags = 0;
+	bool force_hex = false;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	FILE *f = stdin;
+	int ch, rc = 1;
+
+	opterr = 0;
+	while ((ch = getopt(argc, argv, "+hsx")) != -1) {
+		switch (ch) {
+		case 's':
+			flags |= TTLV_PRINT_SECRETS;
+			break;
+		case 'x':
+			force_hex = true;
+			break;
+		case 'h':
+			usage(stdout, &commands[0]);
+			return 0;
+		default:
+			fprintf(stderr, "kmipctl dump: unknown option -%c\n", optopt);
+			usage(stderr, &commands[0]);
+			return 2;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc > 1) {
+		usage(stderr, &commands[0]);
+		return 2;
+	}
+	if (argc == 1 && strcmp(argv[0], "-") != 0) {
+		name = argv[0];
+		if ((f = fopen(name, "rb")) == NULL) {
+			fprintf(stderr, "kmipctl: %s: %s\n", name, strerror(errno));
+			return 1;
+		}
+	}
+	if (read_all(f, name, DUMP_MAX_INPUT, &buf, &len) == -1)
+		goto out;
+	if ((force_hex || looks_hex(buf, len)) && unhex(buf, &len, name) == -1)
+		goto out;
+	if (dump_messages(buf, len, name, flags) == -1)
+		goto out;
+	rc = 0;
+out:
+	if (f != stdin)
+		fclose(f);
+	if (buf != NULL) {
+		/* dumps may hold key material */
+		explicit_bzero(buf, len);
+		free(buf);
+	}
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	size_t i;
+
+	if (argc < 2) {
+		usage(stderr, NULL);
+		return 2;
+	}
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
+		usage(stdout, NULL);
+		return 0;
+	}
+	for (i = 0; i < NCOMMANDS; i++) {
+		if (strcmp(argv[1], commands[i].name) == 0) {
+			optind = 1;
+			return commands[i].run(argc - 1, argv + 1);
+		}
+	}
+	fprintf(stderr, "kmipctl: unknown command: %s\n", argv[1]);
+	usage(stderr, NULL);
+	return 2;
+}
