@@ -272,6 +272,7 @@ out:
 	return rc;
 }
 
+/* Runs the subcommand named by argv[1]: its exit status, or 2 for an unknown one. */
 int main(int argc, char **argv)
 {
 	size_t i;
