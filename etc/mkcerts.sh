@@ -1,0 +1,264 @@
+#!/bin/sh
+# Makes development certificates for kmipd: one CA for the server and its clients, a server identity, client
+# identities (a client, an administrator, one from another CA, one already expired) and PKCS#12 bundles.
+#
+# Usage: etc/mkcerts.sh [-f] DIR [HOSTNAME...]
+#   -f          regenerate every file, even those that exist
+#   HOSTNAME    DNS names for the server certificate besides localhost (default: `hostname -f`)
+# Environment:
+#   KMIPD_P12_PASSWORD  password of client.p12 and server.p12 (default "kmipd-dev")
+#   KMIPD_KEY_TYPE      rsa (default: RSA-2048, what every Windows SChannel release accepts) or ec (P-256)
+#   KMIPD_P12_COMPAT    "legacy" makes the .p12 files with 3DES and a SHA-1 MAC for Windows before
+#                       Server 2019 / 10 1709, which cannot import AES-encrypted PKCS#12 files
+#
+# Files that exist are left alone, so running it again is cheap; a file whose inputs were remade is remade too
+# (a new CA reissues every certificate it signs). Prints the files it made, one a line; errors go to stderr.
+# Development use only: the keys sit unencrypted in DIR.
+set -eu
+
+prog=mkcerts
+die() {
+	echo "$prog: $*" >&2
+	exit 1
+}
+
+force=0
+while getopts f opt; do
+	case "$opt" in
+	f) force=1 ;;
+	*) echo "usage: $0 [-f] DIR [HOSTNAME...]" >&2; exit 2 ;;
+	esac
+done
+shift $((OPTIND - 1))
+[ $# -ge 1 ] || { echo "usage: $0 [-f] DIR [HOSTNAME...]" >&2; exit 2; }
+dir=$1
+shift
+
+command -v openssl >/dev/null 2>&1 || die "openssl not found in PATH"
+ver=$(openssl version 2>/dev/null) || die "openssl does not run"
+case "$ver" in
+"OpenSSL 3."*) ;;
+*) die "need OpenSSL 3, found: $ver" ;;
+esac
+
+p12pass=${KMIPD_P12_PASSWORD:-kmipd-dev}
+keytype=${KMIPD_KEY_TYPE:-rsa}
+case "$keytype" in
+rsa | ec) ;;
+*) die "KMIPD_KEY_TYPE must be rsa or ec, not '$keytype'" ;;
+esac
+case "${KMIPD_P12_COMPAT:-}" in
+"") p12alg="-keypbe AES-256-CBC -certpbe AES-256-CBC -macalg sha256" ;;
+legacy) p12alg="-keypbe PBE-SHA1-3DES -certpbe PBE-SHA1-3DES -macalg sha1" ;;
+*) die "KMIPD_P12_COMPAT must be empty or legacy" ;;
+esac
+
+# True when the argument can be a DNS name in a certificate.
+valid_host() {
+	case "$1" in
+	"" | .* | *..* | *[!A-Za-z0-9.*-]*) return 1 ;;
+	esac
+	return 0
+}
+
+for h in "$@"; do
+	valid_host "$h" || die "bad host name '$h'"
+done
+if [ $# -eq 0 ]; then
+	# A machine name that cannot go in a certificate (an underscore, say) is left out, not fatal.
+	h=$(hostname -f 2>/dev/null || true)
+	valid_host "$h" || h=$(hostname 2>/dev/null || true)
+	if valid_host "$h"; then set -- "$h"; fi
+fi
+sans="DNS:localhost"
+for h in "$@"; do
+	[ "$h" = localhost ] || sans="$sans,DNS:$h"
+done
+sans="$sans,IP:127.0.0.1,IP:::1"
+
+# The password goes to openssl through the environment, never the command line where ps would show it.
+MKCERTS_P12PASS=$p12pass
+export MKCERTS_P12PASS
+
+# keyEncipherment only means something for RSA keys; some Windows releases want it on RSA server certificates.
+if [ "$keytype" = rsa ]; then
+	server_ku="digitalSignature,keyEncipherment"
+else
+	server_ku="digitalSignature"
+fi
+
+umask 077
+mkdir -p "$dir" || die "cannot create $dir"
+chmod 0700 "$dir" || die "cannot chmod $dir"
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/mkcerts.XXXXXX") || die "cannot make a temporary folder"
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 1' HUP INT TERM
+errlog=$tmp/err
+
+# Runs a command with its output kept aside; on failure shows that output and stops.
+run() {
+	if ! "$@" >"$errlog" 2>&1; then
+		cat "$errlog" >&2
+		die "failed: $*"
+	fi
+}
+
+# Extensions for every certificate, in one file so the system openssl.cnf plays no part.
+cat >"$tmp/ext.cnf" <<EOF
+[req]
+distinguished_name = dn
+prompt = no
+[dn]
+CN = unused
+[ca_ext]
+basicConstraints = critical,CA:TRUE
+keyUsage = critical,keyCertSign,cRLSign
+subjectKeyIdentifier = hash
+[server_ext]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,$server_ku
+extendedKeyUsage = serverAuth
+subjectAltName = $sans
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+[client_ext]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = clientAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+EOF
+
+made=""
+# Records a made file and prints its path.
+note() {
+	for f in "$@"; do
+		made="$made $f"
+		echo "$dir/$f"
+	done
+}
+
+# True when NAME was made by this run.
+was_made() {
+	case " $made " in
+	*" $1 "*) return 0 ;;
+	esac
+	return 1
+}
+
+# True when any of the files is missing, -f was given, or an input in the rest of the list was made now.
+# Usage: need OUT... -- IN...
+need() {
+	r=1
+	[ "$force" -eq 1 ] && r=0
+	while [ $# -gt 0 ] && [ "$1" != "--" ]; do
+		[ -e "$dir/$1" ] || r=0
+		shift
+	done
+	[ $# -gt 0 ] && shift
+	for f in "$@"; do
+		was_made "$f" && r=0
+	done
+	return $r
+}
+
+newkey() {
+	if [ "$keytype" = ec ]; then
+		run openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1"
+	else
+		run openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$1"
+	fi
+	chmod 0600 "$1"
+}
+
+serial() {
+	echo "0x$(openssl rand -hex 16)"
+}
+
+# Self-signed CA: NAME CN
+make_ca() {
+	newkey "$tmp/$1.key"
+	run openssl req -new -x509 -config "$tmp/ext.cnf" -extensions ca_ext -key "$tmp/$1.key" \
+		-subj "/O=kmipd development/CN=$2" -days 3650 -sha256 -set_serial "$(serial)" \
+		-out "$tmp/$1.crt"
+	mv -f "$tmp/$1.key" "$dir/$1.key"
+	mv -f "$tmp/$1.crt" "$dir/$1.crt"
+	note "$1.crt" "$1.key"
+}
+
+# Leaf certificate: NAME CN EXTENSIONS CA-NAME
+make_leaf() {
+	newkey "$tmp/$1.key"
+	run openssl req -new -config "$tmp/ext.cnf" -key "$tmp/$1.key" -subj "/O=kmipd development/CN=$2" \
+		-out "$tmp/$1.csr"
+	run openssl x509 -req -in "$tmp/$1.csr" -CA "$dir/$4.crt" -CAkey "$dir/$4.key" -set_serial "$(serial)" \
+		-days 825 -sha256 -extfile "$tmp/ext.cnf" -extensions "$3" -out "$tmp/$1.crt"
+	mv -f "$tmp/$1.key" "$dir/$1.key"
+	mv -f "$tmp/$1.crt" "$dir/$1.crt"
+	note "$1.crt" "$1.key"
+}
+
+# A client certificate signed by the CA whose validity ended in the past. OpenSSL 3.4 and later can set the
+# dates in `x509 -req`; older releases need `openssl ca`, which wants a database of its own.
+make_expired() {
+	newkey "$tmp/$1.key"
+	run openssl req -new -config "$tmp/ext.cnf" -key "$tmp/$1.key" -subj "/O=kmipd development/CN=$2" \
+		-out "$tmp/$1.csr"
+	if openssl x509 -help 2>&1 | grep -q -- '-not_before'; then
+		run openssl x509 -req -in "$tmp/$1.csr" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" \
+			-set_serial "$(serial)" -not_before 20200101000000Z -not_after 20210101000000Z -sha256 \
+			-extfile "$tmp/ext.cnf" -extensions client_ext -out "$tmp/$1.crt"
+	else
+		mkdir "$tmp/ca"
+		: >"$tmp/ca/index.txt"
+		openssl rand -hex 16 >"$tmp/ca/serial"
+		cat >"$tmp/ca/ca.cnf" <<EOF
+[ca]
+default_ca = throwaway
+[throwaway]
+database = $tmp/ca/index.txt
+serial = $tmp/ca/serial
+new_certs_dir = $tmp/ca
+default_md = sha256
+policy = anything
+unique_subject = no
+copy_extensions = none
+[anything]
+organizationName = optional
+commonName = supplied
+EOF
+		run openssl ca -batch -config "$tmp/ca/ca.cnf" -cert "$dir/ca.crt" -keyfile "$dir/ca.key" \
+			-startdate 20200101000000Z -enddate 20210101000000Z -preserveDN -notext \
+			-extfile "$tmp/ext.cnf" -extensions client_ext -in "$tmp/$1.csr" -out "$tmp/$1.crt"
+	fi
+	if openssl x509 -in "$tmp/$1.crt" -noout -checkend 0 >/dev/null 2>&1; then
+		die "$1.crt came out still valid"
+	fi
+	mv -f "$tmp/$1.key" "$dir/$1.key"
+	mv -f "$tmp/$1.crt" "$dir/$1.crt"
+	note "$1.crt" "$1.key"
+}
+
+# PKCS#12 bundle of a certificate, its key and the CA: NAME FRIENDLY-NAME
+make_p12() {
+	# shellcheck disable=SC2086
+	run openssl pkcs12 -export -in "$dir/$1.crt" -inkey "$dir/$1.key" \
+		-certfile "$dir/ca.crt" -name "$2" $p12alg -iter 2048 -passout env:MKCERTS_P12PASS \
+		-out "$tmp/$1.p12"
+	mv -f "$tmp/$1.p12" "$dir/$1.p12"
+	note "$1.p12"
+}
+
+if need ca.crt ca.key --; then make_ca ca "kmipd development CA"; fi
+if need server.crt server.key -- ca.crt; then make_leaf server "${1:-localhost}" server_ext ca; fi
+if need client.crt client.key -- ca.crt; then make_leaf client kmip-client client_ext ca; fi
+if need admin.crt admin.key -- ca.crt; then make_leaf admin kmip-admin client_ext ca; fi
+if need client.p12 -- client.crt ca.crt; then make_p12 client kmip-client; fi
+if need server.p12 -- server.crt ca.crt; then make_p12 server kmipd-server; fi
+if need other-ca.crt other-ca.key --; then make_ca other-ca "kmipd other CA"; fi
+if need other-client.crt other-client.key -- other-ca.crt; then
+	make_leaf other-client kmip-client client_ext other-ca
+fi
+if need expired-client.crt expired-client.key -- ca.crt; then make_expired expired-client kmip-client; fi
+exit 0
