@@ -1,0 +1,836 @@
+/*
+ * tls: server and client SSL_CTX construction, the reloadable holder, error strings.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/pkcs12.h>
+#include <openssl/x509v3.h>
+
+#include "tls/tls.h"
+#include "tls/tls_int.h"
+
+/*
+ * Fixed for the life of the program and across reloads: a session is only resumed in a context with the
+ * same id context, and OpenSSL refuses resumption when client verification is on and none is set.
+ */
+static const unsigned char session_id_context[] = "kmipd";
+
+struct tls_server {
+	SSL_CTX		*ctx;
+	unsigned long	 generation;
+};
+
+/* Formats a message into a malloc'd string, or NULL when out of memory. */
+static char *vformat(const char *fmt, va_list ap)
+{
+	char *s;
+
+	if (vasprintf(&s, fmt, ap) == -1)
+		return NULL;
+	return s;
+}
+
+void tls_cause(char **cause, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (cause == NULL)
+		return;
+	va_start(ap, fmt);
+	*cause = vformat(fmt, ap);
+	va_end(ap);
+}
+
+void tls_cause_ssl(char **cause, const char *fmt, ...)
+{
+	va_list ap;
+	char *prefix;
+
+	if (cause == NULL) {
+		ERR_clear_error();
+		return;
+	}
+	va_start(ap, fmt);
+	prefix = vformat(fmt, ap);
+	va_end(ap);
+	*cause = tls_errors(prefix != NULL ? prefix : "tls");
+	free(prefix);
+}
+
+/* Appends to buf (size bytes, always NUL-terminated) as far as it fits. */
+static void append(char *buf, size_t size, const char *s)
+{
+	size_t len = strlen(buf);
+
+	if (len + 1 < size)
+		snprintf(buf + len, size - len, "%s", s);
+}
+
+char *tls_errors(const char *prefix)
+{
+	char text[1024], one[400], last[400];
+	const char *data, *lib, *reason;
+	unsigned long e;
+	int flags, shown = 0, more = 0;
+	char *s;
+
+	text[0] = '\0';
+	last[0] = '\0';
+	while ((e = ERR_get_error_all(NULL, NULL, NULL, &data, &flags)) != 0) {
+		if (shown >= 6) {
+			more++;
+			continue;
+		}
+		lib = ERR_lib_error_string(e);
+		reason = ERR_reason_error_string(e);
+		if (reason != NULL)
+			snprintf(one, sizeof(one), "%s%s%s", lib != NULL ? lib : "", lib != NULL ? ": " : "",
+			    reason);
+		else
+			ERR_error_string_n(e, one, sizeof(one));
+		if ((flags & ERR_TXT_STRING) && data != NULL && *data != '\0') {
+			append(one, sizeof(one), " (");
+			append(one, sizeof(one), data);
+			append(one, sizeof(one), ")");
+		}
+		/* The same reason raised at several levels says nothing new. */
+		if (strcmp(one, last) == 0)
+			continue;
+		snprintf(last, sizeof(last), "%s", one);
+		if (shown > 0)
+			append(text, sizeof(text), "; ");
+		append(text, sizeof(text), one);
+		shown++;
+	}
+	if (more > 0) {
+		snprintf(one, sizeof(one), "; and %d more", more);
+		append(text, sizeof(text), one);
+	}
+	if (asprintf(&s, "%s: %s", prefix != NULL ? prefix : "tls", shown > 0 ? text : "unknown error") == -1)
+		return NULL;
+	return s;
+}
+
+/*
+ * Reads a whole regular file of at most TLS_MAX_FILE_SIZE bytes into malloc'd memory. what names the
+ * option for the cause. Returns 0 and *out, *outlen, or -1 and a cause. Callers holding secrets wipe it.
+ */
+static int read_file(const char *what, const char *path, unsigned char **out, size_t *outlen, char **cause)
+{
+	struct stat st;
+	unsigned char *buf = NULL;
+	size_t len = 0;
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd == -1) {
+		tls_cause(cause, "%s %s: %s", what, path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) == -1) {
+		tls_cause(cause, "%s %s: %s", what, path, strerror(errno));
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		tls_cause(cause, "%s %s: not a regular file", what, path);
+		goto fail;
+	}
+	if (st.st_size == 0) {
+		tls_cause(cause, "%s %s: empty file", what, path);
+		goto fail;
+	}
+	if (st.st_size > TLS_MAX_FILE_SIZE) {
+		tls_cause(cause, "%s %s: larger than %d bytes", what, path, TLS_MAX_FILE_SIZE);
+		goto fail;
+	}
+	buf = malloc((size_t)st.st_size);
+	if (buf == NULL) {
+		tls_cause(cause, "%s %s: out of memory", what, path);
+		goto fail;
+	}
+	while (len < (size_t)st.st_size) {
+		n = read(fd, buf + len, (size_t)st.st_size - len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			tls_cause(cause, "%s %s: %s", what, path, strerror(errno));
+			goto fail;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	if (len == 0) {
+		tls_cause(cause, "%s %s: empty file", what, path);
+		goto fail;
+	}
+	close(fd);
+	*out = buf;
+	*outlen = len;
+	return 0;
+fail:
+	if (buf != NULL) {
+		OPENSSL_cleanse(buf, len);
+		free(buf);
+	}
+	close(fd);
+	return -1;
+}
+
+/* Frees a file buffer after wiping it. */
+static void free_file(unsigned char *buf, size_t len)
+{
+	if (buf == NULL)
+		return;
+	OPENSSL_cleanse(buf, len);
+	free(buf);
+}
+
+/* PEM password callback that never prompts; records that a password was wanted. */
+static int no_password_cb(char *buf, int size, int rwflag, void *arg)
+{
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	if (arg != NULL)
+		*(int *)arg = 1;
+	return -1;
+}
+
+/*
+ * Reads every PEM certificate of a file, in order (other PEM blocks, such as a key, are skipped).
+ * Returns 0 and a stack of at least one and at most max certificates, or -1 and a cause.
+ */
+static int load_certs(const char *what, const char *path, int max, STACK_OF(X509) **out, char **cause)
+{
+	STACK_OF(X509) *sk = NULL;
+	unsigned char *buf = NULL;
+	size_t len = 0;
+	unsigned long e;
+	BIO *bio = NULL;
+	X509 *x;
+
+	if (read_file(what, path, &buf, &len, cause) == -1)
+		return -1;
+	ERR_clear_error();
+	if (len > INT32_MAX || (bio = BIO_new_mem_buf(buf, (int)len)) == NULL ||
+	    (sk = sk_X509_new_null()) == NULL) {
+		tls_cause_ssl(cause, "%s %s", what, path);
+		goto fail;
+	}
+	for (;;) {
+		x = PEM_read_bio_X509(bio, NULL, no_password_cb, NULL);
+		if (x == NULL) {
+			e = ERR_peek_last_error();
+			if (ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE) {
+				/* The end of the file (or a file without any certificate). */
+				ERR_clear_error();
+				break;
+			}
+			tls_cause_ssl(cause, "%s %s: certificate %d", what, path, sk_X509_num(sk) + 1);
+			goto fail;
+		}
+		if (sk_X509_num(sk) >= max) {
+			X509_free(x);
+			tls_cause(cause, "%s %s: more than %d certificates", what, path, max);
+			goto fail;
+		}
+		if (!sk_X509_push(sk, x)) {
+			X509_free(x);
+			tls_cause_ssl(cause, "%s %s", what, path);
+			goto fail;
+		}
+	}
+	if (sk_X509_num(sk) == 0) {
+		tls_cause(cause, "%s %s: no PEM certificate in the file", what, path);
+		goto fail;
+	}
+	BIO_free(bio);
+	free_file(buf, len);
+	*out = sk;
+	return 0;
+fail:
+	sk_X509_pop_free(sk, X509_free);
+	BIO_free(bio);
+	free_file(buf, len);
+	return -1;
+}
+
+/* Reads an unencrypted PEM private key. Returns 0 and *out, or -1 and a cause. The file buffer is wiped. */
+static int load_key(const char *what, const char *path, EVP_PKEY **out, char **cause)
+{
+	unsigned char *buf = NULL;
+	size_t len = 0;
+	EVP_PKEY *key = NULL;
+	BIO *bio = NULL;
+	int asked = 0;
+
+	if (read_file(what, path, &buf, &len, cause) == -1)
+		return -1;
+	ERR_clear_error();
+	if (len > INT32_MAX || (bio = BIO_new_mem_buf(buf, (int)len)) == NULL) {
+		tls_cause_ssl(cause, "%s %s", what, path);
+		goto fail;
+	}
+	key = PEM_read_bio_PrivateKey(bio, NULL, no_password_cb, &asked);
+	if (key == NULL) {
+		if (asked) {
+			ERR_clear_error();
+			tls_cause(cause, "%s %s: the key is encrypted; kmipd needs it unencrypted (and mode 0600)",
+			    what, path);
+		} else
+			tls_cause_ssl(cause, "%s %s: no usable private key", what, path);
+		goto fail;
+	}
+	BIO_free(bio);
+	free_file(buf, len);
+	*out = key;
+	return 0;
+fail:
+	BIO_free(bio);
+	free_file(buf, len);
+	return -1;
+}
+
+/*
+ * Reads a PKCS#12 identity: its key, the certificate that goes with it and any other certificates (the
+ * chain). A wrong password is told apart from a damaged file. Returns 0, or -1 and a cause.
+ */
+static int load_p12(const char *path, const char *password, EVP_PKEY **key, X509 **cert,
+    STACK_OF(X509) **chain, char **cause)
+{
+	unsigned char *buf = NULL;
+	size_t len = 0;
+	PKCS12 *p12 = NULL;
+	BIO *bio = NULL;
+	const char *pass = password != NULL ? password : "";
+	int ok;
+
+	*key = NULL;
+	*cert = NULL;
+	*chain = NULL;
+	if (read_file("p12_file", path, &buf, &len, cause) == -1)
+		return -1;
+	ERR_clear_error();
+	if (len > INT32_MAX || (bio = BIO_new_mem_buf(buf, (int)len)) == NULL) {
+		tls_cause_ssl(cause, "p12_file %s", path);
+		goto fail;
+	}
+	p12 = d2i_PKCS12_bio(bio, NULL);
+	if (p12 == NULL) {
+		tls_cause_ssl(cause, "p12_file %s: not a DER PKCS#12 file", path);
+		goto fail;
+	}
+	if (PKCS12_mac_present(p12)) {
+		ok = PKCS12_verify_mac(p12, pass, -1);
+		/* An empty password may have been applied as "no password" (NULL) by the exporter. */
+		if (!ok && *pass == '\0')
+			ok = PKCS12_verify_mac(p12, NULL, 0);
+		if (!ok) {
+			ERR_clear_error();
+			tls_cause(cause, "p12_file %s: wrong p12_password (MAC verification failed)", path);
+			goto fail;
+		}
+	}
+	if (!PKCS12_parse(p12, pass, key, cert, chain)) {
+		tls_cause_ssl(cause, "p12_file %s: cannot decrypt its contents", path);
+		goto fail;
+	}
+	if (*key == NULL || *cert == NULL) {
+		tls_cause(cause, "p12_file %s: needs both a private key and its certificate", path);
+		goto fail;
+	}
+	if (*chain != NULL && sk_X509_num(*chain) > TLS_MAX_CHAIN_CERTS) {
+		tls_cause(cause, "p12_file %s: more than %d chain certificates", path, TLS_MAX_CHAIN_CERTS);
+		goto fail;
+	}
+	PKCS12_free(p12);
+	BIO_free(bio);
+	free_file(buf, len);
+	return 0;
+fail:
+	EVP_PKEY_free(*key);
+	X509_free(*cert);
+	sk_X509_pop_free(*chain, X509_free);
+	*key = NULL;
+	*cert = NULL;
+	*chain = NULL;
+	PKCS12_free(p12);
+	BIO_free(bio);
+	free_file(buf, len);
+	return -1;
+}
+
+/*
+ * Installs a certificate, its private key and chain certificates into ctx and checks that the key
+ * matches. desc names the source for the cause. Returns 0, or -1 and a cause.
+ */
+static int use_identity(SSL_CTX *ctx, X509 *cert, EVP_PKEY *key, STACK_OF(X509) *chain, const char *desc,
+    char **cause)
+{
+	ERR_clear_error();
+	if (!SSL_CTX_use_certificate(ctx, cert)) {
+		tls_cause_ssl(cause, "%s: certificate refused", desc);
+		return -1;
+	}
+	if (!SSL_CTX_use_PrivateKey(ctx, key) || !SSL_CTX_check_private_key(ctx)) {
+		tls_cause_ssl(cause, "%s: the private key does not match the certificate", desc);
+		return -1;
+	}
+	if (chain != NULL && sk_X509_num(chain) > 0 && !SSL_CTX_set1_chain(ctx, chain)) {
+		tls_cause_ssl(cause, "%s: chain certificates refused", desc);
+		return -1;
+	}
+	return 0;
+}
+
+/* Loads the PEM or PKCS#12 server identity of cfg into ctx. Returns 0, or -1 and a cause. */
+static int load_server_identity(SSL_CTX *ctx, const struct tls_config *cfg, char **cause)
+{
+	STACK_OF(X509) *certs = NULL, *chain = NULL;
+	EVP_PKEY *key = NULL;
+	X509 *cert = NULL, *leaf;
+	char *desc = NULL;
+	int rc = -1;
+
+	if (cfg->p12_file != NULL) {
+		if (load_p12(cfg->p12_file, cfg->p12_password, &key, &cert, &chain, cause) == -1)
+			goto out;
+		if (asprintf(&desc, "p12_file %s", cfg->p12_file) == -1) {
+			desc = NULL;
+			tls_cause(cause, "out of memory");
+			goto out;
+		}
+		rc = use_identity(ctx, cert, key, chain, desc, cause);
+		goto out;
+	}
+	if (load_certs("cert_file", cfg->cert_file, TLS_MAX_CHAIN_CERTS + 1, &certs, cause) == -1)
+		goto out;
+	if (load_key("key_file", cfg->key_file, &key, cause) == -1)
+		goto out;
+	if (asprintf(&desc, "cert_file %s and key_file %s", cfg->cert_file, cfg->key_file) == -1) {
+		desc = NULL;
+		tls_cause(cause, "out of memory");
+		goto out;
+	}
+	/* The first certificate is the server's; the rest, if any, its chain. */
+	leaf = sk_X509_shift(certs);
+	rc = use_identity(ctx, leaf, key, certs, desc, cause);
+	X509_free(leaf);
+out:
+	free(desc);
+	EVP_PKEY_free(key);
+	X509_free(cert);
+	sk_X509_pop_free(chain, X509_free);
+	sk_X509_pop_free(certs, X509_free);
+	return rc;
+}
+
+/* Orders X509 names for de-duplication. */
+static int name_cmp(const X509_NAME *const *a, const X509_NAME *const *b)
+{
+	return X509_NAME_cmp(*a, *b);
+}
+
+/*
+ * Trusts the CAs of a PEM bundle for verifying peers, and (on a server) announces their subjects as the
+ * acceptable CA names, which Windows uses to pick a client certificate. Returns 0, or -1 and a cause.
+ */
+static int load_trust(SSL_CTX *ctx, const char *what, const char *path, bool announce, char **cause)
+{
+	STACK_OF(X509) *cas = NULL;
+	STACK_OF(X509_NAME) *names = NULL;
+	X509_STORE *store;
+	X509_NAME *name;
+	X509 *x;
+	int i, rc = -1;
+
+	if (load_certs(what, path, TLS_MAX_CA_CERTS, &cas, cause) == -1)
+		return -1;
+	ERR_clear_error();
+	store = SSL_CTX_get_cert_store(ctx);
+	if (announce && (names = sk_X509_NAME_new(name_cmp)) == NULL) {
+		tls_cause_ssl(cause, "%s %s", what, path);
+		goto out;
+	}
+	for (i = 0; i < sk_X509_num(cas); i++) {
+		x = sk_X509_value(cas, i);
+		if (!X509_STORE_add_cert(store, x)) {
+			tls_cause_ssl(cause, "%s %s: certificate %d", what, path, i + 1);
+			goto out;
+		}
+		if (!announce || sk_X509_NAME_find(names, X509_get_subject_name(x)) >= 0)
+			continue;
+		if ((name = X509_NAME_dup(X509_get_subject_name(x))) == NULL) {
+			tls_cause_ssl(cause, "%s %s", what, path);
+			goto out;
+		}
+		if (!sk_X509_NAME_push(names, name)) {
+			X509_NAME_free(name);
+			tls_cause_ssl(cause, "%s %s", what, path);
+			goto out;
+		}
+	}
+	if (announce) {
+		SSL_CTX_set_client_CA_list(ctx, names);
+		names = NULL;
+	}
+	rc = 0;
+out:
+	sk_X509_NAME_pop_free(names, X509_NAME_free);
+	sk_X509_pop_free(cas, X509_free);
+	return rc;
+}
+
+/* Checks the parts of cfg that need no file. Returns 0 and the minimum version, or -1 and a cause. */
+static int check_config(const struct tls_config *cfg, int *min_version, char **cause)
+{
+	if (cfg == NULL) {
+		tls_cause(cause, "no tls configuration");
+		return -1;
+	}
+	if (cfg->p12_file != NULL && (cfg->cert_file != NULL || cfg->key_file != NULL)) {
+		tls_cause(cause, "give either cert_file and key_file, or p12_file, not both");
+		return -1;
+	}
+	if (cfg->p12_file == NULL) {
+		if (cfg->cert_file == NULL && cfg->key_file == NULL) {
+			tls_cause(cause, "no server identity: set cert_file and key_file, or p12_file");
+			return -1;
+		}
+		if (cfg->cert_file == NULL) {
+			tls_cause(cause, "key_file is set but cert_file is not");
+			return -1;
+		}
+		if (cfg->key_file == NULL) {
+			tls_cause(cause, "cert_file is set but key_file is not");
+			return -1;
+		}
+	}
+	if (cfg->clients_ca_cert_file == NULL) {
+		tls_cause(cause, "clients_ca_cert_file is required: kmipd only accepts clients with a certificate");
+		return -1;
+	}
+	if (cfg->min_version == NULL || strcmp(cfg->min_version, "1.2") == 0)
+		*min_version = TLS1_2_VERSION;
+	else if (strcmp(cfg->min_version, "1.3") == 0)
+		*min_version = TLS1_3_VERSION;
+	else {
+		tls_cause(cause, "min_version \"%s\": must be \"1.2\" or \"1.3\"", cfg->min_version);
+		return -1;
+	}
+	if (cfg->session_cache_size < 0 || cfg->session_cache_size > TLS_MAX_SESSION_CACHE_SIZE) {
+		tls_cause(cause, "session_cache_size %ld: must be 0 (off) to %d", cfg->session_cache_size,
+		    TLS_MAX_SESSION_CACHE_SIZE);
+		return -1;
+	}
+	if (cfg->session_timeout < 1 || cfg->session_timeout > TLS_MAX_SESSION_TIMEOUT) {
+		tls_cause(cause, "session_timeout %ld: must be 1 to %d seconds", cfg->session_timeout,
+		    TLS_MAX_SESSION_TIMEOUT);
+		return -1;
+	}
+	if (cfg->verify_depth < 1 || cfg->verify_depth > TLS_MAX_VERIFY_DEPTH) {
+		tls_cause(cause, "verify_depth %d: must be 1 to %d", cfg->verify_depth, TLS_MAX_VERIFY_DEPTH);
+		return -1;
+	}
+	return 0;
+}
+
+void tls_config_init(struct tls_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->session_cache_size = TLS_DEFAULT_SESSION_CACHE_SIZE;
+	cfg->session_timeout = TLS_DEFAULT_SESSION_TIMEOUT;
+	cfg->session_tickets = true;
+	cfg->verify_depth = TLS_DEFAULT_VERIFY_DEPTH;
+}
+
+void tls_config_clear(struct tls_config *cfg)
+{
+	if (cfg == NULL)
+		return;
+	if (cfg->p12_password != NULL)
+		OPENSSL_cleanse(cfg->p12_password, strlen(cfg->p12_password));
+	free(cfg->cert_file);
+	free(cfg->key_file);
+	free(cfg->p12_file);
+	free(cfg->p12_password);
+	free(cfg->clients_ca_cert_file);
+	free(cfg->min_version);
+	free(cfg->ciphers);
+	free(cfg->ciphersuites);
+	tls_config_init(cfg);
+}
+
+int tls_server_ctx_new(const struct tls_config *cfg, SSL_CTX **out, char **cause)
+{
+	SSL_CTX *ctx = NULL;
+	const char *ciphers;
+	uint64_t opts;
+	int min_version;
+
+	*out = NULL;
+	if (check_config(cfg, &min_version, cause) == -1)
+		return -1;
+	ERR_clear_error();
+	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
+		tls_cause_ssl(cause, "cannot make a TLS context");
+		goto fail;
+	}
+	if (!SSL_CTX_set_min_proto_version(ctx, min_version) ||
+	    !SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION)) {
+		tls_cause_ssl(cause, "min_version %s", cfg->min_version != NULL ? cfg->min_version : "1.2");
+		goto fail;
+	}
+	opts = SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
+	    SSL_OP_PRIORITIZE_CHACHA;
+	if (!cfg->session_tickets)
+		opts |= SSL_OP_NO_TICKET;
+	SSL_CTX_set_options(ctx, opts);
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+
+	ciphers = cfg->ciphers != NULL ? cfg->ciphers : TLS_DEFAULT_CIPHERS;
+	if (!SSL_CTX_set_cipher_list(ctx, ciphers)) {
+		tls_cause_ssl(cause, "ciphers \"%s\": no usable TLS 1.2 cipher", ciphers);
+		goto fail;
+	}
+	if (cfg->ciphersuites != NULL && !SSL_CTX_set_ciphersuites(ctx, cfg->ciphersuites)) {
+		tls_cause_ssl(cause, "ciphersuites \"%s\"", cfg->ciphersuites);
+		goto fail;
+	}
+	/* DHE suites take their group size from the certificate's strength (2048 bits and up). */
+	if (!SSL_CTX_set_dh_auto(ctx, 1)) {
+		tls_cause_ssl(cause, "cannot enable DHE groups");
+		goto fail;
+	}
+
+	if (load_server_identity(ctx, cfg, cause) == -1)
+		goto fail;
+
+	if (load_trust(ctx, "clients_ca_cert_file", cfg->clients_ca_cert_file, true, cause) == -1)
+		goto fail;
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	SSL_CTX_set_verify_depth(ctx, cfg->verify_depth);
+	/* A client's certificate must be allowed for client authentication (EKU clientAuth if present). */
+	if (!SSL_CTX_set_purpose(ctx, X509_PURPOSE_SSL_CLIENT)) {
+		tls_cause_ssl(cause, "cannot set the certificate purpose");
+		goto fail;
+	}
+
+	if (!SSL_CTX_set_session_id_context(ctx, session_id_context, sizeof(session_id_context) - 1)) {
+		tls_cause_ssl(cause, "cannot set the session id context");
+		goto fail;
+	}
+	if (cfg->session_cache_size > 0) {
+		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+		SSL_CTX_sess_set_cache_size(ctx, cfg->session_cache_size);
+	} else
+		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_timeout(ctx, cfg->session_timeout);
+	/*
+	 * With SSL_OP_NO_TICKET, TLS 1.3 still sends tickets, but stateful ones that name a cache entry; so
+	 * tickets are worth sending only when either tickets or the cache are on.
+	 */
+	if (!cfg->session_tickets && cfg->session_cache_size == 0 && !SSL_CTX_set_num_tickets(ctx, 0)) {
+		tls_cause_ssl(cause, "cannot turn TLS 1.3 tickets off");
+		goto fail;
+	}
+	*out = ctx;
+	return 0;
+fail:
+	SSL_CTX_free(ctx);
+	return -1;
+}
+
+int tls_config_check(const struct tls_config *cfg, char **cause)
+{
+	SSL_CTX *ctx;
+
+	if (tls_server_ctx_new(cfg, &ctx, cause) == -1)
+		return -1;
+	SSL_CTX_free(ctx);
+	return 0;
+}
+
+int tls_server_new(const struct tls_config *cfg, struct tls_server **out, char **cause)
+{
+	struct tls_server *ts;
+
+	*out = NULL;
+	if ((ts = calloc(1, sizeof(*ts))) == NULL) {
+		tls_cause(cause, "out of memory");
+		return -1;
+	}
+	if (tls_server_ctx_new(cfg, &ts->ctx, cause) == -1) {
+		free(ts);
+		return -1;
+	}
+	ts->generation = 1;
+	*out = ts;
+	return 0;
+}
+
+SSL_CTX *tls_server_ctx(const struct tls_server *ts)
+{
+	return ts->ctx;
+}
+
+unsigned long tls_server_generation(const struct tls_server *ts)
+{
+	return ts->generation;
+}
+
+int tls_server_reload(struct tls_server *ts, const struct tls_config *cfg, char **cause)
+{
+	SSL_CTX *ctx;
+
+	if (tls_server_ctx_new(cfg, &ctx, cause) == -1)
+		return -1;
+	/* Connections made from the old context hold their own references to it. */
+	SSL_CTX_free(ts->ctx);
+	ts->ctx = ctx;
+	ts->generation++;
+	return 0;
+}
+
+void tls_server_free(struct tls_server *ts)
+{
+	if (ts == NULL)
+		return;
+	SSL_CTX_free(ts->ctx);
+	free(ts);
+}
+
+void tls_shutdown(SSL *ssl)
+{
+	if (ssl == NULL || !SSL_is_init_finished(ssl) || (SSL_get_shutdown(ssl) & SSL_SENT_SHUTDOWN))
+		return;
+	/* Only the flag matters for the cache; a close_notify the socket cannot take now is not waited for. */
+	(void)SSL_shutdown(ssl);
+	ERR_clear_error();
+}
+
+void tls_ctx_stats(SSL_CTX *ctx, struct tls_stats *st)
+{
+	st->accept = SSL_CTX_sess_accept(ctx);
+	st->accept_good = SSL_CTX_sess_accept_good(ctx);
+	st->hits = SSL_CTX_sess_hits(ctx);
+	st->misses = SSL_CTX_sess_misses(ctx);
+	st->timeouts = SSL_CTX_sess_timeouts(ctx);
+	st->cache_full = SSL_CTX_sess_cache_full(ctx);
+	st->cached = SSL_CTX_sess_number(ctx);
+}
+
+int tls_client_ctx_new(const char *ca_file, const char *cert_file, const char *key_file, SSL_CTX **out,
+    char **cause)
+{
+	STACK_OF(X509) *certs = NULL;
+	EVP_PKEY *key = NULL;
+	SSL_CTX *ctx = NULL;
+	X509 *leaf = NULL;
+	char *desc = NULL;
+
+	*out = NULL;
+	if (ca_file == NULL) {
+		tls_cause(cause, "a CA file is required to verify the server");
+		return -1;
+	}
+	if (cert_file != NULL && key_file == NULL) {
+		tls_cause(cause, "a client certificate needs its key file");
+		return -1;
+	}
+	ERR_clear_error();
+	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
+		tls_cause_ssl(cause, "cannot make a TLS context");
+		goto fail;
+	}
+	if (!SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) ||
+	    !SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION)) {
+		tls_cause_ssl(cause, "cannot set TLS versions");
+		goto fail;
+	}
+	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+	if (load_trust(ctx, "CA file", ca_file, false, cause) == -1)
+		goto fail;
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	if (cert_file != NULL) {
+		if (load_certs("certificate file", cert_file, TLS_MAX_CHAIN_CERTS + 1, &certs, cause) == -1)
+			goto fail;
+		if (load_key("key file", key_file, &key, cause) == -1)
+			goto fail;
+		if (asprintf(&desc, "certificate %s and key %s", cert_file, key_file) == -1) {
+			desc = NULL;
+			tls_cause(cause, "out of memory");
+			goto fail;
+		}
+		leaf = sk_X509_shift(certs);
+		if (use_identity(ctx, leaf, key, certs, desc, cause) == -1)
+			goto fail;
+	}
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT);
+	X509_free(leaf);
+	EVP_PKEY_free(key);
+	sk_X509_pop_free(certs, X509_free);
+	free(desc);
+	*out = ctx;
+	return 0;
+fail:
+	X509_free(leaf);
+	EVP_PKEY_free(key);
+	sk_X509_pop_free(certs, X509_free);
+	free(desc);
+	SSL_CTX_free(ctx);
+	return -1;
+}
+
+int tls_client_ctx_set_versions(SSL_CTX *ctx, int min, int max, char **cause)
+{
+	if ((min != TLS1_2_VERSION && min != TLS1_3_VERSION) || (max != TLS1_2_VERSION && max != TLS1_3_VERSION) ||
+	    min > max) {
+		tls_cause(cause, "TLS versions %#x..%#x: only TLS 1.2 and 1.3 are supported", min, max);
+		return -1;
+	}
+	ERR_clear_error();
+	if (!SSL_CTX_set_min_proto_version(ctx, min) || !SSL_CTX_set_max_proto_version(ctx, max)) {
+		tls_cause_ssl(cause, "cannot set TLS versions");
+		return -1;
+	}
+	return 0;
+}
+
+int tls_client_set_host(SSL *ssl, const char *host, char **cause)
+{
+	unsigned char addr[16];
+
+	ERR_clear_error();
+	if (inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1) {
+		/* No SNI for addresses (RFC 6066 section 3). */
+		if (!X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host)) {
+			tls_cause_ssl(cause, "server address %s", host);
+			return -1;
+		}
+		return 0;
+	}
+	if (!SSL_set_tlsext_host_name(ssl, host) || !SSL_set1_host(ssl, host)) {
+		tls_cause_ssl(cause, "server name %s", host);
+		return -1;
+	}
+	SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+	return 0;
+}
+
+const char *tls_version_str(const SSL *ssl)
+{
+	return SSL_get_version(ssl);
+}

@@ -1,0 +1,189 @@
+/*
+ * tls: OpenSSL 3 contexts for kmipd.
+ *
+ * Builds the server SSL_CTX from configuration (PEM or PKCS#12 identity, the CA bundle that signs client
+ * certificates, protocol versions, cipher lists, session cache and tickets), holds the current one so a
+ * reload can swap it atomically, reads a client's identity from its verified certificate, and builds the
+ * client-side SSL_CTX used by kmipctl, the tests and the load generator.
+ *
+ * No libevent and no logging here: core wires bufferevent_openssl itself, and every failure comes back
+ * as -1 with a malloc'd *cause (which the caller frees; it may be NULL if even that allocation failed).
+ * Symbol prefix: tls_.
+ */
+#ifndef KMIPD_TLS_H
+#define KMIPD_TLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include <openssl/ssl.h>
+
+#define TLS_WUR __attribute__((warn_unused_result))
+
+/*
+ * TLS 1.2 cipher list used when tls_config.ciphers is NULL: ECDHE (and, last, finite-field DHE) key
+ * exchange with AEAD ciphers only. No static-RSA key exchange (no forward secrecy) and no CBC suites.
+ * ECDHE-RSA-AES-GCM is what Windows SChannel (Veeam) negotiates from Windows 10 / Server 2016 on;
+ * DHE-RSA-AES-GCM is the strongest suite Windows Server 2012 R2 offers with an RSA certificate.
+ */
+#define TLS_DEFAULT_CIPHERS \
+	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:" \
+	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:" \
+	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:" \
+	"DHE-RSA-AES256-GCM-SHA384:DHE-RSA-AES128-GCM-SHA256"
+
+#define TLS_DEFAULT_SESSION_CACHE_SIZE	20480
+#define TLS_DEFAULT_SESSION_TIMEOUT	7200	/* seconds, as core/config.c: backup servers reconnect for hours */
+#define TLS_DEFAULT_VERIFY_DEPTH	4
+
+/* Limits checked before anything is allocated. */
+#define TLS_MAX_FILE_SIZE		(1024 * 1024)	/* any certificate, key or PKCS#12 file */
+#define TLS_MAX_CA_CERTS		1000		/* certificates in clients_ca_cert_file */
+#define TLS_MAX_CHAIN_CERTS		16		/* certificates in cert_file or a PKCS#12 bundle */
+/* The next three match the ranges core/config.c accepts. */
+#define TLS_MAX_SESSION_CACHE_SIZE	10000000
+#define TLS_MAX_SESSION_TIMEOUT		604800		/* 7 days, the TLS 1.3 ticket lifetime limit */
+#define TLS_MAX_VERIFY_DEPTH		64
+
+/*
+ * Server configuration, filled by the config loader. Strings are malloc'd and owned by the struct
+ * (tls_config_clear frees them); the tls functions only read them. NULL means "not given".
+ */
+struct tls_config {
+	char	*cert_file;		/* PEM server certificate, then optional intermediates */
+	char	*key_file;		/* PEM private key of cert_file (unencrypted) */
+	char	*p12_file;		/* PKCS#12 identity, instead of cert_file + key_file */
+	char	*p12_password;		/* wiped by tls_config_clear */
+	char	*clients_ca_cert_file;	/* PEM bundle of the CAs that sign client certificates; required */
+	char	*min_version;		/* "1.2" or "1.3"; NULL is "1.2" */
+	char	*ciphers;		/* TLS 1.2 cipher list; NULL is TLS_DEFAULT_CIPHERS */
+	char	*ciphersuites;		/* TLS 1.3 suites; NULL is OpenSSL's default */
+	long	 session_cache_size;	/* server session cache entries; 0 turns the cache off */
+	long	 session_timeout;	/* seconds a session (or ticket) stays resumable */
+	bool	 session_tickets;	/* stateless tickets; off means sessions live only in the cache */
+	int	 verify_depth;		/* longest client chain accepted */
+};
+
+/* Sets every field to its default (strings NULL, numbers as above, tickets on). */
+void tls_config_init(struct tls_config *cfg);
+/* Frees the strings (wiping the password first) and leaves the struct as tls_config_init does. */
+void tls_config_clear(struct tls_config *cfg);
+
+/*
+ * Builds a complete server SSL_CTX from cfg: TLS 1.2 (or 1.3) to 1.3, cipher lists, server identity,
+ * mandatory client certificates verified against clients_ca_cert_file (whose subjects are also sent as
+ * acceptable CA names), server-side session cache with a fixed session id context, tickets on or off,
+ * no renegotiation, no compression, server cipher preference. Returns 0 and *out (one reference), or -1
+ * and a cause naming the option, the file and OpenSSL's reason. Key material read from files is wiped.
+ */
+int tls_server_ctx_new(const struct tls_config *cfg, SSL_CTX **out, char **cause) TLS_WUR;
+/* Builds a server context and frees it (for `kmipd -t`). Returns 0, or -1 and a cause. */
+int tls_config_check(const struct tls_config *cfg, char **cause) TLS_WUR;
+
+/*
+ * Holder of the current server context. SSL objects take their own reference on the context they are
+ * made from, so a reload never disturbs open connections; they keep the old context (and its session
+ * cache) alive until they are freed. A reload starts an empty session cache and new ticket keys: clients
+ * make one full handshake afterwards, which is also what applies a changed client CA bundle to them.
+ */
+struct tls_server;
+
+/* Builds the first context. Returns 0 and *out, or -1 and a cause. */
+int tls_server_new(const struct tls_config *cfg, struct tls_server **out, char **cause) TLS_WUR;
+/* The current context, borrowed: pass it to SSL_new, which takes its own reference. */
+SSL_CTX *tls_server_ctx(const struct tls_server *ts);
+/* How many contexts have been installed (1 after tls_server_new, +1 per successful reload). */
+unsigned long tls_server_generation(const struct tls_server *ts);
+/* Builds a context from cfg and installs it only if all of it succeeded; otherwise keeps the current one
+ * and returns -1 and a cause. */
+int tls_server_reload(struct tls_server *ts, const struct tls_config *cfg, char **cause) TLS_WUR;
+/* Drops the holder's reference on the current context. NULL is accepted. */
+void tls_server_free(struct tls_server *ts);
+
+/*
+ * Sends close_notify once without waiting for the peer's. Call it before freeing the SSL of a connection
+ * that ended cleanly (peer EOF after a complete response, idle timeout, server shutdown): OpenSSL removes
+ * from the session cache the session of any SSL freed without a shutdown sent, and a client resuming by
+ * session id (TLS 1.2 without tickets, or TLS 1.3 stateful tickets) would then need a full handshake.
+ * bufferevent_openssl frees its SSL without a shutdown. Do not call it for connections that failed.
+ */
+void tls_shutdown(SSL *ssl);
+
+/* Session cache counters of one context (see SSL_CTX_sess_number(3)). */
+struct tls_stats {
+	long	 accept;	/* handshakes started */
+	long	 accept_good;	/* handshakes completed */
+	long	 hits;		/* resumed from the cache or a ticket */
+	long	 misses;	/* offered a session the server did not have */
+	long	 timeouts;	/* offered a session that had expired */
+	long	 cache_full;	/* sessions dropped because the cache was full */
+	long	 cached;	/* sessions in the cache now */
+};
+
+void tls_ctx_stats(SSL_CTX *ctx, struct tls_stats *st);
+
+/* Limits on what a client certificate may hold before tls_identity_get refuses it. */
+#define TLS_IDENTITY_MAX_DN	4096	/* bytes of a subject or issuer DN in RFC 2253 form */
+#define TLS_IDENTITY_MAX_SANS	64	/* entries in subjectAltName, of any type */
+#define TLS_IDENTITY_MAX_SAN	1024	/* bytes of one subjectAltName value */
+#define TLS_IDENTITY_MAX_CN	1024	/* bytes of the common name in UTF-8 */
+#define TLS_FINGERPRINT_HEX	64	/* SHA-256 as lowercase hex */
+
+enum tls_san_type {
+	TLS_SAN_DNS,
+	TLS_SAN_EMAIL,
+	TLS_SAN_URI,
+	TLS_SAN_IP,
+};
+
+struct tls_san {
+	enum tls_san_type type;
+	char	*value;		/* NUL-terminated; an IP address in inet_ntop form */
+};
+
+/* What kmipd knows of a client, read once per connection from its verified certificate. */
+struct tls_identity {
+	char	*subject;	/* RFC 2253, non-ASCII and control bytes escaped */
+	char	*issuer;	/* RFC 2253 */
+	char	*cn;		/* the subject's only commonName in UTF-8, or NULL if it has none */
+	char	*serial;	/* lowercase hex, no leading zeros ("0" for zero) */
+	char	 fingerprint[TLS_FINGERPRINT_HEX + 1];	/* SHA-256 of the DER certificate, lowercase hex */
+	time_t	 not_before;
+	time_t	 not_after;
+	size_t	 nsans;		/* DNS, email, URI and IP entries only; other types are skipped */
+	struct tls_san *sans;
+};
+
+/*
+ * Reads the identity of the peer of a server-side SSL whose handshake (full or resumed) has completed.
+ * Refuses (-1 and a cause) when there is no peer certificate or it did not verify, when a DN is longer
+ * than TLS_IDENTITY_MAX_DN, when there are more than TLS_IDENTITY_MAX_SANS alternative names, when the
+ * subject has more than one commonName, or when a name holds a NUL or control character.
+ */
+int tls_identity_get(SSL *ssl, struct tls_identity **out, char **cause) TLS_WUR;
+/* NULL is accepted. */
+void tls_identity_free(struct tls_identity *id);
+
+/*
+ * Client side. Builds a client SSL_CTX that verifies the server against ca_file (required), presents
+ * cert_file/key_file if cert_file is not NULL, speaks TLS 1.2 and 1.3 and keeps client-side sessions so
+ * a caller can save one (SSL_get1_session) and offer it again (SSL_set_session). Returns 0 and *out, or
+ * -1 and a cause.
+ */
+int tls_client_ctx_new(const char *ca_file, const char *cert_file, const char *key_file, SSL_CTX **out,
+    char **cause) TLS_WUR;
+/* Restricts a context to versions min..max (TLS1_2_VERSION, TLS1_3_VERSION). Returns 0, or -1 and a cause. */
+int tls_client_ctx_set_versions(SSL_CTX *ctx, int min, int max, char **cause) TLS_WUR;
+/* Sets SNI and the name (or IP address) the server certificate must match. Returns 0, or -1 and a cause. */
+int tls_client_set_host(SSL *ssl, const char *host, char **cause) TLS_WUR;
+
+/* "TLSv1.2", "TLSv1.3", ... of a connection (static string). */
+const char *tls_version_str(const SSL *ssl);
+/*
+ * Drains this thread's OpenSSL error queue into one malloc'd string "prefix: reason; reason ..." (bounded
+ * in length); "prefix: unknown error" if the queue was empty. NULL only when out of memory.
+ */
+char *tls_errors(const char *prefix);
+
+#endif
