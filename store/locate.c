@@ -1,0 +1,566 @@
+/*
+ * Locate: candidates come from the most selective index the query allows (the one with the fewest entries
+ * under the query's key, LMDB counts duplicates in constant time), walked newest first; every candidate
+ * is then checked against the owner rule, the storage status mask and every filter attribute, including
+ * the one the index came from (index keys may be truncated).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto/proto.h"
+#include "store/store_int.h"
+
+#define MATCH_MAX_DEPTH	32
+
+struct results {
+	char **v;
+	size_t n, cap;
+};
+
+/* The candidate source. */
+struct plan {
+	int db;			/* an index database, or DB_SEQ for every object */
+	MDB_val key;
+	uint8_t num[4];
+	size_t count;
+};
+
+/* Appends a copy of a uid; -1 on ENOMEM. */
+static int results_add(struct results *r, const void *uid, size_t len)
+{
+	char **nv, *s;
+	size_t ncap;
+
+	if (r->n == r->cap) {
+		ncap = r->cap == 0 ? 16 : r->cap * 2;
+		if ((nv = reallocarray(r->v, ncap, sizeof(*nv))) == NULL)
+			return -1;
+		r->v = nv;
+		r->cap = ncap;
+	}
+	if ((s = strndup(uid, len)) == NULL)
+		return -1;
+	r->v[r->n++] = s;
+	return 0;
+}
+
+/* Frees a uid list from store_locate or store_index_uids. */
+void store_uids_free(char **uids, size_t n)
+{
+	size_t i;
+
+	if (uids == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		free(uids[i]);
+	free(uids);
+}
+
+/* Equal scalar values of the same type. */
+static bool value_equal(const struct ttlv *a, const struct ttlv *b)
+{
+	if (a->type != b->type)
+		return false;
+	switch (a->type) {
+	case TTLV_INTEGER:
+		return a->v.i32 == b->v.i32;
+	case TTLV_ENUMERATION:
+	case TTLV_INTERVAL:
+		return a->v.u32 == b->v.u32;
+	case TTLV_LONG_INTEGER:
+	case TTLV_DATE_TIME:
+	case TTLV_DATE_TIME_EXTENDED:
+		return a->v.i64 == b->v.i64;
+	case TTLV_BOOLEAN:
+		return a->v.b == b->v.b;
+	case TTLV_TEXT_STRING:
+	case TTLV_BYTE_STRING:
+	case TTLV_BIG_INTEGER:
+		return a->length == b->length &&
+		    (a->length == 0 || memcmp(a->v.bytes.data, b->v.bytes.data, a->length) == 0);
+	default:
+		return false;
+	}
+}
+
+/*
+ * A filter item matches an object item of the same tag when the values are equal, or, for structures,
+ * when every field of the filter matches some field of the object (fields the filter omits are free).
+ */
+static bool item_matches(const struct ttlv *f, const struct ttlv *o, int depth)
+{
+	const struct ttlv *fc, *oc;
+
+	if (f->tag != o->tag || f->type != o->type || depth > MATCH_MAX_DEPTH)
+		return false;
+	if (f->type != TTLV_STRUCTURE)
+		return value_equal(f, o);
+	for (fc = f->v.s.first; fc != NULL; fc = fc->next) {
+		for (oc = o->v.s.first; oc != NULL; oc = oc->next)
+			if (item_matches(fc, oc, depth + 1))
+				break;
+		if (oc == NULL)
+			return false;
+	}
+	return true;
+}
+
+/* True when some attribute of the object matches the filter item. */
+static bool attr_present(const struct ttlv *attrs, const struct ttlv *f)
+{
+	const struct ttlv *c;
+
+	for (c = attrs->v.s.first; c != NULL; c = c->next)
+		if (item_matches(f, c, 0))
+			return true;
+	return false;
+}
+
+/* Cryptographic Usage Mask: some mask of the object holds every bit of the filter's. */
+static bool mask_matches(const struct ttlv *attrs, const struct ttlv *f)
+{
+	const struct ttlv *c;
+	uint32_t want = (uint32_t)f->v.i32;
+
+	if (f->type != TTLV_INTEGER)
+		return false;
+	for (c = attrs->v.s.first; c != NULL; c = c->next)
+		if (c->tag == f->tag && c->type == TTLV_INTEGER && ((uint32_t)c->v.i32 & want) == want)
+			return true;
+	return false;
+}
+
+/* A date attribute given twice: some instance of the object lies in [lo, hi]. */
+static bool date_in_range(const struct ttlv *attrs, const struct ttlv *lo, const struct ttlv *hi)
+{
+	const struct ttlv *c;
+
+	if (lo->type != hi->type)
+		return false;
+	for (c = attrs->v.s.first; c != NULL; c = c->next)
+		if (c->tag == lo->tag && c->type == lo->type && c->v.i64 >= lo->v.i64 && c->v.i64 <= hi->v.i64)
+			return true;
+	return false;
+}
+
+static bool is_date(const struct ttlv *f)
+{
+	return f->type == TTLV_DATE_TIME || f->type == TTLV_DATE_TIME_EXTENDED;
+}
+
+/* Filter attributes answered by the record's fixed fields, without decoding its attributes. */
+static bool is_field_attr(uint32_t tag)
+{
+	return tag == KTAG_UNIQUE_IDENTIFIER || tag == KTAG_OBJECT_TYPE || tag == KTAG_STATE;
+}
+
+/* Checks a filter's shape before any candidate is read. */
+static int filter_valid(const struct ttlv *filter, char **cause)
+{
+	const struct ttlv *f, *g;
+	unsigned n;
+
+	if (filter == NULL)
+		return STORE_OK;
+	if (filter->type != TTLV_STRUCTURE) {
+		store_set_cause(cause, "the Locate filter is not a structure");
+		return STORE_E_INVALID;
+	}
+	for (f = filter->v.s.first; f != NULL; f = f->next) {
+		if (!is_date(f))
+			continue;
+		n = 0;
+		for (g = filter->v.s.first; g != NULL; g = g->next)
+			if (g->tag == f->tag)
+				n++;
+		if (n > 2) {
+			store_set_cause(cause, "date attribute 0x%06X given %u times in a Locate filter (at most "
+			    "two: a range)", f->tag, n);
+			return STORE_E_INVALID;
+		}
+	}
+	return STORE_OK;
+}
+
+/* The fixed-field filters: Unique Identifier, Object Type, State. */
+static bool fields_match(const struct store_rec *r, const struct ttlv *filter)
+{
+	const struct ttlv *f;
+
+	if (filter == NULL)
+		return true;
+	for (f = filter->v.s.first; f != NULL; f = f->next) {
+		switch (f->tag) {
+		case KTAG_UNIQUE_IDENTIFIER:
+			if (f->type != TTLV_TEXT_STRING || f->length != r->uid_len ||
+			    memcmp(f->v.bytes.data, r->uid, r->uid_len) != 0)
+				return false;
+			break;
+		case KTAG_OBJECT_TYPE:
+			if (f->type != TTLV_ENUMERATION || f->v.u32 != r->object_type)
+				return false;
+			break;
+		case KTAG_STATE:
+			if (f->type != TTLV_ENUMERATION || f->v.u32 != r->state)
+				return false;
+			break;
+		default:
+			break;
+		}
+	}
+	return true;
+}
+
+/* Every other filter attribute against the decoded attributes. */
+static bool attrs_match(const struct ttlv *attrs, const struct ttlv *filter)
+{
+	const struct ttlv *f, *g, *second;
+	const struct ttlv *fresh;
+
+	for (f = filter->v.s.first; f != NULL; f = f->next) {
+		if (is_field_attr(f->tag))
+			continue;
+		if (f->tag == KTAG_USAGE_MASK) {
+			if (!mask_matches(attrs, f))
+				return false;
+		} else if (f->tag == KTAG_OBJECT_GROUP_MEMBER) {
+			if (f->type != TTLV_ENUMERATION)
+				return false;
+			if (f->v.u32 == KMIP_GROUP_MEMBER_FRESH) {
+				for (fresh = attrs->v.s.first; fresh != NULL; fresh = fresh->next)
+					if (fresh->tag == KTAG_FRESH && fresh->type == TTLV_BOOLEAN && fresh->v.b)
+						break;
+				if (fresh == NULL)
+					return false;
+			} else if (f->v.u32 != KMIP_GROUP_MEMBER_DEFAULT)
+				return false;
+		} else if (is_date(f)) {
+			/* Handled at its first instance: one is an exact date, two a range. */
+			for (g = filter->v.s.first; g != f; g = g->next)
+				if (g->tag == f->tag)
+					break;
+			if (g != f)
+				continue;
+			for (second = f->next; second != NULL; second = second->next)
+				if (second->tag == f->tag)
+					break;
+			if (second != NULL ? !date_in_range(attrs, f, second) : !attr_present(attrs, f))
+				return false;
+		} else if (!attr_present(attrs, f))
+			return false;
+	}
+	return true;
+}
+
+/* True when the filter needs the object's attributes (anything beyond the fixed fields). */
+static bool needs_attrs(const struct ttlv *filter)
+{
+	const struct ttlv *f;
+
+	if (filter == NULL)
+		return false;
+	for (f = filter->v.s.first; f != NULL; f = f->next)
+		if (!is_field_attr(f->tag))
+			return true;
+	return false;
+}
+
+/* Number of entries under a key of a DUPSORT index (0 when absent). */
+static int index_count(struct store_txn *t, int db, MDB_val *key, size_t *count)
+{
+	MDB_cursor *c;
+	MDB_val k = *key, v;
+	size_t n = 0;
+	int rc;
+
+	*count = 0;
+	if ((rc = mdb_cursor_open(t->txn, t->s->dbi[db], &c)) != 0)
+		return store_fail(t->s, rc, "locate");
+	rc = mdb_cursor_get(c, &k, &v, MDB_SET);
+	if (rc == 0)
+		rc = mdb_cursor_count(c, &n);
+	mdb_cursor_close(c);
+	if (rc == MDB_NOTFOUND)
+		return STORE_OK;
+	if (rc != 0)
+		return store_fail(t->s, rc, "locate");
+	*count = (size_t)n;
+	return STORE_OK;
+}
+
+/* Offers an index key as a plan; keeps it when it has fewer entries than the current one. */
+static int plan_offer(struct store_txn *t, struct plan *best, int db, const void *key, size_t len, bool num,
+    uint32_t value)
+{
+	struct plan p;
+	const uint8_t *kp;
+	int rc;
+
+	memset(&p, 0, sizeof(p));
+	p.db = db;
+	if (num) {
+		p.num[0] = value >> 24;
+		p.num[1] = value >> 16;
+		p.num[2] = value >> 8;
+		p.num[3] = value;
+		p.key.mv_data = p.num;
+		p.key.mv_size = 4;
+	} else {
+		p.key.mv_size = store_text_key(key, len, t->s->maxkey, &kp);
+		p.key.mv_data = (void *)kp;
+	}
+	if ((rc = index_count(t, db, &p.key, &p.count)) != STORE_OK)
+		return rc;
+	/* Ties keep the earlier offer: name, link, group, state, type, owner. */
+	if (best->db == DB_SEQ || p.count < best->count) {
+		*best = p;
+		if (num)
+			best->key.mv_data = best->num;
+	}
+	return STORE_OK;
+}
+
+/* Chooses where candidates come from. */
+static int plan_choose(struct store_txn *t, const struct store_query *q, struct plan *best)
+{
+	const struct ttlv *f, *c;
+	int rc = STORE_OK;
+	bool name = false, link = false, group = false, state = false, type = false;
+
+	memset(best, 0, sizeof(*best));
+	best->db = DB_SEQ;
+	for (f = q->filter != NULL ? q->filter->v.s.first : NULL; f != NULL && rc == STORE_OK; f = f->next) {
+		if (f->tag == KTAG_NAME && f->type == TTLV_STRUCTURE && !name) {
+			if ((c = ttlv_find(f, KTAG_NAME_VALUE)) != NULL && c->type == TTLV_TEXT_STRING) {
+				name = true;
+				rc = plan_offer(t, best, DB_IDX_NAME, c->v.bytes.data, c->length, false, 0);
+			}
+		} else if (f->tag == KTAG_LINK && f->type == TTLV_STRUCTURE && !link) {
+			if ((c = ttlv_find(f, KTAG_LINKED_OBJECT_ID)) != NULL && c->type == TTLV_TEXT_STRING) {
+				link = true;
+				rc = plan_offer(t, best, DB_IDX_LINK, c->v.bytes.data, c->length, false, 0);
+			}
+		} else if (f->tag == KTAG_OBJECT_GROUP && f->type == TTLV_TEXT_STRING && !group) {
+			group = true;
+			rc = plan_offer(t, best, DB_IDX_GROUP, f->v.bytes.data, f->length, false, 0);
+		} else if (f->tag == KTAG_STATE && f->type == TTLV_ENUMERATION && !state) {
+			state = true;
+			rc = plan_offer(t, best, DB_IDX_STATE, NULL, 0, true, f->v.u32);
+		} else if (f->tag == KTAG_OBJECT_TYPE && f->type == TTLV_ENUMERATION && !type) {
+			type = true;
+			rc = plan_offer(t, best, DB_IDX_TYPE, NULL, 0, true, f->v.u32);
+		}
+		if (best->db != DB_SEQ && best->count == 0)
+			return rc;	/* nothing can match */
+	}
+	if (rc == STORE_OK && q->object_type != 0 && !type)
+		rc = plan_offer(t, best, DB_IDX_TYPE, NULL, 0, true, q->object_type);
+	if (rc == STORE_OK && !q->is_admin)
+		rc = plan_offer(t, best, DB_IDX_OWNER, q->identity, strlen(q->identity), false, 0);
+	return rc;
+}
+
+/* Checks one candidate; *match set. */
+static int candidate(struct store_txn *t, const struct store_query *q, const MDB_val *uid, uint32_t mask,
+    bool decode, bool *match)
+{
+	struct ttlv_arena *arena;
+	struct ttlv *attrs;
+	struct store_rec r;
+	MDB_val k = *uid, v;
+	bool destroyed;
+	int rc;
+
+	*match = false;
+	if ((rc = store_db_get(t, DB_OBJ, &k, &v)) == STORE_E_NOTFOUND)
+		return STORE_OK;	/* an index entry without record cannot match */
+	if (rc != STORE_OK)
+		return rc;
+	if ((rc = store_rec_parse(v.mv_data, v.mv_size, &r)) != STORE_OK) {
+		snprintf(t->s->err, sizeof(t->s->err), "record %.*s is corrupt", (int)uid->mv_size,
+		    (const char *)uid->mv_data);
+		return rc;
+	}
+	if (!q->is_admin &&
+	    (r.owner_len != strlen(q->identity) || memcmp(r.owner, q->identity, r.owner_len) != 0))
+		return STORE_OK;
+	destroyed = r.state == KMIP_STATE_DESTROYED || r.state == KMIP_STATE_DESTROYED_COMPROMISED;
+	if (!(mask & (destroyed ? STORE_STATUS_DESTROYED : STORE_STATUS_ONLINE)))
+		return STORE_OK;
+	if (q->object_type != 0 && r.object_type != q->object_type)
+		return STORE_OK;
+	if (!fields_match(&r, q->filter))
+		return STORE_OK;
+	if (!decode) {
+		*match = true;
+		return STORE_OK;
+	}
+	if ((rc = store_rec_decode_attrs(&r, &attrs, &arena)) != STORE_OK) {
+		snprintf(t->s->err, sizeof(t->s->err), "record %.*s has corrupt attributes", (int)uid->mv_size,
+		    (const char *)uid->mv_data);
+		return rc;
+	}
+	*match = attrs_match(attrs, q->filter);
+	ttlv_arena_free(arena);
+	return STORE_OK;
+}
+
+/* Runs a query: see store.h. */
+int store_locate(struct store_txn *t, const struct store_query *q, char ***uids, size_t *n, char **cause)
+{
+	struct results res = { 0 };
+	struct plan plan;
+	MDB_cursor *c = NULL;
+	MDB_val k, v, uid;
+	size_t matched = 0;
+	uint32_t mask;
+	bool decode, match;
+	int rc, mrc;
+	MDB_cursor_op first, next;
+
+	*uids = NULL;
+	*n = 0;
+	if (q != NULL && q->located_items != NULL)
+		*q->located_items = 0;
+	if (t == NULL || q == NULL) {
+		store_set_cause(cause, "no transaction or query");
+		return STORE_E_INVALID;
+	}
+	if ((rc = filter_valid(q->filter, cause)) != STORE_OK)
+		return rc;
+	if (!q->is_admin && q->identity == NULL)
+		return STORE_OK;	/* no identity sees nothing */
+	mask = q->storage_status_mask != 0 ? q->storage_status_mask : STORE_STATUS_ONLINE;
+	if (!(mask & (STORE_STATUS_ONLINE | STORE_STATUS_DESTROYED)))
+		return STORE_OK;	/* archive is not supported: no archived objects */
+	if ((rc = plan_choose(t, q, &plan)) != STORE_OK)
+		goto fail;
+	if (plan.db != DB_SEQ && plan.count == 0)
+		return STORE_OK;
+	decode = needs_attrs(q->filter);
+	if ((mrc = mdb_cursor_open(t->txn, t->s->dbi[plan.db], &c)) != 0) {
+		rc = store_fail(t->s, mrc, "locate");
+		goto fail;
+	}
+	if (plan.db == DB_SEQ) {
+		first = MDB_LAST;
+		next = MDB_PREV;
+	} else {
+		k = plan.key;
+		if ((mrc = mdb_cursor_get(c, &k, &v, MDB_SET)) != 0)
+			goto done;
+		first = MDB_LAST_DUP;
+		next = MDB_PREV_DUP;
+	}
+	for (mrc = mdb_cursor_get(c, &k, &v, first); mrc == 0; mrc = mdb_cursor_get(c, &k, &v, next)) {
+		if (plan.db == DB_SEQ)
+			uid = v;
+		else {
+			if (v.mv_size <= 8) {
+				rc = STORE_E_CORRUPT;
+				snprintf(t->s->err, sizeof(t->s->err), "index entry is corrupt");
+				goto fail;
+			}
+			uid.mv_data = (uint8_t *)v.mv_data + 8;
+			uid.mv_size = v.mv_size - 8;
+		}
+		if ((rc = candidate(t, q, &uid, mask, decode, &match)) != STORE_OK)
+			goto fail;
+		if (!match)
+			continue;
+		matched++;
+		if (matched <= q->offset_items)
+			continue;
+		if (q->maximum_items == 0 || res.n < q->maximum_items) {
+			if (results_add(&res, uid.mv_data, uid.mv_size) != 0) {
+				rc = STORE_E_NOMEM;
+				goto fail;
+			}
+		} else if (q->located_items == NULL)
+			break;
+	}
+	if (mrc != 0 && mrc != MDB_NOTFOUND) {
+		rc = store_fail(t->s, mrc, "locate");
+		goto fail;
+	}
+done:
+	mdb_cursor_close(c);
+	if (q->located_items != NULL)
+		*q->located_items = matched;
+	*uids = res.v;
+	*n = res.n;
+	return STORE_OK;
+fail:
+	if (c != NULL)
+		mdb_cursor_close(c);
+	store_uids_free(res.v, res.n);
+	if (cause != NULL && *cause == NULL)
+		store_set_cause(cause, "locate failed: %s (%s)", store_strerror(rc), t->s->err);
+	return rc;
+}
+
+static const int idx_db[STORE_IDX_COUNT] = {
+	[STORE_IDX_NAME] = DB_IDX_NAME,
+	[STORE_IDX_OWNER] = DB_IDX_OWNER,
+	[STORE_IDX_TYPE] = DB_IDX_TYPE,
+	[STORE_IDX_STATE] = DB_IDX_STATE,
+	[STORE_IDX_GROUP] = DB_IDX_GROUP,
+	[STORE_IDX_LINK] = DB_IDX_LINK,
+};
+
+/* Lists uids under an index key, or the whole index: see store.h. */
+int store_index_uids(struct store_txn *t, enum store_index idx, const char *text, uint32_t value,
+    char ***uids, size_t *n)
+{
+	struct results res = { 0 };
+	MDB_cursor *c;
+	MDB_val k, v;
+	const uint8_t *kp;
+	uint8_t num[4];
+	bool numeric, all;
+	int rc, mrc;
+
+	*uids = NULL;
+	*n = 0;
+	if (t == NULL || (unsigned)idx >= STORE_IDX_COUNT)
+		return STORE_E_INVALID;
+	numeric = idx == STORE_IDX_TYPE || idx == STORE_IDX_STATE;
+	all = !numeric && text == NULL;
+	if (numeric) {
+		num[0] = value >> 24;
+		num[1] = value >> 16;
+		num[2] = value >> 8;
+		num[3] = value;
+		k.mv_data = num;
+		k.mv_size = 4;
+	} else if (!all) {
+		k.mv_size = store_text_key(text, strlen(text), t->s->maxkey, &kp);
+		k.mv_data = (void *)kp;
+	}
+	if ((mrc = mdb_cursor_open(t->txn, t->s->dbi[idx_db[idx]], &c)) != 0)
+		return store_fail(t->s, mrc, "index");
+	if (all)
+		mrc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+	else if ((mrc = mdb_cursor_get(c, &k, &v, MDB_SET)) == 0)
+		mrc = mdb_cursor_get(c, &k, &v, MDB_LAST_DUP);
+	for (; mrc == 0; mrc = mdb_cursor_get(c, &k, &v, all ? MDB_NEXT : MDB_PREV_DUP)) {
+		if (v.mv_size <= 8) {
+			mrc = MDB_CORRUPTED;
+			break;
+		}
+		if (results_add(&res, (uint8_t *)v.mv_data + 8, v.mv_size - 8) != 0) {
+			mrc = ENOMEM;
+			break;
+		}
+	}
+	mdb_cursor_close(c);
+	if (mrc != MDB_NOTFOUND) {
+		rc = store_fail(t->s, mrc, "index");
+		store_uids_free(res.v, res.n);
+		return rc;
+	}
+	*uids = res.v;
+	*n = res.n;
+	return STORE_OK;
+}

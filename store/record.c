@@ -1,0 +1,595 @@
+/*
+ * Records: a managed object serialized as one TTLV structure behind an 8-byte versioned header.
+ *
+ *   'K' 'S' version header-length reserved[4]
+ *   Structure 0x54FF00: Unique Identifier, Owner (0x54FF01), Object Type, State, Creation Sequence
+ *   (0x54FF02), Material Format (0x54FF03), Key Material (0x54FF04, optional), Attributes (0x420125).
+ *
+ * Readers skip children they do not know, so later versions can add fields. The fixed fields are read by
+ * walking the encoded items in place (no allocation); only the Attributes structure is decoded into an
+ * arena, and key material is copied out only when the caller asks for it.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto/proto.h"
+#include "store/store_int.h"
+
+#define ATTRS_MAX_DEPTH	32
+
+struct raw_item {
+	uint32_t tag;
+	uint8_t type;
+	uint32_t len;
+	const uint8_t *val;
+	size_t total;		/* header, value and padding */
+};
+
+static uint32_t rd32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static uint64_t rd64(const uint8_t *p)
+{
+	return (uint64_t)rd32(p) << 32 | rd32(p + 4);
+}
+
+/* Reads the item at p within avail bytes; -1 when it runs past the end or its length is malformed. */
+static int raw_item(const uint8_t *p, size_t avail, struct raw_item *it)
+{
+	size_t padded;
+
+	if (avail < TTLV_HEADER_SIZE)
+		return -1;
+	it->tag = (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
+	it->type = p[3];
+	it->len = rd32(p + 4);
+	padded = ((size_t)it->len + 7) & ~(size_t)7;
+	if (padded > avail - TTLV_HEADER_SIZE)
+		return -1;
+	switch (it->type) {
+	case TTLV_INTEGER:
+	case TTLV_ENUMERATION:
+	case TTLV_INTERVAL:
+		if (it->len != 4)
+			return -1;
+		break;
+	case TTLV_LONG_INTEGER:
+	case TTLV_BOOLEAN:
+	case TTLV_DATE_TIME:
+	case TTLV_DATE_TIME_EXTENDED:
+		if (it->len != 8)
+			return -1;
+		break;
+	default:
+		break;
+	}
+	it->val = p + TTLV_HEADER_SIZE;
+	it->total = TTLV_HEADER_SIZE + padded;
+	return 0;
+}
+
+/* Parses a record in place; STORE_E_CORRUPT when it is malformed or of an unknown (newer) version. */
+int store_rec_parse(const void *data, size_t len, struct store_rec *r)
+{
+	const uint8_t *p = data;
+	struct raw_item top, it;
+	size_t off, hdr;
+	unsigned seen = 0;
+
+	memset(r, 0, sizeof(*r));
+	if (len < STORE_REC_HDR || p[0] != 'K' || p[1] != 'S')
+		return STORE_E_CORRUPT;
+	r->version = p[2];
+	hdr = p[3];
+	if (r->version == 0 || r->version > STORE_REC_VERSION || hdr < STORE_REC_HDR || hdr > len)
+		return STORE_E_CORRUPT;
+	if (raw_item(p + hdr, len - hdr, &top) != 0 || top.tag != STAG_RECORD || top.type != TTLV_STRUCTURE)
+		return STORE_E_CORRUPT;
+	for (off = 0; off < top.len; off += it.total) {
+		if (raw_item(top.val + off, top.len - off, &it) != 0)
+			return STORE_E_CORRUPT;
+		switch (it.tag) {
+		case KTAG_UNIQUE_IDENTIFIER:
+			if (it.type != TTLV_TEXT_STRING)
+				return STORE_E_CORRUPT;
+			r->uid = (const char *)it.val;
+			r->uid_len = it.len;
+			seen |= 1;
+			break;
+		case STAG_OWNER:
+			if (it.type != TTLV_TEXT_STRING)
+				return STORE_E_CORRUPT;
+			r->owner = (const char *)it.val;
+			r->owner_len = it.len;
+			seen |= 2;
+			break;
+		case KTAG_OBJECT_TYPE:
+			if (it.type != TTLV_ENUMERATION)
+				return STORE_E_CORRUPT;
+			r->object_type = rd32(it.val);
+			seen |= 4;
+			break;
+		case KTAG_STATE:
+			if (it.type != TTLV_ENUMERATION)
+				return STORE_E_CORRUPT;
+			r->state = rd32(it.val);
+			seen |= 8;
+			break;
+		case STAG_SEQ:
+			if (it.type != TTLV_LONG_INTEGER)
+				return STORE_E_CORRUPT;
+			r->seq = rd64(it.val);
+			seen |= 16;
+			break;
+		case STAG_MATERIAL_FORMAT:
+			if (it.type != TTLV_ENUMERATION)
+				return STORE_E_CORRUPT;
+			r->material_format = rd32(it.val);
+			break;
+		case STAG_MATERIAL:
+			if (it.type != TTLV_BYTE_STRING)
+				return STORE_E_CORRUPT;
+			r->material = it.val;
+			r->material_len = it.len;
+			break;
+		case KTAG_ATTRIBUTES:
+			if (it.type != TTLV_STRUCTURE)
+				return STORE_E_CORRUPT;
+			r->attrs = top.val + off;
+			r->attrs_len = it.total;
+			break;
+		default:
+			break;	/* a field of a later version */
+		}
+	}
+	if (seen != 31 || r->uid_len == 0 || r->uid_len > STORE_UID_MAX || r->owner_len > STORE_OWNER_MAX)
+		return STORE_E_CORRUPT;
+	return STORE_OK;
+}
+
+/* True when the attributes carry an enumeration with this tag whose value differs from v. */
+static bool attr_enum_differs(const struct ttlv *attrs, uint32_t tag, uint32_t v)
+{
+	const struct ttlv *c;
+
+	for (c = attrs->v.s.first; c != NULL; c = c->next)
+		if (c->tag == tag && (c->type != TTLV_ENUMERATION || c->v.u32 != v))
+			return true;
+	return false;
+}
+
+/* Checks an object before it is written. */
+static int object_valid(const struct store_object *o)
+{
+	size_t n;
+
+	if (o == NULL || o->uid == NULL || o->owner == NULL)
+		return STORE_E_INVALID;
+	n = strlen(o->uid);
+	if (n == 0 || n > STORE_UID_MAX || strlen(o->owner) > STORE_OWNER_MAX)
+		return STORE_E_INVALID;
+	if (o->material_len > 0 && o->material == NULL)
+		return STORE_E_INVALID;
+	if (o->material_len > STORE_RECORD_MAX)
+		return STORE_E_INVALID;
+	if (o->attrs != NULL) {
+		if (o->attrs->tag != KTAG_ATTRIBUTES || o->attrs->type != TTLV_STRUCTURE)
+			return STORE_E_INVALID;
+		if (attr_enum_differs(o->attrs, KTAG_STATE, o->state) ||
+		    attr_enum_differs(o->attrs, KTAG_OBJECT_TYPE, o->object_type))
+			return STORE_E_INVALID;
+	}
+	return STORE_OK;
+}
+
+/*
+ * Serializes an object with its creation sequence into a malloc'd buffer the caller wipes and frees.
+ * STORE_E_INVALID for a bad object or one over STORE_RECORD_MAX.
+ */
+int store_rec_encode(const struct store_object *o, uint64_t seq, uint8_t **buf, size_t *len)
+{
+	struct ttlv_enc e;
+	uint8_t *out;
+	int rc;
+
+	*buf = NULL;
+	*len = 0;
+	if ((rc = object_valid(o)) != STORE_OK)
+		return rc;
+	ttlv_enc_init(&e);
+	ttlv_enc_begin(&e, STAG_RECORD);
+	ttlv_enc_cstr(&e, KTAG_UNIQUE_IDENTIFIER, o->uid);
+	ttlv_enc_cstr(&e, STAG_OWNER, o->owner);
+	ttlv_enc_enum(&e, KTAG_OBJECT_TYPE, o->object_type);
+	ttlv_enc_enum(&e, KTAG_STATE, o->state);
+	ttlv_enc_long(&e, STAG_SEQ, (int64_t)seq);
+	ttlv_enc_enum(&e, STAG_MATERIAL_FORMAT, o->material_format);
+	if (o->material_len > 0)
+		ttlv_enc_bytes(&e, STAG_MATERIAL, o->material, o->material_len);
+	if (o->attrs != NULL)
+		ttlv_enc_item(&e, o->attrs);
+	else {
+		ttlv_enc_begin(&e, KTAG_ATTRIBUTES);
+		ttlv_enc_end(&e);
+	}
+	ttlv_enc_end(&e);
+	if (ttlv_enc_finish(&e) != 0) {
+		rc = e.error == ENOMEM ? STORE_E_NOMEM : STORE_E_INVALID;
+		goto fail;
+	}
+	if (e.len > STORE_RECORD_MAX - STORE_REC_HDR) {
+		rc = STORE_E_INVALID;
+		goto fail;
+	}
+	if ((out = malloc(e.len + STORE_REC_HDR)) == NULL) {
+		rc = STORE_E_NOMEM;
+		goto fail;
+	}
+	out[0] = 'K';
+	out[1] = 'S';
+	out[2] = STORE_REC_VERSION;
+	out[3] = STORE_REC_HDR;
+	memset(out + 4, 0, 4);
+	memcpy(out + STORE_REC_HDR, e.buf, e.len);
+	*buf = out;
+	*len = e.len + STORE_REC_HDR;
+	ttlv_enc_free(&e);
+	return STORE_OK;
+fail:
+	ttlv_enc_free(&e);
+	return rc;
+}
+
+/* Decodes the record's Attributes into a new arena (an empty structure when the record has none). */
+int store_rec_decode_attrs(const struct store_rec *r, struct ttlv **attrs, struct ttlv_arena **arena)
+{
+	struct ttlv_limits lim = {
+		.max_message_size = STORE_RECORD_MAX,
+		.max_depth = ATTRS_MAX_DEPTH,
+	};
+	enum ttlv_err err;
+	uint64_t off;
+
+	*attrs = NULL;
+	*arena = NULL;
+	if (r->attrs == NULL) {
+		if ((*arena = ttlv_arena_new()) == NULL)
+			return STORE_E_NOMEM;
+		if ((*attrs = ttlv_new_struct(*arena, KTAG_ATTRIBUTES)) == NULL) {
+			ttlv_arena_free(*arena);
+			*arena = NULL;
+			return STORE_E_NOMEM;
+		}
+		return STORE_OK;
+	}
+	if (ttlv_decode(r->attrs, r->attrs_len, &lim, attrs, arena, &err, &off) != TTLV_DONE) {
+		*attrs = NULL;
+		*arena = NULL;
+		return err == TTLV_ERR_NOMEM ? STORE_E_NOMEM : STORE_E_CORRUPT;
+	}
+	return STORE_OK;
+}
+
+/* Copies len bytes into the arena with a NUL after them. */
+static char *arena_strndup(struct ttlv_arena *a, const void *p, size_t len)
+{
+	char *s;
+
+	if ((s = ttlv_arena_alloc(a, len + 1)) == NULL)
+		return NULL;
+	if (len > 0)
+		memcpy(s, p, len);
+	s[len] = '\0';
+	return s;
+}
+
+/* Builds an object owned by one arena from a parsed record, with or without its key material. */
+int store_rec_to_object(const struct store_rec *r, bool with_material, struct store_object **out)
+{
+	struct ttlv_arena *a;
+	struct ttlv *attrs;
+	struct store_object *o;
+	uint8_t *m;
+	int rc;
+
+	*out = NULL;
+	if ((rc = store_rec_decode_attrs(r, &attrs, &a)) != STORE_OK)
+		return rc;
+	if ((o = ttlv_arena_alloc(a, sizeof(*o))) == NULL)
+		goto nomem;
+	o->arena = a;
+	o->attrs = attrs;
+	o->object_type = r->object_type;
+	o->state = r->state;
+	o->material_format = r->material_format;
+	o->record_version = r->version;
+	o->created_seq = r->seq;
+	if ((o->uid = arena_strndup(a, r->uid, r->uid_len)) == NULL ||
+	    (o->owner = arena_strndup(a, r->owner, r->owner_len)) == NULL)
+		goto nomem;
+	if (with_material && r->material_len > 0) {
+		if ((m = ttlv_arena_alloc(a, r->material_len)) == NULL)
+			goto nomem;
+		memcpy(m, r->material, r->material_len);
+		o->material = m;
+		o->material_len = r->material_len;
+	}
+	*out = o;
+	return STORE_OK;
+nomem:
+	ttlv_arena_free(a);
+	return STORE_E_NOMEM;
+}
+
+/* The index key of a text value: truncated to maxkey, and "\0" for the empty string (LMDB needs a byte). */
+size_t store_text_key(const char *s, size_t len, size_t maxkey, const uint8_t **key)
+{
+	static const uint8_t empty[1] = { 0 };
+
+	if (len == 0) {
+		*key = empty;
+		return 1;
+	}
+	*key = (const uint8_t *)s;
+	return len < maxkey ? len : maxkey;
+}
+
+/* Fills v with the entry's key. */
+void store_ientry_val(const struct store_ientry *e, MDB_val *v)
+{
+	if (e->inline_key) {
+		v->mv_data = (void *)e->num;
+		v->mv_size = 4;
+	} else {
+		v->mv_data = (void *)e->key;
+		v->mv_size = e->len;
+	}
+}
+
+struct ientries {
+	struct store_ientry *v;
+	size_t n, cap;
+	size_t maxkey;
+};
+
+/* Appends an entry; -1 on ENOMEM. */
+static int ient_add(struct ientries *l, enum store_db db, const uint8_t *text, size_t len, bool num,
+    uint32_t value)
+{
+	struct store_ientry *e, *nv;
+	size_t ncap;
+
+	if (l->n == l->cap) {
+		ncap = l->cap == 0 ? 16 : l->cap * 2;
+		if ((nv = reallocarray(l->v, ncap, sizeof(*nv))) == NULL)
+			return -1;
+		l->v = nv;
+		l->cap = ncap;
+	}
+	e = &l->v[l->n++];
+	memset(e, 0, sizeof(*e));
+	e->db = db;
+	if (num) {
+		e->inline_key = 1;
+		e->num[0] = value >> 24;
+		e->num[1] = value >> 16;
+		e->num[2] = value >> 8;
+		e->num[3] = value;
+	} else
+		e->len = store_text_key((const char *)text, len, l->maxkey, &e->key);
+	return 0;
+}
+
+/* The text value of the first child with this tag inside a raw structure item, or NULL. */
+static const uint8_t *raw_child_text(const struct raw_item *st, uint32_t tag, size_t *len)
+{
+	struct raw_item it;
+	size_t off;
+
+	for (off = 0; off < st->len; off += it.total) {
+		if (raw_item(st->val + off, st->len - off, &it) != 0)
+			return NULL;
+		if (it.tag == tag && it.type == TTLV_TEXT_STRING) {
+			*len = it.len;
+			return it.val;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Lists the index entries of a record (keys point into the record or into the entries): owner, object
+ * type, state, every Name Value, Object Group and Linked Object Identifier. *out is malloc'd.
+ */
+int store_rec_ientries(const struct store_rec *r, size_t maxkey, struct store_ientry **out, size_t *n)
+{
+	struct ientries l = { .maxkey = maxkey };
+	struct raw_item attrs, it;
+	const uint8_t *text;
+	size_t off, tlen;
+
+	*out = NULL;
+	*n = 0;
+	if (ient_add(&l, DB_IDX_OWNER, (const uint8_t *)r->owner, r->owner_len, false, 0) != 0 ||
+	    ient_add(&l, DB_IDX_TYPE, NULL, 0, true, r->object_type) != 0 ||
+	    ient_add(&l, DB_IDX_STATE, NULL, 0, true, r->state) != 0)
+		goto nomem;
+	if (r->attrs != NULL) {
+		if (raw_item(r->attrs, r->attrs_len, &attrs) != 0)
+			goto corrupt;
+		for (off = 0; off < attrs.len; off += it.total) {
+			if (raw_item(attrs.val + off, attrs.len - off, &it) != 0)
+				goto corrupt;
+			text = NULL;
+			tlen = 0;
+			if (it.tag == KTAG_NAME && it.type == TTLV_STRUCTURE) {
+				if ((text = raw_child_text(&it, KTAG_NAME_VALUE, &tlen)) != NULL &&
+				    ient_add(&l, DB_IDX_NAME, text, tlen, false, 0) != 0)
+					goto nomem;
+			} else if (it.tag == KTAG_LINK && it.type == TTLV_STRUCTURE) {
+				if ((text = raw_child_text(&it, KTAG_LINKED_OBJECT_ID, &tlen)) != NULL &&
+				    ient_add(&l, DB_IDX_LINK, text, tlen, false, 0) != 0)
+					goto nomem;
+			} else if (it.tag == KTAG_OBJECT_GROUP && it.type == TTLV_TEXT_STRING) {
+				if (ient_add(&l, DB_IDX_GROUP, it.val, it.len, false, 0) != 0)
+					goto nomem;
+			}
+		}
+	}
+	*out = l.v;
+	*n = l.n;
+	return STORE_OK;
+nomem:
+	free(l.v);
+	return STORE_E_NOMEM;
+corrupt:
+	free(l.v);
+	return STORE_E_CORRUPT;
+}
+
+/* Returns a new object in its own arena with an empty Attributes structure, or NULL on ENOMEM. */
+struct store_object *store_object_new(void)
+{
+	struct ttlv_arena *a;
+	struct store_object *o;
+
+	if ((a = ttlv_arena_new()) == NULL)
+		return NULL;
+	if ((o = ttlv_arena_alloc(a, sizeof(*o))) == NULL ||
+	    (o->attrs = ttlv_new_struct(a, KTAG_ATTRIBUTES)) == NULL) {
+		ttlv_arena_free(a);
+		return NULL;
+	}
+	o->arena = a;
+	o->record_version = STORE_REC_VERSION;
+	return o;
+}
+
+/* Copies uid and owner into the object's arena and sets its type and state. */
+int store_object_set(struct store_object *o, const char *uid, const char *owner, uint32_t object_type,
+    uint32_t state)
+{
+	size_t ul, ol;
+	char *u, *w;
+
+	if (o == NULL || o->arena == NULL || uid == NULL || owner == NULL)
+		return STORE_E_INVALID;
+	ul = strlen(uid);
+	ol = strlen(owner);
+	if (ul == 0 || ul > STORE_UID_MAX || ol > STORE_OWNER_MAX)
+		return STORE_E_INVALID;
+	if ((u = arena_strndup(o->arena, uid, ul)) == NULL || (w = arena_strndup(o->arena, owner, ol)) == NULL)
+		return STORE_E_NOMEM;
+	o->uid = u;
+	o->owner = w;
+	o->object_type = object_type;
+	o->state = state;
+	return STORE_OK;
+}
+
+/* Copies key material into the object's arena (the previous copy is wiped). */
+int store_object_set_material(struct store_object *o, const void *p, size_t len, uint32_t format)
+{
+	uint8_t *m = NULL;
+
+	if (o == NULL || o->arena == NULL || (len > 0 && p == NULL) || len > STORE_RECORD_MAX)
+		return STORE_E_INVALID;
+	if (len > 0) {
+		if ((m = ttlv_arena_alloc(o->arena, len)) == NULL)
+			return STORE_E_NOMEM;
+		memcpy(m, p, len);
+	}
+	if (o->material != NULL && o->material_len > 0)
+		explicit_bzero((void *)o->material, o->material_len);
+	o->material = m;
+	o->material_len = len;
+	o->material_format = format;
+	return STORE_OK;
+}
+
+/* Wipes and frees an object owned by its arena. */
+void store_object_free(struct store_object *o)
+{
+	if (o == NULL)
+		return;
+	ttlv_arena_free(o->arena);	/* the object lives in its arena */
+}
+
+/* Deep copy with a depth bound, so a cyclic or absurd tree cannot recurse forever. */
+static struct ttlv *copy_item(struct ttlv_arena *a, const struct ttlv *src, int depth)
+{
+	struct ttlv *t, *c;
+	const struct ttlv *sc;
+	uint8_t *p;
+
+	if (depth > ATTRS_MAX_DEPTH)
+		return NULL;
+	if ((t = ttlv_arena_alloc(a, sizeof(*t))) == NULL)
+		return NULL;
+	*t = *src;
+	t->next = NULL;
+	switch (src->type) {
+	case TTLV_STRUCTURE:
+		t->v.s.first = t->v.s.last = NULL;
+		t->v.s.count = 0;
+		for (sc = src->v.s.first; sc != NULL; sc = sc->next) {
+			if ((c = copy_item(a, sc, depth + 1)) == NULL)
+				return NULL;
+			ttlv_append(t, c);
+		}
+		break;
+	case TTLV_TEXT_STRING:
+	case TTLV_BYTE_STRING:
+	case TTLV_BIG_INTEGER:
+		if ((p = ttlv_arena_alloc(a, (size_t)src->length + 1)) == NULL)
+			return NULL;
+		if (src->length > 0)
+			memcpy(p, src->v.bytes.data, src->length);
+		p[src->length] = 0;
+		t->v.bytes.data = p;
+		break;
+	default:
+		break;
+	}
+	return t;
+}
+
+/* Deep copy of an item (and its subtree) into an arena; NULL on ENOMEM or a tree deeper than 32. */
+struct ttlv *store_ttlv_copy(struct ttlv_arena *a, const struct ttlv *item)
+{
+	if (a == NULL || item == NULL)
+		return NULL;
+	return copy_item(a, item, 0);
+}
+
+/* Unlinks the index-th child with this tag (all when index < 0); returns the number removed. */
+unsigned store_attrs_remove(struct ttlv *attrs, uint32_t tag, int index)
+{
+	struct ttlv *c, *prev = NULL, *next;
+	unsigned removed = 0;
+	int i = 0;
+
+	if (attrs == NULL || attrs->type != TTLV_STRUCTURE)
+		return 0;
+	for (c = attrs->v.s.first; c != NULL; c = next) {
+		next = c->next;
+		if (c->tag == tag && (index < 0 || i++ == index)) {
+			if (prev == NULL)
+				attrs->v.s.first = next;
+			else
+				prev->next = next;
+			if (attrs->v.s.last == c)
+				attrs->v.s.last = prev;
+			attrs->v.s.count--;
+			c->next = NULL;
+			removed++;
+			if (index >= 0)
+				break;
+		} else
+			prev = c;
+	}
+	return removed;
+}

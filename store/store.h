@@ -1,0 +1,230 @@
+/*
+ * store: the LMDB object store.
+ *
+ * One LMDB environment holds the managed objects, their indexes and a few counters. A record is a
+ * version-neutral managed object: identifier, owner identity, object type, state, key material (an opaque
+ * blob the store does not interpret) and the attribute set as a KMIP 2.x Attributes structure (tag
+ * 0x420125) whose direct children are the attributes, multi-valued ones simply repeated.
+ *
+ * Transactions are short and never held across a return to the event loop. With group commit (the
+ * default) a write transaction is a nested transaction of a group transaction that stays open until
+ * store_group_commit() makes every write of the group durable with one fsync; the caller releases the
+ * responses of the group's requests only after that. Read transactions opened while a group has pending
+ * writes see them.
+ *
+ * Only one store transaction is open at a time (the server is single-threaded and a request uses one).
+ *
+ * Caveats:
+ * - LMDB does not zero freed pages: the key material of a deleted or replaced record stays in the file
+ *   until its page is reused. A compacting backup (store_backup) leaves it behind.
+ * - STORE_SYNC_RELAXED (MDB_NOMETASYNC) keeps the store consistent after any crash, but an operating
+ *   system crash or power loss may undo the last committed group; a killed process loses nothing.
+ * - If store_group_commit() fails, no write of the group is kept: the caller must answer every request
+ *   of the group with an error.
+ *
+ * Symbol prefix: store_.
+ */
+#ifndef KMIPD_STORE_H
+#define KMIPD_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define STORE_WUR __attribute__((warn_unused_result))
+
+struct ttlv;
+struct ttlv_arena;
+
+/* Errors: every int-returning function here returns 0 (STORE_OK) or one of these. */
+enum store_err {
+	STORE_OK = 0,
+	STORE_E_NOTFOUND,	/* no object with that identifier */
+	STORE_E_FULL,		/* the map is full; it grows at the next commit point unless at max_map_size */
+	STORE_E_TXNFULL,	/* too many changes in one group: commit the group and retry */
+	STORE_E_INVALID,	/* bad argument or object (too long, missing field, inconsistent) */
+	STORE_E_CORRUPT,	/* a record or the environment cannot be read */
+	STORE_E_NOMEM,		/* out of memory */
+	STORE_E_BUSY,		/* another transaction is open, or a group is open where none may be */
+	STORE_E_READONLY,	/* a write through a read transaction */
+	STORE_E_IO,		/* an LMDB or system error; store_last_error() says which */
+};
+
+const char *store_strerror(int err);
+
+enum store_sync {
+	STORE_SYNC_FULL = 0,	/* fsync data and meta page at every durable commit */
+	STORE_SYNC_RELAXED,	/* MDB_NOMETASYNC: see the caveat above */
+};
+
+struct store_options {
+	const char *path;	/* folder: created 0700 when missing; files are 0600 */
+	size_t map_size;	/* initial map size in bytes */
+	size_t max_map_size;	/* the map doubles up to this when full; below map_size means map_size */
+	enum store_sync sync;
+	unsigned max_readers;	/* LMDB reader slots (this process uses one, each backup one more) */
+	bool group_commit;	/* false: every write transaction commits durably on its own */
+};
+
+/* Defaults: 256 MiB map growing up to 64 GiB, full sync, 126 readers, group commit on, path NULL. */
+void store_options_init(struct store_options *o);
+
+struct store;
+struct store_txn;
+
+/* Opens (creating when missing) the store. On failure *cause is a malloc'd sentence. */
+int store_open(const struct store_options *o, struct store **out, char **cause) STORE_WUR;
+/* Closes the store. An open transaction is aborted, and so is an uncommitted group: its writes are lost. */
+void store_close(struct store *s);
+/* Detail of the last failure (LMDB's message with context); "" when none. */
+const char *store_last_error(const struct store *s);
+
+/*
+ * Begins a transaction. With group commit a write transaction joins the open group (opening one when
+ * needed); committing it merges its writes into the group without syncing, aborting it undoes only its
+ * own writes. STORE_E_BUSY while another transaction is open.
+ */
+int store_txn_begin(struct store *s, bool write, struct store_txn **out) STORE_WUR;
+/*
+ * Commits and frees the transaction. Without group commit a write transaction is durable on return.
+ * After any failed operation in the transaction the commit fails with that error (and aborts).
+ */
+int store_txn_commit(struct store_txn *t) STORE_WUR;
+/* Aborts and frees the transaction; NULL is accepted. */
+void store_txn_abort(struct store_txn *t);
+
+/*
+ * Makes the open group durable (one commit, one fsync) and grows the map when it was found full or is
+ * over 80% used. Call it with no transaction open, once per event-loop iteration, then release the
+ * responses of the group's requests. When it fails, none of the group's writes are kept. Without group
+ * commit, or with nothing pending, it only does the growth check.
+ */
+int store_group_commit(struct store *s) STORE_WUR;
+/* True when a group holds committed writes not yet durable. */
+bool store_group_pending(const struct store *s);
+
+/* A managed object. Strings are NUL-terminated. */
+struct store_object {
+	const char *uid;		/* unique identifier, at most STORE_UID_MAX bytes */
+	const char *owner;		/* owner identity, at most STORE_OWNER_MAX bytes */
+	uint32_t object_type;		/* KMIP Object Type */
+	uint32_t state;			/* KMIP State */
+	const uint8_t *material;	/* opaque key material, or NULL */
+	size_t material_len;
+	uint32_t material_format;	/* chosen by the operations layer (e.g. a Key Format Type) */
+	struct ttlv *attrs;		/* Attributes structure (0x420125); NULL stores an empty one */
+	struct ttlv_arena *arena;	/* owns the object when it came from the store or store_object_new */
+	uint32_t record_version;	/* format version of the record read (set by store_get) */
+	uint64_t created_seq;		/* creation order (set by the store, kept across replaces) */
+};
+
+#define STORE_UID_MAX		64
+#define STORE_OWNER_MAX		4096
+#define STORE_RECORD_MAX	(16u * 1024 * 1024)
+
+/*
+ * Inserts or replaces the object with this uid, re-indexing it in the same transaction. The attributes
+ * must not carry a State or Object Type different from the object's fields (STORE_E_INVALID).
+ */
+int store_put(struct store_txn *t, const struct store_object *o) STORE_WUR;
+/* Reads an object into a fresh arena the caller frees with store_object_free (STORE_E_NOTFOUND). */
+int store_get(struct store_txn *t, const char *uid, struct store_object **out) STORE_WUR;
+/* The same without key material (material NULL, material_len 0), for attribute-only reads. */
+int store_get_meta(struct store_txn *t, const char *uid, struct store_object **out) STORE_WUR;
+/* Removes the object and its index entries (STORE_E_NOTFOUND). */
+int store_delete(struct store_txn *t, const char *uid) STORE_WUR;
+/* Writes a new identifier ("1", "2", ...): unique across restarts, never issued twice once committed. */
+int store_new_uid(struct store_txn *t, char *buf, size_t size) STORE_WUR;
+
+/* A new object in its own arena with an empty Attributes structure, or NULL on ENOMEM. */
+struct store_object *store_object_new(void) STORE_WUR;
+/* Copies uid and owner into the object's arena and sets type and state. */
+int store_object_set(struct store_object *o, const char *uid, const char *owner, uint32_t object_type,
+    uint32_t state) STORE_WUR;
+/* Copies key material into the object's arena. */
+int store_object_set_material(struct store_object *o, const void *p, size_t len, uint32_t format) STORE_WUR;
+/* Wipes and frees an object from store_get or store_object_new; NULL is accepted. */
+void store_object_free(struct store_object *o);
+
+/* Deep copy of an item into an arena (to move request attributes into an object), NULL on ENOMEM. */
+struct ttlv *store_ttlv_copy(struct ttlv_arena *a, const struct ttlv *item) STORE_WUR;
+/* Removes the index-th child with this tag (index < 0: all of them); returns how many were removed. */
+unsigned store_attrs_remove(struct ttlv *attrs, uint32_t tag, int index);
+
+/* Storage Status Mask bits (KMIP 1.x; Destroyed is 2.x). */
+#define STORE_STATUS_ONLINE	0x1u
+#define STORE_STATUS_ARCHIVAL	0x2u
+#define STORE_STATUS_DESTROYED	0x4u
+
+/*
+ * A Locate query. Every filter attribute must match (AND):
+ * - an attribute matches when the object has an instance of it equal to the filter's; a Structure
+ *   filter needs only the fields it gives (a Link with only a Linked Object Identifier matches any Link
+ *   Type), so unknown and vendor attributes match by (partial) deep equality, never ignored;
+ * - several instances of one attribute must all be found (two Names: the object has both);
+ * - a Date-Time attribute given twice is the range [first, second]; given once, an exact date;
+ *   more than twice is STORE_E_INVALID;
+ * - Cryptographic Usage Mask: the object's mask has every bit of the filter's;
+ * - Unique Identifier, Object Type and State compare with the object's fields;
+ * - Object Group Member "Group Member Fresh" needs the object's Fresh attribute true; "Group Member
+ *   Default" adds no condition (with results newest first, Maximum Items 1 gives the newest member).
+ * Results are in descending order of creation (newest first), as KMIP requires. A caller who is not an
+ * administrator only ever sees objects whose owner equals its identity. Archived objects do not exist,
+ * so STORE_STATUS_ARCHIVAL alone matches nothing.
+ */
+struct store_query {
+	const char *identity;		/* the caller; NULL matches nothing unless is_admin */
+	bool is_admin;			/* sees every owner's objects */
+	const struct ttlv *filter;	/* Attributes structure (2.x style children), or NULL */
+	uint32_t object_type;		/* 0: any; else ANDed with the filter */
+	uint32_t maximum_items;		/* 0: no limit */
+	uint32_t offset_items;		/* matches skipped before the first returned */
+	uint32_t storage_status_mask;	/* STORE_STATUS_*; 0 means on-line objects only */
+	size_t *located_items;		/* when not NULL: receives the number of all matches (scans them all) */
+};
+
+/* Runs a query; *uids is a malloc'd array of malloc'd strings freed with store_uids_free. */
+int store_locate(struct store_txn *t, const struct store_query *q, char ***uids, size_t *n,
+    char **cause) STORE_WUR;
+void store_uids_free(char **uids, size_t n);
+
+/* The indexes, for store_index_uids (tools, tests, and "who links to X" questions). */
+enum store_index {
+	STORE_IDX_NAME,		/* Name Value */
+	STORE_IDX_OWNER,
+	STORE_IDX_TYPE,		/* Object Type (value) */
+	STORE_IDX_STATE,	/* State (value) */
+	STORE_IDX_GROUP,	/* Object Group */
+	STORE_IDX_LINK,		/* Linked Object Identifier */
+	STORE_IDX_COUNT
+};
+
+/*
+ * The uids under one index key, newest first, without owner checks: text for the text indexes, value for
+ * Object Type and State. With text NULL on a text index, every entry of the index is listed.
+ */
+int store_index_uids(struct store_txn *t, enum store_index idx, const char *text, uint32_t value,
+    char ***uids, size_t *n) STORE_WUR;
+
+struct store_stats {
+	uint64_t objects;		/* records */
+	uint64_t map_size;		/* bytes mapped now */
+	uint64_t max_map_size;
+	uint64_t used_bytes;		/* pages up to the last one in use (free pages included) */
+	uint64_t file_bytes;		/* disk blocks of the data file */
+	uint64_t page_size;
+	uint64_t group_commits;		/* durable group commits since open */
+	uint64_t grows;			/* map growths since open */
+	uint64_t replays;		/* groups re-applied after a growth at commit time */
+};
+
+int store_stat(struct store *s, struct store_stats *st) STORE_WUR;
+
+/*
+ * Hot, consistent, compacted copy of the store at store_path into the folder dest (created 0700 when
+ * missing; must not hold a data.mdb yet), as dest/data.mdb (0600). Opens the environment read-only, so it
+ * runs in another process while the server writes. The copy is a store folder that can be opened as is.
+ */
+int store_backup(const char *store_path, const char *dest, char **cause) STORE_WUR;
+
+#endif

@@ -1,0 +1,1514 @@
+/*
+ * Unit tests of the store: records, indexes, Locate, owner isolation, map growth, group commit, backup.
+ * Each test gets its own temporary folder (mkdtemp), removed in teardown.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "proto/proto.h"
+#include "store/store.h"
+
+#define T_ATTRIBUTES		0x420125u
+#define T_NAME			0x420053u
+#define T_NAME_VALUE		0x420055u
+#define T_NAME_TYPE		0x420054u
+#define T_ALG			0x420028u
+#define T_LENGTH		0x42002Au
+#define T_USAGE			0x42002Cu
+#define T_GROUP			0x420056u
+#define T_LINK			0x42004Au
+#define T_LINK_TYPE		0x42004Bu
+#define T_LINKED_ID		0x42004Cu
+#define T_STATE			0x42008Du
+#define T_OBJECT_TYPE		0x420057u
+#define T_INITIAL_DATE		0x420039u
+#define T_ACTIVATION_DATE	0x420001u
+#define T_ALT_NAME		0x4200BFu
+#define T_ALT_NAME_VALUE	0x4200C0u
+#define T_ALT_NAME_TYPE		0x4200C1u
+#define T_ATTRIBUTE		0x420008u
+#define T_VENDOR_ID		0x42009Du
+#define T_ATTR_NAME		0x42000Au
+#define T_ATTR_VALUE		0x42000Bu
+#define T_UID			0x420094u
+#define T_FRESH			0x4200A8u
+#define T_GROUP_MEMBER		0x4200ACu
+
+#define OT_SYMMETRIC	2u
+#define OT_PUBLIC	3u
+#define OT_PRIVATE	4u
+#define ST_PREACTIVE	1u
+#define ST_ACTIVE	2u
+#define ST_DEACTIVATED	3u
+#define ST_DESTROYED	5u
+#define LT_PUBLIC	258u
+#define LT_PRIVATE	259u
+#define USAGE_ENCRYPT	4
+#define USAGE_DECRYPT	8
+#define USAGE_SIGN	1
+
+struct fx {
+	char dir[64];
+	char path[96];
+	struct store *s;
+	struct store_options o;
+};
+
+static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(p);
+}
+
+static int open_store(struct fx *f)
+{
+	char *cause = NULL;
+	int rc;
+
+	rc = store_open(&f->o, &f->s, &cause);
+	if (rc != STORE_OK)
+		fprintf(stderr, "store_open: %s\n", cause ? cause : "?");
+	free(cause);
+	return rc;
+}
+
+static int setup_opts(void **state, bool group, size_t map, size_t max)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	if (f == NULL)
+		return -1;
+	strcpy(f->dir, "/tmp/test_store.XXXXXX");
+	if (mkdtemp(f->dir) == NULL) {
+		free(f);
+		return -1;
+	}
+	snprintf(f->path, sizeof(f->path), "%s/db", f->dir);
+	store_options_init(&f->o);
+	f->o.path = f->path;
+	f->o.group_commit = group;
+	if (map != 0) {
+		f->o.map_size = map;
+		f->o.max_map_size = max;
+	}
+	if (open_store(f) != STORE_OK) {
+		nftw(f->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+		free(f);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+static int setup(void **state)
+{
+	return setup_opts(state, true, 0, 0);
+}
+
+static int setup_nogroup(void **state)
+{
+	return setup_opts(state, false, 0, 0);
+}
+
+static int setup_tiny(void **state)
+{
+	return setup_opts(state, true, 64 * 1024, 64 * 1024);
+}
+
+static int setup_tiny_growing(void **state)
+{
+	return setup_opts(state, true, 64 * 1024, 16 * 1024 * 1024);
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	store_close(f->s);
+	nftw(f->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	return 0;
+}
+
+static void reopen(struct fx *f)
+{
+	store_close(f->s);
+	f->s = NULL;
+	assert_int_equal(open_store(f), STORE_OK);
+}
+
+/* Object builders. */
+
+static struct store_object *obj_new(const char *uid, const char *owner, uint32_t type, uint32_t state)
+{
+	struct store_object *o = store_object_new();
+
+	assert_non_null(o);
+	assert_int_equal(store_object_set(o, uid, owner, type, state), STORE_OK);
+	return o;
+}
+
+static void add_name(struct store_object *o, const char *name)
+{
+	struct ttlv *n = ttlv_new_struct(o->arena, T_NAME);
+
+	assert_non_null(n);
+	ttlv_append(n, ttlv_new_text(o->arena, T_NAME_VALUE, name, strlen(name)));
+	ttlv_append(n, ttlv_new_enum(o->arena, T_NAME_TYPE, 1));
+	ttlv_append(o->attrs, n);
+}
+
+static void add_text(struct store_object *o, uint32_t tag, const char *v)
+{
+	ttlv_append(o->attrs, ttlv_new_text(o->arena, tag, v, strlen(v)));
+}
+
+static void add_int(struct store_object *o, uint32_t tag, int32_t v)
+{
+	ttlv_append(o->attrs, ttlv_new_int(o->arena, tag, v));
+}
+
+static void add_enum(struct store_object *o, uint32_t tag, uint32_t v)
+{
+	ttlv_append(o->attrs, ttlv_new_enum(o->arena, tag, v));
+}
+
+static void add_date(struct store_object *o, uint32_t tag, int64_t v)
+{
+	ttlv_append(o->attrs, ttlv_new_datetime(o->arena, tag, v));
+}
+
+static void add_link(struct store_object *o, uint32_t type, const char *target)
+{
+	struct ttlv *l = ttlv_new_struct(o->arena, T_LINK);
+
+	assert_non_null(l);
+	ttlv_append(l, ttlv_new_enum(o->arena, T_LINK_TYPE, type));
+	ttlv_append(l, ttlv_new_text(o->arena, T_LINKED_ID, target, strlen(target)));
+	ttlv_append(o->attrs, l);
+}
+
+static void add_vendor(struct store_object *o, const char *vendor, const char *name, const char *value)
+{
+	struct ttlv *a = ttlv_new_struct(o->arena, T_ATTRIBUTE);
+
+	assert_non_null(a);
+	ttlv_append(a, ttlv_new_text(o->arena, T_VENDOR_ID, vendor, strlen(vendor)));
+	ttlv_append(a, ttlv_new_text(o->arena, T_ATTR_NAME, name, strlen(name)));
+	ttlv_append(a, ttlv_new_text(o->arena, T_ATTR_VALUE, value, strlen(value)));
+	ttlv_append(o->attrs, a);
+}
+
+/* Writes an object in its own transaction and makes it durable. */
+static void put_durable(struct store *s, const struct store_object *o)
+{
+	struct store_txn *t;
+
+	assert_int_equal(store_txn_begin(s, true, &t), STORE_OK);
+	assert_int_equal(store_put(t, o), STORE_OK);
+	assert_int_equal(store_txn_commit(t), STORE_OK);
+	assert_int_equal(store_group_commit(s), STORE_OK);
+}
+
+/* Builds, stores and frees a simple object. */
+static void put_simple(struct store *s, const char *uid, const char *owner, uint32_t type, uint32_t state,
+    const char *name)
+{
+	struct store_object *o = obj_new(uid, owner, type, state);
+
+	if (name != NULL)
+		add_name(o, name);
+	put_durable(s, o);
+	store_object_free(o);
+}
+
+/* Joins uids with commas, for compact assertions. */
+static char *join(char **uids, size_t n)
+{
+	static char buf[4096];
+	size_t i, off = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < n; i++)
+		off += snprintf(buf + off, sizeof(buf) - off, "%s%s", i ? "," : "", uids[i]);
+	return buf;
+}
+
+/* Runs a Locate in a read transaction; returns the uids joined. */
+static const char *locate(struct store *s, const struct store_query *q)
+{
+	static char out[4096];
+	struct store_txn *t;
+	char **uids = NULL, *cause = NULL;
+	size_t n = 0;
+	int rc;
+
+	assert_int_equal(store_txn_begin(s, false, &t), STORE_OK);
+	rc = store_locate(t, q, &uids, &n, &cause);
+	if (rc != STORE_OK)
+		fprintf(stderr, "locate: %s\n", cause ? cause : "?");
+	assert_int_equal(rc, STORE_OK);
+	store_txn_abort(t);
+	snprintf(out, sizeof(out), "%s", join(uids, n));
+	store_uids_free(uids, n);
+	free(cause);
+	return out;
+}
+
+/* Lists an index key's uids joined ("" when none). */
+static const char *index_list(struct store *s, enum store_index idx, const char *text, uint32_t value)
+{
+	static char out[4096];
+	struct store_txn *t;
+	char **uids = NULL;
+	size_t n = 0;
+
+	assert_int_equal(store_txn_begin(s, false, &t), STORE_OK);
+	assert_int_equal(store_index_uids(t, idx, text, value, &uids, &n), STORE_OK);
+	store_txn_abort(t);
+	snprintf(out, sizeof(out), "%s", join(uids, n));
+	store_uids_free(uids, n);
+	return out;
+}
+
+/* Filter builder: an Attributes structure in its own arena. */
+struct filter {
+	struct ttlv_arena *a;
+	struct ttlv *f;
+};
+
+static void filter_init(struct filter *fl)
+{
+	fl->a = ttlv_arena_new();
+	assert_non_null(fl->a);
+	fl->f = ttlv_new_struct(fl->a, T_ATTRIBUTES);
+	assert_non_null(fl->f);
+}
+
+static void filter_name(struct filter *fl, const char *name)
+{
+	struct ttlv *n = ttlv_new_struct(fl->a, T_NAME);
+
+	ttlv_append(n, ttlv_new_text(fl->a, T_NAME_VALUE, name, strlen(name)));
+	ttlv_append(fl->f, n);
+}
+
+static void filter_enum(struct filter *fl, uint32_t tag, uint32_t v)
+{
+	ttlv_append(fl->f, ttlv_new_enum(fl->a, tag, v));
+}
+
+static void filter_int(struct filter *fl, uint32_t tag, int32_t v)
+{
+	ttlv_append(fl->f, ttlv_new_int(fl->a, tag, v));
+}
+
+static void filter_text(struct filter *fl, uint32_t tag, const char *v)
+{
+	ttlv_append(fl->f, ttlv_new_text(fl->a, tag, v, strlen(v)));
+}
+
+static void filter_date(struct filter *fl, uint32_t tag, int64_t v)
+{
+	ttlv_append(fl->f, ttlv_new_datetime(fl->a, tag, v));
+}
+
+static void filter_link(struct filter *fl, int type, const char *target)
+{
+	struct ttlv *l = ttlv_new_struct(fl->a, T_LINK);
+
+	if (type != 0)
+		ttlv_append(l, ttlv_new_enum(fl->a, T_LINK_TYPE, (uint32_t)type));
+	if (target != NULL)
+		ttlv_append(l, ttlv_new_text(fl->a, T_LINKED_ID, target, strlen(target)));
+	ttlv_append(fl->f, l);
+}
+
+static void filter_free(struct filter *fl)
+{
+	ttlv_arena_free(fl->a);
+}
+
+/* Tests. */
+
+static void test_crud(void **state)
+{
+	struct fx *f = *state;
+	struct store_txn *t;
+	struct store_object *o, *g;
+	static const uint8_t key[32] = { 1, 2, 3, 4, 5, 6, 7, 8, 9 };
+	char uid[32];
+
+	assert_int_equal(store_txn_begin(f->s, true, &t), STORE_OK);
+	assert_int_equal(store_new_uid(t, uid, sizeof(uid)), STORE_OK);
+	assert_string_equal(uid, "1");
+	o = obj_new(uid, "alice", OT_SYMMETRIC, ST_PREACTIVE);
+	add_name(o, "key-one");
+	add_enum(o, T_ALG, 3);
+	add_int(o, T_LENGTH, 256);
+	add_int(o, T_USAGE, USAGE_ENCRYPT | USAGE_DECRYPT);
+	assert_int_equal(store_object_set_material(o, key, sizeof(key), 1), STORE_OK);
+	assert_int_equal(store_put(t, o), STORE_OK);
+	assert_int_equal(store_txn_commit(t), STORE_OK);
+	assert_int_equal(store_group_commit(f->s), STORE_OK);
+
+	assert_int_equal(store_txn_begin(f->s, false, &t), STORE_OK);
+	assert_int_equal(store_get(t, "1", &g), STORE_OK);
+	assert_string_equal(g->uid, "1");
+	assert_string_equal(g->owner, "alice");
+	assert_int_equal(g->object_type, OT_SYMMETRIC);
+	assert_int_equal(g->state, ST_PREACTIVE);
+	assert_int_equal(g->material_format, 1);
+	assert_int_equal(g->material_len, sizeof(key));
+	assert_memory_equal(g->material, key, sizeof(key));
+	assert_int_equal(g->record_version, 1);
+	assert_true(ttlv_equal(g->attrs, o->attrs));
+	store_object_free(g);
+	assert_int_equal(store_get_meta(t, "1", &g), STORE_OK);
+	assert_null(g->material);
+	assert_int_equal(g->material_len, 0);
+	assert_true(ttlv_equal(g->attrs, o->attrs));
+	store_object_free(g);
+	assert_int_equal(store_get(t, "2", &g), STORE_E_NOTFOUND);
+	assert_null(g);
+	store_txn_abort(t);
+
+	/* Replace: new state, material removed, one attribute fewer. */
+	o->state = ST_ACTIVE;
+	assert_int_equal(store_object_set_material(o, NULL, 0, 0), STORE_OK);
+	assert_int_equal(store_attrs_remove(o->attrs, T_USAGE, -1), 1);
+	put_durable(f->s, o);
+	assert_int_equal(store_txn_begin(f->s, false, &t), STORE_OK);
+	assert_int_equal(store_get(t, "1", &g), STORE_OK);
+	assert_int_equal(g->state, ST_ACTIVE);
+	assert_int_equal(g->material_len, 0);
+	assert_null(ttlv_find(g->attrs, T_USAGE));
+	assert_true(ttlv_equal(g->attrs, o->attrs));
+	store_object_free(g);
+	store_txn_abort(t);
+
+	/* Delete. */
+	assert_int_equal(store_txn_begin(f->s, true, &t), STORE_OK);
+	assert_int_equal(store_delete(t, "1"), STORE_OK);
+	assert_int_equal(store_delete(t, "1"), STORE_E_NOTFOUND);
+	assert_int_equal(store_get(t, "1", &g), STORE_E_NOTFOUND);
+	assert_int_equal(store_txn_commit(t), STORE_OK);
+	assert_int_equal(store_group_commit(f->s), STORE_OK);
+	assert_int_equal(store_txn_begin(f->s, false, &t), STORE_OK);
+	assert_int_equal(store_get(t, "1", &g), STORE_E_NOTFOUND);
+	store_txn_abort(t);
+	store_object_free(o);
+}
+
+static void test_invalid_objects(void **state)
+{
+	struct fx *f = *state;
+	struct store_txn *t;
+	struct store_object *o;
+	char longuid[STORE_UID_MAX + 2];
+	char small[2];
+
+	memset(longuid, '7', sizeof(longuid) - 1);
+	longuid[sizeof(longuid) - 1] = '\0';
+	assert_int_equal(store_txn_begin(f->s, true, &t), STORE_OK);
+	/* A State attribute contradicting the state field is refused. */
+	o = obj_new("1", "alice", OT_SYMMETRIC, ST_ACTIVE);
+	add_enum(o, T_STATE, ST_DEACTIVATED);
+	assert_int_equal(store_put(t, o), STORE_E_INVALID);
+	store_object_free(o);
+	/* A consistent one is accepted. */
+	o = obj_new("1", "alice", OT_SYMMETRIC, ST_ACTIVE);
+	add_enum(o, T_STATE, ST_ACTIVE);
+	add_enum(o, T_OBJECT_TYPE, OT_SYMMETRIC);
+	assert_int_equal(store_put(t, o), STORE_OK);
+	o->uid = longuid;
+	assert_int_equal(store_put(t, o), STORE_E_INVALID);
+	o->uid = "";
+	assert_int_equal(store_put(t, o), STORE_E_INVALID);
+	store_object_free(o);
+	o = store_object_new();
+	assert_non_null(o);
+	assert_int_equal(store_object_set(o, longuid, "x", 1, 1), STORE_E_INVALID);
+	store_object_free(o);
+	assert_int_equal(store_new_uid(t, small, sizeof(small)), STORE_OK);	/* "1" fits */
+	assert_int_equal(store_txn_commit(t), STORE_OK);
+	assert_int_equal(store_group_commit(f->s), STORE_OK);
+	/* Writes through a read transaction are refused. */
+	assert_int_equal(store_txn_begin(f->s, false, &t), STORE_OK);
+	o = obj_new("2", "alice", OT_SYMMETRIC, ST_ACTIVE);
+	assert_int_equal(store_put(t, o), STORE_E_READONLY);
+	assert_int_equal(store_delete(t, "1"), STORE_E_READONLY);
+	assert_int_equal(store_new_uid(t, longuid, sizeof(longuid)), STORE_E_READONLY);
+	store_object_free(o);
+	store_txn_abort(t);
+}
+
+static void test_uid_counter_survives_reopen(void **state)
+{
+	struct fx *f = *state;
+	struct store_txn *t;
+	char uid[32];
+	int i;
+
+	for (i = 1; i <= 3; i++) {
+		assert_int_equal(store_txn_begin(f->s, true, &t), STORE_OK);
+		assert_int_equal(store_new_uid(t, uid, sizeof(uid)), STORE_OK);
+		assert_int_equal(atoi(uid), i);
+		assert_int_equal(store_txn_commit(t), STORE_OK);
+	}
+	assert_int_equal(store_group_commit(f->s), STORE_OK);
+	reopen(f);
+	assert_int_equal(store_txn_begin(f->s, true, &t), STORE_OK);
+	assert_int_equal(store_new_uid(t, uid, sizeof(uid)), STORE_OK);
+	assert_string_equal(uid, "4");
+	assert_int_equal(store_txn_commit(t), STORE_OK);
+	assert_int_equal(store_group_commit(f->s), STORE_OK);
+	/* Deleting objects does not bring identifiers back. */
+	put_simple(f->s, "4", "alice", OT_SYMMETRIC, ST_ACTIVE, "k4");
+	assert_int_equal(store_txn_begin(f->s, true, &t), STORE_OK);
+	assert_int_equal(store_delete(t, "4"), STORE_OK);
+	assert_int_equal(store_new_uid(t, uid, sizeof(uid)), STORE_OK);
+	assert_string_equal(uid, "5");
+	assert_int_equal(store_txn_commit(t), STORE_OK);
+	assert_int_equal(store_group_commit(f->s), STORE_OK);
+	/* Too small a buffer. */
+	assert_int_equal(store_txn_begin(f->s, true, &t), STORE_OK);
+	assert_int_equal(store_new_uid(t, uid, 1), STORE_E_INVALID);
+	store_txn_abort(t);
+}
+
+static void test_multivalued(void **state)
+{
+	struct fx *f = *state;
+	struct store_txn *t;
+	struct store_object *o, *g;
+	struct ttlv *alt, *c;
+	unsigned n;
+
+	o = obj_new("10", "alice", OT_PRIVATE, ST_ACTIVE);
+	add_name(o, "first");
+	add_name(o, "second");
+	add_link(o, LT_PUBLIC, "11");
+	add_link(o, 265, "12");
+	add_link(o, 264, "13");
+	add_text(o, T_GROUP, "g1");
+	add_text(o, T_GROUP, "g2");
+	add_vendor(o, "x", "Product", "vSphere");
+	add_vendor(o, "x", "Vendor", "VMware");
+	add_vendor(o, "y", "Owner", "ops");
+	alt = ttlv_new_struct(o->arena, T_ALT_NAME);
+	ttlv_append(alt, ttlv_new_text(o->arena, T_ALT_NAME_VALUE, "alt", 3));
+	ttlv_append(alt, ttlv_new_enum(o->arena, T_ALT_NAME_TYPE, 1));
+	ttlv_append(o->attrs, alt);
+	put_durable(f->s, o);
+
+	assert_int_equal(store_txn_begin(f->s, false, &t), STORE_OK);
+	assert_int_equal(store_get(t, "10", &g), STORE_OK);
+	assert_true(ttlv_equal(g->attrs, o->attrs));
+	assert_int_equal(ttlv_count(g->attrs, T_NAME), 2);
+	assert_int_equal(ttlv_count(g->attrs, T_LINK), 3);
+	assert_int_equal(ttlv_count(g->attrs, T_GROUP), 2);
+	assert_int_equal(ttlv_count(g->attrs, T_ATTRIBUTE), 3);
+	/* Order of repeated attributes is kept. */
+	n = 0;
+	for (c = ttlv_find(g->attrs, T_NAME); c != NULL; c = ttlv_find_next(c), n++)
+		assert_string_equal((const char *)ttlv_find(c, T_NAME_VALUE)->v.bytes.data,
+		    n == 0 ? "first" : "second");
+	store_object_free(g);
+	store_txn_abort(t);
+
+	assert_string_equal(index_list(f->s, STORE_IDX_NAME, "first", 0), "10");
+	assert_string_equal(index_list(f->s, STORE_IDX_NAME, "second", 0), "10");
+	assert_string_equal(index_list(f->s, STORE_IDX_LINK, "11", 0), "10");
+	assert_string_equal(index_list(f->s, STORE_IDX_LINK, "12", 0), "10");
+	assert_string_equal(index_list(f->s, STORE_IDX_LINK, "13", 0), "10");
+	assert_string_equal(index_list(f->s, STORE_IDX_GROUP, "g1", 0), "10");
+	assert_string_equal(index_list(f->s, STORE_IDX_GROUP, "g2", 0), "10");
+	store_object_free(o);
+}
+
+/* Every index entry of the store, as "index:uid" lines, to check nothing stale is left. */
+static size_t index_total(struct store *s)
+{
+	static const enum store_index text_idx[] = { STORE_IDX_NAME, STORE_IDX_OWNER, STORE_IDX_GROUP,
+	    STORE_IDX_LINK };
+	struct store_txn *t;
+	char **uids;
+	size_t n, total = 0, i;
+	uint32_t v;
+
+	assert_int_equal(store_txn_begin(s, false, &t), STORE_OK);
+	for (i = 0; i < sizeof(text_idx) / sizeof(text_idx[0]); i++) {
+		assert_int_equal(store_index_uids(t, text_idx[i], NULL, 0, &uids, &n), STORE_OK);
+		total += n;
+		store_uids_free(uids, n);
+	}
+	for (v = 0; v < 16; v++) {
+		assert_int_equal(store_index_uids(t, STORE_IDX_TYPE, NULL, v, &uids, &n), STORE_OK);
+		total += n;
+		store_uids_free(uids, n);
+		assert_int_equal(store_index_uids(t, STORE_IDX_STATE, NULL, v, &uids, &n), STORE_OK);
+		total += n;
+		store_uids_free(uids, n);
+	}
+	store_txn_abort(t);
+	return total;
+}
+
+static void test_indexes_follow_updates(void **state)
+{
+	struct fx *f = *state;
+	struct store_object *o;
+	struct store_txn *t;
+
+	o = obj_new("1", "alice", OT_SYMMETRIC, ST_PREACTIVE);
+	add_name(o, "n1");
+	add_name(o, "n2");
+	add_text(o, T_GROUP, "g1");
+	add_link(o, LT_PUBLIC, "L1");
+	put_durable(f->s, o);
+	store_object_free(o);
+	put_simple(f->s, "2", "bob", OT_PUBLIC, ST_ACTIVE, "n2");
+
+	assert_string_equal(index_list(f->s, STORE_IDX_NAME, "n1", 0), "1");
+	assert_string_equal(index_list(f->s, STORE_IDX_NAME, "n2", 0), "2,1");
+	assert_string_equal(index_list(f->s, STORE_IDX_OWNER, "alice", 0), "1");
+	assert_string_equal(index_list(f->s, STORE_IDX_OWNER, "bob", 0), "2");
+	assert_string_equal(index_list(f->s, STORE_IDX_TYPE, NULL, OT_SYMMETRIC), "1");
+	assert_string_equal(index_list(f->s, STORE_IDX_STATE, NULL, ST_PREACTIVE), "1");
+	assert_string_equal(index_list(f->s, STORE_IDX_STATE, NULL, ST_ACTIVE), "2");
+	assert_string_equal(index_list(f->s, STORE_IDX_GROUP, "g1", 0), "1");
+	assert_string_equal(index_list(f->s, STORE_IDX_LINK, "L1", 0), "1");
+	/* owner, type, state per object, plus n1, n2, g1, L1 and n2 of object 2 */
+	assert_int_equal(index_total(f->s), 2 * 3 + 4 + 1);
+
+	/* Replace object 1: other names, group, link, state and owner. */
+	o = obj_new("1", "carol", OT_SYMMETRIC, ST_ACTIVE);
+	add_name(o, "n2");
+	add_name(o, "n3");
+	add_text(o, T_GROUP, "g2");
+	add_link(o, LT_PRIVATE, "L2");
+	add_link(o, LT_PUBLIC, "L2");	/* two links to one target: one index entry */
+	put_durable(f->s, o);
+	store_object_free(o);
+
+	assert_string_equal(index_list(f->s, STORE_IDX_NAME, "n1", 0), "");
+	assert_string_equal(index_list(f->s, STORE_IDX_NAME, "n2", 0), "2,1");
+	assert_string_equal(index_list(f->s, STORE_IDX_NAME, "n3", 0), "1");
+	assert_string_equal(index_list(f->s, STORE_IDX_OWNER, "alice", 0), "");
+	assert_string_equal(index_list(f->s, STORE_IDX_OWNER, "carol", 0), "1");
+	assert_string_equal(index_list(f->s, STORE_IDX_STATE, NULL, ST_PREACTIVE), "");
+	assert_string_equal(index_list(f->s, STORE_IDX_STATE, NULL, ST_ACTIVE), "2,1");
+	assert_string_equal(index_list(f->s, STORE_IDX_GROUP, "g1", 0), "");
+	assert_string_equal(index_list(f->s, STORE_IDX_GROUP, "g2", 0), "1");
+	assert_string_equal(index_list(f->s, STORE_IDX_LINK, "L1", 0), "");
+	assert_string_equal(index_list(f->s, STORE_IDX_LINK, "L2", 0), "1");
+	assert_int_equal(index_total(f->s), 2 * 3 + 4 + 1);
+
+	/* Delete object 1 and nothing of it is left in any index. */
+	assert_int_equal(store_txn_begin(f->s, true, &t), STORE_OK);
+	assert_int_equal(store_delete(t, "1"), STORE_OK);
+	assert_int_equal(store_txn_commit(t), STORE_OK);
+	assert_int_equal(store_group_commit(f->s), STORE_OK);
+	assert_string_equal(index_list(f->s, STORE_IDX_NAME, "n2", 0), "2");
+	assert_string_equal(index_list(f->s, STORE_IDX_NAME, "n3", 0), "");
+	assert_string_equal(index_list(f->s, STORE_IDX_OWNER, "carol", 0), "");
+	assert_string_equal(index_list(f->s, STORE_IDX_LINK, "L2", 0), "");
+	assert_string_equal(index_list(f->s, STORE_IDX_GROUP, "g2", 0), "");
+	assert_string_equal(index_list(f->s, STORE_IDX_STATE, NULL, ST_ACTIVE), "2");
+	assert_int_equal(index_total(f->s), 3 + 1);
+
+	/* A replace aborted with its transaction leaves the indexes as they were. */
+	assert_int_equal(store_txn_begin(f->s, true, &t), STORE_OK);
+	o = obj_new("2", "bob", OT_PUBLIC, ST_ACTIVE);
+	add_name(o, "other");
+	assert_int_equal(store_put(t, o), STORE_OK);
+	store_object_free(o);
+	store_txn_abort(t);
+	assert_int_equal(store_group_commit(f->s), STORE_OK);
+	assert_string_equal(index_list(f->s, STORE_IDX_NAME, "other", 0), "");
+	assert_string_equal(index_list(f->s, STORE_IDX_NAME, "n2", 0), "2");
+}
+
+static void test_long_and_empty_names(void **state)
+{
+	struct fx *f = *state;
+	struct store_query q = { .identity = "alice" };
+	struct filter fl;
+	char a[1200], b[1200];
+
+	/* Two names equal over their first 1000 bytes: the index key is truncated, the match is not. */
+	memset(a, 'n', sizeof(a) - 1);
+	a[sizeof(a) - 1] = '\0';
+	memcpy(b, a, sizeof(a));
+	b[1100] = 'X';
+	put_simple(f->s, "1", "alice", OT_SYMMETRIC, ST_ACTIVE, a);
+	put_simple(f->s, "2", "alice", OT_SYMMETRIC, ST_ACTIVE, b);
+	put_simple(f->s, "3", "alice", OT_SYMMETRIC, ST_ACTIVE, "");
+	filter_init(&fl);
+	filter_name(&fl, a);
+	q.filter = fl.f;
+	assert_string_equal(locate(f->s, &q), "1");
+	filter_free(&fl);
+	filter_init(&fl);
+	filter_name(&fl, b);
+	q.filter = fl.f;
+	assert_string_equal(locate(f->s, &q), "2");
+	filter_free(&fl);
+	filter_init(&fl);
+	filter_name(&fl, "");
+	q.filter = fl.f;
+	assert_string_equal(locate(f->s, &q), "3");
+	filter_free(&fl);
+}
+
+/* A small population for the Locate tests. */
+static void populate(struct store *s)
+{
+	struct store_object *o;
+
+	/* 1: alice, AES key "db-key", group backups, encrypt|decrypt, created day 100 */
+	o = obj_new("1", "alice", OT_SYMMETRIC, ST_ACTIVE);
+	add_name(o, "db-key");
+	add_enum(o, T_ALG, 3);
+	add_int(o, T_LENGTH, 256);
+	add_int(o, T_USAGE, USAGE_ENCRYPT | USAGE_DECRYPT);
+	add_text(o, T_GROUP, "backups");
+	add_date(o, T_INITIAL_DATE, 100 * 86400);
+	add_vendor(o, "x", "Product", "vSphere");
+	ttlv_append(o->attrs, ttlv_new_bool(o->arena, T_FRESH, true));
+	put_durable(s, o);
+	store_object_free(o);
+	/* 2: alice, public key "job-1" linked to 3 */
+	o = obj_new("2", "alice", OT_PUBLIC, ST_ACTIVE);
+	add_name(o, "job-1");
+	add_int(o, T_USAGE, USAGE_ENCRYPT);
+	add_link(o, LT_PRIVATE, "3");
+	add_date(o, T_INITIAL_DATE, 200 * 86400);
+	put_durable(s, o);
+	store_object_free(o);
+	/* 3: alice, private key "job-1" linked to 2, pre-active */
+	o = obj_new("3", "alice", OT_PRIVATE, ST_PREACTIVE);
+	add_name(o, "job-1");
+	add_int(o, T_USAGE, USAGE_SIGN | USAGE_DECRYPT);
+	add_link(o, LT_PUBLIC, "2");
+	add_text(o, T_GROUP, "backups");
+	add_date(o, T_INITIAL_DATE, 300 * 86400);
+	put_durable(s, o);
+	store_object_free(o);
+	/* 4: bob, AES "db-key" in group backups */
+	o = obj_new("4", "bob", OT_SYMMETRIC, ST_ACTIVE);
+	add_name(o, "db-key");
+	add_int(o, T_LENGTH, 128);
+	add_int(o, T_USAGE, USAGE_ENCRYPT | USAGE_DECRYPT);
+	add_text(o, T_GROUP, "backups");
+	add_date(o, T_INITIAL_DATE, 400 * 86400);
+	put_durable(s, o);
+	store_object_free(o);
+	/* 5: alice, destroyed AES "old-key" */
+	o = obj_new("5", "alice", OT_SYMMETRIC, ST_DESTROYED);
+	add_name(o, "old-key");
+	add_text(o, T_GROUP, "backups");
+	put_durable(s, o);
+	store_object_free(o);
+	/* 6: alice, AES "db-key" 128 bits, not fresh */
+	o = obj_new("6", "alice", OT_SYMMETRIC, ST_ACTIVE);
+	add_name(o, "db-key");
+	add_name(o, "db-key-alias");
+	add_int(o, T_LENGTH, 128);
+	add_int(o, T_USAGE, USAGE_ENCRYPT);
+	add_text(o, T_GROUP, "backups");
+	ttlv_append(o->attrs, ttlv_new_bool(o->arena, T_FRESH, false));
+	put_durable(s, o);
+	store_object_free(o);
+}
+
+static void test_locate_basic(void **state)
+{
+	struct fx *f = *state;
+	struct store_query q = { .identity = "alice" };
+	struct filter fl;
+
+	populate(f->s);
+	/* No filter: every on-line object of the caller, newest first. */
+	assert_string_equal(locate(f->s, &q), "6,3,2,1");
+	/* Name + object type. */
+	filter_init(&fl);
+	filter_name(&fl, "job-1");
+	filter_enum(&fl, T_OBJECT_TYPE, OT_PRIVATE);
+	q.filter = fl.f;
+	assert_string_equal(locate(f->s, &q), "3");
+	filter_free(&fl);
+	/* Name alone: both of alice's job-1 keys. */
+	filter_init(&fl);
+	filter_name(&fl, "job-1");
+	q.filter = fl.f;
+	assert_string_equal(locate(f->s, &q), "3,2");
+	filter_free(&fl);
+	/* Object type from the query field. */
+	q.object_type = OT_SYMMETRIC;
+	q.filter = NULL;
+	assert_string_equal(locate(f->s, &q), "6,1");
+	q.object_type = 0;
+	/* State. */
+	filter_init(&fl);
+	filter_enum(&fl, T_STATE, ST_PREACTIVE);
+	q.filter = fl.f;
+	assert_string_equal(locate(f->s, &q), "3");
+	filter_free(&fl);
+	/* Group + state. */
+	filter_init(&fl);
+	filter_text(&fl, T_GROUP, "backups");
+	filter_enum(&fl, T_STATE, ST_ACTIVE);
+	q.filter = fl.f;
+	assert_string_equal(locate(f->s, &q), "6,1");
+	filter_free(&fl);
+	/* Two names: the object must carry both. */
+	filter_init(&fl);
+	filter_name(&fl, "db-key");
+	filter_name(&fl, "db-key-alias");
+	q.filter = fl.f;
+	assert_string_equal(locate(f->s, &q), "6");
+	filter_free(&fl);
+	/* Unique Identifier. */
+	filter_init(&fl);
+	filter_text(&fl, T_UID, "2");
+	q.filter = fl.f;
+	assert_string_equal(locate(f->s, &q), "2");
+	filter_free(&fl);
+	/* A name nobody has. */
+	filter_init(&fl);
+	filter_name(&fl, "nothing");
+	q.filter = fl.f;
+	assert_string_equal(locate(f->s, &q), "");
+	filter_free(&fl);
+}
+
+static void test_locate_links_masks_dates(void **state)
+{
+	struct fx *f = *state;
+	struct store_query q = { .identity = "alice" };
+	struct filter fl;
+
+	populate(f->s);
+	/* Link by target only: any link type. */
+	filter_init(&fl);
+	filter_link(&fl, 0, "3");
+	q.filter = fl.f;
+	assert_string_equal(locate(f->s, &q), "2");
+	filter_free(&fl);
+	/* Link with the right type, then the wrong one. */
+	filter_init(&fl);
+	filter_link(&fl, LT_PRIVATE, "3");
+	q.filter = fl.f;
+	assert_string_equal(locate(f->s, &q), "2");
+	filter_free(&fl);
+	filter_init(&fl);
+	filter_link(&fl, LT_PUBLIC, "3");
+	q.filter = fl.f;
+	assert_string_equal(locate(f->s, &q), "");
+	filter_free(&fl);
+	/* Link type only (no index): objects with a Public Key Link. */
+	filter_init(&fl);
+	filter_link(&fl, LT_PUBLIC, NULL);
+	q.filter = fl.f;
+	assert_string_equal(locate(f->s, &q), "3");
+	filter_free(&fl);
+	/* Usage mask: every bit of the filter. */
+	filter_init(&fl);
+	filter_int(&fl, T_USAGE, USAGE_ENCRYPT);
+	q.filter = fl.f;
+	assert_string_equal(locate(f->s, &q), "6,2,1");
+	filter_free(&fl);
+	filter_init(&fl);
+	filter_int(&fl, T_USAGE, USAGE_ENCRYPT | USAGE_DECRYPT);
+	q.filter = fl.f;
+	assert_string_equal(locate(f->s, &q), "1");
+	filter_free(&fl);
+	filter_init(&fl);
+	filter_int(&fl, T_USAGE, USAGE_DECRYPT);
+	q.filter = fl.f;
+	assert_string_equal(locate(f->s, &q), "3,1");
+	filter_free(&fl);
+	/* Dates: one value is exact, two a range. */
+	filter_init(&fl);
+	filter_date(&fl, T_INITIAL_DATE, 200 * 86400);
+	q.filter = fl.f;
+	assert_string_equal(locate(f->s, &q), "2");
+	filter_free(&fl);
+	filter_init(&fl);
+	filter_date(&fl, T_INITIAL_DATE, 150 * 86400);
+	filter_date(&fl, T_INITIAL_DATE, 300 * 86400);
+	q.filter = fl.f;
+	assert_string_equal(locate(f->s, &q), "3,2");
+	filter_free(&fl);
+	filter_init(&fl);
+	filter_date(&fl, T_INITIAL_DATE, 301 * 86400);
+	filter_date(&fl, T_INITIAL_DATE, 999 * 86400);
+	q.filter = fl.f;
+	assert_string_equal(locate(f->s, &q), "");
+	filter_free(&fl);
+	/* A date the objects do not have matches nothing. */
+	filter_init(&fl);
+	filter_date(&fl, T_ACTIVATION_DATE, 0);
+	filter_date(&fl, T_ACTIVATION_DATE, 999 * 86400);
+	q.filter = fl.f;
+	assert_string_equal(locate(f->s, &q), "");
+	filter_free(&fl);
+}
+
+static void test_locate_bad_dates(void **state)
+{
+	struct fx *f = *state;
+	struct store_query q = { .identity = "alice" };
+	struct store_txn *t;
+	struct filter fl;
+	char **uids, *cause = NULL;
+	size_t n;
+
+	populate(f->s);
+	filter_init(&fl);
+	filter_date(&fl, T_INITIAL_DATE, 1);
+	filter_date(&fl, T_INITIAL_DATE, 2);
+	filter_date(&fl, T_INITIAL_DATE, 3);
+	q.filter = fl.f;
+	assert_int_equal(store_txn_begin(f->s, false, &t), STORE_OK);
+	assert_int_equal(store_locate(t, &q, &uids, &n, &cause), STORE_E_INVALID);
+	assert_non_null(cause);
+	assert_null(uids);
+	assert_int_equal(n, 0);
+	store_txn_abort(t);
+	free(cause);
+	filter_free(&fl);
+}
+
+static void test_locate_unknown_attributes(void **state)
+{
+	struct fx *f = *state;
+	struct store_query q = { .identity = "alice" };
+	struct filter fl;
+	struct ttlv *a;
+
+	populate(f->s);
+	/* An attribute the store has no rule for is compared, never ignored. */
+	filter_init(&fl);
+	filter_int(&fl, T_LENGTH, 128);
+	q.filter = fl.f;
+	assert_string_equal(locate(f->s, &q), "6");
+	filter_free(&fl);
+	filter_init(&fl);
+	filter_int(&fl, T_LENGTH, 192);
+	q.filter = fl.f;
+	assert_string_equal(locate(f->s, &q), "");
+	filter_free(&fl);
+	/* Same tag, other type: no match. */
+	filter_init(&fl);
+	filter_enum(&fl, T_LENGTH, 128);
+	q.filter = fl.f;
+	assert_string_equal(locate(f->s, &q), "");
+	filter_free(&fl);
+	/* A vendor attribute: whole, with a wrong value, and by name only. */
+	filter_init(&fl);
+	a = ttlv_new_struct(fl.a, T_ATTRIBUTE);
+	ttlv_append(a, ttlv_new_text(fl.a, T_VENDOR_ID, "x", 1));
+	ttlv_append(a, ttlv_new_text(fl.a, T_ATTR_NAME, "Product", 7));
+	ttlv_append(a, ttlv_new_text(fl.a, T_ATTR_VALUE, "vSphere", 7));
+	ttlv_append(fl.f, a);
+	q.filter = fl.f;
+	assert_string_equal(locate(f->s, &q), "1");
+	filter_free(&fl);
+	filter_init(&fl);
+	a = ttlv_new_struct(fl.a, T_ATTRIBUTE);
+	ttlv_append(a, ttlv_new_text(fl.a, T_VENDOR_ID, "x", 1));
+	ttlv_append(a, ttlv_new_text(fl.a, T_ATTR_NAME, "Product", 7));
+	ttlv_append(a, ttlv_new_text(fl.a, T_ATTR_VALUE, "vCenter", 7));
+	ttlv_append(fl.f, a);
+	q.filter = fl.f;
+	assert_string_equal(locate(f->s, &q), "");
+	filter_free(&fl);
+	filter_init(&fl);
+	a = ttlv_new_struct(fl.a, T_ATTRIBUTE);
+	ttlv_append(a, ttlv_new_text(fl.a, T_ATTR_NAME, "Product", 7));
+	ttlv_append(fl.f, a);
+	q.filter = fl.f;
+	assert_string_equal(locate(f->s, &q), "1");
+	filter_free(&fl);
+	/* Object Group Member Fresh: only objects whose Fresh is true. */
+	filter_init(&fl);
+	filter_text(&fl, T_GROUP, "backups");
+	filter_enum(&fl, T_GROUP_MEMBER, 1);
+	q.filter = fl.f;
+	assert_string_equal(locate(f->s, &q), "1");
+	filter_free(&fl);
+	/* Group Member Default adds no condition; with Maximum Items 1 it is the newest. */
+	filter_init(&fl);
+	filter_text(&fl, T_GROUP, "backups");
+	filter_enum(&fl, T_GROUP_MEMBER, 2);
+	q.filter = fl.f;
+	q.maximum_items = 1;
+	assert_string_equal(locate(f->s, &q), "6");
+	filter_free(&fl);
+}
+
+static void test_locate_paging_and_status(void **state)
+{
+	struct fx *f = *state;
+	struct store_query q = { .identity = "alice" };
+	struct filter fl;
+	size_t located = 0;
+
+	populate(f->s);
+	filter_init(&fl);
+	filter_text(&fl, T_GROUP, "backups");
+	q.filter = fl.f;
+	/* On-line only by default: destroyed object 5 is left out. */
+	assert_string_equal(locate(f->s, &q), "6,3,1");
+	q.storage_status_mask = STORE_STATUS_DESTROYED;
+	assert_string_equal(locate(f->s, &q), "5");
+	q.storage_status_mask = STORE_STATUS_ONLINE | STORE_STATUS_DESTROYED;
+	assert_string_equal(locate(f->s, &q), "6,5,3,1");
+	q.storage_status_mask = STORE_STATUS_ARCHIVAL;
+	assert_string_equal(locate(f->s, &q), "");
+	q.storage_status_mask = STORE_STATUS_ONLINE | STORE_STATUS_ARCHIVAL;
+	assert_string_equal(locate(f->s, &q), "6,3,1");
+	q.storage_status_mask = 0;
+	/* Maximum Items and Offset Items. */
+	q.maximum_items = 2;
+	assert_string_equal(locate(f->s, &q), "6,3");
+	q.offset_items = 1;
+	assert_string_equal(locate(f->s, &q), "3,1");
+	q.offset_items = 2;
+	assert_string_equal(locate(f->s, &q), "1");
+	q.offset_items = 3;
+	assert_string_equal(locate(f->s, &q), "");
+	/* Located Items counts every match whatever the page. */
+	q.offset_items = 1;
+	q.maximum_items = 1;
+	q.located_items = &located;
+	assert_string_equal(locate(f->s, &q), "3");
+	assert_int_equal(located, 3);
+	filter_free(&fl);
+}
+
+static void test_owner_isolation(void **state)
+{
+	struct fx *f = *state;
+	struct store_query q = { 0 };
+	struct filter fl;
+	size_t located = 0;
+
+	populate(f->s);
+	/* bob sees only object 4, even by alice's names, groups and identifiers. */
+	q.identity = "bob";
+	assert_string_equal(locate(f->s, &q), "4");
+	filter_init(&fl);
+	filter_name(&fl, "db-key");
+	q.filter = fl.f;
+	assert_string_equal(locate(f->s, &q), "4");
+	filter_free(&fl);
+	filter_init(&fl);
+	filter_name(&fl, "job-1");
+	q.filter = fl.f;
+	q.located_items = &located;
+	assert_string_equal(locate(f->s, &q), "");
+	assert_int_equal(located, 0);
+	q.located_items = NULL;
+	filter_free(&fl);
+	filter_init(&fl);
+	filter_text(&fl, T_UID, "1");
+	q.filter = fl.f;
+	assert_string_equal(locate(f->s, &q), "");
+	filter_free(&fl);
+	filter_init(&fl);
+	filter_link(&fl, 0, "3");
+	q.filter = fl.f;
+	assert_string_equal(locate(f->s, &q), "");
+	filter_free(&fl);
+	/* An identity that owns nothing, a prefix of another, and none at all. */
+	q.filter = NULL;
+	q.identity = "ali";
+	assert_string_equal(locate(f->s, &q), "");
+	q.identity = "mallory";
+	q.storage_status_mask = STORE_STATUS_ONLINE | STORE_STATUS_DESTROYED;
+	assert_string_equal(locate(f->s, &q), "");
+	q.identity = NULL;
+	assert_string_equal(locate(f->s, &q), "");
+	/* The administrator sees everyone's. */
+	q.is_admin = true;
+	assert_string_equal(locate(f->s, &q), "6,5,4,3,2,1");
+	filter_init(&fl);
+	filter_name(&fl, "db-key");
+	q.filter = fl.f;
+	assert_string_equal(locate(f->s, &q), "6,4,1");
+	filter_free(&fl);
+}
+
+/* Builds an object with material of size len. */
+static struct store_object *big_obj(const char *uid, size_t len)
+{
+	struct store_object *o = obj_new(uid, "alice", OT_SYMMETRIC, ST_ACTIVE);
+	uint8_t *m = malloc(len);
+
+	assert_non_null(m);
+	memset(m, 0xA5, len);
+	assert_int_equal(store_object_set_material(o, m, len, 1), STORE_OK);
+	free(m);
+	add_name(o, uid);
+	return o;
+}
+
+/* Counts the objects readable through a read transaction, checking each one decodes. */
+static size_t count_readable(struct store *s)
+{
+	struct store_query q = { .is_admin = true,
+	    .storage_status_mask = STORE_STATUS_ONLINE | STORE_STATUS_DESTROYED };
+	struct store_txn *t;
+	struct store_object *o;
+	char **uids, *cause = NULL;
+	size_t n, i;
+
+	assert_int_equal(store_txn_begin(s, false, &t), STORE_OK);
+	assert_int_equal(store_locate(t, &q, &uids, &n, &cause), STORE_OK);
+	for (i = 0; i < n; i++) {
+		assert_int_equal(store_get(t, uids[i], &o), STORE_OK);
+		store_object_free(o);
+	}
+	store_txn_abort(t);
+	store_uids_free(uids, n);
+	return n;
+}
+
+static void test_map_full_at_cap(void **state)
+{
+	struct fx *f = *state;
+	struct store_object *o;
+	struct store_txn *t;
+	struct store_stats st;
+	char uid[16];
+	int i, rc = STORE_OK, acked = 0, full = 0;
+
+	/* 64 KiB, no room to grow: writes end in STORE_E_FULL, never a crash. */
+	for (i = 0; i < 200 && full < 5; i++) {
+		snprintf(uid, sizeof(uid), "%d", i + 1);
+		o = big_obj(uid, 1500);
+		assert_int_equal(store_txn_begin(f->s, true, &t), STORE_OK);
+		rc = store_put(t, o);
+		if (rc == STORE_OK)
+			rc = store_txn_commit(t);
+		else	/* a transaction whose write failed refuses to commit */
+			assert_int_equal(store_txn_commit(t), rc);
+		if (rc == STORE_OK)
+			rc = store_group_commit(f->s);
+		store_object_free(o);
+		if (rc == STORE_OK)
+			acked++;
+		else {
+			assert_int_equal(rc, STORE_E_FULL);
+			full++;
+		}
+	}
+	assert_int_equal(full, 5);
+	assert_true(acked > 0);
+	/* It still reads everything acknowledged, and keeps refusing writes cleanly. */
+	assert_int_equal(count_readable(f->s), acked);
+	assert_int_equal(store_stat(f->s, &st), STORE_OK);
+	assert_int_equal(st.map_size, 64 * 1024);
+	assert_int_equal(st.grows, 0);
+	assert_int_equal(st.objects, acked);
+	/* After a restart it still opens, reads everything and answers writes with STORE_E_FULL. */
+	reopen(f);
+	assert_int_equal(count_readable(f->s), acked);
+	o = big_obj("new", 1500);
+	assert_int_equal(store_txn_begin(f->s, true, &t), STORE_OK);
+	rc = store_put(t, o);
+	if (rc == STORE_OK)
+		rc = store_txn_commit(t);
+	else
+		store_txn_abort(t);
+	if (rc == STORE_OK)
+		rc = store_group_commit(f->s);
+	assert_int_equal(rc, STORE_E_FULL);
+	store_object_free(o);
+	assert_int_equal(count_readable(f->s), acked);
+}
+
+static void test_map_full_then_growth(void **state)
+{
+	struct fx *f = *state;
+	struct store_object *o;
+	struct store_txn *t;
+	struct store_stats st;
+	char uid[16];
+	int i, rc, full = 0, attempts;
+
+	/* Each object is 4 KiB; a group of 40 cannot fit in 64 KiB. */
+	for (i = 0; i < 40; i++) {
+		snprintf(uid, sizeof(uid), "%d", i + 1);
+		o = big_obj(uid, 4000);
+		for (attempts = 0; attempts < 8; attempts++) {
+			assert_int_equal(store_txn_begin(f->s, true, &t), STORE_OK);
+			rc = store_put(t, o);
+			if (rc == STORE_OK)
+				rc = store_txn_commit(t);
+			else
+				store_txn_abort(t);
+			if (rc == STORE_OK)
+				break;
+			assert_int_equal(rc, STORE_E_FULL);
+			full++;
+			/* The next commit point grows the map; the retry then fits. */
+			assert_int_equal(store_group_commit(f->s), STORE_OK);
+		}
+		assert_true(attempts < 8);
+		store_object_free(o);
+	}
+	assert_int_equal(store_group_commit(f->s), STORE_OK);
+	assert_true(full > 0);
+	assert_int_equal(store_stat(f->s, &st), STORE_OK);
+	assert_true(st.grows > 0);
+	assert_true(st.map_size > 64 * 1024);
+	assert_true(st.map_size <= 16 * 1024 * 1024);
+	assert_int_equal(st.objects, 40);
+	reopen(f);
+	assert_int_equal(count_readable(f->s), 40);
+}
+
+static void test_group_commit_replays_after_growth(void **state)
+{
+	struct fx *f = *state;
+	struct store_object *o;
+	struct store_txn *t;
+	struct store_stats st;
+	char uid[16];
+	int i, rc, ok = 0;
+
+	/*
+	 * Children that fit keep their writes even when the group's own commit finds the map full: the
+	 * store grows and applies the group again. Fill one group to the brim.
+	 */
+	for (i = 0; i < 60; i++) {
+		snprintf(uid, sizeof(uid), "%d", i + 1);
+		o = big_obj(uid, 700);
+		assert_int_equal(store_txn_begin(f->s, true, &t), STORE_OK);
+		rc = store_put(t, o);
+		if (rc == STORE_OK)
+			rc = store_txn_commit(t);
+		else
+			store_txn_abort(t);
+		store_object_free(o);
+		if (rc == STORE_OK)
+			ok++;
+		else
+			assert_int_equal(rc, STORE_E_FULL);
+	}
+	assert_true(ok > 0);
+	assert_int_equal(store_group_commit(f->s), STORE_OK);
+	assert_int_equal(store_stat(f->s, &st), STORE_OK);
+	assert_int_equal(st.objects, ok);
+	reopen(f);
+	assert_int_equal(count_readable(f->s), ok);
+}
+
+static void test_group_visibility_and_durability(void **state)
+{
+	struct fx *f = *state;
+	struct store_txn *t;
+	struct store_object *o;
+
+	put_simple(f->s, "1", "alice", OT_SYMMETRIC, ST_ACTIVE, "one");
+	assert_false(store_group_pending(f->s));
+	/* A child committed into the group is seen by later reads and writes of the group. */
+	assert_int_equal(store_txn_begin(f->s, true, &t), STORE_OK);
+	o = obj_new("2", "alice", OT_SYMMETRIC, ST_ACTIVE);
+	assert_int_equal(store_put(t, o), STORE_OK);
+	store_object_free(o);
+	assert_int_equal(store_txn_commit(t), STORE_OK);
+	assert_true(store_group_pending(f->s));
+	assert_int_equal(store_txn_begin(f->s, false, &t), STORE_OK);
+	assert_int_equal(store_get(t, "2", &o), STORE_OK);
+	store_object_free(o);
+	store_txn_abort(t);
+	assert_int_equal(store_txn_begin(f->s, true, &t), STORE_OK);
+	assert_int_equal(store_get(t, "2", &o), STORE_OK);
+	store_object_free(o);
+	o = obj_new("3", "alice", OT_SYMMETRIC, ST_ACTIVE);
+	assert_int_equal(store_put(t, o), STORE_OK);
+	store_object_free(o);
+	assert_int_equal(store_txn_commit(t), STORE_OK);
+	/* Closing without the group commit loses the group. */
+	reopen(f);
+	assert_int_equal(store_txn_begin(f->s, false, &t), STORE_OK);
+	assert_int_equal(store_get(t, "1", &o), STORE_OK);
+	store_object_free(o);
+	assert_int_equal(store_get(t, "2", &o), STORE_E_NOTFOUND);
+	assert_int_equal(store_get(t, "3", &o), STORE_E_NOTFOUND);
+	store_txn_abort(t);
+	/* With the commit the group survives a reopen. */
+	assert_int_equal(store_txn_begin(f->s, true, &t), STORE_OK);
+	o = obj_new("2", "alice", OT_SYMMETRIC, ST_ACTIVE);
+	assert_int_equal(store_put(t, o), STORE_OK);
+	store_object_free(o);
+	assert_int_equal(store_txn_commit(t), STORE_OK);
+	assert_int_equal(store_group_commit(f->s), STORE_OK);
+	assert_false(store_group_pending(f->s));
+	reopen(f);
+	assert_int_equal(store_txn_begin(f->s, false, &t), STORE_OK);
+	assert_int_equal(store_get(t, "2", &o), STORE_OK);
+	store_object_free(o);
+	store_txn_abort(t);
+}
+
+static void test_failed_child_keeps_siblings(void **state)
+{
+	struct fx *f = *state;
+	struct store_txn *t;
+	struct store_object *o;
+	char uid[16];
+
+	assert_int_equal(store_txn_begin(f->s, true, &t), STORE_OK);
+	assert_int_equal(store_new_uid(t, uid, sizeof(uid)), STORE_OK);
+	o = obj_new(uid, "alice", OT_SYMMETRIC, ST_ACTIVE);
+	assert_int_equal(store_put(t, o), STORE_OK);
+	store_object_free(o);
+	assert_int_equal(store_txn_commit(t), STORE_OK);
+	/* A request that fails halfway: its uid and object go away, nothing else does. */
+	assert_int_equal(store_txn_begin(f->s, true, &t), STORE_OK);
+	assert_int_equal(store_new_uid(t, uid, sizeof(uid)), STORE_OK);
+	assert_string_equal(uid, "2");
+	o = obj_new(uid, "alice", OT_SYMMETRIC, ST_ACTIVE);
+	assert_int_equal(store_put(t, o), STORE_OK);
+	store_object_free(o);
+	assert_int_equal(store_delete(t, "1"), STORE_OK);
+	store_txn_abort(t);
+	assert_true(store_group_pending(f->s));
+	/* Not found is an answer, not a failure of the transaction. */
+	assert_int_equal(store_txn_begin(f->s, true, &t), STORE_OK);
+	assert_int_equal(store_delete(t, "99"), STORE_E_NOTFOUND);
+	assert_int_equal(store_txn_commit(t), STORE_OK);
+	assert_int_equal(store_txn_begin(f->s, true, &t), STORE_OK);
+	assert_int_equal(store_new_uid(t, uid, sizeof(uid)), STORE_OK);
+	assert_string_equal(uid, "2");
+	o = obj_new(uid, "alice", OT_SYMMETRIC, ST_ACTIVE);
+	assert_int_equal(store_put(t, o), STORE_OK);
+	store_object_free(o);
+	assert_int_equal(store_txn_commit(t), STORE_OK);
+	assert_int_equal(store_group_commit(f->s), STORE_OK);
+	reopen(f);
+	assert_int_equal(store_txn_begin(f->s, false, &t), STORE_OK);
+	assert_int_equal(store_get(t, "1", &o), STORE_OK);
+	store_object_free(o);
+	assert_int_equal(store_get(t, "2", &o), STORE_OK);
+	store_object_free(o);
+	store_txn_abort(t);
+	assert_int_equal(count_readable(f->s), 2);
+}
+
+static void test_one_txn_at_a_time(void **state)
+{
+	struct fx *f = *state;
+	struct store_txn *t, *t2;
+
+	assert_int_equal(store_txn_begin(f->s, false, &t), STORE_OK);
+	assert_int_equal(store_txn_begin(f->s, false, &t2), STORE_E_BUSY);
+	assert_null(t2);
+	assert_int_equal(store_group_commit(f->s), STORE_E_BUSY);
+	store_txn_abort(t);
+	assert_int_equal(store_txn_begin(f->s, true, &t), STORE_OK);
+	assert_int_equal(store_txn_begin(f->s, true, &t2), STORE_E_BUSY);
+	store_txn_abort(t);
+	assert_false(store_group_pending(f->s));
+	assert_int_equal(store_group_commit(f->s), STORE_OK);
+}
+
+static void test_no_group_mode(void **state)
+{
+	struct fx *f = *state;
+	struct store_txn *t;
+	struct store_object *o;
+
+	put_simple(f->s, "1", "alice", OT_SYMMETRIC, ST_ACTIVE, "one");
+	assert_int_equal(store_txn_begin(f->s, true, &t), STORE_OK);
+	o = obj_new("2", "alice", OT_SYMMETRIC, ST_ACTIVE);
+	assert_int_equal(store_put(t, o), STORE_OK);
+	store_object_free(o);
+	assert_int_equal(store_txn_commit(t), STORE_OK);
+	assert_false(store_group_pending(f->s));
+	/* Durable without any group commit. */
+	reopen(f);
+	assert_int_equal(count_readable(f->s), 2);
+	/* An aborted write leaves nothing. */
+	assert_int_equal(store_txn_begin(f->s, true, &t), STORE_OK);
+	assert_int_equal(store_delete(t, "1"), STORE_OK);
+	store_txn_abort(t);
+	assert_int_equal(count_readable(f->s), 2);
+}
+
+static void test_backup(void **state)
+{
+	struct fx *f = *state;
+	struct store_options o;
+	struct store *b;
+	struct store_txn *t;
+	struct store_object *obj;
+	char dest[128], *cause = NULL;
+	struct stat st;
+
+	populate(f->s);
+	/* A pending group is not in the copy: only durable state is. */
+	assert_int_equal(store_txn_begin(f->s, true, &t), STORE_OK);
+	obj = obj_new("99", "alice", OT_SYMMETRIC, ST_ACTIVE);
+	assert_int_equal(store_put(t, obj), STORE_OK);
+	store_object_free(obj);
+	assert_int_equal(store_txn_commit(t), STORE_OK);
+	snprintf(dest, sizeof(dest), "%s/backup", f->dir);
+	assert_int_equal(store_backup(f->path, dest, &cause), STORE_OK);
+	assert_null(cause);
+	assert_int_equal(store_group_commit(f->s), STORE_OK);
+	assert_int_equal(stat(dest, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0700);
+	snprintf(dest, sizeof(dest), "%s/backup/data.mdb", f->dir);
+	assert_int_equal(stat(dest, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	/* Refuses to overwrite a copy. */
+	snprintf(dest, sizeof(dest), "%s/backup", f->dir);
+	assert_int_equal(store_backup(f->path, dest, &cause), STORE_E_INVALID);
+	assert_non_null(cause);
+	free(cause);
+	cause = NULL;
+	assert_int_equal(store_backup("/nonexistent/store", dest, &cause), STORE_E_INVALID);
+	free(cause);
+	cause = NULL;
+	/* The copy opens as a store with the same objects. */
+	store_options_init(&o);
+	o.path = dest;
+	assert_int_equal(store_open(&o, &b, &cause), STORE_OK);
+	assert_int_equal(count_readable(b), 6);
+	assert_int_equal(store_txn_begin(b, false, &t), STORE_OK);
+	assert_int_equal(store_get(t, "99", &obj), STORE_E_NOTFOUND);
+	assert_int_equal(store_get(t, "1", &obj), STORE_OK);
+	assert_string_equal(obj->owner, "alice");
+	store_object_free(obj);
+	store_txn_abort(t);
+	store_close(b);
+}
+
+static void test_files_private(void **state)
+{
+	struct fx *f = *state;
+	char p[160];
+	struct stat st;
+
+	assert_int_equal(stat(f->path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0700);
+	snprintf(p, sizeof(p), "%s/data.mdb", f->path);
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_mode & 0077, 0);
+	snprintf(p, sizeof(p), "%s/lock.mdb", f->path);
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_mode & 0077, 0);
+}
+
+static void test_relaxed_sync(void **state)
+{
+	struct fx *f = *state;
+
+	store_close(f->s);
+	f->s = NULL;
+	f->o.sync = STORE_SYNC_RELAXED;
+	assert_int_equal(open_store(f), STORE_OK);
+	put_simple(f->s, "1", "alice", OT_SYMMETRIC, ST_ACTIVE, "one");
+	reopen(f);
+	assert_int_equal(count_readable(f->s), 1);
+}
+
+static void test_open_errors(void **state)
+{
+	struct store_options o;
+	struct store *s = NULL;
+	char *cause = NULL;
+
+	(void)state;
+	store_options_init(&o);
+	assert_int_equal(store_open(&o, &s, &cause), STORE_E_INVALID);
+	assert_non_null(cause);
+	free(cause);
+	cause = NULL;
+	o.path = "/proc/version/store";
+	assert_int_not_equal(store_open(&o, &s, &cause), STORE_OK);
+	assert_null(s);
+	assert_non_null(cause);
+	free(cause);
+	assert_string_equal(store_strerror(STORE_E_FULL), "store is full");
+}
+
+static void test_ttlv_copy(void **state)
+{
+	struct store_object *o = store_object_new(), *p = store_object_new();
+	struct ttlv *c;
+
+	(void)state;
+	assert_non_null(o);
+	assert_non_null(p);
+	assert_int_equal(store_object_set(o, "1", "a", 1, 1), STORE_OK);
+	add_name(o, "copied");
+	add_vendor(o, "x", "k", "v");
+	c = store_ttlv_copy(p->arena, o->attrs);
+	assert_non_null(c);
+	store_object_free(o);	/* the copy does not share memory with the original */
+	assert_int_equal(ttlv_count(c, T_NAME), 1);
+	assert_string_equal((const char *)ttlv_find(ttlv_find(c, T_NAME), T_NAME_VALUE)->v.bytes.data,
+	    "copied");
+	assert_int_equal(store_attrs_remove(c, T_NAME, 0), 1);
+	assert_int_equal(store_attrs_remove(c, T_NAME, 0), 0);
+	assert_int_equal(c->v.s.count, 1);
+	assert_ptr_equal(c->v.s.first, c->v.s.last);
+	store_object_free(p);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_crud, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_invalid_objects, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_uid_counter_survives_reopen, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_multivalued, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_indexes_follow_updates, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_long_and_empty_names, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_locate_basic, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_locate_links_masks_dates, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_locate_bad_dates, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_locate_unknown_attributes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_locate_paging_and_status, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_owner_isolation, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_map_full_at_cap, setup_tiny, teardown),
+		cmocka_unit_test_setup_teardown(test_map_full_then_growth, setup_tiny_growing, teardown),
+		cmocka_unit_test_setup_teardown(test_group_commit_replays_after_growth, setup_tiny_growing,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_group_visibility_and_durability, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failed_child_keeps_siblings, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_one_txn_at_a_time, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_group_mode, setup_nogroup, teardown),
+		cmocka_unit_test_setup_teardown(test_backup, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_files_private, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_relaxed_sync, setup, teardown),
+		cmocka_unit_test(test_open_errors),
+		cmocka_unit_test(test_ttlv_copy),
+	};
+
+	if (argc > 1)
+		cmocka_set_test_filter(argv[1]);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
