@@ -330,3 +330,40 @@ ttlv_enc_finish(struct ttlv_enc *e)
 	}
 	return 0;
 }
+
+/* Returns the current end of the output, to rewind to if what follows must be dropped. */
+struct ttlv_enc_mark
+ttlv_enc_mark(const struct ttlv_enc *e)
+{
+	struct ttlv_enc_mark m = { e->len, e->depth, e->error };
+
+	return m;
+}
+
+/* Drops and wipes everything written after m; an error raised after m is cleared with it. */
+void
+ttlv_enc_rewind(struct ttlv_enc *e, struct ttlv_enc_mark m)
+{
+	if (m.len > e->len || m.depth > e->depth)
+		return;
+	if (e->len > m.len)
+		explicit_bzero(e->buf + m.len, e->len - m.len);
+	e->len = m.len;
+	e->depth = m.depth;
+	e->error = m.error;
+}
+
+/* Gives the buffer to the caller and leaves the encoder empty. */
+uint8_t *
+ttlv_enc_detach(struct ttlv_enc *e, size_t *len)
+{
+	uint8_t *buf = e->buf;
+
+	*len = e->len;
+	e->buf = NULL;
+	e->len = 0;
+	e->cap = 0;
+	e->depth = 0;
+	e->error = 0;
+	return buf;
+}

@@ -1,0 +1,585 @@
+/*
+ * Client connections. Each one is a bufferevent_openssl in server mode with its own incremental TTLV
+ * decoder. Requests are answered one at a time in arrival order: the next pipelined request is decoded only
+ * when the previous one has been answered. Every phase has a deadline, and a connection whose unsent output
+ * is above the high-water mark is not read until the output drains.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "core/conn.h"
+#include "core/dispatch.h"
+#include "core/server.h"
+#include "proto/proto.h"
+#include "tls/tls.h"
+
+#define CONN_READ_HIGH_WATER	(64 * 1024)	/* bytes read ahead per connection before we consume them */
+
+static const char *const state_names[] = {
+	[CONN_HANDSHAKING] = "handshaking",
+	[CONN_READING] = "reading",
+	[CONN_PROCESSING] = "processing",
+	[CONN_WRITING] = "writing",
+	[CONN_CLOSING] = "closing",
+};
+
+/* Which state may follow which (rows: from, columns: to). */
+static const bool transitions[5][5] = {
+	[CONN_HANDSHAKING] = { [CONN_READING] = true, [CONN_CLOSING] = true },
+	[CONN_READING] = { [CONN_READING] = true, [CONN_PROCESSING] = true, [CONN_WRITING] = true,
+	    [CONN_CLOSING] = true },
+	[CONN_PROCESSING] = { [CONN_READING] = true, [CONN_WRITING] = true, [CONN_CLOSING] = true },
+	[CONN_WRITING] = { [CONN_READING] = true, [CONN_CLOSING] = true },
+	[CONN_CLOSING] = { [CONN_CLOSING] = true },
+};
+
+static void conn_process_input(struct conn *c);
+
+/* Returns the name of a state, for logs. */
+const char *
+conn_state_name(enum conn_state s)
+{
+	return (unsigned)s < sizeof(state_names) / sizeof(state_names[0]) ? state_names[s] : "?";
+}
+
+/* Logs one line about c: "conn 12 127.0.0.1:40022 kmip-client: message". */
+void
+conn_log(const struct conn *c, enum log_level level, const char *fmt, ...)
+{
+	char msg[768];
+	va_list ap;
+
+	if (!log_enabled(level))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	switch (level) {
+	case LOG_LEVEL_ERROR:
+		log_error("conn %llu %s %s: %s", (unsigned long long)c->id, c->peer, c->who ? c->who : "-", msg);
+		break;
+	case LOG_LEVEL_WARN:
+		log_warnx("conn %llu %s %s: %s", (unsigned long long)c->id, c->peer, c->who ? c->who : "-", msg);
+		break;
+	case LOG_LEVEL_INFO:
+		log_info("conn %llu %s %s: %s", (unsigned long long)c->id, c->peer, c->who ? c->who : "-", msg);
+		break;
+	default:
+		log_debug("conn %llu %s %s: %s", (unsigned long long)c->id, c->peer, c->who ? c->who : "-", msg);
+		break;
+	}
+}
+
+/* Arms the connection's one timer with a shared (common-timeout) duration; NULL disarms it. */
+static void
+conn_arm(struct conn *c, const struct timeval *tv)
+{
+	if (tv == NULL)
+		evtimer_del(c->timer);
+	else
+		evtimer_add(c->timer, tv);
+}
+
+/* While reading: the request deadline once a message has started, the idle deadline between messages. */
+static void
+conn_arm_reading_timer(struct conn *c)
+{
+	bool busy = ttlv_decoder_busy(c->dec);
+
+	if (busy && c->request_timer)
+		return;		/* the request deadline runs from the first byte; never extend it */
+	c->request_timer = busy;
+	conn_arm(c, busy ? c->srv->tv_request : c->srv->tv_idle);
+}
+
+/*
+ * Changes state, checking that the transition is one the state machine allows, and sets what each state
+ * implies: whether the socket is read, and which deadline runs.
+ */
+static void
+conn_set_state(struct conn *c, enum conn_state to)
+{
+	enum conn_state from = c->state;
+
+	if (!transitions[from][to]) {
+		conn_log(c, LOG_LEVEL_ERROR, "bug: state change %s -> %s refused", conn_state_name(from),
+		    conn_state_name(to));
+		to = CONN_CLOSING;
+	}
+	c->state = to;
+	if (from != to)
+		conn_log(c, LOG_LEVEL_DEBUG, "state %s -> %s", conn_state_name(from), conn_state_name(to));
+	switch (to) {
+	case CONN_HANDSHAKING:
+		conn_arm(c, c->srv->tv_handshake);
+		break;
+	case CONN_READING:
+		bufferevent_enable(c->bev, EV_READ);
+		c->request_timer = false;
+		conn_arm_reading_timer(c);
+		break;
+	case CONN_PROCESSING:
+		bufferevent_disable(c->bev, EV_READ);
+		conn_arm(c, NULL);
+		break;
+	case CONN_WRITING:
+		/* A client that stops reading its responses gets the idle deadline to start again. */
+		bufferevent_disable(c->bev, EV_READ);
+		conn_arm(c, c->srv->tv_idle != NULL ? c->srv->tv_idle : c->srv->tv_request);
+		break;
+	case CONN_CLOSING:
+		bufferevent_disable(c->bev, EV_READ);
+		conn_arm(c, c->srv->tv_closing);
+		break;
+	}
+}
+
+/* Frees a response buffer that an evbuffer held by reference, wiping it: responses carry key material. */
+static void
+wipe_free(const void *data, size_t len, void *extra)
+{
+	(void)extra;
+	explicit_bzero((void *)data, len);
+	free((void *)data);
+}
+
+/* Queues an encoded response for sending without copying it; the encoder is left empty. */
+static int
+conn_send(struct conn *c, struct ttlv_enc *out)
+{
+	size_t len;
+	uint8_t *buf = ttlv_enc_detach(out, &len);
+
+	if (buf == NULL)
+		return 0;
+	if (evbuffer_add_reference(bufferevent_get_output(c->bev), buf, len, wipe_free, NULL) != 0) {
+		wipe_free(buf, len, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+/* Records why the connection ends and starts closing it; see conn.h. */
+static void
+conn_vclosing(struct conn *c, enum log_level level, const char *fmt, va_list ap)
+{
+	static const struct timeval now = { 0, 0 };
+
+	if (c->state == CONN_CLOSING)
+		return;		/* the first reason is the one that matters */
+	vsnprintf(c->close_reason, sizeof(c->close_reason), fmt, ap);
+	c->close_level = level;
+	conn_set_state(c, CONN_CLOSING);
+	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+	/* Nothing left to flush: close from the timer on the next loop iteration, not under our caller. */
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		evtimer_add(c->timer, &now);
+}
+
+void
+conn_closing(struct conn *c, enum log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	conn_vclosing(c, level, fmt, ap);
+	va_end(ap);
+}
+
+/* Closes now; see conn.h. */
+void
+conn_close(struct conn *c, enum log_level level, const char *fmt, ...)
+{
+	struct server *srv = c->srv;
+	char reason[256];
+	va_list ap;
+	SSL *ssl;
+
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	conn_log(c, level, "closed after %llu requests: %s", (unsigned long long)c->requests, reason);
+
+	TAILQ_REMOVE(&srv->conns, c, entry);
+	srv->nconns--;
+	event_free(c->timer);
+	ssl = bufferevent_openssl_get_ssl(c->bev);
+	/* A clean end keeps the TLS session resumable; a failed one must not. */
+	if (ssl != NULL && !c->tls_failed && c->identity != NULL)
+		tls_shutdown(ssl);
+	ERR_clear_error();
+	bufferevent_free(c->bev);
+	ttlv_decoder_free(c->dec);
+	tls_identity_free(c->identity);
+	free(c);
+	server_conn_closed(srv);
+}
+
+/* Formats the OpenSSL errors a bufferevent collected into buf. */
+static void
+conn_tls_errors(struct conn *c, char *buf, size_t size)
+{
+	unsigned long e;
+	size_t n = 0;
+
+	buf[0] = '\0';
+	while ((e = bufferevent_get_openssl_error(c->bev)) != 0 && n + 1 < size) {
+		char one[256];
+
+		ERR_error_string_n(e, one, sizeof(one));
+		n += (size_t)snprintf(buf + n, size - n, "%s%s", n > 0 ? "; " : "", one);
+	}
+	if (buf[0] == '\0')
+		snprintf(buf, size, "%s", errno != 0 ? strerror(errno) : "connection reset");
+}
+
+/* The handshake finished: reads the client identity once, for access checks and logs. */
+static void
+conn_handshake_done(struct conn *c)
+{
+	struct server *srv = c->srv;
+	SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+	char *cause = NULL;
+	const struct tls_identity *id;
+
+	if (tls_identity_get(ssl, &c->identity, &cause) != 0) {
+		c->tls_failed = true;
+		conn_closing(c, LOG_LEVEL_WARN, "client certificate unusable: %s", cause ? cause : "?");
+		free(cause);
+		return;
+	}
+	id = c->identity;
+	switch (srv->cfg->access.identity) {
+	case CONFIG_IDENTITY_DN:
+		c->who = id->subject;
+		break;
+	case CONFIG_IDENTITY_SAN:
+		c->who = id->nsans > 0 ? id->sans[0].value : NULL;
+		break;
+	case CONFIG_IDENTITY_FINGERPRINT:
+		c->who = id->fingerprint;
+		break;
+	default:
+		c->who = id->cn;
+		break;
+	}
+	if (c->who == NULL || c->who[0] == '\0') {
+		conn_closing(c, LOG_LEVEL_WARN, "client certificate (%s) lacks the identity field access.identity "
+		    "names", id->subject);
+		return;
+	}
+	c->resumed = SSL_session_reused(ssl);
+	srv->stats.handshakes++;
+	if (c->resumed)
+		srv->stats.resumed++;
+	conn_log(c, LOG_LEVEL_DEBUG, "%s handshake done%s, %s", tls_version_str(ssl),
+	    c->resumed ? " (resumed)" : "", SSL_get_cipher_name(ssl));
+	conn_set_state(c, CONN_READING);
+}
+
+static void
+conn_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+	char errs[512];
+
+	(void)bev;
+	if (what & BEV_EVENT_CONNECTED) {
+		conn_handshake_done(c);
+		if (c->state == CONN_READING)
+			conn_process_input(c);
+		return;
+	}
+	if (what & BEV_EVENT_ERROR) {
+		conn_tls_errors(c, errs, sizeof(errs));
+		c->tls_failed = true;
+		if (c->state == CONN_HANDSHAKING) {
+			c->srv->stats.handshake_failures++;
+			conn_close(c, LOG_LEVEL_WARN, "TLS handshake failed: %s", errs);
+		} else {
+			conn_close(c, LOG_LEVEL_INFO, "connection error: %s", errs);
+		}
+		return;
+	}
+	if (what & BEV_EVENT_EOF) {
+		if (c->state == CONN_HANDSHAKING) {
+			c->tls_failed = true;
+			c->srv->stats.handshake_failures++;
+			conn_close(c, LOG_LEVEL_INFO, "peer closed during the TLS handshake");
+		} else if (ttlv_decoder_busy(c->dec)) {
+			conn_close(c, LOG_LEVEL_WARN, "peer closed in the middle of a request");
+		} else if (c->state == CONN_CLOSING) {
+			conn_close(c, c->close_level, "%s", c->close_reason);
+		} else {
+			conn_close(c, LOG_LEVEL_DEBUG, "peer closed");
+		}
+	}
+}
+
+static void
+conn_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	const struct kmipd_config *cfg = c->srv->cfg;
+
+	(void)fd;
+	(void)what;
+	switch (c->state) {
+	case CONN_HANDSHAKING:
+		c->tls_failed = true;
+		c->srv->stats.handshake_failures++;
+		conn_close(c, LOG_LEVEL_WARN, "TLS handshake not finished within %u s",
+		    cfg->server.handshake_timeout);
+		break;
+	case CONN_READING:
+		if (c->request_timer)
+			conn_close(c, LOG_LEVEL_WARN, "request not complete within %u s (%llu bytes announced)",
+			    cfg->server.request_timeout, (unsigned long long)ttlv_decoder_announced(c->dec));
+		else
+			conn_close(c, LOG_LEVEL_DEBUG, "idle for %u s", cfg->server.idle_timeout);
+		break;
+	case CONN_WRITING:
+		conn_close(c, LOG_LEVEL_WARN, "client did not read its responses (%zu bytes unsent)",
+		    evbuffer_get_length(bufferevent_get_output(c->bev)));
+		break;
+	case CONN_CLOSING:
+		if (evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
+			c->tls_failed = true;
+		conn_close(c, c->close_level, "%s", c->close_reason);
+		break;
+	case CONN_PROCESSING:
+		conn_close(c, LOG_LEVEL_ERROR, "bug: timer fired while processing");
+		break;
+	}
+}
+
+static void
+conn_read_cb(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	conn_process_input(arg);
+}
+
+/* Output drained to the low-water mark: finish a close, or resume reading after backpressure. */
+static void
+conn_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	if (c->state == CONN_CLOSING) {
+		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+			conn_close(c, c->close_level, "%s", c->close_reason);
+		return;
+	}
+	if (c->state == CONN_WRITING) {
+		conn_set_state(c, CONN_READING);
+		conn_process_input(c);
+	}
+}
+
+/* Answers one decoded request; the arena is freed here. */
+static void
+conn_answer(struct conn *c, struct ttlv *root, struct ttlv_arena *arena)
+{
+	struct server *srv = c->srv;
+	struct ttlv_enc out;
+	int rc;
+
+	ttlv_enc_init(&out);
+	rc = dispatch_request(c, root, arena, &out);
+	ttlv_arena_free(arena);
+	c->requests++;
+	srv->stats.requests++;
+	if (ttlv_enc_finish(&out) != 0) {
+		ttlv_enc_free(&out);
+		conn_closing(c, LOG_LEVEL_ERROR, "could not encode a response: %s", strerror(errno));
+		return;
+	}
+	if (conn_send(c, &out) != 0) {
+		ttlv_enc_free(&out);
+		conn_closing(c, LOG_LEVEL_ERROR, "out of memory queueing a response");
+		return;
+	}
+	ttlv_enc_free(&out);
+	if (rc != 0) {
+		srv->stats.bad_messages++;
+		conn_closing(c, LOG_LEVEL_WARN, "unusable request message");
+		return;
+	}
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) > srv->cfg->server.write_high_water) {
+		bufferevent_setwatermark(c->bev, EV_WRITE, srv->cfg->server.write_high_water / 2, 0);
+		conn_set_state(c, CONN_WRITING);
+	}
+}
+
+/* Malformed TTLV: the stream cannot be resynchronised, so answer Invalid Message and close. */
+static void
+conn_bad_message(struct conn *c)
+{
+	struct ttlv_enc out;
+	const char *what;
+	uint64_t off;
+	enum ttlv_err err = ttlv_decoder_error(c->dec, &off, &what);
+
+	c->srv->stats.bad_messages++;
+	ttlv_enc_init(&out);
+	dispatch_bad_message(&out, what);
+	if (ttlv_enc_finish(&out) != 0 || conn_send(c, &out) != 0)
+		c->tls_failed = true;
+	ttlv_enc_free(&out);
+	conn_closing(c, LOG_LEVEL_WARN, "malformed message: %s at byte %llu (%s)", what,
+	    (unsigned long long)off, ttlv_err_str(err));
+}
+
+/*
+ * Feeds buffered input to the decoder and answers each complete request, in order, at most
+ * max_requests_per_event of them before yielding to other connections.
+ */
+static void
+conn_process_input(struct conn *c)
+{
+	struct server *srv = c->srv;
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	unsigned handled = 0;
+
+	while (c->state == CONN_READING && evbuffer_get_length(in) > 0) {
+		struct evbuffer_iovec v;
+		struct ttlv_arena *arena;
+		struct ttlv *root;
+		enum ttlv_status st;
+		size_t used;
+
+		if (handled >= srv->cfg->server.max_requests_per_event) {
+			/* Let the other connections run; continue on the next loop iteration. */
+			bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+			break;
+		}
+		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+			break;
+		st = ttlv_decoder_feed(c->dec, v.iov_base, v.iov_len, &used);
+		evbuffer_drain(in, used);
+		if (st == TTLV_NEED_MORE)
+			continue;
+		if (st == TTLV_ERROR) {
+			conn_bad_message(c);
+			return;
+		}
+		handled++;
+		root = ttlv_decoder_take(c->dec, &arena);
+		conn_answer(c, root, arena);
+	}
+	if (c->state != CONN_READING)
+		return;
+	if (srv->stopping && !ttlv_decoder_busy(c->dec)) {
+		conn_closing(c, LOG_LEVEL_DEBUG, "server shutting down");
+		return;
+	}
+	conn_arm_reading_timer(c);
+}
+
+/* Closes an idle connection now, or lets a busy one finish its request first. */
+void
+conn_drain(struct conn *c)
+{
+	if (c->state == CONN_HANDSHAKING) {
+		c->tls_failed = true;
+		conn_close(c, LOG_LEVEL_DEBUG, "server shutting down");
+	} else if (c->state == CONN_READING && !ttlv_decoder_busy(c->dec)) {
+		conn_close(c, LOG_LEVEL_DEBUG, "server shutting down");
+	}
+}
+
+/* Formats a socket address as "a.b.c.d:port" or "[v6]:port". */
+static void
+format_peer(const struct sockaddr *sa, char *buf, size_t size)
+{
+	char host[INET6_ADDRSTRLEN];
+
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+
+		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
+		snprintf(buf, size, "[%s]:%u", host, ntohs(s6->sin6_port));
+	} else if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+
+		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
+		snprintf(buf, size, "%s:%u", host, ntohs(s4->sin_port));
+	} else {
+		snprintf(buf, size, "?");
+	}
+}
+
+/* Takes over an accepted socket; see conn.h. */
+struct conn *
+conn_new(struct server *srv, int fd, const struct sockaddr *sa, int salen)
+{
+	struct ttlv_limits lim = { 0 };
+	struct conn *c;
+	SSL *ssl = NULL;
+	int one = 1;
+
+	(void)salen;
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		log_warn("accept: connection state");
+		close(fd);
+		return NULL;
+	}
+	c->srv = srv;
+	c->id = ++srv->next_conn_id;
+	c->state = CONN_HANDSHAKING;
+	format_peer(sa, c->peer, sizeof(c->peer));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+
+	lim.max_message_size = (uint32_t)srv->cfg->server.max_message_size;
+	if ((c->dec = ttlv_decoder_new(&lim)) == NULL)
+		goto fail;
+	if ((c->timer = evtimer_new(srv->base, conn_timer_cb, c)) == NULL)
+		goto fail;
+	if ((ssl = SSL_new(tls_server_ctx(srv->tls))) == NULL)
+		goto fail;
+	c->bev = bufferevent_openssl_socket_new(srv->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+	    BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL)
+		goto fail;
+	ssl = NULL;	/* owned by the bufferevent now, and so is fd */
+	fd = -1;
+	bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
+	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
+	bufferevent_setwatermark(c->bev, EV_READ, 0, CONN_READ_HIGH_WATER);
+	if (bufferevent_enable(c->bev, EV_READ | EV_WRITE) != 0)
+		goto fail;
+	TAILQ_INSERT_TAIL(&srv->conns, c, entry);
+	srv->nconns++;
+	conn_arm(c, srv->tv_handshake);
+	conn_log(c, LOG_LEVEL_DEBUG, "accepted (%u open)", srv->nconns);
+	return c;
+fail:
+	log_warnx("conn %llu %s: out of memory setting up the connection", (unsigned long long)c->id, c->peer);
+	if (c->bev != NULL)
+		bufferevent_free(c->bev);
+	if (ssl != NULL)
+		SSL_free(ssl);
+	if (fd != -1)
+		close(fd);
+	if (c->timer != NULL)
+		event_free(c->timer);
+	ttlv_decoder_free(c->dec);
+	free(c);
+	ERR_clear_error();
+	return NULL;
+}

@@ -1,0 +1,32 @@
+/*
+ * Logging with levels, to stderr or syslog. log_warn() appends strerror(errno), log_warnx() does not.
+ * Connection lines go through conn_log() in conn.h, which adds the connection id and peer address.
+ * Never pass key material to these functions.
+ */
+#ifndef KMIPD_LOG_H
+#define KMIPD_LOG_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+
+enum log_level {
+	LOG_LEVEL_ERROR,
+	LOG_LEVEL_WARN,
+	LOG_LEVEL_INFO,
+	LOG_LEVEL_DEBUG,
+};
+
+#define LOG_PRINTF(a, b) __attribute__((format(printf, a, b)))
+
+/* Sends logs to syslog (facility a LOG_* value) instead of stderr when to_syslog is true. */
+void log_init(enum log_level level, bool to_syslog, int facility);
+void log_set_level(enum log_level level);
+bool log_enabled(enum log_level level);
+void log_vmsg(enum log_level level, bool with_errno, const char *fmt, va_list ap) LOG_PRINTF(3, 0);
+void log_error(const char *fmt, ...) LOG_PRINTF(1, 2);
+void log_warn(const char *fmt, ...) LOG_PRINTF(1, 2);
+void log_warnx(const char *fmt, ...) LOG_PRINTF(1, 2);
+void log_info(const char *fmt, ...) LOG_PRINTF(1, 2);
+void log_debug(const char *fmt, ...) LOG_PRINTF(1, 2);
+
+#endif

@@ -1,0 +1,15 @@
+# core: the kmipd program and the kmipctl tool.
+KMIPD_SRCS := core/main.c core/log.c core/server.c core/conn.c core/dispatch.c core/config.c
+KMIPCTL_SRCS := core/kmipctl.c
+ALL_SRCS += $(KMIPD_SRCS) $(KMIPCTL_SRCS)
+
+$(BUILD)/kmipd: $(patsubst %.c,$(BUILD)/%.o,$(KMIPD_SRCS)) $(BUILD)/libtls.a $(BUILD)/libproto.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/kmipctl: $(patsubst %.c,$(BUILD)/%.o,$(KMIPCTL_SRCS)) $(BUILD)/libproto.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+ALL_SRCS += test/unit/test_config.c
+TEST_BINS += $(BUILD)/test/test_config
+$(BUILD)/test/test_config: $(BUILD)/test/unit/test_config.o $(BUILD)/core/config.o
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)

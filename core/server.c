@@ -1,0 +1,441 @@
+/*
+ * The server: listeners, signals, reload and shutdown around one libevent loop.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "core/conn.h"
+#include "core/log.h"
+#include "core/server.h"
+#include "tls/tls.h"
+
+#define ACCEPT_BACKOFF_SEC	1	/* after EMFILE/ENFILE, pause accepting this long */
+#define CLOSING_TIMEOUT_SEC	5	/* time to flush a last response before closing */
+#define LISTEN_BACKLOG		1024
+
+static void server_update_accepting(struct server *srv);
+
+/* Returns the current time in seconds since the epoch. */
+int64_t
+server_now(void)
+{
+	return (int64_t)time(NULL);
+}
+
+/* Fills a tls_config that borrows the strings of cfg (nothing to free). */
+static void
+tls_config_from(struct tls_config *t, const struct kmipd_config *cfg)
+{
+	tls_config_init(t);
+	t->cert_file = cfg->tls.cert_file;
+	t->key_file = cfg->tls.key_file;
+	t->p12_file = cfg->tls.p12_file;
+	t->p12_password = cfg->tls.p12_password;
+	t->clients_ca_cert_file = cfg->tls.clients_ca_cert_file;
+	t->min_version = cfg->tls.min_version == CONFIG_TLS_1_3 ? "1.3" : "1.2";
+	t->ciphers = cfg->tls.ciphers;
+	t->ciphersuites = cfg->tls.ciphersuites;
+	t->session_cache_size = cfg->tls.session_cache_size;
+	t->session_timeout = cfg->tls.session_timeout;
+	t->session_tickets = cfg->tls.session_tickets;
+	t->verify_depth = (int)cfg->tls.verify_depth;
+}
+
+/* Checks that the TLS files of cfg make a working context (for kmipd -t). */
+int
+server_check_tls(const struct kmipd_config *cfg, char **cause)
+{
+	struct tls_config t;
+
+	tls_config_from(&t, cfg);
+	return tls_config_check(&t, cause);
+}
+
+/* (Re)creates the shared timer queues from the configured deadlines. */
+static void
+server_set_timeouts(struct server *srv)
+{
+	const struct config_server *s = &srv->cfg->server;
+	struct timeval tv = { 0, 0 };
+
+	tv.tv_sec = s->handshake_timeout;
+	srv->tv_handshake = event_base_init_common_timeout(srv->base, &tv);
+	tv.tv_sec = s->request_timeout;
+	srv->tv_request = event_base_init_common_timeout(srv->base, &tv);
+	tv.tv_sec = s->idle_timeout;
+	srv->tv_idle = s->idle_timeout > 0 ? event_base_init_common_timeout(srv->base, &tv) : NULL;
+	tv.tv_sec = CLOSING_TIMEOUT_SEC;
+	srv->tv_closing = event_base_init_common_timeout(srv->base, &tv);
+}
+
+static enum log_level
+log_level_from(enum config_log_level l)
+{
+	switch (l) {
+	case CONFIG_LOG_ERROR:
+		return LOG_LEVEL_ERROR;
+	case CONFIG_LOG_WARN:
+		return LOG_LEVEL_WARN;
+	case CONFIG_LOG_DEBUG:
+		return LOG_LEVEL_DEBUG;
+	default:
+		return LOG_LEVEL_INFO;
+	}
+}
+
+static void
+accept_cb(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg)
+{
+	struct server *srv = arg;
+
+	(void)evl;
+	srv->stats.accepted++;
+	if (srv->stopping || srv->nconns >= srv->cfg->server.max_connections) {
+		/* Accepted before the listener was paused: refuse rather than exceed the limit. */
+		srv->stats.refused++;
+		close(fd);
+		server_update_accepting(srv);
+		return;
+	}
+	(void)conn_new(srv, fd, sa, salen);
+	server_update_accepting(srv);
+}
+
+/* accept() failed: on descriptor exhaustion pause accepting and retry on a timer, else log and go on. */
+static void
+accept_error_cb(struct evconnlistener *evl, void *arg)
+{
+	struct server *srv = arg;
+	int err = EVUTIL_SOCKET_ERROR();
+	struct timeval tv = { ACCEPT_BACKOFF_SEC, 0 };
+
+	(void)evl;
+	if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+		if (!srv->accept_backoff)
+			log_warnx("accept: %s; pausing accepts for %d s (%u connections open)", strerror(err),
+			    ACCEPT_BACKOFF_SEC, srv->nconns);
+		srv->accept_backoff = true;
+		server_update_accepting(srv);
+		evtimer_add(srv->accept_retry, &tv);
+		return;
+	}
+	log_warnx("accept: %s", strerror(err));
+}
+
+static void
+accept_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+
+	(void)fd;
+	(void)what;
+	srv->accept_backoff = false;
+	server_update_accepting(srv);
+}
+
+/* Enables the listeners when a connection may be accepted, disables them otherwise. */
+static void
+server_update_accepting(struct server *srv)
+{
+	bool want = !srv->stopping && !srv->accept_backoff &&
+	    srv->nconns < srv->cfg->server.max_connections;
+	size_t i;
+
+	if (want == srv->accepting)
+		return;
+	for (i = 0; i < srv->nlisteners; i++) {
+		if (want)
+			evconnlistener_enable(srv->listeners[i].evl);
+		else
+			evconnlistener_disable(srv->listeners[i].evl);
+	}
+	if (!want && !srv->stopping && !srv->accept_backoff)
+		log_warnx("max_connections (%u) reached: not accepting until a connection closes",
+		    srv->cfg->server.max_connections);
+	else if (want)
+		log_debug("accepting connections again (%u open)", srv->nconns);
+	srv->accepting = want;
+}
+
+/* A connection closed: accept again if that was what held us back, or finish a shutdown. */
+void
+server_conn_closed(struct server *srv)
+{
+	if (srv->stopping) {
+		if (srv->nconns == 0)
+			event_base_loopexit(srv->base, NULL);
+		return;
+	}
+	server_update_accepting(srv);
+}
+
+/* Opens one listening socket on addr:port. Returns 0, or -1 after logging why. */
+static int
+server_listen_one(struct server *srv, const char *addr, unsigned port, struct listener *l)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	int fd = -1, one = 1;
+
+	memset(&ss, 0, sizeof(ss));
+	if (strchr(addr, ':') != NULL) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(port);
+		if (inet_pton(AF_INET6, addr, &s6->sin6_addr) != 1)
+			goto bad_addr;
+		sslen = sizeof(*s6);
+		snprintf(l->name, sizeof(l->name), "[%s]:%u", addr, port);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(port);
+		if (inet_pton(AF_INET, addr, &s4->sin_addr) != 1)
+			goto bad_addr;
+		sslen = sizeof(*s4);
+		snprintf(l->name, sizeof(l->name), "%s:%u", addr, port);
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1) {
+		log_warn("listen %s: socket", l->name);
+		return -1;
+	}
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/* "::" and "0.0.0.0" may both be listed: keep IPv6 sockets to IPv6 so both can bind. */
+	if (ss.ss_family == AF_INET6)
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, sslen) != 0) {
+		log_warn("listen %s: bind", l->name);
+		goto fail;
+	}
+	l->evl = evconnlistener_new(srv->base, accept_cb, srv, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
+	    LISTEN_BACKLOG, fd);
+	if (l->evl == NULL) {
+		log_warn("listen %s", l->name);
+		goto fail;
+	}
+	evconnlistener_set_error_cb(l->evl, accept_error_cb);
+	log_info("listening on %s", l->name);
+	return 0;
+bad_addr:
+	log_warnx("listen: \"%s\" is not an IPv4 or IPv6 address", addr);
+	return -1;
+fail:
+	close(fd);
+	return -1;
+}
+
+/* SIGTERM/SIGINT: stop accepting, close idle connections, let busy ones finish within shutdown_timeout. */
+static void
+server_stop(struct server *srv, int sig)
+{
+	struct timeval tv = { srv->cfg->server.shutdown_timeout, 0 };
+	struct conn *c, *next;
+	size_t i;
+
+	if (srv->stopping) {
+		log_info("signal %d: already stopping (%u connections left)", sig, srv->nconns);
+		return;
+	}
+	log_info("signal %d: stopping; %u connections open", sig, srv->nconns);
+	srv->stopping = true;
+	server_update_accepting(srv);
+	for (i = 0; i < srv->nlisteners; i++) {
+		evconnlistener_free(srv->listeners[i].evl);
+		srv->listeners[i].evl = NULL;
+	}
+	srv->nlisteners = 0;
+	for (c = TAILQ_FIRST(&srv->conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		conn_drain(c);
+	}
+	if (srv->nconns == 0) {
+		event_base_loopexit(srv->base, NULL);
+		return;
+	}
+	evtimer_add(srv->shutdown_timer, &tv);
+}
+
+static void
+shutdown_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+	struct conn *c;
+
+	(void)fd;
+	(void)what;
+	log_warnx("shutdown: %u connections still busy after %u s; closing them", srv->nconns,
+	    srv->cfg->server.shutdown_timeout);
+	while ((c = TAILQ_FIRST(&srv->conns)) != NULL)
+		conn_close(c, LOG_LEVEL_WARN, "server shutdown deadline");
+	event_base_loopexit(srv->base, NULL);
+}
+
+/*
+ * SIGHUP: loads the config again and rebuilds the TLS context. Nothing is applied unless all of it
+ * succeeded; keys that need a restart keep their running values. Existing connections keep their TLS
+ * context.
+ */
+static void
+server_reload(struct server *srv)
+{
+	struct kmipd_config *next = NULL;
+	struct tls_config t;
+	char *cause = NULL;
+
+	log_info("SIGHUP: reloading %s", srv->config_path ? srv->config_path : "the embedded defaults");
+	if (config_load(srv->config_path, srv->overrides, srv->noverrides, &next, &cause) != 0) {
+		log_warnx("reload failed, keeping the running configuration: %s", cause ? cause : "?");
+		goto out;
+	}
+	if (config_reload_check(srv->cfg, next, &cause) != 0) {
+		log_warnx("reload: %s; those keep their running values until a restart", cause ? cause : "?");
+		free(cause);
+		cause = NULL;
+		if (config_keep_restart_keys(next, srv->cfg, &cause) != 0) {
+			log_warnx("reload failed, keeping the running configuration: %s", cause ? cause : "?");
+			goto out;
+		}
+	}
+	tls_config_from(&t, next);
+	if (tls_server_reload(srv->tls, &t, &cause) != 0) {
+		log_warnx("reload failed, keeping the running configuration and certificates: %s",
+		    cause ? cause : "?");
+		goto out;
+	}
+	config_free(srv->cfg);
+	srv->cfg = next;
+	next = NULL;
+	log_set_level(log_level_from(srv->cfg->log.level));
+	server_set_timeouts(srv);
+	server_update_accepting(srv);
+	log_info("reload done: TLS context generation %lu", tls_server_generation(srv->tls));
+out:
+	free(cause);
+	config_free(next);
+}
+
+static void
+signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct server *srv = arg;
+
+	(void)what;
+	if (sig == SIGHUP)
+		server_reload(srv);
+	else
+		server_stop(srv, (int)sig);
+}
+
+/* Sets up the server; see server.h. */
+int
+server_init(struct server *srv, struct kmipd_config *cfg, const char *config_path, char *const *overrides,
+    size_t noverrides)
+{
+	struct tls_config t;
+	char *cause = NULL;
+	size_t i;
+
+	memset(srv, 0, sizeof(*srv));
+	TAILQ_INIT(&srv->conns);
+	srv->cfg = cfg;
+	srv->config_path = config_path;
+	srv->overrides = overrides;
+	srv->noverrides = noverrides;
+	signal(SIGPIPE, SIG_IGN);
+
+	if ((srv->base = event_base_new()) == NULL) {
+		log_warnx("event_base_new failed");
+		return -1;
+	}
+	tls_config_from(&t, cfg);
+	if (tls_server_new(&t, &srv->tls, &cause) != 0) {
+		log_warnx("TLS: %s", cause ? cause : "?");
+		free(cause);
+		return -1;
+	}
+	server_set_timeouts(srv);
+	srv->sig_term = evsignal_new(srv->base, SIGTERM, signal_cb, srv);
+	srv->sig_int = evsignal_new(srv->base, SIGINT, signal_cb, srv);
+	srv->sig_hup = evsignal_new(srv->base, SIGHUP, signal_cb, srv);
+	srv->accept_retry = evtimer_new(srv->base, accept_retry_cb, srv);
+	srv->shutdown_timer = evtimer_new(srv->base, shutdown_timer_cb, srv);
+	if (srv->sig_term == NULL || srv->sig_int == NULL || srv->sig_hup == NULL ||
+	    srv->accept_retry == NULL || srv->shutdown_timer == NULL ||
+	    evsignal_add(srv->sig_term, NULL) != 0 || evsignal_add(srv->sig_int, NULL) != 0 ||
+	    evsignal_add(srv->sig_hup, NULL) != 0) {
+		log_warnx("cannot set up signal handling");
+		return -1;
+	}
+
+	srv->listeners = calloc(cfg->server.listen.count, sizeof(*srv->listeners));
+	if (srv->listeners == NULL) {
+		log_warn("listeners");
+		return -1;
+	}
+	for (i = 0; i < cfg->server.listen.count; i++) {
+		if (server_listen_one(srv, cfg->server.listen.items[i], cfg->server.port,
+		    &srv->listeners[srv->nlisteners]) != 0)
+			return -1;
+		srv->nlisteners++;
+	}
+	srv->accepting = true;
+	return 0;
+}
+
+/* Runs the loop; see server.h. */
+int
+server_run(struct server *srv)
+{
+	if (event_base_dispatch(srv->base) < 0) {
+		log_warnx("event loop failed");
+		return 1;
+	}
+	log_info("stopped: %llu connections accepted, %llu handshakes (%llu resumed), %llu requests",
+	    (unsigned long long)srv->stats.accepted, (unsigned long long)srv->stats.handshakes,
+	    (unsigned long long)srv->stats.resumed, (unsigned long long)srv->stats.requests);
+	return srv->exit_status;
+}
+
+/* Frees everything; connections still open are closed. */
+void
+server_free(struct server *srv)
+{
+	struct conn *c;
+	size_t i;
+
+	while ((c = TAILQ_FIRST(&srv->conns)) != NULL)
+		conn_close(c, LOG_LEVEL_DEBUG, "server exiting");
+	for (i = 0; i < srv->nlisteners; i++)
+		if (srv->listeners[i].evl != NULL)
+			evconnlistener_free(srv->listeners[i].evl);
+	free(srv->listeners);
+	if (srv->sig_term != NULL)
+		event_free(srv->sig_term);
+	if (srv->sig_int != NULL)
+		event_free(srv->sig_int);
+	if (srv->sig_hup != NULL)
+		event_free(srv->sig_hup);
+	if (srv->accept_retry != NULL)
+		event_free(srv->accept_retry);
+	if (srv->shutdown_timer != NULL)
+		event_free(srv->shutdown_timer);
+	tls_server_free(srv->tls);
+	if (srv->base != NULL)
+		event_base_free(srv->base);
+	config_free(srv->cfg);
+	memset(srv, 0, sizeof(*srv));
+}

@@ -1,0 +1,80 @@
+/*
+ * The server: one libevent loop that owns the listeners, the TLS context, the configuration and every
+ * connection. Nothing here is global; the struct is passed down.
+ */
+#ifndef KMIPD_SERVER_H
+#define KMIPD_SERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/time.h>
+
+#include <event2/event.h>
+
+#include "core/config.h"
+#include "proto/proto.h"
+
+struct conn;
+struct tls_server;
+struct evconnlistener;
+
+struct listener {
+	struct evconnlistener *evl;
+	char name[64];			/* "127.0.0.1:5696", "[::]:5696" */
+};
+
+struct server_stats {
+	uint64_t accepted;
+	uint64_t refused;		/* closed at accept: over max_connections */
+	uint64_t handshakes;		/* completed */
+	uint64_t resumed;		/* of which resumed */
+	uint64_t handshake_failures;
+	uint64_t requests;
+	uint64_t bad_messages;		/* malformed TTLV or envelope */
+};
+
+struct server {
+	struct event_base *base;
+	struct kmipd_config *cfg;
+	const char *config_path;	/* NULL: embedded defaults */
+	char *const *overrides;		/* -o arguments, applied again on reload */
+	size_t noverrides;
+	struct tls_server *tls;
+	struct listener *listeners;
+	size_t nlisteners;
+	bool accepting;			/* listeners enabled */
+	bool accept_backoff;		/* paused after EMFILE/ENFILE until accept_retry fires */
+	bool stopping;
+	struct event *sig_term;
+	struct event *sig_int;
+	struct event *sig_hup;
+	struct event *accept_retry;
+	struct event *shutdown_timer;
+	/* Shared timer queues (libevent common timeouts): O(1) arming for many connections. */
+	const struct timeval *tv_handshake;
+	const struct timeval *tv_request;
+	const struct timeval *tv_idle;
+	const struct timeval *tv_closing;
+	TAILQ_HEAD(, conn) conns;
+	unsigned nconns;
+	uint64_t next_conn_id;
+	struct server_stats stats;
+	int exit_status;
+};
+
+/* Sets up listeners, TLS, signals and timers from cfg. Returns 0, or -1 after logging why. */
+int server_init(struct server *srv, struct kmipd_config *cfg, const char *config_path,
+    char *const *overrides, size_t noverrides) __attribute__((warn_unused_result));
+/* Runs the loop until a stop signal has drained the connections; returns the exit status. */
+int server_run(struct server *srv);
+/* Frees everything server_init() made; the config too. */
+void server_free(struct server *srv);
+/* Called by a closing connection so the server can resume accepting or finish a shutdown. */
+void server_conn_closed(struct server *srv);
+/* Checks that the TLS files of cfg build a working context (kmipd -t). Returns 0, or -1 and a cause. */
+int server_check_tls(const struct kmipd_config *cfg, char **cause) __attribute__((warn_unused_result));
+/* Current time in seconds since the epoch, for Time Stamps. */
+int64_t server_now(void);
+
+#endif
