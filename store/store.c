@@ -644,7 +644,10 @@ int store_open(const struct store_options *o, struct store **out, char **cause)
 {
 	struct store *s;
 	struct stat st;
+	char *data;
+	size_t want;
 	unsigned flags;
+	bool existing;
 	int dead, rc, err = STORE_E_IO;
 
 	*out = NULL;
@@ -677,10 +680,21 @@ int store_open(const struct store_options *o, struct store **out, char **cause)
 		store_set_cause(cause, "cannot create an LMDB environment: %s", mdb_strerror(rc));
 		goto fail;
 	}
+	/*
+	 * An existing store keeps the map it grew to (LMDB persists it in the meta page, and adopts it when
+	 * no size is configured); the configured size applies when it is larger.
+	 */
+	if (asprintf(&data, "%s/data.mdb", s->path) < 0) {
+		store_set_cause(cause, "out of memory");
+		err = STORE_E_NOMEM;
+		goto fail;
+	}
+	existing = stat(data, &st) == 0 && st.st_size > 0;
+	free(data);
 	if ((rc = mdb_env_set_maxdbs(s->env, DB_COUNT)) != 0 ||
 	    (rc = mdb_env_set_maxreaders(s->env, o->max_readers != 0 ? o->max_readers :
 	    DEFAULT_MAX_READERS)) != 0 ||
-	    (rc = mdb_env_set_mapsize(s->env, s->map_size)) != 0) {
+	    (rc = mdb_env_set_mapsize(s->env, existing ? 0 : s->map_size)) != 0) {
 		store_set_cause(cause, "%s: cannot configure LMDB: %s", s->path, mdb_strerror(rc));
 		goto fail;
 	}
@@ -695,7 +709,15 @@ int store_open(const struct store_options *o, struct store **out, char **cause)
 	tighten_modes(s->path);
 	(void)mdb_reader_check(s->env, &dead);	/* slots of a killed process */
 	s->maxkey = (size_t)mdb_env_get_maxkeysize(s->env);
+	want = s->map_size;
 	(void)map_usage(s);
+	if (s->map_size < want) {
+		if ((rc = mdb_env_set_mapsize(s->env, want)) != 0) {
+			store_set_cause(cause, "%s: cannot set the map size: %s", s->path, mdb_strerror(rc));
+			goto fail;
+		}
+		(void)map_usage(s);
+	}
 	if (s->max_map_size < s->map_size)
 		s->max_map_size = s->map_size;
 	if (open_dbs(s, cause) != 0)

@@ -224,6 +224,8 @@ int store_stat(struct store *s, struct store_stats *st) STORE_WUR;
  * Hot, consistent, compacted copy of the store at store_path into the folder dest (created 0700 when
  * missing; must not hold a data.mdb yet), as dest/data.mdb (0600). Opens the environment read-only, so it
  * runs in another process while the server writes. The copy is a store folder that can be opened as is.
+ * Call it only from a process that does not have this store open (kmipctl, or a forked child): LMDB
+ * must not open one environment twice in a process, closing the second drops the first one's locks.
  */
 int store_backup(const char *store_path, const char *dest, char **cause) STORE_WUR;
 
