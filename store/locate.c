@@ -167,6 +167,12 @@ static int filter_valid(const struct ttlv *filter, char **cause)
 		store_set_cause(cause, "the Locate filter is not a structure");
 		return STORE_E_INVALID;
 	}
+	/* Matching is linear in the filter per candidate and its checks quadratic: bound it. */
+	if (filter->v.s.count > STORE_FILTER_MAX) {
+		store_set_cause(cause, "a Locate filter of %u attributes (at most %u)", filter->v.s.count,
+		    STORE_FILTER_MAX);
+		return STORE_E_INVALID;
+	}
 	for (f = filter->v.s.first; f != NULL; f = f->next) {
 		if (!is_date(f))
 			continue;

@@ -400,16 +400,34 @@ static const uint8_t *raw_child_text(const struct raw_item *st, uint32_t tag, si
 	return NULL;
 }
 
+/* Orders entries by index, then key bytes, then length. */
+int store_ientry_cmp(const void *a, const void *b)
+{
+	const struct store_ientry *x = a, *y = b;
+	MDB_val kx, ky;
+	int c;
+
+	if (x->db != y->db)
+		return x->db < y->db ? -1 : 1;
+	store_ientry_val(x, &kx);
+	store_ientry_val(y, &ky);
+	c = memcmp(kx.mv_data, ky.mv_data, kx.mv_size < ky.mv_size ? kx.mv_size : ky.mv_size);
+	if (c != 0)
+		return c;
+	return kx.mv_size < ky.mv_size ? -1 : kx.mv_size > ky.mv_size;
+}
+
 /*
  * Lists the index entries of a record (keys point into the record or into the entries): owner, object
- * type, state, every Name Value, Object Group and Linked Object Identifier. *out is malloc'd.
+ * type, state, every Name Value, Object Group and Linked Object Identifier; sorted with store_ientry_cmp
+ * and without duplicates, so updates cost n log n however many names an object has. *out is malloc'd.
  */
 int store_rec_ientries(const struct store_rec *r, size_t maxkey, struct store_ientry **out, size_t *n)
 {
 	struct ientries l = { .maxkey = maxkey };
 	struct raw_item attrs, it;
 	const uint8_t *text;
-	size_t off, tlen;
+	size_t off, tlen, i, j;
 
 	*out = NULL;
 	*n = 0;
@@ -439,8 +457,14 @@ int store_rec_ientries(const struct store_rec *r, size_t maxkey, struct store_ie
 			}
 		}
 	}
+	qsort(l.v, l.n, sizeof(*l.v), store_ientry_cmp);
+	for (i = j = 0; i < l.n; i++) {
+		if (j > 0 && store_ientry_cmp(&l.v[j - 1], &l.v[i]) == 0)
+			continue;
+		l.v[j++] = l.v[i];
+	}
 	*out = l.v;
-	*n = l.n;
+	*n = j;
 	return STORE_OK;
 nomem:
 	free(l.v);

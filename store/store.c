@@ -801,30 +801,13 @@ static void ival(uint64_t seq, const char *uid, size_t uid_len, uint8_t *buf, MD
 	v->mv_size = 8 + uid_len;
 }
 
-/* True when both entries are the same key of the same index. */
-static bool ientry_eq(const struct store_ientry *a, const struct store_ientry *b)
-{
-	MDB_val x, y;
-
-	if (a->db != b->db)
-		return false;
-	store_ientry_val(a, &x);
-	store_ientry_val(b, &y);
-	return x.mv_size == y.mv_size && memcmp(x.mv_data, y.mv_data, x.mv_size) == 0;
-}
-
-/* True when e is in list. */
+/* True when e is in the sorted list. */
 static bool ientry_in(const struct store_ientry *e, const struct store_ientry *list, size_t n)
 {
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (ientry_eq(e, &list[i]))
-			return true;
-	return false;
+	return n > 0 && bsearch(e, list, n, sizeof(*list), store_ientry_cmp) != NULL;
 }
 
-/* Removes (del) or adds index entries of list that are not in other. */
+/* Removes (del) or adds the index entries of list that are not in other (both sorted, no duplicates). */
 static int apply_ientries(struct store_txn *t, bool del, const struct store_ientry *list, size_t n,
     const struct store_ientry *other, size_t on, uint64_t seq, const char *uid, size_t uid_len)
 {
@@ -835,7 +818,7 @@ static int apply_ientries(struct store_txn *t, bool del, const struct store_ient
 
 	ival(seq, uid, uid_len, buf, &v);
 	for (i = 0; i < n; i++) {
-		if (ientry_in(&list[i], other, on) || ientry_in(&list[i], list, i))
+		if (ientry_in(&list[i], other, on))
 			continue;
 		store_ientry_val(&list[i], &k);
 		if (del)

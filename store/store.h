@@ -183,7 +183,12 @@ struct store_query {
 	size_t *located_items;		/* when not NULL: receives the number of all matches (scans them all) */
 };
 
-/* Runs a query; *uids is a malloc'd array of malloc'd strings freed with store_uids_free. */
+#define STORE_FILTER_MAX	256	/* attributes in one Locate filter (STORE_E_INVALID beyond) */
+
+/*
+ * Runs a query; *uids is a malloc'd array of malloc'd strings freed with store_uids_free. With
+ * maximum_items 0 every match is returned: the caller should impose its own limit.
+ */
 int store_locate(struct store_txn *t, const struct store_query *q, char ***uids, size_t *n,
     char **cause) STORE_WUR;
 void store_uids_free(char **uids, size_t n);

@@ -141,6 +141,7 @@ int store_rec_to_object(const struct store_rec *r, bool with_material, struct st
 int store_rec_decode_attrs(const struct store_rec *r, struct ttlv **attrs, struct ttlv_arena **arena) STORE_WUR;
 int store_rec_ientries(const struct store_rec *r, size_t maxkey, struct store_ientry **out, size_t *n) STORE_WUR;
 void store_ientry_val(const struct store_ientry *e, MDB_val *v);
+int store_ientry_cmp(const void *a, const void *b);
 size_t store_text_key(const char *s, size_t len, size_t maxkey, const uint8_t **key);
 
 #endif

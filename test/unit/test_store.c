@@ -676,6 +676,42 @@ static void test_long_and_empty_names(void **state)
 	filter_free(&fl);
 }
 
+static void test_many_names(void **state)
+{
+	struct fx *f = *state;
+	struct store_object *o;
+	struct store_txn *t;
+	char name[32];
+	int i;
+
+	/* Thousands of names on one object: indexed, re-indexed and removed (and in n log n, not n^2). */
+	o = obj_new("1", "alice", OT_SYMMETRIC, ST_ACTIVE);
+	for (i = 0; i < 4000; i++) {
+		snprintf(name, sizeof(name), "n%d", i % 3000);	/* 1000 repeated */
+		add_name(o, name);
+	}
+	put_durable(f->s, o);
+	store_object_free(o);
+	assert_int_equal(index_total(f->s), 3 + 3000);
+	assert_string_equal(index_list(f->s, STORE_IDX_NAME, "n2999", 0), "1");
+	o = obj_new("1", "alice", OT_SYMMETRIC, ST_ACTIVE);
+	for (i = 1500; i < 4500; i++) {
+		snprintf(name, sizeof(name), "n%d", i);
+		add_name(o, name);
+	}
+	put_durable(f->s, o);
+	store_object_free(o);
+	assert_int_equal(index_total(f->s), 3 + 3000);
+	assert_string_equal(index_list(f->s, STORE_IDX_NAME, "n0", 0), "");
+	assert_string_equal(index_list(f->s, STORE_IDX_NAME, "n1500", 0), "1");
+	assert_string_equal(index_list(f->s, STORE_IDX_NAME, "n4499", 0), "1");
+	assert_int_equal(store_txn_begin(f->s, true, &t), STORE_OK);
+	assert_int_equal(store_delete(t, "1"), STORE_OK);
+	assert_int_equal(store_txn_commit(t), STORE_OK);
+	assert_int_equal(store_group_commit(f->s), STORE_OK);
+	assert_int_equal(index_total(f->s), 0);
+}
+
 /* A small population for the Locate tests. */
 static void populate(struct store *s)
 {
@@ -879,6 +915,7 @@ static void test_locate_bad_dates(void **state)
 	struct filter fl;
 	char **uids, *cause = NULL;
 	size_t n;
+	int i;
 
 	populate(f->s);
 	filter_init(&fl);
@@ -891,6 +928,18 @@ static void test_locate_bad_dates(void **state)
 	assert_non_null(cause);
 	assert_null(uids);
 	assert_int_equal(n, 0);
+	store_txn_abort(t);
+	free(cause);
+	cause = NULL;
+	filter_free(&fl);
+	/* An oversized filter is refused before any candidate is read. */
+	filter_init(&fl);
+	for (i = 0; i <= STORE_FILTER_MAX; i++)
+		filter_int(&fl, T_LENGTH, i);
+	q.filter = fl.f;
+	assert_int_equal(store_txn_begin(f->s, false, &t), STORE_OK);
+	assert_int_equal(store_locate(t, &q, &uids, &n, &cause), STORE_E_INVALID);
+	assert_non_null(cause);
 	store_txn_abort(t);
 	free(cause);
 	filter_free(&fl);
@@ -1513,6 +1562,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_multivalued, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_indexes_follow_updates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_long_and_empty_names, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_many_names, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_locate_basic, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_locate_links_masks_dates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_locate_bad_dates, setup, teardown),
