@@ -12,3 +12,11 @@ BENCH_BINS += $(BUILD)/bench/bench_ttlv
 $(BUILD)/bench/bench_ttlv: $(BUILD)/test/bench/bench_ttlv.o $(BUILD)/libproto.a
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^
+
+# Integration tests: the real kmipd over mutual TLS on loopback (KMIPD_BIN, set by test/run-tests.sh).
+HARNESS_SRCS := test/integration/harness.c
+ALL_SRCS += $(HARNESS_SRCS) test/integration/test_server.c
+TEST_BINS += $(BUILD)/test/test_server
+$(BUILD)/test/test_server: $(BUILD)/test/integration/test_server.o $(BUILD)/test/integration/harness.o \
+		$(BUILD)/libproto.a $(BUILD)/libtls.a | $(BUILD)/kmipd
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)

@@ -1,0 +1,421 @@
+/*
+ * Integration test harness; see harness.h.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <cmocka.h>
+
+#include "test/integration/harness.h"
+#include "tls/tls.h"
+
+static char certs_dir[256];
+
+static const char *
+env_or(const char *name, const char *def)
+{
+	const char *v = getenv(name);
+
+	return v != NULL && v[0] != '\0' ? v : def;
+}
+
+static void
+sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/* Removes the certificate folder when the test binary exits. */
+static void
+remove_certs(void)
+{
+	char cmd[512];
+
+	if (certs_dir[0] != '\0') {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", certs_dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "harness: could not remove %s\n", certs_dir);
+	}
+}
+
+const char *
+h_certs(void)
+{
+	char cmd[1024];
+
+	if (certs_dir[0] != '\0')
+		return certs_dir;
+	snprintf(certs_dir, sizeof(certs_dir), "/tmp/kmipd-certs-XXXXXX");
+	if (mkdtemp(certs_dir) == NULL)
+		fail_msg("mkdtemp: %s", strerror(errno));
+	atexit(remove_certs);
+	snprintf(cmd, sizeof(cmd), "%s/etc/mkcerts.sh '%s' >/dev/null", env_or("KMIPD_SRCDIR", "."), certs_dir);
+	if (system(cmd) != 0)
+		fail_msg("%s failed", cmd);
+	return certs_dir;
+}
+
+const char *
+h_cert(const char *name)
+{
+	static char bufs[8][512];
+	static unsigned next;
+	char *b = bufs[next++ % 8];
+
+	snprintf(b, sizeof(bufs[0]), "%s/%s", h_certs(), name);
+	return b;
+}
+
+/* Returns a TCP port that was free a moment ago on 127.0.0.1. */
+static unsigned
+free_port(void)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	unsigned port;
+
+	assert_true(fd >= 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	port = ntohs(sa.sin_port);
+	close(fd);
+	return port;
+}
+
+int
+h_tcp_connect(struct h_server *s)
+{
+	struct sockaddr_in sa;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons(s->port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Starts the binary with the common arguments plus a config file and overrides. */
+static void
+start(struct h_server *s, const char *config_path, const char *const *overrides)
+{
+	char *argv[96], opts[40][600];
+	size_t argc = 0, o = 0, i;
+	int fd, waited;
+
+	s->port = free_port();
+	snprintf(s->log, sizeof(s->log), "%s/kmipd.log", s->dir);
+#define OPT(...) do {						\
+		snprintf(opts[o], sizeof(opts[o]), __VA_ARGS__);	\
+		argv[argc++] = "-o";				\
+		argv[argc++] = opts[o++];			\
+	} while (0)
+	argv[argc++] = (char *)env_or("KMIPD_BIN", "build/kmipd");
+	argv[argc++] = "-f";
+	if (config_path != NULL) {
+		argv[argc++] = "-c";
+		argv[argc++] = (char *)config_path;
+	}
+	OPT("server.listen=127.0.0.1");
+	OPT("server.port=%u", s->port);
+	OPT("tls.cert_file=%s", h_cert("server.crt"));
+	OPT("tls.key_file=%s", h_cert("server.key"));
+	OPT("tls.clients_ca_cert_file=%s", h_cert("ca.crt"));
+	OPT("store.path=%s/store", s->dir);
+	OPT("log.level=debug");
+	for (i = 0; overrides != NULL && overrides[i] != NULL; i++) {
+		assert_true(o < 40);
+		OPT("%s", overrides[i]);
+	}
+#undef OPT
+	argv[argc] = NULL;
+
+	s->pid = fork();
+	assert_true(s->pid >= 0);
+	if (s->pid == 0) {
+		fd = open(s->log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (fd < 0)
+			_exit(127);
+		dup2(fd, 2);
+		dup2(fd, 1);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	/* Ready once it logs that it listens; fail early if it exits. */
+	for (waited = 0; waited < 15000; waited += 20) {
+		int status;
+
+		if (h_log_count(s, "listening on") > 0)
+			return;
+		if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
+			char cmd[400];
+
+			snprintf(cmd, sizeof(cmd), "cat '%s' >&2", s->log);
+			if (system(cmd) != 0)
+				fprintf(stderr, "(no log)\n");
+			s->pid = 0;
+			fail_msg("kmipd exited at start-up (status %d)", status);
+		}
+		sleep_ms(20);
+	}
+	fail_msg("kmipd did not start within 15 s");
+}
+
+static void
+make_dir(struct h_server *s)
+{
+	memset(s, 0, sizeof(*s));
+	snprintf(s->dir, sizeof(s->dir), "/tmp/kmipd-test-XXXXXX");
+	if (mkdtemp(s->dir) == NULL)
+		fail_msg("mkdtemp: %s", strerror(errno));
+}
+
+void
+h_start(struct h_server *s, const char *const *overrides)
+{
+	make_dir(s);
+	start(s, NULL, overrides);
+}
+
+void
+h_start_config(struct h_server *s, const char *config_text, const char *const *overrides)
+{
+	char path[400];
+	FILE *f;
+
+	make_dir(s);
+	snprintf(path, sizeof(path), "%s/kmipd.conf", s->dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(config_text, f);
+	assert_int_equal(fclose(f), 0);
+	start(s, path, overrides);
+}
+
+void
+h_signal(struct h_server *s, int sig)
+{
+	if (s->pid > 0)
+		kill(s->pid, sig);
+}
+
+int
+h_stop(struct h_server *s, int timeout_ms)
+{
+	int status, waited;
+
+	if (s->pid <= 0)
+		return -1;
+	kill(s->pid, SIGTERM);
+	for (waited = 0; waited < timeout_ms; waited += 10) {
+		if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
+			s->pid = 0;
+			return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+		}
+		sleep_ms(10);
+	}
+	kill(s->pid, SIGKILL);
+	waitpid(s->pid, &status, 0);
+	s->pid = 0;
+	return -1;
+}
+
+void
+h_cleanup(struct h_server *s)
+{
+	char cmd[400];
+
+	if (s->pid > 0)
+		(void)h_stop(s, 5000);
+	if (s->dir[0] != '\0') {
+		/* Keep the log of a failed run visible: print it when asked to. */
+		if (getenv("KMIPD_TEST_SHOWLOG") != NULL) {
+			snprintf(cmd, sizeof(cmd), "cat '%s' >&2", s->log);
+			if (system(cmd) != 0)
+				fprintf(stderr, "(no log)\n");
+		}
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", s->dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "harness: could not remove %s\n", s->dir);
+		s->dir[0] = '\0';
+	}
+}
+
+/* Reads the whole log into a malloc'd string. */
+static char *
+read_log(struct h_server *s)
+{
+	FILE *f = fopen(s->log, "r");
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m;
+	char chunk[4096];
+	size_t n;
+
+	if (f == NULL)
+		return strdup("");
+	m = open_memstream(&buf, &len);
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		fwrite(chunk, 1, n, m);
+	fclose(f);
+	fclose(m);
+	return buf;
+}
+
+int
+h_log_count(struct h_server *s, const char *needle)
+{
+	char *log = read_log(s), *p = log;
+	int n = 0;
+
+	while ((p = strstr(p, needle)) != NULL) {
+		n++;
+		p += strlen(needle);
+	}
+	free(log);
+	return n;
+}
+
+bool
+h_log_wait(struct h_server *s, const char *needle, int timeout_ms)
+{
+	int waited;
+
+	for (waited = 0; waited <= timeout_ms; waited += 20) {
+		if (h_log_count(s, needle) > 0)
+			return true;
+		sleep_ms(20);
+	}
+	return false;
+}
+
+SSL_CTX *
+h_client_ctx(const char *cert, const char *key, const char *ca, int min_version, int max_version)
+{
+	SSL_CTX *ctx = NULL;
+	char *cause = NULL;
+
+	if (tls_client_ctx_new(ca != NULL ? ca : h_cert("ca.crt"), cert, key, &ctx, &cause) != 0)
+		fail_msg("client context: %s", cause);
+	if ((min_version != 0 || max_version != 0) &&
+	    tls_client_ctx_set_versions(ctx, min_version ? min_version : TLS1_2_VERSION,
+	    max_version ? max_version : TLS1_3_VERSION, &cause) != 0)
+		fail_msg("client versions: %s", cause);
+	return ctx;
+}
+
+struct kmip_client *
+h_try_connect(struct h_server *s, SSL_CTX *ctx, SSL_SESSION *session, char *why, size_t whysize)
+{
+	struct kmip_client *cl = NULL;
+	char *cause = NULL;
+
+	if (kmip_client_connect(ctx, "127.0.0.1", s->port, session, 10000, &cl, &cause) != 0) {
+		if (why != NULL)
+			snprintf(why, whysize, "%s", cause != NULL ? cause : "?");
+		free(cause);
+		return NULL;
+	}
+	return cl;
+}
+
+struct kmip_client *
+h_connect(struct h_server *s, SSL_CTX *ctx)
+{
+	char why[512];
+	struct kmip_client *cl = h_try_connect(s, ctx, NULL, why, sizeof(why));
+
+	if (cl == NULL)
+		fail_msg("connect: %s", why);
+	return cl;
+}
+
+void
+h_discover_request(struct ttlv_enc *e, int major, int minor, const char *id)
+{
+	ttlv_enc_init(e);
+	ttlv_enc_begin(e, KMIP_TAG_REQUEST_MESSAGE);
+	ttlv_enc_begin(e, KMIP_TAG_REQUEST_HEADER);
+	ttlv_enc_begin(e, KMIP_TAG_PROTOCOL_VERSION);
+	ttlv_enc_int(e, KMIP_TAG_PROTOCOL_VERSION_MAJOR, major);
+	ttlv_enc_int(e, KMIP_TAG_PROTOCOL_VERSION_MINOR, minor);
+	ttlv_enc_end(e);
+	ttlv_enc_int(e, KMIP_TAG_BATCH_COUNT, 1);
+	ttlv_enc_end(e);
+	ttlv_enc_begin(e, KMIP_TAG_BATCH_ITEM);
+	ttlv_enc_enum(e, KMIP_TAG_OPERATION, KMIP_OPERATION_DISCOVER_VERSIONS);
+	if (id != NULL)
+		ttlv_enc_bytes(e, KMIP_TAG_UNIQUE_BATCH_ITEM_ID, id, strlen(id));
+	ttlv_enc_begin(e, KMIP_TAG_REQUEST_PAYLOAD);
+	ttlv_enc_end(e);
+	ttlv_enc_end(e);
+	ttlv_enc_end(e);
+	assert_int_equal(ttlv_enc_finish(e), 0);
+}
+
+struct ttlv *
+h_call(struct kmip_client *cl, const struct ttlv_enc *req, struct ttlv_arena **arena)
+{
+	struct ttlv *root = NULL;
+	char *cause = NULL;
+
+	if (kmip_client_call(cl, req, &root, arena, &cause) != 0)
+		fail_msg("request failed: %s", cause);
+	assert_int_equal(root->tag, KMIP_TAG_RESPONSE_MESSAGE);
+	return root;
+}
+
+int
+h_result_status(const struct ttlv *resp)
+{
+	const struct ttlv *t = ttlv_find(ttlv_find(resp, KMIP_TAG_BATCH_ITEM), KMIP_TAG_RESULT_STATUS);
+
+	return t != NULL ? (int)t->v.u32 : -1;
+}
+
+int
+h_result_reason(const struct ttlv *resp)
+{
+	const struct ttlv *t = ttlv_find(ttlv_find(resp, KMIP_TAG_BATCH_ITEM), KMIP_TAG_RESULT_REASON);
+
+	return t != NULL ? (int)t->v.u32 : -1;
+}
+
+unsigned
+h_response_version(const struct ttlv *resp)
+{
+	const struct ttlv *pv = ttlv_find(ttlv_find(resp, KMIP_TAG_RESPONSE_HEADER), KMIP_TAG_PROTOCOL_VERSION);
+	const struct ttlv *major = ttlv_find(pv, KMIP_TAG_PROTOCOL_VERSION_MAJOR);
+	const struct ttlv *minor = ttlv_find(pv, KMIP_TAG_PROTOCOL_VERSION_MINOR);
+
+	if (major == NULL || minor == NULL)
+		return 0;
+	return KMIP_VERSION(major->v.i32, minor->v.i32);
+}

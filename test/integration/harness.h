@@ -1,0 +1,68 @@
+/*
+ * Integration test harness: runs the real kmipd binary on loopback with certificates made by
+ * etc/mkcerts.sh, and talks to it over real mutual TLS with the proto client.
+ *
+ * Environment: KMIPD_BIN (default build/kmipd), KMIPD_SRCDIR (default "."), for the certificate script.
+ */
+#ifndef KMIPD_HARNESS_H
+#define KMIPD_HARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include <openssl/ssl.h>
+
+#include "proto/proto.h"
+
+/* Certificates made once per test binary (see etc/mkcerts.sh for the names in it). */
+const char *h_certs(void);
+/* A path in the certificate folder: h_cert("client.crt"). Static buffer rotated over 8 calls. */
+const char *h_cert(const char *name);
+
+struct h_server {
+	pid_t pid;
+	unsigned port;
+	char dir[256];		/* private temporary folder: log, store, config */
+	char log[300];
+};
+
+/*
+ * Starts kmipd -f on 127.0.0.1 with the test certificates and the given extra -o overrides (NULL-
+ * terminated, may be NULL), and waits until it accepts connections. Fails the test if it does not start.
+ */
+void h_start(struct h_server *s, const char *const *overrides);
+/* Like h_start, with a config file written into the server's folder (text, libconfig syntax). */
+void h_start_config(struct h_server *s, const char *config_text, const char *const *overrides);
+/* Sends SIGTERM and returns the exit status (-1 if it had to be killed after timeout_ms). */
+int h_stop(struct h_server *s, int timeout_ms);
+/* Sends a signal. */
+void h_signal(struct h_server *s, int sig);
+/* Waits up to timeout_ms for the server log to contain needle; returns true if it does. */
+bool h_log_wait(struct h_server *s, const char *needle, int timeout_ms);
+/* Counts occurrences of needle in the log. */
+int h_log_count(struct h_server *s, const char *needle);
+/* Removes the server's folder; call after h_stop. */
+void h_cleanup(struct h_server *s);
+
+/* A client context with the named client certificate (NULL: none), trusting ca (NULL: ca.crt). */
+SSL_CTX *h_client_ctx(const char *cert, const char *key, const char *ca, int min_version, int max_version);
+/* Connects with ctx; fails the test on error. */
+struct kmip_client *h_connect(struct h_server *s, SSL_CTX *ctx);
+/* Connects with ctx; returns NULL (and the reason in why, if not NULL) when refused. */
+struct kmip_client *h_try_connect(struct h_server *s, SSL_CTX *ctx, SSL_SESSION *session, char *why,
+    size_t whysize);
+/* A plain TCP connection to the server (no TLS), or -1. */
+int h_tcp_connect(struct h_server *s);
+
+/* Builds a request of one Discover Versions batch item in version major.minor, batch item id id. */
+void h_discover_request(struct ttlv_enc *e, int major, int minor, const char *id);
+/* Sends a request and reads the response, failing the test on transport errors. */
+struct ttlv *h_call(struct kmip_client *cl, const struct ttlv_enc *req, struct ttlv_arena **arena);
+/* Helpers to read a response: first batch item's Result Status / Reason (-1 when absent). */
+int h_result_status(const struct ttlv *resp);
+int h_result_reason(const struct ttlv *resp);
+/* Protocol version of a response header as KMIP_VERSION(major, minor). */
+unsigned h_response_version(const struct ttlv *resp);
+
+#endif
