@@ -25,6 +25,7 @@
 #include "core/dispatch.h"
 #include "core/server.h"
 #include "proto/proto.h"
+#include "store/store.h"
 #include "tls/tls.h"
 
 #define CONN_READ_HIGH_WATER	(64 * 1024)	/* bytes read ahead per connection before we consume them */
@@ -48,6 +49,7 @@ static const bool transitions[5][5] = {
 };
 
 static void conn_process_input(struct conn *c);
+static void conn_check_backpressure(struct conn *c);
 
 /* Returns the name of a state, for logs. */
 const char *
@@ -157,13 +159,10 @@ wipe_free(const void *data, size_t len, void *extra)
 	free((void *)data);
 }
 
-/* Queues an encoded response for sending without copying it; the encoder is left empty. */
+/* Queues a response buffer for sending without copying it; the buffer is consumed either way. */
 static int
-conn_send(struct conn *c, struct ttlv_enc *out)
+conn_send_buf(struct conn *c, uint8_t *buf, size_t len)
 {
-	size_t len;
-	uint8_t *buf = ttlv_enc_detach(out, &len);
-
 	if (buf == NULL)
 		return 0;
 	if (evbuffer_add_reference(bufferevent_get_output(c->bev), buf, len, wipe_free, NULL) != 0) {
@@ -171,6 +170,16 @@ conn_send(struct conn *c, struct ttlv_enc *out)
 		return -1;
 	}
 	return 0;
+}
+
+/* Queues an encoded response; the encoder is left empty. */
+static int
+conn_send(struct conn *c, struct ttlv_enc *out)
+{
+	size_t len;
+	uint8_t *buf = ttlv_enc_detach(out, &len);
+
+	return conn_send_buf(c, buf, len);
 }
 
 /* Records why the connection ends and starts closing it; see conn.h. */
@@ -216,6 +225,10 @@ conn_close(struct conn *c, enum log_level level, const char *fmt, ...)
 
 	TAILQ_REMOVE(&srv->conns, c, entry);
 	srv->nconns--;
+	if (c->held) {
+		TAILQ_REMOVE(&srv->held, c, held_entry);
+		wipe_free(c->held_buf, c->held_len, NULL);
+	}
 	event_free(c->timer);
 	ssl = bufferevent_openssl_get_ssl(c->bev);
 	/* A clean end keeps the TLS session resumable; a failed one must not. */
@@ -409,6 +422,15 @@ conn_answer(struct conn *c, struct ttlv *root, struct ttlv_arena *arena)
 		conn_closing(c, LOG_LEVEL_ERROR, "could not encode a response: %s", strerror(errno));
 		return;
 	}
+	if (rc == 0 && srv->store != NULL && store_group_pending(srv->store)) {
+		/* This request wrote, or read writes not yet durable: answer only after the group commit. */
+		c->held_buf = ttlv_enc_detach(&out, &c->held_len);
+		c->held = true;
+		TAILQ_INSERT_TAIL(&srv->held, c, held_entry);
+		conn_set_state(c, CONN_PROCESSING);
+		server_schedule_commit(srv);
+		return;
+	}
 	if (conn_send(c, &out) != 0) {
 		ttlv_enc_free(&out);
 		conn_closing(c, LOG_LEVEL_ERROR, "out of memory queueing a response");
@@ -420,6 +442,15 @@ conn_answer(struct conn *c, struct ttlv *root, struct ttlv_arena *arena)
 		conn_closing(c, LOG_LEVEL_WARN, "unusable request message");
 		return;
 	}
+	conn_check_backpressure(c);
+}
+
+/* Above the high-water mark of unsent output, stop reading until it drains. */
+static void
+conn_check_backpressure(struct conn *c)
+{
+	struct server *srv = c->srv;
+
 	if (evbuffer_get_length(bufferevent_get_output(c->bev)) > srv->cfg->server.write_high_water) {
 		bufferevent_setwatermark(c->bev, EV_WRITE, srv->cfg->server.write_high_water / 2, 0);
 		conn_set_state(c, CONN_WRITING);
@@ -489,6 +520,31 @@ conn_process_input(struct conn *c)
 		return;
 	}
 	conn_arm_reading_timer(c);
+}
+
+/* Sends (or drops) a response that waited for a group commit, then goes on with buffered requests. */
+void
+conn_release(struct conn *c, bool committed, const char *why)
+{
+	uint8_t *buf = c->held_buf;
+	size_t len = c->held_len;
+
+	c->held = false;
+	c->held_buf = NULL;
+	c->held_len = 0;
+	if (!committed) {
+		wipe_free(buf, len, NULL);
+		c->tls_failed = true;
+		conn_closing(c, LOG_LEVEL_ERROR, "store commit failed (%s): the request was not acknowledged", why);
+		return;
+	}
+	if (conn_send_buf(c, buf, len) != 0) {
+		conn_closing(c, LOG_LEVEL_ERROR, "out of memory queueing a response");
+		return;
+	}
+	conn_set_state(c, CONN_READING);
+	conn_check_backpressure(c);
+	conn_process_input(c);
 }
 
 /* Closes an idle connection now, or lets a busy one finish its request first. */

@@ -27,6 +27,7 @@ enum conn_state {
 
 struct conn {
 	TAILQ_ENTRY(conn) entry;
+	TAILQ_ENTRY(conn) held_entry;	/* on srv->held while its response waits for a group commit */
 	struct server *srv;
 	uint64_t id;
 	enum conn_state state;
@@ -38,6 +39,9 @@ struct conn {
 	bool request_timer;		/* the armed deadline is the request deadline */
 	bool resumed;			/* TLS session resumed */
 	uint64_t requests;
+	bool held;
+	uint8_t *held_buf;		/* the response waiting for the commit (wiped when freed) */
+	size_t held_len;
 	bool tls_failed;		/* no close_notify: the session must not be resumed */
 	enum log_level close_level;
 	char close_reason[160];
@@ -53,6 +57,11 @@ struct conn *conn_new(struct server *srv, int fd, const struct sockaddr *sa, int
 void conn_close(struct conn *c, enum log_level level, const char *fmt, ...) LOG_PRINTF(3, 4);
 /* Stops reading, lets the output already queued flush, then closes from the loop (never from the caller). */
 void conn_closing(struct conn *c, enum log_level level, const char *fmt, ...) LOG_PRINTF(3, 4);
+/*
+ * Releases a response held for a group commit: sent when committed is true, else the connection is
+ * closed without it (the request was not made durable, so it must not be acknowledged).
+ */
+void conn_release(struct conn *c, bool committed, const char *why);
 /* Asks a connection to stop after its current request (server shutdown). */
 void conn_drain(struct conn *c);
 /* Logs a line prefixed with the connection id, peer and identity. */

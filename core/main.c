@@ -170,7 +170,7 @@ main(int argc, char **argv)
 		server_free(&srv);
 		return 1;
 	}
-	if (drop_privileges(srv.cfg) != 0) {
+	if (drop_privileges(srv.cfg) != 0 || server_open_store(&srv) != 0) {
 		server_free(&srv);
 		return 1;
 	}

@@ -3,10 +3,11 @@ KMIPD_SRCS := core/main.c core/log.c core/server.c core/conn.c core/dispatch.c c
 KMIPCTL_SRCS := core/kmipctl.c
 ALL_SRCS += $(KMIPD_SRCS) $(KMIPCTL_SRCS)
 
-$(BUILD)/kmipd: $(patsubst %.c,$(BUILD)/%.o,$(KMIPD_SRCS)) $(BUILD)/libtls.a $(BUILD)/libproto.a
+$(BUILD)/kmipd: $(patsubst %.c,$(BUILD)/%.o,$(KMIPD_SRCS)) $(BUILD)/libstore.a $(BUILD)/libtls.a \
+		$(BUILD)/libproto.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(BUILD)/kmipctl: $(patsubst %.c,$(BUILD)/%.o,$(KMIPCTL_SRCS)) $(BUILD)/libproto.a
+$(BUILD)/kmipctl: $(patsubst %.c,$(BUILD)/%.o,$(KMIPCTL_SRCS)) $(BUILD)/libstore.a $(BUILD)/libproto.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 ALL_SRCS += test/unit/test_config.c

@@ -18,11 +18,15 @@
 #include "core/conn.h"
 #include "core/log.h"
 #include "core/server.h"
+#include "store/store.h"
 #include "tls/tls.h"
 
 #define ACCEPT_BACKOFF_SEC	1	/* after EMFILE/ENFILE, pause accepting this long */
 #define CLOSING_TIMEOUT_SEC	5	/* time to flush a last response before closing */
 #define LISTEN_BACKLOG		1024
+/* Event priorities: I/O and timers run at the default (middle); the group commit runs last. */
+#define PRIORITIES		3
+#define PRIORITY_COMMIT		2
 
 static void server_update_accepting(struct server *srv);
 
@@ -328,6 +332,67 @@ out:
 	config_free(next);
 }
 
+/* End of a loop iteration's I/O: make the group durable, then release the responses that waited for it. */
+static void
+commit_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+	TAILQ_HEAD(, conn) batch = TAILQ_HEAD_INITIALIZER(batch);
+	struct conn *c;
+	unsigned n = 0;
+	int rc;
+
+	(void)fd;
+	(void)what;
+	rc = store_group_commit(srv->store);
+	if (rc != 0)
+		log_error("store: group commit failed: %s (%s); closing the connections that waited for it",
+		    store_strerror(rc), store_last_error(srv->store));
+	/* Released connections may answer more requests, which wait for the next commit, not this one. */
+	TAILQ_CONCAT(&batch, &srv->held, held_entry);
+	while ((c = TAILQ_FIRST(&batch)) != NULL) {
+		TAILQ_REMOVE(&batch, c, held_entry);
+		n++;
+		conn_release(c, rc == 0, rc == 0 ? NULL : store_strerror(rc));
+	}
+	log_debug("group commit: %u responses released", n);
+}
+
+/* Makes sure the group commit runs at the end of this loop iteration (after all pending I/O). */
+void
+server_schedule_commit(struct server *srv)
+{
+	event_active(srv->commit_ev, EV_TIMEOUT, 0);
+}
+
+/* Opens the store described by the config. */
+int
+server_open_store(struct server *srv)
+{
+	const struct config_store *c = &srv->cfg->store;
+	struct store_options o;
+	struct store_stats st;
+	char *cause = NULL;
+
+	store_options_init(&o);
+	o.path = c->path;
+	o.map_size = (size_t)c->map_size;
+	o.max_map_size = (size_t)c->max_map_size;
+	o.sync = c->sync == CONFIG_SYNC_RELAXED ? STORE_SYNC_RELAXED : STORE_SYNC_FULL;
+	o.group_commit = c->group_commit;
+	if (store_open(&o, &srv->store, &cause) != 0) {
+		log_warnx("store %s: %s", c->path, cause ? cause : "?");
+		free(cause);
+		return -1;
+	}
+	if (store_stat(srv->store, &st) == 0)
+		log_info("store %s: %llu objects, map %llu MiB (max %llu MiB), sync %s%s", c->path,
+		    (unsigned long long)st.objects, (unsigned long long)(st.map_size >> 20),
+		    (unsigned long long)(st.max_map_size >> 20), c->sync == CONFIG_SYNC_RELAXED ? "relaxed" : "full",
+		    c->group_commit ? ", group commit" : "");
+	return 0;
+}
+
 static void
 signal_cb(evutil_socket_t sig, short what, void *arg)
 {
@@ -357,8 +422,14 @@ server_init(struct server *srv, struct kmipd_config *cfg, const char *config_pat
 	srv->noverrides = noverrides;
 	signal(SIGPIPE, SIG_IGN);
 
-	if ((srv->base = event_base_new()) == NULL) {
+	TAILQ_INIT(&srv->held);
+	if ((srv->base = event_base_new()) == NULL || event_base_priority_init(srv->base, PRIORITIES) != 0) {
 		log_warnx("event_base_new failed");
+		return -1;
+	}
+	if ((srv->commit_ev = event_new(srv->base, -1, 0, commit_cb, srv)) == NULL ||
+	    event_priority_set(srv->commit_ev, PRIORITY_COMMIT) != 0) {
+		log_warnx("cannot set up the group commit event");
 		return -1;
 	}
 	tls_config_from(&t, cfg);
@@ -433,6 +504,14 @@ server_free(struct server *srv)
 		event_free(srv->accept_retry);
 	if (srv->shutdown_timer != NULL)
 		event_free(srv->shutdown_timer);
+	if (srv->commit_ev != NULL)
+		event_free(srv->commit_ev);
+	if (srv->store != NULL) {
+		/* Connections are gone, so nothing waits for a pending group: make it durable anyway. */
+		if (store_group_commit(srv->store) != 0)
+			log_warnx("store: final commit failed: %s", store_last_error(srv->store));
+		store_close(srv->store);
+	}
 	tls_server_free(srv->tls);
 	if (srv->base != NULL)
 		event_base_free(srv->base);

@@ -16,6 +16,7 @@
 #include "proto/proto.h"
 
 struct conn;
+struct store;
 struct tls_server;
 struct evconnlistener;
 
@@ -51,6 +52,14 @@ struct server {
 	struct event *sig_hup;
 	struct event *accept_retry;
 	struct event *shutdown_timer;
+	struct store *store;
+	/*
+	 * Group commit: responses produced while the store has an open group wait here, and commit_ev (the
+	 * lowest priority, so it runs after every I/O callback of the loop iteration) makes the group durable
+	 * and releases them.
+	 */
+	struct event *commit_ev;
+	TAILQ_HEAD(, conn) held;
 	/* Shared timer queues (libevent common timeouts): O(1) arming for many connections. */
 	const struct timeval *tv_handshake;
 	const struct timeval *tv_request;
@@ -66,6 +75,10 @@ struct server {
 /* Sets up listeners, TLS, signals and timers from cfg. Returns 0, or -1 after logging why. */
 int server_init(struct server *srv, struct kmipd_config *cfg, const char *config_path,
     char *const *overrides, size_t noverrides) __attribute__((warn_unused_result));
+/* Opens the store (after privileges are dropped). Returns 0, or -1 after logging why. */
+int server_open_store(struct server *srv) __attribute__((warn_unused_result));
+/* Makes sure a group commit runs at the end of this loop iteration. */
+void server_schedule_commit(struct server *srv);
 /* Runs the loop until a stop signal has drained the connections; returns the exit status. */
 int server_run(struct server *srv);
 /* Frees everything server_init() made; the config too. */
