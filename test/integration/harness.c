@@ -122,9 +122,12 @@ h_tcp_connect(struct h_server *s)
 	return fd;
 }
 
-/* Starts the binary with the common arguments plus a config file and overrides. */
+/*
+ * Starts the binary with the common arguments plus a config file and overrides; tls_opts adds the test
+ * certificates as -o overrides.
+ */
 static void
-start(struct h_server *s, const char *config_path, const char *const *overrides)
+start(struct h_server *s, const char *config_path, const char *const *overrides, bool tls_opts)
 {
 	char *argv[96], opts[40][600];
 	size_t argc = 0, o = 0, i;
@@ -145,9 +148,11 @@ start(struct h_server *s, const char *config_path, const char *const *overrides)
 	}
 	OPT("server.listen=127.0.0.1");
 	OPT("server.port=%u", s->port);
-	OPT("tls.cert_file=%s", h_cert("server.crt"));
-	OPT("tls.key_file=%s", h_cert("server.key"));
-	OPT("tls.clients_ca_cert_file=%s", h_cert("ca.crt"));
+	if (tls_opts) {
+		OPT("tls.cert_file=%s", h_cert("server.crt"));
+		OPT("tls.key_file=%s", h_cert("server.key"));
+		OPT("tls.clients_ca_cert_file=%s", h_cert("ca.crt"));
+	}
 	OPT("store.path=%s/store", s->dir);
 	OPT("log.level=debug");
 	for (i = 0; overrides != NULL && overrides[i] != NULL; i++) {
@@ -188,8 +193,8 @@ start(struct h_server *s, const char *config_path, const char *const *overrides)
 	fail_msg("kmipd did not start within 15 s");
 }
 
-static void
-make_dir(struct h_server *s)
+void
+h_make_dir(struct h_server *s)
 {
 	memset(s, 0, sizeof(*s));
 	snprintf(s->dir, sizeof(s->dir), "/tmp/kmipd-test-XXXXXX");
@@ -200,23 +205,154 @@ make_dir(struct h_server *s)
 void
 h_start(struct h_server *s, const char *const *overrides)
 {
-	make_dir(s);
-	start(s, NULL, overrides);
+	h_make_dir(s);
+	start(s, NULL, overrides, true);
+}
+
+/* Writes the config file into the server's folder and starts the server on it. */
+static void
+start_config(struct h_server *s, const char *config_text, const char *const *overrides, bool tls_opts)
+{
+	char path[400];
+
+	snprintf(path, sizeof(path), "%s/kmipd.conf", s->dir);
+	h_write_file(path, config_text);
+	start(s, path, overrides, tls_opts);
 }
 
 void
 h_start_config(struct h_server *s, const char *config_text, const char *const *overrides)
 {
-	char path[400];
+	h_make_dir(s);
+	start_config(s, config_text, overrides, true);
+}
+
+void
+h_start_config_raw(struct h_server *s, const char *config_text, const char *const *overrides)
+{
+	if (s->dir[0] == '\0')
+		h_make_dir(s);
+	start_config(s, config_text, overrides, false);
+}
+
+int
+h_wait_exit(struct h_server *s, int timeout_ms)
+{
+	int status, waited;
+
+	if (s->pid <= 0)
+		return -1;
+	for (waited = 0; waited <= timeout_ms; waited += 10) {
+		if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
+			s->pid = 0;
+			return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+		}
+		sleep_ms(10);
+	}
+	return -1;
+}
+
+long
+h_rss_kb(struct h_server *s)
+{
+	char path[64], line[256];
+	long kb = -1;
 	FILE *f;
 
-	make_dir(s);
-	snprintf(path, sizeof(path), "%s/kmipd.conf", s->dir);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(config_text, f);
+	snprintf(path, sizeof(path), "/proc/%ld/status", (long)s->pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+int
+h_run_kmipd(const char *const *args, char *out, size_t outsize)
+{
+	const char *argv[64];
+	size_t argc = 0, len = 0;
+	int pfd[2], status;
+	pid_t pid;
+	ssize_t n;
+	char sink[512];
+
+	argv[argc++] = env_or("KMIPD_BIN", "build/kmipd");
+	while (*args != NULL) {
+		assert_true(argc < 63);
+		argv[argc++] = *args++;
+	}
+	argv[argc] = NULL;
+	assert_int_equal(pipe(pfd), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(pfd[0]);
+		dup2(pfd[1], 1);
+		dup2(pfd[1], 2);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(pfd[1]);
+	for (;;) {
+		if (len + 1 < outsize)
+			n = read(pfd[0], out + len, outsize - len - 1);
+		else
+			n = read(pfd[0], sink, sizeof(sink));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (len + 1 < outsize)
+			len += (size_t)n;
+	}
+	close(pfd[0]);
+	if (outsize > 0)
+		out[len] = '\0';
+	while (waitpid(pid, &status, 0) < 0)
+		assert_int_equal(errno, EINTR);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+void
+h_mkcerts(const char *dir, const char *key_type)
+{
+	char cmd[1024];
+
+	snprintf(cmd, sizeof(cmd), "%s%s %s/etc/mkcerts.sh '%s' >/dev/null", key_type != NULL ?
+	    "KMIPD_KEY_TYPE=" : "", key_type != NULL ? key_type : "", env_or("KMIPD_SRCDIR", "."), dir);
+	if (system(cmd) != 0)
+		fail_msg("%s failed", cmd);
+}
+
+void
+h_write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	if (f == NULL)
+		fail_msg("%s: %s", path, strerror(errno));
+	fputs(text, f);
 	assert_int_equal(fclose(f), 0);
-	start(s, path, overrides);
+}
+
+void
+h_copy_file(const char *from, const char *to)
+{
+	FILE *in = fopen(from, "r"), *out;
+	char buf[4096];
+	size_t n;
+
+	if (in == NULL)
+		fail_msg("%s: %s", from, strerror(errno));
+	if ((out = fopen(to, "w")) == NULL)
+		fail_msg("%s: %s", to, strerror(errno));
+	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+		assert_int_equal(fwrite(buf, 1, n, out), n);
+	fclose(in);
+	assert_int_equal(fclose(out), 0);
 }
 
 void

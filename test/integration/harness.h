@@ -34,6 +34,28 @@ struct h_server {
 void h_start(struct h_server *s, const char *const *overrides);
 /* Like h_start, with a config file written into the server's folder (text, libconfig syntax). */
 void h_start_config(struct h_server *s, const char *config_text, const char *const *overrides);
+/* Makes the server's private folder (s->dir) before starting, so a test can put files in it first. */
+void h_make_dir(struct h_server *s);
+/*
+ * Like h_start_config, but passes no tls.* overrides: the config text names the TLS files, so a SIGHUP
+ * reload reads them again (-o overrides are re-applied on reload). The listen address, port, store path and
+ * log level are still set with -o. Uses s->dir if h_make_dir made it, else makes it.
+ */
+void h_start_config_raw(struct h_server *s, const char *config_text, const char *const *overrides);
+/* Waits up to timeout_ms for the server to exit by itself; returns its exit status, or -1 if still running. */
+int h_wait_exit(struct h_server *s, int timeout_ms);
+/* Resident memory of the server process in KiB (VmRSS), or -1. */
+long h_rss_kb(struct h_server *s);
+/*
+ * Runs KMIPD_BIN with args (NULL-terminated) and waits; its stdout and stderr go to out (NUL-terminated,
+ * truncated to outsize). Returns the exit status, or -1 if it did not exit normally.
+ */
+int h_run_kmipd(const char *const *args, char *out, size_t outsize);
+/* Makes a certificate set with etc/mkcerts.sh in dir; key_type "rsa" or "ec" (faster), NULL for the default. */
+void h_mkcerts(const char *dir, const char *key_type);
+/* Writes text to path (replacing it), or copies the file from to to; fail the test on error. */
+void h_write_file(const char *path, const char *text);
+void h_copy_file(const char *from, const char *to);
 /* Sends SIGTERM and returns the exit status (-1 if it had to be killed after timeout_ms). */
 int h_stop(struct h_server *s, int timeout_ms);
 /* Sends a signal. */
