@@ -229,6 +229,7 @@ conn_close(struct conn *c, enum log_level level, const char *fmt, ...)
 		TAILQ_REMOVE(&srv->held, c, held_entry);
 		wipe_free(c->held_buf, c->held_len, NULL);
 	}
+	dispatch_cancel(c->pending);
 	event_free(c->timer);
 	ssl = bufferevent_openssl_get_ssl(c->bev);
 	/* A clean end keeps the TLS session resumable; a failed one must not. */
@@ -246,6 +247,8 @@ conn_close(struct conn *c, enum log_level level, const char *fmt, ...)
 static void
 conn_tls_errors(struct conn *c, char *buf, size_t size)
 {
+	SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+	long vr = ssl != NULL ? SSL_get_verify_result(ssl) : X509_V_OK;
 	unsigned long e;
 	size_t n = 0;
 
@@ -253,9 +256,15 @@ conn_tls_errors(struct conn *c, char *buf, size_t size)
 	while ((e = bufferevent_get_openssl_error(c->bev)) != 0 && n + 1 < size) {
 		char one[256];
 
+		if (ERR_GET_LIB(e) == 0)
+			continue;	/* libevent's own SSL_get_error() code, not an OpenSSL error */
 		ERR_error_string_n(e, one, sizeof(one));
 		n += (size_t)snprintf(buf + n, size - n, "%s%s", n > 0 ? "; " : "", one);
 	}
+	/* "certificate verify failed" alone does not tell an operator whether it expired or has another CA. */
+	if (vr != X509_V_OK && n + 1 < size)
+		n += (size_t)snprintf(buf + n, size - n, "%sclient certificate: %s", n > 0 ? "; " : "",
+		    X509_verify_cert_error_string(vr));
 	if (buf[0] == '\0')
 		snprintf(buf, size, "%s", errno != 0 ? strerror(errno) : "connection reset");
 }
@@ -404,45 +413,61 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 	}
 }
 
-/* Answers one decoded request; the arena is freed here. */
+/*
+ * Sends a finished response, or holds it for the group commit when the request wrote (or read writes that
+ * are not yet durable).
+ */
 static void
-conn_answer(struct conn *c, struct ttlv *root, struct ttlv_arena *arena)
+conn_respond(struct conn *c, struct ttlv_enc *out)
 {
 	struct server *srv = c->srv;
-	struct ttlv_enc out;
-	int rc;
 
-	ttlv_enc_init(&out);
-	rc = dispatch_request(c, root, arena, &out);
-	ttlv_arena_free(arena);
 	c->requests++;
 	srv->stats.requests++;
-	if (ttlv_enc_finish(&out) != 0) {
-		ttlv_enc_free(&out);
+	if (ttlv_enc_finish(out) != 0) {
 		conn_closing(c, LOG_LEVEL_ERROR, "could not encode a response: %s", strerror(errno));
 		return;
 	}
-	if (rc == 0 && srv->store != NULL && store_group_pending(srv->store)) {
-		/* This request wrote, or read writes not yet durable: answer only after the group commit. */
-		c->held_buf = ttlv_enc_detach(&out, &c->held_len);
+	if (srv->store != NULL && store_group_pending(srv->store)) {
+		c->held_buf = ttlv_enc_detach(out, &c->held_len);
 		c->held = true;
 		TAILQ_INSERT_TAIL(&srv->held, c, held_entry);
 		conn_set_state(c, CONN_PROCESSING);
 		server_schedule_commit(srv);
 		return;
 	}
-	if (conn_send(c, &out) != 0) {
-		ttlv_enc_free(&out);
+	if (conn_send(c, out) != 0) {
 		conn_closing(c, LOG_LEVEL_ERROR, "out of memory queueing a response");
 		return;
 	}
-	ttlv_enc_free(&out);
-	if (rc != 0) {
-		srv->stats.bad_messages++;
-		conn_closing(c, LOG_LEVEL_WARN, "unusable request message");
+	conn_check_backpressure(c);
+}
+
+/* Answers one decoded request; the arena is freed here unless the dispatcher keeps it. */
+static void
+conn_answer(struct conn *c, struct ttlv *root, struct ttlv_arena *arena)
+{
+	struct ttlv_enc out;
+
+	ttlv_enc_init(&out);
+	if (dispatch_request(c, root, arena, &out) == DISPATCH_PENDING) {
+		conn_set_state(c, CONN_PROCESSING);
+		ttlv_enc_free(&out);
 		return;
 	}
-	conn_check_backpressure(c);
+	ttlv_arena_free(arena);
+	conn_respond(c, &out);
+	ttlv_enc_free(&out);
+}
+
+/* A pending request has its response: send it and go on with the requests queued behind it. */
+void
+conn_request_done(struct conn *c, struct ttlv_enc *out)
+{
+	conn_set_state(c, CONN_READING);
+	conn_respond(c, out);
+	ttlv_enc_free(out);
+	conn_process_input(c);
 }
 
 /* Above the high-water mark of unsent output, stop reading until it drains. */

@@ -14,6 +14,8 @@
 
 struct server;
 struct bufferevent;
+struct dispatch_pending;
+struct ttlv_enc;
 struct ttlv_decoder;
 struct tls_identity;
 
@@ -39,6 +41,7 @@ struct conn {
 	bool request_timer;		/* the armed deadline is the request deadline */
 	bool resumed;			/* TLS session resumed */
 	uint64_t requests;
+	struct dispatch_pending *pending;	/* a request waiting for key generation */
 	bool held;
 	uint8_t *held_buf;		/* the response waiting for the commit (wiped when freed) */
 	size_t held_len;
@@ -62,6 +65,8 @@ void conn_closing(struct conn *c, enum log_level level, const char *fmt, ...) LO
  * closed without it (the request was not made durable, so it must not be acknowledged).
  */
 void conn_release(struct conn *c, bool committed, const char *why);
+/* The response to a request that was pending (key generation) is ready: send it and go on reading. */
+void conn_request_done(struct conn *c, struct ttlv_enc *out);
 /* Asks a connection to stop after its current request (server shutdown). */
 void conn_drain(struct conn *c);
 /* Logs a line prefixed with the connection id, peer and identity. */

@@ -1,34 +1,73 @@
 /*
  * The request dispatcher: envelope checks, protocol version, batch handling, then one handler per
- * operation. Handlers live in one file per family of operations and are listed in dispatch_ops[].
+ * operation. Items that need a key pair (CreateKeyPair) get it from the key-generation workers first: the
+ * request waits, the loop does not, and the whole batch then runs in order with the keys in hand.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/conn.h"
 #include "core/dispatch.h"
+#include "core/keygen.h"
+#include "core/ops.h"
 #include "core/server.h"
 
-/* The versions kmipd speaks, in order of preference. */
-static const unsigned supported_versions[] = {
+const unsigned dispatch_versions[] = {
 	KMIP_VERSION(2, 1), KMIP_VERSION(2, 0), KMIP_VERSION(1, 4), KMIP_VERSION(1, 3), KMIP_VERSION(1, 2),
 	KMIP_VERSION(1, 1), KMIP_VERSION(1, 0),
 };
+const size_t dispatch_nversions = sizeof(dispatch_versions) / sizeof(dispatch_versions[0]);
+
+#define V(major, minor) KMIP_VERSION(major, minor)
 
 const struct op_desc dispatch_ops[] = {
-	{ KMIP_OPERATION_DISCOVER_VERSIONS, "Discover Versions", op_discover_versions },
-	{ 0, NULL, NULL },
+	{ KMIP_OPERATION_CREATE, "Create", op_create, NULL, V(1, 0) },
+	{ KMIP_OPERATION_CREATE_KEY_PAIR, "CreateKeyPair", op_create_key_pair, op_create_key_pair_keyspec, V(1, 0) },
+	{ KMIP_OPERATION_REGISTER, "Register", op_register, NULL, V(1, 0) },
+	{ KMIP_OPERATION_RE_KEY, "ReKey", op_rekey, NULL, V(1, 0) },
+	{ KMIP_OPERATION_RE_KEY_KEY_PAIR, "ReKeyKeyPair", op_rekey_key_pair, op_rekey_key_pair_keyspec, V(1, 1) },
+	{ KMIP_OPERATION_LOCATE, "Locate", op_locate, NULL, V(1, 0) },
+	{ KMIP_OPERATION_GET, "Get", op_get, NULL, V(1, 0) },
+	{ KMIP_OPERATION_GET_ATTRIBUTES, "GetAttributes", op_get_attributes, NULL, V(1, 0) },
+	{ KMIP_OPERATION_GET_ATTRIBUTE_LIST, "GetAttributeList", op_get_attribute_list, NULL, V(1, 0) },
+	{ KMIP_OPERATION_ADD_ATTRIBUTE, "AddAttribute", op_add_attribute, NULL, V(1, 0) },
+	{ KMIP_OPERATION_MODIFY_ATTRIBUTE, "ModifyAttribute", op_modify_attribute, NULL, V(1, 0) },
+	{ KMIP_OPERATION_DELETE_ATTRIBUTE, "DeleteAttribute", op_delete_attribute, NULL, V(1, 0) },
+	{ KMIP_OPERATION_SET_ATTRIBUTE, "SetAttribute", op_set_attribute, NULL, V(2, 0) },
+	{ KMIP_OPERATION_ACTIVATE, "Activate", op_activate, NULL, V(1, 0) },
+	{ KMIP_OPERATION_REVOKE, "Revoke", op_revoke, NULL, V(1, 0) },
+	{ KMIP_OPERATION_DESTROY, "Destroy", op_destroy, NULL, V(1, 0) },
+	{ KMIP_OPERATION_QUERY, "Query", op_query, NULL, V(1, 0) },
+	{ KMIP_OPERATION_DISCOVER_VERSIONS, "DiscoverVersions", op_discover_versions, NULL, V(1, 1) },
+	{ 0, NULL, NULL, NULL, 0 },
 };
 
-/* Returns the handler for an operation, or NULL. */
+/* A request waiting for the key pairs some of its items need. */
+struct dispatch_pending {
+	struct conn *conn;
+	struct ttlv_arena *arena;	/* owns the request tree */
+	struct kmip_request req;
+	unsigned version;
+	unsigned outstanding;		/* keys not yet delivered */
+	struct keygen_job **jobs;	/* per item, NULL when none */
+	struct keygen_result **keys;	/* per item, NULL when none */
+};
+
+struct pending_slot {
+	struct dispatch_pending *p;
+	size_t index;
+};
+
+/* Returns the handler for an operation the client's version has, or NULL. */
 static const struct op_desc *
-find_op(uint32_t operation)
+find_op(uint32_t operation, unsigned version)
 {
 	const struct op_desc *d;
 
 	for (d = dispatch_ops; d->fn != NULL; d++)
 		if (d->operation == operation)
-			return d;
+			return d->since <= version ? d : NULL;
 	return NULL;
 }
 
@@ -56,70 +95,218 @@ response_version(unsigned requested, unsigned *answer)
 	}
 }
 
+/* Fills the parts of a handler's context that do not depend on the item. */
+static void
+ctx_init(struct op_ctx *ctx, struct conn *c, const struct kmip_request *req, unsigned version,
+    struct ttlv_arena *arena, char *placeholder, int64_t now)
+{
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->conn = c;
+	ctx->req = req;
+	ctx->version = version;
+	ctx->arena = arena;
+	ctx->placeholder = placeholder;
+	ctx->now = now;
+}
+
 /* Writes the response to one batch item; returns 0 on success, -1 when the item failed. */
 static int
-dispatch_item(struct conn *c, const struct kmip_request *req, const struct kmip_batch_item *item,
-    unsigned version, struct kmip_response *r)
+dispatch_item(struct op_ctx *ctx, const struct kmip_batch_item *item, struct kmip_response *r)
 {
 	struct ttlv_enc *out = r->enc;
 	struct ttlv_enc_mark mark = ttlv_enc_mark(out);
+	const struct kmip_request *req = ctx->req;
 	const struct op_desc *d;
-	struct op_ctx ctx;
-	const char *name;
+	const char *name = NULL;
 
-	memset(&ctx, 0, sizeof(ctx));
-	ctx.conn = c;
-	ctx.req = req;
-	ctx.item = item;
-	ctx.version = version;
-	ctx.out = out;
+	ctx->item = item;
+	ctx->out = out;
+	memset(&ctx->err, 0, sizeof(ctx->err));
 	if (item->operation == 0) {
-		kmip_error_set(&ctx.err, KMIP_RESULT_REASON_INVALID_MESSAGE,
+		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_MESSAGE,
 		    "batch item without a valid Operation, Unique Batch Item ID or Request Payload");
 		goto fail;
 	}
 	name = ttlv_enum_name(KMIP_TAG_OPERATION, item->operation);
-	if ((d = find_op(item->operation)) == NULL) {
-		kmip_error_set(&ctx.err, KMIP_RESULT_REASON_OPERATION_NOT_SUPPORTED,
+	if ((d = find_op(item->operation, ctx->version)) == NULL) {
+		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_OPERATION_NOT_SUPPORTED,
 		    "operation %s (0x%02x) is not supported", name != NULL ? name : "unknown", item->operation);
 		goto fail;
 	}
 	if (req->async_indicator) {
-		kmip_error_set(&ctx.err, KMIP_RESULT_REASON_FEATURE_NOT_SUPPORTED,
+		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_FEATURE_NOT_SUPPORTED,
 		    "asynchronous operations are not supported; send the request without Asynchronous Indicator");
 		goto fail;
 	}
+	if (item->payload == NULL) {
+		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_MESSAGE, "%s without a Request Payload", d->name);
+		goto fail;
+	}
 	kmip_response_item_begin(r, item);
-	if (d->fn(&ctx) != 0) {
+	if (d->fn(ctx) != 0) {
 		ttlv_enc_rewind(out, mark);
+		if (ctx->err.reason == 0)
+			kmip_error_set(&ctx->err, KMIP_RESULT_REASON_GENERAL_FAILURE, "%s failed", d->name);
 		goto fail;
 	}
 	kmip_response_item_end(r);
 	if (req->max_response_size > 0 && out->len > (size_t)req->max_response_size) {
 		ttlv_enc_rewind(out, mark);
-		kmip_error_set(&ctx.err, KMIP_RESULT_REASON_RESPONSE_TOO_LARGE,
+		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_RESPONSE_TOO_LARGE,
 		    "the response exceeds the Maximum Response Size of %d bytes", req->max_response_size);
 		goto fail;
 	}
-	conn_log(c, LOG_LEVEL_DEBUG, "%s: success", d->name);
+	conn_log(ctx->conn, LOG_LEVEL_DEBUG, "%s: success", d->name);
 	return 0;
 fail:
-	conn_log(c, LOG_LEVEL_INFO, "batch item failed: %s", ctx.err.message);
-	kmip_response_item_error(r, item, KMIP_RESULT_STATUS_OPERATION_FAILED, &ctx.err);
+	conn_log(ctx->conn, LOG_LEVEL_INFO, "%s failed: %s", name != NULL ? name : "batch item", ctx->err.message);
+	kmip_response_item_error(r, item, KMIP_RESULT_STATUS_OPERATION_FAILED, &ctx->err);
 	return -1;
 }
 
-/* Answers one request; see dispatch.h. */
-int
+/* Runs every batch item in order (keys[i] is item i's generated key pair, if any). */
+static void
+dispatch_execute(struct conn *c, const struct kmip_request *req, unsigned version, struct ttlv_arena *arena,
+    struct keygen_result **keys, struct ttlv_enc *out)
+{
+	char placeholder[STORE_UID_MAX + 1] = "";
+	struct kmip_response r;
+	struct op_ctx ctx;
+	uint32_t answered = 0;
+	size_t i;
+
+	ctx_init(&ctx, c, req, version, arena, placeholder, server_now());
+	kmip_response_begin(&r, out, version, ctx.now, (uint32_t)req->nitems);
+	for (i = 0; i < req->nitems; i++) {
+		int rc;
+
+		ctx.key = keys != NULL ? keys[i] : NULL;
+		rc = dispatch_item(&ctx, &req->items[i], &r);
+		answered++;
+		/*
+		 * Stop (the default) ends the batch at the first failure. Undo would also roll back the items
+		 * before it; each item commits on its own, so Undo stops like Stop.
+		 */
+		if (rc != 0 && req->batch_error_option != KMIP_BATCH_ERROR_CONTINUATION_OPTION_CONTINUE)
+			break;
+	}
+	kmip_response_set_count(&r, answered);
+	kmip_response_end(&r);
+}
+
+/* Frees a pending request: cancels its jobs, wipes its keys and its arena. */
+static void
+pending_free(struct dispatch_pending *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->req.nitems; i++) {
+		if (p->jobs[i] != NULL)
+			keygen_cancel(p->jobs[i]);
+		if (p->keys[i] != NULL)
+			keygen_result_free(p->keys[i]);
+	}
+	free(p->jobs);
+	free(p->keys);
+	ttlv_arena_free(p->arena);
+	free(p);
+}
+
+void
+dispatch_cancel(struct dispatch_pending *p)
+{
+	if (p != NULL)
+		pending_free(p);
+}
+
+/* A key pair arrived; when it was the last one the request needed, answer it. */
+static void
+pending_key_cb(struct keygen_result *res, void *arg)
+{
+	struct pending_slot *slot = arg;
+	struct dispatch_pending *p = slot->p;
+	struct conn *c = p->conn;
+	struct ttlv_enc out;
+
+	p->jobs[slot->index] = NULL;
+	p->keys[slot->index] = res;
+	if (res->status != 0)
+		conn_log(c, LOG_LEVEL_WARN, "key generation failed: %s", res->message);
+	if (--p->outstanding > 0)
+		return;
+	ttlv_enc_init(&out);
+	dispatch_execute(c, &p->req, p->version, p->arena, p->keys, &out);
+	c->pending = NULL;
+	pending_free(p);
+	conn_request_done(c, &out);
+}
+
+/*
+ * Starts the key generation a request needs. Returns DISPATCH_PENDING when jobs were queued (the pending
+ * request owns the arena from then on), DISPATCH_DONE when none were needed.
+ */
+static enum dispatch_status
+request_keys(struct conn *c, const struct kmip_request *req, unsigned version, struct ttlv_arena *arena)
+{
+	struct dispatch_pending *p = NULL;
+	char placeholder[STORE_UID_MAX + 1] = "";
+	struct keygen_spec spec;
+	struct op_ctx ctx;
+	size_t i;
+
+	if (c->srv->keygen == NULL)
+		return DISPATCH_DONE;
+	ctx_init(&ctx, c, req, version, arena, placeholder, server_now());
+	for (i = 0; i < req->nitems; i++) {
+		const struct op_desc *d = find_op(req->items[i].operation, version);
+		struct pending_slot *slot;
+
+		if (d == NULL || d->keyspec == NULL || req->items[i].payload == NULL || req->async_indicator)
+			continue;
+		ctx.item = &req->items[i];
+		if (d->keyspec(&ctx, &spec) != 1)
+			continue;
+		if (p == NULL) {
+			if ((p = calloc(1, sizeof(*p))) == NULL ||
+			    (p->jobs = calloc(req->nitems, sizeof(*p->jobs))) == NULL ||
+			    (p->keys = calloc(req->nitems, sizeof(*p->keys))) == NULL)
+				goto nomem;
+			p->conn = c;
+			p->req = *req;
+			p->version = version;
+		}
+		if ((slot = ttlv_arena_alloc(arena, sizeof(*slot))) == NULL)
+			goto nomem;
+		slot->p = p;
+		slot->index = i;
+		if ((p->jobs[i] = keygen_submit(c->srv->keygen, &spec, pending_key_cb, slot)) == NULL)
+			goto nomem;
+		p->outstanding++;
+	}
+	if (p == NULL)
+		return DISPATCH_DONE;
+	p->arena = arena;
+	c->pending = p;
+	conn_log(c, LOG_LEVEL_DEBUG, "waiting for %u generated key pair(s)", p->outstanding);
+	return DISPATCH_PENDING;
+nomem:
+	/* Without memory for the jobs, the items run without keys and report the failure themselves. */
+	if (p != NULL) {
+		p->arena = NULL;
+		pending_free(p);
+	}
+	conn_log(c, LOG_LEVEL_ERROR, "out of memory queueing key generation");
+	return DISPATCH_DONE;
+}
+
+/* Answers one request, or starts waiting for its keys; see dispatch.h. */
+enum dispatch_status
 dispatch_request(struct conn *c, const struct ttlv *root, struct ttlv_arena *arena, struct ttlv_enc *out)
 {
 	struct kmip_request req;
-	struct kmip_response r;
 	struct kmip_error err;
 	unsigned version;
 	int64_t now = server_now();
-	uint32_t answered = 0;
-	size_t i;
 
 	memset(&err, 0, sizeof(err));
 	if (kmip_request_parse(root, arena, c->srv->cfg->server.max_batch_items, &req, &err) != 0) {
@@ -127,7 +314,7 @@ dispatch_request(struct conn *c, const struct ttlv *root, struct ttlv_arena *are
 			version = KMIP_VERSION(1, 0);
 		conn_log(c, LOG_LEVEL_WARN, "invalid request: %s", err.message);
 		kmip_response_error_message(out, version, now, NULL, KMIP_RESULT_STATUS_OPERATION_FAILED, &err);
-		return 0;
+		return DISPATCH_DONE;
 	}
 	if (!response_version(req.version, &version)) {
 		kmip_error_set(&err, KMIP_RESULT_REASON_INVALID_MESSAGE,
@@ -135,23 +322,12 @@ dispatch_request(struct conn *c, const struct ttlv *root, struct ttlv_arena *are
 		    KMIP_VERSION_MAJOR(req.version), KMIP_VERSION_MINOR(req.version));
 		conn_log(c, LOG_LEVEL_WARN, "%s", err.message);
 		kmip_response_error_message(out, version, now, NULL, KMIP_RESULT_STATUS_OPERATION_FAILED, &err);
-		return 0;
+		return DISPATCH_DONE;
 	}
-	kmip_response_begin(&r, out, version, now, (uint32_t)req.nitems);
-	for (i = 0; i < req.nitems; i++) {
-		int rc = dispatch_item(c, &req, &req.items[i], version, &r);
-
-		answered++;
-		/*
-		 * Stop (the default) ends the batch at the first failure. Undo would also roll back the items
-		 * before it; until a batch's writes share one store transaction it stops like Stop.
-		 */
-		if (rc != 0 && req.batch_error_option != KMIP_BATCH_ERROR_CONTINUATION_OPTION_CONTINUE)
-			break;
-	}
-	kmip_response_set_count(&r, answered);
-	kmip_response_end(&r);
-	return 0;
+	if (request_keys(c, &req, version, arena) == DISPATCH_PENDING)
+		return DISPATCH_PENDING;
+	dispatch_execute(c, &req, version, arena, NULL, out);
+	return DISPATCH_DONE;
 }
 
 /* Writes the response to bytes that did not decode as TTLV. */
@@ -163,39 +339,4 @@ dispatch_bad_message(struct ttlv_enc *out, const char *why)
 	kmip_error_set(&err, KMIP_RESULT_REASON_INVALID_MESSAGE, "malformed TTLV: %s", why);
 	kmip_response_error_message(out, KMIP_VERSION(1, 0), server_now(), NULL,
 	    KMIP_RESULT_STATUS_OPERATION_FAILED, &err);
-}
-
-/*
- * Discover Versions: with no list, every version kmipd speaks, newest first; with a list, those of the
- * client's versions that kmipd speaks, in the client's order.
- */
-int
-op_discover_versions(struct op_ctx *ctx)
-{
-	const struct ttlv *payload = ctx->item->payload, *pv;
-	size_t i;
-
-	if (payload != NULL && ttlv_find(payload, KMIP_TAG_PROTOCOL_VERSION) != NULL) {
-		for (pv = ttlv_find(payload, KMIP_TAG_PROTOCOL_VERSION); pv != NULL; pv = ttlv_find_next(pv)) {
-			const struct ttlv *major = ttlv_find(pv, KMIP_TAG_PROTOCOL_VERSION_MAJOR);
-			const struct ttlv *minor = ttlv_find(pv, KMIP_TAG_PROTOCOL_VERSION_MINOR);
-
-			if (major == NULL || minor == NULL || major->type != TTLV_INTEGER ||
-			    minor->type != TTLV_INTEGER)
-				return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_MESSAGE,
-				    "malformed Protocol Version in Discover Versions");
-			if (major->v.i32 < 0 || major->v.i32 > 255 || minor->v.i32 < 0 || minor->v.i32 > 255 ||
-			    !kmip_version_supported(KMIP_VERSION(major->v.i32, minor->v.i32)))
-				continue;
-			ttlv_enc_item(ctx->out, pv);
-		}
-		return 0;
-	}
-	for (i = 0; i < sizeof(supported_versions) / sizeof(supported_versions[0]); i++) {
-		ttlv_enc_begin(ctx->out, KMIP_TAG_PROTOCOL_VERSION);
-		ttlv_enc_int(ctx->out, KMIP_TAG_PROTOCOL_VERSION_MAJOR, (int32_t)KMIP_VERSION_MAJOR(supported_versions[i]));
-		ttlv_enc_int(ctx->out, KMIP_TAG_PROTOCOL_VERSION_MINOR, (int32_t)KMIP_VERSION_MINOR(supported_versions[i]));
-		ttlv_enc_end(ctx->out);
-	}
-	return 0;
 }

@@ -9,6 +9,8 @@
 #include "proto/proto.h"
 
 struct conn;
+struct keygen_result;
+struct keygen_spec;
 
 /* What a handler sees of one batch item. */
 struct op_ctx {
@@ -17,6 +19,10 @@ struct op_ctx {
 	const struct kmip_batch_item *item;
 	unsigned version;		/* the version the response is written in */
 	struct ttlv_enc *out;		/* the Response Payload's contents go here */
+	struct ttlv_arena *arena;	/* the request's arena, for scratch items */
+	char *placeholder;		/* ID Placeholder shared by the batch's items (STORE_UID_MAX + 1) */
+	struct keygen_result *key;	/* the key pair generated for this item, if its op asked for one */
+	int64_t now;
 	struct kmip_error err;		/* set by a failing handler */
 };
 
@@ -27,19 +33,33 @@ struct op_desc {
 	uint32_t operation;
 	const char *name;
 	op_fn fn;
+	/* Optional: 1 with spec filled when the item needs a key pair generated before it runs. */
+	int (*keyspec)(struct op_ctx *ctx, struct keygen_spec *spec);
+	unsigned since;			/* the protocol version that introduced the operation */
 };
 
+enum dispatch_status {
+	DISPATCH_DONE,			/* out holds the response */
+	DISPATCH_PENDING,		/* waiting for key generation; conn_request_done() follows */
+};
+
+struct dispatch_pending;
+
 /*
- * Answers the request in root: writes exactly one Response Message into out. Returns 0, or -1 when the
- * message was not a usable request (out still holds an error response to send before closing).
+ * Answers the request in root: DISPATCH_DONE with exactly one Response Message in out (the caller frees
+ * the arena), or DISPATCH_PENDING when items wait for generated keys: the dispatcher then owns the arena,
+ * sets c->pending, and calls conn_request_done() with the response later.
  */
-int dispatch_request(struct conn *c, const struct ttlv *root, struct ttlv_arena *arena,
+enum dispatch_status dispatch_request(struct conn *c, const struct ttlv *root, struct ttlv_arena *arena,
     struct ttlv_enc *out);
+/* The connection is closing: drops a pending request, cancelling its key generation. */
+void dispatch_cancel(struct dispatch_pending *p);
 /* Writes the Invalid Message response sent for undecodable input. */
 void dispatch_bad_message(struct ttlv_enc *out, const char *why);
 /* The operations kmipd implements, terminated by an entry with fn NULL. */
 extern const struct op_desc dispatch_ops[];
-/* Discover Versions (KMIP 1.1+): the protocol versions kmipd speaks, newest first. */
-int op_discover_versions(struct op_ctx *ctx);
+/* The versions kmipd speaks, newest first, and how many. */
+extern const unsigned dispatch_versions[];
+extern const size_t dispatch_nversions;
 
 #endif

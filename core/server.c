@@ -16,6 +16,7 @@
 #include <event2/listener.h>
 
 #include "core/conn.h"
+#include "core/keygen.h"
 #include "core/log.h"
 #include "core/server.h"
 #include "store/store.h"
@@ -390,6 +391,14 @@ server_open_store(struct server *srv)
 		    (unsigned long long)st.objects, (unsigned long long)(st.map_size >> 20),
 		    (unsigned long long)(st.max_map_size >> 20), c->sync == CONFIG_SYNC_RELAXED ? "relaxed" : "full",
 		    c->group_commit ? ", group commit" : "");
+	if (keygen_start(srv->base, srv->cfg->keygen.workers, srv->cfg->keygen.pool_size, srv->cfg->keygen.timeout,
+	    &srv->keygen, &cause) != 0) {
+		log_warnx("key generation workers: %s", cause ? cause : "?");
+		free(cause);
+		return -1;
+	}
+	log_info("%u key generation workers, pool of %u RSA-2048 key pairs", srv->cfg->keygen.workers,
+	    srv->cfg->keygen.pool_size);
 	return 0;
 }
 
@@ -504,6 +513,8 @@ server_free(struct server *srv)
 		event_free(srv->accept_retry);
 	if (srv->shutdown_timer != NULL)
 		event_free(srv->shutdown_timer);
+	if (srv->keygen != NULL)
+		keygen_free(srv->keygen);
 	if (srv->commit_ev != NULL)
 		event_free(srv->commit_ev);
 	if (srv->store != NULL) {

@@ -16,6 +16,7 @@
 #include "proto/proto.h"
 
 struct conn;
+struct keygen;
 struct store;
 struct tls_server;
 struct evconnlistener;
@@ -53,6 +54,7 @@ struct server {
 	struct event *accept_retry;
 	struct event *shutdown_timer;
 	struct store *store;
+	struct keygen *keygen;
 	/*
 	 * Group commit: responses produced while the store has an open group wait here, and commit_ev (the
 	 * lowest priority, so it runs after every I/O callback of the loop iteration) makes the group durable
@@ -75,7 +77,7 @@ struct server {
 /* Sets up listeners, TLS, signals and timers from cfg. Returns 0, or -1 after logging why. */
 int server_init(struct server *srv, struct kmipd_config *cfg, const char *config_path,
     char *const *overrides, size_t noverrides) __attribute__((warn_unused_result));
-/* Opens the store (after privileges are dropped). Returns 0, or -1 after logging why. */
+/* Opens the store and starts the key-generation workers (after privileges are dropped). 0, or -1 after logging. */
 int server_open_store(struct server *srv) __attribute__((warn_unused_result));
 /* Makes sure a group commit runs at the end of this loop iteration. */
 void server_schedule_commit(struct server *srv);

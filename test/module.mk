@@ -20,3 +20,9 @@ TEST_BINS += $(BUILD)/test/test_server
 $(BUILD)/test/test_server: $(BUILD)/test/integration/test_server.o $(BUILD)/test/integration/harness.o \
 		$(BUILD)/libproto.a $(BUILD)/libtls.a | $(BUILD)/kmipd
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
+
+ALL_SRCS += test/integration/test_veeam.c
+TEST_BINS += $(BUILD)/test/test_veeam
+$(BUILD)/test/test_veeam: $(BUILD)/test/integration/test_veeam.o $(BUILD)/test/integration/harness.o \
+		$(BUILD)/libproto.a $(BUILD)/libtls.a | $(BUILD)/kmipd
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)

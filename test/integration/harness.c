@@ -555,3 +555,111 @@ h_response_version(const struct ttlv *resp)
 		return 0;
 	return KMIP_VERSION(major->v.i32, minor->v.i32);
 }
+
+void
+h_request_begin(struct ttlv_enc *e, int major, int minor, int nitems)
+{
+	ttlv_enc_init(e);
+	ttlv_enc_begin(e, KMIP_TAG_REQUEST_MESSAGE);
+	ttlv_enc_begin(e, KMIP_TAG_REQUEST_HEADER);
+	ttlv_enc_begin(e, KMIP_TAG_PROTOCOL_VERSION);
+	ttlv_enc_int(e, KMIP_TAG_PROTOCOL_VERSION_MAJOR, major);
+	ttlv_enc_int(e, KMIP_TAG_PROTOCOL_VERSION_MINOR, minor);
+	ttlv_enc_end(e);
+	ttlv_enc_int(e, KMIP_TAG_BATCH_COUNT, nitems);
+	ttlv_enc_end(e);
+}
+
+void
+h_item_begin(struct ttlv_enc *e, uint32_t operation)
+{
+	ttlv_enc_begin(e, KMIP_TAG_BATCH_ITEM);
+	ttlv_enc_enum(e, KMIP_TAG_OPERATION, operation);
+	ttlv_enc_begin(e, KMIP_TAG_REQUEST_PAYLOAD);
+}
+
+void
+h_item_end(struct ttlv_enc *e)
+{
+	ttlv_enc_end(e);
+	ttlv_enc_end(e);
+}
+
+void
+h_request_end(struct ttlv_enc *e)
+{
+	ttlv_enc_end(e);
+	assert_int_equal(ttlv_enc_finish(e), 0);
+}
+
+void
+h_attr_text(struct ttlv_enc *e, const char *name, const char *value)
+{
+	ttlv_enc_begin(e, KMIP_TAG_ATTRIBUTE);
+	ttlv_enc_cstr(e, KMIP_TAG_ATTRIBUTE_NAME, name);
+	ttlv_enc_cstr(e, KMIP_TAG_ATTRIBUTE_VALUE, value);
+	ttlv_enc_end(e);
+}
+
+void
+h_attr_enum(struct ttlv_enc *e, const char *name, uint32_t value)
+{
+	ttlv_enc_begin(e, KMIP_TAG_ATTRIBUTE);
+	ttlv_enc_cstr(e, KMIP_TAG_ATTRIBUTE_NAME, name);
+	ttlv_enc_enum(e, KMIP_TAG_ATTRIBUTE_VALUE, value);
+	ttlv_enc_end(e);
+}
+
+void
+h_attr_int(struct ttlv_enc *e, const char *name, int32_t value)
+{
+	ttlv_enc_begin(e, KMIP_TAG_ATTRIBUTE);
+	ttlv_enc_cstr(e, KMIP_TAG_ATTRIBUTE_NAME, name);
+	ttlv_enc_int(e, KMIP_TAG_ATTRIBUTE_VALUE, value);
+	ttlv_enc_end(e);
+}
+
+void
+h_attr_name(struct ttlv_enc *e, const char *name)
+{
+	ttlv_enc_begin(e, KMIP_TAG_ATTRIBUTE);
+	ttlv_enc_cstr(e, KMIP_TAG_ATTRIBUTE_NAME, "Name");
+	ttlv_enc_begin(e, KMIP_TAG_ATTRIBUTE_VALUE);
+	ttlv_enc_cstr(e, KMIP_TAG_NAME_VALUE, name);
+	ttlv_enc_enum(e, KMIP_TAG_NAME_TYPE, KMIP_NAME_TYPE_UNINTERPRETED_TEXT_STRING);
+	ttlv_enc_end(e);
+	ttlv_enc_end(e);
+}
+
+const struct ttlv *
+h_batch_item(const struct ttlv *resp, unsigned i)
+{
+	const struct ttlv *b = ttlv_find(resp, KMIP_TAG_BATCH_ITEM);
+
+	while (b != NULL && i-- > 0)
+		b = ttlv_find_next(b);
+	return b;
+}
+
+const struct ttlv *
+h_payload(const struct ttlv *resp, unsigned i)
+{
+	return ttlv_find(h_batch_item(resp, i), KMIP_TAG_RESPONSE_PAYLOAD);
+}
+
+int
+h_item_status(const struct ttlv *resp, unsigned i)
+{
+	const struct ttlv *t = ttlv_find(h_batch_item(resp, i), KMIP_TAG_RESULT_STATUS);
+
+	return t != NULL ? (int)t->v.u32 : -1;
+}
+
+const char *
+h_payload_text(const struct ttlv *resp, uint32_t tag, char *buf, size_t size)
+{
+	const struct ttlv *t = ttlv_find(h_payload(resp, 0), tag);
+
+	snprintf(buf, size, "%s", t != NULL && t->type == TTLV_TEXT_STRING ? (const char *)t->v.bytes.data : "");
+	return buf;
+}

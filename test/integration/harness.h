@@ -87,4 +87,26 @@ int h_result_reason(const struct ttlv *resp);
 /* Protocol version of a response header as KMIP_VERSION(major, minor). */
 unsigned h_response_version(const struct ttlv *resp);
 
+/* Request building: a Request Message with nitems batch items in version major.minor. */
+void h_request_begin(struct ttlv_enc *e, int major, int minor, int nitems);
+/* Opens a Batch Item for operation and its Request Payload. */
+void h_item_begin(struct ttlv_enc *e, uint32_t operation);
+/* Closes the Request Payload and the Batch Item. */
+void h_item_end(struct ttlv_enc *e);
+/* Closes the Request Message and checks the encoding. */
+void h_request_end(struct ttlv_enc *e);
+/* A 1.x Attribute with a Text String, Enumeration or Integer value. */
+void h_attr_text(struct ttlv_enc *e, const char *name, const char *value);
+void h_attr_enum(struct ttlv_enc *e, const char *name, uint32_t value);
+void h_attr_int(struct ttlv_enc *e, const char *name, int32_t value);
+/* A 1.x Name attribute (Uninterpreted Text String). */
+void h_attr_name(struct ttlv_enc *e, const char *name);
+/* The batch item i of a response, and its payload. */
+const struct ttlv *h_batch_item(const struct ttlv *resp, unsigned i);
+const struct ttlv *h_payload(const struct ttlv *resp, unsigned i);
+/* Result Status of batch item i. */
+int h_item_status(const struct ttlv *resp, unsigned i);
+/* A Text String child of the first batch item's payload, copied into buf ("" when absent). */
+const char *h_payload_text(const struct ttlv *resp, uint32_t tag, char *buf, size_t size);
+
 #endif

@@ -1,0 +1,90 @@
+/*
+ * Attributes: the version-neutral form kept in the store is a KMIP 2.x Attributes structure whose
+ * children are the attributes, each under its own tag (Name, Cryptographic Algorithm, Link, ...); custom
+ * attributes are Attribute structures of Vendor Identification, Attribute Name and Attribute Value (a 1.x
+ * "x-name" is vendor "x", name "name"). These functions read attributes from requests of any version and
+ * write them back in the version the client speaks, leaving out those its version does not know.
+ */
+#ifndef KMIPD_ATTRS_H
+#define KMIPD_ATTRS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "proto/proto.h"
+
+/* What a client may do with an attribute. */
+#define ATTR_MULTI	0x01	/* several instances allowed */
+#define ATTR_INIT	0x02	/* may be given when an object is created or registered */
+#define ATTR_EDIT	0x04	/* may be added, modified or deleted later */
+#define ATTR_SERVER	0x08	/* set by the server only; ignored in templates, refused in edits */
+
+struct attr_def {
+	uint32_t tag;
+	uint8_t type;		/* expected TTLV type of the value */
+	unsigned flags;
+};
+
+/* The definition of an attribute, or NULL when kmipd does not know it as an attribute. */
+const struct attr_def *attr_def(uint32_t tag);
+/* True when a client of this protocol version knows the attribute (vendor attributes always). */
+bool attr_visible(uint32_t tag, unsigned version);
+
+/*
+ * Converts one 1.x Attribute structure (name, optional index, value) into an internal item allocated in
+ * arena; *index receives the Attribute Index (0 when absent). NULL with err set when the name is unknown,
+ * or the value has the wrong type.
+ */
+struct ttlv *attr_from_v1(struct ttlv_arena *arena, const struct ttlv *attribute, int32_t *index,
+    struct kmip_error *err);
+/* Checks that an internal (2.x style) attribute item is one kmipd knows, with a value of the right shape. */
+int attr_check(const struct ttlv *item, struct kmip_error *err) __attribute__((warn_unused_result));
+
+/*
+ * Appends to dst (an Attributes structure) the client attributes found in src: in 1.x a Template-Attribute
+ * (or any structure holding Attribute items), in 2.x an Attributes structure (or Common/Private/Public Key
+ * Attributes). Server-set attributes are skipped. Returns 0, or -1 with err set.
+ */
+int attrs_from_request(struct ttlv_arena *arena, unsigned version, const struct ttlv *src, struct ttlv *dst,
+    struct kmip_error *err) __attribute__((warn_unused_result));
+
+/* Writes one attribute in the client's version: 2.x as the item itself, 1.x as an Attribute structure. */
+void attr_encode(struct ttlv_enc *e, unsigned version, const struct ttlv *item, int32_t index);
+/*
+ * Writes every attribute of attrs that the client's version knows, in order (1.x with Attribute Index for
+ * second and later instances). In 2.x they go inside an Attributes structure, in 1.x as bare Attribute items.
+ */
+void attrs_encode(struct ttlv_enc *e, unsigned version, const struct ttlv *attrs);
+/* The 1.x Attribute Name of an internal item ("Cryptographic Length", "x-custom"), into buf. */
+const char *attr_name(const struct ttlv *item, char *buf, size_t size);
+/* True when item is the attribute a 1.x Attribute Name names ("Name", or "x-foo" for a custom one). */
+bool attr_matches_name(const struct ttlv *item, const char *name);
+/* True when a and b are instances of the same attribute (same tag; same vendor and name if custom). */
+bool attr_same_kind(const struct ttlv *a, const struct ttlv *b);
+/* The index-th instance in attrs of the attribute named name (1.x spelling), or NULL. */
+struct ttlv *attrs_get_named(const struct ttlv *attrs, const char *name, int32_t index);
+/* The index-th instance in attrs of the same attribute as like, or NULL. */
+struct ttlv *attrs_get_like(const struct ttlv *attrs, const struct ttlv *like, int32_t index);
+/* Counts the instances of the same attribute as like. */
+unsigned attrs_count_like(const struct ttlv *attrs, const struct ttlv *like);
+/* Removes the index-th instance of the attribute like (every instance when index < 0); returns how many. */
+unsigned attrs_remove_like(struct ttlv *attrs, const struct ttlv *like, int32_t index);
+
+/* Replaces every instance of tag in attrs with a copy of item (single-valued server attributes). */
+int attrs_set(struct ttlv_arena *arena, struct ttlv *attrs, const struct ttlv *item)
+    __attribute__((warn_unused_result));
+int attrs_set_enum(struct ttlv_arena *arena, struct ttlv *attrs, uint32_t tag, uint32_t v)
+    __attribute__((warn_unused_result));
+int attrs_set_int(struct ttlv_arena *arena, struct ttlv *attrs, uint32_t tag, int32_t v)
+    __attribute__((warn_unused_result));
+int attrs_set_date(struct ttlv_arena *arena, struct ttlv *attrs, uint32_t tag, int64_t when)
+    __attribute__((warn_unused_result));
+int attrs_set_text(struct ttlv_arena *arena, struct ttlv *attrs, uint32_t tag, const char *s)
+    __attribute__((warn_unused_result));
+/* Appends a Link (type, target) to attrs. */
+int attrs_add_link(struct ttlv_arena *arena, struct ttlv *attrs, uint32_t link_type, const char *target)
+    __attribute__((warn_unused_result));
+/* The index-th instance of tag in attrs, or NULL. */
+struct ttlv *attrs_get(const struct ttlv *attrs, uint32_t tag, int32_t index);
+
+#endif

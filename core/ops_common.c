@@ -1,0 +1,151 @@
+/*
+ * What operation handlers share; see ops.h.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/attrs.h"
+#include "core/conn.h"
+#include "core/ops.h"
+#include "core/server.h"
+
+/* 1.x says Item Not Found; 2.x renamed the case Object Not Found. */
+uint32_t
+ops_reason_not_found(unsigned version)
+{
+	return KMIP_VERSION_MAJOR(version) >= 2 ? KMIP_RESULT_REASON_OBJECT_NOT_FOUND :
+	    KMIP_RESULT_REASON_ITEM_NOT_FOUND;
+}
+
+/* 1.x answers an operation in the wrong lifecycle state with Permission Denied; 2.x has its own reason. */
+uint32_t
+ops_reason_wrong_state(unsigned version)
+{
+	return KMIP_VERSION_MAJOR(version) >= 2 ? KMIP_RESULT_REASON_WRONG_KEY_LIFECYCLE_STATE :
+	    KMIP_RESULT_REASON_PERMISSION_DENIED;
+}
+
+uint32_t
+ops_reason_read_only(unsigned version)
+{
+	return KMIP_VERSION_MAJOR(version) >= 2 ? KMIP_RESULT_REASON_ATTRIBUTE_READ_ONLY :
+	    KMIP_RESULT_REASON_PERMISSION_DENIED;
+}
+
+const char *
+ops_identity(const struct op_ctx *ctx)
+{
+	return ctx->conn->who;
+}
+
+/* True when the caller is listed in access.admins. */
+bool
+ops_is_admin(const struct op_ctx *ctx)
+{
+	const struct config_list *admins = &ctx->conn->srv->cfg->access.admins;
+	size_t i;
+
+	for (i = 0; i < admins->count; i++)
+		if (strcmp(admins->items[i], ctx->conn->who) == 0)
+			return true;
+	return false;
+}
+
+/* Returns the payload's Unique Identifier or the batch's ID Placeholder. */
+const char *
+ops_uid(struct op_ctx *ctx)
+{
+	const struct ttlv *u = ttlv_find(ctx->item->payload, KMIP_TAG_UNIQUE_IDENTIFIER);
+
+	if (u != NULL) {
+		if (u->type != TTLV_TEXT_STRING || u->length == 0 || u->length > STORE_UID_MAX) {
+			kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "invalid Unique Identifier");
+			return NULL;
+		}
+		return (const char *)u->v.bytes.data;
+	}
+	if (ctx->placeholder[0] != '\0')
+		return ctx->placeholder;
+	kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD,
+	    "no Unique Identifier, and no earlier batch item left an ID Placeholder");
+	return NULL;
+}
+
+void
+ops_set_placeholder(struct op_ctx *ctx, const char *uid)
+{
+	snprintf(ctx->placeholder, STORE_UID_MAX + 1, "%s", uid);
+}
+
+/* Maps a store error onto a Result Reason and message. */
+int
+ops_store_error(struct op_ctx *ctx, int err, const char *what)
+{
+	struct store *s = ctx->conn->srv->store;
+
+	switch (err) {
+	case STORE_E_NOTFOUND:
+		return kmip_error_set(&ctx->err, ops_reason_not_found(ctx->version), "%s: object not found", what);
+	case STORE_E_FULL:
+		conn_log(ctx->conn, LOG_LEVEL_ERROR, "store full at store.max_map_size: %s refused", what);
+		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_GENERAL_FAILURE,
+		    "%s: the key store is full; the operator must raise store.max_map_size", what);
+	case STORE_E_INVALID:
+		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "%s: %s", what,
+		    store_strerror(err));
+	default:
+		conn_log(ctx->conn, LOG_LEVEL_ERROR, "store: %s: %s (%s)", what, store_strerror(err),
+		    store_last_error(s));
+		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_GENERAL_FAILURE, "%s: internal store error", what);
+	}
+}
+
+int
+ops_begin(struct op_ctx *ctx, bool write, struct store_txn **txn)
+{
+	int rc = store_txn_begin(ctx->conn->srv->store, write, txn);
+
+	return rc == 0 ? 0 : ops_store_error(ctx, rc, "transaction");
+}
+
+int
+ops_commit(struct op_ctx *ctx, struct store_txn *txn)
+{
+	int rc = store_txn_commit(txn);
+
+	return rc == 0 ? 0 : ops_store_error(ctx, rc, "commit");
+}
+
+/* Loads an object the caller may see; others' objects are reported as not found. */
+int
+ops_load(struct op_ctx *ctx, struct store_txn *txn, const char *uid, bool with_material,
+    struct store_object **obj)
+{
+	int rc = with_material ? store_get(txn, uid, obj) : store_get_meta(txn, uid, obj);
+
+	if (rc == STORE_E_NOTFOUND || (rc == 0 && strcmp((*obj)->owner, ops_identity(ctx)) != 0 &&
+	    !ops_is_admin(ctx))) {
+		if (rc == 0) {
+			store_object_free(*obj);
+			*obj = NULL;
+		}
+		return kmip_error_set(&ctx->err, ops_reason_not_found(ctx->version), "object %s not found", uid);
+	}
+	if (rc != 0)
+		return ops_store_error(ctx, rc, "read");
+	return 0;
+}
+
+/* Writes an object back after a change. */
+int
+ops_save(struct op_ctx *ctx, struct store_txn *txn, struct store_object *obj)
+{
+	int rc;
+
+	if (attrs_set_date(obj->arena, obj->attrs, KMIP_TAG_LAST_CHANGE_DATE, ctx->now) != 0 ||
+	    attrs_set_enum(obj->arena, obj->attrs, KMIP_TAG_STATE, obj->state) != 0)
+		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_GENERAL_FAILURE, "out of memory");
+	if ((rc = store_put(txn, obj)) != 0)
+		return ops_store_error(ctx, rc, "write");
+	return 0;
+}

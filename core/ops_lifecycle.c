@@ -1,0 +1,372 @@
+/*
+ * The key lifecycle (Activate, Revoke, Destroy), Locate, and what a client asks of the server itself
+ * (Query, Discover Versions).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/attrs.h"
+#include "core/conn.h"
+#include "core/ops.h"
+#include "core/server.h"
+
+#define LOCATE_MAX_ITEMS 10000	/* uids in one Locate response when the client sets no Maximum Items */
+
+/* Loads the object of a lifecycle request inside a write transaction. */
+static int
+lifecycle_load(struct op_ctx *ctx, struct store_txn **txn, struct store_object **o)
+{
+	const char *uid;
+
+	*txn = NULL;
+	*o = NULL;
+	if ((uid = ops_uid(ctx)) == NULL || ops_begin(ctx, true, txn) != 0)
+		return -1;
+	if (ops_load(ctx, *txn, uid, true, o) != 0) {
+		store_txn_abort(*txn);
+		*txn = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* Saves, commits and answers with the Unique Identifier; frees both. */
+static int
+lifecycle_finish(struct op_ctx *ctx, struct store_txn *txn, struct store_object *o, const char *what)
+{
+	int rc = -1;
+
+	if (ops_save(ctx, txn, o) == 0) {
+		rc = ops_commit(ctx, txn);
+		txn = NULL;
+	}
+	if (rc == 0) {
+		ttlv_enc_cstr(ctx->out, KMIP_TAG_UNIQUE_IDENTIFIER, o->uid);
+		ops_set_placeholder(ctx, o->uid);
+		conn_log(ctx->conn, LOG_LEVEL_INFO, "%s %s", what, o->uid);
+	}
+	store_txn_abort(txn);
+	store_object_free(o);
+	return rc;
+}
+
+static const char *
+state_name(uint32_t state)
+{
+	const char *n = ttlv_enum_name(KMIP_TAG_STATE, state);
+
+	return n != NULL ? n : "unknown";
+}
+
+/* Activate: Pre-Active becomes Active, with the Activation Date now. */
+int
+op_activate(struct op_ctx *ctx)
+{
+	struct store_object *o;
+	struct store_txn *txn;
+
+	if (lifecycle_load(ctx, &txn, &o) != 0)
+		return -1;
+	if (o->state != KMIP_STATE_PRE_ACTIVE) {
+		kmip_error_set(&ctx->err, ops_reason_wrong_state(ctx->version),
+		    "object %s is %s; only a Pre-Active object can be activated", o->uid, state_name(o->state));
+		goto fail;
+	}
+	o->state = KMIP_STATE_ACTIVE;
+	if (attrs_set_date(o->arena, o->attrs, KMIP_TAG_ACTIVATION_DATE, ctx->now) != 0) {
+		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_GENERAL_FAILURE, "out of memory");
+		goto fail;
+	}
+	return lifecycle_finish(ctx, txn, o, "activated");
+fail:
+	store_txn_abort(txn);
+	store_object_free(o);
+	return -1;
+}
+
+/*
+ * Revoke: a compromise (Key Compromise, CA Compromise) makes any live object Compromised and records when;
+ * any other reason deactivates a Pre-Active or Active object.
+ */
+int
+op_revoke(struct op_ctx *ctx)
+{
+	const struct ttlv *reason = ttlv_find(ctx->item->payload, KMIP_TAG_REVOCATION_REASON);
+	const struct ttlv *code = ttlv_find(reason, KMIP_TAG_REVOCATION_REASON_CODE);
+	const struct ttlv *occurred = ttlv_find(ctx->item->payload, KMIP_TAG_COMPROMISE_OCCURRENCE_DATE);
+	struct store_object *o;
+	struct store_txn *txn;
+	struct ttlv *copy;
+	bool compromise;
+
+	if (reason == NULL || reason->type != TTLV_STRUCTURE || code == NULL || code->type != TTLV_ENUMERATION)
+		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD,
+		    "Revoke needs a Revocation Reason with a Revocation Reason Code");
+	if (occurred != NULL && occurred->type != TTLV_DATE_TIME)
+		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD,
+		    "Compromise Occurrence Date is not a Date-Time");
+	compromise = code->v.u32 == KMIP_REVOCATION_REASON_CODE_KEY_COMPROMISE ||
+	    code->v.u32 == KMIP_REVOCATION_REASON_CODE_CA_COMPROMISE;
+	if (lifecycle_load(ctx, &txn, &o) != 0)
+		return -1;
+	if (o->state == KMIP_STATE_DESTROYED || o->state == KMIP_STATE_DESTROYED_COMPROMISED ||
+	    o->state == KMIP_STATE_COMPROMISED ||
+	    (!compromise && o->state != KMIP_STATE_ACTIVE && o->state != KMIP_STATE_PRE_ACTIVE)) {
+		kmip_error_set(&ctx->err, ops_reason_wrong_state(ctx->version), "object %s is %s and cannot be revoked %s",
+		    o->uid, state_name(o->state), compromise ? "as compromised" : "for this reason");
+		goto fail;
+	}
+	if ((copy = store_ttlv_copy(o->arena, reason)) == NULL || attrs_set(o->arena, o->attrs, copy) != 0)
+		goto nomem;
+	if (compromise) {
+		o->state = KMIP_STATE_COMPROMISED;
+		if (attrs_set_date(o->arena, o->attrs, KMIP_TAG_COMPROMISE_DATE, ctx->now) != 0 ||
+		    attrs_set_date(o->arena, o->attrs, KMIP_TAG_COMPROMISE_OCCURRENCE_DATE,
+		    occurred != NULL ? occurred->v.i64 : ctx->now) != 0)
+			goto nomem;
+	} else {
+		o->state = KMIP_STATE_DEACTIVATED;
+		if (attrs_set_date(o->arena, o->attrs, KMIP_TAG_DEACTIVATION_DATE, ctx->now) != 0)
+			goto nomem;
+	}
+	return lifecycle_finish(ctx, txn, o, compromise ? "revoked as compromised" : "revoked");
+nomem:
+	kmip_error_set(&ctx->err, KMIP_RESULT_REASON_GENERAL_FAILURE, "out of memory");
+fail:
+	store_txn_abort(txn);
+	store_object_free(o);
+	return -1;
+}
+
+/*
+ * Destroy: the key material goes; the object's attributes stay, in state Destroyed (or Destroyed
+ * Compromised). As the spec asks, only Pre-Active, Deactivated or Compromised objects can be destroyed;
+ * compat.destroy_active lets clients that skip Revoke destroy Active ones.
+ */
+int
+op_destroy(struct op_ctx *ctx)
+{
+	struct store_object *o;
+	struct store_txn *txn;
+	bool allow_active = ctx->conn->srv->cfg->compat.destroy_active;
+
+	if (lifecycle_load(ctx, &txn, &o) != 0)
+		return -1;
+	switch (o->state) {
+	case KMIP_STATE_PRE_ACTIVE:
+	case KMIP_STATE_DEACTIVATED:
+		o->state = KMIP_STATE_DESTROYED;
+		break;
+	case KMIP_STATE_COMPROMISED:
+		o->state = KMIP_STATE_DESTROYED_COMPROMISED;
+		break;
+	case KMIP_STATE_ACTIVE:
+		if (allow_active) {
+			o->state = KMIP_STATE_DESTROYED;
+			break;
+		}
+		kmip_error_set(&ctx->err, ops_reason_wrong_state(ctx->version), "object %s is Active: revoke it "
+		    "before destroying it (or set compat.destroy_active)", o->uid);
+		goto fail;
+	default:
+		kmip_error_set(&ctx->err, ops_reason_wrong_state(ctx->version), "object %s is %s already", o->uid,
+		    state_name(o->state));
+		goto fail;
+	}
+	if (store_object_set_material(o, NULL, 0, o->material_format) != 0 ||
+	    attrs_set_date(o->arena, o->attrs, KMIP_TAG_DESTROY_DATE, ctx->now) != 0) {
+		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_GENERAL_FAILURE, "out of memory");
+		goto fail;
+	}
+	return lifecycle_finish(ctx, txn, o, "destroyed");
+fail:
+	store_txn_abort(txn);
+	store_object_free(o);
+	return -1;
+}
+
+/*
+ * Reads Locate's filter: 1.x Attribute items (bare, or wrapped in a Template-Attribute as some clients
+ * send them), 2.x an Attributes structure. Server-set attributes (State, Object Type, ...) are valid
+ * filters here.
+ */
+static int
+locate_filter(struct op_ctx *ctx, struct ttlv *filter)
+{
+	const struct ttlv *p = ctx->item->payload, *c, *src;
+	struct ttlv *item;
+	int32_t index;
+
+	if (KMIP_VERSION_MAJOR(ctx->version) >= 2) {
+		src = ttlv_find(p, KMIP_TAG_ATTRIBUTES);
+		for (c = src != NULL && src->type == TTLV_STRUCTURE ? src->v.s.first : NULL; c != NULL; c = c->next) {
+			if ((item = store_ttlv_copy(ctx->arena, c)) == NULL)
+				return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_GENERAL_FAILURE, "out of memory");
+			if (attr_check(item, &ctx->err) != 0)
+				return -1;
+			ttlv_append(filter, item);
+		}
+		return 0;
+	}
+	for (c = p != NULL ? p->v.s.first : NULL; c != NULL; c = c->next) {
+		const struct ttlv *a, *first = c;
+
+		if (c->tag == KMIP_TAG_TEMPLATE_ATTRIBUTE && c->type == TTLV_STRUCTURE)
+			first = c->v.s.first;
+		else if (c->tag != KMIP_TAG_ATTRIBUTE)
+			continue;
+		for (a = first; a != NULL; a = a == c ? NULL : a->next) {
+			if (a->tag != KMIP_TAG_ATTRIBUTE)
+				continue;
+			if ((item = attr_from_v1(ctx->arena, a, &index, &ctx->err)) == NULL)
+				return -1;
+			ttlv_append(filter, item);
+		}
+	}
+	return 0;
+}
+
+/* Reads an optional Integer field that must not be negative; -1 with ctx->err set when malformed. */
+static int
+optional_count(struct op_ctx *ctx, uint32_t tag, uint32_t *out)
+{
+	const struct ttlv *t = ttlv_find(ctx->item->payload, tag);
+
+	*out = 0;
+	if (t == NULL)
+		return 0;
+	if (t->type != TTLV_INTEGER || t->v.i32 < 0)
+		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "%s must be a non-negative Integer",
+		    ttlv_tag_name(tag));
+	*out = (uint32_t)t->v.i32;
+	return 0;
+}
+
+/* Locate: the caller's objects (every owner's for an administrator) that match every filter. */
+int
+op_locate(struct op_ctx *ctx)
+{
+	struct store_query q;
+	struct store_txn *txn;
+	struct ttlv *filter = ttlv_new_struct(ctx->arena, KMIP_TAG_ATTRIBUTES);
+	const struct ttlv *member = ttlv_find(ctx->item->payload, KMIP_TAG_OBJECT_GROUP_MEMBER);
+	char **uids = NULL, *cause = NULL;
+	size_t n = 0, located = 0, i;
+	uint32_t mask;
+	int rc;
+
+	if (filter == NULL)
+		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_GENERAL_FAILURE, "out of memory");
+	memset(&q, 0, sizeof(q));
+	if (locate_filter(ctx, filter) != 0 || optional_count(ctx, KMIP_TAG_MAXIMUM_ITEMS, &q.maximum_items) != 0 ||
+	    optional_count(ctx, KMIP_TAG_OFFSET_ITEMS, &q.offset_items) != 0 ||
+	    optional_count(ctx, KMIP_TAG_STORAGE_STATUS_MASK, &mask) != 0)
+		return -1;
+	if (member != NULL) {
+		struct ttlv *copy = store_ttlv_copy(ctx->arena, member);
+
+		if (copy == NULL)
+			return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_GENERAL_FAILURE, "out of memory");
+		ttlv_append(filter, copy);
+	}
+	q.identity = ops_identity(ctx);
+	q.is_admin = ops_is_admin(ctx);
+	q.filter = filter;
+	q.storage_status_mask = mask;
+	if (q.maximum_items == 0 || q.maximum_items > LOCATE_MAX_ITEMS)
+		q.maximum_items = LOCATE_MAX_ITEMS;
+	q.located_items = &located;
+	if (ops_begin(ctx, false, &txn) != 0)
+		return -1;
+	rc = store_locate(txn, &q, &uids, &n, &cause);
+	store_txn_abort(txn);
+	if (rc != 0) {
+		if (rc == STORE_E_INVALID) {
+			kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "Locate: %s", cause ? cause : "bad filter");
+			free(cause);
+			return -1;
+		}
+		free(cause);
+		return ops_store_error(ctx, rc, "Locate");
+	}
+	free(cause);
+	if (ctx->version >= KMIP_VERSION(1, 3))
+		ttlv_enc_int(ctx->out, KMIP_TAG_LOCATED_ITEMS, located > INT32_MAX ? INT32_MAX : (int32_t)located);
+	for (i = 0; i < n; i++)
+		ttlv_enc_cstr(ctx->out, KMIP_TAG_UNIQUE_IDENTIFIER, uids[i]);
+	if (n > 0)
+		ops_set_placeholder(ctx, uids[0]);
+	conn_log(ctx->conn, LOG_LEVEL_INFO, "locate: %zu of %zu matches returned", n, located);
+	store_uids_free(uids, n);
+	return 0;
+}
+
+/* Query: the operations and object types kmipd supports, and who it is. */
+int
+op_query(struct op_ctx *ctx)
+{
+	static const uint32_t objects[] = { KMIP_OBJECT_TYPE_SYMMETRIC_KEY, KMIP_OBJECT_TYPE_PUBLIC_KEY,
+	    KMIP_OBJECT_TYPE_PRIVATE_KEY, KMIP_OBJECT_TYPE_SECRET_DATA, KMIP_OBJECT_TYPE_OPAQUE_OBJECT,
+	    KMIP_OBJECT_TYPE_CERTIFICATE };
+	const struct ttlv *f;
+	const struct op_desc *d;
+	bool ops = false, objs = false, info = false;
+	size_t i;
+
+	for (f = ttlv_find(ctx->item->payload, KMIP_TAG_QUERY_FUNCTION); f != NULL; f = ttlv_find_next(f)) {
+		if (f->type != TTLV_ENUMERATION)
+			return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "Query Function is not an Enumeration");
+		ops |= f->v.u32 == KMIP_QUERY_FUNCTION_QUERY_OPERATIONS;
+		objs |= f->v.u32 == KMIP_QUERY_FUNCTION_QUERY_OBJECTS;
+		info |= f->v.u32 == KMIP_QUERY_FUNCTION_QUERY_SERVER_INFORMATION;
+	}
+	if (ops)
+		for (d = dispatch_ops; d->fn != NULL; d++)
+			if (d->since <= ctx->version)
+				ttlv_enc_enum(ctx->out, KMIP_TAG_OPERATION, d->operation);
+	if (objs)
+		for (i = 0; i < sizeof(objects) / sizeof(objects[0]); i++)
+			ttlv_enc_enum(ctx->out, KMIP_TAG_OBJECT_TYPE, objects[i]);
+	if (info) {
+		ttlv_enc_cstr(ctx->out, KMIP_TAG_VENDOR_IDENTIFICATION, "kmipd");
+		ttlv_enc_begin(ctx->out, KMIP_TAG_SERVER_INFORMATION);
+		ttlv_enc_end(ctx->out);
+	}
+	return 0;
+}
+
+/*
+ * Discover Versions: with no list, every version kmipd speaks, newest first; with a list, those of the
+ * client's versions that kmipd speaks, in the client's order.
+ */
+int
+op_discover_versions(struct op_ctx *ctx)
+{
+	const struct ttlv *payload = ctx->item->payload, *pv;
+	size_t i;
+
+	if (ttlv_find(payload, KMIP_TAG_PROTOCOL_VERSION) != NULL) {
+		for (pv = ttlv_find(payload, KMIP_TAG_PROTOCOL_VERSION); pv != NULL; pv = ttlv_find_next(pv)) {
+			const struct ttlv *major = ttlv_find(pv, KMIP_TAG_PROTOCOL_VERSION_MAJOR);
+			const struct ttlv *minor = ttlv_find(pv, KMIP_TAG_PROTOCOL_VERSION_MINOR);
+
+			if (major == NULL || minor == NULL || major->type != TTLV_INTEGER ||
+			    minor->type != TTLV_INTEGER)
+				return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_MESSAGE,
+				    "malformed Protocol Version in Discover Versions");
+			if (major->v.i32 < 0 || major->v.i32 > 255 || minor->v.i32 < 0 || minor->v.i32 > 255 ||
+			    !kmip_version_supported(KMIP_VERSION(major->v.i32, minor->v.i32)))
+				continue;
+			ttlv_enc_item(ctx->out, pv);
+		}
+		return 0;
+	}
+	for (i = 0; i < dispatch_nversions; i++) {
+		ttlv_enc_begin(ctx->out, KMIP_TAG_PROTOCOL_VERSION);
+		ttlv_enc_int(ctx->out, KMIP_TAG_PROTOCOL_VERSION_MAJOR, (int32_t)KMIP_VERSION_MAJOR(dispatch_versions[i]));
+		ttlv_enc_int(ctx->out, KMIP_TAG_PROTOCOL_VERSION_MINOR, (int32_t)KMIP_VERSION_MINOR(dispatch_versions[i]));
+		ttlv_enc_end(ctx->out);
+	}
+	return 0;
+}

@@ -1,0 +1,528 @@
+/*
+ * Reading and editing objects: Get, Get Attributes, Get Attribute List, and the attribute edits of KMIP 1.x
+ * (Add, Modify, Delete Attribute) and 2.x (Set, Add, Modify, Delete Attribute).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/attrs.h"
+#include "core/conn.h"
+#include "core/keyfmt.h"
+#include "core/ops.h"
+
+/* Writes a Key Block for material in the requested format (0: the key's default) into ctx->out. */
+static int
+encode_key_block(struct op_ctx *ctx, const struct store_object *o, uint32_t want)
+{
+	const struct ttlv *alg = ttlv_find(o->attrs, KMIP_TAG_CRYPTOGRAPHIC_ALGORITHM);
+	const struct ttlv *len = ttlv_find(o->attrs, KMIP_TAG_CRYPTOGRAPHIC_LENGTH);
+	struct keyfmt_error kerr;
+	uint32_t used = 0;
+	size_t at;
+	uint8_t *p;
+
+	ttlv_enc_begin(ctx->out, KMIP_TAG_KEY_BLOCK);
+	/* The format is known only after the export chose it: write a placeholder and patch it. */
+	at = ctx->out->len + TTLV_HEADER_SIZE;
+	ttlv_enc_enum(ctx->out, KMIP_TAG_KEY_FORMAT_TYPE, 0);
+	ttlv_enc_begin(ctx->out, KMIP_TAG_KEY_VALUE);
+	/* KMIP 1.x clients (Veeam first) take only key material inside Key Value: never attributes. */
+	if (keyfmt_export(o->object_type, o->material, o->material_len, want, ctx->out, &used, &kerr) != 0)
+		return kmip_error_set(&ctx->err, kerr.reason, "%s", kerr.message);
+	ttlv_enc_end(ctx->out);
+	if (alg != NULL && alg->type == TTLV_ENUMERATION)
+		ttlv_enc_enum(ctx->out, KMIP_TAG_CRYPTOGRAPHIC_ALGORITHM, alg->v.u32);
+	if (len != NULL && len->type == TTLV_INTEGER)
+		ttlv_enc_int(ctx->out, KMIP_TAG_CRYPTOGRAPHIC_LENGTH, len->v.i32);
+	ttlv_enc_end(ctx->out);
+	if (ctx->out->error == 0) {
+		p = ctx->out->buf + at;
+		p[0] = used >> 24, p[1] = used >> 16, p[2] = used >> 8, p[3] = used;
+	}
+	return 0;
+}
+
+/* Get: the object with its key material, in the Key Format Type asked for or the key's default. */
+int
+op_get(struct op_ctx *ctx)
+{
+	const struct ttlv *p = ctx->item->payload, *fmt, *comp;
+	struct store_object *o = NULL;
+	struct store_txn *txn = NULL;
+	const char *uid;
+	uint32_t want = 0;
+	int rc = -1;
+
+	if ((uid = ops_uid(ctx)) == NULL)
+		return -1;
+	if ((fmt = ttlv_find(p, KMIP_TAG_KEY_FORMAT_TYPE)) != NULL) {
+		if (fmt->type != TTLV_ENUMERATION)
+			return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "Key Format Type is not an Enumeration");
+		want = fmt->v.u32;
+	}
+	if (ttlv_find(p, KMIP_TAG_KEY_WRAPPING_SPECIFICATION) != NULL)
+		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_FEATURE_NOT_SUPPORTED,
+		    "key wrapping is not supported: ask for the key without a Key Wrapping Specification");
+	if ((comp = ttlv_find(p, KMIP_TAG_KEY_COMPRESSION_TYPE)) != NULL &&
+	    (comp->type != TTLV_ENUMERATION || comp->v.u32 != KMIP_KEY_COMPRESSION_TYPE_EC_PUBLIC_KEY_TYPE_UNCOMPRESSED))
+		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_KEY_COMPRESSION_TYPE_NOT_SUPPORTED,
+		    "only uncompressed EC public keys are supported");
+	if (ops_begin(ctx, false, &txn) != 0)
+		return -1;
+	rc = ops_load(ctx, txn, uid, true, &o);
+	store_txn_abort(txn);
+	if (rc != 0)
+		return -1;
+	rc = -1;
+	if (o->state == KMIP_STATE_DESTROYED || o->state == KMIP_STATE_DESTROYED_COMPROMISED || o->material == NULL) {
+		kmip_error_set(&ctx->err, KMIP_VERSION_MAJOR(ctx->version) >= 2 ? KMIP_RESULT_REASON_OBJECT_DESTROYED :
+		    ops_reason_not_found(ctx->version), "object %s has been destroyed; only its attributes remain", uid);
+		goto out;
+	}
+	ttlv_enc_enum(ctx->out, KMIP_TAG_OBJECT_TYPE, o->object_type);
+	ttlv_enc_cstr(ctx->out, KMIP_TAG_UNIQUE_IDENTIFIER, o->uid);
+	switch (o->object_type) {
+	case KMIP_OBJECT_TYPE_SYMMETRIC_KEY:
+	case KMIP_OBJECT_TYPE_PRIVATE_KEY:
+	case KMIP_OBJECT_TYPE_PUBLIC_KEY:
+		ttlv_enc_begin(ctx->out, o->object_type == KMIP_OBJECT_TYPE_SYMMETRIC_KEY ? KMIP_TAG_SYMMETRIC_KEY :
+		    o->object_type == KMIP_OBJECT_TYPE_PRIVATE_KEY ? KMIP_TAG_PRIVATE_KEY : KMIP_TAG_PUBLIC_KEY);
+		if (encode_key_block(ctx, o, want) != 0)
+			goto out;
+		ttlv_enc_end(ctx->out);
+		break;
+	case KMIP_OBJECT_TYPE_SECRET_DATA:
+		ttlv_enc_begin(ctx->out, KMIP_TAG_SECRET_DATA);
+		ttlv_enc_enum(ctx->out, KMIP_TAG_SECRET_DATA_TYPE, o->material_format);
+		if (encode_key_block(ctx, o, want) != 0)
+			goto out;
+		ttlv_enc_end(ctx->out);
+		break;
+	case KMIP_OBJECT_TYPE_OPAQUE_OBJECT:
+		ttlv_enc_begin(ctx->out, KMIP_TAG_OPAQUE_OBJECT);
+		ttlv_enc_enum(ctx->out, KMIP_TAG_OPAQUE_DATA_TYPE, o->material_format);
+		ttlv_enc_bytes(ctx->out, KMIP_TAG_OPAQUE_DATA_VALUE, o->material, o->material_len);
+		ttlv_enc_end(ctx->out);
+		break;
+	case KMIP_OBJECT_TYPE_CERTIFICATE:
+		ttlv_enc_begin(ctx->out, KMIP_TAG_CERTIFICATE);
+		ttlv_enc_enum(ctx->out, KMIP_TAG_CERTIFICATE_TYPE, o->material_format);
+		ttlv_enc_bytes(ctx->out, KMIP_TAG_CERTIFICATE_VALUE, o->material, o->material_len);
+		ttlv_enc_end(ctx->out);
+		break;
+	default:
+		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_GENERAL_FAILURE, "object %s has an unknown type", uid);
+		goto out;
+	}
+	conn_log(ctx->conn, LOG_LEVEL_INFO, "get %s (%s)", o->uid, ttlv_enum_name(KMIP_TAG_OBJECT_TYPE, o->object_type));
+	rc = 0;
+out:
+	store_object_free(o);
+	return rc;
+}
+
+/* Loads the object a read-only attribute operation names. */
+static struct store_object *
+load_meta(struct op_ctx *ctx)
+{
+	struct store_object *o = NULL;
+	struct store_txn *txn;
+	const char *uid;
+	int rc;
+
+	if ((uid = ops_uid(ctx)) == NULL || ops_begin(ctx, false, &txn) != 0)
+		return NULL;
+	rc = ops_load(ctx, txn, uid, false, &o);
+	store_txn_abort(txn);
+	return rc == 0 ? o : NULL;
+}
+
+/* True when a 2.x Attribute Reference (a tag, or a vendor attribute's vendor and name) names item. */
+static bool
+reference_matches(const struct ttlv *ref, const struct ttlv *item)
+{
+	const struct ttlv *v, *n, *iv, *in;
+
+	if (ref->type == TTLV_ENUMERATION)
+		return ref->v.u32 == item->tag;
+	if (ref->type != TTLV_STRUCTURE || item->tag != KMIP_TAG_ATTRIBUTE)
+		return false;
+	v = ttlv_find(ref, KMIP_TAG_VENDOR_IDENTIFICATION);
+	n = ttlv_find(ref, KMIP_TAG_ATTRIBUTE_NAME);
+	iv = ttlv_find(item, KMIP_TAG_VENDOR_IDENTIFICATION);
+	in = ttlv_find(item, KMIP_TAG_ATTRIBUTE_NAME);
+	return v != NULL && n != NULL && iv != NULL && in != NULL && ttlv_equal(v, iv) && ttlv_equal(n, in);
+}
+
+/* True when the request asks for item: it lists no attributes, or names this one. */
+static bool
+requested(const struct op_ctx *ctx, const struct ttlv *item)
+{
+	const struct ttlv *c, *p = ctx->item->payload;
+	bool any = false;
+
+	for (c = p != NULL ? p->v.s.first : NULL; c != NULL; c = c->next) {
+		if (c->tag == KMIP_TAG_ATTRIBUTE_NAME && c->type == TTLV_TEXT_STRING) {
+			any = true;
+			if (attr_matches_name(item, (const char *)c->v.bytes.data))
+				return true;
+		} else if (c->tag == KMIP_TAG_ATTRIBUTE_REFERENCE) {
+			any = true;
+			if (reference_matches(c, item))
+				return true;
+		}
+	}
+	return !any;
+}
+
+/* Get Attributes: the object's attributes the request names (all when it names none). */
+int
+op_get_attributes(struct op_ctx *ctx)
+{
+	struct store_object *o = load_meta(ctx);
+	const struct ttlv *c, *p;
+	bool v2 = KMIP_VERSION_MAJOR(ctx->version) >= 2;
+
+	if (o == NULL)
+		return -1;
+	ttlv_enc_cstr(ctx->out, KMIP_TAG_UNIQUE_IDENTIFIER, o->uid);
+	if (v2)
+		ttlv_enc_begin(ctx->out, KMIP_TAG_ATTRIBUTES);
+	for (c = o->attrs->v.s.first; c != NULL; c = c->next) {
+		int32_t index = 0;
+
+		if (!attr_visible(c->tag, ctx->version) || !requested(ctx, c))
+			continue;
+		for (p = o->attrs->v.s.first; p != c; p = p->next)
+			if (attr_same_kind(p, c))
+				index++;
+		attr_encode(ctx->out, ctx->version, c, index);
+	}
+	if (v2)
+		ttlv_enc_end(ctx->out);
+	store_object_free(o);
+	return 0;
+}
+
+/* Get Attribute List: the names (1.x) or references (2.x) of the object's attributes, each once. */
+int
+op_get_attribute_list(struct op_ctx *ctx)
+{
+	struct store_object *o = load_meta(ctx);
+	const struct ttlv *c, *p;
+	char name[256];
+
+	if (o == NULL)
+		return -1;
+	ttlv_enc_cstr(ctx->out, KMIP_TAG_UNIQUE_IDENTIFIER, o->uid);
+	for (c = o->attrs->v.s.first; c != NULL; c = c->next) {
+		bool seen = false;
+
+		if (!attr_visible(c->tag, ctx->version))
+			continue;
+		for (p = o->attrs->v.s.first; p != c && !seen; p = p->next)
+			seen = attr_same_kind(p, c);
+		if (seen)
+			continue;
+		if (KMIP_VERSION_MAJOR(ctx->version) < 2) {
+			ttlv_enc_cstr(ctx->out, KMIP_TAG_ATTRIBUTE_NAME, attr_name(c, name, sizeof(name)));
+		} else if (c->tag == KMIP_TAG_ATTRIBUTE) {
+			ttlv_enc_begin(ctx->out, KMIP_TAG_ATTRIBUTE_REFERENCE);
+			ttlv_enc_item(ctx->out, ttlv_find(c, KMIP_TAG_VENDOR_IDENTIFICATION));
+			ttlv_enc_item(ctx->out, ttlv_find(c, KMIP_TAG_ATTRIBUTE_NAME));
+			ttlv_enc_end(ctx->out);
+		} else {
+			ttlv_enc_enum(ctx->out, KMIP_TAG_ATTRIBUTE_REFERENCE, c->tag);
+		}
+	}
+	store_object_free(o);
+	return 0;
+}
+
+enum edit {
+	EDIT_ADD,		/* 1.x and 2.x Add Attribute */
+	EDIT_SET,		/* 2.x Set Attribute: single-valued, create or replace */
+	EDIT_MODIFY,		/* replace an existing instance */
+	EDIT_DELETE,
+};
+
+/* Checks that a client may change this attribute at all. */
+static int
+editable(struct op_ctx *ctx, const struct ttlv *item)
+{
+	const struct attr_def *d = attr_def(item->tag);
+	char name[256];
+
+	if (attr_check(item, &ctx->err) != 0)
+		return -1;
+	if (!(d->flags & ATTR_EDIT))
+		return kmip_error_set(&ctx->err, ops_reason_read_only(ctx->version),
+		    "attribute %s cannot be changed by clients", attr_name(item, name, sizeof(name)));
+	return 0;
+}
+
+/*
+ * Applies one edit to the object named by the request and writes the response (the Unique Identifier, and
+ * in 1.x the attribute as it now is, or as it was for a delete). item is the new value (add, set, modify) or
+ * the instance to delete (NULL: by index or reference); index selects an instance in 1.x.
+ */
+static int
+apply_edit(struct op_ctx *ctx, enum edit kind, struct ttlv *item, const struct ttlv *current, int32_t index,
+    const struct ttlv *like)
+{
+	struct store_object *o = NULL;
+	struct store_txn *txn = NULL;
+	struct ttlv *target = NULL, *copy;
+	const char *uid;
+	char name[256];
+	int32_t at = index;
+	int rc = -1;
+	bool multi;
+
+	if ((uid = ops_uid(ctx)) == NULL || ops_begin(ctx, true, &txn) != 0)
+		return -1;
+	if (ops_load(ctx, txn, uid, true, &o) != 0)
+		goto out;
+	multi = (attr_def(like->tag)->flags & ATTR_MULTI) != 0;
+	if (kind != EDIT_ADD) {
+		if (current != NULL) {
+			for (target = ttlv_find(o->attrs, like->tag), at = 0; target != NULL;
+			    target = ttlv_find_next(target)) {
+				if (attr_same_kind(target, like) && ttlv_equal(target, current))
+					break;
+				if (attr_same_kind(target, like))
+					at++;
+			}
+		} else if (kind != EDIT_SET || !multi) {
+			target = attrs_get_like(o->attrs, like, index);
+		}
+		if (target == NULL && kind != EDIT_SET) {
+			kmip_error_set(&ctx->err, KMIP_VERSION_MAJOR(ctx->version) >= 2 ?
+			    KMIP_RESULT_REASON_ATTRIBUTE_NOT_FOUND : KMIP_RESULT_REASON_INVALID_FIELD,
+			    "object %s has no attribute %s at index %d", uid, attr_name(like, name, sizeof(name)), index);
+			goto out;
+		}
+	}
+	switch (kind) {
+	case EDIT_ADD:
+		if (!multi && attrs_get_like(o->attrs, like, 0) != NULL) {
+			kmip_error_set(&ctx->err, KMIP_VERSION_MAJOR(ctx->version) >= 2 ?
+			    KMIP_RESULT_REASON_ATTRIBUTE_SINGLE_VALUED : KMIP_RESULT_REASON_INVALID_FIELD,
+			    "attribute %s has a value already and takes only one", attr_name(like, name, sizeof(name)));
+			goto out;
+		}
+		at = (int32_t)attrs_count_like(o->attrs, like);
+		if ((copy = store_ttlv_copy(o->arena, item)) == NULL)
+			goto nomem;
+		ttlv_append(o->attrs, copy);
+		break;
+	case EDIT_SET:
+		if (multi) {
+			kmip_error_set(&ctx->err, KMIP_RESULT_REASON_MULTI_VALUED_ATTRIBUTE,
+			    "attribute %s takes several values: use Add or Modify Attribute",
+			    attr_name(like, name, sizeof(name)));
+			goto out;
+		}
+		/* FALLTHROUGH */
+	case EDIT_MODIFY:
+		if ((copy = store_ttlv_copy(o->arena, item)) == NULL)
+			goto nomem;
+		if (target != NULL) {
+			/* Replace in place, so the instance keeps its index. */
+			copy->next = target->next;
+			*target = *copy;
+		} else {
+			ttlv_append(o->attrs, copy);
+			at = 0;
+		}
+		break;
+	case EDIT_DELETE:
+		item = store_ttlv_copy(ctx->arena, target);
+		if (item == NULL)
+			goto nomem;
+		if (current != NULL)
+			(void)attrs_remove_like(o->attrs, like, at);
+		else if (ttlv_find(ctx->item->payload, KMIP_TAG_ATTRIBUTE_REFERENCE) != NULL)
+			(void)attrs_remove_like(o->attrs, like, -1);
+		else
+			(void)attrs_remove_like(o->attrs, like, index);
+		break;
+	}
+	if (ops_save(ctx, txn, o) != 0)
+		goto out;
+	rc = ops_commit(ctx, txn);
+	txn = NULL;
+	if (rc != 0)
+		goto out;
+	ttlv_enc_cstr(ctx->out, KMIP_TAG_UNIQUE_IDENTIFIER, o->uid);
+	/* 1.x answers with the attribute; clients such as Synology check that it echoes the new value. */
+	if (KMIP_VERSION_MAJOR(ctx->version) < 2)
+		attr_encode(ctx->out, ctx->version, item, at);
+	conn_log(ctx->conn, LOG_LEVEL_INFO, "attribute %s of %s: %s", attr_name(like, name, sizeof(name)), o->uid,
+	    kind == EDIT_ADD ? "added" : kind == EDIT_DELETE ? "deleted" : "changed");
+	goto out;
+nomem:
+	kmip_error_set(&ctx->err, KMIP_RESULT_REASON_GENERAL_FAILURE, "out of memory");
+out:
+	store_txn_abort(txn);
+	store_object_free(o);
+	return rc;
+}
+
+/* Reads the 1.x Attribute of an edit request. */
+static struct ttlv *
+v1_attribute(struct op_ctx *ctx, int32_t *index)
+{
+	const struct ttlv *a = ttlv_find(ctx->item->payload, KMIP_TAG_ATTRIBUTE);
+
+	if (a == NULL) {
+		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "the request has no Attribute");
+		return NULL;
+	}
+	return attr_from_v1(ctx->arena, a, index, &ctx->err);
+}
+
+/* Reads a 2.x New Attribute or Current Attribute: a structure wrapping one attribute item. */
+static struct ttlv *
+v2_attribute(struct op_ctx *ctx, uint32_t tag, bool required)
+{
+	const struct ttlv *w = ttlv_find(ctx->item->payload, tag);
+
+	if (w == NULL || w->type != TTLV_STRUCTURE || w->v.s.count != 1) {
+		if (required || w != NULL)
+			kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "%s must hold exactly one attribute",
+			    ttlv_tag_name(tag));
+		return NULL;
+	}
+	return w->v.s.first;
+}
+
+/* Add Attribute: a new instance (1.x Attribute, 2.x New Attribute). */
+int
+op_add_attribute(struct op_ctx *ctx)
+{
+	struct ttlv *item;
+	int32_t index = 0;
+
+	if (KMIP_VERSION_MAJOR(ctx->version) < 2)
+		item = v1_attribute(ctx, &index);
+	else
+		item = v2_attribute(ctx, KMIP_TAG_NEW_ATTRIBUTE, true);
+	if (item == NULL || editable(ctx, item) != 0)
+		return -1;
+	return apply_edit(ctx, EDIT_ADD, item, NULL, 0, item);
+}
+
+/* Set Attribute (2.x): the value of a single-valued attribute, created if absent. */
+int
+op_set_attribute(struct op_ctx *ctx)
+{
+	struct ttlv *item = v2_attribute(ctx, KMIP_TAG_NEW_ATTRIBUTE, true);
+
+	if (item == NULL || editable(ctx, item) != 0)
+		return -1;
+	return apply_edit(ctx, EDIT_SET, item, NULL, 0, item);
+}
+
+/* Modify Attribute: 1.x replaces the instance at Attribute Index; 2.x the Current Attribute (or the only one). */
+int
+op_modify_attribute(struct op_ctx *ctx)
+{
+	struct ttlv *item, *current = NULL;
+	int32_t index = 0;
+
+	if (KMIP_VERSION_MAJOR(ctx->version) < 2) {
+		item = v1_attribute(ctx, &index);
+	} else {
+		item = v2_attribute(ctx, KMIP_TAG_NEW_ATTRIBUTE, true);
+		current = v2_attribute(ctx, KMIP_TAG_CURRENT_ATTRIBUTE, false);
+		if (ctx->err.reason != 0)
+			return -1;
+		if (current != NULL && item != NULL && !attr_same_kind(current, item))
+			return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD,
+			    "Current Attribute and New Attribute are different attributes");
+	}
+	if (item == NULL || editable(ctx, item) != 0)
+		return -1;
+	return apply_edit(ctx, EDIT_MODIFY, item, current, index, item);
+}
+
+/* A value-less custom attribute item naming vendor and name, to find instances with; NULL on ENOMEM. */
+static struct ttlv *
+custom_like(struct op_ctx *ctx, const char *vendor, size_t vlen, const char *name, size_t nlen)
+{
+	struct ttlv *like = ttlv_new_struct(ctx->arena, KMIP_TAG_ATTRIBUTE);
+	struct ttlv *v = ttlv_new_text(ctx->arena, KMIP_TAG_VENDOR_IDENTIFICATION, vendor, vlen);
+	struct ttlv *n = ttlv_new_text(ctx->arena, KMIP_TAG_ATTRIBUTE_NAME, name, nlen);
+
+	if (like == NULL || v == NULL || n == NULL) {
+		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_GENERAL_FAILURE, "out of memory");
+		return NULL;
+	}
+	ttlv_append(like, v);
+	ttlv_append(like, n);
+	return like;
+}
+
+/* A value-less item of the attribute a 1.x Attribute Name names; NULL with ctx->err set. */
+static struct ttlv *
+like_from_name(struct op_ctx *ctx, const char *s)
+{
+	struct ttlv *like;
+	uint32_t tag;
+
+	if ((s[0] == 'x' || s[0] == 'y') && s[1] == '-' && s[2] != '\0')
+		return custom_like(ctx, s, 1, s + 2, strlen(s + 2));
+	if (ttlv_tag_by_name(s, &tag) != 0 || attr_def(tag) == NULL) {
+		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "unknown attribute \"%s\"", s);
+		return NULL;
+	}
+	if ((like = ttlv_new_struct(ctx->arena, tag)) == NULL)
+		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_GENERAL_FAILURE, "out of memory");
+	return like;
+}
+
+/* Delete Attribute: 1.x by name and index; 2.x a Current Attribute instance or every instance of a reference. */
+int
+op_delete_attribute(struct op_ctx *ctx)
+{
+	const struct ttlv *p = ctx->item->payload, *name, *idx, *ref, *v, *n;
+	struct ttlv *current = NULL, *like;
+	int32_t index = 0;
+
+	if (KMIP_VERSION_MAJOR(ctx->version) < 2) {
+		name = ttlv_find(p, KMIP_TAG_ATTRIBUTE_NAME);
+		idx = ttlv_find(p, KMIP_TAG_ATTRIBUTE_INDEX);
+		if (name == NULL || name->type != TTLV_TEXT_STRING)
+			return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "Delete Attribute needs an Attribute Name");
+		if (idx != NULL && (idx->type != TTLV_INTEGER || idx->v.i32 < 0))
+			return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "invalid Attribute Index");
+		index = idx != NULL ? idx->v.i32 : 0;
+		if ((like = like_from_name(ctx, (const char *)name->v.bytes.data)) == NULL)
+			return -1;
+	} else {
+		current = v2_attribute(ctx, KMIP_TAG_CURRENT_ATTRIBUTE, false);
+		ref = ttlv_find(p, KMIP_TAG_ATTRIBUTE_REFERENCE);
+		if (ctx->err.reason != 0)
+			return -1;
+		if (current != NULL) {
+			like = current;
+		} else if (ref != NULL && ref->type == TTLV_ENUMERATION && attr_def(ref->v.u32) != NULL) {
+			like = ttlv_new_struct(ctx->arena, ref->v.u32);
+		} else if (ref != NULL && ref->type == TTLV_STRUCTURE && (v = ttlv_find(ref,
+		    KMIP_TAG_VENDOR_IDENTIFICATION)) != NULL && (n = ttlv_find(ref, KMIP_TAG_ATTRIBUTE_NAME)) != NULL &&
+		    v->type == TTLV_TEXT_STRING && n->type == TTLV_TEXT_STRING) {
+			like = custom_like(ctx, (const char *)v->v.bytes.data, v->length, (const char *)n->v.bytes.data,
+			    n->length);
+		} else {
+			return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD,
+			    "Delete Attribute needs a Current Attribute or an Attribute Reference");
+		}
+	}
+	if (like == NULL)
+		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_GENERAL_FAILURE, "out of memory");
+	if (!(attr_def(like->tag)->flags & ATTR_EDIT))
+		return kmip_error_set(&ctx->err, ops_reason_read_only(ctx->version),
+		    "attribute %s cannot be deleted", ttlv_tag_name(like->tag));
+	return apply_edit(ctx, EDIT_DELETE, NULL, current, index, like);
+}
