@@ -14,3 +14,8 @@ ALL_SRCS += test/unit/test_config.c
 TEST_BINS += $(BUILD)/test/test_config
 $(BUILD)/test/test_config: $(BUILD)/test/unit/test_config.o $(BUILD)/core/config.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
+
+ALL_SRCS += core/keygen.c test/unit/test_keygen.c
+TEST_BINS += $(BUILD)/test/test_keygen
+$(BUILD)/test/test_keygen: $(BUILD)/test/unit/test_keygen.o $(BUILD)/core/keygen.o $(BUILD)/core/log.o
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)

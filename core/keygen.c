@@ -1,0 +1,1529 @@
+/*
+ * Key-generation workers. Each worker is a fork of the server connected by a socketpair; the loop watches
+ * the parent end (non-blocking) and a worker reads one fixed-size request at a time (blocking), generates
+ * the key pair with OpenSSL and writes back one response:
+ *
+ *   request:  u32 id, u32 op (RSA, EC or ABORT), u32 param (RSA bits or EC curve NID)
+ *   response: u32 id, i32 status, u32 private_len, u32 public_len, u32 message_len,
+ *             then message_len bytes of message, the PKCS#8 DER and the SubjectPublicKeyInfo DER
+ *
+ * Every length is checked on the parent side before it is used. Integers are in host order: both ends are
+ * the same program on the same machine.
+ *
+ * Scheduling: caller jobs wait FIFO in kg->queue and an idle worker takes the head. Workers that would
+ * otherwise be idle pre-generate RSA-2048 pairs for the pool ("background" jobs). Background work never
+ * delays a caller: a queued RSA-2048 job adopts a running refill (its key goes to the caller instead of the
+ * pool), and any other queued job makes a refill abort (the worker polls its socket from OpenSSL's
+ * key-generation callback and gives up when an ABORT arrives), so a worker frees up within milliseconds.
+ *
+ * Answers reach callers only through deliver_ev, made active when a job is done, so a callback never runs
+ * inside keygen_submit() or keygen_cancel() and the state below is never changed under our feet.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/prctl.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <event2/event.h>
+#include <openssl/crypto.h>
+#include <openssl/encoder.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/obj_mac.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+
+#include "core/keygen.h"
+#include "core/log.h"
+
+#define OP_RSA			1
+#define OP_EC			2
+#define OP_ABORT		3	/* stop generating job id if still at it; never answered */
+
+#define ST_OK			0
+#define ST_FAILED		(-1)
+#define ST_ABORTED		1	/* answer to an ABORT that arrived in time */
+
+#define DER_MAX			16384	/* per key, far above RSA-8192's 4.8 KiB PKCS#8 */
+#define MSG_MAX			159	/* message bytes on the wire: fits keygen_result.message */
+
+#define QUICK_DEATH_MS		1000	/* dying younger without answering a job = failing to start */
+#define GIVE_UP_FAILS		3	/* every worker failed this often in a row: fail queued jobs */
+#define RESTART_BASE_MS		100
+#define RESTART_MAX_MS		30000
+#define REFILL_PAUSE_MAX_MS	60000	/* refills failing: wait at most this long before trying again */
+#define REAP_INTERVAL_MS	10
+#define REAP_KILL_TRIES		50	/* closed its socket but still not exited after 0.5 s: SIGKILL */
+#define FREE_GRACE_MS		500	/* keygen_free: time between SIGTERM and SIGKILL */
+
+struct kg_req {
+	uint32_t id;
+	uint32_t op;
+	uint32_t param;
+};
+
+struct kg_resp {
+	uint32_t id;
+	int32_t status;
+	uint32_t private_len;
+	uint32_t public_len;
+	uint32_t message_len;
+};
+
+#define RESP_MAX		(sizeof(struct kg_resp) + MSG_MAX + 2 * DER_MAX)
+
+enum job_state {
+	JOB_QUEUED,		/* on kg->queue */
+	JOB_RUNNING,		/* on job->worker */
+	JOB_DONE,		/* on kg->done, callback due */
+};
+
+struct keygen_job {
+	TAILQ_ENTRY(keygen_job) entry;
+	struct keygen *kg;
+	struct keygen_spec spec;
+	enum job_state state;
+	uint32_t id;			/* of the request on the wire */
+	bool background;		/* nobody waits for it: a pool refill or a cancelled job */
+	bool aborting;			/* an ABORT was sent for it */
+	unsigned deaths;		/* workers that died while running it */
+	keygen_cb cb;
+	void *arg;
+	struct worker *worker;		/* JOB_RUNNING */
+	struct keygen_result *res;	/* allocated at submission, so failing never needs memory */
+};
+TAILQ_HEAD(job_list, keygen_job);
+
+enum worker_state {
+	WORKER_DOWN,		/* not running; restart timer armed */
+	WORKER_IDLE,
+	WORKER_BUSY,
+};
+
+struct worker {
+	struct keygen *kg;
+	unsigned idx;
+	enum worker_state state;
+	pid_t pid;
+	int fd;				/* parent end of the socketpair, non-blocking */
+	struct event *ev;		/* EV_READ | EV_PERSIST on fd */
+	struct event *deadline;		/* the running job's timeout */
+	struct event *restart;		/* fork again after a death */
+	struct keygen_job *job;
+	struct timespec started;
+	bool answered;			/* answered a job since it was forked */
+	unsigned fails;			/* failed starts in a row */
+	uint8_t *rbuf;			/* RESP_MAX bytes; holds private keys: wiped after each response */
+	size_t rlen;			/* bytes of the current response read */
+	size_t need;			/* its total length, once the header is in */
+};
+
+struct zombie {
+	pid_t pid;
+	unsigned idx;
+	unsigned tries;
+	bool expected;			/* we killed it: no warning when reaped */
+};
+
+struct keygen {
+	struct event_base *base;
+	unsigned nworkers;
+	unsigned pool_size;
+	unsigned timeout_sec;
+	struct timeval tv_plain;
+	const struct timeval *tv_timeout;	/* common timeout queue for every job deadline */
+	struct worker *workers;
+	struct job_list queue;
+	struct job_list done;
+	unsigned nqueued;
+	unsigned ndone;
+	struct keygen_result **pool;
+	unsigned pool_ready;
+	bool refill_paused;
+	unsigned refill_fails;
+	struct event *refill_ev;
+	struct event *deliver_ev;
+	struct event *reap_ev;
+	struct zombie *zombies;
+	unsigned nzombies;
+	unsigned zombie_cap;
+	uint32_t next_id;
+	struct keygen_stats st;
+};
+
+static int worker_spawn(struct worker *w);
+static void kg_schedule(struct keygen *kg);
+
+/* Returns a malloc'd formatted string, or NULL. */
+static char *
+kg_strdup_printf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s = NULL;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		s = NULL;
+	va_end(ap);
+	return s;
+}
+
+/* True for the one spec the pool serves. */
+static bool
+is_rsa2048(const struct keygen_spec *spec)
+{
+	return spec->alg == KEYGEN_RSA && spec->bits == 2048;
+}
+
+/* True for the curves a KMIP client may ask for: P-256, P-384 and P-521. */
+static bool
+curve_ok(int nid)
+{
+	return nid == NID_X9_62_prime256v1 || nid == NID_secp384r1 || nid == NID_secp521r1;
+}
+
+/* Checks a spec the way both ends do. Returns true, or false with msg saying why. */
+static bool
+spec_check(uint32_t op, uint32_t param, char *msg, size_t size)
+{
+	const char *sn;
+
+	if (op == OP_RSA) {
+		if (param >= KEYGEN_RSA_MIN_BITS && param <= KEYGEN_RSA_MAX_BITS)
+			return true;
+		snprintf(msg, size, "RSA key size %u not supported (%d..%d bits)", param, KEYGEN_RSA_MIN_BITS,
+		    KEYGEN_RSA_MAX_BITS);
+		return false;
+	}
+	if (op == OP_EC) {
+		if (param <= (uint32_t)INT32_MAX && curve_ok((int)param))
+			return true;
+		sn = param <= (uint32_t)INT32_MAX ? OBJ_nid2sn((int)param) : NULL;
+		if (sn != NULL)
+			snprintf(msg, size, "EC curve %s not supported (P-256, P-384 and P-521 are)", sn);
+		else
+			snprintf(msg, size, "EC curve %u not supported (P-256, P-384 and P-521 are)", param);
+		return false;
+	}
+	snprintf(msg, size, "key generation algorithm %u not supported", op);
+	return false;
+}
+
+/* Describes a spec for logs, e.g. "RSA-2048" or "EC secp384r1". */
+static const char *
+spec_name(const struct keygen_spec *spec, char *buf, size_t size)
+{
+	const char *sn;
+
+	if (spec->alg == KEYGEN_RSA)
+		snprintf(buf, size, "RSA-%u", spec->bits);
+	else if (spec->alg == KEYGEN_EC && (sn = OBJ_nid2sn(spec->curve_nid)) != NULL)
+		snprintf(buf, size, "EC %s", sn);
+	else
+		snprintf(buf, size, "alg %d", (int)spec->alg);
+	return buf;
+}
+
+/* Returns a monotonic clock in milliseconds. */
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Converts milliseconds to a timeval. */
+static void
+ms_to_tv(unsigned ms, struct timeval *tv)
+{
+	tv->tv_sec = ms / 1000;
+	tv->tv_usec = (ms % 1000) * 1000;
+}
+
+/* Wipes the private key and frees the result. */
+void
+keygen_result_free(struct keygen_result *res)
+{
+	if (res == NULL)
+		return;
+	if (res->private_der != NULL) {
+		OPENSSL_cleanse(res->private_der, res->private_len);
+		free(res->private_der);
+	}
+	free(res->public_der);
+	OPENSSL_cleanse(res, sizeof(*res));
+	free(res);
+}
+
+/* Frees a job that is on no list (its result, if any, is wiped). */
+static void
+job_free(struct keygen_job *job)
+{
+	keygen_result_free(job->res);
+	free(job);
+}
+
+/* Hands a job's result to the delivery event; the callback runs from the loop. */
+static void
+job_finish(struct keygen_job *job)
+{
+	struct keygen *kg = job->kg;
+
+	if (job->res->status != 0)
+		kg->st.failures++;
+	job->state = JOB_DONE;
+	job->worker = NULL;
+	TAILQ_INSERT_TAIL(&kg->done, job, entry);
+	kg->ndone++;
+	event_active(kg->deliver_ev, EV_TIMEOUT, 0);
+}
+
+/* Answers a job (on no list) with an error. */
+static void
+job_fail(struct keygen_job *job, const char *fmt, ...) LOG_PRINTF(2, 3);
+static void
+job_fail(struct keygen_job *job, const char *fmt, ...)
+{
+	struct keygen_result *res = job->res;
+	va_list ap;
+
+	res->status = -1;
+	va_start(ap, fmt);
+	vsnprintf(res->message, sizeof(res->message), fmt, ap);
+	va_end(ap);
+	job_finish(job);
+}
+
+/* Answers a job (on no list) with a key pair from the pool. */
+static void
+job_from_pool(struct keygen_job *job)
+{
+	struct keygen *kg = job->kg;
+
+	keygen_result_free(job->res);
+	job->res = kg->pool[--kg->pool_ready];
+	kg->pool[kg->pool_ready] = NULL;
+	job_finish(job);
+}
+
+/* Runs the callbacks of the jobs done so far; those finished meanwhile wait for the next round. */
+static void
+deliver_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct keygen *kg = arg;
+	struct keygen_job *job;
+	struct keygen_result *res;
+	unsigned n = kg->ndone;
+	keygen_cb cb;
+	void *cbarg;
+
+	(void)fd;
+	(void)what;
+	/* Popped one at a time: a callback may cancel a job further down the list. */
+	while (n-- > 0 && (job = TAILQ_FIRST(&kg->done)) != NULL) {
+		TAILQ_REMOVE(&kg->done, job, entry);
+		kg->ndone--;
+		res = job->res;
+		cb = job->cb;
+		cbarg = job->arg;
+		free(job);
+		cb(res, cbarg);
+	}
+	if (kg->ndone > 0)
+		event_active(kg->deliver_ev, EV_TIMEOUT, 0);
+}
+
+/* Counts RSA-2048 background jobs that will deliver a key to the pool. */
+static unsigned
+pool_pending(const struct keygen *kg)
+{
+	unsigned i, n = 0;
+
+	for (i = 0; i < kg->nworkers; i++) {
+		const struct keygen_job *job = kg->workers[i].job;
+
+		if (job != NULL && job->background && !job->aborting && is_rsa2048(&job->spec))
+			n++;
+	}
+	return n;
+}
+
+/* Sends a request; returns 0, or -1 when the worker cannot take it (it is then treated as dead). */
+static int
+worker_send(struct worker *w, uint32_t id, uint32_t op, uint32_t param)
+{
+	struct kg_req req = { id, op, param };
+	ssize_t n;
+
+	do
+		n = send(w->fd, &req, sizeof(req), MSG_NOSIGNAL);
+	while (n == -1 && errno == EINTR);
+	/* The socket holds at most a request and an abort, so a short write means a broken worker. */
+	return n == (ssize_t)sizeof(req) ? 0 : -1;
+}
+
+/* Remembers a dead or dying worker's pid until waitpid() collects it. */
+static void
+zombie_add(struct keygen *kg, pid_t pid, unsigned idx, bool expected)
+{
+	struct timeval tv;
+	struct zombie *z;
+	int status;
+
+	if (kg->nzombies == kg->zombie_cap) {
+		unsigned cap = kg->zombie_cap ? kg->zombie_cap * 2 : 4;
+
+		z = reallocarray(kg->zombies, cap, sizeof(*z));
+		if (z == NULL) {
+			/* Cannot wait for it in the background: make it quick, then wait here. */
+			(void)kill(pid, SIGKILL);
+			while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+				;
+			return;
+		}
+		kg->zombies = z;
+		kg->zombie_cap = cap;
+	}
+	z = &kg->zombies[kg->nzombies++];
+	z->pid = pid;
+	z->idx = idx;
+	z->tries = 0;
+	z->expected = expected;
+	if (!evtimer_pending(kg->reap_ev, NULL)) {
+		ms_to_tv(0, &tv);
+		evtimer_add(kg->reap_ev, &tv);
+	}
+}
+
+/* Logs how a reaped worker ended: a warning unless we killed it ourselves. */
+static void
+zombie_log(const struct zombie *z, int status)
+{
+	char how[96];
+
+	if (WIFEXITED(status))
+		snprintf(how, sizeof(how), "exited with status %d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(how, sizeof(how), "was killed by signal %d (%s)", WTERMSIG(status),
+		    strsignal(WTERMSIG(status)));
+	else
+		snprintf(how, sizeof(how), "ended with wait status 0x%x", (unsigned)status);
+	if (z->expected)
+		log_debug("keygen: worker %u (pid %d) %s", z->idx, (int)z->pid, how);
+	else
+		log_warnx("keygen: worker %u (pid %d) %s", z->idx, (int)z->pid, how);
+}
+
+/* Collects the workers that have exited; comes back until all are reaped. */
+static void
+reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct keygen *kg = arg;
+	struct timeval tv;
+	unsigned i = 0;
+	int status;
+	pid_t r;
+
+	(void)fd;
+	(void)what;
+	while (i < kg->nzombies) {
+		struct zombie *z = &kg->zombies[i];
+
+		r = waitpid(z->pid, &status, WNOHANG);
+		if (r == 0) {
+			if (++z->tries == REAP_KILL_TRIES) {
+				log_warnx("keygen: worker %u (pid %d) closed its socket but lives on; killing it",
+				    z->idx, (int)z->pid);
+				(void)kill(z->pid, SIGKILL);
+			}
+			i++;
+			continue;
+		}
+		if (r == z->pid)
+			zombie_log(z, status);
+		else if (r == -1 && errno == EINTR) {
+			i++;
+			continue;
+		} else
+			log_debug("keygen: worker pid %d already reaped elsewhere", (int)z->pid);
+		kg->zombies[i] = kg->zombies[--kg->nzombies];
+	}
+	if (kg->nzombies > 0) {
+		ms_to_tv(REAP_INTERVAL_MS, &tv);
+		evtimer_add(kg->reap_ev, &tv);
+	}
+}
+
+/* Returns the delay before the next start of a worker that failed `fails` times in a row. */
+static unsigned
+restart_delay_ms(unsigned fails)
+{
+	unsigned shift;
+
+	if (fails < 2)
+		return 0;
+	shift = fails - 2 > 9 ? 9 : fails - 2;
+	return RESTART_BASE_MS << shift > RESTART_MAX_MS ? RESTART_MAX_MS : RESTART_BASE_MS << shift;
+}
+
+/* True when no worker runs and every one of them keeps failing to start: waiting would be hanging. */
+static bool
+kg_unavailable(const struct keygen *kg)
+{
+	unsigned i;
+
+	for (i = 0; i < kg->nworkers; i++)
+		if (kg->workers[i].state != WORKER_DOWN || kg->workers[i].fails < GIVE_UP_FAILS)
+			return false;
+	return true;
+}
+
+/* Answers every queued job with an error when no worker can take them. */
+static void
+kg_fail_queue_if_unavailable(struct keygen *kg)
+{
+	struct keygen_job *job;
+
+	if (!kg_unavailable(kg) || TAILQ_EMPTY(&kg->queue))
+		return;
+	log_warnx("keygen: no worker is running and restarts keep failing; failing %u queued jobs",
+	    kg->nqueued);
+	while ((job = TAILQ_FIRST(&kg->queue)) != NULL) {
+		TAILQ_REMOVE(&kg->queue, job, entry);
+		kg->nqueued--;
+		job_fail(job, "no key generation worker is running (restarts keep failing)");
+	}
+}
+
+/*
+ * The worker is gone (or being killed): close our end, queue its pid for reaping, requeue its job at the
+ * front once (a job that already lost a worker fails instead) and arm the restart. expected: we killed it
+ * over a timeout, which says nothing about its health. The caller runs kg_schedule() afterwards.
+ */
+static void
+worker_lost(struct worker *w, bool expected)
+{
+	struct keygen *kg = w->kg;
+	struct keygen_job *job = w->job;
+	struct timeval tv;
+	unsigned delay;
+	char name[48];
+
+	if (w->state == WORKER_DOWN)
+		return;
+	event_free(w->ev);
+	w->ev = NULL;
+	close(w->fd);
+	w->fd = -1;
+	evtimer_del(w->deadline);
+	OPENSSL_cleanse(w->rbuf, w->rlen);
+	w->rlen = 0;
+	zombie_add(kg, w->pid, w->idx, expected);
+	w->pid = 0;
+	w->state = WORKER_DOWN;
+	w->job = NULL;
+	if (job != NULL) {
+		job->worker = NULL;
+		if (job->background) {
+			job_free(job);
+		} else if (++job->deaths >= 2) {
+			log_warnx("keygen: %s job lost its second worker; failing it",
+			    spec_name(&job->spec, name, sizeof(name)));
+			job_fail(job, "key generation worker died");
+		} else {
+			job->state = JOB_QUEUED;
+			TAILQ_INSERT_HEAD(&kg->queue, job, entry);
+			kg->nqueued++;
+		}
+	}
+	if (!expected && !w->answered && now_ms() - ((int64_t)w->started.tv_sec * 1000 +
+	    w->started.tv_nsec / 1000000) < QUICK_DEATH_MS)
+		w->fails++;
+	else if (!expected)
+		w->fails = 0;
+	delay = restart_delay_ms(w->fails);
+	if (delay > 0)
+		log_warnx("keygen: worker %u died %u times in a row soon after starting; restarting it in %u ms",
+		    w->idx, w->fails, delay);
+	ms_to_tv(delay, &tv);
+	evtimer_add(w->restart, &tv);
+	kg_fail_queue_if_unavailable(kg);
+}
+
+/* Kills a misbehaving worker at once and treats it as dead. */
+static void
+worker_kill(struct worker *w, const char *why)
+{
+	log_warnx("keygen: worker %u (pid %d) %s; killing it", w->idx, (int)w->pid, why);
+	(void)kill(w->pid, SIGKILL);
+	worker_lost(w, false);
+}
+
+/* Gives a job (on no list) to an idle worker. */
+static void
+worker_run(struct worker *w, struct keygen_job *job)
+{
+	struct keygen *kg = w->kg;
+	uint32_t param;
+
+	if (++kg->next_id == 0)
+		kg->next_id = 1;
+	job->id = kg->next_id;
+	job->state = JOB_RUNNING;
+	job->worker = w;
+	job->aborting = false;
+	w->job = job;
+	w->state = WORKER_BUSY;
+	evtimer_add(w->deadline, kg->tv_timeout);
+	param = job->spec.alg == KEYGEN_RSA ? job->spec.bits : (uint32_t)job->spec.curve_nid;
+	if (worker_send(w, job->id, (uint32_t)job->spec.alg, param) != 0)
+		worker_kill(w, "does not take requests");
+}
+
+/* Asks the worker to give up its background job. */
+static void
+worker_abort(struct worker *w)
+{
+	w->job->aborting = true;
+	if (worker_send(w, w->job->id, OP_ABORT, 0) != 0)
+		worker_kill(w, "does not take requests");
+}
+
+/* Starts a pool refill on an idle worker. */
+static void
+worker_refill(struct worker *w)
+{
+	struct keygen_job *job = calloc(1, sizeof(*job));
+
+	if (job == NULL || (job->res = calloc(1, sizeof(*job->res))) == NULL) {
+		free(job);
+		return;
+	}
+	job->kg = w->kg;
+	job->background = true;
+	job->spec.alg = KEYGEN_RSA;
+	job->spec.bits = 2048;
+	worker_run(w, job);
+}
+
+/* A queued RSA-2048 job takes over a running refill: its key goes to the caller instead of the pool. */
+static void
+job_adopt(struct keygen_job *job, struct worker *w)
+{
+	struct keygen *kg = job->kg;
+	struct keygen_job *bg = w->job;
+
+	TAILQ_REMOVE(&kg->queue, job, entry);
+	kg->nqueued--;
+	job->id = bg->id;
+	job->state = JOB_RUNNING;
+	job->worker = w;
+	w->job = job;
+	job_free(bg);
+}
+
+/* Returns a busy worker whose background job is not yet aborting, preferring RSA-2048 when rsa2048. */
+static struct worker *
+find_background(struct keygen *kg, bool rsa2048)
+{
+	unsigned i;
+
+	for (i = 0; i < kg->nworkers; i++) {
+		struct worker *w = &kg->workers[i];
+
+		if (w->state == WORKER_BUSY && w->job->background && !w->job->aborting &&
+		    (!rsa2048 || is_rsa2048(&w->job->spec)))
+			return &kg->workers[i];
+	}
+	return NULL;
+}
+
+/*
+ * Matches work and workers: queued RSA-2048 jobs take pooled keys, idle workers take queued jobs in
+ * order, jobs still waiting adopt or abort background work, and workers left idle refill the pool.
+ */
+static void
+kg_schedule(struct keygen *kg)
+{
+	struct keygen_job *job, *next;
+	struct worker *w;
+	unsigned i, waiting = 0, aborting = 0;
+
+	for (job = TAILQ_FIRST(&kg->queue); job != NULL && kg->pool_ready > 0; job = next) {
+		next = TAILQ_NEXT(job, entry);
+		if (is_rsa2048(&job->spec)) {
+			TAILQ_REMOVE(&kg->queue, job, entry);
+			kg->nqueued--;
+			job_from_pool(job);
+		}
+	}
+	for (i = 0; i < kg->nworkers && !TAILQ_EMPTY(&kg->queue); i++) {
+		w = &kg->workers[i];
+		if (w->state != WORKER_IDLE)
+			continue;
+		job = TAILQ_FIRST(&kg->queue);
+		TAILQ_REMOVE(&kg->queue, job, entry);
+		kg->nqueued--;
+		worker_run(w, job);
+	}
+	for (job = TAILQ_FIRST(&kg->queue); job != NULL; job = next) {
+		next = TAILQ_NEXT(job, entry);
+		if (is_rsa2048(&job->spec) && (w = find_background(kg, true)) != NULL)
+			job_adopt(job, w);
+		else
+			waiting++;
+	}
+	for (i = 0; i < kg->nworkers; i++) {
+		w = &kg->workers[i];
+		if (w->state == WORKER_BUSY && w->job->background && w->job->aborting)
+			aborting++;
+	}
+	while (aborting < waiting && (w = find_background(kg, false)) != NULL) {
+		worker_abort(w);
+		aborting++;
+	}
+	if (!TAILQ_EMPTY(&kg->queue) || kg->refill_paused)
+		return;
+	for (i = 0; i < kg->nworkers; i++) {
+		w = &kg->workers[i];
+		if (w->state == WORKER_IDLE && kg->pool_ready + pool_pending(kg) < kg->pool_size)
+			worker_refill(w);
+	}
+}
+
+/* The pause after failed refills is over: try again. */
+static void
+refill_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct keygen *kg = arg;
+
+	(void)fd;
+	(void)what;
+	kg->refill_paused = false;
+	kg_schedule(kg);
+}
+
+/* Copies len bytes into a new buffer; NULL when out of memory. */
+static uint8_t *
+dup_bytes(const uint8_t *p, size_t len)
+{
+	uint8_t *q = malloc(len);
+
+	if (q != NULL)
+		memcpy(q, p, len);
+	return q;
+}
+
+/* Fills res from a successful response. Returns 0, or -1 when out of memory (res left empty). */
+static int
+result_fill(struct keygen_result *res, const struct kg_resp *h, const uint8_t *priv, const uint8_t *pub)
+{
+	res->private_der = dup_bytes(priv, h->private_len);
+	res->public_der = dup_bytes(pub, h->public_len);
+	if (res->private_der == NULL || res->public_der == NULL) {
+		if (res->private_der != NULL)
+			OPENSSL_cleanse(res->private_der, h->private_len);
+		free(res->private_der);
+		free(res->public_der);
+		res->private_der = res->public_der = NULL;
+		return -1;
+	}
+	res->private_len = h->private_len;
+	res->public_len = h->public_len;
+	res->status = 0;
+	return 0;
+}
+
+/* A pool refill failed: back off before the next one so a broken setup does not spin. */
+static void
+refill_failed(struct keygen *kg, const char *msg)
+{
+	unsigned ms;
+	struct timeval tv;
+
+	kg->refill_fails++;
+	ms = 1000u << (kg->refill_fails > 6 ? 6 : kg->refill_fails - 1);
+	if (ms > REFILL_PAUSE_MAX_MS)
+		ms = REFILL_PAUSE_MAX_MS;
+	log_warnx("keygen: pool refill failed: %s; next attempt in %u ms", msg, ms);
+	kg->refill_paused = true;
+	ms_to_tv(ms, &tv);
+	evtimer_add(kg->refill_ev, &tv);
+}
+
+/* A complete, validated response is in w->rbuf: answer the job and free the worker. */
+static void
+worker_response(struct worker *w)
+{
+	struct keygen *kg = w->kg;
+	struct keygen_job *job = w->job;
+	struct kg_resp h;
+	const uint8_t *msgp, *priv, *pub;
+	char msg[MSG_MAX + 1], name[48];
+	size_t i;
+
+	memcpy(&h, w->rbuf, sizeof(h));
+	msgp = w->rbuf + sizeof(h);
+	priv = msgp + h.message_len;
+	pub = priv + h.private_len;
+	for (i = 0; i < h.message_len; i++)
+		msg[i] = msgp[i] >= 0x20 && msgp[i] < 0x7f ? (char)msgp[i] : '?';
+	msg[i] = '\0';
+
+	evtimer_del(w->deadline);
+	w->job = NULL;
+	w->state = WORKER_IDLE;
+	w->answered = true;
+	w->fails = 0;
+	job->worker = NULL;
+	if (h.status == ST_OK)
+		kg->st.generated++;
+
+	if (job->background) {
+		if (h.status == ST_OK) {
+			kg->refill_fails = 0;
+			if (is_rsa2048(&job->spec) && kg->pool_ready < kg->pool_size &&
+			    result_fill(job->res, &h, priv, pub) == 0) {
+				kg->pool[kg->pool_ready++] = job->res;
+				job->res = NULL;
+			}
+		} else if (h.status == ST_FAILED && !job->aborting) {
+			refill_failed(kg, msg);
+		}
+		job_free(job);
+		return;
+	}
+	if (h.status != ST_OK) {
+		log_warnx("keygen: %s failed: %s", spec_name(&job->spec, name, sizeof(name)), msg);
+		job_fail(job, "%s", msg[0] != '\0' ? msg : "key generation failed");
+	} else if (result_fill(job->res, &h, priv, pub) != 0) {
+		job_fail(job, "out of memory");
+	} else {
+		job_finish(job);
+	}
+}
+
+/* Checks a response header against what the worker was asked. Returns NULL if fine, else why not. */
+static const char *
+resp_check(const struct worker *w, const struct kg_resp *h)
+{
+	if (w->state != WORKER_BUSY || w->job == NULL)
+		return "sent an unsolicited response";
+	if (h->id != w->job->id)
+		return "answered another job";
+	if (h->message_len > MSG_MAX)
+		return "sent an oversized message";
+	switch (h->status) {
+	case ST_OK:
+		if (h->private_len == 0 || h->private_len > DER_MAX || h->public_len == 0 ||
+		    h->public_len > DER_MAX)
+			return "sent a key of a bad length";
+		return NULL;
+	case ST_ABORTED:
+		if (!w->job->aborting)
+			return "aborted a job it was not asked to abort";
+		/* FALLTHROUGH */
+	case ST_FAILED:
+		if (h->private_len != 0 || h->public_len != 0)
+			return "sent a key with an error";
+		return NULL;
+	default:
+		return "sent a bad status";
+	}
+}
+
+/* The worker's socket is readable: collect the response, or notice the worker died. */
+static void
+worker_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	struct keygen *kg = w->kg;
+	const char *bad, *why;
+	struct kg_resp h;
+	size_t want;
+	ssize_t n;
+	char name[48];
+
+	(void)what;
+	for (;;) {
+		want = w->rlen < sizeof(h) ? sizeof(h) : w->need;
+		n = read(fd, w->rbuf + w->rlen, want - w->rlen);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (n <= 0) {
+			/* ECONNRESET too: it died with a request unread. */
+			why = n == 0 ? "closed its socket" : strerror(errno);
+			if (w->job != NULL && !w->job->background)
+				log_warnx("keygen: worker %u (pid %d) died (%s) while generating %s; restarting it",
+				    w->idx, (int)w->pid, why, spec_name(&w->job->spec, name, sizeof(name)));
+			else
+				log_warnx("keygen: worker %u (pid %d) died (%s); restarting it", w->idx,
+				    (int)w->pid, why);
+			worker_lost(w, false);
+			kg_schedule(kg);
+			return;
+		}
+		w->rlen += (size_t)n;
+		if (w->rlen == sizeof(h)) {
+			memcpy(&h, w->rbuf, sizeof(h));
+			if ((bad = resp_check(w, &h)) != NULL) {
+				worker_kill(w, bad);
+				kg_schedule(kg);
+				return;
+			}
+			w->need = sizeof(h) + h.message_len + h.private_len + h.public_len;
+		}
+		if (w->rlen >= sizeof(h) && w->rlen == w->need) {
+			worker_response(w);
+			OPENSSL_cleanse(w->rbuf, w->rlen);
+			w->rlen = 0;
+			kg_schedule(kg);
+			return;
+		}
+	}
+}
+
+/* A job overran its deadline: kill the worker, answer the job, start another worker. */
+static void
+worker_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	struct keygen *kg = w->kg;
+	struct keygen_job *job = w->job;
+	char name[48];
+
+	(void)fd;
+	(void)what;
+	if (job == NULL)
+		return;
+	log_warnx("keygen: worker %u (pid %d) still generating %s after %u s; killing it", w->idx, (int)w->pid,
+	    spec_name(&job->spec, name, sizeof(name)), kg->timeout_sec);
+	(void)kill(w->pid, SIGKILL);
+	w->job = NULL;
+	job->worker = NULL;
+	if (job->background)
+		job_free(job);
+	else
+		job_fail(job, "key generation timed out after %u s", kg->timeout_sec);
+	worker_lost(w, true);
+	kg_schedule(kg);
+}
+
+/* Starts the worker again after a death (after a back-off when starts keep failing). */
+static void
+worker_restart_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	struct keygen *kg = w->kg;
+	struct timeval tv;
+	unsigned delay;
+
+	(void)fd;
+	(void)what;
+	if (worker_spawn(w) != 0) {
+		w->fails++;
+		delay = restart_delay_ms(w->fails);
+		if (delay == 0)
+			delay = RESTART_BASE_MS;
+		log_warn("keygen: cannot restart worker %u (retrying in %u ms)", w->idx, delay);
+		ms_to_tv(delay, &tv);
+		evtimer_add(w->restart, &tv);
+		kg_fail_queue_if_unavailable(kg);
+		return;
+	}
+	kg->st.worker_restarts++;
+	log_info("keygen: worker %u restarted (pid %d)", w->idx, (int)w->pid);
+	kg_schedule(kg);
+}
+
+/* ---- worker process side ---- */
+
+struct gen_state {
+	int fd;
+	bool aborted;
+};
+
+/* Reads exactly len bytes. Returns 1, 0 at a clean end of file, or -1. */
+static int
+read_full(int fd, void *buf, size_t len)
+{
+	uint8_t *p = buf;
+	size_t got = 0;
+	ssize_t n;
+
+	while (got < len) {
+		n = read(fd, p + got, len - got);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n == 0 && got == 0 ? 0 : -1;
+		got += (size_t)n;
+	}
+	return 1;
+}
+
+/* Writes all of buf. Returns 0 or -1. */
+static int
+write_full(int fd, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+	ssize_t n;
+
+	while (len > 0) {
+		n = send(fd, p, len, MSG_NOSIGNAL);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * OpenSSL's key-generation progress callback, called every few milliseconds during RSA generation: gives
+ * up (returns 0) when anything arrives on the socket, which during a job can only be an ABORT from the
+ * parent or its end of file.
+ */
+static int
+gen_progress_cb(EVP_PKEY_CTX *ctx)
+{
+	struct gen_state *gs = EVP_PKEY_CTX_get_app_data(ctx);
+	struct pollfd pfd;
+
+	if (gs == NULL)
+		return 1;
+	pfd.fd = gs->fd;
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	if (poll(&pfd, 1, 0) > 0) {
+		gs->aborted = true;
+		return 0;
+	}
+	return 1;
+}
+
+/* Formats the reason of the last OpenSSL error into msg. */
+static void
+ossl_reason(char *msg, size_t size, const char *what)
+{
+	unsigned long e = ERR_peek_last_error();
+	const char *r = e != 0 ? ERR_reason_error_string(e) : NULL;
+
+	snprintf(msg, size, "%s: %s", what, r != NULL ? r : "OpenSSL error");
+	ERR_clear_error();
+}
+
+/* Generates one key pair and writes the response. Returns 0, or -1 when the parent cannot be written to. */
+static int
+worker_generate(int fd, const struct kg_req *req)
+{
+	struct gen_state gs = { fd, false };
+	struct kg_resp h;
+	EVP_PKEY_CTX *ctx = NULL;
+	OSSL_ENCODER_CTX *ectx = NULL;
+	EVP_PKEY *pkey = NULL;
+	unsigned char *priv = NULL, *pub = NULL;
+	size_t priv_len = 0, pub_len = 0, msg_len, total = 0;
+	uint8_t *out = NULL;
+	char msg[MSG_MAX + 1] = "", what[48];
+	int n, rc = -1;
+
+	memset(&h, 0, sizeof(h));
+	h.id = req->id;
+	h.status = ST_FAILED;
+	ERR_clear_error();
+	if (!spec_check(req->op, req->param, msg, sizeof(msg)))
+		goto reply;
+	if (req->op == OP_RSA)
+		snprintf(what, sizeof(what), "RSA-%u key generation failed", req->param);
+	else
+		snprintf(what, sizeof(what), "EC %s key generation failed", OBJ_nid2sn((int)req->param));
+	ctx = EVP_PKEY_CTX_new_from_name(NULL, req->op == OP_RSA ? "RSA" : "EC", NULL);
+	if (ctx == NULL || EVP_PKEY_keygen_init(ctx) <= 0)
+		goto ossl_fail;
+	if (req->op == OP_RSA) {
+		if (EVP_PKEY_CTX_set_rsa_keygen_bits(ctx, (int)req->param) <= 0)
+			goto ossl_fail;
+	} else if (EVP_PKEY_CTX_set_ec_paramgen_curve_nid(ctx, (int)req->param) <= 0) {
+		goto ossl_fail;
+	}
+	EVP_PKEY_CTX_set_app_data(ctx, &gs);
+	EVP_PKEY_CTX_set_cb(ctx, gen_progress_cb);
+	if (EVP_PKEY_generate(ctx, &pkey) <= 0) {
+		if (gs.aborted) {
+			h.status = ST_ABORTED;
+			snprintf(msg, sizeof(msg), "aborted");
+			ERR_clear_error();
+			goto reply;
+		}
+		goto ossl_fail;
+	}
+	ectx = OSSL_ENCODER_CTX_new_for_pkey(pkey, EVP_PKEY_KEYPAIR, "DER", "PrivateKeyInfo", NULL);
+	if (ectx == NULL || OSSL_ENCODER_to_data(ectx, &priv, &priv_len) <= 0)
+		goto ossl_fail;
+	if ((n = i2d_PUBKEY(pkey, &pub)) <= 0)
+		goto ossl_fail;
+	pub_len = (size_t)n;
+	if (priv_len == 0 || priv_len > DER_MAX || pub_len > DER_MAX) {
+		snprintf(msg, sizeof(msg), "%s: encoded key too large", what);
+		goto reply;
+	}
+	h.status = ST_OK;
+	goto reply;
+ossl_fail:
+	ossl_reason(msg, sizeof(msg), what);
+reply:
+	if (h.status != ST_OK) {
+		if (priv != NULL)
+			OPENSSL_cleanse(priv, priv_len);
+		priv_len = pub_len = 0;
+	}
+	msg_len = strlen(msg);
+	h.message_len = (uint32_t)msg_len;
+	h.private_len = (uint32_t)priv_len;
+	h.public_len = (uint32_t)pub_len;
+	total = sizeof(h) + msg_len + priv_len + pub_len;
+	if ((out = malloc(total)) == NULL)
+		goto out;
+	memcpy(out, &h, sizeof(h));
+	memcpy(out + sizeof(h), msg, msg_len);
+	if (priv_len > 0)
+		memcpy(out + sizeof(h) + msg_len, priv, priv_len);
+	if (pub_len > 0)
+		memcpy(out + sizeof(h) + msg_len + priv_len, pub, pub_len);
+	rc = write_full(fd, out, total);
+out:
+	if (out != NULL) {
+		OPENSSL_cleanse(out, total);
+		free(out);
+	}
+	if (priv != NULL)
+		OPENSSL_clear_free(priv, priv_len);
+	OPENSSL_free(pub);
+	OSSL_ENCODER_CTX_free(ectx);
+	EVP_PKEY_free(pkey);
+	EVP_PKEY_CTX_free(ctx);
+	return rc;
+}
+
+/* Wipes this process's copies of the parent's keys: the worker has no use for them. */
+static void
+child_forget(struct keygen *kg)
+{
+	struct keygen_job *job;
+	unsigned i;
+
+	for (i = 0; i < kg->pool_ready; i++)
+		OPENSSL_cleanse(kg->pool[i]->private_der, kg->pool[i]->private_len);
+	TAILQ_FOREACH(job, &kg->done, entry)
+		if (job->res->private_der != NULL)
+			OPENSSL_cleanse(job->res->private_der, job->res->private_len);
+	for (i = 0; i < kg->nworkers; i++)
+		if (kg->workers[i].rbuf != NULL)
+			OPENSSL_cleanse(kg->workers[i].rbuf, RESP_MAX);
+}
+
+/* Keeps only fd (moved to 3) and stdio (0 and 1 on /dev/null, stderr left for diagnostics). */
+static int
+child_fds(int fd)
+{
+	int null, i, max;
+
+	if (fd != 3) {
+		if (dup2(fd, 3) == -1)
+			return -1;
+	}
+	if ((null = open("/dev/null", O_RDWR)) != -1) {
+		(void)dup2(null, 0);
+		(void)dup2(null, 1);
+	}
+	if (close_range(4, ~0U, 0) != 0) {
+		max = (int)sysconf(_SC_OPEN_MAX);
+		if (max < 0 || max > 65536)
+			max = 65536;
+		for (i = 4; i < max; i++)
+			(void)close(i);
+	}
+	/* null, if above 3, went with the rest; at 0..2 it now serves as stdio. */
+	return 0;
+}
+
+/*
+ * The worker process: signals back to their defaults (libevent's handlers must never run here), dies
+ * with the parent, keeps no descriptor but its socket, then answers requests until end of file.
+ * Never returns; never touches the event base or anything else of the parent's beyond wiping copies of keys.
+ */
+static void __attribute__((noreturn))
+worker_main(struct keygen *kg, int fd, pid_t parent)
+{
+	struct sigaction sa;
+	struct kg_req req;
+	sigset_t none;
+	int sig;
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = SIG_DFL;
+	for (sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			(void)sigaction(sig, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	(void)sigaction(SIGPIPE, &sa, NULL);
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+		_exit(1);
+	/* Its own process group: a Ctrl-C meant for a foreground kmipd stops kmipd, which stops us. */
+	(void)setpgid(0, 0);
+	(void)prctl(PR_SET_DUMPABLE, 0);
+	child_forget(kg);
+	if (child_fds(fd) != 0)
+		_exit(1);
+	fd = 3;
+	sigemptyset(&none);
+	(void)sigprocmask(SIG_SETMASK, &none, NULL);
+
+	for (;;) {
+		switch (read_full(fd, &req, sizeof(req))) {
+		case 0:
+			_exit(0);
+		case 1:
+			break;
+		default:
+			_exit(1);
+		}
+		if (req.op == OP_ABORT)
+			continue;	/* arrived after its job finished */
+		if (worker_generate(fd, &req) != 0)
+			_exit(1);
+	}
+}
+
+/* ---- parent side: lifecycle ---- */
+
+/* Forks the worker of slot w. Returns 0, or -1 with errno set. */
+static int
+worker_spawn(struct worker *w)
+{
+	struct keygen *kg = w->kg;
+	sigset_t all, old;
+	pid_t pid, parent = getpid();
+	int sv[2], saved;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+		return -1;
+	/* Blocked across fork so that no handler of the parent's (libevent's) runs in the child. */
+	sigfillset(&all);
+	(void)sigprocmask(SIG_BLOCK, &all, &old);
+	pid = fork();
+	if (pid == 0)
+		worker_main(kg, sv[1], parent);
+	saved = errno;
+	(void)sigprocmask(SIG_SETMASK, &old, NULL);
+	close(sv[1]);
+	if (pid == -1) {
+		close(sv[0]);
+		errno = saved;
+		return -1;
+	}
+	if (evutil_make_socket_nonblocking(sv[0]) != 0 ||
+	    (w->ev = event_new(kg->base, sv[0], EV_READ | EV_PERSIST, worker_read_cb, w)) == NULL ||
+	    event_add(w->ev, NULL) != 0) {
+		saved = errno;
+		if (w->ev != NULL)
+			event_free(w->ev);
+		w->ev = NULL;
+		close(sv[0]);
+		(void)kill(pid, SIGKILL);
+		zombie_add(kg, pid, w->idx, true);
+		errno = saved ? saved : ENOMEM;
+		return -1;
+	}
+	w->fd = sv[0];
+	w->pid = pid;
+	w->state = WORKER_IDLE;
+	w->answered = false;
+	w->rlen = 0;
+	clock_gettime(CLOCK_MONOTONIC, &w->started);
+	return 0;
+}
+
+/* Starts the workers; see keygen.h. */
+int
+keygen_start(struct event_base *base, unsigned workers, unsigned pool_size, unsigned timeout_sec,
+    struct keygen **out, char **cause)
+{
+	struct keygen *kg = NULL;
+	unsigned i;
+
+	*out = NULL;
+	*cause = NULL;
+	if (workers < 1 || workers > KEYGEN_MAX_WORKERS) {
+		*cause = kg_strdup_printf("keygen workers must be 1..%d, not %u", KEYGEN_MAX_WORKERS, workers);
+		return -1;
+	}
+	if (pool_size > KEYGEN_MAX_POOL) {
+		*cause = kg_strdup_printf("keygen pool size must be 0..%d, not %u", KEYGEN_MAX_POOL, pool_size);
+		return -1;
+	}
+	if (timeout_sec < 1 || timeout_sec > KEYGEN_MAX_TIMEOUT) {
+		*cause = kg_strdup_printf("keygen timeout must be 1..%d s, not %u", KEYGEN_MAX_TIMEOUT,
+		    timeout_sec);
+		return -1;
+	}
+	if ((kg = calloc(1, sizeof(*kg))) == NULL)
+		goto nomem;
+	kg->base = base;
+	kg->nworkers = workers;
+	kg->pool_size = pool_size;
+	kg->timeout_sec = timeout_sec;
+	TAILQ_INIT(&kg->queue);
+	TAILQ_INIT(&kg->done);
+	kg->tv_plain.tv_sec = timeout_sec;
+	kg->tv_timeout = event_base_init_common_timeout(base, &kg->tv_plain);
+	if (kg->tv_timeout == NULL)
+		kg->tv_timeout = &kg->tv_plain;
+	if ((kg->pool = calloc(pool_size ? pool_size : 1, sizeof(*kg->pool))) == NULL ||
+	    (kg->workers = calloc(workers, sizeof(*kg->workers))) == NULL ||
+	    (kg->deliver_ev = event_new(base, -1, 0, deliver_cb, kg)) == NULL ||
+	    (kg->reap_ev = evtimer_new(base, reap_cb, kg)) == NULL ||
+	    (kg->refill_ev = evtimer_new(base, refill_resume_cb, kg)) == NULL)
+		goto nomem;
+	for (i = 0; i < workers; i++) {
+		struct worker *w = &kg->workers[i];
+
+		w->kg = kg;
+		w->idx = i;
+		w->fd = -1;
+		w->state = WORKER_DOWN;
+		if ((w->rbuf = malloc(RESP_MAX)) == NULL ||
+		    (w->deadline = evtimer_new(base, worker_deadline_cb, w)) == NULL ||
+		    (w->restart = evtimer_new(base, worker_restart_cb, w)) == NULL)
+			goto nomem;
+	}
+	for (i = 0; i < workers; i++) {
+		if (worker_spawn(&kg->workers[i]) != 0) {
+			*cause = kg_strdup_printf("cannot start key generation worker %u: %s", i, strerror(errno));
+			goto fail;
+		}
+	}
+	log_debug("keygen: %u workers, pool of %u RSA-2048 key pairs, timeout %u s", workers, pool_size,
+	    timeout_sec);
+	kg_schedule(kg);
+	*out = kg;
+	return 0;
+nomem:
+	*cause = kg_strdup_printf("keygen: out of memory");
+fail:
+	keygen_free(kg);
+	return -1;
+}
+
+/* Queues a job; see keygen.h. */
+struct keygen_job *
+keygen_submit(struct keygen *kg, const struct keygen_spec *spec, keygen_cb cb, void *arg)
+{
+	struct keygen_job *job;
+	uint32_t param;
+	char msg[160];
+
+	if ((job = calloc(1, sizeof(*job))) == NULL)
+		return NULL;
+	if ((job->res = calloc(1, sizeof(*job->res))) == NULL) {
+		free(job);
+		return NULL;
+	}
+	job->kg = kg;
+	job->spec = *spec;
+	job->cb = cb;
+	job->arg = arg;
+	param = spec->alg == KEYGEN_RSA ? spec->bits : (uint32_t)spec->curve_nid;
+	if (!spec_check((uint32_t)spec->alg, param, msg, sizeof(msg))) {
+		job_fail(job, "%s", msg);
+		return job;
+	}
+	if (is_rsa2048(spec) && kg->pool_size > 0) {
+		if (kg->pool_ready > 0) {
+			kg->st.pool_hits++;
+			job_from_pool(job);
+			kg_schedule(kg);	/* refill */
+			return job;
+		}
+		kg->st.pool_misses++;
+	}
+	if (kg_unavailable(kg)) {
+		job_fail(job, "no key generation worker is running (restarts keep failing)");
+		return job;
+	}
+	job->state = JOB_QUEUED;
+	TAILQ_INSERT_TAIL(&kg->queue, job, entry);
+	kg->nqueued++;
+	kg_schedule(kg);
+	return job;
+}
+
+/* Forgets a job whose caller went away; see keygen.h. */
+void
+keygen_cancel(struct keygen_job *job)
+{
+	struct keygen *kg;
+	bool to_pool;
+
+	if (job == NULL)
+		return;
+	kg = job->kg;
+	switch (job->state) {
+	case JOB_QUEUED:
+		TAILQ_REMOVE(&kg->queue, job, entry);
+		kg->nqueued--;
+		job_free(job);
+		break;
+	case JOB_DONE:
+		TAILQ_REMOVE(&kg->done, job, entry);
+		kg->ndone--;
+		job_free(job);
+		break;
+	case JOB_RUNNING:
+		to_pool = is_rsa2048(&job->spec) && kg->pool_ready + pool_pending(kg) < kg->pool_size;
+		job->background = true;
+		job->cb = NULL;
+		job->arg = NULL;
+		if (!to_pool)
+			worker_abort(job->worker);
+		kg_schedule(kg);	/* a queued RSA-2048 job may adopt it */
+		break;
+	}
+}
+
+/* Waits up to ms for pid to exit. Returns true when it was reaped (or is not ours to reap). */
+static bool
+wait_exit(pid_t pid, unsigned ms)
+{
+	struct timespec ts = { 0, 5 * 1000000 };
+	int64_t end = now_ms() + ms;
+	int status;
+	pid_t r;
+
+	for (;;) {
+		r = waitpid(pid, &status, WNOHANG);
+		if (r == pid || (r == -1 && errno != EINTR))
+			return true;
+		if (now_ms() >= end)
+			return false;
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* Stops and reaps every worker and frees everything without calling callbacks; see keygen.h. */
+void
+keygen_free(struct keygen *kg)
+{
+	struct keygen_job *job;
+	pid_t *pids;
+	unsigned i, n = 0;
+	int status;
+
+	if (kg == NULL)
+		return;
+	pids = calloc((size_t)kg->nworkers + kg->nzombies + 1, sizeof(*pids));
+	for (i = 0; kg->workers != NULL && i < kg->nworkers; i++) {
+		struct worker *w = &kg->workers[i];
+
+		if (w->state != WORKER_DOWN) {
+			/* End of file stops an idle worker; SIGTERM one in the middle of a key. */
+			event_free(w->ev);
+			close(w->fd);
+			(void)kill(w->pid, SIGTERM);
+			if (pids != NULL)
+				pids[n++] = w->pid;
+			else
+				(void)wait_exit(w->pid, FREE_GRACE_MS);
+			if (w->job != NULL)
+				job_free(w->job);
+		}
+		if (w->deadline != NULL)
+			event_free(w->deadline);
+		if (w->restart != NULL)
+			event_free(w->restart);
+		if (w->rbuf != NULL) {
+			OPENSSL_cleanse(w->rbuf, RESP_MAX);
+			free(w->rbuf);
+		}
+	}
+	for (i = 0; i < kg->nzombies; i++) {
+		if (pids != NULL)
+			pids[n++] = kg->zombies[i].pid;
+		else
+			(void)wait_exit(kg->zombies[i].pid, FREE_GRACE_MS);
+	}
+	for (i = 0; i < n; i++) {
+		if (!wait_exit(pids[i], FREE_GRACE_MS)) {
+			log_warnx("keygen: worker pid %d ignored SIGTERM; killing it", (int)pids[i]);
+			(void)kill(pids[i], SIGKILL);
+			while (waitpid(pids[i], &status, 0) == -1 && errno == EINTR)
+				;
+		}
+	}
+	free(pids);
+	free(kg->zombies);
+	free(kg->workers);
+	while ((job = TAILQ_FIRST(&kg->queue)) != NULL) {
+		TAILQ_REMOVE(&kg->queue, job, entry);
+		job_free(job);
+	}
+	while ((job = TAILQ_FIRST(&kg->done)) != NULL) {
+		TAILQ_REMOVE(&kg->done, job, entry);
+		job_free(job);
+	}
+	for (i = 0; kg->pool != NULL && i < kg->pool_ready; i++)
+		keygen_result_free(kg->pool[i]);
+	free(kg->pool);
+	if (kg->deliver_ev != NULL)
+		event_free(kg->deliver_ev);
+	if (kg->reap_ev != NULL)
+		event_free(kg->reap_ev);
+	if (kg->refill_ev != NULL)
+		event_free(kg->refill_ev);
+	free(kg);
+}
+
+/* Fills st with counters and the current state. */
+void
+keygen_stats(const struct keygen *kg, struct keygen_stats *st)
+{
+	unsigned i;
+
+	*st = kg->st;
+	st->pool_ready = kg->pool_ready;
+	st->queued = kg->nqueued;
+	st->busy_workers = 0;
+	for (i = 0; i < kg->nworkers; i++)
+		if (kg->workers[i].state == WORKER_BUSY)
+			st->busy_workers++;
+}
+
+/* Test hook; see keygen.h. */
+size_t
+keygen_worker_pids(const struct keygen *kg, pid_t *pids, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n && i < kg->nworkers; i++)
+		pids[i] = kg->workers[i].state == WORKER_DOWN ? 0 : kg->workers[i].pid;
+	return kg->nworkers;
+}

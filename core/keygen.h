@@ -1,0 +1,110 @@
+/*
+ * Key-generation workers: RSA and EC key pairs are generated in forked worker processes that talk to the
+ * loop over socketpairs, so a 0.35 s (up to 1.2 s, or seconds for RSA-4096) generation never stalls the
+ * loop. A pool of pre-generated RSA-2048 key pairs, refilled while workers have nothing else to do, answers
+ * bursts at once.
+ *
+ * Everything runs in the loop's thread; callbacks are always delivered from the loop, never from inside a
+ * keygen_* call. A worker that dies or overruns its deadline is reaped and restarted, and its job answered.
+ * No SIGCHLD handler is installed: a worker's death is seen as EOF on its socket and the worker is reaped
+ * with waitpid() on its own pid only (other children of the process are left alone).
+ */
+#ifndef KMIPD_KEYGEN_H
+#define KMIPD_KEYGEN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct event_base;
+struct keygen;
+struct keygen_job;
+
+#define KEYGEN_MAX_WORKERS	64
+#define KEYGEN_MAX_POOL		4096
+#define KEYGEN_MAX_TIMEOUT	3600	/* seconds */
+#define KEYGEN_RSA_MIN_BITS	1024
+#define KEYGEN_RSA_MAX_BITS	8192
+
+enum keygen_alg {
+	KEYGEN_RSA = 1,
+	KEYGEN_EC = 2,
+};
+
+struct keygen_spec {
+	enum keygen_alg alg;
+	unsigned bits;			/* RSA: 2048, 3072, 4096 (1024..8192 accepted) */
+	int curve_nid;			/* EC: NID_X9_62_prime256v1, NID_secp384r1, NID_secp521r1 */
+};
+
+struct keygen_result {
+	int status;			/* 0 ok, else -1 */
+	char message[160];		/* why it failed, for the KMIP Result Message and logs */
+	uint8_t *private_der;		/* PKCS#8 PrivateKeyInfo DER (unencrypted), owned by the result */
+	size_t private_len;
+	uint8_t *public_der;		/* X.509 SubjectPublicKeyInfo DER */
+	size_t public_len;
+};
+
+/*
+ * Called from the loop with the result of a job. The callback owns res and must call keygen_result_free(res)
+ * (which wipes the private key) when done with it. The job handle is gone once the callback runs: do not
+ * pass it to keygen_cancel() afterwards. The callback may submit and cancel other jobs, but must not call
+ * keygen_free().
+ */
+typedef void (*keygen_cb)(struct keygen_result *res, void *arg);
+
+struct keygen_stats {
+	uint64_t generated;		/* key pairs produced by workers (pool refills included) */
+	uint64_t pool_hits;		/* RSA-2048 jobs answered from the pool at submission */
+	uint64_t pool_misses;		/* RSA-2048 jobs that found the pool empty (only when pool_size > 0) */
+	uint64_t worker_restarts;	/* workers forked again after a death or a timeout */
+	uint64_t failures;		/* jobs answered with an error */
+	unsigned pool_ready;		/* pre-generated key pairs waiting in the pool */
+	unsigned queued;		/* jobs waiting for a worker */
+	unsigned busy_workers;		/* workers generating (pool refills included) */
+};
+
+/*
+ * Forks `workers` worker processes (1..KEYGEN_MAX_WORKERS) watched by base, keeps up to pool_size
+ * (0..KEYGEN_MAX_POOL) RSA-2048 key pairs ready, and gives each job timeout_sec (1..KEYGEN_MAX_TIMEOUT) on a
+ * worker. Call it before the process holds secrets it need not share: workers are forks of the caller.
+ * Returns 0, or -1 with *cause set (malloc'd, the caller frees it) and nothing left running.
+ */
+int keygen_start(struct event_base *base, unsigned workers, unsigned pool_size, unsigned timeout_sec,
+    struct keygen **out, char **cause) __attribute__((warn_unused_result));
+
+/*
+ * Queues a job. The callback is ALWAYS called later from the loop (never from inside keygen_submit), even
+ * when the result is immediate (pool hit) or an error (bad spec, no worker available). Returns the job
+ * handle (valid until the callback runs or keygen_cancel), or NULL only when out of memory.
+ */
+struct keygen_job *keygen_submit(struct keygen *kg, const struct keygen_spec *spec, keygen_cb cb, void *arg)
+    __attribute__((warn_unused_result));
+
+/*
+ * The asking connection went away: the callback will not be called; a key already made is wiped, or kept
+ * in the pool when it is an RSA-2048 pair the pool has room for. A job running on a worker is aborted unless
+ * its key can go to the pool. NULL is ignored.
+ */
+void keygen_cancel(struct keygen_job *job);
+
+/* Wipes the private key and frees the result. NULL is ignored. */
+void keygen_result_free(struct keygen_result *res);
+
+/*
+ * Stops the workers (EOF and SIGTERM, then SIGKILL after a short grace period) and reaps them, wipes the
+ * pool and frees every pending job without calling its callback. Blocks for at most about a second.
+ */
+void keygen_free(struct keygen *kg);
+
+/* Fills st with the counters since keygen_start and the current pool, queue and worker state. */
+void keygen_stats(const struct keygen *kg, struct keygen_stats *st);
+
+/*
+ * Test hook: copies the pids of the running workers (0 for a slot whose worker is being restarted) into
+ * pids[0..n-1]. Returns the number of worker slots.
+ */
+size_t keygen_worker_pids(const struct keygen *kg, pid_t *pids, size_t n);
+
+#endif
