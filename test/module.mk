@@ -26,3 +26,9 @@ TEST_BINS += $(BUILD)/test/test_veeam
 $(BUILD)/test/test_veeam: $(BUILD)/test/integration/test_veeam.o $(BUILD)/test/integration/harness.o \
 		$(BUILD)/libproto.a $(BUILD)/libtls.a | $(BUILD)/kmipd
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
+
+ALL_SRCS += test/integration/test_durability.c
+TEST_BINS += $(BUILD)/test/test_durability
+$(BUILD)/test/test_durability: $(BUILD)/test/integration/test_durability.o \
+		$(BUILD)/test/integration/harness.o $(BUILD)/libproto.a $(BUILD)/libtls.a | $(BUILD)/kmipd
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)

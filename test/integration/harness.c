@@ -162,6 +162,8 @@ start(struct h_server *s, const char *config_path, const char *const *overrides,
 #undef OPT
 	argv[argc] = NULL;
 
+	/* A restart must not mistake the previous run's "listening on" for its own. */
+	(void)unlink(s->log);
 	s->pid = fork();
 	assert_true(s->pid >= 0);
 	if (s->pid == 0) {
@@ -210,6 +212,15 @@ h_start(struct h_server *s, const char *const *overrides)
 }
 
 /* Writes the config file into the server's folder and starts the server on it. */
+/* Starts kmipd again on the same folder (and store) after it stopped or was killed; the port may change. */
+void
+h_restart(struct h_server *s, const char *const *overrides)
+{
+	assert_true(s->dir[0] != '\0');
+	s->pid = 0;
+	start(s, NULL, overrides, true);
+}
+
 static void
 start_config(struct h_server *s, const char *config_text, const char *const *overrides, bool tls_opts)
 {

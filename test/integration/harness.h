@@ -56,6 +56,8 @@ void h_mkcerts(const char *dir, const char *key_type);
 /* Writes text to path (replacing it), or copies the file from to to; fail the test on error. */
 void h_write_file(const char *path, const char *text);
 void h_copy_file(const char *from, const char *to);
+/* Starts kmipd again on the same folder (and store) after it stopped or was killed; the port may change. */
+void h_restart(struct h_server *s, const char *const *overrides);
 /* Sends SIGTERM and returns the exit status (-1 if it had to be killed after timeout_ms). */
 int h_stop(struct h_server *s, int timeout_ms);
 /* Sends a signal. */
