@@ -92,8 +92,9 @@ fuzz: deps
 fuzz-bins: $(FUZZ_BINS)
 
 bench: deps
-	$(MAKE) --no-print-directory $(BENCH_BINS)
-	@for b in $(BENCH_BINS); do echo "== $$b"; $$b || exit 1; done
+	$(MAKE) --no-print-directory all $(BENCH_BINS)
+	@echo "== TTLV codec"; $(BUILD)/bench/bench_ttlv
+	@echo "== Get latency during a CreateKeyPair storm"; test/bench/run-latency.sh $(BUILD) 5 4
 
 run: deps
 	$(MAKE) --no-print-directory all

@@ -32,3 +32,9 @@ TEST_BINS += $(BUILD)/test/test_durability
 $(BUILD)/test/test_durability: $(BUILD)/test/integration/test_durability.o \
 		$(BUILD)/test/integration/harness.o $(BUILD)/libproto.a $(BUILD)/libtls.a | $(BUILD)/kmipd
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
+
+ALL_SRCS += test/bench/bench_latency.c
+BENCH_BINS += $(BUILD)/bench/bench_latency
+$(BUILD)/bench/bench_latency: $(BUILD)/test/bench/bench_latency.o $(BUILD)/libproto.a $(BUILD)/libtls.a
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
