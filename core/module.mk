@@ -19,3 +19,8 @@ ALL_SRCS += core/keygen.c test/unit/test_keygen.c
 TEST_BINS += $(BUILD)/test/test_keygen
 $(BUILD)/test/test_keygen: $(BUILD)/test/unit/test_keygen.o $(BUILD)/core/keygen.o $(BUILD)/core/log.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
+
+ALL_SRCS += core/keyfmt.c test/unit/test_keyfmt.c
+TEST_BINS += $(BUILD)/test/test_keyfmt
+$(BUILD)/test/test_keyfmt: $(BUILD)/test/unit/test_keyfmt.o $(BUILD)/core/keyfmt.o $(BUILD)/libproto.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)

@@ -1,0 +1,1769 @@
+/*
+ * keyfmt: key material conversions between the KMIP Key Format Types and the canonical forms the store keeps
+ * (see keyfmt.h). Facts used here: KMIP 1.4 section 2.1.7 (Transparent key structures), 9.1.3.2.3 (Key
+ * Format Type), the KMIP 2.x table of default Key Format Types, RFC 8017 (PKCS#1), RFC 5208 (PKCS#8),
+ * RFC 5915 (ECPrivateKey), RFC 5280 (SubjectPublicKeyInfo) and NIST SP 800-56B appendix C (recovering the
+ * primes of an RSA key from its exponents).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/buffer.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/decoder.h>
+#include <openssl/ec.h>
+#include <openssl/encoder.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/param_build.h>
+#include <openssl/x509.h>
+
+#include "core/keyfmt.h"
+
+#define R_NOT_SUPPORTED		KMIP_RESULT_REASON_KEY_FORMAT_TYPE_NOT_SUPPORTED
+#define R_INVALID		KMIP_RESULT_REASON_INVALID_FIELD
+#define R_CRYPTO		KMIP_RESULT_REASON_CRYPTOGRAPHIC_FAILURE
+#define R_NOMEM			KMIP_RESULT_REASON_GENERAL_FAILURE
+
+/* DER tags of the first two elements that tell the key structures apart. */
+#define DER_INTEGER		0x02
+#define DER_BIT_STRING		0x03
+#define DER_OCTET_STRING	0x04
+#define DER_SEQUENCE		0x30
+
+/* Recovering RSA primes from (n, e, d): bounded, since it runs in the event loop (see rsa_recover). */
+#define RECOVER_MAX_BITS	4096
+#define RECOVER_TRIALS		16
+#define RECOVER_MAX_SQUARINGS	256
+
+#define EC_POINT_MAX		(1 + 2 * 66)	/* an uncompressed P-521 point */
+
+/* The named prime curves keyfmt handles. */
+static const struct curve {
+	uint32_t kmip;		/* Recommended Curve */
+	int nid;
+	unsigned bits;
+} curves[] = {
+	{ KMIP_RECOMMENDED_CURVE_P_192, NID_X9_62_prime192v1, 192 },
+	{ KMIP_RECOMMENDED_CURVE_P_224, NID_secp224r1, 224 },
+	{ KMIP_RECOMMENDED_CURVE_P_256, NID_X9_62_prime256v1, 256 },
+	{ KMIP_RECOMMENDED_CURVE_P_384, NID_secp384r1, 384 },
+	{ KMIP_RECOMMENDED_CURVE_P_521, NID_secp521r1, 521 },
+	{ KMIP_RECOMMENDED_CURVE_SECP256K1, NID_secp256k1, 256 },
+	{ KMIP_RECOMMENDED_CURVE_BRAINPOOLP256R1, NID_brainpoolP256r1, 256 },
+	{ KMIP_RECOMMENDED_CURVE_BRAINPOOLP384R1, NID_brainpoolP384r1, 384 },
+	{ KMIP_RECOMMENDED_CURVE_BRAINPOOLP512R1, NID_brainpoolP512r1, 512 },
+};
+
+/* The components of an RSA key; absent ones are NULL. Private ones live in secure (wiped) BIGNUMs. */
+struct rsa_parts {
+	BIGNUM *n, *e, *d, *p, *q, *dp, *dq, *qinv;
+};
+
+/* Sets *err (when err is not NULL) and returns -1. */
+static int __attribute__((format(printf, 3, 4)))
+fail(struct keyfmt_error *err, uint32_t reason, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err != NULL) {
+		err->reason = reason;
+		va_start(ap, fmt);
+		vsnprintf(err->message, sizeof(err->message), fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
+/* Cryptographic Failure naming what failed and OpenSSL's last reason; returns -1. */
+static int
+fail_ssl(struct keyfmt_error *err, const char *what)
+{
+	unsigned long e = ERR_peek_last_error();
+	const char *why = e != 0 ? ERR_reason_error_string(e) : NULL;
+
+	return fail(err, R_CRYPTO, "%s failed%s%s", what, why != NULL ? ": " : "", why != NULL ? why : "");
+}
+
+/* The spec name of a Key Format Type, for messages. */
+static const char *
+format_name(uint32_t format)
+{
+	const char *s = ttlv_enum_name(KMIP_TAG_KEY_FORMAT_TYPE, format);
+
+	return s != NULL ? s : "unknown";
+}
+
+/* The spec name of an Object Type, for messages. */
+static const char *
+type_name(uint32_t object_type)
+{
+	const char *s = ttlv_enum_name(KMIP_TAG_OBJECT_TYPE, object_type);
+
+	return s != NULL ? s : "unknown object type";
+}
+
+/* True for the algorithms whose keys are EC keys. */
+static bool
+alg_is_ec(uint32_t alg)
+{
+	return alg == KMIP_CRYPTOGRAPHIC_ALGORITHM_EC || alg == KMIP_CRYPTOGRAPHIC_ALGORITHM_ECDSA ||
+	    alg == KMIP_CRYPTOGRAPHIC_ALGORITHM_ECDH || alg == KMIP_CRYPTOGRAPHIC_ALGORITHM_ECMQV;
+}
+
+/* True for the Transparent EC Private Key format and its KMIP 1.0 per-algorithm forms. */
+static bool
+format_is_transparent_ec_private(uint32_t f)
+{
+	return f == KMIP_KEY_FORMAT_TYPE_TRANSPARENT_EC_PRIVATE_KEY ||
+	    f == KMIP_KEY_FORMAT_TYPE_TRANSPARENT_ECDSA_PRIVATE_KEY ||
+	    f == KMIP_KEY_FORMAT_TYPE_TRANSPARENT_ECDH_PRIVATE_KEY ||
+	    f == KMIP_KEY_FORMAT_TYPE_TRANSPARENT_ECMQV_PRIVATE_KEY;
+}
+
+/* True for the Transparent EC Public Key format and its KMIP 1.0 per-algorithm forms. */
+static bool
+format_is_transparent_ec_public(uint32_t f)
+{
+	return f == KMIP_KEY_FORMAT_TYPE_TRANSPARENT_EC_PUBLIC_KEY ||
+	    f == KMIP_KEY_FORMAT_TYPE_TRANSPARENT_ECDSA_PUBLIC_KEY ||
+	    f == KMIP_KEY_FORMAT_TYPE_TRANSPARENT_ECDH_PUBLIC_KEY ||
+	    f == KMIP_KEY_FORMAT_TYPE_TRANSPARENT_ECMQV_PUBLIC_KEY;
+}
+
+/* True for the formats keyfmt implements for some object type. */
+static bool
+format_known(uint32_t f)
+{
+	switch (f) {
+	case KMIP_KEY_FORMAT_TYPE_RAW:
+	case KMIP_KEY_FORMAT_TYPE_OPAQUE:
+	case KMIP_KEY_FORMAT_TYPE_PKCS_1:
+	case KMIP_KEY_FORMAT_TYPE_PKCS_8:
+	case KMIP_KEY_FORMAT_TYPE_X_509:
+	case KMIP_KEY_FORMAT_TYPE_ECPRIVATEKEY:
+	case KMIP_KEY_FORMAT_TYPE_TRANSPARENT_SYMMETRIC_KEY:
+	case KMIP_KEY_FORMAT_TYPE_TRANSPARENT_RSA_PRIVATE_KEY:
+	case KMIP_KEY_FORMAT_TYPE_TRANSPARENT_RSA_PUBLIC_KEY:
+		return true;
+	default:
+		return format_is_transparent_ec_private(f) || format_is_transparent_ec_public(f);
+	}
+}
+
+/* Frees a BIGNUM that may hold a secret. */
+static void
+bn_wipe(BIGNUM **bn)
+{
+	BN_clear_free(*bn);
+	*bn = NULL;
+}
+
+/* Wipes and frees every component of an RSA key. */
+static void
+rsa_parts_free(struct rsa_parts *r)
+{
+	bn_wipe(&r->n);
+	bn_wipe(&r->e);
+	bn_wipe(&r->d);
+	bn_wipe(&r->p);
+	bn_wipe(&r->q);
+	bn_wipe(&r->dp);
+	bn_wipe(&r->dq);
+	bn_wipe(&r->qinv);
+}
+
+/* Wipes and frees a key's canonical bytes and zeroes it. */
+void
+keyfmt_key_clear(struct keyfmt_key *k)
+{
+	if (k == NULL)
+		return;
+	if (k->der != NULL) {
+		OPENSSL_cleanse(k->der, k->der_len);
+		free(k->der);
+	}
+	memset(k, 0, sizeof(*k));
+}
+
+/* A malloc'd copy of len bytes (len > 0), or NULL. */
+static uint8_t *
+copy_bytes(const uint8_t *p, size_t len)
+{
+	uint8_t *c = malloc(len);
+
+	if (c != NULL)
+		memcpy(c, p, len);
+	return c;
+}
+
+/* Wipes and frees a malloc'd buffer. */
+static void
+wipe_free(uint8_t *p, size_t len)
+{
+	if (p != NULL) {
+		OPENSSL_cleanse(p, len);
+		free(p);
+	}
+}
+
+/*
+ * Reads one DER header (a low tag number, a definite length of up to four bytes) at p. Returns the header's
+ * length with *tag and *vlen set, or 0 when it is malformed or its value runs past avail.
+ */
+static size_t
+der_header(const uint8_t *p, size_t avail, uint8_t *tag, size_t *vlen)
+{
+	size_t hl, l = 0, i, k;
+
+	if (avail < 2 || (p[0] & 0x1f) == 0x1f)
+		return 0;
+	*tag = p[0];
+	if (p[1] < 0x80) {
+		l = p[1];
+		hl = 2;
+	} else {
+		k = p[1] & 0x7f;
+		if (k == 0 || k > 4 || avail < 2 + k)
+			return 0;
+		for (i = 0; i < k; i++)
+			l = l << 8 | p[2 + i];
+		hl = 2 + k;
+	}
+	if (l > avail - hl)
+		return 0;
+	*vlen = l;
+	return hl;
+}
+
+/*
+ * The tags of the first two elements of the DER SEQUENCE that spans all of der (*t2 is 0 when there is only
+ * one). OpenSSL's decoders unwrap PKCS#8 when asked for a type-specific key, so this is what tells PKCS#1,
+ * PKCS#8, ECPrivateKey and SubjectPublicKeyInfo apart. Returns 0, or -1 when der is not one SEQUENCE.
+ */
+static int
+der_shape(const uint8_t *der, size_t len, uint8_t *t1, uint8_t *t2)
+{
+	uint8_t tag;
+	size_t hl, vl;
+
+	if ((hl = der_header(der, len, &tag, &vl)) == 0 || tag != DER_SEQUENCE || hl + vl != len)
+		return -1;
+	der += hl;
+	len = vl;
+	if ((hl = der_header(der, len, t1, &vl)) == 0)
+		return -1;
+	der += hl + vl;
+	len -= hl + vl;
+	*t2 = 0;
+	if (len > 0 && der_header(der, len, t2, &vl) == 0)
+		return -1;
+	return 0;
+}
+
+/* The DER of the rsaEncryption and id-ecPublicKey object identifiers (RFC 8017, RFC 5480). */
+static const uint8_t oid_rsa[] = { 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01 };
+static const uint8_t oid_ec[] = { 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01 };
+
+/*
+ * Reads a canonical PKCS#8 PrivateKeyInfo or SubjectPublicKeyInfo just far enough to name its algorithm
+ * (RSA or EC) and find the key inside: the privateKey OCTET STRING's contents, or the subjectPublicKey BIT
+ * STRING's bits. For RSA those are the PKCS#1 structures themselves, so the usual Get (PKCS#1, the default)
+ * needs no decoder at all. Returns 0, or -1 when der does not have that shape.
+ */
+static int
+canon_peek(const uint8_t *der, size_t len, bool private, uint32_t *alg, const uint8_t **inner, size_t *inner_len)
+{
+	const uint8_t *p, *end, *algid;
+	size_t hl, vl, al;
+	uint8_t tag;
+
+	if ((hl = der_header(der, len, &tag, &vl)) == 0 || tag != DER_SEQUENCE || hl + vl != len)
+		return -1;
+	p = der + hl;
+	end = p + vl;
+	if (private) {
+		/* version INTEGER */
+		if ((hl = der_header(p, (size_t)(end - p), &tag, &vl)) == 0 || tag != DER_INTEGER)
+			return -1;
+		p += hl + vl;
+	}
+	/* AlgorithmIdentifier: its OID comes first. */
+	if ((hl = der_header(p, (size_t)(end - p), &tag, &vl)) == 0 || tag != DER_SEQUENCE)
+		return -1;
+	algid = p + hl;
+	al = vl;
+	p += hl + vl;
+	if (al >= sizeof(oid_rsa) && memcmp(algid, oid_rsa, sizeof(oid_rsa)) == 0)
+		*alg = KMIP_CRYPTOGRAPHIC_ALGORITHM_RSA;
+	else if (al >= sizeof(oid_ec) && memcmp(algid, oid_ec, sizeof(oid_ec)) == 0)
+		*alg = KMIP_CRYPTOGRAPHIC_ALGORITHM_EC;
+	else
+		return -1;
+	if ((hl = der_header(p, (size_t)(end - p), &tag, &vl)) == 0 ||
+	    tag != (private ? DER_OCTET_STRING : DER_BIT_STRING))
+		return -1;
+	p += hl;
+	if (!private) {
+		/* the count of unused bits, always 0 for a key */
+		if (vl < 2 || *p != 0)
+			return -1;
+		p++;
+		vl--;
+	}
+	*inner = p;
+	*inner_len = vl;
+	return 0;
+}
+
+/*
+ * Decodes a whole DER buffer into a key: structure is an OpenSSL decoder structure ("PrivateKeyInfo",
+ * "SubjectPublicKeyInfo", "type-specific"), keytype "RSA", "EC" or NULL for any. NULL when it does not
+ * decode or bytes are left over.
+ */
+static EVP_PKEY *
+der_decode(const uint8_t *der, size_t len, const char *structure, const char *keytype, int selection)
+{
+	OSSL_DECODER_CTX *dctx;
+	EVP_PKEY *pkey = NULL;
+	const unsigned char *p = der;
+	size_t left = len;
+
+	dctx = OSSL_DECODER_CTX_new_for_pkey(&pkey, "DER", structure, keytype, selection, NULL, NULL);
+	if (dctx == NULL)
+		return NULL;
+	if (!OSSL_DECODER_from_data(dctx, &p, &left) || left != 0) {
+		EVP_PKEY_free(pkey);
+		pkey = NULL;
+	}
+	OSSL_DECODER_CTX_free(dctx);
+	return pkey;
+}
+
+/*
+ * Encodes a key as DER into a malloc'd buffer (the caller wipes and frees it). The encoder writes into a
+ * secure-memory BIO, which wipes its buffer when it grows and when it is freed. Returns 0 or -1.
+ */
+static int
+der_encode(EVP_PKEY *pkey, int selection, const char *structure, uint8_t **der, size_t *len)
+{
+	OSSL_ENCODER_CTX *ectx;
+	BIO *bio = NULL;
+	BUF_MEM *bm = NULL;
+	int rc = -1;
+
+	*der = NULL;
+	*len = 0;
+	ectx = OSSL_ENCODER_CTX_new_for_pkey(pkey, selection, "DER", structure, NULL);
+	if (ectx == NULL || OSSL_ENCODER_CTX_get_num_encoders(ectx) == 0)
+		goto fail;
+	if ((bio = BIO_new(BIO_s_secmem())) == NULL)
+		goto fail;
+	if (!OSSL_ENCODER_to_bio(ectx, bio) || BIO_get_mem_ptr(bio, &bm) <= 0 || bm == NULL || bm->length == 0 ||
+	    bm->length > KEYFMT_MAX_DER)
+		goto fail;
+	if ((*der = copy_bytes((const uint8_t *)bm->data, bm->length)) == NULL)
+		goto fail;
+	*len = bm->length;
+	rc = 0;
+fail:
+	BIO_free(bio);
+	OSSL_ENCODER_CTX_free(ectx);
+	return rc;
+}
+
+static const struct curve *
+curve_by_kmip(uint32_t v)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(curves) / sizeof(curves[0]); i++)
+		if (curves[i].kmip == v)
+			return &curves[i];
+	return NULL;
+}
+
+/* The curve of an EC key, or NULL for explicit parameters or a curve not in the table. */
+static const struct curve *
+curve_of(const EVP_PKEY *pkey)
+{
+	char name[80];
+	size_t i, len = 0;
+	int nid;
+
+	if (!EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, name, sizeof(name), &len))
+		return NULL;
+	if ((nid = OBJ_sn2nid(name)) == NID_undef && (nid = EC_curve_nist2nid(name)) == NID_undef)
+		return NULL;
+	for (i = 0; i < sizeof(curves) / sizeof(curves[0]); i++)
+		if (curves[i].nid == nid)
+			return &curves[i];
+	return NULL;
+}
+
+/*
+ * Reads a Big Integer field into a fresh secure BIGNUM. The value must be positive (two's complement, top
+ * bit clear) and at most max_bytes long once leading zeros are dropped. Returns 0 or -1 with *err set.
+ */
+static int
+bn_from_item(const struct ttlv *t, const char *name, size_t max_bytes, BIGNUM **out, struct keyfmt_error *err)
+{
+	const uint8_t *p = t->v.bytes.data;
+	size_t n = t->length;
+
+	*out = NULL;
+	if (t->type != TTLV_BIG_INTEGER)
+		return fail(err, R_INVALID, "%s must be a Big Integer", name);
+	if (n == 0 || p == NULL)
+		return fail(err, R_INVALID, "%s is empty", name);
+	if (p[0] & 0x80)
+		return fail(err, R_INVALID, "%s is negative", name);
+	while (n > 0 && *p == 0) {
+		p++;
+		n--;
+	}
+	if (n > max_bytes)
+		return fail(err, R_INVALID, "%s is too large (%zu bytes)", name, n);
+	if ((*out = BN_secure_new()) == NULL || BN_bin2bn(p, (int)n, *out) == NULL) {
+		bn_wipe(out);
+		return fail(err, R_NOMEM, "out of memory");
+	}
+	return 0;
+}
+
+/*
+ * Writes a non-negative BIGNUM as a Big Integer, with a leading zero byte when its top bit is set so that
+ * it stays positive. The scratch copy is wiped. Returns 0 or -1.
+ */
+static int
+enc_bn(struct ttlv_enc *e, uint32_t tag, const BIGNUM *bn)
+{
+	uint8_t buf[KEYFMT_RSA_MAX_BITS / 8 + 8];
+	int n;
+
+	if (bn == NULL || BN_is_negative(bn) || (n = BN_num_bytes(bn)) < 0 || (size_t)n + 1 > sizeof(buf))
+		return -1;
+	buf[0] = 0;
+	if (BN_bn2binpad(bn, buf + 1, n) != n)
+		return -1;
+	if (n > 0 && (buf[1] & 0x80))
+		ttlv_enc_bigint(e, tag, buf, (size_t)n + 1);
+	else
+		ttlv_enc_bigint(e, tag, buf + 1, (size_t)n);
+	OPENSSL_cleanse(buf, (size_t)n + 1);
+	return 0;
+}
+
+/* Fetches the RSA components of a key (private ones only when private). Returns 0 or -1. */
+static int
+rsa_parts_get(const EVP_PKEY *pkey, bool private, struct rsa_parts *r)
+{
+	memset(r, 0, sizeof(*r));
+	if (!EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_N, &r->n) ||
+	    !EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_E, &r->e))
+		goto fail;
+	if (private && (!EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_D, &r->d) ||
+	    !EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_FACTOR1, &r->p) ||
+	    !EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_FACTOR2, &r->q) ||
+	    !EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_EXPONENT1, &r->dp) ||
+	    !EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_EXPONENT2, &r->dq) ||
+	    !EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_COEFFICIENT1, &r->qinv)))
+		goto fail;
+	return 0;
+fail:
+	rsa_parts_free(r);
+	return -1;
+}
+
+/* Checks an RSA public key: modulus size and parity, exponent odd and in (1, n). Sets *bits. */
+static int
+rsa_check_public(const BIGNUM *n, const BIGNUM *e, uint32_t *bits, struct keyfmt_error *err)
+{
+	int nb = BN_num_bits(n);
+
+	if (nb < KEYFMT_RSA_MIN_BITS || nb > KEYFMT_RSA_MAX_BITS)
+		return fail(err, R_INVALID, "RSA modulus of %d bits (%d to %d are accepted)", nb,
+		    KEYFMT_RSA_MIN_BITS, KEYFMT_RSA_MAX_BITS);
+	if (!BN_is_odd(n))
+		return fail(err, R_INVALID, "the RSA modulus is even");
+	if (!BN_is_odd(e) || BN_is_one(e) || BN_cmp(e, n) >= 0)
+		return fail(err, R_INVALID, "the RSA public exponent is not odd and between 1 and the modulus");
+	*bits = (uint32_t)nb;
+	return 0;
+}
+
+/*
+ * Checks that the components of an RSA private key agree: n = p q, e d = 1 mod (p-1) and mod (q-1),
+ * dP = d mod (p-1), dQ = d mod (q-1), qInv q = 1 mod p. No primality test: that costs tens of
+ * milliseconds in the event loop and proves little more than these identities already do.
+ */
+static int
+rsa_check_private(const struct rsa_parts *r, struct keyfmt_error *err)
+{
+	BN_CTX *ctx;
+	BIGNUM *t, *p1, *q1;
+	const char *bad = NULL;
+	int rc = -1;
+
+	if ((ctx = BN_CTX_secure_new()) == NULL)
+		return fail(err, R_NOMEM, "out of memory");
+	BN_CTX_start(ctx);
+	t = BN_CTX_get(ctx);
+	p1 = BN_CTX_get(ctx);
+	q1 = BN_CTX_get(ctx);
+	if (q1 == NULL) {
+		fail(err, R_NOMEM, "out of memory");
+		goto out;
+	}
+	if (BN_cmp(r->p, BN_value_one()) <= 0 || BN_cmp(r->q, BN_value_one()) <= 0)
+		bad = "P or Q is not greater than 1";
+	else if (!BN_mul(t, r->p, r->q, ctx) || BN_cmp(t, r->n) != 0)
+		bad = "P times Q is not the modulus";
+	else if (BN_is_zero(r->d) || BN_cmp(r->d, r->n) >= 0)
+		bad = "the private exponent is not between 0 and the modulus";
+	else if (!BN_sub(p1, r->p, BN_value_one()) || !BN_sub(q1, r->q, BN_value_one()))
+		bad = "arithmetic failed";
+	else if (!BN_mod_mul(t, r->e, r->d, p1, ctx) || !BN_is_one(t) ||
+	    !BN_mod_mul(t, r->e, r->d, q1, ctx) || !BN_is_one(t))
+		bad = "the private exponent does not invert the public exponent";
+	else if (!BN_nnmod(t, r->d, p1, ctx) || BN_cmp(t, r->dp) != 0 ||
+	    !BN_nnmod(t, r->d, q1, ctx) || BN_cmp(t, r->dq) != 0)
+		bad = "a prime exponent is not the private exponent reduced";
+	else if (BN_cmp(r->qinv, r->p) >= 0 || !BN_mod_mul(t, r->qinv, r->q, r->p, ctx) || !BN_is_one(t))
+		bad = "the CRT coefficient is not the inverse of Q modulo P";
+	if (bad != NULL)
+		fail(err, R_INVALID, "inconsistent RSA private key: %s", bad);
+	else
+		rc = 0;
+out:
+	BN_CTX_end(ctx);
+	BN_CTX_free(ctx);
+	return rc;
+}
+
+/*
+ * Recovers the primes of an RSA key from n, e and d (NIST SP 800-56B appendix C): with e d - 1 = 2^t r,
+ * r odd, a base g gives y = g^r, whose repeated squares reach 1; the square root of 1 met on the way that is
+ * not -1 shares a prime with n. Each base succeeds with probability at least 1/2 for a real key; the number
+ * of bases, squarings and the modulus size are bounded so that forged numbers cannot stall the loop.
+ * Sets r->p > r->q. Returns 0 or -1 with *err set.
+ */
+static int
+rsa_recover(struct rsa_parts *r, struct keyfmt_error *err)
+{
+	static const unsigned bases[RECOVER_TRIALS] = { 2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53 };
+	BN_CTX *ctx;
+	BIGNUM *k, *g, *y, *x, *n1, *rem;
+	unsigned i, j, t = 0;
+	int rc = -1;
+
+	if (BN_num_bits(r->n) > RECOVER_MAX_BITS)
+		return fail(err, R_INVALID, "an RSA private key of more than %d bits needs P and Q",
+		    RECOVER_MAX_BITS);
+	if ((ctx = BN_CTX_secure_new()) == NULL)
+		return fail(err, R_NOMEM, "out of memory");
+	BN_CTX_start(ctx);
+	k = BN_CTX_get(ctx);
+	g = BN_CTX_get(ctx);
+	y = BN_CTX_get(ctx);
+	x = BN_CTX_get(ctx);
+	n1 = BN_CTX_get(ctx);
+	rem = BN_CTX_get(ctx);
+	r->p = BN_secure_new();
+	r->q = BN_secure_new();
+	if (rem == NULL || r->p == NULL || r->q == NULL) {
+		fail(err, R_NOMEM, "out of memory");
+		goto out;
+	}
+	BN_set_flags(k, BN_FLG_CONSTTIME);
+	if (!BN_mul(k, r->e, r->d, ctx) || !BN_sub_word(k, 1) || !BN_sub(n1, r->n, BN_value_one()))
+		goto crypto;
+	if (BN_is_zero(k) || BN_is_odd(k))
+		goto invalid;
+	while (!BN_is_odd(k)) {
+		if (!BN_rshift1(k, k))
+			goto crypto;
+		t++;
+	}
+	for (i = 0; i < RECOVER_TRIALS; i++) {
+		if (!BN_set_word(g, bases[i]) || !BN_mod_exp(y, g, k, r->n, ctx))
+			goto crypto;
+		if (BN_is_one(y) || BN_cmp(y, n1) == 0)
+			continue;
+		for (j = 0; j < t && j < RECOVER_MAX_SQUARINGS; j++) {
+			if (!BN_mod_sqr(x, y, r->n, ctx))
+				goto crypto;
+			if (BN_is_one(x)) {
+				/* y is a square root of 1 other than 1 and -1: gcd(y - 1, n) is a prime. */
+				if (!BN_sub_word(y, 1) || !BN_gcd(r->p, y, r->n, ctx) ||
+				    !BN_div(r->q, rem, r->n, r->p, ctx))
+					goto crypto;
+				if (!BN_is_zero(rem) || BN_is_one(r->p) || BN_is_one(r->q))
+					goto invalid;
+				if (BN_cmp(r->p, r->q) < 0)
+					BN_swap(r->p, r->q);
+				rc = 0;
+				goto out;
+			}
+			if (BN_cmp(x, n1) == 0)
+				break;
+			if (!BN_copy(y, x))
+				goto crypto;
+		}
+		/* For a real key, g^(e d - 1) is 1: never reaching 1 means the exponents are not a key's. */
+		if (j == t || j == RECOVER_MAX_SQUARINGS)
+			goto invalid;
+	}
+invalid:
+	fail(err, R_INVALID, "the RSA private exponent does not match the modulus and public exponent");
+	goto out;
+crypto:
+	fail_ssl(err, "recovering the RSA primes");
+out:
+	if (rc != 0) {
+		bn_wipe(&r->p);
+		bn_wipe(&r->q);
+	}
+	BN_CTX_end(ctx);
+	BN_CTX_free(ctx);
+	return rc;
+}
+
+/*
+ * Completes the components of a Transparent RSA Private Key: the spec requires the modulus and one of the
+ * private exponent, P and Q, or the prime exponents; keyfmt needs the public exponent and either the
+ * private exponent or P and Q, and derives the rest. Components that were sent are checked later.
+ */
+static int
+rsa_complete(struct rsa_parts *r, struct keyfmt_error *err)
+{
+	BN_CTX *ctx = NULL;
+	BIGNUM *p1, *q1, *l, *g;
+	int rc = -1;
+
+	if (r->e == NULL)
+		return fail(err, R_INVALID, "Transparent RSA Private Key without a Public Exponent");
+	if ((r->p == NULL) != (r->q == NULL))
+		return fail(err, R_INVALID, "Transparent RSA Private Key with only one of P and Q");
+	if (r->p == NULL && r->d == NULL)
+		return fail(err, R_INVALID, "Transparent RSA Private Key needs a Private Exponent, or P and Q");
+	if (BN_is_zero(r->n) || BN_is_zero(r->e) || (r->d != NULL && BN_is_zero(r->d)))
+		return fail(err, R_INVALID, "Transparent RSA Private Key with a zero component");
+	if (r->p == NULL && rsa_recover(r, err) != 0)
+		return -1;
+	if ((ctx = BN_CTX_secure_new()) == NULL)
+		return fail(err, R_NOMEM, "out of memory");
+	BN_CTX_start(ctx);
+	p1 = BN_CTX_get(ctx);
+	q1 = BN_CTX_get(ctx);
+	l = BN_CTX_get(ctx);
+	g = BN_CTX_get(ctx);
+	if (g == NULL || !BN_sub(p1, r->p, BN_value_one()) || !BN_sub(q1, r->q, BN_value_one()))
+		goto crypto;
+	if (BN_is_zero(p1) || BN_is_zero(q1)) {
+		fail(err, R_INVALID, "Transparent RSA Private Key with P or Q equal to 1");
+		goto out;
+	}
+	if (r->d == NULL) {
+		/* d = e^-1 mod lcm(p - 1, q - 1) */
+		if ((r->d = BN_secure_new()) == NULL || !BN_gcd(g, p1, q1, ctx) || !BN_div(l, NULL, p1, g, ctx) ||
+		    !BN_mul(l, l, q1, ctx))
+			goto crypto;
+		if (BN_mod_inverse(r->d, r->e, l, ctx) == NULL) {
+			fail(err, R_INVALID, "the RSA public exponent has no inverse for these primes");
+			goto out;
+		}
+	}
+	if (r->dp == NULL && ((r->dp = BN_secure_new()) == NULL || !BN_nnmod(r->dp, r->d, p1, ctx)))
+		goto crypto;
+	if (r->dq == NULL && ((r->dq = BN_secure_new()) == NULL || !BN_nnmod(r->dq, r->d, q1, ctx)))
+		goto crypto;
+	if (r->qinv == NULL) {
+		if ((r->qinv = BN_secure_new()) == NULL)
+			goto crypto;
+		if (BN_mod_inverse(r->qinv, r->q, r->p, ctx) == NULL) {
+			fail(err, R_INVALID, "Q has no inverse modulo P");
+			goto out;
+		}
+	}
+	rc = 0;
+	goto out;
+crypto:
+	fail_ssl(err, "completing the RSA key");
+out:
+	BN_CTX_end(ctx);
+	BN_CTX_free(ctx);
+	return rc;
+}
+
+/* Builds an RSA key (public, or the whole key pair) from its components; NULL on failure. */
+static EVP_PKEY *
+rsa_from_parts(const struct rsa_parts *r, bool private)
+{
+	OSSL_PARAM_BLD *bld;
+	OSSL_PARAM *params = NULL;
+	EVP_PKEY_CTX *ctx = NULL;
+	EVP_PKEY *pkey = NULL;
+
+	if ((bld = OSSL_PARAM_BLD_new()) == NULL)
+		return NULL;
+	if (!OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, r->n) ||
+	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, r->e))
+		goto out;
+	/* Secure BIGNUMs land in the params' secure block, which OSSL_PARAM_free() wipes. */
+	if (private && (!OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_D, r->d) ||
+	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_FACTOR1, r->p) ||
+	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_FACTOR2, r->q) ||
+	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_EXPONENT1, r->dp) ||
+	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_EXPONENT2, r->dq) ||
+	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_COEFFICIENT1, r->qinv)))
+		goto out;
+	if ((params = OSSL_PARAM_BLD_to_param(bld)) == NULL ||
+	    (ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL)) == NULL || EVP_PKEY_fromdata_init(ctx) <= 0 ||
+	    EVP_PKEY_fromdata(ctx, &pkey, private ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY, params) <= 0)
+		pkey = NULL;
+out:
+	EVP_PKEY_CTX_free(ctx);
+	OSSL_PARAM_free(params);
+	OSSL_PARAM_BLD_free(bld);
+	return pkey;
+}
+
+/*
+ * Converts an encoded EC point of the curve (any form) to the uncompressed form in out (EC_POINT_MAX
+ * bytes). Fails for a point that is not on the curve or is at infinity. Returns 0 or -1.
+ */
+static int
+ec_point_uncompressed(const struct curve *c, const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen)
+{
+	EC_GROUP *group;
+	EC_POINT *pt = NULL;
+	int rc = -1;
+
+	if ((group = EC_GROUP_new_by_curve_name_ex(NULL, NULL, c->nid)) == NULL ||
+	    (pt = EC_POINT_new(group)) == NULL)
+		goto out;
+	if (!EC_POINT_oct2point(group, pt, in, inlen, NULL) || EC_POINT_is_at_infinity(group, pt) ||
+	    EC_POINT_is_on_curve(group, pt, NULL) != 1)
+		goto out;
+	if ((*outlen = EC_POINT_point2oct(group, pt, POINT_CONVERSION_UNCOMPRESSED, out, EC_POINT_MAX, NULL)) == 0)
+		goto out;
+	rc = 0;
+out:
+	EC_POINT_free(pt);
+	EC_GROUP_free(group);
+	return rc;
+}
+
+/* Computes the public point d G (uncompressed) of a private scalar, checked to lie in [1, order). */
+static int
+ec_public_of(const struct curve *c, const BIGNUM *d, uint8_t *out, size_t *outlen, struct keyfmt_error *err)
+{
+	EC_GROUP *group;
+	EC_POINT *pt = NULL;
+	int rc = -1;
+
+	if ((group = EC_GROUP_new_by_curve_name_ex(NULL, NULL, c->nid)) == NULL ||
+	    (pt = EC_POINT_new(group)) == NULL) {
+		fail_ssl(err, "loading the curve");
+		goto out;
+	}
+	if (BN_is_zero(d) || BN_cmp(d, EC_GROUP_get0_order(group)) >= 0) {
+		fail(err, R_INVALID, "D is not between 0 and the order of the curve");
+		goto out;
+	}
+	if (!EC_POINT_mul(group, pt, d, NULL, NULL, NULL) ||
+	    (*outlen = EC_POINT_point2oct(group, pt, POINT_CONVERSION_UNCOMPRESSED, out, EC_POINT_MAX,
+	    NULL)) == 0) {
+		fail_ssl(err, "computing the EC public key");
+		goto out;
+	}
+	rc = 0;
+out:
+	EC_POINT_free(pt);
+	EC_GROUP_free(group);
+	return rc;
+}
+
+/* Builds an EC key from its curve, public point and (for a private key) scalar; NULL on failure. */
+static EVP_PKEY *
+ec_from_parts(const struct curve *c, const BIGNUM *d, const uint8_t *pub, size_t publen)
+{
+	OSSL_PARAM_BLD *bld;
+	OSSL_PARAM *params = NULL;
+	EVP_PKEY_CTX *ctx = NULL;
+	EVP_PKEY *pkey = NULL;
+
+	if ((bld = OSSL_PARAM_BLD_new()) == NULL)
+		return NULL;
+	if (!OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, OBJ_nid2sn(c->nid), 0) ||
+	    !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pub, publen) ||
+	    (d != NULL && !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, d)))
+		goto out;
+	if ((params = OSSL_PARAM_BLD_to_param(bld)) == NULL ||
+	    (ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL)) == NULL || EVP_PKEY_fromdata_init(ctx) <= 0 ||
+	    EVP_PKEY_fromdata(ctx, &pkey, d != NULL ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY, params) <= 0)
+		pkey = NULL;
+out:
+	EVP_PKEY_CTX_free(ctx);
+	OSSL_PARAM_free(params);
+	OSSL_PARAM_BLD_free(bld);
+	return pkey;
+}
+
+/* Sets the canonical EC encoding choices: named curve, uncompressed point, public key in private keys. */
+static int
+ec_normalize(EVP_PKEY *pkey)
+{
+	if (!EVP_PKEY_set_utf8_string_param(pkey, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
+	    OSSL_PKEY_EC_POINT_CONVERSION_FORMAT_UNCOMPRESSED) ||
+	    !EVP_PKEY_set_utf8_string_param(pkey, OSSL_PKEY_PARAM_EC_ENCODING, OSSL_PKEY_EC_ENCODING_GROUP) ||
+	    !EVP_PKEY_set_int_param(pkey, OSSL_PKEY_PARAM_EC_INCLUDE_PUBLIC, 1))
+		return -1;
+	return 0;
+}
+
+/*
+ * Checks that a key is one kmipd keeps (two-prime RSA within the size limits, EC on a supported named
+ * curve) and that it is sound, and fills info's alg, bits and curve. Returns 0 or -1 with *err set.
+ */
+static int
+pkey_validate(EVP_PKEY *pkey, bool private, struct keyfmt_key *info, struct keyfmt_error *err)
+{
+	struct rsa_parts r;
+	const struct curve *c;
+	EVP_PKEY_CTX *cctx;
+	BIGNUM *extra = NULL;
+	int ok;
+
+	if (EVP_PKEY_is_a(pkey, "RSA")) {
+		if (private && EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_FACTOR3, &extra)) {
+			bn_wipe(&extra);
+			return fail(err, R_INVALID, "multi-prime RSA keys are not supported");
+		}
+		if (rsa_parts_get(pkey, private, &r) != 0)
+			return fail(err, R_INVALID, "the RSA key lacks some of its components");
+		if (rsa_check_public(r.n, r.e, &info->bits, err) != 0 ||
+		    (private && rsa_check_private(&r, err) != 0)) {
+			rsa_parts_free(&r);
+			return -1;
+		}
+		rsa_parts_free(&r);
+		info->alg = KMIP_CRYPTOGRAPHIC_ALGORITHM_RSA;
+		info->curve = 0;
+		return 0;
+	}
+	if (EVP_PKEY_is_a(pkey, "EC")) {
+		if ((c = curve_of(pkey)) == NULL)
+			return fail(err, R_INVALID, "EC keys on this curve are not supported (named prime curves only)");
+		if ((cctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL)) == NULL)
+			return fail_ssl(err, "checking the EC key");
+		ok = private ? EVP_PKEY_check(cctx) : EVP_PKEY_public_check(cctx);
+		EVP_PKEY_CTX_free(cctx);
+		if (ok != 1)
+			return fail(err, R_INVALID, "the EC key fails its consistency check");
+		info->alg = KMIP_CRYPTOGRAPHIC_ALGORITHM_EC;
+		info->bits = c->bits;
+		info->curve = c->kmip;
+		return 0;
+	}
+	return fail(err, R_INVALID, "%s keys are not supported (RSA and EC only)", EVP_PKEY_get0_type_name(pkey));
+}
+
+/* Validates a key and encodes its canonical form (PKCS#8 or SubjectPublicKeyInfo) into *out. */
+static int
+pkey_canon(EVP_PKEY *pkey, bool private, uint32_t format, struct keyfmt_key *out, struct keyfmt_error *err)
+{
+	struct keyfmt_key k;
+
+	memset(&k, 0, sizeof(k));
+	if (pkey_validate(pkey, private, &k, err) != 0)
+		return -1;
+	if (k.alg == KMIP_CRYPTOGRAPHIC_ALGORITHM_EC && ec_normalize(pkey) != 0)
+		return fail_ssl(err, "setting the EC encoding");
+	if (der_encode(pkey, private ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY,
+	    private ? "PrivateKeyInfo" : "SubjectPublicKeyInfo", &k.der, &k.der_len) != 0)
+		return fail_ssl(err, "encoding the canonical key");
+	k.format = format;
+	*out = k;
+	return 0;
+}
+
+/* Checks that item is a Byte String of 1 to max bytes. */
+static int
+check_bytes(const struct ttlv *item, const char *what, size_t max, struct keyfmt_error *err)
+{
+	if (item->type != TTLV_BYTE_STRING)
+		return fail(err, R_INVALID, "%s must be a Byte String", what);
+	if (item->length == 0)
+		return fail(err, R_INVALID, "%s is empty", what);
+	if (item->length > max)
+		return fail(err, R_INVALID, "%s is too long (%u bytes, at most %zu)", what, item->length, max);
+	return 0;
+}
+
+/* Imports a DER key: PKCS#1, PKCS#8 or ECPrivateKey private keys, PKCS#1 or X.509 public keys. */
+static int
+import_der(uint32_t object_type, uint32_t format, const struct ttlv *item, struct keyfmt_key *out,
+    struct keyfmt_error *err)
+{
+	bool private = object_type == KMIP_OBJECT_TYPE_PRIVATE_KEY;
+	const char *structure, *keytype = NULL, *what;
+	uint8_t want1, want2, t1, t2;
+	EVP_PKEY *pkey;
+	int rc;
+
+	switch (format) {
+	case KMIP_KEY_FORMAT_TYPE_PKCS_1:
+		structure = "type-specific";
+		keytype = "RSA";
+		want1 = DER_INTEGER;
+		want2 = DER_INTEGER;
+		what = private ? "a PKCS#1 RSAPrivateKey" : "a PKCS#1 RSAPublicKey";
+		break;
+	case KMIP_KEY_FORMAT_TYPE_PKCS_8:
+		structure = "PrivateKeyInfo";
+		want1 = DER_INTEGER;
+		want2 = DER_SEQUENCE;
+		what = "an unencrypted PKCS#8 PrivateKeyInfo";
+		break;
+	case KMIP_KEY_FORMAT_TYPE_ECPRIVATEKEY:
+		structure = "type-specific";
+		keytype = "EC";
+		want1 = DER_INTEGER;
+		want2 = DER_OCTET_STRING;
+		what = "an ECPrivateKey";
+		break;
+	default:	/* X.509 */
+		structure = "SubjectPublicKeyInfo";
+		want1 = DER_SEQUENCE;
+		want2 = DER_BIT_STRING;
+		what = "an X.509 SubjectPublicKeyInfo";
+		break;
+	}
+	if (check_bytes(item, "the Key Material", KEYFMT_MAX_DER, err) != 0)
+		return -1;
+	if (der_shape(item->v.bytes.data, item->length, &t1, &t2) != 0 || t1 != want1 || t2 != want2)
+		return fail(err, R_INVALID, "the Key Material is not %s", what);
+	pkey = der_decode(item->v.bytes.data, item->length, structure, keytype,
+	    private ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY);
+	if (pkey == NULL)
+		return fail(err, R_INVALID, "the Key Material is not %s", what);
+	rc = pkey_canon(pkey, private, format, out, err);
+	EVP_PKEY_free(pkey);
+	return rc;
+}
+
+/* One field of a Transparent structure: which tag, and the item found for it. */
+struct field {
+	uint32_t tag;
+	const char *name;
+	const struct ttlv *item;
+};
+
+/* Sorts the children of a Transparent structure into fields; unknown or repeated fields are refused. */
+static int
+collect(const struct ttlv *st, struct field *f, size_t nf, const char *what, struct keyfmt_error *err)
+{
+	const struct ttlv *c;
+	const char *name;
+	size_t i;
+
+	if (st->type != TTLV_STRUCTURE)
+		return fail(err, R_INVALID, "the Key Material of a %s must be a Structure", what);
+	for (c = st->v.s.first; c != NULL; c = c->next) {
+		for (i = 0; i < nf; i++)
+			if (f[i].tag == c->tag)
+				break;
+		if (i == nf) {
+			name = ttlv_tag_name(c->tag);
+			return fail(err, R_INVALID, "unexpected field %s (0x%06x) in a %s", name != NULL ? name : "",
+			    c->tag, what);
+		}
+		if (f[i].item != NULL)
+			return fail(err, R_INVALID, "%s appears twice in a %s", f[i].name, what);
+		f[i].item = c;
+	}
+	return 0;
+}
+
+/* Imports a Transparent RSA Private Key or Public Key. */
+static int
+import_transparent_rsa(bool private, uint32_t format, const struct ttlv *item, struct keyfmt_key *out,
+    struct keyfmt_error *err)
+{
+	struct field f[] = {
+		{ KMIP_TAG_MODULUS, "Modulus", NULL },
+		{ KMIP_TAG_PUBLIC_EXPONENT, "Public Exponent", NULL },
+		{ KMIP_TAG_PRIVATE_EXPONENT, "Private Exponent", NULL },
+		{ KMIP_TAG_P, "P", NULL },
+		{ KMIP_TAG_Q, "Q", NULL },
+		{ KMIP_TAG_PRIME_EXPONENT_P, "Prime Exponent P", NULL },
+		{ KMIP_TAG_PRIME_EXPONENT_Q, "Prime Exponent Q", NULL },
+		{ KMIP_TAG_CRT_COEFFICIENT, "CRT Coefficient", NULL },
+	};
+	const char *what = private ? "Transparent RSA Private Key" : "Transparent RSA Public Key";
+	const size_t maxb = KEYFMT_RSA_MAX_BITS / 8;
+	struct rsa_parts r;
+	BIGNUM **slot[8];
+	EVP_PKEY *pkey = NULL;
+	uint32_t bits;
+	size_t i;
+	int rc = -1;
+
+	memset(&r, 0, sizeof(r));
+	slot[0] = &r.n, slot[1] = &r.e, slot[2] = &r.d, slot[3] = &r.p;
+	slot[4] = &r.q, slot[5] = &r.dp, slot[6] = &r.dq, slot[7] = &r.qinv;
+	if (collect(item, f, private ? 8 : 2, what, err) != 0)
+		return -1;
+	if (f[0].item == NULL)
+		return fail(err, R_INVALID, "%s without a Modulus", what);
+	if (!private && f[1].item == NULL)
+		return fail(err, R_INVALID, "%s without a Public Exponent", what);
+	for (i = 0; i < (private ? 8u : 2u); i++)
+		if (f[i].item != NULL && bn_from_item(f[i].item, f[i].name, maxb, slot[i], err) != 0)
+			goto out;
+	/* Size first, so no arithmetic runs on a modulus that would be refused anyway. */
+	if (r.e != NULL && rsa_check_public(r.n, r.e, &bits, err) != 0)
+		goto out;
+	if (private && rsa_complete(&r, err) != 0)
+		goto out;
+	if ((pkey = rsa_from_parts(&r, private)) == NULL) {
+		fail(err, R_INVALID, "the %s components do not make an RSA key", what);
+		goto out;
+	}
+	rc = pkey_canon(pkey, private, format, out, err);
+out:
+	EVP_PKEY_free(pkey);
+	rsa_parts_free(&r);
+	return rc;
+}
+
+/* Reads the Recommended Curve field of a Transparent EC structure. */
+static const struct curve *
+curve_field(const struct ttlv *t, const char *what, struct keyfmt_error *err)
+{
+	const struct curve *c;
+
+	if (t == NULL) {
+		fail(err, R_INVALID, "%s without a Recommended Curve", what);
+		return NULL;
+	}
+	if (t->type != TTLV_ENUMERATION) {
+		fail(err, R_INVALID, "the Recommended Curve must be an Enumeration");
+		return NULL;
+	}
+	if ((c = curve_by_kmip(t->v.u32)) == NULL)
+		fail(err, R_INVALID, "Recommended Curve 0x%x is not supported (named prime curves only)", t->v.u32);
+	return c;
+}
+
+/* Imports a Transparent EC (or ECDSA, ECDH, ECMQV) Private Key: Recommended Curve and D. */
+static int
+import_transparent_ec_private(uint32_t format, const struct ttlv *item, struct keyfmt_key *out,
+    struct keyfmt_error *err)
+{
+	struct field f[] = {
+		{ KMIP_TAG_RECOMMENDED_CURVE, "Recommended Curve", NULL },
+		{ KMIP_TAG_D, "D", NULL },
+	};
+	const char *what = format_name(format);
+	const struct curve *c;
+	uint8_t pub[EC_POINT_MAX];
+	size_t publen;
+	BIGNUM *d = NULL;
+	EVP_PKEY *pkey = NULL;
+	int rc = -1;
+
+	if (collect(item, f, 2, what, err) != 0 || (c = curve_field(f[0].item, what, err)) == NULL)
+		return -1;
+	if (f[1].item == NULL)
+		return fail(err, R_INVALID, "%s without D", what);
+	if (bn_from_item(f[1].item, "D", (c->bits + 7) / 8, &d, err) != 0 ||
+	    ec_public_of(c, d, pub, &publen, err) != 0)
+		goto out;
+	if ((pkey = ec_from_parts(c, d, pub, publen)) == NULL) {
+		fail(err, R_INVALID, "the %s does not make an EC key", what);
+		goto out;
+	}
+	rc = pkey_canon(pkey, true, format, out, err);
+out:
+	EVP_PKEY_free(pkey);
+	bn_wipe(&d);
+	return rc;
+}
+
+/* Imports a Transparent EC (or ECDSA, ECDH, ECMQV) Public Key: Recommended Curve and Q String. */
+static int
+import_transparent_ec_public(uint32_t format, const struct ttlv *item, struct keyfmt_key *out,
+    struct keyfmt_error *err)
+{
+	struct field f[] = {
+		{ KMIP_TAG_RECOMMENDED_CURVE, "Recommended Curve", NULL },
+		{ KMIP_TAG_Q_STRING, "Q String", NULL },
+	};
+	const char *what = format_name(format);
+	const struct curve *c;
+	uint8_t pub[EC_POINT_MAX];
+	size_t publen;
+	EVP_PKEY *pkey;
+	int rc;
+
+	if (collect(item, f, 2, what, err) != 0 || (c = curve_field(f[0].item, what, err)) == NULL)
+		return -1;
+	if (f[1].item == NULL)
+		return fail(err, R_INVALID, "%s without a Q String", what);
+	if (check_bytes(f[1].item, "the Q String", EC_POINT_MAX, err) != 0)
+		return -1;
+	if (ec_point_uncompressed(c, f[1].item->v.bytes.data, f[1].item->length, pub, &publen) != 0)
+		return fail(err, R_INVALID, "the Q String is not a point of the curve");
+	if ((pkey = ec_from_parts(c, NULL, pub, publen)) == NULL)
+		return fail(err, R_INVALID, "the %s does not make an EC key", what);
+	rc = pkey_canon(pkey, false, format, out, err);
+	EVP_PKEY_free(pkey);
+	return rc;
+}
+
+/* Copies raw bytes (a Byte String of 1 to max bytes) into *out. */
+static int
+import_raw(const struct ttlv *item, const char *what, size_t max, uint32_t format, uint32_t bits_per_byte,
+    struct keyfmt_key *out, struct keyfmt_error *err)
+{
+	if (check_bytes(item, what, max, err) != 0)
+		return -1;
+	if ((out->der = copy_bytes(item->v.bytes.data, item->length)) == NULL)
+		return fail(err, R_NOMEM, "out of memory");
+	out->der_len = item->length;
+	out->format = format;
+	out->bits = bits_per_byte * item->length;
+	return 0;
+}
+
+/* Fills alg, bits and curve from a certificate's public key when it is RSA or EC (else leaves them 0). */
+static void
+cert_key_info(X509 *x, struct keyfmt_key *info)
+{
+	EVP_PKEY *pk = X509_get0_pubkey(x);
+	const struct curve *c;
+
+	if (pk == NULL)
+		return;
+	if (EVP_PKEY_is_a(pk, "RSA")) {
+		info->alg = KMIP_CRYPTOGRAPHIC_ALGORITHM_RSA;
+		info->bits = (uint32_t)EVP_PKEY_get_bits(pk);
+	} else if (EVP_PKEY_is_a(pk, "EC") && (c = curve_of(pk)) != NULL) {
+		info->alg = KMIP_CRYPTOGRAPHIC_ALGORITHM_EC;
+		info->bits = c->bits;
+		info->curve = c->kmip;
+	}
+}
+
+/* Parses a whole DER X.509 certificate; NULL when it does not parse or bytes are left over. */
+static X509 *
+cert_parse(const uint8_t *der, size_t len)
+{
+	const unsigned char *p = der;
+	X509 *x;
+
+	if (len == 0 || len > KEYFMT_MAX_DER)
+		return NULL;
+	if ((x = d2i_X509(NULL, &p, (long)len)) != NULL && p != der + len) {
+		X509_free(x);
+		x = NULL;
+	}
+	return x;
+}
+
+/* Imports a certificate: parsed to validate it, kept byte for byte (its signature covers those bytes). */
+static int
+import_certificate(const struct ttlv *item, struct keyfmt_key *out, struct keyfmt_error *err)
+{
+	X509 *x;
+
+	if (check_bytes(item, "the Certificate Value", KEYFMT_MAX_DER, err) != 0)
+		return -1;
+	if ((x = cert_parse(item->v.bytes.data, item->length)) == NULL)
+		return fail(err, R_INVALID, "the Certificate Value is not a DER X.509 certificate");
+	cert_key_info(x, out);
+	X509_free(x);
+	if ((out->der = copy_bytes(item->v.bytes.data, item->length)) == NULL) {
+		memset(out, 0, sizeof(*out));
+		return fail(err, R_NOMEM, "out of memory");
+	}
+	out->der_len = item->length;
+	out->format = KMIP_KEY_FORMAT_TYPE_X_509;
+	return 0;
+}
+
+/* The import proper, without the error-queue bracket. */
+static int
+import(uint32_t object_type, uint32_t format, const struct ttlv *item, struct keyfmt_key *out,
+    struct keyfmt_error *err)
+{
+	const char *tname = type_name(object_type);
+
+	if (item == NULL)
+		return fail(err, R_INVALID, "no key material");
+	switch (object_type) {
+	case KMIP_OBJECT_TYPE_CERTIFICATE:
+		if (format != 0 && format != KMIP_KEY_FORMAT_TYPE_X_509)
+			return fail(err, R_INVALID, "a Certificate is registered as X.509, not %s",
+			    format_name(format));
+		if (item->tag != KMIP_TAG_CERTIFICATE_VALUE)
+			return fail(err, R_INVALID, "a Certificate's material is its Certificate Value");
+		return import_certificate(item, out, err);
+	case KMIP_OBJECT_TYPE_OPAQUE_OBJECT:
+		if (format != 0 && format != KMIP_KEY_FORMAT_TYPE_OPAQUE)
+			return fail(err, R_INVALID, "an Opaque Object is registered as Opaque, not %s",
+			    format_name(format));
+		if (item->tag != KMIP_TAG_OPAQUE_DATA_VALUE)
+			return fail(err, R_INVALID, "an Opaque Object's material is its Opaque Data Value");
+		return import_raw(item, "the Opaque Data Value", KEYFMT_MAX_DATA, KMIP_KEY_FORMAT_TYPE_OPAQUE, 0,
+		    out, err);
+	case KMIP_OBJECT_TYPE_SYMMETRIC_KEY:
+	case KMIP_OBJECT_TYPE_SECRET_DATA:
+	case KMIP_OBJECT_TYPE_PRIVATE_KEY:
+	case KMIP_OBJECT_TYPE_PUBLIC_KEY:
+		break;
+	default:
+		return fail(err, KMIP_RESULT_REASON_FEATURE_NOT_SUPPORTED, "%s objects have no key formats here",
+		    tname);
+	}
+	if (!format_known(format))
+		return fail(err, R_NOT_SUPPORTED, "Key Format Type %s (0x%x) is not supported", format_name(format),
+		    format);
+	if (item->tag != KMIP_TAG_KEY_MATERIAL)
+		return fail(err, R_INVALID, "the key material must be a Key Material item");
+	switch (object_type) {
+	case KMIP_OBJECT_TYPE_SYMMETRIC_KEY:
+		if (format == KMIP_KEY_FORMAT_TYPE_RAW)
+			return import_raw(item, "the Key Material", KEYFMT_MAX_SYMMETRIC, format, 8, out, err);
+		if (format == KMIP_KEY_FORMAT_TYPE_TRANSPARENT_SYMMETRIC_KEY) {
+			struct field f[] = { { KMIP_TAG_KEY, "Key", NULL } };
+
+			if (collect(item, f, 1, "Transparent Symmetric Key", err) != 0)
+				return -1;
+			if (f[0].item == NULL)
+				return fail(err, R_INVALID, "Transparent Symmetric Key without a Key");
+			return import_raw(f[0].item, "the Key", KEYFMT_MAX_SYMMETRIC, format, 8, out, err);
+		}
+		break;
+	case KMIP_OBJECT_TYPE_SECRET_DATA:
+		if (format == KMIP_KEY_FORMAT_TYPE_RAW || format == KMIP_KEY_FORMAT_TYPE_OPAQUE)
+			return import_raw(item, "the Key Material", KEYFMT_MAX_DATA, format, 0, out, err);
+		break;
+	case KMIP_OBJECT_TYPE_PRIVATE_KEY:
+		if (format == KMIP_KEY_FORMAT_TYPE_PKCS_1 || format == KMIP_KEY_FORMAT_TYPE_PKCS_8 ||
+		    format == KMIP_KEY_FORMAT_TYPE_ECPRIVATEKEY)
+			return import_der(object_type, format, item, out, err);
+		if (format == KMIP_KEY_FORMAT_TYPE_TRANSPARENT_RSA_PRIVATE_KEY)
+			return import_transparent_rsa(true, format, item, out, err);
+		if (format_is_transparent_ec_private(format))
+			return import_transparent_ec_private(format, item, out, err);
+		break;
+	case KMIP_OBJECT_TYPE_PUBLIC_KEY:
+		if (format == KMIP_KEY_FORMAT_TYPE_PKCS_1 || format == KMIP_KEY_FORMAT_TYPE_X_509)
+			return import_der(object_type, format, item, out, err);
+		if (format == KMIP_KEY_FORMAT_TYPE_TRANSPARENT_RSA_PUBLIC_KEY)
+			return import_transparent_rsa(false, format, item, out, err);
+		if (format_is_transparent_ec_public(format))
+			return import_transparent_ec_public(format, item, out, err);
+		break;
+	}
+	return fail(err, R_INVALID, "Key Format Type %s does not fit a %s", format_name(format), tname);
+}
+
+/* Register: material in a Key Format Type to canonical form; 0, or -1 with *err set and *out zeroed. */
+int
+keyfmt_import(uint32_t object_type, uint32_t format, const struct ttlv *item, struct keyfmt_key *out,
+    struct keyfmt_error *err)
+{
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	ERR_set_mark();
+	rc = import(object_type, format, item, out, err);
+	ERR_pop_to_mark();
+	if (rc != 0)
+		keyfmt_key_clear(out);
+	return rc;
+}
+
+/* The Key Format Type of a Get without one (the KMIP 2.x defaults); 0 when there is none. */
+uint32_t
+keyfmt_default_format(uint32_t object_type, uint32_t alg, unsigned version)
+{
+	bool old = version < KMIP_VERSION(1, 3);
+	bool private = object_type == KMIP_OBJECT_TYPE_PRIVATE_KEY;
+
+	switch (object_type) {
+	case KMIP_OBJECT_TYPE_SYMMETRIC_KEY:
+	case KMIP_OBJECT_TYPE_SECRET_DATA:
+		return KMIP_KEY_FORMAT_TYPE_RAW;
+	case KMIP_OBJECT_TYPE_OPAQUE_OBJECT:
+		return KMIP_KEY_FORMAT_TYPE_OPAQUE;
+	case KMIP_OBJECT_TYPE_CERTIFICATE:
+		return KMIP_KEY_FORMAT_TYPE_X_509;
+	case KMIP_OBJECT_TYPE_PRIVATE_KEY:
+	case KMIP_OBJECT_TYPE_PUBLIC_KEY:
+		if (alg == KMIP_CRYPTOGRAPHIC_ALGORITHM_RSA)
+			return KMIP_KEY_FORMAT_TYPE_PKCS_1;
+		if (!alg_is_ec(alg))
+			return 0;
+		if (!old)
+			return private ? KMIP_KEY_FORMAT_TYPE_TRANSPARENT_EC_PRIVATE_KEY :
+			    KMIP_KEY_FORMAT_TYPE_TRANSPARENT_EC_PUBLIC_KEY;
+		if (alg == KMIP_CRYPTOGRAPHIC_ALGORITHM_ECDH)
+			return private ? KMIP_KEY_FORMAT_TYPE_TRANSPARENT_ECDH_PRIVATE_KEY :
+			    KMIP_KEY_FORMAT_TYPE_TRANSPARENT_ECDH_PUBLIC_KEY;
+		if (alg == KMIP_CRYPTOGRAPHIC_ALGORITHM_ECMQV)
+			return private ? KMIP_KEY_FORMAT_TYPE_TRANSPARENT_ECMQV_PRIVATE_KEY :
+			    KMIP_KEY_FORMAT_TYPE_TRANSPARENT_ECMQV_PUBLIC_KEY;
+		return private ? KMIP_KEY_FORMAT_TYPE_TRANSPARENT_ECDSA_PRIVATE_KEY :
+		    KMIP_KEY_FORMAT_TYPE_TRANSPARENT_ECDSA_PUBLIC_KEY;
+	default:
+		return 0;
+	}
+}
+
+/* True when keyfmt_export() can write a key of this object type and algorithm in format. */
+bool
+keyfmt_format_applies(uint32_t object_type, uint32_t alg, uint32_t format)
+{
+	bool rsa = alg == KMIP_CRYPTOGRAPHIC_ALGORITHM_RSA, ec = alg_is_ec(alg);
+
+	switch (object_type) {
+	case KMIP_OBJECT_TYPE_SYMMETRIC_KEY:
+		return format == KMIP_KEY_FORMAT_TYPE_RAW || format == KMIP_KEY_FORMAT_TYPE_TRANSPARENT_SYMMETRIC_KEY;
+	case KMIP_OBJECT_TYPE_SECRET_DATA:
+		return format == KMIP_KEY_FORMAT_TYPE_RAW || format == KMIP_KEY_FORMAT_TYPE_OPAQUE;
+	case KMIP_OBJECT_TYPE_OPAQUE_OBJECT:
+		return format == KMIP_KEY_FORMAT_TYPE_OPAQUE;
+	case KMIP_OBJECT_TYPE_CERTIFICATE:
+		return format == KMIP_KEY_FORMAT_TYPE_X_509;
+	case KMIP_OBJECT_TYPE_PRIVATE_KEY:
+		if (format == KMIP_KEY_FORMAT_TYPE_PKCS_8)
+			return rsa || ec;
+		if (rsa)
+			return format == KMIP_KEY_FORMAT_TYPE_PKCS_1 ||
+			    format == KMIP_KEY_FORMAT_TYPE_TRANSPARENT_RSA_PRIVATE_KEY;
+		return ec && (format == KMIP_KEY_FORMAT_TYPE_ECPRIVATEKEY || format_is_transparent_ec_private(format));
+	case KMIP_OBJECT_TYPE_PUBLIC_KEY:
+		if (format == KMIP_KEY_FORMAT_TYPE_X_509)
+			return rsa || ec;
+		if (rsa)
+			return format == KMIP_KEY_FORMAT_TYPE_PKCS_1 ||
+			    format == KMIP_KEY_FORMAT_TYPE_TRANSPARENT_RSA_PUBLIC_KEY;
+		return ec && format_is_transparent_ec_public(format);
+	default:
+		return false;
+	}
+}
+
+/* Loads a canonical key (PKCS#8 or SubjectPublicKeyInfo) of a supported type, without the soundness checks. */
+static EVP_PKEY *
+load_canon(const uint8_t *der, size_t len, bool private, struct keyfmt_error *err)
+{
+	EVP_PKEY *pkey;
+
+	if (der == NULL || len == 0 || len > KEYFMT_MAX_DER) {
+		fail(err, R_INVALID, "the stored key is empty or too long");
+		return NULL;
+	}
+	pkey = der_decode(der, len, private ? "PrivateKeyInfo" : "SubjectPublicKeyInfo", NULL,
+	    private ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY);
+	if (pkey == NULL) {
+		fail(err, R_INVALID, "the stored key is not %s", private ? "a PKCS#8 private key" :
+		    "a SubjectPublicKeyInfo");
+		return NULL;
+	}
+	if (!EVP_PKEY_is_a(pkey, "RSA") && !(EVP_PKEY_is_a(pkey, "EC") && curve_of(pkey) != NULL)) {
+		fail(err, R_INVALID, "the stored key is neither RSA nor EC on a supported curve");
+		EVP_PKEY_free(pkey);
+		return NULL;
+	}
+	return pkey;
+}
+
+/* Writes a DER encoding of pkey as a Byte String Key Material, wiping the temporary copy. */
+static int
+export_der(EVP_PKEY *pkey, bool private, const char *structure, struct ttlv_enc *out, struct keyfmt_error *err)
+{
+	uint8_t *der;
+	size_t len;
+
+	if (der_encode(pkey, private ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY, structure, &der, &len) != 0)
+		return fail_ssl(err, "encoding the key");
+	ttlv_enc_bytes(out, KMIP_TAG_KEY_MATERIAL, der, len);
+	wipe_free(der, len);
+	return 0;
+}
+
+/* Writes the Transparent RSA Private or Public Key structure of pkey. */
+static int
+export_transparent_rsa(EVP_PKEY *pkey, bool private, struct ttlv_enc *out, struct keyfmt_error *err)
+{
+	struct rsa_parts r;
+	int bad;
+
+	if (rsa_parts_get(pkey, private, &r) != 0)
+		return fail(err, R_INVALID, "the stored RSA key lacks some of its components");
+	ttlv_enc_begin(out, KMIP_TAG_KEY_MATERIAL);
+	bad = enc_bn(out, KMIP_TAG_MODULUS, r.n);
+	if (private) {
+		bad |= enc_bn(out, KMIP_TAG_PRIVATE_EXPONENT, r.d);
+		bad |= enc_bn(out, KMIP_TAG_PUBLIC_EXPONENT, r.e);
+		bad |= enc_bn(out, KMIP_TAG_P, r.p);
+		bad |= enc_bn(out, KMIP_TAG_Q, r.q);
+		bad |= enc_bn(out, KMIP_TAG_PRIME_EXPONENT_P, r.dp);
+		bad |= enc_bn(out, KMIP_TAG_PRIME_EXPONENT_Q, r.dq);
+		bad |= enc_bn(out, KMIP_TAG_CRT_COEFFICIENT, r.qinv);
+	} else
+		bad |= enc_bn(out, KMIP_TAG_PUBLIC_EXPONENT, r.e);
+	ttlv_enc_end(out);
+	rsa_parts_free(&r);
+	if (bad)
+		return fail(err, R_CRYPTO, "converting the RSA components failed");
+	return 0;
+}
+
+/* Writes the Transparent EC Private Key (curve and D) or Public Key (curve and Q String) of pkey. */
+static int
+export_transparent_ec(EVP_PKEY *pkey, bool private, struct ttlv_enc *out, struct keyfmt_error *err)
+{
+	const struct curve *c = curve_of(pkey);
+	uint8_t raw[EC_POINT_MAX + 8], pub[EC_POINT_MAX];
+	size_t rawlen = 0, publen;
+	BIGNUM *d = NULL;
+	int bad = 0;
+
+	if (c == NULL)
+		return fail(err, R_INVALID, "the stored EC key is on an unsupported curve");
+	if (private) {
+		if (!EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_PRIV_KEY, &d))
+			return fail(err, R_INVALID, "the stored EC key has no private scalar");
+	} else if (!EVP_PKEY_get_octet_string_param(pkey, OSSL_PKEY_PARAM_PUB_KEY, raw, sizeof(raw), &rawlen) ||
+	    ec_point_uncompressed(c, raw, rawlen, pub, &publen) != 0)
+		return fail(err, R_INVALID, "the stored EC key has no valid public point");
+	ttlv_enc_begin(out, KMIP_TAG_KEY_MATERIAL);
+	ttlv_enc_enum(out, KMIP_TAG_RECOMMENDED_CURVE, c->kmip);
+	if (private)
+		bad = enc_bn(out, KMIP_TAG_D, d);
+	else
+		ttlv_enc_bytes(out, KMIP_TAG_Q_STRING, pub, publen);
+	ttlv_enc_end(out);
+	bn_wipe(&d);
+	if (bad)
+		return fail(err, R_CRYPTO, "converting the EC private scalar failed");
+	return 0;
+}
+
+/*
+ * Export of a private or public key (RSA or EC). The canonical bytes are kmipd's own: PKCS#8, X.509 and
+ * RSA's PKCS#1 come straight out of them; the other formats go through OpenSSL.
+ */
+static int
+export_pkey(bool private, const uint8_t *canon, size_t len, uint32_t format, struct ttlv_enc *out,
+    uint32_t *format_used, struct keyfmt_error *err)
+{
+	uint32_t object_type = private ? KMIP_OBJECT_TYPE_PRIVATE_KEY : KMIP_OBJECT_TYPE_PUBLIC_KEY;
+	const uint8_t *inner;
+	size_t inner_len;
+	EVP_PKEY *pkey = NULL;
+	uint32_t alg;
+	int rc = -1;
+
+	if (canon == NULL || len == 0 || len > KEYFMT_MAX_DER ||
+	    canon_peek(canon, len, private, &alg, &inner, &inner_len) != 0)
+		return fail(err, R_INVALID, "the stored key is not %s of an RSA or EC key",
+		    private ? "a PKCS#8 PrivateKeyInfo" : "a SubjectPublicKeyInfo");
+	if (format == 0)
+		format = keyfmt_default_format(object_type, alg, KMIP_VERSION(2, 1));
+	if (!keyfmt_format_applies(object_type, alg, format))
+		return fail(err, R_NOT_SUPPORTED, "Key Format Type %s does not apply to an %s %s", format_name(format),
+		    alg == KMIP_CRYPTOGRAPHIC_ALGORITHM_RSA ? "RSA" : "EC", private ? "private key" : "public key");
+	switch (format) {
+	case KMIP_KEY_FORMAT_TYPE_PKCS_8:
+	case KMIP_KEY_FORMAT_TYPE_X_509:
+		ttlv_enc_bytes(out, KMIP_TAG_KEY_MATERIAL, canon, len);
+		*format_used = format;
+		return 0;
+	case KMIP_KEY_FORMAT_TYPE_PKCS_1:
+		ttlv_enc_bytes(out, KMIP_TAG_KEY_MATERIAL, inner, inner_len);
+		*format_used = format;
+		return 0;
+	default:
+		break;
+	}
+	if ((pkey = load_canon(canon, len, private, err)) == NULL)
+		return -1;
+	if (alg == KMIP_CRYPTOGRAPHIC_ALGORITHM_EC && ec_normalize(pkey) != 0) {
+		fail_ssl(err, "setting the EC encoding");
+		goto out;
+	}
+	switch (format) {
+	case KMIP_KEY_FORMAT_TYPE_ECPRIVATEKEY:
+		rc = export_der(pkey, private, "type-specific", out, err);
+		break;
+	case KMIP_KEY_FORMAT_TYPE_TRANSPARENT_RSA_PRIVATE_KEY:
+	case KMIP_KEY_FORMAT_TYPE_TRANSPARENT_RSA_PUBLIC_KEY:
+		rc = export_transparent_rsa(pkey, private, out, err);
+		break;
+	default:	/* the Transparent EC formats */
+		rc = export_transparent_ec(pkey, private, out, err);
+		break;
+	}
+	if (rc == 0)
+		*format_used = format;
+out:
+	EVP_PKEY_free(pkey);
+	return rc;
+}
+
+/* The export proper, without the error-queue bracket and the rewind. */
+static int
+export(uint32_t object_type, const uint8_t *canon, size_t len, uint32_t format, struct ttlv_enc *out,
+    uint32_t *format_used, struct keyfmt_error *err)
+{
+	uint32_t f = format != 0 ? format : keyfmt_default_format(object_type, 0, KMIP_VERSION(2, 1));
+	const char *tname = type_name(object_type);
+
+	switch (object_type) {
+	case KMIP_OBJECT_TYPE_PRIVATE_KEY:
+	case KMIP_OBJECT_TYPE_PUBLIC_KEY:
+		return export_pkey(object_type == KMIP_OBJECT_TYPE_PRIVATE_KEY, canon, len, format, out, format_used,
+		    err);
+	case KMIP_OBJECT_TYPE_SYMMETRIC_KEY:
+	case KMIP_OBJECT_TYPE_SECRET_DATA:
+	case KMIP_OBJECT_TYPE_OPAQUE_OBJECT:
+	case KMIP_OBJECT_TYPE_CERTIFICATE:
+		break;
+	default:
+		return fail(err, KMIP_RESULT_REASON_FEATURE_NOT_SUPPORTED, "%s objects have no key formats here",
+		    tname);
+	}
+	if (!keyfmt_format_applies(object_type, 0, f))
+		return fail(err, R_NOT_SUPPORTED, "Key Format Type %s does not apply to a %s", format_name(f), tname);
+	if (canon == NULL || len == 0)
+		return fail(err, R_INVALID, "the stored %s is empty", tname);
+	switch (object_type) {
+	case KMIP_OBJECT_TYPE_SYMMETRIC_KEY:
+		if (len > KEYFMT_MAX_SYMMETRIC)
+			return fail(err, R_INVALID, "the stored key is too long");
+		if (f == KMIP_KEY_FORMAT_TYPE_RAW)
+			ttlv_enc_bytes(out, KMIP_TAG_KEY_MATERIAL, canon, len);
+		else {
+			ttlv_enc_begin(out, KMIP_TAG_KEY_MATERIAL);
+			ttlv_enc_bytes(out, KMIP_TAG_KEY, canon, len);
+			ttlv_enc_end(out);
+		}
+		break;
+	case KMIP_OBJECT_TYPE_SECRET_DATA:
+		ttlv_enc_bytes(out, KMIP_TAG_KEY_MATERIAL, canon, len);
+		break;
+	case KMIP_OBJECT_TYPE_OPAQUE_OBJECT:
+		ttlv_enc_bytes(out, KMIP_TAG_OPAQUE_DATA_VALUE, canon, len);
+		break;
+	default:	/* Certificate */
+		ttlv_enc_bytes(out, KMIP_TAG_CERTIFICATE_VALUE, canon, len);
+		break;
+	}
+	*format_used = f;
+	return 0;
+}
+
+/* Get: canonical material to a Key Material (or value) item in out; 0, or -1 with nothing written. */
+int
+keyfmt_export(uint32_t object_type, const uint8_t *canon, size_t len, uint32_t format, struct ttlv_enc *out,
+    uint32_t *format_used, struct keyfmt_error *err)
+{
+	struct ttlv_enc_mark mark = ttlv_enc_mark(out);
+	int rc;
+
+	ERR_set_mark();
+	rc = export(object_type, canon, len, format, out, format_used, err);
+	ERR_pop_to_mark();
+	if (rc != 0)
+		ttlv_enc_rewind(out, mark);
+	return rc;
+}
+
+/* The canonical public key of a canonical private key; 0, or -1 with *err set. */
+int
+keyfmt_public_from_private(const uint8_t *pkcs8, size_t len, uint8_t **spki, size_t *spki_len,
+    struct keyfmt_error *err)
+{
+	EVP_PKEY *pkey;
+	int rc = -1;
+
+	*spki = NULL;
+	*spki_len = 0;
+	ERR_set_mark();
+	if ((pkey = load_canon(pkcs8, len, true, err)) == NULL)
+		goto out;
+	if (EVP_PKEY_is_a(pkey, "EC") && ec_normalize(pkey) != 0)
+		fail_ssl(err, "setting the EC encoding");
+	else if (der_encode(pkey, EVP_PKEY_PUBLIC_KEY, "SubjectPublicKeyInfo", spki, spki_len) != 0)
+		fail_ssl(err, "encoding the public key");
+	else
+		rc = 0;
+	EVP_PKEY_free(pkey);
+out:
+	ERR_pop_to_mark();
+	return rc;
+}
+
+/* Algorithm and length of canonical material; 0, or -1 with *err set. */
+int
+keyfmt_key_info(uint32_t object_type, const uint8_t *canon, size_t len, uint32_t *alg, uint32_t *bits,
+    struct keyfmt_error *err)
+{
+	struct keyfmt_key info;
+	EVP_PKEY *pkey;
+	X509 *x;
+	int rc = 0;
+
+	*alg = 0;
+	*bits = 0;
+	memset(&info, 0, sizeof(info));
+	ERR_set_mark();
+	switch (object_type) {
+	case KMIP_OBJECT_TYPE_PRIVATE_KEY:
+	case KMIP_OBJECT_TYPE_PUBLIC_KEY:
+		if ((pkey = load_canon(canon, len, object_type == KMIP_OBJECT_TYPE_PRIVATE_KEY, err)) == NULL) {
+			rc = -1;
+			break;
+		}
+		if (EVP_PKEY_is_a(pkey, "RSA")) {
+			*alg = KMIP_CRYPTOGRAPHIC_ALGORITHM_RSA;
+			*bits = (uint32_t)EVP_PKEY_get_bits(pkey);
+		} else {
+			*alg = KMIP_CRYPTOGRAPHIC_ALGORITHM_EC;
+			*bits = curve_of(pkey)->bits;
+		}
+		EVP_PKEY_free(pkey);
+		break;
+	case KMIP_OBJECT_TYPE_SYMMETRIC_KEY:
+		*bits = (uint32_t)(8 * len);
+		break;
+	case KMIP_OBJECT_TYPE_SECRET_DATA:
+	case KMIP_OBJECT_TYPE_OPAQUE_OBJECT:
+		break;
+	case KMIP_OBJECT_TYPE_CERTIFICATE:
+		if ((x = cert_parse(canon, len)) == NULL) {
+			rc = fail(err, R_INVALID, "the stored certificate does not parse");
+			break;
+		}
+		cert_key_info(x, &info);
+		X509_free(x);
+		*alg = info.alg;
+		*bits = info.bits;
+		break;
+	default:
+		rc = fail(err, KMIP_RESULT_REASON_FEATURE_NOT_SUPPORTED, "%s objects have no key formats here",
+		    type_name(object_type));
+		break;
+	}
+	ERR_pop_to_mark();
+	return rc;
+}
+
+/* True when a canonical private and public key are one key pair. */
+bool
+keyfmt_private_public_match(const uint8_t *pkcs8, size_t pkcs8_len, const uint8_t *spki, size_t spki_len)
+{
+	EVP_PKEY *priv = NULL, *pub = NULL;
+	bool match = false;
+
+	ERR_set_mark();
+	if ((priv = load_canon(pkcs8, pkcs8_len, true, NULL)) != NULL &&
+	    (pub = load_canon(spki, spki_len, false, NULL)) != NULL)
+		match = EVP_PKEY_eq(priv, pub) == 1;
+	EVP_PKEY_free(priv);
+	EVP_PKEY_free(pub);
+	ERR_pop_to_mark();
+	return match;
+}
+
+/* The canonical public key of a DER certificate; 0, or -1 with *err set. */
+int
+keyfmt_cert_public_key(const uint8_t *der, size_t len, uint8_t **spki, size_t *spki_len,
+    struct keyfmt_error *err)
+{
+	struct keyfmt_key k;
+	EVP_PKEY *pk;
+	X509 *x;
+	int rc = -1;
+
+	*spki = NULL;
+	*spki_len = 0;
+	memset(&k, 0, sizeof(k));
+	ERR_set_mark();
+	if ((x = cert_parse(der, len)) == NULL)
+		fail(err, R_INVALID, "the certificate is not a DER X.509 certificate");
+	else if ((pk = X509_get0_pubkey(x)) == NULL)
+		fail(err, R_INVALID, "the certificate's public key cannot be read");
+	else if (pkey_canon(pk, false, KMIP_KEY_FORMAT_TYPE_X_509, &k, err) == 0) {
+		*spki = k.der;
+		*spki_len = k.der_len;
+		rc = 0;
+	}
+	X509_free(x);
+	ERR_pop_to_mark();
+	return rc;
+}
+
+/* Canonical private and public forms of a generated key; 0, or -1 with *err set. */
+int
+keyfmt_from_pkey(EVP_PKEY *pkey, struct keyfmt_key *priv, struct keyfmt_key *pub, struct keyfmt_error *err)
+{
+	int rc = -1;
+
+	if (priv != NULL)
+		memset(priv, 0, sizeof(*priv));
+	if (pub != NULL)
+		memset(pub, 0, sizeof(*pub));
+	ERR_set_mark();
+	if (priv != NULL && pkey_canon(pkey, true, KMIP_KEY_FORMAT_TYPE_PKCS_8, priv, err) != 0)
+		goto out;
+	if (pub != NULL && pkey_canon(pkey, false, KMIP_KEY_FORMAT_TYPE_X_509, pub, err) != 0)
+		goto out;
+	rc = 0;
+out:
+	ERR_pop_to_mark();
+	if (rc != 0) {
+		keyfmt_key_clear(priv);
+		keyfmt_key_clear(pub);
+	}
+	return rc;
+}
+
+/* Loads a canonical private key for a cryptographic operation; NULL with *err set. */
+EVP_PKEY *
+keyfmt_load_private(const uint8_t *pkcs8, size_t len, struct keyfmt_error *err)
+{
+	EVP_PKEY *pkey;
+
+	ERR_set_mark();
+	pkey = load_canon(pkcs8, len, true, err);
+	ERR_pop_to_mark();
+	return pkey;
+}
+
+/* Loads a canonical public key for a cryptographic operation; NULL with *err set. */
+EVP_PKEY *
+keyfmt_load_public(const uint8_t *spki, size_t len, struct keyfmt_error *err)
+{
+	EVP_PKEY *pkey;
+
+	ERR_set_mark();
+	pkey = load_canon(spki, len, false, err);
+	ERR_pop_to_mark();
+	return pkey;
+}

@@ -1,0 +1,134 @@
+/*
+ * keyfmt: key material conversions between the KMIP Key Format Types and the canonical forms the store keeps.
+ *
+ * Canonical forms (what the store holds, whatever format a key arrived in):
+ *   Private Key (RSA, EC)            PKCS#8 PrivateKeyInfo DER, unencrypted
+ *   Public Key (RSA, EC)             X.509 SubjectPublicKeyInfo DER
+ *   Symmetric Key, Secret Data,
+ *   Opaque Object                    the raw bytes
+ *   Certificate                      X.509 DER, exactly as registered
+ * Canonical DER is produced by one encoder with one set of choices (EC: named curve, uncompressed point,
+ * public key included), so the same key always has the same canonical bytes, whichever format it came in.
+ *
+ * Pure functions over OpenSSL 3 (EVP, OSSL_ENCODER/DECODER, OSSL_PARAM): no I/O, no logging, no globals.
+ * Temporaries that hold private key bytes are wiped. OpenSSL's error queue is left as it was found.
+ *
+ * Failures carry a KMIP Result Reason: Key Format Type Not Supported for a format that does not apply to the
+ * key (or that keyfmt does not implement), Invalid Field for material that is malformed or does not fit the
+ * object type, Cryptographic Failure when OpenSSL fails, General Failure when memory runs out, Feature Not
+ * Supported for an object type keyfmt does not handle.
+ */
+#ifndef KMIPD_KEYFMT_H
+#define KMIPD_KEYFMT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/types.h>
+
+#include "proto/proto.h"
+
+#define KEYFMT_WUR __attribute__((warn_unused_result))
+
+#define KEYFMT_MAX_DER		65536		/* a DER key or certificate */
+#define KEYFMT_MAX_SYMMETRIC	4096		/* bytes of a symmetric key */
+#define KEYFMT_MAX_DATA		(1024 * 1024)	/* bytes of Secret Data or an Opaque Object */
+#define KEYFMT_RSA_MIN_BITS	1024
+#define KEYFMT_RSA_MAX_BITS	16384
+
+struct keyfmt_error {
+	uint32_t reason;	/* KMIP Result Reason */
+	char message[200];	/* for the Result Message; never holds key material */
+};
+
+/* A key in canonical form, as keyfmt_import() and keyfmt_from_pkey() make it. */
+struct keyfmt_key {
+	uint8_t *der;		/* canonical bytes (malloc'd; keyfmt_key_clear() wipes and frees them) */
+	size_t der_len;
+	uint32_t format;	/* the Key Format Type the material arrived in (Raw or Opaque for Secret Data) */
+	uint32_t alg;		/* KMIP Cryptographic Algorithm; 0 when the material does not say (raw bytes) */
+	uint32_t bits;		/* RSA modulus bits, EC curve bits, 8 * length of a symmetric key; else 0 */
+	uint32_t curve;		/* KMIP Recommended Curve of an EC key (or a certificate's EC key); else 0 */
+};
+
+/* Wipes and frees the canonical bytes and zeroes the struct; NULL is accepted. */
+void keyfmt_key_clear(struct keyfmt_key *k);
+
+/*
+ * Register: reads key material sent in format (a KMIP Key Format Type) for an object of object_type (a KMIP
+ * Object Type), validates it and converts it to the canonical form. item is the Key Material (tag 0x420043)
+ * for keys and Secret Data, the Certificate Value for a Certificate (format X.509 or 0) and the Opaque Data
+ * Value for an Opaque Object (format Opaque or 0).
+ * Accepted: Private Key: PKCS#1, PKCS#8, ECPrivateKey, Transparent RSA / EC (and ECDSA, ECDH, ECMQV) Private
+ * Key; Public Key: PKCS#1, X.509 (SubjectPublicKeyInfo), Transparent RSA / EC (ECDSA, ECDH, ECMQV) Public Key;
+ * Symmetric Key: Raw, Transparent Symmetric Key; Secret Data: Raw, Opaque.
+ * RSA keys: two primes, 1024 to 16384 bits, every component consistent (cheap checks, no primality test).
+ * EC keys: named prime curves (P-192 to P-521, secp256k1, brainpool P256r1/P384r1/P512r1), point checked.
+ * Returns 0 with *out filled (the caller calls keyfmt_key_clear), or -1 with *err set and *out zeroed.
+ */
+int keyfmt_import(uint32_t object_type, uint32_t format, const struct ttlv *item, struct keyfmt_key *out,
+    struct keyfmt_error *err) KEYFMT_WUR;
+
+/*
+ * Get: writes the canonical material canon (len bytes) of an object of object_type in format (0: the
+ * default, see keyfmt_default_format) into out at its current position, and sets *format_used.
+ * For keys and Secret Data that is the Key Material item: a Byte String (Raw, Opaque, PKCS#1, PKCS#8, X.509,
+ * ECPrivateKey) or a Structure of Transparent fields. A Certificate has no Key Block: its Certificate Value
+ * is written (format 0 or X.509); an Opaque Object gets its Opaque Data Value (format 0 or Opaque).
+ * Returns 0, or -1 with *err set and nothing written (a format that does not apply to the key is Key Format
+ * Type Not Supported). Errors of the encoder itself stay sticky in out, for ttlv_enc_finish().
+ */
+int keyfmt_export(uint32_t object_type, const uint8_t *canon, size_t len, uint32_t format, struct ttlv_enc *out,
+    uint32_t *format_used, struct keyfmt_error *err) KEYFMT_WUR;
+
+/*
+ * The Key Format Type a Get without one returns, by object type and Cryptographic Algorithm (the KMIP 2.x
+ * table of default formats): RSA keys PKCS#1; EC keys Transparent EC Private / Public Key (Transparent
+ * ECDSA, ECDH or ECMQV by alg before KMIP 1.3, which has no Transparent EC formats); Symmetric Key and
+ * Secret Data Raw; Opaque Object Opaque; Certificate X.509. version is KMIP_VERSION(major, minor).
+ * 0 for an object type or algorithm keyfmt does not handle.
+ */
+uint32_t keyfmt_default_format(uint32_t object_type, uint32_t alg, unsigned version);
+
+/* True when keyfmt_export() can write a key of object_type and alg (RSA, EC, ...) in format. */
+bool keyfmt_format_applies(uint32_t object_type, uint32_t alg, uint32_t format);
+
+/*
+ * The canonical public key (SubjectPublicKeyInfo DER, malloc'd into *spki) of a canonical private key.
+ * Returns 0, or -1 with *err set.
+ */
+int keyfmt_public_from_private(const uint8_t *pkcs8, size_t len, uint8_t **spki, size_t *spki_len,
+    struct keyfmt_error *err) KEYFMT_WUR;
+
+/*
+ * The algorithm and length of canonical material: RSA / EC and modulus / curve bits for keys (and for the
+ * public key of a Certificate), 0 and 8 * len for a Symmetric Key, 0 and 0 for Secret Data and Opaque
+ * Objects. Returns 0, or -1 with *err set.
+ */
+int keyfmt_key_info(uint32_t object_type, const uint8_t *canon, size_t len, uint32_t *alg, uint32_t *bits,
+    struct keyfmt_error *err) KEYFMT_WUR;
+
+/* True when the canonical private and public keys belong to the same key pair. */
+bool keyfmt_private_public_match(const uint8_t *pkcs8, size_t pkcs8_len, const uint8_t *spki, size_t spki_len);
+
+/*
+ * The public key of an X.509 certificate (DER), in canonical form (malloc'd into *spki). Returns 0, or -1
+ * with *err set (Invalid Field for a malformed certificate or a key that is neither RSA nor EC).
+ */
+int keyfmt_cert_public_key(const uint8_t *der, size_t len, uint8_t **spki, size_t *spki_len,
+    struct keyfmt_error *err) KEYFMT_WUR;
+
+/*
+ * The canonical forms of a key pair OpenSSL generated (CreateKeyPair, key-generation workers): priv gets
+ * the PKCS#8 form, pub the SubjectPublicKeyInfo; either may be NULL. The key's EC encoding flags are set to
+ * the canonical choices. Returns 0, or -1 with *err set and both zeroed.
+ */
+int keyfmt_from_pkey(EVP_PKEY *pkey, struct keyfmt_key *priv, struct keyfmt_key *pub, struct keyfmt_error *err)
+    KEYFMT_WUR;
+
+/* Loads canonical keys for cryptographic operations; NULL with *err set on failure. Free with EVP_PKEY_free. */
+EVP_PKEY *keyfmt_load_private(const uint8_t *pkcs8, size_t len, struct keyfmt_error *err) KEYFMT_WUR;
+EVP_PKEY *keyfmt_load_public(const uint8_t *spki, size_t len, struct keyfmt_error *err) KEYFMT_WUR;
+
+#endif
