@@ -780,7 +780,8 @@ static void test_worker_process_hygiene(void **state)
 	struct event *hup;
 	sigset_t mask;
 	char c;
-	int p[2], hups = 0;
+	int p[2], hups = 0, sig;
+	unsigned long long reserved = 0;
 	pid_t pid;
 
 	hup = evsignal_new(f->base, SIGHUP, hup_cb, &hups);
@@ -798,9 +799,15 @@ static void test_worker_process_hygiene(void **state)
 	assert_int_equal(read(p[0], &c, 1), 0);
 	close(p[0]);
 
-	assert_int_equal(proc_sigmask(pid, "SigBlk"), 0);
-	assert_int_equal(proc_sigmask(pid, "SigCgt"), 0);
-	assert_int_equal(proc_sigmask(pid, "SigIgn"), 1ULL << (SIGPIPE - 1));
+	/*
+	 * glibc keeps the signals between 31 and SIGRTMIN for itself and refuses to change them, so their
+	 * disposition is whatever the test was started with (make ignores some of them): leave them out.
+	 */
+	for (sig = 32; sig < SIGRTMIN; sig++)
+		reserved |= 1ULL << (sig - 1);
+	assert_int_equal(proc_sigmask(pid, "SigBlk") & ~reserved, 0);
+	assert_int_equal(proc_sigmask(pid, "SigCgt") & ~reserved, 0);
+	assert_int_equal(proc_sigmask(pid, "SigIgn") & ~reserved, 1ULL << (SIGPIPE - 1));
 
 	assert_int_equal(sigprocmask(SIG_BLOCK, NULL, &mask), 0);
 	assert_false(sigismember(&mask, SIGHUP));
