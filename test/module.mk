@@ -38,3 +38,10 @@ BENCH_BINS += $(BUILD)/bench/bench_latency
 $(BUILD)/bench/bench_latency: $(BUILD)/test/bench/bench_latency.o $(BUILD)/libproto.a $(BUILD)/libtls.a
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# Interoperability with PyKMIP's client (Debian python3-pykmip under /usr/bin/python3): a Python script that
+# starts its own kmipd per KMIP version and prints cmocka's summary lines, installed where run-tests.sh looks.
+TEST_BINS += $(BUILD)/test/test_pykmip
+$(BUILD)/test/test_pykmip: test/integration/test_pykmip.py | $(BUILD)/kmipd
+	@mkdir -p $(@D)
+	install -m 755 $< $@
