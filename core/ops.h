@@ -13,6 +13,14 @@
 
 struct keygen_spec;
 
+/*
+ * Secret Data keeps two things in the store's material_format: its Secret Data Type and the Key Format Type
+ * it was registered in (Raw or Opaque), which Get answers with.
+ */
+#define OPS_SECRET_FORMAT(type, kft)	((((uint32_t)(kft) & 0xffff) << 16) | ((uint32_t)(type) & 0xffff))
+#define OPS_SECRET_TYPE(format)		((format) & 0xffff)
+#define OPS_SECRET_KFT(format)		((format) >> 16)
+
 /* Result Reasons whose value changed between 1.x and 2.x. */
 uint32_t ops_reason_not_found(unsigned version);
 uint32_t ops_reason_wrong_state(unsigned version);

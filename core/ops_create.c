@@ -6,7 +6,7 @@
  *   symmetric key: raw bytes, Key Format Type Raw
  *   private key: PKCS#8 DER, Key Format Type PKCS#8
  *   public key: SubjectPublicKeyInfo DER, Key Format Type X.509
- *   secret data: raw bytes, the Secret Data Type
+ *   secret data: raw bytes, OPS_SECRET_FORMAT(Secret Data Type, Key Format Type registered)
  *   opaque object: raw bytes, the Opaque Data Type
  *   certificate: DER, the Certificate Type
  */
@@ -449,7 +449,7 @@ static int
 register_material(struct op_ctx *ctx, uint32_t type, const struct ttlv *obj, struct keyfmt_key *key,
     uint32_t *format)
 {
-	const struct ttlv *block, *fmt, *value, *material, *kind, *bytes;
+	const struct ttlv *block, *fmt, *value, *material, *kind = NULL, *bytes;
 	struct keyfmt_error kerr;
 	uint32_t subtype_tag = 0, value_tag = 0, ktype;
 
@@ -481,9 +481,8 @@ register_material(struct op_ctx *ctx, uint32_t type, const struct ttlv *obj, str
 	}
 	if (type == KMIP_OBJECT_TYPE_SECRET_DATA) {
 		kind = ttlv_find(obj, KMIP_TAG_SECRET_DATA_TYPE);
-		if (kind == NULL || kind->type != TTLV_ENUMERATION)
+		if (kind == NULL || kind->type != TTLV_ENUMERATION || kind->v.u32 > 0xffff)
 			return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "Secret Data needs a Secret Data Type");
-		*format = kind->v.u32;
 	}
 	block = ttlv_find(obj, KMIP_TAG_KEY_BLOCK);
 	fmt = ttlv_find(block, KMIP_TAG_KEY_FORMAT_TYPE);
@@ -499,7 +498,9 @@ register_material(struct op_ctx *ctx, uint32_t type, const struct ttlv *obj, str
 	ktype = type == KMIP_OBJECT_TYPE_SECRET_DATA ? KMIP_OBJECT_TYPE_SECRET_DATA : type;
 	if (keyfmt_import(ktype, fmt->v.u32, material, key, &kerr) != 0)
 		return kmip_error_set(&ctx->err, kerr.reason, "%s", kerr.message);
-	if (type != KMIP_OBJECT_TYPE_SECRET_DATA)
+	if (type == KMIP_OBJECT_TYPE_SECRET_DATA)
+		*format = OPS_SECRET_FORMAT(kind->v.u32, key->format);
+	else
 		*format = type == KMIP_OBJECT_TYPE_PRIVATE_KEY ? KMIP_KEY_FORMAT_TYPE_PKCS_8 :
 		    type == KMIP_OBJECT_TYPE_PUBLIC_KEY ? KMIP_KEY_FORMAT_TYPE_X_509 : KMIP_KEY_FORMAT_TYPE_RAW;
 	/* The Key Block's algorithm stands for keys whose bytes do not say it (raw symmetric keys). */

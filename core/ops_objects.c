@@ -21,6 +21,10 @@ encode_key_block(struct op_ctx *ctx, const struct store_object *o, uint32_t want
 	size_t at;
 	uint8_t *p;
 
+	/* No format asked: the key's default in the client's version (2.x defaults may not exist in 1.x). */
+	if (want == 0)
+		want = o->object_type == KMIP_OBJECT_TYPE_SECRET_DATA ? OPS_SECRET_KFT(o->material_format) :
+		    keyfmt_default_format(o->object_type, alg != NULL ? alg->v.u32 : 0, ctx->version);
 	ttlv_enc_begin(ctx->out, KMIP_TAG_KEY_BLOCK);
 	/* The format is known only after the export chose it: write a placeholder and patch it. */
 	at = ctx->out->len + TTLV_HEADER_SIZE;
@@ -93,7 +97,7 @@ op_get(struct op_ctx *ctx)
 		break;
 	case KMIP_OBJECT_TYPE_SECRET_DATA:
 		ttlv_enc_begin(ctx->out, KMIP_TAG_SECRET_DATA);
-		ttlv_enc_enum(ctx->out, KMIP_TAG_SECRET_DATA_TYPE, o->material_format);
+		ttlv_enc_enum(ctx->out, KMIP_TAG_SECRET_DATA_TYPE, OPS_SECRET_TYPE(o->material_format));
 		if (encode_key_block(ctx, o, want) != 0)
 			goto out;
 		ttlv_enc_end(ctx->out);
