@@ -59,7 +59,11 @@ struct pending_slot {
 	size_t index;
 };
 
-/* Returns the handler for an operation the client's version has, or NULL. */
+/*
+ * Returns the handler for an operation, or NULL. Any 1.x request may use an operation of a later 1.x
+ * version (a 1.0 client sending Discover Versions or Re-key Key Pair means it, and PyKMIP's server accepts
+ * it too); 2.x operations need a 2.x request. Query still lists only what the client's version defines.
+ */
 static const struct op_desc *
 find_op(uint32_t operation, unsigned version)
 {
@@ -67,7 +71,8 @@ find_op(uint32_t operation, unsigned version)
 
 	for (d = dispatch_ops; d->fn != NULL; d++)
 		if (d->operation == operation)
-			return d->since <= version ? d : NULL;
+			return d->since <= version || KMIP_VERSION_MAJOR(d->since) == KMIP_VERSION_MAJOR(version) ?
+			    d : NULL;
 	return NULL;
 }
 

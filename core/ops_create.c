@@ -648,7 +648,8 @@ op_rekey(struct op_ctx *ctx)
 		return -1;
 	if (ops_begin(ctx, true, &txn) != 0)
 		return -1;
-	if (ops_load(ctx, txn, uid, false, &old) != 0)
+	/* With its material: the old key is written back (links, names) and must stay usable. */
+	if (ops_load(ctx, txn, uid, true, &old) != 0)
 		goto out;
 	if (old->object_type != KMIP_OBJECT_TYPE_SYMMETRIC_KEY) {
 		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "Re-key replaces symmetric keys; %s is not one "
@@ -705,7 +706,8 @@ rekey_pair_load(struct op_ctx *ctx, struct store_txn *txn, struct store_object *
 	if (uid[0] == '\0')
 		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD,
 		    "Re-key Key Pair needs a Private Key Unique Identifier");
-	if (ops_load(ctx, txn, uid, false, priv) != 0)
+	/* With material: both old halves are written back and must stay usable. */
+	if (ops_load(ctx, txn, uid, true, priv) != 0)
 		return -1;
 	if ((*priv)->object_type != KMIP_OBJECT_TYPE_PRIVATE_KEY)
 		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "%s is not a private key", uid);
@@ -714,7 +716,7 @@ rekey_pair_load(struct op_ctx *ctx, struct store_txn *txn, struct store_object *
 		const struct ttlv *target = ttlv_find(l, KMIP_TAG_LINKED_OBJECT_IDENTIFIER);
 
 		if (type != NULL && target != NULL && type->v.u32 == KMIP_LINK_TYPE_PUBLIC_KEY_LINK)
-			return ops_load(ctx, txn, (const char *)target->v.bytes.data, false, pub);
+			return ops_load(ctx, txn, (const char *)target->v.bytes.data, true, pub);
 	}
 	return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "private key %s has no Public Key Link", uid);
 }

@@ -266,6 +266,25 @@ editable(struct op_ctx *ctx, const struct ttlv *item)
 }
 
 /*
+ * The lifecycle dates a client sets drive the state: the dates of a phase that has begun are history and
+ * stay as they are (an Active key keeps its Activation Date; a Deactivated one its Deactivation Date).
+ */
+static bool
+date_editable(uint32_t tag, uint32_t state)
+{
+	switch (tag) {
+	case KMIP_TAG_ACTIVATION_DATE:
+	case KMIP_TAG_PROCESS_START_DATE:
+		return state == KMIP_STATE_PRE_ACTIVE;
+	case KMIP_TAG_DEACTIVATION_DATE:
+	case KMIP_TAG_PROTECT_STOP_DATE:
+		return state == KMIP_STATE_PRE_ACTIVE || state == KMIP_STATE_ACTIVE;
+	default:
+		return true;
+	}
+}
+
+/*
  * Applies one edit to the object named by the request and writes the response (the Unique Identifier, and
  * in 1.x the attribute as it now is, or as it was for a delete). item is the new value (add, set, modify) or
  * the instance to delete (NULL: by index or reference); index selects an instance in 1.x.
@@ -287,6 +306,11 @@ apply_edit(struct op_ctx *ctx, enum edit kind, struct ttlv *item, const struct t
 		return -1;
 	if (ops_load(ctx, txn, uid, true, &o) != 0)
 		goto out;
+	if (!date_editable(like->tag, o->state)) {
+		kmip_error_set(&ctx->err, ops_reason_wrong_state(ctx->version), "%s of object %s cannot change while it "
+		    "is %s", attr_name(like, name, sizeof(name)), uid, ttlv_enum_name(KMIP_TAG_STATE, o->state));
+		goto out;
+	}
 	multi = (attr_def(like->tag)->flags & ATTR_MULTI) != 0;
 	if (kind != EDIT_ADD) {
 		if (current != NULL) {

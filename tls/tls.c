@@ -593,8 +593,12 @@ int tls_server_ctx_new(const struct tls_config *cfg, SSL_CTX **out, char **cause
 		tls_cause_ssl(cause, "min_version %s", cfg->min_version != NULL ? cfg->min_version : "1.2");
 		goto fail;
 	}
+	/*
+	 * A client that closes TCP without close_notify (PyKMIP, many others) has ended normally: KMIP messages
+	 * carry their own length, so a truncated one is detected without TLS's help.
+	 */
 	opts = SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
-	    SSL_OP_PRIORITIZE_CHACHA;
+	    SSL_OP_PRIORITIZE_CHACHA | SSL_OP_IGNORE_UNEXPECTED_EOF;
 	if (!cfg->session_tickets)
 		opts |= SSL_OP_NO_TICKET;
 	SSL_CTX_set_options(ctx, opts);
