@@ -80,6 +80,11 @@ attr_visible(uint32_t tag, unsigned version)
 
 	if (tag == KMIP_TAG_ATTRIBUTE)
 		return true;	/* custom attributes exist in every version, spelled differently */
+	/* KMIP 2.0 removed these; a 1.x client's Operation Policy Name is kept and echoed to 1.x only. */
+	if (KMIP_VERSION_MAJOR(version) >= 2 && (tag == KMIP_TAG_OPERATION_POLICY_NAME ||
+	    tag == KMIP_TAG_CERTIFICATE_IDENTIFIER || tag == KMIP_TAG_CERTIFICATE_SUBJECT ||
+	    tag == KMIP_TAG_CERTIFICATE_ISSUER || tag == KMIP_TAG_CUSTOM_ATTRIBUTE))
+		return false;
 	since = ttlv_tag_version(tag);
 	return since != 0 && since <= version;
 }
