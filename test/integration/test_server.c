@@ -990,9 +990,24 @@ test_backpressure(void **state)
 	size_t n, i, sent = 0, chunk_len;
 	long rss0, rss1;
 	int fd;
-	char *cause = NULL;
+	char *cause = NULL, *saved = NULL, opts[512];
+	const char *asan;
 
+	/*
+	 * Under AddressSanitizer (make asan) freed memory sits in a quarantine that RSS counts, so measure this
+	 * server without one; the rest of the suite keeps it.
+	 */
+	asan = getenv("ASAN_OPTIONS");
+	if (asan != NULL) {
+		saved = strdup(asan);
+		snprintf(opts, sizeof(opts), "%s:quarantine_size_mb=0", asan);
+		setenv("ASAN_OPTIONS", opts, 1);
+	}
 	h_start(s, (const char *const[]){ "server.write_high_water=4096", "server.idle_timeout=2", NULL });
+	if (saved != NULL) {
+		setenv("ASAN_OPTIONS", saved, 1);
+		free(saved);
+	}
 	cl = h_connect(s, ctx);
 	request_ok(cl);
 	fd = kmip_client_fd(cl);
