@@ -45,3 +45,9 @@ TEST_BINS += $(BUILD)/test/test_pykmip
 $(BUILD)/test/test_pykmip: test/integration/test_pykmip.py | $(BUILD)/kmipd
 	@mkdir -p $(@D)
 	install -m 755 $< $@
+
+ALL_SRCS += test/integration/test_ops.c
+TEST_BINS += $(BUILD)/test/test_ops
+$(BUILD)/test/test_ops: $(BUILD)/test/integration/test_ops.o $(BUILD)/test/integration/harness.o \
+		$(BUILD)/libproto.a $(BUILD)/libtls.a | $(BUILD)/kmipd
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
