@@ -7,6 +7,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -275,6 +276,187 @@ attr_value(const struct ttlv *payload, const char *name, unsigned nth)
 	return NULL;
 }
 
+/* Asserts the State of uid is state, and that attribute date_name (NULL: none) is a Date-Time. */
+static void
+expect_state(struct kmip_client *cl, const char *uid, uint32_t state, const char *date_name)
+{
+	const struct ttlv *v;
+	struct ttlv_arena *a;
+	struct ttlv *resp;
+
+	resp = get_attrs(cl, uid, (const char *const[]){ "State", date_name, NULL }, &a);
+	expect_ok(resp, 0);
+	v = attr_value(h_payload(resp, 0), "State", 0);
+	assert_non_null(v);
+	assert_int_equal(v->v.u32, state);
+	if (date_name != NULL) {
+		v = attr_value(h_payload(resp, 0), date_name, 0);
+		assert_non_null(v);
+		assert_int_equal(v->type, TTLV_DATE_TIME);
+		assert_true(v->v.i64 > 0);
+	}
+	ttlv_arena_free(a);
+}
+
+/*
+ * CreateKeyPair at 1.4 with algorithm alg of bits bits (curve: Recommended Curve in Cryptographic Domain
+ * Parameters, 0: none); returns the response, the caller frees *a.
+ */
+static struct ttlv *
+create_pair_req(struct kmip_client *cl, uint32_t alg, int bits, uint32_t curve, struct ttlv_arena **a)
+{
+	struct ttlv_enc req;
+
+	h_request_begin(&req, 1, 4, 1);
+	h_item_begin(&req, KMIP_OPERATION_CREATE_KEY_PAIR);
+	ttlv_enc_begin(&req, KMIP_TAG_COMMON_TEMPLATE_ATTRIBUTE);
+	h_attr_enum(&req, "Cryptographic Algorithm", alg);
+	h_attr_int(&req, "Cryptographic Length", bits);
+	if (curve != 0) {
+		ttlv_enc_begin(&req, KMIP_TAG_ATTRIBUTE);
+		ttlv_enc_cstr(&req, KMIP_TAG_ATTRIBUTE_NAME, "Cryptographic Domain Parameters");
+		ttlv_enc_begin(&req, KMIP_TAG_ATTRIBUTE_VALUE);
+		ttlv_enc_enum(&req, KMIP_TAG_RECOMMENDED_CURVE, curve);
+		ttlv_enc_end(&req);
+		ttlv_enc_end(&req);
+	}
+	ttlv_enc_end(&req);
+	ttlv_enc_begin(&req, KMIP_TAG_PRIVATE_KEY_TEMPLATE_ATTRIBUTE);
+	h_attr_int(&req, "Cryptographic Usage Mask", KMIP_CRYPTOGRAPHIC_USAGE_MASK_SIGN);
+	ttlv_enc_end(&req);
+	ttlv_enc_begin(&req, KMIP_TAG_PUBLIC_KEY_TEMPLATE_ATTRIBUTE);
+	h_attr_int(&req, "Cryptographic Usage Mask", KMIP_CRYPTOGRAPHIC_USAGE_MASK_VERIFY);
+	ttlv_enc_end(&req);
+	h_item_end(&req);
+	h_request_end(&req);
+	return call(cl, &req, a, 1, 4);
+}
+
+/* Asserts uid has a Link of type link_type to other. */
+static void
+expect_link(struct kmip_client *cl, const char *uid, uint32_t link_type, const char *other)
+{
+	const struct ttlv *v;
+	struct ttlv_arena *a;
+	struct ttlv *resp;
+	unsigned i;
+	bool found = false;
+
+	resp = get_attrs(cl, uid, (const char *const[]){ "Link", NULL }, &a);
+	expect_ok(resp, 0);
+	for (i = 0; (v = attr_value(h_payload(resp, 0), "Link", i)) != NULL; i++) {
+		const struct ttlv *t = ttlv_find(v, KMIP_TAG_LINK_TYPE);
+		const struct ttlv *id = ttlv_find(v, KMIP_TAG_LINKED_OBJECT_IDENTIFIER);
+
+		assert_non_null(t);
+		assert_non_null(id);
+		if (t->v.u32 == link_type && strcmp((const char *)id->v.bytes.data, other) == 0)
+			found = true;
+	}
+	assert_true(found);
+	ttlv_arena_free(a);
+}
+
+/* Register at 1.4 of an object whose tag is obj_tag, with a Key Block in format, on cl. */
+static struct ttlv *
+register_req(struct kmip_client *cl, uint32_t type, uint32_t obj_tag, uint32_t secret_type, uint32_t format,
+    uint32_t alg, int bits, const void *material, size_t len, const char *name, struct ttlv_arena **a)
+{
+	struct ttlv_enc req;
+
+	h_request_begin(&req, 1, 4, 1);
+	h_item_begin(&req, KMIP_OPERATION_REGISTER);
+	ttlv_enc_enum(&req, KMIP_TAG_OBJECT_TYPE, type);
+	ttlv_enc_begin(&req, KMIP_TAG_TEMPLATE_ATTRIBUTE);
+	h_attr_int(&req, "Cryptographic Usage Mask", type == KMIP_OBJECT_TYPE_PRIVATE_KEY ?
+	    KMIP_CRYPTOGRAPHIC_USAGE_MASK_SIGN : KMIP_CRYPTOGRAPHIC_USAGE_MASK_ENCRYPT);
+	if (name != NULL)
+		h_attr_name(&req, name);
+	ttlv_enc_end(&req);
+	ttlv_enc_begin(&req, obj_tag);
+	if (secret_type != 0)
+		ttlv_enc_enum(&req, KMIP_TAG_SECRET_DATA_TYPE, secret_type);
+	ttlv_enc_begin(&req, KMIP_TAG_KEY_BLOCK);
+	ttlv_enc_enum(&req, KMIP_TAG_KEY_FORMAT_TYPE, format);
+	ttlv_enc_begin(&req, KMIP_TAG_KEY_VALUE);
+	ttlv_enc_bytes(&req, KMIP_TAG_KEY_MATERIAL, material, len);
+	ttlv_enc_end(&req);
+	if (alg != 0) {
+		ttlv_enc_enum(&req, KMIP_TAG_CRYPTOGRAPHIC_ALGORITHM, alg);
+		ttlv_enc_int(&req, KMIP_TAG_CRYPTOGRAPHIC_LENGTH, bits);
+	}
+	ttlv_enc_end(&req);
+	ttlv_enc_end(&req);
+	h_item_end(&req);
+	h_request_end(&req);
+	return call(cl, &req, a, 1, 4);
+}
+
+/* One Locate criterion, or paging. */
+struct locate_q {
+	const char *name;	/* Name, or NULL */
+	uint32_t type;		/* Object Type, or 0 */
+	int max;		/* Maximum Items, or -1 */
+	int offset;		/* Offset Items, or -1 */
+	bool wrapped;		/* criteria inside a Template-Attribute */
+};
+
+/* Locate at 1.4; returns the response (success asserted), the caller frees *a. */
+static struct ttlv *
+locate(struct kmip_client *cl, const struct locate_q *q, struct ttlv_arena **a)
+{
+	struct ttlv_enc req;
+	struct ttlv *resp;
+
+	h_request_begin(&req, 1, 4, 1);
+	h_item_begin(&req, KMIP_OPERATION_LOCATE);
+	if (q->max >= 0)
+		ttlv_enc_int(&req, KMIP_TAG_MAXIMUM_ITEMS, q->max);
+	if (q->offset >= 0)
+		ttlv_enc_int(&req, KMIP_TAG_OFFSET_ITEMS, q->offset);
+	if (q->wrapped)
+		ttlv_enc_begin(&req, KMIP_TAG_TEMPLATE_ATTRIBUTE);
+	if (q->type != 0)
+		h_attr_enum(&req, "Object Type", q->type);
+	if (q->name != NULL)
+		h_attr_name(&req, q->name);
+	if (q->wrapped)
+		ttlv_enc_end(&req);
+	h_item_end(&req);
+	h_request_end(&req);
+	resp = call(cl, &req, a, 1, 4);
+	expect_ok(resp, 0);
+	return resp;
+}
+
+/* Whether the Locate response lists uid. */
+static bool
+located(const struct ttlv *resp, const char *uid)
+{
+	const struct ttlv *t;
+
+	for (t = ttlv_find(h_payload(resp, 0), KMIP_TAG_UNIQUE_IDENTIFIER); t != NULL; t = ttlv_find_next(t))
+		if (strcmp((const char *)t->v.bytes.data, uid) == 0)
+			return true;
+	return false;
+}
+
+/* Number of identifiers in a Locate response. */
+static unsigned
+located_count(const struct ttlv *resp)
+{
+	return ttlv_count(h_payload(resp, 0), KMIP_TAG_UNIQUE_IDENTIFIER);
+}
+
+/* Located Items of a Locate response, or -1 when absent. */
+static int
+located_items(const struct ttlv *resp)
+{
+	const struct ttlv *t = ttlv_find(h_payload(resp, 0), KMIP_TAG_LOCATED_ITEMS);
+
+	return t != NULL ? t->v.i32 : -1;
+}
+
 /* Creates AES keys of each valid length and reads them back as Raw keys of the right size. */
 static void
 test_create_get_aes(void **state)
@@ -423,6 +605,219 @@ test_destroy_pre_active(void **state)
 	ttlv_arena_free(a);
 }
 
+/* Key pairs: RSA-2048 and EC P-256, each half linked to the other. */
+static void
+test_create_key_pair(void **state)
+{
+	static const struct { uint32_t alg; int bits; uint32_t curve; } kinds[] = {
+		{ KMIP_CRYPTOGRAPHIC_ALGORITHM_RSA, 2048, 0 },
+		{ KMIP_CRYPTOGRAPHIC_ALGORITHM_EC, 256, KMIP_RECOMMENDED_CURVE_P_256 },
+	};
+	struct ops *o = *state;
+	size_t i;
+
+	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		const struct ttlv *block;
+		struct ttlv_arena *a;
+		struct ttlv *resp;
+		char priv[64], pub[64];
+
+		resp = create_pair_req(o->cl, kinds[i].alg, kinds[i].bits, kinds[i].curve, &a);
+		expect_ok(resp, 0);
+		item_text(resp, 0, KMIP_TAG_PRIVATE_KEY_UNIQUE_IDENTIFIER, priv, sizeof(priv));
+		item_text(resp, 0, KMIP_TAG_PUBLIC_KEY_UNIQUE_IDENTIFIER, pub, sizeof(pub));
+		ttlv_arena_free(a);
+		assert_true(priv[0] != '\0' && pub[0] != '\0' && strcmp(priv, pub) != 0);
+		expect_link(o->cl, priv, KMIP_LINK_TYPE_PUBLIC_KEY_LINK, pub);
+		expect_link(o->cl, pub, KMIP_LINK_TYPE_PRIVATE_KEY_LINK, priv);
+		resp = get(o->cl, pub, 0, &a);
+		expect_ok(resp, 0);
+		block = key_block(resp, KMIP_TAG_PUBLIC_KEY);
+		assert_int_equal(ttlv_find(block, KMIP_TAG_CRYPTOGRAPHIC_ALGORITHM)->v.u32, kinds[i].alg);
+		assert_int_equal(ttlv_find(block, KMIP_TAG_CRYPTOGRAPHIC_LENGTH)->v.i32, kinds[i].bits);
+		assert_true(key_material(block)->length > 0);
+		ttlv_arena_free(a);
+	}
+}
+
+static void
+test_create_key_pair_rsa_1000(void **state)
+{
+	struct ops *o = *state;
+	struct ttlv_arena *a;
+	struct ttlv *resp;
+
+	resp = create_pair_req(o->cl, KMIP_CRYPTOGRAPHIC_ALGORITHM_RSA, 1000, 0, &a);
+	expect_fail(resp, 0, KMIP_RESULT_REASON_INVALID_FIELD);
+	ttlv_arena_free(a);
+}
+
+/* A registered AES key comes back byte for byte. */
+static void
+test_register_symmetric(void **state)
+{
+	static const uint8_t key[16] = { 0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb,
+	    0xcc, 0xdd, 0xee, 0xff };
+	struct ops *o = *state;
+	const struct ttlv *block, *m;
+	struct ttlv_arena *a;
+	struct ttlv *resp;
+	char uid[64];
+
+	resp = register_req(o->cl, KMIP_OBJECT_TYPE_SYMMETRIC_KEY, KMIP_TAG_SYMMETRIC_KEY, 0,
+	    KMIP_KEY_FORMAT_TYPE_RAW, KMIP_CRYPTOGRAPHIC_ALGORITHM_AES, 128, key, sizeof(key), NULL, &a);
+	expect_ok(resp, 0);
+	item_text(resp, 0, KMIP_TAG_UNIQUE_IDENTIFIER, uid, sizeof(uid));
+	ttlv_arena_free(a);
+	assert_true(uid[0] != '\0');
+	resp = get(o->cl, uid, 0, &a);
+	expect_ok(resp, 0);
+	block = key_block(resp, KMIP_TAG_SYMMETRIC_KEY);
+	assert_int_equal(ttlv_find(block, KMIP_TAG_KEY_FORMAT_TYPE)->v.u32, KMIP_KEY_FORMAT_TYPE_RAW);
+	m = key_material(block);
+	assert_int_equal(m->length, sizeof(key));
+	assert_memory_equal(m->v.bytes.data, key, sizeof(key));
+	ttlv_arena_free(a);
+}
+
+/* Secret Data (a password) comes back byte for byte, in Opaque format, with its Secret Data Type. */
+static void
+test_register_secret_data(void **state)
+{
+	static const char pw[] = "correct horse battery staple";
+	struct ops *o = *state;
+	const struct ttlv *obj, *block, *m;
+	struct ttlv_arena *a;
+	struct ttlv *resp;
+	char uid[64];
+
+	resp = register_req(o->cl, KMIP_OBJECT_TYPE_SECRET_DATA, KMIP_TAG_SECRET_DATA,
+	    KMIP_SECRET_DATA_TYPE_PASSWORD, KMIP_KEY_FORMAT_TYPE_OPAQUE, 0, 0, pw, strlen(pw), NULL, &a);
+	expect_ok(resp, 0);
+	item_text(resp, 0, KMIP_TAG_UNIQUE_IDENTIFIER, uid, sizeof(uid));
+	ttlv_arena_free(a);
+	resp = get(o->cl, uid, 0, &a);
+	expect_ok(resp, 0);
+	assert_int_equal(ttlv_find(h_payload(resp, 0), KMIP_TAG_OBJECT_TYPE)->v.u32, KMIP_OBJECT_TYPE_SECRET_DATA);
+	obj = ttlv_find(h_payload(resp, 0), KMIP_TAG_SECRET_DATA);
+	assert_non_null(obj);
+	assert_int_equal(ttlv_find(obj, KMIP_TAG_SECRET_DATA_TYPE)->v.u32, KMIP_SECRET_DATA_TYPE_PASSWORD);
+	block = key_block(resp, KMIP_TAG_SECRET_DATA);
+	assert_int_equal(ttlv_find(block, KMIP_TAG_KEY_FORMAT_TYPE)->v.u32, KMIP_KEY_FORMAT_TYPE_OPAQUE);
+	m = key_material(block);
+	assert_int_equal(m->length, strlen(pw));
+	assert_memory_equal(m->v.bytes.data, pw, strlen(pw));
+	ttlv_arena_free(a);
+}
+
+/* Bytes that are no PKCS#1 RSAPrivateKey are refused at Register. */
+static void
+test_register_garbage_private_key(void **state)
+{
+	static const uint8_t junk[] = { 0x30, 0x03, 0x02, 0x01, 0x05, 0xde, 0xad, 0xbe, 0xef, 0x00, 0x01 };
+	struct ops *o = *state;
+	struct ttlv_arena *a;
+	struct ttlv *resp;
+
+	resp = register_req(o->cl, KMIP_OBJECT_TYPE_PRIVATE_KEY, KMIP_TAG_PRIVATE_KEY, 0,
+	    KMIP_KEY_FORMAT_TYPE_PKCS_1, KMIP_CRYPTOGRAPHIC_ALGORITHM_RSA, 2048, junk, sizeof(junk), NULL, &a);
+	expect_fail(resp, 0, KMIP_RESULT_REASON_INVALID_FIELD);
+	ttlv_arena_free(a);
+}
+
+/* Locate by Name, by Object Type, with paging, and with the criteria in a Template-Attribute. */
+static void
+test_locate(void **state)
+{
+	static const uint8_t bytes[] = "some opaque secret";
+	struct ops *o = *state;
+	struct ttlv_arena *a, *a2;
+	struct ttlv *resp, *all;
+	char key1[64], key2[64], secret[64], second[64], last[64];
+	const struct ttlv *t;
+	unsigned n;
+
+	create_aes(o->cl, 128, "ops-locate-key-1", key1);
+	create_aes(o->cl, 128, "ops-locate-key-2", key2);
+	resp = register_req(o->cl, KMIP_OBJECT_TYPE_SECRET_DATA, KMIP_TAG_SECRET_DATA, KMIP_SECRET_DATA_TYPE_SEED,
+	    KMIP_KEY_FORMAT_TYPE_OPAQUE, 0, 0, bytes, sizeof(bytes), "ops-locate-secret", &a);
+	expect_ok(resp, 0);
+	item_text(resp, 0, KMIP_TAG_UNIQUE_IDENTIFIER, secret, sizeof(secret));
+	ttlv_arena_free(a);
+
+	/* By Name: exactly the one object. */
+	resp = locate(o->cl, &(struct locate_q){ .name = "ops-locate-key-2", .max = -1, .offset = -1 }, &a);
+	assert_int_equal(located_count(resp), 1);
+	assert_true(located(resp, key2));
+	ttlv_arena_free(a);
+	resp = locate(o->cl, &(struct locate_q){ .name = "ops-locate-nothing", .max = -1, .offset = -1 }, &a);
+	assert_int_equal(located_count(resp), 0);
+	ttlv_arena_free(a);
+
+	/* Criteria wrapped in a Template-Attribute, as some 1.x clients send them. */
+	resp = locate(o->cl, &(struct locate_q){ .name = "ops-locate-secret", .max = -1, .offset = -1,
+	    .wrapped = true }, &a);
+	assert_int_equal(located_count(resp), 1);
+	assert_true(located(resp, secret));
+	ttlv_arena_free(a);
+
+	/* By Object Type: the keys, not the secret. */
+	all = locate(o->cl, &(struct locate_q){ .type = KMIP_OBJECT_TYPE_SYMMETRIC_KEY, .max = -1, .offset = -1 },
+	    &a2);
+	n = located_count(all);
+	assert_true(n >= 2);
+	assert_true(located(all, key1) && located(all, key2));
+	assert_false(located(all, secret));
+	t = ttlv_find(h_payload(all, 0), KMIP_TAG_UNIQUE_IDENTIFIER);
+	snprintf(second, sizeof(second), "%s", (const char *)ttlv_find_next(t)->v.bytes.data);
+	while (ttlv_find_next(t) != NULL)
+		t = ttlv_find_next(t);
+	snprintf(last, sizeof(last), "%s", (const char *)t->v.bytes.data);
+	ttlv_arena_free(a2);
+	resp = locate(o->cl, &(struct locate_q){ .type = KMIP_OBJECT_TYPE_SECRET_DATA, .name = "ops-locate-secret",
+	    .max = -1, .offset = -1 }, &a);
+	assert_int_equal(located_count(resp), 1);
+	ttlv_arena_free(a);
+
+	/* Maximum Items 1: one identifier, Located Items still counts every match. */
+	resp = locate(o->cl, &(struct locate_q){ .type = KMIP_OBJECT_TYPE_SYMMETRIC_KEY, .max = 1, .offset = -1 },
+	    &a);
+	assert_int_equal(located_count(resp), 1);
+	assert_int_equal(located_items(resp), (int)n);
+	ttlv_arena_free(a);
+	/* Offset Items skips from the front of the same order. */
+	resp = locate(o->cl, &(struct locate_q){ .type = KMIP_OBJECT_TYPE_SYMMETRIC_KEY, .max = 1, .offset = 1 },
+	    &a);
+	assert_int_equal(located_count(resp), 1);
+	assert_true(located(resp, second));
+	assert_int_equal(located_items(resp), (int)n);
+	ttlv_arena_free(a);
+	resp = locate(o->cl, &(struct locate_q){ .type = KMIP_OBJECT_TYPE_SYMMETRIC_KEY, .max = -1,
+	    .offset = (int)n - 1 }, &a);
+	assert_int_equal(located_count(resp), 1);
+	assert_true(located(resp, last));
+	ttlv_arena_free(a);
+	resp = locate(o->cl, &(struct locate_q){ .type = KMIP_OBJECT_TYPE_SYMMETRIC_KEY, .max = -1,
+	    .offset = (int)n }, &a);
+	assert_int_equal(located_count(resp), 0);
+	ttlv_arena_free(a);
+}
+
+/* Revoke for Key Compromise: Compromised with a Compromise Date, then Destroyed Compromised. */
+static void
+test_revoke_compromise(void **state)
+{
+	struct ops *o = *state;
+	char uid[64];
+
+	create_aes(o->cl, 256, NULL, uid);
+	uid_op_ok(o->cl, KMIP_OPERATION_ACTIVATE, uid, 0);
+	uid_op_ok(o->cl, KMIP_OPERATION_REVOKE, uid, KMIP_REVOCATION_REASON_CODE_KEY_COMPROMISE);
+	expect_state(o->cl, uid, KMIP_STATE_COMPROMISED, "Compromise Date");
+	uid_op_ok(o->cl, KMIP_OPERATION_DESTROY, uid, 0);
+	expect_state(o->cl, uid, KMIP_STATE_DESTROYED_COMPROMISED, "Destroy Date");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -434,6 +829,13 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_activate_twice),
 		cmocka_unit_test(test_revoke_without_reason),
 		cmocka_unit_test(test_destroy_pre_active),
+		cmocka_unit_test(test_create_key_pair),
+		cmocka_unit_test(test_create_key_pair_rsa_1000),
+		cmocka_unit_test(test_register_symmetric),
+		cmocka_unit_test(test_register_secret_data),
+		cmocka_unit_test(test_register_garbage_private_key),
+		cmocka_unit_test(test_locate),
+		cmocka_unit_test(test_revoke_compromise),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
