@@ -457,6 +457,94 @@ located_items(const struct ttlv *resp)
 	return t != NULL ? t->v.i32 : -1;
 }
 
+/* Request Header options for the batch tests. */
+struct hdr {
+	int max_response_size;	/* 0: absent */
+	bool async;		/* Asynchronous Indicator true */
+	uint32_t continuation;	/* Batch Error Continuation Option, 0: absent */
+};
+
+/* Like h_request_begin, with the header options of h. */
+static void
+request_begin_hdr(struct ttlv_enc *e, int major, int minor, int nitems, const struct hdr *h)
+{
+	ttlv_enc_init(e);
+	ttlv_enc_begin(e, KMIP_TAG_REQUEST_MESSAGE);
+	ttlv_enc_begin(e, KMIP_TAG_REQUEST_HEADER);
+	ttlv_enc_begin(e, KMIP_TAG_PROTOCOL_VERSION);
+	ttlv_enc_int(e, KMIP_TAG_PROTOCOL_VERSION_MAJOR, major);
+	ttlv_enc_int(e, KMIP_TAG_PROTOCOL_VERSION_MINOR, minor);
+	ttlv_enc_end(e);
+	if (h->max_response_size > 0)
+		ttlv_enc_int(e, KMIP_TAG_MAXIMUM_RESPONSE_SIZE, h->max_response_size);
+	if (h->async)
+		ttlv_enc_bool(e, KMIP_TAG_ASYNCHRONOUS_INDICATOR, true);
+	if (h->continuation != 0)
+		ttlv_enc_enum(e, KMIP_TAG_BATCH_ERROR_CONTINUATION_OPTION, h->continuation);
+	ttlv_enc_int(e, KMIP_TAG_BATCH_COUNT, nitems);
+	ttlv_enc_end(e);
+}
+
+/* Like h_item_begin, with a Unique Batch Item ID. */
+static void
+item_begin_id(struct ttlv_enc *e, uint32_t operation, const char *id)
+{
+	ttlv_enc_begin(e, KMIP_TAG_BATCH_ITEM);
+	ttlv_enc_enum(e, KMIP_TAG_OPERATION, operation);
+	ttlv_enc_bytes(e, KMIP_TAG_UNIQUE_BATCH_ITEM_ID, id, strlen(id));
+	ttlv_enc_begin(e, KMIP_TAG_REQUEST_PAYLOAD);
+}
+
+/* Batch Count of the response header. */
+static int
+response_batch_count(const struct ttlv *resp)
+{
+	const struct ttlv *t = ttlv_find(ttlv_find(resp, KMIP_TAG_RESPONSE_HEADER), KMIP_TAG_BATCH_COUNT);
+
+	assert_non_null(t);
+	return t->v.i32;
+}
+
+/* A 1.x attribute edit (Add/Modify Attribute) of a Name at index (-1: none); returns the response. */
+static struct ttlv *
+name_edit(struct kmip_client *cl, uint32_t op, const char *uid, int index, const char *name,
+    struct ttlv_arena **a)
+{
+	struct ttlv_enc req;
+
+	h_request_begin(&req, 1, 4, 1);
+	h_item_begin(&req, op);
+	ttlv_enc_cstr(&req, KMIP_TAG_UNIQUE_IDENTIFIER, uid);
+	ttlv_enc_begin(&req, KMIP_TAG_ATTRIBUTE);
+	ttlv_enc_cstr(&req, KMIP_TAG_ATTRIBUTE_NAME, "Name");
+	if (index >= 0)
+		ttlv_enc_int(&req, KMIP_TAG_ATTRIBUTE_INDEX, index);
+	ttlv_enc_begin(&req, KMIP_TAG_ATTRIBUTE_VALUE);
+	ttlv_enc_cstr(&req, KMIP_TAG_NAME_VALUE, name);
+	ttlv_enc_enum(&req, KMIP_TAG_NAME_TYPE, KMIP_NAME_TYPE_UNINTERPRETED_TEXT_STRING);
+	ttlv_enc_end(&req);
+	ttlv_enc_end(&req);
+	h_item_end(&req);
+	h_request_end(&req);
+	return call(cl, &req, a, 1, 4);
+}
+
+/* The Name Value of the nth Name of uid, in buf ("" when it has fewer Names). */
+static const char *
+name_of(struct kmip_client *cl, const char *uid, unsigned nth, char *buf, size_t size)
+{
+	const struct ttlv *v;
+	struct ttlv_arena *a;
+	struct ttlv *resp;
+
+	resp = get_attrs(cl, uid, (const char *const[]){ "Name", NULL }, &a);
+	expect_ok(resp, 0);
+	v = ttlv_find(attr_value(h_payload(resp, 0), "Name", nth), KMIP_TAG_NAME_VALUE);
+	snprintf(buf, size, "%s", v != NULL ? (const char *)v->v.bytes.data : "");
+	ttlv_arena_free(a);
+	return buf;
+}
+
 /* Creates AES keys of each valid length and reads them back as Raw keys of the right size. */
 static void
 test_create_get_aes(void **state)
@@ -818,6 +906,276 @@ test_revoke_compromise(void **state)
 	expect_state(o->cl, uid, KMIP_STATE_DESTROYED_COMPROMISED, "Destroy Date");
 }
 
+
+/* Add, Modify and Delete Attribute on Names, by index. */
+static void
+test_attribute_edits(void **state)
+{
+	struct ops *o = *state;
+	const struct ttlv *at, *idx;
+	struct ttlv_arena *a;
+	struct ttlv_enc req;
+	struct ttlv *resp;
+	char uid[64], buf[64];
+
+	create_aes(o->cl, 128, "ops-attr-first", uid);
+	/* A second Name gets index 1. */
+	resp = name_edit(o->cl, KMIP_OPERATION_ADD_ATTRIBUTE, uid, -1, "ops-attr-second", &a);
+	expect_ok(resp, 0);
+	assert_string_equal(item_text(resp, 0, KMIP_TAG_UNIQUE_IDENTIFIER, buf, sizeof(buf)), uid);
+	at = ttlv_find(h_payload(resp, 0), KMIP_TAG_ATTRIBUTE);
+	assert_non_null(at);
+	idx = ttlv_find(at, KMIP_TAG_ATTRIBUTE_INDEX);
+	assert_non_null(idx);
+	assert_int_equal(idx->v.i32, 1);
+	ttlv_arena_free(a);
+	assert_string_equal(name_of(o->cl, uid, 1, buf, sizeof(buf)), "ops-attr-second");
+
+	/* Modify Name 0: the response carries the new value. */
+	resp = name_edit(o->cl, KMIP_OPERATION_MODIFY_ATTRIBUTE, uid, 0, "ops-attr-renamed", &a);
+	expect_ok(resp, 0);
+	at = ttlv_find(h_payload(resp, 0), KMIP_TAG_ATTRIBUTE);
+	assert_non_null(at);
+	assert_string_equal((const char *)ttlv_find(ttlv_find(at, KMIP_TAG_ATTRIBUTE_VALUE),
+	    KMIP_TAG_NAME_VALUE)->v.bytes.data, "ops-attr-renamed");
+	ttlv_arena_free(a);
+	assert_string_equal(name_of(o->cl, uid, 0, buf, sizeof(buf)), "ops-attr-renamed");
+
+	/* Delete Name 1: only the renamed one is left. */
+	h_request_begin(&req, 1, 4, 1);
+	h_item_begin(&req, KMIP_OPERATION_DELETE_ATTRIBUTE);
+	ttlv_enc_cstr(&req, KMIP_TAG_UNIQUE_IDENTIFIER, uid);
+	ttlv_enc_cstr(&req, KMIP_TAG_ATTRIBUTE_NAME, "Name");
+	ttlv_enc_int(&req, KMIP_TAG_ATTRIBUTE_INDEX, 1);
+	h_item_end(&req);
+	h_request_end(&req);
+	resp = call(o->cl, &req, &a, 1, 4);
+	expect_ok(resp, 0);
+	at = ttlv_find(h_payload(resp, 0), KMIP_TAG_ATTRIBUTE);
+	assert_non_null(at);
+	assert_string_equal((const char *)ttlv_find(ttlv_find(at, KMIP_TAG_ATTRIBUTE_VALUE),
+	    KMIP_TAG_NAME_VALUE)->v.bytes.data, "ops-attr-second");
+	ttlv_arena_free(a);
+	assert_string_equal(name_of(o->cl, uid, 0, buf, sizeof(buf)), "ops-attr-renamed");
+	assert_string_equal(name_of(o->cl, uid, 1, buf, sizeof(buf)), "");
+}
+
+/* State is the server's to set; Activation Date is frozen once the key is Active. */
+static void
+test_attribute_edit_denied(void **state)
+{
+	struct ops *o = *state;
+	struct ttlv_arena *a;
+	struct ttlv_enc req;
+	struct ttlv *resp;
+	char uid[64];
+
+	create_aes(o->cl, 128, NULL, uid);
+	h_request_begin(&req, 1, 4, 1);
+	h_item_begin(&req, KMIP_OPERATION_ADD_ATTRIBUTE);
+	ttlv_enc_cstr(&req, KMIP_TAG_UNIQUE_IDENTIFIER, uid);
+	h_attr_enum(&req, "State", KMIP_STATE_ACTIVE);
+	h_item_end(&req);
+	h_request_end(&req);
+	resp = call(o->cl, &req, &a, 1, 4);
+	expect_fail(resp, 0, KMIP_RESULT_REASON_PERMISSION_DENIED);
+	ttlv_arena_free(a);
+	expect_state(o->cl, uid, KMIP_STATE_PRE_ACTIVE, NULL);
+
+	uid_op_ok(o->cl, KMIP_OPERATION_ACTIVATE, uid, 0);
+	h_request_begin(&req, 1, 4, 1);
+	h_item_begin(&req, KMIP_OPERATION_MODIFY_ATTRIBUTE);
+	ttlv_enc_cstr(&req, KMIP_TAG_UNIQUE_IDENTIFIER, uid);
+	ttlv_enc_begin(&req, KMIP_TAG_ATTRIBUTE);
+	ttlv_enc_cstr(&req, KMIP_TAG_ATTRIBUTE_NAME, "Activation Date");
+	ttlv_enc_datetime(&req, KMIP_TAG_ATTRIBUTE_VALUE, 4102444800);	/* 2100-01-01 */
+	ttlv_enc_end(&req);
+	h_item_end(&req);
+	h_request_end(&req);
+	resp = call(o->cl, &req, &a, 1, 4);
+	expect_fail(resp, 0, KMIP_RESULT_REASON_PERMISSION_DENIED);
+	ttlv_arena_free(a);
+	expect_state(o->cl, uid, KMIP_STATE_ACTIVE, NULL);
+}
+
+/* With access.admins=kmip-admin, the administrator sees and may act on the client's objects. */
+static void
+test_admin_sees_all(void **state)
+{
+	struct ops *o = *state;
+	struct ttlv_arena *a;
+	struct ttlv *resp;
+	char uid[64];
+
+	create_aes(o->cl, 128, "ops-owned-by-client", uid);
+	resp = get(o->admin, uid, 0, &a);
+	expect_ok(resp, 0);
+	ttlv_arena_free(a);
+	resp = locate(o->admin, &(struct locate_q){ .name = "ops-owned-by-client", .max = -1, .offset = -1 }, &a);
+	assert_true(located(resp, uid));
+	ttlv_arena_free(a);
+	uid_op_ok(o->admin, KMIP_OPERATION_DESTROY, uid, 0);
+}
+
+/* Continue: a failing first item does not stop the second; both are answered, in order. */
+static void
+test_batch_continue(void **state)
+{
+	struct ops *o = *state;
+	struct ttlv_arena *a;
+	struct ttlv_enc req;
+	struct ttlv *resp;
+
+	request_begin_hdr(&req, 1, 4, 2, &(struct hdr){ .continuation =
+	    KMIP_BATCH_ERROR_CONTINUATION_OPTION_CONTINUE });
+	item_begin_id(&req, KMIP_OPERATION_GET, "first");
+	ttlv_enc_cstr(&req, KMIP_TAG_UNIQUE_IDENTIFIER, "no-such-object-batch");
+	h_item_end(&req);
+	item_begin_id(&req, KMIP_OPERATION_CREATE, "second");
+	ttlv_enc_enum(&req, KMIP_TAG_OBJECT_TYPE, KMIP_OBJECT_TYPE_SYMMETRIC_KEY);
+	ttlv_enc_begin(&req, KMIP_TAG_TEMPLATE_ATTRIBUTE);
+	h_attr_enum(&req, "Cryptographic Algorithm", KMIP_CRYPTOGRAPHIC_ALGORITHM_AES);
+	h_attr_int(&req, "Cryptographic Length", 128);
+	ttlv_enc_end(&req);
+	h_item_end(&req);
+	h_request_end(&req);
+	resp = call(o->cl, &req, &a, 1, 4);
+	assert_int_equal(response_batch_count(resp), 2);
+	assert_int_equal(ttlv_count(resp, KMIP_TAG_BATCH_ITEM), 2);
+	expect_fail(resp, 0, KMIP_RESULT_REASON_ITEM_NOT_FOUND);
+	expect_ok(resp, 1);
+	assert_int_equal(ttlv_find(h_batch_item(resp, 0), KMIP_TAG_OPERATION)->v.u32, KMIP_OPERATION_GET);
+	assert_int_equal(ttlv_find(h_batch_item(resp, 1), KMIP_TAG_OPERATION)->v.u32, KMIP_OPERATION_CREATE);
+	/* Unique Batch Item IDs are echoed as sent. */
+	assert_memory_equal(ttlv_find(h_batch_item(resp, 0), KMIP_TAG_UNIQUE_BATCH_ITEM_ID)->v.bytes.data,
+	    "first", 5);
+	assert_memory_equal(ttlv_find(h_batch_item(resp, 1), KMIP_TAG_UNIQUE_BATCH_ITEM_ID)->v.bytes.data,
+	    "second", 6);
+	assert_true(ttlv_find(h_payload(resp, 1), KMIP_TAG_UNIQUE_IDENTIFIER) != NULL);
+	ttlv_arena_free(a);
+}
+
+/* Stop, the default: the batch ends at the first failure. */
+static void
+test_batch_stop(void **state)
+{
+	struct ops *o = *state;
+	struct ttlv_arena *a;
+	struct ttlv_enc req;
+	struct ttlv *resp;
+
+	request_begin_hdr(&req, 1, 4, 2, &(struct hdr){ 0 });
+	item_begin_id(&req, KMIP_OPERATION_GET, "a1");
+	ttlv_enc_cstr(&req, KMIP_TAG_UNIQUE_IDENTIFIER, "no-such-object-batch");
+	h_item_end(&req);
+	item_begin_id(&req, KMIP_OPERATION_GET, "a2");
+	ttlv_enc_cstr(&req, KMIP_TAG_UNIQUE_IDENTIFIER, "no-such-object-batch-2");
+	h_item_end(&req);
+	h_request_end(&req);
+	resp = call(o->cl, &req, &a, 1, 4);
+	assert_int_equal(response_batch_count(resp), 1);
+	assert_int_equal(ttlv_count(resp, KMIP_TAG_BATCH_ITEM), 1);
+	expect_fail(resp, 0, KMIP_RESULT_REASON_ITEM_NOT_FOUND);
+	assert_int_equal(ttlv_find(h_batch_item(resp, 0), KMIP_TAG_UNIQUE_BATCH_ITEM_ID)->length, 2);
+	assert_memory_equal(ttlv_find(h_batch_item(resp, 0), KMIP_TAG_UNIQUE_BATCH_ITEM_ID)->v.bytes.data,
+	    "a1", 2);
+	ttlv_arena_free(a);
+}
+
+/* A Get whose response cannot fit in 50 bytes is refused with Response Too Large. */
+static void
+test_max_response_size(void **state)
+{
+	struct ops *o = *state;
+	struct ttlv_arena *a;
+	struct ttlv_enc req;
+	struct ttlv *resp;
+	char uid[64];
+
+	create_aes(o->cl, 256, NULL, uid);
+	request_begin_hdr(&req, 1, 4, 1, &(struct hdr){ .max_response_size = 50 });
+	h_item_begin(&req, KMIP_OPERATION_GET);
+	ttlv_enc_cstr(&req, KMIP_TAG_UNIQUE_IDENTIFIER, uid);
+	h_item_end(&req);
+	h_request_end(&req);
+	resp = call(o->cl, &req, &a, 1, 4);
+	expect_fail(resp, 0, KMIP_RESULT_REASON_RESPONSE_TOO_LARGE);
+	assert_null(ttlv_find(h_payload(resp, 0), KMIP_TAG_SYMMETRIC_KEY));
+	ttlv_arena_free(a);
+}
+
+static void
+test_async_refused(void **state)
+{
+	struct ops *o = *state;
+	struct ttlv_arena *a;
+	struct ttlv_enc req;
+	struct ttlv *resp;
+
+	request_begin_hdr(&req, 1, 4, 1, &(struct hdr){ .async = true });
+	enc_create_aes(&req, 128, NULL);
+	h_request_end(&req);
+	resp = call(o->cl, &req, &a, 1, 4);
+	expect_fail(resp, 0, KMIP_RESULT_REASON_FEATURE_NOT_SUPPORTED);
+	ttlv_arena_free(a);
+}
+
+/* ID Placeholder: Activate without a Unique Identifier acts on the key the Create before it made. */
+static void
+test_id_placeholder(void **state)
+{
+	struct ops *o = *state;
+	struct ttlv_arena *a;
+	struct ttlv_enc req;
+	struct ttlv *resp;
+	char uid[64], activated[64];
+
+	h_request_begin(&req, 1, 4, 2);
+	enc_create_aes(&req, 128, NULL);
+	h_item_begin(&req, KMIP_OPERATION_ACTIVATE);
+	h_item_end(&req);
+	h_request_end(&req);
+	resp = call(o->cl, &req, &a, 1, 4);
+	assert_int_equal(response_batch_count(resp), 2);
+	expect_ok(resp, 0);
+	expect_ok(resp, 1);
+	item_text(resp, 0, KMIP_TAG_UNIQUE_IDENTIFIER, uid, sizeof(uid));
+	item_text(resp, 1, KMIP_TAG_UNIQUE_IDENTIFIER, activated, sizeof(activated));
+	assert_true(uid[0] != '\0');
+	assert_string_equal(activated, uid);
+	ttlv_arena_free(a);
+	expect_state(o->cl, uid, KMIP_STATE_ACTIVE, "Activation Date");
+}
+
+/* A server without access.admins: kmip-admin is just another client. */
+static int
+group_setup_no_admins(void **state)
+{
+	return group_start(state, (const char *const[]){ "keygen.pool_size=0", NULL });
+}
+
+/* Objects belong to their creator: another identity cannot get, find or destroy them. */
+static void
+test_owner_isolation(void **state)
+{
+	struct ops *o = *state;
+	struct ttlv_arena *a;
+	struct ttlv *resp;
+	char uid[64];
+
+	create_aes(o->cl, 128, "ops-isolated", uid);
+	uid_op_fail(o->admin, KMIP_OPERATION_GET, uid, 0, KMIP_RESULT_REASON_ITEM_NOT_FOUND);
+	resp = locate(o->admin, &(struct locate_q){ .name = "ops-isolated", .max = -1, .offset = -1 }, &a);
+	assert_int_equal(located_count(resp), 0);
+	ttlv_arena_free(a);
+	uid_op_fail(o->admin, KMIP_OPERATION_DESTROY, uid, 0, KMIP_RESULT_REASON_ITEM_NOT_FOUND);
+	/* The owner still has it, untouched. */
+	resp = locate(o->cl, &(struct locate_q){ .name = "ops-isolated", .max = -1, .offset = -1 }, &a);
+	assert_true(located(resp, uid));
+	ttlv_arena_free(a);
+	expect_state(o->cl, uid, KMIP_STATE_PRE_ACTIVE, NULL);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -836,10 +1194,25 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_register_garbage_private_key),
 		cmocka_unit_test(test_locate),
 		cmocka_unit_test(test_revoke_compromise),
+		cmocka_unit_test(test_attribute_edits),
+		cmocka_unit_test(test_attribute_edit_denied),
+		cmocka_unit_test(test_admin_sees_all),
+		cmocka_unit_test(test_batch_continue),
+		cmocka_unit_test(test_batch_stop),
+		cmocka_unit_test(test_max_response_size),
+		cmocka_unit_test(test_async_refused),
+		cmocka_unit_test(test_id_placeholder),
 	};
+	const struct CMUnitTest isolation[] = {
+		cmocka_unit_test(test_owner_isolation),
+	};
+	int failed;
 
 	signal(SIGPIPE, SIG_IGN);
 	if (argc > 1)
 		cmocka_set_test_filter(argv[1]);
-	return cmocka_run_group_tests_name("ops_1_4", tests, group_setup, group_teardown);
+	failed = cmocka_run_group_tests_name("ops_1_4", tests, group_setup, group_teardown);
+	failed += cmocka_run_group_tests_name("ops_no_admins", isolation, group_setup_no_admins,
+	    group_teardown);
+	return failed;
 }
