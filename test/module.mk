@@ -51,3 +51,13 @@ TEST_BINS += $(BUILD)/test/test_ops
 $(BUILD)/test/test_ops: $(BUILD)/test/integration/test_ops.o $(BUILD)/test/integration/harness.o \
 		$(BUILD)/libproto.a $(BUILD)/libtls.a | $(BUILD)/kmipd
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
+
+# Fuzz target for the whole request path (decode, dispatch, encode, group commit) against a temporary
+# store: the kmipd objects without main.c, and the three libraries.
+ALL_SRCS += test/fuzz/fuzz_request.c
+FUZZ_REQUEST_CORE := $(filter-out core/main.c,$(KMIPD_SRCS))
+FUZZ_BINS += $(BUILD)/fuzz/fuzz_request
+$(BUILD)/fuzz/fuzz_request: $(BUILD)/test/fuzz/fuzz_request.o $(patsubst %.c,$(BUILD)/%.o,$(FUZZ_REQUEST_CORE)) \
+		$(BUILD)/libstore.a $(BUILD)/libtls.a $(BUILD)/libproto.a
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
