@@ -1147,6 +1147,273 @@ test_id_placeholder(void **state)
 	expect_state(o->cl, uid, KMIP_STATE_ACTIVE, "Activation Date");
 }
 
+
+/* KMIP 2.1 request shapes. */
+
+/* Sends one 2.1 item naming uid (NULL: none) and returns the response; the caller frees *a. */
+static struct ttlv *
+uid_op21(struct kmip_client *cl, uint32_t op, const char *uid, struct ttlv_arena **a)
+{
+	struct ttlv_enc req;
+
+	h_request_begin(&req, 2, 1, 1);
+	h_item_begin(&req, op);
+	if (uid != NULL)
+		ttlv_enc_cstr(&req, KMIP_TAG_UNIQUE_IDENTIFIER, uid);
+	h_item_end(&req);
+	h_request_end(&req);
+	return call(cl, &req, a, 2, 1);
+}
+
+/* Creates an AES key at 2.1 with an Attributes structure; copies its identifier into uid (64 bytes). */
+static void
+create_aes21(struct kmip_client *cl, int bits, const char *name, char *uid)
+{
+	struct ttlv_arena *a;
+	struct ttlv_enc req;
+	struct ttlv *resp;
+
+	h_request_begin(&req, 2, 1, 1);
+	h_item_begin(&req, KMIP_OPERATION_CREATE);
+	ttlv_enc_enum(&req, KMIP_TAG_OBJECT_TYPE, KMIP_OBJECT_TYPE_SYMMETRIC_KEY);
+	ttlv_enc_begin(&req, KMIP_TAG_ATTRIBUTES);
+	ttlv_enc_enum(&req, KMIP_TAG_CRYPTOGRAPHIC_ALGORITHM, KMIP_CRYPTOGRAPHIC_ALGORITHM_AES);
+	ttlv_enc_int(&req, KMIP_TAG_CRYPTOGRAPHIC_LENGTH, bits);
+	ttlv_enc_int(&req, KMIP_TAG_CRYPTOGRAPHIC_USAGE_MASK, KMIP_CRYPTOGRAPHIC_USAGE_MASK_ENCRYPT |
+	    KMIP_CRYPTOGRAPHIC_USAGE_MASK_DECRYPT);
+	if (name != NULL) {
+		ttlv_enc_begin(&req, KMIP_TAG_NAME);
+		ttlv_enc_cstr(&req, KMIP_TAG_NAME_VALUE, name);
+		ttlv_enc_enum(&req, KMIP_TAG_NAME_TYPE, KMIP_NAME_TYPE_UNINTERPRETED_TEXT_STRING);
+		ttlv_enc_end(&req);
+	}
+	ttlv_enc_end(&req);
+	h_item_end(&req);
+	h_request_end(&req);
+	resp = call(cl, &req, &a, 2, 1);
+	expect_ok(resp, 0);
+	item_text(resp, 0, KMIP_TAG_UNIQUE_IDENTIFIER, uid, 64);
+	assert_true(uid[0] != '\0');
+	ttlv_arena_free(a);
+}
+
+/* Get Attributes at 2.1 for one attribute (by Attribute Reference); returns the Attributes structure's
+ * first child with that tag, or NULL; the caller frees *a. */
+static const struct ttlv *
+get_attr21(struct kmip_client *cl, const char *uid, uint32_t tag, struct ttlv_arena **a)
+{
+	struct ttlv_enc req;
+	struct ttlv *resp;
+	const struct ttlv *attrs;
+
+	h_request_begin(&req, 2, 1, 1);
+	h_item_begin(&req, KMIP_OPERATION_GET_ATTRIBUTES);
+	ttlv_enc_cstr(&req, KMIP_TAG_UNIQUE_IDENTIFIER, uid);
+	ttlv_enc_enum(&req, KMIP_TAG_ATTRIBUTE_REFERENCE, tag);
+	h_item_end(&req);
+	h_request_end(&req);
+	resp = call(cl, &req, a, 2, 1);
+	expect_ok(resp, 0);
+	attrs = ttlv_find(h_payload(resp, 0), KMIP_TAG_ATTRIBUTES);
+	assert_non_null(attrs);
+	return ttlv_find(attrs, tag);
+}
+
+/* Create with an Attributes structure, then Get: a Raw key of the asked length. */
+static void
+test_v21_create_get(void **state)
+{
+	struct ops *o = *state;
+	const struct ttlv *block, *v;
+	struct ttlv_arena *a;
+	struct ttlv *resp;
+	char uid[64];
+
+	create_aes21(o->cl, 256, "ops-v21-key", uid);
+	resp = uid_op21(o->cl, KMIP_OPERATION_GET, uid, &a);
+	expect_ok(resp, 0);
+	block = key_block(resp, KMIP_TAG_SYMMETRIC_KEY);
+	assert_int_equal(ttlv_find(block, KMIP_TAG_KEY_FORMAT_TYPE)->v.u32, KMIP_KEY_FORMAT_TYPE_RAW);
+	assert_int_equal(key_material(block)->length, 32);
+	ttlv_arena_free(a);
+	v = get_attr21(o->cl, uid, KMIP_TAG_NAME, &a);
+	assert_non_null(v);
+	assert_string_equal((const char *)ttlv_find(v, KMIP_TAG_NAME_VALUE)->v.bytes.data, "ops-v21-key");
+	ttlv_arena_free(a);
+	v = get_attr21(o->cl, uid, KMIP_TAG_STATE, &a);
+	assert_non_null(v);
+	assert_int_equal(v->v.u32, KMIP_STATE_PRE_ACTIVE);
+	ttlv_arena_free(a);
+}
+
+static void
+test_v21_get_unknown(void **state)
+{
+	struct ops *o = *state;
+	struct ttlv_arena *a;
+	struct ttlv *resp;
+
+	resp = uid_op21(o->cl, KMIP_OPERATION_GET, "no-such-object-v21", &a);
+	expect_fail(resp, 0, KMIP_RESULT_REASON_OBJECT_NOT_FOUND);
+	ttlv_arena_free(a);
+}
+
+static void
+test_v21_activate_twice(void **state)
+{
+	struct ops *o = *state;
+	struct ttlv_arena *a;
+	struct ttlv *resp;
+	char uid[64];
+
+	create_aes21(o->cl, 128, NULL, uid);
+	resp = uid_op21(o->cl, KMIP_OPERATION_ACTIVATE, uid, &a);
+	expect_ok(resp, 0);
+	ttlv_arena_free(a);
+	resp = uid_op21(o->cl, KMIP_OPERATION_ACTIVATE, uid, &a);
+	expect_fail(resp, 0, KMIP_RESULT_REASON_WRONG_KEY_LIFECYCLE_STATE);
+	ttlv_arena_free(a);
+}
+
+/* Set, Modify (Current Attribute to New Attribute) and Delete (by Attribute Reference) Contact Information. */
+static void
+test_v21_attribute_edits(void **state)
+{
+	struct ops *o = *state;
+	const struct ttlv *v;
+	struct ttlv_arena *a;
+	struct ttlv_enc req;
+	struct ttlv *resp;
+	char uid[64], got[64];
+
+	create_aes21(o->cl, 128, NULL, uid);
+	h_request_begin(&req, 2, 1, 1);
+	h_item_begin(&req, KMIP_OPERATION_SET_ATTRIBUTE);
+	ttlv_enc_cstr(&req, KMIP_TAG_UNIQUE_IDENTIFIER, uid);
+	ttlv_enc_begin(&req, KMIP_TAG_NEW_ATTRIBUTE);
+	ttlv_enc_cstr(&req, KMIP_TAG_CONTACT_INFORMATION, "ops@example.org");
+	ttlv_enc_end(&req);
+	h_item_end(&req);
+	h_request_end(&req);
+	resp = call(o->cl, &req, &a, 2, 1);
+	expect_ok(resp, 0);
+	assert_string_equal(item_text(resp, 0, KMIP_TAG_UNIQUE_IDENTIFIER, got, sizeof(got)), uid);
+	ttlv_arena_free(a);
+	v = get_attr21(o->cl, uid, KMIP_TAG_CONTACT_INFORMATION, &a);
+	assert_non_null(v);
+	assert_string_equal((const char *)v->v.bytes.data, "ops@example.org");
+	ttlv_arena_free(a);
+
+	h_request_begin(&req, 2, 1, 1);
+	h_item_begin(&req, KMIP_OPERATION_MODIFY_ATTRIBUTE);
+	ttlv_enc_cstr(&req, KMIP_TAG_UNIQUE_IDENTIFIER, uid);
+	ttlv_enc_begin(&req, KMIP_TAG_CURRENT_ATTRIBUTE);
+	ttlv_enc_cstr(&req, KMIP_TAG_CONTACT_INFORMATION, "ops@example.org");
+	ttlv_enc_end(&req);
+	ttlv_enc_begin(&req, KMIP_TAG_NEW_ATTRIBUTE);
+	ttlv_enc_cstr(&req, KMIP_TAG_CONTACT_INFORMATION, "security@example.org");
+	ttlv_enc_end(&req);
+	h_item_end(&req);
+	h_request_end(&req);
+	resp = call(o->cl, &req, &a, 2, 1);
+	expect_ok(resp, 0);
+	ttlv_arena_free(a);
+	v = get_attr21(o->cl, uid, KMIP_TAG_CONTACT_INFORMATION, &a);
+	assert_non_null(v);
+	assert_string_equal((const char *)v->v.bytes.data, "security@example.org");
+	ttlv_arena_free(a);
+
+	/* A Current Attribute that does not match is not modified. */
+	h_request_begin(&req, 2, 1, 1);
+	h_item_begin(&req, KMIP_OPERATION_MODIFY_ATTRIBUTE);
+	ttlv_enc_cstr(&req, KMIP_TAG_UNIQUE_IDENTIFIER, uid);
+	ttlv_enc_begin(&req, KMIP_TAG_CURRENT_ATTRIBUTE);
+	ttlv_enc_cstr(&req, KMIP_TAG_CONTACT_INFORMATION, "nobody@example.org");
+	ttlv_enc_end(&req);
+	ttlv_enc_begin(&req, KMIP_TAG_NEW_ATTRIBUTE);
+	ttlv_enc_cstr(&req, KMIP_TAG_CONTACT_INFORMATION, "wrong@example.org");
+	ttlv_enc_end(&req);
+	h_item_end(&req);
+	h_request_end(&req);
+	resp = call(o->cl, &req, &a, 2, 1);
+	expect_fail(resp, 0, KMIP_RESULT_REASON_ATTRIBUTE_NOT_FOUND);
+	ttlv_arena_free(a);
+
+	h_request_begin(&req, 2, 1, 1);
+	h_item_begin(&req, KMIP_OPERATION_DELETE_ATTRIBUTE);
+	ttlv_enc_cstr(&req, KMIP_TAG_UNIQUE_IDENTIFIER, uid);
+	ttlv_enc_enum(&req, KMIP_TAG_ATTRIBUTE_REFERENCE, KMIP_TAG_CONTACT_INFORMATION);
+	h_item_end(&req);
+	h_request_end(&req);
+	resp = call(o->cl, &req, &a, 2, 1);
+	expect_ok(resp, 0);
+	ttlv_arena_free(a);
+	v = get_attr21(o->cl, uid, KMIP_TAG_CONTACT_INFORMATION, &a);
+	assert_null(v);
+	ttlv_arena_free(a);
+}
+
+/* CreateKeyPair with Common, Private and Public Key Attributes; each half links to the other. */
+static void
+test_v21_create_key_pair(void **state)
+{
+	struct ops *o = *state;
+	const struct ttlv *v;
+	struct ttlv_arena *a;
+	struct ttlv_enc req;
+	struct ttlv *resp;
+	char priv[64], pub[64];
+
+	h_request_begin(&req, 2, 1, 1);
+	h_item_begin(&req, KMIP_OPERATION_CREATE_KEY_PAIR);
+	ttlv_enc_begin(&req, KMIP_TAG_COMMON_ATTRIBUTES);
+	ttlv_enc_enum(&req, KMIP_TAG_CRYPTOGRAPHIC_ALGORITHM, KMIP_CRYPTOGRAPHIC_ALGORITHM_RSA);
+	ttlv_enc_int(&req, KMIP_TAG_CRYPTOGRAPHIC_LENGTH, 2048);
+	ttlv_enc_end(&req);
+	ttlv_enc_begin(&req, KMIP_TAG_PRIVATE_KEY_ATTRIBUTES);
+	ttlv_enc_begin(&req, KMIP_TAG_NAME);
+	ttlv_enc_cstr(&req, KMIP_TAG_NAME_VALUE, "ops-v21-private");
+	ttlv_enc_enum(&req, KMIP_TAG_NAME_TYPE, KMIP_NAME_TYPE_UNINTERPRETED_TEXT_STRING);
+	ttlv_enc_end(&req);
+	ttlv_enc_int(&req, KMIP_TAG_CRYPTOGRAPHIC_USAGE_MASK, KMIP_CRYPTOGRAPHIC_USAGE_MASK_SIGN);
+	ttlv_enc_end(&req);
+	ttlv_enc_begin(&req, KMIP_TAG_PUBLIC_KEY_ATTRIBUTES);
+	ttlv_enc_begin(&req, KMIP_TAG_NAME);
+	ttlv_enc_cstr(&req, KMIP_TAG_NAME_VALUE, "ops-v21-public");
+	ttlv_enc_enum(&req, KMIP_TAG_NAME_TYPE, KMIP_NAME_TYPE_UNINTERPRETED_TEXT_STRING);
+	ttlv_enc_end(&req);
+	ttlv_enc_int(&req, KMIP_TAG_CRYPTOGRAPHIC_USAGE_MASK, KMIP_CRYPTOGRAPHIC_USAGE_MASK_VERIFY);
+	ttlv_enc_end(&req);
+	h_item_end(&req);
+	h_request_end(&req);
+	resp = call(o->cl, &req, &a, 2, 1);
+	expect_ok(resp, 0);
+	item_text(resp, 0, KMIP_TAG_PRIVATE_KEY_UNIQUE_IDENTIFIER, priv, sizeof(priv));
+	item_text(resp, 0, KMIP_TAG_PUBLIC_KEY_UNIQUE_IDENTIFIER, pub, sizeof(pub));
+	ttlv_arena_free(a);
+	assert_true(priv[0] != '\0' && pub[0] != '\0' && strcmp(priv, pub) != 0);
+
+	v = get_attr21(o->cl, priv, KMIP_TAG_LINK, &a);
+	assert_non_null(v);
+	assert_int_equal(ttlv_find(v, KMIP_TAG_LINK_TYPE)->v.u32, KMIP_LINK_TYPE_PUBLIC_KEY_LINK);
+	assert_string_equal((const char *)ttlv_find(v, KMIP_TAG_LINKED_OBJECT_IDENTIFIER)->v.bytes.data, pub);
+	ttlv_arena_free(a);
+	v = get_attr21(o->cl, pub, KMIP_TAG_LINK, &a);
+	assert_non_null(v);
+	assert_int_equal(ttlv_find(v, KMIP_TAG_LINK_TYPE)->v.u32, KMIP_LINK_TYPE_PRIVATE_KEY_LINK);
+	assert_string_equal((const char *)ttlv_find(v, KMIP_TAG_LINKED_OBJECT_IDENTIFIER)->v.bytes.data, priv);
+	ttlv_arena_free(a);
+	/* Each half got its own Name and Usage Mask. */
+	v = get_attr21(o->cl, pub, KMIP_TAG_NAME, &a);
+	assert_non_null(v);
+	assert_string_equal((const char *)ttlv_find(v, KMIP_TAG_NAME_VALUE)->v.bytes.data, "ops-v21-public");
+	ttlv_arena_free(a);
+	v = get_attr21(o->cl, priv, KMIP_TAG_CRYPTOGRAPHIC_USAGE_MASK, &a);
+	assert_non_null(v);
+	assert_int_equal(v->v.i32, KMIP_CRYPTOGRAPHIC_USAGE_MASK_SIGN);
+	ttlv_arena_free(a);
+}
+
 /* A server without access.admins: kmip-admin is just another client. */
 static int
 group_setup_no_admins(void **state)
@@ -1202,6 +1469,11 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_max_response_size),
 		cmocka_unit_test(test_async_refused),
 		cmocka_unit_test(test_id_placeholder),
+		cmocka_unit_test(test_v21_create_get),
+		cmocka_unit_test(test_v21_get_unknown),
+		cmocka_unit_test(test_v21_activate_twice),
+		cmocka_unit_test(test_v21_attribute_edits),
+		cmocka_unit_test(test_v21_create_key_pair),
 	};
 	const struct CMUnitTest isolation[] = {
 		cmocka_unit_test(test_owner_isolation),
