@@ -96,6 +96,8 @@ static const struct choice facilities[] = {
 };
 
 static int check_address(const char *, char **);
+static int check_credential(const char *, char **);
+static int check_share(const char *, char **);
 
 /*
  * Every key, grouped by group in the order config_dump writes them. Numeric maxima stay below 2^31 for
@@ -196,6 +198,15 @@ static const struct key keys[] = {
 	{ .name = "access.identity", .type = T_ENUM, .offset = OFF_ENUM(access.identity),
 	  .def = CONFIG_IDENTITY_CN, .choices = identities,
 	  .help = "what of the client certificate names the client" },
+	{ .name = "access.credentials", .type = T_LIST, .flags = K_RELOAD, .offset = OFF_LIST(access.credentials),
+	  .min = 0, .max = 1024, .check = check_credential,
+	  .help = "KMIP username/password credentials accepted, as \"user:hash\" (kmipctl hash-password)" },
+	{ .name = "access.require_credential", .type = T_BOOL, .flags = K_RELOAD,
+	  .offset = OFF_BOOL(access.require_credential), .def = false,
+	  .help = "refuse requests that carry no valid username/password Credential" },
+	{ .name = "access.shares", .type = T_LIST, .flags = K_RELOAD, .offset = OFF_LIST(access.shares),
+	  .min = 0, .max = 1024, .check = check_share,
+	  .help = "objects shared read-only, as \"owner:group:identity\" (group * = all of owner's objects)" },
 
 	{ .name = "log.level", .type = T_ENUM, .flags = K_RELOAD, .offset = OFF_ENUM(log.level),
 	  .def = CONFIG_LOG_INFO, .choices = log_levels, .help = "least severe messages logged" },
@@ -395,6 +406,43 @@ static int check_address(const char *s, char **reason)
 		return 0;
 	*reason = fmt("\"%s\" is not an IPv4 or IPv6 address literal", s);
 	return -1;
+}
+
+/* "user:pbkdf2-sha256$iterations$salt$hash" with hex salt and hash, as kmipctl hash-password prints. */
+static int check_credential(const char *s, char **reason)
+{
+	const char *colon = strchr(s, ':');
+	unsigned long iter;
+	char *end;
+	size_t salt, hash;
+
+	if (colon == NULL || colon == s || strncmp(colon + 1, "pbkdf2-sha256$", 14) != 0)
+		goto bad;
+	iter = strtoul(colon + 15, &end, 10);
+	if (end == colon + 15 || *end != '$' || iter < 1000 || iter > 100000000)
+		goto bad;
+	salt = strspn(end + 1, "0123456789abcdef");
+	if (salt < 16 || end[1 + salt] != '$')
+		goto bad;
+	hash = strspn(end + 2 + salt, "0123456789abcdef");
+	if (hash != 64 || end[2 + salt + hash] != '\0')
+		goto bad;
+	return 0;
+bad:
+	*reason = fmt("\"%.40s...\" is not \"user:pbkdf2-sha256$ITERATIONS$SALT$HASH\" (see kmipctl hash-password)", s);
+	return -1;
+}
+
+/* "owner:group:identity", each part non-empty; group "*" means every object of owner. */
+static int check_share(const char *s, char **reason)
+{
+	const char *a = strchr(s, ':'), *b = a != NULL ? strchr(a + 1, ':') : NULL;
+
+	if (a == NULL || b == NULL || a == s || b == a + 1 || b[1] == '\0' || strchr(b + 1, ':') != NULL) {
+		*reason = fmt("\"%s\" is not \"owner:group:identity\" (group * for all of owner's objects)", s);
+		return -1;
+	}
+	return 0;
 }
 
 /* Checks one string value or list item: non-empty where that matters, bounded, and the key's own check. */

@@ -112,6 +112,9 @@ struct config_compat {
 struct config_access {
 	struct config_list admins;		/* (R) identities that see every object */
 	enum config_identity identity;
+	struct config_list credentials;		/* (R) "username:pbkdf2-sha256$iterations$salt$hash" */
+	bool require_credential;		/* (R) refuse requests without a valid Credential */
+	struct config_list shares;		/* (R) "owner:group:identity" ("*" group: every object) */
 };
 
 struct config_log {

@@ -6,7 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "core/access.h"
+#include "core/audit.h"
 #include "core/conn.h"
 #include "core/dispatch.h"
 #include "core/keygen.h"
@@ -114,6 +117,52 @@ ctx_init(struct op_ctx *ctx, struct conn *c, const struct kmip_request *req, uns
 	ctx->now = now;
 }
 
+static double
+monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int64_t
+wall_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Writes the audit line of one operation (or of a request refused as a whole, with ctx->naudit 0). */
+static void
+audit_item(struct conn *c, unsigned version, const char *operation, const struct op_ctx *ctx, bool ok,
+    double started_ms)
+{
+	struct audit_event ev;
+	const char *uids[OP_AUDIT_UIDS];
+	size_t i;
+
+	if (c->srv->audit == NULL)
+		return;
+	for (i = 0; i < ctx->naudit; i++)
+		uids[i] = ctx->audit_uids[i];
+	memset(&ev, 0, sizeof(ev));
+	ev.when_usec = wall_usec();
+	ev.conn = c->id;
+	ev.peer = c->peer;
+	ev.identity = c->who;
+	ev.version = version;
+	ev.operation = operation;
+	ev.uids = uids;
+	ev.nuids = ctx->naudit;
+	ev.success = ok;
+	ev.reason = ok ? NULL : ttlv_enum_name(KMIP_TAG_RESULT_REASON, ctx->err.reason);
+	ev.duration_ms = monotonic_ms() - started_ms;
+	audit_log(c->srv->audit, &ev);
+}
+
 /* Writes the response to one batch item; returns 0 on success, -1 when the item failed. */
 static int
 dispatch_item(struct op_ctx *ctx, const struct kmip_batch_item *item, struct kmip_response *r)
@@ -123,9 +172,11 @@ dispatch_item(struct op_ctx *ctx, const struct kmip_batch_item *item, struct kmi
 	const struct kmip_request *req = ctx->req;
 	const struct op_desc *d;
 	const char *name = NULL;
+	double started = monotonic_ms();
 
 	ctx->item = item;
 	ctx->out = out;
+	ctx->naudit = 0;
 	memset(&ctx->err, 0, sizeof(ctx->err));
 	if (item->operation == 0) {
 		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_MESSAGE,
@@ -162,9 +213,11 @@ dispatch_item(struct op_ctx *ctx, const struct kmip_batch_item *item, struct kmi
 		goto fail;
 	}
 	conn_log(ctx->conn, LOG_LEVEL_DEBUG, "%s: success", d->name);
+	audit_item(ctx->conn, ctx->version, d->name, ctx, true, started);
 	return 0;
 fail:
 	conn_log(ctx->conn, LOG_LEVEL_INFO, "%s failed: %s", name != NULL ? name : "batch item", ctx->err.message);
+	audit_item(ctx->conn, ctx->version, name != NULL ? name : "unknown", ctx, false, started);
 	kmip_response_item_error(r, item, KMIP_RESULT_STATUS_OPERATION_FAILED, &ctx->err);
 	return -1;
 }
@@ -326,6 +379,16 @@ dispatch_request(struct conn *c, const struct ttlv *root, struct ttlv_arena *are
 		    "protocol version %u.%u is not supported; kmipd speaks 1.0-1.4, 2.0 and 2.1",
 		    KMIP_VERSION_MAJOR(req.version), KMIP_VERSION_MINOR(req.version));
 		conn_log(c, LOG_LEVEL_WARN, "%s", err.message);
+		kmip_response_error_message(out, version, now, NULL, KMIP_RESULT_STATUS_OPERATION_FAILED, &err);
+		return DISPATCH_DONE;
+	}
+	if (access_check_credential(c->srv->cfg, c->srv->creds, req.authentication, &err) != 0) {
+		struct op_ctx actx;
+
+		conn_log(c, LOG_LEVEL_WARN, "request refused: %s", err.message);
+		memset(&actx, 0, sizeof(actx));
+		actx.err = err;
+		audit_item(c, version, "Authentication", &actx, false, monotonic_ms());
 		kmip_response_error_message(out, version, now, NULL, KMIP_RESULT_STATUS_OPERATION_FAILED, &err);
 		return DISPATCH_DONE;
 	}

@@ -12,6 +12,9 @@ struct conn;
 struct keygen_result;
 struct keygen_spec;
 
+#define OP_UID_MAX	64	/* = STORE_UID_MAX */
+#define OP_AUDIT_UIDS	4	/* unique identifiers an audit line names (Locate: the first ones) */
+
 /* What a handler sees of one batch item. */
 struct op_ctx {
 	struct conn *conn;
@@ -24,6 +27,8 @@ struct op_ctx {
 	struct keygen_result *key;	/* the key pair generated for this item, if its op asked for one */
 	int64_t now;
 	struct kmip_error err;		/* set by a failing handler */
+	char audit_uids[OP_AUDIT_UIDS][OP_UID_MAX + 1];	/* what the item acted on, for the audit trail */
+	size_t naudit;
 };
 
 /* A handler writes its payload to ctx->out and returns 0, or sets ctx->err and returns -1. */

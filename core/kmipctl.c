@@ -4,6 +4,7 @@
  *
  *   kmipctl dump [-x] [-s] [FILE]    decode TTLV messages (binary or hex) and print them as trees
  *   kmipctl backup STORE DEST        consistent, compacted copy of a store, safe while kmipd runs
+ *   kmipctl hash-password USER       an access.credentials entry for the password read from stdin
  */
 #include <ctype.h>
 #include <errno.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/access.h"
 #include "proto/proto.h"
 #include "store/store.h"
 
@@ -28,6 +30,7 @@ struct command {
 
 static int cmd_dump(int argc, char **argv);
 static int cmd_backup(int argc, char **argv);
+static int cmd_hash_password(int argc, char **argv);
 
 static const struct command commands[] = {
 	{ "dump", cmd_dump, "[-x] [-s] [FILE]",
@@ -36,6 +39,8 @@ static const struct command commands[] = {
 	{ "backup", cmd_backup, "STORE DEST",
 	    "write a consistent, compacted copy of the store folder STORE into the new folder DEST;\n"
 	    "\t\tsafe while kmipd runs (a read-only transaction of its own)" },
+	{ "hash-password", cmd_hash_password, "USER",
+	    "read a password (one line) from stdin and print the access.credentials entry for USER" },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -293,6 +298,38 @@ static int cmd_backup(int argc, char **argv)
 		return 1;
 	}
 	printf("kmipctl backup: %s copied to %s\n", argv[1], argv[2]);
+	return 0;
+}
+
+/* kmipctl hash-password USER: "USER:pbkdf2-sha256$..." for access.credentials; the password never
+ * appears on a command line. */
+static int cmd_hash_password(int argc, char **argv)
+{
+	char line[1024], *hash;
+	size_t len;
+
+	if (argc != 2 || argv[1][0] == '-' || strchr(argv[1], ':') != NULL) {
+		usage(stderr, &commands[2]);
+		return 2;
+	}
+	if (fgets(line, sizeof(line), stdin) == NULL) {
+		fprintf(stderr, "kmipctl hash-password: no password on standard input\n");
+		return 1;
+	}
+	len = strcspn(line, "\r\n");
+	line[len] = '\0';
+	if (len == 0) {
+		fprintf(stderr, "kmipctl hash-password: empty password\n");
+		return 1;
+	}
+	hash = access_hash_password(line, ACCESS_PBKDF2_ITERATIONS);
+	explicit_bzero(line, sizeof(line));
+	if (hash == NULL) {
+		fprintf(stderr, "kmipctl hash-password: hashing failed\n");
+		return 1;
+	}
+	printf("%s:%s\n", argv[1], hash);
+	free(hash);
 	return 0;
 }
 

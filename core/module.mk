@@ -1,8 +1,9 @@
 # core: the kmipd program and the kmipctl tool.
 KMIPD_SRCS := core/main.c core/log.c core/server.c core/conn.c core/dispatch.c core/config.c core/attrs.c \
-	core/ops_common.c core/ops_create.c core/ops_objects.c core/ops_lifecycle.c core/keygen.c core/keyfmt.c
-KMIPCTL_SRCS := core/kmipctl.c
-ALL_SRCS += $(KMIPD_SRCS) $(KMIPCTL_SRCS)
+	core/ops_common.c core/ops_create.c core/ops_objects.c core/ops_lifecycle.c core/keygen.c core/keyfmt.c \
+	core/access.c core/audit.c
+KMIPCTL_SRCS := core/kmipctl.c core/access.c
+ALL_SRCS += $(KMIPD_SRCS) core/kmipctl.c
 
 $(BUILD)/kmipd: $(patsubst %.c,$(BUILD)/%.o,$(KMIPD_SRCS)) $(BUILD)/libstore.a $(BUILD)/libtls.a \
 		$(BUILD)/libproto.a

@@ -29,6 +29,12 @@ uint32_t ops_reason_read_only(unsigned version);
 /* The caller's identity, and whether it is an administrator (sees every owner's objects). */
 const char *ops_identity(const struct op_ctx *ctx);
 bool ops_is_admin(const struct op_ctx *ctx);
+/* Names uid in the item's audit line. */
+void ops_audit_uid(struct op_ctx *ctx, const char *uid);
+
+/* ops_load() flags. */
+#define OPS_MATERIAL	0x1	/* with the key material */
+#define OPS_WRITE	0x2	/* the caller will change the object: owner or administrator only */
 
 /*
  * The Unique Identifier of the request payload, or the ID Placeholder left by an earlier item of the
@@ -42,10 +48,10 @@ int ops_commit(struct op_ctx *ctx, struct store_txn *txn) __attribute__((warn_un
 /* Sets ctx->err from a store error; returns -1. */
 int ops_store_error(struct op_ctx *ctx, int err, const char *what);
 /*
- * Loads the object uid if it exists and the caller may see it; one that is not the caller's answers
- * exactly like one that does not exist. with_material false skips the key material.
+ * Loads the object uid if it exists and the caller may read it (or, with OPS_WRITE, change it); one the
+ * caller may not touch answers exactly like one that does not exist.
  */
-int ops_load(struct op_ctx *ctx, struct store_txn *txn, const char *uid, bool with_material,
+int ops_load(struct op_ctx *ctx, struct store_txn *txn, const char *uid, unsigned flags,
     struct store_object **obj) __attribute__((warn_unused_result));
 /* Records uid as the ID Placeholder for later items of the batch. */
 void ops_set_placeholder(struct op_ctx *ctx, const char *uid);

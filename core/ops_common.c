@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/access.h"
 #include "core/attrs.h"
 #include "core/conn.h"
 #include "core/ops.h"
@@ -38,17 +39,26 @@ ops_identity(const struct op_ctx *ctx)
 	return ctx->conn->who;
 }
 
+_Static_assert(OP_UID_MAX == STORE_UID_MAX, "op_ctx uid buffers match the store's identifiers");
+
 /* True when the caller is listed in access.admins. */
 bool
 ops_is_admin(const struct op_ctx *ctx)
 {
-	const struct config_list *admins = &ctx->conn->srv->cfg->access.admins;
+	return access_is_admin(ctx->conn->srv->cfg, ctx->conn->who);
+}
+
+/* Adds uid to the identifiers the item's audit line names (once each, the first few). */
+void
+ops_audit_uid(struct op_ctx *ctx, const char *uid)
+{
 	size_t i;
 
-	for (i = 0; i < admins->count; i++)
-		if (strcmp(admins->items[i], ctx->conn->who) == 0)
-			return true;
-	return false;
+	for (i = 0; i < ctx->naudit; i++)
+		if (strcmp(ctx->audit_uids[i], uid) == 0)
+			return;
+	if (ctx->naudit < OP_AUDIT_UIDS)
+		snprintf(ctx->audit_uids[ctx->naudit++], OP_UID_MAX + 1, "%s", uid);
 }
 
 /* Returns the payload's Unique Identifier or the batch's ID Placeholder. */
@@ -62,10 +72,13 @@ ops_uid(struct op_ctx *ctx)
 			kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "invalid Unique Identifier");
 			return NULL;
 		}
+		ops_audit_uid(ctx, (const char *)u->v.bytes.data);
 		return (const char *)u->v.bytes.data;
 	}
-	if (ctx->placeholder[0] != '\0')
+	if (ctx->placeholder[0] != '\0') {
+		ops_audit_uid(ctx, ctx->placeholder);
 		return ctx->placeholder;
+	}
 	kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD,
 	    "no Unique Identifier, and no earlier batch item left an ID Placeholder");
 	return NULL;
@@ -75,6 +88,7 @@ void
 ops_set_placeholder(struct op_ctx *ctx, const char *uid)
 {
 	snprintf(ctx->placeholder, STORE_UID_MAX + 1, "%s", uid);
+	ops_audit_uid(ctx, uid);
 }
 
 /* Maps a store error onto a Result Reason and message. */
@@ -116,21 +130,21 @@ ops_commit(struct op_ctx *ctx, struct store_txn *txn)
 	return rc == 0 ? 0 : ops_store_error(ctx, rc, "commit");
 }
 
-/* Loads an object the caller may see; others' objects are reported as not found. */
+/* Loads an object the caller may see (or change); others' objects are reported as not found. */
 int
-ops_load(struct op_ctx *ctx, struct store_txn *txn, const char *uid, bool with_material,
-    struct store_object **obj)
+ops_load(struct op_ctx *ctx, struct store_txn *txn, const char *uid, unsigned flags, struct store_object **obj)
 {
-	int rc = with_material ? store_get(txn, uid, obj) : store_get_meta(txn, uid, obj);
+	int rc = (flags & OPS_MATERIAL) ? store_get(txn, uid, obj) : store_get_meta(txn, uid, obj);
 
-	if (rc == STORE_E_NOTFOUND || (rc == 0 && strcmp((*obj)->owner, ops_identity(ctx)) != 0 &&
-	    !ops_is_admin(ctx))) {
-		if (rc == 0) {
-			store_object_free(*obj);
-			*obj = NULL;
-		}
-		return kmip_error_set(&ctx->err, ops_reason_not_found(ctx->version), "object %s not found", uid);
+	ops_audit_uid(ctx, uid);
+	if (rc == 0 && !access_allowed(ctx->conn->srv->cfg, ops_identity(ctx), (*obj)->owner, (*obj)->attrs,
+	    (flags & OPS_WRITE) != 0)) {
+		store_object_free(*obj);
+		*obj = NULL;
+		rc = STORE_E_NOTFOUND;
 	}
+	if (rc == STORE_E_NOTFOUND)
+		return kmip_error_set(&ctx->err, ops_reason_not_found(ctx->version), "object %s not found", uid);
 	if (rc != 0)
 		return ops_store_error(ctx, rc, "read");
 	return 0;

@@ -410,6 +410,7 @@ op_create_key_pair(struct op_ctx *ctx)
 	ttlv_enc_cstr(ctx->out, KMIP_TAG_PRIVATE_KEY_UNIQUE_IDENTIFIER, priv->uid);
 	ttlv_enc_cstr(ctx->out, KMIP_TAG_PUBLIC_KEY_UNIQUE_IDENTIFIER, pub->uid);
 	ops_set_placeholder(ctx, priv->uid);
+	ops_audit_uid(ctx, pub->uid);
 	conn_log(ctx->conn, LOG_LEVEL_INFO, "created %s key pair %s (private) / %s (public), %d bits",
 	    p.alg == KMIP_CRYPTOGRAPHIC_ALGORITHM_RSA ? "RSA" : "EC", priv->uid, pub->uid, p.bits);
 out:
@@ -649,7 +650,7 @@ op_rekey(struct op_ctx *ctx)
 	if (ops_begin(ctx, true, &txn) != 0)
 		return -1;
 	/* With its material: the old key is written back (links, names) and must stay usable. */
-	if (ops_load(ctx, txn, uid, true, &old) != 0)
+	if (ops_load(ctx, txn, uid, OPS_MATERIAL | OPS_WRITE, &old) != 0)
 		goto out;
 	if (old->object_type != KMIP_OBJECT_TYPE_SYMMETRIC_KEY) {
 		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "Re-key replaces symmetric keys; %s is not one "
@@ -707,7 +708,7 @@ rekey_pair_load(struct op_ctx *ctx, struct store_txn *txn, struct store_object *
 		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD,
 		    "Re-key Key Pair needs a Private Key Unique Identifier");
 	/* With material: both old halves are written back and must stay usable. */
-	if (ops_load(ctx, txn, uid, true, priv) != 0)
+	if (ops_load(ctx, txn, uid, OPS_MATERIAL | OPS_WRITE, priv) != 0)
 		return -1;
 	if ((*priv)->object_type != KMIP_OBJECT_TYPE_PRIVATE_KEY)
 		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "%s is not a private key", uid);
@@ -716,7 +717,7 @@ rekey_pair_load(struct op_ctx *ctx, struct store_txn *txn, struct store_object *
 		const struct ttlv *target = ttlv_find(l, KMIP_TAG_LINKED_OBJECT_IDENTIFIER);
 
 		if (type != NULL && target != NULL && type->v.u32 == KMIP_LINK_TYPE_PUBLIC_KEY_LINK)
-			return ops_load(ctx, txn, (const char *)target->v.bytes.data, true, pub);
+			return ops_load(ctx, txn, (const char *)target->v.bytes.data, OPS_MATERIAL | OPS_WRITE, pub);
 	}
 	return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "private key %s has no Public Key Link", uid);
 }
@@ -786,6 +787,7 @@ op_rekey_key_pair(struct op_ctx *ctx)
 	ttlv_enc_cstr(ctx->out, KMIP_TAG_PRIVATE_KEY_UNIQUE_IDENTIFIER, npriv->uid);
 	ttlv_enc_cstr(ctx->out, KMIP_TAG_PUBLIC_KEY_UNIQUE_IDENTIFIER, npub->uid);
 	ops_set_placeholder(ctx, npriv->uid);
+	ops_audit_uid(ctx, npub->uid);
 	conn_log(ctx->conn, LOG_LEVEL_INFO, "re-keyed pair %s/%s as %s/%s", priv->uid, pub->uid, npriv->uid, npub->uid);
 out:
 	store_txn_abort(txn);

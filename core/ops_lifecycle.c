@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/access.h"
 #include "core/attrs.h"
 #include "core/conn.h"
 #include "core/ops.h"
@@ -23,7 +24,7 @@ lifecycle_load(struct op_ctx *ctx, struct store_txn **txn, struct store_object *
 	*o = NULL;
 	if ((uid = ops_uid(ctx)) == NULL || ops_begin(ctx, true, txn) != 0)
 		return -1;
-	if (ops_load(ctx, *txn, uid, true, o) != 0) {
+	if (ops_load(ctx, *txn, uid, OPS_MATERIAL | OPS_WRITE, o) != 0) {
 		store_txn_abort(*txn);
 		*txn = NULL;
 		return -1;
@@ -243,7 +244,119 @@ optional_count(struct op_ctx *ctx, uint32_t tag, uint32_t *out)
 	return 0;
 }
 
-/* Locate: the caller's objects (every owner's for an administrator) that match every filter. */
+/* Uids gathered by the queries of one Locate. */
+struct found {
+	char **uids;
+	size_t n;
+	size_t cap;
+	size_t located;		/* matches counted by the store, all queries together */
+	int rc;
+	char *cause;
+};
+
+struct share_query {
+	struct op_ctx *ctx;
+	struct store_txn *txn;
+	const struct store_query *base;
+	struct found *found;
+};
+
+/* Runs one store query and appends its uids to found. */
+static void
+locate_run(struct store_txn *txn, const struct store_query *q, struct found *found)
+{
+	char **uids = NULL, *cause = NULL;
+	size_t n = 0, located = 0, i;
+	struct store_query copy = *q;
+	int rc;
+
+	if (found->rc != 0)
+		return;
+	copy.located_items = &located;
+	if ((rc = store_locate(txn, &copy, &uids, &n, &cause)) != 0) {
+		found->rc = rc;
+		found->cause = cause;
+		return;
+	}
+	free(cause);
+	found->located += located;
+	if (found->n + n > found->cap) {
+		size_t cap = found->n + n;
+		char **more = realloc(found->uids, cap * sizeof(*more));
+
+		if (more == NULL) {
+			store_uids_free(uids, n);
+			found->rc = STORE_E_NOMEM;
+			return;
+		}
+		found->uids = more;
+		found->cap = cap;
+	}
+	for (i = 0; i < n; i++)
+		found->uids[found->n++] = uids[i];
+	free(uids);	/* the strings moved to found */
+}
+
+/* Newest first: identifiers are a counter, so longer is newer, then larger. */
+static int
+uid_newest_first(const void *a, const void *b)
+{
+	const char *x = *(char *const *)a, *y = *(char *const *)b;
+	size_t lx = strlen(x), ly = strlen(y);
+
+	if (lx != ly)
+		return lx < ly ? 1 : -1;
+	return -strcmp(x, y);
+}
+
+/* Counts the share entries that apply to the caller. */
+static void
+count_share(const char *owner, const char *group, size_t group_len, void *arg)
+{
+	(void)owner;
+	(void)group;
+	(void)group_len;
+	(*(size_t *)arg)++;
+}
+
+/* A query over an owner's objects shared with the caller through access.shares. */
+static void
+locate_share(const char *owner, const char *group, size_t group_len, void *arg)
+{
+	struct share_query *sq = arg;
+	struct store_query q = *sq->base;
+	struct ttlv *filter = ttlv_new_struct(sq->ctx->arena, KMIP_TAG_ATTRIBUTES), *g, *copy;
+	const struct ttlv *c;
+
+	if (filter == NULL) {
+		sq->found->rc = STORE_E_NOMEM;
+		return;
+	}
+	for (c = q.filter->v.s.first; c != NULL; c = c->next) {
+		if ((copy = store_ttlv_copy(sq->ctx->arena, c)) == NULL) {
+			sq->found->rc = STORE_E_NOMEM;
+			return;
+		}
+		ttlv_append(filter, copy);
+	}
+	if (!(group_len == 1 && group[0] == '*')) {
+		if ((g = ttlv_new_text(sq->ctx->arena, KMIP_TAG_OBJECT_GROUP, group, group_len)) == NULL) {
+			sq->found->rc = STORE_E_NOMEM;
+			return;
+		}
+		ttlv_append(filter, g);
+	}
+	q.identity = owner;
+	q.is_admin = false;
+	q.filter = filter;
+	locate_run(sq->txn, &q, sq->found);
+}
+
+/*
+ * Locate: the caller's objects (every owner's for an administrator), plus those shared with it through
+ * access.shares, that match every filter. Objects shared one by one (x-kmipd-shared-with) are reached by
+ * their identifier, not found by Locate: finding them would take a scan of every object.
+ */
 int
 op_locate(struct op_ctx *ctx)
 {
@@ -251,16 +364,17 @@ op_locate(struct op_ctx *ctx)
 	struct store_txn *txn;
 	struct ttlv *filter = ttlv_new_struct(ctx->arena, KMIP_TAG_ATTRIBUTES);
 	const struct ttlv *member = ttlv_find(ctx->item->payload, KMIP_TAG_OBJECT_GROUP_MEMBER);
-	char **uids = NULL, *cause = NULL;
-	size_t n = 0, located = 0, i;
-	uint32_t mask;
-	int rc;
+	struct found found;
+	struct share_query sq;
+	size_t i, first, n, shares;
+	uint32_t mask, max, offset;
 
 	if (filter == NULL)
 		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_GENERAL_FAILURE, "out of memory");
 	memset(&q, 0, sizeof(q));
-	if (locate_filter(ctx, filter) != 0 || optional_count(ctx, KMIP_TAG_MAXIMUM_ITEMS, &q.maximum_items) != 0 ||
-	    optional_count(ctx, KMIP_TAG_OFFSET_ITEMS, &q.offset_items) != 0 ||
+	memset(&found, 0, sizeof(found));
+	if (locate_filter(ctx, filter) != 0 || optional_count(ctx, KMIP_TAG_MAXIMUM_ITEMS, &max) != 0 ||
+	    optional_count(ctx, KMIP_TAG_OFFSET_ITEMS, &offset) != 0 ||
 	    optional_count(ctx, KMIP_TAG_STORAGE_STATUS_MASK, &mask) != 0)
 		return -1;
 	if (member != NULL) {
@@ -270,35 +384,73 @@ op_locate(struct op_ctx *ctx)
 			return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_GENERAL_FAILURE, "out of memory");
 		ttlv_append(filter, copy);
 	}
+	if (max == 0 || max > LOCATE_MAX_ITEMS)
+		max = LOCATE_MAX_ITEMS;
 	q.identity = ops_identity(ctx);
 	q.is_admin = ops_is_admin(ctx);
 	q.filter = filter;
 	q.storage_status_mask = mask;
-	if (q.maximum_items == 0 || q.maximum_items > LOCATE_MAX_ITEMS)
-		q.maximum_items = LOCATE_MAX_ITEMS;
-	q.located_items = &located;
+	q.maximum_items = max;
+	q.offset_items = offset;
+	shares = 0;
+	if (!q.is_admin)
+		access_shares_for(ctx->conn->srv->cfg, ops_identity(ctx), count_share, &shares);
+	if (shares > 0) {
+		/* Shared objects merge with the caller's own: every query runs from the start, paging after. */
+		q.maximum_items = offset + max > LOCATE_MAX_ITEMS ? LOCATE_MAX_ITEMS : offset + max;
+		q.offset_items = 0;
+	}
 	if (ops_begin(ctx, false, &txn) != 0)
 		return -1;
-	rc = store_locate(txn, &q, &uids, &n, &cause);
+	locate_run(txn, &q, &found);
+	if (shares > 0) {
+		sq.ctx = ctx;
+		sq.txn = txn;
+		sq.base = &q;
+		sq.found = &found;
+		access_shares_for(ctx->conn->srv->cfg, ops_identity(ctx), locate_share, &sq);
+	}
 	store_txn_abort(txn);
-	if (rc != 0) {
+	first = 0;
+	n = found.n;
+	if (found.rc == 0 && shares > 0) {
+		qsort(found.uids, found.n, sizeof(char *), uid_newest_first);
+		for (i = 1, n = found.n > 0 ? 1 : 0; i < found.n; i++) {
+			if (strcmp(found.uids[i], found.uids[n - 1]) == 0) {
+				free(found.uids[i]);
+				found.located--;	/* counted twice: the caller's own and shared */
+			} else {
+				found.uids[n++] = found.uids[i];
+			}
+		}
+		found.n = n;
+		first = offset < found.n ? offset : found.n;
+		n = found.n - first < max ? found.n - first : max;
+	}
+	if (found.rc != 0) {
+		int rc = found.rc;
+
+		store_uids_free(found.uids, found.n);
 		if (rc == STORE_E_INVALID) {
-			kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "Locate: %s", cause ? cause : "bad filter");
-			free(cause);
+			kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "Locate: %s",
+			    found.cause ? found.cause : "bad filter");
+			free(found.cause);
 			return -1;
 		}
-		free(cause);
+		free(found.cause);
 		return ops_store_error(ctx, rc, "Locate");
 	}
-	free(cause);
 	if (ctx->version >= KMIP_VERSION(1, 3))
-		ttlv_enc_int(ctx->out, KMIP_TAG_LOCATED_ITEMS, located > INT32_MAX ? INT32_MAX : (int32_t)located);
-	for (i = 0; i < n; i++)
-		ttlv_enc_cstr(ctx->out, KMIP_TAG_UNIQUE_IDENTIFIER, uids[i]);
+		ttlv_enc_int(ctx->out, KMIP_TAG_LOCATED_ITEMS, found.located > INT32_MAX ? INT32_MAX :
+		    (int32_t)found.located);
+	for (i = first; i < first + n; i++) {
+		ttlv_enc_cstr(ctx->out, KMIP_TAG_UNIQUE_IDENTIFIER, found.uids[i]);
+		ops_audit_uid(ctx, found.uids[i]);
+	}
 	if (n > 0)
-		ops_set_placeholder(ctx, uids[0]);
-	conn_log(ctx->conn, LOG_LEVEL_INFO, "locate: %zu of %zu matches returned", n, located);
-	store_uids_free(uids, n);
+		ops_set_placeholder(ctx, found.uids[first]);
+	conn_log(ctx->conn, LOG_LEVEL_INFO, "locate: %zu of %zu matches returned", n, found.located);
+	store_uids_free(found.uids, found.n);
 	return 0;
 }
 

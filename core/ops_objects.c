@@ -73,7 +73,7 @@ op_get(struct op_ctx *ctx)
 		    "only uncompressed EC public keys are supported");
 	if (ops_begin(ctx, false, &txn) != 0)
 		return -1;
-	rc = ops_load(ctx, txn, uid, true, &o);
+	rc = ops_load(ctx, txn, uid, OPS_MATERIAL, &o);
 	store_txn_abort(txn);
 	if (rc != 0)
 		return -1;
@@ -136,7 +136,7 @@ load_meta(struct op_ctx *ctx)
 
 	if ((uid = ops_uid(ctx)) == NULL || ops_begin(ctx, false, &txn) != 0)
 		return NULL;
-	rc = ops_load(ctx, txn, uid, false, &o);
+	rc = ops_load(ctx, txn, uid, 0, &o);
 	store_txn_abort(txn);
 	return rc == 0 ? o : NULL;
 }
@@ -304,7 +304,7 @@ apply_edit(struct op_ctx *ctx, enum edit kind, struct ttlv *item, const struct t
 
 	if ((uid = ops_uid(ctx)) == NULL || ops_begin(ctx, true, &txn) != 0)
 		return -1;
-	if (ops_load(ctx, txn, uid, true, &o) != 0)
+	if (ops_load(ctx, txn, uid, OPS_MATERIAL | OPS_WRITE, &o) != 0)
 		goto out;
 	if (!date_editable(like->tag, o->state)) {
 		kmip_error_set(&ctx->err, ops_reason_wrong_state(ctx->version), "%s of object %s cannot change while it "

@@ -15,6 +15,8 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "core/access.h"
+#include "core/audit.h"
 #include "core/conn.h"
 #include "core/keygen.h"
 #include "core/log.h"
@@ -298,6 +300,7 @@ static void
 server_reload(struct server *srv)
 {
 	struct kmipd_config *next = NULL;
+	struct audit *audit = NULL;
 	struct tls_config t;
 	char *cause = NULL;
 
@@ -315,12 +318,20 @@ server_reload(struct server *srv)
 			goto out;
 		}
 	}
+	/* Reopened even when unchanged, so logrotate can move the file away before SIGHUP. */
+	if (audit_open(next->audit.file, next->audit.syslog, &audit, &cause) != 0) {
+		log_warnx("reload failed, keeping the running configuration: %s", cause ? cause : "?");
+		goto out;
+	}
 	tls_config_from(&t, next);
 	if (tls_server_reload(srv->tls, &t, &cause) != 0) {
 		log_warnx("reload failed, keeping the running configuration and certificates: %s",
 		    cause ? cause : "?");
+		audit_close(audit);
 		goto out;
 	}
+	audit_close(srv->audit);
+	srv->audit = audit;
 	config_free(srv->cfg);
 	srv->cfg = next;
 	next = NULL;
@@ -447,6 +458,15 @@ server_init(struct server *srv, struct kmipd_config *cfg, const char *config_pat
 		free(cause);
 		return -1;
 	}
+	if (audit_open(cfg->audit.file, cfg->audit.syslog, &srv->audit, &cause) != 0) {
+		log_warnx("%s", cause ? cause : "audit");
+		free(cause);
+		return -1;
+	}
+	if ((srv->creds = access_cache_new()) == NULL) {
+		log_warnx("out of memory");
+		return -1;
+	}
 	server_set_timeouts(srv);
 	srv->sig_term = evsignal_new(srv->base, SIGTERM, signal_cb, srv);
 	srv->sig_int = evsignal_new(srv->base, SIGINT, signal_cb, srv);
@@ -524,6 +544,8 @@ server_free(struct server *srv)
 		store_close(srv->store);
 	}
 	tls_server_free(srv->tls);
+	audit_close(srv->audit);
+	access_cache_free(srv->creds);
 	if (srv->base != NULL)
 		event_base_free(srv->base);
 	config_free(srv->cfg);

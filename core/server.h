@@ -15,6 +15,8 @@
 #include "core/config.h"
 #include "proto/proto.h"
 
+struct access_cache;
+struct audit;
 struct conn;
 struct keygen;
 struct store;
@@ -55,6 +57,8 @@ struct server {
 	struct event *shutdown_timer;
 	struct store *store;
 	struct keygen *keygen;
+	struct audit *audit;		/* NULL: no audit trail */
+	struct access_cache *creds;	/* verified Credentials */
 	/*
 	 * Group commit: responses produced while the store has an open group wait here, and commit_ev (the
 	 * lowest priority, so it runs after every I/O callback of the loop iteration) makes the group durable

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Makes development certificates for kmipd: one CA for the server and its clients, a server identity, client
-# identities (a client, an administrator, one from another CA, one already expired) and PKCS#12 bundles.
+# identities (two clients, an administrator, one from another CA, one already expired) and PKCS#12 bundles.
 #
 # Usage: etc/mkcerts.sh [-f] DIR [HOSTNAME...]
 #   -f          regenerate every file, even those that exist
@@ -253,6 +253,7 @@ make_p12() {
 if need ca.crt ca.key --; then make_ca ca "kmipd development CA"; fi
 if need server.crt server.key -- ca.crt; then make_leaf server "${1:-localhost}" server_ext ca; fi
 if need client.crt client.key -- ca.crt; then make_leaf client kmip-client client_ext ca; fi
+if need client2.crt client2.key -- ca.crt; then make_leaf client2 kmip-client-2 client_ext ca; fi
 if need admin.crt admin.key -- ca.crt; then make_leaf admin kmip-admin client_ext ca; fi
 if need client.p12 -- client.crt ca.crt; then make_p12 client kmip-client; fi
 if need server.p12 -- server.crt ca.crt; then make_p12 server kmipd-server; fi

@@ -277,7 +277,10 @@ static const char every_key[] =
 	"};\n"
 	"keygen: { workers = 4; pool_size = 0; timeout = 90; };\n"
 	"compat: { destroy_active = true; };\n"
-	"access: { admins = [ \"admin\", \"ops\" ]; identity = \"fingerprint\"; };\n"
+	"access: { admins = [ \"admin\", \"ops\" ]; identity = \"fingerprint\";\n"
+	"  credentials = [ \"appliance:pbkdf2-sha256$50000$00112233445566778899aabbccddeeff$"
+	"00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\" ];\n"
+	"  require_credential = true; shares = [ \"veeam-a:shared:veeam-b\" ]; };\n"
 	"log: { level = \"debug\"; target = \"syslog\"; syslog_facility = \"local3\"; };\n"
 	"audit: { file = \"/var/log/kmipd/audit.log\"; syslog = true; };\n";
 
@@ -324,6 +327,10 @@ static void check_every_key(const struct kmipd_config *c)
 	assert_int_equal(c->access.admins.count, 2);
 	assert_string_equal(c->access.admins.items[0], "admin");
 	assert_string_equal(c->access.admins.items[1], "ops");
+	assert_int_equal(c->access.credentials.count, 1);
+	assert_true(c->access.require_credential);
+	assert_int_equal(c->access.shares.count, 1);
+	assert_string_equal(c->access.shares.items[0], "veeam-a:shared:veeam-b");
 	assert_int_equal(c->access.identity, CONFIG_IDENTITY_FINGERPRINT);
 	assert_int_equal(c->log.level, CONFIG_LOG_DEBUG);
 	assert_int_equal(c->log.target, CONFIG_LOG_SYSLOG);
@@ -376,6 +383,10 @@ static void test_wrong_type(void **state)
 	expect_error(f, TLS_PEM "store: { path = 5; };\n", NULL, 0, "store.path", "expected a string", NULL);
 	expect_error(f, TLS_PEM "server: { listen = 5; };\n", NULL, 0, "server.listen",
 	    "list of strings", NULL);
+	expect_error(f, TLS_PEM "access: { credentials = [ \"bob:plaintext\" ]; };\n", NULL, 0,
+	    "access.credentials", "kmipctl hash-password", NULL);
+	expect_error(f, TLS_PEM "access: { shares = [ \"a:b\" ]; };\n", NULL, 0, "access.shares",
+	    "owner:group:identity", NULL);
 	expect_error(f, TLS_PEM "access: { admins = ( \"a\", 1 ); };\n", NULL, 0, "access.admins",
 	    "list of strings", NULL);
 	expect_error(f, TLS_PEM "store: { map_size = true; };\n", NULL, 0, "store.map_size",

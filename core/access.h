@@ -1,0 +1,50 @@
+/*
+ * Access control: who may see and act on an object, and the username/password Credentials some clients
+ * send on top of their certificate.
+ *
+ * An object belongs to the identity that created it. Its owner and the administrators (access.admins) may
+ * do anything with it; identities it is shared with (access.shares, or the object's "x-kmipd-shared-with"
+ * attributes) may read it: Get, Get Attributes, Get Attribute List, Locate. Everyone else is told it does
+ * not exist.
+ */
+#ifndef KMIPD_ACCESS_H
+#define KMIPD_ACCESS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/config.h"
+#include "proto/proto.h"
+
+#define ACCESS_SHARE_ATTRIBUTE	"kmipd-shared-with"	/* vendor "x": 1.x name "x-kmipd-shared-with" */
+#define ACCESS_PBKDF2_ITERATIONS 100000			/* for new hashes (kmipctl hash-password) */
+
+struct access_cache;
+
+/* True when identity is an administrator. */
+bool access_is_admin(const struct kmipd_config *cfg, const char *identity);
+/* True when identity may read (write false) or change (write true) an object of owner with attrs. */
+bool access_allowed(const struct kmipd_config *cfg, const char *identity, const char *owner,
+    const struct ttlv *attrs, bool write);
+/*
+ * The owners whose objects (in the given group, "*" for all) identity may read through access.shares:
+ * calls fn for each matching share entry. Used by Locate.
+ */
+void access_shares_for(const struct kmipd_config *cfg, const char *identity,
+    void (*fn)(const char *owner, const char *group, size_t group_len, void *arg), void *arg);
+
+/*
+ * Checks the request header's Authentication against access.credentials. Returns 0 when the request may
+ * proceed, or -1 with err set (Authentication Not Successful). Verified credentials are remembered in
+ * cache (a digest, never the password) so a client that sends them with every request costs one key
+ * derivation, not one per request.
+ */
+int access_check_credential(const struct kmipd_config *cfg, struct access_cache *cache,
+    const struct ttlv *authentication, struct kmip_error *err) __attribute__((warn_unused_result));
+struct access_cache *access_cache_new(void);
+void access_cache_free(struct access_cache *cache);
+
+/* A new "pbkdf2-sha256$iterations$salt$hash" for password (malloc'd), or NULL on failure. */
+char *access_hash_password(const char *password, unsigned iterations);
+
+#endif
