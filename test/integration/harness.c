@@ -15,6 +15,8 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <dirent.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -25,6 +27,7 @@
 #include "tls/tls.h"
 
 static char certs_dir[256];
+static unsigned next_nofile;	/* RLIMIT_NOFILE for the next start only; 0 leaves it alone */
 
 static const char *
 env_or(const char *name, const char *def)
@@ -40,6 +43,20 @@ sleep_ms(int ms)
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
 
 	nanosleep(&ts, NULL);
+}
+
+bool
+h_valgrind(void)
+{
+	const char *v = getenv("KMIPD_VALGRIND");
+
+	return v != NULL && strcmp(v, "1") == 0;
+}
+
+int
+h_slow(int ms)
+{
+	return h_valgrind() ? ms * 10 : ms;
 }
 
 /* Removes the certificate folder when the test binary exits. */
@@ -131,6 +148,7 @@ start(struct h_server *s, const char *config_path, const char *const *overrides,
 {
 	char *argv[96], opts[40][600];
 	size_t argc = 0, o = 0, i;
+	unsigned nofile = next_nofile;
 	int fd, waited;
 
 	s->port = free_port();
@@ -140,6 +158,15 @@ start(struct h_server *s, const char *config_path, const char *const *overrides,
 		argv[argc++] = "-o";				\
 		argv[argc++] = opts[o++];			\
 	} while (0)
+	next_nofile = 0;
+	if (h_valgrind()) {
+		/* Definite leaks and memory errors make kmipd exit 99, which h_stop and h_cleanup report. */
+		argv[argc++] = "/usr/bin/valgrind";
+		argv[argc++] = "--leak-check=full";
+		argv[argc++] = "--error-exitcode=99";
+		argv[argc++] = "--errors-for-leak-kinds=definite";
+		argv[argc++] = "--show-leak-kinds=definite";
+	}
 	argv[argc++] = (char *)env_or("KMIPD_BIN", "build/kmipd");
 	argv[argc++] = "-f";
 	if (config_path != NULL) {
@@ -172,11 +199,17 @@ start(struct h_server *s, const char *config_path, const char *const *overrides,
 			_exit(127);
 		dup2(fd, 2);
 		dup2(fd, 1);
+		if (nofile > 0) {
+			struct rlimit rl = { nofile, nofile };
+
+			if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+				_exit(126);
+		}
 		execv(argv[0], argv);
 		_exit(127);
 	}
 	/* Ready once it logs that it listens; fail early if it exits. */
-	for (waited = 0; waited < 15000; waited += 20) {
+	for (waited = 0; waited < h_slow(15000); waited += 20) {
 		int status;
 
 		if (h_log_count(s, "listening on") > 0)
@@ -192,7 +225,7 @@ start(struct h_server *s, const char *config_path, const char *const *overrides,
 		}
 		sleep_ms(20);
 	}
-	fail_msg("kmipd did not start within 15 s");
+	fail_msg("kmipd did not start within %d s", h_slow(15000) / 1000);
 }
 
 void
@@ -381,6 +414,7 @@ h_stop(struct h_server *s, int timeout_ms)
 	if (s->pid <= 0)
 		return -1;
 	kill(s->pid, SIGTERM);
+	timeout_ms = h_slow(timeout_ms);
 	for (waited = 0; waited < timeout_ms; waited += 10) {
 		if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
 			s->pid = 0;
@@ -394,13 +428,35 @@ h_stop(struct h_server *s, int timeout_ms)
 	return -1;
 }
 
+/* Prints the last lines of the server log to stderr, to explain a bad exit status. */
+static void
+show_log_tail(struct h_server *s, int lines)
+{
+	char cmd[400];
+
+	snprintf(cmd, sizeof(cmd), "tail -n %d '%s' >&2", lines, s->log);
+	if (system(cmd) != 0)
+		fprintf(stderr, "(no log)\n");
+}
+
 void
 h_cleanup(struct h_server *s)
 {
 	char cmd[400];
+	int status = 0;
 
 	if (s->pid > 0)
-		(void)h_stop(s, 5000);
+		status = h_stop(s, 5000);
+	if (status == -1)
+		fprintf(stderr, "harness: kmipd did not exit after SIGTERM and was killed\n");
+	if (status > 0) {
+		/*
+		 * A server that a test left running must still stop cleanly: a non-zero status here is a crash,
+		 * a sanitizer's leak report (make asan) or valgrind's errors (KMIPD_VALGRIND=1, status 99).
+		 */
+		fprintf(stderr, "harness: kmipd exited with status %d; end of its log:\n", status);
+		show_log_tail(s, 60);
+	}
 	if (s->dir[0] != '\0') {
 		/* Keep the log of a failed run visible: print it when asked to. */
 		if (getenv("KMIPD_TEST_SHOWLOG") != NULL) {
@@ -413,6 +469,65 @@ h_cleanup(struct h_server *s)
 			fprintf(stderr, "harness: could not remove %s\n", s->dir);
 		s->dir[0] = '\0';
 	}
+	if (status > 0)
+		fail_msg("kmipd exited with status %d when stopped", status);
+}
+
+void
+h_start_nofile(struct h_server *s, const char *const *overrides, unsigned nofile)
+{
+	next_nofile = nofile;
+	h_start(s, overrides);
+}
+
+size_t
+h_children(struct h_server *s, pid_t *pids, size_t n)
+{
+	char path[300], buf[512], *p;
+	struct dirent *e;
+	size_t found = 0;
+	DIR *d;
+
+	if (s->pid <= 0 || (d = opendir("/proc")) == NULL)
+		return 0;
+	while ((e = readdir(d)) != NULL && found < n) {
+		long pid, ppid;
+		FILE *f;
+
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		p = fgets(buf, sizeof(buf), f);
+		fclose(f);
+		/* "pid (comm) state ppid ...": comm may hold spaces and brackets, so parse after the last ')'. */
+		if (p == NULL || (p = strrchr(buf, ')')) == NULL || sscanf(p + 1, " %*c %ld", &ppid) != 1)
+			continue;
+		pid = strtol(e->d_name, NULL, 10);
+		if (ppid == (long)s->pid)
+			pids[found++] = (pid_t)pid;
+	}
+	closedir(d);
+	return found;
+}
+
+int
+h_count_fds(struct h_server *s)
+{
+	char path[64];
+	struct dirent *e;
+	int n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%ld/fd", (long)s->pid);
+	if ((d = opendir(path)) == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
 }
 
 /* Reads the whole log into a malloc'd string. */

@@ -66,7 +66,11 @@ void h_signal(struct h_server *s, int sig);
 bool h_log_wait(struct h_server *s, const char *needle, int timeout_ms);
 /* Counts occurrences of needle in the log. */
 int h_log_count(struct h_server *s, const char *needle);
-/* Removes the server's folder; call after h_stop. */
+/*
+ * Removes the server's folder; call after h_stop. A server still running is stopped first, and a non-zero
+ * exit status then fails the test (after printing the end of the log): a crash, a sanitizer report or
+ * valgrind's errors.
+ */
 void h_cleanup(struct h_server *s);
 
 /* A client context with the named client certificate (NULL: none), trusting ca (NULL: ca.crt). */
@@ -110,5 +114,20 @@ const struct ttlv *h_payload(const struct ttlv *resp, unsigned i);
 int h_item_status(const struct ttlv *resp, unsigned i);
 /* A Text String child of the first batch item's payload, copied into buf ("" when absent). */
 const char *h_payload_text(const struct ttlv *resp, uint32_t tag, char *buf, size_t size);
+
+/*
+ * Memory checking: with KMIPD_VALGRIND=1 every server runs under valgrind (--leak-check=full,
+ * --error-exitcode=99, definite leaks count as errors), so h_stop returns 99 when valgrind found
+ * something, and h_cleanup reports it. Deadlines the harness waits for are scaled by h_slow().
+ */
+bool h_valgrind(void);
+/* ms, or ten times ms under valgrind. */
+int h_slow(int ms);
+/* Like h_start with RLIMIT_NOFILE set to nofile (soft and hard) in the server process. */
+void h_start_nofile(struct h_server *s, const char *const *overrides, unsigned nofile);
+/* The pids of the server's child processes (its key-generation workers), at most n; returns how many. */
+size_t h_children(struct h_server *s, pid_t *pids, size_t n);
+/* Open file descriptors of the server process, or -1. */
+int h_count_fds(struct h_server *s);
 
 #endif
