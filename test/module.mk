@@ -61,3 +61,9 @@ $(BUILD)/fuzz/fuzz_request: $(BUILD)/test/fuzz/fuzz_request.o $(patsubst %.c,$(B
 		$(BUILD)/libstore.a $(BUILD)/libtls.a $(BUILD)/libproto.a
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
+
+ALL_SRCS += test/integration/test_access.c
+TEST_BINS += $(BUILD)/test/test_access
+$(BUILD)/test/test_access: $(BUILD)/test/integration/test_access.o $(BUILD)/test/integration/harness.o \
+		$(BUILD)/libproto.a $(BUILD)/libtls.a | $(BUILD)/kmipd $(BUILD)/kmipctl
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
