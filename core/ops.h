@@ -45,6 +45,8 @@ const char *ops_uid(struct op_ctx *ctx);
 int ops_begin(struct op_ctx *ctx, bool write, struct store_txn **txn) __attribute__((warn_unused_result));
 /* Commits; -1 with ctx->err set (a full store is reported as such). */
 int ops_commit(struct op_ctx *ctx, struct store_txn *txn) __attribute__((warn_unused_result));
+/* Sets ctx->err to the out-of-memory failure; returns -1. */
+int ops_nomem(struct op_ctx *ctx);
 /* Sets ctx->err from a store error; returns -1. */
 int ops_store_error(struct op_ctx *ctx, int err, const char *what);
 /*

@@ -91,6 +91,12 @@ ops_set_placeholder(struct op_ctx *ctx, const char *uid)
 	ops_audit_uid(ctx, uid);
 }
 
+int
+ops_nomem(struct op_ctx *ctx)
+{
+	return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_GENERAL_FAILURE, "out of memory");
+}
+
 /* Maps a store error onto a Result Reason and message. */
 int
 ops_store_error(struct op_ctx *ctx, int err, const char *what)
@@ -158,7 +164,7 @@ ops_save(struct op_ctx *ctx, struct store_txn *txn, struct store_object *obj)
 
 	if (attrs_set_date(obj->arena, obj->attrs, KMIP_TAG_LAST_CHANGE_DATE, ctx->now) != 0 ||
 	    attrs_set_enum(obj->arena, obj->attrs, KMIP_TAG_STATE, obj->state) != 0)
-		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_GENERAL_FAILURE, "out of memory");
+		return ops_nomem(ctx);
 	if ((rc = store_put(txn, obj)) != 0)
 		return ops_store_error(ctx, rc, "write");
 	return 0;

@@ -32,7 +32,7 @@ request_attrs(struct op_ctx *ctx, const struct ttlv *src)
 	struct ttlv *attrs = ttlv_new_struct(ctx->arena, KMIP_TAG_ATTRIBUTES);
 
 	if (attrs == NULL) {
-		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_GENERAL_FAILURE, "out of memory");
+		ops_nomem(ctx);
 		return NULL;
 	}
 	if (attrs_from_request(ctx->arena, ctx->version, src, attrs, &ctx->err) != 0)
@@ -90,7 +90,7 @@ new_object(struct op_ctx *ctx, struct store_txn *txn, uint32_t type, const struc
 		goto nomem;
 	return o;
 nomem:
-	kmip_error_set(&ctx->err, KMIP_RESULT_REASON_GENERAL_FAILURE, "out of memory");
+	ops_nomem(ctx);
 fail:
 	store_object_free(o);
 	return NULL;
@@ -183,7 +183,7 @@ op_create(struct op_ctx *ctx)
 		goto out;
 	if (attrs_set_int(o->arena, o->attrs, KMIP_TAG_CRYPTOGRAPHIC_LENGTH, bits) != 0 || default_mask(o, mask) != 0 ||
 	    store_object_set_material(o, key, (size_t)bits / 8, KMIP_KEY_FORMAT_TYPE_RAW) != 0) {
-		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_GENERAL_FAILURE, "out of memory");
+		ops_nomem(ctx);
 		goto out;
 	}
 	if (ops_save(ctx, txn, o) != 0)
@@ -334,13 +334,13 @@ pair_half(struct op_ctx *ctx, struct store_txn *txn, uint32_t type, const struct
 	if (attrs_set_enum(o->arena, o->attrs, KMIP_TAG_CRYPTOGRAPHIC_ALGORITHM, p->alg) != 0 ||
 	    attrs_set_int(o->arena, o->attrs, KMIP_TAG_CRYPTOGRAPHIC_LENGTH, p->bits) != 0 ||
 	    default_mask(o, default_usage) != 0) {
-		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_GENERAL_FAILURE, "out of memory");
+		ops_nomem(ctx);
 		store_object_free(o);
 		return NULL;
 	}
 	return o;
 nomem:
-	kmip_error_set(&ctx->err, KMIP_RESULT_REASON_GENERAL_FAILURE, "out of memory");
+	ops_nomem(ctx);
 	return NULL;
 }
 
@@ -370,17 +370,17 @@ store_pair(struct op_ctx *ctx, struct store_txn *txn, struct ttlv *const sets[3]
 	    store_object_set_material(*pub, key->public_der, key->public_len, KMIP_KEY_FORMAT_TYPE_X_509) != 0 ||
 	    attrs_add_link((*priv)->arena, (*priv)->attrs, KMIP_LINK_TYPE_PUBLIC_KEY_LINK, (*pub)->uid) != 0 ||
 	    attrs_add_link((*pub)->arena, (*pub)->attrs, KMIP_LINK_TYPE_PRIVATE_KEY_LINK, (*priv)->uid) != 0)
-		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_GENERAL_FAILURE, "out of memory");
+		return ops_nomem(ctx);
 	if (p->alg != KMIP_CRYPTOGRAPHIC_ALGORITHM_RSA) {
 		struct ttlv *dom = ttlv_new_struct((*priv)->arena, KMIP_TAG_CRYPTOGRAPHIC_DOMAIN_PARAMETERS);
 		struct ttlv *curve = ttlv_new_enum((*priv)->arena, KMIP_TAG_RECOMMENDED_CURVE, p->curve);
 
 		if (dom == NULL || curve == NULL)
-			return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_GENERAL_FAILURE, "out of memory");
+			return ops_nomem(ctx);
 		ttlv_append(dom, curve);
 		if (attrs_set((*priv)->arena, (*priv)->attrs, dom) != 0 ||
 		    attrs_set((*pub)->arena, (*pub)->attrs, dom) != 0)
-			return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_GENERAL_FAILURE, "out of memory");
+			return ops_nomem(ctx);
 	}
 	if (ops_save(ctx, txn, *priv) != 0 || ops_save(ctx, txn, *pub) != 0)
 		return -1;
@@ -544,7 +544,7 @@ op_register(struct op_ctx *ctx)
 	    (key.alg != 0 && ttlv_find(o->attrs, KMIP_TAG_CRYPTOGRAPHIC_ALGORITHM) == NULL &&
 	    attrs_set_enum(o->arena, o->attrs, KMIP_TAG_CRYPTOGRAPHIC_ALGORITHM, key.alg) != 0) ||
 	    (key.bits != 0 && attrs_set_int(o->arena, o->attrs, KMIP_TAG_CRYPTOGRAPHIC_LENGTH, (int32_t)key.bits) != 0)) {
-		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_GENERAL_FAILURE, "out of memory");
+		ops_nomem(ctx);
 		goto out;
 	}
 	if (ops_save(ctx, txn, o) != 0)
@@ -617,7 +617,7 @@ rekey_attrs(struct op_ctx *ctx, const struct store_object *old, const struct ttl
 		goto nomem;
 	return attrs;
 nomem:
-	kmip_error_set(&ctx->err, KMIP_RESULT_REASON_GENERAL_FAILURE, "out of memory");
+	ops_nomem(ctx);
 	return NULL;
 }
 
@@ -627,7 +627,7 @@ link_replacement(struct op_ctx *ctx, struct store_object *old, struct store_obje
 {
 	if (attrs_add_link(new->arena, new->attrs, KMIP_LINK_TYPE_REPLACED_OBJECT_LINK, old->uid) != 0 ||
 	    attrs_add_link(old->arena, old->attrs, KMIP_LINK_TYPE_REPLACEMENT_OBJECT_LINK, new->uid) != 0)
-		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_GENERAL_FAILURE, "out of memory");
+		return ops_nomem(ctx);
 	(void)store_attrs_remove(old->attrs, KMIP_TAG_NAME, -1);
 	return 0;
 }
@@ -676,7 +676,7 @@ op_rekey(struct op_ctx *ctx)
 	if ((new = new_object(ctx, txn, KMIP_OBJECT_TYPE_SYMMETRIC_KEY, attrs)) == NULL)
 		goto out;
 	if (store_object_set_material(new, key, (size_t)bits / 8, KMIP_KEY_FORMAT_TYPE_RAW) != 0) {
-		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_GENERAL_FAILURE, "out of memory");
+		ops_nomem(ctx);
 		goto out;
 	}
 	if (link_replacement(ctx, old, new) != 0 || ops_save(ctx, txn, new) != 0 || ops_save(ctx, txn, old) != 0)

@@ -76,7 +76,7 @@ op_activate(struct op_ctx *ctx)
 	}
 	o->state = KMIP_STATE_ACTIVE;
 	if (attrs_set_date(o->arena, o->attrs, KMIP_TAG_ACTIVATION_DATE, ctx->now) != 0) {
-		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_GENERAL_FAILURE, "out of memory");
+		ops_nomem(ctx);
 		goto fail;
 	}
 	return lifecycle_finish(ctx, txn, o, "activated");
@@ -133,7 +133,7 @@ op_revoke(struct op_ctx *ctx)
 	}
 	return lifecycle_finish(ctx, txn, o, compromise ? "revoked as compromised" : "revoked");
 nomem:
-	kmip_error_set(&ctx->err, KMIP_RESULT_REASON_GENERAL_FAILURE, "out of memory");
+	ops_nomem(ctx);
 fail:
 	store_txn_abort(txn);
 	store_object_free(o);
@@ -177,7 +177,7 @@ op_destroy(struct op_ctx *ctx)
 	}
 	if (store_object_set_material(o, NULL, 0, o->material_format) != 0 ||
 	    attrs_set_date(o->arena, o->attrs, KMIP_TAG_DESTROY_DATE, ctx->now) != 0) {
-		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_GENERAL_FAILURE, "out of memory");
+		ops_nomem(ctx);
 		goto fail;
 	}
 	return lifecycle_finish(ctx, txn, o, "destroyed");
@@ -203,7 +203,7 @@ locate_filter(struct op_ctx *ctx, struct ttlv *filter)
 		src = ttlv_find(p, KMIP_TAG_ATTRIBUTES);
 		for (c = src != NULL && src->type == TTLV_STRUCTURE ? src->v.s.first : NULL; c != NULL; c = c->next) {
 			if ((item = store_ttlv_copy(ctx->arena, c)) == NULL)
-				return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_GENERAL_FAILURE, "out of memory");
+				return ops_nomem(ctx);
 			if (attr_check(item, &ctx->err) != 0)
 				return -1;
 			ttlv_append(filter, item);
@@ -370,7 +370,7 @@ op_locate(struct op_ctx *ctx)
 	uint32_t mask, max, offset;
 
 	if (filter == NULL)
-		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_GENERAL_FAILURE, "out of memory");
+		return ops_nomem(ctx);
 	memset(&q, 0, sizeof(q));
 	memset(&found, 0, sizeof(found));
 	if (locate_filter(ctx, filter) != 0 || optional_count(ctx, KMIP_TAG_MAXIMUM_ITEMS, &max) != 0 ||
@@ -381,7 +381,7 @@ op_locate(struct op_ctx *ctx)
 		struct ttlv *copy = store_ttlv_copy(ctx->arena, member);
 
 		if (copy == NULL)
-			return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_GENERAL_FAILURE, "out of memory");
+			return ops_nomem(ctx);
 		ttlv_append(filter, copy);
 	}
 	if (max == 0 || max > LOCATE_MAX_ITEMS)

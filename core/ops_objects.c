@@ -390,7 +390,7 @@ apply_edit(struct op_ctx *ctx, enum edit kind, struct ttlv *item, const struct t
 	    kind == EDIT_ADD ? "added" : kind == EDIT_DELETE ? "deleted" : "changed");
 	goto out;
 nomem:
-	kmip_error_set(&ctx->err, KMIP_RESULT_REASON_GENERAL_FAILURE, "out of memory");
+	ops_nomem(ctx);
 out:
 	store_txn_abort(txn);
 	store_object_free(o);
@@ -484,7 +484,7 @@ custom_like(struct op_ctx *ctx, const char *vendor, size_t vlen, const char *nam
 	struct ttlv *n = ttlv_new_text(ctx->arena, KMIP_TAG_ATTRIBUTE_NAME, name, nlen);
 
 	if (like == NULL || v == NULL || n == NULL) {
-		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_GENERAL_FAILURE, "out of memory");
+		ops_nomem(ctx);
 		return NULL;
 	}
 	ttlv_append(like, v);
@@ -506,7 +506,7 @@ like_from_name(struct op_ctx *ctx, const char *s)
 		return NULL;
 	}
 	if ((like = ttlv_new_struct(ctx->arena, tag)) == NULL)
-		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_GENERAL_FAILURE, "out of memory");
+		ops_nomem(ctx);
 	return like;
 }
 
@@ -548,7 +548,7 @@ op_delete_attribute(struct op_ctx *ctx)
 		}
 	}
 	if (like == NULL)
-		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_GENERAL_FAILURE, "out of memory");
+		return ops_nomem(ctx);
 	if (!(attr_def(like->tag)->flags & ATTR_EDIT))
 		return kmip_error_set(&ctx->err, ops_reason_read_only(ctx->version),
 		    "attribute %s cannot be deleted", ttlv_tag_name(like->tag));
