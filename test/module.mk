@@ -67,3 +67,18 @@ TEST_BINS += $(BUILD)/test/test_access
 $(BUILD)/test/test_access: $(BUILD)/test/integration/test_access.o $(BUILD)/test/integration/harness.o \
 		$(BUILD)/libproto.a $(BUILD)/libtls.a | $(BUILD)/kmipd $(BUILD)/kmipctl
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
+
+# kmip-bench, the event-driven load generator (test/bench/README.md), linked where the issue names it, and its
+# smoke test: a few seconds against a private kmipd, checking responses only (no figures in make test).
+ALL_SRCS += test/bench/kmip-bench.c
+BENCH_BINS += $(BUILD)/bench/kmip-bench test/bench/kmip-bench
+$(BUILD)/bench/kmip-bench: $(BUILD)/test/bench/kmip-bench.o $(BUILD)/libproto.a $(BUILD)/libtls.a
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+test/bench/kmip-bench: $(BUILD)/bench/kmip-bench
+	ln -sf $(abspath $<) $@
+
+TEST_BINS += $(BUILD)/test/test_bench_smoke
+$(BUILD)/test/test_bench_smoke: test/bench/smoke.sh | $(BUILD)/bench/kmip-bench $(BUILD)/kmipd
+	@mkdir -p $(@D)
+	install -m 755 $< $@
