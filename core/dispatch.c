@@ -43,6 +43,15 @@ const struct op_desc dispatch_ops[] = {
 	{ KMIP_OPERATION_DESTROY, "Destroy", op_destroy, NULL, V(1, 0) },
 	{ KMIP_OPERATION_QUERY, "Query", op_query, NULL, V(1, 0) },
 	{ KMIP_OPERATION_DISCOVER_VERSIONS, "DiscoverVersions", op_discover_versions, NULL, V(1, 1) },
+	{ KMIP_OPERATION_ENCRYPT, "Encrypt", op_encrypt, NULL, V(1, 2) },
+	{ KMIP_OPERATION_DECRYPT, "Decrypt", op_decrypt, NULL, V(1, 2) },
+	{ KMIP_OPERATION_SIGN, "Sign", op_sign, NULL, V(1, 2) },
+	{ KMIP_OPERATION_SIGNATURE_VERIFY, "SignatureVerify", op_signature_verify, NULL, V(1, 2) },
+	{ KMIP_OPERATION_MAC, "MAC", op_mac, NULL, V(1, 2) },
+	{ KMIP_OPERATION_MAC_VERIFY, "MACVerify", op_mac_verify, NULL, V(1, 2) },
+	{ KMIP_OPERATION_RNG_RETRIEVE, "RNGRetrieve", op_rng_retrieve, NULL, V(1, 2) },
+	{ KMIP_OPERATION_RNG_SEED, "RNGSeed", op_rng_seed, NULL, V(1, 2) },
+	{ KMIP_OPERATION_HASH, "Hash", op_hash, NULL, V(1, 2) },
 	{ 0, NULL, NULL, NULL, 0 },
 };
 

@@ -1,7 +1,7 @@
 # core: the kmipd program and the kmipctl tool.
 KMIPD_SRCS := core/main.c core/log.c core/server.c core/conn.c core/dispatch.c core/config.c core/attrs.c \
 	core/ops_common.c core/ops_create.c core/ops_objects.c core/ops_lifecycle.c core/keygen.c core/keyfmt.c \
-	core/access.c core/audit.c
+	core/access.c core/audit.c core/ops_crypto.c
 KMIPCTL_SRCS := core/kmipctl.c core/access.c
 ALL_SRCS += $(KMIPD_SRCS) core/kmipctl.c
 

@@ -79,6 +79,15 @@ int op_revoke(struct op_ctx *ctx);
 int op_destroy(struct op_ctx *ctx);
 int op_locate(struct op_ctx *ctx);
 int op_rekey(struct op_ctx *ctx);
+int op_encrypt(struct op_ctx *ctx);
+int op_decrypt(struct op_ctx *ctx);
+int op_sign(struct op_ctx *ctx);
+int op_signature_verify(struct op_ctx *ctx);
+int op_mac(struct op_ctx *ctx);
+int op_mac_verify(struct op_ctx *ctx);
+int op_hash(struct op_ctx *ctx);
+int op_rng_retrieve(struct op_ctx *ctx);
+int op_rng_seed(struct op_ctx *ctx);
 int op_rekey_key_pair(struct op_ctx *ctx);
 
 /* Key generation a batch item needs before it runs: 1 with spec filled, 0 for none. */

@@ -1,0 +1,849 @@
+/*
+ * Cryptographic operations with managed keys, on OpenSSL EVP: Encrypt and Decrypt (AES in ECB, CBC, CTR,
+ * GCM, XTS and key wrap; 3DES; ChaCha20 and ChaCha20-Poly1305; RSA with PKCS#1 v1.5 or OAEP), Sign and
+ * Signature Verify (RSA PKCS#1 v1.5 and PSS, ECDSA), MAC and MAC Verify (HMAC, CMAC), Hash, RNG Retrieve
+ * and RNG Seed. The key never leaves the server: only the operation's result does.
+ *
+ * Single-part only: a request that opens or continues a multi-part operation (Init Indicator without Final
+ * Indicator, or a Correlation Value) is refused with Feature Not Supported.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+#include <openssl/rand.h>
+#include <openssl/rsa.h>
+
+#include "core/attrs.h"
+#include "core/conn.h"
+#include "core/keyfmt.h"
+#include "core/ops.h"
+
+#define CRYPTO_MAX_DATA		(1024 * 1024)	/* bytes of Data in one request */
+#define RNG_MAX_LENGTH		(64 * 1024)	/* bytes one RNG Retrieve may ask for */
+
+/* Cryptographic Parameters, from the request or else from the key's attribute. */
+struct cparams {
+	uint32_t mode;		/* Block Cipher Mode, 0 when absent */
+	uint32_t padding;	/* Padding Method, 0 when absent */
+	uint32_t hash;		/* Hashing Algorithm, 0 when absent */
+	uint32_t dsa;		/* Digital Signature Algorithm, 0 when absent */
+	uint32_t alg;		/* Cryptographic Algorithm, 0 when absent */
+	uint32_t mgf_hash;	/* Mask Generator Hashing Algorithm, 0 when absent */
+	int32_t tag_len;	/* Tag Length, -1 when absent */
+	int32_t iv_len;		/* IV Length in bits, -1 when absent */
+	int32_t salt_len;	/* Salt Length in bits, -1 when absent */
+	bool random_iv;
+};
+
+static void
+params_read(const struct ttlv *cp, struct cparams *p)
+{
+	const struct ttlv *c;
+
+	for (c = cp != NULL && cp->type == TTLV_STRUCTURE ? cp->v.s.first : NULL; c != NULL; c = c->next) {
+		if (c->type == TTLV_ENUMERATION) {
+			switch (c->tag) {
+			case KMIP_TAG_BLOCK_CIPHER_MODE:
+				p->mode = c->v.u32;
+				break;
+			case KMIP_TAG_PADDING_METHOD:
+				p->padding = c->v.u32;
+				break;
+			case KMIP_TAG_HASHING_ALGORITHM:
+				p->hash = c->v.u32;
+				break;
+			case KMIP_TAG_DIGITAL_SIGNATURE_ALGORITHM:
+				p->dsa = c->v.u32;
+				break;
+			case KMIP_TAG_CRYPTOGRAPHIC_ALGORITHM:
+				p->alg = c->v.u32;
+				break;
+			case KMIP_TAG_MASK_GENERATOR_HASHING_ALGORITHM:
+				p->mgf_hash = c->v.u32;
+				break;
+			default:
+				break;
+			}
+		} else if (c->type == TTLV_INTEGER) {
+			if (c->tag == KMIP_TAG_TAG_LENGTH)
+				p->tag_len = c->v.i32;
+			else if (c->tag == KMIP_TAG_IV_LENGTH)
+				p->iv_len = c->v.i32;
+			else if (c->tag == KMIP_TAG_SALT_LENGTH)
+				p->salt_len = c->v.i32;
+		} else if (c->type == TTLV_BOOLEAN && c->tag == KMIP_TAG_RANDOM_IV) {
+			p->random_iv = c->v.b;
+		}
+	}
+}
+
+/* The request's Cryptographic Parameters, falling back to the key's own. */
+static void
+params_get(const struct op_ctx *ctx, const struct store_object *o, struct cparams *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->tag_len = p->iv_len = p->salt_len = -1;
+	params_read(ttlv_find(o->attrs, KMIP_TAG_CRYPTOGRAPHIC_PARAMETERS), p);
+	params_read(ttlv_find(ctx->item->payload, KMIP_TAG_CRYPTOGRAPHIC_PARAMETERS), p);
+}
+
+/* The digest named by a Hashing Algorithm, or NULL. */
+static const char *
+digest_name(uint32_t hash)
+{
+	switch (hash) {
+	case KMIP_HASHING_ALGORITHM_SHA_1:
+		return "SHA1";
+	case KMIP_HASHING_ALGORITHM_SHA_224:
+		return "SHA224";
+	case KMIP_HASHING_ALGORITHM_SHA_256:
+		return "SHA256";
+	case KMIP_HASHING_ALGORITHM_SHA_384:
+		return "SHA384";
+	case KMIP_HASHING_ALGORITHM_SHA_512:
+		return "SHA512";
+	case KMIP_HASHING_ALGORITHM_SHA_512_224:
+		return "SHA512-224";
+	case KMIP_HASHING_ALGORITHM_SHA_512_256:
+		return "SHA512-256";
+	case KMIP_HASHING_ALGORITHM_SHA_3_224:
+		return "SHA3-224";
+	case KMIP_HASHING_ALGORITHM_SHA_3_256:
+		return "SHA3-256";
+	case KMIP_HASHING_ALGORITHM_SHA_3_384:
+		return "SHA3-384";
+	case KMIP_HASHING_ALGORITHM_SHA_3_512:
+		return "SHA3-512";
+	case KMIP_HASHING_ALGORITHM_MD5:
+		return "MD5";
+	default:
+		return NULL;
+	}
+}
+
+/* A Byte String field of the payload; NULL when absent, with ctx->err set when malformed or too large. */
+static const struct ttlv *
+payload_bytes(struct op_ctx *ctx, uint32_t tag, bool required)
+{
+	const struct ttlv *t = ttlv_find(ctx->item->payload, tag);
+
+	if (t == NULL) {
+		if (required)
+			kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "%s is missing", ttlv_tag_name(tag));
+		return NULL;
+	}
+	if (t->type != TTLV_BYTE_STRING || t->length > CRYPTO_MAX_DATA) {
+		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "%s must be a Byte String of at most %d bytes",
+		    ttlv_tag_name(tag), CRYPTO_MAX_DATA);
+		return NULL;
+	}
+	return t;
+}
+
+/* Refuses multi-part requests; 0 for a single-part one. */
+static int
+single_part(struct op_ctx *ctx)
+{
+	const struct ttlv *init = ttlv_find(ctx->item->payload, KMIP_TAG_INIT_INDICATOR);
+	const struct ttlv *final = ttlv_find(ctx->item->payload, KMIP_TAG_FINAL_INDICATOR);
+
+	if (ttlv_find(ctx->item->payload, KMIP_TAG_CORRELATION_VALUE) != NULL ||
+	    (init != NULL && init->type == TTLV_BOOLEAN && init->v.b && (final == NULL || !final->v.b)) ||
+	    (final != NULL && final->type == TTLV_BOOLEAN && !final->v.b && init != NULL))
+		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_FEATURE_NOT_SUPPORTED,
+		    "multi-part cryptographic operations are not supported: send all the data in one request");
+	return 0;
+}
+
+/*
+ * Loads the key an operation uses: it must be Active and allow the operation in its Cryptographic Usage
+ * Mask. Returns the object, or NULL with ctx->err set.
+ */
+static struct store_object *
+crypto_key(struct op_ctx *ctx, uint32_t usage)
+{
+	struct store_object *o = NULL;
+	const struct ttlv *mask;
+	struct store_txn *txn;
+	const char *uid;
+	int rc;
+
+	if ((uid = ops_uid(ctx)) == NULL || ops_begin(ctx, false, &txn) != 0)
+		return NULL;
+	rc = ops_load(ctx, txn, uid, OPS_MATERIAL, &o);
+	store_txn_abort(txn);
+	if (rc != 0)
+		return NULL;
+	if (o->state != KMIP_STATE_ACTIVE || o->material == NULL) {
+		kmip_error_set(&ctx->err, ops_reason_wrong_state(ctx->version), "key %s is %s; cryptographic operations "
+		    "need an Active key", uid, ttlv_enum_name(KMIP_TAG_STATE, o->state));
+		goto fail;
+	}
+	mask = ttlv_find(o->attrs, KMIP_TAG_CRYPTOGRAPHIC_USAGE_MASK);
+	if (mask == NULL || mask->type != TTLV_INTEGER || !((uint32_t)mask->v.i32 & usage)) {
+		kmip_error_set(&ctx->err, KMIP_VERSION_MAJOR(ctx->version) >= 2 ?
+		    KMIP_RESULT_REASON_INCOMPATIBLE_CRYPTOGRAPHIC_USAGE_MASK : KMIP_RESULT_REASON_PERMISSION_DENIED,
+		    "key %s is not for %s (Cryptographic Usage Mask)", uid,
+		    ttlv_mask_str(KMIP_TAG_CRYPTOGRAPHIC_USAGE_MASK, usage, (char[64]){ 0 }, 64));
+		goto fail;
+	}
+	return o;
+fail:
+	store_object_free(o);
+	return NULL;
+}
+
+static uint32_t
+key_alg(const struct store_object *o)
+{
+	const struct ttlv *a = ttlv_find(o->attrs, KMIP_TAG_CRYPTOGRAPHIC_ALGORITHM);
+
+	return a != NULL && a->type == TTLV_ENUMERATION ? a->v.u32 : 0;
+}
+
+/* Sets ctx->err to a Cryptographic Failure naming what failed and clears OpenSSL's queue; returns -1. */
+static int
+crypto_fail(struct op_ctx *ctx, const char *what)
+{
+	ERR_clear_error();
+	return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_CRYPTOGRAPHIC_FAILURE, "%s", what);
+}
+
+/* The EVP cipher name for a symmetric key of algorithm alg, keylen bytes, in mode; NULL if unsupported. */
+static const char *
+cipher_name(uint32_t alg, size_t keylen, uint32_t mode, char *buf, size_t size)
+{
+	const char *m;
+
+	switch (alg) {
+	case KMIP_CRYPTOGRAPHIC_ALGORITHM_AES:
+		switch (mode) {
+		case KMIP_BLOCK_CIPHER_MODE_ECB:
+			m = "ECB";
+			break;
+		case 0:
+		case KMIP_BLOCK_CIPHER_MODE_CBC:
+			m = "CBC";
+			break;
+		case KMIP_BLOCK_CIPHER_MODE_CTR:
+			m = "CTR";
+			break;
+		case KMIP_BLOCK_CIPHER_MODE_GCM:
+			m = "GCM";
+			break;
+		case KMIP_BLOCK_CIPHER_MODE_CFB:
+			m = "CFB";
+			break;
+		case KMIP_BLOCK_CIPHER_MODE_OFB:
+			m = "OFB";
+			break;
+		case KMIP_BLOCK_CIPHER_MODE_XTS:
+			/* An XTS key is two AES keys. */
+			if (keylen != 32 && keylen != 64)
+				return NULL;
+			snprintf(buf, size, "AES-%zu-XTS", keylen * 4);
+			return buf;
+		case KMIP_BLOCK_CIPHER_MODE_NISTKEYWRAP:
+			snprintf(buf, size, "AES-%zu-WRAP", keylen * 8);
+			return buf;
+		case KMIP_BLOCK_CIPHER_MODE_AESKEYWRAPPADDING:
+			snprintf(buf, size, "AES-%zu-WRAP-PAD", keylen * 8);
+			return buf;
+		default:
+			return NULL;
+		}
+		if (keylen != 16 && keylen != 24 && keylen != 32)
+			return NULL;
+		snprintf(buf, size, "AES-%zu-%s", keylen * 8, m);
+		return buf;
+	case KMIP_CRYPTOGRAPHIC_ALGORITHM_3DES:
+		if (mode == KMIP_BLOCK_CIPHER_MODE_ECB)
+			return "DES-EDE3-ECB";
+		if (mode == 0 || mode == KMIP_BLOCK_CIPHER_MODE_CBC)
+			return "DES-EDE3-CBC";
+		return NULL;
+	case KMIP_CRYPTOGRAPHIC_ALGORITHM_CHACHA20:
+		return "ChaCha20";
+	case KMIP_CRYPTOGRAPHIC_ALGORITHM_CHACHA20POLY1305:
+		return "ChaCha20-Poly1305";
+	default:
+		return NULL;
+	}
+}
+
+/*
+ * Symmetric Encrypt or Decrypt of data with key o. Writes Data (and on encryption the generated IV and the
+ * Authenticated Encryption Tag) into ctx->out.
+ */
+static int
+symmetric(struct op_ctx *ctx, const struct store_object *o, const struct cparams *p, bool enc,
+    const struct ttlv *data)
+{
+	const struct ttlv *ivt = payload_bytes(ctx, KMIP_TAG_IV_COUNTER_NONCE, false);
+	const struct ttlv *aad = payload_bytes(ctx, KMIP_TAG_AUTHENTICATED_ENCRYPTION_ADDITIONAL_DATA, false);
+	const struct ttlv *tagt = payload_bytes(ctx, KMIP_TAG_AUTHENTICATED_ENCRYPTION_TAG, false);
+	uint32_t alg = p->alg != 0 ? p->alg : key_alg(o);
+	char namebuf[32];
+	const char *name = cipher_name(alg, o->material_len, p->mode, namebuf, sizeof(namebuf));
+	bool aead = p->mode == KMIP_BLOCK_CIPHER_MODE_GCM || alg == KMIP_CRYPTOGRAPHIC_ALGORITHM_CHACHA20POLY1305;
+	bool wrap = p->mode == KMIP_BLOCK_CIPHER_MODE_NISTKEYWRAP || p->mode == KMIP_BLOCK_CIPHER_MODE_AESKEYWRAPPADDING;
+	uint8_t iv[64], tag[16], *out = NULL;
+	EVP_CIPHER *cipher = NULL;
+	EVP_CIPHER_CTX *c = NULL;
+	size_t ivlen = 0, taglen;
+	int n = 0, fin = 0, rc = -1;
+	bool gen_iv = false;
+
+	if (ctx->err.reason != 0)
+		return -1;
+	if (name == NULL || (cipher = EVP_CIPHER_fetch(NULL, name, NULL)) == NULL) {
+		ERR_clear_error();
+		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "this key (%s, %zu bytes) cannot be "
+		    "used in Block Cipher Mode %s", ttlv_enum_name(KMIP_TAG_CRYPTOGRAPHIC_ALGORITHM, alg),
+		    o->material_len, p->mode ? ttlv_enum_name(KMIP_TAG_BLOCK_CIPHER_MODE, p->mode) : "(none)");
+	}
+	ivlen = (size_t)EVP_CIPHER_get_iv_length(cipher);
+	if (aead && p->iv_len > 0)
+		ivlen = (size_t)p->iv_len / 8;
+	if (ivlen > sizeof(iv)) {
+		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "IV Length too large");
+		goto out;
+	}
+	if (ivt != NULL) {
+		if (!aead && !wrap && ivt->length != ivlen) {
+			kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "IV/Counter/Nonce must be %zu bytes",
+			    ivlen);
+			goto out;
+		}
+		if (ivt->length > sizeof(iv)) {
+			kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "IV/Counter/Nonce too long");
+			goto out;
+		}
+		ivlen = ivt->length;
+		memcpy(iv, ivt->v.bytes.data, ivlen);
+	} else if (ivlen > 0 && !wrap) {
+		if (!enc) {
+			kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "decryption needs the IV/Counter/Nonce");
+			goto out;
+		}
+		/* The server chooses the IV and returns it with the ciphertext. */
+		if (RAND_bytes(iv, (int)ivlen) != 1) {
+			crypto_fail(ctx, "random generator failed");
+			goto out;
+		}
+		gen_iv = true;
+	}
+	taglen = p->tag_len > 0 ? (size_t)p->tag_len : 16;
+	if (aead && (taglen < 4 || taglen > 16)) {
+		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "Tag Length %zu is not between 4 and 16",
+		    taglen);
+		goto out;
+	}
+	if (aead && !enc) {
+		if (tagt == NULL || tagt->length < 4 || tagt->length > 16) {
+			kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD,
+			    "authenticated decryption needs the Authenticated Encryption Tag");
+			goto out;
+		}
+		taglen = tagt->length;
+	}
+	if ((c = EVP_CIPHER_CTX_new()) == NULL || (out = malloc(data->length + 64)) == NULL) {
+		ops_nomem(ctx);
+		goto out;
+	}
+	if (!EVP_CipherInit_ex2(c, cipher, NULL, NULL, enc, NULL))
+		goto crypto;
+	if (aead && ivlen != (size_t)EVP_CIPHER_CTX_get_iv_length(c)) {
+		OSSL_PARAM prm[2] = { OSSL_PARAM_construct_size_t(OSSL_CIPHER_PARAM_AEAD_IVLEN, &ivlen),
+		    OSSL_PARAM_construct_end() };
+
+		if (!EVP_CIPHER_CTX_set_params(c, prm))
+			goto crypto;
+	}
+	if (!EVP_CipherInit_ex2(c, NULL, o->material, ivlen > 0 ? iv : NULL, enc, NULL))
+		goto crypto;
+	/* Block modes pad with PKCS#5 only when asked to: KMIP's default is no padding. */
+	if (p->mode == KMIP_BLOCK_CIPHER_MODE_ECB || p->mode == KMIP_BLOCK_CIPHER_MODE_CBC || p->mode == 0)
+		EVP_CIPHER_CTX_set_padding(c, p->padding == KMIP_PADDING_METHOD_PKCS5);
+	if (aead && !enc && !EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, (int)taglen, (void *)tagt->v.bytes.data))
+		goto crypto;
+	if (aead && aad != NULL && !EVP_CipherUpdate(c, NULL, &n, aad->v.bytes.data, (int)aad->length))
+		goto crypto;
+	if (!EVP_CipherUpdate(c, out, &n, data->v.bytes.data, (int)data->length))
+		goto crypto;
+	if (!EVP_CipherFinal_ex(c, out + n, &fin)) {
+		crypto_fail(ctx, aead && !enc ? "authentication failed: the tag does not match" :
+		    "the data does not fit the cipher (length or padding)");
+		goto out;
+	}
+	if (aead && enc && !EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, (int)taglen, tag))
+		goto crypto;
+	ttlv_enc_cstr(ctx->out, KMIP_TAG_UNIQUE_IDENTIFIER, o->uid);
+	ttlv_enc_bytes(ctx->out, KMIP_TAG_DATA, out, (size_t)(n + fin));
+	if (gen_iv)
+		ttlv_enc_bytes(ctx->out, KMIP_TAG_IV_COUNTER_NONCE, iv, ivlen);
+	if (aead && enc)
+		ttlv_enc_bytes(ctx->out, KMIP_TAG_AUTHENTICATED_ENCRYPTION_TAG, tag, taglen);
+	rc = 0;
+	goto out;
+crypto:
+	crypto_fail(ctx, enc ? "encryption failed" : "decryption failed");
+out:
+	if (out != NULL) {
+		OPENSSL_cleanse(out, data->length + 64);
+		free(out);
+	}
+	OPENSSL_cleanse(iv, sizeof(iv));
+	EVP_CIPHER_CTX_free(c);
+	EVP_CIPHER_free(cipher);
+	return rc;
+}
+
+/* Loads the EVP key of an asymmetric object. */
+static EVP_PKEY *
+load_pkey(struct op_ctx *ctx, const struct store_object *o)
+{
+	struct keyfmt_error kerr;
+	EVP_PKEY *k;
+
+	if (o->object_type == KMIP_OBJECT_TYPE_PRIVATE_KEY)
+		k = keyfmt_load_private(o->material, o->material_len, &kerr);
+	else if (o->object_type == KMIP_OBJECT_TYPE_PUBLIC_KEY)
+		k = keyfmt_load_public(o->material, o->material_len, &kerr);
+	else
+		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "key %s is not an asymmetric key",
+		    o->uid), NULL;
+	if (k == NULL)
+		kmip_error_set(&ctx->err, kerr.reason, "%s", kerr.message);
+	return k;
+}
+
+/* Sets RSA padding (PKCS#1 v1.5 or OAEP with its digests) on an encryption context. */
+static int
+rsa_cipher_padding(struct op_ctx *ctx, EVP_PKEY_CTX *pc, const struct cparams *p)
+{
+	const char *md;
+
+	if (p->padding == 0 || p->padding == KMIP_PADDING_METHOD_PKCS1_V1_5)
+		return EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_PADDING) > 0 ? 0 : crypto_fail(ctx, "RSA padding");
+	if (p->padding != KMIP_PADDING_METHOD_OAEP)
+		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD,
+		    "RSA encryption uses PKCS1 v1.5 or OAEP padding");
+	md = digest_name(p->hash != 0 ? p->hash : KMIP_HASHING_ALGORITHM_SHA_1);
+	if (md == NULL || EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_OAEP_PADDING) <= 0 ||
+	    EVP_PKEY_CTX_set_rsa_oaep_md_name(pc, md, NULL) <= 0 ||
+	    EVP_PKEY_CTX_set_rsa_mgf1_md_name(pc, p->mgf_hash != 0 && digest_name(p->mgf_hash) != NULL ?
+	    digest_name(p->mgf_hash) : md, NULL) <= 0)
+		return crypto_fail(ctx, "OAEP parameters not usable");
+	return 0;
+}
+
+/* RSA Encrypt (public key) or Decrypt (private key). */
+static int
+asymmetric(struct op_ctx *ctx, const struct store_object *o, const struct cparams *p, bool enc,
+    const struct ttlv *data)
+{
+	EVP_PKEY *k = load_pkey(ctx, o);
+	EVP_PKEY_CTX *pc = NULL;
+	uint8_t *out = NULL;
+	size_t outlen = 0;
+	int rc = -1;
+
+	if (k == NULL)
+		return -1;
+	if ((pc = EVP_PKEY_CTX_new_from_pkey(NULL, k, NULL)) == NULL ||
+	    (enc ? EVP_PKEY_encrypt_init(pc) : EVP_PKEY_decrypt_init(pc)) <= 0) {
+		crypto_fail(ctx, "this key cannot encrypt or decrypt");
+		goto out;
+	}
+	if (rsa_cipher_padding(ctx, pc, p) != 0)
+		goto out;
+	if ((enc ? EVP_PKEY_encrypt(pc, NULL, &outlen, data->v.bytes.data, data->length) :
+	    EVP_PKEY_decrypt(pc, NULL, &outlen, data->v.bytes.data, data->length)) <= 0 ||
+	    (out = malloc(outlen)) == NULL ||
+	    (enc ? EVP_PKEY_encrypt(pc, out, &outlen, data->v.bytes.data, data->length) :
+	    EVP_PKEY_decrypt(pc, out, &outlen, data->v.bytes.data, data->length)) <= 0) {
+		crypto_fail(ctx, enc ? "RSA encryption failed (data too long for the key?)" : "RSA decryption failed");
+		goto out;
+	}
+	ttlv_enc_cstr(ctx->out, KMIP_TAG_UNIQUE_IDENTIFIER, o->uid);
+	ttlv_enc_bytes(ctx->out, KMIP_TAG_DATA, out, outlen);
+	rc = 0;
+out:
+	if (out != NULL) {
+		OPENSSL_cleanse(out, outlen);
+		free(out);
+	}
+	EVP_PKEY_CTX_free(pc);
+	EVP_PKEY_free(k);
+	return rc;
+}
+
+/* Encrypt or Decrypt with the key the request names. */
+static int
+encrypt_decrypt(struct op_ctx *ctx, bool enc)
+{
+	const struct ttlv *data;
+	struct store_object *o;
+	struct cparams p;
+	int rc;
+
+	if (single_part(ctx) != 0 || (data = payload_bytes(ctx, KMIP_TAG_DATA, true)) == NULL)
+		return -1;
+	if ((o = crypto_key(ctx, enc ? KMIP_CRYPTOGRAPHIC_USAGE_MASK_ENCRYPT : KMIP_CRYPTOGRAPHIC_USAGE_MASK_DECRYPT))
+	    == NULL)
+		return -1;
+	params_get(ctx, o, &p);
+	if (o->object_type == KMIP_OBJECT_TYPE_SYMMETRIC_KEY)
+		rc = symmetric(ctx, o, &p, enc, data);
+	else
+		rc = asymmetric(ctx, o, &p, enc, data);
+	store_object_free(o);
+	return rc;
+}
+
+int
+op_encrypt(struct op_ctx *ctx)
+{
+	return encrypt_decrypt(ctx, true);
+}
+
+int
+op_decrypt(struct op_ctx *ctx)
+{
+	return encrypt_decrypt(ctx, false);
+}
+
+/* The digest and padding a signature uses, from a Digital Signature Algorithm or the parameters. */
+static int
+signature_scheme(struct op_ctx *ctx, const struct cparams *p, const char **md, int *padding)
+{
+	*padding = p->padding == KMIP_PADDING_METHOD_PSS ? RSA_PKCS1_PSS_PADDING : RSA_PKCS1_PADDING;
+	*md = digest_name(p->hash != 0 ? p->hash : KMIP_HASHING_ALGORITHM_SHA_256);
+	switch (p->dsa) {
+	case 0:
+		break;
+	case KMIP_DIGITAL_SIGNATURE_ALGORITHM_SHA_1_WITH_RSA_ENCRYPTION:
+	case KMIP_DIGITAL_SIGNATURE_ALGORITHM_ECDSA_WITH_SHA_1:
+		*md = "SHA1";
+		break;
+	case KMIP_DIGITAL_SIGNATURE_ALGORITHM_SHA_224_WITH_RSA_ENCRYPTION:
+	case KMIP_DIGITAL_SIGNATURE_ALGORITHM_ECDSA_WITH_SHA224:
+		*md = "SHA224";
+		break;
+	case KMIP_DIGITAL_SIGNATURE_ALGORITHM_SHA_256_WITH_RSA_ENCRYPTION:
+	case KMIP_DIGITAL_SIGNATURE_ALGORITHM_ECDSA_WITH_SHA256:
+		*md = "SHA256";
+		break;
+	case KMIP_DIGITAL_SIGNATURE_ALGORITHM_SHA_384_WITH_RSA_ENCRYPTION:
+	case KMIP_DIGITAL_SIGNATURE_ALGORITHM_ECDSA_WITH_SHA384:
+		*md = "SHA384";
+		break;
+	case KMIP_DIGITAL_SIGNATURE_ALGORITHM_SHA_512_WITH_RSA_ENCRYPTION:
+	case KMIP_DIGITAL_SIGNATURE_ALGORITHM_ECDSA_WITH_SHA512:
+		*md = "SHA512";
+		break;
+	case KMIP_DIGITAL_SIGNATURE_ALGORITHM_RSASSA_PSS:
+		*padding = RSA_PKCS1_PSS_PADDING;
+		break;
+	default:
+		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "Digital Signature Algorithm %s is "
+		    "not supported", ttlv_enum_name(KMIP_TAG_DIGITAL_SIGNATURE_ALGORITHM, p->dsa));
+	}
+	if (*md == NULL)
+		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "Hashing Algorithm not supported");
+	return 0;
+}
+
+/* Configures an RSA signing or verification context (padding, PSS salt and MGF1 digest). */
+static int
+rsa_sign_padding(EVP_PKEY_CTX *pc, EVP_PKEY *k, const struct cparams *p, int padding, const char *md)
+{
+	if (EVP_PKEY_get_base_id(k) != EVP_PKEY_RSA)
+		return 0;
+	if (EVP_PKEY_CTX_set_rsa_padding(pc, padding) <= 0)
+		return -1;
+	if (padding == RSA_PKCS1_PSS_PADDING) {
+		int salt = p->salt_len >= 0 ? p->salt_len / 8 : RSA_PSS_SALTLEN_DIGEST;
+
+		if (EVP_PKEY_CTX_set_rsa_pss_saltlen(pc, salt) <= 0 ||
+		    EVP_PKEY_CTX_set_rsa_mgf1_md_name(pc, p->mgf_hash != 0 && digest_name(p->mgf_hash) != NULL ?
+		    digest_name(p->mgf_hash) : md, NULL) <= 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Sign (verify false) or Signature Verify (verify true). */
+static int
+sign_verify(struct op_ctx *ctx, bool verify)
+{
+	const struct ttlv *data, *digested, *sig = NULL;
+	struct store_object *o;
+	EVP_PKEY *k = NULL;
+	EVP_PKEY_CTX *pc = NULL;
+	EVP_MD_CTX *mc = NULL;
+	EVP_MD *md = NULL;
+	struct cparams p;
+	const char *mdname;
+	uint8_t *out = NULL;
+	size_t outlen = 0;
+	int padding, rc = -1, ok;
+
+	if (single_part(ctx) != 0)
+		return -1;
+	data = payload_bytes(ctx, KMIP_TAG_DATA, false);
+	digested = payload_bytes(ctx, KMIP_TAG_DIGESTED_DATA, false);
+	if (verify)
+		sig = payload_bytes(ctx, KMIP_TAG_SIGNATURE_DATA, true);
+	if (ctx->err.reason != 0)
+		return -1;
+	if ((data == NULL) == (digested == NULL))
+		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD,
+		    "give either Data or Digested Data");
+	if ((o = crypto_key(ctx, verify ? KMIP_CRYPTOGRAPHIC_USAGE_MASK_VERIFY : KMIP_CRYPTOGRAPHIC_USAGE_MASK_SIGN))
+	    == NULL)
+		return -1;
+	params_get(ctx, o, &p);
+	if (signature_scheme(ctx, &p, &mdname, &padding) != 0 || (k = load_pkey(ctx, o)) == NULL)
+		goto out;
+	if ((md = EVP_MD_fetch(NULL, mdname, NULL)) == NULL) {
+		crypto_fail(ctx, "digest not available");
+		goto out;
+	}
+	if (data != NULL) {
+		if ((mc = EVP_MD_CTX_new()) == NULL) {
+			ops_nomem(ctx);
+			goto out;
+		}
+		if ((verify ? EVP_DigestVerifyInit_ex(mc, &pc, mdname, NULL, NULL, k, NULL) :
+		    EVP_DigestSignInit_ex(mc, &pc, mdname, NULL, NULL, k, NULL)) <= 0 ||
+		    rsa_sign_padding(pc, k, &p, padding, mdname) != 0) {
+			crypto_fail(ctx, "this key cannot sign or verify with these parameters");
+			goto out;
+		}
+	} else {
+		if ((pc = EVP_PKEY_CTX_new_from_pkey(NULL, k, NULL)) == NULL ||
+		    (verify ? EVP_PKEY_verify_init(pc) : EVP_PKEY_sign_init(pc)) <= 0 ||
+		    EVP_PKEY_CTX_set_signature_md(pc, md) <= 0 || rsa_sign_padding(pc, k, &p, padding, mdname) != 0) {
+			crypto_fail(ctx, "this key cannot sign or verify with these parameters");
+			goto out;
+		}
+	}
+	if (verify) {
+		ok = data != NULL ? EVP_DigestVerify(mc, sig->v.bytes.data, sig->length, data->v.bytes.data,
+		    data->length) : EVP_PKEY_verify(pc, sig->v.bytes.data, sig->length, digested->v.bytes.data,
+		    digested->length);
+		ERR_clear_error();
+		ttlv_enc_cstr(ctx->out, KMIP_TAG_UNIQUE_IDENTIFIER, o->uid);
+		ttlv_enc_enum(ctx->out, KMIP_TAG_VALIDITY_INDICATOR, ok == 1 ? KMIP_VALIDITY_INDICATOR_VALID :
+		    KMIP_VALIDITY_INDICATOR_INVALID);
+		rc = 0;
+		goto out;
+	}
+	ok = data != NULL ? EVP_DigestSign(mc, NULL, &outlen, data->v.bytes.data, data->length) :
+	    EVP_PKEY_sign(pc, NULL, &outlen, digested->v.bytes.data, digested->length);
+	if (ok <= 0 || (out = malloc(outlen)) == NULL || (data != NULL ? EVP_DigestSign(mc, out, &outlen,
+	    data->v.bytes.data, data->length) : EVP_PKEY_sign(pc, out, &outlen, digested->v.bytes.data,
+	    digested->length)) <= 0) {
+		crypto_fail(ctx, "signing failed");
+		goto out;
+	}
+	ttlv_enc_cstr(ctx->out, KMIP_TAG_UNIQUE_IDENTIFIER, o->uid);
+	ttlv_enc_bytes(ctx->out, KMIP_TAG_SIGNATURE_DATA, out, outlen);
+	rc = 0;
+out:
+	free(out);
+	if (mc != NULL)
+		EVP_MD_CTX_free(mc);	/* frees pc with it */
+	else
+		EVP_PKEY_CTX_free(pc);
+	EVP_MD_free(md);
+	EVP_PKEY_free(k);
+	store_object_free(o);
+	return rc;
+}
+
+int
+op_sign(struct op_ctx *ctx)
+{
+	return sign_verify(ctx, false);
+}
+
+int
+op_signature_verify(struct op_ctx *ctx)
+{
+	return sign_verify(ctx, true);
+}
+
+/* The HMAC digest of a key's algorithm, or NULL. */
+static const char *
+hmac_digest(uint32_t alg)
+{
+	switch (alg) {
+	case KMIP_CRYPTOGRAPHIC_ALGORITHM_HMAC_SHA1:
+		return "SHA1";
+	case KMIP_CRYPTOGRAPHIC_ALGORITHM_HMAC_SHA224:
+		return "SHA224";
+	case KMIP_CRYPTOGRAPHIC_ALGORITHM_HMAC_SHA256:
+		return "SHA256";
+	case KMIP_CRYPTOGRAPHIC_ALGORITHM_HMAC_SHA384:
+		return "SHA384";
+	case KMIP_CRYPTOGRAPHIC_ALGORITHM_HMAC_SHA512:
+		return "SHA512";
+	case KMIP_CRYPTOGRAPHIC_ALGORITHM_HMAC_MD5:
+		return "MD5";
+	case KMIP_CRYPTOGRAPHIC_ALGORITHM_HMAC_SHA3_224:
+		return "SHA3-224";
+	case KMIP_CRYPTOGRAPHIC_ALGORITHM_HMAC_SHA3_256:
+		return "SHA3-256";
+	case KMIP_CRYPTOGRAPHIC_ALGORITHM_HMAC_SHA3_384:
+		return "SHA3-384";
+	case KMIP_CRYPTOGRAPHIC_ALGORITHM_HMAC_SHA3_512:
+		return "SHA3-512";
+	default:
+		return NULL;
+	}
+}
+
+/* MAC (verify false) or MAC Verify (verify true): HMAC from the key's algorithm, or AES CMAC. */
+static int
+mac(struct op_ctx *ctx, bool verify)
+{
+	const struct ttlv *data, *given = NULL;
+	struct store_object *o;
+	struct cparams p;
+	EVP_MAC *m = NULL;
+	EVP_MAC_CTX *mc = NULL;
+	OSSL_PARAM prm[2];
+	uint8_t out[EVP_MAX_MD_SIZE];
+	const char *digest;
+	char cipher[32];
+	size_t outlen = 0;
+	uint32_t alg;
+	int rc = -1;
+
+	if (single_part(ctx) != 0 || (data = payload_bytes(ctx, KMIP_TAG_DATA, true)) == NULL)
+		return -1;
+	if (verify && (given = payload_bytes(ctx, KMIP_TAG_MAC_DATA, true)) == NULL)
+		return -1;
+	if ((o = crypto_key(ctx, verify ? KMIP_CRYPTOGRAPHIC_USAGE_MASK_MAC_VERIFY :
+	    KMIP_CRYPTOGRAPHIC_USAGE_MASK_MAC_GENERATE)) == NULL)
+		return -1;
+	params_get(ctx, o, &p);
+	alg = p.alg != 0 ? p.alg : key_alg(o);
+	if (p.mode == KMIP_BLOCK_CIPHER_MODE_CMAC || alg == KMIP_CRYPTOGRAPHIC_ALGORITHM_AES) {
+		snprintf(cipher, sizeof(cipher), "AES-%zu-CBC", o->material_len * 8);
+		m = EVP_MAC_fetch(NULL, "CMAC", NULL);
+		prm[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_CIPHER, cipher, 0);
+	} else {
+		if ((digest = hmac_digest(alg)) == NULL && (digest = digest_name(p.hash)) == NULL) {
+			kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "key %s is not a MAC key", o->uid);
+			goto out;
+		}
+		m = EVP_MAC_fetch(NULL, "HMAC", NULL);
+		prm[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)digest, 0);
+	}
+	prm[1] = OSSL_PARAM_construct_end();
+	if (m == NULL || (mc = EVP_MAC_CTX_new(m)) == NULL || !EVP_MAC_init(mc, o->material, o->material_len, prm) ||
+	    !EVP_MAC_update(mc, data->v.bytes.data, data->length) || !EVP_MAC_final(mc, out, &outlen, sizeof(out))) {
+		crypto_fail(ctx, "MAC computation failed");
+		goto out;
+	}
+	ttlv_enc_cstr(ctx->out, KMIP_TAG_UNIQUE_IDENTIFIER, o->uid);
+	if (verify)
+		ttlv_enc_enum(ctx->out, KMIP_TAG_VALIDITY_INDICATOR, given->length == outlen &&
+		    CRYPTO_memcmp(given->v.bytes.data, out, outlen) == 0 ? KMIP_VALIDITY_INDICATOR_VALID :
+		    KMIP_VALIDITY_INDICATOR_INVALID);
+	else
+		ttlv_enc_bytes(ctx->out, KMIP_TAG_MAC_DATA, out, outlen);
+	rc = 0;
+out:
+	OPENSSL_cleanse(out, sizeof(out));
+	EVP_MAC_CTX_free(mc);
+	EVP_MAC_free(m);
+	store_object_free(o);
+	return rc;
+}
+
+int
+op_mac(struct op_ctx *ctx)
+{
+	return mac(ctx, false);
+}
+
+int
+op_mac_verify(struct op_ctx *ctx)
+{
+	return mac(ctx, true);
+}
+
+/* Hash: the digest of Data with the Hashing Algorithm of the Cryptographic Parameters. */
+int
+op_hash(struct op_ctx *ctx)
+{
+	const struct ttlv *data;
+	struct cparams p;
+	uint8_t out[EVP_MAX_MD_SIZE];
+	unsigned int outlen = 0;
+	EVP_MD *md;
+	const char *name;
+
+	if (single_part(ctx) != 0 || (data = payload_bytes(ctx, KMIP_TAG_DATA, true)) == NULL)
+		return -1;
+	memset(&p, 0, sizeof(p));
+	params_read(ttlv_find(ctx->item->payload, KMIP_TAG_CRYPTOGRAPHIC_PARAMETERS), &p);
+	if ((name = digest_name(p.hash)) == NULL)
+		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD,
+		    "Hash needs a supported Hashing Algorithm in its Cryptographic Parameters");
+	if ((md = EVP_MD_fetch(NULL, name, NULL)) == NULL ||
+	    EVP_Digest(data->v.bytes.data, data->length, out, &outlen, md, NULL) != 1) {
+		EVP_MD_free(md);
+		return crypto_fail(ctx, "hashing failed");
+	}
+	EVP_MD_free(md);
+	ttlv_enc_bytes(ctx->out, KMIP_TAG_DATA, out, outlen);
+	return 0;
+}
+
+/* RNG Retrieve: Data Length random bytes from the server's generator. */
+int
+op_rng_retrieve(struct op_ctx *ctx)
+{
+	const struct ttlv *len = ttlv_find(ctx->item->payload, KMIP_TAG_DATA_LENGTH);
+	uint8_t *buf;
+	int rc = 0;
+
+	if (len == NULL || len->type != TTLV_INTEGER || len->v.i32 <= 0 || len->v.i32 > RNG_MAX_LENGTH)
+		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD,
+		    "Data Length must be an Integer between 1 and %d", RNG_MAX_LENGTH);
+	if ((buf = malloc((size_t)len->v.i32)) == NULL)
+		return ops_nomem(ctx);
+	if (RAND_bytes(buf, len->v.i32) != 1)
+		rc = crypto_fail(ctx, "random generator failed");
+	else
+		ttlv_enc_bytes(ctx->out, KMIP_TAG_DATA, buf, (size_t)len->v.i32);
+	OPENSSL_cleanse(buf, (size_t)len->v.i32);
+	free(buf);
+	return rc;
+}
+
+/* RNG Seed: mixes the client's data into the generator (never the only source) and says how much. */
+int
+op_rng_seed(struct op_ctx *ctx)
+{
+	const struct ttlv *data = payload_bytes(ctx, KMIP_TAG_DATA, true);
+
+	if (data == NULL)
+		return -1;
+	/* Counted as no entropy: a client must not be able to weaken the generator. */
+	RAND_add(data->v.bytes.data, (int)data->length, 0.0);
+	ttlv_enc_int(ctx->out, KMIP_TAG_DATA_LENGTH, (int32_t)data->length);
+	return 0;
+}
