@@ -1,6 +1,6 @@
 # proto: TTLV codec, name tables, message model.
 PROTO_SRCS := proto/arena.c proto/ttlv.c proto/decode.c proto/encode.c proto/message.c proto/names.c \
-	proto/print.c proto/client.c
+	proto/print.c proto/client.c proto/xml.c
 ALL_SRCS += $(PROTO_SRCS)
 $(BUILD)/libproto.a: $(patsubst %.c,$(BUILD)/%.o,$(PROTO_SRCS))
 
