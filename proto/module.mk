@@ -10,3 +10,9 @@ $(BUILD)/test/test_ttlv: $(BUILD)/test/unit/test_ttlv.o $(BUILD)/libproto.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS)
 $(BUILD)/test/test_names: $(BUILD)/test/unit/test_names.o $(BUILD)/libproto.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS)
+
+# The KMIP XML encoding against every OASIS test case (KMIP_VECTORS, set by test/run-tests.sh).
+ALL_SRCS += test/unit/test_xml.c
+TEST_BINS += $(BUILD)/test/test_xml
+$(BUILD)/test/test_xml: $(BUILD)/test/unit/test_xml.o $(BUILD)/libproto.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS)

@@ -853,6 +853,8 @@ static struct ttlv *convert_leaf(struct conv *cv, const struct xml_elem *e, uint
 	case TTLV_ENUMERATION:
 		if (parse_hex_number(v, 8, &u64) == 0)
 			u32 = (uint32_t)u64;
+		else if (strchr(v, ' ') != NULL)
+			goto bad;	/* the XML spelling has none; the tables would take the spec name */
 		else if (attr_name != NULL ? ttlv_enum_by_attribute_name(attr_name, v, &u32) == -1 :
 		    ttlv_enum_by_name(tag, v, &u32) == -1)
 			goto bad;
