@@ -82,3 +82,10 @@ TEST_BINS += $(BUILD)/test/test_bench_smoke
 $(BUILD)/test/test_bench_smoke: test/bench/smoke.sh | $(BUILD)/bench/kmip-bench $(BUILD)/kmipd
 	@mkdir -p $(@D)
 	install -m 755 $< $@
+
+# The hostile-client and fault suite against the real kmipd.
+ALL_SRCS += test/integration/test_hostile.c
+TEST_BINS += $(BUILD)/test/test_hostile
+$(BUILD)/test/test_hostile: $(BUILD)/test/integration/test_hostile.o $(BUILD)/test/integration/harness.o \
+		$(BUILD)/libproto.a $(BUILD)/libtls.a | $(BUILD)/kmipd
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)

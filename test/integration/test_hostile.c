@@ -1,0 +1,1606 @@
+/*
+ * A hostile-client suite against the real kmipd over mutual TLS: whatever a client sends, kmipd answers
+ * with a well-formed KMIP error (the right Result Reason) or closes the connection, logs why, and keeps
+ * serving everyone else. Each case checks that a second, well-behaved client (connected before the case
+ * starts) is still served while and after it runs. Faults too: descriptor exhaustion, a full store, a
+ * key-generation worker killed mid-request. The cases test_server.c covers (other CA, expired or missing
+ * certificate, stalled handshake, garbage bytes, 2 GB length, half a message, a client that never reads,
+ * max_connections, SIGTERM, SIGHUP) are not repeated here.
+ *
+ * Each test starts its own server. Run one with: KMIPD_BIN=build/kmipd build/test/test_hostile <filter>
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <cmocka.h>
+
+#include "test/integration/harness.h"
+
+/* Servers of this suite generate no key pairs unless a test asks: the pool would load the two cores. */
+#define QUIET_KEYGEN	"keygen.pool_size=0", "keygen.workers=1"
+
+struct hostile {
+	struct h_server s;
+	SSL_CTX *ctx;			/* client.crt */
+	struct kmip_client *other;	/* the well-behaved client, connected before each case */
+};
+
+static int
+setup(void **state)
+{
+	struct hostile *h = calloc(1, sizeof(*h));
+
+	*state = h;
+	return h == NULL ? -1 : 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct hostile *h = *state;
+
+	kmip_client_close(h->other);
+	if (h->ctx != NULL)
+		SSL_CTX_free(h->ctx);
+	h_cleanup(&h->s);
+	free(h);
+	return 0;
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/* Receive and send timeouts on a client's socket, so a test waits seconds rather than the client's 10 s. */
+static void
+set_timeouts(struct kmip_client *cl, int rcv_ms, int snd_ms)
+{
+	struct timeval r = { rcv_ms / 1000, (rcv_ms % 1000) * 1000 };
+	struct timeval w = { snd_ms / 1000, (snd_ms % 1000) * 1000 };
+	int fd = kmip_client_fd(cl);
+
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &r, sizeof(r)), 0);
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &w, sizeof(w)), 0);
+}
+
+/* Starts the server with the suite's quiet key generation plus overrides, and connects the other client. */
+static void
+start(struct hostile *h, const char *const *overrides)
+{
+	const char *all[24] = { QUIET_KEYGEN };
+	size_t n = 2, i;
+
+	for (i = 0; overrides != NULL && overrides[i] != NULL; i++) {
+		assert_true(n + 1 < sizeof(all) / sizeof(all[0]));
+		all[n++] = overrides[i];
+	}
+	all[n] = NULL;
+	h_start(&h->s, all);
+	if (h->ctx == NULL)
+		h->ctx = h_client_ctx(h_cert("client.crt"), h_cert("client.key"), NULL, 0, 0);
+	h->other = h_connect(&h->s, h->ctx);
+}
+
+/*
+ * Checks that resp is a well-formed Response Message: a header with a Protocol Version and a Batch Count
+ * equal to its number of Batch Items, each with a Result Status, and a Result Reason when it failed.
+ */
+static void
+check_well_formed(const struct ttlv *resp)
+{
+	const struct ttlv *hdr = ttlv_find(resp, KMIP_TAG_RESPONSE_HEADER), *count, *item, *st, *rr;
+	int n = 0;
+
+	assert_int_equal(resp->tag, KMIP_TAG_RESPONSE_MESSAGE);
+	assert_non_null(hdr);
+	assert_non_null(ttlv_find(hdr, KMIP_TAG_PROTOCOL_VERSION));
+	count = ttlv_find(hdr, KMIP_TAG_BATCH_COUNT);
+	assert_non_null(count);
+	for (item = ttlv_find(resp, KMIP_TAG_BATCH_ITEM); item != NULL; item = ttlv_find_next(item)) {
+		n++;
+		st = ttlv_find(item, KMIP_TAG_RESULT_STATUS);
+		assert_non_null(st);
+		assert_int_equal(st->type, TTLV_ENUMERATION);
+		if (st->v.u32 != KMIP_RESULT_STATUS_SUCCESS) {
+			rr = ttlv_find(item, KMIP_TAG_RESULT_REASON);
+			assert_non_null(rr);
+			assert_int_equal(rr->type, TTLV_ENUMERATION);
+		}
+	}
+	assert_true(n > 0);
+	assert_int_equal(count->v.i32, n);
+}
+
+/* Reads one response (failing the test when none comes), checks it is well-formed, returns it. */
+static struct ttlv *
+read_response(struct kmip_client *cl, struct ttlv_arena **a)
+{
+	struct ttlv *resp;
+	char *cause = NULL;
+
+	if (kmip_client_read(cl, &resp, a, &cause) != 0)
+		fail_msg("expected a response, got: %s", cause != NULL ? cause : "?");
+	check_well_formed(resp);
+	return resp;
+}
+
+/* Writes raw bytes on cl, failing the test on error. */
+static void
+send_raw(struct kmip_client *cl, const void *buf, size_t len)
+{
+	char *cause = NULL;
+
+	if (kmip_client_write(cl, buf, len, &cause) != 0)
+		fail_msg("write: %s", cause != NULL ? cause : "?");
+}
+
+/* Sends an encoded request (freed here) and returns its well-formed response. */
+static struct ttlv *
+call(struct kmip_client *cl, struct ttlv_enc *req, struct ttlv_arena **a)
+{
+	send_raw(cl, req->buf, req->len);
+	ttlv_enc_free(req);
+	return read_response(cl, a);
+}
+
+/* Reads one response: Operation Failed with this Result Reason in batch item 0. */
+static void
+expect_reason(struct kmip_client *cl, int reason)
+{
+	struct ttlv_arena *a;
+	struct ttlv *resp = read_response(cl, &a);
+
+	assert_int_equal(h_result_status(resp), KMIP_RESULT_STATUS_OPERATION_FAILED);
+	assert_int_equal(h_result_reason(resp), reason);
+	ttlv_arena_free(a);
+}
+
+/* Sends req (freed here) and expects Operation Failed with reason. */
+static void
+call_fails(struct kmip_client *cl, struct ttlv_enc *req, int reason)
+{
+	send_raw(cl, req->buf, req->len);
+	ttlv_enc_free(req);
+	expect_reason(cl, reason);
+}
+
+/* Sends req (freed here) and expects Success; returns the response for the caller to read and free. */
+static struct ttlv *
+call_ok(struct kmip_client *cl, struct ttlv_enc *req, struct ttlv_arena **a)
+{
+	struct ttlv *resp = call(cl, req, a);
+
+	if (h_result_status(resp) != KMIP_RESULT_STATUS_SUCCESS) {
+		const struct ttlv *m = ttlv_find(h_batch_item(resp, 0), KMIP_TAG_RESULT_MESSAGE);
+
+		fail_msg("expected Success, got status %d reason %d: %s", h_result_status(resp),
+		    h_result_reason(resp), m != NULL ? (const char *)m->v.bytes.data : "");
+	}
+	return resp;
+}
+
+/*
+ * Reads on cl until the server's close shows (close_notify, EOF or a reset), failing the test when a
+ * message arrives instead or nothing happens within the socket's receive timeout.
+ */
+static void
+expect_close(struct kmip_client *cl)
+{
+	struct ttlv_arena *a;
+	struct ttlv *resp;
+	char *cause = NULL;
+
+	if (kmip_client_read(cl, &resp, &a, &cause) == 0) {
+		ttlv_arena_free(a);
+		fail_msg("expected the server to close the connection, got a message");
+	}
+	if (!kmip_client_eof(cl) && (cause == NULL || strstr(cause, "reset") == NULL))
+		fail_msg("expected the server to close the connection: %s", cause != NULL ? cause : "?");
+	free(cause);
+}
+
+/* Discover Versions 1.4 on cl succeeds. */
+static void
+request_ok(struct kmip_client *cl)
+{
+	struct ttlv_arena *a;
+	struct ttlv_enc req;
+	struct ttlv *resp;
+
+	h_discover_request(&req, 1, 4, "ok");
+	resp = h_call(cl, &req, &a);
+	assert_int_equal(h_result_status(resp), KMIP_RESULT_STATUS_SUCCESS);
+	ttlv_arena_free(a);
+	ttlv_enc_free(&req);
+}
+
+/* The well-behaved client is served on its open connection, and a new client is served too. */
+static void
+others_served(struct hostile *h)
+{
+	struct kmip_client *cl;
+
+	request_ok(h->other);
+	cl = h_connect(&h->s, h->ctx);
+	request_ok(cl);
+	kmip_client_close(cl);
+}
+
+/* A new connection for the hostile client. */
+static struct kmip_client *
+hostile_client(struct hostile *h)
+{
+	struct kmip_client *cl = h_connect(&h->s, h->ctx);
+
+	set_timeouts(cl, h_slow(5000), h_slow(5000));
+	return cl;
+}
+
+/* Waits up to timeout_ms for needle to occur at least n times in the server log. */
+static bool
+log_wait_count(struct h_server *s, const char *needle, int n, int timeout_ms)
+{
+	int64_t end = now_ms() + h_slow(timeout_ms);
+
+	while (h_log_count(s, needle) < n) {
+		if (now_ms() > end)
+			return false;
+		sleep_ms(20);
+	}
+	return true;
+}
+
+/* Request building: a 1.4 Create of an AES-256 key named name. */
+static void
+enc_create_aes(struct ttlv_enc *e, int major, int minor, const char *name)
+{
+	h_request_begin(e, major, minor, 1);
+	h_item_begin(e, KMIP_OPERATION_CREATE);
+	ttlv_enc_enum(e, KMIP_TAG_OBJECT_TYPE, KMIP_OBJECT_TYPE_SYMMETRIC_KEY);
+	ttlv_enc_begin(e, KMIP_TAG_TEMPLATE_ATTRIBUTE);
+	h_attr_enum(e, "Cryptographic Algorithm", KMIP_CRYPTOGRAPHIC_ALGORITHM_AES);
+	h_attr_int(e, "Cryptographic Length", 256);
+	h_attr_int(e, "Cryptographic Usage Mask", KMIP_CRYPTOGRAPHIC_USAGE_MASK_ENCRYPT |
+	    KMIP_CRYPTOGRAPHIC_USAGE_MASK_DECRYPT);
+	if (name != NULL)
+		h_attr_name(e, name);
+	ttlv_enc_end(e);
+	h_item_end(e);
+	h_request_end(e);
+}
+
+/* Creates an AES key on cl and copies its Unique Identifier into uid. */
+static void
+create_aes(struct kmip_client *cl, const char *name, char *uid, size_t size)
+{
+	struct ttlv_arena *a;
+	struct ttlv_enc e;
+	struct ttlv *resp;
+
+	enc_create_aes(&e, 1, 4, name);
+	resp = call_ok(cl, &e, &a);
+	h_payload_text(resp, KMIP_TAG_UNIQUE_IDENTIFIER, uid, size);
+	assert_true(uid[0] != '\0');
+	ttlv_arena_free(a);
+}
+
+/* A 1.4 request of one item of operation op whose payload holds only the Unique Identifier uid. */
+static void
+enc_uid_op(struct ttlv_enc *e, uint32_t op, const char *uid)
+{
+	h_request_begin(e, 1, 4, 1);
+	h_item_begin(e, op);
+	ttlv_enc_cstr(e, KMIP_TAG_UNIQUE_IDENTIFIER, uid);
+	h_item_end(e);
+	h_request_end(e);
+}
+
+/* A 1.4 Register of Secret Data (a password) of len bytes. */
+static void
+enc_register_secret(struct ttlv_enc *e, const uint8_t *secret, size_t len)
+{
+	h_request_begin(e, 1, 4, 1);
+	h_item_begin(e, KMIP_OPERATION_REGISTER);
+	ttlv_enc_enum(e, KMIP_TAG_OBJECT_TYPE, KMIP_OBJECT_TYPE_SECRET_DATA);
+	ttlv_enc_begin(e, KMIP_TAG_TEMPLATE_ATTRIBUTE);
+	h_attr_int(e, "Cryptographic Usage Mask", KMIP_CRYPTOGRAPHIC_USAGE_MASK_DERIVE_KEY);
+	ttlv_enc_end(e);
+	ttlv_enc_begin(e, KMIP_TAG_SECRET_DATA);
+	ttlv_enc_enum(e, KMIP_TAG_SECRET_DATA_TYPE, KMIP_SECRET_DATA_TYPE_PASSWORD);
+	ttlv_enc_begin(e, KMIP_TAG_KEY_BLOCK);
+	ttlv_enc_enum(e, KMIP_TAG_KEY_FORMAT_TYPE, KMIP_KEY_FORMAT_TYPE_OPAQUE);
+	ttlv_enc_begin(e, KMIP_TAG_KEY_VALUE);
+	ttlv_enc_bytes(e, KMIP_TAG_KEY_MATERIAL, secret, len);
+	ttlv_enc_end(e);
+	ttlv_enc_end(e);
+	ttlv_enc_end(e);
+	h_item_end(e);
+	h_request_end(e);
+}
+
+/*
+ * True when the server closes the connection under cl within ms: the socket becomes readable and a read
+ * finds the close. Only for a connection with no response due (the first read would take it).
+ */
+static bool
+closed_within(struct kmip_client *cl, int ms)
+{
+	struct pollfd p = { .fd = kmip_client_fd(cl), .events = POLLIN };
+
+	if (poll(&p, 1, ms) <= 0)
+		return false;
+	set_timeouts(cl, 2000, 2000);
+	expect_close(cl);
+	return true;
+}
+
+/*
+ * 1. A request sent one byte per second, with request_timeout=3: the server closes the connection about
+ * 3 s after the first byte, whatever keeps trickling in, and logs why; a slow request that completes
+ * within the deadline is answered. The other client is served every second meanwhile.
+ */
+static void
+test_slow_request(void **state)
+{
+	struct hostile *h = *state;
+	struct kmip_client *cl;
+	struct ttlv_arena *a;
+	struct ttlv_enc req;
+	struct ttlv *resp;
+	int64_t t0, elapsed = -1;
+	size_t i, third;
+
+	start(h, (const char *const[]){ "server.request_timeout=3", NULL });
+	cl = hostile_client(h);
+	/* A first request takes in the session tickets TLS 1.3 sends after the handshake. */
+	request_ok(cl);
+	h_discover_request(&req, 1, 4, "drip");
+	t0 = now_ms();
+	for (i = 0; i < req.len && i < 12; i++) {
+		char *cause = NULL;
+
+		if (kmip_client_write(cl, req.buf + i, 1, &cause) != 0) {
+			free(cause);
+			elapsed = now_ms() - t0;
+			break;
+		}
+		request_ok(h->other);
+		if (closed_within(cl, 1000)) {
+			elapsed = now_ms() - t0;
+			break;
+		}
+	}
+	if (elapsed < 0)
+		fail_msg("the server still reads a request after %d bytes in %lld ms", (int)i,
+		    (long long)(now_ms() - t0));
+	print_message("closed after %zu bytes, %lld ms after the first\n", i + 1, (long long)elapsed);
+	assert_true(elapsed >= 2500);
+	assert_true(elapsed < h_slow(8000));
+	assert_true(h_log_wait(&h->s, "request not complete within 3 s", 2000));
+	kmip_client_close(cl);
+	others_served(h);
+
+	/* Slow but within the deadline: three pieces 0.6 s apart. */
+	cl = hostile_client(h);
+	third = req.len / 3;
+	send_raw(cl, req.buf, third);
+	sleep_ms(600);
+	send_raw(cl, req.buf + third, third);
+	sleep_ms(600);
+	send_raw(cl, req.buf + 2 * third, req.len - 2 * third);
+	resp = read_response(cl, &a);
+	assert_int_equal(h_result_status(resp), KMIP_RESULT_STATUS_SUCCESS);
+	ttlv_arena_free(a);
+	request_ok(cl);
+	kmip_client_close(cl);
+	ttlv_enc_free(&req);
+}
+
+/* Appends a TTLV header to buf at *off. */
+static void
+put_header(uint8_t *buf, size_t *off, uint32_t tag, uint8_t type, uint32_t length)
+{
+	buf[(*off)++] = (uint8_t)(tag >> 16);
+	buf[(*off)++] = (uint8_t)(tag >> 8);
+	buf[(*off)++] = (uint8_t)tag;
+	buf[(*off)++] = type;
+	buf[(*off)++] = (uint8_t)(length >> 24);
+	buf[(*off)++] = (uint8_t)(length >> 16);
+	buf[(*off)++] = (uint8_t)(length >> 8);
+	buf[(*off)++] = (uint8_t)length;
+}
+
+/* A Request Message of levels nested Structures with consistent lengths, into a malloc'd buffer. */
+static uint8_t *
+nesting_bomb(size_t levels, size_t *len)
+{
+	uint8_t *bomb = malloc(levels * 8);
+	size_t off = 0, i;
+
+	assert_non_null(bomb);
+	put_header(bomb, &off, KMIP_TAG_REQUEST_MESSAGE, TTLV_STRUCTURE, (uint32_t)((levels - 1) * 8));
+	for (i = 1; i < levels; i++)
+		put_header(bomb, &off, KMIP_TAG_REQUEST_PAYLOAD, TTLV_STRUCTURE, (uint32_t)((levels - 1 - i) * 8));
+	*len = off;
+	return bomb;
+}
+
+/*
+ * 2. A nesting bomb: a Request Message of 100 nested Structures gets Invalid Message and a close, and the
+ * log names the depth. One of 10000 levels (80 KB, more than the server reads ahead) is refused the same
+ * way; the server stops reading it at the limit, so the close may come as a reset before the response.
+ */
+static void
+test_nesting_bomb(void **state)
+{
+	struct hostile *h = *state;
+	struct kmip_client *cl;
+	struct ttlv_arena *a;
+	struct ttlv *resp;
+	char *cause = NULL;
+	uint8_t *bomb;
+	size_t len;
+
+	start(h, NULL);
+	cl = hostile_client(h);
+	bomb = nesting_bomb(100, &len);
+	send_raw(cl, bomb, len);
+	free(bomb);
+	expect_reason(cl, KMIP_RESULT_REASON_INVALID_MESSAGE);
+	expect_close(cl);
+	assert_true(h_log_wait(&h->s, "structures nested deeper than the limit", 2000));
+	kmip_client_close(cl);
+	request_ok(h->other);
+
+	cl = hostile_client(h);
+	bomb = nesting_bomb(10000, &len);
+	if (kmip_client_write(cl, bomb, len, &cause) == 0 && kmip_client_read(cl, &resp, &a, &cause) == 0) {
+		check_well_formed(resp);
+		assert_int_equal(h_result_reason(resp), KMIP_RESULT_REASON_INVALID_MESSAGE);
+		ttlv_arena_free(a);
+		expect_close(cl);
+	}
+	free(cause);
+	free(bomb);
+	assert_true(log_wait_count(&h->s, "structures nested deeper than the limit", 2, 2000));
+	kmip_client_close(cl);
+	others_served(h);
+}
+
+/* A Locate (1.4) whose Name filter is len bytes of 'n', or a Create named so when create is true. */
+static void
+enc_huge_name(struct ttlv_enc *e, size_t len, bool create)
+{
+	char *name = malloc(len + 1);
+
+	assert_non_null(name);
+	memset(name, 'n', len);
+	name[len] = '\0';
+	if (create) {
+		enc_create_aes(e, 1, 4, name);
+	} else {
+		h_request_begin(e, 1, 4, 1);
+		h_item_begin(e, KMIP_OPERATION_LOCATE);
+		h_attr_name(e, name);
+		h_item_end(e);
+		h_request_end(e);
+	}
+	free(name);
+}
+
+/*
+ * 3. A huge Text String: a 900 KB Name under max_message_size 1M, in a Locate and in a Create, is served
+ * or refused with a KMIP error, and the connection goes on; a Name that takes the message past the limit
+ * is refused with Invalid Message and a close.
+ */
+static void
+test_huge_text_string(void **state)
+{
+	struct hostile *h = *state;
+	struct kmip_client *cl;
+	struct ttlv_arena *a;
+	struct ttlv_enc e;
+	struct ttlv *resp;
+	int status;
+
+	start(h, (const char *const[]){ "server.max_message_size=1M", NULL });
+	cl = hostile_client(h);
+	enc_huge_name(&e, 900 * 1024, false);
+	resp = call(cl, &e, &a);
+	status = h_result_status(resp);
+	print_message("900 KB Name in Locate: status %d reason %d\n", status, h_result_reason(resp));
+	assert_true(status == KMIP_RESULT_STATUS_SUCCESS || status == KMIP_RESULT_STATUS_OPERATION_FAILED);
+	ttlv_arena_free(a);
+	request_ok(h->other);
+
+	enc_huge_name(&e, 900 * 1024, true);
+	resp = call(cl, &e, &a);
+	status = h_result_status(resp);
+	print_message("900 KB Name in Create: status %d reason %d\n", status, h_result_reason(resp));
+	assert_true(status == KMIP_RESULT_STATUS_SUCCESS || status == KMIP_RESULT_STATUS_OPERATION_FAILED);
+	ttlv_arena_free(a);
+	request_ok(cl);
+	others_served(h);
+
+	/*
+	 * Over the limit: refused from the announced length, before the bytes arrive. Only the first 16 KB are
+	 * sent: the server stops reading there, and a close with unread bytes would reset the connection.
+	 */
+	enc_huge_name(&e, 1100 * 1024, false);
+	assert_true(e.len > 1024 * 1024);
+	send_raw(cl, e.buf, 16 * 1024);
+	expect_reason(cl, KMIP_RESULT_REASON_INVALID_MESSAGE);
+	expect_close(cl);
+	ttlv_enc_free(&e);
+	assert_true(h_log_wait(&h->s, "longer than the maximum message size", 2000));
+	kmip_client_close(cl);
+	others_served(h);
+}
+
+/* A 1.4 request whose header says batch_count and which holds nitems Discover Versions items. */
+static void
+enc_discover_batch(struct ttlv_enc *e, int batch_count, size_t nitems)
+{
+	size_t i;
+
+	h_request_begin(e, 1, 4, batch_count);
+	for (i = 0; i < nitems; i++) {
+		h_item_begin(e, KMIP_OPERATION_DISCOVER_VERSIONS);
+		h_item_end(e);
+	}
+	h_request_end(e);
+}
+
+/*
+ * 4. Batch Count not matching the items (more, fewer, zero, negative): Invalid Message each time, the
+ * connection stays usable.
+ */
+static void
+test_batch_count_mismatch(void **state)
+{
+	struct hostile *h = *state;
+	static const struct {
+		int count;
+		size_t items;
+	} cases[] = { { 1, 3 }, { 5, 2 }, { 0, 1 }, { -1, 1 }, { INT32_MAX, 2 } };
+	struct kmip_client *cl;
+	struct ttlv_enc e;
+	size_t i;
+
+	start(h, NULL);
+	cl = hostile_client(h);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		enc_discover_batch(&e, cases[i].count, cases[i].items);
+		call_fails(cl, &e, KMIP_RESULT_REASON_INVALID_MESSAGE);
+		request_ok(h->other);
+	}
+	assert_true(h_log_wait(&h->s, "Batch Count is 1 but the message holds 3 batch items", 1000));
+	assert_true(h_log_wait(&h->s, "Batch Count -1 is not positive", 1000));
+	request_ok(cl);
+	kmip_client_close(cl);
+	others_served(h);
+}
+
+/* 5. Ten thousand batch items: refused by server.max_batch_items with Invalid Message; connection usable. */
+static void
+test_ten_thousand_batch_items(void **state)
+{
+	struct hostile *h = *state;
+	struct kmip_client *cl;
+	struct ttlv_enc e;
+
+	start(h, NULL);
+	cl = hostile_client(h);
+	enc_discover_batch(&e, 10000, 10000);
+	assert_true(e.len < 1024 * 1024);
+	call_fails(cl, &e, KMIP_RESULT_REASON_INVALID_MESSAGE);
+	assert_true(h_log_wait(&h->s, "10000 batch items exceed the limit of 64", 1000));
+	request_ok(cl);
+	/* At the limit: all answered. */
+	enc_discover_batch(&e, 64, 64);
+	{
+		struct ttlv_arena *a;
+		struct ttlv *resp = call(cl, &e, &a);
+
+		assert_int_equal(ttlv_count(resp, KMIP_TAG_BATCH_ITEM), 64);
+		assert_int_equal(h_item_status(resp, 63), KMIP_RESULT_STATUS_SUCCESS);
+		ttlv_arena_free(a);
+	}
+	kmip_client_close(cl);
+	others_served(h);
+}
+
+/* The first KMIP 1.x operation (1 to 0x20) that Query Operations at 1.4 does not list, or 0. */
+static uint32_t
+unimplemented_operation(struct kmip_client *cl)
+{
+	struct ttlv_arena *a;
+	struct ttlv_enc e;
+	struct ttlv *resp;
+	const struct ttlv *op;
+	uint32_t candidate;
+
+	h_request_begin(&e, 1, 4, 1);
+	h_item_begin(&e, KMIP_OPERATION_QUERY);
+	ttlv_enc_enum(&e, KMIP_TAG_QUERY_FUNCTION, KMIP_QUERY_FUNCTION_QUERY_OPERATIONS);
+	h_item_end(&e);
+	h_request_end(&e);
+	resp = call_ok(cl, &e, &a);
+	for (candidate = 1; candidate <= 0x20; candidate++) {
+		for (op = ttlv_find(h_payload(resp, 0), KMIP_TAG_OPERATION); op != NULL; op = ttlv_find_next(op))
+			if (op->v.u32 == candidate)
+				break;
+		if (op == NULL)
+			break;
+	}
+	ttlv_arena_free(a);
+	return candidate <= 0x20 ? candidate : 0;
+}
+
+/*
+ * 6. Unknown operations: unassigned values (0x99, 0xFFFFFFFF), a 1.x operation kmipd does not implement
+ * (the first Query does not list) and a 2.x one in a 1.x request (Set Attribute): Operation Not Supported;
+ * Operation 0 fails too; under Continue, the next item of the batch still runs.
+ */
+static void
+test_unknown_operations(void **state)
+{
+	struct hostile *h = *state;
+	uint32_t ops[] = { 0x99, 0xFFFFFFFFu, 0, KMIP_OPERATION_SET_ATTRIBUTE };
+	struct kmip_client *cl;
+	struct ttlv_arena *a;
+	struct ttlv_enc e;
+	struct ttlv *resp;
+	size_t i;
+
+	start(h, NULL);
+	cl = hostile_client(h);
+	ops[2] = unimplemented_operation(cl);
+	assert_true(ops[2] != 0);
+	print_message("operation 0x%02x is not implemented\n", ops[2]);
+	for (i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+		h_request_begin(&e, 1, 4, 1);
+		h_item_begin(&e, ops[i]);
+		h_item_end(&e);
+		h_request_end(&e);
+		call_fails(cl, &e, KMIP_RESULT_REASON_OPERATION_NOT_SUPPORTED);
+	}
+	/* Operation 0 is no operation at all. */
+	h_request_begin(&e, 1, 4, 1);
+	h_item_begin(&e, 0);
+	h_item_end(&e);
+	h_request_end(&e);
+	resp = call(cl, &e, &a);
+	assert_int_equal(h_result_status(resp), KMIP_RESULT_STATUS_OPERATION_FAILED);
+	ttlv_arena_free(a);
+	/* Batch Error Continuation Option Continue: the unknown item fails alone. */
+	ttlv_enc_init(&e);
+	ttlv_enc_begin(&e, KMIP_TAG_REQUEST_MESSAGE);
+	ttlv_enc_begin(&e, KMIP_TAG_REQUEST_HEADER);
+	ttlv_enc_begin(&e, KMIP_TAG_PROTOCOL_VERSION);
+	ttlv_enc_int(&e, KMIP_TAG_PROTOCOL_VERSION_MAJOR, 1);
+	ttlv_enc_int(&e, KMIP_TAG_PROTOCOL_VERSION_MINOR, 4);
+	ttlv_enc_end(&e);
+	ttlv_enc_enum(&e, KMIP_TAG_BATCH_ERROR_CONTINUATION_OPTION, KMIP_BATCH_ERROR_CONTINUATION_OPTION_CONTINUE);
+	ttlv_enc_int(&e, KMIP_TAG_BATCH_COUNT, 2);
+	ttlv_enc_end(&e);
+	h_item_begin(&e, 0x77);
+	h_item_end(&e);
+	h_item_begin(&e, KMIP_OPERATION_DISCOVER_VERSIONS);
+	h_item_end(&e);
+	h_request_end(&e);
+	resp = call(cl, &e, &a);
+	assert_int_equal(h_item_status(resp, 0), KMIP_RESULT_STATUS_OPERATION_FAILED);
+	assert_int_equal(h_item_status(resp, 1), KMIP_RESULT_STATUS_SUCCESS);
+	ttlv_arena_free(a);
+	assert_true(h_log_wait(&h->s, "is not supported", 1000));
+	kmip_client_close(cl);
+	others_served(h);
+}
+
+/* The valid requests whose every leaf test_wrong_types retypes; uid names an existing key. */
+static void
+enc_valid_request(struct ttlv_enc *e, int which, const char *uid)
+{
+	static const uint8_t secret[] = "a valid secret of some length";
+
+	switch (which) {
+	case 0:
+		enc_create_aes(e, 1, 4, "wrong-types");
+		return;
+	case 1:	/* Get with a Key Format Type */
+		h_request_begin(e, 1, 4, 1);
+		h_item_begin(e, KMIP_OPERATION_GET);
+		ttlv_enc_cstr(e, KMIP_TAG_UNIQUE_IDENTIFIER, uid);
+		ttlv_enc_enum(e, KMIP_TAG_KEY_FORMAT_TYPE, KMIP_KEY_FORMAT_TYPE_RAW);
+		h_item_end(e);
+		h_request_end(e);
+		return;
+	case 2:	/* Locate by Name and State, paged */
+		h_request_begin(e, 1, 4, 1);
+		h_item_begin(e, KMIP_OPERATION_LOCATE);
+		ttlv_enc_int(e, KMIP_TAG_MAXIMUM_ITEMS, 10);
+		ttlv_enc_int(e, KMIP_TAG_OFFSET_ITEMS, 0);
+		h_attr_name(e, "wrong-types");
+		h_attr_enum(e, "State", KMIP_STATE_PRE_ACTIVE);
+		h_item_end(e);
+		h_request_end(e);
+		return;
+	case 3:	/* CreateKeyPair, EC P-256 (fast) */
+		h_request_begin(e, 1, 4, 1);
+		h_item_begin(e, KMIP_OPERATION_CREATE_KEY_PAIR);
+		ttlv_enc_begin(e, KMIP_TAG_COMMON_TEMPLATE_ATTRIBUTE);
+		h_attr_enum(e, "Cryptographic Algorithm", KMIP_CRYPTOGRAPHIC_ALGORITHM_EC);
+		h_attr_int(e, "Cryptographic Length", 256);
+		ttlv_enc_end(e);
+		ttlv_enc_begin(e, KMIP_TAG_PRIVATE_KEY_TEMPLATE_ATTRIBUTE);
+		h_attr_int(e, "Cryptographic Usage Mask", KMIP_CRYPTOGRAPHIC_USAGE_MASK_SIGN);
+		h_attr_name(e, "wrong-types-private");
+		ttlv_enc_end(e);
+		ttlv_enc_begin(e, KMIP_TAG_PUBLIC_KEY_TEMPLATE_ATTRIBUTE);
+		h_attr_int(e, "Cryptographic Usage Mask", KMIP_CRYPTOGRAPHIC_USAGE_MASK_VERIFY);
+		ttlv_enc_end(e);
+		h_item_end(e);
+		h_request_end(e);
+		return;
+	case 4:
+		enc_register_secret(e, secret, sizeof(secret) - 1);
+		return;
+	case 5:
+		enc_uid_op(e, KMIP_OPERATION_ACTIVATE, uid);
+		return;
+	case 6:	/* Revoke as compromised, with a Compromise Occurrence Date */
+		h_request_begin(e, 1, 4, 1);
+		h_item_begin(e, KMIP_OPERATION_REVOKE);
+		ttlv_enc_cstr(e, KMIP_TAG_UNIQUE_IDENTIFIER, uid);
+		ttlv_enc_begin(e, KMIP_TAG_REVOCATION_REASON);
+		ttlv_enc_enum(e, KMIP_TAG_REVOCATION_REASON_CODE, KMIP_REVOCATION_REASON_CODE_KEY_COMPROMISE);
+		ttlv_enc_cstr(e, KMIP_TAG_REVOCATION_MESSAGE, "lost laptop");
+		ttlv_enc_end(e);
+		ttlv_enc_datetime(e, KMIP_TAG_COMPROMISE_OCCURRENCE_DATE, 1700000000);
+		h_item_end(e);
+		h_request_end(e);
+		return;
+	default:
+		enc_uid_op(e, KMIP_OPERATION_DESTROY, uid);
+		return;
+	}
+}
+
+#define NVALID 8
+
+/* Collects the leaves of a tree, depth first. */
+static void
+collect_leaves(struct ttlv *t, struct ttlv **out, size_t *n, size_t max)
+{
+	struct ttlv *c;
+
+	if (t->type != TTLV_STRUCTURE) {
+		assert_true(*n < max);
+		out[(*n)++] = t;
+		return;
+	}
+	for (c = t->v.s.first; c != NULL; c = c->next)
+		collect_leaves(c, out, n, max);
+}
+
+/* True when a Byte String could travel as a Text String (printable ASCII, so valid UTF-8 without NUL). */
+static bool
+printable(const struct ttlv *t)
+{
+	uint32_t i;
+
+	for (i = 0; i < t->length; i++)
+		if (t->v.bytes.data[i] < 0x20 || t->v.bytes.data[i] > 0x7e)
+			return false;
+	return true;
+}
+
+/*
+ * The types a leaf is retyped to: another type of the same length class (so the message still decodes),
+ * and Integer. Returns how many were written to out.
+ */
+static size_t
+retypes(const struct ttlv *t, uint8_t *out)
+{
+	size_t n = 0;
+
+	switch (t->type) {
+	case TTLV_INTEGER:
+		out[n++] = TTLV_ENUMERATION;
+		out[n++] = TTLV_INTERVAL;
+		break;
+	case TTLV_ENUMERATION:
+		out[n++] = TTLV_INTERVAL;
+		out[n++] = TTLV_INTEGER;
+		break;
+	case TTLV_INTERVAL:
+		out[n++] = TTLV_ENUMERATION;
+		out[n++] = TTLV_INTEGER;
+		break;
+	case TTLV_LONG_INTEGER:
+	case TTLV_DATE_TIME:
+	case TTLV_DATE_TIME_EXTENDED:
+		out[n++] = t->type == TTLV_DATE_TIME ? TTLV_LONG_INTEGER : TTLV_DATE_TIME;
+		out[n++] = t->type == TTLV_DATE_TIME_EXTENDED ? TTLV_LONG_INTEGER : TTLV_DATE_TIME_EXTENDED;
+		out[n++] = TTLV_INTEGER;
+		break;
+	case TTLV_BOOLEAN:
+		out[n++] = TTLV_LONG_INTEGER;
+		out[n++] = TTLV_INTEGER;
+		break;
+	case TTLV_TEXT_STRING:
+		out[n++] = TTLV_BYTE_STRING;
+		out[n++] = TTLV_INTEGER;
+		break;
+	case TTLV_BYTE_STRING:
+		if (printable(t))
+			out[n++] = TTLV_TEXT_STRING;
+		if (t->length > 0 && t->length % 8 == 0)
+			out[n++] = TTLV_BIG_INTEGER;
+		out[n++] = TTLV_INTEGER;
+		break;
+	case TTLV_BIG_INTEGER:
+		out[n++] = TTLV_BYTE_STRING;
+		out[n++] = TTLV_INTEGER;
+		break;
+	default:
+		break;
+	}
+	return n;
+}
+
+/*
+ * 7. Wrong types in every field: for valid Create, Get, Locate, CreateKeyPair, Register, Activate, Revoke
+ * and Destroy requests, each leaf in turn (header included) is retyped to another type of its length class
+ * and to an Integer. Every reply is a well-formed response with Success or Operation Failed; the
+ * connection never closes.
+ */
+static void
+test_wrong_types(void **state)
+{
+	struct hostile *h = *state;
+	struct kmip_client *cl;
+	unsigned sent = 0, failed = 0, succeeded = 0;
+	char uid[64];
+	int which;
+
+	start(h, NULL);
+	cl = hostile_client(h);
+	for (which = 0; which < NVALID; which++) {
+		struct ttlv *leaves[64], *root;
+		struct ttlv_arena *ra;
+		struct ttlv_enc valid;
+		size_t nleaves = 0, i, k;
+
+		struct ttlv_arena *va;
+
+		/* The request as it is succeeds (on a key of its own), so its retyped copies test something. */
+		create_aes(cl, NULL, uid, sizeof(uid));
+		enc_valid_request(&valid, which, uid);
+		send_raw(cl, valid.buf, valid.len);
+		ttlv_enc_free(&valid);
+		if (h_result_status(read_response(cl, &va)) != KMIP_RESULT_STATUS_SUCCESS)
+			fail_msg("valid request %d failed", which);
+		ttlv_arena_free(va);
+		create_aes(cl, NULL, uid, sizeof(uid));
+		enc_valid_request(&valid, which, uid);
+		assert_int_equal(ttlv_decode(valid.buf, valid.len, NULL, &root, &ra, NULL, NULL), TTLV_DONE);
+		collect_leaves(root, leaves, &nleaves, sizeof(leaves) / sizeof(leaves[0]));
+		for (i = 0; i < nleaves; i++) {
+			uint8_t types[4];
+			size_t ntypes = retypes(leaves[i], types);
+
+			for (k = 0; k < ntypes; k++) {
+				struct ttlv saved = *leaves[i];
+				struct ttlv_arena *a;
+				struct ttlv_enc e;
+				struct ttlv *resp;
+				int st;
+
+				leaves[i]->type = types[k];
+				if (types[k] == TTLV_INTEGER && saved.type != TTLV_INTEGER) {
+					leaves[i]->length = 4;
+					leaves[i]->v.i32 = 1;
+				}
+				ttlv_enc_init(&e);
+				ttlv_enc_item(&e, root);
+				assert_int_equal(ttlv_enc_finish(&e), 0);
+				*leaves[i] = saved;
+				resp = call(cl, &e, &a);
+				st = h_result_status(resp);
+				if (st != KMIP_RESULT_STATUS_SUCCESS && st != KMIP_RESULT_STATUS_OPERATION_FAILED)
+					fail_msg("request %d, leaf 0x%06x retyped to %s: status %d", which, saved.tag,
+					    ttlv_type_name(types[k]), st);
+				if (st == KMIP_RESULT_STATUS_SUCCESS)
+					succeeded++;
+				else
+					failed++;
+				sent++;
+				ttlv_arena_free(a);
+			}
+		}
+		ttlv_arena_free(ra);
+		ttlv_enc_free(&valid);
+		request_ok(h->other);
+	}
+	print_message("%u retyped requests: %u succeeded, %u failed cleanly\n", sent, succeeded, failed);
+	assert_true(sent > 100);
+	assert_true(failed > 0);
+	request_ok(cl);
+	kmip_client_close(cl);
+	others_served(h);
+}
+
+/*
+ * 8. Invalid UTF-8 in a Text String (a lone continuation byte, an overlong '/', a surrogate, 0xFF, a
+ * truncated sequence) and a NUL inside one: Invalid Message and a close each time, logged.
+ */
+static void
+test_invalid_utf8(void **state)
+{
+	struct hostile *h = *state;
+	static const char *const bad[] = { "ab\x80", "\xC0\xAF", "\xED\xA0\x80", "x\xFFy", "\xE2\x82",
+	    "nul\0inside" };
+	static const size_t lens[] = { 3, 2, 3, 3, 2, 10 };
+	size_t i;
+
+	start(h, NULL);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct kmip_client *cl = hostile_client(h);
+		struct ttlv_enc e;
+
+		h_request_begin(&e, 1, 4, 1);
+		h_item_begin(&e, KMIP_OPERATION_LOCATE);
+		ttlv_enc_begin(&e, KMIP_TAG_ATTRIBUTE);
+		ttlv_enc_cstr(&e, KMIP_TAG_ATTRIBUTE_NAME, "Name");
+		ttlv_enc_begin(&e, KMIP_TAG_ATTRIBUTE_VALUE);
+		ttlv_enc_text(&e, KMIP_TAG_NAME_VALUE, bad[i], lens[i]);
+		ttlv_enc_enum(&e, KMIP_TAG_NAME_TYPE, KMIP_NAME_TYPE_UNINTERPRETED_TEXT_STRING);
+		ttlv_enc_end(&e);
+		ttlv_enc_end(&e);
+		h_item_end(&e);
+		h_request_end(&e);
+		call_fails(cl, &e, KMIP_RESULT_REASON_INVALID_MESSAGE);
+		expect_close(cl);
+		kmip_client_close(cl);
+		request_ok(h->other);
+	}
+	assert_true(log_wait_count(&h->s, "Text String is not valid UTF-8", 5, 2000));
+	assert_true(h_log_wait(&h->s, "Text String holds a NUL character", 1000));
+	others_served(h);
+}
+
+/* A 1.4 Create of a symmetric key of algorithm alg and length bits. */
+static void
+enc_create_len(struct ttlv_enc *e, uint32_t alg, int32_t bits)
+{
+	h_request_begin(e, 1, 4, 1);
+	h_item_begin(e, KMIP_OPERATION_CREATE);
+	ttlv_enc_enum(e, KMIP_TAG_OBJECT_TYPE, KMIP_OBJECT_TYPE_SYMMETRIC_KEY);
+	ttlv_enc_begin(e, KMIP_TAG_TEMPLATE_ATTRIBUTE);
+	h_attr_enum(e, "Cryptographic Algorithm", alg);
+	h_attr_int(e, "Cryptographic Length", bits);
+	ttlv_enc_end(e);
+	h_item_end(e);
+	h_request_end(e);
+}
+
+/* A 1.4 Locate of everything with the given Maximum Items and Offset Items (INT32_MIN: leave it out). */
+static void
+enc_locate_page(struct ttlv_enc *e, int32_t max_items, int32_t offset)
+{
+	h_request_begin(e, 1, 4, 1);
+	h_item_begin(e, KMIP_OPERATION_LOCATE);
+	if (max_items != INT32_MIN)
+		ttlv_enc_int(e, KMIP_TAG_MAXIMUM_ITEMS, max_items);
+	if (offset != INT32_MIN)
+		ttlv_enc_int(e, KMIP_TAG_OFFSET_ITEMS, offset);
+	h_item_end(e);
+	h_request_end(e);
+}
+
+/* A Discover Versions request whose header carries the given version numbers. */
+static void
+enc_version(struct ttlv_enc *e, int32_t major, int32_t minor)
+{
+	h_request_begin(e, major, minor, 1);
+	h_item_begin(e, KMIP_OPERATION_DISCOVER_VERSIONS);
+	h_item_end(e);
+	h_request_end(e);
+}
+
+/*
+ * 9. Overflowing integers: Cryptographic Length -1 and 2^31-1 (AES, HMAC, RSA), Maximum Items -1, Offset
+ * Items 2^31-1, a negative Batch Count, Protocol Version numbers out of range, a Re-key Offset of 2^32-1
+ * seconds, Activation Dates at both ends of Date-Time: refused with Invalid Field / Invalid Message or
+ * served, never a crash, and the connection goes on.
+ */
+static void
+test_overflowing_integers(void **state)
+{
+	struct hostile *h = *state;
+	static const struct {
+		uint32_t alg;
+		int32_t bits;
+	} lens[] = {
+		{ KMIP_CRYPTOGRAPHIC_ALGORITHM_AES, -1 }, { KMIP_CRYPTOGRAPHIC_ALGORITHM_AES, INT32_MAX },
+		{ KMIP_CRYPTOGRAPHIC_ALGORITHM_AES, INT32_MIN }, { KMIP_CRYPTOGRAPHIC_ALGORITHM_HMAC_SHA256, -8 },
+		{ KMIP_CRYPTOGRAPHIC_ALGORITHM_HMAC_SHA256, INT32_MAX },
+		{ KMIP_CRYPTOGRAPHIC_ALGORITHM_HMAC_SHA256, INT32_MAX - 7 },
+	};
+	static const int64_t dates[] = { INT64_MIN, INT64_MAX, -1 };
+	struct kmip_client *cl;
+	struct ttlv_arena *a;
+	struct ttlv_enc e;
+	struct ttlv *resp;
+	char uid[64], got[64];
+	size_t i;
+
+	start(h, (const char *const[]){ "keygen.pool_size=0", NULL });
+	cl = hostile_client(h);
+	for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		enc_create_len(&e, lens[i].alg, lens[i].bits);
+		call_fails(cl, &e, KMIP_RESULT_REASON_INVALID_FIELD);
+	}
+	assert_true(h_log_wait(&h->s, "AES keys are 128, 192 or 256 bits, not -1", 1000));
+
+	/* RSA of 2^31-1 bits: refused before any key generation starts. */
+	h_request_begin(&e, 1, 4, 1);
+	h_item_begin(&e, KMIP_OPERATION_CREATE_KEY_PAIR);
+	ttlv_enc_begin(&e, KMIP_TAG_COMMON_TEMPLATE_ATTRIBUTE);
+	h_attr_enum(&e, "Cryptographic Algorithm", KMIP_CRYPTOGRAPHIC_ALGORITHM_RSA);
+	h_attr_int(&e, "Cryptographic Length", INT32_MAX);
+	ttlv_enc_end(&e);
+	h_item_end(&e);
+	h_request_end(&e);
+	call_fails(cl, &e, KMIP_RESULT_REASON_INVALID_FIELD);
+	request_ok(h->other);
+
+	/* Locate paging. */
+	create_aes(cl, "overflow", uid, sizeof(uid));
+	enc_locate_page(&e, -1, INT32_MIN);
+	call_fails(cl, &e, KMIP_RESULT_REASON_INVALID_FIELD);
+	enc_locate_page(&e, INT32_MIN, -1);
+	call_fails(cl, &e, KMIP_RESULT_REASON_INVALID_FIELD);
+	enc_locate_page(&e, INT32_MAX, INT32_MAX);
+	resp = call_ok(cl, &e, &a);
+	assert_null(ttlv_find(h_payload(resp, 0), KMIP_TAG_UNIQUE_IDENTIFIER));
+	ttlv_arena_free(a);
+	enc_locate_page(&e, INT32_MAX, 0);
+	resp = call_ok(cl, &e, &a);
+	assert_string_equal(h_payload_text(resp, KMIP_TAG_UNIQUE_IDENTIFIER, got, sizeof(got)), uid);
+	ttlv_arena_free(a);
+
+	/* Envelope numbers. */
+	enc_discover_batch(&e, INT32_MIN, 1);
+	call_fails(cl, &e, KMIP_RESULT_REASON_INVALID_MESSAGE);
+	enc_version(&e, INT32_MAX, 4);
+	call_fails(cl, &e, KMIP_RESULT_REASON_INVALID_MESSAGE);
+	enc_version(&e, 1, -1);
+	call_fails(cl, &e, KMIP_RESULT_REASON_INVALID_MESSAGE);
+	enc_version(&e, 255, 255);
+	call_fails(cl, &e, KMIP_RESULT_REASON_INVALID_MESSAGE);
+	request_ok(h->other);
+
+	/* Re-key with an Offset of 2^32-1 seconds: the Activation Date lands in 2160, no overflow. */
+	h_request_begin(&e, 1, 4, 1);
+	h_item_begin(&e, KMIP_OPERATION_RE_KEY);
+	ttlv_enc_cstr(&e, KMIP_TAG_UNIQUE_IDENTIFIER, uid);
+	ttlv_enc_interval(&e, KMIP_TAG_OFFSET, UINT32_MAX);
+	h_item_end(&e);
+	h_request_end(&e);
+	resp = call_ok(cl, &e, &a);
+	ttlv_arena_free(a);
+
+	/* Activation Dates at the ends of the Date-Time range, then read back. */
+	for (i = 0; i < sizeof(dates) / sizeof(dates[0]); i++) {
+		h_request_begin(&e, 1, 4, 1);
+		h_item_begin(&e, KMIP_OPERATION_CREATE);
+		ttlv_enc_enum(&e, KMIP_TAG_OBJECT_TYPE, KMIP_OBJECT_TYPE_SYMMETRIC_KEY);
+		ttlv_enc_begin(&e, KMIP_TAG_TEMPLATE_ATTRIBUTE);
+		h_attr_enum(&e, "Cryptographic Algorithm", KMIP_CRYPTOGRAPHIC_ALGORITHM_AES);
+		h_attr_int(&e, "Cryptographic Length", 128);
+		ttlv_enc_begin(&e, KMIP_TAG_ATTRIBUTE);
+		ttlv_enc_cstr(&e, KMIP_TAG_ATTRIBUTE_NAME, "Activation Date");
+		ttlv_enc_datetime(&e, KMIP_TAG_ATTRIBUTE_VALUE, dates[i]);
+		ttlv_enc_end(&e);
+		ttlv_enc_end(&e);
+		h_item_end(&e);
+		h_request_end(&e);
+		resp = call(cl, &e, &a);
+		if (h_result_status(resp) == KMIP_RESULT_STATUS_SUCCESS) {
+			h_payload_text(resp, KMIP_TAG_UNIQUE_IDENTIFIER, got, sizeof(got));
+			ttlv_arena_free(a);
+			enc_uid_op(&e, KMIP_OPERATION_GET_ATTRIBUTES, got);
+			resp = call_ok(cl, &e, &a);
+		} else {
+			assert_int_equal(h_result_reason(resp), KMIP_RESULT_REASON_INVALID_FIELD);
+		}
+		ttlv_arena_free(a);
+	}
+	request_ok(cl);
+	kmip_client_close(cl);
+	others_served(h);
+}
+
+/*
+ * 10. A message cut short: a Request Message whose announced length ends inside its last item gets Invalid
+ * Message and a close; half a message followed by an abortive close (TCP reset, no TLS close_notify) is
+ * logged and costs the server nothing.
+ */
+static void
+test_cut_short(void **state)
+{
+	struct hostile *h = *state;
+	struct kmip_client *cl;
+	struct linger lg = { 1, 0 };
+	struct ttlv_enc req;
+	uint32_t len;
+
+	start(h, NULL);
+	cl = hostile_client(h);
+	h_discover_request(&req, 1, 4, "short");
+	/* The top-level length 16 bytes short: the last item overruns its parent. */
+	len = (uint32_t)(req.len - TTLV_HEADER_SIZE - 16);
+	req.buf[4] = (uint8_t)(len >> 24);
+	req.buf[5] = (uint8_t)(len >> 16);
+	req.buf[6] = (uint8_t)(len >> 8);
+	req.buf[7] = (uint8_t)len;
+	send_raw(cl, req.buf, req.len);
+	expect_reason(cl, KMIP_RESULT_REASON_INVALID_MESSAGE);
+	expect_close(cl);
+	assert_true(h_log_wait(&h->s, "runs past the end of its enclosing structure", 2000));
+	kmip_client_close(cl);
+	ttlv_enc_free(&req);
+	request_ok(h->other);
+
+	cl = hostile_client(h);
+	h_discover_request(&req, 1, 4, "reset");
+	send_raw(cl, req.buf, req.len / 2);
+	sleep_ms(100);
+	/* No close_notify, and a reset rather than a FIN. */
+	assert_int_equal(setsockopt(kmip_client_fd(cl), SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
+	SSL_set_quiet_shutdown(kmip_client_ssl(cl), 1);
+	kmip_client_close(cl);
+	assert_true(log_wait_count(&h->s, "closed after 0 requests", 2, 3000));
+	ttlv_enc_free(&req);
+	others_served(h);
+}
+
+/*
+ * 11. A connection flood past max_connections: 300 TCP connections against max_connections=100. The
+ * server takes 100, leaves the rest in the listen queue, keeps serving the client it already has, and
+ * accepts again once the flood goes away.
+ */
+static void
+test_connection_flood(void **state)
+{
+	struct hostile *h = *state;
+	int fds[300];
+	size_t i, n = 0;
+
+	start(h, (const char *const[]){ "server.max_connections=100", "server.handshake_timeout=30", NULL });
+	for (i = 0; i < 300; i++) {
+		if ((fds[n] = h_tcp_connect(&h->s)) >= 0)
+			n++;
+	}
+	print_message("%zu of 300 connections made\n", n);
+	assert_true(n >= 150);
+	assert_true(h_log_wait(&h->s, "max_connections (100) reached", 3000));
+	request_ok(h->other);
+	assert_true(h_count_fds(&h->s) < 200);
+	request_ok(h->other);
+	for (i = 0; i < n; i++)
+		close(fds[i]);
+	/* The ones in the queue are accepted, fail their handshake at once, and the server is free again. */
+	others_served(h);
+	assert_true(h_log_wait(&h->s, "accepting connections again", 3000));
+	others_served(h);
+}
+
+/* Connect, handshake (resuming *sess when it is set), one request, close; *sess gets the new session. */
+static void
+cycle(struct hostile *h, SSL_SESSION **sess, unsigned *resumed)
+{
+	struct kmip_client *cl;
+	char why[512];
+
+	cl = h_try_connect(&h->s, h->ctx, *sess, why, sizeof(why));
+	if (cl == NULL)
+		fail_msg("connect: %s", why);
+	request_ok(cl);
+	if (SSL_session_reused(kmip_client_ssl(cl)))
+		(*resumed)++;
+	if (*sess != NULL)
+		SSL_SESSION_free(*sess);
+	*sess = SSL_get1_session(kmip_client_ssl(cl));
+	kmip_client_close(cl);
+}
+
+/*
+ * 12. A reconnect storm: 500 connect/handshake/request/close cycles, each other one resuming the previous
+ * session. All are answered, the resumptions happen, and the server's RSS after 500 is within a small
+ * slack of what it was after 100.
+ */
+static void
+test_reconnect_storm(void **state)
+{
+	struct hostile *h = *state;
+	SSL_SESSION *sess = NULL, *none = NULL;
+	unsigned i, resumed = 0;
+	long rss100 = 0, rss500;
+	int64_t t0 = now_ms();
+
+	start(h, NULL);
+	for (i = 0; i < 500; i++) {
+		if (i % 2 == 0)
+			cycle(h, &none, &resumed);
+		else
+			cycle(h, &sess, &resumed);
+		if (none != NULL) {
+			SSL_SESSION_free(none);
+			none = NULL;
+		}
+		if (i == 99) {
+			request_ok(h->other);
+			rss100 = h_rss_kb(&h->s);
+		}
+	}
+	request_ok(h->other);
+	rss500 = h_rss_kb(&h->s);
+	print_message("500 cycles in %lld ms, %u resumed; RSS %ld KiB after 100, %ld KiB after 500\n",
+	    (long long)(now_ms() - t0), resumed, rss100, rss500);
+	assert_true(resumed >= 200);
+	assert_true(rss100 > 0);
+	if (!h_valgrind())
+		assert_true(rss500 - rss100 < 1536);
+	assert_true(h_log_count(&h->s, "handshake done (resumed)") >= 200);
+	SSL_SESSION_free(sess);
+}
+
+/* Connects with a short handshake deadline; NULL when the server does not take the connection. */
+static struct kmip_client *
+try_connect_quick(struct hostile *h, int ms)
+{
+	struct kmip_client *cl = NULL;
+	char *cause = NULL;
+
+	if (kmip_client_connect(h->ctx, "127.0.0.1", h->s.port, NULL, ms, &cl, &cause) != 0) {
+		free(cause);
+		return NULL;
+	}
+	/* TLS 1.3: the client finishes first; a request proves the server took it. */
+	set_timeouts(cl, ms, ms);
+	{
+		struct ttlv_arena *a = NULL;
+		struct ttlv_enc req;
+		struct ttlv *resp;
+		int rc;
+
+		h_discover_request(&req, 1, 4, "fd");
+		rc = kmip_client_call(cl, &req, &resp, &a, &cause);
+		ttlv_enc_free(&req);
+		ttlv_arena_free(a);
+		free(cause);
+		if (rc != 0) {
+			kmip_client_close(cl);
+			return NULL;
+		}
+	}
+	return cl;
+}
+
+/*
+ * 13. File-descriptor exhaustion: kmipd under RLIMIT_NOFILE 64. Connections are opened until the server
+ * cannot accept; it logs that it paused accepting, keeps serving the connections it has, and accepts again
+ * once some close.
+ */
+static void
+test_fd_exhaustion(void **state)
+{
+	struct hostile *h = *state;
+	struct kmip_client *cls[80], *cl;
+	const char *const overrides[] = { QUIET_KEYGEN, NULL };
+	size_t n = 0, i;
+
+	h_start_nofile(&h->s, overrides, 64);
+	h->ctx = h_client_ctx(h_cert("client.crt"), h_cert("client.key"), NULL, 0, 0);
+	h->other = h_connect(&h->s, h->ctx);
+	while (n < sizeof(cls) / sizeof(cls[0])) {
+		if ((cl = try_connect_quick(h, h_slow(1500))) == NULL)
+			break;
+		cls[n++] = cl;
+	}
+	print_message("%zu connections before accept failed (%d descriptors open in kmipd)\n", n,
+	    h_count_fds(&h->s));
+	assert_true(n > 10);
+	assert_true(n < sizeof(cls) / sizeof(cls[0]));
+	assert_true(h_log_wait(&h->s, "pausing accepts", 3000));
+	/* Everyone already connected is still served. */
+	request_ok(h->other);
+	for (i = 0; i < n; i++)
+		request_ok(cls[i]);
+	/* Resources come back: close ten, and new connections are accepted again. */
+	for (i = 0; i < 10; i++)
+		kmip_client_close(cls[--n]);
+	for (i = 0; i < 5; i++) {
+		if ((cl = try_connect_quick(h, h_slow(4000))) == NULL)
+			fail_msg("connection %zu after closing ten was not accepted", i);
+		cls[n++] = cl;
+	}
+	request_ok(h->other);
+	while (n > 0)
+		kmip_client_close(cls[--n]);
+	others_served(h);
+}
+
+/*
+ * Registers 2 KB secrets in pipelined bursts of 8 until one is refused or the connection ends. Returns the
+ * number registered; *reason and message describe the first refusal (-1 when none), *closed tells that
+ * the server closed the connection instead of answering.
+ */
+static unsigned
+fill_store(struct hostile *h, struct kmip_client *cl, char *first_uid, size_t size, int *reason,
+    char *message, size_t msize, bool *closed)
+{
+	uint8_t secret[2048];
+	unsigned registered = 0, burst, j;
+	char *cause = NULL;
+
+	*reason = -1;
+	*closed = false;
+	message[0] = '\0';
+	for (burst = 0; burst < 200 && *reason == -1 && !*closed; burst++) {
+		for (j = 0; j < 8 && !*closed; j++) {
+			struct ttlv_enc e;
+
+			memset(secret, (int)(burst * 8 + j), sizeof(secret));
+			secret[0] = (uint8_t)burst;
+			secret[1] = (uint8_t)j;
+			enc_register_secret(&e, secret, sizeof(secret));
+			if (kmip_client_write(cl, e.buf, e.len, &cause) != 0)
+				*closed = true;
+			ttlv_enc_free(&e);
+		}
+		for (j = 0; j < 8 && !*closed; j++) {
+			struct ttlv_arena *a;
+			struct ttlv *resp;
+
+			if (kmip_client_read(cl, &resp, &a, &cause) != 0) {
+				*closed = true;
+				break;
+			}
+			check_well_formed(resp);
+			if (h_result_status(resp) == KMIP_RESULT_STATUS_SUCCESS) {
+				if (registered++ == 0)
+					h_payload_text(resp, KMIP_TAG_UNIQUE_IDENTIFIER, first_uid, size);
+			} else if (*reason == -1) {
+				const struct ttlv *m = ttlv_find(h_batch_item(resp, 0), KMIP_TAG_RESULT_MESSAGE);
+
+				*reason = h_result_reason(resp);
+				snprintf(message, msize, "%s", m != NULL ? (const char *)m->v.bytes.data : "");
+			}
+			ttlv_arena_free(a);
+		}
+		if (burst % 8 == 0)
+			request_ok(h->other);
+	}
+	if (*closed)
+		print_message("the connection ended: %s\n", cause != NULL ? cause : "?");
+	free(cause);
+	return registered;
+}
+
+/*
+ * 14. A full store: with a 1 MiB map that may not grow, Registers of 2 KB secrets are refused with General
+ * Failure and a message saying the store is full, on a connection that stays open; reads still work;
+ * after a restart with a larger store.max_map_size, every acknowledged object is there and writes are
+ * accepted again.
+ */
+static void
+test_full_store(void **state)
+{
+	struct hostile *h = *state;
+	struct kmip_client *cl;
+	struct ttlv_arena *a;
+	struct ttlv_enc e;
+	struct ttlv *resp;
+	char uid[64] = "", message[256];
+	uint8_t secret[64];
+	unsigned n;
+	int reason;
+	bool closed;
+
+	start(h, (const char *const[]){ "store.map_size=1M", "store.max_map_size=1M", NULL });
+	cl = hostile_client(h);
+	n = fill_store(h, cl, uid, sizeof(uid), &reason, message, sizeof(message), &closed);
+	print_message("%u secrets registered; first refusal: reason %d \"%s\"\n", n, reason, message);
+	assert_true(n > 10);
+	assert_true(h_log_wait(&h->s, "store full", 1000) || h_log_wait(&h->s, "store is full", 1000));
+	/* Reads still work, on the connection that filled the store (a new one if it was closed) and others. */
+	if (closed) {
+		kmip_client_close(cl);
+		cl = hostile_client(h);
+	}
+	enc_uid_op(&e, KMIP_OPERATION_GET, uid);
+	resp = call_ok(cl, &e, &a);
+	ttlv_arena_free(a);
+	enc_locate_page(&e, 5, INT32_MIN);
+	resp = call_ok(cl, &e, &a);
+	assert_int_equal(ttlv_count(h_payload(resp, 0), KMIP_TAG_UNIQUE_IDENTIFIER), 5);
+	ttlv_arena_free(a);
+	others_served(h);
+	kmip_client_close(cl);
+	kmip_client_close(h->other);
+	h->other = NULL;
+	assert_int_equal(h_stop(&h->s, 10000), 0);
+
+	/* A larger map: every acknowledged object is there and writes go through again. */
+	h_restart(&h->s, (const char *const[]){ QUIET_KEYGEN, "store.map_size=1M", "store.max_map_size=16M", NULL });
+	h->other = h_connect(&h->s, h->ctx);
+	cl = hostile_client(h);
+	enc_locate_page(&e, INT32_MIN, INT32_MIN);
+	resp = call_ok(cl, &e, &a);
+	assert_int_equal(ttlv_count(h_payload(resp, 0), KMIP_TAG_UNIQUE_IDENTIFIER), n);
+	ttlv_arena_free(a);
+	enc_uid_op(&e, KMIP_OPERATION_GET, uid);
+	resp = call_ok(cl, &e, &a);
+	ttlv_arena_free(a);
+	memset(secret, 9, sizeof(secret));
+	enc_register_secret(&e, secret, sizeof(secret));
+	resp = call_ok(cl, &e, &a);
+	ttlv_arena_free(a);
+	kmip_client_close(cl);
+	others_served(h);
+	assert_int_equal(h_stop(&h->s, 10000), 0);
+	/* What a client must see when the store fills up: an answer, not a dropped connection. */
+	if (closed)
+		fail_msg("the server closed the connection when the store filled up instead of answering "
+		    "General Failure (\"group commit failed\" in the log)");
+	assert_int_equal(reason, KMIP_RESULT_REASON_GENERAL_FAILURE);
+	assert_non_null(strstr(message, "full"));
+}
+
+/* CPU ticks (utime + stime) a process has used, from /proc/PID/stat, or -1. */
+static long
+cpu_ticks(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long ut, st;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	p = fgets(buf, sizeof(buf), f);
+	fclose(f);
+	if (p == NULL || (p = strrchr(buf, ')')) == NULL ||
+	    sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+		return -1;
+	return (long)(ut + st);
+}
+
+/* The child of the server that is using CPU (the worker generating a key), or 0 if none within ms. */
+static pid_t
+busy_worker(struct hostile *h, int ms)
+{
+	int64_t end = now_ms() + ms;
+
+	while (now_ms() < end) {
+		pid_t pids[16];
+		long before[16];
+		size_t n = h_children(&h->s, pids, 16), i;
+
+		for (i = 0; i < n; i++)
+			before[i] = cpu_ticks(pids[i]);
+		sleep_ms(150);
+		for (i = 0; i < n; i++)
+			if (before[i] >= 0 && cpu_ticks(pids[i]) > before[i])
+				return pids[i];
+	}
+	return 0;
+}
+
+/*
+ * 15. A key-generation worker killed mid-request: with no pool, a CreateKeyPair RSA-4096 runs on a worker;
+ * SIGKILL that worker. The server restarts it, the job runs again, and the request is answered with
+ * Success; it never hangs. RSA-4096 may finish before the kill lands: then the next attempt is made.
+ */
+static void
+test_keygen_worker_killed(void **state)
+{
+	struct hostile *h = *state;
+	struct kmip_client *cl;
+	int attempt, killed = 0;
+
+	start(h, (const char *const[]){ "keygen.pool_size=0", "keygen.workers=2", "keygen.timeout=120", NULL });
+	cl = hostile_client(h);
+	set_timeouts(cl, h_slow(90000), 5000);
+	for (attempt = 0; attempt < 4 && !killed; attempt++) {
+		struct ttlv_arena *a;
+		struct ttlv_enc e;
+		struct ttlv *resp;
+		pid_t victim;
+
+		h_request_begin(&e, 1, 4, 1);
+		h_item_begin(&e, KMIP_OPERATION_CREATE_KEY_PAIR);
+		ttlv_enc_begin(&e, KMIP_TAG_COMMON_TEMPLATE_ATTRIBUTE);
+		h_attr_enum(&e, "Cryptographic Algorithm", KMIP_CRYPTOGRAPHIC_ALGORITHM_RSA);
+		h_attr_int(&e, "Cryptographic Length", 4096);
+		ttlv_enc_end(&e);
+		h_item_end(&e);
+		h_request_end(&e);
+		send_raw(cl, e.buf, e.len);
+		ttlv_enc_free(&e);
+		if ((victim = busy_worker(h, 3000)) > 0 && kill(victim, SIGKILL) == 0) {
+			killed = log_wait_count(&h->s, "while generating", 1, 3000);
+			print_message("attempt %d: killed worker %ld\n", attempt, (long)victim);
+		}
+		request_ok(h->other);
+		resp = read_response(cl, &a);
+		assert_int_equal(h_result_status(resp), KMIP_RESULT_STATUS_SUCCESS);
+		assert_non_null(ttlv_find(h_payload(resp, 0), KMIP_TAG_PRIVATE_KEY_UNIQUE_IDENTIFIER));
+		ttlv_arena_free(a);
+	}
+	assert_true(killed);
+	assert_true(h_log_wait(&h->s, "restarted (pid", 5000));
+	request_ok(cl);
+	kmip_client_close(cl);
+	others_served(h);
+}
+
+int
+main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_slow_request, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_nesting_bomb, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_huge_text_string, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batch_count_mismatch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ten_thousand_batch_items, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_operations, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wrong_types, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_invalid_utf8, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_overflowing_integers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cut_short, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_connection_flood, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reconnect_storm, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fd_exhaustion, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_full_store, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_keygen_worker_killed, setup, teardown),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	if (argc > 1)
+		cmocka_set_test_filter(argv[1]);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
