@@ -95,6 +95,9 @@ bench: deps
 	$(MAKE) --no-print-directory all $(BENCH_BINS)
 	@echo "== TTLV codec"; $(BUILD)/bench/bench_ttlv
 	@echo "== Get latency during a CreateKeyPair storm"; test/bench/run-latency.sh $(BUILD) 5 4
+	@echo "== OpenSSL alone on this machine"; test/bench/openssl-limits.sh $(BUILD) 3 10
+	@echo "== kmipd and PyKMIP's server side by side"; test/bench/compare.sh $(BUILD) 5
+	@echo "== Idle mutual-TLS connections held by kmipd"; test/bench/scale.sh $(BUILD) 5 0 10000
 
 run: deps
 	$(MAKE) --no-print-directory all
