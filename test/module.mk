@@ -89,3 +89,13 @@ TEST_BINS += $(BUILD)/test/test_hostile
 $(BUILD)/test/test_hostile: $(BUILD)/test/integration/test_hostile.o $(BUILD)/test/integration/harness.o \
 		$(BUILD)/libproto.a $(BUILD)/libtls.a | $(BUILD)/kmipd
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
+
+# The OASIS conformance runner (test/conformance/README.md), run by `make conformance` against a private
+# kmipd; the link at test/conformance/kmip-conformance is what the README's commands use.
+ALL_SRCS += test/conformance/kmip-conformance.c
+CONFORMANCE_BIN := $(BUILD)/conformance/kmip-conformance
+$(CONFORMANCE_BIN): $(BUILD)/test/conformance/kmip-conformance.o $(BUILD)/libproto.a $(BUILD)/libtls.a
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+test/conformance/kmip-conformance: $(CONFORMANCE_BIN)
+	ln -sf $(abspath $<) $@

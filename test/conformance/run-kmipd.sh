@@ -1,0 +1,71 @@
+#!/bin/sh
+# Runs the OASIS conformance test cases against a private kmipd: temporary certificates and store, a free
+# port, no key pool (every key is generated when asked), Destroy of Active objects allowed as the test
+# cases expect. Usage: test/conformance/run-kmipd.sh BUILD VECTORS [RUNNER-OPTIONS] [FILE...]
+# Without files it runs the KMIP 1.4 and 2.1 mandatory sets of VECTORS.
+#
+# Exit status: 0 when the runner worked, whatever the results (test failures are the server's to fix and
+# the count says how many), 1 when the runner broke (its status 2) or kmipd could not be started.
+set -u
+build=${1:?usage: run-kmipd.sh BUILD VECTORS [FILE...]}
+vectors=${2:?usage: run-kmipd.sh BUILD VECTORS [FILE...]}
+shift 2
+runner="$build/conformance/kmip-conformance"
+opts=""
+while [ $# -gt 0 ]; do
+	case "$1" in
+	-*) opts="$opts $1"; shift ;;
+	*) break ;;
+	esac
+done
+if [ $# -eq 0 ]; then
+	set -- "$vectors"/oasis-profiles-v1.4-os/mandatory/*.xml "$vectors"/oasis-profiles-v2.1-os/mandatory/*.xml
+fi
+[ -e "$1" ] || { echo "conformance: no test cases at $vectors" >&2; exit 1; }
+
+dir=$(mktemp -d /tmp/kmipd-conformance-XXXXXX)
+pid=""
+cleanup() {
+	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+etc/mkcerts.sh "$dir/certs" >/dev/null || { echo "conformance: mkcerts failed" >&2; exit 1; }
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$build/kmipd" -f -o server.listen=127.0.0.1 -o server.port="$port" -o store.path="$dir/store" \
+	-o tls.cert_file="$dir/certs/server.crt" -o tls.key_file="$dir/certs/server.key" \
+	-o tls.clients_ca_cert_file="$dir/certs/ca.crt" -o keygen.pool_size=0 \
+	-o compat.destroy_active=false -o log.level=warn 2>"$dir/kmipd.log" &
+pid=$!
+up=""
+for _ in $(seq 100); do
+	if ! kill -0 "$pid" 2>/dev/null; then
+		break
+	fi
+	if python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$port),1)" 2>/dev/null; then
+		up=1
+		break
+	fi
+	sleep 0.1
+done
+if [ -z "$up" ]; then
+	echo "conformance: kmipd did not start:" >&2
+	cat "$dir/kmipd.log" >&2
+	exit 1
+fi
+
+# shellcheck disable=SC2086
+"$runner" --host 127.0.0.1 --port "$port" --ca "$dir/certs/ca.crt" --cert "$dir/certs/client.crt" \
+	--key "$dir/certs/client.key" $opts "$@"
+rc=$?
+if ! kill -0 "$pid" 2>/dev/null; then
+	echo "conformance: kmipd exited during the run; its log:"
+	tail -20 "$dir/kmipd.log"
+	pid=""
+fi
+case $rc in
+0|1) exit 0 ;;
+*) echo "conformance: the runner failed (status $rc)" >&2; exit 1 ;;
+esac
