@@ -7,8 +7,10 @@
 # Usage: test/bench/scale.sh [BUILD] [SECONDS] [N...]   (defaults: build 5 0 10000 50000 100000)
 #
 # File descriptors: kmipd needs one per connection and kmip-bench one per connection too, so this script
-# raises its own limit (`ulimit -n`, inherited by both; root may raise the hard limit) to the largest N plus
-# a margin, and starts kmipd with server.max_connections=200000 and server.idle_timeout=0. By hand:
+# raises its own limit (`ulimit -n`, inherited by both) to the largest N plus a margin, and starts kmipd with
+# server.max_connections=200000 and server.idle_timeout=0. Raising the hard limit needs CAP_SYS_RESOURCE
+# (root outside a container, or LimitNOFILE= in a systemd unit); where the hard limit is lower, counts above it
+# are reported as not possible and the largest count it allows is measured instead. By hand:
 #   ulimit -n 210000
 #   kmipd -f ... -o server.max_connections=200000 -o server.idle_timeout=0 &
 #   kmip-bench --certs DIR -p PORT --idle 100000 --parallel 128 -c 16 -d 8 -m get --server-pid PID
@@ -23,14 +25,33 @@ secs=${2:-5}
 bench="$build/bench/kmip-bench"
 . test/bench/lib.sh
 
+# Each side needs a descriptor per connection plus a few (16 Get connections, listeners, the store, workers).
+margin=600
 max=0
 for n in "$@"; do
 	[ "$n" -gt "$max" ] && max=$n
 done
-if ! ulimit -n $((max + 4096)) 2>/dev/null; then
-	echo "scale: cannot raise the open file limit to $((max + 4096)) (run as root or raise ulimit -Hn)" >&2
+hard=$(ulimit -Hn)
+[ "$hard" = unlimited ] && hard=$((max + 4096))
+if [ "$hard" -lt $((max + margin)) ]; then
+	# Raising the hard limit needs CAP_SYS_RESOURCE; without it, measure as far as the limit allows.
+	ulimit -Hn $((max + margin)) 2>/dev/null && hard=$((max + margin))
+fi
+want=$((max + margin))
+[ "$want" -gt "$hard" ] && want=$hard
+if ! ulimit -n "$want" 2>/dev/null; then
+	echo "scale: cannot raise the open file limit to $want" >&2
 	exit 1
 fi
+limit=$(ulimit -n)
+largest=$((limit - margin))
+extra=""
+for n in "$@"; do
+	if [ "$n" -gt "$largest" ]; then
+		extra=$largest
+	fi
+done
+[ -n "$extra" ] && set -- "$@" "$extra"
 
 dir=$(mktemp -d /tmp/kmipd-scale-XXXXXX)
 kmipd_pid=
@@ -48,6 +69,11 @@ echo "load average $(cut -d' ' -f1-3 /proc/loadavg); open file limit $(ulimit -n
 printf '%8s %8s %9s %9s %10s %10s %11s %10s %15s %8s\n' idle held "open s" "opened/s" "RSS MiB" "RSS after" \
 	"B/conn" "Get/s" "Get p50/p99 ms" errors
 for n in "$@"; do
+	if [ "$n" -gt "$largest" ]; then
+		printf '%8d  not possible here: the open file hard limit is %s and raising it needs CAP_SYS_RESOURCE\n' \
+			"$n" "$hard"
+		continue
+	fi
 	start_kmipd "store-$n" keygen.pool_size=0 server.max_connections=200000 server.idle_timeout=0 || exit 1
 	out="$dir/scale.$n"
 	idle_args=""
