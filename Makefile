@@ -6,6 +6,8 @@
 #   make asan       the whole test suite under AddressSanitizer and UndefinedBehaviorSanitizer (clang)
 #   make fuzz       build and run the libFuzzer targets for FUZZ_TIME seconds each
 #   make bench      micro-benchmarks and load figures (never part of make test)
+#   make conformance  the OASIS KMIP 1.4 and 2.1 mandatory test cases against a private kmipd: prints the
+#                   count; fails only when the runner breaks, not when kmipd fails cases
 #
 # Each module lists its sources in its own module.mk; objects and test binaries go under $(BUILD).
 
@@ -31,7 +33,7 @@ override CFLAGS += -std=c11 -D_GNU_SOURCE $(OPT) -g $(WARN) $(SAN) -I. -MMD -MP 
 override LDFLAGS += $(SAN)
 
 .DEFAULT_GOAL := all
-.PHONY: all test check run asan asan-tests fuzz fuzz-bins bench deps clean
+.PHONY: all test check run asan asan-tests fuzz fuzz-bins bench conformance deps clean
 
 include proto/module.mk
 include tls/module.mk
@@ -98,6 +100,11 @@ bench: deps
 	@echo "== OpenSSL alone on this machine"; test/bench/openssl-limits.sh $(BUILD) 3 10
 	@echo "== kmipd and PyKMIP's server side by side"; test/bench/compare.sh $(BUILD) 5
 	@echo "== Idle mutual-TLS connections held by kmipd"; test/bench/scale.sh $(BUILD) 5 0 10000
+
+# VECTORS is the folder of the test cases; CONFORMANCE_FLAGS=--verbose shows every message.
+conformance: deps
+	$(MAKE) --no-print-directory $(BUILD)/kmipd $(CONFORMANCE_BIN) test/conformance/kmip-conformance
+	@CONFORMANCE_FLAGS="$(CONFORMANCE_FLAGS)" test/conformance/run-kmipd.sh $(BUILD) $(VECTORS)
 
 run: deps
 	$(MAKE) --no-print-directory all
