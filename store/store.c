@@ -269,6 +269,21 @@ static size_t map_usage(struct store *s)
 }
 
 /*
+ * At max_map_size the map cannot grow, and a group whose own commit finds no free page loses every write
+ * in it. So there, a write is refused (STORE_E_FULL, a clean error for its request) while the map still
+ * has room for the pending group and a reserve: the page copies a commit makes (copy-on-write, free list)
+ * need space beyond the records themselves.
+ */
+static bool no_room_at_cap(struct store *s, size_t pending)
+{
+	size_t reserve = s->map_size / 16 > 4 * s->page_size ? s->map_size / 16 : 4 * s->page_size;
+
+	if (s->map_size < s->max_map_size)
+		return false;	/* a full map grows at the next commit point; the group is replayed */
+	return map_usage(s) + pending + reserve > s->map_size;
+}
+
+/*
  * Doubles the map (capped at max_map_size) when it was found full or is over GROW_PERCENT used. Only
  * called with no transaction open. Returns true when it grew.
  */
@@ -448,6 +463,7 @@ int store_txn_commit(struct store_txn *t)
 	}
 	if (t->kind == TXN_WRITE_CHILD) {
 		oplog_splice(&s->group_log, &t->log);
+		s->group_bytes += t->bytes;
 		s->group_dirty = true;
 		return STORE_OK;
 	}
@@ -504,6 +520,7 @@ int store_group_commit(struct store *s)
 	rc = mdb_txn_commit(s->parent);
 	s->parent = NULL;
 	s->group_dirty = false;
+	s->group_bytes = 0;
 	while (rc == MDB_MAP_FULL) {
 		/* The group's own commit needed pages: grow and apply the group again. */
 		if (!grow_maybe(s, true))
@@ -899,6 +916,12 @@ int store_put(struct store_txn *t, const struct store_object *o)
 	if ((rc = store_rec_parse(rec, newlen, &nrec)) != STORE_OK ||
 	    (rc = store_rec_ientries(&nrec, t->s->maxkey, &newi, &newn)) != STORE_OK)
 		goto fail;
+	/* The record, an index entry per key, and a page the change copies. */
+	t->bytes += newlen + newn * 64 + t->s->page_size;
+	if (no_room_at_cap(t->s, t->s->group_bytes + t->bytes)) {
+		rc = t->failed = STORE_E_FULL;
+		goto fail;
+	}
 	if (old != NULL &&
 	    (rc = apply_ientries(t, true, oldi, oldn, newi, newn, seq, o->uid, uid_len)) != STORE_OK)
 		goto fail;

@@ -82,6 +82,7 @@ struct store_txn {
 	bool write;
 	int failed;		/* first error of a write: the commit fails with it */
 	struct store_oplog log;
+	size_t bytes;		/* estimate of the map space this write transaction's changes take */
 };
 
 struct store {
@@ -95,6 +96,7 @@ struct store {
 	MDB_txn *parent;		/* open group, or NULL */
 	bool group_dirty;		/* a child has been committed into the group */
 	struct store_oplog group_log;
+	size_t group_bytes;		/* estimate of the map space the open group's changes take */
 	MDB_txn *rtxn;			/* reset read transaction kept for renewal */
 	struct store_txn slot;		/* the one transaction handle */
 	bool open;			/* slot in use */
