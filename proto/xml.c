@@ -149,16 +149,19 @@ static int check_utf8(const char *buf, size_t len, char **cause)
 	return 0;
 }
 
+/* XML white space. */
 static bool is_space(char c)
 {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
+/* The characters that may start a name (the ASCII part of XML's NameStartChar). */
 static bool is_name_start(char c)
 {
 	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_' || c == ':';
 }
 
+/* The characters that may follow in a name. */
 static bool is_name_char(char c)
 {
 	return is_name_start(c) || (c >= '0' && c <= '9') || c == '-' || c == '.';
@@ -1160,6 +1163,7 @@ static void put_escaped(FILE *out, const uint8_t *s, size_t len)
 	}
 }
 
+/* Writes bytes as lower-case hex. */
 static void put_hex(FILE *out, const uint8_t *p, size_t len)
 {
 	size_t i;

@@ -282,6 +282,7 @@ static int set_add(struct name_set *set, const char *name)
 	return 0;
 }
 
+/* True when name (which may be NULL) is in the set. */
 static bool set_has(const struct name_set *set, const char *name)
 {
 	size_t i;
@@ -1067,6 +1068,7 @@ out:
 	return rc;
 }
 
+/* Prints the command line. */
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: kmip-conformance --host H --port P --ca CA --cert CERT --key KEY\n"
@@ -1083,6 +1085,7 @@ static int expect_server_name(SSL_CTX *ctx, const char *name)
 	return X509_VERIFY_PARAM_set1_host(param, name, 0) == 1 ? 0 : -1;
 }
 
+/* Runs every file given; see the top of the file for the exit status. */
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {

@@ -24,6 +24,7 @@ struct fixture {
 	size_t textlen;
 };
 
+/* A fresh fixture per test. */
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
@@ -34,6 +35,7 @@ static int setup(void **state)
 	return 0;
 }
 
+/* Frees whatever the test left in the fixture. */
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
@@ -207,6 +209,7 @@ static size_t check_folder(struct fixture *f, const char *sub)
 	return files;
 }
 
+/* Every 1.4 test case, mandatory and optional. */
 static void test_oasis_14(void **state)
 {
 	struct fixture *f = *state;
@@ -215,6 +218,7 @@ static void test_oasis_14(void **state)
 	assert_int_equal(check_folder(f, "oasis-profiles-v1.4-os/optional"), 7);
 }
 
+/* Every 2.1 test case, mandatory and optional. */
 static void test_oasis_21(void **state)
 {
 	struct fixture *f = *state;
@@ -223,6 +227,7 @@ static void test_oasis_21(void **state)
 	assert_int_equal(check_folder(f, "oasis-profiles-v2.1-os/optional"), 7);
 }
 
+/* Integer (decimal, hex, mask names), Long Integer and Interval. */
 static void test_integers(void **state)
 {
 	struct fixture *f = *state;
@@ -253,6 +258,7 @@ static void test_integers(void **state)
 	parse_bad(f, "<LeaseTime type=\"Interval\" value=\"-1\"/>", "bad Interval value");
 }
 
+/* Big Integers are sign-extended to whole 8-byte words. */
 static void test_big_integer(void **state)
 {
 	struct fixture *f = *state;
@@ -270,6 +276,7 @@ static void test_big_integer(void **state)
 	parse_bad(f, "<PublicExponent type=\"BigInteger\" value=\"123\"/>", "bad BigInteger value");
 }
 
+/* Enumerations by name, hex, tag name (2.x), and through a 1.x Attribute Name. */
 static void test_enumerations(void **state)
 {
 	struct fixture *f = *state;
@@ -300,6 +307,7 @@ static void test_enumerations(void **state)
 	    "<AttributeValue type=\"Enumeration\" value=\"RSA\"/></Attribute>", "line 3: bad Enumeration");
 }
 
+/* Text and Byte Strings, references, white space, UTF-8 checks, Booleans. */
 static void test_strings_and_booleans(void **state)
 {
 	struct fixture *f = *state;
@@ -334,6 +342,7 @@ static void test_strings_and_booleans(void **state)
 	parse_bad(f, "<NameValue type=\"TextString\" value=\"\x01\"/>", "control character");
 }
 
+/* ISO 8601 dates with zones, fractions for Date-Time Extended, and refused forms. */
 static void test_dates(void **state)
 {
 	struct fixture *f = *state;
@@ -366,6 +375,7 @@ static void test_dates(void **state)
 	    "bad DateTimeExtended");
 }
 
+/* Placeholders keep their text in the side table and a neutral value in the item. */
 static void test_placeholders(void **state)
 {
 	struct fixture *f = *state;
@@ -399,6 +409,7 @@ static void test_placeholders(void **state)
 	assert_non_null(strstr(f->text, "<Data type=\"ByteString\" value=\"$DATA_0\"/>"));
 }
 
+/* The printed form of each type, unknown tags and values, and reading it back. */
 static void test_print(void **state)
 {
 	struct fixture *f = *state;
@@ -446,6 +457,7 @@ static void test_print(void **state)
 	ttlv_arena_free(a);
 }
 
+/* What the XML reader accepts and what it refuses, with the line. */
 static void test_xml_syntax(void **state)
 {
 	struct fixture *f = *state;
@@ -486,6 +498,7 @@ static void test_xml_syntax(void **state)
 	parse_bad(f, "<KMIP><?pi x?></KMIP>", "processing instructions");
 }
 
+/* Nesting and size limits. */
 static void test_limits(void **state)
 {
 	struct fixture *f = *state;
