@@ -52,6 +52,7 @@ const struct op_desc dispatch_ops[] = {
 	{ KMIP_OPERATION_RNG_RETRIEVE, "RNGRetrieve", op_rng_retrieve, NULL, V(1, 2) },
 	{ KMIP_OPERATION_RNG_SEED, "RNGSeed", op_rng_seed, NULL, V(1, 2) },
 	{ KMIP_OPERATION_HASH, "Hash", op_hash, NULL, V(1, 2) },
+	{ KMIP_OPERATION_INTEROP, "Interop", op_interop, NULL, V(2, 0) },
 	{ 0, NULL, NULL, NULL, 0 },
 };
 

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
 #include <openssl/obj_mac.h>
 #include <openssl/rand.h>
 
@@ -105,6 +106,110 @@ default_mask(struct store_object *o, uint32_t mask)
 	return attrs_set_int(o->arena, o->attrs, KMIP_TAG_CRYPTOGRAPHIC_USAGE_MASK, (int32_t)mask);
 }
 
+/*
+ * The Digest attribute: SHA-256 of the key value in its default format (KMIP 1.4 section 3.17), or of the
+ * object's bytes when it has no Key Format Type. Skipped without material.
+ */
+static int
+set_digest(struct op_ctx *ctx, struct store_object *o)
+{
+	const struct ttlv *alg = ttlv_find(o->attrs, KMIP_TAG_CRYPTOGRAPHIC_ALGORITHM);
+	uint8_t md[32];
+	unsigned int mdlen = sizeof(md);
+	const uint8_t *bytes = o->material;
+	size_t len = o->material_len;
+	uint32_t fmt = 0, used = 0;
+	struct keyfmt_error kerr;
+	struct ttlv_enc e;
+	struct ttlv *d, *hash, *value, *kft;
+	int rc = -1;
+
+	if (o->material == NULL)
+		return 0;
+	ttlv_enc_init(&e);
+	switch (o->object_type) {
+	case KMIP_OBJECT_TYPE_SYMMETRIC_KEY:
+		fmt = KMIP_KEY_FORMAT_TYPE_RAW;
+		break;
+	case KMIP_OBJECT_TYPE_SECRET_DATA:
+		fmt = OPS_SECRET_KFT(o->material_format);
+		break;
+	case KMIP_OBJECT_TYPE_PRIVATE_KEY:
+	case KMIP_OBJECT_TYPE_PUBLIC_KEY:
+		fmt = o->material_format;	/* the canonical PKCS#8 or X.509 unless the default is a byte form */
+		if (keyfmt_export(o->object_type, o->material, o->material_len, keyfmt_default_format(o->object_type,
+		    alg != NULL ? alg->v.u32 : 0, KMIP_VERSION(1, 4)), &e, &used, &kerr) == 0 && e.len >= 8 &&
+		    e.buf[3] == TTLV_BYTE_STRING) {
+			bytes = e.buf + 8;
+			len = (size_t)e.buf[4] << 24 | (size_t)e.buf[5] << 16 | (size_t)e.buf[6] << 8 | e.buf[7];
+			fmt = used;
+		}
+		break;
+	default:
+		break;
+	}
+	if (EVP_Digest(bytes, len, md, &mdlen, EVP_sha256(), NULL) != 1) {
+		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_CRYPTOGRAPHIC_FAILURE, "digest failed");
+		goto out;
+	}
+	d = ttlv_new_struct(o->arena, KMIP_TAG_DIGEST);
+	hash = ttlv_new_enum(o->arena, KMIP_TAG_HASHING_ALGORITHM, KMIP_HASHING_ALGORITHM_SHA_256);
+	value = ttlv_new_bytes(o->arena, KMIP_TAG_DIGEST_VALUE, md, mdlen);
+	kft = fmt != 0 ? ttlv_new_enum(o->arena, KMIP_TAG_KEY_FORMAT_TYPE, fmt) : NULL;
+	if (d == NULL || hash == NULL || value == NULL || (fmt != 0 && kft == NULL))
+		goto nomem;
+	ttlv_append(d, hash);
+	ttlv_append(d, value);
+	if (kft != NULL)
+		ttlv_append(d, kft);
+	if (attrs_set(o->arena, o->attrs, d) != 0)
+		goto nomem;
+	rc = 0;
+	goto out;
+nomem:
+	ops_nomem(ctx);
+out:
+	ttlv_enc_free(&e);
+	return rc;
+}
+
+/* The Random Number Generator attribute of keys the server generates: OpenSSL's CTR-DRBG with AES-256. */
+static int
+set_rng(struct op_ctx *ctx, struct store_object *o)
+{
+	struct ttlv *r = ttlv_new_struct(o->arena, KMIP_TAG_RANDOM_NUMBER_GENERATOR);
+	struct ttlv *f[4];
+
+	f[0] = ttlv_new_enum(o->arena, KMIP_TAG_RNG_ALGORITHM, KMIP_RNG_ALGORITHM_DRBG);
+	f[1] = ttlv_new_enum(o->arena, KMIP_TAG_CRYPTOGRAPHIC_ALGORITHM, KMIP_CRYPTOGRAPHIC_ALGORITHM_AES);
+	f[2] = ttlv_new_int(o->arena, KMIP_TAG_CRYPTOGRAPHIC_LENGTH, 256);
+	f[3] = ttlv_new_enum(o->arena, KMIP_TAG_DRBG_ALGORITHM, KMIP_DRBG_ALGORITHM_CTR);
+	if (r == NULL || f[0] == NULL || f[1] == NULL || f[2] == NULL || f[3] == NULL)
+		return ops_nomem(ctx);
+	for (int i = 0; i < 4; i++)
+		ttlv_append(r, f[i]);
+	return attrs_set(o->arena, o->attrs, r) == 0 ? 0 : ops_nomem(ctx);
+}
+
+/*
+ * A client asking for a quantum-safe key gets one or an error: of what Create makes, only AES-256 and
+ * longer HMAC keys resist a quantum adversary (Grover halves a symmetric key's strength).
+ */
+static int
+check_quantum_safe(struct op_ctx *ctx, const struct ttlv *attrs, uint32_t alg, int32_t bits)
+{
+	const struct ttlv *qs = ttlv_find(attrs, KMIP_TAG_QUANTUM_SAFE);
+
+	if (qs == NULL || !qs->v.b)
+		return 0;
+	if ((alg == KMIP_CRYPTOGRAPHIC_ALGORITHM_AES || alg == KMIP_CRYPTOGRAPHIC_ALGORITHM_HMAC_SHA256 ||
+	    alg == KMIP_CRYPTOGRAPHIC_ALGORITHM_HMAC_SHA384 || alg == KMIP_CRYPTOGRAPHIC_ALGORITHM_HMAC_SHA512) &&
+	    bits >= 256)
+		return 0;
+	return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_GENERAL_FAILURE,
+	    "a %d-bit %s key is not quantum safe", bits, ttlv_enum_name(KMIP_TAG_CRYPTOGRAPHIC_ALGORITHM, alg));
+}
+
 /* The length in bits of a symmetric algorithm's key when the client gave none; 0 if it must be given. */
 static int32_t
 default_symmetric_length(uint32_t alg)
@@ -135,6 +240,7 @@ op_create(struct op_ctx *ctx)
 	struct store_txn *txn = NULL;
 	struct ttlv *attrs;
 	uint8_t key[MAX_SYMMETRIC_BITS / 8];
+	size_t keylen = 0;
 	int32_t bits;
 	uint32_t mask;
 	int rc = -1;
@@ -159,6 +265,14 @@ op_create(struct op_ctx *ctx)
 			    "AES keys are 128, 192 or 256 bits, not %d", bits);
 		mask = KMIP_CRYPTOGRAPHIC_USAGE_MASK_ENCRYPT | KMIP_CRYPTOGRAPHIC_USAGE_MASK_DECRYPT;
 		break;
+	case KMIP_CRYPTOGRAPHIC_ALGORITHM_3DES:
+		/* Three-key Triple DES: 168 bits of key in 24 bytes (parity bits included). */
+		if (bits != 168 && bits != 192)
+			return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD,
+			    "Triple DES keys are 168 bits (three keys), not %d", bits);
+		keylen = 24;
+		mask = KMIP_CRYPTOGRAPHIC_USAGE_MASK_ENCRYPT | KMIP_CRYPTOGRAPHIC_USAGE_MASK_DECRYPT;
+		break;
 	case KMIP_CRYPTOGRAPHIC_ALGORITHM_HMAC_SHA1:
 	case KMIP_CRYPTOGRAPHIC_ALGORITHM_HMAC_SHA224:
 	case KMIP_CRYPTOGRAPHIC_ALGORITHM_HMAC_SHA256:
@@ -171,9 +285,13 @@ op_create(struct op_ctx *ctx)
 		break;
 	default:
 		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD,
-		    "Create supports AES and HMAC keys, not Cryptographic Algorithm 0x%x", alg->v.u32);
+		    "Create supports AES, Triple DES and HMAC keys, not Cryptographic Algorithm 0x%x", alg->v.u32);
 	}
-	if (RAND_priv_bytes(key, bits / 8) != 1) {
+	if (keylen == 0)
+		keylen = (size_t)bits / 8;
+	if (check_quantum_safe(ctx, attrs, alg->v.u32, bits) != 0)
+		return -1;
+	if (RAND_priv_bytes(key, (int)keylen) != 1) {
 		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_CRYPTOGRAPHIC_FAILURE, "random generator failed");
 		goto out;
 	}
@@ -182,11 +300,11 @@ op_create(struct op_ctx *ctx)
 	if ((o = new_object(ctx, txn, KMIP_OBJECT_TYPE_SYMMETRIC_KEY, attrs)) == NULL)
 		goto out;
 	if (attrs_set_int(o->arena, o->attrs, KMIP_TAG_CRYPTOGRAPHIC_LENGTH, bits) != 0 || default_mask(o, mask) != 0 ||
-	    store_object_set_material(o, key, (size_t)bits / 8, KMIP_KEY_FORMAT_TYPE_RAW) != 0) {
+	    store_object_set_material(o, key, keylen, KMIP_KEY_FORMAT_TYPE_RAW) != 0) {
 		ops_nomem(ctx);
 		goto out;
 	}
-	if (ops_save(ctx, txn, o) != 0)
+	if (set_digest(ctx, o) != 0 || set_rng(ctx, o) != 0 || ops_save(ctx, txn, o) != 0)
 		goto out;
 	rc = ops_commit(ctx, txn);
 	txn = NULL;
@@ -382,7 +500,8 @@ store_pair(struct op_ctx *ctx, struct store_txn *txn, struct ttlv *const sets[3]
 		    attrs_set((*pub)->arena, (*pub)->attrs, dom) != 0)
 			return ops_nomem(ctx);
 	}
-	if (ops_save(ctx, txn, *priv) != 0 || ops_save(ctx, txn, *pub) != 0)
+	if (set_digest(ctx, *priv) != 0 || set_digest(ctx, *pub) != 0 || set_rng(ctx, *priv) != 0 ||
+	    set_rng(ctx, *pub) != 0 || ops_save(ctx, txn, *priv) != 0 || ops_save(ctx, txn, *pub) != 0)
 		return -1;
 	return 0;
 }
@@ -547,7 +666,7 @@ op_register(struct op_ctx *ctx)
 		ops_nomem(ctx);
 		goto out;
 	}
-	if (ops_save(ctx, txn, o) != 0)
+	if (set_digest(ctx, o) != 0 || ops_save(ctx, txn, o) != 0)
 		goto out;
 	rc = ops_commit(ctx, txn);
 	txn = NULL;
@@ -679,7 +798,8 @@ op_rekey(struct op_ctx *ctx)
 		ops_nomem(ctx);
 		goto out;
 	}
-	if (link_replacement(ctx, old, new) != 0 || ops_save(ctx, txn, new) != 0 || ops_save(ctx, txn, old) != 0)
+	if (link_replacement(ctx, old, new) != 0 || set_digest(ctx, new) != 0 || set_rng(ctx, new) != 0 ||
+	    ops_save(ctx, txn, new) != 0 || ops_save(ctx, txn, old) != 0)
 		goto out;
 	rc = ops_commit(ctx, txn);
 	txn = NULL;

@@ -39,6 +39,7 @@ struct cparams {
 	int32_t iv_len;		/* IV Length in bits, -1 when absent */
 	int32_t salt_len;	/* Salt Length in bits, -1 when absent */
 	bool random_iv;
+	const struct ttlv *p_source;	/* OAEP label (P Source), or NULL */
 };
 
 static void
@@ -79,6 +80,8 @@ params_read(const struct ttlv *cp, struct cparams *p)
 				p->salt_len = c->v.i32;
 		} else if (c->type == TTLV_BOOLEAN && c->tag == KMIP_TAG_RANDOM_IV) {
 			p->random_iv = c->v.b;
+		} else if (c->type == TTLV_BYTE_STRING && c->tag == KMIP_TAG_P_SOURCE) {
+			p->p_source = c;
 		}
 	}
 }
@@ -166,10 +169,10 @@ single_part(struct op_ctx *ctx)
  * Mask. Returns the object, or NULL with ctx->err set.
  */
 static struct store_object *
-crypto_key(struct op_ctx *ctx, uint32_t usage)
+crypto_key(struct op_ctx *ctx, uint32_t usage, bool protect)
 {
 	struct store_object *o = NULL;
-	const struct ttlv *mask;
+	const struct ttlv *mask, *date;
 	struct store_txn *txn;
 	const char *uid;
 	int rc;
@@ -191,6 +194,14 @@ crypto_key(struct op_ctx *ctx, uint32_t usage)
 		    KMIP_RESULT_REASON_INCOMPATIBLE_CRYPTOGRAPHIC_USAGE_MASK : KMIP_RESULT_REASON_PERMISSION_DENIED,
 		    "key %s is not for %s (Cryptographic Usage Mask)", uid,
 		    ttlv_mask_str(KMIP_TAG_CRYPTOGRAPHIC_USAGE_MASK, usage, (char[64]){ 0 }, 64));
+		goto fail;
+	}
+	/* Protecting (encrypt, sign, MAC) ends at the Protect Stop Date; processing starts at Process Start. */
+	date = ttlv_find(o->attrs, protect ? KMIP_TAG_PROTECT_STOP_DATE : KMIP_TAG_PROCESS_START_DATE);
+	if (date != NULL && date->type == TTLV_DATE_TIME && (protect ? date->v.i64 <= ctx->now : date->v.i64 > ctx->now)) {
+		kmip_error_set(&ctx->err, ops_reason_wrong_state(ctx->version), "key %s may not be used to %s %s its "
+		    "%s", uid, protect ? "protect data" : "process protected data", protect ? "after" : "before",
+		    protect ? "Protect Stop Date" : "Process Start Date");
 		goto fail;
 	}
 	return o;
@@ -263,6 +274,8 @@ cipher_name(uint32_t alg, size_t keylen, uint32_t mode, char *buf, size_t size)
 		snprintf(buf, size, "AES-%zu-%s", keylen * 8, m);
 		return buf;
 	case KMIP_CRYPTOGRAPHIC_ALGORITHM_3DES:
+		if (keylen != 24)
+			return NULL;
 		if (mode == KMIP_BLOCK_CIPHER_MODE_ECB)
 			return "DES-EDE3-ECB";
 		if (mode == 0 || mode == KMIP_BLOCK_CIPHER_MODE_CBC)
@@ -315,7 +328,13 @@ symmetric(struct op_ctx *ctx, const struct store_object *o, const struct cparams
 		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "IV Length too large");
 		goto out;
 	}
-	if (ivt != NULL) {
+	if (ivt != NULL && alg == KMIP_CRYPTOGRAPHIC_ALGORITHM_CHACHA20 && (ivt->length == 8 || ivt->length == 12)) {
+		/* OpenSSL's ChaCha20 IV is counter || nonce in 16 bytes; a 64-bit (original) or 96-bit (RFC 8439)
+		 * nonce starts its block counter at zero. */
+		memset(iv, 0, 16 - ivt->length);
+		memcpy(iv + 16 - ivt->length, ivt->v.bytes.data, ivt->length);
+		ivlen = 16;
+	} else if (ivt != NULL) {
 		if (!aead && !wrap && ivt->length != ivlen) {
 			kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "IV/Counter/Nonce must be %zu bytes",
 			    ivlen);
@@ -329,7 +348,8 @@ symmetric(struct op_ctx *ctx, const struct store_object *o, const struct cparams
 		memcpy(iv, ivt->v.bytes.data, ivlen);
 	} else if (ivlen > 0 && !wrap) {
 		if (!enc) {
-			kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "decryption needs the IV/Counter/Nonce");
+			/* The OASIS cases (CS-BC-M-11..13) expect Invalid Message for this. */
+			kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_MESSAGE, "decryption needs the IV/Counter/Nonce");
 			goto out;
 		}
 		/* The server chooses the IV and returns it with the ciphertext. */
@@ -341,7 +361,8 @@ symmetric(struct op_ctx *ctx, const struct store_object *o, const struct cparams
 	}
 	taglen = p->tag_len > 0 ? (size_t)p->tag_len : 16;
 	if (aead && (taglen < 4 || taglen > 16)) {
-		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "Tag Length %zu is not between 4 and 16",
+		/* General Failure, as the OASIS cases (CS-BC-M-GCM-1) expect. */
+		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_GENERAL_FAILURE, "Tag Length %zu is not between 4 and 16",
 		    taglen);
 		goto out;
 	}
@@ -441,6 +462,15 @@ rsa_cipher_padding(struct op_ctx *ctx, EVP_PKEY_CTX *pc, const struct cparams *p
 	    EVP_PKEY_CTX_set_rsa_mgf1_md_name(pc, p->mgf_hash != 0 && digest_name(p->mgf_hash) != NULL ?
 	    digest_name(p->mgf_hash) : md, NULL) <= 0)
 		return crypto_fail(ctx, "OAEP parameters not usable");
+	if (p->p_source != NULL && p->p_source->length > 0) {
+		/* OpenSSL takes ownership of the label. */
+		void *label = OPENSSL_memdup(p->p_source->v.bytes.data, p->p_source->length);
+
+		if (label == NULL || EVP_PKEY_CTX_set0_rsa_oaep_label(pc, label, (int)p->p_source->length) <= 0) {
+			OPENSSL_free(label);
+			return crypto_fail(ctx, "OAEP label not usable");
+		}
+	}
 	return 0;
 }
 
@@ -485,6 +515,66 @@ out:
 	return rc;
 }
 
+/*
+ * Usage Limits: a key limited to a number of bytes (or objects) it may protect is charged before it is
+ * used, and refused once the limit is reached. The count is kept in the object's Usage Limits Count.
+ */
+static int
+consume_usage(struct op_ctx *ctx, const char *uid, size_t bytes)
+{
+	struct store_object *o = NULL;
+	struct store_txn *txn;
+	struct ttlv *ul, *count, *copy;
+	const struct ttlv *total, *unit;
+	int64_t left, need;
+	int rc = -1;
+
+	if (ops_begin(ctx, true, &txn) != 0)
+		return -1;
+	if (ops_load(ctx, txn, uid, OPS_MATERIAL, &o) != 0)
+		goto out;
+	if ((ul = ttlv_find(o->attrs, KMIP_TAG_USAGE_LIMITS)) == NULL) {
+		rc = 0;
+		goto out;
+	}
+	total = ttlv_find(ul, KMIP_TAG_USAGE_LIMITS_TOTAL);
+	count = ttlv_find(ul, KMIP_TAG_USAGE_LIMITS_COUNT);
+	unit = ttlv_find(ul, KMIP_TAG_USAGE_LIMITS_UNIT);
+	left = count != NULL && count->type == TTLV_LONG_INTEGER ? count->v.i64 :
+	    total != NULL && total->type == TTLV_LONG_INTEGER ? total->v.i64 : 0;
+	need = unit != NULL && unit->type == TTLV_ENUMERATION && unit->v.u32 == KMIP_USAGE_LIMITS_UNIT_OBJECT ? 1 :
+	    (int64_t)bytes;
+	if (need > left) {
+		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_PERMISSION_DENIED, "key %s has reached its Usage Limits "
+		    "(%lld left, %lld needed)", uid, (long long)left, (long long)need);
+		goto out;
+	}
+	if ((copy = store_ttlv_copy(o->arena, ul)) == NULL) {
+		ops_nomem(ctx);
+		goto out;
+	}
+	if ((count = ttlv_find(copy, KMIP_TAG_USAGE_LIMITS_COUNT)) == NULL) {
+		if ((count = ttlv_new_long(o->arena, KMIP_TAG_USAGE_LIMITS_COUNT, 0)) == NULL) {
+			ops_nomem(ctx);
+			goto out;
+		}
+		ttlv_append(copy, count);
+	}
+	count->v.i64 = left - need;
+	if (attrs_set(o->arena, o->attrs, copy) != 0) {
+		ops_nomem(ctx);
+		goto out;
+	}
+	if (ops_save(ctx, txn, o) != 0)
+		goto out;
+	rc = ops_commit(ctx, txn);
+	txn = NULL;
+out:
+	store_txn_abort(txn);
+	store_object_free(o);
+	return rc;
+}
+
 /* Encrypt or Decrypt with the key the request names. */
 static int
 encrypt_decrypt(struct op_ctx *ctx, bool enc)
@@ -496,9 +586,13 @@ encrypt_decrypt(struct op_ctx *ctx, bool enc)
 
 	if (single_part(ctx) != 0 || (data = payload_bytes(ctx, KMIP_TAG_DATA, true)) == NULL)
 		return -1;
-	if ((o = crypto_key(ctx, enc ? KMIP_CRYPTOGRAPHIC_USAGE_MASK_ENCRYPT : KMIP_CRYPTOGRAPHIC_USAGE_MASK_DECRYPT))
-	    == NULL)
+	if ((o = crypto_key(ctx, enc ? KMIP_CRYPTOGRAPHIC_USAGE_MASK_ENCRYPT : KMIP_CRYPTOGRAPHIC_USAGE_MASK_DECRYPT,
+	    enc)) == NULL)
 		return -1;
+	if (enc && consume_usage(ctx, o->uid, data->length) != 0) {
+		store_object_free(o);
+		return -1;
+	}
 	params_get(ctx, o, &p);
 	if (o->object_type == KMIP_OBJECT_TYPE_SYMMETRIC_KEY)
 		rc = symmetric(ctx, o, &p, enc, data);
@@ -563,14 +657,15 @@ signature_scheme(struct op_ctx *ctx, const struct cparams *p, const char **md, i
 
 /* Configures an RSA signing or verification context (padding, PSS salt and MGF1 digest). */
 static int
-rsa_sign_padding(EVP_PKEY_CTX *pc, EVP_PKEY *k, const struct cparams *p, int padding, const char *md)
+rsa_sign_padding(EVP_PKEY_CTX *pc, EVP_PKEY *k, const struct cparams *p, int padding, const char *md, bool verify)
 {
 	if (EVP_PKEY_get_base_id(k) != EVP_PKEY_RSA)
 		return 0;
 	if (EVP_PKEY_CTX_set_rsa_padding(pc, padding) <= 0)
 		return -1;
 	if (padding == RSA_PKCS1_PSS_PADDING) {
-		int salt = p->salt_len >= 0 ? p->salt_len / 8 : RSA_PSS_SALTLEN_DIGEST;
+		/* Without a Salt Length, sign with the digest's length and accept any length when verifying. */
+		int salt = p->salt_len >= 0 ? p->salt_len / 8 : verify ? RSA_PSS_SALTLEN_AUTO : RSA_PSS_SALTLEN_DIGEST;
 
 		if (EVP_PKEY_CTX_set_rsa_pss_saltlen(pc, salt) <= 0 ||
 		    EVP_PKEY_CTX_set_rsa_mgf1_md_name(pc, p->mgf_hash != 0 && digest_name(p->mgf_hash) != NULL ?
@@ -607,8 +702,8 @@ sign_verify(struct op_ctx *ctx, bool verify)
 	if ((data == NULL) == (digested == NULL))
 		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD,
 		    "give either Data or Digested Data");
-	if ((o = crypto_key(ctx, verify ? KMIP_CRYPTOGRAPHIC_USAGE_MASK_VERIFY : KMIP_CRYPTOGRAPHIC_USAGE_MASK_SIGN))
-	    == NULL)
+	if ((o = crypto_key(ctx, verify ? KMIP_CRYPTOGRAPHIC_USAGE_MASK_VERIFY : KMIP_CRYPTOGRAPHIC_USAGE_MASK_SIGN,
+	    !verify)) == NULL)
 		return -1;
 	params_get(ctx, o, &p);
 	if (signature_scheme(ctx, &p, &mdname, &padding) != 0 || (k = load_pkey(ctx, o)) == NULL)
@@ -624,14 +719,14 @@ sign_verify(struct op_ctx *ctx, bool verify)
 		}
 		if ((verify ? EVP_DigestVerifyInit_ex(mc, &pc, mdname, NULL, NULL, k, NULL) :
 		    EVP_DigestSignInit_ex(mc, &pc, mdname, NULL, NULL, k, NULL)) <= 0 ||
-		    rsa_sign_padding(pc, k, &p, padding, mdname) != 0) {
+		    rsa_sign_padding(pc, k, &p, padding, mdname, verify) != 0) {
 			crypto_fail(ctx, "this key cannot sign or verify with these parameters");
 			goto out;
 		}
 	} else {
 		if ((pc = EVP_PKEY_CTX_new_from_pkey(NULL, k, NULL)) == NULL ||
 		    (verify ? EVP_PKEY_verify_init(pc) : EVP_PKEY_sign_init(pc)) <= 0 ||
-		    EVP_PKEY_CTX_set_signature_md(pc, md) <= 0 || rsa_sign_padding(pc, k, &p, padding, mdname) != 0) {
+		    EVP_PKEY_CTX_set_signature_md(pc, md) <= 0 || rsa_sign_padding(pc, k, &p, padding, mdname, verify) != 0) {
 			crypto_fail(ctx, "this key cannot sign or verify with these parameters");
 			goto out;
 		}
@@ -734,7 +829,7 @@ mac(struct op_ctx *ctx, bool verify)
 	if (verify && (given = payload_bytes(ctx, KMIP_TAG_MAC_DATA, true)) == NULL)
 		return -1;
 	if ((o = crypto_key(ctx, verify ? KMIP_CRYPTOGRAPHIC_USAGE_MASK_MAC_VERIFY :
-	    KMIP_CRYPTOGRAPHIC_USAGE_MASK_MAC_GENERATE)) == NULL)
+	    KMIP_CRYPTOGRAPHIC_USAGE_MASK_MAC_GENERATE, !verify)) == NULL)
 		return -1;
 	params_get(ctx, o, &p);
 	alg = p.alg != 0 ? p.alg : key_alg(o);

@@ -440,7 +440,9 @@ op_locate(struct op_ctx *ctx)
 		free(found.cause);
 		return ops_store_error(ctx, rc, "Locate");
 	}
-	if (ctx->version >= KMIP_VERSION(1, 3))
+	/* Located Items (1.3+) answers paging: sent when the client asked for Maximum or Offset Items. */
+	if (ctx->version >= KMIP_VERSION(1, 3) && (ttlv_find(ctx->item->payload, KMIP_TAG_MAXIMUM_ITEMS) != NULL ||
+	    ttlv_find(ctx->item->payload, KMIP_TAG_OFFSET_ITEMS) != NULL))
 		ttlv_enc_int(ctx->out, KMIP_TAG_LOCATED_ITEMS, found.located > INT32_MAX ? INT32_MAX :
 		    (int32_t)found.located);
 	for (i = first; i < first + n; i++) {
@@ -451,6 +453,24 @@ op_locate(struct op_ctx *ctx)
 		ops_set_placeholder(ctx, found.uids[first]);
 	conn_log(ctx->conn, LOG_LEVEL_INFO, "locate: %zu of %zu matches returned", n, found.located);
 	store_uids_free(found.uids, found.n);
+	return 0;
+}
+
+/*
+ * Interop (2.x): the OASIS interoperability tests bracket each test case with Begin and End; the server
+ * only acknowledges them.
+ */
+int
+op_interop(struct op_ctx *ctx)
+{
+	const struct ttlv *f = ttlv_find(ctx->item->payload, KMIP_TAG_INTEROP_FUNCTION);
+	const struct ttlv *id = ttlv_find(ctx->item->payload, KMIP_TAG_INTEROP_IDENTIFIER);
+
+	if (f == NULL || f->type != TTLV_ENUMERATION || f->v.u32 < KMIP_INTEROP_FUNCTION_BEGIN ||
+	    f->v.u32 > KMIP_INTEROP_FUNCTION_RESET)
+		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "Interop needs an Interop Function");
+	conn_log(ctx->conn, LOG_LEVEL_INFO, "interop %s %s", ttlv_enum_name(KMIP_TAG_INTEROP_FUNCTION, f->v.u32),
+	    id != NULL && id->type == TTLV_TEXT_STRING ? (const char *)id->v.bytes.data : "");
 	return 0;
 }
 
