@@ -4,9 +4,10 @@
 # the same kmip-bench workloads run against one and then the other, and a table of both with their ratio,
 # each server's CPU time during the measured seconds and its peak memory. Every run is bounded in time.
 #
-# Usage: test/bench/compare.sh [BUILD] [SECONDS] [WORKLOAD...]
+# Usage: [KMIPD_OPTS="key=value ..."] test/bench/compare.sh [BUILD] [SECONDS] [WORKLOAD...]
 #   SECONDS   measured seconds per workload and server (default 5; one more of warm-up)
 #   WORKLOAD  names from the list below (default: all)
+#   KMIPD_OPTS  more kmipd -o overrides, such as "tls.session_tickets=false"
 # The servers' loops run on CPU 0 and kmip-bench on CPU 1 (taskset); kmipd's key-generation workers are not
 # pinned. kmipd runs without a key-pair pool (keygen.pool_size=0), so CreateKeyPair is measured as sustained
 # generation, not as a pool being emptied.

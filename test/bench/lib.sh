@@ -43,7 +43,8 @@ make_certs() {
 	etc/mkcerts.sh "$dir/certs" >/dev/null
 }
 
-# Starts kmipd on a free port with its store in $dir/NAME; extra arguments are more -o overrides.
+# Starts kmipd on a free port with its store in $dir/NAME; extra arguments are more -o overrides, and so are
+# the words of $KMIPD_OPTS (for instance KMIPD_OPTS="tls.session_tickets=false").
 # Sets kmipd_pid and kmipd_port. The loop is pinned to CPU 0 after start-up, the key-generation workers
 # (forked at start-up) are not.
 start_kmipd() {
@@ -51,7 +52,7 @@ start_kmipd() {
 	shift
 	kmipd_port=$(free_port)
 	_args=""
-	for _o in "$@"; do
+	for _o in "$@" ${KMIPD_OPTS:-}; do
 		_args="$_args -o $_o"
 	done
 	# shellcheck disable=SC2086

@@ -4,7 +4,8 @@
 # resident memory before and after (bytes per held connection), then Get over 16 more connections x 8
 # pipelined for SECONDS with the N connections still open.
 #
-# Usage: test/bench/scale.sh [BUILD] [SECONDS] [N...]   (defaults: build 5 0 10000 50000 100000)
+# Usage: [KMIPD_OPTS="key=value ..."] test/bench/scale.sh [BUILD] [SECONDS] [N...]
+#   (defaults: build 5 0 10000 50000 100000; KMIPD_OPTS adds kmipd -o overrides)
 #
 # File descriptors: kmipd needs one per connection and kmip-bench one per connection too, so this script
 # raises its own limit (`ulimit -n`, inherited by both) to the largest N plus a margin, and starts kmipd with
