@@ -59,6 +59,7 @@ static const struct attr_def defs[] = {
 	{ T(PROTECTION_LEVEL), TTLV_ENUMERATION, ATTR_INIT | ATTR_EDIT },
 	{ T(PROTECTION_PERIOD), TTLV_INTERVAL, ATTR_INIT | ATTR_EDIT },
 	{ T(QUANTUM_SAFE), TTLV_BOOLEAN, ATTR_INIT },
+	{ T(KEY_FORMAT_TYPE), TTLV_ENUMERATION, ATTR_SERVER },
 };
 
 #define NDEFS (sizeof(defs) / sizeof(defs[0]))
@@ -83,6 +84,9 @@ attr_visible(uint32_t tag, unsigned version)
 
 	if (tag == KMIP_TAG_ATTRIBUTE)
 		return true;	/* custom attributes exist in every version, spelled differently */
+	/* In 1.x, Key Format Type is a Key Block field, not an attribute. */
+	if (KMIP_VERSION_MAJOR(version) < 2 && tag == KMIP_TAG_KEY_FORMAT_TYPE)
+		return false;
 	/* KMIP 2.0 removed these; a 1.x client's Operation Policy Name is kept and echoed to 1.x only. */
 	if (KMIP_VERSION_MAJOR(version) >= 2 && (tag == KMIP_TAG_OPERATION_POLICY_NAME ||
 	    tag == KMIP_TAG_CERTIFICATE_IDENTIFIER || tag == KMIP_TAG_CERTIFICATE_SUBJECT ||
@@ -473,6 +477,14 @@ int
 attrs_set_int(struct ttlv_arena *arena, struct ttlv *attrs, uint32_t tag, int32_t v)
 {
 	struct ttlv *t = ttlv_new_int(arena, tag, v);
+
+	return t == NULL ? -1 : attrs_set(arena, attrs, t);
+}
+
+int
+attrs_set_bool(struct ttlv_arena *arena, struct ttlv *attrs, uint32_t tag, bool v)
+{
+	struct ttlv *t = ttlv_new_bool(arena, tag, v);
 
 	return t == NULL ? -1 : attrs_set(arena, attrs, t);
 }

@@ -79,6 +79,8 @@ int attrs_set_int(struct ttlv_arena *arena, struct ttlv *attrs, uint32_t tag, in
     __attribute__((warn_unused_result));
 int attrs_set_date(struct ttlv_arena *arena, struct ttlv *attrs, uint32_t tag, int64_t when)
     __attribute__((warn_unused_result));
+int attrs_set_bool(struct ttlv_arena *arena, struct ttlv *attrs, uint32_t tag, bool v)
+    __attribute__((warn_unused_result));
 int attrs_set_text(struct ttlv_arena *arena, struct ttlv *attrs, uint32_t tag, const char *s)
     __attribute__((warn_unused_result));
 /* Appends a Link (type, target) to attrs. */

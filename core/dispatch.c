@@ -53,6 +53,7 @@ const struct op_desc dispatch_ops[] = {
 	{ KMIP_OPERATION_RNG_SEED, "RNGSeed", op_rng_seed, NULL, V(1, 2) },
 	{ KMIP_OPERATION_HASH, "Hash", op_hash, NULL, V(1, 2) },
 	{ KMIP_OPERATION_INTEROP, "Interop", op_interop, NULL, V(2, 0) },
+	{ KMIP_OPERATION_LOG, "Log", op_log, NULL, V(2, 0) },
 	{ 0, NULL, NULL, NULL, 0 },
 };
 

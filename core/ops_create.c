@@ -49,6 +49,46 @@ payload_attrs(const struct op_ctx *ctx)
 	    KMIP_TAG_TEMPLATE_ATTRIBUTE);
 }
 
+/* Sets a Boolean attribute unless the client gave it. */
+static int
+default_bool(struct store_object *o, uint32_t tag, bool v)
+{
+	struct ttlv *t;
+
+	if (ttlv_find(o->attrs, tag) != NULL)
+		return 0;
+	if ((t = ttlv_new_bool(o->arena, tag, v)) == NULL)
+		return -1;
+	ttlv_append(o->attrs, t);
+	return 0;
+}
+
+/*
+ * The attributes every new object has: Fresh until first retrieved; Sensitive and Extractable as the client
+ * asked (not sensitive, extractable by default) and their "always"/"never" history; a Short Unique
+ * Identifier (the SHA-256 of the Unique Identifier, for 2.x clients).
+ */
+static int
+set_defaults(struct store_object *o)
+{
+	const struct ttlv *sens, *extr;
+	uint8_t md[32];
+	unsigned int mdlen = sizeof(md);
+	struct ttlv *t;
+
+	if (default_bool(o, KMIP_TAG_SENSITIVE, false) != 0 || default_bool(o, KMIP_TAG_EXTRACTABLE, true) != 0)
+		return -1;
+	sens = ttlv_find(o->attrs, KMIP_TAG_SENSITIVE);
+	extr = ttlv_find(o->attrs, KMIP_TAG_EXTRACTABLE);
+	if (default_bool(o, KMIP_TAG_ALWAYS_SENSITIVE, sens->v.b) != 0 ||
+	    default_bool(o, KMIP_TAG_NEVER_EXTRACTABLE, !extr->v.b) != 0 || default_bool(o, KMIP_TAG_FRESH, true) != 0)
+		return -1;
+	if (EVP_Digest(o->uid, strlen(o->uid), md, &mdlen, EVP_sha256(), NULL) != 1 ||
+	    (t = ttlv_new_bytes(o->arena, KMIP_TAG_SHORT_UNIQUE_IDENTIFIER, md, mdlen)) == NULL)
+		return -1;
+	return attrs_set(o->arena, o->attrs, t);
+}
+
 /*
  * Makes a new object of the given type owned by the caller, with the client's attributes (copied) and
  * those the server sets. Pre-Active, or Active when the client gave an Activation Date not in the future.
@@ -87,7 +127,7 @@ new_object(struct op_ctx *ctx, struct store_txn *txn, uint32_t type, const struc
 	}
 	if (attrs_set_date(o->arena, o->attrs, KMIP_TAG_INITIAL_DATE, ctx->now) != 0 ||
 	    attrs_set_date(o->arena, o->attrs, KMIP_TAG_ORIGINAL_CREATION_DATE, ctx->now) != 0 ||
-	    attrs_set_enum(o->arena, o->attrs, KMIP_TAG_STATE, state) != 0)
+	    attrs_set_enum(o->arena, o->attrs, KMIP_TAG_STATE, state) != 0 || set_defaults(o) != 0)
 		goto nomem;
 	return o;
 nomem:
@@ -304,7 +344,9 @@ op_create(struct op_ctx *ctx)
 		ops_nomem(ctx);
 		goto out;
 	}
-	if (set_digest(ctx, o) != 0 || set_rng(ctx, o) != 0 || ops_save(ctx, txn, o) != 0)
+	if (set_digest(ctx, o) != 0 || set_rng(ctx, o) != 0 ||
+	    attrs_set_enum(o->arena, o->attrs, KMIP_TAG_KEY_FORMAT_TYPE, KMIP_KEY_FORMAT_TYPE_RAW) != 0 ||
+	    ops_save(ctx, txn, o) != 0)
 		goto out;
 	rc = ops_commit(ctx, txn);
 	txn = NULL;
@@ -501,7 +543,12 @@ store_pair(struct op_ctx *ctx, struct store_txn *txn, struct ttlv *const sets[3]
 			return ops_nomem(ctx);
 	}
 	if (set_digest(ctx, *priv) != 0 || set_digest(ctx, *pub) != 0 || set_rng(ctx, *priv) != 0 ||
-	    set_rng(ctx, *pub) != 0 || ops_save(ctx, txn, *priv) != 0 || ops_save(ctx, txn, *pub) != 0)
+	    set_rng(ctx, *pub) != 0 ||
+	    attrs_set_enum((*priv)->arena, (*priv)->attrs, KMIP_TAG_KEY_FORMAT_TYPE, keyfmt_default_format(
+	    KMIP_OBJECT_TYPE_PRIVATE_KEY, p->alg, KMIP_VERSION(2, 1))) != 0 ||
+	    attrs_set_enum((*pub)->arena, (*pub)->attrs, KMIP_TAG_KEY_FORMAT_TYPE, keyfmt_default_format(
+	    KMIP_OBJECT_TYPE_PUBLIC_KEY, p->alg, KMIP_VERSION(2, 1))) != 0 ||
+	    ops_save(ctx, txn, *priv) != 0 || ops_save(ctx, txn, *pub) != 0)
 		return -1;
 	return 0;
 }
@@ -666,7 +713,10 @@ op_register(struct op_ctx *ctx)
 		ops_nomem(ctx);
 		goto out;
 	}
-	if (set_digest(ctx, o) != 0 || ops_save(ctx, txn, o) != 0)
+	/* A registered key keeps the format it came in: 2.x clients get it back in that format by default. */
+	if (set_digest(ctx, o) != 0 || (key.format != 0 && type->v.u32 != KMIP_OBJECT_TYPE_SECRET_DATA &&
+	    attrs_set_enum(o->arena, o->attrs, KMIP_TAG_KEY_FORMAT_TYPE, key.format) != 0) ||
+	    ops_save(ctx, txn, o) != 0)
 		goto out;
 	rc = ops_commit(ctx, txn);
 	txn = NULL;

@@ -474,6 +474,18 @@ op_interop(struct op_ctx *ctx)
 	return 0;
 }
 
+/* Log (2.x): a client's message for the server's log, kept to one bounded, quoted line. */
+int
+op_log(struct op_ctx *ctx)
+{
+	const struct ttlv *m = ttlv_find(ctx->item->payload, KMIP_TAG_LOG_MESSAGE);
+
+	if (m == NULL || m->type != TTLV_TEXT_STRING)
+		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "Log needs a Log Message");
+	conn_log(ctx->conn, LOG_LEVEL_INFO, "client log: \"%.200s\"", (const char *)m->v.bytes.data);
+	return 0;
+}
+
 /* Query: the operations and object types kmipd supports, and who it is. */
 int
 op_query(struct op_ctx *ctx)

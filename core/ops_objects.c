@@ -16,12 +16,20 @@ encode_key_block(struct op_ctx *ctx, const struct store_object *o, uint32_t want
 {
 	const struct ttlv *alg = ttlv_find(o->attrs, KMIP_TAG_CRYPTOGRAPHIC_ALGORITHM);
 	const struct ttlv *len = ttlv_find(o->attrs, KMIP_TAG_CRYPTOGRAPHIC_LENGTH);
+	const struct ttlv *kft;
 	struct keyfmt_error kerr;
 	uint32_t used = 0;
 	size_t at;
 	uint8_t *p;
 
-	/* No format asked: the key's default in the client's version (2.x defaults may not exist in 1.x). */
+	/*
+	 * No format asked: in 2.x the object's Key Format Type attribute (the format it was registered in);
+	 * otherwise the key's default in the client's version (2.x defaults may not exist in 1.x).
+	 */
+	kft = ttlv_find(o->attrs, KMIP_TAG_KEY_FORMAT_TYPE);
+	if (want == 0 && KMIP_VERSION_MAJOR(ctx->version) >= 2 && kft != NULL && kft->type == TTLV_ENUMERATION &&
+	    keyfmt_format_applies(o->object_type, alg != NULL ? alg->v.u32 : 0, kft->v.u32))
+		want = kft->v.u32;
 	if (want == 0)
 		want = o->object_type == KMIP_OBJECT_TYPE_SECRET_DATA ? OPS_SECRET_KFT(o->material_format) :
 		    keyfmt_default_format(o->object_type, alg != NULL ? alg->v.u32 : 0, ctx->version);
@@ -46,6 +54,30 @@ encode_key_block(struct op_ctx *ctx, const struct store_object *o, uint32_t want
 	return 0;
 }
 
+/*
+ * The first Get of an object ends its freshness (the Fresh attribute). A failure here (a full store, say)
+ * is logged and does not fail the Get: reading a key must not depend on room to write.
+ */
+static void
+mark_retrieved(struct op_ctx *ctx, const char *uid)
+{
+	struct store_object *o = NULL;
+	struct store_txn *txn = NULL;
+	int rc = -1;
+
+	if (ops_begin(ctx, true, &txn) == 0 && ops_load(ctx, txn, uid, OPS_MATERIAL, &o) == 0 &&
+	    attrs_set_bool(o->arena, o->attrs, KMIP_TAG_FRESH, false) == 0 && ops_save(ctx, txn, o) == 0) {
+		rc = ops_commit(ctx, txn);
+		txn = NULL;
+	}
+	if (rc != 0) {
+		conn_log(ctx->conn, LOG_LEVEL_WARN, "could not clear Fresh on %s: %s", uid, ctx->err.message);
+		memset(&ctx->err, 0, sizeof(ctx->err));
+	}
+	store_txn_abort(txn);
+	store_object_free(o);
+}
+
 /* Get: the object with its key material, in the Key Format Type asked for or the key's default. */
 int
 op_get(struct op_ctx *ctx)
@@ -53,6 +85,7 @@ op_get(struct op_ctx *ctx)
 	const struct ttlv *p = ctx->item->payload, *fmt, *comp;
 	struct store_object *o = NULL;
 	struct store_txn *txn = NULL;
+	const struct ttlv *t;
 	const char *uid;
 	uint32_t want = 0;
 	int rc = -1;
@@ -78,6 +111,16 @@ op_get(struct op_ctx *ctx)
 	if (rc != 0)
 		return -1;
 	rc = -1;
+	if ((t = ttlv_find(o->attrs, KMIP_TAG_SENSITIVE)) != NULL && t->type == TTLV_BOOLEAN && t->v.b) {
+		kmip_error_set(&ctx->err, KMIP_VERSION_MAJOR(ctx->version) >= 2 ? KMIP_RESULT_REASON_SENSITIVE :
+		    KMIP_RESULT_REASON_PERMISSION_DENIED, "object %s is Sensitive: its key material is not exported", uid);
+		goto out;
+	}
+	if ((t = ttlv_find(o->attrs, KMIP_TAG_EXTRACTABLE)) != NULL && t->type == TTLV_BOOLEAN && !t->v.b) {
+		kmip_error_set(&ctx->err, KMIP_VERSION_MAJOR(ctx->version) >= 2 ? KMIP_RESULT_REASON_NOT_EXTRACTABLE :
+		    KMIP_RESULT_REASON_PERMISSION_DENIED, "object %s is not Extractable", uid);
+		goto out;
+	}
 	if (o->state == KMIP_STATE_DESTROYED || o->state == KMIP_STATE_DESTROYED_COMPROMISED || o->material == NULL) {
 		kmip_error_set(&ctx->err, KMIP_VERSION_MAJOR(ctx->version) >= 2 ? KMIP_RESULT_REASON_OBJECT_DESTROYED :
 		    ops_reason_not_found(ctx->version), "object %s has been destroyed; only its attributes remain", uid);
@@ -120,6 +163,8 @@ op_get(struct op_ctx *ctx)
 	}
 	conn_log(ctx->conn, LOG_LEVEL_INFO, "get %s (%s)", o->uid, ttlv_enum_name(KMIP_TAG_OBJECT_TYPE, o->object_type));
 	rc = 0;
+	if ((t = ttlv_find(o->attrs, KMIP_TAG_FRESH)) != NULL && t->type == TTLV_BOOLEAN && t->v.b)
+		mark_retrieved(ctx, o->uid);
 out:
 	store_object_free(o);
 	return rc;
@@ -284,6 +329,32 @@ date_editable(uint32_t tag, uint32_t state)
 	}
 }
 
+/* True when another object of the same owner has the Name item (KMIP 2.x names are unique). */
+static bool
+name_taken(struct op_ctx *ctx, struct store_txn *txn, const struct store_object *o, const struct ttlv *name)
+{
+	const struct ttlv *value = ttlv_find(name, KMIP_TAG_NAME_VALUE);
+	char **uids = NULL;
+	size_t n = 0, i;
+	bool taken = false;
+
+	(void)ctx;
+	if (value == NULL || store_index_uids(txn, STORE_IDX_NAME, (const char *)value->v.bytes.data, 0, &uids,
+	    &n) != 0)
+		return false;
+	for (i = 0; i < n && !taken; i++) {
+		struct store_object *other = NULL;
+
+		if (strcmp(uids[i], o->uid) == 0 || store_get_meta(txn, uids[i], &other) != 0)
+			continue;
+		taken = strcmp(other->owner, o->owner) == 0 && other->state != KMIP_STATE_DESTROYED &&
+		    other->state != KMIP_STATE_DESTROYED_COMPROMISED;
+		store_object_free(other);
+	}
+	store_uids_free(uids, n);
+	return taken;
+}
+
 /*
  * Applies one edit to the object named by the request and writes the response (the Unique Identifier, and
  * in 1.x the attribute as it now is, or as it was for a delete). item is the new value (add, set, modify) or
@@ -312,6 +383,12 @@ apply_edit(struct op_ctx *ctx, enum edit kind, struct ttlv *item, const struct t
 		goto out;
 	}
 	multi = (attr_def(like->tag)->flags & ATTR_MULTI) != 0;
+	if (item != NULL && item->tag == KMIP_TAG_NAME && KMIP_VERSION_MAJOR(ctx->version) >= 2 &&
+	    name_taken(ctx, txn, o, item)) {
+		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_NON_UNIQUE_NAME_ATTRIBUTE,
+		    "another of your objects already has this Name");
+		goto out;
+	}
 	if (kind != EDIT_ADD) {
 		if (current != NULL) {
 			for (target = ttlv_find(o->attrs, like->tag), at = 0; target != NULL;

@@ -84,7 +84,8 @@ locate_name(struct veeam *v, const char *name, char *uid, size_t size)
 	resp = call(v, &req, &a);
 	assert_int_equal(h_item_status(resp, 0), KMIP_RESULT_STATUS_SUCCESS);
 	n = (int)ttlv_count(h_payload(resp, 0), KMIP_TAG_UNIQUE_IDENTIFIER);
-	assert_int_equal(ttlv_find(h_payload(resp, 0), KMIP_TAG_LOCATED_ITEMS)->v.i32, n);
+	/* No paging asked, so no Located Items (the OASIS cases expect none either). */
+	assert_null(ttlv_find(h_payload(resp, 0), KMIP_TAG_LOCATED_ITEMS));
 	h_payload_text(resp, KMIP_TAG_UNIQUE_IDENTIFIER, uid, size);
 	ttlv_arena_free(a);
 	return n;
