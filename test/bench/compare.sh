@@ -19,17 +19,18 @@ secs=${2:-5}
 bench="$build/bench/kmip-bench"
 . test/bench/lib.sh
 
-# name|what|kmip-bench arguments. Locate runs before the workloads that add objects (PyKMIP's Locate reads
-# every object), CreateKeyPair and the Veeam flow last (they keep kmipd's workers busy for a while after).
-workloads='get-1|Get, 1 connection, 1 in flight|-m get -c 1 -d 1
-get-16x8|Get, 16 connections x 8 pipelined|-m get -c 16 -d 8
-locate|Locate by name, 4 connections x 4|-m locate -c 4 -d 4
-mix|get 80 locate 15 create 5, 16 x 4|-m get:80,locate:15,create:5 -c 16 -d 4
-create|Create AES-256, 16 connections x 4|-m create -c 16 -d 4
-handshake|full mutual-TLS handshakes, 4 connections|-m handshake -c 4
-resume|resumed TLS handshakes, 8 connections|-m handshake-resume -c 8
-ckp|CreateKeyPair RSA-2048, 4 connections|-m create-key-pair -c 4
-veeam|Veeam flow (11 requests), 4 connections|-m veeam -c 4'
+# name|what|duration factor|kmip-bench arguments. PyKMIP's Locate reads every object, so the workloads that
+# add many objects (create, mix) come last; CreateKeyPair and the Veeam flow run four times longer, since
+# RSA key generation takes 0.06 to 1.2 s a key and a few keys would say little.
+workloads='get-1|Get, 1 connection, 1 in flight|1|-m get -c 1 -d 1
+get-16x8|Get, 16 connections x 8 pipelined|1|-m get -c 16 -d 8
+locate|Locate by name, 4 connections x 4|1|-m locate -c 4 -d 4
+handshake|full mutual-TLS handshakes, 4 connections|1|-m handshake -c 4
+resume|resumed TLS handshakes, 8 connections|1|-m handshake-resume -c 8
+ckp|CreateKeyPair RSA-2048, 4 connections|4|-m create-key-pair -c 4
+veeam|Veeam flow (11 requests), 4 connections|4|-m veeam -c 4
+create|Create AES-256, 16 connections x 4|1|-m create -c 16 -d 4
+mix|get 80 locate 15 create 5, 16 x 4|1|-m get:80,locate:15,create:5 -c 16 -d 4'
 
 if [ $# -gt 0 ]; then
 	want=" $* "
@@ -56,7 +57,7 @@ start_pykmip || exit 1
 echo "kmipd pid $kmipd_pid port $kmipd_port; PyKMIP pid $pykmip_pid port $pykmip_port; $secs s per run;" \
 	"load average $(cut -d' ' -f1-3 /proc/loadavg)"
 bench_pin=$(pin_cpu 1)
-echo "$workloads" | while IFS='|' read -r name what args; do
+echo "$workloads" | while IFS='|' read -r name what factor args; do
 	case "$want" in "" | *" $name "*) ;; *) continue ;; esac
 	for server in kmipd pykmip; do
 		if [ "$server" = kmipd ]; then
@@ -65,8 +66,8 @@ echo "$workloads" | while IFS='|' read -r name what args; do
 			port=$pykmip_port pid=$pykmip_pid
 		fi
 		# shellcheck disable=SC2086
-		timeout -k 5 $((secs * 2 + 90)) $bench_pin "$bench" -p "$port" --certs "$dir/certs" --server-pid "$pid" \
-			-t "$secs" -w 1 --timeout 30 --format line --label "$name" $args \
+		timeout -k 5 $((secs * factor * 2 + 90)) $bench_pin "$bench" -p "$port" --certs "$dir/certs" \
+			--server-pid "$pid" -t $((secs * factor)) -w 1 --timeout 30 --format line --label "$name" $args \
 			>"$dir/$name.$server" 2>"$dir/$name.$server.err"
 		rc=$?
 		if [ "$rc" -ne 0 ] && [ "$rc" -ne 3 ]; then
