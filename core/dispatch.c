@@ -15,6 +15,7 @@
 #include "core/keygen.h"
 #include "core/ops.h"
 #include "core/server.h"
+#include "store/store.h"
 
 const unsigned dispatch_versions[] = {
 	KMIP_VERSION(2, 1), KMIP_VERSION(2, 0), KMIP_VERSION(1, 4), KMIP_VERSION(1, 3), KMIP_VERSION(1, 2),
@@ -54,6 +55,7 @@ const struct op_desc dispatch_ops[] = {
 	{ KMIP_OPERATION_HASH, "Hash", op_hash, NULL, V(1, 2) },
 	{ KMIP_OPERATION_INTEROP, "Interop", op_interop, NULL, V(2, 0) },
 	{ KMIP_OPERATION_LOG, "Log", op_log, NULL, V(2, 0) },
+	{ KMIP_OPERATION_CHECK, "Check", op_check, NULL, V(1, 0) },
 	{ 0, NULL, NULL, NULL, 0 },
 };
 
@@ -174,9 +176,12 @@ audit_item(struct conn *c, unsigned version, const char *operation, const struct
 	audit_log(c->srv->audit, &ev);
 }
 
-/* Writes the response to one batch item; returns 0 on success, -1 when the item failed. */
+/*
+ * Writes the response to one batch item; returns 0 on success (*status_at: where its Result Status sits),
+ * -1 when the item failed.
+ */
 static int
-dispatch_item(struct op_ctx *ctx, const struct kmip_batch_item *item, struct kmip_response *r)
+dispatch_item(struct op_ctx *ctx, const struct kmip_batch_item *item, struct kmip_response *r, size_t *status_at)
 {
 	struct ttlv_enc *out = r->enc;
 	struct ttlv_enc_mark mark = ttlv_enc_mark(out);
@@ -209,7 +214,7 @@ dispatch_item(struct op_ctx *ctx, const struct kmip_batch_item *item, struct kmi
 		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_MESSAGE, "%s without a Request Payload", d->name);
 		goto fail;
 	}
-	kmip_response_item_begin(r, item);
+	*status_at = kmip_response_item_begin(r, item);
 	if (d->fn(ctx) != 0) {
 		ttlv_enc_rewind(out, mark);
 		if (ctx->err.reason == 0)
@@ -244,20 +249,40 @@ dispatch_execute(struct conn *c, const struct kmip_request *req, unsigned versio
 	uint32_t answered = 0;
 	size_t i;
 
+	size_t *done = NULL, ndone = 0;
+	bool undo = req->batch_error_option == KMIP_BATCH_ERROR_CONTINUATION_OPTION_UNDO && req->nitems > 1 &&
+	    c->srv->store != NULL;
+
 	ctx_init(&ctx, c, req, version, arena, placeholder, server_now());
+	/* Undo: the batch's writes go to a savepoint, dropped whole if an item fails. */
+	if (undo && ((done = calloc(req->nitems, sizeof(*done))) == NULL || store_batch_begin(c->srv->store) != 0)) {
+		conn_log(c, LOG_LEVEL_WARN, "cannot open a savepoint for an Undo batch; it stops at a failure instead");
+		free(done);
+		done = NULL;
+		undo = false;
+	}
 	kmip_response_begin(&r, out, version, ctx.now, (uint32_t)req->nitems);
 	for (i = 0; i < req->nitems; i++) {
+		size_t status_at = 0;
 		int rc;
 
 		ctx.key = keys != NULL ? keys[i] : NULL;
-		rc = dispatch_item(&ctx, &req->items[i], &r);
+		rc = dispatch_item(&ctx, &req->items[i], &r, &status_at);
 		answered++;
-		/*
-		 * Stop (the default) ends the batch at the first failure. Undo would also roll back the items
-		 * before it; each item commits on its own, so Undo stops like Stop.
-		 */
+		if (rc == 0 && undo)
+			done[ndone++] = status_at;
+		/* Stop (the default) and Undo end the batch at the first failure; Continue runs every item. */
 		if (rc != 0 && req->batch_error_option != KMIP_BATCH_ERROR_CONTINUATION_OPTION_CONTINUE)
 			break;
+	}
+	if (undo) {
+		bool failed = answered < req->nitems || ndone < answered;
+
+		if (store_batch_end(c->srv->store, !failed) != 0)
+			conn_log(c, LOG_LEVEL_ERROR, "closing the savepoint of an Undo batch failed");
+		for (i = 0; failed && i < ndone; i++)
+			kmip_response_set_status(&r, done[i], KMIP_RESULT_STATUS_OPERATION_UNDONE);
+		free(done);
 	}
 	kmip_response_set_count(&r, answered);
 	kmip_response_end(&r);

@@ -90,6 +90,7 @@ int op_rng_retrieve(struct op_ctx *ctx);
 int op_rng_seed(struct op_ctx *ctx);
 int op_interop(struct op_ctx *ctx);
 int op_log(struct op_ctx *ctx);
+int op_check(struct op_ctx *ctx);
 int op_rekey_key_pair(struct op_ctx *ctx);
 
 /* Key generation a batch item needs before it runs: 1 with spec filled, 0 for none. */

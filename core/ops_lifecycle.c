@@ -474,6 +474,56 @@ op_interop(struct op_ctx *ctx)
 	return 0;
 }
 
+/*
+ * Check: would the object allow this use? The asked Cryptographic Usage Mask must be within the object's,
+ * and an asked Usage Limits Count within what its Usage Limits leave.
+ */
+int
+op_check(struct op_ctx *ctx)
+{
+	const struct ttlv *p = ctx->item->payload, *mask, *count, *have, *ul;
+	struct store_object *o = NULL;
+	struct store_txn *txn;
+	const char *uid;
+	int rc = -1;
+
+	if ((uid = ops_uid(ctx)) == NULL || ops_begin(ctx, false, &txn) != 0)
+		return -1;
+	rc = ops_load(ctx, txn, uid, 0, &o);
+	store_txn_abort(txn);
+	if (rc != 0)
+		return -1;
+	rc = -1;
+	mask = ttlv_find(p, KMIP_TAG_CRYPTOGRAPHIC_USAGE_MASK);
+	have = ttlv_find(o->attrs, KMIP_TAG_CRYPTOGRAPHIC_USAGE_MASK);
+	if (mask != NULL && (mask->type != TTLV_INTEGER || have == NULL ||
+	    ((uint32_t)mask->v.i32 & ~(uint32_t)have->v.i32) != 0)) {
+		kmip_error_set(&ctx->err, KMIP_VERSION_MAJOR(ctx->version) >= 2 ?
+		    KMIP_RESULT_REASON_INCOMPATIBLE_CRYPTOGRAPHIC_USAGE_MASK : KMIP_RESULT_REASON_PERMISSION_DENIED,
+		    "object %s does not allow that use (Cryptographic Usage Mask)", uid);
+		goto out;
+	}
+	count = ttlv_find(p, KMIP_TAG_USAGE_LIMITS_COUNT);
+	ul = ttlv_find(o->attrs, KMIP_TAG_USAGE_LIMITS);
+	if (count != NULL && ul != NULL) {
+		const struct ttlv *left = ttlv_find(ul, KMIP_TAG_USAGE_LIMITS_COUNT);
+		const struct ttlv *total = ttlv_find(ul, KMIP_TAG_USAGE_LIMITS_TOTAL);
+		int64_t remaining = left != NULL ? left->v.i64 : total != NULL ? total->v.i64 : 0;
+
+		if (count->type != TTLV_LONG_INTEGER || count->v.i64 > remaining) {
+			kmip_error_set(&ctx->err, KMIP_RESULT_REASON_PERMISSION_DENIED,
+			    "object %s has not that much use left (Usage Limits)", uid);
+			goto out;
+		}
+	}
+	ttlv_enc_cstr(ctx->out, KMIP_TAG_UNIQUE_IDENTIFIER, o->uid);
+	ops_set_placeholder(ctx, o->uid);
+	rc = 0;
+out:
+	store_object_free(o);
+	return rc;
+}
+
 /* Log (2.x): a client's message for the server's log, kept to one bounded, quoted line. */
 int
 op_log(struct op_ctx *ctx)

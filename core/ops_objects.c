@@ -329,6 +329,21 @@ date_editable(uint32_t tag, uint32_t state)
 	}
 }
 
+/* True when o has a Name with the Name Value of name. */
+static bool
+has_name(const struct store_object *o, const struct ttlv *name)
+{
+	const struct ttlv *v = ttlv_find(name, KMIP_TAG_NAME_VALUE), *n;
+
+	for (n = ttlv_find(o->attrs, KMIP_TAG_NAME); v != NULL && n != NULL; n = ttlv_find_next(n)) {
+		const struct ttlv *nv = ttlv_find(n, KMIP_TAG_NAME_VALUE);
+
+		if (nv != NULL && ttlv_equal(nv, v))
+			return true;
+	}
+	return false;
+}
+
 /* True when another object of the same owner has the Name item (KMIP 2.x names are unique). */
 static bool
 name_taken(struct op_ctx *ctx, struct store_txn *txn, const struct store_object *o, const struct ttlv *name)
@@ -384,7 +399,7 @@ apply_edit(struct op_ctx *ctx, enum edit kind, struct ttlv *item, const struct t
 	}
 	multi = (attr_def(like->tag)->flags & ATTR_MULTI) != 0;
 	if (item != NULL && item->tag == KMIP_TAG_NAME && KMIP_VERSION_MAJOR(ctx->version) >= 2 &&
-	    name_taken(ctx, txn, o, item)) {
+	    (name_taken(ctx, txn, o, item) || (kind == EDIT_ADD && has_name(o, item)))) {
 		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_NON_UNIQUE_NAME_ATTRIBUTE,
 		    "another of your objects already has this Name");
 		goto out;

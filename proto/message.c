@@ -186,24 +186,45 @@ kmip_response_set_count(struct kmip_response *r, uint32_t nitems)
 	p[3] = nitems;
 }
 
-/* Writes the fields every response Batch Item starts with. */
-static void
+/* Writes the fields every response Batch Item starts with; returns where the Result Status value is. */
+static size_t
 item_head(struct kmip_response *r, const struct kmip_batch_item *item, uint32_t status)
 {
+	size_t at;
+
 	ttlv_enc_begin(r->enc, KMIP_TAG_BATCH_ITEM);
 	if (item != NULL && item->operation != 0)
 		ttlv_enc_enum(r->enc, KMIP_TAG_OPERATION, item->operation);
 	if (item != NULL && item->id != NULL)
 		ttlv_enc_bytes(r->enc, KMIP_TAG_UNIQUE_BATCH_ITEM_ID, item->id->v.bytes.data, item->id->length);
+	at = r->enc->len + TTLV_HEADER_SIZE;
 	ttlv_enc_enum(r->enc, KMIP_TAG_RESULT_STATUS, status);
+	return at;
 }
 
 /* Opens a successful Batch Item and its Response Payload. */
-void
+size_t
 kmip_response_item_begin(struct kmip_response *r, const struct kmip_batch_item *item)
 {
-	item_head(r, item, KMIP_RESULT_STATUS_SUCCESS);
+	size_t at = item_head(r, item, KMIP_RESULT_STATUS_SUCCESS);
+
 	ttlv_enc_begin(r->enc, KMIP_TAG_RESPONSE_PAYLOAD);
+	return at;
+}
+
+/* Rewrites the Result Status value at offset. */
+void
+kmip_response_set_status(struct kmip_response *r, size_t offset, uint32_t status)
+{
+	uint8_t *p;
+
+	if (r->enc->error != 0 || offset + 4 > r->enc->len)
+		return;
+	p = r->enc->buf + offset;
+	p[0] = status >> 24;
+	p[1] = status >> 16;
+	p[2] = status >> 8;
+	p[3] = status;
 }
 
 /* Closes the Response Payload and the Batch Item. */
@@ -219,7 +240,7 @@ void
 kmip_response_item_error(struct kmip_response *r, const struct kmip_batch_item *item, uint32_t status,
     const struct kmip_error *err)
 {
-	item_head(r, item, status);
+	(void)item_head(r, item, status);
 	ttlv_enc_enum(r->enc, KMIP_TAG_RESULT_REASON, err->reason);
 	if (err->message[0] != '\0')
 		ttlv_enc_cstr(r->enc, KMIP_TAG_RESULT_MESSAGE, err->message);

@@ -351,8 +351,13 @@ struct kmip_response {
 void kmip_response_begin(struct kmip_response *r, struct ttlv_enc *enc, unsigned version, int64_t now,
     uint32_t nitems);
 void kmip_response_set_count(struct kmip_response *r, uint32_t nitems);
-/* Opens a successful Batch Item and its Response Payload: the operation's output goes in between. */
-void kmip_response_item_begin(struct kmip_response *r, const struct kmip_batch_item *item);
+/*
+ * Opens a successful Batch Item and its Response Payload: the operation's output goes in between. Returns
+ * where its Result Status value sits in the buffer, for kmip_response_set_status().
+ */
+size_t kmip_response_item_begin(struct kmip_response *r, const struct kmip_batch_item *item);
+/* Rewrites a Result Status written earlier (Operation Undone for the items of an undone batch). */
+void kmip_response_set_status(struct kmip_response *r, size_t offset, uint32_t status);
 void kmip_response_item_end(struct kmip_response *r);
 /* Writes a failed Batch Item (operation and id echoed when the request had them). */
 void kmip_response_item_error(struct kmip_response *r, const struct kmip_batch_item *item,

@@ -326,7 +326,7 @@ static int begin(struct store *s, MDB_txn *parent, unsigned flags, MDB_txn **txn
 /* Drops a group that holds no committed child, releasing LMDB's writer lock. */
 static void group_drop_if_clean(struct store *s)
 {
-	if (s->parent != NULL && !s->group_dirty) {
+	if (s->parent != NULL && !s->group_dirty && s->batch == NULL) {
 		mdb_txn_abort(s->parent);
 		s->parent = NULL;
 	}
@@ -358,7 +358,7 @@ int store_txn_begin(struct store *s, bool write, struct store_txn **out)
 				return store_fail(s, rc, "beginning a group");
 			}
 		}
-		if ((rc = begin(s, s->parent, 0, &txn)) != 0) {
+		if ((rc = begin(s, s->batch != NULL ? s->batch : s->parent, 0, &txn)) != 0) {
 			rc = store_fail(s, rc, "beginning a write");
 			group_drop_if_clean(s);
 			return rc;
@@ -368,6 +368,10 @@ int store_txn_begin(struct store *s, bool write, struct store_txn **out)
 		if ((rc = begin(s, NULL, 0, &txn)) != 0)
 			return store_fail(s, rc, "beginning a write");
 		kind = TXN_WRITE_TOP;
+	} else if (s->batch != NULL && s->batch_dirty) {
+		if ((rc = begin(s, s->batch, 0, &txn)) != 0)
+			return store_fail(s, rc, "beginning a read in the batch");
+		kind = TXN_READ_CHILD;
 	} else if (s->parent != NULL && s->group_dirty) {
 		if ((rc = begin(s, s->parent, 0, &txn)) != 0)
 			return store_fail(s, rc, "beginning a read in the group");
@@ -461,7 +465,11 @@ int store_txn_commit(struct store_txn *t)
 		idle_point(s);
 		return rc;
 	}
-	if (t->kind == TXN_WRITE_CHILD) {
+	if (t->kind == TXN_WRITE_CHILD && s->batch != NULL) {
+		oplog_splice(&s->batch_log, &t->log);
+		s->batch_bytes += t->bytes;
+		s->batch_dirty = true;
+	} else if (t->kind == TXN_WRITE_CHILD) {
 		oplog_splice(&s->group_log, &t->log);
 		s->group_bytes += t->bytes;
 		s->group_dirty = true;
@@ -506,7 +514,7 @@ int store_group_commit(struct store *s)
 {
 	int rc;
 
-	if (s->open)
+	if (s->open || s->batch != NULL)
 		return STORE_E_BUSY;
 	if (s->parent == NULL) {
 		(void)grow_maybe(s, false);
@@ -536,6 +544,60 @@ int store_group_commit(struct store *s)
 	s->n_group_commits++;
 	(void)grow_maybe(s, false);
 	return STORE_OK;
+}
+
+/* Opens a savepoint in the group: see store.h. */
+int store_batch_begin(struct store *s)
+{
+	int rc;
+
+	if (s->open || s->batch != NULL)
+		return STORE_E_BUSY;
+	if (!s->group_commit)
+		return STORE_E_INVALID;
+	idle_point(s);
+	if (s->parent == NULL && (rc = begin(s, NULL, 0, &s->parent)) != 0) {
+		s->parent = NULL;
+		return store_fail(s, rc, "beginning a group");
+	}
+	if ((rc = begin(s, s->parent, 0, &s->batch)) != 0) {
+		s->batch = NULL;
+		rc = store_fail(s, rc, "beginning a savepoint");
+		group_drop_if_clean(s);
+		return rc;
+	}
+	s->batch_dirty = false;
+	s->batch_bytes = 0;
+	return STORE_OK;
+}
+
+/* Closes the savepoint, keeping its writes in the group (keep) or undoing them all. */
+int store_batch_end(struct store *s, bool keep)
+{
+	int rc = STORE_OK;
+
+	if (s->open || s->batch == NULL)
+		return STORE_E_BUSY;
+	if (keep && s->batch_dirty) {
+		rc = mdb_txn_commit(s->batch);
+		s->batch = NULL;
+		if (rc != 0) {
+			oplog_free(&s->batch_log);
+			rc = store_fail(s, rc, "savepoint");
+		} else {
+			oplog_splice(&s->group_log, &s->batch_log);
+			s->group_bytes += s->batch_bytes;
+			s->group_dirty = true;
+		}
+	} else {
+		mdb_txn_abort(s->batch);
+		s->batch = NULL;
+		oplog_free(&s->batch_log);
+	}
+	s->batch_dirty = false;
+	s->batch_bytes = 0;
+	group_drop_if_clean(s);
+	return rc;
 }
 
 bool store_group_pending(const struct store *s)
@@ -757,6 +819,11 @@ void store_close(struct store *s)
 		return;
 	if (s->open)
 		txn_end(&s->slot);
+	if (s->batch != NULL) {
+		mdb_txn_abort(s->batch);
+		s->batch = NULL;
+		oplog_free(&s->batch_log);
+	}
 	if (s->parent != NULL) {
 		mdb_txn_abort(s->parent);
 		s->parent = NULL;
@@ -918,7 +985,7 @@ int store_put(struct store_txn *t, const struct store_object *o)
 		goto fail;
 	/* The record, an index entry per key, and a page the change copies. */
 	t->bytes += newlen + newn * 64 + t->s->page_size;
-	if (no_room_at_cap(t->s, t->s->group_bytes + t->bytes)) {
+	if (no_room_at_cap(t->s, t->s->group_bytes + t->s->batch_bytes + t->bytes)) {
 		rc = t->failed = STORE_E_FULL;
 		goto fail;
 	}

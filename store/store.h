@@ -100,6 +100,14 @@ void store_txn_abort(struct store_txn *t);
  * commit, or with nothing pending, it only does the growth check.
  */
 int store_group_commit(struct store *s) STORE_WUR;
+/*
+ * A savepoint inside the group, for a batch that must be undone as a whole (KMIP's Batch Error
+ * Continuation Option Undo): between store_batch_begin() and store_batch_end(), write transactions commit
+ * into the savepoint, and store_batch_end(s, false) undoes all of them while keeping the rest of the
+ * group. Only with group commit; no transaction may be open at either call. 0, or a store error.
+ */
+int store_batch_begin(struct store *s) STORE_WUR;
+int store_batch_end(struct store *s, bool keep) STORE_WUR;
 /* True when a group holds committed writes not yet durable. */
 bool store_group_pending(const struct store *s);
 

@@ -97,6 +97,10 @@ struct store {
 	bool group_dirty;		/* a child has been committed into the group */
 	struct store_oplog group_log;
 	size_t group_bytes;		/* estimate of the map space the open group's changes take */
+	MDB_txn *batch;			/* open savepoint inside the group (store_batch_begin), or NULL */
+	bool batch_dirty;		/* a child has been committed into the savepoint */
+	struct store_oplog batch_log;
+	size_t batch_bytes;
 	MDB_txn *rtxn;			/* reset read transaction kept for renewal */
 	struct store_txn slot;		/* the one transaction handle */
 	bool open;			/* slot in use */

@@ -1055,6 +1055,48 @@ test_batch_continue(void **state)
 	ttlv_arena_free(a);
 }
 
+/* Undo: a failing item rolls back the items before it, which answer Operation Undone. */
+static void
+test_batch_undo(void **state)
+{
+	struct ops *o = *state;
+	struct ttlv_arena *a;
+	struct ttlv_enc req;
+	struct ttlv *resp;
+	const struct ttlv *u;
+	char uid[64];
+
+	request_begin_hdr(&req, 1, 4, 2, &(struct hdr){ .continuation =
+	    KMIP_BATCH_ERROR_CONTINUATION_OPTION_UNDO });
+	item_begin_id(&req, KMIP_OPERATION_CREATE, "made");
+	ttlv_enc_enum(&req, KMIP_TAG_OBJECT_TYPE, KMIP_OBJECT_TYPE_SYMMETRIC_KEY);
+	ttlv_enc_begin(&req, KMIP_TAG_TEMPLATE_ATTRIBUTE);
+	h_attr_enum(&req, "Cryptographic Algorithm", KMIP_CRYPTOGRAPHIC_ALGORITHM_AES);
+	h_attr_int(&req, "Cryptographic Length", 128);
+	h_attr_name(&req, "ops-undone-key");
+	ttlv_enc_end(&req);
+	h_item_end(&req);
+	item_begin_id(&req, KMIP_OPERATION_GET, "fails");
+	ttlv_enc_cstr(&req, KMIP_TAG_UNIQUE_IDENTIFIER, "no-such-object-undo");
+	h_item_end(&req);
+	h_request_end(&req);
+	resp = call(o->cl, &req, &a, 1, 4);
+	assert_int_equal(response_batch_count(resp), 2);
+	assert_int_equal(h_item_status(resp, 0), KMIP_RESULT_STATUS_OPERATION_UNDONE);
+	u = ttlv_find(h_payload(resp, 0), KMIP_TAG_UNIQUE_IDENTIFIER);
+	assert_non_null(u);
+	snprintf(uid, sizeof(uid), "%s", (const char *)u->v.bytes.data);
+	expect_fail(resp, 1, KMIP_RESULT_REASON_ITEM_NOT_FOUND);
+	ttlv_arena_free(a);
+	/* The key the first item made is gone, as if the batch had not run. */
+	resp = get(o->cl, uid, 0, &a);
+	expect_fail(resp, 0, KMIP_RESULT_REASON_ITEM_NOT_FOUND);
+	ttlv_arena_free(a);
+	resp = locate(o->cl, &(struct locate_q){ .name = "ops-undone-key", .max = -1, .offset = -1 }, &a);
+	assert_false(located(resp, uid));
+	ttlv_arena_free(a);
+}
+
 /* Stop, the default: the batch ends at the first failure. */
 static void
 test_batch_stop(void **state)
@@ -1465,6 +1507,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_attribute_edit_denied),
 		cmocka_unit_test(test_admin_sees_all),
 		cmocka_unit_test(test_batch_continue),
+		cmocka_unit_test(test_batch_undo),
 		cmocka_unit_test(test_batch_stop),
 		cmocka_unit_test(test_max_response_size),
 		cmocka_unit_test(test_async_refused),

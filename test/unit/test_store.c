@@ -1326,6 +1326,58 @@ static void test_group_visibility_and_durability(void **state)
 	store_txn_abort(t);
 }
 
+/* Puts one object in its own write transaction. */
+static void put_one(struct fx *f, const char *uid)
+{
+	struct store_object *o = obj_new(uid, "alice", OT_SYMMETRIC, ST_ACTIVE);
+	struct store_txn *t;
+
+	assert_int_equal(store_txn_begin(f->s, true, &t), STORE_OK);
+	assert_int_equal(store_put(t, o), STORE_OK);
+	assert_int_equal(store_txn_commit(t), STORE_OK);
+	store_object_free(o);
+}
+
+/* True when uid can be read. */
+static bool present(struct fx *f, const char *uid)
+{
+	struct store_object *o = NULL;
+	struct store_txn *t;
+	int rc;
+
+	assert_int_equal(store_txn_begin(f->s, false, &t), STORE_OK);
+	rc = store_get(t, uid, &o);
+	store_txn_abort(t);
+	store_object_free(o);
+	return rc == STORE_OK;
+}
+
+/* A savepoint drops all of a batch's writes, or keeps them in the group; the rest of the group stays. */
+static void test_batch_savepoint(void **state)
+{
+	struct fx *f = *state;
+
+	put_one(f, "before");
+	assert_int_equal(store_batch_begin(f->s), STORE_OK);
+	assert_int_equal(store_batch_begin(f->s), STORE_E_BUSY);
+	put_one(f, "undone-1");
+	put_one(f, "undone-2");
+	assert_true(present(f, "undone-1"));		/* visible inside the batch */
+	assert_int_equal(store_group_commit(f->s), STORE_E_BUSY);
+	assert_int_equal(store_batch_end(f->s, false), STORE_OK);
+	assert_false(present(f, "undone-1"));
+	assert_false(present(f, "undone-2"));
+	assert_true(present(f, "before"));
+	assert_int_equal(store_batch_begin(f->s), STORE_OK);
+	put_one(f, "kept");
+	assert_int_equal(store_batch_end(f->s, true), STORE_OK);
+	assert_int_equal(store_group_commit(f->s), STORE_OK);
+	reopen(f);
+	assert_true(present(f, "before"));
+	assert_true(present(f, "kept"));
+	assert_false(present(f, "undone-1"));
+}
+
 static void test_failed_child_keeps_siblings(void **state)
 {
 	struct fx *f = *state;
@@ -1575,6 +1627,7 @@ int main(int argc, char **argv)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_group_visibility_and_durability, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_child_keeps_siblings, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batch_savepoint, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_one_txn_at_a_time, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_group_mode, setup_nogroup, teardown),
 		cmocka_unit_test_setup_teardown(test_backup, setup, teardown),
