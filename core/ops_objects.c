@@ -5,22 +5,104 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/err.h>
+#include <openssl/evp.h>
+
 #include "core/attrs.h"
 #include "core/conn.h"
 #include "core/keyfmt.h"
 #include "core/ops.h"
 
-/* Writes a Key Block for material in the requested format (0: the key's default) into ctx->out. */
+/*
+ * Wraps plain (a Key Value) as a Key Wrapping Specification asks: Wrapping Method Encrypt with an AES key
+ * of the caller's (NIST Key Wrap, RFC 3394, or its padded form RFC 5649). *out is malloc'd. Returns 0, or
+ * -1 with ctx->err set.
+ */
 static int
-encode_key_block(struct op_ctx *ctx, const struct store_object *o, uint32_t want)
+wrap_value(struct op_ctx *ctx, const struct ttlv *spec, const uint8_t *plain, size_t len, uint8_t **out,
+    size_t *outlen)
+{
+	const struct ttlv *method = ttlv_find(spec, KMIP_TAG_WRAPPING_METHOD);
+	const struct ttlv *eki = ttlv_find(spec, KMIP_TAG_ENCRYPTION_KEY_INFORMATION);
+	const struct ttlv *wuid = ttlv_find(eki, KMIP_TAG_UNIQUE_IDENTIFIER);
+	const struct ttlv *mode = ttlv_find(ttlv_find(eki, KMIP_TAG_CRYPTOGRAPHIC_PARAMETERS), KMIP_TAG_BLOCK_CIPHER_MODE);
+	const struct ttlv *mask;
+	struct store_object *k = NULL;
+	struct store_txn *txn;
+	EVP_CIPHER_CTX *c = NULL;
+	EVP_CIPHER *cipher = NULL;
+	char name[32];
+	int n = 0, fin = 0, rc;
+	bool pad;
+
+	*out = NULL;
+	if (method == NULL || method->type != TTLV_ENUMERATION || method->v.u32 != KMIP_WRAPPING_METHOD_ENCRYPT ||
+	    ttlv_find(spec, KMIP_TAG_MAC_SIGNATURE_KEY_INFORMATION) != NULL)
+		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_FEATURE_NOT_SUPPORTED,
+		    "only the Encrypt wrapping method is supported");
+	if (wuid == NULL || wuid->type != TTLV_TEXT_STRING)
+		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD,
+		    "Encryption Key Information needs the wrapping key's Unique Identifier");
+	pad = mode != NULL && mode->type == TTLV_ENUMERATION && mode->v.u32 == KMIP_BLOCK_CIPHER_MODE_AESKEYWRAPPADDING;
+	if (mode != NULL && (mode->type != TTLV_ENUMERATION || (!pad && mode->v.u32 != KMIP_BLOCK_CIPHER_MODE_NISTKEYWRAP)))
+		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_FEATURE_NOT_SUPPORTED,
+		    "keys are wrapped with NIST Key Wrap or AES Key Wrap with Padding");
+	if (ops_begin(ctx, false, &txn) != 0)
+		return -1;
+	rc = ops_load(ctx, txn, (const char *)wuid->v.bytes.data, OPS_MATERIAL, &k);
+	store_txn_abort(txn);
+	if (rc != 0)
+		return -1;
+	rc = -1;
+	mask = ttlv_find(k->attrs, KMIP_TAG_CRYPTOGRAPHIC_USAGE_MASK);
+	if (k->object_type != KMIP_OBJECT_TYPE_SYMMETRIC_KEY || k->state != KMIP_STATE_ACTIVE || k->material == NULL ||
+	    (k->material_len != 16 && k->material_len != 24 && k->material_len != 32) || mask == NULL ||
+	    !((uint32_t)mask->v.i32 & (KMIP_CRYPTOGRAPHIC_USAGE_MASK_WRAP_KEY | KMIP_CRYPTOGRAPHIC_USAGE_MASK_ENCRYPT))) {
+		kmip_error_set(&ctx->err, ops_reason_wrong_state(ctx->version), "key %s cannot wrap: it must be an Active "
+		    "AES key allowed to wrap or encrypt", k->uid);
+		goto out;
+	}
+	if (!pad && (len < 16 || len % 8 != 0)) {
+		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "NIST Key Wrap needs a multiple of 8 bytes "
+		    "(use AES Key Wrap with Padding)");
+		goto out;
+	}
+	snprintf(name, sizeof(name), "AES-%zu-WRAP%s", k->material_len * 8, pad ? "-PAD" : "");
+	if ((cipher = EVP_CIPHER_fetch(NULL, name, NULL)) == NULL || (c = EVP_CIPHER_CTX_new()) == NULL ||
+	    (*out = malloc(len + 16)) == NULL || !EVP_EncryptInit_ex2(c, cipher, k->material, NULL, NULL) ||
+	    !EVP_EncryptUpdate(c, *out, &n, plain, (int)len) || !EVP_EncryptFinal_ex(c, *out + n, &fin)) {
+		ERR_clear_error();
+		free(*out);
+		*out = NULL;
+		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_CRYPTOGRAPHIC_FAILURE, "key wrapping failed");
+		goto out;
+	}
+	*outlen = (size_t)(n + fin);
+	rc = 0;
+out:
+	EVP_CIPHER_CTX_free(c);
+	EVP_CIPHER_free(cipher);
+	store_object_free(k);
+	return rc;
+}
+
+/*
+ * Writes a Key Block for material in the requested format (0: the key's default) into ctx->out, wrapped
+ * when the request has a Key Wrapping Specification.
+ */
+static int
+encode_key_block(struct op_ctx *ctx, const struct store_object *o, uint32_t want, const struct ttlv *wrap)
 {
 	const struct ttlv *alg = ttlv_find(o->attrs, KMIP_TAG_CRYPTOGRAPHIC_ALGORITHM);
 	const struct ttlv *len = ttlv_find(o->attrs, KMIP_TAG_CRYPTOGRAPHIC_LENGTH);
-	const struct ttlv *kft;
+	const struct ttlv *kft, *enc = ttlv_find(wrap, KMIP_TAG_ENCODING_OPTION);
 	struct keyfmt_error kerr;
+	struct ttlv_enc plain;
 	uint32_t used = 0;
-	size_t at;
-	uint8_t *p;
+	uint8_t *wrapped = NULL;
+	size_t wrapped_len = 0;
+	bool no_encoding = enc != NULL && enc->type == TTLV_ENUMERATION && enc->v.u32 == KMIP_ENCODING_OPTION_NO_ENCODING;
+	int rc = -1;
 
 	/*
 	 * No format asked: in 2.x the object's Key Format Type attribute (the format it was registered in);
@@ -33,25 +115,62 @@ encode_key_block(struct op_ctx *ctx, const struct store_object *o, uint32_t want
 	if (want == 0)
 		want = o->object_type == KMIP_OBJECT_TYPE_SECRET_DATA ? OPS_SECRET_KFT(o->material_format) :
 		    keyfmt_default_format(o->object_type, alg != NULL ? alg->v.u32 : 0, ctx->version);
+	/* The Key Value, on its own: KMIP 1.x clients (Veeam first) take only key material inside it. */
+	ttlv_enc_init(&plain);
+	if (!no_encoding)
+		ttlv_enc_begin(&plain, KMIP_TAG_KEY_VALUE);
+	if (keyfmt_export(o->object_type, o->material, o->material_len, want, &plain, &used, &kerr) != 0) {
+		kmip_error_set(&ctx->err, kerr.reason, "%s", kerr.message);
+		goto out;
+	}
+	if (!no_encoding)
+		ttlv_enc_end(&plain);
+	if (ttlv_enc_finish(&plain) != 0) {
+		ops_nomem(ctx);
+		goto out;
+	}
+	if (wrap != NULL) {
+		/* No Encoding wraps the key material's bytes alone; the default wraps the TTLV of the Key Value. */
+		if (no_encoding && (plain.len < 8 || plain.buf[3] != TTLV_BYTE_STRING)) {
+			kmip_error_set(&ctx->err, KMIP_RESULT_REASON_ENCODING_OPTION_ERROR,
+			    "this Key Format Type has no plain byte form to wrap without encoding");
+			goto out;
+		}
+		const uint8_t *in = no_encoding ? plain.buf + 8 : plain.buf;
+		size_t inlen = no_encoding ? ((size_t)plain.buf[4] << 24 | (size_t)plain.buf[5] << 16 |
+		    (size_t)plain.buf[6] << 8 | plain.buf[7]) : plain.len;
+
+		if (wrap_value(ctx, wrap, in, inlen, &wrapped, &wrapped_len) != 0)
+			goto out;
+	}
 	ttlv_enc_begin(ctx->out, KMIP_TAG_KEY_BLOCK);
-	/* The format is known only after the export chose it: write a placeholder and patch it. */
-	at = ctx->out->len + TTLV_HEADER_SIZE;
-	ttlv_enc_enum(ctx->out, KMIP_TAG_KEY_FORMAT_TYPE, 0);
-	ttlv_enc_begin(ctx->out, KMIP_TAG_KEY_VALUE);
-	/* KMIP 1.x clients (Veeam first) take only key material inside Key Value: never attributes. */
-	if (keyfmt_export(o->object_type, o->material, o->material_len, want, ctx->out, &used, &kerr) != 0)
-		return kmip_error_set(&ctx->err, kerr.reason, "%s", kerr.message);
-	ttlv_enc_end(ctx->out);
+	ttlv_enc_enum(ctx->out, KMIP_TAG_KEY_FORMAT_TYPE, used);
+	if (wrapped != NULL) {
+		ttlv_enc_bytes(ctx->out, KMIP_TAG_KEY_VALUE, wrapped, wrapped_len);
+	} else {
+		ttlv_enc_raw(ctx->out, plain.buf, plain.len);
+	}
 	if (alg != NULL && alg->type == TTLV_ENUMERATION)
 		ttlv_enc_enum(ctx->out, KMIP_TAG_CRYPTOGRAPHIC_ALGORITHM, alg->v.u32);
 	if (len != NULL && len->type == TTLV_INTEGER)
 		ttlv_enc_int(ctx->out, KMIP_TAG_CRYPTOGRAPHIC_LENGTH, len->v.i32);
-	ttlv_enc_end(ctx->out);
-	if (ctx->out->error == 0) {
-		p = ctx->out->buf + at;
-		p[0] = used >> 24, p[1] = used >> 16, p[2] = used >> 8, p[3] = used;
+	if (wrapped != NULL) {
+		ttlv_enc_begin(ctx->out, KMIP_TAG_KEY_WRAPPING_DATA);
+		ttlv_enc_enum(ctx->out, KMIP_TAG_WRAPPING_METHOD, KMIP_WRAPPING_METHOD_ENCRYPT);
+		ttlv_enc_item(ctx->out, ttlv_find(wrap, KMIP_TAG_ENCRYPTION_KEY_INFORMATION));
+		if (enc != NULL)
+			ttlv_enc_item(ctx->out, enc);
+		ttlv_enc_end(ctx->out);
 	}
-	return 0;
+	ttlv_enc_end(ctx->out);
+	rc = 0;
+out:
+	if (wrapped != NULL) {
+		explicit_bzero(wrapped, wrapped_len);
+		free(wrapped);
+	}
+	ttlv_enc_free(&plain);
+	return rc;
 }
 
 /*
@@ -85,7 +204,7 @@ op_get(struct op_ctx *ctx)
 	const struct ttlv *p = ctx->item->payload, *fmt, *comp;
 	struct store_object *o = NULL;
 	struct store_txn *txn = NULL;
-	const struct ttlv *t;
+	const struct ttlv *t, *wrap;
 	const char *uid;
 	uint32_t want = 0;
 	int rc = -1;
@@ -97,9 +216,8 @@ op_get(struct op_ctx *ctx)
 			return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "Key Format Type is not an Enumeration");
 		want = fmt->v.u32;
 	}
-	if (ttlv_find(p, KMIP_TAG_KEY_WRAPPING_SPECIFICATION) != NULL)
-		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_FEATURE_NOT_SUPPORTED,
-		    "key wrapping is not supported: ask for the key without a Key Wrapping Specification");
+	if ((wrap = ttlv_find(p, KMIP_TAG_KEY_WRAPPING_SPECIFICATION)) != NULL && wrap->type != TTLV_STRUCTURE)
+		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "malformed Key Wrapping Specification");
 	if ((comp = ttlv_find(p, KMIP_TAG_KEY_COMPRESSION_TYPE)) != NULL &&
 	    (comp->type != TTLV_ENUMERATION || comp->v.u32 != KMIP_KEY_COMPRESSION_TYPE_EC_PUBLIC_KEY_TYPE_UNCOMPRESSED))
 		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_KEY_COMPRESSION_TYPE_NOT_SUPPORTED,
@@ -134,14 +252,14 @@ op_get(struct op_ctx *ctx)
 	case KMIP_OBJECT_TYPE_PUBLIC_KEY:
 		ttlv_enc_begin(ctx->out, o->object_type == KMIP_OBJECT_TYPE_SYMMETRIC_KEY ? KMIP_TAG_SYMMETRIC_KEY :
 		    o->object_type == KMIP_OBJECT_TYPE_PRIVATE_KEY ? KMIP_TAG_PRIVATE_KEY : KMIP_TAG_PUBLIC_KEY);
-		if (encode_key_block(ctx, o, want) != 0)
+		if (encode_key_block(ctx, o, want, wrap) != 0)
 			goto out;
 		ttlv_enc_end(ctx->out);
 		break;
 	case KMIP_OBJECT_TYPE_SECRET_DATA:
 		ttlv_enc_begin(ctx->out, KMIP_TAG_SECRET_DATA);
 		ttlv_enc_enum(ctx->out, KMIP_TAG_SECRET_DATA_TYPE, OPS_SECRET_TYPE(o->material_format));
-		if (encode_key_block(ctx, o, want) != 0)
+		if (encode_key_block(ctx, o, want, wrap) != 0)
 			goto out;
 		ttlv_enc_end(ctx->out);
 		break;

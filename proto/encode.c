@@ -318,6 +318,21 @@ ttlv_enc_item(struct ttlv_enc *e, const struct ttlv *t)
 	}
 }
 
+/* Appends pre-encoded items. */
+void
+ttlv_enc_raw(struct ttlv_enc *e, const void *p, size_t len)
+{
+	if (len == 0 || len % 8 != 0) {
+		if (len != 0 && e->error == 0)
+			e->error = EINVAL;
+		return;
+	}
+	if (!reserve(e, len))
+		return;
+	memcpy(e->buf + e->len, p, len);
+	e->len += len;
+}
+
 /* Returns 0 when the message is complete and well-formed, else -1 with errno set to the first error. */
 int
 ttlv_enc_finish(struct ttlv_enc *e)

@@ -194,6 +194,8 @@ void ttlv_enc_interval(struct ttlv_enc *e, uint32_t tag, uint32_t seconds);
 void ttlv_enc_datetime_ext(struct ttlv_enc *e, uint32_t tag, int64_t usec);
 /* Encodes an item and everything under it. */
 void ttlv_enc_item(struct ttlv_enc *e, const struct ttlv *item);
+/* Appends items already encoded (by another encoder) as they are: len must be whole items. */
+void ttlv_enc_raw(struct ttlv_enc *e, const void *p, size_t len);
 /* 0 when every call succeeded and every Structure was closed, else -1 with errno set. */
 int ttlv_enc_finish(struct ttlv_enc *e) TTLV_WUR;
 /* Hands the buffer (malloc'd, *len bytes) to the caller, who must wipe and free it; the encoder is empty. */
