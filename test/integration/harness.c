@@ -599,7 +599,7 @@ h_try_connect(struct h_server *s, SSL_CTX *ctx, SSL_SESSION *session, char *why,
 	struct kmip_client *cl = NULL;
 	char *cause = NULL;
 
-	if (kmip_client_connect(ctx, "127.0.0.1", s->port, session, 10000, &cl, &cause) != 0) {
+	if (kmip_client_connect(ctx, "127.0.0.1", s->port, session, h_slow(10000), &cl, &cause) != 0) {
 		if (why != NULL)
 			snprintf(why, whysize, "%s", cause != NULL ? cause : "?");
 		free(cause);

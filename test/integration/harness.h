@@ -118,7 +118,9 @@ const char *h_payload_text(const struct ttlv *resp, uint32_t tag, char *buf, siz
 /*
  * Memory checking: with KMIPD_VALGRIND=1 every server runs under valgrind (--leak-check=full,
  * --error-exitcode=99, definite leaks count as errors), so h_stop returns 99 when valgrind found
- * something, and h_cleanup reports it. Deadlines the harness waits for are scaled by h_slow().
+ * something, and h_cleanup reports it. The harness's own deadlines (start, stop, the socket timeouts of
+ * h_connect and h_try_connect) are scaled by h_slow(). Run: KMIPD_VALGRIND=1 KMIPD_BIN=build/kmipd
+ * build/test/test_hostile (KMIPD_TEST_SHOWLOG=1 prints each server's log, valgrind's summary included).
  */
 bool h_valgrind(void);
 /* ms, or ten times ms under valgrind. */
