@@ -166,10 +166,25 @@ identity_for(unsigned mode, unsigned i)
 	}
 }
 
+/* Reports why a response is not well-formed, prints it, and aborts (the finding). */
+static void __attribute__((noreturn))
+bad_response(const uint8_t *buf, size_t len, const char *why)
+{
+	struct ttlv_arena *arena;
+	struct ttlv *root;
+
+	fprintf(diag, "fuzz_request: bad response: %s\n", why);
+	if (ttlv_decode(buf, len, NULL, &root, &arena, NULL, NULL) == TTLV_DONE) {
+		ttlv_print(diag, root);
+		ttlv_arena_free(arena);
+	}
+	abort();
+}
+
 /*
  * Checks that an encoded response is one well-formed Response Message: it decodes, its header has a
  * Protocol Version and a Batch Count equal to the number of Batch Items, and every Batch Item has a Result
- * Status (and a Result Reason when it failed). Aborts otherwise.
+ * Status (and a Result Reason when it is Operation Failed). Aborts otherwise.
  */
 static void
 check_response(const uint8_t *buf, size_t len)
@@ -188,25 +203,27 @@ check_response(const uint8_t *buf, size_t len)
 		abort();
 	}
 	if (root->tag != KMIP_TAG_RESPONSE_MESSAGE || root->type != TTLV_STRUCTURE)
-		abort();
+		bad_response(buf, len, "not a Response Message");
 	hdr = ttlv_find(root, KMIP_TAG_RESPONSE_HEADER);
 	count = ttlv_find(hdr, KMIP_TAG_BATCH_COUNT);
 	if (hdr == NULL || ttlv_find(hdr, KMIP_TAG_PROTOCOL_VERSION) == NULL || count == NULL ||
 	    count->type != TTLV_INTEGER)
-		abort();
+		bad_response(buf, len, "Response Header without Protocol Version or Batch Count");
 	for (item = ttlv_find(root, KMIP_TAG_BATCH_ITEM); item != NULL; item = ttlv_find_next(item)) {
 		n++;
 		status = ttlv_find(item, KMIP_TAG_RESULT_STATUS);
 		reason = ttlv_find(item, KMIP_TAG_RESULT_REASON);
 		if (status == NULL || status->type != TTLV_ENUMERATION)
-			abort();
-		if (status->v.u32 != KMIP_RESULT_STATUS_SUCCESS && (reason == NULL || reason->type != TTLV_ENUMERATION))
-			abort();
+			bad_response(buf, len, "Batch Item without a Result Status");
+		/* Only a failure needs a reason: Operation Undone items come without (OASIS BL-M-2-21). */
+		if (status->v.u32 == KMIP_RESULT_STATUS_OPERATION_FAILED &&
+		    (reason == NULL || reason->type != TTLV_ENUMERATION))
+			bad_response(buf, len, "failed Batch Item without a Result Reason");
 	}
-	if (n == 0 || count->v.i32 != (int32_t)n) {
-		fprintf(diag, "fuzz_request: Batch Count %d but %u batch items\n", count->v.i32, n);
-		abort();
-	}
+	if (n == 0)
+		bad_response(buf, len, "no Batch Item");
+	if (count->v.i32 != (int32_t)n)
+		bad_response(buf, len, "Batch Count differs from the number of Batch Items");
 	ttlv_arena_free(arena);
 }
 

@@ -115,7 +115,7 @@ start(struct hostile *h, const char *const *overrides)
 
 /*
  * Checks that resp is a well-formed Response Message: a header with a Protocol Version and a Batch Count
- * equal to its number of Batch Items, each with a Result Status, and a Result Reason when it failed.
+ * equal to its number of Batch Items, each with a Result Status, and a Result Reason when it is Operation Failed.
  */
 static void
 check_well_formed(const struct ttlv *resp)
@@ -133,7 +133,7 @@ check_well_formed(const struct ttlv *resp)
 		st = ttlv_find(item, KMIP_TAG_RESULT_STATUS);
 		assert_non_null(st);
 		assert_int_equal(st->type, TTLV_ENUMERATION);
-		if (st->v.u32 != KMIP_RESULT_STATUS_SUCCESS) {
+		if (st->v.u32 == KMIP_RESULT_STATUS_OPERATION_FAILED) {
 			rr = ttlv_find(item, KMIP_TAG_RESULT_REASON);
 			assert_non_null(rr);
 			assert_int_equal(rr->type, TTLV_ENUMERATION);
