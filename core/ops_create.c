@@ -14,9 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/obj_mac.h>
 #include <openssl/rand.h>
+#include <openssl/x509.h>
 
 #include "core/attrs.h"
 #include "core/conn.h"
@@ -211,6 +213,73 @@ nomem:
 out:
 	ttlv_enc_free(&e);
 	return rc;
+}
+
+/* The X.509 name fields KMIP 1.4 has attributes for, as (OpenSSL NID, subject tag, issuer tag). */
+static const struct {
+	int nid;
+	uint32_t subject, issuer;
+} cert_fields[] = {
+	{ NID_commonName, KMIP_TAG_CERTIFICATE_SUBJECT_CN, KMIP_TAG_CERTIFICATE_ISSUER_CN },
+	{ NID_organizationName, KMIP_TAG_CERTIFICATE_SUBJECT_O, KMIP_TAG_CERTIFICATE_ISSUER_O },
+	{ NID_organizationalUnitName, KMIP_TAG_CERTIFICATE_SUBJECT_OU, KMIP_TAG_CERTIFICATE_ISSUER_OU },
+	{ NID_pkcs9_emailAddress, KMIP_TAG_CERTIFICATE_SUBJECT_EMAIL, KMIP_TAG_CERTIFICATE_ISSUER_EMAIL },
+	{ NID_countryName, KMIP_TAG_CERTIFICATE_SUBJECT_C, KMIP_TAG_CERTIFICATE_ISSUER_C },
+	{ NID_stateOrProvinceName, KMIP_TAG_CERTIFICATE_SUBJECT_ST, KMIP_TAG_CERTIFICATE_ISSUER_ST },
+	{ NID_localityName, KMIP_TAG_CERTIFICATE_SUBJECT_L, KMIP_TAG_CERTIFICATE_ISSUER_L },
+	{ NID_userId, KMIP_TAG_CERTIFICATE_SUBJECT_UID, KMIP_TAG_CERTIFICATE_ISSUER_UID },
+	{ NID_serialNumber, KMIP_TAG_CERTIFICATE_SUBJECT_SERIAL_NUMBER, KMIP_TAG_CERTIFICATE_ISSUER_SERIAL_NUMBER },
+	{ NID_title, KMIP_TAG_CERTIFICATE_SUBJECT_TITLE, KMIP_TAG_CERTIFICATE_ISSUER_TITLE },
+	{ NID_domainComponent, KMIP_TAG_CERTIFICATE_SUBJECT_DC, KMIP_TAG_CERTIFICATE_ISSUER_DC },
+	{ NID_dnQualifier, KMIP_TAG_CERTIFICATE_SUBJECT_DN_QUALIFIER, KMIP_TAG_CERTIFICATE_ISSUER_DN_QUALIFIER },
+};
+
+/* Appends one attribute per entry of name with nid (a name may repeat a field). */
+static int
+name_attrs(struct store_object *o, const X509_NAME *name, int nid, uint32_t tag)
+{
+	int i = -1;
+
+	while ((i = X509_NAME_get_index_by_NID(name, nid, i)) >= 0) {
+		const ASN1_STRING *d = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i));
+		unsigned char *utf8 = NULL;
+		int len = ASN1_STRING_to_UTF8(&utf8, d);
+		struct ttlv *t;
+
+		if (len < 0)
+			continue;	/* not representable: left out rather than mangled */
+		t = memchr(utf8, 0, (size_t)len) == NULL ? ttlv_new_text(o->arena, tag, (const char *)utf8, (size_t)len)
+		    : NULL;
+		OPENSSL_free(utf8);
+		if (t != NULL)
+			ttlv_append(o->attrs, t);
+	}
+	return 0;
+}
+
+/* The attributes a registered certificate carries about itself: type, length, subject and issuer fields. */
+static int
+set_cert_attrs(struct op_ctx *ctx, struct store_object *o)
+{
+	const unsigned char *p = o->material;
+	X509 *x;
+	size_t i;
+
+	if ((x = d2i_X509(NULL, &p, (long)o->material_len)) == NULL) {
+		ERR_clear_error();
+		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "the certificate does not parse");
+	}
+	if (attrs_set_enum(o->arena, o->attrs, KMIP_TAG_CERTIFICATE_TYPE, KMIP_CERTIFICATE_TYPE_X_509) != 0 ||
+	    attrs_set_int(o->arena, o->attrs, KMIP_TAG_CERTIFICATE_LENGTH, (int32_t)o->material_len) != 0) {
+		X509_free(x);
+		return ops_nomem(ctx);
+	}
+	for (i = 0; i < sizeof(cert_fields) / sizeof(cert_fields[0]); i++) {
+		(void)name_attrs(o, X509_get_subject_name(x), cert_fields[i].nid, cert_fields[i].subject);
+		(void)name_attrs(o, X509_get_issuer_name(x), cert_fields[i].nid, cert_fields[i].issuer);
+	}
+	X509_free(x);
+	return 0;
 }
 
 /* The Random Number Generator attribute of keys the server generates: OpenSSL's CTR-DRBG with AES-256. */
@@ -714,6 +783,8 @@ op_register(struct op_ctx *ctx)
 		goto out;
 	}
 	/* A registered key keeps the format it came in: 2.x clients get it back in that format by default. */
+	if (type->v.u32 == KMIP_OBJECT_TYPE_CERTIFICATE && set_cert_attrs(ctx, o) != 0)
+		goto out;
 	if (set_digest(ctx, o) != 0 || (key.format != 0 && type->v.u32 != KMIP_OBJECT_TYPE_SECRET_DATA &&
 	    attrs_set_enum(o->arena, o->attrs, KMIP_TAG_KEY_FORMAT_TYPE, key.format) != 0) ||
 	    ops_save(ctx, txn, o) != 0)
