@@ -23,6 +23,7 @@
 
 #include "core/conn.h"
 #include "core/dispatch.h"
+#include "core/ops.h"
 #include "core/server.h"
 #include "proto/proto.h"
 #include "store/store.h"
@@ -230,6 +231,7 @@ conn_close(struct conn *c, enum log_level level, const char *fmt, ...)
 		wipe_free(c->held_buf, c->held_len, NULL);
 	}
 	dispatch_cancel(c->pending);
+	ops_crypto_streams_free(c->crypto_streams);
 	event_free(c->timer);
 	ssl = bufferevent_openssl_get_ssl(c->bev);
 	/* A clean end keeps the TLS session resumable; a failed one must not. */

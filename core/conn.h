@@ -14,6 +14,7 @@
 
 struct server;
 struct bufferevent;
+struct crypto_streams;
 struct dispatch_pending;
 struct ttlv_enc;
 struct ttlv_decoder;
@@ -42,6 +43,7 @@ struct conn {
 	bool resumed;			/* TLS session resumed */
 	uint64_t requests;
 	struct dispatch_pending *pending;	/* a request waiting for key generation */
+	struct crypto_streams *crypto_streams;	/* multi-part Encrypt/Decrypt in progress, or NULL */
 	bool held;
 	uint8_t *held_buf;		/* the response waiting for the commit (wiped when freed) */
 	size_t held_len;

@@ -91,6 +91,9 @@ int op_rng_seed(struct op_ctx *ctx);
 int op_interop(struct op_ctx *ctx);
 int op_log(struct op_ctx *ctx);
 int op_check(struct op_ctx *ctx);
+/* Frees the multi-part cipher contexts a closing connection left open; NULL is accepted. */
+struct crypto_streams;
+void ops_crypto_streams_free(struct crypto_streams *st);
 int op_rekey_key_pair(struct op_ctx *ctx);
 
 /* Key generation a batch item needs before it runs: 1 with spec filled, 0 for none. */

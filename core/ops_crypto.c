@@ -4,8 +4,10 @@
  * Signature Verify (RSA PKCS#1 v1.5 and PSS, ECDSA), MAC and MAC Verify (HMAC, CMAC), Hash, RNG Retrieve
  * and RNG Seed. The key never leaves the server: only the operation's result does.
  *
- * Single-part only: a request that opens or continues a multi-part operation (Init Indicator without Final
- * Indicator, or a Correlation Value) is refused with Feature Not Supported.
+ * Symmetric Encrypt and Decrypt may also run in parts: Init Indicator opens a cipher context kept on the
+ * connection under a Correlation Value, later requests carry the value and more data, and Final Indicator
+ * closes it (with the tag, for AEAD modes). Signatures and MACs are single-part: a multi-part request for
+ * them is refused with Feature Not Supported.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +28,80 @@
 
 #define CRYPTO_MAX_DATA		(1024 * 1024)	/* bytes of Data in one request */
 #define RNG_MAX_LENGTH		(64 * 1024)	/* bytes one RNG Retrieve may ask for */
+#define MAX_STREAMS		8		/* multi-part cipher contexts one connection may hold open */
+#define STREAM_ID_LEN		16
+
+/* A multi-part Encrypt or Decrypt in progress on a connection. */
+struct crypto_stream {
+	uint8_t id[STREAM_ID_LEN];	/* the Correlation Value */
+	EVP_CIPHER_CTX *c;		/* NULL: the slot is free */
+	bool enc;
+	bool aead;
+	size_t taglen;
+	char uid[OP_UID_MAX + 1];	/* the key it runs with */
+};
+
+struct crypto_streams {
+	struct crypto_stream s[MAX_STREAMS];
+};
+
+/* Frees the multi-part contexts a closing connection left open. */
+void
+ops_crypto_streams_free(struct crypto_streams *st)
+{
+	size_t i;
+
+	if (st == NULL)
+		return;
+	for (i = 0; i < MAX_STREAMS; i++)
+		EVP_CIPHER_CTX_free(st->s[i].c);	/* frees (and cleanses) the key schedule */
+	OPENSSL_cleanse(st, sizeof(*st));
+	free(st);
+}
+
+/* The stream a Correlation Value names on this connection, or NULL. */
+static struct crypto_stream *
+stream_find(struct op_ctx *ctx, const struct ttlv *corr)
+{
+	struct crypto_streams *st = ctx->conn->crypto_streams;
+	size_t i;
+
+	for (i = 0; st != NULL && corr->length == STREAM_ID_LEN && i < MAX_STREAMS; i++)
+		if (st->s[i].c != NULL && CRYPTO_memcmp(st->s[i].id, corr->v.bytes.data, STREAM_ID_LEN) == 0)
+			return &st->s[i];
+	return NULL;
+}
+
+/* Keeps c open under a new Correlation Value; NULL (c not taken) when the connection has too many. */
+static struct crypto_stream *
+stream_open(struct op_ctx *ctx, EVP_CIPHER_CTX *c, bool enc, bool aead, size_t taglen, const char *uid)
+{
+	struct crypto_streams *st = ctx->conn->crypto_streams;
+	size_t i;
+
+	if (st == NULL && (st = ctx->conn->crypto_streams = calloc(1, sizeof(*st))) == NULL)
+		return NULL;
+	for (i = 0; i < MAX_STREAMS; i++) {
+		if (st->s[i].c != NULL)
+			continue;
+		if (RAND_bytes(st->s[i].id, STREAM_ID_LEN) != 1)
+			return NULL;
+		st->s[i].c = c;
+		st->s[i].enc = enc;
+		st->s[i].aead = aead;
+		st->s[i].taglen = taglen;
+		snprintf(st->s[i].uid, sizeof(st->s[i].uid), "%s", uid);
+		return &st->s[i];
+	}
+	return NULL;
+}
+
+static void
+stream_close(struct crypto_stream *s)
+{
+	EVP_CIPHER_CTX_free(s->c);
+	OPENSSL_cleanse(s, sizeof(*s));
+}
 
 /* Cryptographic Parameters, from the request or else from the key's attribute. */
 struct cparams {
@@ -147,6 +223,18 @@ payload_bytes(struct op_ctx *ctx, uint32_t tag, bool required)
 		return NULL;
 	}
 	return t;
+}
+
+/* Init and Final Indicators of a request (absent: a single-part request, both true). */
+static void
+indicators(const struct op_ctx *ctx, bool *init, bool *final)
+{
+	const struct ttlv *i = ttlv_find(ctx->item->payload, KMIP_TAG_INIT_INDICATOR);
+	const struct ttlv *f = ttlv_find(ctx->item->payload, KMIP_TAG_FINAL_INDICATOR);
+	bool cont = ttlv_find(ctx->item->payload, KMIP_TAG_CORRELATION_VALUE) != NULL;
+
+	*init = i != NULL && i->type == TTLV_BOOLEAN ? i->v.b : !cont;
+	*final = f != NULL && f->type == TTLV_BOOLEAN ? f->v.b : !(i != NULL && i->type == TTLV_BOOLEAN && i->v.b);
 }
 
 /* Refuses multi-part requests; 0 for a single-part one. */
@@ -290,6 +378,56 @@ cipher_name(uint32_t alg, size_t keylen, uint32_t mode, char *buf, size_t size)
 	}
 }
 
+/* A later part of a multi-part Encrypt or Decrypt: more data through the open context, closed when final. */
+static int
+stream_continue(struct op_ctx *ctx, const struct store_object *o, bool enc, const struct ttlv *corr,
+    const struct ttlv *data, const struct ttlv *tagt, bool final)
+{
+	struct crypto_stream *st = stream_find(ctx, corr);
+	uint8_t *out = NULL, tag[16];
+	int n = 0, fin = 0, rc = -1;
+
+	if (st == NULL || st->enc != enc || strcmp(st->uid, o->uid) != 0)
+		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD,
+		    "no multi-part %s with this key and Correlation Value on this connection", enc ? "Encrypt" : "Decrypt");
+	if ((out = malloc(data->length + 64)) == NULL)
+		return ops_nomem(ctx);
+	if (!EVP_CipherUpdate(st->c, out, &n, data->v.bytes.data, (int)data->length))
+		goto crypto;
+	if (final) {
+		if (st->aead && !enc && (tagt == NULL || tagt->length < 4 || tagt->length > 16 ||
+		    !EVP_CIPHER_CTX_ctrl(st->c, EVP_CTRL_AEAD_SET_TAG, (int)tagt->length, (void *)tagt->v.bytes.data))) {
+			kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD,
+			    "the last part of an authenticated decryption needs the Authenticated Encryption Tag");
+			goto out;
+		}
+		if (!EVP_CipherFinal_ex(st->c, out + n, &fin)) {
+			crypto_fail(ctx, st->aead && !enc ? "authentication failed: the tag does not match" :
+			    "the data does not fit the cipher (length or padding)");
+			goto out;
+		}
+		if (st->aead && enc && !EVP_CIPHER_CTX_ctrl(st->c, EVP_CTRL_AEAD_GET_TAG, (int)st->taglen, tag))
+			goto crypto;
+	}
+	ttlv_enc_cstr(ctx->out, KMIP_TAG_UNIQUE_IDENTIFIER, o->uid);
+	ttlv_enc_bytes(ctx->out, KMIP_TAG_DATA, out, (size_t)(n + fin));
+	if (final && st->aead && enc)
+		ttlv_enc_bytes(ctx->out, KMIP_TAG_AUTHENTICATED_ENCRYPTION_TAG, tag, st->taglen);
+	if (!final)
+		ttlv_enc_bytes(ctx->out, KMIP_TAG_CORRELATION_VALUE, st->id, STREAM_ID_LEN);
+	rc = 0;
+	goto out;
+crypto:
+	crypto_fail(ctx, enc ? "encryption failed" : "decryption failed");
+out:
+	/* A failure or the last part ends the operation. */
+	if (rc != 0 || final)
+		stream_close(st);
+	OPENSSL_cleanse(out, data->length + 64);
+	free(out);
+	return rc;
+}
+
 /*
  * Symmetric Encrypt or Decrypt of data with key o. Writes Data (and on encryption the generated IV and the
  * Authenticated Encryption Tag) into ctx->out.
@@ -313,8 +451,17 @@ symmetric(struct op_ctx *ctx, const struct store_object *o, const struct cparams
 	int n = 0, fin = 0, rc = -1;
 	bool gen_iv = false;
 
+	const struct ttlv *corr = ttlv_find(ctx->item->payload, KMIP_TAG_CORRELATION_VALUE);
+	bool init, final;
+
 	if (ctx->err.reason != 0)
 		return -1;
+	indicators(ctx, &init, &final);
+	if (corr != NULL)
+		return stream_continue(ctx, o, enc, corr, data, tagt, final);
+	if (!init)
+		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD,
+		    "a multi-part operation continues with its Correlation Value");
 	if (name == NULL || (cipher = EVP_CIPHER_fetch(NULL, name, NULL)) == NULL) {
 		ERR_clear_error();
 		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "this key (%s, %zu bytes) cannot be "
@@ -366,7 +513,7 @@ symmetric(struct op_ctx *ctx, const struct store_object *o, const struct cparams
 		    taglen);
 		goto out;
 	}
-	if (aead && !enc) {
+	if (aead && !enc && final) {
 		if (tagt == NULL || tagt->length < 4 || tagt->length > 16) {
 			kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD,
 			    "authenticated decryption needs the Authenticated Encryption Tag");
@@ -392,12 +539,31 @@ symmetric(struct op_ctx *ctx, const struct store_object *o, const struct cparams
 	/* Block modes pad with PKCS#5 only when asked to: KMIP's default is no padding. */
 	if (p->mode == KMIP_BLOCK_CIPHER_MODE_ECB || p->mode == KMIP_BLOCK_CIPHER_MODE_CBC || p->mode == 0)
 		EVP_CIPHER_CTX_set_padding(c, p->padding == KMIP_PADDING_METHOD_PKCS5);
-	if (aead && !enc && !EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, (int)taglen, (void *)tagt->v.bytes.data))
+	if (aead && !enc && final &&
+	    !EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, (int)taglen, (void *)tagt->v.bytes.data))
 		goto crypto;
 	if (aead && aad != NULL && !EVP_CipherUpdate(c, NULL, &n, aad->v.bytes.data, (int)aad->length))
 		goto crypto;
 	if (!EVP_CipherUpdate(c, out, &n, data->v.bytes.data, (int)data->length))
 		goto crypto;
+	if (!final) {
+		/* The first part of a multi-part operation: the context waits on the connection. */
+		struct crypto_stream *st = stream_open(ctx, c, enc, aead, taglen, o->uid);
+
+		if (st == NULL) {
+			kmip_error_set(&ctx->err, KMIP_RESULT_REASON_GENERAL_FAILURE,
+			    "too many multi-part operations open on this connection (at most %d)", MAX_STREAMS);
+			goto out;
+		}
+		c = NULL;
+		ttlv_enc_cstr(ctx->out, KMIP_TAG_UNIQUE_IDENTIFIER, o->uid);
+		ttlv_enc_bytes(ctx->out, KMIP_TAG_DATA, out, (size_t)n);
+		if (gen_iv)
+			ttlv_enc_bytes(ctx->out, KMIP_TAG_IV_COUNTER_NONCE, iv, ivlen);
+		ttlv_enc_bytes(ctx->out, KMIP_TAG_CORRELATION_VALUE, st->id, STREAM_ID_LEN);
+		rc = 0;
+		goto out;
+	}
 	if (!EVP_CipherFinal_ex(c, out + n, &fin)) {
 		crypto_fail(ctx, aead && !enc ? "authentication failed: the tag does not match" :
 		    "the data does not fit the cipher (length or padding)");
@@ -584,11 +750,15 @@ encrypt_decrypt(struct op_ctx *ctx, bool enc)
 	struct cparams p;
 	int rc;
 
-	if (single_part(ctx) != 0 || (data = payload_bytes(ctx, KMIP_TAG_DATA, true)) == NULL)
+	if ((data = payload_bytes(ctx, KMIP_TAG_DATA, true)) == NULL)
 		return -1;
 	if ((o = crypto_key(ctx, enc ? KMIP_CRYPTOGRAPHIC_USAGE_MASK_ENCRYPT : KMIP_CRYPTOGRAPHIC_USAGE_MASK_DECRYPT,
 	    enc)) == NULL)
 		return -1;
+	if (o->object_type != KMIP_OBJECT_TYPE_SYMMETRIC_KEY && single_part(ctx) != 0) {
+		store_object_free(o);
+		return -1;
+	}
 	if (enc && consume_usage(ctx, o->uid, data->length) != 0) {
 		store_object_free(o);
 		return -1;

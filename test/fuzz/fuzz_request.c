@@ -26,6 +26,7 @@
 
 #include "core/config.h"
 #include "core/conn.h"
+#include "core/ops.h"
 #include "core/dispatch.h"
 #include "core/log.h"
 #include "core/server.h"
@@ -325,6 +326,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		messages++;
 	}
 	ttlv_decoder_free(d);
+	/* Multi-part cipher contexts live on the connection, which ends with the input. */
+	ops_crypto_streams_free(conn.crypto_streams);
+	conn.crypto_streams = NULL;
 	if (store_group_pending(srv.store))
 		abort();	/* every message's writes were committed above */
 	return 0;

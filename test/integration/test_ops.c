@@ -1055,6 +1055,90 @@ test_batch_continue(void **state)
 	ttlv_arena_free(a);
 }
 
+/* One Encrypt or Decrypt part with AES-GCM; returns the response (its arena in *a). */
+static struct ttlv *
+gcm_part(struct kmip_client *cl, uint32_t op, const char *uid, const uint8_t *data, size_t len,
+    const struct ttlv *corr, int init, int final, const struct ttlv *tag, struct ttlv_arena **a)
+{
+	static const uint8_t iv[12] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 };
+	struct ttlv_enc req;
+
+	h_request_begin(&req, 1, 4, 1);
+	h_item_begin(&req, op);
+	ttlv_enc_cstr(&req, KMIP_TAG_UNIQUE_IDENTIFIER, uid);
+	ttlv_enc_begin(&req, KMIP_TAG_CRYPTOGRAPHIC_PARAMETERS);
+	ttlv_enc_enum(&req, KMIP_TAG_BLOCK_CIPHER_MODE, KMIP_BLOCK_CIPHER_MODE_GCM);
+	ttlv_enc_end(&req);
+	ttlv_enc_bytes(&req, KMIP_TAG_DATA, data, len);
+	if (corr == NULL)
+		ttlv_enc_bytes(&req, KMIP_TAG_IV_COUNTER_NONCE, iv, sizeof(iv));
+	else
+		ttlv_enc_item(&req, corr);
+	if (init >= 0)
+		ttlv_enc_bool(&req, KMIP_TAG_INIT_INDICATOR, init);
+	if (final >= 0)
+		ttlv_enc_bool(&req, KMIP_TAG_FINAL_INDICATOR, final);
+	if (tag != NULL)
+		ttlv_enc_item(&req, tag);
+	h_item_end(&req);
+	h_request_end(&req);
+	return call(cl, &req, a, 1, 4);
+}
+
+/* Encrypt in two parts under a Correlation Value; a single-part Decrypt gets the plain text back. */
+static void
+test_multi_part_encrypt(void **state)
+{
+	struct ops *o = *state;
+	uint8_t plain[48], cipher[64];
+	struct ttlv_arena *a1, *a2, *a3;
+	const struct ttlv *corr, *d1, *d2, *tag, *back;
+	struct ttlv *r1, *r2, *r3;
+	struct ttlv_enc act;
+	struct ttlv_arena *aa;
+	char uid[64];
+	size_t i;
+
+	for (i = 0; i < sizeof(plain); i++)
+		plain[i] = (uint8_t)(i * 5 + 1);
+	create_aes(o->cl, 256, "ops-multi-part", uid);
+	h_request_begin(&act, 1, 4, 1);
+	h_item_begin(&act, KMIP_OPERATION_ACTIVATE);
+	ttlv_enc_cstr(&act, KMIP_TAG_UNIQUE_IDENTIFIER, uid);
+	h_item_end(&act);
+	h_request_end(&act);
+	expect_ok(call(o->cl, &act, &aa, 1, 4), 0);
+	ttlv_arena_free(aa);
+	r1 = gcm_part(o->cl, KMIP_OPERATION_ENCRYPT, uid, plain, 20, NULL, 1, 0, NULL, &a1);
+	expect_ok(r1, 0);
+	corr = ttlv_find(h_payload(r1, 0), KMIP_TAG_CORRELATION_VALUE);
+	d1 = ttlv_find(h_payload(r1, 0), KMIP_TAG_DATA);
+	assert_non_null(corr);
+	assert_non_null(d1);
+	assert_null(ttlv_find(h_payload(r1, 0), KMIP_TAG_AUTHENTICATED_ENCRYPTION_TAG));
+	r2 = gcm_part(o->cl, KMIP_OPERATION_ENCRYPT, uid, plain + 20, sizeof(plain) - 20, corr, -1, 1, NULL, &a2);
+	expect_ok(r2, 0);
+	d2 = ttlv_find(h_payload(r2, 0), KMIP_TAG_DATA);
+	tag = ttlv_find(h_payload(r2, 0), KMIP_TAG_AUTHENTICATED_ENCRYPTION_TAG);
+	assert_non_null(d2);
+	assert_non_null(tag);
+	assert_int_equal(d1->length + d2->length, sizeof(plain));
+	memcpy(cipher, d1->v.bytes.data, d1->length);
+	memcpy(cipher + d1->length, d2->v.bytes.data, d2->length);
+	r3 = gcm_part(o->cl, KMIP_OPERATION_DECRYPT, uid, cipher, sizeof(plain), NULL, -1, -1, tag, &a3);
+	expect_ok(r3, 0);
+	back = ttlv_find(h_payload(r3, 0), KMIP_TAG_DATA);
+	assert_int_equal(back->length, sizeof(plain));
+	assert_memory_equal(back->v.bytes.data, plain, sizeof(plain));
+	/* The context is gone after the final part: its Correlation Value no longer works. */
+	ttlv_arena_free(a3);
+	r3 = gcm_part(o->cl, KMIP_OPERATION_ENCRYPT, uid, plain, 16, corr, -1, 1, NULL, &a3);
+	expect_fail(r3, 0, KMIP_RESULT_REASON_INVALID_FIELD);
+	ttlv_arena_free(a3);
+	ttlv_arena_free(a2);
+	ttlv_arena_free(a1);
+}
+
 /* Undo: a failing item rolls back the items before it, which answer Operation Undone. */
 static void
 test_batch_undo(void **state)
@@ -1508,6 +1592,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_admin_sees_all),
 		cmocka_unit_test(test_batch_continue),
 		cmocka_unit_test(test_batch_undo),
+		cmocka_unit_test(test_multi_part_encrypt),
 		cmocka_unit_test(test_batch_stop),
 		cmocka_unit_test(test_max_response_size),
 		cmocka_unit_test(test_async_refused),
