@@ -182,6 +182,9 @@ start(struct h_server *s, const char *config_path, const char *const *overrides,
 	}
 	OPT("store.path=%s/store", s->dir);
 	OPT("log.level=debug");
+	/* Key generation under valgrind takes minutes, not the default 30 s deadline; a test may still lower it. */
+	if (h_valgrind())
+		OPT("keygen.timeout=900");
 	for (i = 0; overrides != NULL && overrides[i] != NULL; i++) {
 		assert_true(o < 40);
 		OPT("%s", overrides[i]);
