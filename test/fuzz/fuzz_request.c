@@ -69,14 +69,13 @@ clear_dir(bool rmdir_too)
 		(void)rmdir(store_dir);
 }
 
-/* Closes the store and removes its folder when the fuzzer exits normally. */
+/* Closes the store when the fuzzer exits normally (its files are already unlinked). */
 static void
 at_exit(void)
 {
 	if (srv.store != NULL)
 		store_close(srv.store);
 	srv.store = NULL;
-	clear_dir(true);
 	config_free(srv.cfg);
 }
 
@@ -101,6 +100,12 @@ store_fresh(void)
 		fprintf(diag, "fuzz_request: store %s: %s\n", store_dir, cause != NULL ? cause : "?");
 		abort();
 	}
+	/*
+	 * The open store keeps its files through their descriptors and mapping: remove the names now, so that
+	 * nothing is left in /dev/shm when libFuzzer ends the process without running atexit handlers (after
+	 * -max_total_time, or on a crash). store_open makes the folder again next time.
+	 */
+	clear_dir(true);
 }
 
 /* Builds the server and connection the dispatcher sees, and the store folder. */
