@@ -549,6 +549,48 @@ conn_process_input(struct conn *c)
 	conn_arm_reading_timer(c);
 }
 
+/*
+ * Rewrites a response whose writes were lost (the group commit failed) as a failure of each of its batch
+ * items, in the same protocol version, echoing Operation and Unique Batch Item ID. 0, or -1 when the held
+ * response cannot be read.
+ */
+static int
+failed_commit_response(const uint8_t *buf, size_t len, const char *why, struct ttlv_enc *out)
+{
+	const struct ttlv *pv, *major, *minor, *it;
+	struct kmip_response r;
+	struct kmip_error err;
+	struct ttlv_arena *a;
+	struct ttlv *root;
+	uint32_t n;
+
+	if (ttlv_decode(buf, len, NULL, &root, &a, NULL, NULL) != TTLV_DONE)
+		return -1;
+	pv = ttlv_find(ttlv_find(root, KMIP_TAG_RESPONSE_HEADER), KMIP_TAG_PROTOCOL_VERSION);
+	major = ttlv_find(pv, KMIP_TAG_PROTOCOL_VERSION_MAJOR);
+	minor = ttlv_find(pv, KMIP_TAG_PROTOCOL_VERSION_MINOR);
+	if (major == NULL || minor == NULL) {
+		ttlv_arena_free(a);
+		return -1;
+	}
+	kmip_error_set(&err, KMIP_RESULT_REASON_GENERAL_FAILURE, "the key store could not make this durable (%s); "
+	    "nothing was changed", why != NULL ? why : "commit failed");
+	n = ttlv_count(root, KMIP_TAG_BATCH_ITEM);
+	kmip_response_begin(&r, out, KMIP_VERSION(major->v.i32 & 0xff, minor->v.i32 & 0xff), server_now(), n);
+	for (it = ttlv_find(root, KMIP_TAG_BATCH_ITEM); it != NULL; it = ttlv_find_next(it)) {
+		const struct ttlv *op = ttlv_find(it, KMIP_TAG_OPERATION);
+		struct kmip_batch_item bi;
+
+		memset(&bi, 0, sizeof(bi));
+		bi.operation = op != NULL ? op->v.u32 : 0;
+		bi.id = ttlv_find(it, KMIP_TAG_UNIQUE_BATCH_ITEM_ID);
+		kmip_response_item_error(&r, &bi, KMIP_RESULT_STATUS_OPERATION_FAILED, &err);
+	}
+	kmip_response_end(&r);
+	ttlv_arena_free(a);
+	return ttlv_enc_finish(out);
+}
+
 /* Sends (or drops) a response that waited for a group commit, then goes on with buffered requests. */
 void
 conn_release(struct conn *c, bool committed, const char *why)
@@ -560,9 +602,25 @@ conn_release(struct conn *c, bool committed, const char *why)
 	c->held_buf = NULL;
 	c->held_len = 0;
 	if (!committed) {
+		struct ttlv_enc out;
+		int rc;
+
+		/* The answer becomes a failure of each batch item; without one, the connection closes. */
+		ttlv_enc_init(&out);
+		rc = failed_commit_response(buf, len, why, &out);
 		wipe_free(buf, len, NULL);
-		c->tls_failed = true;
-		conn_closing(c, LOG_LEVEL_ERROR, "store commit failed (%s): the request was not acknowledged", why);
+		if (rc != 0 || conn_send(c, &out) != 0) {
+			ttlv_enc_free(&out);
+			c->tls_failed = true;
+			conn_closing(c, LOG_LEVEL_ERROR, "store commit failed (%s): the request was not acknowledged",
+			    why);
+			return;
+		}
+		ttlv_enc_free(&out);
+		conn_log(c, LOG_LEVEL_ERROR, "store commit failed (%s): the request was answered with a failure", why);
+		conn_set_state(c, CONN_READING);
+		conn_check_backpressure(c);
+		conn_process_input(c);
 		return;
 	}
 	if (conn_send_buf(c, buf, len) != 0) {

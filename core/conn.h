@@ -63,8 +63,9 @@ void conn_close(struct conn *c, enum log_level level, const char *fmt, ...) LOG_
 /* Stops reading, lets the output already queued flush, then closes from the loop (never from the caller). */
 void conn_closing(struct conn *c, enum log_level level, const char *fmt, ...) LOG_PRINTF(3, 4);
 /*
- * Releases a response held for a group commit: sent when committed is true, else the connection is
- * closed without it (the request was not made durable, so it must not be acknowledged).
+ * Releases a response held for a group commit: sent when committed is true; else (the request was not
+ * made durable, so it must not be acknowledged) replaced by a General Failure of each batch item, or the
+ * connection is closed when even that cannot be written.
  */
 void conn_release(struct conn *c, bool committed, const char *why);
 /* The response to a request that was pending (key generation) is ready: send it and go on reading. */

@@ -358,7 +358,8 @@ commit_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	rc = store_group_commit(srv->store);
 	if (rc != 0)
-		log_error("store: group commit failed: %s (%s); closing the connections that waited for it",
+		log_error("store: group commit failed: %s (%s); the requests that waited for it are answered with "
+		    "a failure",
 		    store_strerror(rc), store_last_error(srv->store));
 	/* Released connections may answer more requests, which wait for the next commit, not this one. */
 	TAILQ_CONCAT(&batch, &srv->held, held_entry);
