@@ -2146,7 +2146,7 @@ print_json(struct bench *b, const struct summary *s)
 
 	printf("{\n  \"label\": ");
 	json_str(b->o.label ? b->o.label : "");
-	printf(",\n  \"server\": \"%s:%u\", \"kmip_version\": \"%s\", \"tls\": ", b->o.host, b->o.port,
+	printf(",\n  \"address\": \"%s:%u\", \"kmip_version\": \"%s\", \"tls\": ", b->o.host, b->o.port,
 	    version_str(b->o.version));
 	json_str(b->tls_desc);
 	printf(",\n  \"mix\": ");
