@@ -57,8 +57,12 @@ ops_audit_uid(struct op_ctx *ctx, const char *uid)
 	for (i = 0; i < ctx->naudit; i++)
 		if (strcmp(ctx->audit_uids[i], uid) == 0)
 			return;
-	if (ctx->naudit < OP_AUDIT_UIDS)
-		snprintf(ctx->audit_uids[ctx->naudit++], OP_UID_MAX + 1, "%s", uid);
+	if (ctx->naudit < OP_AUDIT_UIDS) {
+		size_t n = strnlen(uid, OP_UID_MAX);
+
+		memcpy(ctx->audit_uids[ctx->naudit], uid, n);
+		ctx->audit_uids[ctx->naudit++][n] = '\0';
+	}
 }
 
 /* Returns the payload's Unique Identifier or the batch's ID Placeholder. */

@@ -451,7 +451,7 @@ op_locate(struct op_ctx *ctx)
 	}
 	if (n > 0)
 		ops_set_placeholder(ctx, found.uids[first]);
-	conn_log(ctx->conn, LOG_LEVEL_INFO, "locate: %zu of %zu matches returned", n, found.located);
+	conn_log(ctx->conn, LOG_LEVEL_DEBUG, "locate: %zu of %zu matches returned", n, found.located);
 	store_uids_free(found.uids, found.n);
 	return 0;
 }

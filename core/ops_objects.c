@@ -279,7 +279,7 @@ op_get(struct op_ctx *ctx)
 		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_GENERAL_FAILURE, "object %s has an unknown type", uid);
 		goto out;
 	}
-	conn_log(ctx->conn, LOG_LEVEL_INFO, "get %s (%s)", o->uid, ttlv_enum_name(KMIP_TAG_OBJECT_TYPE, o->object_type));
+	conn_log(ctx->conn, LOG_LEVEL_DEBUG, "get %s (%s)", o->uid, ttlv_enum_name(KMIP_TAG_OBJECT_TYPE, o->object_type));
 	rc = 0;
 	if ((t = ttlv_find(o->attrs, KMIP_TAG_FRESH)) != NULL && t->type == TTLV_BOOLEAN && t->v.b)
 		mark_retrieved(ctx, o->uid);

@@ -307,7 +307,7 @@ leaf_finish(struct ttlv_decoder *d)
 	default:
 		break;
 	}
-	explicit_bzero(d->scratch, sizeof(d->scratch));
+	/* scratch held an integer, an enumeration or a date, never key material: no wipe needed here. */
 	return TTLV_NEED_MORE;
 }
 
