@@ -159,7 +159,7 @@ attr_matches_name(const struct ttlv *item, const char *name)
 
 	if (custom_parts(item, &vendor, &cname)) {
 		vlen = vendor->length;
-		return strncmp(name, (const char *)vendor->v.bytes.data, vlen) == 0 && name[vlen] == '-' &&
+		return strlen(name) > vlen && memcmp(name, vendor->v.bytes.data, vlen) == 0 && name[vlen] == '-' &&
 		    strcmp(name + vlen + 1, (const char *)cname->v.bytes.data) == 0;
 	}
 	return ttlv_tag_by_name(name, &tag) == 0 && tag == item->tag;
@@ -201,6 +201,17 @@ check_fields(const struct ttlv *item, struct kmip_error *err)
 		if (f == NULL || f->type != TTLV_TEXT_STRING || f->length == 0 || f->length > STORE_UID_MAX)
 			return kmip_error_set(err, KMIP_RESULT_REASON_INVALID_FIELD,
 			    "Link without a valid Linked Object Identifier");
+		break;
+	case KMIP_TAG_USAGE_LIMITS:
+		for (f = item->v.s.first; f != NULL; f = f->next) {
+			if ((f->tag == KMIP_TAG_USAGE_LIMITS_TOTAL || f->tag == KMIP_TAG_USAGE_LIMITS_COUNT) &&
+			    (f->type != TTLV_LONG_INTEGER || f->v.i64 < 0))
+				return kmip_error_set(err, KMIP_RESULT_REASON_INVALID_FIELD,
+				    "Usage Limits Total and Count are non-negative Long Integers");
+			if (f->tag == KMIP_TAG_USAGE_LIMITS_UNIT && f->type != TTLV_ENUMERATION)
+				return kmip_error_set(err, KMIP_RESULT_REASON_INVALID_FIELD,
+				    "Usage Limits Unit is an Enumeration");
+		}
 		break;
 	case KMIP_TAG_ATTRIBUTE: {
 		const struct ttlv *vendor, *name;

@@ -693,8 +693,12 @@ conn_new(struct server *srv, int fd, const struct sockaddr *sa, int salen)
 		goto fail;
 	if ((ssl = SSL_new(tls_server_ctx(srv->tls))) == NULL)
 		goto fail;
+	/*
+	 * Deferred callbacks: libevent may otherwise report a failed write from inside the call that queued
+	 * the output (conn_send), and closing the connection there would free it under its callers.
+	 */
 	c->bev = bufferevent_openssl_socket_new(srv->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
-	    BEV_OPT_CLOSE_ON_FREE);
+	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
 	if (c->bev == NULL)
 		goto fail;
 	ssl = NULL;	/* owned by the bufferevent now, and so is fd */

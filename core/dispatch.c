@@ -278,8 +278,11 @@ dispatch_execute(struct conn *c, const struct kmip_request *req, unsigned versio
 	if (undo) {
 		bool failed = answered < req->nitems || ndone < answered;
 
-		if (store_batch_end(c->srv->store, !failed) != 0)
-			conn_log(c, LOG_LEVEL_ERROR, "closing the savepoint of an Undo batch failed");
+		if (store_batch_end(c->srv->store, !failed) != 0) {
+			/* The batch's writes are lost: say so rather than report them done. */
+			conn_log(c, LOG_LEVEL_ERROR, "keeping the writes of an Undo batch failed; it is answered as undone");
+			failed = true;
+		}
 		for (i = 0; failed && i < ndone; i++)
 			kmip_response_set_status(&r, done[i], KMIP_RESULT_STATUS_OPERATION_UNDONE);
 		free(done);

@@ -267,7 +267,8 @@ crypto_key(struct op_ctx *ctx, uint32_t usage, bool protect)
 
 	if ((uid = ops_uid(ctx)) == NULL || ops_begin(ctx, false, &txn) != 0)
 		return NULL;
-	rc = ops_load(ctx, txn, uid, OPS_MATERIAL, &o);
+	/* Using a key is for its owner and the administrators: a share only reads (Get, Locate). */
+	rc = ops_load(ctx, txn, uid, OPS_MATERIAL | OPS_WRITE, &o);
 	store_txn_abort(txn);
 	if (rc != 0)
 		return NULL;
@@ -697,7 +698,7 @@ consume_usage(struct op_ctx *ctx, const char *uid, size_t bytes)
 
 	if (ops_begin(ctx, true, &txn) != 0)
 		return -1;
-	if (ops_load(ctx, txn, uid, OPS_MATERIAL, &o) != 0)
+	if (ops_load(ctx, txn, uid, OPS_MATERIAL | OPS_WRITE, &o) != 0)
 		goto out;
 	if ((ul = ttlv_find(o->attrs, KMIP_TAG_USAGE_LIMITS)) == NULL) {
 		rc = 0;
@@ -719,7 +720,12 @@ consume_usage(struct op_ctx *ctx, const char *uid, size_t bytes)
 		ops_nomem(ctx);
 		goto out;
 	}
-	if ((count = ttlv_find(copy, KMIP_TAG_USAGE_LIMITS_COUNT)) == NULL) {
+	/* Only a Long Integer count is updated in place (attr_check keeps the stored one so). */
+	if ((count = ttlv_find(copy, KMIP_TAG_USAGE_LIMITS_COUNT)) != NULL && count->type != TTLV_LONG_INTEGER) {
+		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "key %s has a malformed Usage Limits", uid);
+		goto out;
+	}
+	if (count == NULL) {
 		if ((count = ttlv_new_long(o->arena, KMIP_TAG_USAGE_LIMITS_COUNT, 0)) == NULL) {
 			ops_nomem(ctx);
 			goto out;

@@ -111,8 +111,8 @@ op_revoke(struct op_ctx *ctx)
 	    code->v.u32 == KMIP_REVOCATION_REASON_CODE_CA_COMPROMISE;
 	if (lifecycle_load(ctx, &txn, &o) != 0)
 		return -1;
-	if (o->state == KMIP_STATE_DESTROYED || o->state == KMIP_STATE_DESTROYED_COMPROMISED ||
-	    o->state == KMIP_STATE_COMPROMISED ||
+	/* A compromise may be learnt after destruction: Destroyed becomes Destroyed Compromised. */
+	if (o->state == KMIP_STATE_DESTROYED_COMPROMISED || o->state == KMIP_STATE_COMPROMISED ||
 	    (!compromise && o->state != KMIP_STATE_ACTIVE && o->state != KMIP_STATE_PRE_ACTIVE)) {
 		kmip_error_set(&ctx->err, ops_reason_wrong_state(ctx->version), "object %s is %s and cannot be revoked %s",
 		    o->uid, state_name(o->state), compromise ? "as compromised" : "for this reason");
@@ -121,7 +121,7 @@ op_revoke(struct op_ctx *ctx)
 	if ((copy = store_ttlv_copy(o->arena, reason)) == NULL || attrs_set(o->arena, o->attrs, copy) != 0)
 		goto nomem;
 	if (compromise) {
-		o->state = KMIP_STATE_COMPROMISED;
+		o->state = o->state == KMIP_STATE_DESTROYED ? KMIP_STATE_DESTROYED_COMPROMISED : KMIP_STATE_COMPROMISED;
 		if (attrs_set_date(o->arena, o->attrs, KMIP_TAG_COMPROMISE_DATE, ctx->now) != 0 ||
 		    attrs_set_date(o->arena, o->attrs, KMIP_TAG_COMPROMISE_OCCURRENCE_DATE,
 		    occurred != NULL ? occurred->v.i64 : ctx->now) != 0)
@@ -508,7 +508,8 @@ op_check(struct op_ctx *ctx)
 	if (count != NULL && ul != NULL) {
 		const struct ttlv *left = ttlv_find(ul, KMIP_TAG_USAGE_LIMITS_COUNT);
 		const struct ttlv *total = ttlv_find(ul, KMIP_TAG_USAGE_LIMITS_TOTAL);
-		int64_t remaining = left != NULL ? left->v.i64 : total != NULL ? total->v.i64 : 0;
+		int64_t remaining = left != NULL && left->type == TTLV_LONG_INTEGER ? left->v.i64 :
+		    total != NULL && total->type == TTLV_LONG_INTEGER ? total->v.i64 : 0;
 
 		if (count->type != TTLV_LONG_INTEGER || count->v.i64 > remaining) {
 			kmip_error_set(&ctx->err, KMIP_RESULT_REASON_PERMISSION_DENIED,

@@ -281,7 +281,9 @@ op_get(struct op_ctx *ctx)
 	}
 	conn_log(ctx->conn, LOG_LEVEL_DEBUG, "get %s (%s)", o->uid, ttlv_enum_name(KMIP_TAG_OBJECT_TYPE, o->object_type));
 	rc = 0;
-	if ((t = ttlv_find(o->attrs, KMIP_TAG_FRESH)) != NULL && t->type == TTLV_BOOLEAN && t->v.b)
+	/* Only the owner's (or an administrator's) first Get ends freshness: a share reads, it never writes. */
+	if ((t = ttlv_find(o->attrs, KMIP_TAG_FRESH)) != NULL && t->type == TTLV_BOOLEAN && t->v.b &&
+	    (strcmp(o->owner, ops_identity(ctx)) == 0 || ops_is_admin(ctx)))
 		mark_retrieved(ctx, o->uid);
 out:
 	store_object_free(o);
@@ -744,6 +746,8 @@ op_delete_attribute(struct op_ctx *ctx)
 		if (ctx->err.reason != 0)
 			return -1;
 		if (current != NULL) {
+			if (attr_check(current, &ctx->err) != 0)
+				return -1;
 			like = current;
 		} else if (ref != NULL && ref->type == TTLV_ENUMERATION && attr_def(ref->v.u32) != NULL) {
 			like = ttlv_new_struct(ctx->arena, ref->v.u32);
@@ -759,6 +763,8 @@ op_delete_attribute(struct op_ctx *ctx)
 	}
 	if (like == NULL)
 		return ops_nomem(ctx);
+	if (attr_def(like->tag) == NULL)
+		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "not an attribute kmipd supports");
 	if (!(attr_def(like->tag)->flags & ATTR_EDIT))
 		return kmip_error_set(&ctx->err, ops_reason_read_only(ctx->version),
 		    "attribute %s cannot be deleted", ttlv_tag_name(like->tag));

@@ -368,7 +368,8 @@ int store_txn_begin(struct store *s, bool write, struct store_txn **out)
 		if ((rc = begin(s, NULL, 0, &txn)) != 0)
 			return store_fail(s, rc, "beginning a write");
 		kind = TXN_WRITE_TOP;
-	} else if (s->batch != NULL && s->batch_dirty) {
+	} else if (s->batch != NULL) {
+		/* The savepoint is the parent's open child: reads go through it (LMDB allows one child). */
 		if ((rc = begin(s, s->batch, 0, &txn)) != 0)
 			return store_fail(s, rc, "beginning a read in the batch");
 		kind = TXN_READ_CHILD;
