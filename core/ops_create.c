@@ -92,11 +92,12 @@ set_defaults(struct store_object *o)
 }
 
 /*
- * Makes a new object of the given type owned by the caller, with the client's attributes (copied) and
- * those the server sets. Pre-Active, or Active when the client gave an Activation Date not in the future.
+ * Makes a new object of the given type, with the client's attributes (copied) and those the server sets.
+ * It belongs to owner, or to the caller when owner is NULL (a replacement keeps its predecessor's owner, so
+ * an administrator re-keying a client's key does not take it away from that client). Pre-Active, or Active when the client gave an Activation Date not in the future.
  */
 static struct store_object *
-new_object(struct op_ctx *ctx, struct store_txn *txn, uint32_t type, const struct ttlv *client)
+new_object(struct op_ctx *ctx, struct store_txn *txn, const char *owner, uint32_t type, const struct ttlv *client)
 {
 	struct store_object *o = store_object_new();
 	const struct ttlv *c, *act;
@@ -113,7 +114,7 @@ new_object(struct op_ctx *ctx, struct store_txn *txn, uint32_t type, const struc
 	act = ttlv_find(client, KMIP_TAG_ACTIVATION_DATE);
 	if (act != NULL && act->v.i64 <= ctx->now)
 		state = KMIP_STATE_ACTIVE;
-	if (store_object_set(o, uid, ops_identity(ctx), type, state) != 0)
+	if (store_object_set(o, uid, owner != NULL ? owner : ops_identity(ctx), type, state) != 0)
 		goto nomem;
 	if ((o->attrs = ttlv_new_struct(o->arena, KMIP_TAG_ATTRIBUTES)) == NULL)
 		goto nomem;
@@ -406,7 +407,7 @@ op_create(struct op_ctx *ctx)
 	}
 	if (ops_begin(ctx, true, &txn) != 0)
 		goto out;
-	if ((o = new_object(ctx, txn, KMIP_OBJECT_TYPE_SYMMETRIC_KEY, attrs)) == NULL)
+	if ((o = new_object(ctx, txn, NULL, KMIP_OBJECT_TYPE_SYMMETRIC_KEY, attrs)) == NULL)
 		goto out;
 	if (attrs_set_int(o->arena, o->attrs, KMIP_TAG_CRYPTOGRAPHIC_LENGTH, bits) != 0 || default_mask(o, mask) != 0 ||
 	    store_object_set_material(o, key, keylen, KMIP_KEY_FORMAT_TYPE_RAW) != 0) {
@@ -536,7 +537,7 @@ op_create_key_pair_keyspec(struct op_ctx *ctx, struct keygen_spec *spec)
 
 /* Builds one half of a pair from the common and own attribute sets. */
 static struct store_object *
-pair_half(struct op_ctx *ctx, struct store_txn *txn, uint32_t type, const struct ttlv *common,
+pair_half(struct op_ctx *ctx, struct store_txn *txn, const char *owner, uint32_t type, const struct ttlv *common,
     const struct ttlv *own, const struct pair_params *p, uint32_t default_usage)
 {
 	struct ttlv *merged = ttlv_new_struct(ctx->arena, KMIP_TAG_ATTRIBUTES), *copy;
@@ -558,7 +559,7 @@ pair_half(struct op_ctx *ctx, struct store_txn *txn, uint32_t type, const struct
 			goto nomem;
 		ttlv_append(merged, copy);
 	}
-	if ((o = new_object(ctx, txn, type, merged)) == NULL)
+	if ((o = new_object(ctx, txn, owner, type, merged)) == NULL)
 		return NULL;
 	if (attrs_set_enum(o->arena, o->attrs, KMIP_TAG_CRYPTOGRAPHIC_ALGORITHM, p->alg) != 0 ||
 	    attrs_set_int(o->arena, o->attrs, KMIP_TAG_CRYPTOGRAPHIC_LENGTH, p->bits) != 0 ||
@@ -578,7 +579,7 @@ nomem:
  * objects (the caller frees them); the transaction is left for the caller to commit.
  */
 static int
-store_pair(struct op_ctx *ctx, struct store_txn *txn, struct ttlv *const sets[3], const struct pair_params *p,
+store_pair(struct op_ctx *ctx, struct store_txn *txn, const char *owner, struct ttlv *const sets[3], const struct pair_params *p,
     struct store_object **priv, struct store_object **pub)
 {
 	struct keygen_result *key = ctx->key;
@@ -587,11 +588,11 @@ store_pair(struct op_ctx *ctx, struct store_txn *txn, struct ttlv *const sets[3]
 	if (key == NULL || key->status != 0)
 		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_CRYPTOGRAPHIC_FAILURE, "key generation failed: %s",
 		    key != NULL ? key->message : "no key was generated");
-	*priv = pair_half(ctx, txn, KMIP_OBJECT_TYPE_PRIVATE_KEY, sets[0], sets[1], p,
+	*priv = pair_half(ctx, txn, owner, KMIP_OBJECT_TYPE_PRIVATE_KEY, sets[0], sets[1], p,
 	    KMIP_CRYPTOGRAPHIC_USAGE_MASK_SIGN | KMIP_CRYPTOGRAPHIC_USAGE_MASK_DECRYPT);
 	if (*priv == NULL)
 		return -1;
-	*pub = pair_half(ctx, txn, KMIP_OBJECT_TYPE_PUBLIC_KEY, sets[0], sets[2], p,
+	*pub = pair_half(ctx, txn, owner, KMIP_OBJECT_TYPE_PUBLIC_KEY, sets[0], sets[2], p,
 	    KMIP_CRYPTOGRAPHIC_USAGE_MASK_VERIFY | KMIP_CRYPTOGRAPHIC_USAGE_MASK_ENCRYPT);
 	if (*pub == NULL)
 		return -1;
@@ -636,7 +637,7 @@ op_create_key_pair(struct op_ctx *ctx)
 		return -1;
 	if (ops_begin(ctx, true, &txn) != 0)
 		return -1;
-	if (store_pair(ctx, txn, sets, &p, &priv, &pub) != 0)
+	if (store_pair(ctx, txn, NULL, sets, &p, &priv, &pub) != 0)
 		goto out;
 	rc = ops_commit(ctx, txn);
 	txn = NULL;
@@ -773,7 +774,7 @@ op_register(struct op_ctx *ctx)
 		goto out;
 	if (ops_begin(ctx, true, &txn) != 0)
 		goto out;
-	if ((o = new_object(ctx, txn, type->v.u32, attrs)) == NULL)
+	if ((o = new_object(ctx, txn, NULL, type->v.u32, attrs)) == NULL)
 		goto out;
 	if (store_object_set_material(o, key.der, key.der_len, format) != 0 ||
 	    (key.alg != 0 && ttlv_find(o->attrs, KMIP_TAG_CRYPTOGRAPHIC_ALGORITHM) == NULL &&
@@ -913,7 +914,7 @@ op_rekey(struct op_ctx *ctx)
 		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_CRYPTOGRAPHIC_FAILURE, "random generator failed");
 		goto out;
 	}
-	if ((new = new_object(ctx, txn, KMIP_OBJECT_TYPE_SYMMETRIC_KEY, attrs)) == NULL)
+	if ((new = new_object(ctx, txn, old->owner, KMIP_OBJECT_TYPE_SYMMETRIC_KEY, attrs)) == NULL)
 		goto out;
 	if (store_object_set_material(new, key, (size_t)bits / 8, KMIP_KEY_FORMAT_TYPE_RAW) != 0) {
 		ops_nomem(ctx);
@@ -1015,7 +1016,7 @@ op_rekey_key_pair(struct op_ctx *ctx)
 	sets[0] = given[0];
 	if ((sets[1] = rekey_attrs(ctx, priv, given[1])) == NULL || (sets[2] = rekey_attrs(ctx, pub, given[2])) == NULL)
 		goto out;
-	if (store_pair(ctx, txn, sets, &p, &npriv, &npub) != 0)
+	if (store_pair(ctx, txn, priv->owner, sets, &p, &npriv, &npub) != 0)
 		goto out;
 	if (link_replacement(ctx, priv, npriv) != 0 || link_replacement(ctx, pub, npub) != 0 ||
 	    ops_save(ctx, txn, npriv) != 0 || ops_save(ctx, txn, npub) != 0 || ops_save(ctx, txn, priv) != 0 ||

@@ -266,6 +266,29 @@ test_isolation_sharing_and_no_oracle(void **state)
 	assert_int_equal(op_on(f, f->ka, KMIP_OPERATION_GET, k_two, NULL, NULL, 0), KMIP_RESULT_STATUS_SUCCESS);
 	assert_int_equal(op_on(f, f->ka, KMIP_OPERATION_DESTROY, k_two, NULL, NULL, 0), KMIP_RESULT_STATUS_SUCCESS);
 	assert_int_equal(op_on(f, f->k1, KMIP_OPERATION_GET, k_private, NULL, NULL, 0), KMIP_RESULT_STATUS_SUCCESS);
+
+	/* An administrator re-keying a client's key leaves the replacement with that client. */
+	{
+		struct ttlv_arena *a;
+		struct ttlv_enc req;
+		struct ttlv *resp;
+		char k_new[64];
+
+		h_request_begin(&req, 1, 4, 1);
+		h_item_begin(&req, KMIP_OPERATION_RE_KEY);
+		ttlv_enc_cstr(&req, KMIP_TAG_UNIQUE_IDENTIFIER, k_private);
+		h_item_end(&req);
+		h_request_end(&req);
+		resp = call(f->ka, &req, &a);
+		assert_int_equal(h_item_status(resp, 0), KMIP_RESULT_STATUS_SUCCESS);
+		h_payload_text(resp, KMIP_TAG_UNIQUE_IDENTIFIER, k_new, sizeof(k_new));
+		ttlv_arena_free(a);
+		assert_string_not_equal(k_new, k_private);
+		assert_int_equal(op_on(f, f->k1, KMIP_OPERATION_GET_ATTRIBUTES, k_new, NULL, NULL, 0),
+		    KMIP_RESULT_STATUS_SUCCESS);
+		assert_int_equal(op_on(f, f->k1, KMIP_OPERATION_DESTROY, k_new, NULL, NULL, 0),
+		    KMIP_RESULT_STATUS_SUCCESS);
+	}
 }
 
 /* Reads a whole file into a malloc'd buffer (NUL-terminated); *len its size. */
