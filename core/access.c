@@ -240,7 +240,15 @@ access_check_credential(const struct kmipd_config *cfg, struct access_cache *cac
 			cache->used++;
 		return 0;
 	}
-	/* Same answer for an unknown user and a wrong password. */
+	/*
+	 * Same answer for an unknown user and a wrong password, after the same work: an unknown name costs one
+	 * key derivation too, so timing does not tell which names exist.
+	 */
+	if (i == creds->count && creds->count > 0) {
+		const char *first = strchr(creds->items[0], ':');
+
+		(void)verify_hash(first + 1, (const char *)pass->v.bytes.data, pass->length);
+	}
 	return kmip_error_set(err, KMIP_RESULT_REASON_AUTHENTICATION_NOT_SUCCESSFUL,
 	    "username or password not accepted");
 }

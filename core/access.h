@@ -18,6 +18,7 @@
 
 #define ACCESS_SHARE_ATTRIBUTE	"kmipd-shared-with"	/* vendor "x": 1.x name "x-kmipd-shared-with" */
 #define ACCESS_PBKDF2_ITERATIONS 100000			/* for new hashes (kmipctl hash-password) */
+#define ACCESS_CREDENTIAL_TRIES	3	/* wrong Credentials one connection may send before it is refused */
 
 struct access_cache;
 
@@ -37,7 +38,9 @@ void access_shares_for(const struct kmipd_config *cfg, const char *identity,
  * Checks the request header's Authentication against access.credentials. Returns 0 when the request may
  * proceed, or -1 with err set (Authentication Not Successful). Verified credentials are remembered in
  * cache (a digest, never the password) so a client that sends them with every request costs one key
- * derivation, not one per request.
+ * derivation, not one per request. A wrong Credential always costs a key derivation in the event loop
+ * (an unknown username as much as a wrong password), so callers bound how many one connection may try
+ * (ACCESS_CREDENTIAL_TRIES).
  */
 int access_check_credential(const struct kmipd_config *cfg, struct access_cache *cache,
     const struct ttlv *authentication, struct kmip_error *err) __attribute__((warn_unused_result));

@@ -42,6 +42,7 @@ struct conn {
 	bool request_timer;		/* the armed deadline is the request deadline */
 	bool resumed;			/* TLS session resumed */
 	uint64_t requests;
+	unsigned credential_failures;	/* wrong Credentials sent; at ACCESS_CREDENTIAL_TRIES no more are checked */
 	struct dispatch_pending *pending;	/* a request waiting for key generation */
 	struct crypto_streams *crypto_streams;	/* multi-part Encrypt/Decrypt in progress, or NULL */
 	bool held;

@@ -404,6 +404,7 @@ dispatch_request(struct conn *c, const struct ttlv *root, struct ttlv_arena *are
 	struct kmip_error err;
 	unsigned version;
 	int64_t now = server_now();
+	int refused;
 
 	memset(&err, 0, sizeof(err));
 	if (kmip_request_parse(root, arena, c->srv->cfg->server.max_batch_items, &req, &err) != 0) {
@@ -421,7 +422,17 @@ dispatch_request(struct conn *c, const struct ttlv *root, struct ttlv_arena *are
 		kmip_response_error_message(out, version, now, NULL, KMIP_RESULT_STATUS_OPERATION_FAILED, &err);
 		return DISPATCH_DONE;
 	}
-	if (access_check_credential(c->srv->cfg, c->srv->creds, req.authentication, &err) != 0) {
+	/*
+	 * Each wrong Credential costs a key derivation in the loop: after a few on one connection, refuse
+	 * without checking, so guessing needs a new TLS handshake (with a trusted certificate) per few tries.
+	 */
+	if (c->credential_failures >= ACCESS_CREDENTIAL_TRIES)
+		refused = kmip_error_set(&err, KMIP_RESULT_REASON_AUTHENTICATION_NOT_SUCCESSFUL,
+		    "too many wrong Credentials on this connection; reconnect to try again");
+	else if ((refused = access_check_credential(c->srv->cfg, c->srv->creds, req.authentication, &err)) != 0 &&
+	    req.authentication != NULL)
+		c->credential_failures++;
+	if (refused != 0) {
 		struct op_ctx actx;
 
 		conn_log(c, LOG_LEVEL_WARN, "request refused: %s", err.message);

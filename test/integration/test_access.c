@@ -414,10 +414,14 @@ test_credentials(void **state)
 		int status;
 	} cases[] = {
 		{ NULL, NULL, KMIP_RESULT_STATUS_OPERATION_FAILED },
-		{ "appliance", "wrong", KMIP_RESULT_STATUS_OPERATION_FAILED },
+		{ "appliance", "not-the-password", KMIP_RESULT_STATUS_OPERATION_FAILED },
 		{ "nobody", "Pa55-w0rd!", KMIP_RESULT_STATUS_OPERATION_FAILED },
 		{ "appliance", "Pa55-w0rd!", KMIP_RESULT_STATUS_SUCCESS },
 		{ "appliance", "Pa55-w0rd!", KMIP_RESULT_STATUS_SUCCESS },	/* from the cache */
+		{ "appliance", "Second-Guess-9", KMIP_RESULT_STATUS_OPERATION_FAILED },	/* third wrong one */
+		{ "appliance", "Pa55-w0rd!", KMIP_RESULT_STATUS_OPERATION_FAILED },	/* no tries left */
+		{ NULL, NULL, -1 },						/* reconnect */
+		{ "appliance", "Pa55-w0rd!", KMIP_RESULT_STATUS_SUCCESS },
 	};
 	struct h_server s;
 	char opt[640], line[512], *log;
@@ -446,6 +450,11 @@ test_credentials(void **state)
 		struct ttlv_enc req;
 		struct ttlv *resp;
 
+		if (cases[i].status < 0) {
+			kmip_client_close(cl);
+			cl = h_connect(&s, ctx);
+			continue;
+		}
 		credential_request(&req, cases[i].user, cases[i].password);
 		resp = call(cl, &req, &a);
 		assert_int_equal(h_item_status(resp, 0), cases[i].status);
@@ -458,8 +467,10 @@ test_credentials(void **state)
 	assert_int_equal(h_stop(&s, 10000), 0);
 	log = slurp(s.log, &llen);
 	assert_null(strstr(log, "Pa55-w0rd!"));
-	assert_null(strstr(log, "wrong"));
+	assert_null(strstr(log, "not-the-password"));
+	assert_null(strstr(log, "Second-Guess-9"));
 	assert_non_null(strstr(log, "request refused"));
+	assert_non_null(strstr(log, "too many wrong Credentials on this connection"));
 	free(log);
 	h_cleanup(&s);
 }
