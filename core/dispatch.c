@@ -254,12 +254,21 @@ dispatch_execute(struct conn *c, const struct kmip_request *req, unsigned versio
 	    c->srv->store != NULL;
 
 	ctx_init(&ctx, c, req, version, arena, placeholder, server_now());
-	/* Undo: the batch's writes go to a savepoint, dropped whole if an item fails. */
+	/*
+	 * Undo: the batch's writes go to a savepoint, dropped whole if an item fails. Savepoints live in the
+	 * group commit; without one (store.group_commit = false, or no memory) the batch is refused before
+	 * any item runs, rather than quietly stopping at a failure with earlier items kept.
+	 */
 	if (undo && ((done = calloc(req->nitems, sizeof(*done))) == NULL || store_batch_begin(c->srv->store) != 0)) {
-		conn_log(c, LOG_LEVEL_WARN, "cannot open a savepoint for an Undo batch; it stops at a failure instead");
+		struct kmip_error err;
+
 		free(done);
-		done = NULL;
-		undo = false;
+		kmip_error_set(&err, KMIP_RESULT_REASON_FEATURE_NOT_SUPPORTED, "%s",
+		    c->srv->cfg->store.group_commit ? "cannot open a savepoint for this Undo batch; nothing was done" :
+		    "Batch Error Continuation Option Undo needs store.group_commit = true; nothing was done");
+		conn_log(c, LOG_LEVEL_WARN, "request refused: %s", err.message);
+		kmip_response_error_message(out, version, ctx.now, NULL, KMIP_RESULT_STATUS_OPERATION_FAILED, &err);
+		return;
 	}
 	kmip_response_begin(&r, out, version, ctx.now, (uint32_t)req->nitems);
 	for (i = 0; i < req->nitems; i++) {

@@ -1139,6 +1139,25 @@ test_multi_part_encrypt(void **state)
 	ttlv_arena_free(a1);
 }
 
+/* An Undo batch: Create a key named name, then Get an object that does not exist. */
+static void
+undo_request(struct ttlv_enc *req, const char *name)
+{
+	request_begin_hdr(req, 1, 4, 2, &(struct hdr){ .continuation = KMIP_BATCH_ERROR_CONTINUATION_OPTION_UNDO });
+	item_begin_id(req, KMIP_OPERATION_CREATE, "made");
+	ttlv_enc_enum(req, KMIP_TAG_OBJECT_TYPE, KMIP_OBJECT_TYPE_SYMMETRIC_KEY);
+	ttlv_enc_begin(req, KMIP_TAG_TEMPLATE_ATTRIBUTE);
+	h_attr_enum(req, "Cryptographic Algorithm", KMIP_CRYPTOGRAPHIC_ALGORITHM_AES);
+	h_attr_int(req, "Cryptographic Length", 128);
+	h_attr_name(req, name);
+	ttlv_enc_end(req);
+	h_item_end(req);
+	item_begin_id(req, KMIP_OPERATION_GET, "fails");
+	ttlv_enc_cstr(req, KMIP_TAG_UNIQUE_IDENTIFIER, "no-such-object-undo");
+	h_item_end(req);
+	h_request_end(req);
+}
+
 /* Undo: a failing item rolls back the items before it, which answer Operation Undone. */
 static void
 test_batch_undo(void **state)
@@ -1150,20 +1169,7 @@ test_batch_undo(void **state)
 	const struct ttlv *u;
 	char uid[64];
 
-	request_begin_hdr(&req, 1, 4, 2, &(struct hdr){ .continuation =
-	    KMIP_BATCH_ERROR_CONTINUATION_OPTION_UNDO });
-	item_begin_id(&req, KMIP_OPERATION_CREATE, "made");
-	ttlv_enc_enum(&req, KMIP_TAG_OBJECT_TYPE, KMIP_OBJECT_TYPE_SYMMETRIC_KEY);
-	ttlv_enc_begin(&req, KMIP_TAG_TEMPLATE_ATTRIBUTE);
-	h_attr_enum(&req, "Cryptographic Algorithm", KMIP_CRYPTOGRAPHIC_ALGORITHM_AES);
-	h_attr_int(&req, "Cryptographic Length", 128);
-	h_attr_name(&req, "ops-undone-key");
-	ttlv_enc_end(&req);
-	h_item_end(&req);
-	item_begin_id(&req, KMIP_OPERATION_GET, "fails");
-	ttlv_enc_cstr(&req, KMIP_TAG_UNIQUE_IDENTIFIER, "no-such-object-undo");
-	h_item_end(&req);
-	h_request_end(&req);
+	undo_request(&req, "ops-undone-key");
 	resp = call(o->cl, &req, &a, 1, 4);
 	assert_int_equal(response_batch_count(resp), 2);
 	assert_int_equal(h_item_status(resp, 0), KMIP_RESULT_STATUS_OPERATION_UNDONE);
@@ -1547,6 +1553,33 @@ group_setup_no_admins(void **state)
 	return group_start(state, (const char *const[]){ "keygen.pool_size=0", NULL });
 }
 
+/* A server without group commit, so without savepoints. */
+static int
+group_setup_no_group_commit(void **state)
+{
+	return group_start(state, (const char *const[]){ "keygen.pool_size=0", "store.group_commit=false", NULL });
+}
+
+/* Without savepoints Undo cannot be honoured: the batch is refused whole and none of it runs. */
+static void
+test_batch_undo_refused(void **state)
+{
+	struct ops *o = *state;
+	struct ttlv_arena *a;
+	struct ttlv_enc req;
+	struct ttlv *resp;
+
+	undo_request(&req, "ops-undo-refused-key");
+	resp = call(o->cl, &req, &a, 1, 4);
+	assert_int_equal(h_item_status(resp, 0), KMIP_RESULT_STATUS_OPERATION_FAILED);
+	assert_int_equal(h_result_reason(resp), KMIP_RESULT_REASON_FEATURE_NOT_SUPPORTED);
+	ttlv_arena_free(a);
+	resp = locate(o->cl, &(struct locate_q){ .name = "ops-undo-refused-key", .max = -1, .offset = -1 }, &a);
+	assert_int_equal(h_item_status(resp, 0), KMIP_RESULT_STATUS_SUCCESS);
+	assert_int_equal(located_count(resp), 0);
+	ttlv_arena_free(a);
+}
+
 /* Objects belong to their creator: another identity cannot get, find or destroy them. */
 static void
 test_owner_isolation(void **state)
@@ -1606,6 +1639,9 @@ main(int argc, char **argv)
 	const struct CMUnitTest isolation[] = {
 		cmocka_unit_test(test_owner_isolation),
 	};
+	const struct CMUnitTest no_group_commit[] = {
+		cmocka_unit_test(test_batch_undo_refused),
+	};
 	int failed;
 
 	signal(SIGPIPE, SIG_IGN);
@@ -1613,6 +1649,8 @@ main(int argc, char **argv)
 		cmocka_set_test_filter(argv[1]);
 	failed = cmocka_run_group_tests_name("ops_1_4", tests, group_setup, group_teardown);
 	failed += cmocka_run_group_tests_name("ops_no_admins", isolation, group_setup_no_admins,
+	    group_teardown);
+	failed += cmocka_run_group_tests_name("ops_no_group_commit", no_group_commit, group_setup_no_group_commit,
 	    group_teardown);
 	return failed;
 }
