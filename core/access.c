@@ -50,20 +50,29 @@ in_group(const struct ttlv *attrs, const char *group, size_t group_len)
 static bool
 shared_by_attribute(const struct ttlv *attrs, const char *identity)
 {
-	const struct ttlv *a, *v, *n, *val;
+	const struct ttlv *a, *val;
 
 	for (a = ttlv_find(attrs, KMIP_TAG_ATTRIBUTE); a != NULL; a = ttlv_find_next(a)) {
-		v = ttlv_find(a, KMIP_TAG_VENDOR_IDENTIFICATION);
-		n = ttlv_find(a, KMIP_TAG_ATTRIBUTE_NAME);
 		val = ttlv_find(a, KMIP_TAG_ATTRIBUTE_VALUE);
-		if (v == NULL || n == NULL || val == NULL || val->type != TTLV_TEXT_STRING)
-			continue;
-		if (strcmp((const char *)v->v.bytes.data, "x") == 0 &&
-		    strcmp((const char *)n->v.bytes.data, ACCESS_SHARE_ATTRIBUTE) == 0 &&
+		if (access_is_share_attribute(a) && val->type == TTLV_TEXT_STRING &&
 		    strcmp((const char *)val->v.bytes.data, identity) == 0)
 			return true;
 	}
 	return false;
+}
+
+bool
+access_is_share_attribute(const struct ttlv *a)
+{
+	const struct ttlv *v, *n;
+
+	if (a->tag != KMIP_TAG_ATTRIBUTE)
+		return false;
+	v = ttlv_find(a, KMIP_TAG_VENDOR_IDENTIFICATION);
+	n = ttlv_find(a, KMIP_TAG_ATTRIBUTE_NAME);
+	return v != NULL && n != NULL && ttlv_find(a, KMIP_TAG_ATTRIBUTE_VALUE) != NULL &&
+	    strcmp((const char *)v->v.bytes.data, "x") == 0 &&
+	    strcmp((const char *)n->v.bytes.data, ACCESS_SHARE_ATTRIBUTE) == 0;
 }
 
 /* Splits an "owner:group:identity" share entry (checked when the config was loaded). */

@@ -28,6 +28,11 @@ bool access_is_admin(const struct kmipd_config *cfg, const char *identity);
 bool access_allowed(const struct kmipd_config *cfg, const char *identity, const char *owner,
     const struct ttlv *attrs, bool write);
 /*
+ * True when a is an "x-kmipd-shared-with" attribute. Only those who may change the object see these:
+ * an identity it is shared with is not told who else it is shared with.
+ */
+bool access_is_share_attribute(const struct ttlv *a);
+/*
  * The owners whose objects (in the given group, "*" for all) identity may read through access.shares:
  * calls fn for each matching share entry. Used by Locate.
  */

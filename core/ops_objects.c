@@ -8,10 +8,12 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 
+#include "core/access.h"
 #include "core/attrs.h"
 #include "core/conn.h"
 #include "core/keyfmt.h"
 #include "core/ops.h"
+#include "core/server.h"
 
 /*
  * Wraps plain (a Key Value) as a Key Wrapping Specification asks: Wrapping Method Encrypt with an AES key
@@ -344,6 +346,14 @@ requested(const struct op_ctx *ctx, const struct ttlv *item)
 	return !any;
 }
 
+/* True when the caller may see attribute c of o: share attributes only to those who may change o. */
+static bool
+shown(const struct op_ctx *ctx, const struct store_object *o, const struct ttlv *c)
+{
+	return attr_visible(c->tag, ctx->version) && (!access_is_share_attribute(c) ||
+	    access_allowed(ctx->conn->srv->cfg, ops_identity(ctx), o->owner, o->attrs, true));
+}
+
 /* Get Attributes: the object's attributes the request names (all when it names none). */
 int
 op_get_attributes(struct op_ctx *ctx)
@@ -360,7 +370,7 @@ op_get_attributes(struct op_ctx *ctx)
 	for (c = o->attrs->v.s.first; c != NULL; c = c->next) {
 		int32_t index = 0;
 
-		if (!attr_visible(c->tag, ctx->version) || !requested(ctx, c))
+		if (!shown(ctx, o, c) || !requested(ctx, c))
 			continue;
 		for (p = o->attrs->v.s.first; p != c; p = p->next)
 			if (attr_same_kind(p, c))
@@ -387,7 +397,7 @@ op_get_attribute_list(struct op_ctx *ctx)
 	for (c = o->attrs->v.s.first; c != NULL; c = c->next) {
 		bool seen = false;
 
-		if (!attr_visible(c->tag, ctx->version))
+		if (!shown(ctx, o, c))
 			continue;
 		for (p = o->attrs->v.s.first; p != c && !seen; p = p->next)
 			seen = attr_same_kind(p, c);

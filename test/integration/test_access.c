@@ -178,6 +178,33 @@ locate_all(struct kmip_client *cl, const char *uid, bool *found)
 	return n;
 }
 
+/* True when Get Attributes or (list) Get Attribute List on uid shows an x-kmipd-shared-with attribute. */
+static bool
+sees_share(struct kmip_client *cl, const char *uid, bool list)
+{
+	const struct ttlv *c, *n;
+	struct ttlv_arena *a;
+	struct ttlv_enc req;
+	struct ttlv *resp;
+	bool seen = false;
+
+	h_request_begin(&req, 1, 4, 1);
+	h_item_begin(&req, list ? KMIP_OPERATION_GET_ATTRIBUTE_LIST : KMIP_OPERATION_GET_ATTRIBUTES);
+	ttlv_enc_cstr(&req, KMIP_TAG_UNIQUE_IDENTIFIER, uid);
+	h_item_end(&req);
+	h_request_end(&req);
+	resp = call(cl, &req, &a);
+	assert_int_equal(h_item_status(resp, 0), KMIP_RESULT_STATUS_SUCCESS);
+	for (c = h_payload(resp, 0)->v.s.first; c != NULL; c = c->next) {
+		n = list ? c : ttlv_find(c, KMIP_TAG_ATTRIBUTE_NAME);
+		if (n != NULL && n->tag == KMIP_TAG_ATTRIBUTE_NAME &&
+		    strcmp((const char *)n->v.bytes.data, "x-kmipd-shared-with") == 0)
+			seen = true;
+	}
+	ttlv_arena_free(a);
+	return seen;
+}
+
 /* Replaces the first occurrence of uid in msg by "<uid>", so two messages can be compared. */
 static void
 mask_uid(char *msg, const char *uid)
@@ -261,6 +288,12 @@ test_isolation_sharing_and_no_oracle(void **state)
 	assert_int_equal(op_on(f, f->k2, KMIP_OPERATION_GET, k_private, NULL, NULL, 0), KMIP_RESULT_STATUS_SUCCESS);
 	assert_int_equal(op_on(f, f->k2, KMIP_OPERATION_DESTROY, k_private, &reason, NULL, 0),
 	    KMIP_RESULT_STATUS_OPERATION_FAILED);
+	/* Who else an object is shared with is for its owner (and administrators), not for the sharers. */
+	assert_true(sees_share(f->k1, k_private, false));
+	assert_true(sees_share(f->k1, k_private, true));
+	assert_true(sees_share(f->ka, k_private, false));
+	assert_false(sees_share(f->k2, k_private, false));
+	assert_false(sees_share(f->k2, k_private, true));
 
 	/* The administrator acts on anyone's objects. */
 	assert_int_equal(op_on(f, f->ka, KMIP_OPERATION_GET, k_two, NULL, NULL, 0), KMIP_RESULT_STATUS_SUCCESS);
