@@ -94,7 +94,8 @@ set_defaults(struct store_object *o)
 /*
  * Makes a new object of the given type, with the client's attributes (copied) and those the server sets.
  * It belongs to owner, or to the caller when owner is NULL (a replacement keeps its predecessor's owner, so
- * an administrator re-keying a client's key does not take it away from that client). Pre-Active, or Active when the client gave an Activation Date not in the future.
+ * an administrator re-keying a client's key does not take it away from that client). Pre-Active, or Active
+ * when the client gave an Activation Date not in the future.
  */
 static struct store_object *
 new_object(struct op_ctx *ctx, struct store_txn *txn, const char *owner, uint32_t type, const struct ttlv *client)
@@ -579,8 +580,8 @@ nomem:
  * objects (the caller frees them); the transaction is left for the caller to commit.
  */
 static int
-store_pair(struct op_ctx *ctx, struct store_txn *txn, const char *owner, struct ttlv *const sets[3], const struct pair_params *p,
-    struct store_object **priv, struct store_object **pub)
+store_pair(struct op_ctx *ctx, struct store_txn *txn, const char *owner, struct ttlv *const sets[3],
+    const struct pair_params *p, struct store_object **priv, struct store_object **pub)
 {
 	struct keygen_result *key = ctx->key;
 
