@@ -576,8 +576,9 @@ nomem:
 }
 
 /*
- * Stores a generated key pair as two objects linked to each other. On success *priv and *pub hold the new
- * objects (the caller frees them); the transaction is left for the caller to commit.
+ * Stores a generated key pair as two objects linked to each other, belonging to owner (NULL: the caller).
+ * On success *priv and *pub hold the new objects (the caller frees them); the transaction is left for the
+ * caller to commit.
  */
 static int
 store_pair(struct op_ctx *ctx, struct store_txn *txn, const char *owner, struct ttlv *const sets[3],
