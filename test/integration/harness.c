@@ -16,6 +16,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <dirent.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -150,6 +151,7 @@ start(struct h_server *s, const char *config_path, const char *const *overrides,
 	size_t argc = 0, o = 0, i;
 	unsigned nofile = next_nofile;
 	int fd, waited;
+	pid_t parent;
 
 	s->port = free_port();
 	snprintf(s->log, sizeof(s->log), "%s/kmipd.log", s->dir);
@@ -194,9 +196,13 @@ start(struct h_server *s, const char *config_path, const char *const *overrides,
 
 	/* A restart must not mistake the previous run's "listening on" for its own. */
 	(void)unlink(s->log);
+	parent = getpid();
 	s->pid = fork();
 	assert_true(s->pid >= 0);
 	if (s->pid == 0) {
+		/* A test that fails before h_stop must not leave its kmipd running: it goes with the test. */
+		if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent)
+			_exit(125);
 		fd = open(s->log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 		if (fd < 0)
 			_exit(127);
