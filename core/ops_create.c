@@ -576,12 +576,11 @@ nomem:
 }
 
 /*
- * Stores a generated key pair as two objects linked to each other, belonging to owner (NULL: the caller).
- * On success *priv and *pub hold the new objects (the caller frees them); the transaction is left for the
- * caller to commit.
+ * Makes the two objects of a generated key pair, linked to each other, belonging to owner (NULL: the
+ * caller). On success *priv and *pub hold the new objects, for the caller to finish, save and free.
  */
 static int
-store_pair(struct op_ctx *ctx, struct store_txn *txn, const char *owner, struct ttlv *const sets[3],
+make_pair(struct op_ctx *ctx, struct store_txn *txn, const char *owner, struct ttlv *const sets[3],
     const struct pair_params *p, struct store_object **priv, struct store_object **pub)
 {
 	struct keygen_result *key = ctx->key;
@@ -619,8 +618,7 @@ store_pair(struct op_ctx *ctx, struct store_txn *txn, const char *owner, struct 
 	    attrs_set_enum((*priv)->arena, (*priv)->attrs, KMIP_TAG_KEY_FORMAT_TYPE, keyfmt_default_format(
 	    KMIP_OBJECT_TYPE_PRIVATE_KEY, p->alg, KMIP_VERSION(2, 1))) != 0 ||
 	    attrs_set_enum((*pub)->arena, (*pub)->attrs, KMIP_TAG_KEY_FORMAT_TYPE, keyfmt_default_format(
-	    KMIP_OBJECT_TYPE_PUBLIC_KEY, p->alg, KMIP_VERSION(2, 1))) != 0 ||
-	    ops_save(ctx, txn, *priv) != 0 || ops_save(ctx, txn, *pub) != 0)
+	    KMIP_OBJECT_TYPE_PUBLIC_KEY, p->alg, KMIP_VERSION(2, 1))) != 0)
 		return -1;
 	return 0;
 }
@@ -639,7 +637,8 @@ op_create_key_pair(struct op_ctx *ctx)
 		return -1;
 	if (ops_begin(ctx, true, &txn) != 0)
 		return -1;
-	if (store_pair(ctx, txn, NULL, sets, &p, &priv, &pub) != 0)
+	if (make_pair(ctx, txn, NULL, sets, &p, &priv, &pub) != 0 || ops_save(ctx, txn, priv) != 0 ||
+	    ops_save(ctx, txn, pub) != 0)
 		goto out;
 	rc = ops_commit(ctx, txn);
 	txn = NULL;
@@ -1013,12 +1012,12 @@ op_rekey_key_pair(struct op_ctx *ctx)
 		goto out;
 	/*
 	 * Each half inherits from its predecessor; the request's common attributes go to both halves (as
-	 * store_pair merges them) and its own attributes override both.
+	 * make_pair merges them) and its own attributes override both.
 	 */
 	sets[0] = given[0];
 	if ((sets[1] = rekey_attrs(ctx, priv, given[1])) == NULL || (sets[2] = rekey_attrs(ctx, pub, given[2])) == NULL)
 		goto out;
-	if (store_pair(ctx, txn, priv->owner, sets, &p, &npriv, &npub) != 0)
+	if (make_pair(ctx, txn, priv->owner, sets, &p, &npriv, &npub) != 0)
 		goto out;
 	if (link_replacement(ctx, priv, npriv) != 0 || link_replacement(ctx, pub, npub) != 0 ||
 	    ops_save(ctx, txn, npriv) != 0 || ops_save(ctx, txn, npub) != 0 || ops_save(ctx, txn, priv) != 0 ||
