@@ -38,12 +38,21 @@ env_or(const char *name, const char *def)
 	return v != NULL && v[0] != '\0' ? v : def;
 }
 
-static void
-sleep_ms(int ms)
+void
+h_sleep_ms(int ms)
 {
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
 
 	nanosleep(&ts, NULL);
+}
+
+int64_t
+h_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 bool
@@ -232,7 +241,7 @@ start(struct h_server *s, const char *config_path, const char *const *overrides,
 			s->pid = 0;
 			fail_msg("kmipd exited at start-up (status %d)", status);
 		}
-		sleep_ms(20);
+		h_sleep_ms(20);
 	}
 	fail_msg("kmipd did not start within %d s", h_slow(15000) / 1000);
 }
@@ -300,7 +309,7 @@ h_wait_exit(struct h_server *s, int timeout_ms)
 			s->pid = 0;
 			return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 		}
-		sleep_ms(10);
+		h_sleep_ms(10);
 	}
 	return -1;
 }
@@ -429,7 +438,7 @@ h_stop(struct h_server *s, int timeout_ms)
 			s->pid = 0;
 			return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 		}
-		sleep_ms(10);
+		h_sleep_ms(10);
 	}
 	kill(s->pid, SIGKILL);
 	waitpid(s->pid, &status, 0);
@@ -582,7 +591,7 @@ h_log_wait(struct h_server *s, const char *needle, int timeout_ms)
 	for (waited = 0; waited <= timeout_ms; waited += 20) {
 		if (h_log_count(s, needle) > 0)
 			return true;
-		sleep_ms(20);
+		h_sleep_ms(20);
 	}
 	return false;
 }

@@ -115,6 +115,11 @@ int h_item_status(const struct ttlv *resp, unsigned i);
 /* A Text String child of the first batch item's payload, copied into buf ("" when absent). */
 const char *h_payload_text(const struct ttlv *resp, uint32_t tag, char *buf, size_t size);
 
+/* Sleeps ms milliseconds. */
+void h_sleep_ms(int ms);
+/* Milliseconds on a monotonic clock. */
+int64_t h_now_ms(void);
+
 /*
  * Memory checking: with KMIPD_VALGRIND=1 every server runs under valgrind (--leak-check=full,
  * --error-exitcode=99, definite leaks count as errors), so h_stop returns 99 when valgrind found

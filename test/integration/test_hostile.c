@@ -64,25 +64,6 @@ teardown(void **state)
 	return 0;
 }
 
-/* Milliseconds on a monotonic clock. */
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Sleeps ms milliseconds. */
-static void
-sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
 /* Receive and send timeouts on a client's socket, so a test waits seconds rather than the client's 10 s. */
 static void
 set_timeouts(struct kmip_client *cl, int rcv_ms, int snd_ms)
@@ -272,12 +253,12 @@ hostile_client(struct hostile *h)
 static bool
 log_wait_count(struct h_server *s, const char *needle, int n, int timeout_ms)
 {
-	int64_t end = now_ms() + h_slow(timeout_ms);
+	int64_t end = h_now_ms() + h_slow(timeout_ms);
 
 	while (h_log_count(s, needle) < n) {
-		if (now_ms() > end)
+		if (h_now_ms() > end)
 			return false;
-		sleep_ms(20);
+		h_sleep_ms(20);
 	}
 	return true;
 }
@@ -387,24 +368,24 @@ test_slow_request(void **state)
 	/* A first request takes in the session tickets TLS 1.3 sends after the handshake. */
 	request_ok(cl);
 	h_discover_request(&req, 1, 4, "drip");
-	t0 = now_ms();
+	t0 = h_now_ms();
 	for (i = 0; i < req.len && i < 12; i++) {
 		char *cause = NULL;
 
 		if (kmip_client_write(cl, req.buf + i, 1, &cause) != 0) {
 			free(cause);
-			elapsed = now_ms() - t0;
+			elapsed = h_now_ms() - t0;
 			break;
 		}
 		request_ok(h->other);
 		if (closed_within(cl, 1000)) {
-			elapsed = now_ms() - t0;
+			elapsed = h_now_ms() - t0;
 			break;
 		}
 	}
 	if (elapsed < 0)
 		fail_msg("the server still reads a request after %d bytes in %lld ms", (int)i,
-		    (long long)(now_ms() - t0));
+		    (long long)(h_now_ms() - t0));
 	print_message("closed after %zu bytes, %lld ms after the first\n", i + 1, (long long)elapsed);
 	assert_true(elapsed >= 2500);
 	assert_true(elapsed < h_slow(8000));
@@ -416,9 +397,9 @@ test_slow_request(void **state)
 	cl = hostile_client(h);
 	third = req.len / 3;
 	send_raw(cl, req.buf, third);
-	sleep_ms(600);
+	h_sleep_ms(600);
 	send_raw(cl, req.buf + third, third);
-	sleep_ms(600);
+	h_sleep_ms(600);
 	send_raw(cl, req.buf + 2 * third, req.len - 2 * third);
 	resp = read_response(cl, &a);
 	assert_int_equal(h_result_status(resp), KMIP_RESULT_STATUS_SUCCESS);
@@ -1193,7 +1174,7 @@ test_cut_short(void **state)
 	cl = hostile_client(h);
 	h_discover_request(&req, 1, 4, "reset");
 	send_raw(cl, req.buf, req.len / 2);
-	sleep_ms(100);
+	h_sleep_ms(100);
 	/* No close_notify, and a reset rather than a FIN. */
 	assert_int_equal(setsockopt(kmip_client_fd(cl), SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
 	SSL_set_quiet_shutdown(kmip_client_ssl(cl), 1);
@@ -1265,7 +1246,7 @@ test_reconnect_storm(void **state)
 	SSL_SESSION *sess = NULL, *none = NULL;
 	unsigned i, resumed = 0;
 	long rss100 = 0, rss500;
-	int64_t t0 = now_ms();
+	int64_t t0 = h_now_ms();
 	const char *asan = getenv("ASAN_OPTIONS");
 	char *saved = NULL, opts[512];
 
@@ -1297,7 +1278,7 @@ test_reconnect_storm(void **state)
 	request_ok(h->other);
 	rss500 = h_rss_kb(&h->s);
 	print_message("500 cycles in %lld ms, %u resumed; RSS %ld KiB after 100, %ld KiB after 500\n",
-	    (long long)(now_ms() - t0), resumed, rss100, rss500);
+	    (long long)(h_now_ms() - t0), resumed, rss100, rss500);
 	assert_true(resumed >= 200);
 	assert_true(rss100 > 0);
 	/*
@@ -1586,16 +1567,16 @@ cpu_ticks(pid_t pid)
 static pid_t
 busy_worker(struct hostile *h, int ms)
 {
-	int64_t end = now_ms() + ms;
+	int64_t end = h_now_ms() + ms;
 
-	while (now_ms() < end) {
+	while (h_now_ms() < end) {
 		pid_t pids[16];
 		long before[16];
 		size_t n = h_children(&h->s, pids, 16), i;
 
 		for (i = 0; i < n; i++)
 			before[i] = cpu_ticks(pids[i]);
-		sleep_ms(150);
+		h_sleep_ms(150);
 		for (i = 0; i < n; i++)
 			if (before[i] >= 0 && cpu_ticks(pids[i]) > before[i])
 				return pids[i];

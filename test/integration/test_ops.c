@@ -1407,6 +1407,27 @@ test_v21_activate_twice(void **state)
 	ttlv_arena_free(a);
 }
 
+/* A 2.1 Modify Attribute of uid's Contact Information from current to new; returns the response. */
+static struct ttlv *
+modify_contact21(struct kmip_client *cl, const char *uid, const char *current, const char *new,
+    struct ttlv_arena **a)
+{
+	struct ttlv_enc req;
+
+	h_request_begin(&req, 2, 1, 1);
+	h_item_begin(&req, KMIP_OPERATION_MODIFY_ATTRIBUTE);
+	ttlv_enc_cstr(&req, KMIP_TAG_UNIQUE_IDENTIFIER, uid);
+	ttlv_enc_begin(&req, KMIP_TAG_CURRENT_ATTRIBUTE);
+	ttlv_enc_cstr(&req, KMIP_TAG_CONTACT_INFORMATION, current);
+	ttlv_enc_end(&req);
+	ttlv_enc_begin(&req, KMIP_TAG_NEW_ATTRIBUTE);
+	ttlv_enc_cstr(&req, KMIP_TAG_CONTACT_INFORMATION, new);
+	ttlv_enc_end(&req);
+	h_item_end(&req);
+	h_request_end(&req);
+	return call(cl, &req, a, 2, 1);
+}
+
 /* Set, Modify (Current Attribute to New Attribute) and Delete (by Attribute Reference) Contact Information. */
 static void
 test_v21_attribute_edits(void **state)
@@ -1436,18 +1457,7 @@ test_v21_attribute_edits(void **state)
 	assert_string_equal((const char *)v->v.bytes.data, "ops@example.org");
 	ttlv_arena_free(a);
 
-	h_request_begin(&req, 2, 1, 1);
-	h_item_begin(&req, KMIP_OPERATION_MODIFY_ATTRIBUTE);
-	ttlv_enc_cstr(&req, KMIP_TAG_UNIQUE_IDENTIFIER, uid);
-	ttlv_enc_begin(&req, KMIP_TAG_CURRENT_ATTRIBUTE);
-	ttlv_enc_cstr(&req, KMIP_TAG_CONTACT_INFORMATION, "ops@example.org");
-	ttlv_enc_end(&req);
-	ttlv_enc_begin(&req, KMIP_TAG_NEW_ATTRIBUTE);
-	ttlv_enc_cstr(&req, KMIP_TAG_CONTACT_INFORMATION, "security@example.org");
-	ttlv_enc_end(&req);
-	h_item_end(&req);
-	h_request_end(&req);
-	resp = call(o->cl, &req, &a, 2, 1);
+	resp = modify_contact21(o->cl, uid, "ops@example.org", "security@example.org", &a);
 	expect_ok(resp, 0);
 	ttlv_arena_free(a);
 	v = get_attr21(o->cl, uid, KMIP_TAG_CONTACT_INFORMATION, &a);
@@ -1456,18 +1466,7 @@ test_v21_attribute_edits(void **state)
 	ttlv_arena_free(a);
 
 	/* A Current Attribute that does not match is not modified. */
-	h_request_begin(&req, 2, 1, 1);
-	h_item_begin(&req, KMIP_OPERATION_MODIFY_ATTRIBUTE);
-	ttlv_enc_cstr(&req, KMIP_TAG_UNIQUE_IDENTIFIER, uid);
-	ttlv_enc_begin(&req, KMIP_TAG_CURRENT_ATTRIBUTE);
-	ttlv_enc_cstr(&req, KMIP_TAG_CONTACT_INFORMATION, "nobody@example.org");
-	ttlv_enc_end(&req);
-	ttlv_enc_begin(&req, KMIP_TAG_NEW_ATTRIBUTE);
-	ttlv_enc_cstr(&req, KMIP_TAG_CONTACT_INFORMATION, "wrong@example.org");
-	ttlv_enc_end(&req);
-	h_item_end(&req);
-	h_request_end(&req);
-	resp = call(o->cl, &req, &a, 2, 1);
+	resp = modify_contact21(o->cl, uid, "nobody@example.org", "wrong@example.org", &a);
 	expect_fail(resp, 0, KMIP_RESULT_REASON_ATTRIBUTE_NOT_FOUND);
 	ttlv_arena_free(a);
 

@@ -133,24 +133,6 @@ test_pipelined_requests_answered_in_order(void **state)
 }
 
 
-/* Milliseconds on a monotonic clock. */
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
 /* Sets the receive and send timeouts of a blocking socket, so a test waits seconds, not the client's 10 s. */
 static void
 set_timeouts(int fd, int rcv_ms, int snd_ms)
@@ -166,12 +148,12 @@ set_timeouts(int fd, int rcv_ms, int snd_ms)
 static bool
 log_wait_count(struct h_server *s, const char *needle, int n, int timeout_ms)
 {
-	int64_t end = now_ms() + timeout_ms;
+	int64_t end = h_now_ms() + timeout_ms;
 
 	while (h_log_count(s, needle) < n) {
-		if (now_ms() > end)
+		if (h_now_ms() > end)
 			return false;
-		sleep_ms(20);
+		h_sleep_ms(20);
 	}
 	return true;
 }
@@ -283,12 +265,12 @@ refused(struct h_server *s, SSL_CTX *ctx)
 static bool
 tcp_closed_within(int fd, int ms)
 {
-	int64_t end = now_ms() + ms;
+	int64_t end = h_now_ms() + ms;
 	char buf[4096];
 
 	for (;;) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
-		int left = (int)(end - now_ms());
+		int left = (int)(end - h_now_ms());
 		ssize_t n;
 
 		if (left <= 0 || poll(&p, 1, left) <= 0)
@@ -359,7 +341,7 @@ static int
 raw_wait(struct raw_tls *r, int rc, int64_t deadline)
 {
 	struct pollfd p = { .fd = r->fd };
-	int left = (int)(deadline - now_ms());
+	int left = (int)(deadline - h_now_ms());
 
 	switch (SSL_get_error(r->ssl, rc)) {
 	case SSL_ERROR_WANT_READ:
@@ -380,7 +362,7 @@ raw_wait(struct raw_tls *r, int rc, int64_t deadline)
 static int
 raw_handshake(struct raw_tls *r, int ms)
 {
-	int64_t deadline = now_ms() + ms;
+	int64_t deadline = h_now_ms() + ms;
 	int rc, w;
 
 	while ((rc = SSL_connect(r->ssl)) != 1)
@@ -395,7 +377,7 @@ raw_discover(struct raw_tls *r, int ms)
 {
 	struct ttlv_limits lim = { 0 };
 	struct ttlv_decoder *d = ttlv_decoder_new(&lim);
-	int64_t deadline = now_ms() + ms;
+	int64_t deadline = h_now_ms() + ms;
 	struct ttlv_enc req;
 	uint8_t buf[4096];
 	size_t off = 0, used;
@@ -591,10 +573,10 @@ test_stalled_handshake(void **state)
 	h_start(s, (const char *const[]){ "server.handshake_timeout=1", NULL });
 	fd = h_tcp_connect(s);
 	assert_true(fd >= 0);
-	t0 = now_ms();
+	t0 = h_now_ms();
 	served(s);
 	assert_true(tcp_closed_within(fd, 5000));
-	elapsed = now_ms() - t0;
+	elapsed = h_now_ms() - t0;
 	assert_true(elapsed >= 700);
 	assert_true(h_log_wait(s, "TLS handshake not finished", 1000));
 	close(fd);
@@ -634,11 +616,11 @@ test_request_timeout_mid_message(void **state)
 	cl = h_connect(s, ctx);
 	h_discover_request(&req, 1, 4, "half");
 	send_raw(cl, req.buf, req.len / 2);
-	t0 = now_ms();
+	t0 = h_now_ms();
 	served(s);
 	set_timeouts(kmip_client_fd(cl), 5000, 5000);
 	expect_eof(cl);
-	elapsed = now_ms() - t0;
+	elapsed = h_now_ms() - t0;
 	assert_true(elapsed >= 700);
 	assert_true(h_log_wait(s, "request not complete", 1000));
 	served(s);
@@ -794,10 +776,10 @@ test_sigterm_idle_client(void **state)
 	h_start(s, (const char *const[]){ "server.shutdown_timeout=5", NULL });
 	cl = h_connect(s, ctx);
 	request_ok(cl);
-	t0 = now_ms();
+	t0 = h_now_ms();
 	assert_int_equal(h_stop(s, 5000), 0);
 	/* An idle connection does not hold up the stop. */
-	assert_true(now_ms() - t0 < 2000);
+	assert_true(h_now_ms() - t0 < 2000);
 	assert_true(h_log_count(s, "stopping") > 0);
 	set_timeouts(kmip_client_fd(cl), 2000, 2000);
 	expect_eof(cl);
@@ -823,7 +805,7 @@ test_sigterm_mid_request(void **state)
 	h_discover_request(&req, 1, 4, "last");
 	half = req.len / 2;
 	send_raw(cl, req.buf, half);
-	sleep_ms(200);	/* let the server read the first half */
+	h_sleep_ms(200);	/* let the server read the first half */
 	h_signal(s, SIGTERM);
 	assert_true(h_log_wait(s, "stopping", 5000));
 	/* Still running, and no longer accepting. */
@@ -1060,10 +1042,10 @@ test_idle_timeout(void **state)
 	h_start(s, (const char *const[]){ "server.idle_timeout=1", NULL });
 	cl = h_connect(s, ctx);
 	request_ok(cl);
-	t0 = now_ms();
+	t0 = h_now_ms();
 	set_timeouts(kmip_client_fd(cl), 5000, 5000);
 	expect_eof(cl);
-	elapsed = now_ms() - t0;
+	elapsed = h_now_ms() - t0;
 	assert_true(elapsed >= 700);
 	assert_true(h_log_wait(s, "idle for 1 s", 1000));
 	kmip_client_close(cl);
