@@ -27,21 +27,6 @@ usage(void)
 	exit(2);
 }
 
-static enum log_level
-level_of(enum config_log_level l)
-{
-	switch (l) {
-	case CONFIG_LOG_ERROR:
-		return LOG_LEVEL_ERROR;
-	case CONFIG_LOG_WARN:
-		return LOG_LEVEL_WARN;
-	case CONFIG_LOG_DEBUG:
-		return LOG_LEVEL_DEBUG;
-	default:
-		return LOG_LEVEL_INFO;
-	}
-}
-
 /* Switches to server.user / server.group after the listeners are bound. Returns 0, or -1 after logging. */
 static int
 drop_privileges(const struct kmipd_config *cfg)
@@ -163,7 +148,7 @@ main(int argc, char **argv)
 	}
 
 	/* A daemon has no terminal: log to syslog unless running in the foreground. */
-	log_init(verbose ? LOG_LEVEL_DEBUG : level_of(cfg->log.level),
+	log_init(verbose ? LOG_LEVEL_DEBUG : server_log_level(cfg->log.level),
 	    cfg->log.target == CONFIG_LOG_SYSLOG || !foreground, cfg->log.syslog_facility);
 	log_info("kmipd %s starting (%s)", KMIPD_VERSION, path != NULL ? path : "embedded defaults");
 	if (server_init(&srv, cfg, path, overrides, noverrides) != 0) {

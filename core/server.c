@@ -86,8 +86,9 @@ server_set_timeouts(struct server *srv)
 	srv->tv_closing = event_base_init_common_timeout(srv->base, &tv);
 }
 
-static enum log_level
-log_level_from(enum config_log_level l)
+/* The log level a log.level setting means; see server.h. */
+enum log_level
+server_log_level(enum config_log_level l)
 {
 	switch (l) {
 	case CONFIG_LOG_ERROR:
@@ -335,7 +336,7 @@ server_reload(struct server *srv)
 	config_free(srv->cfg);
 	srv->cfg = next;
 	next = NULL;
-	log_set_level(log_level_from(srv->cfg->log.level));
+	log_set_level(server_log_level(srv->cfg->log.level));
 	server_set_timeouts(srv);
 	server_update_accepting(srv);
 	log_info("reload done: TLS context generation %lu", tls_server_generation(srv->tls));

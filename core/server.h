@@ -13,6 +13,7 @@
 #include <event2/event.h>
 
 #include "core/config.h"
+#include "core/log.h"
 #include "proto/proto.h"
 
 struct access_cache;
@@ -87,6 +88,8 @@ int server_open_store(struct server *srv) __attribute__((warn_unused_result));
 void server_schedule_commit(struct server *srv);
 /* Runs the loop until a stop signal has drained the connections; returns the exit status. */
 int server_run(struct server *srv);
+/* The log level a log.level setting means. */
+enum log_level server_log_level(enum config_log_level l);
 /* Frees everything server_init() made; the config too. */
 void server_free(struct server *srv);
 /* Called by a closing connection so the server can resume accepting or finish a shutdown. */

@@ -57,33 +57,6 @@ void store_uids_free(char **uids, size_t n)
 	free(uids);
 }
 
-/* Equal scalar values of the same type. */
-static bool value_equal(const struct ttlv *a, const struct ttlv *b)
-{
-	if (a->type != b->type)
-		return false;
-	switch (a->type) {
-	case TTLV_INTEGER:
-		return a->v.i32 == b->v.i32;
-	case TTLV_ENUMERATION:
-	case TTLV_INTERVAL:
-		return a->v.u32 == b->v.u32;
-	case TTLV_LONG_INTEGER:
-	case TTLV_DATE_TIME:
-	case TTLV_DATE_TIME_EXTENDED:
-		return a->v.i64 == b->v.i64;
-	case TTLV_BOOLEAN:
-		return a->v.b == b->v.b;
-	case TTLV_TEXT_STRING:
-	case TTLV_BYTE_STRING:
-	case TTLV_BIG_INTEGER:
-		return a->length == b->length &&
-		    (a->length == 0 || memcmp(a->v.bytes.data, b->v.bytes.data, a->length) == 0);
-	default:
-		return false;
-	}
-}
-
 /*
  * A filter item matches an object item of the same tag when the values are equal, or, for structures,
  * when every field of the filter matches some field of the object (fields the filter omits are free).
@@ -95,7 +68,7 @@ static bool item_matches(const struct ttlv *f, const struct ttlv *o, int depth)
 	if (f->tag != o->tag || f->type != o->type || depth > MATCH_MAX_DEPTH)
 		return false;
 	if (f->type != TTLV_STRUCTURE)
-		return value_equal(f, o);
+		return ttlv_equal(f, o);
 	for (fc = f->v.s.first; fc != NULL; fc = fc->next) {
 		for (oc = o->v.s.first; oc != NULL; oc = oc->next)
 			if (item_matches(fc, oc, depth + 1))
