@@ -240,7 +240,8 @@ struct load {
 };
 
 /* A malloc'd formatted string, or NULL when out of memory. */
-static char * __attribute__((format(printf, 1, 2))) fmt(const char *f, ...)
+static char * __attribute__((format(printf, 1, 2)))
+fmt(const char *f, ...)
 {
 	va_list ap;
 	char *s;
@@ -253,7 +254,8 @@ static char * __attribute__((format(printf, 1, 2))) fmt(const char *f, ...)
 }
 
 /* Frees s after wiping it: used for everything that may hold a secret. */
-static void free_wiped(char *s)
+static void
+free_wiped(char *s)
 {
 	if (s == NULL)
 		return;
@@ -261,18 +263,21 @@ static void free_wiped(char *s)
 	free(s);
 }
 
-static void *field(struct kmipd_config *cfg, const struct key *k)
+static void *
+field(struct kmipd_config *cfg, const struct key *k)
 {
 	return (char *)cfg + k->offset;
 }
 
-static const void *cfield(const struct kmipd_config *cfg, const struct key *k)
+static const void *
+cfield(const struct kmipd_config *cfg, const struct key *k)
 {
 	return (const char *)cfg + k->offset;
 }
 
 /* The key named "group.key", or NULL. */
-static const struct key *find_key(const char *name)
+static const struct key *
+find_key(const char *name)
 {
 	for (size_t i = 0; i < NKEYS; i++)
 		if (strcmp(keys[i].name, name) == 0)
@@ -281,7 +286,8 @@ static const struct key *find_key(const char *name)
 }
 
 /* Whether some key lives in group g (g is len bytes, not terminated). */
-static bool known_group(const char *g, size_t len)
+static bool
+known_group(const char *g, size_t len)
 {
 	for (size_t i = 0; i < NKEYS; i++)
 		if (strncmp(keys[i].name, g, len) == 0 && keys[i].name[len] == '.')
@@ -290,7 +296,8 @@ static bool known_group(const char *g, size_t len)
 }
 
 /* Edit distance between a and b, capped at 3 since only near misses matter. */
-static size_t distance(const char *a, const char *b)
+static size_t
+distance(const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b), row[64], prev, tmp;
 
@@ -315,7 +322,8 @@ static size_t distance(const char *a, const char *b)
 }
 
 /* Why name is not a key, with a guess at the key meant when one is close. */
-static char *unknown_key(const char *name)
+static char *
+unknown_key(const char *name)
 {
 	const char *best = NULL;
 	size_t bestd = 3, d;
@@ -333,7 +341,8 @@ static char *unknown_key(const char *name)
 }
 
 /* Why g is not a group, with a guess at the group meant. */
-static char *unknown_group(const char *g)
+static char *
+unknown_group(const char *g)
 {
 	char cand[64];
 	const char *dot;
@@ -348,7 +357,8 @@ static char *unknown_group(const char *g)
 }
 
 /* Formats a size the way a config file would say it: "64M" when exact, bytes otherwise. */
-static void fmt_size(char *buf, size_t len, uint64_t v)
+static void
+fmt_size(char *buf, size_t len, uint64_t v)
 {
 	static const char units[] = "TGMK";
 
@@ -364,7 +374,8 @@ static void fmt_size(char *buf, size_t len, uint64_t v)
 }
 
 /* Parses "123", "64K", "1M", "2g": 0 with *out in bytes, or -1 with *reason. */
-static int parse_size(const char *s, uint64_t *out, char **reason)
+static int
+parse_size(const char *s, uint64_t *out, char **reason)
 {
 	unsigned long long n;
 	unsigned int shift = 0;
@@ -397,7 +408,8 @@ big:
 }
 
 /* An IPv4 or IPv6 literal: names are not resolved, so that the config means the same everywhere. */
-static int check_address(const char *s, char **reason)
+static int
+check_address(const char *s, char **reason)
 {
 	struct in6_addr a6;
 	struct in_addr a4;
@@ -409,7 +421,8 @@ static int check_address(const char *s, char **reason)
 }
 
 /* "user:pbkdf2-sha256$iterations$salt$hash" with hex salt and hash, as kmipctl hash-password prints. */
-static int check_credential(const char *s, char **reason)
+static int
+check_credential(const char *s, char **reason)
 {
 	const char *colon = strchr(s, ':');
 	unsigned long iter;
@@ -434,7 +447,8 @@ bad:
 }
 
 /* "owner:group:identity", each part non-empty; group "*" means every object of owner. */
-static int check_share(const char *s, char **reason)
+static int
+check_share(const char *s, char **reason)
 {
 	const char *a = strchr(s, ':'), *b = a != NULL ? strchr(a + 1, ':') : NULL;
 
@@ -446,7 +460,8 @@ static int check_share(const char *s, char **reason)
 }
 
 /* Checks one string value or list item: non-empty where that matters, bounded, and the key's own check. */
-static int check_string(const struct key *k, const char *s, char **reason)
+static int
+check_string(const struct key *k, const char *s, char **reason)
 {
 	if (strlen(s) > MAX_STRING) {
 		*reason = fmt("value longer than %d bytes", MAX_STRING);
@@ -458,7 +473,8 @@ static int check_string(const struct key *k, const char *s, char **reason)
 }
 
 /* Sets a T_STR key; NULL or "" unsets it. Returns 0, or -1 with *reason. */
-static int set_str(struct kmipd_config *cfg, const struct key *k, const char *v, char **reason)
+static int
+set_str(struct kmipd_config *cfg, const struct key *k, const char *v, char **reason)
 {
 	char **dst = field(cfg, k), *copy = NULL;
 
@@ -478,7 +494,8 @@ static int set_str(struct kmipd_config *cfg, const struct key *k, const char *v,
 	return 0;
 }
 
-static void list_free(struct config_list *l)
+static void
+list_free(struct config_list *l)
 {
 	for (size_t i = 0; i < l->count; i++)
 		free(l->items[i]);
@@ -488,7 +505,8 @@ static void list_free(struct config_list *l)
 }
 
 /* Sets a T_LIST key to items[0..n). Returns 0, or -1 with *reason. */
-static int set_list(struct kmipd_config *cfg, const struct key *k, const char *const *items, size_t n,
+static int
+set_list(struct kmipd_config *cfg, const struct key *k, const char *const *items, size_t n,
     char **reason)
 {
 	struct config_list *dst = field(cfg, k), l = { NULL, 0 };
@@ -527,7 +545,8 @@ nomem:
 }
 
 /* Sets a numeric key after the range check. Returns 0, or -1 with *reason. */
-static int set_num(struct kmipd_config *cfg, const struct key *k, long long v, char **reason)
+static int
+set_num(struct kmipd_config *cfg, const struct key *k, long long v, char **reason)
 {
 	char lo[32], hi[32], val[32];
 
@@ -555,7 +574,8 @@ static int set_num(struct kmipd_config *cfg, const struct key *k, long long v, c
 }
 
 /* Sets a T_ENUM key from its name. Returns 0, or -1 with *reason listing the names allowed. */
-static int set_enum(struct kmipd_config *cfg, const struct key *k, const char *v, char **reason)
+static int
+set_enum(struct kmipd_config *cfg, const struct key *k, const char *v, char **reason)
 {
 	char allowed[256] = "";
 	size_t len = 0;
@@ -574,7 +594,8 @@ static int set_enum(struct kmipd_config *cfg, const struct key *k, const char *v
 }
 
 /* The name of a T_ENUM key's value. */
-static const char *enum_name(const struct key *k, int v)
+static const char *
+enum_name(const struct key *k, int v)
 {
 	for (const struct choice *c = k->choices; c->name != NULL; c++)
 		if (c->value == v)
@@ -583,7 +604,8 @@ static const char *enum_name(const struct key *k, int v)
 }
 
 /* Sets key k from a parsed libconfig setting, checking its type. Returns 0, or -1 with *reason. */
-static int apply_setting(struct kmipd_config *cfg, const struct key *k, const config_setting_t *s,
+static int
+apply_setting(struct kmipd_config *cfg, const struct key *k, const config_setting_t *s,
     char **reason)
 {
 	const char **items = NULL;
@@ -667,7 +689,8 @@ notlist:
  * would silently become 0. Scans the source text of a config file for such integers (outside strings
  * and comments) and refuses them. Returns 0, or -1 with *cause.
  */
-static int scan_integers(const char *file, char **cause)
+static int
+scan_integers(const char *file, char **cause)
 {
 	char *buf = NULL, *p, *end;
 	unsigned int line = 1;
@@ -765,7 +788,8 @@ out:
  * written, relative to the include directory), and scanned once for integers it would misread. Returns
  * the path, owned by ld, or NULL with *cause.
  */
-static const char *source(struct load *ld, const char *f, char **cause)
+static const char *
+source(struct load *ld, const char *f, char **cause)
 {
 	char *full;
 
@@ -797,7 +821,8 @@ static const char *source(struct load *ld, const char *f, char **cause)
 }
 
 /* Reads ld->path into cfg: every group and key must be known and well typed. Returns 0, or -1 with *cause. */
-static int apply_file(struct kmipd_config *cfg, config_t *lc, struct load *ld, char **cause)
+static int
+apply_file(struct kmipd_config *cfg, config_t *lc, struct load *ld, char **cause)
 {
 	config_setting_t *root, *g, *s;
 	char name[128], *reason = NULL, *slash;
@@ -876,7 +901,8 @@ out:
  * Parses a libconfig value (a quoted string, a list) given on the command line into lc. Returns the
  * setting, or NULL with *reason.
  */
-static config_setting_t *parse_value(config_t *lc, const char *v, char **reason)
+static config_setting_t *
+parse_value(config_t *lc, const char *v, char **reason)
 {
 	char *text;
 	int ok;
@@ -895,7 +921,8 @@ static config_setting_t *parse_value(config_t *lc, const char *v, char **reason)
 }
 
 /* Splits "a, b,c" into items with optional quotes; quoted items are parsed by libconfig. */
-static int split_list(struct kmipd_config *cfg, const struct key *k, const char *v, char **reason)
+static int
+split_list(struct kmipd_config *cfg, const struct key *k, const char *v, char **reason)
 {
 	char *copy, *save = NULL, *tok, *e;
 	const char **items = NULL;
@@ -932,7 +959,8 @@ out:
 }
 
 /* Parses an unsigned decimal integer that must be all of s. */
-static int parse_uint(const char *s, long long *out)
+static int
+parse_uint(const char *s, long long *out)
 {
 	unsigned long long v;
 	char *end;
@@ -948,7 +976,8 @@ static int parse_uint(const char *s, long long *out)
 }
 
 /* Applies one "group.key=value". Returns 0, or -1 with *reason (the caller adds the "-o ...: " part). */
-static int apply_override(struct kmipd_config *cfg, const char *ov, const struct key **kp, char **reason)
+static int
+apply_override(struct kmipd_config *cfg, const char *ov, const struct key **kp, char **reason)
 {
 	config_setting_t *s;
 	const struct key *k;
@@ -1032,7 +1061,8 @@ out:
 }
 
 /* The prefix that says where key i got its value: "FILE:LINE: ", "-o ARG: ", "PATH: " or "". */
-static char *where(const struct load *ld, const struct key *k)
+static char *
+where(const struct load *ld, const struct key *k)
 {
 	const struct origin *o = &ld->origin[k - keys];
 
@@ -1046,7 +1076,8 @@ static char *where(const struct load *ld, const struct key *k)
 }
 
 /* Sets *cause to the origin of key name followed by the formatted reason. */
-static void __attribute__((format(printf, 4, 5))) invalid(const struct load *ld, const char *name,
+static void __attribute__((format(printf, 4, 5)))
+invalid(const struct load *ld, const char *name,
     char **cause, const char *f, ...)
 {
 	char *pre = where(ld, find_key(name)), *msg = NULL;
@@ -1062,7 +1093,8 @@ static void __attribute__((format(printf, 4, 5))) invalid(const struct load *ld,
 }
 
 /* Checks what single keys cannot: combinations. Returns 0, or -1 with *cause. */
-static int validate(const struct kmipd_config *cfg, const struct load *ld, char **cause)
+static int
+validate(const struct kmipd_config *cfg, const struct load *ld, char **cause)
 {
 	const struct config_tls *t = &cfg->tls;
 	char a[32], b[32];
@@ -1104,7 +1136,8 @@ static int validate(const struct kmipd_config *cfg, const struct load *ld, char 
 }
 
 /* Gives key k its default value in cfg. Returns 0 or -1 when out of memory. */
-static int set_default(struct kmipd_config *cfg, const struct key *k)
+static int
+set_default(struct kmipd_config *cfg, const struct key *k)
 {
 	char *reason = NULL;
 
@@ -1137,7 +1170,8 @@ static int set_default(struct kmipd_config *cfg, const struct key *k)
 }
 
 /* Frees what a load kept until its end. */
-static void load_free(struct load *ld, config_t *lc)
+static void
+load_free(struct load *ld, config_t *lc)
 {
 	config_destroy(lc);
 	for (size_t i = 0; i < ld->nsources; i++)
@@ -1145,7 +1179,8 @@ static void load_free(struct load *ld, config_t *lc)
 	free(ld->dir);
 }
 
-struct kmipd_config *config_defaults(void)
+struct kmipd_config *
+config_defaults(void)
 {
 	struct kmipd_config *cfg;
 
@@ -1160,7 +1195,8 @@ struct kmipd_config *config_defaults(void)
 	return cfg;
 }
 
-int config_load(const char *path, char *const *overrides, size_t noverrides, struct kmipd_config **out,
+int
+config_load(const char *path, char *const *overrides, size_t noverrides, struct kmipd_config **out,
     char **cause)
 {
 	struct kmipd_config *cfg = NULL;
@@ -1201,7 +1237,8 @@ fail:
 	return -1;
 }
 
-void config_free(struct kmipd_config *cfg)
+void
+config_free(struct kmipd_config *cfg)
 {
 	if (cfg == NULL)
 		return;
@@ -1219,22 +1256,26 @@ void config_free(struct kmipd_config *cfg)
 	free(cfg);
 }
 
-size_t config_key_count(void)
+size_t
+config_key_count(void)
 {
 	return NKEYS;
 }
 
-const char *config_key_name(size_t i)
+const char *
+config_key_name(size_t i)
 {
 	return i < NKEYS ? keys[i].name : NULL;
 }
 
-bool config_key_reloadable(size_t i)
+bool
+config_key_reloadable(size_t i)
 {
 	return i < NKEYS && (keys[i].flags & K_RELOAD);
 }
 
-bool config_key_equal(const struct kmipd_config *a, const struct kmipd_config *b, size_t i)
+bool
+config_key_equal(const struct kmipd_config *a, const struct kmipd_config *b, size_t i)
 {
 	const struct config_list *la, *lb;
 	const char *sa, *sb;
@@ -1270,7 +1311,8 @@ bool config_key_equal(const struct kmipd_config *a, const struct kmipd_config *b
 	return false;
 }
 
-int config_reload_check(const struct kmipd_config *cur, const struct kmipd_config *next, char **cause)
+int
+config_reload_check(const struct kmipd_config *cur, const struct kmipd_config *next, char **cause)
 {
 	char list[1024] = "";
 	size_t len = 0;
@@ -1289,7 +1331,8 @@ int config_reload_check(const struct kmipd_config *cur, const struct kmipd_confi
 	return -1;
 }
 
-int config_keep_restart_keys(struct kmipd_config *next, const struct kmipd_config *cur, char **cause)
+int
+config_keep_restart_keys(struct kmipd_config *next, const struct kmipd_config *cur, char **cause)
 {
 	char *reason = NULL;
 
@@ -1333,7 +1376,8 @@ int config_keep_restart_keys(struct kmipd_config *next, const struct kmipd_confi
 }
 
 /* Writes s as a libconfig string literal. */
-static void dump_string(FILE *fp, const char *s)
+static void
+dump_string(FILE *fp, const char *s)
 {
 	fputc('"', fp);
 	for (; *s; s++) {
@@ -1353,7 +1397,8 @@ static void dump_string(FILE *fp, const char *s)
 	fputc('"', fp);
 }
 
-void config_dump(FILE *fp, const struct kmipd_config *cfg)
+void
+config_dump(FILE *fp, const struct kmipd_config *cfg)
 {
 	const char *group = NULL, *dot, *key;
 	size_t glen = 0;

@@ -46,7 +46,8 @@ static const struct command commands[] = {
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
 /* Prints the usage of one command, or of all when cmd is NULL. */
-static void usage(FILE *out, const struct command *cmd)
+static void
+usage(FILE *out, const struct command *cmd)
 {
 	size_t i;
 
@@ -60,7 +61,8 @@ static void usage(FILE *out, const struct command *cmd)
 }
 
 /* Reads all of f into a malloc'd buffer, refusing more than max bytes. 0, or -1 with a message printed. */
-static int read_all(FILE *f, const char *name, size_t max, uint8_t **out, size_t *outlen)
+static int
+read_all(FILE *f, const char *name, size_t max, uint8_t **out, size_t *outlen)
 {
 	uint8_t *buf = NULL, *nbuf;
 	size_t len = 0, cap = 0, n;
@@ -104,13 +106,15 @@ fail:
 }
 
 /* True for the characters hex input may contain besides digits: whitespace and '|'. */
-static bool hex_separator(uint8_t c)
+static bool
+hex_separator(uint8_t c)
 {
 	return c == '|' || isspace(c);
 }
 
 /* True when the input is only hex digits and separators, with at least one digit. */
-static bool looks_hex(const uint8_t *p, size_t len)
+static bool
+looks_hex(const uint8_t *p, size_t len)
 {
 	size_t i, digits = 0;
 
@@ -124,7 +128,8 @@ static bool looks_hex(const uint8_t *p, size_t len)
 }
 
 /* Value of a hex digit. */
-static unsigned hexval(uint8_t c)
+static unsigned
+hexval(uint8_t c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -132,7 +137,8 @@ static unsigned hexval(uint8_t c)
 }
 
 /* Converts hex text in place to bytes, skipping separators. 0, or -1 with a message printed. */
-static int unhex(uint8_t *p, size_t *len, const char *name)
+static int
+unhex(uint8_t *p, size_t *len, const char *name)
 {
 	size_t i, n = 0;
 	unsigned hi = 0;
@@ -161,7 +167,8 @@ static int unhex(uint8_t *p, size_t *len, const char *name)
 }
 
 /* Decodes and prints every message in buf; 0, or -1 after printing the decoder's error. */
-static int dump_messages(const uint8_t *buf, size_t len, const char *name, unsigned flags)
+static int
+dump_messages(const uint8_t *buf, size_t len, const char *name, unsigned flags)
 {
 	struct ttlv_limits lim = { 0 };
 	struct ttlv_decoder *d;
@@ -224,7 +231,8 @@ out:
 }
 
 /* kmipctl dump [-x] [-s] [FILE]: exit 0, 1 on unreadable or malformed input, 2 on bad arguments. */
-static int cmd_dump(int argc, char **argv)
+static int
+cmd_dump(int argc, char **argv)
 {
 	const char *name = "stdin";
 	unsigned flags = 0;
@@ -284,7 +292,8 @@ out:
 }
 
 /* kmipctl backup STORE DEST: a hot backup through the store's read-only copy. */
-static int cmd_backup(int argc, char **argv)
+static int
+cmd_backup(int argc, char **argv)
 {
 	char *cause = NULL;
 
@@ -303,7 +312,8 @@ static int cmd_backup(int argc, char **argv)
 
 /* kmipctl hash-password USER: "USER:pbkdf2-sha256$..." for access.credentials; the password never
  * appears on a command line. */
-static int cmd_hash_password(int argc, char **argv)
+static int
+cmd_hash_password(int argc, char **argv)
 {
 	char line[1024], *hash;
 	size_t len;
@@ -334,7 +344,8 @@ static int cmd_hash_password(int argc, char **argv)
 }
 
 /* Runs the subcommand named by argv[1]: its exit status, or 2 for an unknown one. */
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
 	size_t i;
 

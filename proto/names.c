@@ -132,7 +132,8 @@ static const struct tag_set mask_tags[] = {
 };
 
 /* Returns the tag's entry, by binary search, or NULL. */
-static const struct tag_info *find_tag(uint32_t tag)
+static const struct tag_info *
+find_tag(uint32_t tag)
 {
 	size_t lo = 0, hi = NELEM(tags);
 
@@ -150,7 +151,8 @@ static const struct tag_info *find_tag(uint32_t tag)
 }
 
 /* Returns the value's entry in set, by binary search, or NULL. */
-static const struct value_info *find_value(const struct value_set *set, uint32_t value)
+static const struct value_info *
+find_value(const struct value_set *set, uint32_t value)
 {
 	size_t lo = 0, hi = set->n;
 
@@ -168,7 +170,8 @@ static const struct value_info *find_value(const struct value_set *set, uint32_t
 }
 
 /* Returns the enumeration or mask that tag carries in map (sorted by tag), or NULL. */
-static const struct value_set *find_set(const struct tag_set *map, size_t n, uint32_t tag)
+static const struct value_set *
+find_set(const struct tag_set *map, size_t n, uint32_t tag)
 {
 	size_t lo = 0, hi = n;
 
@@ -186,7 +189,8 @@ static const struct value_set *find_set(const struct tag_set *map, size_t n, uin
 }
 
 /* True when the Enumeration under tag holds tag values. */
-static bool is_tag_valued(uint32_t tag)
+static bool
+is_tag_valued(uint32_t tag)
 {
 	size_t i;
 
@@ -197,7 +201,8 @@ static bool is_tag_valued(uint32_t tag)
 }
 
 /* True when s equals spec with the spaces of spec skipped ("UniqueIdentifier" vs "Unique Identifier"). */
-static bool eq_nospace(const char *spec, const char *s)
+static bool
+eq_nospace(const char *spec, const char *s)
 {
 	for (;;) {
 		while (*spec == ' ')
@@ -212,13 +217,15 @@ static bool eq_nospace(const char *spec, const char *s)
 }
 
 /* True when name is one of the accepted spellings of an entry. */
-static bool name_matches(const char *spec, const char *xml, const char *name)
+static bool
+name_matches(const char *spec, const char *xml, const char *name)
 {
 	return strcmp(name, spec) == 0 || strcmp(name, xml) == 0 || eq_nospace(spec, name);
 }
 
 /* Returns the value in set named name, in any accepted spelling, or NULL. */
-static const struct value_info *find_value_by_name(const struct value_set *set, const char *name)
+static const struct value_info *
+find_value_by_name(const struct value_set *set, const char *name)
 {
 	size_t i;
 
@@ -229,7 +236,8 @@ static const struct value_info *find_value_by_name(const struct value_set *set, 
 }
 
 /* Spec name of an item type, as in the KMIP 1.x tables. */
-const char *ttlv_type_name(uint8_t type)
+const char *
+ttlv_type_name(uint8_t type)
 {
 	switch (type) {
 	case TTLV_STRUCTURE:
@@ -260,7 +268,8 @@ const char *ttlv_type_name(uint8_t type)
 }
 
 /* Spec name of a tag, or NULL. */
-const char *ttlv_tag_name(uint32_t tag)
+const char *
+ttlv_tag_name(uint32_t tag)
 {
 	const struct tag_info *t = find_tag(tag);
 
@@ -268,7 +277,8 @@ const char *ttlv_tag_name(uint32_t tag)
 }
 
 /* XML element name of a tag, or NULL. */
-const char *ttlv_tag_xml_name(uint32_t tag)
+const char *
+ttlv_tag_xml_name(uint32_t tag)
 {
 	const struct tag_info *t = find_tag(tag);
 
@@ -276,7 +286,8 @@ const char *ttlv_tag_xml_name(uint32_t tag)
 }
 
 /* KMIP version that introduced a tag, (major << 8) | minor, or 0. */
-unsigned ttlv_tag_version(uint32_t tag)
+unsigned
+ttlv_tag_version(uint32_t tag)
 {
 	const struct tag_info *t = find_tag(tag);
 
@@ -284,7 +295,8 @@ unsigned ttlv_tag_version(uint32_t tag)
 }
 
 /* Finds a tag by name in any accepted spelling: 0 and *tag set, or -1. */
-int ttlv_tag_by_name(const char *name, uint32_t *tag)
+int
+ttlv_tag_by_name(const char *name, uint32_t *tag)
 {
 	size_t i;
 
@@ -300,7 +312,8 @@ int ttlv_tag_by_name(const char *name, uint32_t *tag)
 }
 
 /* Spec name of an Enumeration value under tag, or NULL. */
-const char *ttlv_enum_name(uint32_t tag, uint32_t value)
+const char *
+ttlv_enum_name(uint32_t tag, uint32_t value)
 {
 	const struct value_set *set;
 	const struct value_info *v;
@@ -314,7 +327,8 @@ const char *ttlv_enum_name(uint32_t tag, uint32_t value)
 }
 
 /* XML name of an Enumeration value under tag, or NULL. */
-const char *ttlv_enum_xml_name(uint32_t tag, uint32_t value)
+const char *
+ttlv_enum_xml_name(uint32_t tag, uint32_t value)
 {
 	const struct value_set *set;
 	const struct value_info *v;
@@ -328,7 +342,8 @@ const char *ttlv_enum_xml_name(uint32_t tag, uint32_t value)
 }
 
 /* Finds an Enumeration value under tag by name: 0 and *value set, or -1. */
-int ttlv_enum_by_name(uint32_t tag, const char *name, uint32_t *value)
+int
+ttlv_enum_by_name(uint32_t tag, const char *name, uint32_t *value)
 {
 	const struct value_set *set;
 	const struct value_info *v;
@@ -346,7 +361,8 @@ int ttlv_enum_by_name(uint32_t tag, const char *name, uint32_t *value)
 }
 
 /* Enumeration name of value for the 1.x attribute called attr_name, or NULL. */
-const char *ttlv_enum_name_for_attribute(const char *attr_name, uint32_t value)
+const char *
+ttlv_enum_name_for_attribute(const char *attr_name, uint32_t value)
 {
 	uint32_t tag;
 
@@ -356,7 +372,8 @@ const char *ttlv_enum_name_for_attribute(const char *attr_name, uint32_t value)
 }
 
 /* Enumeration value named name for the 1.x attribute called attr_name: 0 and *value set, or -1. */
-int ttlv_enum_by_attribute_name(const char *attr_name, const char *name, uint32_t *value)
+int
+ttlv_enum_by_attribute_name(const char *attr_name, const char *name, uint32_t *value)
 {
 	uint32_t tag;
 
@@ -366,13 +383,15 @@ int ttlv_enum_by_attribute_name(const char *attr_name, const char *name, uint32_
 }
 
 /* True when tag carries a bit mask. */
-bool ttlv_is_mask(uint32_t tag)
+bool
+ttlv_is_mask(uint32_t tag)
 {
 	return find_set(mask_tags, NELEM(mask_tags), tag) != NULL;
 }
 
 /* Appends s to buf (size bytes, *len used), truncating; buf stays NUL-terminated. */
-static void append(char *buf, size_t size, size_t *len, const char *s)
+static void
+append(char *buf, size_t size, size_t *len, const char *s)
 {
 	size_t n = strlen(s);
 
@@ -389,7 +408,8 @@ static void append(char *buf, size_t size, size_t *len, const char *s)
  * Writes the names of the bits set in value, separated by sep, then any bits without a name as one hex
  * number; "0" when no bit is set. A tag without a mask gets the plain hex value.
  */
-static const char *mask_str(uint32_t tag, uint32_t value, char *buf, size_t size, bool xml, const char *sep)
+static const char *
+mask_str(uint32_t tag, uint32_t value, char *buf, size_t size, bool xml, const char *sep)
 {
 	const struct value_set *set = find_set(mask_tags, NELEM(mask_tags), tag);
 	uint32_t rest = value;
@@ -426,19 +446,22 @@ static const char *mask_str(uint32_t tag, uint32_t value, char *buf, size_t size
 }
 
 /* Mask as spec names separated by " | "; returns buf. */
-const char *ttlv_mask_str(uint32_t tag, uint32_t value, char *buf, size_t size)
+const char *
+ttlv_mask_str(uint32_t tag, uint32_t value, char *buf, size_t size)
 {
 	return mask_str(tag, value, buf, size, false, " | ");
 }
 
 /* Mask as XML names separated by spaces; returns buf. */
-const char *ttlv_mask_xml_str(uint32_t tag, uint32_t value, char *buf, size_t size)
+const char *
+ttlv_mask_xml_str(uint32_t tag, uint32_t value, char *buf, size_t size)
 {
 	return mask_str(tag, value, buf, size, true, " ");
 }
 
 /* Parses one word: a bit name or a number. 0 and *bits set, or -1. */
-static int mask_word(const struct value_set *set, const char *w, uint32_t *bits)
+static int
+mask_word(const struct value_set *set, const char *w, uint32_t *bits)
 {
 	const struct value_info *v;
 	unsigned long n;
@@ -463,7 +486,8 @@ static int mask_word(const struct value_set *set, const char *w, uint32_t *bits)
  * space-separated words ("Encrypt Decrypt", "MACGenerate"), where a word may also be a number.
  * 0 and *value set when everything named a bit, else -1.
  */
-int ttlv_mask_by_names(uint32_t tag, const char *names, uint32_t *value)
+int
+ttlv_mask_by_names(uint32_t tag, const char *names, uint32_t *value)
 {
 	const struct value_set *set = find_set(mask_tags, NELEM(mask_tags), tag);
 	char word[256];
@@ -524,7 +548,8 @@ int ttlv_mask_by_names(uint32_t tag, const char *names, uint32_t *value)
 }
 
 /* Checks one value set: values strictly increasing and no two entries sharing a spelling. */
-static int check_set(const struct value_set *set, const char **what)
+static int
+check_set(const struct value_set *set, const char **what)
 {
 	size_t i, j;
 
@@ -545,7 +570,8 @@ static int check_set(const struct value_set *set, const char **what)
 }
 
 /* Verifies the invariants the lookups rely on; 0, or -1 with *what naming the offending table or entry. */
-int ttlv_names_selfcheck(const char **what)
+int
+ttlv_names_selfcheck(const char **what)
 {
 	size_t i;
 

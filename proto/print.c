@@ -16,7 +16,8 @@
 #define BYTES_SHOWN 32		/* longer Byte Strings and Big Integers are cut to this many bytes */
 
 /* Writes the tag as "Name (0x420094)"; tags without a name say Unknown, or Extension for 0x54xxxx. */
-static void print_tag(FILE *out, uint32_t tag)
+static void
+print_tag(FILE *out, uint32_t tag)
 {
 	const char *name = ttlv_tag_name(tag);
 
@@ -26,7 +27,8 @@ static void print_tag(FILE *out, uint32_t tag)
 }
 
 /* Writes a Text String quoted, escaping quotes, backslashes, control characters and C1 controls. */
-static void print_text(FILE *out, const uint8_t *s, size_t len)
+static void
+print_text(FILE *out, const uint8_t *s, size_t len)
 {
 	size_t i;
 
@@ -66,7 +68,8 @@ static void print_text(FILE *out, const uint8_t *s, size_t len)
 }
 
 /* Writes bytes as hex, the first BYTES_SHOWN of them, then the byte count. */
-static void print_hex(FILE *out, const uint8_t *p, size_t len)
+static void
+print_hex(FILE *out, const uint8_t *p, size_t len)
 {
 	size_t i, n = len > BYTES_SHOWN ? BYTES_SHOWN : len;
 
@@ -78,7 +81,8 @@ static void print_hex(FILE *out, const uint8_t *p, size_t len)
 }
 
 /* Writes a time as ISO 8601 UTC, with microseconds when frac; false when it cannot be represented. */
-static bool print_time(FILE *out, int64_t seconds, long usec, bool frac)
+static bool
+print_time(FILE *out, int64_t seconds, long usec, bool frac)
 {
 	struct tm tm;
 	time_t t = (time_t)seconds;
@@ -96,14 +100,16 @@ static bool print_time(FILE *out, int64_t seconds, long usec, bool frac)
 }
 
 /* True for the tags whose Text String is a password. */
-static bool is_password(uint32_t tag)
+static bool
+is_password(uint32_t tag)
 {
 	return tag == KMIP_TAG_PASSWORD || tag == KMIP_TAG_ONE_TIME_PASSWORD ||
 	    tag == KMIP_TAG_HASHED_PASSWORD || tag == KMIP_TAG_SERVER_HASHED_PASSWORD;
 }
 
 /* Writes the value part of a leaf item (after "Type: "); secret replaces it by its length. */
-static void print_value(FILE *out, const struct ttlv *it, bool secret)
+static void
+print_value(FILE *out, const struct ttlv *it, bool secret)
 {
 	const char *name;
 	char buf[512];
@@ -168,7 +174,8 @@ static void print_value(FILE *out, const struct ttlv *it, bool secret)
 }
 
 /* Prints one item and, for a Structure, its children one level deeper. */
-static void print_item(FILE *out, const struct ttlv *it, unsigned depth, unsigned flags, bool in_key_value)
+static void
+print_item(FILE *out, const struct ttlv *it, unsigned depth, unsigned flags, bool in_key_value)
 {
 	const char *type = ttlv_type_name(it->type);
 	bool secret;
@@ -204,14 +211,16 @@ static void print_item(FILE *out, const struct ttlv *it, unsigned depth, unsigne
 }
 
 /* Prints item and everything under it; flags is 0 or TTLV_PRINT_SECRETS. */
-void ttlv_print_opts(FILE *out, const struct ttlv *item, unsigned flags)
+void
+ttlv_print_opts(FILE *out, const struct ttlv *item, unsigned flags)
 {
 	if (item != NULL)
 		print_item(out, item, 0, flags, false);
 }
 
 /* Prints item and everything under it, secrets redacted. */
-void ttlv_print(FILE *out, const struct ttlv *item)
+void
+ttlv_print(FILE *out, const struct ttlv *item)
 {
 	ttlv_print_opts(out, item, 0);
 }

@@ -53,7 +53,8 @@ struct xml_reader {
 };
 
 /* Sets *cause (when not NULL) to the formatted message, prefixed with "line N: " when line is not 0. */
-static void __attribute__((format(printf, 3, 0))) vreport(char **cause, unsigned line, const char *fmt,
+static void __attribute__((format(printf, 3, 0)))
+vreport(char **cause, unsigned line, const char *fmt,
     va_list ap)
 {
 	char msg[512];
@@ -66,7 +67,8 @@ static void __attribute__((format(printf, 3, 0))) vreport(char **cause, unsigned
 }
 
 /* Reports an error at a line of the document; returns -1. */
-static int __attribute__((format(printf, 3, 4))) fail_at(char **cause, unsigned line, const char *fmt, ...)
+static int __attribute__((format(printf, 3, 4)))
+fail_at(char **cause, unsigned line, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -77,7 +79,8 @@ static int __attribute__((format(printf, 3, 4))) fail_at(char **cause, unsigned 
 }
 
 /* Reports an error at a line of the document; returns NULL, for functions that return an item. */
-static struct ttlv *__attribute__((format(printf, 3, 4))) null_at(char **cause, unsigned line,
+static struct ttlv * __attribute__((format(printf, 3, 4)))
+null_at(char **cause, unsigned line,
     const char *fmt, ...)
 {
 	va_list ap;
@@ -89,7 +92,8 @@ static struct ttlv *__attribute__((format(printf, 3, 4))) null_at(char **cause, 
 }
 
 /* Reports an error that has no line; returns -1. */
-static int __attribute__((format(printf, 2, 3))) fail(char **cause, const char *fmt, ...)
+static int __attribute__((format(printf, 2, 3)))
+fail(char **cause, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -103,7 +107,8 @@ static int __attribute__((format(printf, 2, 3))) fail(char **cause, const char *
  * Checks that the input is UTF-8 (no overlong forms, surrogates or code points past U+10FFFF) holding only
  * XML characters (no C0 controls but tab, newline and carriage return). Returns 0, or -1 and a cause.
  */
-static int check_utf8(const char *buf, size_t len, char **cause)
+static int
+check_utf8(const char *buf, size_t len, char **cause)
 {
 	const uint8_t *s = (const uint8_t *)buf;
 	unsigned line = 1;
@@ -150,25 +155,29 @@ static int check_utf8(const char *buf, size_t len, char **cause)
 }
 
 /* XML white space. */
-static bool is_space(char c)
+static bool
+is_space(char c)
 {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
 /* The characters that may start a name (the ASCII part of XML's NameStartChar). */
-static bool is_name_start(char c)
+static bool
+is_name_start(char c)
 {
 	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_' || c == ':';
 }
 
 /* The characters that may follow in a name. */
-static bool is_name_char(char c)
+static bool
+is_name_char(char c)
 {
 	return is_name_start(c) || (c >= '0' && c <= '9') || c == '-' || c == '.';
 }
 
 /* True when the unread input starts with s. */
-static bool looking_at(const struct xml_reader *r, const char *s)
+static bool
+looking_at(const struct xml_reader *r, const char *s)
 {
 	size_t n = strlen(s);
 
@@ -176,7 +185,8 @@ static bool looking_at(const struct xml_reader *r, const char *s)
 }
 
 /* Skips white space, counting lines. */
-static void skip_space(struct xml_reader *r)
+static void
+skip_space(struct xml_reader *r)
 {
 	while (r->p < r->end && is_space(*r->p)) {
 		if (*r->p == '\n')
@@ -186,7 +196,8 @@ static void skip_space(struct xml_reader *r)
 }
 
 /* Reads a name (ASCII subset of XML names) into the arena. Returns it, or NULL and a cause. */
-static const char *read_name(struct xml_reader *r)
+static const char *
+read_name(struct xml_reader *r)
 {
 	const char *start = r->p;
 	char *name;
@@ -212,7 +223,8 @@ static const char *read_name(struct xml_reader *r)
 }
 
 /* Appends the UTF-8 form of an XML character cp to out (4 bytes of room). Returns the bytes written. */
-static size_t put_utf8(char *out, uint32_t cp)
+static size_t
+put_utf8(char *out, uint32_t cp)
 {
 	if (cp < 0x80) {
 		out[0] = (char)cp;
@@ -237,7 +249,8 @@ static size_t put_utf8(char *out, uint32_t cp)
 }
 
 /* True for the code points the XML 1.0 Char production allows. */
-static bool is_xml_char(uint32_t cp)
+static bool
+is_xml_char(uint32_t cp)
 {
 	return cp == 0x9 || cp == 0xa || cp == 0xd || (cp >= 0x20 && cp <= 0xd7ff) ||
 	    (cp >= 0xe000 && cp <= 0xfffd) || (cp >= 0x10000 && cp <= 0x10ffff);
@@ -247,7 +260,8 @@ static bool is_xml_char(uint32_t cp)
  * Decodes one reference at r->p (just after '&') into out (4 bytes of room): a predefined entity or a
  * character reference. Returns the bytes written, or -1 and a cause.
  */
-static int read_reference(struct xml_reader *r, char *out)
+static int
+read_reference(struct xml_reader *r, char *out)
 {
 	static const struct {
 		const char *name;
@@ -308,7 +322,8 @@ static int read_reference(struct xml_reader *r, char *out)
  * Reads a double-quoted attribute value at r->p, decoding references and normalizing literal white space
  * to spaces as XML requires. Returns 0 and the value in the arena, or -1 and a cause.
  */
-static int read_attr_value(struct xml_reader *r, const char **value, size_t *vlen)
+static int
+read_attr_value(struct xml_reader *r, const char **value, size_t *vlen)
 {
 	const char *q;
 	char *out;
@@ -355,7 +370,8 @@ static int read_attr_value(struct xml_reader *r, const char **value, size_t *vle
 }
 
 /* Skips a comment at r->p ("<!--" seen, not consumed). Returns 0, or -1 and a cause. */
-static int skip_comment(struct xml_reader *r)
+static int
+skip_comment(struct xml_reader *r)
 {
 	unsigned line = r->line;
 
@@ -374,7 +390,8 @@ static int skip_comment(struct xml_reader *r)
 }
 
 /* Skips the XML declaration at r->p. Only version 1.0 and the UTF-8 encoding are accepted. */
-static int skip_declaration(struct xml_reader *r)
+static int
+skip_declaration(struct xml_reader *r)
 {
 	const char *start = r->p, *q;
 	char decl[256];
@@ -400,7 +417,8 @@ static int skip_declaration(struct xml_reader *r)
 }
 
 /* Skips white space and comments. Returns 0, or -1 and a cause. */
-static int skip_misc(struct xml_reader *r)
+static int
+skip_misc(struct xml_reader *r)
 {
 	for (;;) {
 		skip_space(r);
@@ -415,7 +433,8 @@ static int skip_misc(struct xml_reader *r)
  * Reads the element at r->p ('<' seen, not consumed) and everything under it; depth counts the enclosing
  * elements. Returns 0 and *out, or -1 and a cause.
  */
-static int read_element(struct xml_reader *r, unsigned depth, struct xml_elem **out)
+static int
+read_element(struct xml_reader *r, unsigned depth, struct xml_elem **out)
 {
 	struct xml_elem *e;
 	struct xml_attr *at, *last = NULL;
@@ -507,7 +526,8 @@ static int read_element(struct xml_reader *r, unsigned depth, struct xml_elem **
 }
 
 /* Reads a whole document into its root element. Returns 0 and *root, or -1 and a cause. */
-static int read_document(struct xml_reader *r, struct xml_elem **root)
+static int
+read_document(struct xml_reader *r, struct xml_elem **root)
 {
 	if (looking_at(r, "\xef\xbb\xbf"))
 		r->p += 3;
@@ -529,7 +549,8 @@ static int read_document(struct xml_reader *r, struct xml_elem **root)
 }
 
 /* The value of attribute name on e, or NULL. */
-static const struct xml_attr *elem_attr(const struct xml_elem *e, const char *name)
+static const struct xml_attr *
+elem_attr(const struct xml_elem *e, const char *name)
 {
 	const struct xml_attr *at;
 
@@ -559,7 +580,8 @@ static const struct {
 };
 
 /* The KMIP XML name of an item type ("TextString"), or NULL. */
-static const char *type_xml_name(uint8_t type)
+static const char *
+type_xml_name(uint8_t type)
 {
 	size_t i;
 
@@ -570,7 +592,8 @@ static const char *type_xml_name(uint8_t type)
 }
 
 /* True when s is a placeholder: '$', capitals, digits and underscores, then optionally +N or -N. */
-static bool is_placeholder(const char *s)
+static bool
+is_placeholder(const char *s)
 {
 	const char *p = s + 1;
 
@@ -589,7 +612,8 @@ static bool is_placeholder(const char *s)
 }
 
 /* Parses "0x" followed by 1 to maxdigits hex digits. Returns 0 and *v, or -1. */
-static int parse_hex_number(const char *s, unsigned maxdigits, uint64_t *v)
+static int
+parse_hex_number(const char *s, unsigned maxdigits, uint64_t *v)
 {
 	uint64_t acc = 0;
 	unsigned n = 0;
@@ -618,7 +642,8 @@ static int parse_hex_number(const char *s, unsigned maxdigits, uint64_t *v)
 }
 
 /* Parses a signed decimal within [min, max]. Returns 0 and *v, or -1. */
-static int parse_decimal(const char *s, int64_t min, int64_t max, int64_t *v)
+static int
+parse_decimal(const char *s, int64_t min, int64_t max, int64_t *v)
 {
 	long long n;
 	char *end;
@@ -634,7 +659,8 @@ static int parse_decimal(const char *s, int64_t min, int64_t max, int64_t *v)
 }
 
 /* Decodes hex digits (an even number of them) into the arena. Returns 0, or -1. */
-static int parse_hex_bytes(struct ttlv_arena *a, const char *s, size_t len, uint8_t **out, size_t *outlen)
+static int
+parse_hex_bytes(struct ttlv_arena *a, const char *s, size_t len, uint8_t **out, size_t *outlen)
 {
 	uint8_t *buf;
 	size_t i;
@@ -663,7 +689,8 @@ static int parse_hex_bytes(struct ttlv_arena *a, const char *s, size_t len, uint
 }
 
 /* Days from 1970-01-01 to the given proleptic Gregorian date (negative before it). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+static int64_t
+days_from_civil(int64_t y, unsigned m, unsigned d)
 {
 	int64_t era, yoe, doy, doe;
 
@@ -677,7 +704,8 @@ static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
 }
 
 /* Reads exactly n decimal digits at *s into *v, advancing *s. Returns 0, or -1. */
-static int digits(const char **s, unsigned n, unsigned *v)
+static int
+digits(const char **s, unsigned n, unsigned *v)
 {
 	unsigned acc = 0, i;
 
@@ -698,7 +726,8 @@ static int digits(const char **s, unsigned n, unsigned *v)
  * up to six digits), then "Z" or "+HH:MM" / "-HH:MM". Returns 0 and the seconds since the epoch (and the
  * microseconds), or -1.
  */
-static int parse_iso8601(const char *s, int64_t *seconds, int64_t *usec)
+static int
+parse_iso8601(const char *s, int64_t *seconds, int64_t *usec)
 {
 	static const unsigned mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
 	unsigned y, mo, d, h, mi, sec, oh, om, frac = 0, nfrac = 0;
@@ -746,7 +775,8 @@ static int parse_iso8601(const char *s, int64_t *seconds, int64_t *usec)
 }
 
 /* Records that item carries the placeholder text. Returns 0, or -1 when out of memory. */
-static int add_placeholder(struct conv *cv, struct ttlv *item, const char *text)
+static int
+add_placeholder(struct conv *cv, struct ttlv *item, const char *text)
 {
 	struct ttlv_xml_placeholder *ph;
 	size_t n = strlen(text);
@@ -775,7 +805,8 @@ static int add_placeholder(struct conv *cv, struct ttlv *item, const char *text)
  * Builds a leaf item of type from its value text. attr_name is the sibling Attribute Name when e is a KMIP
  * 1.x Attribute Value (it names the enumeration or mask), else NULL. Returns the item, or NULL and a cause.
  */
-static struct ttlv *convert_leaf(struct conv *cv, const struct xml_elem *e, uint32_t tag, uint8_t type,
+static struct ttlv *
+convert_leaf(struct conv *cv, const struct xml_elem *e, uint32_t tag, uint8_t type,
     const struct xml_attr *val, const char *attr_name)
 {
 	const char *v = val->value;
@@ -926,7 +957,8 @@ bad:
 }
 
 /* Builds the item of element e and everything under it. Returns it, or NULL and a cause. */
-static struct ttlv *convert(struct conv *cv, const struct xml_elem *e, const char *attr_name)
+static struct ttlv *
+convert(struct conv *cv, const struct xml_elem *e, const char *attr_name)
 {
 	const struct xml_attr *at, *type_at = NULL, *value_at = NULL, *tag_at = NULL;
 	const struct xml_elem *c;
@@ -999,7 +1031,8 @@ static struct ttlv *convert(struct conv *cv, const struct xml_elem *e, const cha
 }
 
 /* Orders placeholders by item address, for bsearch. */
-static int cmp_placeholder(const void *x, const void *y)
+static int
+cmp_placeholder(const void *x, const void *y)
 {
 	const struct ttlv_xml_placeholder *a = x, *b = y;
 
@@ -1007,7 +1040,8 @@ static int cmp_placeholder(const void *x, const void *y)
 }
 
 /* Parses a KMIP XML document. See proto.h. */
-int ttlv_xml_parse(const char *buf, size_t len, struct ttlv_xml_doc **out, char **cause)
+int
+ttlv_xml_parse(const char *buf, size_t len, struct ttlv_xml_doc **out, char **cause)
 {
 	struct ttlv_arena *scratch = NULL;
 	struct ttlv_xml_doc *doc = NULL;
@@ -1075,7 +1109,8 @@ fail:
 }
 
 /* Reads and parses a file. See proto.h. */
-int ttlv_xml_parse_file(const char *path, struct ttlv_xml_doc **out, char **cause)
+int
+ttlv_xml_parse_file(const char *path, struct ttlv_xml_doc **out, char **cause)
 {
 	char *buf = NULL, *why = NULL;
 	size_t len = 0;
@@ -1110,7 +1145,8 @@ out:
 }
 
 /* Frees a document. See proto.h. */
-void ttlv_xml_doc_free(struct ttlv_xml_doc *doc)
+void
+ttlv_xml_doc_free(struct ttlv_xml_doc *doc)
 {
 	if (doc == NULL)
 		return;
@@ -1121,7 +1157,8 @@ void ttlv_xml_doc_free(struct ttlv_xml_doc *doc)
 }
 
 /* The placeholder an item carries. See proto.h. */
-const char *ttlv_xml_placeholder(const struct ttlv_xml_doc *doc, const struct ttlv *item)
+const char *
+ttlv_xml_placeholder(const struct ttlv_xml_doc *doc, const struct ttlv *item)
 {
 	struct ttlv_xml_placeholder key, *found;
 
@@ -1134,7 +1171,8 @@ const char *ttlv_xml_placeholder(const struct ttlv_xml_doc *doc, const struct tt
 }
 
 /* Writes s as an attribute value, escaping markup and white space that XML would normalize. */
-static void put_escaped(FILE *out, const uint8_t *s, size_t len)
+static void
+put_escaped(FILE *out, const uint8_t *s, size_t len)
 {
 	size_t i;
 
@@ -1164,7 +1202,8 @@ static void put_escaped(FILE *out, const uint8_t *s, size_t len)
 }
 
 /* Writes bytes as lower-case hex. */
-static void put_hex(FILE *out, const uint8_t *p, size_t len)
+static void
+put_hex(FILE *out, const uint8_t *p, size_t len)
 {
 	size_t i;
 
@@ -1173,7 +1212,8 @@ static void put_hex(FILE *out, const uint8_t *p, size_t len)
 }
 
 /* Writes an ISO 8601 UTC date and time (with microseconds when usec >= 0); false when out of range. */
-static bool put_iso8601(FILE *out, int64_t seconds, long usec)
+static bool
+put_iso8601(FILE *out, int64_t seconds, long usec)
 {
 	struct tm tm;
 	time_t t = (time_t)seconds;
@@ -1190,7 +1230,8 @@ static bool put_iso8601(FILE *out, int64_t seconds, long usec)
 }
 
 /* Writes the value attribute's text of a leaf item. attr_name as for convert_leaf. */
-static void put_value(FILE *out, const struct ttlv *t, const char *attr_name)
+static void
+put_value(FILE *out, const struct ttlv *t, const char *attr_name)
 {
 	uint32_t vtag = t->tag;
 	const char *name;
@@ -1249,7 +1290,8 @@ static void put_value(FILE *out, const struct ttlv *t, const char *attr_name)
 }
 
 /* Writes the start of an element's tag: "<Name" or "<TTLV tag="0x540001"". */
-static void put_open(FILE *out, const struct ttlv *t, unsigned indent)
+static void
+put_open(FILE *out, const struct ttlv *t, unsigned indent)
 {
 	const char *name = ttlv_tag_xml_name(t->tag);
 
@@ -1261,7 +1303,8 @@ static void put_open(FILE *out, const struct ttlv *t, unsigned indent)
 }
 
 /* Writes item t as XML at the given depth. Returns nothing: errors show in ferror(out). */
-static void print_item(FILE *out, const struct ttlv *t, const struct ttlv_xml_doc *doc, unsigned indent,
+static void
+print_item(FILE *out, const struct ttlv *t, const struct ttlv_xml_doc *doc, unsigned indent,
     const char *attr_name)
 {
 	const struct ttlv *c;
@@ -1298,7 +1341,8 @@ static void print_item(FILE *out, const struct ttlv *t, const struct ttlv_xml_do
 }
 
 /* Writes an item as KMIP XML. See proto.h. */
-int ttlv_xml_print(FILE *out, const struct ttlv *item, const struct ttlv_xml_doc *doc, unsigned indent)
+int
+ttlv_xml_print(FILE *out, const struct ttlv *item, const struct ttlv_xml_doc *doc, unsigned indent)
 {
 	print_item(out, item, doc, indent, NULL);
 	return ferror(out) ? -1 : 0;

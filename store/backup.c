@@ -15,7 +15,8 @@
 #include "store/store_int.h"
 
 /* Opens an existing environment read-only; an LMDB code. */
-static int open_ro(const char *path, unsigned extra, MDB_env **env)
+static int
+open_ro(const char *path, unsigned extra, MDB_env **env)
 {
 	int rc;
 
@@ -31,7 +32,8 @@ static int open_ro(const char *path, unsigned extra, MDB_env **env)
 }
 
 /* Counts the records of a copied store, to prove it opens; an LMDB code. */
-static int verify_copy(const char *dir, uint64_t *objects)
+static int
+verify_copy(const char *dir, uint64_t *objects)
 {
 	MDB_env *env;
 	MDB_txn *txn;
@@ -53,7 +55,8 @@ static int verify_copy(const char *dir, uint64_t *objects)
 }
 
 /* Copies the store: see store.h. */
-int store_backup(const char *store_path, const char *dest, char **cause)
+int
+store_backup(const char *store_path, const char *dest, char **cause)
 {
 	MDB_env *env = NULL;
 	struct stat st;

@@ -27,7 +27,8 @@ struct plan {
 };
 
 /* Appends a copy of a uid; -1 on ENOMEM. */
-static int results_add(struct results *r, const void *uid, size_t len)
+static int
+results_add(struct results *r, const void *uid, size_t len)
 {
 	char **nv, *s;
 	size_t ncap;
@@ -46,7 +47,8 @@ static int results_add(struct results *r, const void *uid, size_t len)
 }
 
 /* Frees a uid list from store_locate or store_index_uids. */
-void store_uids_free(char **uids, size_t n)
+void
+store_uids_free(char **uids, size_t n)
 {
 	size_t i;
 
@@ -61,7 +63,8 @@ void store_uids_free(char **uids, size_t n)
  * A filter item matches an object item of the same tag when the values are equal, or, for structures,
  * when every field of the filter matches some field of the object (fields the filter omits are free).
  */
-static bool item_matches(const struct ttlv *f, const struct ttlv *o, int depth)
+static bool
+item_matches(const struct ttlv *f, const struct ttlv *o, int depth)
 {
 	const struct ttlv *fc, *oc;
 
@@ -80,7 +83,8 @@ static bool item_matches(const struct ttlv *f, const struct ttlv *o, int depth)
 }
 
 /* True when some attribute of the object matches the filter item. */
-static bool attr_present(const struct ttlv *attrs, const struct ttlv *f)
+static bool
+attr_present(const struct ttlv *attrs, const struct ttlv *f)
 {
 	const struct ttlv *c;
 
@@ -91,7 +95,8 @@ static bool attr_present(const struct ttlv *attrs, const struct ttlv *f)
 }
 
 /* Cryptographic Usage Mask: some mask of the object holds every bit of the filter's. */
-static bool mask_matches(const struct ttlv *attrs, const struct ttlv *f)
+static bool
+mask_matches(const struct ttlv *attrs, const struct ttlv *f)
 {
 	const struct ttlv *c;
 	uint32_t want = (uint32_t)f->v.i32;
@@ -105,7 +110,8 @@ static bool mask_matches(const struct ttlv *attrs, const struct ttlv *f)
 }
 
 /* A date attribute given twice: some instance of the object lies in [lo, hi]. */
-static bool date_in_range(const struct ttlv *attrs, const struct ttlv *lo, const struct ttlv *hi)
+static bool
+date_in_range(const struct ttlv *attrs, const struct ttlv *lo, const struct ttlv *hi)
 {
 	const struct ttlv *c;
 
@@ -117,19 +123,22 @@ static bool date_in_range(const struct ttlv *attrs, const struct ttlv *lo, const
 	return false;
 }
 
-static bool is_date(const struct ttlv *f)
+static bool
+is_date(const struct ttlv *f)
 {
 	return f->type == TTLV_DATE_TIME || f->type == TTLV_DATE_TIME_EXTENDED;
 }
 
 /* Filter attributes answered by the record's fixed fields, without decoding its attributes. */
-static bool is_field_attr(uint32_t tag)
+static bool
+is_field_attr(uint32_t tag)
 {
 	return tag == KTAG_UNIQUE_IDENTIFIER || tag == KTAG_OBJECT_TYPE || tag == KTAG_STATE;
 }
 
 /* Checks a filter's shape before any candidate is read. */
-static int filter_valid(const struct ttlv *filter, char **cause)
+static int
+filter_valid(const struct ttlv *filter, char **cause)
 {
 	const struct ttlv *f, *g;
 	unsigned n;
@@ -163,7 +172,8 @@ static int filter_valid(const struct ttlv *filter, char **cause)
 }
 
 /* The fixed-field filters: Unique Identifier, Object Type, State. */
-static bool fields_match(const struct store_rec *r, const struct ttlv *filter)
+static bool
+fields_match(const struct store_rec *r, const struct ttlv *filter)
 {
 	const struct ttlv *f;
 
@@ -192,7 +202,8 @@ static bool fields_match(const struct store_rec *r, const struct ttlv *filter)
 }
 
 /* Every other filter attribute against the decoded attributes. */
-static bool attrs_match(const struct ttlv *attrs, const struct ttlv *filter)
+static bool
+attrs_match(const struct ttlv *attrs, const struct ttlv *filter)
 {
 	const struct ttlv *f, *g, *second;
 	const struct ttlv *fresh;
@@ -233,7 +244,8 @@ static bool attrs_match(const struct ttlv *attrs, const struct ttlv *filter)
 }
 
 /* True when the filter needs the object's attributes (anything beyond the fixed fields). */
-static bool needs_attrs(const struct ttlv *filter)
+static bool
+needs_attrs(const struct ttlv *filter)
 {
 	const struct ttlv *f;
 
@@ -246,7 +258,8 @@ static bool needs_attrs(const struct ttlv *filter)
 }
 
 /* Number of entries under a key of a DUPSORT index (0 when absent). */
-static int index_count(struct store_txn *t, int db, MDB_val *key, size_t *count)
+static int
+index_count(struct store_txn *t, int db, MDB_val *key, size_t *count)
 {
 	MDB_cursor *c;
 	MDB_val k = *key, v;
@@ -269,7 +282,8 @@ static int index_count(struct store_txn *t, int db, MDB_val *key, size_t *count)
 }
 
 /* Offers an index key as a plan; keeps it when it has fewer entries than the current one. */
-static int plan_offer(struct store_txn *t, struct plan *best, int db, const void *key, size_t len, bool num,
+static int
+plan_offer(struct store_txn *t, struct plan *best, int db, const void *key, size_t len, bool num,
     uint32_t value)
 {
 	struct plan p;
@@ -301,7 +315,8 @@ static int plan_offer(struct store_txn *t, struct plan *best, int db, const void
 }
 
 /* Chooses where candidates come from. */
-static int plan_choose(struct store_txn *t, const struct store_query *q, struct plan *best)
+static int
+plan_choose(struct store_txn *t, const struct store_query *q, struct plan *best)
 {
 	const struct ttlv *f, *c;
 	int rc = STORE_OK;
@@ -341,7 +356,8 @@ static int plan_choose(struct store_txn *t, const struct store_query *q, struct 
 }
 
 /* Checks one candidate; *match set. */
-static int candidate(struct store_txn *t, const struct store_query *q, const MDB_val *uid, uint32_t mask,
+static int
+candidate(struct store_txn *t, const struct store_query *q, const MDB_val *uid, uint32_t mask,
     bool decode, bool *match)
 {
 	struct ttlv_arena *arena;
@@ -386,7 +402,8 @@ static int candidate(struct store_txn *t, const struct store_query *q, const MDB
 }
 
 /* Runs a query: see store.h. */
-int store_locate(struct store_txn *t, const struct store_query *q, char ***uids, size_t *n, char **cause)
+int
+store_locate(struct store_txn *t, const struct store_query *q, char ***uids, size_t *n, char **cause)
 {
 	struct results res = { 0 };
 	struct plan plan;
@@ -489,7 +506,8 @@ static const int idx_db[STORE_IDX_COUNT] = {
 };
 
 /* Lists uids under an index key, or the whole index: see store.h. */
-int store_index_uids(struct store_txn *t, enum store_index idx, const char *text, uint32_t value,
+int
+store_index_uids(struct store_txn *t, enum store_index idx, const char *text, uint32_t value,
     char ***uids, size_t *n)
 {
 	struct results res = { 0 };

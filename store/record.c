@@ -26,18 +26,21 @@ struct raw_item {
 	size_t total;		/* header, value and padding */
 };
 
-static uint32_t rd32(const uint8_t *p)
+static uint32_t
+rd32(const uint8_t *p)
 {
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-static uint64_t rd64(const uint8_t *p)
+static uint64_t
+rd64(const uint8_t *p)
 {
 	return (uint64_t)rd32(p) << 32 | rd32(p + 4);
 }
 
 /* Reads the item at p within avail bytes; -1 when it runs past the end or its length is malformed. */
-static int raw_item(const uint8_t *p, size_t avail, struct raw_item *it)
+static int
+raw_item(const uint8_t *p, size_t avail, struct raw_item *it)
 {
 	size_t padded;
 
@@ -72,7 +75,8 @@ static int raw_item(const uint8_t *p, size_t avail, struct raw_item *it)
 }
 
 /* Parses a record in place; STORE_E_CORRUPT when it is malformed or of an unknown (newer) version. */
-int store_rec_parse(const void *data, size_t len, struct store_rec *r)
+int
+store_rec_parse(const void *data, size_t len, struct store_rec *r)
 {
 	const uint8_t *p = data;
 	struct raw_item top, it;
@@ -151,7 +155,8 @@ int store_rec_parse(const void *data, size_t len, struct store_rec *r)
 }
 
 /* True when the attributes carry an enumeration with this tag whose value differs from v. */
-static bool attr_enum_differs(const struct ttlv *attrs, uint32_t tag, uint32_t v)
+static bool
+attr_enum_differs(const struct ttlv *attrs, uint32_t tag, uint32_t v)
 {
 	const struct ttlv *c;
 
@@ -162,7 +167,8 @@ static bool attr_enum_differs(const struct ttlv *attrs, uint32_t tag, uint32_t v
 }
 
 /* Checks an object before it is written. */
-static int object_valid(const struct store_object *o)
+static int
+object_valid(const struct store_object *o)
 {
 	size_t n;
 
@@ -189,7 +195,8 @@ static int object_valid(const struct store_object *o)
  * Serializes an object with its creation sequence into a malloc'd buffer the caller wipes and frees.
  * STORE_E_INVALID for a bad object or one over STORE_RECORD_MAX.
  */
-int store_rec_encode(const struct store_object *o, uint64_t seq, uint8_t **buf, size_t *len)
+int
+store_rec_encode(const struct store_object *o, uint64_t seq, uint8_t **buf, size_t *len)
 {
 	struct ttlv_enc e;
 	uint8_t *out;
@@ -244,7 +251,8 @@ fail:
 }
 
 /* Decodes the record's Attributes into a new arena (an empty structure when the record has none). */
-int store_rec_decode_attrs(const struct store_rec *r, struct ttlv **attrs, struct ttlv_arena **arena)
+int
+store_rec_decode_attrs(const struct store_rec *r, struct ttlv **attrs, struct ttlv_arena **arena)
 {
 	struct ttlv_limits lim = {
 		.max_message_size = STORE_RECORD_MAX,
@@ -274,7 +282,8 @@ int store_rec_decode_attrs(const struct store_rec *r, struct ttlv **attrs, struc
 }
 
 /* Copies len bytes into the arena with a NUL after them. */
-static char *arena_strndup(struct ttlv_arena *a, const void *p, size_t len)
+static char *
+arena_strndup(struct ttlv_arena *a, const void *p, size_t len)
 {
 	char *s;
 
@@ -287,7 +296,8 @@ static char *arena_strndup(struct ttlv_arena *a, const void *p, size_t len)
 }
 
 /* Builds an object owned by one arena from a parsed record, with or without its key material. */
-int store_rec_to_object(const struct store_rec *r, bool with_material, struct store_object **out)
+int
+store_rec_to_object(const struct store_rec *r, bool with_material, struct store_object **out)
 {
 	struct ttlv_arena *a;
 	struct ttlv *attrs;
@@ -325,7 +335,8 @@ nomem:
 }
 
 /* The index key of a text value: truncated to maxkey, and "\0" for the empty string (LMDB needs a byte). */
-size_t store_text_key(const char *s, size_t len, size_t maxkey, const uint8_t **key)
+size_t
+store_text_key(const char *s, size_t len, size_t maxkey, const uint8_t **key)
 {
 	static const uint8_t empty[1] = { 0 };
 
@@ -338,7 +349,8 @@ size_t store_text_key(const char *s, size_t len, size_t maxkey, const uint8_t **
 }
 
 /* Fills v with the entry's key. */
-void store_ientry_val(const struct store_ientry *e, MDB_val *v)
+void
+store_ientry_val(const struct store_ientry *e, MDB_val *v)
 {
 	if (e->inline_key) {
 		v->mv_data = (void *)e->num;
@@ -356,7 +368,8 @@ struct ientries {
 };
 
 /* Appends an entry; -1 on ENOMEM. */
-static int ient_add(struct ientries *l, enum store_db db, const uint8_t *text, size_t len, bool num,
+static int
+ient_add(struct ientries *l, enum store_db db, const uint8_t *text, size_t len, bool num,
     uint32_t value)
 {
 	struct store_ientry *e, *nv;
@@ -384,7 +397,8 @@ static int ient_add(struct ientries *l, enum store_db db, const uint8_t *text, s
 }
 
 /* The text value of the first child with this tag inside a raw structure item, or NULL. */
-static const uint8_t *raw_child_text(const struct raw_item *st, uint32_t tag, size_t *len)
+static const uint8_t *
+raw_child_text(const struct raw_item *st, uint32_t tag, size_t *len)
 {
 	struct raw_item it;
 	size_t off;
@@ -401,7 +415,8 @@ static const uint8_t *raw_child_text(const struct raw_item *st, uint32_t tag, si
 }
 
 /* Orders entries by index, then key bytes, then length. */
-int store_ientry_cmp(const void *a, const void *b)
+int
+store_ientry_cmp(const void *a, const void *b)
 {
 	const struct store_ientry *x = a, *y = b;
 	MDB_val kx, ky;
@@ -422,7 +437,8 @@ int store_ientry_cmp(const void *a, const void *b)
  * type, state, every Name Value, Object Group and Linked Object Identifier; sorted with store_ientry_cmp
  * and without duplicates, so updates cost n log n however many names an object has. *out is malloc'd.
  */
-int store_rec_ientries(const struct store_rec *r, size_t maxkey, struct store_ientry **out, size_t *n)
+int
+store_rec_ientries(const struct store_rec *r, size_t maxkey, struct store_ientry **out, size_t *n)
 {
 	struct ientries l = { .maxkey = maxkey };
 	struct raw_item attrs, it;
@@ -475,7 +491,8 @@ corrupt:
 }
 
 /* Returns a new object in its own arena with an empty Attributes structure, or NULL on ENOMEM. */
-struct store_object *store_object_new(void)
+struct store_object *
+store_object_new(void)
 {
 	struct ttlv_arena *a;
 	struct store_object *o;
@@ -493,7 +510,8 @@ struct store_object *store_object_new(void)
 }
 
 /* Copies uid and owner into the object's arena and sets its type and state. */
-int store_object_set(struct store_object *o, const char *uid, const char *owner, uint32_t object_type,
+int
+store_object_set(struct store_object *o, const char *uid, const char *owner, uint32_t object_type,
     uint32_t state)
 {
 	size_t ul, ol;
@@ -515,7 +533,8 @@ int store_object_set(struct store_object *o, const char *uid, const char *owner,
 }
 
 /* Copies key material into the object's arena (the previous copy is wiped). */
-int store_object_set_material(struct store_object *o, const void *p, size_t len, uint32_t format)
+int
+store_object_set_material(struct store_object *o, const void *p, size_t len, uint32_t format)
 {
 	uint8_t *m = NULL;
 
@@ -535,7 +554,8 @@ int store_object_set_material(struct store_object *o, const void *p, size_t len,
 }
 
 /* Wipes and frees an object owned by its arena. */
-void store_object_free(struct store_object *o)
+void
+store_object_free(struct store_object *o)
 {
 	if (o == NULL)
 		return;
@@ -543,7 +563,8 @@ void store_object_free(struct store_object *o)
 }
 
 /* Deep copy with a depth bound, so a cyclic or absurd tree cannot recurse forever. */
-static struct ttlv *copy_item(struct ttlv_arena *a, const struct ttlv *src, int depth)
+static struct ttlv *
+copy_item(struct ttlv_arena *a, const struct ttlv *src, int depth)
 {
 	struct ttlv *t, *c;
 	const struct ttlv *sc;
@@ -582,7 +603,8 @@ static struct ttlv *copy_item(struct ttlv_arena *a, const struct ttlv *src, int 
 }
 
 /* Deep copy of an item (and its subtree) into an arena; NULL on ENOMEM or a tree deeper than 32. */
-struct ttlv *store_ttlv_copy(struct ttlv_arena *a, const struct ttlv *item)
+struct ttlv *
+store_ttlv_copy(struct ttlv_arena *a, const struct ttlv *item)
 {
 	if (a == NULL || item == NULL)
 		return NULL;
@@ -590,7 +612,8 @@ struct ttlv *store_ttlv_copy(struct ttlv_arena *a, const struct ttlv *item)
 }
 
 /* Unlinks the index-th child with this tag (all when index < 0); returns the number removed. */
-unsigned store_attrs_remove(struct ttlv *attrs, uint32_t tag, int index)
+unsigned
+store_attrs_remove(struct ttlv *attrs, uint32_t tag, int index)
 {
 	struct ttlv *c, *prev = NULL, *next;
 	unsigned removed = 0;

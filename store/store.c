@@ -42,7 +42,8 @@ static const char *const db_names[DB_COUNT] = {
 };
 
 /* Returns a sentence for a store error. */
-const char *store_strerror(int err)
+const char *
+store_strerror(int err)
 {
 	switch (err) {
 	case STORE_OK:
@@ -71,7 +72,8 @@ const char *store_strerror(int err)
 }
 
 /* Sets *cause (when cause is not NULL) to a malloc'd formatted sentence; returns 0. */
-int store_set_cause(char **cause, const char *fmt, ...)
+int
+store_set_cause(char **cause, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -87,7 +89,8 @@ int store_set_cause(char **cause, const char *fmt, ...)
 }
 
 /* Maps an LMDB or errno code to a store error, remembering the detail; MAP_FULL asks for growth. */
-int store_fail(struct store *s, int rc, const char *what)
+int
+store_fail(struct store *s, int rc, const char *what)
 {
 	snprintf(s->err, sizeof(s->err), "%s: %s", what, mdb_strerror(rc));
 	switch (rc) {
@@ -115,13 +118,15 @@ int store_fail(struct store *s, int rc, const char *what)
 	}
 }
 
-const char *store_last_error(const struct store *s)
+const char *
+store_last_error(const struct store *s)
 {
 	return s->err;
 }
 
 /* Fills the defaults. */
-void store_options_init(struct store_options *o)
+void
+store_options_init(struct store_options *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->map_size = DEFAULT_MAP_SIZE;
@@ -132,7 +137,8 @@ void store_options_init(struct store_options *o)
 }
 
 /* Rounds up to a multiple of the page size, saturating. */
-static size_t round_page(size_t v, size_t page)
+static size_t
+round_page(size_t v, size_t page)
 {
 	if (v > SIZE_MAX - page)
 		return SIZE_MAX / page * page;
@@ -140,7 +146,8 @@ static size_t round_page(size_t v, size_t page)
 }
 
 /* Frees (wiping: values hold key material) every entry of a log. */
-static void oplog_free(struct store_oplog *l)
+static void
+oplog_free(struct store_oplog *l)
 {
 	struct store_op *op, *next;
 
@@ -154,7 +161,8 @@ static void oplog_free(struct store_oplog *l)
 }
 
 /* Appends src's entries to dst and empties src. */
-static void oplog_splice(struct store_oplog *dst, struct store_oplog *src)
+static void
+oplog_splice(struct store_oplog *dst, struct store_oplog *src)
 {
 	if (src->head == NULL)
 		return;
@@ -169,7 +177,8 @@ static void oplog_splice(struct store_oplog *dst, struct store_oplog *src)
 }
 
 /* Logs one change of a group's child; -1 on ENOMEM. */
-static int oplog_add(struct store_oplog *l, bool del, enum store_db db, const MDB_val *k, const MDB_val *v,
+static int
+oplog_add(struct store_oplog *l, bool del, enum store_db db, const MDB_val *k, const MDB_val *v,
     unsigned flags)
 {
 	struct store_op *op;
@@ -197,7 +206,8 @@ static int oplog_add(struct store_oplog *l, bool del, enum store_db db, const MD
 }
 
 /* Reads one value in the transaction. */
-int store_db_get(struct store_txn *t, enum store_db db, MDB_val *k, MDB_val *v)
+int
+store_db_get(struct store_txn *t, enum store_db db, MDB_val *k, MDB_val *v)
 {
 	int rc;
 
@@ -209,7 +219,8 @@ int store_db_get(struct store_txn *t, enum store_db db, MDB_val *k, MDB_val *v)
 }
 
 /* Checks that a write may go through this transaction. */
-static int writable(struct store_txn *t)
+static int
+writable(struct store_txn *t)
 {
 	if (!t->write)
 		return STORE_E_READONLY;
@@ -220,7 +231,8 @@ static int writable(struct store_txn *t)
  * Writes one value. An existing pair under MDB_NODUPDATA is not an error. Any failure marks the
  * transaction failed, since LMDB may have left it unusable.
  */
-int store_db_put(struct store_txn *t, enum store_db db, MDB_val *k, MDB_val *v, unsigned flags)
+int
+store_db_put(struct store_txn *t, enum store_db db, MDB_val *k, MDB_val *v, unsigned flags)
 {
 	MDB_val kc = *k, vc = *v;
 	int rc;
@@ -238,7 +250,8 @@ int store_db_put(struct store_txn *t, enum store_db db, MDB_val *k, MDB_val *v, 
 }
 
 /* Deletes a key (or one duplicate when v is given); STORE_E_NOTFOUND when absent, without failing. */
-int store_db_del(struct store_txn *t, enum store_db db, MDB_val *k, MDB_val *v)
+int
+store_db_del(struct store_txn *t, enum store_db db, MDB_val *k, MDB_val *v)
 {
 	MDB_val kc = *k, vc;
 	int rc;
@@ -258,7 +271,8 @@ int store_db_del(struct store_txn *t, enum store_db db, MDB_val *k, MDB_val *v)
 }
 
 /* Refreshes s->map_size from LMDB; returns the bytes of pages in use. */
-static size_t map_usage(struct store *s)
+static size_t
+map_usage(struct store *s)
 {
 	MDB_envinfo info;
 
@@ -274,7 +288,8 @@ static size_t map_usage(struct store *s)
  * has room for the pending group and a reserve: the page copies a commit makes (copy-on-write, free list)
  * need space beyond the records themselves.
  */
-static bool no_room_at_cap(struct store *s, size_t pending)
+static bool
+no_room_at_cap(struct store *s, size_t pending)
 {
 	size_t reserve = s->map_size / 16 > 4 * s->page_size ? s->map_size / 16 : 4 * s->page_size;
 
@@ -287,7 +302,8 @@ static bool no_room_at_cap(struct store *s, size_t pending)
  * Doubles the map (capped at max_map_size) when it was found full or is over GROW_PERCENT used. Only
  * called with no transaction open. Returns true when it grew.
  */
-static bool grow_maybe(struct store *s, bool force)
+static bool
+grow_maybe(struct store *s, bool force)
 {
 	size_t used, want;
 	int rc;
@@ -309,7 +325,8 @@ static bool grow_maybe(struct store *s, bool force)
 }
 
 /* Begins an LMDB transaction, adopting a map another process grew. */
-static int begin(struct store *s, MDB_txn *parent, unsigned flags, MDB_txn **txn)
+static int
+begin(struct store *s, MDB_txn *parent, unsigned flags, MDB_txn **txn)
 {
 	int rc;
 
@@ -324,7 +341,8 @@ static int begin(struct store *s, MDB_txn *parent, unsigned flags, MDB_txn **txn
 }
 
 /* Drops a group that holds no committed child, releasing LMDB's writer lock. */
-static void group_drop_if_clean(struct store *s)
+static void
+group_drop_if_clean(struct store *s)
 {
 	if (s->parent != NULL && !s->group_dirty && s->batch == NULL) {
 		mdb_txn_abort(s->parent);
@@ -333,14 +351,16 @@ static void group_drop_if_clean(struct store *s)
 }
 
 /* Grows when asked to, at a point where no transaction is open. */
-static void idle_point(struct store *s)
+static void
+idle_point(struct store *s)
 {
 	if (!s->open && s->parent == NULL && s->want_grow)
 		(void)grow_maybe(s, false);
 }
 
 /* Begins a transaction: see store.h. */
-int store_txn_begin(struct store *s, bool write, struct store_txn **out)
+int
+store_txn_begin(struct store *s, bool write, struct store_txn **out)
 {
 	struct store_txn *t = &s->slot;
 	MDB_txn *txn = NULL;
@@ -404,7 +424,8 @@ int store_txn_begin(struct store *s, bool write, struct store_txn **out)
 }
 
 /* Ends a transaction without keeping its writes. */
-static void txn_end(struct store_txn *t)
+static void
+txn_end(struct store_txn *t)
 {
 	struct store *s = t->s;
 
@@ -427,7 +448,8 @@ static void txn_end(struct store_txn *t)
 }
 
 /* Aborts a transaction. */
-void store_txn_abort(struct store_txn *t)
+void
+store_txn_abort(struct store_txn *t)
 {
 	struct store *s;
 
@@ -439,7 +461,8 @@ void store_txn_abort(struct store_txn *t)
 }
 
 /* Commits a transaction: see store.h. */
-int store_txn_commit(struct store_txn *t)
+int
+store_txn_commit(struct store_txn *t)
 {
 	struct store *s;
 	int rc;
@@ -481,7 +504,8 @@ int store_txn_commit(struct store_txn *t)
 }
 
 /* Re-applies the group's logged changes in a new transaction and commits it; an LMDB code. */
-static int replay(struct store *s)
+static int
+replay(struct store *s)
 {
 	struct store_op *op;
 	MDB_txn *txn;
@@ -511,7 +535,8 @@ static int replay(struct store *s)
 }
 
 /* Commits the group durably: see store.h. */
-int store_group_commit(struct store *s)
+int
+store_group_commit(struct store *s)
 {
 	int rc;
 
@@ -548,7 +573,8 @@ int store_group_commit(struct store *s)
 }
 
 /* Opens a savepoint in the group: see store.h. */
-int store_batch_begin(struct store *s)
+int
+store_batch_begin(struct store *s)
 {
 	int rc;
 
@@ -573,7 +599,8 @@ int store_batch_begin(struct store *s)
 }
 
 /* Closes the savepoint, keeping its writes in the group (keep) or undoing them all. */
-int store_batch_end(struct store *s, bool keep)
+int
+store_batch_end(struct store *s, bool keep)
 {
 	int rc = STORE_OK;
 
@@ -601,13 +628,15 @@ int store_batch_end(struct store *s, bool keep)
 	return rc;
 }
 
-bool store_group_pending(const struct store *s)
+bool
+store_group_pending(const struct store *s)
 {
 	return s->parent != NULL && s->group_dirty;
 }
 
 /* Makes the store's own files private when they were created or left with wider modes. */
-static void tighten_modes(const char *path)
+static void
+tighten_modes(const char *path)
 {
 	static const char *const files[] = { "data.mdb", "lock.mdb" };
 	struct stat st;
@@ -624,7 +653,8 @@ static void tighten_modes(const char *path)
 }
 
 /* Reads a little-endian counter from the meta database (0 when absent). */
-static int meta_get(struct store_txn *t, const char *key, uint64_t *v)
+static int
+meta_get(struct store_txn *t, const char *key, uint64_t *v)
 {
 	MDB_val k = { strlen(key), (void *)key }, d;
 	uint8_t b[8];
@@ -644,7 +674,8 @@ static int meta_get(struct store_txn *t, const char *key, uint64_t *v)
 }
 
 /* Writes a little-endian counter to the meta database. */
-static int meta_put(struct store_txn *t, const char *key, uint64_t v)
+static int
+meta_put(struct store_txn *t, const char *key, uint64_t v)
 {
 	MDB_val k = { strlen(key), (void *)key }, d;
 	uint8_t b[8];
@@ -658,7 +689,8 @@ static int meta_put(struct store_txn *t, const char *key, uint64_t v)
 }
 
 /* Increments a counter and returns its new value. */
-static int meta_next(struct store_txn *t, const char *key, uint64_t *v)
+static int
+meta_next(struct store_txn *t, const char *key, uint64_t *v)
 {
 	int rc;
 
@@ -671,7 +703,8 @@ static int meta_next(struct store_txn *t, const char *key, uint64_t *v)
 }
 
 /* Opens every sub-database (creating them) and checks the store's format; an LMDB code or -1. */
-static int open_dbs(struct store *s, char **cause)
+static int
+open_dbs(struct store *s, char **cause)
 {
 	struct store_txn t;
 	MDB_txn *txn;
@@ -720,7 +753,8 @@ fail:
 }
 
 /* Opens the store: see store.h. */
-int store_open(const struct store_options *o, struct store **out, char **cause)
+int
+store_open(const struct store_options *o, struct store **out, char **cause)
 {
 	struct store *s;
 	struct stat st;
@@ -814,7 +848,8 @@ fail:
 }
 
 /* Closes the store: see store.h. */
-void store_close(struct store *s)
+void
+store_close(struct store *s)
 {
 	if (s == NULL)
 		return;
@@ -840,7 +875,8 @@ void store_close(struct store *s)
 }
 
 /* Fills the statistics from the last durable state. */
-int store_stat(struct store *s, struct store_stats *st)
+int
+store_stat(struct store *s, struct store_stats *st)
 {
 	MDB_txn *txn;
 	MDB_stat ms;
@@ -869,7 +905,8 @@ int store_stat(struct store *s, struct store_stats *st)
 }
 
 /* Encodes a creation sequence as 8 big-endian bytes, so byte order is creation order. */
-static void seq_bytes(uint64_t seq, uint8_t b[8])
+static void
+seq_bytes(uint64_t seq, uint8_t b[8])
 {
 	int i;
 
@@ -878,7 +915,8 @@ static void seq_bytes(uint64_t seq, uint8_t b[8])
 }
 
 /* Builds an index value (sequence, uid) into buf (at least 8 + STORE_UID_MAX bytes). */
-static void ival(uint64_t seq, const char *uid, size_t uid_len, uint8_t *buf, MDB_val *v)
+static void
+ival(uint64_t seq, const char *uid, size_t uid_len, uint8_t *buf, MDB_val *v)
 {
 	seq_bytes(seq, buf);
 	memcpy(buf + 8, uid, uid_len);
@@ -887,13 +925,15 @@ static void ival(uint64_t seq, const char *uid, size_t uid_len, uint8_t *buf, MD
 }
 
 /* True when e is in the sorted list. */
-static bool ientry_in(const struct store_ientry *e, const struct store_ientry *list, size_t n)
+static bool
+ientry_in(const struct store_ientry *e, const struct store_ientry *list, size_t n)
 {
 	return n > 0 && bsearch(e, list, n, sizeof(*list), store_ientry_cmp) != NULL;
 }
 
 /* Removes (del) or adds the index entries of list that are not in other (both sorted, no duplicates). */
-static int apply_ientries(struct store_txn *t, bool del, const struct store_ientry *list, size_t n,
+static int
+apply_ientries(struct store_txn *t, bool del, const struct store_ientry *list, size_t n,
     const struct store_ientry *other, size_t on, uint64_t seq, const char *uid, size_t uid_len)
 {
 	uint8_t buf[8 + STORE_UID_MAX];
@@ -919,7 +959,8 @@ static int apply_ientries(struct store_txn *t, bool del, const struct store_ient
 }
 
 /* A copy of the record stored under uid (caller wipes and frees *copy), or STORE_E_NOTFOUND. */
-static int get_copy(struct store_txn *t, const char *uid, size_t uid_len, uint8_t **copy, size_t *len,
+static int
+get_copy(struct store_txn *t, const char *uid, size_t uid_len, uint8_t **copy, size_t *len,
     struct store_rec *r)
 {
 	MDB_val k = { uid_len, (void *)uid }, v;
@@ -943,7 +984,8 @@ static int get_copy(struct store_txn *t, const char *uid, size_t uid_len, uint8_
 }
 
 /* Wipes and frees a buffer. */
-static void wipe_free(uint8_t *p, size_t len)
+static void
+wipe_free(uint8_t *p, size_t len)
 {
 	if (p == NULL)
 		return;
@@ -952,7 +994,8 @@ static void wipe_free(uint8_t *p, size_t len)
 }
 
 /* Inserts or replaces an object: see store.h. */
-int store_put(struct store_txn *t, const struct store_object *o)
+int
+store_put(struct store_txn *t, const struct store_object *o)
 {
 	struct store_ientry *oldi = NULL, *newi = NULL;
 	size_t oldn = 0, newn = 0, oldlen = 0, newlen = 0, uid_len;
@@ -1019,7 +1062,8 @@ fail:
 }
 
 /* Removes an object and its index entries: see store.h. */
-int store_delete(struct store_txn *t, const char *uid)
+int
+store_delete(struct store_txn *t, const char *uid)
 {
 	struct store_ientry *ie = NULL;
 	struct store_rec r;
@@ -1056,7 +1100,8 @@ fail:
 }
 
 /* Reads an object with or without its material. */
-static int get_object(struct store_txn *t, const char *uid, bool material, struct store_object **out)
+static int
+get_object(struct store_txn *t, const char *uid, bool material, struct store_object **out)
 {
 	struct store_rec r;
 	MDB_val k, v;
@@ -1081,18 +1126,21 @@ static int get_object(struct store_txn *t, const char *uid, bool material, struc
 	return store_rec_to_object(&r, material, out);
 }
 
-int store_get(struct store_txn *t, const char *uid, struct store_object **out)
+int
+store_get(struct store_txn *t, const char *uid, struct store_object **out)
 {
 	return get_object(t, uid, true, out);
 }
 
-int store_get_meta(struct store_txn *t, const char *uid, struct store_object **out)
+int
+store_get_meta(struct store_txn *t, const char *uid, struct store_object **out)
 {
 	return get_object(t, uid, false, out);
 }
 
 /* Issues the next identifier: see store.h. */
-int store_new_uid(struct store_txn *t, char *buf, size_t size)
+int
+store_new_uid(struct store_txn *t, char *buf, size_t size)
 {
 	uint64_t v;
 	int rc, n;

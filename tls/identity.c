@@ -14,7 +14,8 @@
 #include "tls/tls_int.h"
 
 /* True when the bytes hold a NUL, a C0 control character or DEL, none of which belongs in a name. */
-static bool has_control(const unsigned char *s, size_t len)
+static bool
+has_control(const unsigned char *s, size_t len)
 {
 	size_t i;
 
@@ -25,7 +26,8 @@ static bool has_control(const unsigned char *s, size_t len)
 }
 
 /* Copies len bytes into a new NUL-terminated string, or NULL when out of memory. */
-static char *copy(const void *s, size_t len)
+static char *
+copy(const void *s, size_t len)
 {
 	char *p;
 
@@ -37,7 +39,8 @@ static char *copy(const void *s, size_t len)
 }
 
 /* Formats a DN in RFC 2253 form. Returns 0 and a malloc'd *out, or -1 and a cause. */
-static int dn_string(const X509_NAME *name, const char *what, char **out, char **cause)
+static int
+dn_string(const X509_NAME *name, const char *what, char **out, char **cause)
 {
 	BIO *bio;
 	char *data;
@@ -73,7 +76,8 @@ out:
 }
 
 /* Reads the subject's only commonName as UTF-8 (NULL if none or empty). Returns 0, or -1 and a cause. */
-static int common_name(const X509_NAME *name, char **out, char **cause)
+static int
+common_name(const X509_NAME *name, char **out, char **cause)
 {
 	const ASN1_STRING *data;
 	unsigned char *utf8 = NULL;
@@ -118,7 +122,8 @@ static int common_name(const X509_NAME *name, char **out, char **cause)
 }
 
 /* Formats the serial number as lowercase hex without leading zeros. Returns 0, or -1 and a cause. */
-static int serial_hex(X509 *x, char **out, char **cause)
+static int
+serial_hex(X509 *x, char **out, char **cause)
 {
 	const ASN1_INTEGER *serial = X509_get0_serialNumber(x);
 	BIGNUM *bn = NULL;
@@ -156,7 +161,8 @@ out:
 }
 
 /* Converts a certificate time to time_t. Returns 0, or -1 and a cause. */
-static int cert_time(const ASN1_TIME *t, const char *what, time_t *out, char **cause)
+static int
+cert_time(const ASN1_TIME *t, const char *what, time_t *out, char **cause)
 {
 	struct tm tm;
 
@@ -171,7 +177,8 @@ static int cert_time(const ASN1_TIME *t, const char *what, time_t *out, char **c
 }
 
 /* Copies one IA5String name (DNS, email, URI). Returns 0, or -1 and a cause. */
-static int san_text(const ASN1_IA5STRING *s, char **out, char **cause)
+static int
+san_text(const ASN1_IA5STRING *s, char **out, char **cause)
 {
 	const unsigned char *data = ASN1_STRING_get0_data(s);
 	int len = ASN1_STRING_length(s);
@@ -195,7 +202,8 @@ static int san_text(const ASN1_IA5STRING *s, char **out, char **cause)
 }
 
 /* Formats an iPAddress name. Returns 0, or -1 and a cause. */
-static int san_ip(const ASN1_OCTET_STRING *s, char **out, char **cause)
+static int
+san_ip(const ASN1_OCTET_STRING *s, char **out, char **cause)
 {
 	char buf[INET6_ADDRSTRLEN];
 	const unsigned char *data = ASN1_STRING_get0_data(s);
@@ -213,7 +221,8 @@ static int san_ip(const ASN1_OCTET_STRING *s, char **out, char **cause)
 }
 
 /* Reads the DNS, email, URI and IP entries of subjectAltName. Returns 0, or -1 and a cause. */
-static int alt_names(X509 *x, struct tls_identity *id, char **cause)
+static int
+alt_names(X509 *x, struct tls_identity *id, char **cause)
 {
 	GENERAL_NAMES *gens;
 	GENERAL_NAME *gen;
@@ -275,7 +284,8 @@ out:
 	return rc;
 }
 
-int tls_identity_get(SSL *ssl, struct tls_identity **out, char **cause)
+int
+tls_identity_get(SSL *ssl, struct tls_identity **out, char **cause)
 {
 	struct tls_identity *id = NULL;
 	unsigned char md[EVP_MAX_MD_SIZE];
@@ -319,7 +329,8 @@ fail:
 	return -1;
 }
 
-void tls_identity_free(struct tls_identity *id)
+void
+tls_identity_free(struct tls_identity *id)
 {
 	size_t i;
 

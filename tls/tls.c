@@ -31,7 +31,8 @@ struct tls_server {
 };
 
 /* Formats a message into a malloc'd string, or NULL when out of memory. */
-static char *vformat(const char *fmt, va_list ap)
+static char *
+vformat(const char *fmt, va_list ap)
 {
 	char *s;
 
@@ -40,7 +41,8 @@ static char *vformat(const char *fmt, va_list ap)
 	return s;
 }
 
-void tls_cause(char **cause, const char *fmt, ...)
+void
+tls_cause(char **cause, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -51,7 +53,8 @@ void tls_cause(char **cause, const char *fmt, ...)
 	va_end(ap);
 }
 
-void tls_cause_ssl(char **cause, const char *fmt, ...)
+void
+tls_cause_ssl(char **cause, const char *fmt, ...)
 {
 	va_list ap;
 	char *prefix;
@@ -68,7 +71,8 @@ void tls_cause_ssl(char **cause, const char *fmt, ...)
 }
 
 /* Appends to buf (size bytes, always NUL-terminated) as far as it fits. */
-static void append(char *buf, size_t size, const char *s)
+static void
+append(char *buf, size_t size, const char *s)
 {
 	size_t len = strlen(buf);
 
@@ -76,7 +80,8 @@ static void append(char *buf, size_t size, const char *s)
 		snprintf(buf + len, size - len, "%s", s);
 }
 
-char *tls_errors(const char *prefix)
+char *
+tls_errors(const char *prefix)
 {
 	char text[1024], one[400], last[400];
 	const char *data, *lib, *reason;
@@ -125,7 +130,8 @@ char *tls_errors(const char *prefix)
  * Reads a whole regular file of at most TLS_MAX_FILE_SIZE bytes into malloc'd memory. what names the
  * option for the cause. Returns 0 and *out, *outlen, or -1 and a cause. Callers holding secrets wipe it.
  */
-static int read_file(const char *what, const char *path, unsigned char **out, size_t *outlen, char **cause)
+static int
+read_file(const char *what, const char *path, unsigned char **out, size_t *outlen, char **cause)
 {
 	struct stat st;
 	unsigned char *buf = NULL;
@@ -189,7 +195,8 @@ fail:
 }
 
 /* Frees a file buffer after wiping it. */
-static void free_file(unsigned char *buf, size_t len)
+static void
+free_file(unsigned char *buf, size_t len)
 {
 	if (buf == NULL)
 		return;
@@ -198,7 +205,8 @@ static void free_file(unsigned char *buf, size_t len)
 }
 
 /* PEM password callback that never prompts; records that a password was wanted. */
-static int no_password_cb(char *buf, int size, int rwflag, void *arg)
+static int
+no_password_cb(char *buf, int size, int rwflag, void *arg)
 {
 	(void)buf;
 	(void)size;
@@ -212,7 +220,8 @@ static int no_password_cb(char *buf, int size, int rwflag, void *arg)
  * Reads every PEM certificate of a file, in order (other PEM blocks, such as a key, are skipped).
  * Returns 0 and a stack of at least one and at most max certificates, or -1 and a cause.
  */
-static int load_certs(const char *what, const char *path, int max, STACK_OF(X509) **out, char **cause)
+static int
+load_certs(const char *what, const char *path, int max, STACK_OF(X509) **out, char **cause)
 {
 	STACK_OF(X509) *sk = NULL;
 	unsigned char *buf = NULL;
@@ -268,7 +277,8 @@ fail:
 }
 
 /* Reads an unencrypted PEM private key. Returns 0 and *out, or -1 and a cause. The file buffer is wiped. */
-static int load_key(const char *what, const char *path, EVP_PKEY **out, char **cause)
+static int
+load_key(const char *what, const char *path, EVP_PKEY **out, char **cause)
 {
 	unsigned char *buf = NULL;
 	size_t len = 0;
@@ -307,7 +317,8 @@ fail:
  * Reads a PKCS#12 identity: its key, the certificate that goes with it and any other certificates (the
  * chain). A wrong password is told apart from a damaged file. Returns 0, or -1 and a cause.
  */
-static int load_p12(const char *path, const char *password, EVP_PKEY **key, X509 **cert,
+static int
+load_p12(const char *path, const char *password, EVP_PKEY **key, X509 **cert,
     STACK_OF(X509) **chain, char **cause)
 {
 	unsigned char *buf = NULL;
@@ -376,7 +387,8 @@ fail:
  * Installs a certificate, its private key and chain certificates into ctx and checks that the key
  * matches. desc names the source for the cause. Returns 0, or -1 and a cause.
  */
-static int use_identity(SSL_CTX *ctx, X509 *cert, EVP_PKEY *key, STACK_OF(X509) *chain, const char *desc,
+static int
+use_identity(SSL_CTX *ctx, X509 *cert, EVP_PKEY *key, STACK_OF(X509) *chain, const char *desc,
     char **cause)
 {
 	ERR_clear_error();
@@ -396,7 +408,8 @@ static int use_identity(SSL_CTX *ctx, X509 *cert, EVP_PKEY *key, STACK_OF(X509) 
 }
 
 /* Loads the PEM or PKCS#12 server identity of cfg into ctx. Returns 0, or -1 and a cause. */
-static int load_server_identity(SSL_CTX *ctx, const struct tls_config *cfg, char **cause)
+static int
+load_server_identity(SSL_CTX *ctx, const struct tls_config *cfg, char **cause)
 {
 	STACK_OF(X509) *certs = NULL, *chain = NULL;
 	EVP_PKEY *key = NULL;
@@ -438,7 +451,8 @@ out:
 }
 
 /* Orders X509 names for de-duplication. */
-static int name_cmp(const X509_NAME *const *a, const X509_NAME *const *b)
+static int
+name_cmp(const X509_NAME *const *a, const X509_NAME *const *b)
 {
 	return X509_NAME_cmp(*a, *b);
 }
@@ -447,7 +461,8 @@ static int name_cmp(const X509_NAME *const *a, const X509_NAME *const *b)
  * Trusts the CAs of a PEM bundle for verifying peers, and (on a server) announces their subjects as the
  * acceptable CA names, which Windows uses to pick a client certificate. Returns 0, or -1 and a cause.
  */
-static int load_trust(SSL_CTX *ctx, const char *what, const char *path, bool announce, char **cause)
+static int
+load_trust(SSL_CTX *ctx, const char *what, const char *path, bool announce, char **cause)
 {
 	STACK_OF(X509) *cas = NULL;
 	STACK_OF(X509_NAME) *names = NULL;
@@ -494,7 +509,8 @@ out:
 }
 
 /* Checks the parts of cfg that need no file. Returns 0 and the minimum version, or -1 and a cause. */
-static int check_config(const struct tls_config *cfg, int *min_version, char **cause)
+static int
+check_config(const struct tls_config *cfg, int *min_version, char **cause)
 {
 	if (cfg == NULL) {
 		tls_cause(cause, "no tls configuration");
@@ -547,7 +563,8 @@ static int check_config(const struct tls_config *cfg, int *min_version, char **c
 	return 0;
 }
 
-void tls_config_init(struct tls_config *cfg)
+void
+tls_config_init(struct tls_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->session_cache_size = TLS_DEFAULT_SESSION_CACHE_SIZE;
@@ -556,7 +573,8 @@ void tls_config_init(struct tls_config *cfg)
 	cfg->verify_depth = TLS_DEFAULT_VERIFY_DEPTH;
 }
 
-void tls_config_clear(struct tls_config *cfg)
+void
+tls_config_clear(struct tls_config *cfg)
 {
 	if (cfg == NULL)
 		return;
@@ -573,7 +591,8 @@ void tls_config_clear(struct tls_config *cfg)
 	tls_config_init(cfg);
 }
 
-int tls_server_ctx_new(const struct tls_config *cfg, SSL_CTX **out, char **cause)
+int
+tls_server_ctx_new(const struct tls_config *cfg, SSL_CTX **out, char **cause)
 {
 	SSL_CTX *ctx = NULL;
 	const char *ciphers;
@@ -657,7 +676,8 @@ fail:
 	return -1;
 }
 
-int tls_config_check(const struct tls_config *cfg, char **cause)
+int
+tls_config_check(const struct tls_config *cfg, char **cause)
 {
 	SSL_CTX *ctx;
 
@@ -667,7 +687,8 @@ int tls_config_check(const struct tls_config *cfg, char **cause)
 	return 0;
 }
 
-int tls_server_new(const struct tls_config *cfg, struct tls_server **out, char **cause)
+int
+tls_server_new(const struct tls_config *cfg, struct tls_server **out, char **cause)
 {
 	struct tls_server *ts;
 
@@ -685,17 +706,20 @@ int tls_server_new(const struct tls_config *cfg, struct tls_server **out, char *
 	return 0;
 }
 
-SSL_CTX *tls_server_ctx(const struct tls_server *ts)
+SSL_CTX *
+tls_server_ctx(const struct tls_server *ts)
 {
 	return ts->ctx;
 }
 
-unsigned long tls_server_generation(const struct tls_server *ts)
+unsigned long
+tls_server_generation(const struct tls_server *ts)
 {
 	return ts->generation;
 }
 
-int tls_server_reload(struct tls_server *ts, const struct tls_config *cfg, char **cause)
+int
+tls_server_reload(struct tls_server *ts, const struct tls_config *cfg, char **cause)
 {
 	SSL_CTX *ctx;
 
@@ -708,7 +732,8 @@ int tls_server_reload(struct tls_server *ts, const struct tls_config *cfg, char 
 	return 0;
 }
 
-void tls_server_free(struct tls_server *ts)
+void
+tls_server_free(struct tls_server *ts)
 {
 	if (ts == NULL)
 		return;
@@ -716,7 +741,8 @@ void tls_server_free(struct tls_server *ts)
 	free(ts);
 }
 
-void tls_shutdown(SSL *ssl)
+void
+tls_shutdown(SSL *ssl)
 {
 	if (ssl == NULL || !SSL_is_init_finished(ssl) || (SSL_get_shutdown(ssl) & SSL_SENT_SHUTDOWN))
 		return;
@@ -725,7 +751,8 @@ void tls_shutdown(SSL *ssl)
 	ERR_clear_error();
 }
 
-void tls_ctx_stats(SSL_CTX *ctx, struct tls_stats *st)
+void
+tls_ctx_stats(SSL_CTX *ctx, struct tls_stats *st)
 {
 	st->accept = SSL_CTX_sess_accept(ctx);
 	st->accept_good = SSL_CTX_sess_accept_good(ctx);
@@ -736,7 +763,8 @@ void tls_ctx_stats(SSL_CTX *ctx, struct tls_stats *st)
 	st->cached = SSL_CTX_sess_number(ctx);
 }
 
-int tls_client_ctx_new(const char *ca_file, const char *cert_file, const char *key_file, SSL_CTX **out,
+int
+tls_client_ctx_new(const char *ca_file, const char *cert_file, const char *key_file, SSL_CTX **out,
     char **cause)
 {
 	STACK_OF(X509) *certs = NULL;
@@ -798,7 +826,8 @@ fail:
 	return -1;
 }
 
-int tls_client_ctx_set_versions(SSL_CTX *ctx, int min, int max, char **cause)
+int
+tls_client_ctx_set_versions(SSL_CTX *ctx, int min, int max, char **cause)
 {
 	if ((min != TLS1_2_VERSION && min != TLS1_3_VERSION) || (max != TLS1_2_VERSION && max != TLS1_3_VERSION) ||
 	    min > max) {
@@ -813,7 +842,8 @@ int tls_client_ctx_set_versions(SSL_CTX *ctx, int min, int max, char **cause)
 	return 0;
 }
 
-int tls_client_set_host(SSL *ssl, const char *host, char **cause)
+int
+tls_client_set_host(SSL *ssl, const char *host, char **cause)
 {
 	unsigned char addr[16];
 
@@ -834,7 +864,8 @@ int tls_client_set_host(SSL *ssl, const char *host, char **cause)
 	return 0;
 }
 
-const char *tls_version_str(const SSL *ssl)
+const char *
+tls_version_str(const SSL *ssl)
 {
 	return SSL_get_version(ssl);
 }

@@ -36,7 +36,8 @@
 #define OWNERS		1000
 #define FILL_GROUP	1000
 
-static double now(void)
+static double
+now(void)
 {
 	struct timespec ts;
 
@@ -44,13 +45,15 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void die(const char *what, int rc)
+static void
+die(const char *what, int rc)
 {
 	fprintf(stderr, "bench_store: %s: %s\n", what, store_strerror(rc));
 	exit(1);
 }
 
-static int cmp_double(const void *a, const void *b)
+static int
+cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
 
@@ -58,7 +61,8 @@ static int cmp_double(const void *a, const void *b)
 }
 
 /* Percentile (0-100) of sorted samples, in microseconds. */
-static double pct(double *v, size_t n, double p)
+static double
+pct(double *v, size_t n, double p)
 {
 	size_t i = (size_t)(p / 100.0 * (double)(n - 1) + 0.5);
 
@@ -66,7 +70,8 @@ static double pct(double *v, size_t n, double p)
 }
 
 /* Object number i of the fill: owner client-(i % OWNERS), name key-i, AES-256, a link for one in four. */
-static struct store_object *make_object(const char *uid, uint64_t i, unsigned *seed)
+static struct store_object *
+make_object(const char *uid, uint64_t i, unsigned *seed)
 {
 	struct store_object *o = store_object_new();
 	struct ttlv *n, *l;
@@ -104,7 +109,8 @@ static struct store_object *make_object(const char *uid, uint64_t i, unsigned *s
 }
 
 /* One write as a request makes it: a transaction, a new uid, a put, a commit. */
-static void write_one(struct store *s, uint64_t i, unsigned *seed)
+static void
+write_one(struct store *s, uint64_t i, unsigned *seed)
 {
 	struct store_txn *t;
 	struct store_object *o;
@@ -121,7 +127,8 @@ static void write_one(struct store *s, uint64_t i, unsigned *seed)
 		die("commit", rc);
 }
 
-static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+static int
+rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
 {
 	(void)st;
 	(void)flag;
@@ -129,7 +136,8 @@ static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *
 	return remove(p);
 }
 
-static uint64_t disk_bytes(const char *dir)
+static uint64_t
+disk_bytes(const char *dir)
 {
 	char p[4200];
 	struct stat st;
@@ -140,7 +148,8 @@ static uint64_t disk_bytes(const char *dir)
 	return (uint64_t)st.st_blocks * 512;
 }
 
-static struct store *open_store(const char *path, bool group)
+static struct store *
+open_store(const char *path, bool group)
 {
 	struct store_options o;
 	struct store *s;
@@ -158,7 +167,8 @@ static struct store *open_store(const char *path, bool group)
 }
 
 /* Times Locate by name for random objects, as their owner would ask; fills lat[]. */
-static void bench_locate(struct store *s, uint64_t n, size_t q, double *lat, unsigned *seed)
+static void
+bench_locate(struct store *s, uint64_t n, size_t q, double *lat, unsigned *seed)
 {
 	struct ttlv_arena *a;
 	struct ttlv *filter, *nm;
@@ -199,7 +209,8 @@ static void bench_locate(struct store *s, uint64_t n, size_t q, double *lat, uns
 }
 
 /* Times Get by id for random objects; fills lat[]. */
-static void bench_get(struct store *s, uint64_t n, size_t q, double *lat, unsigned *seed)
+static void
+bench_get(struct store *s, uint64_t n, size_t q, double *lat, unsigned *seed)
 {
 	struct store_txn *t;
 	struct store_object *o;
@@ -219,13 +230,15 @@ static void bench_get(struct store *s, uint64_t n, size_t q, double *lat, unsign
 	}
 }
 
-static void report_lat(const char *what, double *lat, size_t q)
+static void
+report_lat(const char *what, double *lat, size_t q)
 {
 	qsort(lat, q, sizeof(*lat), cmp_double);
 	printf("| %-38s | p50 %7.1f us | p99 %7.1f us |\n", what, pct(lat, q, 50), pct(lat, q, 99));
 }
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
 	uint64_t n = 1000000, i, written, base, before, after;
 	size_t q = 100000, group = 64;

@@ -109,7 +109,8 @@ struct diff {
 };
 
 /* Sets the one-line account of a difference. */
-static void __attribute__((format(printf, 2, 3))) set_reason(struct diff *d, const char *fmt, ...)
+static void __attribute__((format(printf, 2, 3)))
+set_reason(struct diff *d, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -119,7 +120,8 @@ static void __attribute__((format(printf, 2, 3))) set_reason(struct diff *d, con
 }
 
 /* The XML name of a tag, or its hex form in a static buffer. */
-static const char *tag_str(uint32_t tag)
+static const char *
+tag_str(uint32_t tag)
 {
 	static char buf[16];
 	const char *n = ttlv_tag_xml_name(tag);
@@ -131,7 +133,8 @@ static const char *tag_str(uint32_t tag)
 }
 
 /* Finds the value bound to a placeholder, or NULL. */
-static const struct ttlv *lookup(const struct run *r, const char *name)
+static const struct ttlv *
+lookup(const struct run *r, const char *name)
 {
 	size_t i;
 
@@ -142,7 +145,8 @@ static const struct ttlv *lookup(const struct run *r, const char *name)
 }
 
 /* Copies item (and what is under it) into arena. Returns the copy, or NULL when out of memory. */
-static struct ttlv *copy_item(struct ttlv_arena *a, const struct ttlv *t)
+static struct ttlv *
+copy_item(struct ttlv_arena *a, const struct ttlv *t)
 {
 	struct ttlv *c, *k;
 	const struct ttlv *x;
@@ -173,7 +177,8 @@ static struct ttlv *copy_item(struct ttlv_arena *a, const struct ttlv *t)
 }
 
 /* Binds name to a copy of value. Returns 0, or -1 when out of memory or over the limit. */
-static int bind_value(struct run *r, const char *name, const struct ttlv *value)
+static int
+bind_value(struct run *r, const char *name, const struct ttlv *value)
 {
 	struct binding *nb;
 	const struct ttlv *copy;
@@ -195,19 +200,22 @@ static int bind_value(struct run *r, const char *name, const struct ttlv *value)
 }
 
 /* True for Date-Time and Date-Time Extended. */
-static bool is_time(uint8_t type)
+static bool
+is_time(uint8_t type)
 {
 	return type == TTLV_DATE_TIME || type == TTLV_DATE_TIME_EXTENDED;
 }
 
 /* True for the byte-like types. */
-static bool is_bytes(uint8_t type)
+static bool
+is_bytes(uint8_t type)
 {
 	return type == TTLV_TEXT_STRING || type == TTLV_BYTE_STRING || type == TTLV_BIG_INTEGER;
 }
 
 /* Skips the sign-extension bytes of a Big Integer: the value without redundant leading 00 or FF bytes. */
-static void bigint_trim(const struct ttlv *t, const uint8_t **p, size_t *len)
+static void
+bigint_trim(const struct ttlv *t, const uint8_t **p, size_t *len)
 {
 	const uint8_t *d = t->v.bytes.data;
 	size_t n = t->length;
@@ -221,7 +229,8 @@ static void bigint_trim(const struct ttlv *t, const uint8_t **p, size_t *len)
 }
 
 /* Compares two leaf values regardless of their tags (Big Integers by value). */
-static bool value_equal(const struct ttlv *a, const struct ttlv *b)
+static bool
+value_equal(const struct ttlv *a, const struct ttlv *b)
 {
 	const uint8_t *pa, *pb;
 	size_t la, lb;
@@ -258,13 +267,15 @@ static bool value_equal(const struct ttlv *a, const struct ttlv *b)
 }
 
 /* Items whose value and presence are the server's own: a free-text message and its correlation value. */
-static bool ignored(uint32_t tag)
+static bool
+ignored(uint32_t tag)
 {
 	return tag == KMIP_TAG_RESULT_MESSAGE || tag == KMIP_TAG_SERVER_CORRELATION_VALUE;
 }
 
 /* Adds a name to a set. Returns 0, or -1 when out of memory. */
-static int set_add(struct name_set *set, const char *name)
+static int
+set_add(struct name_set *set, const char *name)
 {
 	const char **v;
 	size_t i;
@@ -285,7 +296,8 @@ static int set_add(struct name_set *set, const char *name)
 }
 
 /* True when name (which may be NULL) is in the set. */
-static bool set_has(const struct name_set *set, const char *name)
+static bool
+set_has(const struct name_set *set, const char *name)
 {
 	size_t i;
 
@@ -296,7 +308,8 @@ static bool set_has(const struct name_set *set, const char *name)
 }
 
 /* The Enumeration value of a child, or 0. */
-static uint32_t child_enum(const struct ttlv *parent, uint32_t tag)
+static uint32_t
+child_enum(const struct ttlv *parent, uint32_t tag)
 {
 	const struct ttlv *c = ttlv_find(parent, tag);
 
@@ -304,7 +317,8 @@ static uint32_t child_enum(const struct ttlv *parent, uint32_t tag)
 }
 
 /* True when a request tree names the RSA algorithm (2.x attribute, Key Block, or 1.x Attribute). */
-static bool names_rsa(const struct ttlv *t)
+static bool
+names_rsa(const struct ttlv *t)
 {
 	const struct ttlv *c, *n, *v;
 
@@ -323,7 +337,8 @@ static bool names_rsa(const struct ttlv *t)
 }
 
 /* Adds every identifier placeholder under an expected item to a set. Returns 0, or -1. */
-static int add_identifiers(struct run *r, struct name_set *set, const struct ttlv *t)
+static int
+add_identifiers(struct run *r, struct name_set *set, const struct ttlv *t)
 {
 	const char *ph = ttlv_xml_placeholder(r->doc, t);
 	const struct ttlv *c;
@@ -338,7 +353,8 @@ static int add_identifiers(struct run *r, struct name_set *set, const struct ttl
 }
 
 /* The request Batch Item answered by an expected response Batch Item (same position), or NULL. */
-static const struct ttlv *request_item(const struct run *r, const struct ttlv *exp_item)
+static const struct ttlv *
+request_item(const struct run *r, const struct ttlv *exp_item)
 {
 	const struct ttlv *e, *q;
 
@@ -350,7 +366,8 @@ static const struct ttlv *request_item(const struct run *r, const struct ttlv *e
 }
 
 /* Sets the context for comparing one expected response Batch Item. */
-static void enter_batch_item(struct run *r, const struct ttlv *exp_item)
+static void
+enter_batch_item(struct run *r, const struct ttlv *exp_item)
 {
 	const struct ttlv *payload = ttlv_find(exp_item, KMIP_TAG_RESPONSE_PAYLOAD);
 	const struct ttlv *req = request_item(r, exp_item), *uid;
@@ -375,7 +392,8 @@ static void enter_batch_item(struct run *r, const struct ttlv *exp_item)
  * material, digests, cipher texts and the plain text of a foreign cipher text cannot be known in advance) and the RSA keys it made or registered.
  * Returns 0, or -1 when out of memory.
  */
-static int note_batch_item(struct run *r, const struct ttlv *exp_item)
+static int
+note_batch_item(struct run *r, const struct ttlv *exp_item)
 {
 	const struct ttlv *payload = ttlv_find(exp_item, KMIP_TAG_RESPONSE_PAYLOAD);
 	const struct ttlv *req = request_item(r, exp_item);
@@ -410,7 +428,8 @@ static int note_batch_item(struct run *r, const struct ttlv *exp_item)
  * generator of the server that made the key, which the test cases show for their own server. Both sides
  * must have one; its fields are the server's.
  */
-static bool describes_rng(const struct ttlv *exp, const struct ttlv *act)
+static bool
+describes_rng(const struct ttlv *exp, const struct ttlv *act)
 {
 	const struct ttlv *en, *an;
 
@@ -432,7 +451,8 @@ static bool describes_rng(const struct ttlv *exp, const struct ttlv *act)
  * cipher text that server made;
  * the IV, cipher text and tag of an Encrypt whose IV the server chose; RSA cipher texts (random padding).
  */
-static bool server_chosen(const struct run *r, const struct ttlv *exp, const struct ttlv *act)
+static bool
+server_chosen(const struct run *r, const struct ttlv *exp, const struct ttlv *act)
 {
 	const struct context *c = &r->ctx;
 
@@ -457,14 +477,16 @@ static bool server_chosen(const struct run *r, const struct ttlv *exp, const str
 }
 
 /* True when the children of an item with this tag form one unordered set. */
-static bool unordered_parent(uint32_t tag)
+static bool
+unordered_parent(uint32_t tag)
 {
 	return tag == KMIP_TAG_ATTRIBUTES || tag == KMIP_TAG_COMMON_ATTRIBUTES ||
 	    tag == KMIP_TAG_PRIVATE_KEY_ATTRIBUTES || tag == KMIP_TAG_PUBLIC_KEY_ATTRIBUTES;
 }
 
 /* True when a child with this tag under parent belongs to the parent's unordered set. */
-static bool unordered_child(uint32_t parent, uint32_t tag)
+static bool
+unordered_child(uint32_t parent, uint32_t tag)
 {
 	if (unordered_parent(parent) || tag == KMIP_TAG_ATTRIBUTE)
 		return true;
@@ -475,7 +497,8 @@ static bool unordered_child(uint32_t parent, uint32_t tag)
 }
 
 /* Appends "/Name" or "/Name[i]" to the path; returns the old length to restore. */
-static size_t path_push(struct diff *d, const struct ttlv *parent, const struct ttlv *child)
+static size_t
+path_push(struct diff *d, const struct ttlv *parent, const struct ttlv *child)
 {
 	size_t old = strlen(d->path);
 	unsigned same = 0, index = 0;
@@ -500,7 +523,8 @@ static size_t path_push(struct diff *d, const struct ttlv *parent, const struct 
 static bool compare(struct run *r, const struct ttlv *exp, const struct ttlv *act, struct diff *d);
 
 /* Leaf value as a short text for the reason line (secrets are summarized as their length). */
-static void short_value(const struct ttlv *t, char *buf, size_t size)
+static void
+short_value(const struct ttlv *t, char *buf, size_t size)
 {
 	switch (t->type) {
 	case TTLV_INTEGER:
@@ -537,7 +561,8 @@ static void short_value(const struct ttlv *t, char *buf, size_t size)
 }
 
 /* The Attribute Name text of a 1.x Attribute, or NULL. */
-static const char *attribute_name(const struct ttlv *t)
+static const char *
+attribute_name(const struct ttlv *t)
 {
 	const struct ttlv *n;
 
@@ -548,14 +573,16 @@ static const char *attribute_name(const struct ttlv *t)
 }
 
 /* True for an Operation or Object Type that a Query response lists. */
-static bool query_list(const struct run *r, const struct ttlv *parent, const struct ttlv *child)
+static bool
+query_list(const struct run *r, const struct ttlv *parent, const struct ttlv *child)
 {
 	return r->ctx.op == KMIP_OPERATION_QUERY && parent->tag == KMIP_TAG_RESPONSE_PAYLOAD &&
 	    (child->tag == KMIP_TAG_OPERATION || child->tag == KMIP_TAG_OBJECT_TYPE);
 }
 
 /* Compares the children of two structures (see the rules at the top). */
-static bool compare_children(struct run *r, const struct ttlv *exp, const struct ttlv *act, struct diff *d)
+static bool
+compare_children(struct run *r, const struct ttlv *exp, const struct ttlv *act, struct diff *d)
 {
 	const struct ttlv *e, *a, *best;
 	const struct ttlv **used = NULL;
@@ -707,7 +734,8 @@ out:
 }
 
 /* When the server failed a Batch Item that should have succeeded, adds its Result Reason and Message. */
-static void explain_failure(const struct ttlv *exp, const struct ttlv *act, struct diff *d)
+static void
+explain_failure(const struct ttlv *exp, const struct ttlv *act, struct diff *d)
 {
 	const struct ttlv *msg = ttlv_find(act, KMIP_TAG_RESULT_MESSAGE);
 	const char *reason = ttlv_enum_xml_name(KMIP_TAG_RESULT_REASON, child_enum(act, KMIP_TAG_RESULT_REASON));
@@ -722,7 +750,8 @@ static void explain_failure(const struct ttlv *exp, const struct ttlv *act, stru
 }
 
 /* Compares an expected item with the server's; on a difference fills d and returns false. */
-static bool compare(struct run *r, const struct ttlv *exp, const struct ttlv *act, struct diff *d)
+static bool
+compare(struct run *r, const struct ttlv *exp, const struct ttlv *act, struct diff *d)
 {
 	const char *ph = ttlv_xml_placeholder(r->doc, exp);
 	const struct ttlv *bound;
@@ -798,7 +827,8 @@ static bool compare(struct run *r, const struct ttlv *exp, const struct ttlv *ac
 }
 
 /* Finds the first item with this tag in a tree, depth first, or NULL. */
-static const struct ttlv *find_deep(const struct ttlv *t, uint32_t tag)
+static const struct ttlv *
+find_deep(const struct ttlv *t, uint32_t tag)
 {
 	const struct ttlv *c, *f;
 
@@ -818,7 +848,8 @@ static const struct ttlv *find_deep(const struct ttlv *t, uint32_t tag)
  * such a placeholder takes the newest value the server sent under the same tag. Identifiers are never
  * guessed that way. Returns the value, or NULL.
  */
-static const struct ttlv *request_value(struct run *r, const char *ph, uint32_t tag)
+static const struct ttlv *
+request_value(struct run *r, const char *ph, uint32_t tag)
 {
 	const struct ttlv *v;
 	size_t i;
@@ -840,7 +871,8 @@ static const struct ttlv *request_value(struct run *r, const char *ph, uint32_t 
 }
 
 /* Parses "$NOW", "$NOW-N" or "$NOW+N" into an offset in seconds. Returns 0, or -1. */
-static int now_offset(const char *ph, int64_t *off)
+static int
+now_offset(const char *ph, int64_t *off)
 {
 	long long n;
 	char *end;
@@ -860,7 +892,8 @@ static int now_offset(const char *ph, int64_t *off)
 }
 
 /* Encodes a request item with its placeholders filled in. Returns 0, or -1 and a reason. */
-static int encode_request(struct run *r, struct ttlv_enc *enc, const struct ttlv *t, char *why, size_t size)
+static int
+encode_request(struct run *r, struct ttlv_enc *enc, const struct ttlv *t, char *why, size_t size)
 {
 	const char *ph = ttlv_xml_placeholder(r->doc, t);
 	const struct ttlv *c, *v;
@@ -917,7 +950,8 @@ static int encode_request(struct run *r, struct ttlv_enc *enc, const struct ttlv
 }
 
 /* The operations of a message, "Create" or "Create, Get", for the report. */
-static void operations(const struct ttlv *msg, char *buf, size_t size)
+static void
+operations(const struct ttlv *msg, char *buf, size_t size)
 {
 	const struct ttlv *bi, *op;
 	size_t len = 0;
@@ -936,7 +970,8 @@ static void operations(const struct ttlv *msg, char *buf, size_t size)
 }
 
 /* Prints a tree with every line indented, for the failure report. */
-static void print_indented(const struct ttlv *t, const char *indent, bool secrets)
+static void
+print_indented(const struct ttlv *t, const char *indent, bool secrets)
 {
 	char *text = NULL, *line, *save = NULL;
 	size_t len = 0;
@@ -956,7 +991,8 @@ static void print_indented(const struct ttlv *t, const char *indent, bool secret
 }
 
 /* Prints a message as KMIP XML (verbose mode). */
-static void print_xml(const char *what, const struct ttlv *t, const struct ttlv_xml_doc *doc)
+static void
+print_xml(const char *what, const struct ttlv *t, const struct ttlv_xml_doc *doc)
 {
 	printf("  %s:\n", what);
 	if (ttlv_xml_print(stdout, t, doc, 2) == -1)
@@ -964,7 +1000,8 @@ static void print_xml(const char *what, const struct ttlv *t, const struct ttlv_
 }
 
 /* Prints the FAIL line of a file. */
-static void __attribute__((format(printf, 2, 3))) report_fail(const struct run *r, const char *fmt, ...)
+static void __attribute__((format(printf, 2, 3)))
+report_fail(const struct run *r, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -976,7 +1013,8 @@ static void __attribute__((format(printf, 2, 3))) report_fail(const struct run *
 }
 
 /* Frees what a run holds. */
-static void run_clear(struct run *r)
+static void
+run_clear(struct run *r)
 {
 	size_t i;
 
@@ -996,7 +1034,8 @@ static void run_clear(struct run *r)
  * Runs one file. Returns 0 when it passed, EXIT_FAILED when the server's answers differ or it could not
  * be reached, EXIT_BROKEN when the file cannot be run at all.
  */
-static int run_file(const struct options *opt, SSL_CTX *ctx, const char *path)
+static int
+run_file(const struct options *opt, SSL_CTX *ctx, const char *path)
 {
 	struct kmip_client *cl = NULL;
 	struct ttlv_enc enc;
@@ -1093,14 +1132,16 @@ out:
 }
 
 /* Prints the command line. */
-static void usage(FILE *out)
+static void
+usage(FILE *out)
 {
 	fprintf(out, "usage: kmip-conformance --host H --port P --ca CA --cert CERT --key KEY\n"
 	    "                        [--servername NAME] [--timeout SECONDS] [--verbose] FILE...\n");
 }
 
 /* Makes every connection check that the server certificate names name (a DNS name or an IP address). */
-static int expect_server_name(SSL_CTX *ctx, const char *name)
+static int
+expect_server_name(SSL_CTX *ctx, const char *name)
 {
 	X509_VERIFY_PARAM *param = SSL_CTX_get0_param(ctx);
 
@@ -1110,7 +1151,8 @@ static int expect_server_name(SSL_CTX *ctx, const char *name)
 }
 
 /* Runs every file given; see the top of the file for the exit status. */
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "host", required_argument, NULL, 'H' },

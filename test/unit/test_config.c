@@ -38,7 +38,8 @@ static char *const tls_ov[] = {
 	"tls.cert_file=/c.crt", "tls.key_file=/c.key", "tls.clients_ca_cert_file=/ca.crt",
 };
 
-static int setup(void **state)
+static int
+setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 
@@ -54,7 +55,8 @@ static int setup(void **state)
 	return 0;
 }
 
-static int teardown(void **state)
+static int
+teardown(void **state)
 {
 	struct fixture *f = *state;
 	char cmd[128];
@@ -70,7 +72,8 @@ static int teardown(void **state)
 }
 
 /* Writes text to path. */
-static void write_file(const char *path, const char *text)
+static void
+write_file(const char *path, const char *text)
 {
 	FILE *fp = fopen(path, "w");
 
@@ -80,7 +83,8 @@ static void write_file(const char *path, const char *text)
 }
 
 /* Reads a whole file into a malloc'd string. */
-static char *read_file(const char *path)
+static char *
+read_file(const char *path)
 {
 	FILE *fp = fopen(path, "r");
 	char *buf;
@@ -101,7 +105,8 @@ static char *read_file(const char *path)
 }
 
 /* Writes text to the fixture's file and loads it with overrides into f->cfg; returns config_load's result. */
-static int load_text(struct fixture *f, const char *text, char *const *ov, size_t nov)
+static int
+load_text(struct fixture *f, const char *text, char *const *ov, size_t nov)
 {
 	int rc;
 
@@ -123,14 +128,16 @@ static int load_text(struct fixture *f, const char *text, char *const *ov, size_
 }
 
 /* Asserts that text loads. */
-static void load_ok(struct fixture *f, const char *text, char *const *ov, size_t nov)
+static void
+load_ok(struct fixture *f, const char *text, char *const *ov, size_t nov)
 {
 	if (load_text(f, text, ov, nov) != 0)
 		fail_msg("does not load: %s", f->cause);
 }
 
 /* Asserts that loading text fails with a cause that contains each of the given strings. */
-static void expect_error(struct fixture *f, const char *text, char *const *ov, size_t nov, ...)
+static void
+expect_error(struct fixture *f, const char *text, char *const *ov, size_t nov, ...)
 {
 	const char *want;
 	va_list ap;
@@ -146,7 +153,8 @@ static void expect_error(struct fixture *f, const char *text, char *const *ov, s
 }
 
 /* "PATH:LINE: " of the fixture's file. */
-static const char *at(struct fixture *f, int line)
+static const char *
+at(struct fixture *f, int line)
 {
 	static char buf[192];
 
@@ -155,7 +163,8 @@ static const char *at(struct fixture *f, int line)
 }
 
 /* The index of key name in the table. */
-static size_t key_index(const char *name)
+static size_t
+key_index(const char *name)
 {
 	for (size_t i = 0; i < config_key_count(); i++)
 		if (strcmp(config_key_name(i), name) == 0)
@@ -165,7 +174,8 @@ static size_t key_index(const char *name)
 }
 
 /* Asserts that a and b agree on every key except those listed (NULL-terminated). */
-static void assert_equal_except(const struct kmipd_config *a, const struct kmipd_config *b, ...)
+static void
+assert_equal_except(const struct kmipd_config *a, const struct kmipd_config *b, ...)
 {
 	for (size_t i = 0; i < config_key_count(); i++) {
 		const char *skip;
@@ -181,7 +191,8 @@ static void assert_equal_except(const struct kmipd_config *a, const struct kmipd
 	}
 }
 
-static void test_defaults(void **state)
+static void
+test_defaults(void **state)
 {
 	struct fixture *f = *state;
 	struct kmipd_config *c;
@@ -285,7 +296,8 @@ static const char every_key[] =
 	"audit: { file = \"/var/log/kmipd/audit.log\"; syslog = true; };\n";
 
 /* Asserts the values of every_key. */
-static void check_every_key(const struct kmipd_config *c)
+static void
+check_every_key(const struct kmipd_config *c)
 {
 	assert_int_equal(c->server.listen.count, 2);
 	assert_string_equal(c->server.listen.items[0], "127.0.0.1");
@@ -339,7 +351,8 @@ static void check_every_key(const struct kmipd_config *c)
 	assert_true(c->audit.syslog);
 }
 
-static void test_every_key(void **state)
+static void
+test_every_key(void **state)
 {
 	struct fixture *f = *state;
 
@@ -357,7 +370,8 @@ static void test_every_key(void **state)
 	}
 }
 
-static void test_unknown(void **state)
+static void
+test_unknown(void **state)
 {
 	struct fixture *f = *state;
 
@@ -370,7 +384,8 @@ static void test_unknown(void **state)
 	expect_error(f, TLS_PEM "server: { port = 1; port = 2; };\n", NULL, 0, at(f, 2), NULL);
 }
 
-static void test_wrong_type(void **state)
+static void
+test_wrong_type(void **state)
 {
 	struct fixture *f = *state;
 
@@ -404,7 +419,8 @@ static void test_wrong_type(void **state)
 	expect_error(f, TLS_PEM "server: {\n port = ;\n};\n", NULL, 0, at(f, 3), NULL);
 }
 
-static void test_out_of_range(void **state)
+static void
+test_out_of_range(void **state)
 {
 	struct fixture *f = *state;
 
@@ -436,7 +452,8 @@ static void test_out_of_range(void **state)
 	assert_string_equal(f->cfg->store.path, "/x/68719476736");
 }
 
-static void test_overrides(void **state)
+static void
+test_overrides(void **state)
 {
 	struct fixture *f = *state;
 	char *const ov[] = {
@@ -483,7 +500,8 @@ static void test_overrides(void **state)
 	assert_int_equal(f->cfg->access.admins.count, 0);
 }
 
-static void test_bad_override(void **state)
+static void
+test_bad_override(void **state)
 {
 	struct fixture *f = *state;
 	struct {
@@ -521,7 +539,8 @@ static void test_bad_override(void **state)
 	}
 }
 
-static void test_tls_identity(void **state)
+static void
+test_tls_identity(void **state)
 {
 	struct fixture *f = *state;
 	char *const p12[] = { "tls.p12_file=/s.p12" };
@@ -549,7 +568,8 @@ static void test_tls_identity(void **state)
 	assert_string_equal(f->cfg->tls.p12_password, "pw");
 }
 
-static void test_missing_file(void **state)
+static void
+test_missing_file(void **state)
 {
 	struct fixture *f = *state;
 	char path[192];
@@ -561,7 +581,8 @@ static void test_missing_file(void **state)
 	assert_non_null(strstr(f->cause, strerror(ENOENT)));
 }
 
-static void test_include(void **state)
+static void
+test_include(void **state)
 {
 	struct fixture *f = *state;
 	char inc[192];
@@ -579,13 +600,15 @@ static void test_include(void **state)
 }
 
 /* Finds a file of the source tree. */
-static void src_path(char *buf, size_t len, const char *rel)
+static void
+src_path(char *buf, size_t len, const char *rel)
 {
 	if ((size_t)snprintf(buf, len, "%.*s/%s", PATH_MAX / 2, srcdir, rel) >= len)
 		fail_msg("path too long");
 }
 
-static void test_sample_matches_defaults(void **state)
+static void
+test_sample_matches_defaults(void **state)
 {
 	struct fixture *f = *state;
 	char path[PATH_MAX];
@@ -604,7 +627,8 @@ static void test_sample_matches_defaults(void **state)
  * Every key appears in the sample: set, or as a "#key = example;" line in its group when it has no
  * default. Uncommenting those lines must give a file in which libconfig finds every key.
  */
-static void test_sample_lists_every_key(void **state)
+static void
+test_sample_lists_every_key(void **state)
 {
 	struct fixture *f = *state;
 	char path[PATH_MAX], *text, *out, *o;
@@ -646,7 +670,8 @@ static void test_sample_lists_every_key(void **state)
 	(void)f;
 }
 
-static void test_man_page_lists_every_key(void **state)
+static void
+test_man_page_lists_every_key(void **state)
 {
 	char path[PATH_MAX], *text;
 
@@ -659,7 +684,8 @@ static void test_man_page_lists_every_key(void **state)
 	free(text);
 }
 
-static void test_reload_check(void **state)
+static void
+test_reload_check(void **state)
 {
 	struct fixture *f = *state;
 	char *const reloadable[] = { tls_ov[0], tls_ov[1], tls_ov[2], "log.level=debug",
@@ -706,7 +732,8 @@ static void test_reload_check(void **state)
 	assert_null(config_key_name(config_key_count()));
 }
 
-static void test_dump_roundtrip(void **state)
+static void
+test_dump_roundtrip(void **state)
 {
 	struct fixture *f = *state;
 	char dumped[192], *text;
@@ -749,7 +776,8 @@ static void test_dump_roundtrip(void **state)
 	assert_equal_except(f->cfg, f->cfg2, NULL);
 }
 
-static void test_key_equal(void **state)
+static void
+test_key_equal(void **state)
 {
 	struct fixture *f = *state;
 
@@ -776,7 +804,8 @@ static void test_key_equal(void **state)
 	}
 }
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),

@@ -55,7 +55,8 @@ struct fixture {
 	int64_t max_gap_ms;
 };
 
-static int64_t now_ms(void)
+static int64_t
+now_ms(void)
 {
 	struct timespec ts;
 
@@ -63,7 +64,8 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int setup(void **state)
+static int
+setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 	int i;
@@ -79,7 +81,8 @@ static int setup(void **state)
 }
 
 /* Frees everything and fails when a callback ran inside keygen_submit or a child process is left. */
-static int teardown(void **state)
+static int
+teardown(void **state)
 {
 	struct fixture *f = *state;
 	int i, status, rc = 0;
@@ -102,7 +105,8 @@ static int teardown(void **state)
 	return rc;
 }
 
-static void record_cb(struct keygen_result *res, void *arg)
+static void
+record_cb(struct keygen_result *res, void *arg)
 {
 	struct rec *r = arg;
 
@@ -114,7 +118,8 @@ static void record_cb(struct keygen_result *res, void *arg)
 	r->res = res;
 }
 
-static void start(struct fixture *f, unsigned workers, unsigned pool, unsigned timeout)
+static void
+start(struct fixture *f, unsigned workers, unsigned pool, unsigned timeout)
 {
 	char *cause = NULL;
 
@@ -123,7 +128,8 @@ static void start(struct fixture *f, unsigned workers, unsigned pool, unsigned t
 	assert_non_null(f->kg);
 }
 
-static struct keygen_job *submit(struct fixture *f, int i, enum keygen_alg alg, unsigned bits, int nid)
+static struct keygen_job *
+submit(struct fixture *f, int i, enum keygen_alg alg, unsigned bits, int nid)
 {
 	struct keygen_spec spec = { alg, bits, nid };
 	struct keygen_job *job;
@@ -136,12 +142,14 @@ static struct keygen_job *submit(struct fixture *f, int i, enum keygen_alg alg, 
 	return job;
 }
 
-static struct keygen_job *submit_rsa(struct fixture *f, int i, unsigned bits)
+static struct keygen_job *
+submit_rsa(struct fixture *f, int i, unsigned bits)
 {
 	return submit(f, i, KEYGEN_RSA, bits, 0);
 }
 
-static struct keygen_job *submit_ec(struct fixture *f, int i, int nid)
+static struct keygen_job *
+submit_ec(struct fixture *f, int i, int nid)
 {
 	return submit(f, i, KEYGEN_EC, 0, nid);
 }
@@ -156,7 +164,8 @@ struct waiter {
 	bool ok;
 };
 
-static void wait_tick(evutil_socket_t fd, short what, void *arg)
+static void
+wait_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct waiter *w = arg;
 
@@ -171,7 +180,8 @@ static void wait_tick(evutil_socket_t fd, short what, void *arg)
 }
 
 /* Runs the loop until pred holds (checked every 5 ms) or ms pass. Returns whether pred held. */
-static bool wait_for(struct fixture *f, pred_fn pred, intptr_t arg, int ms)
+static bool
+wait_for(struct fixture *f, pred_fn pred, intptr_t arg, int ms)
 {
 	struct waiter w = { f, pred, arg, now_ms() + ms, false };
 	struct timeval tv = { 0, 5000 };
@@ -184,7 +194,8 @@ static bool wait_for(struct fixture *f, pred_fn pred, intptr_t arg, int ms)
 	return w.ok;
 }
 
-static bool never(struct fixture *f, intptr_t arg)
+static bool
+never(struct fixture *f, intptr_t arg)
 {
 	(void)f;
 	(void)arg;
@@ -192,13 +203,15 @@ static bool never(struct fixture *f, intptr_t arg)
 }
 
 /* Runs the loop for ms. */
-static void run_for(struct fixture *f, int ms)
+static void
+run_for(struct fixture *f, int ms)
 {
 	(void)wait_for(f, never, 0, ms);
 }
 
 /* All of recs[0..n-1] were answered. */
-static bool called_n(struct fixture *f, intptr_t n)
+static bool
+called_n(struct fixture *f, intptr_t n)
 {
 	intptr_t i;
 
@@ -208,12 +221,14 @@ static bool called_n(struct fixture *f, intptr_t n)
 	return true;
 }
 
-static bool called_one(struct fixture *f, intptr_t i)
+static bool
+called_one(struct fixture *f, intptr_t i)
 {
 	return f->recs[i].called > 0;
 }
 
-static bool pool_at_least(struct fixture *f, intptr_t n)
+static bool
+pool_at_least(struct fixture *f, intptr_t n)
 {
 	struct keygen_stats st;
 
@@ -221,7 +236,8 @@ static bool pool_at_least(struct fixture *f, intptr_t n)
 	return st.pool_ready >= (unsigned)n;
 }
 
-static bool all_idle(struct fixture *f, intptr_t arg)
+static bool
+all_idle(struct fixture *f, intptr_t arg)
 {
 	struct keygen_stats st;
 
@@ -230,7 +246,8 @@ static bool all_idle(struct fixture *f, intptr_t arg)
 	return st.busy_workers == 0 && st.queued == 0;
 }
 
-static pid_t worker_pid(struct fixture *f, size_t i)
+static pid_t
+worker_pid(struct fixture *f, size_t i)
 {
 	pid_t pids[KEYGEN_MAX_WORKERS];
 
@@ -239,7 +256,8 @@ static pid_t worker_pid(struct fixture *f, size_t i)
 }
 
 /* Worker 0 runs with a pid other than arg. */
-static bool new_worker0(struct fixture *f, intptr_t old)
+static bool
+new_worker0(struct fixture *f, intptr_t old)
 {
 	pid_t pid = worker_pid(f, 0);
 
@@ -247,14 +265,16 @@ static bool new_worker0(struct fixture *f, intptr_t old)
 }
 
 /* Worker 0 is down (being restarted). */
-static bool worker0_down(struct fixture *f, intptr_t arg)
+static bool
+worker0_down(struct fixture *f, intptr_t arg)
 {
 	(void)arg;
 	return worker_pid(f, 0) == 0;
 }
 
 /* Worker 0 is a new process and busy. */
-static bool new_worker0_busy(struct fixture *f, intptr_t old)
+static bool
+new_worker0_busy(struct fixture *f, intptr_t old)
 {
 	struct keygen_stats st;
 
@@ -263,14 +283,16 @@ static bool new_worker0_busy(struct fixture *f, intptr_t old)
 }
 
 /* The process arg is gone for good: exited and reaped. */
-static bool reaped(struct fixture *f, intptr_t pid)
+static bool
+reaped(struct fixture *f, intptr_t pid)
 {
 	(void)f;
 	return kill((pid_t)pid, 0) == -1 && errno == ESRCH;
 }
 
 /* Parses both halves of a result and checks the type, size, curve, and that they belong together. */
-static void check_pair(const struct keygen_result *res, const char *type, int bits, const char *group)
+static void
+check_pair(const struct keygen_result *res, const char *type, int bits, const char *group)
 {
 	const unsigned char *p;
 	PKCS8_PRIV_KEY_INFO *p8;
@@ -314,7 +336,8 @@ static void check_pair(const struct keygen_result *res, const char *type, int bi
 	EVP_PKEY_free(pub);
 }
 
-static void check_error(const struct keygen_result *res, const char *message)
+static void
+check_error(const struct keygen_result *res, const char *message)
 {
 	assert_non_null(res);
 	assert_int_equal(res->status, -1);
@@ -326,7 +349,8 @@ static void check_error(const struct keygen_result *res, const char *message)
 		assert_true(res->message[0] != '\0');
 }
 
-static void test_start_rejects_bad_arguments(void **state)
+static void
+test_start_rejects_bad_arguments(void **state)
 {
 	struct fixture *f = *state;
 	struct keygen *kg = (struct keygen *)1;
@@ -348,7 +372,8 @@ static void test_start_rejects_bad_arguments(void **state)
 	assert_null(kg);
 }
 
-static void test_rsa2048(void **state)
+static void
+test_rsa2048(void **state)
 {
 	struct fixture *f = *state;
 	struct keygen_stats st;
@@ -365,7 +390,8 @@ static void test_rsa2048(void **state)
 	assert_int_equal(st.pool_misses, 0);	/* no pool: not a miss */
 }
 
-static void test_ec_curves(void **state)
+static void
+test_ec_curves(void **state)
 {
 	struct fixture *f = *state;
 
@@ -382,7 +408,8 @@ static void test_ec_curves(void **state)
 }
 
 /* Refused specs are answered from the loop with an error, without a worker. */
-static void test_bad_specs(void **state)
+static void
+test_bad_specs(void **state)
 {
 	struct fixture *f = *state;
 	struct keygen_stats st;
@@ -405,7 +432,8 @@ static void test_bad_specs(void **state)
 	assert_int_equal(st.generated, 0);
 }
 
-static void tick_cb(evutil_socket_t fd, short what, void *arg)
+static void
+tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct fixture *f = arg;
 	int64_t now = now_ms();
@@ -419,7 +447,8 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /* Eight RSA-2048 jobs on two workers: all answered with distinct keys while a 10 ms timer keeps firing. */
-static void test_concurrent_loop_responsive(void **state)
+static void
+test_concurrent_loop_responsive(void **state)
 {
 	struct fixture *f = *state;
 	struct timeval tv = { 0, 10000 };
@@ -457,7 +486,8 @@ static void test_concurrent_loop_responsive(void **state)
 }
 
 /* A full pool answers two RSA-2048 jobs at once, then fills up again. */
-static void test_pool_hits_and_refill(void **state)
+static void
+test_pool_hits_and_refill(void **state)
 {
 	struct fixture *f = *state;
 	struct keygen_stats st;
@@ -499,7 +529,8 @@ static void test_pool_hits_and_refill(void **state)
 }
 
 /* With one worker busy refilling, an EC job is not held up: the refill gives way. */
-static void test_refill_gives_way(void **state)
+static void
+test_refill_gives_way(void **state)
 {
 	struct fixture *f = *state;
 	struct keygen_stats st;
@@ -532,7 +563,8 @@ static void test_refill_gives_way(void **state)
 }
 
 /* Cancelled jobs, queued, running or already answered from the pool, never see their callback. */
-static void test_cancel(void **state)
+static void
+test_cancel(void **state)
 {
 	struct fixture *f = *state;
 	struct keygen_job *a, *b, *d;
@@ -574,7 +606,8 @@ static void test_cancel(void **state)
 }
 
 /* A worker killed in the middle of a job: the job is answered by its replacement. */
-static void test_worker_killed_mid_job(void **state)
+static void
+test_worker_killed_mid_job(void **state)
 {
 	struct fixture *f = *state;
 	struct keygen_stats st;
@@ -597,7 +630,8 @@ static void test_worker_killed_mid_job(void **state)
 }
 
 /* A job whose worker dies twice is answered with an error instead of being retried for ever. */
-static void test_job_lost_twice(void **state)
+static void
+test_job_lost_twice(void **state)
 {
 	struct fixture *f = *state;
 	struct keygen_stats st;
@@ -627,7 +661,8 @@ static void test_job_lost_twice(void **state)
 }
 
 /* A stuck (stopped) worker: the job is answered with the timeout error and the worker replaced. */
-static void test_timeout_stuck_worker(void **state)
+static void
+test_timeout_stuck_worker(void **state)
 {
 	struct fixture *f = *state;
 	struct keygen_stats st;
@@ -654,7 +689,8 @@ static void test_timeout_stuck_worker(void **state)
 }
 
 /* RSA-8192 (15-20 s here) with a 1 s timeout. */
-static void test_timeout_rsa8192(void **state)
+static void
+test_timeout_rsa8192(void **state)
 {
 	struct fixture *f = *state;
 	struct keygen_stats st;
@@ -674,7 +710,8 @@ static void test_timeout_rsa8192(void **state)
  * Workers that die right after starting are restarted after a growing delay rather than in a fork loop,
  * and while none can run, a job is answered with an error at once instead of waiting.
  */
-static void test_restart_backoff(void **state)
+static void
+test_restart_backoff(void **state)
 {
 	struct fixture *f = *state;
 	struct keygen_stats st;
@@ -714,7 +751,8 @@ static void test_restart_backoff(void **state)
 }
 
 /* keygen_free with workers busy and jobs queued: no callback, no process left, and quickly. */
-static void test_free_leaves_no_children(void **state)
+static void
+test_free_leaves_no_children(void **state)
 {
 	struct fixture *f = *state;
 	pid_t pids[3];
@@ -744,7 +782,8 @@ static void test_free_leaves_no_children(void **state)
 		assert_int_equal(f->recs[i].called, 0);
 }
 
-static void hup_cb(evutil_socket_t sig, short what, void *arg)
+static void
+hup_cb(evutil_socket_t sig, short what, void *arg)
 {
 	(void)sig;
 	(void)what;
@@ -752,7 +791,8 @@ static void hup_cb(evutil_socket_t sig, short what, void *arg)
 }
 
 /* Reads a hexadecimal signal mask line ("SigCgt:\t...") from /proc/PID/status. */
-static unsigned long long proc_sigmask(pid_t pid, const char *field)
+static unsigned long long
+proc_sigmask(pid_t pid, const char *field)
 {
 	char path[64], line[256];
 	unsigned long long v = ~0ULL;
@@ -774,7 +814,8 @@ static unsigned long long proc_sigmask(pid_t pid, const char *field)
  * open), runs no inherited signal handler (libevent's, here for SIGHUP), blocks nothing and ignores only
  * SIGPIPE; the parent's own signal handling is left as it was.
  */
-static void test_worker_process_hygiene(void **state)
+static void
+test_worker_process_hygiene(void **state)
 {
 	struct fixture *f = *state;
 	struct event *hup;
@@ -823,7 +864,8 @@ struct loopbreak {
 	struct keygen_result *res;
 };
 
-static void loopbreak_cb(struct keygen_result *res, void *arg)
+static void
+loopbreak_cb(struct keygen_result *res, void *arg)
 {
 	struct loopbreak *lb = arg;
 
@@ -832,7 +874,8 @@ static void loopbreak_cb(struct keygen_result *res, void *arg)
 }
 
 /* The parent dies without stopping its workers: they die with it (PR_SET_PDEATHSIG). */
-static void test_worker_dies_with_parent(void **state)
+static void
+test_worker_dies_with_parent(void **state)
 {
 	struct fixture *f = *state;
 	int p[2], status;
@@ -889,7 +932,8 @@ static void test_worker_dies_with_parent(void **state)
 	assert_int_equal(WTERMSIG(status), SIGKILL);
 }
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_start_rejects_bad_arguments, setup, teardown),

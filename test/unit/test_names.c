@@ -17,7 +17,8 @@
 #include "proto/proto.h"
 
 /* Asserts that name resolves to tag. */
-static void expect_tag(const char *name, uint32_t tag)
+static void
+expect_tag(const char *name, uint32_t tag)
 {
 	uint32_t t = 0;
 
@@ -27,7 +28,8 @@ static void expect_tag(const char *name, uint32_t tag)
 }
 
 /* Asserts that name resolves to value under tag. */
-static void expect_enum(uint32_t tag, const char *name, uint32_t value)
+static void
+expect_enum(uint32_t tag, const char *name, uint32_t value)
 {
 	uint32_t v = 0;
 
@@ -36,7 +38,8 @@ static void expect_enum(uint32_t tag, const char *name, uint32_t value)
 	assert_int_equal(v, value);
 }
 
-static void test_constants(void **state)
+static void
+test_constants(void **state)
 {
 	(void)state;
 	assert_int_equal(KMIP_TAG_UNIQUE_IDENTIFIER, 0x420094);
@@ -56,7 +59,8 @@ static void test_constants(void **state)
 	assert_int_equal(KMIP_STORAGE_STATUS_MASK_ON_LINE_STORAGE, 1);
 }
 
-static void test_type_names(void **state)
+static void
+test_type_names(void **state)
 {
 	(void)state;
 	assert_string_equal(ttlv_type_name(TTLV_STRUCTURE), "Structure");
@@ -66,7 +70,8 @@ static void test_type_names(void **state)
 	assert_null(ttlv_type_name(0x0C));
 }
 
-static void test_tags_both_ways(void **state)
+static void
+test_tags_both_ways(void **state)
 {
 	uint32_t t = 0;
 
@@ -102,7 +107,8 @@ static void test_tags_both_ways(void **state)
 	assert_int_equal(ttlv_tag_by_name(NULL, &t), -1);
 }
 
-static void test_tag_versions(void **state)
+static void
+test_tag_versions(void **state)
 {
 	(void)state;
 	assert_int_equal(ttlv_tag_version(KMIP_TAG_UNIQUE_IDENTIFIER), 0x0100);
@@ -124,7 +130,8 @@ static void test_tag_versions(void **state)
 	assert_int_equal(ttlv_tag_version(0x540000), 0);
 }
 
-static void test_enums_both_ways(void **state)
+static void
+test_enums_both_ways(void **state)
 {
 	uint32_t v = 0;
 
@@ -177,7 +184,8 @@ static void test_enums_both_ways(void **state)
 	assert_int_equal(ttlv_enum_by_name(KMIP_TAG_OBJECT_TYPE, NULL, &v), -1);
 }
 
-static void test_enum_by_attribute(void **state)
+static void
+test_enum_by_attribute(void **state)
 {
 	uint32_t v = 0;
 
@@ -196,7 +204,8 @@ static void test_enum_by_attribute(void **state)
 	assert_int_equal(ttlv_enum_by_attribute_name("Object Type", "AES", &v), -1);
 }
 
-static void test_masks(void **state)
+static void
+test_masks(void **state)
 {
 	static const uint32_t values[] = { 1, 0x0C, 0x0C | 0x80 | 0x100, 0x00FFFFFF, 0x80000004, 0, 0xFFFFFFFF };
 	const uint32_t cum = KMIP_TAG_CRYPTOGRAPHIC_USAGE_MASK;
@@ -254,7 +263,8 @@ static void test_masks(void **state)
 	assert_int_equal(buf[0], 'X');
 }
 
-static void test_selfcheck(void **state)
+static void
+test_selfcheck(void **state)
 {
 	const char *what = "unset";
 
@@ -276,14 +286,16 @@ struct xml_walk {
 };
 
 /* Records a failure, printing the first ones. */
-static void walk_fail(struct xml_walk *w, const char *what, const char *elem, const char *value)
+static void
+walk_fail(struct xml_walk *w, const char *what, const char *elem, const char *value)
 {
 	if (w->failures++ < 25)
 		print_error("%s: %s <%s> \"%s\" does not resolve\n", w->file, what, elem, value);
 }
 
 /* Copies the value of attribute attr from the attribute text of a start tag into out; false if absent. */
-static bool xml_attr(const char *attrs, size_t len, const char *attr, char *out, size_t size)
+static bool
+xml_attr(const char *attrs, size_t len, const char *attr, char *out, size_t size)
 {
 	size_t alen = strlen(attr), i, n;
 
@@ -307,7 +319,8 @@ static bool xml_attr(const char *attrs, size_t len, const char *attr, char *out,
 }
 
 /* True when s is "0x" followed by hex digits (the XML encoding's numeric form). */
-static bool is_hex_number(const char *s)
+static bool
+is_hex_number(const char *s)
 {
 	if (s[0] != '0' || s[1] != 'x' || s[2] == '\0')
 		return false;
@@ -318,7 +331,8 @@ static bool is_hex_number(const char *s)
 }
 
 /* True when s is a decimal number. */
-static bool is_decimal(const char *s)
+static bool
+is_decimal(const char *s)
 {
 	if (*s == '-')
 		s++;
@@ -331,7 +345,8 @@ static bool is_decimal(const char *s)
 }
 
 /* Checks one start tag: its element name, and its value when it is an Enumeration or a named mask. */
-static void walk_element(struct xml_walk *w, const char *name, const char *attrs, size_t alen)
+static void
+walk_element(struct xml_walk *w, const char *name, const char *attrs, size_t alen)
 {
 	char type[32], value[512];
 	const char *attr_name = NULL;
@@ -373,7 +388,8 @@ static void walk_element(struct xml_walk *w, const char *name, const char *attrs
 }
 
 /* Walks one XML file: a small tag scanner, enough for the test cases (no CDATA, no entities in names). */
-static void walk_file(struct xml_walk *w, const char *path)
+static void
+walk_file(struct xml_walk *w, const char *path)
 {
 	FILE *f = fopen(path, "r");
 	char *text = NULL, *p, *end;
@@ -432,7 +448,8 @@ static void walk_file(struct xml_walk *w, const char *path)
 	free(text);
 }
 
-static void test_xml_names_resolve(void **state)
+static void
+test_xml_names_resolve(void **state)
 {
 	static const char *const dirs[] = {
 		"oasis-profiles-v1.4-os/mandatory", "oasis-profiles-v1.4-os/optional",
@@ -479,20 +496,23 @@ static void test_xml_names_resolve(void **state)
 /*
  * Printer.
  */
-static int setup_arena(void **state)
+static int
+setup_arena(void **state)
 {
 	*state = ttlv_arena_new();
 	return *state == NULL ? -1 : 0;
 }
 
-static int teardown_arena(void **state)
+static int
+teardown_arena(void **state)
 {
 	ttlv_arena_free(*state);
 	return 0;
 }
 
 /* Appends child to parent and returns child; fails the test on ENOMEM. */
-static struct ttlv *add(struct ttlv *parent, struct ttlv *child)
+static struct ttlv *
+add(struct ttlv *parent, struct ttlv *child)
 {
 	assert_non_null(child);
 	ttlv_append(parent, child);
@@ -500,7 +520,8 @@ static struct ttlv *add(struct ttlv *parent, struct ttlv *child)
 }
 
 /* Prints item into a string (caller frees). */
-static char *print_to_string(const struct ttlv *item, unsigned flags)
+static char *
+print_to_string(const struct ttlv *item, unsigned flags)
 {
 	char *s = NULL;
 	size_t len = 0;
@@ -513,7 +534,8 @@ static char *print_to_string(const struct ttlv *item, unsigned flags)
 }
 
 /* A response batch item with one item of each type, key material and a password. */
-static struct ttlv *sample_tree(struct ttlv_arena *a)
+static struct ttlv *
+sample_tree(struct ttlv_arena *a)
 {
 	static const uint8_t key[16] = { 0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07,
 	    0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f };
@@ -577,7 +599,8 @@ static const char sample_head[] =
 	"    Key Format Type (0x420042) Enumeration: Raw (0x00000001)\n"
 	"    Key Value (0x420045) Structure: 2 items\n";
 
-static void test_print_redacts(void **state)
+static void
+test_print_redacts(void **state)
 {
 	struct ttlv *bi = sample_tree(*state);
 	char *s = print_to_string(bi, 0);
@@ -593,7 +616,8 @@ static void test_print_redacts(void **state)
 	free(s);
 }
 
-static void test_print_secrets(void **state)
+static void
+test_print_secrets(void **state)
 {
 	struct ttlv *bi = sample_tree(*state);
 	char *s = print_to_string(bi, TTLV_PRINT_SECRETS);
@@ -609,7 +633,8 @@ static void test_print_secrets(void **state)
 	free(s);
 }
 
-static void test_print_plain_and_null(void **state)
+static void
+test_print_plain_and_null(void **state)
 {
 	struct ttlv_arena *a = *state;
 	struct ttlv *kv = ttlv_new_bytes(a, KMIP_TAG_KEY_VALUE, "\x01\x02", 2);
@@ -630,7 +655,8 @@ static void test_print_plain_and_null(void **state)
 	free(s);
 }
 
-int main(void)
+int
+main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_constants),

@@ -66,7 +66,8 @@ struct fx {
 	struct store_options o;
 };
 
-static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+static int
+rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
 {
 	(void)st;
 	(void)flag;
@@ -74,7 +75,8 @@ static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *
 	return remove(p);
 }
 
-static int open_store(struct fx *f)
+static int
+open_store(struct fx *f)
 {
 	char *cause = NULL;
 	int rc;
@@ -86,7 +88,8 @@ static int open_store(struct fx *f)
 	return rc;
 }
 
-static int setup_opts(void **state, bool group, size_t map, size_t max)
+static int
+setup_opts(void **state, bool group, size_t map, size_t max)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 
@@ -114,27 +117,32 @@ static int setup_opts(void **state, bool group, size_t map, size_t max)
 	return 0;
 }
 
-static int setup(void **state)
+static int
+setup(void **state)
 {
 	return setup_opts(state, true, 0, 0);
 }
 
-static int setup_nogroup(void **state)
+static int
+setup_nogroup(void **state)
 {
 	return setup_opts(state, false, 0, 0);
 }
 
-static int setup_tiny(void **state)
+static int
+setup_tiny(void **state)
 {
 	return setup_opts(state, true, 64 * 1024, 64 * 1024);
 }
 
-static int setup_tiny_growing(void **state)
+static int
+setup_tiny_growing(void **state)
 {
 	return setup_opts(state, true, 64 * 1024, 16 * 1024 * 1024);
 }
 
-static int teardown(void **state)
+static int
+teardown(void **state)
 {
 	struct fx *f = *state;
 
@@ -144,7 +152,8 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void reopen(struct fx *f)
+static void
+reopen(struct fx *f)
 {
 	store_close(f->s);
 	f->s = NULL;
@@ -153,7 +162,8 @@ static void reopen(struct fx *f)
 
 /* Object builders. */
 
-static struct store_object *obj_new(const char *uid, const char *owner, uint32_t type, uint32_t state)
+static struct store_object *
+obj_new(const char *uid, const char *owner, uint32_t type, uint32_t state)
 {
 	struct store_object *o = store_object_new();
 
@@ -162,7 +172,8 @@ static struct store_object *obj_new(const char *uid, const char *owner, uint32_t
 	return o;
 }
 
-static void add_name(struct store_object *o, const char *name)
+static void
+add_name(struct store_object *o, const char *name)
 {
 	struct ttlv *n = ttlv_new_struct(o->arena, T_NAME);
 
@@ -172,27 +183,32 @@ static void add_name(struct store_object *o, const char *name)
 	ttlv_append(o->attrs, n);
 }
 
-static void add_text(struct store_object *o, uint32_t tag, const char *v)
+static void
+add_text(struct store_object *o, uint32_t tag, const char *v)
 {
 	ttlv_append(o->attrs, ttlv_new_text(o->arena, tag, v, strlen(v)));
 }
 
-static void add_int(struct store_object *o, uint32_t tag, int32_t v)
+static void
+add_int(struct store_object *o, uint32_t tag, int32_t v)
 {
 	ttlv_append(o->attrs, ttlv_new_int(o->arena, tag, v));
 }
 
-static void add_enum(struct store_object *o, uint32_t tag, uint32_t v)
+static void
+add_enum(struct store_object *o, uint32_t tag, uint32_t v)
 {
 	ttlv_append(o->attrs, ttlv_new_enum(o->arena, tag, v));
 }
 
-static void add_date(struct store_object *o, uint32_t tag, int64_t v)
+static void
+add_date(struct store_object *o, uint32_t tag, int64_t v)
 {
 	ttlv_append(o->attrs, ttlv_new_datetime(o->arena, tag, v));
 }
 
-static void add_link(struct store_object *o, uint32_t type, const char *target)
+static void
+add_link(struct store_object *o, uint32_t type, const char *target)
 {
 	struct ttlv *l = ttlv_new_struct(o->arena, T_LINK);
 
@@ -202,7 +218,8 @@ static void add_link(struct store_object *o, uint32_t type, const char *target)
 	ttlv_append(o->attrs, l);
 }
 
-static void add_vendor(struct store_object *o, const char *vendor, const char *name, const char *value)
+static void
+add_vendor(struct store_object *o, const char *vendor, const char *name, const char *value)
 {
 	struct ttlv *a = ttlv_new_struct(o->arena, T_ATTRIBUTE);
 
@@ -214,7 +231,8 @@ static void add_vendor(struct store_object *o, const char *vendor, const char *n
 }
 
 /* Writes an object in its own transaction and makes it durable. */
-static void put_durable(struct store *s, const struct store_object *o)
+static void
+put_durable(struct store *s, const struct store_object *o)
 {
 	struct store_txn *t;
 
@@ -225,7 +243,8 @@ static void put_durable(struct store *s, const struct store_object *o)
 }
 
 /* Builds, stores and frees a simple object. */
-static void put_simple(struct store *s, const char *uid, const char *owner, uint32_t type, uint32_t state,
+static void
+put_simple(struct store *s, const char *uid, const char *owner, uint32_t type, uint32_t state,
     const char *name)
 {
 	struct store_object *o = obj_new(uid, owner, type, state);
@@ -237,7 +256,8 @@ static void put_simple(struct store *s, const char *uid, const char *owner, uint
 }
 
 /* Joins uids with commas, for compact assertions. */
-static char *join(char **uids, size_t n)
+static char *
+join(char **uids, size_t n)
 {
 	static char buf[4096];
 	size_t i, off = 0;
@@ -249,7 +269,8 @@ static char *join(char **uids, size_t n)
 }
 
 /* Runs a Locate in a read transaction; returns the uids joined. */
-static const char *locate(struct store *s, const struct store_query *q)
+static const char *
+locate(struct store *s, const struct store_query *q)
 {
 	static char out[4096];
 	struct store_txn *t;
@@ -270,7 +291,8 @@ static const char *locate(struct store *s, const struct store_query *q)
 }
 
 /* Lists an index key's uids joined ("" when none). */
-static const char *index_list(struct store *s, enum store_index idx, const char *text, uint32_t value)
+static const char *
+index_list(struct store *s, enum store_index idx, const char *text, uint32_t value)
 {
 	static char out[4096];
 	struct store_txn *t;
@@ -291,7 +313,8 @@ struct filter {
 	struct ttlv *f;
 };
 
-static void filter_init(struct filter *fl)
+static void
+filter_init(struct filter *fl)
 {
 	fl->a = ttlv_arena_new();
 	assert_non_null(fl->a);
@@ -299,7 +322,8 @@ static void filter_init(struct filter *fl)
 	assert_non_null(fl->f);
 }
 
-static void filter_name(struct filter *fl, const char *name)
+static void
+filter_name(struct filter *fl, const char *name)
 {
 	struct ttlv *n = ttlv_new_struct(fl->a, T_NAME);
 
@@ -307,27 +331,32 @@ static void filter_name(struct filter *fl, const char *name)
 	ttlv_append(fl->f, n);
 }
 
-static void filter_enum(struct filter *fl, uint32_t tag, uint32_t v)
+static void
+filter_enum(struct filter *fl, uint32_t tag, uint32_t v)
 {
 	ttlv_append(fl->f, ttlv_new_enum(fl->a, tag, v));
 }
 
-static void filter_int(struct filter *fl, uint32_t tag, int32_t v)
+static void
+filter_int(struct filter *fl, uint32_t tag, int32_t v)
 {
 	ttlv_append(fl->f, ttlv_new_int(fl->a, tag, v));
 }
 
-static void filter_text(struct filter *fl, uint32_t tag, const char *v)
+static void
+filter_text(struct filter *fl, uint32_t tag, const char *v)
 {
 	ttlv_append(fl->f, ttlv_new_text(fl->a, tag, v, strlen(v)));
 }
 
-static void filter_date(struct filter *fl, uint32_t tag, int64_t v)
+static void
+filter_date(struct filter *fl, uint32_t tag, int64_t v)
 {
 	ttlv_append(fl->f, ttlv_new_datetime(fl->a, tag, v));
 }
 
-static void filter_link(struct filter *fl, int type, const char *target)
+static void
+filter_link(struct filter *fl, int type, const char *target)
 {
 	struct ttlv *l = ttlv_new_struct(fl->a, T_LINK);
 
@@ -338,14 +367,16 @@ static void filter_link(struct filter *fl, int type, const char *target)
 	ttlv_append(fl->f, l);
 }
 
-static void filter_free(struct filter *fl)
+static void
+filter_free(struct filter *fl)
 {
 	ttlv_arena_free(fl->a);
 }
 
 /* Tests. */
 
-static void test_crud(void **state)
+static void
+test_crud(void **state)
 {
 	struct fx *f = *state;
 	struct store_txn *t;
@@ -414,7 +445,8 @@ static void test_crud(void **state)
 	store_object_free(o);
 }
 
-static void test_invalid_objects(void **state)
+static void
+test_invalid_objects(void **state)
 {
 	struct fx *f = *state;
 	struct store_txn *t;
@@ -457,7 +489,8 @@ static void test_invalid_objects(void **state)
 	store_txn_abort(t);
 }
 
-static void test_uid_counter_survives_reopen(void **state)
+static void
+test_uid_counter_survives_reopen(void **state)
 {
 	struct fx *f = *state;
 	struct store_txn *t;
@@ -491,7 +524,8 @@ static void test_uid_counter_survives_reopen(void **state)
 	store_txn_abort(t);
 }
 
-static void test_multivalued(void **state)
+static void
+test_multivalued(void **state)
 {
 	struct fx *f = *state;
 	struct store_txn *t;
@@ -542,7 +576,8 @@ static void test_multivalued(void **state)
 }
 
 /* Every index entry of the store, as "index:uid" lines, to check nothing stale is left. */
-static size_t index_total(struct store *s)
+static size_t
+index_total(struct store *s)
 {
 	static const enum store_index text_idx[] = { STORE_IDX_NAME, STORE_IDX_OWNER, STORE_IDX_GROUP,
 	    STORE_IDX_LINK };
@@ -569,7 +604,8 @@ static size_t index_total(struct store *s)
 	return total;
 }
 
-static void test_indexes_follow_updates(void **state)
+static void
+test_indexes_follow_updates(void **state)
 {
 	struct fx *f = *state;
 	struct store_object *o;
@@ -644,7 +680,8 @@ static void test_indexes_follow_updates(void **state)
 	assert_string_equal(index_list(f->s, STORE_IDX_NAME, "n2", 0), "2");
 }
 
-static void test_long_and_empty_names(void **state)
+static void
+test_long_and_empty_names(void **state)
 {
 	struct fx *f = *state;
 	struct store_query q = { .identity = "alice" };
@@ -676,7 +713,8 @@ static void test_long_and_empty_names(void **state)
 	filter_free(&fl);
 }
 
-static void test_many_names(void **state)
+static void
+test_many_names(void **state)
 {
 	struct fx *f = *state;
 	struct store_object *o;
@@ -713,7 +751,8 @@ static void test_many_names(void **state)
 }
 
 /* A small population for the Locate tests. */
-static void populate(struct store *s)
+static void
+populate(struct store *s)
 {
 	struct store_object *o;
 
@@ -773,7 +812,8 @@ static void populate(struct store *s)
 	store_object_free(o);
 }
 
-static void test_locate_basic(void **state)
+static void
+test_locate_basic(void **state)
 {
 	struct fx *f = *state;
 	struct store_query q = { .identity = "alice" };
@@ -834,7 +874,8 @@ static void test_locate_basic(void **state)
 	filter_free(&fl);
 }
 
-static void test_locate_links_masks_dates(void **state)
+static void
+test_locate_links_masks_dates(void **state)
 {
 	struct fx *f = *state;
 	struct store_query q = { .identity = "alice" };
@@ -907,7 +948,8 @@ static void test_locate_links_masks_dates(void **state)
 	filter_free(&fl);
 }
 
-static void test_locate_bad_dates(void **state)
+static void
+test_locate_bad_dates(void **state)
 {
 	struct fx *f = *state;
 	struct store_query q = { .identity = "alice" };
@@ -945,7 +987,8 @@ static void test_locate_bad_dates(void **state)
 	filter_free(&fl);
 }
 
-static void test_locate_unknown_attributes(void **state)
+static void
+test_locate_unknown_attributes(void **state)
 {
 	struct fx *f = *state;
 	struct store_query q = { .identity = "alice" };
@@ -1013,7 +1056,8 @@ static void test_locate_unknown_attributes(void **state)
 	filter_free(&fl);
 }
 
-static void test_locate_paging_and_status(void **state)
+static void
+test_locate_paging_and_status(void **state)
 {
 	struct fx *f = *state;
 	struct store_query q = { .identity = "alice" };
@@ -1053,7 +1097,8 @@ static void test_locate_paging_and_status(void **state)
 	filter_free(&fl);
 }
 
-static void test_owner_isolation(void **state)
+static void
+test_owner_isolation(void **state)
 {
 	struct fx *f = *state;
 	struct store_query q = { 0 };
@@ -1107,7 +1152,8 @@ static void test_owner_isolation(void **state)
 }
 
 /* Builds an object with material of size len. */
-static struct store_object *big_obj(const char *uid, size_t len)
+static struct store_object *
+big_obj(const char *uid, size_t len)
 {
 	struct store_object *o = obj_new(uid, "alice", OT_SYMMETRIC, ST_ACTIVE);
 	uint8_t *m = malloc(len);
@@ -1121,7 +1167,8 @@ static struct store_object *big_obj(const char *uid, size_t len)
 }
 
 /* Counts the objects readable through a read transaction, checking each one decodes. */
-static size_t count_readable(struct store *s)
+static size_t
+count_readable(struct store *s)
 {
 	struct store_query q = { .is_admin = true,
 	    .storage_status_mask = STORE_STATUS_ONLINE | STORE_STATUS_DESTROYED };
@@ -1141,7 +1188,8 @@ static size_t count_readable(struct store *s)
 	return n;
 }
 
-static void test_map_full_at_cap(void **state)
+static void
+test_map_full_at_cap(void **state)
 {
 	struct fx *f = *state;
 	struct store_object *o;
@@ -1195,7 +1243,8 @@ static void test_map_full_at_cap(void **state)
 	assert_int_equal(count_readable(f->s), acked);
 }
 
-static void test_map_full_then_growth(void **state)
+static void
+test_map_full_then_growth(void **state)
 {
 	struct fx *f = *state;
 	struct store_object *o;
@@ -1241,7 +1290,8 @@ static void test_map_full_then_growth(void **state)
 	assert_int_equal(st.map_size, grown);
 }
 
-static void test_group_commit_replays_after_growth(void **state)
+static void
+test_group_commit_replays_after_growth(void **state)
 {
 	struct fx *f = *state;
 	struct store_object *o;
@@ -1277,7 +1327,8 @@ static void test_group_commit_replays_after_growth(void **state)
 	assert_int_equal(count_readable(f->s), ok);
 }
 
-static void test_group_visibility_and_durability(void **state)
+static void
+test_group_visibility_and_durability(void **state)
 {
 	struct fx *f = *state;
 	struct store_txn *t;
@@ -1327,7 +1378,8 @@ static void test_group_visibility_and_durability(void **state)
 }
 
 /* Puts one object in its own write transaction. */
-static void put_one(struct fx *f, const char *uid)
+static void
+put_one(struct fx *f, const char *uid)
 {
 	struct store_object *o = obj_new(uid, "alice", OT_SYMMETRIC, ST_ACTIVE);
 	struct store_txn *t;
@@ -1339,7 +1391,8 @@ static void put_one(struct fx *f, const char *uid)
 }
 
 /* True when uid can be read. */
-static bool present(struct fx *f, const char *uid)
+static bool
+present(struct fx *f, const char *uid)
 {
 	struct store_object *o = NULL;
 	struct store_txn *t;
@@ -1353,7 +1406,8 @@ static bool present(struct fx *f, const char *uid)
 }
 
 /* A savepoint drops all of a batch's writes, or keeps them in the group; the rest of the group stays. */
-static void test_batch_savepoint(void **state)
+static void
+test_batch_savepoint(void **state)
 {
 	struct fx *f = *state;
 
@@ -1378,7 +1432,8 @@ static void test_batch_savepoint(void **state)
 	assert_false(present(f, "undone-1"));
 }
 
-static void test_failed_child_keeps_siblings(void **state)
+static void
+test_failed_child_keeps_siblings(void **state)
 {
 	struct fx *f = *state;
 	struct store_txn *t;
@@ -1423,7 +1478,8 @@ static void test_failed_child_keeps_siblings(void **state)
 	assert_int_equal(count_readable(f->s), 2);
 }
 
-static void test_one_txn_at_a_time(void **state)
+static void
+test_one_txn_at_a_time(void **state)
 {
 	struct fx *f = *state;
 	struct store_txn *t, *t2;
@@ -1440,7 +1496,8 @@ static void test_one_txn_at_a_time(void **state)
 	assert_int_equal(store_group_commit(f->s), STORE_OK);
 }
 
-static void test_no_group_mode(void **state)
+static void
+test_no_group_mode(void **state)
 {
 	struct fx *f = *state;
 	struct store_txn *t;
@@ -1467,7 +1524,8 @@ static void test_no_group_mode(void **state)
  * Runs store_backup in a child process, as kmipctl does: LMDB must not have one environment open twice in
  * a process. Returns its result; *cause_set tells whether it gave a cause.
  */
-static int backup_in_child(const char *path, const char *dest, bool *cause_set)
+static int
+backup_in_child(const char *path, const char *dest, bool *cause_set)
 {
 	char *cause = NULL;
 	int status, rc;
@@ -1485,7 +1543,8 @@ static int backup_in_child(const char *path, const char *dest, bool *cause_set)
 	return WEXITSTATUS(status) / 2;
 }
 
-static void test_backup(void **state)
+static void
+test_backup(void **state)
 {
 	struct fx *f = *state;
 	struct store_options o;
@@ -1532,7 +1591,8 @@ static void test_backup(void **state)
 	store_close(b);
 }
 
-static void test_files_private(void **state)
+static void
+test_files_private(void **state)
 {
 	struct fx *f = *state;
 	char p[160];
@@ -1548,7 +1608,8 @@ static void test_files_private(void **state)
 	assert_int_equal(st.st_mode & 0077, 0);
 }
 
-static void test_relaxed_sync(void **state)
+static void
+test_relaxed_sync(void **state)
 {
 	struct fx *f = *state;
 
@@ -1561,7 +1622,8 @@ static void test_relaxed_sync(void **state)
 	assert_int_equal(count_readable(f->s), 1);
 }
 
-static void test_open_errors(void **state)
+static void
+test_open_errors(void **state)
 {
 	struct store_options o;
 	struct store *s = NULL;
@@ -1581,7 +1643,8 @@ static void test_open_errors(void **state)
 	assert_string_equal(store_strerror(STORE_E_FULL), "store is full");
 }
 
-static void test_ttlv_copy(void **state)
+static void
+test_ttlv_copy(void **state)
 {
 	struct store_object *o = store_object_new(), *p = store_object_new();
 	struct ttlv *c;
@@ -1605,7 +1668,8 @@ static void test_ttlv_copy(void **state)
 	store_object_free(p);
 }
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_crud, setup, teardown),

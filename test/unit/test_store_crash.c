@@ -40,7 +40,8 @@ struct fx {
 	size_t nacked, cap;
 };
 
-static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+static int
+rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
 {
 	(void)st;
 	(void)flag;
@@ -48,7 +49,8 @@ static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *
 	return remove(p);
 }
 
-static int setup(void **state)
+static int
+setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 
@@ -64,7 +66,8 @@ static int setup(void **state)
 	return 0;
 }
 
-static int teardown(void **state)
+static int
+teardown(void **state)
 {
 	struct fx *f = *state;
 
@@ -74,7 +77,8 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void options(struct store_options *o, const char *path)
+static void
+options(struct store_options *o, const char *path)
 {
 	store_options_init(o);
 	o->path = path;
@@ -84,7 +88,8 @@ static void options(struct store_options *o, const char *path)
 }
 
 /* The key material of object n: a pattern only n produces. */
-static void material(uint64_t n, uint8_t *m)
+static void
+material(uint64_t n, uint8_t *m)
 {
 	size_t i;
 
@@ -93,7 +98,8 @@ static void material(uint64_t n, uint8_t *m)
 }
 
 /* The child: writes groups forever, reporting each durable group's uids. Never returns. */
-static void child(const char *path, int wfd, unsigned seed)
+static void
+child(const char *path, int wfd, unsigned seed)
 {
 	struct store_options o;
 	struct store *s;
@@ -141,7 +147,8 @@ static void child(const char *path, int wfd, unsigned seed)
 }
 
 /* Reads every acknowledged uid the dead child left in the pipe. */
-static void collect(struct fx *f, int rfd)
+static void
+collect(struct fx *f, int rfd)
 {
 	uint64_t buf[64];
 	ssize_t r;
@@ -162,7 +169,8 @@ static void collect(struct fx *f, int rfd)
 }
 
 /* Reopens the store and checks everything acknowledged so far. */
-static void verify(struct fx *f)
+static void
+verify(struct fx *f)
 {
 	struct store_options o;
 	struct store *s;
@@ -215,7 +223,8 @@ static void verify(struct fx *f)
 	store_close(s);
 }
 
-static void test_sigkill_rounds(void **state)
+static void
+test_sigkill_rounds(void **state)
 {
 	struct fx *f = *state;
 	const char *env = getenv("KMIPD_CRASH_ROUNDS");
@@ -254,7 +263,8 @@ static void test_sigkill_rounds(void **state)
 	assert_true(f->nacked > 0);
 }
 
-int main(void)
+int
+main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_sigkill_rounds, setup, teardown),

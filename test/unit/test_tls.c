@@ -53,7 +53,8 @@ struct fx {
 };
 
 /* Path of a file in the certificate folder, in one of a few rotating buffers. */
-static const char *cp(const char *name)
+static const char *
+cp(const char *name)
 {
 	static char bufs[8][PATH_MAX];
 	static int next;
@@ -64,7 +65,8 @@ static const char *cp(const char *name)
 }
 
 /* Replaces a malloc'd string field. */
-static void set(char **field, const char *value)
+static void
+set(char **field, const char *value)
 {
 	free(*field);
 	*field = value != NULL ? strdup(value) : NULL;
@@ -73,7 +75,8 @@ static void set(char **field, const char *value)
 }
 
 /* Runs a shell command, returning its exit status and first line of output (without the newline). */
-static int run(const char *cmd, char *line, size_t size)
+static int
+run(const char *cmd, char *line, size_t size)
 {
 	FILE *f;
 	int st;
@@ -91,7 +94,8 @@ static int run(const char *cmd, char *line, size_t size)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+static int
+rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
 	(void)st;
 	(void)flag;
@@ -100,7 +104,8 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
 }
 
 /* Makes the certificates once for every test: RSA keys take a couple of seconds. */
-static int group_setup(void **state)
+static int
+group_setup(void **state)
 {
 	char cmd[PATH_MAX + 64];
 	FILE *f;
@@ -131,7 +136,8 @@ static int group_setup(void **state)
 	return 0;
 }
 
-static int group_teardown(void **state)
+static int
+group_teardown(void **state)
 {
 	(void)state;
 	if (tmpdir[0] != '\0')
@@ -140,7 +146,8 @@ static int group_teardown(void **state)
 }
 
 /* A server configuration with the PEM identity and the development CA. */
-static int setup(void **state)
+static int
+setup(void **state)
 {
 	struct fx *fx = calloc(1, sizeof(*fx));
 
@@ -155,7 +162,8 @@ static int setup(void **state)
 	return 0;
 }
 
-static void pair_free(struct pair *p)
+static void
+pair_free(struct pair *p)
 {
 	SSL_free(p->c);
 	SSL_free(p->s);
@@ -163,7 +171,8 @@ static void pair_free(struct pair *p)
 	p->s = NULL;
 }
 
-static int teardown(void **state)
+static int
+teardown(void **state)
 {
 	struct fx *fx = *state;
 
@@ -185,7 +194,8 @@ static int teardown(void **state)
 }
 
 /* A client context trusting the development CA, presenting NAME.crt/NAME.key (none if NULL). */
-static SSL_CTX *client_ctx(const char *name, int min, int max)
+static SSL_CTX *
+client_ctx(const char *name, int min, int max)
 {
 	char crt[64], key[64];
 	SSL_CTX *ctx = NULL;
@@ -212,7 +222,8 @@ static SSL_CTX *client_ctx(const char *name, int min, int max)
 }
 
 /* Builds the server context of fx->cfg into fx->sctx, failing the test with the cause if it fails. */
-static void server_ctx(struct fx *fx)
+static void
+server_ctx(struct fx *fx)
 {
 	int rc;
 
@@ -226,7 +237,8 @@ static void server_ctx(struct fx *fx)
 }
 
 /* One non-blocking step of a handshake: 1 done, 0 wants more, -1 failed. */
-static int step(SSL *ssl)
+static int
+step(SSL *ssl)
 {
 	int r, e;
 
@@ -242,7 +254,8 @@ static int step(SSL *ssl)
  * sctx over a BIO pair, then sends one message each way so that TLS 1.3 tickets reach the client.
  * Returns 1 when both sides finished and the messages went through, 0 when the handshake failed.
  */
-static int handshake(SSL_CTX *sctx, SSL_CTX *cctx, SSL_SESSION *sess, const char *host, struct pair *p)
+static int
+handshake(SSL_CTX *sctx, SSL_CTX *cctx, SSL_SESSION *sess, const char *host, struct pair *p)
 {
 	BIO *sb = NULL, *cb = NULL;
 	char buf[8];
@@ -285,7 +298,8 @@ fail:
 }
 
 /* Ends both sides cleanly (so sessions stay resumable) and frees them. */
-static void pair_close(struct pair *p)
+static void
+pair_close(struct pair *p)
 {
 	tls_shutdown(p->s);
 	if (p->c != NULL && SSL_is_init_finished(p->c))
@@ -295,7 +309,8 @@ static void pair_close(struct pair *p)
 }
 
 /* Makes a connection, keeps the client's session in fx->sess and closes it cleanly. */
-static void first_connection(struct fx *fx)
+static void
+first_connection(struct fx *fx)
 {
 	assert_int_equal(handshake(fx->sctx, fx->cctx, NULL, NULL, &fx->p1), 1);
 	assert_int_equal(SSL_session_reused(fx->p1.s), 0);
@@ -307,7 +322,8 @@ static void first_connection(struct fx *fx)
 }
 
 /* The SHA-256 fingerprint openssl(1) prints for a certificate file, as lowercase hex without colons. */
-static void cli_fingerprint(const char *path, char *out, size_t size)
+static void
+cli_fingerprint(const char *path, char *out, size_t size)
 {
 	char cmd[PATH_MAX + 64], line[256], *p, *o = out;
 
@@ -322,7 +338,8 @@ static void cli_fingerprint(const char *path, char *out, size_t size)
 }
 
 /* Writes a PEM file into the certificate folder. */
-static void write_pem(const char *name, X509 *x, EVP_PKEY *key)
+static void
+write_pem(const char *name, X509 *x, EVP_PKEY *key)
 {
 	FILE *f = fopen(cp(name), "w");
 
@@ -335,7 +352,8 @@ static void write_pem(const char *name, X509 *x, EVP_PKEY *key)
 }
 
 /* Adds an extension given in openssl.cnf syntax. */
-static void add_ext(X509 *x, X509V3_CTX *v3, int nid, const char *value)
+static void
+add_ext(X509 *x, X509V3_CTX *v3, int nid, const char *value)
 {
 	X509_EXTENSION *ext = X509V3_EXT_nconf_nid(NULL, v3, nid, value);
 
@@ -348,7 +366,8 @@ static void add_ext(X509 *x, X509V3_CTX *v3, int nid, const char *value)
  * Issues NAME.crt/NAME.key (P-256, valid for an hour, clientAuth) from the development CA with the given
  * subject and subjectAltName (NULL for none).
  */
-static void issue(const char *name, X509_NAME *subject, const char *san)
+static void
+issue(const char *name, X509_NAME *subject, const char *san)
 {
 	static long serial = 1000;
 	EVP_PKEY *cakey = NULL, *key;
@@ -395,7 +414,8 @@ static void issue(const char *name, X509_NAME *subject, const char *san)
 }
 
 /* A subject "O=kmipd development, CN=cn" (cn NULL: no CN). */
-static X509_NAME *subject(const char *cn)
+static X509_NAME *
+subject(const char *cn)
 {
 	X509_NAME *n = X509_NAME_new();
 
@@ -409,7 +429,8 @@ static X509_NAME *subject(const char *cn)
 }
 
 /* Connects with NAME.crt as the client certificate and reads the identity the server sees. */
-static int identity_of(struct fx *fx, const char *name, struct tls_identity **out)
+static int
+identity_of(struct fx *fx, const char *name, struct tls_identity **out)
 {
 	SSL_CTX_free(fx->cctx);
 	fx->cctx = client_ctx(name, TLS1_2_VERSION, TLS1_3_VERSION);
@@ -421,7 +442,8 @@ static int identity_of(struct fx *fx, const char *name, struct tls_identity **ou
 
 /* ---- the certificate script ---- */
 
-static void test_mkcerts_made_everything(void **state)
+static void
+test_mkcerts_made_everything(void **state)
 {
 	static const char *const files[] = {
 		"ca.crt", "ca.key", "server.crt", "server.key", "client.crt", "client.key", "admin.crt",
@@ -442,7 +464,8 @@ static void test_mkcerts_made_everything(void **state)
 	}
 }
 
-static void test_mkcerts_idempotent(void **state)
+static void
+test_mkcerts_idempotent(void **state)
 {
 	char cmd[PATH_MAX + 64], line[256], before[128], after[128];
 
@@ -455,7 +478,8 @@ static void test_mkcerts_idempotent(void **state)
 	assert_string_equal(before, after);
 }
 
-static void test_mkcerts_client_p12(void **state)
+static void
+test_mkcerts_client_p12(void **state)
 {
 	STACK_OF(X509) *ca = NULL;
 	EVP_PKEY *key = NULL;
@@ -490,7 +514,8 @@ static void test_mkcerts_client_p12(void **state)
 
 /* ---- building server contexts ---- */
 
-static void test_pem_identity_builds(void **state)
+static void
+test_pem_identity_builds(void **state)
 {
 	struct fx *fx = *state;
 	unsigned int mode;
@@ -512,7 +537,8 @@ static void test_pem_identity_builds(void **state)
 	assert_int_equal(tls_config_check(&fx->cfg, &fx->cause), 0);
 }
 
-static void test_cipher_lists(void **state)
+static void
+test_cipher_lists(void **state)
 {
 	struct fx *fx = *state;
 	STACK_OF(SSL_CIPHER) *ciphers;
@@ -550,7 +576,8 @@ static void test_cipher_lists(void **state)
 	assert_non_null(strstr(fx->cause, "ciphersuites"));
 }
 
-static void test_p12_identity_builds(void **state)
+static void
+test_p12_identity_builds(void **state)
 {
 	struct fx *fx = *state;
 
@@ -563,7 +590,8 @@ static void test_p12_identity_builds(void **state)
 	assert_int_equal(handshake(fx->sctx, fx->cctx, NULL, "localhost", &fx->p1), 1);
 }
 
-static void test_p12_wrong_password(void **state)
+static void
+test_p12_wrong_password(void **state)
 {
 	struct fx *fx = *state;
 
@@ -579,7 +607,8 @@ static void test_p12_wrong_password(void **state)
 	assert_int_equal(ERR_peek_error(), 0);
 }
 
-static void test_p12_not_p12(void **state)
+static void
+test_p12_not_p12(void **state)
 {
 	struct fx *fx = *state;
 
@@ -591,7 +620,8 @@ static void test_p12_not_p12(void **state)
 	assert_non_null(strstr(fx->cause, cp("server.crt")));
 }
 
-static void test_missing_files(void **state)
+static void
+test_missing_files(void **state)
 {
 	struct fx *fx = *state;
 
@@ -621,7 +651,8 @@ static void test_missing_files(void **state)
 	assert_non_null(strstr(fx->cause, "not a regular file"));
 }
 
-static void test_not_a_certificate(void **state)
+static void
+test_not_a_certificate(void **state)
 {
 	struct fx *fx = *state;
 
@@ -638,7 +669,8 @@ static void test_not_a_certificate(void **state)
 	assert_int_equal(ERR_peek_error(), 0);
 }
 
-static void test_key_mismatch(void **state)
+static void
+test_key_mismatch(void **state)
 {
 	struct fx *fx = *state;
 
@@ -650,7 +682,8 @@ static void test_key_mismatch(void **state)
 	assert_int_equal(ERR_peek_error(), 0);
 }
 
-static void test_encrypted_key(void **state)
+static void
+test_encrypted_key(void **state)
 {
 	struct fx *fx = *state;
 	char cmd[3 * PATH_MAX];
@@ -663,7 +696,8 @@ static void test_encrypted_key(void **state)
 	assert_non_null(strstr(fx->cause, "encrypted"));
 }
 
-static void test_chain_in_cert_file(void **state)
+static void
+test_chain_in_cert_file(void **state)
 {
 	struct fx *fx = *state;
 	char cmd[3 * PATH_MAX];
@@ -678,7 +712,8 @@ static void test_chain_in_cert_file(void **state)
 	assert_int_equal(sk_X509_num(chain), 1);
 }
 
-static void test_missing_client_ca(void **state)
+static void
+test_missing_client_ca(void **state)
 {
 	struct fx *fx = *state;
 
@@ -688,7 +723,8 @@ static void test_missing_client_ca(void **state)
 	assert_non_null(strstr(fx->cause, "clients_ca_cert_file"));
 }
 
-static void test_identity_options(void **state)
+static void
+test_identity_options(void **state)
 {
 	struct fx *fx = *state;
 
@@ -706,7 +742,8 @@ static void test_identity_options(void **state)
 	assert_non_null(strstr(fx->cause, "no server identity"));
 }
 
-static void test_numeric_options(void **state)
+static void
+test_numeric_options(void **state)
 {
 	struct fx *fx = *state;
 
@@ -736,7 +773,8 @@ static void test_numeric_options(void **state)
 
 /* ---- handshakes ---- */
 
-static void test_min13_refuses_12_client(void **state)
+static void
+test_min13_refuses_12_client(void **state)
 {
 	struct fx *fx = *state;
 
@@ -750,7 +788,8 @@ static void test_min13_refuses_12_client(void **state)
 	assert_string_equal(tls_version_str(fx->p1.s), "TLSv1.3");
 }
 
-static void test_handshake_tls12(void **state)
+static void
+test_handshake_tls12(void **state)
 {
 	struct fx *fx = *state;
 
@@ -763,7 +802,8 @@ static void test_handshake_tls12(void **state)
 	assert_int_equal(SSL_get_verify_result(fx->p1.s), X509_V_OK);
 }
 
-static void test_handshake_tls13(void **state)
+static void
+test_handshake_tls13(void **state)
 {
 	struct fx *fx = *state;
 
@@ -775,7 +815,8 @@ static void test_handshake_tls13(void **state)
 }
 
 /* A Windows client with only ECDHE-RSA-AES-GCM (what SChannel offers) agrees with the default list. */
-static void test_handshake_schannel_suites(void **state)
+static void
+test_handshake_schannel_suites(void **state)
 {
 	struct fx *fx = *state;
 
@@ -792,7 +833,8 @@ static void test_handshake_schannel_suites(void **state)
 	assert_int_equal(handshake(fx->sctx, fx->cctx, NULL, NULL, &fx->p1), 0);
 }
 
-static void test_client_checks_server_name(void **state)
+static void
+test_client_checks_server_name(void **state)
 {
 	struct fx *fx = *state;
 
@@ -806,7 +848,8 @@ static void test_client_checks_server_name(void **state)
 	assert_int_equal(SSL_get_verify_result(fx->p1.c), X509_V_ERR_IP_ADDRESS_MISMATCH);
 }
 
-static void test_client_rejects_other_server(void **state)
+static void
+test_client_rejects_other_server(void **state)
 {
 	struct fx *fx = *state;
 
@@ -820,7 +863,8 @@ static void test_client_rejects_other_server(void **state)
 }
 
 /* Runs a refused-client handshake at both versions and checks the server's reason. */
-static void refused(struct fx *fx, const char *name, long verify)
+static void
+refused(struct fx *fx, const char *name, long verify)
 {
 	int v;
 
@@ -836,7 +880,8 @@ static void refused(struct fx *fx, const char *name, long verify)
 	}
 }
 
-static void test_no_client_cert_fails(void **state)
+static void
+test_no_client_cert_fails(void **state)
 {
 	struct fx *fx = *state;
 
@@ -844,7 +889,8 @@ static void test_no_client_cert_fails(void **state)
 	refused(fx, NULL, X509_V_OK);
 }
 
-static void test_other_ca_fails(void **state)
+static void
+test_other_ca_fails(void **state)
 {
 	struct fx *fx = *state;
 
@@ -852,7 +898,8 @@ static void test_other_ca_fails(void **state)
 	refused(fx, "other-client", X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY);
 }
 
-static void test_expired_fails(void **state)
+static void
+test_expired_fails(void **state)
 {
 	struct fx *fx = *state;
 
@@ -860,7 +907,8 @@ static void test_expired_fails(void **state)
 	refused(fx, "expired-client", X509_V_ERR_CERT_HAS_EXPIRED);
 }
 
-static void test_server_cert_as_client_fails(void **state)
+static void
+test_server_cert_as_client_fails(void **state)
 {
 	struct fx *fx = *state;
 
@@ -872,7 +920,8 @@ static void test_server_cert_as_client_fails(void **state)
 /* ---- resumption ---- */
 
 /* Connects twice, the second time offering the first session; returns whether it was resumed. */
-static int resumed(struct fx *fx)
+static int
+resumed(struct fx *fx)
 {
 	first_connection(fx);
 	assert_int_equal(handshake(fx->sctx, fx->cctx, fx->sess, NULL, &fx->p2), 1);
@@ -880,7 +929,8 @@ static int resumed(struct fx *fx)
 	return SSL_session_reused(fx->p2.s);
 }
 
-static void test_resume_tls12_session_id(void **state)
+static void
+test_resume_tls12_session_id(void **state)
 {
 	struct fx *fx = *state;
 	struct tls_stats st;
@@ -896,7 +946,8 @@ static void test_resume_tls12_session_id(void **state)
 	assert_int_equal(st.accept_good, 2);
 }
 
-static void test_resume_tls12_tickets_off(void **state)
+static void
+test_resume_tls12_tickets_off(void **state)
 {
 	struct fx *fx = *state;
 
@@ -909,7 +960,8 @@ static void test_resume_tls12_tickets_off(void **state)
 	assert_int_equal(SSL_SESSION_has_ticket(fx->sess), 0);
 }
 
-static void test_resume_tls12_ticket(void **state)
+static void
+test_resume_tls12_ticket(void **state)
 {
 	struct fx *fx = *state;
 	struct tls_stats st;
@@ -924,7 +976,8 @@ static void test_resume_tls12_ticket(void **state)
 	assert_int_equal(st.cached, 0);
 }
 
-static void test_resume_tls13_ticket(void **state)
+static void
+test_resume_tls13_ticket(void **state)
 {
 	struct fx *fx = *state;
 
@@ -934,7 +987,8 @@ static void test_resume_tls13_ticket(void **state)
 	assert_string_equal(tls_version_str(fx->p2.s), "TLSv1.3");
 }
 
-static void test_resume_tls13_tickets_off(void **state)
+static void
+test_resume_tls13_tickets_off(void **state)
 {
 	struct fx *fx = *state;
 	struct tls_stats st;
@@ -948,7 +1002,8 @@ static void test_resume_tls13_tickets_off(void **state)
 	assert_int_equal(st.hits, 1);
 }
 
-static void test_no_resumption_without_cache_or_tickets(void **state)
+static void
+test_no_resumption_without_cache_or_tickets(void **state)
 {
 	struct fx *fx = *state;
 
@@ -963,7 +1018,8 @@ static void test_no_resumption_without_cache_or_tickets(void **state)
 	assert_int_equal(SSL_session_reused(fx->p2.s), 0);
 }
 
-static void test_session_expires(void **state)
+static void
+test_session_expires(void **state)
 {
 	struct fx *fx = *state;
 
@@ -978,7 +1034,8 @@ static void test_session_expires(void **state)
 }
 
 /* Why tls_shutdown exists: a session whose SSL is freed without one leaves the cache. */
-static void test_session_lost_without_shutdown(void **state)
+static void
+test_session_lost_without_shutdown(void **state)
 {
 	struct fx *fx = *state;
 
@@ -996,7 +1053,8 @@ static void test_session_lost_without_shutdown(void **state)
 }
 
 /* The session id context is what lets a verified session resume at all; one context per server. */
-static void test_no_resumption_across_contexts(void **state)
+static void
+test_no_resumption_across_contexts(void **state)
 {
 	struct fx *fx = *state;
 
@@ -1011,7 +1069,8 @@ static void test_no_resumption_across_contexts(void **state)
 
 /* ---- identity ---- */
 
-static void test_identity(void **state)
+static void
+test_identity(void **state)
 {
 	struct fx *fx = *state;
 	char fp[128], serial[256], cmd[PATH_MAX + 64], *p;
@@ -1042,7 +1101,8 @@ static void test_identity(void **state)
 }
 
 /* The identity survives resumption: the certificate and its verification are kept with the session. */
-static void test_identity_after_resumption(void **state)
+static void
+test_identity_after_resumption(void **state)
 {
 	struct fx *fx = *state;
 	int v;
@@ -1067,7 +1127,8 @@ static void test_identity_after_resumption(void **state)
 	}
 }
 
-static void test_identity_sans(void **state)
+static void
+test_identity_sans(void **state)
 {
 	struct fx *fx = *state;
 	X509_NAME *n = subject("veeam-backup-01");
@@ -1091,7 +1152,8 @@ static void test_identity_sans(void **state)
 	assert_string_equal(fx->id->sans[4].value, "2001:db8::1");
 }
 
-static void test_identity_no_cn(void **state)
+static void
+test_identity_no_cn(void **state)
 {
 	struct fx *fx = *state;
 	X509_NAME *n = subject(NULL);
@@ -1104,7 +1166,8 @@ static void test_identity_no_cn(void **state)
 	assert_string_equal(fx->id->subject, "O=kmipd development");
 }
 
-static void test_identity_utf8_cn(void **state)
+static void
+test_identity_utf8_cn(void **state)
 {
 	struct fx *fx = *state;
 	X509_NAME *n = subject("sauvegarde-\xc3\xa9t\xc3\xa9");
@@ -1118,7 +1181,8 @@ static void test_identity_utf8_cn(void **state)
 	assert_null(strchr(fx->id->subject, '\xc3'));
 }
 
-static void test_identity_refuses_two_cns(void **state)
+static void
+test_identity_refuses_two_cns(void **state)
 {
 	struct fx *fx = *state;
 	X509_NAME *n = subject("first");
@@ -1133,7 +1197,8 @@ static void test_identity_refuses_two_cns(void **state)
 	assert_non_null(strstr(fx->cause, "more than one commonName"));
 }
 
-static void test_identity_refuses_control_cn(void **state)
+static void
+test_identity_refuses_control_cn(void **state)
 {
 	struct fx *fx = *state;
 	X509_NAME *n = subject("evil\nadmin");
@@ -1145,7 +1210,8 @@ static void test_identity_refuses_control_cn(void **state)
 	assert_non_null(strstr(fx->cause, "control"));
 }
 
-static void test_identity_refuses_many_sans(void **state)
+static void
+test_identity_refuses_many_sans(void **state)
 {
 	struct fx *fx = *state;
 	char san[65 * 32], one[32];
@@ -1173,7 +1239,8 @@ static void test_identity_refuses_many_sans(void **state)
 	assert_int_equal(fx->id->nsans, TLS_IDENTITY_MAX_SANS);
 }
 
-static void test_identity_refuses_long_dn(void **state)
+static void
+test_identity_refuses_long_dn(void **state)
 {
 	struct fx *fx = *state;
 	char ou[61];
@@ -1195,7 +1262,8 @@ static void test_identity_refuses_long_dn(void **state)
 
 /* ---- the reloadable holder ---- */
 
-static void test_reload(void **state)
+static void
+test_reload(void **state)
 {
 	struct fx *fx = *state;
 	SSL_CTX *old, *now;
@@ -1226,7 +1294,8 @@ static void test_reload(void **state)
 	assert_int_equal(handshake(tls_server_ctx(fx->ts), fx->cctx, NULL, NULL, &fx->p2), 1);
 }
 
-static void test_reload_applies_new_client_ca(void **state)
+static void
+test_reload_applies_new_client_ca(void **state)
 {
 	struct fx *fx = *state;
 
@@ -1238,7 +1307,8 @@ static void test_reload_applies_new_client_ca(void **state)
 	assert_int_equal(handshake(tls_server_ctx(fx->ts), fx->cctx, NULL, NULL, &fx->p1), 1);
 }
 
-static void test_server_new_fails(void **state)
+static void
+test_server_new_fails(void **state)
 {
 	struct fx *fx = *state;
 
@@ -1250,7 +1320,8 @@ static void test_server_new_fails(void **state)
 
 /* ---- helpers ---- */
 
-static void test_errors_string(void **state)
+static void
+test_errors_string(void **state)
 {
 	struct fx *fx = *state;
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
@@ -1268,7 +1339,8 @@ static void test_errors_string(void **state)
 	assert_string_equal(fx->cause, "empty: unknown error");
 }
 
-static void test_client_ctx_errors(void **state)
+static void
+test_client_ctx_errors(void **state)
 {
 	struct fx *fx = *state;
 
@@ -1292,7 +1364,8 @@ static void test_client_ctx_errors(void **state)
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
-int main(void)
+int
+main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(test_mkcerts_made_everything),

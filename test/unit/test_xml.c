@@ -25,7 +25,8 @@ struct fixture {
 };
 
 /* A fresh fixture per test. */
-static int setup(void **state)
+static int
+setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 
@@ -36,7 +37,8 @@ static int setup(void **state)
 }
 
 /* Frees whatever the test left in the fixture. */
-static int teardown(void **state)
+static int
+teardown(void **state)
 {
 	struct fixture *f = *state;
 
@@ -49,7 +51,8 @@ static int teardown(void **state)
 }
 
 /* Parses s into f->doc, failing the test with the cause when it does not parse. */
-static void parse_ok(struct fixture *f, const char *s)
+static void
+parse_ok(struct fixture *f, const char *s)
 {
 	ttlv_xml_doc_free(f->doc);
 	f->doc = NULL;
@@ -58,7 +61,8 @@ static void parse_ok(struct fixture *f, const char *s)
 }
 
 /* Asserts that s is refused with a cause containing want. */
-static void parse_bad(struct fixture *f, const char *s, const char *want)
+static void
+parse_bad(struct fixture *f, const char *s, const char *want)
 {
 	struct ttlv_xml_doc *doc = NULL;
 
@@ -75,7 +79,8 @@ static void parse_bad(struct fixture *f, const char *s, const char *want)
 }
 
 /* Parses one leaf element and returns its item. */
-static struct ttlv *leaf(struct fixture *f, const char *xml)
+static struct ttlv *
+leaf(struct fixture *f, const char *xml)
 {
 	parse_ok(f, xml);
 	assert_int_equal(f->doc->nitems, 1);
@@ -83,7 +88,8 @@ static struct ttlv *leaf(struct fixture *f, const char *xml)
 }
 
 /* Prints every item of doc inside <KMIP> into f->text. */
-static void print_doc(struct fixture *f, const struct ttlv_xml_doc *doc)
+static void
+print_doc(struct fixture *f, const struct ttlv_xml_doc *doc)
 {
 	FILE *out;
 	size_t i;
@@ -100,7 +106,8 @@ static void print_doc(struct fixture *f, const struct ttlv_xml_doc *doc)
 }
 
 /* Asserts that the trees of a and b hold the same placeholders at the same places. */
-static void same_placeholders(const struct ttlv_xml_doc *da, const struct ttlv *a,
+static void
+same_placeholders(const struct ttlv_xml_doc *da, const struct ttlv *a,
     const struct ttlv_xml_doc *db, const struct ttlv *b)
 {
 	const char *pa = ttlv_xml_placeholder(da, a), *pb = ttlv_xml_placeholder(db, b);
@@ -117,7 +124,8 @@ static void same_placeholders(const struct ttlv_xml_doc *da, const struct ttlv *
 }
 
 /* Counts the items of a tree that carry a placeholder. */
-static size_t count_placeholders(const struct ttlv_xml_doc *doc, const struct ttlv *t)
+static size_t
+count_placeholders(const struct ttlv_xml_doc *doc, const struct ttlv *t)
 {
 	const struct ttlv *c;
 	size_t n = ttlv_xml_placeholder(doc, t) != NULL;
@@ -129,7 +137,8 @@ static size_t count_placeholders(const struct ttlv_xml_doc *doc, const struct tt
 }
 
 /* Encodes item to TTLV and decodes it again: the tree must come back equal. */
-static void wire_round_trip(const struct ttlv *item)
+static void
+wire_round_trip(const struct ttlv *item)
 {
 	struct ttlv_limits lim = { .max_message_size = 4 * 1024 * 1024, .max_depth = 32 };
 	struct ttlv_arena *arena = NULL;
@@ -148,7 +157,8 @@ static void wire_round_trip(const struct ttlv *item)
 }
 
 /* Round-trips one OASIS file; returns the number of messages in it. */
-static size_t check_file(struct fixture *f, const char *path)
+static size_t
+check_file(struct fixture *f, const char *path)
 {
 	size_t i, nph = 0;
 
@@ -182,7 +192,8 @@ static size_t check_file(struct fixture *f, const char *path)
 }
 
 /* Round-trips every file of one folder of the vectors; returns the number of files. */
-static size_t check_folder(struct fixture *f, const char *sub)
+static size_t
+check_folder(struct fixture *f, const char *sub)
 {
 	const char *vectors = getenv("KMIP_VECTORS");
 	char dir[1024], path[2048];
@@ -210,7 +221,8 @@ static size_t check_folder(struct fixture *f, const char *sub)
 }
 
 /* Every 1.4 test case, mandatory and optional. */
-static void test_oasis_14(void **state)
+static void
+test_oasis_14(void **state)
 {
 	struct fixture *f = *state;
 
@@ -219,7 +231,8 @@ static void test_oasis_14(void **state)
 }
 
 /* Every 2.1 test case, mandatory and optional. */
-static void test_oasis_21(void **state)
+static void
+test_oasis_21(void **state)
 {
 	struct fixture *f = *state;
 
@@ -228,7 +241,8 @@ static void test_oasis_21(void **state)
 }
 
 /* Integer (decimal, hex, mask names), Long Integer and Interval. */
-static void test_integers(void **state)
+static void
+test_integers(void **state)
 {
 	struct fixture *f = *state;
 	struct ttlv *t;
@@ -259,7 +273,8 @@ static void test_integers(void **state)
 }
 
 /* Big Integers are sign-extended to whole 8-byte words. */
-static void test_big_integer(void **state)
+static void
+test_big_integer(void **state)
 {
 	struct fixture *f = *state;
 	static const uint8_t pos[8] = { 0, 0, 0, 0, 0, 1, 0, 1 };
@@ -277,7 +292,8 @@ static void test_big_integer(void **state)
 }
 
 /* Enumerations by name, hex, tag name (2.x), and through a 1.x Attribute Name. */
-static void test_enumerations(void **state)
+static void
+test_enumerations(void **state)
 {
 	struct fixture *f = *state;
 	struct ttlv *t, *c;
@@ -308,7 +324,8 @@ static void test_enumerations(void **state)
 }
 
 /* Text and Byte Strings, references, white space, UTF-8 checks, Booleans. */
-static void test_strings_and_booleans(void **state)
+static void
+test_strings_and_booleans(void **state)
 {
 	struct fixture *f = *state;
 	static const uint8_t bytes[3] = { 0x01, 0xab, 0xff };
@@ -343,7 +360,8 @@ static void test_strings_and_booleans(void **state)
 }
 
 /* ISO 8601 dates with zones, fractions for Date-Time Extended, and refused forms. */
-static void test_dates(void **state)
+static void
+test_dates(void **state)
 {
 	struct fixture *f = *state;
 	struct ttlv *t;
@@ -376,7 +394,8 @@ static void test_dates(void **state)
 }
 
 /* Placeholders keep their text in the side table and a neutral value in the item. */
-static void test_placeholders(void **state)
+static void
+test_placeholders(void **state)
 {
 	struct fixture *f = *state;
 	const struct ttlv *uid, *when, *data, *lit;
@@ -410,7 +429,8 @@ static void test_placeholders(void **state)
 }
 
 /* The printed form of each type, unknown tags and values, and reading it back. */
-static void test_print(void **state)
+static void
+test_print(void **state)
 {
 	struct fixture *f = *state;
 	static const char *want =
@@ -458,7 +478,8 @@ static void test_print(void **state)
 }
 
 /* What the XML reader accepts and what it refuses, with the line. */
-static void test_xml_syntax(void **state)
+static void
+test_xml_syntax(void **state)
 {
 	struct fixture *f = *state;
 
@@ -499,7 +520,8 @@ static void test_xml_syntax(void **state)
 }
 
 /* Nesting and size limits. */
-static void test_limits(void **state)
+static void
+test_limits(void **state)
 {
 	struct fixture *f = *state;
 	char *deep;
@@ -533,7 +555,8 @@ static void test_limits(void **state)
 	assert_non_null(strstr(f->cause, "/nonexistent/x.xml"));
 }
 
-int main(void)
+int
+main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_oasis_14, setup, teardown),
