@@ -435,7 +435,7 @@ check_credential(const char *s, char **reason)
 	if (end == colon + 15 || *end != '$' || iter < 1000 || iter > 100000000)
 		goto bad;
 	salt = strspn(end + 1, "0123456789abcdef");
-	if (salt < 16 || end[1 + salt] != '$')
+	if (salt < 16 || salt > 512 || salt % 2 != 0 || end[1 + salt] != '$')
 		goto bad;
 	hash = strspn(end + 2 + salt, "0123456789abcdef");
 	if (hash != 64 || end[2 + salt + hash] != '\0')

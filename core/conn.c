@@ -22,11 +22,9 @@
 #include <openssl/ssl.h>
 
 #include "core/conn.h"
-#include "core/dispatch.h"
-#include "core/ops.h"
+#include "core/engine/engine.h"
 #include "core/server.h"
 #include "proto/proto.h"
-#include "store/store.h"
 #include "tls/tls.h"
 
 #define CONN_READ_HIGH_WATER	(64 * 1024)	/* bytes read ahead per connection before we consume them */
@@ -34,23 +32,24 @@
 static const char *const state_names[] = {
 	[CONN_HANDSHAKING] = "handshaking",
 	[CONN_READING] = "reading",
-	[CONN_PROCESSING] = "processing",
+	[CONN_WAITING] = "waiting",
 	[CONN_WRITING] = "writing",
 	[CONN_CLOSING] = "closing",
 };
 
 /* Which state may follow which (rows: from, columns: to). */
 static const bool transitions[5][5] = {
-	[CONN_HANDSHAKING] = { [CONN_READING] = true, [CONN_CLOSING] = true },
-	[CONN_READING] = { [CONN_READING] = true, [CONN_PROCESSING] = true, [CONN_WRITING] = true,
+	[CONN_HANDSHAKING] = { [CONN_HANDSHAKING] = true, [CONN_READING] = true, [CONN_CLOSING] = true },
+	[CONN_READING] = { [CONN_READING] = true, [CONN_WAITING] = true, [CONN_WRITING] = true,
 	    [CONN_CLOSING] = true },
-	[CONN_PROCESSING] = { [CONN_READING] = true, [CONN_WRITING] = true, [CONN_CLOSING] = true },
+	[CONN_WAITING] = { [CONN_READING] = true, [CONN_CLOSING] = true },
 	[CONN_WRITING] = { [CONN_READING] = true, [CONN_CLOSING] = true },
 	[CONN_CLOSING] = { [CONN_CLOSING] = true },
 };
 
 static void conn_process_input(struct conn *c);
 static void conn_check_backpressure(struct conn *c);
+static void conn_engine_done(void *arg, uint8_t *buf, size_t len);
 
 /* Returns the name of a state, for logs. */
 const char *
@@ -63,28 +62,13 @@ conn_state_name(enum conn_state s)
 void
 conn_log(const struct conn *c, enum log_level level, const char *fmt, ...)
 {
-	char msg[768];
 	va_list ap;
 
 	if (!log_enabled(level))
 		return;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	log_vconn(level, c->id, c->peer, c->who, fmt, ap);
 	va_end(ap);
-	switch (level) {
-	case LOG_LEVEL_ERROR:
-		log_error("conn %llu %s %s: %s", (unsigned long long)c->id, c->peer, c->who ? c->who : "-", msg);
-		break;
-	case LOG_LEVEL_WARN:
-		log_warnx("conn %llu %s %s: %s", (unsigned long long)c->id, c->peer, c->who ? c->who : "-", msg);
-		break;
-	case LOG_LEVEL_INFO:
-		log_info("conn %llu %s %s: %s", (unsigned long long)c->id, c->peer, c->who ? c->who : "-", msg);
-		break;
-	default:
-		log_debug("conn %llu %s %s: %s", (unsigned long long)c->id, c->peer, c->who ? c->who : "-", msg);
-		break;
-	}
 }
 
 /* Arms the connection's one timer with a shared (common-timeout) duration; NULL disarms it. */
@@ -135,7 +119,8 @@ conn_set_state(struct conn *c, enum conn_state to)
 		c->request_timer = false;
 		conn_arm_reading_timer(c);
 		break;
-	case CONN_PROCESSING:
+	case CONN_WAITING:
+		/* Key generation has its own deadline (keygen.timeout); a group commit ends this iteration. */
 		bufferevent_disable(c->bev, EV_READ);
 		conn_arm(c, NULL);
 		break;
@@ -173,19 +158,9 @@ conn_send_buf(struct conn *c, uint8_t *buf, size_t len)
 	return 0;
 }
 
-/* Queues an encoded response; the encoder is left empty. */
-static int
-conn_send(struct conn *c, struct ttlv_enc *out)
-{
-	size_t len;
-	uint8_t *buf = ttlv_enc_detach(out, &len);
-
-	return conn_send_buf(c, buf, len);
-}
-
 /* Records why the connection ends and starts closing it; see conn.h. */
 static void
-conn_vclosing(struct conn *c, enum log_level level, const char *fmt, va_list ap)
+conn_vclose_deferred(struct conn *c, enum log_level level, const char *fmt, va_list ap)
 {
 	static const struct timeval now = { 0, 0 };
 
@@ -201,18 +176,18 @@ conn_vclosing(struct conn *c, enum log_level level, const char *fmt, va_list ap)
 }
 
 void
-conn_closing(struct conn *c, enum log_level level, const char *fmt, ...)
+conn_close_deferred(struct conn *c, enum log_level level, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	conn_vclosing(c, level, fmt, ap);
+	conn_vclose_deferred(c, level, fmt, ap);
 	va_end(ap);
 }
 
 /* Closes now; see conn.h. */
 void
-conn_close(struct conn *c, enum log_level level, const char *fmt, ...)
+conn_close_now(struct conn *c, enum log_level level, const char *fmt, ...)
 {
 	struct server *srv = c->srv;
 	char reason[256];
@@ -226,12 +201,7 @@ conn_close(struct conn *c, enum log_level level, const char *fmt, ...)
 
 	TAILQ_REMOVE(&srv->conns, c, entry);
 	srv->nconns--;
-	if (c->held) {
-		TAILQ_REMOVE(&srv->held, c, held_entry);
-		wipe_free(c->held_buf, c->held_len, NULL);
-	}
-	dispatch_cancel(c->pending);
-	ops_crypto_streams_free(c->crypto_streams);
+	session_free(c->session);
 	event_free(c->timer);
 	ssl = bufferevent_openssl_get_ssl(c->bev);
 	/* A clean end keeps the TLS session resumable; a failed one must not. */
@@ -282,7 +252,7 @@ conn_handshake_done(struct conn *c)
 
 	if (tls_identity_get(ssl, &c->identity, &cause) != 0) {
 		c->tls_failed = true;
-		conn_closing(c, LOG_LEVEL_WARN, "client certificate unusable: %s", cause ? cause : "?");
+		conn_close_deferred(c, LOG_LEVEL_WARN, "client certificate unusable: %s", cause ? cause : "?");
 		free(cause);
 		return;
 	}
@@ -302,8 +272,12 @@ conn_handshake_done(struct conn *c)
 		break;
 	}
 	if (c->who == NULL || c->who[0] == '\0') {
-		conn_closing(c, LOG_LEVEL_WARN, "client certificate (%s) lacks the identity field access.identity "
-		    "names", id->subject);
+		conn_close_deferred(c, LOG_LEVEL_WARN, "client certificate (%s) lacks the identity field "
+		    "access.identity names", id->subject);
+		return;
+	}
+	if ((c->session = session_new(srv->engine, c->id, c->peer, c->who, conn_engine_done, c)) == NULL) {
+		conn_close_deferred(c, LOG_LEVEL_ERROR, "out of memory opening a session");
 		return;
 	}
 	c->resumed = SSL_session_reused(ssl);
@@ -333,9 +307,9 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		c->tls_failed = true;
 		if (c->state == CONN_HANDSHAKING) {
 			c->srv->stats.handshake_failures++;
-			conn_close(c, LOG_LEVEL_WARN, "TLS handshake failed: %s", errs);
+			conn_close_now(c, LOG_LEVEL_WARN, "TLS handshake failed: %s", errs);
 		} else {
-			conn_close(c, LOG_LEVEL_INFO, "connection error: %s", errs);
+			conn_close_now(c, LOG_LEVEL_INFO, "connection error: %s", errs);
 		}
 		return;
 	}
@@ -343,13 +317,13 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		if (c->state == CONN_HANDSHAKING) {
 			c->tls_failed = true;
 			c->srv->stats.handshake_failures++;
-			conn_close(c, LOG_LEVEL_INFO, "peer closed during the TLS handshake");
+			conn_close_now(c, LOG_LEVEL_INFO, "peer closed during the TLS handshake");
 		} else if (ttlv_decoder_busy(c->dec)) {
-			conn_close(c, LOG_LEVEL_WARN, "peer closed in the middle of a request");
+			conn_close_now(c, LOG_LEVEL_WARN, "peer closed in the middle of a request");
 		} else if (c->state == CONN_CLOSING) {
-			conn_close(c, c->close_level, "%s", c->close_reason);
+			conn_close_now(c, c->close_level, "%s", c->close_reason);
 		} else {
-			conn_close(c, LOG_LEVEL_DEBUG, "peer closed");
+			conn_close_now(c, LOG_LEVEL_DEBUG, "peer closed");
 		}
 	}
 }
@@ -366,27 +340,27 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 	case CONN_HANDSHAKING:
 		c->tls_failed = true;
 		c->srv->stats.handshake_failures++;
-		conn_close(c, LOG_LEVEL_WARN, "TLS handshake not finished within %u s",
+		conn_close_now(c, LOG_LEVEL_WARN, "TLS handshake not finished within %u s",
 		    cfg->server.handshake_timeout);
 		break;
 	case CONN_READING:
 		if (c->request_timer)
-			conn_close(c, LOG_LEVEL_WARN, "request not complete within %u s (%llu bytes announced)",
+			conn_close_now(c, LOG_LEVEL_WARN, "request not complete within %u s (%llu bytes announced)",
 			    cfg->server.request_timeout, (unsigned long long)ttlv_decoder_announced(c->dec));
 		else
-			conn_close(c, LOG_LEVEL_DEBUG, "idle for %u s", cfg->server.idle_timeout);
+			conn_close_now(c, LOG_LEVEL_DEBUG, "idle for %u s", cfg->server.idle_timeout);
 		break;
 	case CONN_WRITING:
-		conn_close(c, LOG_LEVEL_WARN, "client did not read its responses (%zu bytes unsent)",
+		conn_close_now(c, LOG_LEVEL_WARN, "client did not read its responses (%zu bytes unsent)",
 		    evbuffer_get_length(bufferevent_get_output(c->bev)));
 		break;
 	case CONN_CLOSING:
 		if (evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
 			c->tls_failed = true;
-		conn_close(c, c->close_level, "%s", c->close_reason);
+		conn_close_now(c, c->close_level, "%s", c->close_reason);
 		break;
-	case CONN_PROCESSING:
-		conn_close(c, LOG_LEVEL_ERROR, "bug: timer fired while processing");
+	case CONN_WAITING:
+		conn_close_now(c, LOG_LEVEL_ERROR, "bug: timer fired while waiting for the engine");
 		break;
 	}
 }
@@ -406,7 +380,7 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 
 	if (c->state == CONN_CLOSING) {
 		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-			conn_close(c, c->close_level, "%s", c->close_reason);
+			conn_close_now(c, c->close_level, "%s", c->close_reason);
 		return;
 	}
 	if (c->state == CONN_WRITING) {
@@ -415,60 +389,46 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 	}
 }
 
-/*
- * Sends a finished response, or holds it for the group commit when the request wrote (or read writes that
- * are not yet durable).
- */
+/* Sends one response (buf NULL: the engine could not make one, and silence must not pass for success). */
 static void
-conn_respond(struct conn *c, struct ttlv_enc *out)
+conn_respond(struct conn *c, uint8_t *buf, size_t len)
 {
-	struct server *srv = c->srv;
-
 	c->requests++;
-	srv->stats.requests++;
-	if (ttlv_enc_finish(out) != 0) {
-		conn_closing(c, LOG_LEVEL_ERROR, "could not encode a response: %s", strerror(errno));
+	c->srv->stats.requests++;
+	if (buf == NULL) {
+		c->tls_failed = true;
+		conn_close_deferred(c, LOG_LEVEL_ERROR, "no response could be made for a request");
 		return;
 	}
-	if (srv->store != NULL && store_group_pending(srv->store)) {
-		c->held_buf = ttlv_enc_detach(out, &c->held_len);
-		c->held = true;
-		TAILQ_INSERT_TAIL(&srv->held, c, held_entry);
-		conn_set_state(c, CONN_PROCESSING);
-		server_schedule_commit(srv);
-		return;
-	}
-	if (conn_send(c, out) != 0) {
-		conn_closing(c, LOG_LEVEL_ERROR, "out of memory queueing a response");
+	if (conn_send_buf(c, buf, len) != 0) {
+		conn_close_deferred(c, LOG_LEVEL_ERROR, "out of memory queueing a response");
 		return;
 	}
 	conn_check_backpressure(c);
 }
 
-/* Answers one decoded request; the arena is freed here unless the dispatcher keeps it. */
+/* Hands one decoded request to the engine; its answer is sent now or arrives in conn_engine_done(). */
 static void
 conn_answer(struct conn *c, struct ttlv *root, struct ttlv_arena *arena)
 {
-	struct ttlv_enc out;
+	uint8_t *buf;
+	size_t len;
 
-	ttlv_enc_init(&out);
-	if (dispatch_request(c, root, arena, &out) == DISPATCH_PENDING) {
-		conn_set_state(c, CONN_PROCESSING);
-		ttlv_enc_free(&out);
+	if (engine_request(c->session, root, arena, &buf, &len) == ENGINE_PENDING) {
+		conn_set_state(c, CONN_WAITING);
 		return;
 	}
-	ttlv_arena_free(arena);
-	conn_respond(c, &out);
-	ttlv_enc_free(&out);
+	conn_respond(c, buf, len);
 }
 
-/* A pending request has its response: send it and go on with the requests queued behind it. */
-void
-conn_request_done(struct conn *c, struct ttlv_enc *out)
+/* The engine's answer to the request c waited for: send it and go on with the requests queued behind it. */
+static void
+conn_engine_done(void *arg, uint8_t *buf, size_t len)
 {
+	struct conn *c = arg;
+
 	conn_set_state(c, CONN_READING);
-	conn_respond(c, out);
-	ttlv_enc_free(out);
+	conn_respond(c, buf, len);
 	conn_process_input(c);
 }
 
@@ -488,18 +448,17 @@ conn_check_backpressure(struct conn *c)
 static void
 conn_bad_message(struct conn *c)
 {
-	struct ttlv_enc out;
 	const char *what;
 	uint64_t off;
 	enum ttlv_err err = ttlv_decoder_error(c->dec, &off, &what);
+	uint8_t *buf;
+	size_t len;
 
 	c->srv->stats.bad_messages++;
-	ttlv_enc_init(&out);
-	dispatch_bad_message(&out, what);
-	if (ttlv_enc_finish(&out) != 0 || conn_send(c, &out) != 0)
+	engine_bad_message(what, &buf, &len);
+	if (buf == NULL || conn_send_buf(c, buf, len) != 0)
 		c->tls_failed = true;
-	ttlv_enc_free(&out);
-	conn_closing(c, LOG_LEVEL_WARN, "malformed message: %s at byte %llu (%s)", what,
+	conn_close_deferred(c, LOG_LEVEL_WARN, "malformed message: %s at byte %llu (%s)", what,
 	    (unsigned long long)off, ttlv_err_str(err));
 }
 
@@ -543,93 +502,10 @@ conn_process_input(struct conn *c)
 	if (c->state != CONN_READING)
 		return;
 	if (srv->stopping && !ttlv_decoder_busy(c->dec)) {
-		conn_closing(c, LOG_LEVEL_DEBUG, "server shutting down");
+		conn_close_deferred(c, LOG_LEVEL_DEBUG, "server shutting down");
 		return;
 	}
 	conn_arm_reading_timer(c);
-}
-
-/*
- * Rewrites a response whose writes were lost (the group commit failed) as a failure of each of its batch
- * items, in the same protocol version, echoing Operation and Unique Batch Item ID. 0, or -1 when the held
- * response cannot be read.
- */
-static int
-failed_commit_response(const uint8_t *buf, size_t len, const char *why, struct ttlv_enc *out)
-{
-	const struct ttlv *pv, *major, *minor, *it;
-	struct kmip_response r;
-	struct kmip_error err;
-	struct ttlv_arena *a;
-	struct ttlv *root;
-	uint32_t n;
-
-	if (ttlv_decode(buf, len, NULL, &root, &a, NULL, NULL) != TTLV_DONE)
-		return -1;
-	pv = ttlv_find(ttlv_find(root, KMIP_TAG_RESPONSE_HEADER), KMIP_TAG_PROTOCOL_VERSION);
-	major = ttlv_find(pv, KMIP_TAG_PROTOCOL_VERSION_MAJOR);
-	minor = ttlv_find(pv, KMIP_TAG_PROTOCOL_VERSION_MINOR);
-	if (major == NULL || minor == NULL) {
-		ttlv_arena_free(a);
-		return -1;
-	}
-	kmip_error_set(&err, KMIP_RESULT_REASON_GENERAL_FAILURE, "the key store could not make this durable (%s); "
-	    "nothing was changed", why != NULL ? why : "commit failed");
-	n = ttlv_count(root, KMIP_TAG_BATCH_ITEM);
-	kmip_response_begin(&r, out, KMIP_VERSION(major->v.i32 & 0xff, minor->v.i32 & 0xff), server_now(), n);
-	for (it = ttlv_find(root, KMIP_TAG_BATCH_ITEM); it != NULL; it = ttlv_find_next(it)) {
-		const struct ttlv *op = ttlv_find(it, KMIP_TAG_OPERATION);
-		struct kmip_batch_item bi;
-
-		memset(&bi, 0, sizeof(bi));
-		bi.operation = op != NULL ? op->v.u32 : 0;
-		bi.id = ttlv_find(it, KMIP_TAG_UNIQUE_BATCH_ITEM_ID);
-		kmip_response_item_error(&r, &bi, KMIP_RESULT_STATUS_OPERATION_FAILED, &err);
-	}
-	kmip_response_end(&r);
-	ttlv_arena_free(a);
-	return ttlv_enc_finish(out);
-}
-
-/* Sends (or drops) a response that waited for a group commit, then goes on with buffered requests. */
-void
-conn_release(struct conn *c, bool committed, const char *why)
-{
-	uint8_t *buf = c->held_buf;
-	size_t len = c->held_len;
-
-	c->held = false;
-	c->held_buf = NULL;
-	c->held_len = 0;
-	if (!committed) {
-		struct ttlv_enc out;
-		int rc;
-
-		/* The answer becomes a failure of each batch item; without one, the connection closes. */
-		ttlv_enc_init(&out);
-		rc = failed_commit_response(buf, len, why, &out);
-		wipe_free(buf, len, NULL);
-		if (rc != 0 || conn_send(c, &out) != 0) {
-			ttlv_enc_free(&out);
-			c->tls_failed = true;
-			conn_closing(c, LOG_LEVEL_ERROR, "store commit failed (%s): the request was not acknowledged",
-			    why);
-			return;
-		}
-		ttlv_enc_free(&out);
-		conn_log(c, LOG_LEVEL_ERROR, "store commit failed (%s): the request was answered with a failure", why);
-		conn_set_state(c, CONN_READING);
-		conn_check_backpressure(c);
-		conn_process_input(c);
-		return;
-	}
-	if (conn_send_buf(c, buf, len) != 0) {
-		conn_closing(c, LOG_LEVEL_ERROR, "out of memory queueing a response");
-		return;
-	}
-	conn_set_state(c, CONN_READING);
-	conn_check_backpressure(c);
-	conn_process_input(c);
 }
 
 /* Closes an idle connection now, or lets a busy one finish its request first. */
@@ -638,9 +514,9 @@ conn_drain(struct conn *c)
 {
 	if (c->state == CONN_HANDSHAKING) {
 		c->tls_failed = true;
-		conn_close(c, LOG_LEVEL_DEBUG, "server shutting down");
+		conn_close_now(c, LOG_LEVEL_DEBUG, "server shutting down");
 	} else if (c->state == CONN_READING && !ttlv_decoder_busy(c->dec)) {
-		conn_close(c, LOG_LEVEL_DEBUG, "server shutting down");
+		conn_close_now(c, LOG_LEVEL_DEBUG, "server shutting down");
 	}
 }
 
@@ -682,7 +558,7 @@ conn_new(struct server *srv, int fd, const struct sockaddr *sa, int salen)
 	}
 	c->srv = srv;
 	c->id = ++srv->next_conn_id;
-	c->state = CONN_HANDSHAKING;
+	c->state = CONN_HANDSHAKING;	/* where conn_set_state() starts from */
 	format_peer(sa, c->peer, sizeof(c->peer));
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 
@@ -710,7 +586,7 @@ conn_new(struct server *srv, int fd, const struct sockaddr *sa, int salen)
 		goto fail;
 	TAILQ_INSERT_TAIL(&srv->conns, c, entry);
 	srv->nconns++;
-	conn_arm(c, srv->tv_handshake);
+	conn_set_state(c, CONN_HANDSHAKING);
 	conn_log(c, LOG_LEVEL_DEBUG, "accepted (%u open)", srv->nconns);
 	return c;
 fail:

@@ -1,6 +1,8 @@
 /*
- * One client connection: a bufferevent_openssl, an incremental TTLV decoder and an explicit state that
- * changes only through conn_set_state(), which checks the transition and arms the phase's deadline.
+ * One client connection: the transport only. A bufferevent_openssl, an incremental TTLV decoder, an
+ * explicit state that changes only through conn_set_state() (which checks the transition and arms the
+ * phase's deadline), and, once the handshake has named the client, one engine session that answers its
+ * requests.
  */
 #ifndef KMIPD_CONN_H
 #define KMIPD_CONN_H
@@ -14,23 +16,20 @@
 
 struct server;
 struct bufferevent;
-struct crypto_streams;
-struct dispatch_pending;
-struct ttlv_enc;
+struct session;
 struct ttlv_decoder;
 struct tls_identity;
 
 enum conn_state {
 	CONN_HANDSHAKING,	/* TLS handshake under way; handshake deadline */
 	CONN_READING,		/* waiting for or receiving a request; idle or request deadline */
-	CONN_PROCESSING,	/* a request is being answered (keygen, group commit); reading paused */
+	CONN_WAITING,		/* the engine has the request and will call back (conn_engine_done); not read */
 	CONN_WRITING,		/* unsent output above the high-water mark; reading paused until it drains */
 	CONN_CLOSING,		/* last output flushing, then close; short deadline */
 };
 
 struct conn {
 	TAILQ_ENTRY(conn) entry;
-	TAILQ_ENTRY(conn) held_entry;	/* on srv->held while its response waits for a group commit */
 	struct server *srv;
 	uint64_t id;
 	enum conn_state state;
@@ -39,15 +38,10 @@ struct conn {
 	struct ttlv_decoder *dec;
 	struct tls_identity *identity;
 	const char *who;		/* the identity used for ownership and logs (points into identity) */
+	struct session *session;	/* the client's KMIP state, from the end of the handshake */
 	bool request_timer;		/* the armed deadline is the request deadline */
 	bool resumed;			/* TLS session resumed */
 	uint64_t requests;
-	unsigned credential_failures;	/* wrong Credentials sent; at ACCESS_CREDENTIAL_TRIES no more are checked */
-	struct dispatch_pending *pending;	/* a request waiting for key generation */
-	struct crypto_streams *crypto_streams;	/* multi-part Encrypt/Decrypt in progress, or NULL */
-	bool held;
-	uint8_t *held_buf;		/* the response waiting for the commit (wiped when freed) */
-	size_t held_len;
 	bool tls_failed;		/* no close_notify: the session must not be resumed */
 	enum log_level close_level;
 	char close_reason[160];
@@ -58,19 +52,15 @@ struct conn {
 struct conn *conn_new(struct server *srv, int fd, const struct sockaddr *sa, int salen);
 /*
  * Closes the connection at once, logging why at level, freeing everything in reverse order of acquisition.
- * Only for callers at the top of a libevent callback: deeper code uses conn_closing().
+ * Only for callers at the top of a libevent callback, which hold no other reference to c: anything deeper
+ * uses conn_close_deferred().
  */
-void conn_close(struct conn *c, enum log_level level, const char *fmt, ...) LOG_PRINTF(3, 4);
-/* Stops reading, lets the output already queued flush, then closes from the loop (never from the caller). */
-void conn_closing(struct conn *c, enum log_level level, const char *fmt, ...) LOG_PRINTF(3, 4);
+void conn_close_now(struct conn *c, enum log_level level, const char *fmt, ...) LOG_PRINTF(3, 4);
 /*
- * Releases a response held for a group commit: sent when committed is true; else (the request was not
- * made durable, so it must not be acknowledged) replaced by a General Failure of each batch item, or the
- * connection is closed when even that cannot be written.
+ * Stops reading, lets the output already queued flush, then closes from the loop: never frees c under its
+ * caller. The first reason given is the one logged.
  */
-void conn_release(struct conn *c, bool committed, const char *why);
-/* The response to a request that was pending (key generation) is ready: send it and go on reading. */
-void conn_request_done(struct conn *c, struct ttlv_enc *out);
+void conn_close_deferred(struct conn *c, enum log_level level, const char *fmt, ...) LOG_PRINTF(3, 4);
 /* Asks a connection to stop after its current request (server shutdown). */
 void conn_drain(struct conn *c);
 /* Logs a line prefixed with the connection id, peer and identity. */

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/access.h"
+#include "core/engine/access.h"
 #include "proto/proto.h"
 #include "store/store.h"
 

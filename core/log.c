@@ -41,6 +41,8 @@ log_enabled(enum log_level level)
 	return level <= log_threshold;
 }
 
+static void log_line(enum log_level level, const char *fmt, ...) LOG_PRINTF(2, 3);
+
 /* Writes one line at level, with strerror(errno) appended when with_errno is set. */
 void
 log_vmsg(enum log_level level, bool with_errno, const char *fmt, va_list ap)
@@ -69,6 +71,29 @@ log_vmsg(enum log_level level, bool with_errno, const char *fmt, va_list ap)
 		fprintf(stderr, "%s.%03ldZ %s: %s\n", when, ts.tv_nsec / 1000000, level_names[level], msg);
 	}
 	errno = saved;
+}
+
+/* Writes one line about a connection: "conn 12 127.0.0.1:40022 kmip-client: message". */
+void
+log_vconn(enum log_level level, uint64_t id, const char *peer, const char *who, const char *fmt, va_list ap)
+{
+	char msg[768];
+
+	if (level > log_threshold)
+		return;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	log_line(level, "conn %llu %s %s: %s", (unsigned long long)id, peer, who != NULL ? who : "-", msg);
+}
+
+/* log_vmsg() with arguments. */
+static void
+log_line(enum log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vmsg(level, false, fmt, ap);
+	va_end(ap);
 }
 
 #define LOG_FN(name, level, with_errno)				\

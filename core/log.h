@@ -1,6 +1,7 @@
 /*
  * Logging with levels, to stderr or syslog. log_warn() appends strerror(errno), log_warnx() does not.
- * Connection lines go through conn_log() in conn.h, which adds the connection id and peer address.
+ * Lines about one connection go through log_vconn() (conn_log() and session_log() call it), which adds the
+ * connection id, the peer address and the client's identity.
  * Never pass key material to these functions.
  */
 #ifndef KMIPD_LOG_H
@@ -8,6 +9,7 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 enum log_level {
 	LOG_LEVEL_ERROR,
@@ -23,6 +25,8 @@ void log_init(enum log_level level, bool to_syslog, int facility);
 void log_set_level(enum log_level level);
 bool log_enabled(enum log_level level);
 void log_vmsg(enum log_level level, bool with_errno, const char *fmt, va_list ap) LOG_PRINTF(3, 0);
+void log_vconn(enum log_level level, uint64_t id, const char *peer, const char *who, const char *fmt, va_list ap)
+    LOG_PRINTF(5, 0);
 void log_error(const char *fmt, ...) LOG_PRINTF(1, 2);
 void log_warn(const char *fmt, ...) LOG_PRINTF(1, 2);
 void log_warnx(const char *fmt, ...) LOG_PRINTF(1, 2);

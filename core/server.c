@@ -15,9 +15,10 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
-#include "core/access.h"
-#include "core/audit.h"
 #include "core/conn.h"
+#include "core/engine/access.h"
+#include "core/engine/audit.h"
+#include "core/engine/engine.h"
 #include "core/keygen.h"
 #include "core/log.h"
 #include "core/server.h"
@@ -32,13 +33,6 @@
 #define PRIORITY_COMMIT		2
 
 static void server_update_accepting(struct server *srv);
-
-/* Returns the current time in seconds since the epoch. */
-int64_t
-server_now(void)
-{
-	return (int64_t)time(NULL);
-}
 
 /* Fills a tls_config that borrows the strings of cfg (nothing to free). */
 static void
@@ -288,7 +282,7 @@ shutdown_timer_cb(evutil_socket_t fd, short what, void *arg)
 	log_warnx("shutdown: %u connections still busy after %u s; closing them", srv->nconns,
 	    srv->cfg->server.shutdown_timeout);
 	while ((c = TAILQ_FIRST(&srv->conns)) != NULL)
-		conn_close(c, LOG_LEVEL_WARN, "server shutdown deadline");
+		conn_close_now(c, LOG_LEVEL_WARN, "server shutdown deadline");
 	event_base_loopexit(srv->base, NULL);
 }
 
@@ -301,6 +295,7 @@ static void
 server_reload(struct server *srv)
 {
 	struct kmipd_config *next = NULL;
+	struct access_policy *policy = NULL;
 	struct audit *audit = NULL;
 	struct tls_config t;
 	char *cause = NULL;
@@ -319,6 +314,10 @@ server_reload(struct server *srv)
 			goto out;
 		}
 	}
+	if (access_policy_new(next, &policy, &cause) != 0) {
+		log_warnx("reload failed, keeping the running configuration: %s", cause ? cause : "?");
+		goto out;
+	}
 	/* Reopened even when unchanged, so logrotate can move the file away before SIGHUP. */
 	if (audit_open(next->audit.file, next->audit.syslog, &audit, &cause) != 0) {
 		log_warnx("reload failed, keeping the running configuration: %s", cause ? cause : "?");
@@ -328,11 +327,17 @@ server_reload(struct server *srv)
 	if (tls_server_reload(srv->tls, &t, &cause) != 0) {
 		log_warnx("reload failed, keeping the running configuration and certificates: %s",
 		    cause ? cause : "?");
-		audit_close(audit);
 		goto out;
 	}
+	/* Everything built: swap it all in at once. */
+	if (srv->engine != NULL)
+		engine_reload(srv->engine, next, policy, audit);
 	audit_close(srv->audit);
 	srv->audit = audit;
+	audit = NULL;
+	access_policy_free(srv->policy);
+	srv->policy = policy;
+	policy = NULL;
 	config_free(srv->cfg);
 	srv->cfg = next;
 	next = NULL;
@@ -342,6 +347,8 @@ server_reload(struct server *srv)
 	log_info("reload done: TLS context generation %lu", tls_server_generation(srv->tls));
 out:
 	free(cause);
+	audit_close(audit);
+	access_policy_free(policy);
 	config_free(next);
 }
 
@@ -350,32 +357,18 @@ static void
 commit_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct server *srv = arg;
-	TAILQ_HEAD(, conn) batch = TAILQ_HEAD_INITIALIZER(batch);
-	struct conn *c;
-	unsigned n = 0;
-	int rc;
 
 	(void)fd;
 	(void)what;
-	rc = store_group_commit(srv->store);
-	if (rc != 0)
-		log_error("store: group commit failed: %s (%s); the requests that waited for it are answered with "
-		    "a failure",
-		    store_strerror(rc), store_last_error(srv->store));
-	/* Released connections may answer more requests, which wait for the next commit, not this one. */
-	TAILQ_CONCAT(&batch, &srv->held, held_entry);
-	while ((c = TAILQ_FIRST(&batch)) != NULL) {
-		TAILQ_REMOVE(&batch, c, held_entry);
-		n++;
-		conn_release(c, rc == 0, rc == 0 ? NULL : store_strerror(rc));
-	}
-	log_debug("group commit: %u responses released", n);
+	(void)engine_commit(srv->engine);
 }
 
-/* Makes sure the group commit runs at the end of this loop iteration (after all pending I/O). */
-void
-server_schedule_commit(struct server *srv)
+/* The engine holds a response: make sure the group commit runs at the end of this loop iteration. */
+static void
+schedule_commit(void *arg)
 {
+	struct server *srv = arg;
+
 	event_active(srv->commit_ev, EV_TIMEOUT, 0);
 }
 
@@ -384,6 +377,7 @@ int
 server_open_store(struct server *srv)
 {
 	const struct config_store *c = &srv->cfg->store;
+	struct engine_env env;
 	struct store_options o;
 	struct store_stats st;
 	char *cause = NULL;
@@ -412,6 +406,18 @@ server_open_store(struct server *srv)
 	}
 	log_info("%u key generation workers, pool of %u RSA-2048 key pairs", srv->cfg->keygen.workers,
 	    srv->cfg->keygen.pool_size);
+	memset(&env, 0, sizeof(env));
+	env.cfg = srv->cfg;
+	env.policy = srv->policy;
+	env.audit = srv->audit;
+	env.store = srv->store;
+	env.keygen = srv->keygen;
+	env.schedule_commit = schedule_commit;
+	env.schedule_arg = srv;
+	if ((srv->engine = engine_new(&env)) == NULL) {
+		log_warnx("out of memory starting the engine");
+		return -1;
+	}
 	return 0;
 }
 
@@ -444,7 +450,6 @@ server_init(struct server *srv, struct kmipd_config *cfg, const char *config_pat
 	srv->noverrides = noverrides;
 	signal(SIGPIPE, SIG_IGN);
 
-	TAILQ_INIT(&srv->held);
 	if ((srv->base = event_base_new()) == NULL || event_base_priority_init(srv->base, PRIORITIES) != 0) {
 		log_warnx("event_base_new failed");
 		return -1;
@@ -465,8 +470,9 @@ server_init(struct server *srv, struct kmipd_config *cfg, const char *config_pat
 		free(cause);
 		return -1;
 	}
-	if ((srv->creds = access_cache_new()) == NULL) {
-		log_warnx("out of memory");
+	if (access_policy_new(cfg, &srv->policy, &cause) != 0) {
+		log_warnx("%s", cause ? cause : "access policy");
+		free(cause);
 		return -1;
 	}
 	server_set_timeouts(srv);
@@ -520,7 +526,7 @@ server_free(struct server *srv)
 	size_t i;
 
 	while ((c = TAILQ_FIRST(&srv->conns)) != NULL)
-		conn_close(c, LOG_LEVEL_DEBUG, "server exiting");
+		conn_close_now(c, LOG_LEVEL_DEBUG, "server exiting");
 	for (i = 0; i < srv->nlisteners; i++)
 		if (srv->listeners[i].evl != NULL)
 			evconnlistener_free(srv->listeners[i].evl);
@@ -535,6 +541,7 @@ server_free(struct server *srv)
 		event_free(srv->accept_retry);
 	if (srv->shutdown_timer != NULL)
 		event_free(srv->shutdown_timer);
+	engine_free(srv->engine);
 	if (srv->keygen != NULL)
 		keygen_free(srv->keygen);
 	if (srv->commit_ev != NULL)
@@ -547,7 +554,7 @@ server_free(struct server *srv)
 	}
 	tls_server_free(srv->tls);
 	audit_close(srv->audit);
-	access_cache_free(srv->creds);
+	access_policy_free(srv->policy);
 	if (srv->base != NULL)
 		event_base_free(srv->base);
 	config_free(srv->cfg);

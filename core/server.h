@@ -16,9 +16,10 @@
 #include "core/log.h"
 #include "proto/proto.h"
 
-struct access_cache;
+struct access_policy;
 struct audit;
 struct conn;
+struct engine;
 struct keygen;
 struct store;
 struct tls_server;
@@ -59,14 +60,14 @@ struct server {
 	struct store *store;
 	struct keygen *keygen;
 	struct audit *audit;		/* NULL: no audit trail */
-	struct access_cache *creds;	/* verified Credentials */
+	struct access_policy *policy;	/* access.* parsed; rebuilt on reload */
+	struct engine *engine;		/* answers the requests of every connection's session */
 	/*
-	 * Group commit: responses produced while the store has an open group wait here, and commit_ev (the
-	 * lowest priority, so it runs after every I/O callback of the loop iteration) makes the group durable
-	 * and releases them.
+	 * Group commit: responses produced while the store has an open group wait in the engine, and
+	 * commit_ev (the lowest priority, so it runs after every I/O callback of the loop iteration) makes
+	 * the group durable and releases them.
 	 */
 	struct event *commit_ev;
-	TAILQ_HEAD(, conn) held;
 	/* Shared timer queues (libevent common timeouts): O(1) arming for many connections. */
 	const struct timeval *tv_handshake;
 	const struct timeval *tv_request;
@@ -82,10 +83,11 @@ struct server {
 /* Sets up listeners, TLS, signals and timers from cfg. Returns 0, or -1 after logging why. */
 int server_init(struct server *srv, struct kmipd_config *cfg, const char *config_path,
     char *const *overrides, size_t noverrides) __attribute__((warn_unused_result));
-/* Opens the store and starts the key-generation workers (after privileges are dropped). 0, or -1 after logging. */
+/*
+ * Opens the store, starts the key-generation workers (after privileges are dropped) and the engine.
+ * 0, or -1 after logging.
+ */
 int server_open_store(struct server *srv) __attribute__((warn_unused_result));
-/* Makes sure a group commit runs at the end of this loop iteration. */
-void server_schedule_commit(struct server *srv);
 /* Runs the loop until a stop signal has drained the connections; returns the exit status. */
 int server_run(struct server *srv);
 /* The log level a log.level setting means. */
@@ -96,7 +98,5 @@ void server_free(struct server *srv);
 void server_conn_closed(struct server *srv);
 /* Checks that the TLS files of cfg build a working context (kmipd -t). Returns 0, or -1 and a cause. */
 int server_check_tls(const struct kmipd_config *cfg, char **cause) __attribute__((warn_unused_result));
-/* Current time in seconds since the epoch, for Time Stamps. */
-int64_t server_now(void);
 
 #endif

@@ -52,13 +52,12 @@ $(BUILD)/test/test_ops: $(BUILD)/test/integration/test_ops.o $(BUILD)/test/integ
 		$(BUILD)/libproto.a $(BUILD)/libtls.a | $(BUILD)/kmipd
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
 
-# Fuzz target for the whole request path (decode, dispatch, encode, group commit) against a temporary
-# store: the kmipd objects without main.c, and the three libraries.
+# Fuzz target for the whole request path (decode, engine, encode, group commit) against a temporary store:
+# the engine library and what it needs, no transport.
 ALL_SRCS += test/fuzz/fuzz_request.c
-FUZZ_REQUEST_CORE := $(filter-out core/main.c,$(KMIPD_SRCS))
 FUZZ_BINS += $(BUILD)/fuzz/fuzz_request
-$(BUILD)/fuzz/fuzz_request: $(BUILD)/test/fuzz/fuzz_request.o $(patsubst %.c,$(BUILD)/%.o,$(FUZZ_REQUEST_CORE)) \
-		$(BUILD)/libstore.a $(BUILD)/libtls.a $(BUILD)/libproto.a
+$(BUILD)/fuzz/fuzz_request: $(BUILD)/test/fuzz/fuzz_request.o $(BUILD)/libengine.a $(ENGINE_DEPS) \
+		$(BUILD)/libstore.a $(BUILD)/libproto.a
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
 

@@ -1,10 +1,10 @@
 /*
  * libFuzzer target for the whole request path: bytes are decoded with the server's limits, each complete
- * Request Message is answered by dispatch_request() against a real LMDB store, the response is encoded,
- * decoded again and checked, and the store's group commit runs after each message as the server's loop
- * does. No TLS and no event loop: a struct server and a struct conn are built here with only the fields the
- * dispatcher and the operations read. Key-pair generation is off (srv.keygen NULL), so CreateKeyPair
- * answers a Cryptographic Failure instead of waiting for a worker.
+ * Request Message is answered by the engine (engine_request(), the same API the connections use) against a
+ * real LMDB store, the response is decoded again and checked, and the group commit runs after each message
+ * as the server's loop does (engine_commit(), which releases the held response). No TLS, no event loop and
+ * no connection: one engine session per client identity. Key-pair generation is off (no keygen in the
+ * engine's environment), so CreateKeyPair answers a Cryptographic Failure instead of waiting for a worker.
  *
  * Input: the first byte chooses who sends the messages (see identity_for), the rest is a stream of TTLV
  * messages handled in order, as on one connection; a malformed one ends the input the way the server ends
@@ -25,11 +25,9 @@
 #include <unistd.h>
 
 #include "core/config.h"
-#include "core/conn.h"
-#include "core/ops.h"
-#include "core/dispatch.h"
+#include "core/engine/access.h"
+#include "core/engine/engine.h"
 #include "core/log.h"
-#include "core/server.h"
 #include "proto/proto.h"
 #include "store/store.h"
 
@@ -42,8 +40,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char *const identities[] = { "fuzz-alice", "fuzz-bob", "fuzz-admin" };
 
-static struct server srv;
-static struct conn conn;
+static struct kmipd_config *cfg;
+static struct access_policy *policy;
+static struct store *store;
+static struct engine *engine;
+static struct session *sessions[3];	/* one per identity, for the current input */
+static uint8_t *delivered;		/* a response the engine handed to a session's callback */
+static size_t delivered_len;
+static bool commit_asked;		/* the engine asked for a group commit */
 static char store_dir[256];
 static FILE *diag;		/* the real stderr, for this file's own messages */
 static bool dirty = true;	/* the store holds committed writes: the next input needs a fresh one */
@@ -73,22 +77,50 @@ clear_dir(bool rmdir_too)
 static void
 at_exit(void)
 {
-	if (srv.store != NULL)
-		store_close(srv.store);
-	srv.store = NULL;
-	config_free(srv.cfg);
+	engine_free(engine);
+	if (store != NULL)
+		store_close(store);
+	store = NULL;
+	access_policy_free(policy);
+	config_free(cfg);
 }
 
-/* Opens an empty store in store_dir; aborts if it cannot (the target would test nothing). */
+/* The engine holds a response until the group commit: remember to run it, as the server's loop does. */
+static void
+schedule_commit(void *arg)
+{
+	(void)arg;
+	commit_asked = true;
+}
+
+/* A session's callback: keeps the response for the checks. */
+static void
+take_response(void *arg, uint8_t *buf, size_t len)
+{
+	(void)arg;
+	if (delivered != NULL)
+		abort();	/* one request at a time per session, one response each */
+	if (buf == NULL) {
+		fprintf(diag, "fuzz_request: the engine delivered no response\n");
+		abort();
+	}
+	delivered = buf;
+	delivered_len = len;
+}
+
+/* Opens an empty store in store_dir and an engine over it; aborts if it cannot (the target would test nothing). */
 static void
 store_fresh(void)
 {
+	struct engine_env env;
 	struct store_options o;
 	char *cause = NULL;
 
-	if (srv.store != NULL)
-		store_close(srv.store);
-	srv.store = NULL;
+	engine_free(engine);
+	engine = NULL;
+	if (store != NULL)
+		store_close(store);
+	store = NULL;
 	clear_dir(false);
 	store_options_init(&o);
 	o.path = store_dir;
@@ -96,7 +128,7 @@ store_fresh(void)
 	o.max_map_size = FUZZ_MAX_MAP_SIZE;
 	o.sync = STORE_SYNC_RELAXED;
 	o.group_commit = true;
-	if (store_open(&o, &srv.store, &cause) != 0) {
+	if (store_open(&o, &store, &cause) != 0) {
 		fprintf(diag, "fuzz_request: store %s: %s\n", store_dir, cause != NULL ? cause : "?");
 		abort();
 	}
@@ -106,14 +138,21 @@ store_fresh(void)
 	 * -max_total_time, or on a crash). store_open makes the folder again next time.
 	 */
 	clear_dir(true);
+	memset(&env, 0, sizeof(env));
+	env.cfg = cfg;
+	env.policy = policy;
+	env.store = store;
+	env.schedule_commit = schedule_commit;
+	if ((engine = engine_new(&env)) == NULL)
+		abort();
 }
 
-/* Builds the server and connection the dispatcher sees, and the store folder. */
+/* Builds the configuration and access policy the engine works with, and the store folder. */
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	const char *base = getenv("KMIPD_FUZZ_DIR");
-	struct kmipd_config *cfg;
+	char *cause = NULL;
 
 	(void)argc;
 	(void)argv;
@@ -132,14 +171,10 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (cfg->access.admins.items == NULL || (cfg->access.admins.items[0] = strdup(identities[2])) == NULL)
 		abort();
 	cfg->access.admins.count = 1;
-	srv.cfg = cfg;
-	srv.keygen = NULL;
-	TAILQ_INIT(&srv.conns);
-	TAILQ_INIT(&srv.held);
-	conn.srv = &srv;
-	conn.id = 1;
-	conn.state = CONN_PROCESSING;
-	snprintf(conn.peer, sizeof(conn.peer), "127.0.0.1:5696");
+	if (access_policy_new(cfg, &policy, &cause) != 0) {
+		fprintf(diag, "fuzz_request: %s\n", cause != NULL ? cause : "access policy");
+		abort();
+	}
 	atexit(at_exit);
 	/*
 	 * Every log line is formatted (format bugs are findings too) but, unless asked for, written to
@@ -156,19 +191,22 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-/* Who sends message i: mode 0 one client, 1 the administrator, 2 two clients in turn, 3 client and admin. */
-static const char *
+/*
+ * Who sends message i (an index of identities): mode 0 one client, 1 the administrator, 2 two clients in
+ * turn, 3 client and admin.
+ */
+static unsigned
 identity_for(unsigned mode, unsigned i)
 {
 	switch (mode & 3) {
 	case 0:
-		return identities[0];
+		return 0;
 	case 1:
-		return identities[2];
+		return 2;
 	case 2:
-		return identities[i % 2];
+		return i % 2;
 	default:
-		return identities[i % 2 == 0 ? 0 : 2];
+		return i % 2 == 0 ? 0 : 2;
 	}
 }
 
@@ -233,61 +271,58 @@ check_response(const uint8_t *buf, size_t len)
 	ttlv_arena_free(arena);
 }
 
-/* Makes the message's writes durable as the server's commit event does; a full map is not a finding. */
+/*
+ * Answers one decoded message through the engine and checks the response. A response that waits for the
+ * group commit is released by running it, as the server's commit event does; a full map is not a finding
+ * (the engine answers the held requests with a failure then, which is checked like any response).
+ */
 static void
-group_commit(void)
+answer(struct session *s, struct ttlv *root, struct ttlv_arena *arena)
 {
+	uint8_t *buf;
+	size_t len;
 	int rc;
 
-	if (!store_group_pending(srv.store))
-		return;
-	dirty = true;
-	rc = store_group_commit(srv.store);
-	if (rc != 0 && rc != STORE_E_FULL) {
-		fprintf(diag, "fuzz_request: group commit: %s (%s)\n", store_strerror(rc),
-		    store_last_error(srv.store));
+	if (engine_request(s, root, arena, &buf, &len) == ENGINE_PENDING) {
+		/* Only the group commit makes a response wait here: there is no key generation. */
+		if (!commit_asked || engine_held(engine) != 1)
+			abort();
+		commit_asked = false;
+		dirty = true;
+		rc = engine_commit(engine);
+		if (rc != 0 && rc != STORE_E_FULL) {
+			fprintf(diag, "fuzz_request: group commit: %s (%s)\n", store_strerror(rc),
+			    store_last_error(store));
+			abort();
+		}
+		if (delivered == NULL)
+			abort();
+		buf = delivered;
+		len = delivered_len;
+		delivered = NULL;
+	} else if (buf == NULL) {
+		fprintf(diag, "fuzz_request: no response: %s\n", strerror(errno));
 		abort();
 	}
-}
-
-/* Answers one decoded message and checks the response. */
-static void
-answer(struct ttlv *root, struct ttlv_arena *arena)
-{
-	struct ttlv_enc out;
-	size_t len;
-	uint8_t *buf;
-
-	ttlv_enc_init(&out);
-	if (dispatch_request(&conn, root, arena, &out) != DISPATCH_DONE)
-		abort();	/* only key generation waits, and there is none here */
-	ttlv_arena_free(arena);
-	if (ttlv_enc_finish(&out) != 0) {
-		fprintf(diag, "fuzz_request: response encoding failed: %s\n", strerror(errno));
-		abort();
-	}
-	buf = ttlv_enc_detach(&out, &len);
-	group_commit();
 	check_response(buf, len);
 	explicit_bzero(buf, len);
 	free(buf);
-	ttlv_enc_free(&out);
 }
 
 /* Undecodable bytes: the Invalid Message response the server sends before closing must encode. */
 static void
 bad_message(struct ttlv_decoder *d)
 {
-	struct ttlv_enc out;
 	const char *what;
+	uint8_t *buf;
+	size_t len;
 
 	(void)ttlv_decoder_error(d, NULL, &what);
-	ttlv_enc_init(&out);
-	dispatch_bad_message(&out, what);
-	if (ttlv_enc_finish(&out) != 0)
+	engine_bad_message(what, &buf, &len);
+	if (buf == NULL)
 		abort();
-	check_response(out.buf, out.len);
-	ttlv_enc_free(&out);
+	check_response(buf, len);
+	free(buf);
 }
 
 int
@@ -295,7 +330,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct ttlv_limits lim = { 0 };
 	struct ttlv_decoder *d;
-	unsigned mode, messages = 0;
+	unsigned mode, messages = 0, i;
 	size_t off = 0, used;
 
 	if (size < 1)
@@ -303,10 +338,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	mode = data[0];
 	data++, size--;
 	/* Reopening costs a millisecond: inputs that wrote nothing leave the store as they found it. */
-	if (dirty)
+	if (dirty || engine == NULL)
 		store_fresh();
 	dirty = false;
-	lim.max_message_size = (uint32_t)srv.cfg->server.max_message_size;
+	for (i = 0; i < 3; i++)
+		if ((sessions[i] = session_new(engine, i + 1, "127.0.0.1:5696", identities[i], take_response,
+		    NULL)) == NULL)
+			abort();
+	lim.max_message_size = (uint32_t)cfg->server.max_message_size;
 	if ((d = ttlv_decoder_new(&lim)) == NULL)
 		abort();
 	while (off < size && messages < FUZZ_MAX_MESSAGES) {
@@ -326,15 +365,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		root = ttlv_decoder_take(d, &arena);
 		if (root == NULL)
 			abort();
-		conn.who = identity_for(mode, messages);
-		answer(root, arena);
+		answer(sessions[identity_for(mode, messages)], root, arena);
 		messages++;
 	}
 	ttlv_decoder_free(d);
-	/* Multi-part cipher contexts live on the connection, which ends with the input. */
-	ops_crypto_streams_free(conn.crypto_streams);
-	conn.crypto_streams = NULL;
-	if (store_group_pending(srv.store))
+	/* Sessions (and their multi-part cipher contexts) end with the input, as connections would. */
+	for (i = 0; i < 3; i++)
+		session_free(sessions[i]);
+	if (store_group_pending(store) || engine_held(engine) != 0)
 		abort();	/* every message's writes were committed above */
 	return 0;
 }

@@ -24,7 +24,7 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
-#include "core/keyfmt.h"
+#include "core/engine/keyfmt.h"
 #include "proto/proto.h"
 
 #define NCURVES 3

@@ -3,18 +3,17 @@
  * operation. Items that need a key pair (CreateKeyPair) get it from the key-generation workers first: the
  * request waits, the loop does not, and the whole batch then runs in order with the keys in hand.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "core/access.h"
-#include "core/audit.h"
-#include "core/conn.h"
-#include "core/dispatch.h"
+#include "core/config.h"
+#include "core/engine/access.h"
+#include "core/engine/audit.h"
+#include "core/engine/ops.h"
 #include "core/keygen.h"
-#include "core/ops.h"
-#include "core/server.h"
 #include "store/store.h"
 
 const unsigned dispatch_versions[] = {
@@ -60,8 +59,8 @@ const struct op_desc dispatch_ops[] = {
 };
 
 /* A request waiting for the key pairs some of its items need. */
-struct dispatch_pending {
-	struct conn *conn;
+struct pending {
+	struct session *session;
 	struct ttlv_arena *arena;	/* owns the request tree */
 	struct kmip_request req;
 	unsigned version;
@@ -71,7 +70,7 @@ struct dispatch_pending {
 };
 
 struct pending_slot {
-	struct dispatch_pending *p;
+	struct pending *p;
 	size_t index;
 };
 
@@ -118,16 +117,24 @@ response_version(unsigned requested, unsigned *answer)
 
 /* Fills the parts of a handler's context that do not depend on the item. */
 static void
-ctx_init(struct op_ctx *ctx, struct conn *c, const struct kmip_request *req, unsigned version,
+ctx_init(struct op_ctx *ctx, struct session *s, const struct kmip_request *req, unsigned version,
     struct ttlv_arena *arena, char *placeholder, int64_t now)
 {
 	memset(ctx, 0, sizeof(*ctx));
-	ctx->conn = c;
+	ctx->session = s;
+	ctx->env = &s->eng->env;
 	ctx->req = req;
 	ctx->version = version;
 	ctx->arena = arena;
 	ctx->placeholder = placeholder;
 	ctx->now = now;
+}
+
+/* Returns the current time in seconds since the epoch. */
+int64_t
+engine_now(void)
+{
+	return (int64_t)time(NULL);
 }
 
 static double
@@ -150,22 +157,22 @@ wall_usec(void)
 
 /* Writes the audit line of one operation (or of a request refused as a whole, with ctx->naudit 0). */
 static void
-audit_item(struct conn *c, unsigned version, const char *operation, const struct op_ctx *ctx, bool ok,
+audit_item(struct session *s, unsigned version, const char *operation, const struct op_ctx *ctx, bool ok,
     double started_ms)
 {
 	struct audit_event ev;
 	const char *uids[OP_AUDIT_UIDS];
 	size_t i;
 
-	if (c->srv->audit == NULL)
+	if (s->eng->env.audit == NULL)
 		return;
 	for (i = 0; i < ctx->naudit; i++)
 		uids[i] = ctx->audit_uids[i];
 	memset(&ev, 0, sizeof(ev));
 	ev.when_usec = wall_usec();
-	ev.conn = c->id;
-	ev.peer = c->peer;
-	ev.identity = c->who;
+	ev.conn = s->id;
+	ev.peer = s->peer;
+	ev.identity = s->who;
 	ev.version = version;
 	ev.operation = operation;
 	ev.uids = uids;
@@ -173,7 +180,7 @@ audit_item(struct conn *c, unsigned version, const char *operation, const struct
 	ev.success = ok;
 	ev.reason = ok ? NULL : ttlv_enum_name(KMIP_TAG_RESULT_REASON, ctx->err.reason);
 	ev.duration_ms = monotonic_ms() - started_ms;
-	audit_log(c->srv->audit, &ev);
+	audit_log(s->eng->env.audit, &ev);
 }
 
 /*
@@ -228,21 +235,23 @@ dispatch_item(struct op_ctx *ctx, const struct kmip_batch_item *item, struct kmi
 		    "the response exceeds the Maximum Response Size of %d bytes", req->max_response_size);
 		goto fail;
 	}
-	conn_log(ctx->conn, LOG_LEVEL_DEBUG, "%s: success", d->name);
-	audit_item(ctx->conn, ctx->version, d->name, ctx, true, started);
+	session_log(ctx->session, LOG_LEVEL_DEBUG, "%s: success", d->name);
+	audit_item(ctx->session, ctx->version, d->name, ctx, true, started);
 	return 0;
 fail:
-	conn_log(ctx->conn, LOG_LEVEL_INFO, "%s failed: %s", name != NULL ? name : "batch item", ctx->err.message);
-	audit_item(ctx->conn, ctx->version, name != NULL ? name : "unknown", ctx, false, started);
+	session_log(ctx->session, LOG_LEVEL_INFO, "%s failed: %s", name != NULL ? name : "batch item",
+	    ctx->err.message);
+	audit_item(ctx->session, ctx->version, name != NULL ? name : "unknown", ctx, false, started);
 	kmip_response_item_error(r, item, KMIP_RESULT_STATUS_OPERATION_FAILED, &ctx->err);
 	return -1;
 }
 
 /* Runs every batch item in order (keys[i] is item i's generated key pair, if any). */
 static void
-dispatch_execute(struct conn *c, const struct kmip_request *req, unsigned version, struct ttlv_arena *arena,
+dispatch_execute(struct session *s, const struct kmip_request *req, unsigned version, struct ttlv_arena *arena,
     struct keygen_result **keys, struct ttlv_enc *out)
 {
+	const struct engine_env *env = &s->eng->env;
 	char placeholder[STORE_UID_MAX + 1] = "";
 	struct kmip_response r;
 	struct op_ctx ctx;
@@ -251,22 +260,22 @@ dispatch_execute(struct conn *c, const struct kmip_request *req, unsigned versio
 
 	size_t *done = NULL, ndone = 0;
 	bool undo = req->batch_error_option == KMIP_BATCH_ERROR_CONTINUATION_OPTION_UNDO && req->nitems > 1 &&
-	    c->srv->store != NULL;
+	    env->store != NULL;
 
-	ctx_init(&ctx, c, req, version, arena, placeholder, server_now());
+	ctx_init(&ctx, s, req, version, arena, placeholder, engine_now());
 	/*
 	 * Undo: the batch's writes go to a savepoint, dropped whole if an item fails. Savepoints live in the
 	 * group commit; without one (store.group_commit = false, or no memory) the batch is refused before
 	 * any item runs, rather than quietly stopping at a failure with earlier items kept.
 	 */
-	if (undo && ((done = calloc(req->nitems, sizeof(*done))) == NULL || store_batch_begin(c->srv->store) != 0)) {
+	if (undo && ((done = calloc(req->nitems, sizeof(*done))) == NULL || store_batch_begin(env->store) != 0)) {
 		struct kmip_error err;
 
 		free(done);
 		kmip_error_set(&err, KMIP_RESULT_REASON_FEATURE_NOT_SUPPORTED, "%s",
-		    c->srv->cfg->store.group_commit ? "cannot open a savepoint for this Undo batch; nothing was done" :
+		    env->cfg->store.group_commit ? "cannot open a savepoint for this Undo batch; nothing was done" :
 		    "Batch Error Continuation Option Undo needs store.group_commit = true; nothing was done");
-		conn_log(c, LOG_LEVEL_WARN, "request refused: %s", err.message);
+		session_log(s, LOG_LEVEL_WARN, "request refused: %s", err.message);
 		kmip_response_error_message(out, version, ctx.now, NULL, KMIP_RESULT_STATUS_OPERATION_FAILED, &err);
 		return;
 	}
@@ -287,9 +296,10 @@ dispatch_execute(struct conn *c, const struct kmip_request *req, unsigned versio
 	if (undo) {
 		bool failed = answered < req->nitems || ndone < answered;
 
-		if (store_batch_end(c->srv->store, !failed) != 0) {
+		if (store_batch_end(env->store, !failed) != 0) {
 			/* The batch's writes are lost: say so rather than report them done. */
-			conn_log(c, LOG_LEVEL_ERROR, "keeping the writes of an Undo batch failed; it is answered as undone");
+			session_log(s, LOG_LEVEL_ERROR, "keeping the writes of an Undo batch failed; it is answered as "
+			    "undone");
 			failed = true;
 		}
 		for (i = 0; failed && i < ndone; i++)
@@ -302,7 +312,7 @@ dispatch_execute(struct conn *c, const struct kmip_request *req, unsigned versio
 
 /* Frees a pending request: cancels its jobs, wipes its keys and its arena. */
 static void
-pending_free(struct dispatch_pending *p)
+pending_free(struct pending *p)
 {
 	size_t i;
 
@@ -318,11 +328,41 @@ pending_free(struct dispatch_pending *p)
 	free(p);
 }
 
+/* The session is going away: drops its pending request, cancelling its key generation. */
 void
-dispatch_cancel(struct dispatch_pending *p)
+dispatch_cancel(struct session *s)
 {
-	if (p != NULL)
-		pending_free(p);
+	if (s->pending != NULL)
+		pending_free(s->pending);
+	s->pending = NULL;
+}
+
+/*
+ * Finishes an answered request: ENGINE_DONE with the encoded response in *resp (NULL when it cannot be
+ * encoded), or ENGINE_PENDING when it must wait for the group commit that makes its writes (or the writes
+ * it read) durable: the engine holds it and delivers it after engine_commit().
+ */
+static enum engine_status
+respond(struct session *s, struct ttlv_enc *out, uint8_t **resp, size_t *resp_len)
+{
+	struct engine *e = s->eng;
+
+	*resp = NULL;
+	*resp_len = 0;
+	if (ttlv_enc_finish(out) != 0) {
+		session_log(s, LOG_LEVEL_ERROR, "could not encode a response: %s", strerror(errno));
+		return ENGINE_DONE;
+	}
+	if (e->env.store != NULL && store_group_pending(e->env.store)) {
+		s->held_buf = ttlv_enc_detach(out, &s->held_len);
+		TAILQ_INSERT_TAIL(&e->held, s, held_entry);
+		e->nheld++;
+		if (e->nheld == 1 && e->env.schedule_commit != NULL)
+			e->env.schedule_commit(e->env.schedule_arg);
+		return ENGINE_PENDING;
+	}
+	*resp = ttlv_enc_detach(out, resp_len);
+	return ENGINE_DONE;
 }
 
 /* A key pair arrived; when it was the last one the request needed, answer it. */
@@ -330,39 +370,44 @@ static void
 pending_key_cb(struct keygen_result *res, void *arg)
 {
 	struct pending_slot *slot = arg;
-	struct dispatch_pending *p = slot->p;
-	struct conn *c = p->conn;
+	struct pending *p = slot->p;
+	struct session *s = p->session;
 	struct ttlv_enc out;
+	uint8_t *resp;
+	size_t len;
 
 	p->jobs[slot->index] = NULL;
 	p->keys[slot->index] = res;
 	if (res->status != 0)
-		conn_log(c, LOG_LEVEL_WARN, "key generation failed: %s", res->message);
+		session_log(s, LOG_LEVEL_WARN, "key generation failed: %s", res->message);
 	if (--p->outstanding > 0)
 		return;
 	ttlv_enc_init(&out);
-	dispatch_execute(c, &p->req, p->version, p->arena, p->keys, &out);
-	c->pending = NULL;
+	dispatch_execute(s, &p->req, p->version, p->arena, p->keys, &out);
+	s->pending = NULL;
 	pending_free(p);
-	conn_request_done(c, &out);
+	if (respond(s, &out, &resp, &len) == ENGINE_DONE)
+		session_deliver(s, resp, len);
+	ttlv_enc_free(&out);
 }
 
 /*
- * Starts the key generation a request needs. Returns DISPATCH_PENDING when jobs were queued (the pending
- * request owns the arena from then on), DISPATCH_DONE when none were needed.
+ * Starts the key generation a request needs. Returns ENGINE_PENDING when jobs were queued (the pending
+ * request owns the arena from then on), ENGINE_DONE when none were needed.
  */
-static enum dispatch_status
-request_keys(struct conn *c, const struct kmip_request *req, unsigned version, struct ttlv_arena *arena)
+static enum engine_status
+request_keys(struct session *s, const struct kmip_request *req, unsigned version, struct ttlv_arena *arena)
 {
-	struct dispatch_pending *p = NULL;
+	struct keygen *kg = s->eng->env.keygen;
 	char placeholder[STORE_UID_MAX + 1] = "";
+	struct pending *p = NULL;
 	struct keygen_spec spec;
 	struct op_ctx ctx;
 	size_t i;
 
-	if (c->srv->keygen == NULL)
-		return DISPATCH_DONE;
-	ctx_init(&ctx, c, req, version, arena, placeholder, server_now());
+	if (kg == NULL)
+		return ENGINE_DONE;
+	ctx_init(&ctx, s, req, version, arena, placeholder, engine_now());
 	for (i = 0; i < req->nitems; i++) {
 		const struct op_desc *d = find_op(req->items[i].operation, version);
 		struct pending_slot *slot;
@@ -377,7 +422,7 @@ request_keys(struct conn *c, const struct kmip_request *req, unsigned version, s
 			    (p->jobs = calloc(req->nitems, sizeof(*p->jobs))) == NULL ||
 			    (p->keys = calloc(req->nitems, sizeof(*p->keys))) == NULL)
 				goto nomem;
-			p->conn = c;
+			p->session = s;
 			p->req = *req;
 			p->version = version;
 		}
@@ -385,85 +430,119 @@ request_keys(struct conn *c, const struct kmip_request *req, unsigned version, s
 			goto nomem;
 		slot->p = p;
 		slot->index = i;
-		if ((p->jobs[i] = keygen_submit(c->srv->keygen, &spec, pending_key_cb, slot)) == NULL)
+		if ((p->jobs[i] = keygen_submit(kg, &spec, pending_key_cb, slot)) == NULL)
 			goto nomem;
 		p->outstanding++;
 	}
 	if (p == NULL)
-		return DISPATCH_DONE;
+		return ENGINE_DONE;
 	p->arena = arena;
-	c->pending = p;
-	conn_log(c, LOG_LEVEL_DEBUG, "waiting for %u generated key pair(s)", p->outstanding);
-	return DISPATCH_PENDING;
+	s->pending = p;
+	session_log(s, LOG_LEVEL_DEBUG, "waiting for %u generated key pair(s)", p->outstanding);
+	return ENGINE_PENDING;
 nomem:
 	/* Without memory for the jobs, the items run without keys and report the failure themselves. */
 	if (p != NULL) {
 		p->arena = NULL;
 		pending_free(p);
 	}
-	conn_log(c, LOG_LEVEL_ERROR, "out of memory queueing key generation");
-	return DISPATCH_DONE;
+	session_log(s, LOG_LEVEL_ERROR, "out of memory queueing key generation");
+	return ENGINE_DONE;
 }
 
-/* Answers one request, or starts waiting for its keys; see dispatch.h. */
-enum dispatch_status
-dispatch_request(struct conn *c, const struct ttlv *root, struct ttlv_arena *arena, struct ttlv_enc *out)
+/*
+ * Checks what applies to the request as a whole: the envelope, the protocol version and the Credential.
+ * 0 with *version set to the version to answer in, or -1 with the error response written to out.
+ */
+static int
+admit(struct session *s, const struct ttlv *root, struct ttlv_arena *arena, struct kmip_request *req,
+    unsigned *version, struct ttlv_enc *out)
 {
-	struct kmip_request req;
+	const struct engine_env *env = &s->eng->env;
 	struct kmip_error err;
-	unsigned version;
-	int64_t now = server_now();
+	int64_t now = engine_now();
 	int refused;
 
 	memset(&err, 0, sizeof(err));
-	if (kmip_request_parse(root, arena, c->srv->cfg->server.max_batch_items, &req, &err) != 0) {
-		if (!req.version_known || !response_version(req.version, &version))
-			version = KMIP_VERSION(1, 0);
-		conn_log(c, LOG_LEVEL_WARN, "invalid request: %s", err.message);
-		kmip_response_error_message(out, version, now, NULL, KMIP_RESULT_STATUS_OPERATION_FAILED, &err);
-		return DISPATCH_DONE;
+	if (kmip_request_parse(root, arena, env->cfg->server.max_batch_items, req, &err) != 0) {
+		if (!req->version_known || !response_version(req->version, version))
+			*version = KMIP_VERSION(1, 0);
+		session_log(s, LOG_LEVEL_WARN, "invalid request: %s", err.message);
+		kmip_response_error_message(out, *version, now, NULL, KMIP_RESULT_STATUS_OPERATION_FAILED, &err);
+		return -1;
 	}
-	if (!response_version(req.version, &version)) {
+	if (!response_version(req->version, version)) {
 		kmip_error_set(&err, KMIP_RESULT_REASON_INVALID_MESSAGE,
 		    "protocol version %u.%u is not supported; kmipd speaks 1.0-1.4, 2.0 and 2.1",
-		    KMIP_VERSION_MAJOR(req.version), KMIP_VERSION_MINOR(req.version));
-		conn_log(c, LOG_LEVEL_WARN, "%s", err.message);
-		kmip_response_error_message(out, version, now, NULL, KMIP_RESULT_STATUS_OPERATION_FAILED, &err);
-		return DISPATCH_DONE;
+		    KMIP_VERSION_MAJOR(req->version), KMIP_VERSION_MINOR(req->version));
+		session_log(s, LOG_LEVEL_WARN, "%s", err.message);
+		kmip_response_error_message(out, *version, now, NULL, KMIP_RESULT_STATUS_OPERATION_FAILED, &err);
+		return -1;
 	}
 	/*
-	 * Each wrong Credential costs a key derivation in the loop: after a few on one connection, refuse
+	 * Each wrong Credential costs a key derivation in the loop: after a few in one session, refuse
 	 * without checking, so guessing needs a new TLS handshake (with a trusted certificate) per few tries.
 	 */
-	if (c->credential_failures >= ACCESS_CREDENTIAL_TRIES)
+	if (s->credential_failures >= ACCESS_CREDENTIAL_TRIES)
 		refused = kmip_error_set(&err, KMIP_RESULT_REASON_AUTHENTICATION_NOT_SUCCESSFUL,
 		    "too many wrong Credentials on this connection; reconnect to try again");
-	else if ((refused = access_check_credential(c->srv->cfg, c->srv->creds, req.authentication, &err)) != 0 &&
-	    req.authentication != NULL)
-		c->credential_failures++;
+	else if ((refused = access_check_credential(env->policy, req->authentication, &err)) != 0 &&
+	    req->authentication != NULL)
+		s->credential_failures++;
 	if (refused != 0) {
 		struct op_ctx actx;
 
-		conn_log(c, LOG_LEVEL_WARN, "request refused: %s", err.message);
+		session_log(s, LOG_LEVEL_WARN, "request refused: %s", err.message);
 		memset(&actx, 0, sizeof(actx));
 		actx.err = err;
-		audit_item(c, version, "Authentication", &actx, false, monotonic_ms());
-		kmip_response_error_message(out, version, now, NULL, KMIP_RESULT_STATUS_OPERATION_FAILED, &err);
-		return DISPATCH_DONE;
+		audit_item(s, *version, "Authentication", &actx, false, monotonic_ms());
+		kmip_response_error_message(out, *version, now, NULL, KMIP_RESULT_STATUS_OPERATION_FAILED, &err);
+		return -1;
 	}
-	if (request_keys(c, &req, version, arena) == DISPATCH_PENDING)
-		return DISPATCH_PENDING;
-	dispatch_execute(c, &req, version, arena, NULL, out);
-	return DISPATCH_DONE;
+	return 0;
+}
+
+/* Answers one request, or starts waiting for its keys; see engine.h. */
+enum engine_status
+engine_request(struct session *s, struct ttlv *root, struct ttlv_arena *arena, uint8_t **resp,
+    size_t *resp_len)
+{
+	struct kmip_request req;
+	struct ttlv_enc out;
+	enum engine_status st;
+	unsigned version;
+
+	*resp = NULL;
+	*resp_len = 0;
+	s->admin = access_is_admin(s->eng->env.policy, s->who);
+	ttlv_enc_init(&out);
+	if (admit(s, root, arena, &req, &version, &out) == 0) {
+		if (request_keys(s, &req, version, arena) == ENGINE_PENDING) {
+			ttlv_enc_free(&out);
+			return ENGINE_PENDING;	/* the pending request owns the arena now */
+		}
+		dispatch_execute(s, &req, version, arena, NULL, &out);
+	}
+	ttlv_arena_free(arena);
+	st = respond(s, &out, resp, resp_len);
+	ttlv_enc_free(&out);
+	return st;
 }
 
 /* Writes the response to bytes that did not decode as TTLV. */
 void
-dispatch_bad_message(struct ttlv_enc *out, const char *why)
+engine_bad_message(const char *why, uint8_t **resp, size_t *resp_len)
 {
 	struct kmip_error err;
+	struct ttlv_enc out;
 
+	*resp = NULL;
+	*resp_len = 0;
+	ttlv_enc_init(&out);
 	kmip_error_set(&err, KMIP_RESULT_REASON_INVALID_MESSAGE, "malformed TTLV: %s", why);
-	kmip_response_error_message(out, KMIP_VERSION(1, 0), server_now(), NULL,
+	kmip_response_error_message(&out, KMIP_VERSION(1, 0), engine_now(), NULL,
 	    KMIP_RESULT_STATUS_OPERATION_FAILED, &err);
+	if (ttlv_enc_finish(&out) == 0)
+		*resp = ttlv_enc_detach(&out, resp_len);
+	ttlv_enc_free(&out);
 }

@@ -20,12 +20,22 @@
 #define ACCESS_PBKDF2_ITERATIONS 100000			/* for new hashes (kmipctl hash-password) */
 #define ACCESS_CREDENTIAL_TRIES	3	/* wrong Credentials one connection may send before it is refused */
 
-struct access_cache;
+struct access_policy;
+
+/*
+ * Builds the access policy of cfg: the administrators, the shares and the Credentials parsed once (the
+ * config has checked their syntax), and an empty cache of verified Credentials. Built at start and on
+ * each reload, so a request never parses the config. Returns 0, or -1 with *cause (malloc'd) set.
+ */
+int access_policy_new(const struct kmipd_config *cfg, struct access_policy **out, char **cause)
+    __attribute__((warn_unused_result));
+/* Frees a policy, wiping its password hashes and cache; NULL is accepted. */
+void access_policy_free(struct access_policy *p);
 
 /* True when identity is an administrator. */
-bool access_is_admin(const struct kmipd_config *cfg, const char *identity);
+bool access_is_admin(const struct access_policy *p, const char *identity);
 /* True when identity may read (write false) or change (write true) an object of owner with attrs. */
-bool access_allowed(const struct kmipd_config *cfg, const char *identity, const char *owner,
+bool access_allowed(const struct access_policy *p, const char *identity, const char *owner,
     const struct ttlv *attrs, bool write);
 /*
  * True when a is an "x-kmipd-shared-with" attribute. Only those who may change the object see these:
@@ -36,21 +46,19 @@ bool access_is_share_attribute(const struct ttlv *a);
  * The owners whose objects (in the given group, "*" for all) identity may read through access.shares:
  * calls fn for each matching share entry. Used by Locate.
  */
-void access_shares_for(const struct kmipd_config *cfg, const char *identity,
+void access_shares_for(const struct access_policy *p, const char *identity,
     void (*fn)(const char *owner, const char *group, size_t group_len, void *arg), void *arg);
 
 /*
  * Checks the request header's Authentication against access.credentials. Returns 0 when the request may
- * proceed, or -1 with err set (Authentication Not Successful). Verified credentials are remembered in
- * cache (a digest, never the password) so a client that sends them with every request costs one key
- * derivation, not one per request. A wrong Credential always costs a key derivation in the event loop
+ * proceed, or -1 with err set (Authentication Not Successful). Verified credentials are remembered in the
+ * policy's cache (a digest, never the password) so a client that sends them with every request costs one
+ * key derivation, not one per request. A wrong Credential always costs a key derivation in the event loop
  * (an unknown username as much as a wrong password), so callers bound how many one connection may try
  * (ACCESS_CREDENTIAL_TRIES).
  */
-int access_check_credential(const struct kmipd_config *cfg, struct access_cache *cache,
-    const struct ttlv *authentication, struct kmip_error *err) __attribute__((warn_unused_result));
-struct access_cache *access_cache_new(void);
-void access_cache_free(struct access_cache *cache);
+int access_check_credential(struct access_policy *p, const struct ttlv *authentication, struct kmip_error *err)
+    __attribute__((warn_unused_result));
 
 /* A new "pbkdf2-sha256$iterations$salt$hash" for password (malloc'd), or NULL on failure. */
 char *access_hash_password(const char *password, unsigned iterations);

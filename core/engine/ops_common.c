@@ -4,11 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/access.h"
-#include "core/attrs.h"
-#include "core/conn.h"
-#include "core/ops.h"
-#include "core/server.h"
+#include "core/engine/access.h"
+#include "core/engine/attrs.h"
+#include "core/engine/ops.h"
 
 /* 1.x says Item Not Found; 2.x renamed the case Object Not Found. */
 uint32_t
@@ -36,16 +34,16 @@ ops_reason_read_only(unsigned version)
 const char *
 ops_identity(const struct op_ctx *ctx)
 {
-	return ctx->conn->who;
+	return ctx->session->who;
 }
 
 _Static_assert(OP_UID_MAX == STORE_UID_MAX, "op_ctx uid buffers match the store's identifiers");
 
-/* True when the caller is listed in access.admins. */
+/* True when the caller is listed in access.admins (looked up once per request). */
 bool
 ops_is_admin(const struct op_ctx *ctx)
 {
-	return access_is_admin(ctx->conn->srv->cfg, ctx->conn->who);
+	return ctx->session->admin;
 }
 
 /* Adds uid to the identifiers the item's audit line names (once each, the first few). */
@@ -105,21 +103,19 @@ ops_nomem(struct op_ctx *ctx)
 int
 ops_store_error(struct op_ctx *ctx, int err, const char *what)
 {
-	struct store *s = ctx->conn->srv->store;
-
 	switch (err) {
 	case STORE_E_NOTFOUND:
 		return kmip_error_set(&ctx->err, ops_reason_not_found(ctx->version), "%s: object not found", what);
 	case STORE_E_FULL:
-		conn_log(ctx->conn, LOG_LEVEL_ERROR, "store full at store.max_map_size: %s refused", what);
+		session_log(ctx->session, LOG_LEVEL_ERROR, "store full at store.max_map_size: %s refused", what);
 		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_GENERAL_FAILURE,
 		    "%s: the key store is full; the operator must raise store.max_map_size", what);
 	case STORE_E_INVALID:
 		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "%s: %s", what,
 		    store_strerror(err));
 	default:
-		conn_log(ctx->conn, LOG_LEVEL_ERROR, "store: %s: %s (%s)", what, store_strerror(err),
-		    store_last_error(s));
+		session_log(ctx->session, LOG_LEVEL_ERROR, "store: %s: %s (%s)", what, store_strerror(err),
+		    store_last_error(ctx->env->store));
 		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_GENERAL_FAILURE, "%s: internal store error", what);
 	}
 }
@@ -127,7 +123,7 @@ ops_store_error(struct op_ctx *ctx, int err, const char *what)
 int
 ops_begin(struct op_ctx *ctx, bool write, struct store_txn **txn)
 {
-	int rc = store_txn_begin(ctx->conn->srv->store, write, txn);
+	int rc = store_txn_begin(ctx->env->store, write, txn);
 
 	return rc == 0 ? 0 : ops_store_error(ctx, rc, "transaction");
 }
@@ -147,7 +143,7 @@ ops_load(struct op_ctx *ctx, struct store_txn *txn, const char *uid, unsigned fl
 	int rc = (flags & OPS_MATERIAL) ? store_get(txn, uid, obj) : store_get_meta(txn, uid, obj);
 
 	ops_audit_uid(ctx, uid);
-	if (rc == 0 && !access_allowed(ctx->conn->srv->cfg, ops_identity(ctx), (*obj)->owner, (*obj)->attrs,
+	if (rc == 0 && !access_allowed(ctx->env->policy, ops_identity(ctx), (*obj)->owner, (*obj)->attrs,
 	    (flags & OPS_WRITE) != 0)) {
 		store_object_free(*obj);
 		*obj = NULL;

@@ -8,12 +8,10 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 
-#include "core/access.h"
-#include "core/attrs.h"
-#include "core/conn.h"
-#include "core/keyfmt.h"
-#include "core/ops.h"
-#include "core/server.h"
+#include "core/engine/access.h"
+#include "core/engine/attrs.h"
+#include "core/engine/keyfmt.h"
+#include "core/engine/ops.h"
 
 /*
  * Wraps plain (a Key Value) as a Key Wrapping Specification asks: Wrapping Method Encrypt with an AES key
@@ -192,7 +190,7 @@ mark_retrieved(struct op_ctx *ctx, const char *uid)
 		txn = NULL;
 	}
 	if (rc != 0) {
-		conn_log(ctx->conn, LOG_LEVEL_WARN, "could not clear Fresh on %s: %s", uid, ctx->err.message);
+		session_log(ctx->session, LOG_LEVEL_WARN, "could not clear Fresh on %s: %s", uid, ctx->err.message);
 		memset(&ctx->err, 0, sizeof(ctx->err));
 	}
 	store_txn_abort(txn);
@@ -281,7 +279,7 @@ op_get(struct op_ctx *ctx)
 		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_GENERAL_FAILURE, "object %s has an unknown type", uid);
 		goto out;
 	}
-	conn_log(ctx->conn, LOG_LEVEL_DEBUG, "get %s (%s)", o->uid, ttlv_enum_name(KMIP_TAG_OBJECT_TYPE, o->object_type));
+	session_log(ctx->session, LOG_LEVEL_DEBUG, "get %s (%s)", o->uid, ttlv_enum_name(KMIP_TAG_OBJECT_TYPE, o->object_type));
 	rc = 0;
 	/* Only the owner's (or an administrator's) first Get ends freshness: a share reads, it never writes. */
 	if ((t = ttlv_find(o->attrs, KMIP_TAG_FRESH)) != NULL && t->type == TTLV_BOOLEAN && t->v.b &&
@@ -351,7 +349,7 @@ static bool
 shown(const struct op_ctx *ctx, const struct store_object *o, const struct ttlv *c)
 {
 	return attr_visible(c->tag, ctx->version) && (!access_is_share_attribute(c) ||
-	    access_allowed(ctx->conn->srv->cfg, ops_identity(ctx), o->owner, o->attrs, true));
+	    access_allowed(ctx->env->policy, ops_identity(ctx), o->owner, o->attrs, true));
 }
 
 /* Get Attributes: the object's attributes the request names (all when it names none). */
@@ -608,7 +606,7 @@ apply_edit(struct op_ctx *ctx, enum edit kind, struct ttlv *item, const struct t
 	/* 1.x answers with the attribute; clients such as Synology check that it echoes the new value. */
 	if (KMIP_VERSION_MAJOR(ctx->version) < 2)
 		attr_encode(ctx->out, ctx->version, item, at);
-	conn_log(ctx->conn, LOG_LEVEL_INFO, "attribute %s of %s: %s", attr_name(like, name, sizeof(name)), o->uid,
+	session_log(ctx->session, LOG_LEVEL_INFO, "attribute %s of %s: %s", attr_name(like, name, sizeof(name)), o->uid,
 	    kind == EDIT_ADD ? "added" : kind == EDIT_DELETE ? "deleted" : "changed");
 	goto out;
 nomem:

@@ -24,7 +24,7 @@
 #include <openssl/param_build.h>
 #include <openssl/x509.h>
 
-#include "core/keyfmt.h"
+#include "core/engine/keyfmt.h"
 
 #define R_NOT_SUPPORTED		KMIP_RESULT_REASON_KEY_FORMAT_TYPE_NOT_SUPPORTED
 #define R_INVALID		KMIP_RESULT_REASON_INVALID_FIELD

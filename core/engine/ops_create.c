@@ -20,11 +20,10 @@
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 
-#include "core/attrs.h"
-#include "core/conn.h"
-#include "core/keyfmt.h"
+#include "core/engine/attrs.h"
+#include "core/engine/keyfmt.h"
 #include "core/keygen.h"
-#include "core/ops.h"
+#include "core/engine/ops.h"
 
 #define MAX_SYMMETRIC_BITS 4096
 
@@ -426,7 +425,7 @@ op_create(struct op_ctx *ctx)
 	ttlv_enc_enum(ctx->out, KMIP_TAG_OBJECT_TYPE, KMIP_OBJECT_TYPE_SYMMETRIC_KEY);
 	ttlv_enc_cstr(ctx->out, KMIP_TAG_UNIQUE_IDENTIFIER, o->uid);
 	ops_set_placeholder(ctx, o->uid);
-	conn_log(ctx->conn, LOG_LEVEL_INFO, "created symmetric key %s (%d bits)", o->uid, bits);
+	session_log(ctx->session, LOG_LEVEL_INFO, "created symmetric key %s (%d bits)", o->uid, bits);
 	rc = 0;
 out:
 	explicit_bzero(key, sizeof(key));
@@ -648,7 +647,7 @@ op_create_key_pair(struct op_ctx *ctx)
 	ttlv_enc_cstr(ctx->out, KMIP_TAG_PUBLIC_KEY_UNIQUE_IDENTIFIER, pub->uid);
 	ops_set_placeholder(ctx, priv->uid);
 	ops_audit_uid(ctx, pub->uid);
-	conn_log(ctx->conn, LOG_LEVEL_INFO, "created %s key pair %s (private) / %s (public), %d bits",
+	session_log(ctx->session, LOG_LEVEL_INFO, "created %s key pair %s (private) / %s (public), %d bits",
 	    p.alg == KMIP_CRYPTOGRAPHIC_ALGORITHM_RSA ? "RSA" : "EC", priv->uid, pub->uid, p.bits);
 out:
 	store_txn_abort(txn);
@@ -797,7 +796,7 @@ op_register(struct op_ctx *ctx)
 		goto out;
 	ttlv_enc_cstr(ctx->out, KMIP_TAG_UNIQUE_IDENTIFIER, o->uid);
 	ops_set_placeholder(ctx, o->uid);
-	conn_log(ctx->conn, LOG_LEVEL_INFO, "registered %s %s", ttlv_enum_name(KMIP_TAG_OBJECT_TYPE, type->v.u32),
+	session_log(ctx->session, LOG_LEVEL_INFO, "registered %s %s", ttlv_enum_name(KMIP_TAG_OBJECT_TYPE, type->v.u32),
 	    o->uid);
 out:
 	keyfmt_key_clear(&key);
@@ -930,7 +929,7 @@ op_rekey(struct op_ctx *ctx)
 		goto out;
 	ttlv_enc_cstr(ctx->out, KMIP_TAG_UNIQUE_IDENTIFIER, new->uid);
 	ops_set_placeholder(ctx, new->uid);
-	conn_log(ctx->conn, LOG_LEVEL_INFO, "re-keyed %s as %s", old->uid, new->uid);
+	session_log(ctx->session, LOG_LEVEL_INFO, "re-keyed %s as %s", old->uid, new->uid);
 out:
 	explicit_bzero(key, sizeof(key));
 	store_txn_abort(txn);
@@ -1031,7 +1030,7 @@ op_rekey_key_pair(struct op_ctx *ctx)
 	ttlv_enc_cstr(ctx->out, KMIP_TAG_PUBLIC_KEY_UNIQUE_IDENTIFIER, npub->uid);
 	ops_set_placeholder(ctx, npriv->uid);
 	ops_audit_uid(ctx, npub->uid);
-	conn_log(ctx->conn, LOG_LEVEL_INFO, "re-keyed pair %s/%s as %s/%s", priv->uid, pub->uid, npriv->uid, npub->uid);
+	session_log(ctx->session, LOG_LEVEL_INFO, "re-keyed pair %s/%s as %s/%s", priv->uid, pub->uid, npriv->uid, npub->uid);
 out:
 	store_txn_abort(txn);
 	store_object_free(priv);

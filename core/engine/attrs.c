@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/attrs.h"
+#include "core/engine/attrs.h"
 #include "store/store.h"
 
 #define T(name) KMIP_TAG_##name

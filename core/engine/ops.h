@@ -1,17 +1,92 @@
 /*
- * Operation handlers, one file per family, and what they share: finding the object a request names,
- * checking that the caller may see it, opening store transactions, and the Result Reasons that differ
- * between KMIP 1.x and 2.x.
+ * Inside the engine: the engine and session structures, what a handler sees of one batch item, the table
+ * of operations, and what handlers share: finding the object a request names, checking that the caller
+ * may see it, opening store transactions, and the Result Reasons that differ between KMIP 1.x and 2.x.
+ * Not for use outside core/engine/.
  */
 #ifndef KMIPD_OPS_H
 #define KMIPD_OPS_H
 
 #include <stdbool.h>
+#include <sys/queue.h>
 
-#include "core/dispatch.h"
+#include "core/engine/engine.h"
+#include "proto/proto.h"
 #include "store/store.h"
 
+struct crypto_streams;
+struct keygen_result;
+struct pending;
+
+struct engine {
+	struct engine_env env;
+	TAILQ_HEAD(, session) held;	/* responses waiting for the group commit */
+	unsigned nheld;
+};
+
+struct session {
+	struct engine *eng;
+	uint64_t id;
+	char peer[64];
+	char *who;			/* the client's identity: owner of what it creates */
+	bool admin;			/* who is an administrator (set per request, from the current policy) */
+	unsigned credential_failures;	/* wrong Credentials sent; at ACCESS_CREDENTIAL_TRIES none is checked */
+	struct crypto_streams *crypto_streams;	/* multi-part Encrypt/Decrypt in progress, or NULL */
+	struct pending *pending;	/* the request waiting for key generation, or NULL */
+	TAILQ_ENTRY(session) held_entry;	/* on eng->held while held_buf waits for the group commit */
+	uint8_t *held_buf;		/* (wiped when freed) */
+	size_t held_len;
+	session_done_fn done;
+	void *done_arg;
+};
+
+#define OP_UID_MAX	64	/* = STORE_UID_MAX */
+#define OP_AUDIT_UIDS	4	/* unique identifiers an audit line names (Locate: the first ones) */
+
+/* What a handler sees of one batch item. */
+struct op_ctx {
+	struct session *session;
+	const struct engine_env *env;
+	const struct kmip_request *req;
+	const struct kmip_batch_item *item;
+	unsigned version;		/* the version the response is written in */
+	struct ttlv_enc *out;		/* the Response Payload's contents go here */
+	struct ttlv_arena *arena;	/* the request's arena, for scratch items */
+	char *placeholder;		/* ID Placeholder shared by the batch's items (STORE_UID_MAX + 1) */
+	struct keygen_result *key;	/* the key pair generated for this item, if its op asked for one */
+	int64_t now;
+	struct kmip_error err;		/* set by a failing handler */
+	char audit_uids[OP_AUDIT_UIDS][OP_UID_MAX + 1];	/* what the item acted on, for the audit trail */
+	size_t naudit;
+};
+
+/* A handler writes its payload to ctx->out and returns 0, or sets ctx->err and returns -1. */
+typedef int (*op_fn)(struct op_ctx *ctx);
+
 struct keygen_spec;
+
+struct op_desc {
+	uint32_t operation;
+	const char *name;
+	op_fn fn;
+	/* Optional: 1 with spec filled when the item needs a key pair generated before it runs. */
+	int (*keyspec)(struct op_ctx *ctx, struct keygen_spec *spec);
+	unsigned since;			/* the protocol version that introduced the operation */
+};
+
+/* The operations kmipd implements, terminated by an entry with fn NULL. */
+extern const struct op_desc dispatch_ops[];
+/* The versions kmipd speaks, newest first, and how many. */
+extern const unsigned dispatch_versions[];
+extern const size_t dispatch_nversions;
+
+/* The current time, in seconds since the epoch, for Time Stamps and dates. */
+int64_t engine_now(void);
+/* Drops the session's request that waits for key generation, if any. */
+void dispatch_cancel(struct session *s);
+/* A held or pending response is ready: hands it to the session's callback (buf NULL: none could be made). */
+void session_deliver(struct session *s, uint8_t *buf, size_t len);
+
 
 /*
  * Secret Data keeps two things in the store's material_format: its Secret Data Type and the Key Format Type
@@ -61,7 +136,7 @@ void ops_set_placeholder(struct op_ctx *ctx, const char *uid);
 int ops_save(struct op_ctx *ctx, struct store_txn *txn, struct store_object *obj)
     __attribute__((warn_unused_result));
 
-/* Handlers (see dispatch.h for the contract). */
+/* Handlers (see op_fn above for the contract). */
 int op_discover_versions(struct op_ctx *ctx);
 int op_query(struct op_ctx *ctx);
 int op_create(struct op_ctx *ctx);
@@ -91,8 +166,7 @@ int op_rng_seed(struct op_ctx *ctx);
 int op_interop(struct op_ctx *ctx);
 int op_log(struct op_ctx *ctx);
 int op_check(struct op_ctx *ctx);
-/* Frees the multi-part cipher contexts a closing connection left open; NULL is accepted. */
-struct crypto_streams;
+/* Frees the multi-part cipher contexts a closing session left open; NULL is accepted. */
 void ops_crypto_streams_free(struct crypto_streams *st);
 int op_rekey_key_pair(struct op_ctx *ctx);
 

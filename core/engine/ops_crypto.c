@@ -21,10 +21,9 @@
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
 
-#include "core/attrs.h"
-#include "core/conn.h"
-#include "core/keyfmt.h"
-#include "core/ops.h"
+#include "core/engine/attrs.h"
+#include "core/engine/keyfmt.h"
+#include "core/engine/ops.h"
 
 #define CRYPTO_MAX_DATA		(1024 * 1024)	/* bytes of Data in one request */
 #define RNG_MAX_LENGTH		(64 * 1024)	/* bytes one RNG Retrieve may ask for */
@@ -63,7 +62,7 @@ ops_crypto_streams_free(struct crypto_streams *st)
 static struct crypto_stream *
 stream_find(struct op_ctx *ctx, const struct ttlv *corr)
 {
-	struct crypto_streams *st = ctx->conn->crypto_streams;
+	struct crypto_streams *st = ctx->session->crypto_streams;
 	size_t i;
 
 	for (i = 0; st != NULL && corr->length == STREAM_ID_LEN && i < MAX_STREAMS; i++)
@@ -76,10 +75,10 @@ stream_find(struct op_ctx *ctx, const struct ttlv *corr)
 static struct crypto_stream *
 stream_open(struct op_ctx *ctx, EVP_CIPHER_CTX *c, bool enc, bool aead, size_t taglen, const char *uid)
 {
-	struct crypto_streams *st = ctx->conn->crypto_streams;
+	struct crypto_streams *st = ctx->session->crypto_streams;
 	size_t i;
 
-	if (st == NULL && (st = ctx->conn->crypto_streams = calloc(1, sizeof(*st))) == NULL)
+	if (st == NULL && (st = ctx->session->crypto_streams = calloc(1, sizeof(*st))) == NULL)
 		return NULL;
 	for (i = 0; i < MAX_STREAMS; i++) {
 		if (st->s[i].c != NULL)

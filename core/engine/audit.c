@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/audit.h"
+#include "core/engine/audit.h"
 #include "core/log.h"
 
 #define AUDIT_LINE_MAX 4096

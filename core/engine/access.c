@@ -1,0 +1,371 @@
+/*
+ * Access control and Credential checks; see access.h.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "core/engine/access.h"
+
+#define CACHE_SLOTS	256
+#define SALT_MAX	256
+#define HASH_BYTES	32
+#define SALT_BYTES	16		/* of new hashes */
+#define MAX_PASSWORD	1024
+
+/* One "owner:group:identity" of access.shares. */
+struct share {
+	char *owner;
+	char *group;			/* "*": every object of owner */
+	char *identity;
+};
+
+/* One "user:pbkdf2-sha256$iterations$salt$hash" of access.credentials. */
+struct credential {
+	char *entry;			/* the config line, which the cache digests name */
+	char *user;
+	unsigned long iterations;
+	uint8_t salt[SALT_MAX];
+	size_t salt_len;
+	uint8_t hash[HASH_BYTES];
+};
+
+struct access_policy {
+	char **admins;			/* sorted, for bsearch */
+	size_t nadmins;
+	struct share *shares;
+	size_t nshares;
+	struct credential *creds;
+	size_t ncreds;
+	bool require_credential;
+	/* SHA-256 digests of verified (config entry, username, password) combinations. */
+	uint8_t cache[CACHE_SLOTS][32];
+	unsigned cache_next;
+	unsigned cache_used;
+};
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Reads n bytes of hex; -1 when a character is not a hex digit. */
+static int
+unhex(const char *s, size_t n, uint8_t *out)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		unsigned v;
+
+		if (sscanf(s + 2 * i, "%2x", &v) != 1)
+			return -1;
+		out[i] = (uint8_t)v;
+	}
+	return 0;
+}
+
+/* Parses one access.credentials entry (syntax checked by the config); -1 when it does not parse. */
+static int
+parse_credential(const char *entry, struct credential *c)
+{
+	const char *colon = strchr(entry, ':'), *p, *salt, *hash;
+	char *end;
+
+	if (colon == NULL || strncmp(colon + 1, "pbkdf2-sha256$", 14) != 0)
+		return -1;
+	p = colon + 15;
+	c->iterations = strtoul(p, &end, 10);
+	if (*end != '$' || c->iterations == 0 || c->iterations > INT32_MAX)
+		return -1;
+	salt = end + 1;
+	if ((hash = strchr(salt, '$')) == NULL)
+		return -1;
+	c->salt_len = (size_t)(hash - salt) / 2;
+	hash++;
+	if ((size_t)(hash - 1 - salt) % 2 != 0 || c->salt_len > SALT_MAX || strlen(hash) != 2 * HASH_BYTES ||
+	    unhex(salt, c->salt_len, c->salt) != 0 || unhex(hash, HASH_BYTES, c->hash) != 0)
+		return -1;
+	if ((c->user = strndup(entry, (size_t)(colon - entry))) == NULL || (c->entry = strdup(entry)) == NULL)
+		return -1;
+	return 0;
+}
+
+/* Builds the policy; see access.h. */
+int
+access_policy_new(const struct kmipd_config *cfg, struct access_policy **out, char **cause)
+{
+	const struct config_access *a = &cfg->access;
+	struct access_policy *p;
+	size_t i;
+
+	*out = NULL;
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		goto nomem;
+	p->require_credential = a->require_credential;
+	if (a->admins.count > 0 && (p->admins = calloc(a->admins.count, sizeof(*p->admins))) == NULL)
+		goto nomem;
+	for (i = 0; i < a->admins.count; i++, p->nadmins++)
+		if ((p->admins[i] = strdup(a->admins.items[i])) == NULL)
+			goto nomem;
+	qsort(p->admins, p->nadmins, sizeof(*p->admins), cmp_str);
+	if (a->shares.count > 0 && (p->shares = calloc(a->shares.count, sizeof(*p->shares))) == NULL)
+		goto nomem;
+	for (i = 0; i < a->shares.count; i++, p->nshares++) {
+		const char *e = a->shares.items[i], *c1 = strchr(e, ':'), *c2 = c1 != NULL ? strchr(c1 + 1, ':') : NULL;
+		struct share *sh = &p->shares[i];
+
+		if (c2 == NULL) {
+			if (asprintf(cause, "access.shares: \"%s\" is not \"owner:group:identity\"", e) < 0)
+				*cause = NULL;
+			goto fail;
+		}
+		if ((sh->owner = strndup(e, (size_t)(c1 - e))) == NULL ||
+		    (sh->group = strndup(c1 + 1, (size_t)(c2 - c1 - 1))) == NULL ||
+		    (sh->identity = strdup(c2 + 1)) == NULL)
+			goto nomem;
+	}
+	if (a->credentials.count > 0 && (p->creds = calloc(a->credentials.count, sizeof(*p->creds))) == NULL)
+		goto nomem;
+	for (i = 0; i < a->credentials.count; i++) {
+		int rc = parse_credential(a->credentials.items[i], &p->creds[i]);
+
+		p->ncreds++;	/* so that what it allocated is freed */
+		if (rc != 0) {
+			if (asprintf(cause, "access.credentials: entry %zu is not "
+			    "\"user:pbkdf2-sha256$ITERATIONS$SALT$HASH\"", i + 1) < 0)
+				*cause = NULL;
+			goto fail;
+		}
+	}
+	*out = p;
+	return 0;
+nomem:
+	if (asprintf(cause, "out of memory building the access policy") < 0)
+		*cause = NULL;
+fail:
+	access_policy_free(p);
+	return -1;
+}
+
+void
+access_policy_free(struct access_policy *p)
+{
+	size_t i;
+
+	if (p == NULL)
+		return;
+	for (i = 0; i < p->nadmins; i++)
+		free(p->admins[i]);
+	free(p->admins);
+	for (i = 0; i < p->nshares; i++) {
+		free(p->shares[i].owner);
+		free(p->shares[i].group);
+		free(p->shares[i].identity);
+	}
+	free(p->shares);
+	for (i = 0; i < p->ncreds; i++) {
+		free(p->creds[i].user);
+		free(p->creds[i].entry);
+	}
+	free(p->creds);
+	OPENSSL_cleanse(p, sizeof(*p));
+	free(p);
+}
+
+bool
+access_is_admin(const struct access_policy *p, const char *identity)
+{
+	return p->nadmins > 0 && bsearch(&identity, p->admins, p->nadmins, sizeof(*p->admins), cmp_str) != NULL;
+}
+
+/* True when one of the object's Object Groups is group (group_len bytes). */
+static bool
+in_group(const struct ttlv *attrs, const char *group, size_t group_len)
+{
+	const struct ttlv *g;
+
+	for (g = ttlv_find(attrs, KMIP_TAG_OBJECT_GROUP); g != NULL; g = ttlv_find_next(g))
+		if (g->type == TTLV_TEXT_STRING && g->length == group_len &&
+		    memcmp(g->v.bytes.data, group, group_len) == 0)
+			return true;
+	return false;
+}
+
+/* True when the object carries an x-kmipd-shared-with attribute naming identity. */
+static bool
+shared_by_attribute(const struct ttlv *attrs, const char *identity)
+{
+	const struct ttlv *a, *val;
+
+	for (a = ttlv_find(attrs, KMIP_TAG_ATTRIBUTE); a != NULL; a = ttlv_find_next(a)) {
+		val = ttlv_find(a, KMIP_TAG_ATTRIBUTE_VALUE);
+		if (access_is_share_attribute(a) && val->type == TTLV_TEXT_STRING &&
+		    strcmp((const char *)val->v.bytes.data, identity) == 0)
+			return true;
+	}
+	return false;
+}
+
+bool
+access_is_share_attribute(const struct ttlv *a)
+{
+	const struct ttlv *v, *n;
+
+	if (a->tag != KMIP_TAG_ATTRIBUTE)
+		return false;
+	v = ttlv_find(a, KMIP_TAG_VENDOR_IDENTIFICATION);
+	n = ttlv_find(a, KMIP_TAG_ATTRIBUTE_NAME);
+	return v != NULL && n != NULL && ttlv_find(a, KMIP_TAG_ATTRIBUTE_VALUE) != NULL &&
+	    strcmp((const char *)v->v.bytes.data, "x") == 0 &&
+	    strcmp((const char *)n->v.bytes.data, ACCESS_SHARE_ATTRIBUTE) == 0;
+}
+
+void
+access_shares_for(const struct access_policy *p, const char *identity,
+    void (*fn)(const char *owner, const char *group, size_t group_len, void *arg), void *arg)
+{
+	size_t i;
+
+	for (i = 0; i < p->nshares; i++)
+		if (strcmp(p->shares[i].identity, identity) == 0)
+			fn(p->shares[i].owner, p->shares[i].group, strlen(p->shares[i].group), arg);
+}
+
+bool
+access_allowed(const struct access_policy *p, const char *identity, const char *owner,
+    const struct ttlv *attrs, bool write)
+{
+	size_t i;
+
+	if (strcmp(owner, identity) == 0 || access_is_admin(p, identity))
+		return true;
+	if (write)
+		return false;
+	if (shared_by_attribute(attrs, identity))
+		return true;
+	for (i = 0; i < p->nshares; i++) {
+		const struct share *sh = &p->shares[i];
+
+		if (strcmp(sh->identity, identity) != 0 || strcmp(sh->owner, owner) != 0)
+			continue;
+		if (strcmp(sh->group, "*") == 0 || in_group(attrs, sh->group, strlen(sh->group)))
+			return true;
+	}
+	return false;
+}
+
+/* Verifies password against one parsed credential. */
+static bool
+verify_hash(const struct credential *c, const char *password, size_t plen)
+{
+	uint8_t got[HASH_BYTES];
+	bool ok;
+
+	if (PKCS5_PBKDF2_HMAC(password, (int)plen, c->salt, (int)c->salt_len, (int)c->iterations, EVP_sha256(),
+	    HASH_BYTES, got) != 1)
+		return false;
+	ok = CRYPTO_memcmp(got, c->hash, HASH_BYTES) == 0;
+	OPENSSL_cleanse(got, sizeof(got));
+	return ok;
+}
+
+/* Digest of a verified combination, for the cache. */
+static void
+cache_key(const char *entry, const char *user, size_t ulen, const char *password, size_t plen, uint8_t out[32])
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	unsigned int len = 32;
+
+	if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
+	    EVP_DigestUpdate(md, entry, strlen(entry) + 1) != 1 || EVP_DigestUpdate(md, user, ulen) != 1 ||
+	    EVP_DigestUpdate(md, "", 1) != 1 || EVP_DigestUpdate(md, password, plen) != 1 ||
+	    EVP_DigestFinal_ex(md, out, &len) != 1)
+		memset(out, 0xff, 32);	/* never matches a real entry: the slow path runs */
+	EVP_MD_CTX_free(md);
+}
+
+int
+access_check_credential(struct access_policy *p, const struct ttlv *authentication, struct kmip_error *err)
+{
+	const struct ttlv *c, *type, *value, *user = NULL, *pass = NULL;
+	uint8_t key[32];
+	size_t i, ulen;
+	unsigned j;
+
+	if (authentication == NULL) {
+		if (p->require_credential)
+			return kmip_error_set(err, KMIP_RESULT_REASON_AUTHENTICATION_NOT_SUCCESSFUL,
+			    "this server requires a username and password Credential");
+		return 0;
+	}
+	/* Without configured credentials a Credential is not checked, unless one is required. */
+	if (p->ncreds == 0 && !p->require_credential)
+		return 0;
+	for (c = ttlv_find(authentication, KMIP_TAG_CREDENTIAL); c != NULL; c = ttlv_find_next(c)) {
+		type = ttlv_find(c, KMIP_TAG_CREDENTIAL_TYPE);
+		value = ttlv_find(c, KMIP_TAG_CREDENTIAL_VALUE);
+		if (type == NULL || type->type != TTLV_ENUMERATION ||
+		    type->v.u32 != KMIP_CREDENTIAL_TYPE_USERNAME_AND_PASSWORD)
+			continue;
+		user = ttlv_find(value, KMIP_TAG_USERNAME);
+		pass = ttlv_find(value, KMIP_TAG_PASSWORD);
+		break;
+	}
+	if (user == NULL || pass == NULL || user->type != TTLV_TEXT_STRING || pass->type != TTLV_TEXT_STRING ||
+	    pass->length > MAX_PASSWORD)
+		return kmip_error_set(err, KMIP_RESULT_REASON_AUTHENTICATION_NOT_SUCCESSFUL,
+		    "a username and password Credential is required");
+	ulen = user->length;
+	for (i = 0; i < p->ncreds; i++) {
+		const struct credential *cr = &p->creds[i];
+
+		if (strlen(cr->user) != ulen || memcmp(cr->user, user->v.bytes.data, ulen) != 0)
+			continue;
+		cache_key(cr->entry, (const char *)user->v.bytes.data, ulen, (const char *)pass->v.bytes.data,
+		    pass->length, key);
+		for (j = 0; j < p->cache_used; j++)
+			if (CRYPTO_memcmp(p->cache[j], key, sizeof(key)) == 0)
+				return 0;
+		if (!verify_hash(cr, (const char *)pass->v.bytes.data, pass->length))
+			break;
+		memcpy(p->cache[p->cache_next], key, sizeof(key));
+		p->cache_next = (p->cache_next + 1) % CACHE_SLOTS;
+		if (p->cache_used < CACHE_SLOTS)
+			p->cache_used++;
+		return 0;
+	}
+	/*
+	 * Same answer for an unknown user and a wrong password, after the same work: an unknown name costs one
+	 * key derivation too, so timing does not tell which names exist.
+	 */
+	if (i == p->ncreds && p->ncreds > 0)
+		(void)verify_hash(&p->creds[0], (const char *)pass->v.bytes.data, pass->length);
+	return kmip_error_set(err, KMIP_RESULT_REASON_AUTHENTICATION_NOT_SUCCESSFUL,
+	    "username or password not accepted");
+}
+
+char *
+access_hash_password(const char *password, unsigned iterations)
+{
+	uint8_t salt[SALT_BYTES], hash[HASH_BYTES];
+	char *out = NULL, hex_salt[2 * SALT_BYTES + 1], hex_hash[2 * HASH_BYTES + 1];
+	size_t i;
+
+	if (RAND_bytes(salt, sizeof(salt)) != 1 || PKCS5_PBKDF2_HMAC(password, (int)strlen(password), salt,
+	    sizeof(salt), (int)iterations, EVP_sha256(), sizeof(hash), hash) != 1)
+		return NULL;
+	for (i = 0; i < sizeof(salt); i++)
+		snprintf(hex_salt + 2 * i, 3, "%02x", salt[i]);
+	for (i = 0; i < sizeof(hash); i++)
+		snprintf(hex_hash + 2 * i, 3, "%02x", hash[i]);
+	if (asprintf(&out, "pbkdf2-sha256$%u$%s$%s", iterations, hex_salt, hex_hash) < 0)
+		out = NULL;
+	OPENSSL_cleanse(hash, sizeof(hash));
+	return out;
+}

@@ -1,0 +1,211 @@
+/*
+ * The engine and its sessions: what lives longer than one request. Responses that wait for the group
+ * commit are held here, on the engine's list, and delivered through their session's callback once the
+ * group is durable, or rewritten as failures when it is not.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/engine/ops.h"
+#include "store/store.h"
+
+/* Makes an engine; see engine.h. */
+struct engine *
+engine_new(const struct engine_env *env)
+{
+	struct engine *e;
+
+	if ((e = calloc(1, sizeof(*e))) == NULL)
+		return NULL;
+	e->env = *env;
+	TAILQ_INIT(&e->held);
+	return e;
+}
+
+void
+engine_free(struct engine *e)
+{
+	free(e);
+}
+
+/* Swaps in what a reload rebuilt; see engine.h. */
+void
+engine_reload(struct engine *e, const struct kmipd_config *cfg, struct access_policy *policy,
+    struct audit *audit)
+{
+	e->env.cfg = cfg;
+	e->env.policy = policy;
+	e->env.audit = audit;
+}
+
+unsigned
+engine_held(const struct engine *e)
+{
+	return e->nheld;
+}
+
+/* Frees a response buffer, wiping it: responses carry key material. */
+static void
+wipe_free(uint8_t *buf, size_t len)
+{
+	if (buf == NULL)
+		return;
+	explicit_bzero(buf, len);
+	free(buf);
+}
+
+/*
+ * Rewrites a response whose writes were lost (the group commit failed) as a failure of each of its batch
+ * items, in the same protocol version, echoing Operation and Unique Batch Item ID. 0, or -1 when the held
+ * response cannot be read.
+ */
+static int
+failed_commit_response(const uint8_t *buf, size_t len, const char *why, struct ttlv_enc *out)
+{
+	const struct ttlv *pv, *major, *minor, *it;
+	struct kmip_response r;
+	struct kmip_error err;
+	struct ttlv_arena *a;
+	struct ttlv *root;
+	uint32_t n;
+
+	if (ttlv_decode(buf, len, NULL, &root, &a, NULL, NULL) != TTLV_DONE)
+		return -1;
+	pv = ttlv_find(ttlv_find(root, KMIP_TAG_RESPONSE_HEADER), KMIP_TAG_PROTOCOL_VERSION);
+	major = ttlv_find(pv, KMIP_TAG_PROTOCOL_VERSION_MAJOR);
+	minor = ttlv_find(pv, KMIP_TAG_PROTOCOL_VERSION_MINOR);
+	if (major == NULL || minor == NULL) {
+		ttlv_arena_free(a);
+		return -1;
+	}
+	kmip_error_set(&err, KMIP_RESULT_REASON_GENERAL_FAILURE, "the key store could not make this durable (%s); "
+	    "nothing was changed", why != NULL ? why : "commit failed");
+	n = ttlv_count(root, KMIP_TAG_BATCH_ITEM);
+	kmip_response_begin(&r, out, KMIP_VERSION(major->v.i32 & 0xff, minor->v.i32 & 0xff), engine_now(), n);
+	for (it = ttlv_find(root, KMIP_TAG_BATCH_ITEM); it != NULL; it = ttlv_find_next(it)) {
+		const struct ttlv *op = ttlv_find(it, KMIP_TAG_OPERATION);
+		struct kmip_batch_item bi;
+
+		memset(&bi, 0, sizeof(bi));
+		bi.operation = op != NULL ? op->v.u32 : 0;
+		bi.id = ttlv_find(it, KMIP_TAG_UNIQUE_BATCH_ITEM_ID);
+		kmip_response_item_error(&r, &bi, KMIP_RESULT_STATUS_OPERATION_FAILED, &err);
+	}
+	kmip_response_end(&r);
+	ttlv_arena_free(a);
+	return ttlv_enc_finish(out);
+}
+
+/* Delivers a held response: as it is when committed, else rewritten as failures (NULL when it cannot be). */
+static void
+release(struct session *s, bool committed, const char *why)
+{
+	uint8_t *buf = s->held_buf, *fail;
+	size_t len = s->held_len, flen;
+	struct ttlv_enc out;
+	int rc;
+
+	s->held_buf = NULL;
+	s->held_len = 0;
+	if (committed) {
+		session_deliver(s, buf, len);
+		return;
+	}
+	ttlv_enc_init(&out);
+	rc = failed_commit_response(buf, len, why, &out);
+	wipe_free(buf, len);
+	fail = rc == 0 ? ttlv_enc_detach(&out, &flen) : NULL;
+	ttlv_enc_free(&out);
+	if (fail == NULL) {
+		session_log(s, LOG_LEVEL_ERROR, "store commit failed (%s): the request was not acknowledged", why);
+		session_deliver(s, NULL, 0);
+		return;
+	}
+	session_log(s, LOG_LEVEL_ERROR, "store commit failed (%s): the request was answered with a failure", why);
+	session_deliver(s, fail, flen);
+}
+
+/* Makes the group durable and releases what waited for it; see engine.h. */
+int
+engine_commit(struct engine *e)
+{
+	TAILQ_HEAD(, session) batch = TAILQ_HEAD_INITIALIZER(batch);
+	struct session *s;
+	unsigned n = 0;
+	int rc;
+
+	rc = store_group_commit(e->env.store);
+	if (rc != 0)
+		log_error("store: group commit failed: %s (%s); the requests that waited for it are answered with "
+		    "a failure", store_strerror(rc), store_last_error(e->env.store));
+	/* Released sessions may answer more requests, which wait for the next commit, not this one. */
+	TAILQ_CONCAT(&batch, &e->held, held_entry);
+	e->nheld = 0;
+	while ((s = TAILQ_FIRST(&batch)) != NULL) {
+		TAILQ_REMOVE(&batch, s, held_entry);
+		s->held_entry.tqe_prev = NULL;
+		n++;
+		release(s, rc == 0, rc == 0 ? NULL : store_strerror(rc));
+	}
+	log_debug("group commit: %u responses released", n);
+	return rc;
+}
+
+/* Opens a session; see engine.h. */
+struct session *
+session_new(struct engine *e, uint64_t id, const char *peer, const char *identity, session_done_fn done,
+    void *done_arg)
+{
+	struct session *s;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return NULL;
+	if ((s->who = strdup(identity)) == NULL) {
+		free(s);
+		return NULL;
+	}
+	s->eng = e;
+	s->id = id;
+	snprintf(s->peer, sizeof(s->peer), "%s", peer);
+	s->done = done;
+	s->done_arg = done_arg;
+	return s;
+}
+
+/* Closes a session; see engine.h. */
+void
+session_free(struct session *s)
+{
+	if (s == NULL)
+		return;
+	dispatch_cancel(s);
+	if (s->held_entry.tqe_prev != NULL) {
+		TAILQ_REMOVE(&s->eng->held, s, held_entry);
+		s->eng->nheld--;
+	}
+	wipe_free(s->held_buf, s->held_len);
+	ops_crypto_streams_free(s->crypto_streams);
+	free(s->who);
+	free(s);
+}
+
+/* Hands a finished response to the session's owner. */
+void
+session_deliver(struct session *s, uint8_t *buf, size_t len)
+{
+	s->done(s->done_arg, buf, len);
+}
+
+void
+session_log(const struct session *s, enum log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!log_enabled(level))
+		return;
+	va_start(ap, fmt);
+	log_vconn(level, s->id, s->peer, s->who, fmt, ap);
+	va_end(ap);
+}

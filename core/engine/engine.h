@@ -1,0 +1,104 @@
+/*
+ * The KMIP engine: turns one decoded Request Message into one encoded Response Message. It never sees the
+ * transport: a connection (or a test, or a fuzz target) opens a session for one client identity and hands
+ * it requests; the engine answers each one at once or later, through the session's completion callback.
+ *
+ * Two things make an answer late: key generation (CreateKeyPair waits for a worker process, the loop does
+ * not) and durability (a request that wrote is answered only once the group commit has made its writes
+ * durable). The caller of engine_request() does not need to know which: ENGINE_DONE means "send this now",
+ * ENGINE_PENDING means "the callback will bring the response".
+ *
+ * Everything runs in the loop's one thread. Symbol prefixes: engine_, session_.
+ */
+#ifndef KMIPD_ENGINE_H
+#define KMIPD_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/log.h"
+
+struct access_policy;
+struct audit;
+struct keygen;
+struct kmipd_config;
+struct store;
+struct ttlv;
+struct ttlv_arena;
+
+/*
+ * What the engine works with. The config, the access policy and the audit trail are replaced whole on a
+ * reload (engine_reload); the store and the key-generation workers live as long as the engine.
+ */
+struct engine_env {
+	const struct kmipd_config *cfg;
+	struct access_policy *policy;	/* admins, shares, Credentials (and the cache of verified ones) */
+	struct audit *audit;		/* NULL: no audit trail */
+	struct store *store;
+	struct keygen *keygen;		/* NULL: CreateKeyPair and Re-key Key Pair answer a failure */
+	/* Called when a response waits for the group commit: arrange an engine_commit() once the loop's
+	 * pending I/O has run (the server does it at the lowest event priority). */
+	void (*schedule_commit)(void *arg);
+	void *schedule_arg;
+};
+
+struct engine;
+struct session;
+
+/* A new engine working with env (copied). NULL when out of memory. */
+struct engine *engine_new(const struct engine_env *env) __attribute__((warn_unused_result));
+/* Frees the engine; every session must be freed first. Does not free what env points to. */
+void engine_free(struct engine *e);
+/* Swaps in a reloaded config, policy and audit trail; the caller frees the old ones after this returns. */
+void engine_reload(struct engine *e, const struct kmipd_config *cfg, struct access_policy *policy,
+    struct audit *audit);
+/*
+ * Makes the group of writes durable (one commit, one fsync) and delivers every response that waited for
+ * it through its session's callback: as answered when the commit succeeded, else as a failure of each of
+ * its batch items (nothing of it was kept). Returns 0, or a store error (already logged).
+ */
+int engine_commit(struct engine *e);
+/* Responses waiting for engine_commit(). */
+unsigned engine_held(const struct engine *e);
+
+/*
+ * Delivers the response to a request that engine_request() answered ENGINE_PENDING: buf (len bytes,
+ * malloc'd) now belongs to the callee, which wipes and frees it (it may carry key material). buf NULL:
+ * not even an error response could be written; the client must not take silence for success, so close.
+ * Called from the loop, never from inside an engine_* or session_* call of the same session.
+ */
+typedef void (*session_done_fn)(void *arg, uint8_t *buf, size_t len);
+
+/*
+ * A session: the KMIP state of one client connection. identity is who the client is (from its
+ * certificate: owner of what it creates); id and peer name the connection in logs and the audit trail.
+ * Strings are copied. NULL when out of memory.
+ */
+struct session *session_new(struct engine *e, uint64_t id, const char *peer, const char *identity,
+    session_done_fn done, void *done_arg) __attribute__((warn_unused_result));
+/* Frees a session: a request it has pending is dropped (its key generation cancelled, a held response
+ * wiped; its writes stay in the group: they were made). NULL is accepted. */
+void session_free(struct session *s);
+/* Logs a line prefixed with the session's connection id, peer and identity. */
+void session_log(const struct session *s, enum log_level level, const char *fmt, ...) LOG_PRINTF(3, 4);
+
+enum engine_status {
+	ENGINE_DONE,		/* *resp holds the response (NULL when it could not be encoded: close) */
+	ENGINE_PENDING,		/* the session's callback will deliver the response */
+};
+
+/*
+ * Answers the request in root (a decoded Request Message in arena). The engine takes the arena either way
+ * and frees it when done. ENGINE_DONE: *resp (malloc'd, *resp_len bytes) is the caller's to send, wipe
+ * and free. ENGINE_PENDING: nothing more may be submitted on this session until the callback has run.
+ */
+enum engine_status engine_request(struct session *s, struct ttlv *root, struct ttlv_arena *arena,
+    uint8_t **resp, size_t *resp_len);
+/*
+ * The response to bytes that did not decode as TTLV (the stream cannot be resynchronised: the caller
+ * closes after sending it). Malloc'd into *resp, or NULL when out of memory.
+ */
+void engine_bad_message(const char *why, uint8_t **resp, size_t *resp_len);
+
+#endif

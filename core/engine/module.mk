@@ -1,0 +1,16 @@
+# core/engine: the KMIP engine (dispatch, operations, attributes, key formats, access, audit). It never
+# sees the transport: conn.c hands it requests through a session (engine.h). A library of its own, so
+# that the engine's unit tests and the request fuzz target link exactly what the server runs.
+ENGINE_SRCS := core/engine/engine.c core/engine/dispatch.c core/engine/ops_common.c core/engine/ops_create.c \
+	core/engine/ops_objects.c core/engine/ops_lifecycle.c core/engine/ops_locate.c core/engine/ops_server.c \
+	core/engine/ops_crypto.c core/engine/attrs.c core/engine/keyfmt.c core/engine/access.c core/engine/audit.c
+ALL_SRCS += $(ENGINE_SRCS)
+$(BUILD)/libengine.a: $(patsubst %.c,$(BUILD)/%.o,$(ENGINE_SRCS))
+
+# What the engine needs of the rest of core: key-generation workers, logging, the config structure.
+ENGINE_DEPS := $(BUILD)/core/keygen.o $(BUILD)/core/log.o $(BUILD)/core/config.o
+
+ALL_SRCS += test/unit/test_keyfmt.c
+TEST_BINS += $(BUILD)/test/test_keyfmt
+$(BUILD)/test/test_keyfmt: $(BUILD)/test/unit/test_keyfmt.o $(BUILD)/core/engine/keyfmt.o $(BUILD)/libproto.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)

@@ -1,0 +1,235 @@
+/*
+ * The key lifecycle: Activate, Revoke and Destroy move an object through its states; Check asks whether
+ * an object allows a use.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/engine/access.h"
+#include "core/engine/attrs.h"
+#include "core/engine/ops.h"
+
+/* Loads the object of a lifecycle request inside a write transaction. */
+static int
+lifecycle_load(struct op_ctx *ctx, struct store_txn **txn, struct store_object **o)
+{
+	const char *uid;
+
+	*txn = NULL;
+	*o = NULL;
+	if ((uid = ops_uid(ctx)) == NULL || ops_begin(ctx, true, txn) != 0)
+		return -1;
+	if (ops_load(ctx, *txn, uid, OPS_MATERIAL | OPS_WRITE, o) != 0) {
+		store_txn_abort(*txn);
+		*txn = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* Saves, commits and answers with the Unique Identifier; frees both. */
+static int
+lifecycle_finish(struct op_ctx *ctx, struct store_txn *txn, struct store_object *o, const char *what)
+{
+	int rc = -1;
+
+	if (ops_save(ctx, txn, o) == 0) {
+		rc = ops_commit(ctx, txn);
+		txn = NULL;
+	}
+	if (rc == 0) {
+		ttlv_enc_cstr(ctx->out, KMIP_TAG_UNIQUE_IDENTIFIER, o->uid);
+		ops_set_placeholder(ctx, o->uid);
+		session_log(ctx->session, LOG_LEVEL_INFO, "%s %s", what, o->uid);
+	}
+	store_txn_abort(txn);
+	store_object_free(o);
+	return rc;
+}
+
+static const char *
+state_name(uint32_t state)
+{
+	const char *n = ttlv_enum_name(KMIP_TAG_STATE, state);
+
+	return n != NULL ? n : "unknown";
+}
+
+/* Activate: Pre-Active becomes Active, with the Activation Date now. */
+int
+op_activate(struct op_ctx *ctx)
+{
+	struct store_object *o;
+	struct store_txn *txn;
+
+	if (lifecycle_load(ctx, &txn, &o) != 0)
+		return -1;
+	if (o->state != KMIP_STATE_PRE_ACTIVE) {
+		kmip_error_set(&ctx->err, ops_reason_wrong_state(ctx->version),
+		    "object %s is %s; only a Pre-Active object can be activated", o->uid, state_name(o->state));
+		goto fail;
+	}
+	o->state = KMIP_STATE_ACTIVE;
+	if (attrs_set_date(o->arena, o->attrs, KMIP_TAG_ACTIVATION_DATE, ctx->now) != 0) {
+		ops_nomem(ctx);
+		goto fail;
+	}
+	return lifecycle_finish(ctx, txn, o, "activated");
+fail:
+	store_txn_abort(txn);
+	store_object_free(o);
+	return -1;
+}
+
+/*
+ * Revoke: a compromise (Key Compromise, CA Compromise) makes any live object Compromised and records when;
+ * any other reason deactivates a Pre-Active or Active object.
+ */
+int
+op_revoke(struct op_ctx *ctx)
+{
+	const struct ttlv *reason = ttlv_find(ctx->item->payload, KMIP_TAG_REVOCATION_REASON);
+	const struct ttlv *code = ttlv_find(reason, KMIP_TAG_REVOCATION_REASON_CODE);
+	const struct ttlv *occurred = ttlv_find(ctx->item->payload, KMIP_TAG_COMPROMISE_OCCURRENCE_DATE);
+	struct store_object *o;
+	struct store_txn *txn;
+	struct ttlv *copy;
+	bool compromise;
+
+	if (reason == NULL || reason->type != TTLV_STRUCTURE || code == NULL || code->type != TTLV_ENUMERATION)
+		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD,
+		    "Revoke needs a Revocation Reason with a Revocation Reason Code");
+	if (occurred != NULL && occurred->type != TTLV_DATE_TIME)
+		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD,
+		    "Compromise Occurrence Date is not a Date-Time");
+	compromise = code->v.u32 == KMIP_REVOCATION_REASON_CODE_KEY_COMPROMISE ||
+	    code->v.u32 == KMIP_REVOCATION_REASON_CODE_CA_COMPROMISE;
+	if (lifecycle_load(ctx, &txn, &o) != 0)
+		return -1;
+	/* A compromise may be learnt after destruction: Destroyed becomes Destroyed Compromised. */
+	if (o->state == KMIP_STATE_DESTROYED_COMPROMISED || o->state == KMIP_STATE_COMPROMISED ||
+	    (!compromise && o->state != KMIP_STATE_ACTIVE && o->state != KMIP_STATE_PRE_ACTIVE)) {
+		kmip_error_set(&ctx->err, ops_reason_wrong_state(ctx->version), "object %s is %s and cannot be revoked %s",
+		    o->uid, state_name(o->state), compromise ? "as compromised" : "for this reason");
+		goto fail;
+	}
+	if ((copy = store_ttlv_copy(o->arena, reason)) == NULL || attrs_set(o->arena, o->attrs, copy) != 0)
+		goto nomem;
+	if (compromise) {
+		o->state = o->state == KMIP_STATE_DESTROYED ? KMIP_STATE_DESTROYED_COMPROMISED : KMIP_STATE_COMPROMISED;
+		if (attrs_set_date(o->arena, o->attrs, KMIP_TAG_COMPROMISE_DATE, ctx->now) != 0 ||
+		    attrs_set_date(o->arena, o->attrs, KMIP_TAG_COMPROMISE_OCCURRENCE_DATE,
+		    occurred != NULL ? occurred->v.i64 : ctx->now) != 0)
+			goto nomem;
+	} else {
+		o->state = KMIP_STATE_DEACTIVATED;
+		if (attrs_set_date(o->arena, o->attrs, KMIP_TAG_DEACTIVATION_DATE, ctx->now) != 0)
+			goto nomem;
+	}
+	return lifecycle_finish(ctx, txn, o, compromise ? "revoked as compromised" : "revoked");
+nomem:
+	ops_nomem(ctx);
+fail:
+	store_txn_abort(txn);
+	store_object_free(o);
+	return -1;
+}
+
+/*
+ * Destroy: the key material goes; the object's attributes stay, in state Destroyed (or Destroyed
+ * Compromised). As the spec asks, only Pre-Active, Deactivated or Compromised objects can be destroyed;
+ * compat.destroy_active lets clients that skip Revoke destroy Active ones.
+ */
+int
+op_destroy(struct op_ctx *ctx)
+{
+	struct store_object *o;
+	struct store_txn *txn;
+	bool allow_active = ctx->env->cfg->compat.destroy_active;
+
+	if (lifecycle_load(ctx, &txn, &o) != 0)
+		return -1;
+	switch (o->state) {
+	case KMIP_STATE_PRE_ACTIVE:
+	case KMIP_STATE_DEACTIVATED:
+		o->state = KMIP_STATE_DESTROYED;
+		break;
+	case KMIP_STATE_COMPROMISED:
+		o->state = KMIP_STATE_DESTROYED_COMPROMISED;
+		break;
+	case KMIP_STATE_ACTIVE:
+		if (allow_active) {
+			o->state = KMIP_STATE_DESTROYED;
+			break;
+		}
+		kmip_error_set(&ctx->err, ops_reason_wrong_state(ctx->version), "object %s is Active: revoke it "
+		    "before destroying it (or set compat.destroy_active)", o->uid);
+		goto fail;
+	default:
+		kmip_error_set(&ctx->err, ops_reason_wrong_state(ctx->version), "object %s is %s already", o->uid,
+		    state_name(o->state));
+		goto fail;
+	}
+	if (store_object_set_material(o, NULL, 0, o->material_format) != 0 ||
+	    attrs_set_date(o->arena, o->attrs, KMIP_TAG_DESTROY_DATE, ctx->now) != 0) {
+		ops_nomem(ctx);
+		goto fail;
+	}
+	return lifecycle_finish(ctx, txn, o, "destroyed");
+fail:
+	store_txn_abort(txn);
+	store_object_free(o);
+	return -1;
+}
+
+/*
+ * Check: would the object allow this use? The asked Cryptographic Usage Mask must be within the object's,
+ * and an asked Usage Limits Count within what its Usage Limits leave.
+ */
+int
+op_check(struct op_ctx *ctx)
+{
+	const struct ttlv *p = ctx->item->payload, *mask, *count, *have, *ul;
+	struct store_object *o = NULL;
+	struct store_txn *txn;
+	const char *uid;
+	int rc = -1;
+
+	if ((uid = ops_uid(ctx)) == NULL || ops_begin(ctx, false, &txn) != 0)
+		return -1;
+	rc = ops_load(ctx, txn, uid, 0, &o);
+	store_txn_abort(txn);
+	if (rc != 0)
+		return -1;
+	rc = -1;
+	mask = ttlv_find(p, KMIP_TAG_CRYPTOGRAPHIC_USAGE_MASK);
+	have = ttlv_find(o->attrs, KMIP_TAG_CRYPTOGRAPHIC_USAGE_MASK);
+	if (mask != NULL && (mask->type != TTLV_INTEGER || have == NULL ||
+	    ((uint32_t)mask->v.i32 & ~(uint32_t)have->v.i32) != 0)) {
+		kmip_error_set(&ctx->err, KMIP_VERSION_MAJOR(ctx->version) >= 2 ?
+		    KMIP_RESULT_REASON_INCOMPATIBLE_CRYPTOGRAPHIC_USAGE_MASK : KMIP_RESULT_REASON_PERMISSION_DENIED,
+		    "object %s does not allow that use (Cryptographic Usage Mask)", uid);
+		goto out;
+	}
+	count = ttlv_find(p, KMIP_TAG_USAGE_LIMITS_COUNT);
+	ul = ttlv_find(o->attrs, KMIP_TAG_USAGE_LIMITS);
+	if (count != NULL && ul != NULL) {
+		const struct ttlv *left = ttlv_find(ul, KMIP_TAG_USAGE_LIMITS_COUNT);
+		const struct ttlv *total = ttlv_find(ul, KMIP_TAG_USAGE_LIMITS_TOTAL);
+		int64_t remaining = left != NULL && left->type == TTLV_LONG_INTEGER ? left->v.i64 :
+		    total != NULL && total->type == TTLV_LONG_INTEGER ? total->v.i64 : 0;
+
+		if (count->type != TTLV_LONG_INTEGER || count->v.i64 > remaining) {
+			kmip_error_set(&ctx->err, KMIP_RESULT_REASON_PERMISSION_DENIED,
+			    "object %s has not that much use left (Usage Limits)", uid);
+			goto out;
+		}
+	}
+	ttlv_enc_cstr(ctx->out, KMIP_TAG_UNIQUE_IDENTIFIER, o->uid);
+	ops_set_placeholder(ctx, o->uid);
+	rc = 0;
+out:
+	store_object_free(o);
+	return rc;
+}

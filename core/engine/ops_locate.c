@@ -1,0 +1,282 @@
+/*
+ * Locate: the caller's objects (and those shared with it) that match a filter, newest first.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/engine/access.h"
+#include "core/engine/attrs.h"
+#include "core/engine/ops.h"
+
+#define LOCATE_MAX_ITEMS 10000	/* uids in one Locate response when the client sets no Maximum Items */
+
+
+/*
+ * Reads Locate's filter: 1.x Attribute items (bare, or wrapped in a Template-Attribute as some clients
+ * send them), 2.x an Attributes structure. Server-set attributes (State, Object Type, ...) are valid
+ * filters here.
+ */
+static int
+locate_filter(struct op_ctx *ctx, struct ttlv *filter)
+{
+	const struct ttlv *p = ctx->item->payload, *c, *src;
+	struct ttlv *item;
+	int32_t index;
+
+	if (KMIP_VERSION_MAJOR(ctx->version) >= 2) {
+		src = ttlv_find(p, KMIP_TAG_ATTRIBUTES);
+		for (c = src != NULL && src->type == TTLV_STRUCTURE ? src->v.s.first : NULL; c != NULL; c = c->next) {
+			if ((item = store_ttlv_copy(ctx->arena, c)) == NULL)
+				return ops_nomem(ctx);
+			if (attr_check(item, &ctx->err) != 0)
+				return -1;
+			ttlv_append(filter, item);
+		}
+		return 0;
+	}
+	for (c = p != NULL ? p->v.s.first : NULL; c != NULL; c = c->next) {
+		const struct ttlv *a, *first = c;
+
+		if (c->tag == KMIP_TAG_TEMPLATE_ATTRIBUTE && c->type == TTLV_STRUCTURE)
+			first = c->v.s.first;
+		else if (c->tag != KMIP_TAG_ATTRIBUTE)
+			continue;
+		for (a = first; a != NULL; a = a == c ? NULL : a->next) {
+			if (a->tag != KMIP_TAG_ATTRIBUTE)
+				continue;
+			if ((item = attr_from_v1(ctx->arena, a, &index, &ctx->err)) == NULL)
+				return -1;
+			ttlv_append(filter, item);
+		}
+	}
+	return 0;
+}
+
+/* Reads an optional Integer field that must not be negative; -1 with ctx->err set when malformed. */
+static int
+optional_count(struct op_ctx *ctx, uint32_t tag, uint32_t *out)
+{
+	const struct ttlv *t = ttlv_find(ctx->item->payload, tag);
+
+	*out = 0;
+	if (t == NULL)
+		return 0;
+	if (t->type != TTLV_INTEGER || t->v.i32 < 0)
+		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "%s must be a non-negative Integer",
+		    ttlv_tag_name(tag));
+	*out = (uint32_t)t->v.i32;
+	return 0;
+}
+
+/* Uids gathered by the queries of one Locate. */
+struct found {
+	char **uids;
+	size_t n;
+	size_t cap;
+	size_t located;		/* matches counted by the store, all queries together */
+	int rc;
+	char *cause;
+};
+
+struct share_query {
+	struct op_ctx *ctx;
+	struct store_txn *txn;
+	const struct store_query *base;
+	struct found *found;
+};
+
+/* Runs one store query and appends its uids to found. */
+static void
+locate_run(struct store_txn *txn, const struct store_query *q, struct found *found)
+{
+	char **uids = NULL, *cause = NULL;
+	size_t n = 0, located = 0, i;
+	struct store_query copy = *q;
+	int rc;
+
+	if (found->rc != 0)
+		return;
+	copy.located_items = &located;
+	if ((rc = store_locate(txn, &copy, &uids, &n, &cause)) != 0) {
+		found->rc = rc;
+		found->cause = cause;
+		return;
+	}
+	free(cause);
+	found->located += located;
+	if (found->n + n > found->cap) {
+		size_t cap = found->n + n;
+		char **more = realloc(found->uids, cap * sizeof(*more));
+
+		if (more == NULL) {
+			store_uids_free(uids, n);
+			found->rc = STORE_E_NOMEM;
+			return;
+		}
+		found->uids = more;
+		found->cap = cap;
+	}
+	for (i = 0; i < n; i++)
+		found->uids[found->n++] = uids[i];
+	free(uids);	/* the strings moved to found */
+}
+
+/* Newest first: identifiers are a counter, so longer is newer, then larger. */
+static int
+uid_newest_first(const void *a, const void *b)
+{
+	const char *x = *(char *const *)a, *y = *(char *const *)b;
+	size_t lx = strlen(x), ly = strlen(y);
+
+	if (lx != ly)
+		return lx < ly ? 1 : -1;
+	return -strcmp(x, y);
+}
+
+/* Counts the share entries that apply to the caller. */
+static void
+count_share(const char *owner, const char *group, size_t group_len, void *arg)
+{
+	(void)owner;
+	(void)group;
+	(void)group_len;
+	(*(size_t *)arg)++;
+}
+
+/* A query over an owner's objects shared with the caller through access.shares. */
+static void
+locate_share(const char *owner, const char *group, size_t group_len, void *arg)
+{
+	struct share_query *sq = arg;
+	struct store_query q = *sq->base;
+	struct ttlv *filter = ttlv_new_struct(sq->ctx->arena, KMIP_TAG_ATTRIBUTES), *g, *copy;
+	const struct ttlv *c;
+
+	if (filter == NULL) {
+		sq->found->rc = STORE_E_NOMEM;
+		return;
+	}
+	for (c = q.filter->v.s.first; c != NULL; c = c->next) {
+		if ((copy = store_ttlv_copy(sq->ctx->arena, c)) == NULL) {
+			sq->found->rc = STORE_E_NOMEM;
+			return;
+		}
+		ttlv_append(filter, copy);
+	}
+	if (!(group_len == 1 && group[0] == '*')) {
+		if ((g = ttlv_new_text(sq->ctx->arena, KMIP_TAG_OBJECT_GROUP, group, group_len)) == NULL) {
+			sq->found->rc = STORE_E_NOMEM;
+			return;
+		}
+		ttlv_append(filter, g);
+	}
+	q.identity = owner;
+	q.is_admin = false;
+	q.filter = filter;
+	locate_run(sq->txn, &q, sq->found);
+}
+
+/*
+ * Locate: the caller's objects (every owner's for an administrator), plus those shared with it through
+ * access.shares, that match every filter. Objects shared one by one (x-kmipd-shared-with) are reached by
+ * their identifier, not found by Locate: finding them would take a scan of every object.
+ */
+int
+op_locate(struct op_ctx *ctx)
+{
+	struct store_query q;
+	struct store_txn *txn;
+	struct ttlv *filter = ttlv_new_struct(ctx->arena, KMIP_TAG_ATTRIBUTES);
+	const struct ttlv *member = ttlv_find(ctx->item->payload, KMIP_TAG_OBJECT_GROUP_MEMBER);
+	struct found found;
+	struct share_query sq;
+	size_t i, first, n, shares;
+	uint32_t mask, max, offset;
+
+	if (filter == NULL)
+		return ops_nomem(ctx);
+	memset(&q, 0, sizeof(q));
+	memset(&found, 0, sizeof(found));
+	if (locate_filter(ctx, filter) != 0 || optional_count(ctx, KMIP_TAG_MAXIMUM_ITEMS, &max) != 0 ||
+	    optional_count(ctx, KMIP_TAG_OFFSET_ITEMS, &offset) != 0 ||
+	    optional_count(ctx, KMIP_TAG_STORAGE_STATUS_MASK, &mask) != 0)
+		return -1;
+	if (member != NULL) {
+		struct ttlv *copy = store_ttlv_copy(ctx->arena, member);
+
+		if (copy == NULL)
+			return ops_nomem(ctx);
+		ttlv_append(filter, copy);
+	}
+	if (max == 0 || max > LOCATE_MAX_ITEMS)
+		max = LOCATE_MAX_ITEMS;
+	q.identity = ops_identity(ctx);
+	q.is_admin = ops_is_admin(ctx);
+	q.filter = filter;
+	q.storage_status_mask = mask;
+	q.maximum_items = max;
+	q.offset_items = offset;
+	shares = 0;
+	if (!q.is_admin)
+		access_shares_for(ctx->env->policy, ops_identity(ctx), count_share, &shares);
+	if (shares > 0) {
+		/* Shared objects merge with the caller's own: every query runs from the start, paging after. */
+		q.maximum_items = offset + max > LOCATE_MAX_ITEMS ? LOCATE_MAX_ITEMS : offset + max;
+		q.offset_items = 0;
+	}
+	if (ops_begin(ctx, false, &txn) != 0)
+		return -1;
+	locate_run(txn, &q, &found);
+	if (shares > 0) {
+		sq.ctx = ctx;
+		sq.txn = txn;
+		sq.base = &q;
+		sq.found = &found;
+		access_shares_for(ctx->env->policy, ops_identity(ctx), locate_share, &sq);
+	}
+	store_txn_abort(txn);
+	first = 0;
+	n = found.n;
+	if (found.rc == 0 && shares > 0) {
+		qsort(found.uids, found.n, sizeof(char *), uid_newest_first);
+		for (i = 1, n = found.n > 0 ? 1 : 0; i < found.n; i++) {
+			if (strcmp(found.uids[i], found.uids[n - 1]) == 0) {
+				free(found.uids[i]);
+				found.located--;	/* counted twice: the caller's own and shared */
+			} else {
+				found.uids[n++] = found.uids[i];
+			}
+		}
+		found.n = n;
+		first = offset < found.n ? offset : found.n;
+		n = found.n - first < max ? found.n - first : max;
+	}
+	if (found.rc != 0) {
+		int rc = found.rc;
+
+		store_uids_free(found.uids, found.n);
+		if (rc == STORE_E_INVALID) {
+			kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "Locate: %s",
+			    found.cause ? found.cause : "bad filter");
+			free(found.cause);
+			return -1;
+		}
+		free(found.cause);
+		return ops_store_error(ctx, rc, "Locate");
+	}
+	/* Located Items (1.3+) answers paging: sent when the client asked for Maximum or Offset Items. */
+	if (ctx->version >= KMIP_VERSION(1, 3) && (ttlv_find(ctx->item->payload, KMIP_TAG_MAXIMUM_ITEMS) != NULL ||
+	    ttlv_find(ctx->item->payload, KMIP_TAG_OFFSET_ITEMS) != NULL))
+		ttlv_enc_int(ctx->out, KMIP_TAG_LOCATED_ITEMS, found.located > INT32_MAX ? INT32_MAX :
+		    (int32_t)found.located);
+	for (i = first; i < first + n; i++) {
+		ttlv_enc_cstr(ctx->out, KMIP_TAG_UNIQUE_IDENTIFIER, found.uids[i]);
+		ops_audit_uid(ctx, found.uids[i]);
+	}
+	if (n > 0)
+		ops_set_placeholder(ctx, found.uids[first]);
+	session_log(ctx->session, LOG_LEVEL_DEBUG, "locate: %zu of %zu matches returned", n, found.located);
+	store_uids_free(found.uids, found.n);
+	return 0;
+}
