@@ -1,7 +1,11 @@
 /*
- * Key-generation workers. Each worker is a fork of the server connected by a socketpair; the loop watches
- * the parent end (non-blocking) and a worker reads one fixed-size request at a time (blocking), generates
- * the key pair with OpenSSL and writes back one response:
+ * Key-generation workers. Each worker is a fresh image of the server's own program (fork, then exec of the
+ * binary kmipd runs from, opened at start, so the worker is that same build even after a package upgrade
+ * replaced the file), connected by a socketpair as descriptor 3: it inherits nothing of the server's
+ * memory, not the TLS private key, not the store, not the keys it handed over earlier, whether it is the
+ * first worker or one restarted hours later. The loop watches the parent end (non-blocking) and a worker
+ * reads one fixed-size request at a time (blocking), generates the key pair with OpenSSL and writes back
+ * one response:
  *
  *   request:  u32 id, u32 op (RSA, EC or ABORT), u32 param (RSA bits or EC curve NID)
  *   response: u32 id, i32 status, u32 private_len, u32 public_len, u32 message_len,
@@ -160,6 +164,7 @@ struct keygen {
 	unsigned zombie_cap;
 	uint32_t next_id;
 	struct keygen_stats st;
+	int exe_fd;			/* the program's binary, exec'd by each worker */
 };
 
 static int worker_spawn(struct worker *w);
@@ -1123,58 +1128,55 @@ out:
 	return rc;
 }
 
-/* Wipes this process's copies of the parent's keys: the worker has no use for them. */
-static void
-child_forget(struct keygen *kg)
+/* Moves fd to want (which must be free or fd itself); the copy keeps cloexec as asked. -1 on failure. */
+static int
+move_fd(int fd, int want, bool cloexec)
 {
-	struct keygen_job *job;
-	unsigned i;
-
-	for (i = 0; i < kg->pool_ready; i++)
-		OPENSSL_cleanse(kg->pool[i]->private_der, kg->pool[i]->private_len);
-	TAILQ_FOREACH(job, &kg->done, entry)
-		if (job->res->private_der != NULL)
-			OPENSSL_cleanse(job->res->private_der, job->res->private_len);
-	for (i = 0; i < kg->nworkers; i++)
-		if (kg->workers[i].rbuf != NULL)
-			OPENSSL_cleanse(kg->workers[i].rbuf, RESP_MAX);
+	if (fd == want)
+		return fcntl(fd, F_SETFD, cloexec ? FD_CLOEXEC : 0);
+	return dup3(fd, want, cloexec ? O_CLOEXEC : 0) == want ? 0 : -1;
 }
 
-/* Keeps only fd (moved to 3) and stdio (0 and 1 on /dev/null, stderr left for diagnostics). */
+/*
+ * Before exec: the socket as descriptor 3, the binary as 4 (closed by the exec itself), stdio 0 and 1 on
+ * /dev/null (stderr left for diagnostics), nothing else.
+ */
 static int
-child_fds(int fd)
+child_fds(int fd, int exe_fd)
 {
-	int null, i, max;
+	int null, i, max, hi_fd, hi_exe;
 
-	if (fd != 3) {
-		if (dup2(fd, 3) == -1)
-			return -1;
-	}
-	if ((null = open("/dev/null", O_RDWR)) != -1) {
+	/* Both out of the way first: either may be sitting on 3 or 4. */
+	if ((hi_fd = fcntl(fd, F_DUPFD_CLOEXEC, 10)) == -1 || (hi_exe = fcntl(exe_fd, F_DUPFD_CLOEXEC, 10)) == -1)
+		return -1;
+	if (move_fd(hi_fd, 3, false) != 0 || move_fd(hi_exe, 4, true) != 0)
+		return -1;
+	if ((null = open("/dev/null", O_RDWR | O_CLOEXEC)) != -1) {
 		(void)dup2(null, 0);
 		(void)dup2(null, 1);
 	}
-	if (close_range(4, ~0U, 0) != 0) {
+	if (close_range(5, ~0U, 0) != 0) {
 		max = (int)sysconf(_SC_OPEN_MAX);
 		if (max < 0 || max > 65536)
 			max = 65536;
-		for (i = 4; i < max; i++)
+		for (i = 5; i < max; i++)
 			(void)close(i);
 	}
-	/* null, if above 3, went with the rest; at 0..2 it now serves as stdio. */
+	/* null, if above 4, went with the rest; at 0..2 it now serves as stdio. */
 	return 0;
 }
 
 /*
- * The worker process: signals back to their defaults (libevent's handlers must never run here), dies
- * with the parent, keeps no descriptor but its socket, then answers requests until end of file.
- * Never returns; never touches the event base or anything else of the parent's beyond wiping copies of keys.
+ * The child side of a spawn, between fork and exec: signals back to their defaults (libevent's handlers
+ * must never run here) with SIGPIPE ignored (which exec keeps), death with the parent (kept across exec),
+ * its own process group, only its socket and the binary open, then exec. Never returns.
  */
 static void __attribute__((noreturn))
-worker_main(struct keygen *kg, int fd, pid_t parent)
+worker_exec(int exe_fd, int fd, pid_t parent)
 {
+	static char *const argv[] = { (char *)KEYGEN_WORKER_NAME, NULL };
+	extern char **environ;
 	struct sigaction sa;
-	struct kg_req req;
 	sigset_t none;
 	int sig;
 
@@ -1190,14 +1192,23 @@ worker_main(struct keygen *kg, int fd, pid_t parent)
 		_exit(1);
 	/* Its own process group: a Ctrl-C meant for a foreground kmipd stops kmipd, which stops us. */
 	(void)setpgid(0, 0);
-	(void)prctl(PR_SET_DUMPABLE, 0);
-	child_forget(kg);
-	if (child_fds(fd) != 0)
+	if (child_fds(fd, exe_fd) != 0)
 		_exit(1);
-	fd = 3;
 	sigemptyset(&none);
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
+	(void)execve("/proc/self/fd/4", argv, environ);
+	_exit(127);
+}
 
+/* The worker after exec; see keygen.h. */
+void
+keygen_worker_main(void)
+{
+	struct kg_req req;
+	int fd = 3;
+
+	/* It holds private keys while it makes them: no core dumps, no ptrace by the same user. */
+	(void)prctl(PR_SET_DUMPABLE, 0);
 	for (;;) {
 		switch (read_full(fd, &req, sizeof(req))) {
 		case 0:
@@ -1232,7 +1243,7 @@ worker_spawn(struct worker *w)
 	(void)sigprocmask(SIG_BLOCK, &all, &old);
 	pid = fork();
 	if (pid == 0)
-		worker_main(kg, sv[1], parent);
+		worker_exec(kg->exe_fd, sv[1], parent);
 	saved = errno;
 	(void)sigprocmask(SIG_SETMASK, &old, NULL);
 	close(sv[1]);
@@ -1263,6 +1274,31 @@ worker_spawn(struct worker *w)
 	return 0;
 }
 
+/*
+ * Opens the binary this process runs, for the workers to exec. /proc/self/exe names it (valgrind answers
+ * with its client's name, where exec'ing /proc/self/exe itself would start valgrind's own tool); holding it
+ * open keeps this very build runnable after a package upgrade replaced the file. -1 with *cause set.
+ */
+static int
+open_self(char **cause)
+{
+	char path[4096];
+	ssize_t n;
+	int fd;
+
+	if ((n = readlink("/proc/self/exe", path, sizeof(path) - 1)) < 0) {
+		*cause = kg_strdup_printf("cannot find this program's binary (/proc/self/exe): %s", strerror(errno));
+		return -1;
+	}
+	path[n] = '\0';
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		*cause = kg_strdup_printf("cannot open this program's binary %s for the key generation workers: %s",
+		    path, strerror(errno));
+		return -1;
+	}
+	return fd;
+}
+
 /* Starts the workers; see keygen.h. */
 int
 keygen_start(struct event_base *base, unsigned workers, unsigned pool_size, unsigned timeout_sec,
@@ -1288,6 +1324,9 @@ keygen_start(struct event_base *base, unsigned workers, unsigned pool_size, unsi
 	}
 	if ((kg = calloc(1, sizeof(*kg))) == NULL)
 		goto nomem;
+	kg->exe_fd = -1;
+	if ((kg->exe_fd = open_self(cause)) == -1)
+		goto fail;
 	kg->base = base;
 	kg->nworkers = workers;
 	kg->pool_size = pool_size;
@@ -1499,6 +1538,8 @@ keygen_free(struct keygen *kg)
 		event_free(kg->reap_ev);
 	if (kg->refill_ev != NULL)
 		event_free(kg->refill_ev);
+	if (kg->exe_fd != -1)
+		close(kg->exe_fd);
 	free(kg);
 }
 

@@ -20,6 +20,14 @@ struct event_base;
 struct keygen;
 struct keygen_job;
 
+/*
+ * A worker is the program itself, exec'd with this argv[0]: every program that starts workers (kmipd, and
+ * tests that call keygen_start) begins its main() with
+ *	if (argc > 0 && strcmp(argv[0], KEYGEN_WORKER_NAME) == 0)
+ *		keygen_worker_main();
+ */
+#define KEYGEN_WORKER_NAME	"kmipd-keygen"
+
 #define KEYGEN_MAX_WORKERS	64
 #define KEYGEN_MAX_POOL		4096
 #define KEYGEN_MAX_TIMEOUT	3600	/* seconds */
@@ -65,10 +73,13 @@ struct keygen_stats {
 	unsigned busy_workers;		/* workers generating (pool refills included) */
 };
 
+/* The worker process: answers the requests arriving on descriptor 3 until it closes. Never returns. */
+void keygen_worker_main(void) __attribute__((noreturn));
+
 /*
  * Forks `workers` worker processes (1..KEYGEN_MAX_WORKERS) watched by base, keeps up to pool_size
  * (0..KEYGEN_MAX_POOL) RSA-2048 key pairs ready, and gives each job timeout_sec (1..KEYGEN_MAX_TIMEOUT) on a
- * worker. Call it before the process holds secrets it need not share: workers are forks of the caller.
+ * worker. Workers exec the caller's binary (KEYGEN_WORKER_NAME): they share none of its memory.
  * Returns 0, or -1 with *cause set (malloc'd, the caller frees it) and nothing left running.
  */
 int keygen_start(struct event_base *base, unsigned workers, unsigned pool_size, unsigned timeout_sec,

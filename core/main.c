@@ -2,7 +2,9 @@
  * kmipd: a KMIP server. Command line, configuration, privileges, then the event loop.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/config.h"
+#include "core/keygen.h"
 #include "core/log.h"
 #include "core/server.h"
 
@@ -81,18 +84,87 @@ write_pid_file(const struct kmipd_config *cfg)
 	return 0;
 }
 
+/*
+ * Becomes a daemon before anything is opened: LMDB's locks on the store and the key-generation workers'
+ * death signal belong to the process that holds them, so the store, the workers and the TLS key must all
+ * come after the fork, never before. The process that was started waits until the daemon reports that it
+ * serves (daemon_ready) or dies, and exits 0 or 1 accordingly, so a failed start is not reported as
+ * success. Returns the daemon's end of that report, or -1 after logging; never returns in the caller.
+ */
+static int
+daemonize(void)
+{
+	int p[2], null;
+	pid_t pid;
+	ssize_t n;
+	char c;
+
+	if (pipe2(p, O_CLOEXEC) != 0) {
+		log_warn("daemon: pipe");
+		return -1;
+	}
+	if ((pid = fork()) == -1) {
+		log_warn("daemon: fork");
+		return -1;
+	}
+	if (pid > 0) {
+		close(p[1]);
+		do
+			n = read(p[0], &c, 1);
+		while (n == -1 && errno == EINTR);
+		if (n != 1)
+			fprintf(stderr, "kmipd: could not start; the log says why\n");
+		_exit(n == 1 ? 0 : 1);
+	}
+	close(p[0]);
+	/* A new session, then a second fork: the daemon is no session leader and never gets a terminal. */
+	if (setsid() == -1 || (pid = fork()) == -1) {
+		log_warn("daemon");
+		_exit(1);
+	}
+	if (pid > 0)
+		_exit(0);
+	if (chdir("/") != 0)
+		log_warn("daemon: chdir /");
+	if ((null = open("/dev/null", O_RDWR)) != -1) {
+		(void)dup2(null, 0);
+		(void)dup2(null, 1);
+		(void)dup2(null, 2);
+		if (null > 2)
+			close(null);
+	}
+	return p[1];
+}
+
+/* Tells the process that started the daemon that it serves; it exits 0 then. */
+static void
+daemon_ready(int fd)
+{
+	char c = 0;
+
+	if (fd == -1)
+		return;
+	if (write(fd, &c, 1) != 1)
+		log_warn("daemon: reporting start-up");
+	close(fd);
+}
+
 int
 main(int argc, char **argv)
 {
 	static char *overrides[MAX_OVERRIDES];
+	static char abspath[PATH_MAX];
 	struct kmipd_config *cfg = NULL;
 	struct server srv;
 	const char *path = NULL;
 	char *cause = NULL;
 	size_t noverrides = 0;
 	bool foreground = false, check = false, verbose = false;
-	int ch, status;
+	int ch, status, ready = -1;
 
+	/* A key-generation worker is this program again (keygen.h): nothing of the server runs in it. */
+	if (argc > 0 && strcmp(argv[0], KEYGEN_WORKER_NAME) == 0)
+		keygen_worker_main();
 	umask(077);
 	while ((ch = getopt(argc, argv, "c:fho:tvV")) != -1) {
 		switch (ch) {
@@ -150,27 +222,23 @@ main(int argc, char **argv)
 	/* A daemon has no terminal: log to syslog unless running in the foreground. */
 	log_init(verbose ? LOG_LEVEL_DEBUG : server_log_level(cfg->log.level),
 	    cfg->log.target == CONFIG_LOG_SYSLOG || !foreground, cfg->log.syslog_facility);
+	if (!foreground) {
+		/* The daemon runs in /: SIGHUP must find the same file a relative -c named. */
+		if (path != NULL && realpath(path, abspath) != NULL)
+			path = abspath;
+		if ((ready = daemonize()) == -1) {
+			config_free(cfg);
+			return 1;
+		}
+	}
 	log_info("kmipd %s starting (%s)", KMIPD_VERSION, path != NULL ? path : "embedded defaults");
-	if (server_init(&srv, cfg, path, overrides, noverrides) != 0) {
+	/* Listeners and TLS (the key file may be readable by root only), then the rest as server.user. */
+	if (server_init(&srv, cfg, path, overrides, noverrides) != 0 || drop_privileges(srv.cfg) != 0 ||
+	    server_open_store(&srv) != 0 || write_pid_file(srv.cfg) != 0) {
 		server_free(&srv);
 		return 1;
 	}
-	if (drop_privileges(srv.cfg) != 0 || server_open_store(&srv) != 0) {
-		server_free(&srv);
-		return 1;
-	}
-	if (!foreground && daemon(0, 0) != 0) {
-		log_warn("daemon");
-		server_free(&srv);
-		return 1;
-	}
-	/* The event base uses epoll, which a fork keeps working for the child; reinit to be sure. */
-	if (!foreground)
-		(void)event_reinit(srv.base);
-	if (write_pid_file(srv.cfg) != 0) {
-		server_free(&srv);
-		return 1;
-	}
+	daemon_ready(ready);
 	status = server_run(&srv);
 	if (srv.cfg->server.pid_file != NULL)
 		(void)unlink(srv.cfg->server.pid_file);

@@ -30,7 +30,8 @@ $(BUILD)/test/test_veeam: $(BUILD)/test/integration/test_veeam.o $(BUILD)/test/i
 ALL_SRCS += test/integration/test_durability.c
 TEST_BINS += $(BUILD)/test/test_durability
 $(BUILD)/test/test_durability: $(BUILD)/test/integration/test_durability.o \
-		$(BUILD)/test/integration/harness.o $(BUILD)/libproto.a $(BUILD)/libtls.a | $(BUILD)/kmipd
+		$(BUILD)/test/integration/harness.o $(BUILD)/libstore.a $(BUILD)/libproto.a $(BUILD)/libtls.a \
+		| $(BUILD)/kmipd $(BUILD)/kmipctl
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
 
 ALL_SRCS += test/bench/bench_latency.c

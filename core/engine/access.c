@@ -113,7 +113,8 @@ access_policy_new(const struct kmipd_config *cfg, struct access_policy **out, ch
 	for (i = 0; i < a->admins.count; i++, p->nadmins++)
 		if ((p->admins[i] = strdup(a->admins.items[i])) == NULL)
 			goto nomem;
-	qsort(p->admins, p->nadmins, sizeof(*p->admins), cmp_str);
+	if (p->nadmins > 1)
+		qsort(p->admins, p->nadmins, sizeof(*p->admins), cmp_str);
 	if (a->shares.count > 0 && (p->shares = calloc(a->shares.count, sizeof(*p->shares))) == NULL)
 		goto nomem;
 	for (i = 0; i < a->shares.count; i++, p->nshares++) {

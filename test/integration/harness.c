@@ -262,7 +262,49 @@ h_start(struct h_server *s, const char *const *overrides)
 	start(s, NULL, overrides, true);
 }
 
-/* Writes the config file into the server's folder and starts the server on it. */
+void
+h_start_daemon(struct h_server *s, const char *const *overrides)
+{
+	char opts[40][600], out[4096], path[400];
+	const char *argv[96];
+	size_t argc = 0, o = 0, i;
+	long pid = 0;
+	int status;
+	FILE *f;
+
+	h_make_dir(s);
+	s->port = free_port();
+	snprintf(s->log, sizeof(s->log), "%s/kmipd.log", s->dir);
+	/* The daemon's parent exits: it comes back to us, to be waited for like any child. */
+	assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+#define OPT(...) do {						\
+		snprintf(opts[o], sizeof(opts[o]), __VA_ARGS__);	\
+		argv[argc++] = "-o";				\
+		argv[argc++] = opts[o++];			\
+	} while (0)
+	OPT("server.listen=127.0.0.1");
+	OPT("server.port=%u", s->port);
+	OPT("tls.cert_file=%s", h_cert("server.crt"));
+	OPT("tls.key_file=%s", h_cert("server.key"));
+	OPT("tls.clients_ca_cert_file=%s", h_cert("ca.crt"));
+	OPT("store.path=%s/store", s->dir);
+	OPT("server.pid_file=%s/kmipd.pid", s->dir);
+	for (i = 0; overrides != NULL && overrides[i] != NULL; i++) {
+		assert_true(o < 40);
+		OPT("%s", overrides[i]);
+	}
+#undef OPT
+	argv[argc] = NULL;
+	status = h_run_kmipd(argv, out, sizeof(out));
+	if (status != 0)
+		fail_msg("kmipd did not start as a daemon (status %d): %s", status, out);
+	snprintf(path, sizeof(path), "%s/kmipd.pid", s->dir);
+	if ((f = fopen(path, "r")) == NULL || fscanf(f, "%ld", &pid) != 1 || pid <= 1)
+		fail_msg("no pid in %s", path);
+	fclose(f);
+	s->pid = (pid_t)pid;
+}
+
 /* Starts kmipd again on the same folder (and store) after it stopped or was killed; the port may change. */
 void
 h_restart(struct h_server *s, const char *const *overrides)
@@ -354,6 +396,9 @@ h_run_kmipd(const char *const *args, char *out, size_t outsize)
 		close(pfd[0]);
 		dup2(pfd[1], 1);
 		dup2(pfd[1], 2);
+		/* Only 1 and 2: a daemon it starts must not keep the pipe open past the command's exit. */
+		if (pfd[1] > 2)
+			close(pfd[1]);
 		execv(argv[0], (char *const *)argv);
 		_exit(127);
 	}

@@ -42,6 +42,13 @@ void h_make_dir(struct h_server *s);
  * log level are still set with -o. Uses s->dir if h_make_dir made it, else makes it.
  */
 void h_start_config_raw(struct h_server *s, const char *config_text, const char *const *overrides);
+/*
+ * Starts kmipd as a daemon (no -f) with a pid file in its folder, the test certificates and the
+ * overrides, and returns once the command has exited 0, which kmipd does when the daemon serves. The test
+ * becomes a subreaper, so the daemon is its child again and h_stop works as for the others. Its log goes
+ * to syslog: s->log stays empty.
+ */
+void h_start_daemon(struct h_server *s, const char *const *overrides);
 /* Waits up to timeout_ms for the server to exit by itself; returns its exit status, or -1 if still running. */
 int h_wait_exit(struct h_server *s, int timeout_ms);
 /* Resident memory of the server process in KiB (VmRSS), or -1. */

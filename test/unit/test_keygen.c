@@ -858,6 +858,53 @@ test_worker_process_hygiene(void **state)
 	event_free(hup);
 }
 
+/* The first argument (argv[0]) a process runs with, read from /proc/PID/cmdline. */
+static void
+proc_argv0(pid_t pid, char *buf, size_t size)
+{
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	n = read(fd, buf, size - 1);
+	close(fd);
+	assert_true(n > 0);
+	buf[n] = '\0';
+}
+
+/*
+ * A worker is a new image of the program (exec'd as KEYGEN_WORKER_NAME), not a fork that keeps the
+ * parent's memory: not at start, and not when restarted later, when the parent holds far more (a server's
+ * TLS key, its store, keys it handed out).
+ */
+static void
+test_worker_is_a_fresh_image(void **state)
+{
+	struct fixture *f = *state;
+	char argv0[256];
+	pid_t pid;
+
+	start(f, 1, 0, 30);
+	pid = worker_pid(f, 0);
+	/* Once it has answered, the worker is past its start-up (exec included). */
+	(void)submit_ec(f, 0, NID_X9_62_prime256v1);
+	assert_true(wait_for(f, called_one, 0, 5000));
+	check_pair(f->recs[0].res, "EC", 256, "prime256v1");
+	proc_argv0(pid, argv0, sizeof(argv0));
+	assert_string_equal(argv0, KEYGEN_WORKER_NAME);
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	assert_true(wait_for(f, new_worker0, pid, 5000));
+	pid = worker_pid(f, 0);
+	(void)submit_ec(f, 1, NID_X9_62_prime256v1);
+	assert_true(wait_for(f, called_one, 1, 5000));
+	check_pair(f->recs[1].res, "EC", 256, "prime256v1");
+	proc_argv0(pid, argv0, sizeof(argv0));
+	assert_string_equal(argv0, KEYGEN_WORKER_NAME);
+}
+
 /* Keeps the result and stops the loop (for the forked parent below, which has no fixture). */
 struct loopbreak {
 	struct event_base *base;
@@ -952,8 +999,12 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_free_leaves_no_children, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_worker_process_hygiene, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_worker_dies_with_parent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_worker_is_a_fresh_image, setup, teardown),
 	};
 
+	/* The workers keygen_start() makes are this program again. */
+	if (argc > 0 && strcmp(argv[0], KEYGEN_WORKER_NAME) == 0)
+		keygen_worker_main();
 	log_init(getenv("KEYGEN_TEST_DEBUG") != NULL ? LOG_LEVEL_DEBUG : LOG_LEVEL_ERROR, false, 0);
 	signal(SIGPIPE, SIG_IGN);
 	if (argc > 1)
