@@ -908,56 +908,84 @@ check_bytes(const struct ttlv *item, const char *what, size_t max, struct keyfmt
 	return 0;
 }
 
-/* Imports a DER key: PKCS#1, PKCS#8 or ECPrivateKey private keys, PKCS#1 or X.509 public keys. */
+/* A DER key structure: how OpenSSL decodes it, and the tags der_shape() must find in it. */
+struct der_form {
+	const char *structure;	/* an OpenSSL decoder structure */
+	const char *keytype;	/* "RSA", "EC", or NULL for any */
+	uint8_t t1, t2;		/* the tags of its first two elements */
+	const char *what;	/* for messages */
+};
+
+static const struct der_form der_pkcs1_private = {
+	"type-specific", "RSA", DER_INTEGER, DER_INTEGER, "a PKCS#1 RSAPrivateKey",
+};
+static const struct der_form der_pkcs1_public = {
+	"type-specific", "RSA", DER_INTEGER, DER_INTEGER, "a PKCS#1 RSAPublicKey",
+};
+static const struct der_form der_pkcs8 = {
+	"PrivateKeyInfo", NULL, DER_INTEGER, DER_SEQUENCE, "an unencrypted PKCS#8 PrivateKeyInfo",
+};
+static const struct der_form der_ecprivatekey = {
+	"type-specific", "EC", DER_INTEGER, DER_OCTET_STRING, "an ECPrivateKey",
+};
+static const struct der_form der_spki = {
+	"SubjectPublicKeyInfo", NULL, DER_SEQUENCE, DER_BIT_STRING, "an X.509 SubjectPublicKeyInfo",
+};
+
+/* Imports a DER key of the given form (a private key for a Private Key object, else a public key). */
 static int
-import_der(uint32_t object_type, uint32_t format, const struct ttlv *item, struct keyfmt_key *out,
-    struct keyfmt_error *err)
+import_der(uint32_t object_type, uint32_t format, const struct ttlv *item, const struct der_form *form,
+    struct keyfmt_key *out, struct keyfmt_error *err)
 {
 	bool private = object_type == KMIP_OBJECT_TYPE_PRIVATE_KEY;
-	const char *structure, *keytype = NULL, *what;
-	uint8_t want1, want2, t1, t2;
+	uint8_t t1, t2;
 	EVP_PKEY *pkey;
 	int rc;
 
-	switch (format) {
-	case KMIP_KEY_FORMAT_TYPE_PKCS_1:
-		structure = "type-specific";
-		keytype = "RSA";
-		want1 = DER_INTEGER;
-		want2 = DER_INTEGER;
-		what = private ? "a PKCS#1 RSAPrivateKey" : "a PKCS#1 RSAPublicKey";
-		break;
-	case KMIP_KEY_FORMAT_TYPE_PKCS_8:
-		structure = "PrivateKeyInfo";
-		want1 = DER_INTEGER;
-		want2 = DER_SEQUENCE;
-		what = "an unencrypted PKCS#8 PrivateKeyInfo";
-		break;
-	case KMIP_KEY_FORMAT_TYPE_ECPRIVATEKEY:
-		structure = "type-specific";
-		keytype = "EC";
-		want1 = DER_INTEGER;
-		want2 = DER_OCTET_STRING;
-		what = "an ECPrivateKey";
-		break;
-	default:	/* X.509 */
-		structure = "SubjectPublicKeyInfo";
-		want1 = DER_SEQUENCE;
-		want2 = DER_BIT_STRING;
-		what = "an X.509 SubjectPublicKeyInfo";
-		break;
-	}
 	if (check_bytes(item, "the Key Material", KEYFMT_MAX_DER, err) != 0)
 		return -1;
-	if (der_shape(item->v.bytes.data, item->length, &t1, &t2) != 0 || t1 != want1 || t2 != want2)
-		return fail(err, R_INVALID, "the Key Material is not %s", what);
-	pkey = der_decode(item->v.bytes.data, item->length, structure, keytype,
+	if (der_shape(item->v.bytes.data, item->length, &t1, &t2) != 0 || t1 != form->t1 || t2 != form->t2)
+		return fail(err, R_INVALID, "the Key Material is not %s", form->what);
+	pkey = der_decode(item->v.bytes.data, item->length, form->structure, form->keytype,
 	    private ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY);
 	if (pkey == NULL)
-		return fail(err, R_INVALID, "the Key Material is not %s", what);
+		return fail(err, R_INVALID, "the Key Material is not %s", form->what);
 	rc = pkey_canon(pkey, private, format, out, err);
 	EVP_PKEY_free(pkey);
 	return rc;
+}
+
+/* Imports a PKCS#1 RSAPrivateKey or RSAPublicKey. */
+static int
+import_pkcs1(uint32_t object_type, uint32_t format, const struct ttlv *item, struct keyfmt_key *out,
+    struct keyfmt_error *err)
+{
+	return import_der(object_type, format, item,
+	    object_type == KMIP_OBJECT_TYPE_PRIVATE_KEY ? &der_pkcs1_private : &der_pkcs1_public, out, err);
+}
+
+/* Imports an unencrypted PKCS#8 PrivateKeyInfo. */
+static int
+import_pkcs8(uint32_t object_type, uint32_t format, const struct ttlv *item, struct keyfmt_key *out,
+    struct keyfmt_error *err)
+{
+	return import_der(object_type, format, item, &der_pkcs8, out, err);
+}
+
+/* Imports an ECPrivateKey (RFC 5915). */
+static int
+import_ecprivatekey(uint32_t object_type, uint32_t format, const struct ttlv *item, struct keyfmt_key *out,
+    struct keyfmt_error *err)
+{
+	return import_der(object_type, format, item, &der_ecprivatekey, out, err);
+}
+
+/* Imports an X.509 SubjectPublicKeyInfo. */
+static int
+import_spki(uint32_t object_type, uint32_t format, const struct ttlv *item, struct keyfmt_key *out,
+    struct keyfmt_error *err)
+{
+	return import_der(object_type, format, item, &der_spki, out, err);
 }
 
 /* One field of a Transparent structure: which tag, and the item found for it. */
@@ -995,7 +1023,7 @@ collect(const struct ttlv *st, struct field *f, size_t nf, const char *what, str
 
 /* Imports a Transparent RSA Private Key or Public Key. */
 static int
-import_transparent_rsa(bool private, uint32_t format, const struct ttlv *item, struct keyfmt_key *out,
+import_transparent_rsa(uint32_t object_type, uint32_t format, const struct ttlv *item, struct keyfmt_key *out,
     struct keyfmt_error *err)
 {
 	struct field f[] = {
@@ -1008,6 +1036,7 @@ import_transparent_rsa(bool private, uint32_t format, const struct ttlv *item, s
 		{ KMIP_TAG_PRIME_EXPONENT_Q, "Prime Exponent Q", NULL },
 		{ KMIP_TAG_CRT_COEFFICIENT, "CRT Coefficient", NULL },
 	};
+	bool private = object_type == KMIP_OBJECT_TYPE_PRIVATE_KEY;
 	const char *what = private ? "Transparent RSA Private Key" : "Transparent RSA Public Key";
 	const size_t maxb = KEYFMT_RSA_MAX_BITS / 8;
 	struct rsa_parts r;
@@ -1066,7 +1095,7 @@ curve_field(const struct ttlv *t, const char *what, struct keyfmt_error *err)
 
 /* Imports a Transparent EC (or ECDSA, ECDH, ECMQV) Private Key: Recommended Curve and D. */
 static int
-import_transparent_ec_private(uint32_t format, const struct ttlv *item, struct keyfmt_key *out,
+import_transparent_ec_private(uint32_t object_type, uint32_t format, const struct ttlv *item, struct keyfmt_key *out,
     struct keyfmt_error *err)
 {
 	struct field f[] = {
@@ -1081,6 +1110,7 @@ import_transparent_ec_private(uint32_t format, const struct ttlv *item, struct k
 	EVP_PKEY *pkey = NULL;
 	int rc = -1;
 
+	(void)object_type;
 	if (collect(item, f, 2, what, err) != 0 || (c = curve_field(f[0].item, what, err)) == NULL)
 		return -1;
 	if (f[1].item == NULL)
@@ -1101,7 +1131,7 @@ out:
 
 /* Imports a Transparent EC (or ECDSA, ECDH, ECMQV) Public Key: Recommended Curve and Q String. */
 static int
-import_transparent_ec_public(uint32_t format, const struct ttlv *item, struct keyfmt_key *out,
+import_transparent_ec_public(uint32_t object_type, uint32_t format, const struct ttlv *item, struct keyfmt_key *out,
     struct keyfmt_error *err)
 {
 	struct field f[] = {
@@ -1115,6 +1145,7 @@ import_transparent_ec_public(uint32_t format, const struct ttlv *item, struct ke
 	EVP_PKEY *pkey;
 	int rc;
 
+	(void)object_type;
 	if (collect(item, f, 2, what, err) != 0 || (c = curve_field(f[0].item, what, err)) == NULL)
 		return -1;
 	if (f[1].item == NULL)
@@ -1143,6 +1174,48 @@ import_raw(const struct ttlv *item, const char *what, size_t max, uint32_t forma
 	out->format = format;
 	out->bits = bits_per_byte * item->length;
 	return 0;
+}
+
+/* Imports a Symmetric Key sent Raw: its bytes. */
+static int
+import_symmetric(uint32_t object_type, uint32_t format, const struct ttlv *item, struct keyfmt_key *out,
+    struct keyfmt_error *err)
+{
+	(void)object_type;
+	return import_raw(item, "the Key Material", KEYFMT_MAX_SYMMETRIC, format, 8, out, err);
+}
+
+/* Imports a Transparent Symmetric Key: its one Key field. */
+static int
+import_transparent_symmetric(uint32_t object_type, uint32_t format, const struct ttlv *item,
+    struct keyfmt_key *out, struct keyfmt_error *err)
+{
+	struct field f[] = { { KMIP_TAG_KEY, "Key", NULL } };
+
+	(void)object_type;
+	if (collect(item, f, 1, "Transparent Symmetric Key", err) != 0)
+		return -1;
+	if (f[0].item == NULL)
+		return fail(err, R_INVALID, "Transparent Symmetric Key without a Key");
+	return import_raw(f[0].item, "the Key", KEYFMT_MAX_SYMMETRIC, format, 8, out, err);
+}
+
+/* Imports Secret Data, Raw or Opaque: its bytes as they are. */
+static int
+import_secret(uint32_t object_type, uint32_t format, const struct ttlv *item, struct keyfmt_key *out,
+    struct keyfmt_error *err)
+{
+	(void)object_type;
+	return import_raw(item, "the Key Material", KEYFMT_MAX_DATA, format, 0, out, err);
+}
+
+/* Imports an Opaque Object's Opaque Data Value. */
+static int
+import_opaque(uint32_t object_type, uint32_t format, const struct ttlv *item, struct keyfmt_key *out,
+    struct keyfmt_error *err)
+{
+	(void)object_type;
+	return import_raw(item, "the Opaque Data Value", KEYFMT_MAX_DATA, format, 0, out, err);
 }
 
 /* Fills alg, bits and curve from a certificate's public key when it is RSA or EC (else leaves them 0). */
@@ -1182,10 +1255,12 @@ cert_parse(const uint8_t *der, size_t len)
 
 /* Imports a certificate: parsed to validate it, kept byte for byte (its signature covers those bytes). */
 static int
-import_certificate(const struct ttlv *item, struct keyfmt_key *out, struct keyfmt_error *err)
+import_certificate(uint32_t object_type, uint32_t format, const struct ttlv *item, struct keyfmt_key *out,
+    struct keyfmt_error *err)
 {
 	X509 *x;
 
+	(void)object_type;
 	if (check_bytes(item, "the Certificate Value", KEYFMT_MAX_DER, err) != 0)
 		return -1;
 	if ((x = cert_parse(item->v.bytes.data, item->length)) == NULL)
@@ -1197,7 +1272,7 @@ import_certificate(const struct ttlv *item, struct keyfmt_key *out, struct keyfm
 		return fail(err, R_NOMEM, "out of memory");
 	}
 	out->der_len = item->length;
-	out->format = KMIP_KEY_FORMAT_TYPE_X_509;
+	out->format = format;
 	return 0;
 }
 
@@ -1217,15 +1292,14 @@ import(uint32_t object_type, uint32_t format, const struct ttlv *item, struct ke
 			    format_name(format));
 		if (item->tag != KMIP_TAG_CERTIFICATE_VALUE)
 			return fail(err, R_INVALID, "a Certificate's material is its Certificate Value");
-		return import_certificate(item, out, err);
+		return import_certificate(object_type, KMIP_KEY_FORMAT_TYPE_X_509, item, out, err);
 	case KMIP_OBJECT_TYPE_OPAQUE_OBJECT:
 		if (format != 0 && format != KMIP_KEY_FORMAT_TYPE_OPAQUE)
 			return fail(err, R_INVALID, "an Opaque Object is registered as Opaque, not %s",
 			    format_name(format));
 		if (item->tag != KMIP_TAG_OPAQUE_DATA_VALUE)
 			return fail(err, R_INVALID, "an Opaque Object's material is its Opaque Data Value");
-		return import_raw(item, "the Opaque Data Value", KEYFMT_MAX_DATA, KMIP_KEY_FORMAT_TYPE_OPAQUE, 0,
-		    out, err);
+		return import_opaque(object_type, KMIP_KEY_FORMAT_TYPE_OPAQUE, item, out, err);
 	case KMIP_OBJECT_TYPE_SYMMETRIC_KEY:
 	case KMIP_OBJECT_TYPE_SECRET_DATA:
 	case KMIP_OBJECT_TYPE_PRIVATE_KEY:
@@ -1243,37 +1317,35 @@ import(uint32_t object_type, uint32_t format, const struct ttlv *item, struct ke
 	switch (object_type) {
 	case KMIP_OBJECT_TYPE_SYMMETRIC_KEY:
 		if (format == KMIP_KEY_FORMAT_TYPE_RAW)
-			return import_raw(item, "the Key Material", KEYFMT_MAX_SYMMETRIC, format, 8, out, err);
-		if (format == KMIP_KEY_FORMAT_TYPE_TRANSPARENT_SYMMETRIC_KEY) {
-			struct field f[] = { { KMIP_TAG_KEY, "Key", NULL } };
-
-			if (collect(item, f, 1, "Transparent Symmetric Key", err) != 0)
-				return -1;
-			if (f[0].item == NULL)
-				return fail(err, R_INVALID, "Transparent Symmetric Key without a Key");
-			return import_raw(f[0].item, "the Key", KEYFMT_MAX_SYMMETRIC, format, 8, out, err);
-		}
+			return import_symmetric(object_type, format, item, out, err);
+		if (format == KMIP_KEY_FORMAT_TYPE_TRANSPARENT_SYMMETRIC_KEY)
+			return import_transparent_symmetric(object_type, format, item, out, err);
 		break;
 	case KMIP_OBJECT_TYPE_SECRET_DATA:
 		if (format == KMIP_KEY_FORMAT_TYPE_RAW || format == KMIP_KEY_FORMAT_TYPE_OPAQUE)
-			return import_raw(item, "the Key Material", KEYFMT_MAX_DATA, format, 0, out, err);
+			return import_secret(object_type, format, item, out, err);
 		break;
 	case KMIP_OBJECT_TYPE_PRIVATE_KEY:
-		if (format == KMIP_KEY_FORMAT_TYPE_PKCS_1 || format == KMIP_KEY_FORMAT_TYPE_PKCS_8 ||
-		    format == KMIP_KEY_FORMAT_TYPE_ECPRIVATEKEY)
-			return import_der(object_type, format, item, out, err);
+		if (format == KMIP_KEY_FORMAT_TYPE_PKCS_1)
+			return import_pkcs1(object_type, format, item, out, err);
+		if (format == KMIP_KEY_FORMAT_TYPE_PKCS_8)
+			return import_pkcs8(object_type, format, item, out, err);
+		if (format == KMIP_KEY_FORMAT_TYPE_ECPRIVATEKEY)
+			return import_ecprivatekey(object_type, format, item, out, err);
 		if (format == KMIP_KEY_FORMAT_TYPE_TRANSPARENT_RSA_PRIVATE_KEY)
-			return import_transparent_rsa(true, format, item, out, err);
+			return import_transparent_rsa(object_type, format, item, out, err);
 		if (format_is_transparent_ec_private(format))
-			return import_transparent_ec_private(format, item, out, err);
+			return import_transparent_ec_private(object_type, format, item, out, err);
 		break;
 	case KMIP_OBJECT_TYPE_PUBLIC_KEY:
-		if (format == KMIP_KEY_FORMAT_TYPE_PKCS_1 || format == KMIP_KEY_FORMAT_TYPE_X_509)
-			return import_der(object_type, format, item, out, err);
+		if (format == KMIP_KEY_FORMAT_TYPE_PKCS_1)
+			return import_pkcs1(object_type, format, item, out, err);
+		if (format == KMIP_KEY_FORMAT_TYPE_X_509)
+			return import_spki(object_type, format, item, out, err);
 		if (format == KMIP_KEY_FORMAT_TYPE_TRANSPARENT_RSA_PUBLIC_KEY)
-			return import_transparent_rsa(false, format, item, out, err);
+			return import_transparent_rsa(object_type, format, item, out, err);
 		if (format_is_transparent_ec_public(format))
-			return import_transparent_ec_public(format, item, out, err);
+			return import_transparent_ec_public(object_type, format, item, out, err);
 		break;
 	}
 	return fail(err, R_INVALID, "Key Format Type %s does not fit a %s", format_name(format), tname);
@@ -1391,6 +1463,76 @@ load_canon(const uint8_t *der, size_t len, bool private, struct keyfmt_error *er
 	return pkey;
 }
 
+/* Stored material on its way out, with what export() found in it. */
+struct stored {
+	const uint8_t *canon;	/* the canonical bytes */
+	size_t len;
+	uint32_t tag;		/* the item they go in: Key Material, or a Certificate's or Opaque Object's value */
+	bool private;		/* keys: a private key */
+	uint32_t alg;		/* keys: RSA or EC, as canon_peek() read it */
+	const uint8_t *inner;	/* keys: the key structure inside the canonical one (canon_peek) */
+	size_t inner_len;
+};
+
+/* Loads a stored key for the formats that need OpenSSL, an EC key set to the canonical encoding choices. */
+static EVP_PKEY *
+load_stored(const struct stored *s, struct keyfmt_error *err)
+{
+	EVP_PKEY *pkey;
+
+	if ((pkey = load_canon(s->canon, s->len, s->private, err)) == NULL)
+		return NULL;
+	if (s->alg == KMIP_CRYPTOGRAPHIC_ALGORITHM_EC && ec_normalize(pkey) != 0) {
+		fail_ssl(err, "setting the EC encoding");
+		EVP_PKEY_free(pkey);
+		return NULL;
+	}
+	return pkey;
+}
+
+/*
+ * Writes the canonical bytes as they are: PKCS#8 and X.509 keys (kmipd's canonical forms), Secret Data,
+ * an Opaque Object's value, a Certificate.
+ */
+static int
+export_bytes(const struct stored *s, struct ttlv_enc *out, struct keyfmt_error *err)
+{
+	(void)err;
+	ttlv_enc_bytes(out, s->tag, s->canon, s->len);
+	return 0;
+}
+
+/* Writes an RSA key as PKCS#1: the structure inside its canonical bytes, so no decoder runs. */
+static int
+export_pkcs1(const struct stored *s, struct ttlv_enc *out, struct keyfmt_error *err)
+{
+	(void)err;
+	ttlv_enc_bytes(out, KMIP_TAG_KEY_MATERIAL, s->inner, s->inner_len);
+	return 0;
+}
+
+/* Writes a Symmetric Key Raw. */
+static int
+export_symmetric(const struct stored *s, struct ttlv_enc *out, struct keyfmt_error *err)
+{
+	if (s->len > KEYFMT_MAX_SYMMETRIC)
+		return fail(err, R_INVALID, "the stored key is too long");
+	ttlv_enc_bytes(out, KMIP_TAG_KEY_MATERIAL, s->canon, s->len);
+	return 0;
+}
+
+/* Writes a Transparent Symmetric Key: the key's bytes in its Key field. */
+static int
+export_transparent_symmetric(const struct stored *s, struct ttlv_enc *out, struct keyfmt_error *err)
+{
+	if (s->len > KEYFMT_MAX_SYMMETRIC)
+		return fail(err, R_INVALID, "the stored key is too long");
+	ttlv_enc_begin(out, KMIP_TAG_KEY_MATERIAL);
+	ttlv_enc_bytes(out, KMIP_TAG_KEY, s->canon, s->len);
+	ttlv_enc_end(out);
+	return 0;
+}
+
 /* Writes a DER encoding of pkey as a Byte String Key Material, wiping the temporary copy. */
 static int
 export_der(EVP_PKEY *pkey, bool private, const char *structure, struct ttlv_enc *out, struct keyfmt_error *err)
@@ -1405,18 +1547,37 @@ export_der(EVP_PKEY *pkey, bool private, const char *structure, struct ttlv_enc 
 	return 0;
 }
 
-/* Writes the Transparent RSA Private or Public Key structure of pkey. */
+/* Writes an EC private key as an ECPrivateKey (RFC 5915). */
 static int
-export_transparent_rsa(EVP_PKEY *pkey, bool private, struct ttlv_enc *out, struct keyfmt_error *err)
+export_ecprivatekey(const struct stored *s, struct ttlv_enc *out, struct keyfmt_error *err)
+{
+	EVP_PKEY *pkey;
+	int rc;
+
+	if ((pkey = load_stored(s, err)) == NULL)
+		return -1;
+	rc = export_der(pkey, s->private, "type-specific", out, err);
+	EVP_PKEY_free(pkey);
+	return rc;
+}
+
+/* Writes the Transparent RSA Private or Public Key structure of a stored RSA key. */
+static int
+export_transparent_rsa(const struct stored *s, struct ttlv_enc *out, struct keyfmt_error *err)
 {
 	struct rsa_parts r;
+	EVP_PKEY *pkey;
 	int bad;
 
-	if (rsa_parts_get(pkey, private, &r) != 0)
+	if ((pkey = load_stored(s, err)) == NULL)
+		return -1;
+	bad = rsa_parts_get(pkey, s->private, &r);
+	EVP_PKEY_free(pkey);
+	if (bad)
 		return fail(err, R_INVALID, "the stored RSA key lacks some of its components");
 	ttlv_enc_begin(out, KMIP_TAG_KEY_MATERIAL);
 	bad = enc_bn(out, KMIP_TAG_MODULUS, r.n);
-	if (private) {
+	if (s->private) {
 		bad |= enc_bn(out, KMIP_TAG_PRIVATE_EXPONENT, r.d);
 		bad |= enc_bn(out, KMIP_TAG_PUBLIC_EXPONENT, r.e);
 		bad |= enc_bn(out, KMIP_TAG_P, r.p);
@@ -1433,27 +1594,36 @@ export_transparent_rsa(EVP_PKEY *pkey, bool private, struct ttlv_enc *out, struc
 	return 0;
 }
 
-/* Writes the Transparent EC Private Key (curve and D) or Public Key (curve and Q String) of pkey. */
+/*
+ * Writes the Transparent EC Private Key (curve and D) or Public Key (curve and Q String) of a stored EC key;
+ * the KMIP 1.0 Transparent ECDSA, ECDH and ECMQV structures are the same.
+ */
 static int
-export_transparent_ec(EVP_PKEY *pkey, bool private, struct ttlv_enc *out, struct keyfmt_error *err)
+export_transparent_ec(const struct stored *s, struct ttlv_enc *out, struct keyfmt_error *err)
 {
-	const struct curve *c = curve_of(pkey);
+	const struct curve *c;
 	uint8_t raw[EC_POINT_MAX + 8], pub[EC_POINT_MAX];
 	size_t rawlen = 0, publen;
 	BIGNUM *d = NULL;
+	EVP_PKEY *pkey;
 	int bad = 0;
 
-	if (c == NULL)
-		return fail(err, R_INVALID, "the stored EC key is on an unsupported curve");
-	if (private) {
+	if ((pkey = load_stored(s, err)) == NULL)
+		return -1;
+	if ((c = curve_of(pkey)) == NULL)
+		bad = fail(err, R_INVALID, "the stored EC key is on an unsupported curve");
+	else if (s->private) {
 		if (!EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_PRIV_KEY, &d))
-			return fail(err, R_INVALID, "the stored EC key has no private scalar");
+			bad = fail(err, R_INVALID, "the stored EC key has no private scalar");
 	} else if (!EVP_PKEY_get_octet_string_param(pkey, OSSL_PKEY_PARAM_PUB_KEY, raw, sizeof(raw), &rawlen) ||
 	    ec_point_uncompressed(c, raw, rawlen, pub, &publen) != 0)
-		return fail(err, R_INVALID, "the stored EC key has no valid public point");
+		bad = fail(err, R_INVALID, "the stored EC key has no valid public point");
+	EVP_PKEY_free(pkey);
+	if (bad)
+		return -1;
 	ttlv_enc_begin(out, KMIP_TAG_KEY_MATERIAL);
 	ttlv_enc_enum(out, KMIP_TAG_RECOMMENDED_CURVE, c->kmip);
-	if (private)
+	if (s->private)
 		bad = enc_bn(out, KMIP_TAG_D, d);
 	else
 		ttlv_enc_bytes(out, KMIP_TAG_Q_STRING, pub, publen);
@@ -1464,65 +1634,45 @@ export_transparent_ec(EVP_PKEY *pkey, bool private, struct ttlv_enc *out, struct
 	return 0;
 }
 
-/*
- * Export of a private or public key (RSA or EC). The canonical bytes are kmipd's own: PKCS#8, X.509 and
- * RSA's PKCS#1 come straight out of them; the other formats go through OpenSSL.
- */
+/* Export of a private or public key (RSA or EC) from kmipd's canonical PKCS#8 or X.509 bytes. */
 static int
 export_pkey(bool private, const uint8_t *canon, size_t len, uint32_t format, struct ttlv_enc *out,
     uint32_t *format_used, struct keyfmt_error *err)
 {
 	uint32_t object_type = private ? KMIP_OBJECT_TYPE_PRIVATE_KEY : KMIP_OBJECT_TYPE_PUBLIC_KEY;
-	const uint8_t *inner;
-	size_t inner_len;
-	EVP_PKEY *pkey = NULL;
-	uint32_t alg;
-	int rc = -1;
+	struct stored s = { canon, len, KMIP_TAG_KEY_MATERIAL, private, 0, NULL, 0 };
+	int rc;
 
 	if (canon == NULL || len == 0 || len > KEYFMT_MAX_DER ||
-	    canon_peek(canon, len, private, &alg, &inner, &inner_len) != 0)
+	    canon_peek(canon, len, private, &s.alg, &s.inner, &s.inner_len) != 0)
 		return fail(err, R_INVALID, "the stored key is not %s of an RSA or EC key",
 		    private ? "a PKCS#8 PrivateKeyInfo" : "a SubjectPublicKeyInfo");
 	if (format == 0)
-		format = keyfmt_default_format(object_type, alg, KMIP_VERSION(2, 1));
-	if (!keyfmt_format_applies(object_type, alg, format))
+		format = keyfmt_default_format(object_type, s.alg, KMIP_VERSION(2, 1));
+	if (!keyfmt_format_applies(object_type, s.alg, format))
 		return fail(err, R_NOT_SUPPORTED, "Key Format Type %s does not apply to an %s %s", format_name(format),
-		    alg == KMIP_CRYPTOGRAPHIC_ALGORITHM_RSA ? "RSA" : "EC", private ? "private key" : "public key");
+		    s.alg == KMIP_CRYPTOGRAPHIC_ALGORITHM_RSA ? "RSA" : "EC", private ? "private key" : "public key");
 	switch (format) {
 	case KMIP_KEY_FORMAT_TYPE_PKCS_8:
 	case KMIP_KEY_FORMAT_TYPE_X_509:
-		ttlv_enc_bytes(out, KMIP_TAG_KEY_MATERIAL, canon, len);
-		*format_used = format;
-		return 0;
-	case KMIP_KEY_FORMAT_TYPE_PKCS_1:
-		ttlv_enc_bytes(out, KMIP_TAG_KEY_MATERIAL, inner, inner_len);
-		*format_used = format;
-		return 0;
-	default:
+		rc = export_bytes(&s, out, err);
 		break;
-	}
-	if ((pkey = load_canon(canon, len, private, err)) == NULL)
-		return -1;
-	if (alg == KMIP_CRYPTOGRAPHIC_ALGORITHM_EC && ec_normalize(pkey) != 0) {
-		fail_ssl(err, "setting the EC encoding");
-		goto out;
-	}
-	switch (format) {
+	case KMIP_KEY_FORMAT_TYPE_PKCS_1:
+		rc = export_pkcs1(&s, out, err);
+		break;
 	case KMIP_KEY_FORMAT_TYPE_ECPRIVATEKEY:
-		rc = export_der(pkey, private, "type-specific", out, err);
+		rc = export_ecprivatekey(&s, out, err);
 		break;
 	case KMIP_KEY_FORMAT_TYPE_TRANSPARENT_RSA_PRIVATE_KEY:
 	case KMIP_KEY_FORMAT_TYPE_TRANSPARENT_RSA_PUBLIC_KEY:
-		rc = export_transparent_rsa(pkey, private, out, err);
+		rc = export_transparent_rsa(&s, out, err);
 		break;
 	default:	/* the Transparent EC formats */
-		rc = export_transparent_ec(pkey, private, out, err);
+		rc = export_transparent_ec(&s, out, err);
 		break;
 	}
 	if (rc == 0)
 		*format_used = format;
-out:
-	EVP_PKEY_free(pkey);
 	return rc;
 }
 
@@ -1533,6 +1683,8 @@ export(uint32_t object_type, const uint8_t *canon, size_t len, uint32_t format, 
 {
 	uint32_t f = format != 0 ? format : keyfmt_default_format(object_type, 0, KMIP_VERSION(2, 1));
 	const char *tname = type_name(object_type);
+	struct stored s = { canon, len, KMIP_TAG_KEY_MATERIAL, false, 0, NULL, 0 };
+	int rc;
 
 	switch (object_type) {
 	case KMIP_OBJECT_TYPE_PRIVATE_KEY:
@@ -1554,28 +1706,24 @@ export(uint32_t object_type, const uint8_t *canon, size_t len, uint32_t format, 
 		return fail(err, R_INVALID, "the stored %s is empty", tname);
 	switch (object_type) {
 	case KMIP_OBJECT_TYPE_SYMMETRIC_KEY:
-		if (len > KEYFMT_MAX_SYMMETRIC)
-			return fail(err, R_INVALID, "the stored key is too long");
-		if (f == KMIP_KEY_FORMAT_TYPE_RAW)
-			ttlv_enc_bytes(out, KMIP_TAG_KEY_MATERIAL, canon, len);
-		else {
-			ttlv_enc_begin(out, KMIP_TAG_KEY_MATERIAL);
-			ttlv_enc_bytes(out, KMIP_TAG_KEY, canon, len);
-			ttlv_enc_end(out);
-		}
+		rc = f == KMIP_KEY_FORMAT_TYPE_RAW ? export_symmetric(&s, out, err) :
+		    export_transparent_symmetric(&s, out, err);
 		break;
 	case KMIP_OBJECT_TYPE_SECRET_DATA:
-		ttlv_enc_bytes(out, KMIP_TAG_KEY_MATERIAL, canon, len);
+		rc = export_bytes(&s, out, err);
 		break;
 	case KMIP_OBJECT_TYPE_OPAQUE_OBJECT:
-		ttlv_enc_bytes(out, KMIP_TAG_OPAQUE_DATA_VALUE, canon, len);
+		s.tag = KMIP_TAG_OPAQUE_DATA_VALUE;
+		rc = export_bytes(&s, out, err);
 		break;
 	default:	/* Certificate */
-		ttlv_enc_bytes(out, KMIP_TAG_CERTIFICATE_VALUE, canon, len);
+		s.tag = KMIP_TAG_CERTIFICATE_VALUE;
+		rc = export_bytes(&s, out, err);
 		break;
 	}
-	*format_used = f;
-	return 0;
+	if (rc == 0)
+		*format_used = f;
+	return rc;
 }
 
 /* Get: canonical material to a Key Material (or value) item in out; 0, or -1 with nothing written. */
