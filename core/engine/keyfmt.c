@@ -117,46 +117,6 @@ alg_is_ec(uint32_t alg)
 	    alg == KMIP_CRYPTOGRAPHIC_ALGORITHM_ECDH || alg == KMIP_CRYPTOGRAPHIC_ALGORITHM_ECMQV;
 }
 
-/* True for the Transparent EC Private Key format and its KMIP 1.0 per-algorithm forms. */
-static bool
-format_is_transparent_ec_private(uint32_t f)
-{
-	return f == KMIP_KEY_FORMAT_TYPE_TRANSPARENT_EC_PRIVATE_KEY ||
-	    f == KMIP_KEY_FORMAT_TYPE_TRANSPARENT_ECDSA_PRIVATE_KEY ||
-	    f == KMIP_KEY_FORMAT_TYPE_TRANSPARENT_ECDH_PRIVATE_KEY ||
-	    f == KMIP_KEY_FORMAT_TYPE_TRANSPARENT_ECMQV_PRIVATE_KEY;
-}
-
-/* True for the Transparent EC Public Key format and its KMIP 1.0 per-algorithm forms. */
-static bool
-format_is_transparent_ec_public(uint32_t f)
-{
-	return f == KMIP_KEY_FORMAT_TYPE_TRANSPARENT_EC_PUBLIC_KEY ||
-	    f == KMIP_KEY_FORMAT_TYPE_TRANSPARENT_ECDSA_PUBLIC_KEY ||
-	    f == KMIP_KEY_FORMAT_TYPE_TRANSPARENT_ECDH_PUBLIC_KEY ||
-	    f == KMIP_KEY_FORMAT_TYPE_TRANSPARENT_ECMQV_PUBLIC_KEY;
-}
-
-/* True for the formats keyfmt implements for some object type. */
-static bool
-format_known(uint32_t f)
-{
-	switch (f) {
-	case KMIP_KEY_FORMAT_TYPE_RAW:
-	case KMIP_KEY_FORMAT_TYPE_OPAQUE:
-	case KMIP_KEY_FORMAT_TYPE_PKCS_1:
-	case KMIP_KEY_FORMAT_TYPE_PKCS_8:
-	case KMIP_KEY_FORMAT_TYPE_X_509:
-	case KMIP_KEY_FORMAT_TYPE_ECPRIVATEKEY:
-	case KMIP_KEY_FORMAT_TYPE_TRANSPARENT_SYMMETRIC_KEY:
-	case KMIP_KEY_FORMAT_TYPE_TRANSPARENT_RSA_PRIVATE_KEY:
-	case KMIP_KEY_FORMAT_TYPE_TRANSPARENT_RSA_PUBLIC_KEY:
-		return true;
-	default:
-		return format_is_transparent_ec_private(f) || format_is_transparent_ec_public(f);
-	}
-}
-
 /* Frees a BIGNUM that may hold a secret. */
 static void
 bn_wipe(BIGNUM **bn)
@@ -1276,168 +1236,6 @@ import_certificate(uint32_t object_type, uint32_t format, const struct ttlv *ite
 	return 0;
 }
 
-/* The import proper, without the error-queue bracket. */
-static int
-import(uint32_t object_type, uint32_t format, const struct ttlv *item, struct keyfmt_key *out,
-    struct keyfmt_error *err)
-{
-	const char *tname = type_name(object_type);
-
-	if (item == NULL)
-		return fail(err, R_INVALID, "no key material");
-	switch (object_type) {
-	case KMIP_OBJECT_TYPE_CERTIFICATE:
-		if (format != 0 && format != KMIP_KEY_FORMAT_TYPE_X_509)
-			return fail(err, R_INVALID, "a Certificate is registered as X.509, not %s",
-			    format_name(format));
-		if (item->tag != KMIP_TAG_CERTIFICATE_VALUE)
-			return fail(err, R_INVALID, "a Certificate's material is its Certificate Value");
-		return import_certificate(object_type, KMIP_KEY_FORMAT_TYPE_X_509, item, out, err);
-	case KMIP_OBJECT_TYPE_OPAQUE_OBJECT:
-		if (format != 0 && format != KMIP_KEY_FORMAT_TYPE_OPAQUE)
-			return fail(err, R_INVALID, "an Opaque Object is registered as Opaque, not %s",
-			    format_name(format));
-		if (item->tag != KMIP_TAG_OPAQUE_DATA_VALUE)
-			return fail(err, R_INVALID, "an Opaque Object's material is its Opaque Data Value");
-		return import_opaque(object_type, KMIP_KEY_FORMAT_TYPE_OPAQUE, item, out, err);
-	case KMIP_OBJECT_TYPE_SYMMETRIC_KEY:
-	case KMIP_OBJECT_TYPE_SECRET_DATA:
-	case KMIP_OBJECT_TYPE_PRIVATE_KEY:
-	case KMIP_OBJECT_TYPE_PUBLIC_KEY:
-		break;
-	default:
-		return fail(err, KMIP_RESULT_REASON_FEATURE_NOT_SUPPORTED, "%s objects have no key formats here",
-		    tname);
-	}
-	if (!format_known(format))
-		return fail(err, R_NOT_SUPPORTED, "Key Format Type %s (0x%x) is not supported", format_name(format),
-		    format);
-	if (item->tag != KMIP_TAG_KEY_MATERIAL)
-		return fail(err, R_INVALID, "the key material must be a Key Material item");
-	switch (object_type) {
-	case KMIP_OBJECT_TYPE_SYMMETRIC_KEY:
-		if (format == KMIP_KEY_FORMAT_TYPE_RAW)
-			return import_symmetric(object_type, format, item, out, err);
-		if (format == KMIP_KEY_FORMAT_TYPE_TRANSPARENT_SYMMETRIC_KEY)
-			return import_transparent_symmetric(object_type, format, item, out, err);
-		break;
-	case KMIP_OBJECT_TYPE_SECRET_DATA:
-		if (format == KMIP_KEY_FORMAT_TYPE_RAW || format == KMIP_KEY_FORMAT_TYPE_OPAQUE)
-			return import_secret(object_type, format, item, out, err);
-		break;
-	case KMIP_OBJECT_TYPE_PRIVATE_KEY:
-		if (format == KMIP_KEY_FORMAT_TYPE_PKCS_1)
-			return import_pkcs1(object_type, format, item, out, err);
-		if (format == KMIP_KEY_FORMAT_TYPE_PKCS_8)
-			return import_pkcs8(object_type, format, item, out, err);
-		if (format == KMIP_KEY_FORMAT_TYPE_ECPRIVATEKEY)
-			return import_ecprivatekey(object_type, format, item, out, err);
-		if (format == KMIP_KEY_FORMAT_TYPE_TRANSPARENT_RSA_PRIVATE_KEY)
-			return import_transparent_rsa(object_type, format, item, out, err);
-		if (format_is_transparent_ec_private(format))
-			return import_transparent_ec_private(object_type, format, item, out, err);
-		break;
-	case KMIP_OBJECT_TYPE_PUBLIC_KEY:
-		if (format == KMIP_KEY_FORMAT_TYPE_PKCS_1)
-			return import_pkcs1(object_type, format, item, out, err);
-		if (format == KMIP_KEY_FORMAT_TYPE_X_509)
-			return import_spki(object_type, format, item, out, err);
-		if (format == KMIP_KEY_FORMAT_TYPE_TRANSPARENT_RSA_PUBLIC_KEY)
-			return import_transparent_rsa(object_type, format, item, out, err);
-		if (format_is_transparent_ec_public(format))
-			return import_transparent_ec_public(object_type, format, item, out, err);
-		break;
-	}
-	return fail(err, R_INVALID, "Key Format Type %s does not fit a %s", format_name(format), tname);
-}
-
-/* Register: material in a Key Format Type to canonical form; 0, or -1 with *err set and *out zeroed. */
-int
-keyfmt_import(uint32_t object_type, uint32_t format, const struct ttlv *item, struct keyfmt_key *out,
-    struct keyfmt_error *err)
-{
-	int rc;
-
-	memset(out, 0, sizeof(*out));
-	ERR_set_mark();
-	rc = import(object_type, format, item, out, err);
-	ERR_pop_to_mark();
-	if (rc != 0)
-		keyfmt_key_clear(out);
-	return rc;
-}
-
-/* The Key Format Type of a Get without one (the KMIP 2.x defaults); 0 when there is none. */
-uint32_t
-keyfmt_default_format(uint32_t object_type, uint32_t alg, unsigned version)
-{
-	bool old = version < KMIP_VERSION(1, 3);
-	bool private = object_type == KMIP_OBJECT_TYPE_PRIVATE_KEY;
-
-	switch (object_type) {
-	case KMIP_OBJECT_TYPE_SYMMETRIC_KEY:
-	case KMIP_OBJECT_TYPE_SECRET_DATA:
-		return KMIP_KEY_FORMAT_TYPE_RAW;
-	case KMIP_OBJECT_TYPE_OPAQUE_OBJECT:
-		return KMIP_KEY_FORMAT_TYPE_OPAQUE;
-	case KMIP_OBJECT_TYPE_CERTIFICATE:
-		return KMIP_KEY_FORMAT_TYPE_X_509;
-	case KMIP_OBJECT_TYPE_PRIVATE_KEY:
-	case KMIP_OBJECT_TYPE_PUBLIC_KEY:
-		if (alg == KMIP_CRYPTOGRAPHIC_ALGORITHM_RSA)
-			return KMIP_KEY_FORMAT_TYPE_PKCS_1;
-		if (!alg_is_ec(alg))
-			return 0;
-		if (!old)
-			return private ? KMIP_KEY_FORMAT_TYPE_TRANSPARENT_EC_PRIVATE_KEY :
-			    KMIP_KEY_FORMAT_TYPE_TRANSPARENT_EC_PUBLIC_KEY;
-		if (alg == KMIP_CRYPTOGRAPHIC_ALGORITHM_ECDH)
-			return private ? KMIP_KEY_FORMAT_TYPE_TRANSPARENT_ECDH_PRIVATE_KEY :
-			    KMIP_KEY_FORMAT_TYPE_TRANSPARENT_ECDH_PUBLIC_KEY;
-		if (alg == KMIP_CRYPTOGRAPHIC_ALGORITHM_ECMQV)
-			return private ? KMIP_KEY_FORMAT_TYPE_TRANSPARENT_ECMQV_PRIVATE_KEY :
-			    KMIP_KEY_FORMAT_TYPE_TRANSPARENT_ECMQV_PUBLIC_KEY;
-		return private ? KMIP_KEY_FORMAT_TYPE_TRANSPARENT_ECDSA_PRIVATE_KEY :
-		    KMIP_KEY_FORMAT_TYPE_TRANSPARENT_ECDSA_PUBLIC_KEY;
-	default:
-		return 0;
-	}
-}
-
-/* True when keyfmt_export() can write a key of this object type and algorithm in format. */
-bool
-keyfmt_format_applies(uint32_t object_type, uint32_t alg, uint32_t format)
-{
-	bool rsa = alg == KMIP_CRYPTOGRAPHIC_ALGORITHM_RSA, ec = alg_is_ec(alg);
-
-	switch (object_type) {
-	case KMIP_OBJECT_TYPE_SYMMETRIC_KEY:
-		return format == KMIP_KEY_FORMAT_TYPE_RAW || format == KMIP_KEY_FORMAT_TYPE_TRANSPARENT_SYMMETRIC_KEY;
-	case KMIP_OBJECT_TYPE_SECRET_DATA:
-		return format == KMIP_KEY_FORMAT_TYPE_RAW || format == KMIP_KEY_FORMAT_TYPE_OPAQUE;
-	case KMIP_OBJECT_TYPE_OPAQUE_OBJECT:
-		return format == KMIP_KEY_FORMAT_TYPE_OPAQUE;
-	case KMIP_OBJECT_TYPE_CERTIFICATE:
-		return format == KMIP_KEY_FORMAT_TYPE_X_509;
-	case KMIP_OBJECT_TYPE_PRIVATE_KEY:
-		if (format == KMIP_KEY_FORMAT_TYPE_PKCS_8)
-			return rsa || ec;
-		if (rsa)
-			return format == KMIP_KEY_FORMAT_TYPE_PKCS_1 ||
-			    format == KMIP_KEY_FORMAT_TYPE_TRANSPARENT_RSA_PRIVATE_KEY;
-		return ec && (format == KMIP_KEY_FORMAT_TYPE_ECPRIVATEKEY || format_is_transparent_ec_private(format));
-	case KMIP_OBJECT_TYPE_PUBLIC_KEY:
-		if (format == KMIP_KEY_FORMAT_TYPE_X_509)
-			return rsa || ec;
-		if (rsa)
-			return format == KMIP_KEY_FORMAT_TYPE_PKCS_1 ||
-			    format == KMIP_KEY_FORMAT_TYPE_TRANSPARENT_RSA_PUBLIC_KEY;
-		return ec && format_is_transparent_ec_public(format);
-	default:
-		return false;
-	}
-}
-
 /* Loads a canonical key (PKCS#8 or SubjectPublicKeyInfo) of a supported type, without the soundness checks. */
 static EVP_PKEY *
 load_canon(const uint8_t *der, size_t len, bool private, struct keyfmt_error *err)
@@ -1467,7 +1265,7 @@ load_canon(const uint8_t *der, size_t len, bool private, struct keyfmt_error *er
 struct stored {
 	const uint8_t *canon;	/* the canonical bytes */
 	size_t len;
-	uint32_t tag;		/* the item they go in: Key Material, or a Certificate's or Opaque Object's value */
+	uint32_t tag;		/* the item they go in: Key Material, Certificate Value, Opaque Data Value */
 	bool private;		/* keys: a private key */
 	uint32_t alg;		/* keys: RSA or EC, as canon_peek() read it */
 	const uint8_t *inner;	/* keys: the key structure inside the canonical one (canon_peek) */
@@ -1634,46 +1432,268 @@ export_transparent_ec(const struct stored *s, struct ttlv_enc *out, struct keyfm
 	return 0;
 }
 
-/* Export of a private or public key (RSA or EC) from kmipd's canonical PKCS#8 or X.509 bytes. */
-static int
-export_pkey(bool private, const uint8_t *canon, size_t len, uint32_t format, struct ttlv_enc *out,
-    uint32_t *format_used, struct keyfmt_error *err)
+/*
+ * The object types keyfmt handles. Keys and Secret Data carry their material in the Key Material of a Key
+ * Block, in any Key Format Type of their rows in the codec table; a Certificate or an Opaque Object has no
+ * Key Block, only its value, in the one format of its row, which Register may leave out.
+ */
+static const struct otype {
+	uint32_t object_type;
+	uint32_t tag;		/* the item that holds the material */
+	bool key_pair;		/* a private or public key: the algorithm in its canonical bytes picks its rows */
+	const char *a_name;	/* for messages */
+} otypes[] = {
+	{ KMIP_OBJECT_TYPE_SYMMETRIC_KEY, KMIP_TAG_KEY_MATERIAL, false, "a Symmetric Key" },
+	{ KMIP_OBJECT_TYPE_SECRET_DATA, KMIP_TAG_KEY_MATERIAL, false, "a Secret Data" },
+	{ KMIP_OBJECT_TYPE_PRIVATE_KEY, KMIP_TAG_KEY_MATERIAL, true, "a Private Key" },
+	{ KMIP_OBJECT_TYPE_PUBLIC_KEY, KMIP_TAG_KEY_MATERIAL, true, "a Public Key" },
+	{ KMIP_OBJECT_TYPE_CERTIFICATE, KMIP_TAG_CERTIFICATE_VALUE, false, "a Certificate" },
+	{ KMIP_OBJECT_TYPE_OPAQUE_OBJECT, KMIP_TAG_OPAQUE_DATA_VALUE, false, "an Opaque Object" },
+};
+
+/* Register: reads item (the object type's item, tag checked) in the row's format; 0, or -1 with *err set. */
+typedef int import_fn(uint32_t object_type, uint32_t format, const struct ttlv *item, struct keyfmt_key *out,
+    struct keyfmt_error *err);
+/* Get: writes stored material in the row's format into out; 0, or -1 with *err set (keyfmt_export rewinds out). */
+typedef int export_fn(const struct stored *s, struct ttlv_enc *out, struct keyfmt_error *err);
+
+/* The classes of algorithm that the formats of a key depend on. */
+enum alg_class {
+	CLASS_NONE,		/* not a key: Secret Data, an Opaque Object, a Certificate */
+	CLASS_SYMMETRIC,	/* a Symmetric Key, whatever its algorithm */
+	CLASS_RSA,
+	CLASS_EC,		/* EC, ECDSA, ECDH and ECMQV keys */
+};
+
+/* The KMIP versions (first to last, both included) in which a row is the default, and for which algorithms. */
+struct dflt {
+	unsigned first, last;
+	uint32_t alg[2];	/* when not 0: only for keys of these algorithms, else for any of the row's class */
+};
+
+#define NEVER		{ 1, 0, { 0, 0 } }		/* no version is in the range */
+#define ALWAYS		{ 0, ~0u, { 0, 0 } }
+/* KMIP 1.3 brought the Transparent EC formats; before it, each EC algorithm had a Transparent format of its own. */
+#define SINCE_1_3	{ KMIP_VERSION(1, 3), ~0u, { 0, 0 } }
+#define BEFORE_1_3(...)	{ 0, KMIP_VERSION(1, 3) - 1, { __VA_ARGS__ } }
+
+#define OT(x)		KMIP_OBJECT_TYPE_##x
+#define KF(x)		KMIP_KEY_FORMAT_TYPE_##x
+#define ALG(x)		KMIP_CRYPTOGRAPHIC_ALGORITHM_##x
+
+/*
+ * The codec table: one row per object type, Key Format Type and class of algorithm. A key's material does
+ * not say its class until it is read, so the rows of one object type and format share their import function.
+ * Adding a format is adding its rows.
+ */
+static const struct codec {
+	uint32_t object_type;
+	uint32_t format;
+	enum alg_class cls;
+	import_fn *import;	/* NULL: Register refuses the format */
+	export_fn *export;	/* NULL: Get refuses it (keyfmt_format_applies is false) */
+	struct dflt dflt;	/* when Get without a format picks this one */
+} codecs[] = {
+	{ OT(SYMMETRIC_KEY), KF(RAW), CLASS_SYMMETRIC,
+	  import_symmetric, export_symmetric, ALWAYS },
+	{ OT(SYMMETRIC_KEY), KF(TRANSPARENT_SYMMETRIC_KEY), CLASS_SYMMETRIC,
+	  import_transparent_symmetric, export_transparent_symmetric, NEVER },
+
+	{ OT(SECRET_DATA), KF(RAW), CLASS_NONE,
+	  import_secret, export_bytes, ALWAYS },
+	{ OT(SECRET_DATA), KF(OPAQUE), CLASS_NONE,
+	  import_secret, export_bytes, NEVER },
+
+	{ OT(OPAQUE_OBJECT), KF(OPAQUE), CLASS_NONE,
+	  import_opaque, export_bytes, ALWAYS },
+
+	{ OT(CERTIFICATE), KF(X_509), CLASS_NONE,
+	  import_certificate, export_bytes, ALWAYS },
+
+	{ OT(PRIVATE_KEY), KF(PKCS_1), CLASS_RSA,
+	  import_pkcs1, export_pkcs1, ALWAYS },
+	{ OT(PRIVATE_KEY), KF(PKCS_8), CLASS_RSA,
+	  import_pkcs8, export_bytes, NEVER },
+	{ OT(PRIVATE_KEY), KF(TRANSPARENT_RSA_PRIVATE_KEY), CLASS_RSA,
+	  import_transparent_rsa, export_transparent_rsa, NEVER },
+	{ OT(PRIVATE_KEY), KF(PKCS_8), CLASS_EC,
+	  import_pkcs8, export_bytes, NEVER },
+	{ OT(PRIVATE_KEY), KF(ECPRIVATEKEY), CLASS_EC,
+	  import_ecprivatekey, export_ecprivatekey, NEVER },
+	{ OT(PRIVATE_KEY), KF(TRANSPARENT_EC_PRIVATE_KEY), CLASS_EC,
+	  import_transparent_ec_private, export_transparent_ec, SINCE_1_3 },
+	{ OT(PRIVATE_KEY), KF(TRANSPARENT_ECDSA_PRIVATE_KEY), CLASS_EC,
+	  import_transparent_ec_private, export_transparent_ec, BEFORE_1_3(ALG(ECDSA), ALG(EC)) },
+	{ OT(PRIVATE_KEY), KF(TRANSPARENT_ECDH_PRIVATE_KEY), CLASS_EC,
+	  import_transparent_ec_private, export_transparent_ec, BEFORE_1_3(ALG(ECDH)) },
+	{ OT(PRIVATE_KEY), KF(TRANSPARENT_ECMQV_PRIVATE_KEY), CLASS_EC,
+	  import_transparent_ec_private, export_transparent_ec, BEFORE_1_3(ALG(ECMQV)) },
+
+	{ OT(PUBLIC_KEY), KF(PKCS_1), CLASS_RSA,
+	  import_pkcs1, export_pkcs1, ALWAYS },
+	{ OT(PUBLIC_KEY), KF(X_509), CLASS_RSA,
+	  import_spki, export_bytes, NEVER },
+	{ OT(PUBLIC_KEY), KF(TRANSPARENT_RSA_PUBLIC_KEY), CLASS_RSA,
+	  import_transparent_rsa, export_transparent_rsa, NEVER },
+	{ OT(PUBLIC_KEY), KF(X_509), CLASS_EC,
+	  import_spki, export_bytes, NEVER },
+	{ OT(PUBLIC_KEY), KF(TRANSPARENT_EC_PUBLIC_KEY), CLASS_EC,
+	  import_transparent_ec_public, export_transparent_ec, SINCE_1_3 },
+	{ OT(PUBLIC_KEY), KF(TRANSPARENT_ECDSA_PUBLIC_KEY), CLASS_EC,
+	  import_transparent_ec_public, export_transparent_ec, BEFORE_1_3(ALG(ECDSA), ALG(EC)) },
+	{ OT(PUBLIC_KEY), KF(TRANSPARENT_ECDH_PUBLIC_KEY), CLASS_EC,
+	  import_transparent_ec_public, export_transparent_ec, BEFORE_1_3(ALG(ECDH)) },
+	{ OT(PUBLIC_KEY), KF(TRANSPARENT_ECMQV_PUBLIC_KEY), CLASS_EC,
+	  import_transparent_ec_public, export_transparent_ec, BEFORE_1_3(ALG(ECMQV)) },
+};
+
+#define NCODECS (sizeof(codecs) / sizeof(codecs[0]))
+
+/* The entry of an object type keyfmt handles, or NULL. */
+static const struct otype *
+otype_of(uint32_t object_type)
 {
-	uint32_t object_type = private ? KMIP_OBJECT_TYPE_PRIVATE_KEY : KMIP_OBJECT_TYPE_PUBLIC_KEY;
-	struct stored s = { canon, len, KMIP_TAG_KEY_MATERIAL, private, 0, NULL, 0 };
+	size_t i;
+
+	for (i = 0; i < sizeof(otypes) / sizeof(otypes[0]); i++)
+		if (otypes[i].object_type == object_type)
+			return &otypes[i];
+	return NULL;
+}
+
+/*
+ * True when a key of Cryptographic Algorithm alg is of class cls. The formats of symmetric keys and of
+ * objects that are not keys do not depend on the algorithm, so those classes take any.
+ */
+static bool
+class_has(enum alg_class cls, uint32_t alg)
+{
+	switch (cls) {
+	case CLASS_RSA:
+		return alg == KMIP_CRYPTOGRAPHIC_ALGORITHM_RSA;
+	case CLASS_EC:
+		return alg_is_ec(alg);
+	default:
+		return true;
+	}
+}
+
+/* True when row c is what a Get without a format returns for a key of alg in KMIP version. */
+static bool
+codec_is_default(const struct codec *c, uint32_t alg, unsigned version)
+{
+	if (!class_has(c->cls, alg) || version < c->dflt.first || version > c->dflt.last)
+		return false;
+	return c->dflt.alg[0] == 0 || (alg != 0 && (alg == c->dflt.alg[0] || alg == c->dflt.alg[1]));
+}
+
+/* The row that reads format for object_type on Register, or NULL. */
+static const struct codec *
+codec_import(uint32_t object_type, uint32_t format)
+{
+	size_t i;
+
+	for (i = 0; i < NCODECS; i++)
+		if (codecs[i].object_type == object_type && codecs[i].format == format && codecs[i].import != NULL)
+			return &codecs[i];
+	return NULL;
+}
+
+/* The row that writes format for a key of object_type and alg on Get, or NULL. */
+static const struct codec *
+codec_export(uint32_t object_type, uint32_t alg, uint32_t format)
+{
+	size_t i;
+
+	for (i = 0; i < NCODECS; i++)
+		if (codecs[i].object_type == object_type && codecs[i].format == format &&
+		    class_has(codecs[i].cls, alg) && codecs[i].export != NULL)
+			return &codecs[i];
+	return NULL;
+}
+
+/* True for the formats keyfmt reads for some object type. */
+static bool
+format_known(uint32_t format)
+{
+	size_t i;
+
+	for (i = 0; i < NCODECS; i++)
+		if (codecs[i].format == format && codecs[i].import != NULL)
+			return true;
+	return false;
+}
+
+/* The import proper, without the error-queue bracket. */
+static int
+import(uint32_t object_type, uint32_t format, const struct ttlv *item, struct keyfmt_key *out,
+    struct keyfmt_error *err)
+{
+	const struct otype *ot;
+	const struct codec *c;
+	uint32_t only;
+	bool key_block;
+
+	if (item == NULL)
+		return fail(err, R_INVALID, "no key material");
+	if ((ot = otype_of(object_type)) == NULL)
+		return fail(err, KMIP_RESULT_REASON_FEATURE_NOT_SUPPORTED, "%s objects have no key formats here",
+		    type_name(object_type));
+	key_block = ot->tag == KMIP_TAG_KEY_MATERIAL;
+	if (!key_block) {
+		/* The object's one format, which Register may leave out. */
+		only = keyfmt_default_format(object_type, 0, KMIP_VERSION(2, 1));
+		if (format == 0)
+			format = only;
+		if (codec_import(object_type, format) == NULL)
+			return fail(err, R_INVALID, "%s is registered as %s, not %s", ot->a_name, format_name(only),
+			    format_name(format));
+	} else if (!format_known(format))
+		return fail(err, R_NOT_SUPPORTED, "Key Format Type %s (0x%x) is not supported", format_name(format),
+		    format);
+	if (item->tag != ot->tag) {
+		if (key_block)
+			return fail(err, R_INVALID, "the key material must be a Key Material item");
+		return fail(err, R_INVALID, "%s's material is its %s", ot->a_name, ttlv_tag_name(ot->tag));
+	}
+	if ((c = codec_import(object_type, format)) == NULL)
+		return fail(err, R_INVALID, "Key Format Type %s does not fit %s", format_name(format), ot->a_name);
+	return c->import(object_type, format, item, out, err);
+}
+
+/* Register: material in a Key Format Type to canonical form; 0, or -1 with *err set and *out zeroed. */
+int
+keyfmt_import(uint32_t object_type, uint32_t format, const struct ttlv *item, struct keyfmt_key *out,
+    struct keyfmt_error *err)
+{
 	int rc;
 
-	if (canon == NULL || len == 0 || len > KEYFMT_MAX_DER ||
-	    canon_peek(canon, len, private, &s.alg, &s.inner, &s.inner_len) != 0)
-		return fail(err, R_INVALID, "the stored key is not %s of an RSA or EC key",
-		    private ? "a PKCS#8 PrivateKeyInfo" : "a SubjectPublicKeyInfo");
-	if (format == 0)
-		format = keyfmt_default_format(object_type, s.alg, KMIP_VERSION(2, 1));
-	if (!keyfmt_format_applies(object_type, s.alg, format))
-		return fail(err, R_NOT_SUPPORTED, "Key Format Type %s does not apply to an %s %s", format_name(format),
-		    s.alg == KMIP_CRYPTOGRAPHIC_ALGORITHM_RSA ? "RSA" : "EC", private ? "private key" : "public key");
-	switch (format) {
-	case KMIP_KEY_FORMAT_TYPE_PKCS_8:
-	case KMIP_KEY_FORMAT_TYPE_X_509:
-		rc = export_bytes(&s, out, err);
-		break;
-	case KMIP_KEY_FORMAT_TYPE_PKCS_1:
-		rc = export_pkcs1(&s, out, err);
-		break;
-	case KMIP_KEY_FORMAT_TYPE_ECPRIVATEKEY:
-		rc = export_ecprivatekey(&s, out, err);
-		break;
-	case KMIP_KEY_FORMAT_TYPE_TRANSPARENT_RSA_PRIVATE_KEY:
-	case KMIP_KEY_FORMAT_TYPE_TRANSPARENT_RSA_PUBLIC_KEY:
-		rc = export_transparent_rsa(&s, out, err);
-		break;
-	default:	/* the Transparent EC formats */
-		rc = export_transparent_ec(&s, out, err);
-		break;
-	}
-	if (rc == 0)
-		*format_used = format;
+	memset(out, 0, sizeof(*out));
+	ERR_set_mark();
+	rc = import(object_type, format, item, out, err);
+	ERR_pop_to_mark();
+	if (rc != 0)
+		keyfmt_key_clear(out);
 	return rc;
+}
+
+/* The Key Format Type of a Get without one (the KMIP 2.x defaults); 0 when there is none. */
+uint32_t
+keyfmt_default_format(uint32_t object_type, uint32_t alg, unsigned version)
+{
+	size_t i;
+
+	for (i = 0; i < NCODECS; i++)
+		if (codecs[i].object_type == object_type && codec_is_default(&codecs[i], alg, version))
+			return codecs[i].format;
+	return 0;
+}
+
+/* True when keyfmt_export() can write a key of this object type and algorithm in format. */
+bool
+keyfmt_format_applies(uint32_t object_type, uint32_t alg, uint32_t format)
+{
+	return codec_export(object_type, alg, format) != NULL;
 }
 
 /* The export proper, without the error-queue bracket and the rewind. */
@@ -1681,49 +1701,33 @@ static int
 export(uint32_t object_type, const uint8_t *canon, size_t len, uint32_t format, struct ttlv_enc *out,
     uint32_t *format_used, struct keyfmt_error *err)
 {
-	uint32_t f = format != 0 ? format : keyfmt_default_format(object_type, 0, KMIP_VERSION(2, 1));
-	const char *tname = type_name(object_type);
-	struct stored s = { canon, len, KMIP_TAG_KEY_MATERIAL, false, 0, NULL, 0 };
-	int rc;
+	struct stored s = { .canon = canon, .len = len, .private = object_type == KMIP_OBJECT_TYPE_PRIVATE_KEY };
+	const struct otype *ot;
+	const struct codec *c;
 
-	switch (object_type) {
-	case KMIP_OBJECT_TYPE_PRIVATE_KEY:
-	case KMIP_OBJECT_TYPE_PUBLIC_KEY:
-		return export_pkey(object_type == KMIP_OBJECT_TYPE_PRIVATE_KEY, canon, len, format, out, format_used,
-		    err);
-	case KMIP_OBJECT_TYPE_SYMMETRIC_KEY:
-	case KMIP_OBJECT_TYPE_SECRET_DATA:
-	case KMIP_OBJECT_TYPE_OPAQUE_OBJECT:
-	case KMIP_OBJECT_TYPE_CERTIFICATE:
-		break;
-	default:
+	if ((ot = otype_of(object_type)) == NULL)
 		return fail(err, KMIP_RESULT_REASON_FEATURE_NOT_SUPPORTED, "%s objects have no key formats here",
-		    tname);
-	}
-	if (!keyfmt_format_applies(object_type, 0, f))
-		return fail(err, R_NOT_SUPPORTED, "Key Format Type %s does not apply to a %s", format_name(f), tname);
+		    type_name(object_type));
+	s.tag = ot->tag;
+	/* A key's formats depend on its algorithm, which its canonical bytes say. */
+	if (ot->key_pair && (canon == NULL || len == 0 || len > KEYFMT_MAX_DER ||
+	    canon_peek(canon, len, s.private, &s.alg, &s.inner, &s.inner_len) != 0))
+		return fail(err, R_INVALID, "the stored key is not %s of an RSA or EC key",
+		    s.private ? "a PKCS#8 PrivateKeyInfo" : "a SubjectPublicKeyInfo");
+	if (format == 0)
+		format = keyfmt_default_format(object_type, s.alg, KMIP_VERSION(2, 1));
+	if ((c = codec_export(object_type, s.alg, format)) == NULL && ot->key_pair)
+		return fail(err, R_NOT_SUPPORTED, "Key Format Type %s does not apply to an %s %s", format_name(format),
+		    ttlv_enum_name(KMIP_TAG_CRYPTOGRAPHIC_ALGORITHM, s.alg), s.private ? "private key" : "public key");
+	if (c == NULL)
+		return fail(err, R_NOT_SUPPORTED, "Key Format Type %s does not apply to a %s", format_name(format),
+		    type_name(object_type));
 	if (canon == NULL || len == 0)
-		return fail(err, R_INVALID, "the stored %s is empty", tname);
-	switch (object_type) {
-	case KMIP_OBJECT_TYPE_SYMMETRIC_KEY:
-		rc = f == KMIP_KEY_FORMAT_TYPE_RAW ? export_symmetric(&s, out, err) :
-		    export_transparent_symmetric(&s, out, err);
-		break;
-	case KMIP_OBJECT_TYPE_SECRET_DATA:
-		rc = export_bytes(&s, out, err);
-		break;
-	case KMIP_OBJECT_TYPE_OPAQUE_OBJECT:
-		s.tag = KMIP_TAG_OPAQUE_DATA_VALUE;
-		rc = export_bytes(&s, out, err);
-		break;
-	default:	/* Certificate */
-		s.tag = KMIP_TAG_CERTIFICATE_VALUE;
-		rc = export_bytes(&s, out, err);
-		break;
-	}
-	if (rc == 0)
-		*format_used = f;
-	return rc;
+		return fail(err, R_INVALID, "the stored %s is empty", type_name(object_type));
+	if (c->export(&s, out, err) != 0)
+		return -1;
+	*format_used = format;
+	return 0;
 }
 
 /* Get: canonical material to a Key Material (or value) item in out; 0, or -1 with nothing written. */
