@@ -1457,14 +1457,6 @@ typedef int import_fn(uint32_t object_type, uint32_t format, const struct ttlv *
 /* Get: writes stored material in the row's format into out; 0, or -1 with *err set (keyfmt_export rewinds out). */
 typedef int export_fn(const struct stored *s, struct ttlv_enc *out, struct keyfmt_error *err);
 
-/* The classes of algorithm that the formats of a key depend on. */
-enum alg_class {
-	CLASS_NONE,		/* not a key: Secret Data, an Opaque Object, a Certificate */
-	CLASS_SYMMETRIC,	/* a Symmetric Key, whatever its algorithm */
-	CLASS_RSA,
-	CLASS_EC,		/* EC, ECDSA, ECDH and ECMQV keys */
-};
-
 /* The KMIP versions (first to last, both included) in which a row is the default, and for which algorithms. */
 struct dflt {
 	unsigned first, last;
@@ -1489,61 +1481,61 @@ struct dflt {
 static const struct codec {
 	uint32_t object_type;
 	uint32_t format;
-	enum alg_class cls;
+	enum keyfmt_class cls;
 	import_fn *import;	/* NULL: Register refuses the format */
 	export_fn *export;	/* NULL: Get refuses it (keyfmt_format_applies is false) */
 	struct dflt dflt;	/* when Get without a format picks this one */
 } codecs[] = {
-	{ OT(SYMMETRIC_KEY), KF(RAW), CLASS_SYMMETRIC,
+	{ OT(SYMMETRIC_KEY), KF(RAW), KEYFMT_CLASS_SYMMETRIC,
 	  import_symmetric, export_symmetric, ALWAYS },
-	{ OT(SYMMETRIC_KEY), KF(TRANSPARENT_SYMMETRIC_KEY), CLASS_SYMMETRIC,
+	{ OT(SYMMETRIC_KEY), KF(TRANSPARENT_SYMMETRIC_KEY), KEYFMT_CLASS_SYMMETRIC,
 	  import_transparent_symmetric, export_transparent_symmetric, NEVER },
 
-	{ OT(SECRET_DATA), KF(RAW), CLASS_NONE,
+	{ OT(SECRET_DATA), KF(RAW), KEYFMT_CLASS_NONE,
 	  import_secret, export_bytes, ALWAYS },
-	{ OT(SECRET_DATA), KF(OPAQUE), CLASS_NONE,
+	{ OT(SECRET_DATA), KF(OPAQUE), KEYFMT_CLASS_NONE,
 	  import_secret, export_bytes, NEVER },
 
-	{ OT(OPAQUE_OBJECT), KF(OPAQUE), CLASS_NONE,
+	{ OT(OPAQUE_OBJECT), KF(OPAQUE), KEYFMT_CLASS_NONE,
 	  import_opaque, export_bytes, ALWAYS },
 
-	{ OT(CERTIFICATE), KF(X_509), CLASS_NONE,
+	{ OT(CERTIFICATE), KF(X_509), KEYFMT_CLASS_NONE,
 	  import_certificate, export_bytes, ALWAYS },
 
-	{ OT(PRIVATE_KEY), KF(PKCS_1), CLASS_RSA,
+	{ OT(PRIVATE_KEY), KF(PKCS_1), KEYFMT_CLASS_RSA,
 	  import_pkcs1, export_pkcs1, ALWAYS },
-	{ OT(PRIVATE_KEY), KF(PKCS_8), CLASS_RSA,
+	{ OT(PRIVATE_KEY), KF(PKCS_8), KEYFMT_CLASS_RSA,
 	  import_pkcs8, export_bytes, NEVER },
-	{ OT(PRIVATE_KEY), KF(TRANSPARENT_RSA_PRIVATE_KEY), CLASS_RSA,
+	{ OT(PRIVATE_KEY), KF(TRANSPARENT_RSA_PRIVATE_KEY), KEYFMT_CLASS_RSA,
 	  import_transparent_rsa, export_transparent_rsa, NEVER },
-	{ OT(PRIVATE_KEY), KF(PKCS_8), CLASS_EC,
+	{ OT(PRIVATE_KEY), KF(PKCS_8), KEYFMT_CLASS_EC,
 	  import_pkcs8, export_bytes, NEVER },
-	{ OT(PRIVATE_KEY), KF(ECPRIVATEKEY), CLASS_EC,
+	{ OT(PRIVATE_KEY), KF(ECPRIVATEKEY), KEYFMT_CLASS_EC,
 	  import_ecprivatekey, export_ecprivatekey, NEVER },
-	{ OT(PRIVATE_KEY), KF(TRANSPARENT_EC_PRIVATE_KEY), CLASS_EC,
+	{ OT(PRIVATE_KEY), KF(TRANSPARENT_EC_PRIVATE_KEY), KEYFMT_CLASS_EC,
 	  import_transparent_ec_private, export_transparent_ec, SINCE_1_3 },
-	{ OT(PRIVATE_KEY), KF(TRANSPARENT_ECDSA_PRIVATE_KEY), CLASS_EC,
+	{ OT(PRIVATE_KEY), KF(TRANSPARENT_ECDSA_PRIVATE_KEY), KEYFMT_CLASS_EC,
 	  import_transparent_ec_private, export_transparent_ec, BEFORE_1_3(ALG(ECDSA), ALG(EC)) },
-	{ OT(PRIVATE_KEY), KF(TRANSPARENT_ECDH_PRIVATE_KEY), CLASS_EC,
+	{ OT(PRIVATE_KEY), KF(TRANSPARENT_ECDH_PRIVATE_KEY), KEYFMT_CLASS_EC,
 	  import_transparent_ec_private, export_transparent_ec, BEFORE_1_3(ALG(ECDH)) },
-	{ OT(PRIVATE_KEY), KF(TRANSPARENT_ECMQV_PRIVATE_KEY), CLASS_EC,
+	{ OT(PRIVATE_KEY), KF(TRANSPARENT_ECMQV_PRIVATE_KEY), KEYFMT_CLASS_EC,
 	  import_transparent_ec_private, export_transparent_ec, BEFORE_1_3(ALG(ECMQV)) },
 
-	{ OT(PUBLIC_KEY), KF(PKCS_1), CLASS_RSA,
+	{ OT(PUBLIC_KEY), KF(PKCS_1), KEYFMT_CLASS_RSA,
 	  import_pkcs1, export_pkcs1, ALWAYS },
-	{ OT(PUBLIC_KEY), KF(X_509), CLASS_RSA,
+	{ OT(PUBLIC_KEY), KF(X_509), KEYFMT_CLASS_RSA,
 	  import_spki, export_bytes, NEVER },
-	{ OT(PUBLIC_KEY), KF(TRANSPARENT_RSA_PUBLIC_KEY), CLASS_RSA,
+	{ OT(PUBLIC_KEY), KF(TRANSPARENT_RSA_PUBLIC_KEY), KEYFMT_CLASS_RSA,
 	  import_transparent_rsa, export_transparent_rsa, NEVER },
-	{ OT(PUBLIC_KEY), KF(X_509), CLASS_EC,
+	{ OT(PUBLIC_KEY), KF(X_509), KEYFMT_CLASS_EC,
 	  import_spki, export_bytes, NEVER },
-	{ OT(PUBLIC_KEY), KF(TRANSPARENT_EC_PUBLIC_KEY), CLASS_EC,
+	{ OT(PUBLIC_KEY), KF(TRANSPARENT_EC_PUBLIC_KEY), KEYFMT_CLASS_EC,
 	  import_transparent_ec_public, export_transparent_ec, SINCE_1_3 },
-	{ OT(PUBLIC_KEY), KF(TRANSPARENT_ECDSA_PUBLIC_KEY), CLASS_EC,
+	{ OT(PUBLIC_KEY), KF(TRANSPARENT_ECDSA_PUBLIC_KEY), KEYFMT_CLASS_EC,
 	  import_transparent_ec_public, export_transparent_ec, BEFORE_1_3(ALG(ECDSA), ALG(EC)) },
-	{ OT(PUBLIC_KEY), KF(TRANSPARENT_ECDH_PUBLIC_KEY), CLASS_EC,
+	{ OT(PUBLIC_KEY), KF(TRANSPARENT_ECDH_PUBLIC_KEY), KEYFMT_CLASS_EC,
 	  import_transparent_ec_public, export_transparent_ec, BEFORE_1_3(ALG(ECDH)) },
-	{ OT(PUBLIC_KEY), KF(TRANSPARENT_ECMQV_PUBLIC_KEY), CLASS_EC,
+	{ OT(PUBLIC_KEY), KF(TRANSPARENT_ECMQV_PUBLIC_KEY), KEYFMT_CLASS_EC,
 	  import_transparent_ec_public, export_transparent_ec, BEFORE_1_3(ALG(ECMQV)) },
 };
 
@@ -1566,12 +1558,12 @@ otype_of(uint32_t object_type)
  * objects that are not keys do not depend on the algorithm, so those classes take any.
  */
 static bool
-class_has(enum alg_class cls, uint32_t alg)
+class_has(enum keyfmt_class cls, uint32_t alg)
 {
 	switch (cls) {
-	case CLASS_RSA:
+	case KEYFMT_CLASS_RSA:
 		return alg == KMIP_CRYPTOGRAPHIC_ALGORITHM_RSA;
-	case CLASS_EC:
+	case KEYFMT_CLASS_EC:
 		return alg_is_ec(alg);
 	default:
 		return true;
@@ -1694,6 +1686,24 @@ bool
 keyfmt_format_applies(uint32_t object_type, uint32_t alg, uint32_t format)
 {
 	return codec_export(object_type, alg, format) != NULL;
+}
+
+/* Row i of the codec table, its default for a key of alg in version; false past the last row. */
+bool
+keyfmt_codec_row(size_t i, uint32_t alg, unsigned version, struct keyfmt_codec *row)
+{
+	const struct codec *c;
+
+	if (i >= NCODECS)
+		return false;
+	c = &codecs[i];
+	row->object_type = c->object_type;
+	row->format = c->format;
+	row->alg_class = c->cls;
+	row->imports = c->import != NULL;
+	row->applies = c->export != NULL;
+	row->is_default = codec_is_default(c, alg, version);
+	return true;
 }
 
 /* The export proper, without the error-queue bracket and the rewind. */

@@ -95,6 +95,35 @@ uint32_t keyfmt_default_format(uint32_t object_type, uint32_t alg, unsigned vers
 bool keyfmt_format_applies(uint32_t object_type, uint32_t alg, uint32_t format);
 
 /*
+ * The classes of algorithm that the key formats depend on: RSA and EC keys have formats of their own, while
+ * the formats of a Symmetric Key and of objects that are not keys do not depend on the algorithm.
+ */
+enum keyfmt_class {
+	KEYFMT_CLASS_NONE,		/* not a key: Secret Data, an Opaque Object, a Certificate */
+	KEYFMT_CLASS_SYMMETRIC,		/* a Symmetric Key, whatever its algorithm */
+	KEYFMT_CLASS_RSA,
+	KEYFMT_CLASS_EC,		/* EC, ECDSA, ECDH and ECMQV keys */
+};
+
+/* One row of keyfmt's codec table, as keyfmt_codec_row() shows it. */
+struct keyfmt_codec {
+	uint32_t object_type;
+	uint32_t format;		/* Key Format Type */
+	enum keyfmt_class alg_class;
+	bool imports;			/* keyfmt_import() reads the format for the object type */
+	bool applies;			/* keyfmt_export() writes it for keys of the class */
+	bool is_default;		/* keyfmt_default_format() returns it for the alg and version asked */
+};
+
+/*
+ * Row i of the codec table that keyfmt_import(), keyfmt_export(), keyfmt_default_format() and
+ * keyfmt_format_applies() look formats up in, one row per object type, Key Format Type and class, so that
+ * tests can check its invariants. is_default is for a key of Cryptographic Algorithm alg in KMIP version.
+ * Returns false past the last row.
+ */
+bool keyfmt_codec_row(size_t i, uint32_t alg, unsigned version, struct keyfmt_codec *row);
+
+/*
  * The canonical public key (SubjectPublicKeyInfo DER, malloc'd into *spki) of a canonical private key.
  * Returns 0, or -1 with *err set.
  */
