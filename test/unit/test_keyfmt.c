@@ -1360,6 +1360,334 @@ test_oasis_vectors(void **state)
 	free(bl6);
 }
 
+/*
+ * The codec table that keyfmt looks formats up in: its rows are checked against the classes KMIP sorts keys
+ * into, against the four functions that read it, and by running every row on keys made here, so that a row
+ * added wrong fails one of the tests below.
+ */
+static const uint32_t table_types[] = {
+	OT(SYMMETRIC_KEY), OT(SECRET_DATA), OT(OPAQUE_OBJECT), OT(CERTIFICATE), OT(PRIVATE_KEY), OT(PUBLIC_KEY),
+	OT(SPLIT_KEY), OT(TEMPLATE),
+};
+static const uint32_t table_algs[] = {
+	0, KMIP_CRYPTOGRAPHIC_ALGORITHM_RSA, KMIP_CRYPTOGRAPHIC_ALGORITHM_EC, KMIP_CRYPTOGRAPHIC_ALGORITHM_ECDSA,
+	KMIP_CRYPTOGRAPHIC_ALGORITHM_ECDH, KMIP_CRYPTOGRAPHIC_ALGORITHM_ECMQV, KMIP_CRYPTOGRAPHIC_ALGORITHM_AES,
+	KMIP_CRYPTOGRAPHIC_ALGORITHM_DSA, KMIP_CRYPTOGRAPHIC_ALGORITHM_3DES, KMIP_CRYPTOGRAPHIC_ALGORITHM_DH,
+	KMIP_CRYPTOGRAPHIC_ALGORITHM_HMAC_SHA256, KMIP_CRYPTOGRAPHIC_ALGORITHM_ED25519,
+};
+static const unsigned table_versions[] = {
+	KMIP_VERSION(1, 0), KMIP_VERSION(1, 1), KMIP_VERSION(1, 2), KMIP_VERSION(1, 3), KMIP_VERSION(1, 4),
+	KMIP_VERSION(2, 0), KMIP_VERSION(2, 1),
+};
+#define NTYPES (sizeof(table_types) / sizeof(table_types[0]))
+#define NALGS (sizeof(table_algs) / sizeof(table_algs[0]))
+#define NVERSIONS (sizeof(table_versions) / sizeof(table_versions[0]))
+/* Every Key Format Type up to PKCS#10 is tried, and one that does not exist. */
+#define LAST_FORMAT KFT(PKCS_10)
+#define NO_FORMAT 0x999
+
+/* The class KMIP's key formats put an object of type ot and Cryptographic Algorithm alg in; -1: none here. */
+static int
+class_of(uint32_t ot, uint32_t alg)
+{
+	switch (ot) {
+	case OT(PRIVATE_KEY):
+	case OT(PUBLIC_KEY):
+		if (alg == KMIP_CRYPTOGRAPHIC_ALGORITHM_RSA)
+			return KEYFMT_CLASS_RSA;
+		if (alg == KMIP_CRYPTOGRAPHIC_ALGORITHM_EC || alg == KMIP_CRYPTOGRAPHIC_ALGORITHM_ECDSA ||
+		    alg == KMIP_CRYPTOGRAPHIC_ALGORITHM_ECDH || alg == KMIP_CRYPTOGRAPHIC_ALGORITHM_ECMQV)
+			return KEYFMT_CLASS_EC;
+		return -1;
+	case OT(SYMMETRIC_KEY):
+		return KEYFMT_CLASS_SYMMETRIC;
+	case OT(SECRET_DATA):
+	case OT(OPAQUE_OBJECT):
+	case OT(CERTIFICATE):
+		return KEYFMT_CLASS_NONE;
+	default:
+		return -1;
+	}
+}
+
+/* The next format to try after f (from 0: 1 to LAST_FORMAT, then NO_FORMAT); 0 after the last. */
+static uint32_t
+next_format(uint32_t f)
+{
+	return f < LAST_FORMAT ? f + 1 : f == LAST_FORMAT ? NO_FORMAT : 0;
+}
+
+/* True when the table has a row for ot, format and class cls that applies (imports, when imports is set). */
+static bool
+table_has(uint32_t ot, uint32_t format, int cls, bool imports)
+{
+	struct keyfmt_codec r;
+	size_t i;
+
+	for (i = 0; keyfmt_codec_row(i, 0, KMIP_VERSION(2, 1), &r); i++)
+		if (r.object_type == ot && r.format == format && (cls < 0 || (int)r.alg_class == cls) &&
+		    (imports ? r.imports : r.applies))
+			return true;
+	return false;
+}
+
+/* The item that holds the material of an object type on Register and Get. */
+static uint32_t
+material_tag(uint32_t ot)
+{
+	return ot == OT(CERTIFICATE) ? KMIP_TAG_CERTIFICATE_VALUE : ot == OT(OPAQUE_OBJECT) ?
+	    KMIP_TAG_OPAQUE_DATA_VALUE : KMIP_TAG_KEY_MATERIAL;
+}
+
+/* One row per object type, format and class; classes that fit the object type; every format reachable. */
+static void
+test_codec_table_shape(void **state)
+{
+	struct state *s = *state;
+	struct keyfmt_codec r, q;
+	size_t i, j, a, t, nrows;
+	struct keyfmt_error err;
+	struct keyfmt_key k;
+	uint32_t f;
+	bool fits;
+
+	for (i = 0; keyfmt_codec_row(i, 0, KMIP_VERSION(2, 1), &r); i++) {
+		for (a = 0, fits = false; a < NALGS; a++)
+			fits |= class_of(r.object_type, table_algs[a]) == (int)r.alg_class;
+		if (!fits)
+			fail_msg("row %zu: class %d does not fit %s", i, r.alg_class,
+			    ttlv_enum_name(KMIP_TAG_OBJECT_TYPE, r.object_type));
+		if (!r.imports && !r.applies)
+			fail_msg("row %zu: neither imports nor applies", i);
+		for (j = 0; j < i; j++) {
+			assert_true(keyfmt_codec_row(j, 0, KMIP_VERSION(2, 1), &q));
+			if (q.object_type != r.object_type || q.format != r.format)
+				continue;
+			if (q.alg_class == r.alg_class)
+				fail_msg("rows %zu and %zu: the same object type, format and class", j, i);
+			/* Register reads the class out of the material, so the row it finds must not matter. */
+			if (q.imports != r.imports)
+				fail_msg("rows %zu and %zu: one object type and format, imported by one only", j, i);
+		}
+		/* Register knows every format a row imports: an empty item is refused as malformed. */
+		if (r.imports) {
+			memset(&err, 0, sizeof(err));
+			assert_int_equal(keyfmt_import(r.object_type, r.format, ttlv_new_bytes(s->a,
+			    material_tag(r.object_type), "", 0), &k, &err), -1);
+			if (err.reason != KMIP_RESULT_REASON_INVALID_FIELD)
+				fail_msg("row %zu: an empty item is refused with 0x%x (%s)", i, err.reason,
+				    err.message);
+		}
+	}
+	nrows = i;
+	assert_true(nrows > 0);
+	assert_false(keyfmt_codec_row(nrows + 1, 0, KMIP_VERSION(2, 1), &r));
+	/* A Certificate and an Opaque Object have no Key Block: Register takes one format, which may be left out. */
+	assert_true(table_has(OT(CERTIFICATE), KFT(X_509), -1, true));
+	assert_true(table_has(OT(OPAQUE_OBJECT), KFT(OPAQUE), -1, true));
+	for (f = next_format(0); f != 0; f = next_format(f)) {
+		if (f != KFT(X_509))
+			assert_false(table_has(OT(CERTIFICATE), f, -1, true));
+		if (f != KFT(OPAQUE))
+			assert_false(table_has(OT(OPAQUE_OBJECT), f, -1, true));
+	}
+	/* keyfmt_format_applies() says what the rows say, for every object type, algorithm and format. */
+	for (t = 0; t < NTYPES; t++)
+		for (a = 0; a < NALGS; a++)
+			for (f = next_format(0); f != 0; f = next_format(f))
+				if (keyfmt_format_applies(table_types[t], table_algs[a], f) !=
+				    (class_of(table_types[t], table_algs[a]) >= 0 &&
+				    table_has(table_types[t], f, class_of(table_types[t], table_algs[a]), false)))
+					fail_msg("keyfmt_format_applies(%s, %s, %s) disagrees with the table",
+					    ttlv_enum_name(KMIP_TAG_OBJECT_TYPE, table_types[t]),
+					    ttlv_enum_name(KMIP_TAG_CRYPTOGRAPHIC_ALGORITHM, table_algs[a]),
+					    ttlv_enum_name(KMIP_TAG_KEY_FORMAT_TYPE, f));
+}
+
+/*
+ * For every object type, algorithm and KMIP version, exactly one row of the class is the default (none when
+ * the table has no row of that class), it applies, and keyfmt_default_format() returns it.
+ */
+static void
+test_codec_one_default(void **state)
+{
+	struct keyfmt_codec r, dflt;
+	size_t t, a, v, i, nclass, ndefault;
+	uint32_t ot, alg;
+	unsigned ver;
+	int cls;
+
+	(void)state;
+	for (t = 0; t < NTYPES; t++)
+		for (a = 0; a < NALGS; a++)
+			for (v = 0; v < NVERSIONS; v++) {
+				ot = table_types[t], alg = table_algs[a], ver = table_versions[v];
+				cls = class_of(ot, alg);
+				nclass = ndefault = 0;
+				memset(&dflt, 0, sizeof(dflt));
+				for (i = 0; keyfmt_codec_row(i, alg, ver, &r); i++) {
+					if (r.object_type != ot)
+						continue;
+					if ((int)r.alg_class == cls)
+						nclass++;
+					if (r.is_default) {
+						ndefault++;
+						dflt = r;
+					}
+				}
+				if (ndefault != (nclass > 0 ? 1u : 0u))
+					fail_msg("%s, %s, KMIP %u.%u: %zu default formats",
+					    ttlv_enum_name(KMIP_TAG_OBJECT_TYPE, ot),
+					    ttlv_enum_name(KMIP_TAG_CRYPTOGRAPHIC_ALGORITHM, alg),
+					    KMIP_VERSION_MAJOR(ver), KMIP_VERSION_MINOR(ver), ndefault);
+				if (ndefault == 0) {
+					assert_int_equal(keyfmt_default_format(ot, alg, ver), 0);
+					continue;
+				}
+				assert_int_equal(dflt.alg_class, cls);
+				assert_true(dflt.applies);
+				assert_int_equal(keyfmt_default_format(ot, alg, ver), dflt.format);
+			}
+}
+
+/* Material of every object type and class, made for one test. */
+struct fresh {
+	EVP_PKEY *rsa, *ec;
+	struct keyfmt_key rsa_priv, rsa_pub, ec_priv, ec_pub;
+	uint8_t bytes[32];
+	uint8_t *cert;
+	size_t cert_len;
+};
+
+static void
+fresh_make(struct fresh *f)
+{
+	struct keyfmt_error err;
+	size_t i;
+
+	memset(f, 0, sizeof(*f));
+	f->rsa = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)1024);
+	f->ec = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
+	assert_non_null(f->rsa);
+	assert_non_null(f->ec);
+	assert_int_equal(keyfmt_from_pkey(f->rsa, &f->rsa_priv, &f->rsa_pub, &err), 0);
+	assert_int_equal(keyfmt_from_pkey(f->ec, &f->ec_priv, &f->ec_pub, &err), 0);
+	for (i = 0; i < sizeof(f->bytes); i++)
+		f->bytes[i] = (uint8_t)(0x5a ^ (i * 37));
+	f->cert = make_cert(f->ec, &f->cert_len);
+}
+
+static void
+fresh_free(struct fresh *f)
+{
+	EVP_PKEY_free(f->rsa);
+	EVP_PKEY_free(f->ec);
+	keyfmt_key_clear(&f->rsa_priv);
+	keyfmt_key_clear(&f->rsa_pub);
+	keyfmt_key_clear(&f->ec_priv);
+	keyfmt_key_clear(&f->ec_pub);
+	free(f->cert);
+}
+
+/*
+ * The canonical material of a row's object type and class: *p and *len, and the key it came from (NULL for
+ * material that is not an RSA or EC key).
+ */
+static const struct keyfmt_key *
+fresh_material(const struct fresh *f, const struct keyfmt_codec *r, const uint8_t **p, size_t *len)
+{
+	const struct keyfmt_key *k = NULL;
+	bool private = r->object_type == OT(PRIVATE_KEY);
+
+	if (r->alg_class == KEYFMT_CLASS_RSA)
+		k = private ? &f->rsa_priv : &f->rsa_pub;
+	else if (r->alg_class == KEYFMT_CLASS_EC)
+		k = private ? &f->ec_priv : &f->ec_pub;
+	if (k != NULL) {
+		*p = k->der;
+		*len = k->der_len;
+	} else if (r->object_type == OT(CERTIFICATE)) {
+		*p = f->cert;
+		*len = f->cert_len;
+	} else {
+		*p = f->bytes;
+		*len = sizeof(f->bytes);
+	}
+	return k;
+}
+
+/* Every row that applies writes its format, in the object type's item; every format without one is refused. */
+static void
+test_codec_rows_export(void **state)
+{
+	struct state *s = *state;
+	const struct keyfmt_key *k;
+	struct keyfmt_codec r;
+	struct fresh fr;
+	struct ttlv *item;
+	const uint8_t *p;
+	const uint32_t no = KMIP_RESULT_REASON_KEY_FORMAT_TYPE_NOT_SUPPORTED;
+	uint32_t used, f;
+	size_t i, len;
+
+	fresh_make(&fr);
+	for (i = 0; keyfmt_codec_row(i, 0, KMIP_VERSION(2, 1), &r); i++) {
+		k = fresh_material(&fr, &r, &p, &len);
+		if (r.applies) {
+			item = export_ok(s, r.object_type, p, len, r.format, &used);
+			assert_int_equal(used, r.format);
+			assert_int_equal(item->tag, material_tag(r.object_type));
+			assert_true(keyfmt_format_applies(r.object_type, k != NULL ? k->alg : 0, r.format));
+		}
+		for (f = next_format(0); f != 0; f = next_format(f))
+			if (!table_has(r.object_type, f, (int)r.alg_class, false))
+				export_fails(r.object_type, p, len, f, no);
+	}
+	fresh_free(&fr);
+}
+
+/*
+ * Every row that imports and applies takes back what it wrote, to the same canonical bytes; and what a Get
+ * without a format writes comes back through Register in the format it reported.
+ */
+static void
+test_codec_rows_round_trip(void **state)
+{
+	struct state *s = *state;
+	const struct keyfmt_key *k;
+	struct keyfmt_codec r;
+	struct keyfmt_key back;
+	struct fresh fr;
+	struct ttlv *item;
+	const uint8_t *p;
+	uint32_t alg, used;
+	size_t i, len;
+
+	fresh_make(&fr);
+	for (i = 0; keyfmt_codec_row(i, 0, KMIP_VERSION(2, 1), &r); i++) {
+		k = fresh_material(&fr, &r, &p, &len);
+		if (r.imports && r.applies) {
+			item = export_ok(s, r.object_type, p, len, r.format, NULL);
+			import_ok(r.object_type, r.format, item, &back);
+			assert_same_bytes(back.der, back.der_len, p, len);
+			assert_int_equal(back.format, r.format);
+			if (k != NULL) {
+				assert_int_equal(back.alg, k->alg);
+				assert_int_equal(back.bits, k->bits);
+				assert_int_equal(back.curve, k->curve);
+			}
+			keyfmt_key_clear(&back);
+		}
+		alg = k != NULL ? k->alg : 0;
+		item = export_ok(s, r.object_type, p, len, 0, &used);
+		assert_int_equal(used, keyfmt_default_format(r.object_type, alg, KMIP_VERSION(2, 1)));
+		import_ok(r.object_type, used, item, &back);
+		assert_same_bytes(back.der, back.der_len, p, len);
+		keyfmt_key_clear(&back);
+	}
+	fresh_free(&fr);
+}
+
 int
 main(void)
 {
@@ -1386,6 +1714,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_damaged_stored_material, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_error_queue_untouched, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_oasis_vectors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_codec_table_shape, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_codec_one_default, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_codec_rows_export, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_codec_rows_round_trip, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
