@@ -24,7 +24,8 @@
 #include "core/conn.h"
 #include "core/engine/engine.h"
 #include "core/server.h"
-#include "proto/proto.h"
+#include "proto/decode.h"
+#include "proto/ttlv.h"
 #include "tls/tls.h"
 
 #define CONN_READ_HIGH_WATER	(64 * 1024)	/* bytes read ahead per connection before we consume them */

@@ -14,7 +14,9 @@
 #include <string.h>
 
 #include "core/engine/access.h"
-#include "proto/proto.h"
+#include "proto/decode.h"
+#include "proto/names.h"
+#include "proto/ttlv.h"
 #include "store/store.h"
 
 #define DUMP_MAX_MESSAGE (64u << 20)		/* largest message dump accepts */

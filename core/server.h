@@ -14,7 +14,6 @@
 
 #include "core/config.h"
 #include "core/log.h"
-#include "proto/proto.h"
 
 struct access_policy;
 struct audit;

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proto/proto.h"
+#include "proto/ttlv.h"
 
 #define ARENA_FIRST_BLOCK	2048
 #define ARENA_MAX_BLOCK		(256 * 1024)

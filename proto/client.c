@@ -17,7 +17,10 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
-#include "proto/proto.h"
+#include "proto/client.h"
+#include "proto/decode.h"
+#include "proto/encode.h"
+#include "proto/ttlv.h"
 
 #define CLIENT_MAX_MESSAGE (64 * 1024 * 1024)
 
@@ -85,7 +88,7 @@ tcp_connect(const char *host, unsigned port, int timeout_ms, char **cause)
 	return fd;
 }
 
-/* Connects and handshakes; see proto.h. */
+/* Connects and handshakes; see client.h. */
 int
 kmip_client_connect(SSL_CTX *ctx, const char *host, unsigned port, SSL_SESSION *session, int timeout_ms,
     struct kmip_client **out, char **cause)
@@ -127,7 +130,7 @@ fail:
 	return -1;
 }
 
-/* Writes raw bytes; see proto.h. */
+/* Writes raw bytes; see client.h. */
 int
 kmip_client_write(struct kmip_client *cl, const void *buf, size_t len, char **cause)
 {
@@ -146,7 +149,7 @@ kmip_client_write(struct kmip_client *cl, const void *buf, size_t len, char **ca
 	return 0;
 }
 
-/* Reads one message; see proto.h. */
+/* Reads one message; see client.h. */
 int
 kmip_client_read(struct kmip_client *cl, struct ttlv **root, struct ttlv_arena **arena, char **cause)
 {

@@ -8,7 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proto/proto.h"
+#include "proto/decode.h"
+#include "proto/ttlv.h"
 
 #define DEFAULT_MAX_MESSAGE	(1024 * 1024)
 #define DEFAULT_MAX_DEPTH	16
@@ -390,7 +391,7 @@ header_finish(struct ttlv_decoder *d)
 	return TTLV_NEED_MORE;
 }
 
-/* Feeds bytes to the state machine; see proto.h. */
+/* Feeds bytes to the state machine; see decode.h. */
 enum ttlv_status
 ttlv_decoder_feed(struct ttlv_decoder *d, const uint8_t *buf, size_t len, size_t *consumed)
 {

@@ -6,7 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proto/proto.h"
+#include "proto/encode.h"
+#include "proto/ttlv.h"
 
 #define ENC_MAX_SIZE	((size_t)1 << 30)	/* no KMIP message comes near this */
 #define ENC_MAX_DEPTH	(sizeof(((struct ttlv_enc *)0)->open) / sizeof(size_t))

@@ -6,7 +6,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "proto/proto.h"
+#include "proto/encode.h"
+#include "proto/message.h"
+#include "proto/names.h"
+#include "proto/ttlv.h"
 
 /* Returns true for 1.0 to 1.4, 2.0 and 2.1. */
 bool
@@ -67,7 +70,7 @@ read_version(const struct ttlv *header, unsigned *version)
 	return 0;
 }
 
-/* Reads a Request Message; see proto.h. */
+/* Reads a Request Message; see message.h. */
 int
 kmip_request_parse(const struct ttlv *root, struct ttlv_arena *arena, uint32_t max_items,
     struct kmip_request *req, struct kmip_error *err)

@@ -13,7 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proto/proto.h"
+#include "proto/names.h"
+#include "proto/ttlv.h"
 
 struct tag_info {
 	uint32_t tag;

@@ -10,7 +10,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "proto/proto.h"
+#include "proto/names.h"
+#include "proto/ttlv.h"
 
 #define INDENT_MAX 64		/* deeper items are elided: printing recurses */
 #define BYTES_SHOWN 32		/* longer Byte Strings and Big Integers are cut to this many bytes */

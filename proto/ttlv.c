@@ -3,7 +3,7 @@
  */
 #include <string.h>
 
-#include "proto/proto.h"
+#include "proto/ttlv.h"
 
 /* Returns a new item of the given tag and type with no value, or NULL when out of memory. */
 static struct ttlv *

@@ -21,7 +21,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "proto/proto.h"
+#include "proto/names.h"
+#include "proto/ttlv.h"
+#include "proto/xml.h"
 
 #define XML_MAX_ATTRS		8	/* attributes on one element; KMIP XML uses at most three */
 #define XML_MAX_NAME		128	/* bytes of an element or attribute name */
@@ -1039,7 +1041,7 @@ cmp_placeholder(const void *x, const void *y)
 	return a->item < b->item ? -1 : a->item > b->item;
 }
 
-/* Parses a KMIP XML document. See proto.h. */
+/* Parses a KMIP XML document. See xml.h. */
 int
 ttlv_xml_parse(const char *buf, size_t len, struct ttlv_xml_doc **out, char **cause)
 {
@@ -1108,7 +1110,7 @@ fail:
 	return -1;
 }
 
-/* Reads and parses a file. See proto.h. */
+/* Reads and parses a file. See xml.h. */
 int
 ttlv_xml_parse_file(const char *path, struct ttlv_xml_doc **out, char **cause)
 {
@@ -1144,7 +1146,7 @@ out:
 	return rc;
 }
 
-/* Frees a document. See proto.h. */
+/* Frees a document. See xml.h. */
 void
 ttlv_xml_doc_free(struct ttlv_xml_doc *doc)
 {
@@ -1156,7 +1158,7 @@ ttlv_xml_doc_free(struct ttlv_xml_doc *doc)
 	free(doc);
 }
 
-/* The placeholder an item carries. See proto.h. */
+/* The placeholder an item carries. See xml.h. */
 const char *
 ttlv_xml_placeholder(const struct ttlv_xml_doc *doc, const struct ttlv *item)
 {
@@ -1340,7 +1342,7 @@ print_item(FILE *out, const struct ttlv *t, const struct ttlv_xml_doc *doc, unsi
 	fprintf(out, "%*s</%s>\n", (int)(indent * 2), "", name != NULL ? name : "TTLV");
 }
 
-/* Writes an item as KMIP XML. See proto.h. */
+/* Writes an item as KMIP XML. See xml.h. */
 int
 ttlv_xml_print(FILE *out, const struct ttlv *item, const struct ttlv_xml_doc *doc, unsigned indent)
 {

@@ -5,10 +5,11 @@
  * the one the index came from (index keys may be truncated).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "proto/proto.h"
+#include "proto/ttlv.h"
 #include "store/store_int.h"
 
 #define MATCH_MAX_DEPTH	32

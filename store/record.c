@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proto/proto.h"
+#include "proto/decode.h"
+#include "proto/encode.h"
+#include "proto/ttlv.h"
 #include "store/store_int.h"
 
 #define ATTRS_MAX_DEPTH	32

@@ -21,7 +21,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "proto/proto.h"
 #include "store/store_int.h"
 
 #define DEFAULT_MAP_SIZE	((size_t)256 << 20)

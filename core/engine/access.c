@@ -10,6 +10,9 @@
 #include <openssl/rand.h>
 
 #include "core/engine/access.h"
+#include "proto/message.h"
+#include "proto/names.h"
+#include "proto/ttlv.h"
 
 #define CACHE_SLOTS	256
 #define SALT_MAX	256

@@ -14,7 +14,8 @@
 #include <stdint.h>
 
 #include "core/config.h"
-#include "proto/proto.h"
+#include "proto/message.h"
+#include "proto/ttlv.h"
 
 #define ACCESS_SHARE_ATTRIBUTE	"kmipd-shared-with"	/* vendor "x": 1.x name "x-kmipd-shared-with" */
 #define ACCESS_PBKDF2_ITERATIONS 100000			/* for new hashes (kmipctl hash-password) */

@@ -6,6 +6,10 @@
 #include <string.h>
 
 #include "core/engine/attrs.h"
+#include "proto/encode.h"
+#include "proto/message.h"
+#include "proto/names.h"
+#include "proto/ttlv.h"
 #include "store/store.h"
 
 #define T(name) KMIP_TAG_##name

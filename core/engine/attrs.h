@@ -11,7 +11,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "proto/proto.h"
+#include "proto/encode.h"
+#include "proto/message.h"
+#include "proto/ttlv.h"
 
 /* What a client may do with an attribute. */
 #define ATTR_MULTI	0x01	/* several instances allowed */

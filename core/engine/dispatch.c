@@ -14,6 +14,10 @@
 #include "core/engine/audit.h"
 #include "core/engine/ops.h"
 #include "core/keygen.h"
+#include "proto/encode.h"
+#include "proto/message.h"
+#include "proto/names.h"
+#include "proto/ttlv.h"
 #include "store/store.h"
 
 const unsigned dispatch_versions[] = {

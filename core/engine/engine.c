@@ -9,6 +9,11 @@
 #include <string.h>
 
 #include "core/engine/ops.h"
+#include "proto/decode.h"
+#include "proto/encode.h"
+#include "proto/message.h"
+#include "proto/names.h"
+#include "proto/ttlv.h"
 #include "store/store.h"
 
 /* Makes an engine; see engine.h. */

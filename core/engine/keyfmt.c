@@ -25,6 +25,10 @@
 #include <openssl/x509.h>
 
 #include "core/engine/keyfmt.h"
+#include "proto/encode.h"
+#include "proto/message.h"
+#include "proto/names.h"
+#include "proto/ttlv.h"
 
 #define R_NOT_SUPPORTED		KMIP_RESULT_REASON_KEY_FORMAT_TYPE_NOT_SUPPORTED
 #define R_INVALID		KMIP_RESULT_REASON_INVALID_FIELD

@@ -27,7 +27,8 @@
 
 #include <openssl/types.h>
 
-#include "proto/proto.h"
+#include "proto/encode.h"
+#include "proto/ttlv.h"
 
 #define KEYFMT_WUR __attribute__((warn_unused_result))
 

@@ -11,7 +11,9 @@
 #include <sys/queue.h>
 
 #include "core/engine/engine.h"
-#include "proto/proto.h"
+#include "proto/encode.h"
+#include "proto/message.h"
+#include "proto/ttlv.h"
 #include "store/store.h"
 
 struct crypto_streams;

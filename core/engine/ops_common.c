@@ -7,6 +7,9 @@
 #include "core/engine/access.h"
 #include "core/engine/attrs.h"
 #include "core/engine/ops.h"
+#include "proto/message.h"
+#include "proto/names.h"
+#include "proto/ttlv.h"
 
 /* 1.x says Item Not Found; 2.x renamed the case Object Not Found. */
 uint32_t

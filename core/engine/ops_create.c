@@ -24,6 +24,10 @@
 #include "core/engine/keyfmt.h"
 #include "core/keygen.h"
 #include "core/engine/ops.h"
+#include "proto/encode.h"
+#include "proto/message.h"
+#include "proto/names.h"
+#include "proto/ttlv.h"
 
 #define MAX_SYMMETRIC_BITS 4096
 

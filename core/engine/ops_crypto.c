@@ -24,6 +24,10 @@
 #include "core/engine/attrs.h"
 #include "core/engine/keyfmt.h"
 #include "core/engine/ops.h"
+#include "proto/encode.h"
+#include "proto/message.h"
+#include "proto/names.h"
+#include "proto/ttlv.h"
 
 #define CRYPTO_MAX_DATA		(1024 * 1024)	/* bytes of Data in one request */
 #define RNG_MAX_LENGTH		(64 * 1024)	/* bytes one RNG Retrieve may ask for */

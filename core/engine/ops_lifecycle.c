@@ -9,6 +9,10 @@
 #include "core/engine/access.h"
 #include "core/engine/attrs.h"
 #include "core/engine/ops.h"
+#include "proto/encode.h"
+#include "proto/message.h"
+#include "proto/names.h"
+#include "proto/ttlv.h"
 
 /* Loads the object of a lifecycle request inside a write transaction. */
 static int

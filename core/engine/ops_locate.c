@@ -8,6 +8,10 @@
 #include "core/engine/access.h"
 #include "core/engine/attrs.h"
 #include "core/engine/ops.h"
+#include "proto/encode.h"
+#include "proto/message.h"
+#include "proto/names.h"
+#include "proto/ttlv.h"
 
 #define LOCATE_MAX_ITEMS 10000	/* uids in one Locate response when the client sets no Maximum Items */
 

@@ -12,6 +12,10 @@
 #include "core/engine/attrs.h"
 #include "core/engine/keyfmt.h"
 #include "core/engine/ops.h"
+#include "proto/encode.h"
+#include "proto/message.h"
+#include "proto/names.h"
+#include "proto/ttlv.h"
 
 /*
  * Wraps plain (a Key Value) as a Key Wrapping Specification asks: Wrapping Method Encrypt with an AES key

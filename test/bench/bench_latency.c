@@ -18,7 +18,10 @@
 
 #include <openssl/ssl.h>
 
-#include "proto/proto.h"
+#include "proto/client.h"
+#include "proto/encode.h"
+#include "proto/names.h"
+#include "proto/ttlv.h"
 #include "tls/tls.h"
 
 static double

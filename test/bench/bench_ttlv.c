@@ -8,7 +8,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "proto/proto.h"
+#include "proto/decode.h"
+#include "proto/encode.h"
+#include "proto/ttlv.h"
 
 #define ROUNDS 7
 

@@ -42,7 +42,12 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
-#include "proto/proto.h"
+#include "proto/client.h"
+#include "proto/decode.h"
+#include "proto/encode.h"
+#include "proto/message.h"
+#include "proto/names.h"
+#include "proto/ttlv.h"
 #include "tls/tls.h"
 
 #ifndef IP_BIND_ADDRESS_NO_PORT

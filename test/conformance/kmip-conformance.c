@@ -38,7 +38,11 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
-#include "proto/proto.h"
+#include "proto/client.h"
+#include "proto/encode.h"
+#include "proto/names.h"
+#include "proto/ttlv.h"
+#include "proto/xml.h"
 #include "tls/tls.h"
 
 #define EXIT_FAILED	1

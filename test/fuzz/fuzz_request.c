@@ -28,7 +28,9 @@
 #include "core/engine/access.h"
 #include "core/engine/engine.h"
 #include "core/log.h"
-#include "proto/proto.h"
+#include "proto/decode.h"
+#include "proto/names.h"
+#include "proto/ttlv.h"
 #include "store/store.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);

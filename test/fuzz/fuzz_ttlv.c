@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proto/proto.h"
+#include "proto/decode.h"
+#include "proto/encode.h"
+#include "proto/ttlv.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

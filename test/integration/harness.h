@@ -13,7 +13,9 @@
 
 #include <openssl/ssl.h>
 
-#include "proto/proto.h"
+#include "proto/client.h"
+#include "proto/encode.h"
+#include "proto/ttlv.h"
 
 /* Certificates made once per test binary (see etc/mkcerts.sh for the names in it). */
 const char *h_certs(void);

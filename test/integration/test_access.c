@@ -13,6 +13,10 @@
 
 #include <cmocka.h>
 
+#include "proto/client.h"
+#include "proto/encode.h"
+#include "proto/names.h"
+#include "proto/ttlv.h"
 #include "test/integration/harness.h"
 
 struct fx {

@@ -20,6 +20,10 @@
 
 #include <cmocka.h>
 
+#include "proto/client.h"
+#include "proto/encode.h"
+#include "proto/names.h"
+#include "proto/ttlv.h"
 #include "store/store.h"
 #include "test/integration/harness.h"
 

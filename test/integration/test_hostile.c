@@ -29,6 +29,11 @@
 
 #include <cmocka.h>
 
+#include "proto/client.h"
+#include "proto/decode.h"
+#include "proto/encode.h"
+#include "proto/names.h"
+#include "proto/ttlv.h"
 #include "test/integration/harness.h"
 
 /* Servers of this suite generate no key pairs unless a test asks: the pool would load the two cores. */

@@ -16,6 +16,11 @@
 
 #include <cmocka.h>
 
+#include "proto/client.h"
+#include "proto/encode.h"
+#include "proto/message.h"
+#include "proto/names.h"
+#include "proto/ttlv.h"
 #include "test/integration/harness.h"
 
 struct ops {

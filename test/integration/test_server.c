@@ -21,6 +21,12 @@
 
 #include <cmocka.h>
 
+#include "proto/client.h"
+#include "proto/decode.h"
+#include "proto/encode.h"
+#include "proto/message.h"
+#include "proto/names.h"
+#include "proto/ttlv.h"
 #include "test/integration/harness.h"
 
 static int

@@ -17,6 +17,11 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include "proto/client.h"
+#include "proto/encode.h"
+#include "proto/message.h"
+#include "proto/names.h"
+#include "proto/ttlv.h"
 #include "test/integration/harness.h"
 
 struct veeam {

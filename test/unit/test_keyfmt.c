@@ -25,7 +25,11 @@
 #include <openssl/x509.h>
 
 #include "core/engine/keyfmt.h"
-#include "proto/proto.h"
+#include "proto/decode.h"
+#include "proto/encode.h"
+#include "proto/message.h"
+#include "proto/names.h"
+#include "proto/ttlv.h"
 
 #define NCURVES 3
 

@@ -14,7 +14,8 @@
 
 #include <cmocka.h>
 
-#include "proto/proto.h"
+#include "proto/names.h"
+#include "proto/ttlv.h"
 
 /* Asserts that name resolves to tag. */
 static void

@@ -17,7 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "proto/proto.h"
+#include "proto/ttlv.h"
 #include "store/store.h"
 
 #define T_ATTRIBUTES		0x420125u

@@ -23,7 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "proto/proto.h"
+#include "proto/ttlv.h"
 #include "store/store.h"
 
 #define T_NAME		0x420053u

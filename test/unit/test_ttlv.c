@@ -12,7 +12,9 @@
 
 #include <cmocka.h>
 
-#include "proto/proto.h"
+#include "proto/decode.h"
+#include "proto/encode.h"
+#include "proto/ttlv.h"
 
 struct example {
 	char name[64];

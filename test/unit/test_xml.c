@@ -14,7 +14,11 @@
 
 #include <cmocka.h>
 
-#include "proto/proto.h"
+#include "proto/decode.h"
+#include "proto/encode.h"
+#include "proto/names.h"
+#include "proto/ttlv.h"
+#include "proto/xml.h"
 
 struct fixture {
 	struct ttlv_xml_doc *doc;
