@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto/names.h"
 #include "proto/ttlv.h"
 #include "store/store_int.h"
 
@@ -134,7 +135,7 @@ is_date(const struct ttlv *f)
 static bool
 is_field_attr(uint32_t tag)
 {
-	return tag == KTAG_UNIQUE_IDENTIFIER || tag == KTAG_OBJECT_TYPE || tag == KTAG_STATE;
+	return tag == KMIP_TAG_UNIQUE_IDENTIFIER || tag == KMIP_TAG_OBJECT_TYPE || tag == KMIP_TAG_STATE;
 }
 
 /* Checks a filter's shape before any candidate is read. */
@@ -182,16 +183,16 @@ fields_match(const struct store_rec *r, const struct ttlv *filter)
 		return true;
 	for (f = filter->v.s.first; f != NULL; f = f->next) {
 		switch (f->tag) {
-		case KTAG_UNIQUE_IDENTIFIER:
+		case KMIP_TAG_UNIQUE_IDENTIFIER:
 			if (f->type != TTLV_TEXT_STRING || f->length != r->uid_len ||
 			    memcmp(f->v.bytes.data, r->uid, r->uid_len) != 0)
 				return false;
 			break;
-		case KTAG_OBJECT_TYPE:
+		case KMIP_TAG_OBJECT_TYPE:
 			if (f->type != TTLV_ENUMERATION || f->v.u32 != r->object_type)
 				return false;
 			break;
-		case KTAG_STATE:
+		case KMIP_TAG_STATE:
 			if (f->type != TTLV_ENUMERATION || f->v.u32 != r->state)
 				return false;
 			break;
@@ -212,19 +213,19 @@ attrs_match(const struct ttlv *attrs, const struct ttlv *filter)
 	for (f = filter->v.s.first; f != NULL; f = f->next) {
 		if (is_field_attr(f->tag))
 			continue;
-		if (f->tag == KTAG_USAGE_MASK) {
+		if (f->tag == KMIP_TAG_CRYPTOGRAPHIC_USAGE_MASK) {
 			if (!mask_matches(attrs, f))
 				return false;
-		} else if (f->tag == KTAG_OBJECT_GROUP_MEMBER) {
+		} else if (f->tag == KMIP_TAG_OBJECT_GROUP_MEMBER) {
 			if (f->type != TTLV_ENUMERATION)
 				return false;
-			if (f->v.u32 == KMIP_GROUP_MEMBER_FRESH) {
+			if (f->v.u32 == KMIP_OBJECT_GROUP_MEMBER_GROUP_MEMBER_FRESH) {
 				for (fresh = attrs->v.s.first; fresh != NULL; fresh = fresh->next)
-					if (fresh->tag == KTAG_FRESH && fresh->type == TTLV_BOOLEAN && fresh->v.b)
+					if (fresh->tag == KMIP_TAG_FRESH && fresh->type == TTLV_BOOLEAN && fresh->v.b)
 						break;
 				if (fresh == NULL)
 					return false;
-			} else if (f->v.u32 != KMIP_GROUP_MEMBER_DEFAULT)
+			} else if (f->v.u32 != KMIP_OBJECT_GROUP_MEMBER_GROUP_MEMBER_DEFAULT)
 				return false;
 		} else if (is_date(f)) {
 			/* Handled at its first instance: one is an exact date, two a range. */
@@ -326,23 +327,24 @@ plan_choose(struct store_txn *t, const struct store_query *q, struct plan *best)
 	memset(best, 0, sizeof(*best));
 	best->db = DB_SEQ;
 	for (f = q->filter != NULL ? q->filter->v.s.first : NULL; f != NULL && rc == STORE_OK; f = f->next) {
-		if (f->tag == KTAG_NAME && f->type == TTLV_STRUCTURE && !name) {
-			if ((c = ttlv_find(f, KTAG_NAME_VALUE)) != NULL && c->type == TTLV_TEXT_STRING) {
+		if (f->tag == KMIP_TAG_NAME && f->type == TTLV_STRUCTURE && !name) {
+			if ((c = ttlv_find(f, KMIP_TAG_NAME_VALUE)) != NULL && c->type == TTLV_TEXT_STRING) {
 				name = true;
 				rc = plan_offer(t, best, DB_IDX_NAME, c->v.bytes.data, c->length, false, 0);
 			}
-		} else if (f->tag == KTAG_LINK && f->type == TTLV_STRUCTURE && !link) {
-			if ((c = ttlv_find(f, KTAG_LINKED_OBJECT_ID)) != NULL && c->type == TTLV_TEXT_STRING) {
+		} else if (f->tag == KMIP_TAG_LINK && f->type == TTLV_STRUCTURE && !link) {
+			if ((c = ttlv_find(f, KMIP_TAG_LINKED_OBJECT_IDENTIFIER)) != NULL &&
+			    c->type == TTLV_TEXT_STRING) {
 				link = true;
 				rc = plan_offer(t, best, DB_IDX_LINK, c->v.bytes.data, c->length, false, 0);
 			}
-		} else if (f->tag == KTAG_OBJECT_GROUP && f->type == TTLV_TEXT_STRING && !group) {
+		} else if (f->tag == KMIP_TAG_OBJECT_GROUP && f->type == TTLV_TEXT_STRING && !group) {
 			group = true;
 			rc = plan_offer(t, best, DB_IDX_GROUP, f->v.bytes.data, f->length, false, 0);
-		} else if (f->tag == KTAG_STATE && f->type == TTLV_ENUMERATION && !state) {
+		} else if (f->tag == KMIP_TAG_STATE && f->type == TTLV_ENUMERATION && !state) {
 			state = true;
 			rc = plan_offer(t, best, DB_IDX_STATE, NULL, 0, true, f->v.u32);
-		} else if (f->tag == KTAG_OBJECT_TYPE && f->type == TTLV_ENUMERATION && !type) {
+		} else if (f->tag == KMIP_TAG_OBJECT_TYPE && f->type == TTLV_ENUMERATION && !type) {
 			type = true;
 			rc = plan_offer(t, best, DB_IDX_TYPE, NULL, 0, true, f->v.u32);
 		}

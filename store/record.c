@@ -15,6 +15,7 @@
 
 #include "proto/decode.h"
 #include "proto/encode.h"
+#include "proto/names.h"
 #include "proto/ttlv.h"
 #include "store/store_int.h"
 
@@ -98,7 +99,7 @@ store_rec_parse(const void *data, size_t len, struct store_rec *r)
 		if (raw_item(top.val + off, top.len - off, &it) != 0)
 			return STORE_E_CORRUPT;
 		switch (it.tag) {
-		case KTAG_UNIQUE_IDENTIFIER:
+		case KMIP_TAG_UNIQUE_IDENTIFIER:
 			if (it.type != TTLV_TEXT_STRING)
 				return STORE_E_CORRUPT;
 			r->uid = (const char *)it.val;
@@ -112,13 +113,13 @@ store_rec_parse(const void *data, size_t len, struct store_rec *r)
 			r->owner_len = it.len;
 			seen |= 2;
 			break;
-		case KTAG_OBJECT_TYPE:
+		case KMIP_TAG_OBJECT_TYPE:
 			if (it.type != TTLV_ENUMERATION)
 				return STORE_E_CORRUPT;
 			r->object_type = rd32(it.val);
 			seen |= 4;
 			break;
-		case KTAG_STATE:
+		case KMIP_TAG_STATE:
 			if (it.type != TTLV_ENUMERATION)
 				return STORE_E_CORRUPT;
 			r->state = rd32(it.val);
@@ -141,7 +142,7 @@ store_rec_parse(const void *data, size_t len, struct store_rec *r)
 			r->material = it.val;
 			r->material_len = it.len;
 			break;
-		case KTAG_ATTRIBUTES:
+		case KMIP_TAG_ATTRIBUTES:
 			if (it.type != TTLV_STRUCTURE)
 				return STORE_E_CORRUPT;
 			r->attrs = top.val + off;
@@ -184,10 +185,10 @@ object_valid(const struct store_object *o)
 	if (o->material_len > STORE_RECORD_MAX)
 		return STORE_E_INVALID;
 	if (o->attrs != NULL) {
-		if (o->attrs->tag != KTAG_ATTRIBUTES || o->attrs->type != TTLV_STRUCTURE)
+		if (o->attrs->tag != KMIP_TAG_ATTRIBUTES || o->attrs->type != TTLV_STRUCTURE)
 			return STORE_E_INVALID;
-		if (attr_enum_differs(o->attrs, KTAG_STATE, o->state) ||
-		    attr_enum_differs(o->attrs, KTAG_OBJECT_TYPE, o->object_type))
+		if (attr_enum_differs(o->attrs, KMIP_TAG_STATE, o->state) ||
+		    attr_enum_differs(o->attrs, KMIP_TAG_OBJECT_TYPE, o->object_type))
 			return STORE_E_INVALID;
 	}
 	return STORE_OK;
@@ -210,10 +211,10 @@ store_rec_encode(const struct store_object *o, uint64_t seq, uint8_t **buf, size
 		return rc;
 	ttlv_enc_init(&e);
 	ttlv_enc_begin(&e, STAG_RECORD);
-	ttlv_enc_cstr(&e, KTAG_UNIQUE_IDENTIFIER, o->uid);
+	ttlv_enc_cstr(&e, KMIP_TAG_UNIQUE_IDENTIFIER, o->uid);
 	ttlv_enc_cstr(&e, STAG_OWNER, o->owner);
-	ttlv_enc_enum(&e, KTAG_OBJECT_TYPE, o->object_type);
-	ttlv_enc_enum(&e, KTAG_STATE, o->state);
+	ttlv_enc_enum(&e, KMIP_TAG_OBJECT_TYPE, o->object_type);
+	ttlv_enc_enum(&e, KMIP_TAG_STATE, o->state);
 	ttlv_enc_long(&e, STAG_SEQ, (int64_t)seq);
 	ttlv_enc_enum(&e, STAG_MATERIAL_FORMAT, o->material_format);
 	if (o->material_len > 0)
@@ -221,7 +222,7 @@ store_rec_encode(const struct store_object *o, uint64_t seq, uint8_t **buf, size
 	if (o->attrs != NULL)
 		ttlv_enc_item(&e, o->attrs);
 	else {
-		ttlv_enc_begin(&e, KTAG_ATTRIBUTES);
+		ttlv_enc_begin(&e, KMIP_TAG_ATTRIBUTES);
 		ttlv_enc_end(&e);
 	}
 	ttlv_enc_end(&e);
@@ -268,7 +269,7 @@ store_rec_decode_attrs(const struct store_rec *r, struct ttlv **attrs, struct tt
 	if (r->attrs == NULL) {
 		if ((*arena = ttlv_arena_new()) == NULL)
 			return STORE_E_NOMEM;
-		if ((*attrs = ttlv_new_struct(*arena, KTAG_ATTRIBUTES)) == NULL) {
+		if ((*attrs = ttlv_new_struct(*arena, KMIP_TAG_ATTRIBUTES)) == NULL) {
 			ttlv_arena_free(*arena);
 			*arena = NULL;
 			return STORE_E_NOMEM;
@@ -461,15 +462,15 @@ store_rec_ientries(const struct store_rec *r, size_t maxkey, struct store_ientry
 				goto corrupt;
 			text = NULL;
 			tlen = 0;
-			if (it.tag == KTAG_NAME && it.type == TTLV_STRUCTURE) {
-				if ((text = raw_child_text(&it, KTAG_NAME_VALUE, &tlen)) != NULL &&
+			if (it.tag == KMIP_TAG_NAME && it.type == TTLV_STRUCTURE) {
+				if ((text = raw_child_text(&it, KMIP_TAG_NAME_VALUE, &tlen)) != NULL &&
 				    ient_add(&l, DB_IDX_NAME, text, tlen, false, 0) != 0)
 					goto nomem;
-			} else if (it.tag == KTAG_LINK && it.type == TTLV_STRUCTURE) {
-				if ((text = raw_child_text(&it, KTAG_LINKED_OBJECT_ID, &tlen)) != NULL &&
+			} else if (it.tag == KMIP_TAG_LINK && it.type == TTLV_STRUCTURE) {
+				if ((text = raw_child_text(&it, KMIP_TAG_LINKED_OBJECT_IDENTIFIER, &tlen)) != NULL &&
 				    ient_add(&l, DB_IDX_LINK, text, tlen, false, 0) != 0)
 					goto nomem;
-			} else if (it.tag == KTAG_OBJECT_GROUP && it.type == TTLV_TEXT_STRING) {
+			} else if (it.tag == KMIP_TAG_OBJECT_GROUP && it.type == TTLV_TEXT_STRING) {
 				if (ient_add(&l, DB_IDX_GROUP, it.val, it.len, false, 0) != 0)
 					goto nomem;
 			}
@@ -502,7 +503,7 @@ store_object_new(void)
 	if ((a = ttlv_arena_new()) == NULL)
 		return NULL;
 	if ((o = ttlv_arena_alloc(a, sizeof(*o))) == NULL ||
-	    (o->attrs = ttlv_new_struct(a, KTAG_ATTRIBUTES)) == NULL) {
+	    (o->attrs = ttlv_new_struct(a, KMIP_TAG_ATTRIBUTES)) == NULL) {
 		ttlv_arena_free(a);
 		return NULL;
 	}

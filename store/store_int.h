@@ -28,29 +28,15 @@ enum store_db {
 #define STORE_REC_VERSION	1	/* record header version written */
 #define STORE_REC_HDR		8	/* 'K' 'S' version header-length, 4 bytes reserved */
 
-/* Tags of the record structure: KMIP's where they exist, private extension tags (0x54FFxx) otherwise. */
+/*
+ * The store's own tags in the record structure, private extension tags (0x54FFxx); the record's other items
+ * carry KMIP's tags (proto/names.h).
+ */
 #define STAG_RECORD		0x54FF00u
 #define STAG_OWNER		0x54FF01u
 #define STAG_SEQ		0x54FF02u
 #define STAG_MATERIAL_FORMAT	0x54FF03u
 #define STAG_MATERIAL		0x54FF04u
-#define KTAG_UNIQUE_IDENTIFIER	0x420094u
-#define KTAG_OBJECT_TYPE	0x420057u
-#define KTAG_STATE		0x42008Du
-#define KTAG_ATTRIBUTES		0x420125u
-#define KTAG_NAME		0x420053u
-#define KTAG_NAME_VALUE		0x420055u
-#define KTAG_OBJECT_GROUP	0x420056u
-#define KTAG_LINK		0x42004Au
-#define KTAG_LINKED_OBJECT_ID	0x42004Cu
-#define KTAG_USAGE_MASK		0x42002Cu
-#define KTAG_FRESH		0x4200A8u
-#define KTAG_OBJECT_GROUP_MEMBER 0x4200ACu
-
-#define KMIP_STATE_DESTROYED		5u
-#define KMIP_STATE_DESTROYED_COMPROMISED 6u
-#define KMIP_GROUP_MEMBER_FRESH		1u
-#define KMIP_GROUP_MEMBER_DEFAULT	2u
 
 /* One logged change of a group's child transaction, replayed if the group's commit finds the map full. */
 struct store_op {
