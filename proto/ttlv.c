@@ -1,9 +1,12 @@
 /*
- * TTLV items: building trees in an arena, navigating and comparing them.
+ * TTLV items: building trees in an arena, navigating, comparing, copying and pruning them.
  */
 #include <string.h>
 
 #include "proto/ttlv.h"
+
+/* ttlv_copy() refuses a tree deeper than this below the item copied: it recurses, and no attribute comes near. */
+#define COPY_MAX_DEPTH	32
 
 /* Returns a new item of the given tag and type with no value, or NULL when out of memory. */
 static struct ttlv *
@@ -247,4 +250,83 @@ ttlv_equal(const struct ttlv *a, const struct ttlv *b)
 		return a->length == b->length &&
 		    (a->length == 0 || memcmp(a->v.bytes.data, b->v.bytes.data, a->length) == 0);
 	}
+}
+
+/* Deep copy with a depth bound, so a cyclic or absurd tree cannot recurse forever. */
+static struct ttlv *
+copy_item(struct ttlv_arena *a, const struct ttlv *src, int depth)
+{
+	struct ttlv *t, *c;
+	const struct ttlv *sc;
+	uint8_t *p;
+
+	if (depth > COPY_MAX_DEPTH)
+		return NULL;
+	if ((t = ttlv_arena_alloc(a, sizeof(*t))) == NULL)
+		return NULL;
+	*t = *src;
+	t->next = NULL;
+	switch (src->type) {
+	case TTLV_STRUCTURE:
+		t->v.s.first = t->v.s.last = NULL;
+		t->v.s.count = 0;
+		for (sc = src->v.s.first; sc != NULL; sc = sc->next) {
+			if ((c = copy_item(a, sc, depth + 1)) == NULL)
+				return NULL;
+			ttlv_append(t, c);
+		}
+		break;
+	case TTLV_TEXT_STRING:
+	case TTLV_BYTE_STRING:
+	case TTLV_BIG_INTEGER:
+		if ((p = ttlv_arena_alloc(a, (size_t)src->length + 1)) == NULL)
+			return NULL;
+		if (src->length > 0)
+			memcpy(p, src->v.bytes.data, src->length);
+		p[src->length] = 0;
+		t->v.bytes.data = p;
+		break;
+	default:
+		break;
+	}
+	return t;
+}
+
+/* Deep copy of an item (and its subtree) into an arena; NULL on ENOMEM or a tree deeper than 32. */
+struct ttlv *
+ttlv_copy(struct ttlv_arena *a, const struct ttlv *item)
+{
+	if (a == NULL || item == NULL)
+		return NULL;
+	return copy_item(a, item, 0);
+}
+
+/* Unlinks the index-th child with this tag (all when index < 0); returns the number removed. */
+unsigned
+ttlv_remove(struct ttlv *parent, uint32_t tag, int index)
+{
+	struct ttlv *c, *prev = NULL, *next;
+	unsigned removed = 0;
+	int i = 0;
+
+	if (parent == NULL || parent->type != TTLV_STRUCTURE)
+		return 0;
+	for (c = parent->v.s.first; c != NULL; c = next) {
+		next = c->next;
+		if (c->tag == tag && (index < 0 || i++ == index)) {
+			if (prev == NULL)
+				parent->v.s.first = next;
+			else
+				prev->next = next;
+			if (parent->v.s.last == c)
+				parent->v.s.last = prev;
+			parent->v.s.count--;
+			c->next = NULL;
+			removed++;
+			if (index >= 0)
+				break;
+		} else
+			prev = c;
+	}
+	return removed;
 }

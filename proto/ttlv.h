@@ -1,9 +1,9 @@
 /*
  * proto/ttlv.h: TTLV items, the unit of the KMIP wire, and the arena that owns them.
  *
- * Item types, struct ttlv, an arena that owns every item of one message, and building, navigating and
- * comparing trees of items. The codec (decode.h, encode.h), the name tables (names.h), the message model
- * (message.h), the client (client.h) and the XML encoding (xml.h) all work on these items.
+ * Item types, struct ttlv, an arena that owns every item of one message, and building, navigating,
+ * comparing, copying and pruning trees of items. The codec (decode.h, encode.h), the name tables (names.h),
+ * the message model (message.h), the client (client.h) and the XML encoding (xml.h) all work on these items.
  *
  * Symbol prefix: ttlv_.
  */
@@ -99,5 +99,16 @@ struct ttlv *ttlv_find_next(const struct ttlv *prev);
 unsigned ttlv_count(const struct ttlv *parent, uint32_t tag);
 /* Deep equality: tags, types, lengths, values and children in order. */
 bool ttlv_equal(const struct ttlv *a, const struct ttlv *b);
+
+/*
+ * Deep copy of an item and its subtree into an arena (to move request attributes into a stored object), with
+ * byte-like values NUL-terminated. NULL on ENOMEM, or for a tree more than 32 levels deep below item.
+ */
+struct ttlv *ttlv_copy(struct ttlv_arena *a, const struct ttlv *item) TTLV_WUR;
+/*
+ * Unlinks the index-th child of parent with this tag (index < 0: all of them) and returns how many were
+ * removed (0 when parent is NULL or not a Structure). A removed item stays in the arena, its next cleared.
+ */
+unsigned ttlv_remove(struct ttlv *parent, uint32_t tag, int index);
 
 #endif

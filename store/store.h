@@ -154,11 +154,6 @@ int store_object_set_material(struct store_object *o, const void *p, size_t len,
 /* Wipes and frees an object from store_get or store_object_new; NULL is accepted. */
 void store_object_free(struct store_object *o);
 
-/* Deep copy of an item into an arena (to move request attributes into an object), NULL on ENOMEM. */
-struct ttlv *store_ttlv_copy(struct ttlv_arena *a, const struct ttlv *item) STORE_WUR;
-/* Removes the index-th child with this tag (index < 0: all of them); returns how many were removed. */
-unsigned store_attrs_remove(struct ttlv *attrs, uint32_t tag, int index);
-
 /* Storage Status Mask bits (KMIP 1.x; Destroyed is 2.x). */
 #define STORE_STATUS_ONLINE	0x1u
 #define STORE_STATUS_ARCHIVAL	0x2u

@@ -283,7 +283,7 @@ attr_from_v1(struct ttlv_arena *arena, const struct ttlv *attribute, int32_t *in
 			goto nomem;
 		struct ttlv *v = ttlv_new_text(arena, KMIP_TAG_VENDOR_IDENTIFICATION, s, (size_t)(dash - s));
 		struct ttlv *n = ttlv_new_text(arena, KMIP_TAG_ATTRIBUTE_NAME, dash + 1, strlen(dash + 1));
-		struct ttlv *val = store_ttlv_copy(arena, value);
+		struct ttlv *val = ttlv_copy(arena, value);
 
 		if (v == NULL || n == NULL || val == NULL)
 			goto nomem;
@@ -297,7 +297,7 @@ attr_from_v1(struct ttlv_arena *arena, const struct ttlv *attribute, int32_t *in
 		return NULL;
 	}
 	/* The value takes the attribute's tag; a structured value keeps its fields. */
-	if ((item = store_ttlv_copy(arena, value)) == NULL)
+	if ((item = ttlv_copy(arena, value)) == NULL)
 		goto nomem;
 	item->tag = tag;
 	if (attr_check(item, err) != 0)
@@ -352,12 +352,12 @@ attrs_from_request(struct ttlv_arena *arena, unsigned version, const struct ttlv
 				    "unexpected item 0x%06x among attributes", c->tag);
 			/* In 2.x an Attribute is a vendor attribute already in internal form. */
 			if (KMIP_VERSION_MAJOR(version) >= 2) {
-				if ((item = store_ttlv_copy(arena, c)) == NULL)
+				if ((item = ttlv_copy(arena, c)) == NULL)
 					return kmip_error_set(err, KMIP_RESULT_REASON_GENERAL_FAILURE, "out of memory");
 			} else if ((item = attr_from_v1(arena, c, &index, err)) == NULL) {
 				return -1;
 			}
-		} else if ((item = store_ttlv_copy(arena, c)) == NULL) {
+		} else if ((item = ttlv_copy(arena, c)) == NULL) {
 			return kmip_error_set(err, KMIP_RESULT_REASON_GENERAL_FAILURE, "out of memory");
 		}
 		if (take(arena, dst, item, err) != 0)
@@ -466,14 +466,21 @@ attrs_count_like(const struct ttlv *attrs, const struct ttlv *like)
 	return n;
 }
 
-/* Unlinks the children of attrs that are instances of like (only the index-th when index >= 0). */
+/*
+ * Unlinks the children of attrs that are instances of like (only the index-th when index >= 0). The instances
+ * of any attribute but a custom one are the children with its tag, ttlv_remove()'s job; those of a custom one
+ * are told apart by vendor and name as well.
+ */
 unsigned
 attrs_remove_like(struct ttlv *attrs, const struct ttlv *like, int32_t index)
 {
+	const struct ttlv *vendor, *name;
 	struct ttlv *c, *prev = NULL, *next;
 	unsigned removed = 0;
 	int32_t seen = 0;
 
+	if (!custom_parts(like, &vendor, &name))
+		return ttlv_remove(attrs, like->tag, index);
 	for (c = attrs->v.s.first; c != NULL; c = next) {
 		next = c->next;
 		if (!attr_same_kind(c, like) || (index >= 0 && seen++ != index)) {
@@ -496,7 +503,7 @@ attrs_remove_like(struct ttlv *attrs, const struct ttlv *like, int32_t index)
 int
 attrs_set(struct ttlv_arena *arena, struct ttlv *attrs, const struct ttlv *item)
 {
-	struct ttlv *copy = store_ttlv_copy(arena, item);
+	struct ttlv *copy = ttlv_copy(arena, item);
 
 	if (copy == NULL)
 		return -1;

@@ -126,7 +126,7 @@ new_object(struct op_ctx *ctx, struct store_txn *txn, const char *owner, uint32_
 	    attrs_set_enum(o->arena, o->attrs, KMIP_TAG_OBJECT_TYPE, type) != 0)
 		goto nomem;
 	for (c = client != NULL ? client->v.s.first : NULL; c != NULL; c = c->next) {
-		struct ttlv *copy = store_ttlv_copy(o->arena, c);
+		struct ttlv *copy = ttlv_copy(o->arena, c);
 
 		if (copy == NULL)
 			goto nomem;
@@ -554,12 +554,12 @@ pair_half(struct op_ctx *ctx, struct store_txn *txn, const char *owner, uint32_t
 	for (c = common->v.s.first; c != NULL; c = c->next) {
 		if (attrs_get_like(own, c, 0) != NULL)
 			continue;
-		if ((copy = store_ttlv_copy(ctx->arena, c)) == NULL)
+		if ((copy = ttlv_copy(ctx->arena, c)) == NULL)
 			goto nomem;
 		ttlv_append(merged, copy);
 	}
 	for (c = own->v.s.first; c != NULL; c = c->next) {
-		if ((copy = store_ttlv_copy(ctx->arena, c)) == NULL)
+		if ((copy = ttlv_copy(ctx->arena, c)) == NULL)
 			goto nomem;
 		ttlv_append(merged, copy);
 	}
@@ -848,12 +848,12 @@ rekey_attrs(struct op_ctx *ctx, const struct store_object *old, const struct ttl
 	for (c = old->attrs->v.s.first; c != NULL; c = c->next) {
 		if (!inherited(c) || (given != NULL && attrs_get_like(given, c, 0) != NULL))
 			continue;
-		if ((copy = store_ttlv_copy(ctx->arena, c)) == NULL)
+		if ((copy = ttlv_copy(ctx->arena, c)) == NULL)
 			goto nomem;
 		ttlv_append(attrs, copy);
 	}
 	for (c = given != NULL ? given->v.s.first : NULL; c != NULL; c = c->next) {
-		if ((copy = store_ttlv_copy(ctx->arena, c)) == NULL)
+		if ((copy = ttlv_copy(ctx->arena, c)) == NULL)
 			goto nomem;
 		ttlv_append(attrs, copy);
 	}
@@ -873,7 +873,7 @@ link_replacement(struct op_ctx *ctx, struct store_object *old, struct store_obje
 	if (attrs_add_link(new->arena, new->attrs, KMIP_LINK_TYPE_REPLACED_OBJECT_LINK, old->uid) != 0 ||
 	    attrs_add_link(old->arena, old->attrs, KMIP_LINK_TYPE_REPLACEMENT_OBJECT_LINK, new->uid) != 0)
 		return ops_nomem(ctx);
-	(void)store_attrs_remove(old->attrs, KMIP_TAG_NAME, -1);
+	(void)ttlv_remove(old->attrs, KMIP_TAG_NAME, -1);
 	return 0;
 }
 

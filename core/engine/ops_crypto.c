@@ -719,7 +719,7 @@ consume_usage(struct op_ctx *ctx, const char *uid, size_t bytes)
 		    "(%lld left, %lld needed)", uid, (long long)left, (long long)need);
 		goto out;
 	}
-	if ((copy = store_ttlv_copy(o->arena, ul)) == NULL) {
+	if ((copy = ttlv_copy(o->arena, ul)) == NULL) {
 		ops_nomem(ctx);
 		goto out;
 	}

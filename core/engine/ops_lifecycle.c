@@ -118,7 +118,7 @@ op_revoke(struct op_ctx *ctx)
 		    o->uid, state_name(o->state), compromise ? "as compromised" : "for this reason");
 		goto fail;
 	}
-	if ((copy = store_ttlv_copy(o->arena, reason)) == NULL || attrs_set(o->arena, o->attrs, copy) != 0)
+	if ((copy = ttlv_copy(o->arena, reason)) == NULL || attrs_set(o->arena, o->attrs, copy) != 0)
 		goto nomem;
 	if (compromise) {
 		o->state = o->state == KMIP_STATE_DESTROYED ? KMIP_STATE_DESTROYED_COMPROMISED : KMIP_STATE_COMPROMISED;

@@ -31,7 +31,7 @@ locate_filter(struct op_ctx *ctx, struct ttlv *filter)
 	if (KMIP_VERSION_MAJOR(ctx->version) >= 2) {
 		src = ttlv_find(p, KMIP_TAG_ATTRIBUTES);
 		for (c = src != NULL && src->type == TTLV_STRUCTURE ? src->v.s.first : NULL; c != NULL; c = c->next) {
-			if ((item = store_ttlv_copy(ctx->arena, c)) == NULL)
+			if ((item = ttlv_copy(ctx->arena, c)) == NULL)
 				return ops_nomem(ctx);
 			if (attr_check(item, &ctx->err) != 0)
 				return -1;
@@ -162,7 +162,7 @@ locate_share(const char *owner, const char *group, size_t group_len, void *arg)
 		return;
 	}
 	for (c = q.filter->v.s.first; c != NULL; c = c->next) {
-		if ((copy = store_ttlv_copy(sq->ctx->arena, c)) == NULL) {
+		if ((copy = ttlv_copy(sq->ctx->arena, c)) == NULL) {
 			sq->found->rc = STORE_E_NOMEM;
 			return;
 		}
@@ -207,7 +207,7 @@ op_locate(struct op_ctx *ctx)
 	    optional_count(ctx, KMIP_TAG_STORAGE_STATUS_MASK, &mask) != 0)
 		return -1;
 	if (member != NULL) {
-		struct ttlv *copy = store_ttlv_copy(ctx->arena, member);
+		struct ttlv *copy = ttlv_copy(ctx->arena, member);
 
 		if (copy == NULL)
 			return ops_nomem(ctx);

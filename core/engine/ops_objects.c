@@ -564,7 +564,7 @@ apply_edit(struct op_ctx *ctx, enum edit kind, struct ttlv *item, const struct t
 			goto out;
 		}
 		at = (int32_t)attrs_count_like(o->attrs, like);
-		if ((copy = store_ttlv_copy(o->arena, item)) == NULL)
+		if ((copy = ttlv_copy(o->arena, item)) == NULL)
 			goto nomem;
 		ttlv_append(o->attrs, copy);
 		break;
@@ -577,7 +577,7 @@ apply_edit(struct op_ctx *ctx, enum edit kind, struct ttlv *item, const struct t
 		}
 		/* FALLTHROUGH */
 	case EDIT_MODIFY:
-		if ((copy = store_ttlv_copy(o->arena, item)) == NULL)
+		if ((copy = ttlv_copy(o->arena, item)) == NULL)
 			goto nomem;
 		if (target != NULL) {
 			/* Replace in place, so the instance keeps its index. */
@@ -589,7 +589,7 @@ apply_edit(struct op_ctx *ctx, enum edit kind, struct ttlv *item, const struct t
 		}
 		break;
 	case EDIT_DELETE:
-		item = store_ttlv_copy(ctx->arena, target);
+		item = ttlv_copy(ctx->arena, target);
 		if (item == NULL)
 			goto nomem;
 		if (current != NULL)

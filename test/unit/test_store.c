@@ -421,7 +421,7 @@ test_crud(void **state)
 	/* Replace: new state, material removed, one attribute fewer. */
 	o->state = ST_ACTIVE;
 	assert_int_equal(store_object_set_material(o, NULL, 0, 0), STORE_OK);
-	assert_int_equal(store_attrs_remove(o->attrs, T_USAGE, -1), 1);
+	assert_int_equal(ttlv_remove(o->attrs, T_USAGE, -1), 1);
 	put_durable(f->s, o);
 	assert_int_equal(store_txn_begin(f->s, false, &t), STORE_OK);
 	assert_int_equal(store_get(t, "1", &g), STORE_OK);
@@ -1655,14 +1655,14 @@ test_ttlv_copy(void **state)
 	assert_int_equal(store_object_set(o, "1", "a", 1, 1), STORE_OK);
 	add_name(o, "copied");
 	add_vendor(o, "x", "k", "v");
-	c = store_ttlv_copy(p->arena, o->attrs);
+	c = ttlv_copy(p->arena, o->attrs);
 	assert_non_null(c);
 	store_object_free(o);	/* the copy does not share memory with the original */
 	assert_int_equal(ttlv_count(c, T_NAME), 1);
 	assert_string_equal((const char *)ttlv_find(ttlv_find(c, T_NAME), T_NAME_VALUE)->v.bytes.data,
 	    "copied");
-	assert_int_equal(store_attrs_remove(c, T_NAME, 0), 1);
-	assert_int_equal(store_attrs_remove(c, T_NAME, 0), 0);
+	assert_int_equal(ttlv_remove(c, T_NAME, 0), 1);
+	assert_int_equal(ttlv_remove(c, T_NAME, 0), 0);
 	assert_int_equal(c->v.s.count, 1);
 	assert_ptr_equal(c->v.s.first, c->v.s.last);
 	store_object_free(p);
