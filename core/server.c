@@ -548,7 +548,7 @@ server_free(struct server *srv)
 		event_free(srv->commit_ev);
 	if (srv->store != NULL) {
 		/* Connections are gone, so nothing waits for a pending group: make it durable anyway. */
-		if (store_group_commit(srv->store) != 0)
+		if (store_group_commit(srv->store, NULL, NULL) != 0)
 			log_warnx("store: final commit failed: %s", store_last_error(srv->store));
 		store_close(srv->store);
 	}

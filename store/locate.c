@@ -3,6 +3,10 @@
  * under the query's key, LMDB counts duplicates in constant time), walked newest first; every candidate
  * is then checked against the owner rule, the storage status mask and every filter attribute, including
  * the one the index came from (index keys may be truncated).
+ *
+ * Writes staged in the group (not yet in LMDB, nor in its indexes) are checked one by one against the
+ * query (a group is small), and merged into the durable results in creation order; a durable candidate
+ * the group wrote or removed is judged by its staged version only.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -358,28 +362,18 @@ plan_choose(struct store_txn *t, const struct store_query *q, struct plan *best)
 	return rc;
 }
 
-/* Checks one candidate; *match set. */
+/* Checks one record against the query; *match set. */
 static int
-candidate(struct store_txn *t, const struct store_query *q, const MDB_val *uid, uint32_t mask,
+record_matches(struct store_txn *t, const struct store_query *q, const struct store_rec *rp, uint32_t mask,
     bool decode, bool *match)
 {
+	const struct store_rec r = *rp;
 	struct ttlv_arena *arena;
 	struct ttlv *attrs;
-	struct store_rec r;
-	MDB_val k = *uid, v;
 	bool destroyed;
 	int rc;
 
 	*match = false;
-	if ((rc = store_db_get(t, DB_OBJ, &k, &v)) == STORE_E_NOTFOUND)
-		return STORE_OK;	/* an index entry without record cannot match */
-	if (rc != STORE_OK)
-		return rc;
-	if ((rc = store_rec_parse(v.mv_data, v.mv_size, &r)) != STORE_OK) {
-		snprintf(t->s->err, sizeof(t->s->err), "record %.*s is corrupt", (int)uid->mv_size,
-		    (const char *)uid->mv_data);
-		return rc;
-	}
 	if (!q->is_admin &&
 	    (r.owner_len != strlen(q->identity) || memcmp(r.owner, q->identity, r.owner_len) != 0))
 		return STORE_OK;
@@ -395,8 +389,7 @@ candidate(struct store_txn *t, const struct store_query *q, const MDB_val *uid, 
 		return STORE_OK;
 	}
 	if ((rc = store_rec_decode_attrs(&r, &attrs, &arena)) != STORE_OK) {
-		snprintf(t->s->err, sizeof(t->s->err), "record %.*s has corrupt attributes", (int)uid->mv_size,
-		    (const char *)uid->mv_data);
+		snprintf(t->s->err, sizeof(t->s->err), "record %.*s has corrupt attributes", (int)r.uid_len, r.uid);
 		return rc;
 	}
 	*match = attrs_match(attrs, q->filter);
@@ -404,22 +397,142 @@ candidate(struct store_txn *t, const struct store_query *q, const MDB_val *uid, 
 	return STORE_OK;
 }
 
+/* Checks one durable candidate; *match set, *seq its creation sequence. Staged ones are not looked at. */
+static int
+candidate(struct store_txn *t, const struct store_query *q, const MDB_val *uid, uint32_t mask,
+    bool decode, bool *match, uint64_t *seq)
+{
+	struct store_rec r;
+	MDB_val k = *uid, v;
+	int rc;
+
+	*match = false;
+	if (store_staged_get(t->s, uid->mv_data, uid->mv_size) != NULL)
+		return STORE_OK;	/* the group changed it: judged in its staged form */
+	if ((rc = store_db_get(t, DB_OBJ, &k, &v)) == STORE_E_NOTFOUND)
+		return STORE_OK;	/* an index entry without record cannot match */
+	if (rc != STORE_OK)
+		return rc;
+	if ((rc = store_rec_parse(v.mv_data, v.mv_size, &r)) != STORE_OK) {
+		snprintf(t->s->err, sizeof(t->s->err), "record %.*s is corrupt", (int)uid->mv_size,
+		    (const char *)uid->mv_data);
+		return rc;
+	}
+	*seq = r.seq;
+	return record_matches(t, q, &r, mask, decode, match);
+}
+
+/* The staged writes a query matches, newest first. */
+struct staged_matches {
+	struct store_txn *t;
+	const struct store_query *q;
+	uint32_t mask;
+	bool decode;
+	const struct store_staged **v;
+	size_t n, cap, next;		/* next: the first not yet merged into the results */
+	int rc;
+};
+
+static int
+staged_match_one(const struct store_staged *e, void *arg)
+{
+	struct staged_matches *m = arg;
+	const struct store_staged **nv;
+	struct store_rec r;
+	bool match;
+
+	if (e->deleted)
+		return 0;
+	if ((m->rc = store_rec_parse(e->rec, e->rec_len, &r)) != STORE_OK ||
+	    (m->rc = record_matches(m->t, m->q, &r, m->mask, m->decode, &match)) != STORE_OK)
+		return -1;
+	if (!match)
+		return 0;
+	if (m->n == m->cap) {
+		m->cap = m->cap == 0 ? 16 : m->cap * 2;
+		if ((nv = reallocarray(m->v, m->cap, sizeof(*nv))) == NULL) {
+			m->rc = STORE_E_NOMEM;
+			return -1;
+		}
+		m->v = nv;
+	}
+	m->v[m->n++] = e;
+	return 0;
+}
+
+static int
+newest_first(const void *a, const void *b)
+{
+	const struct store_staged *x = *(const struct store_staged *const *)a;
+	const struct store_staged *y = *(const struct store_staged *const *)b;
+
+	return x->seq < y->seq ? 1 : x->seq > y->seq ? -1 : 0;
+}
+
+/* Collects the staged writes that match, sorted newest first. */
+static int
+staged_matches(struct staged_matches *m)
+{
+	if (store_staged_each(m->t->s, staged_match_one, m) != 0)
+		return m->rc;
+	if (m->n > 1)
+		qsort(m->v, m->n, sizeof(*m->v), newest_first);
+	return STORE_OK;
+}
+
+/* Where the results of a query go, counted against Offset Items and Maximum Items. */
+struct emit {
+	const struct store_query *q;
+	struct results res;
+	size_t matched;
+};
+
+/* Takes one match; -1 on ENOMEM, 1 when nothing more is wanted, else 0. */
+static int
+emit(struct emit *em, const void *uid, size_t len)
+{
+	em->matched++;
+	if (em->matched <= em->q->offset_items)
+		return 0;
+	if (em->q->maximum_items == 0 || em->res.n < em->q->maximum_items)
+		return results_add(&em->res, uid, len) != 0 ? -1 : 0;
+	return em->q->located_items == NULL ? 1 : 0;
+}
+
+/* Emits the staged matches newer than seq (all of them when all); same returns as emit(). */
+static int
+emit_staged(struct emit *em, struct staged_matches *m, uint64_t seq, bool all)
+{
+	int rc;
+
+	for (; m->next < m->n && (all || m->v[m->next]->seq > seq); m->next++) {
+		store_staged_read(m->t, m->v[m->next]);
+		if ((rc = emit(em, m->v[m->next]->uid, m->v[m->next]->uid_len)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
 /* Runs a query: see store.h. */
 int
 store_locate(struct store_txn *t, const struct store_query *q, char ***uids, size_t *n, char **cause)
 {
-	struct results res = { 0 };
+	struct staged_matches sm;
+	struct emit em;
 	struct plan plan;
 	MDB_cursor *c = NULL;
 	MDB_val k, v, uid;
-	size_t matched = 0;
 	uint32_t mask;
+	uint64_t seq;
 	bool decode, match;
-	int rc, mrc;
+	int rc, mrc, erc = 0;
 	MDB_cursor_op first, next;
 
 	*uids = NULL;
 	*n = 0;
+	memset(&em, 0, sizeof(em));
+	memset(&sm, 0, sizeof(sm));
+	em.q = q;
 	if (q != NULL && q->located_items != NULL)
 		*q->located_items = 0;
 	if (t == NULL || q == NULL) {
@@ -433,11 +546,17 @@ store_locate(struct store_txn *t, const struct store_query *q, char ***uids, siz
 	mask = q->storage_status_mask != 0 ? q->storage_status_mask : STORE_STATUS_ONLINE;
 	if (!(mask & (STORE_STATUS_ONLINE | STORE_STATUS_DESTROYED)))
 		return STORE_OK;	/* archive is not supported: no archived objects */
+	decode = needs_attrs(q->filter);
+	sm.t = t;
+	sm.q = q;
+	sm.mask = mask;
+	sm.decode = decode;
+	if ((rc = staged_matches(&sm)) != STORE_OK)
+		goto fail;
 	if ((rc = plan_choose(t, q, &plan)) != STORE_OK)
 		goto fail;
 	if (plan.db != DB_SEQ && plan.count == 0)
-		return STORE_OK;
-	decode = needs_attrs(q->filter);
+		goto done;
 	if ((mrc = mdb_cursor_open(t->txn, t->s->dbi[plan.db], &c)) != 0) {
 		rc = store_fail(t->s, mrc, "locate");
 		goto fail;
@@ -452,7 +571,8 @@ store_locate(struct store_txn *t, const struct store_query *q, char ***uids, siz
 		first = MDB_LAST_DUP;
 		next = MDB_PREV_DUP;
 	}
-	for (mrc = mdb_cursor_get(c, &k, &v, first); mrc == 0; mrc = mdb_cursor_get(c, &k, &v, next)) {
+	for (mrc = mdb_cursor_get(c, &k, &v, first); mrc == 0 && erc == 0;
+	    mrc = mdb_cursor_get(c, &k, &v, next)) {
 		if (plan.db == DB_SEQ)
 			uid = v;
 		else {
@@ -464,36 +584,38 @@ store_locate(struct store_txn *t, const struct store_query *q, char ***uids, siz
 			uid.mv_data = (uint8_t *)v.mv_data + 8;
 			uid.mv_size = v.mv_size - 8;
 		}
-		if ((rc = candidate(t, q, &uid, mask, decode, &match)) != STORE_OK)
+		if ((rc = candidate(t, q, &uid, mask, decode, &match, &seq)) != STORE_OK)
 			goto fail;
 		if (!match)
 			continue;
-		matched++;
-		if (matched <= q->offset_items)
-			continue;
-		if (q->maximum_items == 0 || res.n < q->maximum_items) {
-			if (results_add(&res, uid.mv_data, uid.mv_size) != 0) {
-				rc = STORE_E_NOMEM;
-				goto fail;
-			}
-		} else if (q->located_items == NULL)
-			break;
+		/* Staged matches created after this one come first: results are newest first. */
+		if ((erc = emit_staged(&em, &sm, seq, false)) == 0)
+			erc = emit(&em, uid.mv_data, uid.mv_size);
 	}
 	if (mrc != 0 && mrc != MDB_NOTFOUND) {
 		rc = store_fail(t->s, mrc, "locate");
 		goto fail;
 	}
 done:
-	mdb_cursor_close(c);
+	if (erc == 0)
+		erc = emit_staged(&em, &sm, 0, true);
+	if (erc < 0) {
+		rc = STORE_E_NOMEM;
+		goto fail;
+	}
+	if (c != NULL)
+		mdb_cursor_close(c);
+	free(sm.v);
 	if (q->located_items != NULL)
-		*q->located_items = matched;
-	*uids = res.v;
-	*n = res.n;
+		*q->located_items = em.matched;
+	*uids = em.res.v;
+	*n = em.res.n;
 	return STORE_OK;
 fail:
 	if (c != NULL)
 		mdb_cursor_close(c);
-	store_uids_free(res.v, res.n);
+	free(sm.v);
+	store_uids_free(em.res.v, em.res.n);
 	if (cause != NULL && *cause == NULL)
 		store_set_cause(cause, "locate failed: %s (%s)", store_strerror(rc), t->s->err);
 	return rc;
@@ -508,17 +630,92 @@ static const int idx_db[STORE_IDX_COUNT] = {
 	[STORE_IDX_LINK] = DB_IDX_LINK,
 };
 
+/* What store_index_uids() looks for among the staged writes. */
+struct staged_keys {
+	struct store_txn *t;
+	int db;
+	const MDB_val *key;		/* NULL: any key of the index */
+	const struct store_staged **v;
+	size_t n, cap;
+	int rc;
+};
+
+/* Keeps e when its record has an entry under the key in the index. */
+static int
+staged_key_one(const struct store_staged *e, void *arg)
+{
+	struct staged_keys *m = arg;
+	const struct store_staged **nv;
+	struct store_ientry *ie = NULL;
+	struct store_rec r;
+	MDB_val kv;
+	size_t n = 0, i;
+	bool hit = false;
+
+	if (e->deleted)
+		return 0;
+	if ((m->rc = store_rec_parse(e->rec, e->rec_len, &r)) != STORE_OK ||
+	    (m->rc = store_rec_ientries(&r, m->t->s->maxkey, &ie, &n)) != STORE_OK)
+		return -1;
+	for (i = 0; i < n && !hit; i++) {
+		if (ie[i].db != m->db)
+			continue;
+		store_ientry_val(&ie[i], &kv);
+		hit = m->key == NULL ||
+		    (kv.mv_size == m->key->mv_size && memcmp(kv.mv_data, m->key->mv_data, kv.mv_size) == 0);
+	}
+	free(ie);
+	if (!hit)
+		return 0;
+	if (m->n == m->cap) {
+		m->cap = m->cap == 0 ? 16 : m->cap * 2;
+		if ((nv = reallocarray(m->v, m->cap, sizeof(*nv))) == NULL) {
+			m->rc = STORE_E_NOMEM;
+			return -1;
+		}
+		m->v = nv;
+	}
+	m->v[m->n++] = e;
+	return 0;
+}
+
+/* Adds the staged entries from *next on that are newer than seq (all when seq is 0); -1 on ENOMEM. */
+static int
+add_staged(struct store_txn *t, struct results *res, struct staged_keys *sk, size_t *next, uint64_t seq)
+{
+	for (; *next < sk->n && (seq == 0 || sk->v[*next]->seq > seq); ++*next) {
+		store_staged_read(t, sk->v[*next]);
+		if (results_add(res, sk->v[*next]->uid, sk->v[*next]->uid_len) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Reads a big-endian creation sequence. */
+static uint64_t
+seq_of(const uint8_t *p)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
 /* Lists uids under an index key, or the whole index: see store.h. */
 int
 store_index_uids(struct store_txn *t, enum store_index idx, const char *text, uint32_t value,
     char ***uids, size_t *n)
 {
 	struct results res = { 0 };
+	struct staged_keys sk;
 	MDB_cursor *c;
 	MDB_val k, v;
 	const uint8_t *kp;
 	uint8_t num[4];
 	bool numeric, all;
+	size_t next = 0;
 	int rc, mrc;
 
 	*uids = NULL;
@@ -538,8 +735,21 @@ store_index_uids(struct store_txn *t, enum store_index idx, const char *text, ui
 		k.mv_size = store_text_key(text, strlen(text), t->s->maxkey, &kp);
 		k.mv_data = (void *)kp;
 	}
-	if ((mrc = mdb_cursor_open(t->txn, t->s->dbi[idx_db[idx]], &c)) != 0)
+	/* The group's staged writes under the key, newest first; durable entries they replace are skipped. */
+	memset(&sk, 0, sizeof(sk));
+	sk.t = t;
+	sk.db = idx_db[idx];
+	sk.key = all ? NULL : &k;
+	if (store_staged_each(t->s, staged_key_one, &sk) != 0) {
+		free(sk.v);
+		return sk.rc;
+	}
+	if (sk.n > 1)
+		qsort(sk.v, sk.n, sizeof(*sk.v), newest_first);
+	if ((mrc = mdb_cursor_open(t->txn, t->s->dbi[idx_db[idx]], &c)) != 0) {
+		free(sk.v);
 		return store_fail(t->s, mrc, "index");
+	}
 	if (all)
 		mrc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
 	else if ((mrc = mdb_cursor_get(c, &k, &v, MDB_SET)) == 0)
@@ -549,12 +759,19 @@ store_index_uids(struct store_txn *t, enum store_index idx, const char *text, ui
 			mrc = MDB_CORRUPTED;
 			break;
 		}
-		if (results_add(&res, (uint8_t *)v.mv_data + 8, v.mv_size - 8) != 0) {
+		if (store_staged_get(t->s, (const char *)v.mv_data + 8, v.mv_size - 8) != NULL)
+			continue;
+		/* Keyed lists are newest first: staged entries created after this one go before it. */
+		if ((!all && add_staged(t, &res, &sk, &next, seq_of(v.mv_data)) != 0) ||
+		    results_add(&res, (uint8_t *)v.mv_data + 8, v.mv_size - 8) != 0) {
 			mrc = ENOMEM;
 			break;
 		}
 	}
 	mdb_cursor_close(c);
+	if (mrc == MDB_NOTFOUND && add_staged(t, &res, &sk, &next, 0) != 0)
+		mrc = ENOMEM;
+	free(sk.v);
 	if (mrc != MDB_NOTFOUND) {
 		rc = store_fail(t->s, mrc, "index");
 		store_uids_free(res.v, res.n);

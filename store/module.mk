@@ -1,5 +1,5 @@
 # store: the LMDB object store (records, indexes, Locate, group commit, hot backup).
-STORE_SRCS := store/store.c store/record.c store/locate.c store/backup.c
+STORE_SRCS := store/store.c store/group.c store/record.c store/locate.c store/backup.c
 ALL_SRCS += $(STORE_SRCS)
 $(BUILD)/libstore.a: $(patsubst %.c,$(BUILD)/%.o,$(STORE_SRCS))
 

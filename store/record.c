@@ -3,7 +3,12 @@
  *
  *   'K' 'S' version header-length reserved[4]
  *   Structure 0x54FF00: Unique Identifier, Owner (0x54FF01), Object Type, State, Creation Sequence
- *   (0x54FF02), Material Format (0x54FF03), Key Material (0x54FF04, optional), Attributes (0x420125).
+ *   (0x54FF02), Revision (0x54FF05), Material Format (0x54FF03), Key Material (0x54FF04, optional),
+ *   Attributes (0x420125).
+ *
+ * The revision is the store-wide write counter at the record's last write; records written before it
+ * existed read as revision 0. Sequence and revision are fixed-size values whose place parsing reports, so
+ * a record encoded while staged gets its final numbers at commit without being encoded again.
  *
  * Readers skip children they do not know, so later versions can add fields. The fixed fields are read by
  * walking the encoded items in place (no allocation); only the Attributes structure is decoded into an
@@ -129,7 +134,14 @@ store_rec_parse(const void *data, size_t len, struct store_rec *r)
 			if (it.type != TTLV_LONG_INTEGER)
 				return STORE_E_CORRUPT;
 			r->seq = rd64(it.val);
+			r->seq_off = (size_t)(it.val - p);
 			seen |= 16;
+			break;
+		case STAG_REV:
+			if (it.type != TTLV_LONG_INTEGER)
+				return STORE_E_CORRUPT;
+			r->rev = rd64(it.val);
+			r->rev_off = (size_t)(it.val - p);
 			break;
 		case STAG_MATERIAL_FORMAT:
 			if (it.type != TTLV_ENUMERATION)
@@ -216,6 +228,7 @@ store_rec_encode(const struct store_object *o, uint64_t seq, uint8_t **buf, size
 	ttlv_enc_enum(&e, KMIP_TAG_OBJECT_TYPE, o->object_type);
 	ttlv_enc_enum(&e, KMIP_TAG_STATE, o->state);
 	ttlv_enc_long(&e, STAG_SEQ, (int64_t)seq);
+	ttlv_enc_long(&e, STAG_REV, 0);
 	ttlv_enc_enum(&e, STAG_MATERIAL_FORMAT, o->material_format);
 	if (o->material_len > 0)
 		ttlv_enc_bytes(&e, STAG_MATERIAL, o->material, o->material_len);
@@ -251,6 +264,16 @@ store_rec_encode(const struct store_object *o, uint64_t seq, uint8_t **buf, size
 fail:
 	ttlv_enc_free(&e);
 	return rc;
+}
+
+/* Writes v big-endian into the 8 bytes at p (a record's sequence or revision value). */
+void
+store_rec_patch64(uint8_t *p, uint64_t v)
+{
+	int i;
+
+	for (i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (56 - 8 * i));
 }
 
 /* Decodes the record's Attributes into a new arena (an empty structure when the record has none). */

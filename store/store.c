@@ -1,16 +1,13 @@
 /*
- * The LMDB environment, transactions and the commit policy.
+ * The LMDB environment, the record writes of a group commit, and the map's growth.
  *
- * Group commit: the first write transaction of a group opens a top-level LMDB write transaction (the
- * group) and every store write transaction is a nested transaction of it, so a failing request undoes
- * only its own writes, and store_group_commit() makes the whole group durable with one fsync. LMDB read
- * transactions cannot see a pending group, so while a group holds writes a read transaction is a nested
- * transaction too, aborted when done.
+ * Transactions and the group live in group.c: store transactions stage their writes in memory, and only
+ * store_group_commit() opens an LMDB write transaction, briefly, to apply them with the functions here.
  *
- * A full map: LMDB answers MDB_MAP_FULL inside a transaction, the request fails with STORE_E_FULL, and the
- * map doubles (up to max_map_size) at the next point where no transaction is open, since LMDB can only
- * resize then. The group's own commit may also need pages (its free list); if it finds the map full, the
- * group is re-applied from a log of its changes after growing, so earlier requests of the group survive.
+ * A full map: LMDB answers MDB_MAP_FULL inside the commit's write transaction; the map doubles (up to
+ * max_map_size) once it is closed, and the group, still in memory, is written again. At max_map_size a
+ * write is refused when staged (STORE_E_FULL) while the map keeps room for the pending group and a
+ * reserve, so that a group commit does not fail for want of pages.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -65,6 +62,8 @@ store_strerror(int err)
 		return "write in a read-only transaction";
 	case STORE_E_IO:
 		return "store I/O error";
+	case STORE_E_CONFLICT:
+		return "an object changed while this write was made";
 	default:
 		return "unknown store error";
 	}
@@ -144,66 +143,6 @@ round_page(size_t v, size_t page)
 	return (v + page - 1) / page * page;
 }
 
-/* Frees (wiping: values hold key material) every entry of a log. */
-static void
-oplog_free(struct store_oplog *l)
-{
-	struct store_op *op, *next;
-
-	for (op = l->head; op != NULL; op = next) {
-		next = op->next;
-		explicit_bzero(op->data, op->klen + op->vlen);
-		free(op);
-	}
-	l->head = l->tail = NULL;
-	l->count = 0;
-}
-
-/* Appends src's entries to dst and empties src. */
-static void
-oplog_splice(struct store_oplog *dst, struct store_oplog *src)
-{
-	if (src->head == NULL)
-		return;
-	if (dst->tail != NULL)
-		dst->tail->next = src->head;
-	else
-		dst->head = src->head;
-	dst->tail = src->tail;
-	dst->count += src->count;
-	src->head = src->tail = NULL;
-	src->count = 0;
-}
-
-/* Logs one change of a group's child; -1 on ENOMEM. */
-static int
-oplog_add(struct store_oplog *l, bool del, enum store_db db, const MDB_val *k, const MDB_val *v,
-    unsigned flags)
-{
-	struct store_op *op;
-	size_t vlen = v != NULL ? v->mv_size : 0;
-
-	if ((op = malloc(sizeof(*op) + k->mv_size + vlen)) == NULL)
-		return -1;
-	op->next = NULL;
-	op->del = del;
-	op->has_val = v != NULL;
-	op->db = db;
-	op->flags = flags;
-	op->klen = k->mv_size;
-	op->vlen = vlen;
-	memcpy(op->data, k->mv_data, k->mv_size);
-	if (vlen > 0)
-		memcpy(op->data + k->mv_size, v->mv_data, vlen);
-	if (l->tail != NULL)
-		l->tail->next = op;
-	else
-		l->head = op;
-	l->tail = op;
-	l->count++;
-	return 0;
-}
-
 /* Reads one value in the transaction. */
 int
 store_db_get(struct store_txn *t, enum store_db db, MDB_val *k, MDB_val *v)
@@ -217,11 +156,11 @@ store_db_get(struct store_txn *t, enum store_db db, MDB_val *k, MDB_val *v)
 	return store_fail(t->s, rc, "read");
 }
 
-/* Checks that a write may go through this transaction. */
+/* Checks that a write may go to LMDB through this transaction: only while a group commit applies. */
 static int
 writable(struct store_txn *t)
 {
-	if (!t->write)
+	if (!t->applying)
 		return STORE_E_READONLY;
 	return t->failed;
 }
@@ -233,7 +172,6 @@ writable(struct store_txn *t)
 int
 store_db_put(struct store_txn *t, enum store_db db, MDB_val *k, MDB_val *v, unsigned flags)
 {
-	MDB_val kc = *k, vc = *v;
 	int rc;
 
 	if ((rc = writable(t)) != STORE_OK)
@@ -243,8 +181,6 @@ store_db_put(struct store_txn *t, enum store_db db, MDB_val *k, MDB_val *v, unsi
 		return STORE_OK;
 	if (rc != 0)
 		return t->failed = store_fail(t->s, rc, "write");
-	if (t->kind == TXN_WRITE_CHILD && oplog_add(&t->log, false, db, &kc, &vc, flags) != 0)
-		return t->failed = STORE_E_NOMEM;
 	return STORE_OK;
 }
 
@@ -252,20 +188,15 @@ store_db_put(struct store_txn *t, enum store_db db, MDB_val *k, MDB_val *v, unsi
 int
 store_db_del(struct store_txn *t, enum store_db db, MDB_val *k, MDB_val *v)
 {
-	MDB_val kc = *k, vc;
 	int rc;
 
 	if ((rc = writable(t)) != STORE_OK)
 		return rc;
-	if (v != NULL)
-		vc = *v;
 	rc = mdb_del(t->txn, t->s->dbi[db], k, v);
 	if (rc == MDB_NOTFOUND)
 		return STORE_E_NOTFOUND;
 	if (rc != 0)
 		return t->failed = store_fail(t->s, rc, "delete");
-	if (t->kind == TXN_WRITE_CHILD && oplog_add(&t->log, true, db, &kc, v != NULL ? &vc : NULL, 0) != 0)
-		return t->failed = STORE_E_NOMEM;
 	return STORE_OK;
 }
 
@@ -287,8 +218,8 @@ map_usage(struct store *s)
  * has room for the pending group and a reserve: the page copies a commit makes (copy-on-write, free list)
  * need space beyond the records themselves.
  */
-static bool
-no_room_at_cap(struct store *s, size_t pending)
+bool
+store_no_room(struct store *s, size_t pending)
 {
 	size_t reserve = s->map_size / 16 > 4 * s->page_size ? s->map_size / 16 : 4 * s->page_size;
 
@@ -301,8 +232,8 @@ no_room_at_cap(struct store *s, size_t pending)
  * Doubles the map (capped at max_map_size) when it was found full or is over GROW_PERCENT used. Only
  * called with no transaction open. Returns true when it grew.
  */
-static bool
-grow_maybe(struct store *s, bool force)
+bool
+store_grow(struct store *s, bool force)
 {
 	size_t used, want;
 	int rc;
@@ -324,8 +255,8 @@ grow_maybe(struct store *s, bool force)
 }
 
 /* Begins an LMDB transaction, adopting a map another process grew. */
-static int
-begin(struct store *s, MDB_txn *parent, unsigned flags, MDB_txn **txn)
+int
+store_begin(struct store *s, MDB_txn *parent, unsigned flags, MDB_txn **txn)
 {
 	int rc;
 
@@ -339,298 +270,33 @@ begin(struct store *s, MDB_txn *parent, unsigned flags, MDB_txn **txn)
 	return rc;
 }
 
-/* Drops a group that holds no committed child, releasing LMDB's writer lock. */
-static void
-group_drop_if_clean(struct store *s)
-{
-	if (s->parent != NULL && !s->group_dirty && s->batch == NULL) {
-		mdb_txn_abort(s->parent);
-		s->parent = NULL;
-	}
-}
-
-/* Grows when asked to, at a point where no transaction is open. */
-static void
-idle_point(struct store *s)
-{
-	if (!s->open && s->parent == NULL && s->want_grow)
-		(void)grow_maybe(s, false);
-}
-
-/* Begins a transaction: see store.h. */
+/* Renews the store's read transaction (a snapshot of the last durable state). */
 int
-store_txn_begin(struct store *s, bool write, struct store_txn **out)
+store_read_begin(struct store *s)
 {
-	struct store_txn *t = &s->slot;
-	MDB_txn *txn = NULL;
-	enum store_txn_kind kind;
 	int rc;
 
-	*out = NULL;
-	if (s->open)
-		return STORE_E_BUSY;
-	idle_point(s);
-	if (write && s->group_commit) {
-		if (s->parent == NULL) {
-			if ((rc = begin(s, NULL, 0, &s->parent)) != 0) {
-				s->parent = NULL;
-				return store_fail(s, rc, "beginning a group");
-			}
-		}
-		if ((rc = begin(s, s->batch != NULL ? s->batch : s->parent, 0, &txn)) != 0) {
-			rc = store_fail(s, rc, "beginning a write");
-			group_drop_if_clean(s);
-			return rc;
-		}
-		kind = TXN_WRITE_CHILD;
-	} else if (write) {
-		if ((rc = begin(s, NULL, 0, &txn)) != 0)
-			return store_fail(s, rc, "beginning a write");
-		kind = TXN_WRITE_TOP;
-	} else if (s->batch != NULL) {
-		/* The savepoint is the parent's open child: reads go through it (LMDB allows one child). */
-		if ((rc = begin(s, s->batch, 0, &txn)) != 0)
-			return store_fail(s, rc, "beginning a read in the batch");
-		kind = TXN_READ_CHILD;
-	} else if (s->parent != NULL && s->group_dirty) {
-		if ((rc = begin(s, s->parent, 0, &txn)) != 0)
-			return store_fail(s, rc, "beginning a read in the group");
-		kind = TXN_READ_CHILD;
-	} else {
-		if (s->rtxn != NULL) {
-			rc = mdb_txn_renew(s->rtxn);
-			if (rc == MDB_MAP_RESIZED) {
-				mdb_txn_abort(s->rtxn);
-				s->rtxn = NULL;
-			} else if (rc != 0)
-				return store_fail(s, rc, "beginning a read");
-		}
-		if (s->rtxn == NULL && (rc = begin(s, NULL, MDB_RDONLY, &s->rtxn)) != 0) {
+	if (s->rtxn != NULL) {
+		rc = mdb_txn_renew(s->rtxn);
+		if (rc == MDB_MAP_RESIZED) {
+			mdb_txn_abort(s->rtxn);
 			s->rtxn = NULL;
+		} else if (rc != 0)
 			return store_fail(s, rc, "beginning a read");
-		}
-		txn = s->rtxn;
-		kind = TXN_READ;
 	}
-	memset(t, 0, sizeof(*t));
-	t->s = s;
-	t->txn = txn;
-	t->kind = kind;
-	t->write = write;
-	s->open = true;
-	*out = t;
+	if (s->rtxn == NULL && (rc = store_begin(s, NULL, MDB_RDONLY, &s->rtxn)) != 0) {
+		s->rtxn = NULL;
+		return store_fail(s, rc, "beginning a read");
+	}
 	return STORE_OK;
 }
 
-/* Ends a transaction without keeping its writes. */
-static void
-txn_end(struct store_txn *t)
-{
-	struct store *s = t->s;
-
-	switch (t->kind) {
-	case TXN_READ:
-		mdb_txn_reset(t->txn);
-		break;
-	case TXN_READ_CHILD:
-	case TXN_WRITE_TOP:
-		mdb_txn_abort(t->txn);
-		break;
-	case TXN_WRITE_CHILD:
-		mdb_txn_abort(t->txn);
-		group_drop_if_clean(s);
-		break;
-	}
-	oplog_free(&t->log);
-	t->txn = NULL;
-	s->open = false;
-}
-
-/* Aborts a transaction. */
+/* Releases the read snapshot, keeping the transaction handle for the next renewal. */
 void
-store_txn_abort(struct store_txn *t)
+store_read_end(struct store *s)
 {
-	struct store *s;
-
-	if (t == NULL || t->txn == NULL)
-		return;
-	s = t->s;
-	txn_end(t);
-	idle_point(s);
-}
-
-/* Commits a transaction: see store.h. */
-int
-store_txn_commit(struct store_txn *t)
-{
-	struct store *s;
-	int rc;
-
-	if (t == NULL || t->txn == NULL)
-		return STORE_E_INVALID;
-	s = t->s;
-	if (t->kind == TXN_READ || t->kind == TXN_READ_CHILD) {
-		txn_end(t);
-		return STORE_OK;
-	}
-	if (t->failed != STORE_OK) {
-		rc = t->failed;
-		store_txn_abort(t);
-		return rc;
-	}
-	rc = mdb_txn_commit(t->txn);	/* frees the LMDB transaction, even on failure */
-	t->txn = NULL;
-	s->open = false;
-	if (rc != 0) {
-		oplog_free(&t->log);
-		rc = store_fail(s, rc, "commit");
-		group_drop_if_clean(s);
-		idle_point(s);
-		return rc;
-	}
-	if (t->kind == TXN_WRITE_CHILD && s->batch != NULL) {
-		oplog_splice(&s->batch_log, &t->log);
-		s->batch_bytes += t->bytes;
-		s->batch_dirty = true;
-	} else if (t->kind == TXN_WRITE_CHILD) {
-		oplog_splice(&s->group_log, &t->log);
-		s->group_bytes += t->bytes;
-		s->group_dirty = true;
-		return STORE_OK;
-	}
-	(void)grow_maybe(s, false);
-	return STORE_OK;
-}
-
-/* Re-applies the group's logged changes in a new transaction and commits it; an LMDB code. */
-static int
-replay(struct store *s)
-{
-	struct store_op *op;
-	MDB_txn *txn;
-	MDB_val k, v;
-	int rc;
-
-	if ((rc = begin(s, NULL, 0, &txn)) != 0)
-		return rc;
-	for (op = s->group_log.head; op != NULL; op = op->next) {
-		k.mv_data = op->data;
-		k.mv_size = op->klen;
-		v.mv_data = op->data + op->klen;
-		v.mv_size = op->vlen;
-		if (op->del)
-			rc = mdb_del(txn, s->dbi[op->db], &k, op->has_val ? &v : NULL);
-		else
-			rc = mdb_put(txn, s->dbi[op->db], &k, &v, op->flags);
-		if (rc == MDB_NOTFOUND || rc == MDB_KEYEXIST)
-			rc = 0;
-		if (rc != 0) {
-			mdb_txn_abort(txn);
-			return rc;
-		}
-	}
-	s->n_replays++;
-	return mdb_txn_commit(txn);
-}
-
-/* Commits the group durably: see store.h. */
-int
-store_group_commit(struct store *s)
-{
-	int rc;
-
-	if (s->open || s->batch != NULL)
-		return STORE_E_BUSY;
-	if (s->parent == NULL) {
-		(void)grow_maybe(s, false);
-		return STORE_OK;
-	}
-	if (!s->group_dirty) {
-		group_drop_if_clean(s);
-		(void)grow_maybe(s, false);
-		return STORE_OK;
-	}
-	rc = mdb_txn_commit(s->parent);
-	s->parent = NULL;
-	s->group_dirty = false;
-	s->group_bytes = 0;
-	while (rc == MDB_MAP_FULL) {
-		/* The group's own commit needed pages: grow and apply the group again. */
-		if (!grow_maybe(s, true))
-			break;
-		rc = replay(s);
-	}
-	if (rc != 0) {
-		oplog_free(&s->group_log);
-		rc = store_fail(s, rc, "group commit");
-		return rc;
-	}
-	oplog_free(&s->group_log);
-	s->n_group_commits++;
-	(void)grow_maybe(s, false);
-	return STORE_OK;
-}
-
-/* Opens a savepoint in the group: see store.h. */
-int
-store_batch_begin(struct store *s)
-{
-	int rc;
-
-	if (s->open || s->batch != NULL)
-		return STORE_E_BUSY;
-	if (!s->group_commit)
-		return STORE_E_INVALID;
-	idle_point(s);
-	if (s->parent == NULL && (rc = begin(s, NULL, 0, &s->parent)) != 0) {
-		s->parent = NULL;
-		return store_fail(s, rc, "beginning a group");
-	}
-	if ((rc = begin(s, s->parent, 0, &s->batch)) != 0) {
-		s->batch = NULL;
-		rc = store_fail(s, rc, "beginning a savepoint");
-		group_drop_if_clean(s);
-		return rc;
-	}
-	s->batch_dirty = false;
-	s->batch_bytes = 0;
-	return STORE_OK;
-}
-
-/* Closes the savepoint, keeping its writes in the group (keep) or undoing them all. */
-int
-store_batch_end(struct store *s, bool keep)
-{
-	int rc = STORE_OK;
-
-	if (s->open || s->batch == NULL)
-		return STORE_E_BUSY;
-	if (keep && s->batch_dirty) {
-		rc = mdb_txn_commit(s->batch);
-		s->batch = NULL;
-		if (rc != 0) {
-			oplog_free(&s->batch_log);
-			rc = store_fail(s, rc, "savepoint");
-		} else {
-			oplog_splice(&s->group_log, &s->batch_log);
-			s->group_bytes += s->batch_bytes;
-			s->group_dirty = true;
-		}
-	} else {
-		mdb_txn_abort(s->batch);
-		s->batch = NULL;
-		oplog_free(&s->batch_log);
-	}
-	s->batch_dirty = false;
-	s->batch_bytes = 0;
-	group_drop_if_clean(s);
-	return rc;
-}
-
-bool
-store_group_pending(const struct store *s)
-{
-	return s->parent != NULL && s->group_dirty;
+	if (s->rtxn != NULL)
+		mdb_txn_reset(s->rtxn);
 }
 
 /* Makes the store's own files private when they were created or left with wider modes. */
@@ -652,8 +318,8 @@ tighten_modes(const char *path)
 }
 
 /* Reads a little-endian counter from the meta database (0 when absent). */
-static int
-meta_get(struct store_txn *t, const char *key, uint64_t *v)
+int
+store_meta_get(struct store_txn *t, const char *key, uint64_t *v)
 {
 	MDB_val k = { strlen(key), (void *)key }, d;
 	uint8_t b[8];
@@ -673,8 +339,8 @@ meta_get(struct store_txn *t, const char *key, uint64_t *v)
 }
 
 /* Writes a little-endian counter to the meta database. */
-static int
-meta_put(struct store_txn *t, const char *key, uint64_t v)
+int
+store_meta_put(struct store_txn *t, const char *key, uint64_t v)
 {
 	MDB_val k = { strlen(key), (void *)key }, d;
 	uint8_t b[8];
@@ -693,12 +359,12 @@ meta_next(struct store_txn *t, const char *key, uint64_t *v)
 {
 	int rc;
 
-	if ((rc = meta_get(t, key, v)) != STORE_OK)
+	if ((rc = store_meta_get(t, key, v)) != STORE_OK)
 		return rc;
 	if (*v == UINT64_MAX)
 		return t->failed = STORE_E_FULL;
 	++*v;
-	return meta_put(t, key, *v);
+	return store_meta_put(t, key, *v);
 }
 
 /* Opens every sub-database (creating them) and checks the store's format; an LMDB code or -1. */
@@ -711,7 +377,7 @@ open_dbs(struct store *s, char **cause)
 	unsigned flags;
 	int rc, i;
 
-	if ((rc = begin(s, NULL, 0, &txn)) != 0) {
+	if ((rc = store_begin(s, NULL, 0, &txn)) != 0) {
 		store_set_cause(cause, "%s: cannot begin a transaction: %s", s->path, mdb_strerror(rc));
 		return -1;
 	}
@@ -726,9 +392,9 @@ open_dbs(struct store *s, char **cause)
 	memset(&t, 0, sizeof(t));
 	t.s = s;
 	t.txn = txn;
-	t.kind = TXN_WRITE_TOP;
 	t.write = true;
-	if (meta_get(&t, "format", &format) != STORE_OK) {
+	t.applying = true;
+	if (store_meta_get(&t, "format", &format) != STORE_OK) {
 		store_set_cause(cause, "%s: cannot read the store format", s->path);
 		goto fail;
 	}
@@ -737,7 +403,7 @@ open_dbs(struct store *s, char **cause)
 		    s->path, format, STORE_FORMAT);
 		goto fail;
 	}
-	if (format == 0 && meta_put(&t, "format", STORE_FORMAT) != STORE_OK) {
+	if (format == 0 && store_meta_put(&t, "format", STORE_FORMAT) != STORE_OK) {
 		store_set_cause(cause, "%s: cannot write the store format: %s", s->path, s->err);
 		goto fail;
 	}
@@ -835,7 +501,7 @@ store_open(const struct store_options *o, struct store **out, char **cause)
 		s->max_map_size = s->map_size;
 	if (open_dbs(s, cause) != 0)
 		goto fail;
-	(void)grow_maybe(s, false);
+	(void)store_grow(s, false);
 	*out = s;
 	return STORE_OK;
 fail:
@@ -853,17 +519,8 @@ store_close(struct store *s)
 	if (s == NULL)
 		return;
 	if (s->open)
-		txn_end(&s->slot);
-	if (s->batch != NULL) {
-		mdb_txn_abort(s->batch);
-		s->batch = NULL;
-		oplog_free(&s->batch_log);
-	}
-	if (s->parent != NULL) {
-		mdb_txn_abort(s->parent);
-		s->parent = NULL;
-	}
-	oplog_free(&s->group_log);
+		store_txn_abort(&s->slot);
+	store_group_free(s);	/* what was not committed is lost, as the caveat says */
 	if (s->rtxn != NULL)
 		mdb_txn_abort(s->rtxn);
 	if (s->sync == STORE_SYNC_RELAXED)
@@ -900,6 +557,7 @@ store_stat(struct store *s, struct store_stats *st)
 	st->group_commits = s->n_group_commits;
 	st->grows = s->n_grows;
 	st->replays = s->n_replays;
+	st->conflicts = s->n_conflicts;
 	return STORE_OK;
 }
 
@@ -992,168 +650,128 @@ wipe_free(uint8_t *p, size_t len)
 	free(p);
 }
 
-/* Inserts or replaces an object: see store.h. */
+/* Reads the durable record of uid as t sees it: whether there is one, its revision and sequence. */
 int
-store_put(struct store_txn *t, const struct store_object *o)
+store_peek(struct store_txn *t, const char *uid, size_t uid_len, bool *found, uint64_t *rev, uint64_t *seq)
+{
+	MDB_val k = { uid_len, (void *)uid }, v;
+	struct store_rec r;
+	int rc;
+
+	*found = false;
+	*rev = *seq = 0;
+	if ((rc = store_db_get(t, DB_OBJ, &k, &v)) == STORE_E_NOTFOUND)
+		return STORE_OK;
+	if (rc != STORE_OK)
+		return rc;
+	if ((rc = store_rec_parse(v.mv_data, v.mv_size, &r)) != STORE_OK) {
+		snprintf(t->s->err, sizeof(t->s->err), "record %.*s is corrupt", (int)uid_len, uid);
+		return rc;
+	}
+	*found = true;
+	*rev = r.rev;
+	*seq = r.seq;
+	return STORE_OK;
+}
+
+/* Writes a staged record into LMDB with revision rev, replacing the old one and its index entries. */
+static int
+apply_put(struct store_txn *w, struct store_staged *e, uint64_t rev)
 {
 	struct store_ientry *oldi = NULL, *newi = NULL;
-	size_t oldn = 0, newn = 0, oldlen = 0, newlen = 0, uid_len;
-	uint8_t *old = NULL, *rec = NULL, sb[8];
+	size_t oldn = 0, newn = 0, oldlen = 0;
+	uint8_t *old = NULL, sb[8];
 	struct store_rec orec, nrec;
 	uint64_t seq;
 	MDB_val k, v;
 	int rc;
 
-	if (t == NULL || o == NULL || o->uid == NULL)
-		return STORE_E_INVALID;
-	if ((rc = writable(t)) != STORE_OK)
-		return rc;
-	uid_len = strlen(o->uid);
-	if (uid_len == 0 || uid_len > STORE_UID_MAX)
-		return STORE_E_INVALID;
-	rc = get_copy(t, o->uid, uid_len, &old, &oldlen, &orec);
+	rc = get_copy(w, e->uid, e->uid_len, &old, &oldlen, &orec);
 	if (rc == STORE_OK) {
 		seq = orec.seq;
-		if ((rc = store_rec_ientries(&orec, t->s->maxkey, &oldi, &oldn)) != STORE_OK)
+		if ((rc = store_rec_ientries(&orec, w->s->maxkey, &oldi, &oldn)) != STORE_OK)
 			goto fail;
 	} else if (rc == STORE_E_NOTFOUND) {
-		if ((rc = meta_next(t, "seq", &seq)) != STORE_OK)
+		/* Its creation sequence is final now; a staged one was provisional. */
+		if ((rc = meta_next(w, "seq", &seq)) != STORE_OK)
 			goto fail;
 	} else
 		goto fail;
-	if ((rc = store_rec_encode(o, seq, &rec, &newlen)) != STORE_OK)
-		goto fail;
-	if ((rc = store_rec_parse(rec, newlen, &nrec)) != STORE_OK ||
-	    (rc = store_rec_ientries(&nrec, t->s->maxkey, &newi, &newn)) != STORE_OK)
-		goto fail;
-	/* The record, an index entry per key, and a page the change copies. */
-	t->bytes += newlen + newn * 64 + t->s->page_size;
-	if (no_room_at_cap(t->s, t->s->group_bytes + t->s->batch_bytes + t->bytes)) {
-		rc = t->failed = STORE_E_FULL;
+	if ((rc = store_rec_parse(e->rec, e->rec_len, &nrec)) != STORE_OK || nrec.rev_off == 0) {
+		rc = STORE_E_CORRUPT;
 		goto fail;
 	}
-	if (old != NULL &&
-	    (rc = apply_ientries(t, true, oldi, oldn, newi, newn, seq, o->uid, uid_len)) != STORE_OK)
+	store_rec_patch64(e->rec + nrec.seq_off, seq);
+	store_rec_patch64(e->rec + nrec.rev_off, rev);
+	e->seq = seq;
+	if ((rc = store_rec_parse(e->rec, e->rec_len, &nrec)) != STORE_OK ||
+	    (rc = store_rec_ientries(&nrec, w->s->maxkey, &newi, &newn)) != STORE_OK)
 		goto fail;
-	k.mv_data = (void *)o->uid;
-	k.mv_size = uid_len;
-	v.mv_data = rec;
-	v.mv_size = newlen;
-	if ((rc = store_db_put(t, DB_OBJ, &k, &v, 0)) != STORE_OK)
+	if (old != NULL &&
+	    (rc = apply_ientries(w, true, oldi, oldn, newi, newn, seq, e->uid, e->uid_len)) != STORE_OK)
+		goto fail;
+	k.mv_data = e->uid;
+	k.mv_size = e->uid_len;
+	v.mv_data = e->rec;
+	v.mv_size = e->rec_len;
+	if ((rc = store_db_put(w, DB_OBJ, &k, &v, 0)) != STORE_OK)
 		goto fail;
 	if (old == NULL) {
 		seq_bytes(seq, sb);
 		k.mv_data = sb;
 		k.mv_size = 8;
-		v.mv_data = (void *)o->uid;
-		v.mv_size = uid_len;
-		if ((rc = store_db_put(t, DB_SEQ, &k, &v, 0)) != STORE_OK)
+		v.mv_data = e->uid;
+		v.mv_size = e->uid_len;
+		if ((rc = store_db_put(w, DB_SEQ, &k, &v, 0)) != STORE_OK)
 			goto fail;
 	}
-	rc = apply_ientries(t, false, newi, newn, old != NULL ? oldi : NULL, old != NULL ? oldn : 0, seq,
-	    o->uid, uid_len);
+	rc = apply_ientries(w, false, newi, newn, old != NULL ? oldi : NULL, old != NULL ? oldn : 0, seq,
+	    e->uid, e->uid_len);
 fail:
 	free(oldi);
 	free(newi);
 	wipe_free(old, oldlen);
-	wipe_free(rec, newlen);
 	return rc;
 }
 
-/* Removes an object and its index entries: see store.h. */
-int
-store_delete(struct store_txn *t, const char *uid)
+/* Removes a record and its index entries from LMDB. */
+static int
+apply_delete(struct store_txn *w, const struct store_staged *e)
 {
 	struct store_ientry *ie = NULL;
 	struct store_rec r;
 	uint8_t *old = NULL, sb[8];
-	size_t n = 0, len = 0, uid_len;
+	size_t n = 0, len = 0;
 	MDB_val k;
 	int rc;
 
-	if (t == NULL || uid == NULL)
-		return STORE_E_INVALID;
-	if ((rc = writable(t)) != STORE_OK)
+	if ((rc = get_copy(w, e->uid, e->uid_len, &old, &len, &r)) != STORE_OK)
 		return rc;
-	uid_len = strlen(uid);
-	if (uid_len == 0 || uid_len > STORE_UID_MAX)
-		return STORE_E_NOTFOUND;
-	if ((rc = get_copy(t, uid, uid_len, &old, &len, &r)) != STORE_OK)
-		return rc;
-	if ((rc = store_rec_ientries(&r, t->s->maxkey, &ie, &n)) != STORE_OK)
+	if ((rc = store_rec_ientries(&r, w->s->maxkey, &ie, &n)) != STORE_OK)
 		goto fail;
-	if ((rc = apply_ientries(t, true, ie, n, NULL, 0, r.seq, uid, uid_len)) != STORE_OK)
+	if ((rc = apply_ientries(w, true, ie, n, NULL, 0, r.seq, e->uid, e->uid_len)) != STORE_OK)
 		goto fail;
 	seq_bytes(r.seq, sb);
 	k.mv_data = sb;
 	k.mv_size = 8;
-	if ((rc = store_db_del(t, DB_SEQ, &k, NULL)) != STORE_OK && rc != STORE_E_NOTFOUND)
+	if ((rc = store_db_del(w, DB_SEQ, &k, NULL)) != STORE_OK && rc != STORE_E_NOTFOUND)
 		goto fail;
-	k.mv_data = (void *)uid;
-	k.mv_size = uid_len;
-	rc = store_db_del(t, DB_OBJ, &k, NULL);
+	k.mv_data = (void *)e->uid;
+	k.mv_size = e->uid_len;
+	rc = store_db_del(w, DB_OBJ, &k, NULL);
 fail:
 	free(ie);
 	wipe_free(old, len);
 	return rc;
 }
 
-/* Reads an object with or without its material. */
-static int
-get_object(struct store_txn *t, const char *uid, bool material, struct store_object **out)
-{
-	struct store_rec r;
-	MDB_val k, v;
-	size_t uid_len;
-	int rc;
-
-	if (out != NULL)
-		*out = NULL;
-	if (t == NULL || uid == NULL || out == NULL)
-		return STORE_E_INVALID;
-	uid_len = strlen(uid);
-	if (uid_len == 0 || uid_len > STORE_UID_MAX)
-		return STORE_E_NOTFOUND;
-	k.mv_data = (void *)uid;
-	k.mv_size = uid_len;
-	if ((rc = store_db_get(t, DB_OBJ, &k, &v)) != STORE_OK)
-		return rc;
-	if ((rc = store_rec_parse(v.mv_data, v.mv_size, &r)) != STORE_OK) {
-		snprintf(t->s->err, sizeof(t->s->err), "record %s is corrupt", uid);
-		return rc;
-	}
-	return store_rec_to_object(&r, material, out);
-}
-
+/* Writes one staged write into the group commit's transaction; see store_int.h. */
 int
-store_get(struct store_txn *t, const char *uid, struct store_object **out)
+store_apply_write(struct store_txn *w, struct store_staged *e, uint64_t rev)
 {
-	return get_object(t, uid, true, out);
-}
+	int rc = e->deleted ? apply_delete(w, e) : apply_put(w, e, rev);
 
-int
-store_get_meta(struct store_txn *t, const char *uid, struct store_object **out)
-{
-	return get_object(t, uid, false, out);
-}
-
-/* Issues the next identifier: see store.h. */
-int
-store_new_uid(struct store_txn *t, char *buf, size_t size)
-{
-	uint64_t v;
-	int rc, n;
-
-	if (t == NULL || buf == NULL || size == 0)
-		return STORE_E_INVALID;
-	if ((rc = writable(t)) != STORE_OK)
-		return rc;
-	if ((rc = meta_next(t, "uid", &v)) != STORE_OK)
-		return rc;
-	n = snprintf(buf, size, "%" PRIu64, v);
-	if (n < 0 || (size_t)n >= size) {
-		buf[0] = '\0';
-		return STORE_E_INVALID;
-	}
-	return STORE_OK;
+	if (rc == STORE_OK)
+		e->applied_rev = rev;
+	return rc;
 }

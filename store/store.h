@@ -6,11 +6,15 @@
  * blob the store does not interpret) and the attribute set as a KMIP 2.x Attributes structure (tag
  * 0x420125) whose direct children are the attributes, multi-valued ones simply repeated.
  *
- * Transactions are short and never held across a return to the event loop. With group commit (the
- * default) a write transaction is a nested transaction of a group transaction that stays open until
- * store_group_commit() makes every write of the group durable with one fsync; the caller releases the
- * responses of the group's requests only after that. Read transactions opened while a group has pending
- * writes see them.
+ * Writes are staged, not held: a write transaction records its writes in memory, with what it saw of each
+ * object it read or wrote (a change set), and its commit hands them to the group. store_group_commit()
+ * applies the whole group in one short LMDB write transaction and one fsync; the caller releases the
+ * responses of the group's requests only after that. So no LMDB write transaction stays open while the
+ * event loop runs, and another process writing the same store waits for a commit, not for a loop
+ * iteration. Transactions opened while a group holds writes see them (a request reads what an earlier one
+ * of the group wrote). A change set whose objects changed since it saw them (another process wrote them)
+ * is skipped at the group commit, with what was built on it, and reported to the caller; the rest of the
+ * group is kept.
  *
  * Only one store transaction is open at a time (the server is single-threaded and a request uses one).
  *
@@ -21,6 +25,8 @@
  *   system crash or power loss may undo the last committed group; a killed process loses nothing.
  * - If store_group_commit() fails, no write of the group is kept: the caller must answer every request
  *   of the group with an error.
+ * - The staged writes of a group are in memory until the group commit: at most 256 MiB of records, beyond
+ *   which a write is refused (STORE_E_TXNFULL) until the next commit.
  *
  * Symbol prefix: store_.
  */
@@ -48,6 +54,7 @@ enum store_err {
 	STORE_E_BUSY,		/* another transaction is open, or a group is open where none may be */
 	STORE_E_READONLY,	/* a write through a read transaction */
 	STORE_E_IO,		/* an LMDB or system error; store_last_error() says which */
+	STORE_E_CONFLICT,	/* without group commit: another process changed an object this write read */
 };
 
 const char *store_strerror(int err);
@@ -80,35 +87,48 @@ void store_close(struct store *s);
 const char *store_last_error(const struct store *s);
 
 /*
- * Begins a transaction. With group commit a write transaction joins the open group (opening one when
- * needed); committing it merges its writes into the group without syncing, aborting it undoes only its
- * own writes. STORE_E_BUSY while another transaction is open.
+ * Begins a transaction. A write transaction stages its writes; committing it hands them to the group,
+ * aborting it drops them (and hands back the identifiers it took). STORE_E_BUSY while another transaction
+ * is open.
  */
 int store_txn_begin(struct store *s, bool write, struct store_txn **out) STORE_WUR;
 /*
- * Commits and frees the transaction. Without group commit a write transaction is durable on return.
- * After any failed operation in the transaction the commit fails with that error (and aborts).
+ * Commits and frees the transaction. Without group commit a write transaction is applied on return and
+ * durable (STORE_E_CONFLICT when an object it read had changed: nothing of it was kept). After any failed
+ * operation in the transaction the commit fails with that error (and aborts).
  */
 int store_txn_commit(struct store_txn *t) STORE_WUR;
 /* Aborts and frees the transaction; NULL is accepted. */
 void store_txn_abort(struct store_txn *t);
 
 /*
- * Makes the open group durable (one commit, one fsync) and grows the map when it was found full or is
- * over 80% used. Call it with no transaction open, once per event-loop iteration, then release the
- * responses of the group's requests. When it fails, none of the group's writes are kept. Without group
- * commit, or with nothing pending, it only does the growth check.
+ * Who the following transactions work for: an owner (nonzero, chosen by the caller, e.g. a request) and an
+ * item of it. A conflict at the group commit names them. 0 for nobody.
  */
-int store_group_commit(struct store *s) STORE_WUR;
+void store_set_owner(struct store *s, uint64_t owner, uint32_t item);
+/*
+ * Called by store_group_commit() for each owner and item whose writes were not kept, or who read writes
+ * that were not kept, because an object (uid) changed since they saw it. The rest of the group was kept.
+ */
+typedef void (*store_conflict_fn)(void *arg, uint64_t owner, uint32_t item, const char *uid);
+/*
+ * Applies the group (one LMDB write transaction, one fsync) and grows the map when it was found full or is
+ * over 80% used. Call it with no transaction open, once per event-loop iteration, then release the
+ * responses of the group's requests. Change sets whose objects changed underneath are skipped and reported
+ * through conflict (NULL: by no one; only for callers that acknowledged nothing of the group). When it
+ * fails, none of the group's writes are kept. With nothing pending it only does the growth check.
+ */
+int store_group_commit(struct store *s, store_conflict_fn conflict, void *arg) STORE_WUR;
 /*
  * A savepoint inside the group, for a batch that must be undone as a whole (KMIP's Batch Error
  * Continuation Option Undo): between store_batch_begin() and store_batch_end(), write transactions commit
- * into the savepoint, and store_batch_end(s, false) undoes all of them while keeping the rest of the
- * group. Only with group commit; no transaction may be open at either call. 0, or a store error.
+ * into the savepoint, and store_batch_end(s, false) drops all of them while keeping the rest of the
+ * group; kept, they are applied all or none at the group commit. Only with group commit; no transaction
+ * may be open at either call. 0, or a store error.
  */
 int store_batch_begin(struct store *s) STORE_WUR;
 int store_batch_end(struct store *s, bool keep) STORE_WUR;
-/* True when a group holds committed writes not yet durable. */
+/* True when the group holds committed writes not yet durable. */
 bool store_group_pending(const struct store *s);
 
 /* A managed object. Strings are NUL-terminated. */
@@ -224,6 +244,7 @@ struct store_stats {
 	uint64_t group_commits;		/* durable group commits since open */
 	uint64_t grows;			/* map growths since open */
 	uint64_t replays;		/* groups re-applied after a growth at commit time */
+	uint64_t conflicts;		/* change sets skipped at commit: an object had changed underneath */
 };
 
 int store_stat(struct store *s, struct store_stats *st) STORE_WUR;

@@ -1,6 +1,6 @@
 /*
- * store internals shared by the store sources: the environment handle, transactions, the replay log of a group,
- * the record format and index entries. Not for other modules.
+ * store internals shared by the store sources: the environment handle, transactions, the staged writes of a
+ * group, the record format and index entries. Not for other modules.
  */
 #ifndef KMIPD_STORE_INT_H
 #define KMIPD_STORE_INT_H
@@ -13,7 +13,7 @@
 enum store_db {
 	DB_OBJ,			/* uid -> record */
 	DB_SEQ,			/* 8-byte big-endian creation sequence -> uid */
-	DB_META,		/* "format", "uid", "seq" counters */
+	DB_META,		/* "format", "uid", "seq", "rev" counters */
 	DB_IDX_FIRST,
 	DB_IDX_NAME = DB_IDX_FIRST,
 	DB_IDX_OWNER,
@@ -37,38 +37,79 @@ enum store_db {
 #define STAG_SEQ		0x54FF02u
 #define STAG_MATERIAL_FORMAT	0x54FF03u
 #define STAG_MATERIAL		0x54FF04u
+#define STAG_REV		0x54FF05u
 
-/* One logged change of a group's child transaction, replayed if the group's commit finds the map full. */
-struct store_op {
-	struct store_op *next;
-	uint8_t del;		/* 1: delete (with value when has_val) */
-	uint8_t has_val;
-	uint8_t db;
-	unsigned flags;
-	size_t klen, vlen;
-	uint8_t data[];		/* key, then value */
+/*
+ * Staged writes. A write transaction records what it writes (encoded records, or deletions) and what it
+ * saw of each object it read or wrote (absent, a revision, or another staged write): a change set. Its
+ * commit adds the change set to the group; store_group_commit() applies every change set of the group in
+ * order in one short LMDB write transaction, skipping (and reporting) those whose objects changed since
+ * they were seen. Until then the staged records form an overlay that every read consults first.
+ */
+struct store_cs;
+
+/* One staged write of a change set. */
+struct store_staged {
+	struct store_staged *hnext;	/* next in its hash bucket (the bucket holds the newest of each uid) */
+	struct store_staged *older;	/* the staged write of the same uid it hides, or NULL */
+	struct store_staged *next;	/* next write of its change set, in order */
+	struct store_staged *prev;
+	struct store_cs *cs;
+	bool deleted;
+	bool create;			/* no record existed: its creation sequence is provisional */
+	uint8_t *rec;			/* the encoded record (NULL for a deletion), wiped when freed */
+	size_t rec_len;
+	uint64_t seq;			/* creation sequence (provisional until applied when create) */
+	uint64_t applied_rev;		/* revision written at the group commit; 0 until then, or if skipped */
+	size_t uid_len;
+	char uid[STORE_UID_MAX + 1];
 };
 
-struct store_oplog {
-	struct store_op *head, *tail;
-	size_t count;
+/* What a change set saw of an object when it first looked at it. */
+enum store_seen {
+	SEEN_ABSENT,			/* no record */
+	SEEN_REV,			/* a durable record of that revision */
+	SEEN_STAGED,			/* a write staged earlier in the group */
 };
 
-enum store_txn_kind {
-	TXN_READ,		/* plain read-only transaction (the store's reusable one) */
-	TXN_READ_CHILD,		/* read through a child of the group, so pending writes are visible */
-	TXN_WRITE_CHILD,	/* write in a child of the group */
-	TXN_WRITE_TOP,		/* write committed durably on its own (no group commit) */
+struct store_check {
+	struct store_check *next;
+	enum store_seen seen;
+	uint64_t rev;
+	const struct store_staged *staged;
+	size_t uid_len;
+	char uid[STORE_UID_MAX + 1];
+};
+
+/* Someone who read a change set's writes before they were durable: answered as failed if it is. */
+struct store_reader {
+	struct store_reader *next;
+	uint64_t owner;
+	uint32_t item;
+};
+
+struct store_cs {
+	struct store_cs *next;		/* the group's change sets, in commit order */
+	struct store_cs *prev;
+	uint64_t owner;			/* whom it was staged for (store_set_owner) */
+	uint32_t item;
+	unsigned unit;			/* nonzero: one Undo batch's change sets, applied all or none */
+	struct store_staged *first, *last;
+	struct store_check *checks;
+	struct store_reader *readers;
+	bool failed;			/* skipped at the group commit: something it saw had changed */
+	char conflict_uid[STORE_UID_MAX + 1];
+	size_t bytes;			/* estimate of the map space its writes take */
 };
 
 struct store_txn {
 	struct store *s;
-	MDB_txn *txn;
-	enum store_txn_kind kind;
+	MDB_txn *txn;			/* the read snapshot; while applying, the LMDB write transaction */
 	bool write;
-	int failed;		/* first error of a write: the commit fails with it */
-	struct store_oplog log;
-	size_t bytes;		/* estimate of the map space this write transaction's changes take */
+	bool applying;			/* internal: a group commit writing to LMDB */
+	int failed;			/* first error of a write: the commit fails with it */
+	struct store_cs *cs;		/* a write transaction's change set */
+	uint64_t uid_mark, seq_mark;	/* the group's counters at begin, restored when it aborts */
 };
 
 struct store {
@@ -79,19 +120,26 @@ struct store {
 	enum store_sync sync;
 	size_t map_size, max_map_size, page_size;
 	size_t maxkey;			/* LMDB's key (and DUPSORT value) size limit */
-	MDB_txn *parent;		/* open group, or NULL */
-	bool group_dirty;		/* a child has been committed into the group */
-	struct store_oplog group_log;
-	size_t group_bytes;		/* estimate of the map space the open group's changes take */
-	MDB_txn *batch;			/* open savepoint inside the group (store_batch_begin), or NULL */
-	bool batch_dirty;		/* a child has been committed into the savepoint */
-	struct store_oplog batch_log;
-	size_t batch_bytes;
 	MDB_txn *rtxn;			/* reset read transaction kept for renewal */
 	struct store_txn slot;		/* the one transaction handle */
 	bool open;			/* slot in use */
+	/* The group: change sets committed since the last group commit, and the overlay of their writes. */
+	struct store_cs *cs_first, *cs_last;
+	struct store_staged **hash;	/* by uid: the newest staged write of each */
+	size_t hash_size;		/* a power of two (0: no table yet) */
+	size_t nstaged;
+	size_t group_bytes;
+	bool counters_read;		/* uid_next and seq_next hold the durable counters plus the group's */
+	uint64_t uid_last, seq_last;	/* last identifier and (provisional) sequence handed out */
+	/* Savepoint of an Undo batch (store_batch_begin): change sets after batch_mark are the batch's. */
+	bool batch;
+	struct store_cs *batch_mark;
+	uint64_t batch_uid, batch_seq;
+	unsigned batch_unit, next_unit;
+	uint64_t owner;			/* store_set_owner() */
+	uint32_t owner_item;
 	bool want_grow;			/* the map was found full */
-	uint64_t n_group_commits, n_grows, n_replays;
+	uint64_t n_group_commits, n_grows, n_replays, n_conflicts;
 	char err[256];
 };
 
@@ -104,6 +152,8 @@ struct store_rec {
 	size_t owner_len;
 	uint32_t object_type, state, material_format;
 	uint64_t seq;
+	uint64_t rev;			/* 0 when the record predates revisions */
+	size_t seq_off, rev_off;	/* where their 8-byte values sit in the record (rev_off 0: absent) */
 	const uint8_t *material;
 	size_t material_len;
 	const uint8_t *attrs;		/* the whole Attributes item, header included, or NULL */
@@ -121,6 +171,29 @@ struct store_ientry {
 
 /* store.c */
 int store_fail(struct store *s, int mdb_rc, const char *what);
+int store_meta_get(struct store_txn *t, const char *key, uint64_t *v) STORE_WUR;
+int store_meta_put(struct store_txn *t, const char *key, uint64_t v) STORE_WUR;
+bool store_no_room(struct store *s, size_t pending);
+bool store_grow(struct store *s, bool force);
+int store_begin(struct store *s, MDB_txn *parent, unsigned flags, MDB_txn **txn);
+int store_read_begin(struct store *s);
+void store_read_end(struct store *s);
+/* Reads the durable record of uid in t (NULL data when absent): its revision and sequence. */
+int store_peek(struct store_txn *t, const char *uid, size_t uid_len, bool *found, uint64_t *rev, uint64_t *seq)
+    STORE_WUR;
+/* Writes a staged record (creation sequence and revision filled in) or deletion to LMDB, with its indexes. */
+int store_apply_write(struct store_txn *w, struct store_staged *e, uint64_t rev) STORE_WUR;
+
+/* group.c */
+void store_group_free(struct store *s);
+/* The newest staged write of uid, or NULL; notes the current owner as a reader of it. */
+const struct store_staged *store_staged_find(struct store_txn *t, const char *uid, size_t uid_len);
+/* The same without noting anything: whether the overlay decides about uid. */
+const struct store_staged *store_staged_get(const struct store *s, const char *uid, size_t uid_len);
+/* Calls fn for the newest staged write of every uid (deletions included); stops when fn returns nonzero. */
+int store_staged_each(struct store *s, int (*fn)(const struct store_staged *e, void *arg), void *arg);
+/* Notes the current owner as a reader of a staged write it was shown (Locate results). */
+void store_staged_read(struct store_txn *t, const struct store_staged *e);
 int store_db_get(struct store_txn *t, enum store_db db, MDB_val *k, MDB_val *v) STORE_WUR;
 int store_db_put(struct store_txn *t, enum store_db db, MDB_val *k, MDB_val *v, unsigned flags) STORE_WUR;
 int store_db_del(struct store_txn *t, enum store_db db, MDB_val *k, MDB_val *v) STORE_WUR;
@@ -130,6 +203,7 @@ int store_set_cause(char **cause, const char *fmt, ...) __attribute__((format(pr
 int store_rec_encode(const struct store_object *o, uint64_t seq, uint8_t **buf, size_t *len) STORE_WUR;
 int store_rec_parse(const void *data, size_t len, struct store_rec *r) STORE_WUR;
 int store_rec_to_object(const struct store_rec *r, bool with_material, struct store_object **out) STORE_WUR;
+void store_rec_patch64(uint8_t *p, uint64_t v);
 int store_rec_decode_attrs(const struct store_rec *r, struct ttlv **attrs, struct ttlv_arena **arena) STORE_WUR;
 int store_rec_ientries(const struct store_rec *r, size_t maxkey, struct store_ientry **out, size_t *n) STORE_WUR;
 void store_ientry_val(const struct store_ientry *e, MDB_val *v);

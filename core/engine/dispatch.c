@@ -200,6 +200,7 @@ dispatch_item(struct op_ctx *ctx, const struct kmip_batch_item *item, struct kmi
 	const struct op_desc *d;
 	const char *name = NULL;
 	double started = monotonic_ms();
+	int rc;
 
 	ctx->item = item;
 	ctx->out = out;
@@ -226,7 +227,14 @@ dispatch_item(struct op_ctx *ctx, const struct kmip_batch_item *item, struct kmi
 		goto fail;
 	}
 	*status_at = kmip_response_item_begin(r, item);
-	if (d->fn(ctx) != 0) {
+	/* The store names this item in a conflict; an Undo batch's items stand or fall together. */
+	if (ctx->env->store != NULL)
+		store_set_owner(ctx->env->store, ctx->session->serial, ctx->undo ? ENGINE_ITEM_ALL :
+		    (uint32_t)(item - req->items));
+	rc = d->fn(ctx);
+	if (ctx->env->store != NULL)
+		store_set_owner(ctx->env->store, 0, 0);
+	if (rc != 0) {
 		ttlv_enc_rewind(out, mark);
 		if (ctx->err.reason == 0)
 			kmip_error_set(&ctx->err, KMIP_RESULT_REASON_GENERAL_FAILURE, "%s failed", d->name);
@@ -267,6 +275,7 @@ dispatch_execute(struct session *s, const struct kmip_request *req, unsigned ver
 	    env->store != NULL;
 
 	ctx_init(&ctx, s, req, version, arena, placeholder, engine_now());
+	ctx.undo = undo;
 	/*
 	 * Undo: the batch's writes go to a savepoint, dropped whole if an item fails. Savepoints live in the
 	 * group commit; without one (store.group_commit = false, or no memory) the batch is refused before
@@ -519,6 +528,7 @@ engine_request(struct session *s, struct ttlv *root, struct ttlv_arena *arena, u
 	*resp = NULL;
 	*resp_len = 0;
 	s->admin = access_is_admin(s->eng->env.policy, s->who);
+	s->serial = ++s->eng->next_serial;
 	ttlv_enc_init(&out);
 	if (admit(s, root, arena, &req, &version, &out) == 0) {
 		if (request_keys(s, &req, version, arena) == ENGINE_PENDING) {

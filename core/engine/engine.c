@@ -4,6 +4,7 @@
  * group is durable, or rewritten as failures when it is not.
  */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,22 +62,35 @@ wipe_free(uint8_t *buf, size_t len)
 	free(buf);
 }
 
+/* True when batch item i of the held response must be answered as failed. */
+static bool
+item_failed(const struct session *s, bool all, uint32_t i)
+{
+	size_t k;
+
+	if (all || s->conflict_all)
+		return true;
+	for (k = 0; k < s->nconflicts; k++)
+		if (s->conflicts[k] == i)
+			return true;
+	return false;
+}
+
 /*
- * Rewrites a response whose writes were lost (the group commit failed) as a failure of each of its batch
- * items, in the same protocol version, echoing Operation and Unique Batch Item ID. 0, or -1 when the held
- * response cannot be read.
+ * Rewrites a held response whose writes were not all kept: the batch items that lost theirs (every item
+ * when all) become failures with err, in the same protocol version, echoing Operation and Unique Batch Item
+ * ID; the others stay as they were. 0, or -1 when the held response cannot be read.
  */
 static int
-failed_commit_response(const uint8_t *buf, size_t len, const char *why, struct ttlv_enc *out)
+rewrite_failed(const struct session *s, bool all, const struct kmip_error *err, struct ttlv_enc *out)
 {
 	const struct ttlv *pv, *major, *minor, *it;
 	struct kmip_response r;
-	struct kmip_error err;
 	struct ttlv_arena *a;
 	struct ttlv *root;
-	uint32_t n;
+	uint32_t n, i;
 
-	if (ttlv_decode(buf, len, NULL, &root, &a, NULL, NULL) != TTLV_DONE)
+	if (ttlv_decode(s->held_buf, s->held_len, NULL, &root, &a, NULL, NULL) != TTLV_DONE)
 		return -1;
 	pv = ttlv_find(ttlv_find(root, KMIP_TAG_RESPONSE_HEADER), KMIP_TAG_PROTOCOL_VERSION);
 	major = ttlv_find(pv, KMIP_TAG_PROTOCOL_VERSION_MAJOR);
@@ -85,51 +99,112 @@ failed_commit_response(const uint8_t *buf, size_t len, const char *why, struct t
 		ttlv_arena_free(a);
 		return -1;
 	}
-	kmip_error_set(&err, KMIP_RESULT_REASON_GENERAL_FAILURE, "the key store could not make this durable (%s); "
-	    "nothing was changed", why != NULL ? why : "commit failed");
 	n = ttlv_count(root, KMIP_TAG_BATCH_ITEM);
 	kmip_response_begin(&r, out, KMIP_VERSION(major->v.i32 & 0xff, minor->v.i32 & 0xff), engine_now(), n);
-	for (it = ttlv_find(root, KMIP_TAG_BATCH_ITEM); it != NULL; it = ttlv_find_next(it)) {
+	for (it = ttlv_find(root, KMIP_TAG_BATCH_ITEM), i = 0; it != NULL; it = ttlv_find_next(it), i++) {
 		const struct ttlv *op = ttlv_find(it, KMIP_TAG_OPERATION);
 		struct kmip_batch_item bi;
 
+		if (!item_failed(s, all, i)) {
+			ttlv_enc_item(out, it);
+			continue;
+		}
 		memset(&bi, 0, sizeof(bi));
 		bi.operation = op != NULL ? op->v.u32 : 0;
 		bi.id = ttlv_find(it, KMIP_TAG_UNIQUE_BATCH_ITEM_ID);
-		kmip_response_item_error(&r, &bi, KMIP_RESULT_STATUS_OPERATION_FAILED, &err);
+		kmip_response_item_error(&r, &bi, KMIP_RESULT_STATUS_OPERATION_FAILED, err);
 	}
 	kmip_response_end(&r);
 	ttlv_arena_free(a);
 	return ttlv_enc_finish(out);
 }
 
-/* Delivers a held response: as it is when committed, else rewritten as failures (NULL when it cannot be). */
+/* Forgets the conflicts noted for a session's request. */
+static void
+conflicts_clear(struct session *s)
+{
+	free(s->conflicts);
+	s->conflicts = NULL;
+	s->nconflicts = s->conflicts_cap = 0;
+	s->conflict_all = false;
+	s->conflict_uid[0] = '\0';
+}
+
+/*
+ * Delivers a held response: as it is when the group commit kept everything of it; with the items that
+ * lost their writes to a conflict answered as failures; or, when the commit failed, as a failure of every
+ * item (NULL when not even that can be written).
+ */
 static void
 release(struct session *s, bool committed, const char *why)
 {
-	uint8_t *buf = s->held_buf, *fail;
-	size_t len = s->held_len, flen;
+	struct kmip_error err;
 	struct ttlv_enc out;
+	uint8_t *fail;
+	size_t flen;
 	int rc;
 
-	s->held_buf = NULL;
-	s->held_len = 0;
-	if (committed) {
-		session_deliver(s, buf, len);
+	if (committed && s->nconflicts == 0 && !s->conflict_all) {
+		fail = s->held_buf;
+		s->held_buf = NULL;
+		session_deliver(s, fail, s->held_len);
 		return;
 	}
+	if (committed)
+		kmip_error_set(&err, KMIP_RESULT_REASON_GENERAL_FAILURE, "object %s was changed by another writer while "
+		    "this request ran; nothing of this item was kept: send it again", s->conflict_uid);
+	else
+		kmip_error_set(&err, KMIP_RESULT_REASON_GENERAL_FAILURE, "the key store could not make this durable "
+		    "(%s); nothing was changed", why != NULL ? why : "commit failed");
 	ttlv_enc_init(&out);
-	rc = failed_commit_response(buf, len, why, &out);
-	wipe_free(buf, len);
+	rc = rewrite_failed(s, !committed, &err, &out);
+	wipe_free(s->held_buf, s->held_len);
+	s->held_buf = NULL;
+	conflicts_clear(s);
 	fail = rc == 0 ? ttlv_enc_detach(&out, &flen) : NULL;
 	ttlv_enc_free(&out);
 	if (fail == NULL) {
-		session_log(s, LOG_LEVEL_ERROR, "store commit failed (%s): the request was not acknowledged", why);
+		session_log(s, LOG_LEVEL_ERROR, "%s: the request was not acknowledged", err.message);
 		session_deliver(s, NULL, 0);
 		return;
 	}
-	session_log(s, LOG_LEVEL_ERROR, "store commit failed (%s): the request was answered with a failure", why);
+	session_log(s, LOG_LEVEL_ERROR, "%s: answered with a failure", err.message);
 	session_deliver(s, fail, flen);
+}
+
+/*
+ * The store skipped writes of request owner, batch item item (or every item, ENGINE_ITEM_ALL), or writes it
+ * read: note it on the session holding that response, if it still waits.
+ */
+static void
+conflict_cb(void *arg, uint64_t owner, uint32_t item, const char *uid)
+{
+	struct engine *e = arg;
+	struct session *s;
+	uint32_t *nv;
+
+	TAILQ_FOREACH(s, &e->held, held_entry)
+		if (s->serial == owner)
+			break;
+	if (s == NULL)
+		return;		/* its connection is gone: nothing was acknowledged */
+	if (s->conflict_uid[0] == '\0')
+		snprintf(s->conflict_uid, sizeof(s->conflict_uid), "%s", uid);
+	if (item == ENGINE_ITEM_ALL || s->conflict_all) {
+		s->conflict_all = true;
+		return;
+	}
+	if (s->nconflicts == s->conflicts_cap) {
+		size_t cap = s->conflicts_cap == 0 ? 4 : s->conflicts_cap * 2;
+
+		if ((nv = reallocarray(s->conflicts, cap, sizeof(*nv))) == NULL) {
+			s->conflict_all = true;		/* no memory to be precise: fail them all */
+			return;
+		}
+		s->conflicts = nv;
+		s->conflicts_cap = cap;
+	}
+	s->conflicts[s->nconflicts++] = item;
 }
 
 /* Makes the group durable and releases what waited for it; see engine.h. */
@@ -141,7 +216,7 @@ engine_commit(struct engine *e)
 	unsigned n = 0;
 	int rc;
 
-	rc = store_group_commit(e->env.store);
+	rc = store_group_commit(e->env.store, conflict_cb, e);
 	if (rc != 0)
 		log_error("store: group commit failed: %s (%s); the requests that waited for it are answered with "
 		    "a failure", store_strerror(rc), store_last_error(e->env.store));
@@ -191,6 +266,7 @@ session_free(struct session *s)
 		s->eng->nheld--;
 	}
 	wipe_free(s->held_buf, s->held_len);
+	conflicts_clear(s);
 	ops_crypto_streams_free(s->crypto_streams);
 	free(s->who);
 	free(s);

@@ -20,11 +20,18 @@ struct crypto_streams;
 struct keygen_result;
 struct pending;
 
+#define OP_UID_MAX	64	/* = STORE_UID_MAX */
+#define OP_AUDIT_UIDS	4	/* unique identifiers an audit line names (Locate: the first ones) */
+
 struct engine {
 	struct engine_env env;
 	TAILQ_HEAD(, session) held;	/* responses waiting for the group commit */
 	unsigned nheld;
+	uint64_t next_serial;		/* requests answered, numbering them as the store's owners */
 };
+
+/* The store owner item that stands for every item of a request (an Undo batch is all or none). */
+#define ENGINE_ITEM_ALL		UINT32_MAX
 
 struct session {
 	struct engine *eng;
@@ -35,15 +42,19 @@ struct session {
 	unsigned credential_failures;	/* wrong Credentials sent; at ACCESS_CREDENTIAL_TRIES none is checked */
 	struct crypto_streams *crypto_streams;	/* multi-part Encrypt/Decrypt in progress, or NULL */
 	struct pending *pending;	/* the request waiting for key generation, or NULL */
+	uint64_t serial;		/* the request being answered (or held): its store owner */
 	TAILQ_ENTRY(session) held_entry;	/* on eng->held while held_buf waits for the group commit */
 	uint8_t *held_buf;		/* (wiped when freed) */
 	size_t held_len;
+	/* Batch items of the held request whose writes the group commit skipped (see store_conflict_fn). */
+	uint32_t *conflicts;
+	size_t nconflicts, conflicts_cap;
+	bool conflict_all;
+	char conflict_uid[OP_UID_MAX + 1];
 	session_done_fn done;
 	void *done_arg;
 };
 
-#define OP_UID_MAX	64	/* = STORE_UID_MAX */
-#define OP_AUDIT_UIDS	4	/* unique identifiers an audit line names (Locate: the first ones) */
 
 /* What a handler sees of one batch item. */
 struct op_ctx {
@@ -56,6 +67,7 @@ struct op_ctx {
 	struct ttlv_arena *arena;	/* the request's arena, for scratch items */
 	char *placeholder;		/* ID Placeholder shared by the batch's items (STORE_UID_MAX + 1) */
 	struct keygen_result *key;	/* the key pair generated for this item, if its op asked for one */
+	bool undo;			/* the batch is undone whole if an item fails */
 	int64_t now;
 	struct kmip_error err;		/* set by a failing handler */
 	char audit_uids[OP_AUDIT_UIDS][OP_UID_MAX + 1];	/* what the item acted on, for the audit trail */

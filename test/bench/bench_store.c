@@ -304,10 +304,10 @@ main(int argc, char **argv)
 	t0 = now();
 	for (i = 0; i < n; i++) {
 		write_one(s, i, &seed);
-		if ((i + 1) % FILL_GROUP == 0 && (rc = store_group_commit(s)) != STORE_OK)
+		if ((i + 1) % FILL_GROUP == 0 && (rc = store_group_commit(s, NULL, NULL)) != STORE_OK)
 			die("group commit", rc);
 	}
-	if ((rc = store_group_commit(s)) != STORE_OK)
+	if ((rc = store_group_commit(s, NULL, NULL)) != STORE_OK)
 		die("group commit", rc);
 	t1 = now();
 	printf("| %-38s | %9.1f s    | %8.0f /s    |\n", "fill (1000 writes per group commit)", t1 - t0,
@@ -325,7 +325,7 @@ main(int argc, char **argv)
 	write_one(s, n, &seed);
 	bench_get(s, n, q < 20000 ? q : 20000, lat, &seed);
 	report_lat("Get by id, group pending (nested txn)", lat, q < 20000 ? q : 20000);
-	if ((rc = store_group_commit(s)) != STORE_OK)
+	if ((rc = store_group_commit(s, NULL, NULL)) != STORE_OK)
 		die("group commit", rc);
 
 	/* Durable writes with group commit. */
@@ -335,7 +335,7 @@ main(int argc, char **argv)
 	do {
 		for (i = 0; i < group; i++)
 			write_one(s, base + written + i, &seed);
-		if ((rc = store_group_commit(s)) != STORE_OK)
+		if ((rc = store_group_commit(s, NULL, NULL)) != STORE_OK)
 			die("group commit", rc);
 		written += group;
 	} while (now() - t0 < seconds);

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <ftw.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -239,7 +240,7 @@ put_durable(struct store *s, const struct store_object *o)
 	assert_int_equal(store_txn_begin(s, true, &t), STORE_OK);
 	assert_int_equal(store_put(t, o), STORE_OK);
 	assert_int_equal(store_txn_commit(t), STORE_OK);
-	assert_int_equal(store_group_commit(s), STORE_OK);
+	assert_int_equal(store_group_commit(s, NULL, NULL), STORE_OK);
 }
 
 /* Builds, stores and frees a simple object. */
@@ -395,7 +396,7 @@ test_crud(void **state)
 	assert_int_equal(store_object_set_material(o, key, sizeof(key), 1), STORE_OK);
 	assert_int_equal(store_put(t, o), STORE_OK);
 	assert_int_equal(store_txn_commit(t), STORE_OK);
-	assert_int_equal(store_group_commit(f->s), STORE_OK);
+	assert_int_equal(store_group_commit(f->s, NULL, NULL), STORE_OK);
 
 	assert_int_equal(store_txn_begin(f->s, false, &t), STORE_OK);
 	assert_int_equal(store_get(t, "1", &g), STORE_OK);
@@ -438,7 +439,7 @@ test_crud(void **state)
 	assert_int_equal(store_delete(t, "1"), STORE_E_NOTFOUND);
 	assert_int_equal(store_get(t, "1", &g), STORE_E_NOTFOUND);
 	assert_int_equal(store_txn_commit(t), STORE_OK);
-	assert_int_equal(store_group_commit(f->s), STORE_OK);
+	assert_int_equal(store_group_commit(f->s, NULL, NULL), STORE_OK);
 	assert_int_equal(store_txn_begin(f->s, false, &t), STORE_OK);
 	assert_int_equal(store_get(t, "1", &g), STORE_E_NOTFOUND);
 	store_txn_abort(t);
@@ -478,7 +479,7 @@ test_invalid_objects(void **state)
 	store_object_free(o);
 	assert_int_equal(store_new_uid(t, small, sizeof(small)), STORE_OK);	/* "1" fits */
 	assert_int_equal(store_txn_commit(t), STORE_OK);
-	assert_int_equal(store_group_commit(f->s), STORE_OK);
+	assert_int_equal(store_group_commit(f->s, NULL, NULL), STORE_OK);
 	/* Writes through a read transaction are refused. */
 	assert_int_equal(store_txn_begin(f->s, false, &t), STORE_OK);
 	o = obj_new("2", "alice", OT_SYMMETRIC, ST_ACTIVE);
@@ -503,13 +504,13 @@ test_uid_counter_survives_reopen(void **state)
 		assert_int_equal(atoi(uid), i);
 		assert_int_equal(store_txn_commit(t), STORE_OK);
 	}
-	assert_int_equal(store_group_commit(f->s), STORE_OK);
+	assert_int_equal(store_group_commit(f->s, NULL, NULL), STORE_OK);
 	reopen(f);
 	assert_int_equal(store_txn_begin(f->s, true, &t), STORE_OK);
 	assert_int_equal(store_new_uid(t, uid, sizeof(uid)), STORE_OK);
 	assert_string_equal(uid, "4");
 	assert_int_equal(store_txn_commit(t), STORE_OK);
-	assert_int_equal(store_group_commit(f->s), STORE_OK);
+	assert_int_equal(store_group_commit(f->s, NULL, NULL), STORE_OK);
 	/* Deleting objects does not bring identifiers back. */
 	put_simple(f->s, "4", "alice", OT_SYMMETRIC, ST_ACTIVE, "k4");
 	assert_int_equal(store_txn_begin(f->s, true, &t), STORE_OK);
@@ -517,7 +518,7 @@ test_uid_counter_survives_reopen(void **state)
 	assert_int_equal(store_new_uid(t, uid, sizeof(uid)), STORE_OK);
 	assert_string_equal(uid, "5");
 	assert_int_equal(store_txn_commit(t), STORE_OK);
-	assert_int_equal(store_group_commit(f->s), STORE_OK);
+	assert_int_equal(store_group_commit(f->s, NULL, NULL), STORE_OK);
 	/* Too small a buffer. */
 	assert_int_equal(store_txn_begin(f->s, true, &t), STORE_OK);
 	assert_int_equal(store_new_uid(t, uid, 1), STORE_E_INVALID);
@@ -659,7 +660,7 @@ test_indexes_follow_updates(void **state)
 	assert_int_equal(store_txn_begin(f->s, true, &t), STORE_OK);
 	assert_int_equal(store_delete(t, "1"), STORE_OK);
 	assert_int_equal(store_txn_commit(t), STORE_OK);
-	assert_int_equal(store_group_commit(f->s), STORE_OK);
+	assert_int_equal(store_group_commit(f->s, NULL, NULL), STORE_OK);
 	assert_string_equal(index_list(f->s, STORE_IDX_NAME, "n2", 0), "2");
 	assert_string_equal(index_list(f->s, STORE_IDX_NAME, "n3", 0), "");
 	assert_string_equal(index_list(f->s, STORE_IDX_OWNER, "carol", 0), "");
@@ -675,7 +676,7 @@ test_indexes_follow_updates(void **state)
 	assert_int_equal(store_put(t, o), STORE_OK);
 	store_object_free(o);
 	store_txn_abort(t);
-	assert_int_equal(store_group_commit(f->s), STORE_OK);
+	assert_int_equal(store_group_commit(f->s, NULL, NULL), STORE_OK);
 	assert_string_equal(index_list(f->s, STORE_IDX_NAME, "other", 0), "");
 	assert_string_equal(index_list(f->s, STORE_IDX_NAME, "n2", 0), "2");
 }
@@ -746,7 +747,7 @@ test_many_names(void **state)
 	assert_int_equal(store_txn_begin(f->s, true, &t), STORE_OK);
 	assert_int_equal(store_delete(t, "1"), STORE_OK);
 	assert_int_equal(store_txn_commit(t), STORE_OK);
-	assert_int_equal(store_group_commit(f->s), STORE_OK);
+	assert_int_equal(store_group_commit(f->s, NULL, NULL), STORE_OK);
 	assert_int_equal(index_total(f->s), 0);
 }
 
@@ -1209,7 +1210,7 @@ test_map_full_at_cap(void **state)
 		else	/* a transaction whose write failed refuses to commit */
 			assert_int_equal(store_txn_commit(t), rc);
 		if (rc == STORE_OK)
-			rc = store_group_commit(f->s);
+			rc = store_group_commit(f->s, NULL, NULL);
 		store_object_free(o);
 		if (rc == STORE_OK)
 			acked++;
@@ -1237,12 +1238,16 @@ test_map_full_at_cap(void **state)
 	else
 		store_txn_abort(t);
 	if (rc == STORE_OK)
-		rc = store_group_commit(f->s);
+		rc = store_group_commit(f->s, NULL, NULL);
 	assert_int_equal(rc, STORE_E_FULL);
 	store_object_free(o);
 	assert_int_equal(count_readable(f->s), acked);
 }
 
+/*
+ * A group larger than the map: writes are staged in memory, so none is refused while the map can still
+ * grow; the group commit finds the map full, grows it and writes the group again.
+ */
 static void
 test_map_full_then_growth(void **state)
 {
@@ -1252,33 +1257,21 @@ test_map_full_then_growth(void **state)
 	struct store_stats st;
 	char uid[16];
 	uint64_t grown;
-	int i, rc, full = 0, attempts;
+	int i;
 
 	/* Each object is 4 KiB; a group of 40 cannot fit in 64 KiB. */
 	for (i = 0; i < 40; i++) {
 		snprintf(uid, sizeof(uid), "%d", i + 1);
 		o = big_obj(uid, 4000);
-		for (attempts = 0; attempts < 8; attempts++) {
-			assert_int_equal(store_txn_begin(f->s, true, &t), STORE_OK);
-			rc = store_put(t, o);
-			if (rc == STORE_OK)
-				rc = store_txn_commit(t);
-			else
-				store_txn_abort(t);
-			if (rc == STORE_OK)
-				break;
-			assert_int_equal(rc, STORE_E_FULL);
-			full++;
-			/* The next commit point grows the map; the retry then fits. */
-			assert_int_equal(store_group_commit(f->s), STORE_OK);
-		}
-		assert_true(attempts < 8);
+		assert_int_equal(store_txn_begin(f->s, true, &t), STORE_OK);
+		assert_int_equal(store_put(t, o), STORE_OK);
+		assert_int_equal(store_txn_commit(t), STORE_OK);
 		store_object_free(o);
 	}
-	assert_int_equal(store_group_commit(f->s), STORE_OK);
-	assert_true(full > 0);
+	assert_int_equal(store_group_commit(f->s, NULL, NULL), STORE_OK);
 	assert_int_equal(store_stat(f->s, &st), STORE_OK);
 	assert_true(st.grows > 0);
+	assert_true(st.replays > 0);
 	assert_true(st.map_size > 64 * 1024);
 	assert_true(st.map_size <= 16 * 1024 * 1024);
 	assert_int_equal(st.objects, 40);
@@ -1320,7 +1313,7 @@ test_group_commit_replays_after_growth(void **state)
 			assert_int_equal(rc, STORE_E_FULL);
 	}
 	assert_true(ok > 0);
-	assert_int_equal(store_group_commit(f->s), STORE_OK);
+	assert_int_equal(store_group_commit(f->s, NULL, NULL), STORE_OK);
 	assert_int_equal(store_stat(f->s, &st), STORE_OK);
 	assert_int_equal(st.objects, ok);
 	reopen(f);
@@ -1368,7 +1361,7 @@ test_group_visibility_and_durability(void **state)
 	assert_int_equal(store_put(t, o), STORE_OK);
 	store_object_free(o);
 	assert_int_equal(store_txn_commit(t), STORE_OK);
-	assert_int_equal(store_group_commit(f->s), STORE_OK);
+	assert_int_equal(store_group_commit(f->s, NULL, NULL), STORE_OK);
 	assert_false(store_group_pending(f->s));
 	reopen(f);
 	assert_int_equal(store_txn_begin(f->s, false, &t), STORE_OK);
@@ -1417,7 +1410,7 @@ test_batch_savepoint(void **state)
 	put_one(f, "undone-1");
 	put_one(f, "undone-2");
 	assert_true(present(f, "undone-1"));		/* visible inside the batch */
-	assert_int_equal(store_group_commit(f->s), STORE_E_BUSY);
+	assert_int_equal(store_group_commit(f->s, NULL, NULL), STORE_E_BUSY);
 	assert_int_equal(store_batch_end(f->s, false), STORE_OK);
 	assert_false(present(f, "undone-1"));
 	assert_false(present(f, "undone-2"));
@@ -1425,7 +1418,7 @@ test_batch_savepoint(void **state)
 	assert_int_equal(store_batch_begin(f->s), STORE_OK);
 	put_one(f, "kept");
 	assert_int_equal(store_batch_end(f->s, true), STORE_OK);
-	assert_int_equal(store_group_commit(f->s), STORE_OK);
+	assert_int_equal(store_group_commit(f->s, NULL, NULL), STORE_OK);
 	reopen(f);
 	assert_true(present(f, "before"));
 	assert_true(present(f, "kept"));
@@ -1467,7 +1460,7 @@ test_failed_child_keeps_siblings(void **state)
 	assert_int_equal(store_put(t, o), STORE_OK);
 	store_object_free(o);
 	assert_int_equal(store_txn_commit(t), STORE_OK);
-	assert_int_equal(store_group_commit(f->s), STORE_OK);
+	assert_int_equal(store_group_commit(f->s, NULL, NULL), STORE_OK);
 	reopen(f);
 	assert_int_equal(store_txn_begin(f->s, false, &t), STORE_OK);
 	assert_int_equal(store_get(t, "1", &o), STORE_OK);
@@ -1487,13 +1480,13 @@ test_one_txn_at_a_time(void **state)
 	assert_int_equal(store_txn_begin(f->s, false, &t), STORE_OK);
 	assert_int_equal(store_txn_begin(f->s, false, &t2), STORE_E_BUSY);
 	assert_null(t2);
-	assert_int_equal(store_group_commit(f->s), STORE_E_BUSY);
+	assert_int_equal(store_group_commit(f->s, NULL, NULL), STORE_E_BUSY);
 	store_txn_abort(t);
 	assert_int_equal(store_txn_begin(f->s, true, &t), STORE_OK);
 	assert_int_equal(store_txn_begin(f->s, true, &t2), STORE_E_BUSY);
 	store_txn_abort(t);
 	assert_false(store_group_pending(f->s));
-	assert_int_equal(store_group_commit(f->s), STORE_OK);
+	assert_int_equal(store_group_commit(f->s, NULL, NULL), STORE_OK);
 }
 
 static void
@@ -1518,6 +1511,234 @@ test_no_group_mode(void **state)
 	assert_int_equal(store_delete(t, "1"), STORE_OK);
 	store_txn_abort(t);
 	assert_int_equal(count_readable(f->s), 2);
+}
+
+/* Stages (without the group commit) a renamed copy of uid for owner/item, as a request would. */
+static void
+stage_rename(struct fx *f, uint64_t owner, uint32_t item, const char *uid, const char *name)
+{
+	struct store_object *o;
+	struct store_txn *t;
+
+	store_set_owner(f->s, owner, item);
+	assert_int_equal(store_txn_begin(f->s, true, &t), STORE_OK);
+	assert_int_equal(store_get(t, uid, &o), STORE_OK);
+	(void)ttlv_remove(o->attrs, T_NAME, -1);
+	add_name(o, name);
+	assert_int_equal(store_put(t, o), STORE_OK);
+	assert_int_equal(store_txn_commit(t), STORE_OK);
+	store_object_free(o);
+	store_set_owner(f->s, 0, 0);
+}
+
+/*
+ * In another process (LMDB must not open one environment twice in a process), opens the store, renames uid
+ * (or creates it when create) in its own group and commits. Returns the child's exit status: 0 when done,
+ * 3 when it did not finish within 5 s (it was waiting for a writer lock).
+ */
+static int
+other_process_writes(struct fx *f, const char *uid, const char *name, bool create)
+{
+	int status;
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct store_object *o;
+		struct store_txn *t;
+		struct store *s = NULL;
+		char *cause = NULL;
+
+		alarm(5);
+		signal(SIGALRM, SIG_DFL);
+		if (store_open(&f->o, &s, &cause) != STORE_OK || store_txn_begin(s, true, &t) != STORE_OK)
+			_exit(1);
+		if (create)
+			o = obj_new(uid, "mallory", OT_SYMMETRIC, ST_ACTIVE);
+		else if (store_get(t, uid, &o) != STORE_OK)
+			_exit(1);
+		(void)ttlv_remove(o->attrs, T_NAME, -1);
+		add_name(o, name);
+		if (store_put(t, o) != STORE_OK || store_txn_commit(t) != STORE_OK ||
+		    store_group_commit(s, NULL, NULL) != STORE_OK)
+			_exit(1);
+		store_object_free(o);
+		store_close(s);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM)
+		return 3;
+	assert_true(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+/* The name of uid as a read sees it now ("" when it has none or does not exist). */
+static const char *
+name_of(struct fx *f, const char *uid)
+{
+	static char buf[128];
+	const struct ttlv *n, *v;
+	struct store_object *o = NULL;
+	struct store_txn *t;
+
+	buf[0] = '\0';
+	assert_int_equal(store_txn_begin(f->s, false, &t), STORE_OK);
+	if (store_get(t, uid, &o) == STORE_OK && (n = ttlv_find(o->attrs, T_NAME)) != NULL &&
+	    (v = ttlv_find(n, T_NAME_VALUE)) != NULL)
+		snprintf(buf, sizeof(buf), "%.*s", (int)v->length, (const char *)v->v.bytes.data);
+	store_txn_abort(t);
+	store_object_free(o);
+	return buf;
+}
+
+struct conflicts {
+	unsigned n;
+	uint64_t owner[8];
+	uint32_t item[8];
+	char uid[8][STORE_UID_MAX + 1];
+};
+
+/* Notes each (owner, item) reported, once: one may be named twice (as a writer and as a reader). */
+static void
+note_conflict(void *arg, uint64_t owner, uint32_t item, const char *uid)
+{
+	struct conflicts *c = arg;
+	unsigned i;
+
+	for (i = 0; i < c->n; i++)
+		if (c->owner[i] == owner && c->item[i] == item)
+			return;
+	assert_true(c->n < 8);
+	c->owner[c->n] = owner;
+	c->item[c->n] = item;
+	snprintf(c->uid[c->n], sizeof(c->uid[c->n]), "%s", uid);
+	c->n++;
+}
+
+/*
+ * Writes are staged, not held: while the group holds committed writes, no LMDB write transaction is open,
+ * so another process writes the same store at once instead of waiting for this group's commit.
+ */
+static void
+test_staged_group_holds_no_lock(void **state)
+{
+	struct fx *f = *state;
+	struct conflicts c = { 0 };
+
+	put_simple(f->s, "1", "alice", OT_SYMMETRIC, ST_ACTIVE, "one");
+	stage_rename(f, 7, 0, "1", "one-renamed");
+	assert_true(store_group_pending(f->s));
+	assert_int_equal(other_process_writes(f, "2", "two", true), 0);
+	assert_int_equal(store_group_commit(f->s, note_conflict, &c), STORE_OK);
+	assert_int_equal(c.n, 0);
+	assert_string_equal(name_of(f, "1"), "one-renamed");
+	assert_string_equal(name_of(f, "2"), "two");
+}
+
+/*
+ * An object another process changed after a change set read it: that change set is skipped and reported
+ * (owner, item, uid), and so is whoever read its staged write; everything else of the group is kept.
+ */
+static void
+test_conflict_skips_one_change_set(void **state)
+{
+	struct fx *f = *state;
+	struct conflicts c = { 0 };
+	struct store_object *o;
+	struct store_txn *t;
+
+	put_simple(f->s, "1", "alice", OT_SYMMETRIC, ST_ACTIVE, "one");
+	put_simple(f->s, "2", "alice", OT_SYMMETRIC, ST_ACTIVE, "two");
+	stage_rename(f, 7, 0, "1", "mine");		/* request 7 changes 1 */
+	stage_rename(f, 8, 1, "2", "also-mine");	/* request 8 changes 2: untouched by anyone else */
+	/* Request 9 reads 1 as staged by 7: it depends on it. */
+	store_set_owner(f->s, 9, 0);
+	assert_int_equal(store_txn_begin(f->s, false, &t), STORE_OK);
+	assert_int_equal(store_get(t, "1", &o), STORE_OK);
+	store_object_free(o);
+	store_txn_abort(t);
+	store_set_owner(f->s, 0, 0);
+	assert_int_equal(other_process_writes(f, "1", "theirs", false), 0);
+	assert_int_equal(store_group_commit(f->s, note_conflict, &c), STORE_OK);
+	assert_int_equal(c.n, 2);
+	assert_true((c.owner[0] == 7 && c.owner[1] == 9) || (c.owner[0] == 9 && c.owner[1] == 7));
+	assert_string_equal(c.uid[0], "1");
+	assert_string_equal(c.uid[1], "1");
+	assert_string_equal(name_of(f, "1"), "theirs");		/* never silently overwritten */
+	assert_string_equal(name_of(f, "2"), "also-mine");
+	reopen(f);
+	assert_string_equal(name_of(f, "1"), "theirs");
+	assert_string_equal(name_of(f, "2"), "also-mine");
+}
+
+/* A change set built on another's staged write falls with it; an Undo batch falls whole. */
+static void
+test_conflict_follows_dependencies_and_batches(void **state)
+{
+	struct fx *f = *state;
+	struct conflicts c = { 0 };
+
+	put_simple(f->s, "1", "alice", OT_SYMMETRIC, ST_ACTIVE, "one");
+	put_simple(f->s, "2", "alice", OT_SYMMETRIC, ST_ACTIVE, "two");
+	put_simple(f->s, "3", "alice", OT_SYMMETRIC, ST_ACTIVE, "three");
+	stage_rename(f, 7, 0, "1", "a");
+	stage_rename(f, 8, 0, "1", "b");		/* built on 7's write */
+	/* An Undo batch: item 0 changes 3 (nobody else does), item 1 changes 2 (someone else will). */
+	assert_int_equal(store_batch_begin(f->s), STORE_OK);
+	stage_rename(f, 9, 0, "3", "batch-3");
+	stage_rename(f, 9, 1, "2", "batch-2");
+	assert_int_equal(store_batch_end(f->s, true), STORE_OK);
+	assert_int_equal(other_process_writes(f, "1", "theirs-1", false), 0);
+	assert_int_equal(other_process_writes(f, "2", "theirs-2", false), 0);
+	assert_int_equal(store_group_commit(f->s, note_conflict, &c), STORE_OK);
+	assert_int_equal(c.n, 4);			/* 7, 8, and both items of 9 */
+	assert_string_equal(name_of(f, "1"), "theirs-1");
+	assert_string_equal(name_of(f, "2"), "theirs-2");
+	assert_string_equal(name_of(f, "3"), "three");	/* the batch's other write went with it */
+}
+
+/* Locate and the index lists see the group's staged writes: creations, renames and removals. */
+static void
+test_locate_sees_staged_writes(void **state)
+{
+	struct fx *f = *state;
+	struct store_query q;
+	struct store_object *o;
+	struct store_txn *t;
+	struct filter fl;
+
+	put_simple(f->s, "1", "alice", OT_SYMMETRIC, ST_ACTIVE, "k");
+	put_simple(f->s, "2", "alice", OT_SYMMETRIC, ST_ACTIVE, "k");
+	put_simple(f->s, "3", "alice", OT_SYMMETRIC, ST_ACTIVE, "other");
+	/* Staged: 4 created as "k", 3 renamed to "k", 2 removed. */
+	assert_int_equal(store_txn_begin(f->s, true, &t), STORE_OK);
+	o = obj_new("4", "alice", OT_SYMMETRIC, ST_ACTIVE);
+	add_name(o, "k");
+	assert_int_equal(store_put(t, o), STORE_OK);
+	store_object_free(o);
+	assert_int_equal(store_delete(t, "2"), STORE_OK);
+	assert_int_equal(store_txn_commit(t), STORE_OK);
+	stage_rename(f, 0, 0, "3", "k");
+	filter_init(&fl);
+	filter_name(&fl, "k");
+	memset(&q, 0, sizeof(q));
+	q.identity = "alice";
+	q.filter = fl.f;
+	/* Newest first: 4 (created last), 3, 1; 2 is gone. */
+	assert_string_equal(locate(f->s, &q), "4,3,1");
+	assert_string_equal(index_list(f->s, STORE_IDX_NAME, "k", 0), "4,3,1");
+	q.maximum_items = 1;
+	q.offset_items = 1;
+	assert_string_equal(locate(f->s, &q), "3");
+	q.maximum_items = 0;
+	q.offset_items = 0;
+	assert_int_equal(store_group_commit(f->s, NULL, NULL), STORE_OK);
+	assert_string_equal(locate(f->s, &q), "4,3,1");
+	reopen(f);
+	assert_string_equal(locate(f->s, &q), "4,3,1");
+	assert_string_equal(index_list(f->s, STORE_IDX_NAME, "k", 0), "4,3,1");
+	filter_free(&fl);
 }
 
 /*
@@ -1565,7 +1786,7 @@ test_backup(void **state)
 	snprintf(dest, sizeof(dest), "%s/backup", f->dir);
 	assert_int_equal(backup_in_child(f->path, dest, &cause_set), STORE_OK);
 	assert_false(cause_set);
-	assert_int_equal(store_group_commit(f->s), STORE_OK);
+	assert_int_equal(store_group_commit(f->s, NULL, NULL), STORE_OK);
 	assert_int_equal(stat(dest, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0700);
 	snprintf(dest, sizeof(dest), "%s/backup/data.mdb", f->dir);
@@ -1694,6 +1915,10 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_batch_savepoint, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_one_txn_at_a_time, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_group_mode, setup_nogroup, teardown),
+		cmocka_unit_test_setup_teardown(test_staged_group_holds_no_lock, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_conflict_skips_one_change_set, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_conflict_follows_dependencies_and_batches, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_locate_sees_staged_writes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_files_private, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relaxed_sync, setup, teardown),

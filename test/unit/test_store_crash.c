@@ -138,7 +138,7 @@ child(const char *path, int wfd, unsigned seed)
 				_exit(5);
 			store_object_free(obj);
 		}
-		if (store_group_commit(s) != STORE_OK)
+		if (store_group_commit(s, NULL, NULL) != STORE_OK)
 			_exit(6);
 		/* At most 256 bytes: one atomic pipe write. */
 		if (write(wfd, ids, (size_t)n * sizeof(ids[0])) != (ssize_t)((size_t)n * sizeof(ids[0])))
@@ -219,7 +219,7 @@ verify(struct fx *f)
 	next = strtoull(uid, NULL, 10);
 	assert_true(next > max);
 	store_txn_abort(t);
-	assert_int_equal(store_group_commit(s), STORE_OK);
+	assert_int_equal(store_group_commit(s, NULL, NULL), STORE_OK);
 	store_close(s);
 }
 
