@@ -5017,6 +5017,455 @@ test_key_pair_batches(void **state)
 	    KMIP_RESULT_REASON_ITEM_NOT_FOUND);
 }
 
+/* Credentials. */
+
+/* A Query sent by c with a Credential (user NULL: none). */
+static struct ttlv *
+query_as(struct fx *f, struct client *c, unsigned v, const char *user, const char *password)
+{
+	struct ttlv_enc e;
+
+	req_begin_hdr(&e, v, 1, &(struct hdr){ .user = user, .password = password });
+	item_begin(&e, KMIP_OPERATION_QUERY);
+	ttlv_enc_enum(&e, KMIP_TAG_QUERY_FUNCTION, KMIP_QUERY_FUNCTION_QUERY_OBJECTS);
+	item_end(&e);
+	req_end(&e);
+	return call(f, c, &e);
+}
+
+/* Asserts a request was refused as a whole for its Credential: one item, no Operation echoed. */
+static void
+expect_refused(const struct ttlv *resp)
+{
+	assert_int_equal(nitems(resp), 1);
+	expect_fail(resp, 0, KMIP_RESULT_REASON_AUTHENTICATION_NOT_SUCCESSFUL);
+	assert_null(ttlv_find(bitem(resp, 0), KMIP_TAG_OPERATION));
+}
+
+/*
+ * access.credentials: the right username and password pass, a wrong password and an unknown user get the
+ * same refusal, a Credential of another type is not accepted; without access.require_credential a request
+ * without Credential passes, with it (applied by a reload) it is refused.
+ */
+static void
+test_credentials(void **state)
+{
+	struct fx *f = *state;
+	struct ttlv_enc e;
+	struct ttlv *resp, *other;
+	unsigned i;
+
+	reload(f, &(struct policy_opts){ .user = "backup", .password = "s3cret pass" });
+	for (i = 0; i < NVERSIONS; i++) {
+		unsigned v = versions[i];
+
+		resp = query_as(f, &f->alice, v, "backup", "s3cret pass");
+		expect_ok(resp, 0);
+		/* The verified Credential is cached: the same again passes. */
+		expect_ok(query_as(f, &f->alice, v, "backup", "s3cret pass"), 0);
+		resp = query_as(f, &f->bob, v, "backup", "wrong");
+		assert_int_equal(rversion(resp), v);
+		expect_refused(resp);
+		other = query_as(f, &f->admin, v, "nobody", "s3cret pass");
+		expect_refused(other);
+		assert_string_equal(rmessage(resp, 0), rmessage(other, 0));
+		expect_ok(query_as(f, &f->alice, v, NULL, NULL), 0);
+	}
+	/* A Credential that is not a username and password. */
+	ttlv_enc_init(&e);
+	ttlv_enc_begin(&e, KMIP_TAG_REQUEST_MESSAGE);
+	ttlv_enc_begin(&e, KMIP_TAG_REQUEST_HEADER);
+	enc_version(&e, 1, 4);
+	ttlv_enc_begin(&e, KMIP_TAG_AUTHENTICATION);
+	ttlv_enc_begin(&e, KMIP_TAG_CREDENTIAL);
+	ttlv_enc_enum(&e, KMIP_TAG_CREDENTIAL_TYPE, KMIP_CREDENTIAL_TYPE_DEVICE);
+	ttlv_enc_begin(&e, KMIP_TAG_CREDENTIAL_VALUE);
+	ttlv_enc_cstr(&e, KMIP_TAG_DEVICE_IDENTIFIER, "backup");
+	ttlv_enc_end(&e);
+	ttlv_enc_end(&e);
+	ttlv_enc_end(&e);
+	ttlv_enc_int(&e, KMIP_TAG_BATCH_COUNT, 1);
+	ttlv_enc_end(&e);
+	enc_uid_item(&e, KMIP_OPERATION_DISCOVER_VERSIONS, NULL);
+	req_end(&e);
+	expect_refused(call(f, &f->admin, &e));
+
+	reload(f, &(struct policy_opts){ .user = "backup", .password = "s3cret pass", .require_credential = true });
+	expect_refused(query_as(f, &f->alice, V21, NULL, NULL));
+	expect_ok(query_as(f, &f->alice, V21, "backup", "s3cret pass"), 0);
+}
+
+/*
+ * Each wrong Credential costs a key derivation: after ACCESS_CREDENTIAL_TRIES wrong ones a session is
+ * refused without checking, even the right Credential; other sessions, and a new one, are not affected.
+ */
+static void
+test_credential_tries(void **state)
+{
+	struct fx *f = *state;
+	unsigned i;
+
+	reload(f, &(struct policy_opts){ .user = "backup", .password = "s3cret pass" });
+	for (i = 0; i < ACCESS_CREDENTIAL_TRIES - 1; i++)
+		expect_refused(query_as(f, &f->bob, V14, "backup", "guess"));
+	/* A right one in between does not reset the count. */
+	expect_ok(query_as(f, &f->bob, V14, "backup", "s3cret pass"), 0);
+	expect_refused(query_as(f, &f->bob, V14, "backup", "guess"));
+	expect_refused(query_as(f, &f->bob, V14, "backup", "s3cret pass"));
+	expect_refused(query_as(f, &f->bob, V14, NULL, NULL));
+	expect_ok(query_as(f, &f->alice, V14, "backup", "s3cret pass"), 0);
+	/* A new connection starts again. */
+	session_free(f->bob.s);
+	assert_int_equal(client_open(f, &f->bob, 20, "bob"), 0);
+	expect_ok(query_as(f, &f->bob, V14, "backup", "s3cret pass"), 0);
+}
+
+/* The audit trail. */
+
+/* Reads the audit file into buf and returns its lines (at most max, NUL-terminated in place). */
+static size_t
+audit_lines(struct fx *f, char *buf, size_t size, char **lines, size_t max)
+{
+	FILE *fp = fopen(f->audit_file, "r");
+	size_t len, n = 0;
+	char *p, *nl;
+
+	assert_non_null(fp);
+	len = fread(buf, 1, size - 1, fp);
+	fclose(fp);
+	buf[len] = '\0';
+	for (p = buf; *p != '\0' && n < max; p = nl + 1) {
+		nl = strchr(p, '\n');
+		assert_non_null(nl);	/* every line is whole */
+		*nl = '\0';
+		lines[n++] = p;
+	}
+	return n;
+}
+
+/* Asserts that an audit line holds each of the NULL-terminated JSON fragments. */
+static void
+expect_line(const char *line, ...)
+{
+	const char *frag;
+	va_list ap;
+
+	va_start(ap, line);
+	while ((frag = va_arg(ap, const char *)) != NULL)
+		if (strstr(line, frag) == NULL)
+			fail_msg("audit line lacks %s: %s", frag, line);
+	va_end(ap);
+}
+
+/*
+ * One audit line per batch item that ran, with who, the version, the operation, the objects it named
+ * and the result (the Result Reason's name on failure); items a Stop batch did not run have none; a
+ * refused Credential has its own line.
+ */
+static void
+test_audit(void **state)
+{
+	struct fx *f = *state;
+	char buf[8192], *lines[16], uid_json[96];
+	struct ttlv_enc e;
+	struct ttlv *resp;
+	size_t n;
+
+	reload(f, &(struct policy_opts){ .user = "backup", .password = "s3cret pass", .audit = true });
+	req_begin_hdr(&e, V14, 2, &(struct hdr){ .continuation = KMIP_BATCH_ERROR_CONTINUATION_OPTION_CONTINUE });
+	enc_create(&e, V14, KMIP_CRYPTOGRAPHIC_ALGORITHM_AES, 128, 0, NULL);
+	enc_uid_item(&e, KMIP_OPERATION_GET, MISSING_UID);
+	req_end(&e);
+	resp = call(f, &f->alice, &e);
+	snprintf(uid_json, sizeof(uid_json), "\"uids\":[\"%s\"]", ptext(resp, 0, KMIP_TAG_UNIQUE_IDENTIFIER));
+	expect_fail(uid_op(f, &f->bob, V21, KMIP_OPERATION_GET, MISSING_UID), 0, KMIP_RESULT_REASON_OBJECT_NOT_FOUND);
+	expect_refused(query_as(f, &f->admin, V14, "backup", "wrong"));
+	req_begin(&e, V21, 3);
+	enc_uid_item(&e, KMIP_OPERATION_DISCOVER_VERSIONS, NULL);
+	enc_uid_item(&e, KMIP_OPERATION_ACTIVATE, NULL);
+	enc_uid_item(&e, KMIP_OPERATION_DISCOVER_VERSIONS, NULL);
+	req_end(&e);
+	resp = call(f, &f->alice, &e);
+	assert_int_equal(nitems(resp), 2);
+
+	n = audit_lines(f, buf, sizeof(buf), lines, 16);
+	assert_int_equal(n, 6);
+	expect_line(lines[0], "\"conn\":1,", "\"identity\":\"alice\"", "\"version\":\"1.4\"",
+	    "\"operation\":\"Create\"",
+	    uid_json, "\"result\":\"success\"", "\"reason\":null", NULL);
+	expect_line(lines[1], "\"identity\":\"alice\"", "\"operation\":\"Get\"", "\"uids\":[\"" MISSING_UID "\"]",
+	    "\"result\":\"failure\"", "\"reason\":\"Item Not Found\"", NULL);
+	expect_line(lines[2], "\"conn\":2,", "\"identity\":\"bob\"", "\"version\":\"2.1\"", "\"operation\":\"Get\"",
+	    "\"reason\":\"Object Not Found\"", NULL);
+	expect_line(lines[3], "\"identity\":\"" ADMIN "\"", "\"operation\":\"Authentication\"", "\"uids\":[]",
+	    "\"result\":\"failure\"", "\"reason\":\"Authentication Not Successful\"", NULL);
+	expect_line(lines[4], "\"operation\":\"DiscoverVersions\"", "\"result\":\"success\"", NULL);
+	expect_line(lines[5], "\"operation\":\"Activate\"", "\"result\":\"failure\"", "\"reason\":\"Invalid Field\"",
+	    NULL);
+	/* Nothing secret goes there. */
+	assert_null(strstr(buf, "s3cret"));
+	assert_null(strstr(buf, "wrong"));
+}
+
+/* Sessions and the group commit. */
+
+/* Submits the request in e (freed here) as c without waiting; a DONE response is left in c->buf. */
+static enum engine_status
+submit(struct fx *f, struct client *c, struct ttlv_enc *e)
+{
+	enum engine_status st;
+	struct ttlv_arena *a;
+	struct ttlv *root;
+	uint8_t *buf;
+	size_t len;
+
+	assert_int_equal(ttlv_enc_finish(e), 0);
+	assert_int_equal(ttlv_decode(e->buf, e->len, NULL, &root, &a, NULL, NULL), TTLV_DONE);
+	ttlv_enc_free(e);
+	f->in_request = true;
+	st = engine_request(c->s, root, a, &buf, &len);
+	f->in_request = false;
+	assert_int_equal(f->inside_calls, 0);
+	if (st == ENGINE_DONE) {
+		assert_null(c->buf);
+		c->buf = buf;
+		c->len = len;
+	}
+	return st;
+}
+
+/* Takes the response c was handed (asserted there) and decodes it. */
+static struct ttlv *
+take_delivered(struct fx *f, struct client *c)
+{
+	uint8_t *buf = c->buf;
+
+	assert_non_null(buf);
+	c->buf = NULL;
+	return take(f, buf, c->len);
+}
+
+/* Submits a Create of an AES-128 key named name as c. */
+static enum engine_status
+submit_create(struct fx *f, struct client *c, const char *name)
+{
+	struct ttlv_enc e;
+
+	req_begin(&e, V21, 1);
+	enc_create(&e, V21, KMIP_CRYPTOGRAPHIC_ALGORITHM_AES, 128, 0, name);
+	req_end(&e);
+	return submit(f, c, &e);
+}
+
+/*
+ * The group commit: a write is answered only after engine_commit(), through the session's callback, and
+ * so is a read that came while writes were pending (it may have seen them); the engine asks for one
+ * commit, which releases every held response at once. Requests after it wait for the next one.
+ */
+static void
+test_group_commit(void **state)
+{
+	struct fx *f = *state;
+	struct ttlv_enc e;
+
+	assert_int_equal(submit_create(f, &f->alice, "held-1"), ENGINE_PENDING);
+	assert_true(f->commit_due);
+	assert_int_equal(engine_held(f->eng), 1);
+	req_begin(&e, V21, 1);
+	enc_uid_item(&e, KMIP_OPERATION_DISCOVER_VERSIONS, NULL);
+	req_end(&e);
+	assert_int_equal(submit(f, &f->bob, &e), ENGINE_PENDING);
+	assert_int_equal(engine_held(f->eng), 2);
+	assert_int_equal(f->alice.delivered + f->bob.delivered, 0);
+
+	f->commit_due = false;
+	assert_int_equal(engine_commit(f->eng), 0);
+	assert_int_equal(engine_held(f->eng), 0);
+	assert_int_equal(f->alice.delivered, 1);
+	assert_int_equal(f->bob.delivered, 1);
+	expect_ok(take_delivered(f, &f->alice), 0);
+	expect_ok(take_delivered(f, &f->bob), 0);
+	assert_false(f->commit_due);
+
+	/* With nothing pending, a read is answered at once. */
+	req_begin(&e, V21, 1);
+	enc_uid_item(&e, KMIP_OPERATION_DISCOVER_VERSIONS, NULL);
+	req_end(&e);
+	assert_int_equal(submit(f, &f->bob, &e), ENGINE_DONE);
+	expect_ok(take_delivered(f, &f->bob), 0);
+	assert_true(name_exists(f, &f->alice, V21, "held-1"));
+}
+
+/*
+ * A session that closes while its response waits for the group commit: the response is dropped (the
+ * callback never runs) but the write was made and is kept.
+ */
+static void
+test_session_free_held(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(submit_create(f, &f->alice, "orphan"), ENGINE_PENDING);
+	assert_int_equal(engine_held(f->eng), 1);
+	session_free(f->alice.s);
+	f->alice.s = NULL;
+	assert_int_equal(engine_held(f->eng), 0);
+	f->commit_due = false;
+	assert_int_equal(engine_commit(f->eng), 0);
+	assert_int_equal(f->alice.delivered, 0);
+	assert_int_equal(client_open(f, &f->alice, 10, "alice"), 0);
+	assert_true(name_exists(f, &f->alice, V21, "orphan"));
+}
+
+/* Runs the event loop for ms milliseconds. */
+static void
+run_loop_for(struct fx *f, long ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	assert_int_equal(event_base_loopexit(f->base, &tv), 0);
+	assert_int_not_equal(event_base_dispatch(f->base), -1);
+}
+
+/*
+ * A session that closes while its CreateKeyPair waits for a worker: the key generation is cancelled, the
+ * callback never runs and nothing is stored; the workers go on serving others.
+ */
+static void
+test_session_free_keygen(void **state)
+{
+	struct fx *f = *state;
+	struct ttlv_enc e;
+	char priv[UIDLEN], pub[UIDLEN];
+
+	req_begin(&e, V21, 1);
+	enc_create_pair(&e, V21, &(struct pair_q){ .alg = KMIP_CRYPTOGRAPHIC_ALGORITHM_EC, .bits = 521,
+	    .priv_name = "cancelled-pair" });
+	req_end(&e);
+	assert_int_equal(submit(f, &f->alice, &e), ENGINE_PENDING);
+	assert_false(f->commit_due);
+	session_free(f->alice.s);
+	f->alice.s = NULL;
+	run_loop_for(f, 300);
+	assert_int_equal(f->alice.delivered, 0);
+	assert_false(f->commit_due);
+	assert_int_equal(engine_held(f->eng), 0);
+	assert_int_equal(client_open(f, &f->alice, 10, "alice"), 0);
+	assert_false(name_exists(f, &f->alice, V21, "cancelled-pair"));
+	create_pair(f, V21, &(struct pair_q){ .alg = KMIP_CRYPTOGRAPHIC_ALGORITHM_EC, .bits = 256 }, priv, pub);
+}
+
+/* Sharing. */
+
+/*
+ * access.shares ("owner:group:identity", applied by a reload) lets an identity read an owner's objects:
+ * Locate finds them, Get and Get Attributes work (without ending freshness), but using or changing them is
+ * answered as for a missing object; a group share covers only the group's objects.
+ */
+static void
+test_shares(void **state)
+{
+	struct fx *f = *state;
+	char all[UIDLEN], grouped[UIDLEN], buf[256], want[256];
+	struct ttlv *resp;
+	unsigned i;
+
+	active_aes(f, &f->alice, V21, all);
+	grouped_key(f, &f->alice, V21, "shared-grp", NULL, grouped);
+	reload(f, &(struct policy_opts){ .shares = { "alice:*:bob", NULL } });
+	for (i = 0; i < NVERSIONS; i++) {
+		unsigned v = versions[i];
+
+		resp = locate(f, &f->bob, v, &(struct locate_q){ .type = KMIP_OBJECT_TYPE_SYMMETRIC_KEY, .max = -1,
+		    .offset = -1, .status_mask = -1 });
+		snprintf(want, sizeof(want), "%s,%s", grouped, all);
+		assert_string_equal(located(resp, buf, sizeof(buf)), want);
+		expect_ok(get_req(f, &f->bob, v, all, 0), 0);
+		assert_int_equal(state_of(f, &f->bob, v, all), KMIP_STATE_ACTIVE);
+		expect_fail(any_op(f, &f->bob, v, KMIP_OPERATION_ENCRYPT, all), 0, not_found(v));
+		expect_fail(any_op(f, &f->bob, v, KMIP_OPERATION_ADD_ATTRIBUTE, all), 0, not_found(v));
+		expect_fail(any_op(f, &f->bob, v, KMIP_OPERATION_REVOKE, all), 0, not_found(v));
+		/* Not the other way round. */
+		expect_fail(get_req(f, &f->alice, v, MISSING_UID, 0), 0, not_found(v));
+	}
+	assert_true(get_attr(f, &f->alice, V21, all, KMIP_TAG_FRESH, 0)->v.b);
+
+	reload(f, &(struct policy_opts){ .shares = { "alice:shared-grp:bob", NULL } });
+	resp = locate(f, &f->bob, V21, &(struct locate_q){ .type = KMIP_OBJECT_TYPE_SYMMETRIC_KEY, .max = -1,
+	    .offset = -1, .status_mask = -1 });
+	assert_string_equal(located(resp, buf, sizeof(buf)), grouped);
+	expect_ok(get_req(f, &f->bob, V21, grouped, 0), 0);
+	expect_fail(get_req(f, &f->bob, V21, all, 0), 0, KMIP_RESULT_REASON_OBJECT_NOT_FOUND);
+	/* Shares end with the reload that removes them. */
+	reload(f, &(struct policy_opts){ 0 });
+	expect_fail(get_req(f, &f->bob, V21, grouped, 0), 0, KMIP_RESULT_REASON_OBJECT_NOT_FOUND);
+}
+
+/*
+ * An object shared one by one with its x-kmipd-shared-with attribute: the identity named may read it by
+ * identifier (Locate does not find it), and does not see who else it is shared with; its owner does.
+ */
+static void
+test_share_attribute(void **state)
+{
+	struct fx *f = *state;
+	char uid[UIDLEN], buf[64];
+	const struct ttlv *p;
+	struct ttlv_enc e;
+	struct ttlv *resp;
+
+	create_key(f, &f->alice, V14, KMIP_CRYPTOGRAPHIC_ALGORITHM_AES, 128, 0, "shared-one", uid);
+	req_begin(&e, V14, 1);
+	item_begin(&e, KMIP_OPERATION_ADD_ATTRIBUTE);
+	ttlv_enc_cstr(&e, KMIP_TAG_UNIQUE_IDENTIFIER, uid);
+	a_custom(&e, V14, ACCESS_SHARE_ATTRIBUTE, "bob");
+	item_end(&e);
+	req_end(&e);
+	expect_ok(call(f, &f->alice, &e), 0);
+
+	expect_ok(get_req(f, &f->bob, V21, uid, 0), 0);
+	resp = uid_op(f, &f->bob, V14, KMIP_OPERATION_GET_ATTRIBUTES, uid);
+	expect_ok(resp, 0);
+	assert_int_equal(count_v1(payload(resp, 0), "x-" ACCESS_SHARE_ATTRIBUTE), 0);
+	assert_int_equal(count_v1(payload(resp, 0), "Name"), 1);
+	resp = uid_op(f, &f->bob, V21, KMIP_OPERATION_GET_ATTRIBUTE_LIST, uid);
+	expect_ok(resp, 0);
+	for (p = ttlv_find(payload(resp, 0), KMIP_TAG_ATTRIBUTE_REFERENCE); p != NULL; p = ttlv_find_next(p))
+		assert_int_not_equal(p->type, TTLV_STRUCTURE);
+	resp = uid_op(f, &f->alice, V14, KMIP_OPERATION_GET_ATTRIBUTES, uid);
+	assert_int_equal(count_v1(payload(resp, 0), "x-" ACCESS_SHARE_ATTRIBUTE), 1);
+	assert_string_equal(located(locate(f, &f->bob, V14, &(struct locate_q){ .name = "shared-one", .max = -1,
+	    .offset = -1, .status_mask = -1 }), buf, sizeof(buf)), "");
+	expect_fail(uid_op(f, &f->bob, V14, KMIP_OPERATION_DESTROY, uid), 0, KMIP_RESULT_REASON_ITEM_NOT_FOUND);
+	expect_ok(get_req(f, &f->admin, V14, uid, 0), 0);
+}
+
+/*
+ * The administrator may read and change every owner's objects; what it makes by re-keying another
+ * owner's key stays that owner's.
+ */
+static void
+test_admin(void **state)
+{
+	struct fx *f = *state;
+	char uid[UIDLEN], nuid[UIDLEN];
+	struct ttlv *resp;
+
+	active_aes(f, &f->alice, V21, uid);
+	expect_ok(get_req(f, &f->admin, V21, uid, 0), 0);
+	expect_ok(crypto_req(f, &f->admin, V21, KMIP_OPERATION_ENCRYPT, uid, &CX(.mode = KMIP_BLOCK_CIPHER_MODE_ECB,
+	    .data = plain16, .len = 16)), 0);
+	resp = rekey(f, &f->admin, V21, uid, -1, NULL);
+	expect_ok(resp, 0);
+	copy_uid(resp, 0, KMIP_TAG_UNIQUE_IDENTIFIER, nuid);
+	expect_ok(get_req(f, &f->alice, V21, nuid, 0), 0);
+	expect_fail(get_req(f, &f->bob, V21, nuid, 0), 0, KMIP_RESULT_REASON_OBJECT_NOT_FOUND);
+	/* The administrator's Get does end freshness: it counts as the owner's. */
+	assert_false(get_attr(f, &f->alice, V21, uid, KMIP_TAG_FRESH, 0)->v.b);
+	uid_op_ok(f, &f->admin, V21, KMIP_OPERATION_DESTROY, nuid);
+	assert_int_equal(state_of(f, &f->alice, V21, nuid), KMIP_STATE_DESTROYED);
+}
+
 /* Runs the tests (argv[1]: a name filter); as KEYGEN_WORKER_NAME, a key-generation worker. */
 int
 main(int argc, char **argv)
@@ -5067,6 +5516,15 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_create_key_pair_without_workers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rekey_key_pair, setup_keygen, teardown),
 		cmocka_unit_test_setup_teardown(test_key_pair_batches, setup_keygen, teardown),
+		cmocka_unit_test_setup_teardown(test_credentials, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_credential_tries, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_session_free_held, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_session_free_keygen, setup_keygen, teardown),
+		cmocka_unit_test_setup_teardown(test_shares, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_share_attribute, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_admin, setup, teardown),
 	};
 
 	/* The key-generation workers keygen_start() makes are this program again. */
