@@ -17,7 +17,6 @@
  *        test_engine --known-bugs [FILTER]    (the tests that show the engine's known bugs: they fail)
  */
 #include <dirent.h>
-#include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -81,6 +80,7 @@ struct client {
 	unsigned lost;			/* NULL deliveries: no response could be written */
 };
 
+/* One test's engine and everything it works with. */
 struct fx {
 	char dir[64];			/* the store folder (and the audit file) */
 	char audit_file[96];		/* "" while the audit trail is off */
@@ -564,31 +564,36 @@ payload(const struct ttlv *resp, unsigned i)
 	return ttlv_find(bitem(resp, i), KMIP_TAG_RESPONSE_PAYLOAD);
 }
 
-/* Asserts item i succeeded (printing the failure's message when it did not). */
+/*
+ * Asserts item i succeeded (printing the failure's message when it did not). A macro passes the caller's
+ * line, so that a failure points at the test, not at this helper.
+ */
 static void
-expect_ok(const struct ttlv *resp, unsigned i)
+expect_ok_at(const struct ttlv *resp, unsigned i, const char *file, int line)
 {
 	if (rstatus(resp, i) != KMIP_RESULT_STATUS_SUCCESS)
 		print_error("KMIP %u.%u item %u failed: %s (%s)\n", KMIP_VERSION_MAJOR(rversion(resp)),
 		    KMIP_VERSION_MINOR(rversion(resp)), i, ttlv_enum_name(KMIP_TAG_RESULT_REASON, rreason(resp, i)),
 		    rmessage(resp, i));
-	assert_int_equal(rstatus(resp, i), KMIP_RESULT_STATUS_SUCCESS);
+	_assert_int_equal(rstatus(resp, i), KMIP_RESULT_STATUS_SUCCESS, file, line);
 }
+#define expect_ok(resp, i)	expect_ok_at((resp), (i), __FILE__, __LINE__)
 
-/* Asserts item i failed with reason, with a Result Message and without a payload. */
+/* Asserts item i failed with reason, with a Result Message and without a payload (at the caller's line). */
 static void
-expect_fail(const struct ttlv *resp, unsigned i, uint32_t reason)
+expect_fail_at(const struct ttlv *resp, unsigned i, uint32_t reason, const char *file, int line)
 {
 	if (rstatus(resp, i) != KMIP_RESULT_STATUS_OPERATION_FAILED || rreason(resp, i) != reason)
 		print_error("KMIP %u.%u item %u: expected %s, got status %u reason %s (%s)\n",
 		    KMIP_VERSION_MAJOR(rversion(resp)), KMIP_VERSION_MINOR(rversion(resp)), i,
 		    ttlv_enum_name(KMIP_TAG_RESULT_REASON, reason), rstatus(resp, i),
 		    ttlv_enum_name(KMIP_TAG_RESULT_REASON, rreason(resp, i)), rmessage(resp, i));
-	assert_int_equal(rstatus(resp, i), KMIP_RESULT_STATUS_OPERATION_FAILED);
-	assert_int_equal(rreason(resp, i), reason);
-	assert_true(rmessage(resp, i)[0] != '\0');
-	assert_null(payload(resp, i));
+	_assert_int_equal(rstatus(resp, i), KMIP_RESULT_STATUS_OPERATION_FAILED, file, line);
+	_assert_int_equal(rreason(resp, i), reason, file, line);
+	_assert_true(rmessage(resp, i)[0] != '\0', "a Result Message", file, line);
+	_assert_true(payload(resp, i) == NULL, "no Response Payload", file, line);
 }
+#define expect_fail(resp, i, reason)	expect_fail_at((resp), (i), (reason), __FILE__, __LINE__)
 
 /* The Text String tag of item i's payload (asserted present). */
 static const char *
@@ -1017,7 +1022,7 @@ active_aes(struct fx *f, struct client *c, unsigned v, char *uid)
 
 /* The request envelope. */
 
-/* A Query for the operations at version v; the protocol version of the answer in *answered. */
+/* Sends a Query for the operations at version v as alice. */
 static struct ttlv *
 query_ops(struct fx *f, unsigned v)
 {
@@ -1062,7 +1067,7 @@ test_envelope_versions(void **state)
 	expect_fail(resp, 0, KMIP_RESULT_REASON_INVALID_MESSAGE);
 }
 
-/* Sends a Query request whose header is h (one item unless extra says how many more). */
+/* Sends a request whose header is h, holding `items` Query items. */
 static struct ttlv *
 query_with(struct fx *f, const struct hdr *h, int items)
 {
