@@ -18,6 +18,9 @@ SHARED ?= ../shared
 VECTORS ?= $(SHARED)/kmip-vectors
 FUZZ_TIME ?= 60
 STATE ?= state
+# The commit make bench measures this tree against (test/bench/versus.sh): the last before the engine's
+# reshaping into core/engine and staged writes.
+BENCH_BASE ?= 069346f
 
 PKGS := libevent_core libevent_openssl openssl libconfig lmdb
 # Recursive (=) so that pkg-config runs only when a recipe needs it, after the dependency installer.
@@ -100,6 +103,7 @@ bench: deps
 	@echo "== OpenSSL alone on this machine"; test/bench/openssl-limits.sh $(BUILD) 3 10
 	@echo "== kmipd and PyKMIP's server side by side"; test/bench/compare.sh $(BUILD) 5
 	@echo "== Idle mutual-TLS connections held by kmipd"; test/bench/scale.sh $(BUILD) 5 0 10000
+	@echo "== This tree against kmipd at $(BENCH_BASE)"; test/bench/versus.sh $(BUILD) $(BENCH_BASE) 5 5
 
 # VECTORS is the folder of the test cases; CONFORMANCE_FLAGS=--verbose shows every message.
 conformance: deps

@@ -1,0 +1,112 @@
+#!/bin/sh
+# This tree's kmipd against the kmipd of an earlier commit, side by side: the earlier one is built in a
+# temporary git worktree, both run on loopback with the same certificates and a private store each (loops
+# pinned to CPU 0, kmip-bench to CPU 1), and each workload runs against one then the other, ROUNDS times in
+# turn, so that the machine's noise falls on both alike. Prints, per workload, the medians of operations per
+# second and of server CPU time per operation (its loop and workers, /proc/PID/stat) for each, and the ratio.
+#
+# Usage: test/bench/versus.sh [BUILD] [BASE] [ROUNDS] [SECONDS] [WORKLOAD...]
+#   BASE      the earlier commit (default: BENCH_BASE, else the commit before the engine's reshaping)
+#   ROUNDS    runs per workload and server (default 5); SECONDS per run (default 5, one more of warm-up)
+set -u
+build=${1:-build}
+base=${2:-${BENCH_BASE:-069346f}}
+rounds=${3:-5}
+secs=${4:-5}
+[ $# -gt 0 ] && shift
+[ $# -gt 0 ] && shift
+[ $# -gt 0 ] && shift
+[ $# -gt 0 ] && shift
+bench="$build/bench/kmip-bench"
+. test/bench/lib.sh
+
+# name|what|kmip-bench arguments
+workloads='get-1|Get, 1 connection, 1 in flight|-m get -c 1 -d 1
+get-16x8|Get, 16 connections x 8 pipelined|-m get -c 16 -d 8
+locate|Locate by name, 4 connections x 4|-m locate -c 4 -d 4
+create|Create AES-256, 16 connections x 4|-m create -c 16 -d 4'
+want=""
+[ $# -gt 0 ] && want=" $* "
+
+[ -x "$bench" ] || { echo "versus: $bench is missing (make $bench)" >&2; exit 1; }
+[ -x "$build/kmipd" ] || { echo "versus: $build/kmipd is missing" >&2; exit 1; }
+dir=$(mktemp -d /tmp/kmipd-versus-XXXXXX)
+wt="$dir/base-tree"
+new_pid= old_pid=
+cleanup() {
+	for p in $new_pid $old_pid; do
+		kill "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	git worktree remove --force "$wt" 2>/dev/null
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+trap 'exit 1' HUP INT TERM
+
+git worktree add --detach -q "$wt" "$base" || { echo "versus: no commit $base" >&2; exit 1; }
+echo "versus: building kmipd at $(git -C "$wt" log -1 --format='%h %s' | cut -c1-80)"
+make -C "$wt" -j2 build/kmipd >"$dir/build.log" 2>&1 || { tail -20 "$dir/build.log" >&2; exit 1; }
+make_certs || exit 1
+
+# Starts one kmipd binary (not in a subshell: its pid must be ours to stop); sets started_pid, started_port.
+start() {
+	started_port=$(free_port)
+	"$1" -f -o server.listen=127.0.0.1 -o server.port="$started_port" -o store.path="$dir/store-$2" \
+		-o tls.cert_file="$dir/certs/server.crt" -o tls.key_file="$dir/certs/server.key" \
+		-o tls.clients_ca_cert_file="$dir/certs/ca.crt" -o log.level=warn -o keygen.pool_size=0 \
+		>/dev/null 2>"$dir/$2.log" &
+	started_pid=$!
+	wait_port "$started_port" "$started_pid" || { cat "$dir/$2.log" >&2; return 1; }
+	pin_pid "$started_pid" 0
+}
+start "$build/kmipd" new || exit 1
+new_pid=$started_pid new_port=$started_port
+start "$wt/build/kmipd" old || exit 1
+old_pid=$started_pid old_port=$started_port
+bench_pin=$(pin_cpu 1)
+echo "versus: this tree (pid $new_pid) against $base (pid $old_pid), $rounds rounds of $secs s;" \
+	"load average $(cut -d' ' -f1-3 /proc/loadavg)"
+
+echo "$workloads" | while IFS='|' read -r name what args; do
+	case "$want" in "" | *" $name "*) ;; *) continue ;; esac
+	r=0
+	while [ "$r" -lt "$rounds" ]; do
+		for who in new old; do
+			if [ "$who" = new ]; then port=$new_port pid=$new_pid; else port=$old_port pid=$old_pid; fi
+			# shellcheck disable=SC2086
+			timeout -k 5 $((secs * 2 + 60)) $bench_pin "$bench" -p "$port" --certs "$dir/certs" \
+				--server-pid "$pid" -t "$secs" -w 1 --timeout 30 --format line --label "$name" $args \
+				>>"$dir/$name.$who" 2>>"$dir/$name.$who.err" ||
+				echo "versus: $name against $who failed" >&2
+		done
+		r=$((r + 1))
+	done
+	printf '%s|%s\n' "$name" "$what" >>"$dir/ran"
+done
+[ -f "$dir/ran" ] || { echo "versus: no workload ran" >&2; exit 1; }
+
+# The median of one field over the lines of a file (server_cpu_s is turned into ms per operation).
+median() {
+	awk -v f="$1" '{
+		for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+		if (f == "cpu") x[n++] = v["ops"] > 0 ? 1000 * v["server_cpu_s"] / v["ops"] : 0
+		else x[n++] = v[f]
+	} END {
+		if (n == 0) { print "-"; exit }
+		for (i = 0; i < n; i++) for (j = i + 1; j < n; j++) if (x[j] < x[i]) { t = x[i]; x[i] = x[j]; x[j] = t }
+		printf "%.4f\n", n % 2 ? x[(n - 1) / 2] : (x[n / 2 - 1] + x[n / 2]) / 2
+	}' "$2"
+}
+printf '\n%-9s %-36s %11s %11s %7s %15s %15s %7s\n' workload "" "this ops/s" "base ops/s" ratio \
+	"this CPU ms/op" "base CPU ms/op" ratio
+while IFS='|' read -r name what; do
+	no=$(median ops_per_s "$dir/$name.new")
+	oo=$(median ops_per_s "$dir/$name.old")
+	nc=$(median cpu "$dir/$name.new")
+	oc=$(median cpu "$dir/$name.old")
+	awk -v n="$name" -v w="$what" -v no="$no" -v oo="$oo" -v nc="$nc" -v oc="$oc" 'BEGIN {
+		printf "%-9s %-36s %11.1f %11.1f %7.3f %15.4f %15.4f %7.3f\n", n, w, no, oo, (oo > 0 ? no / oo : 0),
+		    nc, oc, (oc > 0 ? nc / oc : 0) }'
+done <"$dir/ran"
+echo "Medians of $rounds runs each, taken in turn; CPU ms/op: server CPU time per measured operation."
