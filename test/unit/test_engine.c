@@ -28,6 +28,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/wait.h>
 
 #include <cmocka.h>
 #include <event2/event.h>
@@ -5323,6 +5324,102 @@ test_session_free_held(void **state)
 	assert_true(name_exists(f, &f->alice, V21, "orphan"));
 }
 
+/*
+ * In another process (one LMDB environment may not be opened twice in a process), opens the test's store
+ * and adds the custom attribute x-theirs to uid, durably. The child's exit status says how it went.
+ */
+static void
+other_process_changes(struct fx *f, const char *uid)
+{
+	struct store_options so;
+	int status;
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct store_object *o;
+		struct store_txn *t;
+		struct store *s = NULL;
+		struct ttlv *a;
+		char *cause = NULL;
+
+		store_options_init(&so);
+		so.path = f->dir;
+		so.sync = STORE_SYNC_RELAXED;
+		if (store_open(&so, &s, &cause) != 0 || store_txn_begin(s, true, &t) != 0 ||
+		    store_get(t, uid, &o) != 0)
+			_exit(1);
+		if ((a = ttlv_new_struct(o->arena, KMIP_TAG_ATTRIBUTE)) == NULL)
+			_exit(2);
+		ttlv_append(a, ttlv_new_text(o->arena, KMIP_TAG_VENDOR_IDENTIFICATION, "x", 1));
+		ttlv_append(a, ttlv_new_text(o->arena, KMIP_TAG_ATTRIBUTE_NAME, "theirs", 6));
+		ttlv_append(a, ttlv_new_text(o->arena, KMIP_TAG_ATTRIBUTE_VALUE, "1", 1));
+		ttlv_append(o->attrs, a);
+		if (store_put(t, o) != 0 || store_txn_commit(t) != 0 || store_group_commit(s, NULL, NULL) != 0)
+			_exit(3);
+		store_object_free(o);
+		store_close(s);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* True when uid carries the custom attribute x-name, as c reads it at 2.1. */
+static bool
+has_custom(struct fx *f, struct client *c, const char *uid, const char *name)
+{
+	const struct ttlv *a, *n;
+	unsigned i;
+
+	for (i = 0; (a = get_attr(f, c, V21, uid, KMIP_TAG_ATTRIBUTE, i)) != NULL; i++)
+		if ((n = ttlv_find(a, KMIP_TAG_ATTRIBUTE_NAME)) != NULL && strcmp((const char *)n->v.bytes.data, name) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Another process (another kmipd on the same store) changes an object while this engine holds a request
+ * that changed it too: at the group commit that batch item is answered General Failure, nothing of it
+ * kept, and the other process's change stands; the request's other item, which touched another object, is
+ * answered as it ran and kept. Never a silent overwrite.
+ */
+static void
+test_conflict_with_another_process(void **state)
+{
+	struct fx *f = *state;
+	char k[UIDLEN], l[UIDLEN];
+	struct ttlv_enc e;
+	struct ttlv *resp;
+	unsigned i;
+
+	create_key(f, &f->alice, V21, KMIP_CRYPTOGRAPHIC_ALGORITHM_AES, 128, 0, "conflict-k", k);
+	create_key(f, &f->alice, V21, KMIP_CRYPTOGRAPHIC_ALGORITHM_AES, 128, 0, "conflict-l", l);
+	req_begin(&e, V21, 2);
+	for (i = 0; i < 2; i++) {
+		item_begin(&e, KMIP_OPERATION_ADD_ATTRIBUTE);
+		ttlv_enc_cstr(&e, KMIP_TAG_UNIQUE_IDENTIFIER, i == 0 ? k : l);
+		ttlv_enc_begin(&e, KMIP_TAG_NEW_ATTRIBUTE);
+		a_custom(&e, V21, "mine", "1");
+		ttlv_enc_end(&e);
+		item_end(&e);
+	}
+	req_end(&e);
+	assert_int_equal(submit(f, &f->alice, &e), ENGINE_PENDING);
+	other_process_changes(f, k);
+	assert_true(f->commit_due);
+	f->commit_due = false;
+	assert_int_equal(engine_commit(f->eng), 0);
+	resp = take_delivered(f, &f->alice);
+	expect_fail(resp, 0, KMIP_RESULT_REASON_GENERAL_FAILURE);
+	assert_non_null(strstr(rmessage(resp, 0), "changed by another writer"));
+	expect_ok(resp, 1);
+	assert_true(has_custom(f, &f->alice, k, "theirs"));
+	assert_false(has_custom(f, &f->alice, k, "mine"));
+	assert_true(has_custom(f, &f->alice, l, "mine"));
+}
+
 /* Runs the event loop for ms milliseconds. */
 static void
 run_loop_for(struct fx *f, long ms)
@@ -5743,6 +5840,7 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_session_free_held, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_conflict_with_another_process, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_session_free_keygen, setup_keygen, teardown),
 		cmocka_unit_test_setup_teardown(test_shares, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_share_attribute, setup, teardown),
