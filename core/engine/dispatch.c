@@ -2,6 +2,7 @@
  * The request dispatcher: envelope checks, protocol version, batch handling, then one handler per
  * operation. Items that need a key pair (CreateKeyPair) get it from the key-generation workers first: the
  * request waits, the loop does not, and the whole batch then runs in order with the keys in hand.
+ * Result Reasons are mapped to the client's version where a failed item is written (versions.c).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -251,6 +252,7 @@ dispatch_item(struct op_ctx *ctx, const struct kmip_batch_item *item, struct kmi
 	audit_item(ctx->session, ctx->version, d->name, ctx, true, started);
 	return 0;
 fail:
+	ctx->err.reason = versions_reason(ctx->version, ctx->err.reason);
 	session_log(ctx->session, LOG_LEVEL_INFO, "%s failed: %s", name != NULL ? name : "batch item",
 	    ctx->err.message);
 	audit_item(ctx->session, ctx->version, name != NULL ? name : "unknown", ctx, false, started);

@@ -1,8 +1,8 @@
 /*
  * Inside the engine: the engine and session structures, what a handler sees of one batch item, the table
  * of operations, and what handlers share: finding the object a request names, checking that the caller
- * may see it, opening store transactions, and the Result Reasons that differ between KMIP 1.x and 2.x.
- * Not for use outside core/engine/.
+ * may see it, opening store transactions; and the edges between the protocol versions and the handlers
+ * (versions.c). Not for use outside core/engine/.
  */
 #ifndef KMIPD_OPS_H
 #define KMIPD_OPS_H
@@ -110,10 +110,13 @@ void session_deliver(struct session *s, uint8_t *buf, size_t len);
 #define OPS_SECRET_TYPE(format)		((format) & 0xffff)
 #define OPS_SECRET_KFT(format)		((format) >> 16)
 
-/* Result Reasons whose value changed between 1.x and 2.x. */
-uint32_t ops_reason_not_found(unsigned version);
-uint32_t ops_reason_wrong_state(unsigned version);
-uint32_t ops_reason_read_only(unsigned version);
+/*
+ * The edges between the protocol versions and the handlers (versions.c). Handlers set 2.x Result Reasons.
+ */
+/* The Result Reason a client of version is answered with for the reason a handler set. */
+uint32_t versions_reason(unsigned version, uint32_t reason);
+/* Row i of the Result Reason table (a 2.x reason and what 1.x clients get instead); false past the last. */
+bool versions_reason_row(size_t i, uint32_t *internal, uint32_t *v1);
 
 /* The caller's identity, and whether it is an administrator (sees every owner's objects). */
 const char *ops_identity(const struct op_ctx *ctx);

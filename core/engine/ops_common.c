@@ -11,29 +11,6 @@
 #include "proto/names.h"
 #include "proto/ttlv.h"
 
-/* 1.x says Item Not Found; 2.x renamed the case Object Not Found. */
-uint32_t
-ops_reason_not_found(unsigned version)
-{
-	return KMIP_VERSION_MAJOR(version) >= 2 ? KMIP_RESULT_REASON_OBJECT_NOT_FOUND :
-	    KMIP_RESULT_REASON_ITEM_NOT_FOUND;
-}
-
-/* 1.x answers an operation in the wrong lifecycle state with Permission Denied; 2.x has its own reason. */
-uint32_t
-ops_reason_wrong_state(unsigned version)
-{
-	return KMIP_VERSION_MAJOR(version) >= 2 ? KMIP_RESULT_REASON_WRONG_KEY_LIFECYCLE_STATE :
-	    KMIP_RESULT_REASON_PERMISSION_DENIED;
-}
-
-uint32_t
-ops_reason_read_only(unsigned version)
-{
-	return KMIP_VERSION_MAJOR(version) >= 2 ? KMIP_RESULT_REASON_ATTRIBUTE_READ_ONLY :
-	    KMIP_RESULT_REASON_PERMISSION_DENIED;
-}
-
 const char *
 ops_identity(const struct op_ctx *ctx)
 {
@@ -108,7 +85,7 @@ ops_store_error(struct op_ctx *ctx, int err, const char *what)
 {
 	switch (err) {
 	case STORE_E_NOTFOUND:
-		return kmip_error_set(&ctx->err, ops_reason_not_found(ctx->version), "%s: object not found", what);
+		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_OBJECT_NOT_FOUND, "%s: object not found", what);
 	case STORE_E_FULL:
 		session_log(ctx->session, LOG_LEVEL_ERROR, "store full at store.max_map_size: %s refused", what);
 		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_GENERAL_FAILURE,
@@ -153,7 +130,7 @@ ops_load(struct op_ctx *ctx, struct store_txn *txn, const char *uid, unsigned fl
 		rc = STORE_E_NOTFOUND;
 	}
 	if (rc == STORE_E_NOTFOUND)
-		return kmip_error_set(&ctx->err, ops_reason_not_found(ctx->version), "object %s not found", uid);
+		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_OBJECT_NOT_FOUND, "object %s not found", uid);
 	if (rc != 0)
 		return ops_store_error(ctx, rc, "read");
 	return 0;

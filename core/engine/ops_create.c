@@ -903,7 +903,7 @@ op_rekey(struct op_ctx *ctx)
 		goto out;
 	}
 	if (old->state == KMIP_STATE_DESTROYED || old->state == KMIP_STATE_DESTROYED_COMPROMISED) {
-		kmip_error_set(&ctx->err, ops_reason_wrong_state(ctx->version), "object %s is destroyed", uid);
+		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_WRONG_KEY_LIFECYCLE_STATE, "object %s is destroyed", uid);
 		goto out;
 	}
 	len = ttlv_find(old->attrs, KMIP_TAG_CRYPTOGRAPHIC_LENGTH);

@@ -276,14 +276,13 @@ crypto_key(struct op_ctx *ctx, uint32_t usage, bool protect)
 	if (rc != 0)
 		return NULL;
 	if (o->state != KMIP_STATE_ACTIVE || o->material == NULL) {
-		kmip_error_set(&ctx->err, ops_reason_wrong_state(ctx->version), "key %s is %s; cryptographic operations "
-		    "need an Active key", uid, ttlv_enum_name(KMIP_TAG_STATE, o->state));
+		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_WRONG_KEY_LIFECYCLE_STATE,
+		    "key %s is %s; cryptographic operations need an Active key", uid, ttlv_enum_name(KMIP_TAG_STATE, o->state));
 		goto fail;
 	}
 	mask = ttlv_find(o->attrs, KMIP_TAG_CRYPTOGRAPHIC_USAGE_MASK);
 	if (mask == NULL || mask->type != TTLV_INTEGER || !((uint32_t)mask->v.i32 & usage)) {
-		kmip_error_set(&ctx->err, KMIP_VERSION_MAJOR(ctx->version) >= 2 ?
-		    KMIP_RESULT_REASON_INCOMPATIBLE_CRYPTOGRAPHIC_USAGE_MASK : KMIP_RESULT_REASON_PERMISSION_DENIED,
+		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INCOMPATIBLE_CRYPTOGRAPHIC_USAGE_MASK,
 		    "key %s is not for %s (Cryptographic Usage Mask)", uid,
 		    ttlv_mask_str(KMIP_TAG_CRYPTOGRAPHIC_USAGE_MASK, usage, (char[64]){ 0 }, 64));
 		goto fail;
@@ -291,8 +290,8 @@ crypto_key(struct op_ctx *ctx, uint32_t usage, bool protect)
 	/* Protecting (encrypt, sign, MAC) ends at the Protect Stop Date; processing starts at Process Start. */
 	date = ttlv_find(o->attrs, protect ? KMIP_TAG_PROTECT_STOP_DATE : KMIP_TAG_PROCESS_START_DATE);
 	if (date != NULL && date->type == TTLV_DATE_TIME && (protect ? date->v.i64 <= ctx->now : date->v.i64 > ctx->now)) {
-		kmip_error_set(&ctx->err, ops_reason_wrong_state(ctx->version), "key %s may not be used to %s %s its "
-		    "%s", uid, protect ? "protect data" : "process protected data", protect ? "after" : "before",
+		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_WRONG_KEY_LIFECYCLE_STATE, "key %s may not be used to %s %s "
+		    "its %s", uid, protect ? "protect data" : "process protected data", protect ? "after" : "before",
 		    protect ? "Protect Stop Date" : "Process Start Date");
 		goto fail;
 	}

@@ -70,7 +70,7 @@ op_activate(struct op_ctx *ctx)
 	if (lifecycle_load(ctx, &txn, &o) != 0)
 		return -1;
 	if (o->state != KMIP_STATE_PRE_ACTIVE) {
-		kmip_error_set(&ctx->err, ops_reason_wrong_state(ctx->version),
+		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_WRONG_KEY_LIFECYCLE_STATE,
 		    "object %s is %s; only a Pre-Active object can be activated", o->uid, state_name(o->state));
 		goto fail;
 	}
@@ -114,8 +114,9 @@ op_revoke(struct op_ctx *ctx)
 	/* A compromise may be learnt after destruction: Destroyed becomes Destroyed Compromised. */
 	if (o->state == KMIP_STATE_DESTROYED_COMPROMISED || o->state == KMIP_STATE_COMPROMISED ||
 	    (!compromise && o->state != KMIP_STATE_ACTIVE && o->state != KMIP_STATE_PRE_ACTIVE)) {
-		kmip_error_set(&ctx->err, ops_reason_wrong_state(ctx->version), "object %s is %s and cannot be revoked %s",
-		    o->uid, state_name(o->state), compromise ? "as compromised" : "for this reason");
+		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_WRONG_KEY_LIFECYCLE_STATE,
+		    "object %s is %s and cannot be revoked %s", o->uid, state_name(o->state),
+		    compromise ? "as compromised" : "for this reason");
 		goto fail;
 	}
 	if ((copy = ttlv_copy(o->arena, reason)) == NULL || attrs_set(o->arena, o->attrs, copy) != 0)
@@ -167,11 +168,11 @@ op_destroy(struct op_ctx *ctx)
 			o->state = KMIP_STATE_DESTROYED;
 			break;
 		}
-		kmip_error_set(&ctx->err, ops_reason_wrong_state(ctx->version), "object %s is Active: revoke it "
-		    "before destroying it (or set compat.destroy_active)", o->uid);
+		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_WRONG_KEY_LIFECYCLE_STATE, "object %s is Active: revoke "
+		    "it before destroying it (or set compat.destroy_active)", o->uid);
 		goto fail;
 	default:
-		kmip_error_set(&ctx->err, ops_reason_wrong_state(ctx->version), "object %s is %s already", o->uid,
+		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_WRONG_KEY_LIFECYCLE_STATE, "object %s is %s already", o->uid,
 		    state_name(o->state));
 		goto fail;
 	}
@@ -211,8 +212,7 @@ op_check(struct op_ctx *ctx)
 	have = ttlv_find(o->attrs, KMIP_TAG_CRYPTOGRAPHIC_USAGE_MASK);
 	if (mask != NULL && (mask->type != TTLV_INTEGER || have == NULL ||
 	    ((uint32_t)mask->v.i32 & ~(uint32_t)have->v.i32) != 0)) {
-		kmip_error_set(&ctx->err, KMIP_VERSION_MAJOR(ctx->version) >= 2 ?
-		    KMIP_RESULT_REASON_INCOMPATIBLE_CRYPTOGRAPHIC_USAGE_MASK : KMIP_RESULT_REASON_PERMISSION_DENIED,
+		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INCOMPATIBLE_CRYPTOGRAPHIC_USAGE_MASK,
 		    "object %s does not allow that use (Cryptographic Usage Mask)", uid);
 		goto out;
 	}

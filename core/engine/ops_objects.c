@@ -62,8 +62,8 @@ wrap_value(struct op_ctx *ctx, const struct ttlv *spec, const uint8_t *plain, si
 	if (k->object_type != KMIP_OBJECT_TYPE_SYMMETRIC_KEY || k->state != KMIP_STATE_ACTIVE || k->material == NULL ||
 	    (k->material_len != 16 && k->material_len != 24 && k->material_len != 32) || mask == NULL ||
 	    !((uint32_t)mask->v.i32 & (KMIP_CRYPTOGRAPHIC_USAGE_MASK_WRAP_KEY | KMIP_CRYPTOGRAPHIC_USAGE_MASK_ENCRYPT))) {
-		kmip_error_set(&ctx->err, ops_reason_wrong_state(ctx->version), "key %s cannot wrap: it must be an Active "
-		    "AES key allowed to wrap or encrypt", k->uid);
+		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_WRONG_KEY_LIFECYCLE_STATE, "key %s cannot wrap: it must be "
+		    "an Active AES key allowed to wrap or encrypt", k->uid);
 		goto out;
 	}
 	if (!pad && (len < 16 || len % 8 != 0)) {
@@ -234,18 +234,17 @@ op_get(struct op_ctx *ctx)
 		return -1;
 	rc = -1;
 	if ((t = ttlv_find(o->attrs, KMIP_TAG_SENSITIVE)) != NULL && t->type == TTLV_BOOLEAN && t->v.b) {
-		kmip_error_set(&ctx->err, KMIP_VERSION_MAJOR(ctx->version) >= 2 ? KMIP_RESULT_REASON_SENSITIVE :
-		    KMIP_RESULT_REASON_PERMISSION_DENIED, "object %s is Sensitive: its key material is not exported", uid);
+		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_SENSITIVE,
+		    "object %s is Sensitive: its key material is not exported", uid);
 		goto out;
 	}
 	if ((t = ttlv_find(o->attrs, KMIP_TAG_EXTRACTABLE)) != NULL && t->type == TTLV_BOOLEAN && !t->v.b) {
-		kmip_error_set(&ctx->err, KMIP_VERSION_MAJOR(ctx->version) >= 2 ? KMIP_RESULT_REASON_NOT_EXTRACTABLE :
-		    KMIP_RESULT_REASON_PERMISSION_DENIED, "object %s is not Extractable", uid);
+		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_NOT_EXTRACTABLE, "object %s is not Extractable", uid);
 		goto out;
 	}
 	if (o->state == KMIP_STATE_DESTROYED || o->state == KMIP_STATE_DESTROYED_COMPROMISED || o->material == NULL) {
-		kmip_error_set(&ctx->err, KMIP_VERSION_MAJOR(ctx->version) >= 2 ? KMIP_RESULT_REASON_OBJECT_DESTROYED :
-		    ops_reason_not_found(ctx->version), "object %s has been destroyed; only its attributes remain", uid);
+		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_OBJECT_DESTROYED,
+		    "object %s has been destroyed; only its attributes remain", uid);
 		goto out;
 	}
 	ttlv_enc_enum(ctx->out, KMIP_TAG_OBJECT_TYPE, o->object_type);
@@ -437,7 +436,7 @@ editable(struct op_ctx *ctx, const struct ttlv *item)
 	if (attr_check(item, &ctx->err) != 0)
 		return -1;
 	if (!(d->flags & ATTR_EDIT))
-		return kmip_error_set(&ctx->err, ops_reason_read_only(ctx->version),
+		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_ATTRIBUTE_READ_ONLY,
 		    "attribute %s cannot be changed by clients", attr_name(item, name, sizeof(name)));
 	return 0;
 }
@@ -525,8 +524,8 @@ apply_edit(struct op_ctx *ctx, enum edit kind, struct ttlv *item, const struct t
 	if (ops_load(ctx, txn, uid, OPS_MATERIAL | OPS_WRITE, &o) != 0)
 		goto out;
 	if (!date_editable(like->tag, o->state)) {
-		kmip_error_set(&ctx->err, ops_reason_wrong_state(ctx->version), "%s of object %s cannot change while it "
-		    "is %s", attr_name(like, name, sizeof(name)), uid, ttlv_enum_name(KMIP_TAG_STATE, o->state));
+		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_WRONG_KEY_LIFECYCLE_STATE, "%s of object %s cannot change "
+		    "while it is %s", attr_name(like, name, sizeof(name)), uid, ttlv_enum_name(KMIP_TAG_STATE, o->state));
 		goto out;
 	}
 	multi = (attr_def(like->tag)->flags & ATTR_MULTI) != 0;
@@ -549,8 +548,7 @@ apply_edit(struct op_ctx *ctx, enum edit kind, struct ttlv *item, const struct t
 			target = attrs_get_like(o->attrs, like, index);
 		}
 		if (target == NULL && kind != EDIT_SET) {
-			kmip_error_set(&ctx->err, KMIP_VERSION_MAJOR(ctx->version) >= 2 ?
-			    KMIP_RESULT_REASON_ATTRIBUTE_NOT_FOUND : KMIP_RESULT_REASON_INVALID_FIELD,
+			kmip_error_set(&ctx->err, KMIP_RESULT_REASON_ATTRIBUTE_NOT_FOUND,
 			    "object %s has no attribute %s at index %d", uid, attr_name(like, name, sizeof(name)), index);
 			goto out;
 		}
@@ -558,8 +556,7 @@ apply_edit(struct op_ctx *ctx, enum edit kind, struct ttlv *item, const struct t
 	switch (kind) {
 	case EDIT_ADD:
 		if (!multi && attrs_get_like(o->attrs, like, 0) != NULL) {
-			kmip_error_set(&ctx->err, KMIP_VERSION_MAJOR(ctx->version) >= 2 ?
-			    KMIP_RESULT_REASON_ATTRIBUTE_SINGLE_VALUED : KMIP_RESULT_REASON_INVALID_FIELD,
+			kmip_error_set(&ctx->err, KMIP_RESULT_REASON_ATTRIBUTE_SINGLE_VALUED,
 			    "attribute %s has a value already and takes only one", attr_name(like, name, sizeof(name)));
 			goto out;
 		}
@@ -778,7 +775,7 @@ op_delete_attribute(struct op_ctx *ctx)
 	if (attr_def(like->tag) == NULL)
 		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "not an attribute kmipd supports");
 	if (!(attr_def(like->tag)->flags & ATTR_EDIT))
-		return kmip_error_set(&ctx->err, ops_reason_read_only(ctx->version),
+		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_ATTRIBUTE_READ_ONLY,
 		    "attribute %s cannot be deleted", ttlv_tag_name(like->tag));
 	return apply_edit(ctx, EDIT_DELETE, NULL, current, index, like);
 }
