@@ -398,9 +398,9 @@ attr_encode(struct ttlv_enc *e, unsigned version, const struct ttlv *item, int32
 	ttlv_enc_end(e);
 }
 
-/* Writes every attribute the client's version knows; see attrs.h. */
+/* Writes the attributes the client's version knows and keep accepts; see attrs.h. */
 void
-attrs_encode(struct ttlv_enc *e, unsigned version, const struct ttlv *attrs)
+attrs_encode(struct ttlv_enc *e, unsigned version, const struct ttlv *attrs, attr_filter_fn keep, void *arg)
 {
 	const struct ttlv *c;
 
@@ -410,7 +410,7 @@ attrs_encode(struct ttlv_enc *e, unsigned version, const struct ttlv *attrs)
 		const struct ttlv *p;
 		int32_t index = 0;
 
-		if (!attr_visible(c->tag, version))
+		if (!attr_visible(c->tag, version) || (keep != NULL && !keep(c, arg)))
 			continue;
 		for (p = attrs->v.s.first; p != c; p = p->next)
 			if (attr_same_kind(p, c))
@@ -419,6 +419,37 @@ attrs_encode(struct ttlv_enc *e, unsigned version, const struct ttlv *attrs)
 	}
 	if (KMIP_VERSION_MAJOR(version) >= 2)
 		ttlv_enc_end(e);
+}
+
+/* Writes one reference per attribute the client's version knows and keep accepts; see attrs.h. */
+void
+attrs_encode_refs(struct ttlv_enc *e, unsigned version, const struct ttlv *attrs, attr_filter_fn keep, void *arg)
+{
+	const struct ttlv *c, *p, *vendor, *name;
+	char buf[256];
+
+	for (c = attrs != NULL ? attrs->v.s.first : NULL; c != NULL; c = c->next) {
+		bool seen = false;
+
+		if (!attr_visible(c->tag, version) || (keep != NULL && !keep(c, arg)))
+			continue;
+		for (p = attrs->v.s.first; p != c && !seen; p = p->next)
+			seen = attr_same_kind(p, c);
+		if (seen)
+			continue;
+		if (KMIP_VERSION_MAJOR(version) < 2) {
+			ttlv_enc_cstr(e, KMIP_TAG_ATTRIBUTE_NAME, attr_name(c, buf, sizeof(buf)));
+		} else if (c->tag == KMIP_TAG_ATTRIBUTE) {
+			vendor = ttlv_find(c, KMIP_TAG_VENDOR_IDENTIFICATION);
+			name = ttlv_find(c, KMIP_TAG_ATTRIBUTE_NAME);
+			ttlv_enc_begin(e, KMIP_TAG_ATTRIBUTE_REFERENCE);
+			ttlv_enc_item(e, vendor);
+			ttlv_enc_item(e, name);
+			ttlv_enc_end(e);
+		} else {
+			ttlv_enc_enum(e, KMIP_TAG_ATTRIBUTE_REFERENCE, c->tag);
+		}
+	}
 }
 
 struct ttlv *

@@ -3,7 +3,8 @@
  * children are the attributes, each under its own tag (Name, Cryptographic Algorithm, Link, ...); custom
  * attributes are Attribute structures of Vendor Identification, Attribute Name and Attribute Value (a 1.x
  * "x-name" is vendor "x", name "name"). These functions read attributes from requests of any version and
- * write them back in the version the client speaks, leaving out those its version does not know.
+ * write them back in the version the client speaks, leaving out those its version does not know: the way
+ * out for attribute forms.
  */
 #ifndef KMIPD_ATTRS_H
 #define KMIPD_ATTRS_H
@@ -52,11 +53,23 @@ int attrs_from_request(struct ttlv_arena *arena, unsigned version, const struct 
 
 /* Writes one attribute in the client's version: 2.x as the item itself, 1.x as an Attribute structure. */
 void attr_encode(struct ttlv_enc *e, unsigned version, const struct ttlv *item, int32_t index);
+
+/* Which attributes of a set to write: true to write item. */
+typedef bool (*attr_filter_fn)(const struct ttlv *item, void *arg);
+
 /*
- * Writes every attribute of attrs that the client's version knows, in order (1.x with Attribute Index for
- * second and later instances). In 2.x they go inside an Attributes structure, in 1.x as bare Attribute items.
+ * Writes the attributes of attrs that the client's version knows and keep accepts (keep NULL: all), in
+ * order, 1.x with the Attribute Index of second and later instances. In 2.x they go inside an Attributes
+ * structure, in 1.x as bare Attribute items.
  */
-void attrs_encode(struct ttlv_enc *e, unsigned version, const struct ttlv *attrs);
+void attrs_encode(struct ttlv_enc *e, unsigned version, const struct ttlv *attrs, attr_filter_fn keep, void *arg);
+/*
+ * Writes a reference to each attribute of attrs that the client's version knows and keep accepts, once
+ * however many instances it has: in 1.x its Attribute Name, in 2.x an Attribute Reference (the tag, or a
+ * vendor attribute's Vendor Identification and Attribute Name).
+ */
+void attrs_encode_refs(struct ttlv_enc *e, unsigned version, const struct ttlv *attrs, attr_filter_fn keep,
+    void *arg);
 /* The 1.x Attribute Name of an internal item ("Cryptographic Length", "x-custom"), into buf. */
 const char *attr_name(const struct ttlv *item, char *buf, size_t size);
 /* True when item is the attribute a 1.x Attribute Name names ("Name", or "x-foo" for a custom one). */

@@ -130,6 +130,7 @@ ctx_init(struct op_ctx *ctx, struct session *s, const struct kmip_request *req, 
 	ctx->env = &s->eng->env;
 	ctx->req = req;
 	ctx->version = version;
+	ctx->rules = versions_rules(version);
 	ctx->arena = arena;
 	ctx->placeholder = placeholder;
 	ctx->now = now;

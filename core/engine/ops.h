@@ -2,7 +2,7 @@
  * Inside the engine: the engine and session structures, what a handler sees of one batch item, the table
  * of operations, and what handlers share: finding the object a request names, checking that the caller
  * may see it, opening store transactions; and the edges between the protocol versions and the handlers
- * (versions.c). Not for use outside core/engine/.
+ * (versions.c): the rules and the Result Reason table. Not for use outside core/engine/.
  */
 #ifndef KMIPD_OPS_H
 #define KMIPD_OPS_H
@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <sys/queue.h>
 
+#include "core/engine/attrs.h"
 #include "core/engine/engine.h"
 #include "proto/encode.h"
 #include "proto/message.h"
@@ -56,13 +57,27 @@ struct session {
 };
 
 
+/*
+ * What differs between the protocol versions and is not a matter of spelling (Result Reasons and attributes
+ * spelled for the client on the way out). versions.c decides it
+ * once per request, from the version the response is written in; handlers test a rule by name, never a
+ * version number.
+ */
+struct op_rules {
+	bool echo_edited_attribute;	/* Add, Modify and Delete Attribute answer with the attribute (1.x) */
+	bool unique_names;		/* a Name added or changed must not be another of the owner's objects' (2.x) */
+	bool get_registered_format;	/* Get without a Key Format Type answers in the key's own (2.x) */
+	bool located_items;		/* Locate answers Located Items when asked for paging (1.3 and later) */
+};
+
 /* What a handler sees of one batch item. */
 struct op_ctx {
 	struct session *session;
 	const struct engine_env *env;
 	const struct kmip_request *req;
 	const struct kmip_batch_item *item;
-	unsigned version;		/* the version the response is written in */
+	unsigned version;		/* the version the response is written in: for the edges, versions.c */
+	struct op_rules rules;		/* what that version changes */
 	struct ttlv_enc *out;		/* the Response Payload's contents go here */
 	struct ttlv_arena *arena;	/* the request's arena, for scratch items */
 	char *placeholder;		/* ID Placeholder shared by the batch's items (STORE_UID_MAX + 1) */
@@ -111,12 +126,25 @@ void session_deliver(struct session *s, uint8_t *buf, size_t len);
 #define OPS_SECRET_KFT(format)		((format) >> 16)
 
 /*
- * The edges between the protocol versions and the handlers (versions.c). Handlers set 2.x Result Reasons.
+ * The edges between the protocol versions and the handlers (versions.c). Handlers set 2.x Result Reasons,
+ * test ctx->rules and write attributes through the ops_encode_* helpers.
  */
+/* The rules of the protocol version a response is written in. */
+struct op_rules versions_rules(unsigned version);
 /* The Result Reason a client of version is answered with for the reason a handler set. */
 uint32_t versions_reason(unsigned version, uint32_t reason);
 /* Row i of the Result Reason table (a 2.x reason and what 1.x clients get instead); false past the last. */
 bool versions_reason_row(size_t i, uint32_t *internal, uint32_t *v1);
+/* Writes one attribute, the index-th instance of its kind, in the client's spelling. */
+void ops_encode_attr(struct op_ctx *ctx, const struct ttlv *item, int32_t index);
+/* Writes the attributes of attrs the client's version knows and keep accepts (NULL: all); see attrs_encode. */
+void ops_encode_attrs(struct op_ctx *ctx, const struct ttlv *attrs, attr_filter_fn keep, void *arg);
+/* Writes one reference to each attribute the client's version knows and keep accepts; see attrs_encode_refs. */
+void ops_encode_attr_refs(struct op_ctx *ctx, const struct ttlv *attrs, attr_filter_fn keep, void *arg);
+/* The Key Format Type that keys of object_type and alg default to in the client's version (0: none). */
+uint32_t ops_default_format(const struct op_ctx *ctx, uint32_t object_type, uint32_t alg);
+/* True when the client's version defines the operation. */
+bool ops_client_knows_op(const struct op_ctx *ctx, const struct op_desc *d);
 
 /* The caller's identity, and whether it is an administrator (sees every owner's objects). */
 const char *ops_identity(const struct op_ctx *ctx);

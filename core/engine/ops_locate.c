@@ -269,8 +269,8 @@ op_locate(struct op_ctx *ctx)
 		free(found.cause);
 		return ops_store_error(ctx, rc, "Locate");
 	}
-	/* Located Items (1.3+) answers paging: sent when the client asked for Maximum or Offset Items. */
-	if (ctx->version >= KMIP_VERSION(1, 3) && (ttlv_find(ctx->item->payload, KMIP_TAG_MAXIMUM_ITEMS) != NULL ||
+	/* Located Items answers paging: sent when the client asked for Maximum or Offset Items. */
+	if (ctx->rules.located_items && (ttlv_find(ctx->item->payload, KMIP_TAG_MAXIMUM_ITEMS) != NULL ||
 	    ttlv_find(ctx->item->payload, KMIP_TAG_OFFSET_ITEMS) != NULL))
 		ttlv_enc_int(ctx->out, KMIP_TAG_LOCATED_ITEMS, found.located > INT32_MAX ? INT32_MAX :
 		    (int32_t)found.located);

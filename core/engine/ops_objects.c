@@ -109,16 +109,17 @@ encode_key_block(struct op_ctx *ctx, const struct store_object *o, uint32_t want
 	int rc = -1;
 
 	/*
-	 * No format asked: in 2.x the object's Key Format Type attribute (the format it was registered in);
-	 * otherwise the key's default in the client's version (2.x defaults may not exist in 1.x).
+	 * No format asked: where the rules say so (2.x), the object's Key Format Type attribute (the format it
+	 * was registered in); otherwise the key's default in the client's version (2.x defaults may not exist
+	 * in 1.x).
 	 */
 	kft = ttlv_find(o->attrs, KMIP_TAG_KEY_FORMAT_TYPE);
-	if (want == 0 && KMIP_VERSION_MAJOR(ctx->version) >= 2 && kft != NULL && kft->type == TTLV_ENUMERATION &&
+	if (want == 0 && ctx->rules.get_registered_format && kft != NULL && kft->type == TTLV_ENUMERATION &&
 	    keyfmt_format_applies(o->object_type, alg != NULL ? alg->v.u32 : 0, kft->v.u32))
 		want = kft->v.u32;
 	if (want == 0)
 		want = o->object_type == KMIP_OBJECT_TYPE_SECRET_DATA ? OPS_SECRET_KFT(o->material_format) :
-		    keyfmt_default_format(o->object_type, alg != NULL ? alg->v.u32 : 0, ctx->version);
+		    ops_default_format(ctx, o->object_type, alg != NULL ? alg->v.u32 : 0);
 	/* The Key Value, on its own: KMIP 1.x clients (Veeam first) take only key material inside it. */
 	ttlv_enc_init(&plain);
 	if (!no_encoding)
@@ -347,12 +348,29 @@ requested(const struct op_ctx *ctx, const struct ttlv *item)
 	return !any;
 }
 
-/* True when the caller may see attribute c of o: share attributes only to those who may change o. */
+/* The object an attribute read is about. */
+struct reading {
+	const struct op_ctx *ctx;
+	const struct store_object *o;
+};
+
+/* True when the caller may see attribute c of the object: share attributes only to those who may change it. */
 static bool
-shown(const struct op_ctx *ctx, const struct store_object *o, const struct ttlv *c)
+shared_shown(const struct ttlv *c, void *arg)
 {
-	return attr_visible(c->tag, ctx->version) && (!access_is_share_attribute(c) ||
-	    access_allowed(ctx->env->policy, ops_identity(ctx), o->owner, o->attrs, true));
+	const struct reading *r = arg;
+
+	return !access_is_share_attribute(c) ||
+	    access_allowed(r->ctx->env->policy, ops_identity(r->ctx), r->o->owner, r->o->attrs, true);
+}
+
+/* True when the caller may see attribute c and the request asks for it. */
+static bool
+shown_requested(const struct ttlv *c, void *arg)
+{
+	const struct reading *r = arg;
+
+	return shared_shown(c, arg) && requested(r->ctx, c);
 }
 
 /* Get Attributes: the object's attributes the request names (all when it names none). */
@@ -360,61 +378,27 @@ int
 op_get_attributes(struct op_ctx *ctx)
 {
 	struct store_object *o = load_meta(ctx);
-	const struct ttlv *c, *p;
-	bool v2 = KMIP_VERSION_MAJOR(ctx->version) >= 2;
+	struct reading r = { ctx, o };
 
 	if (o == NULL)
 		return -1;
 	ttlv_enc_cstr(ctx->out, KMIP_TAG_UNIQUE_IDENTIFIER, o->uid);
-	if (v2)
-		ttlv_enc_begin(ctx->out, KMIP_TAG_ATTRIBUTES);
-	for (c = o->attrs->v.s.first; c != NULL; c = c->next) {
-		int32_t index = 0;
-
-		if (!shown(ctx, o, c) || !requested(ctx, c))
-			continue;
-		for (p = o->attrs->v.s.first; p != c; p = p->next)
-			if (attr_same_kind(p, c))
-				index++;
-		attr_encode(ctx->out, ctx->version, c, index);
-	}
-	if (v2)
-		ttlv_enc_end(ctx->out);
+	ops_encode_attrs(ctx, o->attrs, shown_requested, &r);
 	store_object_free(o);
 	return 0;
 }
 
-/* Get Attribute List: the names (1.x) or references (2.x) of the object's attributes, each once. */
+/* Get Attribute List: a reference to each of the object's attributes (1.x: a name), each once. */
 int
 op_get_attribute_list(struct op_ctx *ctx)
 {
 	struct store_object *o = load_meta(ctx);
-	const struct ttlv *c, *p;
-	char name[256];
+	struct reading r = { ctx, o };
 
 	if (o == NULL)
 		return -1;
 	ttlv_enc_cstr(ctx->out, KMIP_TAG_UNIQUE_IDENTIFIER, o->uid);
-	for (c = o->attrs->v.s.first; c != NULL; c = c->next) {
-		bool seen = false;
-
-		if (!shown(ctx, o, c))
-			continue;
-		for (p = o->attrs->v.s.first; p != c && !seen; p = p->next)
-			seen = attr_same_kind(p, c);
-		if (seen)
-			continue;
-		if (KMIP_VERSION_MAJOR(ctx->version) < 2) {
-			ttlv_enc_cstr(ctx->out, KMIP_TAG_ATTRIBUTE_NAME, attr_name(c, name, sizeof(name)));
-		} else if (c->tag == KMIP_TAG_ATTRIBUTE) {
-			ttlv_enc_begin(ctx->out, KMIP_TAG_ATTRIBUTE_REFERENCE);
-			ttlv_enc_item(ctx->out, ttlv_find(c, KMIP_TAG_VENDOR_IDENTIFICATION));
-			ttlv_enc_item(ctx->out, ttlv_find(c, KMIP_TAG_ATTRIBUTE_NAME));
-			ttlv_enc_end(ctx->out);
-		} else {
-			ttlv_enc_enum(ctx->out, KMIP_TAG_ATTRIBUTE_REFERENCE, c->tag);
-		}
-	}
+	ops_encode_attr_refs(ctx, o->attrs, shared_shown, &r);
 	store_object_free(o);
 	return 0;
 }
@@ -475,7 +459,7 @@ has_name(const struct store_object *o, const struct ttlv *name)
 	return false;
 }
 
-/* True when another object of the same owner has the Name item (KMIP 2.x names are unique). */
+/* True when another object of the same owner has the Name item (where the rules want unique names). */
 static bool
 name_taken(struct op_ctx *ctx, struct store_txn *txn, const struct store_object *o, const struct ttlv *name)
 {
@@ -503,7 +487,7 @@ name_taken(struct op_ctx *ctx, struct store_txn *txn, const struct store_object 
 
 /*
  * Applies one edit to the object named by the request and writes the response (the Unique Identifier, and
- * in 1.x the attribute as it now is, or as it was for a delete). item is the new value (add, set, modify) or
+ * where the rules say so the attribute as it now is, or as it was for a delete). item is the new value (add, set, modify) or
  * the instance to delete (NULL: by index or reference); index selects an instance in 1.x.
  */
 static int
@@ -529,7 +513,7 @@ apply_edit(struct op_ctx *ctx, enum edit kind, struct ttlv *item, const struct t
 		goto out;
 	}
 	multi = (attr_def(like->tag)->flags & ATTR_MULTI) != 0;
-	if (item != NULL && item->tag == KMIP_TAG_NAME && KMIP_VERSION_MAJOR(ctx->version) >= 2 &&
+	if (item != NULL && item->tag == KMIP_TAG_NAME && ctx->rules.unique_names &&
 	    (name_taken(ctx, txn, o, item) || (kind == EDIT_ADD && has_name(o, item)))) {
 		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_NON_UNIQUE_NAME_ATTRIBUTE,
 		    "another of your objects already has this Name");
@@ -605,8 +589,8 @@ apply_edit(struct op_ctx *ctx, enum edit kind, struct ttlv *item, const struct t
 		goto out;
 	ttlv_enc_cstr(ctx->out, KMIP_TAG_UNIQUE_IDENTIFIER, o->uid);
 	/* 1.x answers with the attribute; clients such as Synology check that it echoes the new value. */
-	if (KMIP_VERSION_MAJOR(ctx->version) < 2)
-		attr_encode(ctx->out, ctx->version, item, at);
+	if (ctx->rules.echo_edited_attribute)
+		ops_encode_attr(ctx, item, at);
 	session_log(ctx->session, LOG_LEVEL_INFO, "attribute %s of %s: %s", attr_name(like, name, sizeof(name)), o->uid,
 	    kind == EDIT_ADD ? "added" : kind == EDIT_DELETE ? "deleted" : "changed");
 	goto out;

@@ -66,7 +66,7 @@ op_query(struct op_ctx *ctx)
 	}
 	if (ops)
 		for (d = dispatch_ops; d->fn != NULL; d++)
-			if (d->since <= ctx->version)
+			if (ops_client_knows_op(ctx, d))
 				ttlv_enc_enum(ctx->out, KMIP_TAG_OPERATION, d->operation);
 	if (objs)
 		for (i = 0; i < sizeof(objects) / sizeof(objects[0]); i++)
