@@ -310,7 +310,7 @@ nomem:
 
 /* Appends one client attribute to dst, skipping server-set ones. */
 static int
-take(struct ttlv_arena *arena, struct ttlv *dst, struct ttlv *item, struct kmip_error *err)
+take(struct ttlv *dst, struct ttlv *item, struct kmip_error *err)
 {
 	const struct attr_def *d = attr_def(item->tag);
 
@@ -324,15 +324,33 @@ take(struct ttlv_arena *arena, struct ttlv *dst, struct ttlv *item, struct kmip_
 		return kmip_error_set(err, KMIP_RESULT_REASON_INVALID_FIELD, "attribute %s given twice",
 		    attr_name(item, name, sizeof(name)));
 	}
-	(void)arena;
 	ttlv_append(dst, item);
 	return 0;
 }
 
-/* Reads client attributes from a request structure; see attrs.h. */
+/* Reads client attributes from an internal attribute set; see attrs.h. */
 int
-attrs_from_request(struct ttlv_arena *arena, unsigned version, const struct ttlv *src, struct ttlv *dst,
-    struct kmip_error *err)
+attrs_from_request(struct ttlv_arena *arena, const struct ttlv *src, struct ttlv *dst, struct kmip_error *err)
+{
+	const struct ttlv *c;
+	struct ttlv *item;
+
+	if (src == NULL)
+		return 0;
+	if (src->type != TTLV_STRUCTURE)
+		return kmip_error_set(err, KMIP_RESULT_REASON_INVALID_FIELD, "attributes are not a Structure");
+	for (c = src->v.s.first; c != NULL; c = c->next) {
+		if ((item = ttlv_copy(arena, c)) == NULL)
+			return kmip_error_set(err, KMIP_RESULT_REASON_GENERAL_FAILURE, "out of memory");
+		if (take(dst, item, err) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Reads client attributes from a 1.x Template-Attribute; see attrs.h. */
+int
+attrs_from_v1(struct ttlv_arena *arena, const struct ttlv *src, struct ttlv *dst, struct kmip_error *err)
 {
 	const struct ttlv *c;
 	struct ttlv *item;
@@ -343,24 +361,13 @@ attrs_from_request(struct ttlv_arena *arena, unsigned version, const struct ttlv
 	if (src->type != TTLV_STRUCTURE)
 		return kmip_error_set(err, KMIP_RESULT_REASON_INVALID_FIELD, "attributes are not a Structure");
 	for (c = src->v.s.first; c != NULL; c = c->next) {
-		if (KMIP_VERSION_MAJOR(version) < 2 || c->tag == KMIP_TAG_ATTRIBUTE) {
-			if (c->tag == KMIP_TAG_NAME && KMIP_VERSION_MAJOR(version) < 2)
-				return kmip_error_set(err, KMIP_RESULT_REASON_FEATURE_NOT_SUPPORTED,
-				    "templates (Name in a Template-Attribute) are not supported");
-			if (c->tag != KMIP_TAG_ATTRIBUTE)
-				return kmip_error_set(err, KMIP_RESULT_REASON_INVALID_FIELD,
-				    "unexpected item 0x%06x among attributes", c->tag);
-			/* In 2.x an Attribute is a vendor attribute already in internal form. */
-			if (KMIP_VERSION_MAJOR(version) >= 2) {
-				if ((item = ttlv_copy(arena, c)) == NULL)
-					return kmip_error_set(err, KMIP_RESULT_REASON_GENERAL_FAILURE, "out of memory");
-			} else if ((item = attr_from_v1(arena, c, &index, err)) == NULL) {
-				return -1;
-			}
-		} else if ((item = ttlv_copy(arena, c)) == NULL) {
-			return kmip_error_set(err, KMIP_RESULT_REASON_GENERAL_FAILURE, "out of memory");
-		}
-		if (take(arena, dst, item, err) != 0)
+		if (c->tag == KMIP_TAG_NAME)
+			return kmip_error_set(err, KMIP_RESULT_REASON_FEATURE_NOT_SUPPORTED,
+			    "templates (Name in a Template-Attribute) are not supported");
+		if (c->tag != KMIP_TAG_ATTRIBUTE)
+			return kmip_error_set(err, KMIP_RESULT_REASON_INVALID_FIELD,
+			    "unexpected item 0x%06x among attributes", c->tag);
+		if ((item = attr_from_v1(arena, c, &index, err)) == NULL || take(dst, item, err) != 0)
 			return -1;
 	}
 	return 0;

@@ -2,7 +2,8 @@
  * Attributes: the version-neutral form kept in the store is a KMIP 2.x Attributes structure whose
  * children are the attributes, each under its own tag (Name, Cryptographic Algorithm, Link, ...); custom
  * attributes are Attribute structures of Vendor Identification, Attribute Name and Attribute Value (a 1.x
- * "x-name" is vendor "x", name "name"). These functions read attributes from requests of any version and
+ * "x-name" is vendor "x", name "name"). These functions read attributes from requests (a 1.x Attribute
+ * into the internal form for the request normaliser, versions.c; internal attribute sets for handlers) and
  * write them back in the version the client speaks, leaving out those its version does not know: the way
  * out for attribute forms.
  */
@@ -44,12 +45,18 @@ struct ttlv *attr_from_v1(struct ttlv_arena *arena, const struct ttlv *attribute
 int attr_check(const struct ttlv *item, struct kmip_error *err) __attribute__((warn_unused_result));
 
 /*
- * Appends to dst (an Attributes structure) the client attributes found in src: in 1.x a Template-Attribute
- * (or any structure holding Attribute items), in 2.x an Attributes structure (or Common/Private/Public Key
- * Attributes). Server-set attributes are skipped. Returns 0, or -1 with err set.
+ * Appends to dst (an Attributes structure) the client attributes of src, an attribute set in the internal
+ * form: an Attributes structure (or Common/Private/Public Key Attributes) of 2.x attribute items. Server-set
+ * attributes are skipped; a single-valued attribute given twice is an error. Returns 0, or -1 with err set.
  */
-int attrs_from_request(struct ttlv_arena *arena, unsigned version, const struct ttlv *src, struct ttlv *dst,
-    struct kmip_error *err) __attribute__((warn_unused_result));
+int attrs_from_request(struct ttlv_arena *arena, const struct ttlv *src, struct ttlv *dst, struct kmip_error *err)
+    __attribute__((warn_unused_result));
+/*
+ * The same for a 1.x Template-Attribute (or Common/Private/Public Key Template-Attribute) of Attribute
+ * structures: what the request normaliser turns a 1.x attribute set into. Returns 0, or -1 with err set.
+ */
+int attrs_from_v1(struct ttlv_arena *arena, const struct ttlv *src, struct ttlv *dst, struct kmip_error *err)
+    __attribute__((warn_unused_result));
 
 /* Writes one attribute in the client's version: 2.x as the item itself, 1.x as an Attribute structure. */
 void attr_encode(struct ttlv_enc *e, unsigned version, const struct ttlv *item, int32_t index);

@@ -2,7 +2,8 @@
  * The request dispatcher: envelope checks, protocol version, batch handling, then one handler per
  * operation. Items that need a key pair (CreateKeyPair) get it from the key-generation workers first: the
  * request waits, the loop does not, and the whole batch then runs in order with the keys in hand.
- * Result Reasons are mapped to the client's version where a failed item is written (versions.c).
+ * Payloads are normalised into the internal form before anything reads them, and Result Reasons mapped to
+ * the client's version where a failed item is written (versions.c).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -69,6 +70,7 @@ struct pending {
 	struct ttlv_arena *arena;	/* owns the request tree */
 	struct kmip_request req;
 	unsigned version;
+	struct kmip_error *faults;	/* per item, from versions_normalise() (in arena) */
 	unsigned outstanding;		/* keys not yet delivered */
 	struct keygen_job **jobs;	/* per item, NULL when none */
 	struct keygen_result **keys;	/* per item, NULL when none */
@@ -191,10 +193,11 @@ audit_item(struct session *s, unsigned version, const char *operation, const str
 
 /*
  * Writes the response to one batch item; returns 0 on success (*status_at: where its Result Status sits),
- * -1 when the item failed.
+ * -1 when the item failed. fault: why its payload could not be normalised (reason 0: it could).
  */
 static int
-dispatch_item(struct op_ctx *ctx, const struct kmip_batch_item *item, struct kmip_response *r, size_t *status_at)
+dispatch_item(struct op_ctx *ctx, const struct kmip_batch_item *item, const struct kmip_error *fault,
+    struct kmip_response *r, size_t *status_at)
 {
 	struct ttlv_enc *out = r->enc;
 	struct ttlv_enc_mark mark = ttlv_enc_mark(out);
@@ -229,6 +232,11 @@ dispatch_item(struct op_ctx *ctx, const struct kmip_batch_item *item, struct kmi
 		goto fail;
 	}
 	*status_at = kmip_response_item_begin(r, item);
+	if (fault->reason != 0) {
+		ttlv_enc_rewind(out, mark);
+		ctx->err = *fault;
+		goto fail;
+	}
 	/* The store names this item in a conflict; an Undo batch's items stand or fall together. */
 	if (ctx->env->store != NULL)
 		store_set_owner(ctx->env->store, ctx->session->serial, ctx->undo ? ENGINE_ITEM_ALL :
@@ -261,10 +269,10 @@ fail:
 	return -1;
 }
 
-/* Runs every batch item in order (keys[i] is item i's generated key pair, if any). */
+/* Runs every batch item in order (keys[i] is item i's generated key pair, if any; faults[i] its fault). */
 static void
 dispatch_execute(struct session *s, const struct kmip_request *req, unsigned version, struct ttlv_arena *arena,
-    struct keygen_result **keys, struct ttlv_enc *out)
+    struct keygen_result **keys, const struct kmip_error *faults, struct ttlv_enc *out)
 {
 	const struct engine_env *env = &s->eng->env;
 	char placeholder[STORE_UID_MAX + 1] = "";
@@ -301,7 +309,7 @@ dispatch_execute(struct session *s, const struct kmip_request *req, unsigned ver
 		int rc;
 
 		ctx.key = keys != NULL ? keys[i] : NULL;
-		rc = dispatch_item(&ctx, &req->items[i], &r, &status_at);
+		rc = dispatch_item(&ctx, &req->items[i], &faults[i], &r, &status_at);
 		answered++;
 		if (rc == 0 && undo)
 			done[ndone++] = status_at;
@@ -399,7 +407,7 @@ pending_key_cb(struct keygen_result *res, void *arg)
 	if (--p->outstanding > 0)
 		return;
 	ttlv_enc_init(&out);
-	dispatch_execute(s, &p->req, p->version, p->arena, p->keys, &out);
+	dispatch_execute(s, &p->req, p->version, p->arena, p->keys, p->faults, &out);
 	s->pending = NULL;
 	pending_free(p);
 	if (respond(s, &out, &resp, &len) == ENGINE_DONE)
@@ -412,7 +420,8 @@ pending_key_cb(struct keygen_result *res, void *arg)
  * request owns the arena from then on), ENGINE_DONE when none were needed.
  */
 static enum engine_status
-request_keys(struct session *s, const struct kmip_request *req, unsigned version, struct ttlv_arena *arena)
+request_keys(struct session *s, const struct kmip_request *req, unsigned version, struct ttlv_arena *arena,
+    struct kmip_error *faults)
 {
 	struct keygen *kg = s->eng->env.keygen;
 	char placeholder[STORE_UID_MAX + 1] = "";
@@ -428,7 +437,8 @@ request_keys(struct session *s, const struct kmip_request *req, unsigned version
 		const struct op_desc *d = find_op(req->items[i].operation, version);
 		struct pending_slot *slot;
 
-		if (d == NULL || d->keyspec == NULL || req->items[i].payload == NULL || req->async_indicator)
+		if (d == NULL || d->keyspec == NULL || req->items[i].payload == NULL || req->async_indicator ||
+		    faults[i].reason != 0)
 			continue;
 		ctx.item = &req->items[i];
 		if (d->keyspec(&ctx, &spec) != 1)
@@ -441,6 +451,7 @@ request_keys(struct session *s, const struct kmip_request *req, unsigned version
 			p->session = s;
 			p->req = *req;
 			p->version = version;
+			p->faults = faults;
 		}
 		if ((slot = ttlv_arena_alloc(arena, sizeof(*slot))) == NULL)
 			goto nomem;
@@ -524,6 +535,7 @@ engine_request(struct session *s, struct ttlv *root, struct ttlv_arena *arena, u
     size_t *resp_len)
 {
 	struct kmip_request req;
+	struct kmip_error *faults;
 	struct ttlv_enc out;
 	enum engine_status st;
 	unsigned version;
@@ -534,11 +546,19 @@ engine_request(struct session *s, struct ttlv *root, struct ttlv_arena *arena, u
 	s->serial = ++s->eng->next_serial;
 	ttlv_enc_init(&out);
 	if (admit(s, root, arena, &req, &version, &out) == 0) {
-		if (request_keys(s, &req, version, arena) == ENGINE_PENDING) {
+		if ((faults = versions_normalise(&req, version, arena)) == NULL) {
+			struct kmip_error err;
+
+			kmip_error_set(&err, KMIP_RESULT_REASON_GENERAL_FAILURE, "out of memory");
+			session_log(s, LOG_LEVEL_ERROR, "request refused: %s", err.message);
+			kmip_response_error_message(&out, version, engine_now(), NULL,
+			    KMIP_RESULT_STATUS_OPERATION_FAILED, &err);
+		} else if (request_keys(s, &req, version, arena, faults) == ENGINE_PENDING) {
 			ttlv_enc_free(&out);
 			return ENGINE_PENDING;	/* the pending request owns the arena now */
+		} else {
+			dispatch_execute(s, &req, version, arena, NULL, faults, &out);
 		}
-		dispatch_execute(s, &req, version, arena, NULL, &out);
 	}
 	ttlv_arena_free(arena);
 	st = respond(s, &out, resp, resp_len);

@@ -2,7 +2,7 @@
  * Inside the engine: the engine and session structures, what a handler sees of one batch item, the table
  * of operations, and what handlers share: finding the object a request names, checking that the caller
  * may see it, opening store transactions; and the edges between the protocol versions and the handlers
- * (versions.c): the rules and the Result Reason table. Not for use outside core/engine/.
+ * (versions.c): the request normaliser, the rules, the Result Reason table. Not for use outside core/engine/.
  */
 #ifndef KMIPD_OPS_H
 #define KMIPD_OPS_H
@@ -58,8 +58,8 @@ struct session {
 
 
 /*
- * What differs between the protocol versions and is not a matter of spelling (Result Reasons and attributes
- * spelled for the client on the way out). versions.c decides it
+ * What differs between the protocol versions and is not a matter of spelling (payloads are normalised on
+ * the way in, Result Reasons and attributes spelled for the client on the way out). versions.c decides it
  * once per request, from the version the response is written in; handlers test a rule by name, never a
  * version number.
  */
@@ -75,7 +75,7 @@ struct op_ctx {
 	struct session *session;
 	const struct engine_env *env;
 	const struct kmip_request *req;
-	const struct kmip_batch_item *item;
+	const struct kmip_batch_item *item;	/* its payload in the internal form (versions.c) */
 	unsigned version;		/* the version the response is written in: for the edges, versions.c */
 	struct op_rules rules;		/* what that version changes */
 	struct ttlv_enc *out;		/* the Response Payload's contents go here */
@@ -126,11 +126,20 @@ void session_deliver(struct session *s, uint8_t *buf, size_t len);
 #define OPS_SECRET_KFT(format)		((format) >> 16)
 
 /*
- * The edges between the protocol versions and the handlers (versions.c). Handlers set 2.x Result Reasons,
- * test ctx->rules and write attributes through the ops_encode_* helpers.
+ * The edges between the protocol versions and the handlers (versions.c). Handlers read payloads in the
+ * internal form (KMIP 2.x plus Attribute Index; see versions.c), set 2.x Result Reasons, test ctx->rules and
+ * write attributes through the ops_encode_* helpers.
  */
 /* The rules of the protocol version a response is written in. */
 struct op_rules versions_rules(unsigned version);
+/*
+ * Rewrites the Request Payload of each batch item of req (a request in version) into the internal form, in
+ * place. Returns an array (in arena) of one error per item: reason 0 when its payload was rewritten or
+ * needed no rewriting, else why it could not be read, which the item is answered with when its turn comes
+ * (the Result Reason and Message its handler gave before payloads were normalised). NULL when out of memory.
+ */
+struct kmip_error *versions_normalise(struct kmip_request *req, unsigned version, struct ttlv_arena *arena)
+    __attribute__((warn_unused_result));
 /* The Result Reason a client of version is answered with for the reason a handler set. */
 uint32_t versions_reason(unsigned version, uint32_t reason);
 /* Row i of the Result Reason table (a 2.x reason and what 1.x clients get instead); false past the last. */

@@ -31,7 +31,7 @@
 
 #define MAX_SYMMETRIC_BITS 4096
 
-/* Reads the client attributes of a request structure (Template-Attribute or Attributes) into a new set. */
+/* Reads the client attributes of an attribute set of the payload into a new set. */
 static struct ttlv *
 request_attrs(struct op_ctx *ctx, const struct ttlv *src)
 {
@@ -41,17 +41,16 @@ request_attrs(struct op_ctx *ctx, const struct ttlv *src)
 		ops_nomem(ctx);
 		return NULL;
 	}
-	if (attrs_from_request(ctx->arena, ctx->version, src, attrs, &ctx->err) != 0)
+	if (attrs_from_request(ctx->arena, src, attrs, &ctx->err) != 0)
 		return NULL;
 	return attrs;
 }
 
-/* The attribute set of a request: 1.x Template-Attribute, 2.x Attributes. */
+/* The attribute set of a request (a 1.x Template-Attribute was normalised into it). */
 static const struct ttlv *
 payload_attrs(const struct op_ctx *ctx)
 {
-	return ttlv_find(ctx->item->payload, KMIP_VERSION_MAJOR(ctx->version) >= 2 ? KMIP_TAG_ATTRIBUTES :
-	    KMIP_TAG_TEMPLATE_ATTRIBUTE);
+	return ttlv_find(ctx->item->payload, KMIP_TAG_ATTRIBUTES);
 }
 
 /* Sets a Boolean attribute unless the client gave it. */
@@ -506,15 +505,12 @@ pair_params_from(struct op_ctx *ctx, struct ttlv *const sets[3], struct pair_par
 	}
 }
 
-/* Reads the three attribute sets of a CreateKeyPair request (1.x templates or 2.x attribute structures). */
+/* Reads the three attribute sets of a CreateKeyPair request (1.x templates were normalised into them). */
 static int
 pair_sets(struct op_ctx *ctx, struct ttlv *sets[3])
 {
-	static const uint32_t v1[3] = { KMIP_TAG_COMMON_TEMPLATE_ATTRIBUTE, KMIP_TAG_PRIVATE_KEY_TEMPLATE_ATTRIBUTE,
-	    KMIP_TAG_PUBLIC_KEY_TEMPLATE_ATTRIBUTE };
-	static const uint32_t v2[3] = { KMIP_TAG_COMMON_ATTRIBUTES, KMIP_TAG_PRIVATE_KEY_ATTRIBUTES,
+	static const uint32_t tags[3] = { KMIP_TAG_COMMON_ATTRIBUTES, KMIP_TAG_PRIVATE_KEY_ATTRIBUTES,
 	    KMIP_TAG_PUBLIC_KEY_ATTRIBUTES };
-	const uint32_t *tags = KMIP_VERSION_MAJOR(ctx->version) >= 2 ? v2 : v1;
 	int i;
 
 	for (i = 0; i < 3; i++)

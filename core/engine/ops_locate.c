@@ -17,42 +17,21 @@
 
 
 /*
- * Reads Locate's filter: 1.x Attribute items (bare, or wrapped in a Template-Attribute as some clients
- * send them), 2.x an Attributes structure. Server-set attributes (State, Object Type, ...) are valid
- * filters here.
+ * Reads Locate's filter, an Attributes structure (a 1.x client's Attribute items were normalised into one).
+ * Server-set attributes (State, Object Type, ...) are valid filters here.
  */
 static int
 locate_filter(struct op_ctx *ctx, struct ttlv *filter)
 {
-	const struct ttlv *p = ctx->item->payload, *c, *src;
+	const struct ttlv *c, *src = ttlv_find(ctx->item->payload, KMIP_TAG_ATTRIBUTES);
 	struct ttlv *item;
-	int32_t index;
 
-	if (KMIP_VERSION_MAJOR(ctx->version) >= 2) {
-		src = ttlv_find(p, KMIP_TAG_ATTRIBUTES);
-		for (c = src != NULL && src->type == TTLV_STRUCTURE ? src->v.s.first : NULL; c != NULL; c = c->next) {
-			if ((item = ttlv_copy(ctx->arena, c)) == NULL)
-				return ops_nomem(ctx);
-			if (attr_check(item, &ctx->err) != 0)
-				return -1;
-			ttlv_append(filter, item);
-		}
-		return 0;
-	}
-	for (c = p != NULL ? p->v.s.first : NULL; c != NULL; c = c->next) {
-		const struct ttlv *a, *first = c;
-
-		if (c->tag == KMIP_TAG_TEMPLATE_ATTRIBUTE && c->type == TTLV_STRUCTURE)
-			first = c->v.s.first;
-		else if (c->tag != KMIP_TAG_ATTRIBUTE)
-			continue;
-		for (a = first; a != NULL; a = a == c ? NULL : a->next) {
-			if (a->tag != KMIP_TAG_ATTRIBUTE)
-				continue;
-			if ((item = attr_from_v1(ctx->arena, a, &index, &ctx->err)) == NULL)
-				return -1;
-			ttlv_append(filter, item);
-		}
+	for (c = src != NULL && src->type == TTLV_STRUCTURE ? src->v.s.first : NULL; c != NULL; c = c->next) {
+		if ((item = ttlv_copy(ctx->arena, c)) == NULL)
+			return ops_nomem(ctx);
+		if (attr_check(item, &ctx->err) != 0)
+			return -1;
+		ttlv_append(filter, item);
 	}
 	return 0;
 }

@@ -327,7 +327,10 @@ reference_matches(const struct ttlv *ref, const struct ttlv *item)
 	return v != NULL && n != NULL && iv != NULL && in != NULL && ttlv_equal(v, iv) && ttlv_equal(n, in);
 }
 
-/* True when the request asks for item: it lists no attributes, or names this one. */
+/*
+ * True when the request asks for item: it lists no attributes, or names this one by Attribute Reference or,
+ * where the normaliser left one (see versions.c), by 1.x Attribute Name.
+ */
 static bool
 requested(const struct op_ctx *ctx, const struct ttlv *item)
 {
@@ -487,8 +490,9 @@ name_taken(struct op_ctx *ctx, struct store_txn *txn, const struct store_object 
 
 /*
  * Applies one edit to the object named by the request and writes the response (the Unique Identifier, and
- * where the rules say so the attribute as it now is, or as it was for a delete). item is the new value (add, set, modify) or
- * the instance to delete (NULL: by index or reference); index selects an instance in 1.x.
+ * where the rules say so the attribute as it now is, or as it was for a delete). item is the new value (add,
+ * set, modify) or NULL for a delete; current the instance to change or delete, if the request names one;
+ * index the instance otherwise (the payload's Attribute Index; 0 without one).
  */
 static int
 apply_edit(struct op_ctx *ctx, enum edit kind, struct ttlv *item, const struct ttlv *current, int32_t index,
@@ -573,12 +577,13 @@ apply_edit(struct op_ctx *ctx, enum edit kind, struct ttlv *item, const struct t
 		item = ttlv_copy(ctx->arena, target);
 		if (item == NULL)
 			goto nomem;
+		/* An Attribute Reference without an Attribute Index names every instance. */
 		if (current != NULL)
 			(void)attrs_remove_like(o->attrs, like, at);
-		else if (ttlv_find(ctx->item->payload, KMIP_TAG_ATTRIBUTE_REFERENCE) != NULL)
-			(void)attrs_remove_like(o->attrs, like, -1);
-		else
+		else if (ttlv_find(ctx->item->payload, KMIP_TAG_ATTRIBUTE_INDEX) != NULL)
 			(void)attrs_remove_like(o->attrs, like, index);
+		else
+			(void)attrs_remove_like(o->attrs, like, -1);
 		break;
 	}
 	if (ops_save(ctx, txn, o) != 0)
@@ -602,22 +607,9 @@ out:
 	return rc;
 }
 
-/* Reads the 1.x Attribute of an edit request. */
+/* Reads a New Attribute or Current Attribute: a structure wrapping one attribute item. */
 static struct ttlv *
-v1_attribute(struct op_ctx *ctx, int32_t *index)
-{
-	const struct ttlv *a = ttlv_find(ctx->item->payload, KMIP_TAG_ATTRIBUTE);
-
-	if (a == NULL) {
-		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "the request has no Attribute");
-		return NULL;
-	}
-	return attr_from_v1(ctx->arena, a, index, &ctx->err);
-}
-
-/* Reads a 2.x New Attribute or Current Attribute: a structure wrapping one attribute item. */
-static struct ttlv *
-v2_attribute(struct op_ctx *ctx, uint32_t tag, bool required)
+wrapped_attribute(struct op_ctx *ctx, uint32_t tag, bool required)
 {
 	const struct ttlv *w = ttlv_find(ctx->item->payload, tag);
 
@@ -630,17 +622,21 @@ v2_attribute(struct op_ctx *ctx, uint32_t tag, bool required)
 	return w->v.s.first;
 }
 
-/* Add Attribute: a new instance (1.x Attribute, 2.x New Attribute). */
+/* The instance an edit names by position: the Attribute Index a 1.x request carries in the internal form. */
+static int32_t
+attribute_index(const struct op_ctx *ctx)
+{
+	const struct ttlv *idx = ttlv_find(ctx->item->payload, KMIP_TAG_ATTRIBUTE_INDEX);
+
+	return idx != NULL && idx->type == TTLV_INTEGER && idx->v.i32 > 0 ? idx->v.i32 : 0;
+}
+
+/* Add Attribute: a new instance, the New Attribute. */
 int
 op_add_attribute(struct op_ctx *ctx)
 {
-	struct ttlv *item;
-	int32_t index = 0;
+	struct ttlv *item = wrapped_attribute(ctx, KMIP_TAG_NEW_ATTRIBUTE, true);
 
-	if (KMIP_VERSION_MAJOR(ctx->version) < 2)
-		item = v1_attribute(ctx, &index);
-	else
-		item = v2_attribute(ctx, KMIP_TAG_NEW_ATTRIBUTE, true);
 	if (item == NULL || editable(ctx, item) != 0)
 		return -1;
 	return apply_edit(ctx, EDIT_ADD, item, NULL, 0, item);
@@ -650,34 +646,29 @@ op_add_attribute(struct op_ctx *ctx)
 int
 op_set_attribute(struct op_ctx *ctx)
 {
-	struct ttlv *item = v2_attribute(ctx, KMIP_TAG_NEW_ATTRIBUTE, true);
+	struct ttlv *item = wrapped_attribute(ctx, KMIP_TAG_NEW_ATTRIBUTE, true);
 
 	if (item == NULL || editable(ctx, item) != 0)
 		return -1;
 	return apply_edit(ctx, EDIT_SET, item, NULL, 0, item);
 }
 
-/* Modify Attribute: 1.x replaces the instance at Attribute Index; 2.x the Current Attribute (or the only one). */
+/* Modify Attribute: replaces the Current Attribute, or the instance at the Attribute Index (0: the first). */
 int
 op_modify_attribute(struct op_ctx *ctx)
 {
-	struct ttlv *item, *current = NULL;
-	int32_t index = 0;
+	struct ttlv *item, *current;
 
-	if (KMIP_VERSION_MAJOR(ctx->version) < 2) {
-		item = v1_attribute(ctx, &index);
-	} else {
-		item = v2_attribute(ctx, KMIP_TAG_NEW_ATTRIBUTE, true);
-		current = v2_attribute(ctx, KMIP_TAG_CURRENT_ATTRIBUTE, false);
-		if (ctx->err.reason != 0)
-			return -1;
-		if (current != NULL && item != NULL && !attr_same_kind(current, item))
-			return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD,
-			    "Current Attribute and New Attribute are different attributes");
-	}
+	item = wrapped_attribute(ctx, KMIP_TAG_NEW_ATTRIBUTE, true);
+	current = wrapped_attribute(ctx, KMIP_TAG_CURRENT_ATTRIBUTE, false);
+	if (ctx->err.reason != 0)
+		return -1;
+	if (current != NULL && item != NULL && !attr_same_kind(current, item))
+		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD,
+		    "Current Attribute and New Attribute are different attributes");
 	if (item == NULL || editable(ctx, item) != 0)
 		return -1;
-	return apply_edit(ctx, EDIT_MODIFY, item, current, index, item);
+	return apply_edit(ctx, EDIT_MODIFY, item, current, attribute_index(ctx), item);
 }
 
 /* A value-less custom attribute item naming vendor and name, to find instances with; NULL on ENOMEM. */
@@ -697,62 +688,34 @@ custom_like(struct op_ctx *ctx, const char *vendor, size_t vlen, const char *nam
 	return like;
 }
 
-/* A value-less item of the attribute a 1.x Attribute Name names; NULL with ctx->err set. */
-static struct ttlv *
-like_from_name(struct op_ctx *ctx, const char *s)
-{
-	struct ttlv *like;
-	uint32_t tag;
-
-	if ((s[0] == 'x' || s[0] == 'y') && s[1] == '-' && s[2] != '\0')
-		return custom_like(ctx, s, 1, s + 2, strlen(s + 2));
-	if (ttlv_tag_by_name(s, &tag) != 0 || attr_def(tag) == NULL) {
-		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "unknown attribute \"%s\"", s);
-		return NULL;
-	}
-	if ((like = ttlv_new_struct(ctx->arena, tag)) == NULL)
-		ops_nomem(ctx);
-	return like;
-}
-
-/* Delete Attribute: 1.x by name and index; 2.x a Current Attribute instance or every instance of a reference. */
+/*
+ * Delete Attribute: the Current Attribute instance, or of the attribute an Attribute Reference names the
+ * instance at the Attribute Index, or every instance when there is none.
+ */
 int
 op_delete_attribute(struct op_ctx *ctx)
 {
-	const struct ttlv *p = ctx->item->payload, *name, *idx, *ref, *v, *n;
-	struct ttlv *current = NULL, *like;
-	int32_t index = 0;
+	const struct ttlv *ref, *v, *n;
+	struct ttlv *current, *like;
 
-	if (KMIP_VERSION_MAJOR(ctx->version) < 2) {
-		name = ttlv_find(p, KMIP_TAG_ATTRIBUTE_NAME);
-		idx = ttlv_find(p, KMIP_TAG_ATTRIBUTE_INDEX);
-		if (name == NULL || name->type != TTLV_TEXT_STRING)
-			return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "Delete Attribute needs an Attribute Name");
-		if (idx != NULL && (idx->type != TTLV_INTEGER || idx->v.i32 < 0))
-			return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "invalid Attribute Index");
-		index = idx != NULL ? idx->v.i32 : 0;
-		if ((like = like_from_name(ctx, (const char *)name->v.bytes.data)) == NULL)
+	current = wrapped_attribute(ctx, KMIP_TAG_CURRENT_ATTRIBUTE, false);
+	ref = ttlv_find(ctx->item->payload, KMIP_TAG_ATTRIBUTE_REFERENCE);
+	if (ctx->err.reason != 0)
+		return -1;
+	if (current != NULL) {
+		if (attr_check(current, &ctx->err) != 0)
 			return -1;
+		like = current;
+	} else if (ref != NULL && ref->type == TTLV_ENUMERATION && attr_def(ref->v.u32) != NULL) {
+		like = ttlv_new_struct(ctx->arena, ref->v.u32);
+	} else if (ref != NULL && ref->type == TTLV_STRUCTURE && (v = ttlv_find(ref,
+	    KMIP_TAG_VENDOR_IDENTIFICATION)) != NULL && (n = ttlv_find(ref, KMIP_TAG_ATTRIBUTE_NAME)) != NULL &&
+	    v->type == TTLV_TEXT_STRING && n->type == TTLV_TEXT_STRING) {
+		like = custom_like(ctx, (const char *)v->v.bytes.data, v->length, (const char *)n->v.bytes.data,
+		    n->length);
 	} else {
-		current = v2_attribute(ctx, KMIP_TAG_CURRENT_ATTRIBUTE, false);
-		ref = ttlv_find(p, KMIP_TAG_ATTRIBUTE_REFERENCE);
-		if (ctx->err.reason != 0)
-			return -1;
-		if (current != NULL) {
-			if (attr_check(current, &ctx->err) != 0)
-				return -1;
-			like = current;
-		} else if (ref != NULL && ref->type == TTLV_ENUMERATION && attr_def(ref->v.u32) != NULL) {
-			like = ttlv_new_struct(ctx->arena, ref->v.u32);
-		} else if (ref != NULL && ref->type == TTLV_STRUCTURE && (v = ttlv_find(ref,
-		    KMIP_TAG_VENDOR_IDENTIFICATION)) != NULL && (n = ttlv_find(ref, KMIP_TAG_ATTRIBUTE_NAME)) != NULL &&
-		    v->type == TTLV_TEXT_STRING && n->type == TTLV_TEXT_STRING) {
-			like = custom_like(ctx, (const char *)v->v.bytes.data, v->length, (const char *)n->v.bytes.data,
-			    n->length);
-		} else {
-			return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD,
-			    "Delete Attribute needs a Current Attribute or an Attribute Reference");
-		}
+		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD,
+		    "Delete Attribute needs a Current Attribute or an Attribute Reference");
 	}
 	if (like == NULL)
 		return ops_nomem(ctx);
@@ -761,5 +724,5 @@ op_delete_attribute(struct op_ctx *ctx)
 	if (!(attr_def(like->tag)->flags & ATTR_EDIT))
 		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_ATTRIBUTE_READ_ONLY,
 		    "attribute %s cannot be deleted", ttlv_tag_name(like->tag));
-	return apply_edit(ctx, EDIT_DELETE, NULL, current, index, like);
+	return apply_edit(ctx, EDIT_DELETE, NULL, current, attribute_index(ctx), like);
 }
