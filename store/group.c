@@ -195,7 +195,6 @@ store_group_free(struct store *s)
 	s->group_bytes = 0;
 	s->counters_read = false;
 	s->batch = false;
-	s->batch_mark = NULL;
 }
 
 /* Notes the store's current owner as a reader of e's change set (once in a row). */
@@ -844,29 +843,31 @@ store_batch_begin(struct store *s)
 	if (!s->group_commit)
 		return STORE_E_INVALID;
 	s->batch = true;
-	s->batch_mark = s->cs_last;
-	s->batch_uid = s->uid_last;
-	s->batch_seq = s->seq_last;
+	store_mark(s, &s->batch_mark);
 	if (++s->next_unit == 0)
 		s->next_unit = 1;
 	s->batch_unit = s->next_unit;
 	return STORE_OK;
 }
 
-/* Closes the savepoint, keeping its writes in the group (keep) or dropping them all. */
+/* Remembers where the group is; see store.h. */
+void
+store_mark(const struct store *s, struct store_mark *m)
+{
+	m->cs = s->cs_last;
+	m->uid = s->uid_last;
+	m->seq = s->seq_last;
+}
+
+/* Drops the change sets committed after the mark, newest first; see store.h. */
 int
-store_batch_end(struct store *s, bool keep)
+store_rollback(struct store *s, const struct store_mark *m)
 {
 	struct store_cs *cs;
 
 	if (s->open)
 		return STORE_E_BUSY;
-	if (!s->batch)
-		return STORE_E_INVALID;
-	s->batch = false;
-	if (keep)
-		return STORE_OK;
-	while ((cs = s->cs_last) != s->batch_mark) {
+	while ((cs = s->cs_last) != NULL && cs != m->cs) {
 		s->cs_last = cs->prev;
 		if (s->cs_last != NULL)
 			s->cs_last->next = NULL;
@@ -874,9 +875,21 @@ store_batch_end(struct store *s, bool keep)
 			s->cs_first = NULL;
 		cs_drop(s, cs);
 	}
-	s->uid_last = s->batch_uid;
-	s->seq_last = s->batch_seq;
+	s->uid_last = m->uid;
+	s->seq_last = m->seq;
 	return STORE_OK;
+}
+
+/* Closes the savepoint, keeping its writes in the group (keep) or dropping them all. */
+int
+store_batch_end(struct store *s, bool keep)
+{
+	if (s->open)
+		return STORE_E_BUSY;
+	if (!s->batch)
+		return STORE_E_INVALID;
+	s->batch = false;
+	return keep ? STORE_OK : store_rollback(s, &s->batch_mark);
 }
 
 bool

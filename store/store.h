@@ -128,6 +128,19 @@ int store_group_commit(struct store *s, store_conflict_fn conflict, void *arg) S
  */
 int store_batch_begin(struct store *s) STORE_WUR;
 int store_batch_end(struct store *s, bool keep) STORE_WUR;
+/*
+ * A point in the group to come back to: store_rollback() drops every write committed into the group
+ * since store_mark() (and hands back the identifiers taken since), keeping what came before. For a
+ * request item that fails after it wrote (its writes must not outlive its failure). A mark holds until the
+ * next group commit; no transaction may be open at store_rollback(), and a mark taken inside an Undo batch
+ * must be used before the batch ends.
+ */
+struct store_mark {
+	const void *cs;
+	uint64_t uid, seq;
+};
+void store_mark(const struct store *s, struct store_mark *m);
+int store_rollback(struct store *s, const struct store_mark *m) STORE_WUR;
 /* True when the group holds committed writes not yet durable. */
 bool store_group_pending(const struct store *s);
 

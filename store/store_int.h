@@ -133,8 +133,7 @@ struct store {
 	uint64_t uid_last, seq_last;	/* last identifier and (provisional) sequence handed out */
 	/* Savepoint of an Undo batch (store_batch_begin): change sets after batch_mark are the batch's. */
 	bool batch;
-	struct store_cs *batch_mark;
-	uint64_t batch_uid, batch_seq;
+	struct store_mark batch_mark;
 	unsigned batch_unit, next_unit;
 	uint64_t owner;			/* store_set_owner() */
 	uint32_t owner_item;

@@ -202,9 +202,13 @@ dispatch_item(struct op_ctx *ctx, const struct kmip_batch_item *item, const stru
 	struct ttlv_enc *out = r->enc;
 	struct ttlv_enc_mark mark = ttlv_enc_mark(out);
 	const struct kmip_request *req = ctx->req;
+	struct store *store = ctx->env->store;
+	char placeholder[STORE_UID_MAX + 1];
+	struct store_mark written;
 	const struct op_desc *d;
 	const char *name = NULL;
 	double started = monotonic_ms();
+	bool ran = false;
 	int rc;
 
 	ctx->item = item;
@@ -237,13 +241,20 @@ dispatch_item(struct op_ctx *ctx, const struct kmip_batch_item *item, const stru
 		ctx->err = *fault;
 		goto fail;
 	}
-	/* The store names this item in a conflict; an Undo batch's items stand or fall together. */
-	if (ctx->env->store != NULL)
-		store_set_owner(ctx->env->store, ctx->session->serial, ctx->undo ? ENGINE_ITEM_ALL :
-		    (uint32_t)(item - req->items));
+	/*
+	 * An item answered as failed changes nothing: what it wrote before failing (a Usage Limits charge, an
+	 * object whose response turned out too large) is dropped with it, and so is its ID Placeholder. The
+	 * store names this item in a conflict; an Undo batch's items stand or fall together.
+	 */
+	memcpy(placeholder, ctx->placeholder, sizeof(placeholder));
+	if (store != NULL) {
+		store_mark(store, &written);
+		store_set_owner(store, ctx->session->serial, ctx->undo ? ENGINE_ITEM_ALL : (uint32_t)(item - req->items));
+	}
+	ran = true;
 	rc = d->fn(ctx);
-	if (ctx->env->store != NULL)
-		store_set_owner(ctx->env->store, 0, 0);
+	if (store != NULL)
+		store_set_owner(store, 0, 0);
 	if (rc != 0) {
 		ttlv_enc_rewind(out, mark);
 		if (ctx->err.reason == 0)
@@ -261,6 +272,11 @@ dispatch_item(struct op_ctx *ctx, const struct kmip_batch_item *item, const stru
 	audit_item(ctx->session, ctx->version, d->name, ctx, true, started);
 	return 0;
 fail:
+	if (ran) {
+		if (store != NULL && store_rollback(store, &written) != STORE_OK)
+			session_log(ctx->session, LOG_LEVEL_ERROR, "bug: a failed item's writes could not be dropped");
+		memcpy(ctx->placeholder, placeholder, sizeof(placeholder));
+	}
 	ctx->err.reason = versions_reason(ctx->version, ctx->err.reason);
 	session_log(ctx->session, LOG_LEVEL_INFO, "%s failed: %s", name != NULL ? name : "batch item",
 	    ctx->err.message);

@@ -954,6 +954,10 @@ rekey_pair_load(struct op_ctx *ctx, struct store_txn *txn, struct store_object *
 		return -1;
 	if ((*priv)->object_type != KMIP_OBJECT_TYPE_PRIVATE_KEY)
 		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "%s is not a private key", uid);
+	/* Checked before any key is generated for it: the keyspec hook loads the pair through here too. */
+	if ((*priv)->state == KMIP_STATE_DESTROYED || (*priv)->state == KMIP_STATE_DESTROYED_COMPROMISED)
+		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_WRONG_KEY_LIFECYCLE_STATE, "object %s is destroyed",
+		    uid);
 	for (l = ttlv_find((*priv)->attrs, KMIP_TAG_LINK); l != NULL; l = ttlv_find_next(l)) {
 		const struct ttlv *type = ttlv_find(l, KMIP_TAG_LINK_TYPE);
 		const struct ttlv *target = ttlv_find(l, KMIP_TAG_LINKED_OBJECT_IDENTIFIER);

