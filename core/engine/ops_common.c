@@ -93,6 +93,13 @@ ops_store_error(struct op_ctx *ctx, int err, const char *what)
 	case STORE_E_INVALID:
 		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "%s: %s", what,
 		    store_strerror(err));
+	case STORE_E_CONFLICT:
+		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_GENERAL_FAILURE, "%s: an object was changed by "
+		    "another writer while this request ran; nothing was kept: send it again", what);
+	case STORE_E_TXNFULL:
+		session_log(ctx->session, LOG_LEVEL_WARN, "store: %s refused: %s", what, store_last_error(ctx->env->store));
+		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_GENERAL_FAILURE, "%s: too many writes are waiting "
+		    "for the store's next commit; send it again", what);
 	default:
 		session_log(ctx->session, LOG_LEVEL_ERROR, "store: %s: %s (%s)", what, store_strerror(err),
 		    store_last_error(ctx->env->store));

@@ -1698,6 +1698,27 @@ test_conflict_follows_dependencies_and_batches(void **state)
 	assert_string_equal(name_of(f, "3"), "three");	/* the batch's other write went with it */
 }
 
+/* Without group commit a write transaction is applied at its commit: a conflict is its commit's answer. */
+static void
+test_conflict_without_group_commit(void **state)
+{
+	struct fx *f = *state;
+	struct store_object *o;
+	struct store_txn *t;
+
+	put_simple(f->s, "1", "alice", OT_SYMMETRIC, ST_ACTIVE, "one");
+	assert_int_equal(store_txn_begin(f->s, true, &t), STORE_OK);
+	assert_int_equal(store_get(t, "1", &o), STORE_OK);
+	(void)ttlv_remove(o->attrs, T_NAME, -1);
+	add_name(o, "mine");
+	assert_int_equal(store_put(t, o), STORE_OK);
+	store_object_free(o);
+	assert_int_equal(other_process_writes(f, "1", "theirs", false), 0);
+	assert_int_equal(store_txn_commit(t), STORE_E_CONFLICT);
+	assert_string_equal(name_of(f, "1"), "theirs");
+	assert_false(store_group_pending(f->s));
+}
+
 /* Locate and the index lists see the group's staged writes: creations, renames and removals. */
 static void
 test_locate_sees_staged_writes(void **state)
@@ -1918,6 +1939,7 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_staged_group_holds_no_lock, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_conflict_skips_one_change_set, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_conflict_follows_dependencies_and_batches, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_conflict_without_group_commit, setup_nogroup, teardown),
 		cmocka_unit_test_setup_teardown(test_locate_sees_staged_writes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_files_private, setup, teardown),
