@@ -140,14 +140,13 @@ release(struct session *s, bool committed, const char *why)
 {
 	struct kmip_error err;
 	struct ttlv_enc out;
-	uint8_t *fail;
+	uint8_t *buf = s->held_buf, *fail;
 	size_t flen;
 	int rc;
 
 	if (committed && s->nconflicts == 0 && !s->conflict_all) {
-		fail = s->held_buf;
 		s->held_buf = NULL;
-		session_deliver(s, fail, s->held_len);
+		session_deliver(s, buf, s->held_len);
 		return;
 	}
 	if (committed)
