@@ -16,11 +16,12 @@ $(BUILD)/kmipctl: $(patsubst %.c,$(BUILD)/%.o,$(KMIPCTL_SRCS)) $(BUILD)/core/eng
 
 ALL_SRCS += test/unit/test_config.c
 TEST_BINS += $(BUILD)/test/test_config
-$(BUILD)/test/test_config: $(BUILD)/test/unit/test_config.o $(BUILD)/core/config.o
+$(BUILD)/test/test_config: $(BUILD)/test/unit/test_config.o $(BUILD)/libtestutil.a $(BUILD)/core/config.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
 
 ALL_SRCS += test/unit/test_keygen.c
 TEST_BINS += $(BUILD)/test/test_keygen
-$(BUILD)/test/test_keygen: $(BUILD)/test/unit/test_keygen.o $(BUILD)/core/keygen.o $(BUILD)/core/log.o
+$(BUILD)/test/test_keygen: $(BUILD)/test/unit/test_keygen.o $(BUILD)/libtestutil.a $(BUILD)/core/keygen.o \
+		$(BUILD)/core/log.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
 

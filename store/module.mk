@@ -5,16 +5,18 @@ $(BUILD)/libstore.a: $(patsubst %.c,$(BUILD)/%.o,$(STORE_SRCS))
 
 ALL_SRCS += test/unit/test_store.c test/unit/test_store_crash.c
 TEST_BINS += $(BUILD)/test/test_store $(BUILD)/test/test_store_crash
-$(BUILD)/test/test_store: $(BUILD)/test/unit/test_store.o $(BUILD)/libstore.a $(BUILD)/libproto.a
+$(BUILD)/test/test_store: $(BUILD)/test/unit/test_store.o $(BUILD)/libtestutil.a $(BUILD)/libstore.a $(BUILD)/libproto.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
-$(BUILD)/test/test_store_crash: $(BUILD)/test/unit/test_store_crash.o $(BUILD)/libstore.a $(BUILD)/libproto.a
+$(BUILD)/test/test_store_crash: $(BUILD)/test/unit/test_store_crash.o $(BUILD)/libtestutil.a $(BUILD)/libstore.a \
+		$(BUILD)/libproto.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
 
 # Benchmark (not a test): make bench-store BENCH_STORE_ARGS="-n 100000"
 ALL_SRCS += test/bench/bench_store.c
 BENCH_STORE_ARGS ?=
 .PHONY: bench-store
-$(BUILD)/bench/bench_store: $(BUILD)/test/bench/bench_store.o $(BUILD)/libstore.a $(BUILD)/libproto.a
+$(BUILD)/bench/bench_store: $(BUILD)/test/bench/bench_store.o $(BUILD)/libtestutil.a $(BUILD)/libstore.a \
+		$(BUILD)/libproto.a
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 bench-store: $(BUILD)/bench/bench_store

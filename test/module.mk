@@ -9,34 +9,37 @@ $(BUILD)/fuzz/fuzz_ttlv: $(BUILD)/test/fuzz/fuzz_ttlv.o $(BUILD)/libproto.a
 	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^
 
 BENCH_BINS += $(BUILD)/bench/bench_ttlv
-$(BUILD)/bench/bench_ttlv: $(BUILD)/test/bench/bench_ttlv.o $(BUILD)/libproto.a
+$(BUILD)/bench/bench_ttlv: $(BUILD)/test/bench/bench_ttlv.o $(BUILD)/libtestutil.a $(BUILD)/libproto.a
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^
 
 # Integration tests: the real kmipd over mutual TLS on loopback (KMIPD_BIN, set by test/run-tests.sh).
 HARNESS_SRCS := test/integration/harness.c
+# What every integration test links besides its own object: the harness and the shared test helpers.
+HARNESS_OBJS := $(BUILD)/test/integration/harness.o $(BUILD)/libtestutil.a
 ALL_SRCS += $(HARNESS_SRCS) test/integration/test_server.c
 TEST_BINS += $(BUILD)/test/test_server
-$(BUILD)/test/test_server: $(BUILD)/test/integration/test_server.o $(BUILD)/test/integration/harness.o \
+$(BUILD)/test/test_server: $(BUILD)/test/integration/test_server.o $(HARNESS_OBJS) \
 		$(BUILD)/libproto.a $(BUILD)/libtls.a | $(BUILD)/kmipd
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
 
 ALL_SRCS += test/integration/test_veeam.c
 TEST_BINS += $(BUILD)/test/test_veeam
-$(BUILD)/test/test_veeam: $(BUILD)/test/integration/test_veeam.o $(BUILD)/test/integration/harness.o \
+$(BUILD)/test/test_veeam: $(BUILD)/test/integration/test_veeam.o $(HARNESS_OBJS) \
 		$(BUILD)/libproto.a $(BUILD)/libtls.a | $(BUILD)/kmipd
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
 
 ALL_SRCS += test/integration/test_durability.c
 TEST_BINS += $(BUILD)/test/test_durability
 $(BUILD)/test/test_durability: $(BUILD)/test/integration/test_durability.o \
-		$(BUILD)/test/integration/harness.o $(BUILD)/libstore.a $(BUILD)/libproto.a $(BUILD)/libtls.a \
+		$(HARNESS_OBJS) $(BUILD)/libstore.a $(BUILD)/libproto.a $(BUILD)/libtls.a \
 		| $(BUILD)/kmipd $(BUILD)/kmipctl
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
 
 ALL_SRCS += test/bench/bench_latency.c
 BENCH_BINS += $(BUILD)/bench/bench_latency
-$(BUILD)/bench/bench_latency: $(BUILD)/test/bench/bench_latency.o $(BUILD)/libproto.a $(BUILD)/libtls.a
+$(BUILD)/bench/bench_latency: $(BUILD)/test/bench/bench_latency.o $(BUILD)/libtestutil.a $(BUILD)/libproto.a \
+		$(BUILD)/libtls.a
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
@@ -49,7 +52,7 @@ $(BUILD)/test/test_pykmip: test/integration/test_pykmip.py | $(BUILD)/kmipd
 
 ALL_SRCS += test/integration/test_ops.c
 TEST_BINS += $(BUILD)/test/test_ops
-$(BUILD)/test/test_ops: $(BUILD)/test/integration/test_ops.o $(BUILD)/test/integration/harness.o \
+$(BUILD)/test/test_ops: $(BUILD)/test/integration/test_ops.o $(HARNESS_OBJS) \
 		$(BUILD)/libproto.a $(BUILD)/libtls.a | $(BUILD)/kmipd
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
 
@@ -64,7 +67,7 @@ $(BUILD)/fuzz/fuzz_request: $(BUILD)/test/fuzz/fuzz_request.o $(BUILD)/libengine
 
 ALL_SRCS += test/integration/test_access.c
 TEST_BINS += $(BUILD)/test/test_access
-$(BUILD)/test/test_access: $(BUILD)/test/integration/test_access.o $(BUILD)/test/integration/harness.o \
+$(BUILD)/test/test_access: $(BUILD)/test/integration/test_access.o $(HARNESS_OBJS) \
 		$(BUILD)/libproto.a $(BUILD)/libtls.a | $(BUILD)/kmipd $(BUILD)/kmipctl
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
 
@@ -86,7 +89,7 @@ $(BUILD)/test/test_bench_smoke: test/bench/smoke.sh | $(BUILD)/bench/kmip-bench 
 # The hostile-client and fault suite against the real kmipd.
 ALL_SRCS += test/integration/test_hostile.c
 TEST_BINS += $(BUILD)/test/test_hostile
-$(BUILD)/test/test_hostile: $(BUILD)/test/integration/test_hostile.o $(BUILD)/test/integration/harness.o \
+$(BUILD)/test/test_hostile: $(BUILD)/test/integration/test_hostile.o $(HARNESS_OBJS) \
 		$(BUILD)/libproto.a $(BUILD)/libtls.a | $(BUILD)/kmipd
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
 
@@ -99,3 +102,9 @@ $(CONFORMANCE_BIN): $(BUILD)/test/conformance/kmip-conformance.o $(BUILD)/libpro
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 test/conformance/kmip-conformance: $(CONFORMANCE_BIN)
 	ln -sf $(abspath $<) $@
+
+# Helpers the test programs share (test/util.h): an archive, so that a program links only the objects it uses
+# and a benchmark without cmocka can take the plain helpers.
+TESTUTIL_SRCS := test/util.c test/util_cmocka.c
+ALL_SRCS += $(TESTUTIL_SRCS)
+$(BUILD)/libtestutil.a: $(patsubst %.c,$(BUILD)/%.o,$(TESTUTIL_SRCS))

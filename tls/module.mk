@@ -7,5 +7,5 @@ $(BUILD)/libtls.a: $(patsubst %.c,$(BUILD)/%.o,$(TLS_SRCS))
 # The test makes its certificates with etc/mkcerts.sh, run from the repository root.
 ALL_SRCS += test/unit/test_tls.c
 TEST_BINS += $(BUILD)/test/test_tls
-$(BUILD)/test/test_tls: $(BUILD)/test/unit/test_tls.o $(BUILD)/libtls.a
+$(BUILD)/test/test_tls: $(BUILD)/test/unit/test_tls.o $(BUILD)/libtestutil.a $(BUILD)/libtls.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)

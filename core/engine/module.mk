@@ -13,15 +13,16 @@ ENGINE_DEPS := $(BUILD)/core/keygen.o $(BUILD)/core/log.o $(BUILD)/core/config.o
 
 ALL_SRCS += test/unit/test_keyfmt.c
 TEST_BINS += $(BUILD)/test/test_keyfmt
-$(BUILD)/test/test_keyfmt: $(BUILD)/test/unit/test_keyfmt.o $(BUILD)/core/engine/keyfmt.o $(BUILD)/libproto.a
+$(BUILD)/test/test_keyfmt: $(BUILD)/test/unit/test_keyfmt.o $(BUILD)/libtestutil.a $(BUILD)/core/engine/keyfmt.o \
+		$(BUILD)/libproto.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
 
 # The engine driven through its API (engine.h) on a temporary store, with the real access policy, audit trail
 # and key-generation workers (which exec the test binary itself): every operation, batches, Credentials.
 ALL_SRCS += test/unit/test_engine.c
 TEST_BINS += $(BUILD)/test/test_engine
-$(BUILD)/test/test_engine: $(BUILD)/test/unit/test_engine.o $(BUILD)/libengine.a $(ENGINE_DEPS) \
-		$(BUILD)/libstore.a $(BUILD)/libproto.a
+$(BUILD)/test/test_engine: $(BUILD)/test/unit/test_engine.o $(BUILD)/libtestutil.a $(BUILD)/libengine.a \
+		$(ENGINE_DEPS) $(BUILD)/libstore.a $(BUILD)/libproto.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
 
 # The engine's version edges (versions.c): request normaliser, rules, Result Reason table.

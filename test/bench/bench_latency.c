@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -23,23 +22,7 @@
 #include "proto/names.h"
 #include "proto/ttlv.h"
 #include "tls/tls.h"
-
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
+#include "test/util.h"
 
 static void
 request_begin(struct ttlv_enc *e, uint32_t op)
@@ -121,22 +104,22 @@ static size_t
 time_gets(struct kmip_client *cl, const char *uid, double seconds, double *lat)
 {
 	struct ttlv_enc req;
-	double end = now() + seconds;
+	double end = util_now() + seconds;
 	size_t n = 0;
 
 	request_begin(&req, KMIP_OPERATION_GET);
 	ttlv_enc_cstr(&req, KMIP_TAG_UNIQUE_IDENTIFIER, uid);
 	request_end(&req);
-	while (n < MAX_SAMPLES && now() < end) {
+	while (n < MAX_SAMPLES && util_now() < end) {
 		struct ttlv_arena *a;
-		double t0 = now();
+		double t0 = util_now();
 
 		(void)call(cl, &req, &a);
-		lat[n++] = now() - t0;
+		lat[n++] = util_now() - t0;
 		ttlv_arena_free(a);
 	}
 	ttlv_enc_free(&req);
-	qsort(lat, n, sizeof(double), cmp_double);
+	util_sort_doubles(lat, n);
 	return n;
 }
 
@@ -227,9 +210,9 @@ main(int argc, char **argv)
 	}
 	sleep(1);	/* let the storm reach the workers */
 	*count = 0;
-	t0 = now();
+	t0 = util_now();
 	nbusy = time_gets(cl, uid, seconds, busy);
-	elapsed = now() - t0;
+	elapsed = util_now() - t0;
 	for (i = 0; i < stormers; i++)
 		kill(pids[i], SIGKILL);
 	for (i = 0; i < stormers; i++)

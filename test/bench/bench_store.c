@@ -11,17 +11,16 @@
  * /var/tmp), removed at the end unless -k.
  */
 #include <errno.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "proto/ttlv.h"
 #include "store/store.h"
+#include "test/util.h"
 
 #define T_NAME		0x420053u
 #define T_NAME_VALUE	0x420055u
@@ -36,28 +35,11 @@
 #define OWNERS		1000
 #define FILL_GROUP	1000
 
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void
 die(const char *what, int rc)
 {
 	fprintf(stderr, "bench_store: %s: %s\n", what, store_strerror(rc));
 	exit(1);
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
 }
 
 /* Percentile (0-100) of sorted samples, in microseconds. */
@@ -127,15 +109,6 @@ write_one(struct store *s, uint64_t i, unsigned *seed)
 		die("commit", rc);
 }
 
-static int
-rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
 static uint64_t
 disk_bytes(const char *dir)
 {
@@ -192,13 +165,13 @@ bench_locate(struct store *s, uint64_t n, size_t q, double *lat, unsigned *seed)
 		ttlv_append(filter, nm);
 		query.identity = owner;
 		query.filter = filter;
-		t0 = now();
+		t0 = util_now();
 		if ((rc = store_txn_begin(s, false, &t)) != STORE_OK)
 			die("locate", rc);
 		if ((rc = store_locate(t, &query, &uids, &got, &cause)) != STORE_OK)
 			die("locate", rc);
 		store_txn_abort(t);
-		lat[i] = now() - t0;
+		lat[i] = util_now() - t0;
 		if (got != 1) {
 			fprintf(stderr, "bench_store: locate %s found %zu objects\n", name, got);
 			exit(1);
@@ -221,19 +194,19 @@ bench_get(struct store *s, uint64_t n, size_t q, double *lat, unsigned *seed)
 
 	for (i = 0; i < q; i++) {
 		snprintf(uid, sizeof(uid), "%" PRIu64, 1 + (uint64_t)rand_r(seed) * 65536 % n);
-		t0 = now();
+		t0 = util_now();
 		if ((rc = store_txn_begin(s, false, &t)) != STORE_OK || (rc = store_get(t, uid, &o)) != STORE_OK)
 			die("get", rc);
 		store_object_free(o);
 		store_txn_abort(t);
-		lat[i] = now() - t0;
+		lat[i] = util_now() - t0;
 	}
 }
 
 static void
 report_lat(const char *what, double *lat, size_t q)
 {
-	qsort(lat, q, sizeof(*lat), cmp_double);
+	util_sort_doubles(lat, q);
 	printf("| %-38s | p50 %7.1f us | p99 %7.1f us |\n", what, pct(lat, q, 50), pct(lat, q, 99));
 }
 
@@ -281,8 +254,7 @@ main(int argc, char **argv)
 		return 2;
 	}
 	if (dir[0] == '\0') {
-		snprintf(dir, sizeof(dir), "/var/tmp/bench_store.XXXXXX");
-		if (mkdtemp(dir) == NULL) {
+		if (util_mkdtemp(dir, sizeof(dir), "/var/tmp", "bench_store") != 0) {
 			perror("mkdtemp");
 			return 1;
 		}
@@ -301,7 +273,7 @@ main(int argc, char **argv)
 
 	/* Fill. */
 	s = open_store(path, true);
-	t0 = now();
+	t0 = util_now();
 	for (i = 0; i < n; i++) {
 		write_one(s, i, &seed);
 		if ((i + 1) % FILL_GROUP == 0 && (rc = store_group_commit(s, NULL, NULL)) != STORE_OK)
@@ -309,7 +281,7 @@ main(int argc, char **argv)
 	}
 	if ((rc = store_group_commit(s, NULL, NULL)) != STORE_OK)
 		die("group commit", rc);
-	t1 = now();
+	t1 = util_now();
 	printf("| %-38s | %9.1f s    | %8.0f /s    |\n", "fill (1000 writes per group commit)", t1 - t0,
 	    (double)n / (t1 - t0));
 	if ((rc = store_stat(s, &sf)) != STORE_OK)
@@ -331,15 +303,15 @@ main(int argc, char **argv)
 	/* Durable writes with group commit. */
 	written = 0;
 	base = n + 1;
-	t0 = now();
+	t0 = util_now();
 	do {
 		for (i = 0; i < group; i++)
 			write_one(s, base + written + i, &seed);
 		if ((rc = store_group_commit(s, NULL, NULL)) != STORE_OK)
 			die("group commit", rc);
 		written += group;
-	} while (now() - t0 < seconds);
-	t1 = now();
+	} while (util_now() - t0 < seconds);
+	t1 = util_now();
 	printf("| durable writes, group commit (%3zu/grp) | %8.0f /s    | %6.0f commit/s |\n", group,
 	    (double)written / (t1 - t0), (double)written / (double)group / (t1 - t0));
 	store_close(s);
@@ -348,12 +320,12 @@ main(int argc, char **argv)
 	s = open_store(path, false);
 	base += written;
 	written = 0;
-	t0 = now();
+	t0 = util_now();
 	do {
 		write_one(s, base + written, &seed);
 		written++;
-	} while (now() - t0 < seconds);
-	t1 = now();
+	} while (util_now() - t0 < seconds);
+	t1 = util_now();
 	printf("| %-38s | %8.0f /s    | %-14s |\n", "durable writes, one commit per write", (double)written / (t1 - t0),
 	    "");
 	if ((rc = store_stat(s, &st)) != STORE_OK)
@@ -374,9 +346,9 @@ main(int argc, char **argv)
 	    after >> 20);
 	free(lat);
 	if (!keep) {
-		nftw(made ? dir : path, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+		(void)util_rmtree(made ? dir : path);
 		if (!made)
-			nftw(bpath, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+			(void)util_rmtree(bpath);
 	}
 	return 0;
 }

@@ -6,30 +6,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "proto/decode.h"
 #include "proto/encode.h"
 #include "proto/ttlv.h"
+#include "test/util.h"
 
 #define ROUNDS 7
-
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
 
 /* Writes a Get request (with_key false) or a Get response with a private key (true) into e. */
 static void
@@ -88,7 +71,7 @@ bench_decode(const uint8_t *msg, size_t len, long n)
 	long i;
 
 	for (r = 0; r < ROUNDS; r++) {
-		double t0 = now();
+		double t0 = util_now();
 
 		for (i = 0; i < n; i++) {
 			struct ttlv_arena *a;
@@ -99,10 +82,10 @@ bench_decode(const uint8_t *msg, size_t len, long n)
 			(void)ttlv_decoder_take(d, &a);
 			ttlv_arena_free(a);
 		}
-		rates[r] = n / (now() - t0);
+		rates[r] = n / (util_now() - t0);
 	}
 	ttlv_decoder_free(d);
-	qsort(rates, ROUNDS, sizeof(double), cmp_double);
+	util_sort_doubles(rates, ROUNDS);
 	return rates[ROUNDS / 2];
 }
 
@@ -117,7 +100,7 @@ bench_encode(bool with_key, long n)
 
 	ttlv_enc_init(&e);
 	for (r = 0; r < ROUNDS; r++) {
-		double t0 = now();
+		double t0 = util_now();
 
 		for (i = 0; i < n; i++) {
 			ttlv_enc_reset(&e);
@@ -125,10 +108,10 @@ bench_encode(bool with_key, long n)
 			if (ttlv_enc_finish(&e) != 0)
 				abort();
 		}
-		rates[r] = n / (now() - t0);
+		rates[r] = n / (util_now() - t0);
 	}
 	ttlv_enc_free(&e);
-	qsort(rates, ROUNDS, sizeof(double), cmp_double);
+	util_sort_doubles(rates, ROUNDS);
 	return rates[ROUNDS / 2];
 }
 

@@ -30,6 +30,7 @@
 #include "proto/names.h"
 #include "proto/ttlv.h"
 #include "test/integration/harness.h"
+#include "test/util.h"
 #include "tls/tls.h"
 
 static char certs_dir[256];
@@ -51,15 +52,6 @@ h_sleep_ms(int ms)
 	nanosleep(&ts, NULL);
 }
 
-int64_t
-h_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 bool
 h_valgrind(void)
 {
@@ -78,13 +70,8 @@ h_slow(int ms)
 static void
 remove_certs(void)
 {
-	char cmd[512];
-
-	if (certs_dir[0] != '\0') {
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", certs_dir);
-		if (system(cmd) != 0)
-			fprintf(stderr, "harness: could not remove %s\n", certs_dir);
-	}
+	if (certs_dir[0] != '\0' && util_rmtree(certs_dir) != 0)
+		fprintf(stderr, "harness: could not remove %s\n", certs_dir);
 }
 
 const char *
@@ -94,8 +81,7 @@ h_certs(void)
 
 	if (certs_dir[0] != '\0')
 		return certs_dir;
-	snprintf(certs_dir, sizeof(certs_dir), "/tmp/kmipd-certs-XXXXXX");
-	if (mkdtemp(certs_dir) == NULL)
+	if (util_mkdtemp(certs_dir, sizeof(certs_dir), NULL, "kmipd-certs") != 0)
 		fail_msg("mkdtemp: %s", strerror(errno));
 	atexit(remove_certs);
 	snprintf(cmd, sizeof(cmd), "%s/etc/mkcerts.sh '%s' >/dev/null", env_or("KMIPD_SRCDIR", "."), certs_dir);
@@ -255,8 +241,7 @@ void
 h_make_dir(struct h_server *s)
 {
 	memset(s, 0, sizeof(*s));
-	snprintf(s->dir, sizeof(s->dir), "/tmp/kmipd-test-XXXXXX");
-	if (mkdtemp(s->dir) == NULL)
+	if (util_mkdtemp(s->dir, sizeof(s->dir), NULL, "kmipd-test") != 0)
 		fail_msg("mkdtemp: %s", strerror(errno));
 }
 
@@ -532,8 +517,7 @@ h_cleanup(struct h_server *s)
 			if (system(cmd) != 0)
 				fprintf(stderr, "(no log)\n");
 		}
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", s->dir);
-		if (system(cmd) != 0)
+		if (util_rmtree(s->dir) != 0)
 			fprintf(stderr, "harness: could not remove %s\n", s->dir);
 		s->dir[0] = '\0';
 	}

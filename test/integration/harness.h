@@ -126,8 +126,6 @@ const char *h_payload_text(const struct ttlv *resp, uint32_t tag, char *buf, siz
 
 /* Sleeps ms milliseconds. */
 void h_sleep_ms(int ms);
-/* Milliseconds on a monotonic clock. */
-int64_t h_now_ms(void);
 
 /*
  * Memory checking: with KMIPD_VALGRIND=1 every server runs under valgrind (--leak-check=full,

@@ -3,13 +3,13 @@
  * with two client identities (kmip-client, kmip-client-2) and an administrator (kmip-admin).
  */
 #include <setjmp.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -18,6 +18,7 @@
 #include "proto/names.h"
 #include "proto/ttlv.h"
 #include "test/integration/harness.h"
+#include "test/util.h"
 
 struct fx {
 	struct h_server srv;
@@ -328,27 +329,6 @@ test_isolation_sharing_and_no_oracle(void **state)
 	}
 }
 
-/* Reads a whole file into a malloc'd buffer (NUL-terminated); *len its size. */
-static char *
-slurp(const char *path, size_t *len)
-{
-	FILE *fp = fopen(path, "rb");
-	char *buf;
-	long n;
-
-	assert_non_null(fp);
-	assert_int_equal(fseek(fp, 0, SEEK_END), 0);
-	n = ftell(fp);
-	rewind(fp);
-	buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
-	buf[n] = '\0';
-	fclose(fp);
-	*len = (size_t)n;
-	return buf;
-}
-
 /* True when needle (raw bytes, or their hex in either case) occurs in hay. */
 static bool
 contains_secret(const char *hay, size_t hlen, const uint8_t *needle, size_t nlen)
@@ -382,7 +362,8 @@ test_audit_lines_and_no_key_material_in_logs(void **state)
 	assert_int_equal(op_on(f, f->k1, KMIP_OPERATION_DESTROY, uid, NULL, NULL, 0), KMIP_RESULT_STATUS_SUCCESS);
 	assert_true(f->nsecrets > 0);
 
-	audit = slurp(f->audit, &alen);
+	audit = util_read_file(f->audit, &alen);
+	assert_non_null(audit);
 	/* One line per operation, naming who did what to which object, and how it ended. */
 	snprintf(needle, sizeof(needle), "\"identity\":\"kmip-client\",\"version\":\"1.4\",\"operation\":\"Create\","
 	    "\"uids\":[\"%s\"],\"result\":\"success\",\"reason\":null", uid);
@@ -403,7 +384,8 @@ test_audit_lines_and_no_key_material_in_logs(void **state)
 
 	/* Neither trail nor log (at debug level) holds any key the tests saw. */
 	snprintf(logpath, sizeof(logpath), "%s", f->srv.log);
-	log = slurp(logpath, &llen);
+	log = util_read_file(logpath, &llen);
+	assert_non_null(log);
 	for (i = 0; i < f->nsecrets; i++) {
 		assert_false(contains_secret(audit, alen, f->secrets[i], f->secret_len[i]));
 		assert_false(contains_secret(log, llen, f->secrets[i], f->secret_len[i]));
@@ -502,7 +484,8 @@ test_credentials(void **state)
 	kmip_client_close(cl);
 	SSL_CTX_free(ctx);
 	assert_int_equal(h_stop(&s, 10000), 0);
-	log = slurp(s.log, &llen);
+	log = util_read_file(s.log, &llen);
+	assert_non_null(log);
 	assert_null(strstr(log, "Pa55-w0rd!"));
 	assert_null(strstr(log, "not-the-password"));
 	assert_null(strstr(log, "Second-Guess-9"));
@@ -521,8 +504,6 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_credentials, setup, teardown),
 	};
 
-	signal(SIGPIPE, SIG_IGN);
-	if (argc > 1)
-		cmocka_set_test_filter(argv[1]);
+	util_test_start(argc, argv);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -26,6 +26,7 @@
 #include "proto/ttlv.h"
 #include "store/store.h"
 #include "test/integration/harness.h"
+#include "test/util.h"
 
 #define CLIENTS		3
 #define BURST		16	/* pipelined requests per client per turn */
@@ -357,8 +358,6 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_daemon_backup_while_writing),
 	};
 
-	signal(SIGPIPE, SIG_IGN);
-	if (argc > 1)
-		cmocka_set_test_filter(argv[1]);
+	util_test_start(argc, argv);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

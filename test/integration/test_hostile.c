@@ -35,6 +35,7 @@
 #include "proto/names.h"
 #include "proto/ttlv.h"
 #include "test/integration/harness.h"
+#include "test/util.h"
 
 /* Servers of this suite generate no key pairs unless a test asks: the pool would load the two cores. */
 #define QUIET_KEYGEN	"keygen.pool_size=0", "keygen.workers=1"
@@ -258,10 +259,10 @@ hostile_client(struct hostile *h)
 static bool
 log_wait_count(struct h_server *s, const char *needle, int n, int timeout_ms)
 {
-	int64_t end = h_now_ms() + h_slow(timeout_ms);
+	int64_t end = util_now_ms() + h_slow(timeout_ms);
 
 	while (h_log_count(s, needle) < n) {
-		if (h_now_ms() > end)
+		if (util_now_ms() > end)
 			return false;
 		h_sleep_ms(20);
 	}
@@ -373,24 +374,24 @@ test_slow_request(void **state)
 	/* A first request takes in the session tickets TLS 1.3 sends after the handshake. */
 	request_ok(cl);
 	h_discover_request(&req, 1, 4, "drip");
-	t0 = h_now_ms();
+	t0 = util_now_ms();
 	for (i = 0; i < req.len && i < 12; i++) {
 		char *cause = NULL;
 
 		if (kmip_client_write(cl, req.buf + i, 1, &cause) != 0) {
 			free(cause);
-			elapsed = h_now_ms() - t0;
+			elapsed = util_now_ms() - t0;
 			break;
 		}
 		request_ok(h->other);
 		if (closed_within(cl, 1000)) {
-			elapsed = h_now_ms() - t0;
+			elapsed = util_now_ms() - t0;
 			break;
 		}
 	}
 	if (elapsed < 0)
 		fail_msg("the server still reads a request after %d bytes in %lld ms", (int)i,
-		    (long long)(h_now_ms() - t0));
+		    (long long)(util_now_ms() - t0));
 	print_message("closed after %zu bytes, %lld ms after the first\n", i + 1, (long long)elapsed);
 	assert_true(elapsed >= 2500);
 	assert_true(elapsed < h_slow(8000));
@@ -1251,7 +1252,7 @@ test_reconnect_storm(void **state)
 	SSL_SESSION *sess = NULL, *none = NULL;
 	unsigned i, resumed = 0;
 	long rss100 = 0, rss500;
-	int64_t t0 = h_now_ms();
+	int64_t t0 = util_now_ms();
 	const char *asan = getenv("ASAN_OPTIONS");
 	char *saved = NULL, opts[512];
 
@@ -1283,7 +1284,7 @@ test_reconnect_storm(void **state)
 	request_ok(h->other);
 	rss500 = h_rss_kb(&h->s);
 	print_message("500 cycles in %lld ms, %u resumed; RSS %ld KiB after 100, %ld KiB after 500\n",
-	    (long long)(h_now_ms() - t0), resumed, rss100, rss500);
+	    (long long)(util_now_ms() - t0), resumed, rss100, rss500);
 	assert_true(resumed >= 200);
 	assert_true(rss100 > 0);
 	/*
@@ -1572,9 +1573,9 @@ cpu_ticks(pid_t pid)
 static pid_t
 busy_worker(struct hostile *h, int ms)
 {
-	int64_t end = h_now_ms() + ms;
+	int64_t end = util_now_ms() + ms;
 
-	while (h_now_ms() < end) {
+	while (util_now_ms() < end) {
 		pid_t pids[16];
 		long before[16];
 		size_t n = h_children(&h->s, pids, 16), i;
@@ -1658,8 +1659,6 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_keygen_worker_killed, setup, teardown),
 	};
 
-	signal(SIGPIPE, SIG_IGN);
-	if (argc > 1)
-		cmocka_set_test_filter(argv[1]);
+	util_test_start(argc, argv);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,7 +5,6 @@
  * the normal client (client.crt) and one as the administrator (admin.crt).
  */
 #include <setjmp.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -22,6 +21,7 @@
 #include "proto/names.h"
 #include "proto/ttlv.h"
 #include "test/integration/harness.h"
+#include "test/util.h"
 
 struct ops {
 	struct h_server srv;
@@ -1648,9 +1648,7 @@ main(int argc, char **argv)
 	};
 	int failed;
 
-	signal(SIGPIPE, SIG_IGN);
-	if (argc > 1)
-		cmocka_set_test_filter(argv[1]);
+	util_test_start(argc, argv);
 	failed = cmocka_run_group_tests_name("ops_1_4", tests, group_setup, group_teardown);
 	failed += cmocka_run_group_tests_name("ops_no_admins", isolation, group_setup_no_admins,
 	    group_teardown);

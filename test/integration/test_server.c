@@ -28,6 +28,7 @@
 #include "proto/names.h"
 #include "proto/ttlv.h"
 #include "test/integration/harness.h"
+#include "test/util.h"
 
 static int
 setup(void **state)
@@ -154,10 +155,10 @@ set_timeouts(int fd, int rcv_ms, int snd_ms)
 static bool
 log_wait_count(struct h_server *s, const char *needle, int n, int timeout_ms)
 {
-	int64_t end = h_now_ms() + timeout_ms;
+	int64_t end = util_now_ms() + timeout_ms;
 
 	while (h_log_count(s, needle) < n) {
-		if (h_now_ms() > end)
+		if (util_now_ms() > end)
 			return false;
 		h_sleep_ms(20);
 	}
@@ -271,12 +272,12 @@ refused(struct h_server *s, SSL_CTX *ctx)
 static bool
 tcp_closed_within(int fd, int ms)
 {
-	int64_t end = h_now_ms() + ms;
+	int64_t end = util_now_ms() + ms;
 	char buf[4096];
 
 	for (;;) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
-		int left = (int)(end - h_now_ms());
+		int left = (int)(end - util_now_ms());
 		ssize_t n;
 
 		if (left <= 0 || poll(&p, 1, left) <= 0)
@@ -347,7 +348,7 @@ static int
 raw_wait(struct raw_tls *r, int rc, int64_t deadline)
 {
 	struct pollfd p = { .fd = r->fd };
-	int left = (int)(deadline - h_now_ms());
+	int left = (int)(deadline - util_now_ms());
 
 	switch (SSL_get_error(r->ssl, rc)) {
 	case SSL_ERROR_WANT_READ:
@@ -368,7 +369,7 @@ raw_wait(struct raw_tls *r, int rc, int64_t deadline)
 static int
 raw_handshake(struct raw_tls *r, int ms)
 {
-	int64_t deadline = h_now_ms() + ms;
+	int64_t deadline = util_now_ms() + ms;
 	int rc, w;
 
 	while ((rc = SSL_connect(r->ssl)) != 1)
@@ -383,7 +384,7 @@ raw_discover(struct raw_tls *r, int ms)
 {
 	struct ttlv_limits lim = { 0 };
 	struct ttlv_decoder *d = ttlv_decoder_new(&lim);
-	int64_t deadline = h_now_ms() + ms;
+	int64_t deadline = util_now_ms() + ms;
 	struct ttlv_enc req;
 	uint8_t buf[4096];
 	size_t off = 0, used;
@@ -579,10 +580,10 @@ test_stalled_handshake(void **state)
 	h_start(s, (const char *const[]){ "server.handshake_timeout=1", NULL });
 	fd = h_tcp_connect(s);
 	assert_true(fd >= 0);
-	t0 = h_now_ms();
+	t0 = util_now_ms();
 	served(s);
 	assert_true(tcp_closed_within(fd, 5000));
-	elapsed = h_now_ms() - t0;
+	elapsed = util_now_ms() - t0;
 	assert_true(elapsed >= 700);
 	assert_true(h_log_wait(s, "TLS handshake not finished", 1000));
 	close(fd);
@@ -622,11 +623,11 @@ test_request_timeout_mid_message(void **state)
 	cl = h_connect(s, ctx);
 	h_discover_request(&req, 1, 4, "half");
 	send_raw(cl, req.buf, req.len / 2);
-	t0 = h_now_ms();
+	t0 = util_now_ms();
 	served(s);
 	set_timeouts(kmip_client_fd(cl), 5000, 5000);
 	expect_eof(cl);
-	elapsed = h_now_ms() - t0;
+	elapsed = util_now_ms() - t0;
 	assert_true(elapsed >= 700);
 	assert_true(h_log_wait(s, "request not complete", 1000));
 	served(s);
@@ -782,10 +783,10 @@ test_sigterm_idle_client(void **state)
 	h_start(s, (const char *const[]){ "server.shutdown_timeout=5", NULL });
 	cl = h_connect(s, ctx);
 	request_ok(cl);
-	t0 = h_now_ms();
+	t0 = util_now_ms();
 	assert_int_equal(h_stop(s, 5000), 0);
 	/* An idle connection does not hold up the stop. */
-	assert_true(h_now_ms() - t0 < 2000);
+	assert_true(util_now_ms() - t0 < 2000);
 	assert_true(h_log_count(s, "stopping") > 0);
 	set_timeouts(kmip_client_fd(cl), 2000, 2000);
 	expect_eof(cl);
@@ -1048,10 +1049,10 @@ test_idle_timeout(void **state)
 	h_start(s, (const char *const[]){ "server.idle_timeout=1", NULL });
 	cl = h_connect(s, ctx);
 	request_ok(cl);
-	t0 = h_now_ms();
+	t0 = util_now_ms();
 	set_timeouts(kmip_client_fd(cl), 5000, 5000);
 	expect_eof(cl);
-	elapsed = h_now_ms() - t0;
+	elapsed = util_now_ms() - t0;
 	assert_true(elapsed >= 700);
 	assert_true(h_log_wait(s, "idle for 1 s", 1000));
 	kmip_client_close(cl);
@@ -1086,8 +1087,6 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_idle_timeout, setup, teardown),
 	};
 
-	signal(SIGPIPE, SIG_IGN);
-	if (argc > 1)
-		cmocka_set_test_filter(argv[1]);
+	util_test_start(argc, argv);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

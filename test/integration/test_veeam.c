@@ -5,7 +5,6 @@
  * material inside Key Value, and TLS session resumption on reconnect.
  */
 #include <setjmp.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -23,6 +22,7 @@
 #include "proto/names.h"
 #include "proto/ttlv.h"
 #include "test/integration/harness.h"
+#include "test/util.h"
 
 struct veeam {
 	struct h_server srv;
@@ -314,8 +314,6 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_veeam_reconnect_resumes_session, setup, teardown),
 	};
 
-	signal(SIGPIPE, SIG_IGN);
-	if (argc > 1)
-		cmocka_set_test_filter(argv[1]);
+	util_test_start(argc, argv);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,6 +20,7 @@
 #include <libconfig.h>
 
 #include "core/config.h"
+#include "test/util.h"
 
 static char srcdir[PATH_MAX] = ".";
 
@@ -45,8 +46,7 @@ setup(void **state)
 
 	if (f == NULL)
 		return -1;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/test_config.XXXXXX");
-	if (mkdtemp(f->dir) == NULL) {
+	if (util_mkdtemp(f->dir, sizeof(f->dir), NULL, "test_config") != 0) {
 		free(f);
 		return -1;
 	}
@@ -59,13 +59,11 @@ static int
 teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[128];
 
 	config_free(f->cfg);
 	config_free(f->cfg2);
 	free(f->cause);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	if (system(cmd) != 0)
+	if (util_rmtree(f->dir) != 0)
 		return -1;
 	free(f);
 	return 0;
@@ -82,25 +80,16 @@ write_file(const char *path, const char *text)
 	assert_int_equal(fclose(fp), 0);
 }
 
-/* Reads a whole file into a malloc'd string. */
+/* Reads a whole file (a sample or one the test wrote) into a malloc'd string. */
 static char *
 read_file(const char *path)
 {
-	FILE *fp = fopen(path, "r");
-	char *buf;
-	long len;
+	size_t len;
+	char *buf = util_read_file(path, &len);
 
-	if (fp == NULL)
+	if (buf == NULL)
 		fail_msg("cannot open %s: %s (set KMIPD_SRCDIR to the source tree)", path, strerror(errno));
-	assert_int_equal(fseek(fp, 0, SEEK_END), 0);
-	len = ftell(fp);
-	assert_true(len >= 0 && len < 1024 * 1024);
-	rewind(fp);
-	buf = malloc((size_t)len + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)len, fp), (size_t)len);
-	buf[len] = '\0';
-	fclose(fp);
+	assert_true(len < 1024 * 1024);
 	return buf;
 }
 
@@ -839,7 +828,6 @@ main(int argc, char **argv)
 		else
 			snprintf(srcdir, sizeof(srcdir), "../..");
 	}
-	if (argc > 1)
-		cmocka_set_test_filter(argv[1]);
+	util_test_start(argc, argv);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

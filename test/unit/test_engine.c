@@ -15,9 +15,7 @@
  *
  * Usage: test_engine [FILTER]                 (runs the tests whose name matches FILTER)
  */
-#include <dirent.h>
 #include <setjmp.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -47,6 +45,7 @@
 #include "proto/names.h"
 #include "proto/ttlv.h"
 #include "store/store.h"
+#include "test/util.h"
 
 #define V10	KMIP_VERSION(1, 0)
 #define V14	KMIP_VERSION(1, 4)
@@ -118,26 +117,6 @@ struct policy_opts {
 	bool destroy_active;
 	bool audit;			/* an audit file in the store folder */
 };
-
-/* Removes the files of a folder, then the folder. */
-static void
-remove_dir(const char *dir)
-{
-	char path[512];
-	struct dirent *e;
-	DIR *d;
-
-	if (dir[0] == '\0' || (d = opendir(dir)) == NULL)
-		return;
-	while ((e = readdir(d)) != NULL) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		(void)unlink(path);
-	}
-	closedir(d);
-	(void)rmdir(dir);
-}
 
 /* The engine holds a response until the group commit: note that one is due, as the server's loop would. */
 static void
@@ -290,7 +269,8 @@ fx_free(struct fx *f)
 		EVP_PKEY_free(f->pkeys[i]);
 	for (i = 0; i < f->nblobs; i++)
 		OPENSSL_free(f->blobs[i]);
-	remove_dir(f->dir);
+	if (f->dir[0] != '\0')
+		(void)util_rmtree(f->dir);
 	free(f);
 	return rc;
 }
@@ -307,11 +287,8 @@ fx_setup(void **state, const struct fx_opts *opts)
 
 	if (f == NULL)
 		return -1;
-	snprintf(f->dir, sizeof(f->dir), "%s/test_engine.XXXXXX", base);
-	if (mkdtemp(f->dir) == NULL) {
-		f->dir[0] = '\0';
+	if (util_mkdtemp(f->dir, sizeof(f->dir), base, "test_engine") != 0)
 		goto fail;
-	}
 	if (make_policy(f, &(struct policy_opts){ 0 }, &f->cfg, &f->policy, &f->audit) != 0)
 		goto fail;
 	store_options_init(&so);
@@ -5708,8 +5685,6 @@ main(int argc, char **argv)
 	if (argc > 0 && strcmp(argv[0], KEYGEN_WORKER_NAME) == 0)
 		keygen_worker_main();
 	log_init(getenv("ENGINE_TEST_DEBUG") != NULL ? LOG_LEVEL_DEBUG : LOG_LEVEL_ERROR, false, 0);
-	signal(SIGPIPE, SIG_IGN);
-	if (argc > 1)
-		cmocka_set_test_filter(argv[1]);
+	util_test_start(argc, argv);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -30,6 +30,7 @@
 #include "proto/message.h"
 #include "proto/names.h"
 #include "proto/ttlv.h"
+#include "test/util.h"
 
 #define NCURVES 3
 
@@ -1275,23 +1276,14 @@ vector_file(const char *name)
 	const char *dir = getenv("KMIP_VECTORS");
 	char path[512];
 	char *buf;
-	long size;
-	FILE *f;
+	size_t size;
 
 	if (dir == NULL)
 		dir = "../shared/kmip-vectors";
 	snprintf(path, sizeof(path), "%s/oasis-profiles-v2.1-os/mandatory/%s", dir, name);
-	if ((f = fopen(path, "rb")) == NULL)
+	if ((buf = util_read_file(path, &size)) == NULL)
 		fail_msg("cannot open %s (set KMIP_VECTORS)", path);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	size = ftell(f);
 	assert_true(size > 0);
-	rewind(f);
-	buf = malloc((size_t)size + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)size, f), (size_t)size);
-	buf[size] = '\0';
-	fclose(f);
 	return buf;
 }
 

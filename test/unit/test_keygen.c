@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -29,6 +28,7 @@
 
 #include "core/keygen.h"
 #include "core/log.h"
+#include "test/util.h"
 
 #define MAX_RECS	16
 
@@ -54,15 +54,6 @@ struct fixture {
 	int64_t last_tick_ms;
 	int64_t max_gap_ms;
 };
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int
 setup(void **state)
@@ -113,7 +104,7 @@ record_cb(struct keygen_result *res, void *arg)
 	if (r->f->in_submit)
 		r->f->called_inside_submit++;
 	r->called++;
-	r->at_ms = now_ms();
+	r->at_ms = util_now_ms();
 	keygen_result_free(r->res);
 	r->res = res;
 }
@@ -174,7 +165,7 @@ wait_tick(evutil_socket_t fd, short what, void *arg)
 	if (w->pred(w->f, w->arg)) {
 		w->ok = true;
 		event_base_loopbreak(w->f->base);
-	} else if (now_ms() >= w->deadline) {
+	} else if (util_now_ms() >= w->deadline) {
 		event_base_loopbreak(w->f->base);
 	}
 }
@@ -183,7 +174,7 @@ wait_tick(evutil_socket_t fd, short what, void *arg)
 static bool
 wait_for(struct fixture *f, pred_fn pred, intptr_t arg, int ms)
 {
-	struct waiter w = { f, pred, arg, now_ms() + ms, false };
+	struct waiter w = { f, pred, arg, util_now_ms() + ms, false };
 	struct timeval tv = { 0, 5000 };
 	struct event *ev = event_new(f->base, -1, EV_PERSIST, wait_tick, &w);
 
@@ -436,7 +427,7 @@ static void
 tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct fixture *f = arg;
-	int64_t now = now_ms();
+	int64_t now = util_now_ms();
 
 	(void)fd;
 	(void)what;
@@ -460,14 +451,14 @@ test_concurrent_loop_responsive(void **state)
 	f->ticker = event_new(f->base, -1, EV_PERSIST, tick_cb, f);
 	assert_non_null(f->ticker);
 	assert_int_equal(event_add(f->ticker, &tv), 0);
-	t0 = now_ms();
+	t0 = util_now_ms();
 	for (i = 0; i < 8; i++)
 		(void)submit_rsa(f, i, 2048);
 	keygen_stats(f->kg, &st);
 	assert_int_equal(st.busy_workers, 2);
 	assert_int_equal(st.queued, 6);
 	assert_true(wait_for(f, called_n, 8, 25000));
-	elapsed = now_ms() - t0;
+	elapsed = util_now_ms() - t0;
 	for (i = 0; i < 8; i++) {
 		assert_int_equal(f->recs[i].called, 1);
 		check_pair(f->recs[i].res, "RSA", 2048, NULL);
@@ -502,7 +493,7 @@ test_pool_hits_and_refill(void **state)
 	generated = st.generated;
 	assert_int_equal(generated, 2);
 
-	t0 = now_ms();
+	t0 = util_now_ms();
 	(void)submit_rsa(f, 0, 2048);
 	(void)submit_rsa(f, 1, 2048);
 	assert_true(wait_for(f, called_n, 2, 5000));
@@ -542,7 +533,7 @@ test_refill_gives_way(void **state)
 		run_for(f, 30);
 		keygen_stats(f->kg, &st);
 		assert_int_equal(st.busy_workers, 1);	/* refilling: 8 keys take seconds */
-		t0 = now_ms();
+		t0 = util_now_ms();
 		(void)submit_ec(f, i, NID_X9_62_prime256v1);
 		assert_true(wait_for(f, called_one, i, 5000));
 		check_pair(f->recs[i].res, "EC", 256, "prime256v1");
@@ -671,7 +662,7 @@ test_timeout_stuck_worker(void **state)
 
 	start(f, 1, 0, 1);
 	old = worker_pid(f, 0);
-	t0 = now_ms();
+	t0 = util_now_ms();
 	(void)submit_rsa(f, 0, 2048);
 	assert_int_equal(kill(old, SIGSTOP), 0);
 	assert_true(wait_for(f, called_one, 0, 5000));
@@ -694,7 +685,7 @@ test_timeout_rsa8192(void **state)
 {
 	struct fixture *f = *state;
 	struct keygen_stats st;
-	int64_t t0 = now_ms();
+	int64_t t0 = util_now_ms();
 
 	start(f, 1, 0, 1);
 	(void)submit_rsa(f, 0, 8192);
@@ -723,26 +714,26 @@ test_restart_backoff(void **state)
 	for (i = 0; i < 3; i++) {
 		pid = worker_pid(f, 0);
 		assert_true(pid > 0);
-		t0 = now_ms();
+		t0 = util_now_ms();
 		assert_int_equal(kill(pid, SIGKILL), 0);
 		if (i < 2)
 			assert_true(wait_for(f, new_worker0, pid, 5000));
 		else
 			assert_true(wait_for(f, worker0_down, 0, 5000));
-		took[i] = now_ms() - t0;
+		took[i] = util_now_ms() - t0;
 	}
 	/* Third quick death in a row: down for 200 ms, and nothing to wait for meanwhile. */
-	t0 = now_ms();
+	t0 = util_now_ms();
 	(void)submit_ec(f, 0, NID_X9_62_prime256v1);
 	assert_true(wait_for(f, called_one, 0, 1000));
 	check_error(f->recs[0].res, "no key generation worker is running (restarts keep failing)");
 	assert_true(f->recs[0].at_ms - t0 < 100);
 	assert_true(wait_for(f, new_worker0, 0, 5000));
 	print_message("restarts took %lld, %lld ms; third worker back after %lld ms\n", (long long)took[0],
-	    (long long)took[1], (long long)(now_ms() - t0));
+	    (long long)took[1], (long long)(util_now_ms() - t0));
 	assert_true(took[0] < 100);		/* first death: at once */
 	assert_true(took[1] >= 90);		/* second: 100 ms back-off */
-	assert_true(now_ms() - t0 >= 150);	/* third: 200 ms back-off */
+	assert_true(util_now_ms() - t0 >= 150);	/* third: 200 ms back-off */
 	(void)submit_ec(f, 1, NID_X9_62_prime256v1);
 	assert_true(wait_for(f, called_one, 1, 5000));
 	check_pair(f->recs[1].res, "EC", 256, "prime256v1");
@@ -769,10 +760,10 @@ test_free_leaves_no_children(void **state)
 	assert_int_equal(keygen_worker_pids(f->kg, pids, 3), 3);
 	for (i = 0; i < 3; i++)
 		assert_true(pids[i] > 0);
-	t0 = now_ms();
+	t0 = util_now_ms();
 	keygen_free(f->kg);
 	f->kg = NULL;
-	assert_true(now_ms() - t0 < 1500);
+	assert_true(util_now_ms() - t0 < 1500);
 	for (i = 0; i < 3; i++)
 		assert_true(reaped(f, pids[i]));
 	assert_int_equal(waitpid(-1, &status, WNOHANG), -1);
@@ -988,9 +979,9 @@ test_worker_dies_with_parent(void **state)
 	assert_int_equal(kill(w, SIGSTOP), 0);
 	assert_int_equal(kill(mid, SIGKILL), 0);
 	assert_int_equal(waitpid(mid, &status, 0), mid);
-	end = now_ms() + 3000;
+	end = util_now_ms() + 3000;
 	status = 0;
-	while ((r = waitpid(w, &status, WNOHANG)) == 0 && now_ms() < end)
+	while ((r = waitpid(w, &status, WNOHANG)) == 0 && util_now_ms() < end)
 		usleep(5000);
 	if (r == 0) {
 		(void)kill(w, SIGKILL);
@@ -1029,8 +1020,6 @@ main(int argc, char **argv)
 	if (argc > 0 && strcmp(argv[0], KEYGEN_WORKER_NAME) == 0)
 		keygen_worker_main();
 	log_init(getenv("KEYGEN_TEST_DEBUG") != NULL ? LOG_LEVEL_DEBUG : LOG_LEVEL_ERROR, false, 0);
-	signal(SIGPIPE, SIG_IGN);
-	if (argc > 1)
-		cmocka_set_test_filter(argv[1]);
+	util_test_start(argc, argv);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

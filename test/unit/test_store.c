@@ -9,7 +9,6 @@
 #include <cmocka.h>
 
 #include <errno.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +19,7 @@
 
 #include "proto/ttlv.h"
 #include "store/store.h"
+#include "test/util.h"
 
 #define T_ATTRIBUTES		0x420125u
 #define T_NAME			0x420053u
@@ -68,15 +68,6 @@ struct fx {
 };
 
 static int
-rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
-static int
 open_store(struct fx *f)
 {
 	char *cause = NULL;
@@ -96,8 +87,7 @@ setup_opts(void **state, bool group, size_t map, size_t max)
 
 	if (f == NULL)
 		return -1;
-	strcpy(f->dir, "/tmp/test_store.XXXXXX");
-	if (mkdtemp(f->dir) == NULL) {
+	if (util_mkdtemp(f->dir, sizeof(f->dir), NULL, "test_store") != 0) {
 		free(f);
 		return -1;
 	}
@@ -110,7 +100,7 @@ setup_opts(void **state, bool group, size_t map, size_t max)
 		f->o.max_map_size = max;
 	}
 	if (open_store(f) != STORE_OK) {
-		nftw(f->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+		(void)util_rmtree(f->dir);
 		free(f);
 		return -1;
 	}
@@ -148,7 +138,7 @@ teardown(void **state)
 	struct fx *f = *state;
 
 	store_close(f->s);
-	nftw(f->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	(void)util_rmtree(f->dir);
 	free(f);
 	return 0;
 }
@@ -1948,7 +1938,6 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_ttlv_copy),
 	};
 
-	if (argc > 1)
-		cmocka_set_test_filter(argv[1]);
+	util_test_start(argc, argv);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

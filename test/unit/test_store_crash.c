@@ -12,19 +12,18 @@
 #include <cmocka.h>
 
 #include <errno.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "proto/ttlv.h"
 #include "store/store.h"
+#include "test/util.h"
 
 #define T_NAME		0x420053u
 #define T_NAME_VALUE	0x420055u
@@ -41,23 +40,13 @@ struct fx {
 };
 
 static int
-rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
-static int
 setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 
 	if (f == NULL)
 		return -1;
-	strcpy(f->dir, "/tmp/test_store_crash.XXXXXX");
-	if (mkdtemp(f->dir) == NULL) {
+	if (util_mkdtemp(f->dir, sizeof(f->dir), NULL, "test_store_crash") != 0) {
 		free(f);
 		return -1;
 	}
@@ -71,7 +60,7 @@ teardown(void **state)
 {
 	struct fx *f = *state;
 
-	nftw(f->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	(void)util_rmtree(f->dir);
 	free(f->acked);
 	free(f);
 	return 0;

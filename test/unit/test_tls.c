@@ -5,7 +5,6 @@
  * temporary folder at the start; a few odd client certificates are made here with the same CA.
  */
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -25,6 +24,7 @@
 #include <openssl/x509v3.h>
 
 #include "tls/tls.h"
+#include "test/util.h"
 
 #define P12_PASSWORD "kmipd-dev"
 
@@ -94,15 +94,6 @@ run(const char *cmd, char *line, size_t size)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 /* Makes the certificates once for every test: RSA keys take a couple of seconds. */
 static int
 group_setup(void **state)
@@ -113,8 +104,7 @@ group_setup(void **state)
 	int st;
 
 	(void)state;
-	snprintf(tmpdir, sizeof(tmpdir), "%s/kmipd-test-tls.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	if (mkdtemp(tmpdir) == NULL) {
+	if (util_mkdtemp(tmpdir, sizeof(tmpdir), getenv("TMPDIR"), "kmipd-test-tls") != 0) {
 		fprintf(stderr, "mkdtemp: %s\n", strerror(errno));
 		return -1;
 	}
@@ -141,7 +131,7 @@ group_teardown(void **state)
 {
 	(void)state;
 	if (tmpdir[0] != '\0')
-		nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+		(void)util_rmtree(tmpdir);
 	return 0;
 }
 

@@ -15,6 +15,7 @@
 #include "proto/decode.h"
 #include "proto/encode.h"
 #include "proto/ttlv.h"
+#include "test/util.h"
 
 struct example {
 	char name[64];
@@ -646,7 +647,6 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_tree_building),
 	};
 
-	if (argc > 1)
-		cmocka_set_test_filter(argv[1]);
+	util_test_start(argc, argv);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
