@@ -25,6 +25,16 @@ kmip_version_supported(unsigned version)
 	}
 }
 
+/* Writes a Protocol Version structure (major and minor Integers) for version. */
+void
+kmip_version_encode(struct ttlv_enc *enc, unsigned version)
+{
+	ttlv_enc_begin(enc, KMIP_TAG_PROTOCOL_VERSION);
+	ttlv_enc_int(enc, KMIP_TAG_PROTOCOL_VERSION_MAJOR, (int32_t)KMIP_VERSION_MAJOR(version));
+	ttlv_enc_int(enc, KMIP_TAG_PROTOCOL_VERSION_MINOR, (int32_t)KMIP_VERSION_MINOR(version));
+	ttlv_enc_end(enc);
+}
+
 /* Records a Result Reason and message; returns -1. */
 int
 kmip_error_set(struct kmip_error *err, uint32_t reason, const char *fmt, ...)
@@ -164,10 +174,7 @@ kmip_response_begin(struct kmip_response *r, struct ttlv_enc *enc, unsigned vers
 	r->version = version;
 	ttlv_enc_begin(enc, KMIP_TAG_RESPONSE_MESSAGE);
 	ttlv_enc_begin(enc, KMIP_TAG_RESPONSE_HEADER);
-	ttlv_enc_begin(enc, KMIP_TAG_PROTOCOL_VERSION);
-	ttlv_enc_int(enc, KMIP_TAG_PROTOCOL_VERSION_MAJOR, (int32_t)KMIP_VERSION_MAJOR(version));
-	ttlv_enc_int(enc, KMIP_TAG_PROTOCOL_VERSION_MINOR, (int32_t)KMIP_VERSION_MINOR(version));
-	ttlv_enc_end(enc);
+	kmip_version_encode(enc, version);
 	ttlv_enc_datetime(enc, KMIP_TAG_TIME_STAMP, now);
 	r->count_offset = enc->len + TTLV_HEADER_SIZE;
 	ttlv_enc_int(enc, KMIP_TAG_BATCH_COUNT, (int32_t)nitems);

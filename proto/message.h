@@ -24,6 +24,8 @@ struct ttlv_enc;
 
 /* True for the protocol versions kmipd speaks: 1.0 to 1.4, 2.0 and 2.1. */
 bool kmip_version_supported(unsigned version);
+/* Writes a Protocol Version structure holding version: a message header's, or one Discover Versions lists. */
+void kmip_version_encode(struct ttlv_enc *enc, unsigned version);
 
 struct kmip_batch_item {
 	uint32_t operation;		/* 0 when absent */

@@ -105,11 +105,7 @@ op_discover_versions(struct op_ctx *ctx)
 		}
 		return 0;
 	}
-	for (i = 0; i < dispatch_nversions; i++) {
-		ttlv_enc_begin(ctx->out, KMIP_TAG_PROTOCOL_VERSION);
-		ttlv_enc_int(ctx->out, KMIP_TAG_PROTOCOL_VERSION_MAJOR, (int32_t)KMIP_VERSION_MAJOR(dispatch_versions[i]));
-		ttlv_enc_int(ctx->out, KMIP_TAG_PROTOCOL_VERSION_MINOR, (int32_t)KMIP_VERSION_MINOR(dispatch_versions[i]));
-		ttlv_enc_end(ctx->out);
-	}
+	for (i = 0; i < dispatch_nversions; i++)
+		kmip_version_encode(ctx->out, dispatch_versions[i]);
 	return 0;
 }

@@ -19,6 +19,7 @@
 
 #include "proto/client.h"
 #include "proto/encode.h"
+#include "proto/message.h"
 #include "proto/names.h"
 #include "proto/ttlv.h"
 #include "tls/tls.h"
@@ -30,10 +31,7 @@ request_begin(struct ttlv_enc *e, uint32_t op)
 	ttlv_enc_init(e);
 	ttlv_enc_begin(e, KMIP_TAG_REQUEST_MESSAGE);
 	ttlv_enc_begin(e, KMIP_TAG_REQUEST_HEADER);
-	ttlv_enc_begin(e, KMIP_TAG_PROTOCOL_VERSION);
-	ttlv_enc_int(e, KMIP_TAG_PROTOCOL_VERSION_MAJOR, 1);
-	ttlv_enc_int(e, KMIP_TAG_PROTOCOL_VERSION_MINOR, 4);
-	ttlv_enc_end(e);
+	kmip_version_encode(e, KMIP_VERSION(1, 4));
 	ttlv_enc_int(e, KMIP_TAG_BATCH_COUNT, 1);
 	ttlv_enc_end(e);
 	ttlv_enc_begin(e, KMIP_TAG_BATCH_ITEM);

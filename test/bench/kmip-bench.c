@@ -572,10 +572,7 @@ req_begin(struct ttlv_enc *e, unsigned version, uint32_t operation)
 	ttlv_enc_init(e);
 	ttlv_enc_begin(e, KMIP_TAG_REQUEST_MESSAGE);
 	ttlv_enc_begin(e, KMIP_TAG_REQUEST_HEADER);
-	ttlv_enc_begin(e, KMIP_TAG_PROTOCOL_VERSION);
-	ttlv_enc_int(e, KMIP_TAG_PROTOCOL_VERSION_MAJOR, (int32_t)KMIP_VERSION_MAJOR(version));
-	ttlv_enc_int(e, KMIP_TAG_PROTOCOL_VERSION_MINOR, (int32_t)KMIP_VERSION_MINOR(version));
-	ttlv_enc_end(e);
+	kmip_version_encode(e, version);
 	ttlv_enc_int(e, KMIP_TAG_BATCH_COUNT, 1);
 	ttlv_enc_end(e);
 	ttlv_enc_begin(e, KMIP_TAG_BATCH_ITEM);

@@ -674,24 +674,10 @@ h_connect(struct h_server *s, SSL_CTX *ctx)
 void
 h_discover_request(struct ttlv_enc *e, int major, int minor, const char *id)
 {
-	ttlv_enc_init(e);
-	ttlv_enc_begin(e, KMIP_TAG_REQUEST_MESSAGE);
-	ttlv_enc_begin(e, KMIP_TAG_REQUEST_HEADER);
-	ttlv_enc_begin(e, KMIP_TAG_PROTOCOL_VERSION);
-	ttlv_enc_int(e, KMIP_TAG_PROTOCOL_VERSION_MAJOR, major);
-	ttlv_enc_int(e, KMIP_TAG_PROTOCOL_VERSION_MINOR, minor);
-	ttlv_enc_end(e);
-	ttlv_enc_int(e, KMIP_TAG_BATCH_COUNT, 1);
-	ttlv_enc_end(e);
-	ttlv_enc_begin(e, KMIP_TAG_BATCH_ITEM);
-	ttlv_enc_enum(e, KMIP_TAG_OPERATION, KMIP_OPERATION_DISCOVER_VERSIONS);
-	if (id != NULL)
-		ttlv_enc_bytes(e, KMIP_TAG_UNIQUE_BATCH_ITEM_ID, id, strlen(id));
-	ttlv_enc_begin(e, KMIP_TAG_REQUEST_PAYLOAD);
-	ttlv_enc_end(e);
-	ttlv_enc_end(e);
-	ttlv_enc_end(e);
-	assert_int_equal(ttlv_enc_finish(e), 0);
+	h_request_begin(e, major, minor, 1);
+	h_item_begin_id(e, KMIP_OPERATION_DISCOVER_VERSIONS, id);
+	h_item_end(e);
+	h_request_end(e);
 }
 
 struct ttlv *
@@ -740,10 +726,7 @@ h_request_begin(struct ttlv_enc *e, int major, int minor, int nitems)
 	ttlv_enc_init(e);
 	ttlv_enc_begin(e, KMIP_TAG_REQUEST_MESSAGE);
 	ttlv_enc_begin(e, KMIP_TAG_REQUEST_HEADER);
-	ttlv_enc_begin(e, KMIP_TAG_PROTOCOL_VERSION);
-	ttlv_enc_int(e, KMIP_TAG_PROTOCOL_VERSION_MAJOR, major);
-	ttlv_enc_int(e, KMIP_TAG_PROTOCOL_VERSION_MINOR, minor);
-	ttlv_enc_end(e);
+	kmip_version_encode(e, KMIP_VERSION(major, minor));
 	ttlv_enc_int(e, KMIP_TAG_BATCH_COUNT, nitems);
 	ttlv_enc_end(e);
 }
@@ -751,8 +734,16 @@ h_request_begin(struct ttlv_enc *e, int major, int minor, int nitems)
 void
 h_item_begin(struct ttlv_enc *e, uint32_t operation)
 {
+	h_item_begin_id(e, operation, NULL);
+}
+
+void
+h_item_begin_id(struct ttlv_enc *e, uint32_t operation, const char *id)
+{
 	ttlv_enc_begin(e, KMIP_TAG_BATCH_ITEM);
 	ttlv_enc_enum(e, KMIP_TAG_OPERATION, operation);
+	if (id != NULL)
+		ttlv_enc_bytes(e, KMIP_TAG_UNIQUE_BATCH_ITEM_ID, id, strlen(id));
 	ttlv_enc_begin(e, KMIP_TAG_REQUEST_PAYLOAD);
 }
 

@@ -106,6 +106,8 @@ unsigned h_response_version(const struct ttlv *resp);
 void h_request_begin(struct ttlv_enc *e, int major, int minor, int nitems);
 /* Opens a Batch Item for operation and its Request Payload. */
 void h_item_begin(struct ttlv_enc *e, uint32_t operation);
+/* The same with a Unique Batch Item ID (none when id is NULL). */
+void h_item_begin_id(struct ttlv_enc *e, uint32_t operation, const char *id);
 /* Closes the Request Payload and the Batch Item. */
 void h_item_end(struct ttlv_enc *e);
 /* Closes the Request Message and checks the encoding. */

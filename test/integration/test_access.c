@@ -15,6 +15,7 @@
 
 #include "proto/client.h"
 #include "proto/encode.h"
+#include "proto/message.h"
 #include "proto/names.h"
 #include "proto/ttlv.h"
 #include "test/integration/harness.h"
@@ -401,10 +402,7 @@ credential_request(struct ttlv_enc *e, const char *user, const char *password)
 	ttlv_enc_init(e);
 	ttlv_enc_begin(e, KMIP_TAG_REQUEST_MESSAGE);
 	ttlv_enc_begin(e, KMIP_TAG_REQUEST_HEADER);
-	ttlv_enc_begin(e, KMIP_TAG_PROTOCOL_VERSION);
-	ttlv_enc_int(e, KMIP_TAG_PROTOCOL_VERSION_MAJOR, 1);
-	ttlv_enc_int(e, KMIP_TAG_PROTOCOL_VERSION_MINOR, 2);
-	ttlv_enc_end(e);
+	kmip_version_encode(e, KMIP_VERSION(1, 2));
 	if (user != NULL) {
 		ttlv_enc_begin(e, KMIP_TAG_AUTHENTICATION);
 		ttlv_enc_begin(e, KMIP_TAG_CREDENTIAL);

@@ -32,6 +32,7 @@
 #include "proto/client.h"
 #include "proto/decode.h"
 #include "proto/encode.h"
+#include "proto/message.h"
 #include "proto/names.h"
 #include "proto/ttlv.h"
 #include "test/integration/harness.h"
@@ -696,10 +697,7 @@ test_unknown_operations(void **state)
 	ttlv_enc_init(&e);
 	ttlv_enc_begin(&e, KMIP_TAG_REQUEST_MESSAGE);
 	ttlv_enc_begin(&e, KMIP_TAG_REQUEST_HEADER);
-	ttlv_enc_begin(&e, KMIP_TAG_PROTOCOL_VERSION);
-	ttlv_enc_int(&e, KMIP_TAG_PROTOCOL_VERSION_MAJOR, 1);
-	ttlv_enc_int(&e, KMIP_TAG_PROTOCOL_VERSION_MINOR, 4);
-	ttlv_enc_end(&e);
+	kmip_version_encode(&e, KMIP_VERSION(1, 4));
 	ttlv_enc_enum(&e, KMIP_TAG_BATCH_ERROR_CONTINUATION_OPTION, KMIP_BATCH_ERROR_CONTINUATION_OPTION_CONTINUE);
 	ttlv_enc_int(&e, KMIP_TAG_BATCH_COUNT, 2);
 	ttlv_enc_end(&e);

@@ -476,10 +476,7 @@ request_begin_hdr(struct ttlv_enc *e, int major, int minor, int nitems, const st
 	ttlv_enc_init(e);
 	ttlv_enc_begin(e, KMIP_TAG_REQUEST_MESSAGE);
 	ttlv_enc_begin(e, KMIP_TAG_REQUEST_HEADER);
-	ttlv_enc_begin(e, KMIP_TAG_PROTOCOL_VERSION);
-	ttlv_enc_int(e, KMIP_TAG_PROTOCOL_VERSION_MAJOR, major);
-	ttlv_enc_int(e, KMIP_TAG_PROTOCOL_VERSION_MINOR, minor);
-	ttlv_enc_end(e);
+	kmip_version_encode(e, KMIP_VERSION(major, minor));
 	if (h->max_response_size > 0)
 		ttlv_enc_int(e, KMIP_TAG_MAXIMUM_RESPONSE_SIZE, h->max_response_size);
 	if (h->async)
@@ -488,16 +485,6 @@ request_begin_hdr(struct ttlv_enc *e, int major, int minor, int nitems, const st
 		ttlv_enc_enum(e, KMIP_TAG_BATCH_ERROR_CONTINUATION_OPTION, h->continuation);
 	ttlv_enc_int(e, KMIP_TAG_BATCH_COUNT, nitems);
 	ttlv_enc_end(e);
-}
-
-/* Like h_item_begin, with a Unique Batch Item ID. */
-static void
-item_begin_id(struct ttlv_enc *e, uint32_t operation, const char *id)
-{
-	ttlv_enc_begin(e, KMIP_TAG_BATCH_ITEM);
-	ttlv_enc_enum(e, KMIP_TAG_OPERATION, operation);
-	ttlv_enc_bytes(e, KMIP_TAG_UNIQUE_BATCH_ITEM_ID, id, strlen(id));
-	ttlv_enc_begin(e, KMIP_TAG_REQUEST_PAYLOAD);
 }
 
 /* Batch Count of the response header. */
@@ -1033,10 +1020,10 @@ test_batch_continue(void **state)
 
 	request_begin_hdr(&req, 1, 4, 2, &(struct hdr){ .continuation =
 	    KMIP_BATCH_ERROR_CONTINUATION_OPTION_CONTINUE });
-	item_begin_id(&req, KMIP_OPERATION_GET, "first");
+	h_item_begin_id(&req, KMIP_OPERATION_GET, "first");
 	ttlv_enc_cstr(&req, KMIP_TAG_UNIQUE_IDENTIFIER, "no-such-object-batch");
 	h_item_end(&req);
-	item_begin_id(&req, KMIP_OPERATION_CREATE, "second");
+	h_item_begin_id(&req, KMIP_OPERATION_CREATE, "second");
 	ttlv_enc_enum(&req, KMIP_TAG_OBJECT_TYPE, KMIP_OBJECT_TYPE_SYMMETRIC_KEY);
 	ttlv_enc_begin(&req, KMIP_TAG_TEMPLATE_ATTRIBUTE);
 	h_attr_enum(&req, "Cryptographic Algorithm", KMIP_CRYPTOGRAPHIC_ALGORITHM_AES);
@@ -1149,7 +1136,7 @@ static void
 undo_request(struct ttlv_enc *req, const char *name)
 {
 	request_begin_hdr(req, 1, 4, 2, &(struct hdr){ .continuation = KMIP_BATCH_ERROR_CONTINUATION_OPTION_UNDO });
-	item_begin_id(req, KMIP_OPERATION_CREATE, "made");
+	h_item_begin_id(req, KMIP_OPERATION_CREATE, "made");
 	ttlv_enc_enum(req, KMIP_TAG_OBJECT_TYPE, KMIP_OBJECT_TYPE_SYMMETRIC_KEY);
 	ttlv_enc_begin(req, KMIP_TAG_TEMPLATE_ATTRIBUTE);
 	h_attr_enum(req, "Cryptographic Algorithm", KMIP_CRYPTOGRAPHIC_ALGORITHM_AES);
@@ -1157,7 +1144,7 @@ undo_request(struct ttlv_enc *req, const char *name)
 	h_attr_name(req, name);
 	ttlv_enc_end(req);
 	h_item_end(req);
-	item_begin_id(req, KMIP_OPERATION_GET, "fails");
+	h_item_begin_id(req, KMIP_OPERATION_GET, "fails");
 	ttlv_enc_cstr(req, KMIP_TAG_UNIQUE_IDENTIFIER, "no-such-object-undo");
 	h_item_end(req);
 	h_request_end(req);
@@ -1202,10 +1189,10 @@ test_batch_stop(void **state)
 	struct ttlv *resp;
 
 	request_begin_hdr(&req, 1, 4, 2, &(struct hdr){ 0 });
-	item_begin_id(&req, KMIP_OPERATION_GET, "a1");
+	h_item_begin_id(&req, KMIP_OPERATION_GET, "a1");
 	ttlv_enc_cstr(&req, KMIP_TAG_UNIQUE_IDENTIFIER, "no-such-object-batch");
 	h_item_end(&req);
-	item_begin_id(&req, KMIP_OPERATION_GET, "a2");
+	h_item_begin_id(&req, KMIP_OPERATION_GET, "a2");
 	ttlv_enc_cstr(&req, KMIP_TAG_UNIQUE_IDENTIFIER, "no-such-object-batch-2");
 	h_item_end(&req);
 	h_request_end(&req);

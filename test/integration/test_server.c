@@ -294,23 +294,10 @@ tcp_closed_within(int fd, int ms)
 static void
 build_request(struct ttlv_enc *e, int batch_count, uint32_t op, const char *id)
 {
-	ttlv_enc_init(e);
-	ttlv_enc_begin(e, KMIP_TAG_REQUEST_MESSAGE);
-	ttlv_enc_begin(e, KMIP_TAG_REQUEST_HEADER);
-	ttlv_enc_begin(e, KMIP_TAG_PROTOCOL_VERSION);
-	ttlv_enc_int(e, KMIP_TAG_PROTOCOL_VERSION_MAJOR, 1);
-	ttlv_enc_int(e, KMIP_TAG_PROTOCOL_VERSION_MINOR, 4);
-	ttlv_enc_end(e);
-	ttlv_enc_int(e, KMIP_TAG_BATCH_COUNT, batch_count);
-	ttlv_enc_end(e);
-	ttlv_enc_begin(e, KMIP_TAG_BATCH_ITEM);
-	ttlv_enc_enum(e, KMIP_TAG_OPERATION, op);
-	ttlv_enc_bytes(e, KMIP_TAG_UNIQUE_BATCH_ITEM_ID, id, strlen(id));
-	ttlv_enc_begin(e, KMIP_TAG_REQUEST_PAYLOAD);
-	ttlv_enc_end(e);
-	ttlv_enc_end(e);
-	ttlv_enc_end(e);
-	assert_int_equal(ttlv_enc_finish(e), 0);
+	h_request_begin(e, 1, 4, batch_count);
+	h_item_begin_id(e, op, id);
+	h_item_end(e);
+	h_request_end(e);
 }
 
 /*

@@ -651,10 +651,7 @@ req_begin_hdr(struct ttlv_enc *e, unsigned v, int nitems, const struct hdr *h)
 	ttlv_enc_init(e);
 	ttlv_enc_begin(e, KMIP_TAG_REQUEST_MESSAGE);
 	ttlv_enc_begin(e, KMIP_TAG_REQUEST_HEADER);
-	ttlv_enc_begin(e, KMIP_TAG_PROTOCOL_VERSION);
-	ttlv_enc_int(e, KMIP_TAG_PROTOCOL_VERSION_MAJOR, (int32_t)KMIP_VERSION_MAJOR(v));
-	ttlv_enc_int(e, KMIP_TAG_PROTOCOL_VERSION_MINOR, (int32_t)KMIP_VERSION_MINOR(v));
-	ttlv_enc_end(e);
+	kmip_version_encode(e, v);
 	if (h->max_response_size != 0)
 		ttlv_enc_int(e, KMIP_TAG_MAXIMUM_RESPONSE_SIZE, h->max_response_size);
 	if (h->async)
@@ -1273,16 +1270,6 @@ test_query(void **state)
 	expect_fail(call(f, &f->alice, &e), 0, KMIP_RESULT_REASON_INVALID_FIELD);
 }
 
-/* Writes a Protocol Version structure. */
-static void
-enc_version(struct ttlv_enc *e, int major, int minor)
-{
-	ttlv_enc_begin(e, KMIP_TAG_PROTOCOL_VERSION);
-	ttlv_enc_int(e, KMIP_TAG_PROTOCOL_VERSION_MAJOR, major);
-	ttlv_enc_int(e, KMIP_TAG_PROTOCOL_VERSION_MINOR, minor);
-	ttlv_enc_end(e);
-}
-
 /* Reads the nth Protocol Version of a Discover Versions payload. */
 static unsigned
 nth_version(const struct ttlv *p, unsigned nth)
@@ -1318,10 +1305,10 @@ test_discover_versions(void **state)
 
 	req_begin(&e, V21, 1);
 	item_begin(&e, KMIP_OPERATION_DISCOVER_VERSIONS);
-	enc_version(&e, 1, 2);
-	enc_version(&e, 3, 0);
-	enc_version(&e, 2, 1);
-	enc_version(&e, 1, 7);
+	kmip_version_encode(&e, KMIP_VERSION(1, 2));
+	kmip_version_encode(&e, KMIP_VERSION(3, 0));
+	kmip_version_encode(&e, KMIP_VERSION(2, 1));
+	kmip_version_encode(&e, KMIP_VERSION(1, 7));
 	item_end(&e);
 	req_end(&e);
 	resp = call(f, &f->alice, &e);
@@ -5058,7 +5045,7 @@ test_credentials(void **state)
 	ttlv_enc_init(&e);
 	ttlv_enc_begin(&e, KMIP_TAG_REQUEST_MESSAGE);
 	ttlv_enc_begin(&e, KMIP_TAG_REQUEST_HEADER);
-	enc_version(&e, 1, 4);
+	kmip_version_encode(&e, V14);
 	ttlv_enc_begin(&e, KMIP_TAG_AUTHENTICATION);
 	ttlv_enc_begin(&e, KMIP_TAG_CREDENTIAL);
 	ttlv_enc_enum(&e, KMIP_TAG_CREDENTIAL_TYPE, KMIP_CREDENTIAL_TYPE_DEVICE);
