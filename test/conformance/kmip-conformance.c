@@ -237,6 +237,7 @@ static bool
 value_equal(const struct ttlv *a, const struct ttlv *b)
 {
 	const uint8_t *pa, *pb;
+	struct ttlv x;
 	size_t la, lb;
 
 	if (a->type == TTLV_BIG_INTEGER && b->type == TTLV_BIG_INTEGER) {
@@ -244,30 +245,10 @@ value_equal(const struct ttlv *a, const struct ttlv *b)
 		bigint_trim(b, &pb, &lb);
 		return la == lb && memcmp(pa, pb, la) == 0;
 	}
-	if (a->type != b->type)
-		return false;
-	if (a->type == TTLV_STRUCTURE) {
-		struct ttlv x = *a;
-
-		x.tag = b->tag;
-		return ttlv_equal(&x, b);
-	}
-	switch (a->type) {
-	case TTLV_INTEGER:
-		return a->v.i32 == b->v.i32;
-	case TTLV_ENUMERATION:
-	case TTLV_INTERVAL:
-		return a->v.u32 == b->v.u32;
-	case TTLV_LONG_INTEGER:
-	case TTLV_DATE_TIME:
-	case TTLV_DATE_TIME_EXTENDED:
-		return a->v.i64 == b->v.i64;
-	case TTLV_BOOLEAN:
-		return a->v.b == b->v.b;
-	default:
-		return a->length == b->length && (a->length == 0 ||
-		    memcmp(a->v.bytes.data, b->v.bytes.data, a->length) == 0);
-	}
+	/* Any other value: proto's deep equality on a copy of a that carries b's tag. */
+	x = *a;
+	x.tag = b->tag;
+	return ttlv_equal(&x, b);
 }
 
 /* Items whose value and presence are the server's own: a free-text message and its correlation value. */
