@@ -800,6 +800,46 @@ h_attr_name(struct ttlv_enc *e, const char *name)
 	ttlv_enc_end(e);
 }
 
+void
+h_uid_request(struct ttlv_enc *e, uint32_t op, const char *uid, uint32_t revocation_reason)
+{
+	h_request_begin(e, 1, 4, 1);
+	h_item_begin(e, op);
+	if (uid != NULL)
+		ttlv_enc_cstr(e, KMIP_TAG_UNIQUE_IDENTIFIER, uid);
+	if (op == KMIP_OPERATION_REVOKE && revocation_reason != 0) {
+		ttlv_enc_begin(e, KMIP_TAG_REVOCATION_REASON);
+		ttlv_enc_enum(e, KMIP_TAG_REVOCATION_REASON_CODE, revocation_reason);
+		ttlv_enc_end(e);
+		if (revocation_reason == KMIP_REVOCATION_REASON_CODE_KEY_COMPROMISE)
+			ttlv_enc_datetime(e, KMIP_TAG_COMPROMISE_OCCURRENCE_DATE, 1);
+	}
+	h_item_end(e);
+	h_request_end(e);
+}
+
+void
+h_register_secret_request(struct ttlv_enc *e, const uint8_t *secret, size_t len)
+{
+	h_request_begin(e, 1, 4, 1);
+	h_item_begin(e, KMIP_OPERATION_REGISTER);
+	ttlv_enc_enum(e, KMIP_TAG_OBJECT_TYPE, KMIP_OBJECT_TYPE_SECRET_DATA);
+	ttlv_enc_begin(e, KMIP_TAG_TEMPLATE_ATTRIBUTE);
+	h_attr_int(e, "Cryptographic Usage Mask", KMIP_CRYPTOGRAPHIC_USAGE_MASK_DERIVE_KEY);
+	ttlv_enc_end(e);
+	ttlv_enc_begin(e, KMIP_TAG_SECRET_DATA);
+	ttlv_enc_enum(e, KMIP_TAG_SECRET_DATA_TYPE, KMIP_SECRET_DATA_TYPE_PASSWORD);
+	ttlv_enc_begin(e, KMIP_TAG_KEY_BLOCK);
+	ttlv_enc_enum(e, KMIP_TAG_KEY_FORMAT_TYPE, KMIP_KEY_FORMAT_TYPE_OPAQUE);
+	ttlv_enc_begin(e, KMIP_TAG_KEY_VALUE);
+	ttlv_enc_bytes(e, KMIP_TAG_KEY_MATERIAL, secret, len);
+	ttlv_enc_end(e);
+	ttlv_enc_end(e);
+	ttlv_enc_end(e);
+	h_item_end(e);
+	h_request_end(e);
+}
+
 const struct ttlv *
 h_batch_item(const struct ttlv *resp, unsigned i)
 {

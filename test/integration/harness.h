@@ -118,6 +118,14 @@ void h_attr_enum(struct ttlv_enc *e, const char *name, uint32_t value);
 void h_attr_int(struct ttlv_enc *e, const char *name, int32_t value);
 /* A 1.x Name attribute (Uninterpreted Text String). */
 void h_attr_name(struct ttlv_enc *e, const char *name);
+/*
+ * A whole 1.4 request of one item of operation op whose payload names uid (nothing when uid is NULL). A
+ * Revoke with revocation_reason not 0 carries that Revocation Reason code, and a Compromise Occurrence Date
+ * when it is Key Compromise.
+ */
+void h_uid_request(struct ttlv_enc *e, uint32_t op, const char *uid, uint32_t revocation_reason);
+/* A whole 1.4 Register of Secret Data: a password of len bytes whose usage is Derive Key. */
+void h_register_secret_request(struct ttlv_enc *e, const uint8_t *secret, size_t len);
 /* The batch item i of a response, and its payload. */
 const struct ttlv *h_batch_item(const struct ttlv *resp, unsigned i);
 const struct ttlv *h_payload(const struct ttlv *resp, unsigned i);

@@ -129,16 +129,7 @@ op_on(struct fx *f, struct kmip_client *cl, uint32_t op, const char *uid, int *r
 	struct ttlv *resp;
 	int status;
 
-	h_request_begin(&req, 1, 4, 1);
-	h_item_begin(&req, op);
-	ttlv_enc_cstr(&req, KMIP_TAG_UNIQUE_IDENTIFIER, uid);
-	if (op == KMIP_OPERATION_REVOKE) {
-		ttlv_enc_begin(&req, KMIP_TAG_REVOCATION_REASON);
-		ttlv_enc_enum(&req, KMIP_TAG_REVOCATION_REASON_CODE, KMIP_REVOCATION_REASON_CODE_SUPERSEDED);
-		ttlv_enc_end(&req);
-	}
-	h_item_end(&req);
-	h_request_end(&req);
+	h_uid_request(&req, op, uid, KMIP_REVOCATION_REASON_CODE_SUPERSEDED);
 	resp = call(cl, &req, &a);
 	status = h_item_status(resp, 0);
 	if (reason != NULL)
@@ -194,11 +185,7 @@ sees_share(struct kmip_client *cl, const char *uid, bool list)
 	struct ttlv *resp;
 	bool seen = false;
 
-	h_request_begin(&req, 1, 4, 1);
-	h_item_begin(&req, list ? KMIP_OPERATION_GET_ATTRIBUTE_LIST : KMIP_OPERATION_GET_ATTRIBUTES);
-	ttlv_enc_cstr(&req, KMIP_TAG_UNIQUE_IDENTIFIER, uid);
-	h_item_end(&req);
-	h_request_end(&req);
+	h_uid_request(&req, list ? KMIP_OPERATION_GET_ATTRIBUTE_LIST : KMIP_OPERATION_GET_ATTRIBUTES, uid, 0);
 	resp = call(cl, &req, &a);
 	assert_int_equal(h_item_status(resp, 0), KMIP_RESULT_STATUS_SUCCESS);
 	for (c = h_payload(resp, 0)->v.s.first; c != NULL; c = c->next) {
@@ -313,11 +300,7 @@ test_isolation_sharing_and_no_oracle(void **state)
 		struct ttlv *resp;
 		char k_new[64];
 
-		h_request_begin(&req, 1, 4, 1);
-		h_item_begin(&req, KMIP_OPERATION_RE_KEY);
-		ttlv_enc_cstr(&req, KMIP_TAG_UNIQUE_IDENTIFIER, k_private);
-		h_item_end(&req);
-		h_request_end(&req);
+		h_uid_request(&req, KMIP_OPERATION_RE_KEY, k_private, 0);
 		resp = call(f->ka, &req, &a);
 		assert_int_equal(h_item_status(resp, 0), KMIP_RESULT_STATUS_SUCCESS);
 		h_payload_text(resp, KMIP_TAG_UNIQUE_IDENTIFIER, k_new, sizeof(k_new));

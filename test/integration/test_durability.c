@@ -42,29 +42,6 @@ struct acked {
 static struct acked acked[MAX_ACKED];
 static size_t nacked;
 
-/* A Register of Secret Data (a password of SECRET_LEN bytes) at KMIP 1.4. */
-static void
-register_request(struct ttlv_enc *e, const uint8_t *secret)
-{
-	h_request_begin(e, 1, 4, 1);
-	h_item_begin(e, KMIP_OPERATION_REGISTER);
-	ttlv_enc_enum(e, KMIP_TAG_OBJECT_TYPE, KMIP_OBJECT_TYPE_SECRET_DATA);
-	ttlv_enc_begin(e, KMIP_TAG_TEMPLATE_ATTRIBUTE);
-	h_attr_int(e, "Cryptographic Usage Mask", KMIP_CRYPTOGRAPHIC_USAGE_MASK_DERIVE_KEY);
-	ttlv_enc_end(e);
-	ttlv_enc_begin(e, KMIP_TAG_SECRET_DATA);
-	ttlv_enc_enum(e, KMIP_TAG_SECRET_DATA_TYPE, KMIP_SECRET_DATA_TYPE_PASSWORD);
-	ttlv_enc_begin(e, KMIP_TAG_KEY_BLOCK);
-	ttlv_enc_enum(e, KMIP_TAG_KEY_FORMAT_TYPE, KMIP_KEY_FORMAT_TYPE_OPAQUE);
-	ttlv_enc_begin(e, KMIP_TAG_KEY_VALUE);
-	ttlv_enc_bytes(e, KMIP_TAG_KEY_MATERIAL, secret, SECRET_LEN);
-	ttlv_enc_end(e);
-	ttlv_enc_end(e);
-	ttlv_enc_end(e);
-	h_item_end(e);
-	h_request_end(e);
-}
-
 /* Kills pid with SIGKILL after a random delay, from a child process, so the parent keeps sending. */
 static pid_t
 kill_later(pid_t pid, unsigned seed)
@@ -109,7 +86,7 @@ write_until_killed(struct h_server *s, SSL_CTX *ctx, pid_t *killer)
 
 				for (size_t b = 0; b < SECRET_LEN; b++)
 					pending[i][j][b] = (uint8_t)rand();
-				register_request(&e, pending[i][j]);
+				h_register_secret_request(&e, pending[i][j], SECRET_LEN);
 				all = realloc(all, len + e.len);
 				memcpy(all + len, e.buf, e.len);
 				len += e.len;
@@ -325,7 +302,7 @@ test_daemon_backup_while_writing(void **state)
 			assert_true(nacked < MAX_ACKED);
 			for (size_t b = 0; b < SECRET_LEN; b++)
 				secret[b] = (uint8_t)rand();
-			register_request(&e, secret);
+			h_register_secret_request(&e, secret, SECRET_LEN);
 			resp = h_call(cl, &e, &a);
 			assert_int_equal(h_item_status(resp, 0), KMIP_RESULT_STATUS_SUCCESS);
 			h_payload_text(resp, KMIP_TAG_UNIQUE_IDENTIFIER, acked[nacked].uid, sizeof(acked[nacked].uid));

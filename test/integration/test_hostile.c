@@ -304,40 +304,6 @@ create_aes(struct kmip_client *cl, const char *name, char *uid, size_t size)
 	ttlv_arena_free(a);
 }
 
-/* A 1.4 request of one item of operation op whose payload holds only the Unique Identifier uid. */
-static void
-enc_uid_op(struct ttlv_enc *e, uint32_t op, const char *uid)
-{
-	h_request_begin(e, 1, 4, 1);
-	h_item_begin(e, op);
-	ttlv_enc_cstr(e, KMIP_TAG_UNIQUE_IDENTIFIER, uid);
-	h_item_end(e);
-	h_request_end(e);
-}
-
-/* A 1.4 Register of Secret Data (a password) of len bytes. */
-static void
-enc_register_secret(struct ttlv_enc *e, const uint8_t *secret, size_t len)
-{
-	h_request_begin(e, 1, 4, 1);
-	h_item_begin(e, KMIP_OPERATION_REGISTER);
-	ttlv_enc_enum(e, KMIP_TAG_OBJECT_TYPE, KMIP_OBJECT_TYPE_SECRET_DATA);
-	ttlv_enc_begin(e, KMIP_TAG_TEMPLATE_ATTRIBUTE);
-	h_attr_int(e, "Cryptographic Usage Mask", KMIP_CRYPTOGRAPHIC_USAGE_MASK_DERIVE_KEY);
-	ttlv_enc_end(e);
-	ttlv_enc_begin(e, KMIP_TAG_SECRET_DATA);
-	ttlv_enc_enum(e, KMIP_TAG_SECRET_DATA_TYPE, KMIP_SECRET_DATA_TYPE_PASSWORD);
-	ttlv_enc_begin(e, KMIP_TAG_KEY_BLOCK);
-	ttlv_enc_enum(e, KMIP_TAG_KEY_FORMAT_TYPE, KMIP_KEY_FORMAT_TYPE_OPAQUE);
-	ttlv_enc_begin(e, KMIP_TAG_KEY_VALUE);
-	ttlv_enc_bytes(e, KMIP_TAG_KEY_MATERIAL, secret, len);
-	ttlv_enc_end(e);
-	ttlv_enc_end(e);
-	ttlv_enc_end(e);
-	h_item_end(e);
-	h_request_end(e);
-}
-
 /*
  * True when the server closes the connection under cl within ms: the socket becomes readable and a read
  * finds the close. Only for a connection with no response due (the first read would take it).
@@ -761,10 +727,10 @@ enc_valid_request(struct ttlv_enc *e, int which, const char *uid)
 		h_request_end(e);
 		return;
 	case 4:
-		enc_register_secret(e, secret, sizeof(secret) - 1);
+		h_register_secret_request(e, secret, sizeof(secret) - 1);
 		return;
 	case 5:
-		enc_uid_op(e, KMIP_OPERATION_ACTIVATE, uid);
+		h_uid_request(e, KMIP_OPERATION_ACTIVATE, uid, 0);
 		return;
 	case 6:	/* Revoke as compromised, with a Compromise Occurrence Date */
 		h_request_begin(e, 1, 4, 1);
@@ -779,7 +745,7 @@ enc_valid_request(struct ttlv_enc *e, int which, const char *uid)
 		h_request_end(e);
 		return;
 	default:
-		enc_uid_op(e, KMIP_OPERATION_DESTROY, uid);
+		h_uid_request(e, KMIP_OPERATION_DESTROY, uid, 0);
 		return;
 	}
 }
@@ -1132,7 +1098,7 @@ test_overflowing_integers(void **state)
 		if (h_result_status(resp) == KMIP_RESULT_STATUS_SUCCESS) {
 			h_payload_text(resp, KMIP_TAG_UNIQUE_IDENTIFIER, got, sizeof(got));
 			ttlv_arena_free(a);
-			enc_uid_op(&e, KMIP_OPERATION_GET_ATTRIBUTES, got);
+			h_uid_request(&e, KMIP_OPERATION_GET_ATTRIBUTES, got, 0);
 			resp = call_ok(cl, &e, &a);
 		} else {
 			assert_int_equal(h_result_reason(resp), KMIP_RESULT_REASON_INVALID_FIELD);
@@ -1395,7 +1361,7 @@ fill_store(struct hostile *h, struct kmip_client *cl, char *first_uid, size_t si
 			memset(secret, (int)(burst * 8 + j), sizeof(secret));
 			secret[0] = (uint8_t)burst;
 			secret[1] = (uint8_t)j;
-			enc_register_secret(&e, secret, sizeof(secret));
+			h_register_secret_request(&e, secret, sizeof(secret));
 			if (kmip_client_write(cl, e.buf, e.len, &cause) != 0)
 				*closed = true;
 			ttlv_enc_free(&e);
@@ -1451,7 +1417,7 @@ probe_smaller(struct kmip_client *cl, bool *closed)
 			int rc;
 
 			memset(secret, (int)(i * 3 + k + 1), sizes[i]);
-			enc_register_secret(&e, secret, sizes[i]);
+			h_register_secret_request(&e, secret, sizes[i]);
 			rc = kmip_client_call(cl, &e, &resp, &a, &cause);
 			ttlv_enc_free(&e);
 			if (rc != 0) {
@@ -1509,7 +1475,7 @@ test_full_store(void **state)
 		kmip_client_close(cl);
 		cl = hostile_client(h);
 	}
-	enc_uid_op(&e, KMIP_OPERATION_GET, uid);
+	h_uid_request(&e, KMIP_OPERATION_GET, uid, 0);
 	resp = call_ok(cl, &e, &a);
 	ttlv_arena_free(a);
 	enc_locate_page(&e, 5, INT32_MIN);
@@ -1530,11 +1496,11 @@ test_full_store(void **state)
 	resp = call_ok(cl, &e, &a);
 	assert_int_equal(ttlv_count(h_payload(resp, 0), KMIP_TAG_UNIQUE_IDENTIFIER), n);
 	ttlv_arena_free(a);
-	enc_uid_op(&e, KMIP_OPERATION_GET, uid);
+	h_uid_request(&e, KMIP_OPERATION_GET, uid, 0);
 	resp = call_ok(cl, &e, &a);
 	ttlv_arena_free(a);
 	memset(secret, 9, sizeof(secret));
-	enc_register_secret(&e, secret, sizeof(secret));
+	h_register_secret_request(&e, secret, sizeof(secret));
 	resp = call_ok(cl, &e, &a);
 	ttlv_arena_free(a);
 	kmip_client_close(cl);

@@ -173,19 +173,7 @@ uid_op(struct kmip_client *cl, uint32_t op, const char *uid, uint32_t arg, struc
 {
 	struct ttlv_enc req;
 
-	h_request_begin(&req, 1, 4, 1);
-	h_item_begin(&req, op);
-	if (uid != NULL)
-		ttlv_enc_cstr(&req, KMIP_TAG_UNIQUE_IDENTIFIER, uid);
-	if (op == KMIP_OPERATION_REVOKE && arg != 0) {
-		ttlv_enc_begin(&req, KMIP_TAG_REVOCATION_REASON);
-		ttlv_enc_enum(&req, KMIP_TAG_REVOCATION_REASON_CODE, arg);
-		ttlv_enc_end(&req);
-		if (arg == KMIP_REVOCATION_REASON_CODE_KEY_COMPROMISE)
-			ttlv_enc_datetime(&req, KMIP_TAG_COMPROMISE_OCCURRENCE_DATE, 1);
-	}
-	h_item_end(&req);
-	h_request_end(&req);
+	h_uid_request(&req, op, uid, arg);
 	return call(cl, &req, a, 1, 4);
 }
 
@@ -1094,11 +1082,7 @@ test_multi_part_encrypt(void **state)
 	for (i = 0; i < sizeof(plain); i++)
 		plain[i] = (uint8_t)(i * 5 + 1);
 	create_aes(o->cl, 256, "ops-multi-part", uid);
-	h_request_begin(&act, 1, 4, 1);
-	h_item_begin(&act, KMIP_OPERATION_ACTIVATE);
-	ttlv_enc_cstr(&act, KMIP_TAG_UNIQUE_IDENTIFIER, uid);
-	h_item_end(&act);
-	h_request_end(&act);
+	h_uid_request(&act, KMIP_OPERATION_ACTIVATE, uid, 0);
 	expect_ok(call(o->cl, &act, &aa, 1, 4), 0);
 	ttlv_arena_free(aa);
 	r1 = gcm_part(o->cl, KMIP_OPERATION_ENCRYPT, uid, plain, 20, NULL, 1, 0, NULL, &a1);

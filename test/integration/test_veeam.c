@@ -139,16 +139,7 @@ simple_op(struct veeam *v, uint32_t op, const char *uid, int *reason)
 	struct ttlv *resp;
 	int status;
 
-	h_request_begin(&req, 1, 4, 1);
-	h_item_begin(&req, op);
-	ttlv_enc_cstr(&req, KMIP_TAG_UNIQUE_IDENTIFIER, uid);
-	if (op == KMIP_OPERATION_REVOKE) {
-		ttlv_enc_begin(&req, KMIP_TAG_REVOCATION_REASON);
-		ttlv_enc_enum(&req, KMIP_TAG_REVOCATION_REASON_CODE, KMIP_REVOCATION_REASON_CODE_CESSATION_OF_OPERATION);
-		ttlv_enc_end(&req);
-	}
-	h_item_end(&req);
-	h_request_end(&req);
+	h_uid_request(&req, op, uid, KMIP_REVOCATION_REASON_CODE_CESSATION_OF_OPERATION);
 	resp = call(v, &req, &a);
 	status = h_item_status(resp, 0);
 	if (reason != NULL)
@@ -177,11 +168,7 @@ get_key(struct veeam *v, const char *uid, uint32_t object_tag, size_t *len, uint
 	uint8_t *out;
 	size_t i;
 
-	h_request_begin(&req, 1, 4, 1);
-	h_item_begin(&req, KMIP_OPERATION_GET);
-	ttlv_enc_cstr(&req, KMIP_TAG_UNIQUE_IDENTIFIER, uid);
-	h_item_end(&req);
-	h_request_end(&req);
+	h_uid_request(&req, KMIP_OPERATION_GET, uid, 0);
 	resp = call(v, &req, &a);
 	assert_int_equal(h_item_status(resp, 0), KMIP_RESULT_STATUS_SUCCESS);
 	obj = ttlv_find(h_payload(resp, 0), object_tag);
