@@ -18,20 +18,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "proto/names.h"
 #include "proto/ttlv.h"
 #include "store/store.h"
 #include "test/util.h"
 
-#define T_NAME		0x420053u
-#define T_NAME_VALUE	0x420055u
-#define T_NAME_TYPE	0x420054u
-#define T_ALG		0x420028u
-#define T_LENGTH	0x42002Au
-#define T_USAGE		0x42002Cu
-#define T_INITIAL_DATE	0x420039u
-#define T_LINK		0x42004Au
-#define T_LINK_TYPE	0x42004Bu
-#define T_LINKED_ID	0x42004Cu
 #define OWNERS		1000
 #define FILL_GROUP	1000
 
@@ -72,19 +63,19 @@ make_object(const char *uid, uint64_t i, unsigned *seed)
 	    (rc = store_object_set_material(o, key, sizeof(key), 1)) != STORE_OK)
 		die("object", rc);
 	explicit_bzero(key, sizeof(key));
-	n = ttlv_new_struct(o->arena, T_NAME);
-	ttlv_append(n, ttlv_new_text(o->arena, T_NAME_VALUE, name, strlen(name)));
-	ttlv_append(n, ttlv_new_enum(o->arena, T_NAME_TYPE, 1));
+	n = ttlv_new_struct(o->arena, KMIP_TAG_NAME);
+	ttlv_append(n, ttlv_new_text(o->arena, KMIP_TAG_NAME_VALUE, name, strlen(name)));
+	ttlv_append(n, ttlv_new_enum(o->arena, KMIP_TAG_NAME_TYPE, 1));
 	ttlv_append(o->attrs, n);
-	ttlv_append(o->attrs, ttlv_new_enum(o->arena, T_ALG, 3));
-	ttlv_append(o->attrs, ttlv_new_int(o->arena, T_LENGTH, 256));
-	ttlv_append(o->attrs, ttlv_new_int(o->arena, T_USAGE, 12));
-	ttlv_append(o->attrs, ttlv_new_datetime(o->arena, T_INITIAL_DATE, 1700000000 + (int64_t)i));
+	ttlv_append(o->attrs, ttlv_new_enum(o->arena, KMIP_TAG_CRYPTOGRAPHIC_ALGORITHM, 3));
+	ttlv_append(o->attrs, ttlv_new_int(o->arena, KMIP_TAG_CRYPTOGRAPHIC_LENGTH, 256));
+	ttlv_append(o->attrs, ttlv_new_int(o->arena, KMIP_TAG_CRYPTOGRAPHIC_USAGE_MASK, 12));
+	ttlv_append(o->attrs, ttlv_new_datetime(o->arena, KMIP_TAG_INITIAL_DATE, 1700000000 + (int64_t)i));
 	if (i % 4 == 1) {
 		snprintf(target, sizeof(target), "%" PRIu64, i);	/* the previous object's uid */
-		l = ttlv_new_struct(o->arena, T_LINK);
-		ttlv_append(l, ttlv_new_enum(o->arena, T_LINK_TYPE, 258));
-		ttlv_append(l, ttlv_new_text(o->arena, T_LINKED_ID, target, strlen(target)));
+		l = ttlv_new_struct(o->arena, KMIP_TAG_LINK);
+		ttlv_append(l, ttlv_new_enum(o->arena, KMIP_TAG_LINK_TYPE, 258));
+		ttlv_append(l, ttlv_new_text(o->arena, KMIP_TAG_LINKED_OBJECT_IDENTIFIER, target, strlen(target)));
 		ttlv_append(o->attrs, l);
 	}
 	return o;
@@ -160,8 +151,8 @@ bench_locate(struct store *s, uint64_t n, size_t q, double *lat, unsigned *seed)
 		if ((a = ttlv_arena_new()) == NULL)
 			die("arena", STORE_E_NOMEM);
 		filter = ttlv_new_struct(a, 0x420125);
-		nm = ttlv_new_struct(a, T_NAME);
-		ttlv_append(nm, ttlv_new_text(a, T_NAME_VALUE, name, strlen(name)));
+		nm = ttlv_new_struct(a, KMIP_TAG_NAME);
+		ttlv_append(nm, ttlv_new_text(a, KMIP_TAG_NAME_VALUE, name, strlen(name)));
 		ttlv_append(filter, nm);
 		query.identity = owner;
 		query.filter = filter;

@@ -17,35 +17,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "proto/names.h"
 #include "proto/ttlv.h"
 #include "store/store.h"
 #include "test/util.h"
-
-#define T_ATTRIBUTES		0x420125u
-#define T_NAME			0x420053u
-#define T_NAME_VALUE		0x420055u
-#define T_NAME_TYPE		0x420054u
-#define T_ALG			0x420028u
-#define T_LENGTH		0x42002Au
-#define T_USAGE			0x42002Cu
-#define T_GROUP			0x420056u
-#define T_LINK			0x42004Au
-#define T_LINK_TYPE		0x42004Bu
-#define T_LINKED_ID		0x42004Cu
-#define T_STATE			0x42008Du
-#define T_OBJECT_TYPE		0x420057u
-#define T_INITIAL_DATE		0x420039u
-#define T_ACTIVATION_DATE	0x420001u
-#define T_ALT_NAME		0x4200BFu
-#define T_ALT_NAME_VALUE	0x4200C0u
-#define T_ALT_NAME_TYPE		0x4200C1u
-#define T_ATTRIBUTE		0x420008u
-#define T_VENDOR_ID		0x42009Du
-#define T_ATTR_NAME		0x42000Au
-#define T_ATTR_VALUE		0x42000Bu
-#define T_UID			0x420094u
-#define T_FRESH			0x4200A8u
-#define T_GROUP_MEMBER		0x4200ACu
 
 #define OT_SYMMETRIC	2u
 #define OT_PUBLIC	3u
@@ -166,11 +141,11 @@ obj_new(const char *uid, const char *owner, uint32_t type, uint32_t state)
 static void
 add_name(struct store_object *o, const char *name)
 {
-	struct ttlv *n = ttlv_new_struct(o->arena, T_NAME);
+	struct ttlv *n = ttlv_new_struct(o->arena, KMIP_TAG_NAME);
 
 	assert_non_null(n);
-	ttlv_append(n, ttlv_new_text(o->arena, T_NAME_VALUE, name, strlen(name)));
-	ttlv_append(n, ttlv_new_enum(o->arena, T_NAME_TYPE, 1));
+	ttlv_append(n, ttlv_new_text(o->arena, KMIP_TAG_NAME_VALUE, name, strlen(name)));
+	ttlv_append(n, ttlv_new_enum(o->arena, KMIP_TAG_NAME_TYPE, 1));
 	ttlv_append(o->attrs, n);
 }
 
@@ -201,23 +176,23 @@ add_date(struct store_object *o, uint32_t tag, int64_t v)
 static void
 add_link(struct store_object *o, uint32_t type, const char *target)
 {
-	struct ttlv *l = ttlv_new_struct(o->arena, T_LINK);
+	struct ttlv *l = ttlv_new_struct(o->arena, KMIP_TAG_LINK);
 
 	assert_non_null(l);
-	ttlv_append(l, ttlv_new_enum(o->arena, T_LINK_TYPE, type));
-	ttlv_append(l, ttlv_new_text(o->arena, T_LINKED_ID, target, strlen(target)));
+	ttlv_append(l, ttlv_new_enum(o->arena, KMIP_TAG_LINK_TYPE, type));
+	ttlv_append(l, ttlv_new_text(o->arena, KMIP_TAG_LINKED_OBJECT_IDENTIFIER, target, strlen(target)));
 	ttlv_append(o->attrs, l);
 }
 
 static void
 add_vendor(struct store_object *o, const char *vendor, const char *name, const char *value)
 {
-	struct ttlv *a = ttlv_new_struct(o->arena, T_ATTRIBUTE);
+	struct ttlv *a = ttlv_new_struct(o->arena, KMIP_TAG_ATTRIBUTE);
 
 	assert_non_null(a);
-	ttlv_append(a, ttlv_new_text(o->arena, T_VENDOR_ID, vendor, strlen(vendor)));
-	ttlv_append(a, ttlv_new_text(o->arena, T_ATTR_NAME, name, strlen(name)));
-	ttlv_append(a, ttlv_new_text(o->arena, T_ATTR_VALUE, value, strlen(value)));
+	ttlv_append(a, ttlv_new_text(o->arena, KMIP_TAG_VENDOR_IDENTIFICATION, vendor, strlen(vendor)));
+	ttlv_append(a, ttlv_new_text(o->arena, KMIP_TAG_ATTRIBUTE_NAME, name, strlen(name)));
+	ttlv_append(a, ttlv_new_text(o->arena, KMIP_TAG_ATTRIBUTE_VALUE, value, strlen(value)));
 	ttlv_append(o->attrs, a);
 }
 
@@ -309,16 +284,16 @@ filter_init(struct filter *fl)
 {
 	fl->a = ttlv_arena_new();
 	assert_non_null(fl->a);
-	fl->f = ttlv_new_struct(fl->a, T_ATTRIBUTES);
+	fl->f = ttlv_new_struct(fl->a, KMIP_TAG_ATTRIBUTES);
 	assert_non_null(fl->f);
 }
 
 static void
 filter_name(struct filter *fl, const char *name)
 {
-	struct ttlv *n = ttlv_new_struct(fl->a, T_NAME);
+	struct ttlv *n = ttlv_new_struct(fl->a, KMIP_TAG_NAME);
 
-	ttlv_append(n, ttlv_new_text(fl->a, T_NAME_VALUE, name, strlen(name)));
+	ttlv_append(n, ttlv_new_text(fl->a, KMIP_TAG_NAME_VALUE, name, strlen(name)));
 	ttlv_append(fl->f, n);
 }
 
@@ -349,12 +324,12 @@ filter_date(struct filter *fl, uint32_t tag, int64_t v)
 static void
 filter_link(struct filter *fl, int type, const char *target)
 {
-	struct ttlv *l = ttlv_new_struct(fl->a, T_LINK);
+	struct ttlv *l = ttlv_new_struct(fl->a, KMIP_TAG_LINK);
 
 	if (type != 0)
-		ttlv_append(l, ttlv_new_enum(fl->a, T_LINK_TYPE, (uint32_t)type));
+		ttlv_append(l, ttlv_new_enum(fl->a, KMIP_TAG_LINK_TYPE, (uint32_t)type));
 	if (target != NULL)
-		ttlv_append(l, ttlv_new_text(fl->a, T_LINKED_ID, target, strlen(target)));
+		ttlv_append(l, ttlv_new_text(fl->a, KMIP_TAG_LINKED_OBJECT_IDENTIFIER, target, strlen(target)));
 	ttlv_append(fl->f, l);
 }
 
@@ -380,9 +355,9 @@ test_crud(void **state)
 	assert_string_equal(uid, "1");
 	o = obj_new(uid, "alice", OT_SYMMETRIC, ST_PREACTIVE);
 	add_name(o, "key-one");
-	add_enum(o, T_ALG, 3);
-	add_int(o, T_LENGTH, 256);
-	add_int(o, T_USAGE, USAGE_ENCRYPT | USAGE_DECRYPT);
+	add_enum(o, KMIP_TAG_CRYPTOGRAPHIC_ALGORITHM, 3);
+	add_int(o, KMIP_TAG_CRYPTOGRAPHIC_LENGTH, 256);
+	add_int(o, KMIP_TAG_CRYPTOGRAPHIC_USAGE_MASK, USAGE_ENCRYPT | USAGE_DECRYPT);
 	assert_int_equal(store_object_set_material(o, key, sizeof(key), 1), STORE_OK);
 	assert_int_equal(store_put(t, o), STORE_OK);
 	assert_int_equal(store_txn_commit(t), STORE_OK);
@@ -412,13 +387,13 @@ test_crud(void **state)
 	/* Replace: new state, material removed, one attribute fewer. */
 	o->state = ST_ACTIVE;
 	assert_int_equal(store_object_set_material(o, NULL, 0, 0), STORE_OK);
-	assert_int_equal(ttlv_remove(o->attrs, T_USAGE, -1), 1);
+	assert_int_equal(ttlv_remove(o->attrs, KMIP_TAG_CRYPTOGRAPHIC_USAGE_MASK, -1), 1);
 	put_durable(f->s, o);
 	assert_int_equal(store_txn_begin(f->s, false, &t), STORE_OK);
 	assert_int_equal(store_get(t, "1", &g), STORE_OK);
 	assert_int_equal(g->state, ST_ACTIVE);
 	assert_int_equal(g->material_len, 0);
-	assert_null(ttlv_find(g->attrs, T_USAGE));
+	assert_null(ttlv_find(g->attrs, KMIP_TAG_CRYPTOGRAPHIC_USAGE_MASK));
 	assert_true(ttlv_equal(g->attrs, o->attrs));
 	store_object_free(g);
 	store_txn_abort(t);
@@ -450,13 +425,13 @@ test_invalid_objects(void **state)
 	assert_int_equal(store_txn_begin(f->s, true, &t), STORE_OK);
 	/* A State attribute contradicting the state field is refused. */
 	o = obj_new("1", "alice", OT_SYMMETRIC, ST_ACTIVE);
-	add_enum(o, T_STATE, ST_DEACTIVATED);
+	add_enum(o, KMIP_TAG_STATE, ST_DEACTIVATED);
 	assert_int_equal(store_put(t, o), STORE_E_INVALID);
 	store_object_free(o);
 	/* A consistent one is accepted. */
 	o = obj_new("1", "alice", OT_SYMMETRIC, ST_ACTIVE);
-	add_enum(o, T_STATE, ST_ACTIVE);
-	add_enum(o, T_OBJECT_TYPE, OT_SYMMETRIC);
+	add_enum(o, KMIP_TAG_STATE, ST_ACTIVE);
+	add_enum(o, KMIP_TAG_OBJECT_TYPE, OT_SYMMETRIC);
 	assert_int_equal(store_put(t, o), STORE_OK);
 	o->uid = longuid;
 	assert_int_equal(store_put(t, o), STORE_E_INVALID);
@@ -530,28 +505,28 @@ test_multivalued(void **state)
 	add_link(o, LT_PUBLIC, "11");
 	add_link(o, 265, "12");
 	add_link(o, 264, "13");
-	add_text(o, T_GROUP, "g1");
-	add_text(o, T_GROUP, "g2");
+	add_text(o, KMIP_TAG_OBJECT_GROUP, "g1");
+	add_text(o, KMIP_TAG_OBJECT_GROUP, "g2");
 	add_vendor(o, "x", "Product", "vSphere");
 	add_vendor(o, "x", "Vendor", "VMware");
 	add_vendor(o, "y", "Owner", "ops");
-	alt = ttlv_new_struct(o->arena, T_ALT_NAME);
-	ttlv_append(alt, ttlv_new_text(o->arena, T_ALT_NAME_VALUE, "alt", 3));
-	ttlv_append(alt, ttlv_new_enum(o->arena, T_ALT_NAME_TYPE, 1));
+	alt = ttlv_new_struct(o->arena, KMIP_TAG_ALTERNATIVE_NAME);
+	ttlv_append(alt, ttlv_new_text(o->arena, KMIP_TAG_ALTERNATIVE_NAME_VALUE, "alt", 3));
+	ttlv_append(alt, ttlv_new_enum(o->arena, KMIP_TAG_ALTERNATIVE_NAME_TYPE, 1));
 	ttlv_append(o->attrs, alt);
 	put_durable(f->s, o);
 
 	assert_int_equal(store_txn_begin(f->s, false, &t), STORE_OK);
 	assert_int_equal(store_get(t, "10", &g), STORE_OK);
 	assert_true(ttlv_equal(g->attrs, o->attrs));
-	assert_int_equal(ttlv_count(g->attrs, T_NAME), 2);
-	assert_int_equal(ttlv_count(g->attrs, T_LINK), 3);
-	assert_int_equal(ttlv_count(g->attrs, T_GROUP), 2);
-	assert_int_equal(ttlv_count(g->attrs, T_ATTRIBUTE), 3);
+	assert_int_equal(ttlv_count(g->attrs, KMIP_TAG_NAME), 2);
+	assert_int_equal(ttlv_count(g->attrs, KMIP_TAG_LINK), 3);
+	assert_int_equal(ttlv_count(g->attrs, KMIP_TAG_OBJECT_GROUP), 2);
+	assert_int_equal(ttlv_count(g->attrs, KMIP_TAG_ATTRIBUTE), 3);
 	/* Order of repeated attributes is kept. */
 	n = 0;
-	for (c = ttlv_find(g->attrs, T_NAME); c != NULL; c = ttlv_find_next(c), n++)
-		assert_string_equal((const char *)ttlv_find(c, T_NAME_VALUE)->v.bytes.data,
+	for (c = ttlv_find(g->attrs, KMIP_TAG_NAME); c != NULL; c = ttlv_find_next(c), n++)
+		assert_string_equal((const char *)ttlv_find(c, KMIP_TAG_NAME_VALUE)->v.bytes.data,
 		    n == 0 ? "first" : "second");
 	store_object_free(g);
 	store_txn_abort(t);
@@ -605,7 +580,7 @@ test_indexes_follow_updates(void **state)
 	o = obj_new("1", "alice", OT_SYMMETRIC, ST_PREACTIVE);
 	add_name(o, "n1");
 	add_name(o, "n2");
-	add_text(o, T_GROUP, "g1");
+	add_text(o, KMIP_TAG_OBJECT_GROUP, "g1");
 	add_link(o, LT_PUBLIC, "L1");
 	put_durable(f->s, o);
 	store_object_free(o);
@@ -627,7 +602,7 @@ test_indexes_follow_updates(void **state)
 	o = obj_new("1", "carol", OT_SYMMETRIC, ST_ACTIVE);
 	add_name(o, "n2");
 	add_name(o, "n3");
-	add_text(o, T_GROUP, "g2");
+	add_text(o, KMIP_TAG_OBJECT_GROUP, "g2");
 	add_link(o, LT_PRIVATE, "L2");
 	add_link(o, LT_PUBLIC, "L2");	/* two links to one target: one index entry */
 	put_durable(f->s, o);
@@ -750,55 +725,55 @@ populate(struct store *s)
 	/* 1: alice, AES key "db-key", group backups, encrypt|decrypt, created day 100 */
 	o = obj_new("1", "alice", OT_SYMMETRIC, ST_ACTIVE);
 	add_name(o, "db-key");
-	add_enum(o, T_ALG, 3);
-	add_int(o, T_LENGTH, 256);
-	add_int(o, T_USAGE, USAGE_ENCRYPT | USAGE_DECRYPT);
-	add_text(o, T_GROUP, "backups");
-	add_date(o, T_INITIAL_DATE, 100 * 86400);
+	add_enum(o, KMIP_TAG_CRYPTOGRAPHIC_ALGORITHM, 3);
+	add_int(o, KMIP_TAG_CRYPTOGRAPHIC_LENGTH, 256);
+	add_int(o, KMIP_TAG_CRYPTOGRAPHIC_USAGE_MASK, USAGE_ENCRYPT | USAGE_DECRYPT);
+	add_text(o, KMIP_TAG_OBJECT_GROUP, "backups");
+	add_date(o, KMIP_TAG_INITIAL_DATE, 100 * 86400);
 	add_vendor(o, "x", "Product", "vSphere");
-	ttlv_append(o->attrs, ttlv_new_bool(o->arena, T_FRESH, true));
+	ttlv_append(o->attrs, ttlv_new_bool(o->arena, KMIP_TAG_FRESH, true));
 	put_durable(s, o);
 	store_object_free(o);
 	/* 2: alice, public key "job-1" linked to 3 */
 	o = obj_new("2", "alice", OT_PUBLIC, ST_ACTIVE);
 	add_name(o, "job-1");
-	add_int(o, T_USAGE, USAGE_ENCRYPT);
+	add_int(o, KMIP_TAG_CRYPTOGRAPHIC_USAGE_MASK, USAGE_ENCRYPT);
 	add_link(o, LT_PRIVATE, "3");
-	add_date(o, T_INITIAL_DATE, 200 * 86400);
+	add_date(o, KMIP_TAG_INITIAL_DATE, 200 * 86400);
 	put_durable(s, o);
 	store_object_free(o);
 	/* 3: alice, private key "job-1" linked to 2, pre-active */
 	o = obj_new("3", "alice", OT_PRIVATE, ST_PREACTIVE);
 	add_name(o, "job-1");
-	add_int(o, T_USAGE, USAGE_SIGN | USAGE_DECRYPT);
+	add_int(o, KMIP_TAG_CRYPTOGRAPHIC_USAGE_MASK, USAGE_SIGN | USAGE_DECRYPT);
 	add_link(o, LT_PUBLIC, "2");
-	add_text(o, T_GROUP, "backups");
-	add_date(o, T_INITIAL_DATE, 300 * 86400);
+	add_text(o, KMIP_TAG_OBJECT_GROUP, "backups");
+	add_date(o, KMIP_TAG_INITIAL_DATE, 300 * 86400);
 	put_durable(s, o);
 	store_object_free(o);
 	/* 4: bob, AES "db-key" in group backups */
 	o = obj_new("4", "bob", OT_SYMMETRIC, ST_ACTIVE);
 	add_name(o, "db-key");
-	add_int(o, T_LENGTH, 128);
-	add_int(o, T_USAGE, USAGE_ENCRYPT | USAGE_DECRYPT);
-	add_text(o, T_GROUP, "backups");
-	add_date(o, T_INITIAL_DATE, 400 * 86400);
+	add_int(o, KMIP_TAG_CRYPTOGRAPHIC_LENGTH, 128);
+	add_int(o, KMIP_TAG_CRYPTOGRAPHIC_USAGE_MASK, USAGE_ENCRYPT | USAGE_DECRYPT);
+	add_text(o, KMIP_TAG_OBJECT_GROUP, "backups");
+	add_date(o, KMIP_TAG_INITIAL_DATE, 400 * 86400);
 	put_durable(s, o);
 	store_object_free(o);
 	/* 5: alice, destroyed AES "old-key" */
 	o = obj_new("5", "alice", OT_SYMMETRIC, ST_DESTROYED);
 	add_name(o, "old-key");
-	add_text(o, T_GROUP, "backups");
+	add_text(o, KMIP_TAG_OBJECT_GROUP, "backups");
 	put_durable(s, o);
 	store_object_free(o);
 	/* 6: alice, AES "db-key" 128 bits, not fresh */
 	o = obj_new("6", "alice", OT_SYMMETRIC, ST_ACTIVE);
 	add_name(o, "db-key");
 	add_name(o, "db-key-alias");
-	add_int(o, T_LENGTH, 128);
-	add_int(o, T_USAGE, USAGE_ENCRYPT);
-	add_text(o, T_GROUP, "backups");
-	ttlv_append(o->attrs, ttlv_new_bool(o->arena, T_FRESH, false));
+	add_int(o, KMIP_TAG_CRYPTOGRAPHIC_LENGTH, 128);
+	add_int(o, KMIP_TAG_CRYPTOGRAPHIC_USAGE_MASK, USAGE_ENCRYPT);
+	add_text(o, KMIP_TAG_OBJECT_GROUP, "backups");
+	ttlv_append(o->attrs, ttlv_new_bool(o->arena, KMIP_TAG_FRESH, false));
 	put_durable(s, o);
 	store_object_free(o);
 }
@@ -816,7 +791,7 @@ test_locate_basic(void **state)
 	/* Name + object type. */
 	filter_init(&fl);
 	filter_name(&fl, "job-1");
-	filter_enum(&fl, T_OBJECT_TYPE, OT_PRIVATE);
+	filter_enum(&fl, KMIP_TAG_OBJECT_TYPE, OT_PRIVATE);
 	q.filter = fl.f;
 	assert_string_equal(locate(f->s, &q), "3");
 	filter_free(&fl);
@@ -833,14 +808,14 @@ test_locate_basic(void **state)
 	q.object_type = 0;
 	/* State. */
 	filter_init(&fl);
-	filter_enum(&fl, T_STATE, ST_PREACTIVE);
+	filter_enum(&fl, KMIP_TAG_STATE, ST_PREACTIVE);
 	q.filter = fl.f;
 	assert_string_equal(locate(f->s, &q), "3");
 	filter_free(&fl);
 	/* Group + state. */
 	filter_init(&fl);
-	filter_text(&fl, T_GROUP, "backups");
-	filter_enum(&fl, T_STATE, ST_ACTIVE);
+	filter_text(&fl, KMIP_TAG_OBJECT_GROUP, "backups");
+	filter_enum(&fl, KMIP_TAG_STATE, ST_ACTIVE);
 	q.filter = fl.f;
 	assert_string_equal(locate(f->s, &q), "6,1");
 	filter_free(&fl);
@@ -853,7 +828,7 @@ test_locate_basic(void **state)
 	filter_free(&fl);
 	/* Unique Identifier. */
 	filter_init(&fl);
-	filter_text(&fl, T_UID, "2");
+	filter_text(&fl, KMIP_TAG_UNIQUE_IDENTIFIER, "2");
 	q.filter = fl.f;
 	assert_string_equal(locate(f->s, &q), "2");
 	filter_free(&fl);
@@ -898,42 +873,42 @@ test_locate_links_masks_dates(void **state)
 	filter_free(&fl);
 	/* Usage mask: every bit of the filter. */
 	filter_init(&fl);
-	filter_int(&fl, T_USAGE, USAGE_ENCRYPT);
+	filter_int(&fl, KMIP_TAG_CRYPTOGRAPHIC_USAGE_MASK, USAGE_ENCRYPT);
 	q.filter = fl.f;
 	assert_string_equal(locate(f->s, &q), "6,2,1");
 	filter_free(&fl);
 	filter_init(&fl);
-	filter_int(&fl, T_USAGE, USAGE_ENCRYPT | USAGE_DECRYPT);
+	filter_int(&fl, KMIP_TAG_CRYPTOGRAPHIC_USAGE_MASK, USAGE_ENCRYPT | USAGE_DECRYPT);
 	q.filter = fl.f;
 	assert_string_equal(locate(f->s, &q), "1");
 	filter_free(&fl);
 	filter_init(&fl);
-	filter_int(&fl, T_USAGE, USAGE_DECRYPT);
+	filter_int(&fl, KMIP_TAG_CRYPTOGRAPHIC_USAGE_MASK, USAGE_DECRYPT);
 	q.filter = fl.f;
 	assert_string_equal(locate(f->s, &q), "3,1");
 	filter_free(&fl);
 	/* Dates: one value is exact, two a range. */
 	filter_init(&fl);
-	filter_date(&fl, T_INITIAL_DATE, 200 * 86400);
+	filter_date(&fl, KMIP_TAG_INITIAL_DATE, 200 * 86400);
 	q.filter = fl.f;
 	assert_string_equal(locate(f->s, &q), "2");
 	filter_free(&fl);
 	filter_init(&fl);
-	filter_date(&fl, T_INITIAL_DATE, 150 * 86400);
-	filter_date(&fl, T_INITIAL_DATE, 300 * 86400);
+	filter_date(&fl, KMIP_TAG_INITIAL_DATE, 150 * 86400);
+	filter_date(&fl, KMIP_TAG_INITIAL_DATE, 300 * 86400);
 	q.filter = fl.f;
 	assert_string_equal(locate(f->s, &q), "3,2");
 	filter_free(&fl);
 	filter_init(&fl);
-	filter_date(&fl, T_INITIAL_DATE, 301 * 86400);
-	filter_date(&fl, T_INITIAL_DATE, 999 * 86400);
+	filter_date(&fl, KMIP_TAG_INITIAL_DATE, 301 * 86400);
+	filter_date(&fl, KMIP_TAG_INITIAL_DATE, 999 * 86400);
 	q.filter = fl.f;
 	assert_string_equal(locate(f->s, &q), "");
 	filter_free(&fl);
 	/* A date the objects do not have matches nothing. */
 	filter_init(&fl);
-	filter_date(&fl, T_ACTIVATION_DATE, 0);
-	filter_date(&fl, T_ACTIVATION_DATE, 999 * 86400);
+	filter_date(&fl, KMIP_TAG_ACTIVATION_DATE, 0);
+	filter_date(&fl, KMIP_TAG_ACTIVATION_DATE, 999 * 86400);
 	q.filter = fl.f;
 	assert_string_equal(locate(f->s, &q), "");
 	filter_free(&fl);
@@ -952,9 +927,9 @@ test_locate_bad_dates(void **state)
 
 	populate(f->s);
 	filter_init(&fl);
-	filter_date(&fl, T_INITIAL_DATE, 1);
-	filter_date(&fl, T_INITIAL_DATE, 2);
-	filter_date(&fl, T_INITIAL_DATE, 3);
+	filter_date(&fl, KMIP_TAG_INITIAL_DATE, 1);
+	filter_date(&fl, KMIP_TAG_INITIAL_DATE, 2);
+	filter_date(&fl, KMIP_TAG_INITIAL_DATE, 3);
 	q.filter = fl.f;
 	assert_int_equal(store_txn_begin(f->s, false, &t), STORE_OK);
 	assert_int_equal(store_locate(t, &q, &uids, &n, &cause), STORE_E_INVALID);
@@ -968,7 +943,7 @@ test_locate_bad_dates(void **state)
 	/* An oversized filter is refused before any candidate is read. */
 	filter_init(&fl);
 	for (i = 0; i <= STORE_FILTER_MAX; i++)
-		filter_int(&fl, T_LENGTH, i);
+		filter_int(&fl, KMIP_TAG_CRYPTOGRAPHIC_LENGTH, i);
 	q.filter = fl.f;
 	assert_int_equal(store_txn_begin(f->s, false, &t), STORE_OK);
 	assert_int_equal(store_locate(t, &q, &uids, &n, &cause), STORE_E_INVALID);
@@ -989,58 +964,58 @@ test_locate_unknown_attributes(void **state)
 	populate(f->s);
 	/* An attribute the store has no rule for is compared, never ignored. */
 	filter_init(&fl);
-	filter_int(&fl, T_LENGTH, 128);
+	filter_int(&fl, KMIP_TAG_CRYPTOGRAPHIC_LENGTH, 128);
 	q.filter = fl.f;
 	assert_string_equal(locate(f->s, &q), "6");
 	filter_free(&fl);
 	filter_init(&fl);
-	filter_int(&fl, T_LENGTH, 192);
+	filter_int(&fl, KMIP_TAG_CRYPTOGRAPHIC_LENGTH, 192);
 	q.filter = fl.f;
 	assert_string_equal(locate(f->s, &q), "");
 	filter_free(&fl);
 	/* Same tag, other type: no match. */
 	filter_init(&fl);
-	filter_enum(&fl, T_LENGTH, 128);
+	filter_enum(&fl, KMIP_TAG_CRYPTOGRAPHIC_LENGTH, 128);
 	q.filter = fl.f;
 	assert_string_equal(locate(f->s, &q), "");
 	filter_free(&fl);
 	/* A vendor attribute: whole, with a wrong value, and by name only. */
 	filter_init(&fl);
-	a = ttlv_new_struct(fl.a, T_ATTRIBUTE);
-	ttlv_append(a, ttlv_new_text(fl.a, T_VENDOR_ID, "x", 1));
-	ttlv_append(a, ttlv_new_text(fl.a, T_ATTR_NAME, "Product", 7));
-	ttlv_append(a, ttlv_new_text(fl.a, T_ATTR_VALUE, "vSphere", 7));
+	a = ttlv_new_struct(fl.a, KMIP_TAG_ATTRIBUTE);
+	ttlv_append(a, ttlv_new_text(fl.a, KMIP_TAG_VENDOR_IDENTIFICATION, "x", 1));
+	ttlv_append(a, ttlv_new_text(fl.a, KMIP_TAG_ATTRIBUTE_NAME, "Product", 7));
+	ttlv_append(a, ttlv_new_text(fl.a, KMIP_TAG_ATTRIBUTE_VALUE, "vSphere", 7));
 	ttlv_append(fl.f, a);
 	q.filter = fl.f;
 	assert_string_equal(locate(f->s, &q), "1");
 	filter_free(&fl);
 	filter_init(&fl);
-	a = ttlv_new_struct(fl.a, T_ATTRIBUTE);
-	ttlv_append(a, ttlv_new_text(fl.a, T_VENDOR_ID, "x", 1));
-	ttlv_append(a, ttlv_new_text(fl.a, T_ATTR_NAME, "Product", 7));
-	ttlv_append(a, ttlv_new_text(fl.a, T_ATTR_VALUE, "vCenter", 7));
+	a = ttlv_new_struct(fl.a, KMIP_TAG_ATTRIBUTE);
+	ttlv_append(a, ttlv_new_text(fl.a, KMIP_TAG_VENDOR_IDENTIFICATION, "x", 1));
+	ttlv_append(a, ttlv_new_text(fl.a, KMIP_TAG_ATTRIBUTE_NAME, "Product", 7));
+	ttlv_append(a, ttlv_new_text(fl.a, KMIP_TAG_ATTRIBUTE_VALUE, "vCenter", 7));
 	ttlv_append(fl.f, a);
 	q.filter = fl.f;
 	assert_string_equal(locate(f->s, &q), "");
 	filter_free(&fl);
 	filter_init(&fl);
-	a = ttlv_new_struct(fl.a, T_ATTRIBUTE);
-	ttlv_append(a, ttlv_new_text(fl.a, T_ATTR_NAME, "Product", 7));
+	a = ttlv_new_struct(fl.a, KMIP_TAG_ATTRIBUTE);
+	ttlv_append(a, ttlv_new_text(fl.a, KMIP_TAG_ATTRIBUTE_NAME, "Product", 7));
 	ttlv_append(fl.f, a);
 	q.filter = fl.f;
 	assert_string_equal(locate(f->s, &q), "1");
 	filter_free(&fl);
 	/* Object Group Member Fresh: only objects whose Fresh is true. */
 	filter_init(&fl);
-	filter_text(&fl, T_GROUP, "backups");
-	filter_enum(&fl, T_GROUP_MEMBER, 1);
+	filter_text(&fl, KMIP_TAG_OBJECT_GROUP, "backups");
+	filter_enum(&fl, KMIP_TAG_OBJECT_GROUP_MEMBER, 1);
 	q.filter = fl.f;
 	assert_string_equal(locate(f->s, &q), "1");
 	filter_free(&fl);
 	/* Group Member Default adds no condition; with Maximum Items 1 it is the newest. */
 	filter_init(&fl);
-	filter_text(&fl, T_GROUP, "backups");
-	filter_enum(&fl, T_GROUP_MEMBER, 2);
+	filter_text(&fl, KMIP_TAG_OBJECT_GROUP, "backups");
+	filter_enum(&fl, KMIP_TAG_OBJECT_GROUP_MEMBER, 2);
 	q.filter = fl.f;
 	q.maximum_items = 1;
 	assert_string_equal(locate(f->s, &q), "6");
@@ -1057,7 +1032,7 @@ test_locate_paging_and_status(void **state)
 
 	populate(f->s);
 	filter_init(&fl);
-	filter_text(&fl, T_GROUP, "backups");
+	filter_text(&fl, KMIP_TAG_OBJECT_GROUP, "backups");
 	q.filter = fl.f;
 	/* On-line only by default: destroyed object 5 is left out. */
 	assert_string_equal(locate(f->s, &q), "6,3,1");
@@ -1114,7 +1089,7 @@ test_owner_isolation(void **state)
 	q.located_items = NULL;
 	filter_free(&fl);
 	filter_init(&fl);
-	filter_text(&fl, T_UID, "1");
+	filter_text(&fl, KMIP_TAG_UNIQUE_IDENTIFIER, "1");
 	q.filter = fl.f;
 	assert_string_equal(locate(f->s, &q), "");
 	filter_free(&fl);
@@ -1513,7 +1488,7 @@ stage_rename(struct fx *f, uint64_t owner, uint32_t item, const char *uid, const
 	store_set_owner(f->s, owner, item);
 	assert_int_equal(store_txn_begin(f->s, true, &t), STORE_OK);
 	assert_int_equal(store_get(t, uid, &o), STORE_OK);
-	(void)ttlv_remove(o->attrs, T_NAME, -1);
+	(void)ttlv_remove(o->attrs, KMIP_TAG_NAME, -1);
 	add_name(o, name);
 	assert_int_equal(store_put(t, o), STORE_OK);
 	assert_int_equal(store_txn_commit(t), STORE_OK);
@@ -1547,7 +1522,7 @@ other_process_writes(struct fx *f, const char *uid, const char *name, bool creat
 			o = obj_new(uid, "mallory", OT_SYMMETRIC, ST_ACTIVE);
 		else if (store_get(t, uid, &o) != STORE_OK)
 			_exit(1);
-		(void)ttlv_remove(o->attrs, T_NAME, -1);
+		(void)ttlv_remove(o->attrs, KMIP_TAG_NAME, -1);
 		add_name(o, name);
 		if (store_put(t, o) != STORE_OK || store_txn_commit(t) != STORE_OK ||
 		    store_group_commit(s, NULL, NULL) != STORE_OK)
@@ -1574,8 +1549,8 @@ name_of(struct fx *f, const char *uid)
 
 	buf[0] = '\0';
 	assert_int_equal(store_txn_begin(f->s, false, &t), STORE_OK);
-	if (store_get(t, uid, &o) == STORE_OK && (n = ttlv_find(o->attrs, T_NAME)) != NULL &&
-	    (v = ttlv_find(n, T_NAME_VALUE)) != NULL)
+	if (store_get(t, uid, &o) == STORE_OK && (n = ttlv_find(o->attrs, KMIP_TAG_NAME)) != NULL &&
+	    (v = ttlv_find(n, KMIP_TAG_NAME_VALUE)) != NULL)
 		snprintf(buf, sizeof(buf), "%.*s", (int)v->length, (const char *)v->v.bytes.data);
 	store_txn_abort(t);
 	store_object_free(o);
@@ -1699,7 +1674,7 @@ test_conflict_without_group_commit(void **state)
 	put_simple(f->s, "1", "alice", OT_SYMMETRIC, ST_ACTIVE, "one");
 	assert_int_equal(store_txn_begin(f->s, true, &t), STORE_OK);
 	assert_int_equal(store_get(t, "1", &o), STORE_OK);
-	(void)ttlv_remove(o->attrs, T_NAME, -1);
+	(void)ttlv_remove(o->attrs, KMIP_TAG_NAME, -1);
 	add_name(o, "mine");
 	assert_int_equal(store_put(t, o), STORE_OK);
 	store_object_free(o);
@@ -1890,11 +1865,11 @@ test_ttlv_copy(void **state)
 	c = ttlv_copy(p->arena, o->attrs);
 	assert_non_null(c);
 	store_object_free(o);	/* the copy does not share memory with the original */
-	assert_int_equal(ttlv_count(c, T_NAME), 1);
-	assert_string_equal((const char *)ttlv_find(ttlv_find(c, T_NAME), T_NAME_VALUE)->v.bytes.data,
+	assert_int_equal(ttlv_count(c, KMIP_TAG_NAME), 1);
+	assert_string_equal((const char *)ttlv_find(ttlv_find(c, KMIP_TAG_NAME), KMIP_TAG_NAME_VALUE)->v.bytes.data,
 	    "copied");
-	assert_int_equal(ttlv_remove(c, T_NAME, 0), 1);
-	assert_int_equal(ttlv_remove(c, T_NAME, 0), 0);
+	assert_int_equal(ttlv_remove(c, KMIP_TAG_NAME, 0), 1);
+	assert_int_equal(ttlv_remove(c, KMIP_TAG_NAME, 0), 0);
 	assert_int_equal(c->v.s.count, 1);
 	assert_ptr_equal(c->v.s.first, c->v.s.last);
 	store_object_free(p);

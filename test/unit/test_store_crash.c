@@ -21,14 +21,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "proto/names.h"
 #include "proto/ttlv.h"
 #include "store/store.h"
 #include "test/util.h"
 
-#define T_NAME		0x420053u
-#define T_NAME_VALUE	0x420055u
-#define T_NAME_TYPE	0x420054u
-#define T_LENGTH	0x42002Au
 #define OWNER		"crash-owner"
 #define MATERIAL_LEN	48
 
@@ -118,11 +115,11 @@ child(const char *path, int wfd, unsigned seed)
 			    store_object_set(obj, uid, OWNER, 2, 2) != STORE_OK ||
 			    store_object_set_material(obj, m, sizeof(m), 1) != STORE_OK)
 				_exit(4);
-			nm = ttlv_new_struct(obj->arena, T_NAME);
-			ttlv_append(nm, ttlv_new_text(obj->arena, T_NAME_VALUE, name, strlen(name)));
-			ttlv_append(nm, ttlv_new_enum(obj->arena, T_NAME_TYPE, 1));
+			nm = ttlv_new_struct(obj->arena, KMIP_TAG_NAME);
+			ttlv_append(nm, ttlv_new_text(obj->arena, KMIP_TAG_NAME_VALUE, name, strlen(name)));
+			ttlv_append(nm, ttlv_new_enum(obj->arena, KMIP_TAG_NAME_TYPE, 1));
 			ttlv_append(obj->attrs, nm);
-			ttlv_append(obj->attrs, ttlv_new_int(obj->arena, T_LENGTH, (int32_t)(ids[i] % 100000)));
+			ttlv_append(obj->attrs, ttlv_new_int(obj->arena, KMIP_TAG_CRYPTOGRAPHIC_LENGTH, (int32_t)(ids[i] % 100000)));
 			if (store_put(t, obj) != STORE_OK || store_txn_commit(t) != STORE_OK)
 				_exit(5);
 			store_object_free(obj);
@@ -193,10 +190,10 @@ verify(struct fx *f)
 		assert_memory_equal(obj->material, m, MATERIAL_LEN);
 		assert_string_equal(obj->owner, OWNER);
 		snprintf(name, sizeof(name), "name-%s", uid);
-		nv = ttlv_find(ttlv_find(obj->attrs, T_NAME), T_NAME_VALUE);
+		nv = ttlv_find(ttlv_find(obj->attrs, KMIP_TAG_NAME), KMIP_TAG_NAME_VALUE);
 		assert_non_null(nv);
 		assert_string_equal((const char *)nv->v.bytes.data, name);
-		assert_int_equal(ttlv_find(obj->attrs, T_LENGTH)->v.i32, (int32_t)(f->acked[i] % 100000));
+		assert_int_equal(ttlv_find(obj->attrs, KMIP_TAG_CRYPTOGRAPHIC_LENGTH)->v.i32, (int32_t)(f->acked[i] % 100000));
 		store_object_free(obj);
 		if (f->acked[i] > max)
 			max = f->acked[i];
