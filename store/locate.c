@@ -422,22 +422,62 @@ candidate(struct store_txn *t, const struct store_query *q, const MDB_val *uid, 
 	return record_matches(t, q, &r, mask, decode, match);
 }
 
+/* Staged writes a lookup keeps, to merge with the durable ones. */
+struct staged_list {
+	const struct store_staged **v;
+	size_t n, cap;
+};
+
+/* Appends e to l. Returns STORE_OK, or STORE_E_NOMEM when the list cannot grow. */
+static int
+staged_list_add(struct staged_list *l, const struct store_staged *e)
+{
+	const struct store_staged **nv;
+
+	if (l->n == l->cap) {
+		l->cap = l->cap == 0 ? 16 : l->cap * 2;
+		if ((nv = reallocarray(l->v, l->cap, sizeof(*nv))) == NULL)
+			return STORE_E_NOMEM;
+		l->v = nv;
+	}
+	l->v[l->n++] = e;
+	return STORE_OK;
+}
+
+/* qsort order of staged writes: the newest first. */
+static int
+newest_first(const void *a, const void *b)
+{
+	const struct store_staged *x = *(const struct store_staged *const *)a;
+	const struct store_staged *y = *(const struct store_staged *const *)b;
+
+	return x->seq < y->seq ? 1 : x->seq > y->seq ? -1 : 0;
+}
+
+/* Sorts l newest first, the order in which the durable index entries are walked. */
+static void
+staged_list_sort(struct staged_list *l)
+{
+	if (l->n > 1)
+		qsort(l->v, l->n, sizeof(*l->v), newest_first);
+}
+
 /* The staged writes a query matches, newest first. */
 struct staged_matches {
 	struct store_txn *t;
 	const struct store_query *q;
 	uint32_t mask;
 	bool decode;
-	const struct store_staged **v;
-	size_t n, cap, next;		/* next: the first not yet merged into the results */
+	struct staged_list l;
+	size_t next;			/* the first not yet merged into the results */
 	int rc;
 };
 
+/* Keeps e when its record matches the query; -1 stops the walk, with m->rc saying why. */
 static int
 staged_match_one(const struct store_staged *e, void *arg)
 {
 	struct staged_matches *m = arg;
-	const struct store_staged **nv;
 	struct store_rec r;
 	bool match;
 
@@ -448,25 +488,7 @@ staged_match_one(const struct store_staged *e, void *arg)
 		return -1;
 	if (!match)
 		return 0;
-	if (m->n == m->cap) {
-		m->cap = m->cap == 0 ? 16 : m->cap * 2;
-		if ((nv = reallocarray(m->v, m->cap, sizeof(*nv))) == NULL) {
-			m->rc = STORE_E_NOMEM;
-			return -1;
-		}
-		m->v = nv;
-	}
-	m->v[m->n++] = e;
-	return 0;
-}
-
-static int
-newest_first(const void *a, const void *b)
-{
-	const struct store_staged *x = *(const struct store_staged *const *)a;
-	const struct store_staged *y = *(const struct store_staged *const *)b;
-
-	return x->seq < y->seq ? 1 : x->seq > y->seq ? -1 : 0;
+	return (m->rc = staged_list_add(&m->l, e)) == STORE_OK ? 0 : -1;
 }
 
 /* Collects the staged writes that match, sorted newest first. */
@@ -475,8 +497,7 @@ staged_matches(struct staged_matches *m)
 {
 	if (store_staged_each(m->t->s, staged_match_one, m) != 0)
 		return m->rc;
-	if (m->n > 1)
-		qsort(m->v, m->n, sizeof(*m->v), newest_first);
+	staged_list_sort(&m->l);
 	return STORE_OK;
 }
 
@@ -505,9 +526,9 @@ emit_staged(struct emit *em, struct staged_matches *m, uint64_t seq, bool all)
 {
 	int rc;
 
-	for (; m->next < m->n && (all || m->v[m->next]->seq > seq); m->next++) {
-		store_staged_read(m->t, m->v[m->next]);
-		if ((rc = emit(em, m->v[m->next]->uid, m->v[m->next]->uid_len)) != 0)
+	for (; m->next < m->l.n && (all || m->l.v[m->next]->seq > seq); m->next++) {
+		store_staged_read(m->t, m->l.v[m->next]);
+		if ((rc = emit(em, m->l.v[m->next]->uid, m->l.v[m->next]->uid_len)) != 0)
 			return rc;
 	}
 	return 0;
@@ -605,7 +626,7 @@ done:
 	}
 	if (c != NULL)
 		mdb_cursor_close(c);
-	free(sm.v);
+	free(sm.l.v);
 	if (q->located_items != NULL)
 		*q->located_items = em.matched;
 	*uids = em.res.v;
@@ -614,7 +635,7 @@ done:
 fail:
 	if (c != NULL)
 		mdb_cursor_close(c);
-	free(sm.v);
+	free(sm.l.v);
 	store_uids_free(em.res.v, em.res.n);
 	if (cause != NULL && *cause == NULL)
 		store_set_cause(cause, "locate failed: %s (%s)", store_strerror(rc), t->s->err);
@@ -635,8 +656,7 @@ struct staged_keys {
 	struct store_txn *t;
 	int db;
 	const MDB_val *key;		/* NULL: any key of the index */
-	const struct store_staged **v;
-	size_t n, cap;
+	struct staged_list l;
 	int rc;
 };
 
@@ -645,7 +665,6 @@ static int
 staged_key_one(const struct store_staged *e, void *arg)
 {
 	struct staged_keys *m = arg;
-	const struct store_staged **nv;
 	struct store_ientry *ie = NULL;
 	struct store_rec r;
 	MDB_val kv;
@@ -667,25 +686,16 @@ staged_key_one(const struct store_staged *e, void *arg)
 	free(ie);
 	if (!hit)
 		return 0;
-	if (m->n == m->cap) {
-		m->cap = m->cap == 0 ? 16 : m->cap * 2;
-		if ((nv = reallocarray(m->v, m->cap, sizeof(*nv))) == NULL) {
-			m->rc = STORE_E_NOMEM;
-			return -1;
-		}
-		m->v = nv;
-	}
-	m->v[m->n++] = e;
-	return 0;
+	return (m->rc = staged_list_add(&m->l, e)) == STORE_OK ? 0 : -1;
 }
 
 /* Adds the staged entries from *next on that are newer than seq (all when seq is 0); -1 on ENOMEM. */
 static int
 add_staged(struct store_txn *t, struct results *res, struct staged_keys *sk, size_t *next, uint64_t seq)
 {
-	for (; *next < sk->n && (seq == 0 || sk->v[*next]->seq > seq); ++*next) {
-		store_staged_read(t, sk->v[*next]);
-		if (results_add(res, sk->v[*next]->uid, sk->v[*next]->uid_len) != 0)
+	for (; *next < sk->l.n && (seq == 0 || sk->l.v[*next]->seq > seq); ++*next) {
+		store_staged_read(t, sk->l.v[*next]);
+		if (results_add(res, sk->l.v[*next]->uid, sk->l.v[*next]->uid_len) != 0)
 			return -1;
 	}
 	return 0;
@@ -741,13 +751,12 @@ store_index_uids(struct store_txn *t, enum store_index idx, const char *text, ui
 	sk.db = idx_db[idx];
 	sk.key = all ? NULL : &k;
 	if (store_staged_each(t->s, staged_key_one, &sk) != 0) {
-		free(sk.v);
+		free(sk.l.v);
 		return sk.rc;
 	}
-	if (sk.n > 1)
-		qsort(sk.v, sk.n, sizeof(*sk.v), newest_first);
+	staged_list_sort(&sk.l);
 	if ((mrc = mdb_cursor_open(t->txn, t->s->dbi[idx_db[idx]], &c)) != 0) {
-		free(sk.v);
+		free(sk.l.v);
 		return store_fail(t->s, mrc, "index");
 	}
 	if (all)
@@ -771,7 +780,7 @@ store_index_uids(struct store_txn *t, enum store_index idx, const char *text, ui
 	mdb_cursor_close(c);
 	if (mrc == MDB_NOTFOUND && add_staged(t, &res, &sk, &next, 0) != 0)
 		mrc = ENOMEM;
-	free(sk.v);
+	free(sk.l.v);
 	if (mrc != MDB_NOTFOUND) {
 		rc = store_fail(t->s, mrc, "index");
 		store_uids_free(res.v, res.n);
