@@ -105,6 +105,6 @@ test/conformance/kmip-conformance: $(CONFORMANCE_BIN)
 
 # Helpers the test programs share (test/util.h): an archive, so that a program links only the objects it uses
 # and a benchmark without cmocka can take the plain helpers.
-TESTUTIL_SRCS := test/util.c test/util_cmocka.c
+TESTUTIL_SRCS := test/util.c test/util_cmocka.c test/util_store.c
 ALL_SRCS += $(TESTUTIL_SRCS)
 $(BUILD)/libtestutil.a: $(patsubst %.c,$(BUILD)/%.o,$(TESTUTIL_SRCS))

@@ -1,7 +1,8 @@
 /*
  * Helpers the test programs share: unit and integration tests, benchmarks. Linked as $(BUILD)/libtestutil.a,
  * so that a program takes only the objects it uses: the cmocka helpers (util_test_start, util_read_file)
- * live in an object of their own, and a benchmark that never calls them does not need libcmocka.
+ * and the store helper live in objects of their own, so that a benchmark that never calls them needs neither
+ * libcmocka nor libstore.
  *
  * Symbol prefix: util_.
  */
@@ -29,6 +30,20 @@ char *util_read_file(const char *path, size_t *len);
 int util_mkdtemp(char *dir, size_t size, const char *parent, const char *name);
 /* Removes dir and everything below it, without following links. Returns 0, or -1 when something stayed. */
 int util_rmtree(const char *dir);
+
+struct store_object;
+struct store_options;
+
+/* Changes *obj (NULL when the object does not exist yet) in place or replaces it; returns 0, or -1 to give up. */
+typedef int (*util_store_change_fn)(struct store_object **obj, void *arg);
+/*
+ * Writes to the store as another process would (LMDB must not open one environment twice in a process): a
+ * child opens the store with o, reads the object uid, lets change() alter it, then puts it, commits and
+ * group-commits. Returns the child's exit status: 0 when done, 1 when a store call failed, 2 when change()
+ * gave up, 3 when it did not finish within 5 s (it was waiting for a writer lock).
+ */
+int util_store_write_elsewhere(const struct store_options *o, const char *uid, util_store_change_fn change,
+    void *arg);
 
 /* Seconds on a monotonic clock. */
 double util_now(void);

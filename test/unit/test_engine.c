@@ -25,7 +25,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <sys/wait.h>
 
 #include <cmocka.h>
 #include <event2/event.h>
@@ -5287,46 +5286,32 @@ test_session_free_held(void **state)
 	assert_true(name_exists(f, &f->alice, V21, "orphan"));
 }
 
-/*
- * In another process (one LMDB environment may not be opened twice in a process), opens the test's store
- * and adds the custom attribute x-theirs to uid, durably. The child's exit status says how it went.
- */
+/* Adds the custom attribute x-theirs to the object, as another process does in other_process_changes(). */
+static int
+add_theirs(struct store_object **obj, void *arg)
+{
+	struct ttlv *a;
+
+	(void)arg;
+	if (*obj == NULL || (a = ttlv_new_struct((*obj)->arena, KMIP_TAG_ATTRIBUTE)) == NULL)
+		return -1;
+	ttlv_append(a, ttlv_new_text((*obj)->arena, KMIP_TAG_VENDOR_IDENTIFICATION, "x", 1));
+	ttlv_append(a, ttlv_new_text((*obj)->arena, KMIP_TAG_ATTRIBUTE_NAME, "theirs", 6));
+	ttlv_append(a, ttlv_new_text((*obj)->arena, KMIP_TAG_ATTRIBUTE_VALUE, "1", 1));
+	ttlv_append((*obj)->attrs, a);
+	return 0;
+}
+
+/* In another process, opens the test's store and adds the custom attribute x-theirs to uid, durably. */
 static void
 other_process_changes(struct fx *f, const char *uid)
 {
 	struct store_options so;
-	int status;
-	pid_t pid = fork();
 
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		struct store_object *o;
-		struct store_txn *t;
-		struct store *s = NULL;
-		struct ttlv *a;
-		char *cause = NULL;
-
-		store_options_init(&so);
-		so.path = f->dir;
-		so.sync = STORE_SYNC_RELAXED;
-		if (store_open(&so, &s, &cause) != 0 || store_txn_begin(s, true, &t) != 0 ||
-		    store_get(t, uid, &o) != 0)
-			_exit(1);
-		if ((a = ttlv_new_struct(o->arena, KMIP_TAG_ATTRIBUTE)) == NULL)
-			_exit(2);
-		ttlv_append(a, ttlv_new_text(o->arena, KMIP_TAG_VENDOR_IDENTIFICATION, "x", 1));
-		ttlv_append(a, ttlv_new_text(o->arena, KMIP_TAG_ATTRIBUTE_NAME, "theirs", 6));
-		ttlv_append(a, ttlv_new_text(o->arena, KMIP_TAG_ATTRIBUTE_VALUE, "1", 1));
-		ttlv_append(o->attrs, a);
-		if (store_put(t, o) != 0 || store_txn_commit(t) != 0 || store_group_commit(s, NULL, NULL) != 0)
-			_exit(3);
-		store_object_free(o);
-		store_close(s);
-		_exit(0);
-	}
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
+	store_options_init(&so);
+	so.path = f->dir;
+	so.sync = STORE_SYNC_RELAXED;
+	assert_int_equal(util_store_write_elsewhere(&so, uid, add_theirs, NULL), 0);
 }
 
 /* True when uid carries the custom attribute x-name, as c reads it at 2.1. */

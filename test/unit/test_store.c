@@ -1496,46 +1496,41 @@ stage_rename(struct fx *f, uint64_t owner, uint32_t item, const char *uid, const
 	store_set_owner(f->s, 0, 0);
 }
 
+/* What rename_elsewhere() does to an object in another process. */
+struct rename_args {
+	const char *uid;
+	const char *name;
+	bool create;			/* make a new object instead of changing the stored one */
+};
+
+/* Gives *obj the name in arg (a struct rename_args), making the object first when asked to. */
+static int
+rename_elsewhere(struct store_object **obj, void *arg)
+{
+	const struct rename_args *r = arg;
+
+	if (r->create) {
+		store_object_free(*obj);
+		*obj = obj_new(r->uid, "mallory", OT_SYMMETRIC, ST_ACTIVE);
+	}
+	if (*obj == NULL)
+		return -1;
+	(void)ttlv_remove((*obj)->attrs, KMIP_TAG_NAME, -1);
+	add_name(*obj, r->name);
+	return 0;
+}
+
 /*
- * In another process (LMDB must not open one environment twice in a process), opens the store, renames uid
- * (or creates it when create) in its own group and commits. Returns the child's exit status: 0 when done,
- * 3 when it did not finish within 5 s (it was waiting for a writer lock).
+ * In another process, opens the store, renames uid (or creates it when create) in its own group and commits.
+ * Returns the child's exit status: 0 when done, 3 when it did not finish within 5 s (it was waiting for a
+ * writer lock).
  */
 static int
 other_process_writes(struct fx *f, const char *uid, const char *name, bool create)
 {
-	int status;
-	pid_t pid = fork();
+	struct rename_args r = { uid, name, create };
 
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		struct store_object *o;
-		struct store_txn *t;
-		struct store *s = NULL;
-		char *cause = NULL;
-
-		alarm(5);
-		signal(SIGALRM, SIG_DFL);
-		if (store_open(&f->o, &s, &cause) != STORE_OK || store_txn_begin(s, true, &t) != STORE_OK)
-			_exit(1);
-		if (create)
-			o = obj_new(uid, "mallory", OT_SYMMETRIC, ST_ACTIVE);
-		else if (store_get(t, uid, &o) != STORE_OK)
-			_exit(1);
-		(void)ttlv_remove(o->attrs, KMIP_TAG_NAME, -1);
-		add_name(o, name);
-		if (store_put(t, o) != STORE_OK || store_txn_commit(t) != STORE_OK ||
-		    store_group_commit(s, NULL, NULL) != STORE_OK)
-			_exit(1);
-		store_object_free(o);
-		store_close(s);
-		_exit(0);
-	}
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM)
-		return 3;
-	assert_true(WIFEXITED(status));
-	return WEXITSTATUS(status);
+	return util_store_write_elsewhere(&f->o, uid, rename_elsewhere, &r);
 }
 
 /* The name of uid as a read sees it now ("" when it has none or does not exist). */
