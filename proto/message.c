@@ -35,6 +35,28 @@ kmip_version_encode(struct ttlv_enc *enc, unsigned version)
 	ttlv_enc_end(enc);
 }
 
+/* Returns the object structure tag of an object type, or 0. */
+uint32_t
+kmip_object_tag(uint32_t object_type)
+{
+	switch (object_type) {
+	case KMIP_OBJECT_TYPE_SYMMETRIC_KEY:
+		return KMIP_TAG_SYMMETRIC_KEY;
+	case KMIP_OBJECT_TYPE_PUBLIC_KEY:
+		return KMIP_TAG_PUBLIC_KEY;
+	case KMIP_OBJECT_TYPE_PRIVATE_KEY:
+		return KMIP_TAG_PRIVATE_KEY;
+	case KMIP_OBJECT_TYPE_SECRET_DATA:
+		return KMIP_TAG_SECRET_DATA;
+	case KMIP_OBJECT_TYPE_OPAQUE_OBJECT:
+		return KMIP_TAG_OPAQUE_OBJECT;
+	case KMIP_OBJECT_TYPE_CERTIFICATE:
+		return KMIP_TAG_CERTIFICATE;
+	default:
+		return 0;
+	}
+}
+
 /* Records a Result Reason and message; returns -1. */
 int
 kmip_error_set(struct kmip_error *err, uint32_t reason, const char *fmt, ...)

@@ -26,6 +26,11 @@ struct ttlv_enc;
 bool kmip_version_supported(unsigned version);
 /* Writes a Protocol Version structure holding version: a message header's, or one Discover Versions lists. */
 void kmip_version_encode(struct ttlv_enc *enc, unsigned version);
+/*
+ * The tag of the structure that carries a managed object of object_type (a KMIP Object Type) in Register and
+ * Get: Symmetric Key, Public Key, Private Key, Secret Data, Opaque Object or Certificate; 0 for other types.
+ */
+uint32_t kmip_object_tag(uint32_t object_type);
 
 struct kmip_batch_item {
 	uint32_t operation;		/* 0 when absent */

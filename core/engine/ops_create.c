@@ -656,28 +656,6 @@ out:
 	return rc;
 }
 
-/* The object structure tag of each registrable object type. */
-static uint32_t
-object_tag(uint32_t type)
-{
-	switch (type) {
-	case KMIP_OBJECT_TYPE_SYMMETRIC_KEY:
-		return KMIP_TAG_SYMMETRIC_KEY;
-	case KMIP_OBJECT_TYPE_PUBLIC_KEY:
-		return KMIP_TAG_PUBLIC_KEY;
-	case KMIP_OBJECT_TYPE_PRIVATE_KEY:
-		return KMIP_TAG_PRIVATE_KEY;
-	case KMIP_OBJECT_TYPE_SECRET_DATA:
-		return KMIP_TAG_SECRET_DATA;
-	case KMIP_OBJECT_TYPE_OPAQUE_OBJECT:
-		return KMIP_TAG_OPAQUE_OBJECT;
-	case KMIP_OBJECT_TYPE_CERTIFICATE:
-		return KMIP_TAG_CERTIFICATE;
-	default:
-		return 0;
-	}
-}
-
 /*
  * Reads the material of a registered object into key; *format receives the material_format to store.
  * Returns 0, or -1 with ctx->err set.
@@ -762,7 +740,7 @@ op_register(struct op_ctx *ctx)
 	memset(&key, 0, sizeof(key));
 	if (type == NULL || type->type != TTLV_ENUMERATION)
 		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "Register needs an Object Type");
-	if ((tag = object_tag(type->v.u32)) == 0)
+	if ((tag = kmip_object_tag(type->v.u32)) == 0)
 		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD,
 		    "objects of type 0x%x cannot be registered", type->v.u32);
 	if ((obj = ttlv_find(ctx->item->payload, tag)) == NULL || obj->type != TTLV_STRUCTURE)

@@ -254,8 +254,7 @@ op_get(struct op_ctx *ctx)
 	case KMIP_OBJECT_TYPE_SYMMETRIC_KEY:
 	case KMIP_OBJECT_TYPE_PRIVATE_KEY:
 	case KMIP_OBJECT_TYPE_PUBLIC_KEY:
-		ttlv_enc_begin(ctx->out, o->object_type == KMIP_OBJECT_TYPE_SYMMETRIC_KEY ? KMIP_TAG_SYMMETRIC_KEY :
-		    o->object_type == KMIP_OBJECT_TYPE_PRIVATE_KEY ? KMIP_TAG_PRIVATE_KEY : KMIP_TAG_PUBLIC_KEY);
+		ttlv_enc_begin(ctx->out, kmip_object_tag(o->object_type));
 		if (encode_key_block(ctx, o, want, wrap) != 0)
 			goto out;
 		ttlv_enc_end(ctx->out);

@@ -1398,25 +1398,6 @@ local_cert(struct fx *f, EVP_PKEY *k, size_t *len)
 	return keep_blob(f, der);
 }
 
-/* The object structure tag of an object type. */
-static uint32_t
-object_tag(uint32_t type)
-{
-	switch (type) {
-	case KMIP_OBJECT_TYPE_SYMMETRIC_KEY:
-		return KMIP_TAG_SYMMETRIC_KEY;
-	case KMIP_OBJECT_TYPE_PUBLIC_KEY:
-		return KMIP_TAG_PUBLIC_KEY;
-	case KMIP_OBJECT_TYPE_PRIVATE_KEY:
-		return KMIP_TAG_PRIVATE_KEY;
-	case KMIP_OBJECT_TYPE_SECRET_DATA:
-		return KMIP_TAG_SECRET_DATA;
-	default:
-		fail_msg("no object tag for type %u", type);
-		return 0;
-	}
-}
-
 /* What a Register of a key (or Secret Data) carries. */
 struct reg {
 	uint32_t type;			/* Object Type */
@@ -1445,7 +1426,7 @@ enc_register(struct ttlv_enc *e, unsigned v, const struct reg *r)
 	if (r->name != NULL)
 		a_name(e, v, r->name);
 	ttlv_enc_end(e);
-	ttlv_enc_begin(e, object_tag(r->type));
+	ttlv_enc_begin(e, kmip_object_tag(r->type));
 	if (r->secret_type != 0)
 		ttlv_enc_enum(e, KMIP_TAG_SECRET_DATA_TYPE, r->secret_type);
 	ttlv_enc_begin(e, KMIP_TAG_KEY_BLOCK);
