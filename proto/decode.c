@@ -33,7 +33,7 @@ struct ttlv_decoder {
 	uint64_t off;			/* bytes of the current message consumed */
 	uint64_t announced;		/* total length from the top-level header */
 	uint8_t hdr[TTLV_HEADER_SIZE];
-	unsigned hdr_have;
+	uint32_t hdr_have;
 	struct ttlv *cur;		/* leaf being filled */
 	uint8_t *val;			/* where its value goes: arena memory, or scratch for fixed sizes */
 	uint32_t val_have;
@@ -391,6 +391,23 @@ header_finish(struct ttlv_decoder *d)
 	return TTLV_NEED_MORE;
 }
 
+/*
+ * Copies into dst, after the *have bytes already there, as many of the avail bytes at p as it still lacks to
+ * hold want; returns how many it took.
+ */
+static size_t
+gather(struct ttlv_decoder *d, uint8_t *dst, uint32_t *have, uint32_t want, const uint8_t *p, size_t avail)
+{
+	size_t n = want - *have;
+
+	if (n > avail)
+		n = avail;
+	memcpy(dst + *have, p, n);
+	*have += (uint32_t)n;
+	d->off += n;
+	return n;
+}
+
 /* Feeds bytes to the state machine; see decode.h. */
 enum ttlv_status
 ttlv_decoder_feed(struct ttlv_decoder *d, const uint8_t *buf, size_t len, size_t *consumed)
@@ -406,13 +423,7 @@ ttlv_decoder_feed(struct ttlv_decoder *d, const uint8_t *buf, size_t len, size_t
 	while (i < len) {
 		switch (d->state) {
 		case D_HEADER:
-			n = TTLV_HEADER_SIZE - d->hdr_have;
-			if (n > len - i)
-				n = len - i;
-			memcpy(d->hdr + d->hdr_have, buf + i, n);
-			d->hdr_have += n;
-			d->off += n;
-			i += n;
+			i += gather(d, d->hdr, &d->hdr_have, TTLV_HEADER_SIZE, buf + i, len - i);
 			if (d->hdr_have < TTLV_HEADER_SIZE)
 				break;
 			d->hdr_have = 0;
@@ -425,13 +436,7 @@ ttlv_decoder_feed(struct ttlv_decoder *d, const uint8_t *buf, size_t len, size_t
 				goto leaf_done;
 			break;
 		case D_VALUE:
-			n = d->cur->length - d->val_have;
-			if (n > len - i)
-				n = len - i;
-			memcpy(d->val + d->val_have, buf + i, n);
-			d->val_have += n;
-			d->off += n;
-			i += n;
+			i += gather(d, d->val, &d->val_have, d->cur->length, buf + i, len - i);
 			if (d->val_have < d->cur->length)
 				break;
 			if (leaf_finish(d) == TTLV_ERROR) {
