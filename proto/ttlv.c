@@ -301,9 +301,24 @@ ttlv_copy(struct ttlv_arena *a, const struct ttlv *item)
 	return copy_item(a, item, 0);
 }
 
+/* ttlv_remove()'s test: the child has the tag arg points to. */
+static bool
+has_tag(const struct ttlv *c, const void *arg)
+{
+	return c->tag == *(const uint32_t *)arg;
+}
+
 /* Unlinks the index-th child with this tag (all when index < 0); returns the number removed. */
 unsigned
 ttlv_remove(struct ttlv *parent, uint32_t tag, int index)
+{
+	return ttlv_remove_if(parent, has_tag, &tag, index);
+}
+
+/* Unlinks the index-th child that match() accepts (all when index < 0); returns the number removed. */
+unsigned
+ttlv_remove_if(struct ttlv *parent, bool (*match)(const struct ttlv *child, const void *arg), const void *arg,
+    int index)
 {
 	struct ttlv *c, *prev = NULL, *next;
 	unsigned removed = 0;
@@ -313,7 +328,7 @@ ttlv_remove(struct ttlv *parent, uint32_t tag, int index)
 		return 0;
 	for (c = parent->v.s.first; c != NULL; c = next) {
 		next = c->next;
-		if (c->tag == tag && (index < 0 || i++ == index)) {
+		if (match(c, arg) && (index < 0 || i++ == index)) {
 			if (prev == NULL)
 				parent->v.s.first = next;
 			else

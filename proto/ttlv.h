@@ -110,5 +110,8 @@ struct ttlv *ttlv_copy(struct ttlv_arena *a, const struct ttlv *item) TTLV_WUR;
  * removed (0 when parent is NULL or not a Structure). A removed item stays in the arena, its next cleared.
  */
 unsigned ttlv_remove(struct ttlv *parent, uint32_t tag, int index);
+/* The same for the children for which match(child, arg) is true, whatever their tags. */
+unsigned ttlv_remove_if(struct ttlv *parent, bool (*match)(const struct ttlv *child, const void *arg),
+    const void *arg, int index);
 
 #endif

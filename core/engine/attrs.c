@@ -504,37 +504,21 @@ attrs_count_like(const struct ttlv *attrs, const struct ttlv *like)
 	return n;
 }
 
+/* attrs_remove_like()'s test: c is an instance of the attribute like points to. */
+static bool
+same_kind_as(const struct ttlv *c, const void *like)
+{
+	return attr_same_kind(c, like);
+}
+
 /*
- * Unlinks the children of attrs that are instances of like (only the index-th when index >= 0). The instances
- * of any attribute but a custom one are the children with its tag, ttlv_remove()'s job; those of a custom one
- * are told apart by vendor and name as well.
+ * Unlinks the children of attrs that are instances of like (only the index-th when index >= 0): the children
+ * with its tag, and for a custom attribute only those with its vendor and name.
  */
 unsigned
 attrs_remove_like(struct ttlv *attrs, const struct ttlv *like, int32_t index)
 {
-	const struct ttlv *vendor, *name;
-	struct ttlv *c, *prev = NULL, *next;
-	unsigned removed = 0;
-	int32_t seen = 0;
-
-	if (!custom_parts(like, &vendor, &name))
-		return ttlv_remove(attrs, like->tag, index);
-	for (c = attrs->v.s.first; c != NULL; c = next) {
-		next = c->next;
-		if (!attr_same_kind(c, like) || (index >= 0 && seen++ != index)) {
-			prev = c;
-			continue;
-		}
-		if (prev == NULL)
-			attrs->v.s.first = next;
-		else
-			prev->next = next;
-		if (attrs->v.s.last == c)
-			attrs->v.s.last = prev;
-		attrs->v.s.count--;
-		removed++;
-	}
-	return removed;
+	return ttlv_remove_if(attrs, same_kind_as, like, index);
 }
 
 /* Replaces every instance of item's attribute in attrs with item. */
