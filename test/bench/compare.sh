@@ -39,16 +39,7 @@ else
 fi
 
 [ -x "$bench" ] || { echo "compare: $bench is missing (make $bench)" >&2; exit 1; }
-dir=$(mktemp -d /tmp/kmipd-compare-XXXXXX)
-kmipd_pid=
-pykmip_pid=
-cleanup() {
-	stop_kmipd
-	stop_pykmip
-	rm -rf "$dir"
-}
-trap cleanup EXIT
-trap 'exit 1' HUP INT TERM
+make_dir compare
 
 make_certs || exit 1
 start_kmipd kmipd-store keygen.pool_size=0 || exit 1

@@ -4,6 +4,23 @@
 
 PY=/usr/bin/python3	# Debian's interpreter, which has python3-pykmip (a pyenv shim in PATH may not)
 
+# Makes the run's private folder $dir (/tmp/kmipd-NAME-XXXXXX) and has bench_cleanup run when the script exits
+# or is interrupted.
+make_dir() {
+	dir=$(mktemp -d "/tmp/kmipd-$1-XXXXXX")
+	kmipd_pid=
+	pykmip_pid=
+	trap bench_cleanup EXIT
+	trap 'exit 1' HUP INT TERM
+}
+
+# Stops the servers this library started and removes $dir.
+bench_cleanup() {
+	stop_kmipd
+	stop_pykmip
+	rm -rf "$dir"
+}
+
 # Prints a TCP port that was free a moment ago on 127.0.0.1.
 free_port() {
 	"$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'

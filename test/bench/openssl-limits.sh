@@ -15,18 +15,10 @@ secs=${2:-3}
 gsecs=${3:-10}
 . test/bench/lib.sh
 
-dir=$(mktemp -d /tmp/kmipd-openssl-XXXXXX)
-kmipd_pid=
-pykmip_pid=
+make_dir openssl
 ss_pid=
-cleanup() {
-	[ -n "$ss_pid" ] && kill "$ss_pid" 2>/dev/null && wait "$ss_pid" 2>/dev/null
-	stop_kmipd
-	stop_pykmip
-	rm -rf "$dir"
-}
-trap cleanup EXIT
-trap 'exit 1' HUP INT TERM
+# openssl s_server too, when the run is interrupted during its row.
+trap '[ -n "$ss_pid" ] && kill "$ss_pid" 2>/dev/null && wait "$ss_pid" 2>/dev/null; bench_cleanup' EXIT
 make_certs || exit 1
 c=$dir/certs
 p0=$(pin_cpu 0)

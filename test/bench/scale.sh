@@ -54,15 +54,7 @@ for n in "$@"; do
 done
 [ -n "$extra" ] && set -- "$@" "$extra"
 
-dir=$(mktemp -d /tmp/kmipd-scale-XXXXXX)
-kmipd_pid=
-pykmip_pid=
-cleanup() {
-	stop_kmipd
-	rm -rf "$dir"
-}
-trap cleanup EXIT
-trap 'exit 1' HUP INT TERM
+make_dir scale
 make_certs || exit 1
 bench_pin=$(pin_cpu 1)
 
