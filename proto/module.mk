@@ -14,5 +14,5 @@ $(BUILD)/test/test_names: $(BUILD)/test/unit/test_names.o $(BUILD)/libproto.a
 # The KMIP XML encoding against every OASIS test case (KMIP_VECTORS, set by test/run-tests.sh).
 ALL_SRCS += test/unit/test_xml.c
 TEST_BINS += $(BUILD)/test/test_xml
-$(BUILD)/test/test_xml: $(BUILD)/test/unit/test_xml.o $(BUILD)/libproto.a
+$(BUILD)/test/test_xml: $(BUILD)/test/unit/test_xml.o $(BUILD)/libtestutil.a $(BUILD)/libproto.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS)

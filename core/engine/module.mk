@@ -28,6 +28,6 @@ $(BUILD)/test/test_engine: $(BUILD)/test/unit/test_engine.o $(BUILD)/libtestutil
 # The engine's version edges (versions.c): request normaliser, rules, Result Reason table.
 ALL_SRCS += test/unit/test_versions.c
 TEST_BINS += $(BUILD)/test/test_versions
-$(BUILD)/test/test_versions: $(BUILD)/test/unit/test_versions.o $(BUILD)/libengine.a $(ENGINE_DEPS) \
-		$(BUILD)/libstore.a $(BUILD)/libproto.a
+$(BUILD)/test/test_versions: $(BUILD)/test/unit/test_versions.o $(BUILD)/libtestutil.a $(BUILD)/libengine.a \
+		$(ENGINE_DEPS) $(BUILD)/libstore.a $(BUILD)/libproto.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)

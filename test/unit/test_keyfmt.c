@@ -1685,7 +1685,7 @@ test_codec_rows_round_trip(void **state)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_rsa_round_trips, setup, teardown),
@@ -1716,5 +1716,6 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_codec_rows_round_trip, setup, teardown),
 	};
 
+	util_test_start(argc, argv);
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -20,6 +20,7 @@
 #include "proto/names.h"
 #include "proto/ttlv.h"
 #include "proto/xml.h"
+#include "test/util.h"
 
 /* Per-test state: the documents parsed, freed at teardown. */
 struct state {
@@ -358,7 +359,7 @@ test_get_attributes_names(void **state)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rules),
@@ -371,5 +372,6 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_get_attributes_names, setup, teardown),
 	};
 
+	util_test_start(argc, argv);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

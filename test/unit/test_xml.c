@@ -19,6 +19,7 @@
 #include "proto/names.h"
 #include "proto/ttlv.h"
 #include "proto/xml.h"
+#include "test/util.h"
 
 struct fixture {
 	struct ttlv_xml_doc *doc;
@@ -560,7 +561,7 @@ test_limits(void **state)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_oasis_14, setup, teardown),
@@ -576,5 +577,6 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
 	};
 
+	util_test_start(argc, argv);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
