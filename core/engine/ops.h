@@ -172,8 +172,11 @@ void ops_audit_uid(struct op_ctx *ctx, const char *uid);
 const char *ops_uid(struct op_ctx *ctx);
 /* Opens a store transaction; -1 with ctx->err set on failure. */
 int ops_begin(struct op_ctx *ctx, bool write, struct store_txn **txn) __attribute__((warn_unused_result));
-/* Commits; -1 with ctx->err set (a full store is reported as such). */
-int ops_commit(struct op_ctx *ctx, struct store_txn *txn) __attribute__((warn_unused_result));
+/*
+ * Commits *txn and sets it to NULL: the transaction is gone whether the commit worked or not. Returns 0, or -1
+ * with ctx->err set (a full store is reported as such).
+ */
+int ops_commit(struct op_ctx *ctx, struct store_txn **txn) __attribute__((warn_unused_result));
 /* Sets ctx->err to the out-of-memory failure; returns -1. */
 int ops_nomem(struct op_ctx *ctx);
 /* Sets ctx->err from a store error; returns -1. */

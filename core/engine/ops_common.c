@@ -116,10 +116,11 @@ ops_begin(struct op_ctx *ctx, bool write, struct store_txn **txn)
 }
 
 int
-ops_commit(struct op_ctx *ctx, struct store_txn *txn)
+ops_commit(struct op_ctx *ctx, struct store_txn **txn)
 {
-	int rc = store_txn_commit(txn);
+	int rc = store_txn_commit(*txn);
 
+	*txn = NULL;
 	return rc == 0 ? 0 : ops_store_error(ctx, rc, "commit");
 }
 

@@ -421,9 +421,7 @@ op_create(struct op_ctx *ctx)
 	    attrs_set_enum(o->arena, o->attrs, KMIP_TAG_KEY_FORMAT_TYPE, KMIP_KEY_FORMAT_TYPE_RAW) != 0 ||
 	    ops_save(ctx, txn, o) != 0)
 		goto out;
-	rc = ops_commit(ctx, txn);
-	txn = NULL;
-	if (rc != 0)
+	if ((rc = ops_commit(ctx, &txn)) != 0)
 		goto out;
 	ttlv_enc_enum(ctx->out, KMIP_TAG_OBJECT_TYPE, KMIP_OBJECT_TYPE_SYMMETRIC_KEY);
 	ttlv_enc_cstr(ctx->out, KMIP_TAG_UNIQUE_IDENTIFIER, o->uid);
@@ -639,9 +637,7 @@ op_create_key_pair(struct op_ctx *ctx)
 	if (make_pair(ctx, txn, NULL, sets, &p, &priv, &pub) != 0 || ops_save(ctx, txn, priv) != 0 ||
 	    ops_save(ctx, txn, pub) != 0)
 		goto out;
-	rc = ops_commit(ctx, txn);
-	txn = NULL;
-	if (rc != 0)
+	if ((rc = ops_commit(ctx, &txn)) != 0)
 		goto out;
 	ttlv_enc_cstr(ctx->out, KMIP_TAG_PRIVATE_KEY_UNIQUE_IDENTIFIER, priv->uid);
 	ttlv_enc_cstr(ctx->out, KMIP_TAG_PUBLIC_KEY_UNIQUE_IDENTIFIER, pub->uid);
@@ -768,9 +764,7 @@ op_register(struct op_ctx *ctx)
 	    attrs_set_enum(o->arena, o->attrs, KMIP_TAG_KEY_FORMAT_TYPE, key.format) != 0) ||
 	    ops_save(ctx, txn, o) != 0)
 		goto out;
-	rc = ops_commit(ctx, txn);
-	txn = NULL;
-	if (rc != 0)
+	if ((rc = ops_commit(ctx, &txn)) != 0)
 		goto out;
 	ttlv_enc_cstr(ctx->out, KMIP_TAG_UNIQUE_IDENTIFIER, o->uid);
 	ops_set_placeholder(ctx, o->uid);
@@ -901,9 +895,7 @@ op_rekey(struct op_ctx *ctx)
 	if (link_replacement(ctx, old, new) != 0 || set_digest(ctx, new) != 0 || set_rng(ctx, new) != 0 ||
 	    ops_save(ctx, txn, new) != 0 || ops_save(ctx, txn, old) != 0)
 		goto out;
-	rc = ops_commit(ctx, txn);
-	txn = NULL;
-	if (rc != 0)
+	if ((rc = ops_commit(ctx, &txn)) != 0)
 		goto out;
 	ttlv_enc_cstr(ctx->out, KMIP_TAG_UNIQUE_IDENTIFIER, new->uid);
 	ops_set_placeholder(ctx, new->uid);
@@ -1004,9 +996,7 @@ op_rekey_key_pair(struct op_ctx *ctx)
 	    ops_save(ctx, txn, npriv) != 0 || ops_save(ctx, txn, npub) != 0 || ops_save(ctx, txn, priv) != 0 ||
 	    ops_save(ctx, txn, pub) != 0)
 		goto out;
-	rc = ops_commit(ctx, txn);
-	txn = NULL;
-	if (rc != 0)
+	if ((rc = ops_commit(ctx, &txn)) != 0)
 		goto out;
 	ttlv_enc_cstr(ctx->out, KMIP_TAG_PRIVATE_KEY_UNIQUE_IDENTIFIER, npriv->uid);
 	ttlv_enc_cstr(ctx->out, KMIP_TAG_PUBLIC_KEY_UNIQUE_IDENTIFIER, npub->uid);

@@ -741,8 +741,7 @@ consume_usage(struct op_ctx *ctx, const char *uid, size_t bytes)
 	}
 	if (ops_save(ctx, txn, o) != 0)
 		goto out;
-	rc = ops_commit(ctx, txn);
-	txn = NULL;
+	rc = ops_commit(ctx, &txn);
 out:
 	store_txn_abort(txn);
 	store_object_free(o);

@@ -39,8 +39,7 @@ lifecycle_finish(struct op_ctx *ctx, struct store_txn *txn, struct store_object 
 	int rc = -1;
 
 	if (ops_save(ctx, txn, o) == 0) {
-		rc = ops_commit(ctx, txn);
-		txn = NULL;
+		rc = ops_commit(ctx, &txn);
 	}
 	if (rc == 0) {
 		ttlv_enc_cstr(ctx->out, KMIP_TAG_UNIQUE_IDENTIFIER, o->uid);

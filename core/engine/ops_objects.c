@@ -191,8 +191,7 @@ mark_retrieved(struct op_ctx *ctx, const char *uid)
 
 	if (ops_begin(ctx, true, &txn) == 0 && ops_load(ctx, txn, uid, OPS_MATERIAL, &o) == 0 &&
 	    attrs_set_bool(o->arena, o->attrs, KMIP_TAG_FRESH, false) == 0 && ops_save(ctx, txn, o) == 0) {
-		rc = ops_commit(ctx, txn);
-		txn = NULL;
+		rc = ops_commit(ctx, &txn);
 	}
 	if (rc != 0) {
 		session_log(ctx->session, LOG_LEVEL_WARN, "could not clear Fresh on %s: %s", uid, ctx->err.message);
@@ -587,9 +586,7 @@ apply_edit(struct op_ctx *ctx, enum edit kind, struct ttlv *item, const struct t
 	}
 	if (ops_save(ctx, txn, o) != 0)
 		goto out;
-	rc = ops_commit(ctx, txn);
-	txn = NULL;
-	if (rc != 0)
+	if ((rc = ops_commit(ctx, &txn)) != 0)
 		goto out;
 	ttlv_enc_cstr(ctx->out, KMIP_TAG_UNIQUE_IDENTIFIER, o->uid);
 	/* 1.x answers with the attribute; clients such as Synology check that it echoes the new value. */
