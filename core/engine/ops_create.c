@@ -517,6 +517,16 @@ pair_sets(struct op_ctx *ctx, struct ttlv *sets[3])
 	return 0;
 }
 
+/* Fills the request to the key-generation workers for a pair of p's algorithm and size. */
+static void
+pair_keyspec(const struct pair_params *p, struct keygen_spec *spec)
+{
+	memset(spec, 0, sizeof(*spec));
+	spec->alg = p->alg == KMIP_CRYPTOGRAPHIC_ALGORITHM_RSA ? KEYGEN_RSA : KEYGEN_EC;
+	spec->bits = (unsigned)p->bits;
+	spec->curve_nid = p->nid;
+}
+
 /* The key pair a CreateKeyPair item needs generated: 1 with spec set, 0 when the request is unusable. */
 int
 op_create_key_pair_keyspec(struct op_ctx *ctx, struct keygen_spec *spec)
@@ -526,11 +536,40 @@ op_create_key_pair_keyspec(struct op_ctx *ctx, struct keygen_spec *spec)
 
 	if (pair_sets(ctx, sets) != 0 || pair_params_from(ctx, sets, &p) != 0)
 		return 0;	/* the handler reports the error */
-	memset(spec, 0, sizeof(*spec));
-	spec->alg = p.alg == KMIP_CRYPTOGRAPHIC_ALGORITHM_RSA ? KEYGEN_RSA : KEYGEN_EC;
-	spec->bits = (unsigned)p.bits;
-	spec->curve_nid = p.nid;
+	pair_keyspec(&p, spec);
 	return 1;
+}
+
+/*
+ * A new Attributes structure in the request's arena: the attributes of base that keep() accepts (all when keep
+ * is NULL) and over has no instance of, then all of over (which may be NULL). NULL with ctx->err set when
+ * memory runs out.
+ */
+static struct ttlv *
+attrs_overlay(struct op_ctx *ctx, const struct ttlv *base, bool (*keep)(const struct ttlv *),
+    const struct ttlv *over)
+{
+	struct ttlv *attrs = ttlv_new_struct(ctx->arena, KMIP_TAG_ATTRIBUTES), *copy;
+	const struct ttlv *c;
+
+	if (attrs == NULL)
+		goto nomem;
+	for (c = base->v.s.first; c != NULL; c = c->next) {
+		if ((keep != NULL && !keep(c)) || (over != NULL && attrs_get_like(over, c, 0) != NULL))
+			continue;
+		if ((copy = ttlv_copy(ctx->arena, c)) == NULL)
+			goto nomem;
+		ttlv_append(attrs, copy);
+	}
+	for (c = over != NULL ? over->v.s.first : NULL; c != NULL; c = c->next) {
+		if ((copy = ttlv_copy(ctx->arena, c)) == NULL)
+			goto nomem;
+		ttlv_append(attrs, copy);
+	}
+	return attrs;
+nomem:
+	ops_nomem(ctx);
+	return NULL;
 }
 
 /* Builds one half of a pair from the common and own attribute sets. */
@@ -538,25 +577,12 @@ static struct store_object *
 pair_half(struct op_ctx *ctx, struct store_txn *txn, const char *owner, uint32_t type, const struct ttlv *common,
     const struct ttlv *own, const struct pair_params *p, uint32_t default_usage)
 {
-	struct ttlv *merged = ttlv_new_struct(ctx->arena, KMIP_TAG_ATTRIBUTES), *copy;
-	const struct ttlv *c;
+	struct ttlv *merged;
 	struct store_object *o;
 
-	if (merged == NULL)
-		goto nomem;
 	/* An attribute given for this half replaces the common one of the same kind. */
-	for (c = common->v.s.first; c != NULL; c = c->next) {
-		if (attrs_get_like(own, c, 0) != NULL)
-			continue;
-		if ((copy = ttlv_copy(ctx->arena, c)) == NULL)
-			goto nomem;
-		ttlv_append(merged, copy);
-	}
-	for (c = own->v.s.first; c != NULL; c = c->next) {
-		if ((copy = ttlv_copy(ctx->arena, c)) == NULL)
-			goto nomem;
-		ttlv_append(merged, copy);
-	}
+	if ((merged = attrs_overlay(ctx, common, NULL, own)) == NULL)
+		return NULL;
 	if ((o = new_object(ctx, txn, owner, type, merged)) == NULL)
 		return NULL;
 	if (attrs_set_enum(o->arena, o->attrs, KMIP_TAG_CRYPTOGRAPHIC_ALGORITHM, p->alg) != 0 ||
@@ -567,9 +593,6 @@ pair_half(struct op_ctx *ctx, struct store_txn *txn, const char *owner, uint32_t
 		return NULL;
 	}
 	return o;
-nomem:
-	ops_nomem(ctx);
-	return NULL;
 }
 
 /*
@@ -620,6 +643,19 @@ make_pair(struct op_ctx *ctx, struct store_txn *txn, const char *owner, struct t
 	return 0;
 }
 
+/*
+ * Answers with a pair just stored: both identifiers in the payload, the private key's as the ID Placeholder
+ * for the batch's next items, the public key's in the audit trail too.
+ */
+static void
+pair_answer(struct op_ctx *ctx, const struct store_object *priv, const struct store_object *pub)
+{
+	ttlv_enc_cstr(ctx->out, KMIP_TAG_PRIVATE_KEY_UNIQUE_IDENTIFIER, priv->uid);
+	ttlv_enc_cstr(ctx->out, KMIP_TAG_PUBLIC_KEY_UNIQUE_IDENTIFIER, pub->uid);
+	ops_set_placeholder(ctx, priv->uid);
+	ops_audit_uid(ctx, pub->uid);
+}
+
 /* CreateKeyPair: stores the pair the workers generated, private and public key linked both ways. */
 int
 op_create_key_pair(struct op_ctx *ctx)
@@ -639,10 +675,7 @@ op_create_key_pair(struct op_ctx *ctx)
 		goto out;
 	if ((rc = ops_commit(ctx, &txn)) != 0)
 		goto out;
-	ttlv_enc_cstr(ctx->out, KMIP_TAG_PRIVATE_KEY_UNIQUE_IDENTIFIER, priv->uid);
-	ttlv_enc_cstr(ctx->out, KMIP_TAG_PUBLIC_KEY_UNIQUE_IDENTIFIER, pub->uid);
-	ops_set_placeholder(ctx, priv->uid);
-	ops_audit_uid(ctx, pub->uid);
+	pair_answer(ctx, priv, pub);
 	session_log(ctx->session, LOG_LEVEL_INFO, "created %s key pair %s (private) / %s (public), %d bits",
 	    p.alg == KMIP_CRYPTOGRAPHIC_ALGORITHM_RSA ? "RSA" : "EC", priv->uid, pub->uid, p.bits);
 out:
@@ -804,34 +837,21 @@ inherited(const struct ttlv *item)
 static struct ttlv *
 rekey_attrs(struct op_ctx *ctx, const struct store_object *old, const struct ttlv *given)
 {
-	const struct ttlv *offset = ttlv_find(ctx->item->payload, KMIP_TAG_OFFSET), *c;
-	struct ttlv *attrs = ttlv_new_struct(ctx->arena, KMIP_TAG_ATTRIBUTES), *copy;
+	const struct ttlv *offset = ttlv_find(ctx->item->payload, KMIP_TAG_OFFSET);
+	struct ttlv *attrs;
 
-	if (attrs == NULL)
-		goto nomem;
 	if (offset != NULL && offset->type != TTLV_INTERVAL) {
 		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "Offset is not an Interval");
 		return NULL;
 	}
-	for (c = old->attrs->v.s.first; c != NULL; c = c->next) {
-		if (!inherited(c) || (given != NULL && attrs_get_like(given, c, 0) != NULL))
-			continue;
-		if ((copy = ttlv_copy(ctx->arena, c)) == NULL)
-			goto nomem;
-		ttlv_append(attrs, copy);
-	}
-	for (c = given != NULL ? given->v.s.first : NULL; c != NULL; c = c->next) {
-		if ((copy = ttlv_copy(ctx->arena, c)) == NULL)
-			goto nomem;
-		ttlv_append(attrs, copy);
-	}
+	if ((attrs = attrs_overlay(ctx, old->attrs, inherited, given)) == NULL)
+		return NULL;
 	if (offset != NULL && attrs_set_date(ctx->arena, attrs, KMIP_TAG_ACTIVATION_DATE,
-	    ctx->now + (int64_t)offset->v.u32) != 0)
-		goto nomem;
+	    ctx->now + (int64_t)offset->v.u32) != 0) {
+		ops_nomem(ctx);
+		return NULL;
+	}
 	return attrs;
-nomem:
-	ops_nomem(ctx);
-	return NULL;
 }
 
 /* Links old and its replacement both ways; the names move to the replacement. */
@@ -953,10 +973,7 @@ op_rekey_key_pair_keyspec(struct op_ctx *ctx, struct keygen_spec *spec)
 	if (rekey_pair_load(ctx, txn, &priv, &pub) == 0) {
 		sets[0] = priv->attrs;
 		if (pair_params_from(ctx, sets, &p) == 0) {
-			memset(spec, 0, sizeof(*spec));
-			spec->alg = p.alg == KMIP_CRYPTOGRAPHIC_ALGORITHM_RSA ? KEYGEN_RSA : KEYGEN_EC;
-			spec->bits = (unsigned)p.bits;
-			spec->curve_nid = p.nid;
+			pair_keyspec(&p, spec);
 			rc = 1;
 		}
 	}
@@ -998,10 +1015,7 @@ op_rekey_key_pair(struct op_ctx *ctx)
 		goto out;
 	if ((rc = ops_commit(ctx, &txn)) != 0)
 		goto out;
-	ttlv_enc_cstr(ctx->out, KMIP_TAG_PRIVATE_KEY_UNIQUE_IDENTIFIER, npriv->uid);
-	ttlv_enc_cstr(ctx->out, KMIP_TAG_PUBLIC_KEY_UNIQUE_IDENTIFIER, npub->uid);
-	ops_set_placeholder(ctx, npriv->uid);
-	ops_audit_uid(ctx, npub->uid);
+	pair_answer(ctx, npriv, npub);
 	session_log(ctx->session, LOG_LEVEL_INFO, "re-keyed pair %s/%s as %s/%s", priv->uid, pub->uid, npriv->uid, npub->uid);
 out:
 	store_txn_abort(txn);
