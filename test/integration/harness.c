@@ -680,6 +680,37 @@ h_discover_request(struct ttlv_enc *e, int major, int minor, const char *id)
 	h_request_end(e);
 }
 
+void
+h_discover_ok(struct kmip_client *cl)
+{
+	struct ttlv_arena *a;
+	struct ttlv_enc req;
+	struct ttlv *resp;
+
+	h_discover_request(&req, 1, 4, "ok");
+	resp = h_call(cl, &req, &a);
+	assert_int_equal(h_result_status(resp), KMIP_RESULT_STATUS_SUCCESS);
+	assert_int_equal(h_response_version(resp), KMIP_VERSION(1, 4));
+	ttlv_arena_free(a);
+	ttlv_enc_free(&req);
+}
+
+void
+h_expect_close(struct kmip_client *cl, bool reset_ok)
+{
+	struct ttlv_arena *a;
+	struct ttlv *resp;
+	char *cause = NULL;
+
+	if (kmip_client_read(cl, &resp, &a, &cause) == 0) {
+		ttlv_arena_free(a);
+		fail_msg("expected the server to close the connection, got a message");
+	}
+	if (!kmip_client_eof(cl) && !(reset_ok && cause != NULL && strstr(cause, "reset") != NULL))
+		fail_msg("expected the server to close the connection: %s", cause != NULL ? cause : "?");
+	free(cause);
+}
+
 struct ttlv *
 h_call(struct kmip_client *cl, const struct ttlv_enc *req, struct ttlv_arena **arena)
 {

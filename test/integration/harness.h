@@ -94,6 +94,13 @@ int h_tcp_connect(struct h_server *s);
 
 /* Builds a request of one Discover Versions batch item in version major.minor, batch item id id. */
 void h_discover_request(struct ttlv_enc *e, int major, int minor, const char *id);
+/* Sends Discover Versions 1.4 on cl and checks that it is answered with Success, at 1.4. */
+void h_discover_ok(struct kmip_client *cl);
+/*
+ * Reads on cl until the server's close shows (close_notify or EOF, or a reset when reset_ok), failing the
+ * test when a message arrives instead or nothing happens within the socket's receive timeout.
+ */
+void h_expect_close(struct kmip_client *cl, bool reset_ok);
 /* Sends a request and reads the response, failing the test on transport errors. */
 struct ttlv *h_call(struct kmip_client *cl, const struct ttlv_enc *req, struct ttlv_arena **arena);
 /* Helpers to read a response: first batch item's Result Status / Reason (-1 when absent). */

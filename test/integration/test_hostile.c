@@ -199,50 +199,15 @@ call_ok(struct kmip_client *cl, struct ttlv_enc *req, struct ttlv_arena **a)
 	return resp;
 }
 
-/*
- * Reads on cl until the server's close shows (close_notify, EOF or a reset), failing the test when a
- * message arrives instead or nothing happens within the socket's receive timeout.
- */
-static void
-expect_close(struct kmip_client *cl)
-{
-	struct ttlv_arena *a;
-	struct ttlv *resp;
-	char *cause = NULL;
-
-	if (kmip_client_read(cl, &resp, &a, &cause) == 0) {
-		ttlv_arena_free(a);
-		fail_msg("expected the server to close the connection, got a message");
-	}
-	if (!kmip_client_eof(cl) && (cause == NULL || strstr(cause, "reset") == NULL))
-		fail_msg("expected the server to close the connection: %s", cause != NULL ? cause : "?");
-	free(cause);
-}
-
-/* Discover Versions 1.4 on cl succeeds. */
-static void
-request_ok(struct kmip_client *cl)
-{
-	struct ttlv_arena *a;
-	struct ttlv_enc req;
-	struct ttlv *resp;
-
-	h_discover_request(&req, 1, 4, "ok");
-	resp = h_call(cl, &req, &a);
-	assert_int_equal(h_result_status(resp), KMIP_RESULT_STATUS_SUCCESS);
-	ttlv_arena_free(a);
-	ttlv_enc_free(&req);
-}
-
 /* The well-behaved client is served on its open connection, and a new client is served too. */
 static void
 others_served(struct hostile *h)
 {
 	struct kmip_client *cl;
 
-	request_ok(h->other);
+	h_discover_ok(h->other);
 	cl = h_connect(&h->s, h->ctx);
-	request_ok(cl);
+	h_discover_ok(cl);
 	kmip_client_close(cl);
 }
 
@@ -316,7 +281,7 @@ closed_within(struct kmip_client *cl, int ms)
 	if (poll(&p, 1, ms) <= 0)
 		return false;
 	set_timeouts(cl, 2000, 2000);
-	expect_close(cl);
+	h_expect_close(cl, true);
 	return true;
 }
 
@@ -339,7 +304,7 @@ test_slow_request(void **state)
 	start(h, (const char *const[]){ "server.request_timeout=3", NULL });
 	cl = hostile_client(h);
 	/* A first request takes in the session tickets TLS 1.3 sends after the handshake. */
-	request_ok(cl);
+	h_discover_ok(cl);
 	h_discover_request(&req, 1, 4, "drip");
 	t0 = util_now_ms();
 	for (i = 0; i < req.len && i < 12; i++) {
@@ -350,7 +315,7 @@ test_slow_request(void **state)
 			elapsed = util_now_ms() - t0;
 			break;
 		}
-		request_ok(h->other);
+		h_discover_ok(h->other);
 		if (closed_within(cl, 1000)) {
 			elapsed = util_now_ms() - t0;
 			break;
@@ -377,7 +342,7 @@ test_slow_request(void **state)
 	resp = read_response(cl, &a);
 	assert_int_equal(h_result_status(resp), KMIP_RESULT_STATUS_SUCCESS);
 	ttlv_arena_free(a);
-	request_ok(cl);
+	h_discover_ok(cl);
 	kmip_client_close(cl);
 	ttlv_enc_free(&req);
 }
@@ -433,10 +398,10 @@ test_nesting_bomb(void **state)
 	send_raw(cl, bomb, len);
 	free(bomb);
 	expect_reason(cl, KMIP_RESULT_REASON_INVALID_MESSAGE);
-	expect_close(cl);
+	h_expect_close(cl, true);
 	assert_true(h_log_wait(&h->s, "structures nested deeper than the limit", 2000));
 	kmip_client_close(cl);
-	request_ok(h->other);
+	h_discover_ok(h->other);
 
 	cl = hostile_client(h);
 	bomb = nesting_bomb(10000, &len);
@@ -444,7 +409,7 @@ test_nesting_bomb(void **state)
 		check_well_formed(resp);
 		assert_int_equal(h_result_reason(resp), KMIP_RESULT_REASON_INVALID_MESSAGE);
 		ttlv_arena_free(a);
-		expect_close(cl);
+		h_expect_close(cl, true);
 	}
 	free(cause);
 	free(bomb);
@@ -497,7 +462,7 @@ test_huge_text_string(void **state)
 	print_message("900 KB Name in Locate: status %d reason %d\n", status, h_result_reason(resp));
 	assert_true(status == KMIP_RESULT_STATUS_SUCCESS || status == KMIP_RESULT_STATUS_OPERATION_FAILED);
 	ttlv_arena_free(a);
-	request_ok(h->other);
+	h_discover_ok(h->other);
 
 	enc_huge_name(&e, 900 * 1024, true);
 	resp = call(cl, &e, &a);
@@ -505,7 +470,7 @@ test_huge_text_string(void **state)
 	print_message("900 KB Name in Create: status %d reason %d\n", status, h_result_reason(resp));
 	assert_true(status == KMIP_RESULT_STATUS_SUCCESS || status == KMIP_RESULT_STATUS_OPERATION_FAILED);
 	ttlv_arena_free(a);
-	request_ok(cl);
+	h_discover_ok(cl);
 	others_served(h);
 
 	/*
@@ -516,7 +481,7 @@ test_huge_text_string(void **state)
 	assert_true(e.len > 1024 * 1024);
 	send_raw(cl, e.buf, 16 * 1024);
 	expect_reason(cl, KMIP_RESULT_REASON_INVALID_MESSAGE);
-	expect_close(cl);
+	h_expect_close(cl, true);
 	ttlv_enc_free(&e);
 	assert_true(h_log_wait(&h->s, "longer than the maximum message size", 2000));
 	kmip_client_close(cl);
@@ -558,11 +523,11 @@ test_batch_count_mismatch(void **state)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		enc_discover_batch(&e, cases[i].count, cases[i].items);
 		call_fails(cl, &e, KMIP_RESULT_REASON_INVALID_MESSAGE);
-		request_ok(h->other);
+		h_discover_ok(h->other);
 	}
 	assert_true(h_log_wait(&h->s, "Batch Count is 1 but the message holds 3 batch items", 1000));
 	assert_true(h_log_wait(&h->s, "Batch Count -1 is not positive", 1000));
-	request_ok(cl);
+	h_discover_ok(cl);
 	kmip_client_close(cl);
 	others_served(h);
 }
@@ -581,7 +546,7 @@ test_ten_thousand_batch_items(void **state)
 	assert_true(e.len < 1024 * 1024);
 	call_fails(cl, &e, KMIP_RESULT_REASON_INVALID_MESSAGE);
 	assert_true(h_log_wait(&h->s, "10000 batch items exceed the limit of 64", 1000));
-	request_ok(cl);
+	h_discover_ok(cl);
 	/* At the limit: all answered. */
 	enc_discover_batch(&e, 64, 64);
 	{
@@ -905,7 +870,7 @@ test_wrong_types(void **state)
 		}
 		ttlv_arena_free(ra);
 		ttlv_enc_free(&valid);
-		request_ok(h->other);
+		h_discover_ok(h->other);
 	}
 	print_message("%u retyped requests: %u succeeded, %u failed cleanly\n", sent, succeeded, failed);
 	assert_true(sent > 100);
@@ -913,7 +878,7 @@ test_wrong_types(void **state)
 	/* The envelope's refusals and the handlers' are both logged. */
 	assert_true(h_log_count(&h->s, "a Request Header field has the wrong type") > 0);
 	assert_true(h_log_count(&h->s, "Create failed") > 0);
-	request_ok(cl);
+	h_discover_ok(cl);
 	kmip_client_close(cl);
 	others_served(h);
 }
@@ -948,9 +913,9 @@ test_invalid_utf8(void **state)
 		h_item_end(&e);
 		h_request_end(&e);
 		call_fails(cl, &e, KMIP_RESULT_REASON_INVALID_MESSAGE);
-		expect_close(cl);
+		h_expect_close(cl, true);
 		kmip_client_close(cl);
-		request_ok(h->other);
+		h_discover_ok(h->other);
 	}
 	assert_true(log_wait_count(&h->s, "Text String is not valid UTF-8", 5, 2000));
 	assert_true(h_log_wait(&h->s, "Text String holds a NUL character", 1000));
@@ -1041,7 +1006,7 @@ test_overflowing_integers(void **state)
 	h_item_end(&e);
 	h_request_end(&e);
 	call_fails(cl, &e, KMIP_RESULT_REASON_INVALID_FIELD);
-	request_ok(h->other);
+	h_discover_ok(h->other);
 
 	/* Locate paging. */
 	create_aes(cl, "overflow", uid, sizeof(uid));
@@ -1067,7 +1032,7 @@ test_overflowing_integers(void **state)
 	call_fails(cl, &e, KMIP_RESULT_REASON_INVALID_MESSAGE);
 	enc_version(&e, 255, 255);
 	call_fails(cl, &e, KMIP_RESULT_REASON_INVALID_MESSAGE);
-	request_ok(h->other);
+	h_discover_ok(h->other);
 
 	/* Re-key with an Offset of 2^32-1 seconds: the Activation Date lands in 2160, no overflow. */
 	h_request_begin(&e, 1, 4, 1);
@@ -1105,7 +1070,7 @@ test_overflowing_integers(void **state)
 		}
 		ttlv_arena_free(a);
 	}
-	request_ok(cl);
+	h_discover_ok(cl);
 	kmip_client_close(cl);
 	others_served(h);
 }
@@ -1135,11 +1100,11 @@ test_cut_short(void **state)
 	req.buf[7] = (uint8_t)len;
 	send_raw(cl, req.buf, req.len);
 	expect_reason(cl, KMIP_RESULT_REASON_INVALID_MESSAGE);
-	expect_close(cl);
+	h_expect_close(cl, true);
 	assert_true(h_log_wait(&h->s, "runs past the end of its enclosing structure", 2000));
 	kmip_client_close(cl);
 	ttlv_enc_free(&req);
-	request_ok(h->other);
+	h_discover_ok(h->other);
 
 	cl = hostile_client(h);
 	h_discover_request(&req, 1, 4, "reset");
@@ -1174,9 +1139,9 @@ test_connection_flood(void **state)
 	print_message("%zu of 300 connections made\n", n);
 	assert_true(n >= 150);
 	assert_true(h_log_wait(&h->s, "max_connections (100) reached", 3000));
-	request_ok(h->other);
+	h_discover_ok(h->other);
 	assert_true(h_count_fds(&h->s) < 200);
-	request_ok(h->other);
+	h_discover_ok(h->other);
 	for (i = 0; i < n; i++)
 		close(fds[i]);
 	/* The ones in the queue are accepted, fail their handshake at once, and the server is free again. */
@@ -1195,7 +1160,7 @@ cycle(struct hostile *h, SSL_SESSION **sess, unsigned *resumed)
 	cl = h_try_connect(&h->s, h->ctx, *sess, why, sizeof(why));
 	if (cl == NULL)
 		fail_msg("connect: %s", why);
-	request_ok(cl);
+	h_discover_ok(cl);
 	if (SSL_session_reused(kmip_client_ssl(cl)))
 		(*resumed)++;
 	if (*sess != NULL)
@@ -1241,11 +1206,11 @@ test_reconnect_storm(void **state)
 			none = NULL;
 		}
 		if (i == 99) {
-			request_ok(h->other);
+			h_discover_ok(h->other);
 			rss100 = h_rss_kb(&h->s);
 		}
 	}
-	request_ok(h->other);
+	h_discover_ok(h->other);
 	rss500 = h_rss_kb(&h->s);
 	print_message("500 cycles in %lld ms, %u resumed; RSS %ld KiB after 100, %ld KiB after 500\n",
 	    (long long)(util_now_ms() - t0), resumed, rss100, rss500);
@@ -1321,9 +1286,9 @@ test_fd_exhaustion(void **state)
 	assert_true(n < sizeof(cls) / sizeof(cls[0]));
 	assert_true(h_log_wait(&h->s, "pausing accepts", 3000));
 	/* Everyone already connected is still served. */
-	request_ok(h->other);
+	h_discover_ok(h->other);
 	for (i = 0; i < n; i++)
-		request_ok(cls[i]);
+		h_discover_ok(cls[i]);
 	/* Resources come back: close ten, and new connections are accepted again. */
 	for (i = 0; i < 10; i++)
 		kmip_client_close(cls[--n]);
@@ -1332,7 +1297,7 @@ test_fd_exhaustion(void **state)
 			fail_msg("connection %zu after closing ten was not accepted", i);
 		cls[n++] = cl;
 	}
-	request_ok(h->other);
+	h_discover_ok(h->other);
 	while (n > 0)
 		kmip_client_close(cls[--n]);
 	others_served(h);
@@ -1387,7 +1352,7 @@ fill_store(struct hostile *h, struct kmip_client *cl, char *first_uid, size_t si
 			ttlv_arena_free(a);
 		}
 		if (burst % 8 == 0)
-			request_ok(h->other);
+			h_discover_ok(h->other);
 	}
 	if (*closed)
 		print_message("the connection ended: %s\n", cause != NULL ? cause : "?");
@@ -1589,7 +1554,7 @@ test_keygen_worker_killed(void **state)
 			killed = log_wait_count(&h->s, "while generating", 1, 3000);
 			print_message("attempt %d: killed worker %ld\n", attempt, (long)victim);
 		}
-		request_ok(h->other);
+		h_discover_ok(h->other);
 		resp = read_response(cl, &a);
 		assert_int_equal(h_result_status(resp), KMIP_RESULT_STATUS_SUCCESS);
 		assert_non_null(ttlv_find(h_payload(resp, 0), KMIP_TAG_PRIVATE_KEY_UNIQUE_IDENTIFIER));
@@ -1597,7 +1562,7 @@ test_keygen_worker_killed(void **state)
 	}
 	assert_true(killed);
 	assert_true(h_log_wait(&h->s, "restarted (pid", 5000));
-	request_ok(cl);
+	h_discover_ok(cl);
 	kmip_client_close(cl);
 	others_served(h);
 }

@@ -172,22 +172,6 @@ good_ctx(int version)
 	return h_client_ctx(h_cert("client.crt"), h_cert("client.key"), NULL, version, version);
 }
 
-/* Sends Discover Versions 1.4 on cl and checks that it succeeds. */
-static void
-request_ok(struct kmip_client *cl)
-{
-	struct ttlv_arena *a;
-	struct ttlv_enc req;
-	struct ttlv *resp;
-
-	h_discover_request(&req, 1, 4, "ok");
-	resp = h_call(cl, &req, &a);
-	assert_int_equal(h_result_status(resp), KMIP_RESULT_STATUS_SUCCESS);
-	assert_int_equal(h_response_version(resp), KMIP_VERSION(1, 4));
-	ttlv_arena_free(a);
-	ttlv_enc_free(&req);
-}
-
 /* A new well-behaved client is served: it connects, gets an answer and leaves. */
 static void
 served(struct h_server *s)
@@ -195,26 +179,9 @@ served(struct h_server *s)
 	SSL_CTX *ctx = good_ctx(0);
 	struct kmip_client *cl = h_connect(s, ctx);
 
-	request_ok(cl);
+	h_discover_ok(cl);
 	kmip_client_close(cl);
 	SSL_CTX_free(ctx);
-}
-
-/* The next read on cl must find the connection closed by the server (close_notify or FIN). */
-static void
-expect_eof(struct kmip_client *cl)
-{
-	struct ttlv_arena *a;
-	struct ttlv *resp;
-	char *cause = NULL;
-
-	if (kmip_client_read(cl, &resp, &a, &cause) == 0) {
-		ttlv_arena_free(a);
-		fail_msg("expected the server to close the connection, got a message");
-	}
-	if (!kmip_client_eof(cl))
-		fail_msg("expected EOF, got: %s", cause != NULL ? cause : "?");
-	free(cause);
 }
 
 /* Reads one response, which must be Operation Failed with the given Result Reason. */
@@ -433,7 +400,7 @@ test_refuses_other_ca_and_expired(void **state)
 		assert_true(log_wait_count(s, "TLS handshake failed", (int)(2 * i + 1), 5000));
 		assert_true(refused(s, expired));
 		assert_true(log_wait_count(s, "TLS handshake failed", (int)(2 * i + 2), 5000));
-		request_ok(meanwhile);
+		h_discover_ok(meanwhile);
 		SSL_CTX_free(other);
 		SSL_CTX_free(expired);
 	}
@@ -465,7 +432,7 @@ resume_over(struct h_server *s, int version, bool ticket)
 	char why[512];
 
 	assert_false(SSL_session_reused(kmip_client_ssl(cl)));
-	request_ok(cl);
+	h_discover_ok(cl);
 	sess = SSL_get1_session(kmip_client_ssl(cl));
 	assert_non_null(sess);
 	assert_int_equal(SSL_SESSION_has_ticket(sess), ticket);
@@ -480,7 +447,7 @@ resume_over(struct h_server *s, int version, bool ticket)
 		fail_msg("reconnect: %s", why);
 	assert_int_equal(SSL_version(kmip_client_ssl(cl)), version);
 	assert_true(SSL_session_reused(kmip_client_ssl(cl)));
-	request_ok(cl);
+	h_discover_ok(cl);
 	kmip_client_close(cl);
 	SSL_SESSION_free(sess);
 	SSL_CTX_free(ctx);
@@ -523,9 +490,9 @@ test_garbage_after_handshake(void **state)
 	cl = h_connect(s, ctx);
 	send_raw(cl, http, sizeof(http) - 1);
 	expect_reason(cl, KMIP_RESULT_REASON_INVALID_MESSAGE);
-	expect_eof(cl);
+	h_expect_close(cl, false);
 	assert_true(h_log_wait(s, "malformed message", 5000));
-	request_ok(other);
+	h_discover_ok(other);
 	served(s);
 	kmip_client_close(cl);
 	kmip_client_close(other);
@@ -545,11 +512,11 @@ test_oversized_length(void **state)
 	other = h_connect(s, ctx);
 	cl = h_connect(s, ctx);
 	send_raw(cl, hdr, sizeof(hdr));
-	request_ok(other);
+	h_discover_ok(other);
 	expect_reason(cl, KMIP_RESULT_REASON_INVALID_MESSAGE);
-	expect_eof(cl);
+	h_expect_close(cl, false);
 	assert_true(h_log_wait(s, "maximum message size", 5000));
-	request_ok(other);
+	h_discover_ok(other);
 	served(s);
 	kmip_client_close(cl);
 	kmip_client_close(other);
@@ -613,7 +580,7 @@ test_request_timeout_mid_message(void **state)
 	t0 = util_now_ms();
 	served(s);
 	set_timeouts(kmip_client_fd(cl), 5000, 5000);
-	expect_eof(cl);
+	h_expect_close(cl, false);
 	elapsed = util_now_ms() - t0;
 	assert_true(elapsed >= 700);
 	assert_true(h_log_wait(s, "request not complete", 1000));
@@ -718,14 +685,14 @@ test_sighup_new_certificate(void **state)
 	h_start_config_raw(s, text, NULL);
 
 	a = h_connect(s, ctx1);
-	request_ok(a);
+	h_discover_ok(a);
 
 	/* A broken certificate: the reload fails and everything goes on as before. */
 	h_write_file(crt, "this is not a certificate\n");
 	h_signal(s, SIGHUP);
 	assert_true(h_log_wait(s, "reload failed", 5000));
 	served(s);
-	request_ok(a);
+	h_discover_ok(a);
 
 	/* A certificate set from another CA. */
 	snprintf(p1, sizeof(p1), "%s/server.crt", set2);
@@ -742,7 +709,7 @@ test_sighup_new_certificate(void **state)
 	snprintf(p2, sizeof(p2), "%s/client.key", set2);
 	ctx2 = h_client_ctx(p1, p2, p3, 0, 0);
 	cl = h_connect(s, ctx2);
-	request_ok(cl);
+	h_discover_ok(cl);
 	kmip_client_close(cl);
 	/* The first set's client: refused whether it trusts the old CA or the new one. */
 	assert_true(refused(s, ctx1));
@@ -751,7 +718,7 @@ test_sighup_new_certificate(void **state)
 	assert_true(refused(s, old_client_new_ca));
 	assert_true(h_log_wait(s, "TLS handshake failed", 5000));
 	/* The connection from before the reloads keeps its context. */
-	request_ok(a);
+	h_discover_ok(a);
 	kmip_client_close(a);
 	SSL_CTX_free(old_client_new_ca);
 	SSL_CTX_free(ctx2);
@@ -769,14 +736,14 @@ test_sigterm_idle_client(void **state)
 
 	h_start(s, (const char *const[]){ "server.shutdown_timeout=5", NULL });
 	cl = h_connect(s, ctx);
-	request_ok(cl);
+	h_discover_ok(cl);
 	t0 = util_now_ms();
 	assert_int_equal(h_stop(s, 5000), 0);
 	/* An idle connection does not hold up the stop. */
 	assert_true(util_now_ms() - t0 < 2000);
 	assert_true(h_log_count(s, "stopping") > 0);
 	set_timeouts(kmip_client_fd(cl), 2000, 2000);
-	expect_eof(cl);
+	h_expect_close(cl, false);
 	kmip_client_close(cl);
 	SSL_CTX_free(ctx);
 }
@@ -811,7 +778,7 @@ test_sigterm_mid_request(void **state)
 		fail_msg("no response to the request in flight: %s", cause);
 	assert_int_equal(h_result_status(resp), KMIP_RESULT_STATUS_SUCCESS);
 	ttlv_arena_free(a);
-	expect_eof(cl);
+	h_expect_close(cl, false);
 	assert_int_equal(h_wait_exit(s, 5000), 0);
 	ttlv_enc_free(&req);
 	kmip_client_close(cl);
@@ -833,19 +800,19 @@ test_max_connections(void **state)
 	h_start(s, (const char *const[]){ "server.max_connections=2", NULL });
 	a = h_connect(s, ctx);
 	b = h_connect(s, ctx);
-	request_ok(a);
-	request_ok(b);
+	h_discover_ok(a);
+	h_discover_ok(b);
 	assert_true(h_log_wait(s, "max_connections (2) reached", 2000));
 	raw_tls_start(s, ctx, &c);
 	assert_int_equal(raw_handshake(&c, 1000), 0);
-	request_ok(b);
+	h_discover_ok(b);
 	kmip_client_close(a);
 	assert_int_equal(raw_handshake(&c, 5000), 1);
 	assert_int_equal(raw_discover(&c, 5000), KMIP_RESULT_STATUS_SUCCESS);
 	raw_tls_close(&c);
 	/* With the third gone, a new one gets in. */
 	d = h_connect(s, ctx);
-	request_ok(d);
+	h_discover_ok(d);
 	kmip_client_close(d);
 	kmip_client_close(b);
 	SSL_CTX_free(ctx);
@@ -910,7 +877,7 @@ test_envelope_error_keeps_connection(void **state)
 	send_raw(cl, req.buf, req.len);
 	expect_reason(cl, KMIP_RESULT_REASON_INVALID_MESSAGE);
 	assert_true(h_log_wait(s, "invalid request", 1000));
-	request_ok(cl);
+	h_discover_ok(cl);
 	ttlv_enc_free(&req);
 	kmip_client_close(cl);
 	SSL_CTX_free(ctx);
@@ -944,7 +911,7 @@ test_unknown_operation(void **state)
 	assert_memory_equal(t->v.bytes.data, "op-99", 5);
 	ttlv_arena_free(a);
 	/* Still open. */
-	request_ok(cl);
+	h_discover_ok(cl);
 	ttlv_enc_free(&req);
 	kmip_client_close(cl);
 	SSL_CTX_free(ctx);
@@ -985,7 +952,7 @@ test_backpressure(void **state)
 		free(saved);
 	}
 	cl = h_connect(s, ctx);
-	request_ok(cl);
+	h_discover_ok(cl);
 	fd = kmip_client_fd(cl);
 	/*
 	 * Not shrinking SO_RCVBUF here: after the window was advertised, loopback TCP then drops segments and
@@ -1035,10 +1002,10 @@ test_idle_timeout(void **state)
 
 	h_start(s, (const char *const[]){ "server.idle_timeout=1", NULL });
 	cl = h_connect(s, ctx);
-	request_ok(cl);
+	h_discover_ok(cl);
 	t0 = util_now_ms();
 	set_timeouts(kmip_client_fd(cl), 5000, 5000);
-	expect_eof(cl);
+	h_expect_close(cl, false);
 	elapsed = util_now_ms() - t0;
 	assert_true(elapsed >= 700);
 	assert_true(h_log_wait(s, "idle for 1 s", 1000));
