@@ -64,8 +64,7 @@ teardown(void **state)
 	struct hostile *h = *state;
 
 	kmip_client_close(h->other);
-	if (h->ctx != NULL)
-		SSL_CTX_free(h->ctx);
+	SSL_CTX_free(h->ctx);
 	h_cleanup(&h->s);
 	free(h);
 	return 0;

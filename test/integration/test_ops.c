@@ -65,10 +65,8 @@ group_teardown(void **state)
 		return 0;
 	kmip_client_close(o->cl);
 	kmip_client_close(o->admin);
-	if (o->ctx != NULL)
-		SSL_CTX_free(o->ctx);
-	if (o->admin_ctx != NULL)
-		SSL_CTX_free(o->admin_ctx);
+	SSL_CTX_free(o->ctx);
+	SSL_CTX_free(o->admin_ctx);
 	h_cleanup(&o->srv);
 	free(o);
 	return 0;

@@ -45,8 +45,7 @@ teardown(void **state)
 	struct veeam *v = *state;
 
 	kmip_client_close(v->cl);
-	if (v->ctx != NULL)
-		SSL_CTX_free(v->ctx);
+	SSL_CTX_free(v->ctx);
 	h_cleanup(&v->srv);
 	free(v);
 	return 0;
