@@ -78,18 +78,22 @@ enum op {
 	N_OPS
 };
 
-static const char *const op_names[N_OPS] = {
-	[OP_GET] = "get",
-	[OP_LOCATE] = "locate",
-	[OP_CREATE] = "create",
-	[OP_CREATE_KEY_PAIR] = "create-key-pair",
-	[OP_ACTIVATE] = "activate",
-	[OP_REVOKE] = "revoke",
-	[OP_DESTROY] = "destroy",
-	[OP_VEEAM] = "veeam-flow",
-	[OP_HANDSHAKE_FULL] = "handshake-full",
-	[OP_HANDSHAKE_RESUMED] = "handshake-resumed",
-	[OP_DISCOVER] = "discover-versions",
+/* Each measured operation: its name in the reports, and the KMIP operation its requests carry (0: none). */
+static const struct {
+	const char *name;
+	uint32_t code;
+} op_table[N_OPS] = {
+	[OP_GET] = { "get", KMIP_OPERATION_GET },
+	[OP_LOCATE] = { "locate", KMIP_OPERATION_LOCATE },
+	[OP_CREATE] = { "create", KMIP_OPERATION_CREATE },
+	[OP_CREATE_KEY_PAIR] = { "create-key-pair", KMIP_OPERATION_CREATE_KEY_PAIR },
+	[OP_ACTIVATE] = { "activate", KMIP_OPERATION_ACTIVATE },
+	[OP_REVOKE] = { "revoke", KMIP_OPERATION_REVOKE },
+	[OP_DESTROY] = { "destroy", KMIP_OPERATION_DESTROY },
+	[OP_VEEAM] = { "veeam-flow", 0 },
+	[OP_HANDSHAKE_FULL] = { "handshake-full", 0 },
+	[OP_HANDSHAKE_RESUMED] = { "handshake-resumed", 0 },
+	[OP_DISCOVER] = { "discover-versions", KMIP_OPERATION_DISCOVER_VERSIONS },
 };
 
 enum err_kind {
@@ -1165,17 +1169,6 @@ conn_fill(struct bconn *c)
 		requests_send(c);
 }
 
-static const uint32_t op_codes[N_OPS] = {
-	[OP_GET] = KMIP_OPERATION_GET,
-	[OP_LOCATE] = KMIP_OPERATION_LOCATE,
-	[OP_CREATE] = KMIP_OPERATION_CREATE,
-	[OP_CREATE_KEY_PAIR] = KMIP_OPERATION_CREATE_KEY_PAIR,
-	[OP_ACTIVATE] = KMIP_OPERATION_ACTIVATE,
-	[OP_REVOKE] = KMIP_OPERATION_REVOKE,
-	[OP_DESTROY] = KMIP_OPERATION_DESTROY,
-	[OP_DISCOVER] = KMIP_OPERATION_DISCOVER_VERSIONS,
-};
-
 /* Checks what a step of the Veeam flow returned and moves the flow on. Returns -1 on a wrong result. */
 static int
 veeam_result(struct bconn *c, const struct ttlv *payload, uint64_t t, char *why, size_t whysize)
@@ -1247,7 +1240,7 @@ conn_response(struct bconn *c, struct ttlv *root)
 	c->qhead = (c->qhead + 1) % b->o.depth;
 	c->qlen--;
 	b->outstanding--;
-	payload = check_response(root, op_codes[p.op], why, sizeof(why), &failed);
+	payload = check_response(root, op_table[p.op].code, why, sizeof(why), &failed);
 	if (!failed && p.op == OP_GET && b->mode == MODE_REQUESTS &&
 	    ttlv_find(payload, KMIP_TAG_SYMMETRIC_KEY) == NULL) {
 		snprintf(why, sizeof(why), "Get returned no Symmetric Key");
@@ -2066,7 +2059,7 @@ print_human(struct bench *b, const struct summary *s)
 
 		if (!shown(b, op))
 			continue;
-		printf("%-18s %10" PRIu64 " %11.1f %9.3f %9.3f %9.3f %9.3f %9.3f\n", op_names[op], b->stats[op].ok,
+		printf("%-18s %10" PRIu64 " %11.1f %9.3f %9.3f %9.3f %9.3f %9.3f\n", op_table[op].name, b->stats[op].ok,
 		    rate(b->stats[op].ok, b->t_warm_end, b->t_end), ms(hist_quantile(h, 0.5)),
 		    ms(hist_quantile(h, 0.9)), ms(hist_quantile(h, 0.99)), ms(hist_quantile(h, 0.999)), ms(h->max));
 	}
@@ -2162,7 +2155,7 @@ print_json(struct bench *b, const struct summary *s)
 		if (!shown(b, op))
 			continue;
 		printf("%s\n    \"%s\": {\"count\": %" PRIu64 ", \"per_s\": %.2f, \"latency_ms\": ", first ? "" : ",",
-		    op_names[op], b->stats[op].ok, rate(b->stats[op].ok, b->t_warm_end, b->t_end));
+		    op_table[op].name, b->stats[op].ok, rate(b->stats[op].ok, b->t_warm_end, b->t_end));
 		json_hist(&b->stats[op].h);
 		printf("}");
 		first = false;
