@@ -38,9 +38,8 @@ lifecycle_finish(struct op_ctx *ctx, struct store_txn *txn, struct store_object 
 {
 	int rc = -1;
 
-	if (ops_save(ctx, txn, o) == 0) {
+	if (ops_save(ctx, txn, o) == 0)
 		rc = ops_commit(ctx, &txn);
-	}
 	if (rc == 0) {
 		ttlv_enc_cstr(ctx->out, KMIP_TAG_UNIQUE_IDENTIFIER, o->uid);
 		ops_set_placeholder(ctx, o->uid);
@@ -51,6 +50,16 @@ lifecycle_finish(struct op_ctx *ctx, struct store_txn *txn, struct store_object 
 	return rc;
 }
 
+/* Gives up a lifecycle change: aborts txn and frees o. Returns -1, for the caller to pass on. */
+static int
+lifecycle_abort(struct store_txn *txn, struct store_object *o)
+{
+	store_txn_abort(txn);
+	store_object_free(o);
+	return -1;
+}
+
+/* The name of a State, for messages. */
 static const char *
 state_name(uint32_t state)
 {
@@ -71,18 +80,14 @@ op_activate(struct op_ctx *ctx)
 	if (o->state != KMIP_STATE_PRE_ACTIVE) {
 		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_WRONG_KEY_LIFECYCLE_STATE,
 		    "object %s is %s; only a Pre-Active object can be activated", o->uid, state_name(o->state));
-		goto fail;
+		return lifecycle_abort(txn, o);
 	}
 	o->state = KMIP_STATE_ACTIVE;
 	if (attrs_set_date(o->arena, o->attrs, KMIP_TAG_ACTIVATION_DATE, ctx->now) != 0) {
 		ops_nomem(ctx);
-		goto fail;
+		return lifecycle_abort(txn, o);
 	}
 	return lifecycle_finish(ctx, txn, o, "activated");
-fail:
-	store_txn_abort(txn);
-	store_object_free(o);
-	return -1;
 }
 
 /*
@@ -116,7 +121,7 @@ op_revoke(struct op_ctx *ctx)
 		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_WRONG_KEY_LIFECYCLE_STATE,
 		    "object %s is %s and cannot be revoked %s", o->uid, state_name(o->state),
 		    compromise ? "as compromised" : "for this reason");
-		goto fail;
+		return lifecycle_abort(txn, o);
 	}
 	if ((copy = ttlv_copy(o->arena, reason)) == NULL || attrs_set(o->arena, o->attrs, copy) != 0)
 		goto nomem;
@@ -134,10 +139,7 @@ op_revoke(struct op_ctx *ctx)
 	return lifecycle_finish(ctx, txn, o, compromise ? "revoked as compromised" : "revoked");
 nomem:
 	ops_nomem(ctx);
-fail:
-	store_txn_abort(txn);
-	store_object_free(o);
-	return -1;
+	return lifecycle_abort(txn, o);
 }
 
 /*
@@ -169,22 +171,18 @@ op_destroy(struct op_ctx *ctx)
 		}
 		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_WRONG_KEY_LIFECYCLE_STATE, "object %s is Active: revoke "
 		    "it before destroying it (or set compat.destroy_active)", o->uid);
-		goto fail;
+		return lifecycle_abort(txn, o);
 	default:
 		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_WRONG_KEY_LIFECYCLE_STATE, "object %s is %s already", o->uid,
 		    state_name(o->state));
-		goto fail;
+		return lifecycle_abort(txn, o);
 	}
 	if (store_object_set_material(o, NULL, 0, o->material_format) != 0 ||
 	    attrs_set_date(o->arena, o->attrs, KMIP_TAG_DESTROY_DATE, ctx->now) != 0) {
 		ops_nomem(ctx);
-		goto fail;
+		return lifecycle_abort(txn, o);
 	}
 	return lifecycle_finish(ctx, txn, o, "destroyed");
-fail:
-	store_txn_abort(txn);
-	store_object_free(o);
-	return -1;
 }
 
 /*
