@@ -75,7 +75,7 @@ $(BUILD)/test/test_access: $(BUILD)/test/integration/test_access.o $(HARNESS_OBJ
 # smoke test: a few seconds against a private kmipd, checking responses only (no figures in make test).
 ALL_SRCS += test/bench/kmip-bench.c
 BENCH_BINS += $(BUILD)/bench/kmip-bench test/bench/kmip-bench
-$(BUILD)/bench/kmip-bench: $(BUILD)/test/bench/kmip-bench.o $(BUILD)/libproto.a $(BUILD)/libtls.a
+$(BUILD)/bench/kmip-bench: $(BUILD)/test/bench/kmip-bench.o $(BUILD)/libtestutil.a $(BUILD)/libproto.a $(BUILD)/libtls.a
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 test/bench/kmip-bench: $(BUILD)/bench/kmip-bench
@@ -97,7 +97,8 @@ $(BUILD)/test/test_hostile: $(BUILD)/test/integration/test_hostile.o $(HARNESS_O
 # kmipd; the link at test/conformance/kmip-conformance is what the README's commands use.
 ALL_SRCS += test/conformance/kmip-conformance.c
 CONFORMANCE_BIN := $(BUILD)/conformance/kmip-conformance
-$(CONFORMANCE_BIN): $(BUILD)/test/conformance/kmip-conformance.o $(BUILD)/libproto.a $(BUILD)/libtls.a
+$(CONFORMANCE_BIN): $(BUILD)/test/conformance/kmip-conformance.o $(BUILD)/libtestutil.a $(BUILD)/libproto.a \
+		$(BUILD)/libtls.a
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 test/conformance/kmip-conformance: $(CONFORMANCE_BIN)

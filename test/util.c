@@ -1,5 +1,5 @@
 /*
- * Helpers the test programs share that need nothing but libc: temporary folders and clocks.
+ * Helpers the test programs share that need nothing but libc: temporary folders, clocks, option values.
  */
 #include <errno.h>
 #include <ftw.h>
@@ -45,24 +45,43 @@ util_rmtree(const char *dir)
 	return nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : -1;
 }
 
-/* Returns seconds on a monotonic clock. */
-double
-util_now(void)
+/* Returns nanoseconds on a monotonic clock. */
+uint64_t
+util_now_ns(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Returns seconds on a monotonic clock. */
+double
+util_now(void)
+{
+	return (double)util_now_ns() / 1e9;
 }
 
 /* Returns milliseconds on a monotonic clock. */
 int64_t
 util_now_ms(void)
 {
-	struct timespec ts;
+	return (int64_t)(util_now_ns() / 1000000);
+}
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+/* Reads a whole decimal number from min to max; returns 0, or -1 for anything else. */
+int
+util_parse_ulong(const char *s, unsigned long min, unsigned long max, unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno != 0 || *end != '\0' || end == s || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
 }
 
 /* qsort comparison of two doubles. */

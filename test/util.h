@@ -1,8 +1,8 @@
 /*
- * Helpers the test programs share: unit and integration tests, benchmarks. Linked as $(BUILD)/libtestutil.a,
- * so that a program takes only the objects it uses: the cmocka helpers (util_test_start, util_read_file)
- * and the store helper live in objects of their own, so that a benchmark that never calls them needs neither
- * libcmocka nor libstore.
+ * Helpers the test programs share: unit and integration tests, benchmarks, the conformance runner. Linked as
+ * $(BUILD)/libtestutil.a, so that a program takes only the objects it uses: the cmocka helpers
+ * (util_test_start, util_read_file) and the store helper live in objects of their own, so that a benchmark
+ * that never calls them needs neither libcmocka nor libstore.
  *
  * Symbol prefix: util_.
  */
@@ -45,10 +45,12 @@ typedef int (*util_store_change_fn)(struct store_object **obj, void *arg);
 int util_store_write_elsewhere(const struct store_options *o, const char *uid, util_store_change_fn change,
     void *arg);
 
-/* Seconds on a monotonic clock. */
+/* Nanoseconds, seconds and milliseconds on a monotonic clock. */
+uint64_t util_now_ns(void);
 double util_now(void);
-/* Milliseconds on a monotonic clock. */
 int64_t util_now_ms(void);
+/* Reads s, a whole decimal number from min to max, into *out (an option's value). Returns 0, or -1. */
+int util_parse_ulong(const char *s, unsigned long min, unsigned long max, unsigned long *out);
 /* Sorts n doubles in increasing order (latency samples, rates). */
 void util_sort_doubles(double *v, size_t n);
 

@@ -49,6 +49,7 @@
 #include "proto/names.h"
 #include "proto/ttlv.h"
 #include "tls/tls.h"
+#include "test/util.h"
 
 #ifndef IP_BIND_ADDRESS_NO_PORT
 #define IP_BIND_ADDRESS_NO_PORT 24	/* Linux 4.2: pick the port at connect(), per destination */
@@ -275,15 +276,6 @@ static struct bench *g_bench;	/* for OpenSSL's new-session callback */
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static void error_count(struct bench *b, enum err_kind kind, uint64_t n, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static void
 die(const char *fmt, ...)
@@ -1001,7 +993,7 @@ conn_connected(struct bconn *c)
 {
 	struct bench *b = c->b;
 	SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
-	uint64_t t = now_ns();
+	uint64_t t = util_now_ns();
 
 	b->connecting--;
 	c->state = CS_READY;
@@ -1053,7 +1045,7 @@ conn_send(struct bconn *c, const struct req *r, enum op op)
 	if (bufferevent_write(c->bev, r->p, r->len) != 0)
 		die("out of memory queueing a request");
 	p = &c->q[(c->qhead + c->qlen) % b->o.depth];
-	p->t0 = now_ns();
+	p->t0 = util_now_ns();
 	p->op = (uint8_t)op;
 	c->qlen++;
 	b->outstanding++;
@@ -1114,7 +1106,7 @@ veeam_send(struct bconn *c)
 		break;
 	}
 	if (c->step == 0)
-		c->flow_t0 = now_ns();
+		c->flow_t0 = util_now_ns();
 	conn_send(c, &r, op);
 	req_free(&r);
 }
@@ -1228,7 +1220,7 @@ conn_response(struct bconn *c, struct ttlv *root)
 	struct bench *b = c->b;
 	const struct ttlv *payload;
 	struct pending p;
-	uint64_t t = now_ns();
+	uint64_t t = util_now_ns();
 	char why[512];
 	bool failed;
 
@@ -1396,7 +1388,7 @@ conn_start(struct bconn *c)
 		resume = !b->o.idle_full;
 	else
 		resume = b->o.resume;
-	c->t_connect = now_ns();
+	c->t_connect = util_now_ns();
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		error_count(b, ERR_CONNECT, 1, "socket: %s", strerror(errno));
@@ -1462,7 +1454,7 @@ static void
 tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct bench *b = arg;
-	uint64_t t = now_ns(), limit = (uint64_t)(b->o.timeout * 1e9);
+	uint64_t t = util_now_ns(), limit = (uint64_t)(b->o.timeout * 1e9);
 	unsigned i;
 
 	(void)fd;
@@ -1527,7 +1519,7 @@ run_begin(struct bench *b)
 	b->unexpected_full = 0;
 	server_usage(b, &b->srv_run0);
 	b->client_cpu0 = self_cpu();
-	b->t_warm_end = now_ns();
+	b->t_warm_end = util_now_ns();
 	b->phase = PH_RUN;
 	phase_at(b, b->o.duration);
 }
@@ -1543,7 +1535,7 @@ phase_next(struct bench *b)
 		if (b->o.idle > 0) {
 			b->phase = PH_IDLE;
 			server_usage(b, &b->srv_before_idle);
-			b->t_idle0 = now_ns();
+			b->t_idle0 = util_now_ns();
 			idle_continue(b);
 			return;
 		}
@@ -1553,7 +1545,7 @@ phase_next(struct bench *b)
 			server_usage(b, &b->srv_after_idle);
 		if (b->mode != MODE_HANDSHAKE && b->nactive > 0) {
 			b->phase = PH_CONNECT;
-			b->t_connect0 = now_ns();
+			b->t_connect0 = util_now_ns();
 			b->active_next = 0;
 			while (b->active_next < b->nactive && b->connecting < b->o.parallel)
 				conn_start(&b->active[b->active_next++]);
@@ -1562,7 +1554,7 @@ phase_next(struct bench *b)
 		/* FALLTHROUGH */
 	case PH_CONNECT:
 		b->phase = PH_WARMUP;
-		b->t_run0 = now_ns();
+		b->t_run0 = util_now_ns();
 		for (i = 0; i < b->nactive; i++) {
 			struct bconn *c = &b->active[i];
 
@@ -1577,7 +1569,7 @@ phase_next(struct bench *b)
 			run_begin(b);
 		return;
 	case PH_IDLE:
-		b->t_idle1 = now_ns();
+		b->t_idle1 = util_now_ns();
 		b->phase = PH_SETTLE;
 		phase_at(b, 1.0);	/* let the server finish its side of the last handshakes */
 		return;
@@ -1585,7 +1577,7 @@ phase_next(struct bench *b)
 		run_begin(b);
 		return;
 	case PH_RUN:
-		b->t_end = now_ns();
+		b->t_end = util_now_ns();
 		b->client_cpu1 = self_cpu();
 		server_usage(b, &b->srv_run1);
 		b->phase = PH_DRAIN;
@@ -1641,12 +1633,9 @@ usage(FILE *f)
 static unsigned
 parse_uint(const char *s, const char *what, unsigned min, unsigned max)
 {
-	char *end;
 	unsigned long v;
 
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno != 0 || *end != '\0' || end == s || v < min || v > max) {
+	if (util_parse_ulong(s, min, max, &v) != 0) {
 		fprintf(stderr, "kmip-bench: %s must be an integer from %u to %u\n", what, min, max);
 		exit(2);
 	}
@@ -2193,7 +2182,7 @@ main(int argc, char **argv)
 	g_bench = b;
 	signal(SIGPIPE, SIG_IGN);
 	parse_args(b, argc, argv);
-	b->rng = (uint64_t)now_ns() | 1;
+	b->rng = (uint64_t)util_now_ns() | 1;
 	b->nsources = b->o.sources ? b->o.sources : 1 + (b->o.conns + b->o.idle) / 20000;
 	if (b->nsources > MAX_SOURCES)
 		b->nsources = MAX_SOURCES;
@@ -2259,7 +2248,7 @@ main(int argc, char **argv)
 		die("event loop failed");
 	b->phase = PH_DONE;
 	if (b->t_end == 0) {
-		b->t_end = now_ns();
+		b->t_end = util_now_ns();
 		b->client_cpu1 = self_cpu();
 	}
 

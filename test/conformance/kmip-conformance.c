@@ -44,6 +44,7 @@
 #include "proto/ttlv.h"
 #include "proto/xml.h"
 #include "tls/tls.h"
+#include "test/util.h"
 
 #define EXIT_FAILED	1
 #define EXIT_BROKEN	2
@@ -1153,7 +1154,7 @@ main(int argc, char **argv)
 	};
 	struct options opt = { .timeout_ms = 60000 };
 	SSL_CTX *ctx = NULL;
-	char *cause = NULL, *end;
+	char *cause = NULL;
 	unsigned long n;
 	int ch, i, passed = 0, failed = 0, broken = 0;
 
@@ -1163,9 +1164,7 @@ main(int argc, char **argv)
 			opt.host = optarg;
 			break;
 		case 'p':
-			errno = 0;
-			n = strtoul(optarg, &end, 10);
-			if (errno != 0 || *end != '\0' || n == 0 || n > 65535) {
+			if (util_parse_ulong(optarg, 1, 65535, &n) != 0) {
 				fprintf(stderr, "kmip-conformance: bad port %s\n", optarg);
 				return EXIT_BROKEN;
 			}
@@ -1184,9 +1183,7 @@ main(int argc, char **argv)
 			opt.servername = optarg;
 			break;
 		case 't':
-			errno = 0;
-			n = strtoul(optarg, &end, 10);
-			if (errno != 0 || *end != '\0' || n == 0 || n > 3600) {
+			if (util_parse_ulong(optarg, 1, 3600, &n) != 0) {
 				fprintf(stderr, "kmip-conformance: bad timeout %s\n", optarg);
 				return EXIT_BROKEN;
 			}
