@@ -37,15 +37,10 @@ static int
 results_add(struct results *r, const void *uid, size_t len)
 {
 	char **nv, *s;
-	size_t ncap;
 
-	if (r->n == r->cap) {
-		ncap = r->cap == 0 ? 16 : r->cap * 2;
-		if ((nv = reallocarray(r->v, ncap, sizeof(*nv))) == NULL)
-			return -1;
-		r->v = nv;
-		r->cap = ncap;
-	}
+	if ((nv = store_array_room(r->v, r->n, &r->cap, sizeof(*nv))) == NULL)
+		return -1;
+	r->v = nv;
 	if ((s = strndup(uid, len)) == NULL)
 		return -1;
 	r->v[r->n++] = s;
@@ -434,12 +429,9 @@ staged_list_add(struct staged_list *l, const struct store_staged *e)
 {
 	const struct store_staged **nv;
 
-	if (l->n == l->cap) {
-		l->cap = l->cap == 0 ? 16 : l->cap * 2;
-		if ((nv = reallocarray(l->v, l->cap, sizeof(*nv))) == NULL)
-			return STORE_E_NOMEM;
-		l->v = nv;
-	}
+	if ((nv = store_array_room(l->v, l->n, &l->cap, sizeof(*nv))) == NULL)
+		return STORE_E_NOMEM;
+	l->v = nv;
 	l->v[l->n++] = e;
 	return STORE_OK;
 }

@@ -399,15 +399,10 @@ ient_add(struct ientries *l, enum store_db db, const uint8_t *text, size_t len, 
     uint32_t value)
 {
 	struct store_ientry *e, *nv;
-	size_t ncap;
 
-	if (l->n == l->cap) {
-		ncap = l->cap == 0 ? 16 : l->cap * 2;
-		if ((nv = reallocarray(l->v, ncap, sizeof(*nv))) == NULL)
-			return -1;
-		l->v = nv;
-		l->cap = ncap;
-	}
+	if ((nv = store_array_room(l->v, l->n, &l->cap, sizeof(*nv))) == NULL)
+		return -1;
+	l->v = nv;
 	e = &l->v[l->n++];
 	memset(e, 0, sizeof(*e));
 	e->db = db;

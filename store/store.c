@@ -86,6 +86,20 @@ store_set_cause(char **cause, const char *fmt, ...)
 	return 0;
 }
 
+/* Makes room for one more element in a growing array: see store_int.h. */
+void *
+store_array_room(void *v, size_t n, size_t *cap, size_t size)
+{
+	size_t ncap;
+
+	if (n < *cap)
+		return v;
+	ncap = *cap == 0 ? 16 : *cap * 2;
+	if ((v = reallocarray(v, ncap, size)) != NULL)
+		*cap = ncap;
+	return v;
+}
+
 /* Maps an LMDB or errno code to a store error, remembering the detail; MAP_FULL asks for growth. */
 int
 store_fail(struct store *s, int rc, const char *what)

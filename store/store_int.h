@@ -197,6 +197,11 @@ int store_db_get(struct store_txn *t, enum store_db db, MDB_val *k, MDB_val *v) 
 int store_db_put(struct store_txn *t, enum store_db db, MDB_val *k, MDB_val *v, unsigned flags) STORE_WUR;
 int store_db_del(struct store_txn *t, enum store_db db, MDB_val *k, MDB_val *v) STORE_WUR;
 int store_set_cause(char **cause, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/*
+ * Room for one more element in the array v of *cap elements of size bytes, n of them used: returns v when
+ * there is room, else a larger copy (16, then doubling) with *cap updated, or NULL with v left as it was.
+ */
+void *store_array_room(void *v, size_t n, size_t *cap, size_t size);
 
 /* record.c */
 int store_rec_encode(const struct store_object *o, uint64_t seq, uint8_t **buf, size_t *len) STORE_WUR;
