@@ -182,18 +182,6 @@ fail(struct ttlv_decoder *d, enum ttlv_err err, uint64_t offset, const char *wha
 	return TTLV_ERROR;
 }
 
-static uint32_t
-be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint64_t
-be64(const uint8_t *p)
-{
-	return (uint64_t)be32(p) << 32 | be32(p + 4);
-}
-
 /* Returns true when s[0..len) is well-formed UTF-8 (no overlongs, surrogates or code points past U+10FFFF). */
 static bool
 utf8_valid(const uint8_t *s, size_t len)
@@ -282,19 +270,19 @@ leaf_finish(struct ttlv_decoder *d)
 
 	switch (t->type) {
 	case TTLV_INTEGER:
-		t->v.i32 = (int32_t)be32(d->scratch);
+		t->v.i32 = (int32_t)ttlv_get32(d->scratch);
 		break;
 	case TTLV_ENUMERATION:
 	case TTLV_INTERVAL:
-		t->v.u32 = be32(d->scratch);
+		t->v.u32 = ttlv_get32(d->scratch);
 		break;
 	case TTLV_LONG_INTEGER:
 	case TTLV_DATE_TIME:
 	case TTLV_DATE_TIME_EXTENDED:
-		t->v.i64 = (int64_t)be64(d->scratch);
+		t->v.i64 = (int64_t)ttlv_get64(d->scratch);
 		break;
 	case TTLV_BOOLEAN:
-		v = be64(d->scratch);
+		v = ttlv_get64(d->scratch);
 		if (v > 1)
 			return fail(d, TTLV_ERR_BAD_VALUE, at, "Boolean value other than 0 or 1");
 		t->v.b = v == 1;
@@ -323,7 +311,7 @@ header_finish(struct ttlv_decoder *d)
 	uint64_t start = d->off - TTLV_HEADER_SIZE;
 	uint32_t tag = (uint32_t)d->hdr[0] << 16 | (uint32_t)d->hdr[1] << 8 | d->hdr[2];
 	uint8_t type = d->hdr[3];
-	uint32_t length = be32(d->hdr + 4);
+	uint32_t length = ttlv_get32(d->hdr + 4);
 	uint64_t padded = ((uint64_t)length + 7) & ~(uint64_t)7;
 	uint64_t end = d->off + padded;
 	int fixed;

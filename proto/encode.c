@@ -74,22 +74,6 @@ reserve(struct ttlv_enc *e, size_t n)
 	return true;
 }
 
-static void
-put32(uint8_t *p, uint32_t v)
-{
-	p[0] = v >> 24;
-	p[1] = v >> 16;
-	p[2] = v >> 8;
-	p[3] = v;
-}
-
-static void
-put64(uint8_t *p, uint64_t v)
-{
-	put32(p, (uint32_t)(v >> 32));
-	put32(p + 4, (uint32_t)v);
-}
-
 /* Appends a header and a value of len bytes (copied from p, or sign-filled) padded to 8 bytes. */
 static void
 put_item(struct ttlv_enc *e, uint32_t tag, uint8_t type, const void *p, size_t len)
@@ -109,7 +93,7 @@ put_item(struct ttlv_enc *e, uint32_t tag, uint8_t type, const void *p, size_t l
 	w[1] = tag >> 8;
 	w[2] = tag;
 	w[3] = type;
-	put32(w + 4, (uint32_t)len);
+	ttlv_put32(w + 4, (uint32_t)len);
 	if (len > 0)
 		memcpy(w + 8, p, len);
 	memset(w + 8 + len, 0, padded - len);
@@ -150,7 +134,7 @@ ttlv_enc_end(struct ttlv_enc *e)
 		e->error = EMSGSIZE;
 		return;
 	}
-	put32(e->buf + start + 4, (uint32_t)len);
+	ttlv_put32(e->buf + start + 4, (uint32_t)len);
 }
 
 /* Appends an Integer. */
@@ -159,7 +143,7 @@ ttlv_enc_int(struct ttlv_enc *e, uint32_t tag, int32_t v)
 {
 	uint8_t b[4];
 
-	put32(b, (uint32_t)v);
+	ttlv_put32(b, (uint32_t)v);
 	put_item(e, tag, TTLV_INTEGER, b, 4);
 }
 
@@ -169,7 +153,7 @@ ttlv_enc_long(struct ttlv_enc *e, uint32_t tag, int64_t v)
 {
 	uint8_t b[8];
 
-	put64(b, (uint64_t)v);
+	ttlv_put64(b, (uint64_t)v);
 	put_item(e, tag, TTLV_LONG_INTEGER, b, 8);
 }
 
@@ -179,7 +163,7 @@ ttlv_enc_enum(struct ttlv_enc *e, uint32_t tag, uint32_t v)
 {
 	uint8_t b[4];
 
-	put32(b, v);
+	ttlv_put32(b, v);
 	put_item(e, tag, TTLV_ENUMERATION, b, 4);
 }
 
@@ -189,7 +173,7 @@ ttlv_enc_bool(struct ttlv_enc *e, uint32_t tag, bool v)
 {
 	uint8_t b[8];
 
-	put64(b, v ? 1 : 0);
+	ttlv_put64(b, v ? 1 : 0);
 	put_item(e, tag, TTLV_BOOLEAN, b, 8);
 }
 
@@ -235,7 +219,7 @@ ttlv_enc_bigint(struct ttlv_enc *e, uint32_t tag, const void *p, size_t len)
 	w[1] = tag >> 8;
 	w[2] = tag;
 	w[3] = TTLV_BIG_INTEGER;
-	put32(w + 4, (uint32_t)padded);
+	ttlv_put32(w + 4, (uint32_t)padded);
 	memset(w + 8, fill, padded - len);
 	if (len > 0)
 		memcpy(w + 8 + padded - len, in, len);
@@ -248,7 +232,7 @@ ttlv_enc_datetime(struct ttlv_enc *e, uint32_t tag, int64_t seconds)
 {
 	uint8_t b[8];
 
-	put64(b, (uint64_t)seconds);
+	ttlv_put64(b, (uint64_t)seconds);
 	put_item(e, tag, TTLV_DATE_TIME, b, 8);
 }
 
@@ -258,7 +242,7 @@ ttlv_enc_interval(struct ttlv_enc *e, uint32_t tag, uint32_t seconds)
 {
 	uint8_t b[4];
 
-	put32(b, seconds);
+	ttlv_put32(b, seconds);
 	put_item(e, tag, TTLV_INTERVAL, b, 4);
 }
 
@@ -268,7 +252,7 @@ ttlv_enc_datetime_ext(struct ttlv_enc *e, uint32_t tag, int64_t usec)
 {
 	uint8_t b[8];
 
-	put64(b, (uint64_t)usec);
+	ttlv_put64(b, (uint64_t)usec);
 	put_item(e, tag, TTLV_DATE_TIME_EXTENDED, b, 8);
 }
 

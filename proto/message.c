@@ -203,19 +203,20 @@ kmip_response_begin(struct kmip_response *r, struct ttlv_enc *enc, unsigned vers
 	ttlv_enc_end(enc);
 }
 
+/* Rewrites the 4-byte value written earlier at offset, unless encoding failed. */
+static void
+rewrite32(struct kmip_response *r, size_t offset, uint32_t v)
+{
+	if (r->enc->error != 0 || offset + 4 > r->enc->len)
+		return;
+	ttlv_put32(r->enc->buf + offset, v);
+}
+
 /* Rewrites the Batch Count written by kmip_response_begin(). */
 void
 kmip_response_set_count(struct kmip_response *r, uint32_t nitems)
 {
-	uint8_t *p;
-
-	if (r->enc->error != 0 || r->count_offset + 4 > r->enc->len)
-		return;
-	p = r->enc->buf + r->count_offset;
-	p[0] = nitems >> 24;
-	p[1] = nitems >> 16;
-	p[2] = nitems >> 8;
-	p[3] = nitems;
+	rewrite32(r, r->count_offset, nitems);
 }
 
 /* Writes the fields every response Batch Item starts with; returns where the Result Status value is. */
@@ -248,15 +249,7 @@ kmip_response_item_begin(struct kmip_response *r, const struct kmip_batch_item *
 void
 kmip_response_set_status(struct kmip_response *r, size_t offset, uint32_t status)
 {
-	uint8_t *p;
-
-	if (r->enc->error != 0 || offset + 4 > r->enc->len)
-		return;
-	p = r->enc->buf + offset;
-	p[0] = status >> 24;
-	p[1] = status >> 16;
-	p[2] = status >> 8;
-	p[3] = status;
+	rewrite32(r, offset, status);
 }
 
 /* Closes the Response Payload and the Batch Item. */

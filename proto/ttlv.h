@@ -114,4 +114,41 @@ unsigned ttlv_remove(struct ttlv *parent, uint32_t tag, int index);
 unsigned ttlv_remove_if(struct ttlv *parent, bool (*match)(const struct ttlv *child, const void *arg),
     const void *arg, int index);
 
+/*
+ * The big-endian integers TTLV is made of, for the codecs and for whatever else reads or patches encoded
+ * items (response envelopes, the store's records and index keys).
+ */
+
+/* Reads 4 bytes at p. */
+static inline uint32_t
+ttlv_get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Reads 8 bytes at p. */
+static inline uint64_t
+ttlv_get64(const uint8_t *p)
+{
+	return (uint64_t)ttlv_get32(p) << 32 | ttlv_get32(p + 4);
+}
+
+/* Writes v into the 4 bytes at p. */
+static inline void
+ttlv_put32(uint8_t *p, uint32_t v)
+{
+	p[0] = v >> 24;
+	p[1] = v >> 16;
+	p[2] = v >> 8;
+	p[3] = v;
+}
+
+/* Writes v into the 8 bytes at p. */
+static inline void
+ttlv_put64(uint8_t *p, uint64_t v)
+{
+	ttlv_put32(p, (uint32_t)(v >> 32));
+	ttlv_put32(p + 4, (uint32_t)v);
+}
+
 #endif

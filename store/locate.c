@@ -294,10 +294,7 @@ plan_offer(struct store_txn *t, struct plan *best, int db, const void *key, size
 	memset(&p, 0, sizeof(p));
 	p.db = db;
 	if (num) {
-		p.num[0] = value >> 24;
-		p.num[1] = value >> 16;
-		p.num[2] = value >> 8;
-		p.num[3] = value;
+		ttlv_put32(p.num, value);
 		p.key.mv_data = p.num;
 		p.key.mv_size = 4;
 	} else {
@@ -693,18 +690,6 @@ add_staged(struct store_txn *t, struct results *res, struct staged_keys *sk, siz
 	return 0;
 }
 
-/* Reads a big-endian creation sequence. */
-static uint64_t
-seq_of(const uint8_t *p)
-{
-	uint64_t v = 0;
-	int i;
-
-	for (i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
 /* Lists uids under an index key, or the whole index: see store.h. */
 int
 store_index_uids(struct store_txn *t, enum store_index idx, const char *text, uint32_t value,
@@ -727,10 +712,7 @@ store_index_uids(struct store_txn *t, enum store_index idx, const char *text, ui
 	numeric = idx == STORE_IDX_TYPE || idx == STORE_IDX_STATE;
 	all = !numeric && text == NULL;
 	if (numeric) {
-		num[0] = value >> 24;
-		num[1] = value >> 16;
-		num[2] = value >> 8;
-		num[3] = value;
+		ttlv_put32(num, value);
 		k.mv_data = num;
 		k.mv_size = 4;
 	} else if (!all) {
@@ -763,7 +745,7 @@ store_index_uids(struct store_txn *t, enum store_index idx, const char *text, ui
 		if (store_staged_get(t->s, (const char *)v.mv_data + 8, v.mv_size - 8) != NULL)
 			continue;
 		/* Keyed lists are newest first: staged entries created after this one go before it. */
-		if ((!all && add_staged(t, &res, &sk, &next, seq_of(v.mv_data)) != 0) ||
+		if ((!all && add_staged(t, &res, &sk, &next, ttlv_get64(v.mv_data)) != 0) ||
 		    results_add(&res, (uint8_t *)v.mv_data + 8, v.mv_size - 8) != 0) {
 			mrc = ENOMEM;
 			break;

@@ -34,18 +34,6 @@ struct raw_item {
 	size_t total;		/* header, value and padding */
 };
 
-static uint32_t
-rd32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint64_t
-rd64(const uint8_t *p)
-{
-	return (uint64_t)rd32(p) << 32 | rd32(p + 4);
-}
-
 /* Reads the item at p within avail bytes; -1 when it runs past the end or its length is malformed. */
 static int
 raw_item(const uint8_t *p, size_t avail, struct raw_item *it)
@@ -56,7 +44,7 @@ raw_item(const uint8_t *p, size_t avail, struct raw_item *it)
 		return -1;
 	it->tag = (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
 	it->type = p[3];
-	it->len = rd32(p + 4);
+	it->len = ttlv_get32(p + 4);
 	padded = ((size_t)it->len + 7) & ~(size_t)7;
 	if (padded > avail - TTLV_HEADER_SIZE)
 		return -1;
@@ -121,32 +109,32 @@ store_rec_parse(const void *data, size_t len, struct store_rec *r)
 		case KMIP_TAG_OBJECT_TYPE:
 			if (it.type != TTLV_ENUMERATION)
 				return STORE_E_CORRUPT;
-			r->object_type = rd32(it.val);
+			r->object_type = ttlv_get32(it.val);
 			seen |= 4;
 			break;
 		case KMIP_TAG_STATE:
 			if (it.type != TTLV_ENUMERATION)
 				return STORE_E_CORRUPT;
-			r->state = rd32(it.val);
+			r->state = ttlv_get32(it.val);
 			seen |= 8;
 			break;
 		case STAG_SEQ:
 			if (it.type != TTLV_LONG_INTEGER)
 				return STORE_E_CORRUPT;
-			r->seq = rd64(it.val);
+			r->seq = ttlv_get64(it.val);
 			r->seq_off = (size_t)(it.val - p);
 			seen |= 16;
 			break;
 		case STAG_REV:
 			if (it.type != TTLV_LONG_INTEGER)
 				return STORE_E_CORRUPT;
-			r->rev = rd64(it.val);
+			r->rev = ttlv_get64(it.val);
 			r->rev_off = (size_t)(it.val - p);
 			break;
 		case STAG_MATERIAL_FORMAT:
 			if (it.type != TTLV_ENUMERATION)
 				return STORE_E_CORRUPT;
-			r->material_format = rd32(it.val);
+			r->material_format = ttlv_get32(it.val);
 			break;
 		case STAG_MATERIAL:
 			if (it.type != TTLV_BYTE_STRING)
@@ -264,16 +252,6 @@ store_rec_encode(const struct store_object *o, uint64_t seq, uint8_t **buf, size
 fail:
 	ttlv_enc_free(&e);
 	return rc;
-}
-
-/* Writes v big-endian into the 8 bytes at p (a record's sequence or revision value). */
-void
-store_rec_patch64(uint8_t *p, uint64_t v)
-{
-	int i;
-
-	for (i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (56 - 8 * i));
 }
 
 /* Decodes the record's Attributes into a new arena (an empty structure when the record has none). */
@@ -408,10 +386,7 @@ ient_add(struct ientries *l, enum store_db db, const uint8_t *text, size_t len, 
 	e->db = db;
 	if (num) {
 		e->inline_key = 1;
-		e->num[0] = value >> 24;
-		e->num[1] = value >> 16;
-		e->num[2] = value >> 8;
-		e->num[3] = value;
+		ttlv_put32(e->num, value);
 	} else
 		e->len = store_text_key((const char *)text, len, l->maxkey, &e->key);
 	return 0;

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "proto/ttlv.h"
 #include "store/store_int.h"
 
 #define DEFAULT_MAP_SIZE	((size_t)256 << 20)
@@ -715,8 +716,8 @@ apply_put(struct store_txn *w, struct store_staged *e, uint64_t rev)
 		rc = STORE_E_CORRUPT;
 		goto fail;
 	}
-	store_rec_patch64(e->rec + nrec.seq_off, seq);
-	store_rec_patch64(e->rec + nrec.rev_off, rev);
+	ttlv_put64(e->rec + nrec.seq_off, seq);
+	ttlv_put64(e->rec + nrec.rev_off, rev);
 	e->seq = seq;
 	if ((rc = store_rec_parse(e->rec, e->rec_len, &nrec)) != STORE_OK ||
 	    (rc = store_rec_ientries(&nrec, w->s->maxkey, &newi, &newn)) != STORE_OK)

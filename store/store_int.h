@@ -207,7 +207,6 @@ void *store_array_room(void *v, size_t n, size_t *cap, size_t size);
 int store_rec_encode(const struct store_object *o, uint64_t seq, uint8_t **buf, size_t *len) STORE_WUR;
 int store_rec_parse(const void *data, size_t len, struct store_rec *r) STORE_WUR;
 int store_rec_to_object(const struct store_rec *r, bool with_material, struct store_object **out) STORE_WUR;
-void store_rec_patch64(uint8_t *p, uint64_t v);
 int store_rec_decode_attrs(const struct store_rec *r, struct ttlv **attrs, struct ttlv_arena **arena) STORE_WUR;
 int store_rec_ientries(const struct store_rec *r, size_t maxkey, struct store_ientry **out, size_t *n) STORE_WUR;
 void store_ientry_val(const struct store_ientry *e, MDB_val *v);

@@ -187,7 +187,7 @@ set_digest(struct op_ctx *ctx, struct store_object *o)
 		    alg != NULL ? alg->v.u32 : 0, KMIP_VERSION(1, 4)), &e, &used, &kerr) == 0 && e.len >= 8 &&
 		    e.buf[3] == TTLV_BYTE_STRING) {
 			bytes = e.buf + 8;
-			len = (size_t)e.buf[4] << 24 | (size_t)e.buf[5] << 16 | (size_t)e.buf[6] << 8 | e.buf[7];
+			len = ttlv_get32(e.buf + 4);
 			fmt = used;
 		}
 		break;

@@ -142,8 +142,7 @@ encode_key_block(struct op_ctx *ctx, const struct store_object *o, uint32_t want
 			goto out;
 		}
 		const uint8_t *in = no_encoding ? plain.buf + 8 : plain.buf;
-		size_t inlen = no_encoding ? ((size_t)plain.buf[4] << 24 | (size_t)plain.buf[5] << 16 |
-		    (size_t)plain.buf[6] << 8 | plain.buf[7]) : plain.len;
+		size_t inlen = no_encoding ? ttlv_get32(plain.buf + 4) : plain.len;
 
 		if (wrap_value(ctx, wrap, in, inlen, &wrapped, &wrapped_len) != 0)
 			goto out;
