@@ -65,6 +65,12 @@ make_certs() {
 # Sets kmipd_pid and kmipd_port. The loop is pinned to CPU 0 after start-up, the key-generation workers
 # (forked at start-up) are not.
 start_kmipd() {
+	run_kmipd "$@" || return 1
+	pin_pid "$kmipd_pid" 0
+}
+
+# The same without pinning: the loop runs wherever the scheduler puts it.
+run_kmipd() {
 	_name=$1
 	shift
 	kmipd_port=$(free_port)
@@ -83,7 +89,6 @@ start_kmipd() {
 		echo "kmipd did not start" >&2
 		return 1
 	fi
-	pin_pid "$kmipd_pid" 0
 }
 
 stop_kmipd() {
