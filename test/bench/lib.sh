@@ -40,6 +40,15 @@ wait_port() {
 	return 1
 }
 
+# Waits until server PID accepts on PORT; otherwise prints its LOG and says that NAME did not start, and
+# returns 1. Usage: wait_started PID PORT LOG NAME
+wait_started() {
+	wait_port "$2" "$1" && return 0
+	cat "$3" >&2
+	echo "$4 did not start" >&2
+	return 1
+}
+
 # Prints "taskset -c N" when taskset exists and the machine has CPU N, for commands to run pinned (a prefix
 # rather than a function, so that $! of a background command is the command's own process id).
 pin_cpu() {
@@ -84,11 +93,7 @@ run_kmipd() {
 		-o tls.clients_ca_cert_file="$dir/certs/ca.crt" -o log.level=warn $_args \
 		2>"$dir/$_name.log" &
 	kmipd_pid=$!
-	if ! wait_port "$kmipd_port" "$kmipd_pid"; then
-		cat "$dir/$_name.log" >&2
-		echo "kmipd did not start" >&2
-		return 1
-	fi
+	wait_started "$kmipd_pid" "$kmipd_port" "$dir/$_name.log" kmipd
 }
 
 stop_kmipd() {
@@ -108,11 +113,7 @@ start_pykmip() {
 	$(pin_cpu 0) setsid "$PY" test/bench/pykmip-server.py --dir "$dir/pykmip" --certs "$dir/certs" \
 		--port "$pykmip_port" >"$dir/pykmip/out" 2>&1 &
 	pykmip_pid=$!
-	if ! wait_port "$pykmip_port" "$pykmip_pid"; then
-		cat "$dir/pykmip/out" >&2
-		echo "PyKMIP's server did not start" >&2
-		return 1
-	fi
+	wait_started "$pykmip_pid" "$pykmip_port" "$dir/pykmip/out" "PyKMIP's server"
 }
 
 # SIGINT ends PyKMIP's accept loop at once (SIGTERM waits for its socket timeout); then its group goes.
