@@ -73,6 +73,13 @@ def number(v):
     return int(v, 0) if isinstance(v, str) else int(v)
 
 
+def value_names(entry):
+    """An enumeration's or mask's values from a JSON table, under their XML and their spaceless spec names."""
+    values = {xml_name(k): number(v) for k, v in entry.get("values", {}).items()}
+    values.update({k.replace(" ", ""): number(v) for k, v in entry.get("values", {}).items()})
+    return values
+
+
 class Tables:
     """Tag, enumeration and mask names from the JSON tables, looked up by XML or spec spelling."""
 
@@ -89,15 +96,13 @@ class Tables:
             for spec, v in d.get("tags", {}).items():
                 self.add_tag(spec, number(v))
             for e in d.get("enums", []):
-                values = {xml_name(k): number(v) for k, v in e.get("values", {}).items()}
-                values.update({k.replace(" ", ""): number(v) for k, v in e.get("values", {}).items()})
+                values = value_names(e)
                 for t in e.get("tags", [e["name"]]):
                     self.enums.setdefault(t, {}).update(values)
                 for k, v in values.items():
                     self.all_enum.setdefault(k, v)
             for m in d.get("masks", []):
-                bits = {xml_name(k): number(v) for k, v in m.get("values", {}).items()}
-                bits.update({k.replace(" ", ""): number(v) for k, v in m.get("values", {}).items()})
+                bits = value_names(m)
                 for t in m.get("tags", [m["name"]]):
                     self.masks.setdefault(t, {}).update(bits)
         for spec, v in EXTRA_TAGS.items():
