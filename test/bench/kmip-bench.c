@@ -598,6 +598,15 @@ v2(unsigned version)
 	return KMIP_VERSION_MAJOR(version) >= 2;
 }
 
+/* Opens a 1.x Attribute and writes its Attribute Name; its value and ttlv_enc_end() are the caller's. */
+static void
+attr1_begin(struct ttlv_enc *e, const char *name)
+{
+	ttlv_enc_begin(e, KMIP_TAG_ATTRIBUTE);
+	ttlv_enc_cstr(e, KMIP_TAG_ATTRIBUTE_NAME, name);
+}
+
+/* An Enumeration attribute: the tag itself in 2.x, an Attribute named name in 1.x. */
 static void
 attr_enum(struct ttlv_enc *e, unsigned version, uint32_t tag, const char *name, uint32_t v)
 {
@@ -605,12 +614,12 @@ attr_enum(struct ttlv_enc *e, unsigned version, uint32_t tag, const char *name, 
 		ttlv_enc_enum(e, tag, v);
 		return;
 	}
-	ttlv_enc_begin(e, KMIP_TAG_ATTRIBUTE);
-	ttlv_enc_cstr(e, KMIP_TAG_ATTRIBUTE_NAME, name);
+	attr1_begin(e, name);
 	ttlv_enc_enum(e, KMIP_TAG_ATTRIBUTE_VALUE, v);
 	ttlv_enc_end(e);
 }
 
+/* An Integer attribute, likewise. */
 static void
 attr_int(struct ttlv_enc *e, unsigned version, uint32_t tag, const char *name, int32_t v)
 {
@@ -618,20 +627,19 @@ attr_int(struct ttlv_enc *e, unsigned version, uint32_t tag, const char *name, i
 		ttlv_enc_int(e, tag, v);
 		return;
 	}
-	ttlv_enc_begin(e, KMIP_TAG_ATTRIBUTE);
-	ttlv_enc_cstr(e, KMIP_TAG_ATTRIBUTE_NAME, name);
+	attr1_begin(e, name);
 	ttlv_enc_int(e, KMIP_TAG_ATTRIBUTE_VALUE, v);
 	ttlv_enc_end(e);
 }
 
+/* A Name (Uninterpreted Text String), likewise. */
 static void
 attr_name(struct ttlv_enc *e, unsigned version, const char *name)
 {
 	if (v2(version)) {
 		ttlv_enc_begin(e, KMIP_TAG_NAME);
 	} else {
-		ttlv_enc_begin(e, KMIP_TAG_ATTRIBUTE);
-		ttlv_enc_cstr(e, KMIP_TAG_ATTRIBUTE_NAME, "Name");
+		attr1_begin(e, "Name");
 		ttlv_enc_begin(e, KMIP_TAG_ATTRIBUTE_VALUE);
 	}
 	ttlv_enc_cstr(e, KMIP_TAG_NAME_VALUE, name);
