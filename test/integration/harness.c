@@ -792,11 +792,18 @@ h_request_end(struct ttlv_enc *e)
 	assert_int_equal(ttlv_enc_finish(e), 0);
 }
 
-void
-h_attr_text(struct ttlv_enc *e, const char *name, const char *value)
+/* Opens a 1.x Attribute and writes its Attribute Name; the value and the closing are the caller's. */
+static void
+attr_begin(struct ttlv_enc *e, const char *name)
 {
 	ttlv_enc_begin(e, KMIP_TAG_ATTRIBUTE);
 	ttlv_enc_cstr(e, KMIP_TAG_ATTRIBUTE_NAME, name);
+}
+
+void
+h_attr_text(struct ttlv_enc *e, const char *name, const char *value)
+{
+	attr_begin(e, name);
 	ttlv_enc_cstr(e, KMIP_TAG_ATTRIBUTE_VALUE, value);
 	ttlv_enc_end(e);
 }
@@ -804,8 +811,7 @@ h_attr_text(struct ttlv_enc *e, const char *name, const char *value)
 void
 h_attr_enum(struct ttlv_enc *e, const char *name, uint32_t value)
 {
-	ttlv_enc_begin(e, KMIP_TAG_ATTRIBUTE);
-	ttlv_enc_cstr(e, KMIP_TAG_ATTRIBUTE_NAME, name);
+	attr_begin(e, name);
 	ttlv_enc_enum(e, KMIP_TAG_ATTRIBUTE_VALUE, value);
 	ttlv_enc_end(e);
 }
@@ -813,8 +819,7 @@ h_attr_enum(struct ttlv_enc *e, const char *name, uint32_t value)
 void
 h_attr_int(struct ttlv_enc *e, const char *name, int32_t value)
 {
-	ttlv_enc_begin(e, KMIP_TAG_ATTRIBUTE);
-	ttlv_enc_cstr(e, KMIP_TAG_ATTRIBUTE_NAME, name);
+	attr_begin(e, name);
 	ttlv_enc_int(e, KMIP_TAG_ATTRIBUTE_VALUE, value);
 	ttlv_enc_end(e);
 }
@@ -822,8 +827,7 @@ h_attr_int(struct ttlv_enc *e, const char *name, int32_t value)
 void
 h_attr_name(struct ttlv_enc *e, const char *name)
 {
-	ttlv_enc_begin(e, KMIP_TAG_ATTRIBUTE);
-	ttlv_enc_cstr(e, KMIP_TAG_ATTRIBUTE_NAME, "Name");
+	attr_begin(e, "Name");
 	ttlv_enc_begin(e, KMIP_TAG_ATTRIBUTE_VALUE);
 	ttlv_enc_cstr(e, KMIP_TAG_NAME_VALUE, name);
 	ttlv_enc_enum(e, KMIP_TAG_NAME_TYPE, KMIP_NAME_TYPE_UNINTERPRETED_TEXT_STRING);
