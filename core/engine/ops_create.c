@@ -97,13 +97,14 @@ set_defaults(struct store_object *o)
  * Makes a new object of the given type, with the client's attributes (copied) and those the server sets.
  * It belongs to owner, or to the caller when owner is NULL (a replacement keeps its predecessor's owner, so
  * an administrator re-keying a client's key does not take it away from that client). Pre-Active, or Active
- * when the client gave an Activation Date not in the future.
+ * when its Activation Date is not in the future, or Deactivated when its Deactivation Date is not either
+ * (a replacement of a deactivated key).
  */
 static struct store_object *
 new_object(struct op_ctx *ctx, struct store_txn *txn, const char *owner, uint32_t type, const struct ttlv *client)
 {
 	struct store_object *o = store_object_new();
-	const struct ttlv *c, *act;
+	const struct ttlv *c, *act, *deact;
 	char uid[STORE_UID_MAX + 1];
 	uint32_t state = KMIP_STATE_PRE_ACTIVE;
 	int rc;
@@ -115,8 +116,9 @@ new_object(struct op_ctx *ctx, struct store_txn *txn, const char *owner, uint32_
 		goto fail;
 	}
 	act = ttlv_find(client, KMIP_TAG_ACTIVATION_DATE);
+	deact = ttlv_find(client, KMIP_TAG_DEACTIVATION_DATE);
 	if (act != NULL && act->v.i64 <= ctx->now)
-		state = KMIP_STATE_ACTIVE;
+		state = deact != NULL && deact->v.i64 <= ctx->now ? KMIP_STATE_DEACTIVATED : KMIP_STATE_ACTIVE;
 	if (store_object_set(o, uid, owner != NULL ? owner : ops_identity(ctx), type, state) != 0)
 		goto nomem;
 	if ((o->attrs = ttlv_new_struct(o->arena, KMIP_TAG_ATTRIBUTES)) == NULL)
@@ -830,15 +832,25 @@ inherited(const struct ttlv *item)
 	}
 }
 
+/* The lifecycle dates a replacement takes from the key it replaces (KMIP 1.4 sections 4.4 and 4.5). */
+static const uint32_t rekey_dates[] = {
+	KMIP_TAG_ACTIVATION_DATE, KMIP_TAG_PROCESS_START_DATE, KMIP_TAG_PROTECT_STOP_DATE, KMIP_TAG_DEACTIVATION_DATE,
+};
+
 /*
- * The attributes of a replacement for old: those it inherits, overridden by the request's own, with the
- * Activation Date now + Offset when the request gives an Offset.
+ * The attributes of a replacement for old: those it inherits, overridden by the request's own, and its
+ * lifecycle dates. Without an Offset it keeps old's dates, so that re-keying an Active key gives an Active
+ * key (storage arrays check that); with one, it is activated Offset after now and each other date keeps the
+ * distance from the activation it had on old. A date the request gives wins over both.
  */
 static struct ttlv *
 rekey_attrs(struct op_ctx *ctx, const struct store_object *old, const struct ttlv *given)
 {
-	const struct ttlv *offset = ttlv_find(ctx->item->payload, KMIP_TAG_OFFSET);
+	const struct ttlv *offset = ttlv_find(ctx->item->payload, KMIP_TAG_OFFSET), *was;
+	const struct ttlv *old_act = ttlv_find(old->attrs, KMIP_TAG_ACTIVATION_DATE);
 	struct ttlv *attrs;
+	int64_t act = 0;
+	size_t i;
 
 	if (offset != NULL && offset->type != TTLV_INTERVAL) {
 		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "Offset is not an Interval");
@@ -846,10 +858,27 @@ rekey_attrs(struct op_ctx *ctx, const struct store_object *old, const struct ttl
 	}
 	if ((attrs = attrs_overlay(ctx, old->attrs, inherited, given)) == NULL)
 		return NULL;
-	if (offset != NULL && attrs_set_date(ctx->arena, attrs, KMIP_TAG_ACTIVATION_DATE,
-	    ctx->now + (int64_t)offset->v.u32) != 0) {
-		ops_nomem(ctx);
-		return NULL;
+	if (offset != NULL)
+		act = ctx->now + (int64_t)offset->v.u32;
+	for (i = 0; i < sizeof(rekey_dates) / sizeof(rekey_dates[0]); i++) {
+		uint32_t tag = rekey_dates[i];
+		int64_t when;
+
+		was = ttlv_find(old->attrs, tag);
+		if (ttlv_find(given, tag) != NULL)
+			continue;
+		if (offset == NULL && was != NULL)
+			when = was->v.i64;
+		else if (offset != NULL && tag == KMIP_TAG_ACTIVATION_DATE)
+			when = act;
+		else if (offset != NULL && was != NULL && old_act != NULL)
+			when = act + (was->v.i64 - old_act->v.i64);
+		else
+			continue;
+		if (attrs_set_date(ctx->arena, attrs, tag, when) != 0) {
+			ops_nomem(ctx);
+			return NULL;
+		}
 	}
 	return attrs;
 }

@@ -502,7 +502,7 @@ apply_edit(struct op_ctx *ctx, enum edit kind, struct ttlv *item, const struct t
 	char name[256];
 	int32_t at = index;
 	int rc = -1;
-	bool multi;
+	bool multi, unchanged = false;
 
 	if ((uid = ops_uid(ctx)) == NULL || ops_begin(ctx, true, &txn) != 0)
 		return -1;
@@ -540,7 +540,13 @@ apply_edit(struct op_ctx *ctx, enum edit kind, struct ttlv *item, const struct t
 	}
 	switch (kind) {
 	case EDIT_ADD:
-		if (!multi && attrs_get_like(o->attrs, like, 0) != NULL) {
+		if (!multi && (target = attrs_get_like(o->attrs, like, 0)) != NULL) {
+			/* Adding back the very value it holds changes nothing (storage arrays re-add what Create set). */
+			if (ttlv_equal(target, item)) {
+				unchanged = true;
+				at = 0;
+				break;
+			}
 			kmip_error_set(&ctx->err, KMIP_RESULT_REASON_ATTRIBUTE_SINGLE_VALUED,
 			    "attribute %s has a value already and takes only one", attr_name(like, name, sizeof(name)));
 			goto out;
@@ -583,7 +589,7 @@ apply_edit(struct op_ctx *ctx, enum edit kind, struct ttlv *item, const struct t
 			(void)attrs_remove_like(o->attrs, like, -1);
 		break;
 	}
-	if (ops_save(ctx, txn, o) != 0)
+	if (!unchanged && ops_save(ctx, txn, o) != 0)
 		goto out;
 	if ((rc = ops_commit(ctx, &txn)) != 0)
 		goto out;
@@ -592,7 +598,7 @@ apply_edit(struct op_ctx *ctx, enum edit kind, struct ttlv *item, const struct t
 	if (ctx->rules.echo_edited_attribute)
 		ops_encode_attr(ctx, item, at);
 	session_log(ctx->session, LOG_LEVEL_INFO, "attribute %s of %s: %s", attr_name(like, name, sizeof(name)), o->uid,
-	    kind == EDIT_ADD ? "added" : kind == EDIT_DELETE ? "deleted" : "changed");
+	    unchanged ? "already so" : kind == EDIT_ADD ? "added" : kind == EDIT_DELETE ? "deleted" : "changed");
 	goto out;
 nomem:
 	ops_nomem(ctx);

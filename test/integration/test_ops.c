@@ -938,6 +938,73 @@ test_attribute_edits(void **state)
 	assert_string_equal(name_of(o->cl, uid, 1, buf, sizeof(buf)), "");
 }
 
+/* Adds Operation Policy Name value to uid at 1.4; returns the Result Status (the reason goes to *reason). */
+static int
+add_policy_name(struct kmip_client *cl, const char *uid, const char *value, int *reason)
+{
+	struct ttlv_arena *a;
+	struct ttlv_enc req;
+	struct ttlv *resp;
+	int status;
+
+	h_request_begin(&req, 1, 4, 1);
+	h_item_begin(&req, KMIP_OPERATION_ADD_ATTRIBUTE);
+	ttlv_enc_cstr(&req, KMIP_TAG_UNIQUE_IDENTIFIER, uid);
+	h_attr_text(&req, "Operation Policy Name", value);
+	h_item_end(&req);
+	h_request_end(&req);
+	resp = call(cl, &req, &a, 1, 4);
+	status = h_item_status(resp, 0);
+	*reason = h_result_reason(resp);
+	ttlv_arena_free(a);
+	return status;
+}
+
+/*
+ * A storage array's key rotation at 1.4: Create with Operation Policy Name "default", Add Attribute of
+ * that same name and value (accepted: nothing changes; another value is still refused), Activate, then
+ * Re-key without an Offset, after which the array checks that the replacement is Active.
+ */
+static void
+test_storage_array_rotation(void **state)
+{
+	struct ops *o = *state;
+	struct ttlv_arena *a;
+	struct ttlv_enc req;
+	struct ttlv *resp;
+	char uid[64], nuid[64];
+	int reason;
+
+	h_request_begin(&req, 1, 4, 1);
+	h_item_begin(&req, KMIP_OPERATION_CREATE);
+	ttlv_enc_enum(&req, KMIP_TAG_OBJECT_TYPE, KMIP_OBJECT_TYPE_SYMMETRIC_KEY);
+	ttlv_enc_begin(&req, KMIP_TAG_TEMPLATE_ATTRIBUTE);
+	h_attr_enum(&req, "Cryptographic Algorithm", KMIP_CRYPTOGRAPHIC_ALGORITHM_AES);
+	h_attr_int(&req, "Cryptographic Length", 256);
+	h_attr_int(&req, "Cryptographic Usage Mask", KMIP_CRYPTOGRAPHIC_USAGE_MASK_ENCRYPT |
+	    KMIP_CRYPTOGRAPHIC_USAGE_MASK_DECRYPT);
+	h_attr_text(&req, "Operation Policy Name", "default");
+	ttlv_enc_end(&req);
+	h_item_end(&req);
+	h_request_end(&req);
+	resp = call(o->cl, &req, &a, 1, 4);
+	expect_ok(resp, 0);
+	item_text(resp, 0, KMIP_TAG_UNIQUE_IDENTIFIER, uid, sizeof(uid));
+	ttlv_arena_free(a);
+
+	assert_int_equal(add_policy_name(o->cl, uid, "default", &reason), KMIP_RESULT_STATUS_SUCCESS);
+	assert_int_equal(add_policy_name(o->cl, uid, "restricted", &reason), KMIP_RESULT_STATUS_OPERATION_FAILED);
+	assert_int_equal(reason, KMIP_RESULT_REASON_INVALID_FIELD);
+
+	uid_op_ok(o->cl, KMIP_OPERATION_ACTIVATE, uid, 0);
+	resp = uid_op(o->cl, KMIP_OPERATION_RE_KEY, uid, 0, &a);
+	expect_ok(resp, 0);
+	item_text(resp, 0, KMIP_TAG_UNIQUE_IDENTIFIER, nuid, sizeof(nuid));
+	assert_string_not_equal(nuid, uid);
+	ttlv_arena_free(a);
+	expect_state(o->cl, nuid, KMIP_STATE_ACTIVE, "Activation Date");
+}
+
 /* State is the server's to set; Activation Date is frozen once the key is Active. */
 static void
 test_attribute_edit_denied(void **state)
@@ -1595,6 +1662,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_revoke_compromise),
 		cmocka_unit_test(test_attribute_edits),
 		cmocka_unit_test(test_attribute_edit_denied),
+		cmocka_unit_test(test_storage_array_rotation),
 		cmocka_unit_test(test_admin_sees_all),
 		cmocka_unit_test(test_batch_continue),
 		cmocka_unit_test(test_batch_undo),

@@ -739,10 +739,23 @@ class LifecycleTests(unittest.TestCase):
         # The replaced key keeps its state and its material: data encrypted under it must stay readable.
         self.assertEqual(self.state(old), ST.ACTIVE)
         self.assertEqual(self.client.get(old).value, old_value, "Re-key lost the replaced key's material")
+        # Without an Offset the replacement copies the old key's dates (KMIP 1.4 section 4.4): rotating an
+        # Active key gives an Active key, as storage arrays that check State after Re-key need.
+        self.assertEqual(self.state(new), ST.ACTIVE)
+        self.assertEqual(self.attrs(new, ["Activation Date"]), self.attrs(old, ["Activation Date"]))
+        # With an Offset it is activated that long after now: Pre-Active until then. (One second of slack
+        # below: the server's time(2) reads a coarse clock that may still show the second before ours.)
+        before = int(time.time())
+        later = self.client.rekey(uid=new, offset=3600)
+        self.assertEqual(self.state(later), ST.PRE_ACTIVE)
+        activation = self.attrs(later, ["Activation Date"])["Activation Date"][0]
+        self.assertTrue(before - 1 + 3600 <= activation <= int(time.time()) + 3600, activation)
 
     def test_rekey_key_pair(self):
         old_public, old_private = self.client.create_key_pair(ALG.RSA, 2048, public_name=self.unique_name("-pub"),
                                                               private_name=self.unique_name("-priv"))
+        self.client.activate(old_private)
+        self.client.activate(old_public)
         old_value = self.client.get(old_private).value
         r = self.client.proxy.rekey_key_pair(private_key_uuid=cattributes.PrivateKeyUniqueIdentifier(old_private))
         self.assertEqual(r.result_status.value, enums.ResultStatus.SUCCESS,
@@ -756,6 +769,10 @@ class LifecycleTests(unittest.TestCase):
         self.assertNotEqual(old_value, private.value)
         # The replaced pair keeps its material.
         self.assertEqual(self.client.get(old_private).value, old_value, "Re-key Key Pair lost the old private key")
+        # An Active pair's replacement is Active, with the same Activation Dates (no Offset given).
+        for new, old in ((r.private_key_uuid, old_private), (r.public_key_uuid, old_public)):
+            self.assertEqual(self.state(new), ST.ACTIVE)
+            self.assertEqual(self.attrs(new, ["Activation Date"]), self.attrs(old, ["Activation Date"]))
         self.assertEqual(len(self.client.get(old_public).value) > 0, True)
 
     # -- Locate -----------------------------------------------------------------------------------------------

@@ -2611,6 +2611,9 @@ test_attribute_edits(void **state)
 		expect_fail(edit(f, &f->alice, v, uid, &(struct edit){ .op = KMIP_OPERATION_ADD_ATTRIBUTE,
 		    .tag = KMIP_TAG_CONTACT_INFORMATION, .value = "again@example.org", .index = -1 }), 0,
 		    V2(v) ? KMIP_RESULT_REASON_ATTRIBUTE_SINGLE_VALUED : KMIP_RESULT_REASON_INVALID_FIELD);
+		/* Adding back the value it holds is no error (storage arrays re-add what Create set). */
+		edit_ok(f, v, uid, &(struct edit){ .op = KMIP_OPERATION_ADD_ATTRIBUTE,
+		    .tag = KMIP_TAG_CONTACT_INFORMATION, .value = "alice@example.org", .index = -1 }, 0);
 		assert_string_equal(text_attr(f, v, uid, KMIP_TAG_CONTACT_INFORMATION, 0), "alice@example.org");
 
 		/* Modify: 1.x by index, 2.x by Current Attribute. */
@@ -3121,6 +3124,92 @@ rekey(struct fx *f, struct client *c, unsigned v, const char *uid, int64_t offse
 	return call(f, c, &e);
 }
 
+/* The value of the Date-Time attribute tag of uid as alice reads it (asserted present). */
+static int64_t
+date_attr(struct fx *f, unsigned v, const char *uid, uint32_t tag)
+{
+	const struct ttlv *d = get_attr(f, &f->alice, v, uid, tag, 0);
+
+	assert_non_null(d);
+	assert_int_equal(d->type, TTLV_DATE_TIME);
+	return d->v.i64;
+}
+
+/* Sets the Date-Time attribute tag of uid with Set Attribute (2.x) or Add Attribute (1.x). */
+static void
+set_date(struct fx *f, unsigned v, const char *uid, uint32_t tag, int64_t when)
+{
+	struct ttlv_enc e;
+
+	req_begin(&e, v, 1);
+	item_begin(&e, V2(v) ? KMIP_OPERATION_SET_ATTRIBUTE : KMIP_OPERATION_ADD_ATTRIBUTE);
+	ttlv_enc_cstr(&e, KMIP_TAG_UNIQUE_IDENTIFIER, uid);
+	if (V2(v))
+		ttlv_enc_begin(&e, KMIP_TAG_NEW_ATTRIBUTE);
+	a_date(&e, v, tag, when);
+	if (V2(v))
+		ttlv_enc_end(&e);
+	item_end(&e);
+	req_end(&e);
+	expect_ok(call(f, &f->alice, &e), 0);
+}
+
+/*
+ * Re-key's dates (KMIP 1.4 section 4.4): without an Offset the replacement copies the Activation, Process
+ * Start, Protect Stop and Deactivation Dates, so it is Active when its predecessor was (and Deactivated
+ * when that one's deactivation is past too); with an Offset it is activated Offset after now and every
+ * other date keeps its distance from the activation.
+ */
+static void
+test_rekey_dates(void **state)
+{
+	struct fx *f = *state;
+	char uid[UIDLEN], nuid[UIDLEN], late[UIDLEN];
+	const uint32_t tags[] = { KMIP_TAG_ACTIVATION_DATE, KMIP_TAG_PROCESS_START_DATE, KMIP_TAG_PROTECT_STOP_DATE,
+	    KMIP_TAG_DEACTIVATION_DATE };
+	struct ttlv *resp;
+	int64_t act, now;
+	unsigned i, j;
+
+	for (i = 0; i < NVERSIONS; i++) {
+		unsigned v = versions[i];
+
+		create_key(f, &f->alice, v, KMIP_CRYPTOGRAPHIC_ALGORITHM_AES, 128, ENC_DECRYPT, NULL, uid);
+		set_date(f, v, uid, KMIP_TAG_PROCESS_START_DATE, time(NULL) + 60);
+		uid_op_ok(f, &f->alice, v, KMIP_OPERATION_ACTIVATE, uid);
+		set_date(f, v, uid, KMIP_TAG_PROTECT_STOP_DATE, time(NULL) + 3600);
+		set_date(f, v, uid, KMIP_TAG_DEACTIVATION_DATE, time(NULL) + 7200);
+		act = date_attr(f, v, uid, KMIP_TAG_ACTIVATION_DATE);
+
+		resp = rekey(f, &f->alice, v, uid, -1, NULL);
+		expect_ok(resp, 0);
+		copy_uid(resp, 0, KMIP_TAG_UNIQUE_IDENTIFIER, nuid);
+		assert_int_equal(state_of(f, &f->alice, v, nuid), KMIP_STATE_ACTIVE);
+		for (j = 0; j < sizeof(tags) / sizeof(tags[0]); j++)
+			assert_int_equal(date_attr(f, v, nuid, tags[j]), date_attr(f, v, uid, tags[j]));
+
+		now = time(NULL);	/* the engine reads the same clock, through time() too */
+		resp = rekey(f, &f->alice, v, uid, 600, NULL);
+		expect_ok(resp, 0);
+		copy_uid(resp, 0, KMIP_TAG_UNIQUE_IDENTIFIER, nuid);
+		assert_int_equal(state_of(f, &f->alice, v, nuid), KMIP_STATE_PRE_ACTIVE);
+		assert_true(date_attr(f, v, nuid, KMIP_TAG_ACTIVATION_DATE) >= now + 600);
+		assert_true(date_attr(f, v, nuid, KMIP_TAG_ACTIVATION_DATE) <= time(NULL) + 600);
+		for (j = 1; j < sizeof(tags) / sizeof(tags[0]); j++)
+			assert_int_equal(date_attr(f, v, nuid, tags[j]) - date_attr(f, v, nuid, KMIP_TAG_ACTIVATION_DATE),
+			    date_attr(f, v, uid, tags[j]) - act);
+
+		/* A key whose deactivation is past: its replacement is Deactivated too. */
+		create_key(f, &f->alice, v, KMIP_CRYPTOGRAPHIC_ALGORITHM_AES, 128, ENC_DECRYPT, NULL, late);
+		uid_op_ok(f, &f->alice, v, KMIP_OPERATION_ACTIVATE, late);
+		set_date(f, v, late, KMIP_TAG_DEACTIVATION_DATE, time(NULL) - 1);
+		resp = rekey(f, &f->alice, v, late, -1, NULL);
+		expect_ok(resp, 0);
+		assert_int_equal(state_of(f, &f->alice, v, ptext(resp, 0, KMIP_TAG_UNIQUE_IDENTIFIER)),
+		    KMIP_STATE_DEACTIVATED);
+	}
+}
+
 /* An Offset sent as an Integer instead of an Interval. */
 static void
 offset_as_integer(struct ttlv_enc *e)
@@ -3130,9 +3219,9 @@ offset_as_integer(struct ttlv_enc *e)
 
 /*
  * Re-key: a new key of the same algorithm and length with new bytes, linked both ways to the one it
- * replaces, taking over its Names and inheriting its other attributes (the request's own override them);
- * Pre-Active, or Active at once with an Offset of 0. Refused for a destroyed key or one that is no
- * symmetric key.
+ * replaces, taking over its Names and inheriting its other attributes (the request's own override them)
+ * and, without an Offset, its lifecycle dates: re-keying an Active key gives an Active key. Active at once
+ * with an Offset of 0. Refused for a destroyed key or one that is no symmetric key.
  */
 static void
 test_rekey(void **state)
@@ -3161,7 +3250,9 @@ test_rekey(void **state)
 		expect_ok(resp, 0);
 		copy_uid(resp, 0, KMIP_TAG_UNIQUE_IDENTIFIER, nuid);
 		assert_string_not_equal(nuid, uid);
-		assert_int_equal(state_of(f, &f->alice, v, nuid), KMIP_STATE_PRE_ACTIVE);
+		assert_int_equal(state_of(f, &f->alice, v, nuid), KMIP_STATE_ACTIVE);
+		assert_int_equal(date_attr(f, v, nuid, KMIP_TAG_ACTIVATION_DATE), date_attr(f, v, uid,
+		    KMIP_TAG_ACTIVATION_DATE));
 		assert_int_equal(get_attr(f, &f->alice, v, nuid, KMIP_TAG_CRYPTOGRAPHIC_LENGTH, 0)->v.i32, 256);
 		assert_int_equal(get_attr(f, &f->alice, v, nuid, KMIP_TAG_CRYPTOGRAPHIC_ALGORITHM, 0)->v.u32,
 		    KMIP_CRYPTOGRAPHIC_ALGORITHM_AES);
@@ -4890,10 +4981,18 @@ test_rekey_key_pair(void **state)
 		create_pair(f, v, &(struct pair_q){ .alg = KMIP_CRYPTOGRAPHIC_ALGORITHM_EC, .bits = 256,
 		    .priv_name = name }, priv, pub);
 		uid_op_ok(f, &f->alice, v, KMIP_OPERATION_ACTIVATE, priv);
+		uid_op_ok(f, &f->alice, v, KMIP_OPERATION_ACTIVATE, pub);
 		resp = rekey_pair_req(f, &f->alice, v, priv, &(struct pair_q){ 0 });
 		expect_ok(resp, 0);
 		copy_uid(resp, 0, KMIP_TAG_PRIVATE_KEY_UNIQUE_IDENTIFIER, npriv);
 		copy_uid(resp, 0, KMIP_TAG_PUBLIC_KEY_UNIQUE_IDENTIFIER, npub);
+		/* Without an Offset an Active pair's replacement is Active, with the same Activation Dates. */
+		assert_int_equal(state_of(f, &f->alice, v, npriv), KMIP_STATE_ACTIVE);
+		assert_int_equal(state_of(f, &f->alice, v, npub), KMIP_STATE_ACTIVE);
+		assert_int_equal(date_attr(f, v, npriv, KMIP_TAG_ACTIVATION_DATE), date_attr(f, v, priv,
+		    KMIP_TAG_ACTIVATION_DATE));
+		assert_int_equal(date_attr(f, v, npub, KMIP_TAG_ACTIVATION_DATE), date_attr(f, v, pub,
+		    KMIP_TAG_ACTIVATION_DATE));
 		assert_string_not_equal(npriv, priv);
 		assert_string_not_equal(npub, pub);
 		assert_true(has_link(f, &f->alice, v, npriv, KMIP_LINK_TYPE_REPLACED_OBJECT_LINK, priv));
@@ -5487,7 +5586,7 @@ test_admin(void **state)
 	expect_ok(get_req(f, &f->admin, V21, uid, 0), 0);
 	expect_ok(crypto_req(f, &f->admin, V21, KMIP_OPERATION_ENCRYPT, uid, &CX(.mode = KMIP_BLOCK_CIPHER_MODE_ECB,
 	    .data = plain16, .len = 16)), 0);
-	resp = rekey(f, &f->admin, V21, uid, -1, NULL);
+	resp = rekey(f, &f->admin, V21, uid, 3600, NULL);	/* Pre-Active, so that it can be destroyed */
 	expect_ok(resp, 0);
 	copy_uid(resp, 0, KMIP_TAG_UNIQUE_IDENTIFIER, nuid);
 	expect_ok(get_req(f, &f->alice, V21, nuid, 0), 0);
@@ -5596,6 +5695,7 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_destroy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rekey, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rekey_dates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_locate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_other_owner_like_missing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_encrypt_decrypt, setup, teardown),
