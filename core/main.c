@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <malloc.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,16 @@
 #endif
 
 #define MAX_OVERRIDES 256
+
+/*
+ * glibc returns the top of the heap to the system once 128 KiB of it are free, and takes it back on the next
+ * allocation: under load that is a brk() and fresh page faults for every burst of TLS records libevent
+ * buffers. kmipd keeps up to this much free heap instead (measured: Get at 16 connections x 8 in flight, 25 %
+ * fewer operations per second without it); blocks of MMAP_THRESHOLD and more (large objects and responses)
+ * still come from mmap and go back when freed.
+ */
+#define TRIM_THRESHOLD	(16 << 20)
+#define MMAP_THRESHOLD	(1 << 20)
 
 static void
 usage(void)
@@ -166,6 +177,8 @@ main(int argc, char **argv)
 	if (argc > 0 && strcmp(argv[0], KEYGEN_WORKER_NAME) == 0)
 		keygen_worker_main();
 	umask(077);
+	(void)mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD);
+	(void)mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD);
 	while ((ch = getopt(argc, argv, "c:fho:tvV")) != -1) {
 		switch (ch) {
 		case 'c':
