@@ -284,10 +284,10 @@ main(int argc, char **argv)
 	report_lat("Locate by name (owner, read txn)", lat, q);
 	bench_get(s, n, q, lat, &seed);
 	report_lat("Get by id (read txn)", lat, q);
-	/* The same Get while a group holds a pending write: reads go through a nested transaction. */
+	/* The same Get while the group holds a staged write: reads look at the staged writes first. */
 	write_one(s, n, &seed);
 	bench_get(s, n, q < 20000 ? q : 20000, lat, &seed);
-	report_lat("Get by id, group pending (nested txn)", lat, q < 20000 ? q : 20000);
+	report_lat("Get by id, group pending (staged)", lat, q < 20000 ? q : 20000);
 	if ((rc = store_group_commit(s, NULL, NULL)) != STORE_OK)
 		die("group commit", rc);
 
