@@ -193,7 +193,6 @@ store_group_free(struct store *s)
 	s->hash_size = 0;
 	s->nstaged = 0;
 	s->group_bytes = 0;
-	s->counters_read = false;
 	s->batch = false;
 }
 
@@ -207,9 +206,9 @@ note_reader(struct store *s, struct store_cs *cs)
 		return;
 	if (cs->readers != NULL && cs->readers->owner == s->owner && cs->readers->item == s->owner_item)
 		return;
-	/* Without memory for the note the reader would miss a failure: take the safe side, fail it now. */
+	/* Without memory for the note the reader would miss a failure: take the safe side, skip the writes. */
 	if ((r = calloc(1, sizeof(*r))) == NULL) {
-		cs->failed = true;
+		cs->poisoned = true;
 		return;
 	}
 	r->owner = s->owner;
@@ -274,9 +273,12 @@ counters(struct store_txn *t)
 
 	if (s->counters_read)
 		return STORE_OK;
-	if ((rc = store_meta_get(t, "uid", &s->uid_last)) != STORE_OK ||
+	if ((rc = store_meta_get(t, "uid", &s->uid_durable)) != STORE_OK ||
 	    (rc = store_meta_get(t, "seq", &s->seq_last)) != STORE_OK)
 		return rc;
+	/* Never below what this process handed out already (a failed commit did not make it durable). */
+	if (s->uid_durable > s->uid_last)
+		s->uid_last = s->uid_durable;
 	s->counters_read = true;
 	return STORE_OK;
 }
@@ -309,8 +311,6 @@ store_txn_begin(struct store *s, bool write, struct store_txn **out)
 		cs->item = s->owner_item;
 		cs->unit = s->batch ? s->batch_unit : 0;
 		t->cs = cs;
-		t->uid_mark = s->uid_last;
-		t->seq_mark = s->seq_last;
 	}
 	s->open = true;
 	*out = t;
@@ -326,8 +326,6 @@ txn_end(struct store_txn *t)
 	if (t->cs != NULL) {
 		cs_drop(s, t->cs);
 		t->cs = NULL;
-		s->uid_last = t->uid_mark;
-		s->seq_last = t->seq_mark;
 	}
 	store_read_end(s);
 	t->txn = NULL;
@@ -343,6 +341,14 @@ store_txn_abort(struct store_txn *t)
 }
 
 static int apply_group(struct store *s, store_conflict_fn fn, void *arg);
+
+/* True when identifiers were handed out that the store does not hold as used yet. */
+static bool
+uids_pending(const struct store *s)
+{
+	return s->counters_read && s->uid_last > s->uid_durable;
+}
+
 
 /* Commits a transaction: see store.h. */
 int
@@ -361,8 +367,8 @@ store_txn_commit(struct store_txn *t)
 		txn_end(t);
 		return rc;
 	}
-	/* A read, or a write that changed nothing (an identifier it took counts: it must not come back). */
-	if ((cs = t->cs) == NULL || (cs->first == NULL && s->uid_last == t->uid_mark)) {
+	/* A read, or a write that changed nothing (an identifier it took is the group's to make durable). */
+	if ((cs = t->cs) == NULL || cs->first == NULL) {
 		txn_end(t);
 		return STORE_OK;
 	}
@@ -711,6 +717,12 @@ apply_unit(struct store_txn *w, struct store_cs *first, struct store_cs *last, u
 	for (cs = first; cs != NULL && hold; cs = cs == last ? NULL : cs->next) {
 		if ((rc = checks_hold(w, cs, &hold)) != STORE_OK || !hold)
 			break;
+		if (cs->poisoned) {
+			hold = false;
+			if (cs->first != NULL)
+				snprintf(cs->conflict_uid, sizeof(cs->conflict_uid), "%s", cs->first->uid);
+			break;
+		}
 		for (e = cs->first; e != NULL; e = e->next) {
 			if ((rc = store_apply_write(w, e, ++*rev)) != STORE_OK)
 				break;
@@ -816,6 +828,7 @@ apply_group(struct store *s, store_conflict_fn fn, void *arg)
 	}
 	s->n_group_commits++;
 	store_group_free(s);
+	s->counters_read = false;	/* durable now; read again, another process may have written */
 	(void)store_grow(s, false);
 	return STORE_OK;
 }
@@ -826,8 +839,8 @@ store_group_commit(struct store *s, store_conflict_fn fn, void *arg)
 {
 	if (s->open || s->batch)
 		return STORE_E_BUSY;
-	if (s->cs_first == NULL) {
-		s->counters_read = false;
+	if (s->cs_first == NULL && !uids_pending(s)) {
+		s->counters_read = false;	/* read again: another process may have written */
 		(void)store_grow(s, false);
 		return STORE_OK;
 	}
@@ -855,8 +868,6 @@ void
 store_mark(const struct store *s, struct store_mark *m)
 {
 	m->cs = s->cs_last;
-	m->uid = s->uid_last;
-	m->seq = s->seq_last;
 }
 
 /* Drops the change sets committed after the mark, newest first; see store.h. */
@@ -875,8 +886,6 @@ store_rollback(struct store *s, const struct store_mark *m)
 			s->cs_first = NULL;
 		cs_drop(s, cs);
 	}
-	s->uid_last = m->uid;
-	s->seq_last = m->seq;
 	return STORE_OK;
 }
 
@@ -895,5 +904,5 @@ store_batch_end(struct store *s, bool keep)
 bool
 store_group_pending(const struct store *s)
 {
-	return s->cs_first != NULL;
+	return s->cs_first != NULL || uids_pending(s);
 }

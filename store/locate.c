@@ -470,6 +470,8 @@ staged_match_one(const struct store_staged *e, void *arg)
 	struct store_rec r;
 	bool match;
 
+	/* What it leaves out depends on the staged writes as much as what it finds: note them all. */
+	store_staged_read(m->t, e);
 	if (e->deleted)
 		return 0;
 	if ((m->rc = store_rec_parse(e->rec, e->rec_len, &r)) != STORE_OK ||
@@ -515,11 +517,9 @@ emit_staged(struct emit *em, struct staged_matches *m, uint64_t seq, bool all)
 {
 	int rc;
 
-	for (; m->next < m->l.n && (all || m->l.v[m->next]->seq > seq); m->next++) {
-		store_staged_read(m->t, m->l.v[m->next]);
+	for (; m->next < m->l.n && (all || m->l.v[m->next]->seq > seq); m->next++)
 		if ((rc = emit(em, m->l.v[m->next]->uid, m->l.v[m->next]->uid_len)) != 0)
 			return rc;
-	}
 	return 0;
 }
 
@@ -660,6 +660,8 @@ staged_key_one(const struct store_staged *e, void *arg)
 	size_t n = 0, i;
 	bool hit = false;
 
+	/* An index list depends on what the staged writes took out of it as much as on what they put in. */
+	store_staged_read(m->t, e);
 	if (e->deleted)
 		return 0;
 	if ((m->rc = store_rec_parse(e->rec, e->rec_len, &r)) != STORE_OK ||
@@ -680,13 +682,11 @@ staged_key_one(const struct store_staged *e, void *arg)
 
 /* Adds the staged entries from *next on that are newer than seq (all when seq is 0); -1 on ENOMEM. */
 static int
-add_staged(struct store_txn *t, struct results *res, struct staged_keys *sk, size_t *next, uint64_t seq)
+add_staged(struct results *res, struct staged_keys *sk, size_t *next, uint64_t seq)
 {
-	for (; *next < sk->l.n && (seq == 0 || sk->l.v[*next]->seq > seq); ++*next) {
-		store_staged_read(t, sk->l.v[*next]);
+	for (; *next < sk->l.n && (seq == 0 || sk->l.v[*next]->seq > seq); ++*next)
 		if (results_add(res, sk->l.v[*next]->uid, sk->l.v[*next]->uid_len) != 0)
 			return -1;
-	}
 	return 0;
 }
 
@@ -745,14 +745,14 @@ store_index_uids(struct store_txn *t, enum store_index idx, const char *text, ui
 		if (store_staged_get(t->s, (const char *)v.mv_data + 8, v.mv_size - 8) != NULL)
 			continue;
 		/* Keyed lists are newest first: staged entries created after this one go before it. */
-		if ((!all && add_staged(t, &res, &sk, &next, ttlv_get64(v.mv_data)) != 0) ||
+		if ((!all && add_staged(&res, &sk, &next, ttlv_get64(v.mv_data)) != 0) ||
 		    results_add(&res, (uint8_t *)v.mv_data + 8, v.mv_size - 8) != 0) {
 			mrc = ENOMEM;
 			break;
 		}
 	}
 	mdb_cursor_close(c);
-	if (mrc == MDB_NOTFOUND && add_staged(t, &res, &sk, &next, 0) != 0)
+	if (mrc == MDB_NOTFOUND && add_staged(&res, &sk, &next, 0) != 0)
 		mrc = ENOMEM;
 	free(sk.l.v);
 	if (mrc != MDB_NOTFOUND) {

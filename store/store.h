@@ -88,8 +88,8 @@ const char *store_last_error(const struct store *s);
 
 /*
  * Begins a transaction. A write transaction stages its writes; committing it hands them to the group,
- * aborting it drops them (and hands back the identifiers it took). STORE_E_BUSY while another transaction
- * is open.
+ * aborting it drops them (the identifiers it took are not handed out again). STORE_E_BUSY while another
+ * transaction is open.
  */
 int store_txn_begin(struct store *s, bool write, struct store_txn **out) STORE_WUR;
 /*
@@ -130,18 +130,17 @@ int store_batch_begin(struct store *s) STORE_WUR;
 int store_batch_end(struct store *s, bool keep) STORE_WUR;
 /*
  * A point in the group to come back to: store_rollback() drops every write committed into the group
- * since store_mark() (and hands back the identifiers taken since), keeping what came before. For a
+ * since store_mark(), keeping what came before (identifiers taken since are not handed out again). For a
  * request item that fails after it wrote (its writes must not outlive its failure). A mark holds until the
  * next group commit; no transaction may be open at store_rollback(), and a mark taken inside an Undo batch
  * must be used before the batch ends.
  */
 struct store_mark {
 	const void *cs;
-	uint64_t uid, seq;
 };
 void store_mark(const struct store *s, struct store_mark *m);
 int store_rollback(struct store *s, const struct store_mark *m) STORE_WUR;
-/* True when the group holds committed writes not yet durable. */
+/* True when the group holds committed writes, or handed-out identifiers, not yet durable. */
 bool store_group_pending(const struct store *s);
 
 /* A managed object. Strings are NUL-terminated. */

@@ -98,6 +98,7 @@ struct store_cs {
 	struct store_check *checks;
 	struct store_reader *readers;
 	bool failed;			/* skipped at the group commit: something it saw had changed */
+	bool poisoned;			/* a reader could not be noted (no memory): skip it rather than risk it */
 	char conflict_uid[STORE_UID_MAX + 1];
 	size_t bytes;			/* estimate of the map space its writes take */
 };
@@ -109,7 +110,6 @@ struct store_txn {
 	bool applying;			/* internal: a group commit writing to LMDB */
 	int failed;			/* first error of a write: the commit fails with it */
 	struct store_cs *cs;		/* a write transaction's change set */
-	uint64_t uid_mark, seq_mark;	/* the group's counters at begin, restored when it aborts */
 };
 
 struct store {
@@ -129,8 +129,14 @@ struct store {
 	size_t hash_size;		/* a power of two (0: no table yet) */
 	size_t nstaged;
 	size_t group_bytes;
-	bool counters_read;		/* uid_next and seq_next hold the durable counters plus the group's */
+	/*
+	 * Identifiers are handed out in memory and never taken back, not even from a write that is dropped:
+	 * a client may have seen one (an undone batch's items carry theirs). The group commit makes the
+	 * counter durable, with or without other writes.
+	 */
+	bool counters_read;		/* uid_last and seq_last hold the durable counters plus the group's */
 	uint64_t uid_last, seq_last;	/* last identifier and (provisional) sequence handed out */
+	uint64_t uid_durable;		/* the identifier counter as the store held it when read */
 	/* Savepoint of an Undo batch (store_batch_begin): change sets after batch_mark are the batch's. */
 	bool batch;
 	struct store_mark batch_mark;
