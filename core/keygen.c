@@ -1151,7 +1151,8 @@ child_fds(int fd, int exe_fd)
 		return -1;
 	if (move_fd(hi_fd, 3, false) != 0 || move_fd(hi_exe, 4, true) != 0)
 		return -1;
-	if ((null = open("/dev/null", O_RDWR | O_CLOEXEC)) != -1) {
+	/* Not close-on-exec: it may land on 0, 1 or 2 itself (a parent with closed stdio). */
+	if ((null = open("/dev/null", O_RDWR)) != -1) {
 		(void)dup2(null, 0);
 		(void)dup2(null, 1);
 	}
@@ -1291,7 +1292,8 @@ open_self(char **cause)
 		return -1;
 	}
 	path[n] = '\0';
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+	/* O_PATH: exec needs no read permission, and the file may have been replaced since (an upgrade). */
+	if ((fd = open(path, O_PATH | O_CLOEXEC)) == -1) {
 		*cause = kg_strdup_printf("cannot open this program's binary %s for the key generation workers: %s",
 		    path, strerror(errno));
 		return -1;

@@ -387,7 +387,11 @@ server_open_store(struct server *srv)
 	o.map_size = (size_t)c->map_size;
 	o.max_map_size = (size_t)c->max_map_size;
 	o.sync = c->sync == CONFIG_SYNC_RELAXED ? STORE_SYNC_RELAXED : STORE_SYNC_FULL;
-	o.group_commit = c->group_commit;
+	/*
+	 * The store always stages: the engine makes the group durable once per loop iteration, or after each
+	 * request item when store.group_commit is off, so that a failed item's writes can always be dropped.
+	 */
+	o.group_commit = true;
 	if (store_open(&o, &srv->store, &cause) != 0) {
 		log_warnx("store %s: %s", c->path, cause ? cause : "?");
 		free(cause);

@@ -120,7 +120,7 @@ access_policy_new(const struct kmipd_config *cfg, struct access_policy **out, ch
 		qsort(p->admins, p->nadmins, sizeof(*p->admins), cmp_str);
 	if (a->shares.count > 0 && (p->shares = calloc(a->shares.count, sizeof(*p->shares))) == NULL)
 		goto nomem;
-	for (i = 0; i < a->shares.count; i++, p->nshares++) {
+	for (i = 0; i < a->shares.count; i++) {
 		const char *e = a->shares.items[i], *c1 = strchr(e, ':'), *c2 = c1 != NULL ? strchr(c1 + 1, ':') : NULL;
 		struct share *sh = &p->shares[i];
 
@@ -129,6 +129,7 @@ access_policy_new(const struct kmipd_config *cfg, struct access_policy **out, ch
 				*cause = NULL;
 			goto fail;
 		}
+		p->nshares++;	/* so that what it holds is freed, even half made */
 		if ((sh->owner = strndup(e, (size_t)(c1 - e))) == NULL ||
 		    (sh->group = strndup(c1 + 1, (size_t)(c2 - c1 - 1))) == NULL ||
 		    (sh->identity = strdup(c2 + 1)) == NULL)

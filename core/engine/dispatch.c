@@ -191,6 +191,31 @@ audit_item(struct session *s, unsigned version, const char *operation, const str
 	audit_log(s->eng->env.audit, &ev);
 }
 
+/* A conflict while an item is committed on its own: keeps the object's identifier for the message. */
+static void
+item_conflict(void *arg, uint64_t owner, uint32_t item, const char *uid)
+{
+	(void)owner;
+	(void)item;
+	snprintf(arg, OP_UID_MAX + 1, "%s", uid);
+}
+
+/* Makes one item's writes durable now (store.group_commit off); -1 with ctx->err set when they are not. */
+static int
+item_commit(struct op_ctx *ctx)
+{
+	char uid[OP_UID_MAX + 1] = "";
+	int rc = store_group_commit(ctx->env->store, item_conflict, uid);
+
+	if (rc != STORE_OK)
+		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_GENERAL_FAILURE, "the key store could not make "
+		    "this durable (%s); nothing was changed", store_strerror(rc));
+	if (uid[0] != '\0')
+		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_GENERAL_FAILURE, "object %s was changed by "
+		    "another writer while this request ran; nothing of this item was kept: send it again", uid);
+	return 0;
+}
+
 /*
  * Writes the response to one batch item; returns 0 on success (*status_at: where its Result Status sits),
  * -1 when the item failed. fault: why its payload could not be normalised (reason 0: it could).
@@ -268,6 +293,12 @@ dispatch_item(struct op_ctx *ctx, const struct kmip_batch_item *item, const stru
 		    "the response exceeds the Maximum Response Size of %d bytes", req->max_response_size);
 		goto fail;
 	}
+	/* Without store.group_commit each item is made durable on its own, before it is answered. */
+	if (store != NULL && !ctx->env->cfg->store.group_commit && store_group_pending(store) &&
+	    item_commit(ctx) != 0) {
+		ttlv_enc_rewind(out, mark);
+		goto fail;
+	}
 	session_log(ctx->session, LOG_LEVEL_DEBUG, "%s: success", d->name);
 	audit_item(ctx->session, ctx->version, d->name, ctx, true, started);
 	return 0;
@@ -305,10 +336,12 @@ dispatch_execute(struct session *s, const struct kmip_request *req, unsigned ver
 	ctx.undo = undo;
 	/*
 	 * Undo: the batch's writes go to a savepoint, dropped whole if an item fails. Savepoints live in the
-	 * group commit; without one (store.group_commit = false, or no memory) the batch is refused before
-	 * any item runs, rather than quietly stopping at a failure with earlier items kept.
+	 * group commit; without one (store.group_commit = false: each item is durable on its own, or no
+	 * memory) the batch is refused before any item runs, rather than quietly stopping at a failure with
+	 * earlier items kept.
 	 */
-	if (undo && ((done = calloc(req->nitems, sizeof(*done))) == NULL || store_batch_begin(env->store) != 0)) {
+	if (undo && (!env->cfg->store.group_commit || (done = calloc(req->nitems, sizeof(*done))) == NULL ||
+	    store_batch_begin(env->store) != 0)) {
 		struct kmip_error err;
 
 		free(done);

@@ -216,6 +216,13 @@ engine_commit(struct engine *e)
 	int rc;
 
 	rc = store_group_commit(e->env.store, conflict_cb, e);
+	if (rc == STORE_E_BUSY) {
+		/* A transaction or an Undo batch is still open: the writes stay staged, so do the answers. */
+		log_error("bug: group commit with a store transaction open; trying again");
+		if (e->env.schedule_commit != NULL)
+			e->env.schedule_commit(e->env.schedule_arg);
+		return rc;
+	}
 	if (rc != 0)
 		log_error("store: group commit failed: %s (%s); the requests that waited for it are answered with "
 		    "a failure", store_strerror(rc), store_last_error(e->env.store));

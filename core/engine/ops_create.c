@@ -871,9 +871,15 @@ rekey_attrs(struct op_ctx *ctx, const struct store_object *old, const struct ttl
 			when = was->v.i64;
 		else if (offset != NULL && tag == KMIP_TAG_ACTIVATION_DATE)
 			when = act;
-		else if (offset != NULL && was != NULL && old_act != NULL)
-			when = act + (was->v.i64 - old_act->v.i64);
-		else
+		else if (offset != NULL && was != NULL && old_act != NULL) {
+			/* The old dates are whatever a client once set: refuse rather than overflow. */
+			if (__builtin_sub_overflow(was->v.i64, old_act->v.i64, &when) ||
+			    __builtin_add_overflow(act, when, &when)) {
+				kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "the dates of %s are too far "
+				    "apart to shift by the Offset", old->uid);
+				return NULL;
+			}
+		} else
 			continue;
 		if (attrs_set_date(ctx->arena, attrs, tag, when) != 0) {
 			ops_nomem(ctx);

@@ -295,8 +295,9 @@ fx_setup(void **state, const struct fx_opts *opts)
 	so.map_size = 1024 * 1024;
 	so.max_map_size = 64 * 1024 * 1024;
 	so.sync = STORE_SYNC_RELAXED;
-	so.group_commit = !opts->no_group_commit;
-	f->cfg->store.group_commit = so.group_commit;
+	/* As kmipd opens it: the store stages, and the engine commits per loop iteration or per item. */
+	so.group_commit = true;
+	f->cfg->store.group_commit = !opts->no_group_commit;
 	if (store_open(&so, &f->store, &cause) != 0)
 		goto fail;
 	if (opts->keygen) {
@@ -5668,6 +5669,23 @@ test_response_too_large_keeps_nothing(void **state)
 	}
 }
 
+/*
+ * Without group commit each item is made durable on its own once it has succeeded, before its answer (the
+ * answer comes at once, nothing waits), and a failed one still keeps nothing.
+ */
+static void
+test_response_too_large_keeps_nothing_alone(void **state)
+{
+	struct fx *f = *state;
+
+	test_response_too_large_keeps_nothing(state);
+	assert_int_equal(submit_create(f, &f->alice, "alone"), ENGINE_DONE);
+	expect_ok(take_delivered(f, &f->alice), 0);
+	assert_false(store_group_pending(f->store));
+	assert_false(f->commit_due);
+	assert_true(name_exists(f, &f->alice, V21, "alone"));
+}
+
 /* Runs the tests (argv[1]: a name filter); as KEYGEN_WORKER_NAME, a key-generation worker. */
 int
 main(int argc, char **argv)
@@ -5732,6 +5750,8 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_failed_encrypt_charges_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rekey_key_pair_destroyed, setup_keygen, teardown),
 		cmocka_unit_test_setup_teardown(test_response_too_large_keeps_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_response_too_large_keeps_nothing_alone, setup_no_group_commit,
+		    teardown),
 	};
 
 	/* The key-generation workers keygen_start() makes are this program again. */
