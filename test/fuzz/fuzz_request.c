@@ -10,8 +10,9 @@
  * messages handled in order, as on one connection; a malformed one ends the input the way the server ends
  * a connection (an Invalid Message response, then nothing more is read). Each input starts from an empty
  * store, so an input behaves the same alone as in a run (a crash reproduces from its file) and object
- * identifiers are predictable ("1", "2", ... in creation order), which the seed corpus relies on. (An
- * input that committed nothing leaves the store empty, so the next one reuses it.)
+ * identifiers are predictable ("1", "2", ... in the order they are taken; a failed Create takes one too),
+ * which the seed corpus relies on. (An input that committed nothing leaves the store empty, so the next one
+ * reuses it.)
  *
  * Environment: KMIPD_FUZZ_LOG=1 keeps the server's log lines (off by default: formatting still runs, the
  * lines go to /dev/null); KMIPD_FUZZ_DIR sets where the temporary store lives (default /dev/shm, else /tmp).
