@@ -1,7 +1,12 @@
-# store: the LMDB object store (records, indexes, Locate, group commit, hot backup).
-STORE_SRCS := store/store.c store/group.c store/record.c store/locate.c store/backup.c
+# store: the LMDB object store (records, indexes, Locate, group commit, hot backup), and the master key on a
+# PKCS#11 token (p11.c).
+STORE_SRCS := store/store.c store/group.c store/record.c store/locate.c store/backup.c store/p11.c
 ALL_SRCS += $(STORE_SRCS)
 $(BUILD)/libstore.a: $(patsubst %.c,$(BUILD)/%.o,$(STORE_SRCS))
+
+# p11-kit's pkcs11.h, a header only: modules are loaded with dlopen, nothing links libp11-kit.
+P11_CFLAGS = $(shell $(PKG_CONFIG) --cflags p11-kit-1)
+$(BUILD)/store/p11.o: override CFLAGS += $(P11_CFLAGS)
 
 ALL_SRCS += test/unit/test_store.c test/unit/test_store_crash.c
 TEST_BINS += $(BUILD)/test/test_store $(BUILD)/test/test_store_crash
