@@ -6,7 +6,7 @@ $(BUILD)/libstore.a: $(patsubst %.c,$(BUILD)/%.o,$(STORE_SRCS))
 
 # p11-kit's pkcs11.h, a header only: modules are loaded with dlopen, nothing links libp11-kit.
 P11_CFLAGS = $(shell $(PKG_CONFIG) --cflags p11-kit-1)
-$(BUILD)/store/p11.o: override CFLAGS += $(P11_CFLAGS)
+$(BUILD)/store/p11.o $(BUILD)/test/unit/test_p11.o: override CFLAGS += $(P11_CFLAGS)
 
 ALL_SRCS += test/unit/test_store.c test/unit/test_store_crash.c
 TEST_BINS += $(BUILD)/test/test_store $(BUILD)/test/test_store_crash
@@ -14,6 +14,12 @@ $(BUILD)/test/test_store: $(BUILD)/test/unit/test_store.o $(BUILD)/libtestutil.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
 $(BUILD)/test/test_store_crash: $(BUILD)/test/unit/test_store_crash.o $(BUILD)/libtestutil.a $(BUILD)/libstore.a \
 		$(BUILD)/libproto.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
+
+# Against a real SoftHSM2 token (Debian softhsm2), made afresh in a temporary folder for each test.
+ALL_SRCS += test/unit/test_p11.c
+TEST_BINS += $(BUILD)/test/test_p11
+$(BUILD)/test/test_p11: $(BUILD)/test/unit/test_p11.o $(BUILD)/libtestutil.a $(BUILD)/libstore.a $(BUILD)/libproto.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
 
 # Benchmark (not a test): make bench-store BENCH_STORE_ARGS="-n 100000"
