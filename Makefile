@@ -113,7 +113,8 @@ conformance: deps
 run: deps
 	$(MAKE) --no-print-directory all
 	@etc/mkcerts.sh $(STATE)/certs >/dev/null
-	./kmipd -f -o store.path=\"$(STATE)/store\" \
+	@[ -f $(STATE)/master.key ] || ./kmipctl master-key create $(STATE)/master.key
+	./kmipd -f -o store.path=\"$(STATE)/store\" -o store.master_key_file=\"$(STATE)/master.key\" \
 		-o tls.cert_file=\"$(STATE)/certs/server.crt\" -o tls.key_file=\"$(STATE)/certs/server.key\" \
 		-o tls.clients_ca_cert_file=\"$(STATE)/certs/ca.crt\" $(RUNFLAGS)
 

@@ -181,6 +181,32 @@ static const struct key keys[] = {
 	  .choices = store_syncs, .help = "full: fsync every commit; relaxed: no fsync of the meta page" },
 	{ .name = "store.group_commit", .type = T_BOOL, .offset = OFF_BOOL(store.group_commit), .def = true,
 	  .help = "commit the writes of one loop iteration together" },
+	{ .name = "store.encryption", .type = T_BOOL, .offset = OFF_BOOL(store.encryption), .def = true,
+	  .help = "seal key material at rest under a master key (false only for stores never encrypted)" },
+	{ .name = "store.master_key_file", .type = T_STR, .flags = K_RELOAD, .offset = OFF_STR(store.master_key_file),
+	  .help = "file of the 32-byte master key (mode 0600 or stricter)" },
+	{ .name = "store.master_key_credential", .type = T_STR, .flags = K_RELOAD,
+	  .offset = OFF_STR(store.master_key_credential),
+	  .help = "systemd credential holding the master key (LoadCredentialEncrypted=)" },
+	{ .name = "store.pkcs11_module", .type = T_STR, .flags = K_RELOAD, .offset = OFF_STR(store.pkcs11_module),
+	  .help = "PKCS#11 module whose token holds the master key" },
+	{ .name = "store.pkcs11_token", .type = T_STR, .flags = K_RELOAD, .offset = OFF_STR(store.pkcs11_token),
+	  .help = "label of the token" },
+	{ .name = "store.pkcs11_key", .type = T_STR, .flags = K_RELOAD, .offset = OFF_STR(store.pkcs11_key),
+	  .defstr = "kmipd-master", .help = "label of the master key on the token" },
+	{ .name = "store.pkcs11_pin_file", .type = T_STR, .flags = K_RELOAD, .offset = OFF_STR(store.pkcs11_pin_file),
+	  .help = "file holding the token's user PIN, or credential:NAME" },
+	{ .name = "store.previous_master_key_file", .type = T_STR, .flags = K_RELOAD,
+	  .offset = OFF_STR(store.previous_master_key_file),
+	  .help = "rotation: the master key file the data keys are wrapped under until now" },
+	{ .name = "store.previous_master_key_credential", .type = T_STR, .flags = K_RELOAD,
+	  .offset = OFF_STR(store.previous_master_key_credential),
+	  .help = "rotation: the credential of the previous master key" },
+	{ .name = "store.pkcs11_previous_key", .type = T_STR, .flags = K_RELOAD,
+	  .offset = OFF_STR(store.pkcs11_previous_key), .help = "rotation: label of the previous key on the token" },
+	{ .name = "store.reseal_batch", .type = T_UINT, .flags = K_RELOAD, .offset = OFF_UINT(store.reseal_batch),
+	  .def = 256, .min = 1, .max = 65536,
+	  .help = "records re-encrypted per loop iteration after a data key rotation" },
 
 	{ .name = "keygen.workers", .type = T_UINT, .offset = OFF_UINT(keygen.workers), .def = 2,
 	  .min = 1, .max = 64, .help = "key generation worker processes" },
@@ -1092,6 +1118,42 @@ invalid(const struct load *ld, const char *name,
 	free(msg);
 }
 
+/* Checks that encryption has at most one master key source and a rotation at most one previous key. */
+static int
+check_master_key(const struct load *ld, const struct kmipd_config *cfg, char **cause)
+{
+	const struct config_store *st = &cfg->store;
+	int sources = (st->master_key_file != NULL) + (st->master_key_credential != NULL) +
+	    (st->pkcs11_module != NULL);
+	int previous = (st->previous_master_key_file != NULL) + (st->previous_master_key_credential != NULL) +
+	    (st->pkcs11_previous_key != NULL);
+
+	/* No source at all is for the start to refuse (kmipd -t says so too): the defaults have none. */
+	if (!st->encryption)
+		return 0;
+	if (sources > 1) {
+		invalid(ld, st->master_key_file != NULL ? "store.master_key_file" : "store.master_key_credential",
+		    cause, "more than one master key source is set: keep one of store.master_key_file, "
+		    "store.master_key_credential and store.pkcs11_module");
+		return -1;
+	}
+	if (previous > 1) {
+		invalid(ld, "store.previous_master_key_file", cause, "more than one previous master key is set");
+		return -1;
+	}
+	if (st->pkcs11_previous_key != NULL && st->pkcs11_module == NULL) {
+		invalid(ld, "store.pkcs11_previous_key", cause, "store.pkcs11_previous_key is a key on the token "
+		    "of store.pkcs11_module, which is not set");
+		return -1;
+	}
+	if (st->pkcs11_module != NULL && (st->pkcs11_token == NULL || st->pkcs11_pin_file == NULL)) {
+		invalid(ld, "store.pkcs11_module", cause, "a PKCS#11 master key needs store.pkcs11_token and "
+		    "store.pkcs11_pin_file");
+		return -1;
+	}
+	return 0;
+}
+
 /* Checks what single keys cannot: combinations. Returns 0, or -1 with *cause. */
 static int
 validate(const struct kmipd_config *cfg, const struct load *ld, char **cause)
@@ -1123,6 +1185,8 @@ validate(const struct kmipd_config *cfg, const struct load *ld, char **cause)
 		    "must present a certificate from a CA named there");
 		return -1;
 	}
+	if (check_master_key(ld, cfg, cause) != 0)
+		return -1;
 	if (cfg->store.map_size > cfg->store.max_map_size) {
 		const struct origin *o = &ld->origin[find_key("store.map_size") - keys];
 

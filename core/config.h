@@ -97,6 +97,17 @@ struct config_store {
 	uint64_t max_map_size;			/* >= map_size */
 	enum config_store_sync sync;
 	bool group_commit;
+	bool encryption;
+	char *master_key_file;			/* (R) one master key source when encryption is on */
+	char *master_key_credential;		/* (R) */
+	char *pkcs11_module;			/* (R) */
+	char *pkcs11_token;			/* (R) */
+	char *pkcs11_key;			/* (R) */
+	char *pkcs11_pin_file;			/* (R) a file, or credential:NAME */
+	char *previous_master_key_file;		/* (R) at most one previous key: a rotation */
+	char *previous_master_key_credential;	/* (R) */
+	char *pkcs11_previous_key;		/* (R) */
+	unsigned int reseal_batch;		/* (R) records re-encrypted per loop iteration */
 };
 
 struct config_keygen {

@@ -5,6 +5,7 @@
  *   kmipctl dump [-x] [-s] [FILE]    decode TTLV messages (binary or hex) and print them as trees
  *   kmipctl backup STORE DEST        consistent, compacted copy of a store, safe while kmipd runs
  *   kmipctl hash-password USER       an access.credentials entry for the password read from stdin
+ *   kmipctl master-key | recovery-key | data-key | keys | encrypt    the store's keys (kmipctl_keys.c)
  */
 #include <ctype.h>
 #include <errno.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 
 #include "core/engine/access.h"
+#include "core/kmipctl.h"
 #include "proto/decode.h"
 #include "proto/names.h"
 #include "proto/ttlv.h"
@@ -43,6 +45,17 @@ static const struct command commands[] = {
 	    "\t\tsafe while kmipd runs (a read-only transaction of its own)" },
 	{ "hash-password", cmd_hash_password, "USER",
 	    "read a password (one line) from stdin and print the access.credentials entry for USER" },
+	{ "master-key", cmd_master_key, "create FILE | create --pkcs11 [-c CONFIG]",
+	    "write a new random master key into FILE (mode 0600, never over an existing file), or make the\n"
+	    "\t\tnon-extractable AES key named by store.pkcs11_* on the token" },
+	{ "recovery-key", cmd_recovery_key, "create [-c CONFIG]",
+	    "make the store's offline recovery key and print it once (it replaces an earlier one)" },
+	{ "data-key", cmd_data_key, "rotate [-c CONFIG]",
+	    "add a new data key; kmipd re-encrypts the records under it in the background after SIGHUP" },
+	{ "keys", cmd_keys, "[-c CONFIG]", "show whether the store is encrypted, and under which keys" },
+	{ "encrypt", cmd_encrypt, "[-c CONFIG] [--recovery FILE]",
+	    "with kmipd stopped: encrypt a store kept in clear, or finish a re-encryption, in durable batches;\n"
+	    "\t\t--recovery opens the store with the recovery key and re-wraps it under the config's master key" },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "core/config.h"
+#include "core/masterkey.h"
 #include "core/keygen.h"
 #include "core/log.h"
 #include "core/server.h"
@@ -169,6 +170,7 @@ main(int argc, char **argv)
 	struct server srv;
 	const char *path = NULL;
 	char *cause = NULL;
+	const char *what = "";
 	size_t noverrides = 0;
 	bool foreground = false, check = false, verbose = false;
 	int ch, status, ready = -1;
@@ -225,9 +227,17 @@ main(int argc, char **argv)
 			config_free(cfg);
 			return 1;
 		}
+		if (masterkey_check(&cfg->store, &what, &cause) != 0) {
+			fprintf(stderr, "kmipd: %s: store %s: %s\n", path != NULL ? path : "defaults", cfg->store.path,
+			    cause ? cause : "master key");
+			free(cause);
+			config_free(cfg);
+			return 1;
+		}
 		if (verbose)
 			config_dump(stdout, cfg);
-		fprintf(stderr, "kmipd: %s: configuration OK\n", path != NULL ? path : "embedded defaults");
+		fprintf(stderr, "kmipd: %s: configuration OK (%s)\n", path != NULL ? path : "embedded defaults",
+		    what);
 		config_free(cfg);
 		return 0;
 	}

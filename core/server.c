@@ -286,6 +286,40 @@ shutdown_timer_cb(evutil_socket_t fd, short what, void *arg)
 	event_base_loopexit(srv->base, NULL);
 }
 
+static void server_check_reseal(struct server *srv);
+
+/*
+ * Reads the keyring again with the master key of the new config: a new master key (with the previous one
+ * named) re-wraps the data keys; a data or recovery key added by kmipctl is picked up. The store then uses
+ * the new keys, whatever happens to the rest of the reload.
+ */
+static int
+server_reload_keys(struct server *srv, const struct kmipd_config *next, char **cause)
+{
+	struct masterkey nk;
+
+	if (!masterkey_changed(&srv->cfg->store, &next->store)) {
+		if (store_keys_reload(srv->store, srv->keys.master, srv->keys.previous, cause) != 0)
+			return -1;
+		server_check_reseal(srv);
+		return 0;
+	}
+	if (masterkey_load(&next->store, NULL, &nk, cause) != 0)
+		return -1;
+	if (store_keys_reload(srv->store, nk.master, nk.previous, cause) != 0) {
+		masterkey_free(&nk);
+		return -1;
+	}
+	masterkey_free(&srv->keys);
+	srv->keys = nk;
+	if (nk.master != NULL)
+		log_warnx("store: master key now %s%s%s", store_kek_describe(nk.master),
+		    nk.previous != NULL ? "; the data keys are no longer wrapped under " : "",
+		    nk.previous != NULL ? store_kek_describe(nk.previous) : "");
+	server_check_reseal(srv);
+	return 0;
+}
+
 /*
  * SIGHUP: loads the config again and rebuilds the TLS context. Nothing is applied unless all of it
  * succeeded; keys that need a restart keep their running values. Existing connections keep their TLS
@@ -321,6 +355,10 @@ server_reload(struct server *srv)
 	/* Reopened even when unchanged, so logrotate can move the file away before SIGHUP. */
 	if (audit_open(next->audit.file, next->audit.syslog, &audit, &cause) != 0) {
 		log_warnx("reload failed, keeping the running configuration: %s", cause ? cause : "?");
+		goto out;
+	}
+	if (srv->store != NULL && server_reload_keys(srv, next, &cause) != 0) {
+		log_warnx("reload failed, keeping the running configuration and master key: %s", cause ? cause : "?");
 		goto out;
 	}
 	tls_config_from(&t, next);
@@ -372,7 +410,67 @@ schedule_commit(void *arg)
 	event_active(srv->commit_ev, EV_TIMEOUT, 0);
 }
 
-/* Opens the store described by the config. */
+/* Logs the progress of a migration about every 5%. */
+static void
+migrate_progress(void *arg, uint64_t done, uint64_t total)
+{
+	uint64_t *last = arg;
+
+	if (total == 0 || (done < total && (done - *last) * 20 < total))
+		return;
+	*last = done;
+	log_info("store: encrypting records: %llu of %llu", (unsigned long long)done, (unsigned long long)total);
+}
+
+/* One batch of re-encryption after a data key rotation; runs again next iteration until done. */
+static void
+reseal_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+	struct store_reseal_progress p;
+	struct timeval next = { 0, 0 };
+	char *cause = NULL;
+
+	(void)fd;
+	(void)what;
+	if (srv->stopping) {
+		srv->resealing = false;
+		return;
+	}
+	if (store_reseal(srv->store, srv->cfg->store.reseal_batch, &p, &cause) != 0) {
+		/* Nothing is lost: records stay readable under their old data key. Try again in a second. */
+		log_warnx("store: re-encryption paused: %s", cause ? cause : "?");
+		free(cause);
+		next.tv_sec = 1;
+		event_add(srv->reseal_ev, &next);
+		return;
+	}
+	if (p.resealed > 0)
+		schedule_commit(srv);
+	if (p.done) {
+		srv->resealing = false;
+		log_info("store: every record is sealed under the current data key; older data keys retired");
+		return;
+	}
+	event_add(srv->reseal_ev, &next);
+}
+
+/* Starts the background re-encryption when the keyring holds more than one data key. */
+static void
+server_check_reseal(struct server *srv)
+{
+	struct store_key_status ks;
+	struct timeval now = { 0, 0 };
+
+	if (srv->resealing || store_key_status(srv->store, &ks) != 0 || ks.data_keys <= 1)
+		return;
+	log_info("store: %u data keys: re-encrypting records under data key %u in the background", ks.data_keys,
+	    (unsigned)ks.current_data_key);
+	srv->resealing = true;
+	event_add(srv->reseal_ev, &now);
+}
+
+/* Opens the store described by the config: keys, migration of a clear store, then the engine. */
 int
 server_open_store(struct server *srv)
 {
@@ -380,13 +478,16 @@ server_open_store(struct server *srv)
 	struct engine_env env;
 	struct store_options o;
 	struct store_stats st;
+	struct store_key_status ks;
+	uint64_t last = 0;
 	char *cause = NULL;
 
-	store_options_init(&o);
-	o.path = c->path;
-	o.map_size = (size_t)c->map_size;
-	o.max_map_size = (size_t)c->max_map_size;
-	o.sync = c->sync == CONFIG_SYNC_RELAXED ? STORE_SYNC_RELAXED : STORE_SYNC_FULL;
+	if (masterkey_load(c, NULL, &srv->keys, &cause) != 0) {
+		log_warnx("store %s: master key: %s", c->path, cause ? cause : "?");
+		free(cause);
+		return -1;
+	}
+	masterkey_store_options(c, &srv->keys, &o);
 	/*
 	 * The store always stages: the engine makes the group durable once per loop iteration, or after each
 	 * request item when store.group_commit is off, so that a failed item's writes can always be dropped.
@@ -397,11 +498,38 @@ server_open_store(struct server *srv)
 		free(cause);
 		return -1;
 	}
+	if (store_key_status(srv->store, &ks) != 0) {
+		log_warnx("store %s: %s", c->path, store_last_error(srv->store));
+		return -1;
+	}
+	if (ks.clear_pages) {
+		log_warnx("store %s: encrypting the records of a store kept in clear until now, before serving",
+		    c->path);
+		if (store_migrate(&srv->store, &o, migrate_progress, &last, &cause) != 0) {
+			log_warnx("store %s: encryption stopped: %s; nothing is lost, start again to go on", c->path,
+			    cause ? cause : "?");
+			free(cause);
+			return -1;
+		}
+		log_warnx("store %s: encrypted and compacted; backups made before still hold keys in clear: "
+		    "destroy them", c->path);
+	}
+	if (ks.encrypted && !ks.recovery)
+		log_warnx("store %s: no recovery key: if the master key is lost, so are the keys (kmipctl "
+		    "recovery-key create)", c->path);
 	if (store_stat(srv->store, &st) == 0)
-		log_info("store %s: %llu objects, map %llu MiB (max %llu MiB), sync %s%s", c->path,
+		log_info("store %s: %llu objects, map %llu MiB (max %llu MiB), sync %s%s, %s", c->path,
 		    (unsigned long long)st.objects, (unsigned long long)(st.map_size >> 20),
 		    (unsigned long long)(st.max_map_size >> 20), c->sync == CONFIG_SYNC_RELAXED ? "relaxed" : "full",
-		    c->group_commit ? ", group commit" : "");
+		    c->group_commit ? ", group commit" : "",
+		    ks.encrypted ? "key material encrypted" : "key material in clear (store.encryption = false)");
+	if (ks.encrypted)
+		log_info("store %s: master key: %s", c->path, store_kek_describe(srv->keys.master));
+	if ((srv->reseal_ev = event_new(srv->base, -1, 0, reseal_cb, srv)) == NULL) {
+		log_warnx("cannot set up the re-encryption event");
+		return -1;
+	}
+	server_check_reseal(srv);
 	if (keygen_start(srv->base, srv->cfg->keygen.workers, srv->cfg->keygen.pool_size, srv->cfg->keygen.timeout,
 	    &srv->keygen, &cause) != 0) {
 		log_warnx("key generation workers: %s", cause ? cause : "?");
@@ -550,12 +678,15 @@ server_free(struct server *srv)
 		keygen_free(srv->keygen);
 	if (srv->commit_ev != NULL)
 		event_free(srv->commit_ev);
+	if (srv->reseal_ev != NULL)
+		event_free(srv->reseal_ev);
 	if (srv->store != NULL) {
 		/* Connections are gone, so nothing waits for a pending group: make it durable anyway. */
 		if (store_group_commit(srv->store, NULL, NULL) != 0)
 			log_warnx("store: final commit failed: %s", store_last_error(srv->store));
 		store_close(srv->store);
 	}
+	masterkey_free(&srv->keys);
 	tls_server_free(srv->tls);
 	audit_close(srv->audit);
 	access_policy_free(srv->policy);

@@ -13,6 +13,7 @@
 #include <event2/event.h>
 
 #include "core/config.h"
+#include "core/masterkey.h"
 #include "core/log.h"
 
 struct access_policy;
@@ -57,6 +58,9 @@ struct server {
 	struct event *accept_retry;
 	struct event *shutdown_timer;
 	struct store *store;
+	struct masterkey keys;		/* the store's master key (and previous one), kept while it is open */
+	struct event *reseal_ev;	/* re-encrypts a batch of records per loop iteration after a rotation */
+	bool resealing;
 	struct keygen *keygen;
 	struct audit *audit;		/* NULL: no audit trail */
 	struct access_policy *policy;	/* access.* parsed; rebuilt on reload */

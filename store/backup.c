@@ -156,3 +156,66 @@ fail:
 	free(final);
 	return err;
 }
+
+/* Replaces the data file with a compacted copy and reopens the store: see store.h. */
+int
+store_compact(struct store **sp, const struct store_options *o, char **cause)
+{
+	struct store *s = *sp;
+	char *tmp = NULL, *final = NULL;
+	int fd = -1, dfd, rc, err = STORE_E_IO;
+
+	if (s->open || store_group_pending(s)) {
+		store_set_cause(cause, "%s: cannot compact with writes pending", s->path);
+		return STORE_E_BUSY;
+	}
+	if (asprintf(&tmp, "%s/data.mdb.compact", s->path) < 0 || asprintf(&final, "%s/data.mdb", s->path) < 0) {
+		store_set_cause(cause, "out of memory");
+		free(tmp);
+		return STORE_E_NOMEM;
+	}
+	(void)unlink(tmp);	/* left by an interrupted compaction: the data file is still the old one */
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) == -1) {
+		store_set_cause(cause, "%s: %s", tmp, strerror(errno));
+		goto fail;
+	}
+	if ((rc = mdb_env_copyfd2(s->env, fd, MDB_CP_COMPACT)) != 0) {
+		store_set_cause(cause, "%s: compacting copy failed: %s", s->path, mdb_strerror(rc));
+		goto fail;
+	}
+	if (fsync(fd) != 0 || close(fd) != 0) {
+		fd = -1;
+		store_set_cause(cause, "%s: %s", tmp, strerror(errno));
+		goto fail;
+	}
+	fd = -1;
+	store_close(s);
+	*sp = NULL;
+	/* A kill before the rename leaves the old file (compacted again next time); after it, the copy. */
+	if (rename(tmp, final) != 0) {
+		store_set_cause(cause, "%s: %s", final, strerror(errno));
+		goto reopen;
+	}
+	if ((dfd = open(o->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1) {
+		(void)fsync(dfd);
+		close(dfd);
+	}
+	err = STORE_OK;
+reopen:
+	free(tmp);
+	free(final);
+	tmp = final = NULL;
+	if ((rc = store_open(o, sp, err == STORE_OK ? cause : NULL)) != STORE_OK)
+		return rc;
+	if (err != STORE_OK)
+		return err;
+	return store_clear_pages_done(*sp, cause);
+fail:
+	if (fd != -1)
+		close(fd);
+	if (tmp != NULL)
+		(void)unlink(tmp);
+	free(tmp);
+	free(final);
+	return err;
+}

@@ -294,6 +294,8 @@ store_txn_begin(struct store *s, bool write, struct store_txn **out)
 	*out = NULL;
 	if (s->open)
 		return STORE_E_BUSY;
+	if (write && s->read_only)
+		return STORE_E_READONLY;
 	if (s->want_grow)
 		(void)store_grow(s, false);
 	if (write && (cs = calloc(1, sizeof(*cs))) == NULL)
@@ -520,7 +522,7 @@ store_put(struct store_txn *t, const struct store_object *o)
 	e->uid_len = uid_len;
 	memcpy(e->uid, o->uid, uid_len);
 	/* Encoded once, checked whole (the record and its index keys) so that applying it cannot refuse it. */
-	if ((rc = store_rec_encode(o, seq, &e->rec, &e->rec_len)) != STORE_OK ||
+	if ((rc = store_rec_encode(t->s, o, seq, &e->rec, &e->rec_len)) != STORE_OK ||
 	    (rc = store_rec_parse(e->rec, e->rec_len, &r)) != STORE_OK ||
 	    (rc = store_rec_ientries(&r, t->s->maxkey, &ie, &nie)) != STORE_OK) {
 		staged_free(e);
@@ -593,7 +595,7 @@ get_object(struct store_txn *t, const char *uid, bool material, struct store_obj
 			return STORE_E_NOTFOUND;
 		if ((rc = store_rec_parse(e->rec, e->rec_len, &r)) != STORE_OK)
 			return rc;
-		return store_rec_to_object(&r, material, out);
+		return store_rec_to_object(t->s, &r, material, out);
 	}
 	k.mv_data = (void *)uid;
 	k.mv_size = uid_len;
@@ -603,7 +605,7 @@ get_object(struct store_txn *t, const char *uid, bool material, struct store_obj
 		snprintf(t->s->err, sizeof(t->s->err), "record %s is corrupt", uid);
 		return rc;
 	}
-	return store_rec_to_object(&r, material, out);
+	return store_rec_to_object(t->s, &r, material, out);
 }
 
 int

@@ -1,6 +1,8 @@
-# store: the LMDB object store (records, indexes, Locate, group commit, hot backup), and the master key on a
-# PKCS#11 token (p11.c).
-STORE_SRCS := store/store.c store/group.c store/record.c store/locate.c store/backup.c store/p11.c
+# store: the LMDB object store (records, indexes, Locate, group commit, hot backup), encryption at rest
+# (keys.c: the keyring and sealed records; kek.c: master and recovery keys; p11.c: a master key on a PKCS#11
+# token).
+STORE_SRCS := store/store.c store/group.c store/record.c store/locate.c store/backup.c store/kek.c store/keys.c \
+	store/p11.c
 ALL_SRCS += $(STORE_SRCS)
 $(BUILD)/libstore.a: $(patsubst %.c,$(BUILD)/%.o,$(STORE_SRCS))
 
@@ -8,8 +10,8 @@ $(BUILD)/libstore.a: $(patsubst %.c,$(BUILD)/%.o,$(STORE_SRCS))
 P11_CFLAGS = $(shell $(PKG_CONFIG) --cflags p11-kit-1)
 $(BUILD)/store/p11.o $(BUILD)/test/unit/test_p11.o: override CFLAGS += $(P11_CFLAGS)
 
-ALL_SRCS += test/unit/test_store.c test/unit/test_store_crash.c
-TEST_BINS += $(BUILD)/test/test_store $(BUILD)/test/test_store_crash
+ALL_SRCS += test/unit/test_store.c test/unit/test_store_crash.c test/unit/test_store_keys.c
+TEST_BINS += $(BUILD)/test/test_store $(BUILD)/test/test_store_crash $(BUILD)/test/test_store_keys
 $(BUILD)/test/test_store: $(BUILD)/test/unit/test_store.o $(BUILD)/libtestutil.a $(BUILD)/libstore.a $(BUILD)/libproto.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
 $(BUILD)/test/test_store_crash: $(BUILD)/test/unit/test_store_crash.o $(BUILD)/libtestutil.a $(BUILD)/libstore.a \
@@ -20,6 +22,9 @@ $(BUILD)/test/test_store_crash: $(BUILD)/test/unit/test_store_crash.o $(BUILD)/l
 ALL_SRCS += test/unit/test_p11.c
 TEST_BINS += $(BUILD)/test/test_p11
 $(BUILD)/test/test_p11: $(BUILD)/test/unit/test_p11.o $(BUILD)/libtestutil.a $(BUILD)/libstore.a $(BUILD)/libproto.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
+$(BUILD)/test/test_store_keys: $(BUILD)/test/unit/test_store_keys.o $(BUILD)/libtestutil.a $(BUILD)/libstore.a \
+		$(BUILD)/libproto.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
 
 # Benchmark (not a test): make bench-store BENCH_STORE_ARGS="-n 100000"

@@ -1,18 +1,31 @@
 /*
- * Records: a managed object serialized as one TTLV structure behind an 8-byte versioned header.
+ * Records: a managed object in three parts, so that access checks read a fixed header, Locate reads clear
+ * attributes, and the key material stays sealed until an operation needs it.
  *
- *   'K' 'S' version header-length reserved[4]
- *   Structure 0x54FF00: Unique Identifier, Owner (0x54FF01), Object Type, State, Creation Sequence
- *   (0x54FF02), Revision (0x54FF05), Material Format (0x54FF03), Key Material (0x54FF04, optional),
- *   Attributes (0x420125).
+ * Version 2 (written):
+ *   header, 48 bytes:  'K' 'S' 2 48 | flags (bit 0: sealed) 0 0 0 | Object Type | State | sharing (0) |
+ *                      Material Format | Creation Sequence (8) | Revision (8) | data key id |
+ *                      uid length (2) | owner length (2)          (all big-endian)
+ *   identity:          uid bytes, owner bytes, zero padding to 8
+ *   clear attributes:  the Attributes structure (0x420125), one TTLV item
+ *   secret part:       sealed: IV (12) | AES-256-GCM ciphertext of the key material | tag (16), under the
+ *                      data key named in the header; not sealed (store.encryption off, or a record of a
+ *                      clear store not migrated yet): the material itself. Empty when there is none.
+ * The GCM associated data binds the ciphertext to its object: data key id, Object Type, Material Format,
+ * Cryptographic Algorithm (0 when absent), uid and owner. Sequence and revision are outside it: they are
+ * filled in at commit without sealing again.
+ *
+ * Version 1 (read, from stores written before encryption; never written): 'K' 'S' 1 8 and four reserved
+ * bytes, then one Structure 0x54FF00 with Unique Identifier, Owner (0x54FF01), Object Type, State, Creation
+ * Sequence (0x54FF02), Revision (0x54FF05), Material Format (0x54FF03), Key Material (0x54FF04, in clear) and
+ * Attributes. Migration turns them into sealed version 2 records.
  *
  * The revision is the store-wide write counter at the record's last write; records written before it
  * existed read as revision 0. Sequence and revision are fixed-size values whose place parsing reports, so
  * a record encoded while staged gets its final numbers at commit without being encoded again.
  *
- * Readers skip children they do not know, so later versions can add fields. The fixed fields are read by
- * walking the encoded items in place (no allocation); only the Attributes structure is decoded into an
- * arena, and key material is copied out only when the caller asks for it.
+ * Fixed fields are read in place (no allocation); only the Attributes structure is decoded into an arena,
+ * and key material is opened only when the caller asks for it.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -70,21 +83,15 @@ raw_item(const uint8_t *p, size_t avail, struct raw_item *it)
 	return 0;
 }
 
-/* Parses a record in place; STORE_E_CORRUPT when it is malformed or of an unknown (newer) version. */
-int
-store_rec_parse(const void *data, size_t len, struct store_rec *r)
+/* Parses a version 1 record (see above) in place. */
+static int
+parse_v1(const uint8_t *p, size_t len, struct store_rec *r)
 {
-	const uint8_t *p = data;
 	struct raw_item top, it;
-	size_t off, hdr;
+	size_t off, hdr = p[3];
 	unsigned seen = 0;
 
-	memset(r, 0, sizeof(*r));
-	if (len < STORE_REC_HDR || p[0] != 'K' || p[1] != 'S')
-		return STORE_E_CORRUPT;
-	r->version = p[2];
-	hdr = p[3];
-	if (r->version == 0 || r->version > STORE_REC_VERSION || hdr < STORE_REC_HDR || hdr > len)
+	if (hdr < STORE_REC_V1_HDR || hdr > len)
 		return STORE_E_CORRUPT;
 	if (raw_item(p + hdr, len - hdr, &top) != 0 || top.tag != STAG_RECORD || top.type != TTLV_STRUCTURE)
 		return STORE_E_CORRUPT;
@@ -157,6 +164,96 @@ store_rec_parse(const void *data, size_t len, struct store_rec *r)
 	return STORE_OK;
 }
 
+/* Parses a version 2 record (see above) in place. */
+static int
+parse_v2(const uint8_t *p, size_t len, struct store_rec *r)
+{
+	struct raw_item attrs;
+	size_t off;
+
+	if (len < STORE_REC_HDR || p[3] != STORE_REC_HDR || (p[4] & ~REC_F_SEALED) != 0)
+		return STORE_E_CORRUPT;
+	r->sealed = (p[4] & REC_F_SEALED) != 0;
+	r->object_type = ttlv_get32(p + 8);
+	r->state = ttlv_get32(p + 12);
+	r->material_format = ttlv_get32(p + 20);
+	r->seq_off = 24;
+	r->seq = ttlv_get64(p + r->seq_off);
+	r->rev_off = 32;
+	r->rev = ttlv_get64(p + r->rev_off);
+	r->dek_id = ttlv_get32(p + 40);
+	r->uid_len = (size_t)p[44] << 8 | p[45];
+	r->owner_len = (size_t)p[46] << 8 | p[47];
+	if (r->uid_len == 0 || r->uid_len > STORE_UID_MAX || r->owner_len > STORE_OWNER_MAX)
+		return STORE_E_CORRUPT;
+	off = STORE_REC_HDR + r->uid_len + r->owner_len;
+	off = (off + 7) & ~(size_t)7;
+	if (off > len)
+		return STORE_E_CORRUPT;
+	r->uid = (const char *)p + STORE_REC_HDR;
+	r->owner = r->uid + r->uid_len;
+	if (raw_item(p + off, len - off, &attrs) != 0 || attrs.tag != KMIP_TAG_ATTRIBUTES ||
+	    attrs.type != TTLV_STRUCTURE)
+		return STORE_E_CORRUPT;
+	r->attrs = p + off;
+	r->attrs_len = attrs.total;
+	off += attrs.total;
+	r->material = off < len ? p + off : NULL;
+	r->material_len = len - off;
+	if (r->sealed && r->material_len > 0 && r->material_len < STORE_IV_BYTES + STORE_TAG_BYTES)
+		return STORE_E_CORRUPT;
+	return STORE_OK;
+}
+
+/* Parses a record in place; STORE_E_CORRUPT when it is malformed or of an unknown (newer) version. */
+int
+store_rec_parse(const void *data, size_t len, struct store_rec *r)
+{
+	const uint8_t *p = data;
+
+	memset(r, 0, sizeof(*r));
+	if (len < STORE_REC_V1_HDR || p[0] != 'K' || p[1] != 'S')
+		return STORE_E_CORRUPT;
+	r->version = p[2];
+	if (r->version == 1)
+		return parse_v1(p, len, r);
+	if (r->version == STORE_REC_VERSION)
+		return parse_v2(p, len, r);
+	return STORE_E_CORRUPT;
+}
+
+/* The object's Cryptographic Algorithm from the record's raw attributes, or 0. */
+static uint32_t
+rec_algorithm(const struct store_rec *r)
+{
+	struct raw_item attrs, it;
+	size_t off;
+
+	if (r->attrs == NULL || raw_item(r->attrs, r->attrs_len, &attrs) != 0)
+		return 0;
+	for (off = 0; off < attrs.len; off += it.total) {
+		if (raw_item(attrs.val + off, attrs.len - off, &it) != 0)
+			return 0;
+		if (it.tag == KMIP_TAG_CRYPTOGRAPHIC_ALGORITHM && it.type == TTLV_ENUMERATION)
+			return ttlv_get32(it.val);
+	}
+	return 0;
+}
+
+/* The object's Cryptographic Algorithm from its attributes, or 0. */
+static uint32_t
+object_algorithm(const struct store_object *o)
+{
+	const struct ttlv *c;
+
+	if (o->attrs == NULL)
+		return 0;
+	for (c = o->attrs->v.s.first; c != NULL; c = c->next)
+		if (c->tag == KMIP_TAG_CRYPTOGRAPHIC_ALGORITHM && c->type == TTLV_ENUMERATION)
+			return c->v.u32;
+	return 0;
+}
+
 /* True when the attributes carry an enumeration with this tag whose value differs from v. */
 static bool
 attr_enum_differs(const struct ttlv *attrs, uint32_t tag, uint32_t v)
@@ -195,13 +292,17 @@ object_valid(const struct store_object *o)
 }
 
 /*
- * Serializes an object with its creation sequence into a malloc'd buffer the caller wipes and frees.
- * STORE_E_INVALID for a bad object or one over STORE_RECORD_MAX.
+ * Serializes an object with its creation sequence into a malloc'd buffer the caller wipes and frees, its
+ * key material sealed under the store's current data key when the store encrypts. STORE_E_INVALID for a bad
+ * object or one over STORE_RECORD_MAX.
  */
 int
-store_rec_encode(const struct store_object *o, uint64_t seq, uint8_t **buf, size_t *len)
+store_rec_encode(struct store *s, const struct store_object *o, uint64_t seq, uint8_t **buf, size_t *len)
 {
+	struct store_aad aad;
 	struct ttlv_enc e;
+	size_t uid_len, owner_len, ident, secret, total;
+	bool sealed;
 	uint8_t *out;
 	int rc;
 
@@ -209,33 +310,28 @@ store_rec_encode(const struct store_object *o, uint64_t seq, uint8_t **buf, size
 	*len = 0;
 	if ((rc = object_valid(o)) != STORE_OK)
 		return rc;
+	uid_len = strlen(o->uid);
+	owner_len = strlen(o->owner);
+	sealed = store_sealing(s);
 	ttlv_enc_init(&e);
-	ttlv_enc_begin(&e, STAG_RECORD);
-	ttlv_enc_cstr(&e, KMIP_TAG_UNIQUE_IDENTIFIER, o->uid);
-	ttlv_enc_cstr(&e, STAG_OWNER, o->owner);
-	ttlv_enc_enum(&e, KMIP_TAG_OBJECT_TYPE, o->object_type);
-	ttlv_enc_enum(&e, KMIP_TAG_STATE, o->state);
-	ttlv_enc_long(&e, STAG_SEQ, (int64_t)seq);
-	ttlv_enc_long(&e, STAG_REV, 0);
-	ttlv_enc_enum(&e, STAG_MATERIAL_FORMAT, o->material_format);
-	if (o->material_len > 0)
-		ttlv_enc_bytes(&e, STAG_MATERIAL, o->material, o->material_len);
 	if (o->attrs != NULL)
 		ttlv_enc_item(&e, o->attrs);
 	else {
 		ttlv_enc_begin(&e, KMIP_TAG_ATTRIBUTES);
 		ttlv_enc_end(&e);
 	}
-	ttlv_enc_end(&e);
 	if (ttlv_enc_finish(&e) != 0) {
 		rc = e.error == ENOMEM ? STORE_E_NOMEM : STORE_E_INVALID;
 		goto fail;
 	}
-	if (e.len > STORE_RECORD_MAX - STORE_REC_HDR) {
+	ident = (STORE_REC_HDR + uid_len + owner_len + 7) & ~(size_t)7;
+	secret = o->material_len == 0 ? 0 : o->material_len + (sealed ? STORE_IV_BYTES + STORE_TAG_BYTES : 0);
+	total = ident + e.len + secret;
+	if (e.len > STORE_RECORD_MAX || total > STORE_RECORD_MAX) {
 		rc = STORE_E_INVALID;
 		goto fail;
 	}
-	if ((out = malloc(e.len + STORE_REC_HDR)) == NULL) {
+	if ((out = calloc(1, total)) == NULL) {
 		rc = STORE_E_NOMEM;
 		goto fail;
 	}
@@ -243,10 +339,36 @@ store_rec_encode(const struct store_object *o, uint64_t seq, uint8_t **buf, size
 	out[1] = 'S';
 	out[2] = STORE_REC_VERSION;
 	out[3] = STORE_REC_HDR;
-	memset(out + 4, 0, 4);
-	memcpy(out + STORE_REC_HDR, e.buf, e.len);
+	out[4] = sealed ? REC_F_SEALED : 0;
+	ttlv_put32(out + 8, o->object_type);
+	ttlv_put32(out + 12, o->state);
+	ttlv_put32(out + 20, o->material_format);
+	ttlv_put64(out + 24, seq);
+	out[44] = (uint8_t)(uid_len >> 8);
+	out[45] = (uint8_t)uid_len;
+	out[46] = (uint8_t)(owner_len >> 8);
+	out[47] = (uint8_t)owner_len;
+	memcpy(out + STORE_REC_HDR, o->uid, uid_len);
+	memcpy(out + STORE_REC_HDR + uid_len, o->owner, owner_len);
+	memcpy(out + ident, e.buf, e.len);
+	if (secret > 0 && !sealed)
+		memcpy(out + ident + e.len, o->material, o->material_len);
+	else if (secret > 0) {
+		aad.uid = o->uid;
+		aad.uid_len = uid_len;
+		aad.owner = o->owner;
+		aad.owner_len = owner_len;
+		aad.object_type = o->object_type;
+		aad.format = o->material_format;
+		aad.algorithm = object_algorithm(o);
+		if ((rc = store_seal(s, &aad, o->material, o->material_len, out + ident + e.len)) != STORE_OK) {
+			free(out);
+			goto fail;
+		}
+		ttlv_put32(out + 40, aad.dek_id);
+	}
 	*buf = out;
-	*len = e.len + STORE_REC_HDR;
+	*len = total;
 	ttlv_enc_free(&e);
 	return STORE_OK;
 fail:
@@ -299,10 +421,32 @@ arena_strndup(struct ttlv_arena *a, const void *p, size_t len)
 	return s;
 }
 
+/* Opens the key material of a record into m (r->material_len less IV and tag bytes when sealed). */
+static int
+rec_material(struct store *s, const struct store_rec *r, uint8_t *m)
+{
+	struct store_aad aad;
+
+	if (!r->sealed) {
+		memcpy(m, r->material, r->material_len);
+		return STORE_OK;
+	}
+	aad.uid = r->uid;
+	aad.uid_len = r->uid_len;
+	aad.owner = r->owner;
+	aad.owner_len = r->owner_len;
+	aad.object_type = r->object_type;
+	aad.format = r->material_format;
+	aad.algorithm = rec_algorithm(r);
+	aad.dek_id = r->dek_id;
+	return store_unseal(s, &aad, r->material, r->material_len, m);
+}
+
 /* Builds an object owned by one arena from a parsed record, with or without its key material. */
 int
-store_rec_to_object(const struct store_rec *r, bool with_material, struct store_object **out)
+store_rec_to_object(struct store *s, const struct store_rec *r, bool with_material, struct store_object **out)
 {
+	size_t mlen;
 	struct ttlv_arena *a;
 	struct ttlv *attrs;
 	struct store_object *o;
@@ -325,11 +469,15 @@ store_rec_to_object(const struct store_rec *r, bool with_material, struct store_
 	    (o->owner = arena_strndup(a, r->owner, r->owner_len)) == NULL)
 		goto nomem;
 	if (with_material && r->material_len > 0) {
-		if ((m = ttlv_arena_alloc(a, r->material_len)) == NULL)
+		mlen = r->sealed ? r->material_len - STORE_IV_BYTES - STORE_TAG_BYTES : r->material_len;
+		if ((m = ttlv_arena_alloc(a, mlen > 0 ? mlen : 1)) == NULL)
 			goto nomem;
-		memcpy(m, r->material, r->material_len);
-		o->material = m;
-		o->material_len = r->material_len;
+		if ((rc = rec_material(s, r, m)) != STORE_OK) {
+			ttlv_arena_free(a);
+			return rc;
+		}
+		o->material = mlen > 0 ? m : NULL;
+		o->material_len = mlen;
 	}
 	*out = o;
 	return STORE_OK;

@@ -147,6 +147,7 @@ store_options_init(struct store_options *o)
 	o->sync = STORE_SYNC_FULL;
 	o->max_readers = DEFAULT_MAX_READERS;
 	o->group_commit = true;
+	o->encryption = true;
 }
 
 /* Rounds up to a multiple of the page size, saturating. */
@@ -253,6 +254,8 @@ store_grow(struct store *s, bool force)
 	size_t used, want;
 	int rc;
 
+	if (s->read_only)
+		return false;
 	used = map_usage(s);
 	if (!force && !s->want_grow && used / GROW_PERCENT < s->map_size / 100)
 		return false;
@@ -392,12 +395,12 @@ open_dbs(struct store *s, char **cause)
 	unsigned flags;
 	int rc, i;
 
-	if ((rc = store_begin(s, NULL, 0, &txn)) != 0) {
+	if ((rc = store_begin(s, NULL, s->read_only ? MDB_RDONLY : 0, &txn)) != 0) {
 		store_set_cause(cause, "%s: cannot begin a transaction: %s", s->path, mdb_strerror(rc));
 		return -1;
 	}
 	for (i = 0; i < DB_COUNT; i++) {
-		flags = MDB_CREATE | (i >= DB_IDX_FIRST ? MDB_DUPSORT : 0);
+		flags = (s->read_only ? 0 : MDB_CREATE) | (i >= DB_IDX_FIRST ? MDB_DUPSORT : 0);
 		if ((rc = mdb_dbi_open(txn, db_names[i], flags, &s->dbi[i])) != 0) {
 			store_set_cause(cause, "%s: cannot open database %s: %s", s->path, db_names[i],
 			    mdb_strerror(rc));
@@ -418,7 +421,7 @@ open_dbs(struct store *s, char **cause)
 		    s->path, format, STORE_FORMAT);
 		goto fail;
 	}
-	if (format == 0 && store_meta_put(&t, "format", STORE_FORMAT) != STORE_OK) {
+	if (format == 0 && !s->read_only && store_meta_put(&t, "format", STORE_FORMAT) != STORE_OK) {
 		store_set_cause(cause, "%s: cannot write the store format: %s", s->path, s->err);
 		goto fail;
 	}
@@ -456,13 +459,14 @@ store_open(const struct store_options *o, struct store **out, char **cause)
 	}
 	s->group_commit = o->group_commit;
 	s->sync = o->sync;
+	s->read_only = o->read_only;
 	s->page_size = (size_t)sysconf(_SC_PAGESIZE);
 	s->map_size = round_page(o->map_size != 0 ? o->map_size : DEFAULT_MAP_SIZE, s->page_size);
 	s->max_map_size = round_page(o->max_map_size, s->page_size);
 	if (s->max_map_size < s->map_size)
 		s->max_map_size = s->map_size;
 
-	if (mkdir(s->path, 0700) != 0 && errno != EEXIST) {
+	if (!s->read_only && mkdir(s->path, 0700) != 0 && errno != EEXIST) {
 		store_set_cause(cause, "%s: cannot create the store folder: %s", s->path, strerror(errno));
 		goto fail;
 	}
@@ -493,14 +497,15 @@ store_open(const struct store_options *o, struct store **out, char **cause)
 		goto fail;
 	}
 	/* MDB_NOTLS: read transactions are not tied to a thread, so the store can reuse one. */
-	flags = MDB_NOTLS | (s->sync == STORE_SYNC_RELAXED ? MDB_NOMETASYNC : 0);
+	flags = MDB_NOTLS | (s->sync == STORE_SYNC_RELAXED ? MDB_NOMETASYNC : 0) | (s->read_only ? MDB_RDONLY : 0);
 	if ((rc = mdb_env_open(s->env, s->path, flags, 0600)) != 0) {
 		store_set_cause(cause, "%s: cannot open the store: %s", s->path, mdb_strerror(rc));
 		err = rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH || rc == MDB_CORRUPTED ?
 		    STORE_E_CORRUPT : STORE_E_IO;
 		goto fail;
 	}
-	tighten_modes(s->path);
+	if (!s->read_only)
+		tighten_modes(s->path);
 	(void)mdb_reader_check(s->env, &dead);	/* slots of a killed process */
 	s->maxkey = (size_t)mdb_env_get_maxkeysize(s->env);
 	want = s->map_size;
@@ -516,10 +521,16 @@ store_open(const struct store_options *o, struct store **out, char **cause)
 		s->max_map_size = s->map_size;
 	if (open_dbs(s, cause) != 0)
 		goto fail;
-	(void)store_grow(s, false);
+	if ((rc = store_keys_open(s, o, cause)) != STORE_OK) {
+		err = rc;
+		goto fail;
+	}
+	if (!s->read_only)
+		(void)store_grow(s, false);
 	*out = s;
 	return STORE_OK;
 fail:
+	store_keys_free(s->keys);
 	if (s->env != NULL)
 		mdb_env_close(s->env);
 	free(s->path);
@@ -538,8 +549,9 @@ store_close(struct store *s)
 	store_group_free(s);	/* what was not committed is lost, as the caveat says */
 	if (s->rtxn != NULL)
 		mdb_txn_abort(s->rtxn);
-	if (s->sync == STORE_SYNC_RELAXED)
+	if (s->sync == STORE_SYNC_RELAXED && !s->read_only)
 		(void)mdb_env_sync(s->env, 1);	/* a clean shutdown loses nothing */
+	store_keys_free(s->keys);
 	mdb_env_close(s->env);
 	free(s->path);
 	free(s);

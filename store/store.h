@@ -18,9 +18,19 @@
  *
  * Only one store transaction is open at a time (the server is single-threaded and a request uses one).
  *
+ * Encryption at rest: the key material of every record is sealed with AES-256-GCM under a data key, bound
+ * to its object (uid, owner, object type, algorithm); the data keys are kept in the store wrapped under the
+ * master key (a file, a systemd credential or a PKCS#11 token key) and, when one was made, for an offline
+ * recovery key. What stays in clear: identifiers, owners, object types, states and every attribute (names,
+ * dates, digests, links...). A store opened without encryption keeps material in clear; one that was ever
+ * encrypted cannot be opened so.
+ *
  * Caveats:
- * - LMDB does not zero freed pages: the key material of a deleted or replaced record stays in the file
- *   until its page is reused. A compacting backup (store_backup) leaves it behind.
+ * - LMDB does not zero freed pages: the sealed material of a deleted or replaced record stays in the file
+ *   until its page is reused (harmless: it is ciphertext). A store migrated from clear ends with a
+ *   compacting copy (store_migrate), so that no page holds clear material afterwards.
+ * - A record is bound to its object, not to its version: an attacker who can write the files can put back
+ *   an older copy of a whole record (or of the whole store). Protecting against rollback is out of scope.
  * - STORE_SYNC_RELAXED (MDB_NOMETASYNC) keeps the store consistent after any crash, but an operating
  *   system crash or power loss may undo the last committed group; a killed process loses nothing.
  * - If store_group_commit() fails, no write of the group is kept: the caller must answer every request
@@ -64,8 +74,14 @@ enum store_sync {
 	STORE_SYNC_RELAXED,	/* MDB_NOMETASYNC: see the caveat above */
 };
 
+struct store_kek;
+
 struct store_options {
 	const char *path;	/* folder: created 0700 when missing; files are 0600 */
+	bool encryption;	/* seal key material (the default); needs master */
+	const struct store_kek *master;		/* opens the data keys; the caller keeps it while the store is open */
+	const struct store_kek *previous;	/* rotation: the key the data keys are wrapped under until now */
+	bool read_only;		/* write nothing (checks, verification): what opening would write is refused */
 	size_t map_size;	/* initial map size in bytes */
 	size_t max_map_size;	/* the map doubles up to this when full; below map_size means map_size */
 	enum store_sync sync;
@@ -73,7 +89,8 @@ struct store_options {
 	bool group_commit;	/* false: every write transaction commits durably on its own */
 };
 
-/* Defaults: 256 MiB map growing up to 64 GiB, full sync, 126 readers, group commit on, path NULL. */
+/* Defaults: 256 MiB map growing up to 64 GiB, full sync, 126 readers, group commit on, encryption on, no
+ * master key, path NULL. */
 void store_options_init(struct store_options *o);
 
 struct store;
@@ -260,6 +277,96 @@ struct store_stats {
 };
 
 int store_stat(struct store *s, struct store_stats *st) STORE_WUR;
+
+/*
+ * Keys. A master key, or the recovery key, comes from one source. Key files must not be readable by group
+ * or others; a credential is read from $CREDENTIALS_DIRECTORY (systemd's LoadCredential= and
+ * LoadCredentialEncrypted=); a token key is used through the PKCS#11 module, its PIN read from a file or
+ * "credential:NAME".
+ */
+#define STORE_KEY_BYTES		32
+#define STORE_RECOVERY_TEXT	96	/* room for a recovery key's printed text */
+
+enum store_key_source {
+	STORE_KEY_FILE = 1,		/* path: a file of 32 random bytes (or 64 hexadecimal digits) */
+	STORE_KEY_CREDENTIAL,		/* path: the credential's name */
+	STORE_KEY_PKCS11,		/* p11_*: module, token label, key label, PIN file or credential:NAME */
+	STORE_KEY_RECOVERY,		/* path: a file holding the recovery key's text */
+};
+
+struct store_kek_source {
+	enum store_key_source kind;
+	const char *path;
+	const char *p11_module, *p11_token, *p11_key, *p11_pin;
+};
+
+/* Loads a key (a token key stays open until freed). On failure *cause is a malloc'd sentence. */
+int store_kek_load(const struct store_kek_source *src, struct store_kek **out, char **cause) STORE_WUR;
+/* Wipes and frees a key; NULL is accepted. */
+void store_kek_free(struct store_kek *k);
+/* What a key is, for messages ("file /etc/kmipd/master.key"). */
+const char *store_kek_describe(const struct store_kek *k);
+/* Writes a new random master key into a new file (mode 0600); an existing file is never replaced. */
+int store_master_key_create(const char *path, char **cause) STORE_WUR;
+
+/*
+ * Reads the keyring again, with the master key (and the previous one, to rotate: the data keys wrapped
+ * under previous only are wrapped under master, and previous opens nothing afterwards). Picks up data and
+ * recovery keys added by another process. On failure the keys in use stay as they were. No transaction
+ * may be open. master must outlive its use by the store.
+ */
+int store_keys_reload(struct store *s, const struct store_kek *master, const struct store_kek *previous,
+    char **cause) STORE_WUR;
+/*
+ * Adds a new data key, wrapped under the master key (and for the recovery key), and makes it current: new
+ * writes are sealed under it, and store_reseal() re-encrypts the older records. No transaction may be open.
+ */
+int store_data_key_new(struct store *s, char **cause) STORE_WUR;
+/*
+ * Makes a new recovery key, wraps every data key for it and replaces any earlier one (which opens nothing
+ * afterwards); its text (STORE_RECOVERY_TEXT bytes) is for the operator to keep offline: the store holds
+ * only its public half.
+ */
+int store_recovery_key_new(struct store *s, char *text, size_t size, char **cause) STORE_WUR;
+
+struct store_key_status {
+	bool encrypted;
+	unsigned data_keys;		/* in the keyring: more than one while a rotation re-encrypts */
+	uint32_t current_data_key;
+	bool recovery;			/* a recovery key is set */
+	bool clear_pages;		/* migrated from clear: the file may hold clear material until compacted */
+};
+
+int store_key_status(struct store *s, struct store_key_status *st) STORE_WUR;
+
+struct store_reseal_progress {
+	uint64_t scanned;		/* records looked at by this batch */
+	uint64_t resealed;		/* records written again by this batch */
+	bool done;			/* a whole pass found nothing to do: old data keys retired */
+};
+
+/*
+ * One batch of re-encryption: up to max records still in clear (migration) or sealed under an older data
+ * key are written again under the current one, into the group (commit it as usual), looking at no more
+ * than 16 * max records. Call it again until done. No transaction may be open. Returns 0 or a store error
+ * with *cause.
+ */
+int store_reseal(struct store *s, size_t max, struct store_reseal_progress *p, char **cause) STORE_WUR;
+
+typedef void (*store_progress_fn)(void *arg, uint64_t done, uint64_t total);
+
+/*
+ * Re-encrypts the whole store in batches, each durable (a kill loses nothing and the next run goes on),
+ * then, when the store was migrated from clear, replaces its data file with a compacted copy so that no
+ * freed page keeps clear material, and reopens it with o into *sp. For a start before serving, and kmipctl.
+ */
+int store_migrate(struct store **sp, const struct store_options *o, store_progress_fn progress, void *arg,
+    char **cause) STORE_WUR;
+/*
+ * Replaces the store's data file with a compacted copy of itself and reopens it with o into *sp (NULL on
+ * failure). Nothing may be pending, and no other process may have the store open.
+ */
+int store_compact(struct store **sp, const struct store_options *o, char **cause) STORE_WUR;
 
 /*
  * Hot, consistent, compacted copy of the store at store_path into the folder dest (created 0700 when

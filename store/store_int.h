@@ -25,8 +25,10 @@ enum store_db {
 };
 
 #define STORE_FORMAT		1	/* layout of the databases */
-#define STORE_REC_VERSION	1	/* record header version written */
-#define STORE_REC_HDR		8	/* 'K' 'S' version header-length, 4 bytes reserved */
+#define STORE_REC_VERSION	2	/* record version written (record.c) */
+#define STORE_REC_HDR		48	/* its fixed header */
+#define STORE_REC_V1_HDR	8	/* 'K' 'S' 1 8, 4 bytes reserved: the first records, read only */
+#define REC_F_SEALED		0x01u	/* the secret part is sealed */
 
 /*
  * The store's own tags in the record structure, private extension tags (0x54FFxx); the record's other items
@@ -38,6 +40,59 @@ enum store_db {
 #define STAG_MATERIAL_FORMAT	0x54FF03u
 #define STAG_MATERIAL		0x54FF04u
 #define STAG_REV		0x54FF05u
+
+/* Keys (kek.c, keys.c). */
+#define STORE_IV_BYTES		12
+#define STORE_TAG_BYTES		16
+#define STORE_KEK_ID_BYTES	16
+#define STORE_DEKS_MAX		64	/* data keys in one keyring */
+#define STORE_WRAPS_MAX		16	/* wraps of one data key */
+
+struct store_p11_key;
+
+enum kek_kind {
+	KEK_RAW = 1,			/* 32 bytes from a file or a credential */
+	KEK_P11 = 2,			/* an AES key on a PKCS#11 token */
+	KEK_RECOVERY = 3,		/* X25519: the private half offline, the public half in the keyring */
+};
+
+struct store_kek {
+	enum kek_kind kind;
+	uint8_t key[STORE_KEY_BYTES];	/* RAW: the key; RECOVERY: the private half */
+	uint8_t pub[STORE_KEY_BYTES];	/* RECOVERY: the public half */
+	uint8_t id[STORE_KEK_ID_BYTES];
+	struct store_p11_key *p11;
+	char name[320];
+};
+
+/* A data key wrapped under one key-encryption key: 112 bytes in the keyring. */
+struct store_wrap {
+	uint8_t kind;			/* enum kek_kind */
+	uint8_t kek_id[STORE_KEK_ID_BYTES];
+	uint8_t eph[STORE_KEY_BYTES];	/* RECOVERY: the ephemeral public key */
+	uint8_t iv[STORE_IV_BYTES];
+	uint8_t sealed[STORE_KEY_BYTES + STORE_TAG_BYTES];
+};
+
+/* What a record's ciphertext is bound to (record.c fills it; keys.c feeds it to GCM). */
+struct store_aad {
+	const char *uid;
+	size_t uid_len;
+	const char *owner;
+	size_t owner_len;
+	uint32_t object_type, format, algorithm;
+	uint32_t dek_id;		/* set by store_seal */
+};
+
+struct store_keyring;
+
+/* Where the re-encryption of records stands (store_reseal). */
+struct store_reseal {
+	char pos[STORE_UID_MAX + 1];	/* the uid after which the next batch starts ("" from the start) */
+	uint64_t pass_found;		/* records of the current pass that needed it */
+	bool pass_from_start;		/* the current pass began at the first record */
+};
+
 
 /*
  * Staged writes. A write transaction records what it writes (encoded records, or deletions) and what it
@@ -145,12 +200,20 @@ struct store {
 	uint32_t owner_item;
 	bool want_grow;			/* the map was found full */
 	uint64_t n_group_commits, n_grows, n_replays, n_conflicts;
+	/* Encryption at rest (keys.c): NULL keys when the store keeps material in clear. */
+	bool encryption;
+	bool read_only;
+	struct store_keyring *keys;
+	const struct store_kek *master;	/* not owned: the caller keeps it while the store is open */
+	struct store_reseal reseal;
 	char err[256];
 };
 
 /* Raw view of a stored record; pointers into the record bytes. */
 struct store_rec {
 	uint8_t version;
+	bool sealed;			/* the material is IV, ciphertext and tag under data key dek_id */
+	uint32_t dek_id;
 	const char *uid;
 	size_t uid_len;
 	const char *owner;
@@ -210,13 +273,40 @@ int store_set_cause(char **cause, const char *fmt, ...) __attribute__((format(pr
 void *store_array_room(void *v, size_t n, size_t *cap, size_t size);
 
 /* record.c */
-int store_rec_encode(const struct store_object *o, uint64_t seq, uint8_t **buf, size_t *len) STORE_WUR;
+int store_rec_encode(struct store *s, const struct store_object *o, uint64_t seq, uint8_t **buf, size_t *len)
+    STORE_WUR;
 int store_rec_parse(const void *data, size_t len, struct store_rec *r) STORE_WUR;
-int store_rec_to_object(const struct store_rec *r, bool with_material, struct store_object **out) STORE_WUR;
+int store_rec_to_object(struct store *s, const struct store_rec *r, bool with_material,
+    struct store_object **out) STORE_WUR;
 int store_rec_decode_attrs(const struct store_rec *r, struct ttlv **attrs, struct ttlv_arena **arena) STORE_WUR;
 int store_rec_ientries(const struct store_rec *r, size_t maxkey, struct store_ientry **out, size_t *n) STORE_WUR;
 void store_ientry_val(const struct store_ientry *e, MDB_val *v);
 int store_ientry_cmp(const void *a, const void *b);
 size_t store_text_key(const char *s, size_t len, size_t maxkey, const uint8_t **key);
+
+/* kek.c */
+int store_gcm(const uint8_t key[STORE_KEY_BYTES], bool enc, const uint8_t iv[STORE_IV_BYTES], const uint8_t *aad,
+    size_t aad_len, const uint8_t *in, size_t len, uint8_t *out, uint8_t tag[STORE_TAG_BYTES]) STORE_WUR;
+int store_kek_wrap(const struct store_kek *k, const uint8_t rec_pub[STORE_KEY_BYTES], uint32_t dek_id,
+    const uint8_t dek[STORE_KEY_BYTES], struct store_wrap *w, char **cause) STORE_WUR;
+int store_kek_unwrap(const struct store_kek *k, uint32_t dek_id, const struct store_wrap *w,
+    uint8_t dek[STORE_KEY_BYTES], char **cause) STORE_WUR;
+void store_wrap_aad(uint8_t kind, uint32_t dek_id, uint8_t aad[8]);
+int store_recovery_new(char *text, size_t size, uint8_t pub[STORE_KEY_BYTES], uint8_t id[STORE_KEK_ID_BYTES])
+    STORE_WUR;
+void store_kek_id_hex(const uint8_t id[STORE_KEK_ID_BYTES], char out[2 * STORE_KEK_ID_BYTES + 1]);
+
+/* keys.c */
+/* Whether new records are sealed. */
+bool store_sealing(const struct store *s);
+/* Seals len bytes into out (IV, ciphertext, tag: len + 28 bytes) under the current data key; sets a->dek_id. */
+int store_seal(struct store *s, struct store_aad *a, const uint8_t *in, size_t len, uint8_t *out) STORE_WUR;
+/* Opens what store_seal wrote (len includes IV and tag) into out; STORE_E_CORRUPT when it does not verify. */
+int store_unseal(struct store *s, const struct store_aad *a, const uint8_t *in, size_t len, uint8_t *out)
+    STORE_WUR;
+/* Reads the keyring at open: creates it, opens the data keys, rotates the master key (store_open). */
+int store_keys_open(struct store *s, const struct store_options *o, char **cause) STORE_WUR;
+void store_keys_free(struct store_keyring *k);
+int store_clear_pages_done(struct store *s, char **cause) STORE_WUR;
 
 #endif

@@ -33,6 +33,7 @@ int util_rmtree(const char *dir);
 
 struct store_object;
 struct store_options;
+struct store_kek;
 
 /* Changes *obj (NULL when the object does not exist yet) in place or replaces it; returns 0, or -1 to give up. */
 typedef int (*util_store_change_fn)(struct store_object **obj, void *arg);
@@ -44,6 +45,11 @@ typedef int (*util_store_change_fn)(struct store_object **obj, void *arg);
  */
 int util_store_write_elsewhere(const struct store_options *o, const char *uid, util_store_change_fn change,
     void *arg);
+/*
+ * A master key for test stores (made once per process in a temporary file, loaded, the file removed):
+ * store options take it as o.master, so that tests run the store encrypted, as kmipd does.
+ */
+const struct store_kek *util_store_master_key(void);
 
 /* Nanoseconds, seconds and milliseconds on a monotonic clock. */
 uint64_t util_now_ns(void);

@@ -7,7 +7,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 #include <sys/wait.h>
 
@@ -58,4 +60,28 @@ util_store_write_elsewhere(const struct store_options *o, const char *uid, util_
 		return 3;
 	assert_true(WIFEXITED(status));
 	return WEXITSTATUS(status);
+}
+
+/* The master key of the test stores: see util.h. */
+const struct store_kek *
+util_store_master_key(void)
+{
+	static struct store_kek *key;
+	static char dir[256];
+	struct store_kek_source src;
+	char path[320], *cause = NULL;
+
+	if (key != NULL)
+		return key;
+	assert_int_equal(util_mkdtemp(dir, sizeof(dir), NULL, "kmipd-master"), 0);
+	snprintf(path, sizeof(path), "%s/master.key", dir);
+	assert_int_equal(store_master_key_create(path, &cause), STORE_OK);
+	memset(&src, 0, sizeof(src));
+	src.kind = STORE_KEY_FILE;
+	src.path = path;
+	if (store_kek_load(&src, &key, &cause) != STORE_OK)
+		fail_msg("master key: %s", cause != NULL ? cause : "?");
+	(void)unlink(path);
+	(void)rmdir(dir);
+	return key;
 }

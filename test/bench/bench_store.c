@@ -120,6 +120,7 @@ open_store(const char *path, bool group)
 	char *cause = NULL;
 
 	store_options_init(&o);
+	o.master = util_store_master_key();
 	o.path = path;
 	o.group_commit = group;
 	o.sync = STORE_SYNC_FULL;

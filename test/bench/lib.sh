@@ -87,6 +87,14 @@ run_kmipd() {
 	for _o in "$@" ${KMIPD_OPTS:-}; do
 		_args="$_args -o $_o"
 	done
+	# Encrypted, as in production, unless the options choose (store.encryption=false for the side by side).
+	case "$*" in
+	*store.encryption=false*|*store.master_key*) ;;
+	*)
+		[ -f "$dir/master.key" ] || (umask 077 && head -c 32 /dev/urandom >"$dir/master.key")
+		_args="$_args -o store.master_key_file=$dir/master.key"
+		;;
+	esac
 	# shellcheck disable=SC2086
 	"$build/kmipd" -f -o server.listen=127.0.0.1 -o server.port="$kmipd_port" -o store.path="$dir/$_name" \
 		-o tls.cert_file="$dir/certs/server.crt" -o tls.key_file="$dir/certs/server.key" \

@@ -64,7 +64,9 @@ if ! KMIPD_KEY_TYPE=ec "$src/etc/mkcerts.sh" "$dir/certs" >/dev/null; then
 	exit 1
 fi
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+(umask 077 && head -c 32 /dev/urandom >"$dir/master.key") || { echo "smoke: no master key" >&2; exit 1; }
 "$kmipd" -f -o server.listen=127.0.0.1 -o server.port="$port" -o store.path="$dir/store" \
+	-o store.master_key_file="$dir/master.key" \
 	-o tls.cert_file="$dir/certs/server.crt" -o tls.key_file="$dir/certs/server.key" \
 	-o tls.clients_ca_cert_file="$dir/certs/ca.crt" -o keygen.pool_size=4 -o log.level=warn \
 	2>"$dir/kmipd.log" &

@@ -50,17 +50,21 @@ make -C "$wt" -j2 build/kmipd >"$dir/build.log" 2>&1 || { tail -20 "$dir/build.l
 make_certs || exit 1
 
 # Starts one kmipd binary (not in a subshell: its pid must be ours to stop); sets started_pid, started_port.
+# Extra arguments go to kmipd (this tree's encrypts under a master key; the base predates encryption).
 start() {
+	_bin=$1 _name=$2
+	shift 2
 	started_port=$(free_port)
-	"$1" -f -o server.listen=127.0.0.1 -o server.port="$started_port" -o store.path="$dir/store-$2" \
+	"$_bin" "$@" -f -o server.listen=127.0.0.1 -o server.port="$started_port" -o store.path="$dir/store-$_name" \
 		-o tls.cert_file="$dir/certs/server.crt" -o tls.key_file="$dir/certs/server.key" \
 		-o tls.clients_ca_cert_file="$dir/certs/ca.crt" -o log.level=warn -o keygen.pool_size=0 \
-		>/dev/null 2>"$dir/$2.log" &
+		>/dev/null 2>"$dir/$_name.log" &
 	started_pid=$!
-	wait_port "$started_port" "$started_pid" || { cat "$dir/$2.log" >&2; return 1; }
+	wait_port "$started_port" "$started_pid" || { cat "$dir/$_name.log" >&2; return 1; }
 	pin_pid "$started_pid" 0
 }
-start "$build/kmipd" new || exit 1
+(umask 077 && head -c 32 /dev/urandom >"$dir/master.key") || exit 1
+start "$build/kmipd" new -o store.master_key_file="$dir/master.key" || exit 1
 new_pid=$started_pid new_port=$started_port
 start "$wt/build/kmipd" old || exit 1
 old_pid=$started_pid old_port=$started_port

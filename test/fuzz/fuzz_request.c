@@ -111,6 +111,28 @@ take_response(void *arg, uint8_t *buf, size_t len)
 	delivered_len = len;
 }
 
+
+/* A master key made once per process (its file removed at once): the store is encrypted, as in kmipd. */
+static const struct store_kek *
+fuzz_master_key(void)
+{
+	static struct store_kek *key;
+	struct store_kek_source src = { .kind = STORE_KEY_FILE };
+	char path[300], *cause = NULL;
+
+	if (key != NULL)
+		return key;
+	snprintf(path, sizeof(path), "%s.key", store_dir);
+	(void)unlink(path);
+	src.path = path;
+	if (store_master_key_create(path, &cause) != 0 || store_kek_load(&src, &key, &cause) != 0) {
+		fprintf(diag, "fuzz_request: master key: %s\n", cause != NULL ? cause : "?");
+		abort();
+	}
+	(void)unlink(path);
+	return key;
+}
+
 /* Opens an empty store in store_dir and an engine over it; aborts if it cannot (the target would test nothing). */
 static void
 store_fresh(void)
@@ -131,6 +153,7 @@ store_fresh(void)
 	o.max_map_size = FUZZ_MAX_MAP_SIZE;
 	o.sync = STORE_SYNC_RELAXED;
 	o.group_commit = true;
+	o.master = fuzz_master_key();
 	if (store_open(&o, &store, &cause) != 0) {
 		fprintf(diag, "fuzz_request: store %s: %s\n", store_dir, cause != NULL ? cause : "?");
 		abort();

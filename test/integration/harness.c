@@ -22,6 +22,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <openssl/rand.h>
+
 #include <cmocka.h>
 
 #include "proto/client.h"
@@ -141,6 +143,42 @@ h_tcp_connect(struct h_server *s)
 }
 
 /*
+ * The server's master key file (s->dir/master.key), made on first use: every test server encrypts its
+ * store, as production does, unless the test's overrides name other keys or switch encryption off.
+ */
+const char *
+h_master_key(struct h_server *s)
+{
+	static char path[320];
+	unsigned char key[32];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/master.key", s->dir);
+	if (access(path, F_OK) == 0)
+		return path;
+	assert_int_equal(RAND_bytes(key, sizeof(key)), 1);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, key, sizeof(key)), (ssize_t)sizeof(key));
+	close(fd);
+	return path;
+}
+
+/* True when the overrides choose the store's keys themselves. */
+static bool
+overrides_keys(const char *const *overrides)
+{
+	size_t i;
+
+	for (i = 0; overrides != NULL && overrides[i] != NULL; i++)
+		if (strncmp(overrides[i], "store.master_key", 16) == 0 ||
+		    strncmp(overrides[i], "store.pkcs11_module", 19) == 0 ||
+		    strncmp(overrides[i], "store.encryption", 16) == 0)
+			return true;
+	return false;
+}
+
+/*
  * Starts the binary with the common arguments plus a config file and overrides; tls_opts adds the test
  * certificates as -o overrides.
  */
@@ -183,6 +221,8 @@ start(struct h_server *s, const char *config_path, const char *const *overrides,
 		OPT("tls.clients_ca_cert_file=%s", h_cert("ca.crt"));
 	}
 	OPT("store.path=%s/store", s->dir);
+	if (!overrides_keys(overrides))
+		OPT("store.master_key_file=%s", h_master_key(s));
 	OPT("log.level=debug");
 	/* Key generation under valgrind takes minutes, not the default 30 s deadline; a test may still lower it. */
 	if (h_valgrind())
@@ -278,6 +318,8 @@ h_start_daemon(struct h_server *s, const char *const *overrides)
 	OPT("tls.key_file=%s", h_cert("server.key"));
 	OPT("tls.clients_ca_cert_file=%s", h_cert("ca.crt"));
 	OPT("store.path=%s/store", s->dir);
+	if (!overrides_keys(overrides))
+		OPT("store.master_key_file=%s", h_master_key(s));
 	OPT("server.pid_file=%s/kmipd.pid", s->dir);
 	for (i = 0; overrides != NULL && overrides[i] != NULL; i++) {
 		assert_true(o < 40);

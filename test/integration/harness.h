@@ -34,6 +34,12 @@ struct h_server {
  * terminated, may be NULL), and waits until it accepts connections. Fails the test if it does not start.
  */
 void h_start(struct h_server *s, const char *const *overrides);
+/*
+ * The server's master key file in s->dir, made (32 random bytes, mode 0600) on first use; h_start passes it
+ * as store.master_key_file unless the overrides set store.master_key_*, store.pkcs11_module or
+ * store.encryption themselves.
+ */
+const char *h_master_key(struct h_server *s);
 /* Like h_start, with a config file written into the server's folder (text, libconfig syntax). */
 void h_start_config(struct h_server *s, const char *config_text, const char *const *overrides);
 /* Makes the server's private folder (s->dir) before starting, so a test can put files in it first. */

@@ -233,7 +233,15 @@ class Kmipd(object):
         opts = ["server.listen=127.0.0.1", "server.port=%d" % self.port,
                 "tls.cert_file=" + m.cert("server.crt"), "tls.key_file=" + m.cert("server.key"),
                 "tls.clients_ca_cert_file=" + m.cert("ca.crt"), "store.path=" + os.path.join(self.dir, "store"),
-                "log.level=debug", "keygen.pool_size=2"] + self.extra
+                "log.level=debug", "keygen.pool_size=2"]
+        if not any(e.startswith(("store.master_key", "store.encryption", "store.pkcs11_module")) for e in self.extra):
+            key = os.path.join(self.dir, "master.key")
+            if not os.path.exists(key):
+                fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                os.write(fd, os.urandom(32))
+                os.close(fd)
+            opts.append("store.master_key_file=" + key)
+        opts += self.extra
         argv = [m.kmipd, "-f"]
         for o in opts:
             argv += ["-o", o]

@@ -274,6 +274,17 @@ static const char every_key[] =
 	"  max_map_size = 8589934592L;\n"
 	"  sync = \"relaxed\";\n"
 	"  group_commit = false;\n"
+	"  encryption = false;\n"
+	"  master_key_file = \"/etc/kmipd/master.key\";\n"
+	"  master_key_credential = \"kmipd-master\";\n"
+	"  pkcs11_module = \"/usr/lib/softhsm/libsofthsm2.so\";\n"
+	"  pkcs11_token = \"kmipd\";\n"
+	"  pkcs11_key = \"master-2\";\n"
+	"  pkcs11_pin_file = \"credential:kmipd-pin\";\n"
+	"  previous_master_key_file = \"/etc/kmipd/old.key\";\n"
+	"  previous_master_key_credential = \"kmipd-old\";\n"
+	"  pkcs11_previous_key = \"master-1\";\n"
+	"  reseal_batch = 64;\n"
 	"};\n"
 	"keygen: { workers = 4; pool_size = 0; timeout = 90; };\n"
 	"compat: { destroy_active = true; };\n"
@@ -321,6 +332,17 @@ check_every_key(const struct kmipd_config *c)
 	assert_int_equal(c->store.max_map_size, 8ULL << 30);
 	assert_int_equal(c->store.sync, CONFIG_SYNC_RELAXED);
 	assert_false(c->store.group_commit);
+	assert_false(c->store.encryption);
+	assert_string_equal(c->store.master_key_file, "/etc/kmipd/master.key");
+	assert_string_equal(c->store.master_key_credential, "kmipd-master");
+	assert_string_equal(c->store.pkcs11_module, "/usr/lib/softhsm/libsofthsm2.so");
+	assert_string_equal(c->store.pkcs11_token, "kmipd");
+	assert_string_equal(c->store.pkcs11_key, "master-2");
+	assert_string_equal(c->store.pkcs11_pin_file, "credential:kmipd-pin");
+	assert_string_equal(c->store.previous_master_key_file, "/etc/kmipd/old.key");
+	assert_string_equal(c->store.previous_master_key_credential, "kmipd-old");
+	assert_string_equal(c->store.pkcs11_previous_key, "master-1");
+	assert_int_equal(c->store.reseal_batch, 64);
 	assert_int_equal(c->keygen.workers, 4);
 	assert_int_equal(c->keygen.pool_size, 0);
 	assert_int_equal(c->keygen.timeout, 90);
@@ -338,6 +360,28 @@ check_every_key(const struct kmipd_config *c)
 	assert_int_equal(c->log.syslog_facility, LOG_LOCAL3);
 	assert_string_equal(c->audit.file, "/var/log/kmipd/audit.log");
 	assert_true(c->audit.syslog);
+}
+
+/* Encryption takes at most one master key source, one previous key, and a whole PKCS#11 setting. */
+static void
+test_master_key_sources(void **state)
+{
+	struct fixture *f = *state;
+
+	load_ok(f, TLS_PEM "store: { master_key_file = \"/k\"; previous_master_key_file = \"/old\"; };\n",
+	    NULL, 0);
+	load_ok(f, TLS_PEM, NULL, 0);	/* none: kmipd refuses to start, and -t says so */
+	expect_error(f, TLS_PEM "store: { master_key_file = \"/k\"; master_key_credential = \"c\"; };\n",
+	    NULL, 0, "more than one master key source", NULL);
+	expect_error(f, TLS_PEM "store: { master_key_file = \"/k\"; previous_master_key_file = \"/a\";\n"
+	    "previous_master_key_credential = \"b\"; };\n", NULL, 0, "more than one previous master key", NULL);
+	expect_error(f, TLS_PEM "store: { pkcs11_module = \"/m.so\"; pkcs11_token = \"t\"; };\n", NULL, 0,
+	    "needs store.pkcs11_token and store.pkcs11_pin_file", NULL);
+	expect_error(f, TLS_PEM "store: { master_key_file = \"/k\"; pkcs11_previous_key = \"old\"; };\n",
+	    NULL, 0, "store.pkcs11_previous_key is a key on the token", NULL);
+	/* Off, the sources are not looked at. */
+	load_ok(f, TLS_PEM "store: { encryption = false; master_key_file = \"/k\"; master_key_credential = "
+	    "\"c\"; };\n", NULL, 0);
 }
 
 static void
@@ -607,7 +651,8 @@ test_sample_matches_defaults(void **state)
 		fail_msg("%s: %s", path, f->cause ? f->cause : "?");
 	f->cfg2 = config_defaults();
 	assert_non_null(f->cfg2);
-	assert_equal_except(f->cfg, f->cfg2, "tls.cert_file", "tls.key_file", "tls.clients_ca_cert_file", NULL);
+	assert_equal_except(f->cfg, f->cfg2, "tls.cert_file", "tls.key_file", "tls.clients_ca_cert_file",
+	    "store.master_key_file", NULL);
 	assert_non_null(f->cfg->tls.cert_file);
 	assert_non_null(f->cfg->tls.clients_ca_cert_file);
 }
@@ -799,6 +844,7 @@ main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_every_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_master_key_sources, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wrong_type, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_out_of_range, setup, teardown),

@@ -291,6 +291,7 @@ fx_setup(void **state, const struct fx_opts *opts)
 	if (make_policy(f, &(struct policy_opts){ 0 }, &f->cfg, &f->policy, &f->audit) != 0)
 		goto fail;
 	store_options_init(&so);
+	so.master = util_store_master_key();
 	so.path = f->dir;
 	so.map_size = 1024 * 1024;
 	so.max_map_size = 64 * 1024 * 1024;
@@ -5390,6 +5391,7 @@ other_process_changes(struct fx *f, const char *uid)
 	struct store_options so;
 
 	store_options_init(&so);
+	so.master = util_store_master_key();
 	so.path = f->dir;
 	so.sync = STORE_SYNC_RELAXED;
 	assert_int_equal(util_store_write_elsewhere(&so, uid, add_theirs, NULL), 0);

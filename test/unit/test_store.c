@@ -68,6 +68,7 @@ setup_opts(void **state, bool group, size_t map, size_t max)
 	}
 	snprintf(f->path, sizeof(f->path), "%s/db", f->dir);
 	store_options_init(&f->o);
+	f->o.master = util_store_master_key();
 	f->o.path = f->path;
 	f->o.group_commit = group;
 	if (map != 0) {
@@ -98,7 +99,7 @@ setup_nogroup(void **state)
 static int
 setup_tiny(void **state)
 {
-	return setup_opts(state, true, 64 * 1024, 64 * 1024);
+	return setup_opts(state, true, 128 * 1024, 128 * 1024);
 }
 
 static int
@@ -372,7 +373,7 @@ test_crud(void **state)
 	assert_int_equal(g->material_format, 1);
 	assert_int_equal(g->material_len, sizeof(key));
 	assert_memory_equal(g->material, key, sizeof(key));
-	assert_int_equal(g->record_version, 1);
+	assert_int_equal(g->record_version, 2);
 	assert_true(ttlv_equal(g->attrs, o->attrs));
 	store_object_free(g);
 	assert_int_equal(store_get_meta(t, "1", &g), STORE_OK);
@@ -1164,7 +1165,7 @@ test_map_full_at_cap(void **state)
 	char uid[16];
 	int i, rc = STORE_OK, acked = 0, full = 0;
 
-	/* 64 KiB, no room to grow: writes end in STORE_E_FULL, never a crash. */
+	/* 128 KiB, no room to grow: writes end in STORE_E_FULL, never a crash. */
 	for (i = 0; i < 200 && full < 5; i++) {
 		snprintf(uid, sizeof(uid), "%d", i + 1);
 		o = big_obj(uid, 1500);
@@ -1189,7 +1190,7 @@ test_map_full_at_cap(void **state)
 	/* It still reads everything acknowledged, and keeps refusing writes cleanly. */
 	assert_int_equal(count_readable(f->s), acked);
 	assert_int_equal(store_stat(f->s, &st), STORE_OK);
-	assert_int_equal(st.map_size, 64 * 1024);
+	assert_int_equal(st.map_size, 128 * 1024);
 	assert_int_equal(st.grows, 0);
 	assert_int_equal(st.objects, acked);
 	/* After a restart it still opens, reads everything and answers writes with STORE_E_FULL. */
@@ -1842,6 +1843,7 @@ test_backup(void **state)
 	assert_true(cause_set);
 	/* The copy opens as a store with the same objects. */
 	store_options_init(&o);
+	o.master = util_store_master_key();
 	o.path = dest;
 	assert_int_equal(store_open(&o, &b, &cause), STORE_OK);
 	assert_int_equal(count_readable(b), 6);
@@ -1894,6 +1896,7 @@ test_open_errors(void **state)
 
 	(void)state;
 	store_options_init(&o);
+	o.master = util_store_master_key();
 	assert_int_equal(store_open(&o, &s, &cause), STORE_E_INVALID);
 	assert_non_null(cause);
 	free(cause);

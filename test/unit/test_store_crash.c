@@ -67,6 +67,7 @@ static void
 options(struct store_options *o, const char *path)
 {
 	store_options_init(o);
+	o->master = util_store_master_key();
 	o->path = path;
 	o->map_size = 1 << 20;	/* small, so the map also grows while the child is being killed */
 	o->sync = STORE_SYNC_FULL;
@@ -255,6 +256,8 @@ main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_sigkill_rounds, setup, teardown),
 	};
+
+	(void)util_store_master_key();	/* made here, so that every child process shares it */
 
 	util_test_start(argc, argv);
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,377 @@
+/*
+ * kmipctl's key commands: master, recovery and data keys of the store, and the offline encryption of a
+ * store. They open the store the way kmipd does (its config, its master key), so they run on the key
+ * server itself; with a systemd credential, run them under systemd-run -p LoadCredentialEncrypted=...
+ * (README). LMDB lets them run beside kmipd: kmipd picks up their keyring changes on SIGHUP.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "core/kmipctl.h"
+#include "store/p11.h"
+
+static const struct option long_common[] = {
+	{ "config", required_argument, NULL, 'c' },
+	{ "override", required_argument, NULL, 'o' },
+	{ "recovery", required_argument, NULL, 'R' },
+	{ "pkcs11", no_argument, NULL, 'P' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+int
+ctl_common_option(struct ctl_args *a, int opt, const char *arg, const char *cmd)
+{
+	switch (opt) {
+	case 'c':
+		a->config = arg;
+		return 0;
+	case 'o':
+		if (a->noverrides == CTL_MAX_OVERRIDES) {
+			fprintf(stderr, "kmipctl %s: more than %d -o options\n", cmd, CTL_MAX_OVERRIDES);
+			return 2;
+		}
+		a->overrides[a->noverrides++] = (char *)arg;
+		return 0;
+	case 'R':
+		a->recovery = arg;
+		return 0;
+	default:
+		return 2;
+	}
+}
+
+int
+ctl_config(const struct ctl_args *a, const char *cmd, struct kmipd_config **cfg)
+{
+	char *cause = NULL;
+
+	if (config_load(a->config != NULL ? a->config : CTL_DEFAULT_CONFIG, a->overrides, a->noverrides, cfg,
+	    &cause) != 0) {
+		fprintf(stderr, "kmipctl %s: %s\n", cmd, cause != NULL ? cause : "cannot load the configuration");
+		free(cause);
+		return 1;
+	}
+	return 0;
+}
+
+int
+ctl_store_open(const struct ctl_args *a, const char *cmd, bool read_only, struct ctl_store *cs)
+{
+	char *cause = NULL;
+
+	memset(cs, 0, sizeof(*cs));
+	if (ctl_config(a, cmd, &cs->cfg) != 0)
+		return 1;
+	if (masterkey_load(&cs->cfg->store, a->recovery, &cs->keys, &cause) != 0) {
+		fprintf(stderr, "kmipctl %s: master key: %s\n", cmd, cause != NULL ? cause : "?");
+		goto fail;
+	}
+	masterkey_store_options(&cs->cfg->store, &cs->keys, &cs->o);
+	cs->o.read_only = read_only;
+	if (store_open(&cs->o, &cs->store, &cause) != STORE_OK) {
+		fprintf(stderr, "kmipctl %s: store %s: %s\n", cmd, cs->cfg->store.path, cause != NULL ? cause : "?");
+		goto fail;
+	}
+	return 0;
+fail:
+	free(cause);
+	ctl_store_close(cs);
+	return 1;
+}
+
+void
+ctl_store_close(struct ctl_store *cs)
+{
+	if (cs->store != NULL)
+		store_close(cs->store);
+	masterkey_free(&cs->keys);
+	config_free(cs->cfg);
+	memset(cs, 0, sizeof(*cs));
+}
+
+void
+ctl_progress(const char *cmd, const char *what, unsigned long long done, unsigned long long total)
+{
+	if (!isatty(STDERR_FILENO))
+		return;
+	fprintf(stderr, "\rkmipctl %s: %s: %llu of %llu (%llu%%)%s", cmd, what, done, total,
+	    total > 0 ? done * 100 / total : 100, done >= total ? "\n" : "");
+}
+
+/* Parses the common options of a key command; the index of the first operand, or -2/-1 (exit 2/0). */
+static int
+parse(int argc, char **argv, const char *cmd, const char *usage_line, struct ctl_args *a, bool *pkcs11)
+{
+	int c;
+
+	memset(a, 0, sizeof(*a));
+	if (pkcs11 != NULL)
+		*pkcs11 = false;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+c:o:h", long_common, NULL)) != -1) {
+		if (c == 'h') {
+			printf("usage: kmipctl %s\n", usage_line);
+			return -1;
+		}
+		if (c == 'P' && pkcs11 != NULL) {
+			*pkcs11 = true;
+			continue;
+		}
+		if ((c == 'R' && strcmp(cmd, "encrypt") != 0) || c == 'P' || ctl_common_option(a, c, optarg, cmd) != 0) {
+			fprintf(stderr, "kmipctl %s: unknown or misplaced option %s\nusage: kmipctl %s\n", cmd,
+			    argv[optind - 1], usage_line);
+			return -2;
+		}
+	}
+	return optind;
+}
+
+/* Reads a token PIN the way the store does, for master-key create --pkcs11. */
+static int
+read_pin_file(const char *spec, char *pin, size_t size)
+{
+	const char *path = spec;
+	char buf[4096];
+	FILE *f;
+	size_t n;
+
+	if (strncmp(spec, "credential:", 11) == 0) {
+		const char *dir = getenv("CREDENTIALS_DIRECTORY");
+
+		if (dir == NULL)
+			return -1;
+		snprintf(buf, sizeof(buf), "%s/%s", dir, spec + 11);
+		path = buf;
+	}
+	if ((f = fopen(path, "re")) == NULL)
+		return -1;
+	n = fread(pin, 1, size - 1, f);
+	fclose(f);
+	while (n > 0 && (pin[n - 1] == '\n' || pin[n - 1] == '\r'))
+		n--;
+	pin[n] = '\0';
+	return n > 0 ? 0 : -1;
+}
+
+/* kmipctl master-key create FILE | --pkcs11 [-c CONFIG]: a new master key. */
+int
+cmd_master_key(int argc, char **argv)
+{
+	static const char usage_line[] = "master-key create FILE | master-key create --pkcs11 [-c CONFIG] [-o k=v]";
+	struct kmipd_config *cfg = NULL;
+	struct store_p11_config pc;
+	struct ctl_args a;
+	char *cause = NULL, pin[256];
+	bool pkcs11;
+	int i, rc = 1;
+
+	if ((i = parse(argc, argv, "master-key", usage_line, &a, &pkcs11)) < 0)
+		return i == -1 ? 0 : 2;
+	if (argc - i < 1 || strcmp(argv[i], "create") != 0 || argc - i != (pkcs11 ? 1 : 2)) {
+		fprintf(stderr, "usage: kmipctl %s\n", usage_line);
+		return 2;
+	}
+	if (!pkcs11) {
+		if (store_master_key_create(argv[i + 1], &cause) != STORE_OK) {
+			fprintf(stderr, "kmipctl master-key: %s\n", cause != NULL ? cause : "failed");
+			free(cause);
+			return 1;
+		}
+		printf("kmipctl master-key: wrote a new master key to %s (mode 0600); keep a copy apart from "
+		    "the store's backups\n", argv[i + 1]);
+		return 0;
+	}
+	if (ctl_config(&a, "master-key", &cfg) != 0)
+		return 1;
+	if (cfg->store.pkcs11_module == NULL || cfg->store.pkcs11_token == NULL ||
+	    cfg->store.pkcs11_pin_file == NULL) {
+		fprintf(stderr, "kmipctl master-key: the config sets no store.pkcs11_module, store.pkcs11_token "
+		    "and store.pkcs11_pin_file\n");
+		goto out;
+	}
+	if (read_pin_file(cfg->store.pkcs11_pin_file, pin, sizeof(pin)) != 0) {
+		fprintf(stderr, "kmipctl master-key: %s: cannot read the PIN\n", cfg->store.pkcs11_pin_file);
+		goto out;
+	}
+	memset(&pc, 0, sizeof(pc));
+	pc.module = cfg->store.pkcs11_module;
+	pc.token_label = cfg->store.pkcs11_token;
+	pc.key_label = cfg->store.pkcs11_key;
+	pc.pin = pin;
+	pc.pin_len = strlen(pin);
+	if (store_p11_create(&pc, &cause) != 0)
+		fprintf(stderr, "kmipctl master-key: %s\n", cause != NULL ? cause : "failed");
+	else {
+		printf("kmipctl master-key: made the AES-256 key \"%s\" on token \"%s\" (not extractable)\n",
+		    cfg->store.pkcs11_key, cfg->store.pkcs11_token);
+		rc = 0;
+	}
+	OPENSSL_cleanse(pin, sizeof(pin));
+	free(cause);
+out:
+	config_free(cfg);
+	return rc;
+}
+
+/* kmipctl recovery-key create [-c CONFIG]: prints a new recovery key once. */
+int
+cmd_recovery_key(int argc, char **argv)
+{
+	static const char usage_line[] = "recovery-key create [-c CONFIG] [-o k=v]";
+	struct ctl_store cs;
+	struct ctl_args a;
+	char text[STORE_RECOVERY_TEXT], *cause = NULL;
+	int i, rc = 1;
+
+	if ((i = parse(argc, argv, "recovery-key", usage_line, &a, NULL)) < 0)
+		return i == -1 ? 0 : 2;
+	if (argc - i != 1 || strcmp(argv[i], "create") != 0) {
+		fprintf(stderr, "usage: kmipctl %s\n", usage_line);
+		return 2;
+	}
+	if (ctl_store_open(&a, "recovery-key", false, &cs) != 0)
+		return 1;
+	if (store_recovery_key_new(cs.store, text, sizeof(text), &cause) != STORE_OK) {
+		fprintf(stderr, "kmipctl recovery-key: %s\n", cause != NULL ? cause : "failed");
+		free(cause);
+	} else {
+		printf("%s\n", text);
+		fprintf(stderr, "kmipctl recovery-key: this is the only time the recovery key is shown. Keep it "
+		    "offline (paper, a safe). With it, kmipctl encrypt --recovery FILE opens this store or any "
+		    "backup of it where the master key is lost. Any earlier recovery key opens nothing now.\n");
+		rc = 0;
+	}
+	OPENSSL_cleanse(text, sizeof(text));
+	ctl_store_close(&cs);
+	return rc;
+}
+
+/* kmipctl data-key rotate [-c CONFIG]: a new data key; kmipd re-encrypts in the background after SIGHUP. */
+int
+cmd_data_key(int argc, char **argv)
+{
+	static const char usage_line[] = "data-key rotate [-c CONFIG] [-o k=v]";
+	struct store_key_status ks;
+	struct ctl_store cs;
+	struct ctl_args a;
+	char *cause = NULL;
+	int i, rc = 1;
+
+	if ((i = parse(argc, argv, "data-key", usage_line, &a, NULL)) < 0)
+		return i == -1 ? 0 : 2;
+	if (argc - i != 1 || strcmp(argv[i], "rotate") != 0) {
+		fprintf(stderr, "usage: kmipctl %s\n", usage_line);
+		return 2;
+	}
+	if (ctl_store_open(&a, "data-key", false, &cs) != 0)
+		return 1;
+	if (store_data_key_new(cs.store, &cause) != STORE_OK) {
+		fprintf(stderr, "kmipctl data-key: %s\n", cause != NULL ? cause : "failed");
+		free(cause);
+	} else if (store_key_status(cs.store, &ks) == STORE_OK) {
+		printf("kmipctl data-key: data key %u is current; send kmipd SIGHUP (systemctl reload kmipd) and "
+		    "it re-encrypts the records in the background, or run kmipctl encrypt while it is stopped\n",
+		    (unsigned)ks.current_data_key);
+		rc = 0;
+	}
+	ctl_store_close(&cs);
+	return rc;
+}
+
+/* kmipctl keys [-c CONFIG]: what the store's keys are. */
+int
+cmd_keys(int argc, char **argv)
+{
+	static const char usage_line[] = "keys [-c CONFIG] [-o k=v]";
+	struct store_key_status ks;
+	struct ctl_store cs;
+	struct ctl_args a;
+	int i, rc = 1;
+
+	if ((i = parse(argc, argv, "keys", usage_line, &a, NULL)) < 0)
+		return i == -1 ? 0 : 2;
+	if (argc != i) {
+		fprintf(stderr, "usage: kmipctl %s\n", usage_line);
+		return 2;
+	}
+	if (ctl_store_open(&a, "keys", true, &cs) != 0)
+		return 1;
+	if (store_key_status(cs.store, &ks) == STORE_OK) {
+		printf("store: %s\nencrypted: %s\n", cs.cfg->store.path, ks.encrypted ? "yes" : "no");
+		if (ks.encrypted) {
+			printf("master key: %s\ncurrent data key: %u\ndata keys: %u%s\nrecovery key: %s\n",
+			    store_kek_describe(cs.keys.master), (unsigned)ks.current_data_key, ks.data_keys,
+			    ks.data_keys > 1 ? " (re-encryption under way)" : "", ks.recovery ? "set" : "none");
+			if (ks.clear_pages)
+				printf("clear pages: the file may still hold key material in clear (kmipctl "
+				    "encrypt)\n");
+		}
+		rc = 0;
+	}
+	ctl_store_close(&cs);
+	return rc;
+}
+
+/* Progress of kmipctl encrypt. */
+static void
+encrypt_progress(void *arg, uint64_t done, uint64_t total)
+{
+	(void)arg;
+	ctl_progress("encrypt", "records", done, total);
+}
+
+/* kmipctl encrypt [-c CONFIG] [--recovery FILE]: encrypts or re-encrypts the whole store, kmipd stopped. */
+int
+cmd_encrypt(int argc, char **argv)
+{
+	static const char usage_line[] = "encrypt [-c CONFIG] [-o k=v] [--recovery FILE]";
+	struct store_key_status before, after;
+	struct ctl_store cs;
+	struct ctl_args a;
+	char *cause = NULL;
+	int i, rc = 1;
+
+	if ((i = parse(argc, argv, "encrypt", usage_line, &a, NULL)) < 0)
+		return i == -1 ? 0 : 2;
+	if (argc != i) {
+		fprintf(stderr, "usage: kmipctl %s\n", usage_line);
+		return 2;
+	}
+	if (ctl_store_open(&a, "encrypt", false, &cs) != 0)
+		return 1;
+	if (store_key_status(cs.store, &before) != STORE_OK) {
+		fprintf(stderr, "kmipctl encrypt: %s\n", store_last_error(cs.store));
+		goto out;
+	}
+	if (!before.encrypted) {
+		fprintf(stderr, "kmipctl encrypt: store.encryption is off in the config\n");
+		goto out;
+	}
+	if (store_migrate(&cs.store, &cs.o, encrypt_progress, NULL, &cause) != STORE_OK) {
+		fprintf(stderr, "kmipctl encrypt: %s; nothing is lost, run it again to go on\n",
+		    cause != NULL ? cause : "failed");
+		free(cause);
+		goto out;
+	}
+	if (store_key_status(cs.store, &after) != STORE_OK) {
+		fprintf(stderr, "kmipctl encrypt: %s\n", store_last_error(cs.store));
+		goto out;
+	}
+	printf("kmipctl encrypt: every record is sealed under data key %u (master key: %s)\n",
+	    (unsigned)after.current_data_key, store_kek_describe(cs.keys.master));
+	if (before.clear_pages)
+		printf("kmipctl encrypt: the store was in clear and is now compacted; backups made before hold "
+		    "keys in clear: destroy them\n");
+	rc = 0;
+out:
+	ctl_store_close(&cs);
+	return rc;
+}
