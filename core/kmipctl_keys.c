@@ -116,7 +116,7 @@ parse(int argc, char **argv, const char *cmd, const char *usage_line, struct ctl
 		*pkcs11 = false;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+c:o:h", long_common, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:o:h", long_common, NULL)) != -1) {
 		if (c == 'h') {
 			printf("usage: kmipctl %s\n", usage_line);
 			return -1;

@@ -422,7 +422,11 @@ migrate_progress(void *arg, uint64_t done, uint64_t total)
 	log_info("store: encrypting records: %llu of %llu", (unsigned long long)done, (unsigned long long)total);
 }
 
-/* One batch of re-encryption after a data key rotation; runs again next iteration until done. */
+/*
+ * One batch of re-encryption after a data key rotation, then again at the next loop iteration until done.
+ * It has the group commit's low priority: it runs once the connections' events of the iteration are
+ * handled, and its writes join the group like a request's.
+ */
 static void
 reseal_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -452,7 +456,8 @@ reseal_cb(evutil_socket_t fd, short what, void *arg)
 		log_info("store: every record is sealed under the current data key; older data keys retired");
 		return;
 	}
-	event_add(srv->reseal_ev, &next);
+	/* Again next iteration, after the connections' I/O (same low priority as the group commit). */
+	event_active(srv->reseal_ev, EV_TIMEOUT, 0);
 }
 
 /* Starts the background re-encryption when the keyring holds more than one data key. */
@@ -460,14 +465,13 @@ static void
 server_check_reseal(struct server *srv)
 {
 	struct store_key_status ks;
-	struct timeval now = { 0, 0 };
 
 	if (srv->resealing || store_key_status(srv->store, &ks) != 0 || ks.data_keys <= 1)
 		return;
 	log_info("store: %u data keys: re-encrypting records under data key %u in the background", ks.data_keys,
 	    (unsigned)ks.current_data_key);
 	srv->resealing = true;
-	event_add(srv->reseal_ev, &now);
+	event_active(srv->reseal_ev, EV_TIMEOUT, 0);
 }
 
 /* Opens the store described by the config: keys, migration of a clear store, then the engine. */
@@ -525,7 +529,8 @@ server_open_store(struct server *srv)
 		    ks.encrypted ? "key material encrypted" : "key material in clear (store.encryption = false)");
 	if (ks.encrypted)
 		log_info("store %s: master key: %s", c->path, store_kek_describe(srv->keys.master));
-	if ((srv->reseal_ev = event_new(srv->base, -1, 0, reseal_cb, srv)) == NULL) {
+	if ((srv->reseal_ev = event_new(srv->base, -1, 0, reseal_cb, srv)) == NULL ||
+	    event_priority_set(srv->reseal_ev, PRIORITY_COMMIT) != 0) {
 		log_warnx("cannot set up the re-encryption event");
 		return -1;
 	}

@@ -29,6 +29,12 @@ $(BUILD)/test/test_veeam: $(BUILD)/test/integration/test_veeam.o $(HARNESS_OBJS)
 		$(BUILD)/libproto.a $(BUILD)/libtls.a | $(BUILD)/kmipd
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
 
+ALL_SRCS += test/integration/test_keys.c
+TEST_BINS += $(BUILD)/test/test_keys
+$(BUILD)/test/test_keys: $(BUILD)/test/integration/test_keys.o $(HARNESS_OBJS) $(BUILD)/libproto.a \
+		$(BUILD)/libtls.a | $(BUILD)/kmipd $(BUILD)/kmipctl
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
+
 ALL_SRCS += test/integration/test_durability.c
 TEST_BINS += $(BUILD)/test/test_durability
 $(BUILD)/test/test_durability: $(BUILD)/test/integration/test_durability.o \

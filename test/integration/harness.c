@@ -405,8 +405,9 @@ h_rss_kb(struct h_server *s)
 	return kb;
 }
 
-int
-h_run_kmipd(const char *const *args, char *out, size_t outsize)
+/* Runs bin with args, its output into out: see h_run_kmipd. */
+static int
+run_bin(const char *bin, const char *const *args, char *out, size_t outsize)
 {
 	const char *argv[64];
 	size_t argc = 0, len = 0;
@@ -415,7 +416,7 @@ h_run_kmipd(const char *const *args, char *out, size_t outsize)
 	ssize_t n;
 	char sink[512];
 
-	argv[argc++] = env_or("KMIPD_BIN", "build/kmipd");
+	argv[argc++] = bin;
 	while (*args != NULL) {
 		assert_true(argc < 63);
 		argv[argc++] = *args++;
@@ -453,6 +454,18 @@ h_run_kmipd(const char *const *args, char *out, size_t outsize)
 	while (waitpid(pid, &status, 0) < 0)
 		assert_int_equal(errno, EINTR);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int
+h_run_kmipd(const char *const *args, char *out, size_t outsize)
+{
+	return run_bin(env_or("KMIPD_BIN", "build/kmipd"), args, out, outsize);
+}
+
+int
+h_run_kmipctl(const char *const *args, char *out, size_t outsize)
+{
+	return run_bin(env_or("KMIPCTL_BIN", "build/kmipctl"), args, out, outsize);
 }
 
 void

@@ -66,6 +66,8 @@ long h_rss_kb(struct h_server *s);
  * truncated to outsize). Returns the exit status, or -1 if it did not exit normally.
  */
 int h_run_kmipd(const char *const *args, char *out, size_t outsize);
+/* The same with KMIPCTL_BIN (default build/kmipctl). */
+int h_run_kmipctl(const char *const *args, char *out, size_t outsize);
 /* Makes a certificate set with etc/mkcerts.sh in dir; key_type "rsa" or "ec" (faster), NULL for the default. */
 void h_mkcerts(const char *dir, const char *key_type);
 /* Writes text to path (replacing it), or copies the file from to to; fail the test on error. */

@@ -615,7 +615,7 @@ static void
 test_check_config(void **state)
 {
 	struct h_server *s = *state;
-	char good[400], bad[400], syntax[400], missing[400], text[2048], out[4096], want[500];
+	char good[400], bad[400], syntax[400], missing[400], text[3072], out[4096], want[500];
 	const char *tls_fmt = "tls: {\n\tcert_file = \"%s\";\n\tkey_file = \"%s\";\n"
 	    "\tclients_ca_cert_file = \"%s\";\n};\n";
 	char tls[1200];
@@ -627,7 +627,8 @@ test_check_config(void **state)
 	snprintf(syntax, sizeof(syntax), "%s/syntax.conf", s->dir);
 	snprintf(missing, sizeof(missing), "%s/missing.conf", s->dir);
 
-	snprintf(text, sizeof(text), "server: {\n\tlisten = \"127.0.0.1\";\n};\n%s", tls);
+	snprintf(text, sizeof(text), "server: {\n\tlisten = \"127.0.0.1\";\n};\n%sstore: {\n\tpath = \"%s/store\";\n"
+	    "\tmaster_key_file = \"%s\";\n};\n", tls, s->dir, h_master_key(s));
 	h_write_file(good, text);
 	assert_int_equal(h_run_kmipd((const char *const[]){ "-t", "-c", good, NULL }, out, sizeof(out)), 0);
 	assert_non_null(strstr(out, "configuration OK"));
