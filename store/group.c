@@ -643,6 +643,31 @@ store_new_uid(struct store_txn *t, char *buf, size_t size)
 	return STORE_OK;
 }
 
+/* The creation sequence of uid as t sees it, staged or durable; see store.h. */
+int
+store_created_seq(struct store_txn *t, const char *uid, uint64_t *seq)
+{
+	const struct store_staged *e;
+	size_t uid_len;
+	bool found;
+	int rc;
+
+	if (seq != NULL)
+		*seq = 0;
+	if (t == NULL || uid == NULL || seq == NULL)
+		return STORE_E_INVALID;
+	uid_len = strlen(uid);
+	if (uid_len == 0 || uid_len > STORE_UID_MAX)
+		return STORE_E_NOTFOUND;
+	if ((rc = lookup(t, uid, uid_len, &e, &found, seq)) != STORE_OK)
+		return rc;
+	if (e != NULL ? e->deleted : !found) {
+		*seq = 0;
+		return STORE_E_NOTFOUND;
+	}
+	return STORE_OK;
+}
+
 /* True when what a change set saw of every object still holds in w (earlier change sets applied). */
 static int
 checks_hold(struct store_txn *w, struct store_cs *cs, bool *hold)

@@ -188,6 +188,11 @@ int store_put(struct store_txn *t, const struct store_object *o) STORE_WUR;
 int store_get(struct store_txn *t, const char *uid, struct store_object **out) STORE_WUR;
 /* The same without key material (material NULL, material_len 0), for attribute-only reads. */
 int store_get_meta(struct store_txn *t, const char *uid, struct store_object **out) STORE_WUR;
+/*
+ * The creation sequence of an object (its created_seq) without reading the object: for ordering objects
+ * newest first, which their identifiers do not tell (STORE_E_NOTFOUND).
+ */
+int store_created_seq(struct store_txn *t, const char *uid, uint64_t *seq) STORE_WUR;
 /* Removes the object and its index entries (STORE_E_NOTFOUND). */
 int store_delete(struct store_txn *t, const char *uid) STORE_WUR;
 /* Writes a new identifier ("1", "2", ...): unique across restarts, never issued twice once committed. */

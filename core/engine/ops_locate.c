@@ -105,16 +105,58 @@ locate_run(struct store_txn *txn, const struct store_query *q, struct found *fou
 	free(uids);	/* the strings moved to found */
 }
 
-/* Newest first: identifiers are a counter, so longer is newer, then larger. */
-static int
-uid_newest_first(const void *a, const void *b)
-{
-	const char *x = *(char *const *)a, *y = *(char *const *)b;
-	size_t lx = strlen(x), ly = strlen(y);
+/* A located uid and its creation sequence. */
+struct aged {
+	char *uid;
+	uint64_t seq;
+};
 
-	if (lx != ly)
-		return lx < ly ? 1 : -1;
-	return -strcmp(x, y);
+/* Newest first by creation sequence (identifiers are random); one object found twice lands side by side. */
+static int
+aged_newest_first(const void *a, const void *b)
+{
+	const struct aged *x = a, *y = b;
+
+	if (x->seq != y->seq)
+		return x->seq < y->seq ? 1 : -1;
+	return strcmp(x->uid, y->uid);
+}
+
+/*
+ * Merges the results of the queries newest first and drops an object's second sighting (the caller's own
+ * and shared). 0, or a store error with found left as it was.
+ */
+static int
+merge_newest_first(struct store_txn *txn, struct found *found)
+{
+	struct aged *v;
+	size_t i, n;
+	int rc = 0;
+
+	if (found->n == 0)
+		return 0;
+	if ((v = calloc(found->n, sizeof(*v))) == NULL)
+		return STORE_E_NOMEM;
+	for (i = 0; i < found->n && rc == 0; i++) {
+		v[i].uid = found->uids[i];
+		rc = store_created_seq(txn, v[i].uid, &v[i].seq);
+	}
+	if (rc == 0) {
+		qsort(v, found->n, sizeof(*v), aged_newest_first);
+		for (i = 1, n = 1; i < found->n; i++) {
+			if (strcmp(v[i].uid, v[n - 1].uid) == 0) {
+				free(v[i].uid);
+				found->located--;	/* counted twice */
+			} else {
+				v[n++] = v[i];
+			}
+		}
+		for (i = 0; i < n; i++)
+			found->uids[i] = v[i].uid;
+		found->n = n;
+	}
+	free(v);
+	return rc;
 }
 
 /* Counts the share entries that apply to the caller. */
@@ -217,21 +259,13 @@ op_locate(struct op_ctx *ctx)
 		sq.base = &q;
 		sq.found = &found;
 		access_shares_for(ctx->env->policy, ops_identity(ctx), locate_share, &sq);
+		if (found.rc == 0)
+			found.rc = merge_newest_first(txn, &found);
 	}
 	store_txn_abort(txn);
 	first = 0;
 	n = found.n;
 	if (found.rc == 0 && shares > 0) {
-		qsort(found.uids, found.n, sizeof(char *), uid_newest_first);
-		for (i = 1, n = found.n > 0 ? 1 : 0; i < found.n; i++) {
-			if (strcmp(found.uids[i], found.uids[n - 1]) == 0) {
-				free(found.uids[i]);
-				found.located--;	/* counted twice: the caller's own and shared */
-			} else {
-				found.uids[n++] = found.uids[i];
-			}
-		}
-		found.n = n;
 		first = offset < found.n ? offset : found.n;
 		n = found.n - first < max ? found.n - first : max;
 	}

@@ -5493,17 +5493,23 @@ test_session_free_keygen(void **state)
 
 /*
  * access.shares ("owner:group:identity", applied by a reload) lets an identity read an owner's objects:
- * Locate finds them, Get and Get Attributes work (without ending freshness), but using or changing them is
+ * Locate finds them, merged newest first with the caller's own (by creation, not by their random
+ * identifiers), Get and Get Attributes work (without ending freshness), but using or changing them is
  * answered as for a missing object; a group share covers only the group's objects.
  */
 static void
 test_shares(void **state)
 {
 	struct fx *f = *state;
-	char all[UIDLEN], grouped[UIDLEN], buf[256], want[256];
+	char all[UIDLEN], grouped[UIDLEN], older[2][UIDLEN], mine[2][UIDLEN], buf[512], want[512];
 	struct ttlv *resp;
 	unsigned i;
 
+	/* Alice's and bob's keys made in turns. */
+	for (i = 0; i < 2; i++) {
+		active_aes(f, &f->alice, V21, older[i]);
+		active_aes(f, &f->bob, V21, mine[i]);
+	}
 	active_aes(f, &f->alice, V21, all);
 	grouped_key(f, &f->alice, V21, "shared-grp", NULL, grouped);
 	reload(f, &(struct policy_opts){ .shares = { "alice:*:bob", NULL } });
@@ -5512,7 +5518,12 @@ test_shares(void **state)
 
 		resp = locate(f, &f->bob, v, &(struct locate_q){ .type = KMIP_OBJECT_TYPE_SYMMETRIC_KEY, .max = -1,
 		    .offset = -1, .status_mask = -1 });
-		snprintf(want, sizeof(want), "%s,%s", grouped, all);
+		snprintf(want, sizeof(want), "%s,%s,%s,%s,%s,%s", grouped, all, mine[1], older[1], mine[0], older[0]);
+		assert_string_equal(located(resp, buf, sizeof(buf)), want);
+		/* Paged after the merge. */
+		resp = locate(f, &f->bob, v, &(struct locate_q){ .type = KMIP_OBJECT_TYPE_SYMMETRIC_KEY, .max = 2,
+		    .offset = 2, .status_mask = -1 });
+		snprintf(want, sizeof(want), "%s,%s", mine[1], older[1]);
 		assert_string_equal(located(resp, buf, sizeof(buf)), want);
 		expect_ok(get_req(f, &f->bob, v, all, 0), 0);
 		assert_int_equal(state_of(f, &f->bob, v, all), KMIP_STATE_ACTIVE);
@@ -5527,7 +5538,8 @@ test_shares(void **state)
 	reload(f, &(struct policy_opts){ .shares = { "alice:shared-grp:bob", NULL } });
 	resp = locate(f, &f->bob, V21, &(struct locate_q){ .type = KMIP_OBJECT_TYPE_SYMMETRIC_KEY, .max = -1,
 	    .offset = -1, .status_mask = -1 });
-	assert_string_equal(located(resp, buf, sizeof(buf)), grouped);
+	snprintf(want, sizeof(want), "%s,%s,%s", grouped, mine[1], mine[0]);
+	assert_string_equal(located(resp, buf, sizeof(buf)), want);
 	expect_ok(get_req(f, &f->bob, V21, grouped, 0), 0);
 	expect_fail(get_req(f, &f->bob, V21, all, 0), 0, KMIP_RESULT_REASON_OBJECT_NOT_FOUND);
 	/* Shares end with the reload that removes them. */
