@@ -18,6 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/err.h>
+#include <openssl/rand.h>
+
 #include "proto/ttlv.h"
 #include "store/store_int.h"
 
@@ -264,7 +267,7 @@ store_set_owner(struct store *s, uint64_t owner, uint32_t item)
 	s->owner_item = item;
 }
 
-/* Reads the durable identifier and sequence counters once per group. */
+/* Reads the durable counters (the creation sequence) once per group. */
 static int
 counters(struct store_txn *t)
 {
@@ -273,12 +276,8 @@ counters(struct store_txn *t)
 
 	if (s->counters_read)
 		return STORE_OK;
-	if ((rc = store_meta_get(t, "uid", &s->uid_durable)) != STORE_OK ||
-	    (rc = store_meta_get(t, "seq", &s->seq_last)) != STORE_OK)
+	if ((rc = store_meta_get(t, "seq", &s->seq_last)) != STORE_OK)
 		return rc;
-	/* Never below what this process handed out already (a failed commit did not make it durable). */
-	if (s->uid_durable > s->uid_last)
-		s->uid_last = s->uid_durable;
 	s->counters_read = true;
 	return STORE_OK;
 }
@@ -344,14 +343,6 @@ store_txn_abort(struct store_txn *t)
 
 static int apply_group(struct store *s, store_conflict_fn fn, void *arg);
 
-/* True when identifiers were handed out that the store does not hold as used yet. */
-static bool
-uids_pending(const struct store *s)
-{
-	return s->counters_read && s->uid_last > s->uid_durable;
-}
-
-
 /* Commits a transaction: see store.h. */
 int
 store_txn_commit(struct store_txn *t)
@@ -369,7 +360,7 @@ store_txn_commit(struct store_txn *t)
 		txn_end(t);
 		return rc;
 	}
-	/* A read, or a write that changed nothing (an identifier it took is the group's to make durable). */
+	/* A read, or a write that changed nothing: nothing for the group. */
 	if ((cs = t->cs) == NULL || cs->first == NULL) {
 		txn_end(t);
 		return STORE_OK;
@@ -620,26 +611,42 @@ store_get_meta(struct store_txn *t, const char *uid, struct store_object **out)
 	return get_object(t, uid, false, out);
 }
 
-/* Issues the next identifier: see store.h. */
+/*
+ * Writes a new identifier: a random UUID (RFC 9562, version 4) in lowercase text; see store.h. Random, not
+ * counted: nothing in the store remembers it, so a restored older copy cannot hand it out again.
+ */
 int
 store_new_uid(struct store_txn *t, char *buf, size_t size)
 {
-	int rc, n;
+	static const char hex[] = "0123456789abcdef";
+	const char *why;
+	uint8_t r[16];
+	size_t i, o = 0;
+	int rc;
 
 	if (t == NULL || buf == NULL || size == 0)
 		return STORE_E_INVALID;
+	buf[0] = '\0';
 	if ((rc = writable(t)) != STORE_OK)
 		return rc;
-	if ((rc = counters(t)) != STORE_OK)
-		return rc;
-	if (t->s->uid_last == UINT64_MAX)
-		return t->failed = STORE_E_FULL;
-	n = snprintf(buf, size, "%llu", (unsigned long long)(t->s->uid_last + 1));
-	if (n < 0 || (size_t)n >= size) {
-		buf[0] = '\0';
+	if (size < STORE_UUID_LEN + 1)
 		return STORE_E_INVALID;
+	if (RAND_bytes(r, sizeof(r)) != 1) {
+		why = ERR_reason_error_string(ERR_peek_last_error());
+		snprintf(t->s->err, sizeof(t->s->err), "no random identifier: RAND_bytes: %s",
+		    why != NULL ? why : "failed");
+		ERR_clear_error();	/* left in the queue, it would be taken for a TLS connection's own */
+		return STORE_E_IO;
 	}
-	t->s->uid_last++;
+	r[6] = (uint8_t)((r[6] & 0x0f) | 0x40);	/* version 4 */
+	r[8] = (uint8_t)((r[8] & 0x3f) | 0x80);	/* variant 10xx */
+	for (i = 0; i < sizeof(r); i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			buf[o++] = '-';
+		buf[o++] = hex[r[i] >> 4];
+		buf[o++] = hex[r[i] & 0x0f];
+	}
+	buf[o] = '\0';
 	return STORE_OK;
 }
 
@@ -793,7 +800,7 @@ apply_once(struct store *s)
 {
 	struct store_txn w;
 	struct store_cs *cs, *last;
-	uint64_t rev, uid;
+	uint64_t rev;
 	MDB_txn *txn;
 	int rc;
 
@@ -808,7 +815,7 @@ apply_once(struct store *s)
 	w.txn = txn;
 	w.write = true;
 	w.applying = true;
-	if ((rc = store_meta_get(&w, "rev", &rev)) != STORE_OK || (rc = store_meta_get(&w, "uid", &uid)) != STORE_OK)
+	if ((rc = store_meta_get(&w, "rev", &rev)) != STORE_OK)
 		goto fail;
 	for (cs = s->cs_first; cs != NULL; cs = last->next) {
 		for (last = cs; cs->unit != 0 && last->next != NULL && last->next->unit == cs->unit; last = last->next)
@@ -816,9 +823,7 @@ apply_once(struct store *s)
 		if ((rc = apply_unit(&w, cs, last, &rev)) != STORE_OK)
 			goto fail;
 	}
-	/* Identifiers handed out to the group are never issued again, kept or not. */
-	if ((rc = store_meta_put(&w, "rev", rev)) != STORE_OK ||
-	    (s->uid_last > uid && (rc = store_meta_put(&w, "uid", s->uid_last)) != STORE_OK))
+	if ((rc = store_meta_put(&w, "rev", rev)) != STORE_OK)
 		goto fail;
 	if ((rc = mdb_txn_commit(txn)) != 0)	/* frees txn either way */
 		return store_fail(s, rc, "group commit");
@@ -866,7 +871,7 @@ store_group_commit(struct store *s, store_conflict_fn fn, void *arg)
 {
 	if (s->open || s->batch)
 		return STORE_E_BUSY;
-	if (s->cs_first == NULL && !uids_pending(s)) {
+	if (s->cs_first == NULL) {
 		s->counters_read = false;	/* read again: another process may have written */
 		(void)store_grow(s, false);
 		return STORE_OK;
@@ -931,5 +936,5 @@ store_batch_end(struct store *s, bool keep)
 bool
 store_group_pending(const struct store *s)
 {
-	return s->cs_first != NULL || uids_pending(s);
+	return s->cs_first != NULL;
 }

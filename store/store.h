@@ -105,8 +105,7 @@ const char *store_last_error(const struct store *s);
 
 /*
  * Begins a transaction. A write transaction stages its writes; committing it hands them to the group,
- * aborting it drops them (the identifiers it took are not handed out again). STORE_E_BUSY while another
- * transaction is open.
+ * aborting it drops them. STORE_E_BUSY while another transaction is open.
  */
 int store_txn_begin(struct store *s, bool write, struct store_txn **out) STORE_WUR;
 /*
@@ -147,17 +146,19 @@ int store_batch_begin(struct store *s) STORE_WUR;
 int store_batch_end(struct store *s, bool keep) STORE_WUR;
 /*
  * A point in the group to come back to: store_rollback() drops every write committed into the group
- * since store_mark(), keeping what came before (identifiers taken since are not handed out again). For a
- * request item that fails after it wrote (its writes must not outlive its failure). A mark holds until the
- * next group commit; no transaction may be open at store_rollback(), and a mark taken inside an Undo batch
- * must be used before the batch ends.
+ * since store_mark(), keeping what came before. For a request item that fails after it wrote (its writes
+ * must not outlive its failure). A mark holds until the next group commit; no transaction may be open at
+ * store_rollback(), and a mark taken inside an Undo batch must be used before the batch ends.
  */
 struct store_mark {
 	const void *cs;
 };
 void store_mark(const struct store *s, struct store_mark *m);
 int store_rollback(struct store *s, const struct store_mark *m) STORE_WUR;
-/* True when the group holds committed writes, or handed-out identifiers, not yet durable. */
+/*
+ * True when the group holds committed writes not yet durable. Taking an identifier (store_new_uid) is
+ * not a write: a transaction that only took one leaves nothing to commit.
+ */
 bool store_group_pending(const struct store *s);
 
 /* A managed object. Strings are NUL-terminated. */
@@ -195,7 +196,17 @@ int store_get_meta(struct store_txn *t, const char *uid, struct store_object **o
 int store_created_seq(struct store_txn *t, const char *uid, uint64_t *seq) STORE_WUR;
 /* Removes the object and its index entries (STORE_E_NOTFOUND). */
 int store_delete(struct store_txn *t, const char *uid) STORE_WUR;
-/* Writes a new identifier ("1", "2", ...): unique across restarts, never issued twice once committed. */
+/*
+ * Writes a new identifier into buf: a random UUID (RFC 9562 version 4, 122 bits from OpenSSL's RAND_bytes)
+ * in lowercase text, STORE_UUID_LEN characters and a NUL ("3f2b8c1e-9a4d-4e07-b5c2-0d6e8f1a2b3c"). No
+ * counter: nothing the store holds decides it, so neither an aborted write, a restart nor a restored older
+ * copy of the store brings one back (a client holding an identifier from before never gets another object
+ * by it; a repeat of 122 random bits is not a practical possibility). Stores written before keep their
+ * counted identifiers ("1", "2", ...), which stay valid. Only in a write transaction (STORE_E_READONLY);
+ * STORE_E_INVALID when size is below STORE_UUID_LEN + 1; STORE_E_IO when the random generator fails
+ * (store_last_error() says why), with no fallback. buf is "" on failure.
+ */
+#define STORE_UUID_LEN		36
 int store_new_uid(struct store_txn *t, char *buf, size_t size) STORE_WUR;
 
 /* A new object in its own arena with an empty Attributes structure, or NULL on ENOMEM. */

@@ -13,7 +13,7 @@
 enum store_db {
 	DB_OBJ,			/* uid -> record */
 	DB_SEQ,			/* 8-byte big-endian creation sequence -> uid */
-	DB_META,		/* "format", "uid", "seq", "rev" counters */
+	DB_META,		/* "format", "seq", "rev" counters ("uid": the identifier counter of old stores) */
 	DB_IDX_FIRST,
 	DB_IDX_NAME = DB_IDX_FIRST,
 	DB_IDX_OWNER,
@@ -184,14 +184,8 @@ struct store {
 	size_t hash_size;		/* a power of two (0: no table yet) */
 	size_t nstaged;
 	size_t group_bytes;
-	/*
-	 * Identifiers are handed out in memory and never taken back, not even from a write that is dropped:
-	 * a client may have seen one (an undone batch's items carry theirs). The group commit makes the
-	 * counter durable, with or without other writes.
-	 */
-	bool counters_read;		/* uid_last and seq_last hold the durable counters plus the group's */
-	uint64_t uid_last, seq_last;	/* last identifier and (provisional) sequence handed out */
-	uint64_t uid_durable;		/* the identifier counter as the store held it when read */
+	bool counters_read;		/* seq_last holds the durable sequence plus the group's */
+	uint64_t seq_last;		/* last (provisional) creation sequence handed out */
 	/* Savepoint of an Undo batch (store_batch_begin): change sets after batch_mark are the batch's. */
 	bool batch;
 	struct store_mark batch_mark;

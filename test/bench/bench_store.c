@@ -26,6 +26,12 @@
 #define OWNERS		1000
 #define FILL_GROUP	1000
 
+/* The identifiers of the fill in order (they are random): Get picks among them, a link names one. */
+struct fill_uids {
+	char (*v)[STORE_UID_MAX + 1];
+	uint64_t n;
+};
+
 static void
 die(const char *what, int rc)
 {
@@ -42,14 +48,17 @@ pct(double *v, size_t n, double p)
 	return v[i] * 1e6;
 }
 
-/* Object number i of the fill: owner client-(i % OWNERS), name key-i, AES-256, a link for one in four. */
+/*
+ * Object number i of the fill: owner client-(i % OWNERS), name key-i, AES-256, for one in four a link to
+ * prev (the previous object's uid, NULL for none).
+ */
 static struct store_object *
-make_object(const char *uid, uint64_t i, unsigned *seed)
+make_object(const char *uid, uint64_t i, const char *prev, unsigned *seed)
 {
 	struct store_object *o = store_object_new();
 	struct ttlv *n, *l;
 	uint8_t key[32];
-	char owner[32], name[32], target[32];
+	char owner[32], name[32];
 	size_t k;
 	int rc;
 
@@ -71,28 +80,29 @@ make_object(const char *uid, uint64_t i, unsigned *seed)
 	ttlv_append(o->attrs, ttlv_new_int(o->arena, KMIP_TAG_CRYPTOGRAPHIC_LENGTH, 256));
 	ttlv_append(o->attrs, ttlv_new_int(o->arena, KMIP_TAG_CRYPTOGRAPHIC_USAGE_MASK, 12));
 	ttlv_append(o->attrs, ttlv_new_datetime(o->arena, KMIP_TAG_INITIAL_DATE, 1700000000 + (int64_t)i));
-	if (i % 4 == 1) {
-		snprintf(target, sizeof(target), "%" PRIu64, i);	/* the previous object's uid */
+	if (i % 4 == 1 && prev != NULL) {
 		l = ttlv_new_struct(o->arena, KMIP_TAG_LINK);
 		ttlv_append(l, ttlv_new_enum(o->arena, KMIP_TAG_LINK_TYPE, 258));
-		ttlv_append(l, ttlv_new_text(o->arena, KMIP_TAG_LINKED_OBJECT_IDENTIFIER, target, strlen(target)));
+		ttlv_append(l, ttlv_new_text(o->arena, KMIP_TAG_LINKED_OBJECT_IDENTIFIER, prev, strlen(prev)));
 		ttlv_append(o->attrs, l);
 	}
 	return o;
 }
 
-/* One write as a request makes it: a transaction, a new uid, a put, a commit. */
+/* One write as a request makes it: a transaction, a new uid, a put, a commit. Object i < ids->n notes its uid. */
 static void
-write_one(struct store *s, uint64_t i, unsigned *seed)
+write_one(struct store *s, uint64_t i, struct fill_uids *ids, unsigned *seed)
 {
 	struct store_txn *t;
 	struct store_object *o;
-	char uid[32];
+	char uid[STORE_UID_MAX + 1];
 	int rc;
 
 	if ((rc = store_txn_begin(s, true, &t)) != STORE_OK || (rc = store_new_uid(t, uid, sizeof(uid))) != STORE_OK)
 		die("write", rc);
-	o = make_object(uid, i, seed);
+	if (i < ids->n)
+		memcpy(ids->v[i], uid, strlen(uid) + 1);
+	o = make_object(uid, i, i > 0 && i - 1 < ids->n ? ids->v[i - 1] : NULL, seed);
 	if ((rc = store_put(t, o)) != STORE_OK)
 		die("put", rc);
 	store_object_free(o);
@@ -173,19 +183,19 @@ bench_locate(struct store *s, uint64_t n, size_t q, double *lat, unsigned *seed)
 	}
 }
 
-/* Times Get by id for random objects; fills lat[]. */
+/* Times Get by id for random objects of the fill; fills lat[]. */
 static void
-bench_get(struct store *s, uint64_t n, size_t q, double *lat, unsigned *seed)
+bench_get(struct store *s, const struct fill_uids *ids, size_t q, double *lat, unsigned *seed)
 {
 	struct store_txn *t;
 	struct store_object *o;
-	char uid[32];
+	const char *uid;
 	size_t i;
 	double t0;
 	int rc;
 
 	for (i = 0; i < q; i++) {
-		snprintf(uid, sizeof(uid), "%" PRIu64, 1 + (uint64_t)rand_r(seed) * 65536 % n);
+		uid = ids->v[(uint64_t)rand_r(seed) * 65536 % ids->n];
 		t0 = util_now();
 		if ((rc = store_txn_begin(s, false, &t)) != STORE_OK || (rc = store_get(t, uid, &o)) != STORE_OK)
 			die("get", rc);
@@ -210,6 +220,7 @@ main(int argc, char **argv)
 	double seconds = 3, t0, t1, *lat;
 	char dir[4096] = "", path[4200], bpath[4200], *cause = NULL;
 	struct store_stats st, sf;
+	struct fill_uids ids;
 	struct store *s;
 	unsigned seed = 12345;
 	bool keep = false, made = false;
@@ -254,7 +265,8 @@ main(int argc, char **argv)
 	}
 	snprintf(path, sizeof(path), "%s/store", dir);
 	snprintf(bpath, sizeof(bpath), "%s/backup", dir);
-	if ((lat = calloc(q, sizeof(*lat))) == NULL)
+	ids.n = n;
+	if ((lat = calloc(q, sizeof(*lat))) == NULL || (ids.v = calloc(n, sizeof(*ids.v))) == NULL)
 		return 1;
 
 	printf("bench_store: %" PRIu64 " objects in %s, %zu queries, %.0f s per write test\n\n", n, path, q,
@@ -267,7 +279,7 @@ main(int argc, char **argv)
 	s = open_store(path, true);
 	t0 = util_now();
 	for (i = 0; i < n; i++) {
-		write_one(s, i, &seed);
+		write_one(s, i, &ids, &seed);
 		if ((i + 1) % FILL_GROUP == 0 && (rc = store_group_commit(s, NULL, NULL)) != STORE_OK)
 			die("group commit", rc);
 	}
@@ -283,11 +295,11 @@ main(int argc, char **argv)
 	/* Reads. */
 	bench_locate(s, n, q, lat, &seed);
 	report_lat("Locate by name (owner, read txn)", lat, q);
-	bench_get(s, n, q, lat, &seed);
+	bench_get(s, &ids, q, lat, &seed);
 	report_lat("Get by id (read txn)", lat, q);
 	/* The same Get while the group holds a staged write: reads look at the staged writes first. */
-	write_one(s, n, &seed);
-	bench_get(s, n, q < 20000 ? q : 20000, lat, &seed);
+	write_one(s, n, &ids, &seed);
+	bench_get(s, &ids, q < 20000 ? q : 20000, lat, &seed);
 	report_lat("Get by id, group pending (staged)", lat, q < 20000 ? q : 20000);
 	if ((rc = store_group_commit(s, NULL, NULL)) != STORE_OK)
 		die("group commit", rc);
@@ -298,7 +310,7 @@ main(int argc, char **argv)
 	t0 = util_now();
 	do {
 		for (i = 0; i < group; i++)
-			write_one(s, base + written + i, &seed);
+			write_one(s, base + written + i, &ids, &seed);
 		if ((rc = store_group_commit(s, NULL, NULL)) != STORE_OK)
 			die("group commit", rc);
 		written += group;
@@ -314,7 +326,7 @@ main(int argc, char **argv)
 	written = 0;
 	t0 = util_now();
 	do {
-		write_one(s, base + written, &seed);
+		write_one(s, base + written, &ids, &seed);
 		written++;
 	} while (util_now() - t0 < seconds);
 	t1 = util_now();
@@ -337,6 +349,7 @@ main(int argc, char **argv)
 	    " MiB, compact copy %" PRIu64 " MiB\n", st.map_size >> 20, sf.grows, st.objects, disk_bytes(path) >> 20,
 	    after >> 20);
 	free(lat);
+	free(ids.v);
 	if (!keep) {
 		(void)util_rmtree(made ? dir : path);
 		if (!made)

@@ -349,11 +349,11 @@ test_crud(void **state)
 	struct store_txn *t;
 	struct store_object *o, *g;
 	static const uint8_t key[32] = { 1, 2, 3, 4, 5, 6, 7, 8, 9 };
-	char uid[32];
+	char uid[STORE_UID_MAX + 1];
 
 	assert_int_equal(store_txn_begin(f->s, true, &t), STORE_OK);
 	assert_int_equal(store_new_uid(t, uid, sizeof(uid)), STORE_OK);
-	assert_string_equal(uid, "1");
+	assert_int_equal(strlen(uid), STORE_UUID_LEN);
 	o = obj_new(uid, "alice", OT_SYMMETRIC, ST_PREACTIVE);
 	add_name(o, "key-one");
 	add_enum(o, KMIP_TAG_CRYPTOGRAPHIC_ALGORITHM, 3);
@@ -365,8 +365,8 @@ test_crud(void **state)
 	assert_int_equal(store_group_commit(f->s, NULL, NULL), STORE_OK);
 
 	assert_int_equal(store_txn_begin(f->s, false, &t), STORE_OK);
-	assert_int_equal(store_get(t, "1", &g), STORE_OK);
-	assert_string_equal(g->uid, "1");
+	assert_int_equal(store_get(t, uid, &g), STORE_OK);
+	assert_string_equal(g->uid, uid);
 	assert_string_equal(g->owner, "alice");
 	assert_int_equal(g->object_type, OT_SYMMETRIC);
 	assert_int_equal(g->state, ST_PREACTIVE);
@@ -376,7 +376,7 @@ test_crud(void **state)
 	assert_int_equal(g->record_version, 2);
 	assert_true(ttlv_equal(g->attrs, o->attrs));
 	store_object_free(g);
-	assert_int_equal(store_get_meta(t, "1", &g), STORE_OK);
+	assert_int_equal(store_get_meta(t, uid, &g), STORE_OK);
 	assert_null(g->material);
 	assert_int_equal(g->material_len, 0);
 	assert_true(ttlv_equal(g->attrs, o->attrs));
@@ -391,7 +391,7 @@ test_crud(void **state)
 	assert_int_equal(ttlv_remove(o->attrs, KMIP_TAG_CRYPTOGRAPHIC_USAGE_MASK, -1), 1);
 	put_durable(f->s, o);
 	assert_int_equal(store_txn_begin(f->s, false, &t), STORE_OK);
-	assert_int_equal(store_get(t, "1", &g), STORE_OK);
+	assert_int_equal(store_get(t, uid, &g), STORE_OK);
 	assert_int_equal(g->state, ST_ACTIVE);
 	assert_int_equal(g->material_len, 0);
 	assert_null(ttlv_find(g->attrs, KMIP_TAG_CRYPTOGRAPHIC_USAGE_MASK));
@@ -401,13 +401,13 @@ test_crud(void **state)
 
 	/* Delete. */
 	assert_int_equal(store_txn_begin(f->s, true, &t), STORE_OK);
-	assert_int_equal(store_delete(t, "1"), STORE_OK);
-	assert_int_equal(store_delete(t, "1"), STORE_E_NOTFOUND);
-	assert_int_equal(store_get(t, "1", &g), STORE_E_NOTFOUND);
+	assert_int_equal(store_delete(t, uid), STORE_OK);
+	assert_int_equal(store_delete(t, uid), STORE_E_NOTFOUND);
+	assert_int_equal(store_get(t, uid, &g), STORE_E_NOTFOUND);
 	assert_int_equal(store_txn_commit(t), STORE_OK);
 	assert_int_equal(store_group_commit(f->s, NULL, NULL), STORE_OK);
 	assert_int_equal(store_txn_begin(f->s, false, &t), STORE_OK);
-	assert_int_equal(store_get(t, "1", &g), STORE_E_NOTFOUND);
+	assert_int_equal(store_get(t, uid, &g), STORE_E_NOTFOUND);
 	store_txn_abort(t);
 	store_object_free(o);
 }
@@ -419,7 +419,7 @@ test_invalid_objects(void **state)
 	struct store_txn *t;
 	struct store_object *o;
 	char longuid[STORE_UID_MAX + 2];
-	char small[2];
+	char small[STORE_UUID_LEN + 1];
 
 	memset(longuid, '7', sizeof(longuid) - 1);
 	longuid[sizeof(longuid) - 1] = '\0';
@@ -443,7 +443,11 @@ test_invalid_objects(void **state)
 	assert_non_null(o);
 	assert_int_equal(store_object_set(o, longuid, "x", 1, 1), STORE_E_INVALID);
 	store_object_free(o);
-	assert_int_equal(store_new_uid(t, small, sizeof(small)), STORE_OK);	/* "1" fits */
+	/* An identifier needs STORE_UUID_LEN characters and the NUL. */
+	assert_int_equal(store_new_uid(t, small, sizeof(small) - 1), STORE_E_INVALID);
+	assert_string_equal(small, "");
+	assert_int_equal(store_new_uid(t, small, sizeof(small)), STORE_OK);
+	assert_int_equal(strlen(small), STORE_UUID_LEN);
 	assert_int_equal(store_txn_commit(t), STORE_OK);
 	assert_int_equal(store_group_commit(f->s, NULL, NULL), STORE_OK);
 	/* Writes through a read transaction are refused. */
@@ -456,39 +460,65 @@ test_invalid_objects(void **state)
 	store_txn_abort(t);
 }
 
-static void
-test_uid_counter_survives_reopen(void **state)
+/* True when s is a version 4 UUID in lowercase text: 8-4-4-4-12 hex digits, version 4, variant 10xx. */
+static bool
+is_uuid_v4(const char *s)
 {
-	struct fx *f = *state;
-	struct store_txn *t;
-	char uid[32];
-	int i;
+	size_t i;
 
-	for (i = 1; i <= 3; i++) {
-		assert_int_equal(store_txn_begin(f->s, true, &t), STORE_OK);
-		assert_int_equal(store_new_uid(t, uid, sizeof(uid)), STORE_OK);
-		assert_int_equal(atoi(uid), i);
-		assert_int_equal(store_txn_commit(t), STORE_OK);
+	if (strlen(s) != STORE_UUID_LEN)
+		return false;
+	for (i = 0; i < STORE_UUID_LEN; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s[i] != '-')
+				return false;
+		} else if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) {
+			return false;
+		}
 	}
-	assert_int_equal(store_group_commit(f->s, NULL, NULL), STORE_OK);
-	reopen(f);
-	assert_int_equal(store_txn_begin(f->s, true, &t), STORE_OK);
-	assert_int_equal(store_new_uid(t, uid, sizeof(uid)), STORE_OK);
-	assert_string_equal(uid, "4");
+	return s[14] == '4' && (s[19] == '8' || s[19] == '9' || s[19] == 'a' || s[19] == 'b');
+}
+
+/* Fails the test when two of the n identifiers are equal. */
+static void
+assert_all_distinct(char (*uids)[STORE_UID_MAX + 1], size_t n)
+{
+	size_t i, j;
+
+	for (i = 0; i < n; i++)
+		for (j = i + 1; j < n; j++)
+			if (strcmp(uids[i], uids[j]) == 0)
+				fail_msg("identifier %s handed out twice (%zu and %zu)", uids[i], i, j);
+}
+
+/*
+ * Identifiers are random version 4 UUIDs (RFC 9562): 1000 taken in groups of 100, across group commits and a
+ * reopen, are well-formed and all different.
+ */
+static void
+test_new_uids_are_uuids(void **state)
+{
+	static char uids[1000][STORE_UID_MAX + 1];
+	struct fx *f = *state;
+	struct store_txn *t = NULL;
+	size_t i;
+
+	for (i = 0; i < 1000; i++) {
+		if (i % 100 == 0) {
+			if (t != NULL) {
+				assert_int_equal(store_txn_commit(t), STORE_OK);
+				assert_int_equal(store_group_commit(f->s, NULL, NULL), STORE_OK);
+			}
+			if (i == 500)
+				reopen(f);
+			assert_int_equal(store_txn_begin(f->s, true, &t), STORE_OK);
+		}
+		assert_int_equal(store_new_uid(t, uids[i], sizeof(uids[i])), STORE_OK);
+		if (!is_uuid_v4(uids[i]))
+			fail_msg("identifier %zu is not a version 4 UUID: \"%s\"", i, uids[i]);
+	}
 	assert_int_equal(store_txn_commit(t), STORE_OK);
-	assert_int_equal(store_group_commit(f->s, NULL, NULL), STORE_OK);
-	/* Deleting objects does not bring identifiers back. */
-	put_simple(f->s, "4", "alice", OT_SYMMETRIC, ST_ACTIVE, "k4");
-	assert_int_equal(store_txn_begin(f->s, true, &t), STORE_OK);
-	assert_int_equal(store_delete(t, "4"), STORE_OK);
-	assert_int_equal(store_new_uid(t, uid, sizeof(uid)), STORE_OK);
-	assert_string_equal(uid, "5");
-	assert_int_equal(store_txn_commit(t), STORE_OK);
-	assert_int_equal(store_group_commit(f->s, NULL, NULL), STORE_OK);
-	/* Too small a buffer. */
-	assert_int_equal(store_txn_begin(f->s, true, &t), STORE_OK);
-	assert_int_equal(store_new_uid(t, uid, 1), STORE_E_INVALID);
-	store_txn_abort(t);
+	assert_all_distinct(uids, 1000);
 }
 
 static void
@@ -1391,63 +1421,71 @@ test_batch_savepoint(void **state)
 	assert_false(present(f, "undone-1"));
 }
 
+/*
+ * Creates an object of alice's (named name, unless NULL) under a new identifier, copied to uid
+ * (STORE_UID_MAX + 1 bytes), in a write transaction of its own; durable makes the group durable after.
+ */
+static void
+create_new(struct fx *f, const char *name, bool durable, char *uid)
+{
+	struct store_object *o;
+	struct store_txn *t;
+
+	assert_int_equal(store_txn_begin(f->s, true, &t), STORE_OK);
+	assert_int_equal(store_new_uid(t, uid, STORE_UID_MAX + 1), STORE_OK);
+	o = obj_new(uid, "alice", OT_SYMMETRIC, ST_ACTIVE);
+	if (name != NULL)
+		add_name(o, name);
+	assert_int_equal(store_put(t, o), STORE_OK);
+	store_object_free(o);
+	assert_int_equal(store_txn_commit(t), STORE_OK);
+	if (durable)
+		assert_int_equal(store_group_commit(f->s, NULL, NULL), STORE_OK);
+}
+
 static void
 test_failed_child_keeps_siblings(void **state)
 {
 	struct fx *f = *state;
 	struct store_txn *t;
 	struct store_object *o;
-	char uid[16];
+	char first[STORE_UID_MAX + 1], failed[STORE_UID_MAX + 1], third[STORE_UID_MAX + 1];
 
+	create_new(f, NULL, false, first);
+	/* A request that fails halfway: its object goes away, nothing else does. */
 	assert_int_equal(store_txn_begin(f->s, true, &t), STORE_OK);
-	assert_int_equal(store_new_uid(t, uid, sizeof(uid)), STORE_OK);
-	o = obj_new(uid, "alice", OT_SYMMETRIC, ST_ACTIVE);
+	assert_int_equal(store_new_uid(t, failed, sizeof(failed)), STORE_OK);
+	o = obj_new(failed, "alice", OT_SYMMETRIC, ST_ACTIVE);
 	assert_int_equal(store_put(t, o), STORE_OK);
 	store_object_free(o);
-	assert_int_equal(store_txn_commit(t), STORE_OK);
-	/* A request that fails halfway: its object goes away (its uid is not handed out again), nothing else does. */
-	assert_int_equal(store_txn_begin(f->s, true, &t), STORE_OK);
-	assert_int_equal(store_new_uid(t, uid, sizeof(uid)), STORE_OK);
-	assert_string_equal(uid, "2");
-	o = obj_new(uid, "alice", OT_SYMMETRIC, ST_ACTIVE);
-	assert_int_equal(store_put(t, o), STORE_OK);
-	store_object_free(o);
-	assert_int_equal(store_delete(t, "1"), STORE_OK);
+	assert_int_equal(store_delete(t, first), STORE_OK);
 	store_txn_abort(t);
 	assert_true(store_group_pending(f->s));
 	/* Not found is an answer, not a failure of the transaction. */
 	assert_int_equal(store_txn_begin(f->s, true, &t), STORE_OK);
 	assert_int_equal(store_delete(t, "99"), STORE_E_NOTFOUND);
 	assert_int_equal(store_txn_commit(t), STORE_OK);
-	assert_int_equal(store_txn_begin(f->s, true, &t), STORE_OK);
-	assert_int_equal(store_new_uid(t, uid, sizeof(uid)), STORE_OK);
-	assert_string_equal(uid, "3");
-	o = obj_new(uid, "alice", OT_SYMMETRIC, ST_ACTIVE);
-	assert_int_equal(store_put(t, o), STORE_OK);
-	store_object_free(o);
-	assert_int_equal(store_txn_commit(t), STORE_OK);
-	assert_int_equal(store_group_commit(f->s, NULL, NULL), STORE_OK);
+	create_new(f, NULL, true, third);
+	assert_string_not_equal(third, failed);
 	reopen(f);
 	assert_int_equal(store_txn_begin(f->s, false, &t), STORE_OK);
-	assert_int_equal(store_get(t, "1", &o), STORE_OK);
+	assert_int_equal(store_get(t, first, &o), STORE_OK);
 	store_object_free(o);
-	assert_int_equal(store_get(t, "2", &o), STORE_E_NOTFOUND);
-	assert_int_equal(store_get(t, "3", &o), STORE_OK);
+	assert_int_equal(store_get(t, failed, &o), STORE_E_NOTFOUND);
+	assert_int_equal(store_get(t, third, &o), STORE_OK);
 	store_object_free(o);
 	store_txn_abort(t);
 	assert_int_equal(count_readable(f->s), 2);
 }
 
-/* Takes the next identifier in a write transaction of its own and ends it (commit, else abort). */
+/* Takes a new identifier (into uid) in a write transaction of its own and ends it (commit, else abort). */
 static void
-next_uid(struct fx *f, bool commit, const char *want)
+next_uid(struct fx *f, bool commit, char *uid)
 {
 	struct store_txn *t;
-	char uid[32];
 
 	assert_int_equal(store_txn_begin(f->s, true, &t), STORE_OK);
-	assert_int_equal(store_new_uid(t, uid, sizeof(uid)), STORE_OK);
-	assert_string_equal(uid, want);
+	assert_int_equal(store_new_uid(t, uid, STORE_UID_MAX + 1), STORE_OK);
 	if (commit)
 		assert_int_equal(store_txn_commit(t), STORE_OK);
 	else
@@ -1456,9 +1494,9 @@ next_uid(struct fx *f, bool commit, const char *want)
 
 /*
  * An identifier is never handed out twice, though what it was taken for was dropped: an aborted
- * transaction, a rollback, an undone batch, and across a restart (before this rule, an abort right after a
- * restart put back a counter read before the restart's first use and the next create took "1" again,
- * replacing that object). Taken identifiers are made durable by the group commit even without writes.
+ * transaction, a rollback, an undone batch, and across a restart (with a counter, an abort right after a
+ * restart once put back a counter read before the restart and the next create took "1" again, replacing
+ * that object). Taking one is not a write: it leaves nothing for the group commit to make durable.
  */
 static void
 test_uids_never_reused(void **state)
@@ -1467,35 +1505,31 @@ test_uids_never_reused(void **state)
 	struct store_mark mark;
 	struct store_object *o;
 	struct store_txn *t;
-	char uid[32];
+	char uids[7][STORE_UID_MAX + 1];
 
-	assert_int_equal(store_txn_begin(f->s, true, &t), STORE_OK);
-	assert_int_equal(store_new_uid(t, uid, sizeof(uid)), STORE_OK);
-	assert_string_equal(uid, "1");
-	o = obj_new(uid, "alice", OT_SYMMETRIC, ST_ACTIVE);
-	assert_int_equal(store_put(t, o), STORE_OK);
-	store_object_free(o);
-	assert_int_equal(store_txn_commit(t), STORE_OK);
-	assert_int_equal(store_group_commit(f->s, NULL, NULL), STORE_OK);
+	create_new(f, NULL, true, uids[0]);
 	reopen(f);
-	next_uid(f, false, "2");
+	next_uid(f, false, uids[1]);
 	store_mark(f->s, &mark);
-	next_uid(f, true, "3");
+	next_uid(f, true, uids[2]);
 	assert_int_equal(store_rollback(f->s, &mark), STORE_OK);
 	assert_int_equal(store_batch_begin(f->s), STORE_OK);
-	next_uid(f, true, "4");
+	next_uid(f, true, uids[3]);
 	assert_int_equal(store_batch_end(f->s, false), STORE_OK);
-	next_uid(f, false, "5");
-	assert_true(store_group_pending(f->s));		/* the counter alone is worth a commit */
+	next_uid(f, false, uids[4]);
+	assert_false(store_group_pending(f->s));
 	assert_int_equal(store_group_commit(f->s, NULL, NULL), STORE_OK);
 	reopen(f);
-	next_uid(f, false, "6");
-	/* And "1" is still alice's first object. */
+	next_uid(f, false, uids[5]);
+	create_new(f, NULL, true, uids[6]);
+	assert_all_distinct(uids, 7);
+	/* And the first is still alice's first object. */
 	assert_int_equal(store_txn_begin(f->s, false, &t), STORE_OK);
-	assert_int_equal(store_get(t, "1", &o), STORE_OK);
+	assert_int_equal(store_get(t, uids[0], &o), STORE_OK);
 	assert_string_equal(o->owner, "alice");
 	store_object_free(o);
 	store_txn_abort(t);
+	assert_int_equal(count_readable(f->s), 2);
 }
 
 static void
@@ -1940,7 +1974,7 @@ main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_crud, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_invalid_objects, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_uid_counter_survives_reopen, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_new_uids_are_uuids, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_multivalued, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_indexes_follow_updates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_long_and_empty_names, setup, teardown),

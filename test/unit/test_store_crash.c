@@ -3,6 +3,7 @@
  * commit, reports the acknowledged uids through a pipe; the parent kills it with SIGKILL at a random
  * moment, then reopens the store and checks that it opens cleanly, that every object reads back, that
  * every acknowledged uid is present and intact, and that no identifier is issued twice. Many rounds.
+ * Identifiers are random: each object's material and attributes derive from its uid.
  * KMIPD_CRASH_ROUNDS overrides the number of rounds (default 30).
  */
 #include <stdarg.h>
@@ -12,7 +13,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
-#include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,11 +29,15 @@
 
 #define OWNER		"crash-owner"
 #define MATERIAL_LEN	48
+#define GROUP_MAX	32	/* objects per group */
+
+/* A group's uids go through the pipe as one write of fixed-size records: atomic, whole or not at all. */
+_Static_assert(GROUP_MAX * STORE_UUID_LEN <= PIPE_BUF, "one group's report fits one atomic pipe write");
 
 struct fx {
 	char dir[64];
 	char path[96];
-	uint64_t *acked;
+	char (*acked)[STORE_UUID_LEN + 1];
 	size_t nacked, cap;
 };
 
@@ -74,6 +79,19 @@ options(struct store_options *o, const char *path)
 	o->group_commit = true;
 }
 
+/* A number only this uid gives (FNV-1a), from which the object's material and attributes derive. */
+static uint64_t
+uid_number(const char *uid)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *uid != '\0'; uid++) {
+		h ^= (uint8_t)*uid;
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
 /* The key material of object n: a pattern only n produces. */
 static void
 material(uint64_t n, uint8_t *m)
@@ -93,9 +111,10 @@ child(const char *path, int wfd, unsigned seed)
 	struct store_txn *t;
 	struct store_object *obj;
 	struct ttlv *nm;
-	uint64_t ids[32];
+	char ids[GROUP_MAX][STORE_UUID_LEN];
 	uint8_t m[MATERIAL_LEN];
-	char uid[32], name[48], *cause = NULL;
+	char uid[STORE_UID_MAX + 1], name[48], *cause = NULL;
+	uint64_t k;
 	int i, n;
 
 	options(&o, path);
@@ -104,14 +123,15 @@ child(const char *path, int wfd, unsigned seed)
 		_exit(2);
 	}
 	for (;;) {
-		n = 1 + (int)(rand_r(&seed) % 32);
+		n = 1 + (int)(rand_r(&seed) % GROUP_MAX);
 		for (i = 0; i < n; i++) {
 			if (store_txn_begin(s, true, &t) != STORE_OK ||
-			    store_new_uid(t, uid, sizeof(uid)) != STORE_OK)
+			    store_new_uid(t, uid, sizeof(uid)) != STORE_OK || strlen(uid) != STORE_UUID_LEN)
 				_exit(3);
-			ids[i] = strtoull(uid, NULL, 10);
+			memcpy(ids[i], uid, STORE_UUID_LEN);
+			k = uid_number(uid);
 			snprintf(name, sizeof(name), "name-%s", uid);
-			material(ids[i], m);
+			material(k, m);
 			if ((obj = store_object_new()) == NULL ||
 			    store_object_set(obj, uid, OWNER, 2, 2) != STORE_OK ||
 			    store_object_set_material(obj, m, sizeof(m), 1) != STORE_OK)
@@ -120,14 +140,13 @@ child(const char *path, int wfd, unsigned seed)
 			ttlv_append(nm, ttlv_new_text(obj->arena, KMIP_TAG_NAME_VALUE, name, strlen(name)));
 			ttlv_append(nm, ttlv_new_enum(obj->arena, KMIP_TAG_NAME_TYPE, 1));
 			ttlv_append(obj->attrs, nm);
-			ttlv_append(obj->attrs, ttlv_new_int(obj->arena, KMIP_TAG_CRYPTOGRAPHIC_LENGTH, (int32_t)(ids[i] % 100000)));
+			ttlv_append(obj->attrs, ttlv_new_int(obj->arena, KMIP_TAG_CRYPTOGRAPHIC_LENGTH, (int32_t)(k % 100000)));
 			if (store_put(t, obj) != STORE_OK || store_txn_commit(t) != STORE_OK)
 				_exit(5);
 			store_object_free(obj);
 		}
 		if (store_group_commit(s, NULL, NULL) != STORE_OK)
 			_exit(6);
-		/* At most 256 bytes: one atomic pipe write. */
 		if (write(wfd, ids, (size_t)n * sizeof(ids[0])) != (ssize_t)((size_t)n * sizeof(ids[0])))
 			_exit(7);
 	}
@@ -137,19 +156,20 @@ child(const char *path, int wfd, unsigned seed)
 static void
 collect(struct fx *f, int rfd)
 {
-	uint64_t buf[64];
+	char buf[64][STORE_UUID_LEN];
 	ssize_t r;
 	size_t i;
 
 	while ((r = read(rfd, buf, sizeof(buf))) > 0) {
-		assert_int_equal(r % 8, 0);
-		for (i = 0; i < (size_t)r / 8; i++) {
+		assert_int_equal(r % STORE_UUID_LEN, 0);
+		for (i = 0; i < (size_t)r / STORE_UUID_LEN; i++) {
 			if (f->nacked == f->cap) {
 				f->cap = f->cap ? f->cap * 2 : 1024;
 				f->acked = realloc(f->acked, f->cap * sizeof(*f->acked));
 				assert_non_null(f->acked);
 			}
-			f->acked[f->nacked++] = buf[i];
+			memcpy(f->acked[f->nacked], buf[i], STORE_UUID_LEN);
+			f->acked[f->nacked++][STORE_UUID_LEN] = '\0';
 		}
 	}
 	assert_int_equal(r, 0);
@@ -165,9 +185,10 @@ verify(struct fx *f)
 	struct store_object *obj;
 	struct store_query q = { .is_admin = true, .storage_status_mask = STORE_STATUS_ONLINE };
 	uint8_t m[MATERIAL_LEN];
-	char uid[32], name[48], **uids, *cause = NULL;
+	char uid[STORE_UID_MAX + 1], name[48], **uids, *cause = NULL;
 	const struct ttlv *nv;
-	uint64_t max = 0, next;
+	const char *acked;
+	uint64_t k;
 	size_t i, n;
 
 	options(&o, f->path);
@@ -183,31 +204,36 @@ verify(struct fx *f)
 	store_uids_free(uids, n);
 	/* Every acknowledged one is present and intact. */
 	for (i = 0; i < f->nacked; i++) {
-		snprintf(uid, sizeof(uid), "%" PRIu64, f->acked[i]);
-		if (store_get(t, uid, &obj) != STORE_OK)
-			fail_msg("acknowledged uid %s is missing", uid);
-		material(f->acked[i], m);
+		acked = f->acked[i];
+		if (store_get(t, acked, &obj) != STORE_OK)
+			fail_msg("acknowledged uid %s is missing", acked);
+		k = uid_number(acked);
+		material(k, m);
 		assert_int_equal(obj->material_len, MATERIAL_LEN);
 		assert_memory_equal(obj->material, m, MATERIAL_LEN);
 		assert_string_equal(obj->owner, OWNER);
-		snprintf(name, sizeof(name), "name-%s", uid);
+		snprintf(name, sizeof(name), "name-%s", acked);
 		nv = ttlv_find(ttlv_find(obj->attrs, KMIP_TAG_NAME), KMIP_TAG_NAME_VALUE);
 		assert_non_null(nv);
 		assert_string_equal((const char *)nv->v.bytes.data, name);
-		assert_int_equal(ttlv_find(obj->attrs, KMIP_TAG_CRYPTOGRAPHIC_LENGTH)->v.i32, (int32_t)(f->acked[i] % 100000));
+		assert_int_equal(ttlv_find(obj->attrs, KMIP_TAG_CRYPTOGRAPHIC_LENGTH)->v.i32, (int32_t)(k % 100000));
 		store_object_free(obj);
-		if (f->acked[i] > max)
-			max = f->acked[i];
 	}
 	store_txn_abort(t);
-	/* Identifiers are never issued twice. */
+	/* A new identifier is none of the store's objects'. */
 	assert_int_equal(store_txn_begin(s, true, &t), STORE_OK);
 	assert_int_equal(store_new_uid(t, uid, sizeof(uid)), STORE_OK);
-	next = strtoull(uid, NULL, 10);
-	assert_true(next > max);
+	assert_int_equal(store_get(t, uid, &obj), STORE_E_NOTFOUND);
 	store_txn_abort(t);
 	assert_int_equal(store_group_commit(s, NULL, NULL), STORE_OK);
 	store_close(s);
+}
+
+/* qsort order of the acknowledged uids. */
+static int
+uid_cmp(const void *a, const void *b)
+{
+	return strcmp(a, b);
 }
 
 static void
@@ -219,6 +245,7 @@ test_sigkill_rounds(void **state)
 	unsigned seed = (unsigned)time(NULL) ^ (unsigned)getpid();
 	struct timespec ts;
 	int round, p[2], status;
+	size_t i;
 	pid_t pid;
 	long ms;
 
@@ -248,6 +275,11 @@ test_sigkill_rounds(void **state)
 	}
 	fprintf(stderr, "crash test: %zu acknowledged writes survived %d kills\n", f->nacked, rounds);
 	assert_true(f->nacked > 0);
+	/* Every acknowledged write had an identifier of its own, across all the restarts. */
+	qsort(f->acked, f->nacked, sizeof(*f->acked), uid_cmp);
+	for (i = 1; i < f->nacked; i++)
+		if (strcmp(f->acked[i - 1], f->acked[i]) == 0)
+			fail_msg("identifier %s was issued twice", f->acked[i]);
 }
 
 int
