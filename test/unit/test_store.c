@@ -1819,6 +1819,50 @@ test_locate_sees_staged_writes(void **state)
 }
 
 /*
+ * Locate and the index lists answer newest first by creation sequence, never by identifier: objects
+ * created one after the other, durable or still staged, come back in reverse order of creation although
+ * their random identifiers sort any which way.
+ */
+static void
+test_newest_first_by_creation(void **state)
+{
+	struct fx *f = *state;
+	char uids[20][STORE_UID_MAX + 1], want[20 * (STORE_UID_MAX + 1)];
+	struct store_query q;
+	struct filter fl;
+	bool ascending = true, descending = true;
+	size_t i, off = 0;
+	int pass;
+
+	for (i = 0; i < 20; i++)
+		create_new(f, "same", i < 14, uids[i]);	/* the last six stay staged */
+	for (i = 20; i-- > 0;)
+		off += (size_t)snprintf(want + off, sizeof(want) - off, "%s%s", off > 0 ? "," : "", uids[i]);
+	/* The identifiers themselves are in no order: sorting them would not give the answer. */
+	for (i = 1; i < 20; i++) {
+		ascending = ascending && strcmp(uids[i - 1], uids[i]) < 0;
+		descending = descending && strcmp(uids[i - 1], uids[i]) > 0;
+	}
+	assert_false(ascending || descending);
+	filter_init(&fl);
+	filter_name(&fl, "same");
+	memset(&q, 0, sizeof(q));
+	q.identity = "alice";
+	for (pass = 0; pass < 2; pass++) {
+		q.filter = fl.f;
+		assert_string_equal(locate(f->s, &q), want);
+		assert_string_equal(index_list(f->s, STORE_IDX_NAME, "same", 0), want);
+		assert_string_equal(index_list(f->s, STORE_IDX_OWNER, "alice", 0), want);
+		q.filter = NULL;	/* every object: the creation-sequence table */
+		assert_string_equal(locate(f->s, &q), want);
+		/* The same once all of them are durable, after a restart. */
+		assert_int_equal(store_group_commit(f->s, NULL, NULL), STORE_OK);
+		reopen(f);
+	}
+	filter_free(&fl);
+}
+
+/*
  * Runs store_backup in a child process, as kmipctl does: LMDB must not have one environment open twice in
  * a process. Returns its result; *cause_set tells whether it gave a cause.
  */
@@ -1888,6 +1932,49 @@ test_backup(void **state)
 	store_object_free(obj);
 	store_txn_abort(t);
 	store_close(b);
+}
+
+/*
+ * A restored older copy of the store never hands out an identifier again. Objects are created, the store is
+ * backed up (by another process, as kmipctl backup does), more objects are created and an identifier is
+ * taken for a write that is dropped; then the copy is opened in place of the store, as an operator restores
+ * a backup, and objects are created there: none of their identifiers is one handed out before. (A counter
+ * kept in the store went back with the copy and handed the later objects' identifiers out again.)
+ */
+static void
+test_uids_unique_after_restore(void **state)
+{
+	struct fx *f = *state;
+	char uids[12][STORE_UID_MAX + 1], dest[sizeof(((struct fx *)0)->path)];
+	struct store_object *o;
+	struct store_txn *t;
+	bool cause_set;
+	size_t n = 0, i;
+
+	for (i = 0; i < 3; i++)
+		create_new(f, NULL, true, uids[n++]);
+	snprintf(dest, sizeof(dest), "%s/backup", f->dir);
+	assert_int_equal(backup_in_child(f->path, dest, &cause_set), STORE_OK);
+	for (i = 0; i < 3; i++)
+		create_new(f, NULL, true, uids[n++]);
+	next_uid(f, false, uids[n++]);
+	store_close(f->s);
+	f->s = NULL;
+	/* Restored: the store is now the copy, which knows nothing of what came after it. */
+	snprintf(f->path, sizeof(f->path), "%s", dest);
+	assert_int_equal(open_store(f), STORE_OK);
+	assert_int_equal(count_readable(f->s), 3);
+	for (i = 0; i < 5; i++)
+		create_new(f, NULL, true, uids[n++]);
+	assert_all_distinct(uids, n);
+	/* The objects of before the backup are the copy's, untouched by the new ones. */
+	assert_int_equal(count_readable(f->s), 8);
+	assert_int_equal(store_txn_begin(f->s, false, &t), STORE_OK);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(store_get(t, uids[i], &o), STORE_OK);
+		store_object_free(o);
+	}
+	store_txn_abort(t);
 }
 
 static void
@@ -2000,7 +2087,9 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_conflict_follows_dependencies_and_batches, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_conflict_without_group_commit, setup_nogroup, teardown),
 		cmocka_unit_test_setup_teardown(test_locate_sees_staged_writes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_newest_first_by_creation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backup, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_uids_unique_after_restore, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_files_private, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relaxed_sync, setup, teardown),
 		cmocka_unit_test(test_open_errors),
