@@ -9,10 +9,12 @@
  * Input: the first byte chooses who sends the messages (see identity_for), the rest is a stream of TTLV
  * messages handled in order, as on one connection; a malformed one ends the input the way the server ends
  * a connection (an Invalid Message response, then nothing more is read). Each input starts from an empty
- * store, so an input behaves the same alone as in a run (a crash reproduces from its file) and object
- * identifiers are predictable ("1", "2", ... in the order they are taken; a failed Create takes one too),
- * which the seed corpus relies on. (An input that committed nothing leaves the store empty, so the next one
- * reuses it.)
+ * store, so an input behaves the same alone as in a run (a crash reproduces from its file). (An input that
+ * committed nothing leaves the store empty, so the next one reuses it.) Object identifiers are random
+ * UUIDs, which no input could spell: a request names the n-th identifier the input's responses showed by
+ * the decimal text "n" in a field that holds an identifier (Unique Identifier, Private and Public Key
+ * Unique Identifier, Linked Object Identifier), replaced before the engine sees it. The seed corpus
+ * relies on that ("1" is the first object an input made).
  *
  * Environment: KMIPD_FUZZ_LOG=1 keeps the server's log lines (off by default: formatting still runs, the
  * lines go to /dev/null); KMIPD_FUZZ_DIR sets where the temporary store lives (default /dev/shm, else /tmp).
@@ -38,6 +40,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define FUZZ_MAX_MESSAGES	64		/* messages answered per input at most */
+#define FUZZ_MAX_UIDS		256		/* identifiers remembered per input */
 #define FUZZ_MAP_SIZE		(1024 * 1024)
 #define FUZZ_MAX_MAP_SIZE	(64 * 1024 * 1024)
 
@@ -54,6 +57,8 @@ static bool commit_asked;		/* the engine asked for a group commit */
 static char store_dir[256];
 static FILE *diag;		/* the real stderr, for this file's own messages */
 static bool dirty = true;	/* the store holds committed writes: the next input needs a fresh one */
+static char uids[FUZZ_MAX_UIDS][STORE_UID_MAX + 1];	/* identifiers the input's responses showed, in order */
+static size_t nuids;
 
 /* Removes the files of the store folder (LMDB's data and lock files), and the folder when rmdir_too. */
 static void
@@ -236,6 +241,67 @@ identity_for(unsigned mode, unsigned i)
 	}
 }
 
+/* True for the fields that name an object by its identifier. */
+static bool
+uid_field(const struct ttlv *t)
+{
+	return t->type == TTLV_TEXT_STRING && (t->tag == KMIP_TAG_UNIQUE_IDENTIFIER ||
+	    t->tag == KMIP_TAG_PRIVATE_KEY_UNIQUE_IDENTIFIER || t->tag == KMIP_TAG_PUBLIC_KEY_UNIQUE_IDENTIFIER ||
+	    t->tag == KMIP_TAG_LINKED_OBJECT_IDENTIFIER);
+}
+
+/* Notes, in order and once each, the identifiers a response shows (its tree is as deep as the decoder let it). */
+static void
+note_uids(const struct ttlv *t)
+{
+	const struct ttlv *c;
+	size_t i;
+
+	if (t->type == TTLV_STRUCTURE) {
+		for (c = t->v.s.first; c != NULL; c = c->next)
+			note_uids(c);
+		return;
+	}
+	if (!uid_field(t) || t->length == 0 || t->length > STORE_UID_MAX || nuids == FUZZ_MAX_UIDS)
+		return;
+	for (i = 0; i < nuids; i++)
+		if (strlen(uids[i]) == t->length && memcmp(uids[i], t->v.bytes.data, t->length) == 0)
+			return;
+	memcpy(uids[nuids], t->v.bytes.data, t->length);
+	uids[nuids++][t->length] = '\0';
+}
+
+/* Replaces each identifier field of a request that says "n" with the n-th identifier noted (see the top). */
+static void
+map_uids(struct ttlv *t, struct ttlv_arena *arena)
+{
+	struct ttlv *c;
+	unsigned long n = 0;
+	size_t i, len;
+	char *copy;
+
+	if (t->type == TTLV_STRUCTURE) {
+		for (c = t->v.s.first; c != NULL; c = c->next)
+			map_uids(c, arena);
+		return;
+	}
+	if (!uid_field(t) || t->length == 0 || t->length > 3 || t->v.bytes.data[0] == '0')
+		return;
+	for (i = 0; i < t->length; i++) {
+		if (t->v.bytes.data[i] < '0' || t->v.bytes.data[i] > '9')
+			return;
+		n = n * 10 + (unsigned long)(t->v.bytes.data[i] - '0');
+	}
+	if (n > nuids)
+		return;
+	len = strlen(uids[n - 1]);
+	if ((copy = ttlv_arena_alloc(arena, len + 1)) == NULL)
+		return;
+	memcpy(copy, uids[n - 1], len + 1);
+	t->v.bytes.data = (const uint8_t *)copy;
+	t->length = (uint32_t)len;
+}
+
 /* Reports why a response is not well-formed, prints it, and aborts (the finding). */
 static void __attribute__((noreturn))
 bad_response(const uint8_t *buf, size_t len, const char *why)
@@ -254,7 +320,7 @@ bad_response(const uint8_t *buf, size_t len, const char *why)
 /*
  * Checks that an encoded response is one well-formed Response Message: it decodes, its header has a
  * Protocol Version and a Batch Count equal to the number of Batch Items, and every Batch Item has a Result
- * Status (and a Result Reason when it is Operation Failed). Aborts otherwise.
+ * Status (and a Result Reason when it is Operation Failed). Aborts otherwise. Notes the identifiers it shows.
  */
 static void
 check_response(const uint8_t *buf, size_t len)
@@ -294,6 +360,7 @@ check_response(const uint8_t *buf, size_t len)
 		bad_response(buf, len, "no Batch Item");
 	if (count->v.i32 != (int32_t)n)
 		bad_response(buf, len, "Batch Count differs from the number of Batch Items");
+	note_uids(root);
 	ttlv_arena_free(arena);
 }
 
@@ -367,6 +434,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (dirty || engine == NULL)
 		store_fresh();
 	dirty = false;
+	nuids = 0;
 	for (i = 0; i < 3; i++)
 		if ((sessions[i] = session_new(engine, i + 1, "127.0.0.1:5696", identities[i], take_response,
 		    NULL)) == NULL)
@@ -391,6 +459,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		root = ttlv_decoder_take(d, &arena);
 		if (root == NULL)
 			abort();
+		map_uids(root, arena);
 		answer(sessions[identity_for(mode, messages)], root, arena);
 		messages++;
 	}

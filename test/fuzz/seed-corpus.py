@@ -12,8 +12,9 @@ The first byte of every seed is the targets' selector (fuzz_ttlv: how the rest i
 fuzz_request: which identities send the messages). The XML names are resolved with the JSON tables in
 VECTORS/tables (KMIP 1.4 and the 2.0 additions) plus the few 2.1 names below, spelled the way the KMIP XML
 encoding normalizes them. Placeholders that stand for server-chosen values are filled in: $UNIQUE_IDENTIFIER_n
-with the identifier kmipd gives the n-th object a fresh store creates ("1", "2", ...), $NOW with the time of
-the run, the other data placeholders with fixed bytes.
+with "1", "2", ... in the order the test case's responses first show them (kmipd's identifiers are random;
+fuzz_request replaces "n" in an identifier field with the n-th identifier its responses showed), $NOW with
+the time of the run, the other data placeholders with fixed bytes.
 
 Usage: test/fuzz/seed-corpus.py DIR [VECTORS]
 """
@@ -208,7 +209,7 @@ class Converter:
         self.uids = {}
 
     def bind_uids(self, root):
-        """Numbers $UNIQUE_IDENTIFIER_n in the order responses first show them: the order kmipd creates."""
+        """Numbers $UNIQUE_IDENTIFIER_n in the order responses first show them, as fuzz_request does."""
         for msg in root:
             if msg.tag != "ResponseMessage":
                 continue
@@ -346,7 +347,7 @@ def secret_data(value):
 
 
 def handmade():
-    """Requests for every operation kmipd implements; uids assume a fresh store (the first object is "1")."""
+    """Requests for every operation kmipd implements; "1" names the first object a sequence made (see fuzz_request)."""
     seqs = {}
     seqs["lifecycle-1.4"] = [
         request(1, 4, batch_item("create", enum(T["object_type"], 2), aes_template_1x("fuzz-key"))),
