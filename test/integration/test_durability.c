@@ -2,7 +2,8 @@
  * Nothing acknowledged is lost: clients pipeline Register requests from several connections (so writes share
  * group commits) while the server is killed with SIGKILL at random moments; after each restart on the same
  * store, every object whose response reached a client is there with its exact bytes. And kmipd as a daemon
- * holds its store's locks, so hot backups taken while it writes are consistent and leave it unharmed.
+ * holds its store's locks, so hot backups taken while it writes are consistent and leave it unharmed; a
+ * restored backup never makes it hand out an identifier again.
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -124,6 +125,59 @@ write_until_killed(struct h_server *s, SSL_CTX *ctx, pid_t *killer)
 		kmip_client_close(cl[i]);
 }
 
+/* Registers a random secret on cl and records it as acknowledged. */
+static void
+register_secret(struct kmip_client *cl)
+{
+	struct acked *k = &acked[nacked];
+	struct ttlv_arena *a;
+	struct ttlv_enc e;
+	struct ttlv *resp;
+
+	assert_true(nacked < MAX_ACKED);
+	for (size_t b = 0; b < SECRET_LEN; b++)
+		k->secret[b] = (uint8_t)rand();
+	h_register_secret_request(&e, k->secret, SECRET_LEN);
+	resp = h_call(cl, &e, &a);
+	assert_int_equal(h_item_status(resp, 0), KMIP_RESULT_STATUS_SUCCESS);
+	h_payload_text(resp, KMIP_TAG_UNIQUE_IDENTIFIER, k->uid, sizeof(k->uid));
+	assert_true(k->uid[0] != '\0');
+	nacked++;
+	ttlv_arena_free(a);
+	ttlv_enc_free(&e);
+}
+
+/*
+ * Gets acknowledged object i on cl: true when it is there with its exact bytes, false when it is not found.
+ * Anything else (another object's bytes under its identifier) fails the test.
+ */
+static bool
+get_acked(struct kmip_client *cl, size_t i)
+{
+	const struct ttlv *m;
+	struct ttlv_arena *a;
+	struct ttlv_enc e;
+	struct ttlv *resp;
+	bool found;
+
+	h_uid_request(&e, KMIP_OPERATION_GET, acked[i].uid, 0);
+	resp = h_call(cl, &e, &a);
+	found = h_item_status(resp, 0) == KMIP_RESULT_STATUS_SUCCESS;
+	if (found) {
+		m = ttlv_find(ttlv_find(ttlv_find(ttlv_find(h_payload(resp, 0), KMIP_TAG_SECRET_DATA),
+		    KMIP_TAG_KEY_BLOCK), KMIP_TAG_KEY_VALUE), KMIP_TAG_KEY_MATERIAL);
+		assert_non_null(m);
+		assert_int_equal(m->length, SECRET_LEN);
+		if (memcmp(m->v.bytes.data, acked[i].secret, SECRET_LEN) != 0)
+			fail_msg("object %s holds another object's bytes", acked[i].uid);
+	} else {
+		assert_int_equal(h_result_reason(resp), KMIP_RESULT_REASON_ITEM_NOT_FOUND);
+	}
+	ttlv_arena_free(a);
+	ttlv_enc_free(&e);
+	return found;
+}
+
 /* Gets every acknowledged object and compares its bytes. */
 static void
 verify_all(struct h_server *s, SSL_CTX *ctx)
@@ -131,28 +185,9 @@ verify_all(struct h_server *s, SSL_CTX *ctx)
 	struct kmip_client *cl = h_connect(s, ctx);
 	size_t i;
 
-	for (i = 0; i < nacked; i++) {
-		const struct ttlv *m;
-		struct ttlv_arena *a;
-		struct ttlv_enc e;
-		struct ttlv *resp;
-
-		h_request_begin(&e, 1, 4, 1);
-		h_item_begin(&e, KMIP_OPERATION_GET);
-		ttlv_enc_cstr(&e, KMIP_TAG_UNIQUE_IDENTIFIER, acked[i].uid);
-		h_item_end(&e);
-		h_request_end(&e);
-		resp = h_call(cl, &e, &a);
-		if (h_item_status(resp, 0) != KMIP_RESULT_STATUS_SUCCESS)
+	for (i = 0; i < nacked; i++)
+		if (!get_acked(cl, i))
 			fail_msg("acknowledged object %s is missing after a restart", acked[i].uid);
-		m = ttlv_find(ttlv_find(ttlv_find(ttlv_find(h_payload(resp, 0), KMIP_TAG_SECRET_DATA),
-		    KMIP_TAG_KEY_BLOCK), KMIP_TAG_KEY_VALUE), KMIP_TAG_KEY_MATERIAL);
-		assert_non_null(m);
-		assert_int_equal(m->length, SECRET_LEN);
-		assert_memory_equal(m->v.bytes.data, acked[i].secret, SECRET_LEN);
-		ttlv_arena_free(a);
-		ttlv_enc_free(&e);
-	}
 	kmip_client_close(cl);
 }
 
@@ -308,24 +343,8 @@ test_daemon_backup_while_writing(void **state)
 		snprintf(dest, sizeof(dest), "%s/backup%d", s.dir, round);
 		bk = backup_start(path, dest);
 		/* Writes while the backup runs, a few bursts at least. */
-		for (i = 0; i < 4 || waitpid(bk, &status, WNOHANG) == 0; i++) {
-			uint8_t secret[SECRET_LEN];
-			struct ttlv_arena *a;
-			struct ttlv_enc e;
-			struct ttlv *resp;
-
-			assert_true(nacked < MAX_ACKED);
-			for (size_t b = 0; b < SECRET_LEN; b++)
-				secret[b] = (uint8_t)rand();
-			h_register_secret_request(&e, secret, SECRET_LEN);
-			resp = h_call(cl, &e, &a);
-			assert_int_equal(h_item_status(resp, 0), KMIP_RESULT_STATUS_SUCCESS);
-			h_payload_text(resp, KMIP_TAG_UNIQUE_IDENTIFIER, acked[nacked].uid, sizeof(acked[nacked].uid));
-			memcpy(acked[nacked].secret, secret, SECRET_LEN);
-			nacked++;
-			ttlv_arena_free(a);
-			ttlv_enc_free(&e);
-		}
+		for (i = 0; i < 4 || waitpid(bk, &status, WNOHANG) == 0; i++)
+			register_secret(cl);
 		if (i <= 4)
 			(void)waitpid(bk, &status, 0);
 		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
@@ -342,12 +361,70 @@ test_daemon_backup_while_writing(void **state)
 	SSL_CTX_free(ctx);
 }
 
+/*
+ * Restoring an older backup never makes kmipd hand out an identifier again. Objects are registered, kmipctl
+ * backup copies the store, more are registered; kmipd stops, the backup's data.mdb replaces the store's (as
+ * an operator restores one) and kmipd starts on it. The objects of before the backup read back, those of
+ * after are not found, and the objects registered now have identifiers none of the earlier ones had: a
+ * client holding one of those is told it does not exist, never handed another key by it.
+ */
+static void
+test_restore_never_reuses_identifiers(void **state)
+{
+	static const char *const opts[] = { "keygen.pool_size=0", NULL };
+	SSL_CTX *ctx = h_client_ctx(h_cert("client.crt"), h_cert("client.key"), NULL, 0, 0);
+	struct kmip_client *cl;
+	struct h_server s;
+	char store[300], dest[300], from[320], to[320];
+	size_t backed_up, restored_over, i, j;
+	int status;
+	pid_t bk;
+
+	(void)state;
+	nacked = 0;
+	h_start(&s, opts);
+	cl = h_connect(&s, ctx);
+	for (i = 0; i < 4; i++)
+		register_secret(cl);
+	backed_up = nacked;
+	snprintf(store, sizeof(store), "%s/store", s.dir);
+	snprintf(dest, sizeof(dest), "%s/backup", s.dir);
+	bk = backup_start(store, dest);
+	assert_int_equal(waitpid(bk, &status, 0), bk);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	for (i = 0; i < 4; i++)
+		register_secret(cl);
+	restored_over = nacked;
+	kmip_client_close(cl);
+	assert_int_equal(h_stop(&s, 10000), 0);
+	snprintf(from, sizeof(from), "%s/data.mdb", dest);
+	snprintf(to, sizeof(to), "%s/data.mdb", store);
+	h_copy_file(from, to);
+	h_restart(&s, opts);
+	cl = h_connect(&s, ctx);
+	for (i = 0; i < 4; i++)
+		register_secret(cl);
+	for (i = restored_over; i < nacked; i++)
+		for (j = 0; j < restored_over; j++)
+			if (strcmp(acked[i].uid, acked[j].uid) == 0)
+				fail_msg("identifier %s handed out again after the restore", acked[i].uid);
+	for (i = 0; i < nacked; i++)
+		if (get_acked(cl, i) != (i < backed_up || i >= restored_over))
+			fail_msg("object %zu (%s) is %s after the restore", i, acked[i].uid,
+			    i < backed_up || i >= restored_over ? "missing" : "there");
+	kmip_client_close(cl);
+	assert_int_equal(h_stop(&s, 10000), 0);
+	h_cleanup(&s);
+	SSL_CTX_free(ctx);
+}
+
 int
 main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sigkill_loses_nothing_acknowledged),
 		cmocka_unit_test(test_daemon_backup_while_writing),
+		cmocka_unit_test(test_restore_never_reuses_identifiers),
 	};
 
 	util_test_start(argc, argv);
