@@ -197,11 +197,14 @@ int store_created_seq(struct store_txn *t, const char *uid, uint64_t *seq) STORE
 /* Removes the object and its index entries (STORE_E_NOTFOUND). */
 int store_delete(struct store_txn *t, const char *uid) STORE_WUR;
 /*
- * Writes a new identifier into buf: a random UUID (RFC 9562 version 4, 122 bits from OpenSSL's RAND_bytes)
- * in lowercase text, STORE_UUID_LEN characters and a NUL ("3f2b8c1e-9a4d-4e07-b5c2-0d6e8f1a2b3c"). No
- * counter: nothing the store holds decides it, so neither an aborted write, a restart nor a restored older
- * copy of the store brings one back (a client holding an identifier from before never gets another object
- * by it; a repeat of 122 random bits is not a practical possibility). Stores written before keep their
+ * Writes a new identifier into buf: a UUID (RFC 9562 version 7: the Unix time in milliseconds, then 74
+ * bits from OpenSSL's RAND_bytes) in lowercase text, STORE_UUID_LEN characters and a NUL
+ * ("0193a4f2-8c1e-7a4d-b5c2-0d6e8f1a2b3c"). No counter: nothing the store holds decides it, so neither an
+ * aborted write, a restart nor a restored older copy of the store brings one back (a client holding an
+ * identifier from before never gets another object by it; a repeat of 74 random bits within the same
+ * millisecond is not a practical possibility, even with the clock set back). Time-ordered, so inserts go
+ * to the end of the object table; the creation time it shows is in clear anyway (Initial Date). Locate's
+ * order is the creation sequence, not the identifier. Stores written before keep their
  * counted identifiers ("1", "2", ...), which stay valid. Only in a write transaction (STORE_E_READONLY);
  * STORE_E_INVALID when size is below STORE_UUID_LEN + 1; STORE_E_IO when the random generator fails
  * (store_last_error() says why), with no fallback. buf is "" on failure.

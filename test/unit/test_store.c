@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -460,9 +461,12 @@ test_invalid_objects(void **state)
 	store_txn_abort(t);
 }
 
-/* True when s is a version 4 UUID in lowercase text: 8-4-4-4-12 hex digits, version 4, variant 10xx. */
+/*
+ * True when s is a version 7 UUID in lowercase text: 8-4-4-4-12 hex digits, version 7, variant 10xx, and a
+ * time within a minute of now.
+ */
 static bool
-is_uuid_v4(const char *s)
+is_uuid_v7(const char *s)
 {
 	size_t i;
 
@@ -476,7 +480,18 @@ is_uuid_v4(const char *s)
 			return false;
 		}
 	}
-	return s[14] == '4' && (s[19] == '8' || s[19] == '9' || s[19] == 'a' || s[19] == 'b');
+	if (s[14] != '7' || !(s[19] == '8' || s[19] == '9' || s[19] == 'a' || s[19] == 'b'))
+		return false;
+	{
+		char hex[13];
+		long long ms, now = (long long)time(NULL) * 1000;
+
+		memcpy(hex, s, 8);
+		memcpy(hex + 8, s + 9, 4);
+		hex[12] = '\0';
+		ms = strtoll(hex, NULL, 16);
+		return ms > now - 60000 && ms < now + 60000;
+	}
 }
 
 /* Fails the test when two of the n identifiers are equal. */
@@ -492,8 +507,8 @@ assert_all_distinct(char (*uids)[STORE_UID_MAX + 1], size_t n)
 }
 
 /*
- * Identifiers are random version 4 UUIDs (RFC 9562): 1000 taken in groups of 100, across group commits and a
- * reopen, are well-formed and all different.
+ * Identifiers are version 7 UUIDs (RFC 9562): 1000 taken in groups of 100, across group commits and a
+ * reopen, are well-formed, carry the time, and are all different.
  */
 static void
 test_new_uids_are_uuids(void **state)
@@ -514,8 +529,8 @@ test_new_uids_are_uuids(void **state)
 			assert_int_equal(store_txn_begin(f->s, true, &t), STORE_OK);
 		}
 		assert_int_equal(store_new_uid(t, uids[i], sizeof(uids[i])), STORE_OK);
-		if (!is_uuid_v4(uids[i]))
-			fail_msg("identifier %zu is not a version 4 UUID: \"%s\"", i, uids[i]);
+		if (!is_uuid_v7(uids[i]))
+			fail_msg("identifier %zu is not a version 7 UUID of now: \"%s\"", i, uids[i]);
 	}
 	assert_int_equal(store_txn_commit(t), STORE_OK);
 	assert_all_distinct(uids, 1000);
