@@ -556,9 +556,26 @@ store_delete(struct store_txn *t, const char *uid)
 	return stage(t, e, t->s->page_size);
 }
 
-/* Reads an object, staged or durable, with or without its material. */
+/* Asks check about a parsed record's header. */
 static int
-get_object(struct store_txn *t, const char *uid, bool material, struct store_object **out)
+header_check(const struct store_rec *r, store_header_fn check, void *arg)
+{
+	struct store_header h;
+
+	if (check == NULL)
+		return STORE_OK;
+	h.owner = r->owner;
+	h.owner_len = r->owner_len;
+	h.object_type = r->object_type;
+	h.state = r->state;
+	h.sharing = r->sharing;
+	return check(arg, &h);
+}
+
+/* Reads an object, staged or durable, with or without its material, when check lets it. */
+static int
+get_object(struct store_txn *t, const char *uid, bool material, store_header_fn check, void *arg,
+    struct store_object **out)
 {
 	const struct store_staged *e;
 	struct store_rec r;
@@ -587,29 +604,38 @@ get_object(struct store_txn *t, const char *uid, bool material, struct store_obj
 			return STORE_E_NOTFOUND;
 		if ((rc = store_rec_parse(e->rec, e->rec_len, &r)) != STORE_OK)
 			return rc;
-		return store_rec_to_object(t->s, &r, material, out);
+	} else {
+		k.mv_data = (void *)uid;
+		k.mv_size = uid_len;
+		if ((rc = store_db_get(t, DB_OBJ, &k, &v)) != STORE_OK)
+			return rc;
+		if ((rc = store_rec_parse(v.mv_data, v.mv_size, &r)) != STORE_OK) {
+			snprintf(t->s->err, sizeof(t->s->err), "record %s is corrupt", uid);
+			return rc;
+		}
 	}
-	k.mv_data = (void *)uid;
-	k.mv_size = uid_len;
-	if ((rc = store_db_get(t, DB_OBJ, &k, &v)) != STORE_OK)
+	if ((rc = header_check(&r, check, arg)) != STORE_OK)
 		return rc;
-	if ((rc = store_rec_parse(v.mv_data, v.mv_size, &r)) != STORE_OK) {
-		snprintf(t->s->err, sizeof(t->s->err), "record %s is corrupt", uid);
-		return rc;
-	}
 	return store_rec_to_object(t->s, &r, material, out);
 }
 
 int
 store_get(struct store_txn *t, const char *uid, struct store_object **out)
 {
-	return get_object(t, uid, true, out);
+	return get_object(t, uid, true, NULL, NULL, out);
 }
 
 int
 store_get_meta(struct store_txn *t, const char *uid, struct store_object **out)
 {
-	return get_object(t, uid, false, out);
+	return get_object(t, uid, false, NULL, NULL, out);
+}
+
+int
+store_get_checked(struct store_txn *t, const char *uid, bool material, store_header_fn check, void *arg,
+    struct store_object **out)
+{
+	return get_object(t, uid, material, check, arg, out);
 }
 
 /*

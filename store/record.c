@@ -3,7 +3,7 @@
  * attributes, and the key material stays sealed until an operation needs it.
  *
  * Version 2 (written):
- *   header, 48 bytes:  'K' 'S' 2 48 | flags (bit 0: sealed) 0 0 0 | Object Type | State | sharing (0) |
+ *   header, 48 bytes:  'K' 'S' 2 48 | flags (bit 0: sealed) 0 0 0 | Object Type | State | sharing |
  *                      Material Format | Creation Sequence (8) | Revision (8) | data key id |
  *                      uid length (2) | owner length (2)          (all big-endian)
  *   identity:          uid bytes, owner bytes, zero padding to 8
@@ -161,6 +161,7 @@ parse_v1(const uint8_t *p, size_t len, struct store_rec *r)
 	}
 	if (seen != 31 || r->uid_len == 0 || r->uid_len > STORE_UID_MAX || r->owner_len > STORE_OWNER_MAX)
 		return STORE_E_CORRUPT;
+	r->sharing = STORE_SHARED;	/* not recorded then: whoever reads it must look at the attributes */
 	return STORE_OK;
 }
 
@@ -176,6 +177,7 @@ parse_v2(const uint8_t *p, size_t len, struct store_rec *r)
 	r->sealed = (p[4] & REC_F_SEALED) != 0;
 	r->object_type = ttlv_get32(p + 8);
 	r->state = ttlv_get32(p + 12);
+	r->sharing = ttlv_get32(p + 16);
 	r->material_format = ttlv_get32(p + 20);
 	r->seq_off = 24;
 	r->seq = ttlv_get64(p + r->seq_off);
@@ -342,6 +344,7 @@ store_rec_encode(struct store *s, const struct store_object *o, uint64_t seq, ui
 	out[4] = sealed ? REC_F_SEALED : 0;
 	ttlv_put32(out + 8, o->object_type);
 	ttlv_put32(out + 12, o->state);
+	ttlv_put32(out + 16, o->sharing);
 	ttlv_put32(out + 20, o->material_format);
 	ttlv_put64(out + 24, seq);
 	out[44] = (uint8_t)(uid_len >> 8);
@@ -464,6 +467,7 @@ store_rec_to_object(struct store *s, const struct store_rec *r, bool with_materi
 	o->state = r->state;
 	o->material_format = r->material_format;
 	o->record_version = r->version;
+	o->sharing = r->sharing;
 	o->created_seq = r->seq;
 	if ((o->uid = arena_strndup(a, r->uid, r->uid_len)) == NULL ||
 	    (o->owner = arena_strndup(a, r->owner, r->owner_len)) == NULL)

@@ -172,6 +172,7 @@ struct store_object {
 	uint32_t material_format;	/* chosen by the operations layer (e.g. a Key Format Type) */
 	struct ttlv *attrs;		/* Attributes structure (0x420125); NULL stores an empty one */
 	struct ttlv_arena *arena;	/* owns the object when it came from the store or store_object_new */
+	uint32_t sharing;		/* the caller's flags (STORE_SHARED...), kept in the record's fixed header */
 	uint32_t record_version;	/* format version of the record read (set by store_get) */
 	uint64_t created_seq;		/* creation order (set by the store, kept across replaces) */
 };
@@ -185,6 +186,29 @@ struct store_object {
  * must not carry a State or Object Type different from the object's fields (STORE_E_INVALID).
  */
 int store_put(struct store_txn *t, const struct store_object *o) STORE_WUR;
+/* sharing: the object may be visible to others than its owner (the caller decides what that means). */
+#define STORE_SHARED		0x1u
+
+/* A record's fixed header, read before anything else of the record is decoded. */
+struct store_header {
+	const char *owner;		/* not NUL-terminated; valid during the call only */
+	size_t owner_len;
+	uint32_t object_type, state;
+	uint32_t sharing;		/* STORE_SHARED...; records of version 1 read as STORE_SHARED (unknown) */
+};
+
+/*
+ * Decides from a record's fixed header whether to read it: 0 goes on, any store error stops the read
+ * with that error (STORE_E_NOTFOUND to answer as for a missing object). Constant work for the store: the
+ * record is found and its header read, nothing decoded.
+ */
+typedef int (*store_header_fn)(void *arg, const struct store_header *h);
+/*
+ * store_get (material) or store_get_meta (!material), asking check first; with check NULL, the same as
+ * they.
+ */
+int store_get_checked(struct store_txn *t, const char *uid, bool material, store_header_fn check, void *arg,
+    struct store_object **out) STORE_WUR;
 /* Reads an object into a fresh arena the caller frees with store_object_free (STORE_E_NOTFOUND). */
 int store_get(struct store_txn *t, const char *uid, struct store_object **out) STORE_WUR;
 /* The same without key material (material NULL, material_len 0), for attribute-only reads. */

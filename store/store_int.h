@@ -213,6 +213,7 @@ struct store_rec {
 	const char *owner;
 	size_t owner_len;
 	uint32_t object_type, state, material_format;
+	uint32_t sharing;
 	uint64_t seq;
 	uint64_t rev;			/* 0 when the record predates revisions */
 	size_t seq_off, rev_off;	/* where their 8-byte values sit in the record (rev_off 0: absent) */

@@ -265,6 +265,41 @@ access_allowed(const struct access_policy *p, const char *identity, const char *
 	return false;
 }
 
+/* Decides from the owner alone: see access.h. */
+enum access_verdict
+access_by_owner(const struct access_policy *p, const char *identity, const char *owner, size_t owner_len,
+    bool shared, bool write)
+{
+	size_t i;
+
+	if ((strlen(identity) == owner_len && memcmp(identity, owner, owner_len) == 0) ||
+	    access_is_admin(p, identity))
+		return ACCESS_YES;
+	if (write)
+		return ACCESS_NO;
+	if (shared)
+		return ACCESS_ATTRS;
+	for (i = 0; i < p->nshares; i++) {
+		const struct share *sh = &p->shares[i];
+
+		if (strcmp(sh->identity, identity) == 0 && strlen(sh->owner) == owner_len &&
+		    memcmp(sh->owner, owner, owner_len) == 0)
+			return ACCESS_ATTRS;
+	}
+	return ACCESS_NO;
+}
+
+bool
+access_object_shared(const struct ttlv *attrs)
+{
+	const struct ttlv *a;
+
+	for (a = ttlv_find(attrs, KMIP_TAG_ATTRIBUTE); a != NULL; a = ttlv_find_next(a))
+		if (access_is_share_attribute(a))
+			return true;
+	return false;
+}
+
 /* Verifies password against one parsed credential. */
 static bool
 verify_hash(const struct credential *c, const char *password, size_t plen)

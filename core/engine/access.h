@@ -35,6 +35,21 @@ void access_policy_free(struct access_policy *p);
 
 /* True when identity is an administrator. */
 bool access_is_admin(const struct access_policy *p, const char *identity);
+/* What the owner of an object decides before its attributes are read (access_by_owner). */
+enum access_verdict {
+	ACCESS_NO,		/* not this identity's: answer as for a missing object, decode nothing */
+	ACCESS_YES,		/* the owner, or an administrator */
+	ACCESS_ATTRS,		/* perhaps shared: access_allowed() decides with the attributes */
+};
+/*
+ * Constant work from a record's fixed header: the owner (owner_len bytes, not NUL-terminated) and whether
+ * the object carries a share attribute. Someone else may read only an object marked shared or of an owner
+ * access.shares names for them, and change none.
+ */
+enum access_verdict access_by_owner(const struct access_policy *p, const char *identity, const char *owner,
+    size_t owner_len, bool shared, bool write);
+/* True when the attributes share the object with someone (an "x-kmipd-shared-with" attribute). */
+bool access_object_shared(const struct ttlv *attrs);
 /* True when identity may read (write false) or change (write true) an object of owner with attrs. */
 bool access_allowed(const struct access_policy *p, const char *identity, const char *owner,
     const struct ttlv *attrs, bool write);

@@ -124,11 +124,34 @@ ops_commit(struct op_ctx *ctx, struct store_txn **txn)
 	return rc == 0 ? 0 : ops_store_error(ctx, rc, "commit");
 }
 
-/* Loads an object the caller may see (or change); others' objects are reported as not found. */
+/* What ops_load's header check needs. */
+struct load_check {
+	struct op_ctx *ctx;
+	unsigned flags;
+};
+
+/* Refuses another identity's object from the record's header, before anything of it is decoded. */
+static int
+load_check(void *arg, const struct store_header *h)
+{
+	const struct load_check *lc = arg;
+
+	if (access_by_owner(lc->ctx->env->policy, ops_identity(lc->ctx), h->owner, h->owner_len,
+	    (h->sharing & STORE_SHARED) != 0, (lc->flags & OPS_WRITE) != 0) == ACCESS_NO)
+		return STORE_E_NOTFOUND;
+	return STORE_OK;
+}
+
+/*
+ * Loads an object the caller may see (or change); others' objects are reported as not found. The owner is
+ * checked from the record's fixed header first, so another tenant's object costs what a missing one does
+ * (nothing is decoded); the attributes decide only for objects that may be shared.
+ */
 int
 ops_load(struct op_ctx *ctx, struct store_txn *txn, const char *uid, unsigned flags, struct store_object **obj)
 {
-	int rc = (flags & OPS_MATERIAL) ? store_get(txn, uid, obj) : store_get_meta(txn, uid, obj);
+	struct load_check lc = { ctx, flags };
+	int rc = store_get_checked(txn, uid, (flags & OPS_MATERIAL) != 0, load_check, &lc, obj);
 
 	ops_audit_uid(ctx, uid);
 	if (rc == 0 && !access_allowed(ctx->env->policy, ops_identity(ctx), (*obj)->owner, (*obj)->attrs,
@@ -153,6 +176,8 @@ ops_save(struct op_ctx *ctx, struct store_txn *txn, struct store_object *obj)
 	if (attrs_set_date(obj->arena, obj->attrs, KMIP_TAG_LAST_CHANGE_DATE, ctx->now) != 0 ||
 	    attrs_set_enum(obj->arena, obj->attrs, KMIP_TAG_STATE, obj->state) != 0)
 		return ops_nomem(ctx);
+	/* Kept in the record's header, so that ops_load can refuse others without decoding the record. */
+	obj->sharing = access_object_shared(obj->attrs) ? STORE_SHARED : 0;
 	if ((rc = store_put(txn, obj)) != 0)
 		return ops_store_error(ctx, rc, "write");
 	return 0;

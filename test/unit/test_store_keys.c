@@ -295,6 +295,68 @@ change_owner(MDB_val *v, void *arg)
 	((uint8_t *)v->mv_data)[48 + uid_len] ^= 0x20;	/* "alice" -> "Alice" */
 }
 
+/*
+ * Breaks the record's attributes inside: their first attribute (a 4-byte Enumeration) turns into a Boolean,
+ * which needs 8 bytes, so decoding them fails.
+ */
+static void
+break_attrs(MDB_val *v, void *arg)
+{
+	size_t uid_len = strlen(arg), off = (48 + uid_len + 5 + 7) & ~(size_t)7;	/* owner "alice" */
+
+	((uint8_t *)v->mv_data)[off + 8 + 3] = 0x06;
+}
+
+/* Refuses alice's records to anyone else; counts its calls. */
+static int
+only_alice(void *arg, const struct store_header *h)
+{
+	(*(int *)arg)++;
+	if (h->owner_len == 5 && memcmp(h->owner, "alice", 5) == 0)
+		return STORE_OK;
+	return STORE_E_NOTFOUND;
+}
+
+static int
+refuse_all(void *arg, const struct store_header *h)
+{
+	(*(int *)arg)++;
+	assert_int_equal(h->sharing, 0);
+	assert_int_equal(h->object_type, 2);
+	return STORE_E_NOTFOUND;
+}
+
+/*
+ * The fixed header is read before anything else: a check that refuses stops a read before the record is
+ * decoded (another tenant's object costs what a missing one does), even when the record could not be.
+ */
+static void
+test_header_check_first(void **state)
+{
+	struct fx *f = *state;
+	struct store_object *o;
+	struct store_txn *t;
+	struct store *s;
+	int calls = 0;
+
+	s = open_ok(f, f->k1, NULL);
+	put_objects(f, s, 0, 2);
+	store_close(s);
+	edit_record(f, "obj-001", break_attrs, "obj-001");
+	s = open_ok(f, f->k1, NULL);
+	assert_int_equal(store_txn_begin(s, false, &t), STORE_OK);
+	assert_int_equal(store_get_checked(t, "obj-000", true, only_alice, &calls, &o), STORE_OK);
+	assert_memory_equal(o->material, f->material[0], MATERIAL_LEN);
+	store_object_free(o);
+	assert_int_equal(store_get_checked(t, "obj-001", false, refuse_all, &calls, &o), STORE_E_NOTFOUND);
+	assert_null(o);
+	assert_int_equal(store_get_checked(t, "obj-001", false, only_alice, &calls, &o), STORE_E_CORRUPT);
+	assert_int_equal(store_get_checked(t, "missing", false, refuse_all, &calls, &o), STORE_E_NOTFOUND);
+	assert_int_equal(calls, 3);	/* a missing object is not asked about */
+	store_txn_abort(t);
+	store_close(s);
+}
+
 /* A sealed part moved to another object, altered, or kept under another owner does not open. */
 static void
 test_bound_to_object(void **state)
@@ -787,6 +849,7 @@ main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_sealed_on_disk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bound_to_object, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_header_check_first, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_master_key_refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_credential, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_master_rotation, setup, teardown),
