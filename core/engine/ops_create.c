@@ -156,7 +156,9 @@ default_mask(struct store_object *o, uint32_t mask)
 
 /*
  * The Digest attribute: SHA-256 of the key value in its default format (KMIP 1.4 section 3.17), or of the
- * object's bytes when it has no Key Format Type. Skipped without material.
+ * object's bytes when it has no Key Format Type. Skipped without material, and for Secret Data and
+ * Sensitive objects: attributes are kept in clear at rest and outlive Destroy, and an unsalted digest of a
+ * password (or of any low-entropy secret) lets whoever reads it test guesses offline.
  */
 static int
 set_digest(struct op_ctx *ctx, struct store_object *o)
@@ -170,17 +172,16 @@ set_digest(struct op_ctx *ctx, struct store_object *o)
 	struct keyfmt_error kerr;
 	struct ttlv_enc e;
 	struct ttlv *d, *hash, *value, *kft;
+	const struct ttlv *sens = ttlv_find(o->attrs, KMIP_TAG_SENSITIVE);
 	int rc = -1;
 
-	if (o->material == NULL)
+	if (o->material == NULL || o->object_type == KMIP_OBJECT_TYPE_SECRET_DATA ||
+	    (sens != NULL && sens->type == TTLV_BOOLEAN && sens->v.b))
 		return 0;
 	ttlv_enc_init(&e);
 	switch (o->object_type) {
 	case KMIP_OBJECT_TYPE_SYMMETRIC_KEY:
 		fmt = KMIP_KEY_FORMAT_TYPE_RAW;
-		break;
-	case KMIP_OBJECT_TYPE_SECRET_DATA:
-		fmt = OPS_SECRET_KFT(o->material_format);
 		break;
 	case KMIP_OBJECT_TYPE_PRIVATE_KEY:
 	case KMIP_OBJECT_TYPE_PUBLIC_KEY:

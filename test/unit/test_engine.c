@@ -1828,6 +1828,8 @@ test_register(void **state)
 		m = key_material(ttlv_find(o, KMIP_TAG_KEY_BLOCK));
 		assert_int_equal(m->length, strlen(password));
 		assert_memory_equal(m->v.bytes.data, password, strlen(password));
+		/* No Digest of a password: attributes stay in clear at rest, and it would let guesses be tested. */
+		assert_null(get_attr(f, &f->alice, v, uid, KMIP_TAG_DIGEST, 0));
 
 		k = local_ec(f, &pkcs8, &pkcs8_len, &spki, &spki_len);
 		register_ok(f, &f->alice, v, &(struct reg){ .type = KMIP_OBJECT_TYPE_PRIVATE_KEY,
@@ -2178,6 +2180,7 @@ test_get(void **state)
 		expect_fail(get_req(f, &f->alice, v, uid, 0), 0, V2(v) ? KMIP_RESULT_REASON_SENSITIVE :
 		    KMIP_RESULT_REASON_PERMISSION_DENIED);
 		assert_true(get_attr(f, &f->alice, v, uid, KMIP_TAG_ALWAYS_SENSITIVE, 0)->v.b);
+		assert_null(get_attr(f, &f->alice, v, uid, KMIP_TAG_DIGEST, 0));	/* nothing of it in clear */
 		create_flagged(f, v, KMIP_TAG_EXTRACTABLE, false, uid);
 		expect_fail(get_req(f, &f->alice, v, uid, 0), 0, V2(v) ? KMIP_RESULT_REASON_NOT_EXTRACTABLE :
 		    KMIP_RESULT_REASON_PERMISSION_DENIED);
