@@ -230,7 +230,7 @@ server_listen_one(struct server *srv, const char *addr, unsigned port, struct li
 		goto fail;
 	}
 	evconnlistener_set_error_cb(l->evl, accept_error_cb);
-	log_info("listening on %s", l->name);
+	log_debug("bound %s", l->name);
 	return 0;
 bad_addr:
 	log_warnx("listen: \"%s\" is not an IPv4 or IPv6 address", addr);
@@ -555,6 +555,9 @@ server_open_store(struct server *srv)
 		log_warnx("out of memory starting the engine");
 		return -1;
 	}
+	/* Serving from here: the store is open (a migration done), so this is the line to wait for. */
+	for (size_t i = 0; i < srv->nlisteners; i++)
+		log_info("listening on %s", srv->listeners[i].name);
 	return 0;
 }
 
