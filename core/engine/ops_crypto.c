@@ -248,7 +248,8 @@ single_part(struct op_ctx *ctx)
 	const struct ttlv *final = ttlv_find(ctx->item->payload, KMIP_TAG_FINAL_INDICATOR);
 
 	if (ttlv_find(ctx->item->payload, KMIP_TAG_CORRELATION_VALUE) != NULL ||
-	    (init != NULL && init->type == TTLV_BOOLEAN && init->v.b && (final == NULL || !final->v.b)) ||
+	    (init != NULL && init->type == TTLV_BOOLEAN && init->v.b &&
+	    (final == NULL || final->type != TTLV_BOOLEAN || !final->v.b)) ||
 	    (final != NULL && final->type == TTLV_BOOLEAN && !final->v.b && init != NULL))
 		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_FEATURE_NOT_SUPPORTED,
 		    "multi-part cryptographic operations are not supported: send all the data in one request");
@@ -373,9 +374,12 @@ cipher_name(uint32_t alg, size_t keylen, uint32_t mode, char *buf, size_t size)
 			return "DES-EDE3-CBC";
 		return NULL;
 	case KMIP_CRYPTOGRAPHIC_ALGORITHM_CHACHA20:
-		return "ChaCha20";
 	case KMIP_CRYPTOGRAPHIC_ALGORITHM_CHACHA20POLY1305:
-		return "ChaCha20-Poly1305";
+		/* OpenSSL takes 32 key bytes whatever the length it is given: a shorter key would be padded with
+		 * whatever follows it in memory. */
+		if (keylen != 32)
+			return NULL;
+		return alg == KMIP_CRYPTOGRAPHIC_ALGORITHM_CHACHA20 ? "ChaCha20" : "ChaCha20-Poly1305";
 	default:
 		return NULL;
 	}
@@ -459,6 +463,9 @@ symmetric(struct op_ctx *ctx, const struct store_object *o, const struct cparams
 
 	if (ctx->err.reason != 0)
 		return -1;
+	if (p->alg != 0 && key_alg(o) != 0 && p->alg != key_alg(o))
+		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "the Cryptographic Parameters "
+		    "name another algorithm than the key's own");
 	indicators(ctx, &init, &final);
 	if (corr != NULL)
 		return stream_continue(ctx, o, enc, corr, data, tagt, final);

@@ -53,7 +53,8 @@ wrap_value(struct op_ctx *ctx, const struct ttlv *spec, const uint8_t *plain, si
 		    "keys are wrapped with NIST Key Wrap or AES Key Wrap with Padding");
 	if (ops_begin(ctx, false, &txn) != 0)
 		return -1;
-	rc = ops_load(ctx, txn, (const char *)wuid->v.bytes.data, OPS_MATERIAL, &k);
+	/* Wrapping uses the key: only who may change it (its owner, an administrator), not whoever may read it. */
+	rc = ops_load(ctx, txn, (const char *)wuid->v.bytes.data, OPS_MATERIAL | OPS_WRITE, &k);
 	store_txn_abort(txn);
 	if (rc != 0)
 		return -1;

@@ -2203,9 +2203,9 @@ struct wrap {
 	bool no_encoding;		/* Encoding Option No Encoding */
 };
 
-/* Sends a Get of uid wrapped as w asks. */
+/* Sends a Get of uid wrapped as w asks, as c. */
 static struct ttlv *
-get_wrapped(struct fx *f, unsigned v, const char *uid, const struct wrap *w)
+get_wrapped_as(struct fx *f, struct client *c, unsigned v, const char *uid, const struct wrap *w)
 {
 	struct ttlv_enc e;
 
@@ -2229,7 +2229,14 @@ get_wrapped(struct fx *f, unsigned v, const char *uid, const struct wrap *w)
 	ttlv_enc_end(&e);
 	item_end(&e);
 	req_end(&e);
-	return call(f, &f->alice, &e);
+	return call(f, c, &e);
+}
+
+/* The same as alice. */
+static struct ttlv *
+get_wrapped(struct fx *f, unsigned v, const char *uid, const struct wrap *w)
+{
+	return get_wrapped_as(f, &f->alice, v, uid, w);
 }
 
 /* Unwraps (AES Key Wrap, RFC 3394) with kek; returns the length. */
@@ -3921,6 +3928,18 @@ test_encrypt_decrypt(void **state)
 		    .iv = iv12, .iv_len = 12, .tag = tag, .tag_bytes = 16));
 		expect_ok(resp, 0);
 		assert_memory_equal(pbytes(resp, 0, KMIP_TAG_DATA)->v.bytes.data, plain16, 16);
+
+		/* A ChaCha20 key of another length than 32 bytes is never handed to OpenSSL, which reads 32. */
+		register_ok(f, &f->alice, v, &(struct reg){ .type = KMIP_OBJECT_TYPE_SYMMETRIC_KEY,
+		    .format = KMIP_KEY_FORMAT_TYPE_RAW, .alg = KMIP_CRYPTOGRAPHIC_ALGORITHM_CHACHA20, .bits = 8,
+		    .material = chacha, .len = 1, .mask = ENC_DECRYPT }, cc);
+		uid_op_ok(f, &f->alice, v, KMIP_OPERATION_ACTIVATE, cc);
+		expect_fail(crypto_req(f, &f->alice, v, KMIP_OPERATION_ENCRYPT, cc, &CX(.data = plain16, .len = 16,
+		    .iv = iv12, .iv_len = 12)), 0, KMIP_RESULT_REASON_INVALID_FIELD);
+		/* The request cannot make a key another algorithm's: the 3DES key stays 3DES. */
+		expect_fail(crypto_req(f, &f->alice, v, KMIP_OPERATION_ENCRYPT, des, &CX(
+		    .alg = KMIP_CRYPTOGRAPHIC_ALGORITHM_CHACHA20, .data = plain16, .len = 16, .iv = iv12, .iv_len = 12)),
+		    0, KMIP_RESULT_REASON_INVALID_FIELD);
 	}
 }
 
@@ -5587,6 +5606,30 @@ test_share_attribute(void **state)
 	    .offset = -1, .status_mask = -1 }), buf, sizeof(buf)), "");
 	expect_fail(uid_op(f, &f->bob, V14, KMIP_OPERATION_DESTROY, uid), 0, KMIP_RESULT_REASON_ITEM_NOT_FOUND);
 	expect_ok(get_req(f, &f->admin, V14, uid, 0), 0);
+
+	/*
+	 * Reading a shared key is not using it: bob may not wrap his own keys under alice's wrapping key, which
+	 * would make it an encryption oracle for whatever he registers.
+	 */
+	{
+		char kek[UIDLEN], mine[UIDLEN];
+
+		create_key(f, &f->alice, V14, KMIP_CRYPTOGRAPHIC_ALGORITHM_AES, 256, WRAP_MASK, NULL, kek);
+		uid_op_ok(f, &f->alice, V14, KMIP_OPERATION_ACTIVATE, kek);
+		req_begin(&e, V14, 1);
+		item_begin(&e, KMIP_OPERATION_ADD_ATTRIBUTE);
+		ttlv_enc_cstr(&e, KMIP_TAG_UNIQUE_IDENTIFIER, kek);
+		a_custom(&e, V14, ACCESS_SHARE_ATTRIBUTE, "bob");
+		item_end(&e);
+		req_end(&e);
+		expect_ok(call(f, &f->alice, &e), 0);
+		expect_ok(get_req(f, &f->bob, V14, kek, 0), 0);	/* shared: bob reads it */
+		create_key(f, &f->bob, V14, KMIP_CRYPTOGRAPHIC_ALGORITHM_AES, 128, 0, NULL, mine);
+		expect_fail(get_wrapped_as(f, &f->bob, V14, mine, &(struct wrap){ .kek = kek,
+		    .method = KMIP_WRAPPING_METHOD_ENCRYPT }), 0, KMIP_RESULT_REASON_ITEM_NOT_FOUND);
+		expect_ok(get_wrapped_as(f, &f->alice, V14, kek, &(struct wrap){ .kek = kek,
+		    .method = KMIP_WRAPPING_METHOD_ENCRYPT }), 0);	/* its owner may */
+	}
 }
 
 /*
