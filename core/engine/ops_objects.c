@@ -486,6 +486,15 @@ name_taken(struct op_ctx *ctx, struct store_txn *txn, const struct store_object 
 	return taken;
 }
 
+/* A Boolean attribute's value, or dflt when absent. */
+static bool
+flag_of(const struct ttlv *attrs, uint32_t tag, bool dflt)
+{
+	const struct ttlv *a = ttlv_find(attrs, tag);
+
+	return a != NULL && a->type == TTLV_BOOLEAN ? a->v.b : dflt;
+}
+
 /*
  * Applies one edit to the object named by the request and writes the response (the Unique Identifier, and
  * where the rules say so the attribute as it now is, or as it was for a delete). item is the new value (add,
@@ -503,12 +512,14 @@ apply_edit(struct op_ctx *ctx, enum edit kind, struct ttlv *item, const struct t
 	char name[256];
 	int32_t at = index;
 	int rc = -1;
-	bool multi, unchanged = false;
+	bool multi, unchanged = false, sensitive, extractable;
 
 	if ((uid = ops_uid(ctx)) == NULL || ops_begin(ctx, true, &txn) != 0)
 		return -1;
 	if (ops_load(ctx, txn, uid, OPS_MATERIAL | OPS_WRITE, &o) != 0)
 		goto out;
+	sensitive = flag_of(o->attrs, KMIP_TAG_SENSITIVE, false);
+	extractable = flag_of(o->attrs, KMIP_TAG_EXTRACTABLE, true);
 	if (!date_editable(like->tag, o->state)) {
 		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_WRONG_KEY_LIFECYCLE_STATE, "%s of object %s cannot change "
 		    "while it is %s", attr_name(like, name, sizeof(name)), uid, ttlv_enum_name(KMIP_TAG_STATE, o->state));
@@ -589,6 +600,16 @@ apply_edit(struct op_ctx *ctx, enum edit kind, struct ttlv *item, const struct t
 		else
 			(void)attrs_remove_like(o->attrs, like, -1);
 		break;
+	}
+	/*
+	 * One way only, as in PKCS#11: a Sensitive key stays so, a non-extractable one stays so (Always Sensitive
+	 * and Never Extractable would lie otherwise).
+	 */
+	if ((sensitive && !flag_of(o->attrs, KMIP_TAG_SENSITIVE, false)) ||
+	    (!extractable && flag_of(o->attrs, KMIP_TAG_EXTRACTABLE, true))) {
+		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_ATTRIBUTE_READ_ONLY, "object %s is %s: that cannot be "
+		    "undone", uid, sensitive ? "Sensitive" : "not Extractable");
+		goto out;
 	}
 	if (!unchanged && ops_save(ctx, txn, o) != 0)
 		goto out;

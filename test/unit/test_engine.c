@@ -2513,6 +2513,10 @@ enc_value(struct ttlv_enc *e, uint32_t under, uint32_t tag, const char *text, in
 	case KMIP_TAG_CRYPTOGRAPHIC_LENGTH:
 		ttlv_enc_int(e, under, (int32_t)num);
 		break;
+	case KMIP_TAG_SENSITIVE:
+	case KMIP_TAG_EXTRACTABLE:
+		ttlv_enc_bool(e, under, num != 0);
+		break;
 	case KMIP_TAG_ACTIVATION_DATE:
 	case KMIP_TAG_DEACTIVATION_DATE:
 	case KMIP_TAG_PROTECT_STOP_DATE:
@@ -2592,6 +2596,41 @@ text_attr(struct fx *f, unsigned v, const char *uid, uint32_t tag, unsigned nth)
 	const struct ttlv *a = get_attr(f, &f->alice, v, uid, tag, nth);
 
 	return a != NULL ? (const char *)a->v.bytes.data : "";
+}
+
+/*
+ * Sensitive and Extractable go one way only, as in PKCS#11: a Sensitive key is never made readable again,
+ * a non-extractable one never extractable (Always Sensitive and Never Extractable would lie otherwise).
+ */
+static void
+test_one_way_flags(void **state)
+{
+	struct fx *f = *state;
+	char uid[UIDLEN];
+	unsigned i;
+
+	for (i = 0; i < NVERSIONS; i++) {
+		unsigned v = versions[i];
+		uint32_t ro = V2(v) ? KMIP_RESULT_REASON_ATTRIBUTE_READ_ONLY : KMIP_RESULT_REASON_PERMISSION_DENIED;
+
+		create_flagged(f, v, KMIP_TAG_SENSITIVE, true, uid);
+		expect_fail(edit(f, &f->alice, v, uid, &(struct edit){ .op = KMIP_OPERATION_MODIFY_ATTRIBUTE,
+		    .tag = KMIP_TAG_SENSITIVE, .num = 0, .index = -1 }), 0, ro);
+		expect_fail(edit(f, &f->alice, v, uid, &(struct edit){ .op = KMIP_OPERATION_DELETE_ATTRIBUTE,
+		    .tag = KMIP_TAG_SENSITIVE, .index = -1, .reference = true }), 0, ro);
+		assert_true(get_attr(f, &f->alice, v, uid, KMIP_TAG_SENSITIVE, 0)->v.b);
+		create_flagged(f, v, KMIP_TAG_EXTRACTABLE, false, uid);
+		expect_fail(edit(f, &f->alice, v, uid, &(struct edit){ .op = KMIP_OPERATION_MODIFY_ATTRIBUTE,
+		    .tag = KMIP_TAG_EXTRACTABLE, .num = 1, .index = -1 }), 0, ro);
+		expect_fail(edit(f, &f->alice, v, uid, &(struct edit){ .op = KMIP_OPERATION_DELETE_ATTRIBUTE,
+		    .tag = KMIP_TAG_EXTRACTABLE, .index = -1, .reference = true }), 0, ro);
+		/* The other way is allowed: a key made Sensitive later. */
+		create_flagged(f, v, KMIP_TAG_SENSITIVE, false, uid);
+		expect_ok(edit(f, &f->alice, v, uid, &(struct edit){ .op = KMIP_OPERATION_MODIFY_ATTRIBUTE,
+		    .tag = KMIP_TAG_SENSITIVE, .num = 1, .index = -1 }), 0);
+		expect_fail(get_req(f, &f->alice, v, uid, 0), 0, V2(v) ? KMIP_RESULT_REASON_SENSITIVE :
+		    KMIP_RESULT_REASON_PERMISSION_DENIED);
+	}
 }
 
 /*
@@ -5763,6 +5802,7 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_register, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_register_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_get, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_one_way_flags, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_get_wrapped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_get_attributes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_attribute_edits, setup, teardown),
