@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -174,7 +175,13 @@ main(int argc, char **argv)
 	size_t noverrides = 0;
 	bool foreground = false, check = false, verbose = false;
 	int ch, status, ready = -1;
+	struct rlimit no_core = { 0, 0 };
 
+	/*
+	 * Keys and their plaintext pass through this process's memory: a core file would put them on disk in
+	 * clear, whatever the store does. Before anything else, for the key-generation workers too.
+	 */
+	(void)setrlimit(RLIMIT_CORE, &no_core);
 	/* A key-generation worker is this program again (keygen.h): nothing of the server runs in it. */
 	if (argc > 0 && strcmp(argv[0], KEYGEN_WORKER_NAME) == 0)
 		keygen_worker_main();

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -711,6 +712,59 @@ test_data_key_rotation_online(void **state)
 	h_cleanup(&s);
 }
 
+/* True when /proc says pid may write no core file (soft and hard limit 0). */
+static bool
+no_core(pid_t pid)
+{
+	char path[64], line[256];
+	bool found = false, zero = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/limits", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return false;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		unsigned long long soft, hard;
+
+		if (strncmp(line, "Max core file size", 18) != 0)
+			continue;
+		found = true;
+		zero = sscanf(line + 18, "%llu %llu", &soft, &hard) == 2 && soft == 0 && hard == 0;
+	}
+	fclose(f);
+	return found && zero;
+}
+
+/* Keys pass through kmipd's memory in clear: neither it nor its key-generation workers may dump core. */
+static void
+test_no_core_dumps(void **state)
+{
+	static const char *const opts[] = { "keygen.workers=2", NULL };
+	struct rlimit saved, some = { 1 << 20, 1 << 20 };
+	struct h_server s;
+	pid_t workers[4];
+	size_t n, i;
+
+	(void)state;
+	/* kmipd inherits a limit that allows core files, whatever this machine's default is. */
+	assert_int_equal(getrlimit(RLIMIT_CORE, &saved), 0);
+	if (setrlimit(RLIMIT_CORE, &some) != 0) {
+		/* Without CAP_SYS_RESOURCE the soft limit may still rise to the hard one. */
+		some.rlim_max = some.rlim_cur = saved.rlim_max;
+		if (some.rlim_cur == 0 || setrlimit(RLIMIT_CORE, &some) != 0)
+			print_message("note: this machine's hard core limit is 0, so kmipd inherits no core files "
+			    "to refuse; checking its limits all the same\n");
+	}
+	h_start(&s, opts);
+	assert_int_equal(setrlimit(RLIMIT_CORE, &saved), 0);
+	assert_true(no_core(s.pid));
+	n = h_children(&s, workers, 4);
+	assert_int_equal(n, 2);
+	for (i = 0; i < n; i++)
+		assert_true(no_core(workers[i]));
+	h_cleanup(&s);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -722,6 +776,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_migration),
 		cmocka_unit_test(test_master_rotation_online),
 		cmocka_unit_test(test_data_key_rotation_online),
+		cmocka_unit_test(test_no_core_dumps),
 	};
 
 	util_test_start(argc, argv);
