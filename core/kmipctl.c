@@ -39,7 +39,7 @@ static int cmd_hash_password(int argc, char **argv);
 static const struct command commands[] = {
 	{ "dump", cmd_dump, "[-x] [-s] [FILE]",
 	    "print TTLV messages read from FILE or stdin (binary, or hex with -x or when it looks like hex);\n"
-	    "\t\t-s shows key material and passwords" },
+	    "\t\t-s shows key material, passwords, Opaque Data and the Data of cryptographic operations" },
 	{ "backup", cmd_backup, "STORE DEST",
 	    "write a consistent, compacted copy of the store folder STORE into the new folder DEST;\n"
 	    "\t\tsafe while kmipd runs (a read-only transaction of its own)" },

@@ -5,7 +5,9 @@
  *     Operation (0x42005C) Enumeration: Get (0x0000000A)
  *
  * Captured messages carry key material, so by default the bytes under Key Material, and every Byte String
- * or Big Integer inside a Key Value, are replaced by "<N bytes redacted>", and so are passwords.
+ * or Big Integer inside a Key Value, are replaced by "<N bytes redacted>", and so are passwords, Opaque
+ * Data and the Data of Encrypt, Decrypt, Sign and MAC requests and responses (plaintext, or what the
+ * client keeps secret).
  */
 #include <string.h>
 #include <time.h>
@@ -108,6 +110,13 @@ is_password(uint32_t tag)
 	    tag == KMIP_TAG_HASHED_PASSWORD || tag == KMIP_TAG_SERVER_HASHED_PASSWORD;
 }
 
+/* True for the Byte String tags that hold a client's secret bytes outside a Key Value. */
+static bool
+is_secret_bytes(uint32_t tag)
+{
+	return tag == KMIP_TAG_OPAQUE_DATA_VALUE || tag == KMIP_TAG_DATA;
+}
+
 /* Writes the value part of a leaf item (after "Type: "); secret replaces it by its length. */
 static void
 print_value(FILE *out, const struct ttlv *it, bool secret)
@@ -206,6 +215,7 @@ print_item(FILE *out, const struct ttlv *it, unsigned depth, unsigned flags, boo
 	secret = (flags & TTLV_PRINT_SECRETS) == 0 &&
 	    (((in_key_value || it->tag == KMIP_TAG_KEY_MATERIAL || it->tag == KMIP_TAG_KEY_VALUE) &&
 	    (it->type == TTLV_BYTE_STRING || it->type == TTLV_BIG_INTEGER)) ||
+	    (it->type == TTLV_BYTE_STRING && is_secret_bytes(it->tag)) ||
 	    (it->type == TTLV_TEXT_STRING && is_password(it->tag)));
 	print_value(out, it, secret);
 	fputc('\n', out);

@@ -651,6 +651,16 @@ test_print_plain_and_null(void **state)
 	s = print_to_string(e, 0);
 	assert_string_equal(s, "Attributes (0x420125) Structure: 0 items\n");
 	free(s);
+	/* Opaque Data and the Data of cryptographic operations: what the client keeps secret */
+	s = print_to_string(ttlv_new_bytes(a, KMIP_TAG_OPAQUE_DATA_VALUE, "secret", 6), 0);
+	assert_string_equal(s, "Opaque Data Value (0x42005A) Byte String: <6 bytes redacted>\n");
+	free(s);
+	s = print_to_string(ttlv_new_bytes(a, KMIP_TAG_DATA, "plain", 5), 0);
+	assert_string_equal(s, "Data (0x4200C2) Byte String: <5 bytes redacted>\n");
+	free(s);
+	s = print_to_string(ttlv_new_bytes(a, KMIP_TAG_DATA, "plain", 5), TTLV_PRINT_SECRETS);
+	assert_string_equal(s, "Data (0x4200C2) Byte String: 706c61696e (5 bytes)\n");
+	free(s);
 	s = print_to_string(NULL, 0);
 	assert_string_equal(s, "");
 	free(s);
