@@ -21,6 +21,8 @@ STATE ?= state
 # The commit make bench measures this tree against (test/bench/versus.sh): the last before the engine's
 # reshaping into core/engine and staged writes.
 BENCH_BASE ?= 069346f
+# Objects of the large stores test/bench/keys.sh fills (0 skips that part; each fill takes about 40 s).
+BENCH_KEYS_OBJECTS ?= 1000000
 
 PKGS := libevent_core libevent_openssl openssl libconfig lmdb
 # Recursive (=) so that pkg-config runs only when a recipe needs it, after the dependency installer.
@@ -104,6 +106,8 @@ bench: deps
 	@echo "== kmipd and PyKMIP's server side by side"; test/bench/compare.sh $(BUILD) 5
 	@echo "== Idle mutual-TLS connections held by kmipd"; test/bench/scale.sh $(BUILD) 5 0 10000
 	@echo "== This tree against kmipd at $(BENCH_BASE)"; test/bench/versus.sh $(BUILD) $(BENCH_BASE) 5 5
+	@echo "== Keys at rest: Get encrypted against clear, a large store's start and encryption"; \
+		test/bench/keys.sh $(BUILD) 5 3 $(BENCH_KEYS_OBJECTS) 5
 
 # VECTORS is the folder of the test cases; CONFORMANCE_FLAGS=--verbose shows every message.
 conformance: deps

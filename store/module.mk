@@ -30,6 +30,7 @@ $(BUILD)/test/test_store_keys: $(BUILD)/test/unit/test_store_keys.o $(BUILD)/lib
 # Benchmark (not a test): make bench-store BENCH_STORE_ARGS="-n 100000"
 ALL_SRCS += test/bench/bench_store.c
 BENCH_STORE_ARGS ?=
+BENCH_BINS += $(BUILD)/bench/bench_store
 .PHONY: bench-store
 $(BUILD)/bench/bench_store: $(BUILD)/test/bench/bench_store.o $(BUILD)/libtestutil.a $(BUILD)/libstore.a \
 		$(BUILD)/libproto.a

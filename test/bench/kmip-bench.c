@@ -122,6 +122,12 @@ enum mode {
 	MODE_HANDSHAKE,		/* connect, handshake, close, again */
 };
 
+/* What the keys of Get and Locate are. */
+enum objects {
+	OBJ_AES,		/* AES-256 keys made with Create */
+	OBJ_RSA,		/* the private halves of RSA-2048 key pairs made with CreateKeyPair */
+};
+
 enum format {
 	FMT_HUMAN,
 	FMT_LINE,
@@ -138,6 +144,8 @@ struct opts {
 	unsigned sources;	/* 0: chosen from the connection count */
 	unsigned parallel;	/* handshakes in flight at most while connections are opened */
 	unsigned nkeys;
+	enum objects objects;
+	const char *names;	/* NULL: fresh names each run; else PREFIX-i, reused when they exist */
 	double duration, warmup, timeout;
 	unsigned version;	/* KMIP_VERSION(major, minor) */
 	int tls_min, tls_max;
@@ -849,6 +857,48 @@ setup_call(struct kmip_client *cl, const struct req *r, uint32_t operation, stru
 	return root;
 }
 
+/*
+ * Finds the key named name when --names asks to reuse keys: its identifier into uid, true; false when there is
+ * none. A Locate that finds more than one is an error, since Get and Locate must each name one object.
+ */
+static bool
+setup_find(struct bench *b, struct kmip_client *cl, const char *name, char *uid, size_t size)
+{
+	const struct ttlv *payload;
+	struct ttlv_arena *a;
+	struct req r;
+	unsigned found;
+
+	r = build_locate(b->o.version, name);
+	(void)setup_call(cl, &r, KMIP_OPERATION_LOCATE, &a, &payload);
+	req_free(&r);
+	found = ttlv_count(payload, KMIP_TAG_UNIQUE_IDENTIFIER);
+	if (found > 1)
+		die("set-up: %u objects are named %s", found, name);
+	if (found == 1 && !payload_text(payload, KMIP_TAG_UNIQUE_IDENTIFIER, uid, size))
+		die("set-up: Locate answered with a malformed Unique Identifier");
+	ttlv_arena_free(a);
+	return found == 1;
+}
+
+/* Makes the key named name, AES-256 or an RSA-2048 key pair (--objects); its (private half's) identifier into uid. */
+static void
+setup_make(struct bench *b, struct kmip_client *cl, const char *name, char *uid, size_t size)
+{
+	bool rsa = b->o.objects == OBJ_RSA;
+	const struct ttlv *payload;
+	struct ttlv_arena *a;
+	struct req r;
+
+	r = rsa ? build_ckp(b->o.version, name) : build_create(b->o.version, name);
+	(void)setup_call(cl, &r, rsa ? KMIP_OPERATION_CREATE_KEY_PAIR : KMIP_OPERATION_CREATE, &a, &payload);
+	req_free(&r);
+	if (!payload_text(payload, rsa ? KMIP_TAG_PRIVATE_KEY_UNIQUE_IDENTIFIER : KMIP_TAG_UNIQUE_IDENTIFIER, uid,
+	    size))
+		die("set-up: %s answered without a Unique Identifier", rsa ? "CreateKeyPair" : "Create");
+	ttlv_arena_free(a);
+}
+
 static void
 setup(struct bench *b)
 {
@@ -870,14 +920,13 @@ setup(struct bench *b)
 		for (i = 0; i < b->nkeys; i++) {
 			char name[128], uid[256];
 
-			snprintf(name, sizeof(name), "kmip-bench-%ld-%lx-key-%u", (long)getpid(), (unsigned long)time(NULL),
-			    i);
-			r = build_create(b->o.version, name);
-			(void)setup_call(cl, &r, KMIP_OPERATION_CREATE, &a, &payload);
-			req_free(&r);
-			if (!payload_text(payload, KMIP_TAG_UNIQUE_IDENTIFIER, uid, sizeof(uid)))
-				die("set-up: Create answered without a Unique Identifier");
-			ttlv_arena_free(a);
+			if (b->o.names != NULL)
+				snprintf(name, sizeof(name), "%s-%u", b->o.names, i);
+			else
+				snprintf(name, sizeof(name), "kmip-bench-%ld-%lx-key-%u", (long)getpid(),
+				    (unsigned long)time(NULL), i);
+			if (b->o.names == NULL || !setup_find(b, cl, name, uid, sizeof(uid)))
+				setup_make(b, cl, name, uid, sizeof(uid));
 			if ((b->uids[i] = strdup(uid)) == NULL || (b->names[i] = strdup(name)) == NULL)
 				die("out of memory");
 			b->get_req[i] = build_uid_op(b->o.version, KMIP_OPERATION_GET, uid);
@@ -1241,9 +1290,10 @@ conn_response(struct bconn *c, struct ttlv *root)
 	c->qlen--;
 	b->outstanding--;
 	payload = check_response(root, op_table[p.op].code, why, sizeof(why), &failed);
-	if (!failed && p.op == OP_GET && b->mode == MODE_REQUESTS &&
-	    ttlv_find(payload, KMIP_TAG_SYMMETRIC_KEY) == NULL) {
-		snprintf(why, sizeof(why), "Get returned no Symmetric Key");
+	if (!failed && p.op == OP_GET && b->mode == MODE_REQUESTS && ttlv_find(payload, b->o.objects == OBJ_RSA ?
+	    KMIP_TAG_PRIVATE_KEY : KMIP_TAG_SYMMETRIC_KEY) == NULL) {
+		snprintf(why, sizeof(why), "Get returned no %s", b->o.objects == OBJ_RSA ? "Private Key" :
+		    "Symmetric Key");
 		failed = true;
 	}
 	if (!failed && p.op == OP_LOCATE && b->mode == MODE_REQUESTS &&
@@ -1631,6 +1681,10 @@ usage(FILE *f)
 	    "      --sources N          source addresses 127.0.0.1..N (default: one per 20000 connections)\n"
 	    "      --parallel N         handshakes in flight while connecting, default 64\n"
 	    "      --keys N             keys made for get and locate, default 16\n"
+	    "      --objects aes|rsa    those keys: AES-256 (Create), or the private halves of RSA-2048\n"
+	    "                           key pairs (CreateKeyPair); default aes\n"
+	    "      --names PREFIX       name them PREFIX-0, PREFIX-1...; those that exist are used as\n"
+	    "                           they are, so later runs Get the same objects\n"
 	    "      --timeout S          per request and handshake, default 30\n"
 	    "      --server-pid PID     report the server's CPU time and memory (process and children)\n"
 	    "      --label TEXT         name of the run in the output\n"
@@ -1751,7 +1805,7 @@ parse_args(struct bench *b, int argc, char **argv)
 {
 	enum {
 		O_CERTS = 256, O_CA, O_CERT, O_KEY, O_TLS, O_IDLE, O_IDLE_FULL, O_NO_RESUME, O_SOURCES, O_PARALLEL,
-		O_KEYS, O_TIMEOUT, O_SERVER_PID, O_LABEL, O_FORMAT, O_JSON,
+		O_KEYS, O_OBJECTS, O_NAMES, O_TIMEOUT, O_SERVER_PID, O_LABEL, O_FORMAT, O_JSON,
 	};
 	static const struct option longopts[] = {
 		{ "host", required_argument, NULL, 'H' },
@@ -1773,6 +1827,8 @@ parse_args(struct bench *b, int argc, char **argv)
 		{ "sources", required_argument, NULL, O_SOURCES },
 		{ "parallel", required_argument, NULL, O_PARALLEL },
 		{ "keys", required_argument, NULL, O_KEYS },
+		{ "objects", required_argument, NULL, O_OBJECTS },
+		{ "names", required_argument, NULL, O_NAMES },
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
 		{ "server-pid", required_argument, NULL, O_SERVER_PID },
 		{ "label", required_argument, NULL, O_LABEL },
@@ -1867,6 +1923,23 @@ parse_args(struct bench *b, int argc, char **argv)
 			break;
 		case O_KEYS:
 			o->nkeys = parse_uint(optarg, "--keys", 1, MAX_KEYS);
+			break;
+		case O_OBJECTS:
+			if (strcmp(optarg, "aes") == 0)
+				o->objects = OBJ_AES;
+			else if (strcmp(optarg, "rsa") == 0)
+				o->objects = OBJ_RSA;
+			else {
+				fprintf(stderr, "kmip-bench: --objects is aes or rsa\n");
+				exit(2);
+			}
+			break;
+		case O_NAMES:
+			if (optarg[0] == '\0' || strlen(optarg) > 100) {
+				fprintf(stderr, "kmip-bench: --names takes a prefix of 1 to 100 characters\n");
+				exit(2);
+			}
+			o->names = optarg;
 			break;
 		case O_TIMEOUT:
 			o->timeout = parse_seconds(optarg, "--timeout", 0.1);

@@ -143,3 +143,24 @@ stop_pykmip() {
 field() {
 	tr ' ' '\n' <"$2" | sed -n "s/^$1=//p"
 }
+
+# Prints the median, the least and the greatest value of one field over the kmip-bench --format line outputs
+# in FILE, one run a line ("-" when there is none). The field "cpu" is the server's CPU time per measured
+# operation in ms (server_cpu_s / ops). Usage: stats FIELD FILE
+stats() {
+	[ -s "$2" ] || { echo "- - -"; return; }
+	awk -v f="$1" '{
+		for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+		if (f == "cpu") x[n++] = v["ops"] > 0 ? 1000 * v["server_cpu_s"] / v["ops"] : 0
+		else x[n++] = v[f]
+	} END {
+		if (n == 0) { print "- - -"; exit }
+		for (i = 0; i < n; i++) for (j = i + 1; j < n; j++) if (x[j] < x[i]) { t = x[i]; x[i] = x[j]; x[j] = t }
+		printf "%.4f %.4f %.4f\n", n % 2 ? x[(n - 1) / 2] : (x[n / 2 - 1] + x[n / 2]) / 2, x[0], x[n - 1]
+	}' "$2"
+}
+
+# The median alone. Usage: median FIELD FILE
+median() {
+	stats "$1" "$2" | cut -d' ' -f1
+}

@@ -90,18 +90,6 @@ echo "$workloads" | while IFS='|' read -r name what args; do
 done
 [ -f "$dir/ran" ] || { echo "versus: no workload ran" >&2; exit 1; }
 
-# The median of one field over the lines of a file (server_cpu_s is turned into ms per operation).
-median() {
-	awk -v f="$1" '{
-		for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-		if (f == "cpu") x[n++] = v["ops"] > 0 ? 1000 * v["server_cpu_s"] / v["ops"] : 0
-		else x[n++] = v[f]
-	} END {
-		if (n == 0) { print "-"; exit }
-		for (i = 0; i < n; i++) for (j = i + 1; j < n; j++) if (x[j] < x[i]) { t = x[i]; x[i] = x[j]; x[j] = t }
-		printf "%.4f\n", n % 2 ? x[(n - 1) / 2] : (x[n / 2 - 1] + x[n / 2]) / 2
-	}' "$2"
-}
 printf '\n%-9s %-36s %11s %11s %7s %15s %15s %7s\n' workload "" "this ops/s" "base ops/s" ratio \
 	"this CPU ms/op" "base CPU ms/op" ratio
 while IFS='|' read -r name what; do
