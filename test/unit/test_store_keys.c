@@ -390,6 +390,77 @@ test_bound_to_object(void **state)
 	store_close(s);
 }
 
+/* Flips the last byte of the owner of a record whose uid and owner have these lengths. */
+struct owner_end {
+	size_t uid_len, owner_len;
+};
+
+static void
+flip_owner_end(MDB_val *v, void *arg)
+{
+	struct owner_end *e = arg;
+
+	((uint8_t *)v->mv_data)[48 + e->uid_len + e->owner_len - 1] ^= 0x01;
+}
+
+/*
+ * Owners on either side of what the associated data takes in one GCM update (512 bytes in all), and the
+ * longest a store takes, seal and open; the end of the longest owner is bound to the material too.
+ */
+static void
+test_long_owner(void **state)
+{
+	static const size_t lens[] = { 475, 476, 477, STORE_OWNER_MAX };
+	struct fx *f = *state;
+	struct store_object *o;
+	struct store_txn *t;
+	struct owner_end e;
+	struct store *s;
+	char owner[STORE_OWNER_MAX + 1], uid[32];
+	size_t i, j;
+
+	s = open_ok(f, f->k1, NULL);
+	for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		for (j = 0; j < lens[i]; j++)
+			owner[j] = (char)('a' + (i + j) % 26);
+		owner[lens[i]] = '\0';
+		snprintf(uid, sizeof(uid), "own-%04zu", lens[i]);	/* 8 bytes */
+		assert_non_null(o = store_object_new());
+		assert_int_equal(store_object_set(o, uid, owner, 2, 1), STORE_OK);
+		assert_int_equal(store_object_set_material(o, f->material[i], MATERIAL_LEN, 1), STORE_OK);
+		assert_int_equal(store_txn_begin(s, true, &t), STORE_OK);
+		assert_int_equal(store_put(t, o), STORE_OK);
+		assert_int_equal(store_txn_commit(t), STORE_OK);
+		store_object_free(o);
+	}
+	assert_int_equal(store_group_commit(s, NULL, NULL), STORE_OK);
+	store_close(s);
+
+	s = open_ok(f, f->k1, NULL);
+	assert_int_equal(store_txn_begin(s, false, &t), STORE_OK);
+	for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		snprintf(uid, sizeof(uid), "own-%04zu", lens[i]);
+		if (store_get(t, uid, &o) != STORE_OK)
+			fail_msg("%s does not read back: %s", uid, store_last_error(s));
+		assert_int_equal(strlen(o->owner), lens[i]);
+		assert_int_equal(o->material_len, MATERIAL_LEN);
+		assert_memory_equal(o->material, f->material[i], MATERIAL_LEN);
+		store_object_free(o);
+	}
+	store_txn_abort(t);
+	store_close(s);
+
+	e.uid_len = 8;
+	e.owner_len = STORE_OWNER_MAX;
+	edit_record(f, "own-4096", flip_owner_end, &e);
+	s = open_ok(f, f->k1, NULL);
+	assert_int_equal(store_txn_begin(s, false, &t), STORE_OK);
+	assert_int_equal(store_get(t, "own-4096", &o), STORE_E_CORRUPT);
+	assert_non_null(strstr(store_last_error(s), "does not verify"));
+	store_txn_abort(t);
+	store_close(s);
+}
+
 /* Writes bytes into a new file with a mode. */
 static void
 write_file(const char *path, const void *p, size_t len, mode_t mode)
@@ -850,6 +921,7 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_sealed_on_disk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bound_to_object, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_header_check_first, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_long_owner, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_master_key_refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_credential, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_master_rotation, setup, teardown),
