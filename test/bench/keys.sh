@@ -84,7 +84,7 @@ echo "$workloads" | while IFS='|' read -r name what args; do
 			if [ "$who" = enc ]; then port=$enc_port pid=$enc_pid; else port=$clear_port pid=$clear_pid; fi
 			# shellcheck disable=SC2086
 			timeout -k 5 $((secs * 2 + 60)) $bench_pin "$bench" -p "$port" --certs "$dir/certs" \
-				--server-pid "$pid" -t "$secs" -w 1 --timeout 30 --format line --label "$name" $args \
+				--server-pid "$pid" -t "$secs" -w 1 --timeout 30 --format line --label "$name-$r" $args \
 				>>"$dir/$name.$who" 2>>"$dir/$name.$who.err" ||
 				echo "keys: $name against $who failed: $(head -1 "$dir/$name.$who.err")" >&2
 		done
@@ -94,21 +94,42 @@ echo "$workloads" | while IFS='|' read -r name what args; do
 done
 [ -f "$dir/ran" ] || { echo "keys: no workload ran" >&2; exit 1; }
 
-printf '\n%-9s %-34s %23s %23s %6s %21s %21s %6s\n' workload "" "encrypted Get/s" "clear Get/s" ratio \
-	"encrypted CPU us/Get" "clear CPU us/Get" ratio
-while IFS='|' read -r name what; do
+# Prints one "ratio=" line per round: FIELD (as in stats) of the encrypted run over that of the clear run
+# of the same round, so that each ratio compares two runs a few seconds apart. Usage: paired FIELD NAME
+paired() {
+	awk -v f="$1" 'function val(    i, kv, v) {
+		for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+		label = v["label"]
+		if (f == "cpu") return v["ops"] > 0 ? v["server_cpu_s"] / v["ops"] : 0
+		return v[f]
+	}
+	NR == FNR { x = val(); enc[label] = x; next }
+	{ x = val(); if (x > 0 && label in enc) print "ratio=" enc[label] / x }' "$dir/$2.enc" "$dir/$2.clear"
+}
+
+# One line of the table: FIELD's medians (least-greatest) against each server times SCALE with DECIMALS, the
+# ratio of the medians and the paired ratios. Usage: row NAME FIELD TEXT SCALE DECIMALS
+row() {
+	_n=$1 _f=$2 _t=$3 _k=$4 _d=$5
+	paired "$_f" "$_n" >"$dir/ratios"
 	# shellcheck disable=SC2046
-	set -- $(stats ops_per_s "$dir/$name.enc") $(stats ops_per_s "$dir/$name.clear") \
-		$(stats cpu "$dir/$name.enc") $(stats cpu "$dir/$name.clear")
-	awk -v n="$name" -v w="$what" -v eo="$1" -v eo0="$2" -v eo1="$3" -v co="$4" -v co0="$5" -v co1="$6" \
-	    -v ec="$7" -v ec0="$8" -v ec1="$9" -v cc="${10}" -v cc0="${11}" -v cc1="${12}" 'BEGIN {
-		printf "%-9s %-34s %7.0f (%6.0f-%6.0f) %7.0f (%6.0f-%6.0f) %6.3f %5.2f (%5.2f-%5.2f) %5.2f (%5.2f-%5.2f) %6.3f\n",
-		    n, w, eo, eo0, eo1, co, co0, co1, (co > 0 ? eo / co : 0), ec * 1000, ec0 * 1000, ec1 * 1000,
-		    cc * 1000, cc0 * 1000, cc1 * 1000, (cc > 0 ? ec / cc : 0) }'
+	set -- $(stats "$_f" "$dir/$_n.enc") $(stats "$_f" "$dir/$_n.clear") $(stats ratio "$dir/ratios")
+	awk -v n="$_n" -v t="$_t" -v k="$_k" -v d="$_d" -v e="$1" -v e0="$2" -v e1="$3" -v c="$4" -v c0="$5" \
+	    -v c1="$6" -v r="$7" -v r0="$8" -v r1="$9" 'BEGIN {
+		f = "%." d "f"
+		printf "%-9s %-40s %22s %22s %6.3f %20s\n", n, t, sprintf(f " (" f "-" f ")", e * k, e0 * k, e1 * k),
+		    sprintf(f " (" f "-" f ")", c * k, c0 * k, c1 * k), (c > 0 ? e / c : 0),
+		    sprintf("%.3f (%.3f-%.3f)", r, r0, r1) }'
+}
+printf '\n%-9s %-40s %22s %22s %6s %20s\n' workload "" encrypted clear ratio "paired ratios"
+while IFS='|' read -r name what; do
+	row "$name" ops_per_s "$what, Get/s" 1 0
+	row "$name" cpu "  server CPU us per Get" 1000 2
 done <"$dir/ran"
 errs=$(cat "$dir"/*.enc "$dir"/*.clear 2>/dev/null | tr ' ' '\n' | sed -n 's/^errors=//p' | awk '{ s += $1 } END { print s + 0 }')
-echo "Medians (least-greatest) of $rounds runs each, taken in turn; CPU: the server's (loop and workers) per" \
-	"measured Get; ratio: encrypted / clear (the goal: Get/s at least 0.9). Errors: $errs."
+echo "Medians (least-greatest) of $rounds runs each, taken in turn; server CPU: its loop and workers per measured" \
+	"Get; ratio: of the medians, encrypted / clear; paired ratios: the median (least-greatest) of each round's" \
+	"encrypted run over its clear one. Goal: Get/s at least 0.9 of clear. Errors: $errs."
 kill "$enc_pid" "$clear_pid" 2>/dev/null
 wait "$enc_pid" "$clear_pid" 2>/dev/null
 enc_pid='' clear_pid=''
