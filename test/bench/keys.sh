@@ -7,15 +7,16 @@
 #    objects, made once before the rounds: 16 AES-256 keys and 16 RSA-2048 key pairs, Gotten by their private
 #    halves as Veeam Gets them. Each workload runs against one server then the other, ROUNDS times in turn
 #    (A B A B ...), so the machine's drift falls on both; prints the medians (and ranges) of Get/s and of server
-#    CPU time per Get, and the ratios encrypted / clear.
+#    CPU time per Get, the ratios of the medians (encrypted / clear) and those of each round's two runs.
 # 2. Unless OBJECTS is 0: bench_store fills an encrypted store of OBJECTS objects (-k, kept) and kmipd is
-#    started on it OPENS times, in turn with an empty encrypted store: seconds from exec to the log line that
-#    follows the store's opening ("store ...: N objects"; "listening on" comes before it) and to the first
-#    answered request (test/bench/ready.py). Then a store of OBJECTS objects kept in clear (bench_store -E -k)
-#    is encrypted by `kmipctl encrypt`: seconds and objects per second. Each fill takes about 40 s here.
+#    started on it OPENS times, in turn with an empty encrypted store, each time after the store's file left
+#    the page cache (posix_fadvise, that file only): seconds from exec to the log line that follows the
+#    store's opening ("store ...: N objects"; "listening on" comes before it) and to the first answered
+#    request (test/bench/ready.py). Then a store of OBJECTS objects kept in clear (bench_store -E -k) is
+#    encrypted by `kmipctl encrypt`: seconds and objects per second. Each fill takes about 40 s here.
 #
 # Usage: test/bench/keys.sh [BUILD] [ROUNDS] [SECONDS] [OBJECTS] [OPENS] [WORKLOAD...]
-#   ROUNDS   runs per workload and server (default 5); SECONDS per run (default 3, one more of warm-up)
+#   ROUNDS   runs per workload and server (default 5); SECONDS per run, whole (default 3, one more of warm-up)
 #   OBJECTS  objects of the large stores (default 1000000; 0 skips part 2); OPENS timed starts (default 5)
 #   WORKLOAD names from the list below (default: get-aes get-rsa)
 # The large stores go under /var/tmp (about 1 GB each for a million objects) and are removed at the end.
@@ -146,10 +147,13 @@ echo "keys: filling an encrypted store of $objects objects (bench_store -n $obje
 grep -E '^\| (fill|open the filled)' "$big/enc.out"
 held=$(sed -n 's/.*; \([0-9]*\) objects;.*/\1/p' "$big/enc.out")
 
-# Starts kmipd on store STORE with master key KEY under test/bench/ready.py, which prints log= and request=.
+# Starts kmipd on store STORE with master key KEY under test/bench/ready.py, which prints log= and request=;
+# with a third argument, the store's file leaves the page cache first.
 timed_start() {
 	_port=$(free_port)
-	"$PY" test/bench/ready.py --certs "$dir/certs" --port "$_port" --log "$dir/ready.log" -- \
+	# shellcheck disable=SC2046
+	"$PY" test/bench/ready.py --certs "$dir/certs" --port "$_port" --log "$dir/ready.log" \
+		$([ $# -gt 2 ] && echo --evict "$1/data.mdb") -- \
 		"$build/kmipd" -f -o server.listen=127.0.0.1 -o server.port="$_port" -o store.path="$1" \
 		-o store.master_key_file="$2" -o tls.cert_file="$dir/certs/server.crt" \
 		-o tls.key_file="$dir/certs/server.key" -o tls.clients_ca_cert_file="$dir/certs/ca.crt" \
@@ -158,8 +162,9 @@ timed_start() {
 timed_start "$dir/empty/store" "$dir/master.key" >/dev/null || exit 1	# makes the empty store and keyring
 r=0
 while [ "$r" -lt "$opens" ]; do
-	timed_start "$big/enc/store" "$big/enc/master.key" >>"$dir/open.big" || { cat "$dir/ready.log" >&2; exit 1; }
-	timed_start "$dir/empty/store" "$dir/master.key" >>"$dir/open.empty" || exit 1
+	timed_start "$big/enc/store" "$big/enc/master.key" cold >>"$dir/open.big" ||
+		{ cat "$dir/ready.log" >&2; exit 1; }
+	timed_start "$dir/empty/store" "$dir/master.key" cold >>"$dir/open.empty" || exit 1
 	r=$((r + 1))
 done
 for what in big empty; do
@@ -168,7 +173,7 @@ for what in big empty; do
 		"$label:" "$(stats log "$dir/open.$what" | awk '{ printf "%.3f (%.3f-%.3f)", $1, $2, $3 }')" \
 		"$(stats request "$dir/open.$what" | awk '{ printf "%.3f (%.3f-%.3f)", $1, $2, $3 }')"
 done
-echo "Medians (least-greatest) of $opens starts each, taken in turn; the store's pages were in the page cache."
+echo "Medians (least-greatest) of $opens starts each, taken in turn, each after the store's file left the page cache."
 
 # The same count kept in clear, encrypted by kmipctl encrypt.
 echo

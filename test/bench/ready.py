@@ -6,12 +6,15 @@ Runs COMMAND (a kmipd in the foreground) with its stderr in LOG, then measures, 
            once the store is open, after the keyring is unwrapped; "listening on" comes before the store)
   request  the first KMIP Discover Versions (1.4) answered with Success over mutual TLS on 127.0.0.1:PORT,
            retried every 2 ms while the port refuses; it includes the probe's own TLS handshake
+With --evict FILE (any number), the pages of FILE are dropped from the page cache first (posix_fadvise
+DONTNEED, this file's clean pages only), so that the start reads what it needs from disk, as after a reboot.
 Then stops the server (SIGTERM, then SIGKILL after 10 s) and prints "log=SECONDS request=SECONDS".
 Exit status 1 when the server exits or does not answer within --timeout seconds.
 
-Usage: ready.py --certs DIR --port N --log FILE [--line REGEX] [--timeout S] -- COMMAND...
+Usage: ready.py --certs DIR --port N --log FILE [--line REGEX] [--evict FILE] [--timeout S] -- COMMAND...
 """
 import argparse
+import os
 import re
 import signal
 import socket
@@ -79,6 +82,7 @@ def main():
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--log", required=True)
     ap.add_argument("--line", default=r"store .*: [0-9]+ objects")
+    ap.add_argument("--evict", action="append", default=[])
     ap.add_argument("--timeout", type=float, default=300)
     ap.add_argument("command", nargs="+")
     a = ap.parse_args()
@@ -90,6 +94,10 @@ def main():
     request = discover_versions()
     line = re.compile(a.line.encode())
     found = {}
+    for path in a.evict:
+        fd = os.open(path, os.O_RDONLY)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        os.close(fd)
     log = open(a.log, "wb")
     t0 = time.monotonic()
     proc = subprocess.Popen(a.command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log)
