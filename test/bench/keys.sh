@@ -11,7 +11,7 @@
 # 2. Unless OBJECTS is 0: bench_store fills an encrypted store of OBJECTS objects (-k, kept) and kmipd is
 #    started on it OPENS times, in turn with an empty encrypted store, each time after the store's file left
 #    the page cache (posix_fadvise, that file only): seconds from exec to the log line that follows the
-#    store's opening ("store ...: N objects"; "listening on" comes before it) and to the first answered
+#    store's opening ("store ...: N objects", before "listening on") and to the first answered
 #    request (test/bench/ready.py). Then a store of OBJECTS objects kept in clear (bench_store -E -k) is
 #    encrypted by `kmipctl encrypt`: seconds and objects per second. Each fill takes about 40 s here.
 #

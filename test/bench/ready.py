@@ -3,7 +3,7 @@
 
 Runs COMMAND (a kmipd in the foreground) with its stderr in LOG, then measures, from just before the exec:
   log      the first line of LOG that matches --line (default: kmipd's "store ...: N objects" line, logged
-           once the store is open, after the keyring is unwrapped; "listening on" comes before the store)
+           once the store is open and its keyring unwrapped, before "listening on")
   request  the first KMIP Discover Versions (1.4) answered with Success over mutual TLS on 127.0.0.1:PORT,
            retried every 2 ms while the port refuses; it includes the probe's own TLS handshake
 With --evict FILE (any number), the pages of FILE are dropped from the page cache first (posix_fadvise
