@@ -574,6 +574,7 @@ test_migration(void **state)
 	struct keyset ks = { 0 };
 	struct h_server s;
 	int round, status, killed = 0, completed = 0;
+	long full_ms;
 	pid_t pid;
 
 	(void)state;
@@ -586,9 +587,33 @@ test_migration(void **state)
 
 	snprintf(extra, sizeof(extra), "master_key_file = \"%s\";", h_master_key(&s));
 	config = write_config(&s, extra);
+	/*
+	 * How long a whole run takes here, on a copy of the store: the kills below land inside that time, so
+	 * that they interrupt the migration on a fast machine as on a slow one.
+	 */
+	{
+		char copy[460], from[460], to[500], opt[500];
+		const char *argv[] = { "encrypt", "-c", config, "-o", opt, NULL };
+		int64_t t0;
+
+		snprintf(copy, sizeof(copy), "%s/copy", s.dir);
+		assert_int_equal(mkdir(copy, 0700), 0);
+		snprintf(from, sizeof(from), "%s/store/data.mdb", s.dir);
+		snprintf(to, sizeof(to), "%s/data.mdb", copy);
+		h_copy_file(from, to);
+		snprintf(opt, sizeof(opt), "store.path=%s", copy);
+		t0 = util_now_ms();
+		pid = kmipctl_start(argv);
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+		full_ms = util_now_ms() - t0;
+		assert_int_equal(util_rmtree(copy), 0);
+	}
 	for (round = 0; round < 4; round++) {
 		const char *argv[] = { "encrypt", "-c", config, NULL };
-		struct timespec ts = { 0, (long)(random() % 150) * 1000000L };
+		/* The first kill in the middle third of a whole run, the others anywhere in it. */
+		long ms = round == 0 ? full_ms / 3 + random() % (full_ms / 3 + 1) : random() % (full_ms + 1);
+		struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
 
 		pid = kmipctl_start(argv);
 		nanosleep(&ts, NULL);
