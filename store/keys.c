@@ -51,6 +51,8 @@ struct store_keyring {
 };
 
 static int keys_copy(const struct store_keyring *src, struct store_keyring *dst, char **cause);
+static int keys_clone(struct store *s, struct store_keyring **out, char **cause);
+static int keys_install(struct store *s, struct store_keyring *k, char **cause);
 
 /* A zeroed keyring in memory that is locked when possible and left out of core dumps. */
 static struct store_keyring *
@@ -275,11 +277,7 @@ keyring_write(struct store *s, const struct store_keyring *k, const char *flag, 
 		store_set_cause(cause, "%s: cannot begin a transaction: %s", s->path, mdb_strerror(rc));
 		return STORE_E_IO;
 	}
-	memset(&t, 0, sizeof(t));
-	t.s = s;
-	t.txn = txn;
-	t.write = true;
-	t.applying = true;
+	store_txn_wrap(s, txn, true, &t);
 	val.mv_data = buf;
 	val.mv_size = len;
 	if ((k != NULL && (rc = store_db_put(&t, DB_META, &key, &val, 0)) != STORE_OK) ||
@@ -647,22 +645,14 @@ store_data_key_new(struct store *s, char **cause)
 	struct store_keyring *k;
 	int rc;
 
-	if (s->keys == NULL || s->master == NULL) {
-		store_set_cause(cause, "%s: the store is not encrypted", s->path);
-		return STORE_E_INVALID;
-	}
-	if ((k = keyring_new()) == NULL) {
-		store_set_cause(cause, "out of memory");
-		return STORE_E_NOMEM;
-	}
-	/* Work on a copy, so that a failure leaves the keyring in use as it was. */
-	if ((rc = keys_copy(s->keys, k, cause)) != STORE_OK || (rc = dek_new(k, s->master, cause)) != STORE_OK ||
-	    (rc = keyring_write(s, k, NULL, 0, cause)) != STORE_OK) {
+	if ((rc = keys_clone(s, &k, cause)) != STORE_OK)
+		return rc;
+	if ((rc = dek_new(k, s->master, cause)) != STORE_OK) {
 		store_keys_free(k);
 		return rc;
 	}
-	store_keys_free(s->keys);
-	s->keys = k;
+	if ((rc = keys_install(s, k, cause)) != STORE_OK)
+		return rc;
 	s->reseal.pos[0] = '\0';
 	s->reseal.pass_found = 0;
 	s->reseal.pass_from_start = true;
@@ -694,6 +684,46 @@ keys_copy(const struct store_keyring *src, struct store_keyring *dst, char **cau
 	return STORE_OK;
 }
 
+/*
+ * A copy of the keyring in use to change (*out), so that a failure leaves the one in use as it was; the
+ * store must be encrypted.
+ */
+static int
+keys_clone(struct store *s, struct store_keyring **out, char **cause)
+{
+	int rc;
+
+	*out = NULL;
+	if (s->keys == NULL) {
+		store_set_cause(cause, "%s: the store is not encrypted", s->path);
+		return STORE_E_INVALID;
+	}
+	if ((*out = keyring_new()) == NULL) {
+		store_set_cause(cause, "out of memory");
+		return STORE_E_NOMEM;
+	}
+	if ((rc = keys_copy(s->keys, *out, cause)) != STORE_OK) {
+		store_keys_free(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
+/* Writes a changed keyring and puts it in use; on failure it is freed and the one in use stays. */
+static int
+keys_install(struct store *s, struct store_keyring *k, char **cause)
+{
+	int rc;
+
+	if ((rc = keyring_write(s, k, NULL, 0, cause)) != STORE_OK) {
+		store_keys_free(k);
+		return rc;
+	}
+	store_keys_free(s->keys);
+	s->keys = k;
+	return STORE_OK;
+}
+
 /* Makes a recovery key: see store.h. */
 int
 store_recovery_key_new(struct store *s, char *text, size_t size, char **cause)
@@ -701,19 +731,10 @@ store_recovery_key_new(struct store *s, char *text, size_t size, char **cause)
 	struct store_keyring *k;
 	struct store_wrap w;
 	size_t i;
-	int rc = STORE_E_IO;
+	int rc;
 
-	if (s->keys == NULL) {
-		store_set_cause(cause, "%s: the store is not encrypted", s->path);
-		return STORE_E_INVALID;
-	}
-	if ((k = keyring_new()) == NULL) {
-		store_set_cause(cause, "out of memory");
-		return STORE_E_NOMEM;
-	}
-	if ((rc = keys_copy(s->keys, k, cause)) != STORE_OK)
-		goto fail;
-	rc = STORE_E_IO;
+	if ((rc = keys_clone(s, &k, cause)) != STORE_OK)
+		return rc;
 	if (store_recovery_new(text, size, k->recovery_pub, w.kek_id) != 0) {
 		store_set_cause(cause, "cannot make a recovery key");
 		goto fail;
@@ -726,15 +747,13 @@ store_recovery_key_new(struct store *s, char *text, size_t size, char **cause)
 		    wrap_add(&k->deks[i], &w, cause) != 0)
 			goto fail;
 	}
-	if ((rc = keyring_write(s, k, NULL, 0, cause)) != STORE_OK)
-		goto fail;
-	store_keys_free(s->keys);
-	s->keys = k;
-	return STORE_OK;
+	if ((rc = keys_install(s, k, cause)) != STORE_OK)
+		OPENSSL_cleanse(text, size);
+	return rc;
 fail:
 	OPENSSL_cleanse(text, size);
 	store_keys_free(k);
-	return rc;
+	return STORE_E_IO;
 }
 
 /* Drops every data key but the current one, once no record needs them. */
@@ -747,12 +766,8 @@ keys_retire(struct store *s, char **cause)
 
 	if (s->keys->ndeks <= 1)
 		return STORE_OK;
-	if ((k = keyring_new()) == NULL) {
-		store_set_cause(cause, "out of memory");
-		return STORE_E_NOMEM;
-	}
-	if ((rc = keys_copy(s->keys, k, cause)) != STORE_OK)
-		goto fail;
+	if ((rc = keys_clone(s, &k, cause)) != STORE_OK)
+		return rc;
 	cur = dek_find(k, k->current);
 	if (cur != &k->deks[0]) {
 		EVP_CIPHER_CTX_free(k->deks[0].enc);
@@ -767,14 +782,7 @@ keys_retire(struct store *s, char **cause)
 		EVP_CIPHER_CTX_free(d->dec);
 		OPENSSL_cleanse(d, sizeof(*d));
 	}
-	if ((rc = keyring_write(s, k, NULL, 0, cause)) != STORE_OK)
-		goto fail;
-	store_keys_free(s->keys);
-	s->keys = k;
-	return STORE_OK;
-fail:
-	store_keys_free(k);
-	return rc;
+	return keys_install(s, k, cause);
 }
 
 /* Whether a record must be written again: still version 1, or material not under the current data key. */
@@ -910,9 +918,7 @@ store_key_status(struct store *s, struct store_key_status *st)
 	}
 	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)) != 0)
 		return store_fail(s, rc, "key status");
-	memset(&t, 0, sizeof(t));
-	t.s = s;
-	t.txn = txn;
+	store_txn_wrap(s, txn, false, &t);
 	rc = store_meta_get(&t, "clear_pages", &flag);
 	mdb_txn_abort(txn);
 	st->clear_pages = flag != 0;

@@ -288,6 +288,17 @@ store_begin(struct store *s, MDB_txn *parent, unsigned flags, MDB_txn **txn)
 	return rc;
 }
 
+/* A store transaction handle around an LMDB transaction of the store's own: see store_int.h. */
+void
+store_txn_wrap(struct store *s, MDB_txn *txn, bool write, struct store_txn *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->s = s;
+	t->txn = txn;
+	t->write = write;
+	t->applying = write;
+}
+
 /* Renews the store's read transaction (a snapshot of the last durable state). */
 int
 store_read_begin(struct store *s)
@@ -407,11 +418,7 @@ open_dbs(struct store *s, char **cause)
 			goto fail;
 		}
 	}
-	memset(&t, 0, sizeof(t));
-	t.s = s;
-	t.txn = txn;
-	t.write = true;
-	t.applying = true;
+	store_txn_wrap(s, txn, !s->read_only, &t);
 	if (store_meta_get(&t, "format", &format) != STORE_OK) {
 		store_set_cause(cause, "%s: cannot read the store format", s->path);
 		goto fail;

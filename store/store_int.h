@@ -240,6 +240,11 @@ bool store_no_room(struct store *s, size_t pending);
 bool store_grow(struct store *s, bool force);
 int store_begin(struct store *s, MDB_txn *parent, unsigned flags, MDB_txn **txn);
 int store_read_begin(struct store *s);
+/*
+ * A store transaction handle t around txn, an LMDB transaction the store opened for itself (opening, the
+ * keyring): with write, store_db_put and store_meta_put write straight into txn, staging nothing.
+ */
+void store_txn_wrap(struct store *s, MDB_txn *txn, bool write, struct store_txn *t);
 void store_read_end(struct store *s);
 /* Reads the durable record of uid in t (NULL data when absent): its revision and sequence. */
 int store_peek(struct store_txn *t, const char *uid, size_t uid_len, bool *found, uint64_t *rev, uint64_t *seq)

@@ -57,13 +57,24 @@ group_teardown(void **state)
 	return 0;
 }
 
+/* Sends a request that makes an object and copies its identifier into uid (success asserted). */
+static void
+call_for_uid(struct kmip_client *cl, struct ttlv_enc *e, char *uid, size_t size)
+{
+	struct ttlv_arena *a;
+	struct ttlv *resp = h_call(cl, e, &a);
+
+	assert_int_equal(h_item_status(resp, 0), KMIP_RESULT_STATUS_SUCCESS);
+	h_payload_text(resp, KMIP_TAG_UNIQUE_IDENTIFIER, uid, size);
+	ttlv_arena_free(a);
+	ttlv_enc_free(e);
+}
+
 /* Registers an AES-256 key of known bytes; returns its uid in ks. */
 static void
 register_aes(struct kmip_client *cl, struct keyset *ks)
 {
-	struct ttlv_arena *a;
 	struct ttlv_enc e;
-	struct ttlv *resp;
 	size_t i = ks->n++;
 
 	assert_int_equal(RAND_bytes(ks->bytes[i], KEY_LEN), 1);
@@ -86,30 +97,20 @@ register_aes(struct kmip_client *cl, struct keyset *ks)
 	ttlv_enc_end(&e);
 	h_item_end(&e);
 	h_request_end(&e);
-	resp = h_call(cl, &e, &a);
-	assert_int_equal(h_item_status(resp, 0), KMIP_RESULT_STATUS_SUCCESS);
-	h_payload_text(resp, KMIP_TAG_UNIQUE_IDENTIFIER, ks->uid[i], sizeof(ks->uid[i]));
-	ttlv_arena_free(a);
-	ttlv_enc_free(&e);
+	call_for_uid(cl, &e, ks->uid[i], sizeof(ks->uid[i]));
 }
 
 /* Registers a password (Secret Data) of known bytes. */
 static void
 register_secret(struct kmip_client *cl, struct keyset *ks)
 {
-	struct ttlv_arena *a;
 	struct ttlv_enc e;
-	struct ttlv *resp;
 	size_t i = ks->n++;
 
 	assert_int_equal(RAND_bytes(ks->bytes[i], KEY_LEN), 1);
 	ks->tag[i] = KMIP_TAG_SECRET_DATA;
 	h_register_secret_request(&e, ks->bytes[i], KEY_LEN);
-	resp = h_call(cl, &e, &a);
-	assert_int_equal(h_item_status(resp, 0), KMIP_RESULT_STATUS_SUCCESS);
-	h_payload_text(resp, KMIP_TAG_UNIQUE_IDENTIFIER, ks->uid[i], sizeof(ks->uid[i]));
-	ttlv_arena_free(a);
-	ttlv_enc_free(&e);
+	call_for_uid(cl, &e, ks->uid[i], sizeof(ks->uid[i]));
 }
 
 /* Gets an object's key material into out (KEY_LEN bytes); false when the Get fails. */
@@ -141,9 +142,7 @@ get_bytes(struct kmip_client *cl, const char *uid, uint32_t tag, uint8_t *out)
 static void
 create_aes(struct kmip_client *cl, struct keyset *ks)
 {
-	struct ttlv_arena *a;
 	struct ttlv_enc e;
-	struct ttlv *resp;
 	size_t i = ks->n++;
 
 	ks->tag[i] = KMIP_TAG_SYMMETRIC_KEY;
@@ -157,11 +156,7 @@ create_aes(struct kmip_client *cl, struct keyset *ks)
 	ttlv_enc_end(&e);
 	h_item_end(&e);
 	h_request_end(&e);
-	resp = h_call(cl, &e, &a);
-	assert_int_equal(h_item_status(resp, 0), KMIP_RESULT_STATUS_SUCCESS);
-	h_payload_text(resp, KMIP_TAG_UNIQUE_IDENTIFIER, ks->uid[i], sizeof(ks->uid[i]));
-	ttlv_arena_free(a);
-	ttlv_enc_free(&e);
+	call_for_uid(cl, &e, ks->uid[i], sizeof(ks->uid[i]));
 	assert_true(get_bytes(cl, ks->uid[i], KMIP_TAG_SYMMETRIC_KEY, ks->bytes[i]));
 }
 
