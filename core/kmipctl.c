@@ -3,7 +3,7 @@
  * line; main() only finds the entry and hands it the remaining arguments.
  *
  *   kmipctl dump [-x] [-s] [FILE]    decode TTLV messages (binary or hex) and print them as trees
- *   kmipctl backup STORE DEST        consistent, compacted copy of a store, safe while kmipd runs
+ *   kmipctl backup | verify | restore    one-file backups of the store and their restore (kmipctl_backup.c)
  *   kmipctl hash-password USER       an access.credentials entry for the password read from stdin
  *   kmipctl master-key | recovery-key | data-key | keys | encrypt    the store's keys (kmipctl_keys.c)
  */
@@ -33,16 +33,12 @@ struct command {
 };
 
 static int cmd_dump(int argc, char **argv);
-static int cmd_backup(int argc, char **argv);
 static int cmd_hash_password(int argc, char **argv);
 
 static const struct command commands[] = {
 	{ "dump", cmd_dump, "[-x] [-s] [FILE]",
 	    "print TTLV messages read from FILE or stdin (binary, or hex with -x or when it looks like hex);\n"
 	    "\t\t-s shows key material, passwords, Opaque Data and the Data of cryptographic operations" },
-	{ "backup", cmd_backup, "STORE DEST",
-	    "write a consistent, compacted copy of the store folder STORE into the new folder DEST;\n"
-	    "\t\tsafe while kmipd runs (a read-only transaction of its own)" },
 	{ "hash-password", cmd_hash_password, "USER",
 	    "read a password (one line) from stdin and print the access.credentials entry for USER" },
 	{ "master-key", cmd_master_key, "create FILE | create --pkcs11 [-c CONFIG]",
@@ -56,6 +52,15 @@ static const struct command commands[] = {
 	{ "encrypt", cmd_encrypt, "[-c CONFIG] [--recovery FILE]",
 	    "with kmipd stopped: encrypt a store kept in clear, or finish a re-encryption, in durable batches;\n"
 	    "\t\t--recovery opens the store with the recovery key and re-wraps it under the config's master key" },
+	{ "backup", cmd_backup, "[-c CONFIG] [-o k=v] [--store PATH] FILE|-",
+	    "copy the store (store.path, or the folder PATH) into the new FILE, or to stdout with -: one\n"
+	    "\t\tconsistent, compacted file, made while kmipd runs; needs no key (key material stays sealed)" },
+	{ "verify", cmd_verify, "[-c CONFIG] [-o k=v] [--recovery FILE] FILE",
+	    "check that every record of the backup FILE opens with the master key (or the recovery key) and\n"
+	    "\t\tparses; counts by object type and state; exits 1 naming each record that fails" },
+	{ "restore", cmd_restore, "[-c CONFIG] [-o k=v] [--recovery FILE] [--compare PATH] [--no-verify] FILE",
+	    "with kmipd stopped: verify the backup FILE, then make it the data of the empty store.path;\n"
+	    "\t\t--compare lists what comes back and what is lost against the store folder PATH moved aside" },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -306,25 +311,6 @@ out:
 	return rc;
 }
 
-/* kmipctl backup STORE DEST: a hot backup through the store's read-only copy. */
-static int
-cmd_backup(int argc, char **argv)
-{
-	char *cause = NULL;
-
-	if (argc != 3 || argv[1][0] == '-') {
-		usage(argc == 2 && strcmp(argv[1], "-h") == 0 ? stdout : stderr, &commands[1]);
-		return argc == 2 && strcmp(argv[1], "-h") == 0 ? 0 : 2;
-	}
-	if (store_backup(argv[1], argv[2], &cause) != 0) {
-		fprintf(stderr, "kmipctl backup: %s\n", cause != NULL ? cause : "failed");
-		free(cause);
-		return 1;
-	}
-	printf("kmipctl backup: %s copied to %s\n", argv[1], argv[2]);
-	return 0;
-}
-
 /* kmipctl hash-password USER: "USER:pbkdf2-sha256$..." for access.credentials; the password never
  * appears on a command line. */
 static int
@@ -334,7 +320,7 @@ cmd_hash_password(int argc, char **argv)
 	size_t len;
 
 	if (argc != 2 || argv[1][0] == '-' || strchr(argv[1], ':') != NULL) {
-		usage(stderr, &commands[2]);
+		usage(stderr, &commands[1]);
 		return 2;
 	}
 	if (fgets(line, sizeof(line), stdin) == NULL) {

@@ -20,6 +20,9 @@ static const struct option long_common[] = {
 	{ "config", required_argument, NULL, 'c' },
 	{ "override", required_argument, NULL, 'o' },
 	{ "recovery", required_argument, NULL, 'R' },
+	{ "store", required_argument, NULL, 'S' },
+	{ "compare", required_argument, NULL, 'C' },
+	{ "no-verify", no_argument, NULL, 'N' },
 	{ "pkcs11", no_argument, NULL, 'P' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -42,6 +45,18 @@ ctl_common_option(struct ctl_args *a, int opt, const char *arg, const char *cmd)
 	case 'R':
 		a->recovery = arg;
 		return 0;
+	case 'S':
+		a->store = arg;
+		return 0;
+	case 'C':
+		a->compare = arg;
+		return 0;
+	case 'N':
+		a->no_verify = true;
+		return 0;
+	case 'P':
+		a->pkcs11 = true;
+		return 0;
 	default:
 		return 2;
 	}
@@ -61,8 +76,9 @@ ctl_config(const struct ctl_args *a, const char *cmd, struct kmipd_config **cfg)
 	return 0;
 }
 
-int
-ctl_store_open(const struct ctl_args *a, const char *cmd, bool read_only, struct ctl_store *cs)
+/* Loads the config and its keys and opens path (NULL: store.path) as a store; see kmipctl.h. */
+static int
+open_with_keys(const struct ctl_args *a, const char *cmd, const char *path, bool read_only, struct ctl_store *cs)
 {
 	char *cause = NULL;
 
@@ -75,8 +91,13 @@ ctl_store_open(const struct ctl_args *a, const char *cmd, bool read_only, struct
 	}
 	masterkey_store_options(&cs->cfg->store, &cs->keys, &cs->o);
 	cs->o.read_only = read_only;
+	if (path != NULL) {
+		cs->o.path = path;
+		cs->o.single_file = true;
+	}
 	if (store_open(&cs->o, &cs->store, &cause) != STORE_OK) {
-		fprintf(stderr, "kmipctl %s: store %s: %s\n", cmd, cs->cfg->store.path, cause != NULL ? cause : "?");
+		fprintf(stderr, "kmipctl %s: %s %s: %s\n", cmd, path != NULL ? "backup" : "store", cs->o.path,
+		    cause != NULL ? cause : "?");
 		goto fail;
 	}
 	return 0;
@@ -84,6 +105,18 @@ fail:
 	free(cause);
 	ctl_store_close(cs);
 	return 1;
+}
+
+int
+ctl_store_open(const struct ctl_args *a, const char *cmd, bool read_only, struct ctl_store *cs)
+{
+	return open_with_keys(a, cmd, NULL, read_only, cs);
+}
+
+int
+ctl_backup_open(const struct ctl_args *a, const char *cmd, const char *file, struct ctl_store *cs)
+{
+	return open_with_keys(a, cmd, file, true, cs);
 }
 
 void
@@ -105,15 +138,18 @@ ctl_progress(const char *cmd, const char *what, unsigned long long done, unsigne
 	    total > 0 ? done * 100 / total : 100, done >= total ? "\n" : "");
 }
 
-/* Parses the common options of a key command; the index of the first operand, or -2/-1 (exit 2/0). */
-static int
-parse(int argc, char **argv, const char *cmd, const char *usage_line, struct ctl_args *a, bool *pkcs11)
+void
+ctl_progress_records(void *cmd, uint64_t done, uint64_t total)
+{
+	ctl_progress(cmd, "records", done, total);
+}
+
+int
+ctl_parse(int argc, char **argv, const char *cmd, const char *usage_line, const char *allowed, struct ctl_args *a)
 {
 	int c;
 
 	memset(a, 0, sizeof(*a));
-	if (pkcs11 != NULL)
-		*pkcs11 = false;
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "c:o:h", long_common, NULL)) != -1) {
@@ -121,11 +157,8 @@ parse(int argc, char **argv, const char *cmd, const char *usage_line, struct ctl
 			printf("usage: kmipctl %s\n", usage_line);
 			return -1;
 		}
-		if (c == 'P' && pkcs11 != NULL) {
-			*pkcs11 = true;
-			continue;
-		}
-		if ((c == 'R' && strcmp(cmd, "encrypt") != 0) || c == 'P' || ctl_common_option(a, c, optarg, cmd) != 0) {
+		if ((c != 'c' && c != 'o' && strchr(allowed, c) == NULL) ||
+		    ctl_common_option(a, c, optarg, cmd) != 0) {
 			fprintf(stderr, "kmipctl %s: unknown or misplaced option %s\nusage: kmipctl %s\n", cmd,
 			    argv[optind - 1], usage_line);
 			return -2;
@@ -170,16 +203,15 @@ cmd_master_key(int argc, char **argv)
 	struct store_p11_config pc;
 	struct ctl_args a;
 	char *cause = NULL, pin[256];
-	bool pkcs11;
 	int i, rc = 1;
 
-	if ((i = parse(argc, argv, "master-key", usage_line, &a, &pkcs11)) < 0)
+	if ((i = ctl_parse(argc, argv, "master-key", usage_line, "P", &a)) < 0)
 		return i == -1 ? 0 : 2;
-	if (argc - i < 1 || strcmp(argv[i], "create") != 0 || argc - i != (pkcs11 ? 1 : 2)) {
+	if (argc - i < 1 || strcmp(argv[i], "create") != 0 || argc - i != (a.pkcs11 ? 1 : 2)) {
 		fprintf(stderr, "usage: kmipctl %s\n", usage_line);
 		return 2;
 	}
-	if (!pkcs11) {
+	if (!a.pkcs11) {
 		if (store_master_key_create(argv[i + 1], &cause) != STORE_OK) {
 			fprintf(stderr, "kmipctl master-key: %s\n", cause != NULL ? cause : "failed");
 			free(cause);
@@ -231,7 +263,7 @@ cmd_recovery_key(int argc, char **argv)
 	char text[STORE_RECOVERY_TEXT], *cause = NULL;
 	int i, rc = 1;
 
-	if ((i = parse(argc, argv, "recovery-key", usage_line, &a, NULL)) < 0)
+	if ((i = ctl_parse(argc, argv, "recovery-key", usage_line, "", &a)) < 0)
 		return i == -1 ? 0 : 2;
 	if (argc - i != 1 || strcmp(argv[i], "create") != 0) {
 		fprintf(stderr, "usage: kmipctl %s\n", usage_line);
@@ -265,7 +297,7 @@ cmd_data_key(int argc, char **argv)
 	char *cause = NULL;
 	int i, rc = 1;
 
-	if ((i = parse(argc, argv, "data-key", usage_line, &a, NULL)) < 0)
+	if ((i = ctl_parse(argc, argv, "data-key", usage_line, "", &a)) < 0)
 		return i == -1 ? 0 : 2;
 	if (argc - i != 1 || strcmp(argv[i], "rotate") != 0) {
 		fprintf(stderr, "usage: kmipctl %s\n", usage_line);
@@ -296,7 +328,7 @@ cmd_keys(int argc, char **argv)
 	struct ctl_args a;
 	int i, rc = 1;
 
-	if ((i = parse(argc, argv, "keys", usage_line, &a, NULL)) < 0)
+	if ((i = ctl_parse(argc, argv, "keys", usage_line, "", &a)) < 0)
 		return i == -1 ? 0 : 2;
 	if (argc != i) {
 		fprintf(stderr, "usage: kmipctl %s\n", usage_line);
@@ -320,14 +352,6 @@ cmd_keys(int argc, char **argv)
 	return rc;
 }
 
-/* Progress of kmipctl encrypt. */
-static void
-encrypt_progress(void *arg, uint64_t done, uint64_t total)
-{
-	(void)arg;
-	ctl_progress("encrypt", "records", done, total);
-}
-
 /* kmipctl encrypt [-c CONFIG] [--recovery FILE]: encrypts or re-encrypts the whole store, kmipd stopped. */
 int
 cmd_encrypt(int argc, char **argv)
@@ -339,7 +363,7 @@ cmd_encrypt(int argc, char **argv)
 	char *cause = NULL;
 	int i, rc = 1;
 
-	if ((i = parse(argc, argv, "encrypt", usage_line, &a, NULL)) < 0)
+	if ((i = ctl_parse(argc, argv, "encrypt", usage_line, "R", &a)) < 0)
 		return i == -1 ? 0 : 2;
 	if (argc != i) {
 		fprintf(stderr, "usage: kmipctl %s\n", usage_line);
@@ -355,7 +379,7 @@ cmd_encrypt(int argc, char **argv)
 		fprintf(stderr, "kmipctl encrypt: store.encryption is off in the config\n");
 		goto out;
 	}
-	if (store_migrate(&cs.store, &cs.o, encrypt_progress, NULL, &cause) != STORE_OK) {
+	if (store_migrate(&cs.store, &cs.o, ctl_progress_records, "encrypt", &cause) != STORE_OK) {
 		fprintf(stderr, "kmipctl encrypt: %s; nothing is lost, run it again to go on\n",
 		    cause != NULL ? cause : "failed");
 		free(cause);

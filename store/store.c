@@ -459,6 +459,10 @@ store_open(const struct store_options *o, struct store **out, char **cause)
 		store_set_cause(cause, "store path is not set");
 		return STORE_E_INVALID;
 	}
+	if (o->single_file && !o->read_only) {
+		store_set_cause(cause, "%s: a backup file opens read-only", o->path);
+		return STORE_E_INVALID;
+	}
 	if ((s = calloc(1, sizeof(*s))) == NULL || (s->path = strdup(o->path)) == NULL) {
 		free(s);
 		store_set_cause(cause, "out of memory");
@@ -477,8 +481,8 @@ store_open(const struct store_options *o, struct store **out, char **cause)
 		store_set_cause(cause, "%s: cannot create the store folder: %s", s->path, strerror(errno));
 		goto fail;
 	}
-	if (stat(s->path, &st) != 0 || !S_ISDIR(st.st_mode)) {
-		store_set_cause(cause, "%s: not a folder", s->path);
+	if (stat(s->path, &st) != 0 || (o->single_file ? !S_ISREG(st.st_mode) : !S_ISDIR(st.st_mode))) {
+		store_set_cause(cause, "%s: not a %s", s->path, o->single_file ? "file" : "folder");
 		goto fail;
 	}
 	if ((rc = mdb_env_create(&s->env)) != 0) {
@@ -489,7 +493,7 @@ store_open(const struct store_options *o, struct store **out, char **cause)
 	 * An existing store keeps the map it grew to (LMDB persists it in the meta page, and adopts it when
 	 * no size is configured); the configured size applies when it is larger.
 	 */
-	if (asprintf(&data, "%s/data.mdb", s->path) < 0) {
+	if (asprintf(&data, o->single_file ? "%s" : "%s/data.mdb", s->path) < 0) {
 		store_set_cause(cause, "out of memory");
 		err = STORE_E_NOMEM;
 		goto fail;
@@ -505,6 +509,9 @@ store_open(const struct store_options *o, struct store **out, char **cause)
 	}
 	/* MDB_NOTLS: read transactions are not tied to a thread, so the store can reuse one. */
 	flags = MDB_NOTLS | (s->sync == STORE_SYNC_RELAXED ? MDB_NOMETASYNC : 0) | (s->read_only ? MDB_RDONLY : 0);
+	/* A backup is nobody's store: no lock file beside it, and nothing writes it. */
+	if (o->single_file)
+		flags |= MDB_NOSUBDIR | MDB_NOLOCK;
 	if ((rc = mdb_env_open(s->env, s->path, flags, 0600)) != 0) {
 		store_set_cause(cause, "%s: cannot open the store: %s", s->path, mdb_strerror(rc));
 		err = rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH || rc == MDB_CORRUPTED ?

@@ -82,6 +82,7 @@ struct store_options {
 	const struct store_kek *master;		/* opens the data keys; the caller keeps it while the store is open */
 	const struct store_kek *previous;	/* rotation: the key the data keys are wrapped under until now */
 	bool read_only;		/* write nothing (checks, verification): what opening would write is refused */
+	bool single_file;	/* path is a backup file, not a folder: opened read-only, without a lock file */
 	size_t map_size;	/* initial map size in bytes */
 	size_t max_map_size;	/* the map doubles up to this when full; below map_size means map_size */
 	enum store_sync sync;
@@ -411,13 +412,44 @@ int store_migrate(struct store **sp, const struct store_options *o, store_progre
  */
 int store_compact(struct store **sp, const struct store_options *o, char **cause) STORE_WUR;
 
+/* What a backup holds. */
+struct store_backup_info {
+	uint64_t objects;		/* records */
+	uint64_t clear;			/* records whose key material is in clear */
+	uint64_t unreadable;		/* records that do not parse (kmipctl verify names them) */
+	bool encrypted;			/* the store has a keyring: key material is sealed */
+	bool counted_at_start;		/* a stream: counted in a snapshot taken as the copy began */
+	uint64_t bytes;			/* bytes written */
+};
+
 /*
- * Hot, consistent, compacted copy of the store at store_path into the folder dest (created 0700 when
- * missing; must not hold a data.mdb yet), as dest/data.mdb (0600). Opens the environment read-only, so it
- * runs in another process while the server writes. The copy is a store folder that can be opened as is.
- * Call it only from a process that does not have this store open (kmipctl, or a forked child): LMDB
- * must not open one environment twice in a process, closing the second drops the first one's locks.
+ * Hot, consistent, compacted copy of the store folder store_path written to fd (an empty file, or a pipe:
+ * the caller should ignore SIGPIPE), with progress in bytes against an estimate (progress may be NULL).
+ * Opens the environment read-only and copies one read snapshot, so it runs in another process while the
+ * server writes. A stream cannot be read back: the counts come from a snapshot taken as the copy began.
+ * Call it only from a process that does not have this store open (kmipctl, or a forked child): LMDB must
+ * not open one environment twice in a process, closing the second drops the first one's locks.
  */
-int store_backup(const char *store_path, const char *dest, char **cause) STORE_WUR;
+int store_backup(const char *store_path, int fd, store_progress_fn progress, void *arg,
+    struct store_backup_info *info, char **cause) STORE_WUR;
+/*
+ * The same into the new file dest (mode 0600), refused when dest exists: written under a temporary name
+ * beside it, synced, opened to count what it holds, then linked into place, so that dest is a whole backup
+ * or nothing. The counts are the copy's own.
+ */
+int store_backup_file(const char *store_path, const char *dest, store_progress_fn progress, void *arg,
+    struct store_backup_info *info, char **cause) STORE_WUR;
+/*
+ * Writes the backup file as the data file of the store folder store_path (created 0700 when missing),
+ * through a synced temporary file renamed into place (mode 0600; run as root, the files take the owner of
+ * the folder, a new folder that of its parent). Refused (STORE_E_BUSY) when a process has the store open:
+ * every process with an LMDB environment open holds a shared fcntl lock on its lock file, which the kernel
+ * drops when it exits, and the restore holds the exclusive lock while it writes, so a kmipd started
+ * meanwhile waits. Refused (STORE_E_INVALID, *present set) when the store holds objects, or when its data
+ * file cannot be read. The backup is copied, not checked: open it with single_file first. info counts the
+ * restored copy.
+ */
+int store_restore(const char *backup, const char *store_path, store_progress_fn progress, void *arg,
+    uint64_t *present, struct store_backup_info *info, char **cause) STORE_WUR;
 
 #endif

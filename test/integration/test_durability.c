@@ -245,7 +245,7 @@ holds_lock(pid_t pid, ino_t ino)
 	return found;
 }
 
-/* Starts kmipctl backup STORE DEST without waiting. */
+/* Starts kmipctl backup --store STORE FILE without waiting. */
 static pid_t
 backup_start(const char *store, const char *dest)
 {
@@ -258,15 +258,15 @@ backup_start(const char *store, const char *dest)
 
 		if (null >= 0)
 			dup2(null, 1);
-		execl(bin, bin, "backup", store, dest, (char *)NULL);
+		execl(bin, bin, "backup", "--store", store, dest, (char *)NULL);
 		_exit(127);
 	}
 	return pid;
 }
 
 /*
- * Opens a backup as a store with the server's master key and returns how many objects it holds; fails the
- * test if it does not open.
+ * Opens a backup file as a store (read-only) with the server's master key and returns how many objects it
+ * holds; fails the test if it does not open.
  */
 static uint64_t
 backup_objects(struct h_server *s, const char *dest)
@@ -283,6 +283,8 @@ backup_objects(struct h_server *s, const char *dest)
 	store_options_init(&o);
 	o.master = k;
 	o.path = dest;
+	o.read_only = true;
+	o.single_file = true;
 	if (store_open(&o, &b, &cause) != 0)
 		fail_msg("backup %s does not open: %s", dest, cause != NULL ? cause : "?");
 	assert_int_equal(store_stat(b, &st), 0);
@@ -340,7 +342,7 @@ test_daemon_backup_while_writing(void **state)
 		pid_t bk;
 		int i;
 
-		snprintf(dest, sizeof(dest), "%s/backup%d", s.dir, round);
+		snprintf(dest, sizeof(dest), "%s/backup%d.mdb", s.dir, round);
 		bk = backup_start(path, dest);
 		/* Writes while the backup runs, a few bursts at least. */
 		for (i = 0; i < 4 || waitpid(bk, &status, WNOHANG) == 0; i++)
@@ -363,8 +365,8 @@ test_daemon_backup_while_writing(void **state)
 
 /*
  * Restoring an older backup never makes kmipd hand out an identifier again. Objects are registered, kmipctl
- * backup copies the store, more are registered; kmipd stops, the backup's data.mdb replaces the store's (as
- * an operator restores one) and kmipd starts on it. The objects of before the backup read back, those of
+ * backup copies the store, more are registered; kmipd stops, the backup file replaces the store's data.mdb
+ * (what kmipctl restore writes, test_backup) and kmipd starts on it. The objects of before the backup read back, those of
  * after are not found, and the objects registered now have identifiers none of the earlier ones had: a
  * client holding one of those is told it does not exist, never handed another key by it.
  */
@@ -375,7 +377,7 @@ test_restore_never_reuses_identifiers(void **state)
 	SSL_CTX *ctx = h_client_ctx(h_cert("client.crt"), h_cert("client.key"), NULL, 0, 0);
 	struct kmip_client *cl;
 	struct h_server s;
-	char store[300], dest[300], from[320], to[320];
+	char store[300], dest[300], to[320];
 	size_t backed_up, restored_over, i, j;
 	int status;
 	pid_t bk;
@@ -388,7 +390,7 @@ test_restore_never_reuses_identifiers(void **state)
 		register_secret(cl);
 	backed_up = nacked;
 	snprintf(store, sizeof(store), "%s/store", s.dir);
-	snprintf(dest, sizeof(dest), "%s/backup", s.dir);
+	snprintf(dest, sizeof(dest), "%s/backup.mdb", s.dir);
 	bk = backup_start(store, dest);
 	assert_int_equal(waitpid(bk, &status, 0), bk);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
@@ -397,9 +399,8 @@ test_restore_never_reuses_identifiers(void **state)
 	restored_over = nacked;
 	kmip_client_close(cl);
 	assert_int_equal(h_stop(&s, 10000), 0);
-	snprintf(from, sizeof(from), "%s/data.mdb", dest);
 	snprintf(to, sizeof(to), "%s/data.mdb", store);
-	h_copy_file(from, to);
+	h_copy_file(dest, to);
 	h_restart(&s, opts);
 	cl = h_connect(&s, ctx);
 	for (i = 0; i < 4; i++)

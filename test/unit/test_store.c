@@ -1878,26 +1878,63 @@ test_newest_first_by_creation(void **state)
 }
 
 /*
- * Runs store_backup in a child process, as kmipctl does: LMDB must not have one environment open twice in
- * a process. Returns its result; *cause_set tells whether it gave a cause.
+ * Runs store_backup_file (or, with restore, store_restore of the file path into the folder dest) in a child
+ * process, as kmipctl does: LMDB must not have one environment open twice in a process. Returns its
+ * result (40 when what it copied does not count objects); *cause_set tells whether it gave a cause.
  */
 static int
-backup_in_child(const char *path, const char *dest, bool *cause_set)
+backup_in_child(const char *path, const char *dest, bool restore, uint64_t objects, bool *cause_set)
 {
+	struct store_backup_info info;
 	char *cause = NULL;
+	uint64_t present;
 	int status, rc;
 	pid_t pid;
 
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		rc = store_backup(path, dest, &cause);
+		if (restore)
+			rc = store_restore(path, dest, NULL, NULL, &present, &info, &cause);
+		else
+			rc = store_backup_file(path, dest, NULL, NULL, &info, &cause);
+		/* The copy's own counts: the objects, none in clear. */
+		if (rc == STORE_OK && (info.objects != objects || info.clear != 0 || !info.encrypted ||
+		    info.bytes == 0))
+			rc = 40;
 		_exit(rc * 2 + (cause != NULL));
 	}
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status));
 	*cause_set = WEXITSTATUS(status) & 1;
 	return WEXITSTATUS(status) / 2;
+}
+
+/* Opens a backup file, or a store folder, read-only with the test master key; checks what it holds. */
+static void
+check_copy(const char *path, bool single_file)
+{
+	struct store_options o;
+	struct store *b;
+	struct store_txn *t;
+	struct store_object *obj;
+	char *cause = NULL;
+
+	store_options_init(&o);
+	o.master = util_store_master_key();
+	o.path = path;
+	o.read_only = true;
+	o.single_file = single_file;
+	if (store_open(&o, &b, &cause) != STORE_OK)
+		fail_msg("%s does not open: %s", path, cause);
+	assert_int_equal(count_readable(b), 6);
+	assert_int_equal(store_txn_begin(b, false, &t), STORE_OK);
+	assert_int_equal(store_get(t, "99", &obj), STORE_E_NOTFOUND);
+	assert_int_equal(store_get(t, "1", &obj), STORE_OK);
+	assert_string_equal(obj->owner, "alice");
+	store_object_free(obj);
+	store_txn_abort(t);
+	store_close(b);
 }
 
 static void
@@ -1908,7 +1945,7 @@ test_backup(void **state)
 	struct store *b;
 	struct store_txn *t;
 	struct store_object *obj;
-	char dest[128], *cause = NULL;
+	char dest[128], restored[128], *cause = NULL;
 	struct stat st;
 	bool cause_set;
 
@@ -1919,34 +1956,48 @@ test_backup(void **state)
 	assert_int_equal(store_put(t, obj), STORE_OK);
 	store_object_free(obj);
 	assert_int_equal(store_txn_commit(t), STORE_OK);
-	snprintf(dest, sizeof(dest), "%s/backup", f->dir);
-	assert_int_equal(backup_in_child(f->path, dest, &cause_set), STORE_OK);
+	snprintf(dest, sizeof(dest), "%s/backup.mdb", f->dir);
+	assert_int_equal(backup_in_child(f->path, dest, false, 6, &cause_set), STORE_OK);
 	assert_false(cause_set);
 	assert_int_equal(store_group_commit(f->s, NULL, NULL), STORE_OK);
 	assert_int_equal(stat(dest, &st), 0);
-	assert_int_equal(st.st_mode & 0777, 0700);
-	snprintf(dest, sizeof(dest), "%s/backup/data.mdb", f->dir);
-	assert_int_equal(stat(dest, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
 	assert_int_equal(st.st_mode & 0777, 0600);
-	/* Refuses to overwrite a copy. */
-	snprintf(dest, sizeof(dest), "%s/backup", f->dir);
-	assert_int_equal(backup_in_child(f->path, dest, &cause_set), STORE_E_INVALID);
+	/* Refuses to overwrite a file, or to copy what is not a store. */
+	assert_int_equal(backup_in_child(f->path, dest, false, 6, &cause_set), STORE_E_INVALID);
 	assert_true(cause_set);
-	assert_int_equal(backup_in_child("/nonexistent/store", dest, &cause_set), STORE_E_INVALID);
+	snprintf(restored, sizeof(restored), "%s/other.mdb", f->dir);
+	assert_int_equal(backup_in_child("/nonexistent/store", restored, false, 6, &cause_set), STORE_E_INVALID);
 	assert_true(cause_set);
-	/* The copy opens as a store with the same objects. */
+	assert_int_equal(access(restored, F_OK), -1);
+	/* The file opens read-only as a store with the same objects, and only read-only. */
+	check_copy(dest, true);
 	store_options_init(&o);
 	o.master = util_store_master_key();
 	o.path = dest;
-	assert_int_equal(store_open(&o, &b, &cause), STORE_OK);
-	assert_int_equal(count_readable(b), 6);
-	assert_int_equal(store_txn_begin(b, false, &t), STORE_OK);
-	assert_int_equal(store_get(t, "99", &obj), STORE_E_NOTFOUND);
-	assert_int_equal(store_get(t, "1", &obj), STORE_OK);
-	assert_string_equal(obj->owner, "alice");
-	store_object_free(obj);
-	store_txn_abort(t);
-	store_close(b);
+	o.single_file = true;
+	assert_int_equal(store_open(&o, &b, &cause), STORE_E_INVALID);
+	free(cause);
+	cause = NULL;
+
+	/* Restored: not into a store that is open (here, by this process), nor one that holds objects. */
+	assert_int_equal(backup_in_child(dest, f->path, true, 6, &cause_set), STORE_E_BUSY);
+	assert_true(cause_set);
+	store_close(f->s);
+	f->s = NULL;
+	assert_int_equal(backup_in_child(dest, f->path, true, 6, &cause_set), STORE_E_INVALID);
+	assert_true(cause_set);
+	/* Into a new folder it is a store folder again, private to its owner. */
+	snprintf(restored, sizeof(restored), "%s/restored", f->dir);
+	assert_int_equal(backup_in_child(dest, restored, true, 6, &cause_set), STORE_OK);
+	assert_false(cause_set);
+	assert_int_equal(stat(restored, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0700);
+	snprintf(restored, sizeof(restored), "%s/restored/data.mdb", f->dir);
+	assert_int_equal(stat(restored, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	snprintf(restored, sizeof(restored), "%s/restored", f->dir);
+	check_copy(restored, false);
 }
 
 /*
@@ -1960,7 +2011,7 @@ static void
 test_uids_unique_after_restore(void **state)
 {
 	struct fx *f = *state;
-	char uids[12][STORE_UID_MAX + 1], dest[sizeof(((struct fx *)0)->path)];
+	char uids[12][STORE_UID_MAX + 1], dest[sizeof(((struct fx *)0)->path)], file[sizeof(dest) + 8];
 	struct store_object *o;
 	struct store_txn *t;
 	bool cause_set;
@@ -1968,14 +2019,16 @@ test_uids_unique_after_restore(void **state)
 
 	for (i = 0; i < 3; i++)
 		create_new(f, NULL, true, uids[n++]);
-	snprintf(dest, sizeof(dest), "%s/backup", f->dir);
-	assert_int_equal(backup_in_child(f->path, dest, &cause_set), STORE_OK);
+	snprintf(file, sizeof(file), "%s/backup.mdb", f->dir);
+	assert_int_equal(backup_in_child(f->path, file, false, 3, &cause_set), STORE_OK);
 	for (i = 0; i < 3; i++)
 		create_new(f, NULL, true, uids[n++]);
 	next_uid(f, false, uids[n++]);
 	store_close(f->s);
 	f->s = NULL;
 	/* Restored: the store is now the copy, which knows nothing of what came after it. */
+	snprintf(dest, sizeof(dest), "%s/restored", f->dir);
+	assert_int_equal(backup_in_child(file, dest, true, 3, &cause_set), STORE_OK);
 	snprintf(f->path, sizeof(f->path), "%s", dest);
 	assert_int_equal(open_store(f), STORE_OK);
 	assert_int_equal(count_readable(f->s), 3);
