@@ -168,9 +168,11 @@ check_records(struct store *s, const char *cmd, struct tally *t)
 			    [o->state < TALLY_STATES ? o->state : 0]++;
 			store_object_free(o);
 		} else {
-			why = store_last_error(s);
-			fprintf(stderr, "kmipctl %s: record %s: %s\n", cmd, uids[i],
-			    strstr(why, uids[i]) != NULL ? why : store_strerror(rc));
+			/* The store's detail names the record; a failure without one gets the uid here. */
+			if (strstr(why = store_last_error(s), uids[i]) != NULL)
+				fprintf(stderr, "kmipctl %s: %s\n", cmd, why);
+			else
+				fprintf(stderr, "kmipctl %s: record %s: %s\n", cmd, uids[i], store_strerror(rc));
 			t->failed++;
 		}
 		t->records++;

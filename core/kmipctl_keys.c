@@ -81,6 +81,7 @@ static int
 open_with_keys(const struct ctl_args *a, const char *cmd, const char *path, bool read_only, struct ctl_store *cs)
 {
 	char *cause = NULL;
+	int rc;
 
 	memset(cs, 0, sizeof(*cs));
 	if (ctl_config(a, cmd, &cs->cfg) != 0)
@@ -95,9 +96,17 @@ open_with_keys(const struct ctl_args *a, const char *cmd, const char *path, bool
 		cs->o.path = path;
 		cs->o.single_file = true;
 	}
-	if (store_open(&cs->o, &cs->store, &cause) != STORE_OK) {
-		fprintf(stderr, "kmipctl %s: %s %s: %s\n", cmd, path != NULL ? "backup" : "store", cs->o.path,
-		    cause != NULL ? cause : "?");
+	if ((rc = store_open(&cs->o, &cs->store, &cause)) != STORE_OK) {
+		/* The store's sentences mostly begin with the path already. */
+		if (cause != NULL && strncmp(cause, cs->o.path, strlen(cs->o.path)) == 0)
+			fprintf(stderr, "kmipctl %s: %s\n", cmd, cause);
+		else
+			fprintf(stderr, "kmipctl %s: %s %s: %s\n", cmd, path != NULL ? "backup" : "store", cs->o.path,
+			    cause != NULL ? cause : store_strerror(rc));
+		if (path != NULL && rc == STORE_E_INVALID)
+			fprintf(stderr, "kmipctl %s: a backup opens with the master key of the store it was made from "
+			    "(-o store.master_key_file=FILE names another), or with its recovery key (--recovery "
+			    "FILE)\n", cmd);
 		goto fail;
 	}
 	return 0;
