@@ -42,6 +42,13 @@ $(BUILD)/test/test_durability: $(BUILD)/test/integration/test_durability.o \
 		| $(BUILD)/kmipd $(BUILD)/kmipctl
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
 
+# Backup, verify and restore with the real kmipctl against a real kmipd's store.
+ALL_SRCS += test/integration/test_backup.c
+TEST_BINS += $(BUILD)/test/test_backup
+$(BUILD)/test/test_backup: $(BUILD)/test/integration/test_backup.o $(HARNESS_OBJS) $(BUILD)/libproto.a \
+		$(BUILD)/libtls.a | $(BUILD)/kmipd $(BUILD)/kmipctl
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
+
 ALL_SRCS += test/bench/bench_latency.c
 BENCH_BINS += $(BUILD)/bench/bench_latency
 $(BUILD)/bench/bench_latency: $(BUILD)/test/bench/bench_latency.o $(BUILD)/libtestutil.a $(BUILD)/libproto.a \
