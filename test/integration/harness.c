@@ -479,6 +479,20 @@ h_mkcerts(const char *dir, const char *key_type)
 		fail_msg("%s failed", cmd);
 }
 
+const char *
+h_write_config(struct h_server *s, const char *extra)
+{
+	static char path[400];
+	char text[4096];
+
+	snprintf(path, sizeof(path), "%s/kmipd.conf", s->dir);
+	snprintf(text, sizeof(text), "tls: { cert_file = \"%s\"; key_file = \"%s\"; clients_ca_cert_file = \"%s\"; };\n"
+	    "store: { path = \"%s/store\"; %s };\n", h_cert("server.crt"), h_cert("server.key"), h_cert("ca.crt"),
+	    s->dir, extra);
+	h_write_file(path, text);
+	return path;
+}
+
 void
 h_write_file(const char *path, const char *text)
 {

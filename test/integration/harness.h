@@ -68,6 +68,11 @@ long h_rss_kb(struct h_server *s);
 int h_run_kmipd(const char *const *args, char *out, size_t outsize);
 /* The same with KMIPCTL_BIN (default build/kmipctl). */
 int h_run_kmipctl(const char *const *args, char *out, size_t outsize);
+/*
+ * Writes s->dir/kmipd.conf, a config that kmipd and kmipctl both read: the test certificates, the store
+ * s->dir/store, and extra inside the store group ("master_key_file = ...;"). Returns its path (static).
+ */
+const char *h_write_config(struct h_server *s, const char *extra);
 /* Makes a certificate set with etc/mkcerts.sh in dir; key_type "rsa" or "ec" (faster), NULL for the default. */
 void h_mkcerts(const char *dir, const char *key_type);
 /* Writes text to path (replacing it), or copies the file from to to; fail the test on error. */

@@ -38,29 +38,14 @@ struct key {
 	uint8_t secret[SECRET_LEN];
 };
 
-/* Writes the config kmipctl reads for s (its certificates, its store, then extra) and returns its path. */
-static const char *
-write_ctl_config(struct h_server *s, const char *extra)
-{
-	static char path[320];
-	char text[2048];
-
-	snprintf(path, sizeof(path), "%s/kmipctl.conf", s->dir);
-	snprintf(text, sizeof(text), "tls: { cert_file = \"%s\"; key_file = \"%s\"; clients_ca_cert_file = \"%s\"; };\n"
-	    "store: { path = \"%s/store\"; %s };\n", h_cert("server.crt"), h_cert("server.key"), h_cert("ca.crt"),
-	    s->dir, extra);
-	h_write_file(path, text);
-	return path;
-}
-
-/* The config with the server's master key. */
+/* The config kmipd and kmipctl read, with the server's master key. */
 static const char *
 ctl_conf(struct h_server *s)
 {
 	char extra[400];
 
 	snprintf(extra, sizeof(extra), "master_key_file = \"%s\";", h_master_key(s));
-	return write_ctl_config(s, extra);
+	return h_write_config(s, extra);
 }
 
 /*
@@ -109,7 +94,7 @@ ctl_wait(pid_t pid, const char *log, char *buf, size_t size)
 		fclose(f);
 	}
 	buf[n] = '\0';
-	printf("kmipctl: %s", buf);	/* not print_message: it cuts at 1 KiB */
+	printf("kmipctl: %s", buf);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
@@ -124,17 +109,17 @@ running(pid_t pid)
 	return si.si_pid == 0;
 }
 
-/* Runs kmipctl with args; its exit status, what it printed in buf. */
+/* Runs kmipctl with args; its exit status, what it printed in buf (shown in the test's output too). */
 static int
-ctl(struct h_server *s, char *buf, size_t size, const char *const *args)
+ctl(char *buf, size_t size, const char *const *args)
 {
-	char log[320];
+	int status = h_run_kmipctl(args, buf, size);
 
-	snprintf(log, sizeof(log), "%s/kmipctl.out", s->dir);
-	return ctl_wait(ctl_start(log, -1, args), log, buf, size);
+	printf("kmipctl %s: %s", args[0], buf);	/* not print_message: it cuts at 1 KiB */
+	return status;
 }
 
-#define CTL(s, buf, ...) ctl((s), (buf), sizeof(buf), (const char *const[]){ __VA_ARGS__, NULL })
+#define CTL(buf, ...) ctl((buf), sizeof(buf), (const char *const[]){ __VA_ARGS__, NULL })
 
 /* Runs kmipctl backup -c conf - with stdout a pipe that this process copies into path; its exit status. */
 static int
@@ -293,24 +278,24 @@ test_backup_file_and_stream(void **state)
 	assert_non_null(strstr(out, "sealed"));
 	assert_int_equal(stat(file, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
-	assert_int_equal(CTL(&s, out, "verify", "-c", conf, file), 0);
+	assert_int_equal(CTL(out, "verify", "-c", conf, file), 0);
 	assert_true(verified_objects(out) >= (long)before);
 	assert_non_null(strstr(out, "Secret Data, Pre-Active: "));
 
 	/* Never over an existing file. */
 	snprintf(stream, sizeof(stream), "%s/streamed.backup", s.dir);
-	assert_int_equal(CTL(&s, out, "backup", "-c", conf, file), 1);
+	assert_int_equal(CTL(out, "backup", "-c", conf, file), 1);
 	assert_non_null(strstr(out, "already exists"));
 	assert_int_equal(stat(file, &st2), 0);
 	assert_true(st2.st_ino == st.st_ino && st2.st_size == st.st_size && st2.st_mtime == st.st_mtime);
 	/* The old two-operand form is refused with the new one's usage. */
-	assert_int_equal(CTL(&s, out, "backup", s.dir, stream), 2);
+	assert_int_equal(CTL(out, "backup", s.dir, stream), 2);
 	assert_non_null(strstr(out, "usage: kmipctl backup"));
 
 	/* A stream: everything on stdout is the backup, the report goes to stderr. */
 	assert_int_equal(ctl_stream(&s, conf, stream, out, sizeof(out)), 0);
 	assert_non_null(strstr(out, "to stdout: "));
-	assert_int_equal(CTL(&s, out, "verify", "-c", conf, stream), 0);
+	assert_int_equal(CTL(out, "verify", "-c", conf, stream), 0);
 	assert_int_equal(verified_objects(out), (long)n);
 	/* A backup holds sealed material only. */
 	assert_int_equal(keys_in_file(file, keys, n), 0);
@@ -342,13 +327,13 @@ test_backup_holds_no_key_bytes(void **state)
 	(void)state;
 	for (encrypted = 0; encrypted < 2; encrypted++) {
 		h_start(&s, encrypted ? sealed : clear);
-		conf = encrypted ? ctl_conf(&s) : write_ctl_config(&s, "encryption = false;");
+		conf = encrypted ? ctl_conf(&s) : h_write_config(&s, "encryption = false;");
 		cl = h_connect(&s, ctx);
 		for (i = 0; i < NKEYS; i++)
 			register_key(cl, &keys[i]);
 		kmip_client_close(cl);
 		snprintf(file, sizeof(file), "%s/kmipd.backup", s.dir);
-		assert_int_equal(CTL(&s, out, "backup", "-c", conf, file), 0);
+		assert_int_equal(CTL(out, "backup", "-c", conf, file), 0);
 		if (encrypted) {
 			assert_null(strstr(out, "IN CLEAR"));
 			assert_int_equal(keys_in_file(file, keys, NKEYS), 0);
@@ -418,10 +403,10 @@ test_verify_failures(void **state)
 	kmip_client_close(cl);
 	snprintf(file, sizeof(file), "%s/kmipd.backup", s.dir);
 	snprintf(bad, sizeof(bad), "%s/flipped.backup", s.dir);
-	assert_int_equal(CTL(&s, out, "backup", "-c", conf, file), 0);
+	assert_int_equal(CTL(out, "backup", "-c", conf, file), 0);
 	h_copy_file(file, bad);
 	flip_record_byte(bad, keys[2].uid);
-	assert_int_equal(CTL(&s, out, "verify", "-c", conf, bad), 1);
+	assert_int_equal(CTL(out, "verify", "-c", conf, bad), 1);
 	snprintf(line, sizeof(line), "record %s: its sealed part does not verify", keys[2].uid);
 	assert_non_null(strstr(out, line));
 	assert_non_null(strstr(out, "1 records fail"));
@@ -429,7 +414,7 @@ test_verify_failures(void **state)
 		snprintf(line, sizeof(line), "record %s:", keys[i].uid);
 		assert_true(i == 2 || strstr(out, line) == NULL);
 	}
-	assert_int_equal(CTL(&s, out, "verify", "-c", conf, file), 0);
+	assert_int_equal(CTL(out, "verify", "-c", conf, file), 0);
 
 	/* Another master key opens nothing, and says so. */
 	snprintf(other, sizeof(other), "%s/other.key", s.dir);
@@ -438,7 +423,7 @@ test_verify_failures(void **state)
 	assert_int_equal(write(fd, key, sizeof(key)), (ssize_t)sizeof(key));
 	close(fd);
 	snprintf(opt, sizeof(opt), "store.master_key_file=%s", other);
-	assert_int_equal(CTL(&s, out, "verify", "-c", conf, "-o", opt, file), 1);
+	assert_int_equal(CTL(out, "verify", "-c", conf, "-o", opt, file), 1);
 	assert_non_null(strstr(out, "is not a key this store's data key"));
 	assert_null(strstr(out, "\nobjects: "));
 
@@ -446,7 +431,7 @@ test_verify_failures(void **state)
 	assert_int_equal(h_stop(&s, 10000), 0);
 	snprintf(line, sizeof(line), "%s/store", s.dir);
 	assert_int_equal(util_rmtree(line), 0);
-	assert_int_equal(CTL(&s, out, "restore", "-c", conf, bad), 1);
+	assert_int_equal(CTL(out, "restore", "-c", conf, bad), 1);
 	assert_non_null(strstr(out, "nothing restored"));
 	assert_int_equal(access(line, F_OK), -1);
 	h_cleanup(&s);
@@ -480,7 +465,7 @@ test_restore(void **state)
 	cl = h_connect(&s, ctx);
 	for (i = 0; i < NKEYS; i++)
 		register_key(cl, &keys[i]);
-	assert_int_equal(CTL(&s, out, "backup", "-c", conf, file), 0);
+	assert_int_equal(CTL(out, "backup", "-c", conf, file), 0);
 	/* Since the backup: key 0 destroyed, key 1 compromised, one more key made. */
 	uid_op(cl, KMIP_OPERATION_DESTROY, keys[0].uid, 0);
 	uid_op(cl, KMIP_OPERATION_REVOKE, keys[1].uid, KMIP_REVOCATION_REASON_CODE_KEY_COMPROMISE);
@@ -489,7 +474,7 @@ test_restore(void **state)
 
 	/* Stopped, but the store holds objects: refused, with what a restore would change. */
 	assert_int_equal(h_stop(&s, 10000), 0);
-	assert_int_equal(CTL(&s, out, "restore", "-c", conf, file), 1);
+	assert_int_equal(CTL(out, "restore", "-c", conf, file), 1);
 	assert_non_null(strstr(out, "holds 7 objects"));
 	snprintf(line, sizeof(line), "back: %s Secret Data, Pre-Active in the backup, Destroyed in %s", keys[0].uid,
 	    store);
@@ -498,13 +483,13 @@ test_restore(void **state)
 	/* Moved aside; kmipd started on the empty store has it open: refused. */
 	assert_int_equal(rename(store, old), 0);
 	h_restart(&s, opts);
-	assert_int_equal(CTL(&s, out, "restore", "-c", conf, file), 1);
+	assert_int_equal(CTL(out, "restore", "-c", conf, file), 1);
 	assert_non_null(strstr(out, "a process has the store open"));
 	assert_null(strstr(out, "restored:"));
 	assert_int_equal(h_stop(&s, 10000), 0);
 
 	/* Stopped and empty: restored, with the listing. */
-	assert_int_equal(CTL(&s, out, "restore", "-c", conf, "--compare", old, file), 0);
+	assert_int_equal(CTL(out, "restore", "-c", conf, "--compare", old, file), 0);
 	assert_non_null(strstr(out, "restored: "));
 	assert_non_null(strstr(out, "verified: every record opens and parses"));
 	snprintf(line, sizeof(line), "back: %s Secret Data, Pre-Active in the backup, Destroyed in %s", keys[0].uid,

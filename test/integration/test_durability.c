@@ -366,8 +366,8 @@ test_daemon_backup_while_writing(void **state)
 /*
  * Restoring an older backup never makes kmipd hand out an identifier again. Objects are registered, kmipctl
  * backup copies the store, more are registered; kmipd stops, the backup file replaces the store's data.mdb
- * (what kmipctl restore writes, test_backup) and kmipd starts on it. The objects of before the backup read back, those of
- * after are not found, and the objects registered now have identifiers none of the earlier ones had: a
+ * (what kmipctl restore writes: test_backup) and kmipd starts on it. The objects of before the backup read
+ * back, those of after are not found, and the objects registered now have identifiers none of the earlier ones had: a
  * client holding one of those is told it does not exist, never handed another key by it.
  */
 static void

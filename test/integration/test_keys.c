@@ -405,22 +405,7 @@ run_ok(const char *cmd)
 		fail_msg("%s: exit %d", cmd, status);
 }
 
-/* Writes a kmipd config for s (TLS, store, and extra lines) that kmipd and kmipctl both read; returns its path. */
-static const char *
-write_config(struct h_server *s, const char *extra)
-{
-	static char path[400];
-	char text[4096];
-
-	snprintf(path, sizeof(path), "%s/kmipd.conf", s->dir);
-	snprintf(text, sizeof(text), "tls: { cert_file = \"%s\"; key_file = \"%s\"; clients_ca_cert_file = \"%s\"; };\n"
-	    "store: { path = \"%s/store\"; %s };\n", h_cert("server.crt"), h_cert("server.key"), h_cert("ca.crt"),
-	    s->dir, extra);
-	h_write_file(path, text);
-	return path;
-}
-
-/* Starts kmipd on the config write_config makes (kmipd reads its keys there again on SIGHUP). */
+/* Starts kmipd on the config h_write_config makes (kmipd reads its keys there again on SIGHUP). */
 static const char *
 start_on_config(struct h_server *s, const char *extra, const char *const *opts)
 {
@@ -428,7 +413,7 @@ start_on_config(struct h_server *s, const char *extra, const char *const *opts)
 	const char *config;
 	size_t len;
 
-	config = write_config(s, extra);
+	config = h_write_config(s, extra);
 	c = util_read_file(config, &len);
 	assert_non_null(c);
 	snprintf(text, sizeof(text), "%s", c);
@@ -461,7 +446,7 @@ test_pkcs11(void **state)
 	assert_int_equal(chmod(pin, 0600), 0);
 	snprintf(extra, sizeof(extra), "pkcs11_module = \"/usr/lib/softhsm/libsofthsm2.so\"; pkcs11_token = "
 	    "\"kmipd-test\"; pkcs11_key = \"kmipd-master\"; pkcs11_pin_file = \"%s\";", pin);
-	config = write_config(&s, extra);
+	config = h_write_config(&s, extra);
 	{
 		const char *argv[] = { "master-key", "create", "--pkcs11", "-c", config, NULL };
 
@@ -581,7 +566,7 @@ test_migration(void **state)
 	assert_true(found_in_store(&s, &ks) >= NKEYS);
 
 	snprintf(extra, sizeof(extra), "master_key_file = \"%s\";", h_master_key(&s));
-	config = write_config(&s, extra);
+	config = h_write_config(&s, extra);
 	/*
 	 * How long a whole run takes here, on a copy of the store: the kills below land inside that time, so
 	 * that they interrupt the migration on a fast machine as on a slow one.
@@ -658,7 +643,7 @@ test_master_rotation_online(void **state)
 	/* kmipd reads its config file on SIGHUP: the new key, the old one as previous. */
 	snprintf(extra, sizeof(extra), "master_key_file = \"%s\"; previous_master_key_file = \"%s\";", k2,
 	    h_master_key(&s));
-	(void)write_config(&s, extra);
+	(void)h_write_config(&s, extra);
 	h_signal(&s, SIGHUP);
 	assert_true(h_log_wait(&s, "master key now file", 5000));
 	assert_true(h_log_wait(&s, "reload done", 5000));
@@ -705,7 +690,7 @@ test_data_key_rotation_online(void **state)
 	make_keys(&s, &ks, NKEYS);
 	bulk(&s, 2000);
 	snprintf(extra, sizeof(extra), "master_key_file = \"%s\";", h_master_key(&s));
-	config = write_config(&s, extra);
+	config = h_write_config(&s, extra);
 	{
 		const char *rotate[] = { "data-key", "rotate", "-c", config, NULL };
 		const char *keys[] = { "keys", "-c", config, NULL };
