@@ -468,6 +468,32 @@ h_run_kmipctl(const char *const *args, char *out, size_t outsize)
 	return run_bin(env_or("KMIPCTL_BIN", "build/kmipctl"), args, out, outsize);
 }
 
+pid_t
+h_start_kmipctl(const char *log, int out_fd, const char *const *args)
+{
+	const char *bin = env_or("KMIPCTL_BIN", "build/kmipctl");
+	const char *argv[32];
+	size_t n = 0;
+	pid_t pid;
+	int fd;
+
+	argv[n++] = bin;
+	while (*args != NULL && n < 31)
+		argv[n++] = *args++;
+	argv[n] = NULL;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if ((fd = open(log != NULL ? log : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0600)) < 0)
+			_exit(126);
+		dup2(fd, 2);
+		dup2(out_fd != -1 ? out_fd : fd, 1);
+		execv(bin, (char *const *)argv);
+		_exit(127);
+	}
+	return pid;
+}
+
 void
 h_mkcerts(const char *dir, const char *key_type)
 {

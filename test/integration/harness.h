@@ -69,6 +69,11 @@ int h_run_kmipd(const char *const *args, char *out, size_t outsize);
 /* The same with KMIPCTL_BIN (default build/kmipctl). */
 int h_run_kmipctl(const char *const *args, char *out, size_t outsize);
 /*
+ * Starts kmipctl with args (NULL-terminated) without waiting and returns its pid: stdout goes to out_fd
+ * when it is not -1, else with stderr to the file log (NULL: /dev/null).
+ */
+pid_t h_start_kmipctl(const char *log, int out_fd, const char *const *args);
+/*
  * Writes s->dir/kmipd.conf, a config that kmipd and kmipctl both read: the test certificates, the store
  * s->dir/store, and extra inside the store group ("master_key_file = ...;"). Returns its path (static).
  */

@@ -48,36 +48,6 @@ ctl_conf(struct h_server *s)
 	return h_write_config(s, extra);
 }
 
-/*
- * Starts kmipctl with args (NULL-terminated) without waiting: stdout goes to out_fd when it is not -1,
- * else with stderr to the file log.
- */
-static pid_t
-ctl_start(const char *log, int out_fd, const char *const *args)
-{
-	const char *bin = getenv("KMIPCTL_BIN") != NULL ? getenv("KMIPCTL_BIN") : "build/kmipctl";
-	const char *argv[32];
-	size_t n = 0;
-	pid_t pid;
-	int fd;
-
-	argv[n++] = bin;
-	while (*args != NULL && n < 31)
-		argv[n++] = *args++;
-	argv[n] = NULL;
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		if ((fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600)) < 0)
-			_exit(126);
-		dup2(fd, 2);
-		dup2(out_fd != -1 ? out_fd : fd, 1);
-		execv(bin, (char *const *)argv);
-		_exit(127);
-	}
-	return pid;
-}
-
 /* Waits for kmipctl: its exit status (-1 if it did not exit), what it printed in buf. */
 static int
 ctl_wait(pid_t pid, const char *log, char *buf, size_t size)
@@ -133,7 +103,7 @@ ctl_stream(struct h_server *s, const char *conf, const char *path, char *buf, si
 
 	snprintf(log, sizeof(log), "%s/kmipctl.out", s->dir);
 	assert_int_equal(pipe(p), 0);
-	pid = ctl_start(log, p[1], args);
+	pid = h_start_kmipctl(log, p[1], args);
 	close(p[1]);
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
 	assert_true(fd >= 0);
@@ -268,7 +238,7 @@ test_backup_file_and_stream(void **state)
 	before = n;
 	snprintf(file, sizeof(file), "%s/kmipd.backup", s.dir);
 	snprintf(log, sizeof(log), "%s/kmipctl.out", s.dir);
-	pid = ctl_start(log, -1, (const char *const[]){ "backup", "-c", conf, file, NULL });
+	pid = h_start_kmipctl(log, -1, (const char *const[]){ "backup", "-c", conf, file, NULL });
 	/* Writes while the backup runs, a few at least. */
 	while (n < 5 + before || (n < 200 && running(pid)))
 		register_key(cl, &keys[n++]);

@@ -513,33 +513,6 @@ bulk(struct h_server *s, int n)
 	kmip_client_close(cl);
 }
 
-/* Starts a kmipctl command on s's config without waiting; returns its pid. */
-static pid_t
-kmipctl_start(const char *const *args)
-{
-	const char *bin = getenv("KMIPCTL_BIN") != NULL ? getenv("KMIPCTL_BIN") : "build/kmipctl";
-	const char *argv[16];
-	size_t n = 0;
-	pid_t pid;
-	int null;
-
-	argv[n++] = bin;
-	while (*args != NULL && n < 15)
-		argv[n++] = *args++;
-	argv[n] = NULL;
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		if ((null = open("/dev/null", O_WRONLY)) >= 0) {
-			dup2(null, 1);
-			dup2(null, 2);
-		}
-		execv(bin, (char *const *)argv);
-		_exit(127);
-	}
-	return pid;
-}
-
 /*
  * A store kept in clear: kmipctl encrypt killed at random points loses nothing; kmipd then finishes the
  * migration at start, and afterwards no key is in clear in the store file.
@@ -583,7 +556,7 @@ test_migration(void **state)
 		h_copy_file(from, to);
 		snprintf(opt, sizeof(opt), "store.path=%s", copy);
 		t0 = util_now_ms();
-		pid = kmipctl_start(argv);
+		pid = h_start_kmipctl(NULL, -1, argv);
 		assert_int_equal(waitpid(pid, &status, 0), pid);
 		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 		full_ms = util_now_ms() - t0;
@@ -595,7 +568,7 @@ test_migration(void **state)
 		long ms = round == 0 ? full_ms / 3 + random() % (full_ms / 3 + 1) : random() % (full_ms + 1);
 		struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
 
-		pid = kmipctl_start(argv);
+		pid = h_start_kmipctl(NULL, -1, argv);
 		nanosleep(&ts, NULL);
 		kill(pid, SIGKILL);
 		assert_int_equal(waitpid(pid, &status, 0), pid);
