@@ -4,19 +4,20 @@
  * stream. It holds what the store holds: sealed key material, everything else in clear. A restore writes
  * it back as the data file of a store folder that no process has open.
  *
- * The copy goes through a pipe read by the calling thread, so that a stream's bytes are counted and a
- * terminal shows progress: LMDB writes the snapshot from a thread of its own.
+ * The copy goes through a pipe, so that a stream's bytes are counted and a terminal shows progress: a
+ * child process opens the store on its own (LMDB forbids using an environment across fork) and writes the
+ * snapshot into the pipe; the caller reads it. No thread of ours.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <libgen.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "store/store_int.h"
@@ -109,63 +110,74 @@ write_all(int fd, const uint8_t *buf, size_t len)
 	return 0;
 }
 
-struct copier {
-	MDB_env *env;
-	int fd;			/* the pipe's write end, closed when the copy ends */
-	int rc;			/* mdb_env_copyfd2's */
-};
-
-/* The copying thread: LMDB writes a compacted snapshot into the pipe; closing it tells the reader. */
-static void *
-copier_run(void *arg)
+/*
+ * The copying child: opens the store (or a backup file, with flags) read-only and writes a compacted snapshot into pipe_w, adopting a map
+ * the server grew meanwhile; reports LMDB's code through status_w. Never returns.
+ */
+static void
+copier_run(const char *path, unsigned flags, int pipe_w, int status_w)
 {
-	struct copier *c = arg;
+	MDB_env *env;
+	int rc, tries;
 
-	c->rc = mdb_env_copyfd2(c->env, c->fd, MDB_CP_COMPACT);
-	close(c->fd);
-	return NULL;
+	signal(SIGPIPE, SIG_IGN);	/* a reader that gives up makes the copy fail with EPIPE */
+	if ((rc = open_ro(path, flags, &env)) == 0) {
+		for (tries = 0; tries < 3; tries++) {
+			rc = mdb_env_copyfd2(env, pipe_w, MDB_CP_COMPACT);
+			/* MDB_MAP_RESIZED comes before anything is written: adopt the new size, copy again. */
+			if (rc != MDB_MAP_RESIZED || mdb_env_set_mapsize(env, 0) != 0)
+				break;
+		}
+	}
+	close(pipe_w);
+	(void)!write(status_w, &rc, sizeof(rc));
+	_exit(0);
 }
 
 /*
- * Copies a compacted snapshot of env into fd, counting the bytes into *bytes and reporting progress against
- * the pages in use (an upper bound: the copy leaves out free pages). Returns LMDB's code, or an errno of
- * reading the pipe or writing fd (*werr set: then LMDB's is of no interest).
+ * Copies a compacted snapshot of the store at path (open_ro's flags) into fd, counting the bytes into *bytes and reporting progress
+ * against estimate (the pages in use: an upper bound, the copy leaves out free pages). Returns LMDB's code,
+ * or an errno of the pipe, the child or writing fd (*werr set: then LMDB's is of no interest).
  */
 static int
-copy_env(MDB_env *env, int fd, store_progress_fn progress, void *arg, uint64_t *bytes, bool *werr)
+copy_env(const char *path, unsigned flags, uint64_t estimate, int fd, store_progress_fn progress, void *arg,
+    uint64_t *bytes, bool *werr)
 {
-	struct copier c = { .env = env, .rc = 0 };
-	uint64_t estimate = 0, next = 0, step;
+	uint64_t next = 0, step = estimate / 100 > PROGRESS_STEP ? estimate / 100 : PROGRESS_STEP;
 	uint8_t buf[65536];
-	MDB_envinfo ei;
-	MDB_stat ms;
-	sigset_t pipe_sig, old;
-	pthread_t th;
 	ssize_t n;
-	int p[2], rc, err = 0;
+	pid_t pid;
+	int p[2], st[2], rc = 0, err = 0, status;
 
 	*bytes = 0;
 	*werr = false;
-	if (mdb_env_info(env, &ei) == 0 && mdb_env_stat(env, &ms) == 0)
-		estimate = (uint64_t)(ei.me_last_pgno + 1) * ms.ms_psize;
-	step = estimate / 100 > PROGRESS_STEP ? estimate / 100 : PROGRESS_STEP;
 	if (pipe2(p, O_CLOEXEC) != 0) {
 		*werr = true;
 		return errno;
 	}
-	c.fd = p[1];
-	/* Once the reader gives up, a write into the pipe fails with EPIPE rather than killing the process. */
-	sigemptyset(&pipe_sig);
-	sigaddset(&pipe_sig, SIGPIPE);
-	pthread_sigmask(SIG_BLOCK, &pipe_sig, &old);
-	rc = pthread_create(&th, NULL, copier_run, &c);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (rc != 0) {
+	if (pipe2(st, O_CLOEXEC) != 0) {
+		err = errno;
 		close(p[0]);
 		close(p[1]);
 		*werr = true;
-		return rc;
+		return err;
 	}
+	if ((pid = fork()) == -1) {
+		err = errno;
+		close(p[0]);
+		close(p[1]);
+		close(st[0]);
+		close(st[1]);
+		*werr = true;
+		return err;
+	}
+	if (pid == 0) {
+		close(p[0]);
+		close(st[0]);
+		copier_run(path, flags, p[1], st[1]);
+	}
+	close(p[1]);
+	close(st[1]);
 	for (;;) {
 		if ((n = read(p[0], buf, sizeof(buf))) < 0 && errno == EINTR)
 			continue;
@@ -184,15 +196,19 @@ copy_env(MDB_env *env, int fd, store_progress_fn progress, void *arg, uint64_t *
 		}
 	}
 	close(p[0]);	/* a copy still writing fails with EPIPE and ends */
-	pthread_join(th, NULL);
+	if (read(st[0], &rc, sizeof(rc)) != (ssize_t)sizeof(rc) && err == 0)
+		err = EIO;	/* the child died without a word */
+	close(st[0]);
+	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+		;
 	explicit_bzero(buf, sizeof(buf));
 	if (err != 0) {
 		*werr = true;
 		return err;
 	}
-	if (c.rc == 0 && progress != NULL)
+	if (rc == 0 && progress != NULL)
 		progress(arg, *bytes, *bytes);
-	return c.rc;
+	return rc;
 }
 
 /*
@@ -204,9 +220,12 @@ backup_copy(const char *store_path, int fd, const char *dest, bool count, store_
     void *arg, struct store_backup_info *info, char **cause)
 {
 	MDB_env *env = NULL;
+	MDB_envinfo ei;
+	MDB_stat ms;
 	struct stat st;
+	uint64_t estimate = 0;
 	bool werr;
-	int rc, tries;
+	int rc;
 
 	memset(info, 0, sizeof(*info));
 	if (store_path == NULL || *store_path == '\0') {
@@ -227,13 +246,10 @@ backup_copy(const char *store_path, int fd, const char *dest, bool count, store_
 		return STORE_E_IO;
 	}
 	info->counted_at_start = count;
-	for (tries = 0; tries < 3; tries++) {
-		rc = copy_env(env, fd, progress, arg, &info->bytes, &werr);
-		/* The server grew the map since we opened: nothing was written yet; adopt its size, copy again. */
-		if (rc != MDB_MAP_RESIZED || werr || info->bytes > 0 || mdb_env_set_mapsize(env, 0) != 0)
-			break;
-	}
+	if (mdb_env_info(env, &ei) == 0 && mdb_env_stat(env, &ms) == 0)
+		estimate = (uint64_t)(ei.me_last_pgno + 1) * ms.ms_psize;
 	mdb_env_close(env);
+	rc = copy_env(store_path, 0, estimate, fd, progress, arg, &info->bytes, &werr);
 	if (rc != 0 && werr)
 		store_set_cause(cause, "%s: %s", dest, strerror(rc));
 	else if (rc != 0)
@@ -465,7 +481,10 @@ store_restore(const char *backup, const char *store_path, store_progress_fn prog
     uint64_t *present, struct store_backup_info *info, char **cause)
 {
 	MDB_env *env = NULL;
+	MDB_envinfo ei;
+	MDB_stat ms;
 	struct stat folder;
+	uint64_t estimate = 0;
 	char *data = NULL, *tmp = NULL;
 	int lfd = -1, fd = -1, rc, err = STORE_E_IO;
 	bool busy, werr;
@@ -504,7 +523,10 @@ store_restore(const char *backup, const char *store_path, store_progress_fn prog
 		store_set_cause(cause, "%s: cannot give it the store folder's owner: %s", tmp, strerror(errno));
 		goto fail;
 	}
-	if ((rc = copy_env(env, fd, progress, arg, &info->bytes, &werr)) != 0) {
+	if (mdb_env_info(env, &ei) == 0 && mdb_env_stat(env, &ms) == 0)
+		estimate = (uint64_t)(ei.me_last_pgno + 1) * ms.ms_psize;
+	if ((rc = copy_env(backup, MDB_NOSUBDIR | MDB_NOLOCK, estimate, fd, progress, arg, &info->bytes,
+	    &werr)) != 0) {
 		store_set_cause(cause, "%s: %s", werr ? tmp : backup, mdb_strerror(rc));	/* errno values too */
 		goto fail;
 	}
