@@ -110,6 +110,18 @@ write_all(int fd, const uint8_t *buf, size_t len)
 	return 0;
 }
 
+/* What a copy of env will write at most: the pages in use (free ones included), for progress. */
+static uint64_t
+copy_estimate(MDB_env *env)
+{
+	MDB_envinfo ei;
+	MDB_stat ms;
+
+	if (mdb_env_info(env, &ei) != 0 || mdb_env_stat(env, &ms) != 0)
+		return 0;
+	return (uint64_t)(ei.me_last_pgno + 1) * ms.ms_psize;
+}
+
 /*
  * The copying child: opens the store (or a backup file, with flags) read-only and writes a compacted snapshot into pipe_w, adopting a map
  * the server grew meanwhile; reports LMDB's code through status_w. Never returns.
@@ -220,8 +232,6 @@ backup_copy(const char *store_path, int fd, const char *dest, bool count, store_
     void *arg, struct store_backup_info *info, char **cause)
 {
 	MDB_env *env = NULL;
-	MDB_envinfo ei;
-	MDB_stat ms;
 	struct stat st;
 	uint64_t estimate = 0;
 	bool werr;
@@ -246,8 +256,7 @@ backup_copy(const char *store_path, int fd, const char *dest, bool count, store_
 		return STORE_E_IO;
 	}
 	info->counted_at_start = count;
-	if (mdb_env_info(env, &ei) == 0 && mdb_env_stat(env, &ms) == 0)
-		estimate = (uint64_t)(ei.me_last_pgno + 1) * ms.ms_psize;
+	estimate = copy_estimate(env);
 	mdb_env_close(env);
 	rc = copy_env(store_path, 0, estimate, fd, progress, arg, &info->bytes, &werr);
 	if (rc != 0 && werr)
@@ -481,8 +490,6 @@ store_restore(const char *backup, const char *store_path, store_progress_fn prog
     uint64_t *present, struct store_backup_info *info, char **cause)
 {
 	MDB_env *env = NULL;
-	MDB_envinfo ei;
-	MDB_stat ms;
 	struct stat folder;
 	uint64_t estimate = 0;
 	char *data = NULL, *tmp = NULL;
@@ -523,8 +530,7 @@ store_restore(const char *backup, const char *store_path, store_progress_fn prog
 		store_set_cause(cause, "%s: cannot give it the store folder's owner: %s", tmp, strerror(errno));
 		goto fail;
 	}
-	if (mdb_env_info(env, &ei) == 0 && mdb_env_stat(env, &ms) == 0)
-		estimate = (uint64_t)(ei.me_last_pgno + 1) * ms.ms_psize;
+	estimate = copy_estimate(env);
 	if ((rc = copy_env(backup, MDB_NOSUBDIR | MDB_NOLOCK, estimate, fd, progress, arg, &info->bytes,
 	    &werr)) != 0) {
 		store_set_cause(cause, "%s: %s", werr ? tmp : backup, mdb_strerror(rc));	/* errno values too */
