@@ -37,6 +37,7 @@
 
 static char certs_dir[256];
 static unsigned next_nofile;	/* RLIMIT_NOFILE for the next start only; 0 leaves it alone */
+static const char *const *next_env;	/* "NAME=value" added to the next start's environment only */
 
 static const char *
 env_or(const char *name, const char *def)
@@ -188,6 +189,7 @@ start(struct h_server *s, const char *config_path, const char *const *overrides,
 	char *argv[96], opts[40][600];
 	size_t argc = 0, o = 0, i;
 	unsigned nofile = next_nofile;
+	const char *const *env = next_env;
 	int fd, waited;
 	pid_t parent;
 
@@ -199,6 +201,7 @@ start(struct h_server *s, const char *config_path, const char *const *overrides,
 		argv[argc++] = opts[o++];			\
 	} while (0)
 	next_nofile = 0;
+	next_env = NULL;
 	if (h_valgrind()) {
 		/* Definite leaks and memory errors make kmipd exit 99, which h_stop and h_cleanup report. */
 		argv[argc++] = "/usr/bin/valgrind";
@@ -254,6 +257,9 @@ start(struct h_server *s, const char *config_path, const char *const *overrides,
 			if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
 				_exit(126);
 		}
+		for (i = 0; env != NULL && env[i] != NULL; i++)
+			if (putenv((char *)env[i]) != 0)
+				_exit(126);
 		execv(argv[0], argv);
 		_exit(127);
 	}
@@ -624,6 +630,13 @@ void
 h_start_nofile(struct h_server *s, const char *const *overrides, unsigned nofile)
 {
 	next_nofile = nofile;
+	h_start(s, overrides);
+}
+
+void
+h_start_env(struct h_server *s, const char *const *overrides, const char *const *env)
+{
+	next_env = env;
 	h_start(s, overrides);
 }
 

@@ -174,6 +174,11 @@ bool h_valgrind(void);
 int h_slow(int ms);
 /* Like h_start with RLIMIT_NOFILE set to nofile (soft and hard) in the server process. */
 void h_start_nofile(struct h_server *s, const char *const *overrides, unsigned nofile);
+/*
+ * Like h_start with env ("NAME=value" strings, NULL-terminated) added to the server's environment only,
+ * such as an LD_PRELOAD shim and its settings.
+ */
+void h_start_env(struct h_server *s, const char *const *overrides, const char *const *env);
 /* The pids of the server's child processes (its key-generation workers), at most n; returns how many. */
 size_t h_children(struct h_server *s, pid_t *pids, size_t n);
 /* Open file descriptors of the server process, or -1. */
