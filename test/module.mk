@@ -39,8 +39,14 @@ ALL_SRCS += test/integration/test_durability.c
 TEST_BINS += $(BUILD)/test/test_durability
 $(BUILD)/test/test_durability: $(BUILD)/test/integration/test_durability.o \
 		$(HARNESS_OBJS) $(BUILD)/libstore.a $(BUILD)/libproto.a $(BUILD)/libtls.a \
-		| $(BUILD)/kmipd $(BUILD)/kmipctl
+		| $(BUILD)/kmipd $(BUILD)/kmipctl $(BUILD)/test/shim_sync.so
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
+
+# The LD_PRELOAD shim test_durability loads into kmipd to see its syncs and socket writes in order
+# (test/integration/shim_sync.c). Built without $(SAN): it runs inside whichever kmipd the tests run.
+$(BUILD)/test/shim_sync.so: test/integration/shim_sync.c
+	@mkdir -p $(@D)
+	$(CC) -std=c11 -D_GNU_SOURCE $(OPT) -g $(WARN) -fPIC -shared -o $@ $< -ldl
 
 # Backup, verify and restore with the real kmipctl against a real kmipd's store.
 ALL_SRCS += test/integration/test_backup.c
