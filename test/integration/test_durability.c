@@ -4,6 +4,9 @@
  * store, every object whose response reached a client is there with its exact bytes. And kmipd as a daemon
  * holds its store's locks, so hot backups taken while it writes are consistent and leave it unharmed; a
  * restored backup never makes it hand out an identifier again.
+ *
+ * A killed process loses nothing the kernel has, synced or not, so the SIGKILL test cannot see a missing
+ * sync: the last tests watch kmipd's system calls through an LD_PRELOAD shim instead (see below).
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -16,8 +19,10 @@
 #include <time.h>
 #include <unistd.h>
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <netinet/in.h>
 
 #include <cmocka.h>
 
@@ -419,6 +424,480 @@ test_restore_never_reuses_identifiers(void **state)
 	SSL_CTX_free(ctx);
 }
 
+/*
+ * No response acknowledges a write before the store made it durable. kmipd runs with the LD_PRELOAD shim
+ * of test/integration/shim_sync.c, which logs in order every write to and sync of the store's data file
+ * and every read from and write to a client's TCP socket. What LMDB 0.9.24 (Debian 12) calls, seen with
+ * strace -f: at each commit writev (pwrite for one page) of the dirty pages on the data file's read-write
+ * descriptor, fdatasync of it, then pwrite of the 120-byte meta page through a second descriptor opened
+ * O_DSYNC (store.sync = "full"); with "relaxed" (MDB_NOMETASYNC) the meta page goes through the first
+ * descriptor after the fdatasync, unsynced until the next commit. No fsync, msync or sync_file_range.
+ *
+ * Clients send every kind of write (Create, Register, Add / Modify / Delete Attribute, Activate, the first
+ * Get of an object, which ends its freshness, Re-key, Revoke, Destroy, CreateKeyPair) one at a time, then
+ * several clients one Register each while the server is stopped (SIGSTOP), so that it finds them in one
+ * loop iteration and commits them as one group. For each acknowledged write the log must show, between
+ * the last read of its request and the first byte of its response, a write and a sync of the data file,
+ * and no write of it left unsynced at that first byte. A later Get of the same object waits for no sync.
+ * The same check must report every write when the syncs are no-ops (the shim's noop mode) and with
+ * store.sync = "relaxed": so it can fail. (It also fails when the engine answers a write without holding
+ * it for the group commit, or when LMDB runs with MDB_NOSYNC.)
+ */
+#define SHIM_CLIENTS	4	/* clients whose writes share group commits */
+#define SHIM_ROUNDS	6
+#define SHIM_MAX_REQ	32	/* requests per connection */
+#define SHIM_WRITES	12	/* writes of shim_every_write() */
+
+/* One line of the shim's log (see shim_sync.c) of the server's own process. */
+struct shim_ev {
+	unsigned long seq;
+	char kind;
+	unsigned port;
+};
+
+/* A client connection and what it asked, in order: true for a write the response acknowledges. */
+struct shim_conn {
+	struct kmip_client *cl;
+	unsigned port;		/* its local port: the peer port in the server's log */
+	size_t n;
+	bool write[SHIM_MAX_REQ];
+	const char *what[SHIM_MAX_REQ];
+};
+
+/* What the check found. */
+struct shim_verdict {
+	size_t writes;		/* write responses checked */
+	size_t violations;	/* of those, answered before their write was durable */
+	size_t syncs;		/* durable syncs of the data file ('S') */
+	size_t noop_syncs;	/* sync calls the noop mode dropped ('N') */
+	size_t gets_synced;	/* read responses that waited for a sync */
+	size_t shared;		/* most write answers made durable by one sync (group commit) */
+	char first[400];	/* the first violation, described */
+};
+
+/* The shim built beside KMIPD_BIN (build/kmipd: build/test/shim_sync.so), as an absolute path in buf. */
+static const char *
+shim_path(char *buf, size_t size)
+{
+	const char *bin = getenv("KMIPD_BIN") != NULL ? getenv("KMIPD_BIN") : "build/kmipd";
+	char rel[400], *abs;
+	const char *slash = strrchr(bin, '/');
+
+	snprintf(rel, sizeof(rel), "%.*s/test/shim_sync.so", slash != NULL ? (int)(slash - bin) : 1,
+	    slash != NULL ? bin : ".");
+	if ((abs = realpath(rel, NULL)) == NULL)
+		fail_msg("no sync shim at %s (make builds it with test_durability)", rel);
+	snprintf(buf, size, "%s", abs);
+	free(abs);
+	return buf;
+}
+
+/*
+ * Starts kmipd with the shim logging to log, in mode ("real" or "noop"), and the overrides. A sanitizer
+ * build's runtime accepts the shim before it in the library list.
+ */
+static void
+start_shimmed(struct h_server *s, const char *const *overrides, const char *mode, const char *log)
+{
+	char preload[600], logenv[400], modeenv[64], asan[600], path[500];
+	const char *asan_now = getenv("ASAN_OPTIONS");
+	const char *env[] = { preload, logenv, modeenv, asan, NULL };
+
+	snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", shim_path(path, sizeof(path)));
+	snprintf(logenv, sizeof(logenv), "KMIPD_SHIM_SYNC_LOG=%s", log);
+	snprintf(modeenv, sizeof(modeenv), "KMIPD_SHIM_SYNC_MODE=%s", mode);
+	snprintf(asan, sizeof(asan), "ASAN_OPTIONS=%s%sverify_asan_link_order=0", asan_now != NULL ? asan_now : "",
+	    asan_now != NULL && asan_now[0] != '\0' ? ":" : "");
+	h_start_env(s, overrides, env);
+}
+
+/* Connects a client and records its local port. */
+static void
+shim_connect(struct h_server *s, SSL_CTX *ctx, struct shim_conn *c)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	memset(c, 0, sizeof(*c));
+	c->cl = h_connect(s, ctx);
+	assert_int_equal(getsockname(kmip_client_fd(c->cl), (struct sockaddr *)&ss, &len), 0);
+	assert_int_equal(ss.ss_family, AF_INET);
+	c->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+/*
+ * Sends req on c without waiting, and records whether it writes. Returns false (and says why) when it could
+ * not be sent: the caller fails the test once the server runs again.
+ */
+static bool
+shim_send(struct shim_conn *c, struct ttlv_enc *req, bool write, const char *what)
+{
+	char *cause = NULL;
+	bool sent = c->n < SHIM_MAX_REQ && kmip_client_write(c->cl, req->buf, req->len, &cause) == 0;
+
+	if (!sent)
+		print_error("%s not sent: %s\n", what, cause != NULL ? cause : "too many requests");
+	free(cause);
+	if (sent) {
+		c->write[c->n] = write;
+		c->what[c->n++] = what;
+	}
+	ttlv_enc_free(req);
+	return sent;
+}
+
+/* Reads the next response on c, checks it succeeded and copies tag's text into out (when not NULL). */
+static void
+shim_recv(struct shim_conn *c, uint32_t tag, char *out, size_t size)
+{
+	struct ttlv_arena *a;
+	struct ttlv *resp;
+	char *cause = NULL;
+
+	if (kmip_client_read(c->cl, &resp, &a, &cause) != 0)
+		fail_msg("response to %s: %s", c->what[c->n - 1], cause);
+	if (h_item_status(resp, 0) != KMIP_RESULT_STATUS_SUCCESS)
+		fail_msg("%s failed (reason %d)", c->what[c->n - 1], h_result_reason(resp));
+	if (out != NULL) {
+		h_payload_text(resp, tag, out, size);
+		assert_true(out[0] != '\0');
+	}
+	ttlv_arena_free(a);
+}
+
+/* One request on c, answered before the next: the response's text under tag goes to out (may be NULL). */
+static void
+shim_call(struct shim_conn *c, struct ttlv_enc *req, bool write, const char *what, uint32_t tag, char *out)
+{
+	assert_true(shim_send(c, req, write, what));
+	shim_recv(c, tag, out, 64);
+}
+
+/* A whole 1.4 request of op on uid editing attribute Name (index -1: none; value NULL: none). */
+static void
+name_request(struct ttlv_enc *e, uint32_t op, const char *uid, int index, const char *value)
+{
+	h_request_begin(e, 1, 4, 1);
+	h_item_begin(e, op);
+	ttlv_enc_cstr(e, KMIP_TAG_UNIQUE_IDENTIFIER, uid);
+	if (op == KMIP_OPERATION_DELETE_ATTRIBUTE) {
+		ttlv_enc_cstr(e, KMIP_TAG_ATTRIBUTE_NAME, "Name");
+		ttlv_enc_int(e, KMIP_TAG_ATTRIBUTE_INDEX, index);
+	} else {
+		ttlv_enc_begin(e, KMIP_TAG_ATTRIBUTE);
+		ttlv_enc_cstr(e, KMIP_TAG_ATTRIBUTE_NAME, "Name");
+		if (index >= 0)
+			ttlv_enc_int(e, KMIP_TAG_ATTRIBUTE_INDEX, index);
+		ttlv_enc_begin(e, KMIP_TAG_ATTRIBUTE_VALUE);
+		ttlv_enc_cstr(e, KMIP_TAG_NAME_VALUE, value);
+		ttlv_enc_enum(e, KMIP_TAG_NAME_TYPE, KMIP_NAME_TYPE_UNINTERPRETED_TEXT_STRING);
+		ttlv_enc_end(e);
+		ttlv_enc_end(e);
+	}
+	h_item_end(e);
+	h_request_end(e);
+}
+
+/* Every kind of write, one at a time on c (SHIM_WRITES of them), and Gets of objects committed earlier. */
+static void
+shim_every_write(struct shim_conn *c)
+{
+	uint8_t secret[SECRET_LEN];
+	struct ttlv_enc e;
+	char key[64], sec[64], pair[64];
+
+	h_request_begin(&e, 1, 4, 1);
+	h_item_begin(&e, KMIP_OPERATION_CREATE);
+	ttlv_enc_enum(&e, KMIP_TAG_OBJECT_TYPE, KMIP_OBJECT_TYPE_SYMMETRIC_KEY);
+	ttlv_enc_begin(&e, KMIP_TAG_TEMPLATE_ATTRIBUTE);
+	h_attr_enum(&e, "Cryptographic Algorithm", KMIP_CRYPTOGRAPHIC_ALGORITHM_AES);
+	h_attr_int(&e, "Cryptographic Length", 256);
+	h_attr_int(&e, "Cryptographic Usage Mask", KMIP_CRYPTOGRAPHIC_USAGE_MASK_ENCRYPT |
+	    KMIP_CRYPTOGRAPHIC_USAGE_MASK_DECRYPT);
+	ttlv_enc_end(&e);
+	h_item_end(&e);
+	h_request_end(&e);
+	shim_call(c, &e, true, "Create", KMIP_TAG_UNIQUE_IDENTIFIER, key);
+	for (size_t b = 0; b < SECRET_LEN; b++)
+		secret[b] = (uint8_t)rand();
+	h_register_secret_request(&e, secret, SECRET_LEN);
+	shim_call(c, &e, true, "Register", KMIP_TAG_UNIQUE_IDENTIFIER, sec);
+	name_request(&e, KMIP_OPERATION_ADD_ATTRIBUTE, key, -1, "durable-name");
+	shim_call(c, &e, true, "Add Attribute", 0, NULL);
+	name_request(&e, KMIP_OPERATION_MODIFY_ATTRIBUTE, key, 0, "durable-renamed");
+	shim_call(c, &e, true, "Modify Attribute", 0, NULL);
+	name_request(&e, KMIP_OPERATION_DELETE_ATTRIBUTE, key, 0, NULL);
+	shim_call(c, &e, true, "Delete Attribute", 0, NULL);
+	h_uid_request(&e, KMIP_OPERATION_ACTIVATE, key, 0);
+	shim_call(c, &e, true, "Activate", 0, NULL);
+	/* The owner's first Get ends the object's freshness (a write); the second only reads. */
+	h_uid_request(&e, KMIP_OPERATION_GET, sec, 0);
+	shim_call(c, &e, true, "first Get", 0, NULL);
+	h_uid_request(&e, KMIP_OPERATION_GET, sec, 0);
+	shim_call(c, &e, false, "Get", 0, NULL);
+	h_uid_request(&e, KMIP_OPERATION_RE_KEY, key, 0);
+	shim_call(c, &e, true, "Re-key", 0, NULL);
+	h_uid_request(&e, KMIP_OPERATION_REVOKE, key, KMIP_REVOCATION_REASON_CODE_CESSATION_OF_OPERATION);
+	shim_call(c, &e, true, "Revoke", 0, NULL);
+	h_uid_request(&e, KMIP_OPERATION_DESTROY, sec, 0);
+	shim_call(c, &e, true, "Destroy", 0, NULL);
+	h_request_begin(&e, 1, 4, 1);
+	h_item_begin(&e, KMIP_OPERATION_CREATE_KEY_PAIR);
+	ttlv_enc_begin(&e, KMIP_TAG_COMMON_TEMPLATE_ATTRIBUTE);
+	h_attr_enum(&e, "Cryptographic Algorithm", KMIP_CRYPTOGRAPHIC_ALGORITHM_EC);
+	h_attr_int(&e, "Cryptographic Length", 256);
+	ttlv_enc_begin(&e, KMIP_TAG_ATTRIBUTE);
+	ttlv_enc_cstr(&e, KMIP_TAG_ATTRIBUTE_NAME, "Cryptographic Domain Parameters");
+	ttlv_enc_begin(&e, KMIP_TAG_ATTRIBUTE_VALUE);
+	ttlv_enc_enum(&e, KMIP_TAG_RECOMMENDED_CURVE, KMIP_RECOMMENDED_CURVE_P_256);
+	ttlv_enc_end(&e);
+	ttlv_enc_end(&e);
+	ttlv_enc_end(&e);
+	ttlv_enc_begin(&e, KMIP_TAG_PRIVATE_KEY_TEMPLATE_ATTRIBUTE);
+	h_attr_int(&e, "Cryptographic Usage Mask", KMIP_CRYPTOGRAPHIC_USAGE_MASK_SIGN);
+	ttlv_enc_end(&e);
+	ttlv_enc_begin(&e, KMIP_TAG_PUBLIC_KEY_TEMPLATE_ATTRIBUTE);
+	h_attr_int(&e, "Cryptographic Usage Mask", KMIP_CRYPTOGRAPHIC_USAGE_MASK_VERIFY);
+	ttlv_enc_end(&e);
+	h_item_end(&e);
+	h_request_end(&e);
+	shim_call(c, &e, true, "CreateKeyPair", KMIP_TAG_PUBLIC_KEY_UNIQUE_IDENTIFIER, pair);
+	h_uid_request(&e, KMIP_OPERATION_GET, pair, 0);
+	shim_call(c, &e, true, "first Get", 0, NULL);
+	h_uid_request(&e, KMIP_OPERATION_GET, pair, 0);
+	shim_call(c, &e, false, "Get", 0, NULL);
+}
+
+/*
+ * Rounds of one Register from each client at once, then their answers: writes that share group commits.
+ * The server is stopped while they are sent, so that it finds them all in one loop iteration.
+ */
+static void
+shim_group_writes(struct h_server *s, struct shim_conn *c, size_t nc)
+{
+	for (int round = 0; round < SHIM_ROUNDS; round++) {
+		bool sent = true;
+		size_t i;
+
+		h_signal(s, SIGSTOP);
+		for (i = 0; i < nc; i++) {
+			uint8_t secret[SECRET_LEN];
+			struct ttlv_enc e;
+
+			for (size_t b = 0; b < SECRET_LEN; b++)
+				secret[b] = (uint8_t)rand();
+			h_register_secret_request(&e, secret, SECRET_LEN);
+			sent &= shim_send(&c[i], &e, true, "Register (group)");
+		}
+		h_sleep_ms(20);	/* for loopback to deliver them; a request missing a round only shares less */
+		h_signal(s, SIGCONT);
+		assert_true(sent);
+		for (i = 0; i < nc; i++)
+			shim_recv(&c[i], 0, NULL, 0);
+	}
+}
+
+/* Reads the shim's log: the events of process pid, in order. The caller frees *out. */
+static size_t
+read_shim_log(const char *path, pid_t pid, struct shim_ev **out)
+{
+	size_t n = 0, cap = 0;
+	struct shim_ev *ev = NULL;
+	char line[128];
+	FILE *f = fopen(path, "r");
+
+	if (f == NULL)
+		fail_msg("no shim log at %s: the shim was not loaded", path);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		unsigned long seq, epid;
+		unsigned port;
+		char kind;
+		int fd;
+
+		if (sscanf(line, "%lu %lu %c %d %u", &seq, &epid, &kind, &fd, &port) != 5)
+			fail_msg("bad shim log line: %s", line);
+		if ((pid_t)epid != pid)
+			continue;	/* a key-generation worker */
+		if (n == cap) {
+			cap = cap != 0 ? cap * 2 : 256;
+			assert_non_null(ev = realloc(ev, cap * sizeof(*ev)));
+		}
+		assert_true(n == 0 || seq > ev[n - 1].seq);
+		ev[n++] = (struct shim_ev){ seq, kind, port };
+	}
+	fclose(f);
+	*out = ev;
+	return n;
+}
+
+/*
+ * Checks the responses of every connection against the log (see the comment above the tests): fills v.
+ * A response starts at a socket write that follows a read on the same connection; a connection's last
+ * c->n such starts are the answers to its requests (the earlier ones belong to the TLS handshake).
+ */
+static void
+check_durable_answers(const struct shim_ev *ev, size_t n, const struct shim_conn *conns, size_t nc,
+    struct shim_verdict *v)
+{
+	size_t *starts, *covered, i, k;
+
+	memset(v, 0, sizeof(*v));
+	for (i = 0; i < n; i++) {
+		v->syncs += ev[i].kind == 'S';
+		v->noop_syncs += ev[i].kind == 'N';
+	}
+	assert_non_null(starts = calloc(n + 1, sizeof(*starts)));
+	assert_non_null(covered = calloc(n + 1, sizeof(*covered)));
+	for (k = 0; k < nc; k++) {
+		const struct shim_conn *c = &conns[k];
+		size_t nstarts = 0, j;
+		char last = 0;
+
+		for (i = 0; i < n; i++) {
+			if (ev[i].port != c->port || (ev[i].kind != 'R' && ev[i].kind != 'W'))
+				continue;
+			if (ev[i].kind == 'W' && last == 'R')
+				starts[nstarts++] = i;
+			last = ev[i].kind;
+		}
+		if (nstarts < c->n)
+			fail_msg("port %u: %zu responses in the shim log, %zu requests sent", c->port, nstarts, c->n);
+		for (j = 0; j < c->n; j++) {
+			size_t w = starts[nstarts - c->n + j], r = w, last_sync = n;
+			bool stored = false, synced = false, dirty = false;
+			const char *why = NULL;
+
+			while (r > 0 && !(ev[r].port == c->port && ev[r].kind == 'R'))
+				r--;
+			for (i = r + 1; i < w; i++) {
+				stored |= ev[i].kind == 'w' || ev[i].kind == 'D';
+				synced |= ev[i].kind == 'S';
+			}
+			/* Dirty: a write of the data file after its last durable sync, before this answer. */
+			for (i = 0; i < w; i++) {
+				if (ev[i].kind == 'S') {
+					last_sync = i;
+					dirty = false;
+				} else if (ev[i].kind == 'w') {
+					dirty = true;
+				}
+			}
+			if (!c->write[j]) {
+				v->gets_synced += synced;
+				continue;
+			}
+			v->writes++;
+			if (last_sync < n && ++covered[last_sync] > v->shared)
+				v->shared = covered[last_sync];
+			if (!stored)
+				why = "the data file was not written between its request and its answer";
+			else if (!synced)
+				why = "no sync of the data file between its request and its answer";
+			else if (dirty)
+				why = "data written after the last sync was not synced before its answer";
+			if (why == NULL)
+				continue;
+			if (v->violations++ == 0)
+				snprintf(v->first, sizeof(v->first), "%s (request %zu on port %u, read at event %lu, "
+				    "answered at event %lu, last sync at event %lu): %s", c->what[j], j, c->port,
+				    ev[r].seq, ev[w].seq, last_sync < n ? ev[last_sync].seq : 0, why);
+		}
+	}
+	free(starts);
+	free(covered);
+}
+
+/*
+ * Runs kmipd with the shim in mode and the overrides, drives every kind of write and the group commits,
+ * and returns the check's verdict.
+ */
+static void
+run_sync_check(const char *mode, const char *const *overrides, struct shim_verdict *v)
+{
+	SSL_CTX *ctx = h_client_ctx(h_cert("client.crt"), h_cert("client.key"), NULL, 0, 0);
+	struct shim_conn one, group[SHIM_CLIENTS], all[SHIM_CLIENTS + 1];
+	struct shim_ev *ev;
+	struct h_server s;
+	char dir[256], log[300];
+	size_t n, i;
+
+	assert_int_equal(util_mkdtemp(dir, sizeof(dir), NULL, "kmipd-shim"), 0);
+	snprintf(log, sizeof(log), "%s/sync.log", dir);
+	start_shimmed(&s, overrides, mode, log);
+	shim_connect(&s, ctx, &one);
+	shim_every_write(&one);
+	for (i = 0; i < SHIM_CLIENTS; i++)
+		shim_connect(&s, ctx, &group[i]);
+	shim_group_writes(&s, group, SHIM_CLIENTS);
+	/* Read while the connections are open: closing them adds close_notify writes to the log. */
+	n = read_shim_log(log, s.pid, &ev);
+	all[0] = one;
+	memcpy(all + 1, group, sizeof(group));
+	check_durable_answers(ev, n, all, SHIM_CLIENTS + 1, v);
+	print_message("%s, %s: %zu write answers, %zu syncs of the data file (%zu dropped), up to %zu answers "
+	    "per sync, %zu violations%s%s\n", mode, overrides[1], v->writes, v->syncs, v->noop_syncs, v->shared,
+	    v->violations,
+	    v->violations > 0 ? "; first: " : "", v->first);
+	for (i = 0; i < SHIM_CLIENTS + 1; i++)
+		kmip_client_close(all[i].cl);
+	free(ev);
+	assert_int_equal(h_stop(&s, 10000), 0);
+	h_cleanup(&s);
+	assert_int_equal(util_rmtree(dir), 0);
+	SSL_CTX_free(ctx);
+}
+
+/* With real syncs and store.sync = "full", every write is durable before its answer; Gets wait for none. */
+static void
+test_answers_follow_their_sync(void **state)
+{
+	static const char *const opts[] = { "keygen.pool_size=0", "store.sync=full", NULL };
+	struct shim_verdict v;
+
+	(void)state;
+	run_sync_check("real", opts, &v);
+	assert_int_equal(v.writes, SHIM_WRITES + SHIM_CLIENTS * SHIM_ROUNDS);
+	if (v.violations != 0)
+		fail_msg("%zu of %zu writes answered before they were durable; first: %s", v.violations, v.writes,
+		    v.first);
+	assert_int_equal(v.noop_syncs, 0);
+	/* Group commit: the writes of a round, found in one loop iteration, share a sync. */
+	assert_true(v.shared >= 2);
+	assert_int_equal(v.gets_synced, 0);
+}
+
+/* The check fails when the syncs are no-ops: it reports every write answer. */
+static void
+test_sync_check_sees_dropped_syncs(void **state)
+{
+	static const char *const opts[] = { "keygen.pool_size=0", "store.sync=full", NULL };
+	struct shim_verdict v;
+
+	(void)state;
+	run_sync_check("noop", opts, &v);
+	assert_int_equal(v.writes, SHIM_WRITES + SHIM_CLIENTS * SHIM_ROUNDS);
+	assert_int_equal(v.syncs, 0);
+	assert_true(v.noop_syncs > 0);
+	assert_int_equal(v.violations, v.writes);
+}
+
+/*
+ * The check fails with store.sync = "relaxed", which does not sync the meta page before answering (the
+ * documented trade: an operating system crash may undo the last group): every write answer is reported.
+ */
+static void
+test_sync_check_sees_relaxed_sync(void **state)
+{
+	static const char *const opts[] = { "keygen.pool_size=0", "store.sync=relaxed", NULL };
+	struct shim_verdict v;
+
+	(void)state;
+	run_sync_check("real", opts, &v);
+	assert_int_equal(v.writes, SHIM_WRITES + SHIM_CLIENTS * SHIM_ROUNDS);
+	assert_true(v.syncs > 0);
+	assert_int_equal(v.violations, v.writes);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -426,6 +905,9 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_sigkill_loses_nothing_acknowledged),
 		cmocka_unit_test(test_daemon_backup_while_writing),
 		cmocka_unit_test(test_restore_never_reuses_identifiers),
+		cmocka_unit_test(test_answers_follow_their_sync),
+		cmocka_unit_test(test_sync_check_sees_dropped_syncs),
+		cmocka_unit_test(test_sync_check_sees_relaxed_sync),
 	};
 
 	util_test_start(argc, argv);
