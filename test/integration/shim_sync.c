@@ -281,6 +281,10 @@ before_write(int fd)
 	return k;
 }
 
+/*
+ * The interposed calls below do what libc's do (through the next definition) and log what the top of this
+ * file says; they return what libc's return.
+ */
 ssize_t
 write(int fd, const void *buf, size_t n)
 {
