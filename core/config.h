@@ -62,6 +62,11 @@ struct config_server {
 	struct config_list listen;		/* IPv4/IPv6 literals, at least one */
 	unsigned int port;
 	unsigned int max_connections;		/* (R) */
+	unsigned int max_handshakes;		/* (R) connections in their TLS handshake at most */
+	unsigned int max_connections_per_source;	/* (R) per client address; 0 = no limit */
+	unsigned int handshake_rate_per_source;	/* (R) connection openings per second per address; 0 = off */
+	unsigned int handshake_burst_per_source;	/* (R) openings an address may make at once */
+	unsigned int max_sources;		/* client addresses tracked at most */
 	uint64_t max_message_size;		/* (R) bytes, whole TTLV request */
 	unsigned int max_batch_items;		/* (R) */
 	unsigned int handshake_timeout;		/* (R) seconds */

@@ -24,6 +24,7 @@
 #include "core/conn.h"
 #include "core/engine/engine.h"
 #include "core/server.h"
+#include "core/sources.h"
 #include "proto/decode.h"
 #include "proto/ttlv.h"
 #include "tls/tls.h"
@@ -109,6 +110,11 @@ conn_set_state(struct conn *c, enum conn_state to)
 		to = CONN_CLOSING;
 	}
 	c->state = to;
+	/* Out of the handshake: it no longer takes one of server.max_handshakes. */
+	if (from == CONN_HANDSHAKING && to != CONN_HANDSHAKING) {
+		sources_handshake_done(c);
+		server_handshake_ended(c->srv);
+	}
 	if (from != to)
 		conn_log(c, LOG_LEVEL_DEBUG, "state %s -> %s", conn_state_name(from), conn_state_name(to));
 	switch (to) {
@@ -202,6 +208,7 @@ conn_close_now(struct conn *c, enum log_level level, const char *fmt, ...)
 
 	TAILQ_REMOVE(&srv->conns, c, entry);
 	srv->nconns--;
+	sources_detach(c);
 	session_free(c->session);
 	event_free(c->timer);
 	ssl = bufferevent_openssl_get_ssl(c->bev);

@@ -15,6 +15,7 @@
 #include "core/log.h"
 
 struct server;
+struct source;
 struct bufferevent;
 struct session;
 struct ttlv_decoder;
@@ -39,6 +40,9 @@ struct conn {
 	struct tls_identity *identity;
 	const char *who;		/* the identity used for ownership and logs (points into identity) */
 	struct session *session;	/* the client's KMIP state, from the end of the handshake */
+	struct source *src;		/* what its address holds (core/sources.h); NULL until attached */
+	TAILQ_ENTRY(conn) src_entry;	/* on src's list of handshaking connections, while src_handshaking */
+	bool src_handshaking;
 	bool request_timer;		/* the armed deadline is the request deadline */
 	bool resumed;			/* TLS session resumed */
 	uint64_t requests;

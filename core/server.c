@@ -22,12 +22,14 @@
 #include "core/keygen.h"
 #include "core/log.h"
 #include "core/server.h"
+#include "core/sources.h"
 #include "store/store.h"
 #include "tls/tls.h"
 
 #define ACCEPT_BACKOFF_SEC	1	/* after EMFILE/ENFILE, pause accepting this long */
 #define CLOSING_TIMEOUT_SEC	5	/* time to flush a last response before closing */
 #define LISTEN_BACKLOG		1024
+#define REFUSE_LOG_SEC		10	/* refusals under a flood: one summary line per this many seconds */
 /* Event priorities: I/O and timers run at the default (middle); the group commit runs last. */
 #define PRIORITIES		3
 #define PRIORITY_COMMIT		2
@@ -96,21 +98,165 @@ server_log_level(enum config_log_level l)
 	}
 }
 
+/* Why a connection was refused or closed at accept; indexes srv->refusals. */
+enum server_refusal {
+	REFUSE_PER_SOURCE,	/* server.max_connections_per_source */
+	REFUSE_RATE,		/* server.handshake_rate_per_source */
+	REFUSE_TABLE_FULL,	/* server.max_sources */
+	REFUSE_FULL,		/* server.max_connections, none of them handshaking */
+	REFUSE_EVICTED,		/* a handshaking connection closed to make room */
+	REFUSE_NREASONS
+};
+_Static_assert(REFUSE_NREASONS == sizeof(((struct server *)0)->refusals) / sizeof(uint64_t), "refusals");
+
+/* The monotonic clock in milliseconds, for the rate buckets. */
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* What a refusal means, with the limit that made it, for the log. */
+static void
+refusal_text(const struct server *srv, enum server_refusal r, char *buf, size_t size)
+{
+	const struct config_server *cs = &srv->cfg->server;
+
+	switch (r) {
+	case REFUSE_PER_SOURCE:
+		snprintf(buf, size, "refused: that address holds server.max_connections_per_source (%u) "
+		    "connections", cs->max_connections_per_source);
+		break;
+	case REFUSE_RATE:
+		snprintf(buf, size, "refused: over server.handshake_rate_per_source (%u/s, burst %u)",
+		    cs->handshake_rate_per_source, cs->handshake_burst_per_source);
+		break;
+	case REFUSE_TABLE_FULL:
+		snprintf(buf, size, "refused: server.max_sources (%u) other addresses hold connections",
+		    cs->max_sources);
+		break;
+	case REFUSE_FULL:
+		snprintf(buf, size, "refused: server.max_connections (%u) open, none of them handshaking",
+		    cs->max_connections);
+		break;
+	default:
+		snprintf(buf, size, "handshaking connection closed to make room: server.max_handshakes (%u) or "
+		    "server.max_connections (%u) reached, and that address holds the most handshakes",
+		    cs->max_handshakes, cs->max_connections);
+		break;
+	}
+}
+
+/*
+ * Notes a refused (or evicted) connection from addr. The first of a quiet period is logged at once; while
+ * they go on, they are counted and refuse_timer_cb logs the counts every REFUSE_LOG_SEC.
+ */
+static void
+server_refused(struct server *srv, enum server_refusal r, const char *addr)
+{
+	struct timeval tv = { REFUSE_LOG_SEC, 0 };
+	char text[256];
+
+	if (r == REFUSE_EVICTED)
+		srv->stats.evicted++;
+	else
+		srv->stats.refused++;
+	if (evtimer_pending(srv->refuse_timer, NULL)) {
+		srv->refusals[r]++;
+		snprintf(srv->refuse_last[r], sizeof(srv->refuse_last[r]), "%s", addr);
+		return;
+	}
+	refusal_text(srv, r, text, sizeof(text));
+	log_warnx("connection from %s %s; more are counted and logged every %d s", addr, text, REFUSE_LOG_SEC);
+	evtimer_add(srv->refuse_timer, &tv);
+}
+
+/* Logs what was refused in the last interval, and goes on counting while refusals continue. */
+static void
+refuse_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+	struct timeval tv = { REFUSE_LOG_SEC, 0 };
+	char text[256];
+	bool any = false;
+	int r;
+
+	(void)fd;
+	(void)what;
+	for (r = 0; r < REFUSE_NREASONS; r++) {
+		if (srv->refusals[r] == 0)
+			continue;
+		refusal_text(srv, (enum server_refusal)r, text, sizeof(text));
+		log_warnx("in the last %d s: %llu connections %s (the last from %s)", REFUSE_LOG_SEC,
+		    (unsigned long long)srv->refusals[r], text, srv->refuse_last[r]);
+		srv->refusals[r] = 0;
+		any = true;
+	}
+	/* Quiet for a whole interval: the next refusal is logged at once again. */
+	if (any)
+		evtimer_add(srv->refuse_timer, &tv);
+}
+
+/*
+ * A new socket: refused when its address is over a per-source limit; when max_handshakes or
+ * max_connections is reached, the oldest handshaking connection of the address holding the most handshakes
+ * is closed to make room, so that handshakes never crowd out authenticated clients and one address's idle
+ * sockets cannot keep another's handshake waiting.
+ */
 static void
 accept_cb(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg)
 {
 	struct server *srv = arg;
+	const struct config_server *cs = &srv->cfg->server;
+	struct source *src;
+	struct conn *c;
+	char addr[48];
 
 	(void)evl;
 	srv->stats.accepted++;
-	if (srv->stopping || srv->nconns >= srv->cfg->server.max_connections) {
-		/* Accepted before the listener was paused: refuse rather than exceed the limit. */
+	if (srv->stopping) {
 		srv->stats.refused++;
 		close(fd);
-		server_update_accepting(srv);
 		return;
 	}
-	(void)conn_new(srv, fd, sa, salen);
+	switch (sources_admit(srv->sources, sa, cs, now_ms(), &src)) {
+	case SOURCE_OK:
+		break;
+	case SOURCE_TOO_MANY:
+		server_refused(srv, REFUSE_PER_SOURCE, source_name(src));
+		close(fd);
+		return;
+	case SOURCE_RATE:
+		server_refused(srv, REFUSE_RATE, source_name(src));
+		close(fd);
+		return;
+	default:
+		sources_addr_name(sa, addr, sizeof(addr));
+		server_refused(srv, REFUSE_TABLE_FULL, addr);
+		close(fd);
+		return;
+	}
+	if (srv->nconns >= cs->max_connections || sources_handshaking(srv->sources) >= cs->max_handshakes) {
+		struct conn *victim = sources_victim(srv->sources);
+
+		if (victim == NULL) {
+			/* Accepted before the listener was paused: refuse rather than exceed the limit. */
+			server_refused(srv, REFUSE_FULL, source_name(src));
+			close(fd);
+			server_update_accepting(srv);
+			return;
+		}
+		server_refused(srv, REFUSE_EVICTED, source_name(victim->src));
+		victim->tls_failed = true;
+		conn_close_now(victim, LOG_LEVEL_DEBUG, "closed to make room for a new connection: %u handshakes in "
+		    "progress, %u of them from this address, the most (server.max_handshakes %u)",
+		    sources_handshaking(srv->sources), source_handshakes(victim->src), cs->max_handshakes);
+	}
+	if ((c = conn_new(srv, fd, sa, salen)) != NULL)
+		sources_attach(src, c);
 	server_update_accepting(srv);
 }
 
@@ -146,12 +292,15 @@ accept_retry_cb(evutil_socket_t fd, short what, void *arg)
 	server_update_accepting(srv);
 }
 
-/* Enables the listeners when a connection may be accepted, disables them otherwise. */
+/*
+ * Enables the listeners when a connection may be accepted, disables them otherwise. At max_connections
+ * they stay enabled while a connection is handshaking: a new one takes its place (accept_cb).
+ */
 static void
 server_update_accepting(struct server *srv)
 {
 	bool want = !srv->stopping && !srv->accept_backoff &&
-	    srv->nconns < srv->cfg->server.max_connections;
+	    (srv->nconns < srv->cfg->server.max_connections || sources_handshaking(srv->sources) > 0);
 	size_t i;
 
 	if (want == srv->accepting)
@@ -163,7 +312,7 @@ server_update_accepting(struct server *srv)
 			evconnlistener_disable(srv->listeners[i].evl);
 	}
 	if (!want && !srv->stopping && !srv->accept_backoff)
-		log_warnx("max_connections (%u) reached: not accepting until a connection closes",
+		log_warnx("max_connections (%u) reached, all past their handshake: not accepting until one closes",
 		    srv->cfg->server.max_connections);
 	else if (want)
 		log_debug("accepting connections again (%u open)", srv->nconns);
@@ -180,6 +329,14 @@ server_conn_closed(struct server *srv)
 		return;
 	}
 	server_update_accepting(srv);
+}
+
+/* A handshake ended: with max_connections open and none handshaking any more, stop accepting. */
+void
+server_handshake_ended(struct server *srv)
+{
+	if (!srv->stopping)
+		server_update_accepting(srv);
 }
 
 /* Opens one listening socket on addr:port. Returns 0, or -1 after logging why. */
@@ -621,6 +778,11 @@ server_init(struct server *srv, struct kmipd_config *cfg, const char *config_pat
 	srv->sig_hup = evsignal_new(srv->base, SIGHUP, signal_cb, srv);
 	srv->accept_retry = evtimer_new(srv->base, accept_retry_cb, srv);
 	srv->shutdown_timer = evtimer_new(srv->base, shutdown_timer_cb, srv);
+	srv->refuse_timer = evtimer_new(srv->base, refuse_timer_cb, srv);
+	if (srv->refuse_timer == NULL || sources_new(cfg->server.max_sources, &srv->sources) != 0) {
+		log_warnx("out of memory for the table of client addresses");
+		return -1;
+	}
 	if (srv->sig_term == NULL || srv->sig_int == NULL || srv->sig_hup == NULL ||
 	    srv->accept_retry == NULL || srv->shutdown_timer == NULL ||
 	    evsignal_add(srv->sig_term, NULL) != 0 || evsignal_add(srv->sig_int, NULL) != 0 ||
@@ -681,6 +843,9 @@ server_free(struct server *srv)
 		event_free(srv->accept_retry);
 	if (srv->shutdown_timer != NULL)
 		event_free(srv->shutdown_timer);
+	if (srv->refuse_timer != NULL)
+		event_free(srv->refuse_timer);
+	sources_free(srv->sources);
 	engine_free(srv->engine);
 	if (srv->keygen != NULL)
 		keygen_free(srv->keygen);

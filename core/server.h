@@ -21,6 +21,7 @@ struct audit;
 struct conn;
 struct engine;
 struct keygen;
+struct sources;
 struct store;
 struct tls_server;
 struct evconnlistener;
@@ -32,7 +33,8 @@ struct listener {
 
 struct server_stats {
 	uint64_t accepted;
-	uint64_t refused;		/* closed at accept: over max_connections */
+	uint64_t refused;		/* closed at accept: a per-source limit, or max_connections */
+	uint64_t evicted;		/* handshaking connections closed to make room (max_handshakes) */
 	uint64_t handshakes;		/* completed */
 	uint64_t resumed;		/* of which resumed */
 	uint64_t handshake_failures;
@@ -78,6 +80,14 @@ struct server {
 	const struct timeval *tv_closing;
 	TAILQ_HEAD(, conn) conns;
 	unsigned nconns;
+	struct sources *sources;	/* per client address: counts, rate buckets, handshakes (sources.h) */
+	/*
+	 * Refusals are logged at once, then counted and summed up every REFUSE_LOG_SEC while they go on, so
+	 * that a flood makes one line per interval, not one per connection.
+	 */
+	struct event *refuse_timer;
+	uint64_t refusals[5];		/* by enum server_refusal (server.c) */
+	char refuse_last[5][48];	/* the address of the last of each */
 	uint64_t next_conn_id;
 	struct server_stats stats;
 	int exit_status;
@@ -99,6 +109,8 @@ enum log_level server_log_level(enum config_log_level l);
 void server_free(struct server *srv);
 /* Called by a closing connection so the server can resume accepting or finish a shutdown. */
 void server_conn_closed(struct server *srv);
+/* Called when a connection leaves its handshake: at max_connections, accepting may have to stop. */
+void server_handshake_ended(struct server *srv);
 /* Checks that the TLS files of cfg build a working context (kmipd -t). Returns 0, or -1 and a cause. */
 int server_check_tls(const struct kmipd_config *cfg, char **cause) __attribute__((warn_unused_result));
 

@@ -67,7 +67,8 @@ for n in "$@"; do
 			"$n" "$hard"
 		continue
 	fi
-	start_kmipd "store-$n" keygen.pool_size=0 server.max_connections=200000 server.idle_timeout=0 || exit 1
+	start_kmipd "store-$n" keygen.pool_size=0 server.max_connections=200000 server.idle_timeout=0 \
+		server.max_handshakes=1024 || exit 1
 	out="$dir/scale.$n"
 	idle_args=""
 	[ "$n" -gt 0 ] && idle_args="--idle $n --parallel 128"

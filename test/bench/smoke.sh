@@ -69,6 +69,7 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 	-o store.master_key_file="$dir/master.key" \
 	-o tls.cert_file="$dir/certs/server.crt" -o tls.key_file="$dir/certs/server.key" \
 	-o tls.clients_ca_cert_file="$dir/certs/ca.crt" -o keygen.pool_size=4 -o log.level=warn \
+	-o server.max_connections_per_source=0 -o server.handshake_rate_per_source=0 \
 	2>"$dir/kmipd.log" &
 pid=$!
 ready=0

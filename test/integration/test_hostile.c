@@ -1119,9 +1119,11 @@ test_cut_short(void **state)
 }
 
 /*
- * 11. A connection flood past max_connections: 300 TCP connections against max_connections=100. The
- * server takes 100, leaves the rest in the listen queue, keeps serving the client it already has, and
- * accepts again once the flood goes away.
+ * 11. A connection flood past max_connections: 300 TCP connections that never start TLS, against
+ * max_connections=100 (max_handshakes and the per-source limits out of the way: the flood comes from
+ * 127.0.0.1 like the client already served). The server never holds more than 100: each new connection
+ * takes the place of the oldest handshaking one rather than waiting behind it, the authenticated client
+ * keeps being served, and new clients are served once the flood goes away.
  */
 static void
 test_connection_flood(void **state)
@@ -1130,22 +1132,22 @@ test_connection_flood(void **state)
 	int fds[300];
 	size_t i, n = 0;
 
-	start(h, (const char *const[]){ "server.max_connections=100", "server.handshake_timeout=30", NULL });
+	start(h, (const char *const[]){ "server.max_connections=100", "server.handshake_timeout=30",
+	    "server.max_handshakes=1000", "server.max_connections_per_source=0", "server.handshake_rate_per_source=0",
+	    NULL });
 	for (i = 0; i < 300; i++) {
 		if ((fds[n] = h_tcp_connect(&h->s)) >= 0)
 			n++;
 	}
 	print_message("%zu of 300 connections made\n", n);
 	assert_true(n >= 150);
-	assert_true(h_log_wait(&h->s, "max_connections (100) reached", 3000));
+	assert_true(h_log_wait(&h->s, "to make room", 3000));
 	h_discover_ok(h->other);
 	assert_true(h_count_fds(&h->s) < 200);
 	h_discover_ok(h->other);
 	for (i = 0; i < n; i++)
 		close(fds[i]);
-	/* The ones in the queue are accepted, fail their handshake at once, and the server is free again. */
 	others_served(h);
-	assert_true(h_log_wait(&h->s, "accepting connections again", 3000));
 	others_served(h);
 }
 
@@ -1190,7 +1192,8 @@ test_reconnect_storm(void **state)
 		snprintf(opts, sizeof(opts), "%s:quarantine_size_mb=0", asan);
 		setenv("ASAN_OPTIONS", opts, 1);
 	}
-	start(h, NULL);
+	/* One address reconnecting as fast as it can is what handshake_rate_per_source stops: not tested here. */
+	start(h, (const char *const[]){ "server.handshake_rate_per_source=0", NULL });
 	if (saved != NULL) {
 		setenv("ASAN_OPTIONS", saved, 1);
 		free(saved);

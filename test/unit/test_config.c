@@ -195,7 +195,12 @@ test_defaults(void **state)
 	assert_int_equal(c->server.max_connections, 10000);
 	assert_int_equal(c->server.max_message_size, 1024 * 1024);
 	assert_int_equal(c->server.max_batch_items, 64);
-	assert_int_equal(c->server.handshake_timeout, 10);
+	assert_int_equal(c->server.max_handshakes, 64);
+	assert_int_equal(c->server.max_connections_per_source, 1000);
+	assert_int_equal(c->server.handshake_rate_per_source, 100);
+	assert_int_equal(c->server.handshake_burst_per_source, 200);
+	assert_int_equal(c->server.max_sources, 16384);
+	assert_int_equal(c->server.handshake_timeout, 5);
 	assert_int_equal(c->server.request_timeout, 30);
 	assert_int_equal(c->server.idle_timeout, 300);
 	assert_int_equal(c->server.shutdown_timeout, 10);
@@ -244,9 +249,14 @@ static const char every_key[] =
 	"  listen = [ \"127.0.0.1\", \"::1\" ];\n"
 	"  port = 15696;\n"
 	"  max_connections = 500;\n"
+	"  max_handshakes = 16;\n"
+	"  max_connections_per_source = 0;\n"
+	"  handshake_rate_per_source = 0;\n"
+	"  handshake_burst_per_source = 5;\n"
+	"  max_sources = 1024;\n"
 	"  max_message_size = \"2M\";\n"
 	"  max_batch_items = 8;\n"
-	"  handshake_timeout = 5;\n"
+	"  handshake_timeout = 7;\n"
 	"  request_timeout = 6;\n"
 	"  idle_timeout = 0;\n"
 	"  shutdown_timeout = 3;\n"
@@ -304,9 +314,14 @@ check_every_key(const struct kmipd_config *c)
 	assert_string_equal(c->server.listen.items[1], "::1");
 	assert_int_equal(c->server.port, 15696);
 	assert_int_equal(c->server.max_connections, 500);
+	assert_int_equal(c->server.max_handshakes, 16);
+	assert_int_equal(c->server.max_connections_per_source, 0);
+	assert_int_equal(c->server.handshake_rate_per_source, 0);
+	assert_int_equal(c->server.handshake_burst_per_source, 5);
+	assert_int_equal(c->server.max_sources, 1024);
 	assert_int_equal(c->server.max_message_size, 2 * 1024 * 1024);
 	assert_int_equal(c->server.max_batch_items, 8);
-	assert_int_equal(c->server.handshake_timeout, 5);
+	assert_int_equal(c->server.handshake_timeout, 7);
 	assert_int_equal(c->server.request_timeout, 6);
 	assert_int_equal(c->server.idle_timeout, 0);
 	assert_int_equal(c->server.shutdown_timeout, 3);
