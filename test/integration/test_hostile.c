@@ -24,10 +24,13 @@
 #include <unistd.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <sys/wait.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 
 #include <cmocka.h>
+#include <openssl/err.h>
 
 #include "proto/client.h"
 #include "proto/decode.h"
@@ -1569,6 +1572,211 @@ test_keygen_worker_killed(void **state)
 	others_served(h);
 }
 
+/* A TCP connection to the server from the loopback address src ("127.0.0.2": Linux routes 127/8 over lo). */
+static int
+tcp_from(struct hostile *h, const char *src)
+{
+	struct sockaddr_in me, to;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	memset(&me, 0, sizeof(me));
+	me.sin_family = AF_INET;
+	assert_int_equal(inet_pton(AF_INET, src, &me.sin_addr), 1);
+	memset(&to, 0, sizeof(to));
+	to.sin_family = AF_INET;
+	to.sin_port = htons(h->s.port);
+	to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(fd, (struct sockaddr *)&me, sizeof(me)) != 0 || connect(fd, (struct sockaddr *)&to, sizeof(to)) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * A mutual-TLS handshake with the server from src, within about ms: the SSL (on its socket) when it
+ * completes, NULL when the server refused or closed the connection (the per-source limits close it at
+ * accept, before any TLS), or did not finish in time.
+ */
+static SSL *
+tls_from(struct hostile *h, const char *src, int ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+	int fd = tcp_from(h, src);
+	SSL *ssl;
+
+	if (fd < 0)
+		return NULL;
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if ((ssl = SSL_new(h->ctx)) == NULL || SSL_set_fd(ssl, fd) != 1 || SSL_connect(ssl) != 1) {
+		SSL_free(ssl);
+		close(fd);
+		ERR_clear_error();
+		return NULL;
+	}
+	return ssl;
+}
+
+/* Closes a connection made by tls_from(). */
+static void
+tls_close(SSL *ssl)
+{
+	int fd;
+
+	if (ssl == NULL)
+		return;
+	fd = SSL_get_fd(ssl);
+	SSL_free(ssl);
+	close(fd);
+}
+
+/*
+ * A new honest client from 127.0.0.1 connects, handshakes and has a Discover Versions answered within the
+ * ceiling; fails the test otherwise. Returns the time it took, in ms.
+ */
+static int64_t
+honest_within(struct hostile *h, int ceiling_ms)
+{
+	struct kmip_client *cl = NULL;
+	int64_t t0 = util_now_ms(), took;
+	char *cause = NULL;
+
+	if (kmip_client_connect(h->ctx, "127.0.0.1", h->s.port, NULL, h_slow(ceiling_ms + 1000), &cl, &cause) != 0)
+		fail_msg("honest client: %s after %lld ms", cause != NULL ? cause : "?",
+		    (long long)(util_now_ms() - t0));
+	set_timeouts(cl, h_slow(ceiling_ms + 1000), h_slow(ceiling_ms + 1000));
+	h_discover_ok(cl);
+	took = util_now_ms() - t0;
+	kmip_client_close(cl);
+	print_message("honest client answered in %lld ms\n", (long long)took);
+	assert_true(took < h_slow(ceiling_ms));
+	return took;
+}
+
+/*
+ * 16. Sockets that never send a ClientHello: 150 of them from 127.0.0.2 against max_connections=100 (and
+ * the default max_handshakes, 64). A new honest client from 127.0.0.1 connects, handshakes and is answered
+ * within 2 s: the idle sockets of the address holding the most handshakes make room, they do not hold the
+ * server until the handshake deadline. The authenticated client connected before is served throughout.
+ */
+static void
+test_idle_handshakes(void **state)
+{
+	struct hostile *h = *state;
+	int fds[150];
+	size_t i, n = 0;
+
+	start(h, (const char *const[]){ "server.max_connections=100", NULL });
+	for (i = 0; i < 150; i++)
+		if ((fds[n] = tcp_from(h, "127.0.0.2")) >= 0)
+			n++;
+	print_message("%zu of 150 idle connections made from 127.0.0.2\n", n);
+	assert_true(n >= 120);
+	h_sleep_ms(300);	/* let the server take them all */
+	h_discover_ok(h->other);
+	honest_within(h, 2000);
+	honest_within(h, 2000);
+	h_discover_ok(h->other);
+	assert_true(h_log_wait(&h->s, "to make room", 2000));
+	assert_true(h_count_fds(&h->s) < 150);
+	for (i = 0; i < n; i++)
+		close(fds[i]);
+	others_served(h);
+}
+
+/*
+ * 17. server.max_connections_per_source=4: 127.0.0.2 completes four handshakes, its fifth connection is
+ * refused (and logged), a client from 127.0.0.1 is served meanwhile, and 127.0.0.2 is served again once it
+ * has closed one.
+ */
+static void
+test_connections_per_source(void **state)
+{
+	struct hostile *h = *state;
+	SSL *conns[4], *fifth = NULL;
+	int64_t end;
+	int i;
+
+	start(h, (const char *const[]){ "server.max_connections_per_source=4", NULL });
+	for (i = 0; i < 4; i++) {
+		conns[i] = tls_from(h, "127.0.0.2", h_slow(3000));
+		assert_non_null(conns[i]);
+	}
+	fifth = tls_from(h, "127.0.0.2", h_slow(3000));
+	assert_null(fifth);
+	assert_true(h_log_wait(&h->s, "server.max_connections_per_source (4)", 2000));
+	honest_within(h, 2000);
+	h_discover_ok(h->other);
+	tls_close(conns[0]);
+	/* The server sees the close soon: 127.0.0.2 gets its fourth slot back. */
+	end = util_now_ms() + h_slow(3000);
+	while (fifth == NULL && util_now_ms() < end) {
+		h_sleep_ms(50);
+		fifth = tls_from(h, "127.0.0.2", h_slow(3000));
+	}
+	assert_non_null(fifth);
+	tls_close(fifth);
+	for (i = 1; i < 4; i++)
+		tls_close(conns[i]);
+	others_served(h);
+}
+
+/*
+ * 18. A handshake flood: a child process opens full mutual-TLS connections from 127.0.0.2 as fast as it can
+ * for 3 s, with server.handshake_rate_per_source=20 and a burst of 20. At most 20 + 3 x 20 (with slack)
+ * complete, the rest are refused with a log line (a count per interval, not one line each), and an honest
+ * client from 127.0.0.1 is answered within 2 s while the flood runs.
+ */
+static void
+test_handshake_rate(void **state)
+{
+	struct hostile *h = *state;
+	unsigned counts[2] = { 0, 0 };	/* attempts, completed */
+	int p[2], status, lines;
+	pid_t pid;
+
+	start(h, (const char *const[]){ "server.handshake_rate_per_source=20", "server.handshake_burst_per_source=20",
+	    NULL });
+	assert_int_equal(pipe(p), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int64_t end = util_now_ms() + 3000;
+
+		close(p[0]);
+		while (util_now_ms() < end) {
+			SSL *ssl = tls_from(h, "127.0.0.2", 1000);
+
+			counts[0]++;
+			if (ssl != NULL) {
+				counts[1]++;
+				tls_close(ssl);
+			}
+		}
+		_exit(write(p[1], counts, sizeof(counts)) == (ssize_t)sizeof(counts) ? 0 : 1);
+	}
+	close(p[1]);
+	h_sleep_ms(1000);
+	honest_within(h, 2000);
+	h_discover_ok(h->other);
+	assert_int_equal(read(p[0], counts, sizeof(counts)), (ssize_t)sizeof(counts));
+	close(p[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	print_message("flood from 127.0.0.2: %u connections tried, %u handshakes completed\n", counts[0], counts[1]);
+	assert_true(counts[0] > 120);
+	assert_true(counts[1] >= 20);
+	assert_true(counts[1] <= 20 + 3 * 20 + 20);
+	assert_true(h_log_wait(&h->s, "over server.handshake_rate_per_source (20/s, burst 20)", 2000));
+	/* One line at once, then a count per interval: never a line per refusal. */
+	lines = h_log_count(&h->s, "handshake_rate_per_source");
+	print_message("%d log lines about the rate\n", lines);
+	assert_true(lines <= 3);
+	others_served(h);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1588,6 +1796,9 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_fd_exhaustion, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full_store, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keygen_worker_killed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_idle_handshakes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_connections_per_source, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_handshake_rate, setup, teardown),
 	};
 
 	util_test_start(argc, argv);
