@@ -105,6 +105,7 @@ enum server_refusal {
 	REFUSE_TABLE_FULL,	/* server.max_sources */
 	REFUSE_FULL,		/* server.max_connections, none of them handshaking */
 	REFUSE_EVICTED,		/* a handshaking connection closed to make room */
+	REFUSE_NO_MEMORY,	/* no memory to track the address */
 	REFUSE_NREASONS
 };
 _Static_assert(REFUSE_NREASONS == sizeof(((struct server *)0)->refusals) / sizeof(uint64_t), "refusals");
@@ -141,6 +142,9 @@ refusal_text(const struct server *srv, enum server_refusal r, char *buf, size_t 
 	case REFUSE_FULL:
 		snprintf(buf, size, "refused: server.max_connections (%u) open, none of them handshaking",
 		    cs->max_connections);
+		break;
+	case REFUSE_NO_MEMORY:
+		snprintf(buf, size, "refused: out of memory tracking client addresses");
 		break;
 	default:
 		snprintf(buf, size, "handshaking connection closed to make room: server.max_handshakes (%u) or "
@@ -233,9 +237,14 @@ accept_cb(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa, i
 		server_refused(srv, REFUSE_RATE, source_name(src));
 		close(fd);
 		return;
-	default:
+	case SOURCE_TABLE_FULL:
 		sources_addr_name(sa, addr, sizeof(addr));
 		server_refused(srv, REFUSE_TABLE_FULL, addr);
+		close(fd);
+		return;
+	default:
+		sources_addr_name(sa, addr, sizeof(addr));
+		server_refused(srv, REFUSE_NO_MEMORY, addr);
 		close(fd);
 		return;
 	}

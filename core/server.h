@@ -86,8 +86,8 @@ struct server {
 	 * that a flood makes one line per interval, not one per connection.
 	 */
 	struct event *refuse_timer;
-	uint64_t refusals[5];		/* by enum server_refusal (server.c) */
-	char refuse_last[5][48];	/* the address of the last of each */
+	uint64_t refusals[6];		/* by enum server_refusal (server.c) */
+	char refuse_last[6][48];	/* the address of the last of each */
 	uint64_t next_conn_id;
 	struct server_stats stats;
 	int exit_status;

@@ -270,7 +270,7 @@ sources_admit(struct sources *set, const struct sockaddr *sa, const struct confi
 		if (sources_make_room(set, cfg, now) != 0)
 			return SOURCE_TABLE_FULL;
 		if ((s = calloc(1, sizeof(*s))) == NULL)
-			return SOURCE_TABLE_FULL;
+			return SOURCE_NO_MEMORY;
 		s->set = set;
 		memcpy(s->addr, a, 16);
 		addr_format(a, s->name, sizeof(s->name));
@@ -288,8 +288,10 @@ sources_admit(struct sources *set, const struct sockaddr *sa, const struct confi
 		unsigned n = set->ncounts < 8 ? 16 : set->ncounts * 2;
 		struct count_list *bc;
 
-		if (n <= set->ncounts || (bc = realloc(set->by_count, n * sizeof(*bc))) == NULL)
-			return SOURCE_TABLE_FULL;
+		if (n <= set->ncounts || (bc = realloc(set->by_count, n * sizeof(*bc))) == NULL) {
+			*out = NULL;
+			return SOURCE_NO_MEMORY;
+		}
 		/* The lists point only at entries, never at their heads: moving the array is safe. */
 		memset(bc + set->ncounts, 0, (n - set->ncounts) * sizeof(*bc));
 		set->by_count = bc;

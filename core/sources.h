@@ -31,6 +31,7 @@ enum source_verdict {
 	SOURCE_TABLE_FULL,	/* max_sources addresses all hold connections */
 	SOURCE_TOO_MANY,	/* server.max_connections_per_source reached */
 	SOURCE_RATE,		/* server.handshake_rate_per_source: the bucket is empty */
+	SOURCE_NO_MEMORY,	/* no memory for the address's entry */
 };
 
 /* Makes an empty table of at most max_sources addresses. Returns 0, or -1 (out of memory). */
@@ -40,7 +41,8 @@ void sources_free(struct sources *set);
 /*
  * Finds or makes the entry of sa's address and checks the per-source limits of cfg for one more connection
  * at now_ms (a monotonic clock), taking a token from its bucket. SOURCE_OK: *out is the entry, to pass to
- * sources_attach(). Else the connection is to be refused; *out is the entry (NULL for SOURCE_TABLE_FULL).
+ * sources_attach(). Else the connection is to be refused; *out is the entry (NULL for SOURCE_TABLE_FULL and
+ * SOURCE_NO_MEMORY).
  */
 enum source_verdict sources_admit(struct sources *set, const struct sockaddr *sa,
     const struct config_server *cfg, int64_t now_ms, struct source **out);
