@@ -137,6 +137,7 @@ hash_pop(struct store *s, struct store_staged *e)
 static void
 staged_free(struct store_staged *e)
 {
+	store_usage_effect_free(e);
 	if (e->rec != NULL) {
 		explicit_bzero(e->rec, e->rec_len);
 		free(e->rec);
@@ -175,8 +176,10 @@ cs_drop(struct store *s, struct store_cs *cs)
 {
 	struct store_staged *e;
 
-	for (e = cs->last; e != NULL; e = e->prev)
+	for (e = cs->last; e != NULL; e = e->prev) {
 		hash_pop(s, e);
+		store_usage_group_add(s, e, -1);
+	}
 	s->group_bytes -= s->group_bytes >= cs->bytes ? cs->bytes : s->group_bytes;
 	cs_free(cs);
 }
@@ -198,6 +201,7 @@ store_group_free(struct store *s)
 	s->nstaged = 0;
 	s->group_bytes = 0;
 	s->batch = false;
+	store_usage_group_free(s);
 }
 
 /* Notes the store's current owner as a reader of e's change set (once in a row). */
@@ -458,10 +462,11 @@ stage(struct store_txn *t, struct store_staged *e, size_t bytes)
 		staged_free(e);
 		return t->failed = STORE_E_FULL;
 	}
-	if (hash_push(s, e) != 0) {
+	if (store_usage_group_reserve(s, e) != STORE_OK || hash_push(s, e) != 0) {
 		staged_free(e);
 		return t->failed = STORE_E_NOMEM;
 	}
+	store_usage_group_add(s, e, 1);
 	e->cs = cs;
 	e->prev = cs->last;
 	if (cs->last != NULL)
@@ -473,6 +478,37 @@ stage(struct store_txn *t, struct store_staged *e, size_t bytes)
 	return STORE_OK;
 }
 
+/*
+ * The record a write replaces as t sees it (*have false when none): the staged write old (NULL when none
+ * is staged), else the durable record when found. r points into the record until t ends.
+ */
+static int
+replaced(struct store_txn *t, const struct store_staged *old, bool found, const char *uid, size_t uid_len,
+    struct store_rec *r, size_t *len, bool *have)
+{
+	MDB_val k = { uid_len, (void *)uid }, v;
+	int rc;
+
+	*have = false;
+	*len = 0;
+	if (old != NULL) {
+		if (old->deleted)
+			return STORE_OK;
+		if ((rc = store_rec_parse(old->rec, old->rec_len, r)) != STORE_OK)
+			return rc;
+		*len = old->rec_len;
+	} else if (found) {
+		if ((rc = store_db_get(t, DB_OBJ, &k, &v)) != STORE_OK ||
+		    (rc = store_rec_parse(v.mv_data, v.mv_size, r)) != STORE_OK)
+			return rc;
+		*len = v.mv_size;
+	} else {
+		return STORE_OK;
+	}
+	*have = true;
+	return STORE_OK;
+}
+
 /* Stages an insert or replace: see store.h. */
 int
 store_put(struct store_txn *t, const struct store_object *o)
@@ -480,9 +516,9 @@ store_put(struct store_txn *t, const struct store_object *o)
 	const struct store_staged *old;
 	struct store_ientry *ie = NULL;
 	struct store_staged *e;
-	struct store_rec r;
-	size_t uid_len, nie = 0;
-	bool found;
+	struct store_rec r, orec;
+	size_t uid_len, nie = 0, olen;
+	bool found, have;
 	uint64_t seq;
 	int rc;
 
@@ -521,6 +557,12 @@ store_put(struct store_txn *t, const struct store_object *o)
 		return rc;
 	}
 	free(ie);
+	/* What it changes in its owner's usage, counted in the group while it is staged. */
+	if ((rc = replaced(t, old, found, o->uid, uid_len, &orec, &olen, &have)) != STORE_OK ||
+	    (rc = store_usage_effect(e, have ? &orec : NULL, olen, &r, e->rec_len)) != STORE_OK) {
+		staged_free(e);
+		return t->failed = rc;
+	}
 	/* The record, an index entry per key, and a page the change copies. */
 	return stage(t, e, e->rec_len + nie * 64 + t->s->page_size);
 }
@@ -531,8 +573,9 @@ store_delete(struct store_txn *t, const char *uid)
 {
 	const struct store_staged *old;
 	struct store_staged *e;
-	size_t uid_len;
-	bool found;
+	struct store_rec orec;
+	size_t uid_len, olen;
+	bool found, have;
 	uint64_t seq;
 	int rc;
 
@@ -553,6 +596,11 @@ store_delete(struct store_txn *t, const char *uid)
 	e->seq = seq;
 	e->uid_len = uid_len;
 	memcpy(e->uid, uid, uid_len);
+	if ((rc = replaced(t, old, found, uid, uid_len, &orec, &olen, &have)) != STORE_OK ||
+	    (rc = store_usage_effect(e, have ? &orec : NULL, olen, NULL, 0)) != STORE_OK) {
+		staged_free(e);
+		return t->failed = rc;
+	}
 	return stage(t, e, t->s->page_size);
 }
 
@@ -829,6 +877,27 @@ report(struct store_cs *cs, store_conflict_fn fn, void *arg)
 		fn(arg, r->owner, r->item, cs->conflict_uid);
 }
 
+/*
+ * Whether the usage counters count every record as of revision rev ("usage" == "rev"); a writer that
+ * does not keep them (an older kmipd) leaves them behind, noted as drift for the next open to count.
+ */
+static int
+usage_counted(struct store_txn *w, uint64_t rev, bool *counted)
+{
+	uint64_t urev;
+	int rc;
+
+	*counted = false;
+	if (!w->s->usage_valid)
+		return STORE_OK;
+	if ((rc = store_meta_get(w, "usage", &urev)) != STORE_OK)
+		return rc;
+	*counted = urev == rev;
+	if (!*counted)
+		w->s->usage_drift = true;
+	return STORE_OK;
+}
+
 /* One attempt at writing the whole group in one LMDB transaction; a store error (STORE_E_FULL: grow). */
 static int
 apply_once(struct store *s)
@@ -837,6 +906,7 @@ apply_once(struct store *s)
 	struct store_cs *cs, *last;
 	uint64_t rev;
 	MDB_txn *txn;
+	bool counted;
 	int rc;
 
 	for (cs = s->cs_first; cs != NULL; cs = cs->next) {
@@ -850,7 +920,8 @@ apply_once(struct store *s)
 	w.txn = txn;
 	w.write = true;
 	w.applying = true;
-	if ((rc = store_meta_get(&w, "rev", &rev)) != STORE_OK)
+	if ((rc = store_meta_get(&w, "rev", &rev)) != STORE_OK ||
+	    (rc = usage_counted(&w, rev, &counted)) != STORE_OK)
 		goto fail;
 	for (cs = s->cs_first; cs != NULL; cs = last->next) {
 		for (last = cs; cs->unit != 0 && last->next != NULL && last->next->unit == cs->unit; last = last->next)
@@ -859,6 +930,9 @@ apply_once(struct store *s)
 			goto fail;
 	}
 	if ((rc = store_meta_put(&w, "rev", rev)) != STORE_OK)
+		goto fail;
+	/* The usage counters count this commit too, unless they were behind already: then the next open counts. */
+	if (counted && !s->usage_drift && (rc = store_meta_put(&w, "usage", rev)) != STORE_OK)
 		goto fail;
 	if ((rc = mdb_txn_commit(txn)) != 0)	/* frees txn either way */
 		return store_fail(s, rc, "group commit");

@@ -30,6 +30,7 @@ static const char *const db_names[DB_COUNT] = {
 	[DB_OBJ] = "objects",
 	[DB_SEQ] = "created",
 	[DB_META] = "meta",
+	[DB_USAGE] = "usage",
 	[DB_IDX_NAME] = "idx_name",
 	[DB_IDX_OWNER] = "idx_owner",
 	[DB_IDX_TYPE] = "idx_type",
@@ -412,7 +413,12 @@ open_dbs(struct store *s, char **cause)
 	}
 	for (i = 0; i < DB_COUNT; i++) {
 		flags = (s->read_only ? 0 : MDB_CREATE) | (i >= DB_IDX_FIRST ? MDB_DUPSORT : 0);
-		if ((rc = mdb_dbi_open(txn, db_names[i], flags, &s->dbi[i])) != 0) {
+		rc = mdb_dbi_open(txn, db_names[i], flags, &s->dbi[i]);
+		if (rc == MDB_NOTFOUND && i == DB_USAGE && s->read_only) {
+			s->no_usage_db = true;	/* never opened writable since the table came: no counters */
+			continue;
+		}
+		if (rc != 0) {
 			store_set_cause(cause, "%s: cannot open database %s: %s", s->path, db_names[i],
 			    mdb_strerror(rc));
 			goto fail;
@@ -452,6 +458,7 @@ store_open(const struct store_options *o, struct store **out, char **cause)
 	size_t want;
 	unsigned flags;
 	bool existing;
+	uint64_t counted;
 	int dead, rc, err = STORE_E_IO;
 
 	*out = NULL;
@@ -536,6 +543,10 @@ store_open(const struct store_options *o, struct store **out, char **cause)
 	if (open_dbs(s, cause) != 0)
 		goto fail;
 	if ((rc = store_keys_open(s, o, cause)) != STORE_OK) {
+		err = rc;
+		goto fail;
+	}
+	if ((rc = store_usage_open(s, &counted, cause)) != STORE_OK) {
 		err = rc;
 		goto fail;
 	}
@@ -766,8 +777,10 @@ apply_put(struct store_txn *w, struct store_staged *e, uint64_t rev)
 		if ((rc = store_db_put(w, DB_SEQ, &k, &v, 0)) != STORE_OK)
 			goto fail;
 	}
-	rc = apply_ientries(w, false, newi, newn, old != NULL ? oldi : NULL, old != NULL ? oldn : 0, seq,
-	    e->uid, e->uid_len);
+	if ((rc = apply_ientries(w, false, newi, newn, old != NULL ? oldi : NULL, old != NULL ? oldn : 0, seq,
+	    e->uid, e->uid_len)) != STORE_OK)
+		goto fail;
+	rc = store_usage_change(w, old != NULL ? &orec : NULL, oldlen, &nrec, e->rec_len);
 fail:
 	free(oldi);
 	free(newi);
@@ -799,7 +812,9 @@ apply_delete(struct store_txn *w, const struct store_staged *e)
 		goto fail;
 	k.mv_data = (void *)e->uid;
 	k.mv_size = e->uid_len;
-	rc = store_db_del(w, DB_OBJ, &k, NULL);
+	if ((rc = store_db_del(w, DB_OBJ, &k, NULL)) != STORE_OK)
+		goto fail;
+	rc = store_usage_change(w, &r, len, NULL, 0);
 fail:
 	free(ie);
 	wipe_free(old, len);

@@ -307,6 +307,43 @@ enum store_index {
 int store_index_uids(struct store_txn *t, enum store_index idx, const char *text, uint32_t value,
     char ***uids, size_t *n) STORE_WUR;
 
+/*
+ * Usage per owner, for quotas: the records an owner identity has in the store, their bytes (records as
+ * stored: attributes, sealed material, header) and how many of them are Destroyed or Destroyed
+ * Compromised (counted in the other two as well: they stay in the store until purged). Kept in the store
+ * by the group commit in the same LMDB transaction as the records, so they never drift, also when several
+ * processes write; a store written before the counters existed (or by an older kmipd since) is counted
+ * once from its records at the next writable open: one pass over the records in one write transaction
+ * (store_usage_rebuild does the same on demand). Reading one owner's usage costs O(1) in the store's size.
+ */
+struct store_usage {
+	uint64_t objects;
+	uint64_t bytes;
+	uint64_t destroyed;
+};
+
+struct store_usage_delta {
+	int64_t objects, bytes, destroyed;
+};
+
+/*
+ * An owner's usage as t sees it: the durable counters plus every write staged in the group, t's own
+ * included. STORE_E_INVALID when the store has no counters (a read-only open of a store never opened
+ * writable by this version).
+ */
+int store_usage_get(struct store_txn *t, const char *owner, struct store_usage *u) STORE_WUR;
+/* What t's own writes (its change set) change in an owner's usage; zeros for a read. */
+int store_txn_usage_delta(struct store_txn *t, const char *owner, struct store_usage_delta *d) STORE_WUR;
+/* Called for each owner (owner_len bytes, not NUL-terminated) with its usage; nonzero stops. */
+typedef int (*store_usage_fn)(void *arg, const char *owner, size_t owner_len, const struct store_usage *u);
+/* Lists every owner's durable usage (the group's pending writes aside). No transaction may be open. */
+int store_usage_each(struct store *s, store_usage_fn fn, void *arg) STORE_WUR;
+/*
+ * Counts every owner's usage again from the records, in one write transaction (*records counted), and
+ * replaces the counters with the result. Nothing may be pending; not for read-only stores.
+ */
+int store_usage_rebuild(struct store *s, uint64_t *records, char **cause) STORE_WUR;
+
 struct store_stats {
 	uint64_t objects;		/* records */
 	uint64_t map_size;		/* bytes mapped now */

@@ -13,7 +13,8 @@
 enum store_db {
 	DB_OBJ,			/* uid -> record */
 	DB_SEQ,			/* 8-byte big-endian creation sequence -> uid */
-	DB_META,		/* "format", "seq", "rev" counters ("uid": the identifier counter of old stores) */
+	DB_META,		/* "format", "seq", "rev", "usage" counters ("uid": the identifier counter of old stores) */
+	DB_USAGE,		/* owner key -> objects, bytes, destroyed (usage.c) */
 	DB_IDX_FIRST,
 	DB_IDX_NAME = DB_IDX_FIRST,
 	DB_IDX_OWNER,
@@ -85,6 +86,9 @@ struct store_aad {
 };
 
 struct store_keyring;
+struct store_udelta;
+
+#define STORE_UDELTA_BUCKETS	256
 
 /* Where the re-encryption of records stands (store_reseal). */
 struct store_reseal {
@@ -103,6 +107,13 @@ struct store_reseal {
  */
 struct store_cs;
 
+/* What one staged write changes in one owner's usage (usage.c). */
+struct store_ueffect {
+	char *owner;			/* malloc'd, NUL-terminated */
+	size_t len;
+	int64_t objects, bytes, destroyed;
+};
+
 /* One staged write of a change set. */
 struct store_staged {
 	struct store_staged *hnext;	/* next in its hash bucket (the bucket holds the newest of each uid) */
@@ -116,6 +127,8 @@ struct store_staged {
 	size_t rec_len;
 	uint64_t seq;			/* creation sequence (provisional until applied when create) */
 	uint64_t applied_rev;		/* revision written at the group commit; 0 until then, or if skipped */
+	struct store_ueffect effects[2];	/* on the record's owner, and on the replaced one's if it differs */
+	unsigned neffects;
 	size_t uid_len;
 	char uid[STORE_UID_MAX + 1];
 };
@@ -200,6 +213,11 @@ struct store {
 	struct store_keyring *keys;
 	const struct store_kek *master;	/* not owned: the caller keeps it while the store is open */
 	struct store_reseal reseal;
+	/* Usage per owner (usage.c). */
+	bool usage_valid;		/* the usage table counts the records */
+	bool usage_drift;		/* a counter would have gone below 0, or another writer did not count */
+	bool no_usage_db;		/* read-only open of a store that never had the table */
+	struct store_udelta *udelta[STORE_UDELTA_BUCKETS];	/* the group's staged effects per owner */
 	char err[256];
 };
 
@@ -283,6 +301,25 @@ int store_rec_ientries(const struct store_rec *r, size_t maxkey, struct store_ie
 void store_ientry_val(const struct store_ientry *e, MDB_val *v);
 int store_ientry_cmp(const void *a, const void *b);
 size_t store_text_key(const char *s, size_t len, size_t maxkey, const uint8_t **key);
+
+/* usage.c */
+/* Counts in the applying transaction w a record replaced by another (old NULL: created; nw NULL: deleted). */
+int store_usage_change(struct store_txn *w, const struct store_rec *old, size_t old_len, const struct store_rec *nw,
+    size_t new_len) STORE_WUR;
+/* Sets e's effects on usage from the record it replaces (NULL: none) and its own (NULL: a deletion). */
+int store_usage_effect(struct store_staged *e, const struct store_rec *old, size_t old_len,
+    const struct store_rec *nw, size_t new_len) STORE_WUR;
+void store_usage_effect_free(struct store_staged *e);
+/* Makes the group's table entries e's effects need, so that store_usage_group_add cannot fail. */
+int store_usage_group_reserve(struct store *s, const struct store_staged *e) STORE_WUR;
+/* Adds (sign 1) or takes back (sign -1) e's effects in the group's table. */
+void store_usage_group_add(struct store *s, const struct store_staged *e, int sign);
+void store_usage_group_free(struct store *s);
+/*
+ * At open: whether the usage table is current; when it is not and the store is writable, counts it again
+ * from the records (*counted records) in one write transaction.
+ */
+int store_usage_open(struct store *s, uint64_t *counted, char **cause) STORE_WUR;
 
 /* kek.c */
 int store_gcm(const uint8_t key[STORE_KEY_BYTES], bool enc, const uint8_t iv[STORE_IV_BYTES], const uint8_t *aad,

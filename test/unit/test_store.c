@@ -18,6 +18,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <lmdb.h>
+
 #include "proto/names.h"
 #include "proto/ttlv.h"
 #include "store/store.h"
@@ -2123,6 +2125,270 @@ test_ttlv_copy(void **state)
 	store_object_free(p);
 }
 
+/* Usage per owner. */
+
+/* An owner's usage as a fresh transaction sees it (staged writes included). */
+static struct store_usage
+usage_of(struct fx *f, const char *owner)
+{
+	struct store_usage u;
+	struct store_txn *t;
+
+	assert_int_equal(store_txn_begin(f->s, false, &t), STORE_OK);
+	assert_int_equal(store_usage_get(t, owner, &u), STORE_OK);
+	store_txn_abort(t);
+	return u;
+}
+
+struct usage_list {
+	size_t n;
+	char owner[8][64];
+	struct store_usage u[8];
+};
+
+static int
+note_usage(void *arg, const char *owner, size_t len, const struct store_usage *u)
+{
+	struct usage_list *l = arg;
+
+	if (l->n >= 8 || len >= sizeof(l->owner[0]))
+		return -1;
+	memcpy(l->owner[l->n], owner, len);
+	l->owner[l->n][len] = '\0';
+	l->u[l->n++] = *u;
+	return 0;
+}
+
+/* What the durable counters say equals what counting the records again gives. */
+static void
+assert_usage_recounts(struct fx *f)
+{
+	struct usage_list before = { 0 }, after = { 0 };
+	char *cause = NULL;
+	uint64_t n;
+
+	assert_int_equal(store_usage_each(f->s, note_usage, &before), STORE_OK);
+	assert_int_equal(store_usage_rebuild(f->s, &n, &cause), STORE_OK);
+	assert_int_equal(store_usage_each(f->s, note_usage, &after), STORE_OK);
+	assert_int_equal(before.n, after.n);
+	assert_memory_equal(before.owner, after.owner, sizeof(before.owner));
+	assert_memory_equal(before.u, after.u, sizeof(before.u));
+}
+
+/* Counted per owner as the records are written, replaced, destroyed and deleted, kept across a reopen. */
+static void
+test_usage_counts(void **state)
+{
+	struct fx *f = *state;
+	struct store_usage a, a2, b;
+	struct usage_list l = { 0 };
+	struct store_object *o;
+	struct store_txn *t;
+	char longowner[1200];
+
+	a = usage_of(f, "alice");
+	assert_int_equal(a.objects, 0);
+	assert_int_equal(a.bytes, 0);
+	put_simple(f->s, "1", "alice", OT_SYMMETRIC, ST_ACTIVE, "one");
+	put_simple(f->s, "2", "alice", OT_SYMMETRIC, ST_ACTIVE, "two");
+	put_simple(f->s, "3", "bob", OT_SYMMETRIC, ST_ACTIVE, "three");
+	a = usage_of(f, "alice");
+	b = usage_of(f, "bob");
+	assert_int_equal(a.objects, 2);
+	assert_int_equal(b.objects, 1);
+	assert_true(b.bytes > 0 && a.bytes > b.bytes);
+	assert_int_equal(a.destroyed, 0);
+	/* Staged, not yet durable: counted already. */
+	o = obj_new("4", "alice", OT_SYMMETRIC, ST_ACTIVE);
+	add_name(o, "a rather longer name than the others have");
+	assert_int_equal(store_txn_begin(f->s, true, &t), STORE_OK);
+	assert_int_equal(store_put(t, o), STORE_OK);
+	assert_int_equal(store_txn_commit(t), STORE_OK);
+	store_object_free(o);
+	a2 = usage_of(f, "alice");
+	assert_int_equal(a2.objects, 3);
+	assert_true(a2.bytes > a.bytes);
+	assert_int_equal(store_group_commit(f->s, NULL, NULL), STORE_OK);
+	assert_int_equal(usage_of(f, "alice").bytes, a2.bytes);
+	/* Destroyed: still counted, and counted apart. */
+	put_simple(f->s, "1", "alice", OT_SYMMETRIC, ST_DESTROYED, "one");
+	a = usage_of(f, "alice");
+	assert_int_equal(a.objects, 3);
+	assert_int_equal(a.destroyed, 1);
+	/* Deleted: gone from the counts. */
+	assert_int_equal(store_txn_begin(f->s, true, &t), STORE_OK);
+	assert_int_equal(store_delete(t, "1"), STORE_OK);
+	assert_int_equal(store_txn_commit(t), STORE_OK);
+	assert_int_equal(store_group_commit(f->s, NULL, NULL), STORE_OK);
+	a2 = usage_of(f, "alice");
+	assert_int_equal(a2.objects, 2);
+	assert_int_equal(a2.destroyed, 0);
+	assert_true(a2.bytes < a.bytes);
+	/* An owner longer than an LMDB key is counted under a hash and listed by name. */
+	memset(longowner, 'x', sizeof(longowner) - 1);
+	longowner[sizeof(longowner) - 1] = '\0';
+	put_simple(f->s, "5", longowner, OT_SYMMETRIC, ST_ACTIVE, NULL);
+	assert_int_equal(usage_of(f, longowner).objects, 1);
+	reopen(f);
+	a = usage_of(f, "alice");
+	assert_int_equal(a.objects, 2);
+	assert_int_equal(a.bytes, a2.bytes);
+	assert_int_equal(usage_of(f, "bob").objects, 1);
+	assert_int_equal(usage_of(f, "carol").objects, 0);
+	assert_int_equal(store_usage_each(f->s, note_usage, &l), -1);	/* the long owner does not fit the list */
+	/* Empty again: the owner's entry goes. */
+	assert_int_equal(store_txn_begin(f->s, true, &t), STORE_OK);
+	assert_int_equal(store_delete(t, "3"), STORE_OK);
+	assert_int_equal(store_delete(t, "5"), STORE_OK);
+	assert_int_equal(store_txn_commit(t), STORE_OK);
+	assert_int_equal(store_group_commit(f->s, NULL, NULL), STORE_OK);
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(store_usage_each(f->s, note_usage, &l), STORE_OK);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.owner[0], "alice");
+	assert_int_equal(l.u[0].objects, 2);
+	assert_usage_recounts(f);
+}
+
+/* An aborted transaction, a rollback and an undone batch leave the counters as they were. */
+static void
+test_usage_abort(void **state)
+{
+	struct fx *f = *state;
+	struct store_usage before, u;
+	struct store_usage_delta d;
+	struct store_object *o;
+	struct store_mark m;
+	struct store_txn *t;
+
+	put_simple(f->s, "1", "alice", OT_SYMMETRIC, ST_ACTIVE, "one");
+	before = usage_of(f, "alice");
+	/* Inside the transaction its own writes count; aborted, they do not. */
+	o = obj_new("2", "alice", OT_SYMMETRIC, ST_ACTIVE);
+	assert_int_equal(store_txn_begin(f->s, true, &t), STORE_OK);
+	assert_int_equal(store_put(t, o), STORE_OK);
+	assert_int_equal(store_delete(t, "1"), STORE_OK);
+	assert_int_equal(store_txn_usage_delta(t, "alice", &d), STORE_OK);
+	assert_int_equal(d.objects, 0);		/* one in, one out */
+	assert_int_equal(store_usage_get(t, "alice", &u), STORE_OK);
+	assert_int_equal(u.objects, before.objects);
+	store_txn_abort(t);
+	u = usage_of(f, "alice");
+	assert_int_equal(u.objects, before.objects);
+	assert_int_equal(u.bytes, before.bytes);
+	/* Committed into the group, then rolled back. */
+	store_mark(f->s, &m);
+	assert_int_equal(store_txn_begin(f->s, true, &t), STORE_OK);
+	assert_int_equal(store_put(t, o), STORE_OK);
+	assert_int_equal(store_txn_usage_delta(t, "alice", &d), STORE_OK);
+	assert_int_equal(d.objects, 1);
+	assert_true(d.bytes > 0);
+	assert_int_equal(store_txn_commit(t), STORE_OK);
+	assert_int_equal(usage_of(f, "alice").objects, before.objects + 1);
+	assert_int_equal(store_rollback(f->s, &m), STORE_OK);
+	assert_int_equal(usage_of(f, "alice").objects, before.objects);
+	assert_int_equal(usage_of(f, "alice").bytes, before.bytes);
+	/* An Undo batch dropped. */
+	assert_int_equal(store_batch_begin(f->s), STORE_OK);
+	assert_int_equal(store_txn_begin(f->s, true, &t), STORE_OK);
+	assert_int_equal(store_put(t, o), STORE_OK);
+	assert_int_equal(store_txn_commit(t), STORE_OK);
+	assert_int_equal(store_batch_end(f->s, false), STORE_OK);
+	assert_int_equal(usage_of(f, "alice").objects, before.objects);
+	store_object_free(o);
+	assert_int_equal(store_group_commit(f->s, NULL, NULL), STORE_OK);
+	reopen(f);
+	u = usage_of(f, "alice");
+	assert_int_equal(u.objects, before.objects);
+	assert_int_equal(u.bytes, before.bytes);
+	assert_usage_recounts(f);
+}
+
+/* Renames uid to the name given as arg (another process's write). */
+static int
+rename_to(struct store_object **obj, void *arg)
+{
+	if (*obj == NULL)
+		return -1;
+	(void)ttlv_remove((*obj)->attrs, KMIP_TAG_NAME, -1);
+	add_name(*obj, arg);
+	return 0;
+}
+
+/* A change set skipped at the group commit (another process wrote its object) is not counted. */
+static void
+test_usage_skipped_change_set(void **state)
+{
+	struct fx *f = *state;
+	struct store_object *o;
+	struct store_txn *t;
+
+	put_simple(f->s, "1", "alice", OT_SYMMETRIC, ST_ACTIVE, "one");
+	/* A replace that grows "1", and a new object built in the same change set. */
+	assert_int_equal(store_txn_begin(f->s, true, &t), STORE_OK);
+	assert_int_equal(store_get(t, "1", &o), STORE_OK);
+	add_name(o, "a much longer name that grows the record by a good number of bytes");
+	assert_int_equal(store_put(t, o), STORE_OK);
+	store_object_free(o);
+	o = obj_new("2", "alice", OT_SYMMETRIC, ST_ACTIVE);
+	assert_int_equal(store_put(t, o), STORE_OK);
+	store_object_free(o);
+	assert_int_equal(store_txn_commit(t), STORE_OK);
+	assert_int_equal(util_store_write_elsewhere(&f->o, "1", rename_to, "theirs-and-quite-long-too"), 0);
+	assert_int_equal(store_group_commit(f->s, NULL, NULL), STORE_OK);
+	assert_int_equal(usage_of(f, "alice").objects, 1);	/* "2" was not kept */
+	assert_usage_recounts(f);
+}
+
+/* A store without counters (written before them) is counted at its next writable open. */
+static void
+test_usage_counted_at_open(void **state)
+{
+	struct fx *f = *state;
+	struct store_usage u;
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi meta, usage;
+	MDB_val k = { 5, (void *)"usage" };
+
+	put_simple(f->s, "1", "alice", OT_SYMMETRIC, ST_ACTIVE, "one");
+	put_simple(f->s, "2", "alice", OT_SYMMETRIC, ST_DESTROYED, "two");
+	put_simple(f->s, "3", "bob", OT_SYMMETRIC, ST_ACTIVE, "three");
+	u = usage_of(f, "alice");
+	store_close(f->s);
+	f->s = NULL;
+	/* What an older kmipd's store looks like: no usage table, no marker. */
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 16), 0);
+	assert_int_equal(mdb_env_open(env, f->path, 0, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+	assert_int_equal(mdb_dbi_open(txn, "usage", 0, &usage), 0);
+	assert_int_equal(mdb_del(txn, meta, &k, NULL), 0);
+	assert_int_equal(mdb_drop(txn, usage, 1), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+	/* Read-only, nothing is written: no counters to read. */
+	f->o.read_only = true;
+	assert_int_equal(open_store(f), STORE_OK);
+	{
+		struct store_txn *t;
+
+		assert_int_equal(store_txn_begin(f->s, false, &t), STORE_OK);
+		assert_int_equal(store_usage_get(t, "alice", &u), STORE_E_INVALID);
+		store_txn_abort(t);
+	}
+	store_close(f->s);
+	f->s = NULL;
+	f->o.read_only = false;
+	assert_int_equal(open_store(f), STORE_OK);
+	u = usage_of(f, "alice");
+	assert_int_equal(u.objects, 2);
+	assert_int_equal(u.destroyed, 1);
+	assert_int_equal(usage_of(f, "bob").objects, 1);
+	assert_usage_recounts(f);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -2162,6 +2428,10 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_relaxed_sync, setup, teardown),
 		cmocka_unit_test(test_open_errors),
 		cmocka_unit_test(test_ttlv_copy),
+		cmocka_unit_test_setup_teardown(test_usage_counts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_usage_abort, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_usage_skipped_change_set, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_usage_counted_at_open, setup, teardown),
 	};
 
 	util_test_start(argc, argv);
