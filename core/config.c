@@ -98,6 +98,7 @@ static const struct choice facilities[] = {
 static int check_address(const char *, char **);
 static int check_credential(const char *, char **);
 static int check_share(const char *, char **);
+static int check_quota(const char *, char **);
 
 /*
  * Every key, grouped by group in the order config_dump writes them. Numeric maxima stay below 2^31 for
@@ -247,6 +248,15 @@ static const struct key keys[] = {
 	{ .name = "access.shares", .type = T_LIST, .flags = K_RELOAD, .offset = OFF_LIST(access.shares),
 	  .min = 0, .max = 1024, .check = check_share,
 	  .help = "objects shared read-only, as \"owner:group:identity\" (group * = all of owner's objects)" },
+	{ .name = "access.max_objects_per_identity", .type = T_UINT, .flags = K_RELOAD,
+	  .offset = OFF_UINT(access.max_objects_per_identity), .def = 0, .min = 0, .max = 2000000000,
+	  .help = "objects one identity may own (destroyed ones until purged); 0 = no limit" },
+	{ .name = "access.max_bytes_per_identity", .type = T_SIZE, .flags = K_RELOAD,
+	  .offset = OFF_SIZE(access.max_bytes_per_identity), .def = 0, .min = 0, .max = 64 * TIB,
+	  .help = "record bytes one identity may own; unset = a quarter of store.max_map_size; 0 = no limit" },
+	{ .name = "access.quotas", .type = T_LIST, .flags = K_RELOAD, .offset = OFF_LIST(access.quotas),
+	  .min = 0, .max = 1024, .check = check_quota,
+	  .help = "per-identity quotas instead of the two above, as \"identity:objects:bytes\" (0 = no limit)" },
 
 	{ .name = "log.level", .type = T_ENUM, .flags = K_RELOAD, .offset = OFF_ENUM(log.level),
 	  .def = CONFIG_LOG_INFO, .choices = log_levels, .help = "least severe messages logged" },
@@ -496,6 +506,54 @@ check_share(const char *s, char **reason)
 		*reason = fmt("\"%s\" is not \"owner:group:identity\" (group * for all of owner's objects)", s);
 		return -1;
 	}
+	return 0;
+}
+
+/* Parses one access.quotas entry; see config.h. */
+int
+config_parse_quota(const char *entry, char **identity, uint64_t *objects, uint64_t *bytes, char **reason)
+{
+	const char *b = strrchr(entry, ':'), *a = b != NULL ? memrchr(entry, ':', (size_t)(b - entry)) : NULL;
+	unsigned long long n;
+	char *end, *num = NULL;
+
+	*identity = NULL;
+	*reason = NULL;
+	if (a == NULL || a == entry || b == a + 1 || b[1] == '\0') {
+		*reason = fmt("\"%s\" is not \"identity:objects:bytes\" (0 = no limit)", entry);
+		return -1;
+	}
+	if ((num = strndup(a + 1, (size_t)(b - a - 1))) == NULL)
+		return -1;
+	errno = 0;
+	n = strtoull(num, &end, 10);
+	if (!isdigit((unsigned char)num[0]) || *end != '\0' || errno == ERANGE || n > 2000000000ULL) {
+		*reason = fmt("\"%s\": objects \"%s\" is not a number up to 2000000000", entry, num);
+		free(num);
+		return -1;
+	}
+	free(num);
+	*objects = n;
+	if (parse_size(b + 1, bytes, reason) != 0)
+		return -1;
+	if ((*identity = strndup(entry, (size_t)(a - entry))) == NULL)
+		return -1;
+	return 0;
+}
+
+/* "identity:objects:bytes": see config_parse_quota. */
+static int
+check_quota(const char *s, char **reason)
+{
+	uint64_t o, b;
+	char *id = NULL;
+
+	if (config_parse_quota(s, &id, &o, &b, reason) != 0) {
+		if (*reason == NULL)
+			*reason = fmt("out of memory");
+		return -1;
+	}
+	free(id);
 	return 0;
 }
 
@@ -1270,6 +1328,7 @@ config_defaults(void)
 			return NULL;
 		}
 	}
+	cfg->access.max_bytes_per_identity = cfg->store.max_map_size / 4;	/* see config_load */
 	return cfg;
 }
 
@@ -1301,6 +1360,10 @@ config_load(const char *path, char *const *overrides, size_t noverrides, struct 
 		}
 		ld.origin[k - keys] = (struct origin){ NULL, 0, overrides[i] };
 	}
+	/* Unset, an identity's bytes are a quarter of the store: no one tenant can fill it for the others. */
+	if (ld.origin[find_key("access.max_bytes_per_identity") - keys].file == NULL &&
+	    ld.origin[find_key("access.max_bytes_per_identity") - keys].override == NULL)
+		cfg->access.max_bytes_per_identity = cfg->store.max_map_size / 4;
 	if (validate(cfg, &ld, cause) == -1)
 		goto fail;
 	load_free(&ld, &lc);

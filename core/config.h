@@ -131,6 +131,9 @@ struct config_access {
 	struct config_list credentials;		/* (R) "username:pbkdf2-sha256$iterations$salt$hash" */
 	bool require_credential;		/* (R) refuse requests without a valid Credential */
 	struct config_list shares;		/* (R) "owner:group:identity" ("*" group: every object) */
+	unsigned int max_objects_per_identity;	/* (R) objects one identity may own; 0 = no limit */
+	uint64_t max_bytes_per_identity;	/* (R) record bytes; unset = store.max_map_size / 4; 0 = no limit */
+	struct config_list quotas;		/* (R) "identity:objects:bytes" overrides (0 = no limit) */
 };
 
 struct config_log {
@@ -185,6 +188,14 @@ int config_keep_restart_keys(struct kmipd_config *next, const struct kmipd_confi
 
 /* Writes cfg in libconfig syntax that config_load reads back; secrets appear as "(set)" in a comment. */
 void config_dump(FILE *fp, const struct kmipd_config *cfg);
+
+/*
+ * Parses one access.quotas entry "identity:objects:bytes" (the identity may hold ':'; the last two fields
+ * are numbers, bytes with an optional K, M, G or T suffix; 0 = no limit). 0 with *identity a malloc'd
+ * copy, or -1 with *reason (malloc'd, may be NULL when out of memory) and *identity NULL.
+ */
+int config_parse_quota(const char *entry, char **identity, uint64_t *objects, uint64_t *bytes, char **reason)
+    __attribute__((warn_unused_result));
 
 /* The key table, for tests and documentation checks: number of keys, and "group.key" of key i (NULL past
  * the end). */

@@ -6,6 +6,7 @@
  *   kmipctl backup | verify | restore    one-file backups of the store and their restore (kmipctl_backup.c)
  *   kmipctl hash-password USER       an access.credentials entry for the password read from stdin
  *   kmipctl master-key | recovery-key | data-key | keys | encrypt    the store's keys (kmipctl_keys.c)
+ *   kmipctl usage | purge            per-identity usage and quotas, removing destroyed objects (kmipctl_usage.c)
  */
 #include <ctype.h>
 #include <errno.h>
@@ -58,6 +59,12 @@ static const struct command commands[] = {
 	{ "verify", cmd_verify, "[-c CONFIG] [-o k=v] [--recovery FILE] FILE",
 	    "check that every record of the backup FILE opens with the master key (or the recovery key) and\n"
 	    "\t\tparses; counts by object type and state; exits 1 naming each record that fails" },
+	{ "usage", cmd_usage, "[-c CONFIG] [-o k=v] [--owner ID] [--rebuild]",
+	    "per identity: objects, destroyed ones among them, bytes stored, and the quotas that apply\n"
+	    "\t\t(access.*_per_identity, access.quotas; - = none); --rebuild counts them again from the records" },
+	{ "purge", cmd_purge, "[-c CONFIG] [-o k=v] [--older-than DAYS] [--owner ID] [--dry-run]",
+	    "remove Destroyed and Destroyed Compromised objects (their attributes) for good, freeing their\n"
+	    "\t\towners' quotas; only those destroyed DAYS ago or more, of identity ID; safe beside kmipd" },
 	{ "restore", cmd_restore, "[-c CONFIG] [-o k=v] [--recovery FILE] [--compare PATH] [--no-verify] FILE",
 	    "with kmipd stopped: verify the backup FILE, then make it the data of the empty store.path;\n"
 	    "\t\t--compare lists what comes back and what is lost against the store folder PATH moved aside" },

@@ -74,4 +74,8 @@ int cmd_backup(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
 
+/* kmipctl_usage.c */
+int cmd_usage(int argc, char **argv);
+int cmd_purge(int argc, char **argv);
+
 #endif

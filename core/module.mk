@@ -3,8 +3,9 @@
 include core/engine/module.mk
 
 KMIPD_SRCS := core/main.c core/log.c core/server.c core/conn.c core/sources.c core/config.c core/keygen.c core/masterkey.c
-KMIPCTL_SRCS := core/kmipctl.c core/kmipctl_keys.c core/kmipctl_backup.c core/config.c core/masterkey.c
-ALL_SRCS += $(KMIPD_SRCS) core/kmipctl.c core/kmipctl_keys.c core/kmipctl_backup.c
+KMIPCTL_SRCS := core/kmipctl.c core/kmipctl_keys.c core/kmipctl_backup.c core/kmipctl_usage.c core/config.c \
+	core/masterkey.c
+ALL_SRCS += $(KMIPD_SRCS) core/kmipctl.c core/kmipctl_keys.c core/kmipctl_backup.c core/kmipctl_usage.c
 
 $(BUILD)/kmipd: $(patsubst %.c,$(BUILD)/%.o,$(KMIPD_SRCS)) $(BUILD)/libengine.a $(BUILD)/libstore.a \
 		$(BUILD)/libtls.a $(BUILD)/libproto.a

@@ -334,6 +334,12 @@ struct store_usage_delta {
 int store_usage_get(struct store_txn *t, const char *owner, struct store_usage *u) STORE_WUR;
 /* What t's own writes (its change set) change in an owner's usage; zeros for a read. */
 int store_txn_usage_delta(struct store_txn *t, const char *owner, struct store_usage_delta *d) STORE_WUR;
+/*
+ * Calls fn once for each owner whose usage t's writes change (owner NUL-terminated, valid during the call),
+ * with the change; the first nonzero return of fn stops and is returned. O(writes^2) of t, a few.
+ */
+typedef int (*store_delta_fn)(void *arg, const char *owner, const struct store_usage_delta *d);
+int store_txn_usage_each(struct store_txn *t, store_delta_fn fn, void *arg) STORE_WUR;
 /* Called for each owner (owner_len bytes, not NUL-terminated) with its usage; nonzero stops. */
 typedef int (*store_usage_fn)(void *arg, const char *owner, size_t owner_len, const struct store_usage *u);
 /* Lists every owner's durable usage (the group's pending writes aside). No transaction may be open. */

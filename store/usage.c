@@ -373,6 +373,50 @@ store_txn_usage_delta(struct store_txn *t, const char *owner, struct store_usage
 	return STORE_OK;
 }
 
+/* True when an effect before (e, i) in t's change set names the same owner. */
+static bool
+seen_before(const struct store_cs *cs, const struct store_staged *e, unsigned i)
+{
+	const struct store_ueffect *ef = &e->effects[i];
+	const struct store_staged *p;
+	unsigned j;
+
+	for (p = cs->first; p != NULL; p = p->next) {
+		for (j = 0; j < p->neffects && (p != e || j < i); j++)
+			if (p->effects[j].len == ef->len && memcmp(p->effects[j].owner, ef->owner, ef->len) == 0)
+				return true;
+		if (p == e)
+			break;
+	}
+	return false;
+}
+
+/* Calls fn once for each owner t's writes change; see store.h. */
+int
+store_txn_usage_each(struct store_txn *t, store_delta_fn fn, void *arg)
+{
+	const struct store_staged *e;
+	struct store_usage_delta d;
+	unsigned i;
+	int rc;
+
+	if (t == NULL || fn == NULL)
+		return STORE_E_INVALID;
+	if (t->cs == NULL)
+		return STORE_OK;
+	for (e = t->cs->first; e != NULL; e = e->next) {
+		for (i = 0; i < e->neffects; i++) {
+			if (seen_before(t->cs, e, i))
+				continue;
+			if ((rc = store_txn_usage_delta(t, e->effects[i].owner, &d)) != STORE_OK)
+				return rc;
+			if ((rc = fn(arg, e->effects[i].owner, &d)) != 0)
+				return rc;
+		}
+	}
+	return STORE_OK;
+}
+
 /* Calls fn for every owner's durable usage, in key order; see store.h. */
 int
 store_usage_each(struct store *s, store_usage_fn fn, void *arg)

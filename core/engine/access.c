@@ -37,8 +37,17 @@ struct credential {
 	uint8_t hash[HASH_BYTES];
 };
 
+/* One "identity:objects:bytes" of access.quotas. */
+struct quota {
+	char *identity;
+	uint64_t objects, bytes;	/* 0: no limit */
+};
+
 struct access_policy {
 	char **admins;			/* sorted, for bsearch */
+	struct quota *quotas;		/* sorted by identity, for bsearch */
+	size_t nquotas;
+	uint64_t max_objects, max_bytes;	/* everyone else's; 0: no limit */
 	size_t nadmins;
 	struct share *shares;
 	size_t nshares;
@@ -55,6 +64,65 @@ static int
 cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Orders quotas by identity (the identity is the struct's first field, so a key pointer compares too). */
+static int
+cmp_quota(const void *a, const void *b)
+{
+	return strcmp(((const struct quota *)a)->identity, ((const struct quota *)b)->identity);
+}
+
+/* Reads access.quotas into p (sorted); -1 with *cause on a bad or repeated entry or ENOMEM. */
+static int
+parse_quotas(const struct config_access *a, struct access_policy *p, char **cause)
+{
+	char *reason = NULL;
+	size_t i;
+
+	p->max_objects = a->max_objects_per_identity;
+	p->max_bytes = a->max_bytes_per_identity;
+	if (a->quotas.count == 0)
+		return 0;
+	if ((p->quotas = calloc(a->quotas.count, sizeof(*p->quotas))) == NULL)
+		goto nomem;
+	for (i = 0; i < a->quotas.count; i++, p->nquotas++) {
+		struct quota *q = &p->quotas[i];
+
+		if (config_parse_quota(a->quotas.items[i], &q->identity, &q->objects, &q->bytes, &reason) != 0) {
+			if (reason == NULL)
+				goto nomem;
+			if (asprintf(cause, "access.quotas: %s", reason) < 0)
+				*cause = NULL;
+			free(reason);
+			return -1;
+		}
+	}
+	qsort(p->quotas, p->nquotas, sizeof(*p->quotas), cmp_quota);
+	for (i = 1; i < p->nquotas; i++) {
+		if (strcmp(p->quotas[i - 1].identity, p->quotas[i].identity) == 0) {
+			if (asprintf(cause, "access.quotas: %s is given twice", p->quotas[i].identity) < 0)
+				*cause = NULL;
+			return -1;
+		}
+	}
+	return 0;
+nomem:
+	if (asprintf(cause, "out of memory building the access policy") < 0)
+		*cause = NULL;
+	return -1;
+}
+
+/* The quotas of an identity; see access.h. */
+void
+access_quota(const struct access_policy *p, const char *identity, uint64_t *max_objects, uint64_t *max_bytes)
+{
+	const struct quota key = { (char *)identity, 0, 0 }, *q = NULL;
+
+	if (p->nquotas > 0 && identity != NULL)
+		q = bsearch(&key, p->quotas, p->nquotas, sizeof(*p->quotas), cmp_quota);
+	*max_objects = q != NULL ? q->objects : p->max_objects;
+	*max_bytes = q != NULL ? q->bytes : p->max_bytes;
 }
 
 /* Reads n bytes of hex; -1 when a character is not a hex digit. */
@@ -148,6 +216,8 @@ access_policy_new(const struct kmipd_config *cfg, struct access_policy **out, ch
 			goto fail;
 		}
 	}
+	if (parse_quotas(a, p, cause) != 0)
+		goto fail;
 	*out = p;
 	return 0;
 nomem:
@@ -179,6 +249,9 @@ access_policy_free(struct access_policy *p)
 		free(p->creds[i].entry);
 	}
 	free(p->creds);
+	for (i = 0; i < p->nquotas; i++)
+		free(p->quotas[i].identity);
+	free(p->quotas);
 	OPENSSL_cleanse(p, sizeof(*p));
 	free(p);
 }

@@ -35,6 +35,12 @@ void access_policy_free(struct access_policy *p);
 
 /* True when identity is an administrator. */
 bool access_is_admin(const struct access_policy *p, const char *identity);
+/*
+ * The quotas an identity's objects are held to (access.quotas, else access.max_objects_per_identity and
+ * access.max_bytes_per_identity): objects and record bytes, 0 for no limit. O(log n) in access.quotas.
+ */
+void access_quota(const struct access_policy *p, const char *identity, uint64_t *max_objects,
+    uint64_t *max_bytes);
 /* What the owner of an object decides before its attributes are read (access_by_owner). */
 enum access_verdict {
 	ACCESS_NO,		/* not this identity's: answer as for a missing object, decode nothing */

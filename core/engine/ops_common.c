@@ -1,6 +1,7 @@
 /*
  * What operation handlers share; see ops.h.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -115,10 +116,80 @@ ops_begin(struct op_ctx *ctx, bool write, struct store_txn **txn)
 	return rc == 0 ? 0 : ops_store_error(ctx, rc, "transaction");
 }
 
+/* What quota_one needs. */
+struct quota_check {
+	struct op_ctx *ctx;
+	struct store_txn *txn;
+	bool edit;			/* an attribute edit: growing bytes is checked without a new object */
+};
+
+/* True for the operations that edit attributes, which could grow one object without bound. */
+static bool
+edits_attributes(uint32_t op)
+{
+	return op == KMIP_OPERATION_ADD_ATTRIBUTE || op == KMIP_OPERATION_MODIFY_ATTRIBUTE ||
+	    op == KMIP_OPERATION_SET_ATTRIBUTE || op == KMIP_OPERATION_ADJUST_ATTRIBUTE;
+}
+
+/*
+ * Refuses a write that takes an owner past its quota (store_delta_fn): -1 with ctx->err set, or 0. Only
+ * writes that add an object (Create, Register, Create Key Pair, Re-key: whatever adds one) or grow one through
+ * its attributes are held to it: lifecycle changes (Activate, Revoke, Destroy) and Get's Fresh flag add a
+ * few bounded attributes and must keep working at the limit, Destroy above all.
+ */
+static int
+quota_one(void *arg, const char *owner, const struct store_usage_delta *d)
+{
+	const struct quota_check *qc = arg;
+	struct op_ctx *ctx = qc->ctx;
+	struct store_usage u;
+	uint64_t max_objects, max_bytes;
+	int rc;
+
+	if (d->objects <= 0 && (!qc->edit || d->bytes <= 0))
+		return 0;
+	access_quota(ctx->env->policy, owner, &max_objects, &max_bytes);
+	if (max_objects == 0 && max_bytes == 0)
+		return 0;
+	if ((rc = store_usage_get(qc->txn, owner, &u)) != 0) {
+		ops_store_error(ctx, rc, "usage");
+		return -1;
+	}
+	if (max_objects != 0 && d->objects > 0 && u.objects > max_objects) {
+		session_log(ctx->session, LOG_LEVEL_WARN, "quota: %s would own %" PRIu64 " objects, more than its "
+		    "%" PRIu64 ": refused", owner, u.objects, max_objects);
+		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_SERVER_LIMIT_EXCEEDED, "object quota exceeded: the "
+		    "owner may keep %" PRIu64 " objects (destroyed ones count until purged); destroy and have "
+		    "them purged, or ask for a larger quota", max_objects);
+		return -1;
+	}
+	if (max_bytes != 0 && d->bytes > 0 && u.bytes > max_bytes) {
+		session_log(ctx->session, LOG_LEVEL_WARN, "quota: %s would own %" PRIu64 " bytes, more than its "
+		    "%" PRIu64 ": refused", owner, u.bytes, max_bytes);
+		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_SERVER_LIMIT_EXCEEDED, "storage quota exceeded: the "
+		    "owner may keep %" PRIu64 " bytes of objects (destroyed ones count until purged); destroy and "
+		    "have them purged, or ask for a larger quota", max_bytes);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Commits the item's writes into the group, unless they take an owner past its quota (then aborts them).
+ * The usage is read from the store's counters plus the group's staged writes: O(1) in the objects stored.
+ */
 int
 ops_commit(struct op_ctx *ctx, struct store_txn **txn)
 {
-	int rc = store_txn_commit(*txn);
+	struct quota_check qc = { ctx, *txn, ctx->item != NULL && edits_attributes(ctx->item->operation) };
+	int rc;
+
+	if ((rc = store_txn_usage_each(*txn, quota_one, &qc)) != 0) {
+		store_txn_abort(*txn);
+		*txn = NULL;
+		return rc == -1 ? -1 : ops_store_error(ctx, rc, "usage");
+	}
+	rc = store_txn_commit(*txn);
 
 	*txn = NULL;
 	return rc == 0 ? 0 : ops_store_error(ctx, rc, "commit");

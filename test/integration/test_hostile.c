@@ -1428,7 +1428,9 @@ test_full_store(void **state)
 	int reason;
 	bool closed;
 
-	start(h, (const char *const[]){ "store.map_size=1M", "store.max_map_size=1M", NULL });
+	/* No bytes quota: a quarter of this map would refuse the writes before the store is full. */
+	start(h, (const char *const[]){ "store.map_size=1M", "store.max_map_size=1M", "access.max_bytes_per_identity=0",
+	    NULL });
 	cl = hostile_client(h);
 	n = fill_store(h, cl, uid, sizeof(uid), &reason, message, sizeof(message), &closed);
 	print_message("%u secrets registered; first refusal: reason %d \"%s\"\n", n, reason, message);
@@ -1775,6 +1777,207 @@ test_handshake_rate(void **state)
 	print_message("%d log lines about the rate\n", lines);
 	assert_true(lines <= 3);
 	others_served(h);
+/* Quotas per identity. */
+
+#define QUOTA_A		"access.quotas=kmip-client:4:0"
+
+/* A 2.1 Create of an AES-256 key (Attributes, not a Template-Attribute). */
+static void
+enc_create_aes_21(struct ttlv_enc *e)
+{
+	h_request_begin(e, 2, 1, 1);
+	h_item_begin(e, KMIP_OPERATION_CREATE);
+	ttlv_enc_enum(e, KMIP_TAG_OBJECT_TYPE, KMIP_OBJECT_TYPE_SYMMETRIC_KEY);
+	ttlv_enc_begin(e, KMIP_TAG_ATTRIBUTES);
+	ttlv_enc_enum(e, KMIP_TAG_CRYPTOGRAPHIC_ALGORITHM, KMIP_CRYPTOGRAPHIC_ALGORITHM_AES);
+	ttlv_enc_int(e, KMIP_TAG_CRYPTOGRAPHIC_LENGTH, 256);
+	ttlv_enc_int(e, KMIP_TAG_CRYPTOGRAPHIC_USAGE_MASK, KMIP_CRYPTOGRAPHIC_USAGE_MASK_ENCRYPT |
+	    KMIP_CRYPTOGRAPHIC_USAGE_MASK_DECRYPT);
+	ttlv_enc_end(e);
+	h_item_end(e);
+	h_request_end(e);
+}
+
+/* Sends req (freed here): Operation Failed with reason and a Result Message holding needle. */
+static void
+call_refused(struct kmip_client *cl, struct ttlv_enc *req, int reason, const char *needle)
+{
+	struct ttlv_arena *a;
+	struct ttlv *resp = call(cl, req, &a);
+	const struct ttlv *m = ttlv_find(h_batch_item(resp, 0), KMIP_TAG_RESULT_MESSAGE);
+
+	assert_int_equal(h_result_status(resp), KMIP_RESULT_STATUS_OPERATION_FAILED);
+	assert_int_equal(h_result_reason(resp), reason);
+	assert_non_null(m);
+	if (strstr((const char *)m->v.bytes.data, needle) == NULL)
+		fail_msg("Result Message \"%s\" does not say \"%s\"", (const char *)m->v.bytes.data, needle);
+	ttlv_arena_free(a);
+}
+
+/* A's Create is refused for its object quota, in 1.4 and in 2.1. */
+static void
+create_refused(struct kmip_client *cl)
+{
+	struct ttlv_enc e;
+
+	enc_create_aes(&e, 1, 4, NULL);
+	call_refused(cl, &e, KMIP_RESULT_REASON_PERMISSION_DENIED, "object quota exceeded");
+	enc_create_aes_21(&e);
+	call_refused(cl, &e, KMIP_RESULT_REASON_SERVER_LIMIT_EXCEEDED, "object quota exceeded");
+}
+
+/* Runs kmipctl on the server's store (its config and master key), failing unless it exits 0. */
+static void
+kmipctl_on(struct hostile *h, const char *cmd, const char *opt, char *out, size_t size)
+{
+	char extra[400];
+	const char *conf;
+
+	snprintf(extra, sizeof(extra), "master_key_file = \"%s\";", h_master_key(&h->s));
+	conf = h_write_config(&h->s, extra);
+	{
+		const char *argv[] = { cmd, "-c", conf, "-o", QUOTA_A, opt, NULL };
+
+		if (h_run_kmipctl(argv, out, size) != 0)
+			fail_msg("kmipctl %s: %s", cmd, out);
+	}
+}
+
+/* Get of uid on cl: Success, or Operation Failed with reason. */
+static void
+get_is(struct kmip_client *cl, const char *uid, int reason)
+{
+	struct ttlv_arena *a;
+	struct ttlv_enc e;
+	struct ttlv *resp;
+
+	h_uid_request(&e, KMIP_OPERATION_GET_ATTRIBUTES, uid, 0);
+	resp = call(cl, &e, &a);
+	if (reason == 0)
+		assert_int_equal(h_result_status(resp), KMIP_RESULT_STATUS_SUCCESS);
+	else
+		assert_int_equal(h_result_reason(resp), reason);
+	ttlv_arena_free(a);
+}
+
+/*
+ * 15. Quotas per identity (issue 14, 6a): tenant A (client.crt) may keep 4 objects (access.quotas); its 5th
+ * Create and a Register are refused with a message naming the quota (Server Limit Exceeded in 2.1,
+ * Permission Denied in 1.x), while tenant B (client2.crt) still creates. Destroy works at the limit and the
+ * destroyed object still counts, also after a restart; kmipctl usage shows both tenants; kmipctl purge,
+ * run beside kmipd, removes the destroyed object only, and A may create one more.
+ */
+static void
+test_quota_per_identity(void **state)
+{
+	struct hostile *h = *state;
+	struct kmip_client *a, *b;
+	struct ttlv_arena *ar;
+	struct ttlv_enc e;
+	char uids[4][64], buid[64], uid[64], out[4096];
+	uint8_t secret[32];
+	SSL_CTX *ctx2;
+	int i;
+
+	start(h, (const char *const[]){ QUOTA_A, NULL });
+	ctx2 = h_client_ctx(h_cert("client2.crt"), h_cert("client2.key"), NULL, 0, 0);
+	a = hostile_client(h);
+	b = h_connect(&h->s, ctx2);
+	for (i = 0; i < 4; i++)
+		create_aes(a, NULL, uids[i], sizeof(uids[i]));
+	create_refused(a);
+	memset(secret, 7, sizeof(secret));
+	h_register_secret_request(&e, secret, sizeof(secret));
+	call_refused(a, &e, KMIP_RESULT_REASON_PERMISSION_DENIED, "object quota exceeded");
+	assert_true(h_log_wait(&h->s, "quota: kmip-client would own 5 objects", 1000));
+	/* The other tenant is not held to A's quota. */
+	create_aes(b, NULL, buid, sizeof(buid));
+	others_served(h);
+	/* Destroy works at the limit; the destroyed object stays in the store and counts. */
+	h_uid_request(&e, KMIP_OPERATION_DESTROY, uids[0], 0);
+	(void)call_ok(a, &e, &ar);
+	ttlv_arena_free(ar);
+	create_refused(a);
+	/* The counters survive a restart. */
+	kmip_client_close(a);
+	kmip_client_close(b);
+	kmip_client_close(h->other);
+	h->other = NULL;
+	assert_int_equal(h_stop(&h->s, 10000), 0);
+	h_restart(&h->s, (const char *const[]){ QUIET_KEYGEN, QUOTA_A, NULL });
+	h->other = h_connect(&h->s, h->ctx);
+	a = hostile_client(h);
+	b = h_connect(&h->s, ctx2);
+	create_refused(a);
+	kmipctl_on(h, "usage", NULL, out, sizeof(out));
+	print_message("%s", out);
+	assert_non_null(strstr(out, "kmip-client\t4\t1\t"));
+	assert_non_null(strstr(out, "kmip-client-2\t1\t0\t"));
+	assert_non_null(strstr(out, "\t4\t-\n"));		/* A's limits: 4 objects, bytes unlimited */
+	/* Purge beside the running kmipd: only the destroyed object goes, and A's quota has room again. */
+	kmipctl_on(h, "purge", NULL, out, sizeof(out));
+	assert_non_null(strstr(out, "purged 1 destroyed objects"));
+	get_is(a, uids[0], KMIP_RESULT_REASON_ITEM_NOT_FOUND);
+	for (i = 1; i < 4; i++)
+		get_is(a, uids[i], 0);
+	get_is(b, buid, 0);
+	kmipctl_on(h, "usage", "--owner=kmip-client", out, sizeof(out));
+	assert_non_null(strstr(out, "kmip-client\t3\t0\t"));
+	assert_null(strstr(out, "kmip-client-2"));
+	create_aes(a, NULL, uid, sizeof(uid));
+	create_refused(a);
+	create_aes(b, NULL, uid, sizeof(uid));
+	others_served(h);
+	kmip_client_close(a);
+	kmip_client_close(b);
+	SSL_CTX_free(ctx2);
+}
+
+/*
+ * 16. A bytes quota (access.max_bytes_per_identity=8K for everyone, none for B through access.quotas): A's
+ * Registers of 1 KiB secrets are refused once its records pass 8 KiB, with a message naming the storage
+ * quota; B registers twice as many.
+ */
+static void
+test_quota_bytes(void **state)
+{
+	struct hostile *h = *state;
+	struct kmip_client *a, *b;
+	struct ttlv_arena *ar;
+	struct ttlv_enc e;
+	struct ttlv *resp;
+	uint8_t secret[1024];
+	SSL_CTX *ctx2;
+	int i, n = 0;
+
+	start(h, (const char *const[]){ "access.max_bytes_per_identity=8K", "access.quotas=kmip-client-2:0:0", NULL });
+	ctx2 = h_client_ctx(h_cert("client2.crt"), h_cert("client2.key"), NULL, 0, 0);
+	a = hostile_client(h);
+	b = h_connect(&h->s, ctx2);
+	memset(secret, 3, sizeof(secret));
+	for (i = 0; i < 16; i++) {
+		h_register_secret_request(&e, secret, sizeof(secret));
+		resp = call(a, &e, &ar);
+		if (h_result_status(resp) != KMIP_RESULT_STATUS_SUCCESS) {
+			ttlv_arena_free(ar);
+			break;
+		}
+		n++;
+		ttlv_arena_free(ar);
+	}
+	print_message("%d secrets of 1 KiB within 8 KiB\n", n);
+	assert_true(n >= 3 && n < 8);
+	h_register_secret_request(&e, secret, sizeof(secret));
+	call_refused(a, &e, KMIP_RESULT_REASON_PERMISSION_DENIED, "storage quota exceeded");
+	for (i = 0; i < 2 * n + 2; i++) {
+		h_register_secret_request(&e, secret, sizeof(secret));
+		(void)call_ok(b, &e, &ar);
+		ttlv_arena_free(ar);
+	}
+	others_served(h);
+	kmip_client_close(a);
+	kmip_client_close(b);
+	SSL_CTX_free(ctx2);
 }
 
 int
@@ -1799,6 +2002,8 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_idle_handshakes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_connections_per_source, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_handshake_rate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_quota_per_identity, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_quota_bytes, setup, teardown),
 	};
 
 	util_test_start(argc, argv);

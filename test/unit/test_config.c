@@ -232,6 +232,9 @@ test_defaults(void **state)
 	assert_false(c->compat.destroy_active);
 	assert_int_equal(c->access.admins.count, 0);
 	assert_int_equal(c->access.identity, CONFIG_IDENTITY_CN);
+	assert_int_equal(c->access.max_objects_per_identity, 0);
+	assert_int_equal(c->access.max_bytes_per_identity, 16ULL << 30);	/* a quarter of the store */
+	assert_int_equal(c->access.quotas.count, 0);
 	assert_int_equal(c->log.level, CONFIG_LOG_INFO);
 	assert_int_equal(c->log.target, CONFIG_LOG_STDERR);
 	assert_int_equal(c->log.syslog_facility, LOG_DAEMON);
@@ -301,7 +304,9 @@ static const char every_key[] =
 	"access: { admins = [ \"admin\", \"ops\" ]; identity = \"fingerprint\";\n"
 	"  credentials = [ \"appliance:pbkdf2-sha256$50000$00112233445566778899aabbccddeeff$"
 	"00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\" ];\n"
-	"  require_credential = true; shares = [ \"veeam-a:shared:veeam-b\" ]; };\n"
+	"  require_credential = true; shares = [ \"veeam-a:shared:veeam-b\" ];\n"
+	"  max_objects_per_identity = 100000; max_bytes_per_identity = \"2G\";\n"
+	"  quotas = [ \"veeam-a:0:0\", \"CN=odd:name:5:1M\" ]; };\n"
 	"log: { level = \"debug\"; target = \"syslog\"; syslog_facility = \"local3\"; };\n"
 	"audit: { file = \"/var/log/kmipd/audit.log\"; syslog = true; };\n";
 
@@ -369,6 +374,10 @@ check_every_key(const struct kmipd_config *c)
 	assert_true(c->access.require_credential);
 	assert_int_equal(c->access.shares.count, 1);
 	assert_string_equal(c->access.shares.items[0], "veeam-a:shared:veeam-b");
+	assert_int_equal(c->access.max_objects_per_identity, 100000);
+	assert_int_equal(c->access.max_bytes_per_identity, 2ULL << 30);
+	assert_int_equal(c->access.quotas.count, 2);
+	assert_string_equal(c->access.quotas.items[1], "CN=odd:name:5:1M");
 	assert_int_equal(c->access.identity, CONFIG_IDENTITY_FINGERPRINT);
 	assert_int_equal(c->log.level, CONFIG_LOG_DEBUG);
 	assert_int_equal(c->log.target, CONFIG_LOG_SYSLOG);
@@ -452,6 +461,12 @@ test_wrong_type(void **state)
 	    "owner:group:identity", NULL);
 	expect_error(f, TLS_PEM "access: { admins = ( \"a\", 1 ); };\n", NULL, 0, "access.admins",
 	    "list of strings", NULL);
+	expect_error(f, TLS_PEM "access: { quotas = [ \"alice:10\" ]; };\n", NULL, 0, "access.quotas",
+	    "identity:objects:bytes", NULL);
+	expect_error(f, TLS_PEM "access: { quotas = [ \"alice:x:1M\" ]; };\n", NULL, 0, "access.quotas",
+	    "not a number", NULL);
+	expect_error(f, TLS_PEM "access: { quotas = [ \"alice:1:1Q\" ]; };\n", NULL, 0, "access.quotas",
+	    "not a size", NULL);
 	expect_error(f, TLS_PEM "store: { map_size = true; };\n", NULL, 0, "store.map_size",
 	    "expected a size", NULL);
 	expect_error(f, TLS_PEM "store: { map_size = \"12X\"; };\n", NULL, 0, "store.map_size",
