@@ -177,6 +177,12 @@ int ops_begin(struct op_ctx *ctx, bool write, struct store_txn **txn) __attribut
  * with ctx->err set (a full store is reported as such).
  */
 int ops_commit(struct op_ctx *ctx, struct store_txn **txn) __attribute__((warn_unused_result));
+/*
+ * True when owner is at (or past) one of its quotas already, with ctx->err set: an operation that would add
+ * an object asks this before it has a key generated for it, so that a tenant at its quota costs no key
+ * generation. txn: the item's transaction, or NULL to read in one of its own.
+ */
+bool ops_quota_full(struct op_ctx *ctx, struct store_txn *txn, const char *owner);
 /* Sets ctx->err to the out-of-memory failure; returns -1. */
 int ops_nomem(struct op_ctx *ctx);
 /* Sets ctx->err from a store error; returns -1. */

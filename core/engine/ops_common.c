@@ -131,6 +131,17 @@ edits_attributes(uint32_t op)
 	    op == KMIP_OPERATION_SET_ATTRIBUTE || op == KMIP_OPERATION_ADJUST_ATTRIBUTE;
 }
 
+/* Logs and answers a refusal for a quota (objects, else bytes); returns -1. */
+static int
+quota_refuse(struct op_ctx *ctx, const char *owner, const char *verb, uint64_t have, uint64_t max, bool objects)
+{
+	session_log(ctx->session, LOG_LEVEL_WARN, "quota: %s %s %" PRIu64 " %s, its quota is %" PRIu64 ": refused",
+	    owner, verb, have, objects ? "objects" : "bytes", max);
+	return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_SERVER_LIMIT_EXCEEDED, "%s quota exceeded: the owner "
+	    "may keep %" PRIu64 " %s (destroyed ones count until purged); destroy and have them purged, or ask "
+	    "for a larger quota", objects ? "object" : "storage", max, objects ? "objects" : "bytes of objects");
+}
+
 /*
  * Refuses a write that takes an owner past its quota (store_delta_fn): -1 with ctx->err set, or 0. Only
  * writes that add an object (Create, Register, Create Key Pair, Re-key: whatever adds one) or grow one through
@@ -155,23 +166,41 @@ quota_one(void *arg, const char *owner, const struct store_usage_delta *d)
 		ops_store_error(ctx, rc, "usage");
 		return -1;
 	}
-	if (max_objects != 0 && d->objects > 0 && u.objects > max_objects) {
-		session_log(ctx->session, LOG_LEVEL_WARN, "quota: %s would own %" PRIu64 " objects, more than its "
-		    "%" PRIu64 ": refused", owner, u.objects, max_objects);
-		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_SERVER_LIMIT_EXCEEDED, "object quota exceeded: the "
-		    "owner may keep %" PRIu64 " objects (destroyed ones count until purged); destroy and have "
-		    "them purged, or ask for a larger quota", max_objects);
-		return -1;
-	}
-	if (max_bytes != 0 && d->bytes > 0 && u.bytes > max_bytes) {
-		session_log(ctx->session, LOG_LEVEL_WARN, "quota: %s would own %" PRIu64 " bytes, more than its "
-		    "%" PRIu64 ": refused", owner, u.bytes, max_bytes);
-		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_SERVER_LIMIT_EXCEEDED, "storage quota exceeded: the "
-		    "owner may keep %" PRIu64 " bytes of objects (destroyed ones count until purged); destroy and "
-		    "have them purged, or ask for a larger quota", max_bytes);
-		return -1;
-	}
+	if (max_objects != 0 && d->objects > 0 && u.objects > max_objects)
+		return quota_refuse(ctx, owner, "would own", u.objects, max_objects, true);
+	if (max_bytes != 0 && d->bytes > 0 && u.bytes > max_bytes)
+		return quota_refuse(ctx, owner, "would own", u.bytes, max_bytes, false);
 	return 0;
+}
+
+/* True when owner is at its quota already; see ops.h. */
+bool
+ops_quota_full(struct op_ctx *ctx, struct store_txn *txn, const char *owner)
+{
+	struct store_txn *own = NULL;
+	struct store_usage u;
+	uint64_t max_objects, max_bytes;
+	int rc;
+
+	access_quota(ctx->env->policy, owner, &max_objects, &max_bytes);
+	if (max_objects == 0 && max_bytes == 0)
+		return false;
+	if (txn == NULL) {
+		if (ops_begin(ctx, false, &own) != 0)
+			return true;
+		txn = own;
+	}
+	rc = store_usage_get(txn, owner, &u);
+	store_txn_abort(own);
+	if (rc != 0) {
+		ops_store_error(ctx, rc, "usage");
+		return true;
+	}
+	if (max_objects != 0 && u.objects >= max_objects)
+		return quota_refuse(ctx, owner, "owns", u.objects, max_objects, true) != 0;
+	if (max_bytes != 0 && u.bytes >= max_bytes)
+		return quota_refuse(ctx, owner, "owns", u.bytes, max_bytes, false) != 0;
+	return false;
 }
 
 /*

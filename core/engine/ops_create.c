@@ -537,7 +537,8 @@ op_create_key_pair_keyspec(struct op_ctx *ctx, struct keygen_spec *spec)
 	struct ttlv *sets[3];
 	struct pair_params p;
 
-	if (pair_sets(ctx, sets) != 0 || pair_params_from(ctx, sets, &p) != 0)
+	if (pair_sets(ctx, sets) != 0 || pair_params_from(ctx, sets, &p) != 0 ||
+	    ops_quota_full(ctx, NULL, ops_identity(ctx)))
 		return 0;	/* the handler reports the error */
 	pair_keyspec(&p, spec);
 	return 1;
@@ -673,6 +674,9 @@ op_create_key_pair(struct op_ctx *ctx)
 		return -1;
 	if (ops_begin(ctx, true, &txn) != 0)
 		return -1;
+	/* At its quota, the keyspec hook had nothing generated: say why rather than that no key came. */
+	if (ops_quota_full(ctx, txn, ops_identity(ctx)))
+		goto out;
 	if (make_pair(ctx, txn, NULL, sets, &p, &priv, &pub) != 0 || ops_save(ctx, txn, priv) != 0 ||
 	    ops_save(ctx, txn, pub) != 0)
 		goto out;
@@ -984,6 +988,8 @@ rekey_pair_load(struct op_ctx *ctx, struct store_txn *txn, struct store_object *
 	if ((*priv)->state == KMIP_STATE_DESTROYED || (*priv)->state == KMIP_STATE_DESTROYED_COMPROMISED)
 		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_WRONG_KEY_LIFECYCLE_STATE, "object %s is destroyed",
 		    uid);
+	if (ops_quota_full(ctx, txn, (*priv)->owner))
+		return -1;
 	for (l = ttlv_find((*priv)->attrs, KMIP_TAG_LINK); l != NULL; l = ttlv_find_next(l)) {
 		const struct ttlv *type = ttlv_find(l, KMIP_TAG_LINK_TYPE);
 		const struct ttlv *target = ttlv_find(l, KMIP_TAG_LINKED_OBJECT_IDENTIFIER);

@@ -1862,8 +1862,8 @@ get_is(struct kmip_client *cl, const char *uid, int reason)
 
 /*
  * 15. Quotas per identity (issue 14, 6a): tenant A (client.crt) may keep 4 objects (access.quotas); its 5th
- * Create and a Register are refused with a message naming the quota (Server Limit Exceeded in 2.1,
- * Permission Denied in 1.x), while tenant B (client2.crt) still creates. Destroy works at the limit and the
+ * Create, a Register and a Create Key Pair (before any key is generated) are refused with a message naming
+ * the quota (Server Limit Exceeded in 2.1, Permission Denied in 1.x), while tenant B (client2.crt) still creates. Destroy works at the limit and the
  * destroyed object still counts, also after a restart; kmipctl usage shows both tenants; kmipctl purge,
  * run beside kmipd, removes the destroyed object only, and A may create one more.
  */
@@ -1890,6 +1890,17 @@ test_quota_per_identity(void **state)
 	h_register_secret_request(&e, secret, sizeof(secret));
 	call_refused(a, &e, KMIP_RESULT_REASON_PERMISSION_DENIED, "object quota exceeded");
 	assert_true(h_log_wait(&h->s, "quota: kmip-client would own 5 objects", 1000));
+	/* A key pair is refused before anything is generated for it. */
+	h_request_begin(&e, 1, 4, 1);
+	h_item_begin(&e, KMIP_OPERATION_CREATE_KEY_PAIR);
+	ttlv_enc_begin(&e, KMIP_TAG_COMMON_TEMPLATE_ATTRIBUTE);
+	h_attr_enum(&e, "Cryptographic Algorithm", KMIP_CRYPTOGRAPHIC_ALGORITHM_RSA);
+	h_attr_int(&e, "Cryptographic Length", 2048);
+	ttlv_enc_end(&e);
+	h_item_end(&e);
+	h_request_end(&e);
+	call_refused(a, &e, KMIP_RESULT_REASON_PERMISSION_DENIED, "object quota exceeded");
+	assert_int_equal(h_log_count(&h->s, "generated key pair"), 0);
 	/* The other tenant is not held to A's quota. */
 	create_aes(b, NULL, buid, sizeof(buid));
 	others_served(h);
