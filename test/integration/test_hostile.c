@@ -1991,6 +1991,43 @@ test_quota_bytes(void **state)
 	SSL_CTX_free(ctx2);
 }
 
+/* The config of test_quota_reload: the test certificates and A's quota of objects. */
+static void
+quota_config(char *text, size_t size, unsigned objects)
+{
+	snprintf(text, size, "tls: {\n\tcert_file = \"%s\";\n\tkey_file = \"%s\";\n\tclients_ca_cert_file = \"%s\";\n};\n"
+	    "access: {\n\tquotas = [ \"kmip-client:%u:0\" ];\n};\n", h_cert("server.crt"), h_cert("server.key"),
+	    h_cert("ca.crt"), objects);
+}
+
+/* 17. A quota is reloaded on SIGHUP: raised from 2 to 3 objects, A's third Create goes through. */
+static void
+test_quota_reload(void **state)
+{
+	struct hostile *h = *state;
+	struct kmip_client *a;
+	char text[2048], path[400], uid[64];
+	int i;
+
+	quota_config(text, sizeof(text), 2);
+	h_start_config_raw(&h->s, text, (const char *const[]){ QUIET_KEYGEN, NULL });
+	h->ctx = h_client_ctx(h_cert("client.crt"), h_cert("client.key"), NULL, 0, 0);
+	h->other = h_connect(&h->s, h->ctx);
+	a = hostile_client(h);
+	for (i = 0; i < 2; i++)
+		create_aes(a, NULL, uid, sizeof(uid));
+	create_refused(a);
+	quota_config(text, sizeof(text), 3);
+	snprintf(path, sizeof(path), "%s/kmipd.conf", h->s.dir);
+	h_write_file(path, text);
+	h_signal(&h->s, SIGHUP);
+	assert_true(h_log_wait(&h->s, "reload done", 5000));
+	create_aes(a, NULL, uid, sizeof(uid));
+	create_refused(a);
+	others_served(h);
+	kmip_client_close(a);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -2015,6 +2052,7 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_handshake_rate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_quota_per_identity, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_quota_bytes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_quota_reload, setup, teardown),
 	};
 
 	util_test_start(argc, argv);
