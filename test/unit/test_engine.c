@@ -5786,6 +5786,42 @@ test_response_too_large_keeps_nothing_alone(void **state)
 }
 
 /* Runs the tests (argv[1]: a name filter); as KEYGEN_WORKER_NAME, a key-generation worker. */
+/* access.quotas: an identity's own entry (its name may hold colons), else the per-identity defaults. */
+static void
+test_access_quotas(void **state)
+{
+	static const char *const entries[] = { "CN=odd:name:5:1M", "b:0:0", "b:1:1" };
+	struct kmipd_config *cfg = config_defaults();
+	struct access_policy *p = NULL;
+	char *cause = NULL;
+	uint64_t mo, mb;
+	size_t i;
+
+	(void)state;
+	assert_non_null(cfg);
+	assert_non_null(cfg->access.quotas.items = calloc(3, sizeof(char *)));
+	for (i = 0; i < 2; i++)
+		assert_non_null(cfg->access.quotas.items[cfg->access.quotas.count++] = strdup(entries[i]));
+	cfg->access.max_objects_per_identity = 7;
+	assert_int_equal(access_policy_new(cfg, &p, &cause), 0);
+	access_quota(p, "CN=odd:name", &mo, &mb);
+	assert_int_equal(mo, 5);
+	assert_int_equal(mb, 1 << 20);
+	access_quota(p, "b", &mo, &mb);
+	assert_int_equal(mo, 0);
+	assert_int_equal(mb, 0);
+	access_quota(p, "c", &mo, &mb);
+	assert_int_equal(mo, 7);
+	assert_int_equal(mb, 16ULL << 30);
+	access_policy_free(p);
+	/* An identity given twice is refused rather than one of them silently winning. */
+	assert_non_null(cfg->access.quotas.items[cfg->access.quotas.count++] = strdup(entries[2]));
+	assert_int_not_equal(access_policy_new(cfg, &p, &cause), 0);
+	assert_non_null(strstr(cause, "given twice"));
+	free(cause);
+	config_free(cfg);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -5852,6 +5888,7 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_response_too_large_keeps_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_response_too_large_keeps_nothing_alone, setup_no_group_commit,
 		    teardown),
+		cmocka_unit_test(test_access_quotas),
 	};
 
 	/* The key-generation workers keygen_start() makes are this program again. */
