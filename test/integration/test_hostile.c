@@ -1777,6 +1777,8 @@ test_handshake_rate(void **state)
 	print_message("%d log lines about the rate\n", lines);
 	assert_true(lines <= 3);
 	others_served(h);
+}
+
 /* Quotas per identity. */
 
 #define QUOTA_A		"access.quotas=kmip-client:4:0"
