@@ -69,6 +69,11 @@ struct config_server {
 	unsigned int max_sources;		/* client addresses tracked at most */
 	uint64_t max_message_size;		/* (R) bytes, whole TTLV request */
 	unsigned int max_batch_items;		/* (R) */
+	unsigned int max_attributes;		/* (R) attribute instances of one object */
+	unsigned int max_attribute_values;	/* (R) instances of one attribute of one object */
+	uint64_t max_attribute_bytes;		/* (R) encoded size of one object's attributes */
+	unsigned int locate_max_items;		/* (R) identifiers in one Locate response */
+	unsigned int locate_scan_budget;	/* (R) records one Locate examines at most */
 	unsigned int handshake_timeout;		/* (R) seconds */
 	unsigned int request_timeout;		/* (R) seconds, first byte to whole request */
 	unsigned int idle_timeout;		/* (R) seconds, 0 = none */

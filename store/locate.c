@@ -389,10 +389,13 @@ record_matches(struct store_txn *t, const struct store_query *q, const struct st
 	return STORE_OK;
 }
 
-/* Checks one durable candidate; *match set, *seq its creation sequence. Staged ones are not looked at. */
+/*
+ * Checks one durable candidate; *match set, *seq its creation sequence, *cost increased by its attribute
+ * bytes decoded (see STORE_SCAN_BYTES). Staged ones are not looked at.
+ */
 static int
 candidate(struct store_txn *t, const struct store_query *q, const MDB_val *uid, uint32_t mask,
-    bool decode, bool *match, uint64_t *seq)
+    bool decode, bool *match, uint64_t *seq, size_t *cost)
 {
 	struct store_rec r;
 	MDB_val k = *uid, v;
@@ -411,6 +414,9 @@ candidate(struct store_txn *t, const struct store_query *q, const MDB_val *uid, 
 		return rc;
 	}
 	*seq = r.seq;
+	/* Decoding is what costs with large attribute sets: it counts against the budget by size. */
+	if (decode && r.attrs != NULL)
+		*cost += r.attrs_len / STORE_SCAN_BYTES;
 	return record_matches(t, q, &r, mask, decode, match);
 }
 
@@ -534,7 +540,8 @@ store_locate(struct store_txn *t, const struct store_query *q, char ***uids, siz
 	MDB_val k, v, uid;
 	uint32_t mask;
 	uint64_t seq;
-	bool decode, match;
+	size_t work = 0;
+	bool decode, match, cut = false;
 	int rc, mrc, erc = 0;
 	MDB_cursor_op first, next;
 
@@ -545,6 +552,10 @@ store_locate(struct store_txn *t, const struct store_query *q, char ***uids, siz
 	em.q = q;
 	if (q != NULL && q->located_items != NULL)
 		*q->located_items = 0;
+	if (q != NULL && q->scanned != NULL)
+		*q->scanned = 0;
+	if (q != NULL && q->cut_short != NULL)
+		*q->cut_short = false;
 	if (t == NULL || q == NULL) {
 		store_set_cause(cause, "no transaction or query");
 		return STORE_E_INVALID;
@@ -594,7 +605,13 @@ store_locate(struct store_txn *t, const struct store_query *q, char ***uids, siz
 			uid.mv_data = (uint8_t *)v.mv_data + 8;
 			uid.mv_size = v.mv_size - 8;
 		}
-		if ((rc = candidate(t, q, &uid, mask, decode, &match, &seq)) != STORE_OK)
+		/* Another candidate is there: past the budget, answer with what was found (see store.h). */
+		if (q->scan_budget != 0 && work >= q->scan_budget) {
+			cut = true;
+			break;
+		}
+		work++;
+		if ((rc = candidate(t, q, &uid, mask, decode, &match, &seq, &work)) != STORE_OK)
 			goto fail;
 		if (!match)
 			continue;
@@ -618,6 +635,10 @@ done:
 	free(sm.l.v);
 	if (q->located_items != NULL)
 		*q->located_items = em.matched;
+	if (q->scanned != NULL)
+		*q->scanned = work;
+	if (q->cut_short != NULL)
+		*q->cut_short = cut;
 	*uids = em.res.v;
 	*n = em.res.n;
 	return STORE_OK;

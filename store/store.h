@@ -276,8 +276,21 @@ struct store_query {
 	uint32_t maximum_items;		/* 0: no limit */
 	uint32_t offset_items;		/* matches skipped before the first returned */
 	uint32_t storage_status_mask;	/* STORE_STATUS_*; 0 means on-line objects only */
-	size_t *located_items;		/* when not NULL: receives the number of all matches (scans them all) */
+	size_t *located_items;		/* when not NULL: receives the number of matches counted (all of them,
+					 * unless the scan budget cut the scan short) */
+	/*
+	 * Work the query may do: stored records examined, each counting 1 plus 1 per STORE_SCAN_BYTES of
+	 * attributes it had to decode (0: no limit). Staged writes of the group are always examined and not
+	 * counted: there are at most a group's worth of them.
+	 */
+	size_t scan_budget;
+	size_t *scanned;		/* when not NULL: receives the work done, in the budget's units */
+	bool *cut_short;		/* when not NULL: set true when the budget stopped the scan before the
+					 * end (the matches returned are the newest found so far, and
+					 * *located_items counts only those seen) */
 };
+
+#define STORE_SCAN_BYTES	4096	/* attribute bytes decoded that cost as much as one record examined */
 
 #define STORE_FILTER_MAX	256	/* attributes in one Locate filter (STORE_E_INVALID beyond) */
 

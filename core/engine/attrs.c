@@ -2,7 +2,9 @@
  * Attributes between the wire (1.x Attribute structures, 2.x tagged items) and the store's Attributes
  * structure; see attrs.h.
  */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/engine/attrs.h"
@@ -405,44 +407,366 @@ attr_encode(struct ttlv_enc *e, unsigned version, const struct ttlv *item, int32
 	ttlv_enc_end(e);
 }
 
+/*
+ * The order of attribute kinds: by tag, custom attributes then by vendor and name. Items that are not
+ * well-formed custom attributes sort before those that are, as one kind per tag (attr_same_kind's view).
+ */
+static int
+kind_cmp(const struct ttlv *a, const struct ttlv *b)
+{
+	const struct ttlv *va, *na, *vb, *nb;
+	bool ca, cb;
+	int d;
+
+	if (a->tag != b->tag)
+		return a->tag < b->tag ? -1 : 1;
+	ca = custom_parts(a, &va, &na);
+	cb = custom_parts(b, &vb, &nb);
+	if (!ca || !cb)
+		return ca == cb ? 0 : ca ? 1 : -1;
+	if (va->length != vb->length)
+		return va->length < vb->length ? -1 : 1;
+	if ((d = memcmp(va->v.bytes.data, vb->v.bytes.data, va->length)) != 0)
+		return d;
+	if (na->length != nb->length)
+		return na->length < nb->length ? -1 : 1;
+	return memcmp(na->v.bytes.data, nb->v.bytes.data, na->length);
+}
+
+/* An attribute and its position in its set. */
+struct kind_ref {
+	const struct ttlv *item;
+	size_t pos;
+};
+
+/* qsort order: by kind, then by position (so instances of a kind keep their order). */
+static int
+kind_ref_cmp(const void *a, const void *b)
+{
+	const struct kind_ref *x = a, *y = b;
+	int d = kind_cmp(x->item, y->item);
+
+	if (d != 0)
+		return d;
+	return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+/*
+ * The children of attrs sorted by kind and position, in a malloc'd array of *n (NULL and 0 for an empty
+ * set). O(n log n) so that nothing about an object's attributes is quadratic in their number. Returns 0, or
+ * -1 when out of memory.
+ */
+static int
+sorted_by_kind(const struct ttlv *attrs, struct kind_ref **out, size_t *n)
+{
+	const struct ttlv *c;
+	struct kind_ref *v;
+	size_t count, i = 0;
+
+	*out = NULL;
+	*n = 0;
+	count = attrs != NULL && attrs->type == TTLV_STRUCTURE ? attrs->v.s.count : 0;
+	if (count == 0)
+		return 0;
+	if ((v = calloc(count, sizeof(*v))) == NULL)
+		return -1;
+	for (c = attrs->v.s.first; c != NULL && i < count; c = c->next, i++) {
+		v[i].item = c;
+		v[i].pos = i;
+	}
+	if (i > 1)
+		qsort(v, i, sizeof(*v), kind_ref_cmp);
+	*out = v;
+	*n = i;
+	return 0;
+}
+
+/* Computes the instance index of every child of attrs; see attrs.h. */
+int
+attrs_instance_indexes(const struct ttlv *attrs, int32_t **index, size_t *n)
+{
+	struct kind_ref *v;
+	int32_t *idx;
+	size_t count, i;
+	int32_t at = 0;
+
+	*index = NULL;
+	*n = 0;
+	if (sorted_by_kind(attrs, &v, &count) != 0)
+		return -1;
+	if (count == 0)
+		return 0;
+	if ((idx = calloc(count, sizeof(*idx))) == NULL) {
+		free(v);
+		return -1;
+	}
+	for (i = 0; i < count; i++) {
+		at = i > 0 && kind_cmp(v[i - 1].item, v[i].item) == 0 ? at + 1 : 0;
+		idx[v[i].pos] = at;
+	}
+	free(v);
+	*index = idx;
+	*n = count;
+	return 0;
+}
+
+/* qsort and bsearch order of attribute pointers: by kind. */
+static int
+kind_ptr_cmp(const void *a, const void *b)
+{
+	return kind_cmp(*(const struct ttlv *const *)a, *(const struct ttlv *const *)b);
+}
+
+/*
+ * strcmp() of s against the 1.x name of a custom attribute, vendor "-" name, without building that name
+ * (which may be longer than any buffer).
+ */
+static int
+custom_name_cmp(const char *s, const struct ttlv *vendor, const struct ttlv *name)
+{
+	const struct ttlv *parts[2] = { vendor, name };
+	const uint8_t *p;
+	size_t i, j, k = 0;
+	int d;
+
+	for (i = 0; i < 2; i++) {
+		if (i == 1) {
+			if ((d = (unsigned char)s[k] - '-') != 0)
+				return d;
+			k++;
+		}
+		for (j = 0, p = parts[i]->v.bytes.data; j < parts[i]->length; j++, k++)
+			if ((d = (unsigned char)s[k] - p[j]) != 0 || s[k] == '\0')
+				return d != 0 ? d : -1;
+	}
+	return s[k] == '\0' ? 0 : 1;
+}
+
+/* qsort order of C strings. */
+static int
+str_ptr_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* bsearch of a custom attribute (the key) among sorted 1.x names. */
+static int
+custom_vs_name(const void *key, const void *elem)
+{
+	const struct ttlv *vendor, *name;
+
+	(void)custom_parts(key, &vendor, &name);
+	return -custom_name_cmp(*(const char *const *)elem, vendor, name);
+}
+
+struct attr_selection {
+	const struct ttlv **kinds;	/* sorted by kind: attributes, or stand-ins for references */
+	size_t nkinds;
+	struct ttlv *refs;		/* the stand-ins */
+	const char **names;		/* 1.x names of custom attributes, sorted */
+	size_t nnames;
+	bool all_custom;		/* a reference to the tag Attribute: every custom attribute */
+	bool empty;			/* nothing named: everything is selected */
+};
+
+/* Frees a selection. */
+void
+attr_selection_free(struct attr_selection *sel)
+{
+	if (sel == NULL)
+		return;
+	free(sel->kinds);
+	free(sel->refs);
+	free(sel->names);
+	free(sel);
+}
+
+/* Builds a selection from attributes, or a payload's names and references; see attrs.h. */
+static struct attr_selection *
+selection_new(const struct ttlv *src, bool refs)
+{
+	struct attr_selection *sel = calloc(1, sizeof(*sel));
+	const struct ttlv *c;
+	size_t count = src != NULL && src->type == TTLV_STRUCTURE ? src->v.s.count : 0, i = 0;
+	uint32_t tag;
+
+	if (sel == NULL)
+		return NULL;
+	sel->empty = true;
+	if (count == 0)
+		return sel;
+	if ((sel->kinds = calloc(count, sizeof(*sel->kinds))) == NULL ||
+	    (refs && ((sel->refs = calloc(count, sizeof(*sel->refs))) == NULL ||
+	    (sel->names = calloc(count, sizeof(*sel->names))) == NULL))) {
+		attr_selection_free(sel);
+		return NULL;
+	}
+	for (c = src->v.s.first; c != NULL && i < count; c = c->next, i++) {
+		if (!refs) {
+			sel->kinds[sel->nkinds++] = c;
+			sel->empty = false;
+		} else if (c->tag == KMIP_TAG_ATTRIBUTE_NAME && c->type == TTLV_TEXT_STRING) {
+			sel->empty = false;
+			/* A tag's name selects that tag; any other name can only be a custom attribute's. */
+			if (ttlv_tag_by_name((const char *)c->v.bytes.data, &tag) == 0 && tag != KMIP_TAG_ATTRIBUTE) {
+				sel->refs[i].tag = tag;
+				sel->refs[i].type = TTLV_INTEGER;
+				sel->kinds[sel->nkinds++] = &sel->refs[i];
+			} else {
+				sel->names[sel->nnames++] = (const char *)c->v.bytes.data;
+			}
+		} else if (c->tag == KMIP_TAG_ATTRIBUTE_REFERENCE) {
+			sel->empty = false;
+			if (c->type == TTLV_ENUMERATION) {
+				if (c->v.u32 == KMIP_TAG_ATTRIBUTE)
+					sel->all_custom = true;
+				sel->refs[i].tag = c->v.u32;
+				sel->refs[i].type = TTLV_ENUMERATION;
+				sel->kinds[sel->nkinds++] = &sel->refs[i];
+			} else if (c->type == TTLV_STRUCTURE) {
+				/* Vendor and name: stands for a custom attribute of that vendor and name. */
+				sel->refs[i] = *c;
+				sel->refs[i].tag = KMIP_TAG_ATTRIBUTE;
+				sel->refs[i].next = NULL;
+				if (ttlv_find(c, KMIP_TAG_VENDOR_IDENTIFICATION) != NULL &&
+				    ttlv_find(c, KMIP_TAG_ATTRIBUTE_NAME) != NULL)
+					sel->kinds[sel->nkinds++] = &sel->refs[i];
+			}
+		}
+	}
+	if (sel->nkinds > 1)
+		qsort(sel->kinds, sel->nkinds, sizeof(*sel->kinds), kind_ptr_cmp);
+	if (sel->nnames > 1)
+		qsort(sel->names, sel->nnames, sizeof(*sel->names), str_ptr_cmp);
+	return sel;
+}
+
+/* The kinds of the attributes of attrs; see attrs.h. */
+struct attr_selection *
+attr_selection_of(const struct ttlv *attrs)
+{
+	return selection_new(attrs, false);
+}
+
+/* The attributes a request's payload names; see attrs.h. */
+struct attr_selection *
+attr_selection_named(const struct ttlv *payload)
+{
+	return selection_new(payload, true);
+}
+
+/* True when the selection holds item's kind; see attrs.h. */
+bool
+attr_selection_has(const struct attr_selection *sel, const struct ttlv *item, bool empty_is_all)
+{
+	const struct ttlv *vendor, *name;
+
+	if (sel->empty)
+		return empty_is_all;
+	if (custom_parts(item, &vendor, &name)) {
+		if (sel->all_custom)
+			return true;
+		if (sel->nnames > 0 && bsearch(item, sel->names, sel->nnames, sizeof(*sel->names), custom_vs_name))
+			return true;
+	}
+	return sel->nkinds > 0 && bsearch(&item, sel->kinds, sel->nkinds, sizeof(*sel->kinds), kind_ptr_cmp) != NULL;
+}
+
+/* The encoded size of an item, header and padding included. */
+static uint64_t
+item_size(const struct ttlv *item)
+{
+	const struct ttlv *c;
+	uint64_t n = 8;
+
+	if (item->type != TTLV_STRUCTURE)
+		return n + (((uint64_t)item->length + 7) & ~(uint64_t)7);
+	for (c = item->v.s.first; c != NULL; c = c->next)
+		n += item_size(c);
+	return n;
+}
+
+/* Checks an object's attributes against the limits; see attrs.h. */
+int
+attrs_check_limits(const struct ttlv *attrs, const struct attrs_limits *lim, struct kmip_error *err)
+{
+	const struct ttlv *c;
+	struct kind_ref *v;
+	uint64_t bytes = 0;
+	size_t n, i, run;
+	char name[128];
+
+	if (attrs == NULL || attrs->type != TTLV_STRUCTURE)
+		return 0;
+	if (lim->max_attributes != 0 && attrs->v.s.count > lim->max_attributes)
+		return kmip_error_set(err, KMIP_RESULT_REASON_SERVER_LIMIT_EXCEEDED, "an object has at most %u "
+		    "attribute instances (server.max_attributes); this one would have %u", lim->max_attributes,
+		    attrs->v.s.count);
+	for (c = attrs->v.s.first; c != NULL; c = c->next)
+		bytes += item_size(c);
+	if (lim->max_attribute_bytes != 0 && bytes > lim->max_attribute_bytes)
+		return kmip_error_set(err, KMIP_RESULT_REASON_SERVER_LIMIT_EXCEEDED, "an object's attributes take "
+		    "at most %llu bytes (server.max_attribute_bytes); these would take %llu",
+		    (unsigned long long)lim->max_attribute_bytes, (unsigned long long)bytes);
+	if (lim->max_attribute_values == 0)
+		return 0;
+	if (sorted_by_kind(attrs, &v, &n) != 0)
+		return kmip_error_set(err, KMIP_RESULT_REASON_GENERAL_FAILURE, "out of memory");
+	for (i = 0, run = 0; i < n; i++) {
+		run = i > 0 && kind_cmp(v[i - 1].item, v[i].item) == 0 ? run + 1 : 1;
+		if (run > lim->max_attribute_values) {
+			attr_name(v[i].item, name, sizeof(name));
+			free(v);
+			return kmip_error_set(err, KMIP_RESULT_REASON_SERVER_LIMIT_EXCEEDED, "attribute %s has at "
+			    "most %u values (server.max_attribute_values)", name, lim->max_attribute_values);
+		}
+	}
+	free(v);
+	return 0;
+}
+
 /* Writes the attributes the client's version knows and keep accepts; see attrs.h. */
 void
 attrs_encode(struct ttlv_enc *e, unsigned version, const struct ttlv *attrs, attr_filter_fn keep, void *arg)
 {
 	const struct ttlv *c;
+	int32_t *index;
+	size_t n, i;
 
+	if (attrs_instance_indexes(attrs, &index, &n) != 0) {
+		if (e->error == 0)
+			e->error = ENOMEM;
+		return;
+	}
 	if (KMIP_VERSION_MAJOR(version) >= 2)
 		ttlv_enc_begin(e, KMIP_TAG_ATTRIBUTES);
-	for (c = attrs != NULL ? attrs->v.s.first : NULL; c != NULL; c = c->next) {
-		const struct ttlv *p;
-		int32_t index = 0;
-
+	for (c = n > 0 ? attrs->v.s.first : NULL, i = 0; c != NULL && i < n; c = c->next, i++) {
 		if (!attr_visible(c->tag, version) || (keep != NULL && !keep(c, arg)))
 			continue;
-		for (p = attrs->v.s.first; p != c; p = p->next)
-			if (attr_same_kind(p, c))
-				index++;
-		attr_encode(e, version, c, index);
+		attr_encode(e, version, c, index[i]);
 	}
 	if (KMIP_VERSION_MAJOR(version) >= 2)
 		ttlv_enc_end(e);
+	free(index);
 }
 
 /* Writes one reference per attribute the client's version knows and keep accepts; see attrs.h. */
 void
 attrs_encode_refs(struct ttlv_enc *e, unsigned version, const struct ttlv *attrs, attr_filter_fn keep, void *arg)
 {
-	const struct ttlv *c, *p, *vendor, *name;
+	const struct ttlv *c, *vendor, *name;
 	char buf[256];
+	int32_t *index;
+	size_t n, i;
 
-	for (c = attrs != NULL ? attrs->v.s.first : NULL; c != NULL; c = c->next) {
-		bool seen = false;
-
-		if (!attr_visible(c->tag, version) || (keep != NULL && !keep(c, arg)))
-			continue;
-		for (p = attrs->v.s.first; p != c && !seen; p = p->next)
-			seen = attr_same_kind(p, c);
-		if (seen)
+	if (attrs_instance_indexes(attrs, &index, &n) != 0) {
+		if (e->error == 0)
+			e->error = ENOMEM;
+		return;
+	}
+	/* Each kind once: at its first instance. */
+	for (c = n > 0 ? attrs->v.s.first : NULL, i = 0; c != NULL && i < n; c = c->next, i++) {
+		if (index[i] != 0 || !attr_visible(c->tag, version) || (keep != NULL && !keep(c, arg)))
 			continue;
 		if (KMIP_VERSION_MAJOR(version) < 2) {
 			ttlv_enc_cstr(e, KMIP_TAG_ATTRIBUTE_NAME, attr_name(c, buf, sizeof(buf)));
@@ -457,6 +781,7 @@ attrs_encode_refs(struct ttlv_enc *e, unsigned version, const struct ttlv *attrs
 			ttlv_enc_enum(e, KMIP_TAG_ATTRIBUTE_REFERENCE, c->tag);
 		}
 	}
+	free(index);
 }
 
 struct ttlv *

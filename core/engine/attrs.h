@@ -58,6 +58,44 @@ int attrs_from_request(struct ttlv_arena *arena, const struct ttlv *src, struct 
 int attrs_from_v1(struct ttlv_arena *arena, const struct ttlv *src, struct ttlv *dst, struct kmip_error *err)
     __attribute__((warn_unused_result));
 
+/*
+ * The Attribute Index of each child of attrs (an Attributes structure), in order: how many instances of
+ * the same attribute come before it. *index is malloc'd, *n entries (the number of children); O(n log n).
+ * Returns 0, or -1 when out of memory.
+ */
+int attrs_instance_indexes(const struct ttlv *attrs, int32_t **index, size_t *n)
+    __attribute__((warn_unused_result));
+
+/*
+ * A set of attribute kinds (a tag, or a custom attribute's vendor and name) to look items up in, in
+ * O(log n): so that matching one set of attributes against another is never quadratic.
+ */
+struct attr_selection;
+/* The kinds of the attributes of an Attributes structure (NULL: none). NULL when out of memory. */
+struct attr_selection *attr_selection_of(const struct ttlv *attrs) __attribute__((warn_unused_result));
+/*
+ * The attributes a request payload names by 1.x Attribute Name or 2.x Attribute Reference (a tag, or a
+ * custom attribute's vendor and name; the tag Attribute names every custom attribute). NULL when out of
+ * memory. The payload must outlive the selection.
+ */
+struct attr_selection *attr_selection_named(const struct ttlv *payload) __attribute__((warn_unused_result));
+/* True when item is of a kind in sel; when sel names nothing, empty_is_all. */
+bool attr_selection_has(const struct attr_selection *sel, const struct ttlv *item, bool empty_is_all);
+void attr_selection_free(struct attr_selection *sel);
+
+/* Limits on one object's attributes (0: no limit), from server.max_attribute*. */
+struct attrs_limits {
+	unsigned max_attributes;	/* attribute instances, server-set ones included */
+	unsigned max_attribute_values;	/* instances of one attribute (custom: of one vendor and name) */
+	uint64_t max_attribute_bytes;	/* their encoded size, TTLV headers and padding included */
+};
+/*
+ * Checks an object's Attributes against lim, in O(n log n). Returns 0, or -1 with err set to Server Limit
+ * Exceeded and the limit's name.
+ */
+int attrs_check_limits(const struct ttlv *attrs, const struct attrs_limits *lim, struct kmip_error *err)
+    __attribute__((warn_unused_result));
+
 /* Writes one attribute in the client's version: 2.x as the item itself, 1.x as an Attribute structure. */
 void attr_encode(struct ttlv_enc *e, unsigned version, const struct ttlv *item, int32_t index);
 

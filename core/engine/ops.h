@@ -83,6 +83,7 @@ struct op_ctx {
 	char *placeholder;		/* ID Placeholder shared by the batch's items (STORE_UID_MAX + 1) */
 	struct keygen_result *key;	/* the key pair generated for this item, if its op asked for one */
 	bool undo;			/* the batch is undone whole if an item fails */
+	size_t scanned;			/* work the request's Locates did, against server.locate_scan_budget */
 	int64_t now;
 	struct kmip_error err;		/* set by a failing handler */
 	char audit_uids[OP_AUDIT_UIDS][OP_UID_MAX + 1];	/* what the item acted on, for the audit trail */
@@ -195,6 +196,12 @@ int ops_load(struct op_ctx *ctx, struct store_txn *txn, const char *uid, unsigne
     struct store_object **obj) __attribute__((warn_unused_result));
 /* Records uid as the ID Placeholder for later items of the batch. */
 void ops_set_placeholder(struct op_ctx *ctx, const char *uid);
+/*
+ * Checks an object's attributes against server.max_attributes, max_attribute_values and
+ * max_attribute_bytes, as Create, Register, Re-key and the attribute edits leave them. 0, or -1 with
+ * ctx->err set (Server Limit Exceeded).
+ */
+int ops_check_attr_limits(struct op_ctx *ctx, const struct ttlv *attrs) __attribute__((warn_unused_result));
 /* Stamps Last Change Date and writes obj back; -1 with ctx->err set. */
 int ops_save(struct op_ctx *ctx, struct store_txn *txn, struct store_object *obj)
     __attribute__((warn_unused_result));

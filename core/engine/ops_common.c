@@ -267,6 +267,16 @@ ops_load(struct op_ctx *ctx, struct store_txn *txn, const char *uid, unsigned fl
 	return 0;
 }
 
+/* Checks an object's attributes against the configured limits; see ops.h. */
+int
+ops_check_attr_limits(struct op_ctx *ctx, const struct ttlv *attrs)
+{
+	const struct config_server *c = &ctx->env->cfg->server;
+	struct attrs_limits lim = { c->max_attributes, c->max_attribute_values, c->max_attribute_bytes };
+
+	return attrs_check_limits(attrs, &lim, &ctx->err);
+}
+
 /* Writes an object back after a change. */
 int
 ops_save(struct op_ctx *ctx, struct store_txn *txn, struct store_object *obj)

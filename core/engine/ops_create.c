@@ -137,6 +137,8 @@ new_object(struct op_ctx *ctx, struct store_txn *txn, const char *owner, uint32_
 	    attrs_set_date(o->arena, o->attrs, KMIP_TAG_ORIGINAL_CREATION_DATE, ctx->now) != 0 ||
 	    attrs_set_enum(o->arena, o->attrs, KMIP_TAG_STATE, state) != 0 || set_defaults(o) != 0)
 		goto nomem;
+	if (ops_check_attr_limits(ctx, o->attrs) != 0)
+		goto fail;
 	return o;
 nomem:
 	ops_nomem(ctx);
@@ -554,12 +556,14 @@ attrs_overlay(struct op_ctx *ctx, const struct ttlv *base, bool (*keep)(const st
     const struct ttlv *over)
 {
 	struct ttlv *attrs = ttlv_new_struct(ctx->arena, KMIP_TAG_ATTRIBUTES), *copy;
+	struct attr_selection *overridden = NULL;
 	const struct ttlv *c;
 
-	if (attrs == NULL)
+	/* Looked up in O(log n): a pair's two sets must not cost their product. */
+	if (attrs == NULL || (overridden = attr_selection_of(over)) == NULL)
 		goto nomem;
 	for (c = base->v.s.first; c != NULL; c = c->next) {
-		if ((keep != NULL && !keep(c)) || (over != NULL && attrs_get_like(over, c, 0) != NULL))
+		if ((keep != NULL && !keep(c)) || attr_selection_has(overridden, c, false))
 			continue;
 		if ((copy = ttlv_copy(ctx->arena, c)) == NULL)
 			goto nomem;
@@ -570,8 +574,10 @@ attrs_overlay(struct op_ctx *ctx, const struct ttlv *base, bool (*keep)(const st
 			goto nomem;
 		ttlv_append(attrs, copy);
 	}
+	attr_selection_free(overridden);
 	return attrs;
 nomem:
+	attr_selection_free(overridden);
 	ops_nomem(ctx);
 	return NULL;
 }

@@ -13,9 +13,6 @@
 #include "proto/names.h"
 #include "proto/ttlv.h"
 
-#define LOCATE_MAX_ITEMS 10000	/* uids in one Locate response when the client sets no Maximum Items */
-
-
 /*
  * Reads Locate's filter, an Attributes structure (a 1.x client's Attribute items were normalised into one).
  * Server-set attributes (State, Object Type, ...) are valid filters here.
@@ -58,6 +55,10 @@ struct found {
 	size_t n;
 	size_t cap;
 	size_t located;		/* matches counted by the store, all queries together */
+	size_t *scanned;	/* the request's work so far (ctx->scanned) */
+	size_t budget;		/* server.locate_scan_budget: for the whole request */
+	bool count;		/* Located Items is wanted: count every match within the budget */
+	bool cut_short;		/* the budget stopped a query: the count is not complete */
 	int rc;
 	char *cause;
 };
@@ -74,20 +75,32 @@ static void
 locate_run(struct store_txn *txn, const struct store_query *q, struct found *found)
 {
 	char **uids = NULL, *cause = NULL;
-	size_t n = 0, located = 0, i;
+	size_t n = 0, located = 0, scanned = 0, i;
 	struct store_query copy = *q;
+	bool cut = false;
 	int rc;
 
 	if (found->rc != 0)
 		return;
-	copy.located_items = &located;
-	if ((rc = store_locate(txn, &copy, &uids, &n, &cause)) != 0) {
+	/* The budget is the request's: a batch of Locates shares one. */
+	if (*found->scanned >= found->budget) {
+		found->cut_short = true;
+		return;
+	}
+	copy.located_items = found->count ? &located : NULL;
+	copy.scan_budget = found->budget - *found->scanned;
+	copy.scanned = &scanned;
+	copy.cut_short = &cut;
+	rc = store_locate(txn, &copy, &uids, &n, &cause);
+	*found->scanned += scanned;
+	if (rc != 0) {
 		found->rc = rc;
 		found->cause = cause;
 		return;
 	}
 	free(cause);
 	found->located += located;
+	found->cut_short |= cut;
 	if (found->n + n > found->cap) {
 		size_t cap = found->n + n;
 		char **more = realloc(found->uids, cap * sizeof(*more));
@@ -217,7 +230,8 @@ op_locate(struct op_ctx *ctx)
 	struct found found;
 	struct share_query sq;
 	size_t i, first, n, shares;
-	uint32_t mask, max, offset;
+	uint32_t mask, max, offset, limit;
+	bool want_located;
 
 	if (filter == NULL)
 		return ops_nomem(ctx);
@@ -234,8 +248,15 @@ op_locate(struct op_ctx *ctx)
 			return ops_nomem(ctx);
 		ttlv_append(filter, copy);
 	}
-	if (max == 0 || max > LOCATE_MAX_ITEMS)
-		max = LOCATE_MAX_ITEMS;
+	limit = ctx->env->cfg->server.locate_max_items;
+	if (max == 0 || max > limit)
+		max = limit;
+	/* Located Items answers paging: sent when the client asked for Maximum or Offset Items. */
+	want_located = ctx->rules.located_items && (ttlv_find(ctx->item->payload, KMIP_TAG_MAXIMUM_ITEMS) != NULL ||
+	    ttlv_find(ctx->item->payload, KMIP_TAG_OFFSET_ITEMS) != NULL);
+	found.count = want_located;
+	found.scanned = &ctx->scanned;
+	found.budget = ctx->env->cfg->server.locate_scan_budget;
 	q.identity = ops_identity(ctx);
 	q.is_admin = ops_is_admin(ctx);
 	q.filter = filter;
@@ -247,7 +268,7 @@ op_locate(struct op_ctx *ctx)
 		access_shares_for(ctx->env->policy, ops_identity(ctx), count_share, &shares);
 	if (shares > 0) {
 		/* Shared objects merge with the caller's own: every query runs from the start, paging after. */
-		q.maximum_items = offset + max > LOCATE_MAX_ITEMS ? LOCATE_MAX_ITEMS : offset + max;
+		q.maximum_items = (uint64_t)offset + max > limit ? limit : offset + max;
 		q.offset_items = 0;
 	}
 	if (ops_begin(ctx, false, &txn) != 0)
@@ -282,9 +303,8 @@ op_locate(struct op_ctx *ctx)
 		free(found.cause);
 		return ops_store_error(ctx, rc, "Locate");
 	}
-	/* Located Items answers paging: sent when the client asked for Maximum or Offset Items. */
-	if (ctx->rules.located_items && (ttlv_find(ctx->item->payload, KMIP_TAG_MAXIMUM_ITEMS) != NULL ||
-	    ttlv_find(ctx->item->payload, KMIP_TAG_OFFSET_ITEMS) != NULL))
+	/* Only a complete count: KMIP lets a server that did not count every match leave it out. */
+	if (want_located && !found.cut_short)
 		ttlv_enc_int(ctx->out, KMIP_TAG_LOCATED_ITEMS, found.located > INT32_MAX ? INT32_MAX :
 		    (int32_t)found.located);
 	for (i = first; i < first + n; i++) {
@@ -293,7 +313,8 @@ op_locate(struct op_ctx *ctx)
 	}
 	if (n > 0)
 		ops_set_placeholder(ctx, found.uids[first]);
-	session_log(ctx->session, LOG_LEVEL_DEBUG, "locate: %zu of %zu matches returned", n, found.located);
+	session_log(ctx->session, LOG_LEVEL_DEBUG, "locate: %zu of %zu matches returned%s", n, found.located,
+	    found.cut_short ? " (server.locate_scan_budget reached)" : "");
 	store_uids_free(found.uids, found.n);
 	return 0;
 }

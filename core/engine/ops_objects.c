@@ -308,51 +308,11 @@ load_meta(struct op_ctx *ctx)
 	return rc == 0 ? o : NULL;
 }
 
-/* True when a 2.x Attribute Reference (a tag, or a vendor attribute's vendor and name) names item. */
-static bool
-reference_matches(const struct ttlv *ref, const struct ttlv *item)
-{
-	const struct ttlv *v, *n, *iv, *in;
-
-	if (ref->type == TTLV_ENUMERATION)
-		return ref->v.u32 == item->tag;
-	if (ref->type != TTLV_STRUCTURE || item->tag != KMIP_TAG_ATTRIBUTE)
-		return false;
-	v = ttlv_find(ref, KMIP_TAG_VENDOR_IDENTIFICATION);
-	n = ttlv_find(ref, KMIP_TAG_ATTRIBUTE_NAME);
-	iv = ttlv_find(item, KMIP_TAG_VENDOR_IDENTIFICATION);
-	in = ttlv_find(item, KMIP_TAG_ATTRIBUTE_NAME);
-	return v != NULL && n != NULL && iv != NULL && in != NULL && ttlv_equal(v, iv) && ttlv_equal(n, in);
-}
-
-/*
- * True when the request asks for item: it lists no attributes, or names this one by Attribute Reference or,
- * where the normaliser left one (see versions.c), by 1.x Attribute Name.
- */
-static bool
-requested(const struct op_ctx *ctx, const struct ttlv *item)
-{
-	const struct ttlv *c, *p = ctx->item->payload;
-	bool any = false;
-
-	for (c = p != NULL ? p->v.s.first : NULL; c != NULL; c = c->next) {
-		if (c->tag == KMIP_TAG_ATTRIBUTE_NAME && c->type == TTLV_TEXT_STRING) {
-			any = true;
-			if (attr_matches_name(item, (const char *)c->v.bytes.data))
-				return true;
-		} else if (c->tag == KMIP_TAG_ATTRIBUTE_REFERENCE) {
-			any = true;
-			if (reference_matches(c, item))
-				return true;
-		}
-	}
-	return !any;
-}
-
-/* The object an attribute read is about. */
+/* The object an attribute read is about, and (for Get Attributes) the attributes the request names. */
 struct reading {
 	const struct op_ctx *ctx;
 	const struct store_object *o;
+	const struct attr_selection *wanted;
 };
 
 /* True when the caller may see attribute c of the object: share attributes only to those who may change it. */
@@ -365,27 +325,40 @@ shared_shown(const struct ttlv *c, void *arg)
 	    access_allowed(r->ctx->env->policy, ops_identity(r->ctx), r->o->owner, r->o->attrs, true);
 }
 
-/* True when the caller may see attribute c and the request asks for it. */
+/*
+ * True when the caller may see attribute c and the request asks for it: it lists no attributes, or names
+ * this one by Attribute Reference or, where the normaliser left one (see versions.c), by 1.x Attribute Name.
+ */
 static bool
 shown_requested(const struct ttlv *c, void *arg)
 {
 	const struct reading *r = arg;
 
-	return shared_shown(c, arg) && requested(r->ctx, c);
+	return shared_shown(c, arg) && attr_selection_has(r->wanted, c, true);
 }
 
 /* Get Attributes: the object's attributes the request names (all when it names none). */
 int
 op_get_attributes(struct op_ctx *ctx)
 {
-	struct store_object *o = load_meta(ctx);
-	struct reading r = { ctx, o };
+	struct store_object *o;
+	struct attr_selection *wanted;
+	struct reading r;
 
-	if (o == NULL)
+	/* Looked up once each, so that the work is O(n log n) in the names and the object's attributes. */
+	if ((wanted = attr_selection_named(ctx->item->payload)) == NULL)
+		return ops_nomem(ctx);
+	if ((o = load_meta(ctx)) == NULL) {
+		attr_selection_free(wanted);
 		return -1;
+	}
+	r.ctx = ctx;
+	r.o = o;
+	r.wanted = wanted;
 	ttlv_enc_cstr(ctx->out, KMIP_TAG_UNIQUE_IDENTIFIER, o->uid);
 	ops_encode_attrs(ctx, o->attrs, shown_requested, &r);
 	store_object_free(o);
+	attr_selection_free(wanted);
 	return 0;
 }
 
@@ -394,7 +367,7 @@ int
 op_get_attribute_list(struct op_ctx *ctx)
 {
 	struct store_object *o = load_meta(ctx);
-	struct reading r = { ctx, o };
+	struct reading r = { ctx, o, NULL };
 
 	if (o == NULL)
 		return -1;
@@ -611,6 +584,9 @@ apply_edit(struct op_ctx *ctx, enum edit kind, struct ttlv *item, const struct t
 		    "undone", uid, sensitive ? "Sensitive" : "not Extractable");
 		goto out;
 	}
+	/* Deleting always works, so that an object over a lowered limit can be brought back under it. */
+	if (!unchanged && kind != EDIT_DELETE && ops_check_attr_limits(ctx, o->attrs) != 0)
+		goto out;
 	if (!unchanged && ops_save(ctx, txn, o) != 0)
 		goto out;
 	if ((rc = ops_commit(ctx, &txn)) != 0)

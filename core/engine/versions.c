@@ -83,7 +83,7 @@ static const struct {
 	{ KMIP_RESULT_REASON_INCOMPATIBLE_CRYPTOGRAPHIC_USAGE_MASK, KMIP_RESULT_REASON_PERMISSION_DENIED },
 	{ KMIP_RESULT_REASON_ATTRIBUTE_NOT_FOUND, KMIP_RESULT_REASON_INVALID_FIELD },
 	{ KMIP_RESULT_REASON_ATTRIBUTE_SINGLE_VALUED, KMIP_RESULT_REASON_INVALID_FIELD },
-	/* A quota: 1.x has no limit reason; the client is not permitted to store more. */
+	/* 1.x has no reason for a server's limit (a quota, a cap): refused by policy; the Result Message names it. */
 	{ KMIP_RESULT_REASON_SERVER_LIMIT_EXCEEDED, KMIP_RESULT_REASON_PERMISSION_DENIED },
 };
 

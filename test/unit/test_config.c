@@ -195,6 +195,11 @@ test_defaults(void **state)
 	assert_int_equal(c->server.max_connections, 10000);
 	assert_int_equal(c->server.max_message_size, 1024 * 1024);
 	assert_int_equal(c->server.max_batch_items, 64);
+	assert_int_equal(c->server.max_attributes, 1024);
+	assert_int_equal(c->server.max_attribute_values, 256);
+	assert_int_equal(c->server.max_attribute_bytes, 1024 * 1024);
+	assert_int_equal(c->server.locate_max_items, 1000);
+	assert_int_equal(c->server.locate_scan_budget, 10000);
 	assert_int_equal(c->server.max_handshakes, 64);
 	assert_int_equal(c->server.max_connections_per_source, 1000);
 	assert_int_equal(c->server.handshake_rate_per_source, 100);
@@ -259,6 +264,11 @@ static const char every_key[] =
 	"  max_sources = 1024;\n"
 	"  max_message_size = \"2M\";\n"
 	"  max_batch_items = 8;\n"
+	"  max_attributes = 100;\n"
+	"  max_attribute_values = 10;\n"
+	"  max_attribute_bytes = \"64K\";\n"
+	"  locate_max_items = 50;\n"
+	"  locate_scan_budget = 500;\n"
 	"  handshake_timeout = 7;\n"
 	"  request_timeout = 6;\n"
 	"  idle_timeout = 0;\n"
@@ -326,6 +336,11 @@ check_every_key(const struct kmipd_config *c)
 	assert_int_equal(c->server.max_sources, 1024);
 	assert_int_equal(c->server.max_message_size, 2 * 1024 * 1024);
 	assert_int_equal(c->server.max_batch_items, 8);
+	assert_int_equal(c->server.max_attributes, 100);
+	assert_int_equal(c->server.max_attribute_values, 10);
+	assert_int_equal(c->server.max_attribute_bytes, 65536);
+	assert_int_equal(c->server.locate_max_items, 50);
+	assert_int_equal(c->server.locate_scan_budget, 500);
 	assert_int_equal(c->server.handshake_timeout, 7);
 	assert_int_equal(c->server.request_timeout, 6);
 	assert_int_equal(c->server.idle_timeout, 0);
