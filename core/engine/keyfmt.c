@@ -45,6 +45,14 @@
 #define RECOVER_MAX_BITS	4096
 #define RECOVER_TRIALS		16
 #define RECOVER_MAX_SQUARINGS	256
+/*
+ * Public exponents above 2^256 are refused: SP 800-56B caps e there, OpenSSL itself refuses more than 64
+ * bits with a modulus above 3072 bits, and a long e makes every public operation (and e d - 1 in prime
+ * recovery) as costly as a private one.
+ */
+#define RSA_PUBEXP_MAX_BITS	256
+/* Primes below this are tried as factors of a modulus whose primes must be recovered (see rsa_check_sizes). */
+#define RSA_SMALL_PRIME_MAX	1024
 
 #define EC_POINT_MAX		(1 + 2 * 66)	/* an uncompressed P-521 point */
 
@@ -458,7 +466,59 @@ rsa_check_public(const BIGNUM *n, const BIGNUM *e, uint32_t *bits, struct keyfmt
 		return fail(err, R_INVALID, "the RSA modulus is even");
 	if (!BN_is_odd(e) || BN_is_one(e) || BN_cmp(e, n) >= 0)
 		return fail(err, R_INVALID, "the RSA public exponent is not odd and between 1 and the modulus");
+	if (BN_num_bits(e) > RSA_PUBEXP_MAX_BITS)
+		return fail(err, R_INVALID, "the RSA public exponent has %d bits (at most %d)", BN_num_bits(e),
+		    RSA_PUBEXP_MAX_BITS);
 	*bits = (uint32_t)nb;
+	return 0;
+}
+
+/*
+ * Checks the sizes of the private components of an RSA key sent as numbers, before any costly arithmetic
+ * on them (prime recovery is up to RECOVER_TRIALS modular exponentiations with e d - 1 as exponent, so an
+ * unchecked d of 16,000 bits costs a second in the loop): d, P and Q below the modulus, the CRT values below
+ * their primes, P Q = n when both are given (one multiplication), and without them a modulus free of
+ * small factors, which no two-prime key has (a cheap sign of a forged modulus; a prime one is caught by
+ * recovery itself). The rest (e d = 1 and the like) rsa_check_private checks with multiplications only.
+ * Returns 0 or -1 with *err set.
+ */
+static int
+rsa_check_sizes(const struct rsa_parts *r, struct keyfmt_error *err)
+{
+	const BIGNUM *p = r->p != NULL ? r->p : r->n, *q = r->q != NULL ? r->q : r->n;
+	BN_CTX *ctx;
+	BIGNUM *t;
+	BN_ULONG w, rem;
+	int rc = -1;
+
+	if (r->d != NULL && BN_cmp(r->d, r->n) >= 0)
+		return fail(err, R_INVALID, "the RSA private exponent is not below the modulus");
+	if ((r->p != NULL && (BN_cmp(r->p, BN_value_one()) <= 0 || BN_cmp(r->p, r->n) >= 0)) ||
+	    (r->q != NULL && (BN_cmp(r->q, BN_value_one()) <= 0 || BN_cmp(r->q, r->n) >= 0)))
+		return fail(err, R_INVALID, "an RSA prime is not between 1 and the modulus");
+	if ((r->dp != NULL && BN_cmp(r->dp, p) >= 0) || (r->dq != NULL && BN_cmp(r->dq, q) >= 0) ||
+	    (r->qinv != NULL && BN_cmp(r->qinv, p) >= 0))
+		return fail(err, R_INVALID, "an RSA prime exponent or CRT coefficient is not below its prime");
+	if (r->p != NULL && r->q != NULL) {
+		if ((ctx = BN_CTX_secure_new()) == NULL)
+			return fail(err, R_NOMEM, "out of memory");
+		BN_CTX_start(ctx);
+		if ((t = BN_CTX_get(ctx)) == NULL || !BN_mul(t, r->p, r->q, ctx))
+			fail_ssl(err, "checking the RSA primes");
+		else if (BN_cmp(t, r->n) != 0)
+			fail(err, R_INVALID, "inconsistent RSA private key: P times Q is not the modulus");
+		else
+			rc = 0;
+		BN_CTX_end(ctx);
+		BN_CTX_free(ctx);
+		return rc;
+	}
+	for (w = 3; w < RSA_SMALL_PRIME_MAX; w += 2) {
+		if ((rem = BN_mod_word(r->n, w)) == (BN_ULONG)-1)
+			return fail_ssl(err, "checking the RSA modulus");
+		if (rem == 0)
+			return fail(err, R_INVALID, "the RSA modulus has a small factor: it is not a key's");
+	}
 	return 0;
 }
 
@@ -1025,7 +1085,7 @@ import_transparent_rsa(uint32_t object_type, uint32_t format, const struct ttlv 
 	/* Size first, so no arithmetic runs on a modulus that would be refused anyway. */
 	if (r.e != NULL && rsa_check_public(r.n, r.e, &bits, err) != 0)
 		goto out;
-	if (private && rsa_complete(&r, err) != 0)
+	if (private && (rsa_check_sizes(&r, err) != 0 || rsa_complete(&r, err) != 0))
 		goto out;
 	if ((pkey = rsa_from_parts(&r, private)) == NULL) {
 		fail(err, R_INVALID, "the %s components do not make an RSA key", what);

@@ -30,6 +30,7 @@
 #include <sys/time.h>
 
 #include <cmocka.h>
+#include <openssl/bn.h>
 #include <openssl/err.h>
 
 #include "proto/client.h"
@@ -2030,6 +2031,318 @@ test_quota_reload(void **state)
 	kmip_client_close(a);
 }
 
+/*
+ * Sends req (freed here) on cl without reading the answer, lets the server start on it, and checks that the
+ * well-behaved client is answered within 1 s meanwhile. Returns the attacker's response, read after.
+ */
+static struct ttlv *
+others_answered_while(struct hostile *h, struct kmip_client *cl, struct ttlv_enc *req, struct ttlv_arena **a)
+{
+	int64_t t0, elapsed;
+
+	send_raw(cl, req->buf, req->len);
+	ttlv_enc_free(req);
+	h_sleep_ms(100);
+	t0 = util_now_ms();
+	h_discover_ok(h->other);
+	elapsed = util_now_ms() - t0;
+	print_message("the other client was answered in %lld ms\n", (long long)elapsed);
+	assert_true(elapsed < h_slow(1000));
+	return read_response(cl, a);
+}
+
+/* A 1.4 Register of Secret Data carrying n instances of the attribute name (text values "v<i>"). */
+static void
+enc_register_with_values(struct ttlv_enc *e, const char *name, unsigned n)
+{
+	static const uint8_t secret[16] = "0123456789abcdef";
+	char v[32];
+	unsigned i;
+
+	h_request_begin(e, 1, 4, 1);
+	h_item_begin(e, KMIP_OPERATION_REGISTER);
+	ttlv_enc_enum(e, KMIP_TAG_OBJECT_TYPE, KMIP_OBJECT_TYPE_SECRET_DATA);
+	ttlv_enc_begin(e, KMIP_TAG_TEMPLATE_ATTRIBUTE);
+	h_attr_int(e, "Cryptographic Usage Mask", KMIP_CRYPTOGRAPHIC_USAGE_MASK_DERIVE_KEY);
+	for (i = 0; i < n; i++) {
+		snprintf(v, sizeof(v), "v%u", i);
+		h_attr_text(e, name, v);
+	}
+	ttlv_enc_end(e);
+	ttlv_enc_begin(e, KMIP_TAG_SECRET_DATA);
+	ttlv_enc_enum(e, KMIP_TAG_SECRET_DATA_TYPE, KMIP_SECRET_DATA_TYPE_PASSWORD);
+	ttlv_enc_begin(e, KMIP_TAG_KEY_BLOCK);
+	ttlv_enc_enum(e, KMIP_TAG_KEY_FORMAT_TYPE, KMIP_KEY_FORMAT_TYPE_OPAQUE);
+	ttlv_enc_begin(e, KMIP_TAG_KEY_VALUE);
+	ttlv_enc_bytes(e, KMIP_TAG_KEY_MATERIAL, secret, sizeof(secret));
+	ttlv_enc_end(e);
+	ttlv_enc_end(e);
+	ttlv_enc_end(e);
+	h_item_end(e);
+	h_request_end(e);
+}
+
+/* The Result Message of batch item 0, or "". */
+static const char *
+result_message(const struct ttlv *resp)
+{
+	const struct ttlv *m = ttlv_find(h_batch_item(resp, 0), KMIP_TAG_RESULT_MESSAGE);
+
+	return m != NULL ? (const char *)m->v.bytes.data : "";
+}
+
+/*
+ * 18. An object with 60,000 Object Group values (the limits raised to allow it): Get Attributes on it used
+ * to take 3.8 s of the loop (each value's Attribute Index counted by walking all earlier ones); now it is
+ * O(n log n) and the other client is answered within 1 s. Get Attribute List and a Get Attributes naming
+ * one attribute too.
+ */
+static void
+test_many_attribute_values(void **state)
+{
+	struct hostile *h = *state;
+	const char *const overrides[] = { "server.max_message_size=\"8M\"", "server.max_attributes=61000",
+	    "server.max_attribute_values=60000", "server.max_attribute_bytes=\"8M\"", NULL };
+	struct kmip_client *cl;
+	struct ttlv_arena *a;
+	struct ttlv_enc e;
+	struct ttlv *resp;
+	char uid[64];
+	unsigned n;
+
+	start(h, overrides);
+	cl = hostile_client(h);
+	enc_register_with_values(&e, "Object Group", 60000);
+	resp = call_ok(cl, &e, &a);
+	h_payload_text(resp, KMIP_TAG_UNIQUE_IDENTIFIER, uid, sizeof(uid));
+	ttlv_arena_free(a);
+	/* Every attribute, 1.4: each Object Group with its Attribute Index. */
+	h_uid_request(&e, KMIP_OPERATION_GET_ATTRIBUTES, uid, 0);
+	resp = others_answered_while(h, cl, &e, &a);
+	assert_int_equal(h_result_status(resp), KMIP_RESULT_STATUS_SUCCESS);
+	n = ttlv_count(h_payload(resp, 0), KMIP_TAG_ATTRIBUTE);
+	assert_true(n >= 60000);
+	ttlv_arena_free(a);
+	/* Named: only the Object Groups; and the list of names, each once. */
+	h_request_begin(&e, 1, 4, 2);
+	h_item_begin(&e, KMIP_OPERATION_GET_ATTRIBUTES);
+	ttlv_enc_cstr(&e, KMIP_TAG_UNIQUE_IDENTIFIER, uid);
+	ttlv_enc_cstr(&e, KMIP_TAG_ATTRIBUTE_NAME, "Object Group");
+	h_item_end(&e);
+	h_item_begin(&e, KMIP_OPERATION_GET_ATTRIBUTE_LIST);
+	ttlv_enc_cstr(&e, KMIP_TAG_UNIQUE_IDENTIFIER, uid);
+	h_item_end(&e);
+	h_request_end(&e);
+	resp = others_answered_while(h, cl, &e, &a);
+	assert_int_equal(h_item_status(resp, 0), KMIP_RESULT_STATUS_SUCCESS);
+	assert_int_equal(ttlv_count(h_payload(resp, 0), KMIP_TAG_ATTRIBUTE), 60000);
+	assert_int_equal(h_item_status(resp, 1), KMIP_RESULT_STATUS_SUCCESS);
+	n = ttlv_count(h_payload(resp, 1), KMIP_TAG_ATTRIBUTE_NAME);
+	assert_true(n > 5 && n < 30);
+	ttlv_arena_free(a);
+	kmip_client_close(cl);
+	others_served(h);
+}
+
+/* A 1.4 Register of Secret Data with 1,250 custom attributes, 250 for each of x-k0 to x-k4. */
+static void
+enc_register_many_custom(struct ttlv_enc *e)
+{
+	char name[16];
+	unsigned i;
+
+	h_request_begin(e, 1, 4, 1);
+	h_item_begin(e, KMIP_OPERATION_REGISTER);
+	ttlv_enc_enum(e, KMIP_TAG_OBJECT_TYPE, KMIP_OBJECT_TYPE_SECRET_DATA);
+	ttlv_enc_begin(e, KMIP_TAG_TEMPLATE_ATTRIBUTE);
+	for (i = 0; i < 1250; i++) {
+		snprintf(name, sizeof(name), "x-k%u", i % 5);
+		h_attr_int(e, name, (int32_t)i);
+	}
+	ttlv_enc_end(e);
+	ttlv_enc_begin(e, KMIP_TAG_SECRET_DATA);
+	ttlv_enc_enum(e, KMIP_TAG_SECRET_DATA_TYPE, KMIP_SECRET_DATA_TYPE_PASSWORD);
+	ttlv_enc_begin(e, KMIP_TAG_KEY_BLOCK);
+	ttlv_enc_enum(e, KMIP_TAG_KEY_FORMAT_TYPE, KMIP_KEY_FORMAT_TYPE_OPAQUE);
+	ttlv_enc_begin(e, KMIP_TAG_KEY_VALUE);
+	ttlv_enc_bytes(e, KMIP_TAG_KEY_MATERIAL, "0123456789abcdef", 16);
+	ttlv_enc_end(e);
+	ttlv_enc_end(e);
+	ttlv_enc_end(e);
+	h_item_end(e);
+	h_request_end(e);
+}
+
+/*
+ * 19. Past the attribute limits (defaults): 257 values of one attribute, or 1,250 attributes in all, are
+ * refused at Register, and an Add Attribute past server.max_attribute_values is refused, with Permission
+ * Denied in 1.4 (Server Limit Exceeded is 2.x) and a message naming the limit; the object stays as it was.
+ */
+static void
+test_attribute_limits(void **state)
+{
+	struct hostile *h = *state;
+	struct kmip_client *cl;
+	struct ttlv_arena *a;
+	struct ttlv_enc e;
+	struct ttlv *resp;
+	char uid[64];
+
+	start(h, NULL);
+	cl = hostile_client(h);
+	enc_register_with_values(&e, "Object Group", 257);
+	resp = call(cl, &e, &a);
+	assert_int_equal(h_result_reason(resp), KMIP_RESULT_REASON_PERMISSION_DENIED);
+	assert_non_null(strstr(result_message(resp), "server.max_attribute_values"));
+	ttlv_arena_free(a);
+	/* Each kind under its limit, the whole over 1024. */
+	enc_register_many_custom(&e);
+	resp = call(cl, &e, &a);
+	assert_int_equal(h_result_reason(resp), KMIP_RESULT_REASON_PERMISSION_DENIED);
+	assert_non_null(strstr(result_message(resp), "server.max_attributes"));
+	ttlv_arena_free(a);
+	/* At the limit: accepted; one more by Add Attribute: refused, and the object keeps 256. */
+	enc_register_with_values(&e, "Object Group", 256);
+	resp = call_ok(cl, &e, &a);
+	h_payload_text(resp, KMIP_TAG_UNIQUE_IDENTIFIER, uid, sizeof(uid));
+	ttlv_arena_free(a);
+	h_request_begin(&e, 1, 4, 1);
+	h_item_begin(&e, KMIP_OPERATION_ADD_ATTRIBUTE);
+	ttlv_enc_cstr(&e, KMIP_TAG_UNIQUE_IDENTIFIER, uid);
+	h_attr_text(&e, "Object Group", "one too many");
+	h_item_end(&e);
+	h_request_end(&e);
+	resp = call(cl, &e, &a);
+	assert_int_equal(h_result_reason(resp), KMIP_RESULT_REASON_PERMISSION_DENIED);
+	assert_non_null(strstr(result_message(resp), "server.max_attribute_values"));
+	ttlv_arena_free(a);
+	h_request_begin(&e, 1, 4, 1);
+	h_item_begin(&e, KMIP_OPERATION_GET_ATTRIBUTES);
+	ttlv_enc_cstr(&e, KMIP_TAG_UNIQUE_IDENTIFIER, uid);
+	ttlv_enc_cstr(&e, KMIP_TAG_ATTRIBUTE_NAME, "Object Group");
+	h_item_end(&e);
+	h_request_end(&e);
+	resp = call_ok(cl, &e, &a);
+	assert_int_equal(ttlv_count(h_payload(resp, 0), KMIP_TAG_ATTRIBUTE), 256);
+	ttlv_arena_free(a);
+	kmip_client_close(cl);
+	others_served(h);
+}
+
+/* A 4096-bit prime, 3 mod 4: as a modulus, every base of RSA prime recovery gives 1 or -1. */
+static const char prime4096[] =
+	"cf83c6eeaacfe5e35e72af19fc62e816513ebe3f02aaceef39fb58066114e205b2c33c819ea825e9e0dc8acb547a3675"
+	"4b9f506b2f0e2d68b9985cd5d88d83c5a17bd08b9f2af8f1f1dfe8b88defabaaa5456ad301c3cbae1d52291aea06f5c7"
+	"7b6ea0054d516f5f2dd68d66e1687e34d20ca14104979557a110903f867f7b4fa24656d24d221b8a00f60ecad9300e75"
+	"0ca14bd398e62c738525b86ecf89b0753943f0a684946a8a95bcf5fa9f3ff4656be46735fe3186909b27db6efa20a318"
+	"1df0146107072f76abcb52ef7e6f22f1f1008a25e1db6fd1877f00065bbaf5c5d2953952677160f2910aa5f2fbdb7490"
+	"2b5a50a7c79c87ee1aa50a6091c76a4d48b0b8818f7e78170a1f97d72fde30ccfb8d8df4f8a884fd440d1263ea75e9b4"
+	"425b73fb5f1015339568642e725905b57aaa94cf0e845fd6f72bf18586db4327a821589795e20567b88216cc858f5aa4"
+	"5d1667ba0f693e9cc30488b062350cc0b5d2fd344c2a3bc07483fdf966bbb049a451db76dad4caa192e0c3c3c03d4923"
+	"3ea23a1567221cc483c15b0ca64a57a7772593aae6af3f23213f1d338656ea82cbd182c8b1d01da1a1b90d6ad1546c52"
+	"1d27b081cd977e8900cc5b2e0b266610bdc7b385399c6bf23607e9dd53f6b26d0819d4a59a5fa48d93f182f616616a44"
+	"62987c55f2e951d8c7bc1e86a1808865cfbb6cf50be1e878f888ef5d391d7a67";
+
+/* Appends a positive Big Integer. */
+static void
+enc_bn(struct ttlv_enc *e, uint32_t tag, const BIGNUM *bn)
+{
+	uint8_t buf[2100];
+	int n = BN_num_bytes(bn);
+
+	assert_true(n + 1 <= (int)sizeof(buf));
+	buf[0] = 0;
+	assert_int_equal(BN_bn2binpad(bn, buf + 1, n), n);
+	ttlv_enc_bigint(e, tag, buf, (size_t)n + 1);
+}
+
+/* A 1.4 batch of 16 Registers of the Transparent RSA Private Key n, e, d, with Continue on failure. */
+static void
+enc_register_rsa_ned(struct ttlv_enc *e, const BIGNUM *n, const BIGNUM *pe, const BIGNUM *d)
+{
+	unsigned i;
+
+	/* Continue: every item runs whatever the others' fate. */
+	ttlv_enc_init(e);
+	ttlv_enc_begin(e, KMIP_TAG_REQUEST_MESSAGE);
+	ttlv_enc_begin(e, KMIP_TAG_REQUEST_HEADER);
+	kmip_version_encode(e, KMIP_VERSION(1, 4));
+	ttlv_enc_enum(e, KMIP_TAG_BATCH_ERROR_CONTINUATION_OPTION, KMIP_BATCH_ERROR_CONTINUATION_OPTION_CONTINUE);
+	ttlv_enc_int(e, KMIP_TAG_BATCH_COUNT, 16);
+	ttlv_enc_end(e);
+	for (i = 0; i < 16; i++) {
+		h_item_begin(e, KMIP_OPERATION_REGISTER);
+		ttlv_enc_enum(e, KMIP_TAG_OBJECT_TYPE, KMIP_OBJECT_TYPE_PRIVATE_KEY);
+		ttlv_enc_begin(e, KMIP_TAG_TEMPLATE_ATTRIBUTE);
+		h_attr_int(e, "Cryptographic Usage Mask", KMIP_CRYPTOGRAPHIC_USAGE_MASK_SIGN);
+		ttlv_enc_end(e);
+		ttlv_enc_begin(e, KMIP_TAG_PRIVATE_KEY);
+		ttlv_enc_begin(e, KMIP_TAG_KEY_BLOCK);
+		ttlv_enc_enum(e, KMIP_TAG_KEY_FORMAT_TYPE, KMIP_KEY_FORMAT_TYPE_TRANSPARENT_RSA_PRIVATE_KEY);
+		ttlv_enc_begin(e, KMIP_TAG_KEY_VALUE);
+		ttlv_enc_begin(e, KMIP_TAG_KEY_MATERIAL);
+		enc_bn(e, KMIP_TAG_MODULUS, n);
+		enc_bn(e, KMIP_TAG_PUBLIC_EXPONENT, pe);
+		enc_bn(e, KMIP_TAG_PRIVATE_EXPONENT, d);
+		ttlv_enc_end(e);
+		ttlv_enc_end(e);
+		ttlv_enc_enum(e, KMIP_TAG_CRYPTOGRAPHIC_ALGORITHM, KMIP_CRYPTOGRAPHIC_ALGORITHM_RSA);
+		ttlv_enc_int(e, KMIP_TAG_CRYPTOGRAPHIC_LENGTH, 4096);
+		ttlv_enc_end(e);
+		ttlv_enc_end(e);
+		h_item_end(e);
+	}
+	h_request_end(e);
+}
+
+/*
+ * 20. The review's RSA key: a Transparent RSA Private Key with a prime 4096-bit modulus and a private
+ * exponent of 16,000 bits that inverts e modulo n - 1, so that prime recovery ran 16 exponentiations with
+ * a 16,000-bit exponent in the loop (1 s a key, 18 s for a batch of 16 with Continue). Each is refused at
+ * once (the exponent is not below the modulus) and the other client is answered within 1 s.
+ */
+static void
+test_crafted_rsa_exponent(void **state)
+{
+	struct hostile *h = *state;
+	struct kmip_client *cl;
+	struct ttlv_arena *a;
+	struct ttlv_enc e;
+	struct ttlv *resp;
+	BN_CTX *ctx = BN_CTX_new();
+	BIGNUM *n = NULL, *pe = BN_new(), *d = BN_new(), *n1 = BN_new(), *t = BN_new();
+
+	assert_true(ctx != NULL && pe != NULL && d != NULL && n1 != NULL && t != NULL);
+	assert_true(BN_hex2bn(&n, prime4096) > 0);
+	assert_true(BN_set_word(pe, 65537));
+	assert_true(BN_sub(n1, n, BN_value_one()));
+	assert_non_null(BN_mod_inverse(d, pe, n1, ctx));
+	assert_true(BN_lshift(t, n1, 11894));
+	assert_true(BN_add(d, d, t));
+	start(h, NULL);
+	cl = hostile_client(h);
+	set_timeouts(cl, h_slow(60000), h_slow(5000));
+	enc_register_rsa_ned(&e, n, pe, d);
+	resp = others_answered_while(h, cl, &e, &a);
+	/* Every item refused for its exponent. */
+	for (unsigned i = 0; i < 16; i++) {
+		const struct ttlv *m = ttlv_find(h_batch_item(resp, i), KMIP_TAG_RESULT_MESSAGE);
+
+		assert_int_equal(h_item_status(resp, i), KMIP_RESULT_STATUS_OPERATION_FAILED);
+		assert_non_null(m);
+		assert_non_null(strstr((const char *)m->v.bytes.data, "not below the modulus"));
+	}
+	ttlv_arena_free(a);
+	kmip_client_close(cl);
+	BN_free(n);
+	BN_free(pe);
+	BN_clear_free(d);
+	BN_free(n1);
+	BN_free(t);
+	BN_CTX_free(ctx);
+	others_served(h);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -2055,6 +2368,9 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_quota_per_identity, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_quota_bytes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_quota_reload, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_many_attribute_values, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_attribute_limits, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_crafted_rsa_exponent, setup, teardown),
 	};
 
 	util_test_start(argc, argv);

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -287,7 +288,7 @@ new_struct(struct state *s, uint32_t tag)
 static void
 add_bn(struct state *s, struct ttlv *parent, uint32_t tag, const BIGNUM *bn)
 {
-	uint8_t buf[1100];
+	uint8_t buf[2100];
 	int n = BN_num_bytes(bn);
 	struct ttlv *t;
 
@@ -825,6 +826,100 @@ test_malformed_transparent_rsa(void **state)
 	/* Only the prime exponents: not enough to make a key. */
 	st = copy_without(s, copy_without(s, copy_without(s, priv, KMIP_TAG_P), KMIP_TAG_Q), KMIP_TAG_PRIVATE_EXPONENT);
 	import_fails(OT(PRIVATE_KEY), KFT(TRANSPARENT_RSA_PRIVATE_KEY), st, inv);
+}
+
+/* A 4096-bit prime, 3 mod 4: as a modulus, every base of prime recovery gives 1 or -1 (the review's key). */
+static const char prime4096[] =
+	"cf83c6eeaacfe5e35e72af19fc62e816513ebe3f02aaceef39fb58066114e205b2c33c819ea825e9e0dc8acb547a3675"
+	"4b9f506b2f0e2d68b9985cd5d88d83c5a17bd08b9f2af8f1f1dfe8b88defabaaa5456ad301c3cbae1d52291aea06f5c7"
+	"7b6ea0054d516f5f2dd68d66e1687e34d20ca14104979557a110903f867f7b4fa24656d24d221b8a00f60ecad9300e75"
+	"0ca14bd398e62c738525b86ecf89b0753943f0a684946a8a95bcf5fa9f3ff4656be46735fe3186909b27db6efa20a318"
+	"1df0146107072f76abcb52ef7e6f22f1f1008a25e1db6fd1877f00065bbaf5c5d2953952677160f2910aa5f2fbdb7490"
+	"2b5a50a7c79c87ee1aa50a6091c76a4d48b0b8818f7e78170a1f97d72fde30ccfb8d8df4f8a884fd440d1263ea75e9b4"
+	"425b73fb5f1015339568642e725905b57aaa94cf0e845fd6f72bf18586db4327a821589795e20567b88216cc858f5aa4"
+	"5d1667ba0f693e9cc30488b062350cc0b5d2fd344c2a3bc07483fdf966bbb049a451db76dad4caa192e0c3c3c03d4923"
+	"3ea23a1567221cc483c15b0ca64a57a7772593aae6af3f23213f1d338656ea82cbd182c8b1d01da1a1b90d6ad1546c52"
+	"1d27b081cd977e8900cc5b2e0b266610bdc7b385399c6bf23607e9dd53f6b26d0819d4a59a5fa48d93f182f616616a44"
+	"62987c55f2e951d8c7bc1e86a1808865cfbb6cf50be1e878f888ef5d391d7a67";
+
+/* Imports a Transparent RSA Private Key of n, e and d (no primes); returns the time taken in ms. */
+static double
+import_ned(struct state *s, const BIGNUM *n, const BIGNUM *e, const BIGNUM *d, const char *expect)
+{
+	struct ttlv *st = new_struct(s, KMIP_TAG_KEY_MATERIAL);
+	struct keyfmt_error err = { 0, "" };
+	struct keyfmt_key k;
+	struct timespec t0, t1;
+	int rc;
+
+	add_bn(s, st, KMIP_TAG_MODULUS, n);
+	add_bn(s, st, KMIP_TAG_PUBLIC_EXPONENT, e);
+	add_bn(s, st, KMIP_TAG_PRIVATE_EXPONENT, d);
+	memset(&k, 0, sizeof(k));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	rc = keyfmt_import(OT(PRIVATE_KEY), KFT(TRANSPARENT_RSA_PRIVATE_KEY), st, &k, &err);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	assert_int_equal(rc, -1);
+	assert_int_equal(err.reason, KMIP_RESULT_REASON_INVALID_FIELD);
+	if (strstr(err.message, expect) == NULL)
+		fail_msg("refused for \"%s\", expected \"%s\"", err.message, expect);
+	return (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+}
+
+/*
+ * Untrusted RSA numbers are checked by size before any costly arithmetic: the review's key (a prime 4096-bit
+ * modulus with a 16,000-bit private exponent that inverts e modulo n - 1) ran 16 exponentiations with a
+ * 16,000-bit exponent, a second in the loop; a public exponent of more than 256 bits; a modulus with a
+ * small factor; a prime exponent or CRT coefficient not below its prime.
+ */
+static void
+test_transparent_rsa_checked_before_math(void **state)
+{
+	struct state *s = *state;
+	BN_CTX *ctx = BN_CTX_new();
+	BIGNUM *n = NULL, *e = BN_new(), *d = BN_new(), *n1 = BN_new(), *t = BN_new(), *bn;
+	struct ttlv *priv, *pub, *st;
+	double ms;
+
+	assert_non_null(ctx);
+	assert_true(e != NULL && d != NULL && n1 != NULL && t != NULL);
+	assert_true(BN_hex2bn(&n, prime4096) > 0);
+	assert_true(BN_set_word(e, 65537));
+	assert_true(BN_sub(n1, n, BN_value_one()));
+	assert_non_null(BN_mod_inverse(d, e, n1, ctx));
+	/* d + (n - 1) 2^11894: still e d = 1 mod n - 1, now 15,990 bits. */
+	assert_true(BN_lshift(t, n1, 11894));
+	assert_true(BN_add(d, d, t));
+	assert_int_equal(BN_num_bits(d), 15990);
+	ms = import_ned(s, n, e, d, "not below the modulus");
+	print_message("crafted 16,000-bit private exponent refused in %.1f ms\n", ms);
+	/* A modulus with a small factor: 3 times a prime; d below it. */
+	assert_true(BN_mul_word(n, 3));
+	assert_true(BN_set_word(d, 12345));
+	import_ned(s, n, e, d, "small factor");
+	/* A public exponent of 257 bits. */
+	pub = export_ok(s, OT(PUBLIC_KEY), K.rsa_pub.der, K.rsa_pub.der_len, KFT(TRANSPARENT_RSA_PUBLIC_KEY), NULL);
+	assert_true(BN_set_bit(e, 256));
+	st = copy_without(s, pub, KMIP_TAG_PUBLIC_EXPONENT);
+	add_bn(s, st, KMIP_TAG_PUBLIC_EXPONENT, e);
+	import_fails(OT(PUBLIC_KEY), KFT(TRANSPARENT_RSA_PUBLIC_KEY), st, KMIP_RESULT_REASON_INVALID_FIELD);
+	/* Prime Exponent P plus P: the same residue, but not below P. */
+	priv = export_ok(s, OT(PRIVATE_KEY), K.rsa_priv.der, K.rsa_priv.der_len, KFT(TRANSPARENT_RSA_PRIVATE_KEY),
+	    NULL);
+	bn = field_bn(priv, KMIP_TAG_PRIME_EXPONENT_P);
+	BN_free(t);
+	t = field_bn(priv, KMIP_TAG_P);
+	assert_true(BN_add(bn, bn, t));
+	st = copy_without(s, priv, KMIP_TAG_PRIME_EXPONENT_P);
+	add_bn(s, st, KMIP_TAG_PRIME_EXPONENT_P, bn);
+	import_fails(OT(PRIVATE_KEY), KFT(TRANSPARENT_RSA_PRIVATE_KEY), st, KMIP_RESULT_REASON_INVALID_FIELD);
+	BN_clear_free(bn);
+	BN_free(n);
+	BN_free(e);
+	BN_clear_free(d);
+	BN_free(n1);
+	BN_free(t);
+	BN_CTX_free(ctx);
 }
 
 /* The spec lets a Transparent RSA Private Key carry only some components; the rest are derived. */
@@ -1714,6 +1809,7 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_codec_one_default, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_codec_rows_export, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_codec_rows_round_trip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_transparent_rsa_checked_before_math, setup, teardown),
 	};
 
 	util_test_start(argc, argv);
