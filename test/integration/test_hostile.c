@@ -2343,6 +2343,140 @@ test_crafted_rsa_exponent(void **state)
 	others_served(h);
 }
 
+/* A 1.4 batch of n Registers of small Secret Data; the first named name when name is not NULL. */
+static void
+enc_register_batch(struct ttlv_enc *e, unsigned n, unsigned serial, const char *name)
+{
+	uint8_t secret[16];
+	unsigned i;
+
+	h_request_begin(e, 1, 4, (int)n);
+	for (i = 0; i < n; i++) {
+		memset(secret, 0, sizeof(secret));
+		memcpy(secret, &serial, sizeof(serial));
+		memcpy(secret + sizeof(serial), &i, sizeof(i));
+		h_item_begin(e, KMIP_OPERATION_REGISTER);
+		ttlv_enc_enum(e, KMIP_TAG_OBJECT_TYPE, KMIP_OBJECT_TYPE_SECRET_DATA);
+		ttlv_enc_begin(e, KMIP_TAG_TEMPLATE_ATTRIBUTE);
+		h_attr_int(e, "Cryptographic Usage Mask", KMIP_CRYPTOGRAPHIC_USAGE_MASK_DERIVE_KEY);
+		if (name != NULL && i == 0)
+			h_attr_name(e, name);
+		ttlv_enc_end(e);
+		ttlv_enc_begin(e, KMIP_TAG_SECRET_DATA);
+		ttlv_enc_enum(e, KMIP_TAG_SECRET_DATA_TYPE, KMIP_SECRET_DATA_TYPE_PASSWORD);
+		ttlv_enc_begin(e, KMIP_TAG_KEY_BLOCK);
+		ttlv_enc_enum(e, KMIP_TAG_KEY_FORMAT_TYPE, KMIP_KEY_FORMAT_TYPE_OPAQUE);
+		ttlv_enc_begin(e, KMIP_TAG_KEY_VALUE);
+		ttlv_enc_bytes(e, KMIP_TAG_KEY_MATERIAL, secret, sizeof(secret));
+		ttlv_enc_end(e);
+		ttlv_enc_end(e);
+		ttlv_enc_end(e);
+		h_item_end(e);
+	}
+	h_request_end(e);
+}
+
+/* Registers n objects on cl in pipelined batches of 64 (n a multiple of 64); the first named name. */
+static void
+register_many(struct kmip_client *cl, unsigned n, const char *name)
+{
+	unsigned sent = 0, read = 0, i;
+	char *cause = NULL;
+
+	while (read < n / 64) {
+		/* Eight requests in flight: the group commit takes them together. */
+		for (; sent < n / 64 && sent < read + 8; sent++) {
+			struct ttlv_enc e;
+
+			enc_register_batch(&e, 64, sent, sent == 0 ? name : NULL);
+			send_raw(cl, e.buf, e.len);
+			ttlv_enc_free(&e);
+		}
+		{
+			struct ttlv_arena *a;
+			struct ttlv *resp;
+
+			if (kmip_client_read(cl, &resp, &a, &cause) != 0)
+				fail_msg("register: %s", cause != NULL ? cause : "?");
+			for (i = 0; i < 64; i++)
+				assert_int_equal(h_item_status(resp, i), KMIP_RESULT_STATUS_SUCCESS);
+			ttlv_arena_free(a);
+			read++;
+		}
+	}
+}
+
+/* A 1.4 Locate: Maximum Items max (none when < 0), filtered by Name name when not NULL. */
+static void
+enc_locate_item(struct ttlv_enc *e, int max, const char *name)
+{
+	h_item_begin(e, KMIP_OPERATION_LOCATE);
+	if (max >= 0)
+		ttlv_enc_int(e, KMIP_TAG_MAXIMUM_ITEMS, max);
+	if (name != NULL)
+		h_attr_name(e, name);
+	h_item_end(e);
+}
+
+/*
+ * 21. Locate under a scan budget: 64 Locates in one batch over 50,000 of the caller's own objects, each
+ * asking for one item (so, in 1.4, for Located Items too), used to count every match, 3.8 s of the loop.
+ * Now the request examines at most server.locate_scan_budget records: each Locate answers its newest
+ * match without Located Items (not counted to the end), and the other client is answered within 1 s. A
+ * Locate without Maximum Items returns server.locate_max_items identifiers; one answered from the Name
+ * index counts its match within the budget, so it reports Located Items.
+ */
+static void
+test_locate_scan_budget(void **state)
+{
+	struct hostile *h = *state;
+	const char *const overrides[] = { "store.sync=\"relaxed\"", NULL };
+	struct kmip_client *cl;
+	struct ttlv_arena *a;
+	struct ttlv_enc e;
+	struct ttlv *resp;
+	const struct ttlv *p, *located;
+	int64_t t0 = util_now_ms();
+	unsigned i;
+
+	start(h, overrides);
+	cl = hostile_client(h);
+	set_timeouts(cl, h_slow(30000), h_slow(30000));
+	register_many(cl, 50048, "needle");
+	print_message("50,048 objects registered in %lld ms\n", (long long)(util_now_ms() - t0));
+	h_request_begin(&e, 1, 4, 64);
+	for (i = 0; i < 64; i++)
+		enc_locate_item(&e, 1, NULL);
+	h_request_end(&e);
+	resp = others_answered_while(h, cl, &e, &a);
+	for (i = 0; i < 64; i++) {
+		assert_int_equal(h_item_status(resp, i), KMIP_RESULT_STATUS_SUCCESS);
+		p = h_payload(resp, i);
+		/* The budget is the request's: the first Locate's count used it up, the others find nothing. */
+		assert_true(ttlv_count(p, KMIP_TAG_UNIQUE_IDENTIFIER) <= 1);
+		assert_null(ttlv_find(p, KMIP_TAG_LOCATED_ITEMS));
+	}
+	/* The first Locate had the whole budget: it found its item. */
+	assert_int_equal(ttlv_count(h_payload(resp, 0), KMIP_TAG_UNIQUE_IDENTIFIER), 1);
+	ttlv_arena_free(a);
+	/* No Maximum Items: server.locate_max_items of them; by Name: one, counted. */
+	h_request_begin(&e, 1, 4, 2);
+	enc_locate_item(&e, -1, NULL);
+	enc_locate_item(&e, 5, "needle");
+	h_request_end(&e);
+	resp = others_answered_while(h, cl, &e, &a);
+	assert_int_equal(h_item_status(resp, 0), KMIP_RESULT_STATUS_SUCCESS);
+	assert_int_equal(ttlv_count(h_payload(resp, 0), KMIP_TAG_UNIQUE_IDENTIFIER), 1000);
+	assert_int_equal(h_item_status(resp, 1), KMIP_RESULT_STATUS_SUCCESS);
+	assert_int_equal(ttlv_count(h_payload(resp, 1), KMIP_TAG_UNIQUE_IDENTIFIER), 1);
+	located = ttlv_find(h_payload(resp, 1), KMIP_TAG_LOCATED_ITEMS);
+	assert_non_null(located);
+	assert_int_equal(located->v.i32, 1);
+	ttlv_arena_free(a);
+	kmip_client_close(cl);
+	others_served(h);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -2371,6 +2505,7 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_many_attribute_values, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_attribute_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crafted_rsa_exponent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_locate_scan_budget, setup, teardown),
 	};
 
 	util_test_start(argc, argv);

@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "core/engine/attrs.h"
 #include "core/engine/ops.h"
 #include "proto/message.h"
 #include "proto/names.h"
@@ -359,6 +360,126 @@ test_get_attributes_names(void **state)
 	check_untouched(*state, 2, 1, "GetAttributes", UID REF("State") VREF("x", "tag"));
 }
 
+/* Appends a custom attribute vendor-name with an Integer value to attrs. */
+static void
+add_custom(struct ttlv_arena *a, struct ttlv *attrs, const char *vendor, const char *name, int32_t v)
+{
+	struct ttlv *c = ttlv_new_struct(a, KMIP_TAG_ATTRIBUTE);
+	struct ttlv *vi = ttlv_new_text(a, KMIP_TAG_VENDOR_IDENTIFICATION, vendor, strlen(vendor));
+	struct ttlv *n = ttlv_new_text(a, KMIP_TAG_ATTRIBUTE_NAME, name, strlen(name));
+	struct ttlv *val = ttlv_new_int(a, KMIP_TAG_ATTRIBUTE_VALUE, v);
+
+	assert_true(c != NULL && vi != NULL && n != NULL && val != NULL);
+	ttlv_append(c, vi);
+	ttlv_append(c, n);
+	ttlv_append(c, val);
+	ttlv_append(attrs, c);
+}
+
+/* Appends an Object Group text to attrs. */
+static void
+add_group(struct ttlv_arena *a, struct ttlv *attrs, const char *g)
+{
+	struct ttlv *t = ttlv_new_text(a, KMIP_TAG_OBJECT_GROUP, g, strlen(g));
+
+	assert_non_null(t);
+	ttlv_append(attrs, t);
+}
+
+/*
+ * The sorted attribute helpers: instance indexes per kind (a custom attribute's kind is its vendor and
+ * name), selections by 1.x name, 2.x reference and attribute set, and the limits on an object's attributes.
+ */
+static void
+test_attribute_kinds(void **state)
+{
+	struct ttlv_arena *a = ttlv_arena_new();
+	struct ttlv *attrs, *payload, *ref, *t;
+	struct attr_selection *sel;
+	struct attrs_limits lim;
+	struct kmip_error err;
+	int32_t *index;
+	size_t n;
+	const struct ttlv *c;
+	static const int32_t expect[] = { 0, 0, 1, 0, 2, 1, 0, 0 };
+	size_t i;
+
+	(void)state;
+	assert_non_null(a);
+	attrs = ttlv_new_struct(a, KMIP_TAG_ATTRIBUTES);
+	assert_non_null(attrs);
+	add_group(a, attrs, "g0");		/* 0 */
+	add_custom(a, attrs, "x", "a", 1);	/* 0 */
+	add_group(a, attrs, "g1");		/* 1 */
+	add_custom(a, attrs, "y", "a", 2);	/* 0: another vendor */
+	add_group(a, attrs, "g2");		/* 2 */
+	add_custom(a, attrs, "x", "a", 3);	/* 1 */
+	add_custom(a, attrs, "x", "ab", 4);	/* 0: another name */
+	t = ttlv_new_int(a, KMIP_TAG_CRYPTOGRAPHIC_LENGTH, 256);
+	assert_non_null(t);
+	ttlv_append(attrs, t);			/* 0 */
+	assert_int_equal(attrs_instance_indexes(attrs, &index, &n), 0);
+	assert_int_equal(n, 8);
+	for (i = 0; i < n; i++)
+		assert_int_equal(index[i], expect[i]);
+	free(index);
+
+	/* 1.x names and 2.x references: Object Group by name, x-a by name, y's "a" by reference. */
+	payload = ttlv_new_struct(a, KMIP_TAG_REQUEST_PAYLOAD);
+	t = ttlv_new_text(a, KMIP_TAG_ATTRIBUTE_NAME, "Object Group", 12);
+	assert_true(payload != NULL && t != NULL);
+	ttlv_append(payload, t);
+	t = ttlv_new_text(a, KMIP_TAG_ATTRIBUTE_NAME, "x-a", 3);
+	assert_non_null(t);
+	ttlv_append(payload, t);
+	ref = ttlv_new_struct(a, KMIP_TAG_ATTRIBUTE_REFERENCE);
+	assert_non_null(ref);
+	ttlv_append(ref, ttlv_new_text(a, KMIP_TAG_VENDOR_IDENTIFICATION, "y", 1));
+	ttlv_append(ref, ttlv_new_text(a, KMIP_TAG_ATTRIBUTE_NAME, "a", 1));
+	ttlv_append(payload, ref);
+	assert_non_null(sel = attr_selection_named(payload));
+	for (c = attrs->v.s.first, i = 0; c != NULL; c = c->next, i++)
+		assert_int_equal(attr_selection_has(sel, c, true), i != 6 && i != 7);
+	attr_selection_free(sel);
+	/* Nothing named: everything, or nothing, as the caller says. */
+	payload = ttlv_new_struct(a, KMIP_TAG_REQUEST_PAYLOAD);
+	assert_non_null(sel = attr_selection_named(payload));
+	assert_true(attr_selection_has(sel, attrs->v.s.first, true));
+	assert_false(attr_selection_has(sel, attrs->v.s.first, false));
+	attr_selection_free(sel);
+	/* The kinds of an attribute set. */
+	assert_non_null(sel = attr_selection_of(attrs));
+	t = ttlv_new_text(a, KMIP_TAG_OBJECT_GROUP, "other", 5);
+	assert_non_null(t);
+	assert_true(attr_selection_has(sel, t, false));
+	t = ttlv_new_text(a, KMIP_TAG_NAME, "n", 1);
+	assert_non_null(t);
+	assert_false(attr_selection_has(sel, t, false));
+	attr_selection_free(sel);
+
+	/* Limits: instances, values of one kind (x-a has 2, Object Group 3), bytes. */
+	memset(&lim, 0, sizeof(lim));
+	assert_int_equal(attrs_check_limits(attrs, &lim, &err), 0);
+	lim.max_attributes = 7;
+	assert_int_equal(attrs_check_limits(attrs, &lim, &err), -1);
+	assert_int_equal(err.reason, KMIP_RESULT_REASON_SERVER_LIMIT_EXCEEDED);
+	assert_non_null(strstr(err.message, "server.max_attributes"));
+	lim.max_attributes = 8;
+	lim.max_attribute_values = 3;
+	assert_int_equal(attrs_check_limits(attrs, &lim, &err), 0);
+	lim.max_attribute_values = 2;
+	assert_int_equal(attrs_check_limits(attrs, &lim, &err), -1);
+	assert_non_null(strstr(err.message, "Object Group"));
+	lim.max_attribute_values = 0;
+	/* 3 groups of 16 + 4 customs of 56 + an Integer of 16 bytes. */
+	lim.max_attribute_bytes = 3 * 16 + 4 * 56 + 16;
+	assert_int_equal(attrs_check_limits(attrs, &lim, &err), 0);
+	lim.max_attribute_bytes--;
+	assert_int_equal(attrs_check_limits(attrs, &lim, &err), -1);
+	assert_non_null(strstr(err.message, "server.max_attribute_bytes"));
+	ttlv_arena_free(a);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -371,6 +492,7 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_v1_edits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_v2_edits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_get_attributes_names, setup, teardown),
+		cmocka_unit_test(test_attribute_kinds),
 	};
 
 	util_test_start(argc, argv);
