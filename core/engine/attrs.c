@@ -407,6 +407,20 @@ attr_encode(struct ttlv_enc *e, unsigned version, const struct ttlv *item, int32
 	ttlv_enc_end(e);
 }
 
+/* The number of children of a structure, counted (not taken from a count that a builder may not keep). */
+static size_t
+children(const struct ttlv *st)
+{
+	const struct ttlv *c;
+	size_t n = 0;
+
+	if (st == NULL || st->type != TTLV_STRUCTURE)
+		return 0;
+	for (c = st->v.s.first; c != NULL; c = c->next)
+		n++;
+	return n;
+}
+
 /*
  * The order of attribute kinds: by tag, custom attributes then by vendor and name. Items that are not
  * well-formed custom attributes sort before those that are, as one kind per tag (attr_same_kind's view).
@@ -465,8 +479,7 @@ sorted_by_kind(const struct ttlv *attrs, struct kind_ref **out, size_t *n)
 
 	*out = NULL;
 	*n = 0;
-	count = attrs != NULL && attrs->type == TTLV_STRUCTURE ? attrs->v.s.count : 0;
-	if (count == 0)
+	if ((count = children(attrs)) == 0)
 		return 0;
 	if ((v = calloc(count, sizeof(*v))) == NULL)
 		return -1;
@@ -587,7 +600,7 @@ selection_new(const struct ttlv *src, bool refs)
 {
 	struct attr_selection *sel = calloc(1, sizeof(*sel));
 	const struct ttlv *c;
-	size_t count = src != NULL && src->type == TTLV_STRUCTURE ? src->v.s.count : 0, i = 0;
+	size_t count = children(src), i = 0;
 	uint32_t tag;
 
 	if (sel == NULL)
@@ -696,12 +709,11 @@ attrs_check_limits(const struct ttlv *attrs, const struct attrs_limits *lim, str
 	size_t n, i, run;
 	char name[128];
 
-	if (attrs == NULL || attrs->type != TTLV_STRUCTURE)
+	if ((n = children(attrs)) == 0)
 		return 0;
-	if (lim->max_attributes != 0 && attrs->v.s.count > lim->max_attributes)
+	if (lim->max_attributes != 0 && n > lim->max_attributes)
 		return kmip_error_set(err, KMIP_RESULT_REASON_SERVER_LIMIT_EXCEEDED, "an object has at most %u "
-		    "attribute instances (server.max_attributes); this one would have %u", lim->max_attributes,
-		    attrs->v.s.count);
+		    "attribute instances (server.max_attributes); this one would have %zu", lim->max_attributes, n);
 	for (c = attrs->v.s.first; c != NULL; c = c->next)
 		bytes += item_size(c);
 	if (lim->max_attribute_bytes != 0 && bytes > lim->max_attribute_bytes)

@@ -219,6 +219,9 @@ locate_share(const char *owner, const char *group, size_t group_len, void *arg)
  * Locate: the caller's objects (every owner's for an administrator), plus those shared with it through
  * access.shares, that match every filter. Objects shared one by one (x-kmipd-shared-with) are reached by
  * their identifier, not found by Locate: finding them would take a scan of every object.
+ * The work is bounded: at most server.locate_max_items identifiers (also without Maximum Items), and at
+ * most server.locate_scan_budget records examined by all the Locates of the request together; a Locate
+ * that reaches the budget answers the newest matches it found and no Located Items (see kmipd.conf(5)).
  */
 int
 op_locate(struct op_ctx *ctx)
