@@ -45,11 +45,13 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/obj_mac.h>
+#include <openssl/rand.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
 #include "core/keygen.h"
 #include "core/log.h"
+#include "core/sandbox.h"
 
 #define OP_RSA			1
 #define OP_EC			2
@@ -1201,15 +1203,50 @@ worker_exec(int exe_fd, int fd, pid_t parent)
 	_exit(127);
 }
 
+/*
+ * Loads what the worker's jobs use while it may still open files: OpenSSL's configuration (and the
+ * providers it activates), the algorithms, and a seeded random generator. Returns 0, or -1.
+ */
+static int
+worker_preload(void)
+{
+	static const char *const keytypes[] = { "RSA", "EC" };
+	EVP_PKEY_CTX *ctx;
+	unsigned char b;
+	size_t i;
+
+	if (OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CONFIG, NULL) != 1 || RAND_bytes(&b, 1) != 1)
+		return -1;
+	for (i = 0; i < sizeof(keytypes) / sizeof(keytypes[0]); i++) {
+		if ((ctx = EVP_PKEY_CTX_new_from_name(NULL, keytypes[i], NULL)) == NULL)
+			return -1;
+		EVP_PKEY_CTX_free(ctx);
+	}
+	return 0;
+}
+
 /* The worker after exec; see keygen.h. */
 void
 keygen_worker_main(void)
 {
 	struct kg_req req;
+	char why[128];
 	int fd = 3;
 
 	/* It holds private keys while it makes them: no core dumps, no ptrace by the same user. */
 	(void)prctl(PR_SET_DUMPABLE, 0);
+	/*
+	 * Everything a job needs from files is loaded now (OpenSSL's configuration, its providers, the random
+	 * generator's seed); then the sandbox leaves only computing and the socket (descriptors 0-3).
+	 */
+	if (worker_preload() != 0) {
+		(void)dprintf(2, "%s: could not load OpenSSL's algorithms\n", KEYGEN_WORKER_NAME);
+		_exit(1);
+	}
+	if (sandbox_enter(4, why, sizeof(why)) != 0) {
+		(void)dprintf(2, "%s: %s\n", KEYGEN_WORKER_NAME, why);
+		_exit(1);
+	}
 	for (;;) {
 		switch (read_full(fd, &req, sizeof(req))) {
 		case 0:

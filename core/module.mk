@@ -2,7 +2,8 @@
 # is core/engine, a library of its own.
 include core/engine/module.mk
 
-KMIPD_SRCS := core/main.c core/log.c core/server.c core/conn.c core/sources.c core/config.c core/keygen.c core/masterkey.c
+KMIPD_SRCS := core/main.c core/log.c core/server.c core/conn.c core/sources.c core/config.c core/keygen.c core/sandbox.c \
+	core/masterkey.c
 KMIPCTL_SRCS := core/kmipctl.c core/kmipctl_keys.c core/kmipctl_backup.c core/kmipctl_usage.c core/config.c \
 	core/masterkey.c
 ALL_SRCS += $(KMIPD_SRCS) core/kmipctl.c core/kmipctl_keys.c core/kmipctl_backup.c core/kmipctl_usage.c
@@ -28,6 +29,11 @@ $(BUILD)/test/test_sources: $(BUILD)/test/unit/test_sources.o $(BUILD)/libtestut
 ALL_SRCS += test/unit/test_keygen.c
 TEST_BINS += $(BUILD)/test/test_keygen
 $(BUILD)/test/test_keygen: $(BUILD)/test/unit/test_keygen.o $(BUILD)/libtestutil.a $(BUILD)/core/keygen.o \
-		$(BUILD)/core/log.o
+		$(BUILD)/core/sandbox.o $(BUILD)/core/log.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
 
+
+ALL_SRCS += test/unit/test_sandbox.c
+TEST_BINS += $(BUILD)/test/test_sandbox
+$(BUILD)/test/test_sandbox: $(BUILD)/test/unit/test_sandbox.o $(BUILD)/libtestutil.a $(BUILD)/core/sandbox.o
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)

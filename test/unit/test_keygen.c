@@ -798,7 +798,7 @@ sanitized(void)
 #endif
 }
 
-/* Reads a hexadecimal signal mask line ("SigCgt:\t...") from /proc/PID/status. */
+/* Reads a hexadecimal field ("SigCgt:\t...", "Seccomp:\t2") from /proc/PID/status. */
 static unsigned long long
 proc_sigmask(pid_t pid, const char *field)
 {
@@ -819,8 +819,8 @@ proc_sigmask(pid_t pid, const char *field)
 
 /*
  * A worker keeps none of the parent's descriptors (a pipe's write end it inherited does not keep the pipe
- * open), runs no inherited signal handler (libevent's, here for SIGHUP), blocks nothing and ignores only
- * SIGPIPE; the parent's own signal handling is left as it was.
+ * open), runs no inherited signal handler (libevent's, here for SIGHUP), blocks nothing, ignores only
+ * SIGPIPE and runs in its sandbox; the parent's own signal handling is left as it was.
  */
 static void
 test_worker_process_hygiene(void **state)
@@ -863,6 +863,9 @@ test_worker_process_hygiene(void **state)
 		reserved |= 1ULL << (SIGSEGV - 1) | 1ULL << (SIGBUS - 1) | 1ULL << (SIGFPE - 1);
 	assert_int_equal(proc_sigmask(pid, "SigCgt") & ~reserved, 0);
 	assert_int_equal(proc_sigmask(pid, "SigIgn") & ~reserved, 1ULL << (SIGPIPE - 1));
+	/* Confined (core/sandbox.c): a seccomp filter, and no new privileges. */
+	assert_int_equal(proc_sigmask(pid, "Seccomp"), 2);
+	assert_int_equal(proc_sigmask(pid, "NoNewPrivs"), 1);
 
 	assert_int_equal(sigprocmask(SIG_BLOCK, NULL, &mask), 0);
 	assert_false(sigismember(&mask, SIGHUP));
