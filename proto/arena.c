@@ -4,12 +4,14 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "proto/ttlv.h"
 
 #define ARENA_FIRST_BLOCK	2048
 #define ARENA_MAX_BLOCK		(256 * 1024)
 #define ARENA_ALIGN		8
+#define BUFFER_MAP_MIN		(64 * 1024)	/* message buffers this large are mapped, not malloc'd */
 
 struct arena_block {
 	struct arena_block *next;
@@ -23,6 +25,8 @@ struct ttlv_arena {
 	size_t used;			/* bytes handed out, all blocks */
 	size_t reserved;		/* bytes of blocks allocated */
 	size_t cap;			/* 0: no cap */
+	uint8_t *adopted;		/* a message buffer the arena owns (ttlv_arena_adopt), or NULL */
+	size_t adopted_len;
 };
 
 /* Returns a new, empty arena, or NULL when out of memory. */
@@ -47,6 +51,8 @@ ttlv_arena_free(struct ttlv_arena *a)
 
 	if (a == NULL)
 		return;
+	if (a->adopted != NULL)
+		ttlv_buffer_free(a->adopted, a->adopted_len, a->adopted_len);
 	for (b = a->head; b != NULL; b = next) {
 		next = b->next;
 		explicit_bzero(b->data, b->used);
@@ -100,4 +106,46 @@ size_t
 ttlv_arena_used(const struct ttlv_arena *a)
 {
 	return a->used;
+}
+
+/*
+ * Returns an uninitialised buffer of size bytes for a message being received, or NULL. A large one is mapped
+ * rather than taken from the heap, so its pages cost memory only once written: a message announced but only
+ * partly sent costs what was sent. Freed with ttlv_buffer_free().
+ */
+uint8_t *
+ttlv_buffer_new(size_t size)
+{
+	void *p;
+
+	if (size == 0 || size > SIZE_MAX / 2)
+		return NULL;
+	if (size < BUFFER_MAP_MIN)
+		return malloc(size);
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* Wipes the first written bytes of a buffer from ttlv_buffer_new() (the rest was never written) and frees it. */
+void
+ttlv_buffer_free(uint8_t *p, size_t size, size_t written)
+{
+	if (p == NULL)
+		return;
+	explicit_bzero(p, written < size ? written : size);
+	if (size < BUFFER_MAP_MIN)
+		free(p);
+	else
+		munmap(p, size);
+}
+
+/* Makes the arena own a buffer from ttlv_buffer_new(), wiped and freed with it; -1 if it owns one already. */
+int
+ttlv_arena_adopt(struct ttlv_arena *a, uint8_t *p, size_t size)
+{
+	if (a->adopted != NULL)
+		return -1;
+	a->adopted = p;
+	a->adopted_len = size;
+	return 0;
 }

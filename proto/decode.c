@@ -3,6 +3,13 @@
  * its place between calls (a header or value split across reads needs no re-buffering by the caller), and
  * yields NEED_MORE, DONE with a tree, or ERROR with a reason and an offset. Every length is checked against
  * the message limit and the enclosing structure before anything is allocated for it.
+ *
+ * A message being received costs its size and no more: its bytes go, once, into one buffer of the length
+ * the top-level header announced (mapped on demand when large, so only the pages received are used), and
+ * each header and value is checked there as it completes. The tree, whose items take several times the
+ * wire size of small items, is built only when the message is whole, with values pointing into the buffer,
+ * which the tree's arena then owns. A client that sends part of a message and stops holds no more memory
+ * than it sent.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +30,7 @@ enum dec_state {
 };
 
 struct frame {
-	struct ttlv *item;	/* an open Structure */
+	struct ttlv *item;	/* an open Structure (while building the tree) */
 	uint64_t end;		/* message offset where its value ends */
 };
 
@@ -34,11 +41,12 @@ struct ttlv_decoder {
 	uint64_t announced;		/* total length from the top-level header */
 	uint8_t hdr[TTLV_HEADER_SIZE];
 	uint32_t hdr_have;
-	struct ttlv *cur;		/* leaf being filled */
-	uint8_t *val;			/* where its value goes: arena memory, or scratch for fixed sizes */
+	uint8_t *msg;			/* the message's bytes as received, announced bytes long */
+	uint8_t cur_type;		/* leaf being received: its type, length and where its value starts */
+	uint32_t cur_length;
+	uint64_t cur_at;
 	uint32_t val_have;
 	uint32_t pad_left;
-	uint8_t scratch[8];
 	struct ttlv *root;
 	struct ttlv_arena *arena;
 	unsigned depth;
@@ -103,9 +111,14 @@ ttlv_decoder_reset(struct ttlv_decoder *d)
 {
 	ttlv_arena_free(d->arena);
 	d->arena = NULL;
+	/* Only what was received was written: wiping the rest would only make its pages resident. */
+	if (d->msg != NULL)
+		ttlv_buffer_free(d->msg, d->announced, d->off);
+	d->msg = NULL;
 	d->root = NULL;
-	d->cur = NULL;
-	d->val = NULL;
+	d->cur_type = 0;
+	d->cur_length = 0;
+	d->cur_at = 0;
 	d->state = D_HEADER;
 	d->off = 0;
 	d->announced = 0;
@@ -116,7 +129,6 @@ ttlv_decoder_reset(struct ttlv_decoder *d)
 	d->err = TTLV_ERR_NONE;
 	d->err_off = 0;
 	d->err_what = NULL;
-	explicit_bzero(d->scratch, sizeof(d->scratch));
 	explicit_bzero(d->hdr, sizeof(d->hdr));
 }
 
@@ -144,6 +156,13 @@ ttlv_decoder_announced(const struct ttlv_decoder *d)
 	return d->announced;
 }
 
+/* Returns the bytes the message being received holds; see decode.h. */
+uint64_t
+ttlv_decoder_held(const struct ttlv_decoder *d)
+{
+	return d->off;
+}
+
 /* Returns the last error, its message offset and a sentence. */
 enum ttlv_err
 ttlv_decoder_error(const struct ttlv_decoder *d, uint64_t *offset, const char **what)
@@ -166,6 +185,7 @@ ttlv_decoder_take(struct ttlv_decoder *d, struct ttlv_arena **arena)
 		root = d->root;
 		*arena = d->arena;
 		d->arena = NULL;
+		d->msg = NULL;		/* the arena owns it now */
 	}
 	ttlv_decoder_reset(d);
 	return root;
@@ -260,43 +280,26 @@ item_complete(struct ttlv_decoder *d)
 	return false;
 }
 
-/* Stores the collected value of the current leaf; TTLV_ERROR when it is not valid for its type. */
+/* Checks the received value of the current leaf; TTLV_ERROR when it is not valid for its type. */
 static enum ttlv_status
-leaf_finish(struct ttlv_decoder *d)
+leaf_check(struct ttlv_decoder *d)
 {
-	struct ttlv *t = d->cur;
-	uint64_t at = d->off - t->length;
-	uint64_t v;
+	const uint8_t *v = d->msg + d->cur_at;
 
-	switch (t->type) {
-	case TTLV_INTEGER:
-		t->v.i32 = (int32_t)ttlv_get32(d->scratch);
-		break;
-	case TTLV_ENUMERATION:
-	case TTLV_INTERVAL:
-		t->v.u32 = ttlv_get32(d->scratch);
-		break;
-	case TTLV_LONG_INTEGER:
-	case TTLV_DATE_TIME:
-	case TTLV_DATE_TIME_EXTENDED:
-		t->v.i64 = (int64_t)ttlv_get64(d->scratch);
-		break;
+	switch (d->cur_type) {
 	case TTLV_BOOLEAN:
-		v = ttlv_get64(d->scratch);
-		if (v > 1)
-			return fail(d, TTLV_ERR_BAD_VALUE, at, "Boolean value other than 0 or 1");
-		t->v.b = v == 1;
+		if (ttlv_get64(v) > 1)
+			return fail(d, TTLV_ERR_BAD_VALUE, d->cur_at, "Boolean value other than 0 or 1");
 		break;
 	case TTLV_TEXT_STRING:
-		if (memchr(d->val, 0, t->length) != NULL)
-			return fail(d, TTLV_ERR_BAD_VALUE, at, "Text String holds a NUL character");
-		if (!utf8_valid(d->val, t->length))
-			return fail(d, TTLV_ERR_BAD_VALUE, at, "Text String is not valid UTF-8");
+		if (memchr(v, 0, d->cur_length) != NULL)
+			return fail(d, TTLV_ERR_BAD_VALUE, d->cur_at, "Text String holds a NUL character");
+		if (!utf8_valid(v, d->cur_length))
+			return fail(d, TTLV_ERR_BAD_VALUE, d->cur_at, "Text String is not valid UTF-8");
 		break;
 	default:
 		break;
 	}
-	/* scratch held an integer, an enumeration or a date, never key material: no wipe needed here. */
 	return TTLV_NEED_MORE;
 }
 
@@ -315,7 +318,6 @@ header_finish(struct ttlv_decoder *d)
 	uint64_t padded = ((uint64_t)length + 7) & ~(uint64_t)7;
 	uint64_t end = d->off + padded;
 	int fixed;
-	struct ttlv *t;
 
 	if ((tag >> 16) != 0x42 && (tag >> 16) != 0x54)
 		return fail(d, TTLV_ERR_BAD_TAG, start, NULL);
@@ -339,23 +341,16 @@ header_finish(struct ttlv_decoder *d)
 	if (type == TTLV_STRUCTURE && d->depth >= d->lim.max_depth)
 		return fail(d, TTLV_ERR_TOO_DEEP, start, NULL);
 
-	if (d->arena == NULL) {
-		if ((d->arena = ttlv_arena_new()) == NULL)
+	/* The first header: the message's buffer, of the length it announces. */
+	if (d->depth == 0) {
+		if ((d->msg = ttlv_buffer_new(end)) == NULL)
 			return fail(d, TTLV_ERR_NOMEM, start, NULL);
-		ttlv_arena_set_cap(d->arena, d->lim.max_arena);
+		memcpy(d->msg, d->hdr, TTLV_HEADER_SIZE);
+	} else {
+		memcpy(d->msg + start, d->hdr, TTLV_HEADER_SIZE);
 	}
-	if ((t = ttlv_arena_alloc(d->arena, sizeof(*t))) == NULL)
-		return fail(d, TTLV_ERR_NOMEM, start, NULL);
-	t->tag = tag;
-	t->type = type;
-	t->length = length;
-	if (d->depth == 0)
-		d->root = t;
-	else
-		ttlv_append(d->stack[d->depth - 1].item, t);
-
 	if (type == TTLV_STRUCTURE) {
-		d->stack[d->depth].item = t;
+		d->stack[d->depth].item = NULL;
 		d->stack[d->depth].end = end;
 		d->depth++;
 		if (length == 0 && item_complete(d))
@@ -363,20 +358,91 @@ header_finish(struct ttlv_decoder *d)
 		d->state = D_HEADER;
 		return TTLV_NEED_MORE;
 	}
-
-	d->cur = t;
+	d->cur_type = type;
+	d->cur_length = length;
+	d->cur_at = d->off;
 	d->val_have = 0;
 	d->pad_left = (uint32_t)(padded - length);
-	if (fixed > 0) {
-		d->val = d->scratch;
-	} else {
-		/* One spare byte keeps Text Strings NUL-terminated. */
-		if ((d->val = ttlv_arena_alloc(d->arena, (size_t)length + 1)) == NULL)
-			return fail(d, TTLV_ERR_NOMEM, start, NULL);
-		t->v.bytes.data = d->val;
-	}
 	d->state = D_VALUE;
 	return TTLV_NEED_MORE;
+}
+
+/*
+ * The message is whole and checked: builds its tree in a new arena, values pointing into the message's
+ * buffer, which the arena then owns. Returns TTLV_DONE, or TTLV_ERROR (TTLV_ERR_NOMEM at the item that did
+ * not fit under max_arena).
+ */
+static enum ttlv_status
+build_tree(struct ttlv_decoder *d)
+{
+	uint8_t *m = d->msg;
+	uint64_t pos = 0, start;
+	unsigned depth = 0;
+	struct ttlv *t;
+
+	if ((d->arena = ttlv_arena_new()) == NULL)
+		return fail(d, TTLV_ERR_NOMEM, 0, NULL);
+	ttlv_arena_set_cap(d->arena, d->lim.max_arena);
+	while (pos < d->announced) {
+		start = pos;
+		if ((t = ttlv_arena_alloc(d->arena, sizeof(*t))) == NULL)
+			return fail(d, TTLV_ERR_NOMEM, start, NULL);
+		t->tag = (uint32_t)m[pos] << 16 | (uint32_t)m[pos + 1] << 8 | m[pos + 2];
+		t->type = m[pos + 3];
+		t->length = ttlv_get32(m + pos + 4);
+		pos += TTLV_HEADER_SIZE;
+		if (depth == 0)
+			d->root = t;
+		else
+			ttlv_append(d->stack[depth - 1].item, t);
+		if (t->type == TTLV_STRUCTURE) {
+			d->stack[depth].item = t;
+			d->stack[depth].end = pos + t->length;
+			depth++;
+		} else {
+			switch (t->type) {
+			case TTLV_INTEGER:
+				t->v.i32 = (int32_t)ttlv_get32(m + pos);
+				break;
+			case TTLV_ENUMERATION:
+			case TTLV_INTERVAL:
+				t->v.u32 = ttlv_get32(m + pos);
+				break;
+			case TTLV_LONG_INTEGER:
+			case TTLV_DATE_TIME:
+			case TTLV_DATE_TIME_EXTENDED:
+				t->v.i64 = (int64_t)ttlv_get64(m + pos);
+				break;
+			case TTLV_BOOLEAN:
+				t->v.b = ttlv_get64(m + pos) == 1;
+				break;
+			case TTLV_TEXT_STRING:
+				/* NUL-terminated in place, over the first byte of padding; a copy when there is none. */
+				if (t->length % 8 != 0) {
+					m[pos + t->length] = '\0';
+					t->v.bytes.data = m + pos;
+				} else {
+					uint8_t *copy = ttlv_arena_alloc(d->arena, (size_t)t->length + 1);
+
+					if (copy == NULL)
+						return fail(d, TTLV_ERR_NOMEM, start, NULL);
+					memcpy(copy, m + pos, t->length);
+					t->v.bytes.data = copy;
+				}
+				break;
+			default:
+				t->v.bytes.data = m + pos;
+				break;
+			}
+			pos += ((uint64_t)t->length + 7) & ~(uint64_t)7;
+		}
+		while (depth > 0 && d->stack[depth - 1].end == pos)
+			depth--;
+	}
+	if (ttlv_arena_adopt(d->arena, m, d->announced) != 0)
+		return fail(d, TTLV_ERR_NOMEM, 0, NULL);
+	d->msg = NULL;
+	return TTLV_DONE;
 }
 
 /*
@@ -416,18 +482,20 @@ ttlv_decoder_feed(struct ttlv_decoder *d, const uint8_t *buf, size_t len, size_t
 				break;
 			d->hdr_have = 0;
 			st = header_finish(d);
+			if (st == TTLV_DONE)
+				st = build_tree(d);
 			if (st != TTLV_NEED_MORE) {
 				*consumed = i;
 				return st;
 			}
-			if (d->state == D_VALUE && d->cur->length == 0 && d->pad_left == 0)
+			if (d->state == D_VALUE && d->cur_length == 0 && d->pad_left == 0)
 				goto leaf_done;
 			break;
 		case D_VALUE:
-			i += gather(d, d->val, &d->val_have, d->cur->length, buf + i, len - i);
-			if (d->val_have < d->cur->length)
+			i += gather(d, d->msg + d->cur_at, &d->val_have, d->cur_length, buf + i, len - i);
+			if (d->val_have < d->cur_length)
 				break;
-			if (leaf_finish(d) == TTLV_ERROR) {
+			if (leaf_check(d) == TTLV_ERROR) {
 				*consumed = i;
 				return TTLV_ERROR;
 			}
@@ -441,6 +509,7 @@ ttlv_decoder_feed(struct ttlv_decoder *d, const uint8_t *buf, size_t len, size_t
 			n = d->pad_left;
 			if (n > len - i)
 				n = len - i;
+			memcpy(d->msg + d->off, buf + i, n);
 			d->pad_left -= n;
 			d->off += n;
 			i += n;
@@ -453,11 +522,9 @@ ttlv_decoder_feed(struct ttlv_decoder *d, const uint8_t *buf, size_t len, size_t
 		}
 		continue;
 leaf_done:
-		d->cur = NULL;
-		d->val = NULL;
 		if (item_complete(d)) {
 			*consumed = i;
-			return TTLV_DONE;
+			return build_tree(d);
 		}
 	}
 	*consumed = i;

@@ -67,6 +67,8 @@ void ttlv_decoder_reset(struct ttlv_decoder *d);
 bool ttlv_decoder_busy(const struct ttlv_decoder *d);
 /* After ERROR: what was wrong, at which message offset, and a human-readable sentence. */
 enum ttlv_err ttlv_decoder_error(const struct ttlv_decoder *d, uint64_t *offset, const char **what);
+/* Bytes of memory the message being received holds (0 between messages), for memory budgets. */
+uint64_t ttlv_decoder_held(const struct ttlv_decoder *d);
 /* The total length announced by the top-level header, once 8 bytes have been seen (else 0). */
 uint64_t ttlv_decoder_announced(const struct ttlv_decoder *d);
 const char *ttlv_err_str(enum ttlv_err e);

@@ -75,6 +75,15 @@ void *ttlv_arena_alloc(struct ttlv_arena *a, size_t size) TTLV_WUR;
 void ttlv_arena_set_cap(struct ttlv_arena *a, size_t cap);
 /* Bytes handed out so far (for limits and tests). */
 size_t ttlv_arena_used(const struct ttlv_arena *a);
+/*
+ * A buffer for a message being received: uninitialised, size bytes, and when large mapped on demand, so
+ * only the pages written cost memory. ttlv_buffer_free() wipes its first written bytes and frees it;
+ * ttlv_arena_adopt() hands it to an arena instead (one per arena; -1 if it has one), which wipes and frees
+ * it whole with its items.
+ */
+uint8_t *ttlv_buffer_new(size_t size) TTLV_WUR;
+void ttlv_buffer_free(uint8_t *p, size_t size, size_t written);
+int ttlv_arena_adopt(struct ttlv_arena *a, uint8_t *p, size_t size) TTLV_WUR;
 
 /* Building trees in an arena (used by tests, the XML encoding and the message model). NULL on ENOMEM. */
 struct ttlv *ttlv_new_struct(struct ttlv_arena *a, uint32_t tag) TTLV_WUR;
