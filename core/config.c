@@ -166,6 +166,13 @@ static const struct key keys[] = {
 	{ .name = "server.write_high_water", .type = T_SIZE, .flags = K_RELOAD,
 	  .offset = OFF_SIZE(server.write_high_water), .def = MIB, .min = 4 * KIB, .max = GIB,
 	  .help = "unsent output above which a connection is not read" },
+	{ .name = "server.max_response_size", .type = T_SIZE, .flags = K_RELOAD,
+	  .offset = OFF_SIZE(server.max_response_size), .def = 0, .min = 0, .max = GIB,
+	  .help = "largest response sent, items past it fail with Response Too Large; 0 = 4 x max_message_size" },
+	{ .name = "server.max_buffered", .type = T_SIZE, .flags = K_RELOAD,
+	  .offset = OFF_SIZE(server.max_buffered), .def = 0, .min = 0, .max = 64 * GIB,
+	  .help = "unsent and unparsed bytes of all connections, past it the largest holders are paused or "
+	  "closed; 0 = 256M, or four connections at their largest if that is more" },
 	{ .name = "server.user", .type = T_STR, .offset = OFF_STR(server.user),
 	  .help = "user to switch to after binding; unset = stay" },
 	{ .name = "server.group", .type = T_STR, .offset = OFF_STR(server.group),
@@ -1241,6 +1248,60 @@ check_master_key(const struct load *ld, const struct kmipd_config *cfg, char **c
 	return 0;
 }
 
+/*
+ * Checks the sizes that bound memory against each other. A Get answers with at most the object's material
+ * plus a few hundred bytes of envelope (no key format kmipd writes is larger than what Register took: a
+ * Transparent RSA key is the DER's integers with 8-byte headers, at most a few KB for the largest modulus),
+ * so twice max_message_size lets any object a client could register be fetched in every format, with room
+ * for the other items of its batch. max_buffered must hold one connection at its largest: a partial request,
+ * the unsent output under write_high_water and one more response. Returns 0, or -1 with *cause.
+ */
+static int
+check_buffers(const struct kmipd_config *cfg, const struct load *ld, char **cause)
+{
+	const struct config_server *sv = &cfg->server;
+	uint64_t one = sv->max_message_size + sv->write_high_water + config_max_response_size(cfg);
+	char a[32], b[32];
+
+	if (sv->max_response_size != 0 && sv->max_response_size < 2 * sv->max_message_size) {
+		fmt_size(a, sizeof(a), sv->max_response_size);
+		fmt_size(b, sizeof(b), sv->max_message_size);
+		invalid(ld, "server.max_response_size", cause, "server.max_response_size (%s) must be at least twice "
+		    "server.max_message_size (%s), so that any object a client can register can be fetched", a, b);
+		return -1;
+	}
+	if (sv->max_buffered != 0 && sv->max_buffered < one) {
+		fmt_size(a, sizeof(a), sv->max_buffered);
+		fmt_size(b, sizeof(b), one);
+		invalid(ld, "server.max_buffered", cause, "server.max_buffered (%s) must hold at least one connection "
+		    "at its largest: max_message_size + write_high_water + max_response_size (%s)", a, b);
+		return -1;
+	}
+	return 0;
+}
+
+/* Returns the response cap in bytes: server.max_response_size, or 4 x max_message_size when it is 0. */
+uint64_t
+config_max_response_size(const struct kmipd_config *cfg)
+{
+	return cfg->server.max_response_size != 0 ? cfg->server.max_response_size : 4 * cfg->server.max_message_size;
+}
+
+/*
+ * Returns the budget of unsent and unparsed bytes in bytes: server.max_buffered, or when it is 0, 256M or
+ * four connections at their largest (a partial request, write_high_water and a response), whichever is more.
+ */
+uint64_t
+config_max_buffered(const struct kmipd_config *cfg)
+{
+	uint64_t four = 4 * (cfg->server.max_message_size + cfg->server.write_high_water +
+	    config_max_response_size(cfg));
+
+	if (cfg->server.max_buffered != 0)
+		return cfg->server.max_buffered;
+	return four > 256 * MIB ? four : 256 * MIB;
+}
+
 /* Checks what single keys cannot: combinations. Returns 0, or -1 with *cause. */
 static int
 validate(const struct kmipd_config *cfg, const struct load *ld, char **cause)
@@ -1273,6 +1334,8 @@ validate(const struct kmipd_config *cfg, const struct load *ld, char **cause)
 		return -1;
 	}
 	if (check_master_key(ld, cfg, cause) != 0)
+		return -1;
+	if (check_buffers(cfg, ld, cause) != 0)
 		return -1;
 	if (cfg->store.map_size > cfg->store.max_map_size) {
 		const struct origin *o = &ld->origin[find_key("store.map_size") - keys];

@@ -80,6 +80,8 @@ struct config_server {
 	unsigned int shutdown_timeout;		/* seconds */
 	unsigned int max_requests_per_event;	/* (R) */
 	uint64_t write_high_water;		/* (R) bytes of unsent output before reading stops */
+	uint64_t max_response_size;		/* (R) bytes, whole response; 0 = auto: config_max_response_size() */
+	uint64_t max_buffered;			/* (R) unsent and unparsed bytes, 0 = auto: config_max_buffered() */
 	char *user;				/* drop privileges after binding; NULL = stay */
 	char *group;
 	char *pid_file;
@@ -193,6 +195,10 @@ int config_keep_restart_keys(struct kmipd_config *next, const struct kmipd_confi
 
 /* Writes cfg in libconfig syntax that config_load reads back; secrets appear as "(set)" in a comment. */
 void config_dump(FILE *fp, const struct kmipd_config *cfg);
+/* The response cap in bytes: server.max_response_size, or 4 x max_message_size when that is 0 (auto). */
+uint64_t config_max_response_size(const struct kmipd_config *cfg);
+/* The budget of unsent and unparsed bytes of all connections: server.max_buffered, or its automatic value. */
+uint64_t config_max_buffered(const struct kmipd_config *cfg);
 
 /*
  * Parses one access.quotas entry "identity:objects:bytes" (the identity may hold ':'; the last two fields

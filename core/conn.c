@@ -21,6 +21,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "core/budget.h"
 #include "core/conn.h"
 #include "core/engine/engine.h"
 #include "core/server.h"
@@ -122,7 +123,8 @@ conn_set_state(struct conn *c, enum conn_state to)
 		conn_arm(c, c->srv->tv_handshake);
 		break;
 	case CONN_READING:
-		bufferevent_enable(c->bev, EV_READ);
+		if (!c->paused)		/* the budget resumes it */
+			bufferevent_enable(c->bev, EV_READ);
 		c->request_timer = false;
 		conn_arm_reading_timer(c);
 		break;
@@ -209,6 +211,12 @@ conn_close_now(struct conn *c, enum log_level level, const char *fmt, ...)
 	TAILQ_REMOVE(&srv->conns, c, entry);
 	srv->nconns--;
 	sources_detach(c);
+	/* The buffers are freed with the bufferevent, possibly later: they report nothing more. */
+	if (c->in_cb != NULL)
+		evbuffer_remove_cb_entry(bufferevent_get_input(c->bev), c->in_cb);
+	if (c->out_cb != NULL)
+		evbuffer_remove_cb_entry(bufferevent_get_output(c->bev), c->out_cb);
+	budget_conn_gone(srv->budget, c);
 	session_free(c->session);
 	event_free(c->timer);
 	ssl = bufferevent_openssl_get_ssl(c->bev);
@@ -452,6 +460,26 @@ conn_check_backpressure(struct conn *c)
 	}
 }
 
+/* A change of the input or output buffer: the budget counts what they hold. */
+static void
+conn_buf_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)buf;
+	budget_charge(c->srv->budget, c, (int64_t)info->n_added - (int64_t)info->n_deleted);
+}
+
+/* The decoder's partial message changed size: the budget counts it too. */
+static void
+conn_charge_decoder(struct conn *c)
+{
+	uint64_t now = ttlv_decoder_held(c->dec);
+
+	budget_charge(c->srv->budget, c, (int64_t)now - (int64_t)c->dec_held);
+	c->dec_held = now;
+}
+
 /* Malformed TTLV: the stream cannot be resynchronised, so answer Invalid Message and close. */
 static void
 conn_bad_message(struct conn *c)
@@ -497,6 +525,7 @@ conn_process_input(struct conn *c)
 			break;
 		st = ttlv_decoder_feed(c->dec, v.iov_base, v.iov_len, &used);
 		evbuffer_drain(in, used);
+		conn_charge_decoder(c);
 		if (st == TTLV_NEED_MORE)
 			continue;
 		if (st == TTLV_ERROR) {
@@ -505,6 +534,7 @@ conn_process_input(struct conn *c)
 		}
 		handled++;
 		root = ttlv_decoder_take(c->dec, &arena);
+		conn_charge_decoder(c);
 		conn_answer(c, root, arena);
 	}
 	if (c->state != CONN_READING)
@@ -589,6 +619,9 @@ conn_new(struct server *srv, int fd, const struct sockaddr *sa, int salen)
 	fd = -1;
 	bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
 	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
+	if ((c->in_cb = evbuffer_add_cb(bufferevent_get_input(c->bev), conn_buf_cb, c)) == NULL ||
+	    (c->out_cb = evbuffer_add_cb(bufferevent_get_output(c->bev), conn_buf_cb, c)) == NULL)
+		goto fail;
 	bufferevent_setwatermark(c->bev, EV_READ, 0, CONN_READ_HIGH_WATER);
 	if (bufferevent_enable(c->bev, EV_READ | EV_WRITE) != 0)
 		goto fail;
@@ -599,6 +632,10 @@ conn_new(struct server *srv, int fd, const struct sockaddr *sa, int salen)
 	return c;
 fail:
 	log_warnx("conn %llu %s: out of memory setting up the connection", (unsigned long long)c->id, c->peer);
+	if (c->in_cb != NULL)
+		evbuffer_remove_cb_entry(bufferevent_get_input(c->bev), c->in_cb);
+	if (c->out_cb != NULL)
+		evbuffer_remove_cb_entry(bufferevent_get_output(c->bev), c->out_cb);
 	if (c->bev != NULL)
 		bufferevent_free(c->bev);
 	if (ssl != NULL)

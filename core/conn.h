@@ -17,6 +17,7 @@
 struct server;
 struct source;
 struct bufferevent;
+struct evbuffer_cb_entry;
 struct session;
 struct ttlv_decoder;
 struct tls_identity;
@@ -46,6 +47,12 @@ struct conn {
 	bool request_timer;		/* the armed deadline is the request deadline */
 	bool resumed;			/* TLS session resumed */
 	uint64_t requests;
+	/* The server-wide budget (budget.c): bytes this connection holds, and whether it is paused for it. */
+	uint64_t held;			/* unsent output + unread input + the partial request in the decoder */
+	uint64_t dec_held;		/* the decoder's part of held */
+	bool paused;			/* not read until the budget allows (on the budget's paused list) */
+	TAILQ_ENTRY(conn) paused_entry;
+	struct evbuffer_cb_entry *in_cb, *out_cb;	/* report changes of the bufferevent's buffers */
 	bool tls_failed;		/* no close_notify: the session must not be resumed */
 	enum log_level close_level;
 	char close_reason[160];

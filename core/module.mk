@@ -2,7 +2,7 @@
 # is core/engine, a library of its own.
 include core/engine/module.mk
 
-KMIPD_SRCS := core/main.c core/log.c core/server.c core/conn.c core/sources.c core/config.c core/keygen.c core/sandbox.c \
+KMIPD_SRCS := core/main.c core/log.c core/server.c core/conn.c core/sources.c core/budget.c core/config.c core/keygen.c core/sandbox.c \
 	core/masterkey.c
 KMIPCTL_SRCS := core/kmipctl.c core/kmipctl_keys.c core/kmipctl_backup.c core/kmipctl_usage.c core/config.c \
 	core/masterkey.c

@@ -15,6 +15,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "core/budget.h"
 #include "core/conn.h"
 #include "core/engine/access.h"
 #include "core/engine/audit.h"
@@ -765,6 +766,10 @@ server_init(struct server *srv, struct kmipd_config *cfg, const char *config_pat
 		log_warnx("cannot set up the group commit event");
 		return -1;
 	}
+	if ((srv->budget = budget_new(srv)) == NULL) {
+		log_warnx("out of memory setting up the buffer budget");
+		return -1;
+	}
 	tls_config_from(&t, cfg);
 	if (tls_server_new(&t, &srv->tls, &cause) != 0) {
 		log_warnx("TLS: %s", cause ? cause : "?");
@@ -860,6 +865,7 @@ server_free(struct server *srv)
 		keygen_free(srv->keygen);
 	if (srv->commit_ev != NULL)
 		event_free(srv->commit_ev);
+	budget_free(srv->budget);
 	if (srv->reseal_ev != NULL)
 		event_free(srv->reseal_ev);
 	if (srv->store != NULL) {

@@ -18,6 +18,7 @@
 
 struct access_policy;
 struct audit;
+struct budget;
 struct conn;
 struct engine;
 struct keygen;
@@ -78,6 +79,7 @@ struct server {
 	const struct timeval *tv_request;
 	const struct timeval *tv_idle;
 	const struct timeval *tv_closing;
+	struct budget *budget;		/* unsent and unparsed bytes of all connections (server.max_buffered) */
 	TAILQ_HEAD(, conn) conns;
 	unsigned nconns;
 	struct sources *sources;	/* per client address: counts, rate buckets, handshakes (sources.h) */

@@ -19,6 +19,13 @@ ttlv_enc_init(struct ttlv_enc *e)
 	memset(e, 0, sizeof(*e));
 }
 
+/* Caps the message's length; see encode.h. */
+void
+ttlv_enc_set_limit(struct ttlv_enc *e, size_t limit)
+{
+	e->limit = limit;
+}
+
 /* Wipes and frees the buffer; the encoder may be initialised again. */
 void
 ttlv_enc_free(struct ttlv_enc *e)
@@ -45,12 +52,12 @@ ttlv_enc_reset(struct ttlv_enc *e)
 static bool
 reserve(struct ttlv_enc *e, size_t n)
 {
-	size_t cap;
+	size_t cap, max = e->limit != 0 && e->limit < ENC_MAX_SIZE ? e->limit : ENC_MAX_SIZE;
 	uint8_t *nb;
 
 	if (e->error != 0)
 		return false;
-	if (n > ENC_MAX_SIZE - e->len) {
+	if (e->len > max || n > max - e->len) {
 		e->error = EMSGSIZE;
 		return false;
 	}
@@ -59,6 +66,9 @@ reserve(struct ttlv_enc *e, size_t n)
 	cap = e->cap == 0 ? 512 : e->cap;
 	while (cap < e->len + n)
 		cap *= 2;
+	/* Doubling past the limit would reserve memory that no write may use. */
+	if (e->limit != 0 && cap > e->limit && e->limit >= e->len + n)
+		cap = e->limit;
 	/* Not realloc: the old buffer may hold key material and must be wiped, not left in the heap. */
 	if ((nb = malloc(cap)) == NULL) {
 		e->error = ENOMEM;

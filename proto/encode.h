@@ -22,9 +22,16 @@ struct ttlv_enc {
 	size_t open[32];	/* offsets of open Structure headers */
 	unsigned depth;
 	int error;		/* 0, or an errno value */
+	size_t limit;		/* bytes the buffer may hold (0: no limit of the caller's); past it EMSGSIZE */
 };
 
 void ttlv_enc_init(struct ttlv_enc *e);
+/*
+ * Caps the message at limit bytes (0: none but the encoder's own): a write that would pass it fails with a
+ * sticky EMSGSIZE before anything is allocated or copied for it, so a response too large costs no more than
+ * the limit. A mark and rewind drop the error like any other.
+ */
+void ttlv_enc_set_limit(struct ttlv_enc *e, size_t limit);
 /* Wipes and frees the buffer. */
 void ttlv_enc_free(struct ttlv_enc *e);
 /* Empties the buffer for reuse, keeping its memory. */

@@ -217,8 +217,30 @@ item_commit(struct op_ctx *ctx)
 }
 
 /*
+ * The most bytes a response may take: server.max_response_size, or the request's Maximum Response Size when
+ * it is smaller. *whose names the limit that applies, for the Result Message.
+ */
+static size_t
+response_cap(const struct op_ctx *ctx, const char **whose)
+{
+	size_t cap = (size_t)config_max_response_size(ctx->env->cfg);
+
+	*whose = "the server's maximum response size";
+	if (ctx->req->max_response_size > 0 && (size_t)ctx->req->max_response_size < cap) {
+		cap = (size_t)ctx->req->max_response_size;
+		*whose = "the request's Maximum Response Size";
+	}
+	return cap;
+}
+
+/*
  * Writes the response to one batch item; returns 0 on success (*status_at: where its Result Status sits),
  * -1 when the item failed. fault: why its payload could not be normalised (reason 0: it could).
+ *
+ * The response never passes response_cap(): the handler writes under an encoder limit of the room left, so
+ * an item too large stops at the cap instead of growing the buffer past it, and is dropped and answered
+ * Response Too Large; a failed item whose Result Message would pass the server's cap is answered without
+ * one (a response of error items alone is at most about twice its request, and the cap is at least that).
  */
 static int
 dispatch_item(struct op_ctx *ctx, const struct kmip_batch_item *item, const struct kmip_error *fault,
@@ -231,8 +253,9 @@ dispatch_item(struct op_ctx *ctx, const struct kmip_batch_item *item, const stru
 	char placeholder[STORE_UID_MAX + 1];
 	struct store_mark written;
 	const struct op_desc *d;
-	const char *name = NULL;
+	const char *name = NULL, *whose;
 	double started = monotonic_ms();
+	size_t cap = response_cap(ctx, &whose);
 	bool ran = false;
 	int rc;
 
@@ -277,20 +300,23 @@ dispatch_item(struct op_ctx *ctx, const struct kmip_batch_item *item, const stru
 		store_set_owner(store, ctx->session->serial, ctx->undo ? ENGINE_ITEM_ALL : (uint32_t)(item - req->items));
 	}
 	ran = true;
+	ttlv_enc_set_limit(out, cap);
 	rc = d->fn(ctx);
 	if (store != NULL)
 		store_set_owner(store, 0, 0);
+	if (rc == 0)
+		kmip_response_item_end(r);
+	ttlv_enc_set_limit(out, 0);
+	if (out->error == EMSGSIZE || out->len > cap) {
+		ttlv_enc_rewind(out, mark);
+		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_RESPONSE_TOO_LARGE, "the response would exceed %s "
+		    "(%zu bytes) with this item", whose, cap);
+		goto fail;
+	}
 	if (rc != 0) {
 		ttlv_enc_rewind(out, mark);
 		if (ctx->err.reason == 0)
 			kmip_error_set(&ctx->err, KMIP_RESULT_REASON_GENERAL_FAILURE, "%s failed", d->name);
-		goto fail;
-	}
-	kmip_response_item_end(r);
-	if (req->max_response_size > 0 && out->len > (size_t)req->max_response_size) {
-		ttlv_enc_rewind(out, mark);
-		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_RESPONSE_TOO_LARGE,
-		    "the response exceeds the Maximum Response Size of %d bytes", req->max_response_size);
 		goto fail;
 	}
 	/* Without store.group_commit each item is made durable on its own, before it is answered. */
@@ -313,6 +339,12 @@ fail:
 	    ctx->err.message);
 	audit_item(ctx->session, ctx->version, name != NULL ? name : "unknown", ctx, false, started);
 	kmip_response_item_error(r, item, KMIP_RESULT_STATUS_OPERATION_FAILED, &ctx->err);
+	/* The server's cap holds even for error items; a client's smaller one is not worth losing the why. */
+	if (out->len > config_max_response_size(ctx->env->cfg) && ctx->err.message[0] != '\0') {
+		ttlv_enc_rewind(out, mark);
+		ctx->err.message[0] = '\0';
+		kmip_response_item_error(r, item, KMIP_RESULT_STATUS_OPERATION_FAILED, &ctx->err);
+	}
 	return -1;
 }
 

@@ -2477,6 +2477,260 @@ test_locate_scan_budget(void **state)
 	others_served(h);
 }
 
+/* Registers a Secret Data of len bytes (a fixed pattern) on cl and copies its identifier into uid. */
+static void
+register_big_secret(struct kmip_client *cl, size_t len, char *uid, size_t size)
+{
+	uint8_t *secret = malloc(len);
+	struct ttlv_arena *a;
+	struct ttlv_enc e;
+	struct ttlv *resp;
+
+	assert_non_null(secret);
+	memset(secret, 0x5a, len);
+	h_register_secret_request(&e, secret, len);
+	free(secret);
+	resp = call_ok(cl, &e, &a);
+	h_payload_text(resp, KMIP_TAG_UNIQUE_IDENTIFIER, uid, size);
+	assert_true(uid[0] != '\0');
+	ttlv_arena_free(a);
+}
+
+/*
+ * A 1.4 request of n Gets of uid with Batch Error Continuation Option Continue, and a Maximum Response Size
+ * when max_response is not 0.
+ */
+static void
+enc_get_batch(struct ttlv_enc *e, const char *uid, int n, int32_t max_response)
+{
+	int i;
+
+	ttlv_enc_init(e);
+	ttlv_enc_begin(e, KMIP_TAG_REQUEST_MESSAGE);
+	ttlv_enc_begin(e, KMIP_TAG_REQUEST_HEADER);
+	kmip_version_encode(e, KMIP_VERSION(1, 4));
+	if (max_response != 0)
+		ttlv_enc_int(e, KMIP_TAG_MAXIMUM_RESPONSE_SIZE, max_response);
+	ttlv_enc_enum(e, KMIP_TAG_BATCH_ERROR_CONTINUATION_OPTION, KMIP_BATCH_ERROR_CONTINUATION_OPTION_CONTINUE);
+	ttlv_enc_int(e, KMIP_TAG_BATCH_COUNT, n);
+	ttlv_enc_end(e);
+	for (i = 0; i < n; i++) {
+		h_item_begin(e, KMIP_OPERATION_GET);
+		ttlv_enc_text(e, KMIP_TAG_UNIQUE_IDENTIFIER, uid, strlen(uid));
+		h_item_end(e);
+	}
+	h_request_end(e);
+}
+
+/* Times a Discover Versions of the well-behaved client and checks it is answered within ms. */
+static void
+other_answered_within(struct hostile *h, int ms)
+{
+	int64_t t0 = util_now_ms(), took;
+
+	h_discover_ok(h->other);
+	took = util_now_ms() - t0;
+	print_message("the other client was answered in %lld ms\n", (long long)took);
+	assert_true(took < h_slow(ms));
+}
+
+/*
+ * Checks a response to enc_get_batch: at least `fit` items succeed, the ones that do come first, every
+ * other one is Response Too Large, and the whole message is at most cap bytes. Returns how many succeeded.
+ */
+static int
+check_capped_gets(const struct ttlv *resp, int n, size_t cap, int fit)
+{
+	size_t size = TTLV_HEADER_SIZE + resp->length;
+	int i, ok = 0;
+
+	print_message("response of %zu bytes (cap %zu)\n", size, cap);
+	assert_true(size <= cap);
+	for (i = 0; i < n; i++) {
+		const struct ttlv *item = h_batch_item(resp, (unsigned)i);
+		const struct ttlv *rr;
+
+		assert_non_null(item);
+		if (h_item_status(resp, (unsigned)i) == KMIP_RESULT_STATUS_SUCCESS) {
+			assert_int_equal(ok, i);
+			ok++;
+			continue;
+		}
+		rr = ttlv_find(item, KMIP_TAG_RESULT_REASON);
+		assert_non_null(rr);
+		assert_int_equal(rr->v.u32, KMIP_RESULT_REASON_RESPONSE_TOO_LARGE);
+	}
+	print_message("%d of %d Gets fit\n", ok, n);
+	assert_true(ok >= fit);
+	assert_true(ok < n);
+	return ok;
+}
+
+/*
+ * A response cap (review finding 3): 64 Gets of a 1000 KB Secret Data in one 5 KB request would make a
+ * 64 MB response. With the default server.max_response_size (4 x max_message_size) the Gets that fit are
+ * answered and every other one fails with Response Too Large; the response stays under the cap, and under
+ * the request's own Maximum Response Size when that is smaller. The other client is answered within a
+ * second while it runs.
+ */
+static void
+test_response_cap(void **state)
+{
+	struct hostile *h = *state;
+	struct kmip_client *cl;
+	struct ttlv_arena *a;
+	struct ttlv_enc e;
+	struct ttlv *resp;
+	char uid[128];
+
+	start(h, NULL);
+	cl = hostile_client(h);
+	set_timeouts(cl, h_slow(20000), h_slow(20000));
+	register_big_secret(cl, 1000 * 1024, uid, sizeof(uid));
+
+	enc_get_batch(&e, uid, 64, 0);
+	print_message("request of %zu bytes\n", e.len);
+	send_raw(cl, e.buf, e.len);
+	ttlv_enc_free(&e);
+	other_answered_within(h, 1000);
+	resp = read_response(cl, &a);
+	check_capped_gets(resp, 64, 4 * 1024 * 1024, 2);
+	ttlv_arena_free(a);
+	other_answered_within(h, 1000);
+
+	/* The request's Maximum Response Size, when smaller, is the cap. */
+	enc_get_batch(&e, uid, 64, 2600 * 1024);
+	resp = call(cl, &e, &a);
+	assert_int_equal(check_capped_gets(resp, 64, 2600 * 1024, 2), 2);
+	ttlv_arena_free(a);
+	h_discover_ok(cl);
+	kmip_client_close(cl);
+	others_served(h);
+}
+
+/* Waits up to ms for the server's RSS to stop growing (two readings 200 ms apart within 1 MB); returns it. */
+static long
+rss_settled(struct h_server *s, int ms)
+{
+	int64_t end = util_now_ms() + h_slow(ms);
+	long prev = h_rss_kb(s), now;
+
+	for (;;) {
+		h_sleep_ms(200);
+		now = h_rss_kb(s);
+		if ((now - prev < 1024 && now - prev > -1024) || util_now_ms() > end)
+			return now;
+		prev = now;
+	}
+}
+
+/* A 1.4 request of one Locate whose payload is n empty Text Strings: 8 bytes each on the wire. */
+static void
+enc_tiny_items(struct ttlv_enc *e, size_t n)
+{
+	size_t i;
+
+	h_request_begin(e, 1, 4, 1);
+	h_item_begin(e, KMIP_OPERATION_LOCATE);
+	for (i = 0; i < n; i++)
+		ttlv_enc_text(e, KMIP_TAG_ATTRIBUTE_NAME, "", 0);
+	h_item_end(e);
+	h_request_end(e);
+}
+
+/*
+ * Partly sent requests cost about their size (review finding 7: 6-7 times it). 50 connections each send
+ * the first 1 MB of a 1.5 MB request and stop: half of them a Register of one 1.5 MB Secret Data (whose
+ * value used to be allocated whole from its header), half a Locate of 196,608 empty Text Strings (items
+ * that cost 7 times their 8 bytes as decoded items). The server's RSS grows by at most 1.5 times the 50 MB
+ * sent plus 16 MB, and the other client is answered within a second meanwhile.
+ */
+static void
+test_partial_requests_memory(void **state)
+{
+	enum { NCONN = 50, SENT = 1024 * 1024 };
+	struct hostile *h = *state;
+	struct kmip_client *cl[NCONN];
+	uint8_t *secret;
+	struct ttlv_enc big, tiny;
+	long rss0, rss1, grew_kb;
+	int i;
+
+	start(h, (const char *const[]){ "server.max_message_size=2M", "server.request_timeout=60", NULL });
+	secret = calloc(1, 1536 * 1024);
+	assert_non_null(secret);
+	h_register_secret_request(&big, secret, 1536 * 1024);
+	free(secret);
+	enc_tiny_items(&tiny, 1536 * 1024 / 8);
+	assert_true(big.len > SENT && tiny.len > SENT);
+	for (i = 0; i < NCONN; i++)
+		cl[i] = hostile_client(h);
+	h_discover_ok(h->other);
+	rss0 = rss_settled(&h->s, 2000);
+	for (i = 0; i < NCONN; i++)
+		send_raw(cl[i], i % 2 == 0 ? big.buf : tiny.buf, SENT);
+	ttlv_enc_free(&big);
+	ttlv_enc_free(&tiny);
+	rss1 = rss_settled(&h->s, 5000);
+	grew_kb = rss1 - rss0;
+	print_message("RSS %ld KB -> %ld KB: +%ld KB for %d KB sent (%.2f x)\n", rss0, rss1, grew_kb,
+	    NCONN * SENT / 1024, (double)grew_kb / (NCONN * SENT / 1024));
+	other_answered_within(h, 1000);
+	assert_true(grew_kb <= NCONN * SENT / 1024 * 3 / 2 + 16 * 1024);
+	for (i = 0; i < NCONN; i++)
+		kmip_client_close(cl[i]);
+	others_served(h);
+}
+
+/*
+ * A server-wide budget of buffered bytes (review finding 3: 40 clients that send 64 Gets of a 1 MB object
+ * and never read took the server from 7.7 MB to 2.6 GB). With server.max_buffered=32M, the connections that
+ * hold the most unsent output and do not read are closed, each with a log line saying why, until the total
+ * is back under; the server's RSS stays far below what 40 full responses would take, and the other client
+ * is answered within a second throughout.
+ */
+static void
+test_buffered_budget(void **state)
+{
+	enum { NCONN = 40 };
+	struct hostile *h = *state;
+	struct kmip_client *cl[NCONN];
+	struct ttlv_enc e;
+	char uid[128];
+	long rss0, rss1, peak = 0;
+	int i, closed;
+
+	start(h, (const char *const[]){ "server.max_buffered=32M", NULL });
+	cl[0] = hostile_client(h);
+	register_big_secret(cl[0], 1000 * 1024, uid, sizeof(uid));
+	kmip_client_close(cl[0]);
+	rss0 = rss_settled(&h->s, 2000);
+	enc_get_batch(&e, uid, 64, 0);
+	for (i = 0; i < NCONN; i++) {
+		cl[i] = hostile_client(h);
+		send_raw(cl[i], e.buf, e.len);
+		if (i % 8 == 7) {
+			other_answered_within(h, 1000);
+			rss1 = h_rss_kb(&h->s);
+			peak = rss1 > peak ? rss1 : peak;
+		}
+	}
+	ttlv_enc_free(&e);
+	assert_true(log_wait_count(&h->s, "does not read its responses", 1, 5000));
+	rss1 = rss_settled(&h->s, 5000);
+	peak = rss1 > peak ? rss1 : peak;
+	closed = h_log_count(&h->s, "does not read its responses");
+	print_message("RSS %ld KB at start, %ld KB after 40 clients (peak seen %ld KB); %d closed for the budget\n",
+	    rss0, rss1, peak, closed);
+	other_answered_within(h, 1000);
+	assert_true(closed >= 1 && closed < NCONN);
+	assert_true(h_log_count(&h->s, "over server.max_buffered") >= closed);
+	assert_true(peak - rss0 < 400 * 1024);
+	for (i = 0; i < NCONN; i++)
+		kmip_client_close(cl[i]);
+	others_served(h);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -2506,6 +2760,9 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_attribute_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crafted_rsa_exponent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_locate_scan_budget, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_response_cap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_partial_requests_memory, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_buffered_budget, setup, teardown),
 	};
 
 	util_test_start(argc, argv);

@@ -275,6 +275,8 @@ static const char every_key[] =
 	"  shutdown_timeout = 3;\n"
 	"  max_requests_per_event = 4;\n"
 	"  write_high_water = 65536;\n"
+	"  max_response_size = \"5M\";\n"
+	"  max_buffered = \"64M\";\n"
 	"  user = \"kmipd\";\n"
 	"  group = \"kmipgrp\";\n"
 	"  pid_file = \"/run/kmipd.pid\";\n"
@@ -347,6 +349,9 @@ check_every_key(const struct kmipd_config *c)
 	assert_int_equal(c->server.shutdown_timeout, 3);
 	assert_int_equal(c->server.max_requests_per_event, 4);
 	assert_int_equal(c->server.write_high_water, 65536);
+	assert_int_equal(c->server.max_response_size, 5 * 1024 * 1024);
+	assert_int_equal(c->server.max_buffered, 64 * 1024 * 1024);
+	assert_int_equal(config_max_response_size(c), 5 * 1024 * 1024);
 	assert_string_equal(c->server.user, "kmipd");
 	assert_string_equal(c->server.group, "kmipgrp");
 	assert_string_equal(c->server.pid_file, "/run/kmipd.pid");
@@ -518,6 +523,11 @@ test_out_of_range(void **state)
 	    "store.map_size", "too large", NULL);
 	expect_error(f, TLS_PEM "store: { map_size = \"4G\"; max_map_size = \"2G\"; };\n", NULL, 0,
 	    at(f, 2), "store.map_size (4G) is larger than store.max_map_size (2G)", NULL);
+	/* The sizes that bound memory, against each other. */
+	expect_error(f, TLS_PEM "server: { max_message_size = \"4M\"; max_response_size = \"4M\"; };\n", NULL, 0,
+	    "server.max_response_size (4M) must be at least twice server.max_message_size (4M)", NULL);
+	expect_error(f, TLS_PEM "server: { max_buffered = \"4M\"; };\n", NULL, 0,
+	    "server.max_buffered (4M) must hold at least one connection at its largest", NULL);
 	/* libconfig 1.5 would keep only the low 32 bits of these: refused rather than misread */
 	expect_error(f, TLS_PEM "store: {\n max_map_size = 68719476736;\n};\n", NULL, 0, at(f, 3),
 	    "68719476736 does not fit in 32 bits", NULL);

@@ -1,0 +1,175 @@
+/*
+ * The server-wide budget of buffered bytes; see budget.h.
+ *
+ * Accounting is O(1) per change. Enforcement runs from a zero timer armed when the total passes the limit
+ * (or, with connections paused, falls under three quarters of it), so never under the caller that reported
+ * the change, which may hold the connection. Finding the largest holder is a scan of the connections; it
+ * happens only while over the budget, at most BUDGET_MAX_ACTIONS times per run, and the run goes on from
+ * the next loop iteration when more is needed.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "core/budget.h"
+#include "core/conn.h"
+#include "core/server.h"
+
+#define BUDGET_MAX_ACTIONS	16	/* connections paused or closed per run */
+
+struct budget {
+	struct server *srv;
+	struct event *ev;
+	uint64_t total;
+	TAILQ_HEAD(, conn) paused;
+	unsigned npaused;
+};
+
+static void budget_cb(evutil_socket_t fd, short what, void *arg);
+
+/* Returns a new budget for srv, or NULL when out of memory. */
+struct budget *
+budget_new(struct server *srv)
+{
+	struct budget *b = calloc(1, sizeof(*b));
+
+	if (b == NULL)
+		return NULL;
+	b->srv = srv;
+	TAILQ_INIT(&b->paused);
+	if ((b->ev = evtimer_new(srv->base, budget_cb, b)) == NULL) {
+		free(b);
+		return NULL;
+	}
+	return b;
+}
+
+/* Frees the budget. */
+void
+budget_free(struct budget *b)
+{
+	if (b == NULL)
+		return;
+	event_free(b->ev);
+	free(b);
+}
+
+/* Returns the bytes all connections hold. */
+uint64_t
+budget_total(const struct budget *b)
+{
+	return b->total;
+}
+
+/* Arranges one run of budget_cb() from the loop's next iteration, after the I/O it polls. */
+static void
+budget_schedule(struct budget *b)
+{
+	static const struct timeval now = { 0, 0 };
+
+	if (!evtimer_pending(b->ev, NULL))
+		evtimer_add(b->ev, &now);
+}
+
+/* Accounts for a change of c's buffers; see budget.h. */
+void
+budget_charge(struct budget *b, struct conn *c, int64_t delta)
+{
+	uint64_t limit;
+
+	if (delta == 0)
+		return;
+	if (delta < 0 && (uint64_t)-delta > c->held)
+		delta = -(int64_t)c->held;	/* never below zero, whatever the order of the reports */
+	c->held += (uint64_t)delta;
+	b->total += (uint64_t)delta;
+	limit = config_max_buffered(b->srv->cfg);
+	if (delta > 0 ? b->total > limit : b->npaused > 0 && b->total <= limit / 4 * 3)
+		budget_schedule(b);
+}
+
+/* Stops a paused connection from being resumed: it is going away. */
+static void
+unpause(struct budget *b, struct conn *c)
+{
+	if (!c->paused)
+		return;
+	TAILQ_REMOVE(&b->paused, c, paused_entry);
+	b->npaused--;
+	c->paused = false;
+}
+
+/* Releases a closing connection's share. */
+void
+budget_conn_gone(struct budget *b, struct conn *c)
+{
+	b->total -= c->held <= b->total ? c->held : b->total;
+	c->held = 0;
+	unpause(b, c);
+}
+
+/*
+ * The connection holding the most that can still be acted on: not closing, not already paused unless it
+ * stopped reading its responses since (then it is to be closed), and holding at least BUDGET_FLOOR.
+ */
+static struct conn *
+largest_holder(struct budget *b)
+{
+	struct conn *c, *best = NULL;
+
+	TAILQ_FOREACH(c, &b->srv->conns, entry) {
+		if (c->held < BUDGET_FLOOR || c->state == CONN_CLOSING || (c->paused && c->state != CONN_WRITING))
+			continue;
+		if (best == NULL || c->held > best->held)
+			best = c;
+	}
+	return best;
+}
+
+/*
+ * Over the budget: closes the largest holders that do not read their responses and pauses the others, until
+ * the total is under the limit. Under three quarters of it: resumes every paused connection.
+ */
+static void
+budget_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct budget *b = arg;
+	uint64_t limit = config_max_buffered(b->srv->cfg);
+	struct conn *c;
+	unsigned actions = 0;
+
+	(void)fd;
+	(void)what;
+	while (b->total > limit && actions < BUDGET_MAX_ACTIONS && (c = largest_holder(b)) != NULL) {
+		actions++;
+		if (c->state == CONN_WRITING) {
+			c->tls_failed = true;
+			conn_close_now(c, LOG_LEVEL_WARN, "over server.max_buffered (%" PRIu64 " of %" PRIu64 " bytes "
+			    "held by all connections): this one holds %" PRIu64 " and does not read its responses",
+			    b->total, limit, c->held);
+			continue;
+		}
+		conn_log(c, LOG_LEVEL_WARN, "paused: over server.max_buffered (%" PRIu64 " of %" PRIu64 " bytes "
+		    "held by all connections), this one holds %" PRIu64, b->total, limit, c->held);
+		c->paused = true;
+		TAILQ_INSERT_TAIL(&b->paused, c, paused_entry);
+		b->npaused++;
+		bufferevent_disable(c->bev, EV_READ);
+	}
+	if (b->total > limit && actions == BUDGET_MAX_ACTIONS) {
+		budget_schedule(b);
+		return;
+	}
+	if (b->total > limit / 4 * 3)
+		return;
+	while ((c = TAILQ_FIRST(&b->paused)) != NULL) {
+		unpause(b, c);
+		conn_log(c, LOG_LEVEL_INFO, "resumed: all connections hold %" PRIu64 " bytes, under server.max_buffered",
+		    b->total);
+		if (c->state == CONN_READING)
+			bufferevent_enable(c->bev, EV_READ);
+	}
+}
