@@ -5,7 +5,10 @@
  * (or, with connections paused, falls under three quarters of it), so never under the caller that reported
  * the change, which may hold the connection. Finding the largest holder is a scan of the connections; it
  * happens only while over the budget, at most BUDGET_MAX_ACTIONS times per run, and the run goes on from
- * the next loop iteration when more is needed.
+ * the next loop iteration when more is needed. A run closes the largest holders that do not read their
+ * responses (which gives their bytes back) and pauses the others until the paused bytes cover the excess;
+ * a run starts again whenever bytes arrive while over, so growth past the budget is paused holder by holder,
+ * largest first.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -24,6 +27,7 @@ struct budget {
 	struct server *srv;
 	struct event *ev;
 	uint64_t total;
+	uint64_t high;			/* the total the last run left: only growth past it needs another */
 	TAILQ_HEAD(, conn) paused;
 	unsigned npaused;
 };
@@ -87,7 +91,10 @@ budget_charge(struct budget *b, struct conn *c, int64_t delta)
 	c->held += (uint64_t)delta;
 	b->total += (uint64_t)delta;
 	limit = config_max_buffered(b->srv->cfg);
-	if (delta > 0 ? b->total > limit : b->npaused > 0 && b->total <= limit / 4 * 3)
+	/* Past the limit, a run is due for growth beyond what the last run left, not for every change. */
+	if (delta < 0 && b->high > b->total)
+		b->high = b->total;
+	if (delta > 0 ? b->total > limit && b->total > b->high : b->npaused > 0 && b->total <= limit / 4 * 3)
 		budget_schedule(b);
 }
 
@@ -108,6 +115,8 @@ budget_conn_gone(struct budget *b, struct conn *c)
 {
 	b->total -= c->held <= b->total ? c->held : b->total;
 	c->held = 0;
+	if (b->high > b->total)
+		b->high = b->total;
 	unpause(b, c);
 }
 
@@ -140,10 +149,16 @@ budget_cb(evutil_socket_t fd, short what, void *arg)
 	uint64_t limit = config_max_buffered(b->srv->cfg);
 	struct conn *c;
 	unsigned actions = 0;
+	uint64_t covered = 0;
 
 	(void)fd;
 	(void)what;
-	while (b->total > limit && actions < BUDGET_MAX_ACTIONS && (c = largest_holder(b)) != NULL) {
+	/*
+	 * A close gives its bytes back; a pause only stops them from growing, so pausing stops once the paused
+	 * bytes cover the excess. If more arrives while still over, the next run pauses the next largest.
+	 */
+	while (b->total > limit && covered < b->total - limit && actions < BUDGET_MAX_ACTIONS &&
+	    (c = largest_holder(b)) != NULL) {
 		actions++;
 		if (c->state == CONN_WRITING) {
 			c->tls_failed = true;
@@ -154,12 +169,14 @@ budget_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		conn_log(c, LOG_LEVEL_WARN, "paused: over server.max_buffered (%" PRIu64 " of %" PRIu64 " bytes "
 		    "held by all connections), this one holds %" PRIu64, b->total, limit, c->held);
+		covered += c->held;
 		c->paused = true;
 		TAILQ_INSERT_TAIL(&b->paused, c, paused_entry);
 		b->npaused++;
 		bufferevent_disable(c->bev, EV_READ);
 	}
-	if (b->total > limit && actions == BUDGET_MAX_ACTIONS) {
+	b->high = b->total;
+	if (b->total > limit && covered < b->total - limit && actions == BUDGET_MAX_ACTIONS) {
 		budget_schedule(b);
 		return;
 	}

@@ -465,19 +465,27 @@ static void
 conn_buf_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
 {
 	struct conn *c = arg;
+	int64_t delta = (int64_t)info->n_added - (int64_t)info->n_deleted;
 
 	(void)buf;
-	budget_charge(c->srv->budget, c, (int64_t)info->n_added - (int64_t)info->n_deleted);
+	if (c->moving)
+		c->moved += delta;
+	else
+		budget_charge(c->srv->budget, c, delta);
 }
 
-/* The decoder's partial message changed size: the budget counts it too. */
+/*
+ * The decoder's partial message changed size: the budget counts it too, together with what the input
+ * buffer gave up for it, so that bytes moving from one to the other are not taken for growth.
+ */
 static void
 conn_charge_decoder(struct conn *c)
 {
 	uint64_t now = ttlv_decoder_held(c->dec);
 
-	budget_charge(c->srv->budget, c, (int64_t)now - (int64_t)c->dec_held);
+	budget_charge(c->srv->budget, c, (int64_t)now - (int64_t)c->dec_held + c->moved);
 	c->dec_held = now;
+	c->moved = 0;
 }
 
 /* Malformed TTLV: the stream cannot be resynchronised, so answer Invalid Message and close. */
@@ -524,7 +532,9 @@ conn_process_input(struct conn *c)
 		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
 			break;
 		st = ttlv_decoder_feed(c->dec, v.iov_base, v.iov_len, &used);
+		c->moving = true;
 		evbuffer_drain(in, used);
+		c->moving = false;
 		conn_charge_decoder(c);
 		if (st == TTLV_NEED_MORE)
 			continue;

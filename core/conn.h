@@ -51,6 +51,8 @@ struct conn {
 	uint64_t held;			/* unsent output + unread input + the partial request in the decoder */
 	uint64_t dec_held;		/* the decoder's part of held */
 	bool paused;			/* not read until the budget allows (on the budget's paused list) */
+	bool moving;			/* input going to the decoder: its drain is charged with the decoder */
+	int64_t moved;			/* what the input buffer gave up meanwhile */
 	TAILQ_ENTRY(conn) paused_entry;
 	struct evbuffer_cb_entry *in_cb, *out_cb;	/* report changes of the bufferevent's buffers */
 	bool tls_failed;		/* no close_notify: the session must not be resumed */

@@ -2731,6 +2731,43 @@ test_buffered_budget(void **state)
 	others_served(h);
 }
 
+/*
+ * The budget pauses connections that hold partial requests rather than closing them: 24 clients each send
+ * 900 KB of a 1000 KB Register under server.max_buffered=16M. The largest holders are paused, each logged,
+ * as the total passes it; the other client (holding little) is answered within a second; the paused ones
+ * still have their request deadline, which closes them, and the server's total goes back to nothing.
+ */
+static void
+test_budget_pauses_readers(void **state)
+{
+	enum { NCONN = 24, PART = 900 * 1024 };
+	struct hostile *h = *state;
+	struct kmip_client *cl[NCONN];
+	struct ttlv_enc e;
+	uint8_t *secret;
+	int i, paused;
+
+	start(h, (const char *const[]){ "server.max_buffered=16M", "server.request_timeout=4", NULL });
+	secret = calloc(1, 1000 * 1024);
+	assert_non_null(secret);
+	h_register_secret_request(&e, secret, 1000 * 1024);
+	free(secret);
+	for (i = 0; i < NCONN; i++) {
+		cl[i] = hostile_client(h);
+		send_raw(cl[i], e.buf, PART);
+	}
+	ttlv_enc_free(&e);
+	assert_true(log_wait_count(&h->s, "paused: over server.max_buffered", 1, 5000));
+	other_answered_within(h, 1000);
+	paused = h_log_count(&h->s, "paused: over server.max_buffered");
+	print_message("%d of %d connections paused\n", paused, NCONN);
+	assert_true(paused >= 1);
+	assert_true(log_wait_count(&h->s, "request not complete within 4 s", NCONN, 10000));
+	for (i = 0; i < NCONN; i++)
+		kmip_client_close(cl[i]);
+	others_served(h);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -2763,6 +2800,7 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_response_cap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_partial_requests_memory, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_buffered_budget, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_budget_pauses_readers, setup, teardown),
 	};
 
 	util_test_start(argc, argv);
