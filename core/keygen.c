@@ -7,14 +7,20 @@
  * reads one fixed-size request at a time (blocking), generates the key pair with OpenSSL and writes back
  * one response:
  *
- *   request:  u32 id, u32 op (RSA, EC or ABORT), u32 param (RSA bits or EC curve NID)
+ *   request:  u32 id, u32 op (RSA, EC, PBKDF2, RECOVER or ABORT), u32 param (RSA bits, EC curve NID or
+ *             PBKDF2 iterations), u32 payload_len, then payload_len bytes: fields of u32 length and bytes
+ *             (PBKDF2: salt, password; RECOVER: n, e, d)
  *   response: u32 id, i32 status, u32 private_len, u32 public_len, u32 message_len,
- *             then message_len bytes of message, the PKCS#8 DER and the SubjectPublicKeyInfo DER
+ *             then message_len bytes of message, the PKCS#8 DER and the SubjectPublicKeyInfo DER (PBKDF2:
+ *             the derived bytes and nothing; RECOVER: P and Q)
  *
- * Every length is checked on the parent side before it is used. Integers are in host order: both ends are
- * the same program on the same machine.
+ * Every length is checked on the parent side before it is used, and so is what the worker made: a key
+ * pair must parse, be of the kind asked and hang together, or the worker is killed (it is the same program,
+ * but a worker that answers nonsense is broken, and a key handed to a client must be right). Integers are in
+ * host order: both ends are the same program on the same machine.
  *
- * Scheduling: caller jobs wait FIFO in kg->queue and an idle worker takes the head. Workers that would
+ * Scheduling: caller jobs wait in their owner's FIFO; an idle worker takes the first job of the owner whose
+ * turn it is, and that owner goes to the back of the turns (round-robin). Workers that would
  * otherwise be idle pre-generate RSA-2048 pairs for the pool ("background" jobs). Background work never
  * delays a caller: a queued RSA-2048 job adopts a running refill (its key goes to the caller instead of the
  * pool), and any other queued job makes a refill abort (the worker polls its socket from OpenSSL's
@@ -37,9 +43,12 @@
 #include <sys/prctl.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 
 #include <event2/event.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/encoder.h>
 #include <openssl/err.h>
@@ -56,6 +65,8 @@
 #define OP_RSA			1
 #define OP_EC			2
 #define OP_ABORT		3	/* stop generating job id if still at it; never answered */
+#define OP_PBKDF2		4
+#define OP_RECOVER		5
 
 #define ST_OK			0
 #define ST_FAILED		(-1)
@@ -63,6 +74,9 @@
 
 #define DER_MAX			16384	/* per key, far above RSA-8192's 4.8 KiB PKCS#8 */
 #define MSG_MAX			159	/* message bytes on the wire: fits keygen_result.message */
+#define PAYLOAD_MAX		8192	/* request payload: RECOVER's n, e, d and their lengths fit */
+#define RECOVER_TRIALS		16	/* bases tried: a real key fails all with probability 2^-16 */
+#define RECOVER_MAX_SQUARINGS	256
 
 #define QUICK_DEATH_MS		1000	/* dying younger without answering a job = failing to start */
 #define GIVE_UP_FAILS		3	/* every worker failed this often in a row: fail queued jobs */
@@ -77,6 +91,7 @@ struct kg_req {
 	uint32_t id;
 	uint32_t op;
 	uint32_t param;
+	uint32_t payload_len;
 };
 
 struct kg_resp {
@@ -95,10 +110,18 @@ enum job_state {
 	JOB_DONE,		/* on kg->done, callback due */
 };
 
+struct kg_owner;
+
 struct keygen_job {
-	TAILQ_ENTRY(keygen_job) entry;
+	TAILQ_ENTRY(keygen_job) entry;	/* on kg->queue (all queued jobs) or kg->done */
+	TAILQ_ENTRY(keygen_job) oentry;	/* on owner->queue while queued */
 	struct keygen *kg;
-	struct keygen_spec spec;
+	struct kg_owner *owner;		/* NULL for background jobs, refused ones and once cancelled */
+	bool capped;			/* counts against max_per_owner */
+	struct keygen_spec spec;	/* its pointers cleared: the inputs are in payload */
+	uint32_t op, param;		/* the request on the wire */
+	uint8_t *payload;		/* its payload (wiped when freed: a password, an RSA private exponent) */
+	size_t payload_len;
 	enum job_state state;
 	uint32_t id;			/* of the request on the wire */
 	bool background;		/* nobody waits for it: a pool refill or a cancelled job */
@@ -110,6 +133,18 @@ struct keygen_job {
 	struct keygen_result *res;	/* allocated at submission, so failing never needs memory */
 };
 TAILQ_HEAD(job_list, keygen_job);
+
+/* Who asks for jobs: each owner has its own FIFO and a turn in the round-robin while it has jobs queued. */
+struct kg_owner {
+	TAILQ_ENTRY(kg_owner) entry;	/* on kg->owners while it has jobs outstanding */
+	TAILQ_ENTRY(kg_owner) turn;	/* on kg->turns while it has jobs queued */
+	bool in_turn;
+	struct job_list queue;
+	unsigned jobs;			/* its jobs not yet delivered or cancelled */
+	unsigned capped;		/* of which count against max_per_owner */
+	char name[];
+};
+TAILQ_HEAD(owner_list, kg_owner);
 
 enum worker_state {
 	WORKER_DOWN,		/* not running; restart timer armed */
@@ -150,7 +185,10 @@ struct keygen {
 	struct timeval tv_plain;
 	const struct timeval *tv_timeout;	/* common timeout queue for every job deadline */
 	struct worker *workers;
-	struct job_list queue;
+	struct job_list queue;		/* every queued job, in submission order */
+	struct owner_list owners;	/* owners with jobs outstanding */
+	struct owner_list turns;	/* owners with jobs queued, the next to be served first */
+	unsigned max_per_owner;
 	struct job_list done;
 	unsigned nqueued;
 	unsigned ndone;
@@ -233,7 +271,11 @@ spec_name(const struct keygen_spec *spec, char *buf, size_t size)
 {
 	const char *sn;
 
-	if (spec->alg == KEYGEN_RSA)
+	if (spec->alg == KEYGEN_PBKDF2)
+		snprintf(buf, size, "password derivation");
+	else if (spec->alg == KEYGEN_RSA_RECOVER)
+		snprintf(buf, size, "RSA prime recovery");
+	else if (spec->alg == KEYGEN_RSA)
 		snprintf(buf, size, "RSA-%u", spec->bits);
 	else if (spec->alg == KEYGEN_EC && (sn = OBJ_nid2sn(spec->curve_nid)) != NULL)
 		snprintf(buf, size, "EC %s", sn);
@@ -275,12 +317,128 @@ keygen_result_free(struct keygen_result *res)
 	free(res);
 }
 
-/* Frees a job that is on no list (its result, if any, is wiped). */
+/* The job no longer counts for its owner (delivered, cancelled or freed); an owner left with none goes. */
+static void
+job_disown(struct keygen_job *job)
+{
+	struct kg_owner *o = job->owner;
+
+	if (o == NULL)
+		return;
+	job->owner = NULL;
+	o->jobs--;
+	if (job->capped)
+		o->capped--;
+	job->capped = false;
+	if (o->jobs > 0)
+		return;
+	if (o->in_turn)
+		TAILQ_REMOVE(&job->kg->turns, o, turn);
+	TAILQ_REMOVE(&job->kg->owners, o, entry);
+	free(o);
+}
+
+/* Frees a job that is on no list (its result and its inputs, if any, are wiped). */
 static void
 job_free(struct keygen_job *job)
 {
+	job_disown(job);
 	keygen_result_free(job->res);
+	if (job->payload != NULL) {
+		OPENSSL_cleanse(job->payload, job->payload_len);
+		free(job->payload);
+	}
 	free(job);
+}
+
+/* Returns the owner named name, or NULL when it has no jobs outstanding. */
+static struct kg_owner *
+owner_find(struct keygen *kg, const char *name)
+{
+	struct kg_owner *o;
+
+	TAILQ_FOREACH(o, &kg->owners, entry)
+		if (strcmp(o->name, name) == 0)
+			return o;
+	return NULL;
+}
+
+/* Returns the owner named name, made when it has no jobs yet; NULL when out of memory. */
+static struct kg_owner *
+owner_get(struct keygen *kg, const char *name)
+{
+	struct kg_owner *o = owner_find(kg, name);
+	size_t len = strlen(name);
+
+	if (o != NULL)
+		return o;
+	if ((o = calloc(1, sizeof(*o) + len + 1)) == NULL)
+		return NULL;
+	memcpy(o->name, name, len + 1);
+	TAILQ_INIT(&o->queue);
+	TAILQ_INSERT_TAIL(&kg->owners, o, entry);
+	return o;
+}
+
+/* Queues a caller's job (which has an owner): at the back, or at the front of everything when head. */
+static void
+queue_add(struct keygen *kg, struct keygen_job *job, bool head)
+{
+	struct kg_owner *o = job->owner;
+
+	job->state = JOB_QUEUED;
+	if (head) {
+		TAILQ_INSERT_HEAD(&kg->queue, job, entry);
+		TAILQ_INSERT_HEAD(&o->queue, job, oentry);
+	} else {
+		TAILQ_INSERT_TAIL(&kg->queue, job, entry);
+		TAILQ_INSERT_TAIL(&o->queue, job, oentry);
+	}
+	kg->nqueued++;
+	if (o->in_turn && head) {
+		TAILQ_REMOVE(&kg->turns, o, turn);
+		o->in_turn = false;
+	}
+	if (!o->in_turn) {
+		if (head)
+			TAILQ_INSERT_HEAD(&kg->turns, o, turn);
+		else
+			TAILQ_INSERT_TAIL(&kg->turns, o, turn);
+		o->in_turn = true;
+	}
+}
+
+/* Takes a job off the queue; its owner leaves the turns when it has nothing else queued. */
+static void
+queue_remove(struct keygen *kg, struct keygen_job *job)
+{
+	struct kg_owner *o = job->owner;
+
+	TAILQ_REMOVE(&kg->queue, job, entry);
+	TAILQ_REMOVE(&o->queue, job, oentry);
+	kg->nqueued--;
+	if (TAILQ_EMPTY(&o->queue) && o->in_turn) {
+		TAILQ_REMOVE(&kg->turns, o, turn);
+		o->in_turn = false;
+	}
+}
+
+/* Takes the next job in fair order: the first of the owner whose turn it is, who then goes last. */
+static struct keygen_job *
+queue_next(struct keygen *kg)
+{
+	struct kg_owner *o = TAILQ_FIRST(&kg->turns);
+	struct keygen_job *job;
+
+	if (o == NULL)
+		return NULL;
+	job = TAILQ_FIRST(&o->queue);
+	queue_remove(kg, job);
+	if (o->in_turn) {
+		TAILQ_REMOVE(&kg->turns, o, turn);
+		TAILQ_INSERT_TAIL(&kg->turns, o, turn);
+	}
+	return job;
 }
 
 /* Hands a job's result to the delivery event; the callback runs from the loop. */
@@ -346,7 +504,8 @@ deliver_cb(evutil_socket_t fd, short what, void *arg)
 		res = job->res;
 		cb = job->cb;
 		cbarg = job->arg;
-		free(job);
+		job->res = NULL;
+		job_free(job);
 		cb(res, cbarg);
 	}
 	if (kg->ndone > 0)
@@ -368,18 +527,33 @@ pool_pending(const struct keygen *kg)
 	return n;
 }
 
-/* Sends a request; returns 0, or -1 when the worker cannot take it (it is then treated as dead). */
+/*
+ * Sends a request with its payload (NULL for none); returns 0, or -1 when the worker cannot take it (it is
+ * then treated as dead).
+ */
 static int
-worker_send(struct worker *w, uint32_t id, uint32_t op, uint32_t param)
+worker_send(struct worker *w, uint32_t id, uint32_t op, uint32_t param, const uint8_t *payload, size_t len)
 {
-	struct kg_req req = { id, op, param };
+	struct kg_req req = { id, op, param, (uint32_t)len };
+	struct iovec iov[2] = { { &req, sizeof(req) }, { (void *)payload, len } };
+	struct msghdr mh;
 	ssize_t n;
 
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = iov;
+	mh.msg_iovlen = len > 0 ? 2 : 1;
 	do
-		n = send(w->fd, &req, sizeof(req), MSG_NOSIGNAL);
+		n = sendmsg(w->fd, &mh, MSG_NOSIGNAL);
 	while (n == -1 && errno == EINTR);
-	/* The socket holds at most a request and an abort, so a short write means a broken worker. */
-	return n == (ssize_t)sizeof(req) ? 0 : -1;
+	/* The socket holds at most a request (PAYLOAD_MAX) and an abort, so a short write means a broken worker. */
+	return n == (ssize_t)(sizeof(req) + len) ? 0 : -1;
+}
+
+/* True for the jobs a worker can give up half way (key generation polls its socket; the others do not). */
+static bool
+abortable(const struct keygen_job *job)
+{
+	return job->op == OP_RSA || job->op == OP_EC;
 }
 
 /* Remembers a dead or dying worker's pid until waitpid() collects it. */
@@ -509,8 +683,7 @@ kg_fail_queue_if_unavailable(struct keygen *kg)
 	log_warnx("keygen: no worker is running and restarts keep failing; failing %u queued jobs",
 	    kg->nqueued);
 	while ((job = TAILQ_FIRST(&kg->queue)) != NULL) {
-		TAILQ_REMOVE(&kg->queue, job, entry);
-		kg->nqueued--;
+		queue_remove(kg, job);
 		job_fail(job, "no key generation worker is running (restarts keep failing)");
 	}
 }
@@ -551,9 +724,7 @@ worker_lost(struct worker *w, bool expected)
 			    spec_name(&job->spec, name, sizeof(name)));
 			job_fail(job, "key generation worker died");
 		} else {
-			job->state = JOB_QUEUED;
-			TAILQ_INSERT_HEAD(&kg->queue, job, entry);
-			kg->nqueued++;
+			queue_add(kg, job, true);
 		}
 	}
 	if (!expected && !w->answered && now_ms() - ((int64_t)w->started.tv_sec * 1000 +
@@ -584,7 +755,6 @@ static void
 worker_run(struct worker *w, struct keygen_job *job)
 {
 	struct keygen *kg = w->kg;
-	uint32_t param;
 
 	if (++kg->next_id == 0)
 		kg->next_id = 1;
@@ -595,8 +765,7 @@ worker_run(struct worker *w, struct keygen_job *job)
 	w->job = job;
 	w->state = WORKER_BUSY;
 	evtimer_add(w->deadline, kg->tv_timeout);
-	param = job->spec.alg == KEYGEN_RSA ? job->spec.bits : (uint32_t)job->spec.curve_nid;
-	if (worker_send(w, job->id, (uint32_t)job->spec.alg, param) != 0)
+	if (worker_send(w, job->id, job->op, job->param, job->payload, job->payload_len) != 0)
 		worker_kill(w, "does not take requests");
 }
 
@@ -605,7 +774,7 @@ static void
 worker_abort(struct worker *w)
 {
 	w->job->aborting = true;
-	if (worker_send(w, w->job->id, OP_ABORT, 0) != 0)
+	if (worker_send(w, w->job->id, OP_ABORT, 0, NULL, 0) != 0)
 		worker_kill(w, "does not take requests");
 }
 
@@ -623,6 +792,8 @@ worker_refill(struct worker *w)
 	job->background = true;
 	job->spec.alg = KEYGEN_RSA;
 	job->spec.bits = 2048;
+	job->op = OP_RSA;
+	job->param = 2048;
 	worker_run(w, job);
 }
 
@@ -633,8 +804,7 @@ job_adopt(struct keygen_job *job, struct worker *w)
 	struct keygen *kg = job->kg;
 	struct keygen_job *bg = w->job;
 
-	TAILQ_REMOVE(&kg->queue, job, entry);
-	kg->nqueued--;
+	queue_remove(kg, job);
 	job->id = bg->id;
 	job->state = JOB_RUNNING;
 	job->worker = w;
@@ -651,7 +821,7 @@ find_background(struct keygen *kg, bool rsa2048)
 	for (i = 0; i < kg->nworkers; i++) {
 		struct worker *w = &kg->workers[i];
 
-		if (w->state == WORKER_BUSY && w->job->background && !w->job->aborting &&
+		if (w->state == WORKER_BUSY && w->job->background && !w->job->aborting && abortable(w->job) &&
 		    (!rsa2048 || is_rsa2048(&w->job->spec)))
 			return &kg->workers[i];
 	}
@@ -660,7 +830,7 @@ find_background(struct keygen *kg, bool rsa2048)
 
 /*
  * Matches work and workers: queued RSA-2048 jobs take pooled keys, idle workers take queued jobs in
- * order, jobs still waiting adopt or abort background work, and workers left idle refill the pool.
+ * fair order (queue_next), jobs still waiting adopt or abort background work, and workers left idle refill the pool.
  */
 static void
 kg_schedule(struct keygen *kg)
@@ -672,8 +842,7 @@ kg_schedule(struct keygen *kg)
 	for (job = TAILQ_FIRST(&kg->queue); job != NULL && kg->pool_ready > 0; job = next) {
 		next = TAILQ_NEXT(job, entry);
 		if (is_rsa2048(&job->spec)) {
-			TAILQ_REMOVE(&kg->queue, job, entry);
-			kg->nqueued--;
+			queue_remove(kg, job);
 			job_from_pool(job);
 		}
 	}
@@ -681,10 +850,7 @@ kg_schedule(struct keygen *kg)
 		w = &kg->workers[i];
 		if (w->state != WORKER_IDLE)
 			continue;
-		job = TAILQ_FIRST(&kg->queue);
-		TAILQ_REMOVE(&kg->queue, job, entry);
-		kg->nqueued--;
-		worker_run(w, job);
+		worker_run(w, queue_next(kg));
 	}
 	for (job = TAILQ_FIRST(&kg->queue); job != NULL; job = next) {
 		next = TAILQ_NEXT(job, entry);
@@ -739,8 +905,8 @@ static int
 result_fill(struct keygen_result *res, const struct kg_resp *h, const uint8_t *priv, const uint8_t *pub)
 {
 	res->private_der = dup_bytes(priv, h->private_len);
-	res->public_der = dup_bytes(pub, h->public_len);
-	if (res->private_der == NULL || res->public_der == NULL) {
+	res->public_der = h->public_len > 0 ? dup_bytes(pub, h->public_len) : NULL;
+	if (res->private_der == NULL || (h->public_len > 0 && res->public_der == NULL)) {
 		if (res->private_der != NULL)
 			OPENSSL_cleanse(res->private_der, h->private_len);
 		free(res->private_der);
@@ -771,6 +937,52 @@ refill_failed(struct keygen *kg, const char *msg)
 	evtimer_add(kg->refill_ev, &tv);
 }
 
+/*
+ * Checks a key pair a worker made against what was asked: the PKCS#8 and the SubjectPublicKeyInfo each parse
+ * as one whole DER structure (lengths already bounded by DER_MAX), the algorithm and the RSA size or EC curve
+ * are the spec's, the public key is the private key's, and the private key is consistent (for RSA, n = p q and
+ * the exponents agree; for EC, the point is the scalar's). No primality test: that would cost the loop tens of
+ * milliseconds per key. Returns NULL when fine, else what is wrong (for the log).
+ */
+static const char *
+pair_check(const struct keygen_spec *spec, const uint8_t *priv, size_t priv_len, const uint8_t *pub,
+    size_t pub_len)
+{
+	const unsigned char *p = priv, *q = pub;
+	PKCS8_PRIV_KEY_INFO *p8 = NULL;
+	EVP_PKEY *k = NULL, *pk = NULL;
+	EVP_PKEY_CTX *ctx = NULL;
+	const char *bad = NULL;
+	char group[64];
+	size_t glen = 0;
+
+	ERR_set_mark();
+	if ((p8 = d2i_PKCS8_PRIV_KEY_INFO(NULL, &p, (long)priv_len)) == NULL || p != priv + priv_len ||
+	    (k = EVP_PKCS82PKEY(p8)) == NULL)
+		bad = "sent a private key that is not a PKCS#8 PrivateKeyInfo";
+	else if ((pk = d2i_PUBKEY(NULL, &q, (long)pub_len)) == NULL || q != pub + pub_len)
+		bad = "sent a public key that is not a SubjectPublicKeyInfo";
+	else if (spec->alg == KEYGEN_RSA && (!EVP_PKEY_is_a(k, "RSA") || !EVP_PKEY_is_a(pk, "RSA") ||
+	    EVP_PKEY_get_bits(k) != (int)spec->bits))
+		bad = "sent a key that is not of the RSA size asked";
+	else if (spec->alg == KEYGEN_EC && (!EVP_PKEY_is_a(k, "EC") || !EVP_PKEY_is_a(pk, "EC") ||
+	    !EVP_PKEY_get_utf8_string_param(k, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group), &glen) ||
+	    OBJ_txt2nid(group) != spec->curve_nid))
+		bad = "sent a key that is not on the EC curve asked";
+	else if (spec->alg != KEYGEN_RSA && spec->alg != KEYGEN_EC)
+		bad = "sent a key pair for a job of another kind";
+	else if (EVP_PKEY_eq(k, pk) != 1)
+		bad = "sent a public key that is not the private key's";
+	else if ((ctx = EVP_PKEY_CTX_new_from_pkey(NULL, k, NULL)) == NULL || EVP_PKEY_pairwise_check(ctx) != 1)
+		bad = "sent an inconsistent private key";
+	ERR_pop_to_mark();
+	EVP_PKEY_CTX_free(ctx);
+	EVP_PKEY_free(pk);
+	EVP_PKEY_free(k);
+	PKCS8_PRIV_KEY_INFO_free(p8);
+	return bad;
+}
+
 /* A complete, validated response is in w->rbuf: answer the job and free the worker. */
 static void
 worker_response(struct worker *w)
@@ -779,6 +991,7 @@ worker_response(struct worker *w)
 	struct keygen_job *job = w->job;
 	struct kg_resp h;
 	const uint8_t *msgp, *priv, *pub;
+	const char *bad;
 	char msg[MSG_MAX + 1], name[48];
 	size_t i;
 
@@ -791,6 +1004,20 @@ worker_response(struct worker *w)
 	msg[i] = '\0';
 
 	evtimer_del(w->deadline);
+	if (h.status == ST_OK && abortable(job) &&
+	    (bad = pair_check(&job->spec, priv, h.private_len, pub, h.public_len)) != NULL) {
+		/* Never handed on, not even to the pool: the worker is broken, so it goes too. */
+		kg->st.bad_answers++;
+		w->job = NULL;
+		job->worker = NULL;
+		if (job->background)
+			job_free(job);
+		else
+			job_fail(job, "%s failed: the worker's key did not pass the checks",
+			    spec_name(&job->spec, name, sizeof(name)));
+		worker_kill(w, bad);
+		return;
+	}
 	w->job = NULL;
 	w->state = WORKER_IDLE;
 	w->answered = true;
@@ -814,7 +1041,11 @@ worker_response(struct worker *w)
 		return;
 	}
 	if (h.status != ST_OK) {
-		log_warnx("keygen: %s failed: %s", spec_name(&job->spec, name, sizeof(name)), msg);
+		/* A recovery fails for any forged key a client sends: not worth a warning. */
+		if (abortable(job))
+			log_warnx("keygen: %s failed: %s", spec_name(&job->spec, name, sizeof(name)), msg);
+		else
+			log_debug("keygen: %s failed: %s", spec_name(&job->spec, name, sizeof(name)), msg);
 		job_fail(job, "%s", msg[0] != '\0' ? msg : "key generation failed");
 	} else if (result_fill(job->res, &h, priv, pub) != 0) {
 		job_fail(job, "out of memory");
@@ -835,10 +1066,22 @@ resp_check(const struct worker *w, const struct kg_resp *h)
 		return "sent an oversized message";
 	switch (h->status) {
 	case ST_OK:
-		if (h->private_len == 0 || h->private_len > DER_MAX || h->public_len == 0 ||
-		    h->public_len > DER_MAX)
-			return "sent a key of a bad length";
-		return NULL;
+		switch (w->job->op) {
+		case OP_PBKDF2:
+			if (h->private_len != KEYGEN_PBKDF2_LEN || h->public_len != 0)
+				return "sent a derived key of a bad length";
+			return NULL;
+		case OP_RECOVER:
+			if (h->private_len == 0 || h->private_len > KEYGEN_RECOVER_MAX_BITS / 8 ||
+			    h->public_len == 0 || h->public_len > KEYGEN_RECOVER_MAX_BITS / 8)
+				return "sent primes of a bad length";
+			return NULL;
+		default:
+			if (h->private_len == 0 || h->private_len > DER_MAX || h->public_len == 0 ||
+			    h->public_len > DER_MAX)
+				return "sent a key of a bad length";
+			return NULL;
+		}
 	case ST_ABORTED:
 		if (!w->job->aborting)
 			return "aborted a job it was not asked to abort";
@@ -1037,6 +1280,191 @@ ossl_reason(char *msg, size_t size, const char *what)
 	ERR_clear_error();
 }
 
+/*
+ * Writes one response: status, message, and on success the two results (a and b, b may be empty). Returns 0,
+ * or -1 when the parent cannot be written to.
+ */
+static int
+worker_reply(int fd, uint32_t id, int32_t status, const char *msg, const uint8_t *a, size_t alen,
+    const uint8_t *b, size_t blen)
+{
+	struct kg_resp h;
+	size_t msg_len = strnlen(msg, MSG_MAX), total;
+	uint8_t *out;
+	int rc;
+
+	if (status != ST_OK)
+		alen = blen = 0;
+	memset(&h, 0, sizeof(h));
+	h.id = id;
+	h.status = status;
+	h.message_len = (uint32_t)msg_len;
+	h.private_len = (uint32_t)alen;
+	h.public_len = (uint32_t)blen;
+	total = sizeof(h) + msg_len + alen + blen;
+	if ((out = malloc(total)) == NULL)
+		return -1;
+	memcpy(out, &h, sizeof(h));
+	memcpy(out + sizeof(h), msg, msg_len);
+	if (alen > 0)
+		memcpy(out + sizeof(h) + msg_len, a, alen);
+	if (blen > 0)
+		memcpy(out + sizeof(h) + msg_len + alen, b, blen);
+	rc = write_full(fd, out, total);
+	OPENSSL_cleanse(out, total);
+	free(out);
+	return rc;
+}
+
+/* Takes the next field (u32 length, bytes) of a request payload; -1 when it is cut short or over max. */
+static int
+take_field(const uint8_t **p, size_t *left, size_t max, const uint8_t **f, size_t *flen)
+{
+	uint32_t len;
+
+	if (*left < sizeof(len))
+		return -1;
+	memcpy(&len, *p, sizeof(len));
+	if (len > max || len > *left - sizeof(len))
+		return -1;
+	*f = *p + sizeof(len);
+	*flen = len;
+	*p += sizeof(len) + len;
+	*left -= sizeof(len) + len;
+	return 0;
+}
+
+/* Derives a Credential's password: PBKDF2-HMAC-SHA256. Returns 0, or -1 when the parent cannot be written to. */
+static int
+worker_pbkdf2(int fd, const struct kg_req *req, const uint8_t *payload, size_t len)
+{
+	const uint8_t *salt, *pass;
+	size_t salt_len, pass_len;
+	uint8_t out[KEYGEN_PBKDF2_LEN];
+	int rc;
+
+	if (take_field(&payload, &len, KEYGEN_PBKDF2_MAX_SALT, &salt, &salt_len) != 0 ||
+	    take_field(&payload, &len, KEYGEN_PBKDF2_MAX_PASSWORD, &pass, &pass_len) != 0 || len != 0 ||
+	    req->param < 1 || req->param > KEYGEN_PBKDF2_MAX_ITERATIONS)
+		return worker_reply(fd, req->id, ST_FAILED, "bad password derivation request", NULL, 0, NULL, 0);
+	if (PKCS5_PBKDF2_HMAC((const char *)pass, (int)pass_len, salt, (int)salt_len, (int)req->param,
+	    EVP_sha256(), sizeof(out), out) != 1) {
+		ERR_clear_error();
+		return worker_reply(fd, req->id, ST_FAILED, "password derivation failed", NULL, 0, NULL, 0);
+	}
+	rc = worker_reply(fd, req->id, ST_OK, "", out, sizeof(out), NULL, 0);
+	OPENSSL_cleanse(out, sizeof(out));
+	return rc;
+}
+
+/*
+ * Recovers P and Q from n, e and d (NIST SP 800-56B appendix C): with e d - 1 = 2^t r, r odd, a base g gives
+ * y = g^r, whose repeated squares reach 1; the square root of 1 met on the way that is not -1 shares a prime
+ * with n. Each base succeeds with probability at least 1/2 for a real key. Up to RECOVER_TRIALS modular
+ * exponentiations: the reason this runs here and not in the loop. Sets p > q; returns NULL, or why not.
+ */
+static const char *
+recover_primes(BN_CTX *ctx, const BIGNUM *n, const BIGNUM *e, const BIGNUM *d, BIGNUM *p, BIGNUM *q)
+{
+	static const unsigned bases[RECOVER_TRIALS] = { 2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53 };
+	const char *mismatch = "the RSA private exponent does not match the modulus and public exponent";
+	BIGNUM *k, *g, *y, *x, *n1, *rem;
+	unsigned i, j, t = 0;
+
+	k = BN_CTX_get(ctx);
+	g = BN_CTX_get(ctx);
+	y = BN_CTX_get(ctx);
+	x = BN_CTX_get(ctx);
+	n1 = BN_CTX_get(ctx);
+	rem = BN_CTX_get(ctx);
+	if (rem == NULL)
+		return "out of memory";
+	if (BN_num_bits(n) > KEYGEN_RECOVER_MAX_BITS || !BN_is_odd(n) || BN_cmp(e, BN_value_one()) <= 0 ||
+	    BN_is_zero(d))
+		return "the RSA key cannot have its primes recovered";
+	if (BN_cmp(d, n) >= 0)
+		return "the RSA private exponent is not below the modulus";
+	BN_set_flags(k, BN_FLG_CONSTTIME);
+	if (!BN_mul(k, e, d, ctx) || !BN_sub_word(k, 1) || !BN_sub(n1, n, BN_value_one()))
+		return "arithmetic failed";
+	if (BN_is_zero(k) || BN_is_odd(k))
+		return mismatch;
+	while (!BN_is_odd(k)) {
+		if (!BN_rshift1(k, k))
+			return "arithmetic failed";
+		t++;
+	}
+	for (i = 0; i < RECOVER_TRIALS; i++) {
+		if (!BN_set_word(g, bases[i]) || !BN_mod_exp(y, g, k, n, ctx))
+			return "arithmetic failed";
+		if (BN_is_one(y) || BN_cmp(y, n1) == 0)
+			continue;
+		for (j = 0; j < t && j < RECOVER_MAX_SQUARINGS; j++) {
+			if (!BN_mod_sqr(x, y, n, ctx))
+				return "arithmetic failed";
+			if (BN_is_one(x)) {
+				if (!BN_sub_word(y, 1) || !BN_gcd(p, y, n, ctx) || !BN_div(q, rem, n, p, ctx))
+					return "arithmetic failed";
+				if (!BN_is_zero(rem) || BN_is_one(p) || BN_is_one(q))
+					return mismatch;
+				if (BN_cmp(p, q) < 0)
+					BN_swap(p, q);
+				return NULL;
+			}
+			if (BN_cmp(x, n1) == 0)
+				break;
+			if (!BN_copy(y, x))
+				return "arithmetic failed";
+		}
+		/* For a real key, g^(e d - 1) is 1: never reaching 1 means the exponents are not a key's. */
+		if (j == t || j == RECOVER_MAX_SQUARINGS)
+			return mismatch;
+	}
+	return mismatch;
+}
+
+/* Recovers an RSA key's primes. Returns 0, or -1 when the parent cannot be written to. */
+static int
+worker_recover(int fd, const struct kg_req *req, const uint8_t *payload, size_t len)
+{
+	const uint8_t *nb, *eb, *db;
+	size_t nl, el, dl;
+	uint8_t pb[KEYGEN_RECOVER_MAX_BITS / 8], qb[KEYGEN_RECOVER_MAX_BITS / 8];
+	BN_CTX *ctx = NULL;
+	BIGNUM *n, *e, *d, *p, *q;
+	const char *why = "out of memory";
+	int pl = 0, ql = 0, rc;
+
+	if (take_field(&payload, &len, KEYGEN_RECOVER_MAX_BITS / 8, &nb, &nl) != 0 ||
+	    take_field(&payload, &len, KEYGEN_RECOVER_MAX_EXP, &eb, &el) != 0 ||
+	    take_field(&payload, &len, KEYGEN_RECOVER_MAX_EXP, &db, &dl) != 0 || len != 0)
+		return worker_reply(fd, req->id, ST_FAILED, "bad RSA prime recovery request", NULL, 0, NULL, 0);
+	if ((ctx = BN_CTX_secure_new()) != NULL) {
+		BN_CTX_start(ctx);
+		n = BN_CTX_get(ctx);
+		e = BN_CTX_get(ctx);
+		d = BN_CTX_get(ctx);
+		p = BN_CTX_get(ctx);
+		q = BN_CTX_get(ctx);
+		if (q != NULL && BN_bin2bn(nb, (int)nl, n) != NULL && BN_bin2bn(eb, (int)el, e) != NULL &&
+		    BN_bin2bn(db, (int)dl, d) != NULL) {
+			BN_set_flags(d, BN_FLG_CONSTTIME);
+			if ((why = recover_primes(ctx, n, e, d, p, q)) == NULL &&
+			    ((pl = BN_bn2bin(p, pb)) <= 0 || (ql = BN_bn2bin(q, qb)) <= 0))
+				why = "arithmetic failed";
+		}
+	}
+	ERR_clear_error();
+	rc = worker_reply(fd, req->id, why == NULL ? ST_OK : ST_FAILED, why != NULL ? why : "", pb, (size_t)pl, qb,
+	    (size_t)ql);
+	OPENSSL_cleanse(pb, sizeof(pb));
+	OPENSSL_cleanse(qb, sizeof(qb));
+	if (ctx != NULL)
+		BN_CTX_end(ctx);
+	BN_CTX_free(ctx);
+	return rc;
+}
+
 /* Generates one key pair and writes the response. Returns 0, or -1 when the parent cannot be written to. */
 static int
 worker_generate(int fd, const struct kg_req *req)
@@ -1047,10 +1475,9 @@ worker_generate(int fd, const struct kg_req *req)
 	OSSL_ENCODER_CTX *ectx = NULL;
 	EVP_PKEY *pkey = NULL;
 	unsigned char *priv = NULL, *pub = NULL;
-	size_t priv_len = 0, pub_len = 0, msg_len, total = 0;
-	uint8_t *out = NULL;
+	size_t priv_len = 0, pub_len = 0;
 	char msg[MSG_MAX + 1] = "", what[48];
-	int n, rc = -1;
+	int n, rc;
 
 	memset(&h, 0, sizeof(h));
 	h.id = req->id;
@@ -1097,30 +1524,7 @@ worker_generate(int fd, const struct kg_req *req)
 ossl_fail:
 	ossl_reason(msg, sizeof(msg), what);
 reply:
-	if (h.status != ST_OK) {
-		if (priv != NULL)
-			OPENSSL_cleanse(priv, priv_len);
-		priv_len = pub_len = 0;
-	}
-	msg_len = strlen(msg);
-	h.message_len = (uint32_t)msg_len;
-	h.private_len = (uint32_t)priv_len;
-	h.public_len = (uint32_t)pub_len;
-	total = sizeof(h) + msg_len + priv_len + pub_len;
-	if ((out = malloc(total)) == NULL)
-		goto out;
-	memcpy(out, &h, sizeof(h));
-	memcpy(out + sizeof(h), msg, msg_len);
-	if (priv_len > 0)
-		memcpy(out + sizeof(h) + msg_len, priv, priv_len);
-	if (pub_len > 0)
-		memcpy(out + sizeof(h) + msg_len + priv_len, pub, pub_len);
-	rc = write_full(fd, out, total);
-out:
-	if (out != NULL) {
-		OPENSSL_cleanse(out, total);
-		free(out);
-	}
+	rc = worker_reply(fd, req->id, h.status, msg, priv, priv_len, pub, pub_len);
 	if (priv != NULL)
 		OPENSSL_clear_free(priv, priv_len);
 	OPENSSL_free(pub);
@@ -1217,6 +1621,9 @@ worker_preload(void)
 
 	if (OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CONFIG, NULL) != 1 || RAND_bytes(&b, 1) != 1)
 		return -1;
+	/* PBKDF2 (its KDF, HMAC and SHA-256), as a derivation job uses it. */
+	if (PKCS5_PBKDF2_HMAC("", 0, &b, 1, 1, EVP_sha256(), 1, &b) != 1)
+		return -1;
 	for (i = 0; i < sizeof(keytypes) / sizeof(keytypes[0]); i++) {
 		if ((ctx = EVP_PKEY_CTX_new_from_name(NULL, keytypes[i], NULL)) == NULL)
 			return -1;
@@ -1229,11 +1636,12 @@ worker_preload(void)
 void
 keygen_worker_main(void)
 {
+	static uint8_t payload[PAYLOAD_MAX];
 	struct kg_req req;
 	char why[128];
-	int fd = 3;
+	int fd = 3, rc;
 
-	/* It holds private keys while it makes them: no core dumps, no ptrace by the same user. */
+	/* It holds private keys and passwords while it works: no core dumps, no ptrace by the same user. */
 	(void)prctl(PR_SET_DUMPABLE, 0);
 	/*
 	 * Everything a job needs from files is loaded now (OpenSSL's configuration, its providers, the random
@@ -1256,9 +1664,24 @@ keygen_worker_main(void)
 		default:
 			_exit(1);
 		}
-		if (req.op == OP_ABORT)
+		if (req.payload_len > sizeof(payload) || (req.payload_len > 0 &&
+		    read_full(fd, payload, req.payload_len) != 1))
+			_exit(1);
+		switch (req.op) {
+		case OP_ABORT:
 			continue;	/* arrived after its job finished */
-		if (worker_generate(fd, &req) != 0)
+		case OP_PBKDF2:
+			rc = worker_pbkdf2(fd, &req, payload, req.payload_len);
+			break;
+		case OP_RECOVER:
+			rc = worker_recover(fd, &req, payload, req.payload_len);
+			break;
+		default:
+			rc = worker_generate(fd, &req);
+			break;
+		}
+		OPENSSL_cleanse(payload, req.payload_len);
+		if (rc != 0)
 			_exit(1);
 	}
 }
@@ -1371,6 +1794,9 @@ keygen_start(struct event_base *base, unsigned workers, unsigned pool_size, unsi
 	kg->pool_size = pool_size;
 	kg->timeout_sec = timeout_sec;
 	TAILQ_INIT(&kg->queue);
+	TAILQ_INIT(&kg->owners);
+	TAILQ_INIT(&kg->turns);
+	kg->max_per_owner = KEYGEN_MAX_PER_OWNER;
 	TAILQ_INIT(&kg->done);
 	kg->tv_plain.tv_sec = timeout_sec;
 	kg->tv_timeout = event_base_init_common_timeout(base, &kg->tv_plain);
@@ -1412,13 +1838,88 @@ fail:
 	return -1;
 }
 
+/* Caps one owner's outstanding jobs; see keygen.h. */
+void
+keygen_set_max_per_owner(struct keygen *kg, unsigned max)
+{
+	kg->max_per_owner = max < 1 ? 1 : max > KEYGEN_MAX_PER_OWNER ? KEYGEN_MAX_PER_OWNER : max;
+}
+
+/* Appends a payload field (u32 length, bytes) at *off of buf. */
+static void
+put_field(uint8_t *buf, size_t *off, const uint8_t *p, size_t len)
+{
+	uint32_t l = (uint32_t)len;
+
+	memcpy(buf + *off, &l, sizeof(l));
+	if (len > 0)
+		memcpy(buf + *off + sizeof(l), p, len);
+	*off += sizeof(l) + len;
+}
+
+/*
+ * Sets the job's request from its spec: the op, its parameter and, for a derivation or a recovery, a copy of
+ * the inputs. Returns 0, 1 with msg set when the spec is refused, or -1 when out of memory.
+ */
+static int
+job_request(struct keygen_job *job, const struct keygen_spec *spec, char *msg, size_t size)
+{
+	const uint8_t *f[3];
+	size_t fl[3], nf, i, off = 0;
+
+	switch (spec->alg) {
+	case KEYGEN_RSA:
+	case KEYGEN_EC:
+		job->op = (uint32_t)spec->alg;
+		job->param = spec->alg == KEYGEN_RSA ? spec->bits : (uint32_t)spec->curve_nid;
+		return spec_check(job->op, job->param, msg, size) ? 0 : 1;
+	case KEYGEN_PBKDF2:
+		if (spec->iterations < 1 || spec->iterations > KEYGEN_PBKDF2_MAX_ITERATIONS ||
+		    spec->salt_len > KEYGEN_PBKDF2_MAX_SALT || spec->password_len > KEYGEN_PBKDF2_MAX_PASSWORD) {
+			snprintf(msg, size, "password derivation out of bounds");
+			return 1;
+		}
+		job->op = OP_PBKDF2;
+		job->param = spec->iterations;
+		f[0] = spec->salt, fl[0] = spec->salt_len;
+		f[1] = spec->password, fl[1] = spec->password_len;
+		nf = 2;
+		break;
+	case KEYGEN_RSA_RECOVER:
+		if (spec->n_len == 0 || spec->n_len > KEYGEN_RECOVER_MAX_BITS / 8 || spec->e_len == 0 ||
+		    spec->e_len > KEYGEN_RECOVER_MAX_EXP || spec->d_len == 0 || spec->d_len > KEYGEN_RECOVER_MAX_EXP) {
+			snprintf(msg, size, "the RSA key cannot have its primes recovered (too large: send P and Q)");
+			return 1;
+		}
+		job->op = OP_RECOVER;
+		f[0] = spec->n, fl[0] = spec->n_len;
+		f[1] = spec->e, fl[1] = spec->e_len;
+		f[2] = spec->d, fl[2] = spec->d_len;
+		nf = 3;
+		break;
+	default:
+		snprintf(msg, size, "key generation algorithm %d not supported", (int)spec->alg);
+		return 1;
+	}
+	for (i = 0; i < nf; i++)
+		job->payload_len += sizeof(uint32_t) + fl[i];
+	/* Within PAYLOAD_MAX by the bounds above. */
+	if ((job->payload = malloc(job->payload_len)) == NULL)
+		return -1;
+	for (i = 0; i < nf; i++)
+		put_field(job->payload, &off, f[i], fl[i]);
+	return 0;
+}
+
 /* Queues a job; see keygen.h. */
 struct keygen_job *
 keygen_submit(struct keygen *kg, const struct keygen_spec *spec, keygen_cb cb, void *arg)
 {
+	const char *owner = spec->owner != NULL ? spec->owner : "";
 	struct keygen_job *job;
-	uint32_t param;
+	struct kg_owner *o;
 	char msg[160];
+	int rc;
 
 	if ((job = calloc(1, sizeof(*job))) == NULL)
 		return NULL;
@@ -1428,13 +1929,35 @@ keygen_submit(struct keygen *kg, const struct keygen_spec *spec, keygen_cb cb, v
 	}
 	job->kg = kg;
 	job->spec = *spec;
+	job->spec.owner = NULL;
+	job->spec.salt = job->spec.password = job->spec.n = job->spec.e = job->spec.d = NULL;
 	job->cb = cb;
 	job->arg = arg;
-	param = spec->alg == KEYGEN_RSA ? spec->bits : (uint32_t)spec->curve_nid;
-	if (!spec_check((uint32_t)spec->alg, param, msg, sizeof(msg))) {
+	if ((rc = job_request(job, spec, msg, sizeof(msg))) < 0) {
+		job_free(job);
+		return NULL;
+	}
+	if (rc > 0) {
 		job_fail(job, "%s", msg);
 		return job;
 	}
+	/* Derivations are bounded by the engine per identity and per source; key work by this cap. */
+	job->capped = spec->alg != KEYGEN_PBKDF2;
+	o = owner_find(kg, owner);
+	if (job->capped && o != NULL && o->capped >= kg->max_per_owner) {
+		kg->st.refused++;
+		job_fail(job, "this client already has %u key generations or RSA prime recoveries under way "
+		    "(keygen.max_per_identity); send it again once they are answered", o->capped);
+		return job;
+	}
+	if (o == NULL && (o = owner_get(kg, owner)) == NULL) {
+		job_free(job);
+		return NULL;
+	}
+	job->owner = o;
+	o->jobs++;
+	if (job->capped)
+		o->capped++;
 	if (is_rsa2048(spec) && kg->pool_size > 0) {
 		if (kg->pool_ready > 0) {
 			kg->st.pool_hits++;
@@ -1448,9 +1971,7 @@ keygen_submit(struct keygen *kg, const struct keygen_spec *spec, keygen_cb cb, v
 		job_fail(job, "no key generation worker is running (restarts keep failing)");
 		return job;
 	}
-	job->state = JOB_QUEUED;
-	TAILQ_INSERT_TAIL(&kg->queue, job, entry);
-	kg->nqueued++;
+	queue_add(kg, job, false);
 	kg_schedule(kg);
 	return job;
 }
@@ -1467,8 +1988,7 @@ keygen_cancel(struct keygen_job *job)
 	kg = job->kg;
 	switch (job->state) {
 	case JOB_QUEUED:
-		TAILQ_REMOVE(&kg->queue, job, entry);
-		kg->nqueued--;
+		queue_remove(kg, job);
 		job_free(job);
 		break;
 	case JOB_DONE:
@@ -1481,7 +2001,9 @@ keygen_cancel(struct keygen_job *job)
 		job->background = true;
 		job->cb = NULL;
 		job->arg = NULL;
-		if (!to_pool)
+		/* A derivation or a recovery cannot be stopped half way: it runs out, its answer dropped. */
+		job_disown(job);
+		if (!to_pool && abortable(job))
 			worker_abort(job->worker);
 		kg_schedule(kg);	/* a queued RSA-2048 job may adopt it */
 		break;
@@ -1561,7 +2083,7 @@ keygen_free(struct keygen *kg)
 	free(kg->zombies);
 	free(kg->workers);
 	while ((job = TAILQ_FIRST(&kg->queue)) != NULL) {
-		TAILQ_REMOVE(&kg->queue, job, entry);
+		queue_remove(kg, job);
 		job_free(job);
 	}
 	while ((job = TAILQ_FIRST(&kg->done)) != NULL) {

@@ -2,7 +2,13 @@
  * Key-generation workers: RSA and EC key pairs are generated in forked worker processes that talk to the
  * loop over socketpairs, so a 0.35 s (up to 1.2 s, or seconds for RSA-4096) generation never stalls the
  * loop. A pool of pre-generated RSA-2048 key pairs, refilled while workers have nothing else to do, answers
- * bursts at once.
+ * bursts at once. The workers also run the other work a client can make expensive: the PBKDF2 derivation
+ * of a Credential's password, and the recovery of an RSA key's primes from n, e and d.
+ *
+ * Fairness: every job names its owner (the client identity). Each owner has its own FIFO and idle workers
+ * take the next job of the next owner in turn (round-robin), so one identity's long queue delays another's
+ * job by at most the jobs already running. keygen_set_max_per_owner() caps the key generations and
+ * recoveries one owner may have outstanding; beyond it a job is answered at once with an error.
  *
  * Everything runs in the loop's thread; callbacks are always delivered from the loop, never from inside a
  * keygen_* call. A worker that dies or overruns its deadline is reaped and restarted, and its job answered.
@@ -33,18 +39,48 @@ struct keygen_job;
 #define KEYGEN_MAX_TIMEOUT	3600	/* seconds */
 #define KEYGEN_RSA_MIN_BITS	1024
 #define KEYGEN_RSA_MAX_BITS	8192
+#define KEYGEN_MAX_PER_OWNER	4096
+#define KEYGEN_PBKDF2_MAX_ITERATIONS	10000000	/* ~4 s of one core */
+#define KEYGEN_PBKDF2_MAX_SALT		256
+#define KEYGEN_PBKDF2_MAX_PASSWORD	1024
+#define KEYGEN_PBKDF2_LEN		32		/* bytes derived: a SHA-256 output */
+#define KEYGEN_RECOVER_MAX_BITS		4096		/* modulus of a key whose primes are recovered */
+#define KEYGEN_RECOVER_MAX_EXP		2048		/* bytes of e or d, as a client may send them */
 
 enum keygen_alg {
 	KEYGEN_RSA = 1,
 	KEYGEN_EC = 2,
+	KEYGEN_PBKDF2 = 3,		/* PBKDF2-HMAC-SHA256 of a password (a Credential check) */
+	KEYGEN_RSA_RECOVER = 4,		/* the primes of an RSA key from its n, e and d */
 };
 
+/*
+ * A job. The pointers are read during keygen_submit() only (the job keeps its own copy, wiped when done).
+ * Byte strings of numbers are unsigned big-endian.
+ */
 struct keygen_spec {
 	enum keygen_alg alg;
 	unsigned bits;			/* RSA: 2048, 3072, 4096 (1024..8192 accepted) */
 	int curve_nid;			/* EC: NID_X9_62_prime256v1, NID_secp384r1, NID_secp521r1 */
+	const char *owner;		/* the client identity asking (fair queueing, the cap); NULL = "" */
+	/* KEYGEN_PBKDF2: 1..KEYGEN_PBKDF2_MAX_ITERATIONS, salt and password within their maxima */
+	unsigned iterations;
+	const uint8_t *salt;
+	size_t salt_len;
+	const uint8_t *password;
+	size_t password_len;
+	/* KEYGEN_RSA_RECOVER: n of at most KEYGEN_RECOVER_MAX_BITS, e and d of KEYGEN_RECOVER_MAX_EXP bytes */
+	const uint8_t *n, *e, *d;
+	size_t n_len, e_len, d_len;
 };
 
+/*
+ * What a job produced. KEYGEN_RSA, KEYGEN_EC: the key pair, checked by the parent (the PKCS#8 and
+ * SubjectPublicKeyInfo parse, are of the algorithm, size or curve asked, and belong together).
+ * KEYGEN_PBKDF2: private_der holds the KEYGEN_PBKDF2_LEN derived bytes, public_der is NULL.
+ * KEYGEN_RSA_RECOVER: private_der holds P and public_der Q (unsigned big-endian, P > Q, P Q = n); a key
+ * whose exponents do not match its modulus fails with a message saying so.
+ */
 struct keygen_result {
 	int status;			/* 0 ok, else -1 */
 	char message[160];		/* why it failed, for the KMIP Result Message and logs */
@@ -68,6 +104,8 @@ struct keygen_stats {
 	uint64_t pool_misses;		/* RSA-2048 jobs that found the pool empty (only when pool_size > 0) */
 	uint64_t worker_restarts;	/* workers forked again after a death or a timeout */
 	uint64_t failures;		/* jobs answered with an error */
+	uint64_t refused;		/* jobs refused at once: their owner had max_per_owner outstanding */
+	uint64_t bad_answers;		/* answers that failed the parent's checks (the worker was killed) */
 	unsigned pool_ready;		/* pre-generated key pairs waiting in the pool */
 	unsigned queued;		/* jobs waiting for a worker */
 	unsigned busy_workers;		/* workers generating (pool refills included) */
@@ -84,6 +122,13 @@ void keygen_worker_main(void) __attribute__((noreturn));
  */
 int keygen_start(struct event_base *base, unsigned workers, unsigned pool_size, unsigned timeout_sec,
     struct keygen **out, char **cause) __attribute__((warn_unused_result));
+
+/*
+ * Caps the key generations and prime recoveries (not password derivations, which the engine bounds on its
+ * own) one owner may have queued or running: 1..KEYGEN_MAX_PER_OWNER. Jobs submitted beyond it are answered
+ * with an error. Applies to jobs submitted from now on. The default is KEYGEN_MAX_PER_OWNER.
+ */
+void keygen_set_max_per_owner(struct keygen *kg, unsigned max);
 
 /*
  * Queues a job. The callback is ALWAYS called later from the loop (never from inside keygen_submit), even

@@ -122,7 +122,7 @@ start(struct fixture *f, unsigned workers, unsigned pool, unsigned timeout)
 static struct keygen_job *
 submit(struct fixture *f, int i, enum keygen_alg alg, unsigned bits, int nid)
 {
-	struct keygen_spec spec = { alg, bits, nid };
+	struct keygen_spec spec = { .alg = alg, .bits = bits, .curve_nid = nid };
 	struct keygen_job *job;
 
 	f->in_submit = true;
@@ -956,7 +956,7 @@ test_worker_dies_with_parent(void **state)
 		struct keygen *kg = NULL;
 		char *cause = NULL;
 
-		struct keygen_spec spec = { KEYGEN_EC, 0, NID_X9_62_prime256v1 };
+		struct keygen_spec spec = { .alg = KEYGEN_EC, .curve_nid = NID_X9_62_prime256v1 };
 		struct loopbreak lb = { b, NULL };
 
 		close(p[0]);
