@@ -251,6 +251,9 @@ static const struct key keys[] = {
 	  .min = 0, .max = 1024, .help = "pre-generated RSA-2048 key pairs kept ready" },
 	{ .name = "keygen.timeout", .type = T_SECONDS, .offset = OFF_UINT(keygen.timeout), .def = 30,
 	  .min = 1, .max = 3600, .help = "seconds one key generation may take" },
+	{ .name = "keygen.max_per_identity", .type = T_UINT, .flags = K_RELOAD,
+	  .offset = OFF_UINT(keygen.max_per_identity), .def = 8, .min = 1, .max = 4096,
+	  .help = "key generations and RSA prime recoveries one client identity may have under way" },
 
 	{ .name = "compat.destroy_active", .type = T_BOOL, .flags = K_RELOAD,
 	  .offset = OFF_BOOL(compat.destroy_active), .def = false,
@@ -267,6 +270,15 @@ static const struct key keys[] = {
 	{ .name = "access.require_credential", .type = T_BOOL, .flags = K_RELOAD,
 	  .offset = OFF_BOOL(access.require_credential), .def = false,
 	  .help = "refuse requests that carry no valid username/password Credential" },
+	{ .name = "access.max_derivations_per_identity", .type = T_UINT, .flags = K_RELOAD,
+	  .offset = OFF_UINT(access.max_derivations_per_identity), .def = 2, .min = 1, .max = 64,
+	  .help = "Credential password derivations one client identity may have under way" },
+	{ .name = "access.max_derivations_per_source", .type = T_UINT, .flags = K_RELOAD,
+	  .offset = OFF_UINT(access.max_derivations_per_source), .def = 4, .min = 1, .max = 1024,
+	  .help = "Credential password derivations one client address may have under way" },
+	{ .name = "access.credential_backoff_max", .type = T_SECONDS, .flags = K_RELOAD,
+	  .offset = OFF_UINT(access.credential_backoff_max), .def = 60, .min = 1, .max = 3600,
+	  .help = "longest time an identity is refused unchecked after wrong Credentials" },
 	{ .name = "access.shares", .type = T_LIST, .flags = K_RELOAD, .offset = OFF_LIST(access.shares),
 	  .min = 0, .max = 1024, .check = check_share,
 	  .help = "objects shared read-only, as \"owner:group:identity\" (group * = all of owner's objects)" },
@@ -504,8 +516,14 @@ check_credential(const char *s, char **reason)
 	if (colon == NULL || colon == s || strncmp(colon + 1, "pbkdf2-sha256$", 14) != 0)
 		goto bad;
 	iter = strtoul(colon + 15, &end, 10);
-	if (end == colon + 15 || *end != '$' || iter < 1000 || iter > 100000000)
+	if (end == colon + 15 || *end != '$' || iter < 1000)
 		goto bad;
+	/* The bound keeps a derivation within seconds of a worker (KEYGEN_PBKDF2_MAX_ITERATIONS). */
+	if (iter > 10000000) {
+		*reason = fmt("\"%.*s\": %lu PBKDF2 iterations is more than the 10000000 accepted", (int)(colon - s) > 40 ?
+		    40 : (int)(colon - s), s, iter);
+		return -1;
+	}
 	salt = strspn(end + 1, "0123456789abcdef");
 	if (salt < 16 || salt > 512 || salt % 2 != 0 || end[1 + salt] != '$')
 		goto bad;

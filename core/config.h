@@ -126,6 +126,7 @@ struct config_keygen {
 	unsigned int workers;
 	unsigned int pool_size;			/* pre-generated RSA-2048 key pairs */
 	unsigned int timeout;			/* seconds */
+	unsigned int max_per_identity;		/* (R) key generations and prime recoveries under way */
 };
 
 struct config_compat {
@@ -137,6 +138,9 @@ struct config_access {
 	enum config_identity identity;
 	struct config_list credentials;		/* (R) "username:pbkdf2-sha256$iterations$salt$hash" */
 	bool require_credential;		/* (R) refuse requests without a valid Credential */
+	unsigned int max_derivations_per_identity;	/* (R) password derivations under way per identity */
+	unsigned int max_derivations_per_source;	/* (R) ... per client address */
+	unsigned int credential_backoff_max;	/* (R) seconds: longest refusal after wrong Credentials */
 	struct config_list shares;		/* (R) "owner:group:identity" ("*" group: every object) */
 	unsigned int max_objects_per_identity;	/* (R) objects one identity may own; 0 = no limit */
 	uint64_t max_bytes_per_identity;	/* (R) record bytes; unset = store.max_map_size / 4; 0 = no limit */

@@ -537,6 +537,8 @@ server_reload(struct server *srv)
 	/* Everything built: swap it all in at once. */
 	if (srv->engine != NULL)
 		engine_reload(srv->engine, next, policy, audit);
+	if (srv->keygen != NULL)
+		keygen_set_max_per_owner(srv->keygen, next->keygen.max_per_identity);
 	audit_close(srv->audit);
 	srv->audit = audit;
 	audit = NULL;
@@ -708,6 +710,7 @@ server_open_store(struct server *srv)
 		free(cause);
 		return -1;
 	}
+	keygen_set_max_per_owner(srv->keygen, srv->cfg->keygen.max_per_identity);
 	log_info("%u key generation workers, pool of %u RSA-2048 key pairs", srv->cfg->keygen.workers,
 	    srv->cfg->keygen.pool_size);
 	memset(&env, 0, sizeof(env));

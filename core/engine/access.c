@@ -15,10 +15,13 @@
 #include "proto/ttlv.h"
 
 #define CACHE_SLOTS	256
-#define SALT_MAX	256
-#define HASH_BYTES	32
+#define SALT_MAX	ACCESS_SALT_MAX
+#define HASH_BYTES	ACCESS_HASH_BYTES
 #define SALT_BYTES	16		/* of new hashes */
 #define MAX_PASSWORD	1024
+#define GUARD_MAX	4096		/* identities and addresses remembered by the guard */
+#define GUARD_FREE_FAILURES ACCESS_GUARD_FREE_FAILURES
+#define GUARD_BACKOFF_MS 1000		/* the first back-off; doubled with each further failure */
 
 /* One "owner:group:identity" of access.shares. */
 struct share {
@@ -54,7 +57,8 @@ struct access_policy {
 	struct credential *creds;
 	size_t ncreds;
 	bool require_credential;
-	/* SHA-256 digests of verified (config entry, username, password) combinations. */
+	/* Keyed digests of verified (config entry, username, password) combinations. */
+	uint8_t cache_secret[32];	/* random per policy: the digests say nothing outside this process */
 	uint8_t cache[CACHE_SLOTS][32];
 	unsigned cache_next;
 	unsigned cache_used;
@@ -178,6 +182,11 @@ access_policy_new(const struct kmipd_config *cfg, struct access_policy **out, ch
 	*out = NULL;
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		goto nomem;
+	if (RAND_bytes(p->cache_secret, sizeof(p->cache_secret)) != 1) {
+		if (asprintf(cause, "no random bytes for the access policy's Credential cache") < 0)
+			*cause = NULL;
+		goto fail;
+	}
 	p->require_credential = a->require_credential;
 	if (a->admins.count > 0 && (p->admins = calloc(a->admins.count, sizeof(*p->admins))) == NULL)
 		goto nomem;
@@ -373,29 +382,16 @@ access_object_shared(const struct ttlv *attrs)
 	return false;
 }
 
-/* Verifies password against one parsed credential. */
-static bool
-verify_hash(const struct credential *c, const char *password, size_t plen)
-{
-	uint8_t got[HASH_BYTES];
-	bool ok;
-
-	if (PKCS5_PBKDF2_HMAC(password, (int)plen, c->salt, (int)c->salt_len, (int)c->iterations, EVP_sha256(),
-	    HASH_BYTES, got) != 1)
-		return false;
-	ok = CRYPTO_memcmp(got, c->hash, HASH_BYTES) == 0;
-	OPENSSL_cleanse(got, sizeof(got));
-	return ok;
-}
-
-/* Digest of a verified combination, for the cache. */
+/* Digest of a combination for the cache: SHA-256 under the policy's secret, so it is a keyed hash. */
 static void
-cache_key(const char *entry, const char *user, size_t ulen, const char *password, size_t plen, uint8_t out[32])
+cache_key(const struct access_policy *p, const char *entry, const char *user, size_t ulen, const char *password,
+    size_t plen, uint8_t out[32])
 {
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	unsigned int len = 32;
 
 	if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
+	    EVP_DigestUpdate(md, p->cache_secret, sizeof(p->cache_secret)) != 1 ||
 	    EVP_DigestUpdate(md, entry, strlen(entry) + 1) != 1 || EVP_DigestUpdate(md, user, ulen) != 1 ||
 	    EVP_DigestUpdate(md, "", 1) != 1 || EVP_DigestUpdate(md, password, plen) != 1 ||
 	    EVP_DigestFinal_ex(md, out, &len) != 1)
@@ -403,23 +399,28 @@ cache_key(const char *entry, const char *user, size_t ulen, const char *password
 	EVP_MD_CTX_free(md);
 }
 
-int
-access_check_credential(struct access_policy *p, const struct ttlv *authentication, struct kmip_error *err)
+/* Starts a Credential check; see access.h. */
+enum access_credential
+access_credential_begin(struct access_policy *p, const struct ttlv *authentication, struct access_derivation *d,
+    struct kmip_error *err)
 {
 	const struct ttlv *c, *type, *value, *user = NULL, *pass = NULL;
-	uint8_t key[32];
+	const struct credential *cr = NULL;
 	size_t i, ulen;
 	unsigned j;
 
+	memset(d, 0, sizeof(*d));
 	if (authentication == NULL) {
-		if (p->require_credential)
-			return kmip_error_set(err, KMIP_RESULT_REASON_AUTHENTICATION_NOT_SUCCESSFUL,
+		if (p->require_credential) {
+			kmip_error_set(err, KMIP_RESULT_REASON_AUTHENTICATION_NOT_SUCCESSFUL,
 			    "this server requires a username and password Credential");
-		return 0;
+			return ACCESS_CREDENTIAL_REFUSED;
+		}
+		return ACCESS_CREDENTIAL_OK;
 	}
 	/* Without configured credentials a Credential is not checked, unless one is required. */
 	if (p->ncreds == 0 && !p->require_credential)
-		return 0;
+		return ACCESS_CREDENTIAL_OK;
 	for (c = ttlv_find(authentication, KMIP_TAG_CREDENTIAL); c != NULL; c = ttlv_find_next(c)) {
 		type = ttlv_find(c, KMIP_TAG_CREDENTIAL_TYPE);
 		value = ttlv_find(c, KMIP_TAG_CREDENTIAL_VALUE);
@@ -431,36 +432,257 @@ access_check_credential(struct access_policy *p, const struct ttlv *authenticati
 		break;
 	}
 	if (user == NULL || pass == NULL || user->type != TTLV_TEXT_STRING || pass->type != TTLV_TEXT_STRING ||
-	    pass->length > MAX_PASSWORD)
-		return kmip_error_set(err, KMIP_RESULT_REASON_AUTHENTICATION_NOT_SUCCESSFUL,
+	    pass->length > MAX_PASSWORD) {
+		kmip_error_set(err, KMIP_RESULT_REASON_AUTHENTICATION_NOT_SUCCESSFUL,
 		    "a username and password Credential is required");
+		return ACCESS_CREDENTIAL_REFUSED;
+	}
 	ulen = user->length;
 	for (i = 0; i < p->ncreds; i++) {
-		const struct credential *cr = &p->creds[i];
-
-		if (strlen(cr->user) != ulen || memcmp(cr->user, user->v.bytes.data, ulen) != 0)
-			continue;
-		cache_key(cr->entry, (const char *)user->v.bytes.data, ulen, (const char *)pass->v.bytes.data,
-		    pass->length, key);
-		for (j = 0; j < p->cache_used; j++)
-			if (CRYPTO_memcmp(p->cache[j], key, sizeof(key)) == 0)
-				return 0;
-		if (!verify_hash(cr, (const char *)pass->v.bytes.data, pass->length))
+		if (strlen(p->creds[i].user) == ulen && memcmp(p->creds[i].user, user->v.bytes.data, ulen) == 0) {
+			cr = &p->creds[i];
 			break;
-		memcpy(p->cache[p->cache_next], key, sizeof(key));
+		}
+	}
+	kmip_error_set(err, KMIP_RESULT_REASON_AUTHENTICATION_NOT_SUCCESSFUL, "username or password not accepted");
+	if (cr != NULL) {
+		cache_key(p, cr->entry, (const char *)user->v.bytes.data, ulen, (const char *)pass->v.bytes.data,
+		    pass->length, d->cache_key);
+		for (j = 0; j < p->cache_used; j++)
+			if (CRYPTO_memcmp(p->cache[j], d->cache_key, sizeof(d->cache_key)) == 0) {
+				OPENSSL_cleanse(d, sizeof(*d));
+				return ACCESS_CREDENTIAL_OK;
+			}
+		d->known = true;
+	} else if (p->ncreds > 0) {
+		/*
+		 * Same answer for an unknown user and a wrong password, after the same work: an unknown name costs
+		 * one key derivation too, so timing does not tell which names exist.
+		 */
+		cr = &p->creds[0];
+	} else {
+		return ACCESS_CREDENTIAL_REFUSED;
+	}
+	d->password = pass->v.bytes.data;
+	d->password_len = pass->length;
+	memcpy(d->salt, cr->salt, cr->salt_len);
+	d->salt_len = cr->salt_len;
+	d->iterations = (unsigned)cr->iterations;
+	memcpy(d->expected, cr->hash, sizeof(d->expected));
+	return ACCESS_CREDENTIAL_DERIVE;
+}
+
+/* Ends a Credential check with the derived bytes; see access.h. */
+bool
+access_credential_finish(struct access_policy *p, const struct access_derivation *d, const uint8_t *derived,
+    size_t len)
+{
+	bool ok;
+
+	if (derived == NULL || len != sizeof(d->expected))
+		return false;
+	ok = CRYPTO_memcmp(derived, d->expected, sizeof(d->expected)) == 0 && d->known;
+	if (ok && p != NULL) {
+		memcpy(p->cache[p->cache_next], d->cache_key, sizeof(d->cache_key));
 		p->cache_next = (p->cache_next + 1) % CACHE_SLOTS;
 		if (p->cache_used < CACHE_SLOTS)
 			p->cache_used++;
-		return 0;
 	}
-	/*
-	 * Same answer for an unknown user and a wrong password, after the same work: an unknown name costs one
-	 * key derivation too, so timing does not tell which names exist.
-	 */
-	if (i == p->ncreds && p->ncreds > 0)
-		(void)verify_hash(&p->creds[0], (const char *)pass->v.bytes.data, pass->length);
-	return kmip_error_set(err, KMIP_RESULT_REASON_AUTHENTICATION_NOT_SUCCESSFUL,
-	    "username or password not accepted");
+	return ok;
+}
+
+/* Wipes what a derivation holds; see access.h. */
+void
+access_derivation_wipe(struct access_derivation *d)
+{
+	OPENSSL_cleanse(d, sizeof(*d));
+}
+
+int
+access_check_credential(struct access_policy *p, const struct ttlv *authentication, struct kmip_error *err)
+{
+	struct access_derivation d;
+	uint8_t got[HASH_BYTES];
+	bool ok = false;
+
+	switch (access_credential_begin(p, authentication, &d, err)) {
+	case ACCESS_CREDENTIAL_OK:
+		return 0;
+	case ACCESS_CREDENTIAL_REFUSED:
+		return -1;
+	case ACCESS_CREDENTIAL_DERIVE:
+		break;
+	}
+	if (PKCS5_PBKDF2_HMAC((const char *)d.password, (int)d.password_len, d.salt, (int)d.salt_len,
+	    (int)d.iterations, EVP_sha256(), sizeof(got), got) == 1)
+		ok = access_credential_finish(p, &d, got, sizeof(got));
+	OPENSSL_cleanse(got, sizeof(got));
+	access_derivation_wipe(&d);
+	return ok ? 0 : -1;
+}
+
+/* ---- the guard: derivations under way and back-off, per identity and per source ---- */
+
+struct guard_entry {
+	char *key;			/* "i" + identity or "s" + source address */
+	unsigned inflight;
+	unsigned failures;		/* wrong Credentials in a row */
+	int64_t until_ms;		/* refused unchecked until then */
+	int64_t seen_ms;
+};
+
+struct access_guard {
+	struct guard_entry *e;
+	size_t n;
+};
+
+/* A new guard remembering nobody; NULL when out of memory. */
+struct access_guard *
+access_guard_new(void)
+{
+	struct access_guard *g = calloc(1, sizeof(*g));
+
+	if (g != NULL && (g->e = calloc(GUARD_MAX, sizeof(*g->e))) == NULL) {
+		free(g);
+		g = NULL;
+	}
+	return g;
+}
+
+/* Frees the guard; NULL is accepted. */
+void
+access_guard_free(struct access_guard *g)
+{
+	size_t i;
+
+	if (g == NULL)
+		return;
+	for (i = 0; i < g->n; i++)
+		free(g->e[i].key);
+	free(g->e);
+	free(g);
+}
+
+/* True when the entry may be forgotten: nothing under way and no back-off running. */
+static bool
+guard_idle(const struct guard_entry *e, int64_t now_ms)
+{
+	return e->inflight == 0 && e->until_ms <= now_ms;
+}
+
+/*
+ * Finds (or, when create, makes) the entry of kind 'i' or 's' and name. A full table gives up the idle entry
+ * seen longest ago; NULL when every entry is busy or memory runs out. At most GUARD_MAX entries are
+ * scanned, and only for a Credential the cache did not know.
+ */
+static struct guard_entry *
+guard_get(struct access_guard *g, char kind, const char *name, int64_t now_ms, bool create)
+{
+	struct guard_entry *e, *victim = NULL;
+	size_t i;
+	char *key;
+
+	for (i = 0; i < g->n; i++) {
+		e = &g->e[i];
+		if (e->key[0] == kind && strcmp(e->key + 1, name) == 0) {
+			e->seen_ms = now_ms;
+			return e;
+		}
+		if (guard_idle(e, now_ms) && (victim == NULL || e->seen_ms < victim->seen_ms))
+			victim = e;
+	}
+	if (!create || asprintf(&key, "%c%s", kind, name) < 0)
+		return NULL;
+	if (g->n < GUARD_MAX)
+		victim = &g->e[g->n++];
+	else if (victim == NULL) {
+		free(key);
+		return NULL;
+	} else
+		free(victim->key);
+	memset(victim, 0, sizeof(*victim));
+	victim->key = key;
+	victim->seen_ms = now_ms;
+	return victim;
+}
+
+/* Forgets an entry that holds nothing worth keeping. */
+static void
+guard_drop_if_empty(struct access_guard *g, struct guard_entry *e)
+{
+	if (e->inflight > 0 || e->failures > 0)
+		return;
+	free(e->key);
+	*e = g->e[--g->n];
+}
+
+/* May identity, from source, start a derivation now? See access.h. */
+int
+access_guard_begin(struct access_guard *g, const struct config_access *cfg, const char *identity,
+    const char *source, int64_t now_ms, struct kmip_error *err)
+{
+	struct guard_entry *id, *src;
+
+	if ((id = guard_get(g, 'i', identity, now_ms, true)) == NULL)
+		return kmip_error_set(err, KMIP_RESULT_REASON_AUTHENTICATION_NOT_SUCCESSFUL,
+		    "too many clients are having Credentials checked; send it again later");
+	/* Forgiven after a quiet spell as long as the longest back-off. */
+	if (id->failures > 0 && id->until_ms + (int64_t)cfg->credential_backoff_max * 1000 < now_ms)
+		id->failures = 0;
+	if (id->until_ms > now_ms)
+		return kmip_error_set(err, KMIP_RESULT_REASON_AUTHENTICATION_NOT_SUCCESSFUL,
+		    "too many wrong Credentials from this client: none is checked for another %lld ms",
+		    (long long)(id->until_ms - now_ms));
+	if (id->inflight >= cfg->max_derivations_per_identity)
+		return kmip_error_set(err, KMIP_RESULT_REASON_AUTHENTICATION_NOT_SUCCESSFUL,
+		    "this client already has %u Credentials being checked "
+		    "(access.max_derivations_per_identity); send it again later", id->inflight);
+	/* Held first, so that making the address's entry cannot give this one's slot away. */
+	id->inflight++;
+	if ((src = guard_get(g, 's', source, now_ms, true)) == NULL) {
+		id->inflight--;
+		return kmip_error_set(err, KMIP_RESULT_REASON_AUTHENTICATION_NOT_SUCCESSFUL,
+		    "too many clients are having Credentials checked; send it again later");
+	}
+	if (src->inflight >= cfg->max_derivations_per_source) {
+		id->inflight--;
+		return kmip_error_set(err, KMIP_RESULT_REASON_AUTHENTICATION_NOT_SUCCESSFUL,
+		    "this address already has %u Credentials being checked "
+		    "(access.max_derivations_per_source); send it again later", src->inflight);
+	}
+	src->inflight++;
+	return 0;
+}
+
+/* A derivation ended; see access.h. */
+void
+access_guard_end(struct access_guard *g, const struct config_access *cfg, const char *identity,
+    const char *source, bool ok, int64_t now_ms)
+{
+	struct guard_entry *e;
+	int64_t delay;
+	unsigned shift;
+
+	if ((e = guard_get(g, 's', source, now_ms, false)) != NULL) {
+		if (e->inflight > 0)
+			e->inflight--;
+		guard_drop_if_empty(g, e);
+	}
+	if ((e = guard_get(g, 'i', identity, now_ms, false)) == NULL)
+		return;
+	if (e->inflight > 0)
+		e->inflight--;
+	if (ok) {
+		e->failures = 0;
+		e->until_ms = 0;
+	} else if (++e->failures >= GUARD_FREE_FAILURES) {
+		shift = e->failures - GUARD_FREE_FAILURES;
+		delay = (int64_t)GUARD_BACKOFF_MS << (shift > 20 ? 20 : shift);
+		if (delay > (int64_t)cfg->credential_backoff_max * 1000)
+			delay = (int64_t)cfg->credential_backoff_max * 1000;
+		e->until_ms = now_ms + delay;
+	}
+	guard_drop_if_empty(g, e);
 }
 
 char *

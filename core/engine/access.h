@@ -71,16 +71,76 @@ bool access_is_share_attribute(const struct ttlv *a);
 void access_shares_for(const struct access_policy *p, const char *identity,
     void (*fn)(const char *owner, const char *group, size_t group_len, void *arg), void *arg);
 
+#define ACCESS_SALT_MAX		256
+#define ACCESS_HASH_BYTES	32
+
 /*
- * Checks the request header's Authentication against access.credentials. Returns 0 when the request may
- * proceed, or -1 with err set (Authentication Not Successful). Verified credentials are remembered in the
- * policy's cache (a digest, never the password) so a client that sends them with every request costs one
- * key derivation, not one per request. A wrong Credential always costs a key derivation in the event loop
- * (an unknown username as much as a wrong password), so callers bound how many one connection may try
- * (ACCESS_CREDENTIAL_TRIES).
+ * The PBKDF2 derivation a Credential check needs when the cache does not know the Credential. The engine
+ * has it run by a worker process (keygen.h) and hands the result to access_credential_finish().
+ */
+struct access_derivation {
+	const uint8_t *password;	/* in the request (valid while its arena lives), password_len bytes */
+	size_t password_len;
+	uint8_t salt[ACCESS_SALT_MAX];
+	size_t salt_len;
+	unsigned iterations;
+	uint8_t expected[ACCESS_HASH_BYTES];	/* the configured hash */
+	uint8_t cache_key[32];		/* the Credential's keyed digest, cached once verified */
+	bool known;			/* the username is listed: a match accepts (else it only evens timing) */
+};
+
+enum access_credential {
+	ACCESS_CREDENTIAL_OK,		/* the request may proceed: no Credential needed, or one in the cache */
+	ACCESS_CREDENTIAL_REFUSED,	/* err says why */
+	ACCESS_CREDENTIAL_DERIVE,	/* d filled: derive, then access_credential_finish() */
+};
+
+/*
+ * Checks the request header's Authentication against access.credentials as far as it can without a key
+ * derivation: OK, REFUSED with err set (Authentication Not Successful; err also holds that answer when
+ * DERIVE, for a derivation that does not match), or DERIVE with d to derive. An unknown username needs the
+ * same derivation as a wrong password, so timing does not tell which names exist. Verified Credentials are
+ * remembered in the policy's cache as a keyed digest (never the password): a client that sends the same
+ * Credential with every request pays one derivation. The caller wipes d (access_derivation_wipe).
+ */
+enum access_credential access_credential_begin(struct access_policy *p, const struct ttlv *authentication,
+    struct access_derivation *d, struct kmip_error *err) __attribute__((warn_unused_result));
+/*
+ * True when derived (len bytes) is the configured hash of a listed username, compared in constant time;
+ * then the Credential goes to p's cache (p NULL: the policy was replaced meanwhile, nothing is cached).
+ */
+bool access_credential_finish(struct access_policy *p, const struct access_derivation *d, const uint8_t *derived,
+    size_t len);
+/* Wipes a derivation. */
+void access_derivation_wipe(struct access_derivation *d);
+
+/*
+ * The whole check in the calling thread, derivation included: for callers without worker processes (tests,
+ * an engine without key generation). 0 when the request may proceed, or -1 with err set.
  */
 int access_check_credential(struct access_policy *p, const struct ttlv *authentication, struct kmip_error *err)
     __attribute__((warn_unused_result));
+
+/*
+ * The guard of Credential derivations, kept by the engine across reloads: how many each client identity and
+ * each source address have under way, and the back-off of an identity after wrong Credentials (after
+ * ACCESS_GUARD_FREE_FAILURES in a row, 1 s doubling with each further one up to access.credential_backoff_max;
+ * a right Credential ends it). It remembers at most a few thousand identities and addresses, forgetting the
+ * idle ones seen longest ago. Per process.
+ */
+#define ACCESS_GUARD_FREE_FAILURES	3
+struct access_guard;
+struct access_guard *access_guard_new(void) __attribute__((warn_unused_result));
+void access_guard_free(struct access_guard *g);
+/*
+ * May identity, from source (an address without its port), start a derivation now? 0 when it may (it then
+ * counts as under way until access_guard_end), or -1 with err set: backing off, or too many under way.
+ */
+int access_guard_begin(struct access_guard *g, const struct config_access *cfg, const char *identity,
+    const char *source, int64_t now_ms, struct kmip_error *err) __attribute__((warn_unused_result));
+/* The derivation access_guard_begin allowed has ended: ok when the Credential was right. */
+void access_guard_end(struct access_guard *g, const struct config_access *cfg, const char *identity,
+    const char *source, bool ok, int64_t now_ms);
 
 /* A new "pbkdf2-sha256$iterations$salt$hash" for password (malloc'd), or NULL on failure. */
 char *access_hash_password(const char *password, unsigned iterations);

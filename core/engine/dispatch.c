@@ -1,7 +1,9 @@
 /*
  * The request dispatcher: envelope checks, protocol version, batch handling, then one handler per
- * operation. Items that need a key pair (CreateKeyPair) get it from the key-generation workers first: the
- * request waits, the loop does not, and the whole batch then runs in order with the keys in hand.
+ * operation. What costs real CPU runs in the worker processes (keygen.h) while the request waits and the loop
+ * does not: the derivation of a Credential's password the cache does not know (then the request goes on),
+ * the key pairs CreateKeyPair items need and the primes of a registered RSA key sent without them (then the
+ * whole batch runs in order with the results in hand). One struct pending carries a request through both.
  * Payloads are normalised into the internal form before anything reads them, and Result Reasons mapped to
  * the client's version where a failed item is written (versions.c).
  */
@@ -33,7 +35,7 @@ const size_t dispatch_nversions = sizeof(dispatch_versions) / sizeof(dispatch_ve
 const struct op_desc dispatch_ops[] = {
 	{ KMIP_OPERATION_CREATE, "Create", op_create, NULL, V(1, 0) },
 	{ KMIP_OPERATION_CREATE_KEY_PAIR, "CreateKeyPair", op_create_key_pair, op_create_key_pair_keyspec, V(1, 0) },
-	{ KMIP_OPERATION_REGISTER, "Register", op_register, NULL, V(1, 0) },
+	{ KMIP_OPERATION_REGISTER, "Register", op_register, op_register_keyspec, V(1, 0) },
 	{ KMIP_OPERATION_RE_KEY, "ReKey", op_rekey, NULL, V(1, 0) },
 	{ KMIP_OPERATION_RE_KEY_KEY_PAIR, "ReKeyKeyPair", op_rekey_key_pair, op_rekey_key_pair_keyspec, V(1, 1) },
 	{ KMIP_OPERATION_LOCATE, "Locate", op_locate, NULL, V(1, 0) },
@@ -64,17 +66,24 @@ const struct op_desc dispatch_ops[] = {
 	{ 0, NULL, NULL, NULL, 0 },
 };
 
-/* A request waiting for the key pairs some of its items need. */
+/* A request waiting for the workers: for its Credential's derivation, or for what some of its items need. */
 struct pending {
 	struct session *session;
 	struct ttlv_arena *arena;	/* owns the request tree */
 	struct kmip_request req;
 	unsigned version;
-	struct kmip_error *faults;	/* per item, from versions_normalise() (in arena) */
-	unsigned outstanding;		/* keys not yet delivered */
-	struct keygen_job **jobs;	/* per item, NULL when none */
+	struct kmip_error *faults;	/* per item, from versions_normalise() (in arena); NULL for a Credential */
+	unsigned outstanding;		/* results not yet delivered */
+	struct keygen_job **jobs;	/* per item, NULL when none (the array NULL for a Credential) */
 	struct keygen_result **keys;	/* per item, NULL when none */
+	struct keygen_job *cred_job;	/* the Credential's derivation */
+	struct access_derivation cred;	/* what it is checked against (wiped) */
+	bool cred_guarded;		/* counted by the engine's guard until it ends */
+	unsigned policy_gen;		/* the policy the Credential was looked up in */
+	char source[64];		/* the client's address, for the guard */
 };
+
+#define PENDING_CREDENTIAL	SIZE_MAX	/* the slot index of the Credential's derivation */
 
 struct pending_slot {
 	struct pending *p;
@@ -415,18 +424,58 @@ dispatch_execute(struct session *s, const struct kmip_request *req, unsigned ver
 	kmip_response_end(&r);
 }
 
+/* Returns a monotonic clock in milliseconds, for the Credential guard. */
+static int64_t
+monotonic_ms_int(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The address part of a session's peer ("a.b.c.d:port" or "[v6]:port"), for per-source limits. */
+static void
+peer_source(const char *peer, char *buf, size_t size)
+{
+	const char *colon = strrchr(peer, ':');
+	size_t len = colon != NULL ? (size_t)(colon - peer) : strlen(peer);
+
+	if (len >= 2 && peer[0] == '[' && peer[len - 1] == ']') {
+		peer++;
+		len -= 2;
+	}
+	snprintf(buf, size, "%.*s", (int)len, peer);
+}
+
+/* The Credential's derivation is over (ok: it matched), or abandoned: the guard hears of it once. */
+static void
+pending_credential_end(struct pending *p, bool ok)
+{
+	struct engine *e = p->session->eng;
+
+	if (p->cred_guarded)
+		access_guard_end(e->guard, &e->env.cfg->access, p->session->who, p->source, ok, monotonic_ms_int());
+	p->cred_guarded = false;
+}
+
 /* Frees a pending request: cancels its jobs, wipes its keys and its arena. */
 static void
 pending_free(struct pending *p)
 {
 	size_t i;
 
-	for (i = 0; i < p->req.nitems; i++) {
+	for (i = 0; p->jobs != NULL && i < p->req.nitems; i++) {
 		if (p->jobs[i] != NULL)
 			keygen_cancel(p->jobs[i]);
 		if (p->keys[i] != NULL)
 			keygen_result_free(p->keys[i]);
 	}
+	if (p->cred_job != NULL)
+		keygen_cancel(p->cred_job);
+	/* A client that leaves before its Credential is checked counts as a wrong one: it spent a derivation. */
+	pending_credential_end(p, false);
+	access_derivation_wipe(&p->cred);
 	free(p->jobs);
 	free(p->keys);
 	ttlv_arena_free(p->arena);
@@ -470,9 +519,58 @@ respond(struct session *s, struct ttlv_enc *out, uint8_t **resp, size_t *resp_le
 	return ENGINE_DONE;
 }
 
-/* A key pair arrived; when it was the last one the request needed, answer it. */
+static enum engine_status proceed(struct session *s, struct kmip_request *req, unsigned version,
+    struct ttlv_arena *arena, struct ttlv_enc *out);
+static void refuse_credential(struct session *s, unsigned version, const struct kmip_error *err,
+    struct ttlv_enc *out);
+
+/*
+ * The Credential's derivation is done: compared in constant time with the configured hash, the request is
+ * refused or goes on (normalised, perhaps waiting again for keys, run). The derived bytes are wiped.
+ */
 static void
-pending_key_cb(struct keygen_result *res, void *arg)
+pending_credential_done(struct pending *p, struct keygen_result *res)
+{
+	struct session *s = p->session;
+	struct engine *e = s->eng;
+	struct ttlv_arena *arena = p->arena;
+	struct kmip_request req = p->req;
+	unsigned version = p->version;
+	enum engine_status st = ENGINE_DONE;
+	struct kmip_error err;
+	struct ttlv_enc out;
+	uint8_t *resp;
+	size_t len;
+	bool ok;
+
+	p->cred_job = NULL;
+	if (res->status != 0)
+		session_log(s, LOG_LEVEL_WARN, "password derivation failed: %s", res->message);
+	ok = res->status == 0 && access_credential_finish(p->policy_gen == e->policy_gen ? e->env.policy : NULL,
+	    &p->cred, res->private_der, res->private_len);
+	keygen_result_free(res);
+	pending_credential_end(p, ok);
+	p->arena = NULL;	/* the request goes on in it */
+	s->pending = NULL;
+	pending_free(p);
+	ttlv_enc_init(&out);
+	if (!ok) {
+		s->credential_failures++;
+		kmip_error_set(&err, KMIP_RESULT_REASON_AUTHENTICATION_NOT_SUCCESSFUL, "username or password not accepted");
+		refuse_credential(s, version, &err, &out);
+	} else if ((st = proceed(s, &req, version, arena, &out)) == ENGINE_PENDING) {
+		ttlv_enc_free(&out);
+		return;		/* waiting for keys now, in a pending request that owns the arena */
+	}
+	ttlv_arena_free(arena);
+	if (respond(s, &out, &resp, &len) == ENGINE_DONE)
+		session_deliver(s, resp, len);
+	ttlv_enc_free(&out);
+}
+
+/* A worker's result arrived; when it was the last one the request needed, answer it. */
+static void
+pending_job_cb(struct keygen_result *res, void *arg)
 {
 	struct pending_slot *slot = arg;
 	struct pending *p = slot->p;
@@ -481,10 +579,14 @@ pending_key_cb(struct keygen_result *res, void *arg)
 	uint8_t *resp;
 	size_t len;
 
+	if (slot->index == PENDING_CREDENTIAL) {
+		pending_credential_done(p, res);
+		return;
+	}
 	p->jobs[slot->index] = NULL;
 	p->keys[slot->index] = res;
 	if (res->status != 0)
-		session_log(s, LOG_LEVEL_WARN, "key generation failed: %s", res->message);
+		session_log(s, LOG_LEVEL_INFO, "worker job failed: %s", res->message);
 	if (--p->outstanding > 0)
 		return;
 	ttlv_enc_init(&out);
@@ -524,6 +626,7 @@ request_keys(struct session *s, const struct kmip_request *req, unsigned version
 		ctx.item = &req->items[i];
 		if (d->keyspec(&ctx, &spec) != 1)
 			continue;
+		spec.owner = s->who;	/* the workers serve identities in turn */
 		if (p == NULL) {
 			if ((p = calloc(1, sizeof(*p))) == NULL ||
 			    (p->jobs = calloc(req->nitems, sizeof(*p->jobs))) == NULL ||
@@ -538,7 +641,7 @@ request_keys(struct session *s, const struct kmip_request *req, unsigned version
 			goto nomem;
 		slot->p = p;
 		slot->index = i;
-		if ((p->jobs[i] = keygen_submit(kg, &spec, pending_key_cb, slot)) == NULL)
+		if ((p->jobs[i] = keygen_submit(kg, &spec, pending_job_cb, slot)) == NULL)
 			goto nomem;
 		p->outstanding++;
 	}
@@ -546,7 +649,7 @@ request_keys(struct session *s, const struct kmip_request *req, unsigned version
 		return ENGINE_DONE;
 	p->arena = arena;
 	s->pending = p;
-	session_log(s, LOG_LEVEL_DEBUG, "waiting for %u generated key pair(s)", p->outstanding);
+	session_log(s, LOG_LEVEL_DEBUG, "waiting for %u worker job(s)", p->outstanding);
 	return ENGINE_PENDING;
 nomem:
 	/* Without memory for the jobs, the items run without keys and report the failure themselves. */
@@ -558,18 +661,93 @@ nomem:
 	return ENGINE_DONE;
 }
 
+/* Writes the refusal of a request for its Credential (logged and audited). */
+static void
+refuse_credential(struct session *s, unsigned version, const struct kmip_error *err, struct ttlv_enc *out)
+{
+	struct op_ctx actx;
+
+	session_log(s, LOG_LEVEL_WARN, "request refused: %s", err->message);
+	memset(&actx, 0, sizeof(actx));
+	actx.err = *err;
+	audit_item(s, version, "Authentication", &actx, false, monotonic_ms());
+	kmip_response_error_message(out, version, engine_now(), NULL, KMIP_RESULT_STATUS_OPERATION_FAILED, err);
+}
+
+/*
+ * Starts the derivation of a Credential on a worker: the request waits in a pending request that owns the
+ * arena. ENGINE_PENDING, or ENGINE_DONE with the refusal written to out (the guard said no, or no memory).
+ */
+static enum engine_status
+request_credential(struct session *s, const struct kmip_request *req, unsigned version, struct ttlv_arena *arena,
+    struct access_derivation *d, struct ttlv_enc *out)
+{
+	struct engine *e = s->eng;
+	struct keygen_spec spec;
+	struct pending_slot *slot;
+	struct kmip_error err;
+	struct pending *p;
+	char source[64];
+
+	peer_source(s->peer, source, sizeof(source));
+	if (access_guard_begin(e->guard, &e->env.cfg->access, s->who, source, monotonic_ms_int(), &err) != 0) {
+		/* Refused unchecked: it counts against the connection, but not as a wrong Credential. */
+		s->credential_failures++;
+		refuse_credential(s, version, &err, out);
+		return ENGINE_DONE;
+	}
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		goto nomem;
+	p->session = s;
+	p->req = *req;
+	p->version = version;
+	p->cred = *d;
+	p->cred_guarded = true;
+	p->policy_gen = e->policy_gen;
+	snprintf(p->source, sizeof(p->source), "%s", source);
+	if ((slot = ttlv_arena_alloc(arena, sizeof(*slot))) == NULL)
+		goto nomem;
+	slot->p = p;
+	slot->index = PENDING_CREDENTIAL;
+	memset(&spec, 0, sizeof(spec));
+	spec.alg = KEYGEN_PBKDF2;
+	spec.owner = s->who;
+	spec.iterations = d->iterations;
+	spec.salt = d->salt;
+	spec.salt_len = d->salt_len;
+	spec.password = d->password;
+	spec.password_len = d->password_len;
+	if ((p->cred_job = keygen_submit(e->env.keygen, &spec, pending_job_cb, slot)) == NULL)
+		goto nomem;
+	p->arena = arena;
+	s->pending = p;
+	session_log(s, LOG_LEVEL_DEBUG, "waiting for the Credential's derivation");
+	return ENGINE_PENDING;
+nomem:
+	if (p != NULL) {
+		p->arena = NULL;
+		pending_free(p);	/* ends the guard's count */
+	} else {
+		access_guard_end(e->guard, &e->env.cfg->access, s->who, source, true, monotonic_ms_int());
+	}
+	kmip_error_set(&err, KMIP_RESULT_REASON_GENERAL_FAILURE, "out of memory checking the Credential");
+	refuse_credential(s, version, &err, out);
+	return ENGINE_DONE;
+}
+
 /*
  * Checks what applies to the request as a whole: the envelope, the protocol version and the Credential.
- * 0 with *version set to the version to answer in, or -1 with the error response written to out.
+ * 0 with *version set to the version to answer in, 1 when the Credential needs a derivation (d filled), or
+ * -1 with the error response written to out.
  */
 static int
 admit(struct session *s, const struct ttlv *root, struct ttlv_arena *arena, struct kmip_request *req,
-    unsigned *version, struct ttlv_enc *out)
+    unsigned *version, struct access_derivation *d, struct ttlv_enc *out)
 {
 	const struct engine_env *env = &s->eng->env;
 	struct kmip_error err;
 	int64_t now = engine_now();
-	int refused;
+	int refused = 0;
 
 	memset(&err, 0, sizeof(err));
 	if (kmip_request_parse(root, arena, env->cfg->server.max_batch_items, req, &err) != 0) {
@@ -588,59 +766,89 @@ admit(struct session *s, const struct ttlv *root, struct ttlv_arena *arena, stru
 		return -1;
 	}
 	/*
-	 * Each wrong Credential costs a key derivation in the loop: after a few in one session, refuse
-	 * without checking, so guessing needs a new TLS handshake (with a trusted certificate) per few tries.
+	 * A wrong Credential costs a key derivation (in a worker; in the loop only without workers): after a few
+	 * in one session, refuse without checking. Across sessions the engine's guard bounds derivations per
+	 * identity and per address, and backs off after wrong ones.
 	 */
 	if (s->credential_failures >= ACCESS_CREDENTIAL_TRIES)
 		refused = kmip_error_set(&err, KMIP_RESULT_REASON_AUTHENTICATION_NOT_SUCCESSFUL,
 		    "too many wrong Credentials on this connection; reconnect to try again");
-	else if ((refused = access_check_credential(env->policy, req->authentication, &err)) != 0 &&
-	    req->authentication != NULL)
-		s->credential_failures++;
+	else if (env->keygen == NULL) {
+		if ((refused = access_check_credential(env->policy, req->authentication, &err)) != 0 &&
+		    req->authentication != NULL)
+			s->credential_failures++;
+	} else {
+		switch (access_credential_begin(env->policy, req->authentication, d, &err)) {
+		case ACCESS_CREDENTIAL_OK:
+			break;
+		case ACCESS_CREDENTIAL_DERIVE:
+			return 1;
+		case ACCESS_CREDENTIAL_REFUSED:
+			refused = -1;
+			if (req->authentication != NULL)
+				s->credential_failures++;
+			break;
+		}
+	}
 	if (refused != 0) {
-		struct op_ctx actx;
-
-		session_log(s, LOG_LEVEL_WARN, "request refused: %s", err.message);
-		memset(&actx, 0, sizeof(actx));
-		actx.err = err;
-		audit_item(s, *version, "Authentication", &actx, false, monotonic_ms());
-		kmip_response_error_message(out, *version, now, NULL, KMIP_RESULT_STATUS_OPERATION_FAILED, &err);
+		refuse_credential(s, *version, &err, out);
 		return -1;
 	}
 	return 0;
 }
 
-/* Answers one request, or starts waiting for its keys; see engine.h. */
+/*
+ * Runs an admitted request: normalises its payloads, then starts the worker jobs its items need
+ * (ENGINE_PENDING: a pending request owns the arena now) or runs the batch into out (ENGINE_DONE: the arena
+ * is still the caller's).
+ */
+static enum engine_status
+proceed(struct session *s, struct kmip_request *req, unsigned version, struct ttlv_arena *arena,
+    struct ttlv_enc *out)
+{
+	struct kmip_error *faults;
+
+	if ((faults = versions_normalise(req, version, arena)) == NULL) {
+		struct kmip_error err;
+
+		kmip_error_set(&err, KMIP_RESULT_REASON_GENERAL_FAILURE, "out of memory");
+		session_log(s, LOG_LEVEL_ERROR, "request refused: %s", err.message);
+		kmip_response_error_message(out, version, engine_now(), NULL, KMIP_RESULT_STATUS_OPERATION_FAILED,
+		    &err);
+		return ENGINE_DONE;
+	}
+	if (request_keys(s, req, version, arena, faults) == ENGINE_PENDING)
+		return ENGINE_PENDING;
+	dispatch_execute(s, req, version, arena, NULL, faults, out);
+	return ENGINE_DONE;
+}
+
+/* Answers one request, or starts waiting for the workers; see engine.h. */
 enum engine_status
 engine_request(struct session *s, struct ttlv *root, struct ttlv_arena *arena, uint8_t **resp,
     size_t *resp_len)
 {
+	struct access_derivation d;
 	struct kmip_request req;
-	struct kmip_error *faults;
 	struct ttlv_enc out;
 	enum engine_status st;
 	unsigned version;
+	int admitted;
 
 	*resp = NULL;
 	*resp_len = 0;
 	s->admin = access_is_admin(s->eng->env.policy, s->who);
 	s->serial = ++s->eng->next_serial;
 	ttlv_enc_init(&out);
-	if (admit(s, root, arena, &req, &version, &out) == 0) {
-		if ((faults = versions_normalise(&req, version, arena)) == NULL) {
-			struct kmip_error err;
-
-			kmip_error_set(&err, KMIP_RESULT_REASON_GENERAL_FAILURE, "out of memory");
-			session_log(s, LOG_LEVEL_ERROR, "request refused: %s", err.message);
-			kmip_response_error_message(&out, version, engine_now(), NULL,
-			    KMIP_RESULT_STATUS_OPERATION_FAILED, &err);
-		} else if (request_keys(s, &req, version, arena, faults) == ENGINE_PENDING) {
-			ttlv_enc_free(&out);
-			return ENGINE_PENDING;	/* the pending request owns the arena now */
-		} else {
-			dispatch_execute(s, &req, version, arena, NULL, faults, &out);
-		}
+	memset(&d, 0, sizeof(d));
+	admitted = admit(s, root, arena, &req, &version, &d, &out);
+	if ((admitted == 1 && request_credential(s, &req, version, arena, &d, &out) == ENGINE_PENDING) ||
+	    (admitted == 0 && proceed(s, &req, version, arena, &out) == ENGINE_PENDING)) {
+		access_derivation_wipe(&d);
+		ttlv_enc_free(&out);
+		return ENGINE_PENDING;	/* the pending request owns the arena now */
 	}
+	access_derivation_wipe(&d);
 	ttlv_arena_free(arena);
 	st = respond(s, &out, resp, resp_len);
 	ttlv_enc_free(&out);

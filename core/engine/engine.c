@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/engine/access.h"
 #include "core/engine/ops.h"
 #include "proto/decode.h"
 #include "proto/encode.h"
@@ -25,6 +26,10 @@ engine_new(const struct engine_env *env)
 
 	if ((e = calloc(1, sizeof(*e))) == NULL)
 		return NULL;
+	if ((e->guard = access_guard_new()) == NULL) {
+		free(e);
+		return NULL;
+	}
 	e->env = *env;
 	TAILQ_INIT(&e->held);
 	return e;
@@ -33,6 +38,9 @@ engine_new(const struct engine_env *env)
 void
 engine_free(struct engine *e)
 {
+	if (e == NULL)
+		return;
+	access_guard_free(e->guard);
 	free(e);
 }
 
@@ -42,6 +50,8 @@ engine_reload(struct engine *e, const struct kmipd_config *cfg, struct access_po
     struct audit *audit)
 {
 	e->env.cfg = cfg;
+	if (e->env.policy != policy)
+		e->policy_gen++;
 	e->env.policy = policy;
 	e->env.audit = audit;
 }

@@ -1820,6 +1820,41 @@ keyfmt_export(uint32_t object_type, const uint8_t *canon, size_t len, uint32_t f
 	return rc;
 }
 
+/* The bytes of a positive Big Integer without leading zeros; false when it is not one. */
+static bool
+bigint_bytes(const struct ttlv *t, const uint8_t **p, size_t *len)
+{
+	if (t == NULL || t->type != TTLV_BIG_INTEGER || t->length == 0 || (t->v.bytes.data[0] & 0x80))
+		return false;
+	*p = t->v.bytes.data;
+	*len = t->length;
+	while (*len > 0 && **p == 0) {
+		(*p)++;
+		(*len)--;
+	}
+	return *len > 0;
+}
+
+/* Whether Register must recover the primes of a Transparent RSA Private Key; see keyfmt.h. */
+bool
+keyfmt_rsa_needs_recovery(uint32_t object_type, uint32_t format, const struct ttlv *item, size_t max_bits,
+    struct keyfmt_rsa_ned *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (object_type != KMIP_OBJECT_TYPE_PRIVATE_KEY || format != KMIP_KEY_FORMAT_TYPE_TRANSPARENT_RSA_PRIVATE_KEY ||
+	    item == NULL || item->type != TTLV_STRUCTURE || ttlv_find(item, KMIP_TAG_P) != NULL ||
+	    ttlv_find(item, KMIP_TAG_Q) != NULL)
+		return false;
+	if (!bigint_bytes(ttlv_find(item, KMIP_TAG_MODULUS), &out->n, &out->n_len) ||
+	    !bigint_bytes(ttlv_find(item, KMIP_TAG_PUBLIC_EXPONENT), &out->e, &out->e_len) ||
+	    !bigint_bytes(ttlv_find(item, KMIP_TAG_PRIVATE_EXPONENT), &out->d, &out->d_len) ||
+	    out->n_len > max_bits / 8 || out->e_len > KEYFMT_RSA_MAX_BITS / 8 || out->d_len > KEYFMT_RSA_MAX_BITS / 8) {
+		memset(out, 0, sizeof(*out));
+		return false;
+	}
+	return true;
+}
+
 /* The canonical public key of a canonical private key; 0, or -1 with *err set. */
 int
 keyfmt_public_from_private(const uint8_t *pkcs8, size_t len, uint8_t **spki, size_t *spki_len,

@@ -124,6 +124,23 @@ struct keyfmt_codec {
  */
 bool keyfmt_codec_row(size_t i, uint32_t alg, unsigned version, struct keyfmt_codec *row);
 
+/* n, e and d of an RSA private key: unsigned big-endian, leading zeros dropped, pointing into the request. */
+struct keyfmt_rsa_ned {
+	const uint8_t *n, *e, *d;
+	size_t n_len, e_len, d_len;
+};
+
+/*
+ * Register: true when item (the Key Material of a Private Key in format) is a Transparent RSA Private Key
+ * with a Modulus of at most max_bits, a Public Exponent and a Private Exponent but neither P nor Q, whose
+ * primes keyfmt_import() would have to recover: up to 16 modular exponentiations, work for a worker
+ * process (keygen.h) rather than the loop. The caller recovers them there, adds P and Q to the material and
+ * imports that, which checks every component as usual. False for anything else, which keyfmt_import()
+ * checks and reports itself.
+ */
+bool keyfmt_rsa_needs_recovery(uint32_t object_type, uint32_t format, const struct ttlv *item, size_t max_bits,
+    struct keyfmt_rsa_ned *out);
+
 /*
  * The canonical public key (SubjectPublicKeyInfo DER, malloc'd into *spki) of a canonical private key.
  * Returns 0, or -1 with *err set.

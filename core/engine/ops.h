@@ -18,6 +18,7 @@
 #include "store/store.h"
 
 struct crypto_streams;
+struct access_guard;
 struct keygen_result;
 struct pending;
 
@@ -29,6 +30,8 @@ struct engine {
 	TAILQ_HEAD(, session) held;	/* responses waiting for the group commit */
 	unsigned nheld;
 	uint64_t next_serial;		/* requests answered, numbering them as the store's owners */
+	struct access_guard *guard;	/* Credential derivations under way and back-off (survives reloads) */
+	unsigned policy_gen;		/* bumped when a reload replaces the policy */
 };
 
 /* The store owner item that stands for every item of a request (an Undo batch is all or none). */
@@ -42,7 +45,7 @@ struct session {
 	bool admin;			/* who is an administrator (set per request, from the current policy) */
 	unsigned credential_failures;	/* wrong Credentials sent; at ACCESS_CREDENTIAL_TRIES none is checked */
 	struct crypto_streams *crypto_streams;	/* multi-part Encrypt/Decrypt in progress, or NULL */
-	struct pending *pending;	/* the request waiting for key generation, or NULL */
+	struct pending *pending;	/* the request waiting for the workers (Credential, keys), or NULL */
 	uint64_t serial;		/* the request being answered (or held): its store owner */
 	TAILQ_ENTRY(session) held_entry;	/* on eng->held while held_buf waits for the group commit */
 	uint8_t *held_buf;		/* (wiped when freed) */
@@ -99,7 +102,10 @@ struct op_desc {
 	uint32_t operation;
 	const char *name;
 	op_fn fn;
-	/* Optional: 1 with spec filled when the item needs a key pair generated before it runs. */
+	/*
+	 * Optional: 1 with spec filled when the item needs work of the worker processes before it runs (a key
+	 * pair generated, an RSA key's primes recovered); the handler finds the result in ctx->key.
+	 */
 	int (*keyspec)(struct op_ctx *ctx, struct keygen_spec *spec);
 	unsigned since;			/* the protocol version that introduced the operation */
 };
@@ -243,5 +249,6 @@ int op_rekey_key_pair(struct op_ctx *ctx);
 /* Key generation a batch item needs before it runs: 1 with spec filled, 0 for none. */
 int op_create_key_pair_keyspec(struct op_ctx *ctx, struct keygen_spec *spec);
 int op_rekey_key_pair_keyspec(struct op_ctx *ctx, struct keygen_spec *spec);
+int op_register_keyspec(struct op_ctx *ctx, struct keygen_spec *spec);
 
 #endif

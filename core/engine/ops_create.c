@@ -698,6 +698,88 @@ out:
 	return rc;
 }
 
+/* The Key Block and Key Material of a Private Key Register item, or NULL when it has none. */
+static const struct ttlv *
+register_private_material(const struct op_ctx *ctx, const struct ttlv **fmt)
+{
+	const struct ttlv *type = ttlv_find(ctx->item->payload, KMIP_TAG_OBJECT_TYPE), *obj, *block, *value;
+
+	if (type == NULL || type->type != TTLV_ENUMERATION || type->v.u32 != KMIP_OBJECT_TYPE_PRIVATE_KEY ||
+	    (obj = ttlv_find(ctx->item->payload, KMIP_TAG_PRIVATE_KEY)) == NULL ||
+	    (block = ttlv_find(obj, KMIP_TAG_KEY_BLOCK)) == NULL ||
+	    (*fmt = ttlv_find(block, KMIP_TAG_KEY_FORMAT_TYPE)) == NULL || (*fmt)->type != TTLV_ENUMERATION ||
+	    (value = ttlv_find(block, KMIP_TAG_KEY_VALUE)) == NULL || value->type != TTLV_STRUCTURE)
+		return NULL;
+	return ttlv_find(value, KMIP_TAG_KEY_MATERIAL);
+}
+
+/*
+ * The work a Register item needs from the workers first: the primes of a Transparent RSA Private Key sent
+ * with only n, e and d (keyfmt_rsa_needs_recovery). 1 with spec set, else 0 (the handler does the rest).
+ */
+int
+op_register_keyspec(struct op_ctx *ctx, struct keygen_spec *spec)
+{
+	const struct ttlv *fmt = NULL, *material = register_private_material(ctx, &fmt);
+	struct keyfmt_rsa_ned ned;
+
+	if (material == NULL || !keyfmt_rsa_needs_recovery(KMIP_OBJECT_TYPE_PRIVATE_KEY, fmt->v.u32, material,
+	    KEYGEN_RECOVER_MAX_BITS, &ned) || ned.e_len > KEYGEN_RECOVER_MAX_EXP || ned.d_len > KEYGEN_RECOVER_MAX_EXP)
+		return 0;
+	memset(spec, 0, sizeof(*spec));
+	spec->alg = KEYGEN_RSA_RECOVER;
+	spec->n = ned.n;
+	spec->n_len = ned.n_len;
+	spec->e = ned.e;
+	spec->e_len = ned.e_len;
+	spec->d = ned.d;
+	spec->d_len = ned.d_len;
+	return 1;
+}
+
+/* A positive Big Integer item of the unsigned big-endian bytes p (len 1..512), in the arena; NULL: no memory. */
+static struct ttlv *
+bigint_item(struct op_ctx *ctx, uint32_t tag, const uint8_t *p, size_t len)
+{
+	uint8_t buf[KEYGEN_RECOVER_MAX_BITS / 8 + 8];
+	size_t padded = (len + 1 + 7) / 8 * 8;	/* room for a zero sign byte, KMIP's multiple of 8 */
+	struct ttlv *t;
+
+	if (len == 0 || len > KEYGEN_RECOVER_MAX_BITS / 8)
+		return NULL;
+	memset(buf, 0, padded - len);
+	memcpy(buf + padded - len, p, len);
+	t = ttlv_new_bigint(ctx->arena, tag, buf, padded);
+	OPENSSL_cleanse(buf, sizeof(buf));
+	return t;
+}
+
+/*
+ * The material of a Transparent RSA Private Key with the primes a worker recovered added (ctx->key: P and
+ * Q), for keyfmt_import() to check and complete as if the client had sent them. NULL with ctx->err set when
+ * the recovery failed (the key does not hold together) or memory ran out.
+ */
+static const struct ttlv *
+material_with_primes(struct op_ctx *ctx, const struct ttlv *material)
+{
+	const struct keygen_result *r = ctx->key;
+	struct ttlv *copy, *p, *q;
+
+	if (r->status != 0) {
+		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "%s", r->message);
+		return NULL;
+	}
+	if ((copy = ttlv_copy(ctx->arena, material)) == NULL ||
+	    (p = bigint_item(ctx, KMIP_TAG_P, r->private_der, r->private_len)) == NULL ||
+	    (q = bigint_item(ctx, KMIP_TAG_Q, r->public_der, r->public_len)) == NULL) {
+		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_GENERAL_FAILURE, "out of memory");
+		return NULL;
+	}
+	ttlv_append(copy, p);
+	ttlv_append(copy, q);
+	return copy;
+}
+
 /*
  * Reads the material of a registered object into key; *format receives the material_format to store.
  * Returns 0, or -1 with ctx->err set.
@@ -753,6 +835,10 @@ register_material(struct op_ctx *ctx, uint32_t type, const struct ttlv *obj, str
 	if ((material = ttlv_find(value, KMIP_TAG_KEY_MATERIAL)) == NULL)
 		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "the Key Value has no Key Material");
 	ktype = type == KMIP_OBJECT_TYPE_SECRET_DATA ? KMIP_OBJECT_TYPE_SECRET_DATA : type;
+	/* The primes of an RSA key sent without them were recovered by a worker (op_register_keyspec). */
+	if (ctx->key != NULL && type == KMIP_OBJECT_TYPE_PRIVATE_KEY &&
+	    (material = material_with_primes(ctx, material)) == NULL)
+		return -1;
 	if (keyfmt_import(ktype, fmt->v.u32, material, key, &kerr) != 0)
 		return kmip_error_set(&ctx->err, kerr.reason, "%s", kerr.message);
 	if (type == KMIP_OBJECT_TYPE_SECRET_DATA)

@@ -311,7 +311,7 @@ static const char every_key[] =
 	"  pkcs11_previous_key = \"master-1\";\n"
 	"  reseal_batch = 64;\n"
 	"};\n"
-	"keygen: { workers = 4; pool_size = 0; timeout = 90; };\n"
+	"keygen: { workers = 4; pool_size = 0; timeout = 90; max_per_identity = 3; };\n"
 	"compat: { destroy_active = true; };\n"
 	"access: { admins = [ \"admin\", \"ops\" ]; identity = \"fingerprint\";\n"
 	"  credentials = [ \"appliance:pbkdf2-sha256$50000$00112233445566778899aabbccddeeff$"
@@ -319,6 +319,7 @@ static const char every_key[] =
 	"  require_credential = true; shares = [ \"veeam-a:shared:veeam-b\" ];\n"
 	"  max_objects_per_identity = 100000; max_bytes_per_identity = \"2G\";\n"
 	"  quotas = [ \"veeam-a:0:0\", \"CN=odd:name:5:1M\" ]; };\n"
+	"  max_derivations_per_identity = 5; max_derivations_per_source = 7; credential_backoff_max = 120; };\n"
 	"log: { level = \"debug\"; target = \"syslog\"; syslog_facility = \"local3\"; };\n"
 	"audit: { file = \"/var/log/kmipd/audit.log\"; syslog = true; };\n";
 
@@ -386,12 +387,16 @@ check_every_key(const struct kmipd_config *c)
 	assert_int_equal(c->keygen.workers, 4);
 	assert_int_equal(c->keygen.pool_size, 0);
 	assert_int_equal(c->keygen.timeout, 90);
+	assert_int_equal(c->keygen.max_per_identity, 3);
 	assert_true(c->compat.destroy_active);
 	assert_int_equal(c->access.admins.count, 2);
 	assert_string_equal(c->access.admins.items[0], "admin");
 	assert_string_equal(c->access.admins.items[1], "ops");
 	assert_int_equal(c->access.credentials.count, 1);
 	assert_true(c->access.require_credential);
+	assert_int_equal(c->access.max_derivations_per_identity, 5);
+	assert_int_equal(c->access.max_derivations_per_source, 7);
+	assert_int_equal(c->access.credential_backoff_max, 120);
 	assert_int_equal(c->access.shares.count, 1);
 	assert_string_equal(c->access.shares.items[0], "veeam-a:shared:veeam-b");
 	assert_int_equal(c->access.max_objects_per_identity, 100000);
@@ -477,6 +482,11 @@ test_wrong_type(void **state)
 	    "list of strings", NULL);
 	expect_error(f, TLS_PEM "access: { credentials = [ \"bob:plaintext\" ]; };\n", NULL, 0,
 	    "access.credentials", "kmipctl hash-password", NULL);
+	/* An upper bound on PBKDF2 iterations: a derivation must stay within seconds of a worker. */
+	expect_error(f, TLS_PEM "access: { credentials = [ \"bob:pbkdf2-sha256$10000001$00112233445566778899aabbccddeeff$"
+	    "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\" ]; };\n", NULL, 0,
+	    "access.credentials", "10000001 PBKDF2 iterations is more than the 10000000 accepted", NULL);
+	expect_error(f, TLS_PEM "keygen: { max_per_identity = 0; };\n", NULL, 0, "keygen.max_per_identity", NULL);
 	expect_error(f, TLS_PEM "access: { shares = [ \"a:b\" ]; };\n", NULL, 0, "access.shares",
 	    "owner:group:identity", NULL);
 	expect_error(f, TLS_PEM "access: { admins = ( \"a\", 1 ); };\n", NULL, 0, "access.admins",
