@@ -2768,6 +2768,397 @@ test_budget_pauses_readers(void **state)
 	others_served(h);
 }
 
+/* ---- the worker processes take what a client can make expensive (issue 14: 5, 6, 1) ---- */
+
+/* Milliseconds since an arbitrary point (monotonic). */
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A 1.4 Query request carrying a username/password Credential. */
+static void
+enc_query_with_credential(struct ttlv_enc *e, const char *user, const char *password)
+{
+	ttlv_enc_init(e);
+	ttlv_enc_begin(e, KMIP_TAG_REQUEST_MESSAGE);
+	ttlv_enc_begin(e, KMIP_TAG_REQUEST_HEADER);
+	kmip_version_encode(e, KMIP_VERSION(1, 4));
+	ttlv_enc_begin(e, KMIP_TAG_AUTHENTICATION);
+	ttlv_enc_begin(e, KMIP_TAG_CREDENTIAL);
+	ttlv_enc_enum(e, KMIP_TAG_CREDENTIAL_TYPE, KMIP_CREDENTIAL_TYPE_USERNAME_AND_PASSWORD);
+	ttlv_enc_begin(e, KMIP_TAG_CREDENTIAL_VALUE);
+	ttlv_enc_cstr(e, KMIP_TAG_USERNAME, user);
+	ttlv_enc_cstr(e, KMIP_TAG_PASSWORD, password);
+	ttlv_enc_end(e);
+	ttlv_enc_end(e);
+	ttlv_enc_end(e);
+	ttlv_enc_int(e, KMIP_TAG_BATCH_COUNT, 1);
+	ttlv_enc_end(e);
+	h_item_begin(e, KMIP_OPERATION_QUERY);
+	ttlv_enc_enum(e, KMIP_TAG_QUERY_FUNCTION, KMIP_QUERY_FUNCTION_QUERY_OPERATIONS);
+	h_item_end(e);
+	h_request_end(e);
+}
+
+/* An access.credentials entry for user and password at iterations, computed here. */
+static void
+credential_entry(char *out, size_t size, const char *user, const char *password, unsigned iterations)
+{
+	static const uint8_t salt[16] = "kmipd-test-salt";
+	uint8_t hash[32];
+	size_t i, n;
+
+	assert_int_equal(PKCS5_PBKDF2_HMAC(password, (int)strlen(password), salt, sizeof(salt), (int)iterations,
+	    EVP_sha256(), sizeof(hash), hash), 1);
+	n = (size_t)snprintf(out, size, "access.credentials=%s:pbkdf2-sha256$%u$", user, iterations);
+	for (i = 0; i < sizeof(salt); i++)
+		n += (size_t)snprintf(out + n, size - n, "%02x", salt[i]);
+	n += (size_t)snprintf(out + n, size - n, "$");
+	for (i = 0; i < sizeof(hash); i++)
+		n += (size_t)snprintf(out + n, size - n, "%02x", hash[i]);
+	assert_true(n < size);
+}
+
+/* Sends a request (freed here) and returns how long its response took, in ms; status must be as given. */
+static int64_t
+timed_call(struct kmip_client *cl, struct ttlv_enc *req, int status)
+{
+	struct ttlv_arena *a;
+	struct ttlv *resp;
+	int64_t t0 = mono_ms(), dt;
+
+	resp = call(cl, req, &a);
+	dt = mono_ms() - t0;
+	assert_int_equal(h_result_status(resp), status);
+	ttlv_arena_free(a);
+	return dt;
+}
+
+/*
+ * 16. Guessing Credentials on fresh connections (issue 14, 5): each wrong one cost a 1,000,000-iteration
+ * PBKDF2 (here ~0.4 s) in the loop, three per connection, and reconnecting reset the count. Now the derivation
+ * runs on a worker, at most two per identity and four per address are under way, and three wrong ones in a
+ * row back the identity off: the honest client, whose Credential the cache knows, is answered within 1 s
+ * every time, and the main process stays mostly idle.
+ */
+static void
+test_credential_guessing_on_fresh_connections(void **state)
+{
+	struct hostile *h = *state;
+	char entry[512];
+	struct kmip_client *atk[24];
+	SSL_CTX *actx;
+	int64_t worst = 0, dt, t0;
+	long ticks0, ticks1;
+	size_t i, j, natk = 0;
+	char *log;
+	size_t llen;
+
+	credential_entry(entry, sizeof(entry), "appliance", "Right-Pa55", 1000000);
+	start(h, (const char *const[]){ entry, "keygen.workers=2", "keygen.timeout=60", NULL });
+	actx = h_client_ctx(h_cert("client2.crt"), h_cert("client2.key"), NULL, 0, 0);
+	/* The honest client's first request pays its derivation; after that the cache answers. */
+	set_timeouts(h->other, h_slow(20000), 5000);
+	{
+		struct ttlv_enc e;
+
+		enc_query_with_credential(&e, "appliance", "Right-Pa55");
+		dt = timed_call(h->other, &e, KMIP_RESULT_STATUS_SUCCESS);
+		print_message("first (derived) Credential check: %lld ms\n", (long long)dt);
+	}
+	ticks0 = cpu_ticks(h->s.pid);
+	t0 = mono_ms();
+	for (i = 0; i < sizeof(atk) / sizeof(atk[0]); i++) {
+		struct ttlv_enc e;
+
+		/* A fresh connection, three wrong guesses sent at once, not waiting for the answers. */
+		atk[natk] = h_connect(&h->s, actx);
+		set_timeouts(atk[natk], h_slow(30000), 5000);
+		for (j = 0; j < 3; j++) {
+			char guess[32];
+
+			snprintf(guess, sizeof(guess), "guess-%zu-%zu", i, j);
+			enc_query_with_credential(&e, "appliance", guess);
+			send_raw(atk[natk], e.buf, e.len);
+			ttlv_enc_free(&e);
+		}
+		natk++;
+		enc_query_with_credential(&e, "appliance", "Right-Pa55");
+		dt = timed_call(h->other, &e, KMIP_RESULT_STATUS_SUCCESS);
+		if (dt > worst)
+			worst = dt;
+	}
+	ticks1 = cpu_ticks(h->s.pid);
+	print_message("honest client, %zu requests under attack: worst %lld ms; main process CPU %ld ticks in %lld ms\n",
+	    natk, (long long)worst, ticks1 - ticks0, (long long)(mono_ms() - t0));
+	assert_true(worst < h_slow(1000));
+	/* Every guess is answered, and refused. */
+	for (i = 0; i < natk; i++) {
+		for (j = 0; j < 3; j++)
+			expect_reason(atk[i], KMIP_RESULT_REASON_AUTHENTICATION_NOT_SUCCESSFUL);
+		kmip_client_close(atk[i]);
+	}
+	/* Most were refused unchecked: backing off, or too many under way. */
+	assert_true(h_log_count(&h->s, "none is checked for another") + h_log_count(&h->s, "being checked") > 0);
+	others_served(h);
+	SSL_CTX_free(actx);
+	assert_int_equal(h_stop(&h->s, 10000), 0);
+	log = util_read_file(h->s.log, &llen);
+	assert_non_null(log);
+	assert_null(strstr(log, "Right-Pa55"));
+	assert_null(strstr(log, "guess-"));
+	free(log);
+}
+
+/* A 1.4 CreateKeyPair item: RSA of bits, or EC P-256 when bits is 0. */
+static void
+enc_pair_item(struct ttlv_enc *e, int bits)
+{
+	h_item_begin(e, KMIP_OPERATION_CREATE_KEY_PAIR);
+	ttlv_enc_begin(e, KMIP_TAG_COMMON_TEMPLATE_ATTRIBUTE);
+	if (bits > 0) {
+		h_attr_enum(e, "Cryptographic Algorithm", KMIP_CRYPTOGRAPHIC_ALGORITHM_RSA);
+		h_attr_int(e, "Cryptographic Length", bits);
+	} else {
+		h_attr_enum(e, "Cryptographic Algorithm", KMIP_CRYPTOGRAPHIC_ALGORITHM_EC);
+		h_attr_int(e, "Cryptographic Length", 256);
+		ttlv_enc_begin(e, KMIP_TAG_ATTRIBUTE);
+		ttlv_enc_cstr(e, KMIP_TAG_ATTRIBUTE_NAME, "Cryptographic Domain Parameters");
+		ttlv_enc_begin(e, KMIP_TAG_ATTRIBUTE_VALUE);
+		ttlv_enc_enum(e, KMIP_TAG_RECOMMENDED_CURVE, KMIP_RECOMMENDED_CURVE_P_256);
+		ttlv_enc_end(e);
+		ttlv_enc_end(e);
+	}
+	ttlv_enc_end(e);
+	h_item_end(e);
+}
+
+/*
+ * True when a response arrives on cl within ms (TLS 1.3 session tickets also make the socket readable, so
+ * this reads rather than polls). cl is of no further use after a false answer.
+ */
+static bool
+answered_within(struct kmip_client *cl, int ms)
+{
+	struct ttlv_arena *a = NULL;
+	struct ttlv *resp;
+	char *cause = NULL;
+
+	set_timeouts(cl, ms, 1000);
+	if (kmip_client_read(cl, &resp, &a, &cause) != 0) {
+		free(cause);
+		return false;
+	}
+	ttlv_arena_free(a);
+	return true;
+}
+
+/*
+ * 17. Key generation is fair between tenants (issue 14, 6): one tenant queues eight RSA-4096 pairs on the
+ * one worker; another tenant's P-256 pair comes after at most the job already running, so it is answered
+ * before the first tenant's batch (first come, first served answered it after all eight). One more from the
+ * first tenant, past keygen.max_per_identity, is refused at once, saying why.
+ */
+static void
+test_keygen_fair_between_tenants(void **state)
+{
+	struct hostile *h = *state;
+	struct kmip_client *a, *a2, *b;
+	struct ttlv_arena *ar;
+	struct ttlv_enc e;
+	struct ttlv *resp;
+	const struct ttlv *msg;
+	SSL_CTX *bctx;
+	int64_t t0, dt;
+	int i;
+
+	start(h, (const char *const[]){ "keygen.pool_size=0", "keygen.workers=1", "keygen.timeout=300",
+	    "keygen.max_per_identity=8", "server.shutdown_timeout=1", NULL });
+	bctx = h_client_ctx(h_cert("client2.crt"), h_cert("client2.key"), NULL, 0, 0);
+	a = hostile_client(h);
+	b = h_connect(&h->s, bctx);
+	set_timeouts(b, h_slow(120000), 5000);
+	h_request_begin(&e, 1, 4, 8);
+	for (i = 0; i < 8; i++)
+		enc_pair_item(&e, 4096);
+	h_request_end(&e);
+	send_raw(a, e.buf, e.len);
+	ttlv_enc_free(&e);
+	h_sleep_ms(200);
+	/* Past the cap: answered at once with a failure that names the key. */
+	a2 = hostile_client(h);
+	h_request_begin(&e, 1, 4, 1);
+	enc_pair_item(&e, 0);
+	h_request_end(&e);
+	t0 = mono_ms();
+	resp = call(a2, &e, &ar);
+	dt = mono_ms() - t0;
+	assert_int_equal(h_result_status(resp), KMIP_RESULT_STATUS_OPERATION_FAILED);
+	msg = ttlv_find(h_batch_item(resp, 0), KMIP_TAG_RESULT_MESSAGE);
+	assert_non_null(msg);
+	assert_non_null(strstr((const char *)msg->v.bytes.data, "keygen.max_per_identity"));
+	ttlv_arena_free(ar);
+	print_message("9th pair of the tenant refused in %lld ms\n", (long long)dt);
+	assert_true(dt < h_slow(1000));
+	/* The other tenant's P-256 pair overtakes the queue. */
+	h_request_begin(&e, 1, 4, 1);
+	enc_pair_item(&e, 0);
+	h_request_end(&e);
+	t0 = mono_ms();
+	resp = call(b, &e, &ar);
+	dt = mono_ms() - t0;
+	assert_int_equal(h_result_status(resp), KMIP_RESULT_STATUS_SUCCESS);
+	ttlv_arena_free(ar);
+	print_message("other tenant's P-256 pair: %lld ms\n", (long long)dt);
+	assert_true(dt < h_slow(60000));
+	/* The first tenant's eight are not all done: at most the one that was running when it came. */
+	assert_false(answered_within(a, 100));
+	/* Everyone is still served (the first tenant's batch is left to the short shutdown timeout). */
+	kmip_client_close(a);
+	kmip_client_close(a2);
+	kmip_client_close(b);
+	SSL_CTX_free(bctx);
+	others_served(h);
+}
+
+/*
+ * A Transparent RSA Private Key of only n, e, d whose n is the 4096-bit prime of RFC 3526 and e d - 1 a
+ * multiple of n - 1 with an odd cofactor: every base's power is 1 or -1, so recovering the primes tries all
+ * 16 bases (16 modular exponentiations at 4096 bits) before giving up. d < n, so no size check refuses it.
+ */
+static void
+enc_recovery_bomb(struct ttlv_enc *e)
+{
+	BN_CTX *ctx = BN_CTX_new();
+	BIGNUM *n = BN_get_rfc3526_prime_4096(NULL), *n1 = BN_new(), *bne = BN_new(), *c = BN_new();
+	BIGNUM *d = BN_new(), *t = BN_new();
+	uint8_t nb[513], eb[8], db[513];
+	unsigned long ev;
+	int nl, el, dl;
+
+	assert_non_null(ctx);
+	assert_non_null(n);
+	assert_non_null(t);
+	assert_true(BN_sub(n1, n, BN_value_one()));
+	/* e odd with c = -(n-1)^-1 mod e odd, so that e | 1 + c (n - 1) and d = (1 + c (n - 1)) / e < n. */
+	for (ev = 65537;; ev += 2) {
+		assert_true(BN_set_word(bne, ev));
+		if (BN_mod_inverse(c, n1, bne, ctx) == NULL)
+			continue;
+		assert_true(BN_sub(c, bne, c));
+		if (BN_is_odd(c))
+			break;
+	}
+	assert_true(BN_mul(t, c, n1, ctx) && BN_add_word(t, 1) && BN_div(d, NULL, t, bne, ctx));
+	nb[0] = 0;
+	nl = BN_bn2bin(n, nb + 1) + 1;
+	db[0] = 0;
+	dl = BN_bn2bin(d, db + 1) + 1;
+	el = BN_bn2bin(bne, eb);
+	assert_true(nl == 513 && dl <= 513 && el > 0);
+	h_item_begin(e, KMIP_OPERATION_REGISTER);
+	ttlv_enc_enum(e, KMIP_TAG_OBJECT_TYPE, KMIP_OBJECT_TYPE_PRIVATE_KEY);
+	ttlv_enc_begin(e, KMIP_TAG_TEMPLATE_ATTRIBUTE);
+	h_attr_int(e, "Cryptographic Usage Mask", KMIP_CRYPTOGRAPHIC_USAGE_MASK_SIGN);
+	ttlv_enc_end(e);
+	ttlv_enc_begin(e, KMIP_TAG_PRIVATE_KEY);
+	ttlv_enc_begin(e, KMIP_TAG_KEY_BLOCK);
+	ttlv_enc_enum(e, KMIP_TAG_KEY_FORMAT_TYPE, KMIP_KEY_FORMAT_TYPE_TRANSPARENT_RSA_PRIVATE_KEY);
+	ttlv_enc_begin(e, KMIP_TAG_KEY_VALUE);
+	ttlv_enc_begin(e, KMIP_TAG_KEY_MATERIAL);
+	/* Big Integers are multiples of 8 bytes: left-pad with zeros. */
+	{
+		uint8_t pad[528];
+
+		memset(pad, 0, sizeof(pad));
+		memcpy(pad + sizeof(pad) - (size_t)nl, nb, (size_t)nl);
+		ttlv_enc_bigint(e, KMIP_TAG_MODULUS, pad, sizeof(pad));
+		memset(pad, 0, sizeof(pad));
+		memcpy(pad + 8 - (size_t)el, eb, (size_t)el);
+		ttlv_enc_bigint(e, KMIP_TAG_PUBLIC_EXPONENT, pad, 8);
+		memset(pad, 0, sizeof(pad));
+		memcpy(pad + sizeof(pad) - (size_t)dl, db, (size_t)dl);
+		ttlv_enc_bigint(e, KMIP_TAG_PRIVATE_EXPONENT, pad, sizeof(pad));
+	}
+	ttlv_enc_end(e);
+	ttlv_enc_end(e);
+	ttlv_enc_enum(e, KMIP_TAG_CRYPTOGRAPHIC_ALGORITHM, KMIP_CRYPTOGRAPHIC_ALGORITHM_RSA);
+	ttlv_enc_int(e, KMIP_TAG_CRYPTOGRAPHIC_LENGTH, 4096);
+	ttlv_enc_end(e);
+	ttlv_enc_end(e);
+	h_item_end(e);
+	BN_free(n);
+	BN_free(n1);
+	BN_free(bne);
+	BN_free(c);
+	BN_free(d);
+	BN_free(t);
+	BN_CTX_free(ctx);
+}
+
+/*
+ * 18. Registering RSA private keys of only n, e, d made kmipd recover their primes in the loop (issue 14, 1):
+ * four crafted ones in a Continue batch stalled everyone for seconds. The recovery runs on the workers now:
+ * the honest client is answered within 1 s while they work, and every item fails.
+ */
+static void
+test_rsa_recovery_off_the_loop(void **state)
+{
+	struct hostile *h = *state;
+	struct kmip_client *cl;
+	struct ttlv_arena *a;
+	struct ttlv_enc e;
+	struct ttlv *resp;
+	int64_t worst = 0, t0, dt;
+	int i;
+
+	start(h, (const char *const[]){ "keygen.workers=2", "keygen.timeout=120", NULL });
+	cl = hostile_client(h);
+	set_timeouts(cl, h_slow(60000), 5000);
+	ttlv_enc_init(&e);
+	ttlv_enc_begin(&e, KMIP_TAG_REQUEST_MESSAGE);
+	ttlv_enc_begin(&e, KMIP_TAG_REQUEST_HEADER);
+	kmip_version_encode(&e, KMIP_VERSION(1, 4));
+	ttlv_enc_enum(&e, KMIP_TAG_BATCH_ERROR_CONTINUATION_OPTION, KMIP_BATCH_ERROR_CONTINUATION_OPTION_CONTINUE);
+	ttlv_enc_int(&e, KMIP_TAG_BATCH_COUNT, 4);
+	ttlv_enc_end(&e);
+	for (i = 0; i < 4; i++)
+		enc_recovery_bomb(&e);
+	h_request_end(&e);
+	t0 = mono_ms();
+	send_raw(cl, e.buf, e.len);
+	ttlv_enc_free(&e);
+	h_sleep_ms(50);
+	for (i = 0; i < 5; i++) {
+		int64_t s0 = mono_ms();
+
+		h_discover_ok(h->other);
+		dt = mono_ms() - s0;
+		if (dt > worst)
+			worst = dt;
+		h_sleep_ms(20);
+	}
+	resp = read_response(cl, &a);
+	print_message("honest client worst %lld ms while 4 recoveries ran; batch answered after %lld ms\n",
+	    (long long)worst, (long long)(mono_ms() - t0));
+	for (i = 0; i < 4; i++) {
+		const struct ttlv *m = ttlv_find(h_batch_item(resp, (unsigned)i), KMIP_TAG_RESULT_MESSAGE);
+
+		assert_int_equal(h_item_status(resp, (unsigned)i), KMIP_RESULT_STATUS_OPERATION_FAILED);
+		assert_non_null(m);
+		assert_non_null(strstr((const char *)m->v.bytes.data, "does not match"));
+	}
+	ttlv_arena_free(a);
+	assert_true(worst < h_slow(1000));
+	kmip_client_close(cl);
+	others_served(h);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -2801,6 +3192,9 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_partial_requests_memory, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_buffered_budget, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_budget_pauses_readers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_credential_guessing_on_fresh_connections, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_keygen_fair_between_tenants, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rsa_recovery_off_the_loop, setup, teardown),
 	};
 
 	util_test_start(argc, argv);

@@ -318,7 +318,7 @@ static const char every_key[] =
 	"00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\" ];\n"
 	"  require_credential = true; shares = [ \"veeam-a:shared:veeam-b\" ];\n"
 	"  max_objects_per_identity = 100000; max_bytes_per_identity = \"2G\";\n"
-	"  quotas = [ \"veeam-a:0:0\", \"CN=odd:name:5:1M\" ]; };\n"
+	"  quotas = [ \"veeam-a:0:0\", \"CN=odd:name:5:1M\" ];\n"
 	"  max_derivations_per_identity = 5; max_derivations_per_source = 7; credential_backoff_max = 120; };\n"
 	"log: { level = \"debug\"; target = \"syslog\"; syslog_facility = \"local3\"; };\n"
 	"audit: { file = \"/var/log/kmipd/audit.log\"; syslog = true; };\n";
