@@ -3029,15 +3029,16 @@ test_keygen_fair_between_tenants(void **state)
 /*
  * A Transparent RSA Private Key of only n, e, d whose n is the 4096-bit prime of RFC 3526 and e d - 1 a
  * multiple of n - 1 with an odd cofactor: every base's power is 1 or -1, so recovering the primes tries all
- * 16 bases (16 modular exponentiations at 4096 bits) before giving up. d < n, so no size check refuses it.
+ * 16 bases (16 modular exponentiations at 4096 bits) before giving up. With huge_d, d has some 16,000 bits
+ * (as in the review), which quadruples each exponentiation; else d < n, so no size check refuses it.
  */
 static void
-enc_recovery_bomb(struct ttlv_enc *e)
+enc_recovery_bomb(struct ttlv_enc *e, bool huge_d)
 {
 	BN_CTX *ctx = BN_CTX_new();
 	BIGNUM *n = BN_get_rfc3526_prime_4096(NULL), *n1 = BN_new(), *bne = BN_new(), *c = BN_new();
 	BIGNUM *d = BN_new(), *t = BN_new();
-	uint8_t nb[513], eb[8], db[513];
+	uint8_t nb[513], eb[8], db[2049];
 	unsigned long ev;
 	int nl, el, dl;
 
@@ -3054,13 +3055,16 @@ enc_recovery_bomb(struct ttlv_enc *e)
 		if (BN_is_odd(c))
 			break;
 	}
+	/* c + e 2^11920 is still odd and still makes e | 1 + c (n - 1). */
+	if (huge_d)
+		assert_true(BN_set_bit(t, 11920) && BN_mul(t, t, bne, ctx) && BN_add(c, c, t));
 	assert_true(BN_mul(t, c, n1, ctx) && BN_add_word(t, 1) && BN_div(d, NULL, t, bne, ctx));
 	nb[0] = 0;
 	nl = BN_bn2bin(n, nb + 1) + 1;
 	db[0] = 0;
 	dl = BN_bn2bin(d, db + 1) + 1;
 	el = BN_bn2bin(bne, eb);
-	assert_true(nl == 513 && dl <= 513 && el > 0);
+	assert_true(nl == 513 && dl <= (int)sizeof(db) && el > 0);
 	h_item_begin(e, KMIP_OPERATION_REGISTER);
 	ttlv_enc_enum(e, KMIP_TAG_OBJECT_TYPE, KMIP_OBJECT_TYPE_PRIVATE_KEY);
 	ttlv_enc_begin(e, KMIP_TAG_TEMPLATE_ATTRIBUTE);
@@ -3073,17 +3077,18 @@ enc_recovery_bomb(struct ttlv_enc *e)
 	ttlv_enc_begin(e, KMIP_TAG_KEY_MATERIAL);
 	/* Big Integers are multiples of 8 bytes: left-pad with zeros. */
 	{
-		uint8_t pad[528];
+		uint8_t pad[2056];
+		size_t dpad = ((size_t)dl + 7) / 8 * 8;
 
 		memset(pad, 0, sizeof(pad));
-		memcpy(pad + sizeof(pad) - (size_t)nl, nb, (size_t)nl);
-		ttlv_enc_bigint(e, KMIP_TAG_MODULUS, pad, sizeof(pad));
+		memcpy(pad + 528 - (size_t)nl, nb, (size_t)nl);
+		ttlv_enc_bigint(e, KMIP_TAG_MODULUS, pad, 528);
 		memset(pad, 0, sizeof(pad));
 		memcpy(pad + 8 - (size_t)el, eb, (size_t)el);
 		ttlv_enc_bigint(e, KMIP_TAG_PUBLIC_EXPONENT, pad, 8);
 		memset(pad, 0, sizeof(pad));
-		memcpy(pad + sizeof(pad) - (size_t)dl, db, (size_t)dl);
-		ttlv_enc_bigint(e, KMIP_TAG_PRIVATE_EXPONENT, pad, sizeof(pad));
+		memcpy(pad + dpad - (size_t)dl, db, (size_t)dl);
+		ttlv_enc_bigint(e, KMIP_TAG_PRIVATE_EXPONENT, pad, dpad);
 	}
 	ttlv_enc_end(e);
 	ttlv_enc_end(e);
@@ -3103,8 +3108,9 @@ enc_recovery_bomb(struct ttlv_enc *e)
 
 /*
  * 18. Registering RSA private keys of only n, e, d made kmipd recover their primes in the loop (issue 14, 1):
- * four crafted ones in a Continue batch stalled everyone for seconds. The recovery runs on the workers now:
- * the honest client is answered within 1 s while they work, and every item fails.
+ * six crafted ones in a Continue batch (two with d < n, four with a 16,000-bit d) stalled everyone for
+ * seconds. The recovery runs on the workers now: the honest client is answered within 1 s while they work,
+ * and every item fails.
  */
 static void
 test_rsa_recovery_off_the_loop(void **state)
@@ -3125,10 +3131,10 @@ test_rsa_recovery_off_the_loop(void **state)
 	ttlv_enc_begin(&e, KMIP_TAG_REQUEST_HEADER);
 	kmip_version_encode(&e, KMIP_VERSION(1, 4));
 	ttlv_enc_enum(&e, KMIP_TAG_BATCH_ERROR_CONTINUATION_OPTION, KMIP_BATCH_ERROR_CONTINUATION_OPTION_CONTINUE);
-	ttlv_enc_int(&e, KMIP_TAG_BATCH_COUNT, 4);
+	ttlv_enc_int(&e, KMIP_TAG_BATCH_COUNT, 6);
 	ttlv_enc_end(&e);
-	for (i = 0; i < 4; i++)
-		enc_recovery_bomb(&e);
+	for (i = 0; i < 6; i++)
+		enc_recovery_bomb(&e, i >= 2);
 	h_request_end(&e);
 	t0 = mono_ms();
 	send_raw(cl, e.buf, e.len);
@@ -3144,14 +3150,14 @@ test_rsa_recovery_off_the_loop(void **state)
 		h_sleep_ms(20);
 	}
 	resp = read_response(cl, &a);
-	print_message("honest client worst %lld ms while 4 recoveries ran; batch answered after %lld ms\n",
+	print_message("honest client worst %lld ms while 6 recoveries ran; batch answered after %lld ms\n",
 	    (long long)worst, (long long)(mono_ms() - t0));
-	for (i = 0; i < 4; i++) {
+	for (i = 0; i < 6; i++) {
 		const struct ttlv *m = ttlv_find(h_batch_item(resp, (unsigned)i), KMIP_TAG_RESULT_MESSAGE);
 
 		assert_int_equal(h_item_status(resp, (unsigned)i), KMIP_RESULT_STATUS_OPERATION_FAILED);
 		assert_non_null(m);
-		assert_non_null(strstr((const char *)m->v.bytes.data, "does not match"));
+		assert_non_null(strstr((const char *)m->v.bytes.data, "private exponent"));
 	}
 	ttlv_arena_free(a);
 	assert_true(worst < h_slow(1000));
