@@ -142,6 +142,7 @@ struct kg_owner {
 	struct job_list queue;
 	unsigned jobs;			/* its jobs not yet delivered or cancelled */
 	unsigned capped;		/* of which count against max_per_owner */
+	uint64_t served;		/* when a worker last took one of its jobs (kg->serve_seq), 0: never */
 	char name[];
 };
 TAILQ_HEAD(owner_list, kg_owner);
@@ -189,6 +190,7 @@ struct keygen {
 	struct owner_list owners;	/* owners with jobs outstanding */
 	struct owner_list turns;	/* owners with jobs queued, the next to be served first */
 	unsigned max_per_owner;
+	uint64_t serve_seq;
 	struct job_list done;
 	unsigned nqueued;
 	unsigned ndone;
@@ -423,15 +425,41 @@ queue_remove(struct keygen *kg, struct keygen_job *job)
 	}
 }
 
-/* Takes the next job in fair order: the first of the owner whose turn it is, who then goes last. */
+/* Jobs of owner o running on workers now. */
+static unsigned
+owner_running(const struct keygen *kg, const struct kg_owner *o)
+{
+	unsigned i, n = 0;
+
+	for (i = 0; i < kg->nworkers; i++)
+		if (kg->workers[i].job != NULL && kg->workers[i].job->owner == o)
+			n++;
+	return n;
+}
+
+/*
+ * Takes the next job in fair order: the first job of the owner with the fewest jobs running and, among
+ * equals, the one served longest ago (round-robin). An owner whose job runs or just ran thus waits for the
+ * others, so a job waits for at most the jobs already running. Scans the owners with jobs queued, and the
+ * workers for each.
+ */
 static struct keygen_job *
 queue_next(struct keygen *kg)
 {
-	struct kg_owner *o = TAILQ_FIRST(&kg->turns);
+	struct kg_owner *o = NULL, *c;
 	struct keygen_job *job;
+	unsigned best = UINT32_MAX, r;
 
+	TAILQ_FOREACH(c, &kg->turns, turn) {
+		r = owner_running(kg, c);
+		if (r < best || (r == best && c->served < o->served)) {
+			best = r;
+			o = c;
+		}
+	}
 	if (o == NULL)
 		return NULL;
+	o->served = ++kg->serve_seq;
 	job = TAILQ_FIRST(&o->queue);
 	queue_remove(kg, job);
 	if (o->in_turn) {

@@ -22,8 +22,11 @@
 
 #include <cmocka.h>
 #include <event2/event.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/obj_mac.h>
+#include <openssl/rsa.h>
 #include <openssl/x509.h>
 
 #include "core/keygen.h"
@@ -996,6 +999,289 @@ test_worker_dies_with_parent(void **state)
 	assert_int_equal(WTERMSIG(status), SIGKILL);
 }
 
+/* ---- derivations, prime recovery, fairness, the cap, and the parent's checks of what workers send ---- */
+
+/* Submits spec (with owner) as job i. */
+static struct keygen_job *
+submit_spec(struct fixture *f, int i, const struct keygen_spec *spec)
+{
+	struct keygen_job *job;
+
+	f->in_submit = true;
+	job = keygen_submit(f->kg, spec, record_cb, &f->recs[i]);
+	f->in_submit = false;
+	assert_non_null(job);
+	return job;
+}
+
+/* A password derivation on a worker gives what PBKDF2-HMAC-SHA256 gives here; bad bounds are refused. */
+static void
+test_pbkdf2_job(void **state)
+{
+	struct fixture *f = *state;
+	static const uint8_t salt[] = "0123456789abcdef";
+	static const char pass[] = "correct horse";
+	struct keygen_spec spec = { .alg = KEYGEN_PBKDF2, .owner = "tenant", .iterations = 20000, .salt = salt,
+	    .salt_len = 16, .password = (const uint8_t *)pass, .password_len = sizeof(pass) - 1 };
+	uint8_t want[KEYGEN_PBKDF2_LEN];
+
+	start(f, 1, 0, 30);
+	assert_int_equal(PKCS5_PBKDF2_HMAC(pass, (int)sizeof(pass) - 1, salt, 16, 20000, EVP_sha256(), sizeof(want),
+	    want), 1);
+	(void)submit_spec(f, 0, &spec);
+	spec.iterations = KEYGEN_PBKDF2_MAX_ITERATIONS + 1;
+	(void)submit_spec(f, 1, &spec);
+	spec.iterations = 1000;
+	spec.password_len = KEYGEN_PBKDF2_MAX_PASSWORD + 1;
+	(void)submit_spec(f, 2, &spec);
+	assert_true(wait_for(f, called_n, 3, 10000));
+	assert_int_equal(f->recs[0].res->status, 0);
+	assert_int_equal(f->recs[0].res->private_len, KEYGEN_PBKDF2_LEN);
+	assert_memory_equal(f->recs[0].res->private_der, want, sizeof(want));
+	assert_null(f->recs[0].res->public_der);
+	check_error(f->recs[1].res, NULL);
+	check_error(f->recs[2].res, NULL);
+}
+
+/* Copies bn into buf (big-endian, no leading zeros) and returns its length. */
+static size_t
+bn_bytes(const BIGNUM *bn, uint8_t *buf)
+{
+	int n = BN_bn2bin(bn, buf);
+
+	assert_true(n > 0);
+	return (size_t)n;
+}
+
+/*
+ * The primes of a real RSA-2048 key come back from n, e, d; a d that is not the key's is "does not match", a
+ * d above n is refused, and an oversized n never reaches a worker.
+ */
+static void
+test_rsa_recover_job(void **state)
+{
+	struct fixture *f = *state;
+	EVP_PKEY *pkey = EVP_RSA_gen(2048);
+	BIGNUM *n = NULL, *e = NULL, *d = NULL, *p = NULL, *q = NULL, *got_p, *got_q, *d2;
+	uint8_t nb[1024], eb[16], db[1024], db2[1024], big[KEYGEN_RECOVER_MAX_BITS / 8 + 1];
+	struct keygen_spec spec = { .alg = KEYGEN_RSA_RECOVER, .owner = "tenant" };
+
+	assert_non_null(pkey);
+	assert_true(EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_N, &n));
+	assert_true(EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_E, &e));
+	assert_true(EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_D, &d));
+	assert_true(EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_FACTOR1, &p));
+	assert_true(EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_FACTOR2, &q));
+	if (BN_cmp(p, q) < 0)
+		BN_swap(p, q);
+	start(f, 2, 0, 30);
+	spec.n = nb;
+	spec.n_len = bn_bytes(n, nb);
+	spec.e = eb;
+	spec.e_len = bn_bytes(e, eb);
+	spec.d = db;
+	spec.d_len = bn_bytes(d, db);
+	(void)submit_spec(f, 0, &spec);
+	d2 = BN_dup(d);
+	assert_true(BN_add_word(d2, 2));
+	spec.d = db2;
+	spec.d_len = bn_bytes(d2, db2);
+	(void)submit_spec(f, 1, &spec);
+	spec.d = nb;			/* d = n */
+	spec.d_len = spec.n_len;
+	(void)submit_spec(f, 2, &spec);
+	memset(big, 0xff, sizeof(big));
+	spec.n = big;
+	spec.n_len = sizeof(big);
+	(void)submit_spec(f, 3, &spec);
+	assert_true(wait_for(f, called_n, 4, 20000));
+	assert_int_equal(f->recs[0].res->status, 0);
+	got_p = BN_bin2bn(f->recs[0].res->private_der, (int)f->recs[0].res->private_len, NULL);
+	got_q = BN_bin2bn(f->recs[0].res->public_der, (int)f->recs[0].res->public_len, NULL);
+	assert_int_equal(BN_cmp(got_p, p), 0);
+	assert_int_equal(BN_cmp(got_q, q), 0);
+	check_error(f->recs[1].res, "the RSA private exponent does not match the modulus and public exponent");
+	check_error(f->recs[2].res, "the RSA private exponent is not below the modulus");
+	check_error(f->recs[3].res, NULL);
+	BN_free(got_p);
+	BN_free(got_q);
+	BN_free(d2);
+	BN_free(n);
+	BN_free(e);
+	BN_clear_free(d);
+	BN_clear_free(p);
+	BN_clear_free(q);
+	EVP_PKEY_free(pkey);
+}
+
+/*
+ * One worker, one owner's three P-384 pairs queued before another owner's P-256: the other owner's job runs
+ * second, right after the one already running, not fourth.
+ */
+static void
+test_fair_between_owners(void **state)
+{
+	struct fixture *f = *state;
+	struct keygen_spec a = { .alg = KEYGEN_EC, .curve_nid = NID_secp384r1, .owner = "tenant-a" };
+	struct keygen_spec b = { .alg = KEYGEN_EC, .curve_nid = NID_X9_62_prime256v1, .owner = "tenant-b" };
+	int i;
+
+	start(f, 1, 0, 30);
+	for (i = 0; i < 4; i++)
+		(void)submit_spec(f, i, &a);
+	(void)submit_spec(f, 4, &b);
+	assert_true(wait_for(f, called_n, 5, 20000));
+	for (i = 0; i < 5; i++)
+		assert_int_equal(f->recs[i].res->status, 0);
+	/* Served a0, b, a1, a2, a3. */
+	assert_true(f->recs[4].at_ms <= f->recs[1].at_ms);
+	assert_true(f->recs[0].at_ms <= f->recs[4].at_ms);
+	check_pair(f->recs[4].res, "EC", 256, "prime256v1");
+}
+
+/* Past keygen_set_max_per_owner an owner's key work is refused at once; derivations and others are not. */
+static void
+test_max_per_owner(void **state)
+{
+	struct fixture *f = *state;
+	struct keygen_spec a = { .alg = KEYGEN_EC, .curve_nid = NID_X9_62_prime256v1, .owner = "tenant-a" };
+	struct keygen_spec b = { .alg = KEYGEN_EC, .curve_nid = NID_X9_62_prime256v1, .owner = "tenant-b" };
+	static const uint8_t salt[16];
+	struct keygen_spec kdf = { .alg = KEYGEN_PBKDF2, .owner = "tenant-a", .iterations = 1000, .salt = salt,
+	    .salt_len = sizeof(salt), .password = salt, .password_len = 4 };
+	struct keygen_stats st;
+
+	start(f, 1, 0, 30);
+	keygen_set_max_per_owner(f->kg, 2);
+	(void)submit_spec(f, 0, &a);
+	(void)submit_spec(f, 1, &a);
+	(void)submit_spec(f, 2, &a);
+	(void)submit_spec(f, 3, &b);
+	(void)submit_spec(f, 4, &kdf);
+	assert_true(wait_for(f, called_one, 2, 1000));
+	check_error(f->recs[2].res, NULL);
+	assert_non_null(strstr(f->recs[2].res->message, "keygen.max_per_identity"));
+	assert_true(wait_for(f, called_n, 5, 20000));
+	assert_int_equal(f->recs[0].res->status, 0);
+	assert_int_equal(f->recs[1].res->status, 0);
+	assert_int_equal(f->recs[3].res->status, 0);
+	assert_int_equal(f->recs[4].res->status, 0);
+	keygen_stats(f->kg, &st);
+	assert_int_equal(st.refused, 1);
+	/* Answered jobs no longer count: the owner may submit again. */
+	(void)submit_spec(f, 5, &a);
+	assert_true(wait_for(f, called_one, 5, 20000));
+	assert_int_equal(f->recs[5].res->status, 0);
+}
+
+/*
+ * A worker that answers with a key pair that is not what was asked (a public key of another key, another
+ * curve, bytes that are not DER) is killed and its job fails; the parent never hands the key on. The worker
+ * here is this program in a fake mode (KEYGEN_TEST_FAKE, see fake_worker_main).
+ */
+static void
+test_parent_checks_worker_keys(void **state)
+{
+	static const char *const modes[] = { "mismatch", "curve", "garbage", "rsa-size" };
+	struct fixture *f = *state;
+	struct keygen_stats st;
+	size_t i;
+
+	for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		assert_int_equal(setenv("KEYGEN_TEST_FAKE", modes[i], 1), 0);
+		start(f, 1, 0, 30);
+		if (strcmp(modes[i], "rsa-size") == 0)
+			(void)submit_rsa(f, 0, 2048);
+		else
+			(void)submit_ec(f, 0, NID_X9_62_prime256v1);
+		assert_true(wait_for(f, called_one, 0, 20000));
+		check_error(f->recs[0].res, NULL);
+		assert_non_null(strstr(f->recs[0].res->message, "did not pass the checks"));
+		keygen_stats(f->kg, &st);
+		assert_int_equal(st.bad_answers, 1);
+		keygen_free(f->kg);
+		f->kg = NULL;
+		keygen_result_free(f->recs[0].res);
+		f->recs[0].res = NULL;
+		f->recs[0].called = 0;
+	}
+	assert_int_equal(unsetenv("KEYGEN_TEST_FAKE"), 0);
+}
+
+/* The wire format of keygen.c, for the fake worker. */
+struct fake_req {
+	uint32_t id, op, param, payload_len;
+};
+struct fake_resp {
+	uint32_t id;
+	int32_t status;
+	uint32_t private_len, public_len, message_len;
+};
+
+/* DER of a key: PKCS#8 of its private half, or its SubjectPublicKeyInfo. Returns the length. */
+static int
+fake_der(EVP_PKEY *k, bool private, uint8_t **out)
+{
+	PKCS8_PRIV_KEY_INFO *p8;
+	int n;
+
+	*out = NULL;
+	if (!private)
+		return i2d_PUBKEY(k, out);
+	p8 = EVP_PKEY2PKCS8(k);
+	n = i2d_PKCS8_PRIV_KEY_INFO(p8, out);
+	PKCS8_PRIV_KEY_INFO_free(p8);
+	return n;
+}
+
+/*
+ * A worker that answers every job with a key pair that is wrong in the way mode says: "mismatch" (the
+ * public half of another key), "curve" (P-384 for anything), "garbage" (random bytes), "rsa-size" (RSA-1024
+ * whatever was asked).
+ */
+static void __attribute__((noreturn))
+fake_worker_main(const char *mode)
+{
+	struct fake_req req;
+	struct fake_resp h;
+	uint8_t payload[8192], *priv = NULL, *pub = NULL, junk[64];
+	EVP_PKEY *k1 = NULL, *k2 = NULL;
+	int pl, ul;
+
+	for (;;) {
+		if (read(3, &req, sizeof(req)) != (ssize_t)sizeof(req) || req.payload_len > sizeof(payload) ||
+		    (req.payload_len > 0 && read(3, payload, req.payload_len) != (ssize_t)req.payload_len))
+			_exit(0);
+		if (req.op == 3)
+			continue;
+		if (strcmp(mode, "garbage") == 0) {
+			memset(junk, 0x30, sizeof(junk));
+			priv = OPENSSL_memdup(junk, sizeof(junk));
+			pub = OPENSSL_memdup(junk, sizeof(junk));
+			pl = ul = (int)sizeof(junk);
+		} else {
+			k1 = strcmp(mode, "rsa-size") == 0 ? EVP_RSA_gen(1024) :
+			    EVP_EC_gen(strcmp(mode, "curve") == 0 ? "P-384" : "P-256");
+			k2 = strcmp(mode, "mismatch") == 0 ? EVP_EC_gen("P-256") : EVP_PKEY_dup(k1);
+			pl = fake_der(k1, true, &priv);
+			ul = fake_der(k2, false, &pub);
+		}
+		h.id = req.id;
+		h.status = 0;
+		h.private_len = (uint32_t)pl;
+		h.public_len = (uint32_t)ul;
+		h.message_len = 0;
+		if (write(3, &h, sizeof(h)) != (ssize_t)sizeof(h) || write(3, priv, (size_t)pl) != pl ||
+		    write(3, pub, (size_t)ul) != ul)
+			_exit(1);
+		OPENSSL_free(priv);
+		OPENSSL_free(pub);
+		EVP_PKEY_free(k1);
+		EVP_PKEY_free(k2);
+		k1 = k2 = NULL;
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1017,11 +1303,19 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_worker_process_hygiene, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_worker_dies_with_parent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_worker_is_a_fresh_image, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pbkdf2_job, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rsa_recover_job, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fair_between_owners, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_max_per_owner, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_parent_checks_worker_keys, setup, teardown),
 	};
 
 	/* The workers keygen_start() makes are this program again. */
-	if (argc > 0 && strcmp(argv[0], KEYGEN_WORKER_NAME) == 0)
+	if (argc > 0 && strcmp(argv[0], KEYGEN_WORKER_NAME) == 0) {
+		if (getenv("KEYGEN_TEST_FAKE") != NULL)
+			fake_worker_main(getenv("KEYGEN_TEST_FAKE"));
 		keygen_worker_main();
+	}
 	log_init(getenv("KEYGEN_TEST_DEBUG") != NULL ? LOG_LEVEL_DEBUG : LOG_LEVEL_ERROR, false, 0);
 	util_test_start(argc, argv);
 	return cmocka_run_group_tests(tests, NULL, NULL);
