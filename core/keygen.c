@@ -966,11 +966,58 @@ refill_failed(struct keygen *kg, const char *msg)
 }
 
 /*
+ * True when an RSA private key's components agree: n = p q, e d = 1 mod (p-1) and mod (q-1), dP and dQ are d
+ * reduced, qInv q = 1 mod p. A handful of multiplications: OpenSSL's pairwise check also tests the primes,
+ * 230 ms of the loop for RSA-4096.
+ */
+static bool
+rsa_consistent(const EVP_PKEY *k)
+{
+	BIGNUM *n = NULL, *e = NULL, *d = NULL, *p = NULL, *q = NULL, *dp = NULL, *dq = NULL, *qi = NULL;
+	BIGNUM *t, *p1, *q1;
+	BN_CTX *ctx = BN_CTX_secure_new();
+	bool ok = false;
+
+	if (ctx == NULL)
+		return false;
+	BN_CTX_start(ctx);
+	t = BN_CTX_get(ctx);
+	p1 = BN_CTX_get(ctx);
+	q1 = BN_CTX_get(ctx);
+	if (q1 == NULL || !EVP_PKEY_get_bn_param(k, OSSL_PKEY_PARAM_RSA_N, &n) ||
+	    !EVP_PKEY_get_bn_param(k, OSSL_PKEY_PARAM_RSA_E, &e) ||
+	    !EVP_PKEY_get_bn_param(k, OSSL_PKEY_PARAM_RSA_D, &d) ||
+	    !EVP_PKEY_get_bn_param(k, OSSL_PKEY_PARAM_RSA_FACTOR1, &p) ||
+	    !EVP_PKEY_get_bn_param(k, OSSL_PKEY_PARAM_RSA_FACTOR2, &q) ||
+	    !EVP_PKEY_get_bn_param(k, OSSL_PKEY_PARAM_RSA_EXPONENT1, &dp) ||
+	    !EVP_PKEY_get_bn_param(k, OSSL_PKEY_PARAM_RSA_EXPONENT2, &dq) ||
+	    !EVP_PKEY_get_bn_param(k, OSSL_PKEY_PARAM_RSA_COEFFICIENT1, &qi))
+		goto out;
+	ok = BN_cmp(p, BN_value_one()) > 0 && BN_cmp(q, BN_value_one()) > 0 && BN_mul(t, p, q, ctx) &&
+	    BN_cmp(t, n) == 0 && BN_sub(p1, p, BN_value_one()) && BN_sub(q1, q, BN_value_one()) &&
+	    BN_mod_mul(t, e, d, p1, ctx) && BN_is_one(t) && BN_mod_mul(t, e, d, q1, ctx) && BN_is_one(t) &&
+	    BN_nnmod(t, d, p1, ctx) && BN_cmp(t, dp) == 0 && BN_nnmod(t, d, q1, ctx) && BN_cmp(t, dq) == 0 &&
+	    BN_mod_mul(t, qi, q, p, ctx) && BN_is_one(t);
+out:
+	BN_free(n);
+	BN_free(e);
+	BN_clear_free(d);
+	BN_clear_free(p);
+	BN_clear_free(q);
+	BN_clear_free(dp);
+	BN_clear_free(dq);
+	BN_clear_free(qi);
+	BN_CTX_end(ctx);
+	BN_CTX_free(ctx);
+	return ok;
+}
+
+/*
  * Checks a key pair a worker made against what was asked: the PKCS#8 and the SubjectPublicKeyInfo each parse
  * as one whole DER structure (lengths already bounded by DER_MAX), the algorithm and the RSA size or EC curve
  * are the spec's, the public key is the private key's, and the private key is consistent (for RSA, n = p q and
- * the exponents agree; for EC, the point is the scalar's). No primality test: that would cost the loop tens of
- * milliseconds per key. Returns NULL when fine, else what is wrong (for the log).
+ * the exponents agree; for EC, the point is the scalar's: 0.3 ms for P-521). No primality test: that would
+ * cost the loop hundreds of milliseconds per key. Returns NULL when fine, else what is wrong (for the log).
  */
 static const char *
 pair_check(const struct keygen_spec *spec, const uint8_t *priv, size_t priv_len, const uint8_t *pub,
@@ -1001,7 +1048,8 @@ pair_check(const struct keygen_spec *spec, const uint8_t *priv, size_t priv_len,
 		bad = "sent a key pair for a job of another kind";
 	else if (EVP_PKEY_eq(k, pk) != 1)
 		bad = "sent a public key that is not the private key's";
-	else if ((ctx = EVP_PKEY_CTX_new_from_pkey(NULL, k, NULL)) == NULL || EVP_PKEY_pairwise_check(ctx) != 1)
+	else if (spec->alg == KEYGEN_RSA ? !rsa_consistent(k) :
+	    (ctx = EVP_PKEY_CTX_new_from_pkey(NULL, k, NULL)) == NULL || EVP_PKEY_pairwise_check(ctx) != 1)
 		bad = "sent an inconsistent private key";
 	ERR_pop_to_mark();
 	EVP_PKEY_CTX_free(ctx);
@@ -1051,7 +1099,7 @@ worker_response(struct worker *w)
 	w->answered = true;
 	w->fails = 0;
 	job->worker = NULL;
-	if (h.status == ST_OK)
+	if (h.status == ST_OK && abortable(job))
 		kg->st.generated++;
 
 	if (job->background) {
@@ -1062,7 +1110,7 @@ worker_response(struct worker *w)
 				kg->pool[kg->pool_ready++] = job->res;
 				job->res = NULL;
 			}
-		} else if (h.status == ST_FAILED && !job->aborting) {
+		} else if (h.status == ST_FAILED && !job->aborting && abortable(job)) {
 			refill_failed(kg, msg);
 		}
 		job_free(job);
