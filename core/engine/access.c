@@ -528,6 +528,7 @@ struct guard_entry {
 	unsigned inflight;
 	unsigned failures;		/* wrong Credentials in a row */
 	int64_t until_ms;		/* refused unchecked until then */
+	int64_t failed_ms;		/* when the last wrong one was */
 	int64_t seen_ms;
 };
 
@@ -626,8 +627,11 @@ access_guard_begin(struct access_guard *g, const struct config_access *cfg, cons
 	if ((id = guard_get(g, 'i', identity, now_ms, true)) == NULL)
 		return kmip_error_set(err, KMIP_RESULT_REASON_AUTHENTICATION_NOT_SUCCESSFUL,
 		    "too many clients are having Credentials checked; send it again later");
-	/* Forgiven after a quiet spell as long as the longest back-off. */
-	if (id->failures > 0 && id->until_ms + (int64_t)cfg->credential_backoff_max * 1000 < now_ms)
+	/*
+	 * Forgiven after a quiet spell twice the longest back-off since the last wrong one: a guesser who
+	 * tries again as soon as each back-off ends never gets there.
+	 */
+	if (id->failures > 0 && id->failed_ms + 2 * (int64_t)cfg->credential_backoff_max * 1000 < now_ms)
 		id->failures = 0;
 	if (id->until_ms > now_ms)
 		return kmip_error_set(err, KMIP_RESULT_REASON_AUTHENTICATION_NOT_SUCCESSFUL,
@@ -675,12 +679,15 @@ access_guard_end(struct access_guard *g, const struct config_access *cfg, const 
 	if (ok) {
 		e->failures = 0;
 		e->until_ms = 0;
-	} else if (++e->failures >= GUARD_FREE_FAILURES) {
-		shift = e->failures - GUARD_FREE_FAILURES;
-		delay = (int64_t)GUARD_BACKOFF_MS << (shift > 20 ? 20 : shift);
-		if (delay > (int64_t)cfg->credential_backoff_max * 1000)
-			delay = (int64_t)cfg->credential_backoff_max * 1000;
-		e->until_ms = now_ms + delay;
+	} else {
+		e->failed_ms = now_ms;
+		if (++e->failures >= GUARD_FREE_FAILURES) {
+			shift = e->failures - GUARD_FREE_FAILURES;
+			delay = (int64_t)GUARD_BACKOFF_MS << (shift > 20 ? 20 : shift);
+			if (delay > (int64_t)cfg->credential_backoff_max * 1000)
+				delay = (int64_t)cfg->credential_backoff_max * 1000;
+			e->until_ms = now_ms + delay;
+		}
 	}
 	guard_drop_if_empty(g, e);
 }

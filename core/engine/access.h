@@ -125,7 +125,7 @@ int access_check_credential(struct access_policy *p, const struct ttlv *authenti
  * The guard of Credential derivations, kept by the engine across reloads: how many each client identity and
  * each source address have under way, and the back-off of an identity after wrong Credentials (after
  * ACCESS_GUARD_FREE_FAILURES in a row, 1 s doubling with each further one up to access.credential_backoff_max;
- * a right Credential ends it). It remembers at most a few thousand identities and addresses, forgetting the
+ * a right Credential ends it, and so does a quiet spell of twice that maximum). It remembers at most a few thousand identities and addresses, forgetting the
  * idle ones seen longest ago. Per process.
  */
 #define ACCESS_GUARD_FREE_FAILURES	3

@@ -5232,6 +5232,63 @@ test_credential_tries(void **state)
 	expect_ok(query_as(f, &f->bob, V14, "backup", "s3cret pass"), 0);
 }
 
+/*
+ * The guard of Credential derivations: at most max_derivations_per_identity under way per identity and
+ * max_derivations_per_source per address; three wrong Credentials in a row back the identity off (1 s,
+ * doubling, capped at credential_backoff_max), refusing unchecked meanwhile; a right one ends it.
+ */
+static void
+test_credential_guard(void **state)
+{
+	struct config_access cfg = { .max_derivations_per_identity = 2, .max_derivations_per_source = 3,
+	    .credential_backoff_max = 3 };
+	struct access_guard *g = access_guard_new();
+	struct kmip_error err;
+	int64_t t = 1000000;
+	int i;
+
+	(void)state;
+	assert_non_null(g);
+	assert_int_equal(access_guard_begin(g, &cfg, "alice", "10.0.0.1", t, &err), 0);
+	assert_int_equal(access_guard_begin(g, &cfg, "alice", "10.0.0.1", t, &err), 0);
+	assert_int_equal(access_guard_begin(g, &cfg, "alice", "10.0.0.2", t, &err), -1);
+	assert_non_null(strstr(err.message, "access.max_derivations_per_identity"));
+	assert_int_equal(err.reason, KMIP_RESULT_REASON_AUTHENTICATION_NOT_SUCCESSFUL);
+	assert_int_equal(access_guard_begin(g, &cfg, "bob", "10.0.0.1", t, &err), 0);
+	assert_int_equal(access_guard_begin(g, &cfg, "carol", "10.0.0.1", t, &err), -1);
+	assert_non_null(strstr(err.message, "access.max_derivations_per_source"));
+	assert_int_equal(access_guard_begin(g, &cfg, "carol", "10.0.0.2", t, &err), 0);
+	access_guard_end(g, &cfg, "bob", "10.0.0.1", true, t);
+	access_guard_end(g, &cfg, "carol", "10.0.0.2", true, t);
+	/* Two wrong ones: no back-off yet. */
+	access_guard_end(g, &cfg, "alice", "10.0.0.1", false, t);
+	access_guard_end(g, &cfg, "alice", "10.0.0.1", false, t);
+	assert_int_equal(access_guard_begin(g, &cfg, "alice", "10.0.0.1", t, &err), 0);
+	/* The third: 1 s, then 2 s, then capped at 3 s; other identities are not touched. */
+	access_guard_end(g, &cfg, "alice", "10.0.0.1", false, t);
+	assert_int_equal(access_guard_begin(g, &cfg, "alice", "10.0.0.1", t + 900, &err), -1);
+	assert_non_null(strstr(err.message, "none is checked"));
+	assert_int_equal(access_guard_begin(g, &cfg, "bob", "10.0.0.1", t + 900, &err), 0);
+	access_guard_end(g, &cfg, "bob", "10.0.0.1", true, t + 900);
+	t += 1000;
+	for (i = 1; i <= 3; i++) {
+		int64_t wait = i == 1 ? 2000 : 3000;
+
+		assert_int_equal(access_guard_begin(g, &cfg, "alice", "10.0.0.1", t, &err), 0);
+		access_guard_end(g, &cfg, "alice", "10.0.0.1", false, t);
+		assert_int_equal(access_guard_begin(g, &cfg, "alice", "10.0.0.1", t + wait - 1, &err), -1);
+		t += wait;
+	}
+	/* A right Credential ends it: the next wrong one is free again. */
+	assert_int_equal(access_guard_begin(g, &cfg, "alice", "10.0.0.1", t, &err), 0);
+	access_guard_end(g, &cfg, "alice", "10.0.0.1", true, t);
+	assert_int_equal(access_guard_begin(g, &cfg, "alice", "10.0.0.1", t, &err), 0);
+	access_guard_end(g, &cfg, "alice", "10.0.0.1", false, t);
+	assert_int_equal(access_guard_begin(g, &cfg, "alice", "10.0.0.1", t, &err), 0);
+	access_guard_end(g, &cfg, "alice", "10.0.0.1", true, t);
+	access_guard_free(g);
+}
+
 /* The audit trail. */
 
 /* Reads the audit file into buf and returns its lines (at most max, NUL-terminated in place). */
@@ -5875,6 +5932,7 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_key_pair_batches, setup_keygen, teardown),
 		cmocka_unit_test_setup_teardown(test_credentials, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_credential_tries, setup, teardown),
+		cmocka_unit_test(test_credential_guard),
 		cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_session_free_held, setup, teardown),
