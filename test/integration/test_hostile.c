@@ -3026,6 +3026,45 @@ test_keygen_fair_between_tenants(void **state)
 	others_served(h);
 }
 
+/* Appends bn to e as a Big Integer of tag: positive, a multiple of 8 bytes. */
+static void
+enc_bn(struct ttlv_enc *e, uint32_t tag, const BIGNUM *bn)
+{
+	uint8_t buf[2056];
+	size_t len = (size_t)BN_num_bytes(bn), padded = (len + 1 + 7) / 8 * 8;
+
+	assert_true(padded <= sizeof(buf));
+	memset(buf, 0, sizeof(buf));
+	assert_int_equal(BN_bn2bin(bn, buf + padded - len), (int)len);
+	ttlv_enc_bigint(e, tag, buf, padded);
+}
+
+/* A 1.4 Register item of a Transparent RSA Private Key of only n, e and d. */
+static void
+enc_register_ned(struct ttlv_enc *e, const BIGNUM *n, const BIGNUM *pe, const BIGNUM *d, int bits)
+{
+	h_item_begin(e, KMIP_OPERATION_REGISTER);
+	ttlv_enc_enum(e, KMIP_TAG_OBJECT_TYPE, KMIP_OBJECT_TYPE_PRIVATE_KEY);
+	ttlv_enc_begin(e, KMIP_TAG_TEMPLATE_ATTRIBUTE);
+	h_attr_int(e, "Cryptographic Usage Mask", KMIP_CRYPTOGRAPHIC_USAGE_MASK_SIGN);
+	ttlv_enc_end(e);
+	ttlv_enc_begin(e, KMIP_TAG_PRIVATE_KEY);
+	ttlv_enc_begin(e, KMIP_TAG_KEY_BLOCK);
+	ttlv_enc_enum(e, KMIP_TAG_KEY_FORMAT_TYPE, KMIP_KEY_FORMAT_TYPE_TRANSPARENT_RSA_PRIVATE_KEY);
+	ttlv_enc_begin(e, KMIP_TAG_KEY_VALUE);
+	ttlv_enc_begin(e, KMIP_TAG_KEY_MATERIAL);
+	enc_bn(e, KMIP_TAG_MODULUS, n);
+	enc_bn(e, KMIP_TAG_PUBLIC_EXPONENT, pe);
+	enc_bn(e, KMIP_TAG_PRIVATE_EXPONENT, d);
+	ttlv_enc_end(e);
+	ttlv_enc_end(e);
+	ttlv_enc_enum(e, KMIP_TAG_CRYPTOGRAPHIC_ALGORITHM, KMIP_CRYPTOGRAPHIC_ALGORITHM_RSA);
+	ttlv_enc_int(e, KMIP_TAG_CRYPTOGRAPHIC_LENGTH, bits);
+	ttlv_enc_end(e);
+	ttlv_enc_end(e);
+	h_item_end(e);
+}
+
 /*
  * A Transparent RSA Private Key of only n, e, d whose n is the 4096-bit prime of RFC 3526 and e d - 1 a
  * multiple of n - 1 with an odd cofactor: every base's power is 1 or -1, so recovering the primes tries all
@@ -3038,9 +3077,7 @@ enc_recovery_bomb(struct ttlv_enc *e, bool huge_d)
 	BN_CTX *ctx = BN_CTX_new();
 	BIGNUM *n = BN_get_rfc3526_prime_4096(NULL), *n1 = BN_new(), *bne = BN_new(), *c = BN_new();
 	BIGNUM *d = BN_new(), *t = BN_new();
-	uint8_t nb[513], eb[8], db[2049];
 	unsigned long ev;
-	int nl, el, dl;
 
 	assert_non_null(ctx);
 	assert_non_null(n);
@@ -3059,44 +3096,8 @@ enc_recovery_bomb(struct ttlv_enc *e, bool huge_d)
 	if (huge_d)
 		assert_true(BN_set_bit(t, 11920) && BN_mul(t, t, bne, ctx) && BN_add(c, c, t));
 	assert_true(BN_mul(t, c, n1, ctx) && BN_add_word(t, 1) && BN_div(d, NULL, t, bne, ctx));
-	nb[0] = 0;
-	nl = BN_bn2bin(n, nb + 1) + 1;
-	db[0] = 0;
-	dl = BN_bn2bin(d, db + 1) + 1;
-	el = BN_bn2bin(bne, eb);
-	assert_true(nl == 513 && dl <= (int)sizeof(db) && el > 0);
-	h_item_begin(e, KMIP_OPERATION_REGISTER);
-	ttlv_enc_enum(e, KMIP_TAG_OBJECT_TYPE, KMIP_OBJECT_TYPE_PRIVATE_KEY);
-	ttlv_enc_begin(e, KMIP_TAG_TEMPLATE_ATTRIBUTE);
-	h_attr_int(e, "Cryptographic Usage Mask", KMIP_CRYPTOGRAPHIC_USAGE_MASK_SIGN);
-	ttlv_enc_end(e);
-	ttlv_enc_begin(e, KMIP_TAG_PRIVATE_KEY);
-	ttlv_enc_begin(e, KMIP_TAG_KEY_BLOCK);
-	ttlv_enc_enum(e, KMIP_TAG_KEY_FORMAT_TYPE, KMIP_KEY_FORMAT_TYPE_TRANSPARENT_RSA_PRIVATE_KEY);
-	ttlv_enc_begin(e, KMIP_TAG_KEY_VALUE);
-	ttlv_enc_begin(e, KMIP_TAG_KEY_MATERIAL);
-	/* Big Integers are multiples of 8 bytes: left-pad with zeros. */
-	{
-		uint8_t pad[2056];
-		size_t dpad = ((size_t)dl + 7) / 8 * 8;
-
-		memset(pad, 0, sizeof(pad));
-		memcpy(pad + 528 - (size_t)nl, nb, (size_t)nl);
-		ttlv_enc_bigint(e, KMIP_TAG_MODULUS, pad, 528);
-		memset(pad, 0, sizeof(pad));
-		memcpy(pad + 8 - (size_t)el, eb, (size_t)el);
-		ttlv_enc_bigint(e, KMIP_TAG_PUBLIC_EXPONENT, pad, 8);
-		memset(pad, 0, sizeof(pad));
-		memcpy(pad + dpad - (size_t)dl, db, (size_t)dl);
-		ttlv_enc_bigint(e, KMIP_TAG_PRIVATE_EXPONENT, pad, dpad);
-	}
-	ttlv_enc_end(e);
-	ttlv_enc_end(e);
-	ttlv_enc_enum(e, KMIP_TAG_CRYPTOGRAPHIC_ALGORITHM, KMIP_CRYPTOGRAPHIC_ALGORITHM_RSA);
-	ttlv_enc_int(e, KMIP_TAG_CRYPTOGRAPHIC_LENGTH, 4096);
-	ttlv_enc_end(e);
-	ttlv_enc_end(e);
-	h_item_end(e);
+	assert_true(BN_num_bits(n) == 4096 && BN_num_bytes(d) <= 2048);
+	enc_register_ned(e, n, bne, d, 4096);
 	BN_free(n);
 	BN_free(n1);
 	BN_free(bne);
@@ -3165,6 +3166,65 @@ test_rsa_recovery_off_the_loop(void **state)
 	others_served(h);
 }
 
+/*
+ * 19. A real RSA-2048 key registered with only n, e and d still works: a worker recovers its primes, and Get
+ * in Transparent RSA Private Key gives back the key's own P and Q.
+ */
+static void
+test_rsa_recovery_real_key(void **state)
+{
+	struct hostile *h = *state;
+	EVP_PKEY *pkey = EVP_RSA_gen(2048);
+	BIGNUM *n = NULL, *pe = NULL, *d = NULL, *p = NULL, *q = NULL, *got;
+	const struct ttlv *km, *f;
+	struct ttlv_arena *a;
+	struct ttlv_enc e;
+	struct ttlv *resp;
+	char uid[128];
+
+	assert_non_null(pkey);
+	assert_true(EVP_PKEY_get_bn_param(pkey, "n", &n) && EVP_PKEY_get_bn_param(pkey, "e", &pe) &&
+	    EVP_PKEY_get_bn_param(pkey, "d", &d) && EVP_PKEY_get_bn_param(pkey, "rsa-factor1", &p) &&
+	    EVP_PKEY_get_bn_param(pkey, "rsa-factor2", &q));
+	if (BN_cmp(p, q) < 0)
+		BN_swap(p, q);
+	start(h, (const char *const[]){ "keygen.workers=1", NULL });
+	h_request_begin(&e, 1, 4, 1);
+	enc_register_ned(&e, n, pe, d, 2048);
+	h_request_end(&e);
+	resp = call_ok(h->other, &e, &a);
+	h_payload_text(resp, KMIP_TAG_UNIQUE_IDENTIFIER, uid, sizeof(uid));
+	ttlv_arena_free(a);
+	assert_true(uid[0] != '\0');
+	/* The primes came from a worker, not the loop. */
+	assert_true(h_log_count(&h->s, "waiting for 1 worker job(s)") >= 1);
+	h_request_begin(&e, 1, 4, 1);
+	h_item_begin(&e, KMIP_OPERATION_GET);
+	ttlv_enc_cstr(&e, KMIP_TAG_UNIQUE_IDENTIFIER, uid);
+	ttlv_enc_enum(&e, KMIP_TAG_KEY_FORMAT_TYPE, KMIP_KEY_FORMAT_TYPE_TRANSPARENT_RSA_PRIVATE_KEY);
+	h_item_end(&e);
+	h_request_end(&e);
+	resp = call_ok(h->other, &e, &a);
+	km = ttlv_find(ttlv_find(ttlv_find(ttlv_find(h_payload(resp, 0), KMIP_TAG_PRIVATE_KEY), KMIP_TAG_KEY_BLOCK),
+	    KMIP_TAG_KEY_VALUE), KMIP_TAG_KEY_MATERIAL);
+	assert_non_null(km);
+	assert_non_null(f = ttlv_find(km, KMIP_TAG_P));
+	got = BN_bin2bn(f->v.bytes.data, (int)f->length, NULL);
+	assert_int_equal(BN_cmp(got, p), 0);
+	BN_free(got);
+	assert_non_null(f = ttlv_find(km, KMIP_TAG_Q));
+	got = BN_bin2bn(f->v.bytes.data, (int)f->length, NULL);
+	assert_int_equal(BN_cmp(got, q), 0);
+	BN_free(got);
+	ttlv_arena_free(a);
+	BN_free(n);
+	BN_free(pe);
+	BN_clear_free(d);
+	BN_clear_free(p);
+	BN_clear_free(q);
+	EVP_PKEY_free(pkey);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -3201,6 +3261,7 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_credential_guessing_on_fresh_connections, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keygen_fair_between_tenants, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rsa_recovery_off_the_loop, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rsa_recovery_real_key, setup, teardown),
 	};
 
 	util_test_start(argc, argv);
