@@ -3,9 +3,10 @@
  * transport: a connection (or a test, or a fuzz target) opens a session for one client identity and hands
  * it requests; the engine answers each one at once or later, through the session's completion callback.
  *
- * Two things make an answer late: key generation (CreateKeyPair waits for a worker process, the loop does
- * not) and durability (a request that wrote is answered only once the group commit has made its writes
- * durable). The caller of engine_request() does not need to know which: ENGINE_DONE means "send this now",
+ * Two things make an answer late: the worker processes (a Credential the cache does not know waits for its
+ * PBKDF2 derivation, CreateKeyPair for its key pair, Register of an RSA key sent without its primes for their
+ * recovery; the loop does not wait) and durability (a request that wrote is answered only once the group
+ * commit has made its writes durable). The caller of engine_request() does not need to know which: ENGINE_DONE means "send this now",
  * ENGINE_PENDING means "the callback will bring the response".
  *
  * Everything runs in the loop's one thread. Symbol prefixes: engine_, session_.
