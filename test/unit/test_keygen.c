@@ -1043,6 +1043,35 @@ test_pbkdf2_job(void **state)
 	check_error(f->recs[2].res, NULL);
 }
 
+/*
+ * A derivation cancelled while it runs cannot be stopped half way: it runs out on its worker, its result is
+ * dropped without a callback, and the worker then takes the next job.
+ */
+static void
+test_cancel_running_derivation(void **state)
+{
+	struct fixture *f = *state;
+	static const uint8_t salt[16];
+	struct keygen_spec spec = { .alg = KEYGEN_PBKDF2, .owner = "tenant", .iterations = 2000000, .salt = salt,
+	    .salt_len = sizeof(salt), .password = salt, .password_len = 8 };
+	struct keygen_stats st;
+	struct keygen_job *job;
+
+	start(f, 1, 0, 30);
+	job = submit_spec(f, 0, &spec);
+	run_for(f, 50);
+	keygen_stats(f->kg, &st);
+	assert_int_equal(st.busy_workers, 1);
+	keygen_cancel(job);
+	(void)submit_ec(f, 1, NID_X9_62_prime256v1);
+	assert_true(wait_for(f, called_one, 1, 20000));
+	check_pair(f->recs[1].res, "EC", 256, "prime256v1");
+	assert_true(wait_for(f, all_idle, 0, 20000));
+	assert_int_equal(f->recs[0].called, 0);
+	keygen_stats(f->kg, &st);
+	assert_int_equal(st.worker_restarts, 0);
+}
+
 /* Copies bn into buf (big-endian, no leading zeros) and returns its length. */
 static size_t
 bn_bytes(const BIGNUM *bn, uint8_t *buf)
@@ -1304,6 +1333,7 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_worker_dies_with_parent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_worker_is_a_fresh_image, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pbkdf2_job, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cancel_running_derivation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rsa_recover_job, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fair_between_owners, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_max_per_owner, setup, teardown),
