@@ -1835,6 +1835,29 @@ bigint_bytes(const struct ttlv *t, const uint8_t **p, size_t *len)
 	return *len > 0;
 }
 
+/*
+ * The cheap checks import runs before recovering primes (sizes, d below n, no small factor of n): true when
+ * they pass, so that only a plausible key costs a worker's time. One that fails is left to keyfmt_import(),
+ * which refuses it at once with the reason.
+ */
+static bool
+rsa_ned_plausible(const struct keyfmt_rsa_ned *ned)
+{
+	struct keyfmt_error err;
+	struct rsa_parts r;
+	uint32_t bits;
+	bool ok;
+
+	memset(&r, 0, sizeof(r));
+	r.n = BN_bin2bn(ned->n, (int)ned->n_len, NULL);
+	r.e = BN_bin2bn(ned->e, (int)ned->e_len, NULL);
+	r.d = BN_secure_new();
+	ok = r.n != NULL && r.e != NULL && r.d != NULL && BN_bin2bn(ned->d, (int)ned->d_len, r.d) != NULL &&
+	    rsa_check_public(r.n, r.e, &bits, &err) == 0 && rsa_check_sizes(&r, &err) == 0;
+	rsa_parts_free(&r);
+	return ok;
+}
+
 /* Whether Register must recover the primes of a Transparent RSA Private Key; see keyfmt.h. */
 bool
 keyfmt_rsa_needs_recovery(uint32_t object_type, uint32_t format, const struct ttlv *item, size_t max_bits,
@@ -1848,7 +1871,8 @@ keyfmt_rsa_needs_recovery(uint32_t object_type, uint32_t format, const struct tt
 	if (!bigint_bytes(ttlv_find(item, KMIP_TAG_MODULUS), &out->n, &out->n_len) ||
 	    !bigint_bytes(ttlv_find(item, KMIP_TAG_PUBLIC_EXPONENT), &out->e, &out->e_len) ||
 	    !bigint_bytes(ttlv_find(item, KMIP_TAG_PRIVATE_EXPONENT), &out->d, &out->d_len) ||
-	    out->n_len > max_bits / 8 || out->e_len > KEYFMT_RSA_MAX_BITS / 8 || out->d_len > KEYFMT_RSA_MAX_BITS / 8) {
+	    out->n_len > max_bits / 8 || out->e_len > KEYFMT_RSA_MAX_BITS / 8 || out->d_len > KEYFMT_RSA_MAX_BITS / 8 ||
+	    !rsa_ned_plausible(out)) {
 		memset(out, 0, sizeof(*out));
 		return false;
 	}

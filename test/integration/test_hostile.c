@@ -3047,7 +3047,7 @@ test_keygen_fair_between_tenants(void **state)
 
 /* Appends bn to e as a Big Integer of tag: positive, a multiple of 8 bytes. */
 static void
-enc_bn(struct ttlv_enc *e, uint32_t tag, const BIGNUM *bn)
+enc_bn_padded(struct ttlv_enc *e, uint32_t tag, const BIGNUM *bn)
 {
 	uint8_t buf[2056];
 	size_t len = (size_t)BN_num_bytes(bn), padded = (len + 1 + 7) / 8 * 8;
@@ -3072,9 +3072,9 @@ enc_register_ned(struct ttlv_enc *e, const BIGNUM *n, const BIGNUM *pe, const BI
 	ttlv_enc_enum(e, KMIP_TAG_KEY_FORMAT_TYPE, KMIP_KEY_FORMAT_TYPE_TRANSPARENT_RSA_PRIVATE_KEY);
 	ttlv_enc_begin(e, KMIP_TAG_KEY_VALUE);
 	ttlv_enc_begin(e, KMIP_TAG_KEY_MATERIAL);
-	enc_bn(e, KMIP_TAG_MODULUS, n);
-	enc_bn(e, KMIP_TAG_PUBLIC_EXPONENT, pe);
-	enc_bn(e, KMIP_TAG_PRIVATE_EXPONENT, d);
+	enc_bn_padded(e, KMIP_TAG_MODULUS, n);
+	enc_bn_padded(e, KMIP_TAG_PUBLIC_EXPONENT, pe);
+	enc_bn_padded(e, KMIP_TAG_PRIVATE_EXPONENT, d);
 	ttlv_enc_end(e);
 	ttlv_enc_end(e);
 	ttlv_enc_enum(e, KMIP_TAG_CRYPTOGRAPHIC_ALGORITHM, KMIP_CRYPTOGRAPHIC_ALGORITHM_RSA);
