@@ -23,6 +23,8 @@ STATE ?= state
 BENCH_BASE ?= 069346f
 # Objects of the large stores test/bench/keys.sh fills (0 skips that part; each fill takes about 40 s).
 BENCH_KEYS_OBJECTS ?= 1000000
+# Seconds of each measured run of test/bench/attack.sh (an idle and an attacked run per case, eight cases).
+BENCH_ATTACK_SECONDS ?= 10
 
 PKGS := libevent_core libevent_openssl openssl libconfig lmdb
 # Recursive (=) so that pkg-config runs only when a recipe needs it, after the dependency installer.
@@ -108,6 +110,8 @@ bench: deps
 	@echo "== This tree against kmipd at $(BENCH_BASE)"; test/bench/versus.sh $(BUILD) $(BENCH_BASE) 5 5
 	@echo "== Keys at rest: Get encrypted against clear, a large store's start and encryption"; \
 		test/bench/keys.sh $(BUILD) 5 3 $(BENCH_KEYS_OBJECTS) 5
+	@echo "== An honest client's latency while another tenant attacks (issue 14)"; \
+		test/bench/attack.sh $(BUILD) $(BENCH_ATTACK_SECONDS) 1 20
 
 # VECTORS is the folder of the test cases; CONFORMANCE_FLAGS=--verbose shows every message.
 conformance: deps

@@ -128,3 +128,11 @@ test/conformance/kmip-conformance: $(CONFORMANCE_BIN)
 TESTUTIL_SRCS := test/util.c test/util_cmocka.c test/util_store.c
 ALL_SRCS += $(TESTUTIL_SRCS)
 $(BUILD)/libtestutil.a: $(patsubst %.c,$(BUILD)/%.o,$(TESTUTIL_SRCS))
+
+# kmip-attack, the honest client and the attackers of test/bench/attack.sh (issue 14).
+ALL_SRCS += test/bench/kmip-attack.c
+BENCH_BINS += $(BUILD)/bench/kmip-attack
+$(BUILD)/bench/kmip-attack: $(BUILD)/test/bench/kmip-attack.o $(BUILD)/libtestutil.a $(BUILD)/libproto.a \
+		$(BUILD)/libtls.a
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
