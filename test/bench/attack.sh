@@ -157,8 +157,8 @@ achieved() {
 	}'
 }
 
-printf '\n%-9s %-20s %-26s %7s %9s %15s %15s %13s %5s  %s\n' case "idle Get p50/p99/max" \
-	"attacked Get p50/p99/max" "p99 x" "svc p99" "conn+Get p99" "P-256 CKP p99" "RSS MiB" "loop" \
+printf '\n%-9s %-20s %-26s %7s %14s %15s %15s %13s %5s  %s\n' case "idle Get p50/p99/max" \
+	"attacked Get p50/p99/max" "p99 x" "svc p99 (n)" "conn+Get p99" "P-256 CKP p99" "RSS MiB" "loop" \
 	"attacker (its own figures)"
 for c in $cases; do
 	grep -q "^label=$c " "$dir/honest.out" 2>/dev/null || { printf '%-9s (no run)\n' "$c"; continue; }
@@ -168,16 +168,16 @@ for c in $cases; do
 	    -v ic="$(med "idle-$c" conn_p99)" -v ac="$(med "$c" conn_p99)" \
 	    -v ie="$(med "idle-$c" ec_p99)" -v ae="$(med "$c" ec_p99)" \
 	    -v ir="$(med "idle-$c" rss_peak_kib)" -v ar="$(med "$c" rss_peak_kib)" \
-	    -v lc="$(med "$c" loop_cpu)" -v sv="$(med "$c" get_svc_p99)" \
+	    -v lc="$(med "$c" loop_cpu)" -v sv="$(med "$c" get_svc_p99)" -v sn="$(med "$c" get_svc_n)" \
 	    -v err="$(med "$c" get_err)" -v cerr="$(med "$c" conn_err)" -v eerr="$(med "$c" ec_err)" 'BEGIN {
-		printf "%-9s %-20s %-26s %7s %9.1f %15s %15s %13s %4.0f%%  %s%s\n", c,
+		printf "%-9s %-20s %-26s %7s %14s %15s %15s %13s %4.0f%%  %s%s\n", c,
 		    sprintf("%.2f/%.2f/%.1f", i50, i99, imx), sprintf("%.2f/%.1f/%.1f", a50, a99, amx),
-		    (i99 > 0 ? sprintf("%.1f", a99 / i99) : "-"), sv, sprintf("%.0f->%.0f", ic, ac),
+		    (i99 > 0 ? sprintf("%.1f", a99 / i99) : "-"), sprintf("%.1f (%d)", sv, sn), sprintf("%.0f->%.0f", ic, ac),
 		    sprintf("%.0f->%.0f", ie, ae), sprintf("%.0f->%.0f", ir / 1024, ar / 1024), 100 * lc, a,
 		    (err + cerr + eerr > 0 ? sprintf("; honest errors: %d Get, %d conn+Get, %d CKP", err, cerr, eerr) : "") }'
 done
 echo "Milliseconds, from each request's due time; medians over $rounds round(s). idle: the same server and store" \
-	"just before the attack. svc p99: attacked Get from sending to the response (the wait behind a stall that a" \
-	"paced client would also have counted is left out). conn+Get: a new connection (full handshake) and one Get, 2/s; P-256 CKP: CreateKeyPair" \
+	"just before the attack. svc p99 (n): attacked Get from sending to the response (the wait behind a stall that" \
+	"a paced client would also have counted is left out), and how many were answered. conn+Get: a new connection (full handshake) and one Get, 2/s; P-256 CKP: CreateKeyPair" \
 	"P-256, 2/s; both idle->attacked. RSS: kmipd's peak VmRSS during the idle->attacked run. loop: kmipd's main" \
 	"process CPU share during the attacked run. Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."

@@ -33,6 +33,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -73,7 +74,7 @@ struct counters {
 
 /* One honest series' samples (MAP_SHARED): latencies in seconds from the moment each request was due. */
 struct series {
-	uint64_t n, errors, ready;
+	uint64_t n, nsvc, errors, ready;
 	double lat[MAX_SAMPLES];
 	double svc[MAX_SAMPLES];	/* from sending to the response: what a client that waits would see */
 };
@@ -387,6 +388,18 @@ struct kids {
 	unsigned n;
 };
 
+/*
+ * Makes the calling child die with its parent, so that an attacker stopped by SIGKILL (or a script that was
+ * interrupted) leaves no process hammering a port that may belong to someone else by then.
+ */
+static void
+die_with_parent(void)
+{
+	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() == 1)
+		_exit(0);
+}
+
 /* Forks a child that runs fn(o, ctx, arg) and never returns. */
 static void
 spawn(struct kids *k, void (*fn)(const struct opts *, SSL_CTX *, void *), const struct opts *o, SSL_CTX *ctx,
@@ -397,6 +410,7 @@ spawn(struct kids *k, void (*fn)(const struct opts *, SSL_CTX *, void *), const 
 	if (k->n >= MAX_CHILDREN)
 		return;
 	if ((pid = fork()) == 0) {
+		die_with_parent();
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGINT, SIG_DFL);
 		fn(o, ctx, arg);
@@ -852,6 +866,7 @@ attack(struct opts *o)
 			o->conns = 40;
 		go_point(o);
 		if ((k.pid[0] = fork()) == 0) {
+			die_with_parent();
 			hold_unread(o, ctx, &req, req.len);
 			_exit(0);
 		}
@@ -865,6 +880,7 @@ attack(struct opts *o)
 			o->conns = 50;
 		go_point(o);
 		if ((k.pid[0] = fork()) == 0) {
+			die_with_parent();
 			hold_unread(o, ctx, &req, o->sent_size);
 			_exit(0);
 		}
@@ -874,6 +890,7 @@ attack(struct opts *o)
 			o->count = 300;
 		go_point(o);
 		if ((k.pid[0] = fork()) == 0) {
+			die_with_parent();
 			run_handshake(o);
 			_exit(0);
 		}
@@ -1001,7 +1018,6 @@ run_series(const struct opts *o, SSL_CTX *ctx, enum series_kind kind, double rat
 		bool ok;
 
 		if (now > giveup) {
-			s->svc[s->n] = 0;
 			s->lat[s->n++] = now - due;
 			s->errors++;
 			continue;
@@ -1019,7 +1035,7 @@ run_series(const struct opts *o, SSL_CTX *ctx, enum series_kind kind, double rat
 			free(cause);
 			kmip_client_close(cl), cl = NULL;
 		}
-		s->svc[s->n] = util_now() - sent;
+		s->svc[s->nsvc++] = util_now() - sent;
 		s->lat[s->n++] = util_now() - due;
 		if (!ok)
 			s->errors++;
@@ -1046,9 +1062,11 @@ print_series(const char *name, struct series *s)
 	}
 	printf(" %s_n=%zu %s_p50=%.3f %s_p99=%.3f %s_max=%.3f %s_err=%" PRIu64, name, n, name,
 	    s->lat[n / 2] * 1e3, name, s->lat[n * 99 / 100] * 1e3, name, s->lat[n - 1] * 1e3, name, s->errors);
+	n = s->nsvc;
 	util_sort_doubles(s->svc, n);
-	printf(" %s_svc_p50=%.3f %s_svc_p99=%.3f %s_svc_max=%.3f", name, s->svc[n / 2] * 1e3, name,
-	    s->svc[n * 99 / 100] * 1e3, name, s->svc[n - 1] * 1e3);
+	if (n > 0)
+		printf(" %s_svc_n=%zu %s_svc_p50=%.3f %s_svc_p99=%.3f %s_svc_max=%.3f", name, n, name,
+		    s->svc[n / 2] * 1e3, name, s->svc[n * 99 / 100] * 1e3, name, s->svc[n - 1] * 1e3);
 }
 
 /* Runs the honest client; returns the exit status. */
@@ -1079,7 +1097,7 @@ honest(const struct opts *o)
 		s[i] = mmap(NULL, sizeof(struct series), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 		if (s[i] == MAP_FAILED)
 			return 1;
-		s[i]->n = s[i]->errors = s[i]->ready = 0;
+		s[i]->n = s[i]->nsvc = s[i]->errors = s[i]->ready = 0;
 	}
 	/* The key the Gets fetch, made before anything is timed. */
 	if (kmip_client_connect(ctx, o->host, o->port, NULL, o->timeout_ms, &cl, &cause) != 0) {
@@ -1101,6 +1119,7 @@ honest(const struct opts *o)
 		if (rates[i] <= 0)
 			continue;
 		if ((pid[i] = fork()) == 0) {
+			die_with_parent();
 			run_series(o, ctx, (enum series_kind)i, rates[i], uid, s[i], start);
 			_exit(0);
 		}
