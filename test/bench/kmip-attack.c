@@ -10,8 +10,8 @@
  *             server counts for every request that fell due during it (no coordinated omission). With
  *             --server-pid it samples the server's VmRSS and its loop's CPU time over the measured seconds.
  *             Prints one line of key=value pairs (milliseconds, KiB).
- * -m MODE     runs one attacker as its own tenant (--cert, client2 by default) until SIGTERM or -t seconds,
- *             then prints one line of key=value pairs: what it sent, what was answered (ok), refused
+ * -m MODE     runs one attacker as its own tenant (--cert, client2 by default, from source address
+ *             --source, 127.0.0.2 by default, as from another host) until SIGTERM or -t seconds, then prints one line of key=value pairs: what it sent, what was answered (ok), refused
  *             (an error status), connections closed or failed, and its mode's level (see usage()).
  *
  * Both write --ready FILE when set up (the honest client's connections are open and its key exists; an
@@ -37,6 +37,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include <openssl/bn.h>
@@ -53,13 +54,17 @@
 
 #include "test/bench/kmip-attack-prime.inc"
 
+#ifndef IP_BIND_ADDRESS_NO_PORT
+#define IP_BIND_ADDRESS_NO_PORT 24	/* Linux 4.2: pick the port at connect(), per destination */
+#endif
+
 #define MAX_CHILDREN	512
 #define MAX_SOCKETS	16384
 #define MAX_SAMPLES	(1u << 20)
 #define MIB		(1024u * 1024u)
 
 struct opts {
-	const char *certs, *host, *mode, *cert, *ready, *go, *password, *label;
+	const char *certs, *host, *mode, *cert, *ready, *go, *label, *source;
 	unsigned port, conns, depth, count;
 	double seconds, rate, connect_rate, ec_rate;
 	size_t size, sent_size;
@@ -81,6 +86,27 @@ struct series {
 
 static volatile sig_atomic_t stopping;
 static struct counters *ctr;
+static struct sockaddr_in source;	/* the attackers' source address (see connect() below) */
+static bool source_set;
+
+/*
+ * Every connect() of this program, proto/client.c's included (this definition takes the place of libc's for
+ * the whole executable), binds the socket to the source address of --source first when one is set: the
+ * attackers come from 127.0.0.2 and the honest client from 127.0.0.1, as from two hosts, so that a server's
+ * per-source-address limits fall on the attacker and not on the honest client. Returns what connect(2) does.
+ */
+int
+connect(int fd, __CONST_SOCKADDR_ARG addr, socklen_t len)
+{
+	if (source_set && addr.__sockaddr__->sa_family == AF_INET) {
+		int one = 1;
+
+		(void)setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+		if (bind(fd, (const struct sockaddr *)&source, sizeof(source)) != 0)
+			return -1;
+	}
+	return (int)syscall(SYS_connect, fd, addr.__sockaddr__, len);
+}
 
 /* SIGTERM and SIGINT ask the attacker's parent to stop and report. */
 static void
@@ -888,6 +914,8 @@ attack(struct opts *o)
 	} else if (strcmp(o->mode, "handshake") == 0) {
 		if (o->count == 0)
 			o->count = 300;
+		if (o->conns == 0)
+			o->conns = 8;
 		go_point(o);
 		if ((k.pid[0] = fork()) == 0) {
 			die_with_parent();
@@ -1181,14 +1209,15 @@ usage(void)
 	    "  -m bigresp   a --size (1 MiB) Secret Data, then --conns (40) connections each sending --count (64)\n"
 	    "               Gets of it in one batch and never reading; level = connections holding one\n"
 	    "  -m handshake --count (300) TCP connections that never send a ClientHello, reopened when closed,\n"
-	    "               and --conns (0) that connect and close again at once; level = silent ones connected\n"
+	    "               and --conns (8) that connect and close again at once; level = silent ones connected\n"
 	    "  -m creds     --conns (4) processes reconnecting (resumed) and sending 3 wrong Credentials each time\n"
 	    "  -m locate    --count (50000) AES keys, then --conns (8) x --depth (8) Locates in flight\n"
 	    "  -m keygen    --conns (8) CreateKeyPair RSA-(--count, 4096) in flight continuously\n"
 	    "  -m partial   --conns (50) connections each sending --sent (1 MiB) of a Register of --size (3 MiB)\n"
 	    "               and stopping; level = connections holding one\n"
 	    "  --cert NAME  client certificate (default client for honest, client2 for attackers)\n"
-	    "  --timeout MS socket timeouts (default 120000); --host ADDR (127.0.0.1)\n");
+	    "  --timeout MS socket timeouts (default 120000); --host ADDR (127.0.0.1)\n"
+	    "  --source ADDR attackers' source address (default 127.0.0.2, as another host; none: the system's)\n");
 	exit(2);
 }
 
@@ -1202,7 +1231,7 @@ main(int argc, char **argv)
 		{ "ec-rate", 1, NULL, 'e' }, { "server-pid", 1, NULL, 'P' }, { "label", 1, NULL, 'L' },
 		{ "conns", 1, NULL, 'n' }, { "depth", 1, NULL, 'd' }, { "count", 1, NULL, 'k' },
 		{ "size", 1, NULL, 's' }, { "sent", 1, NULL, 'S' }, { "cert", 1, NULL, 'x' },
-		{ "timeout", 1, NULL, 'T' }, { NULL, 0, NULL, 0 },
+		{ "timeout", 1, NULL, 'T' }, { "source", 1, NULL, 'F' }, { NULL, 0, NULL, 0 },
 	};
 	struct opts o;
 	int c;
@@ -1236,6 +1265,7 @@ main(int argc, char **argv)
 		case 'S': o.sent_size = (size_t)atol(optarg); break;
 		case 'x': o.cert = optarg; break;
 		case 'T': o.timeout_ms = atoi(optarg); break;
+		case 'F': o.source = optarg; break;
 		default: usage();
 		}
 	}
@@ -1251,5 +1281,13 @@ main(int argc, char **argv)
 	}
 	if (o.cert == NULL)
 		o.cert = "client2";
+	if (o.source == NULL)
+		o.source = "127.0.0.2";
+	if (strcmp(o.source, "none") != 0) {
+		source.sin_family = AF_INET;
+		if (inet_pton(AF_INET, o.source, &source.sin_addr) != 1)
+			usage();
+		source_set = true;
+	}
 	return attack(&o);
 }
