@@ -595,35 +595,52 @@ child_creds(const struct opts *o, SSL_CTX *ctx, void *arg)
 
 /* ---- locate: many Locates in flight over the attacker's own objects ---- */
 
-/* Creates o->count / o->conns AES keys in 64-item batches, stopping at the first refusal. */
+/*
+ * Creates *arg AES keys (its share of --count) in batches of 64 Create items, halving the batch while the
+ * server refuses whole batches before the first key (a cap on batch items), and stopping at a later refusal
+ * (a quota: the attack uses what it has) or after 20 connections in a row failed.
+ */
 static void
 child_fill(const struct opts *o, SSL_CTX *ctx, void *arg)
 {
-	unsigned share = *(unsigned *)arg, made = 0, i;
+	unsigned share = *(unsigned *)arg, made = 0, batch = 64, failures = 0, i;
 	struct ttlv_enc req;
 	struct kmip_client *cl = NULL;
 
-	request_begin(&req, 64, NULL, NULL);
-	for (i = 0; i < 64; i++)
-		item_create_aes(&req, 0);
-	request_end(&req);
-	while (made < share) {
+	req.buf = NULL;
+	while (made < share && failures < 20) {
 		struct ttlv_arena *a;
 		struct ttlv *resp;
 		unsigned good = 0;
 
+		if (req.buf == NULL) {
+			request_begin(&req, batch, NULL, NULL);
+			for (i = 0; i < batch; i++)
+				item_create_aes(&req, 0);
+			request_end(&req);
+		}
 		if (cl == NULL)
 			cl = connect_retry(o, ctx, NULL);
-		if (exchange(&cl, &req, 64, &resp, &a) != 0)
+		if (exchange(&cl, &req, batch, &resp, &a) != 0) {
+			failures++;
 			continue;
-		for (i = 0; i < 64; i++)
+		}
+		failures = 0;
+		for (i = 0; i < batch; i++)
 			good += item_status(resp, i) == KMIP_RESULT_STATUS_SUCCESS;
 		ttlv_arena_free(a);
 		made += good;
 		add(&ctr->level, good);
-		if (good < 64)
-			break;	/* refused (a quota): the attack uses what it has */
+		if (good == 0 && made == 0 && batch > 1) {
+			batch /= 2;
+			ttlv_enc_free(&req);
+			req.buf = NULL;
+		} else if (good < batch) {
+			break;
+		}
 	}
+	if (req.buf != NULL)
+		ttlv_enc_free(&req);
 	kmip_client_close(cl);
 }
 
