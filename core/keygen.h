@@ -34,6 +34,7 @@ struct keygen_job;
  */
 #define KEYGEN_WORKER_NAME	"kmipd-keygen"
 
+#define KEYGEN_WORKER_NICE	5	/* workers run this much nicer than the server */
 #define KEYGEN_MAX_WORKERS	64
 #define KEYGEN_MAX_POOL		4096
 #define KEYGEN_MAX_TIMEOUT	3600	/* seconds */

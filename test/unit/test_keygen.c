@@ -820,10 +820,34 @@ proc_sigmask(pid_t pid, const char *field)
 	return v;
 }
 
+/* The nice value of a process, field 19 of /proc/PID/stat (after the command name in parentheses). */
+static int
+proc_nice(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	int i, nice = 100;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fp = fopen(path, "r");
+	assert_non_null(fp);
+	assert_non_null(fgets(buf, sizeof(buf), fp));
+	fclose(fp);
+	p = strrchr(buf, ')');
+	assert_non_null(p);
+	/* Fields 3.. follow ") "; the nice value is field 19. */
+	for (i = 3, p += 2; i < 19 && p != NULL; i++)
+		if ((p = strchr(p, ' ')) != NULL)
+			p++;
+	assert_non_null(p);
+	assert_int_equal(sscanf(p, "%d", &nice), 1);
+	return nice;
+}
+
 /*
  * A worker keeps none of the parent's descriptors (a pipe's write end it inherited does not keep the pipe
  * open), runs no inherited signal handler (libevent's, here for SIGHUP), blocks nothing, ignores only
- * SIGPIPE and runs in its sandbox; the parent's own signal handling is left as it was.
+ * SIGPIPE, runs nicer than the server and in its sandbox; the parent's own signal handling is left as it was.
  */
 static void
 test_worker_process_hygiene(void **state)
@@ -866,6 +890,9 @@ test_worker_process_hygiene(void **state)
 		reserved |= 1ULL << (SIGSEGV - 1) | 1ULL << (SIGBUS - 1) | 1ULL << (SIGFPE - 1);
 	assert_int_equal(proc_sigmask(pid, "SigCgt") & ~reserved, 0);
 	assert_int_equal(proc_sigmask(pid, "SigIgn") & ~reserved, 1ULL << (SIGPIPE - 1));
+	/* Nicer than the server, whose loop answers everyone. */
+	assert_int_equal(proc_nice(pid), proc_nice(getpid()) + KEYGEN_WORKER_NICE > 19 ? 19 :
+	    proc_nice(getpid()) + KEYGEN_WORKER_NICE);
 	/* Confined (core/sandbox.c): a seccomp filter, and no new privileges. */
 	assert_int_equal(proc_sigmask(pid, "Seccomp"), 2);
 	assert_int_equal(proc_sigmask(pid, "NoNewPrivs"), 1);
