@@ -118,6 +118,9 @@ budget_conn_gone(struct budget *b, struct conn *c)
 	if (b->high > b->total)
 		b->high = b->total;
 	unpause(b, c);
+	/* Closes report no change of a buffer: without this, the others stay paused until something else moves. */
+	if (b->npaused > 0 && b->total <= config_max_buffered(b->srv->cfg) / 4 * 3)
+		budget_schedule(b);
 }
 
 /*

@@ -2768,6 +2768,53 @@ test_budget_pauses_readers(void **state)
 	others_served(h);
 }
 
+/*
+ * Paused connections are resumed once the total is back under the budget, also when it got there because
+ * other connections closed (nothing else reports a change then): 20 clients push the total past
+ * server.max_buffered=16M with partial requests; a client that starts its own request 3 s later is paused
+ * as it grows; the 20 reach their request deadline and are closed; the rest of its request is then read
+ * and answered, before its own deadline.
+ */
+static void
+test_budget_resumes_after_closes(void **state)
+{
+	enum { NCONN = 20, FULL = 1000 * 1024, PART = 900 * 1024 };
+	struct hostile *h = *state;
+	struct kmip_client *cl[NCONN], *late;
+	struct ttlv_arena *a;
+	struct ttlv_enc e;
+	struct ttlv *resp;
+	uint8_t *secret;
+	int i, paused;
+
+	start(h, (const char *const[]){ "server.max_buffered=16M", "server.request_timeout=6", NULL });
+	secret = calloc(1, FULL);
+	assert_non_null(secret);
+	h_register_secret_request(&e, secret, FULL);
+	free(secret);
+	for (i = 0; i < NCONN; i++) {
+		cl[i] = hostile_client(h);
+		send_raw(cl[i], e.buf, PART);
+	}
+	assert_true(log_wait_count(&h->s, "paused: over server.max_buffered", 1, 5000));
+	h_sleep_ms(3000);
+	paused = h_log_count(&h->s, "paused: over server.max_buffered");
+	late = hostile_client(h);
+	send_raw(late, e.buf, PART);
+	assert_true(log_wait_count(&h->s, "paused: over server.max_buffered", paused + 1, 5000));
+	assert_true(log_wait_count(&h->s, "request not complete within 6 s", NCONN, 10000));
+	h_sleep_ms(300);
+	send_raw(late, e.buf + PART, e.len - PART);
+	ttlv_enc_free(&e);
+	resp = read_response(late, &a);
+	assert_int_equal(h_result_status(resp), KMIP_RESULT_STATUS_SUCCESS);
+	ttlv_arena_free(a);
+	kmip_client_close(late);
+	for (i = 0; i < NCONN; i++)
+		kmip_client_close(cl[i]);
+	others_served(h);
+}
+
 /* ---- the worker processes take what a client can make expensive (issue 14: 5, 6, 1) ---- */
 
 /* Milliseconds since an arbitrary point (monotonic). */
@@ -3277,6 +3324,7 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_partial_requests_memory, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_buffered_budget, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_budget_pauses_readers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_budget_resumes_after_closes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_credential_guessing_on_fresh_connections, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keygen_fair_between_tenants, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rsa_recovery_off_the_loop, setup, teardown),
