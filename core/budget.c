@@ -7,25 +7,40 @@
  * happens only while over the budget, at most BUDGET_MAX_ACTIONS times per run, and the run goes on from
  * the next loop iteration when more is needed. A run closes the largest holders that do not read their
  * responses (which gives their bytes back) and pauses the others until the paused bytes cover the excess;
+ * "do not read" is judged by the bytes of the TLS stream the peer acknowledged, not by the output buffer,
+ * which OpenSSL drains only once a whole response is written: a holder found sending is paused and looked at
+ * again after BUDGET_STALL_MS, and closed only if it read nothing meanwhile, so that a slow reader of a large
+ * response (a restore over a slow link) is not closed because others filled the budget;
  * a run starts again whenever bytes arrive while over, so growth past the budget is paused holder by holder,
  * largest first.
  */
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdlib.h>
+#include <time.h>
+#include <sys/ioctl.h>
+#include <linux/sockios.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
+
+#include <openssl/bio.h>
+#include <openssl/ssl.h>
 
 #include "core/budget.h"
 #include "core/conn.h"
 #include "core/server.h"
 
 #define BUDGET_MAX_ACTIONS	16	/* connections paused or closed per run */
+#define BUDGET_STALL_MS		1000	/* a holder with unsent output that read nothing this long is closed */
 
 struct budget {
 	struct server *srv;
 	struct event *ev;
+	struct event *recheck;		/* a run after BUDGET_STALL_MS, for holders found sending */
+	unsigned run;			/* runs so far: a connection acted on in this one is not picked again */
 	uint64_t total;
 	uint64_t high;			/* the total the last run left: only growth past it needs another */
 	TAILQ_HEAD(, conn) paused;
@@ -44,7 +59,10 @@ budget_new(struct server *srv)
 		return NULL;
 	b->srv = srv;
 	TAILQ_INIT(&b->paused);
-	if ((b->ev = evtimer_new(srv->base, budget_cb, b)) == NULL) {
+	if ((b->ev = evtimer_new(srv->base, budget_cb, b)) == NULL ||
+	    (b->recheck = evtimer_new(srv->base, budget_cb, b)) == NULL) {
+		if (b->ev != NULL)
+			event_free(b->ev);
 		free(b);
 		return NULL;
 	}
@@ -58,6 +76,7 @@ budget_free(struct budget *b)
 	if (b == NULL)
 		return;
 	event_free(b->ev);
+	event_free(b->recheck);
 	free(b);
 }
 
@@ -124,21 +143,65 @@ budget_conn_gone(struct budget *b, struct conn *c)
 }
 
 /*
- * The connection holding the most that can still be acted on: not closing, not already paused unless it
- * stopped reading its responses since (then it is to be closed), and holding at least BUDGET_FLOOR.
+ * The connection holding the most that can still be acted on: not closing, not acted on in this run, not
+ * already paused unless it has responses to send (then it is to be closed if it stopped reading them, looked
+ * at once BUDGET_STALL_MS after it was last found reading), and holding at least BUDGET_FLOOR.
  */
 static struct conn *
-largest_holder(struct budget *b)
+largest_holder(struct budget *b, int64_t now)
 {
 	struct conn *c, *best = NULL;
 
 	TAILQ_FOREACH(c, &b->srv->conns, entry) {
-		if (c->held < BUDGET_FLOOR || c->state == CONN_CLOSING || (c->paused && c->state != CONN_WRITING))
+		if (c->held < BUDGET_FLOOR || c->state == CONN_CLOSING || (c->paused && c->state != CONN_WRITING) ||
+		    c->budget_run == b->run)
+			continue;
+		/* Found sending a moment ago: nothing to decide about it before BUDGET_STALL_MS. */
+		if (c->paused && now - c->budget_seen_ms < BUDGET_STALL_MS)
 			continue;
 		if (best == NULL || c->held > best->held)
 			best = c;
 	}
 	return best;
+}
+
+/* Milliseconds of the monotonic clock. */
+static int64_t
+budget_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Bytes of c's TLS stream the peer has acknowledged: written to the socket by the TLS layer less what the
+ * socket still holds unacknowledged. They grow while the client reads, in steps of a TCP window rather
+ * than of the socket buffer (what the TLS layer writes alone moves only when megabytes have drained).
+ */
+static uint64_t
+conn_sent(struct conn *c)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+	BIO *wbio = ssl != NULL ? SSL_get_wbio(ssl) : NULL;
+	evutil_socket_t fd = bufferevent_getfd(c->bev);
+	uint64_t sent = wbio != NULL ? BIO_number_written(wbio) : 0;
+	int queued = 0;
+
+	if (fd >= 0 && ioctl(fd, SIOCOUTQ, &queued) == 0 && queued > 0 && (uint64_t)queued <= sent)
+		sent -= (uint64_t)queued;
+	return sent;
+}
+
+/* Takes c off the read side until the budget resumes it. */
+static void
+pause_conn(struct budget *b, struct conn *c)
+{
+	c->paused = true;
+	TAILQ_INSERT_TAIL(&b->paused, c, paused_entry);
+	b->npaused++;
+	bufferevent_disable(c->bev, EV_READ);
 }
 
 /*
@@ -151,17 +214,43 @@ budget_cb(evutil_socket_t fd, short what, void *arg)
 	struct budget *b = arg;
 	uint64_t limit = config_max_buffered(b->srv->cfg);
 	struct conn *c;
-	unsigned actions = 0;
-	uint64_t covered = 0;
+	unsigned actions = 0, spared = 0;
+	uint64_t covered = 0, sent;
+	int64_t now = budget_now_ms();
+	bool sending = false;
 
 	(void)fd;
 	(void)what;
+	b->run++;
 	/*
 	 * A close gives its bytes back; a pause only stops them from growing, so pausing stops once the paused
 	 * bytes cover the excess. If more arrives while still over, the next run pauses the next largest.
 	 */
 	while (b->total > limit && covered < b->total - limit && actions < BUDGET_MAX_ACTIONS &&
-	    (c = largest_holder(b)) != NULL) {
+	    spared < BUDGET_MAX_ACTIONS &&
+	    (c = largest_holder(b, now)) != NULL) {
+		c->budget_run = b->run;
+		if (c->state == CONN_WRITING && (sent = conn_sent(c), !c->paused || sent != c->budget_sent ||
+		    now - c->budget_seen_ms < BUDGET_STALL_MS)) {
+			/* It may be reading a large response slowly: paused, and closed later only if it stops. */
+			if (!c->paused || sent != c->budget_sent) {
+				c->budget_sent = sent;
+				c->budget_seen_ms = now;
+			}
+			if (!c->paused) {
+				conn_log(c, LOG_LEVEL_WARN, "paused: over server.max_buffered (%" PRIu64 " of %" PRIu64
+				    " bytes held by all connections), this one holds %" PRIu64 " in responses it is sent",
+				    b->total, limit, c->held);
+				pause_conn(b, c);
+			}
+			/*
+			 * Not counted as covering the excess: it does not grow, and shrinks only as fast as it reads.
+			 * Until BUDGET_STALL_MS have passed, runs look past it (largest_holder).
+			 */
+			spared++;
+			sending = true;
+			continue;
+		}
 		actions++;
 		if (c->state == CONN_WRITING) {
 			c->tls_failed = true;
@@ -173,13 +262,17 @@ budget_cb(evutil_socket_t fd, short what, void *arg)
 		conn_log(c, LOG_LEVEL_WARN, "paused: over server.max_buffered (%" PRIu64 " of %" PRIu64 " bytes "
 		    "held by all connections), this one holds %" PRIu64, b->total, limit, c->held);
 		covered += c->held;
-		c->paused = true;
-		TAILQ_INSERT_TAIL(&b->paused, c, paused_entry);
-		b->npaused++;
-		bufferevent_disable(c->bev, EV_READ);
+		pause_conn(b, c);
 	}
 	b->high = b->total;
-	if (b->total > limit && covered < b->total - limit && actions == BUDGET_MAX_ACTIONS) {
+	/* Those found sending are looked at again, whether or not anything grows meanwhile. */
+	if (sending && b->total > limit) {
+		struct timeval tv = { BUDGET_STALL_MS / 1000, (BUDGET_STALL_MS % 1000) * 1000 };
+
+		evtimer_add(b->recheck, &tv);
+	}
+	if (b->total > limit && covered < b->total - limit &&
+	    (actions == BUDGET_MAX_ACTIONS || spared == BUDGET_MAX_ACTIONS)) {
 		budget_schedule(b);
 		return;
 	}

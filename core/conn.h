@@ -54,6 +54,13 @@ struct conn {
 	bool moving;			/* input going to the decoder: its drain is charged with the decoder */
 	int64_t moved;			/* what the input buffer gave up meanwhile */
 	TAILQ_ENTRY(conn) paused_entry;
+	/*
+	 * Whether it reads what it is sent, as the budget last saw it: bytes its TLS layer had written to the
+	 * socket then, when (ms), and the budget run that last acted on it.
+	 */
+	uint64_t budget_sent;
+	int64_t budget_seen_ms;
+	unsigned budget_run;
 	struct evbuffer_cb_entry *in_cb, *out_cb;	/* report changes of the bufferevent's buffers */
 	bool tls_failed;		/* no close_notify: the session must not be resumed */
 	enum log_level close_level;

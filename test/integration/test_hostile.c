@@ -32,6 +32,7 @@
 #include <cmocka.h>
 #include <openssl/bn.h>
 #include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "proto/client.h"
 #include "proto/decode.h"
@@ -2815,6 +2816,67 @@ test_budget_resumes_after_closes(void **state)
 	others_served(h);
 }
 
+/*
+ * A client that reads a large response slowly (a restore over a slow link) is not taken for one that does
+ * not read: 20 other clients push the total past server.max_buffered=24M with partial requests while it
+ * reads a 10 MB response at about 1 MB/s; its response arrives whole, and it is not closed for the budget.
+ */
+static void
+test_budget_spares_slow_readers(void **state)
+{
+	enum { NCONN = 20, SECRET = 1000 * 1024, NGETS = 10, FULL = 1000 * 1024, PART = 900 * 1024 };
+	struct hostile *h = *state;
+	struct kmip_client *cl[NCONN], *slow;
+	struct ttlv_enc e, part;
+	uint8_t buf[16384], hdr[8], *secret;
+	char uid[128];
+	size_t got = 0, want = 0, k;
+	int i, n, rcvbuf = 64 * 1024;
+	SSL *ssl;
+
+	start(h, (const char *const[]){ "server.max_buffered=24M", "server.max_response_size=12M",
+	    "server.request_timeout=30", NULL });
+	slow = hostile_client(h);
+	register_big_secret(slow, SECRET, uid, sizeof(uid));
+	assert_int_equal(setsockopt(kmip_client_fd(slow), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)), 0);
+	secret = calloc(1, FULL);
+	assert_non_null(secret);
+	h_register_secret_request(&part, secret, FULL);
+	free(secret);
+	enc_get_batch(&e, uid, NGETS, 0);
+	send_raw(slow, e.buf, e.len);
+	ttlv_enc_free(&e);
+	ssl = kmip_client_ssl(slow);
+	for (i = 0; want == 0 || got < want; i++) {
+		n = SSL_read(ssl, buf, sizeof(buf));
+		if (n <= 0)
+			fail_msg("the slow reader's connection ended after %zu of %zu bytes", got, want);
+		for (k = 0; k < (size_t)n && got + k < sizeof(hdr); k++)
+			hdr[got + k] = buf[k];
+		got += (size_t)n;
+		if (want == 0 && got >= sizeof(hdr))
+			want = sizeof(hdr) + ((size_t)hdr[4] << 24 | (size_t)hdr[5] << 16 | (size_t)hdr[6] << 8 | hdr[7]);
+		if (i == 10) {
+			/* Reading slowly now: the others fill the budget meanwhile. */
+			for (n = 0; n < NCONN; n++) {
+				cl[n] = hostile_client(h);
+				send_raw(cl[n], part.buf, PART);
+			}
+		}
+		h_sleep_ms(15);
+	}
+	ttlv_enc_free(&part);
+	print_message("read %zu bytes slowly; %d paused for the budget\n", got,
+	    h_log_count(&h->s, "paused: over server.max_buffered"));
+	assert_int_equal(got, want);
+	assert_true(h_log_count(&h->s, "paused: over server.max_buffered") >= 1);
+	assert_int_equal(h_log_count(&h->s, "does not read its responses"), 0);
+	for (i = 0; i < NCONN; i++)
+		kmip_client_close(cl[i]);
+	kmip_client_close(slow);
+	others_served(h);
+}
+
 /* ---- the worker processes take what a client can make expensive (issue 14: 5, 6, 1) ---- */
 
 /* Milliseconds since an arbitrary point (monotonic). */
@@ -3325,6 +3387,7 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_buffered_budget, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_budget_pauses_readers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_budget_resumes_after_closes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_budget_spares_slow_readers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_credential_guessing_on_fresh_connections, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keygen_fair_between_tenants, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rsa_recovery_off_the_loop, setup, teardown),
