@@ -986,7 +986,10 @@ rekey_attrs(struct op_ctx *ctx, const struct store_object *old, const struct ttl
 	return attrs;
 }
 
-/* Links old and its replacement both ways; the names move to the replacement. */
+/*
+ * Links old and its replacement both ways; the names move to the replacement. A key can be re-keyed again
+ * and again, each time with one more link: old is held to the attribute limits like any other edit.
+ */
 static int
 link_replacement(struct op_ctx *ctx, struct store_object *old, struct store_object *new)
 {
@@ -994,7 +997,7 @@ link_replacement(struct op_ctx *ctx, struct store_object *old, struct store_obje
 	    attrs_add_link(old->arena, old->attrs, KMIP_LINK_TYPE_REPLACEMENT_OBJECT_LINK, new->uid) != 0)
 		return ops_nomem(ctx);
 	(void)ttlv_remove(old->attrs, KMIP_TAG_NAME, -1);
-	return 0;
+	return ops_check_attr_limits(ctx, old->attrs);
 }
 
 /* Re-key: a new symmetric key replacing an existing one, with its attributes and names. */

@@ -2230,6 +2230,49 @@ test_attribute_limits(void **state)
 	others_served(h);
 }
 
+/*
+ * Re-key adds a Replacement Object Link to the key it replaces, and the same key can be re-keyed again and
+ * again: each Re-key must hold that key to server.max_attribute_values like any other edit, or one object's
+ * attributes grow without bound (and every later load of it costs their number). With the limit at 4, a key
+ * is re-keyed 4 times; the 5th is refused, and the key keeps its 4 links.
+ */
+static void
+test_rekey_links_bounded(void **state)
+{
+	struct hostile *h = *state;
+	struct kmip_client *cl;
+	struct ttlv_arena *a;
+	struct ttlv_enc e;
+	struct ttlv *resp;
+	char uid[64];
+	int i;
+
+	start(h, (const char *const[]){ "server.max_attribute_values=4", NULL });
+	cl = hostile_client(h);
+	create_aes(cl, NULL, uid, sizeof(uid));
+	for (i = 0; i < 4; i++) {
+		h_uid_request(&e, KMIP_OPERATION_RE_KEY, uid, 0);
+		resp = call_ok(cl, &e, &a);
+		ttlv_arena_free(a);
+	}
+	h_uid_request(&e, KMIP_OPERATION_RE_KEY, uid, 0);
+	resp = call(cl, &e, &a);
+	assert_int_equal(h_result_status(resp), KMIP_RESULT_STATUS_OPERATION_FAILED);
+	assert_non_null(strstr(result_message(resp), "server.max_attribute_values"));
+	ttlv_arena_free(a);
+	h_request_begin(&e, 1, 4, 1);
+	h_item_begin(&e, KMIP_OPERATION_GET_ATTRIBUTES);
+	ttlv_enc_cstr(&e, KMIP_TAG_UNIQUE_IDENTIFIER, uid);
+	ttlv_enc_cstr(&e, KMIP_TAG_ATTRIBUTE_NAME, "Link");
+	h_item_end(&e);
+	h_request_end(&e);
+	resp = call_ok(cl, &e, &a);
+	assert_int_equal(ttlv_count(h_payload(resp, 0), KMIP_TAG_ATTRIBUTE), 4);
+	ttlv_arena_free(a);
+	kmip_client_close(cl);
+	others_served(h);
+}
+
 /* A 4096-bit prime, 3 mod 4: as a modulus, every base of RSA prime recovery gives 1 or -1. */
 static const char prime4096[] =
 	"cf83c6eeaacfe5e35e72af19fc62e816513ebe3f02aaceef39fb58066114e205b2c33c819ea825e9e0dc8acb547a3675"
@@ -3380,6 +3423,7 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_quota_reload, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_attribute_values, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_attribute_limits, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rekey_links_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crafted_rsa_exponent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_locate_scan_budget, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_response_cap, setup, teardown),
