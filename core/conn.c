@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -31,6 +32,7 @@
 #include "tls/tls.h"
 
 #define CONN_READ_HIGH_WATER	(64 * 1024)	/* bytes read ahead per connection before we consume them */
+#define CONN_SLICE_US		1000		/* loop time one connection's requests may take per event */
 
 static const char *const state_names[] = {
 	[CONN_HANDSHAKING] = "handshaking",
@@ -506,9 +508,21 @@ conn_bad_message(struct conn *c)
 	    (unsigned long long)off, ttlv_err_str(err));
 }
 
+/* Microseconds on the monotonic clock (a vDSO call, no system call). */
+static int64_t
+monotonic_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 /*
  * Feeds buffered input to the decoder and answers each complete request, in order, at most
- * max_requests_per_event of them before yielding to other connections.
+ * max_requests_per_event of them, and none more once CONN_SLICE_US have gone on this connection's
+ * requests, before yielding to other connections: a client pipelining costly requests (Locates at their
+ * scan budget, large batches) then delays the others by about one request each, not by its whole pipeline.
  */
 static void
 conn_process_input(struct conn *c)
@@ -516,6 +530,7 @@ conn_process_input(struct conn *c)
 	struct server *srv = c->srv;
 	struct evbuffer *in = bufferevent_get_input(c->bev);
 	unsigned handled = 0;
+	int64_t start = 0;
 
 	while (c->state == CONN_READING && evbuffer_get_length(in) > 0) {
 		struct evbuffer_iovec v;
@@ -524,7 +539,8 @@ conn_process_input(struct conn *c)
 		enum ttlv_status st;
 		size_t used;
 
-		if (handled >= srv->cfg->server.max_requests_per_event) {
+		if (handled >= srv->cfg->server.max_requests_per_event ||
+		    (handled > 0 && monotonic_us() - start >= CONN_SLICE_US)) {
 			/* Let the other connections run; continue on the next loop iteration. */
 			bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
 			break;
@@ -542,7 +558,8 @@ conn_process_input(struct conn *c)
 			conn_bad_message(c);
 			return;
 		}
-		handled++;
+		if (handled++ == 0)
+			start = monotonic_us();
 		root = ttlv_decoder_take(c->dec, &arena);
 		conn_charge_decoder(c);
 		conn_answer(c, root, arena);

@@ -28,6 +28,12 @@
 #include "tls/tls.h"
 
 #define ACCEPT_BACKOFF_SEC	1	/* after EMFILE/ENFILE, pause accepting this long */
+/*
+ * libevent's listener accepts until the queue is empty; under a flood of connections (each refused at
+ * once, or each starting a handshake) that could take the loop for seconds. After this many accepts the
+ * listeners pause for one loop turn, so every ready connection runs in between.
+ */
+#define ACCEPTS_PER_TURN	32
 #define CLOSING_TIMEOUT_SEC	5	/* time to flush a last response before closing */
 #define LISTEN_BACKLOG		1024
 #define REFUSE_LOG_SEC		10	/* refusals under a flood: one summary line per this many seconds */
@@ -222,6 +228,14 @@ accept_cb(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa, i
 
 	(void)evl;
 	srv->stats.accepted++;
+	if (++srv->accept_burst >= ACCEPTS_PER_TURN && !srv->accept_yield) {
+		static const struct timeval now = { 0, 0 };
+
+		/* libevent's accept loop stops once the listener is disabled: the rest waits a turn. */
+		srv->accept_yield = true;
+		server_update_accepting(srv);
+		evtimer_add(srv->accept_resume, &now);
+	}
 	if (srv->stopping) {
 		srv->stats.refused++;
 		close(fd);
@@ -309,7 +323,7 @@ accept_retry_cb(evutil_socket_t fd, short what, void *arg)
 static void
 server_update_accepting(struct server *srv)
 {
-	bool want = !srv->stopping && !srv->accept_backoff &&
+	bool want = !srv->stopping && !srv->accept_backoff && !srv->accept_yield &&
 	    (srv->nconns < srv->cfg->server.max_connections || sources_handshaking(srv->sources) > 0);
 	size_t i;
 
@@ -321,12 +335,25 @@ server_update_accepting(struct server *srv)
 		else
 			evconnlistener_disable(srv->listeners[i].evl);
 	}
-	if (!want && !srv->stopping && !srv->accept_backoff)
+	if (!want && !srv->stopping && !srv->accept_backoff && !srv->accept_yield)
 		log_warnx("max_connections (%u) reached, all past their handshake: not accepting until one closes",
 		    srv->cfg->server.max_connections);
-	else if (want)
+	else if (want && srv->accept_burst > 0)	/* not the end of a one-turn yield */
 		log_debug("accepting connections again (%u open)", srv->nconns);
 	srv->accepting = want;
+}
+
+/* The loop turn after a burst of accepts: accept again. */
+static void
+accept_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+
+	(void)fd;
+	(void)what;
+	srv->accept_yield = false;
+	srv->accept_burst = 0;
+	server_update_accepting(srv);
 }
 
 /* A connection closed: accept again if that was what held us back, or finish a shutdown. */
@@ -794,6 +821,7 @@ server_init(struct server *srv, struct kmipd_config *cfg, const char *config_pat
 	srv->sig_int = evsignal_new(srv->base, SIGINT, signal_cb, srv);
 	srv->sig_hup = evsignal_new(srv->base, SIGHUP, signal_cb, srv);
 	srv->accept_retry = evtimer_new(srv->base, accept_retry_cb, srv);
+	srv->accept_resume = evtimer_new(srv->base, accept_resume_cb, srv);
 	srv->shutdown_timer = evtimer_new(srv->base, shutdown_timer_cb, srv);
 	srv->refuse_timer = evtimer_new(srv->base, refuse_timer_cb, srv);
 	if (srv->refuse_timer == NULL || sources_new(cfg->server.max_sources, &srv->sources) != 0) {
@@ -801,7 +829,7 @@ server_init(struct server *srv, struct kmipd_config *cfg, const char *config_pat
 		return -1;
 	}
 	if (srv->sig_term == NULL || srv->sig_int == NULL || srv->sig_hup == NULL ||
-	    srv->accept_retry == NULL || srv->shutdown_timer == NULL ||
+	    srv->accept_retry == NULL || srv->accept_resume == NULL || srv->shutdown_timer == NULL ||
 	    evsignal_add(srv->sig_term, NULL) != 0 || evsignal_add(srv->sig_int, NULL) != 0 ||
 	    evsignal_add(srv->sig_hup, NULL) != 0) {
 		log_warnx("cannot set up signal handling");
@@ -858,6 +886,8 @@ server_free(struct server *srv)
 		event_free(srv->sig_hup);
 	if (srv->accept_retry != NULL)
 		event_free(srv->accept_retry);
+	if (srv->accept_resume != NULL)
+		event_free(srv->accept_resume);
 	if (srv->shutdown_timer != NULL)
 		event_free(srv->shutdown_timer);
 	if (srv->refuse_timer != NULL)

@@ -54,11 +54,14 @@ struct server {
 	size_t nlisteners;
 	bool accepting;			/* listeners enabled */
 	bool accept_backoff;		/* paused after EMFILE/ENFILE until accept_retry fires */
+	bool accept_yield;		/* paused for one loop turn after ACCEPTS_PER_TURN accepts */
+	unsigned accept_burst;		/* accepts since the last yield */
 	bool stopping;
 	struct event *sig_term;
 	struct event *sig_int;
 	struct event *sig_hup;
 	struct event *accept_retry;
+	struct event *accept_resume;	/* zero timeout: ends an accept_yield on the next loop turn */
 	struct event *shutdown_timer;
 	struct store *store;
 	struct masterkey keys;		/* the store's master key (and previous one), kept while it is open */

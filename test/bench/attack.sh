@@ -105,7 +105,10 @@ r=0
 while [ "$r" -lt "$rounds" ]; do
 	for c in $cases; do
 		# shellcheck disable=SC2046
+		# The per-source limits at their defaults (lib.sh turns them off for load from one address): the
+		# attackers come from 127.0.0.2, the honest client from 127.0.0.1.
 		start_kmipd "case-$c-$r" keygen.pool_size=0 server.max_message_size=4194304 \
+			server.max_connections_per_source=1000 server.handshake_rate_per_source=100 \
 			"access.credentials=$cred" $(case_opts "$c") || exit 1
 		# The attacker's set-up first (its objects), so that the idle run sees the same store; it then
 		# waits for $dir/a.go.
