@@ -2086,8 +2086,14 @@ keygen_cancel(struct keygen_job *job)
 		job->background = true;
 		job->cb = NULL;
 		job->arg = NULL;
-		/* A derivation or a recovery cannot be stopped half way: it runs out, its answer dropped. */
-		job_disown(job);
+		/*
+		 * A derivation or a recovery cannot be stopped half way: it runs out, its answer dropped. Until
+		 * its worker is free again (or the abort of a key generation lands) it still counts for its owner,
+		 * cap and fair share both: else a client could hang up and ask again to hold every worker. Only
+		 * a key pair going to the pool, which serves everyone, stops counting now.
+		 */
+		if (to_pool)
+			job_disown(job);
 		if (!to_pool && abortable(job))
 			worker_abort(job->worker);
 		kg_schedule(kg);	/* a queued RSA-2048 job may adopt it */

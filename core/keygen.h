@@ -143,7 +143,9 @@ struct keygen_job *keygen_submit(struct keygen *kg, const struct keygen_spec *sp
  * The asking connection went away: the callback will not be called; a key already made is wiped, or kept
  * in the pool when it is an RSA-2048 pair the pool has room for. A key generation running on a worker is
  * aborted unless its key can go to the pool; a derivation or a recovery runs out (it cannot be stopped half
- * way) and its result is wiped. Either way it no longer counts for its owner. NULL is ignored.
+ * way) and its result is wiped. A job still running (unless its key goes to the pool) keeps counting for its
+ * owner, against keygen_set_max_per_owner() and in the fair order, until its worker is done with it, so
+ * hanging up and asking again does not take more workers. NULL is ignored.
  */
 void keygen_cancel(struct keygen_job *job);
 

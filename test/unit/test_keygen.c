@@ -42,6 +42,7 @@ struct rec {
 	struct fixture *f;
 	int called;
 	int64_t at_ms;			/* when the callback ran */
+	int order;			/* 1 for the first callback of the test, 2 for the next... */
 	struct keygen_result *res;
 };
 
@@ -56,6 +57,7 @@ struct fixture {
 	unsigned ticks;
 	int64_t last_tick_ms;
 	int64_t max_gap_ms;
+	int ncallbacks;			/* callbacks run so far (rec.order) */
 };
 
 static int
@@ -108,6 +110,7 @@ record_cb(struct keygen_result *res, void *arg)
 		r->f->called_inside_submit++;
 	r->called++;
 	r->at_ms = util_now_ms();
+	r->order = ++r->f->ncallbacks;
 	keygen_result_free(r->res);
 	r->res = res;
 }
@@ -1231,6 +1234,45 @@ test_max_per_owner(void **state)
 }
 
 /*
+ * A derivation cancelled while it runs still holds its worker, so it still counts for its owner in the fair
+ * order: hanging up and asking again does not put the owner first. With two workers, tenant-a's cancelled
+ * long derivation and tenant-b's short one running, tenant-b's key is served before tenant-a's next.
+ */
+static void
+test_cancelled_running_job_keeps_its_share(void **state)
+{
+	struct fixture *f = *state;
+	static const uint8_t salt[16];
+	struct keygen_spec along = { .alg = KEYGEN_PBKDF2, .owner = "tenant-a", .iterations = 5000000,
+	    .salt = salt, .salt_len = sizeof(salt), .password = salt, .password_len = 8 };
+	struct keygen_spec bshort = along;
+	struct keygen_spec a = { .alg = KEYGEN_EC, .curve_nid = NID_X9_62_prime256v1, .owner = "tenant-a" };
+	struct keygen_spec b = { .alg = KEYGEN_EC, .curve_nid = NID_X9_62_prime256v1, .owner = "tenant-b" };
+	struct keygen_job *job;
+	struct keygen_stats st;
+
+	bshort.owner = "tenant-b";
+	bshort.iterations = 300000;
+	start(f, 2, 0, 30);
+	job = submit_spec(f, 0, &along);
+	run_for(f, 50);
+	keygen_cancel(job);
+	(void)submit_spec(f, 1, &bshort);
+	run_for(f, 20);
+	keygen_stats(f->kg, &st);
+	assert_int_equal(st.busy_workers, 2);
+	(void)submit_spec(f, 2, &a);
+	(void)submit_spec(f, 3, &b);
+	assert_true(wait_for(f, called_one, 2, 20000));
+	assert_true(wait_for(f, called_one, 3, 20000));
+	assert_int_equal(f->recs[0].called, 0);
+	assert_int_equal(f->recs[2].res->status, 0);
+	assert_int_equal(f->recs[3].res->status, 0);
+	assert_true(f->recs[3].order < f->recs[2].order);
+}
+
+
+/*
  * A worker that answers with a key pair that is not what was asked (a public key of another key, another
  * curve, bytes that are not DER) is killed and its job fails; the parent never hands the key on. The worker
  * here is this program in a fake mode (KEYGEN_TEST_FAKE, see fake_worker_main).
@@ -1364,6 +1406,7 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_rsa_recover_job, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fair_between_owners, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_max_per_owner, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cancelled_running_job_keeps_its_share, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_parent_checks_worker_keys, setup, teardown),
 	};
 
