@@ -2061,6 +2061,13 @@ keygen_submit(struct keygen *kg, const struct keygen_spec *spec, keygen_cb cb, v
 	return job;
 }
 
+/* Whether a worker runs the job; see keygen.h. */
+bool
+keygen_job_running(const struct keygen_job *job)
+{
+	return job->state == JOB_RUNNING;
+}
+
 /* Forgets a job whose caller went away; see keygen.h. */
 void
 keygen_cancel(struct keygen_job *job)

@@ -18,6 +18,7 @@
 #ifndef KMIPD_KEYGEN_H
 #define KMIPD_KEYGEN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -149,6 +150,8 @@ struct keygen_job *keygen_submit(struct keygen *kg, const struct keygen_spec *sp
  */
 void keygen_cancel(struct keygen_job *job);
 
+/* True when a worker is running the job now (it can no longer be taken back without waste). */
+bool keygen_job_running(const struct keygen_job *job);
 /* Wipes the private key and frees the result. NULL is ignored. */
 void keygen_result_free(struct keygen_result *res);
 

@@ -457,8 +457,11 @@ access_credential_begin(struct access_policy *p, const struct ttlv *authenticati
 	} else if (p->ncreds > 0) {
 		/*
 		 * Same answer for an unknown user and a wrong password, after the same work: an unknown name costs
-		 * one key derivation too, so timing does not tell which names exist.
+		 * one key derivation too, so timing does not tell which names exist. Its digest (under an entry
+		 * no cached Credential has) lets the same guess share one derivation, as a known name's does.
 		 */
+		cache_key(p, "", (const char *)user->v.bytes.data, ulen, (const char *)pass->v.bytes.data,
+		    pass->length, d->cache_key);
 		cr = &p->creds[0];
 	} else {
 		return ACCESS_CREDENTIAL_REFUSED;
@@ -690,6 +693,24 @@ access_guard_end(struct access_guard *g, const struct config_access *cfg, const 
 		}
 	}
 	guard_drop_if_empty(g, e);
+}
+
+/* A derivation ended without a verdict; see access.h. */
+void
+access_guard_release(struct access_guard *g, const char *identity, const char *source, int64_t now_ms)
+{
+	struct guard_entry *e;
+
+	if ((e = guard_get(g, 's', source, now_ms, false)) != NULL) {
+		if (e->inflight > 0)
+			e->inflight--;
+		guard_drop_if_empty(g, e);
+	}
+	if ((e = guard_get(g, 'i', identity, now_ms, false)) != NULL) {
+		if (e->inflight > 0)
+			e->inflight--;
+		guard_drop_if_empty(g, e);
+	}
 }
 
 char *

@@ -85,7 +85,8 @@ struct access_derivation {
 	size_t salt_len;
 	unsigned iterations;
 	uint8_t expected[ACCESS_HASH_BYTES];	/* the configured hash */
-	uint8_t cache_key[32];		/* the Credential's keyed digest, cached once verified */
+	uint8_t cache_key[32];		/* the Credential's keyed digest: cached once verified, and requests
+					   with the same one share its derivation */
 	bool known;			/* the username is listed: a match accepts (else it only evens timing) */
 };
 
@@ -141,6 +142,12 @@ int access_guard_begin(struct access_guard *g, const struct config_access *cfg, 
 /* The derivation access_guard_begin allowed has ended: ok when the Credential was right. */
 void access_guard_end(struct access_guard *g, const struct config_access *cfg, const char *identity,
     const char *source, bool ok, int64_t now_ms);
+
+/*
+ * The derivation access_guard_begin allowed has ended without telling whether the Credential was right (the
+ * worker failed, memory ran out): no longer under way, and neither right nor wrong.
+ */
+void access_guard_release(struct access_guard *g, const char *identity, const char *source, int64_t now_ms);
 
 /* A new "pbkdf2-sha256$iterations$salt$hash" for password (malloc'd), or NULL on failure. */
 char *access_hash_password(const char *password, unsigned iterations);

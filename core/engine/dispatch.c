@@ -13,11 +13,14 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/crypto.h>
+
 #include "core/config.h"
 #include "core/engine/access.h"
 #include "core/engine/audit.h"
 #include "core/engine/ops.h"
 #include "core/keygen.h"
+#include "core/log.h"
 #include "proto/encode.h"
 #include "proto/message.h"
 #include "proto/names.h"
@@ -76,14 +79,29 @@ struct pending {
 	unsigned outstanding;		/* results not yet delivered */
 	struct keygen_job **jobs;	/* per item, NULL when none (the array NULL for a Credential) */
 	struct keygen_result **keys;	/* per item, NULL when none */
-	struct keygen_job *cred_job;	/* the Credential's derivation */
-	struct access_derivation cred;	/* what it is checked against (wiped) */
-	bool cred_guarded;		/* counted by the engine's guard until it ends */
-	unsigned policy_gen;		/* the policy the Credential was looked up in */
-	char source[64];		/* the client's address, for the guard */
+	struct cred_derivation *deriv;	/* the derivation its Credential waits for, or NULL */
+	TAILQ_ENTRY(pending) dentry;	/* on deriv->waiters */
 };
 
-#define PENDING_CREDENTIAL	SIZE_MAX	/* the slot index of the Credential's derivation */
+/*
+ * One PBKDF2 derivation of a Credential on a worker, shared by every request that sent the same Credential
+ * (the same cache key) while it runs: a client opening several sessions at once pays one derivation and
+ * holds one slot of the guard. It holds that slot until the worker is done, even when every waiter left.
+ */
+struct cred_derivation {
+	TAILQ_ENTRY(cred_derivation) entry;	/* on eng->derivations */
+	struct engine *eng;
+	struct keygen_job *job;
+	struct access_derivation cred;	/* what it is checked against, its password pointer cleared (wiped) */
+	unsigned policy_gen;		/* the policy the Credential was looked up in */
+	char *identity;			/* whose guard slot it holds */
+	char source[64];		/* and from which address */
+	TAILQ_HEAD(, pending) waiters;
+	unsigned nwaiters;
+	bool done;			/* its result is being handed to the waiters */
+};
+
+#define DERIVATION_WAITERS_MAX	64	/* requests sharing one derivation; more start their own */
 
 struct pending_slot {
 	struct pending *p;
@@ -448,15 +466,41 @@ peer_source(const char *peer, char *buf, size_t size)
 	snprintf(buf, size, "%.*s", (int)len, peer);
 }
 
-/* The Credential's derivation is over (ok: it matched), or abandoned: the guard hears of it once. */
+/* Frees a derivation nobody waits for and whose job is over or cancelled (its guard slot already given back). */
 static void
-pending_credential_end(struct pending *p, bool ok)
+derivation_free(struct cred_derivation *dv)
 {
-	struct engine *e = p->session->eng;
+	TAILQ_REMOVE(&dv->eng->derivations, dv, entry);
+	access_derivation_wipe(&dv->cred);
+	free(dv->identity);
+	free(dv);
+}
 
-	if (p->cred_guarded)
-		access_guard_end(e->guard, &e->env.cfg->access, p->session->who, p->source, ok, monotonic_ms_int());
-	p->cred_guarded = false;
+/*
+ * A request stops waiting for a derivation. When it was the last one: a derivation still queued is taken
+ * back (counted as a wrong Credential, as before: a client that leaves before its Credential is checked has
+ * asked for a derivation); one already running is left to finish, still holding its guard slot, so that
+ * hanging up and reconnecting does not start another while the worker is busy.
+ */
+static void
+derivation_leave(struct pending *p)
+{
+	struct cred_derivation *dv = p->deriv;
+	struct engine *e;
+
+	if (dv == NULL)
+		return;
+	p->deriv = NULL;
+	TAILQ_REMOVE(&dv->waiters, p, dentry);
+	dv->nwaiters--;
+	if (dv->done || dv->nwaiters > 0 || (dv->job != NULL && keygen_job_running(dv->job)))
+		return;
+	e = dv->eng;
+	if (dv->job != NULL)
+		keygen_cancel(dv->job);
+	dv->job = NULL;
+	access_guard_end(e->guard, &e->env.cfg->access, dv->identity, dv->source, false, monotonic_ms_int());
+	derivation_free(dv);
 }
 
 /* Frees a pending request: cancels its jobs, wipes its keys and its arena. */
@@ -471,15 +515,24 @@ pending_free(struct pending *p)
 		if (p->keys[i] != NULL)
 			keygen_result_free(p->keys[i]);
 	}
-	if (p->cred_job != NULL)
-		keygen_cancel(p->cred_job);
-	/* A client that leaves before its Credential is checked counts as a wrong one: it spent a derivation. */
-	pending_credential_end(p, false);
-	access_derivation_wipe(&p->cred);
+	derivation_leave(p);
 	free(p->jobs);
 	free(p->keys);
 	ttlv_arena_free(p->arena);
 	free(p);
+}
+
+/* Drops the derivations left running for clients that left; see ops.h. */
+void
+dispatch_free_derivations(struct engine *e)
+{
+	struct cred_derivation *dv;
+
+	while ((dv = TAILQ_FIRST(&e->derivations)) != NULL) {
+		if (dv->job != NULL)
+			keygen_cancel(dv->job);
+		derivation_free(dv);
+	}
 }
 
 /* The session is going away: drops its pending request, cancelling its key generation. */
@@ -524,48 +577,123 @@ static enum engine_status proceed(struct session *s, struct kmip_request *req, u
 static void refuse_credential(struct session *s, unsigned version, const struct kmip_error *err,
     struct ttlv_enc *out);
 
+/* How a derivation's result went for one waiting request. */
+enum cred_outcome {
+	CRED_OK,		/* the request goes on */
+	CRED_WRONG,		/* not accepted: counts as a wrong Credential */
+	CRED_FAILED,		/* the check could not be made: err says why, and it counts as nothing */
+};
+
 /*
- * The Credential's derivation is done: compared in constant time with the configured hash, the request is
- * refused or goes on (normalised, perhaps waiting again for keys, run). The derived bytes are wiped.
+ * The verdict of the derivation dv for the request p: compared in constant time with the configured hash
+ * (derived NULL: the worker failed). When a reload replaced the policy meanwhile, the Credential is looked
+ * up again in the current one and compared with its current hash: a username removed by the reload is
+ * refused (Authentication Not Successful), and one whose entry's salt or iterations changed is answered General Failure ("send it again"), its derivation being
+ * of the old entry.
  */
+static enum cred_outcome
+derivation_verdict(struct pending *p, const struct cred_derivation *dv, const uint8_t *derived, size_t len,
+    struct kmip_error *err)
+{
+	struct engine *e = p->session->eng;
+	struct access_derivation now;
+	enum cred_outcome out;
+
+	if (derived == NULL) {
+		kmip_error_set(err, KMIP_RESULT_REASON_GENERAL_FAILURE,
+		    "the Credential could not be checked (password derivation failed); send it again");
+		return CRED_FAILED;
+	}
+	if (dv->policy_gen == e->policy_gen)
+		return access_credential_finish(e->env.policy, &dv->cred, derived, len) ? CRED_OK : CRED_WRONG;
+	switch (access_credential_begin(e->env.policy, p->req.authentication, &now, err)) {
+	case ACCESS_CREDENTIAL_OK:
+		return CRED_OK;
+	case ACCESS_CREDENTIAL_REFUSED:
+		return CRED_WRONG;
+	case ACCESS_CREDENTIAL_DERIVE:
+		break;
+	}
+	if (!now.known) {
+		out = CRED_WRONG;	/* the reload removed the username */
+	} else if (now.salt_len != dv->cred.salt_len || memcmp(now.salt, dv->cred.salt, now.salt_len) != 0 ||
+	    now.iterations != dv->cred.iterations) {
+		kmip_error_set(err, KMIP_RESULT_REASON_GENERAL_FAILURE,
+		    "the Credentials were reloaded while this one was being checked; send it again");
+		out = CRED_FAILED;
+	} else {
+		out = access_credential_finish(e->env.policy, &now, derived, len) ? CRED_OK : CRED_WRONG;
+	}
+	access_derivation_wipe(&now);
+	return out;
+}
+
+/* Answers a request that waited for a Credential's derivation: refused, or on its way (see derivation_done). */
 static void
-pending_credential_done(struct pending *p, struct keygen_result *res)
+pending_credential_done(struct pending *p, const struct cred_derivation *dv, const uint8_t *derived, size_t len)
 {
 	struct session *s = p->session;
-	struct engine *e = s->eng;
 	struct ttlv_arena *arena = p->arena;
 	struct kmip_request req = p->req;
 	unsigned version = p->version;
 	enum engine_status st = ENGINE_DONE;
+	enum cred_outcome outcome;
 	struct kmip_error err;
 	struct ttlv_enc out;
 	uint8_t *resp;
-	size_t len;
-	bool ok;
+	size_t rlen;
 
-	p->cred_job = NULL;
-	if (res->status != 0)
-		session_log(s, LOG_LEVEL_WARN, "password derivation failed: %s", res->message);
-	ok = res->status == 0 && access_credential_finish(p->policy_gen == e->policy_gen ? e->env.policy : NULL,
-	    &p->cred, res->private_der, res->private_len);
-	keygen_result_free(res);
-	pending_credential_end(p, ok);
+	kmip_error_set(&err, KMIP_RESULT_REASON_AUTHENTICATION_NOT_SUCCESSFUL, "username or password not accepted");
+	outcome = derivation_verdict(p, dv, derived, len, &err);
 	p->arena = NULL;	/* the request goes on in it */
 	s->pending = NULL;
 	pending_free(p);
 	ttlv_enc_init(&out);
-	if (!ok) {
-		s->credential_failures++;
-		kmip_error_set(&err, KMIP_RESULT_REASON_AUTHENTICATION_NOT_SUCCESSFUL, "username or password not accepted");
+	if (outcome != CRED_OK) {
+		if (outcome == CRED_WRONG)
+			s->credential_failures++;
 		refuse_credential(s, version, &err, &out);
 	} else if ((st = proceed(s, &req, version, arena, &out)) == ENGINE_PENDING) {
 		ttlv_enc_free(&out);
 		return;		/* waiting for keys now, in a pending request that owns the arena */
 	}
 	ttlv_arena_free(arena);
-	if (respond(s, &out, &resp, &len) == ENGINE_DONE)
-		session_deliver(s, resp, len);
+	if (respond(s, &out, &resp, &rlen) == ENGINE_DONE)
+		session_deliver(s, resp, rlen);
 	ttlv_enc_free(&out);
+}
+
+/*
+ * A Credential's derivation is done: the guard hears whether it was right (a worker failure is neither),
+ * then every request waiting for it is answered or goes on. The derived bytes are wiped.
+ */
+static void
+derivation_done(struct keygen_result *res, void *arg)
+{
+	struct cred_derivation *dv = arg;
+	struct engine *e = dv->eng;
+	const uint8_t *derived = NULL;
+	struct pending *p;
+	size_t len = 0;
+
+	dv->job = NULL;
+	dv->done = true;
+	if (res->status != 0)
+		log_warnx("password derivation for %s failed: %s", dv->identity, res->message);
+	else {
+		derived = res->private_der;
+		len = res->private_len;
+	}
+	if (derived == NULL)
+		access_guard_release(e->guard, dv->identity, dv->source, monotonic_ms_int());
+	else
+		access_guard_end(e->guard, &e->env.cfg->access, dv->identity, dv->source,
+		    access_credential_finish(NULL, &dv->cred, derived, len), monotonic_ms_int());
+	/* One at a time: answering one request may end another session, which leaves the list. */
+	while ((p = TAILQ_FIRST(&dv->waiters)) != NULL)
+		pending_credential_done(p, dv, derived, len);
+	keygen_result_free(res);
+	derivation_free(dv);
 }
 
 /* A worker's result arrived; when it was the last one the request needed, answer it. */
@@ -579,10 +707,6 @@ pending_job_cb(struct keygen_result *res, void *arg)
 	uint8_t *resp;
 	size_t len;
 
-	if (slot->index == PENDING_CREDENTIAL) {
-		pending_credential_done(p, res);
-		return;
-	}
 	p->jobs[slot->index] = NULL;
 	p->keys[slot->index] = res;
 	if (res->status != 0)
@@ -674,41 +798,63 @@ refuse_credential(struct session *s, unsigned version, const struct kmip_error *
 	kmip_response_error_message(out, version, engine_now(), NULL, KMIP_RESULT_STATUS_OPERATION_FAILED, err);
 }
 
+/* The derivation under way of the Credential d (its cache key, in the current policy) with room for a waiter. */
+static struct cred_derivation *
+derivation_find(struct engine *e, const struct access_derivation *d)
+{
+	struct cred_derivation *dv;
+
+	TAILQ_FOREACH(dv, &e->derivations, entry)
+		if (!dv->done && dv->policy_gen == e->policy_gen && dv->nwaiters < DERIVATION_WAITERS_MAX &&
+		    CRYPTO_memcmp(dv->cred.cache_key, d->cache_key, sizeof(d->cache_key)) == 0)
+			return dv;
+	return NULL;
+}
+
 /*
- * Starts the derivation of a Credential on a worker: the request waits in a pending request that owns the
- * arena. ENGINE_PENDING, or ENGINE_DONE with the refusal written to out (the guard said no, or no memory).
+ * Has the Credential d derived on a worker: the request waits in a pending request that owns the arena,
+ * sharing the derivation of the same Credential when one is under way (then it takes no slot of the guard).
+ * ENGINE_PENDING, or ENGINE_DONE with the refusal written to out: the guard said no (which is not a wrong
+ * Credential: none was checked), or no memory (General Failure).
  */
 static enum engine_status
 request_credential(struct session *s, const struct kmip_request *req, unsigned version, struct ttlv_arena *arena,
     struct access_derivation *d, struct ttlv_enc *out)
 {
 	struct engine *e = s->eng;
+	struct cred_derivation *dv;
 	struct keygen_spec spec;
-	struct pending_slot *slot;
 	struct kmip_error err;
 	struct pending *p;
 	char source[64];
 
-	peer_source(s->peer, source, sizeof(source));
-	if (access_guard_begin(e->guard, &e->env.cfg->access, s->who, source, monotonic_ms_int(), &err) != 0) {
-		/* Refused unchecked: it counts against the connection, but not as a wrong Credential. */
-		s->credential_failures++;
-		refuse_credential(s, version, &err, out);
-		return ENGINE_DONE;
-	}
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		goto nomem;
 	p->session = s;
 	p->req = *req;
 	p->version = version;
-	p->cred = *d;
-	p->cred_guarded = true;
-	p->policy_gen = e->policy_gen;
-	snprintf(p->source, sizeof(p->source), "%s", source);
-	if ((slot = ttlv_arena_alloc(arena, sizeof(*slot))) == NULL)
+	if ((dv = derivation_find(e, d)) != NULL) {
+		session_log(s, LOG_LEVEL_DEBUG, "the same Credential is being checked; waiting for that");
+		goto wait;
+	}
+	peer_source(s->peer, source, sizeof(source));
+	if (access_guard_begin(e->guard, &e->env.cfg->access, s->who, source, monotonic_ms_int(), &err) != 0) {
+		free(p);
+		refuse_credential(s, version, &err, out);
+		return ENGINE_DONE;
+	}
+	if ((dv = calloc(1, sizeof(*dv))) == NULL || (dv->identity = strdup(s->who)) == NULL) {
+		free(dv);
+		access_guard_release(e->guard, s->who, source, monotonic_ms_int());
 		goto nomem;
-	slot->p = p;
-	slot->index = PENDING_CREDENTIAL;
+	}
+	dv->eng = e;
+	dv->cred = *d;
+	dv->cred.password = NULL;	/* in the arena of the first request, which may leave first */
+	dv->cred.password_len = 0;
+	dv->policy_gen = e->policy_gen;
+	snprintf(dv->source, sizeof(dv->source), "%s", source);
+	TAILQ_INIT(&dv->waiters);
 	memset(&spec, 0, sizeof(spec));
 	spec.alg = KEYGEN_PBKDF2;
 	spec.owner = s->who;
@@ -717,19 +863,25 @@ request_credential(struct session *s, const struct kmip_request *req, unsigned v
 	spec.salt_len = d->salt_len;
 	spec.password = d->password;
 	spec.password_len = d->password_len;
-	if ((p->cred_job = keygen_submit(e->env.keygen, &spec, pending_job_cb, slot)) == NULL)
+	if ((dv->job = keygen_submit(e->env.keygen, &spec, derivation_done, dv)) == NULL) {
+		access_guard_release(e->guard, s->who, source, monotonic_ms_int());
+		access_derivation_wipe(&dv->cred);
+		free(dv->identity);
+		free(dv);
 		goto nomem;
+	}
+	TAILQ_INSERT_TAIL(&e->derivations, dv, entry);
+wait:
+	p->deriv = dv;
+	TAILQ_INSERT_TAIL(&dv->waiters, p, dentry);
+	dv->nwaiters++;
 	p->arena = arena;
 	s->pending = p;
 	session_log(s, LOG_LEVEL_DEBUG, "waiting for the Credential's derivation");
 	return ENGINE_PENDING;
 nomem:
-	if (p != NULL) {
-		p->arena = NULL;
-		pending_free(p);	/* ends the guard's count */
-	} else {
-		access_guard_end(e->guard, &e->env.cfg->access, s->who, source, true, monotonic_ms_int());
-	}
+	/* Nothing was checked: General Failure, neither a wrong Credential nor a step of the back-off. */
+	free(p);
 	kmip_error_set(&err, KMIP_RESULT_REASON_GENERAL_FAILURE, "out of memory checking the Credential");
 	refuse_credential(s, version, &err, out);
 	return ENGINE_DONE;

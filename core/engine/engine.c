@@ -32,6 +32,7 @@ engine_new(const struct engine_env *env)
 	}
 	e->env = *env;
 	TAILQ_INIT(&e->held);
+	TAILQ_INIT(&e->derivations);
 	return e;
 }
 
@@ -40,6 +41,7 @@ engine_free(struct engine *e)
 {
 	if (e == NULL)
 		return;
+	dispatch_free_derivations(e);
 	access_guard_free(e->guard);
 	free(e);
 }

@@ -21,6 +21,7 @@ struct crypto_streams;
 struct access_guard;
 struct keygen_result;
 struct pending;
+struct cred_derivation;
 
 #define OP_UID_MAX	64	/* = STORE_UID_MAX */
 #define OP_AUDIT_UIDS	4	/* unique identifiers an audit line names (Locate: the first ones) */
@@ -32,6 +33,7 @@ struct engine {
 	uint64_t next_serial;		/* requests answered, numbering them as the store's owners */
 	struct access_guard *guard;	/* Credential derivations under way and back-off (survives reloads) */
 	unsigned policy_gen;		/* bumped when a reload replaces the policy */
+	TAILQ_HEAD(, cred_derivation) derivations;	/* Credential derivations on the workers */
 };
 
 /* The store owner item that stands for every item of a request (an Undo batch is all or none). */
@@ -120,6 +122,8 @@ extern const size_t dispatch_nversions;
 int64_t engine_now(void);
 /* Drops the session's request that waits for key generation, if any. */
 void dispatch_cancel(struct session *s);
+/* The engine is going away: drops the Credential derivations still running for clients that left. */
+void dispatch_free_derivations(struct engine *e);
 /* A held or pending response is ready: hands it to the session's callback (buf NULL: none could be made). */
 void session_deliver(struct session *s, uint8_t *buf, size_t len);
 

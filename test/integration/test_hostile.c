@@ -3396,6 +3396,91 @@ test_rsa_recovery_real_key(void **state)
 	EVP_PKEY_free(pkey);
 }
 
+/*
+ * A client opening several sessions at once with its right Credential, not yet in the cache: every session
+ * is answered Success. The requests share one derivation; before, each beyond
+ * access.max_derivations_per_identity (2) was refused with Authentication Not Successful.
+ */
+static void
+test_same_credential_on_many_sessions(void **state)
+{
+	struct hostile *h = *state;
+	struct kmip_client *cl[5];
+	char entry[512];
+	SSL_CTX *ctx;
+	size_t i;
+
+	credential_entry(entry, sizeof(entry), "appliance", "Right-Pa55", 1000000);
+	start(h, (const char *const[]){ entry, "keygen.workers=2", "keygen.timeout=60", NULL });
+	ctx = h_client_ctx(h_cert("client2.crt"), h_cert("client2.key"), NULL, 0, 0);
+	for (i = 0; i < 5; i++) {
+		struct ttlv_enc e;
+
+		cl[i] = h_connect(&h->s, ctx);
+		set_timeouts(cl[i], h_slow(30000), 5000);
+		enc_query_with_credential(&e, "appliance", "Right-Pa55");
+		send_raw(cl[i], e.buf, e.len);
+		ttlv_enc_free(&e);
+	}
+	for (i = 0; i < 5; i++) {
+		struct ttlv_arena *a;
+		struct ttlv *resp = read_response(cl[i], &a);
+
+		assert_int_equal(h_result_status(resp), KMIP_RESULT_STATUS_SUCCESS);
+		ttlv_arena_free(a);
+		kmip_client_close(cl[i]);
+	}
+	assert_int_equal(h_log_count(&h->s, "being checked (access.max_derivations_per_identity)"), 0);
+	others_served(h);
+	SSL_CTX_free(ctx);
+}
+
+/* The config of test_credential_reload_mid_derivation: the test certificates and one Credential entry. */
+static void
+credential_config(char *text, size_t size, const char *entry)
+{
+	snprintf(text, size, "tls: {\n\tcert_file = \"%s\";\n\tkey_file = \"%s\";\n\tclients_ca_cert_file = \"%s\";\n};\n"
+	    "access: {\n\tcredentials = [ \"%s\" ];\n};\n", h_cert("server.crt"), h_cert("server.key"),
+	    h_cert("ca.crt"), strchr(entry, '=') + 1);
+}
+
+/*
+ * A reload that removes a Credential while it is being derived: the request waiting for the derivation is
+ * checked against the policy in force when it completes, and refused. Before, it was checked against the
+ * hash it was looked up with, and accepted.
+ */
+static void
+test_credential_reload_mid_derivation(void **state)
+{
+	struct hostile *h = *state;
+	struct kmip_client *cl;
+	char entry[512], other[512], text[2048], path[400];
+	struct ttlv_enc e;
+	SSL_CTX *ctx;
+
+	credential_entry(entry, sizeof(entry), "appliance", "Right-Pa55", 3000000);
+	credential_entry(other, sizeof(other), "someone-else", "Other-Pa55", 1000);
+	credential_config(text, sizeof(text), entry);
+	h_start_config_raw(&h->s, text, (const char *const[]){ QUIET_KEYGEN, "keygen.timeout=60", NULL });
+	h->ctx = h_client_ctx(h_cert("client.crt"), h_cert("client.key"), NULL, 0, 0);
+	ctx = h_client_ctx(h_cert("client2.crt"), h_cert("client2.key"), NULL, 0, 0);
+	cl = h_connect(&h->s, ctx);
+	set_timeouts(cl, h_slow(30000), 5000);
+	enc_query_with_credential(&e, "appliance", "Right-Pa55");
+	send_raw(cl, e.buf, e.len);
+	ttlv_enc_free(&e);
+	assert_true(h_log_wait(&h->s, "waiting for the Credential's derivation", 5000));
+	credential_config(text, sizeof(text), other);
+	snprintf(path, sizeof(path), "%s/kmipd.conf", h->s.dir);
+	h_write_file(path, text);
+	h_signal(&h->s, SIGHUP);
+	assert_true(h_log_wait(&h->s, "reload done", 5000));
+	expect_reason(cl, KMIP_RESULT_REASON_AUTHENTICATION_NOT_SUCCESSFUL);
+	kmip_client_close(cl);
+	SSL_CTX_free(ctx);
+}
+
+
 int
 main(int argc, char **argv)
 {
@@ -3436,6 +3521,8 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_keygen_fair_between_tenants, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rsa_recovery_off_the_loop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rsa_recovery_real_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_same_credential_on_many_sessions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_credential_reload_mid_derivation, setup, teardown),
 	};
 
 	util_test_start(argc, argv);
