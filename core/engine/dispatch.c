@@ -604,8 +604,8 @@ derivation_verdict(struct pending *p, const struct cred_derivation *dv, const ui
 		    "the Credential could not be checked (password derivation failed); send it again");
 		return CRED_FAILED;
 	}
-	if (dv->policy_gen == e->policy_gen)
-		return access_credential_finish(e->env.policy, &dv->cred, derived, len) ? CRED_OK : CRED_WRONG;
+	if (dv->policy_gen == e->policy_gen)	/* cached once, by derivation_done */
+		return access_credential_finish(NULL, &dv->cred, derived, len) ? CRED_OK : CRED_WRONG;
 	switch (access_credential_begin(e->env.policy, p->req.authentication, &now, err)) {
 	case ACCESS_CREDENTIAL_OK:
 		return CRED_OK;
@@ -688,7 +688,8 @@ derivation_done(struct keygen_result *res, void *arg)
 		access_guard_release(e->guard, dv->identity, dv->source, monotonic_ms_int());
 	else
 		access_guard_end(e->guard, &e->env.cfg->access, dv->identity, dv->source,
-		    access_credential_finish(NULL, &dv->cred, derived, len), monotonic_ms_int());
+		    access_credential_finish(dv->policy_gen == e->policy_gen ? e->env.policy : NULL, &dv->cred,
+		    derived, len), monotonic_ms_int());
 	/* One at a time: answering one request may end another session, which leaves the list. */
 	while ((p = TAILQ_FIRST(&dv->waiters)) != NULL)
 		pending_credential_done(p, dv, derived, len);
