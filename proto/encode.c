@@ -26,6 +26,25 @@ ttlv_enc_set_limit(struct ttlv_enc *e, size_t limit)
 	e->limit = limit;
 }
 
+/* The room left under the limit; see encode.h. */
+size_t
+ttlv_enc_room(const struct ttlv_enc *e)
+{
+	size_t max = e->limit != 0 && e->limit < ENC_MAX_SIZE ? e->limit : ENC_MAX_SIZE;
+
+	if (e->error != 0 || e->len >= max)
+		return 0;
+	return max - e->len;
+}
+
+/* Fails the encoder as an over-long write would; see encode.h. */
+void
+ttlv_enc_overflow(struct ttlv_enc *e)
+{
+	if (e->error == 0)
+		e->error = EMSGSIZE;
+}
+
 /* Wipes and frees the buffer; the encoder may be initialised again. */
 void
 ttlv_enc_free(struct ttlv_enc *e)

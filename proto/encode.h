@@ -32,6 +32,13 @@ void ttlv_enc_init(struct ttlv_enc *e);
  * the limit. A mark and rewind drop the error like any other.
  */
 void ttlv_enc_set_limit(struct ttlv_enc *e, size_t limit);
+/* The bytes that may still be written: under the limit, or the encoder's own maximum; 0 after an error. */
+size_t ttlv_enc_room(const struct ttlv_enc *e);
+/*
+ * Fails the encoder with the sticky EMSGSIZE a write past the limit gets: for a caller that knows, before
+ * doing the work, that what it would write cannot fit.
+ */
+void ttlv_enc_overflow(struct ttlv_enc *e);
 /* Wipes and frees the buffer. */
 void ttlv_enc_free(struct ttlv_enc *e);
 /* Empties the buffer for reuse, keeping its memory. */

@@ -617,6 +617,9 @@ header_check(const struct store_rec *r, store_header_fn check, void *arg)
 	h.object_type = r->object_type;
 	h.state = r->state;
 	h.sharing = r->sharing;
+	/* store_rec_parse made sure a sealed part holds at least its IV and tag. */
+	h.material_len = r->sealed && r->material_len > 0 ? r->material_len - STORE_IV_BYTES - STORE_TAG_BYTES :
+	    r->material_len;
 	return check(arg, &h);
 }
 

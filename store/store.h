@@ -196,6 +196,7 @@ struct store_header {
 	size_t owner_len;
 	uint32_t object_type, state;
 	uint32_t sharing;		/* STORE_SHARED...; records of version 1 read as STORE_SHARED (unknown) */
+	size_t material_len;		/* bytes of key material once opened (sealed: without IV and tag); 0: none */
 };
 
 /*
