@@ -204,6 +204,22 @@ int ops_store_error(struct op_ctx *ctx, int err, const char *what);
  */
 int ops_load(struct op_ctx *ctx, struct store_txn *txn, const char *uid, unsigned flags,
     struct store_object **obj) __attribute__((warn_unused_result));
+/*
+ * ops_load with the material, for an operation that writes it into the response (Get): material that
+ * cannot fit in the room ctx->out has left is not opened (decrypted), and the object comes without it
+ * (material NULL) with *too_large set, so that the caller answers Response Too Large after the checks that
+ * come first. The test is a lower bound (the stored length less OPS_EXPORT_SLACK): a fitting item is never
+ * refused by it, and one that does not fit and slips through is still refused by the encoder's limit.
+ */
+int ops_load_export(struct op_ctx *ctx, struct store_txn *txn, const char *uid, struct store_object **obj,
+    bool *too_large) __attribute__((warn_unused_result));
+/*
+ * How many bytes an exported form of key material may be smaller than the form the store keeps (keyfmt.h).
+ * The most a conversion saves is a few hundred bytes: PKCS#8 to PKCS#1 drops the algorithm header (about 26
+ * bytes); an EC private key exported transparent keeps D and the curve but not the public point and the
+ * DER around it (under 200 bytes for P-521). Transparent RSA, wrapping and the raw forms never shrink.
+ */
+#define OPS_EXPORT_SLACK	1024
 /* Records uid as the ID Placeholder for later items of the batch. */
 void ops_set_placeholder(struct op_ctx *ctx, const char *uid);
 /*

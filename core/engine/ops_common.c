@@ -8,6 +8,7 @@
 #include "core/engine/access.h"
 #include "core/engine/attrs.h"
 #include "core/engine/ops.h"
+#include "proto/encode.h"
 #include "proto/message.h"
 #include "proto/names.h"
 #include "proto/ttlv.h"
@@ -228,31 +229,46 @@ ops_commit(struct op_ctx *ctx, struct store_txn **txn)
 struct load_check {
 	struct op_ctx *ctx;
 	unsigned flags;
+	size_t room;		/* the material must fit in this, less OPS_EXPORT_SLACK (SIZE_MAX: no test) */
+	bool too_large;		/* set when it does not */
 };
 
-/* Refuses another identity's object from the record's header, before anything of it is decoded. */
+/*
+ * Refuses another identity's object from the record's header, before anything of it is decoded; then, for
+ * an export, material too large for the response, before it is opened.
+ */
 static int
 load_check(void *arg, const struct store_header *h)
 {
-	const struct load_check *lc = arg;
+	struct load_check *lc = arg;
 
 	if (access_by_owner(lc->ctx->env->policy, ops_identity(lc->ctx), h->owner, h->owner_len,
 	    (h->sharing & STORE_SHARED) != 0, (lc->flags & OPS_WRITE) != 0) == ACCESS_NO)
 		return STORE_E_NOTFOUND;
+	if (h->material_len > OPS_EXPORT_SLACK && h->material_len - OPS_EXPORT_SLACK > lc->room) {
+		lc->too_large = true;
+		return STORE_E_NOTFOUND;	/* stops this read; load() reads the object again without it */
+	}
 	return STORE_OK;
 }
 
 /*
- * Loads an object the caller may see (or change); others' objects are reported as not found. The owner is
- * checked from the record's fixed header first, so another tenant's object costs what a missing one does
- * (nothing is decoded); the attributes decide only for objects that may be shared.
+ * ops_load, and ops_load_export when room is not SIZE_MAX. The owner is checked from the record's fixed
+ * header first, so another tenant's object costs what a missing one does (nothing is decoded); the
+ * attributes decide only for objects that may be shared.
  */
-int
-ops_load(struct op_ctx *ctx, struct store_txn *txn, const char *uid, unsigned flags, struct store_object **obj)
+static int
+load(struct op_ctx *ctx, struct store_txn *txn, const char *uid, unsigned flags, size_t room,
+    struct store_object **obj, bool *too_large)
 {
-	struct load_check lc = { ctx, flags };
+	struct load_check lc = { ctx, flags, room, false };
 	int rc = store_get_checked(txn, uid, (flags & OPS_MATERIAL) != 0, load_check, &lc, obj);
 
+	if (lc.too_large) {
+		/* The attributes still decide access and what the caller answers first (Sensitive, say). */
+		lc.room = SIZE_MAX;
+		rc = store_get_checked(txn, uid, false, load_check, &lc, obj);
+	}
 	ops_audit_uid(ctx, uid);
 	if (rc == 0 && !access_allowed(ctx->env->policy, ops_identity(ctx), (*obj)->owner, (*obj)->attrs,
 	    (flags & OPS_WRITE) != 0)) {
@@ -264,7 +280,25 @@ ops_load(struct op_ctx *ctx, struct store_txn *txn, const char *uid, unsigned fl
 		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_OBJECT_NOT_FOUND, "object %s not found", uid);
 	if (rc != 0)
 		return ops_store_error(ctx, rc, "read");
+	if (too_large != NULL)
+		*too_large = lc.too_large;
 	return 0;
+}
+
+/* Loads an object the caller may see (or change); others' objects are reported as not found. */
+int
+ops_load(struct op_ctx *ctx, struct store_txn *txn, const char *uid, unsigned flags, struct store_object **obj)
+{
+	return load(ctx, txn, uid, flags, SIZE_MAX, obj, NULL);
+}
+
+/* Loads an object to export, leaving material that cannot fit in the response sealed; see ops.h. */
+int
+ops_load_export(struct op_ctx *ctx, struct store_txn *txn, const char *uid, struct store_object **obj,
+    bool *too_large)
+{
+	*too_large = false;
+	return load(ctx, txn, uid, OPS_MATERIAL, ttlv_enc_room(ctx->out), obj, too_large);
 }
 
 /* Checks an object's attributes against the configured limits; see ops.h. */

@@ -211,6 +211,7 @@ op_get(struct op_ctx *ctx)
 	const struct ttlv *t, *wrap;
 	const char *uid;
 	uint32_t want = 0;
+	bool too_large;
 	int rc = -1;
 
 	if ((uid = ops_uid(ctx)) == NULL)
@@ -228,7 +229,7 @@ op_get(struct op_ctx *ctx)
 		    "only uncompressed EC public keys are supported");
 	if (ops_begin(ctx, false, &txn) != 0)
 		return -1;
-	rc = ops_load(ctx, txn, uid, OPS_MATERIAL, &o);
+	rc = ops_load_export(ctx, txn, uid, &o, &too_large);
 	store_txn_abort(txn);
 	if (rc != 0)
 		return -1;
@@ -242,9 +243,17 @@ op_get(struct op_ctx *ctx)
 		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_NOT_EXTRACTABLE, "object %s is not Extractable", uid);
 		goto out;
 	}
-	if (o->state == KMIP_STATE_DESTROYED || o->state == KMIP_STATE_DESTROYED_COMPROMISED || o->material == NULL) {
+	if (o->state == KMIP_STATE_DESTROYED || o->state == KMIP_STATE_DESTROYED_COMPROMISED ||
+	    (o->material == NULL && !too_large)) {
 		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_OBJECT_DESTROYED,
 		    "object %s has been destroyed; only its attributes remain", uid);
+		goto out;
+	}
+	if (too_large) {
+		/* Answered as the encoder's limit would answer it, without opening material that is thrown away. */
+		session_log(ctx->session, LOG_LEVEL_DEBUG, "get %s: its key material cannot fit in the response; "
+		    "not opened", o->uid);
+		ttlv_enc_overflow(ctx->out);
 		goto out;
 	}
 	ttlv_enc_enum(ctx->out, KMIP_TAG_OBJECT_TYPE, o->object_type);
