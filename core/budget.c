@@ -13,10 +13,18 @@
  * response (a restore over a slow link) is not closed because others filled the budget;
  * a run starts again whenever bytes arrive while over, so growth past the budget is paused holder by holder,
  * largest first.
+ *
+ * Each client identity also has a share (server.max_buffered_per_identity): the bytes of its connections
+ * summed in a hash table keyed by identity (an entry per identity with a connection, so at most
+ * max_connections of them), also O(1) per change. Past its share an identity's connections are neither read
+ * nor given another request for the engine (budget_may_dispatch(), asked before each one) until its bytes
+ * are back under three quarters of the share: one tenant holds about its share and one response, whatever
+ * its number of connections, and the others are not paused for what it holds.
  */
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <sys/ioctl.h>
 #include <linux/sockios.h>
@@ -32,9 +40,27 @@
 #include "core/budget.h"
 #include "core/conn.h"
 #include "core/server.h"
+#include "core/siphash.h"
 
 #define BUDGET_MAX_ACTIONS	16	/* connections paused or closed per run */
 #define BUDGET_STALL_MS		1000	/* a holder with unsent output that read nothing this long is closed */
+#define BUDGET_LOG_MS		10000	/* one line per identity's pauses per this many ms, the rest counted */
+#define BUDGET_MAX_IDENT	4096	/* bytes of an identity name kept (tls_identity bounds them anyway) */
+
+/* What one client identity holds over all its connections (those past their handshake). */
+struct budget_ident {
+	struct budget_ident *hnext;		/* hash chain */
+	uint64_t hash;
+	uint64_t held;
+	unsigned conns;
+	bool over;				/* past its share: its connections wait on the list below */
+	bool queued;				/* on the budget's list of identities to resume */
+	TAILQ_ENTRY(budget_ident) resume_entry;
+	TAILQ_HEAD(, conn) waiting;		/* its connections paused for its share */
+	int64_t logged_ms;			/* when its last pause was logged */
+	unsigned unlogged;			/* pauses since, not logged */
+	char name[];
+};
 
 struct budget {
 	struct server *srv;
@@ -45,9 +71,19 @@ struct budget {
 	uint64_t high;			/* the total the last run left: only growth past it needs another */
 	TAILQ_HEAD(, conn) paused;
 	unsigned npaused;
+	/* The identities: a hash table under a random key (clients choose their certificates' names). */
+	struct budget_ident **buckets;
+	size_t mask;				/* buckets - 1, a power of two minus one */
+	size_t nident;
+	uint64_t key[2];
+	struct event *resume_ev;		/* resumes the identities back under their share, from the loop */
+	TAILQ_HEAD(, budget_ident) resume;
 };
 
 static void budget_cb(evutil_socket_t fd, short what, void *arg);
+static void budget_resume_cb(evutil_socket_t fd, short what, void *arg);
+static void ident_charge(struct budget *b, struct conn *c, int64_t delta);
+static int64_t budget_now_ms(void);
 
 /* Returns a new budget for srv, or NULL when out of memory. */
 struct budget *
@@ -59,10 +95,17 @@ budget_new(struct server *srv)
 		return NULL;
 	b->srv = srv;
 	TAILQ_INIT(&b->paused);
-	if ((b->ev = evtimer_new(srv->base, budget_cb, b)) == NULL ||
-	    (b->recheck = evtimer_new(srv->base, budget_cb, b)) == NULL) {
+	TAILQ_INIT(&b->resume);
+	b->mask = 15;
+	if (siphash_key(b->key) != 0 || (b->buckets = calloc(b->mask + 1, sizeof(*b->buckets))) == NULL ||
+	    (b->ev = evtimer_new(srv->base, budget_cb, b)) == NULL ||
+	    (b->recheck = evtimer_new(srv->base, budget_cb, b)) == NULL ||
+	    (b->resume_ev = evtimer_new(srv->base, budget_resume_cb, b)) == NULL) {
 		if (b->ev != NULL)
 			event_free(b->ev);
+		if (b->recheck != NULL)
+			event_free(b->recheck);
+		free(b->buckets);
 		free(b);
 		return NULL;
 	}
@@ -77,6 +120,8 @@ budget_free(struct budget *b)
 		return;
 	event_free(b->ev);
 	event_free(b->recheck);
+	event_free(b->resume_ev);
+	free(b->buckets);	/* empty: entries go with their last connection */
 	free(b);
 }
 
@@ -97,6 +142,183 @@ budget_schedule(struct budget *b)
 		evtimer_add(b->ev, &now);
 }
 
+/* Returns the entry of identity name, or NULL. */
+static struct budget_ident *
+ident_find(struct budget *b, const char *name, uint64_t hash)
+{
+	struct budget_ident *id;
+
+	for (id = b->buckets[hash & b->mask]; id != NULL; id = id->hnext)
+		if (id->hash == hash && strcmp(id->name, name) == 0)
+			return id;
+	return NULL;
+}
+
+/* Doubles the table when it holds more entries than buckets, keeping chains short. Returns 0, or -1. */
+static int
+ident_grow(struct budget *b)
+{
+	struct budget_ident **nb, *id, *next;
+	size_t n = (b->mask + 1) * 2, i;
+
+	if (b->nident < b->mask + 1)
+		return 0;
+	if (n > SIZE_MAX / sizeof(*nb) || (nb = calloc(n, sizeof(*nb))) == NULL)
+		return -1;
+	for (i = 0; i <= b->mask; i++)
+		for (id = b->buckets[i]; id != NULL; id = next) {
+			next = id->hnext;
+			id->hnext = nb[id->hash & (n - 1)];
+			nb[id->hash & (n - 1)] = id;
+		}
+	free(b->buckets);
+	b->buckets = nb;
+	b->mask = n - 1;
+	return 0;
+}
+
+/* Counts c, whose handshake named it c->who, under its identity; see budget.h. */
+int
+budget_conn_identified(struct budget *b, struct conn *c)
+{
+	size_t len = strnlen(c->who, BUDGET_MAX_IDENT);
+	uint64_t hash = siphash24(b->key, c->who, len);
+	struct budget_ident *id;
+
+	if (len == BUDGET_MAX_IDENT)
+		return -1;
+	if ((id = ident_find(b, c->who, hash)) == NULL) {
+		if (ident_grow(b) != 0 || (id = calloc(1, sizeof(*id) + len + 1)) == NULL)
+			return -1;
+		memcpy(id->name, c->who, len + 1);
+		id->hash = hash;
+		id->logged_ms = INT64_MIN / 2;
+		TAILQ_INIT(&id->waiting);
+		id->hnext = b->buckets[hash & b->mask];
+		b->buckets[hash & b->mask] = id;
+		b->nident++;
+	}
+	id->conns++;
+	c->ident = id;
+	/* What it read during the handshake counts from now: a handshaking connection has no identity yet. */
+	if (c->held > 0)
+		ident_charge(b, c, (int64_t)c->held);
+	return 0;
+}
+
+/* Takes c off its identity's list of connections paused for the share. */
+static void
+ident_unpause(struct conn *c)
+{
+	if (!c->id_paused)
+		return;
+	TAILQ_REMOVE(&c->ident->waiting, c, id_entry);
+	c->id_paused = false;
+}
+
+/* The identity's connection c closes: its bytes and itself no longer count; the entry goes with the last. */
+static void
+ident_conn_gone(struct budget *b, struct conn *c)
+{
+	struct budget_ident *id = c->ident, **pp;
+
+	ident_charge(b, c, -(int64_t)(c->held <= id->held ? c->held : id->held));
+	ident_unpause(c);
+	c->ident = NULL;
+	if (--id->conns > 0)
+		return;
+	if (id->queued)
+		TAILQ_REMOVE(&b->resume, id, resume_entry);
+	for (pp = &b->buckets[id->hash & b->mask]; *pp != id; pp = &(*pp)->hnext)
+		;
+	*pp = id->hnext;
+	b->nident--;
+	free(id);
+}
+
+/*
+ * Adds delta to the bytes of c's identity. Past the share, the identity is marked over (its connections
+ * pause themselves in budget_may_dispatch(), which holds no caller's state); back under three quarters of it,
+ * its paused connections are resumed from the loop (budget_resume_cb), not under the caller reporting the
+ * change, which may be inside a buffer's callback.
+ */
+static void
+ident_charge(struct budget *b, struct conn *c, int64_t delta)
+{
+	static const struct timeval now = { 0, 0 };
+	struct budget_ident *id = c->ident;
+	uint64_t share = config_max_buffered_per_identity(b->srv->cfg);
+	int64_t ms;
+
+	if (delta < 0 && (uint64_t)-delta > id->held)
+		delta = -(int64_t)id->held;
+	id->held += (uint64_t)delta;
+	if (delta > 0 && !id->over && id->held > share) {
+		id->over = true;
+		ms = budget_now_ms();
+		if (ms - id->logged_ms < BUDGET_LOG_MS) {
+			id->unlogged++;
+			return;
+		}
+		conn_log(c, LOG_LEVEL_WARN, "paused: identity %s holds %" PRIu64 " bytes, over its share "
+		    "server.max_buffered_per_identity (%" PRIu64 "): its connections wait (%u pauses not logged in "
+		    "the last %d s)", id->name, id->held, share, id->unlogged, BUDGET_LOG_MS / 1000);
+		id->logged_ms = ms;
+		id->unlogged = 0;
+	} else if (delta < 0 && id->over && id->held <= share / 4 * 3) {
+		id->over = false;
+		if (!id->queued && !TAILQ_EMPTY(&id->waiting)) {
+			id->queued = true;
+			TAILQ_INSERT_TAIL(&b->resume, id, resume_entry);
+			if (!evtimer_pending(b->resume_ev, NULL))
+				evtimer_add(b->resume_ev, &now);
+		}
+	}
+}
+
+/* See budget.h. */
+bool
+budget_may_dispatch(struct budget *b, struct conn *c)
+{
+	(void)b;
+	if (c->ident == NULL || !c->ident->over)
+		return true;
+	if (!c->id_paused) {
+		TAILQ_INSERT_TAIL(&c->ident->waiting, c, id_entry);
+		c->id_paused = true;
+		bufferevent_disable(c->bev, EV_READ);
+	}
+	return false;
+}
+
+/*
+ * Resumes the connections of the identities that went back under their share: read again (unless the
+ * server-wide budget holds them) and given a turn at the requests they have buffered.
+ */
+static void
+budget_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct budget *b = arg;
+	struct budget_ident *id;
+	struct conn *c;
+
+	(void)fd;
+	(void)what;
+	while ((id = TAILQ_FIRST(&b->resume)) != NULL) {
+		TAILQ_REMOVE(&b->resume, id, resume_entry);
+		id->queued = false;
+		/* Over again meanwhile: its connections stay where they are. */
+		while (!id->over && (c = TAILQ_FIRST(&id->waiting)) != NULL) {
+			ident_unpause(c);
+			if (c->state != CONN_READING)
+				continue;
+			if (!c->paused)
+				bufferevent_enable(c->bev, EV_READ);
+			bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+		}
+	}
+}
+
 /* Accounts for a change of c's buffers; see budget.h. */
 void
 budget_charge(struct budget *b, struct conn *c, int64_t delta)
@@ -109,6 +331,8 @@ budget_charge(struct budget *b, struct conn *c, int64_t delta)
 		delta = -(int64_t)c->held;	/* never below zero, whatever the order of the reports */
 	c->held += (uint64_t)delta;
 	b->total += (uint64_t)delta;
+	if (c->ident != NULL)
+		ident_charge(b, c, delta);
 	limit = config_max_buffered(b->srv->cfg);
 	/* Past the limit, a run is due for growth beyond what the last run left, not for every change. */
 	if (delta < 0 && b->high > b->total)
@@ -132,6 +356,8 @@ unpause(struct budget *b, struct conn *c)
 void
 budget_conn_gone(struct budget *b, struct conn *c)
 {
+	if (c->ident != NULL)
+		ident_conn_gone(b, c);
 	b->total -= c->held <= b->total ? c->held : b->total;
 	c->held = 0;
 	if (b->high > b->total)
@@ -282,7 +508,7 @@ budget_cb(evutil_socket_t fd, short what, void *arg)
 		unpause(b, c);
 		conn_log(c, LOG_LEVEL_INFO, "resumed: all connections hold %" PRIu64 " bytes, under server.max_buffered",
 		    b->total);
-		if (c->state == CONN_READING)
+		if (c->state == CONN_READING && !c->id_paused)
 			bufferevent_enable(c->bev, EV_READ);
 	}
 }

@@ -6,11 +6,17 @@
  * they do not read their responses, closing them, one at a time until the total is back under. Connections
  * holding less than BUDGET_FLOOR are never touched, so a small client is served whatever the others do.
  *
+ * Each client identity (the name its certificate gives, once the handshake is over; a connection still in
+ * its handshake counts for no identity) has a share of server.max_buffered_per_identity: past it, its
+ * connections are not read and their buffered requests are not run until it is back under three quarters of
+ * the share. Connections that are neither read nor dispatched keep their deadlines.
+ *
  * Per process. Symbol prefix: budget_.
  */
 #ifndef KMIPD_BUDGET_H
 #define KMIPD_BUDGET_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define BUDGET_FLOOR	(64 * 1024)	/* a connection holding less is never paused or closed for the budget */
@@ -27,6 +33,16 @@ void budget_free(struct budget *b);
 void budget_charge(struct budget *b, struct conn *c, int64_t delta);
 /* The connection is closing: releases its whole share and forgets it was paused. */
 void budget_conn_gone(struct budget *b, struct conn *c);
+/*
+ * c's handshake named it c->who: its bytes count for that identity from now on, until budget_conn_gone().
+ * Returns 0, or -1 when out of memory (or the name is absurdly long): the connection is to be closed.
+ */
+int budget_conn_identified(struct budget *b, struct conn *c) __attribute__((warn_unused_result));
+/*
+ * Whether c may be read and given its next request: false when its identity is over its share, and then c is
+ * paused (not read) until the identity is back under, when it is read again and its read callback runs.
+ */
+bool budget_may_dispatch(struct budget *b, struct conn *c) __attribute__((warn_unused_result));
 /* Bytes held by all connections. */
 uint64_t budget_total(const struct budget *b);
 

@@ -173,6 +173,10 @@ static const struct key keys[] = {
 	  .offset = OFF_SIZE(server.max_buffered), .def = 0, .min = 0, .max = 64 * GIB,
 	  .help = "unsent and unparsed bytes of all connections, past it the largest holders are paused or "
 	  "closed; 0 = 256M, or four connections at their largest if that is more" },
+	{ .name = "server.max_buffered_per_identity", .type = T_SIZE, .flags = K_RELOAD,
+	  .offset = OFF_SIZE(server.max_buffered_per_identity), .def = 0, .min = 0, .max = 64 * GIB,
+	  .help = "unsent and unparsed bytes of one client identity's connections, past it they are not read and "
+	  "their requests wait; 0 = a quarter of server.max_buffered" },
 	{ .name = "server.user", .type = T_STR, .offset = OFF_STR(server.user),
 	  .help = "user to switch to after binding; unset = stay" },
 	{ .name = "server.group", .type = T_STR, .offset = OFF_STR(server.group),
@@ -1318,6 +1322,18 @@ config_max_buffered(const struct kmipd_config *cfg)
 	if (cfg->server.max_buffered != 0)
 		return cfg->server.max_buffered;
 	return four > 256 * MIB ? four : 256 * MIB;
+}
+
+/*
+ * Returns one client identity's share of the buffered bytes: server.max_buffered_per_identity, or when it is 0,
+ * a quarter of config_max_buffered(), so that one tenant cannot take more than that from the others.
+ */
+uint64_t
+config_max_buffered_per_identity(const struct kmipd_config *cfg)
+{
+	if (cfg->server.max_buffered_per_identity != 0)
+		return cfg->server.max_buffered_per_identity;
+	return config_max_buffered(cfg) / 4;
 }
 
 /* Checks what single keys cannot: combinations. Returns 0, or -1 with *cause. */

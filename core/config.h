@@ -82,6 +82,7 @@ struct config_server {
 	uint64_t write_high_water;		/* (R) bytes of unsent output before reading stops */
 	uint64_t max_response_size;		/* (R) bytes, whole response; 0 = auto: config_max_response_size() */
 	uint64_t max_buffered;			/* (R) unsent and unparsed bytes, 0 = auto: config_max_buffered() */
+	uint64_t max_buffered_per_identity;	/* (R) the same for one client identity, 0 = max_buffered / 4 */
 	char *user;				/* drop privileges after binding; NULL = stay */
 	char *group;
 	char *pid_file;
@@ -203,6 +204,8 @@ void config_dump(FILE *fp, const struct kmipd_config *cfg);
 uint64_t config_max_response_size(const struct kmipd_config *cfg);
 /* The budget of unsent and unparsed bytes of all connections: server.max_buffered, or its automatic value. */
 uint64_t config_max_buffered(const struct kmipd_config *cfg);
+/* One client identity's share of it: server.max_buffered_per_identity, or a quarter of the budget. */
+uint64_t config_max_buffered_per_identity(const struct kmipd_config *cfg);
 
 /*
  * Parses one access.quotas entry "identity:objects:bytes" (the identity may hold ':'; the last two fields

@@ -125,7 +125,7 @@ conn_set_state(struct conn *c, enum conn_state to)
 		conn_arm(c, c->srv->tv_handshake);
 		break;
 	case CONN_READING:
-		if (!c->paused)		/* the budget resumes it */
+		if (!c->paused && !c->id_paused)	/* the budget resumes it */
 			bufferevent_enable(c->bev, EV_READ);
 		c->request_timer = false;
 		conn_arm_reading_timer(c);
@@ -292,6 +292,10 @@ conn_handshake_done(struct conn *c)
 	if (c->who == NULL || c->who[0] == '\0') {
 		conn_close_deferred(c, LOG_LEVEL_WARN, "client certificate (%s) lacks the identity field "
 		    "access.identity names", id->subject);
+		return;
+	}
+	if (budget_conn_identified(srv->budget, c) != 0) {
+		conn_close_deferred(c, LOG_LEVEL_ERROR, "out of memory counting the identity's buffered bytes");
 		return;
 	}
 	if ((c->session = session_new(srv->engine, c->id, c->peer, c->who, conn_engine_done, c)) == NULL) {
@@ -545,6 +549,9 @@ conn_process_input(struct conn *c)
 			bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
 			break;
 		}
+		/* Its identity is over its share: nothing more is read or run for it until it is back under. */
+		if (!budget_may_dispatch(srv->budget, c))
+			break;
 		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
 			break;
 		st = ttlv_decoder_feed(c->dec, v.iov_base, v.iov_len, &used);

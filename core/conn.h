@@ -16,6 +16,7 @@
 
 struct server;
 struct source;
+struct budget_ident;
 struct bufferevent;
 struct evbuffer_cb_entry;
 struct session;
@@ -54,6 +55,9 @@ struct conn {
 	bool moving;			/* input going to the decoder: its drain is charged with the decoder */
 	int64_t moved;			/* what the input buffer gave up meanwhile */
 	TAILQ_ENTRY(conn) paused_entry;
+	struct budget_ident *ident;	/* what its identity holds, from the end of the handshake */
+	bool id_paused;			/* not read nor dispatched: its identity is over its share */
+	TAILQ_ENTRY(conn) id_entry;	/* on its identity's list of those, while id_paused */
 	/*
 	 * Whether it reads what it is sent, as the budget last saw it: bytes its TLS layer had written to the
 	 * socket then, when (ms), and the budget run that last acted on it.

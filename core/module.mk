@@ -2,7 +2,7 @@
 # is core/engine, a library of its own.
 include core/engine/module.mk
 
-KMIPD_SRCS := core/main.c core/log.c core/server.c core/conn.c core/sources.c core/budget.c core/config.c core/keygen.c core/sandbox.c \
+KMIPD_SRCS := core/main.c core/log.c core/server.c core/conn.c core/sources.c core/siphash.c core/budget.c core/config.c core/keygen.c core/sandbox.c \
 	core/masterkey.c
 KMIPCTL_SRCS := core/kmipctl.c core/kmipctl_keys.c core/kmipctl_backup.c core/kmipctl_usage.c core/config.c \
 	core/masterkey.c
@@ -23,7 +23,8 @@ $(BUILD)/test/test_config: $(BUILD)/test/unit/test_config.o $(BUILD)/libtestutil
 
 ALL_SRCS += test/unit/test_sources.c
 TEST_BINS += $(BUILD)/test/test_sources
-$(BUILD)/test/test_sources: $(BUILD)/test/unit/test_sources.o $(BUILD)/libtestutil.a $(BUILD)/core/sources.o
+$(BUILD)/test/test_sources: $(BUILD)/test/unit/test_sources.o $(BUILD)/libtestutil.a $(BUILD)/core/sources.o \
+		$(BUILD)/core/siphash.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
 
 ALL_SRCS += test/unit/test_keygen.c

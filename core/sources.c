@@ -10,9 +10,9 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/queue.h>
-#include <sys/random.h>
 
 #include "core/conn.h"
+#include "core/siphash.h"
 #include "core/sources.h"
 
 #define IDLE_SWEEP	2		/* idle entries checked for reclaiming per new entry */
@@ -50,42 +50,11 @@ struct sources {
 	unsigned handshaking;
 };
 
-#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
-#define SIPROUND do { \
-	v0 += v1; v1 = ROTL(v1, 13); v1 ^= v0; v0 = ROTL(v0, 32); \
-	v2 += v3; v3 = ROTL(v3, 16); v3 ^= v2; \
-	v0 += v3; v3 = ROTL(v3, 21); v3 ^= v0; \
-	v2 += v1; v1 = ROTL(v1, 17); v1 ^= v2; v2 = ROTL(v2, 32); \
-} while (0)
-
-/* SipHash-2-4 of a 16-byte address under key k: clients choose addresses, so the hash must be keyed. */
+/* The hash of a 16-byte address: clients choose addresses, so the hash must be keyed. */
 static uint64_t
 addr_hash(const uint64_t k[2], const uint8_t a[16])
 {
-	uint64_t v0 = UINT64_C(0x736f6d6570736575) ^ k[0], v1 = UINT64_C(0x646f72616e646f6d) ^ k[1];
-	uint64_t v2 = UINT64_C(0x6c7967656e657261) ^ k[0], v3 = UINT64_C(0x7465646279746573) ^ k[1];
-	uint64_t m, b = UINT64_C(16) << 56;
-	int i, j;
-
-	for (i = 0; i < 16; i += 8) {
-		m = 0;
-		for (j = 7; j >= 0; j--)
-			m = (m << 8) | a[i + j];
-		v3 ^= m;
-		SIPROUND;
-		SIPROUND;
-		v0 ^= m;
-	}
-	v3 ^= b;
-	SIPROUND;
-	SIPROUND;
-	v0 ^= b;
-	v2 ^= 0xff;
-	SIPROUND;
-	SIPROUND;
-	SIPROUND;
-	SIPROUND;
-	return v0 ^ v1 ^ v2 ^ v3;
+	return siphash24(k, a, 16);
 }
 
 /* The 16-byte form of sa's address (IPv4 as IPv4-mapped IPv6). Returns 0, or -1 for another family. */
@@ -153,7 +122,7 @@ sources_new(unsigned max_sources, struct sources **out)
 	set->mask = nb - 1;
 	set->cap = max_sources;
 	TAILQ_INIT(&set->idle);
-	if (getrandom(set->key, sizeof(set->key), 0) != (ssize_t)sizeof(set->key)) {
+	if (siphash_key(set->key) != 0) {
 		free(set->buckets);
 		free(set);
 		return -1;

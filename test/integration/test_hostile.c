@@ -2731,7 +2731,8 @@ test_partial_requests_memory(void **state)
  * and never read took the server from 7.7 MB to 2.6 GB). With server.max_buffered=32M, the connections that
  * hold the most unsent output and do not read are closed, each with a log line saying why, until the total
  * is back under; the server's RSS stays far below what 40 full responses would take, and the other client
- * is answered within a second throughout.
+ * is answered within a second throughout. (All these clients are one identity: its share,
+ * server.max_buffered_per_identity, is set larger so that the budget of all connections is what acts.)
  */
 static void
 test_buffered_budget(void **state)
@@ -2744,7 +2745,7 @@ test_buffered_budget(void **state)
 	long rss0, rss1, peak = 0;
 	int i, closed;
 
-	start(h, (const char *const[]){ "server.max_buffered=32M", NULL });
+	start(h, (const char *const[]){ "server.max_buffered=32M", "server.max_buffered_per_identity=1G", NULL });
 	cl[0] = hostile_client(h);
 	register_big_secret(cl[0], 1000 * 1024, uid, sizeof(uid));
 	kmip_client_close(cl[0]);
@@ -2791,7 +2792,8 @@ test_budget_pauses_readers(void **state)
 	uint8_t *secret;
 	int i, paused;
 
-	start(h, (const char *const[]){ "server.max_buffered=16M", "server.request_timeout=4", NULL });
+	start(h, (const char *const[]){ "server.max_buffered=16M", "server.max_buffered_per_identity=1G",
+	    "server.request_timeout=4", NULL });
 	secret = calloc(1, 1000 * 1024);
 	assert_non_null(secret);
 	h_register_secret_request(&e, secret, 1000 * 1024);
@@ -2831,7 +2833,8 @@ test_budget_resumes_after_closes(void **state)
 	uint8_t *secret;
 	int i, paused;
 
-	start(h, (const char *const[]){ "server.max_buffered=16M", "server.request_timeout=6", NULL });
+	start(h, (const char *const[]){ "server.max_buffered=16M", "server.max_buffered_per_identity=1G",
+	    "server.request_timeout=6", NULL });
 	secret = calloc(1, FULL);
 	assert_non_null(secret);
 	h_register_secret_request(&e, secret, FULL);
@@ -2877,7 +2880,8 @@ test_budget_spares_slow_readers(void **state)
 	int i, n, rcvbuf = 64 * 1024;
 	SSL *ssl;
 
-	start(h, (const char *const[]){ "server.max_buffered=24M", "server.max_response_size=12M",
+	start(h, (const char *const[]){ "server.max_buffered=24M", "server.max_buffered_per_identity=1G",
+	    "server.max_response_size=12M",
 	    "server.request_timeout=30", NULL });
 	slow = hostile_client(h);
 	register_big_secret(slow, SECRET, uid, sizeof(uid));
@@ -3569,6 +3573,65 @@ test_get_too_large_not_opened(void **state)
 	others_served(h);
 }
 
+/*
+ * A share of the buffered bytes per identity (issue 14): one tenant (kmip-client) opens 10 connections,
+ * each sending 16 Gets of a 512 KiB Secret Data in one request and never reading. With
+ * server.max_buffered_per_identity=8M its connections are paused, their requests not run, once its
+ * responses hold more than its share: the server's RSS grows by far less than the 10 x 8 MiB of responses
+ * (it grew by about 80 MiB before), the pause is logged naming the identity, and another tenant
+ * (kmip-client-2) gets a 1000 KiB object within a second. Once A's connections close, A is served again.
+ */
+static void
+test_buffered_per_identity(void **state)
+{
+	enum { NCONN = 10, NGETS = 16 };
+	struct hostile *h = *state;
+	struct kmip_client *cl[NCONN], *b;
+	struct ttlv_arena *a;
+	struct ttlv_enc e;
+	struct ttlv *resp;
+	char uid[128], buid[128];
+	long rss0, rss1;
+	int64_t t0, took;
+	SSL_CTX *ctx2;
+	int i;
+
+	start(h, (const char *const[]){ "server.max_buffered_per_identity=8M", "server.max_response_size=9M", NULL });
+	ctx2 = h_client_ctx(h_cert("client2.crt"), h_cert("client2.key"), NULL, 0, 0);
+	b = h_connect(&h->s, ctx2);
+	set_timeouts(b, h_slow(5000), h_slow(5000));
+	register_big_secret(b, 1000 * 1024, buid, sizeof(buid));
+	cl[0] = hostile_client(h);
+	register_big_secret(cl[0], 512 * 1024, uid, sizeof(uid));
+	kmip_client_close(cl[0]);
+	rss0 = rss_settled(&h->s, 2000);
+	enc_get_batch(&e, uid, NGETS, 0);
+	for (i = 0; i < NCONN; i++) {
+		cl[i] = hostile_client(h);
+		send_raw(cl[i], e.buf, e.len);
+	}
+	ttlv_enc_free(&e);
+	rss1 = rss_settled(&h->s, 5000);
+	print_message("RSS %ld KB at start, %ld KB after %d connections of one identity (+%ld KB)\n", rss0, rss1,
+	    NCONN, rss1 - rss0);
+	t0 = util_now_ms();
+	h_uid_request(&e, KMIP_OPERATION_GET, buid, 0);
+	resp = call(b, &e, &a);
+	took = util_now_ms() - t0;
+	assert_int_equal(h_result_status(resp), KMIP_RESULT_STATUS_SUCCESS);
+	ttlv_arena_free(a);
+	print_message("the other identity's 1000 KiB Get was answered in %lld ms\n", (long long)took);
+	assert_true(took < h_slow(1000));
+	assert_true(h_log_wait(&h->s, "kmip-client holds", 1000));
+	assert_true(h_log_count(&h->s, "over its share server.max_buffered_per_identity") >= 1);
+	assert_true(rss1 - rss0 < 40 * 1024);
+	for (i = 0; i < NCONN; i++)
+		kmip_client_close(cl[i]);
+	kmip_client_close(b);
+	SSL_CTX_free(ctx2);
+	others_served(h);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -3612,6 +3675,7 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_same_credential_on_many_sessions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_credential_reload_mid_derivation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_get_too_large_not_opened, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_buffered_per_identity, setup, teardown),
 	};
 
 	util_test_start(argc, argv);

@@ -277,6 +277,7 @@ static const char every_key[] =
 	"  write_high_water = 65536;\n"
 	"  max_response_size = \"5M\";\n"
 	"  max_buffered = \"64M\";\n"
+	"  max_buffered_per_identity = \"16M\";\n"
 	"  user = \"kmipd\";\n"
 	"  group = \"kmipgrp\";\n"
 	"  pid_file = \"/run/kmipd.pid\";\n"
@@ -352,6 +353,7 @@ check_every_key(const struct kmipd_config *c)
 	assert_int_equal(c->server.write_high_water, 65536);
 	assert_int_equal(c->server.max_response_size, 5 * 1024 * 1024);
 	assert_int_equal(c->server.max_buffered, 64 * 1024 * 1024);
+	assert_int_equal(c->server.max_buffered_per_identity, 16 * 1024 * 1024);
 	assert_int_equal(config_max_response_size(c), 5 * 1024 * 1024);
 	assert_string_equal(c->server.user, "kmipd");
 	assert_string_equal(c->server.group, "kmipgrp");
