@@ -37,6 +37,7 @@
 #include <openssl/bio.h>
 #include <openssl/ssl.h>
 
+#include "core/clock.h"
 #include "core/budget.h"
 #include "core/conn.h"
 #include "core/server.h"
@@ -83,7 +84,6 @@ struct budget {
 static void budget_cb(evutil_socket_t fd, short what, void *arg);
 static void budget_resume_cb(evutil_socket_t fd, short what, void *arg);
 static void ident_charge(struct budget *b, struct conn *c, int64_t delta);
-static int64_t budget_now_ms(void);
 
 /* Returns a new budget for srv, or NULL when out of memory. */
 struct budget *
@@ -255,7 +255,7 @@ ident_charge(struct budget *b, struct conn *c, int64_t delta)
 	id->held += (uint64_t)delta;
 	if (delta > 0 && !id->over && id->held > share) {
 		id->over = true;
-		ms = budget_now_ms();
+		ms = clock_ms();
 		if (ms - id->logged_ms < BUDGET_LOG_MS) {
 			id->unlogged++;
 			return;
@@ -391,16 +391,6 @@ largest_holder(struct budget *b, int64_t now)
 	return best;
 }
 
-/* Milliseconds of the monotonic clock. */
-static int64_t
-budget_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * Bytes of c's TLS stream the peer has acknowledged: written to the socket by the TLS layer less what the
  * socket still holds unacknowledged. They grow while the client reads, in steps of a TCP window rather
@@ -442,7 +432,7 @@ budget_cb(evutil_socket_t fd, short what, void *arg)
 	struct conn *c;
 	unsigned actions = 0, spared = 0;
 	uint64_t covered = 0, sent;
-	int64_t now = budget_now_ms();
+	int64_t now = clock_ms();
 	bool sending = false;
 
 	(void)fd;

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -22,6 +21,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "core/clock.h"
 #include "core/budget.h"
 #include "core/conn.h"
 #include "core/engine/engine.h"
@@ -512,16 +512,6 @@ conn_bad_message(struct conn *c)
 	    (unsigned long long)off, ttlv_err_str(err));
 }
 
-/* Microseconds on the monotonic clock (a vDSO call, no system call). */
-static int64_t
-monotonic_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /*
  * Feeds buffered input to the decoder and answers each complete request, in order, at most
  * max_requests_per_event of them, and none more once CONN_SLICE_US have gone on this connection's
@@ -544,7 +534,7 @@ conn_process_input(struct conn *c)
 		size_t used;
 
 		if (handled >= srv->cfg->server.max_requests_per_event ||
-		    (handled > 0 && monotonic_us() - start >= CONN_SLICE_US)) {
+		    (handled > 0 && clock_us() - start >= CONN_SLICE_US)) {
 			/* Let the other connections run; continue on the next loop iteration. */
 			bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
 			break;
@@ -566,7 +556,7 @@ conn_process_input(struct conn *c)
 			return;
 		}
 		if (handled++ == 0)
-			start = monotonic_us();
+			start = clock_us();
 		root = ttlv_decoder_take(c->dec, &arena);
 		conn_charge_decoder(c);
 		conn_answer(c, root, arena);

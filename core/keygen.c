@@ -59,6 +59,7 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
+#include "core/clock.h"
 #include "core/keygen.h"
 #include "core/log.h"
 #include "core/sandbox.h"
@@ -285,16 +286,6 @@ spec_name(const struct keygen_spec *spec, char *buf, size_t size)
 	else
 		snprintf(buf, size, "alg %d", (int)spec->alg);
 	return buf;
-}
-
-/* Returns a monotonic clock in milliseconds. */
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Converts milliseconds to a timeval. */
@@ -756,7 +747,7 @@ worker_lost(struct worker *w, bool expected)
 			queue_add(kg, job, true);
 		}
 	}
-	if (!expected && !w->answered && now_ms() - ((int64_t)w->started.tv_sec * 1000 +
+	if (!expected && !w->answered && clock_ms() - ((int64_t)w->started.tv_sec * 1000 +
 	    w->started.tv_nsec / 1000000) < QUICK_DEATH_MS)
 		w->fails++;
 	else if (!expected)
@@ -2113,7 +2104,7 @@ static bool
 wait_exit(pid_t pid, unsigned ms)
 {
 	struct timespec ts = { 0, 5 * 1000000 };
-	int64_t end = now_ms() + ms;
+	int64_t end = clock_ms() + ms;
 	int status;
 	pid_t r;
 
@@ -2121,7 +2112,7 @@ wait_exit(pid_t pid, unsigned ms)
 		r = waitpid(pid, &status, WNOHANG);
 		if (r == pid || (r == -1 && errno != EINTR))
 			return true;
-		if (now_ms() >= end)
+		if (clock_ms() >= end)
 			return false;
 		nanosleep(&ts, NULL);
 	}

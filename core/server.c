@@ -15,6 +15,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "core/clock.h"
 #include "core/budget.h"
 #include "core/conn.h"
 #include "core/engine/access.h"
@@ -116,16 +117,6 @@ enum server_refusal {
 	REFUSE_NREASONS
 };
 _Static_assert(REFUSE_NREASONS == sizeof(((struct server *)0)->refusals) / sizeof(uint64_t), "refusals");
-
-/* The monotonic clock in milliseconds, for the rate buckets. */
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* What a refusal means, with the limit that made it, for the log. */
 static void
@@ -241,7 +232,7 @@ accept_cb(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa, i
 		close(fd);
 		return;
 	}
-	switch (sources_admit(srv->sources, sa, cs, now_ms(), &src)) {
+	switch (sources_admit(srv->sources, sa, cs, clock_ms(), &src)) {
 	case SOURCE_OK:
 		break;
 	case SOURCE_TOO_MANY:

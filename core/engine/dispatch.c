@@ -15,6 +15,7 @@
 
 #include <openssl/crypto.h>
 
+#include "core/clock.h"
 #include "core/config.h"
 #include "core/engine/access.h"
 #include "core/engine/audit.h"
@@ -442,16 +443,6 @@ dispatch_execute(struct session *s, const struct kmip_request *req, unsigned ver
 	kmip_response_end(&r);
 }
 
-/* Returns a monotonic clock in milliseconds, for the Credential guard. */
-static int64_t
-monotonic_ms_int(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The address part of a session's peer ("a.b.c.d:port" or "[v6]:port"), for per-source limits. */
 static void
 peer_source(const char *peer, char *buf, size_t size)
@@ -499,7 +490,7 @@ derivation_leave(struct pending *p)
 	if (dv->job != NULL)
 		keygen_cancel(dv->job);
 	dv->job = NULL;
-	access_guard_end(e->guard, &e->env.cfg->access, dv->identity, dv->source, false, monotonic_ms_int());
+	access_guard_end(e->guard, &e->env.cfg->access, dv->identity, dv->source, false, clock_ms());
 	derivation_free(dv);
 }
 
@@ -685,11 +676,11 @@ derivation_done(struct keygen_result *res, void *arg)
 		len = res->private_len;
 	}
 	if (derived == NULL)
-		access_guard_release(e->guard, dv->identity, dv->source, monotonic_ms_int());
+		access_guard_release(e->guard, dv->identity, dv->source, clock_ms());
 	else
 		access_guard_end(e->guard, &e->env.cfg->access, dv->identity, dv->source,
 		    access_credential_finish(dv->policy_gen == e->policy_gen ? e->env.policy : NULL, &dv->cred,
-		    derived, len), monotonic_ms_int());
+		    derived, len), clock_ms());
 	/* One at a time: answering one request may end another session, which leaves the list. */
 	while ((p = TAILQ_FIRST(&dv->waiters)) != NULL)
 		pending_credential_done(p, dv, derived, len);
@@ -839,14 +830,14 @@ request_credential(struct session *s, const struct kmip_request *req, unsigned v
 		goto wait;
 	}
 	peer_source(s->peer, source, sizeof(source));
-	if (access_guard_begin(e->guard, &e->env.cfg->access, s->who, source, monotonic_ms_int(), &err) != 0) {
+	if (access_guard_begin(e->guard, &e->env.cfg->access, s->who, source, clock_ms(), &err) != 0) {
 		free(p);
 		refuse_credential(s, version, &err, out);
 		return ENGINE_DONE;
 	}
 	if ((dv = calloc(1, sizeof(*dv))) == NULL || (dv->identity = strdup(s->who)) == NULL) {
 		free(dv);
-		access_guard_release(e->guard, s->who, source, monotonic_ms_int());
+		access_guard_release(e->guard, s->who, source, clock_ms());
 		goto nomem;
 	}
 	dv->eng = e;
@@ -865,7 +856,7 @@ request_credential(struct session *s, const struct kmip_request *req, unsigned v
 	spec.password = d->password;
 	spec.password_len = d->password_len;
 	if ((dv->job = keygen_submit(e->env.keygen, &spec, derivation_done, dv)) == NULL) {
-		access_guard_release(e->guard, s->who, source, monotonic_ms_int());
+		access_guard_release(e->guard, s->who, source, clock_ms());
 		access_derivation_wipe(&dv->cred);
 		free(dv->identity);
 		free(dv);
