@@ -74,6 +74,9 @@ _Static_assert(sizeof(enum config_log_target) == sizeof(int), "enum size");
 static const struct choice tls_versions[] = {
 	{ "1.2", CONFIG_TLS_1_2 }, { "1.3", CONFIG_TLS_1_3 }, { NULL, 0 },
 };
+static const struct choice crl_expireds[] = {
+	{ "warn", CONFIG_CRL_EXPIRED_WARN }, { "refuse", CONFIG_CRL_EXPIRED_REFUSE }, { NULL, 0 },
+};
 static const struct choice store_syncs[] = {
 	{ "full", CONFIG_SYNC_FULL }, { "relaxed", CONFIG_SYNC_RELAXED }, { NULL, 0 },
 };
@@ -211,6 +214,14 @@ static const struct key keys[] = {
 	  .offset = OFF_BOOL(tls.session_tickets), .def = true, .help = "issue TLS session tickets" },
 	{ .name = "tls.verify_depth", .type = T_UINT, .flags = K_RELOAD, .offset = OFF_UINT(tls.verify_depth),
 	  .def = 4, .min = 1, .max = 64, .help = "longest client certificate chain" },
+	{ .name = "tls.crl_file", .type = T_STR, .flags = K_RELOAD, .offset = OFF_STR(tls.crl_file),
+	  .help = "PEM CRLs, one per CA of the client chains (all checked); unset = no revocation check" },
+	{ .name = "tls.crl_expired", .type = T_ENUM, .flags = K_RELOAD, .offset = OFF_ENUM(tls.crl_expired),
+	  .def = CONFIG_CRL_EXPIRED_WARN, .choices = crl_expireds,
+	  .help = "a CRL past its next update: warn (and accept) or refuse its CA's clients" },
+	{ .name = "tls.crl_check_interval", .type = T_SECONDS, .flags = K_RELOAD,
+	  .offset = OFF_UINT(tls.crl_check_interval), .def = 30, .min = 1, .max = 86400,
+	  .help = "seconds between looks at tls.crl_file; a changed file is loaded" },
 
 	{ .name = "store.path", .type = T_STR, .offset = OFF_STR(store.path), .defstr = "/var/lib/kmipd",
 	  .help = "directory of the LMDB object store" },
@@ -295,6 +306,10 @@ static const struct key keys[] = {
 	{ .name = "access.quotas", .type = T_LIST, .flags = K_RELOAD, .offset = OFF_LIST(access.quotas),
 	  .min = 0, .max = 1024, .check = check_quota,
 	  .help = "per-identity quotas instead of the two above, as \"identity:objects:bytes\" (0 = no limit)" },
+	{ .name = "access.allow", .type = T_LIST, .flags = K_RELOAD, .offset = OFF_LIST(access.allow),
+	  .min = 0, .max = 1024, .help = "client identities admitted; empty = every one the CA signed" },
+	{ .name = "access.deny", .type = T_LIST, .flags = K_RELOAD, .offset = OFF_LIST(access.deny),
+	  .min = 0, .max = 1024, .help = "client identities refused after the handshake, whatever access.allow says" },
 
 	{ .name = "log.level", .type = T_ENUM, .flags = K_RELOAD, .offset = OFF_ENUM(log.level),
 	  .def = CONFIG_LOG_INFO, .choices = log_levels, .help = "least severe messages logged" },

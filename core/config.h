@@ -33,6 +33,12 @@ enum config_tls_version {
 	CONFIG_TLS_1_3,
 };
 
+/* What a CRL past its next update does: logged and accepted, or refuses every client of its CA. */
+enum config_crl_expired {
+	CONFIG_CRL_EXPIRED_WARN,
+	CONFIG_CRL_EXPIRED_REFUSE,
+};
+
 enum config_store_sync {
 	CONFIG_SYNC_FULL,	/* fsync data and meta page on every commit */
 	CONFIG_SYNC_RELAXED,	/* MDB_NOMETASYNC: survives a process crash, an OS crash may lose the last commits */
@@ -102,6 +108,9 @@ struct config_tls {
 	unsigned int session_timeout;		/* seconds */
 	bool session_tickets;
 	unsigned int verify_depth;
+	char *crl_file;				/* NULL = no revocation check */
+	enum config_crl_expired crl_expired;
+	unsigned int crl_check_interval;	/* seconds between looks at crl_file for a change */
 };
 
 struct config_store {
@@ -146,6 +155,8 @@ struct config_access {
 	unsigned int max_objects_per_identity;	/* (R) objects one identity may own; 0 = no limit */
 	uint64_t max_bytes_per_identity;	/* (R) record bytes; unset = store.max_map_size / 4; 0 = no limit */
 	struct config_list quotas;		/* (R) "identity:objects:bytes" overrides (0 = no limit) */
+	struct config_list allow;		/* (R) identities admitted; empty = every one the CA signed */
+	struct config_list deny;		/* (R) identities refused, whatever allow says */
 };
 
 struct config_log {

@@ -265,7 +265,7 @@ conn_handshake_done(struct conn *c)
 {
 	struct server *srv = c->srv;
 	SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
-	char *cause = NULL;
+	char *cause = NULL, why[256];
 	const struct tls_identity *id;
 
 	if (tls_identity_get(ssl, &c->identity, &cause) != 0) {
@@ -294,6 +294,13 @@ conn_handshake_done(struct conn *c)
 		    "access.identity names", id->subject);
 		return;
 	}
+	if (server_admit(srv, ssl, c->who, why, sizeof(why)) != 0) {
+		/* No close_notify: OpenSSL then drops the session, which must not be resumed either. */
+		c->tls_failed = true;
+		conn_close_deferred(c, LOG_LEVEL_WARN, "identity %s (certificate serial %s) refused: %s", c->who,
+		    id->serial, why);
+		return;
+	}
 	if (budget_conn_identified(srv->budget, c) != 0) {
 		conn_close_deferred(c, LOG_LEVEL_ERROR, "out of memory counting the identity's buffered bytes");
 		return;
@@ -309,6 +316,25 @@ conn_handshake_done(struct conn *c)
 	conn_log(c, LOG_LEVEL_DEBUG, "%s handshake done%s, %s", tls_version_str(ssl),
 	    c->resumed ? " (resumed)" : "", SSL_get_cipher_name(ssl));
 	conn_set_state(c, CONN_READING);
+}
+
+bool
+conn_recheck(struct conn *c)
+{
+	char why[256];
+	SSL *ssl;
+
+	if (c->identity == NULL || c->who == NULL || c->session == NULL)
+		return false;
+	ssl = bufferevent_openssl_get_ssl(c->bev);
+	if (server_admit(c->srv, ssl, c->who, why, sizeof(why)) == 0)
+		return false;
+	/* Closed with close_notify (the client sees a clean end), but its session must not resume. */
+	if (SSL_get_session(ssl) != NULL)
+		SSL_CTX_remove_session(SSL_get_SSL_CTX(ssl), SSL_get_session(ssl));
+	conn_close_now(c, LOG_LEVEL_WARN, "identity %s (certificate serial %s) refused at reload: %s", c->who,
+	    c->identity->serial, why);
+	return true;
 }
 
 static void

@@ -85,6 +85,12 @@ void conn_close_now(struct conn *c, enum log_level level, const char *fmt, ...) 
  * caller. The first reason given is the one logged.
  */
 void conn_close_deferred(struct conn *c, enum log_level level, const char *fmt, ...) LOG_PRINTF(3, 4);
+/*
+ * After a reload: closes the connection (at once; call it only from the top of a libevent callback) if its
+ * client is no longer admitted (server_admit), logging its identity and certificate serial. Returns true
+ * if it was closed.
+ */
+bool conn_recheck(struct conn *c);
 /* Asks a connection to stop after its current request (server shutdown). */
 void conn_drain(struct conn *c);
 /* Logs a line prefixed with the connection id, peer and identity. */

@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <event2/event.h>
 #include <event2/listener.h>
@@ -37,6 +38,7 @@
 #define ACCEPTS_PER_TURN	32
 #define CLOSING_TIMEOUT_SEC	5	/* time to flush a last response before closing */
 #define LISTEN_BACKLOG		1024
+#define CRL_WARN_EVERY_MS	(3600 * 1000)	/* an expired CRL is reported at most this often */
 #define REFUSE_LOG_SEC		10	/* refusals under a flood: one summary line per this many seconds */
 /* Event priorities: I/O and timers run at the default (middle); the group commit runs last. */
 #define PRIORITIES		3
@@ -61,6 +63,146 @@ tls_config_from(struct tls_config *t, const struct kmipd_config *cfg)
 	t->session_timeout = cfg->tls.session_timeout;
 	t->session_tickets = cfg->tls.session_tickets;
 	t->verify_depth = (int)cfg->tls.verify_depth;
+	t->crl_file = cfg->tls.crl_file;
+	t->crl_refuse_expired = cfg->tls.crl_expired == CONFIG_CRL_EXPIRED_REFUSE;
+}
+
+/* True when list holds s. The lists are short (at most 1024 entries) and read once per handshake. */
+static bool
+list_has(const struct config_list *l, const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < l->count; i++)
+		if (strcmp(l->items[i], s) == 0)
+			return true;
+	return false;
+}
+
+int
+server_admit(struct server *srv, struct ssl_st *ssl, const char *who, char *why, size_t whysize)
+{
+	char *cause = NULL;
+
+	if (tls_server_peer_check(srv->tls, ssl, &cause) != 0) {
+		snprintf(why, whysize, "%s", cause != NULL ? cause : "certificate refused by tls.crl_file");
+		free(cause);
+		return -1;
+	}
+	if (list_has(&srv->cfg->access.deny, who)) {
+		snprintf(why, whysize, "in access.deny");
+		return -1;
+	}
+	if (srv->cfg->access.allow.count > 0 && !list_has(&srv->cfg->access.allow, who)) {
+		snprintf(why, whysize, "not in access.allow");
+		return -1;
+	}
+	return 0;
+}
+
+/* Reads what identifies the current version of tls.crl_file: inode, size, mtime (or that it is missing). */
+static void
+crl_sig_read(const struct kmipd_config *cfg, struct crl_sig *sig)
+{
+	struct stat st;
+
+	memset(sig, 0, sizeof(*sig));
+	if (cfg->tls.crl_file == NULL || stat(cfg->tls.crl_file, &st) != 0)
+		return;
+	sig->exists = true;
+	sig->dev = st.st_dev;
+	sig->ino = st.st_ino;
+	sig->size = st.st_size;
+	sig->mtime = st.st_mtim;
+}
+
+/* True when two signatures differ. */
+static bool
+crl_sig_changed(const struct crl_sig *a, const struct crl_sig *b)
+{
+	return a->exists != b->exists || a->dev != b->dev || a->ino != b->ino || a->size != b->size ||
+	    a->mtime.tv_sec != b->mtime.tv_sec || a->mtime.tv_nsec != b->mtime.tv_nsec;
+}
+
+/* Says how many CRLs the running context holds, and warns (at most hourly) about those past their next update. */
+static void
+server_crl_report(struct server *srv, bool loaded)
+{
+	int count, expired;
+	int64_t now = clock_ms();
+
+	tls_server_crl_info(srv->tls, &count, &expired);
+	if (loaded && count > 0)
+		log_info("tls.crl_file %s: %d CRLs loaded", srv->cfg->tls.crl_file, count);
+	if (expired == 0)
+		return;
+	if (!loaded && srv->crl_expired_warned_ms != 0 && now - srv->crl_expired_warned_ms < CRL_WARN_EVERY_MS)
+		return;
+	srv->crl_expired_warned_ms = now;
+	log_warnx("tls.crl_file %s: %d of %d CRLs are past their next update; %s until a new CRL is installed",
+	    srv->cfg->tls.crl_file, expired, count, srv->cfg->tls.crl_expired == CONFIG_CRL_EXPIRED_REFUSE ?
+	    "their CAs' clients are refused (tls.crl_expired = refuse)" :
+	    "they still revoke what they list and clients are accepted (tls.crl_expired = warn)");
+}
+
+/* After the TLS context or the lists changed: closes the open connections no longer admitted. */
+static void
+server_recheck_conns(struct server *srv)
+{
+	struct conn *c, *next;
+	unsigned closed = 0;
+
+	for (c = TAILQ_FIRST(&srv->conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		if (conn_recheck(c))
+			closed++;
+	}
+	if (closed > 0)
+		log_info("reload: closed %u connections whose clients are no longer admitted", closed);
+}
+
+/* (Re)arms the timer that looks at tls.crl_file, at the running interval. */
+static void
+server_arm_crl_timer(struct server *srv)
+{
+	struct timeval tv = { .tv_sec = srv->cfg->tls.crl_check_interval, .tv_usec = 0 };
+
+	evtimer_del(srv->crl_timer);
+	if (srv->cfg->tls.crl_file != NULL)
+		evtimer_add(srv->crl_timer, &tv);
+}
+
+/*
+ * Every tls.crl_check_interval: when tls.crl_file changed since it was last read, rebuilds the TLS context
+ * from the running configuration (build-check-swap: a bad file keeps the running CRLs and says why) and
+ * closes the connections of certificates it now revokes.
+ */
+static void
+crl_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+	struct tls_config t;
+	struct crl_sig sig;
+	char *cause = NULL;
+
+	(void)fd;
+	(void)what;
+	crl_sig_read(srv->cfg, &sig);
+	if (crl_sig_changed(&sig, &srv->crl_sig)) {
+		/* Recorded whatever the outcome, so a bad file is reported once, not every interval. */
+		srv->crl_sig = sig;
+		log_info("tls.crl_file %s changed: reloading it", srv->cfg->tls.crl_file);
+		tls_config_from(&t, srv->cfg);
+		if (tls_server_reload(srv->tls, &t, &cause) != 0) {
+			log_warnx("CRL reload failed, keeping the running CRLs: %s", cause ? cause : "?");
+			free(cause);
+		} else {
+			server_crl_report(srv, true);
+			server_recheck_conns(srv);
+		}
+	} else
+		server_crl_report(srv, false);
+	server_arm_crl_timer(srv);
 }
 
 /* Checks that the TLS files of cfg make a working context (for kmipd -t). */
@@ -517,6 +659,7 @@ server_reload(struct server *srv)
 	struct access_policy *policy = NULL;
 	struct audit *audit = NULL;
 	struct tls_config t;
+	struct crl_sig crl_sig;
 	char *cause = NULL;
 
 	log_info("SIGHUP: reloading %s", srv->config_path ? srv->config_path : "the embedded defaults");
@@ -547,6 +690,8 @@ server_reload(struct server *srv)
 		goto out;
 	}
 	tls_config_from(&t, next);
+	/* Read before the file is, so a change made while it loads is seen at the next look. */
+	crl_sig_read(next, &crl_sig);
 	if (tls_server_reload(srv->tls, &t, &cause) != 0) {
 		log_warnx("reload failed, keeping the running configuration and certificates: %s",
 		    cause ? cause : "?");
@@ -569,7 +714,11 @@ server_reload(struct server *srv)
 	log_set_level(server_log_level(srv->cfg->log.level));
 	server_set_timeouts(srv);
 	server_update_accepting(srv);
+	srv->crl_sig = crl_sig;
+	server_arm_crl_timer(srv);
 	log_info("reload done: TLS context generation %lu", tls_server_generation(srv->tls));
+	server_crl_report(srv, true);
+	server_recheck_conns(srv);
 out:
 	free(cause);
 	audit_close(audit);
@@ -792,6 +941,7 @@ server_init(struct server *srv, struct kmipd_config *cfg, const char *config_pat
 		return -1;
 	}
 	tls_config_from(&t, cfg);
+	crl_sig_read(cfg, &srv->crl_sig);
 	if (tls_server_new(&t, &srv->tls, &cause) != 0) {
 		log_warnx("TLS: %s", cause ? cause : "?");
 		free(cause);
@@ -815,6 +965,13 @@ server_init(struct server *srv, struct kmipd_config *cfg, const char *config_pat
 	srv->accept_resume = evtimer_new(srv->base, accept_resume_cb, srv);
 	srv->shutdown_timer = evtimer_new(srv->base, shutdown_timer_cb, srv);
 	srv->refuse_timer = evtimer_new(srv->base, refuse_timer_cb, srv);
+	srv->crl_timer = evtimer_new(srv->base, crl_timer_cb, srv);
+	if (srv->crl_timer == NULL) {
+		log_warnx("out of memory for the CRL timer");
+		return -1;
+	}
+	server_arm_crl_timer(srv);
+	server_crl_report(srv, true);
 	if (srv->refuse_timer == NULL || sources_new(cfg->server.max_sources, &srv->sources) != 0) {
 		log_warnx("out of memory for the table of client addresses");
 		return -1;
@@ -883,6 +1040,8 @@ server_free(struct server *srv)
 		event_free(srv->shutdown_timer);
 	if (srv->refuse_timer != NULL)
 		event_free(srv->refuse_timer);
+	if (srv->crl_timer != NULL)
+		event_free(srv->crl_timer);
 	sources_free(srv->sources);
 	engine_free(srv->engine);
 	if (srv->keygen != NULL)

@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/queue.h>
+#include <sys/types.h>
+#include <time.h>
 #include <sys/time.h>
 
 #include <event2/event.h>
@@ -26,6 +28,7 @@ struct sources;
 struct store;
 struct tls_server;
 struct evconnlistener;
+struct ssl_st;
 
 struct listener {
 	struct evconnlistener *evl;
@@ -91,6 +94,13 @@ struct server {
 	 * that a flood makes one line per interval, not one per connection.
 	 */
 	struct event *refuse_timer;
+	/*
+	 * tls.crl_file is looked at every tls.crl_check_interval: a change of inode, size or mtime since the
+	 * last load (or failed load) rebuilds the TLS context.
+	 */
+	struct event *crl_timer;
+	struct crl_sig { dev_t dev; ino_t ino; off_t size; struct timespec mtime; bool exists; } crl_sig;
+	int64_t crl_expired_warned_ms;	/* last "past its next update" warning, rate-limited */
 	uint64_t refusals[6];		/* by enum server_refusal (server.c) */
 	char refuse_last[6][48];	/* the address of the last of each */
 	uint64_t next_conn_id;
@@ -116,6 +126,13 @@ void server_free(struct server *srv);
 void server_conn_closed(struct server *srv);
 /* Called when a connection leaves its handshake: at max_connections, accepting may have to stop. */
 void server_handshake_ended(struct server *srv);
+/*
+ * Whether a client whose handshake (full or resumed) completed may be served, or may stay at a reload: its
+ * certificate against the current CRLs (tls.crl_file), then its identity against access.deny and
+ * access.allow. Returns 0, or -1 with the reason in why.
+ */
+int server_admit(struct server *srv, struct ssl_st *ssl, const char *who, char *why, size_t whysize)
+    __attribute__((warn_unused_result));
 /* Checks that the TLS files of cfg build a working context (kmipd -t). Returns 0, or -1 and a cause. */
 int server_check_tls(const struct kmipd_config *cfg, char **cause) __attribute__((warn_unused_result));
 

@@ -3,11 +3,19 @@
 # identities (two clients, an administrator, one from another CA, one already expired) and PKCS#12 bundles.
 #
 # Usage: etc/mkcerts.sh [-f] DIR [HOSTNAME...]
+#        etc/mkcerts.sh revoke DIR NAME|CERTFILE
+#        etc/mkcerts.sh crl DIR
 #   -f          regenerate every file, even those that exist
 #   HOSTNAME    DNS names for the server certificate besides localhost (default: `hostname -f`)
+#   revoke      on the CA machine: marks a client certificate revoked (NAME is DIR/NAME.crt, or give a
+#               certificate file) and writes DIR/crl.pem, the CRL to copy to kmipd's tls.crl_file
+#   crl         writes DIR/crl.pem again (a CRL is valid KMIPD_CRL_DAYS days: reissue it before then)
+# The first run writes an empty crl.pem. The CA's revocation database is DIR/ca-db (openssl ca's index).
 # Environment:
 #   KMIPD_P12_PASSWORD  password of client.p12 and server.p12 (default "kmipd-dev")
 #   KMIPD_KEY_TYPE      rsa (default: RSA-2048, what every Windows SChannel release accepts) or ec (P-256)
+#   KMIPD_CRL_DAYS      days a CRL stays current (default 30)
+#   KMIPD_CRL_LASTUPDATE, KMIPD_CRL_NEXTUPDATE  explicit CRL dates (YYYYMMDDHHMMSSZ), for tests
 #   KMIPD_P12_COMPAT    "legacy" makes the .p12 files with 3DES and a SHA-1 MAC for Windows before
 #                       Server 2019 / 10 1709, which cannot import AES-encrypted PKCS#12 files
 #
@@ -22,6 +30,13 @@ die() {
 	exit 1
 }
 
+mode=make
+case "${1:-}" in
+revoke | crl)
+	mode=$1
+	shift
+	;;
+esac
 force=0
 while getopts f opt; do
 	case "$opt" in
@@ -33,6 +48,15 @@ shift $((OPTIND - 1))
 [ $# -ge 1 ] || { echo "usage: $0 [-f] DIR [HOSTNAME...]" >&2; exit 2; }
 dir=$1
 shift
+target=""
+if [ "$mode" = revoke ]; then
+	[ $# -eq 1 ] || { echo "usage: $0 revoke DIR NAME|CERTFILE" >&2; exit 2; }
+	target=$1
+	shift
+elif [ "$mode" = crl ] && [ $# -ne 0 ]; then
+	echo "usage: $0 crl DIR" >&2
+	exit 2
+fi
 
 command -v openssl >/dev/null 2>&1 || die "openssl not found in PATH"
 ver=$(openssl version 2>/dev/null) || die "openssl does not run"
@@ -250,6 +274,62 @@ make_p12() {
 	note "$1.p12"
 }
 
+# The revocation database of openssl ca, kept in DIR/ca-db with a config naming only what -revoke and
+# -gencrl use, so the system openssl.cnf plays no part.
+ca_db() {
+	mkdir -p "$dir/ca-db" || die "cannot create $dir/ca-db"
+	[ -e "$dir/ca-db/index.txt" ] || : >"$dir/ca-db/index.txt"
+	[ -e "$dir/ca-db/crlnumber" ] || echo 01 >"$dir/ca-db/crlnumber"
+	cat >"$dir/ca-db/ca.cnf" <<EOF
+[ca]
+default_ca = kmipd_ca
+[kmipd_ca]
+database = $dir/ca-db/index.txt
+crlnumber = $dir/ca-db/crlnumber
+new_certs_dir = $dir/ca-db
+certificate = $dir/ca.crt
+private_key = $dir/ca.key
+default_md = sha256
+default_crl_days = ${KMIPD_CRL_DAYS:-30}
+unique_subject = no
+crl_extensions = crl_ext
+[crl_ext]
+authorityKeyIdentifier = keyid:always
+EOF
+}
+
+# Writes DIR/crl.pem from the database: every certificate revoked so far.
+make_crl() {
+	ca_db
+	set -- -gencrl -config "$dir/ca-db/ca.cnf" -out "$tmp/crl.pem"
+	[ -n "${KMIPD_CRL_LASTUPDATE:-}" ] && set -- "$@" -crl_lastupdate "$KMIPD_CRL_LASTUPDATE"
+	[ -n "${KMIPD_CRL_NEXTUPDATE:-}" ] && set -- "$@" -crl_nextupdate "$KMIPD_CRL_NEXTUPDATE"
+	run openssl ca "$@"
+	chmod 0644 "$tmp/crl.pem"
+	mv -f "$tmp/crl.pem" "$dir/crl.pem"
+	note crl.pem
+}
+
+if [ "$mode" != make ]; then
+	[ -e "$dir/ca.crt" ] && [ -e "$dir/ca.key" ] || die "no CA in $dir: run $0 $dir first"
+	if [ "$mode" = revoke ]; then
+		case "$target" in
+		*/* | *.crt | *.pem) cert=$target ;;
+		*) cert=$dir/$target.crt ;;
+		esac
+		[ -r "$cert" ] || die "cannot read $cert"
+		ca_db
+		sn=$(openssl x509 -in "$cert" -noout -serial | sed 's/^serial=//')
+		if grep -q "^R.*	$sn	" "$dir/ca-db/index.txt"; then
+			echo "$prog: $cert (serial $sn) was already revoked" >&2
+		else
+			run openssl ca -config "$dir/ca-db/ca.cnf" -revoke "$cert"
+		fi
+	fi
+	make_crl
+	exit 0
+fi
+
 if need ca.crt ca.key --; then make_ca ca "kmipd development CA"; fi
 if need server.crt server.key -- ca.crt; then make_leaf server "${1:-localhost}" server_ext ca; fi
 if need client.crt client.key -- ca.crt; then make_leaf client kmip-client client_ext ca; fi
@@ -262,4 +342,9 @@ if need other-client.crt other-client.key -- other-ca.crt; then
 	make_leaf other-client kmip-client client_ext other-ca
 fi
 if need expired-client.crt expired-client.key -- ca.crt; then make_expired expired-client kmip-client; fi
+if need crl.pem -- ca.crt; then
+	# A new CA starts a new database: the old one's revocations mean nothing under it.
+	if was_made ca.crt; then rm -rf "$dir/ca-db"; fi
+	make_crl
+fi
 exit 0

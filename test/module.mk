@@ -23,6 +23,12 @@ $(BUILD)/test/test_server: $(BUILD)/test/integration/test_server.o $(HARNESS_OBJ
 		$(BUILD)/libproto.a $(BUILD)/libtls.a | $(BUILD)/kmipd
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
 
+ALL_SRCS += test/integration/test_revoke.c
+TEST_BINS += $(BUILD)/test/test_revoke
+$(BUILD)/test/test_revoke: $(BUILD)/test/integration/test_revoke.o $(HARNESS_OBJS) \
+		$(BUILD)/libproto.a $(BUILD)/libtls.a | $(BUILD)/kmipd
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
+
 ALL_SRCS += test/integration/test_veeam.c
 TEST_BINS += $(BUILD)/test/test_veeam
 $(BUILD)/test/test_veeam: $(BUILD)/test/integration/test_veeam.o $(HARNESS_OBJS) \

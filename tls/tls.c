@@ -28,6 +28,8 @@ static const unsigned char session_id_context[] = "kmipd";
 struct tls_server {
 	SSL_CTX		*ctx;
 	unsigned long	 generation;
+	bool		 crl;			/* ctx checks CRLs */
+	bool		 crl_refuse_expired;	/* as the config ctx was built from */
 };
 
 /* Formats a message into a malloc'd string, or NULL when out of memory. */
@@ -508,6 +510,82 @@ out:
 	return rc;
 }
 
+/*
+ * Adds every PEM CRL of a file to the context's store and turns on CRL checking of the whole chain. Each
+ * CRL's signature is checked when a chain is verified, not here. Returns 0, or -1 and a cause.
+ */
+static int
+load_crls(SSL_CTX *ctx, const char *path, char **cause)
+{
+	X509_STORE *store = SSL_CTX_get_cert_store(ctx);
+	unsigned char *buf = NULL;
+	size_t len = 0;
+	unsigned long e;
+	BIO *bio = NULL;
+	X509_CRL *crl;
+	int n = 0, rc = -1;
+
+	if (read_file("crl_file", path, &buf, &len, cause) == -1)
+		return -1;
+	ERR_clear_error();
+	if (len > INT32_MAX || (bio = BIO_new_mem_buf(buf, (int)len)) == NULL) {
+		tls_cause_ssl(cause, "crl_file %s", path);
+		goto out;
+	}
+	for (;;) {
+		if ((crl = PEM_read_bio_X509_CRL(bio, NULL, no_password_cb, NULL)) == NULL) {
+			e = ERR_peek_last_error();
+			if (ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE) {
+				ERR_clear_error();
+				break;
+			}
+			tls_cause_ssl(cause, "crl_file %s: CRL %d", path, n + 1);
+			goto out;
+		}
+		if (n >= TLS_MAX_CRLS) {
+			X509_CRL_free(crl);
+			tls_cause(cause, "crl_file %s: more than %d CRLs", path, TLS_MAX_CRLS);
+			goto out;
+		}
+		/* The store takes its own reference. */
+		if (!X509_STORE_add_crl(store, crl)) {
+			X509_CRL_free(crl);
+			tls_cause_ssl(cause, "crl_file %s: CRL %d", path, n + 1);
+			goto out;
+		}
+		X509_CRL_free(crl);
+		n++;
+	}
+	if (n == 0) {
+		tls_cause(cause, "crl_file %s: no PEM CRL in the file", path);
+		goto out;
+	}
+	if (!X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL)) {
+		tls_cause_ssl(cause, "cannot turn CRL checking on");
+		goto out;
+	}
+	rc = 0;
+out:
+	BIO_free(bio);
+	free_file(buf, len);
+	return rc;
+}
+
+/*
+ * Verify callback of a context whose CRLs are allowed past their next update (tls.crl_expired = warn): an
+ * expired CRL still revokes what it lists, and is otherwise accepted, so restores go on while the operator
+ * issues a new one. Every other error stands. Returns OpenSSL's verdict.
+ */
+static int
+verify_accept_expired_crl(int ok, X509_STORE_CTX *x)
+{
+	if (!ok && X509_STORE_CTX_get_error(x) == X509_V_ERR_CRL_HAS_EXPIRED) {
+		X509_STORE_CTX_set_error(x, X509_V_OK);
+		return 1;
+	}
+	return ok;
+}
+
 /* Checks the parts of cfg that need no file. Returns 0 and the minimum version, or -1 and a cause. */
 static int
 check_config(const struct tls_config *cfg, int *min_version, char **cause)
@@ -588,6 +666,7 @@ tls_config_clear(struct tls_config *cfg)
 	free(cfg->min_version);
 	free(cfg->ciphers);
 	free(cfg->ciphersuites);
+	free(cfg->crl_file);
 	tls_config_init(cfg);
 }
 
@@ -643,7 +722,10 @@ tls_server_ctx_new(const struct tls_config *cfg, SSL_CTX **out, char **cause)
 
 	if (load_trust(ctx, "clients_ca_cert_file", cfg->clients_ca_cert_file, true, cause) == -1)
 		goto fail;
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	if (cfg->crl_file != NULL && load_crls(ctx, cfg->crl_file, cause) == -1)
+		goto fail;
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
+	    cfg->crl_file != NULL && !cfg->crl_refuse_expired ? verify_accept_expired_crl : NULL);
 	SSL_CTX_set_verify_depth(ctx, cfg->verify_depth);
 	/* A client's certificate must be allowed for client authentication (EKU clientAuth if present). */
 	if (!SSL_CTX_set_purpose(ctx, X509_PURPOSE_SSL_CLIENT)) {
@@ -702,6 +784,8 @@ tls_server_new(const struct tls_config *cfg, struct tls_server **out, char **cau
 		return -1;
 	}
 	ts->generation = 1;
+	ts->crl = cfg->crl_file != NULL;
+	ts->crl_refuse_expired = cfg->crl_refuse_expired;
 	*out = ts;
 	return 0;
 }
@@ -729,6 +813,72 @@ tls_server_reload(struct tls_server *ts, const struct tls_config *cfg, char **ca
 	SSL_CTX_free(ts->ctx);
 	ts->ctx = ctx;
 	ts->generation++;
+	ts->crl = cfg->crl_file != NULL;
+	ts->crl_refuse_expired = cfg->crl_refuse_expired;
+	return 0;
+}
+
+void
+tls_server_crl_info(const struct tls_server *ts, int *count, int *expired)
+{
+	STACK_OF(X509_OBJECT) *objs;
+	const ASN1_TIME *next;
+	X509_CRL *crl;
+	int i;
+
+	*count = *expired = 0;
+	if (!ts->crl || (objs = X509_STORE_get0_objects(SSL_CTX_get_cert_store(ts->ctx))) == NULL)
+		return;
+	for (i = 0; i < sk_X509_OBJECT_num(objs); i++) {
+		if ((crl = X509_OBJECT_get0_X509_CRL(sk_X509_OBJECT_value(objs, i))) == NULL)
+			continue;
+		(*count)++;
+		next = X509_CRL_get0_nextUpdate(crl);
+		if (next != NULL && X509_cmp_current_time(next) < 0)
+			(*expired)++;
+	}
+}
+
+int
+tls_server_peer_check(const struct tls_server *ts, SSL *ssl, char **cause)
+{
+	STACK_OF(X509_OBJECT) *objs;
+	X509_REVOKED *rev;
+	const ASN1_TIME *next;
+	X509_CRL *crl;
+	X509 *cert;
+	int i, found = 0;
+
+	if (!ts->crl)
+		return 0;
+	if ((cert = SSL_get0_peer_certificate(ssl)) == NULL) {
+		tls_cause(cause, "no client certificate");
+		return -1;
+	}
+	if ((objs = X509_STORE_get0_objects(SSL_CTX_get_cert_store(ts->ctx))) == NULL) {
+		tls_cause(cause, "no CRL store");
+		return -1;
+	}
+	for (i = 0; i < sk_X509_OBJECT_num(objs); i++) {
+		if ((crl = X509_OBJECT_get0_X509_CRL(sk_X509_OBJECT_value(objs, i))) == NULL ||
+		    X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_issuer_name(cert)) != 0)
+			continue;
+		found = 1;
+		if (X509_CRL_get0_by_cert(crl, &rev, cert) == 1) {
+			tls_cause(cause, "certificate revoked by the CRL of its issuer");
+			return -1;
+		}
+		next = X509_CRL_get0_nextUpdate(crl);
+		if (ts->crl_refuse_expired && next != NULL && X509_cmp_current_time(next) < 0) {
+			tls_cause(cause, "the CRL of its issuer is past its next update (tls.crl_expired = refuse)");
+			return -1;
+		}
+	}
+	/* As X509_V_FLAG_CRL_CHECK does on a full handshake: no CRL for the issuer, no entry. */
+	if (!found) {
+		tls_cause(cause, "no CRL of its issuer in tls.crl_file");
+		return -1;
+	}
 	return 0;
 }
 

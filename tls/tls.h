@@ -41,6 +41,7 @@
 #define TLS_MAX_FILE_SIZE		(1024 * 1024)	/* any certificate, key or PKCS#12 file */
 #define TLS_MAX_CA_CERTS		1000		/* certificates in clients_ca_cert_file */
 #define TLS_MAX_CHAIN_CERTS		16		/* certificates in cert_file or a PKCS#12 bundle */
+#define TLS_MAX_CRLS			1000		/* CRLs in crl_file */
 /* The next three match the ranges core/config.c accepts. */
 #define TLS_MAX_SESSION_CACHE_SIZE	10000000
 #define TLS_MAX_SESSION_TIMEOUT		604800		/* 7 days, the TLS 1.3 ticket lifetime limit */
@@ -63,6 +64,8 @@ struct tls_config {
 	long	 session_timeout;	/* seconds a session (or ticket) stays resumable */
 	bool	 session_tickets;	/* stateless tickets; off means sessions live only in the cache */
 	int	 verify_depth;		/* longest client chain accepted */
+	char	*crl_file;		/* PEM CRLs, one per CA of the chain; NULL: no revocation check */
+	bool	 crl_refuse_expired;	/* a CRL past its next update refuses; else it is accepted */
 };
 
 /* Sets every field to its default (strings NULL, numbers as above, tickets on). */
@@ -98,6 +101,19 @@ unsigned long tls_server_generation(const struct tls_server *ts);
 /* Builds a context from cfg and installs it only if all of it succeeded; otherwise keeps the current one
  * and returns -1 and a cause. */
 int tls_server_reload(struct tls_server *ts, const struct tls_config *cfg, char **cause) TLS_WUR;
+/*
+ * The CRLs of the current context: how many, and how many are past their next update now (0 and 0 when
+ * no crl_file is set).
+ */
+void tls_server_crl_info(const struct tls_server *ts, int *count, int *expired);
+/*
+ * Checks the peer certificate of a completed handshake (full or resumed, whatever context it was made
+ * from) against the CRLs of the current context: its issuer's CRL must be there, must not list its
+ * serial, and (crl_refuse_expired) must not be past its next update. A resumed session skips chain
+ * verification, and a connection made before a reload was verified against the old CRLs: this closes both
+ * gaps. Returns 0 (also when no crl_file is set), or -1 and a cause.
+ */
+int tls_server_peer_check(const struct tls_server *ts, SSL *ssl, char **cause) TLS_WUR;
 /* Drops the holder's reference on the current context. NULL is accepted. */
 void tls_server_free(struct tls_server *ts);
 
