@@ -293,6 +293,7 @@ static const char every_key[] =
 	"  session_timeout = 60;\n"
 	"  session_tickets = false;\n"
 	"  verify_depth = 2;\n"
+	"  crl_file = \"/etc/kmipd/crl.pem\"; crl_expired = \"refuse\"; crl_check_interval = 5;\n"
 	"};\n"
 	"store: {\n"
 	"  path = \"/srv/kmipd\";\n"
@@ -318,6 +319,7 @@ static const char every_key[] =
 	"  credentials = [ \"appliance:pbkdf2-sha256$50000$00112233445566778899aabbccddeeff$"
 	"00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\" ];\n"
 	"  require_credential = true; shares = [ \"veeam-a:shared:veeam-b\" ];\n"
+	"  allow = [ \"veeam-a\", \"veeam-b\" ]; deny = [ \"stolen-01\" ];\n"
 	"  max_objects_per_identity = 100000; max_bytes_per_identity = \"2G\";\n"
 	"  quotas = [ \"veeam-a:0:0\", \"CN=odd:name:5:1M\" ];\n"
 	"  max_derivations_per_identity = 5; max_derivations_per_source = 7; credential_backoff_max = 120; };\n"
@@ -370,6 +372,9 @@ check_every_key(const struct kmipd_config *c)
 	assert_int_equal(c->tls.session_timeout, 60);
 	assert_false(c->tls.session_tickets);
 	assert_int_equal(c->tls.verify_depth, 2);
+	assert_string_equal(c->tls.crl_file, "/etc/kmipd/crl.pem");
+	assert_int_equal(c->tls.crl_expired, CONFIG_CRL_EXPIRED_REFUSE);
+	assert_int_equal(c->tls.crl_check_interval, 5);
 	assert_string_equal(c->store.path, "/srv/kmipd");
 	assert_int_equal(c->store.map_size, 1ULL << 30);
 	assert_int_equal(c->store.max_map_size, 8ULL << 30);
@@ -401,6 +406,8 @@ check_every_key(const struct kmipd_config *c)
 	assert_int_equal(c->access.credential_backoff_max, 120);
 	assert_int_equal(c->access.shares.count, 1);
 	assert_string_equal(c->access.shares.items[0], "veeam-a:shared:veeam-b");
+	assert_int_equal(c->access.allow.count, 2);
+	assert_string_equal(c->access.deny.items[0], "stolen-01");
 	assert_int_equal(c->access.max_objects_per_identity, 100000);
 	assert_int_equal(c->access.max_bytes_per_identity, 2ULL << 30);
 	assert_int_equal(c->access.quotas.count, 2);
