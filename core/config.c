@@ -322,6 +322,9 @@ static const struct key keys[] = {
 	  .help = "file to append one audit line per operation to; unset = none" },
 	{ .name = "audit.syslog", .type = T_BOOL, .flags = K_RELOAD, .offset = OFF_BOOL(audit.syslog),
 	  .def = false, .help = "send audit lines to syslog too" },
+	{ .name = "audit.required", .type = T_BOOL, .flags = K_RELOAD, .offset = OFF_BOOL(audit.required),
+	  .def = false, .help = "refuse requests while the audit file cannot be written and flushed; needs "
+	  "audit.file" },
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -1358,6 +1361,11 @@ validate(const struct kmipd_config *cfg, const struct load *ld, char **cause)
 	const struct config_tls *t = &cfg->tls;
 	char a[32], b[32];
 
+	if (cfg->audit.required && cfg->audit.file == NULL) {
+		invalid(ld, "audit.required", cause, "audit.required needs audit.file: syslog cannot promise that "
+		    "a line was kept");
+		return -1;
+	}
 	if (t->p12_file != NULL && (t->cert_file != NULL || t->key_file != NULL)) {
 		invalid(ld, "tls.p12_file", cause, "tls.p12_file and tls.%s are both set: give either a PEM "
 		    "certificate and key or a PKCS#12 file", t->cert_file ? "cert_file" : "key_file");

@@ -168,6 +168,7 @@ struct config_log {
 struct config_audit {
 	char *file;				/* (R) NULL = no audit file */
 	bool syslog;				/* (R) */
+	bool required;				/* (R) refuse requests while the file cannot be written */
 };
 
 struct kmipd_config {

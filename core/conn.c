@@ -20,10 +20,12 @@
 #include <event2/event.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "core/clock.h"
 #include "core/budget.h"
 #include "core/conn.h"
+#include "core/engine/audit.h"
 #include "core/engine/engine.h"
 #include "core/server.h"
 #include "core/sources.h"
@@ -229,6 +231,7 @@ conn_close_now(struct conn *c, enum log_level level, const char *fmt, ...)
 	bufferevent_free(c->bev);
 	ttlv_decoder_free(c->dec);
 	tls_identity_free(c->identity);
+	free(c->hs_subject);
 	free(c);
 	server_conn_closed(srv);
 }
@@ -259,6 +262,67 @@ conn_tls_errors(struct conn *c, char *buf, size_t size)
 		snprintf(buf, size, "%s", errno != 0 ? strerror(errno) : "connection reset");
 }
 
+/*
+ * The SSL ex_data slot that points back to a connection, for conn_verify_cb (allocated once per process,
+ * like OpenSSL's own indexes); -1 when OpenSSL could not give one.
+ */
+static int
+conn_ex_index(void)
+{
+	static int idx = -2;
+
+	if (idx == -2)
+		idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+	return idx;
+}
+
+/*
+ * Certificate verification of a client: keeps the subject and SHA-256 fingerprint of the certificate it
+ * sent, so that a handshake that fails still says in the audit trail whose certificate it was; the result
+ * is the context's own callback's (tls), or OpenSSL's.
+ */
+static int
+conn_verify_cb(int ok, X509_STORE_CTX *x)
+{
+	SSL *ssl = X509_STORE_CTX_get_ex_data(x, SSL_get_ex_data_X509_STORE_CTX_idx());
+	SSL_verify_cb ctx_cb = ssl != NULL ? SSL_CTX_get_verify_callback(SSL_get_SSL_CTX(ssl)) : NULL;
+	struct conn *c = ssl != NULL && conn_ex_index() >= 0 ? SSL_get_ex_data(ssl, conn_ex_index()) : NULL;
+	X509 *cert = X509_STORE_CTX_get0_cert(x);
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned mdlen = 0, i;
+
+	if (ctx_cb != NULL)
+		ok = ctx_cb(ok, x);
+	if (c != NULL && cert != NULL && c->hs_subject == NULL) {
+		c->hs_subject = X509_NAME_oneline(X509_get_subject_name(cert), NULL, 0);
+		if (X509_digest(cert, EVP_sha256(), md, &mdlen) == 1 && mdlen * 2 < sizeof(c->hs_fingerprint))
+			for (i = 0; i < mdlen; i++)
+				snprintf(c->hs_fingerprint + 2 * i, 3, "%02x", md[i]);
+	}
+	return ok;
+}
+
+/* Records a client refused during or right after its TLS handshake in the audit trail. */
+static void
+conn_audit_refused(struct conn *c, const char *event, const char *reason)
+{
+	const struct tls_identity *id = c->identity;
+	struct audit_field f[5];
+	char conn_id[24];
+
+	if (c->srv->audit == NULL)
+		return;
+	snprintf(conn_id, sizeof(conn_id), "%llu", (unsigned long long)c->id);
+	f[0] = (struct audit_field){ "conn", conn_id };
+	f[1] = (struct audit_field){ "peer", c->peer };
+	f[2] = (struct audit_field){ "reason", reason };
+	f[3] = (struct audit_field){ "subject", id != NULL ? id->subject : c->hs_subject };
+	f[4] = (struct audit_field){ "fingerprint", id != NULL ? id->fingerprint :
+	    c->hs_fingerprint[0] != '\0' ? c->hs_fingerprint : NULL };
+	if (audit_note(c->srv->audit, event, f, 5) != 0)
+		conn_log(c, LOG_LEVEL_DEBUG, "the refusal's audit line was not written");
+}
+
 /* The handshake finished: reads the client identity once, for access checks and logs. */
 static void
 conn_handshake_done(struct conn *c)
@@ -270,6 +334,7 @@ conn_handshake_done(struct conn *c)
 
 	if (tls_identity_get(ssl, &c->identity, &cause) != 0) {
 		c->tls_failed = true;
+		conn_audit_refused(c, "tls_identity_refused", cause ? cause : "client certificate unusable");
 		conn_close_deferred(c, LOG_LEVEL_WARN, "client certificate unusable: %s", cause ? cause : "?");
 		free(cause);
 		return;
@@ -290,6 +355,8 @@ conn_handshake_done(struct conn *c)
 		break;
 	}
 	if (c->who == NULL || c->who[0] == '\0') {
+		conn_audit_refused(c, "tls_identity_refused", "the client certificate lacks the identity field "
+		    "access.identity names");
 		conn_close_deferred(c, LOG_LEVEL_WARN, "client certificate (%s) lacks the identity field "
 		    "access.identity names", id->subject);
 		return;
@@ -355,6 +422,7 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		c->tls_failed = true;
 		if (c->state == CONN_HANDSHAKING) {
 			c->srv->stats.handshake_failures++;
+			conn_audit_refused(c, "tls_handshake_failed", errs);
 			conn_close_now(c, LOG_LEVEL_WARN, "TLS handshake failed: %s", errs);
 		} else {
 			conn_close_now(c, LOG_LEVEL_INFO, "connection error: %s", errs);
@@ -365,6 +433,7 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		if (c->state == CONN_HANDSHAKING) {
 			c->tls_failed = true;
 			c->srv->stats.handshake_failures++;
+			conn_audit_refused(c, "tls_handshake_failed", "peer closed during the TLS handshake");
 			conn_close_now(c, LOG_LEVEL_INFO, "peer closed during the TLS handshake");
 		} else if (ttlv_decoder_busy(c->dec)) {
 			conn_close_now(c, LOG_LEVEL_WARN, "peer closed in the middle of a request");
@@ -388,6 +457,7 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 	case CONN_HANDSHAKING:
 		c->tls_failed = true;
 		c->srv->stats.handshake_failures++;
+		conn_audit_refused(c, "tls_handshake_failed", "TLS handshake not finished in time");
 		conn_close_now(c, LOG_LEVEL_WARN, "TLS handshake not finished within %u s",
 		    cfg->server.handshake_timeout);
 		break;
@@ -657,6 +727,9 @@ conn_new(struct server *srv, int fd, const struct sockaddr *sa, int salen)
 		goto fail;
 	if ((ssl = SSL_new(tls_server_ctx(srv->tls))) == NULL)
 		goto fail;
+	/* The certificate a client sends is noted for the audit line of a handshake that fails. */
+	if (srv->audit != NULL && conn_ex_index() >= 0 && SSL_set_ex_data(ssl, conn_ex_index(), c) == 1)
+		SSL_set_verify(ssl, SSL_get_verify_mode(ssl), conn_verify_cb);
 	/*
 	 * Deferred callbacks: libevent may otherwise report a failed write from inside the call that queued
 	 * the output (conn_send), and closing the connection there would free it under its callers.

@@ -70,6 +70,9 @@ struct conn {
 	enum log_level close_level;
 	char close_reason[160];
 	char peer[64];			/* "addr:port" or "[addr]:port" */
+	/* The certificate a client sent during the handshake, for the audit line of a failed one. */
+	char *hs_subject;		/* its subject (malloc'd), or NULL */
+	char hs_fingerprint[65];	/* its SHA-256, lowercase hex, or "" */
 };
 
 /* Takes over an accepted socket; returns the connection, or NULL after closing fd and logging why. */

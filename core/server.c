@@ -15,6 +15,10 @@
 
 #include <event2/event.h>
 #include <event2/listener.h>
+#include <openssl/bn.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "core/clock.h"
 #include "core/budget.h"
@@ -648,6 +652,37 @@ server_reload_keys(struct server *srv, const struct kmipd_config *next, char **c
 }
 
 /*
+ * Records a reload in the audit trail with what it loaded: the server certificate's serial (and its TLS
+ * context generation). Hook: the CRL numbers go here once tls exposes them (tls.crl_file).
+ */
+static void
+server_audit_reload(struct server *srv)
+{
+	SSL_CTX *ctx = tls_server_ctx(srv->tls);
+	X509 *cert = ctx != NULL ? SSL_CTX_get0_certificate(ctx) : NULL;
+	BIGNUM *bn = NULL;
+	char *serial = NULL, gen[32];
+	struct audit_field f[3];
+
+	if (srv->audit == NULL)
+		return;
+	if (cert != NULL && (bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL)) != NULL)
+		serial = BN_bn2hex(bn);
+	snprintf(gen, sizeof(gen), "%lu", tls_server_generation(srv->tls));
+	f[0].key = "config";
+	f[0].value = srv->config_path != NULL ? srv->config_path : "(defaults)";
+	f[1].key = "server_cert_serial";
+	f[1].value = serial;
+	f[2].key = "tls_generation";
+	f[2].value = gen;
+	if (audit_note(srv->audit, "reload", f, 3) != 0)
+		log_debug("audit: the reload was not recorded");
+	OPENSSL_free(serial);
+	BN_free(bn);
+	ERR_clear_error();
+}
+
+/*
  * SIGHUP: loads the config again and rebuilds the TLS context. Nothing is applied unless all of it
  * succeeded; keys that need a restart keep their running values. Existing connections keep their TLS
  * context.
@@ -685,6 +720,7 @@ server_reload(struct server *srv)
 		log_warnx("reload failed, keeping the running configuration: %s", cause ? cause : "?");
 		goto out;
 	}
+	audit_set_required(audit, next->audit.required);
 	if (srv->store != NULL && server_reload_keys(srv, next, &cause) != 0) {
 		log_warnx("reload failed, keeping the running configuration and master key: %s", cause ? cause : "?");
 		goto out;
@@ -719,6 +755,7 @@ server_reload(struct server *srv)
 	log_info("reload done: TLS context generation %lu", tls_server_generation(srv->tls));
 	server_crl_report(srv, true);
 	server_recheck_conns(srv);
+	server_audit_reload(srv);
 out:
 	free(cause);
 	audit_close(audit);
@@ -952,6 +989,7 @@ server_init(struct server *srv, struct kmipd_config *cfg, const char *config_pat
 		free(cause);
 		return -1;
 	}
+	audit_set_required(srv->audit, cfg->audit.required);
 	if (access_policy_new(cfg, &srv->policy, &cause) != 0) {
 		log_warnx("%s", cause ? cause : "access policy");
 		free(cause);

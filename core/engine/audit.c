@@ -14,14 +14,26 @@
 #include "core/engine/audit.h"
 #include "core/log.h"
 
-#define AUDIT_LINE_MAX 4096
+/*
+ * A line holds at most this many strings: an event's (peer, identity, operation, 4 uids, reason,
+ * message, phase) or an audit_note()'s event, keys and values; each is escaped from at most
+ * AUDIT_FIELD_MAX bytes (6 bytes per byte at worst) plus its marker and key; the numbers and punctuation
+ * fit in the rest.
+ */
+#define AUDIT_STRINGS_MAX	(2 + 2 * AUDIT_NOTE_FIELDS)
+#define AUDIT_MARKER_MAX	48
+#define AUDIT_LINE_MAX	(AUDIT_STRINGS_MAX * (6 * AUDIT_FIELD_MAX + AUDIT_MARKER_MAX + 64) + 512)
 
 struct audit {
 	int fd;			/* -1: no file */
 	bool to_syslog;
+	bool required;		/* flush every line; callers refuse what cannot be recorded */
 	bool write_failed;	/* reported once until a write succeeds again */
 	char *file;
 };
+
+/* The line being built: one at a time (one thread), too large for the stack. */
+static char audit_line[AUDIT_LINE_MAX + 1];
 
 int
 audit_open(const char *file, bool to_syslog, struct audit **out, char **cause)
@@ -61,29 +73,79 @@ audit_close(struct audit *a)
 	free(a);
 }
 
-/* Appends s as a JSON string (quoted, escaped) at buf[*n], never past size. */
+/*
+ * The length of the UTF-8 character at p (n bytes left), or 0 when p does not start a well-formed one
+ * (overlong forms, surrogates and code points past U+10FFFF are not).
+ */
+static size_t
+utf8_len(const unsigned char *p, size_t n)
+{
+	size_t len, i;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		len = 2;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		len = 3;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		len = 4;
+	else
+		return 0;
+	if (n < len)
+		return 0;
+	for (i = 1; i < len; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] >= 0xa0) || (p[0] == 0xf0 && p[1] < 0x90) ||
+	    (p[0] == 0xf4 && p[1] >= 0x90))
+		return 0;
+	return len;
+}
+
+/*
+ * Appends s as a JSON string at buf[*n], never past size: at most AUDIT_FIELD_MAX bytes of it (cut at a
+ * character boundary, then a marker with the number of bytes left out), '"' and '\\' escaped, control
+ * characters and bytes that are not UTF-8 as \u00XX (each such byte stands for itself, as in Latin-1).
+ */
 static void
 json_str(char *buf, size_t size, size_t *n, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *p = (const unsigned char *)(s != NULL ? s : "");
+	size_t len = strlen((const char *)p), i = 0, k;
 
 #define PUT(c) do { if (*n + 1 < size) buf[(*n)++] = (c); } while (0)
 	PUT('"');
-	for (; *p != '\0'; p++) {
-		if (*p == '"' || *p == '\\') {
-			PUT('\\');
-			PUT((char)*p);
-		} else if (*p < 0x20 || *p == 0x7f) {
+	while (i < len) {
+		size_t cl = utf8_len(p + i, len - i);
+
+		if (i + (cl > 0 ? cl : 1) > AUDIT_FIELD_MAX)
+			break;
+		if (cl == 0 || p[i] < 0x20 || p[i] == 0x7f) {
 			PUT('\\');
 			PUT('u');
 			PUT('0');
 			PUT('0');
-			PUT(hex[*p >> 4]);
-			PUT(hex[*p & 15]);
+			PUT(hex[p[i] >> 4]);
+			PUT(hex[p[i] & 15]);
+			i++;
+		} else if (p[i] == '"' || p[i] == '\\') {
+			PUT('\\');
+			PUT((char)p[i]);
+			i++;
 		} else {
-			PUT((char)*p);
+			for (k = 0; k < cl; k++)
+				PUT((char)p[i + k]);
+			i += cl;
 		}
+	}
+	if (i < len) {
+		char marker[AUDIT_MARKER_MAX];
+		int m = snprintf(marker, sizeof(marker), "...[%zu more bytes]", len - i);
+
+		for (k = 0; m > 0 && k < (size_t)m && k < sizeof(marker) - 1; k++)
+			PUT(marker[k]);
 	}
 	PUT('"');
 #undef PUT
@@ -106,25 +168,34 @@ json_fmt(char *buf, size_t size, size_t *n, const char *fmt, ...)
 		*n = *n + (size_t)w < size ? *n + (size_t)w : size - 1;
 }
 
-size_t
-audit_format(const struct audit_event *ev, char *buf, size_t size)
+/* Appends {"time":"...", the line's start, at buf[*n]. */
+static void
+json_time(char *buf, size_t size, size_t *n, int64_t when_usec)
 {
-	time_t secs = (time_t)(ev->when_usec / 1000000);
+	time_t secs = (time_t)(when_usec / 1000000);
 	struct tm tm;
 	char when[40];
-	size_t n = 0, i;
 
 	gmtime_r(&secs, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-	json_fmt(buf, size, &n, "{\"time\":\"%s.%06ldZ\",\"conn\":%llu,\"peer\":", when,
-	    (long)(ev->when_usec % 1000000), (unsigned long long)ev->conn);
+	json_fmt(buf, size, n, "{\"time\":\"%s.%06ldZ\"", when, (long)(when_usec % 1000000));
+}
+
+size_t
+audit_format(const struct audit_event *ev, char *buf, size_t size)
+{
+	size_t n = 0, i;
+
+	json_time(buf, size, &n, ev->when_usec);
+	json_fmt(buf, size, &n, ",\"conn\":%llu,\"peer\":", (unsigned long long)ev->conn);
 	json_str(buf, size, &n, ev->peer);
 	json_fmt(buf, size, &n, ",\"identity\":");
 	json_str(buf, size, &n, ev->identity);
-	json_fmt(buf, size, &n, ",\"version\":\"%u.%u\",\"operation\":", ev->version >> 8, ev->version & 0xff);
+	json_fmt(buf, size, &n, ",\"version\":\"%u.%u\",\"operation\":", (ev->version >> 8) & 0xff,
+	    ev->version & 0xff);
 	json_str(buf, size, &n, ev->operation);
 	json_fmt(buf, size, &n, ",\"uids\":[");
-	for (i = 0; i < ev->nuids; i++) {
+	for (i = 0; i < ev->nuids && i < 4; i++) {
 		if (i > 0)
 			json_fmt(buf, size, &n, ",");
 		json_str(buf, size, &n, ev->uids[i]);
@@ -134,32 +205,114 @@ audit_format(const struct audit_event *ev, char *buf, size_t size)
 		json_str(buf, size, &n, ev->reason);
 	else
 		json_fmt(buf, size, &n, "null");
-	json_fmt(buf, size, &n, ",\"duration_ms\":%.3f}", ev->duration_ms);
+	if (ev->message != NULL) {
+		json_fmt(buf, size, &n, ",\"message\":");
+		json_str(buf, size, &n, ev->message);
+	}
+	if (ev->phase != NULL) {
+		json_fmt(buf, size, &n, ",\"phase\":");
+		json_str(buf, size, &n, ev->phase);
+	}
+	json_fmt(buf, size, &n, ",\"duration_ms\":%.3f}", ev->duration_ms >= 0 && ev->duration_ms < 1e12 ?
+	    ev->duration_ms : 0.0);
 	return n;
 }
 
-void
-audit_log(struct audit *a, const struct audit_event *ev)
+/* The wall clock in microseconds since the epoch. */
+static int64_t
+audit_now_usec(void)
 {
-	char line[AUDIT_LINE_MAX];
-	size_t n;
+	struct timespec ts;
 
-	if (a == NULL)
-		return;
-	n = audit_format(ev, line, sizeof(line) - 1);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Sends the n bytes of line (no newline yet; room for one) to the destinations; 0 or -1 as audit_log(). */
+static int
+audit_emit(struct audit *a, char *line, size_t n)
+{
 	if (a->to_syslog)
 		syslog(LOG_AUTHPRIV | LOG_INFO, "%s", line);
 	if (a->fd == -1)
-		return;
+		return 0;
 	line[n++] = '\n';
 	/* One write per line: O_APPEND keeps lines whole even with another writer. */
-	if (write(a->fd, line, n) != (ssize_t)n) {
+	if (write(a->fd, line, n) != (ssize_t)n || (a->required && fdatasync(a->fd) != 0)) {
 		if (!a->write_failed)
-			log_warn("audit: writing %s", a->file);
+			log_warn("audit: writing %s%s", a->file, a->required ? " (audit.required: requests are "
+			    "refused until it works again)" : "");
 		a->write_failed = true;
-		return;
+		return -1;
 	}
 	if (a->write_failed)
-		log_info("audit: writing %s works again", a->file);
+		log_info("audit: writing %s works again%s", a->file, a->required ? "; requests are accepted" : "");
 	a->write_failed = false;
+	return 0;
+}
+
+int
+audit_log(struct audit *a, const struct audit_event *ev)
+{
+	size_t n;
+
+	if (a == NULL)
+		return 0;
+	n = audit_format(ev, audit_line, sizeof(audit_line) - 1);
+	return audit_emit(a, audit_line, n);
+}
+
+int
+audit_note(struct audit *a, const char *event, const struct audit_field *fields, size_t nfields)
+{
+	size_t n = 0, size = sizeof(audit_line) - 1, i;
+
+	if (a == NULL)
+		return 0;
+	json_time(audit_line, size, &n, audit_now_usec());
+	json_fmt(audit_line, size, &n, ",\"event\":");
+	json_str(audit_line, size, &n, event);
+	for (i = 0; i < nfields && i < AUDIT_NOTE_FIELDS; i++) {
+		json_fmt(audit_line, size, &n, ",");
+		json_str(audit_line, size, &n, fields[i].key);
+		json_fmt(audit_line, size, &n, ":");
+		if (fields[i].value != NULL)
+			json_str(audit_line, size, &n, fields[i].value);
+		else
+			json_fmt(audit_line, size, &n, "null");
+	}
+	json_fmt(audit_line, size, &n, "}");
+	return audit_emit(a, audit_line, n);
+}
+
+void
+audit_set_required(struct audit *a, bool required)
+{
+	if (a != NULL)
+		a->required = required && a->fd != -1;
+}
+
+bool
+audit_required(const struct audit *a)
+{
+	return a != NULL && a->required;
+}
+
+/* See audit.h: after a failure, reopens the file and flushes it to see whether it works again. */
+bool
+audit_usable(struct audit *a)
+{
+	int fd;
+
+	if (a == NULL || a->fd == -1 || !a->write_failed)
+		return true;
+	if ((fd = open(a->file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600)) == -1)
+		return false;
+	if (fdatasync(fd) != 0) {
+		close(fd);
+		return false;
+	}
+	close(a->fd);
+	a->fd = fd;
+	return true;
 }

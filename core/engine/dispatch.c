@@ -191,17 +191,21 @@ wall_usec(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-/* Writes the audit line of one operation (or of a request refused as a whole, with ctx->naudit 0). */
-static void
+/*
+ * Writes the audit line of one operation (or of a request refused as a whole, with ctx->naudit 0): on
+ * failure with the reason and message the client is answered; phase NULL, "intent" or "outcome".
+ * 0, or -1 when the line could not be written (see audit_log()).
+ */
+static int
 audit_item(struct session *s, unsigned version, const char *operation, const struct op_ctx *ctx, bool ok,
-    double started_ms)
+    double started_ms, const char *phase)
 {
 	struct audit_event ev;
 	const char *uids[OP_AUDIT_UIDS];
 	size_t i;
 
 	if (s->eng->env.audit == NULL)
-		return;
+		return 0;
 	for (i = 0; i < ctx->naudit; i++)
 		uids[i] = ctx->audit_uids[i];
 	memset(&ev, 0, sizeof(ev));
@@ -215,8 +219,126 @@ audit_item(struct session *s, unsigned version, const char *operation, const str
 	ev.nuids = ctx->naudit;
 	ev.success = ok;
 	ev.reason = ok ? NULL : ttlv_enum_name(KMIP_TAG_RESULT_REASON, ctx->err.reason);
+	ev.message = ok || ctx->err.message[0] == '\0' ? NULL : ctx->err.message;
+	ev.phase = phase;
 	ev.duration_ms = monotonic_ms() - started_ms;
-	audit_log(s->eng->env.audit, &ev);
+	return audit_log(s->eng->env.audit, &ev);
+}
+
+/*
+ * Keeps the audit line of item (of the session's current request) until the group commit says whether its
+ * writes were kept; see struct audit_deferred. 0, or -1 when out of memory.
+ */
+static int
+audit_defer(struct op_ctx *ctx, const char *operation, uint32_t item, double started_ms)
+{
+	struct session *s = ctx->session;
+	struct audit_deferred *d;
+	size_t i;
+
+	if (s->eng->env.audit == NULL)
+		return 0;
+	if ((d = calloc(1, sizeof(*d))) == NULL || (d->who = strdup(s->who)) == NULL) {
+		free(d);
+		return -1;
+	}
+	d->owner = s->serial;
+	d->item = item;
+	d->conn = s->id;
+	memcpy(d->peer, s->peer, sizeof(d->peer));
+	d->version = ctx->version;
+	d->operation = operation;
+	for (i = 0; i < ctx->naudit && i < OP_AUDIT_UIDS; i++)
+		memcpy(d->uids[i], ctx->audit_uids[i], sizeof(d->uids[i]));
+	d->nuids = i;
+	d->started_us = (int64_t)(started_ms * 1000);
+	TAILQ_INSERT_TAIL(&s->eng->deferred, d, entry);
+	return 0;
+}
+
+/* Writes a deferred line as the item's outcome (failure: commit_why, else what its own record says) and frees it. */
+static void
+audit_deferred_write(struct engine *e, struct audit_deferred *d, const char *commit_why)
+{
+	struct audit_event ev;
+	const char *uids[OP_AUDIT_UIDS];
+	char msg[200];
+	size_t i;
+
+	TAILQ_REMOVE(&e->deferred, d, entry);
+	for (i = 0; i < d->nuids; i++)
+		uids[i] = d->uids[i];
+	if (commit_why != NULL)
+		snprintf(msg, sizeof(msg), "the key store could not make this durable (%s); nothing was changed",
+		    commit_why);
+	else
+		snprintf(msg, sizeof(msg), "%s", d->failed);
+	memset(&ev, 0, sizeof(ev));
+	ev.when_usec = wall_usec();
+	ev.conn = d->conn;
+	ev.peer = d->peer;
+	ev.identity = d->who;
+	ev.version = d->version;
+	ev.operation = d->operation;
+	ev.uids = uids;
+	ev.nuids = d->nuids;
+	ev.success = msg[0] == '\0';
+	ev.reason = ev.success ? NULL : ttlv_enum_name(KMIP_TAG_RESULT_REASON, KMIP_RESULT_REASON_GENERAL_FAILURE);
+	ev.message = ev.success ? NULL : msg;
+	ev.phase = audit_required(e->env.audit) ? "outcome" : NULL;
+	ev.duration_ms = monotonic_ms() - (double)d->started_us / 1000;
+	/* A failure here is logged by audit_log(); the answer already went (or goes) out as it is. */
+	if (audit_log(e->env.audit, &ev) != 0)
+		log_debug("audit: the outcome of %s was not recorded", d->operation);
+	free(d->who);
+	free(d);
+}
+
+/* See ops.h. */
+void
+dispatch_audit_conflict(struct engine *e, uint64_t owner, uint32_t item, const char *message)
+{
+	struct audit_deferred *d;
+
+	TAILQ_FOREACH(d, &e->deferred, entry)
+		if (d->owner == owner && (item == ENGINE_ITEM_ALL || d->item == item) && d->failed[0] == '\0')
+			snprintf(d->failed, sizeof(d->failed), "%s", message);
+}
+
+/* See ops.h. */
+void
+dispatch_audit_settle(struct engine *e, uint64_t owner)
+{
+	struct audit_deferred *d, *next;
+
+	for (d = TAILQ_FIRST(&e->deferred); d != NULL; d = next) {
+		next = TAILQ_NEXT(d, entry);
+		if (d->owner == owner)
+			audit_deferred_write(e, d, NULL);
+	}
+}
+
+/* See ops.h. */
+void
+dispatch_audit_commit(struct engine *e, int rc, const char *why)
+{
+	struct audit_deferred *d;
+
+	while ((d = TAILQ_FIRST(&e->deferred)) != NULL)
+		audit_deferred_write(e, d, rc == 0 ? NULL : why != NULL ? why : "commit failed");
+}
+
+/* See ops.h. */
+void
+dispatch_audit_free(struct engine *e)
+{
+	struct audit_deferred *d;
+
+	while ((d = TAILQ_FIRST(&e->deferred)) != NULL) {
+		TAILQ_REMOVE(&e->deferred, d, entry);
+		free(d->who);
+		free(d);
+	}
 }
 
 /* A conflict while an item is committed on its own: keeps the object's identifier for the message. */
@@ -284,7 +406,7 @@ dispatch_item(struct op_ctx *ctx, const struct kmip_batch_item *item, const stru
 	const char *name = NULL, *whose;
 	double started = monotonic_ms();
 	size_t cap = response_cap(ctx, &whose);
-	bool ran = false;
+	bool ran = false, wrote;
 	int rc;
 
 	ctx->item = item;
@@ -347,14 +469,39 @@ dispatch_item(struct op_ctx *ctx, const struct kmip_batch_item *item, const stru
 			kmip_error_set(&ctx->err, KMIP_RESULT_REASON_GENERAL_FAILURE, "%s failed", d->name);
 		goto fail;
 	}
+	/* audit.required: a write is on record (flushed) before it can become durable, or it is not made. */
+	wrote = store != NULL && store_group_pending(store);
+	if (wrote && audit_required(ctx->env->audit) &&
+	    audit_item(ctx->session, ctx->version, d->name, ctx, true, started, "intent") != 0) {
+		ttlv_enc_rewind(out, mark);
+		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_GENERAL_FAILURE, "the audit trail cannot be written "
+		    "(audit.required); nothing was changed");
+		goto fail;
+	}
 	/* Without store.group_commit each item is made durable on its own, before it is answered. */
-	if (store != NULL && !ctx->env->cfg->store.group_commit && store_group_pending(store) &&
-	    item_commit(ctx) != 0) {
+	if (wrote && !ctx->env->cfg->store.group_commit && item_commit(ctx) != 0) {
 		ttlv_enc_rewind(out, mark);
 		goto fail;
 	}
 	session_log(ctx->session, LOG_LEVEL_DEBUG, "%s: success", d->name);
-	audit_item(ctx->session, ctx->version, d->name, ctx, true, started);
+	/* An item that waits for the group commit is recorded with its outcome, once the commit has one. */
+	if (store != NULL && store_group_pending(store)) {
+		if (audit_defer(ctx, d->name, (uint32_t)(item - req->items), started) != 0) {
+			ttlv_enc_rewind(out, mark);
+			kmip_error_set(&ctx->err, KMIP_RESULT_REASON_GENERAL_FAILURE, "out of memory recording "
+			    "this item in the audit trail");
+			goto fail;
+		}
+		return 0;
+	}
+	if (audit_item(ctx->session, ctx->version, d->name, ctx, true, started, wrote &&
+	    audit_required(ctx->env->audit) ? "outcome" : NULL) != 0 && !wrote && audit_required(ctx->env->audit)) {
+		/* A read that cannot be recorded is not answered (nothing of it is kept to roll back). */
+		ttlv_enc_rewind(out, mark);
+		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_GENERAL_FAILURE, "the audit trail cannot be written "
+		    "(audit.required)");
+		goto fail;
+	}
 	return 0;
 fail:
 	if (ran) {
@@ -365,7 +512,8 @@ fail:
 	ctx->err.reason = versions_reason(ctx->version, ctx->err.reason);
 	session_log(ctx->session, LOG_LEVEL_INFO, "%s failed: %s", name != NULL ? name : "batch item",
 	    ctx->err.message);
-	audit_item(ctx->session, ctx->version, name != NULL ? name : "unknown", ctx, false, started);
+	if (audit_item(ctx->session, ctx->version, name != NULL ? name : "unknown", ctx, false, started, NULL) != 0)
+		session_log(ctx->session, LOG_LEVEL_DEBUG, "the failure's audit line was not written");
 	kmip_response_item_error(r, item, KMIP_RESULT_STATUS_OPERATION_FAILED, &ctx->err);
 	/* The server's cap holds even for error items; a client's smaller one is not worth losing the why. */
 	if (out->len > config_max_response_size(ctx->env->cfg) && ctx->err.message[0] != '\0') {
@@ -437,6 +585,9 @@ dispatch_execute(struct session *s, const struct kmip_request *req, unsigned ver
 		}
 		for (i = 0; failed && i < ndone; i++)
 			kmip_response_set_status(&r, done[i], KMIP_RESULT_STATUS_OPERATION_UNDONE);
+		if (failed)
+			dispatch_audit_conflict(s->eng, s->serial, ENGINE_ITEM_ALL, "the Undo batch failed: this item "
+			    "was undone");
 		free(done);
 	}
 	kmip_response_set_count(&r, answered);
@@ -549,6 +700,9 @@ respond(struct session *s, struct ttlv_enc *out, uint8_t **resp, size_t *resp_le
 	*resp_len = 0;
 	if (ttlv_enc_finish(out) != 0) {
 		session_log(s, LOG_LEVEL_ERROR, "could not encode a response: %s", strerror(errno));
+		/* Its writes (if any) still wait for the commit, which records them. */
+		if (e->env.store == NULL || !store_group_pending(e->env.store))
+			dispatch_audit_settle(e, s->serial);
 		return ENGINE_DONE;
 	}
 	if (e->env.store != NULL && store_group_pending(e->env.store)) {
@@ -559,6 +713,7 @@ respond(struct session *s, struct ttlv_enc *out, uint8_t **resp, size_t *resp_le
 			e->env.schedule_commit(e->env.schedule_arg);
 		return ENGINE_PENDING;
 	}
+	dispatch_audit_settle(e, s->serial);
 	*resp = ttlv_enc_detach(out, resp_len);
 	return ENGINE_DONE;
 }
@@ -786,7 +941,8 @@ refuse_credential(struct session *s, unsigned version, const struct kmip_error *
 	session_log(s, LOG_LEVEL_WARN, "request refused: %s", err->message);
 	memset(&actx, 0, sizeof(actx));
 	actx.err = *err;
-	audit_item(s, version, "Authentication", &actx, false, monotonic_ms());
+	if (audit_item(s, version, "Authentication", &actx, false, monotonic_ms(), NULL) != 0)
+		session_log(s, LOG_LEVEL_DEBUG, "the refusal's audit line was not written");
 	kmip_response_error_message(out, version, engine_now(), NULL, KMIP_RESULT_STATUS_OPERATION_FAILED, err);
 }
 
@@ -952,6 +1108,22 @@ proceed(struct session *s, struct kmip_request *req, unsigned version, struct tt
 {
 	struct kmip_error *faults;
 
+	/* audit.required: nothing runs while the audit file cannot be written (each request tries it again). */
+	if (!audit_usable(s->eng->env.audit) && audit_required(s->eng->env.audit)) {
+		struct kmip_error err;
+		struct op_ctx actx;
+
+		kmip_error_set(&err, KMIP_RESULT_REASON_GENERAL_FAILURE, "the audit trail cannot be written "
+		    "(audit.required): requests are refused until it can");
+		session_log(s, LOG_LEVEL_WARN, "request refused: %s", err.message);
+		memset(&actx, 0, sizeof(actx));
+		actx.err = err;
+		if (audit_item(s, version, "Request", &actx, false, monotonic_ms(), NULL) != 0)
+			session_log(s, LOG_LEVEL_DEBUG, "the refusal's audit line was not written");
+		kmip_response_error_message(out, version, engine_now(), NULL, KMIP_RESULT_STATUS_OPERATION_FAILED,
+		    &err);
+		return ENGINE_DONE;
+	}
 	if ((faults = versions_normalise(req, version, arena)) == NULL) {
 		struct kmip_error err;
 

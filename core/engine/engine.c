@@ -32,6 +32,7 @@ engine_new(const struct engine_env *env)
 	}
 	e->env = *env;
 	TAILQ_INIT(&e->held);
+	TAILQ_INIT(&e->deferred);
 	TAILQ_INIT(&e->derivations);
 	return e;
 }
@@ -42,6 +43,7 @@ engine_free(struct engine *e)
 	if (e == NULL)
 		return;
 	dispatch_free_derivations(e);
+	dispatch_audit_free(e);
 	access_guard_free(e->guard);
 	free(e);
 }
@@ -193,7 +195,11 @@ conflict_cb(void *arg, uint64_t owner, uint32_t item, const char *uid)
 	struct engine *e = arg;
 	struct session *s;
 	uint32_t *nv;
+	char msg[200];
 
+	snprintf(msg, sizeof(msg), "object %s was changed by another writer while this request ran; nothing of "
+	    "this item was kept: send it again", uid);
+	dispatch_audit_conflict(e, owner, item, msg);
 	TAILQ_FOREACH(s, &e->held, held_entry)
 		if (s->serial == owner)
 			break;
@@ -247,6 +253,8 @@ engine_commit(struct engine *e)
 		n++;
 		release(s, rc == 0, rc == 0 ? NULL : store_strerror(rc));
 	}
+	/* The writes' audit lines, with what their clients were answered (also for those that hung up). */
+	dispatch_audit_commit(e, rc, rc == 0 ? NULL : store_strerror(rc));
 	log_debug("group commit: %u responses released", n);
 	return rc;
 }

@@ -26,8 +26,30 @@ struct cred_derivation;
 #define OP_UID_MAX	64	/* = STORE_UID_MAX */
 #define OP_AUDIT_UIDS	4	/* unique identifiers an audit line names (Locate: the first ones) */
 
+/*
+ * The audit line of a batch item whose answer waits for the group commit (it wrote, or read what is not
+ * durable yet): written by dispatch_audit_commit() with the commit's outcome, or earlier by
+ * dispatch_audit_settle() when the request ends with nothing left to commit. Kept by the engine, not the
+ * session, so a client that hangs up still has its writes recorded.
+ */
+struct audit_deferred {
+	TAILQ_ENTRY(audit_deferred) entry;
+	uint64_t owner;			/* the request's serial (the store's owner) */
+	uint32_t item;
+	uint64_t conn;
+	char peer[64];
+	char *who;
+	unsigned version;
+	const char *operation;		/* a static name */
+	char uids[OP_AUDIT_UIDS][OP_UID_MAX + 1];
+	size_t nuids;
+	int64_t started_us;
+	char failed[200];		/* what the client was told when it lost this item's writes, else "" */
+};
+
 struct engine {
 	struct engine_env env;
+	TAILQ_HEAD(, audit_deferred) deferred;	/* audit lines waiting for the commit's outcome */
 	TAILQ_HEAD(, session) held;	/* responses waiting for the group commit */
 	unsigned nheld;
 	uint64_t next_serial;		/* requests answered, numbering them as the store's owners */
@@ -169,6 +191,17 @@ bool ops_client_knows_op(const struct op_ctx *ctx, const struct op_desc *d);
 /* The caller's identity, and whether it is an administrator (sees every owner's objects). */
 const char *ops_identity(const struct op_ctx *ctx);
 bool ops_is_admin(const struct op_ctx *ctx);
+/*
+ * Notes that the writes of request owner's item (ENGINE_ITEM_ALL: of all its items) were not kept, message
+ * being what its client is told.
+ */
+void dispatch_audit_conflict(struct engine *e, uint64_t owner, uint32_t item, const char *message);
+/* Writes the deferred audit lines of request owner now (nothing of it waits for a commit). */
+void dispatch_audit_settle(struct engine *e, uint64_t owner);
+/* Writes every deferred audit line with the outcome of the group commit (rc 0, or its error why). */
+void dispatch_audit_commit(struct engine *e, int rc, const char *why);
+/* Frees the deferred audit lines unwritten (the engine is going away). */
+void dispatch_audit_free(struct engine *e);
 /* Names uid in the item's audit line. */
 void ops_audit_uid(struct op_ctx *ctx, const char *uid);
 
