@@ -194,6 +194,7 @@ start(struct h_server *s, const char *config_path, const char *const *overrides,
 	pid_t parent;
 
 	s->port = free_port();
+	s->audit[0] = '\0';
 	snprintf(s->log, sizeof(s->log), "%s/kmipd.log", s->dir);
 #define OPT(...) do {						\
 		snprintf(opts[o], sizeof(opts[o]), __VA_ARGS__);	\
@@ -233,6 +234,8 @@ start(struct h_server *s, const char *config_path, const char *const *overrides,
 	for (i = 0; overrides != NULL && overrides[i] != NULL; i++) {
 		assert_true(o < 40);
 		OPT("%s", overrides[i]);
+		if (strncmp(overrides[i], "audit.file=", 11) == 0)
+			snprintf(s->audit, sizeof(s->audit), "%s", overrides[i] + 11);
 	}
 #undef OPT
 	argv[argc] = NULL;
@@ -330,6 +333,8 @@ h_start_daemon(struct h_server *s, const char *const *overrides)
 	for (i = 0; overrides != NULL && overrides[i] != NULL; i++) {
 		assert_true(o < 40);
 		OPT("%s", overrides[i]);
+		if (strncmp(overrides[i], "audit.file=", 11) == 0)
+			snprintf(s->audit, sizeof(s->audit), "%s", overrides[i] + 11);
 	}
 #undef OPT
 	argv[argc] = NULL;
@@ -377,17 +382,21 @@ h_start_config_raw(struct h_server *s, const char *config_text, const char *cons
 	start_config(s, config_text, overrides, false);
 }
 
+static void check_audit(struct h_server *s);
+
 int
 h_wait_exit(struct h_server *s, int timeout_ms)
 {
-	int status, waited;
+	int status, waited, rc;
 
 	if (s->pid <= 0)
 		return -1;
 	for (waited = 0; waited <= timeout_ms; waited += 10) {
 		if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
 			s->pid = 0;
-			return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+			rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+			check_audit(s);
+			return rc;
 		}
 		h_sleep_ms(10);
 	}
@@ -561,9 +570,31 @@ h_signal(struct h_server *s, int sig)
 }
 
 int
+h_audit_valid(const char *path)
+{
+	char cmd[700];
+
+	if (access(path, F_OK) != 0)
+		return 0;
+	snprintf(cmd, sizeof(cmd), "/usr/bin/python3 -c 'import json,sys\n"
+	    "for n, l in enumerate(open(sys.argv[1], encoding=\"utf-8\"), 1):\n"
+	    "  try: json.loads(l)\n"
+	    "  except Exception as e: sys.exit(\"audit line %%d is not JSON (%%s): %%.300s\" %% (n, e, l))' '%s'", path);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* Every audit line a test's server wrote must parse as JSON, whatever the test checks itself. */
+static void
+check_audit(struct h_server *s)
+{
+	if (s->audit[0] != '\0' && h_audit_valid(s->audit) != 0)
+		fail_msg("audit file %s has a line that is not JSON", s->audit);
+}
+
+int
 h_stop(struct h_server *s, int timeout_ms)
 {
-	int status, waited;
+	int status, waited, rc;
 
 	if (s->pid <= 0)
 		return -1;
@@ -572,7 +603,9 @@ h_stop(struct h_server *s, int timeout_ms)
 	for (waited = 0; waited < timeout_ms; waited += 10) {
 		if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
 			s->pid = 0;
-			return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+			rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+			check_audit(s);
+			return rc;
 		}
 		h_sleep_ms(10);
 	}

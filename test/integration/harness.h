@@ -27,6 +27,7 @@ struct h_server {
 	unsigned port;
 	char dir[256];		/* private temporary folder: log, store, config */
 	char log[300];
+	char audit[400];	/* audit.file the overrides set, checked by h_stop: every line valid JSON */
 };
 
 /*
@@ -87,6 +88,8 @@ void h_copy_file(const char *from, const char *to);
 void h_restart(struct h_server *s, const char *const *overrides);
 /* Sends SIGTERM and returns the exit status (-1 if it had to be killed after timeout_ms). */
 int h_stop(struct h_server *s, int timeout_ms);
+/* 0 when every line of the audit file at path parses as JSON (python3's json module), else -1 (printed). */
+int h_audit_valid(const char *path);
 /* Sends a signal. */
 void h_signal(struct h_server *s, int sig);
 /* Waits up to timeout_ms for the server log to contain needle; returns true if it does. */

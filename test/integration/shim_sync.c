@@ -32,6 +32,11 @@
  * data file goes through a fresh descriptor of the same file without O_DSYNC (logged "w"). A write on such
  * a descriptor through another call (LMDB makes none) is passed through and logged "D".
  *
+ * KMIPD_SHIM_SYNC_MODE=fail makes the store's syncs fail while the file named by KMIPD_SHIM_FAIL_FLAG exists
+ * (always, without it): fsync and fdatasync of the data file return -1 with EIO, as a failing disk does.
+ * KMIPD_SHIM_FAIL_WRITE (a path suffix, any mode): while the flag file exists, write(2) and fdatasync on a
+ * descriptor whose path ends with it return -1 with ENOSPC (a full disk under the audit file).
+ *
  * Log lines are written with one raw write(2) each to an O_APPEND descriptor, without stdio or malloc; a
  * process forked and not yet exec'd logs nothing (it is not the server); after exec it logs under its own pid.
  */
@@ -56,6 +61,10 @@
 static int log_fd = -1;
 static pid_t log_pid;
 static bool noop;
+static bool fail_sync;
+static char fail_flag[512];
+static char fail_write[256];
+static size_t fail_write_len;
 static char data_suffix[256] = "/store/data.mdb";
 static size_t data_suffix_len;
 static unsigned long seq;
@@ -124,6 +133,14 @@ shim_init(void)
 	real_msync = next("msync");
 	real_sync_file_range = next("sync_file_range");
 	noop = mode != NULL && strcmp(mode, "noop") == 0;
+	fail_sync = mode != NULL && strcmp(mode, "fail") == 0;
+	if ((file = getenv("KMIPD_SHIM_FAIL_FLAG")) != NULL && strlen(file) < sizeof(fail_flag))
+		memcpy(fail_flag, file, strlen(file) + 1);
+	if ((file = getenv("KMIPD_SHIM_FAIL_WRITE")) != NULL && strlen(file) < sizeof(fail_write)) {
+		memcpy(fail_write, file, strlen(file) + 1);
+		fail_write_len = strlen(fail_write);
+	}
+	file = getenv("KMIPD_SHIM_SYNC_FILE");
 	if (file != NULL && strlen(file) < sizeof(data_suffix))
 		memcpy(data_suffix, file, strlen(file) + 1);
 	data_suffix_len = strlen(data_suffix);
@@ -223,6 +240,30 @@ is_data_fd(int fd)
 	return n > 0 && is_data_path(path, (size_t)n);
 }
 
+/* True while the failure modes apply: the flag file exists (or none was named). */
+static bool
+failing(void)
+{
+	return fail_flag[0] == '\0' || syscall(SYS_faccessat, AT_FDCWD, fail_flag, F_OK, 0) == 0;
+}
+
+/* True when writes and syncs on fd must fail (KMIPD_SHIM_FAIL_WRITE), now. */
+static bool
+is_fail_write_fd(int fd)
+{
+	char link[64], path[4096], *p = link;
+	long n;
+
+	if (fail_write_len == 0 || fd < 0 || fd == log_fd)
+		return false;
+	memcpy(p, "/proc/self/fd/", 14);
+	p = put_num(p + 14, (unsigned long)fd);
+	*p = '\0';
+	n = syscall(SYS_readlink, link, path, sizeof(path));
+	return n > 0 && (size_t)n >= fail_write_len && memcmp(path + n - fail_write_len, fail_write,
+	    fail_write_len) == 0 && failing();
+}
+
 /* True when fd was opened with O_DSYNC (O_SYNC includes it): each write is durable when it returns. */
 static bool
 is_dsync(int fd)
@@ -289,6 +330,11 @@ ssize_t
 write(int fd, const void *buf, size_t n)
 {
 	char k = n > 0 ? before_write(fd) : 0;
+
+	if (is_fail_write_fd(fd)) {
+		errno = ENOSPC;
+		return -1;
+	}
 
 	return after_write(k, fd, real_write(fd, buf, n));
 }
@@ -414,7 +460,13 @@ recvmsg(int fd, struct msghdr *msg, int flags)
 static int
 sync_fd(int (*real)(int), int fd)
 {
-	int r = noop ? 0 : real(fd);
+	int r;
+
+	if (is_fail_write_fd(fd) || (fail_sync && is_data_fd(fd) && failing())) {
+		errno = is_fail_write_fd(fd) ? ENOSPC : EIO;
+		return -1;
+	}
+	r = noop ? 0 : real(fd);
 
 	if (r == 0 && logging() && is_data_fd(fd))
 		log_event(noop ? 'N' : 'S', fd, 0, 0);

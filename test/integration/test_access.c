@@ -2,6 +2,7 @@
  * Identity, ownership, sharing, Credentials and the audit trail, against the real kmipd over mutual TLS
  * with two client identities (kmip-client, kmip-client-2) and an administrator (kmip-admin).
  */
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -476,6 +477,291 @@ test_credentials(void **state)
 	h_cleanup(&s);
 }
 
+/* The shim built beside KMIPD_BIN (build/kmipd: build/test/shim_sync.so), as an absolute path in buf. */
+static const char *
+audit_shim_path(char *buf, size_t size)
+{
+	const char *bin = getenv("KMIPD_BIN") != NULL ? getenv("KMIPD_BIN") : "build/kmipd";
+	char rel[400], *abs;
+	const char *slash = strrchr(bin, '/');
+
+	snprintf(rel, sizeof(rel), "%.*s/test/shim_sync.so", slash != NULL ? (int)(slash - bin) : 1,
+	    slash != NULL ? bin : ".");
+	if ((abs = realpath(rel, NULL)) == NULL)
+		fail_msg("no sync shim at %s (make builds it with test_durability)", rel);
+	snprintf(buf, size, "%s", abs);
+	free(abs);
+	return buf;
+}
+
+/* Starts kmipd with the shim in mode, its failures switched on while flag exists, and the overrides. */
+static void
+start_failing(struct h_server *s, const char *const *overrides, const char *mode, const char *flag,
+    const char *fail_write)
+{
+	char preload[600], modeenv[64], flagenv[600], writeenv[600], asan[600], path[500];
+	const char *asan_now = getenv("ASAN_OPTIONS");
+	const char *env[] = { preload, modeenv, flagenv, asan, writeenv, NULL };
+
+	snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", audit_shim_path(path, sizeof(path)));
+	snprintf(modeenv, sizeof(modeenv), "KMIPD_SHIM_SYNC_MODE=%s", mode);
+	snprintf(flagenv, sizeof(flagenv), "KMIPD_SHIM_FAIL_FLAG=%s", flag);
+	snprintf(asan, sizeof(asan), "ASAN_OPTIONS=%s%sverify_asan_link_order=0", asan_now != NULL ? asan_now : "",
+	    asan_now != NULL && asan_now[0] != '\0' ? ":" : "");
+	snprintf(writeenv, sizeof(writeenv), "KMIPD_SHIM_FAIL_WRITE=%s", fail_write != NULL ? fail_write : "");
+	if (fail_write == NULL)
+		env[4] = NULL;
+	h_start_env(s, overrides, env);
+}
+
+/* Creates (or removes) the flag file that switches the shim's failures on. */
+static void
+set_flag(const char *flag, bool on)
+{
+	int fd;
+
+	if (!on) {
+		assert_int_equal(unlink(flag), 0);
+		return;
+	}
+	assert_true((fd = open(flag, O_WRONLY | O_CREAT | O_TRUNC, 0600)) >= 0);
+	close(fd);
+}
+
+/* The audit file's text (malloc'd), waiting up to 5 s for needle to appear in it (NULL: not at all). */
+static char *
+audit_wait(const char *path, const char *needle)
+{
+	size_t len;
+	char *text = NULL;
+	int i;
+
+	for (i = 0; i < 500; i++) {
+		free(text);
+		text = util_read_file(path, &len);
+		if (text != NULL && (needle == NULL || strstr(text, needle) != NULL))
+			return text;
+		h_sleep_ms(10);
+	}
+	if (text == NULL)
+		fail_msg("no audit file %s", path);
+	fail_msg("no audit line with %s in:\n%s", needle, text);
+	return NULL;
+}
+
+/* The line of text that holds both a and b, copied into buf; fails the test when there is none. */
+static const char *
+audit_line_with(const char *text, const char *a, const char *b, char *buf, size_t size)
+{
+	const char *p = text, *nl;
+
+	while (*p != '\0') {
+		size_t n;
+
+		nl = strchr(p, '\n');
+		n = nl != NULL ? (size_t)(nl - p) : strlen(p);
+		snprintf(buf, size, "%.*s", (int)n, p);
+		if (strstr(buf, a) != NULL && (b == NULL || strstr(buf, b) != NULL))
+			return buf;
+		if (nl == NULL)
+			break;
+		p = nl + 1;
+	}
+	fail_msg("no audit line with %s and %s in:\n%s", a, b != NULL ? b : "", text);
+	return NULL;
+}
+
+/*
+ * With the store's fdatasync failing (the shim), a Destroy is answered with a failure, and its audit line
+ * says failure too: a write's line is written with the outcome of its commit, not when its handler returns.
+ */
+static void
+test_audit_destroy_commit_fails(void **state)
+{
+	struct h_server s;
+	char audit[400], flag[400], opt[460], uid[65], line[8192], needle[120];
+	const char *opts[] = { opt, NULL };
+	struct ttlv_arena *a;
+	struct kmip_client *cl;
+	struct ttlv_enc req;
+	struct ttlv *resp;
+	SSL_CTX *ctx;
+	char *text;
+
+	(void)state;
+	snprintf(audit, sizeof(audit), "%s/audit-fsync-%d.log", h_certs(), (int)getpid());
+	snprintf(flag, sizeof(flag), "%s/fsync-fails-%d", h_certs(), (int)getpid());
+	unlink(audit);
+	unlink(flag);
+	snprintf(opt, sizeof(opt), "audit.file=%s", audit);
+	start_failing(&s, opts, "fail", flag, NULL);
+	ctx = h_client_ctx(h_cert("client.crt"), h_cert("client.key"), NULL, 0, 0);
+	cl = h_connect(&s, ctx);
+	create_key(cl, NULL, uid);
+	set_flag(flag, true);
+	h_uid_request(&req, KMIP_OPERATION_DESTROY, uid, 0);
+	resp = call(cl, &req, &a);
+	assert_int_equal(h_item_status(resp, 0), KMIP_RESULT_STATUS_OPERATION_FAILED);
+	ttlv_arena_free(a);
+	set_flag(flag, false);
+	kmip_client_close(cl);
+	SSL_CTX_free(ctx);
+	snprintf(needle, sizeof(needle), "\"uids\":[\"%s\"]", uid);
+	text = audit_wait(audit, "\"operation\":\"Destroy\"");
+	audit_line_with(text, "\"operation\":\"Destroy\"", needle, line, sizeof(line));
+	if (strstr(line, "\"result\":\"failure\"") == NULL || strstr(line, "durable") == NULL)
+		fail_msg("the failed Destroy is audited as: %s", line);
+	free(text);
+	h_stop(&s, 10000);
+	h_cleanup(&s);
+	unlink(audit);
+}
+
+/*
+ * A client whose DN is about 4,000 bytes (access.identity = dn): its audit lines are valid JSON, the
+ * identity cut with a marker, not the line; h_stop checks every line parses.
+ */
+static void
+test_audit_long_dn_identity(void **state)
+{
+	struct h_server s;
+	char audit[460], opt[500], dir[400], cmd[8192], subj[5000], uid[65], line[16384];
+	const char *opts[] = { opt, "access.identity=dn", NULL };
+	struct kmip_client *cl;
+	size_t n = 0, i;
+	SSL_CTX *ctx;
+	char *text;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/longdn-%d", h_certs(), (int)getpid());
+	n += (size_t)snprintf(subj + n, sizeof(subj) - n, "/O=kmipd development/OU=quote \\\"here\\\" and \303\251t\303\251");
+	for (i = 0; i < 61; i++)
+		n += (size_t)snprintf(subj + n, sizeof(subj) - n, "/OU=unit-%02zu-%s", i,
+		    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ");
+	snprintf(subj + n, sizeof(subj) - n, "/CN=long-dn-client");
+	snprintf(cmd, sizeof(cmd), "set -e; mkdir -p '%s'; cd '%s'; "
+	    "openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout c.key -out c.csr "
+	    "-subj \"%s\" 2>/dev/null; "
+	    "printf 'extendedKeyUsage=clientAuth\\n' > ext.cnf; "
+	    "openssl x509 -req -in c.csr -CA '%s' -CAkey '%s' -set_serial 4242 -days 2 -extfile ext.cnf "
+	    "-out c.crt 2>/dev/null", dir, dir, subj, h_cert("ca.crt"), h_cert("ca.key"));
+	assert_int_equal(system(cmd), 0);
+	snprintf(audit, sizeof(audit), "%s/audit.log", dir);
+	snprintf(opt, sizeof(opt), "audit.file=%s", audit);
+	h_start(&s, opts);
+	snprintf(cmd, sizeof(cmd), "%s/c.crt", dir);
+	snprintf(subj, sizeof(subj), "%s/c.key", dir);
+	ctx = h_client_ctx(cmd, subj, NULL, 0, 0);
+	cl = h_connect(&s, ctx);
+	create_key(cl, NULL, uid);
+	kmip_client_close(cl);
+	SSL_CTX_free(ctx);
+	text = audit_wait(audit, "\"operation\":\"Create\"");
+	audit_line_with(text, "\"operation\":\"Create\"", "\"result\":\"success\"", line, sizeof(line));
+	assert_non_null(strstr(line, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"));
+	assert_non_null(strstr(line, "more bytes]\""));
+	free(text);
+	assert_int_equal(h_audit_valid(audit), 0);
+	h_stop(&s, 10000);
+	h_cleanup(&s);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/*
+ * Failed handshakes are audited with the peer and the reason: a client with a certificate from another CA
+ * (with its subject and fingerprint) and a client without one.
+ */
+static void
+test_audit_handshake_failures(void **state)
+{
+	struct h_server s;
+	char audit[400], opt[460], line[8192];
+	const char *opts[] = { opt, NULL };
+	struct kmip_client *cl;
+	SSL_CTX *ctx;
+	char *text;
+
+	(void)state;
+	snprintf(audit, sizeof(audit), "%s/audit-hs-%d.log", h_certs(), (int)getpid());
+	unlink(audit);
+	snprintf(opt, sizeof(opt), "audit.file=%s", audit);
+	h_start(&s, opts);
+	ctx = h_client_ctx(h_cert("other-client.crt"), h_cert("other-client.key"), NULL, 0, 0);
+	cl = h_try_connect(&s, ctx, NULL, NULL, 0);
+	if (cl != NULL)
+		kmip_client_close(cl);
+	SSL_CTX_free(ctx);
+	text = audit_wait(audit, "\"event\":\"tls_handshake_failed\"");
+	audit_line_with(text, "\"event\":\"tls_handshake_failed\"", "\"peer\":\"127.0.0.1:", line, sizeof(line));
+	assert_non_null(strstr(line, "\"reason\":\""));
+	assert_non_null(strstr(line, "\"subject\":\""));
+	assert_null(strstr(line, "\"fingerprint\":null"));
+	free(text);
+	ctx = h_client_ctx(NULL, NULL, NULL, 0, 0);
+	cl = h_try_connect(&s, ctx, NULL, NULL, 0);
+	if (cl != NULL)
+		kmip_client_close(cl);
+	SSL_CTX_free(ctx);
+	text = audit_wait(audit, "\"subject\":null");
+	audit_line_with(text, "\"event\":\"tls_handshake_failed\"", "\"subject\":null", line, sizeof(line));
+	assert_non_null(strstr(line, "\"peer\":\"127.0.0.1:"));
+	assert_non_null(strstr(line, "\"reason\":\""));
+	free(text);
+	h_stop(&s, 10000);
+	h_cleanup(&s);
+	unlink(audit);
+}
+
+/*
+ * audit.required: while the audit file cannot be written (the shim fails its writes), requests are refused
+ * with a message that says why, the log says so once, and they are served again once it can.
+ */
+static void
+test_audit_required_refuses_until_writable(void **state)
+{
+	struct h_server s;
+	char audit[400], flag[400], opt[460], uid[65], msg[300];
+	const char *opts[] = { opt, "audit.required=true", NULL };
+	struct kmip_client *cl;
+	int reason, i;
+	SSL_CTX *ctx;
+
+	(void)state;
+	snprintf(audit, sizeof(audit), "%s/audit-req-%d.log", h_certs(), (int)getpid());
+	snprintf(flag, sizeof(flag), "%s/audit-fails-%d", h_certs(), (int)getpid());
+	unlink(audit);
+	unlink(flag);
+	snprintf(opt, sizeof(opt), "audit.file=%s", audit);
+	start_failing(&s, opts, "real", flag, strrchr(audit, '/'));
+	ctx = h_client_ctx(h_cert("client.crt"), h_cert("client.key"), NULL, 0, 0);
+	cl = h_connect(&s, ctx);
+	create_key(cl, NULL, uid);
+	set_flag(flag, true);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(op_on(NULL, cl, KMIP_OPERATION_GET_ATTRIBUTES, uid, &reason, msg, sizeof(msg)),
+		    KMIP_RESULT_STATUS_OPERATION_FAILED);
+		assert_int_equal(reason, KMIP_RESULT_REASON_GENERAL_FAILURE);
+		if (strstr(msg, "audit") == NULL)
+			fail_msg("refusal without saying why: %s", msg);
+	}
+	assert_int_equal(op_on(NULL, cl, KMIP_OPERATION_DESTROY, uid, &reason, msg, sizeof(msg)),
+	    KMIP_RESULT_STATUS_OPERATION_FAILED);
+	assert_int_equal(h_log_count(&s, "requests are refused until it works again"), 1);
+	set_flag(flag, false);
+	assert_int_equal(op_on(NULL, cl, KMIP_OPERATION_GET_ATTRIBUTES, uid, &reason, msg, sizeof(msg)),
+	    KMIP_RESULT_STATUS_SUCCESS);
+	assert_true(h_log_wait(&s, "works again", 5000));
+	/* The Destroy refused while the trail was down did nothing: the key is still there to destroy. */
+	assert_int_equal(op_on(NULL, cl, KMIP_OPERATION_DESTROY, uid, &reason, msg, sizeof(msg)),
+	    KMIP_RESULT_STATUS_SUCCESS);
+	kmip_client_close(cl);
+	SSL_CTX_free(ctx);
+	h_stop(&s, 10000);
+	h_cleanup(&s);
+	unlink(audit);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -483,6 +769,10 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_isolation_sharing_and_no_oracle, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_lines_and_no_key_material_in_logs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_credentials, setup, teardown),
+		cmocka_unit_test(test_audit_destroy_commit_fails),
+		cmocka_unit_test(test_audit_long_dn_identity),
+		cmocka_unit_test(test_audit_handshake_failures),
+		cmocka_unit_test(test_audit_required_refuses_until_writable),
 	};
 
 	util_test_start(argc, argv);
