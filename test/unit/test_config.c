@@ -245,6 +245,7 @@ test_defaults(void **state)
 	assert_int_equal(c->log.syslog_facility, LOG_DAEMON);
 	assert_null(c->audit.file);
 	assert_false(c->audit.syslog);
+	assert_false(c->audit.required);
 
 	/* no file: the defaults plus the overrides */
 	assert_int_equal(config_load(NULL, tls_ov, 3, &f->cfg2, &f->cause), 0);
@@ -324,7 +325,7 @@ static const char every_key[] =
 	"  quotas = [ \"veeam-a:0:0\", \"CN=odd:name:5:1M\" ];\n"
 	"  max_derivations_per_identity = 5; max_derivations_per_source = 7; credential_backoff_max = 120; };\n"
 	"log: { level = \"debug\"; target = \"syslog\"; syslog_facility = \"local3\"; };\n"
-	"audit: { file = \"/var/log/kmipd/audit.log\"; syslog = true; };\n";
+	"audit: { file = \"/var/log/kmipd/audit.log\"; syslog = true; required = true; };\n";
 
 /* Asserts the values of every_key. */
 static void
@@ -418,6 +419,7 @@ check_every_key(const struct kmipd_config *c)
 	assert_int_equal(c->log.syslog_facility, LOG_LOCAL3);
 	assert_string_equal(c->audit.file, "/var/log/kmipd/audit.log");
 	assert_true(c->audit.syslog);
+	assert_true(c->audit.required);
 }
 
 /* Encryption takes at most one master key source, one previous key, and a whole PKCS#11 setting. */
