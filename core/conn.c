@@ -364,6 +364,7 @@ conn_handshake_done(struct conn *c)
 	if (server_admit(srv, ssl, c->who, why, sizeof(why)) != 0) {
 		/* No close_notify: OpenSSL then drops the session, which must not be resumed either. */
 		c->tls_failed = true;
+		conn_audit_refused(c, "tls_identity_refused", why);
 		conn_close_deferred(c, LOG_LEVEL_WARN, "identity %s (certificate serial %s) refused: %s", c->who,
 		    id->serial, why);
 		return;
@@ -385,6 +386,7 @@ conn_handshake_done(struct conn *c)
 	conn_set_state(c, CONN_READING);
 }
 
+/* Closes c, and audits why, when the current CRLs or identity lists refuse it (see conn.h). */
 bool
 conn_recheck(struct conn *c)
 {
@@ -399,6 +401,7 @@ conn_recheck(struct conn *c)
 	/* Closed with close_notify (the client sees a clean end), but its session must not resume. */
 	if (SSL_get_session(ssl) != NULL)
 		SSL_CTX_remove_session(SSL_get_SSL_CTX(ssl), SSL_get_session(ssl));
+	conn_audit_refused(c, "identity_refused_at_reload", why);
 	conn_close_now(c, LOG_LEVEL_WARN, "identity %s (certificate serial %s) refused at reload: %s", c->who,
 	    c->identity->serial, why);
 	return true;

@@ -60,11 +60,20 @@ mkcerts(struct h_server *s, const char *env, const char *verb, const char *arg)
 	assert_int_equal(system(cmd), 0);
 }
 
-/* Writes the config: the test's set with its crl.pem (when crl), then extra (whole groups or tls keys). */
+/*
+ * Writes the config: the test's set with its crl.pem (when crl), then extra (whole groups or tls keys);
+ * "@DIR@" in rest stands for the test's folder.
+ */
 static void
-write_config(struct h_server *s, bool crl, const char *tls_extra, const char *rest)
+write_config(struct h_server *s, bool crl, const char *tls_extra, const char *rest_in)
 {
-	char text[4096], path[400];
+	char text[4096], path[400], rest[2048];
+	const char *at = strstr(rest_in, "@DIR@");
+
+	if (at != NULL)
+		snprintf(rest, sizeof(rest), "%.*s%s%s", (int)(at - rest_in), rest_in, s->dir, at + 5);
+	else
+		snprintf(rest, sizeof(rest), "%s", rest_in);
 
 	snprintf(text, sizeof(text), "server: {\n\tlisten = \"127.0.0.1\";\n};\ntls: {\n\tcert_file = \"%s\";\n"
 	    "\tkey_file = \"%s\";\n\tclients_ca_cert_file = \"%s\";\n%s%s%s%s};\n%s", cert(s, "server.crt"),
@@ -235,7 +244,7 @@ test_crl_resumed_tls13_ticket(void **state)
 
 /*
  * (c) access.deny refuses kmip-client-2 with a log line; reloaded with access.allow = kmip-client-2 only:
- * client's open connection is closed, client is refused, client2 is served.
+ * client's open connection is closed, client is refused, client2 is served. Both refusals are audited.
  */
 static void
 test_allow_deny_lists(void **state)
@@ -244,7 +253,10 @@ test_allow_deny_lists(void **state)
 	SSL_CTX *c1, *c2;
 	struct kmip_client *a;
 
-	start(s, false, "", "access: {\n\tdeny = [ \"kmip-client-2\" ];\n};\n");
+	char path[400], *log;
+
+	start(s, false, "", "access: {\n\tdeny = [ \"kmip-client-2\" ];\n};\naudit: {\n\tfile = \"@DIR@/audit.log\";\n};\n");
+	snprintf(path, sizeof(path), "%s/audit.log", s->dir);
 	c1 = client_ctx(s, "client", 0);
 	c2 = client_ctx(s, "client2", 0);
 	assert_true(refused(s, c2, NULL));
@@ -254,11 +266,18 @@ test_allow_deny_lists(void **state)
 	a = h_connect(s, c1);
 	h_discover_ok(a);
 
-	write_config(s, false, "", "access: {\n\tallow = [ \"kmip-client-2\" ];\n};\n");
+	write_config(s, false, "", "access: {\n\tallow = [ \"kmip-client-2\" ];\n};\naudit: {\n\tfile = \"@DIR@/audit.log\";\n};\n");
 	h_signal(s, SIGHUP);
 	assert_true(h_log_wait(s, "refused at reload: not in access.allow", 5000));
 	h_expect_close(a, true);
 	kmip_client_close(a);
+	/* Both refusals are in the audit trail, with their reasons. */
+	assert_non_null(log = util_read_file(path, NULL));
+	assert_non_null(strstr(log, "\"tls_identity_refused\""));
+	assert_non_null(strstr(log, "in access.deny"));
+	assert_non_null(strstr(log, "\"identity_refused_at_reload\""));
+	assert_non_null(strstr(log, "not in access.allow"));
+	free(log);
 	assert_true(refused(s, c1, NULL));
 	served(s, "client2");
 
