@@ -82,7 +82,8 @@ static const struct choice store_syncs[] = {
 };
 static const struct choice identities[] = {
 	{ "cn", CONFIG_IDENTITY_CN }, { "dn", CONFIG_IDENTITY_DN }, { "san", CONFIG_IDENTITY_SAN },
-	{ "fingerprint", CONFIG_IDENTITY_FINGERPRINT }, { NULL, 0 },
+	{ "fingerprint", CONFIG_IDENTITY_FINGERPRINT }, { "san:dns", CONFIG_IDENTITY_SAN_DNS },
+	{ "san:uri", CONFIG_IDENTITY_SAN_URI }, { "san:email", CONFIG_IDENTITY_SAN_EMAIL }, { NULL, 0 },
 };
 static const struct choice log_levels[] = {
 	{ "error", CONFIG_LOG_ERROR }, { "warn", CONFIG_LOG_WARN }, { "info", CONFIG_LOG_INFO },
@@ -102,6 +103,9 @@ static int check_address(const char *, char **);
 static int check_credential(const char *, char **);
 static int check_share(const char *, char **);
 static int check_quota(const char *, char **);
+static int check_role(const char *, char **);
+static int check_grant(const char *, char **);
+static int check_role_name(const char *, char **);
 
 /*
  * Every key, grouped by group in the order config_dump writes them. Numeric maxima stay below 2^31 for
@@ -310,6 +314,16 @@ static const struct key keys[] = {
 	  .min = 0, .max = 1024, .help = "client identities admitted; empty = every one the CA signed" },
 	{ .name = "access.deny", .type = T_LIST, .flags = K_RELOAD, .offset = OFF_LIST(access.deny),
 	  .min = 0, .max = 1024, .help = "client identities refused after the handshake, whatever access.allow says" },
+	{ .name = "access.roles", .type = T_LIST, .flags = K_RELOAD, .offset = OFF_LIST(access.roles),
+	  .min = 0, .max = 64, .check = check_role,
+	  .help = "named sets of operations, as \"name: Operation, Operation...\" (\"; material = no\": Get of "
+	      "secret material refused)" },
+	{ .name = "access.grants", .type = T_LIST, .flags = K_RELOAD, .offset = OFF_LIST(access.grants),
+	  .min = 0, .max = 1024, .check = check_grant,
+	  .help = "roles granted, as \"role:identity:ID\", \"role:ou:OU\" or \"role:san:TYPE:PATTERN\" (union)" },
+	{ .name = "access.default_role", .type = T_STR, .flags = K_RELOAD, .offset = OFF_STR(access.default_role),
+	  .check = check_role_name,
+	  .help = "the role of identities no grant names; unset = every operation on their own objects" },
 
 	{ .name = "log.level", .type = T_ENUM, .flags = K_RELOAD, .offset = OFF_ENUM(log.level),
 	  .def = CONFIG_LOG_INFO, .choices = log_levels, .help = "least severe messages logged" },
@@ -617,6 +631,139 @@ check_quota(const char *s, char **reason)
 	}
 	free(id);
 	return 0;
+}
+
+/* True for a role name: non-empty, printable ASCII, no ':' ',' ';' or space. */
+static bool
+role_name_ok(const char *s, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || len > 64)
+		return false;
+	for (i = 0; i < len; i++)
+		if (s[i] <= ' ' || s[i] >= 0x7f || s[i] == ':' || s[i] == ',' || s[i] == ';')
+			return false;
+	return true;
+}
+
+/* access.default_role: a role name (that a role has it is checked by the access policy). */
+static int
+check_role_name(const char *s, char **reason)
+{
+	if (!role_name_ok(s, strlen(s))) {
+		*reason = fmt("\"%s\" is not a role name (up to 64 printable characters, none of : , ; or space)", s);
+		return -1;
+	}
+	return 0;
+}
+
+/* Skips spaces and tabs. */
+static const char *
+skip_blank(const char *s)
+{
+	while (*s == ' ' || *s == '\t')
+		s++;
+	return s;
+}
+
+/* Splits one access.roles entry; see config.h. */
+int
+config_parse_role(const char *entry, char **name, const char **ops, size_t *ops_len, bool *material,
+    char **reason)
+{
+	const char *colon = strchr(entry, ':'), *start = skip_blank(entry), *end, *semi, *opt;
+	size_t n;
+
+	*name = NULL;
+	*reason = NULL;
+	*material = true;
+	if (colon == NULL) {
+		*reason = fmt("\"%s\" is not \"name: Operation, Operation...[; material = no]\"", entry);
+		return -1;
+	}
+	for (end = colon; end > start && (end[-1] == ' ' || end[-1] == '\t'); end--)
+		;
+	if (!role_name_ok(start, (size_t)(end - start))) {
+		*reason = fmt("\"%s\": the role name is empty, longer than 64 bytes or holds : , ; or a space", entry);
+		return -1;
+	}
+	*ops = skip_blank(colon + 1);
+	semi = strchr(*ops, ';');
+	n = semi != NULL ? (size_t)(semi - *ops) : strlen(*ops);
+	while (n > 0 && ((*ops)[n - 1] == ' ' || (*ops)[n - 1] == '\t'))
+		n--;
+	*ops_len = n;
+	if (semi != NULL) {
+		opt = skip_blank(semi + 1);
+		if (strncmp(opt, "material", 8) != 0 || *(opt = skip_blank(opt + 8)) != '=') {
+			*reason = fmt("\"%s\": after ';' only \"material = yes\" or \"material = no\"", entry);
+			return -1;
+		}
+		opt = skip_blank(opt + 1);
+		if (strncmp(opt, "yes", 3) == 0 && *skip_blank(opt + 3) == '\0')
+			*material = true;
+		else if (strncmp(opt, "no", 2) == 0 && *skip_blank(opt + 2) == '\0')
+			*material = false;
+		else {
+			*reason = fmt("\"%s\": material is yes or no", entry);
+			return -1;
+		}
+	}
+	if ((*name = strndup(start, (size_t)(end - start))) == NULL)
+		return -1;
+	return 0;
+}
+
+/* One access.roles entry: see config_parse_role (the operation names are checked by the access policy). */
+static int
+check_role(const char *s, char **reason)
+{
+	const char *ops;
+	size_t len;
+	char *name;
+	bool m;
+
+	if (config_parse_role(s, &name, &ops, &len, &m, reason) != 0) {
+		if (*reason == NULL)
+			*reason = fmt("out of memory");
+		return -1;
+	}
+	free(name);
+	return 0;
+}
+
+/* "role:identity:ID", "role:ou:OU" or "role:san:TYPE:PATTERN" (TYPE DNS, URI, email or IP), value non-empty. */
+static int
+check_grant(const char *s, char **reason)
+{
+	const char *a = strchr(s, ':'), *v;
+
+	if (a == NULL || !role_name_ok(s, (size_t)(a - s)))
+		goto bad;
+	if (strncmp(a + 1, "identity:", 9) == 0)
+		v = a + 10;
+	else if (strncmp(a + 1, "ou:", 3) == 0)
+		v = a + 4;
+	else if (strncmp(a + 1, "san:", 4) == 0) {
+		v = a + 5;
+		if (strncmp(v, "DNS:", 4) != 0 && strncmp(v, "URI:", 4) != 0 && strncmp(v, "email:", 6) != 0 &&
+		    strncmp(v, "IP:", 3) != 0) {
+			*reason = fmt("\"%s\": a SAN pattern starts with DNS:, URI:, email: or IP:", s);
+			return -1;
+		}
+		if (v[strcspn(v, ":") + 1] == '\0') {
+			*reason = fmt("\"%s\": empty SAN pattern", s);
+			return -1;
+		}
+	} else
+		goto bad;
+	if (*v == '\0')
+		goto bad;
+	return 0;
+bad:
+	*reason = fmt("\"%s\" is not \"role:identity:ID\", \"role:ou:OU\" or \"role:san:TYPE:PATTERN\"", s);
+	return -1;
 }
 
 /* Checks one string value or list item: non-empty where that matters, bounded, and the key's own check. */

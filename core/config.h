@@ -49,6 +49,9 @@ enum config_identity {
 	CONFIG_IDENTITY_DN,
 	CONFIG_IDENTITY_SAN,
 	CONFIG_IDENTITY_FINGERPRINT,
+	CONFIG_IDENTITY_SAN_DNS,	/* the first DNS name of subjectAltName, no other type */
+	CONFIG_IDENTITY_SAN_URI,	/* the first URI */
+	CONFIG_IDENTITY_SAN_EMAIL,	/* the first email address (rfc822Name) */
 };
 
 enum config_log_level {
@@ -157,6 +160,9 @@ struct config_access {
 	struct config_list quotas;		/* (R) "identity:objects:bytes" overrides (0 = no limit) */
 	struct config_list allow;		/* (R) identities admitted; empty = every one the CA signed */
 	struct config_list deny;		/* (R) identities refused, whatever allow says */
+	struct config_list roles;		/* (R) "name: Operation, Operation...[; material = no]" */
+	struct config_list grants;		/* (R) "role:identity:ID", "role:ou:OU", "role:san:TYPE:PATTERN" */
+	char *default_role;			/* (R) the role of identities no grant names; NULL = all operations */
 };
 
 struct config_log {
@@ -226,6 +232,14 @@ uint64_t config_max_buffered_per_identity(const struct kmipd_config *cfg);
  */
 int config_parse_quota(const char *entry, char **identity, uint64_t *objects, uint64_t *bytes, char **reason)
     __attribute__((warn_unused_result));
+
+/*
+ * Splits one access.roles entry "name: Operation, Operation...[; material = yes|no]": 0 with *name (malloc'd),
+ * *ops pointing into entry at the operation list and *ops_len its length (names separated by commas, not
+ * yet checked against KMIP's), *material (default yes); or -1 with *reason (malloc'd, NULL when out of memory).
+ */
+int config_parse_role(const char *entry, char **name, const char **ops, size_t *ops_len, bool *material,
+    char **reason) __attribute__((warn_unused_result));
 
 /* The key table, for tests and documentation checks: number of keys, and "group.key" of key i (NULL past
  * the end). */

@@ -344,8 +344,17 @@ conn_handshake_done(struct conn *c)
 	case CONFIG_IDENTITY_DN:
 		c->who = id->subject;
 		break;
-	case CONFIG_IDENTITY_SAN:
+	case CONFIG_IDENTITY_SAN:	/* any type: kept for the owners existing stores hold */
 		c->who = id->nsans > 0 ? id->sans[0].value : NULL;
+		break;
+	case CONFIG_IDENTITY_SAN_DNS:	/* one type only, so "DNS:x" and "URI:x" are never one identity */
+		c->who = tls_identity_first_san(id, TLS_SAN_DNS);
+		break;
+	case CONFIG_IDENTITY_SAN_URI:
+		c->who = tls_identity_first_san(id, TLS_SAN_URI);
+		break;
+	case CONFIG_IDENTITY_SAN_EMAIL:
+		c->who = tls_identity_first_san(id, TLS_SAN_EMAIL);
 		break;
 	case CONFIG_IDENTITY_FINGERPRINT:
 		c->who = id->fingerprint;
@@ -355,10 +364,16 @@ conn_handshake_done(struct conn *c)
 		break;
 	}
 	if (c->who == NULL || c->who[0] == '\0') {
+		static const char *const field[] = { [CONFIG_IDENTITY_CN] = "cn", [CONFIG_IDENTITY_DN] = "dn",
+		    [CONFIG_IDENTITY_SAN] = "san", [CONFIG_IDENTITY_FINGERPRINT] = "fingerprint",
+		    [CONFIG_IDENTITY_SAN_DNS] = "san:dns: a DNS subjectAltName",
+		    [CONFIG_IDENTITY_SAN_URI] = "san:uri: a URI subjectAltName",
+		    [CONFIG_IDENTITY_SAN_EMAIL] = "san:email: an email subjectAltName" };
+
 		conn_audit_refused(c, "tls_identity_refused", "the client certificate lacks the identity field "
 		    "access.identity names");
 		conn_close_deferred(c, LOG_LEVEL_WARN, "client certificate (%s) lacks the identity field "
-		    "access.identity names", id->subject);
+		    "access.identity names (%s)", id->subject, field[srv->cfg->access.identity]);
 		return;
 	}
 	if (server_admit(srv, ssl, c->who, why, sizeof(why)) != 0) {
@@ -373,7 +388,9 @@ conn_handshake_done(struct conn *c)
 		conn_close_deferred(c, LOG_LEVEL_ERROR, "out of memory counting the identity's buffered bytes");
 		return;
 	}
-	if ((c->session = session_new(srv->engine, c->id, c->peer, c->who, conn_engine_done, c)) == NULL) {
+	if ((c->session = session_new(srv->engine, c->id, c->peer, c->who, conn_engine_done, c)) == NULL ||
+	    session_set_attributes(c->session, (const char *const *)id->ous, id->nous,
+	    (const char *const *)id->tagged, id->nsans) != 0) {
 		conn_close_deferred(c, LOG_LEVEL_ERROR, "out of memory opening a session");
 		return;
 	}

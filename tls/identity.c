@@ -121,6 +121,85 @@ common_name(const X509_NAME *name, char **out, char **cause)
 	return 0;
 }
 
+/* Reads the subject's organizationalUnitNames as UTF-8 (for access.grants). Returns 0, or -1 and a cause. */
+static int
+org_units(const X509_NAME *name, struct tls_identity *id, char **cause)
+{
+	const ASN1_STRING *data;
+	unsigned char *utf8;
+	int i = -1, len;
+
+	while ((i = X509_NAME_get_index_by_NID(name, NID_organizationalUnitName, i)) >= 0) {
+		if (id->nous == TLS_IDENTITY_MAX_OUS) {
+			tls_cause(cause, "client certificate subject has more than %d OUs", TLS_IDENTITY_MAX_OUS);
+			return -1;
+		}
+		if (id->ous == NULL && (id->ous = calloc(TLS_IDENTITY_MAX_OUS, sizeof(*id->ous))) == NULL) {
+			tls_cause(cause, "out of memory");
+			return -1;
+		}
+		data = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i));
+		if (ASN1_STRING_length(data) > TLS_IDENTITY_MAX_CN) {
+			tls_cause(cause, "client certificate OU is longer than %d bytes", TLS_IDENTITY_MAX_CN);
+			return -1;
+		}
+		ERR_clear_error();
+		utf8 = NULL;
+		if ((len = ASN1_STRING_to_UTF8(&utf8, data)) < 0) {
+			tls_cause_ssl(cause, "client certificate OU");
+			return -1;
+		}
+		if (len > TLS_IDENTITY_MAX_CN || has_control(utf8, (size_t)len)) {
+			OPENSSL_free(utf8);
+			tls_cause(cause, "client certificate OU is too long or holds a control character");
+			return -1;
+		}
+		if ((id->ous[id->nous] = copy(utf8, (size_t)len)) == NULL) {
+			OPENSSL_free(utf8);
+			tls_cause(cause, "out of memory");
+			return -1;
+		}
+		OPENSSL_free(utf8);
+		id->nous++;
+	}
+	return 0;
+}
+
+/* Writes "TYPE:value" for each SAN, the form access.grants patterns match. Returns 0, or -1 and a cause. */
+static int
+tag_sans(struct tls_identity *id, char **cause)
+{
+	static const char *const prefix[] = { [TLS_SAN_DNS] = "DNS", [TLS_SAN_EMAIL] = "email",
+	    [TLS_SAN_URI] = "URI", [TLS_SAN_IP] = "IP" };
+	size_t i;
+
+	if (id->nsans == 0)
+		return 0;
+	if ((id->tagged = calloc(id->nsans, sizeof(*id->tagged))) == NULL)
+		goto nomem;
+	for (i = 0; i < id->nsans; i++)
+		if (asprintf(&id->tagged[i], "%s:%s", prefix[id->sans[i].type], id->sans[i].value) < 0) {
+			id->tagged[i] = NULL;
+			goto nomem;
+		}
+	return 0;
+nomem:
+	tls_cause(cause, "out of memory");
+	return -1;
+}
+
+/* The first SAN of a type; see tls.h. */
+const char *
+tls_identity_first_san(const struct tls_identity *id, enum tls_san_type t)
+{
+	size_t i;
+
+	for (i = 0; i < id->nsans; i++)
+		if (id->sans[i].type == t)
+			return id->sans[i].value;
+	return NULL;
+}
+
 /* Formats the serial number as lowercase hex without leading zeros. Returns 0, or -1 and a cause. */
 static int
 serial_hex(X509 *x, char **out, char **cause)
@@ -313,7 +392,8 @@ tls_identity_get(SSL *ssl, struct tls_identity **out, char **cause)
 	    serial_hex(x, &id->serial, cause) == -1 ||
 	    cert_time(X509_get0_notBefore(x), "notBefore", &id->not_before, cause) == -1 ||
 	    cert_time(X509_get0_notAfter(x), "notAfter", &id->not_after, cause) == -1 ||
-	    alt_names(x, id, cause) == -1)
+	    alt_names(x, id, cause) == -1 || tag_sans(id, cause) == -1 ||
+	    org_units(X509_get_subject_name(x), id, cause) == -1)
 		goto fail;
 	ERR_clear_error();
 	if (!X509_digest(x, EVP_sha256(), md, &mdlen) || mdlen * 2 != TLS_FINGERPRINT_HEX) {
@@ -340,8 +420,15 @@ tls_identity_free(struct tls_identity *id)
 	free(id->issuer);
 	free(id->cn);
 	free(id->serial);
-	for (i = 0; i < id->nsans; i++)
+	for (i = 0; i < id->nsans; i++) {
 		free(id->sans[i].value);
+		if (id->tagged != NULL)
+			free(id->tagged[i]);
+	}
 	free(id->sans);
+	free(id->tagged);
+	for (i = 0; i < id->nous; i++)
+		free(id->ous[i]);
+	free(id->ous);
 	free(id);
 }

@@ -1,6 +1,7 @@
 /*
  * Access control and Credential checks; see access.h.
  */
+#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +47,28 @@ struct quota {
 	uint64_t objects, bytes;	/* 0: no limit */
 };
 
+/* One access.roles entry. */
+struct role {
+	char *name;
+	uint64_t ops;			/* bit n: Operation n */
+	bool material;
+};
+
+enum grant_kind { GRANT_IDENTITY, GRANT_OU, GRANT_SAN };
+
+/* One access.grants entry. */
+struct grant {
+	size_t role;			/* index in roles */
+	enum grant_kind kind;
+	char *value;			/* the identity, the OU, or the "TYPE:pattern" of a SAN */
+};
+
 struct access_policy {
+	struct role *roles;
+	size_t nroles;
+	struct grant *grants;
+	size_t ngrants;
+	long default_role;		/* index in roles, or -1 */
 	char **admins;			/* sorted, for bsearch */
 	struct quota *quotas;		/* sorted by identity, for bsearch */
 	size_t nquotas;
@@ -115,6 +137,193 @@ nomem:
 	if (asprintf(cause, "out of memory building the access policy") < 0)
 		*cause = NULL;
 	return -1;
+}
+
+/* The index of the role called name (len bytes), or -1. */
+static long
+find_role(const struct access_policy *p, const char *name, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < p->nroles; i++)
+		if (strlen(p->roles[i].name) == len && memcmp(p->roles[i].name, name, len) == 0)
+			return (long)i;
+	return -1;
+}
+
+/* Reads the comma-separated operation names of a role (len bytes of ops) into *mask; -1 with *cause. */
+static int
+parse_operations(const char *role, const char *ops, size_t len, uint64_t *mask, char **cause)
+{
+	const char *p = ops, *end = ops + len, *comma, *a, *b;
+	char name[64];
+	uint32_t op;
+
+	*mask = 0;
+	while (p < end) {
+		comma = memchr(p, ',', (size_t)(end - p));
+		b = comma != NULL ? comma : end;
+		for (a = p; a < b && (*a == ' ' || *a == '\t'); a++)
+			;
+		while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
+			b--;
+		if (b == a || (size_t)(b - a) >= sizeof(name)) {
+			if (asprintf(cause, "access.roles: role %s has an empty or overlong operation name", role) < 0)
+				*cause = NULL;
+			return -1;
+		}
+		memcpy(name, a, (size_t)(b - a));
+		name[b - a] = '\0';
+		if (ttlv_enum_by_name(KMIP_TAG_OPERATION, name, &op) != 0 || op >= 64) {
+			if (asprintf(cause, "access.roles: role %s: \"%s\" is not a KMIP operation (spelled "
+			    "\"Create Key Pair\" or \"CreateKeyPair\")", role, name) < 0)
+				*cause = NULL;
+			return -1;
+		}
+		*mask |= UINT64_C(1) << op;
+		p = comma != NULL ? comma + 1 : end;
+	}
+	return 0;
+}
+
+/* Reads access.roles, access.grants and access.default_role into p; -1 with *cause. */
+static int
+parse_roles(const struct config_access *a, struct access_policy *p, char **cause)
+{
+	const char *ops, *e, *c1;
+	char *reason = NULL;
+	size_t i, len;
+	long r;
+
+	p->default_role = -1;
+	if (a->roles.count > 0 && (p->roles = calloc(a->roles.count, sizeof(*p->roles))) == NULL)
+		goto nomem;
+	for (i = 0; i < a->roles.count; i++) {
+		struct role *ro = &p->roles[i];
+
+		if (config_parse_role(a->roles.items[i], &ro->name, &ops, &len, &ro->material, &reason) != 0) {
+			if (reason == NULL)
+				goto nomem;
+			if (asprintf(cause, "access.roles: %s", reason) < 0)
+				*cause = NULL;
+			free(reason);
+			return -1;
+		}
+		p->nroles++;
+		if (find_role(p, ro->name, strlen(ro->name)) != (long)i) {
+			if (asprintf(cause, "access.roles: role %s is defined twice", ro->name) < 0)
+				*cause = NULL;
+			return -1;
+		}
+		if (parse_operations(ro->name, ops, len, &ro->ops, cause) != 0)
+			return -1;
+	}
+	if (a->grants.count > 0 && (p->grants = calloc(a->grants.count, sizeof(*p->grants))) == NULL)
+		goto nomem;
+	for (i = 0; i < a->grants.count; i++) {
+		struct grant *g = &p->grants[i];
+
+		e = a->grants.items[i];
+		c1 = strchr(e, ':');	/* the config checked the syntax */
+		if (c1 == NULL || (r = find_role(p, e, (size_t)(c1 - e))) < 0) {
+			if (asprintf(cause, "access.grants: \"%s\" grants a role access.roles does not define", e) < 0)
+				*cause = NULL;
+			return -1;
+		}
+		g->role = (size_t)r;
+		if (strncmp(c1 + 1, "identity:", 9) == 0) {
+			g->kind = GRANT_IDENTITY;
+			c1 += 10;
+		} else if (strncmp(c1 + 1, "ou:", 3) == 0) {
+			g->kind = GRANT_OU;
+			c1 += 4;
+		} else {
+			g->kind = GRANT_SAN;
+			c1 += 5;
+		}
+		if ((g->value = strdup(c1)) == NULL)
+			goto nomem;
+		p->ngrants++;
+	}
+	if (a->default_role != NULL &&
+	    (p->default_role = find_role(p, a->default_role, strlen(a->default_role))) < 0) {
+		if (asprintf(cause, "access.default_role: access.roles defines no role %s", a->default_role) < 0)
+			*cause = NULL;
+		return -1;
+	}
+	return 0;
+nomem:
+	if (asprintf(cause, "out of memory building the access policy") < 0)
+		*cause = NULL;
+	return -1;
+}
+
+/* Adds role r to rights: its operations, its material, its name to the list of names. */
+static void
+rights_add(struct access_rights *rt, const struct role *r)
+{
+	size_t len = strlen(rt->roles);
+
+	/* A long list is cut: it only names the roles in messages. */
+	if (len + strlen(r->name) + 3 < sizeof(rt->roles))
+		snprintf(rt->roles + len, sizeof(rt->roles) - len, "%s%s", len > 0 ? ", " : "", r->name);
+	rt->restricted = true;
+	rt->ops |= r->ops;
+	/* Material may be read when a granted role with Get says so. */
+	if (r->material && (r->ops & (UINT64_C(1) << KMIP_OPERATION_GET)) != 0)
+		rt->material = true;
+}
+
+/* What an identity may do; see access.h. */
+void
+access_rights(const struct access_policy *p, const char *identity, const char *const *ous, size_t nous,
+    const char *const *sans, size_t nsans, struct access_rights *rt)
+{
+	bool granted[64] = { false };	/* roles already added (access.roles holds at most 64) */
+	size_t i, j;
+	bool hit;
+
+	memset(rt, 0, sizeof(*rt));
+	rt->ops = UINT64_MAX;
+	rt->material = true;
+	if (access_is_admin(p, identity) || (p->ngrants == 0 && p->default_role < 0))
+		return;
+	rt->ops = 0;
+	rt->material = false;
+	for (i = 0; i < p->ngrants; i++) {
+		const struct grant *g = &p->grants[i];
+
+		if (g->role >= 64 || granted[g->role])
+			continue;
+		hit = false;
+		switch (g->kind) {
+		case GRANT_IDENTITY:
+			hit = strcmp(g->value, identity) == 0;
+			break;
+		case GRANT_OU:
+			for (j = 0; j < nous && !hit; j++)
+				hit = strcmp(g->value, ous[j]) == 0;
+			break;
+		case GRANT_SAN:
+			for (j = 0; j < nsans && !hit; j++)
+				hit = fnmatch(g->value, sans[j], FNM_NOESCAPE) == 0;
+			break;
+		}
+		if (hit) {
+			granted[g->role] = true;
+			rights_add(rt, &p->roles[g->role]);
+		}
+	}
+	if (!rt->restricted) {
+		if (p->default_role < 0) {	/* no grant, no default: today's rights */
+			rt->ops = UINT64_MAX;
+			rt->material = true;
+			return;
+		}
+		rights_add(rt, &p->roles[p->default_role]);
+	}
+	/* Always allowed: a client must learn what it may do. */
+	rt->ops |= UINT64_C(1) << KMIP_OPERATION_DISCOVER_VERSIONS | UINT64_C(1) << KMIP_OPERATION_QUERY;
 }
 
 /* The quotas of an identity; see access.h. */
@@ -225,7 +434,7 @@ access_policy_new(const struct kmipd_config *cfg, struct access_policy **out, ch
 			goto fail;
 		}
 	}
-	if (parse_quotas(a, p, cause) != 0)
+	if (parse_quotas(a, p, cause) != 0 || parse_roles(a, p, cause) != 0)
 		goto fail;
 	*out = p;
 	return 0;
@@ -260,6 +469,12 @@ access_policy_free(struct access_policy *p)
 	free(p->creds);
 	for (i = 0; i < p->nquotas; i++)
 		free(p->quotas[i].identity);
+	for (i = 0; i < p->nroles; i++)
+		free(p->roles[i].name);
+	free(p->roles);
+	for (i = 0; i < p->ngrants; i++)
+		free(p->grants[i].value);
+	free(p->grants);
 	free(p->quotas);
 	OPENSSL_cleanse(p, sizeof(*p));
 	free(p);

@@ -33,6 +33,33 @@ int access_policy_new(const struct kmipd_config *cfg, struct access_policy **out
 /* Frees a policy, wiping its password hashes and cache; NULL is accepted. */
 void access_policy_free(struct access_policy *p);
 
+/*
+ * What an identity may do under access.roles, access.grants and access.default_role: restricted false
+ * (administrators, identities no grant names without a default role) means every operation, as before roles;
+ * else ops has bit n set for each Operation n of its roles (their union, plus Discover Versions and Query),
+ * material says whether Get may return secret material, and roles names the roles for messages.
+ */
+struct access_rights {
+	uint64_t ops;
+	bool material;
+	bool restricted;
+	char roles[128];
+};
+
+/*
+ * Computes identity's rights from its certificate's subject OUs and its subjectAltNames, each "TYPE:value"
+ * (TYPE DNS, URI, email or IP) matched against SAN patterns with fnmatch(3). O(grants); the engine keeps the
+ * result per session until the policy changes.
+ */
+void access_rights(const struct access_policy *p, const char *identity, const char *const *ous, size_t nous,
+    const char *const *sans, size_t nsans, struct access_rights *rt);
+/* True when rights allow Operation op. */
+static inline bool
+access_rights_allow(const struct access_rights *rt, uint32_t op)
+{
+	return !rt->restricted || (op < 64 && (rt->ops & (UINT64_C(1) << op)) != 0);
+}
+
 /* True when identity is an administrator. */
 bool access_is_admin(const struct access_policy *p, const char *identity);
 /*

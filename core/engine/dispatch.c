@@ -127,6 +127,24 @@ find_op(uint32_t operation, unsigned version)
 }
 
 /*
+ * The session's rights under its roles (access.roles, access.grants), computed the first time and again
+ * after a reload replaced the policy; O(1) otherwise.
+ */
+const struct access_rights *
+session_rights(struct session *s)
+{
+	const struct engine *e = s->eng;
+
+	if (!s->rights_known || s->rights_gen != e->policy_gen) {
+		access_rights(e->env.policy, s->who, (const char *const *)s->ous, s->nous,
+		    (const char *const *)s->sans, s->nsans, &s->rights);
+		s->rights_gen = e->policy_gen;
+		s->rights_known = true;
+	}
+	return &s->rights;
+}
+
+/*
  * Chooses the version to answer in. A newer minor version of a major we speak is answered in our newest
  * minor of that major, as KMIP asks of servers; an unknown major cannot be answered meaningfully.
  */
@@ -422,6 +440,14 @@ dispatch_item(struct op_ctx *ctx, const struct kmip_batch_item *item, const stru
 	if ((d = find_op(item->operation, ctx->version)) == NULL) {
 		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_OPERATION_NOT_SUPPORTED,
 		    "operation %s (0x%02x) is not supported", name != NULL ? name : "unknown", item->operation);
+		goto fail;
+	}
+	/* The one place roles are checked: before the handler, from the session's precomputed mask. */
+	if (!access_rights_allow(session_rights(ctx->session), item->operation)) {
+		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_PERMISSION_DENIED,
+		    "operation %s is not allowed to this client's roles (%s)", d->name, ctx->session->rights.roles);
+		session_log(ctx->session, LOG_LEVEL_WARN, "permission denied: %s is in none of the roles %s",
+		    d->name, ctx->session->rights.roles);
 		goto fail;
 	}
 	if (req->async_indicator) {
@@ -891,8 +917,9 @@ request_keys(struct session *s, const struct kmip_request *req, unsigned version
 		const struct op_desc *d = find_op(req->items[i].operation, version);
 		struct pending_slot *slot;
 
+		/* An item its roles refuse generates nothing: dispatch_item answers it Permission Denied. */
 		if (d == NULL || d->keyspec == NULL || req->items[i].payload == NULL || req->async_indicator ||
-		    faults[i].reason != 0)
+		    faults[i].reason != 0 || !access_rights_allow(session_rights(s), req->items[i].operation))
 			continue;
 		ctx.item = &req->items[i];
 		if (d->keyspec(&ctx, &spec) != 1)

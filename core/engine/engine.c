@@ -280,6 +280,19 @@ session_new(struct engine *e, uint64_t id, const char *peer, const char *identit
 	return s;
 }
 
+/* Frees n strings and their array; NULL is accepted. */
+static void
+free_strings(char **v, size_t n)
+{
+	size_t i;
+
+	if (v == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
 /* Closes a session; see engine.h. */
 void
 session_free(struct session *s)
@@ -294,8 +307,49 @@ session_free(struct session *s)
 	wipe_free(s->held_buf, s->held_len);
 	conflicts_clear(s);
 	ops_crypto_streams_free(s->crypto_streams);
+	free_strings(s->ous, s->nous);
+	free_strings(s->sans, s->nsans);
 	free(s->who);
 	free(s);
+}
+
+/* Copies n strings; NULL when out of memory (or n is 0). */
+static char **
+copy_strings(const char *const *v, size_t n)
+{
+	char **out;
+	size_t i;
+
+	if (n == 0 || n > 4096 || (out = calloc(n, sizeof(*out))) == NULL)
+		return NULL;
+	for (i = 0; i < n; i++)
+		if ((out[i] = strdup(v[i])) == NULL) {
+			free_strings(out, i);
+			return NULL;
+		}
+	return out;
+}
+
+/* Records the certificate's OUs and SANs; see engine.h. */
+int
+session_set_attributes(struct session *s, const char *const *ous, size_t nous, const char *const *sans,
+    size_t nsans)
+{
+	char **o = NULL, **a = NULL;
+
+	if ((nous > 0 && (o = copy_strings(ous, nous)) == NULL) ||
+	    (nsans > 0 && (a = copy_strings(sans, nsans)) == NULL)) {
+		free_strings(o, nous);
+		return -1;
+	}
+	free_strings(s->ous, s->nous);
+	free_strings(s->sans, s->nsans);
+	s->ous = o;
+	s->nous = nous;
+	s->sans = a;
+	s->nsans = nsans;
+	s->rights_known = false;	/* recomputed with them */
+	return 0;
 }
 
 /* Hands a finished response to the session's owner. */

@@ -78,6 +78,12 @@ typedef void (*session_done_fn)(void *arg, uint8_t *buf, size_t len);
  */
 struct session *session_new(struct engine *e, uint64_t id, const char *peer, const char *identity,
     session_done_fn done, void *done_arg) __attribute__((warn_unused_result));
+/*
+ * Gives the session the certificate attributes access.grants may name: the subject's OUs and its
+ * subjectAltNames as "TYPE:value" (TYPE DNS, URI, email or IP). Copied. 0, or -1 when out of memory.
+ */
+int session_set_attributes(struct session *s, const char *const *ous, size_t nous, const char *const *sans,
+    size_t nsans) __attribute__((warn_unused_result));
 /* Frees a session: a request it has pending is dropped (its key generation cancelled, a held response
  * wiped; its writes stay in the group: they were made). NULL is accepted. */
 void session_free(struct session *s);

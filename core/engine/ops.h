@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <sys/queue.h>
 
+#include "core/engine/access.h"
 #include "core/engine/attrs.h"
 #include "core/engine/engine.h"
 #include "proto/encode.h"
@@ -67,6 +68,12 @@ struct session {
 	char peer[64];
 	char *who;			/* the client's identity: owner of what it creates */
 	bool admin;			/* who is an administrator (set per request, from the current policy) */
+	/* The certificate's subject OUs and "TYPE:value" subjectAltNames, which access.grants may name. */
+	char **ous, **sans;
+	size_t nous, nsans;
+	struct access_rights rights;	/* what its roles allow, computed once per policy */
+	unsigned rights_gen;		/* the policy_gen rights were computed under */
+	bool rights_known;
 	unsigned credential_failures;	/* wrong Credentials sent; at ACCESS_CREDENTIAL_TRIES none is checked */
 	struct crypto_streams *crypto_streams;	/* multi-part Encrypt/Decrypt in progress, or NULL */
 	struct pending *pending;	/* the request waiting for the workers (Credential, keys), or NULL */
@@ -96,6 +103,9 @@ struct op_rules {
 	bool get_registered_format;	/* Get without a Key Format Type answers in the key's own (2.x) */
 	bool located_items;		/* Locate answers Located Items when asked for paging (1.3 and later) */
 };
+
+/* The session's rights under access.roles, recomputed when the policy changed (dispatch.c). */
+const struct access_rights *session_rights(struct session *s);
 
 /* What a handler sees of one batch item. */
 struct op_ctx {

@@ -234,6 +234,15 @@ op_get(struct op_ctx *ctx)
 	if (rc != 0)
 		return -1;
 	rc = -1;
+	/* A role with "material = no" may Get public objects (certificates, public keys), never secrets. */
+	if (!session_rights(ctx->session)->material && o->object_type != KMIP_OBJECT_TYPE_CERTIFICATE &&
+	    o->object_type != KMIP_OBJECT_TYPE_PUBLIC_KEY) {
+		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_PERMISSION_DENIED, "this client's roles (%s) may not "
+		    "read key material: Get of %s refused", ctx->session->rights.roles, uid);
+		session_log(ctx->session, LOG_LEVEL_WARN, "permission denied: Get of %s, key material, by roles %s",
+		    uid, ctx->session->rights.roles);
+		goto out;
+	}
 	if ((t = ttlv_find(o->attrs, KMIP_TAG_SENSITIVE)) != NULL && t->type == TTLV_BOOLEAN && t->v.b) {
 		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_SENSITIVE,
 		    "object %s is Sensitive: its key material is not exported", uid);

@@ -64,9 +64,10 @@ op_query(struct op_ctx *ctx)
 		objs |= f->v.u32 == KMIP_QUERY_FUNCTION_QUERY_OBJECTS;
 		info |= f->v.u32 == KMIP_QUERY_FUNCTION_QUERY_SERVER_INFORMATION;
 	}
+	/* Only the operations the caller's roles allow: what it may use, not what the server has. */
 	if (ops)
 		for (d = dispatch_ops; d->fn != NULL; d++)
-			if (ops_client_knows_op(ctx, d))
+			if (ops_client_knows_op(ctx, d) && access_rights_allow(session_rights(ctx->session), d->operation))
 				ttlv_enc_enum(ctx->out, KMIP_TAG_OPERATION, d->operation);
 	if (objs)
 		for (i = 0; i < sizeof(objects) / sizeof(objects[0]); i++)

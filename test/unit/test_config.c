@@ -323,6 +323,8 @@ static const char every_key[] =
 	"  allow = [ \"veeam-a\", \"veeam-b\" ]; deny = [ \"stolen-01\" ];\n"
 	"  max_objects_per_identity = 100000; max_bytes_per_identity = \"2G\";\n"
 	"  quotas = [ \"veeam-a:0:0\", \"CN=odd:name:5:1M\" ];\n"
+	"  roles = [ \"backup: Locate, Get\", \"ro: Locate; material = no\" ];\n"
+	"  grants = [ \"backup:ou:Backup Servers\" ]; default_role = \"ro\";\n"
 	"  max_derivations_per_identity = 5; max_derivations_per_source = 7; credential_backoff_max = 120; };\n"
 	"log: { level = \"debug\"; target = \"syslog\"; syslog_facility = \"local3\"; };\n"
 	"audit: { file = \"/var/log/kmipd/audit.log\"; syslog = true; required = true; };\n";
@@ -413,6 +415,10 @@ check_every_key(const struct kmipd_config *c)
 	assert_int_equal(c->access.max_bytes_per_identity, 2ULL << 30);
 	assert_int_equal(c->access.quotas.count, 2);
 	assert_string_equal(c->access.quotas.items[1], "CN=odd:name:5:1M");
+	assert_int_equal(c->access.roles.count, 2);
+	assert_string_equal(c->access.roles.items[1], "ro: Locate; material = no");
+	assert_int_equal(c->access.grants.count, 1);
+	assert_string_equal(c->access.default_role, "ro");
 	assert_int_equal(c->access.identity, CONFIG_IDENTITY_FINGERPRINT);
 	assert_int_equal(c->log.level, CONFIG_LOG_DEBUG);
 	assert_int_equal(c->log.target, CONFIG_LOG_SYSLOG);
@@ -914,6 +920,60 @@ test_key_equal(void **state)
 	}
 }
 
+/* access.roles, access.grants, access.default_role and the typed SAN identities: syntax accepted and refused. */
+static void
+test_roles(void **state)
+{
+	struct fixture *f = *state;
+	const char *ops;
+	char *name = NULL, *reason = NULL;
+	size_t len;
+	bool material;
+
+	load_ok(f, TLS_PEM "access: {\n  identity = \"san:dns\";\n"
+	    "  roles = [ \"backup: Locate, Get, Create Key Pair, Activate, Revoke, Destroy\",\n"
+	    "    \"readonly : Locate, GetAttributes, Get Attribute List; material = no\" ];\n"
+	    "  grants = [ \"backup:identity:CN=a:b,O=c\", \"backup:ou:Backup Servers\",\n"
+	    "    \"readonly:san:DNS:*.backup.example.com\" ];\n  default_role = \"readonly\";\n};\n", NULL, 0);
+	assert_int_equal(f->cfg->access.identity, CONFIG_IDENTITY_SAN_DNS);
+	assert_int_equal(f->cfg->access.roles.count, 2);
+	assert_int_equal(f->cfg->access.grants.count, 3);
+	assert_string_equal(f->cfg->access.grants.items[0], "backup:identity:CN=a:b,O=c");
+	assert_string_equal(f->cfg->access.default_role, "readonly");
+	load_ok(f, TLS_PEM "access: { identity = \"san:uri\"; };\n", NULL, 0);
+	assert_int_equal(f->cfg->access.identity, CONFIG_IDENTITY_SAN_URI);
+	load_ok(f, TLS_PEM "access: { identity = \"san:email\"; };\n", NULL, 0);
+	assert_int_equal(f->cfg->access.identity, CONFIG_IDENTITY_SAN_EMAIL);
+	load_ok(f, TLS_PEM "access: { identity = \"san\"; };\n", NULL, 0);
+	assert_int_equal(f->cfg->access.identity, CONFIG_IDENTITY_SAN);
+
+	assert_int_equal(config_parse_role(" readonly : Locate , Get ;material=no ", &name, &ops, &len, &material,
+	    &reason), 0);
+	assert_string_equal(name, "readonly");
+	assert_int_equal(len, strlen("Locate , Get"));
+	assert_memory_equal(ops, "Locate , Get", len);
+	assert_false(material);
+	free(name);
+	assert_int_equal(config_parse_role("backup: Get", &name, &ops, &len, &material, &reason), 0);
+	assert_true(material);
+	free(name);
+
+	expect_error(f, TLS_PEM "access: { roles = [ \"no colon\" ]; };\n", NULL, 0, "access.roles",
+	    "name: Operation", NULL);
+	expect_error(f, TLS_PEM "access: { roles = [ \"two words: Get\" ]; };\n", NULL, 0, "access.roles",
+	    "role name", NULL);
+	expect_error(f, TLS_PEM "access: { roles = [ \"r: Get; material = maybe\" ]; };\n", NULL, 0,
+	    "access.roles", "yes or no", NULL);
+	expect_error(f, TLS_PEM "access: { grants = [ \"r:user:bob\" ]; };\n", NULL, 0, "access.grants",
+	    "role:identity:ID", NULL);
+	expect_error(f, TLS_PEM "access: { grants = [ \"r:san:*.example.com\" ]; };\n", NULL, 0, "access.grants",
+	    "DNS:, URI:", NULL);
+	expect_error(f, TLS_PEM "access: { grants = [ \"r:identity:\" ]; };\n", NULL, 0, "access.grants", NULL);
+	expect_error(f, TLS_PEM "access: { default_role = \"a b\"; };\n", NULL, 0, "access.default_role",
+	    "role name", NULL);
+	expect_error(f, TLS_PEM "access: { identity = \"san:ip\"; };\n", NULL, 0, "access.identity", NULL);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -935,6 +995,7 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_reload_check, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dump_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_key_equal, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_roles, setup, teardown),
 	};
 	const char *env = getenv("KMIPD_SRCDIR");
 

@@ -5880,6 +5880,102 @@ test_access_quotas(void **state)
 	config_free(cfg);
 }
 
+/* Adds the given strings to a config list. */
+static void
+list_add(struct config_list *l, const char *const *v, size_t n)
+{
+	size_t i;
+
+	assert_non_null(l->items = calloc(n, sizeof(char *)));
+	for (i = 0; i < n; i++)
+		assert_non_null(l->items[l->count++] = strdup(v[i]));
+}
+
+/* Roles: a union of grants by identity, OU and SAN pattern, the default role, admins, and bad references. */
+static void
+test_access_roles(void **state)
+{
+	static const char *const roles[] = { "backup: Locate, Get, CreateKeyPair, Activate, Revoke, Destroy",
+	    "readonly: Locate, Get Attributes, Get Attribute List; material = no", "reader: Get; material = no" };
+	static const char *const grants[] = { "readonly:identity:CN=x:y", "backup:ou:Backup Servers",
+	    "reader:san:DNS:*.backup.example.com" };
+	static const char *const ous[] = { "Other", "Backup Servers" };
+	static const char *const sans[] = { "URI:spiffe://x", "DNS:vault1.backup.example.com" };
+	struct kmipd_config *cfg = config_defaults();
+	struct access_policy *p = NULL;
+	struct access_rights rt;
+	char *cause = NULL;
+
+	(void)state;
+	assert_non_null(cfg);
+	/* Without grants and a default role everyone keeps every operation. */
+	list_add(&cfg->access.roles, roles, 3);
+	list_add(&cfg->access.admins, (const char *const[]){ "root" }, 1);
+	assert_int_equal(access_policy_new(cfg, &p, &cause), 0);
+	access_rights(p, "CN=x:y", NULL, 0, NULL, 0, &rt);
+	assert_false(rt.restricted);
+	assert_true(access_rights_allow(&rt, KMIP_OPERATION_REGISTER));
+	access_policy_free(p);
+
+	list_add(&cfg->access.grants, grants, 3);
+	assert_int_equal(access_policy_new(cfg, &p, &cause), 0);
+	access_rights(p, "CN=x:y", NULL, 0, NULL, 0, &rt);
+	assert_true(rt.restricted);
+	assert_false(rt.material);
+	assert_true(access_rights_allow(&rt, KMIP_OPERATION_LOCATE));
+	assert_true(access_rights_allow(&rt, KMIP_OPERATION_QUERY));
+	assert_true(access_rights_allow(&rt, KMIP_OPERATION_DISCOVER_VERSIONS));
+	assert_false(access_rights_allow(&rt, KMIP_OPERATION_GET));
+	assert_false(access_rights_allow(&rt, 200));
+	assert_string_equal(rt.roles, "readonly");
+	/* OU and SAN pattern: the union of backup and reader; backup's material = yes wins. */
+	access_rights(p, "someone", ous, 2, sans, 2, &rt);
+	assert_true(rt.restricted);
+	assert_true(rt.material);
+	assert_true(access_rights_allow(&rt, KMIP_OPERATION_CREATE_KEY_PAIR));
+	assert_true(access_rights_allow(&rt, KMIP_OPERATION_GET));
+	assert_false(access_rights_allow(&rt, KMIP_OPERATION_GET_ATTRIBUTES));
+	assert_string_equal(rt.roles, "backup, reader");
+	/* A SAN pattern of one type does not match another type's value. */
+	access_rights(p, "someone", NULL, 0, (const char *const[]){ "URI:vault1.backup.example.com" }, 1, &rt);
+	assert_false(rt.restricted);
+	/* Administrators keep everything. */
+	access_rights(p, "root", NULL, 0, sans, 2, &rt);
+	assert_false(rt.restricted);
+	access_policy_free(p);
+
+	/* A default role covers identities no grant names. */
+	cfg->access.default_role = strdup("readonly");
+	assert_int_equal(access_policy_new(cfg, &p, &cause), 0);
+	access_rights(p, "nobody", NULL, 0, NULL, 0, &rt);
+	assert_true(rt.restricted);
+	assert_false(access_rights_allow(&rt, KMIP_OPERATION_CREATE));
+	assert_true(access_rights_allow(&rt, KMIP_OPERATION_GET_ATTRIBUTE_LIST));
+	access_policy_free(p);
+
+	/* Unknown roles and operations are refused, naming what is wrong. */
+	free(cfg->access.default_role);
+	cfg->access.default_role = strdup("missing");
+	assert_int_not_equal(access_policy_new(cfg, &p, &cause), 0);
+	assert_non_null(strstr(cause, "access.default_role"));
+	free(cause);
+	cause = NULL;
+	free(cfg->access.default_role);
+	cfg->access.default_role = NULL;
+	free(cfg->access.roles.items[2]);
+	assert_non_null(cfg->access.roles.items[2] = strdup("reader: Get, Fetch"));
+	assert_int_not_equal(access_policy_new(cfg, &p, &cause), 0);
+	assert_non_null(strstr(cause, "\"Fetch\" is not a KMIP operation"));
+	free(cause);
+	cause = NULL;
+	free(cfg->access.roles.items[2]);
+	assert_non_null(cfg->access.roles.items[2] = strdup("backup: Get"));
+	assert_int_not_equal(access_policy_new(cfg, &p, &cause), 0);
+	assert_non_null(strstr(cause, "defined twice"));
+	free(cause);
+	config_free(cfg);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -5948,6 +6044,7 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_response_too_large_keeps_nothing_alone, setup_no_group_commit,
 		    teardown),
 		cmocka_unit_test(test_access_quotas),
+		cmocka_unit_test(test_access_roles),
 	};
 
 	/* The key-generation workers keygen_start() makes are this program again. */
