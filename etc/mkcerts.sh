@@ -1,6 +1,7 @@
 #!/bin/sh
 # Makes development certificates for kmipd: one CA for the server and its clients, a server identity, client
-# identities (two clients, an administrator, one from another CA, one already expired) and PKCS#12 bundles.
+# identities (two clients, an administrator, a backup server with an OU and URI, DNS and email
+# subjectAltNames, one from another CA, one already expired) and PKCS#12 bundles.
 #
 # Usage: etc/mkcerts.sh [-f] DIR [HOSTNAME...]
 #        etc/mkcerts.sh revoke DIR NAME|CERTFILE
@@ -152,6 +153,13 @@ keyUsage = critical,digitalSignature
 extendedKeyUsage = clientAuth
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
+[client_san_ext]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = clientAuth
+subjectAltName = URI:spiffe://example.com/backup/vault1,DNS:vault1.backup.example.com,email:backup@example.com
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
 EOF
 
 made=""
@@ -211,10 +219,10 @@ make_ca() {
 	note "$1.crt" "$1.key"
 }
 
-# Leaf certificate: NAME CN EXTENSIONS CA-NAME
+# Leaf certificate: NAME CN EXTENSIONS CA-NAME [SUBJECT-PREFIX (default /O=kmipd development)]
 make_leaf() {
 	newkey "$tmp/$1.key"
-	run openssl req -new -config "$tmp/ext.cnf" -key "$tmp/$1.key" -subj "/O=kmipd development/CN=$2" \
+	run openssl req -new -config "$tmp/ext.cnf" -key "$tmp/$1.key" -subj "${5:-/O=kmipd development}/CN=$2" \
 		-out "$tmp/$1.csr"
 	run openssl x509 -req -in "$tmp/$1.csr" -CA "$dir/$4.crt" -CAkey "$dir/$4.key" -set_serial "$(serial)" \
 		-days 825 -sha256 -extfile "$tmp/ext.cnf" -extensions "$3" -out "$tmp/$1.crt"
@@ -335,6 +343,11 @@ if need server.crt server.key -- ca.crt; then make_leaf server "${1:-localhost}"
 if need client.crt client.key -- ca.crt; then make_leaf client kmip-client client_ext ca; fi
 if need client2.crt client2.key -- ca.crt; then make_leaf client2 kmip-client-2 client_ext ca; fi
 if need admin.crt admin.key -- ca.crt; then make_leaf admin kmip-admin client_ext ca; fi
+# A backup server: an OU and URI, DNS and email subjectAltNames (the URI first), for access.grants and
+# access.identity = san:dns / san:uri tests.
+if need backup.crt backup.key -- ca.crt; then
+	make_leaf backup kmip-backup client_san_ext ca "/O=kmipd development/OU=Backup Servers"
+fi
 if need client.p12 -- client.crt ca.crt; then make_p12 client kmip-client; fi
 if need server.p12 -- server.crt ca.crt; then make_p12 server kmipd-server; fi
 if need other-ca.crt other-ca.key --; then make_ca other-ca "kmipd other CA"; fi

@@ -762,6 +762,253 @@ test_audit_required_refuses_until_writable(void **state)
 	unlink(audit);
 }
 
+/* The operations Query (Query Operations) lists to cl, as a bit mask of Operation values below 64. */
+static uint64_t
+query_operations(struct kmip_client *cl)
+{
+	const struct ttlv *o;
+	struct ttlv_arena *a;
+	struct ttlv_enc req;
+	struct ttlv *resp;
+	uint64_t mask = 0;
+
+	h_request_begin(&req, 1, 4, 1);
+	h_item_begin(&req, KMIP_OPERATION_QUERY);
+	ttlv_enc_enum(&req, KMIP_TAG_QUERY_FUNCTION, KMIP_QUERY_FUNCTION_QUERY_OPERATIONS);
+	h_item_end(&req);
+	h_request_end(&req);
+	resp = call(cl, &req, &a);
+	assert_int_equal(h_item_status(resp, 0), KMIP_RESULT_STATUS_SUCCESS);
+	for (o = ttlv_find(h_payload(resp, 0), KMIP_TAG_OPERATION); o != NULL; o = ttlv_find_next(o)) {
+		assert_true(o->v.u32 < 64);
+		mask |= UINT64_C(1) << o->v.u32;
+	}
+	ttlv_arena_free(a);
+	return mask;
+}
+
+/* Creates an AES key as cl and returns the Result Status (Result Reason in *reason); uid set on success. */
+static int
+try_create(struct kmip_client *cl, char *uid, int *reason)
+{
+	struct ttlv_arena *a;
+	struct ttlv_enc req;
+	struct ttlv *resp;
+	int status;
+
+	h_request_begin(&req, 1, 4, 1);
+	h_item_begin(&req, KMIP_OPERATION_CREATE);
+	ttlv_enc_enum(&req, KMIP_TAG_OBJECT_TYPE, KMIP_OBJECT_TYPE_SYMMETRIC_KEY);
+	ttlv_enc_begin(&req, KMIP_TAG_TEMPLATE_ATTRIBUTE);
+	h_attr_enum(&req, "Cryptographic Algorithm", KMIP_CRYPTOGRAPHIC_ALGORITHM_AES);
+	h_attr_int(&req, "Cryptographic Length", 256);
+	ttlv_enc_end(&req);
+	h_item_end(&req);
+	h_request_end(&req);
+	resp = call(cl, &req, &a);
+	status = h_item_status(resp, 0);
+	*reason = h_result_reason(resp);
+	if (status == KMIP_RESULT_STATUS_SUCCESS)
+		h_payload_text(resp, KMIP_TAG_UNIQUE_IDENTIFIER, uid, 64);
+	ttlv_arena_free(a);
+	return status;
+}
+
+#define OPBIT(op) (UINT64_C(1) << KMIP_OPERATION_##op)
+
+/*
+ * Roles: a read-only role (granted by identity) cannot Get material but can Locate and read attributes,
+ * and Query lists exactly its operations; a role granted by OU and one by SAN pattern combine; an
+ * identity no grant names keeps every operation; administrators keep every operation.
+ */
+static void
+test_roles_by_identity_ou_and_san(void **state)
+{
+	const char *opts[] = { "access.admins=kmip-admin", "access.shares=kmip-client:*:kmip-client-2",
+	    "keygen.pool_size=0",
+	    "access.roles=[\"backup: Locate, Get, Create, CreateKeyPair, Activate, Revoke, Destroy\","
+	    " \"readonly: Locate, Get Attributes, GetAttributeList\", \"lister: Get Attribute List\"]",
+	    "access.grants=[\"readonly:identity:kmip-client-2\", \"backup:ou:Backup Servers\","
+	    " \"lister:san:URI:spiffe://example.com/backup/*\", \"readonly:san:DNS:*.elsewhere.example.com\"]",
+	    NULL };
+	struct kmip_client *cb;
+	struct h_server s;
+	char uid[64], buid[64], msg[512];
+	SSL_CTX *cbx;
+	struct fx *f = *state;
+	bool found;
+	int reason;
+
+	/* The fixture's server has no roles: this test runs its own. */
+	kmip_client_close(f->k1);
+	kmip_client_close(f->k2);
+	kmip_client_close(f->ka);
+	h_start(&s, opts);
+	f->k1 = h_connect(&s, f->c1);
+	f->k2 = h_connect(&s, f->c2);
+	f->ka = h_connect(&s, f->admin);
+	cbx = h_client_ctx(h_cert("backup.crt"), h_cert("backup.key"), NULL, 0, 0);
+	cb = h_connect(&s, cbx);
+
+	/* No grant, no default role: every operation, as before roles. */
+	create_key(f->k1, NULL, uid);
+	assert_int_equal(op_on(f, f->k1, KMIP_OPERATION_ACTIVATE, uid, NULL, NULL, 0), KMIP_RESULT_STATUS_SUCCESS);
+	assert_int_equal(op_on(f, f->k1, KMIP_OPERATION_GET, uid, NULL, NULL, 0), KMIP_RESULT_STATUS_SUCCESS);
+	assert_true((query_operations(f->k1) & (OPBIT(CREATE) | OPBIT(REGISTER) | OPBIT(ADD_ATTRIBUTE))) ==
+	    (OPBIT(CREATE) | OPBIT(REGISTER) | OPBIT(ADD_ATTRIBUTE)));
+
+	/* readonly: Locate finds the shared key, attributes are readable, Get is Permission Denied. */
+	assert_true(locate_all(f->k2, uid, &found) >= 1);
+	assert_true(found);
+	assert_false(sees_share(f->k2, uid, false));
+	assert_int_equal(op_on(f, f->k2, KMIP_OPERATION_GET, uid, &reason, msg, sizeof(msg)),
+	    KMIP_RESULT_STATUS_OPERATION_FAILED);
+	assert_int_equal(reason, KMIP_RESULT_REASON_PERMISSION_DENIED);
+	assert_non_null(strstr(msg, "Get"));
+	assert_non_null(strstr(msg, "readonly"));
+	assert_int_equal(try_create(f->k2, buid, &reason), KMIP_RESULT_STATUS_OPERATION_FAILED);
+	assert_int_equal(reason, KMIP_RESULT_REASON_PERMISSION_DENIED);
+	/* Query lists exactly its operations, Discover Versions and Query included, and both work. */
+	assert_true(query_operations(f->k2) == (OPBIT(LOCATE) | OPBIT(GET_ATTRIBUTES) | OPBIT(GET_ATTRIBUTE_LIST) |
+	    OPBIT(DISCOVER_VERSIONS) | OPBIT(QUERY)));
+	h_discover_ok(f->k2);
+
+	/* The backup certificate: backup by its OU, lister by its URI SAN; readonly's DNS pattern misses. */
+	assert_true(query_operations(cb) == (OPBIT(LOCATE) | OPBIT(GET) | OPBIT(CREATE) | OPBIT(CREATE_KEY_PAIR) |
+	    OPBIT(ACTIVATE) | OPBIT(REVOKE) | OPBIT(DESTROY) | OPBIT(GET_ATTRIBUTE_LIST) |
+	    OPBIT(DISCOVER_VERSIONS) | OPBIT(QUERY)));
+	assert_int_equal(try_create(cb, buid, &reason), KMIP_RESULT_STATUS_SUCCESS);
+	assert_int_equal(op_on(f, cb, KMIP_OPERATION_GET, buid, NULL, NULL, 0), KMIP_RESULT_STATUS_SUCCESS);
+	assert_int_equal(op_on(f, cb, KMIP_OPERATION_GET_ATTRIBUTE_LIST, buid, NULL, NULL, 0),
+	    KMIP_RESULT_STATUS_SUCCESS);
+	assert_int_equal(op_on(f, cb, KMIP_OPERATION_GET_ATTRIBUTES, buid, &reason, NULL, 0),
+	    KMIP_RESULT_STATUS_OPERATION_FAILED);
+	assert_int_equal(reason, KMIP_RESULT_REASON_PERMISSION_DENIED);
+	assert_int_equal(op_on(f, cb, KMIP_OPERATION_DESTROY, buid, NULL, NULL, 0), KMIP_RESULT_STATUS_SUCCESS);
+
+	/* Administrators keep everything. */
+	assert_int_equal(op_on(f, f->ka, KMIP_OPERATION_GET, uid, NULL, NULL, 0), KMIP_RESULT_STATUS_SUCCESS);
+
+	kmip_client_close(cb);
+	SSL_CTX_free(cbx);
+	kmip_client_close(f->k1);
+	kmip_client_close(f->k2);
+	kmip_client_close(f->ka);
+	f->k1 = f->k2 = f->ka = NULL;
+	assert_int_equal(h_stop(&s, 10000), 0);
+	assert_true(h_log_count(&s, "permission denied: Get is in none of the roles readonly") >= 1);
+	h_cleanup(&s);
+}
+
+/*
+ * access.default_role applies to identities no grant names, and a role with "material = no" may Locate
+ * and Get a certificate-less key's attributes but not its material.
+ */
+static void
+test_default_role_and_material(void **state)
+{
+	const char *opts[] = { "access.admins=kmip-admin", "access.shares=kmip-client:*:kmip-client-2",
+	    "keygen.pool_size=0",
+	    "access.roles=[\"reader: Locate, Get, Get Attributes; material = no\", \"maker: Create, Get, Activate\"]",
+	    "access.grants=[\"maker:identity:kmip-client\"]", "access.default_role=reader", NULL };
+	struct h_server s;
+	char uid[64], other[64], msg[512];
+	struct fx *f = *state;
+	bool found;
+	int reason;
+
+	kmip_client_close(f->k1);
+	kmip_client_close(f->k2);
+	kmip_client_close(f->ka);
+	h_start(&s, opts);
+	f->k1 = h_connect(&s, f->c1);
+	f->k2 = h_connect(&s, f->c2);
+	f->ka = h_connect(&s, f->admin);
+
+	create_key(f->k1, NULL, uid);
+	assert_int_equal(op_on(f, f->k1, KMIP_OPERATION_GET, uid, NULL, NULL, 0), KMIP_RESULT_STATUS_SUCCESS);
+	/* maker lacks Destroy and Locate. */
+	assert_int_equal(op_on(f, f->k1, KMIP_OPERATION_DESTROY, uid, &reason, NULL, 0),
+	    KMIP_RESULT_STATUS_OPERATION_FAILED);
+	assert_int_equal(reason, KMIP_RESULT_REASON_PERMISSION_DENIED);
+	/* kmip-client-2 has no grant: the default role, reader. */
+	assert_int_equal(try_create(f->k2, other, &reason), KMIP_RESULT_STATUS_OPERATION_FAILED);
+	assert_int_equal(reason, KMIP_RESULT_REASON_PERMISSION_DENIED);
+	assert_true(locate_all(f->k2, uid, &found) >= 1);
+	assert_true(found);
+	assert_false(sees_share(f->k2, uid, false));
+	assert_int_equal(op_on(f, f->k2, KMIP_OPERATION_GET, uid, &reason, msg, sizeof(msg)),
+	    KMIP_RESULT_STATUS_OPERATION_FAILED);
+	assert_int_equal(reason, KMIP_RESULT_REASON_PERMISSION_DENIED);
+	assert_non_null(strstr(msg, "key material"));
+	/* Administrators are not held to the default role. */
+	create_key(f->ka, NULL, other);
+	assert_int_equal(op_on(f, f->ka, KMIP_OPERATION_DESTROY, other, NULL, NULL, 0), KMIP_RESULT_STATUS_SUCCESS);
+
+	kmip_client_close(f->k1);
+	kmip_client_close(f->k2);
+	kmip_client_close(f->ka);
+	f->k1 = f->k2 = f->ka = NULL;
+	assert_int_equal(h_stop(&s, 10000), 0);
+	h_cleanup(&s);
+}
+
+/*
+ * access.identity = san:dns and san:uri name one certificate (carrying both) as two identities that do not
+ * see each other's objects; plain san takes the first SAN (the URI here) as before; a certificate without
+ * a DNS SAN is refused under san:dns, with a log line.
+ */
+static void
+test_identity_typed_san(void **state)
+{
+	const char *dns[] = { "access.identity=san:dns", "keygen.pool_size=0", NULL };
+	const char *uri[] = { "access.identity=san:uri", "keygen.pool_size=0", NULL };
+	const char *any[] = { "access.identity=san", "keygen.pool_size=0", NULL };
+	struct kmip_client *cb, *cl;
+	struct h_server s;
+	char duid[64], uuid[64], why[256];
+	struct fx *f = *state;
+	SSL_CTX *cbx;
+	bool found;
+	int reason;
+
+	kmip_client_close(f->k1);
+	kmip_client_close(f->k2);
+	kmip_client_close(f->ka);
+	f->k1 = f->k2 = f->ka = NULL;
+	cbx = h_client_ctx(h_cert("backup.crt"), h_cert("backup.key"), NULL, 0, 0);
+
+	h_start(&s, dns);
+	cb = h_connect(&s, cbx);
+	assert_int_equal(try_create(cb, duid, &reason), KMIP_RESULT_STATUS_SUCCESS);
+	kmip_client_close(cb);
+	/* kmip-client's certificate has no SAN at all. */
+	if ((cl = h_try_connect(&s, f->c1, NULL, why, sizeof(why))) != NULL)
+		kmip_client_close(cl);
+	assert_true(h_log_wait(&s, "lacks the identity field access.identity names (san:dns", 5000));
+	assert_int_equal(h_stop(&s, 10000), 0);
+	assert_true(h_log_count(&s, "vault1.backup.example.com") >= 1);
+
+	h_restart(&s, uri);
+	cb = h_connect(&s, cbx);
+	assert_int_equal(locate_all(cb, duid, &found), 0);
+	assert_int_equal(op_on(f, cb, KMIP_OPERATION_GET, duid, &reason, NULL, 0), KMIP_RESULT_STATUS_OPERATION_FAILED);
+	assert_int_equal(reason, KMIP_RESULT_REASON_ITEM_NOT_FOUND);
+	assert_int_equal(try_create(cb, uuid, &reason), KMIP_RESULT_STATUS_SUCCESS);
+	kmip_client_close(cb);
+	assert_int_equal(h_stop(&s, 10000), 0);
+
+	/* Plain san: the first SAN whatever its type, the URI for this certificate, as before. */
+	h_restart(&s, any);
+	cb = h_connect(&s, cbx);
+	assert_int_equal(locate_all(cb, uuid, &found), 1);
+	assert_true(found);
+	kmip_client_close(cb);
+	assert_int_equal(h_stop(&s, 10000), 0);
+	SSL_CTX_free(cbx);
+	h_cleanup(&s);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -773,6 +1020,9 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_audit_long_dn_identity),
 		cmocka_unit_test(test_audit_handshake_failures),
 		cmocka_unit_test(test_audit_required_refuses_until_writable),
+		cmocka_unit_test_setup_teardown(test_roles_by_identity_ou_and_san, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_default_role_and_material, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_identity_typed_san, setup, teardown),
 	};
 
 	util_test_start(argc, argv);
