@@ -4,6 +4,7 @@
  */
 #include <fcntl.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -1009,6 +1010,60 @@ test_identity_typed_san(void **state)
 	h_cleanup(&s);
 }
 
+/* Writes s's config (text, 4096 bytes): the test certificates, its store, and access settings. */
+static void
+roles_config(struct h_server *s, const char *access, char *text)
+{
+	char path[400];
+
+	snprintf(path, sizeof(path), "%s/kmipd.conf", s->dir);
+	snprintf(text, 4096, "tls: { cert_file = \"%s\"; key_file = \"%s\"; clients_ca_cert_file = \"%s\"; };\n"
+	    "store: { path = \"%s/store\"; };\nkeygen: { pool_size = 0; };\naccess: { %s };\n", h_cert("server.crt"),
+	    h_cert("server.key"), h_cert("ca.crt"), s->dir, access);
+	h_write_file(path, text);
+}
+
+/* A reload that changes the grants changes what an open session may do, at its next request. */
+static void
+test_roles_reload(void **state)
+{
+	static const char *const restricted = "roles = [ \"ro: Locate\" ]; grants = [ \"ro:identity:kmip-client\" ];";
+	static const char *const open_ = "roles = [ \"ro: Locate\" ]; grants = [ ];";
+	struct h_server s;
+	char uid[64], text[4096];
+	struct fx *f = *state;
+	int i, reason;
+
+	kmip_client_close(f->k1);
+	kmip_client_close(f->k2);
+	kmip_client_close(f->ka);
+	f->k2 = f->ka = NULL;
+	memset(&s, 0, sizeof(s));
+	h_make_dir(&s);
+	roles_config(&s, restricted, text);
+	h_start_config_raw(&s, text, NULL);
+	f->k1 = h_connect(&s, f->c1);
+	assert_int_equal(try_create(f->k1, uid, &reason), KMIP_RESULT_STATUS_OPERATION_FAILED);
+	assert_int_equal(reason, KMIP_RESULT_REASON_PERMISSION_DENIED);
+
+	roles_config(&s, open_, text);
+	h_signal(&s, SIGHUP);
+	assert_true(h_log_wait(&s, "reload done", 5000));
+	assert_int_equal(try_create(f->k1, uid, &reason), KMIP_RESULT_STATUS_SUCCESS);
+
+	roles_config(&s, restricted, text);
+	h_signal(&s, SIGHUP);
+	for (i = 0; i < 100 && h_log_count(&s, "reload done") < 2; i++)
+		h_sleep_ms(50);
+	assert_int_equal(h_log_count(&s, "reload done"), 2);
+	assert_int_equal(try_create(f->k1, uid, &reason), KMIP_RESULT_STATUS_OPERATION_FAILED);
+	assert_int_equal(reason, KMIP_RESULT_REASON_PERMISSION_DENIED);
+	kmip_client_close(f->k1);
+	f->k1 = NULL;
+	assert_int_equal(h_stop(&s, 10000), 0);
+	h_cleanup(&s);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1023,6 +1078,7 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_roles_by_identity_ou_and_san, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_default_role_and_material, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_identity_typed_san, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_roles_reload, setup, teardown),
 	};
 
 	util_test_start(argc, argv);
