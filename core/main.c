@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "core/config.h"
+#include "core/engine/access.h"
 #include "core/masterkey.h"
 #include "core/keygen.h"
 #include "core/log.h"
@@ -174,6 +175,7 @@ main(int argc, char **argv)
 	const char *what = "";
 	size_t noverrides = 0;
 	bool foreground = false, check = false, verbose = false;
+	struct access_policy *policy = NULL;
 	int ch, status, ready = -1;
 	struct rlimit no_core = { 0, 0 };
 
@@ -234,6 +236,14 @@ main(int argc, char **argv)
 			config_free(cfg);
 			return 1;
 		}
+		/* What only the access policy checks: roles' operation names, grants naming a defined role. */
+		if (access_policy_new(cfg, &policy, &cause) != 0) {
+			fprintf(stderr, "kmipd: %s: %s\n", path != NULL ? path : "defaults", cause ? cause : "access");
+			free(cause);
+			config_free(cfg);
+			return 1;
+		}
+		access_policy_free(policy);
 		if (masterkey_check(&cfg->store, &what, &cause) != 0) {
 			fprintf(stderr, "kmipd: %s: store %s: %s\n", path != NULL ? path : "defaults", cfg->store.path,
 			    cause ? cause : "master key");
