@@ -121,7 +121,11 @@ common_name(const X509_NAME *name, char **out, char **cause)
 	return 0;
 }
 
-/* Reads the subject's organizationalUnitNames as UTF-8 (for access.grants). Returns 0, or -1 and a cause. */
+/*
+ * Reads the subject's first TLS_IDENTITY_MAX_OUS organizationalUnitNames as UTF-8 (for access.grants; a
+ * subject with more is a valid certificate, and its later OUs are simply not matched). Returns 0, or -1
+ * and a cause.
+ */
 static int
 org_units(const X509_NAME *name, struct tls_identity *id, char **cause)
 {
@@ -129,11 +133,8 @@ org_units(const X509_NAME *name, struct tls_identity *id, char **cause)
 	unsigned char *utf8;
 	int i = -1, len;
 
-	while ((i = X509_NAME_get_index_by_NID(name, NID_organizationalUnitName, i)) >= 0) {
-		if (id->nous == TLS_IDENTITY_MAX_OUS) {
-			tls_cause(cause, "client certificate subject has more than %d OUs", TLS_IDENTITY_MAX_OUS);
-			return -1;
-		}
+	while (id->nous < TLS_IDENTITY_MAX_OUS &&
+	    (i = X509_NAME_get_index_by_NID(name, NID_organizationalUnitName, i)) >= 0) {
 		if (id->ous == NULL && (id->ous = calloc(TLS_IDENTITY_MAX_OUS, sizeof(*id->ous))) == NULL) {
 			tls_cause(cause, "out of memory");
 			return -1;

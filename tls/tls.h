@@ -144,7 +144,7 @@ void tls_ctx_stats(SSL_CTX *ctx, struct tls_stats *st);
 #define TLS_IDENTITY_MAX_SANS	64	/* entries in subjectAltName, of any type */
 #define TLS_IDENTITY_MAX_SAN	1024	/* bytes of one subjectAltName value */
 #define TLS_IDENTITY_MAX_CN	1024	/* bytes of the common name in UTF-8 */
-#define TLS_IDENTITY_MAX_OUS	16	/* organizationalUnitNames in the subject */
+#define TLS_IDENTITY_MAX_OUS	16	/* organizationalUnitNames of the subject kept (the first ones) */
 #define TLS_FINGERPRINT_HEX	64	/* SHA-256 as lowercase hex */
 
 enum tls_san_type {
@@ -171,7 +171,7 @@ struct tls_identity {
 	size_t	 nsans;		/* DNS, email, URI and IP entries only; other types are skipped */
 	struct tls_san *sans;
 	char	**tagged;	/* nsans entries: sans[i] as "DNS:", "email:", "URI:" or "IP:" + value */
-	size_t	 nous;		/* the subject's organizationalUnitNames (at most TLS_IDENTITY_MAX_OUS) */
+	size_t	 nous;		/* the subject's first organizationalUnitNames (at most TLS_IDENTITY_MAX_OUS) */
 	char	**ous;		/* in UTF-8 */
 };
 
