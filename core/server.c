@@ -176,6 +176,8 @@ server_arm_crl_timer(struct server *srv)
 		evtimer_add(srv->crl_timer, &tv);
 }
 
+static void server_audit_tls(struct server *srv, const char *event);
+
 /*
  * Every tls.crl_check_interval: when tls.crl_file changed since it was last read, rebuilds the TLS context
  * from the running configuration (build-check-swap: a bad file keeps the running CRLs and says why) and
@@ -202,6 +204,7 @@ crl_timer_cb(evutil_socket_t fd, short what, void *arg)
 			free(cause);
 		} else {
 			server_crl_report(srv, true);
+			server_audit_tls(srv, "crl_reload");
 			server_recheck_conns(srv);
 		}
 	} else
@@ -652,34 +655,33 @@ server_reload_keys(struct server *srv, const struct kmipd_config *next, char **c
 }
 
 /*
- * Records a reload in the audit trail with what it loaded: the server certificate's serial (and its TLS
- * context generation). Hook: the CRL numbers go here once tls exposes them (tls.crl_file).
+ * Records a start, a reload or a CRL reload (event) in the audit trail with what the TLS context loaded:
+ * the server certificate's serial, the client CA certificates' serials, each CRL's issuer, CRL Number and
+ * Next Update (bounded by tls), and the context generation.
  */
 static void
-server_audit_reload(struct server *srv)
+server_audit_tls(struct server *srv, const char *event)
 {
-	SSL_CTX *ctx = tls_server_ctx(srv->tls);
-	X509 *cert = ctx != NULL ? SSL_CTX_get0_certificate(ctx) : NULL;
-	BIGNUM *bn = NULL;
-	char *serial = NULL, gen[32];
-	struct audit_field f[3];
+	static struct tls_server_desc d;	/* 2 KiB: not on the stack; one thread */
+	char gen[32];
+	struct audit_field f[5];
 
 	if (srv->audit == NULL)
 		return;
-	if (cert != NULL && (bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL)) != NULL)
-		serial = BN_bn2hex(bn);
+	tls_server_describe(srv->tls, &d);
 	snprintf(gen, sizeof(gen), "%lu", tls_server_generation(srv->tls));
 	f[0].key = "config";
 	f[0].value = srv->config_path != NULL ? srv->config_path : "(defaults)";
 	f[1].key = "server_cert_serial";
-	f[1].value = serial;
-	f[2].key = "tls_generation";
-	f[2].value = gen;
-	if (audit_note(srv->audit, "reload", f, 3) != 0)
-		log_debug("audit: the reload was not recorded");
-	OPENSSL_free(serial);
-	BN_free(bn);
-	ERR_clear_error();
+	f[1].value = d.server_serial;
+	f[2].key = "client_ca_serials";
+	f[2].value = d.ca_serials;
+	f[3].key = "crls";
+	f[3].value = srv->cfg->tls.crl_file != NULL ? d.crls : NULL;
+	f[4].key = "tls_generation";
+	f[4].value = gen;
+	if (audit_note(srv->audit, event, f, 5) != 0)
+		log_debug("audit: the %s was not recorded", event);
 }
 
 /*
@@ -755,7 +757,7 @@ server_reload(struct server *srv)
 	log_info("reload done: TLS context generation %lu", tls_server_generation(srv->tls));
 	server_crl_report(srv, true);
 	server_recheck_conns(srv);
-	server_audit_reload(srv);
+	server_audit_tls(srv, "reload");
 out:
 	free(cause);
 	audit_close(audit);
@@ -995,6 +997,7 @@ server_init(struct server *srv, struct kmipd_config *cfg, const char *config_pat
 		free(cause);
 		return -1;
 	}
+	server_audit_tls(srv, "start");
 	server_set_timeouts(srv);
 	srv->sig_term = evsignal_new(srv->base, SIGTERM, signal_cb, srv);
 	srv->sig_int = evsignal_new(srv->base, SIGINT, signal_cb, srv);

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/pkcs12.h>
@@ -837,6 +838,100 @@ tls_server_crl_info(const struct tls_server *ts, int *count, int *expired)
 		if (next != NULL && X509_cmp_current_time(next) < 0)
 			(*expired)++;
 	}
+}
+
+/* Appends formatted text to buf (size bytes, NUL-terminated), cutting what does not fit. */
+static void __attribute__((format(printf, 3, 4)))
+desc_append(char *buf, size_t size, const char *fmt, ...)
+{
+	size_t len = strnlen(buf, size);
+	va_list ap;
+
+	if (len + 1 >= size)
+		return;
+	va_start(ap, fmt);
+	(void)vsnprintf(buf + len, size - len, fmt, ap);
+	va_end(ap);
+}
+
+/* Writes an ASN1 INTEGER as hex into buf ("?" when it cannot be converted). */
+static void
+desc_integer(const ASN1_INTEGER *ai, char *buf, size_t size)
+{
+	BIGNUM *bn;
+	char *hex = NULL;
+
+	if (ai != NULL && (bn = ASN1_INTEGER_to_BN(ai, NULL)) != NULL) {
+		hex = BN_bn2hex(bn);
+		BN_free(bn);
+	}
+	snprintf(buf, size, "%s", hex != NULL ? hex : "?");
+	OPENSSL_free(hex);
+}
+
+/* Writes an ASN1 time as text into buf ("none" when absent). */
+static void
+desc_time(const ASN1_TIME *t, char *buf, size_t size)
+{
+	BIO *bio;
+	int n;
+
+	snprintf(buf, size, "none");
+	if (t == NULL || (bio = BIO_new(BIO_s_mem())) == NULL)
+		return;
+	if (ASN1_TIME_print(bio, t) == 1 && (n = BIO_read(bio, buf, (int)size - 1)) > 0)
+		buf[n] = '\0';
+	BIO_free(bio);
+}
+
+void
+tls_server_describe(const struct tls_server *ts, struct tls_server_desc *d)
+{
+	STACK_OF(X509_OBJECT) *objs;
+	X509_OBJECT *o;
+	X509_CRL *crl;
+	X509 *cert;
+	ASN1_INTEGER *num;
+	char serial[80], number[80], next[64], issuer[160];
+	int i, ncas = 0, ncrls = 0;
+
+	memset(d, 0, sizeof(*d));
+	snprintf(d->server_serial, sizeof(d->server_serial), "none");
+	if ((cert = SSL_CTX_get0_certificate(ts->ctx)) != NULL)
+		desc_integer(X509_get0_serialNumber(cert), d->server_serial, sizeof(d->server_serial));
+	objs = X509_STORE_get0_objects(SSL_CTX_get_cert_store(ts->ctx));
+	for (i = 0; objs != NULL && i < sk_X509_OBJECT_num(objs); i++) {
+		o = sk_X509_OBJECT_value(objs, i);
+		if ((cert = X509_OBJECT_get0_X509(o)) != NULL) {
+			if (++ncas > TLS_DESCRIBE_MAX)
+				continue;
+			desc_integer(X509_get0_serialNumber(cert), serial, sizeof(serial));
+			desc_append(d->ca_serials, sizeof(d->ca_serials), "%s%s", ncas > 1 ? ", " : "", serial);
+		} else if ((crl = X509_OBJECT_get0_X509_CRL(o)) != NULL) {
+			if (++ncrls > TLS_DESCRIBE_MAX)
+				continue;
+			/* The CRL Number extension is optional (RFC 5280 says MUST, not every CA does). */
+			if ((num = X509_CRL_get_ext_d2i(crl, NID_crl_number, NULL, NULL)) != NULL) {
+				desc_integer(num, number, sizeof(number));
+				ASN1_INTEGER_free(num);
+			} else
+				snprintf(number, sizeof(number), "none");
+			desc_time(X509_CRL_get0_nextUpdate(crl), next, sizeof(next));
+			if (X509_NAME_oneline(X509_CRL_get_issuer(crl), issuer, sizeof(issuer)) == NULL)
+				snprintf(issuer, sizeof(issuer), "?");
+			desc_append(d->crls, sizeof(d->crls), "%s%s number=%s next_update=%s", ncrls > 1 ? "; " : "",
+			    issuer, number, next);
+		}
+	}
+	if (ncas > TLS_DESCRIBE_MAX)
+		desc_append(d->ca_serials, sizeof(d->ca_serials), ", +%d more", ncas - TLS_DESCRIBE_MAX);
+	if (ncrls > TLS_DESCRIBE_MAX)
+		desc_append(d->crls, sizeof(d->crls), "; +%d more", ncrls - TLS_DESCRIBE_MAX);
+	if (ncas == 0)
+		snprintf(d->ca_serials, sizeof(d->ca_serials), "none");
+	if (ncrls == 0)
+		snprintf(d->crls, sizeof(d->crls), "none");
+	ERR_clear_error();
 }
 
 int

@@ -106,6 +106,22 @@ int tls_server_reload(struct tls_server *ts, const struct tls_config *cfg, char 
  * no crl_file is set).
  */
 void tls_server_crl_info(const struct tls_server *ts, int *count, int *expired);
+/* At most this many client CA certificates and CRLs are named in a description; then "+N more". */
+#define TLS_DESCRIBE_MAX	16
+
+/* What the current context holds, as short texts for the audit trail (no OpenSSL types cross modules). */
+struct tls_server_desc {
+	char server_serial[80];		/* the server certificate's serial, hex, or "none" */
+	char ca_serials[1024];		/* the client CA certificates' serials, hex, ", "-separated */
+	char crls[1024];		/* "N: issuer number=X next_update=T; ..." or "none" */
+};
+
+/*
+ * Describes the current context in *d: the server certificate serial, the client CA certificates'
+ * serials and, for each loaded CRL, its issuer, CRL Number ("none" when absent) and Next Update. At most
+ * TLS_DESCRIBE_MAX of each are listed, then "+N more"; a text that does not fit its buffer is cut.
+ */
+void tls_server_describe(const struct tls_server *ts, struct tls_server_desc *d);
 /*
  * Checks the peer certificate of a completed handshake (full or resumed, whatever context it was made
  * from) against the CRLs of the current context: its issuer's CRL must be there, must not list its

@@ -313,6 +313,36 @@ test_crl_expired(void **state)
 	SSL_CTX_free(c1);
 }
 
+/*
+ * The audit trail names what a start and a reload loaded: the server and client CA certificates' serials
+ * and each CRL's issuer, CRL Number and Next Update; a revocation's new CRL (number 02) shows at the reload.
+ */
+static void
+test_audit_reload_names_crl_number(void **state)
+{
+	struct h_server *s = *state;
+	char path[400], *log, *start_line, *reload_line;
+
+	start(s, true, "", "audit: {\n\tfile = \"@DIR@/audit.log\";\n};\n");
+	snprintf(path, sizeof(path), "%s/audit.log", s->dir);
+	mkcerts(s, "", "revoke", "client");
+	h_signal(s, SIGHUP);
+	assert_true(h_log_wait(s, "reload done", 5000));
+	assert_int_equal(h_audit_valid(path), 0);
+	assert_non_null(log = util_read_file(path, NULL));
+	assert_non_null(start_line = strstr(log, "\"event\":\"start\""));
+	assert_non_null(reload_line = strstr(log, "\"event\":\"reload\""));
+	assert_true(start_line < reload_line);
+	/* The start loaded CRL number 01, the reload number 02; both name the issuer and the next update. */
+	assert_non_null(strstr(start_line, "number=01 next_update="));
+	assert_non_null(strstr(reload_line, "number=02 next_update="));
+	assert_non_null(strstr(reload_line, "\"crls\":\"/"));
+	assert_non_null(strstr(reload_line, "\"server_cert_serial\":\""));
+	assert_null(strstr(reload_line, "\"client_ca_serials\":\"none\""));
+	assert_non_null(strstr(reload_line, "\"client_ca_serials\":\""));
+	free(log);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -322,6 +352,7 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_crl_resumed_tls13_ticket, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_allow_deny_lists, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crl_expired, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_audit_reload_names_crl_number, setup, teardown),
 	};
 
 	util_test_start(argc, argv);
