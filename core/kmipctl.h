@@ -28,12 +28,25 @@ struct ctl_args {
 	bool pkcs11;			/* --pkcs11 */
 };
 
+/*
+ * The audit line of an administrative command (one that changes the store or its keys), written to the
+ * config's audit.file / audit.syslog as kmipd writes its own: event, the OS user running kmipctl, what
+ * the command was asked (detail) and its outcome.
+ */
+struct ctl_audit {
+	struct audit *a;		/* NULL: no trail configured, or the line is written */
+	const char *event;		/* "admin_purge", ... */
+	char user[64];
+	char detail[512];
+};
+
 /* The config, its keys and the store, opened as kmipd opens them. */
 struct ctl_store {
 	struct kmipd_config *cfg;
 	struct masterkey keys;
 	struct store_options o;
 	struct store *store;
+	struct ctl_audit audit;		/* set by ctl_store_open_admin or ctl_audit_begin */
 };
 
 /* Takes one of the common options (c, o, R, S, C, N, P); 0, or 2 after printing why. */
@@ -55,7 +68,24 @@ int ctl_config(const struct ctl_args *a, const char *cmd, struct kmipd_config **
 int ctl_store_open(const struct ctl_args *a, const char *cmd, bool read_only, struct ctl_store *cs);
 /* The same for a backup file, opened read-only as a store with the config's keys (or --recovery). */
 int ctl_backup_open(const struct ctl_args *a, const char *cmd, const char *file, struct ctl_store *cs);
+/*
+ * Closes what cs holds; an administrative command's audit line not written yet is written as a failure
+ * (the command stopped on an error it printed).
+ */
 void ctl_store_close(struct ctl_store *cs);
+/*
+ * Opens cfg's audit trail for the administrative command cmd (event, detail: what it was asked). With
+ * audit.required an intent line is written and flushed first. 0, or 1 after printing why: audit.required
+ * is set and the trail cannot be opened or written, so the command must not run. Without audit.required a
+ * trail that cannot be opened is warned about and the command runs.
+ */
+int ctl_audit_begin(const struct kmipd_config *cfg, const char *cmd, const char *event, const char *detail,
+    struct ctl_audit *au) __attribute__((warn_unused_result));
+/* Writes the outcome line (ok: success, else failure) with a message, then closes; no-op when done. */
+void ctl_audit_end(struct ctl_audit *au, bool ok, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* ctl_store_open (read-write) for an administrative command: the audit trail is begun before the store opens. */
+int ctl_store_open_admin(const struct ctl_args *a, const char *cmd, const char *event, const char *detail,
+    struct ctl_store *cs);
 
 /* Progress on a terminal: "cmd: what: done of total (p%)", redrawn in place; nothing when not a tty. */
 void ctl_progress(const char *cmd, const char *what, unsigned long long done, unsigned long long total);

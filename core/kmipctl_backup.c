@@ -379,8 +379,16 @@ cmd_restore(int argc, char **argv)
 		}
 	}
 	store = cs.cfg->store.path;
+	{
+		char detail[1200];
+
+		snprintf(detail, sizeof(detail), "restore %s into %s%s", file, store, a.no_verify ? " (--no-verify)" : "");
+		if (ctl_audit_begin(cs.cfg, "restore", "admin_restore", detail, &cs.audit) != 0)
+			goto out;
+	}
 	if (store_restore(file, store, bytes_progress, "restore", &present, &info, &cause) != STORE_OK) {
 		fprintf(stderr, "kmipctl restore: %s\n", cause != NULL ? cause : "failed");
+		ctl_audit_end(&cs.audit, false, "%s", cause != NULL ? cause : "failed");
 		if (present > 0) {
 			fprintf(stderr, "kmipctl restore: move it aside (mv %s %s.old), then run kmipctl restore "
 			    "--compare %s.old %s\n", store, store, store, file);
@@ -393,6 +401,7 @@ cmd_restore(int argc, char **argv)
 	}
 	printf("restored: %s into %s: %" PRIu64 " objects, %" PRIu64 " bytes in %.1f s\n", file, store,
 	    info.objects, info.bytes, now() - t0);
+	ctl_audit_end(&cs.audit, true, "restored %" PRIu64 " objects, %" PRIu64 " bytes", info.objects, info.bytes);
 	fprintf(stderr, "kmipctl restore: keys destroyed or compromised since the backup are back as they were "
 	    "then, with their key material, and keys made since are gone.%s\n", a.compare != NULL ? "" :
 	    " --compare PATH, naming the store moved aside, lists them.");

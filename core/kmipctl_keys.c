@@ -6,6 +6,8 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <pwd.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,7 @@
 
 #include <openssl/crypto.h>
 
+#include "core/engine/audit.h"
 #include "core/kmipctl.h"
 #include "store/p11.h"
 
@@ -76,9 +79,75 @@ ctl_config(const struct ctl_args *a, const char *cmd, struct kmipd_config **cfg)
 	return 0;
 }
 
-/* Loads the config and its keys and opens path (NULL: store.path) as a store; see kmipctl.h. */
+int
+ctl_audit_begin(const struct kmipd_config *cfg, const char *cmd, const char *event, const char *detail,
+    struct ctl_audit *au)
+{
+	struct passwd *pw = getpwuid(geteuid());
+	struct audit_field f[4];
+	char *cause = NULL;
+
+	memset(au, 0, sizeof(*au));
+	au->event = event;
+	if (pw != NULL && pw->pw_name != NULL)
+		snprintf(au->user, sizeof(au->user), "%s", pw->pw_name);
+	else
+		snprintf(au->user, sizeof(au->user), "uid %lu", (unsigned long)geteuid());
+	snprintf(au->detail, sizeof(au->detail), "%s", detail != NULL ? detail : "");
+	if (audit_open(cfg->audit.file, cfg->audit.syslog, &au->a, &cause) != 0) {
+		fprintf(stderr, "kmipctl %s: %s%s\n", cmd, cause != NULL ? cause : "audit: cannot open",
+		    cfg->audit.required ? "; audit.required is set: not run" : "; running without the audit line");
+		free(cause);
+		return cfg->audit.required ? 1 : 0;
+	}
+	audit_set_required(au->a, cfg->audit.required);
+	if (!audit_required(au->a))
+		return 0;
+	/* audit.required: what is not recorded does not run, so the intent is flushed before anything changes. */
+	f[0] = (struct audit_field){ "phase", "intent" };
+	f[1] = (struct audit_field){ "user", au->user };
+	f[2] = (struct audit_field){ "command", cmd };
+	f[3] = (struct audit_field){ "detail", au->detail };
+	if (audit_note(au->a, event, f, 4) != 0) {
+		fprintf(stderr, "kmipctl %s: the audit trail %s cannot be written; audit.required is set: not run\n",
+		    cmd, cfg->audit.file);
+		audit_close(au->a);
+		au->a = NULL;
+		return 1;
+	}
+	return 0;
+}
+
+void
+ctl_audit_end(struct ctl_audit *au, bool ok, const char *fmt, ...)
+{
+	struct audit_field f[5];
+	char message[512];
+	va_list ap;
+
+	if (au->a == NULL)
+		return;
+	va_start(ap, fmt);
+	(void)vsnprintf(message, sizeof(message), fmt, ap);
+	va_end(ap);
+	f[0] = (struct audit_field){ "phase", "outcome" };
+	f[1] = (struct audit_field){ "user", au->user };
+	f[2] = (struct audit_field){ "detail", au->detail };
+	f[3] = (struct audit_field){ "result", ok ? "success" : "failure" };
+	f[4] = (struct audit_field){ "message", message };
+	if (audit_note(au->a, au->event, f, 5) != 0)
+		fprintf(stderr, "kmipctl: the audit outcome line of %s was not written\n", au->event);
+	audit_close(au->a);
+	au->a = NULL;
+}
+
+/*
+ * Loads the config and its keys and opens path (NULL: store.path) as a store; see kmipctl.h. With event,
+ * the audit trail is begun (ctl_audit_begin) before the keys are loaded, since opening can re-wrap them.
+ */
 static int
-open_with_keys(const struct ctl_args *a, const char *cmd, const char *path, bool read_only, struct ctl_store *cs)
+open_with_keys(const struct ctl_args *a, const char *cmd, const char *path, bool read_only, const char *event,
+    const char *detail, struct ctl_store *cs)
 {
 	char *cause = NULL;
 	int rc;
@@ -86,6 +155,10 @@ open_with_keys(const struct ctl_args *a, const char *cmd, const char *path, bool
 	memset(cs, 0, sizeof(*cs));
 	if (ctl_config(a, cmd, &cs->cfg) != 0)
 		return 1;
+	if (event != NULL && ctl_audit_begin(cs->cfg, cmd, event, detail, &cs->audit) != 0) {
+		ctl_store_close(cs);
+		return 1;
+	}
 	if (masterkey_load(&cs->cfg->store, a->recovery, &cs->keys, &cause) != 0) {
 		fprintf(stderr, "kmipctl %s: master key: %s\n", cmd, cause != NULL ? cause : "?");
 		goto fail;
@@ -119,18 +192,26 @@ fail:
 int
 ctl_store_open(const struct ctl_args *a, const char *cmd, bool read_only, struct ctl_store *cs)
 {
-	return open_with_keys(a, cmd, NULL, read_only, cs);
+	return open_with_keys(a, cmd, NULL, read_only, NULL, NULL, cs);
+}
+
+int
+ctl_store_open_admin(const struct ctl_args *a, const char *cmd, const char *event, const char *detail,
+    struct ctl_store *cs)
+{
+	return open_with_keys(a, cmd, NULL, false, event, detail, cs);
 }
 
 int
 ctl_backup_open(const struct ctl_args *a, const char *cmd, const char *file, struct ctl_store *cs)
 {
-	return open_with_keys(a, cmd, file, true, cs);
+	return open_with_keys(a, cmd, file, true, NULL, NULL, cs);
 }
 
 void
 ctl_store_close(struct ctl_store *cs)
 {
+	ctl_audit_end(&cs->audit, false, "failed: see kmipctl's error output");
 	if (cs->store != NULL)
 		store_close(cs->store);
 	masterkey_free(&cs->keys);
@@ -278,12 +359,15 @@ cmd_recovery_key(int argc, char **argv)
 		fprintf(stderr, "usage: kmipctl %s\n", usage_line);
 		return 2;
 	}
-	if (ctl_store_open(&a, "recovery-key", false, &cs) != 0)
+	if (ctl_store_open_admin(&a, "recovery-key", "admin_recovery_key_create", "recovery-key create", &cs) != 0)
 		return 1;
 	if (store_recovery_key_new(cs.store, text, sizeof(text), &cause) != STORE_OK) {
 		fprintf(stderr, "kmipctl recovery-key: %s\n", cause != NULL ? cause : "failed");
+		ctl_audit_end(&cs.audit, false, "%s", cause != NULL ? cause : "failed");
 		free(cause);
 	} else {
+		/* Never the key itself: only that one was made. */
+		ctl_audit_end(&cs.audit, true, "a new recovery key was made; earlier ones open nothing now");
 		printf("%s\n", text);
 		fprintf(stderr, "kmipctl recovery-key: this is the only time the recovery key is shown. Keep it "
 		    "offline (paper, a safe). With it, kmipctl encrypt --recovery FILE opens this store or any "
@@ -312,12 +396,14 @@ cmd_data_key(int argc, char **argv)
 		fprintf(stderr, "usage: kmipctl %s\n", usage_line);
 		return 2;
 	}
-	if (ctl_store_open(&a, "data-key", false, &cs) != 0)
+	if (ctl_store_open_admin(&a, "data-key", "admin_data_key_rotate", "data-key rotate", &cs) != 0)
 		return 1;
 	if (store_data_key_new(cs.store, &cause) != STORE_OK) {
 		fprintf(stderr, "kmipctl data-key: %s\n", cause != NULL ? cause : "failed");
+		ctl_audit_end(&cs.audit, false, "%s", cause != NULL ? cause : "failed");
 		free(cause);
 	} else if (store_key_status(cs.store, &ks) == STORE_OK) {
+		ctl_audit_end(&cs.audit, true, "data key %u is current", (unsigned)ks.current_data_key);
 		printf("kmipctl data-key: data key %u is current; send kmipd SIGHUP (systemctl reload kmipd) and "
 		    "it re-encrypts the records in the background, or run kmipctl encrypt while it is stopped\n",
 		    (unsigned)ks.current_data_key);
@@ -378,7 +464,8 @@ cmd_encrypt(int argc, char **argv)
 		fprintf(stderr, "usage: kmipctl %s\n", usage_line);
 		return 2;
 	}
-	if (ctl_store_open(&a, "encrypt", false, &cs) != 0)
+	if (ctl_store_open_admin(&a, "encrypt", "admin_encrypt", a.recovery != NULL ? "encrypt --recovery" : "encrypt",
+	    &cs) != 0)
 		return 1;
 	if (store_key_status(cs.store, &before) != STORE_OK) {
 		fprintf(stderr, "kmipctl encrypt: %s\n", store_last_error(cs.store));
@@ -391,6 +478,7 @@ cmd_encrypt(int argc, char **argv)
 	if (store_migrate(&cs.store, &cs.o, ctl_progress_records, "encrypt", &cause) != STORE_OK) {
 		fprintf(stderr, "kmipctl encrypt: %s; nothing is lost, run it again to go on\n",
 		    cause != NULL ? cause : "failed");
+		ctl_audit_end(&cs.audit, false, "%s", cause != NULL ? cause : "failed");
 		free(cause);
 		goto out;
 	}
@@ -399,6 +487,8 @@ cmd_encrypt(int argc, char **argv)
 		goto out;
 	}
 	printf("kmipctl encrypt: every record is sealed under data key %u (master key: %s)\n",
+	    (unsigned)after.current_data_key, store_kek_describe(cs.keys.master));
+	ctl_audit_end(&cs.audit, true, "every record is sealed under data key %u (master key: %s)",
 	    (unsigned)after.current_data_key, store_kek_describe(cs.keys.master));
 	if (before.clear_pages)
 		printf("kmipctl encrypt: the store was in clear and is now compacted; backups made before hold "

@@ -293,7 +293,7 @@ cmd_purge(int argc, char **argv)
 	struct purge p = { 0 };
 	struct usage_args u;
 	struct ctl_store cs;
-	char **uids = NULL;
+	char **uids = NULL, detail[400];
 	size_t n = 0, i, k;
 	int rc = 1, src = STORE_OK;
 
@@ -302,7 +302,11 @@ cmd_purge(int argc, char **argv)
 	rc = 1;
 	p.u = &u;
 	p.before = u.days < 0 ? INT64_MAX : (int64_t)time(NULL) - (int64_t)u.days * 86400;
-	if (ctl_store_open(&u.a, "purge", false, &cs) != 0)
+	snprintf(detail, sizeof(detail), "purge owner=%s older_than_days=%ld", u.owner != NULL ? u.owner : "(any)",
+	    u.days);
+	/* A dry run changes nothing: not an administrative action. */
+	if ((u.dry_run ? ctl_store_open(&u.a, "purge", false, &cs) :
+	    ctl_store_open_admin(&u.a, "purge", "admin_purge", detail, &cs)) != 0)
 		return 1;
 	for (k = 0; k < sizeof(states) / sizeof(states[0]) && src == STORE_OK; k++) {
 		if ((src = list_state(cs.store, states[k], &uids, &n)) != STORE_OK)
@@ -320,6 +324,8 @@ cmd_purge(int argc, char **argv)
 	if (src != STORE_OK) {
 		fprintf(stderr, "kmipctl purge: %s: %s (%lu purged before)\n", store_strerror(src),
 		    store_last_error(cs.store), p.purged);
+		ctl_audit_end(&cs.audit, false, "%s: %s (%lu purged before)", store_strerror(src),
+		    store_last_error(cs.store), p.purged);
 		goto out;
 	}
 	printf("%s %lu destroyed objects (%" PRId64 " bytes); %lu kept (not matching)", u.dry_run ? "would purge" :
@@ -327,6 +333,8 @@ cmd_purge(int argc, char **argv)
 	if (p.conflicts > 0)
 		printf("; %lu changed by kmipd meanwhile, kept: run it again", p.conflicts);
 	printf("\n");
+	ctl_audit_end(&cs.audit, true, "purged %lu destroyed objects (%" PRId64 " bytes); %lu kept; %lu changed "
+	    "by kmipd meanwhile", p.purged, p.bytes, p.skipped, p.conflicts);
 	rc = 0;
 out:
 	ctl_store_close(&cs);

@@ -5,14 +5,15 @@ include core/engine/module.mk
 KMIPD_SRCS := core/main.c core/log.c core/server.c core/conn.c core/sources.c core/siphash.c core/budget.c core/config.c core/keygen.c core/sandbox.c \
 	core/masterkey.c
 KMIPCTL_SRCS := core/kmipctl.c core/kmipctl_keys.c core/kmipctl_backup.c core/kmipctl_usage.c core/config.c \
-	core/masterkey.c
+	core/masterkey.c core/log.c
 ALL_SRCS += $(KMIPD_SRCS) core/kmipctl.c core/kmipctl_keys.c core/kmipctl_backup.c core/kmipctl_usage.c
 
 $(BUILD)/kmipd: $(patsubst %.c,$(BUILD)/%.o,$(KMIPD_SRCS)) $(BUILD)/libengine.a $(BUILD)/libstore.a \
 		$(BUILD)/libtls.a $(BUILD)/libproto.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(BUILD)/kmipctl: $(patsubst %.c,$(BUILD)/%.o,$(KMIPCTL_SRCS)) $(BUILD)/core/engine/access.o $(BUILD)/libstore.a \
+$(BUILD)/kmipctl: $(patsubst %.c,$(BUILD)/%.o,$(KMIPCTL_SRCS)) $(BUILD)/core/engine/access.o \
+		$(BUILD)/core/engine/audit.o $(BUILD)/libstore.a \
 		$(BUILD)/libproto.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 

@@ -489,6 +489,61 @@ test_restore(void **state)
 	SSL_CTX_free(ctx);
 }
 
+/*
+ * kmipctl's administrative commands write audit lines to the config's audit.file: purge and data-key
+ * rotate record the OS user, what was asked and the outcome, as JSON; with audit.required and a trail
+ * that cannot be written, purge refuses to run.
+ */
+static void
+test_admin_audit(void **state)
+{
+	static const char *const opts[] = { "keygen.pool_size=0", NULL };
+	SSL_CTX *ctx = h_client_ctx(h_cert("client.crt"), h_cert("client.key"), NULL, 0, 0);
+	struct kmip_client *cl;
+	struct h_server s;
+	struct key k;
+	char extra[1200], audit[320], out[OUT_MAX], *log, *purge, *rotate;
+	const char *conf;
+
+	(void)state;
+	h_start(&s, opts);
+	cl = h_connect(&s, ctx);
+	register_key(cl, &k);
+	uid_op(cl, KMIP_OPERATION_DESTROY, k.uid, 0);
+	kmip_client_close(cl);
+	snprintf(audit, sizeof(audit), "%s/admin-audit.log", s.dir);
+	/* h_write_config puts extra inside the store group: close it and open the audit group. */
+	snprintf(extra, sizeof(extra), "master_key_file = \"%s\"; };\naudit: { file = \"%s\"; required = true;",
+	    h_master_key(&s), audit);
+	conf = h_write_config(&s, extra);
+	assert_int_equal(CTL(out, "purge", "-c", conf), 0);
+	assert_non_null(strstr(out, "purged 1 destroyed objects"));
+	assert_int_equal(CTL(out, "data-key", "rotate", "-c", conf), 0);
+	assert_int_equal(h_audit_valid(audit), 0);
+	assert_non_null(log = util_read_file(audit, NULL));
+	printf("audit: %s", log);
+	assert_non_null(purge = strstr(log, "\"event\":\"admin_purge\",\"phase\":\"outcome\""));
+	assert_non_null(strstr(purge, "\"detail\":\"purge owner=(any)"));
+	assert_non_null(strstr(purge, "\"result\":\"success\",\"message\":\"purged 1 destroyed objects"));
+	assert_non_null(strstr(log, "\"event\":\"admin_purge\",\"phase\":\"intent\""));
+	assert_non_null(rotate = strstr(log, "\"event\":\"admin_data_key_rotate\",\"phase\":\"outcome\""));
+	assert_true(purge < rotate);
+	assert_non_null(strstr(rotate, "\"result\":\"success\",\"message\":\"data key 2 is current\""));
+	assert_non_null(strstr(rotate, "\"user\":\""));
+	free(log);
+
+	/* audit.required with a trail that cannot be opened (a folder): purge does not run. */
+	snprintf(extra, sizeof(extra), "master_key_file = \"%s\"; };\naudit: { file = \"%s\"; required = true;",
+	    h_master_key(&s), s.dir);
+	conf = h_write_config(&s, extra);
+	assert_int_equal(CTL(out, "purge", "-c", conf), 1);
+	assert_non_null(strstr(out, "audit.required is set: not run"));
+	assert_null(strstr(out, "purged"));
+	assert_int_equal(h_stop(&s, 10000), 0);
+	h_cleanup(&s);
+	SSL_CTX_free(ctx);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -497,6 +552,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_backup_holds_no_key_bytes),
 		cmocka_unit_test(test_verify_failures),
 		cmocka_unit_test(test_restore),
+		cmocka_unit_test(test_admin_audit),
 	};
 
 	util_test_start(argc, argv);
