@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -1623,6 +1624,228 @@ test_owner_isolation(void **state)
 	expect_state(o->cl, uid, KMIP_STATE_PRE_ACTIVE, NULL);
 }
 
+/* The dates Re-key and Re-key Key Pair set on a replacement (KMIP 1.4 sections 4.4 and 4.5), Initial first. */
+enum { IT, AT, CT, TT, DT, NDATES };
+static const char *const rekey_date_names[] = { "Initial Date", "Activation Date", "Process Start Date",
+    "Protect Stop Date", "Deactivation Date" };
+
+/* Reads uid's dates (0 when absent) into when at 1.4 and returns its State. */
+static uint32_t
+read_dates(struct kmip_client *cl, const char *uid, int64_t when[NDATES])
+{
+	const struct ttlv *v;
+	struct ttlv_arena *a;
+	struct ttlv *resp;
+	uint32_t st;
+	unsigned i;
+
+	resp = get_attrs(cl, uid, (const char *const[]){ "State", rekey_date_names[IT], rekey_date_names[AT],
+	    rekey_date_names[CT], rekey_date_names[TT], rekey_date_names[DT], NULL }, &a);
+	expect_ok(resp, 0);
+	for (i = 0; i < NDATES; i++) {
+		v = attr_value(h_payload(resp, 0), rekey_date_names[i], 0);
+		when[i] = v != NULL ? v->v.i64 : 0;
+	}
+	v = attr_value(h_payload(resp, 0), "State", 0);
+	assert_non_null(v);
+	st = v->v.u32;
+	ttlv_arena_free(a);
+	return st;
+}
+
+/* A 1.x Date-Time attribute in a template. */
+static void
+enc_attr_date(struct ttlv_enc *e, const char *name, int64_t when)
+{
+	ttlv_enc_begin(e, KMIP_TAG_ATTRIBUTE);
+	ttlv_enc_cstr(e, KMIP_TAG_ATTRIBUTE_NAME, name);
+	ttlv_enc_datetime(e, KMIP_TAG_ATTRIBUTE_VALUE, when);
+	ttlv_enc_end(e);
+}
+
+/*
+ * Creates at 1.4 an AES key, or an EC P-256 pair when pub is not NULL, Active since an hour ago, with a
+ * Deactivation Date two days ahead and (the AES key) a Process Start Date and a Protect Stop Date around now.
+ */
+static void
+create_dated(struct kmip_client *cl, char *uid, char *pub)
+{
+	int64_t now = (int64_t)time(NULL);
+	struct ttlv_arena *a;
+	struct ttlv_enc req;
+	struct ttlv *resp;
+
+	h_request_begin(&req, 1, 4, 1);
+	h_item_begin(&req, pub != NULL ? KMIP_OPERATION_CREATE_KEY_PAIR : KMIP_OPERATION_CREATE);
+	if (pub == NULL)
+		ttlv_enc_enum(&req, KMIP_TAG_OBJECT_TYPE, KMIP_OBJECT_TYPE_SYMMETRIC_KEY);
+	ttlv_enc_begin(&req, pub != NULL ? KMIP_TAG_COMMON_TEMPLATE_ATTRIBUTE : KMIP_TAG_TEMPLATE_ATTRIBUTE);
+	if (pub != NULL) {
+		h_attr_enum(&req, "Cryptographic Algorithm", KMIP_CRYPTOGRAPHIC_ALGORITHM_EC);
+		h_attr_int(&req, "Cryptographic Length", 256);
+		ttlv_enc_begin(&req, KMIP_TAG_ATTRIBUTE);
+		ttlv_enc_cstr(&req, KMIP_TAG_ATTRIBUTE_NAME, "Cryptographic Domain Parameters");
+		ttlv_enc_begin(&req, KMIP_TAG_ATTRIBUTE_VALUE);
+		ttlv_enc_enum(&req, KMIP_TAG_RECOMMENDED_CURVE, KMIP_RECOMMENDED_CURVE_P_256);
+		ttlv_enc_end(&req);
+		ttlv_enc_end(&req);
+	} else {
+		h_attr_enum(&req, "Cryptographic Algorithm", KMIP_CRYPTOGRAPHIC_ALGORITHM_AES);
+		h_attr_int(&req, "Cryptographic Length", 128);
+		h_attr_int(&req, "Cryptographic Usage Mask", KMIP_CRYPTOGRAPHIC_USAGE_MASK_ENCRYPT);
+		enc_attr_date(&req, "Process Start Date", now - 1800);
+		enc_attr_date(&req, "Protect Stop Date", now + 86400);
+	}
+	enc_attr_date(&req, "Activation Date", now - 3600);
+	enc_attr_date(&req, "Deactivation Date", now + 2 * 86400);
+	ttlv_enc_end(&req);
+	h_item_end(&req);
+	h_request_end(&req);
+	resp = call(cl, &req, &a, 1, 4);
+	expect_ok(resp, 0);
+	item_text(resp, 0, pub != NULL ? KMIP_TAG_PRIVATE_KEY_UNIQUE_IDENTIFIER : KMIP_TAG_UNIQUE_IDENTIFIER, uid, 64);
+	if (pub != NULL)
+		item_text(resp, 0, KMIP_TAG_PUBLIC_KEY_UNIQUE_IDENTIFIER, pub, 64);
+	ttlv_arena_free(a);
+	assert_true(uid[0] != '\0' && (pub == NULL || pub[0] != '\0'));
+}
+
+/*
+ * Re-keys uid (a private key, its pair re-keyed with it, when npub is not NULL) at major.minor, with an
+ * Offset of offset seconds (negative: none); the replacement's identifiers go to nuid and npub.
+ */
+static void
+rekey_at(struct kmip_client *cl, int major, int minor, const char *uid, int64_t offset, char *nuid, char *npub)
+{
+	struct ttlv_arena *a;
+	struct ttlv_enc req;
+	struct ttlv *resp;
+
+	h_request_begin(&req, major, minor, 1);
+	h_item_begin(&req, npub != NULL ? KMIP_OPERATION_RE_KEY_KEY_PAIR : KMIP_OPERATION_RE_KEY);
+	ttlv_enc_cstr(&req, npub != NULL ? KMIP_TAG_PRIVATE_KEY_UNIQUE_IDENTIFIER : KMIP_TAG_UNIQUE_IDENTIFIER, uid);
+	if (offset >= 0)
+		ttlv_enc_interval(&req, KMIP_TAG_OFFSET, (uint32_t)offset);
+	h_item_end(&req);
+	h_request_end(&req);
+	resp = call(cl, &req, &a, major, minor);
+	expect_ok(resp, 0);
+	item_text(resp, 0, npub != NULL ? KMIP_TAG_PRIVATE_KEY_UNIQUE_IDENTIFIER : KMIP_TAG_UNIQUE_IDENTIFIER, nuid, 64);
+	if (npub != NULL)
+		item_text(resp, 0, KMIP_TAG_PUBLIC_KEY_UNIQUE_IDENTIFIER, npub, 64);
+	ttlv_arena_free(a);
+	assert_true(nuid[0] != '\0' && strcmp(nuid, uid) != 0);
+}
+
+/*
+ * Asserts the dates of new, the replacement of old made with an Offset of offset seconds (negative: none):
+ * without one, old's Activation, Process Start, Protect Stop and Deactivation Dates, so an Active key's
+ * replacement is Active; with one, Activation Date = Initial Date + Offset and each other date moved by
+ * the same amount as the Activation Date (KMIP 1.4 section 4.4's table).
+ */
+static void
+expect_rekey_dates(struct kmip_client *cl, const char *old, const char *new, int64_t offset)
+{
+	int64_t was[NDATES], now[NDATES];
+	unsigned i;
+
+	assert_int_equal(read_dates(cl, old, was), KMIP_STATE_ACTIVE);
+	assert_int_equal(read_dates(cl, new, now), offset < 0 ? KMIP_STATE_ACTIVE : KMIP_STATE_PRE_ACTIVE);
+	assert_true(was[AT] != 0 && was[DT] != 0 && now[IT] >= was[IT]);
+	if (offset < 0) {
+		for (i = AT; i < NDATES; i++)
+			assert_int_equal(now[i], was[i]);
+		return;
+	}
+	assert_int_equal(now[AT], now[IT] + offset);
+	for (i = CT; i < NDATES; i++)
+		assert_int_equal(now[i], was[i] == 0 ? 0 : was[i] + (now[AT] - was[AT]));
+}
+
+/* Re-key of an Active key at 1.4 and 2.1: without an Offset an Active replacement with the same dates. */
+static void
+test_rekey_dates(void **state)
+{
+	static const int versions[][2] = { { 1, 4 }, { 2, 1 } };
+	static const int64_t offsets[] = { -1, 3600 };
+	struct ops *o = *state;
+	char uid[64], nuid[64];
+	unsigned v, i;
+
+	for (v = 0; v < 2; v++) {
+		for (i = 0; i < 2; i++) {
+			create_dated(o->cl, uid, NULL);
+			rekey_at(o->cl, versions[v][0], versions[v][1], uid, offsets[i], nuid, NULL);
+			expect_rekey_dates(o->cl, uid, nuid, offsets[i]);
+		}
+	}
+}
+
+/* Re-key Key Pair likewise, for both halves. */
+static void
+test_rekey_key_pair_dates(void **state)
+{
+	static const int versions[][2] = { { 1, 4 }, { 2, 1 } };
+	static const int64_t offsets[] = { -1, 3600 };
+	struct ops *o = *state;
+	char priv[64], pub[64], npriv[64], npub[64];
+	unsigned v, i;
+
+	for (v = 0; v < 2; v++) {
+		for (i = 0; i < 2; i++) {
+			create_dated(o->cl, priv, pub);
+			rekey_at(o->cl, versions[v][0], versions[v][1], priv, offsets[i], npriv, npub);
+			expect_rekey_dates(o->cl, priv, npriv, offsets[i]);
+			expect_rekey_dates(o->cl, pub, npub, offsets[i]);
+		}
+	}
+}
+
+/*
+ * Operation Policy Name "default" given at Create and added again: accepted, nothing changes; another value
+ * is refused as before (1.4: Invalid Field).
+ */
+static void
+test_readd_policy_name(void **state)
+{
+	struct ops *o = *state;
+	const struct ttlv *v;
+	struct ttlv_arena *a;
+	struct ttlv_enc req;
+	struct ttlv *resp;
+	char uid[64];
+
+	h_request_begin(&req, 1, 4, 1);
+	h_item_begin(&req, KMIP_OPERATION_CREATE);
+	ttlv_enc_enum(&req, KMIP_TAG_OBJECT_TYPE, KMIP_OBJECT_TYPE_SYMMETRIC_KEY);
+	ttlv_enc_begin(&req, KMIP_TAG_TEMPLATE_ATTRIBUTE);
+	h_attr_enum(&req, "Cryptographic Algorithm", KMIP_CRYPTOGRAPHIC_ALGORITHM_AES);
+	h_attr_int(&req, "Cryptographic Length", 256);
+	h_attr_int(&req, "Cryptographic Usage Mask", KMIP_CRYPTOGRAPHIC_USAGE_MASK_ENCRYPT);
+	h_attr_text(&req, "Operation Policy Name", "default");
+	ttlv_enc_end(&req);
+	h_item_end(&req);
+	h_request_end(&req);
+	resp = call(o->cl, &req, &a, 1, 4);
+	expect_ok(resp, 0);
+	item_text(resp, 0, KMIP_TAG_UNIQUE_IDENTIFIER, uid, sizeof(uid));
+	ttlv_arena_free(a);
+
+	resp = attr_edit(o->cl, KMIP_OPERATION_ADD_ATTRIBUTE, uid, -1, "Operation Policy Name", "default", &a);
+	expect_ok(resp, 0);
+	ttlv_arena_free(a);
+	resp = attr_edit(o->cl, KMIP_OPERATION_ADD_ATTRIBUTE, uid, -1, "Operation Policy Name", "other", &a);
+	expect_fail(resp, 0, KMIP_RESULT_REASON_INVALID_FIELD);
+	ttlv_arena_free(a);
+	resp = get_attrs(o->cl, uid, (const char *const[]){ "Operation Policy Name", NULL }, &a);
+	expect_ok(resp, 0);
+	v = attr_value(h_payload(resp, 0), "Operation Policy Name", 0);
+	assert_non_null(v);
+	assert_string_equal((const char *)v->v.bytes.data, "default");
+	assert_null(attr_value(h_payload(resp, 0), "Operation Policy Name", 1));
+	ttlv_arena_free(a);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1657,6 +1880,9 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_v21_activate_twice),
 		cmocka_unit_test(test_v21_attribute_edits),
 		cmocka_unit_test(test_v21_create_key_pair),
+		cmocka_unit_test(test_rekey_dates),
+		cmocka_unit_test(test_rekey_key_pair_dates),
+		cmocka_unit_test(test_readd_policy_name),
 	};
 	const struct CMUnitTest isolation[] = {
 		cmocka_unit_test(test_owner_isolation),
