@@ -1126,7 +1126,7 @@ op_rekey_key_pair(struct op_ctx *ctx)
 {
 	struct store_object *priv = NULL, *pub = NULL, *npriv = NULL, *npub = NULL;
 	struct store_txn *txn = NULL;
-	struct ttlv *given[3], *sets[3], *old_sets[3] = { NULL, NULL, NULL };
+	struct ttlv *given[3], *own[2], *sets[3], *old_sets[3] = { NULL, NULL, NULL };
 	struct pair_params p;
 	int rc = -1;
 
@@ -1138,11 +1138,13 @@ op_rekey_key_pair(struct op_ctx *ctx)
 	if (pair_params_from(ctx, old_sets, &p) != 0)
 		goto out;
 	/*
-	 * Each half inherits from its predecessor; the request's common attributes go to both halves (as
-	 * make_pair merges them) and its own attributes override both.
+	 * Each half inherits from its predecessor; the request's common attributes go to both halves, its own
+	 * override them, and both override what is inherited (a date the request gives wins over old's).
 	 */
 	sets[0] = given[0];
-	if ((sets[1] = rekey_attrs(ctx, priv, given[1])) == NULL || (sets[2] = rekey_attrs(ctx, pub, given[2])) == NULL)
+	if ((own[0] = attrs_overlay(ctx, given[0], NULL, given[1])) == NULL ||
+	    (own[1] = attrs_overlay(ctx, given[0], NULL, given[2])) == NULL ||
+	    (sets[1] = rekey_attrs(ctx, priv, own[0])) == NULL || (sets[2] = rekey_attrs(ctx, pub, own[1])) == NULL)
 		goto out;
 	if (make_pair(ctx, txn, priv->owner, sets, &p, &npriv, &npub) != 0)
 		goto out;

@@ -1711,11 +1711,12 @@ create_dated(struct kmip_client *cl, char *uid, char *pub)
 }
 
 /*
- * Re-keys uid (a private key, its pair re-keyed with it, when npub is not NULL) at major.minor, with an
- * Offset of offset seconds (negative: none); the replacement's identifiers go to nuid and npub.
+ * Like rekey_at(), giving Activation Date act (0: none) in the request's common attributes (a Re-key's own
+ * Template-Attribute or Attributes).
  */
 static void
-rekey_at(struct kmip_client *cl, int major, int minor, const char *uid, int64_t offset, char *nuid, char *npub)
+rekey_at_dated(struct kmip_client *cl, int major, int minor, const char *uid, int64_t offset, int64_t act,
+    char *nuid, char *npub)
 {
 	struct ttlv_arena *a;
 	struct ttlv_enc req;
@@ -1726,6 +1727,15 @@ rekey_at(struct kmip_client *cl, int major, int minor, const char *uid, int64_t 
 	ttlv_enc_cstr(&req, npub != NULL ? KMIP_TAG_PRIVATE_KEY_UNIQUE_IDENTIFIER : KMIP_TAG_UNIQUE_IDENTIFIER, uid);
 	if (offset >= 0)
 		ttlv_enc_interval(&req, KMIP_TAG_OFFSET, (uint32_t)offset);
+	if (act != 0 && major == 1) {
+		ttlv_enc_begin(&req, npub != NULL ? KMIP_TAG_COMMON_TEMPLATE_ATTRIBUTE : KMIP_TAG_TEMPLATE_ATTRIBUTE);
+		enc_attr_date(&req, "Activation Date", act);
+		ttlv_enc_end(&req);
+	} else if (act != 0) {
+		ttlv_enc_begin(&req, npub != NULL ? KMIP_TAG_COMMON_ATTRIBUTES : KMIP_TAG_ATTRIBUTES);
+		ttlv_enc_datetime(&req, KMIP_TAG_ACTIVATION_DATE, act);
+		ttlv_enc_end(&req);
+	}
 	h_item_end(&req);
 	h_request_end(&req);
 	resp = call(cl, &req, &a, major, minor);
@@ -1735,6 +1745,16 @@ rekey_at(struct kmip_client *cl, int major, int minor, const char *uid, int64_t 
 		item_text(resp, 0, KMIP_TAG_PUBLIC_KEY_UNIQUE_IDENTIFIER, npub, 64);
 	ttlv_arena_free(a);
 	assert_true(nuid[0] != '\0' && strcmp(nuid, uid) != 0);
+}
+
+/*
+ * Re-keys uid (a private key, its pair re-keyed with it, when npub is not NULL) at major.minor, with an
+ * Offset of offset seconds (negative: none); the replacement's identifiers go to nuid and npub.
+ */
+static void
+rekey_at(struct kmip_client *cl, int major, int minor, const char *uid, int64_t offset, char *nuid, char *npub)
+{
+	rekey_at_dated(cl, major, minor, uid, offset, 0, nuid, npub);
 }
 
 /*
@@ -1846,6 +1866,35 @@ test_readd_policy_name(void **state)
 	ttlv_arena_free(a);
 }
 
+/*
+ * An Activation Date given in the request (a pair's common attributes) wins over the old key's, at 1.4
+ * and 2.1, for a key and for both halves of a pair; the other dates are still copied.
+ */
+static void
+test_rekey_given_date(void **state)
+{
+	static const int versions[][2] = { { 1, 4 }, { 2, 1 } };
+	struct ops *o = *state;
+	int64_t act = (int64_t)time(NULL) + 7200, was[NDATES], now[NDATES];
+	char uid[64], pub[64], nuid[64], npub[64];
+	const char *olds[2], *news[2];
+	unsigned v, pair, i;
+
+	for (v = 0; v < 2; v++) {
+		for (pair = 0; pair < 2; pair++) {
+			create_dated(o->cl, uid, pair ? pub : NULL);
+			rekey_at_dated(o->cl, versions[v][0], versions[v][1], uid, -1, act, nuid, pair ? npub : NULL);
+			olds[0] = uid, olds[1] = pub, news[0] = nuid, news[1] = npub;
+			for (i = 0; i <= pair; i++) {
+				assert_int_equal(read_dates(o->cl, olds[i], was), KMIP_STATE_ACTIVE);
+				assert_int_equal(read_dates(o->cl, news[i], now), KMIP_STATE_PRE_ACTIVE);
+				assert_int_equal(now[AT], act);
+				assert_int_equal(now[DT], was[DT]);
+			}
+		}
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1883,6 +1932,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_rekey_dates),
 		cmocka_unit_test(test_rekey_key_pair_dates),
 		cmocka_unit_test(test_readd_policy_name),
+		cmocka_unit_test(test_rekey_given_date),
 	};
 	const struct CMUnitTest isolation[] = {
 		cmocka_unit_test(test_owner_isolation),
