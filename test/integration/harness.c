@@ -723,6 +723,28 @@ h_count_fds(struct h_server *s)
 	return n;
 }
 
+/* Whether the server refuses ctx; see harness.h. */
+bool
+h_refused(struct h_server *s, SSL_CTX *ctx, SSL_SESSION *session)
+{
+	struct kmip_client *cl;
+	struct ttlv_arena *a = NULL;
+	struct ttlv_enc req;
+	struct ttlv *resp;
+	char why[512], *cause = NULL;
+	int rc;
+
+	if ((cl = h_try_connect(s, ctx, session, why, sizeof(why))) == NULL)
+		return true;
+	h_discover_request(&req, 1, 4, "refused?");
+	rc = kmip_client_call(cl, &req, &resp, &a, &cause);
+	ttlv_arena_free(a);
+	free(cause);
+	ttlv_enc_free(&req);
+	kmip_client_close(cl);
+	return rc != 0;
+}
+
 /* Reads the whole log into a malloc'd string. */
 static char *
 read_log(struct h_server *s)

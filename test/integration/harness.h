@@ -107,6 +107,12 @@ void h_cleanup(struct h_server *s);
 SSL_CTX *h_client_ctx(const char *cert, const char *key, const char *ca, int min_version, int max_version);
 /* Connects with ctx; fails the test on error. */
 struct kmip_client *h_connect(struct h_server *s, SSL_CTX *ctx);
+/*
+ * True when the server refuses ctx (offering session when not NULL): the handshake fails or, in TLS 1.3,
+ * where the client finishes before the server has checked its certificate, the first request gets no
+ * response.
+ */
+bool h_refused(struct h_server *s, SSL_CTX *ctx, SSL_SESSION *session);
 /* Connects with ctx; returns NULL (and the reason in why, if not NULL) when refused. */
 struct kmip_client *h_try_connect(struct h_server *s, SSL_CTX *ctx, SSL_SESSION *session, char *why,
     size_t whysize);

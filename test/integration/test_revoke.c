@@ -115,31 +115,6 @@ client_ctx(struct h_server *s, const char *name, int version)
 	return h_client_ctx(cert(s, crt), cert(s, key), cert(s, "ca.crt"), version, version);
 }
 
-/*
- * True when the server refuses ctx (offering session when not NULL): the handshake fails or, in TLS 1.3
- * where the client finishes before the server has checked it, the first request gets no response.
- */
-static bool
-refused(struct h_server *s, SSL_CTX *ctx, SSL_SESSION *session)
-{
-	struct kmip_client *cl;
-	struct ttlv_arena *a = NULL;
-	struct ttlv_enc req;
-	struct ttlv *resp;
-	char why[512], *cause = NULL;
-	int rc;
-
-	if ((cl = h_try_connect(s, ctx, session, why, sizeof(why))) == NULL)
-		return true;
-	h_discover_request(&req, 1, 4, "refused?");
-	rc = kmip_client_call(cl, &req, &resp, &a, &cause);
-	ttlv_arena_free(a);
-	free(cause);
-	ttlv_enc_free(&req);
-	kmip_client_close(cl);
-	return rc != 0;
-}
-
 /* A new connection of name is served. */
 static void
 served(struct h_server *s, const char *name)
@@ -179,7 +154,7 @@ test_crl_revoked_after_sighup_and_timer(void **state)
 	h_expect_close(a, true);
 	kmip_client_close(a);
 	h_discover_ok(b);
-	assert_true(refused(s, c1, NULL));
+	assert_true(h_refused(s, c1, NULL));
 	served(s, "client2");
 	h_discover_ok(b);
 
@@ -188,7 +163,7 @@ test_crl_revoked_after_sighup_and_timer(void **state)
 	assert_true(h_log_wait(s, "identity kmip-client-2 (certificate serial", 5000));
 	h_expect_close(b, true);
 	kmip_client_close(b);
-	assert_true(refused(s, c2, NULL));
+	assert_true(h_refused(s, c2, NULL));
 	SSL_CTX_free(c1);
 	SSL_CTX_free(c2);
 }
@@ -216,7 +191,7 @@ resume_revoked(struct h_server *s, int version, bool ticket)
 	mkcerts(s, "", "revoke", "client");
 	h_signal(s, SIGHUP);
 	assert_true(h_log_wait(s, "reload done", 5000));
-	assert_true(refused(s, ctx, sess));
+	assert_true(h_refused(s, ctx, sess));
 	served(s, "client2");
 	SSL_SESSION_free(sess);
 	SSL_CTX_free(ctx);
@@ -259,7 +234,7 @@ test_allow_deny_lists(void **state)
 	snprintf(path, sizeof(path), "%s/audit.log", s->dir);
 	c1 = client_ctx(s, "client", 0);
 	c2 = client_ctx(s, "client2", 0);
-	assert_true(refused(s, c2, NULL));
+	assert_true(h_refused(s, c2, NULL));
 	assert_true(h_log_wait(s, "identity kmip-client-2 (certificate serial", 5000));
 	assert_true(h_log_wait(s, "refused: in access.deny", 1000));
 	served(s, "client");
@@ -278,14 +253,14 @@ test_allow_deny_lists(void **state)
 	assert_non_null(strstr(log, "\"identity_refused_at_reload\""));
 	assert_non_null(strstr(log, "not in access.allow"));
 	free(log);
-	assert_true(refused(s, c1, NULL));
+	assert_true(h_refused(s, c1, NULL));
 	served(s, "client2");
 
 	/* Both lists: deny wins. */
 	write_config(s, false, "", "access: {\n\tallow = [ \"kmip-client-2\" ];\n\tdeny = [ \"kmip-client-2\" ];\n};\n");
 	h_signal(s, SIGHUP);
 	assert_true(h_log_wait(s, "reload done: TLS context generation 3", 5000));
-	assert_true(refused(s, c2, NULL));
+	assert_true(h_refused(s, c2, NULL));
 	SSL_CTX_free(c1);
 	SSL_CTX_free(c2);
 }
@@ -308,7 +283,7 @@ test_crl_expired(void **state)
 	h_signal(s, SIGHUP);
 	assert_true(h_log_wait(s, "(tls.crl_expired = refuse)", 5000));
 	c1 = client_ctx(s, "client", 0);
-	assert_true(refused(s, c1, NULL));
+	assert_true(h_refused(s, c1, NULL));
 	assert_true(h_log_wait(s, "CRL has expired", 5000));
 	SSL_CTX_free(c1);
 }

@@ -210,31 +210,6 @@ send_raw(struct kmip_client *cl, const void *buf, size_t len)
 		fail_msg("write: %s", cause != NULL ? cause : "?");
 }
 
-/*
- * True when the server refuses ctx: the handshake fails or, in TLS 1.3 where the client finishes its side
- * before the server has checked the client certificate, the first request gets no response.
- */
-static bool
-refused(struct h_server *s, SSL_CTX *ctx)
-{
-	struct kmip_client *cl;
-	struct ttlv_arena *a = NULL;
-	struct ttlv_enc req;
-	struct ttlv *resp;
-	char why[512], *cause = NULL;
-	int rc;
-
-	if ((cl = h_try_connect(s, ctx, NULL, why, sizeof(why))) == NULL)
-		return true;
-	h_discover_request(&req, 1, 4, "refused?");
-	rc = kmip_client_call(cl, &req, &resp, &a, &cause);
-	ttlv_arena_free(a);
-	free(cause);
-	ttlv_enc_free(&req);
-	kmip_client_close(cl);
-	return rc != 0;
-}
-
 /* Waits up to ms for the server to close a plain TCP socket (EOF or reset); bytes it sends are skipped. */
 static bool
 tcp_closed_within(int fd, int ms)
@@ -396,9 +371,9 @@ test_refuses_other_ca_and_expired(void **state)
 		SSL_CTX *expired = h_client_ctx(h_cert("expired-client.crt"), h_cert("expired-client.key"), NULL,
 		    versions[i], versions[i]);
 
-		assert_true(refused(s, other));
+		assert_true(h_refused(s, other, NULL));
 		assert_true(log_wait_count(s, "TLS handshake failed", (int)(2 * i + 1), 5000));
-		assert_true(refused(s, expired));
+		assert_true(h_refused(s, expired, NULL));
 		assert_true(log_wait_count(s, "TLS handshake failed", (int)(2 * i + 2), 5000));
 		h_discover_ok(meanwhile);
 		SSL_CTX_free(other);
@@ -713,10 +688,10 @@ test_sighup_new_certificate(void **state)
 	h_discover_ok(cl);
 	kmip_client_close(cl);
 	/* The first set's client: refused whether it trusts the old CA or the new one. */
-	assert_true(refused(s, ctx1));
+	assert_true(h_refused(s, ctx1, NULL));
 	old_client_new_ca = h_client_ctx(h_cert("client.crt"), h_cert("client.key"), p3, TLS1_2_VERSION,
 	    TLS1_2_VERSION);
-	assert_true(refused(s, old_client_new_ca));
+	assert_true(h_refused(s, old_client_new_ca, NULL));
 	assert_true(h_log_wait(s, "TLS handshake failed", 5000));
 	/* The connection from before the reloads keeps its context. */
 	h_discover_ok(a);
