@@ -745,6 +745,34 @@ h_refused(struct h_server *s, SSL_CTX *ctx, SSL_SESSION *session)
 	return rc != 0;
 }
 
+/* A Query request with a username/password Credential; see harness.h. */
+void
+h_credential_query(struct ttlv_enc *e, int major, int minor, const char *user, const char *password,
+    uint32_t query_function)
+{
+	ttlv_enc_init(e);
+	ttlv_enc_begin(e, KMIP_TAG_REQUEST_MESSAGE);
+	ttlv_enc_begin(e, KMIP_TAG_REQUEST_HEADER);
+	kmip_version_encode(e, KMIP_VERSION(major, minor));
+	if (user != NULL) {
+		ttlv_enc_begin(e, KMIP_TAG_AUTHENTICATION);
+		ttlv_enc_begin(e, KMIP_TAG_CREDENTIAL);
+		ttlv_enc_enum(e, KMIP_TAG_CREDENTIAL_TYPE, KMIP_CREDENTIAL_TYPE_USERNAME_AND_PASSWORD);
+		ttlv_enc_begin(e, KMIP_TAG_CREDENTIAL_VALUE);
+		ttlv_enc_cstr(e, KMIP_TAG_USERNAME, user);
+		ttlv_enc_cstr(e, KMIP_TAG_PASSWORD, password);
+		ttlv_enc_end(e);
+		ttlv_enc_end(e);
+		ttlv_enc_end(e);
+	}
+	ttlv_enc_int(e, KMIP_TAG_BATCH_COUNT, 1);
+	ttlv_enc_end(e);
+	h_item_begin(e, KMIP_OPERATION_QUERY);
+	ttlv_enc_enum(e, KMIP_TAG_QUERY_FUNCTION, query_function);
+	h_item_end(e);
+	h_request_end(e);
+}
+
 /* Reads the whole log into a malloc'd string. */
 static char *
 read_log(struct h_server *s)

@@ -119,6 +119,12 @@ struct kmip_client *h_try_connect(struct h_server *s, SSL_CTX *ctx, SSL_SESSION 
 /* A plain TCP connection to the server (no TLS), or -1. */
 int h_tcp_connect(struct h_server *s);
 
+/*
+ * Builds a request in version major.minor of one Query batch item asking query_function, carrying a
+ * username/password Credential when user is not NULL.
+ */
+void h_credential_query(struct ttlv_enc *e, int major, int minor, const char *user, const char *password,
+    uint32_t query_function);
 /* Builds a request of one Discover Versions batch item in version major.minor, batch item id id. */
 void h_discover_request(struct ttlv_enc *e, int major, int minor, const char *id);
 /* Sends Discover Versions 1.4 on cl and checks that it is answered with Success, at 1.4. */

@@ -380,33 +380,6 @@ test_audit_lines_and_no_key_material_in_logs(void **state)
 	free(log);
 }
 
-/* A request with a username/password Credential, or none when user is NULL. */
-static void
-credential_request(struct ttlv_enc *e, const char *user, const char *password)
-{
-	ttlv_enc_init(e);
-	ttlv_enc_begin(e, KMIP_TAG_REQUEST_MESSAGE);
-	ttlv_enc_begin(e, KMIP_TAG_REQUEST_HEADER);
-	kmip_version_encode(e, KMIP_VERSION(1, 2));
-	if (user != NULL) {
-		ttlv_enc_begin(e, KMIP_TAG_AUTHENTICATION);
-		ttlv_enc_begin(e, KMIP_TAG_CREDENTIAL);
-		ttlv_enc_enum(e, KMIP_TAG_CREDENTIAL_TYPE, KMIP_CREDENTIAL_TYPE_USERNAME_AND_PASSWORD);
-		ttlv_enc_begin(e, KMIP_TAG_CREDENTIAL_VALUE);
-		ttlv_enc_cstr(e, KMIP_TAG_USERNAME, user);
-		ttlv_enc_cstr(e, KMIP_TAG_PASSWORD, password);
-		ttlv_enc_end(e);
-		ttlv_enc_end(e);
-		ttlv_enc_end(e);
-	}
-	ttlv_enc_int(e, KMIP_TAG_BATCH_COUNT, 1);
-	ttlv_enc_end(e);
-	h_item_begin(e, KMIP_OPERATION_QUERY);
-	ttlv_enc_enum(e, KMIP_TAG_QUERY_FUNCTION, KMIP_QUERY_FUNCTION_QUERY_OBJECTS);
-	h_item_end(e);
-	h_request_end(e);
-}
-
 static void
 test_credentials(void **state)
 {
@@ -457,7 +430,8 @@ test_credentials(void **state)
 			cl = h_connect(&s, ctx);
 			continue;
 		}
-		credential_request(&req, cases[i].user, cases[i].password);
+		h_credential_query(&req, 1, 2, cases[i].user, cases[i].password,
+		    KMIP_QUERY_FUNCTION_QUERY_OBJECTS);
 		resp = call(cl, &req, &a);
 		assert_int_equal(h_item_status(resp, 0), cases[i].status);
 		if (cases[i].status != KMIP_RESULT_STATUS_SUCCESS)

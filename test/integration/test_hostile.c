@@ -2948,31 +2948,6 @@ mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* A 1.4 Query request carrying a username/password Credential. */
-static void
-enc_query_with_credential(struct ttlv_enc *e, const char *user, const char *password)
-{
-	ttlv_enc_init(e);
-	ttlv_enc_begin(e, KMIP_TAG_REQUEST_MESSAGE);
-	ttlv_enc_begin(e, KMIP_TAG_REQUEST_HEADER);
-	kmip_version_encode(e, KMIP_VERSION(1, 4));
-	ttlv_enc_begin(e, KMIP_TAG_AUTHENTICATION);
-	ttlv_enc_begin(e, KMIP_TAG_CREDENTIAL);
-	ttlv_enc_enum(e, KMIP_TAG_CREDENTIAL_TYPE, KMIP_CREDENTIAL_TYPE_USERNAME_AND_PASSWORD);
-	ttlv_enc_begin(e, KMIP_TAG_CREDENTIAL_VALUE);
-	ttlv_enc_cstr(e, KMIP_TAG_USERNAME, user);
-	ttlv_enc_cstr(e, KMIP_TAG_PASSWORD, password);
-	ttlv_enc_end(e);
-	ttlv_enc_end(e);
-	ttlv_enc_end(e);
-	ttlv_enc_int(e, KMIP_TAG_BATCH_COUNT, 1);
-	ttlv_enc_end(e);
-	h_item_begin(e, KMIP_OPERATION_QUERY);
-	ttlv_enc_enum(e, KMIP_TAG_QUERY_FUNCTION, KMIP_QUERY_FUNCTION_QUERY_OPERATIONS);
-	h_item_end(e);
-	h_request_end(e);
-}
-
 /* An access.credentials entry for user and password at iterations, computed here. */
 static void
 credential_entry(char *out, size_t size, const char *user, const char *password, unsigned iterations)
@@ -3035,7 +3010,7 @@ test_credential_guessing_on_fresh_connections(void **state)
 	{
 		struct ttlv_enc e;
 
-		enc_query_with_credential(&e, "appliance", "Right-Pa55");
+		h_credential_query(&e, 1, 4, "appliance", "Right-Pa55", KMIP_QUERY_FUNCTION_QUERY_OPERATIONS);
 		dt = timed_call(h->other, &e, KMIP_RESULT_STATUS_SUCCESS);
 		print_message("first (derived) Credential check: %lld ms\n", (long long)dt);
 	}
@@ -3051,12 +3026,12 @@ test_credential_guessing_on_fresh_connections(void **state)
 			char guess[32];
 
 			snprintf(guess, sizeof(guess), "guess-%zu-%zu", i, j);
-			enc_query_with_credential(&e, "appliance", guess);
+			h_credential_query(&e, 1, 4, "appliance", guess, KMIP_QUERY_FUNCTION_QUERY_OPERATIONS);
 			send_raw(atk[natk], e.buf, e.len);
 			ttlv_enc_free(&e);
 		}
 		natk++;
-		enc_query_with_credential(&e, "appliance", "Right-Pa55");
+		h_credential_query(&e, 1, 4, "appliance", "Right-Pa55", KMIP_QUERY_FUNCTION_QUERY_OPERATIONS);
 		dt = timed_call(h->other, &e, KMIP_RESULT_STATUS_SUCCESS);
 		if (dt > worst)
 			worst = dt;
@@ -3085,7 +3060,7 @@ test_credential_guessing_on_fresh_connections(void **state)
 		char guess[32];
 
 		snprintf(guess, sizeof(guess), "guess-leaving-%zu", i);
-		enc_query_with_credential(&e, "appliance", guess);
+		h_credential_query(&e, 1, 4, "appliance", guess, KMIP_QUERY_FUNCTION_QUERY_OPERATIONS);
 		send_raw(cl, e.buf, e.len);
 		ttlv_enc_free(&e);
 		assert_true(log_wait_count(&h->s, "kmip-admin: waiting for the Credential's derivation", (int)i + 1,
@@ -3434,7 +3409,7 @@ test_same_credential_on_many_sessions(void **state)
 
 		cl[i] = h_connect(&h->s, ctx);
 		set_timeouts(cl[i], h_slow(30000), 5000);
-		enc_query_with_credential(&e, "appliance", "Right-Pa55");
+		h_credential_query(&e, 1, 4, "appliance", "Right-Pa55", KMIP_QUERY_FUNCTION_QUERY_OPERATIONS);
 		send_raw(cl[i], e.buf, e.len);
 		ttlv_enc_free(&e);
 	}
@@ -3482,7 +3457,7 @@ test_credential_reload_mid_derivation(void **state)
 	ctx = h_client_ctx(h_cert("client2.crt"), h_cert("client2.key"), NULL, 0, 0);
 	cl = h_connect(&h->s, ctx);
 	set_timeouts(cl, h_slow(30000), 5000);
-	enc_query_with_credential(&e, "appliance", "Right-Pa55");
+	h_credential_query(&e, 1, 4, "appliance", "Right-Pa55", KMIP_QUERY_FUNCTION_QUERY_OPERATIONS);
 	send_raw(cl, e.buf, e.len);
 	ttlv_enc_free(&e);
 	assert_true(h_log_wait(&h->s, "waiting for the Credential's derivation", 5000));
