@@ -553,6 +553,9 @@ conn_answer(struct conn *c, struct ttlv *root, struct ttlv_arena *arena)
 	size_t len;
 
 	if (engine_request(c->session, root, arena, &buf, &len) == ENGINE_PENDING) {
+		/* A response held for the group commit is memory this connection made kmipd spend. */
+		c->engine_held = session_held_bytes(c->session);
+		budget_charge(c->srv->budget, c, (int64_t)c->engine_held);
 		conn_set_state(c, CONN_WAITING);
 		return;
 	}
@@ -565,6 +568,8 @@ conn_engine_done(void *arg, uint8_t *buf, size_t len)
 {
 	struct conn *c = arg;
 
+	budget_charge(c->srv->budget, c, -(int64_t)c->engine_held);
+	c->engine_held = 0;
 	conn_set_state(c, CONN_READING);
 	conn_respond(c, buf, len);
 	conn_process_input(c);

@@ -51,6 +51,7 @@ struct conn {
 	/* The server-wide budget (budget.c): bytes this connection holds, and whether it is paused for it. */
 	uint64_t held;			/* unsent output + unread input + the partial request in the decoder */
 	uint64_t dec_held;		/* the decoder's part of held */
+	uint64_t engine_held;		/* the response the engine holds for the group commit, part of held */
 	bool paused;			/* not read until the budget allows (on the budget's paused list) */
 	bool moving;			/* input going to the decoder: its drain is charged with the decoder */
 	int64_t moved;			/* what the input buffer gave up meanwhile */

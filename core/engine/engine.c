@@ -370,3 +370,10 @@ session_log(const struct session *s, enum log_level level, const char *fmt, ...)
 	log_vconn(level, s->id, s->peer, s->who, fmt, ap);
 	va_end(ap);
 }
+
+/* The bytes of the response held for s; see engine.h. */
+size_t
+session_held_bytes(const struct session *s)
+{
+	return s->held_buf != NULL ? s->held_len : 0;
+}

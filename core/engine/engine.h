@@ -100,6 +100,12 @@ enum engine_status {
  * and frees it when done. ENGINE_DONE: *resp (malloc'd, *resp_len bytes) is the caller's to send, wipe
  * and free. ENGINE_PENDING: nothing more may be submitted on this session until the callback has run.
  */
+/*
+ * Bytes of the response the engine holds for s until the group commit makes it durable (0 when none, or
+ * when the request waits for a worker instead): the transport counts them against its memory budgets.
+ */
+size_t session_held_bytes(const struct session *s);
+
 enum engine_status engine_request(struct session *s, struct ttlv *root, struct ttlv_arena *arena,
     uint8_t **resp, size_t *resp_len);
 /*
