@@ -723,6 +723,23 @@ h_count_fds(struct h_server *s)
 	return n;
 }
 
+/* The sync shim's absolute path; see harness.h. */
+const char *
+h_shim_path(char *buf, size_t size)
+{
+	const char *bin = getenv("KMIPD_BIN") != NULL ? getenv("KMIPD_BIN") : "build/kmipd";
+	char rel[400], *abs;
+	const char *slash = strrchr(bin, '/');
+
+	snprintf(rel, sizeof(rel), "%.*s/test/shim_sync.so", slash != NULL ? (int)(slash - bin) : 1,
+	    slash != NULL ? bin : ".");
+	if ((abs = realpath(rel, NULL)) == NULL)
+		fail_msg("no sync shim at %s (make builds it with test_durability)", rel);
+	snprintf(buf, size, "%s", abs);
+	free(abs);
+	return buf;
+}
+
 /* Whether the server refuses ctx; see harness.h. */
 bool
 h_refused(struct h_server *s, SSL_CTX *ctx, SSL_SESSION *session)

@@ -105,6 +105,8 @@ void h_cleanup(struct h_server *s);
 
 /* A client context with the named client certificate (NULL: none), trusting ca (NULL: ca.crt). */
 SSL_CTX *h_client_ctx(const char *cert, const char *key, const char *ca, int min_version, int max_version);
+/* The sync shim built beside KMIPD_BIN (build/kmipd: build/test/shim_sync.so), as an absolute path in buf. */
+const char *h_shim_path(char *buf, size_t size);
 /* Connects with ctx; fails the test on error. */
 struct kmip_client *h_connect(struct h_server *s, SSL_CTX *ctx);
 /*

@@ -452,23 +452,6 @@ test_credentials(void **state)
 	h_cleanup(&s);
 }
 
-/* The shim built beside KMIPD_BIN (build/kmipd: build/test/shim_sync.so), as an absolute path in buf. */
-static const char *
-audit_shim_path(char *buf, size_t size)
-{
-	const char *bin = getenv("KMIPD_BIN") != NULL ? getenv("KMIPD_BIN") : "build/kmipd";
-	char rel[400], *abs;
-	const char *slash = strrchr(bin, '/');
-
-	snprintf(rel, sizeof(rel), "%.*s/test/shim_sync.so", slash != NULL ? (int)(slash - bin) : 1,
-	    slash != NULL ? bin : ".");
-	if ((abs = realpath(rel, NULL)) == NULL)
-		fail_msg("no sync shim at %s (make builds it with test_durability)", rel);
-	snprintf(buf, size, "%s", abs);
-	free(abs);
-	return buf;
-}
-
 /* Starts kmipd with the shim in mode, its failures switched on while flag exists, and the overrides. */
 static void
 start_failing(struct h_server *s, const char *const *overrides, const char *mode, const char *flag,
@@ -478,7 +461,7 @@ start_failing(struct h_server *s, const char *const *overrides, const char *mode
 	const char *asan_now = getenv("ASAN_OPTIONS");
 	const char *env[] = { preload, modeenv, flagenv, asan, writeenv, NULL };
 
-	snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", audit_shim_path(path, sizeof(path)));
+	snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", h_shim_path(path, sizeof(path)));
 	snprintf(modeenv, sizeof(modeenv), "KMIPD_SHIM_SYNC_MODE=%s", mode);
 	snprintf(flagenv, sizeof(flagenv), "KMIPD_SHIM_FAIL_FLAG=%s", flag);
 	snprintf(asan, sizeof(asan), "ASAN_OPTIONS=%s%sverify_asan_link_order=0", asan_now != NULL ? asan_now : "",

@@ -475,23 +475,6 @@ struct shim_verdict {
 	char first[400];	/* the first violation, described */
 };
 
-/* The shim built beside KMIPD_BIN (build/kmipd: build/test/shim_sync.so), as an absolute path in buf. */
-static const char *
-shim_path(char *buf, size_t size)
-{
-	const char *bin = getenv("KMIPD_BIN") != NULL ? getenv("KMIPD_BIN") : "build/kmipd";
-	char rel[400], *abs;
-	const char *slash = strrchr(bin, '/');
-
-	snprintf(rel, sizeof(rel), "%.*s/test/shim_sync.so", slash != NULL ? (int)(slash - bin) : 1,
-	    slash != NULL ? bin : ".");
-	if ((abs = realpath(rel, NULL)) == NULL)
-		fail_msg("no sync shim at %s (make builds it with test_durability)", rel);
-	snprintf(buf, size, "%s", abs);
-	free(abs);
-	return buf;
-}
-
 /*
  * Starts kmipd with the shim logging to log, in mode ("real" or "noop"), and the overrides. A sanitizer
  * build's runtime accepts the shim before it in the library list.
@@ -503,7 +486,7 @@ start_shimmed(struct h_server *s, const char *const *overrides, const char *mode
 	const char *asan_now = getenv("ASAN_OPTIONS");
 	const char *env[] = { preload, logenv, modeenv, asan, NULL };
 
-	snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", shim_path(path, sizeof(path)));
+	snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", h_shim_path(path, sizeof(path)));
 	snprintf(logenv, sizeof(logenv), "KMIPD_SHIM_SYNC_LOG=%s", log);
 	snprintf(modeenv, sizeof(modeenv), "KMIPD_SHIM_SYNC_MODE=%s", mode);
 	snprintf(asan, sizeof(asan), "ASAN_OPTIONS=%s%sverify_asan_link_order=0", asan_now != NULL ? asan_now : "",
