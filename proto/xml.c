@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1041,6 +1042,18 @@ cmp_placeholder(const void *x, const void *y)
 	return a->item < b->item ? -1 : a->item > b->item;
 }
 
+/*
+ * Whether the root element is a wrapper around several messages rather than an item: <KMIP> (the KMIP 1.3+
+ * profile test cases) or <KmipTestCase> (the KMIP 1.0-1.2 profile documents). An element with a type
+ * attribute is an item, whatever its name.
+ */
+static bool
+is_container(const struct xml_elem *root)
+{
+	return elem_attr(root, "type") == NULL &&
+	    (strcmp(root->name, "KMIP") == 0 || strcmp(root->name, "KmipTestCase") == 0);
+}
+
 /* Parses a KMIP XML document. See xml.h. */
 int
 ttlv_xml_parse(const char *buf, size_t len, struct ttlv_xml_doc **out, char **cause)
@@ -1074,9 +1087,9 @@ ttlv_xml_parse(const char *buf, size_t len, struct ttlv_xml_doc **out, char **ca
 		goto fail;
 	cv.a = doc->arena;
 	cv.cause = cause;
-	if (strcmp(root->name, "KMIP") == 0 && elem_attr(root, "type") == NULL) {
+	if (is_container(root)) {
 		if (root->attrs != NULL) {
-			fail_at(cause, root->line, "unknown attribute %s on <KMIP>", root->attrs->name);
+			fail_at(cause, root->line, "unknown attribute %s on <%s>", root->attrs->name, root->name);
 			goto fail;
 		}
 		for (c = root->first; c != NULL; c = c->next)
@@ -1088,7 +1101,7 @@ ttlv_xml_parse(const char *buf, size_t len, struct ttlv_xml_doc **out, char **ca
 		fail(cause, "out of memory");
 		goto fail;
 	}
-	if (strcmp(root->name, "KMIP") == 0 && elem_attr(root, "type") == NULL) {
+	if (is_container(root)) {
 		for (c = root->first; c != NULL; c = c->next)
 			if ((doc->items[i++] = convert(&cv, c, NULL)) == NULL)
 				goto fail;

@@ -5,8 +5,9 @@
  * name), with type= and value= attributes for a leaf and child elements for a Structure. A value is read in
  * the syntax of its type: decimal or 0x hex numbers, mask bit names separated by spaces, enumeration names
  * (named after the sibling Attribute Name under a KMIP 1.x Attribute Value), hex Byte Strings and Big
- * Integers, ISO 8601 dates with a time zone. A document is one item, or <KMIP> holding several (the test
- * cases' alternating Request and Response Messages).
+ * Integers, ISO 8601 dates with a time zone. A document is one item, or <KMIP> (KMIP 1.3+ profile test
+ * cases) or <KmipTestCase> (the KMIP 1.0-1.2 profile documents) holding several: the test cases'
+ * alternating Request and Response Messages.
  *
  * A value that is a placeholder ('$', capitals, digits and '_', optionally +N or -N: "$UNIQUE_IDENTIFIER_0",
  * "$NOW-3600") stands for what a server will choose. Its item keeps its type with a neutral value (zero,

@@ -245,6 +245,34 @@ test_oasis_21(void **state)
 	assert_int_equal(check_folder(f, "oasis-profiles-v2.1-os/optional"), 7);
 }
 
+/*
+ * The KMIP 1.0-1.2 profile documents wrap their messages in <KmipTestCase> instead of <KMIP>: the same
+ * messages, in the same order, whichever the root.
+ */
+static void
+test_kmip_test_case_root(void **state)
+{
+	struct fixture *f = *state;
+	char *kmip = NULL, *printed;
+
+	parse_ok(f, "<KMIP>\n<RequestHeader><BatchCount type=\"Integer\" value=\"1\"/></RequestHeader>\n"
+	    "<ResponseHeader><BatchCount type=\"Integer\" value=\"2\"/></ResponseHeader>\n</KMIP>");
+	assert_int_equal(f->doc->nitems, 2);
+	print_doc(f, f->doc);
+	kmip = f->text;
+	f->text = NULL;
+	parse_ok(f, "<!-- KMIP 1.0 -->\n<KmipTestCase>\n"
+	    "<RequestHeader><BatchCount type=\"Integer\" value=\"1\"/></RequestHeader>\n"
+	    "<ResponseHeader><BatchCount type=\"Integer\" value=\"2\"/></ResponseHeader>\n</KmipTestCase>\n");
+	assert_int_equal(f->doc->nitems, 2);
+	print_doc(f, f->doc);
+	printed = f->text;
+	assert_string_equal(printed, kmip);
+	free(kmip);
+	parse_bad(f, "<KmipTestCase id=\"x\"><RequestHeader/></KmipTestCase>", "unknown attribute id on <KmipTestCase>");
+	parse_bad(f, "<KmipTestCase><Frobnicate/></KmipTestCase>", "unknown element <Frobnicate>");
+}
+
 /* Integer (decimal, hex, mask names), Long Integer and Interval. */
 static void
 test_integers(void **state)
@@ -575,6 +603,7 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_print, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_xml_syntax, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kmip_test_case_root, setup, teardown),
 	};
 
 	util_test_start(argc, argv);
