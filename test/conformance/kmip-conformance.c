@@ -17,7 +17,8 @@
  *     (the other test cases exercise the operations), Vendor Identification and Server Information are
  *     its own;
  *   - values the test cases show literally although only a server can choose them (random bytes, what
- *     comes of keys and IVs it generated, RSA cipher texts) need only their length (see server_chosen());
+ *     comes of keys and IVs it generated, in this file or an earlier one of the run, RSA cipher texts)
+ *     need only their length (see server_chosen());
  *   - a Random Number Generator attribute describes the generator of the server: it must be there, its
  *     fields are the server's (see describes_rng()).
  * test/conformance/README.md says the same at more length.
@@ -99,6 +100,7 @@ struct run {
 	struct context ctx;
 	unsigned trials;		/* > 0 while trying which unordered item matches */
 	struct name_set generated;	/* identifiers of objects the server generated */
+	struct name_set *made;		/* the identifiers it generated in every file so far (owned copies) */
 	struct name_set rsa;		/* identifiers of RSA keys */
 	struct ttlv **responses;	/* responses received so far, newest last */
 	struct ttlv_arena **resp_arenas;
@@ -351,6 +353,45 @@ request_item(const struct run *r, const struct ttlv *exp_item)
 	return NULL;
 }
 
+/*
+ * True when placeholder ph is bound to an object the server generated in an earlier file of this run (a
+ * test case may go on with what the previous one made: TL-M-3 reads the key TL-M-2 created).
+ */
+static bool
+made_earlier(const struct run *r, const char *ph)
+{
+	const struct ttlv *v = ph != NULL ? lookup(r, ph) : NULL;
+
+	return v != NULL && v->type == TTLV_TEXT_STRING && set_has(r->made, (const char *)v->v.bytes.data);
+}
+
+/*
+ * Remembers for the rest of the run the identifiers the server sent for the placeholders of t (a
+ * generating operation's payload). Returns 0, or -1 when out of memory.
+ */
+static int
+remember_made(struct run *r, const struct ttlv *t)
+{
+	const char *ph = ttlv_xml_placeholder(r->doc, t);
+	const struct ttlv *v, *c;
+	char *copy;
+
+	if (ph != NULL && strstr(ph, "UNIQUE_IDENTIFIER") != NULL && (v = lookup(r, ph)) != NULL &&
+	    v->type == TTLV_TEXT_STRING && !set_has(r->made, (const char *)v->v.bytes.data)) {
+		if ((copy = strndup((const char *)v->v.bytes.data, v->length)) == NULL)
+			return -1;
+		if (set_add(r->made, copy) == -1) {
+			free(copy);
+			return -1;
+		}
+	}
+	if (t->type == TTLV_STRUCTURE)
+		for (c = t->v.s.first; c != NULL; c = c->next)
+			if (remember_made(r, c) == -1)
+				return -1;
+	return 0;
+}
+
 /* Sets the context for comparing one expected response Batch Item. */
 static void
 enter_batch_item(struct run *r, const struct ttlv *exp_item)
@@ -365,7 +406,7 @@ enter_batch_item(struct run *r, const struct ttlv *exp_item)
 		r->ctx.op = UINT32_MAX;		/* inside a Batch Item all the same */
 	if ((uid = ttlv_find(payload, KMIP_TAG_UNIQUE_IDENTIFIER)) != NULL)
 		ph = ttlv_xml_placeholder(r->doc, uid);
-	r->ctx.generated = set_has(&r->generated, ph);
+	r->ctx.generated = set_has(&r->generated, ph) || made_earlier(r, ph);
 	r->ctx.rsa = set_has(&r->rsa, ph);
 	r->ctx.own_data = ttlv_xml_placeholder(r->doc, ttlv_find(ttlv_find(req, KMIP_TAG_REQUEST_PAYLOAD),
 	    KMIP_TAG_DATA)) != NULL;
@@ -397,7 +438,7 @@ note_batch_item(struct run *r, const struct ttlv *exp_item)
 	case KMIP_OPERATION_RE_CERTIFY:
 	case KMIP_OPERATION_CREATE_SPLIT_KEY:
 	case KMIP_OPERATION_JOIN_SPLIT_KEY:
-		if (add_identifiers(r, &r->generated, payload) == -1)
+		if (add_identifiers(r, &r->generated, payload) == -1 || remember_made(r, payload) == -1)
 			return -1;
 		break;
 	default:
@@ -1017,11 +1058,12 @@ run_clear(struct run *r)
 }
 
 /*
- * Runs one file. Returns 0 when it passed, EXIT_FAILED when the server's answers differ or it could not
- * be reached, EXIT_BROKEN when the file cannot be run at all.
+ * Runs one file; made holds the identifiers of the objects the server generated in the earlier files of the
+ * run, and gains those of this one. Returns 0 when it passed, EXIT_FAILED when the server's answers differ
+ * or it could not be reached, EXIT_BROKEN when the file cannot be run at all.
  */
 static int
-run_file(const struct options *opt, SSL_CTX *ctx, const char *path)
+run_file(const struct options *opt, SSL_CTX *ctx, struct name_set *made, const char *path)
 {
 	struct kmip_client *cl = NULL;
 	struct ttlv_enc enc;
@@ -1035,6 +1077,7 @@ run_file(const struct options *opt, SSL_CTX *ctx, const char *path)
 	memset(&r, 0, sizeof(r));
 	ttlv_enc_init(&enc);
 	r.opt = opt;
+	r.made = made;
 	r.name = slash != NULL ? slash + 1 : path;
 	if (ttlv_xml_parse_file(path, &r.doc, &cause) == -1) {
 		printf("ERROR %s: %s\n", r.name, cause != NULL ? cause : "cannot parse");
@@ -1153,6 +1196,7 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct options opt = { .timeout_ms = 60000 };
+	struct name_set made = { NULL, 0, 0 };
 	SSL_CTX *ctx = NULL;
 	char *cause = NULL;
 	unsigned long n;
@@ -1218,7 +1262,7 @@ main(int argc, char **argv)
 		return EXIT_BROKEN;
 	}
 	for (i = optind; i < argc; i++) {
-		switch (run_file(&opt, ctx, argv[i])) {
+		switch (run_file(&opt, ctx, &made, argv[i])) {
 		case 0:
 			passed++;
 			break;
@@ -1231,6 +1275,9 @@ main(int argc, char **argv)
 		}
 	}
 	SSL_CTX_free(ctx);
+	for (i = 0; i < (int)made.n; i++)
+		free((char *)made.v[i]);
+	free(made.v);
 	if (broken > 0)
 		printf("%d file%s could not be run\n", broken, broken == 1 ? "" : "s");
 	printf("%d passed, %d failed\n", passed, failed);
