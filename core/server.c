@@ -43,6 +43,7 @@
 #define CLOSING_TIMEOUT_SEC	5	/* time to flush a last response before closing */
 #define LISTEN_BACKLOG		1024
 #define CRL_WARN_EVERY_MS	(3600 * 1000)	/* an expired CRL is reported at most this often */
+#define CERT_WARN_DAYS		30	/* certificates expiring sooner are warned of, daily */
 #define REFUSE_LOG_SEC		10	/* refusals under a flood: one summary line per this many seconds */
 /* Event priorities: I/O and timers run at the default (middle); the group commit runs last. */
 #define PRIORITIES		3
@@ -212,14 +213,42 @@ crl_timer_cb(evutil_socket_t fd, short what, void *arg)
 	server_arm_crl_timer(srv);
 }
 
+/*
+ * Logs the server certificate the TLS context serves (subject, serial, expiry) when loaded is set, and
+ * warns when it or a client CA certificate expires within CERT_WARN_DAYS: at start, after each reload and
+ * once a day (cert_timer), so the warning keeps coming until someone replaces the certificate.
+ */
+static void
+server_cert_report(const struct tls_server *tls, bool loaded)
+{
+	static struct tls_server_desc d;	/* 2 KiB: not on the stack; one thread */
+
+	tls_server_describe(tls, &d);
+	if (loaded)
+		log_info("server certificate %s, serial %s, expires %s", d.server_subject, d.server_serial,
+		    d.server_not_after);
+	if (d.server_days < CERT_WARN_DAYS)
+		log_warnx("the server certificate %s (serial %s) expires in %ld day%s, on %s: replace it and "
+		    "reload", d.server_subject, d.server_serial, d.server_days, d.server_days == 1 ? "" : "s",
+		    d.server_not_after);
+	if (d.ca_days < CERT_WARN_DAYS)
+		log_warnx("a client CA certificate of tls.clients_ca_cert_file expires in %ld day%s: clients "
+		    "it signed will be refused then", d.ca_days, d.ca_days == 1 ? "" : "s");
+}
+
 /* Checks that the TLS files of cfg make a working context (for kmipd -t). */
 int
 server_check_tls(const struct kmipd_config *cfg, char **cause)
 {
+	struct tls_server *tls;
 	struct tls_config t;
 
 	tls_config_from(&t, cfg);
-	return tls_config_check(&t, cause);
+	if (tls_server_new(&t, &tls, cause) != 0)
+		return -1;
+	server_cert_report(tls, false);
+	tls_server_free(tls);
+	return 0;
 }
 
 /* (Re)creates the shared timer queues from the configured deadlines. */
@@ -654,6 +683,19 @@ server_reload_keys(struct server *srv, const struct kmipd_config *next, char **c
 	return 0;
 }
 
+/* Once a day: the certificate expiry warnings of server_cert_report. */
+static void
+cert_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+	const struct timeval day = { .tv_sec = 24 * 3600, .tv_usec = 0 };
+
+	(void)fd;
+	(void)what;
+	server_cert_report(srv->tls, false);
+	evtimer_add(srv->cert_timer, &day);
+}
+
 /*
  * Records a start, a reload or a CRL reload (event) in the audit trail with what the TLS context loaded:
  * the server certificate's serial, the client CA certificates' serials, each CRL's issuer, CRL Number and
@@ -755,6 +797,7 @@ server_reload(struct server *srv)
 	srv->crl_sig = crl_sig;
 	server_arm_crl_timer(srv);
 	log_info("reload done: TLS context generation %lu", tls_server_generation(srv->tls));
+	server_cert_report(srv->tls, true);
 	server_crl_report(srv, true);
 	server_recheck_conns(srv);
 	server_audit_tls(srv, "reload");
@@ -954,6 +997,7 @@ int
 server_init(struct server *srv, struct kmipd_config *cfg, const char *config_path, char *const *overrides,
     size_t noverrides)
 {
+	const struct timeval day = { .tv_sec = 24 * 3600, .tv_usec = 0 };
 	struct tls_config t;
 	char *cause = NULL;
 	size_t i;
@@ -1013,6 +1057,15 @@ server_init(struct server *srv, struct kmipd_config *cfg, const char *config_pat
 	}
 	server_arm_crl_timer(srv);
 	server_crl_report(srv, true);
+	if ((srv->cert_timer = evtimer_new(srv->base, cert_timer_cb, srv)) == NULL) {
+		log_warnx("out of memory for the certificate timer");
+		return -1;
+	}
+	server_cert_report(srv->tls, true);
+	if (evtimer_add(srv->cert_timer, &day) != 0) {
+		log_warnx("cannot arm the certificate timer");
+		return -1;
+	}
 	if (srv->refuse_timer == NULL || sources_new(cfg->server.max_sources, &srv->sources) != 0) {
 		log_warnx("out of memory for the table of client addresses");
 		return -1;
@@ -1083,6 +1136,8 @@ server_free(struct server *srv)
 		event_free(srv->refuse_timer);
 	if (srv->crl_timer != NULL)
 		event_free(srv->crl_timer);
+	if (srv->cert_timer != NULL)
+		event_free(srv->cert_timer);
 	sources_free(srv->sources);
 	engine_free(srv->engine);
 	if (srv->keygen != NULL)

@@ -99,6 +99,7 @@ struct server {
 	 * last load (or failed load) rebuilds the TLS context.
 	 */
 	struct event *crl_timer;
+	struct event *cert_timer;	/* daily: warns of certificates that expire soon (server_cert_report) */
 	struct crl_sig { dev_t dev; ino_t ino; off_t size; struct timespec mtime; bool exists; } crl_sig;
 	int64_t crl_expired_warned_ms;	/* last "past its next update" warning, rate-limited */
 	uint64_t refusals[6];		/* by enum server_refusal (server.c) */
@@ -133,7 +134,10 @@ void server_handshake_ended(struct server *srv);
  */
 int server_admit(struct server *srv, struct ssl_st *ssl, const char *who, char *why, size_t whysize)
     __attribute__((warn_unused_result));
-/* Checks that the TLS files of cfg build a working context (kmipd -t). Returns 0, or -1 and a cause. */
+/*
+ * Checks that the TLS files of cfg build a working context (kmipd -t) and warns, as a start does, of
+ * certificates that expire within 30 days. Returns 0, or -1 and a cause.
+ */
 int server_check_tls(const struct kmipd_config *cfg, char **cause) __attribute__((warn_unused_result));
 
 #endif

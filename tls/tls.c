@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -386,6 +387,51 @@ fail:
 	return -1;
 }
 
+/* Writes an ASN1 time as text into buf ("none" when absent). */
+static void
+desc_time(const ASN1_TIME *t, char *buf, size_t size)
+{
+	BIO *bio;
+	int n;
+
+	snprintf(buf, size, "none");
+	if (t == NULL || (bio = BIO_new(BIO_s_mem())) == NULL)
+		return;
+	if (ASN1_TIME_print(bio, t) == 1 && (n = BIO_read(bio, buf, (int)size - 1)) > 0)
+		buf[n] = '\0';
+	BIO_free(bio);
+}
+
+/*
+ * Checks what no client would accept of a server certificate, so that a start, a reload or `kmipd -t`
+ * refuses it instead of serving handshakes that all fail: outside its validity period, or not for TLS
+ * servers (an extended key usage without serverAuth, a key usage that allows no TLS server key exchange).
+ * Returns 0, or -1 and a cause naming desc.
+ */
+static int
+check_server_cert(X509 *cert, const char *desc, char **cause)
+{
+	char when[64];
+
+	if (X509_cmp_current_time(X509_get0_notAfter(cert)) <= 0) {
+		desc_time(X509_get0_notAfter(cert), when, sizeof(when));
+		tls_cause(cause, "%s: the certificate expired (not after %s)", desc, when);
+		return -1;
+	}
+	if (X509_cmp_current_time(X509_get0_notBefore(cert)) >= 0) {
+		desc_time(X509_get0_notBefore(cert), when, sizeof(when));
+		tls_cause(cause, "%s: the certificate is not valid yet (not before %s)", desc, when);
+		return -1;
+	}
+	if (X509_check_purpose(cert, X509_PURPOSE_SSL_SERVER, 0) != 1) {
+		ERR_clear_error();
+		tls_cause(cause, "%s: the certificate is not for a TLS server (its key usage or extended key "
+		    "usage lacks serverAuth)", desc);
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * Installs a certificate, its private key and chain certificates into ctx and checks that the key
  * matches. desc names the source for the cause. Returns 0, or -1 and a cause.
@@ -428,7 +474,8 @@ load_server_identity(SSL_CTX *ctx, const struct tls_config *cfg, char **cause)
 			tls_cause(cause, "out of memory");
 			goto out;
 		}
-		rc = use_identity(ctx, cert, key, chain, desc, cause);
+		if (check_server_cert(cert, desc, cause) == 0)
+			rc = use_identity(ctx, cert, key, chain, desc, cause);
 		goto out;
 	}
 	if (load_certs("cert_file", cfg->cert_file, TLS_MAX_CHAIN_CERTS + 1, &certs, cause) == -1)
@@ -442,7 +489,8 @@ load_server_identity(SSL_CTX *ctx, const struct tls_config *cfg, char **cause)
 	}
 	/* The first certificate is the server's; the rest, if any, its chain. */
 	leaf = sk_X509_shift(certs);
-	rc = use_identity(ctx, leaf, key, certs, desc, cause);
+	if (check_server_cert(leaf, desc, cause) == 0)
+		rc = use_identity(ctx, leaf, key, certs, desc, cause);
 	X509_free(leaf);
 out:
 	free(desc);
@@ -869,19 +917,15 @@ desc_integer(const ASN1_INTEGER *ai, char *buf, size_t size)
 	OPENSSL_free(hex);
 }
 
-/* Writes an ASN1 time as text into buf ("none" when absent). */
-static void
-desc_time(const ASN1_TIME *t, char *buf, size_t size)
+/* Whole days from now until t (negative when past), LONG_MAX when it cannot be told. */
+static long
+days_left(const ASN1_TIME *t)
 {
-	BIO *bio;
-	int n;
+	int days, secs;
 
-	snprintf(buf, size, "none");
-	if (t == NULL || (bio = BIO_new(BIO_s_mem())) == NULL)
-		return;
-	if (ASN1_TIME_print(bio, t) == 1 && (n = BIO_read(bio, buf, (int)size - 1)) > 0)
-		buf[n] = '\0';
-	BIO_free(bio);
+	if (t == NULL || ASN1_TIME_diff(&days, &secs, NULL, t) != 1)
+		return LONG_MAX;
+	return days;
 }
 
 void
@@ -897,12 +941,23 @@ tls_server_describe(const struct tls_server *ts, struct tls_server_desc *d)
 
 	memset(d, 0, sizeof(*d));
 	snprintf(d->server_serial, sizeof(d->server_serial), "none");
-	if ((cert = SSL_CTX_get0_certificate(ts->ctx)) != NULL)
+	snprintf(d->server_subject, sizeof(d->server_subject), "none");
+	snprintf(d->server_not_after, sizeof(d->server_not_after), "none");
+	d->server_days = d->ca_days = LONG_MAX;
+	if ((cert = SSL_CTX_get0_certificate(ts->ctx)) != NULL) {
 		desc_integer(X509_get0_serialNumber(cert), d->server_serial, sizeof(d->server_serial));
+		if (X509_NAME_oneline(X509_get_subject_name(cert), d->server_subject,
+		    sizeof(d->server_subject)) == NULL)
+			snprintf(d->server_subject, sizeof(d->server_subject), "?");
+		desc_time(X509_get0_notAfter(cert), d->server_not_after, sizeof(d->server_not_after));
+		d->server_days = days_left(X509_get0_notAfter(cert));
+	}
 	objs = X509_STORE_get0_objects(SSL_CTX_get_cert_store(ts->ctx));
 	for (i = 0; objs != NULL && i < sk_X509_OBJECT_num(objs); i++) {
 		o = sk_X509_OBJECT_value(objs, i);
 		if ((cert = X509_OBJECT_get0_X509(o)) != NULL) {
+			if (days_left(X509_get0_notAfter(cert)) < d->ca_days)
+				d->ca_days = days_left(X509_get0_notAfter(cert));
 			if (++ncas > TLS_DESCRIBE_MAX)
 				continue;
 			desc_integer(X509_get0_serialNumber(cert), serial, sizeof(serial));

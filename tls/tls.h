@@ -112,13 +112,17 @@ void tls_server_crl_info(const struct tls_server *ts, int *count, int *expired);
 /* What the current context holds, as short texts for the audit trail (no OpenSSL types cross modules). */
 struct tls_server_desc {
 	char server_serial[80];		/* the server certificate's serial, hex, or "none" */
+	char server_subject[256];	/* its subject, one line, or "none" */
+	char server_not_after[64];	/* its expiry, or "none" */
+	long server_days;		/* whole days until it expires (negative once expired), LONG_MAX if none */
+	long ca_days;			/* the same for the client CA certificate that expires first */
 	char ca_serials[1024];		/* the client CA certificates' serials, hex, ", "-separated */
 	char crls[1024];		/* "N: issuer number=X next_update=T; ..." or "none" */
 };
 
 /*
- * Describes the current context in *d: the server certificate serial, the client CA certificates'
- * serials and, for each loaded CRL, its issuer, CRL Number ("none" when absent) and Next Update. At most
+ * Describes the current context in *d: the server certificate's serial, subject and expiry, the days
+ * until it and the first client CA certificate expire, the client CA certificates' serials and, for each loaded CRL, its issuer, CRL Number ("none" when absent) and Next Update. At most
  * TLS_DESCRIBE_MAX of each are listed, then "+N more"; a text that does not fit its buffer is cut.
  */
 void tls_server_describe(const struct tls_server *ts, struct tls_server_desc *d);

@@ -590,7 +590,7 @@ static void
 test_check_config(void **state)
 {
 	struct h_server *s = *state;
-	char good[400], bad[400], syntax[400], missing[400], text[3072], out[4096], want[500];
+	char good[400], bad[400], syntax[400], missing[400], text[3072], out[4096], want[500], cmd[2048];
 	const char *tls_fmt = "tls: {\n\tcert_file = \"%s\";\n\tkey_file = \"%s\";\n"
 	    "\tclients_ca_cert_file = \"%s\";\n};\n";
 	char tls[1200];
@@ -632,6 +632,33 @@ test_check_config(void **state)
 	snprintf(want, sizeof(want), "%s/no-such.crt", s->dir);
 	if (strstr(out, want) == NULL)
 		fail_msg("expected \"%s\" in: %s", want, out);
+
+	/* A client certificate as the server's: no client would accept it, so -t (and a start) refuses it. */
+	snprintf(text, sizeof(text), "server: {\n\tlisten = \"127.0.0.1\";\n};\n" "tls: {\n"
+	    "\tcert_file = \"%s\";\n\tkey_file = \"%s\";\n\tclients_ca_cert_file = \"%s\";\n};\n"
+	    "store: {\n\tpath = \"%s/store\";\n\tmaster_key_file = \"%s\";\n};\n",
+	    h_cert("client.crt"), h_cert("client.key"), h_cert("ca.crt"), s->dir, h_master_key(s));
+	h_write_file(bad, text);
+	assert_int_not_equal(h_run_kmipd((const char *const[]){ "-t", "-c", bad, NULL }, out, sizeof(out)), 0);
+	if (strstr(out, "not for a TLS server") == NULL)
+		fail_msg("expected the certificate's purpose refused: %s", out);
+
+	/* A server certificate that expires in 10 days: accepted, with a warning naming it. */
+	snprintf(cmd, sizeof(cmd), "cd %s && openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+	    "-subj /CN=soon -keyout soon.key -out soon.csr 2>/dev/null && printf "
+	    "'extendedKeyUsage = serverAuth\\nkeyUsage = critical,digitalSignature\\n' >soon.ext && "
+	    "openssl x509 -req -in soon.csr -CA %s -CAkey %s -days 10 -extfile soon.ext -out soon.crt "
+	    "2>/dev/null", s->dir, h_cert("ca.crt"), h_cert("ca.key"));
+	assert_int_equal(system(cmd), 0);
+	snprintf(text, sizeof(text), "server: {\n\tlisten = \"127.0.0.1\";\n};\n" "tls: {\n"
+	    "\tcert_file = \"%s/soon.crt\";\n\tkey_file = \"%s/soon.key\";\n\tclients_ca_cert_file = \"%s\";\n};\n"
+	    "store: {\n\tpath = \"%s/store\";\n\tmaster_key_file = \"%s\";\n};\n",
+	    s->dir, s->dir, h_cert("ca.crt"), s->dir, h_master_key(s));
+	h_write_file(good, text);
+	assert_int_equal(h_run_kmipd((const char *const[]){ "-t", "-c", good, NULL }, out, sizeof(out)), 0);
+	if (strstr(out, "configuration OK") == NULL || strstr(out, "/CN=soon") == NULL ||
+	    (strstr(out, "expires in 9 days") == NULL && strstr(out, "expires in 10 days") == NULL))
+		fail_msg("expected OK and a warning that /CN=soon expires in 10 days: %s", out);
 }
 
 /*

@@ -353,11 +353,12 @@ add_ext(X509 *x, X509V3_CTX *v3, int nid, const char *value)
 }
 
 /*
- * Issues NAME.crt/NAME.key (P-256, valid for an hour, clientAuth) from the development CA with the given
- * subject and subjectAltName (NULL for none).
+ * Issues NAME.crt/NAME.key (P-256) from the CA CA.crt/CA.key with the given subject, subjectAltName (NULL
+ * for none) and extended key usage, valid from now + not_before to now + not_after seconds.
  */
 static void
-issue(const char *name, X509_NAME *subject, const char *san)
+issue_cert(const char *ca_name, const char *name, X509_NAME *subject, const char *san, const char *eku,
+    long not_before, long not_after)
 {
 	static long serial = 1000;
 	EVP_PKEY *cakey = NULL, *key;
@@ -366,11 +367,13 @@ issue(const char *name, X509_NAME *subject, const char *san)
 	FILE *f;
 	char file[64];
 
-	f = fopen(cp("ca.crt"), "r");
+	snprintf(file, sizeof(file), "%s.crt", ca_name);
+	f = fopen(cp(file), "r");
 	assert_non_null(f);
 	ca = PEM_read_X509(f, NULL, NULL, NULL);
 	fclose(f);
-	f = fopen(cp("ca.key"), "r");
+	snprintf(file, sizeof(file), "%s.key", ca_name);
+	f = fopen(cp(file), "r");
 	assert_non_null(f);
 	cakey = PEM_read_PrivateKey(f, NULL, NULL, NULL);
 	fclose(f);
@@ -382,14 +385,14 @@ issue(const char *name, X509_NAME *subject, const char *san)
 	assert_non_null(x);
 	assert_int_equal(X509_set_version(x, 2), 1);
 	assert_int_equal(ASN1_INTEGER_set(X509_get_serialNumber(x), serial++), 1);
-	assert_non_null(X509_gmtime_adj(X509_getm_notBefore(x), -60));
-	assert_non_null(X509_gmtime_adj(X509_getm_notAfter(x), 3600));
+	assert_non_null(X509_gmtime_adj(X509_getm_notBefore(x), not_before));
+	assert_non_null(X509_gmtime_adj(X509_getm_notAfter(x), not_after));
 	assert_int_equal(X509_set_subject_name(x, subject), 1);
 	assert_int_equal(X509_set_issuer_name(x, X509_get_subject_name(ca)), 1);
 	assert_int_equal(X509_set_pubkey(x, key), 1);
 	X509V3_set_ctx(&v3, ca, x, NULL, NULL, 0);
 	add_ext(x, &v3, NID_basic_constraints, "critical,CA:FALSE");
-	add_ext(x, &v3, NID_ext_key_usage, "clientAuth");
+	add_ext(x, &v3, NID_ext_key_usage, eku);
 	if (san != NULL)
 		add_ext(x, &v3, NID_subject_alt_name, san);
 	assert_true(X509_sign(x, cakey, EVP_sha256()) > 0);
@@ -401,6 +404,13 @@ issue(const char *name, X509_NAME *subject, const char *san)
 	X509_free(ca);
 	EVP_PKEY_free(key);
 	EVP_PKEY_free(cakey);
+}
+
+/* A client certificate NAME.crt/NAME.key valid for an hour: see issue_cert(). */
+static void
+issue(const char *name, X509_NAME *subject, const char *san)
+{
+	issue_cert("ca", name, subject, san, "clientAuth", -60, 3600);
 }
 
 /* A subject "O=kmipd development, CN=cn" (cn NULL: no CN). */
@@ -702,6 +712,52 @@ test_chain_in_cert_file(void **state)
 	assert_int_equal(sk_X509_num(chain), 1);
 }
 
+/*
+ * A server certificate no client would accept is refused when the context is built (start, reload,
+ * kmipd -t): expired, not valid yet, or not for TLS servers. One that expires soon is taken, and the
+ * description says how many days it has left.
+ */
+static void
+test_server_cert_checks(void **state)
+{
+	static struct tls_server_desc d;
+	struct tls_server *ts = NULL;
+	struct fx *fx = *state;
+	char file[64];
+	X509_NAME *n;
+	const struct { const char *name, *eku; long from, to; const char *want; } bad[] = {
+		{ "expired", "serverAuth", -2 * 86400, -86400, "expired" },
+		{ "future", "serverAuth", 86400, 2 * 86400, "not valid yet" },
+		{ "clientonly", "clientAuth", -60, 86400, "not for a TLS server" },
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		n = subject(bad[i].name);
+		issue_cert("ca", bad[i].name, n, "DNS:localhost", bad[i].eku, bad[i].from, bad[i].to);
+		X509_NAME_free(n);
+		snprintf(file, sizeof(file), "%s.crt", bad[i].name);
+		set(&fx->cfg.cert_file, cp(file));
+		snprintf(file, sizeof(file), "%s.key", bad[i].name);
+		set(&fx->cfg.key_file, cp(file));
+		assert_int_equal(tls_config_check(&fx->cfg, &fx->cause), -1);
+		if (strstr(fx->cause, bad[i].want) == NULL)
+			fail_msg("%s: \"%s\" lacks \"%s\"", bad[i].name, fx->cause, bad[i].want);
+		free(fx->cause);
+		fx->cause = NULL;
+	}
+	n = subject("soon");
+	issue_cert("ca", "soon", n, "DNS:localhost", "serverAuth", -60, 10 * 86400 + 600);
+	X509_NAME_free(n);
+	set(&fx->cfg.cert_file, cp("soon.crt"));
+	set(&fx->cfg.key_file, cp("soon.key"));
+	assert_int_equal(tls_server_new(&fx->cfg, &ts, &fx->cause), 0);
+	tls_server_describe(ts, &d);
+	assert_int_equal(d.server_days, 10);
+	assert_non_null(strstr(d.server_subject, "CN=soon"));
+	assert_true(d.ca_days > 365);
+	tls_server_free(ts);
+}
+
 static void
 test_missing_client_ca(void **state)
 {
@@ -842,10 +898,13 @@ static void
 test_client_rejects_other_server(void **state)
 {
 	struct fx *fx = *state;
+	X509_NAME *n = subject("other-server");
 
 	/* A server whose certificate the client's CA did not sign. */
-	set(&fx->cfg.cert_file, cp("other-client.crt"));
-	set(&fx->cfg.key_file, cp("other-client.key"));
+	issue_cert("other-ca", "other-server", n, "DNS:localhost", "serverAuth", -60, 3600);
+	X509_NAME_free(n);
+	set(&fx->cfg.cert_file, cp("other-server.crt"));
+	set(&fx->cfg.key_file, cp("other-server.key"));
 	server_ctx(fx);
 	fx->cctx = client_ctx("client", TLS1_2_VERSION, TLS1_3_VERSION);
 	assert_int_equal(handshake(fx->sctx, fx->cctx, NULL, NULL, &fx->p1), 0);
@@ -1372,6 +1431,7 @@ main(void)
 		T(test_encrypted_key),
 		T(test_chain_in_cert_file),
 		T(test_missing_client_ca),
+		T(test_server_cert_checks),
 		T(test_identity_options),
 		T(test_numeric_options),
 		T(test_min13_refuses_12_client),
