@@ -1597,6 +1597,34 @@ load_free(struct load *ld, config_t *lc)
 	free(ld->dir);
 }
 
+/*
+ * Keeps in cfg where each key that was set got its value, for messages after the load (kmipd -t checks
+ * files the keys name). Returns 0, or -1 when out of memory.
+ */
+static int
+keep_origins(struct kmipd_config *cfg, const struct load *ld)
+{
+	if ((cfg->where = calloc(NKEYS, sizeof(*cfg->where))) == NULL)
+		return -1;
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (ld->origin[i].file == NULL && ld->origin[i].override == NULL)
+			continue;
+		if ((cfg->where[i] = where(ld, &keys[i])) == NULL)
+			return -1;
+	}
+	return 0;
+}
+
+const char *
+config_where(const struct kmipd_config *cfg, const char *name)
+{
+	const struct key *k = find_key(name);
+
+	if (k == NULL || cfg->where == NULL || cfg->where[k - keys] == NULL)
+		return "";
+	return cfg->where[k - keys];
+}
+
 struct kmipd_config *
 config_defaults(void)
 {
@@ -1648,6 +1676,8 @@ config_load(const char *path, char *const *overrides, size_t noverrides, struct 
 		cfg->access.max_bytes_per_identity = cfg->store.max_map_size / 4;
 	if (validate(cfg, &ld, cause) == -1)
 		goto fail;
+	if (keep_origins(cfg, &ld) == -1)
+		goto nomem;
 	load_free(&ld, &lc);
 	*out = cfg;
 	return 0;
@@ -1675,7 +1705,10 @@ config_free(struct kmipd_config *cfg)
 				free(*(char **)field(cfg, k));
 		} else if (k->type == T_LIST)
 			list_free(field(cfg, k));
+		if (cfg->where != NULL)
+			free(cfg->where[i]);
 	}
+	free(cfg->where);
 	free(cfg);
 }
 

@@ -186,6 +186,7 @@ struct kmipd_config {
 	struct config_access access;
 	struct config_log log;
 	struct config_audit audit;
+	char **where;		/* per key of the table: "FILE:LINE: " or "-o ARG: " that set it, else NULL */
 };
 
 /* The built-in defaults (no TLS identity, so they do not validate on their own); NULL if out of memory. */
@@ -198,6 +199,12 @@ struct kmipd_config *config_defaults(void);
  */
 int config_load(const char *path, char *const *overrides, size_t noverrides, struct kmipd_config **out,
     char **cause) CONFIG_WUR;
+
+/*
+ * Where key name got its value, as a message prefix: "FILE:LINE: " (a file), "-o group.key=value: " (an
+ * override), or "" (the default, or an unknown key). Never NULL; valid while cfg is.
+ */
+const char *config_where(const struct kmipd_config *cfg, const char *name);
 
 /* Frees cfg and everything it owns, wiping secrets; NULL is fine. */
 void config_free(struct kmipd_config *cfg);

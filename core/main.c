@@ -37,11 +37,21 @@
 #define TRIM_THRESHOLD	(16 << 20)
 #define MMAP_THRESHOLD	(1 << 20)
 
+/* Prints the usage: on stdout with status 0 when it was asked for (-h), else on stderr with status 2. */
 static void
-usage(void)
+usage(bool asked)
 {
-	fprintf(stderr, "usage: kmipd [-ftvV] [-c file] [-o group.key=value]...\n");
-	exit(2);
+	fprintf(asked ? stdout : stderr,
+	    "usage: kmipd [-fhtvV] [-c file] [-o group.key=value]...\n"
+	    "  -c file   the configuration file (default %s when it exists, else the embedded defaults)\n"
+	    "  -f        stay in the foreground (logs go where log.target says)\n"
+	    "  -h        print this help\n"
+	    "  -o k=v    set group.key to value after the file (repeatable)\n"
+	    "  -t        check the configuration, certificates, store and files, and exit\n"
+	    "  -v        log at debug level; with -t, print the configuration in effect\n"
+	    "  -V        print the version\n"
+	    "See kmipd(8) and kmipd.conf(5).\n", CONFIG_DEFAULT_PATH);
+	exit(asked ? 0 : 2);
 }
 
 /* Switches to server.user / server.group after the listeners are bound. Returns 0, or -1 after logging. */
@@ -163,6 +173,130 @@ daemon_ready(int fd)
 	close(fd);
 }
 
+/*
+ * Prints a kmipd -t problem in the documented form: "FILE:LINE: reason" (or "-o ARG: reason") after where
+ * key got its value, else the configuration file (or "embedded defaults") and the reason.
+ */
+static void
+check_failed(const struct kmipd_config *cfg, const char *path, const char *key, const char *reason)
+{
+	const char *w = key != NULL ? config_where(cfg, key) : "";
+
+	if (*w != '\0')
+		fprintf(stderr, "kmipd: %s%s\n", w, reason);
+	else
+		fprintf(stderr, "kmipd: %s: %s\n", path != NULL ? path : "embedded defaults", reason);
+}
+
+/*
+ * The config key a TLS cause is about: the tls layer starts its causes with the option's name
+ * ("cert_file /etc/...: ..."). Returns "tls.NAME" in buf, or NULL.
+ */
+static const char *
+tls_key(const char *cause, char *buf, size_t size)
+{
+	size_t n;
+
+	if (cause == NULL)
+		return NULL;
+	n = strcspn(cause, " :");
+	if (n == 0 || n + 5 > size)
+		return NULL;
+	snprintf(buf, size, "tls.%.*s", (int)n, cause);
+	return buf;
+}
+
+/*
+ * Whether the process can make and write files in dir (an existing folder), or create dir in its parent
+ * when it does not exist yet. Returns 0, or -1 with the reason in why.
+ */
+static int
+check_folder(const char *dir, bool may_create, char *why, size_t size)
+{
+	char parent[PATH_MAX];
+	struct stat st;
+	char *slash;
+
+	if (stat(dir, &st) == 0) {
+		if (!S_ISDIR(st.st_mode)) {
+			snprintf(why, size, "%s is not a folder", dir);
+			return -1;
+		}
+		if (access(dir, W_OK | X_OK) != 0) {
+			snprintf(why, size, "folder %s is not writable: %s", dir, strerror(errno));
+			return -1;
+		}
+		return 0;
+	}
+	if (errno != ENOENT || !may_create) {
+		snprintf(why, size, "folder %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	snprintf(parent, sizeof(parent), "%s", dir);
+	if ((slash = strrchr(parent, '/')) == NULL)
+		snprintf(parent, sizeof(parent), ".");
+	else if (slash == parent)
+		parent[1] = '\0';
+	else
+		*slash = '\0';
+	if (stat(parent, &st) != 0 || access(parent, W_OK | X_OK) != 0) {
+		snprintf(why, size, "folder %s does not exist and cannot be made in %s: %s", dir, parent,
+		    strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(why, size, "folder %s cannot be made: %s is not a folder", dir, parent);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * kmipd -t: what a start needs of the file system, checked as the user running -t (the unit runs it as
+ * the service's user): store.path set and its folder writable or creatable; the audit file's folder
+ * writable, and the file itself when it exists. Prints the first problem and returns -1, or returns 0.
+ */
+static int
+check_files(const struct kmipd_config *cfg, const char *path)
+{
+	char why[2 * PATH_MAX + 160], msg[PATH_MAX + 128], dir[PATH_MAX];
+	const char *file = cfg->audit.file;
+	char *slash;
+
+	if (cfg->store.path == NULL || cfg->store.path[0] == '\0') {
+		check_failed(cfg, path, "store.path", "store.path is empty: it names the folder of the store");
+		return -1;
+	}
+	if (check_folder(cfg->store.path, true, why, sizeof(why)) != 0) {
+		check_failed(cfg, path, "store.path", why);
+		return -1;
+	}
+	if (file == NULL || file[0] == '\0')
+		return 0;
+	errno = 0;
+	if (access(file, F_OK) == 0) {
+		if (access(file, W_OK) != 0) {
+			snprintf(why, sizeof(why), "audit file %s is not writable: %s", file, strerror(errno));
+			check_failed(cfg, path, "audit.file", why);
+			return -1;
+		}
+		return 0;
+	}
+	snprintf(dir, sizeof(dir), "%s", file);
+	if ((slash = strrchr(dir, '/')) == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	if (check_folder(dir, false, msg, sizeof(msg)) != 0) {
+		snprintf(why, sizeof(why), "audit file %s: %s", file, msg);
+		check_failed(cfg, path, "audit.file", why);
+		return -1;
+	}
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -175,6 +309,7 @@ main(int argc, char **argv)
 	const char *what = "";
 	size_t noverrides = 0;
 	bool foreground = false, check = false, verbose = false;
+	char tlskey[48];
 	struct access_policy *policy = NULL;
 	int ch, status, ready = -1;
 	struct rlimit no_core = { 0, 0 };
@@ -214,12 +349,15 @@ main(int argc, char **argv)
 		case 'V':
 			printf("kmipd %s\n", KMIPD_VERSION);
 			return 0;
+		case 'h':
+			usage(true);
+			break;
 		default:
-			usage();
+			usage(false);
 		}
 	}
 	if (optind != argc)
-		usage();
+		usage(false);
 	/* Without -c, the standard file if there is one, else the embedded defaults (make run). */
 	if (path == NULL && access(CONFIG_DEFAULT_PATH, F_OK) == 0)
 		path = CONFIG_DEFAULT_PATH;
@@ -231,19 +369,23 @@ main(int argc, char **argv)
 	}
 	if (check) {
 		if (server_check_tls(cfg, &cause) != 0) {
-			fprintf(stderr, "kmipd: %s: %s\n", path != NULL ? path : "defaults", cause ? cause : "TLS");
+			check_failed(cfg, path, tls_key(cause, tlskey, sizeof(tlskey)), cause ? cause : "TLS");
 			free(cause);
 			config_free(cfg);
 			return 1;
 		}
 		/* What only the access policy checks: roles' operation names, grants naming a defined role. */
 		if (access_policy_new(cfg, &policy, &cause) != 0) {
-			fprintf(stderr, "kmipd: %s: %s\n", path != NULL ? path : "defaults", cause ? cause : "access");
+			check_failed(cfg, path, NULL, cause ? cause : "access");
 			free(cause);
 			config_free(cfg);
 			return 1;
 		}
 		access_policy_free(policy);
+		if (check_files(cfg, path) != 0) {
+			config_free(cfg);
+			return 1;
+		}
 		if (masterkey_check(&cfg->store, &what, &cause) != 0) {
 			fprintf(stderr, "kmipd: %s: store %s: %s\n", path != NULL ? path : "defaults", cfg->store.path,
 			    cause ? cause : "master key");
@@ -251,6 +393,7 @@ main(int argc, char **argv)
 			config_free(cfg);
 			return 1;
 		}
+		server_check_nofile(cfg, false);
 		if (verbose)
 			config_dump(stdout, cfg);
 		fprintf(stderr, "kmipd: %s: configuration OK (%s)\n", path != NULL ? path : "embedded defaults",

@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
@@ -44,6 +45,7 @@
 #define LISTEN_BACKLOG		1024
 #define CRL_WARN_EVERY_MS	(3600 * 1000)	/* an expired CRL is reported at most this often */
 #define CERT_WARN_DAYS		30	/* certificates expiring sooner are warned of, daily */
+#define NOFILE_RESERVE		64	/* descriptors besides connections: listeners, store, audit, logs */
 #define REFUSE_LOG_SEC		10	/* refusals under a flood: one summary line per this many seconds */
 /* Event priorities: I/O and timers run at the default (middle); the group commit runs last. */
 #define PRIORITIES		3
@@ -249,6 +251,34 @@ server_check_tls(const struct kmipd_config *cfg, char **cause)
 	server_cert_report(tls, false);
 	tls_server_free(tls);
 	return 0;
+}
+
+/* See server.h. */
+void
+server_check_nofile(const struct kmipd_config *cfg, bool raise)
+{
+	rlim_t reserve = NOFILE_RESERVE + 2 * (rlim_t)cfg->keygen.workers, lim;
+	rlim_t need = (rlim_t)cfg->server.max_connections + reserve;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+		log_warn("getrlimit(RLIMIT_NOFILE)");
+		return;
+	}
+	if (raise && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need ? need : rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			log_warn("setrlimit(RLIMIT_NOFILE, %llu)", (unsigned long long)rl.rlim_cur);
+		(void)getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	/* -t looks at the hard limit: a start raises the soft one up to it. */
+	lim = raise ? rl.rlim_cur : rl.rlim_max;
+	if (lim != RLIM_INFINITY && lim < need)
+		log_warnx("the open-files limit (%llu) is below server.max_connections (%u) plus %llu for the "
+		    "server itself: connections past %llu will be refused; raise LimitNOFILE= in the unit (or "
+		    "ulimit -n), or lower server.max_connections", (unsigned long long)lim,
+		    cfg->server.max_connections, (unsigned long long)reserve,
+		    (unsigned long long)(lim > reserve ? lim - reserve : 0));
 }
 
 /* (Re)creates the shared timer queues from the configured deadlines. */
@@ -1009,6 +1039,7 @@ server_init(struct server *srv, struct kmipd_config *cfg, const char *config_pat
 	srv->overrides = overrides;
 	srv->noverrides = noverrides;
 	signal(SIGPIPE, SIG_IGN);
+	server_check_nofile(cfg, true);
 
 	if ((srv->base = event_base_new()) == NULL || event_base_priority_init(srv->base, PRIORITIES) != 0) {
 		log_warnx("event_base_new failed");

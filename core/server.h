@@ -139,5 +139,11 @@ int server_admit(struct server *srv, struct ssl_st *ssl, const char *who, char *
  * certificates that expire within 30 days. Returns 0, or -1 and a cause.
  */
 int server_check_tls(const struct kmipd_config *cfg, char **cause) __attribute__((warn_unused_result));
+/*
+ * Whether the open-files limit holds server.max_connections plus what the server itself opens. At start
+ * (raise set) the soft limit is raised towards the hard one as far as needed; what still falls short is
+ * logged as a warning, which is all kmipd -t (raise unset) does.
+ */
+void server_check_nofile(const struct kmipd_config *cfg, bool raise);
 
 #endif

@@ -590,7 +590,9 @@ static void
 test_check_config(void **state)
 {
 	struct h_server *s = *state;
-	char good[400], bad[400], syntax[400], missing[400], text[3072], out[4096], want[500], cmd[2048];
+	char good[400], bad[400], syntax[400], missing[400], text[3072], out[4096], want[1024], cmd[2048];
+	FILE *p;
+	size_t n;
 	const char *tls_fmt = "tls: {\n\tcert_file = \"%s\";\n\tkey_file = \"%s\";\n"
 	    "\tclients_ca_cert_file = \"%s\";\n};\n";
 	char tls[1200];
@@ -607,6 +609,9 @@ test_check_config(void **state)
 	h_write_file(good, text);
 	assert_int_equal(h_run_kmipd((const char *const[]){ "-t", "-c", good, NULL }, out, sizeof(out)), 0);
 	assert_non_null(strstr(out, "configuration OK"));
+	assert_int_equal(h_run_kmipd((const char *const[]){ "-h", NULL }, out, sizeof(out)), 0);
+	assert_non_null(strstr(out, "usage: kmipd"));
+	assert_int_equal(h_run_kmipd((const char *const[]){ "-x", NULL }, out, sizeof(out)), 2);
 
 	/* The unknown key is on line 3. */
 	snprintf(text, sizeof(text), "server: {\n\tlisten = \"127.0.0.1\";\n\tno_such_key = 1;\n};\n%s", tls);
@@ -659,6 +664,35 @@ test_check_config(void **state)
 	if (strstr(out, "configuration OK") == NULL || strstr(out, "/CN=soon") == NULL ||
 	    (strstr(out, "expires in 9 days") == NULL && strstr(out, "expires in 10 days") == NULL))
 		fail_msg("expected OK and a warning that /CN=soon expires in 10 days: %s", out);
+
+	/* What the start needs of the file system, each reported where its key was set. */
+	snprintf(text, sizeof(text), "%sstore: {\n\tmaster_key_file = \"%s\";\n\tpath = \"%s/no/such/store\";\n};\n",
+	    tls, h_master_key(s), s->dir);
+	h_write_file(bad, text);
+	assert_int_not_equal(h_run_kmipd((const char *const[]){ "-t", "-c", bad, NULL }, out, sizeof(out)), 0);
+	snprintf(want, sizeof(want), "%s:8: folder %s/no/such/store does not exist", bad, s->dir);
+	if (strstr(out, want) == NULL)
+		fail_msg("expected \"%s\" in: %s", want, out);
+	assert_int_not_equal(h_run_kmipd((const char *const[]){ "-t", "-c", good, "-o", "store.path=", NULL }, out,
+	    sizeof(out)), 0);
+	if (strstr(out, "-o store.path=: store.path is empty") == NULL)
+		fail_msg("expected the empty store.path refused: %s", out);
+	snprintf(want, sizeof(want), "audit.file=%s/no-such-dir/audit.log", s->dir);
+	assert_int_not_equal(h_run_kmipd((const char *const[]){ "-t", "-c", good, "-o", want, NULL }, out,
+	    sizeof(out)), 0);
+	if (strstr(out, "audit file") == NULL || strstr(out, "no-such-dir: No such file") == NULL)
+		fail_msg("expected the audit folder refused: %s", out);
+
+	/* An open-files limit below max_connections: a warning, not a failure. */
+	snprintf(cmd, sizeof(cmd), "ulimit -n 300 && %s -t -c %s -o server.max_connections=1000 2>&1",
+	    getenv("KMIPD_BIN") != NULL ? getenv("KMIPD_BIN") : "build/kmipd", good);
+	assert_non_null(p = popen(cmd, "r"));
+	n = fread(out, 1, sizeof(out) - 1, p);
+	out[n] = '\0';
+	assert_int_equal(pclose(p), 0);
+	if (strstr(out, "open-files limit (300) is below server.max_connections (1000)") == NULL ||
+	    strstr(out, "configuration OK") == NULL)
+		fail_msg("expected a warning about the open-files limit: %s", out);
 }
 
 /*
