@@ -31,6 +31,7 @@ enum key_type {
 
 #define K_RELOAD 0x01	/* applied by a SIGHUP reload */
 #define K_SECRET 0x02	/* wiped when freed, never printed */
+#define K_PATH 0x04	/* a file or folder: made absolute by config_resolve_paths() */
 
 struct choice {
 	const char *name;
@@ -188,18 +189,18 @@ static const struct key keys[] = {
 	  .help = "user to switch to after binding; unset = stay" },
 	{ .name = "server.group", .type = T_STR, .offset = OFF_STR(server.group),
 	  .help = "group to switch to after binding; unset = the user's" },
-	{ .name = "server.pid_file", .type = T_STR, .offset = OFF_STR(server.pid_file),
+	{ .name = "server.pid_file", .type = T_STR, .flags = K_PATH, .offset = OFF_STR(server.pid_file),
 	  .help = "file to write the process id to; unset = none" },
 
-	{ .name = "tls.cert_file", .type = T_STR, .flags = K_RELOAD, .offset = OFF_STR(tls.cert_file),
+	{ .name = "tls.cert_file", .type = T_STR, .flags = K_RELOAD | K_PATH, .offset = OFF_STR(tls.cert_file),
 	  .help = "server certificate chain, PEM" },
-	{ .name = "tls.key_file", .type = T_STR, .flags = K_RELOAD, .offset = OFF_STR(tls.key_file),
+	{ .name = "tls.key_file", .type = T_STR, .flags = K_RELOAD | K_PATH, .offset = OFF_STR(tls.key_file),
 	  .help = "server private key, PEM" },
-	{ .name = "tls.p12_file", .type = T_STR, .flags = K_RELOAD, .offset = OFF_STR(tls.p12_file),
+	{ .name = "tls.p12_file", .type = T_STR, .flags = K_RELOAD | K_PATH, .offset = OFF_STR(tls.p12_file),
 	  .help = "server certificate and key, PKCS#12, instead of the PEM pair" },
 	{ .name = "tls.p12_password", .type = T_STR, .flags = K_RELOAD | K_SECRET,
 	  .offset = OFF_STR(tls.p12_password), .help = "password of tls.p12_file" },
-	{ .name = "tls.clients_ca_cert_file", .type = T_STR, .flags = K_RELOAD,
+	{ .name = "tls.clients_ca_cert_file", .type = T_STR, .flags = K_RELOAD | K_PATH,
 	  .offset = OFF_STR(tls.clients_ca_cert_file),
 	  .help = "CA certificates that client certificates must chain to, PEM" },
 	{ .name = "tls.min_version", .type = T_ENUM, .flags = K_RELOAD, .offset = OFF_ENUM(tls.min_version),
@@ -218,7 +219,7 @@ static const struct key keys[] = {
 	  .offset = OFF_BOOL(tls.session_tickets), .def = true, .help = "issue TLS session tickets" },
 	{ .name = "tls.verify_depth", .type = T_UINT, .flags = K_RELOAD, .offset = OFF_UINT(tls.verify_depth),
 	  .def = 4, .min = 1, .max = 64, .help = "longest client certificate chain" },
-	{ .name = "tls.crl_file", .type = T_STR, .flags = K_RELOAD, .offset = OFF_STR(tls.crl_file),
+	{ .name = "tls.crl_file", .type = T_STR, .flags = K_RELOAD | K_PATH, .offset = OFF_STR(tls.crl_file),
 	  .help = "PEM CRLs, one per CA of the client chains (all checked); unset = no revocation check" },
 	{ .name = "tls.crl_expired", .type = T_ENUM, .flags = K_RELOAD, .offset = OFF_ENUM(tls.crl_expired),
 	  .def = CONFIG_CRL_EXPIRED_WARN, .choices = crl_expireds,
@@ -227,7 +228,7 @@ static const struct key keys[] = {
 	  .offset = OFF_UINT(tls.crl_check_interval), .def = 30, .min = 1, .max = 86400,
 	  .help = "seconds between looks at tls.crl_file; a changed file is loaded" },
 
-	{ .name = "store.path", .type = T_STR, .offset = OFF_STR(store.path), .defstr = "/var/lib/kmipd",
+	{ .name = "store.path", .type = T_STR, .flags = K_PATH, .offset = OFF_STR(store.path), .defstr = "/var/lib/kmipd",
 	  .help = "directory of the LMDB object store" },
 	{ .name = "store.map_size", .type = T_SIZE, .offset = OFF_SIZE(store.map_size), .def = 256 * MIB,
 	  .min = MIB, .max = 64 * TIB, .help = "initial LMDB map size" },
@@ -239,7 +240,7 @@ static const struct key keys[] = {
 	  .help = "commit the writes of one loop iteration together" },
 	{ .name = "store.encryption", .type = T_BOOL, .offset = OFF_BOOL(store.encryption), .def = true,
 	  .help = "seal key material at rest under a master key (false only for stores never encrypted)" },
-	{ .name = "store.master_key_file", .type = T_STR, .flags = K_RELOAD, .offset = OFF_STR(store.master_key_file),
+	{ .name = "store.master_key_file", .type = T_STR, .flags = K_RELOAD | K_PATH, .offset = OFF_STR(store.master_key_file),
 	  .help = "file of the 32-byte master key (mode 0600 or stricter)" },
 	{ .name = "store.master_key_credential", .type = T_STR, .flags = K_RELOAD,
 	  .offset = OFF_STR(store.master_key_credential),
@@ -250,9 +251,9 @@ static const struct key keys[] = {
 	  .help = "label of the token" },
 	{ .name = "store.pkcs11_key", .type = T_STR, .flags = K_RELOAD, .offset = OFF_STR(store.pkcs11_key),
 	  .defstr = "kmipd-master", .help = "label of the master key on the token" },
-	{ .name = "store.pkcs11_pin_file", .type = T_STR, .flags = K_RELOAD, .offset = OFF_STR(store.pkcs11_pin_file),
+	{ .name = "store.pkcs11_pin_file", .type = T_STR, .flags = K_RELOAD | K_PATH, .offset = OFF_STR(store.pkcs11_pin_file),
 	  .help = "file holding the token's user PIN, or credential:NAME" },
-	{ .name = "store.previous_master_key_file", .type = T_STR, .flags = K_RELOAD,
+	{ .name = "store.previous_master_key_file", .type = T_STR, .flags = K_RELOAD | K_PATH,
 	  .offset = OFF_STR(store.previous_master_key_file),
 	  .help = "rotation: the master key file the data keys are wrapped under until now" },
 	{ .name = "store.previous_master_key_credential", .type = T_STR, .flags = K_RELOAD,
@@ -332,7 +333,7 @@ static const struct key keys[] = {
 	{ .name = "log.syslog_facility", .type = T_ENUM, .offset = OFF_ENUM(log.syslog_facility),
 	  .def = LOG_DAEMON, .choices = facilities, .help = "syslog facility" },
 
-	{ .name = "audit.file", .type = T_STR, .flags = K_RELOAD, .offset = OFF_STR(audit.file),
+	{ .name = "audit.file", .type = T_STR, .flags = K_RELOAD | K_PATH, .offset = OFF_STR(audit.file),
 	  .help = "file to append one audit line per operation to; unset = none" },
 	{ .name = "audit.syslog", .type = T_BOOL, .flags = K_RELOAD, .offset = OFF_BOOL(audit.syslog),
 	  .def = false, .help = "send audit lines to syslog too" },
@@ -1611,6 +1612,31 @@ keep_origins(struct kmipd_config *cfg, const struct load *ld)
 			continue;
 		if ((cfg->where[i] = where(ld, &keys[i])) == NULL)
 			return -1;
+	}
+	return 0;
+}
+
+int
+config_resolve_paths(struct kmipd_config *cfg, const char *base, char **cause)
+{
+	char **f, *abs;
+
+	*cause = NULL;
+	if (base == NULL)
+		return 0;
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (!(keys[i].flags & K_PATH))
+			continue;
+		f = field(cfg, &keys[i]);
+		/* "credential:NAME" (store.pkcs11_pin_file) names a systemd credential, not a file. */
+		if (*f == NULL || (*f)[0] == '\0' || (*f)[0] == '/' || strncmp(*f, "credential:", 11) == 0)
+			continue;
+		if ((abs = fmt("%s/%s", base, *f)) == NULL) {
+			*cause = fmt("out of memory");
+			return -1;
+		}
+		free(*f);
+		*f = abs;
 	}
 	return 0;
 }

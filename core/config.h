@@ -206,6 +206,13 @@ int config_load(const char *path, char *const *overrides, size_t noverrides, str
  */
 const char *config_where(const struct kmipd_config *cfg, const char *name);
 
+/*
+ * Makes every file and folder key of cfg with a relative value absolute under base (the working directory
+ * kmipd started in), so that a daemon, which runs in /, and its reloads find the files a relative value
+ * meant. base NULL changes nothing. Returns 0, or -1 with *cause (out of memory).
+ */
+int config_resolve_paths(struct kmipd_config *cfg, const char *base, char **cause) CONFIG_WUR;
+
 /* Frees cfg and everything it owns, wiping secrets; NULL is fine. */
 void config_free(struct kmipd_config *cfg);
 

@@ -11,6 +11,8 @@
 
 static enum log_level log_threshold = LOG_LEVEL_INFO;
 static bool log_to_syslog;
+static char last_problem[1024];
+static int tee_fd = -1;
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
 static const int level_prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
@@ -25,6 +27,18 @@ log_init(enum log_level level, bool to_syslog, int facility)
 	else if (!to_syslog && log_to_syslog)
 		closelog();
 	log_to_syslog = to_syslog;
+}
+
+const char *
+log_last_problem(void)
+{
+	return last_problem;
+}
+
+void
+log_set_tee(int fd)
+{
+	tee_fd = fd;
 }
 
 /* Changes the threshold (on reload). */
@@ -51,12 +65,20 @@ log_vmsg(enum log_level level, bool with_errno, const char *fmt, va_list ap)
 	char msg[1024];
 	size_t n;
 
-	if (level > log_threshold)
+	if (level > log_threshold && level > LOG_LEVEL_WARN)
 		return;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (with_errno) {
 		n = strlen(msg);
 		snprintf(msg + n, sizeof(msg) - n, ": %s", strerror(saved));
+	}
+	if (level <= LOG_LEVEL_WARN)
+		memcpy(last_problem, msg, sizeof(msg));
+	if (level == LOG_LEVEL_ERROR && tee_fd != -1)
+		(void)!dprintf(tee_fd, "kmipd: %s\n", msg);
+	if (level > log_threshold) {
+		errno = saved;
+		return;
 	}
 	if (log_to_syslog) {
 		syslog(level_prio[level], "%s", msg);

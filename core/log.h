@@ -27,6 +27,16 @@ bool log_enabled(enum log_level level);
 void log_vmsg(enum log_level level, bool with_errno, const char *fmt, va_list ap) LOG_PRINTF(3, 0);
 void log_vconn(enum log_level level, uint64_t id, const char *peer, const char *who, const char *fmt, va_list ap)
     LOG_PRINTF(5, 0);
+/*
+ * The last warning or error logged (whatever the level threshold), for the one error line a failed start
+ * ends with; "" when there was none.
+ */
+const char *log_last_problem(void);
+/*
+ * While fd is not -1, error lines are also written to fd as "kmipd: message\n" (the daemon's report to
+ * the process that started it, which prints them on its stderr). -1 stops it.
+ */
+void log_set_tee(int fd);
 void log_error(const char *fmt, ...) LOG_PRINTF(1, 2);
 void log_warn(const char *fmt, ...) LOG_PRINTF(1, 2);
 void log_warnx(const char *fmt, ...) LOG_PRINTF(1, 2);

@@ -119,6 +119,7 @@ static int
 daemonize(void)
 {
 	int p[2], null;
+	bool said = false;
 	pid_t pid;
 	ssize_t n;
 	char c;
@@ -132,11 +133,18 @@ daemonize(void)
 		return -1;
 	}
 	if (pid > 0) {
+		/* The daemon's error lines until it serves (a NUL byte) or exits: printed where the user looks. */
 		close(p[1]);
-		do
+		for (;;) {
 			n = read(p[0], &c, 1);
-		while (n == -1 && errno == EINTR);
-		if (n != 1)
+			if (n == -1 && errno == EINTR)
+				continue;
+			if (n != 1 || c == '\0')
+				break;
+			said = true;
+			(void)fputc(c, stderr);
+		}
+		if (n != 1 && !said)
 			fprintf(stderr, "kmipd: could not start; the log says why\n");
 		_exit(n == 1 ? 0 : 1);
 	}
@@ -168,6 +176,7 @@ daemon_ready(int fd)
 
 	if (fd == -1)
 		return;
+	log_set_tee(-1);
 	if (write(fd, &c, 1) != 1)
 		log_warn("daemon: reporting start-up");
 	close(fd);
@@ -301,7 +310,7 @@ int
 main(int argc, char **argv)
 {
 	static char *overrides[MAX_OVERRIDES];
-	static char abspath[PATH_MAX];
+	static char abspath[PATH_MAX], startdir[PATH_MAX];
 	struct kmipd_config *cfg = NULL;
 	struct server srv;
 	const char *path = NULL;
@@ -362,9 +371,16 @@ main(int argc, char **argv)
 	if (path == NULL && access(CONFIG_DEFAULT_PATH, F_OK) == 0)
 		path = CONFIG_DEFAULT_PATH;
 
-	if (config_load(path, overrides, noverrides, &cfg, &cause) != 0) {
+	/* Relative paths mean the directory kmipd started in, for a daemon (which runs in /) and its reloads. */
+	if (getcwd(startdir, sizeof(startdir)) == NULL) {
+		fprintf(stderr, "kmipd: getcwd: %s\n", strerror(errno));
+		return 1;
+	}
+	if (config_load(path, overrides, noverrides, &cfg, &cause) != 0 ||
+	    config_resolve_paths(cfg, startdir, &cause) != 0) {
 		fprintf(stderr, "kmipd: %s\n", cause != NULL ? cause : "cannot load the configuration");
 		free(cause);
+		config_free(cfg);
 		return 1;
 	}
 	if (check) {
@@ -410,14 +426,18 @@ main(int argc, char **argv)
 		if (path != NULL && realpath(path, abspath) != NULL)
 			path = abspath;
 		if ((ready = daemonize()) == -1) {
+			log_error("cannot start: %s", log_last_problem());
 			config_free(cfg);
 			return 1;
 		}
+		log_set_tee(ready);
 	}
 	log_info("kmipd %s starting (%s)", KMIPD_VERSION, path != NULL ? path : "embedded defaults");
 	/* Listeners and TLS (the key file may be readable by root only), then the rest as server.user. */
-	if (server_init(&srv, cfg, path, overrides, noverrides) != 0 || drop_privileges(srv.cfg) != 0 ||
+	if (server_init(&srv, cfg, path, startdir, overrides, noverrides) != 0 || drop_privileges(srv.cfg) != 0 ||
 	    server_open_store(&srv) != 0 || write_pid_file(srv.cfg) != 0) {
+		/* What failed was logged as a warning on the way: the one error line says it again. */
+		log_error("cannot start: %s", log_last_problem());
 		server_free(&srv);
 		return 1;
 	}

@@ -772,7 +772,8 @@ server_reload(struct server *srv)
 	char *cause = NULL;
 
 	log_info("SIGHUP: reloading %s", srv->config_path ? srv->config_path : "the embedded defaults");
-	if (config_load(srv->config_path, srv->overrides, srv->noverrides, &next, &cause) != 0) {
+	if (config_load(srv->config_path, srv->overrides, srv->noverrides, &next, &cause) != 0 ||
+	    config_resolve_paths(next, srv->base_dir, &cause) != 0) {
 		log_warnx("reload failed, keeping the running configuration: %s", cause ? cause : "?");
 		goto out;
 	}
@@ -1024,8 +1025,8 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 
 /* Sets up the server; see server.h. */
 int
-server_init(struct server *srv, struct kmipd_config *cfg, const char *config_path, char *const *overrides,
-    size_t noverrides)
+server_init(struct server *srv, struct kmipd_config *cfg, const char *config_path, const char *base_dir,
+    char *const *overrides, size_t noverrides)
 {
 	const struct timeval day = { .tv_sec = 24 * 3600, .tv_usec = 0 };
 	struct tls_config t;
@@ -1036,6 +1037,7 @@ server_init(struct server *srv, struct kmipd_config *cfg, const char *config_pat
 	TAILQ_INIT(&srv->conns);
 	srv->cfg = cfg;
 	srv->config_path = config_path;
+	srv->base_dir = base_dir;
 	srv->overrides = overrides;
 	srv->noverrides = noverrides;
 	signal(SIGPIPE, SIG_IGN);

@@ -50,6 +50,7 @@ struct server {
 	struct event_base *base;
 	struct kmipd_config *cfg;
 	const char *config_path;	/* NULL: embedded defaults */
+	const char *base_dir;		/* relative paths of the config are under it (config_resolve_paths) */
 	char *const *overrides;		/* -o arguments, applied again on reload */
 	size_t noverrides;
 	struct tls_server *tls;
@@ -109,8 +110,11 @@ struct server {
 	int exit_status;
 };
 
-/* Sets up listeners, TLS, signals and timers from cfg. Returns 0, or -1 after logging why. */
-int server_init(struct server *srv, struct kmipd_config *cfg, const char *config_path,
+/*
+ * Sets up listeners, TLS, signals and timers from cfg. A reload reads config_path again with the overrides,
+ * relative paths under base_dir; all three must outlive srv. Returns 0, or -1 after logging why.
+ */
+int server_init(struct server *srv, struct kmipd_config *cfg, const char *config_path, const char *base_dir,
     char *const *overrides, size_t noverrides) __attribute__((warn_unused_result));
 /*
  * Opens the store, starts the key-generation workers (after privileges are dropped) and the engine.

@@ -16,8 +16,12 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 
 #include <cmocka.h>
 
@@ -1050,6 +1054,111 @@ test_idle_timeout(void **state)
 	SSL_CTX_free(ctx);
 }
 
+/* Runs cmd through the shell; its output goes to out. Returns its exit status. */
+static int
+shell(const char *cmd, char *out, size_t outsize)
+{
+	FILE *p;
+	size_t n;
+	int status;
+
+	assert_non_null(p = popen(cmd, "r"));
+	n = fread(out, 1, outsize - 1, p);
+	out[n] = '\0';
+	status = pclose(p);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* A loopback TCP port nothing listens on now. */
+static unsigned
+unused_port(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	close(fd);
+	return ntohs(a.sin_port);
+}
+
+/*
+ * A daemon started in a folder with a relative -c and relative paths in the file (certificates, store,
+ * pid file, audit file) finds them at start and again at SIGHUP, although it runs in /.
+ */
+static void
+test_daemon_relative_paths(void **state)
+{
+	struct h_server *s = *state;
+	char bin[4096], text[3072], cmd[8192], out[4096], path[600];
+	long pid = 0;
+	FILE *f;
+
+	h_make_dir(s);
+	assert_non_null(realpath(getenv("KMIPD_BIN") != NULL ? getenv("KMIPD_BIN") : "build/kmipd", bin));
+	s->port = unused_port();
+	snprintf(cmd, sizeof(cmd), "mkdir -p %s/c && cp %s %s %s %s/c/", s->dir, h_cert("server.crt"),
+	    h_cert("server.key"), h_cert("ca.crt"), s->dir);
+	assert_int_equal(shell(cmd, out, sizeof(out)), 0);
+	snprintf(text, sizeof(text), "server: {\n\tlisten = \"127.0.0.1\";\n\tport = %u;\n\tpid_file = \"kmipd.pid\";\n"
+	    "};\ntls: {\n\tcert_file = \"c/server.crt\";\n\tkey_file = \"c/server.key\";\n"
+	    "\tclients_ca_cert_file = \"c/ca.crt\";\n};\nstore: {\n\tpath = \"store\";\n\tmaster_key_file = \"%s\";\n"
+	    "};\naudit: {\n\tfile = \"audit.log\";\n};\n", s->port, h_master_key(s));
+	snprintf(path, sizeof(path), "%s/k.conf", s->dir);
+	h_write_file(path, text);
+	/* The daemon's parent exits: the daemon comes back to this process, to be stopped like any child. */
+	assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+	snprintf(cmd, sizeof(cmd), "cd %s && %s -c k.conf 2>&1", s->dir, bin);
+	if (shell(cmd, out, sizeof(out)) != 0)
+		fail_msg("the daemon did not start: %s", out);
+	snprintf(path, sizeof(path), "%s/kmipd.pid", s->dir);
+	if ((f = fopen(path, "r")) == NULL || fscanf(f, "%ld", &pid) != 1 || pid <= 1)
+		fail_msg("no pid in %s", path);
+	fclose(f);
+	s->pid = (pid_t)pid;
+	snprintf(path, sizeof(path), "%s/store/data.mdb", s->dir);
+	assert_int_equal(access(path, F_OK), 0);
+	/* The audit file is what a daemon without a log file shows of itself. */
+	snprintf(s->audit, sizeof(s->audit), "%s/audit.log", s->dir);
+	snprintf(s->log, sizeof(s->log), "%s/audit.log", s->dir);
+	assert_true(h_log_wait(s, "\"tls_generation\":\"1\"", 5000));
+	assert_int_equal(kill(s->pid, SIGHUP), 0);
+	if (!h_log_wait(s, "\"tls_generation\":\"2\"", 5000))
+		fail_msg("no reload with the relative certificate paths in %s", s->audit);
+	assert_int_equal(h_stop(s, 10000), 0);
+}
+
+/*
+ * A start that fails says why at error level, on the terminal of whoever started it: in the foreground
+ * and as a daemon, even with log.level = error.
+ */
+static void
+test_fatal_start_error(void **state)
+{
+	struct h_server *s = *state;
+	char opts[6][600], out[4096];
+
+	h_start(s, NULL);
+	snprintf(opts[0], sizeof(opts[0]), "server.port=%u", s->port);
+	snprintf(opts[1], sizeof(opts[1]), "tls.cert_file=%s", h_cert("server.crt"));
+	snprintf(opts[2], sizeof(opts[2]), "tls.key_file=%s", h_cert("server.key"));
+	snprintf(opts[3], sizeof(opts[3]), "tls.clients_ca_cert_file=%s", h_cert("ca.crt"));
+	snprintf(opts[4], sizeof(opts[4]), "store.path=%s/other-store", s->dir);
+	snprintf(opts[5], sizeof(opts[5]), "store.master_key_file=%s", h_master_key(s));
+	for (int daemon = 0; daemon <= 1; daemon++) {
+		const char *argv[] = { "-o", "server.listen=127.0.0.1", "-o", "log.level=error", "-o", opts[0],
+		    "-o", opts[1], "-o", opts[2], "-o", opts[3], "-o", opts[4], "-o", opts[5],
+		    daemon ? NULL : "-f", NULL };
+
+		assert_int_equal(h_run_kmipd(argv, out, sizeof(out)), 1);
+		if (strstr(out, "cannot start:") == NULL || strstr(out, "in use") == NULL)
+			fail_msg("%s: expected the reason of the failed start: %s", daemon ? "daemon" : "foreground",
+			    out);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1076,6 +1185,8 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_unknown_operation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backpressure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idle_timeout, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_daemon_relative_paths, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fatal_start_error, setup, teardown),
 	};
 
 	util_test_start(argc, argv);
