@@ -424,6 +424,16 @@ conn_recheck(struct conn *c)
 	return true;
 }
 
+/* True when the peer has not sent a byte on the connection (not even the start of a TLS handshake). */
+static bool
+conn_sent_nothing(const struct conn *c)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+	BIO *rbio = ssl != NULL ? SSL_get_rbio(ssl) : NULL;
+
+	return rbio != NULL && BIO_number_read(rbio) == 0;
+}
+
 static void
 conn_event_cb(struct bufferevent *bev, short what, void *arg)
 {
@@ -450,7 +460,12 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (what & BEV_EVENT_EOF) {
-		if (c->state == CONN_HANDSHAKING) {
+		if (c->state == CONN_HANDSHAKING && conn_sent_nothing(c)) {
+			/* A load balancer's TCP health check: not a client, nothing to audit. */
+			c->tls_failed = true;
+			c->srv->stats.probes++;
+			conn_close_now(c, LOG_LEVEL_DEBUG, "closed without sending anything (a TCP probe)");
+		} else if (c->state == CONN_HANDSHAKING) {
 			c->tls_failed = true;
 			c->srv->stats.handshake_failures++;
 			conn_audit_refused(c, "tls_handshake_failed", "peer closed during the TLS handshake");

@@ -42,6 +42,7 @@ struct server_stats {
 	uint64_t handshakes;		/* completed */
 	uint64_t resumed;		/* of which resumed */
 	uint64_t handshake_failures;
+	uint64_t probes;		/* closed before sending a byte: TCP health checks, not handshake failures */
 	uint64_t requests;
 	uint64_t bad_messages;		/* malformed TTLV or envelope */
 };
