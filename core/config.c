@@ -93,6 +93,9 @@ static const struct choice log_levels[] = {
 static const struct choice log_targets[] = {
 	{ "stderr", CONFIG_LOG_STDERR }, { "syslog", CONFIG_LOG_SYSLOG }, { NULL, 0 },
 };
+static const struct choice log_formats[] = {
+	{ "text", CONFIG_LOG_TEXT }, { "json", CONFIG_LOG_JSON }, { NULL, 0 },
+};
 static const struct choice facilities[] = {
 	{ "auth", LOG_AUTH }, { "authpriv", LOG_AUTHPRIV }, { "daemon", LOG_DAEMON }, { "user", LOG_USER },
 	{ "local0", LOG_LOCAL0 }, { "local1", LOG_LOCAL1 }, { "local2", LOG_LOCAL2 }, { "local3", LOG_LOCAL3 },
@@ -332,6 +335,13 @@ static const struct key keys[] = {
 	  .choices = log_targets, .help = "where log messages go" },
 	{ .name = "log.syslog_facility", .type = T_ENUM, .offset = OFF_ENUM(log.syslog_facility),
 	  .def = LOG_DAEMON, .choices = facilities, .help = "syslog facility" },
+	{ .name = "log.file", .type = T_STR, .flags = K_RELOAD | K_PATH, .offset = OFF_STR(log.file),
+	  .help = "file to append log lines to instead of stderr or syslog, reopened on SIGHUP; unset = none" },
+	{ .name = "log.format", .type = T_ENUM, .flags = K_RELOAD, .offset = OFF_ENUM(log.format),
+	  .def = CONFIG_LOG_TEXT, .choices = log_formats,
+	  .help = "lines on stderr or in log.file: text, or json (one object per line)" },
+	{ .name = "log.connections", .type = T_BOOL, .flags = K_RELOAD, .offset = OFF_BOOL(log.connections),
+	  .def = false, .help = "log a line per closed client connection (duration, requests, bytes, resumed)" },
 
 	{ .name = "audit.file", .type = T_STR, .flags = K_RELOAD | K_PATH, .offset = OFF_STR(audit.file),
 	  .help = "file to append one audit line per operation to; unset = none" },

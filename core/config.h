@@ -66,6 +66,11 @@ enum config_log_target {
 	CONFIG_LOG_SYSLOG,
 };
 
+enum config_log_format {
+	CONFIG_LOG_TEXT,
+	CONFIG_LOG_JSON,
+};
+
 /* (R) marks keys that a SIGHUP reload applies; the others need a restart. */
 struct config_server {
 	struct config_list listen;		/* IPv4/IPv6 literals, at least one */
@@ -169,6 +174,9 @@ struct config_log {
 	enum config_log_level level;		/* (R) */
 	enum config_log_target target;
 	int syslog_facility;			/* a LOG_* facility value of <syslog.h> */
+	char *file;				/* (R) NULL = stderr or syslog, per target */
+	enum config_log_format format;		/* (R) of lines on stderr or in the file */
+	bool connections;			/* (R) a line per closed client connection at info */
 };
 
 struct config_audit {

@@ -210,7 +210,16 @@ conn_close_now(struct conn *c, enum log_level level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(reason, sizeof(reason), fmt, ap);
 	va_end(ap);
-	conn_log(c, level, "closed after %llu requests: %s", (unsigned long long)c->requests, reason);
+	ssl = bufferevent_openssl_get_ssl(c->bev);
+	/* log.connections: every client's close at info at least, with what the connection did. */
+	if (srv->cfg->log.connections && c->identity != NULL && ssl != NULL)
+		conn_log(c, level < LOG_LEVEL_INFO ? level : LOG_LEVEL_INFO, "closed after %.3f s, %llu requests, %llu bytes in, %llu out, TLS "
+		    "session %s: %s", (double)(clock_us() - c->started_us) / 1e6, (unsigned long long)c->requests,
+		    (unsigned long long)BIO_number_read(SSL_get_rbio(ssl)),
+		    (unsigned long long)BIO_number_written(SSL_get_wbio(ssl)), c->resumed ? "resumed" : "new",
+		    reason);
+	else
+		conn_log(c, level, "closed after %llu requests: %s", (unsigned long long)c->requests, reason);
 
 	TAILQ_REMOVE(&srv->conns, c, entry);
 	srv->nconns--;
@@ -223,7 +232,6 @@ conn_close_now(struct conn *c, enum log_level level, const char *fmt, ...)
 	budget_conn_gone(srv->budget, c);
 	session_free(c->session);
 	event_free(c->timer);
-	ssl = bufferevent_openssl_get_ssl(c->bev);
 	/* A clean end keeps the TLS session resumable; a failed one must not. */
 	if (ssl != NULL && !c->tls_failed && c->identity != NULL)
 		tls_shutdown(ssl);
@@ -756,6 +764,7 @@ conn_new(struct server *srv, int fd, const struct sockaddr *sa, int salen)
 	}
 	c->srv = srv;
 	c->id = ++srv->next_conn_id;
+	c->started_us = clock_us();
 	c->state = CONN_HANDSHAKING;	/* where conn_set_state() starts from */
 	format_peer(sa, c->peer, sizeof(c->peer));
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));

@@ -47,6 +47,7 @@ struct conn {
 	bool src_handshaking;
 	bool request_timer;		/* the armed deadline is the request deadline */
 	bool resumed;			/* TLS session resumed */
+	int64_t started_us;		/* when it was accepted (clock_us) */
 	uint64_t requests;
 	/* The server-wide budget (budget.c): bytes this connection holds, and whether it is paused for it. */
 	uint64_t held;			/* unsent output + unread input + the partial request in the decoder */

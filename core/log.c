@@ -1,21 +1,38 @@
 /*
- * Log lines: "2026-11-28T05:55:00.123Z warn: message" on stderr, or the message alone through syslog.
+ * Log lines: "2026-11-28T05:55:00.123Z warn: message" on stderr or in log.file, the same as one JSON
+ * object per line with log.format = json, or the message alone through syslog.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "core/json.h"
 #include "core/log.h"
+
+#define LOG_MSG_MAX	1024	/* bytes of one message before it is cut */
+#define LOG_LINE_MAX	(6 * LOG_MSG_MAX + 512)	/* a JSON line at its largest: every byte escaped */
 
 static enum log_level log_threshold = LOG_LEVEL_INFO;
 static bool log_to_syslog;
-static char last_problem[1024];
+static bool log_json;
+static int log_fd = -1;		/* log.file, or -1: stderr or syslog */
+static char last_problem[LOG_MSG_MAX];
 static int tee_fd = -1;
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
 static const int level_prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
+
+/* What a line about one connection adds: its id, peer address and identity. */
+struct conn_fields {
+	uint64_t id;
+	const char *peer;
+	const char *who;
+};
 
 /* Chooses the threshold and the destination; opens syslog when asked to. */
 void
@@ -27,6 +44,35 @@ log_init(enum log_level level, bool to_syslog, int facility)
 	else if (!to_syslog && log_to_syslog)
 		closelog();
 	log_to_syslog = to_syslog;
+}
+
+int
+log_open_file(const char *path, char **cause)
+{
+	int fd;
+
+	*cause = NULL;
+	if (path == NULL) {
+		if (log_fd != -1)
+			close(log_fd);
+		log_fd = -1;
+		return 0;
+	}
+	if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640)) == -1) {
+		if (asprintf(cause, "log.file %s: %s", path, strerror(errno)) == -1)
+			*cause = NULL;
+		return -1;
+	}
+	if (log_fd != -1)
+		close(log_fd);
+	log_fd = fd;
+	return 0;
+}
+
+void
+log_set_json(bool json)
+{
+	log_json = json;
 }
 
 const char *
@@ -55,14 +101,64 @@ log_enabled(enum log_level level)
 	return level <= log_threshold;
 }
 
-static void log_line(enum log_level level, const char *fmt, ...) LOG_PRINTF(2, 3);
+/*
+ * Writes one line: to log.file or stderr as text or JSON, or to syslog. A short write (a full disk) loses
+ * the line: the log never stops the server.
+ */
+static void
+emit(enum log_level level, const struct conn_fields *cf, const char *msg)
+{
+	static char line[LOG_LINE_MAX];		/* one thread */
+	struct timespec ts;
+	struct tm tm;
+	char when[32];
+	size_t n = 0;
+
+	if (log_fd == -1 && log_to_syslog) {
+		if (cf != NULL)
+			syslog(level_prio[level], "conn %llu %s %s: %s", (unsigned long long)cf->id, cf->peer,
+			    cf->who != NULL ? cf->who : "-", msg);
+		else
+			syslog(level_prio[level], "%s", msg);
+		return;
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+	if (log_json) {
+		json_fmt(line, sizeof(line), &n, "{\"time\":\"%s.%03ldZ\",\"level\":\"%s\"", when,
+		    ts.tv_nsec / 1000000, level_names[level]);
+		if (cf != NULL) {
+			json_fmt(line, sizeof(line), &n, ",\"conn\":%llu,\"peer\":", (unsigned long long)cf->id);
+			json_str(line, sizeof(line), &n, LOG_MSG_MAX, cf->peer);
+			json_fmt(line, sizeof(line), &n, ",\"identity\":");
+			if (cf->who != NULL)
+				json_str(line, sizeof(line), &n, LOG_MSG_MAX, cf->who);
+			else
+				json_fmt(line, sizeof(line), &n, "null");
+		}
+		json_fmt(line, sizeof(line), &n, ",\"msg\":");
+		json_str(line, sizeof(line), &n, LOG_MSG_MAX, msg);
+		json_fmt(line, sizeof(line), &n, "}\n");
+	} else if (cf != NULL) {
+		json_fmt(line, sizeof(line), &n, "%s.%03ldZ %s: conn %llu %s %s: %s\n", when, ts.tv_nsec / 1000000,
+		    level_names[level], (unsigned long long)cf->id, cf->peer, cf->who != NULL ? cf->who : "-", msg);
+	} else {
+		json_fmt(line, sizeof(line), &n, "%s.%03ldZ %s: %s\n", when, ts.tv_nsec / 1000000, level_names[level],
+		    msg);
+	}
+	/* A line cut by the buffer still ends the line. */
+	if (n > 0 && line[n - 1] != '\n')
+		line[n - 1] = '\n';
+	(void)!write(log_fd != -1 ? log_fd : STDERR_FILENO, line, n);
+}
 
 /* Writes one line at level, with strerror(errno) appended when with_errno is set. */
 void
 log_vmsg(enum log_level level, bool with_errno, const char *fmt, va_list ap)
 {
 	int saved = errno;
-	char msg[1024];
+	char msg[LOG_MSG_MAX];
 	size_t n;
 
 	if (level > log_threshold && level > LOG_LEVEL_WARN)
@@ -76,22 +172,8 @@ log_vmsg(enum log_level level, bool with_errno, const char *fmt, va_list ap)
 		memcpy(last_problem, msg, sizeof(msg));
 	if (level == LOG_LEVEL_ERROR && tee_fd != -1)
 		(void)!dprintf(tee_fd, "kmipd: %s\n", msg);
-	if (level > log_threshold) {
-		errno = saved;
-		return;
-	}
-	if (log_to_syslog) {
-		syslog(level_prio[level], "%s", msg);
-	} else {
-		struct timespec ts;
-		struct tm tm;
-		char when[32];
-
-		clock_gettime(CLOCK_REALTIME, &ts);
-		gmtime_r(&ts.tv_sec, &tm);
-		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-		fprintf(stderr, "%s.%03ldZ %s: %s\n", when, ts.tv_nsec / 1000000, level_names[level], msg);
-	}
+	if (level <= log_threshold)
+		emit(level, NULL, msg);
 	errno = saved;
 }
 
@@ -99,23 +181,15 @@ log_vmsg(enum log_level level, bool with_errno, const char *fmt, va_list ap)
 void
 log_vconn(enum log_level level, uint64_t id, const char *peer, const char *who, const char *fmt, va_list ap)
 {
-	char msg[768];
+	const struct conn_fields cf = { id, peer, who };
+	int saved = errno;
+	char msg[LOG_MSG_MAX];
 
 	if (level > log_threshold)
 		return;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	log_line(level, "conn %llu %s %s: %s", (unsigned long long)id, peer, who != NULL ? who : "-", msg);
-}
-
-/* log_vmsg() with arguments. */
-static void
-log_line(enum log_level level, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	log_vmsg(level, false, fmt, ap);
-	va_end(ap);
+	emit(level, &cf, msg);
+	errno = saved;
 }
 
 #define LOG_FN(name, level, with_errno)				\

@@ -22,6 +22,14 @@ enum log_level {
 
 /* Sends logs to syslog (facility a LOG_* value) instead of stderr when to_syslog is true. */
 void log_init(enum log_level level, bool to_syslog, int facility);
+/*
+ * Sends logs to the file path (appended to, made 0640 if new) instead of stderr or syslog; NULL goes back
+ * to them. Called again with the same path, it reopens the file (SIGHUP after a log rotation). On failure
+ * the current destination stays. Returns 0, or -1 with a malloc'd *cause.
+ */
+int log_open_file(const char *path, char **cause) __attribute__((warn_unused_result));
+/* Writes lines (to stderr or the file) as JSON objects ({"time","level","conn","peer","identity","msg"}). */
+void log_set_json(bool json);
 void log_set_level(enum log_level level);
 bool log_enabled(enum log_level level);
 void log_vmsg(enum log_level level, bool with_errno, const char *fmt, va_list ap) LOG_PRINTF(3, 0);

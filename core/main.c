@@ -261,35 +261,23 @@ check_folder(const char *dir, bool may_create, char *why, size_t size)
 }
 
 /*
- * kmipd -t: what a start needs of the file system, checked as the user running -t (the unit runs it as
- * the service's user): store.path set and its folder writable or creatable; the audit file's folder
- * writable, and the file itself when it exists. Prints the first problem and returns -1, or returns 0.
+ * Whether the file that key names (unset is fine) can be appended to: the file when it exists, else its
+ * folder. Prints the problem and returns -1, or returns 0.
  */
 static int
-check_files(const struct kmipd_config *cfg, const char *path)
+check_append_file(const struct kmipd_config *cfg, const char *path, const char *key, const char *file)
 {
 	char why[2 * PATH_MAX + 160], msg[PATH_MAX + 128], dir[PATH_MAX];
-	const char *file = cfg->audit.file;
 	char *slash;
 
-	if (cfg->store.path == NULL || cfg->store.path[0] == '\0') {
-		check_failed(cfg, path, "store.path", "store.path is empty: it names the folder of the store");
-		return -1;
-	}
-	if (check_folder(cfg->store.path, true, why, sizeof(why)) != 0) {
-		check_failed(cfg, path, "store.path", why);
-		return -1;
-	}
 	if (file == NULL || file[0] == '\0')
 		return 0;
-	errno = 0;
 	if (access(file, F_OK) == 0) {
-		if (access(file, W_OK) != 0) {
-			snprintf(why, sizeof(why), "audit file %s is not writable: %s", file, strerror(errno));
-			check_failed(cfg, path, "audit.file", why);
-			return -1;
-		}
-		return 0;
+		if (access(file, W_OK) == 0)
+			return 0;
+		snprintf(why, sizeof(why), "%s %s is not writable: %s", key, file, strerror(errno));
+		check_failed(cfg, path, key, why);
+		return -1;
 	}
 	snprintf(dir, sizeof(dir), "%s", file);
 	if ((slash = strrchr(dir, '/')) == NULL)
@@ -299,10 +287,35 @@ check_files(const struct kmipd_config *cfg, const char *path)
 	else
 		*slash = '\0';
 	if (check_folder(dir, false, msg, sizeof(msg)) != 0) {
-		snprintf(why, sizeof(why), "audit file %s: %s", file, msg);
-		check_failed(cfg, path, "audit.file", why);
+		snprintf(why, sizeof(why), "%s %s: %s", key, file, msg);
+		check_failed(cfg, path, key, why);
 		return -1;
 	}
+	return 0;
+}
+
+/*
+ * kmipd -t: what a start needs of the file system, checked as the user running -t (the unit runs it as
+ * the service's user): store.path set and its folder writable or creatable; the audit and log files
+ * writable, or their folders when they do not exist yet. Prints the first problem and returns -1, or
+ * returns 0.
+ */
+static int
+check_files(const struct kmipd_config *cfg, const char *path)
+{
+	char why[PATH_MAX + 128];
+
+	if (cfg->store.path == NULL || cfg->store.path[0] == '\0') {
+		check_failed(cfg, path, "store.path", "store.path is empty: it names the folder of the store");
+		return -1;
+	}
+	if (check_folder(cfg->store.path, true, why, sizeof(why)) != 0) {
+		check_failed(cfg, path, "store.path", why);
+		return -1;
+	}
+	if (check_append_file(cfg, path, "audit.file", cfg->audit.file) != 0 ||
+	    check_append_file(cfg, path, "log.file", cfg->log.file) != 0)
+		return -1;
 	return 0;
 }
 
@@ -418,9 +431,16 @@ main(int argc, char **argv)
 		return 0;
 	}
 
-	/* A daemon has no terminal: log to syslog unless running in the foreground. */
+	/* A daemon has no terminal: it logs to log.file, else to syslog. */
 	log_init(verbose ? LOG_LEVEL_DEBUG : server_log_level(cfg->log.level),
 	    cfg->log.target == CONFIG_LOG_SYSLOG || !foreground, cfg->log.syslog_facility);
+	log_set_json(cfg->log.format == CONFIG_LOG_JSON);
+	if (cfg->log.file != NULL && log_open_file(cfg->log.file, &cause) != 0) {
+		fprintf(stderr, "kmipd: %s%s\n", config_where(cfg, "log.file"), cause != NULL ? cause : "log.file");
+		free(cause);
+		config_free(cfg);
+		return 1;
+	}
 	if (!foreground) {
 		/* The daemon runs in /: SIGHUP must find the same file a relative -c named. */
 		if (path != NULL && realpath(path, abspath) != NULL)

@@ -823,6 +823,13 @@ server_reload(struct server *srv)
 	srv->cfg = next;
 	next = NULL;
 	log_set_level(server_log_level(srv->cfg->log.level));
+	log_set_json(srv->cfg->log.format == CONFIG_LOG_JSON);
+	/* Reopened even when unchanged: a log rotation renamed the file and sent this SIGHUP. */
+	if (log_open_file(srv->cfg->log.file, &cause) != 0) {
+		log_warnx("reload: %s; logging where it did", cause != NULL ? cause : "log.file");
+		free(cause);
+		cause = NULL;
+	}
 	server_set_timeouts(srv);
 	server_update_accepting(srv);
 	srv->crl_sig = crl_sig;

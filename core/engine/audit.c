@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/engine/audit.h"
+#include "core/json.h"
 #include "core/log.h"
 
 /*
@@ -21,8 +22,7 @@
  * fit in the rest.
  */
 #define AUDIT_STRINGS_MAX	(2 + 2 * AUDIT_NOTE_FIELDS)
-#define AUDIT_MARKER_MAX	48
-#define AUDIT_LINE_MAX	(AUDIT_STRINGS_MAX * (6 * AUDIT_FIELD_MAX + AUDIT_MARKER_MAX + 64) + 512)
+#define AUDIT_LINE_MAX	(AUDIT_STRINGS_MAX * (6 * AUDIT_FIELD_MAX + JSON_MARKER_MAX + 64) + 512)
 
 struct audit {
 	int fd;			/* -1: no file */
@@ -73,101 +73,6 @@ audit_close(struct audit *a)
 	free(a);
 }
 
-/*
- * The length of the UTF-8 character at p (n bytes left), or 0 when p does not start a well-formed one
- * (overlong forms, surrogates and code points past U+10FFFF are not).
- */
-static size_t
-utf8_len(const unsigned char *p, size_t n)
-{
-	size_t len, i;
-
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		len = 2;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		len = 3;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		len = 4;
-	else
-		return 0;
-	if (n < len)
-		return 0;
-	for (i = 1; i < len; i++)
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-	if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] >= 0xa0) || (p[0] == 0xf0 && p[1] < 0x90) ||
-	    (p[0] == 0xf4 && p[1] >= 0x90))
-		return 0;
-	return len;
-}
-
-/*
- * Appends s as a JSON string at buf[*n], never past size: at most AUDIT_FIELD_MAX bytes of it (cut at a
- * character boundary, then a marker with the number of bytes left out), '"' and '\\' escaped, control
- * characters and bytes that are not UTF-8 as \u00XX (each such byte stands for itself, as in Latin-1).
- */
-static void
-json_str(char *buf, size_t size, size_t *n, const char *s)
-{
-	static const char hex[] = "0123456789abcdef";
-	const unsigned char *p = (const unsigned char *)(s != NULL ? s : "");
-	size_t len = strlen((const char *)p), i = 0, k;
-
-#define PUT(c) do { if (*n + 1 < size) buf[(*n)++] = (c); } while (0)
-	PUT('"');
-	while (i < len) {
-		size_t cl = utf8_len(p + i, len - i);
-
-		if (i + (cl > 0 ? cl : 1) > AUDIT_FIELD_MAX)
-			break;
-		if (cl == 0 || p[i] < 0x20 || p[i] == 0x7f) {
-			PUT('\\');
-			PUT('u');
-			PUT('0');
-			PUT('0');
-			PUT(hex[p[i] >> 4]);
-			PUT(hex[p[i] & 15]);
-			i++;
-		} else if (p[i] == '"' || p[i] == '\\') {
-			PUT('\\');
-			PUT((char)p[i]);
-			i++;
-		} else {
-			for (k = 0; k < cl; k++)
-				PUT((char)p[i + k]);
-			i += cl;
-		}
-	}
-	if (i < len) {
-		char marker[AUDIT_MARKER_MAX];
-		int m = snprintf(marker, sizeof(marker), "...[%zu more bytes]", len - i);
-
-		for (k = 0; m > 0 && k < (size_t)m && k < sizeof(marker) - 1; k++)
-			PUT(marker[k]);
-	}
-	PUT('"');
-#undef PUT
-	buf[*n < size ? *n : size - 1] = '\0';
-}
-
-/* Appends formatted text at buf[*n]. */
-static void __attribute__((format(printf, 4, 5)))
-json_fmt(char *buf, size_t size, size_t *n, const char *fmt, ...)
-{
-	va_list ap;
-	int w;
-
-	if (*n >= size)
-		return;
-	va_start(ap, fmt);
-	w = vsnprintf(buf + *n, size - *n, fmt, ap);
-	va_end(ap);
-	if (w > 0)
-		*n = *n + (size_t)w < size ? *n + (size_t)w : size - 1;
-}
-
 /* Appends {"time":"...", the line's start, at buf[*n]. */
 static void
 json_time(char *buf, size_t size, size_t *n, int64_t when_usec)
@@ -188,30 +93,30 @@ audit_format(const struct audit_event *ev, char *buf, size_t size)
 
 	json_time(buf, size, &n, ev->when_usec);
 	json_fmt(buf, size, &n, ",\"conn\":%llu,\"peer\":", (unsigned long long)ev->conn);
-	json_str(buf, size, &n, ev->peer);
+	json_str(buf, size, &n, AUDIT_FIELD_MAX, ev->peer);
 	json_fmt(buf, size, &n, ",\"identity\":");
-	json_str(buf, size, &n, ev->identity);
+	json_str(buf, size, &n, AUDIT_FIELD_MAX, ev->identity);
 	json_fmt(buf, size, &n, ",\"version\":\"%u.%u\",\"operation\":", (ev->version >> 8) & 0xff,
 	    ev->version & 0xff);
-	json_str(buf, size, &n, ev->operation);
+	json_str(buf, size, &n, AUDIT_FIELD_MAX, ev->operation);
 	json_fmt(buf, size, &n, ",\"uids\":[");
 	for (i = 0; i < ev->nuids && i < 4; i++) {
 		if (i > 0)
 			json_fmt(buf, size, &n, ",");
-		json_str(buf, size, &n, ev->uids[i]);
+		json_str(buf, size, &n, AUDIT_FIELD_MAX, ev->uids[i]);
 	}
 	json_fmt(buf, size, &n, "],\"result\":\"%s\",\"reason\":", ev->success ? "success" : "failure");
 	if (ev->reason != NULL)
-		json_str(buf, size, &n, ev->reason);
+		json_str(buf, size, &n, AUDIT_FIELD_MAX, ev->reason);
 	else
 		json_fmt(buf, size, &n, "null");
 	if (ev->message != NULL) {
 		json_fmt(buf, size, &n, ",\"message\":");
-		json_str(buf, size, &n, ev->message);
+		json_str(buf, size, &n, AUDIT_FIELD_MAX, ev->message);
 	}
 	if (ev->phase != NULL) {
 		json_fmt(buf, size, &n, ",\"phase\":");
-		json_str(buf, size, &n, ev->phase);
+		json_str(buf, size, &n, AUDIT_FIELD_MAX, ev->phase);
 	}
 	json_fmt(buf, size, &n, ",\"duration_ms\":%.3f}", ev->duration_ms >= 0 && ev->duration_ms < 1e12 ?
 	    ev->duration_ms : 0.0);
@@ -271,13 +176,13 @@ audit_note(struct audit *a, const char *event, const struct audit_field *fields,
 		return 0;
 	json_time(audit_line, size, &n, audit_now_usec());
 	json_fmt(audit_line, size, &n, ",\"event\":");
-	json_str(audit_line, size, &n, event);
+	json_str(audit_line, size, &n, AUDIT_FIELD_MAX, event);
 	for (i = 0; i < nfields && i < AUDIT_NOTE_FIELDS; i++) {
 		json_fmt(audit_line, size, &n, ",");
-		json_str(audit_line, size, &n, fields[i].key);
+		json_str(audit_line, size, &n, AUDIT_FIELD_MAX, fields[i].key);
 		json_fmt(audit_line, size, &n, ":");
 		if (fields[i].value != NULL)
-			json_str(audit_line, size, &n, fields[i].value);
+			json_str(audit_line, size, &n, AUDIT_FIELD_MAX, fields[i].value);
 		else
 			json_fmt(audit_line, size, &n, "null");
 	}

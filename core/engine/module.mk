@@ -9,7 +9,8 @@ ALL_SRCS += $(ENGINE_SRCS)
 $(BUILD)/libengine.a: $(patsubst %.c,$(BUILD)/%.o,$(ENGINE_SRCS))
 
 # What the engine needs of the rest of core: key-generation workers, logging, the config structure.
-ENGINE_DEPS := $(BUILD)/core/keygen.o $(BUILD)/core/sandbox.o $(BUILD)/core/log.o $(BUILD)/core/config.o
+ENGINE_DEPS := $(BUILD)/core/keygen.o $(BUILD)/core/sandbox.o $(BUILD)/core/log.o $(BUILD)/core/json.o \
+	$(BUILD)/core/config.o
 
 ALL_SRCS += test/unit/test_keyfmt.c
 TEST_BINS += $(BUILD)/test/test_keyfmt

@@ -684,7 +684,7 @@ test_check_config(void **state)
 	snprintf(want, sizeof(want), "audit.file=%s/no-such-dir/audit.log", s->dir);
 	assert_int_not_equal(h_run_kmipd((const char *const[]){ "-t", "-c", good, "-o", want, NULL }, out,
 	    sizeof(out)), 0);
-	if (strstr(out, "audit file") == NULL || strstr(out, "no-such-dir: No such file") == NULL)
+	if (strstr(out, "audit.file") == NULL || strstr(out, "no-such-dir: No such file") == NULL)
 		fail_msg("expected the audit folder refused: %s", out);
 
 	/* An open-files limit below max_connections: a warning, not a failure. */
@@ -1159,6 +1159,49 @@ test_fatal_start_error(void **state)
 	}
 }
 
+/*
+ * log.file with log.format = json and log.connections: a daemon writes its log there, one JSON object per
+ * line (a client's closed connection with its figures and identity), and SIGHUP reopens the file after a
+ * rotation.
+ */
+static void
+test_log_file_json(void **state)
+{
+	struct h_server *s = *state;
+	char file[280], opt[300], rotated[290];
+	const char *opts[] = { opt, "log.format=json", "log.connections=true", NULL };
+	struct kmip_client *cl;
+	SSL_CTX *ctx;
+
+	/* Outside the server's folder, which h_start_daemon makes. */
+	snprintf(file, sizeof(file), "%s/kmipd-log-%d.log", h_certs(), (int)getpid());
+	snprintf(rotated, sizeof(rotated), "%s.1", file);
+	unlink(file);
+	unlink(rotated);
+	snprintf(opt, sizeof(opt), "log.file=%s", file);
+	h_start_daemon(s, opts);
+	snprintf(s->log, sizeof(s->log), "%s", file);
+	assert_true(h_log_wait(s, "\"level\":\"info\",\"msg\":\"kmipd ", 5000));
+	ctx = h_client_ctx(h_cert("client.crt"), h_cert("client.key"), NULL, 0, 0);
+	cl = h_connect(s, ctx);
+	h_discover_ok(cl);
+	kmip_client_close(cl);
+	SSL_CTX_free(ctx);
+	if (!h_log_wait(s, "\"identity\":\"kmip-client\",\"msg\":\"closed after ", 5000) ||
+	    !h_log_wait(s, "1 requests, ", 1) || !h_log_wait(s, "bytes in, ", 1) || !h_log_wait(s, "TLS session new", 1))
+		fail_msg("no connection line with its figures in %s", file);
+	assert_int_equal(h_audit_valid(file), 0);
+	/* A rotation: the file is renamed, SIGHUP makes a new one. */
+	assert_int_equal(rename(file, rotated), 0);
+	assert_int_equal(kill(s->pid, SIGHUP), 0);
+	if (!h_log_wait(s, "reload done", 5000))
+		fail_msg("SIGHUP did not reopen %s", file);
+	assert_int_equal(h_audit_valid(file), 0);
+	assert_int_equal(h_stop(s, 10000), 0);
+	unlink(file);
+	unlink(rotated);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1187,6 +1230,7 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_idle_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_daemon_relative_paths, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fatal_start_error, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_log_file_json, setup, teardown),
 	};
 
 	util_test_start(argc, argv);

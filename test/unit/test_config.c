@@ -326,7 +326,8 @@ static const char every_key[] =
 	"  roles = [ \"backup: Locate, Get\", \"ro: Locate; material = no\" ];\n"
 	"  grants = [ \"backup:ou:Backup Servers\" ]; default_role = \"ro\";\n"
 	"  max_derivations_per_identity = 5; max_derivations_per_source = 7; credential_backoff_max = 120; };\n"
-	"log: { level = \"debug\"; target = \"syslog\"; syslog_facility = \"local3\"; };\n"
+	"log: { level = \"debug\"; target = \"syslog\"; syslog_facility = \"local3\"; file = \"/var/log/kmipd/kmipd.log\";\n"
+	"\tformat = \"json\"; connections = true; };\n"
 	"audit: { file = \"/var/log/kmipd/audit.log\"; syslog = true; required = true; };\n";
 
 /* Asserts the values of every_key. */
@@ -423,6 +424,9 @@ check_every_key(const struct kmipd_config *c)
 	assert_int_equal(c->log.level, CONFIG_LOG_DEBUG);
 	assert_int_equal(c->log.target, CONFIG_LOG_SYSLOG);
 	assert_int_equal(c->log.syslog_facility, LOG_LOCAL3);
+	assert_string_equal(c->log.file, "/var/log/kmipd/kmipd.log");
+	assert_int_equal(c->log.format, CONFIG_LOG_JSON);
+	assert_true(c->log.connections);
 	assert_string_equal(c->audit.file, "/var/log/kmipd/audit.log");
 	assert_true(c->audit.syslog);
 	assert_true(c->audit.required);
