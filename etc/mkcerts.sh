@@ -3,14 +3,26 @@
 # identities (two clients, an administrator, a backup server with an OU and URI, DNS and email
 # subjectAltNames, one from another CA, one already expired) and PKCS#12 bundles.
 #
-# Usage: etc/mkcerts.sh [-f] DIR [HOSTNAME...]
+# Usage: etc/mkcerts.sh [-f] [-g GROUP] DIR [HOSTNAME...]
 #        etc/mkcerts.sh revoke DIR NAME|CERTFILE
 #        etc/mkcerts.sh crl DIR
+#        etc/mkcerts.sh [-g GROUP] csr DIR [HOSTNAME...]
+#        etc/mkcerts.sh sign DIR CSRFILE [CERTFILE]
+#        etc/mkcerts.sh client DIR NAME [CN]
 #   -f          regenerate every file, even those that exist
+#   -g GROUP    let GROUP (the service's, e.g. kmipd) read what kmipd reads: DIR 0750, server.key 0640,
+#               the certificates and the CRL 0640, all group GROUP; the CA key stays 0600
 #   HOSTNAME    DNS names for the server certificate besides localhost (default: `hostname -f`)
 #   revoke      on the CA machine: marks a client certificate revoked (NAME is DIR/NAME.crt, or give a
 #               certificate file) and writes DIR/crl.pem, the CRL to copy to kmipd's tls.crl_file
 #   crl         writes DIR/crl.pem again (a CRL is valid KMIPD_CRL_DAYS days: reissue it before then)
+# Production, with the CA key kept off the key server:
+#   csr         on the key server: writes DIR/server.key (never leaves it) and DIR/server.csr to take to
+#               the CA machine
+#   sign        on the CA machine (DIR made by a plain run, or your own ca.crt/ca.key there): signs the CSR
+#               as a TLS server certificate for the names it asks (CERTFILE, default the CSR's name .crt);
+#               copy it and DIR/ca.crt (and crl.pem) back to the key server
+#   client      on the CA machine: a client certificate DIR/NAME.crt, .key and .p12 with CN (default NAME)
 # The first run writes an empty crl.pem. The CA's revocation database is DIR/ca-db (openssl ca's index).
 # Environment:
 #   KMIPD_P12_PASSWORD  password of client.p12 and server.p12 (default "kmipd-dev")
@@ -32,31 +44,50 @@ die() {
 }
 
 mode=make
+force=0
+group=""
+usage="usage: $0 [-f] [-g GROUP] DIR [HOSTNAME...] | revoke DIR NAME | crl DIR | [-g GROUP] csr DIR [HOSTNAME...] |
+       sign DIR CSRFILE [CERTFILE] | client DIR NAME [CN]"
+while getopts fg: opt; do
+	case "$opt" in
+	f) force=1 ;;
+	g) group=$OPTARG ;;
+	*) echo "$usage" >&2; exit 2 ;;
+	esac
+done
+shift $((OPTIND - 1))
 case "${1:-}" in
-revoke | crl)
+revoke | crl | csr | sign | client)
 	mode=$1
 	shift
 	;;
 esac
-force=0
-while getopts f opt; do
-	case "$opt" in
-	f) force=1 ;;
-	*) echo "usage: $0 [-f] DIR [HOSTNAME...]" >&2; exit 2 ;;
-	esac
-done
-shift $((OPTIND - 1))
-[ $# -ge 1 ] || { echo "usage: $0 [-f] DIR [HOSTNAME...]" >&2; exit 2; }
+[ $# -ge 1 ] || { echo "$usage" >&2; exit 2; }
 dir=$1
 shift
 target=""
-if [ "$mode" = revoke ]; then
+target2=""
+case "$mode" in
+revoke)
 	[ $# -eq 1 ] || { echo "usage: $0 revoke DIR NAME|CERTFILE" >&2; exit 2; }
 	target=$1
 	shift
-elif [ "$mode" = crl ] && [ $# -ne 0 ]; then
-	echo "usage: $0 crl DIR" >&2
-	exit 2
+	;;
+crl)
+	[ $# -eq 0 ] || { echo "usage: $0 crl DIR" >&2; exit 2; }
+	;;
+sign | client)
+	if [ $# -lt 1 ] || [ $# -gt 2 ]; then
+		echo "$usage" >&2
+		exit 2
+	fi
+	target=$1
+	target2=${2:-}
+	set --
+	;;
+esac
+if [ -n "$group" ]; then
+	getent group "$group" >/dev/null 2>&1 || die "no group '$group' on this machine"
 fi
 
 command -v openssl >/dev/null 2>&1 || die "openssl not found in PATH"
@@ -147,6 +178,8 @@ extendedKeyUsage = serverAuth
 subjectAltName = $sans
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
+[server_csr_ext]
+subjectAltName = $sans
 [client_ext]
 basicConstraints = critical,CA:FALSE
 keyUsage = critical,digitalSignature
@@ -318,8 +351,64 @@ make_crl() {
 	note crl.pem
 }
 
+# With -g: what kmipd reads becomes readable by its group (the unit runs it as that user, and a reload
+# reads the files again after privileges are dropped). The CA key, when there is one, stays 0600.
+share_with_group() {
+	[ -n "$group" ] || return 0
+	chgrp "$group" "$dir" || die "cannot give $dir to group $group"
+	chmod 0750 "$dir" || die "cannot chmod $dir"
+	for f in server.key server.crt ca.crt crl.pem server.p12; do
+		[ -e "$dir/$f" ] || continue
+		chgrp "$group" "$dir/$f" || die "cannot give $dir/$f to group $group"
+		chmod 0640 "$dir/$f" || die "cannot chmod $dir/$f"
+	done
+}
+
+if [ "$mode" = csr ]; then
+	# On the key server: its private key is made here and never leaves; only the request goes out.
+	if need server.key --; then
+		newkey "$tmp/server.key"
+		mv -f "$tmp/server.key" "$dir/server.key"
+		note server.key
+	fi
+	run openssl req -new -config "$tmp/ext.cnf" -key "$dir/server.key" -subj "/CN=${1:-localhost}" \
+		-reqexts server_csr_ext -out "$tmp/server.csr"
+	chmod 0644 "$tmp/server.csr"
+	mv -f "$tmp/server.csr" "$dir/server.csr"
+	note server.csr
+	share_with_group
+	exit 0
+fi
+
 if [ "$mode" != make ]; then
 	[ -e "$dir/ca.crt" ] && [ -e "$dir/ca.key" ] || die "no CA in $dir: run $0 $dir first"
+	if [ "$mode" = sign ]; then
+		[ -r "$target" ] || die "cannot read $target"
+		run openssl req -in "$target" -noout -verify
+		# Only the names are taken from the request: the usages are the CA's to set.
+		names=$(openssl req -in "$target" -noout -text | sed -n '/Subject Alternative Name/{n;p;}' |
+			sed 's/^ *//; s/IP Address:/IP:/g')
+		[ -n "$names" ] || die "$target asks for no subjectAltName: make it with $0 csr"
+		cn=$(openssl req -in "$target" -noout -subject -nameopt multiline | sed -n 's/^ *commonName *= *//p')
+		esc=$(printf '%s' "$names" | sed 's/[&|\\]/\\&/g')
+		sed -i "s|^subjectAltName = .*|subjectAltName = $esc|" "$tmp/ext.cnf"
+		out=${target2:-${target%.csr}.crt}
+		run openssl x509 -req -in "$target" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" -set_serial "$(serial)" \
+			-days 825 -sha256 -extfile "$tmp/ext.cnf" -extensions server_ext -out "$tmp/signed.crt"
+		chmod 0644 "$tmp/signed.crt"
+		mv -f "$tmp/signed.crt" "$out"
+		echo "$out"
+		echo "$prog: signed ${cn:-?} for $names; copy $out and $dir/ca.crt to the key server" >&2
+		exit 0
+	fi
+	if [ "$mode" = client ]; then
+		case "$target" in
+		"" | *[!A-Za-z0-9._-]*) die "bad client name '$target'" ;;
+		esac
+		make_leaf "$target" "${target2:-$target}" client_ext ca
+		make_p12 "$target" "${target2:-$target}"
+		exit 0
+	fi
 	if [ "$mode" = revoke ]; then
 		case "$target" in
 		*/* | *.crt | *.pem) cert=$target ;;
@@ -360,4 +449,5 @@ if need crl.pem -- ca.crt; then
 	if was_made ca.crt; then rm -rf "$dir/ca-db"; fi
 	make_crl
 fi
+share_with_group
 exit 0

@@ -5,6 +5,7 @@
  * temporary folder at the start; a few odd client certificates are made here with the same CA.
  */
 #include <errno.h>
+#include <grp.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -476,6 +477,50 @@ test_mkcerts_idempotent(void **state)
 	assert_string_equal(line, "");
 	cli_fingerprint(cp("ca.crt"), after, sizeof(after));
 	assert_string_equal(before, after);
+}
+
+/*
+ * The production flow: the key server makes its key and a request (csr), the CA machine signs it (sign),
+ * and the CA key never reaches the key server. With -g, the service's group can read what kmipd reads.
+ */
+static void
+test_mkcerts_csr_sign(void **state)
+{
+	char srv[PATH_MAX], cmd[5 * PATH_MAX], line[512], path[PATH_MAX + 32];
+	struct group *gr = getgrgid(getgid());
+	struct fx *fx = *state;
+	struct stat st;
+
+	assert_non_null(gr);
+	snprintf(srv, sizeof(srv), "%s/prod-server", certdir);
+	snprintf(cmd, sizeof(cmd), "sh etc/mkcerts.sh -g %s csr %s kms.example.com", gr->gr_name, srv);
+	assert_int_equal(run(cmd, line, sizeof(line)), 0);
+	snprintf(path, sizeof(path), "%s/server.key", srv);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0640);
+	assert_int_equal(st.st_gid, getgid());
+	snprintf(path, sizeof(path), "%s/ca.key", srv);
+	assert_int_equal(access(path, F_OK), -1);
+	snprintf(cmd, sizeof(cmd), "sh etc/mkcerts.sh sign %s %s/server.csr 2>/dev/null", certdir, srv);
+	assert_int_equal(run(cmd, line, sizeof(line)), 0);
+	snprintf(path, sizeof(path), "%s/server.crt", srv);
+	assert_string_equal(line, path);
+	snprintf(cmd, sizeof(cmd), "openssl verify -purpose sslserver -CAfile %s %s/server.crt", cp("ca.crt"), srv);
+	assert_int_equal(run(cmd, line, sizeof(line)), 0);
+	snprintf(cmd, sizeof(cmd), "openssl x509 -in %s/server.crt -noout -ext subjectAltName | tail -1", srv);
+	assert_int_equal(run(cmd, line, sizeof(line)), 0);
+	assert_non_null(strstr(line, "DNS:kms.example.com"));
+	/* kmipd takes the pair. */
+	snprintf(path, sizeof(path), "%s/server.crt", srv);
+	set(&fx->cfg.cert_file, path);
+	snprintf(path, sizeof(path), "%s/server.key", srv);
+	set(&fx->cfg.key_file, path);
+	assert_int_equal(tls_config_check(&fx->cfg, &fx->cause), 0);
+	/* A request without names is refused: the CA sets the usages, the names come from the request. */
+	snprintf(cmd, sizeof(cmd), "openssl req -new -key %s/server.key -subj /CN=x -out %s/bare.csr 2>/dev/null && "
+	    "sh etc/mkcerts.sh sign %s %s/bare.csr 2>&1", srv, srv, certdir, srv);
+	assert_int_not_equal(run(cmd, line, sizeof(line)), 0);
+	assert_non_null(strstr(line, "no subjectAltName"));
 }
 
 static void
@@ -1420,6 +1465,7 @@ main(void)
 		T(test_mkcerts_made_everything),
 		T(test_mkcerts_idempotent),
 		T(test_mkcerts_client_p12),
+		T(test_mkcerts_csr_sign),
 		T(test_pem_identity_builds),
 		T(test_cipher_lists),
 		T(test_p12_identity_builds),
