@@ -8,7 +8,7 @@ ALL_SRCS += test/unit/test_ttlv.c test/unit/test_names.c
 TEST_BINS += $(BUILD)/test/test_ttlv $(BUILD)/test/test_names
 $(BUILD)/test/test_ttlv: $(BUILD)/test/unit/test_ttlv.o $(BUILD)/libtestutil.a $(BUILD)/libproto.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS)
-$(BUILD)/test/test_names: $(BUILD)/test/unit/test_names.o $(BUILD)/libproto.a
+$(BUILD)/test/test_names: $(BUILD)/test/unit/test_names.o $(BUILD)/libtestutil.a $(BUILD)/libproto.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS)
 
 # The KMIP XML encoding against every OASIS test case (KMIP_VECTORS, set by test/run-tests.sh).

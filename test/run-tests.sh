@@ -1,7 +1,8 @@
 #!/bin/sh
 # Runs every test binary under BUILD/test (cmocka unit tests and integration tests), then prints one
 # closing line "N passed, N failed" counting test cases. Usage: test/run-tests.sh BUILD [VECTORS] [FILTER]
-# FILTER runs only the binaries whose name contains it.
+# FILTER runs only the binaries whose name contains it, or, given as several space-separated names, only
+# those binaries (make test-vectors).
 set -u
 build=${1:-build}
 export KMIP_VECTORS="${2:-../shared/kmip-vectors}"
@@ -12,7 +13,10 @@ failed=0
 bad=""
 for t in "$build"/test/test_*; do
 	[ -x "$t" ] || continue
-	case "$t" in *"$filter"*) ;; *) continue ;; esac
+	case "$filter" in
+	*" "*) case " $filter " in *" $(basename "$t") "*) ;; *) continue ;; esac ;;
+	*) case "$t" in *"$filter"*) ;; *) continue ;; esac ;;
+	esac
 	out=$(mktemp)
 	"$t" >"$out" 2>&1
 	rc=$?

@@ -18,6 +18,12 @@
  */
 void util_test_start(int argc, char **argv);
 /*
+ * Whether this is the run of the cases that read the OASIS files (`make test-vectors`, which sets
+ * KMIPD_TEST_VECTORS=1): a binary with such cases runs them alone then, and the others otherwise, so that
+ * `make test` passes in a source tree without ../shared/kmip-vectors (a package build).
+ */
+int util_vector_run(void);
+/*
  * Reads a whole file into a malloc'd buffer with a NUL after the contents; *len (when len is not NULL) gets
  * its size. Returns NULL when the file cannot be opened (errno set); fails the test when it cannot be read.
  */

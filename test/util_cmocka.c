@@ -23,6 +23,15 @@ util_test_start(int argc, char **argv)
 		cmocka_set_test_filter(argv[1]);
 }
 
+/* True under make test-vectors (KMIPD_TEST_VECTORS=1). */
+int
+util_vector_run(void)
+{
+	const char *v = getenv("KMIPD_TEST_VECTORS");
+
+	return v != NULL && v[0] == '1';
+}
+
 /* Reads a whole file into a malloc'd, NUL-terminated buffer; NULL when it cannot be opened. */
 char *
 util_read_file(const char *path, size_t *len)

@@ -1782,6 +1782,9 @@ test_codec_rows_round_trip(void **state)
 int
 main(int argc, char **argv)
 {
+	const struct CMUnitTest vector_tests[] = {
+		cmocka_unit_test_setup_teardown(test_oasis_vectors, setup, teardown),
+	};
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_rsa_round_trips, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ec_round_trips, setup, teardown),
@@ -1804,7 +1807,6 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_key_info_and_load, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_damaged_stored_material, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_error_queue_untouched, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_oasis_vectors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_codec_table_shape, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_codec_one_default, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_codec_rows_export, setup, teardown),
@@ -1813,5 +1815,7 @@ main(int argc, char **argv)
 	};
 
 	util_test_start(argc, argv);
+	if (util_vector_run())
+		return cmocka_run_group_tests_name("keyfmt: the OASIS files", vector_tests, group_setup, group_teardown);
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

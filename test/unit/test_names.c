@@ -16,6 +16,7 @@
 
 #include "proto/names.h"
 #include "proto/ttlv.h"
+#include "test/util.h"
 
 /* Asserts that name resolves to tag. */
 static void
@@ -669,6 +670,9 @@ test_print_plain_and_null(void **state)
 int
 main(void)
 {
+	const struct CMUnitTest vector_tests[] = {
+		cmocka_unit_test(test_xml_names_resolve),
+	};
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_constants),
 		cmocka_unit_test(test_type_names),
@@ -678,11 +682,12 @@ main(void)
 		cmocka_unit_test(test_enum_by_attribute),
 		cmocka_unit_test(test_masks),
 		cmocka_unit_test(test_selfcheck),
-		cmocka_unit_test(test_xml_names_resolve),
 		cmocka_unit_test_setup_teardown(test_print_redacts, setup_arena, teardown_arena),
 		cmocka_unit_test_setup_teardown(test_print_secrets, setup_arena, teardown_arena),
 		cmocka_unit_test_setup_teardown(test_print_plain_and_null, setup_arena, teardown_arena),
 	};
 
+	if (util_vector_run())
+		return cmocka_run_group_tests_name("names: the OASIS files", vector_tests, NULL, NULL);
 	return cmocka_run_group_tests_name("names", tests, NULL, NULL);
 }

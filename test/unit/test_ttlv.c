@@ -628,8 +628,10 @@ test_tree_building(void **state)
 int
 main(int argc, char **argv)
 {
-	const struct CMUnitTest tests[] = {
+	const struct CMUnitTest vector_tests[] = {
 		cmocka_unit_test(test_spec_examples),
+	};
+	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_message_round_trip),
 		cmocka_unit_test(test_every_split_point),
 		cmocka_unit_test(test_pipelined_messages),
@@ -648,5 +650,7 @@ main(int argc, char **argv)
 	};
 
 	util_test_start(argc, argv);
+	if (util_vector_run())
+		return cmocka_run_group_tests_name("ttlv: the OASIS files", vector_tests, NULL, NULL);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -591,9 +591,11 @@ test_limits(void **state)
 int
 main(int argc, char **argv)
 {
-	const struct CMUnitTest tests[] = {
+	const struct CMUnitTest vector_tests[] = {
 		cmocka_unit_test_setup_teardown(test_oasis_14, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_oasis_21, setup, teardown),
+	};
+	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_integers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_big_integer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_enumerations, setup, teardown),
@@ -607,5 +609,7 @@ main(int argc, char **argv)
 	};
 
 	util_test_start(argc, argv);
+	if (util_vector_run())
+		return cmocka_run_group_tests_name("xml: the OASIS files", vector_tests, NULL, NULL);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
