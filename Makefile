@@ -7,6 +7,9 @@
 #   make asan       the whole test suite under AddressSanitizer and UndefinedBehaviorSanitizer (clang)
 #   make fuzz       build and run the libFuzzer targets for FUZZ_TIME seconds each
 #   make bench      micro-benchmarks and load figures (never part of make test)
+#   make install    PREFIX=/usr/local DESTDIR=: binaries, man pages, unit, sysusers/tmpfiles, logrotate, config
+#   make uninstall  removes them (never the configuration, certificates, store or logs)
+#   make static     statically linked kmipd and kmipctl in build-static/, for appliance images
 #   make conformance  the OASIS KMIP 1.4 and 2.1 mandatory test cases against a private kmipd: prints the
 #                   count; fails only when the runner breaks, not when kmipd fails cases
 #
@@ -37,11 +40,12 @@ OPT ?= -O2
 SAN ?=
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wpointer-arith \
 	-Wformat=2 -Wno-format-nonliteral -Werror
-override CFLAGS += -std=c11 -D_GNU_SOURCE $(OPT) -g $(WARN) $(SAN) -I. -MMD -MP $(PKG_CFLAGS)
+DEFS ?=
+override CFLAGS += -std=c11 -D_GNU_SOURCE $(OPT) -g $(WARN) $(SAN) $(DEFS) -I. -MMD -MP $(PKG_CFLAGS)
 override LDFLAGS += $(SAN)
 
 .DEFAULT_GOAL := all
-.PHONY: all test test-vectors check run asan asan-tests fuzz fuzz-bins bench conformance deps clean
+.PHONY: all test test-vectors check install uninstall static run asan asan-tests fuzz fuzz-bins bench conformance deps clean
 
 include proto/module.mk
 include tls/module.mk
@@ -136,7 +140,57 @@ run: deps
 		-o tls.cert_file=\"$(STATE)/certs/server.crt\" -o tls.key_file=\"$(STATE)/certs/server.key\" \
 		-o tls.clients_ca_cert_file=\"$(STATE)/certs/ca.crt\" $(RUNFLAGS)
 
+# Statically linked kmipd and kmipctl for appliance images (build-static/): every library from Debian's
+# .a archives, nothing to install beside them. glibc's own parts stay dynamic at run time where glibc says so:
+# user lookups (server.user) through NSS, so run them on the glibc they were linked with. A static kmipd
+# cannot load PKCS#11 modules (they link the shared C library): store.pkcs11_module is refused with a reason.
+static: deps
+	$(MAKE) --no-print-directory BUILD=build-static LDFLAGS="-static" DEFS=-DKMIPD_STATIC \
+		PKG_LIBS="$$($(PKG_CONFIG) --static --libs $(PKGS))" build-static/kmipd build-static/kmipctl
+	@ls -l build-static/kmipd build-static/kmipctl | awk '{ print $$5, $$9 }'
+
+# Installation. PREFIX/sbin gets kmipd and kmipctl, the man pages go under PREFIX/share/man, the unit, the
+# sysusers.d and tmpfiles.d entries under PREFIX/lib (UNITDIR: Debian packages use /lib/systemd/system),
+# the logrotate snippet and the configuration under SYSCONFDIR. An existing kmipd.conf is never replaced:
+# the sample goes beside it as kmipd.conf.sample. DESTDIR stages it all into another root.
+PREFIX ?= /usr/local
+SYSCONFDIR ?= /etc
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+MAN_PAGES = $(wildcard etc/*.8) $(wildcard etc/*.5)
+INSTALLED = $(PREFIX)/sbin/kmipd $(PREFIX)/sbin/kmipctl $(UNITDIR)/kmipd.service \
+	$(PREFIX)/lib/sysusers.d/kmipd.conf $(PREFIX)/lib/tmpfiles.d/kmipd.conf $(SYSCONFDIR)/logrotate.d/kmipd \
+	$(PREFIX)/share/kmipd/mkcerts.sh $(PREFIX)/share/kmipd/kmipd.conf \
+	$(foreach m,$(MAN_PAGES),$(PREFIX)/share/man/man$(subst .,,$(suffix $(m)))/$(notdir $(m)))
+
+install: $(BUILD)/kmipd $(BUILD)/kmipctl
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(UNITDIR) $(DESTDIR)$(PREFIX)/lib/sysusers.d \
+		$(DESTDIR)$(PREFIX)/lib/tmpfiles.d $(DESTDIR)$(SYSCONFDIR)/logrotate.d $(DESTDIR)$(PREFIX)/share/kmipd \
+		$(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(SYSCONFDIR)/kmipd
+	install -m 0755 $(BUILD)/kmipd $(BUILD)/kmipctl $(DESTDIR)$(PREFIX)/sbin/
+	sed 's|/usr/sbin/|$(PREFIX)/sbin/|g; s|/etc/kmipd/|$(SYSCONFDIR)/kmipd/|g' etc/kmipd.service \
+		>$(DESTDIR)$(UNITDIR)/kmipd.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/kmipd.service
+	install -m 0644 etc/kmipd.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/kmipd.conf
+	install -m 0644 etc/kmipd.tmpfiles $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/kmipd.conf
+	install -m 0644 etc/kmipd.logrotate $(DESTDIR)$(SYSCONFDIR)/logrotate.d/kmipd
+	install -m 0755 etc/mkcerts.sh $(DESTDIR)$(PREFIX)/share/kmipd/mkcerts.sh
+	install -m 0644 etc/kmipd.conf $(DESTDIR)$(PREFIX)/share/kmipd/kmipd.conf
+	for m in $(MAN_PAGES); do \
+		install -m 0644 $$m $(DESTDIR)$(PREFIX)/share/man/man$${m##*.}/; \
+	done
+	if [ -e $(DESTDIR)$(SYSCONFDIR)/kmipd/kmipd.conf ]; then \
+		install -m 0640 etc/kmipd.conf $(DESTDIR)$(SYSCONFDIR)/kmipd/kmipd.conf.sample; \
+		echo "install: kept $(DESTDIR)$(SYSCONFDIR)/kmipd/kmipd.conf; the new sample is kmipd.conf.sample"; \
+	else \
+		install -m 0640 etc/kmipd.conf $(DESTDIR)$(SYSCONFDIR)/kmipd/kmipd.conf; \
+	fi
+
+# Removes what install put there, except the configuration, the certificates, the store and the logs.
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED)) $(DESTDIR)$(SYSCONFDIR)/kmipd/kmipd.conf.sample
+	-rmdir $(DESTDIR)$(PREFIX)/share/kmipd 2>/dev/null
+
 clean:
-	rm -rf build build-asan build-fuzz kmipd kmipctl
+	rm -rf build build-asan build-fuzz build-static kmipd kmipctl
 
 -include $(OBJS:.o=.d)

@@ -320,6 +320,16 @@ check_config(const struct store_p11_config *c, char **cause)
 		store_set_cause(cause, "no PKCS#11 module given");
 		return STORE_P11_E_FAIL;
 	}
+#ifdef KMIPD_STATIC
+	/*
+	 * A statically linked program cannot host a module linked against the shared C library (softhsm2 and
+	 * every vendor module are): dlopen succeeds and the first call crashes. Refuse it plainly instead.
+	 */
+	store_set_cause(cause, "cannot load the PKCS#11 module %s: this program is statically linked (make static) "
+	    "and cannot load modules; use the dynamically linked build, or a master key file or credential",
+	    c->module);
+	return STORE_P11_E_FAIL;
+#endif
 	if (c->token_label == NULL || *c->token_label == '\0' || strlen(c->token_label) > TOKEN_LABEL_LEN) {
 		store_set_cause(cause, "a PKCS#11 token label has 1 to %d bytes", TOKEN_LABEL_LEN);
 		return STORE_P11_E_FAIL;
@@ -431,6 +441,7 @@ store_p11_open(const struct store_p11_config *c, struct store_p11_key **out, cha
 	int err;
 
 	*out = NULL;
+	memset(&info, 0, sizeof(info));	/* key_login fills it; said for the compiler of make static */
 	if ((err = key_login(c, &k, &info, cause)) != STORE_P11_OK)
 		return err;
 	if ((err = find_keys(k, c->key_label, true, &k->obj, &n, cause)) != STORE_P11_OK)

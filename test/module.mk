@@ -75,6 +75,13 @@ $(BUILD)/test/test_pykmip: test/integration/test_pykmip.py | $(BUILD)/kmipd
 	@mkdir -p $(@D)
 	install -m 755 $< $@
 
+# make install into a scratch root and the Debian package built from a copy of the source: a shell script
+# with cmocka's summary lines, installed where run-tests.sh looks.
+TEST_BINS += $(BUILD)/test/test_package
+$(BUILD)/test/test_package: test/integration/test_package.sh | $(BUILD)/kmipd $(BUILD)/kmipctl
+	@mkdir -p $(@D)
+	install -m 755 $< $@
+
 ALL_SRCS += test/integration/test_ops.c
 TEST_BINS += $(BUILD)/test/test_ops
 $(BUILD)/test/test_ops: $(BUILD)/test/integration/test_ops.o $(HARNESS_OBJS) \
