@@ -30,7 +30,7 @@ wrap_value(struct op_ctx *ctx, const struct ttlv *spec, const uint8_t *plain, si
 	const struct ttlv *eki = ttlv_find(spec, KMIP_TAG_ENCRYPTION_KEY_INFORMATION);
 	const struct ttlv *wuid = ttlv_find(eki, KMIP_TAG_UNIQUE_IDENTIFIER);
 	const struct ttlv *mode = ttlv_find(ttlv_find(eki, KMIP_TAG_CRYPTOGRAPHIC_PARAMETERS), KMIP_TAG_BLOCK_CIPHER_MODE);
-	const struct ttlv *mask;
+	const struct ttlv *mask, *alg;
 	struct store_object *k = NULL;
 	struct store_txn *txn;
 	EVP_CIPHER_CTX *c = NULL;
@@ -60,7 +60,10 @@ wrap_value(struct op_ctx *ctx, const struct ttlv *spec, const uint8_t *plain, si
 		return -1;
 	rc = -1;
 	mask = ttlv_find(k->attrs, KMIP_TAG_CRYPTOGRAPHIC_USAGE_MASK);
+	alg = ttlv_find(k->attrs, KMIP_TAG_CRYPTOGRAPHIC_ALGORITHM);
+	/* 16 to 32 bytes of Camellia, ARIA or SM4 are not an AES key, whatever their length. */
 	if (k->object_type != KMIP_OBJECT_TYPE_SYMMETRIC_KEY || k->state != KMIP_STATE_ACTIVE || k->material == NULL ||
+	    (alg != NULL && alg->type == TTLV_ENUMERATION && alg->v.u32 != KMIP_CRYPTOGRAPHIC_ALGORITHM_AES) ||
 	    (k->material_len != 16 && k->material_len != 24 && k->material_len != 32) || mask == NULL ||
 	    !((uint32_t)mask->v.i32 & (KMIP_CRYPTOGRAPHIC_USAGE_MASK_WRAP_KEY | KMIP_CRYPTOGRAPHIC_USAGE_MASK_ENCRYPT))) {
 		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_WRONG_KEY_LIFECYCLE_STATE, "key %s cannot wrap: it must be "
@@ -201,6 +204,15 @@ mark_retrieved(struct op_ctx *ctx, const char *uid)
 	store_object_free(o);
 }
 
+/* True when a Key Wrapping Specification names uid itself as the wrapping key. */
+static bool
+wrapped_by_itself(const struct ttlv *wrap, const char *uid)
+{
+	const struct ttlv *w = ttlv_find(ttlv_find(wrap, KMIP_TAG_ENCRYPTION_KEY_INFORMATION), KMIP_TAG_UNIQUE_IDENTIFIER);
+
+	return w != NULL && w->type == TTLV_TEXT_STRING && strcmp((const char *)w->v.bytes.data, uid) == 0;
+}
+
 /* Get: the object with its key material, in the Key Format Type asked for or the key's default. */
 int
 op_get(struct op_ctx *ctx)
@@ -243,13 +255,19 @@ op_get(struct op_ctx *ctx)
 		    uid, ctx->session->rights.roles);
 		goto out;
 	}
-	if ((t = ttlv_find(o->attrs, KMIP_TAG_SENSITIVE)) != NULL && t->type == TTLV_BOOLEAN && t->v.b) {
-		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_SENSITIVE,
-		    "object %s is Sensitive: its key material is not exported", uid);
-		goto out;
-	}
+	/*
+	 * KMIP 1.4 sections 3.48 and 3.50 (2.1: 4.52, 4.19): a key that is not Extractable never leaves, wrapped
+	 * or not; a Sensitive one leaves only wrapped by another key. Operations with them still work.
+	 */
 	if ((t = ttlv_find(o->attrs, KMIP_TAG_EXTRACTABLE)) != NULL && t->type == TTLV_BOOLEAN && !t->v.b) {
 		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_NOT_EXTRACTABLE, "object %s is not Extractable", uid);
+		goto out;
+	}
+	if ((t = ttlv_find(o->attrs, KMIP_TAG_SENSITIVE)) != NULL && t->type == TTLV_BOOLEAN && t->v.b &&
+	    (wrap == NULL || wrapped_by_itself(wrap, o->uid))) {
+		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_SENSITIVE,
+		    "object %s is Sensitive: its key material leaves only wrapped (give a Key Wrapping Specification)",
+		    uid);
 		goto out;
 	}
 	if (o->state == KMIP_STATE_DESTROYED || o->state == KMIP_STATE_DESTROYED_COMPROMISED ||

@@ -87,6 +87,18 @@ static const struct {
 	{ KMIP_RESULT_REASON_SERVER_LIMIT_EXCEEDED, KMIP_RESULT_REASON_PERMISSION_DENIED },
 };
 
+/*
+ * Reasons of the table above that a later 1.x version added: clients of that version and later get them as
+ * they are. KMIP 1.4 added Sensitive and Not Extractable (0x16, 0x17) with the attributes.
+ */
+static const struct {
+	uint32_t reason;
+	unsigned since;
+} reasons_since[] = {
+	{ KMIP_RESULT_REASON_SENSITIVE, KMIP_VERSION(1, 4) },
+	{ KMIP_RESULT_REASON_NOT_EXTRACTABLE, KMIP_VERSION(1, 4) },
+};
+
 /* Returns the Result Reason a client of version gets for the internal reason. */
 uint32_t
 versions_reason(unsigned version, uint32_t reason)
@@ -95,6 +107,9 @@ versions_reason(unsigned version, uint32_t reason)
 
 	if (!V1(version))
 		return reason;
+	for (i = 0; i < NELEM(reasons_since); i++)
+		if (reasons_since[i].reason == reason && version >= reasons_since[i].since)
+			return reason;
 	for (i = 0; i < NELEM(reasons_v1); i++)
 		if (reasons_v1[i].internal == reason)
 			return reasons_v1[i].v1;

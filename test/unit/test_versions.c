@@ -197,7 +197,7 @@ test_rules(void **state)
 	}
 }
 
-/* The Result Reason table maps reasons 1.x lacks to 1.x reasons, for 1.x clients only. */
+/* The Result Reason table maps reasons 1.x lacks to 1.x reasons, for the 1.x clients that lack them only. */
 static void
 test_reasons(void **state)
 {
@@ -208,6 +208,10 @@ test_reasons(void **state)
 	} answers[] = {
 		{ KMIP_VERSION(1, 4), KMIP_RESULT_REASON_OBJECT_NOT_FOUND, KMIP_RESULT_REASON_ITEM_NOT_FOUND },
 		{ KMIP_VERSION(1, 0), KMIP_RESULT_REASON_SENSITIVE, KMIP_RESULT_REASON_PERMISSION_DENIED },
+		{ KMIP_VERSION(1, 3), KMIP_RESULT_REASON_NOT_EXTRACTABLE, KMIP_RESULT_REASON_PERMISSION_DENIED },
+		/* 1.4 has Sensitive and Not Extractable. */
+		{ KMIP_VERSION(1, 4), KMIP_RESULT_REASON_SENSITIVE, KMIP_RESULT_REASON_SENSITIVE },
+		{ KMIP_VERSION(1, 4), KMIP_RESULT_REASON_NOT_EXTRACTABLE, KMIP_RESULT_REASON_NOT_EXTRACTABLE },
 		{ KMIP_VERSION(1, 2), KMIP_RESULT_REASON_OBJECT_DESTROYED, KMIP_RESULT_REASON_ITEM_NOT_FOUND },
 		{ KMIP_VERSION(1, 3), KMIP_RESULT_REASON_ATTRIBUTE_NOT_FOUND, KMIP_RESULT_REASON_INVALID_FIELD },
 		{ KMIP_VERSION(1, 4), KMIP_RESULT_REASON_INVALID_FIELD, KMIP_RESULT_REASON_INVALID_FIELD },
@@ -227,8 +231,11 @@ test_reasons(void **state)
 			assert_true(versions_reason_row(j, &other, &v1));
 			assert_int_not_equal(other, internal);
 		}
-		for (minor = 0; minor <= 4; minor++)
+		/* Every 1.x version before the one that added it (1.4 for Sensitive and Not Extractable). */
+		for (minor = 0; minor <= 3; minor++)
 			assert_int_not_equal(versions_reason(KMIP_VERSION(1, minor), internal), internal);
+		if (internal != KMIP_RESULT_REASON_SENSITIVE && internal != KMIP_RESULT_REASON_NOT_EXTRACTABLE)
+			assert_int_not_equal(versions_reason(KMIP_VERSION(1, 4), internal), internal);
 		assert_int_equal(versions_reason(KMIP_VERSION(2, 0), internal), internal);
 		assert_int_equal(versions_reason(KMIP_VERSION(2, 1), internal), internal);
 	}
