@@ -51,6 +51,9 @@ static const struct attr_def defs[] = {
 	{ T(USAGE_LIMITS), TTLV_STRUCTURE, ATTR_INIT | ATTR_EDIT },
 	{ T(CERTIFICATE_LENGTH), TTLV_INTEGER, ATTR_SERVER },
 	{ T(KEY_VALUE_PRESENT), TTLV_BOOLEAN, ATTR_SERVER },
+	/* Where a key held outside the server is (KMIP 1.2 section 3.42, 2.1 section 4.31): set by the client when
+	 * it creates or registers the object, neither modified nor deleted later; several allowed. */
+	{ T(KEY_VALUE_LOCATION), TTLV_STRUCTURE, ATTR_MULTI | ATTR_INIT },
 	{ T(ALTERNATIVE_NAME), TTLV_STRUCTURE, ATTR_MULTI | ATTR_INIT | ATTR_EDIT },
 	{ T(ORIGINAL_CREATION_DATE), TTLV_DATE_TIME, ATTR_SERVER },
 	{ T(RANDOM_NUMBER_GENERATOR), TTLV_STRUCTURE, ATTR_SERVER },
@@ -218,6 +221,18 @@ check_fields(const struct ttlv *item, struct kmip_error *err)
 				return kmip_error_set(err, KMIP_RESULT_REASON_INVALID_FIELD,
 				    "Usage Limits Unit is an Enumeration");
 		}
+		break;
+	case KMIP_TAG_KEY_VALUE_LOCATION:
+		f = ttlv_find(item, KMIP_TAG_KEY_VALUE_LOCATION_VALUE);
+		if (f == NULL || f->type != TTLV_TEXT_STRING)
+			return kmip_error_set(err, KMIP_RESULT_REASON_INVALID_FIELD,
+			    "Key Value Location without a Key Value Location Value");
+		f = ttlv_find(item, KMIP_TAG_KEY_VALUE_LOCATION_TYPE);
+		if (f == NULL || f->type != TTLV_ENUMERATION ||
+		    (f->v.u32 != KMIP_KEY_VALUE_LOCATION_TYPE_UNINTERPRETED_TEXT_STRING &&
+		    f->v.u32 != KMIP_KEY_VALUE_LOCATION_TYPE_URI))
+			return kmip_error_set(err, KMIP_RESULT_REASON_INVALID_FIELD,
+			    "Key Value Location needs a Key Value Location Type (Uninterpreted Text String or URI)");
 		break;
 	case KMIP_TAG_ATTRIBUTE: {
 		const struct ttlv *vendor, *name;
