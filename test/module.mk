@@ -88,6 +88,14 @@ $(BUILD)/test/test_ops: $(BUILD)/test/integration/test_ops.o $(HARNESS_OBJS) \
 		$(BUILD)/libproto.a $(BUILD)/libtls.a | $(BUILD)/kmipd
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
 
+# Create of every random-bytes algorithm and of Secret Data, Register's length check, Sensitive and
+# Extractable on Get, Key Value Location: at KMIP 1.4 and 2.1.
+ALL_SRCS += test/integration/test_objects.c
+TEST_BINS += $(BUILD)/test/test_objects
+$(BUILD)/test/test_objects: $(BUILD)/test/integration/test_objects.o $(HARNESS_OBJS) \
+		$(BUILD)/libproto.a $(BUILD)/libtls.a | $(BUILD)/kmipd
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
+
 # Fuzz target for the whole request path (decode, engine, encode, group commit) against a temporary store:
 # the engine library and what it needs, no transport.
 ALL_SRCS += test/fuzz/fuzz_request.c
