@@ -543,9 +543,13 @@ test_create_secret_data(void **state)
 	}
 }
 
-/* Register in version v of a Raw symmetric key of len bytes of algorithm alg; the caller frees *a. */
+/*
+ * Register in version v of a Raw symmetric key of len bytes of algorithm alg, with the attributes extra
+ * writes (NULL: none) after its usage mask; the caller frees *a.
+ */
 static struct ttlv *
-register_key(struct kmip_client *cl, unsigned v, uint32_t alg, size_t len, struct ttlv_arena **a)
+register_with(struct kmip_client *cl, unsigned v, uint32_t alg, size_t len, void (*extra)(struct ttlv_enc *,
+    unsigned), struct ttlv_arena **a)
 {
 	static const uint8_t material[64] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17 };
 	struct ttlv_enc req;
@@ -555,6 +559,8 @@ register_key(struct kmip_client *cl, unsigned v, uint32_t alg, size_t len, struc
 	ttlv_enc_enum(&req, KMIP_TAG_OBJECT_TYPE, KMIP_OBJECT_TYPE_SYMMETRIC_KEY);
 	ttlv_enc_begin(&req, V2(v) ? KMIP_TAG_ATTRIBUTES : KMIP_TAG_TEMPLATE_ATTRIBUTE);
 	attr_int(&req, v, KMIP_TAG_CRYPTOGRAPHIC_USAGE_MASK, ENC_DEC);
+	if (extra != NULL)
+		extra(&req, v);
 	ttlv_enc_end(&req);
 	ttlv_enc_begin(&req, KMIP_TAG_SYMMETRIC_KEY);
 	ttlv_enc_begin(&req, KMIP_TAG_KEY_BLOCK);
@@ -569,6 +575,12 @@ register_key(struct kmip_client *cl, unsigned v, uint32_t alg, size_t len, struc
 	h_item_end(&req);
 	h_request_end(&req);
 	return call(cl, &req, a, v);
+}
+
+static struct ttlv *
+register_key(struct kmip_client *cl, unsigned v, uint32_t alg, size_t len, struct ttlv_arena **a)
+{
+	return register_with(cl, v, alg, len, NULL, a);
 }
 
 /*
@@ -787,6 +799,107 @@ test_key_value_location(void **state)
 	}
 }
 
+/* Attributes of a registered key: Sensitive, and a Key Value Location. */
+static void
+reg_sensitive(struct ttlv_enc *e, unsigned v)
+{
+	attr_bool(e, v, KMIP_TAG_SENSITIVE, true);
+	attr_location(e, v, "vault 7, drawer 2", KMIP_KEY_VALUE_LOCATION_TYPE_UNINTERPRETED_TEXT_STRING);
+	attr_location(e, v, "https://keys.example/7", KMIP_KEY_VALUE_LOCATION_TYPE_URI);
+}
+
+static void
+reg_not_extractable(struct ttlv_enc *e, unsigned v)
+{
+	attr_bool(e, v, KMIP_TAG_EXTRACTABLE, false);
+}
+
+/*
+ * Sensitive, Extractable and Key Value Location given at Register hold as at Create: Get answers Sensitive
+ * or Not Extractable, and both Key Value Locations are kept, in order.
+ */
+static void
+test_register_flags_and_location(void **state)
+{
+	struct objs *o = *state;
+	const struct ttlv *t, *attrs;
+	struct ttlv_arena *a;
+	struct ttlv_enc req;
+	struct ttlv *resp;
+	char sens[64], noext[64];
+	size_t k;
+	int n;
+
+	for (k = 0; k < NVERSIONS; k++) {
+		unsigned v = versions[k];
+
+		resp = register_with(o->cl, v, ALG(AES), 16, reg_sensitive, &a);
+		expect_ok(resp);
+		h_payload_text(resp, KMIP_TAG_UNIQUE_IDENTIFIER, sens, sizeof(sens));
+		ttlv_arena_free(a);
+		resp = register_with(o->cl, v, ALG(AES), 32, reg_not_extractable, &a);
+		expect_ok(resp);
+		h_payload_text(resp, KMIP_TAG_UNIQUE_IDENTIFIER, noext, sizeof(noext));
+		ttlv_arena_free(a);
+		get_expect(o->cl, v, sens, NULL, KMIP_RESULT_REASON_SENSITIVE);
+		get_expect(o->cl, v, noext, NULL, KMIP_RESULT_REASON_NOT_EXTRACTABLE);
+
+		/* Every instance of Key Value Location. */
+		h_request_begin(&req, (int)KMIP_VERSION_MAJOR(v), (int)KMIP_VERSION_MINOR(v), 1);
+		h_item_begin(&req, KMIP_OPERATION_GET_ATTRIBUTES);
+		ttlv_enc_cstr(&req, KMIP_TAG_UNIQUE_IDENTIFIER, sens);
+		if (V2(v))
+			ttlv_enc_enum(&req, KMIP_TAG_ATTRIBUTE_REFERENCE, KMIP_TAG_KEY_VALUE_LOCATION);
+		else
+			ttlv_enc_cstr(&req, KMIP_TAG_ATTRIBUTE_NAME, "Key Value Location");
+		h_item_end(&req);
+		h_request_end(&req);
+		resp = call(o->cl, &req, &a, v);
+		expect_ok(resp);
+		attrs = V2(v) ? ttlv_find(h_payload(resp, 0), KMIP_TAG_ATTRIBUTES) : h_payload(resp, 0);
+		n = 0;
+		for (t = ttlv_find(attrs, V2(v) ? KMIP_TAG_KEY_VALUE_LOCATION : KMIP_TAG_ATTRIBUTE); t != NULL;
+		    t = ttlv_find_next(t)) {
+			const struct ttlv *val = V2(v) ? t : ttlv_find(t, KMIP_TAG_ATTRIBUTE_VALUE);
+
+			assert_string_equal((const char *)ttlv_find(val, KMIP_TAG_KEY_VALUE_LOCATION_VALUE)->v.bytes.data,
+			    n == 0 ? "vault 7, drawer 2" : "https://keys.example/7");
+			assert_int_equal(ttlv_find(val, KMIP_TAG_KEY_VALUE_LOCATION_TYPE)->v.u32, n == 0 ?
+			    KMIP_KEY_VALUE_LOCATION_TYPE_UNINTERPRETED_TEXT_STRING : KMIP_KEY_VALUE_LOCATION_TYPE_URI);
+			n++;
+		}
+		assert_int_equal(n, 2);
+		ttlv_arena_free(a);
+	}
+}
+
+/*
+ * A wrapping key must be an AES key: 32 bytes of Camellia allowed to wrap do not wrap a key with AES Key
+ * Wrap; an AES key does.
+ */
+static void
+test_wrap_needs_aes(void **state)
+{
+	struct objs *o = *state;
+	char cam[64], aes[64], key[64];
+	size_t k;
+
+	for (k = 0; k < NVERSIONS; k++) {
+		unsigned v = versions[k];
+
+		create_ok(o->cl, v, CR(.alg = ALG(CAMELLIA), .bits = 256, .mask = ENC_DEC |
+		    KMIP_CRYPTOGRAPHIC_USAGE_MASK_WRAP_KEY), cam);
+		create_ok(o->cl, v, CR(.alg = ALG(AES), .bits = 256, .mask = ENC_DEC | KMIP_CRYPTOGRAPHIC_USAGE_MASK_WRAP_KEY),
+		    aes);
+		create_ok(o->cl, v, CR(.alg = ALG(AES), .bits = 128), key);
+		uid_ok(o->cl, v, KMIP_OPERATION_ACTIVATE, cam);
+		uid_ok(o->cl, v, KMIP_OPERATION_ACTIVATE, aes);
+		get_expect(o->cl, v, key, cam, V2(v) ? KMIP_RESULT_REASON_WRONG_KEY_LIFECYCLE_STATE :
+		    KMIP_RESULT_REASON_PERMISSION_DENIED);
+		get_expect(o->cl, v, key, aes, 0);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -799,6 +912,8 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_rekey_3des),
 		cmocka_unit_test(test_sensitive_extractable),
 		cmocka_unit_test(test_key_value_location),
+		cmocka_unit_test(test_register_flags_and_location),
+		cmocka_unit_test(test_wrap_needs_aes),
 	};
 
 	util_test_start(argc, argv);
