@@ -18,6 +18,12 @@ $(BUILD)/test/test_keyfmt: $(BUILD)/test/unit/test_keyfmt.o $(BUILD)/libtestutil
 		$(BUILD)/libproto.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
 
+# The table of random-bytes algorithms and their key lengths (algs.c).
+ALL_SRCS += test/unit/test_algs.c
+TEST_BINS += $(BUILD)/test/test_algs
+$(BUILD)/test/test_algs: $(BUILD)/test/unit/test_algs.o $(BUILD)/libtestutil.a $(BUILD)/core/engine/algs.o
+	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS)
+
 # The engine driven through its API (engine.h) on a temporary store, with the real access policy, audit trail
 # and key-generation workers (which exec the test binary itself): every operation, batches, Credentials.
 ALL_SRCS += test/unit/test_engine.c
