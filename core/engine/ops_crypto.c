@@ -1017,6 +1017,12 @@ mac(struct op_ctx *ctx, bool verify)
 		return -1;
 	params_get(ctx, o, &p);
 	alg = p.alg != 0 ? p.alg : key_alg(o);
+	/* CMAC is AES CMAC here: the bytes of a Camellia or Blowfish key are no AES key. */
+	if (p.mode == KMIP_BLOCK_CIPHER_MODE_CMAC && key_alg(o) != 0 && key_alg(o) != KMIP_CRYPTOGRAPHIC_ALGORITHM_AES) {
+		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "CMAC needs an AES key; %s is a %s key", o->uid,
+		    ttlv_enum_name(KMIP_TAG_CRYPTOGRAPHIC_ALGORITHM, key_alg(o)));
+		goto out;
+	}
 	if (p.mode == KMIP_BLOCK_CIPHER_MODE_CMAC || alg == KMIP_CRYPTOGRAPHIC_ALGORITHM_AES) {
 		snprintf(cipher, sizeof(cipher), "AES-%zu-CBC", o->material_len * 8);
 		m = EVP_MAC_fetch(NULL, "CMAC", NULL);

@@ -438,7 +438,8 @@ test_create_not_random_bytes(void **state)
 
 /*
  * Keys kmipd stores but does no cryptography with are refused by the operations, with Invalid Field, and
- * the server goes on: a Camellia key cannot Encrypt, a Poly1305 key cannot MAC; an AES key still does.
+ * the server goes on: a Camellia key can neither Encrypt, Decrypt nor serve as an AES CMAC key, Poly1305 and
+ * Blowfish keys cannot MAC; AES keys still Encrypt and CMAC.
  */
 static void
 test_unsupported_algorithm_operations(void **state)
@@ -446,7 +447,7 @@ test_unsupported_algorithm_operations(void **state)
 	struct objs *o = *state;
 	struct ttlv_arena *a;
 	struct ttlv_enc req;
-	char cam[64], poly[64], aes[64];
+	char cam[64], cammac[64], poly[64], bf[64], aes[64], aesmac[64];
 	size_t k;
 
 	for (k = 0; k < NVERSIONS; k++) {
@@ -454,25 +455,43 @@ test_unsupported_algorithm_operations(void **state)
 		const struct {
 			const char *uid;
 			uint32_t op;
+			bool cmac;	/* Cryptographic Parameters asking for CMAC */
 			uint32_t reason;
 		} ops[] = {
-			{ cam, KMIP_OPERATION_ENCRYPT, KMIP_RESULT_REASON_INVALID_FIELD },
-			{ poly, KMIP_OPERATION_MAC, KMIP_RESULT_REASON_INVALID_FIELD },
-			{ aes, KMIP_OPERATION_ENCRYPT, 0 },
+			{ cam, KMIP_OPERATION_ENCRYPT, false, KMIP_RESULT_REASON_INVALID_FIELD },
+			{ cam, KMIP_OPERATION_DECRYPT, false, KMIP_RESULT_REASON_INVALID_FIELD },
+			{ cammac, KMIP_OPERATION_MAC, true, KMIP_RESULT_REASON_INVALID_FIELD },
+			{ poly, KMIP_OPERATION_MAC, false, KMIP_RESULT_REASON_INVALID_FIELD },
+			{ bf, KMIP_OPERATION_MAC, false, KMIP_RESULT_REASON_INVALID_FIELD },
+			{ bf, KMIP_OPERATION_MAC, true, KMIP_RESULT_REASON_INVALID_FIELD },
+			{ aes, KMIP_OPERATION_ENCRYPT, false, 0 },
+			{ aesmac, KMIP_OPERATION_MAC, true, 0 },
 		};
+		const uint32_t mac = KMIP_CRYPTOGRAPHIC_USAGE_MASK_MAC_GENERATE | KMIP_CRYPTOGRAPHIC_USAGE_MASK_MAC_VERIFY;
 
 		create_ok(o->cl, v, CR(.alg = ALG(CAMELLIA), .bits = 256), cam);
+		create_ok(o->cl, v, CR(.alg = ALG(CAMELLIA), .bits = 128, .mask = mac), cammac);
 		create_ok(o->cl, v, CR(.alg = ALG(POLY1305)), poly);
+		create_ok(o->cl, v, CR(.alg = ALG(BLOWFISH), .bits = 128, .mask = mac), bf);
 		create_ok(o->cl, v, CR(.alg = ALG(AES), .bits = 128), aes);
+		create_ok(o->cl, v, CR(.alg = ALG(AES), .bits = 128, .mask = mac), aesmac);
 		uid_ok(o->cl, v, KMIP_OPERATION_ACTIVATE, cam);
+		uid_ok(o->cl, v, KMIP_OPERATION_ACTIVATE, cammac);
 		uid_ok(o->cl, v, KMIP_OPERATION_ACTIVATE, poly);
+		uid_ok(o->cl, v, KMIP_OPERATION_ACTIVATE, bf);
 		uid_ok(o->cl, v, KMIP_OPERATION_ACTIVATE, aes);
+		uid_ok(o->cl, v, KMIP_OPERATION_ACTIVATE, aesmac);
 		for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
 			struct ttlv *resp;
 
 			h_request_begin(&req, (int)KMIP_VERSION_MAJOR(v), (int)KMIP_VERSION_MINOR(v), 1);
 			h_item_begin(&req, ops[i].op);
 			ttlv_enc_cstr(&req, KMIP_TAG_UNIQUE_IDENTIFIER, ops[i].uid);
+			if (ops[i].cmac) {
+				ttlv_enc_begin(&req, KMIP_TAG_CRYPTOGRAPHIC_PARAMETERS);
+				ttlv_enc_enum(&req, KMIP_TAG_BLOCK_CIPHER_MODE, KMIP_BLOCK_CIPHER_MODE_CMAC);
+				ttlv_enc_end(&req);
+			}
 			ttlv_enc_bytes(&req, KMIP_TAG_DATA, "sixteen bytes...", 16);
 			h_item_end(&req);
 			h_request_end(&req);
