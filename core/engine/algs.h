@@ -24,6 +24,7 @@ struct algs_symmetric {
 	int32_t default_bits;		/* Create without a Cryptographic Length (0: it must be given) */
 	uint32_t key_bytes;		/* bytes of every key whatever its length in bits (3DES), else 0: bits / 8 */
 	uint32_t mask;			/* Cryptographic Usage Mask of a created key when the client gives none */
+	int32_t quantum_bits;		/* from this length on a key is Quantum Safe (0: never) */
 };
 
 /* The row of alg, or NULL when its keys are not random bytes (or kmipd does not know it). */

@@ -314,22 +314,21 @@ set_rng(struct op_ctx *ctx, struct store_object *o)
 }
 
 /*
- * A client asking for a quantum-safe key gets one or an error: of what Create makes, only AES-256 and
- * longer HMAC keys resist a quantum adversary (Grover halves a symmetric key's strength).
+ * A client asking for a quantum-safe key gets one or an error: a key of an algorithm and length the table
+ * says resist a quantum adversary (algs.h), or Secret Data of at least 256 random bits (alg 0).
  */
 static int
 check_quantum_safe(struct op_ctx *ctx, const struct ttlv *attrs, uint32_t alg, int32_t bits)
 {
 	const struct ttlv *qs = ttlv_find(attrs, KMIP_TAG_QUANTUM_SAFE);
+	const struct algs_symmetric *a = algs_symmetric(alg);
 
 	if (qs == NULL || !qs->v.b)
 		return 0;
-	if ((alg == KMIP_CRYPTOGRAPHIC_ALGORITHM_AES || alg == KMIP_CRYPTOGRAPHIC_ALGORITHM_HMAC_SHA256 ||
-	    alg == KMIP_CRYPTOGRAPHIC_ALGORITHM_HMAC_SHA384 || alg == KMIP_CRYPTOGRAPHIC_ALGORITHM_HMAC_SHA512) &&
-	    bits >= 256)
+	if (alg == 0 ? bits >= 256 : a != NULL && a->quantum_bits != 0 && bits >= a->quantum_bits)
 		return 0;
-	return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_GENERAL_FAILURE,
-	    "a %d-bit %s key is not quantum safe", bits, ttlv_enum_name(KMIP_TAG_CRYPTOGRAPHIC_ALGORITHM, alg));
+	return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_GENERAL_FAILURE, "a %d-bit %s is not quantum safe", bits,
+	    alg == 0 ? "secret" : ttlv_enum_name(KMIP_TAG_CRYPTOGRAPHIC_ALGORITHM, alg));
 }
 
 /* What Create makes: the length in bits asked for, the key's bytes, and what the object records. */
@@ -416,7 +415,7 @@ op_create(struct op_ctx *ctx)
 		return -1;
 	if (p.keylen > sizeof(key))
 		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_GENERAL_FAILURE, "key of %zu bytes", p.keylen);
-	if (p.alg != 0 && check_quantum_safe(ctx, attrs, p.alg, p.bits) != 0)
+	if (check_quantum_safe(ctx, attrs, p.alg, p.bits) != 0)
 		return -1;
 	if (RAND_priv_bytes(key, (int)p.keylen) != 1) {
 		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_CRYPTOGRAPHIC_FAILURE, "random generator failed");

@@ -181,6 +181,7 @@ struct cr {
 	uint32_t secret_type;	/* Secret Data Type in the payload; 0: none */
 	const char *location;	/* Key Value Location Value; NULL: none */
 	uint32_t location_type;
+	bool quantum_safe;	/* ask for a Quantum Safe key (KMIP 2.1) */
 };
 #define ON 1
 #define OFF 2
@@ -210,6 +211,8 @@ create_req(struct kmip_client *cl, unsigned v, const struct cr *c, struct ttlv_a
 		attr_bool(&req, v, KMIP_TAG_EXTRACTABLE, c->extractable == ON);
 	if (c->location != NULL)
 		attr_location(&req, v, c->location, c->location_type);
+	if (c->quantum_safe)
+		attr_bool(&req, v, KMIP_TAG_QUANTUM_SAFE, true);
 	ttlv_enc_end(&req);
 	h_item_end(&req);
 	h_request_end(&req);
@@ -919,6 +922,39 @@ test_wrap_needs_aes(void **state)
 	}
 }
 
+/*
+ * Quantum Safe (KMIP 2.1): a 256-bit key of a cipher with 128-bit blocks or of ChaCha20, an HMAC key of 256
+ * bits over a digest of 256 or more, Secret Data of 256 bits or more; not a 128-bit key, a 64-bit-block
+ * cipher of any length, HMAC-SHA1, or 128 bits of Secret Data (General Failure).
+ */
+static void
+test_quantum_safe(void **state)
+{
+	static const struct {
+		uint32_t type, alg;
+		int32_t bits;
+		bool safe;
+	} cases[] = {
+		{ 0, ALG(AES), 256, true }, { 0, ALG(CAMELLIA), 256, true }, { 0, ALG(CHACHA20), 256, true },
+		{ 0, ALG(HMAC_SHA3_512), 256, true }, { KMIP_OBJECT_TYPE_SECRET_DATA, 0, 256, true },
+		{ 0, ALG(AES), 128, false }, { 0, ALG(BLOWFISH), 448, false }, { 0, ALG(HMAC_SHA1), 512, false },
+		{ 0, ALG(3DES), 192, false }, { KMIP_OBJECT_TYPE_SECRET_DATA, 0, 128, false },
+	};
+	struct objs *o = *state;
+	char uid[64];
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct cr *c = CR(.type = cases[i].type, .alg = cases[i].alg, .bits = cases[i].bits,
+		    .quantum_safe = true);
+
+		if (cases[i].safe)
+			create_ok(o->cl, V21, c, uid);
+		else
+			create_fail(o->cl, V21, c, KMIP_RESULT_REASON_GENERAL_FAILURE);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -933,6 +969,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_key_value_location),
 		cmocka_unit_test(test_register_flags_and_location),
 		cmocka_unit_test(test_wrap_needs_aes),
+		cmocka_unit_test(test_quantum_safe),
 	};
 
 	util_test_start(argc, argv);

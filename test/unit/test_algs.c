@@ -43,6 +43,9 @@ test_table_consistent(void **state)
 		}
 		if (a->default_bits != 0)
 			assert_true(algs_key_bytes(a, a->default_bits) > 0);
+		/* Quantum safe from a length the algorithm has, and never below 256 bits. */
+		if (a->quantum_bits != 0)
+			assert_true(a->quantum_bits >= 256 && algs_key_bytes(a, a->quantum_bits) > 0);
 		assert_int_not_equal(a->mask, 0);
 	}
 	assert_true(i >= 30);
