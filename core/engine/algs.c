@@ -17,12 +17,13 @@
  * An HMAC key: any whole number of bytes up to ALGS_MAX_BITS, the digest's length by default; quantum safe
  * from 256 bits when the digest has at least 256 (qs 256), never otherwise (qs 0).
  */
-#define HMAC(name, dflt, qs) { A(name), RANGE(8, ALGS_MAX_BITS, 8), dflt, 0, MAC, qs }
+#define HMAC(name, dflt, qs) { A(name), RANGE(8, ALGS_MAX_BITS, 8), dflt, 0, MAC, qs, 0 }
 
 /*
  * Lengths are those of each cipher's definition (FIPS 197, RFC 2144, RFC 2268...). Triple DES is three DES
  * keys of 56 bits each, parity bits included in its 24 bytes: KMIP's test cases call it 168 bits, and 192 is
- * accepted for those who count the parity. DES counts its parity (64). An algorithm of variable length
+ * accepted for those who count the parity; Create makes no two-key Triple DES (16 bytes, disallowed for
+ * encryption by NIST SP 800-131A), but Register keeps one a client brings. DES counts its parity (64). An algorithm of variable length
  * with no bound of its own (HMAC, RC4 to 2048, One Time Pad) stops at ALGS_MAX_BITS.
  *
  * Quantum safe: Grover halves a symmetric key's strength, so a 256-bit key of a modern 128-bit-block cipher
@@ -30,39 +31,39 @@
  * of at least 256. Ciphers with 64-bit blocks or weak keys never are, whatever their length.
  */
 static const struct algs_symmetric table[] = {
-	{ A(DES), LIST(64), 64, 0, ENC, 0 },
-	{ A(3DES), LIST(168, 192), 168, 24, ENC, 0 },
-	{ A(AES), LIST(128, 192, 256), 0, 0, ENC, 256 },
+	{ A(DES), LIST(64), 64, 0, ENC, 0, 0 },
+	{ A(3DES), LIST(168, 192), 168, 24, ENC, 0, 16 },
+	{ A(AES), LIST(128, 192, 256), 0, 0, ENC, 256, 0 },
 	HMAC(HMAC_SHA1, 160, 0),
 	HMAC(HMAC_SHA224, 224, 0),
 	HMAC(HMAC_SHA256, 256, 256),
 	HMAC(HMAC_SHA384, 384, 256),
 	HMAC(HMAC_SHA512, 512, 256),
 	HMAC(HMAC_MD5, 128, 0),
-	{ A(BLOWFISH), RANGE(32, 448, 8), 128, 0, ENC, 0 },
-	{ A(CAMELLIA), LIST(128, 192, 256), 0, 0, ENC, 256 },
-	{ A(CAST5), RANGE(40, 128, 8), 128, 0, ENC, 0 },
-	{ A(IDEA), LIST(128), 128, 0, ENC, 0 },
-	{ A(MARS), RANGE(128, 448, 32), 0, 0, ENC, 0 },
-	{ A(RC2), RANGE(8, 1024, 8), 128, 0, ENC, 0 },
-	{ A(RC4), RANGE(40, 2048, 8), 128, 0, ENC, 0 },
-	{ A(RC5), RANGE(8, 2040, 8), 128, 0, ENC, 0 },
-	{ A(SKIPJACK), LIST(80), 80, 0, ENC, 0 },
-	{ A(TWOFISH), LIST(128, 192, 256), 0, 0, ENC, 256 },
-	{ A(ONE_TIME_PAD), RANGE(8, ALGS_MAX_BITS, 8), 0, 0, ENC, 0 },
-	{ A(CHACHA20), LIST(256), 256, 0, ENC, 256 },
-	{ A(POLY1305), LIST(256), 256, 0, MAC, 0 },
-	{ A(CHACHA20POLY1305), LIST(256), 256, 0, ENC, 256 },
+	{ A(BLOWFISH), RANGE(32, 448, 8), 128, 0, ENC, 0, 0 },
+	{ A(CAMELLIA), LIST(128, 192, 256), 0, 0, ENC, 256, 0 },
+	{ A(CAST5), RANGE(40, 128, 8), 128, 0, ENC, 0, 0 },
+	{ A(IDEA), LIST(128), 128, 0, ENC, 0, 0 },
+	{ A(MARS), RANGE(128, 448, 32), 0, 0, ENC, 0, 0 },
+	{ A(RC2), RANGE(8, 1024, 8), 128, 0, ENC, 0, 0 },
+	{ A(RC4), RANGE(40, 2048, 8), 128, 0, ENC, 0, 0 },
+	{ A(RC5), RANGE(8, 2040, 8), 128, 0, ENC, 0, 0 },
+	{ A(SKIPJACK), LIST(80), 80, 0, ENC, 0, 0 },
+	{ A(TWOFISH), LIST(128, 192, 256), 0, 0, ENC, 256, 0 },
+	{ A(ONE_TIME_PAD), RANGE(8, ALGS_MAX_BITS, 8), 0, 0, ENC, 0, 0 },
+	{ A(CHACHA20), LIST(256), 256, 0, ENC, 256, 0 },
+	{ A(POLY1305), LIST(256), 256, 0, MAC, 0, 0 },
+	{ A(CHACHA20POLY1305), LIST(256), 256, 0, ENC, 256, 0 },
 	HMAC(HMAC_SHA3_224, 224, 0),
 	HMAC(HMAC_SHA3_256, 256, 256),
 	HMAC(HMAC_SHA3_384, 384, 256),
 	HMAC(HMAC_SHA3_512, 512, 256),
-	{ A(ARIA), LIST(128, 192, 256), 0, 0, ENC, 256 },
-	{ A(SEED), LIST(128), 128, 0, ENC, 0 },
-	{ A(SM4), LIST(128), 128, 0, ENC, 0 },
+	{ A(ARIA), LIST(128, 192, 256), 0, 0, ENC, 256, 0 },
+	{ A(SEED), LIST(128), 128, 0, ENC, 0, 0 },
+	{ A(SM4), LIST(128), 128, 0, ENC, 0, 0 },
 	/* GOST R 34.12-2015's ciphers (Kuznyechik, Magma) as 34.13 uses them, and GOST 28147-89: 256-bit keys. */
-	{ A(GOST_R_34_13_2015), LIST(256), 256, 0, ENC, 0 },
-	{ A(GOST_28147_89), LIST(256), 256, 0, ENC, 0 },
+	{ A(GOST_R_34_13_2015), LIST(256), 256, 0, ENC, 0, 0 },
+	{ A(GOST_28147_89), LIST(256), 256, 0, ENC, 0, 0 },
 };
 
 #define NROWS (sizeof(table) / sizeof(table[0]))
@@ -115,6 +116,8 @@ algs_bytes_ok(const struct algs_symmetric *a, size_t len)
 {
 	if (a == NULL || len == 0 || len > ALGS_MAX_BITS / 8)
 		return false;
+	if (a->also_bytes != 0 && len == a->also_bytes)
+		return true;
 	if (a->key_bytes != 0)
 		return len == a->key_bytes;
 	return allows(a, (int32_t)len * 8);

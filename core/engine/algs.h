@@ -25,6 +25,7 @@ struct algs_symmetric {
 	uint32_t key_bytes;		/* bytes of every key whatever its length in bits (3DES), else 0: bits / 8 */
 	uint32_t mask;			/* Cryptographic Usage Mask of a created key when the client gives none */
 	int32_t quantum_bits;		/* from this length on a key is Quantum Safe (0: never) */
+	uint32_t also_bytes;		/* another size of key Register keeps (two-key Triple DES: 16), else 0 */
 };
 
 /* The row of alg, or NULL when its keys are not random bytes (or kmipd does not know it). */
@@ -35,7 +36,7 @@ const struct algs_symmetric *algs_symmetric_row(size_t i);
  * The number of key bytes a key of bits bits of algorithm a has: 0 when a does not allow that length.
  */
 size_t algs_key_bytes(const struct algs_symmetric *a, int32_t bits);
-/* True when len bytes of material are a key of algorithm a (Register). */
+/* True when len bytes of material are a key of algorithm a (Register): some length's bytes, or also_bytes. */
 bool algs_bytes_ok(const struct algs_symmetric *a, size_t len);
 /* The lengths a allows in words ("128, 192 or 256", "32 to 448 in steps of 8"), for a Result Message. */
 const char *algs_describe(const struct algs_symmetric *a, char *buf, size_t size);

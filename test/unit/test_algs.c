@@ -77,7 +77,7 @@ test_key_bytes(void **state)
 	assert_int_equal(algs_key_bytes(NULL, 128), 0);
 }
 
-/* Register's check: the bytes of some allowed length; Triple DES only 24. */
+/* Register's check: the bytes of some allowed length; Triple DES 24, or 16 (two keys). */
 static void
 test_bytes_ok(void **state)
 {
@@ -87,6 +87,7 @@ test_bytes_ok(void **state)
 	assert_false(algs_bytes_ok(algs_symmetric(ALG(AES)), 0));
 	assert_true(algs_bytes_ok(algs_symmetric(ALG(3DES)), 24));
 	assert_false(algs_bytes_ok(algs_symmetric(ALG(3DES)), 21));
+	assert_true(algs_bytes_ok(algs_symmetric(ALG(3DES)), 16));	/* two-key, kept, never made */
 	assert_true(algs_bytes_ok(algs_symmetric(ALG(RC4)), 256));
 	assert_false(algs_bytes_ok(algs_symmetric(ALG(RC4)), 257));
 	assert_false(algs_bytes_ok(algs_symmetric(ALG(HMAC_SHA1)), ALGS_MAX_BITS / 8 + 1));
