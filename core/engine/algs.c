@@ -23,7 +23,8 @@
  * Lengths are those of each cipher's definition (FIPS 197, RFC 2144, RFC 2268...). Triple DES is three DES
  * keys of 56 bits each, parity bits included in its 24 bytes: KMIP's test cases call it 168 bits, and 192 is
  * accepted for those who count the parity; Create makes no two-key Triple DES (16 bytes, disallowed for
- * encryption by NIST SP 800-131A), but Register keeps one a client brings. DES counts its parity (64). An algorithm of variable length
+ * encryption by NIST SP 800-131A), but Register keeps one a client brings. DES likewise: 56 or 64 bits, 8
+ * bytes. An algorithm of variable length
  * with no bound of its own (HMAC, RC4 to 2048, One Time Pad) stops at ALGS_MAX_BITS.
  *
  * Quantum safe: Grover halves a symmetric key's strength, so a 256-bit key of a modern 128-bit-block cipher
@@ -31,7 +32,7 @@
  * of at least 256. Ciphers with 64-bit blocks or weak keys never are, whatever their length.
  */
 static const struct algs_symmetric table[] = {
-	{ A(DES), LIST(64), 64, 0, ENC, 0, 0 },
+	{ A(DES), LIST(56, 64), 64, 8, ENC, 0, 0 },
 	{ A(3DES), LIST(168, 192), 168, 24, ENC, 0, 16 },
 	{ A(AES), LIST(128, 192, 256), 0, 0, ENC, 256, 0 },
 	HMAC(HMAC_SHA1, 160, 0),

@@ -62,7 +62,7 @@ test_key_bytes(void **state)
 		size_t bytes;
 	} cases[] = {
 		{ ALG(AES), 128, 16 }, { ALG(AES), 256, 32 }, { ALG(AES), 160, 0 }, { ALG(AES), 0, 0 }, { ALG(AES), -128, 0 },
-		{ ALG(3DES), 168, 24 }, { ALG(3DES), 192, 24 }, { ALG(3DES), 112, 0 }, { ALG(DES), 64, 8 },
+		{ ALG(3DES), 168, 24 }, { ALG(3DES), 192, 24 }, { ALG(3DES), 112, 0 }, { ALG(DES), 64, 8 }, { ALG(DES), 56, 8 }, { ALG(DES), 48, 0 },
 		{ ALG(BLOWFISH), 32, 4 }, { ALG(BLOWFISH), 448, 56 }, { ALG(BLOWFISH), 456, 0 }, { ALG(BLOWFISH), 36, 0 },
 		{ ALG(CAST5), 40, 5 }, { ALG(CAST5), 136, 0 }, { ALG(MARS), 160, 20 }, { ALG(MARS), 136, 0 },
 		{ ALG(HMAC_SHA256), 8, 1 }, { ALG(HMAC_SHA256), ALGS_MAX_BITS, ALGS_MAX_BITS / 8 },
