@@ -281,6 +281,9 @@ static const struct key keys[] = {
 	{ .name = "compat.destroy_active", .type = T_BOOL, .flags = K_RELOAD,
 	  .offset = OFF_BOOL(compat.destroy_active), .def = false,
 	  .help = "let Destroy remove Active objects, unlike the specification" },
+	{ .name = "compat.wrapped_key_value_structure", .type = T_BOOL, .flags = K_RELOAD,
+	  .offset = OFF_BOOL(compat.wrapped_key_value_structure), .def = false,
+	  .help = "answer a wrapped Key Value inside a Key Value structure, as PyKMIP 0.10 reads it" },
 
 	{ .name = "access.admins", .type = T_LIST, .flags = K_RELOAD, .offset = OFF_LIST(access.admins),
 	  .min = 0, .max = 1024, .help = "client identities that see and act on every object" },

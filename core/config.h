@@ -149,6 +149,7 @@ struct config_keygen {
 
 struct config_compat {
 	bool destroy_active;			/* (R) */
+	bool wrapped_key_value_structure;	/* (R) wrapped Key Values inside a Key Value structure */
 };
 
 struct config_access {

@@ -52,6 +52,10 @@ kmip_object_tag(uint32_t object_type)
 		return KMIP_TAG_OPAQUE_OBJECT;
 	case KMIP_OBJECT_TYPE_CERTIFICATE:
 		return KMIP_TAG_CERTIFICATE;
+	case KMIP_OBJECT_TYPE_TEMPLATE:
+		return KMIP_TAG_TEMPLATE;
+	case KMIP_OBJECT_TYPE_PGP_KEY:
+		return KMIP_TAG_PGP_KEY;
 	default:
 		return 0;
 	}

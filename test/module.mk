@@ -96,6 +96,12 @@ $(BUILD)/test/test_objects: $(BUILD)/test/integration/test_objects.o $(HARNESS_O
 		$(BUILD)/libproto.a $(BUILD)/libtls.a | $(BUILD)/kmipd
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
 
+ALL_SRCS += test/integration/test_register.c
+TEST_BINS += $(BUILD)/test/test_register
+$(BUILD)/test/test_register: $(BUILD)/test/integration/test_register.o $(HARNESS_OBJS) \
+		$(BUILD)/libproto.a $(BUILD)/libtls.a | $(BUILD)/kmipd
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
+
 # Fuzz target for the whole request path (decode, engine, encode, group commit) against a temporary store:
 # the engine library and what it needs, no transport.
 ALL_SRCS += test/fuzz/fuzz_request.c

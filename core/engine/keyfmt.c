@@ -1513,6 +1513,7 @@ static const struct otype {
 	{ KMIP_OBJECT_TYPE_PUBLIC_KEY, KMIP_TAG_KEY_MATERIAL, true, "a Public Key" },
 	{ KMIP_OBJECT_TYPE_CERTIFICATE, KMIP_TAG_CERTIFICATE_VALUE, false, "a Certificate" },
 	{ KMIP_OBJECT_TYPE_OPAQUE_OBJECT, KMIP_TAG_OPAQUE_DATA_VALUE, false, "an Opaque Object" },
+	{ KMIP_OBJECT_TYPE_PGP_KEY, KMIP_TAG_KEY_MATERIAL, false, "a PGP Key" },
 };
 
 /* Register: reads item (the object type's item, tag checked) in the row's format; 0, or -1 with *err set. */
@@ -1558,6 +1559,12 @@ static const struct codec {
 	{ OT(SECRET_DATA), KF(RAW), KEYFMT_CLASS_NONE,
 	  import_secret, export_bytes, ALWAYS },
 	{ OT(SECRET_DATA), KF(OPAQUE), KEYFMT_CLASS_NONE,
+	  import_secret, export_bytes, NEVER },
+
+	/* A PGP Key's Key Block holds an OpenPGP transferable key, kept as its bytes (KMIP 1.4 section 2.2.9). */
+	{ OT(PGP_KEY), KF(RAW), KEYFMT_CLASS_NONE,
+	  import_secret, export_bytes, ALWAYS },
+	{ OT(PGP_KEY), KF(OPAQUE), KEYFMT_CLASS_NONE,
 	  import_secret, export_bytes, NEVER },
 
 	{ OT(OPAQUE_OBJECT), KF(OPAQUE), KEYFMT_CLASS_NONE,
@@ -1715,6 +1722,137 @@ import(uint32_t object_type, uint32_t format, const struct ttlv *item, struct ke
 	if ((c = codec_import(object_type, format)) == NULL)
 		return fail(err, R_INVALID, "Key Format Type %s does not fit %s", format_name(format), ot->a_name);
 	return c->import(object_type, format, item, out, err);
+}
+
+/* The DER structure a private (or public) key's first two element tags show, or NULL. */
+static const struct der_form *
+der_form_of(bool private, uint8_t t1, uint8_t t2)
+{
+	static const struct der_form *const priv[] = { &der_pkcs1_private, &der_pkcs8, &der_ecprivatekey };
+	static const struct der_form *const pub[] = { &der_pkcs1_public, &der_spki };
+	const struct der_form *const *f = private ? priv : pub;
+	size_t i, n = private ? 3 : 2;
+
+	for (i = 0; i < n; i++)
+		if (f[i]->t1 == t1 && f[i]->t2 == t2)
+			return f[i];
+	return NULL;
+}
+
+/* The DER structure a Key Format Type names for a private or public key, or NULL for the others. */
+static const struct der_form *
+der_form_named(bool private, uint32_t format)
+{
+	switch (format) {
+	case KMIP_KEY_FORMAT_TYPE_PKCS_1:
+		return private ? &der_pkcs1_private : &der_pkcs1_public;
+	case KMIP_KEY_FORMAT_TYPE_PKCS_8:
+		return private ? &der_pkcs8 : NULL;
+	case KMIP_KEY_FORMAT_TYPE_ECPRIVATEKEY:
+		return private ? &der_ecprivatekey : NULL;
+	case KMIP_KEY_FORMAT_TYPE_X_509:
+		return private ? NULL : &der_spki;
+	default:
+		return NULL;
+	}
+}
+
+/* Imports a public EC point sent Raw: on the first supported curve of its length that it lies on. */
+static int
+import_raw_point(uint32_t format, const struct ttlv *item, struct keyfmt_key *out, struct keyfmt_error *err)
+{
+	uint8_t pub[EC_POINT_MAX];
+	size_t i, publen, flen, len = item->length;
+	EVP_PKEY *pkey;
+	int rc;
+
+	if (len > EC_POINT_MAX || (item->v.bytes.data[0] != 0x04 && item->v.bytes.data[0] != 0x02 &&
+	    item->v.bytes.data[0] != 0x03))
+		return fail(err, R_INVALID, "the Raw Key Material is neither a DER public key nor an EC point");
+	for (i = 0; i < sizeof(curves) / sizeof(curves[0]); i++) {
+		flen = (curves[i].bits + 7) / 8;
+		if (len != (item->v.bytes.data[0] == 0x04 ? 1 + 2 * flen : 1 + flen))
+			continue;
+		if (ec_point_uncompressed(&curves[i], item->v.bytes.data, len, pub, &publen) != 0)
+			continue;
+		if ((pkey = ec_from_parts(&curves[i], NULL, pub, publen)) == NULL)
+			return fail_ssl(err, "building the EC public key");
+		rc = pkey_canon(pkey, false, format, out, err);
+		EVP_PKEY_free(pkey);
+		return rc;
+	}
+	return fail(err, R_INVALID, "the Raw Key Material is not a point of a supported curve");
+}
+
+/*
+ * Reads a private or public key's Byte String material in whatever DER structure it is (or as an EC point),
+ * for keyfmt_import_as. Sets *kept when that is not the declared format. Returns 0, or -1 with *err set.
+ */
+static int
+import_sniffed(uint32_t object_type, uint32_t format, const struct ttlv *item, struct keyfmt_key *out,
+    bool *kept, struct keyfmt_error *err)
+{
+	bool private = object_type == KMIP_OBJECT_TYPE_PRIVATE_KEY;
+	const struct der_form *form, *named = der_form_named(private, format);
+	uint8_t t1, t2;
+	EVP_PKEY *pkey;
+	int rc;
+
+	*kept = false;
+	if (named == NULL && format != KMIP_KEY_FORMAT_TYPE_RAW)
+		return import(object_type, format, item, out, err);
+	if (check_bytes(item, "the Key Material", KEYFMT_MAX_DER, err) != 0)
+		return -1;
+	if (der_shape(item->v.bytes.data, item->length, &t1, &t2) != 0 || (form = der_form_of(private, t1, t2)) == NULL) {
+		if (!private && format == KMIP_KEY_FORMAT_TYPE_RAW) {
+			*kept = true;
+			return import_raw_point(format, item, out, err);
+		}
+		if (named != NULL)
+			return fail(err, R_INVALID, "the Key Material is not %s, nor another DER %s key", named->what,
+			    private ? "private" : "public");
+		return fail(err, R_INVALID, "the Raw Key Material is not a DER %s key%s", private ? "private" : "public",
+		    private ? " (a bare EC scalar does not name its curve: send an ECPrivateKey or PKCS#8)" : "");
+	}
+	if (form == named)
+		return import(object_type, format, item, out, err);
+	pkey = der_decode(item->v.bytes.data, item->length, form->structure, form->keytype,
+	    private ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY);
+	if (pkey == NULL)
+		return fail(err, R_INVALID, "the Key Material is not %s%s%s", named != NULL ? named->what : "a DER key",
+		    named != NULL ? ", and does not parse as " : "", named != NULL ? form->what : "");
+	rc = pkey_canon(pkey, private, format, out, err);
+	EVP_PKEY_free(pkey);
+	*kept = rc == 0;
+	return rc;
+}
+
+/* Register as clients send keys: see keyfmt.h. */
+int
+keyfmt_import_as(uint32_t object_type, uint32_t format, uint32_t alg, const struct ttlv *item, struct keyfmt_key *out,
+    struct keyfmt_error *err)
+{
+	bool kept = false;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	ERR_set_mark();
+	if ((object_type == KMIP_OBJECT_TYPE_PRIVATE_KEY || object_type == KMIP_OBJECT_TYPE_PUBLIC_KEY) &&
+	    item != NULL && item->tag == KMIP_TAG_KEY_MATERIAL && item->type == TTLV_BYTE_STRING)
+		rc = import_sniffed(object_type, format, item, out, &kept, err);
+	else
+		rc = import(object_type, format, item, out, err);
+	if (rc == 0 && alg != 0 && out->alg != 0 && !(out->alg == alg || (alg_is_ec(alg) && alg_is_ec(out->alg))))
+		rc = fail(err, R_INVALID, "the Key Material is an %s key, not %s as declared",
+		    ttlv_enum_name(KMIP_TAG_CRYPTOGRAPHIC_ALGORITHM, out->alg),
+		    ttlv_enum_name(KMIP_TAG_CRYPTOGRAPHIC_ALGORITHM, alg) != NULL ?
+		    ttlv_enum_name(KMIP_TAG_CRYPTOGRAPHIC_ALGORITHM, alg) : "the algorithm");
+	ERR_pop_to_mark();
+	if (rc != 0)
+		keyfmt_key_clear(out);
+	else
+		out->kept = kept;
+	return rc;
 }
 
 /* Register: material in a Key Format Type to canonical form; 0, or -1 with *err set and *out zeroed. */
@@ -1939,6 +2077,7 @@ keyfmt_key_info(uint32_t object_type, const uint8_t *canon, size_t len, uint32_t
 		break;
 	case KMIP_OBJECT_TYPE_SECRET_DATA:
 	case KMIP_OBJECT_TYPE_OPAQUE_OBJECT:
+	case KMIP_OBJECT_TYPE_PGP_KEY:
 		break;
 	case KMIP_OBJECT_TYPE_CERTIFICATE:
 		if ((x = cert_parse(canon, len)) == NULL) {

@@ -51,6 +51,7 @@ struct keyfmt_key {
 	uint32_t alg;		/* KMIP Cryptographic Algorithm; 0 when the material does not say (raw bytes) */
 	uint32_t bits;		/* RSA modulus bits, EC curve bits, 8 * length of a symmetric key; else 0 */
 	uint32_t curve;		/* KMIP Recommended Curve of an EC key (or a certificate's EC key); else 0 */
+	bool kept;		/* keyfmt_import_as: the bytes are not in the declared format (see there) */
 };
 
 /* Wipes and frees the canonical bytes and zeroes the struct; NULL is accepted. */
@@ -70,6 +71,21 @@ void keyfmt_key_clear(struct keyfmt_key *k);
  */
 int keyfmt_import(uint32_t object_type, uint32_t format, const struct ttlv *item, struct keyfmt_key *out,
     struct keyfmt_error *err) KEYFMT_WUR;
+
+/*
+ * Register, as clients send keys: like keyfmt_import, and for a Private or Public Key whose Key Material is
+ * a Byte String that is not in the declared format (Raw, or another DER key structure: PKCS#1 bytes
+ * declared PKCS#8, a SubjectPublicKeyInfo declared PKCS#1 and so on), reads it as the DER structure its
+ * first elements show (cheap checks first: the lengths and the DER headers) and, for a Public Key declared
+ * Raw, as an EC point (uncompressed or compressed) of the first supported curve it lies on. Such a key is
+ * imported with out->kept set and out->format the declared one: the caller keeps the client's bytes to give
+ * back as registered. alg, when not 0, is the Cryptographic Algorithm the client declared: a key of another
+ * algorithm (EC, ECDSA, ECDH and ECMQV are one) is refused with Invalid Field, as are bytes that parse as no
+ * key. A Raw private key that is not DER (a bare EC scalar, which does not name its curve) is refused.
+ * Returns 0 with *out filled, or -1 with *err set and *out zeroed.
+ */
+int keyfmt_import_as(uint32_t object_type, uint32_t format, uint32_t alg, const struct ttlv *item,
+    struct keyfmt_key *out, struct keyfmt_error *err) KEYFMT_WUR;
 
 /*
  * Get: writes the canonical material canon (len bytes) of an object of object_type in format (0: the

@@ -102,6 +102,7 @@ struct op_rules {
 	bool unique_names;		/* a Name added or changed must not be another of the owner's objects' (2.x) */
 	bool get_registered_format;	/* Get without a Key Format Type answers in the key's own (2.x) */
 	bool located_items;		/* Locate answers Located Items when asked for paging (1.3 and later) */
+	bool templates;			/* the Template object type exists (1.x; 2.0 removed it) */
 };
 
 /* The session's rights under access.roles, recomputed when the policy changed (dispatch.c). */
@@ -166,7 +167,49 @@ void session_deliver(struct session *s, uint8_t *buf, size_t len);
  */
 #define OPS_SECRET_FORMAT(type, kft)	((((uint32_t)(kft) & 0xffff) << 16) | ((uint32_t)(type) & 0xffff))
 #define OPS_SECRET_TYPE(format)		((format) & 0xffff)
-#define OPS_SECRET_KFT(format)		((format) >> 16)
+#define OPS_SECRET_KFT(format)		(((format) >> 16) & 0x3fff)
+
+/*
+ * Key material kept as the client registered it (material_format has OPS_HELD set; the rest of it is what
+ * it would be otherwise): a key whose bytes are not in the Key Format Type it was declared in (Raw for an
+ * RSA or EC key, PKCS#1 bytes declared PKCS#8 and the like), and a wrapped key (its Key Block carried Key
+ * Wrapping Data), which kmipd cannot open. The material is then an envelope (ops_held_pack):
+ *   4 bytes: n, the length of the canonical form (keyfmt.h), 0 for a wrapped key; n bytes: that form;
+ *   4 bytes: m; m bytes: the Key Value item (TTLV) as registered; the rest: the Key Wrapping Data item
+ *   (TTLV) as registered, or nothing.
+ * The Key Format Type the client declared is kept in the low 14 bits of OPS_HELD_KFT(material_format), the
+ * object's usual material_format (a Secret Data Type) in the low 16 bits.
+ */
+#define OPS_HELD			0x40000000u
+#define OPS_HELD_FORMAT(base, kft)	(OPS_HELD | (((uint32_t)(kft) & 0x3fff) << 16) | ((uint32_t)(base) & 0xffff))
+#define OPS_HELD_KFT(format)		(((format) >> 16) & 0x3fff)
+#define OPS_HELD_BASE(format)		((format) & 0xffff)
+
+/* What an object's material holds once its envelope is opened (ops_held_open). */
+struct ops_held {
+	bool held;			/* kept as registered; false: material is the canonical form itself */
+	const uint8_t *canon;		/* the canonical form: for conversions and cryptography; NULL if wrapped */
+	size_t canon_len;
+	const uint8_t *value;		/* held: the Key Value item as registered */
+	size_t value_len;
+	const uint8_t *wrapping;	/* held: the Key Wrapping Data item as registered; NULL when none */
+	size_t wrapping_len;
+	uint32_t kft;			/* held: the Key Format Type declared */
+};
+
+/*
+ * Opens the material of o (with its material loaded) into h. Returns 0, or -1 when a held envelope is
+ * malformed (a damaged store: the caller answers General Failure).
+ */
+int ops_held_open(const struct store_object *o, struct ops_held *h) __attribute__((warn_unused_result));
+/*
+ * Packs an envelope (see OPS_HELD) into a malloc'd *out (the caller wipes and frees it): canon may be NULL
+ * (canon_len 0), wrapping NULL (wrapping_len 0). Returns 0, or -1 when it would be too large or memory ran
+ * out.
+ */
+int ops_held_pack(const uint8_t *canon, size_t canon_len, const uint8_t *value, size_t value_len,
+    const uint8_t *wrapping, size_t wrapping_len, uint8_t **out, size_t *out_len)
+    __attribute__((warn_unused_result));
 
 /*
  * The edges between the protocol versions and the handlers (versions.c). Handlers read payloads in the

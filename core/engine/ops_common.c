@@ -3,6 +3,7 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/engine/access.h"
@@ -324,5 +325,88 @@ ops_save(struct op_ctx *ctx, struct store_txn *txn, struct store_object *obj)
 	obj->sharing = access_object_shared(obj->attrs) ? STORE_SHARED : 0;
 	if ((rc = store_put(txn, obj)) != 0)
 		return ops_store_error(ctx, rc, "write");
+	return 0;
+}
+
+/* Reads a 4-byte big-endian length at *p (within end) and steps over it; false when it does not fit. */
+static bool
+held_len(const uint8_t **p, const uint8_t *end, size_t *len)
+{
+	if (end - *p < 4)
+		return false;
+	*len = (size_t)(*p)[0] << 24 | (size_t)(*p)[1] << 16 | (size_t)(*p)[2] << 8 | (*p)[3];
+	*p += 4;
+	return *len <= (size_t)(end - *p);
+}
+
+/* Opens a held envelope, or takes the material as the canonical form; see ops.h. */
+int
+ops_held_open(const struct store_object *o, struct ops_held *h)
+{
+	const uint8_t *p = o->material, *end = o->material + o->material_len;
+	size_t n;
+
+	memset(h, 0, sizeof(*h));
+	if (!(o->material_format & OPS_HELD) || o->material == NULL) {
+		h->canon = o->material;
+		h->canon_len = o->material_len;
+		return 0;
+	}
+	h->held = true;
+	h->kft = OPS_HELD_KFT(o->material_format);
+	if (!held_len(&p, end, &n))
+		return -1;
+	h->canon = n > 0 ? p : NULL;
+	h->canon_len = n;
+	p += n;
+	if (!held_len(&p, end, &n) || n < 8)
+		return -1;
+	h->value = p;
+	h->value_len = n;
+	p += n;
+	if (p < end) {
+		h->wrapping = p;
+		h->wrapping_len = (size_t)(end - p);
+	}
+	return 0;
+}
+
+/* Writes a 4-byte big-endian length. */
+static void
+put_len(uint8_t *p, size_t n)
+{
+	p[0] = (uint8_t)(n >> 24);
+	p[1] = (uint8_t)(n >> 16);
+	p[2] = (uint8_t)(n >> 8);
+	p[3] = (uint8_t)n;
+}
+
+/* Packs a held envelope; see ops.h. */
+int
+ops_held_pack(const uint8_t *canon, size_t canon_len, const uint8_t *value, size_t value_len,
+    const uint8_t *wrapping, size_t wrapping_len, uint8_t **out, size_t *out_len)
+{
+	const size_t cap = (size_t)1 << 30;
+	uint8_t *p;
+
+	*out = NULL;
+	*out_len = 0;
+	if (canon_len > cap || value_len > cap || wrapping_len > cap || value == NULL || value_len < 8)
+		return -1;
+	if ((p = malloc(8 + canon_len + value_len + wrapping_len)) == NULL)
+		return -1;
+	*out = p;
+	*out_len = 8 + canon_len + value_len + wrapping_len;
+	put_len(p, canon_len);
+	p += 4;
+	if (canon_len > 0)
+		memcpy(p, canon, canon_len);
+	p += canon_len;
+	put_len(p, value_len);
+	p += 4;
+	memcpy(p, value, value_len);
+	p += value_len;
+	if (wrapping_len > 0)
+		memcpy(p, wrapping, wrapping_len);
 	return 0;
 }

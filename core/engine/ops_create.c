@@ -181,9 +181,16 @@ set_digest(struct op_ctx *ctx, struct store_object *o)
 	const struct ttlv *sens = ttlv_find(o->attrs, KMIP_TAG_SENSITIVE);
 	int rc = -1;
 
+	struct ops_held h;
+
 	if (o->material == NULL || o->object_type == KMIP_OBJECT_TYPE_SECRET_DATA ||
-	    (sens != NULL && sens->type == TTLV_BOOLEAN && sens->v.b))
+	    o->object_type == KMIP_OBJECT_TYPE_TEMPLATE || (sens != NULL && sens->type == TTLV_BOOLEAN && sens->v.b))
 		return 0;
+	/* A wrapped key's digest is of the key inside, which kmipd cannot see; a held key's of its key. */
+	if (ops_held_open(o, &h) != 0 || (h.held && h.canon == NULL))
+		return 0;
+	bytes = h.canon;
+	len = h.canon_len;
 	ttlv_enc_init(&e);
 	switch (o->object_type) {
 	case KMIP_OBJECT_TYPE_SYMMETRIC_KEY:
@@ -191,8 +198,8 @@ set_digest(struct op_ctx *ctx, struct store_object *o)
 		break;
 	case KMIP_OBJECT_TYPE_PRIVATE_KEY:
 	case KMIP_OBJECT_TYPE_PUBLIC_KEY:
-		fmt = o->material_format;	/* the canonical PKCS#8 or X.509 unless the default is a byte form */
-		if (keyfmt_export(o->object_type, o->material, o->material_len, keyfmt_default_format(o->object_type,
+		fmt = OPS_HELD_BASE(o->material_format);	/* canonical PKCS#8 or X.509 unless the default is bytes */
+		if (keyfmt_export(o->object_type, bytes, len, keyfmt_default_format(o->object_type,
 		    alg != NULL ? alg->v.u32 : 0, KMIP_VERSION(1, 4)), &e, &used, &kerr) == 0 && e.len >= 8 &&
 		    e.buf[3] == TTLV_BYTE_STRING) {
 			bytes = e.buf + 8;
@@ -791,19 +798,172 @@ material_with_primes(struct op_ctx *ctx, const struct ttlv *material)
 	return copy;
 }
 
+/* The material a Register item stores: key->der, or an envelope (OPS_HELD) or encoding of its own. */
+struct reg_material {
+	struct keyfmt_key key;	/* alg, bits, format; der: the canonical form (or the bytes) when not held */
+	uint8_t *own;		/* malloc'd material replacing key.der (a held envelope, a Template's list) */
+	size_t own_len;
+	uint32_t format;	/* the material_format to store */
+};
+
+/* Wipes and frees what reg_material holds. */
+static void
+reg_material_clear(struct reg_material *m)
+{
+	keyfmt_key_clear(&m->key);
+	if (m->own != NULL) {
+		OPENSSL_cleanse(m->own, m->own_len);
+		free(m->own);
+	}
+	memset(m, 0, sizeof(*m));
+}
+
+/* The encoding of one item into a malloc'd buffer (*len bytes); NULL when memory ran out. */
+static uint8_t *
+item_bytes(const struct ttlv *item, size_t *len)
+{
+	struct ttlv_enc e;
+
+	ttlv_enc_init(&e);
+	ttlv_enc_item(&e, item);
+	if (ttlv_enc_finish(&e) != 0) {
+		ttlv_enc_free(&e);
+		return NULL;
+	}
+	return ttlv_enc_detach(&e, len);
+}
+
 /*
- * Reads the material of a registered object into key; *format receives the material_format to store.
- * Returns 0, or -1 with ctx->err set.
+ * Checks a registered Key Wrapping Data: a Wrapping Method, and the identifier of each key it names, when it
+ * names one (the spec makes both optional; kmipd need not hold them: the client wrapped the key, and only
+ * it or its peers unwrap it). 0, or -1 with ctx->err set.
  */
 static int
-register_material(struct op_ctx *ctx, uint32_t type, const struct ttlv *obj, struct keyfmt_key *key,
-    uint32_t *format)
+check_wrapping_data(struct op_ctx *ctx, const struct ttlv *kwd)
 {
-	const struct ttlv *block, *fmt, *value, *material, *kind = NULL, *bytes;
-	struct keyfmt_error kerr;
-	uint32_t subtype_tag = 0, value_tag = 0, ktype;
+	static const uint32_t infos[] = { KMIP_TAG_ENCRYPTION_KEY_INFORMATION, KMIP_TAG_MAC_SIGNATURE_KEY_INFORMATION };
+	const struct ttlv *m = ttlv_find(kwd, KMIP_TAG_WRAPPING_METHOD), *ki, *id;
+	size_t i;
 
-	memset(key, 0, sizeof(*key));
+	if (kwd->type != TTLV_STRUCTURE || m == NULL || m->type != TTLV_ENUMERATION ||
+	    ttlv_enum_name(KMIP_TAG_WRAPPING_METHOD, m->v.u32) == NULL)
+		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD,
+		    "Key Wrapping Data needs a Wrapping Method");
+	for (i = 0; i < sizeof(infos) / sizeof(infos[0]); i++) {
+		if ((ki = ttlv_find(kwd, infos[i])) == NULL)
+			continue;
+		id = ttlv_find(ki, KMIP_TAG_UNIQUE_IDENTIFIER);
+		if (ki->type != TTLV_STRUCTURE || id == NULL || id->type != TTLV_TEXT_STRING || id->length == 0)
+			return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD,
+			    "%s needs the wrapping key's Unique Identifier", ttlv_tag_name(infos[i]));
+	}
+	return 0;
+}
+
+/*
+ * A wrapped Key Block (KMIP 1.4 section 2.1.3 and 2.1.5; 2.1 likewise): its Key Value is the wrapped
+ * Byte String, or (as PyKMIP sends it) a Key Value structure holding only the wrapped bytes as its Key
+ * Material. kmipd cannot open it; it keeps the Key Value and the Key Wrapping Data as registered, and the
+ * algorithm and length the Key Block declares. 0, or -1 with ctx->err set.
+ */
+static int
+register_wrapped(struct op_ctx *ctx, const struct ttlv *block, const struct ttlv *fmt, const struct ttlv *value,
+    const struct ttlv *kwd, uint32_t base, struct reg_material *m)
+{
+	const struct ttlv *bytes = value, *alg, *len, *c;
+	uint8_t *v = NULL, *w = NULL;
+	size_t vlen = 0, wlen = 0;
+	int rc = -1;
+
+	if (check_wrapping_data(ctx, kwd) != 0)
+		return -1;
+	if (value->type == TTLV_STRUCTURE) {
+		bytes = ttlv_find(value, KMIP_TAG_KEY_MATERIAL);
+		for (c = value->v.s.first; c != NULL; c = c->next)
+			if (c != bytes)
+				bytes = NULL;
+	}
+	if (bytes == NULL || bytes->type != TTLV_BYTE_STRING || bytes->length == 0 || bytes->length > KEYFMT_MAX_DATA)
+		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "a wrapped Key Value is a Byte String "
+		    "of 1 to %u bytes (or a Key Value holding only that as its Key Material)", KEYFMT_MAX_DATA);
+	if (fmt->v.u32 == 0 || fmt->v.u32 > 0x3fff || ttlv_enum_name(KMIP_TAG_KEY_FORMAT_TYPE, fmt->v.u32) == NULL)
+		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_KEY_FORMAT_TYPE_NOT_SUPPORTED,
+		    "Key Format Type 0x%x is not one kmipd can keep", fmt->v.u32);
+	alg = ttlv_find(block, KMIP_TAG_CRYPTOGRAPHIC_ALGORITHM);
+	len = ttlv_find(block, KMIP_TAG_CRYPTOGRAPHIC_LENGTH);
+	if (alg != NULL && alg->type == TTLV_ENUMERATION)
+		m->key.alg = alg->v.u32;
+	if (len != NULL && len->type == TTLV_INTEGER && len->v.i32 > 0)
+		m->key.bits = (uint32_t)len->v.i32;
+	m->key.format = fmt->v.u32;
+	if ((v = item_bytes(value, &vlen)) == NULL || (w = item_bytes(kwd, &wlen)) == NULL ||
+	    ops_held_pack(NULL, 0, v, vlen, w, wlen, &m->own, &m->own_len) != 0) {
+		ops_nomem(ctx);
+		goto out;
+	}
+	m->format = OPS_HELD_FORMAT(base, fmt->v.u32);
+	rc = 0;
+out:
+	if (v != NULL) {
+		OPENSSL_cleanse(v, vlen);
+		free(v);
+	}
+	free(w);
+	return rc;
+}
+
+/*
+ * A Template (KMIP 1.x section 2.2.6): a list of Attributes, kept encoded as registered (its attributes
+ * are the Template's contents, not its own). 0, or -1 with ctx->err set.
+ */
+static int
+register_template(struct op_ctx *ctx, const struct ttlv *obj, struct reg_material *m)
+{
+	const struct ttlv *c, *name, *value;
+	struct ttlv_enc e;
+	size_t n = 0;
+
+	if (!ctx->rules.templates)
+		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_OBJECT_TYPE,
+		    "KMIP 2.0 removed the Template object type");
+	for (c = obj->v.s.first; c != NULL; c = c->next, n++) {
+		name = ttlv_find(c, KMIP_TAG_ATTRIBUTE_NAME);
+		value = ttlv_find(c, KMIP_TAG_ATTRIBUTE_VALUE);
+		if (c->tag != KMIP_TAG_ATTRIBUTE || c->type != TTLV_STRUCTURE || name == NULL ||
+		    name->type != TTLV_TEXT_STRING || name->length == 0 || value == NULL)
+			return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD,
+			    "a Template holds Attributes, each with an Attribute Name and an Attribute Value");
+	}
+	if (n == 0)
+		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "the Template holds no Attribute");
+	ttlv_enc_init(&e);
+	for (c = obj->v.s.first; c != NULL; c = c->next)
+		ttlv_enc_item(&e, c);
+	if (ttlv_enc_finish(&e) != 0 || e.len > KEYFMT_MAX_DATA) {
+		ttlv_enc_free(&e);
+		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "the Template is too large");
+	}
+	m->own = ttlv_enc_detach(&e, &m->own_len);
+	m->format = 0;
+	return 0;
+}
+
+/*
+ * Reads the material of a registered object into m. attrs are the Register's attributes (their
+ * Cryptographic Algorithm stands for a Key Block without one). Returns 0, or -1 with ctx->err set.
+ */
+static int
+register_material(struct op_ctx *ctx, uint32_t type, const struct ttlv *obj, const struct ttlv *attrs,
+    struct reg_material *m)
+{
+	const struct ttlv *block, *fmt, *value, *material, *kind = NULL, *bytes, *kwd, *alg;
+	struct keyfmt_error kerr;
+	uint32_t subtype_tag = 0, value_tag = 0, base;
+	uint8_t *v;
+	size_t vlen;
+	int rc;
+
+	memset(m, 0, sizeof(*m));
 	switch (type) {
 	case KMIP_OBJECT_TYPE_OPAQUE_OBJECT:
 		subtype_tag = KMIP_TAG_OPAQUE_DATA_TYPE, value_tag = KMIP_TAG_OPAQUE_DATA_VALUE;
@@ -811,6 +971,8 @@ register_material(struct op_ctx *ctx, uint32_t type, const struct ttlv *obj, str
 	case KMIP_OBJECT_TYPE_CERTIFICATE:
 		subtype_tag = KMIP_TAG_CERTIFICATE_TYPE, value_tag = KMIP_TAG_CERTIFICATE_VALUE;
 		break;
+	case KMIP_OBJECT_TYPE_TEMPLATE:
+		return register_template(ctx, obj, m);
 	default:
 		break;
 	}
@@ -820,47 +982,71 @@ register_material(struct op_ctx *ctx, uint32_t type, const struct ttlv *obj, str
 		if (kind == NULL || kind->type != TTLV_ENUMERATION || bytes == NULL || bytes->type != TTLV_BYTE_STRING)
 			return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD,
 			    "the object needs its type and value fields");
-		*format = kind->v.u32;
+		m->format = kind->v.u32;
 		if (type == KMIP_OBJECT_TYPE_CERTIFICATE && kind->v.u32 != KMIP_CERTIFICATE_TYPE_X_509)
 			return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD,
 			    "only X.509 certificates can be registered");
 		if (keyfmt_import(type, type == KMIP_OBJECT_TYPE_CERTIFICATE ? KMIP_KEY_FORMAT_TYPE_X_509 :
-		    KMIP_KEY_FORMAT_TYPE_OPAQUE, bytes, key, &kerr) != 0)
+		    KMIP_KEY_FORMAT_TYPE_OPAQUE, bytes, &m->key, &kerr) != 0)
 			return kmip_error_set(&ctx->err, kerr.reason, "%s", kerr.message);
 		return 0;
 	}
+	base = 0;
 	if (type == KMIP_OBJECT_TYPE_SECRET_DATA) {
 		kind = ttlv_find(obj, KMIP_TAG_SECRET_DATA_TYPE);
 		if (kind == NULL || kind->type != TTLV_ENUMERATION || kind->v.u32 > 0xffff)
 			return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "Secret Data needs a Secret Data Type");
-	}
+		base = kind->v.u32;
+	} else if (type == KMIP_OBJECT_TYPE_PGP_KEY) {
+		kind = ttlv_find(obj, KMIP_TAG_PGP_KEY_VERSION);
+		if (kind == NULL || kind->type != TTLV_INTEGER || kind->v.i32 < 0 || kind->v.i32 > 0xffff)
+			return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD,
+			    "a PGP Key needs a PGP Key Version (0 to 65535)");
+		base = (uint32_t)kind->v.i32;
+	} else
+		base = type == KMIP_OBJECT_TYPE_PRIVATE_KEY ? KMIP_KEY_FORMAT_TYPE_PKCS_8 :
+		    type == KMIP_OBJECT_TYPE_PUBLIC_KEY ? KMIP_KEY_FORMAT_TYPE_X_509 : KMIP_KEY_FORMAT_TYPE_RAW;
 	block = ttlv_find(obj, KMIP_TAG_KEY_BLOCK);
 	fmt = ttlv_find(block, KMIP_TAG_KEY_FORMAT_TYPE);
 	value = ttlv_find(block, KMIP_TAG_KEY_VALUE);
 	if (block == NULL || fmt == NULL || fmt->type != TTLV_ENUMERATION || value == NULL)
 		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD,
 		    "the object needs a Key Block with a Key Format Type and a Key Value");
-	if (ttlv_find(block, KMIP_TAG_KEY_WRAPPING_DATA) != NULL || value->type != TTLV_STRUCTURE)
-		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_FEATURE_NOT_SUPPORTED,
-		    "wrapped keys cannot be registered");
+	if ((kwd = ttlv_find(block, KMIP_TAG_KEY_WRAPPING_DATA)) != NULL)
+		return register_wrapped(ctx, block, fmt, value, kwd, base, m);
+	if (value->type != TTLV_STRUCTURE)
+		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD,
+		    "a Key Value without Key Wrapping Data is a Structure");
 	if ((material = ttlv_find(value, KMIP_TAG_KEY_MATERIAL)) == NULL)
 		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "the Key Value has no Key Material");
-	ktype = type == KMIP_OBJECT_TYPE_SECRET_DATA ? KMIP_OBJECT_TYPE_SECRET_DATA : type;
 	/* The primes of an RSA key sent without them were recovered by a worker (op_register_keyspec). */
 	if (ctx->key != NULL && type == KMIP_OBJECT_TYPE_PRIVATE_KEY &&
 	    (material = material_with_primes(ctx, material)) == NULL)
 		return -1;
-	if (keyfmt_import(ktype, fmt->v.u32, material, key, &kerr) != 0)
+	/* The algorithm the client declares: the Key Block's, else its attributes'. */
+	if ((alg = ttlv_find(block, KMIP_TAG_CRYPTOGRAPHIC_ALGORITHM)) == NULL)
+		alg = ttlv_find(attrs, KMIP_TAG_CRYPTOGRAPHIC_ALGORITHM);
+	if (keyfmt_import_as(type, fmt->v.u32, alg != NULL && alg->type == TTLV_ENUMERATION ? alg->v.u32 : 0,
+	    material, &m->key, &kerr) != 0)
 		return kmip_error_set(&ctx->err, kerr.reason, "%s", kerr.message);
-	if (type == KMIP_OBJECT_TYPE_SECRET_DATA)
-		*format = OPS_SECRET_FORMAT(kind->v.u32, key->format);
+	if (type == KMIP_OBJECT_TYPE_SECRET_DATA || type == KMIP_OBJECT_TYPE_PGP_KEY)
+		m->format = OPS_SECRET_FORMAT(base, m->key.format);
 	else
-		*format = type == KMIP_OBJECT_TYPE_PRIVATE_KEY ? KMIP_KEY_FORMAT_TYPE_PKCS_8 :
-		    type == KMIP_OBJECT_TYPE_PUBLIC_KEY ? KMIP_KEY_FORMAT_TYPE_X_509 : KMIP_KEY_FORMAT_TYPE_RAW;
+		m->format = base;
 	/* The Key Block's algorithm stands for keys whose bytes do not say it (raw symmetric keys). */
-	if (key->alg == 0 && (fmt = ttlv_find(block, KMIP_TAG_CRYPTOGRAPHIC_ALGORITHM)) != NULL &&
-	    fmt->type == TTLV_ENUMERATION)
-		key->alg = fmt->v.u32;
+	if (m->key.alg == 0 && alg != NULL && alg->type == TTLV_ENUMERATION)
+		m->key.alg = alg->v.u32;
+	if (!m->key.kept)
+		return 0;
+	/* Bytes not in their declared format: kept as they came, with the canonical form for the rest. */
+	if ((v = item_bytes(value, &vlen)) == NULL)
+		return ops_nomem(ctx);
+	rc = ops_held_pack(m->key.der, m->key.der_len, v, vlen, NULL, 0, &m->own, &m->own_len);
+	OPENSSL_cleanse(v, vlen);
+	free(v);
+	if (rc != 0)
+		return ops_nomem(ctx);
+	m->format = OPS_HELD_FORMAT(base, m->key.format);
 	return 0;
 }
 
@@ -891,12 +1077,12 @@ op_register(struct op_ctx *ctx)
 	const struct ttlv *type = ttlv_find(ctx->item->payload, KMIP_TAG_OBJECT_TYPE), *obj;
 	struct store_object *o = NULL;
 	struct store_txn *txn = NULL;
-	struct keyfmt_key key;
+	struct reg_material m;
 	struct ttlv *attrs;
-	uint32_t format = 0, tag;
+	uint32_t tag;
 	int rc = -1;
 
-	memset(&key, 0, sizeof(key));
+	memset(&m, 0, sizeof(m));
 	if (type == NULL || type->type != TTLV_ENUMERATION)
 		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "Register needs an Object Type");
 	if ((tag = kmip_object_tag(type->v.u32)) == 0)
@@ -907,7 +1093,7 @@ op_register(struct op_ctx *ctx)
 		    "the payload does not hold the object its Object Type names");
 	if ((attrs = request_attrs(ctx, payload_attrs(ctx))) == NULL)
 		return -1;
-	if (register_material(ctx, type->v.u32, obj, &key, &format) != 0)
+	if (register_material(ctx, type->v.u32, obj, attrs, &m) != 0)
 		goto out;
 	if (type->v.u32 == KMIP_OBJECT_TYPE_SYMMETRIC_KEY && check_symmetric_length(ctx, attrs, &key) != 0)
 		goto out;
@@ -915,18 +1101,20 @@ op_register(struct op_ctx *ctx)
 		goto out;
 	if ((o = new_object(ctx, txn, NULL, type->v.u32, attrs)) == NULL)
 		goto out;
-	if (store_object_set_material(o, key.der, key.der_len, format) != 0 ||
-	    (key.alg != 0 && ttlv_find(o->attrs, KMIP_TAG_CRYPTOGRAPHIC_ALGORITHM) == NULL &&
-	    attrs_set_enum(o->arena, o->attrs, KMIP_TAG_CRYPTOGRAPHIC_ALGORITHM, key.alg) != 0) ||
-	    (key.bits != 0 && attrs_set_int(o->arena, o->attrs, KMIP_TAG_CRYPTOGRAPHIC_LENGTH, (int32_t)key.bits) != 0)) {
+	if (store_object_set_material(o, m.own != NULL ? m.own : m.key.der, m.own != NULL ? m.own_len : m.key.der_len,
+	    m.format) != 0 ||
+	    (m.key.alg != 0 && ttlv_find(o->attrs, KMIP_TAG_CRYPTOGRAPHIC_ALGORITHM) == NULL &&
+	    attrs_set_enum(o->arena, o->attrs, KMIP_TAG_CRYPTOGRAPHIC_ALGORITHM, m.key.alg) != 0) ||
+	    (m.key.bits != 0 && attrs_set_int(o->arena, o->attrs, KMIP_TAG_CRYPTOGRAPHIC_LENGTH,
+	    (int32_t)m.key.bits) != 0)) {
 		ops_nomem(ctx);
 		goto out;
 	}
 	/* A registered key keeps the format it came in: 2.x clients get it back in that format by default. */
 	if (type->v.u32 == KMIP_OBJECT_TYPE_CERTIFICATE && set_cert_attrs(ctx, o) != 0)
 		goto out;
-	if (set_digest(ctx, o) != 0 || (key.format != 0 && type->v.u32 != KMIP_OBJECT_TYPE_SECRET_DATA &&
-	    attrs_set_enum(o->arena, o->attrs, KMIP_TAG_KEY_FORMAT_TYPE, key.format) != 0) ||
+	if (set_digest(ctx, o) != 0 || (m.key.format != 0 && type->v.u32 != KMIP_OBJECT_TYPE_SECRET_DATA &&
+	    attrs_set_enum(o->arena, o->attrs, KMIP_TAG_KEY_FORMAT_TYPE, m.key.format) != 0) ||
 	    ops_save(ctx, txn, o) != 0)
 		goto out;
 	if ((rc = ops_commit(ctx, &txn)) != 0)
@@ -936,7 +1124,7 @@ op_register(struct op_ctx *ctx)
 	session_log(ctx->session, LOG_LEVEL_INFO, "registered %s %s", ttlv_enum_name(KMIP_TAG_OBJECT_TYPE, type->v.u32),
 	    o->uid);
 out:
-	keyfmt_key_clear(&key);
+	reg_material_clear(&m);
 	store_txn_abort(txn);
 	store_object_free(o);
 	return rc;

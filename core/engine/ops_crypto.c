@@ -266,6 +266,7 @@ crypto_key(struct op_ctx *ctx, uint32_t usage, bool protect)
 	struct store_object *o = NULL;
 	const struct ttlv *mask, *date;
 	struct store_txn *txn;
+	struct ops_held h;
 	const char *uid;
 	int rc;
 
@@ -281,6 +282,18 @@ crypto_key(struct op_ctx *ctx, uint32_t usage, bool protect)
 		    "key %s is %s; cryptographic operations need an Active key", uid, ttlv_enum_name(KMIP_TAG_STATE, o->state));
 		goto fail;
 	}
+	/* A key kept as registered is used through its canonical form; a wrapped one kmipd cannot open. */
+	if (ops_held_open(o, &h) != 0) {
+		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_GENERAL_FAILURE, "the stored material of %s is damaged", uid);
+		goto fail;
+	}
+	if (h.held && h.canon == NULL) {
+		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_KEY_VALUE_NOT_PRESENT, "key %s was registered wrapped: "
+		    "kmipd holds no plain Key Value to use", uid);
+		goto fail;
+	}
+	o->material = h.canon;
+	o->material_len = h.canon_len;
 	mask = ttlv_find(o->attrs, KMIP_TAG_CRYPTOGRAPHIC_USAGE_MASK);
 	if (mask == NULL || mask->type != TTLV_INTEGER || !((uint32_t)mask->v.i32 & usage)) {
 		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INCOMPATIBLE_CRYPTOGRAPHIC_USAGE_MASK,

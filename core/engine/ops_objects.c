@@ -95,8 +95,59 @@ out:
 }
 
 /*
+ * Writes a wrapped Key Value (a Byte String, KMIP 1.4 section 2.1.4) of len bytes; under
+ * compat.wrapped_key_value_structure, inside a Key Value structure as its Key Material, the one place
+ * PyKMIP 0.10's client reads it.
+ */
+static void
+encode_wrapped_value(struct op_ctx *ctx, const uint8_t *bytes, size_t len)
+{
+	if (ctx->env->cfg->compat.wrapped_key_value_structure) {
+		ttlv_enc_begin(ctx->out, KMIP_TAG_KEY_VALUE);
+		ttlv_enc_bytes(ctx->out, KMIP_TAG_KEY_MATERIAL, bytes, len);
+		ttlv_enc_end(ctx->out);
+	} else
+		ttlv_enc_bytes(ctx->out, KMIP_TAG_KEY_VALUE, bytes, len);
+}
+
+/*
+ * Writes the Key Block of a key registered wrapped, as registered: its Key Format Type, Key Value and Key
+ * Wrapping Data. kmipd cannot open it, so it is given in no other format and under no other wrapping.
+ */
+static int
+encode_held_wrapped(struct op_ctx *ctx, const struct store_object *o, const struct ops_held *h, uint32_t want,
+    const struct ttlv *wrap)
+{
+	const struct ttlv *alg = ttlv_find(o->attrs, KMIP_TAG_CRYPTOGRAPHIC_ALGORITHM);
+	const struct ttlv *len = ttlv_find(o->attrs, KMIP_TAG_CRYPTOGRAPHIC_LENGTH);
+
+	if (wrap != NULL)
+		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_KEY_WRAP_TYPE_NOT_SUPPORTED, "object %s was "
+		    "registered wrapped, and kmipd cannot unwrap it: Get it without a Key Wrapping Specification", o->uid);
+	if (want != 0 && want != h->kft)
+		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_KEY_FORMAT_TYPE_NOT_SUPPORTED, "object %s was "
+		    "registered wrapped in Key Format Type %s, and kmipd cannot unwrap it to convert it", o->uid,
+		    ttlv_enum_name(KMIP_TAG_KEY_FORMAT_TYPE, h->kft));
+	ttlv_enc_begin(ctx->out, KMIP_TAG_KEY_BLOCK);
+	ttlv_enc_enum(ctx->out, KMIP_TAG_KEY_FORMAT_TYPE, h->kft);
+	if (h->value[3] == TTLV_BYTE_STRING && ttlv_get32(h->value + 4) <= h->value_len - 8)
+		encode_wrapped_value(ctx, h->value + 8, ttlv_get32(h->value + 4));
+	else
+		ttlv_enc_raw(ctx->out, h->value, h->value_len);
+	if (alg != NULL && alg->type == TTLV_ENUMERATION)
+		ttlv_enc_enum(ctx->out, KMIP_TAG_CRYPTOGRAPHIC_ALGORITHM, alg->v.u32);
+	if (len != NULL && len->type == TTLV_INTEGER)
+		ttlv_enc_int(ctx->out, KMIP_TAG_CRYPTOGRAPHIC_LENGTH, len->v.i32);
+	ttlv_enc_raw(ctx->out, h->wrapping, h->wrapping_len);
+	ttlv_enc_end(ctx->out);
+	return 0;
+}
+
+/*
  * Writes a Key Block for material in the requested format (0: the key's default) into ctx->out, wrapped
- * when the request has a Key Wrapping Specification.
+ * when the request has a Key Wrapping Specification. A key kept as registered (OPS_HELD) is given as
+ * registered when no format is asked (or the one declared, which kmipd cannot write itself: Raw), else
+ * converted from its canonical form.
  */
 static int
 encode_key_block(struct op_ctx *ctx, const struct store_object *o, uint32_t want, const struct ttlv *wrap)
@@ -110,7 +161,17 @@ encode_key_block(struct op_ctx *ctx, const struct store_object *o, uint32_t want
 	uint8_t *wrapped = NULL;
 	size_t wrapped_len = 0;
 	bool no_encoding = enc != NULL && enc->type == TTLV_ENUMERATION && enc->v.u32 == KMIP_ENCODING_OPTION_NO_ENCODING;
+	bool as_registered;
+	struct ops_held h;
 	int rc = -1;
+
+	if (ops_held_open(o, &h) != 0)
+		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_GENERAL_FAILURE, "the stored material of %s is "
+		    "damaged", o->uid);
+	if (h.held && h.canon == NULL)
+		return encode_held_wrapped(ctx, o, &h, want, wrap);
+	as_registered = h.held && (want == 0 || (want == h.kft && !keyfmt_format_applies(o->object_type,
+	    alg != NULL ? alg->v.u32 : 0, want)));
 
 	/*
 	 * No format asked: where the rules say so (2.x), the object's Key Format Type attribute (the format it
@@ -122,18 +183,28 @@ encode_key_block(struct op_ctx *ctx, const struct store_object *o, uint32_t want
 	    keyfmt_format_applies(o->object_type, alg != NULL ? alg->v.u32 : 0, kft->v.u32))
 		want = kft->v.u32;
 	if (want == 0)
-		want = o->object_type == KMIP_OBJECT_TYPE_SECRET_DATA ? OPS_SECRET_KFT(o->material_format) :
-		    ops_default_format(ctx, o->object_type, alg != NULL ? alg->v.u32 : 0);
+		want = o->object_type == KMIP_OBJECT_TYPE_SECRET_DATA || o->object_type == KMIP_OBJECT_TYPE_PGP_KEY ?
+		    OPS_SECRET_KFT(o->material_format) : ops_default_format(ctx, o->object_type, alg != NULL ? alg->v.u32 : 0);
 	/* The Key Value, on its own: KMIP 1.x clients (Veeam first) take only key material inside it. */
 	ttlv_enc_init(&plain);
-	if (!no_encoding)
-		ttlv_enc_begin(&plain, KMIP_TAG_KEY_VALUE);
-	if (keyfmt_export(o->object_type, o->material, o->material_len, want, &plain, &used, &kerr) != 0) {
-		kmip_error_set(&ctx->err, kerr.reason, "%s", kerr.message);
-		goto out;
+	if (as_registered) {
+		/* The Key Value as registered; without encoding, its Key Material alone (its first field). */
+		used = h.kft;
+		if (!no_encoding)
+			ttlv_enc_raw(&plain, h.value, h.value_len);
+		else if (h.value_len >= 16 && ttlv_get32(h.value + 8) >> 8 == KMIP_TAG_KEY_MATERIAL &&
+		    16 + (size_t)ttlv_get32(h.value + 12) <= h.value_len)
+			ttlv_enc_raw(&plain, h.value + 8, 16 + ((size_t)ttlv_get32(h.value + 12) + 7) / 8 * 8 - 8);
+	} else {
+		if (!no_encoding)
+			ttlv_enc_begin(&plain, KMIP_TAG_KEY_VALUE);
+		if (keyfmt_export(o->object_type, h.canon, h.canon_len, want, &plain, &used, &kerr) != 0) {
+			kmip_error_set(&ctx->err, kerr.reason, "%s", kerr.message);
+			goto out;
+		}
+		if (!no_encoding)
+			ttlv_enc_end(&plain);
 	}
-	if (!no_encoding)
-		ttlv_enc_end(&plain);
 	if (ttlv_enc_finish(&plain) != 0) {
 		ops_nomem(ctx);
 		goto out;
@@ -154,7 +225,7 @@ encode_key_block(struct op_ctx *ctx, const struct store_object *o, uint32_t want
 	ttlv_enc_begin(ctx->out, KMIP_TAG_KEY_BLOCK);
 	ttlv_enc_enum(ctx->out, KMIP_TAG_KEY_FORMAT_TYPE, used);
 	if (wrapped != NULL) {
-		ttlv_enc_bytes(ctx->out, KMIP_TAG_KEY_VALUE, wrapped, wrapped_len);
+		encode_wrapped_value(ctx, wrapped, wrapped_len);
 	} else {
 		ttlv_enc_raw(ctx->out, plain.buf, plain.len);
 	}
@@ -299,6 +370,24 @@ op_get(struct op_ctx *ctx)
 		ttlv_enc_enum(ctx->out, KMIP_TAG_SECRET_DATA_TYPE, OPS_SECRET_TYPE(o->material_format));
 		if (encode_key_block(ctx, o, want, wrap) != 0)
 			goto out;
+		ttlv_enc_end(ctx->out);
+		break;
+	case KMIP_OBJECT_TYPE_PGP_KEY:
+		ttlv_enc_begin(ctx->out, KMIP_TAG_PGP_KEY);
+		ttlv_enc_int(ctx->out, KMIP_TAG_PGP_KEY_VERSION, (int32_t)OPS_SECRET_TYPE(o->material_format));
+		if (encode_key_block(ctx, o, want, wrap) != 0)
+			goto out;
+		ttlv_enc_end(ctx->out);
+		break;
+	case KMIP_OBJECT_TYPE_TEMPLATE:
+		/* Its Attributes as registered: a Template has no key material to convert or wrap. */
+		if (!ctx->rules.templates) {
+			kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_OBJECT_TYPE,
+			    "object %s is a Template, which KMIP 2.0 removed", uid);
+			goto out;
+		}
+		ttlv_enc_begin(ctx->out, KMIP_TAG_TEMPLATE);
+		ttlv_enc_raw(ctx->out, o->material, o->material_len);
 		ttlv_enc_end(ctx->out);
 		break;
 	case KMIP_OBJECT_TYPE_OPAQUE_OBJECT:

@@ -49,9 +49,11 @@ static const struct {
 	{ KMIP_VERSION(1, 3), {
 		.echo_edited_attribute = true,
 		.located_items = true,
+		.templates = true,
 	} },
 	{ KMIP_VERSION(1, 0), {
 		.echo_edited_attribute = true,
+		.templates = true,
 	} },
 };
 
@@ -85,6 +87,8 @@ static const struct {
 	{ KMIP_RESULT_REASON_ATTRIBUTE_SINGLE_VALUED, KMIP_RESULT_REASON_INVALID_FIELD },
 	/* 1.x has no reason for a server's limit (a quota, a cap): refused by policy; the Result Message names it. */
 	{ KMIP_RESULT_REASON_SERVER_LIMIT_EXCEEDED, KMIP_RESULT_REASON_PERMISSION_DENIED },
+	{ KMIP_RESULT_REASON_KEY_WRAP_TYPE_NOT_SUPPORTED, KMIP_RESULT_REASON_FEATURE_NOT_SUPPORTED },
+	{ KMIP_RESULT_REASON_INVALID_OBJECT_TYPE, KMIP_RESULT_REASON_INVALID_FIELD },
 };
 
 /*

@@ -235,6 +235,7 @@ test_defaults(void **state)
 	assert_int_equal(c->keygen.pool_size, 8);
 	assert_int_equal(c->keygen.timeout, 30);
 	assert_false(c->compat.destroy_active);
+	assert_false(c->compat.wrapped_key_value_structure);
 	assert_int_equal(c->access.admins.count, 0);
 	assert_int_equal(c->access.identity, CONFIG_IDENTITY_CN);
 	assert_int_equal(c->access.max_objects_per_identity, 0);
@@ -315,7 +316,7 @@ static const char every_key[] =
 	"  reseal_batch = 64;\n"
 	"};\n"
 	"keygen: { workers = 4; pool_size = 0; timeout = 90; max_per_identity = 3; };\n"
-	"compat: { destroy_active = true; };\n"
+	"compat: { destroy_active = true; wrapped_key_value_structure = true; };\n"
 	"access: { admins = [ \"admin\", \"ops\" ]; identity = \"fingerprint\";\n"
 	"  credentials = [ \"appliance:pbkdf2-sha256$50000$00112233445566778899aabbccddeeff$"
 	"00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\" ];\n"
@@ -400,6 +401,7 @@ check_every_key(const struct kmipd_config *c)
 	assert_int_equal(c->keygen.timeout, 90);
 	assert_int_equal(c->keygen.max_per_identity, 3);
 	assert_true(c->compat.destroy_active);
+	assert_true(c->compat.wrapped_key_value_structure);
 	assert_int_equal(c->access.admins.count, 2);
 	assert_string_equal(c->access.admins.items[0], "admin");
 	assert_string_equal(c->access.admins.items[1], "ops");

@@ -1918,7 +1918,10 @@ register_with(struct fx *f, unsigned v, void (*fn)(struct ttlv_enc *))
 	return call(f, &f->alice, &e);
 }
 
-/* A Key Block with the given format and material, a wrapping when wrapped, no Key Value when material NULL. */
+/*
+ * A Key Block with the given format and material, wrapped (Key Wrapping Data without its Wrapping Method)
+ * when wrapped, no Key Value when material NULL.
+ */
 static void
 enc_key_block(struct ttlv_enc *e, uint32_t format, const char *material, bool wrapped)
 {
@@ -1926,8 +1929,11 @@ enc_key_block(struct ttlv_enc *e, uint32_t format, const char *material, bool wr
 	ttlv_enc_enum(e, KMIP_TAG_KEY_FORMAT_TYPE, format);
 	if (material != NULL && wrapped) {
 		ttlv_enc_bytes(e, KMIP_TAG_KEY_VALUE, material, strlen(material));
+		/* No Wrapping Method: the one field Key Wrapping Data must have. */
 		ttlv_enc_begin(e, KMIP_TAG_KEY_WRAPPING_DATA);
-		ttlv_enc_enum(e, KMIP_TAG_WRAPPING_METHOD, KMIP_WRAPPING_METHOD_ENCRYPT);
+		ttlv_enc_begin(e, KMIP_TAG_ENCRYPTION_KEY_INFORMATION);
+		ttlv_enc_cstr(e, KMIP_TAG_UNIQUE_IDENTIFIER, "some-key");
+		ttlv_enc_end(e);
 		ttlv_enc_end(e);
 	} else if (material != NULL) {
 		ttlv_enc_begin(e, KMIP_TAG_KEY_VALUE);
@@ -2004,7 +2010,7 @@ reg_unknown_format(struct ttlv_enc *e)
 	ttlv_enc_end(e);
 }
 
-/* A wrapped key, which kmipd cannot unwrap at Register. */
+/* A wrapped key whose Key Wrapping Data lacks its Wrapping Method. */
 static void
 reg_wrapped(struct ttlv_enc *e)
 {
@@ -2065,7 +2071,7 @@ test_register_errors(void **state)
 		expect_fail(register_with(f, v, reg_symmetric_pkcs1), 0, KMIP_RESULT_REASON_INVALID_FIELD);
 		expect_fail(register_with(f, v, reg_unknown_format), 0,
 		    KMIP_RESULT_REASON_KEY_FORMAT_TYPE_NOT_SUPPORTED);
-		expect_fail(register_with(f, v, reg_wrapped), 0, KMIP_RESULT_REASON_FEATURE_NOT_SUPPORTED);
+		expect_fail(register_with(f, v, reg_wrapped), 0, KMIP_RESULT_REASON_INVALID_FIELD);
 		expect_fail(register_with(f, v, reg_no_key_value), 0, KMIP_RESULT_REASON_INVALID_FIELD);
 		expect_fail(register_with(f, v, reg_pgp_certificate), 0, KMIP_RESULT_REASON_INVALID_FIELD);
 		expect_fail(register_with(f, v, reg_garbage_certificate), 0, KMIP_RESULT_REASON_INVALID_FIELD);

@@ -1495,6 +1495,7 @@ class_of(uint32_t ot, uint32_t alg)
 	case OT(SECRET_DATA):
 	case OT(OPAQUE_OBJECT):
 	case OT(CERTIFICATE):
+	case OT(PGP_KEY):
 		return KEYFMT_CLASS_NONE;
 	default:
 		return -1;
