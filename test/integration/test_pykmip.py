@@ -911,6 +911,94 @@ class LifecycleTests(unittest.TestCase):
                           self.client.get, uid)
         self.assertEqual(self.attrs(uid, ["Cryptographic Length"])["Cryptographic Length"], [256])
 
+    # -- Area 2 (register): keys as clients send them, wrapped keys ----------------------------------------
+
+    def test_register_mislabelled_rsa(self):
+        # PKCS#1 bytes declared PKCS#8, a SubjectPublicKeyInfo declared PKCS#1: kept and given back as
+        # registered, converted when a format is asked.
+        k = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        spki = k.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        name = self.unique_name()
+        private_uid = self.client.register(pobjects.PrivateKey(ALG.RSA, 2048, MATERIAL.rsa_private_pkcs1,
+                                                               KFT.PKCS_8, name=name + "-priv"))
+        public_uid = self.client.register(pobjects.PublicKey(ALG.RSA, 2048, spki, KFT.PKCS_1, name=name + "-pub"))
+        private = self.client.get(private_uid)
+        public = self.client.get(public_uid)
+        self.assertEqual(private.key_format_type, KFT.PKCS_8)
+        self.assertEqual(private.value, MATERIAL.rsa_private_pkcs1)
+        self.assertEqual(public.key_format_type, KFT.PKCS_1)
+        self.assertEqual(public.value, spki)
+        r = self.get_as(public_uid, KFT.X_509)
+        self.assertEqual(r.result_status.value, enums.ResultStatus.SUCCESS, str(r.result_message))
+        self.assertEqual(r.secret.key_block.key_value.key_material.value, spki)
+        r = self.get_as(private_uid, KFT.PKCS_1)
+        self.assertEqual(r.result_status.value, enums.ResultStatus.SUCCESS, str(r.result_message))
+        self.assertEqual(r.secret.key_block.key_value.key_material.value, MATERIAL.rsa_private_pkcs1)
+
+    def test_register_raw_ec_public_key(self):
+        from cryptography.hazmat.primitives.asymmetric import ec
+        point = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+        uid = self.client.register(pobjects.PublicKey(ALG.ECDSA, 256, point, KFT.RAW, name=self.unique_name()))
+        key = self.client.get(uid)
+        self.assertEqual(key.key_format_type, KFT.RAW)
+        self.assertEqual(key.value, point)
+        # Bytes that are no point of a curve are refused.
+        self.assert_fails(RR.INVALID_FIELD, self.client.register,
+                          pobjects.PublicKey(ALG.ECDSA, 256, b"\x04" + bytes(64), KFT.RAW))
+
+    def test_register_wrapped_key(self):
+        # PyKMIP sends a wrapped key's bytes as the Key Material of a Key Value structure; kmipd keeps them
+        # and the Key Wrapping Data, and gives them back as registered.
+        wrapped = bytes(range(40))
+        kwd = {"wrapping_method": enums.WrappingMethod.ENCRYPT,
+               "encryption_key_information": {"unique_identifier": "key-kmipd-does-not-hold",
+                                              "cryptographic_parameters": {
+                                                  "block_cipher_mode": enums.BlockCipherMode.NIST_KEY_WRAP}}}
+        uid = self.client.register(pobjects.SymmetricKey(ALG.AES, 256, wrapped, name=self.unique_name(),
+                                                         key_wrapping_data=kwd))
+        key = self.client.get(uid)
+        self.assertEqual(key.value, wrapped)
+        self.assertEqual(key.key_wrapping_data.get("wrapping_method"), enums.WrappingMethod.ENCRYPT)
+        self.assertEqual(key.key_wrapping_data["encryption_key_information"]["unique_identifier"],
+                         "key-kmipd-does-not-hold")
+        # kmipd cannot unwrap it to wrap it again.
+        self.assert_fails(RR.KEY_WRAP_TYPE_NOT_SUPPORTED if self.v2 else RR.FEATURE_NOT_SUPPORTED,
+                          self.client.get, uid, key_wrapping_specification={
+                              "wrapping_method": enums.WrappingMethod.ENCRYPT,
+                              "encryption_key_information": {"unique_identifier": "another-key"}})
+
+    def test_get_wrapped_compat(self):
+        # compat.wrapped_key_value_structure: a key Get wraps comes as PyKMIP reads it; unwrapped here, it
+        # is the key.
+        from cryptography.hazmat.primitives import keywrap
+        server = Kmipd(MATERIAL, extra=["compat.wrapped_key_value_structure=true"])
+        server.start()
+        try:
+            c = ProxyKmipClient(hostname="127.0.0.1", port=server.port, cert=MATERIAL.cert("client.crt"),
+                                key=MATERIAL.cert("client.key"), ca=MATERIAL.cert("ca.crt"),
+                                ssl_version="PROTOCOL_SSLv23", config_file=MATERIAL.client_conf,
+                                kmip_version=self.VERSION)
+            c.open()
+            try:
+                kek = c.create(ALG.AES, 256, cryptographic_usage_mask=[enums.CryptographicUsageMask.WRAP_KEY,
+                                                                       enums.CryptographicUsageMask.ENCRYPT])
+                c.activate(kek)
+                uid = c.create(ALG.AES, 256, cryptographic_usage_mask=[enums.CryptographicUsageMask.ENCRYPT])
+                key = c.get(uid, key_wrapping_specification={
+                    "wrapping_method": enums.WrappingMethod.ENCRYPT,
+                    "encryption_key_information": {"unique_identifier": kek, "cryptographic_parameters": {
+                        "block_cipher_mode": enums.BlockCipherMode.NIST_KEY_WRAP}},
+                    "encoding_option": enums.EncodingOption.NO_ENCODING})
+                self.assertEqual(key.key_wrapping_data["encryption_key_information"]["unique_identifier"], kek)
+                plain = keywrap.aes_key_unwrap(c.get(kek).value, key.value)
+                self.assertEqual(plain, c.get(uid).value)
+            finally:
+                c.close()
+        finally:
+            self.assertEqual(server.stop(), 0)
+            server.remove()
+
 # Which cases each version runs. Everything runs everywhere except where PyKMIP 0.10 cannot do it (see the
 # module docstring): test_get_attributes_all needs a version whose every attribute PyKMIP can decode.
 def cases_for(version):
