@@ -316,10 +316,15 @@ ops_check_attr_limits(struct op_ctx *ctx, const struct ttlv *attrs)
 int
 ops_save(struct op_ctx *ctx, struct store_txn *txn, struct store_object *obj)
 {
+	struct ttlv state = { .tag = KMIP_TAG_STATE };
 	int rc;
 
+	/* State applies to cryptographic objects (KMIP 1.4 section 3.22): a Template has none to show. */
+	if (obj->object_type == KMIP_OBJECT_TYPE_TEMPLATE)
+		(void)attrs_remove_like(obj->attrs, &state, -1);
 	if (attrs_set_date(obj->arena, obj->attrs, KMIP_TAG_LAST_CHANGE_DATE, ctx->now) != 0 ||
-	    attrs_set_enum(obj->arena, obj->attrs, KMIP_TAG_STATE, obj->state) != 0)
+	    (obj->object_type != KMIP_OBJECT_TYPE_TEMPLATE &&
+	    attrs_set_enum(obj->arena, obj->attrs, KMIP_TAG_STATE, obj->state) != 0))
 		return ops_nomem(ctx);
 	/* Kept in the record's header, so that ops_load can refuse others without decoding the record. */
 	obj->sharing = access_object_shared(obj->attrs) ? STORE_SHARED : 0;

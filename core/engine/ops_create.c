@@ -1113,6 +1113,7 @@ op_register(struct op_ctx *ctx)
 	/* A registered key keeps the format it came in: 2.x clients get it back in that format by default. */
 	if (type->v.u32 == KMIP_OBJECT_TYPE_CERTIFICATE && set_cert_attrs(ctx, o) != 0)
 		goto out;
+
 	if (set_digest(ctx, o) != 0 || (m.key.format != 0 && type->v.u32 != KMIP_OBJECT_TYPE_SECRET_DATA &&
 	    attrs_set_enum(o->arena, o->attrs, KMIP_TAG_KEY_FORMAT_TYPE, m.key.format) != 0) ||
 	    ops_save(ctx, txn, o) != 0)

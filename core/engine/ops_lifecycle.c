@@ -32,6 +32,19 @@ lifecycle_load(struct op_ctx *ctx, struct store_txn **txn, struct store_object *
 	return 0;
 }
 
+/*
+ * A Template has no lifecycle: State and its dates apply to cryptographic objects (KMIP 1.4 sections 3.22
+ * to 3.27), while a Template only holds attributes for others. Returns 0, or -1 with ctx->err set.
+ */
+static int
+check_has_lifecycle(struct op_ctx *ctx, const struct store_object *o, const char *what)
+{
+	if (o->object_type != KMIP_OBJECT_TYPE_TEMPLATE)
+		return 0;
+	return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_ILLEGAL_OPERATION, "object %s is a Template, which has "
+	    "no lifecycle to %s", o->uid, what);
+}
+
 /* Saves, commits and answers with the Unique Identifier; frees both. */
 static int
 lifecycle_finish(struct op_ctx *ctx, struct store_txn *txn, struct store_object *o, const char *what)
@@ -77,6 +90,8 @@ op_activate(struct op_ctx *ctx)
 
 	if (lifecycle_load(ctx, &txn, &o) != 0)
 		return -1;
+	if (check_has_lifecycle(ctx, o, "activate") != 0)
+		return lifecycle_abort(txn, o);
 	if (o->state != KMIP_STATE_PRE_ACTIVE) {
 		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_WRONG_KEY_LIFECYCLE_STATE,
 		    "object %s is %s; only a Pre-Active object can be activated", o->uid, state_name(o->state));
@@ -115,6 +130,8 @@ op_revoke(struct op_ctx *ctx)
 	    code->v.u32 == KMIP_REVOCATION_REASON_CODE_CA_COMPROMISE;
 	if (lifecycle_load(ctx, &txn, &o) != 0)
 		return -1;
+	if (check_has_lifecycle(ctx, o, "revoke") != 0)
+		return lifecycle_abort(txn, o);
 	/* A compromise may be learnt after destruction: Destroyed becomes Destroyed Compromised. */
 	if (o->state == KMIP_STATE_DESTROYED_COMPROMISED || o->state == KMIP_STATE_COMPROMISED ||
 	    (!compromise && o->state != KMIP_STATE_ACTIVE && o->state != KMIP_STATE_PRE_ACTIVE)) {

@@ -723,6 +723,37 @@ test_template(void **state)
 	assert_int_equal(n, 2);
 	ttlv_arena_free(a);
 
+	/* Its own attributes: its Name and Object Type, and no State (it has no lifecycle to activate). */
+	h_request_begin(&req, 1, 4, 1);
+	h_item_begin(&req, KMIP_OPERATION_GET_ATTRIBUTES);
+	ttlv_enc_cstr(&req, KMIP_TAG_UNIQUE_IDENTIFIER, uid);
+	h_item_end(&req);
+	h_request_end(&req);
+	resp = call(r->cl, &req, &a, 1, 4);
+	expect_ok(resp);
+	n = 0;
+	for (at = ttlv_find(h_payload(resp, 0), KMIP_TAG_ATTRIBUTE); at != NULL; at = ttlv_find_next(at)) {
+		const char *name = (const char *)ttlv_find(at, KMIP_TAG_ATTRIBUTE_NAME)->v.bytes.data;
+
+		assert_string_not_equal(name, "State");
+		assert_string_not_equal(name, "Cryptographic Algorithm");
+		if (strcmp(name, "Object Type") == 0) {
+			assert_int_equal(ttlv_find(at, KMIP_TAG_ATTRIBUTE_VALUE)->v.u32, KMIP_OBJECT_TYPE_TEMPLATE);
+			n++;
+		}
+		if (strcmp(name, "Name") == 0) {
+			assert_string_equal((const char *)ttlv_find(ttlv_find(at, KMIP_TAG_ATTRIBUTE_VALUE),
+			    KMIP_TAG_NAME_VALUE)->v.bytes.data, "register-template");
+			n++;
+		}
+	}
+	assert_int_equal(n, 2);
+	ttlv_arena_free(a);
+	h_uid_request(&req, KMIP_OPERATION_ACTIVATE, uid, 0);
+	resp = call(r->cl, &req, &a, 1, 4);
+	expect_fail(resp, KMIP_RESULT_REASON_ILLEGAL_OPERATION);
+	ttlv_arena_free(a);
+
 	/* KMIP 2.x: no Template object, to get or to register. */
 	resp = get(r->cl, 2, 1, uid, 0, NULL, &a);
 	expect_fail(resp, KMIP_RESULT_REASON_INVALID_OBJECT_TYPE);
@@ -753,6 +784,9 @@ test_template(void **state)
 	resp = call(r->cl, &req, &a, 1, 4);
 	expect_fail(resp, KMIP_RESULT_REASON_INVALID_FIELD);
 	ttlv_arena_free(a);
+
+	/* A Template is destroyed like any object. */
+	uid_ok(r->cl, 1, 4, KMIP_OPERATION_DESTROY, uid);
 }
 
 /* A PGP Key: its PGP Key Version and Key Block, given back as registered, at 1.4 and 2.1. */
