@@ -5,7 +5,7 @@
  *   Private Key (RSA, EC)            PKCS#8 PrivateKeyInfo DER, unencrypted
  *   Public Key (RSA, EC)             X.509 SubjectPublicKeyInfo DER
  *   Symmetric Key, Secret Data,
- *   Opaque Object                    the raw bytes
+ *   PGP Key, Opaque Object           the raw bytes
  *   Certificate                      X.509 DER, exactly as registered
  * Canonical DER is produced by one encoder with one set of choices (EC: named curve, uncompressed point,
  * public key included), so the same key always has the same canonical bytes, whichever format it came in.
@@ -64,7 +64,7 @@ void keyfmt_key_clear(struct keyfmt_key *k);
  * Value for an Opaque Object (format Opaque or 0).
  * Accepted: Private Key: PKCS#1, PKCS#8, ECPrivateKey, Transparent RSA / EC (and ECDSA, ECDH, ECMQV) Private
  * Key; Public Key: PKCS#1, X.509 (SubjectPublicKeyInfo), Transparent RSA / EC (ECDSA, ECDH, ECMQV) Public Key;
- * Symmetric Key: Raw, Transparent Symmetric Key; Secret Data: Raw, Opaque.
+ * Symmetric Key: Raw, Transparent Symmetric Key; Secret Data and PGP Key: Raw, Opaque.
  * RSA keys: two primes, 1024 to 16384 bits, every component consistent (cheap checks, no primality test).
  * EC keys: named prime curves (P-192 to P-521, secp256k1, brainpool P256r1/P384r1/P512r1), point checked.
  * Returns 0 with *out filled (the caller calls keyfmt_key_clear), or -1 with *err set and *out zeroed.

@@ -9,8 +9,11 @@
  *   public key: SubjectPublicKeyInfo DER, Key Format Type X.509
  *   secret data: raw bytes, OPS_SECRET_FORMAT(Secret Data Type, Key Format Type registered, or Opaque for
  *                what Create made)
+ *   PGP key: raw bytes, OPS_SECRET_FORMAT(PGP Key Version, Key Format Type registered)
  *   opaque object: raw bytes, the Opaque Data Type
  *   certificate: DER, the Certificate Type
+ *   template (KMIP 1.x): its Attributes as registered (TTLV), 0
+ * and a key registered in a format its bytes are not in, or wrapped: an envelope (OPS_HELD, ops.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
