@@ -51,7 +51,7 @@ op_query(struct op_ctx *ctx)
 {
 	static const uint32_t objects[] = { KMIP_OBJECT_TYPE_SYMMETRIC_KEY, KMIP_OBJECT_TYPE_PUBLIC_KEY,
 	    KMIP_OBJECT_TYPE_PRIVATE_KEY, KMIP_OBJECT_TYPE_SECRET_DATA, KMIP_OBJECT_TYPE_OPAQUE_OBJECT,
-	    KMIP_OBJECT_TYPE_CERTIFICATE };
+	    KMIP_OBJECT_TYPE_CERTIFICATE, KMIP_OBJECT_TYPE_PGP_KEY };
 	const struct ttlv *f;
 	const struct op_desc *d;
 	bool ops = false, objs = false, info = false;
@@ -69,9 +69,13 @@ op_query(struct op_ctx *ctx)
 		for (d = dispatch_ops; d->fn != NULL; d++)
 			if (ops_client_knows_op(ctx, d) && access_rights_allow(session_rights(ctx->session), d->operation))
 				ttlv_enc_enum(ctx->out, KMIP_TAG_OPERATION, d->operation);
-	if (objs)
+	if (objs) {
 		for (i = 0; i < sizeof(objects) / sizeof(objects[0]); i++)
 			ttlv_enc_enum(ctx->out, KMIP_TAG_OBJECT_TYPE, objects[i]);
+		/* Templates exist in KMIP 1.x only. */
+		if (ctx->rules.templates)
+			ttlv_enc_enum(ctx->out, KMIP_TAG_OBJECT_TYPE, KMIP_OBJECT_TYPE_TEMPLATE);
+	}
 	if (info) {
 		ttlv_enc_cstr(ctx->out, KMIP_TAG_VENDOR_IDENTIFICATION, "kmipd");
 		ttlv_enc_begin(ctx->out, KMIP_TAG_SERVER_INFORMATION);

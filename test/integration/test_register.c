@@ -886,6 +886,38 @@ test_opaque_object(void **state)
 	}
 }
 
+/* Query lists the object types Register takes: PGP Key at every version, Template at 1.x only. */
+static void
+test_query_objects(void **state)
+{
+	struct reg *r = *state;
+	const struct ttlv *t;
+	struct ttlv_arena *a;
+	struct ttlv_enc req;
+	struct ttlv *resp;
+	size_t v;
+
+	for (v = 0; v < 2; v++) {
+		int M = versions[v][0], m = versions[v][1];
+		bool pgp = false, tmpl = false;
+
+		h_request_begin(&req, M, m, 1);
+		h_item_begin(&req, KMIP_OPERATION_QUERY);
+		ttlv_enc_enum(&req, KMIP_TAG_QUERY_FUNCTION, KMIP_QUERY_FUNCTION_QUERY_OBJECTS);
+		h_item_end(&req);
+		h_request_end(&req);
+		resp = call(r->cl, &req, &a, M, m);
+		expect_ok(resp);
+		for (t = ttlv_find(h_payload(resp, 0), KMIP_TAG_OBJECT_TYPE); t != NULL; t = ttlv_find_next(t)) {
+			pgp |= t->v.u32 == KMIP_OBJECT_TYPE_PGP_KEY;
+			tmpl |= t->v.u32 == KMIP_OBJECT_TYPE_TEMPLATE;
+		}
+		assert_true(pgp);
+		assert_int_equal(tmpl, M < 2);
+		ttlv_arena_free(a);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -897,6 +929,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_template),
 		cmocka_unit_test(test_pgp_key),
 		cmocka_unit_test(test_opaque_object),
+		cmocka_unit_test(test_query_objects),
 	};
 	const struct CMUnitTest compat[] = {
 		cmocka_unit_test(test_compat_wrapped_structure),
