@@ -197,6 +197,8 @@ struct ops_held {
 	uint32_t kft;			/* held: the Key Format Type declared */
 };
 
+/* True for the object types whose material comes in a Key Block (the only ones whose material is held). */
+bool ops_has_key_block(uint32_t object_type);
 /*
  * Opens the material of o (with its material loaded) into h. Returns 0, or -1 when a held envelope is
  * malformed (a damaged store: the caller answers General Failure).

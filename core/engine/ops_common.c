@@ -333,6 +333,22 @@ ops_save(struct op_ctx *ctx, struct store_txn *txn, struct store_object *obj)
 	return 0;
 }
 
+/* True for the object types whose material comes in a Key Block. */
+bool
+ops_has_key_block(uint32_t object_type)
+{
+	switch (object_type) {
+	case KMIP_OBJECT_TYPE_SYMMETRIC_KEY:
+	case KMIP_OBJECT_TYPE_PRIVATE_KEY:
+	case KMIP_OBJECT_TYPE_PUBLIC_KEY:
+	case KMIP_OBJECT_TYPE_SECRET_DATA:
+	case KMIP_OBJECT_TYPE_PGP_KEY:
+		return true;
+	default:
+		return false;
+	}
+}
+
 /* Reads a 4-byte big-endian length at *p (within end) and steps over it; false when it does not fit. */
 static bool
 held_len(const uint8_t **p, const uint8_t *end, size_t *len)
@@ -352,7 +368,8 @@ ops_held_open(const struct store_object *o, struct ops_held *h)
 	size_t n;
 
 	memset(h, 0, sizeof(*h));
-	if (!(o->material_format & OPS_HELD) || o->material == NULL) {
+	/* Only objects with a Key Block are held; the others' material_format is a type of their own. */
+	if (!(o->material_format & OPS_HELD) || o->material == NULL || !ops_has_key_block(o->object_type)) {
 		h->canon = o->material;
 		h->canon_len = o->material_len;
 		return 0;

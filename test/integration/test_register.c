@@ -845,6 +845,42 @@ test_pgp_key(void **state)
 	}
 }
 
+/* Asserts the Digest attribute of uid is the SHA-256 of bytes. */
+static void
+expect_digest(struct kmip_client *cl, int major, int minor, const char *uid, const uint8_t *bytes, size_t len)
+{
+	const struct ttlv *d = NULL, *at, *value;
+	uint8_t md[32];
+	unsigned int mdlen = sizeof(md);
+	struct ttlv_arena *a;
+	struct ttlv_enc req;
+	struct ttlv *resp;
+
+	assert_int_equal(EVP_Digest(bytes, len, md, &mdlen, EVP_sha256(), NULL), 1);
+	h_request_begin(&req, major, minor, 1);
+	h_item_begin(&req, KMIP_OPERATION_GET_ATTRIBUTES);
+	ttlv_enc_cstr(&req, KMIP_TAG_UNIQUE_IDENTIFIER, uid);
+	if (major < 2)
+		ttlv_enc_cstr(&req, KMIP_TAG_ATTRIBUTE_NAME, "Digest");
+	else
+		ttlv_enc_enum(&req, KMIP_TAG_ATTRIBUTE_REFERENCE, KMIP_TAG_DIGEST);
+	h_item_end(&req);
+	h_request_end(&req);
+	resp = call(cl, &req, &a, major, minor);
+	expect_ok(resp);
+	if (major < 2) {
+		at = ttlv_find(h_payload(resp, 0), KMIP_TAG_ATTRIBUTE);
+		d = ttlv_find(at, KMIP_TAG_ATTRIBUTE_VALUE);
+	} else
+		d = ttlv_find(ttlv_find(h_payload(resp, 0), KMIP_TAG_ATTRIBUTES), KMIP_TAG_DIGEST);
+	assert_non_null(d);
+	value = ttlv_find(d, KMIP_TAG_DIGEST_VALUE);
+	assert_non_null(value);
+	assert_int_equal(value->length, 32);
+	assert_memory_equal(value->v.bytes.data, md, 32);
+	ttlv_arena_free(a);
+}
+
 /* An Opaque Object: its Opaque Data Type and value, as registered, at 1.4 and 2.1. */
 static void
 test_opaque_object(void **state)
@@ -866,7 +902,7 @@ test_opaque_object(void **state)
 		ttlv_enc_enum(&req, KMIP_TAG_OBJECT_TYPE, KMIP_OBJECT_TYPE_OPAQUE_OBJECT);
 		enc_attrs(&req, M, 0, "register-opaque");
 		ttlv_enc_begin(&req, KMIP_TAG_OPAQUE_OBJECT);
-		ttlv_enc_enum(&req, KMIP_TAG_OPAQUE_DATA_TYPE, 0x80000001);
+		ttlv_enc_enum(&req, KMIP_TAG_OPAQUE_DATA_TYPE, 0xc0000001);
 		ttlv_enc_bytes(&req, KMIP_TAG_OPAQUE_DATA_VALUE, blob, sizeof(blob) - 1);
 		ttlv_enc_end(&req);
 		h_item_end(&req);
@@ -879,10 +915,12 @@ test_opaque_object(void **state)
 		expect_ok(resp);
 		obj = ttlv_find(h_payload(resp, 0), KMIP_TAG_OPAQUE_OBJECT);
 		assert_non_null(obj);
-		assert_int_equal(ttlv_find(obj, KMIP_TAG_OPAQUE_DATA_TYPE)->v.u32, 0x80000001);
+		assert_int_equal(ttlv_find(obj, KMIP_TAG_OPAQUE_DATA_TYPE)->v.u32, 0xc0000001);
 		assert_int_equal(ttlv_find(obj, KMIP_TAG_OPAQUE_DATA_VALUE)->length, sizeof(blob) - 1);
 		assert_memory_equal(ttlv_find(obj, KMIP_TAG_OPAQUE_DATA_VALUE)->v.bytes.data, blob, sizeof(blob) - 1);
 		ttlv_arena_free(a);
+		/* Its Digest (which applies to Opaque Objects) is of its bytes, whatever its Opaque Data Type. */
+		expect_digest(r->cl, M, m, uid, (const uint8_t *)blob, sizeof(blob) - 1);
 	}
 }
 
