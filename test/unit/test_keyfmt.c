@@ -1780,6 +1780,107 @@ test_codec_rows_round_trip(void **state)
 	fresh_free(&fr);
 }
 
+/* keyfmt_import_as: imports and asserts success, kept as expected, with the canonical form of want. */
+static void
+import_as_ok(uint32_t ot, uint32_t format, uint32_t alg, const struct ttlv *item, bool kept,
+    const struct keyfmt_key *want)
+{
+	struct keyfmt_error err = { 0, "" };
+	struct keyfmt_key k;
+
+	if (keyfmt_import_as(ot, format, alg, item, &k, &err) != 0)
+		fail_msg("import of %s declared %s failed: %s", ttlv_enum_name(KMIP_TAG_OBJECT_TYPE, ot),
+		    ttlv_enum_name(KMIP_TAG_KEY_FORMAT_TYPE, format), err.message);
+	assert_int_equal(k.kept, kept);
+	assert_int_equal(k.format, format);
+	assert_same_bytes(k.der, k.der_len, want->der, want->der_len);
+	assert_int_equal(k.alg, want->alg);
+	assert_int_equal(k.bits, want->bits);
+	keyfmt_key_clear(&k);
+}
+
+/* keyfmt_import_as: expects failure with reason and a zeroed output. */
+static void
+import_as_fails(uint32_t ot, uint32_t format, uint32_t alg, const struct ttlv *item, uint32_t reason)
+{
+	struct keyfmt_error err = { 0, "" };
+	struct keyfmt_key k;
+
+	memset(&k, 0xa5, sizeof(k));
+	if (keyfmt_import_as(ot, format, alg, item, &k, &err) == 0)
+		fail_msg("import of %s declared %s succeeded", ttlv_enum_name(KMIP_TAG_OBJECT_TYPE, ot),
+		    ttlv_enum_name(KMIP_TAG_KEY_FORMAT_TYPE, format));
+	if (err.reason != reason)
+		fail_msg("reason 0x%x (%s), expected 0x%x", err.reason, err.message, reason);
+	assert_true(err.message[0] != '\0');
+	assert_null(k.der);
+	assert_false(k.kept);
+}
+
+/*
+ * Keys as clients send them: DER in another structure than declared, or Raw, read by their shape and kept
+ * (kept set, the declared format kept); in their declared structure, not kept; a key of another algorithm
+ * than declared, or bytes that are no key, refused.
+ */
+static void
+test_import_as_sniffed(void **state)
+{
+	const uint32_t RSA = KMIP_CRYPTOGRAPHIC_ALGORITHM_RSA, EC = KMIP_CRYPTOGRAPHIC_ALGORITHM_EC;
+	const uint32_t ECDSA = KMIP_CRYPTOGRAPHIC_ALGORITHM_ECDSA, R_INV = KMIP_RESULT_REASON_INVALID_FIELD;
+	struct state *s = *state;
+	uint8_t *pkcs1, *pub1, *ecpk, *point, cpoint[33], junk[] = { 0x30, 0x06, 0x02, 0x01, 0x00, 0x02, 0x01, 0x05 };
+	size_t pkcs1_len, pub1_len, ecpk_len, point_len;
+	EVP_PKEY *k1;
+	struct keyfmt_key k1pub;
+	struct keyfmt_error err;
+
+	ossl_encode(K.rsa, EVP_PKEY_KEYPAIR, "type-specific", &pkcs1, &pkcs1_len);
+	ossl_encode(K.rsa, EVP_PKEY_PUBLIC_KEY, "type-specific", &pub1, &pub1_len);
+	ossl_encode(K.ec[0], EVP_PKEY_KEYPAIR, "type-specific", &ecpk, &ecpk_len);
+	/* Declared right: not kept. Declared wrong, or Raw: kept, with the same canonical form. */
+	import_as_ok(OT(PRIVATE_KEY), KFT(PKCS_1), RSA, km_bytes(s, pkcs1, pkcs1_len), false, &K.rsa_priv);
+	import_as_ok(OT(PRIVATE_KEY), KFT(PKCS_8), RSA, km_bytes(s, pkcs1, pkcs1_len), true, &K.rsa_priv);
+	import_as_ok(OT(PRIVATE_KEY), KFT(RAW), 0, km_bytes(s, pkcs1, pkcs1_len), true, &K.rsa_priv);
+	import_as_ok(OT(PRIVATE_KEY), KFT(PKCS_1), RSA, km_bytes(s, K.rsa_priv.der, K.rsa_priv.der_len), true,
+	    &K.rsa_priv);
+	import_as_ok(OT(PRIVATE_KEY), KFT(PKCS_8), EC, km_bytes(s, ecpk, ecpk_len), true, &K.ec_priv[0]);
+	import_as_ok(OT(PRIVATE_KEY), KFT(ECPRIVATEKEY), ECDSA, km_bytes(s, K.ec_priv[0].der, K.ec_priv[0].der_len),
+	    true, &K.ec_priv[0]);
+	import_as_ok(OT(PUBLIC_KEY), KFT(PKCS_1), RSA, km_bytes(s, K.rsa_pub.der, K.rsa_pub.der_len), true,
+	    &K.rsa_pub);
+	import_as_ok(OT(PUBLIC_KEY), KFT(X_509), RSA, km_bytes(s, pub1, pub1_len), true, &K.rsa_pub);
+	import_as_ok(OT(PUBLIC_KEY), KFT(RAW), RSA, km_bytes(s, pub1, pub1_len), true, &K.rsa_pub);
+	/* EC points sent Raw, uncompressed or compressed, on the curve they lie on. */
+	point_len = EVP_PKEY_get1_encoded_public_key(K.ec[0], &point);
+	assert_int_equal(point_len, 65);
+	import_as_ok(OT(PUBLIC_KEY), KFT(RAW), EC, km_bytes(s, point, point_len), true, &K.ec_pub[0]);
+	cpoint[0] = (uint8_t)(0x02 | (point[64] & 1));
+	memcpy(cpoint + 1, point + 1, 32);
+	import_as_ok(OT(PUBLIC_KEY), KFT(RAW), EC, km_bytes(s, cpoint, sizeof(cpoint)), true, &K.ec_pub[0]);
+	OPENSSL_free(point);
+	k1 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "secp256k1");
+	assert_non_null(k1);
+	assert_int_equal(keyfmt_from_pkey(k1, NULL, &k1pub, &err), 0);
+	point_len = EVP_PKEY_get1_encoded_public_key(k1, &point);
+	import_as_ok(OT(PUBLIC_KEY), KFT(RAW), EC, km_bytes(s, point, point_len), true, &k1pub);
+	/* Refused: another algorithm than declared, no key at all, a bare scalar, a private key as public. */
+	import_as_fails(OT(PRIVATE_KEY), KFT(PKCS_8), RSA, km_bytes(s, ecpk, ecpk_len), R_INV);
+	import_as_fails(OT(PRIVATE_KEY), KFT(PKCS_1), EC, km_bytes(s, pkcs1, pkcs1_len), R_INV);
+	import_as_fails(OT(PUBLIC_KEY), KFT(RAW), RSA, km_bytes(s, point, point_len), R_INV);
+	import_as_fails(OT(PRIVATE_KEY), KFT(RAW), RSA, km_bytes(s, junk, sizeof(junk)), R_INV);
+	import_as_fails(OT(PUBLIC_KEY), KFT(X_509), RSA, km_bytes(s, junk, sizeof(junk)), R_INV);
+	import_as_fails(OT(PRIVATE_KEY), KFT(RAW), EC, km_bytes(s, point + 1, 32), R_INV);
+	import_as_fails(OT(PUBLIC_KEY), KFT(X_509), RSA, km_bytes(s, K.rsa_priv.der, K.rsa_priv.der_len), R_INV);
+	point[10] ^= 1;		/* no longer on any curve */
+	import_as_fails(OT(PUBLIC_KEY), KFT(RAW), EC, km_bytes(s, point, point_len), R_INV);
+	OPENSSL_free(point);
+	keyfmt_key_clear(&k1pub);
+	EVP_PKEY_free(k1);
+	OPENSSL_clear_free(pkcs1, pkcs1_len);
+	OPENSSL_free(pub1);
+	OPENSSL_clear_free(ecpk, ecpk_len);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1813,6 +1914,7 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_codec_rows_export, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_codec_rows_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_transparent_rsa_checked_before_math, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_import_as_sniffed, setup, teardown),
 	};
 
 	util_test_start(argc, argv);
