@@ -193,8 +193,8 @@ encode_key_block(struct op_ctx *ctx, const struct store_object *o, uint32_t want
 		if (!no_encoding)
 			ttlv_enc_raw(&plain, h.value, h.value_len);
 		else if (h.value_len >= 16 && ttlv_get32(h.value + 8) >> 8 == KMIP_TAG_KEY_MATERIAL &&
-		    16 + (size_t)ttlv_get32(h.value + 12) <= h.value_len)
-			ttlv_enc_raw(&plain, h.value + 8, 16 + ((size_t)ttlv_get32(h.value + 12) + 7) / 8 * 8 - 8);
+		    ((size_t)ttlv_get32(h.value + 12) + 7) / 8 * 8 <= h.value_len - 16)
+			ttlv_enc_raw(&plain, h.value + 8, 8 + ((size_t)ttlv_get32(h.value + 12) + 7) / 8 * 8);
 	} else {
 		if (!no_encoding)
 			ttlv_enc_begin(&plain, KMIP_TAG_KEY_VALUE);

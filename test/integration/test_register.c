@@ -646,6 +646,83 @@ test_wrapped_key(void **state)
 	}
 }
 
+/* Unwraps AES Key Wrap with Padding (RFC 5649) under kek (32 bytes); returns the length written to out. */
+static size_t
+unwrap_pad(const uint8_t *kek, const uint8_t *in, size_t len, uint8_t *out)
+{
+	EVP_CIPHER *c = EVP_CIPHER_fetch(NULL, "AES-256-WRAP-PAD", NULL);
+	EVP_CIPHER_CTX *x = EVP_CIPHER_CTX_new();
+	int n = 0, fin = 0;
+
+	assert_non_null(c);
+	assert_non_null(x);
+	assert_int_equal(EVP_DecryptInit_ex2(x, c, kek, NULL, NULL), 1);
+	assert_int_equal(EVP_DecryptUpdate(x, out, &n, in, (int)len), 1);
+	assert_int_equal(EVP_DecryptFinal_ex(x, out + n, &fin), 1);
+	EVP_CIPHER_CTX_free(x);
+	EVP_CIPHER_free(c);
+	return (size_t)(n + fin);
+}
+
+/*
+ * A key kept as registered, Get wrapped (No Encoding) under a key kmipd holds: what is wrapped is the Key
+ * Material as registered, under its declared label.
+ */
+static void
+test_kept_key_wrapped_on_get(void **state)
+{
+	static const uint8_t kek[32] = { 0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c,
+	    0x0d, 0x0e, 0x0f, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e,
+	    0x1f };
+	struct reg *r = *state;
+	const struct ttlv *b, *kv;
+	struct ttlv_arena *a;
+	struct ttlv_enc req;
+	struct ttlv *resp;
+	char kuid[64], uid[64];
+	uint8_t plain[4096];
+	size_t v, n;
+
+	for (v = 0; v < 2; v++) {
+		int M = versions[v][0], m = versions[v][1];
+
+		register_ok(r->cl, M, m, KMIP_OBJECT_TYPE_SYMMETRIC_KEY, &(struct kb){ KMIP_KEY_FORMAT_TYPE_RAW,
+		    KMIP_CRYPTOGRAPHIC_ALGORITHM_AES, 256, kek, sizeof(kek), 0, NULL }, KMIP_CRYPTOGRAPHIC_USAGE_MASK_WRAP_KEY,
+		    kuid);
+		uid_ok(r->cl, M, m, KMIP_OPERATION_ACTIVATE, kuid);
+		register_ok(r->cl, M, m, KMIP_OBJECT_TYPE_PRIVATE_KEY, &(struct kb){ KMIP_KEY_FORMAT_TYPE_PKCS_8,
+		    KMIP_CRYPTOGRAPHIC_ALGORITHM_RSA, 2048, r->rsa_pkcs1, (size_t)r->rsa_pkcs1_len, 0, NULL },
+		    KMIP_CRYPTOGRAPHIC_USAGE_MASK_SIGN, uid);
+		h_request_begin(&req, M, m, 1);
+		h_item_begin(&req, KMIP_OPERATION_GET);
+		ttlv_enc_cstr(&req, KMIP_TAG_UNIQUE_IDENTIFIER, uid);
+		ttlv_enc_begin(&req, KMIP_TAG_KEY_WRAPPING_SPECIFICATION);
+		ttlv_enc_enum(&req, KMIP_TAG_WRAPPING_METHOD, KMIP_WRAPPING_METHOD_ENCRYPT);
+		ttlv_enc_begin(&req, KMIP_TAG_ENCRYPTION_KEY_INFORMATION);
+		ttlv_enc_cstr(&req, KMIP_TAG_UNIQUE_IDENTIFIER, kuid);
+		ttlv_enc_begin(&req, KMIP_TAG_CRYPTOGRAPHIC_PARAMETERS);
+		ttlv_enc_enum(&req, KMIP_TAG_BLOCK_CIPHER_MODE, KMIP_BLOCK_CIPHER_MODE_AESKEYWRAPPADDING);
+		ttlv_enc_end(&req);
+		ttlv_enc_end(&req);
+		ttlv_enc_enum(&req, KMIP_TAG_ENCODING_OPTION, KMIP_ENCODING_OPTION_NO_ENCODING);
+		ttlv_enc_end(&req);
+		h_item_end(&req);
+		h_request_end(&req);
+		resp = call(r->cl, &req, &a, M, m);
+		expect_ok(resp);
+		b = key_block(resp, KMIP_OBJECT_TYPE_PRIVATE_KEY);
+		assert_int_equal(ttlv_find(b, KMIP_TAG_KEY_FORMAT_TYPE)->v.u32, KMIP_KEY_FORMAT_TYPE_PKCS_8);
+		kv = wrapped_value(b, false);
+		assert_true(kv->length <= sizeof(plain));
+		n = unwrap_pad(kek, kv->v.bytes.data, kv->length, plain);
+		assert_int_equal(n, (size_t)r->rsa_pkcs1_len);
+		assert_memory_equal(plain, r->rsa_pkcs1, n);
+		assert_string_equal((const char *)ttlv_find(ttlv_find(ttlv_find(b, KMIP_TAG_KEY_WRAPPING_DATA),
+		    KMIP_TAG_ENCRYPTION_KEY_INFORMATION), KMIP_TAG_UNIQUE_IDENTIFIER)->v.bytes.data, kuid);
+		ttlv_arena_free(a);
+	}
+}
+
 /* compat.wrapped_key_value_structure: a wrapped Key Value registered as a Byte String comes in a structure. */
 static void
 test_compat_wrapped_structure(void **state)
@@ -964,6 +1041,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_ec_raw_point),
 		cmocka_unit_test(test_mislabelled_refused),
 		cmocka_unit_test(test_wrapped_key),
+		cmocka_unit_test(test_kept_key_wrapped_on_get),
 		cmocka_unit_test(test_template),
 		cmocka_unit_test(test_pgp_key),
 		cmocka_unit_test(test_opaque_object),
