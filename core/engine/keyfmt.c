@@ -1799,7 +1799,10 @@ import_sniffed(uint32_t object_type, uint32_t format, const struct ttlv *item, s
 	int rc;
 
 	*kept = false;
-	if (named == NULL && format != KMIP_KEY_FORMAT_TYPE_RAW)
+	/* Byte formats only: a Transparent one holds a Structure, which import() reads (or refuses). */
+	if (format != KMIP_KEY_FORMAT_TYPE_RAW && format != KMIP_KEY_FORMAT_TYPE_PKCS_1 &&
+	    format != KMIP_KEY_FORMAT_TYPE_PKCS_8 && format != KMIP_KEY_FORMAT_TYPE_X_509 &&
+	    format != KMIP_KEY_FORMAT_TYPE_ECPRIVATEKEY)
 		return import(object_type, format, item, out, err);
 	if (check_bytes(item, "the Key Material", KEYFMT_MAX_DER, err) != 0)
 		return -1;
@@ -1811,8 +1814,9 @@ import_sniffed(uint32_t object_type, uint32_t format, const struct ttlv *item, s
 		if (named != NULL)
 			return fail(err, R_INVALID, "the Key Material is not %s, nor another DER %s key", named->what,
 			    private ? "private" : "public");
-		return fail(err, R_INVALID, "the Raw Key Material is not a DER %s key%s", private ? "private" : "public",
-		    private ? " (a bare EC scalar does not name its curve: send an ECPrivateKey or PKCS#8)" : "");
+		return fail(err, R_INVALID, "the %s Key Material is not a DER %s key%s", format_name(format),
+		    private ? "private" : "public", private && format == KMIP_KEY_FORMAT_TYPE_RAW ?
+		    " (a bare EC scalar does not name its curve: send an ECPrivateKey or PKCS#8)" : "");
 	}
 	if (form == named)
 		return import(object_type, format, item, out, err);

@@ -74,8 +74,9 @@ int keyfmt_import(uint32_t object_type, uint32_t format, const struct ttlv *item
 
 /*
  * Register, as clients send keys: like keyfmt_import, and for a Private or Public Key whose Key Material is
- * a Byte String that is not in the declared format (Raw, or another DER key structure: PKCS#1 bytes
- * declared PKCS#8, a SubjectPublicKeyInfo declared PKCS#1 and so on), reads it as the DER structure its
+ * a Byte String that is not in the declared byte format (Raw, PKCS#1, PKCS#8, X.509 or ECPrivateKey, even
+ * one that does not apply to the object type: PKCS#1 bytes declared PKCS#8, a SubjectPublicKeyInfo declared
+ * PKCS#1, a public key declared PKCS#8 and so on), reads it as the DER structure its
  * first elements show (cheap checks first: the lengths and the DER headers) and, for a Public Key declared
  * Raw, as an EC point (uncompressed or compressed) of the first supported curve it lies on. Such a key is
  * imported with out->kept set and out->format the declared one: the caller keeps the client's bytes to give

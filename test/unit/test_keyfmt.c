@@ -1850,6 +1850,14 @@ test_import_as_sniffed(void **state)
 	    &K.rsa_pub);
 	import_as_ok(OT(PUBLIC_KEY), KFT(X_509), RSA, km_bytes(s, pub1, pub1_len), true, &K.rsa_pub);
 	import_as_ok(OT(PUBLIC_KEY), KFT(RAW), RSA, km_bytes(s, pub1, pub1_len), true, &K.rsa_pub);
+	/* A label that is no public key format at all, on a public key. */
+	import_as_ok(OT(PUBLIC_KEY), KFT(PKCS_8), RSA, km_bytes(s, K.rsa_pub.der, K.rsa_pub.der_len), true,
+	    &K.rsa_pub);
+	import_as_ok(OT(PUBLIC_KEY), KFT(ECPRIVATEKEY), EC, km_bytes(s, K.ec_pub[0].der, K.ec_pub[0].der_len), true,
+	    &K.ec_pub[0]);
+	import_as_ok(OT(PRIVATE_KEY), KFT(X_509), RSA, km_bytes(s, pkcs1, pkcs1_len), true, &K.rsa_priv);
+	/* A Transparent format holds a Structure: bytes under its label stay refused. */
+	import_as_fails(OT(PRIVATE_KEY), KFT(TRANSPARENT_RSA_PRIVATE_KEY), RSA, km_bytes(s, pkcs1, pkcs1_len), R_INV);
 	/* EC points sent Raw, uncompressed or compressed, on the curve they lie on. */
 	point_len = EVP_PKEY_get1_encoded_public_key(K.ec[0], &point);
 	assert_int_equal(point_len, 65);
