@@ -88,6 +88,7 @@ struct config_server {
 	uint64_t max_attribute_bytes;		/* (R) encoded size of one object's attributes */
 	unsigned int locate_max_items;		/* (R) identifiers in one Locate response */
 	unsigned int locate_scan_budget;	/* (R) records one Locate examines at most */
+	unsigned int lease_time;		/* (R) seconds of the leases granted (Lease Time); 0 = none */
 	unsigned int handshake_timeout;		/* (R) seconds */
 	unsigned int request_timeout;		/* (R) seconds, first byte to whole request */
 	unsigned int idle_timeout;		/* (R) seconds, 0 = none */

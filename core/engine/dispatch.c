@@ -67,6 +67,7 @@ const struct op_desc dispatch_ops[] = {
 	{ KMIP_OPERATION_INTEROP, "Interop", op_interop, NULL, V(2, 0) },
 	{ KMIP_OPERATION_LOG, "Log", op_log, NULL, V(2, 0) },
 	{ KMIP_OPERATION_CHECK, "Check", op_check, NULL, V(1, 0) },
+	{ KMIP_OPERATION_OBTAIN_LEASE, "ObtainLease", op_obtain_lease, NULL, V(1, 0) },
 	{ 0, NULL, NULL, NULL, 0 },
 };
 

@@ -320,6 +320,14 @@ int ops_check_attr_limits(struct op_ctx *ctx, const struct ttlv *attrs) __attrib
 int ops_save(struct op_ctx *ctx, struct store_txn *txn, struct store_object *obj)
     __attribute__((warn_unused_result));
 
+/* True for the object types that hold leases (Lease Time, Obtain Lease). */
+bool ops_lease_applies(uint32_t object_type);
+/*
+ * Shows the attributes that describe the server (Lease Time, Protection Storage Mask) among o's, for reading;
+ * never stored. 0, or -1 with ctx->err set when out of memory.
+ */
+int ops_attach_virtual(struct op_ctx *ctx, struct store_object *o) __attribute__((warn_unused_result));
+
 /* Handlers (see op_fn above for the contract). */
 int op_discover_versions(struct op_ctx *ctx);
 int op_query(struct op_ctx *ctx);
@@ -353,6 +361,7 @@ int op_check(struct op_ctx *ctx);
 /* Frees the multi-part cipher contexts a closing session left open; NULL is accepted. */
 void ops_crypto_streams_free(struct crypto_streams *st);
 int op_rekey_key_pair(struct op_ctx *ctx);
+int op_obtain_lease(struct op_ctx *ctx);
 
 /* Key generation a batch item needs before it runs: 1 with spec filled, 0 for none. */
 int op_create_key_pair_keyspec(struct op_ctx *ctx, struct keygen_spec *spec);

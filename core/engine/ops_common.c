@@ -432,3 +432,39 @@ ops_held_pack(const uint8_t *canon, size_t canon_len, const uint8_t *value, size
 		memcpy(p, wrapping, wrapping_len);
 	return 0;
 }
+
+/* True for the objects KMIP leases: the cryptographic objects, not Opaque Objects or Templates. */
+bool
+ops_lease_applies(uint32_t object_type)
+{
+	return object_type != KMIP_OBJECT_TYPE_OPAQUE_OBJECT && object_type != KMIP_OBJECT_TYPE_TEMPLATE;
+}
+
+/*
+ * Shows among o's attributes, for a reading operation, those that describe the server rather than the
+ * object: its Lease Time (server.lease_time, when leases are on, for the objects that hold leases) and its
+ * Protection Storage Mask (KMIP 2.x: Software, where the store keeps every object, sealed under the master
+ * key; 1.x clients never see it, attr_visible). Neither is stored: a reload that changes the lease changes
+ * it for every object. 0, or -1 with ctx->err set when out of memory.
+ */
+int
+ops_attach_virtual(struct op_ctx *ctx, struct store_object *o)
+{
+	unsigned lease = ctx->env->cfg->server.lease_time;
+	struct ttlv *t;
+
+	if (o->attrs == NULL)
+		return 0;
+	if (lease > 0 && ops_lease_applies(o->object_type) && ttlv_find(o->attrs, KMIP_TAG_LEASE_TIME) == NULL) {
+		if ((t = ttlv_new_interval(o->arena, KMIP_TAG_LEASE_TIME, lease)) == NULL)
+			return ops_nomem(ctx);
+		ttlv_append(o->attrs, t);
+	}
+	if (ttlv_find(o->attrs, KMIP_TAG_PROTECTION_STORAGE_MASK) == NULL) {
+		if ((t = ttlv_new_int(o->arena, KMIP_TAG_PROTECTION_STORAGE_MASK,
+		    KMIP_PROTECTION_STORAGE_MASK_SOFTWARE)) == NULL)
+			return ops_nomem(ctx);
+		ttlv_append(o->attrs, t);
+	}
+	return 0;
+}

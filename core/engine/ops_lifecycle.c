@@ -251,3 +251,51 @@ out:
 	store_object_free(o);
 	return rc;
 }
+
+/*
+ * Obtain Lease: the lease kmipd grants on a cryptographic object that is Active, server.lease_time seconds
+ * (0: leases are off, and KMIP reads a Lease Time of 0 as "no limit"), and the object's Last Change Date,
+ * by which the client knows whether what it cached is stale. kmipd keeps no per-client lease: Lease Time
+ * is what a client may rely on from now, and an object that left Active is refused a new lease.
+ */
+int
+op_obtain_lease(struct op_ctx *ctx)
+{
+	struct store_object *o = NULL;
+	struct store_txn *txn;
+	const struct ttlv *changed;
+	const char *uid;
+	int64_t when;
+	int rc = -1;
+
+	if ((uid = ops_uid(ctx)) == NULL || ops_begin(ctx, false, &txn) != 0)
+		return -1;
+	rc = ops_load(ctx, txn, uid, 0, &o);
+	store_txn_abort(txn);
+	if (rc != 0)
+		return -1;
+	rc = -1;
+	ops_audit_uid(ctx, o->uid);
+	if (!ops_lease_applies(o->object_type)) {
+		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_ILLEGAL_OPERATION, "object %s is %s: only "
+		    "cryptographic objects are leased", o->uid, ttlv_enum_name(KMIP_TAG_OBJECT_TYPE, o->object_type));
+		goto out;
+	}
+	if (o->state != KMIP_STATE_ACTIVE) {
+		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_WRONG_KEY_LIFECYCLE_STATE, "object %s is %s: a lease "
+		    "is granted only on an Active object", o->uid, state_name(o->state));
+		goto out;
+	}
+	/* Every object has a Last Change Date from its creation on; an older record falls back to its Initial Date. */
+	if ((changed = attrs_get(o->attrs, KMIP_TAG_LAST_CHANGE_DATE, 0)) == NULL)
+		changed = attrs_get(o->attrs, KMIP_TAG_INITIAL_DATE, 0);
+	when = changed != NULL && changed->type == TTLV_DATE_TIME ? changed->v.i64 : ctx->now;
+	ttlv_enc_cstr(ctx->out, KMIP_TAG_UNIQUE_IDENTIFIER, o->uid);
+	ttlv_enc_interval(ctx->out, KMIP_TAG_LEASE_TIME, ctx->env->cfg->server.lease_time);
+	ttlv_enc_datetime(ctx->out, KMIP_TAG_LAST_CHANGE_DATE, when);
+	session_log(ctx->session, LOG_LEVEL_DEBUG, "lease of %u s on %s", ctx->env->cfg->server.lease_time, o->uid);
+	rc = 0;
+out:
+	store_object_free(o);
+	return rc;
+}

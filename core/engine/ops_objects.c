@@ -417,7 +417,7 @@ out:
 	return rc;
 }
 
-/* Loads the object a read-only attribute operation names. */
+/* Loads the object a read-only attribute operation names, with the server's own attributes (ops_attach_virtual). */
 static struct store_object *
 load_meta(struct op_ctx *ctx)
 {
@@ -430,6 +430,10 @@ load_meta(struct op_ctx *ctx)
 		return NULL;
 	rc = ops_load(ctx, txn, uid, 0, &o);
 	store_txn_abort(txn);
+	if (rc == 0 && ops_attach_virtual(ctx, o) != 0) {
+		store_object_free(o);
+		return NULL;
+	}
 	return rc == 0 ? o : NULL;
 }
 

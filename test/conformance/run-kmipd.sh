@@ -1,7 +1,9 @@
 #!/bin/sh
 # Runs the OASIS conformance test cases against a private kmipd: temporary certificates and store, a free
 # port, no key pool (every key is generated when asked), Destroy only of objects that are not Active (the
-# spec's rule, which the test cases check). Usage: test/conformance/run-kmipd.sh BUILD VECTORS [FILE...]
+# spec's rule, which the test cases check), leases of an hour (server.lease_time: the test cases list a Lease
+# Time among every key's attributes, and show it as 3600 s).
+# Usage: test/conformance/run-kmipd.sh BUILD VECTORS [FILE...]
 # Without files it runs the KMIP 1.4 and 2.1 mandatory sets of VECTORS, in one kmipd, in name order (SASED-M-3
 # finds what SASED-M-2 made). CONFORMANCE_FLAGS adds runner options ("--verbose", "--timeout 120").
 #
@@ -34,7 +36,7 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 	-o store.master_key_file="$dir/master.key" \
 	-o tls.cert_file="$dir/certs/server.crt" -o tls.key_file="$dir/certs/server.key" \
 	-o tls.clients_ca_cert_file="$dir/certs/ca.crt" -o keygen.pool_size=0 \
-	-o compat.destroy_active=false -o log.level=warn 2>"$dir/kmipd.log" &
+	-o compat.destroy_active=false -o server.lease_time=3600 -o log.level=warn 2>"$dir/kmipd.log" &
 pid=$!
 up=""
 for _ in $(seq 100); do

@@ -200,6 +200,7 @@ test_defaults(void **state)
 	assert_int_equal(c->server.max_attribute_bytes, 1024 * 1024);
 	assert_int_equal(c->server.locate_max_items, 1000);
 	assert_int_equal(c->server.locate_scan_budget, 10000);
+	assert_int_equal(c->server.lease_time, 0);
 	assert_int_equal(c->server.max_handshakes, 64);
 	assert_int_equal(c->server.max_connections_per_source, 1000);
 	assert_int_equal(c->server.handshake_rate_per_source, 100);
@@ -271,6 +272,7 @@ static const char every_key[] =
 	"  max_attribute_bytes = \"64K\";\n"
 	"  locate_max_items = 50;\n"
 	"  locate_scan_budget = 500;\n"
+	"  lease_time = 3600;\n"
 	"  handshake_timeout = 7;\n"
 	"  request_timeout = 6;\n"
 	"  idle_timeout = 0;\n"
@@ -352,6 +354,7 @@ check_every_key(const struct kmipd_config *c)
 	assert_int_equal(c->server.max_attribute_bytes, 65536);
 	assert_int_equal(c->server.locate_max_items, 50);
 	assert_int_equal(c->server.locate_scan_budget, 500);
+	assert_int_equal(c->server.lease_time, 3600);
 	assert_int_equal(c->server.handshake_timeout, 7);
 	assert_int_equal(c->server.request_timeout, 6);
 	assert_int_equal(c->server.idle_timeout, 0);
