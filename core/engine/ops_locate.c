@@ -254,9 +254,12 @@ op_locate(struct op_ctx *ctx)
 	limit = ctx->env->cfg->server.locate_max_items;
 	if (max == 0 || max > limit)
 		max = limit;
-	/* Located Items answers paging: sent when the client asked for Maximum or Offset Items. */
-	want_located = ctx->rules.located_items && (ttlv_find(ctx->item->payload, KMIP_TAG_MAXIMUM_ITEMS) != NULL ||
-	    ttlv_find(ctx->item->payload, KMIP_TAG_OFFSET_ITEMS) != NULL);
+	/*
+	 * Located Items answers paging, which Offset Items asks for (KMIP 1.3 and later): the count of every
+	 * match, before Offset Items and Maximum Items apply. A Locate with only Maximum Items is not paging
+	 * (1.0-1.2 clients send it as well), so its answer is identifiers alone, as the OASIS cases show it.
+	 */
+	want_located = ctx->rules.located_items && ttlv_find(ctx->item->payload, KMIP_TAG_OFFSET_ITEMS) != NULL;
 	found.count = want_located;
 	found.scanned = &ctx->scanned;
 	found.budget = ctx->env->cfg->server.locate_scan_budget;
@@ -314,8 +317,14 @@ op_locate(struct op_ctx *ctx)
 		ttlv_enc_cstr(ctx->out, KMIP_TAG_UNIQUE_IDENTIFIER, found.uids[i]);
 		ops_audit_uid(ctx, found.uids[i]);
 	}
-	if (n > 0)
+	/*
+	 * The ID Placeholder holds the identifier only when exactly one came back; otherwise KMIP has it
+	 * emptied, so that a later item of the batch that names no object fails instead of using the wrong one.
+	 */
+	if (n == 1)
 		ops_set_placeholder(ctx, found.uids[first]);
+	else
+		ctx->placeholder[0] = '\0';
 	session_log(ctx->session, LOG_LEVEL_DEBUG, "locate: %zu of %zu matches returned%s", n, found.located,
 	    found.cut_short ? " (server.locate_scan_budget reached)" : "");
 	store_uids_free(found.uids, found.n);

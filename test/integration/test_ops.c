@@ -861,8 +861,14 @@ test_locate(void **state)
 	assert_int_equal(located_count(resp), 1);
 	ttlv_arena_free(a);
 
-	/* Maximum Items 1: one identifier, Located Items still counts every match. */
+	/* Maximum Items 1 alone: one identifier, and no Located Items (not paging). */
 	resp = locate(o->cl, &(struct locate_q){ .type = KMIP_OBJECT_TYPE_SYMMETRIC_KEY, .max = 1, .offset = -1 },
+	    &a);
+	assert_int_equal(located_count(resp), 1);
+	assert_int_equal(located_items(resp), -1);
+	ttlv_arena_free(a);
+	/* The first page of one: Located Items counts every match. */
+	resp = locate(o->cl, &(struct locate_q){ .type = KMIP_OBJECT_TYPE_SYMMETRIC_KEY, .max = 1, .offset = 0 },
 	    &a);
 	assert_int_equal(located_count(resp), 1);
 	assert_int_equal(located_items(resp), (int)n);

@@ -3526,6 +3526,10 @@ test_locate(void **state)
 		    .status_mask = -1 });
 		snprintf(want, sizeof(want), "%s,%s", k3, k2);
 		assert_string_equal(located(resp, buf, sizeof(buf)), want);
+		assert_int_equal(located_items(resp), -1);	/* Maximum Items alone is not paging */
+		resp = locate(f, &f->alice, v, &(struct locate_q){ .group = group, .max = 2, .offset = 0,
+		    .status_mask = -1 });
+		assert_string_equal(located(resp, buf, sizeof(buf)), want);
 		assert_int_equal(located_items(resp), 3);
 		resp = locate(f, &f->alice, v, &(struct locate_q){ .group = group, .max = 1, .offset = 2,
 		    .status_mask = -1 });
