@@ -1612,6 +1612,16 @@ static const struct codec {
 
 #define NCODECS (sizeof(codecs) / sizeof(codecs[0]))
 
+/* See keyfmt.h. */
+bool
+keyfmt_object_type(size_t i, uint32_t *object_type)
+{
+	if (i >= sizeof(otypes) / sizeof(otypes[0]))
+		return false;
+	*object_type = otypes[i].object_type;
+	return true;
+}
+
 /* The entry of an object type keyfmt handles, or NULL. */
 static const struct otype *
 otype_of(uint32_t object_type)

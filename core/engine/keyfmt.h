@@ -140,6 +140,8 @@ struct keyfmt_codec {
  * Returns false past the last row.
  */
 bool keyfmt_codec_row(size_t i, uint32_t alg, unsigned version, struct keyfmt_codec *row);
+/* The i-th object type keyfmt handles (what Register and Get accept), for Query; false past the last. */
+bool keyfmt_object_type(size_t i, uint32_t *object_type);
 
 /* n, e and d of an RSA private key: unsigned big-endian, leading zeros dropped, pointing into the request. */
 struct keyfmt_rsa_ned {

@@ -103,6 +103,11 @@ struct op_rules {
 	bool get_registered_format;	/* Get without a Key Format Type answers in the key's own (2.x) */
 	bool located_items;		/* Locate answers Located Items when asked for paging (1.3 and later) */
 	bool templates;			/* the Template object type exists (1.x; 2.0 removed it) */
+	/*
+	 * Which Profile Name values Query answers with: those of KMIP Profiles 1.3 (0x0103) or 1.4 (0x0104),
+	 * the 2.x names (0x0200), or none (0: Profile Information came with 1.3).
+	 */
+	unsigned profile_names;
 };
 
 /* The session's rights under access.roles, recomputed when the policy changed (dispatch.c). */
@@ -242,6 +247,8 @@ void ops_encode_attr_refs(struct op_ctx *ctx, const struct ttlv *attrs, attr_fil
 uint32_t ops_default_format(const struct op_ctx *ctx, uint32_t object_type, uint32_t alg);
 /* True when the client's version defines the operation. */
 bool ops_client_knows_op(const struct op_ctx *ctx, const struct op_desc *d);
+/* True when the client's version defines the tag (a field Query may answer with). */
+bool ops_client_knows_tag(const struct op_ctx *ctx, uint32_t tag);
 
 /* The caller's identity, and whether it is an administrator (sees every owner's objects). */
 const char *ops_identity(const struct op_ctx *ctx);

@@ -45,11 +45,18 @@ static const struct {
 		.unique_names = true,
 		.get_registered_format = true,
 		.located_items = true,
+		.profile_names = 0x0200,
+	} },
+	{ KMIP_VERSION(1, 4), {
+		.echo_edited_attribute = true,
+		.located_items = true,
+		.profile_names = 0x0104,
 	} },
 	{ KMIP_VERSION(1, 3), {
 		.echo_edited_attribute = true,
 		.located_items = true,
 		.templates = true,
+		.profile_names = 0x0103,
 	} },
 	{ KMIP_VERSION(1, 0), {
 		.echo_edited_attribute = true,
@@ -544,4 +551,13 @@ bool
 ops_client_knows_op(const struct op_ctx *ctx, const struct op_desc *d)
 {
 	return d->since <= ctx->version;
+}
+
+/* See ops.h. */
+bool
+ops_client_knows_tag(const struct op_ctx *ctx, uint32_t tag)
+{
+	unsigned since = ttlv_tag_version(tag);
+
+	return since != 0 && since <= ctx->version;
 }
