@@ -137,7 +137,9 @@ query_rngs(struct op_ctx *ctx)
  * Capability Information: multi-part operations (Streaming) yes; asynchronous operations and attestation
  * no (both are refused); Batch Undo when store.group_commit is on (it needs the group commit), Batch
  * Continue always; Destroy removes the key material and keeps the metadata; one DRBG instance serves every
- * client. Fields the client's version does not define are left out.
+ * client. Fields the client's version does not define are left out, and the optional 2.x Quantum Safe
+ * Capability too: PyKMIP 0.10's 2.0 client cannot read a Capability Information that carries it (kmipd
+ * makes quantum-safe keys on request all the same; see ops_create.c).
  */
 static void
 query_capabilities(struct op_ctx *ctx)
@@ -152,8 +154,6 @@ query_capabilities(struct op_ctx *ctx)
 	}
 	ttlv_enc_enum(ctx->out, KMIP_TAG_DESTROY_ACTION, KMIP_DESTROY_ACTION_KEY_MATERIAL_DELETED);
 	ttlv_enc_enum(ctx->out, KMIP_TAG_RNG_MODE, KMIP_RNG_MODE_SHARED_INSTANTIATION);
-	if (ops_client_knows_tag(ctx, KMIP_TAG_QUANTUM_SAFE_CAPABILITY))
-		ttlv_enc_bool(ctx->out, KMIP_TAG_QUANTUM_SAFE_CAPABILITY, true);
 	ttlv_enc_end(ctx->out);
 }
 
@@ -204,7 +204,9 @@ query_functions(struct op_ctx *ctx, uint32_t *want)
  * client's version defines, in the order of the response payload. Operations come from the dispatch table
  * (those the caller's roles allow) and object types from keyfmt's, so that what is added shows up.
  * Application namespaces, extensions (kmipd defines no extension tags), attestation types and validations
- * (kmipd holds none) are answered with no items, as KMIP reads "none".
+ * (kmipd holds none) are answered with no items, as KMIP reads "none". Query Storage Protection Masks is
+ * not answered: the one mask kmipd has (Software) is on each object, and KMIP 2.x and PyKMIP 0.10 do not
+ * agree on how the Query response carries it.
  */
 int
 op_query(struct op_ctx *ctx)
@@ -244,12 +246,6 @@ op_query(struct op_ctx *ctx)
 		    KMIP_CLIENT_REGISTRATION_METHOD_CLIENT_GENERATED);
 	if (WANTS(want, QUERY_DEFAULTS_INFORMATION) && ops_client_knows_tag(ctx, KMIP_TAG_DEFAULTS_INFORMATION))
 		query_defaults(ctx);
-	/* Where objects are kept: in software, the store sealed under the master key (Protection Storage Mask). */
-	if (WANTS(want, QUERY_STORAGE_PROTECTION_MASKS) && ops_client_knows_tag(ctx, KMIP_TAG_PROTECTION_STORAGE_MASKS)) {
-		ttlv_enc_begin(ctx->out, KMIP_TAG_PROTECTION_STORAGE_MASKS);
-		ttlv_enc_int(ctx->out, KMIP_TAG_PROTECTION_STORAGE_MASK, KMIP_PROTECTION_STORAGE_MASK_SOFTWARE);
-		ttlv_enc_end(ctx->out);
-	}
 	return 0;
 }
 

@@ -999,6 +999,75 @@ class LifecycleTests(unittest.TestCase):
             self.assertEqual(server.stop(), 0)
             server.remove()
 
+    # -- locq (issue 16, area 6): Locate paging and Query's descriptions of the server ---------------------
+    # PyKMIP 0.10 cannot receive an Obtain Lease response (its payload factory has none): leases are tested
+    # with kmipd's own client in test_query.
+
+    def test_locq_locate_paging(self):
+        # Three keys of one name, newest first; Offset Items (KMIP 1.3 and later) skips from the front of that
+        # order, Maximum Items trims it, and a page past the end is empty.
+        name = self.unique_name()
+        newest_first = list(reversed([self.create_aes(name) for _ in range(3)]))
+        attrs = [self.name_attr(name)]
+        self.assertEqual(self.client.locate(attributes=attrs), newest_first)
+        self.assertEqual(self.client.locate(maximum_items=2, attributes=attrs), newest_first[:2])
+        if self.VERSION < V.KMIP_1_3:
+            return
+        self.assertEqual(self.client.locate(offset_items=1, maximum_items=1, attributes=attrs), newest_first[1:2])
+        self.assertEqual(self.client.locate(offset_items=2, attributes=attrs), newest_first[2:])
+        self.assertEqual(self.client.locate(offset_items=3, maximum_items=5, attributes=attrs), [])
+        # Located Items counts every match of a page; Maximum Items alone is not paging and gets none.
+        page = self.send(enums.Operation.LOCATE, payloads.LocateRequestPayload(
+            offset_items=1, maximum_items=1, attributes=attrs))
+        self.assertEqual(page.located_items, 3)
+        self.assertEqual(page.unique_identifiers, newest_first[1:2])
+        trimmed = self.send(enums.Operation.LOCATE, payloads.LocateRequestPayload(
+            maximum_items=1, attributes=attrs))
+        self.assertIsNone(trimmed.located_items)
+
+    def test_locq_query_details(self):
+        # What came with KMIP 1.3 (RNGs, Profiles, Validations, Capabilities, Client Registration Methods),
+        # answered truthfully; none of it to an older client, who asked all the same.
+        q = enums.QueryFunction
+        functions = [q.QUERY_RNGS, q.QUERY_PROFILES, q.QUERY_VALIDATIONS, q.QUERY_CAPABILITIES,
+                     q.QUERY_CLIENT_REGISTRATION_METHODS, q.QUERY_ATTESTATION_TYPES, q.QUERY_EXTENSION_LIST,
+                     q.QUERY_EXTENSION_MAP, q.QUERY_APPLICATION_NAMESPACES]
+        # Not Query Defaults Information: kmipd's defaults are Sensitive and Extractable, which PyKMIP 0.10
+        # cannot decode inside Object Defaults (test_query checks them).
+        r = self.send(enums.Operation.QUERY, payloads.QueryRequestPayload(query_functions=functions))
+        # kmipd has no extensions, attestation, validations or namespaces: none listed.
+        self.assertFalse(r.extension_information)
+        self.assertFalse(r.attestation_types)
+        self.assertFalse(r.application_namespaces)
+        if self.VERSION < V.KMIP_1_3:
+            return
+        self.assertFalse(r.validation_information)
+        self.assertEqual(len(r.rng_parameters), 1)
+        self.assertEqual(r.rng_parameters[0].rng_algorithm, enums.RNGAlgorithm.DRBG)
+        self.assertEqual(r.rng_parameters[0].drbg_algorithm, enums.DRBGAlgorithm.CTR)
+        profiles = {p.profile_name for p in r.profile_information}
+        if self.v2:
+            self.assertIn(enums.ProfileName.SYMMETRIC_KEY_LIFECYCLE_SERVER, profiles)
+        elif self.VERSION == V.KMIP_1_4:
+            self.assertIn(enums.ProfileName.SYMMETRIC_KEY_LIFECYCLE_SERVER_KMIPv14, profiles)
+        else:
+            self.assertIn(enums.ProfileName.SYMMETRIC_KEY_LIFECYCLE_SERVER_KMIPv13, profiles)
+        # This server grants no leases (server.lease_time 0): the Foundry profile, whose cases list a Lease
+        # Time, is not claimed.
+        self.assertFalse(any("FOUNDRY_SERVER" in p.name for p in profiles), profiles)
+        self.assertEqual(len(r.capability_information), 1)
+        cap = r.capability_information[0]
+        self.assertTrue(cap.streaming_capability)
+        self.assertFalse(cap.asynchronous_capability)
+        self.assertFalse(cap.attestation_capability)
+        if self.VERSION >= V.KMIP_1_4:
+            # PyKMIP 0.10 reads Batch Undo Capability into batch_continue_capability (then Batch Continue over
+            # it): only that one can be seen, and both are true. test_query checks Batch Undo itself.
+            self.assertTrue(cap.batch_continue_capability)
+        self.assertEqual(cap.destroy_action, enums.DestroyAction.KEY_MATERIAL_DELETED)
+        self.assertEqual(r.client_registration_methods, [enums.ClientRegistrationMethod.CLIENT_GENERATED])
+
+
 # Which cases each version runs. Everything runs everywhere except where PyKMIP 0.10 cannot do it (see the
 # module docstring): test_get_attributes_all needs a version whose every attribute PyKMIP can decode.
 def cases_for(version):
