@@ -266,7 +266,7 @@ op_obtain_lease(struct op_ctx *ctx)
 	const struct ttlv *changed;
 	const char *uid;
 	int64_t when;
-	int rc = -1;
+	int rc;
 
 	if ((uid = ops_uid(ctx)) == NULL || ops_begin(ctx, false, &txn) != 0)
 		return -1;
@@ -275,7 +275,6 @@ op_obtain_lease(struct op_ctx *ctx)
 	if (rc != 0)
 		return -1;
 	rc = -1;
-	ops_audit_uid(ctx, o->uid);
 	if (!ops_lease_applies(o->object_type)) {
 		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_ILLEGAL_OPERATION, "object %s is %s: only "
 		    "cryptographic objects are leased", o->uid, ttlv_enum_name(KMIP_TAG_OBJECT_TYPE, o->object_type));
