@@ -50,6 +50,7 @@ static const struct {
 	{ KMIP_VERSION(1, 4), {
 		.echo_edited_attribute = true,
 		.located_items = true,
+		.templates = true,
 		.profile_names = 0x0104,
 	} },
 	{ KMIP_VERSION(1, 3), {
