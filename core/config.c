@@ -281,6 +281,17 @@ static const struct key keys[] = {
 	  .offset = OFF_UINT(keygen.max_per_identity), .def = 8, .min = 1, .max = 4096,
 	  .help = "key generations and RSA prime recoveries one client identity may have under way" },
 
+	{ .name = "crypto.max_streams", .type = T_UINT, .flags = K_RELOAD, .offset = OFF_UINT(crypto.max_streams),
+	  .def = 8, .min = 1, .max = 256,
+	  .help = "multi-part Encrypt, Decrypt, Sign, Signature Verify, MAC, MAC Verify and Hash one connection may "
+	  "hold open at once" },
+	{ .name = "crypto.stream_idle_timeout", .type = T_SECONDS, .flags = K_RELOAD,
+	  .offset = OFF_UINT(crypto.stream_idle_timeout), .def = 300, .min = 1, .max = 86400,
+	  .help = "seconds a multi-part operation may wait for its next part before it is discarded" },
+	{ .name = "crypto.rng_seed_max", .type = T_UINT, .flags = K_RELOAD, .offset = OFF_UINT(crypto.rng_seed_max),
+	  .def = 64, .min = 0, .max = 4096,
+	  .help = "bytes of one RNG Seed mixed into the random generator (the rest ignored); 0 = none" },
+
 	{ .name = "compat.destroy_active", .type = T_BOOL, .flags = K_RELOAD,
 	  .offset = OFF_BOOL(compat.destroy_active), .def = false,
 	  .help = "let Destroy remove Active objects, unlike the specification" },

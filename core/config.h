@@ -148,6 +148,12 @@ struct config_keygen {
 	unsigned int max_per_identity;		/* (R) key generations and prime recoveries under way */
 };
 
+struct config_crypto {
+	unsigned int max_streams;		/* (R) multi-part operations one connection may hold open */
+	unsigned int stream_idle_timeout;	/* (R) seconds a multi-part operation may wait for its next part */
+	unsigned int rng_seed_max;		/* (R) bytes of one RNG Seed mixed into the generator */
+};
+
 struct config_compat {
 	bool destroy_active;			/* (R) */
 	bool wrapped_key_value_structure;	/* (R) wrapped Key Values inside a Key Value structure */
@@ -192,6 +198,7 @@ struct kmipd_config {
 	struct config_tls tls;
 	struct config_store store;
 	struct config_keygen keygen;
+	struct config_crypto crypto;
 	struct config_compat compat;
 	struct config_access access;
 	struct config_log log;

@@ -4,10 +4,13 @@
  * Signature Verify (RSA PKCS#1 v1.5 and PSS, ECDSA), MAC and MAC Verify (HMAC, CMAC), Hash, RNG Retrieve
  * and RNG Seed. The key never leaves the server: only the operation's result does.
  *
- * Symmetric Encrypt and Decrypt may also run in parts: Init Indicator opens a cipher context kept on the
- * connection under a Correlation Value, later requests carry the value and more data, and Final Indicator
- * closes it (with the tag, for AEAD modes). Signatures and MACs are single-part: a multi-part request for
- * them is refused with Feature Not Supported.
+ * Encrypt, Decrypt, Sign, Signature Verify, MAC, MAC Verify and Hash may also run in parts: Init Indicator
+ * opens a context (cipher, digest-and-sign, MAC or digest) kept on the connection under a random
+ * Correlation Value, later requests carry the value and more data, and Final Indicator closes it (with the
+ * tag, signature, MAC or digest). A connection holds at most crypto.max_streams of them, each discarded
+ * after crypto.stream_idle_timeout without a part and all when the connection closes; one request carries
+ * at most CRYPTO_MAX_DATA bytes. A Correlation Value names one operation of one connection (so of one
+ * identity), with one key: anything else is answered Invalid Correlation Value.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +24,7 @@
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
 
+#include "core/config.h"
 #include "core/engine/attrs.h"
 #include "core/engine/keyfmt.h"
 #include "core/engine/ops.h"
@@ -31,22 +35,35 @@
 
 #define CRYPTO_MAX_DATA		(1024 * 1024)	/* bytes of Data in one request */
 #define RNG_MAX_LENGTH		(64 * 1024)	/* bytes one RNG Retrieve may ask for */
-#define MAX_STREAMS		8		/* multi-part cipher contexts one connection may hold open */
 #define STREAM_ID_LEN		16
 
-/* A multi-part Encrypt or Decrypt in progress on a connection. */
+/* A multi-part operation in progress on a connection. */
 struct crypto_stream {
 	uint8_t id[STREAM_ID_LEN];	/* the Correlation Value */
-	EVP_CIPHER_CTX *c;		/* NULL: the slot is free */
-	bool enc;
+	uint32_t operation;		/* KMIP_OPERATION_*; 0: the slot is free */
+	EVP_CIPHER_CTX *c;		/* Encrypt, Decrypt */
+	EVP_MD_CTX *md;			/* Hash, Sign, Signature Verify (with the key, for the last two) */
+	EVP_MAC_CTX *mac;		/* MAC, MAC Verify (with the key) */
 	bool aead;
 	size_t taglen;
-	char uid[OP_UID_MAX + 1];	/* the key it runs with */
+	int64_t used;			/* when its last part came, for crypto.stream_idle_timeout */
+	char uid[OP_UID_MAX + 1];	/* the key it runs with; "" for Hash */
 };
 
 struct crypto_streams {
-	struct crypto_stream s[MAX_STREAMS];
+	struct crypto_stream *s;
+	size_t n;			/* slots in s, free or not */
 };
+
+/* Frees a stream's contexts (which cleanse the keys they hold) and frees its slot. */
+static void
+stream_close(struct crypto_stream *s)
+{
+	EVP_CIPHER_CTX_free(s->c);
+	EVP_MD_CTX_free(s->md);
+	EVP_MAC_CTX_free(s->mac);
+	OPENSSL_cleanse(s, sizeof(*s));
+}
 
 /* Frees the multi-part contexts a closing connection left open. */
 void
@@ -56,54 +73,149 @@ ops_crypto_streams_free(struct crypto_streams *st)
 
 	if (st == NULL)
 		return;
-	for (i = 0; i < MAX_STREAMS; i++)
-		EVP_CIPHER_CTX_free(st->s[i].c);	/* frees (and cleanses) the key schedule */
-	OPENSSL_cleanse(st, sizeof(*st));
+	for (i = 0; i < st->n; i++)
+		stream_close(&st->s[i]);
+	free(st->s);
 	free(st);
 }
 
-/* The stream a Correlation Value names on this connection, or NULL. */
-static struct crypto_stream *
-stream_find(struct op_ctx *ctx, const struct ttlv *corr)
-{
-	struct crypto_streams *st = ctx->session->crypto_streams;
-	size_t i;
-
-	for (i = 0; st != NULL && corr->length == STREAM_ID_LEN && i < MAX_STREAMS; i++)
-		if (st->s[i].c != NULL && CRYPTO_memcmp(st->s[i].id, corr->v.bytes.data, STREAM_ID_LEN) == 0)
-			return &st->s[i];
-	return NULL;
-}
-
-/* Keeps c open under a new Correlation Value; NULL (c not taken) when the connection has too many. */
-static struct crypto_stream *
-stream_open(struct op_ctx *ctx, EVP_CIPHER_CTX *c, bool enc, bool aead, size_t taglen, const char *uid)
-{
-	struct crypto_streams *st = ctx->session->crypto_streams;
-	size_t i;
-
-	if (st == NULL && (st = ctx->session->crypto_streams = calloc(1, sizeof(*st))) == NULL)
-		return NULL;
-	for (i = 0; i < MAX_STREAMS; i++) {
-		if (st->s[i].c != NULL)
-			continue;
-		if (RAND_bytes(st->s[i].id, STREAM_ID_LEN) != 1)
-			return NULL;
-		st->s[i].c = c;
-		st->s[i].enc = enc;
-		st->s[i].aead = aead;
-		st->s[i].taglen = taglen;
-		snprintf(st->s[i].uid, sizeof(st->s[i].uid), "%s", uid);
-		return &st->s[i];
-	}
-	return NULL;
-}
-
+/* Discards the connection's streams that waited longer than crypto.stream_idle_timeout for a part. */
 static void
-stream_close(struct crypto_stream *s)
+streams_expire(struct op_ctx *ctx)
 {
-	EVP_CIPHER_CTX_free(s->c);
-	OPENSSL_cleanse(s, sizeof(*s));
+	struct crypto_streams *st = ctx->session->crypto_streams;
+	int64_t idle = (int64_t)ctx->env->cfg->crypto.stream_idle_timeout;
+	size_t i;
+
+	for (i = 0; st != NULL && i < st->n; i++)
+		if (st->s[i].operation != 0 && ctx->now - st->s[i].used > idle)
+			stream_close(&st->s[i]);
+}
+
+/*
+ * The open stream a continuing request names: its Correlation Value, for the same operation and, when
+ * the request names a key (uid not NULL), that key. NULL with ctx->err set (Invalid Correlation Value)
+ * when there is none: unknown, closed, expired, another connection's, or another operation's or key's.
+ */
+static struct crypto_stream *
+stream_find(struct op_ctx *ctx, const struct ttlv *corr, uint32_t operation, const struct ttlv *uid)
+{
+	struct crypto_streams *st = ctx->session->crypto_streams;
+	struct crypto_stream *s = NULL;
+	size_t i;
+
+	streams_expire(ctx);
+	for (i = 0; st != NULL && corr->type == TTLV_BYTE_STRING && corr->length == STREAM_ID_LEN && i < st->n; i++)
+		if (st->s[i].operation != 0 && CRYPTO_memcmp(st->s[i].id, corr->v.bytes.data, STREAM_ID_LEN) == 0)
+			s = &st->s[i];
+	if (s == NULL || s->operation != operation || (uid != NULL && (uid->type != TTLV_TEXT_STRING ||
+	    strcmp((const char *)uid->v.bytes.data, s->uid) != 0))) {
+		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_CORRELATION_VALUE, "no multi-part %s%s with this "
+		    "Correlation Value on this connection (unknown, finished, idle longer than "
+		    "crypto.stream_idle_timeout, or another operation's)", ttlv_enum_name(KMIP_TAG_OPERATION, operation),
+		    uid != NULL ? " and key" : "");
+		return NULL;
+	}
+	s->used = ctx->now;
+	return s;
+}
+
+/*
+ * Keeps the contexts of proto (a first part's operation, uid and contexts) open on the connection under a
+ * new Correlation Value, which it returns; the contexts then belong to the stream. NULL with ctx->err set
+ * (contexts not taken) when the connection holds crypto.max_streams already or memory runs out.
+ */
+static struct crypto_stream *
+stream_keep(struct op_ctx *ctx, const struct crypto_stream *proto)
+{
+	struct crypto_streams *st = ctx->session->crypto_streams;
+	unsigned max = ctx->env->cfg->crypto.max_streams;
+	struct crypto_stream *s = NULL, *grown;
+	size_t i, open = 0, n;
+
+	streams_expire(ctx);
+	if (st == NULL && (st = ctx->session->crypto_streams = calloc(1, sizeof(*st))) == NULL)
+		return ops_nomem(ctx), NULL;
+	for (i = 0; i < st->n; i++) {
+		if (st->s[i].operation != 0)
+			open++;
+		else if (s == NULL)
+			s = &st->s[i];
+	}
+	if (open >= max) {
+		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_SERVER_LIMIT_EXCEEDED, "this connection has %zu multi-part "
+		    "operations open, as many as crypto.max_streams allows: finish one first", open);
+		return NULL;
+	}
+	if (s == NULL) {
+		/* Grown a few slots at a time: most connections never hold more than one or two. */
+		n = st->n + 4 < max ? st->n + 4 : max;
+		if (n <= st->n || (grown = realloc(st->s, n * sizeof(*grown))) == NULL)
+			return ops_nomem(ctx), NULL;
+		memset(grown + st->n, 0, (n - st->n) * sizeof(*grown));
+		s = &grown[st->n];
+		st->s = grown;
+		st->n = n;
+	}
+	*s = *proto;
+	if (RAND_bytes(s->id, STREAM_ID_LEN) != 1) {
+		memset(s, 0, sizeof(*s));
+		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_CRYPTOGRAPHIC_FAILURE, "random generator failed");
+		return NULL;
+	}
+	s->used = ctx->now;
+	return s;
+}
+
+/* Where a request stands in a multi-part operation. */
+struct part {
+	bool init;			/* it opens one (or is single-part: init and final) */
+	bool final;			/* it closes it (or is single-part) */
+	struct crypto_stream *st;	/* the open operation it continues, or NULL */
+};
+
+/* Init and Final Indicators of a request (absent: a single-part request, both true). */
+static void
+indicators(const struct op_ctx *ctx, bool *init, bool *final)
+{
+	const struct ttlv *i = ttlv_find(ctx->item->payload, KMIP_TAG_INIT_INDICATOR);
+	const struct ttlv *f = ttlv_find(ctx->item->payload, KMIP_TAG_FINAL_INDICATOR);
+	bool cont = ttlv_find(ctx->item->payload, KMIP_TAG_CORRELATION_VALUE) != NULL;
+
+	*init = i != NULL && i->type == TTLV_BOOLEAN ? i->v.b : !cont;
+	*final = f != NULL && f->type == TTLV_BOOLEAN ? f->v.b : !(i != NULL && i->type == TTLV_BOOLEAN && i->v.b);
+}
+
+/*
+ * Reads a request's Init and Final Indicators and Correlation Value into pt, finding the stream a
+ * continuing request names (a request with a Correlation Value continues, whatever its Init Indicator
+ * says). 0, or -1 with ctx->err set: a later part without a Correlation Value, or one naming no stream.
+ */
+static int
+part_read(struct op_ctx *ctx, uint32_t operation, struct part *pt)
+{
+	const struct ttlv *corr = ttlv_find(ctx->item->payload, KMIP_TAG_CORRELATION_VALUE);
+
+	memset(pt, 0, sizeof(*pt));
+	indicators(ctx, &pt->init, &pt->final);
+	if (corr == NULL) {
+		if (!pt->init)
+			return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD,
+			    "a multi-part operation continues with its Correlation Value");
+		return 0;
+	}
+	pt->init = false;
+	pt->st = stream_find(ctx, corr, operation, ttlv_find(ctx->item->payload, KMIP_TAG_UNIQUE_IDENTIFIER));
+	return pt->st == NULL ? -1 : 0;
+}
+
+/* Ends a stream when its operation is over: after its last part or a failure (which ends it too). */
+static void
+part_done(struct part *pt, int rc)
+{
+	if (pt->st != NULL && (rc != 0 || pt->final))
+		stream_close(pt->st);
+	pt->st = NULL;
 }
 
 /* Cryptographic Parameters, from the request or else from the key's attribute. */
@@ -228,18 +340,6 @@ payload_bytes(struct op_ctx *ctx, uint32_t tag, bool required)
 	return t;
 }
 
-/* Init and Final Indicators of a request (absent: a single-part request, both true). */
-static void
-indicators(const struct op_ctx *ctx, bool *init, bool *final)
-{
-	const struct ttlv *i = ttlv_find(ctx->item->payload, KMIP_TAG_INIT_INDICATOR);
-	const struct ttlv *f = ttlv_find(ctx->item->payload, KMIP_TAG_FINAL_INDICATOR);
-	bool cont = ttlv_find(ctx->item->payload, KMIP_TAG_CORRELATION_VALUE) != NULL;
-
-	*init = i != NULL && i->type == TTLV_BOOLEAN ? i->v.b : !cont;
-	*final = f != NULL && f->type == TTLV_BOOLEAN ? f->v.b : !(i != NULL && i->type == TTLV_BOOLEAN && i->v.b);
-}
-
 /* Refuses multi-part requests; 0 for a single-part one. */
 static int
 single_part(struct op_ctx *ctx)
@@ -258,10 +358,12 @@ single_part(struct op_ctx *ctx)
 
 /*
  * Loads the key an operation uses: it must be Active and allow the operation in its Cryptographic Usage
- * Mask. Returns the object, or NULL with ctx->err set.
+ * Mask. A later part of a multi-part operation (pt->st set) uses the stream's key, checked again (it may
+ * have been revoked since), without its material: the stream's context holds what it needs. Returns the
+ * object, or NULL with ctx->err set.
  */
 static struct store_object *
-crypto_key(struct op_ctx *ctx, uint32_t usage, bool protect)
+crypto_key(struct op_ctx *ctx, uint32_t usage, bool protect, const struct part *pt)
 {
 	struct store_object *o = NULL;
 	const struct ttlv *mask, *date;
@@ -270,14 +372,18 @@ crypto_key(struct op_ctx *ctx, uint32_t usage, bool protect)
 	const char *uid;
 	int rc;
 
-	if ((uid = ops_uid(ctx)) == NULL || ops_begin(ctx, false, &txn) != 0)
+	if (pt != NULL && pt->st != NULL)
+		ops_audit_uid(ctx, uid = pt->st->uid);
+	else if ((uid = ops_uid(ctx)) == NULL)
+		return NULL;
+	if (ops_begin(ctx, false, &txn) != 0)
 		return NULL;
 	/* Using a key is for its owner and the administrators: a share only reads (Get, Locate). */
-	rc = ops_load(ctx, txn, uid, OPS_MATERIAL | OPS_WRITE, &o);
+	rc = ops_load(ctx, txn, uid, (pt != NULL && pt->st != NULL ? 0 : OPS_MATERIAL) | OPS_WRITE, &o);
 	store_txn_abort(txn);
 	if (rc != 0)
 		return NULL;
-	if (o->state != KMIP_STATE_ACTIVE || o->material == NULL) {
+	if (o->state != KMIP_STATE_ACTIVE || (o->material == NULL && (pt == NULL || pt->st == NULL))) {
 		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_WRONG_KEY_LIFECYCLE_STATE,
 		    "key %s is %s; cryptographic operations need an Active key", uid, ttlv_enum_name(KMIP_TAG_STATE, o->state));
 		goto fail;
@@ -400,21 +506,18 @@ cipher_name(uint32_t alg, size_t keylen, uint32_t mode, char *buf, size_t size)
 
 /* A later part of a multi-part Encrypt or Decrypt: more data through the open context, closed when final. */
 static int
-stream_continue(struct op_ctx *ctx, const struct store_object *o, bool enc, const struct ttlv *corr,
-    const struct ttlv *data, const struct ttlv *tagt, bool final)
+stream_continue(struct op_ctx *ctx, const struct store_object *o, bool enc, struct part *pt,
+    const struct ttlv *data, const struct ttlv *tagt)
 {
-	struct crypto_stream *st = stream_find(ctx, corr);
+	struct crypto_stream *st = pt->st;
 	uint8_t *out = NULL, tag[16];
 	int n = 0, fin = 0, rc = -1;
 
-	if (st == NULL || st->enc != enc || strcmp(st->uid, o->uid) != 0)
-		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD,
-		    "no multi-part %s with this key and Correlation Value on this connection", enc ? "Encrypt" : "Decrypt");
 	if ((out = malloc(data->length + 64)) == NULL)
 		return ops_nomem(ctx);
 	if (!EVP_CipherUpdate(st->c, out, &n, data->v.bytes.data, (int)data->length))
 		goto crypto;
-	if (final) {
+	if (pt->final) {
 		if (st->aead && !enc && (tagt == NULL || tagt->length < 4 || tagt->length > 16 ||
 		    !EVP_CIPHER_CTX_ctrl(st->c, EVP_CTRL_AEAD_SET_TAG, (int)tagt->length, (void *)tagt->v.bytes.data))) {
 			kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD,
@@ -431,18 +534,16 @@ stream_continue(struct op_ctx *ctx, const struct store_object *o, bool enc, cons
 	}
 	ttlv_enc_cstr(ctx->out, KMIP_TAG_UNIQUE_IDENTIFIER, o->uid);
 	ttlv_enc_bytes(ctx->out, KMIP_TAG_DATA, out, (size_t)(n + fin));
-	if (final && st->aead && enc)
+	if (pt->final && st->aead && enc)
 		ttlv_enc_bytes(ctx->out, KMIP_TAG_AUTHENTICATED_ENCRYPTION_TAG, tag, st->taglen);
-	if (!final)
+	if (!pt->final)
 		ttlv_enc_bytes(ctx->out, KMIP_TAG_CORRELATION_VALUE, st->id, STREAM_ID_LEN);
 	rc = 0;
 	goto out;
 crypto:
 	crypto_fail(ctx, enc ? "encryption failed" : "decryption failed");
 out:
-	/* A failure or the last part ends the operation. */
-	if (rc != 0 || final)
-		stream_close(st);
+	part_done(pt, rc);
 	OPENSSL_cleanse(out, data->length + 64);
 	free(out);
 	return rc;
@@ -454,7 +555,7 @@ out:
  */
 static int
 symmetric(struct op_ctx *ctx, const struct store_object *o, const struct cparams *p, bool enc,
-    const struct ttlv *data)
+    const struct ttlv *data, struct part *pt)
 {
 	const struct ttlv *ivt = payload_bytes(ctx, KMIP_TAG_IV_COUNTER_NONCE, false);
 	const struct ttlv *aad = payload_bytes(ctx, KMIP_TAG_AUTHENTICATED_ENCRYPTION_ADDITIONAL_DATA, false);
@@ -471,20 +572,17 @@ symmetric(struct op_ctx *ctx, const struct store_object *o, const struct cparams
 	int n = 0, fin = 0, rc = -1;
 	bool gen_iv = false;
 
-	const struct ttlv *corr = ttlv_find(ctx->item->payload, KMIP_TAG_CORRELATION_VALUE);
-	bool init, final;
+	bool final = pt->final;
 
-	if (ctx->err.reason != 0)
+	if (ctx->err.reason != 0) {
+		part_done(pt, -1);
 		return -1;
+	}
+	if (pt->st != NULL)
+		return stream_continue(ctx, o, enc, pt, data, tagt);
 	if (p->alg != 0 && key_alg(o) != 0 && p->alg != key_alg(o))
 		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "the Cryptographic Parameters "
 		    "name another algorithm than the key's own");
-	indicators(ctx, &init, &final);
-	if (corr != NULL)
-		return stream_continue(ctx, o, enc, corr, data, tagt, final);
-	if (!init)
-		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD,
-		    "a multi-part operation continues with its Correlation Value");
 	if (name == NULL || (cipher = EVP_CIPHER_fetch(NULL, name, NULL)) == NULL) {
 		ERR_clear_error();
 		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "this key (%s, %zu bytes) cannot be "
@@ -571,13 +669,12 @@ symmetric(struct op_ctx *ctx, const struct store_object *o, const struct cparams
 		goto crypto;
 	if (!final) {
 		/* The first part of a multi-part operation: the context waits on the connection. */
-		struct crypto_stream *st = stream_open(ctx, c, enc, aead, taglen, o->uid);
+		struct crypto_stream proto = { .operation = enc ? KMIP_OPERATION_ENCRYPT : KMIP_OPERATION_DECRYPT,
+		    .c = c, .aead = aead, .taglen = taglen }, *st;
 
-		if (st == NULL) {
-			kmip_error_set(&ctx->err, KMIP_RESULT_REASON_GENERAL_FAILURE,
-			    "too many multi-part operations open on this connection (at most %d)", MAX_STREAMS);
+		snprintf(proto.uid, sizeof(proto.uid), "%s", o->uid);
+		if ((st = stream_keep(ctx, &proto)) == NULL)
 			goto out;
-		}
 		c = NULL;
 		ttlv_enc_cstr(ctx->out, KMIP_TAG_UNIQUE_IDENTIFIER, o->uid);
 		ttlv_enc_bytes(ctx->out, KMIP_TAG_DATA, out, (size_t)n);
@@ -775,24 +872,26 @@ encrypt_decrypt(struct op_ctx *ctx, bool enc)
 	const struct ttlv *data;
 	struct store_object *o;
 	struct cparams p;
+	struct part pt;
 	int rc;
 
-	if ((data = payload_bytes(ctx, KMIP_TAG_DATA, true)) == NULL)
+	if ((data = payload_bytes(ctx, KMIP_TAG_DATA, true)) == NULL ||
+	    part_read(ctx, enc ? KMIP_OPERATION_ENCRYPT : KMIP_OPERATION_DECRYPT, &pt) != 0)
 		return -1;
 	if ((o = crypto_key(ctx, enc ? KMIP_CRYPTOGRAPHIC_USAGE_MASK_ENCRYPT : KMIP_CRYPTOGRAPHIC_USAGE_MASK_DECRYPT,
-	    enc)) == NULL)
-		return -1;
-	if (o->object_type != KMIP_OBJECT_TYPE_SYMMETRIC_KEY && single_part(ctx) != 0) {
-		store_object_free(o);
+	    enc, &pt)) == NULL) {
+		part_done(&pt, -1);
 		return -1;
 	}
-	if (enc && consume_usage(ctx, o->uid, data->length) != 0) {
+	if ((o->object_type != KMIP_OBJECT_TYPE_SYMMETRIC_KEY && single_part(ctx) != 0) ||
+	    (enc && consume_usage(ctx, o->uid, data->length) != 0)) {
+		part_done(&pt, -1);
 		store_object_free(o);
 		return -1;
 	}
 	params_get(ctx, o, &p);
 	if (o->object_type == KMIP_OBJECT_TYPE_SYMMETRIC_KEY)
-		rc = symmetric(ctx, o, &p, enc, data);
+		rc = symmetric(ctx, o, &p, enc, data, &pt);
 	else
 		rc = asymmetric(ctx, o, &p, enc, data);
 	store_object_free(o);
@@ -872,36 +971,83 @@ rsa_sign_padding(EVP_PKEY_CTX *pc, EVP_PKEY *k, const struct cparams *p, int pad
 	return 0;
 }
 
-/* Sign (verify false) or Signature Verify (verify true). */
+/*
+ * Writes a part's answer that is not the last of its operation: the key (unless Hash), for a verification
+ * the Validity Indicator Unknown (the signature or MAC is checked with the last part), the Correlation Value.
+ */
+static void
+part_answer(struct op_ctx *ctx, const char *uid, bool verify, const struct crypto_stream *st)
+{
+	if (uid != NULL)
+		ttlv_enc_cstr(ctx->out, KMIP_TAG_UNIQUE_IDENTIFIER, uid);
+	if (verify)
+		ttlv_enc_enum(ctx->out, KMIP_TAG_VALIDITY_INDICATOR, KMIP_VALIDITY_INDICATOR_UNKNOWN);
+	ttlv_enc_bytes(ctx->out, KMIP_TAG_CORRELATION_VALUE, st->id, STREAM_ID_LEN);
+}
+
+/*
+ * Checks Digested Data against the digest the signature names: its length must be that digest's, or the
+ * signature would encode another DigestInfo (RSA) or silently sign a truncated value (ECDSA). 0, or -1
+ * with ctx->err set (Invalid Field).
+ */
+static int
+digested_check(struct op_ctx *ctx, const struct ttlv *digested, const EVP_MD *md, const char *mdname)
+{
+	int size = EVP_MD_get_size(md);
+
+	if (size <= 0 || digested->length != (size_t)size)
+		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "Digested Data is %zu bytes, but a "
+		    "%s digest is %d: the Cryptographic Parameters name another Hashing Algorithm", (size_t)digested->length,
+		    mdname, size);
+	return 0;
+}
+
+/*
+ * Sign (verify false) or Signature Verify (verify true): of Data, in one request or in parts (the digest
+ * and signing context waits on the connection between them), or of Digested Data (one request).
+ */
 static int
 sign_verify(struct op_ctx *ctx, bool verify)
 {
 	const struct ttlv *data, *digested, *sig = NULL;
-	struct store_object *o;
+	struct store_object *o = NULL;
+	struct crypto_stream *st;
 	EVP_PKEY *k = NULL;
 	EVP_PKEY_CTX *pc = NULL;
 	EVP_MD_CTX *mc = NULL;
 	EVP_MD *md = NULL;
 	struct cparams p;
+	struct part pt;
 	const char *mdname;
 	uint8_t *out = NULL;
 	size_t outlen = 0;
 	int padding, rc = -1, ok;
+	bool own = true;	/* mc is ours to free (not a stream's) */
 
-	if (single_part(ctx) != 0)
-		return -1;
 	data = payload_bytes(ctx, KMIP_TAG_DATA, false);
 	digested = payload_bytes(ctx, KMIP_TAG_DIGESTED_DATA, false);
-	if (verify)
-		sig = payload_bytes(ctx, KMIP_TAG_SIGNATURE_DATA, true);
-	if (ctx->err.reason != 0)
+	if (ctx->err.reason != 0 ||
+	    part_read(ctx, verify ? KMIP_OPERATION_SIGNATURE_VERIFY : KMIP_OPERATION_SIGN, &pt) != 0)
 		return -1;
-	if ((data == NULL) == (digested == NULL))
-		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD,
-		    "give either Data or Digested Data");
+	if (verify && pt.final && (sig = payload_bytes(ctx, KMIP_TAG_SIGNATURE_DATA, true)) == NULL)
+		goto out;
+	if ((data == NULL) == (digested == NULL)) {
+		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "give either Data or Digested Data");
+		goto out;
+	}
+	if (digested != NULL && !(pt.init && pt.final)) {
+		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD,
+		    "Digested Data is the whole message's digest: it comes in one request, not in parts");
+		goto out;
+	}
 	if ((o = crypto_key(ctx, verify ? KMIP_CRYPTOGRAPHIC_USAGE_MASK_VERIFY : KMIP_CRYPTOGRAPHIC_USAGE_MASK_SIGN,
-	    !verify)) == NULL)
-		return -1;
+	    !verify, &pt)) == NULL)
+		goto out;
+	if (pt.st != NULL) {
+		mc = pt.st->md;
+		own = false;
+		goto update;
+	}
 	params_get(ctx, o, &p);
 	if (signature_scheme(ctx, &p, &mdname, &padding) != 0 || (k = load_pkey(ctx, o)) == NULL)
 		goto out;
@@ -909,29 +1055,65 @@ sign_verify(struct op_ctx *ctx, bool verify)
 		crypto_fail(ctx, "digest not available");
 		goto out;
 	}
-	if (data != NULL) {
-		if ((mc = EVP_MD_CTX_new()) == NULL) {
-			ops_nomem(ctx);
+	if (digested != NULL) {
+		if (digested_check(ctx, digested, md, mdname) != 0)
 			goto out;
-		}
-		if ((verify ? EVP_DigestVerifyInit_ex(mc, &pc, mdname, NULL, NULL, k, NULL) :
-		    EVP_DigestSignInit_ex(mc, &pc, mdname, NULL, NULL, k, NULL)) <= 0 ||
-		    rsa_sign_padding(pc, k, &p, padding, mdname, verify) != 0) {
-			crypto_fail(ctx, "this key cannot sign or verify with these parameters");
-			goto out;
-		}
-	} else {
 		if ((pc = EVP_PKEY_CTX_new_from_pkey(NULL, k, NULL)) == NULL ||
 		    (verify ? EVP_PKEY_verify_init(pc) : EVP_PKEY_sign_init(pc)) <= 0 ||
 		    EVP_PKEY_CTX_set_signature_md(pc, md) <= 0 || rsa_sign_padding(pc, k, &p, padding, mdname, verify) != 0) {
 			crypto_fail(ctx, "this key cannot sign or verify with these parameters");
 			goto out;
 		}
+		if (verify) {
+			ok = EVP_PKEY_verify(pc, sig->v.bytes.data, sig->length, digested->v.bytes.data, digested->length);
+			ERR_clear_error();
+			ttlv_enc_cstr(ctx->out, KMIP_TAG_UNIQUE_IDENTIFIER, o->uid);
+			ttlv_enc_enum(ctx->out, KMIP_TAG_VALIDITY_INDICATOR, ok == 1 ? KMIP_VALIDITY_INDICATOR_VALID :
+			    KMIP_VALIDITY_INDICATOR_INVALID);
+			rc = 0;
+			goto out;
+		}
+		if (EVP_PKEY_sign(pc, NULL, &outlen, digested->v.bytes.data, digested->length) <= 0 ||
+		    (out = malloc(outlen)) == NULL ||
+		    EVP_PKEY_sign(pc, out, &outlen, digested->v.bytes.data, digested->length) <= 0) {
+			crypto_fail(ctx, "signing failed");
+			goto out;
+		}
+		goto signed_;
+	}
+	if ((mc = EVP_MD_CTX_new()) == NULL) {
+		ops_nomem(ctx);
+		goto out;
+	}
+	if ((verify ? EVP_DigestVerifyInit_ex(mc, &pc, mdname, NULL, NULL, k, NULL) :
+	    EVP_DigestSignInit_ex(mc, &pc, mdname, NULL, NULL, k, NULL)) <= 0 ||
+	    rsa_sign_padding(pc, k, &p, padding, mdname, verify) != 0) {
+		crypto_fail(ctx, "this key cannot sign or verify with these parameters");
+		goto out;
+	}
+update:
+	if ((verify ? EVP_DigestVerifyUpdate(mc, data->v.bytes.data, data->length) :
+	    EVP_DigestSignUpdate(mc, data->v.bytes.data, data->length)) <= 0) {
+		crypto_fail(ctx, verify ? "verification failed" : "signing failed");
+		goto out;
+	}
+	if (!pt.final) {
+		if ((st = pt.st) == NULL) {
+			/* The first part: the context (which holds the key) waits on the connection. */
+			struct crypto_stream proto = { .operation = verify ? KMIP_OPERATION_SIGNATURE_VERIFY :
+			    KMIP_OPERATION_SIGN, .md = mc };
+
+			snprintf(proto.uid, sizeof(proto.uid), "%s", o->uid);
+			if ((st = stream_keep(ctx, &proto)) == NULL)
+				goto out;
+			own = false;
+		}
+		part_answer(ctx, o->uid, verify, st);
+		rc = 0;
+		goto out;
 	}
 	if (verify) {
-		ok = data != NULL ? EVP_DigestVerify(mc, sig->v.bytes.data, sig->length, data->v.bytes.data,
-		    data->length) : EVP_PKEY_verify(pc, sig->v.bytes.data, sig->length, digested->v.bytes.data,
-		    digested->length);
+		ok = EVP_DigestVerifyFinal(mc, sig->v.bytes.data, sig->length);
 		ERR_clear_error();
 		ttlv_enc_cstr(ctx->out, KMIP_TAG_UNIQUE_IDENTIFIER, o->uid);
 		ttlv_enc_enum(ctx->out, KMIP_TAG_VALIDITY_INDICATOR, ok == 1 ? KMIP_VALIDITY_INDICATOR_VALID :
@@ -939,23 +1121,24 @@ sign_verify(struct op_ctx *ctx, bool verify)
 		rc = 0;
 		goto out;
 	}
-	ok = data != NULL ? EVP_DigestSign(mc, NULL, &outlen, data->v.bytes.data, data->length) :
-	    EVP_PKEY_sign(pc, NULL, &outlen, digested->v.bytes.data, digested->length);
-	if (ok <= 0 || (out = malloc(outlen)) == NULL || (data != NULL ? EVP_DigestSign(mc, out, &outlen,
-	    data->v.bytes.data, data->length) : EVP_PKEY_sign(pc, out, &outlen, digested->v.bytes.data,
-	    digested->length)) <= 0) {
+	if (EVP_DigestSignFinal(mc, NULL, &outlen) <= 0 || (out = malloc(outlen)) == NULL ||
+	    EVP_DigestSignFinal(mc, out, &outlen) <= 0) {
 		crypto_fail(ctx, "signing failed");
 		goto out;
 	}
+signed_:
 	ttlv_enc_cstr(ctx->out, KMIP_TAG_UNIQUE_IDENTIFIER, o->uid);
 	ttlv_enc_bytes(ctx->out, KMIP_TAG_SIGNATURE_DATA, out, outlen);
 	rc = 0;
 out:
+	part_done(&pt, rc);
 	free(out);
-	if (mc != NULL)
-		EVP_MD_CTX_free(mc);	/* frees pc with it */
-	else
+	if (mc != NULL) {
+		if (own)
+			EVP_MD_CTX_free(mc);	/* frees pc with it */
+	} else {
 		EVP_PKEY_CTX_free(pc);
+	}
 	EVP_MD_free(md);
 	EVP_PKEY_free(k);
 	store_object_free(o);
@@ -1004,13 +1187,18 @@ hmac_digest(uint32_t alg)
 	}
 }
 
-/* MAC (verify false) or MAC Verify (verify true): HMAC from the key's algorithm, or AES CMAC. */
+/*
+ * MAC (verify false) or MAC Verify (verify true): HMAC from the key's algorithm, or AES CMAC; in one
+ * request or in parts (the keyed MAC context waits on the connection between them).
+ */
 static int
 mac(struct op_ctx *ctx, bool verify)
 {
 	const struct ttlv *data, *given = NULL;
-	struct store_object *o;
+	struct store_object *o = NULL;
+	struct crypto_stream *st;
 	struct cparams p;
+	struct part pt;
 	EVP_MAC *m = NULL;
 	EVP_MAC_CTX *mc = NULL;
 	OSSL_PARAM prm[2];
@@ -1020,37 +1208,69 @@ mac(struct op_ctx *ctx, bool verify)
 	size_t outlen = 0;
 	uint32_t alg;
 	int rc = -1;
+	bool own = true;	/* mc is ours to free (not a stream's) */
 
-	if (single_part(ctx) != 0 || (data = payload_bytes(ctx, KMIP_TAG_DATA, true)) == NULL)
+	if ((data = payload_bytes(ctx, KMIP_TAG_DATA, true)) == NULL ||
+	    part_read(ctx, verify ? KMIP_OPERATION_MAC_VERIFY : KMIP_OPERATION_MAC, &pt) != 0)
 		return -1;
-	if (verify && (given = payload_bytes(ctx, KMIP_TAG_MAC_DATA, true)) == NULL)
-		return -1;
-	if ((o = crypto_key(ctx, verify ? KMIP_CRYPTOGRAPHIC_USAGE_MASK_MAC_VERIFY :
-	    KMIP_CRYPTOGRAPHIC_USAGE_MASK_MAC_GENERATE, !verify)) == NULL)
-		return -1;
-	params_get(ctx, o, &p);
-	alg = p.alg != 0 ? p.alg : key_alg(o);
-	/* CMAC is AES CMAC here: the bytes of a Camellia or Blowfish key are no AES key. */
-	if (p.mode == KMIP_BLOCK_CIPHER_MODE_CMAC && key_alg(o) != 0 && key_alg(o) != KMIP_CRYPTOGRAPHIC_ALGORITHM_AES) {
-		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "CMAC needs an AES key; %s is a %s key", o->uid,
-		    ttlv_enum_name(KMIP_TAG_CRYPTOGRAPHIC_ALGORITHM, key_alg(o)));
+	if (verify && pt.final && (given = payload_bytes(ctx, KMIP_TAG_MAC_DATA, true)) == NULL)
 		goto out;
-	}
-	if (p.mode == KMIP_BLOCK_CIPHER_MODE_CMAC || alg == KMIP_CRYPTOGRAPHIC_ALGORITHM_AES) {
-		snprintf(cipher, sizeof(cipher), "AES-%zu-CBC", o->material_len * 8);
-		m = EVP_MAC_fetch(NULL, "CMAC", NULL);
-		prm[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_CIPHER, cipher, 0);
+	if ((o = crypto_key(ctx, verify ? KMIP_CRYPTOGRAPHIC_USAGE_MASK_MAC_VERIFY :
+	    KMIP_CRYPTOGRAPHIC_USAGE_MASK_MAC_GENERATE, !verify, &pt)) == NULL)
+		goto out;
+	if (pt.st != NULL) {
+		mc = pt.st->mac;
+		own = false;
 	} else {
-		if ((digest = hmac_digest(alg)) == NULL && (digest = digest_name(p.hash)) == NULL) {
-			kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "key %s is not a MAC key", o->uid);
+		params_get(ctx, o, &p);
+		alg = p.alg != 0 ? p.alg : key_alg(o);
+		/* CMAC is AES CMAC here: the bytes of a Camellia or Blowfish key are no AES key. */
+		if (p.mode == KMIP_BLOCK_CIPHER_MODE_CMAC && key_alg(o) != 0 &&
+		    key_alg(o) != KMIP_CRYPTOGRAPHIC_ALGORITHM_AES) {
+			kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "CMAC needs an AES key; %s is a %s key",
+			    o->uid, ttlv_enum_name(KMIP_TAG_CRYPTOGRAPHIC_ALGORITHM, key_alg(o)));
 			goto out;
 		}
-		m = EVP_MAC_fetch(NULL, "HMAC", NULL);
-		prm[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)digest, 0);
+		if (p.mode == KMIP_BLOCK_CIPHER_MODE_CMAC || alg == KMIP_CRYPTOGRAPHIC_ALGORITHM_AES) {
+			snprintf(cipher, sizeof(cipher), "AES-%zu-CBC", o->material_len * 8);
+			m = EVP_MAC_fetch(NULL, "CMAC", NULL);
+			prm[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_CIPHER, cipher, 0);
+		} else {
+			if ((digest = hmac_digest(alg)) == NULL && (digest = digest_name(p.hash)) == NULL) {
+				kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "key %s is not a MAC key",
+				    o->uid);
+				goto out;
+			}
+			m = EVP_MAC_fetch(NULL, "HMAC", NULL);
+			prm[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)digest, 0);
+		}
+		prm[1] = OSSL_PARAM_construct_end();
+		if (m == NULL || (mc = EVP_MAC_CTX_new(m)) == NULL ||
+		    !EVP_MAC_init(mc, o->material, o->material_len, prm)) {
+			crypto_fail(ctx, "MAC computation failed");
+			goto out;
+		}
 	}
-	prm[1] = OSSL_PARAM_construct_end();
-	if (m == NULL || (mc = EVP_MAC_CTX_new(m)) == NULL || !EVP_MAC_init(mc, o->material, o->material_len, prm) ||
-	    !EVP_MAC_update(mc, data->v.bytes.data, data->length) || !EVP_MAC_final(mc, out, &outlen, sizeof(out))) {
+	if (!EVP_MAC_update(mc, data->v.bytes.data, data->length)) {
+		crypto_fail(ctx, "MAC computation failed");
+		goto out;
+	}
+	if (!pt.final) {
+		if ((st = pt.st) == NULL) {
+			/* The first part: the keyed context waits on the connection. */
+			struct crypto_stream proto = { .operation = verify ? KMIP_OPERATION_MAC_VERIFY :
+			    KMIP_OPERATION_MAC, .mac = mc };
+
+			snprintf(proto.uid, sizeof(proto.uid), "%s", o->uid);
+			if ((st = stream_keep(ctx, &proto)) == NULL)
+				goto out;
+			own = false;
+		}
+		part_answer(ctx, o->uid, verify, st);
+		rc = 0;
+		goto out;
+	}
+	if (!EVP_MAC_final(mc, out, &outlen, sizeof(out))) {
 		crypto_fail(ctx, "MAC computation failed");
 		goto out;
 	}
@@ -1063,8 +1283,10 @@ mac(struct op_ctx *ctx, bool verify)
 		ttlv_enc_bytes(ctx->out, KMIP_TAG_MAC_DATA, out, outlen);
 	rc = 0;
 out:
+	part_done(&pt, rc);
 	OPENSSL_cleanse(out, sizeof(out));
-	EVP_MAC_CTX_free(mc);
+	if (own)
+		EVP_MAC_CTX_free(mc);
 	EVP_MAC_free(m);
 	store_object_free(o);
 	return rc;
@@ -1082,32 +1304,72 @@ op_mac_verify(struct op_ctx *ctx)
 	return mac(ctx, true);
 }
 
-/* Hash: the digest of Data with the Hashing Algorithm of the Cryptographic Parameters. */
+/*
+ * Hash: the digest of Data with the Hashing Algorithm of the Cryptographic Parameters, in one request or
+ * in parts (the digest context waits on the connection; later parts need no parameters).
+ */
 int
 op_hash(struct op_ctx *ctx)
 {
 	const struct ttlv *data;
+	struct crypto_stream *st;
 	struct cparams p;
+	struct part pt;
 	uint8_t out[EVP_MAX_MD_SIZE];
 	unsigned int outlen = 0;
-	EVP_MD *md;
+	EVP_MD *md = NULL;
+	EVP_MD_CTX *mc = NULL;
 	const char *name;
+	int rc = -1;
+	bool own = true;	/* mc is ours to free (not a stream's) */
 
-	if (single_part(ctx) != 0 || (data = payload_bytes(ctx, KMIP_TAG_DATA, true)) == NULL)
+	if ((data = payload_bytes(ctx, KMIP_TAG_DATA, true)) == NULL || part_read(ctx, KMIP_OPERATION_HASH, &pt) != 0)
 		return -1;
-	memset(&p, 0, sizeof(p));
-	params_read(ttlv_find(ctx->item->payload, KMIP_TAG_CRYPTOGRAPHIC_PARAMETERS), &p);
-	if ((name = digest_name(p.hash)) == NULL)
-		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD,
-		    "Hash needs a supported Hashing Algorithm in its Cryptographic Parameters");
-	if ((md = EVP_MD_fetch(NULL, name, NULL)) == NULL ||
-	    EVP_Digest(data->v.bytes.data, data->length, out, &outlen, md, NULL) != 1) {
-		EVP_MD_free(md);
-		return crypto_fail(ctx, "hashing failed");
+	if (pt.st != NULL) {
+		mc = pt.st->md;
+		own = false;
+	} else {
+		memset(&p, 0, sizeof(p));
+		params_read(ttlv_find(ctx->item->payload, KMIP_TAG_CRYPTOGRAPHIC_PARAMETERS), &p);
+		if ((name = digest_name(p.hash)) == NULL) {
+			kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD,
+			    "Hash needs a supported Hashing Algorithm in its Cryptographic Parameters");
+			goto out;
+		}
+		if ((md = EVP_MD_fetch(NULL, name, NULL)) == NULL || (mc = EVP_MD_CTX_new()) == NULL ||
+		    EVP_DigestInit_ex2(mc, md, NULL) != 1) {
+			crypto_fail(ctx, "hashing failed");
+			goto out;
+		}
 	}
-	EVP_MD_free(md);
+	if (EVP_DigestUpdate(mc, data->v.bytes.data, data->length) != 1) {
+		crypto_fail(ctx, "hashing failed");
+		goto out;
+	}
+	if (!pt.final) {
+		if ((st = pt.st) == NULL) {
+			struct crypto_stream proto = { .operation = KMIP_OPERATION_HASH, .md = mc };
+
+			if ((st = stream_keep(ctx, &proto)) == NULL)
+				goto out;
+			own = false;
+		}
+		part_answer(ctx, NULL, false, st);
+		rc = 0;
+		goto out;
+	}
+	if (EVP_DigestFinal_ex(mc, out, &outlen) != 1) {
+		crypto_fail(ctx, "hashing failed");
+		goto out;
+	}
 	ttlv_enc_bytes(ctx->out, KMIP_TAG_DATA, out, outlen);
-	return 0;
+	rc = 0;
+out:
+	part_done(&pt, rc);
+	if (own)
+		EVP_MD_CTX_free(mc);
+	EVP_MD_free(md);
+	return rc;
 }
 
 /* RNG Retrieve: Data Length random bytes from the server's generator. */
@@ -1132,16 +1394,28 @@ op_rng_retrieve(struct op_ctx *ctx)
 	return rc;
 }
 
-/* RNG Seed: mixes the client's data into the generator (never the only source) and says how much. */
+/*
+ * RNG Seed: mixes at most crypto.rng_seed_max bytes of the client's data into the generator and answers
+ * how many it took (Data Length); the rest is ignored, as the specification allows.
+ */
 int
 op_rng_seed(struct op_ctx *ctx)
 {
 	const struct ttlv *data = payload_bytes(ctx, KMIP_TAG_DATA, true);
+	size_t take;
 
 	if (data == NULL)
 		return -1;
-	/* Counted as no entropy: a client must not be able to weaken the generator. */
-	RAND_add(data->v.bytes.data, (int)data->length, 0.0);
-	ttlv_enc_int(ctx->out, KMIP_TAG_DATA_LENGTH, (int32_t)data->length);
+	if (data->length == 0)
+		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "RNG Seed needs Data");
+	take = data->length < ctx->env->cfg->crypto.rng_seed_max ? data->length : ctx->env->cfg->crypto.rng_seed_max;
+	/*
+	 * Never the generator's only source: with an operating system entropy source (always, in kmipd's
+	 * builds), OpenSSL 3 turns RAND_add into a reseed of its primary generator that draws fresh entropy
+	 * and takes these bytes as additional input, whatever entropy they are credited with (none here).
+	 */
+	if (take > 0)
+		RAND_add(data->v.bytes.data, (int)take, 0.0);
+	ttlv_enc_int(ctx->out, KMIP_TAG_DATA_LENGTH, (int32_t)take);
 	return 0;
 }

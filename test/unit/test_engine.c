@@ -4129,7 +4129,7 @@ test_encrypt_multi_part(void **state)
 		    .mode = KMIP_BLOCK_CIPHER_MODE_ECB, .data = plain, .len = 16, .init = 1, .final = 0 }), 0);
 	expect_fail(crypto_req(f, &f->alice, V14, KMIP_OPERATION_ENCRYPT, uid, &(struct cx){
 	    .mode = KMIP_BLOCK_CIPHER_MODE_ECB, .data = plain, .len = 16, .init = 1, .final = 0 }), 0,
-	    KMIP_RESULT_REASON_GENERAL_FAILURE);
+	    KMIP_RESULT_REASON_PERMISSION_DENIED);	/* 2.x: Server Limit Exceeded */
 	/* Another session has its own. */
 	expect_ok(crypto_req(f, &f->admin, V14, KMIP_OPERATION_ENCRYPT, uid, &(struct cx){
 	    .mode = KMIP_BLOCK_CIPHER_MODE_ECB, .data = plain, .len = 16, .init = 1, .final = 0 }), 0);
@@ -4164,8 +4164,9 @@ verify(struct fx *f, unsigned v, const char *pub, const struct cx *x)
 
 /*
  * Sign with a private key and Signature Verify with its public key (ECDSA with SHA-256, checked against
- * OpenSSL), of Data or of Digested Data; and the refusals: both or neither, a multi-part request, a key
- * whose mask does not allow it, a key that is no asymmetric key, an unsupported signature algorithm.
+ * OpenSSL), of Data or of Digested Data; and the refusals: both or neither, Digested Data in parts or of
+ * another digest's length, a key whose mask does not allow it, a key that is no asymmetric key, an
+ * unsupported signature algorithm. A first part answers a Correlation Value and no signature.
  */
 static void
 test_sign_verify(void **state)
@@ -4211,8 +4212,19 @@ test_sign_verify(void **state)
 		expect_fail(crypto_req(f, &f->alice, v, KMIP_OPERATION_SIGN, priv,
 		    &CX(.hash = KMIP_HASHING_ALGORITHM_SHA_256)),
 		    0, KMIP_RESULT_REASON_INVALID_FIELD);
-		expect_fail(crypto_req(f, &f->alice, v, KMIP_OPERATION_SIGN, priv, &(struct cx){ .data = msg, .len = 3,
-		    .init = 1, .final = 0 }), 0, KMIP_RESULT_REASON_FEATURE_NOT_SUPPORTED);
+		/* Digested Data comes whole, of the digest's length. */
+		expect_fail(crypto_req(f, &f->alice, v, KMIP_OPERATION_SIGN, priv, &(struct cx){
+		    .hash = KMIP_HASHING_ALGORITHM_SHA_256, .digested = digest, .digested_len = dlen, .init = 1,
+		    .final = 0 }), 0, KMIP_RESULT_REASON_INVALID_FIELD);
+		expect_fail(crypto_req(f, &f->alice, v, KMIP_OPERATION_SIGN, priv, &CX(
+		    .hash = KMIP_HASHING_ALGORITHM_SHA_384, .digested = digest, .digested_len = dlen)), 0,
+		    KMIP_RESULT_REASON_INVALID_FIELD);
+		/* In parts: the first part answers a Correlation Value and no signature yet. */
+		resp = crypto_req(f, &f->alice, v, KMIP_OPERATION_SIGN, priv, &(struct cx){ .data = msg, .len = 3,
+		    .init = 1, .final = 0 });
+		expect_ok(resp, 0);
+		assert_non_null(pbytes(resp, 0, KMIP_TAG_CORRELATION_VALUE));
+		assert_null(ttlv_find(payload(resp, 0), KMIP_TAG_SIGNATURE_DATA));
 		expect_fail(crypto_req(f, &f->alice, v, KMIP_OPERATION_SIGNATURE_VERIFY, pub, &CX(.data = msg,
 		    .len = 3)),
 		    0, KMIP_RESULT_REASON_INVALID_FIELD);
@@ -4234,7 +4246,7 @@ test_sign_verify(void **state)
 
 /*
  * MAC and MAC Verify: HMAC by the key's algorithm and AES CMAC, both checked against OpenSSL; refused
- * for a key without the MAC usage, without Data or MAC Data, in parts.
+ * for a key without the MAC usage, without Data or MAC Data; a first part answers a Correlation Value.
  */
 static void
 test_mac(void **state)
@@ -4291,13 +4303,15 @@ test_mac(void **state)
 		expect_fail(crypto_req(f, &f->alice, v, KMIP_OPERATION_MAC_VERIFY, hmac, &CX(.data = plain16,
 		    .len = 16)),
 		    0, KMIP_RESULT_REASON_INVALID_FIELD);
-		expect_fail(crypto_req(f, &f->alice, v, KMIP_OPERATION_MAC, hmac, &(struct cx){ .data = plain16,
-		    .len = 16,
-		    .init = 1, .final = 0 }), 0, KMIP_RESULT_REASON_FEATURE_NOT_SUPPORTED);
+		resp = crypto_req(f, &f->alice, v, KMIP_OPERATION_MAC, hmac, &(struct cx){ .data = plain16,
+		    .len = 16, .init = 1, .final = 0 });
+		expect_ok(resp, 0);
+		assert_non_null(pbytes(resp, 0, KMIP_TAG_CORRELATION_VALUE));
+		assert_null(ttlv_find(payload(resp, 0), KMIP_TAG_MAC_DATA));
 	}
 }
 
-/* Hash: known digests; a Hashing Algorithm and Data are required; single-part only. */
+/* Hash: known digests; a Hashing Algorithm and Data are required; a first part answers a Correlation Value. */
 static void
 test_hash(void **state)
 {
@@ -4328,9 +4342,11 @@ test_hash(void **state)
 		expect_fail(crypto_req(f, &f->alice, v, KMIP_OPERATION_HASH, NULL,
 		    &CX(.hash = KMIP_HASHING_ALGORITHM_SHA_256)),
 		    0, KMIP_RESULT_REASON_INVALID_FIELD);
-		expect_fail(crypto_req(f, &f->alice, v, KMIP_OPERATION_HASH, NULL, &(struct cx){
-		    .hash = KMIP_HASHING_ALGORITHM_SHA_256, .data = "abc", .len = 3, .init = 1, .final = 0 }), 0,
-		    KMIP_RESULT_REASON_FEATURE_NOT_SUPPORTED);
+		resp = crypto_req(f, &f->alice, v, KMIP_OPERATION_HASH, NULL, &(struct cx){
+		    .hash = KMIP_HASHING_ALGORITHM_SHA_256, .data = "abc", .len = 3, .init = 1, .final = 0 });
+		expect_ok(resp, 0);
+		assert_non_null(pbytes(resp, 0, KMIP_TAG_CORRELATION_VALUE));
+		assert_null(ttlv_find(payload(resp, 0), KMIP_TAG_DATA));
 	}
 }
 
