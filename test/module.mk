@@ -108,6 +108,12 @@ $(BUILD)/test/test_query: $(BUILD)/test/integration/test_query.o $(HARNESS_OBJS)
 		$(BUILD)/libproto.a $(BUILD)/libtls.a | $(BUILD)/kmipd
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
 
+ALL_SRCS += test/integration/test_multipart.c
+TEST_BINS += $(BUILD)/test/test_multipart
+$(BUILD)/test/test_multipart: $(BUILD)/test/integration/test_multipart.o $(HARNESS_OBJS) \
+		$(BUILD)/libproto.a $(BUILD)/libtls.a | $(BUILD)/kmipd
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
+
 # Fuzz target for the whole request path (decode, engine, encode, group commit) against a temporary store:
 # the engine library and what it needs, no transport.
 ALL_SRCS += test/fuzz/fuzz_request.c
