@@ -167,6 +167,10 @@ stream_keep(struct op_ctx *ctx, const struct crypto_stream *proto)
 	return s;
 }
 
+/* What a later part of Sign, Signature Verify, MAC or Hash without Data adds: nothing. */
+static const struct ttlv no_data = { .tag = KMIP_TAG_DATA, .type = TTLV_BYTE_STRING, .length = 0,
+    .v.bytes.data = (const uint8_t *)"" };
+
 /* Where a request stands in a multi-part operation. */
 struct part {
 	bool init;			/* it opens one (or is single-part: init and final) */
@@ -1031,6 +1035,8 @@ sign_verify(struct op_ctx *ctx, bool verify)
 		return -1;
 	if (verify && pt.final && (sig = payload_bytes(ctx, KMIP_TAG_SIGNATURE_DATA, true)) == NULL)
 		goto out;
+	if (pt.st != NULL && data == NULL && digested == NULL)
+		data = &no_data;	/* a later part may carry only the Final Indicator (and the signature) */
 	if ((data == NULL) == (digested == NULL)) {
 		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "give either Data or Digested Data");
 		goto out;
@@ -1210,9 +1216,14 @@ mac(struct op_ctx *ctx, bool verify)
 	int rc = -1;
 	bool own = true;	/* mc is ours to free (not a stream's) */
 
-	if ((data = payload_bytes(ctx, KMIP_TAG_DATA, true)) == NULL ||
-	    part_read(ctx, verify ? KMIP_OPERATION_MAC_VERIFY : KMIP_OPERATION_MAC, &pt) != 0)
+	if (part_read(ctx, verify ? KMIP_OPERATION_MAC_VERIFY : KMIP_OPERATION_MAC, &pt) != 0)
 		return -1;
+	/* A later part may carry no Data (only the Final Indicator, and the MAC to verify). */
+	if ((data = payload_bytes(ctx, KMIP_TAG_DATA, pt.st == NULL)) == NULL) {
+		if (ctx->err.reason != 0)
+			goto out;
+		data = &no_data;
+	}
 	if (verify && pt.final && (given = payload_bytes(ctx, KMIP_TAG_MAC_DATA, true)) == NULL)
 		goto out;
 	if ((o = crypto_key(ctx, verify ? KMIP_CRYPTOGRAPHIC_USAGE_MASK_MAC_VERIFY :
@@ -1323,8 +1334,14 @@ op_hash(struct op_ctx *ctx)
 	int rc = -1;
 	bool own = true;	/* mc is ours to free (not a stream's) */
 
-	if ((data = payload_bytes(ctx, KMIP_TAG_DATA, true)) == NULL || part_read(ctx, KMIP_OPERATION_HASH, &pt) != 0)
+	if (part_read(ctx, KMIP_OPERATION_HASH, &pt) != 0)
 		return -1;
+	/* A later part may carry no Data (only the Final Indicator). */
+	if ((data = payload_bytes(ctx, KMIP_TAG_DATA, pt.st == NULL)) == NULL) {
+		if (ctx->err.reason != 0)
+			goto out;
+		data = &no_data;
+	}
 	if (pt.st != NULL) {
 		mc = pt.st->md;
 		own = false;

@@ -389,12 +389,17 @@ message(uint8_t *buf, size_t n)
 		buf[i] = (uint8_t)(i * 7 + 3);
 }
 
-/* Hash in parts gives the digest of the whole message (SHA-256 and SHA-512), at 1.4 and 2.1. */
+static void open_stream(struct kmip_client *cl, int maj, int min, const struct req *r, uint8_t *corr);
+
+/*
+ * Hash in parts gives the digest of the whole message (SHA-256 and SHA-512), at 1.4 and 2.1; a last part
+ * without Data closes the stream.
+ */
 static void
 test_hash_parts(void **state)
 {
 	struct mp *m = *state;
-	uint8_t msg[1000], want[64];
+	uint8_t msg[1000], want[64], corr[16];
 	unsigned int wlen;
 	struct ans an;
 	size_t v;
@@ -415,6 +420,15 @@ test_hash_parts(void **state)
 		ok(&an);
 		assert_int_equal(an.out_len, 64);
 		assert_memory_equal(an.out, want, 64);
+		/* The last part may carry no Data: the digest of what came before. */
+		open_stream(m->cl, maj, min, &(struct req){ .op = KMIP_OPERATION_HASH,
+		    .hash = KMIP_HASHING_ALGORITHM_SHA_256, .init = -1, .final = -1 }, corr);
+		send_req(m->cl, maj, min, &(struct req){ .op = KMIP_OPERATION_HASH, .corr = corr, .corr_len = 16,
+		    .init = -1, .final = 1 }, &an);
+		ok(&an);
+		assert_int_equal(EVP_Digest("abc", 3, want, &wlen, EVP_sha256(), NULL), 1);
+		assert_int_equal(an.out_len, 32);
+		assert_memory_equal(an.out, want, 32);
 	}
 }
 
