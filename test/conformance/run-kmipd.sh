@@ -5,7 +5,9 @@
 # Time among every key's attributes, and show it as 3600 s).
 # Usage: test/conformance/run-kmipd.sh BUILD VECTORS [FILE...]
 # Without files it runs the KMIP 1.4 and 2.1 mandatory sets of VECTORS, in one kmipd, in name order (SASED-M-3
-# finds what SASED-M-2 made). CONFORMANCE_FLAGS adds runner options ("--verbose", "--timeout 120").
+# finds what SASED-M-2 made). CONFORMANCE_FLAGS adds runner options ("--verbose", "--timeout 120");
+# KMIPD_OPTIONS adds kmipd options, split at spaces ("-o crypto.rng_seed_max=16"), for the optional files
+# that test one of several behaviours a server may choose (CS-RNG-O-1 to 4).
 #
 # Exit status: 0 when the runner worked, whatever the results (test failures are the server's to fix and
 # the count says how many), 1 when the runner broke (its status 2) or kmipd could not be started.
@@ -32,11 +34,13 @@ trap 'exit 1' INT TERM
 etc/mkcerts.sh "$dir/certs" >/dev/null || { echo "conformance: mkcerts failed" >&2; exit 1; }
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 (umask 077 && head -c 32 /dev/urandom >"$dir/master.key") || { echo "conformance: no master key" >&2; exit 1; }
+# shellcheck disable=SC2086
 "$build/kmipd" -f -o server.listen=127.0.0.1 -o server.port="$port" -o store.path="$dir/store" \
 	-o store.master_key_file="$dir/master.key" \
 	-o tls.cert_file="$dir/certs/server.crt" -o tls.key_file="$dir/certs/server.key" \
 	-o tls.clients_ca_cert_file="$dir/certs/ca.crt" -o keygen.pool_size=0 \
-	-o compat.destroy_active=false -o server.lease_time=3600 -o log.level=warn 2>"$dir/kmipd.log" &
+	-o compat.destroy_active=false -o server.lease_time=3600 -o log.level=warn ${KMIPD_OPTIONS:-} \
+	2>"$dir/kmipd.log" &
 pid=$!
 up=""
 for _ in $(seq 100); do
