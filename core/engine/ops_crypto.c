@@ -517,8 +517,10 @@ stream_continue(struct op_ctx *ctx, const struct store_object *o, bool enc, stru
 	uint8_t *out = NULL, tag[16];
 	int n = 0, fin = 0, rc = -1;
 
-	if ((out = malloc(data->length + 64)) == NULL)
+	if ((out = malloc(data->length + 64)) == NULL) {
+		part_done(pt, -1);
 		return ops_nomem(ctx);
+	}
 	if (!EVP_CipherUpdate(st->c, out, &n, data->v.bytes.data, (int)data->length))
 		goto crypto;
 	if (pt->final) {
