@@ -285,6 +285,9 @@ static const struct key keys[] = {
 	  .def = 8, .min = 1, .max = 256,
 	  .help = "multi-part Encrypt, Decrypt, Sign, Signature Verify, MAC, MAC Verify and Hash one connection may "
 	  "hold open at once" },
+	{ .name = "crypto.max_streams_per_identity", .type = T_UINT, .flags = K_RELOAD,
+	  .offset = OFF_UINT(crypto.max_streams_per_identity), .def = 64, .min = 1, .max = 1000000,
+	  .help = "multi-part operations one client identity may hold open on all its connections together" },
 	{ .name = "crypto.stream_idle_timeout", .type = T_SECONDS, .flags = K_RELOAD,
 	  .offset = OFF_UINT(crypto.stream_idle_timeout), .def = 300, .min = 1, .max = 86400,
 	  .help = "seconds a multi-part operation may wait for its next part before it is discarded" },

@@ -150,6 +150,7 @@ struct config_keygen {
 
 struct config_crypto {
 	unsigned int max_streams;		/* (R) multi-part operations one connection may hold open */
+	unsigned int max_streams_per_identity;	/* (R) the same for all the connections of one identity */
 	unsigned int stream_idle_timeout;	/* (R) seconds a multi-part operation may wait for its next part */
 	unsigned int rng_seed_max;		/* (R) bytes of one RNG Seed mixed into the generator */
 };

@@ -45,6 +45,7 @@ engine_free(struct engine *e)
 	dispatch_free_derivations(e);
 	dispatch_audit_free(e);
 	access_guard_free(e->guard);
+	ops_crypto_owners_free(e->crypto_owners);
 	free(e);
 }
 

@@ -8,9 +8,10 @@ ENGINE_SRCS := core/engine/engine.c core/engine/dispatch.c core/engine/ops_commo
 ALL_SRCS += $(ENGINE_SRCS)
 $(BUILD)/libengine.a: $(patsubst %.c,$(BUILD)/%.o,$(ENGINE_SRCS))
 
-# What the engine needs of the rest of core: key-generation workers, logging, the config structure.
+# What the engine needs of the rest of core: key-generation workers, logging, JSON text, the config
+# structure, SipHash.
 ENGINE_DEPS := $(BUILD)/core/keygen.o $(BUILD)/core/sandbox.o $(BUILD)/core/log.o $(BUILD)/core/json.o \
-	$(BUILD)/core/config.o
+	$(BUILD)/core/config.o $(BUILD)/core/siphash.o
 
 ALL_SRCS += test/unit/test_keyfmt.c
 TEST_BINS += $(BUILD)/test/test_keyfmt

@@ -19,6 +19,7 @@
 #include "store/store.h"
 
 struct crypto_streams;
+struct crypto_owners;
 struct access_guard;
 struct keygen_result;
 struct pending;
@@ -57,6 +58,7 @@ struct engine {
 	struct access_guard *guard;	/* Credential derivations under way and back-off (survives reloads) */
 	unsigned policy_gen;		/* bumped when a reload replaces the policy */
 	TAILQ_HEAD(, cred_derivation) derivations;	/* Credential derivations on the workers */
+	struct crypto_owners *crypto_owners;	/* multi-part operations open per identity, or NULL */
 };
 
 /* The store owner item that stands for every item of a request (an Undo batch is all or none). */
@@ -367,6 +369,8 @@ int op_log(struct op_ctx *ctx);
 int op_check(struct op_ctx *ctx);
 /* Frees the multi-part cipher contexts a closing session left open; NULL is accepted. */
 void ops_crypto_streams_free(struct crypto_streams *st);
+/* Frees the engine's count of multi-part operations per identity, once every session is freed. */
+void ops_crypto_owners_free(struct crypto_owners *t);
 int op_rekey_key_pair(struct op_ctx *ctx);
 int op_obtain_lease(struct op_ctx *ctx);
 

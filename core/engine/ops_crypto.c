@@ -25,6 +25,7 @@
 #include <openssl/rsa.h>
 
 #include "core/config.h"
+#include "core/siphash.h"
 #include "core/engine/attrs.h"
 #include "core/engine/keyfmt.h"
 #include "core/engine/ops.h"
@@ -37,6 +38,21 @@
 #define RNG_MAX_LENGTH		(64 * 1024)	/* bytes one RNG Retrieve may ask for */
 #define STREAM_ID_LEN		16
 
+#define OWNER_BUCKETS		1024		/* of the table of identities holding multi-part operations */
+
+/* One client identity holding multi-part operations, on all its connections together. */
+struct crypto_owner {
+	struct crypto_owner *next;	/* in its bucket */
+	unsigned n;			/* its open operations; the entry goes when it drops to 0 */
+	char who[];
+};
+
+/* The identities holding multi-part operations (the engine's, for crypto.max_streams_per_identity). */
+struct crypto_owners {
+	uint64_t key[2];		/* SipHash key: identities are the certificates', chosen by clients */
+	struct crypto_owner *b[OWNER_BUCKETS];
+};
+
 /* A multi-part operation in progress on a connection. */
 struct crypto_stream {
 	uint8_t id[STREAM_ID_LEN];	/* the Correlation Value */
@@ -47,18 +63,82 @@ struct crypto_stream {
 	bool aead;
 	size_t taglen;
 	int64_t used;			/* when its last part came, for crypto.stream_idle_timeout */
+	struct crypto_owner *owner;	/* the identity it counts for */
 	char uid[OP_UID_MAX + 1];	/* the key it runs with; "" for Hash */
 };
 
 struct crypto_streams {
+	struct crypto_owners *owners;	/* the engine's table its streams count in */
 	struct crypto_stream *s;
 	size_t n;			/* slots in s, free or not */
 };
 
-/* Frees a stream's contexts (which cleanse the keys they hold) and frees its slot. */
-static void
-stream_close(struct crypto_stream *s)
+/* The bucket of identity who. */
+static struct crypto_owner **
+owner_bucket(struct crypto_owners *t, const char *who)
 {
+	return &t->b[siphash24(t->key, who, strlen(who)) % OWNER_BUCKETS];
+}
+
+/* The entry of who, added (with no operation) when absent; NULL when out of memory. */
+static struct crypto_owner *
+owner_get(struct crypto_owners *t, const char *who)
+{
+	struct crypto_owner **b = owner_bucket(t, who), *o;
+	size_t len = strlen(who);
+
+	for (o = *b; o != NULL; o = o->next)
+		if (strcmp(o->who, who) == 0)
+			return o;
+	if ((o = calloc(1, sizeof(*o) + len + 1)) == NULL)
+		return NULL;
+	memcpy(o->who, who, len + 1);
+	o->next = *b;
+	*b = o;
+	return o;
+}
+
+/* Removes o from t once it holds no operation. */
+static void
+owner_drop(struct crypto_owners *t, struct crypto_owner *o)
+{
+	struct crypto_owner **p;
+
+	if (o->n > 0)
+		return;
+	for (p = owner_bucket(t, o->who); *p != NULL; p = &(*p)->next)
+		if (*p == o) {
+			*p = o->next;
+			free(o);
+			return;
+		}
+}
+
+/* Frees the table; every session (whose streams count in it) is gone. */
+void
+ops_crypto_owners_free(struct crypto_owners *t)
+{
+	struct crypto_owner *o, *next;
+	size_t i;
+
+	if (t == NULL)
+		return;
+	for (i = 0; i < OWNER_BUCKETS; i++)
+		for (o = t->b[i]; o != NULL; o = next) {
+			next = o->next;
+			free(o);
+		}
+	free(t);
+}
+
+/* Frees a stream's contexts (which cleanse the keys they hold), uncounts it and frees its slot. */
+static void
+stream_close(struct crypto_streams *st, struct crypto_stream *s)
+{
+	if (s->operation != 0 && s->owner != NULL) {
+		s->owner->n--;
+		owner_drop(st->owners, s->owner);
+	}
 	EVP_CIPHER_CTX_free(s->c);
 	EVP_MD_CTX_free(s->md);
 	EVP_MAC_CTX_free(s->mac);
@@ -74,7 +154,7 @@ ops_crypto_streams_free(struct crypto_streams *st)
 	if (st == NULL)
 		return;
 	for (i = 0; i < st->n; i++)
-		stream_close(&st->s[i]);
+		stream_close(st, &st->s[i]);
 	free(st->s);
 	free(st);
 }
@@ -89,7 +169,7 @@ streams_expire(struct op_ctx *ctx)
 
 	for (i = 0; st != NULL && i < st->n; i++)
 		if (st->s[i].operation != 0 && ctx->now - st->s[i].used > idle)
-			stream_close(&st->s[i]);
+			stream_close(st, &st->s[i]);
 }
 
 /*
@@ -129,13 +209,29 @@ static struct crypto_stream *
 stream_keep(struct op_ctx *ctx, const struct crypto_stream *proto)
 {
 	struct crypto_streams *st = ctx->session->crypto_streams;
+	struct engine *e = ctx->session->eng;
 	unsigned max = ctx->env->cfg->crypto.max_streams;
+	unsigned max_who = ctx->env->cfg->crypto.max_streams_per_identity;
 	struct crypto_stream *s = NULL, *grown;
+	struct crypto_owner *owner;
 	size_t i, open = 0, n;
 
 	streams_expire(ctx);
-	if (st == NULL && (st = ctx->session->crypto_streams = calloc(1, sizeof(*st))) == NULL)
-		return ops_nomem(ctx), NULL;
+	if (e->crypto_owners == NULL) {
+		if ((e->crypto_owners = calloc(1, sizeof(*e->crypto_owners))) == NULL)
+			return ops_nomem(ctx), NULL;
+		if (siphash_key(e->crypto_owners->key) != 0) {
+			free(e->crypto_owners);
+			e->crypto_owners = NULL;
+			kmip_error_set(&ctx->err, KMIP_RESULT_REASON_CRYPTOGRAPHIC_FAILURE, "random generator failed");
+			return NULL;
+		}
+	}
+	if (st == NULL) {
+		if ((st = ctx->session->crypto_streams = calloc(1, sizeof(*st))) == NULL)
+			return ops_nomem(ctx), NULL;
+		st->owners = e->crypto_owners;
+	}
 	for (i = 0; i < st->n; i++) {
 		if (st->s[i].operation != 0)
 			open++;
@@ -147,11 +243,22 @@ stream_keep(struct op_ctx *ctx, const struct crypto_stream *proto)
 		    "operations open, as many as crypto.max_streams allows: finish one first", open);
 		return NULL;
 	}
+	if ((owner = owner_get(st->owners, ctx->session->who)) == NULL)
+		return ops_nomem(ctx), NULL;
+	if (owner->n >= max_who) {
+		owner_drop(st->owners, owner);
+		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_SERVER_LIMIT_EXCEEDED, "this client identity has %u "
+		    "multi-part operations open on its connections, as many as crypto.max_streams_per_identity allows: "
+		    "finish one first", owner->n);
+		return NULL;
+	}
 	if (s == NULL) {
 		/* Grown a few slots at a time: most connections never hold more than one or two. */
 		n = st->n + 4 < max ? st->n + 4 : max;
-		if (n <= st->n || (grown = realloc(st->s, n * sizeof(*grown))) == NULL)
+		if (n <= st->n || (grown = realloc(st->s, n * sizeof(*grown))) == NULL) {
+			owner_drop(st->owners, owner);
 			return ops_nomem(ctx), NULL;
+		}
 		memset(grown + st->n, 0, (n - st->n) * sizeof(*grown));
 		s = &grown[st->n];
 		st->s = grown;
@@ -160,10 +267,13 @@ stream_keep(struct op_ctx *ctx, const struct crypto_stream *proto)
 	*s = *proto;
 	if (RAND_bytes(s->id, STREAM_ID_LEN) != 1) {
 		memset(s, 0, sizeof(*s));
+		owner_drop(st->owners, owner);
 		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_CRYPTOGRAPHIC_FAILURE, "random generator failed");
 		return NULL;
 	}
 	s->used = ctx->now;
+	s->owner = owner;
+	owner->n++;
 	return s;
 }
 
@@ -176,6 +286,7 @@ struct part {
 	bool init;			/* it opens one (or is single-part: init and final) */
 	bool final;			/* it closes it (or is single-part) */
 	struct crypto_stream *st;	/* the open operation it continues, or NULL */
+	struct crypto_streams *set;	/* the connection's streams, when st is set */
 };
 
 /* Init and Final Indicators of a request (absent: a single-part request, both true). */
@@ -209,6 +320,7 @@ part_read(struct op_ctx *ctx, uint32_t operation, struct part *pt)
 		return 0;
 	}
 	pt->init = false;
+	pt->set = ctx->session->crypto_streams;
 	pt->st = stream_find(ctx, corr, operation, ttlv_find(ctx->item->payload, KMIP_TAG_UNIQUE_IDENTIFIER));
 	return pt->st == NULL ? -1 : 0;
 }
@@ -218,7 +330,7 @@ static void
 part_done(struct part *pt, int rc)
 {
 	if (pt->st != NULL && (rc != 0 || pt->final))
-		stream_close(pt->st);
+		stream_close(pt->set, pt->st);
 	pt->st = NULL;
 }
 

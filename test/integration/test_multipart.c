@@ -4,7 +4,7 @@
  * and PSS, ECDSA) sent in parts under a Correlation Value, each checked against the single-part answer
  * (or the local digest); Sign and Signature Verify of Digested Data; and the refusals: a Correlation Value
  * unknown, finished, of another operation, key or connection, idle too long; more streams than
- * crypto.max_streams; a key revoked between parts; Digested Data of the wrong length or in parts. Also
+ * crypto.max_streams or crypto.max_streams_per_identity; a key revoked between parts; Digested Data of the wrong length or in parts. Also
  * RNG Seed's Data Length under crypto.rng_seed_max, and the memory one client's streams can hold.
  * One server for most tests (keygen pool of 2); the bound tests start their own with small limits.
  */
@@ -664,6 +664,34 @@ close_stream(struct kmip_client *cl, int maj, int min, uint32_t op, const char *
 }
 
 /*
+ * Opens a stream as open_stream does once the server has seen an earlier hang-up give the identity's
+ * streams back: it reads the connection's end in its own time, so allow 2 s (generously).
+ */
+static void
+open_after_hangup(struct kmip_client *cl, const struct req *r, uint8_t *corr)
+{
+	struct req p = *r;
+	struct ans an;
+	int i;
+
+	p.has_data = true;
+	p.data = "abc";
+	p.len = 3;
+	p.init = 1;
+	p.final = 0;
+	for (i = 0; i < 40; i++) {
+		send_req(cl, 2, 1, &p, &an);
+		if (an.status == KMIP_RESULT_STATUS_SUCCESS)
+			break;
+		failed(&an, KMIP_RESULT_REASON_SERVER_LIMIT_EXCEEDED);
+		h_sleep_ms(50);
+	}
+	ok(&an);
+	assert_int_equal(an.corr_len, 16);
+	memcpy(corr, an.corr, 16);
+}
+
+/*
  * A Correlation Value that names no stream of this connection, operation and key: unknown, of another
  * connection (same identity), of another operation, with another key, or a later part without one.
  * None of these ends the stream for its owner, who still finishes it.
@@ -793,46 +821,111 @@ test_stream_bounds(void **state)
 }
 
 /*
- * Memory: 30 connections of one client each holding crypto.max_streams (8) RSA-2048 signing streams,
- * each fed 512 KB, make the server grow by less than 64 MB (the streams keep a digest state, not the
- * data), and every further stream is refused.
+ * crypto.max_streams_per_identity (3 here, with 2 per connection) bounds one identity's streams over all
+ * its connections: a third connection of kmip-client is refused where another identity (kmip-admin) is
+ * not, and it gets room once one of the identity's streams ends (or its connection closes).
+ */
+static void
+test_stream_bounds_identity(void **state)
+{
+	struct mp *m = mp_start((const char *const[]){ "keygen.pool_size=0", "crypto.max_streams=2",
+	    "crypto.max_streams_per_identity=3", NULL });
+	struct req hash = { .op = KMIP_OPERATION_HASH, .hash = KMIP_HASHING_ALGORITHM_SHA_256, .init = 1,
+	    .final = 0, .has_data = true, .data = "abc", .len = 3 };
+	SSL_CTX *admin_ctx = h_client_ctx(h_cert("admin.crt"), h_cert("admin.key"), NULL, TLS1_2_VERSION, 0);
+	struct kmip_client *cl3 = h_connect(&m->srv, m->ctx), *admin = h_connect(&m->srv, admin_ctx);
+	uint8_t c[4][16];
+	struct ans an;
+	size_t v;
+
+	(void)state;
+	for (v = 0; v < NVERSIONS; v++) {
+		int maj = versions[v].major, min = versions[v].minor;
+		int limit = maj >= 2 ? KMIP_RESULT_REASON_SERVER_LIMIT_EXCEEDED : KMIP_RESULT_REASON_PERMISSION_DENIED;
+
+		open_stream(m->cl, maj, min, &hash, c[0]);
+		open_stream(m->cl, maj, min, &hash, c[1]);
+		open_stream(m->cl2, maj, min, &hash, c[2]);
+		send_req(m->cl2, maj, min, &hash, &an);
+		failed(&an, limit);
+		send_req(cl3, maj, min, &hash, &an);
+		failed(&an, limit);
+		open_stream(admin, maj, min, &hash, c[3]);
+		close_stream(m->cl, maj, min, KMIP_OPERATION_HASH, NULL, c[0], &an);
+		ok(&an);
+		open_stream(cl3, maj, min, &hash, c[0]);
+		close_stream(cl3, maj, min, KMIP_OPERATION_HASH, NULL, c[0], &an);
+		ok(&an);
+		close_stream(m->cl, maj, min, KMIP_OPERATION_HASH, NULL, c[1], &an);
+		ok(&an);
+		close_stream(m->cl2, maj, min, KMIP_OPERATION_HASH, NULL, c[2], &an);
+		ok(&an);
+		close_stream(admin, maj, min, KMIP_OPERATION_HASH, NULL, c[3], &an);
+		ok(&an);
+	}
+	/* A connection that closes gives its streams back. */
+	open_stream(cl3, 2, 1, &hash, c[0]);
+	open_stream(cl3, 2, 1, &hash, c[1]);
+	open_stream(m->cl, 2, 1, &hash, c[2]);
+	send_req(m->cl2, 2, 1, &hash, &an);
+	failed(&an, KMIP_RESULT_REASON_SERVER_LIMIT_EXCEEDED);
+	kmip_client_close(cl3);
+	open_after_hangup(m->cl2, &hash, c[3]);
+	open_stream(m->cl2, 2, 1, &hash, c[0]);
+	kmip_client_close(admin);
+	SSL_CTX_free(admin_ctx);
+	mp_stop(m);
+}
+
+/*
+ * Memory: one client's 10 connections try to hold 10 RSA-2048 signing streams each, fed 512 KB apiece:
+ * each connection gets crypto.max_streams (8) until the identity holds crypto.max_streams_per_identity
+ * (64), every further one is refused, and the server grows by less than 32 MB (the streams keep a
+ * digest state and the key, not the data).
  */
 static void
 test_stream_memory(void **state)
 {
 	struct mp *m = *state;
-	enum { NCONN = 30, PER = 8 };
+	enum { NCONN = 10, TRY = 10 };
 	struct kmip_client *cls[NCONN];
 	static uint8_t big[512 * 1024];
+	struct req open = { .op = KMIP_OPERATION_SIGN, .uid = m->rsa, .has_data = true, .data = "abc", .len = 3,
+	    .dsa = KMIP_DIGITAL_SIGNATURE_ALGORITHM_SHA_256_WITH_RSA_ENCRYPTION, .init = 1, .final = 0 };
 	uint8_t corr[16];
 	long before, after;
 	struct ans an;
-	size_t i, j;
+	size_t i, j, held = 0;
 
 	message(big, sizeof(big));
 	before = h_rss_kb(&m->srv);
 	for (i = 0; i < NCONN; i++) {
 		cls[i] = h_connect(&m->srv, m->ctx);
-		for (j = 0; j < PER; j++) {
-			open_stream(cls[i], 2, 1, &(struct req){ .op = KMIP_OPERATION_SIGN, .uid = m->rsa,
-			    .dsa = KMIP_DIGITAL_SIGNATURE_ALGORITHM_SHA_256_WITH_RSA_ENCRYPTION, .init = -1,
-			    .final = -1 }, corr);
+		for (j = 0; j < TRY; j++) {
+			send_req(cls[i], 2, 1, &open, &an);
+			if (j >= 8 || held >= 64) {
+				failed(&an, KMIP_RESULT_REASON_SERVER_LIMIT_EXCEEDED);
+				continue;
+			}
+			ok(&an);
+			held++;
 			send_req(cls[i], 2, 1, &(struct req){ .op = KMIP_OPERATION_SIGN, .has_data = true,
-			    .data = big, .len = sizeof(big), .corr = corr, .corr_len = 16, .init = -1, .final = 0 },
+			    .data = big, .len = sizeof(big), .corr = an.corr, .corr_len = 16, .init = -1, .final = 0 },
 			    &an);
 			ok(&an);
 		}
-		send_req(cls[i], 2, 1, &(struct req){ .op = KMIP_OPERATION_SIGN, .uid = m->rsa, .has_data = true,
-		    .data = "abc", .len = 3, .init = 1, .final = 0 }, &an);
-		failed(&an, KMIP_RESULT_REASON_SERVER_LIMIT_EXCEEDED);
 	}
+	assert_int_equal(held, 64);
 	after = h_rss_kb(&m->srv);
-	print_message("kmipd RSS %ld KB before, %ld KB with %d streams of 512 KB each\n", before, after,
-	    NCONN * PER);
-	assert_true(after - before < 64 * 1024);
+	print_message("kmipd RSS %ld KB before, %ld KB with %zu signing streams fed 512 KB each\n", before, after,
+	    held);
+	assert_true(after - before < 32 * 1024);
 	for (i = 0; i < NCONN; i++)
 		kmip_client_close(cls[i]);
-	/* The server is fine after the hang-ups. */
+	/* The hang-ups gave the identity's streams back. */
+	open_after_hangup(m->cl, &open, corr);
+	close_stream(m->cl, 2, 1, KMIP_OPERATION_SIGN, m->rsa, corr, &an);
+	ok(&an);
 	in_parts(m->cl, 2, 1, &(struct req){ .op = KMIP_OPERATION_HASH, .hash = KMIP_HASHING_ALGORITHM_SHA_256,
 	    .init = -1, .final = -1 }, big, 999, &an);
 	ok(&an);
@@ -910,6 +1003,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_bad_correlation),
 		cmocka_unit_test(test_revoked_between_parts),
 		cmocka_unit_test(test_stream_bounds),
+		cmocka_unit_test(test_stream_bounds_identity),
 		cmocka_unit_test(test_stream_memory),
 		cmocka_unit_test(test_rng_seed),
 	};

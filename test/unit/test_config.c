@@ -236,6 +236,7 @@ test_defaults(void **state)
 	assert_int_equal(c->keygen.pool_size, 8);
 	assert_int_equal(c->keygen.timeout, 30);
 	assert_int_equal(c->crypto.max_streams, 8);
+	assert_int_equal(c->crypto.max_streams_per_identity, 64);
 	assert_int_equal(c->crypto.stream_idle_timeout, 300);
 	assert_int_equal(c->crypto.rng_seed_max, 64);
 	assert_false(c->compat.destroy_active);
@@ -321,7 +322,7 @@ static const char every_key[] =
 	"  reseal_batch = 64;\n"
 	"};\n"
 	"keygen: { workers = 4; pool_size = 0; timeout = 90; max_per_identity = 3; };\n"
-	"crypto: { max_streams = 3; stream_idle_timeout = 20; rng_seed_max = 16; };\n"
+	"crypto: { max_streams = 3; max_streams_per_identity = 5; stream_idle_timeout = 20; rng_seed_max = 16; };\n"
 	"compat: { destroy_active = true; wrapped_key_value_structure = true; };\n"
 	"access: { admins = [ \"admin\", \"ops\" ]; identity = \"fingerprint\";\n"
 	"  credentials = [ \"appliance:pbkdf2-sha256$50000$00112233445566778899aabbccddeeff$"
@@ -408,6 +409,7 @@ check_every_key(const struct kmipd_config *c)
 	assert_int_equal(c->keygen.timeout, 90);
 	assert_int_equal(c->keygen.max_per_identity, 3);
 	assert_int_equal(c->crypto.max_streams, 3);
+	assert_int_equal(c->crypto.max_streams_per_identity, 5);
 	assert_int_equal(c->crypto.stream_idle_timeout, 20);
 	assert_int_equal(c->crypto.rng_seed_max, 16);
 	assert_true(c->compat.destroy_active);
