@@ -881,22 +881,38 @@ test_stream_bounds_identity(void **state)
  * Memory: one client's 10 connections try to hold 10 RSA-2048 signing streams each, fed 512 KB apiece:
  * each connection gets crypto.max_streams (8) until the identity holds crypto.max_streams_per_identity
  * (64), every further one is refused, and the server grows by less than 32 MB (the streams keep a
- * digest state and the key, not the data).
+ * digest state and the key, not the data). A server of its own, so that make asan can measure it.
  */
 static void
 test_stream_memory(void **state)
 {
-	struct mp *m = *state;
+	const char *asan = getenv("ASAN_OPTIONS");
+	char *saved = NULL, opts[512];
+	struct mp *m;
 	enum { NCONN = 10, TRY = 10 };
 	struct kmip_client *cls[NCONN];
 	static uint8_t big[512 * 1024];
-	struct req open = { .op = KMIP_OPERATION_SIGN, .uid = m->rsa, .has_data = true, .data = "abc", .len = 3,
+	struct req open = { .op = KMIP_OPERATION_SIGN, .has_data = true, .data = "abc", .len = 3,
 	    .dsa = KMIP_DIGITAL_SIGNATURE_ALGORITHM_SHA_256_WITH_RSA_ENCRYPTION, .init = 1, .final = 0 };
 	uint8_t corr[16];
 	long before, after;
 	struct ans an;
 	size_t i, j, held = 0;
 
+	(void)state;
+	/* Under make asan freed memory waits in a quarantine that RSS counts: this kmipd runs without one. */
+	if (asan != NULL) {
+		assert_non_null(saved = strdup(asan));
+		snprintf(opts, sizeof(opts), "%s:quarantine_size_mb=0", asan);
+		setenv("ASAN_OPTIONS", opts, 1);
+	}
+	m = mp_start((const char *const[]){ "keygen.pool_size=0", NULL });
+	if (saved != NULL) {
+		setenv("ASAN_OPTIONS", saved, 1);
+		free(saved);
+	}
+	create_pair(m->cl, KMIP_CRYPTOGRAPHIC_ALGORITHM_RSA, 2048, 0, m->rsa, m->rsa_pub);
+	open.uid = m->rsa;
 	message(big, sizeof(big));
 	before = h_rss_kb(&m->srv);
 	for (i = 0; i < NCONN; i++) {
@@ -929,6 +945,7 @@ test_stream_memory(void **state)
 	in_parts(m->cl, 2, 1, &(struct req){ .op = KMIP_OPERATION_HASH, .hash = KMIP_HASHING_ALGORITHM_SHA_256,
 	    .init = -1, .final = -1 }, big, 999, &an);
 	ok(&an);
+	mp_stop(m);
 }
 
 /*
