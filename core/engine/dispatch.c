@@ -1183,6 +1183,7 @@ engine_request(struct session *s, struct ttlv *root, struct ttlv_arena *arena, u
 	*resp_len = 0;
 	s->admin = access_is_admin(s->eng->env.policy, s->who);
 	s->serial = ++s->eng->next_serial;
+	ops_crypto_expire(s, engine_now());
 	ttlv_enc_init(&out);
 	memset(&d, 0, sizeof(d));
 	admitted = admit(s, root, arena, &req, &version, &d, &out);

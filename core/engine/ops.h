@@ -369,6 +369,11 @@ int op_log(struct op_ctx *ctx);
 int op_check(struct op_ctx *ctx);
 /* Frees the multi-part cipher contexts a closing session left open; NULL is accepted. */
 void ops_crypto_streams_free(struct crypto_streams *st);
+/*
+ * Discards the session's multi-part operations idle past crypto.stream_idle_timeout at now (seconds):
+ * run at each request, so that a connection busy with other requests gives them back too.
+ */
+void ops_crypto_expire(struct session *s, int64_t now);
 /* Frees the engine's count of multi-part operations per identity, once every session is freed. */
 void ops_crypto_owners_free(struct crypto_owners *t);
 int op_rekey_key_pair(struct op_ctx *ctx);

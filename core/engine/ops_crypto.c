@@ -159,17 +159,23 @@ ops_crypto_streams_free(struct crypto_streams *st)
 	free(st);
 }
 
-/* Discards the connection's streams that waited longer than crypto.stream_idle_timeout for a part. */
-static void
-streams_expire(struct op_ctx *ctx)
+/* Discards a session's streams that waited longer than crypto.stream_idle_timeout for a part. */
+void
+ops_crypto_expire(struct session *s, int64_t now)
 {
-	struct crypto_streams *st = ctx->session->crypto_streams;
-	int64_t idle = (int64_t)ctx->env->cfg->crypto.stream_idle_timeout;
+	struct crypto_streams *st = s->crypto_streams;
+	int64_t idle = (int64_t)s->eng->env.cfg->crypto.stream_idle_timeout;
 	size_t i;
 
 	for (i = 0; st != NULL && i < st->n; i++)
-		if (st->s[i].operation != 0 && ctx->now - st->s[i].used > idle)
+		if (st->s[i].operation != 0 && now - st->s[i].used > idle)
 			stream_close(st, &st->s[i]);
+}
+
+static void
+streams_expire(struct op_ctx *ctx)
+{
+	ops_crypto_expire(ctx->session, ctx->now);
 }
 
 /*

@@ -878,6 +878,35 @@ test_stream_bounds_identity(void **state)
 }
 
 /*
+ * A connection busy with other requests gives its idle streams back to its identity: after
+ * crypto.stream_idle_timeout (1 s), a single-part request on it is enough for another of its connections
+ * to open streams under crypto.max_streams_per_identity (2) again.
+ */
+static void
+test_idle_streams_released(void **state)
+{
+	struct mp *m = mp_start((const char *const[]){ "keygen.pool_size=0", "crypto.max_streams_per_identity=2",
+	    "crypto.stream_idle_timeout=1", NULL });
+	struct req hash = { .op = KMIP_OPERATION_HASH, .hash = KMIP_HASHING_ALGORITHM_SHA_256, .init = 1,
+	    .final = 0, .has_data = true, .data = "abc", .len = 3 };
+	uint8_t c1[16], c2[16];
+	struct ans an;
+
+	(void)state;
+	open_stream(m->cl, 2, 1, &hash, c1);
+	open_stream(m->cl, 2, 1, &hash, c2);
+	send_req(m->cl2, 2, 1, &hash, &an);
+	failed(&an, KMIP_RESULT_REASON_SERVER_LIMIT_EXCEEDED);
+	h_sleep_ms(2300);
+	send_req(m->cl, 1, 4, &(struct req){ .op = KMIP_OPERATION_HASH, .hash = KMIP_HASHING_ALGORITHM_SHA_256,
+	    .has_data = true, .data = "abc", .len = 3, .init = -1, .final = -1 }, &an);
+	ok(&an);
+	open_stream(m->cl2, 2, 1, &hash, c1);
+	open_stream(m->cl2, 2, 1, &hash, c2);
+	mp_stop(m);
+}
+
+/*
  * Memory: one client's 10 connections try to hold 10 RSA-2048 signing streams each, fed 512 KB apiece:
  * each connection gets crypto.max_streams (8) until the identity holds crypto.max_streams_per_identity
  * (64), every further one is refused, and the server grows by less than 32 MB (the streams keep a
@@ -1021,6 +1050,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_revoked_between_parts),
 		cmocka_unit_test(test_stream_bounds),
 		cmocka_unit_test(test_stream_bounds_identity),
+		cmocka_unit_test(test_idle_streams_released),
 		cmocka_unit_test(test_stream_memory),
 		cmocka_unit_test(test_rng_seed),
 	};
