@@ -242,10 +242,12 @@ der_shape(const uint8_t *der, size_t len, uint8_t *t1, uint8_t *t2)
 /* The DER of the rsaEncryption and id-ecPublicKey object identifiers (RFC 8017, RFC 5480). */
 static const uint8_t oid_rsa[] = { 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01 };
 static const uint8_t oid_ec[] = { 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01 };
+/* id-dsa (RFC 3279) */
+static const uint8_t oid_dsa[] = { 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x38, 0x04, 0x01 };
 
 /*
  * Reads a canonical PKCS#8 PrivateKeyInfo or SubjectPublicKeyInfo just far enough to name its algorithm
- * (RSA or EC) and find the key inside: the privateKey OCTET STRING's contents, or the subjectPublicKey BIT
+ * (RSA, EC or DSA) and find the key inside: the privateKey OCTET STRING's contents, or the subjectPublicKey BIT
  * STRING's bits. For RSA those are the PKCS#1 structures themselves, so the usual Get (PKCS#1, the default)
  * needs no decoder at all. Returns 0, or -1 when der does not have that shape.
  */
@@ -276,6 +278,8 @@ canon_peek(const uint8_t *der, size_t len, bool private, uint32_t *alg, const ui
 		*alg = KMIP_CRYPTOGRAPHIC_ALGORITHM_RSA;
 	else if (al >= sizeof(oid_ec) && memcmp(algid, oid_ec, sizeof(oid_ec)) == 0)
 		*alg = KMIP_CRYPTOGRAPHIC_ALGORITHM_EC;
+	else if (al >= sizeof(oid_dsa) && memcmp(algid, oid_dsa, sizeof(oid_dsa)) == 0)
+		*alg = KMIP_CRYPTOGRAPHIC_ALGORITHM_DSA;
 	else
 		return -1;
 	if ((hl = der_header(p, (size_t)(end - p), &tag, &vl)) == 0 ||
@@ -853,9 +857,136 @@ ec_normalize(EVP_PKEY *pkey)
 	return 0;
 }
 
+/* The components of a DSA key; absent ones are NULL. x lives in a secure (wiped) BIGNUM. */
+struct dsa_parts {
+	BIGNUM *p, *q, *g, *x, *y;
+};
+
+/* Wipes and frees every component of a DSA key. */
+static void
+dsa_parts_free(struct dsa_parts *d)
+{
+	bn_wipe(&d->p);
+	bn_wipe(&d->q);
+	bn_wipe(&d->g);
+	bn_wipe(&d->x);
+	bn_wipe(&d->y);
+}
+
+/*
+ * Checks the components of a DSA key, sizes first so that no arithmetic runs on numbers that would be
+ * refused anyway: p odd of KEYFMT_DSA_MIN_BITS to KEYFMT_DSA_MAX_BITS, q odd of 160, 224 or 256 bits,
+ * 1 < g < p, 0 < x < q, 1 < y < p. Then the identities that cost one exponentiation each with an exponent of
+ * at most 256 bits (about 0.3 ms for a 3072-bit p): q divides p - 1, g^q = 1 and y^q = 1 mod p, and with x,
+ * y = g^x mod p. A private key sent without y (the Transparent DSA Private Key has none) gets y = g^x. No
+ * primality test: tens of milliseconds in the loop, for little these identities do not already show.
+ * Sets *bits to the size of p. Returns 0 or -1 with *err set.
+ */
+static int
+dsa_check(struct dsa_parts *d, uint32_t *bits, struct keyfmt_error *err)
+{
+	int pb = BN_num_bits(d->p), qb = BN_num_bits(d->q);
+	BN_CTX *ctx;
+	BIGNUM *t, *p1;
+	const char *bad = NULL;
+	int rc = -1;
+
+	if (pb < KEYFMT_DSA_MIN_BITS || pb > KEYFMT_DSA_MAX_BITS || !BN_is_odd(d->p))
+		return fail(err, R_INVALID, "DSA prime p of %d bits (an odd number of %d to %d bits is accepted)", pb,
+		    KEYFMT_DSA_MIN_BITS, KEYFMT_DSA_MAX_BITS);
+	if ((qb != 160 && qb != 224 && qb != 256) || !BN_is_odd(d->q))
+		return fail(err, R_INVALID, "DSA subprime q of %d bits (an odd number of 160, 224 or 256 bits)", qb);
+	if (BN_cmp(d->g, BN_value_one()) <= 0 || BN_cmp(d->g, d->p) >= 0)
+		return fail(err, R_INVALID, "the DSA generator g is not between 1 and p");
+	if (d->x != NULL && (BN_is_zero(d->x) || BN_is_negative(d->x) || BN_cmp(d->x, d->q) >= 0))
+		return fail(err, R_INVALID, "the DSA private key x is not between 0 and q");
+	if (d->y != NULL && (BN_cmp(d->y, BN_value_one()) <= 0 || BN_cmp(d->y, d->p) >= 0))
+		return fail(err, R_INVALID, "the DSA public key y is not between 1 and p");
+	if (d->x == NULL && d->y == NULL)
+		return fail(err, R_INVALID, "a DSA key needs x or y");
+	if ((ctx = BN_CTX_secure_new()) == NULL)
+		return fail(err, R_NOMEM, "out of memory");
+	BN_CTX_start(ctx);
+	t = BN_CTX_get(ctx);
+	p1 = BN_CTX_get(ctx);
+	if (p1 == NULL || !BN_sub(p1, d->p, BN_value_one()) || !BN_mod(t, p1, d->q, ctx))
+		bad = "";
+	else if (!BN_is_zero(t))
+		bad = "q does not divide p - 1";
+	else if (!BN_mod_exp(t, d->g, d->q, d->p, ctx))
+		bad = "";
+	else if (!BN_is_one(t))
+		bad = "g is not of order q";
+	else if (d->x != NULL) {
+		if (!BN_mod_exp(t, d->g, d->x, d->p, ctx))
+			bad = "";
+		else if (d->y != NULL && BN_cmp(t, d->y) != 0)
+			bad = "y is not g^x";
+		else if (d->y == NULL && (d->y = BN_dup(t)) == NULL)
+			bad = "";
+	} else if (!BN_mod_exp(t, d->y, d->q, d->p, ctx))
+		bad = "";
+	else if (!BN_is_one(t))
+		bad = "y is not of order q";
+	if (bad == NULL) {
+		*bits = (uint32_t)pb;
+		rc = 0;
+	} else if (bad[0] == '\0')
+		fail_ssl(err, "checking the DSA key");
+	else
+		fail(err, R_INVALID, "inconsistent DSA key: %s", bad);
+	BN_CTX_end(ctx);
+	BN_CTX_free(ctx);
+	return rc;
+}
+
+/* Fetches the DSA components of a key (x only when private). Returns 0 or -1. */
+static int
+dsa_parts_get(const EVP_PKEY *pkey, bool private, struct dsa_parts *d)
+{
+	memset(d, 0, sizeof(*d));
+	if (!EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_FFC_P, &d->p) ||
+	    !EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_FFC_Q, &d->q) ||
+	    !EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_FFC_G, &d->g) ||
+	    !EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_PUB_KEY, &d->y) ||
+	    (private && !EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_PRIV_KEY, &d->x))) {
+		dsa_parts_free(d);
+		return -1;
+	}
+	return 0;
+}
+
+/* Builds a DSA key from checked components (x NULL for a public key); NULL on failure. */
+static EVP_PKEY *
+dsa_from_parts(const struct dsa_parts *d)
+{
+	OSSL_PARAM_BLD *bld;
+	OSSL_PARAM *params = NULL;
+	EVP_PKEY_CTX *ctx = NULL;
+	EVP_PKEY *pkey = NULL;
+
+	if ((bld = OSSL_PARAM_BLD_new()) == NULL)
+		return NULL;
+	if (!OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_FFC_P, d->p) ||
+	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_FFC_Q, d->q) ||
+	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_FFC_G, d->g) ||
+	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PUB_KEY, d->y) ||
+	    (d->x != NULL && !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, d->x)))
+		goto out;
+	if ((params = OSSL_PARAM_BLD_to_param(bld)) == NULL ||
+	    (ctx = EVP_PKEY_CTX_new_from_name(NULL, "DSA", NULL)) == NULL || EVP_PKEY_fromdata_init(ctx) <= 0 ||
+	    EVP_PKEY_fromdata(ctx, &pkey, d->x != NULL ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY, params) <= 0)
+		pkey = NULL;
+out:
+	EVP_PKEY_CTX_free(ctx);
+	OSSL_PARAM_free(params);
+	OSSL_PARAM_BLD_free(bld);
+	return pkey;
+}
+
 /*
  * Checks that a key is one kmipd keeps (two-prime RSA within the size limits, EC on a supported named
- * curve) and that it is sound, and fills info's alg, bits and curve. Returns 0 or -1 with *err set.
+ * curve, DSA within its limits) and that it is sound, and fills info's alg, bits and curve. Returns 0 or -1 with *err set.
  */
 static int
 pkey_validate(EVP_PKEY *pkey, bool private, struct keyfmt_key *info, struct keyfmt_error *err)
@@ -897,7 +1028,21 @@ pkey_validate(EVP_PKEY *pkey, bool private, struct keyfmt_key *info, struct keyf
 		info->curve = c->kmip;
 		return 0;
 	}
-	return fail(err, R_INVALID, "%s keys are not supported (RSA and EC only)", EVP_PKEY_get0_type_name(pkey));
+	if (EVP_PKEY_is_a(pkey, "DSA")) {
+		struct dsa_parts d;
+		int rc;
+
+		if (dsa_parts_get(pkey, private, &d) != 0)
+			return fail(err, R_INVALID, "the DSA key lacks some of its components");
+		rc = dsa_check(&d, &info->bits, err);
+		dsa_parts_free(&d);
+		if (rc != 0)
+			return -1;
+		info->alg = KMIP_CRYPTOGRAPHIC_ALGORITHM_DSA;
+		info->curve = 0;
+		return 0;
+	}
+	return fail(err, R_INVALID, "%s keys are not supported (RSA, EC and DSA only)", EVP_PKEY_get0_type_name(pkey));
 }
 
 /* Validates a key and encodes its canonical form (PKCS#8 or SubjectPublicKeyInfo) into *out. */
@@ -1185,6 +1330,52 @@ import_transparent_ec_public(uint32_t object_type, uint32_t format, const struct
 	return rc;
 }
 
+/* Imports a Transparent DSA Private Key (P, Q, G, X) or Public Key (P, Q, G, Y). */
+static int
+import_transparent_dsa(uint32_t object_type, uint32_t format, const struct ttlv *item, struct keyfmt_key *out,
+    struct keyfmt_error *err)
+{
+	bool private = object_type == KMIP_OBJECT_TYPE_PRIVATE_KEY;
+	struct field f[] = {
+		{ KMIP_TAG_P, "P", NULL },
+		{ KMIP_TAG_Q, "Q", NULL },
+		{ KMIP_TAG_G, "G", NULL },
+		{ private ? KMIP_TAG_X : KMIP_TAG_Y, private ? "X" : "Y", NULL },
+	};
+	/* The most bytes each may have: checked on the wire's length, before any BIGNUM is made. */
+	const size_t max[4] = { KEYFMT_DSA_MAX_BITS / 8, KEYFMT_DSA_MAX_Q_BITS / 8, KEYFMT_DSA_MAX_BITS / 8,
+	    private ? KEYFMT_DSA_MAX_Q_BITS / 8 : KEYFMT_DSA_MAX_BITS / 8 };
+	const char *what = format_name(format);
+	struct dsa_parts d;
+	BIGNUM **slot[4];
+	EVP_PKEY *pkey = NULL;
+	uint32_t bits;
+	size_t i;
+	int rc = -1;
+
+	memset(&d, 0, sizeof(d));
+	slot[0] = &d.p, slot[1] = &d.q, slot[2] = &d.g, slot[3] = private ? &d.x : &d.y;
+	if (collect(item, f, 4, what, err) != 0)
+		return -1;
+	for (i = 0; i < 4; i++)
+		if (f[i].item == NULL)
+			return fail(err, R_INVALID, "%s without %s", what, f[i].name);
+	for (i = 0; i < 4; i++)
+		if (bn_from_item(f[i].item, f[i].name, max[i], slot[i], err) != 0)
+			goto out;
+	if (dsa_check(&d, &bits, err) != 0)
+		goto out;
+	if ((pkey = dsa_from_parts(&d)) == NULL) {
+		fail(err, R_INVALID, "the %s does not make a DSA key", what);
+		goto out;
+	}
+	rc = pkey_canon(pkey, private, format, out, err);
+out:
+	EVP_PKEY_free(pkey);
+	dsa_parts_free(&d);
+	return rc;
+}
+
 /* Copies raw bytes (a Byte String of 1 to max bytes) into *out. */
 static int
 import_raw(const struct ttlv *item, const char *what, size_t max, uint32_t format, uint32_t bits_per_byte,
@@ -1317,8 +1508,9 @@ load_canon(const uint8_t *der, size_t len, bool private, struct keyfmt_error *er
 		    "a SubjectPublicKeyInfo");
 		return NULL;
 	}
-	if (!EVP_PKEY_is_a(pkey, "RSA") && !(EVP_PKEY_is_a(pkey, "EC") && curve_of(pkey) != NULL)) {
-		fail(err, R_INVALID, "the stored key is neither RSA nor EC on a supported curve");
+	if (!EVP_PKEY_is_a(pkey, "RSA") && !EVP_PKEY_is_a(pkey, "DSA") &&
+	    !(EVP_PKEY_is_a(pkey, "EC") && curve_of(pkey) != NULL)) {
+		fail(err, R_INVALID, "the stored key is neither RSA, DSA nor EC on a supported curve");
 		EVP_PKEY_free(pkey);
 		return NULL;
 	}
@@ -1331,7 +1523,7 @@ struct stored {
 	size_t len;
 	uint32_t tag;		/* the item they go in: Key Material, Certificate Value, Opaque Data Value */
 	bool private;		/* keys: a private key */
-	uint32_t alg;		/* keys: RSA or EC, as canon_peek() read it */
+	uint32_t alg;		/* keys: RSA, EC or DSA, as canon_peek() read it */
 	const uint8_t *inner;	/* keys: the key structure inside the canonical one (canon_peek) */
 	size_t inner_len;
 };
@@ -1496,6 +1688,32 @@ export_transparent_ec(const struct stored *s, struct ttlv_enc *out, struct keyfm
 	return 0;
 }
 
+/* Writes the Transparent DSA Private Key (P, Q, G, X) or Public Key (P, Q, G, Y) of a stored DSA key. */
+static int
+export_transparent_dsa(const struct stored *s, struct ttlv_enc *out, struct keyfmt_error *err)
+{
+	struct dsa_parts d;
+	EVP_PKEY *pkey;
+	int bad;
+
+	if ((pkey = load_stored(s, err)) == NULL)
+		return -1;
+	bad = dsa_parts_get(pkey, s->private, &d);
+	EVP_PKEY_free(pkey);
+	if (bad)
+		return fail(err, R_INVALID, "the stored DSA key lacks some of its components");
+	ttlv_enc_begin(out, KMIP_TAG_KEY_MATERIAL);
+	bad = enc_bn(out, KMIP_TAG_P, d.p);
+	bad |= enc_bn(out, KMIP_TAG_Q, d.q);
+	bad |= enc_bn(out, KMIP_TAG_G, d.g);
+	bad |= s->private ? enc_bn(out, KMIP_TAG_X, d.x) : enc_bn(out, KMIP_TAG_Y, d.y);
+	ttlv_enc_end(out);
+	dsa_parts_free(&d);
+	if (bad)
+		return fail(err, R_CRYPTO, "converting the DSA components failed");
+	return 0;
+}
+
 /*
  * The object types keyfmt handles. Keys and Secret Data carry their material in the Key Material of a Key
  * Block, in any Key Format Type of their rows in the codec table; a Certificate or an Opaque Object has no
@@ -1592,6 +1810,11 @@ static const struct codec {
 	{ OT(PRIVATE_KEY), KF(TRANSPARENT_ECMQV_PRIVATE_KEY), KEYFMT_CLASS_EC,
 	  import_transparent_ec_private, export_transparent_ec, BEFORE_1_3(ALG(ECMQV)) },
 
+	{ OT(PRIVATE_KEY), KF(PKCS_8), KEYFMT_CLASS_DSA,
+	  import_pkcs8, export_bytes, NEVER },
+	{ OT(PRIVATE_KEY), KF(TRANSPARENT_DSA_PRIVATE_KEY), KEYFMT_CLASS_DSA,
+	  import_transparent_dsa, export_transparent_dsa, ALWAYS },
+
 	{ OT(PUBLIC_KEY), KF(PKCS_1), KEYFMT_CLASS_RSA,
 	  import_pkcs1, export_pkcs1, ALWAYS },
 	{ OT(PUBLIC_KEY), KF(X_509), KEYFMT_CLASS_RSA,
@@ -1608,6 +1831,10 @@ static const struct codec {
 	  import_transparent_ec_public, export_transparent_ec, BEFORE_1_3(ALG(ECDH)) },
 	{ OT(PUBLIC_KEY), KF(TRANSPARENT_ECMQV_PUBLIC_KEY), KEYFMT_CLASS_EC,
 	  import_transparent_ec_public, export_transparent_ec, BEFORE_1_3(ALG(ECMQV)) },
+	{ OT(PUBLIC_KEY), KF(X_509), KEYFMT_CLASS_DSA,
+	  import_spki, export_bytes, NEVER },
+	{ OT(PUBLIC_KEY), KF(TRANSPARENT_DSA_PUBLIC_KEY), KEYFMT_CLASS_DSA,
+	  import_transparent_dsa, export_transparent_dsa, ALWAYS },
 };
 
 #define NCODECS (sizeof(codecs) / sizeof(codecs[0]))
@@ -1646,6 +1873,8 @@ class_has(enum keyfmt_class cls, uint32_t alg)
 		return alg == KMIP_CRYPTOGRAPHIC_ALGORITHM_RSA;
 	case KEYFMT_CLASS_EC:
 		return alg_is_ec(alg);
+	case KEYFMT_CLASS_DSA:
+		return alg == KMIP_CRYPTOGRAPHIC_ALGORITHM_DSA;
 	default:
 		return true;
 	}
@@ -1938,7 +2167,7 @@ export(uint32_t object_type, const uint8_t *canon, size_t len, uint32_t format, 
 	/* A key's formats depend on its algorithm, which its canonical bytes say. */
 	if (ot->key_pair && (canon == NULL || len == 0 || len > KEYFMT_MAX_DER ||
 	    canon_peek(canon, len, s.private, &s.alg, &s.inner, &s.inner_len) != 0))
-		return fail(err, R_INVALID, "the stored key is not %s of an RSA or EC key",
+		return fail(err, R_INVALID, "the stored key is not %s of an RSA, EC or DSA key",
 		    s.private ? "a PKCS#8 PrivateKeyInfo" : "a SubjectPublicKeyInfo");
 	if (format == 0)
 		format = keyfmt_default_format(object_type, s.alg, KMIP_VERSION(2, 1));
@@ -2077,8 +2306,9 @@ keyfmt_key_info(uint32_t object_type, const uint8_t *canon, size_t len, uint32_t
 			rc = -1;
 			break;
 		}
-		if (EVP_PKEY_is_a(pkey, "RSA")) {
-			*alg = KMIP_CRYPTOGRAPHIC_ALGORITHM_RSA;
+		if (EVP_PKEY_is_a(pkey, "RSA") || EVP_PKEY_is_a(pkey, "DSA")) {
+			*alg = EVP_PKEY_is_a(pkey, "RSA") ? KMIP_CRYPTOGRAPHIC_ALGORITHM_RSA :
+			    KMIP_CRYPTOGRAPHIC_ALGORITHM_DSA;
 			*bits = (uint32_t)EVP_PKEY_get_bits(pkey);
 		} else {
 			*alg = KMIP_CRYPTOGRAPHIC_ALGORITHM_EC;

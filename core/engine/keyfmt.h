@@ -2,8 +2,8 @@
  * keyfmt: key material conversions between the KMIP Key Format Types and the canonical forms the store keeps.
  *
  * Canonical forms (what the store holds, whatever format a key arrived in):
- *   Private Key (RSA, EC)            PKCS#8 PrivateKeyInfo DER, unencrypted
- *   Public Key (RSA, EC)             X.509 SubjectPublicKeyInfo DER
+ *   Private Key (RSA, EC, DSA)       PKCS#8 PrivateKeyInfo DER, unencrypted
+ *   Public Key (RSA, EC, DSA)        X.509 SubjectPublicKeyInfo DER
  *   Symmetric Key, Secret Data,
  *   PGP Key, Opaque Object           the raw bytes
  *   Certificate                      X.509 DER, exactly as registered
@@ -37,6 +37,13 @@
 #define KEYFMT_MAX_DATA		(1024 * 1024)	/* bytes of Secret Data or an Opaque Object */
 #define KEYFMT_RSA_MIN_BITS	1024
 #define KEYFMT_RSA_MAX_BITS	16384
+/*
+ * DSA keys: p of 512 to 3072 bits (512 for the old keys clients still register, such as the OASIS test
+ * cases'; kmipd itself generates 2048 and 3072), q of 160, 224 or 256 bits (FIPS 186-4).
+ */
+#define KEYFMT_DSA_MIN_BITS	512
+#define KEYFMT_DSA_MAX_BITS	3072
+#define KEYFMT_DSA_MAX_Q_BITS	256
 
 struct keyfmt_error {
 	uint32_t reason;	/* KMIP Result Reason */
@@ -67,6 +74,8 @@ void keyfmt_key_clear(struct keyfmt_key *k);
  * Symmetric Key: Raw, Transparent Symmetric Key; Secret Data and PGP Key: Raw, Opaque.
  * RSA keys: two primes, 1024 to 16384 bits, every component consistent (cheap checks, no primality test).
  * EC keys: named prime curves (P-192 to P-521, secp256k1, brainpool P256r1/P384r1/P512r1), point checked.
+ * DSA keys (PKCS#8, X.509, Transparent DSA Private / Public Key): the sizes of p, q, g, x, y checked before any
+ * arithmetic, then g^q = 1 and y^q = 1 mod p and (private keys) y = g^x; no primality test.
  * Returns 0 with *out filled (the caller calls keyfmt_key_clear), or -1 with *err set and *out zeroed.
  */
 int keyfmt_import(uint32_t object_type, uint32_t format, const struct ttlv *item, struct keyfmt_key *out,
@@ -121,6 +130,7 @@ enum keyfmt_class {
 	KEYFMT_CLASS_SYMMETRIC,		/* a Symmetric Key, whatever its algorithm */
 	KEYFMT_CLASS_RSA,
 	KEYFMT_CLASS_EC,		/* EC, ECDSA, ECDH and ECMQV keys */
+	KEYFMT_CLASS_DSA,
 };
 
 /* One row of keyfmt's codec table, as keyfmt_codec_row() shows it. */
