@@ -610,7 +610,7 @@ test_import_unsupported_formats(void **state)
 	struct state *s = *state;
 	struct ttlv *st = new_struct(s, KMIP_TAG_KEY_MATERIAL);
 
-	import_fails(OT(PRIVATE_KEY), KFT(TRANSPARENT_DSA_PRIVATE_KEY), st,
+	import_fails(OT(PRIVATE_KEY), KFT(TRANSPARENT_DH_PRIVATE_KEY), st,
 	    KMIP_RESULT_REASON_KEY_FORMAT_TYPE_NOT_SUPPORTED);
 	import_fails(OT(PUBLIC_KEY), KFT(TRANSPARENT_DH_PUBLIC_KEY), st, KMIP_RESULT_REASON_KEY_FORMAT_TYPE_NOT_SUPPORTED);
 	import_fails(OT(PRIVATE_KEY), KFT(PKCS_12), km_bytes(s, "x", 1), KMIP_RESULT_REASON_KEY_FORMAT_TYPE_NOT_SUPPORTED);
@@ -1219,7 +1219,11 @@ test_defaults(void **state)
 	assert_int_equal(keyfmt_default_format(OT(SECRET_DATA), 0, v14), KFT(RAW));
 	assert_int_equal(keyfmt_default_format(OT(OPAQUE_OBJECT), 0, v14), KFT(OPAQUE));
 	assert_int_equal(keyfmt_default_format(OT(CERTIFICATE), 0, v14), KFT(X_509));
-	assert_int_equal(keyfmt_default_format(OT(PRIVATE_KEY), KMIP_CRYPTOGRAPHIC_ALGORITHM_DSA, v14), 0);
+	assert_int_equal(keyfmt_default_format(OT(PRIVATE_KEY), KMIP_CRYPTOGRAPHIC_ALGORITHM_DSA, v14),
+	    KFT(TRANSPARENT_DSA_PRIVATE_KEY));
+	assert_int_equal(keyfmt_default_format(OT(PUBLIC_KEY), KMIP_CRYPTOGRAPHIC_ALGORITHM_DSA, v14),
+	    KFT(TRANSPARENT_DSA_PUBLIC_KEY));
+	assert_int_equal(keyfmt_default_format(OT(PRIVATE_KEY), KMIP_CRYPTOGRAPHIC_ALGORITHM_DH, v14), 0);
 	assert_int_equal(keyfmt_default_format(OT(SPLIT_KEY), 0, v14), 0);
 }
 
@@ -1489,6 +1493,8 @@ class_of(uint32_t ot, uint32_t alg)
 		if (alg == KMIP_CRYPTOGRAPHIC_ALGORITHM_EC || alg == KMIP_CRYPTOGRAPHIC_ALGORITHM_ECDSA ||
 		    alg == KMIP_CRYPTOGRAPHIC_ALGORITHM_ECDH || alg == KMIP_CRYPTOGRAPHIC_ALGORITHM_ECMQV)
 			return KEYFMT_CLASS_EC;
+		if (alg == KMIP_CRYPTOGRAPHIC_ALGORITHM_DSA)
+			return KEYFMT_CLASS_DSA;
 		return -1;
 	case OT(SYMMETRIC_KEY):
 		return KEYFMT_CLASS_SYMMETRIC;
@@ -1644,12 +1650,30 @@ test_codec_one_default(void **state)
 
 /* Material of every object type and class, made for one test. */
 struct fresh {
-	EVP_PKEY *rsa, *ec;
-	struct keyfmt_key rsa_priv, rsa_pub, ec_priv, ec_pub;
+	EVP_PKEY *rsa, *ec, *dsa;
+	struct keyfmt_key rsa_priv, rsa_pub, ec_priv, ec_pub, dsa_priv, dsa_pub;
 	uint8_t bytes[32];
 	uint8_t *cert;
 	size_t cert_len;
 };
+
+/* A DSA key of 1024 bits, its parameters generated (well under a second at this size). */
+static EVP_PKEY *
+dsa_make(void)
+{
+	EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new_from_name(NULL, "DSA", NULL), *kc = NULL;
+	EVP_PKEY *params = NULL, *key = NULL;
+
+	if (pc != NULL && EVP_PKEY_paramgen_init(pc) > 0 && EVP_PKEY_CTX_set_dsa_paramgen_bits(pc, 1024) > 0 &&
+	    EVP_PKEY_CTX_set_dsa_paramgen_q_bits(pc, 160) > 0 && EVP_PKEY_paramgen(pc, &params) > 0 &&
+	    (kc = EVP_PKEY_CTX_new_from_pkey(NULL, params, NULL)) != NULL && EVP_PKEY_keygen_init(kc) > 0)
+		(void)EVP_PKEY_keygen(kc, &key);
+	EVP_PKEY_CTX_free(kc);
+	EVP_PKEY_CTX_free(pc);
+	EVP_PKEY_free(params);
+	assert_non_null(key);
+	return key;
+}
 
 static void
 fresh_make(struct fresh *f)
@@ -1660,10 +1684,13 @@ fresh_make(struct fresh *f)
 	memset(f, 0, sizeof(*f));
 	f->rsa = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)1024);
 	f->ec = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
+	f->dsa = dsa_make();
 	assert_non_null(f->rsa);
 	assert_non_null(f->ec);
 	assert_int_equal(keyfmt_from_pkey(f->rsa, &f->rsa_priv, &f->rsa_pub, &err), 0);
 	assert_int_equal(keyfmt_from_pkey(f->ec, &f->ec_priv, &f->ec_pub, &err), 0);
+	if (keyfmt_from_pkey(f->dsa, &f->dsa_priv, &f->dsa_pub, &err) != 0)
+		fail_msg("DSA key: %s", err.message);
 	for (i = 0; i < sizeof(f->bytes); i++)
 		f->bytes[i] = (uint8_t)(0x5a ^ (i * 37));
 	f->cert = make_cert(f->ec, &f->cert_len);
@@ -1674,6 +1701,9 @@ fresh_free(struct fresh *f)
 {
 	EVP_PKEY_free(f->rsa);
 	EVP_PKEY_free(f->ec);
+	EVP_PKEY_free(f->dsa);
+	keyfmt_key_clear(&f->dsa_priv);
+	keyfmt_key_clear(&f->dsa_pub);
 	keyfmt_key_clear(&f->rsa_priv);
 	keyfmt_key_clear(&f->rsa_pub);
 	keyfmt_key_clear(&f->ec_priv);
@@ -1695,6 +1725,8 @@ fresh_material(const struct fresh *f, const struct keyfmt_codec *r, const uint8_
 		k = private ? &f->rsa_priv : &f->rsa_pub;
 	else if (r->alg_class == KEYFMT_CLASS_EC)
 		k = private ? &f->ec_priv : &f->ec_pub;
+	else if (r->alg_class == KEYFMT_CLASS_DSA)
+		k = private ? &f->dsa_priv : &f->dsa_pub;
 	if (k != NULL) {
 		*p = k->der;
 		*len = k->der_len;
