@@ -89,6 +89,9 @@ struct config_server {
 	unsigned int locate_max_items;		/* (R) identifiers in one Locate response */
 	unsigned int locate_scan_budget;	/* (R) records one Locate examines at most */
 	unsigned int lease_time;		/* (R) seconds of the leases granted (Lease Time); 0 = none */
+	unsigned int max_derive_iterations;	/* (R) PBKDF2 Iteration Count a Derive Key may ask */
+	uint64_t max_derive_data;		/* (R) bytes of Derivation Data (or the Secret Data used as it) */
+	unsigned int max_derive_length;		/* (R) bits of a derived key or Secret Data */
 	unsigned int handshake_timeout;		/* (R) seconds */
 	unsigned int request_timeout;		/* (R) seconds, first byte to whole request */
 	unsigned int idle_timeout;		/* (R) seconds, 0 = none */

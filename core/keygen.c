@@ -7,12 +7,13 @@
  * reads one fixed-size request at a time (blocking), generates the key pair with OpenSSL and writes back
  * one response:
  *
- *   request:  u32 id, u32 op (RSA, EC, PBKDF2, RECOVER or ABORT), u32 param (RSA bits, EC curve NID or
- *             PBKDF2 iterations), u32 payload_len, then payload_len bytes: fields of u32 length and bytes
- *             (PBKDF2: salt, password; RECOVER: n, e, d)
+ *   request:  u32 id, u32 op (RSA, EC, DSA, PBKDF2, DERIVE, RECOVER or ABORT), u32 param (RSA or DSA bits,
+ *             EC curve NID, PBKDF2 or DERIVE iterations), u32 payload_len, then payload_len bytes: fields of
+ *             u32 length and bytes (PBKDF2: salt, password; DERIVE: digest name, u32 output length, salt,
+ *             password; RECOVER: n, e, d)
  *   response: u32 id, i32 status, u32 private_len, u32 public_len, u32 message_len,
  *             then message_len bytes of message, the PKCS#8 DER and the SubjectPublicKeyInfo DER (PBKDF2:
- *             the derived bytes and nothing; RECOVER: P and Q)
+ *             the derived bytes and nothing; DERIVE likewise; RECOVER: P and Q)
  *
  * Every length is checked on the parent side before it is used, and so is what the worker made: a key
  * pair must parse, be of the kind asked and hang together, or the worker is killed (it is the same program,
@@ -69,6 +70,8 @@
 #define OP_ABORT		3	/* stop generating job id if still at it; never answered */
 #define OP_PBKDF2		4
 #define OP_RECOVER		5
+#define OP_DSA			6
+#define OP_DERIVE		7	/* Derive Key's PBKDF2: param iterations; payload digest, length, salt, password */
 
 #define ST_OK			0
 #define ST_FAILED		(-1)
@@ -265,6 +268,12 @@ spec_check(uint32_t op, uint32_t param, char *msg, size_t size)
 			snprintf(msg, size, "EC curve %u not supported (P-256, P-384 and P-521 are)", param);
 		return false;
 	}
+	if (op == OP_DSA) {
+		if (param == 1024 || param == 2048 || param == 3072)
+			return true;
+		snprintf(msg, size, "DSA key size %u not supported (1024, 2048 or 3072 bits)", param);
+		return false;
+	}
 	snprintf(msg, size, "key generation algorithm %u not supported", op);
 	return false;
 }
@@ -277,6 +286,10 @@ spec_name(const struct keygen_spec *spec, char *buf, size_t size)
 
 	if (spec->alg == KEYGEN_PBKDF2)
 		snprintf(buf, size, "password derivation");
+	else if (spec->alg == KEYGEN_DERIVE)
+		snprintf(buf, size, "PBKDF2 key derivation");
+	else if (spec->alg == KEYGEN_DSA)
+		snprintf(buf, size, "DSA-%u", spec->bits);
 	else if (spec->alg == KEYGEN_RSA_RECOVER)
 		snprintf(buf, size, "RSA prime recovery");
 	else if (spec->alg == KEYGEN_RSA)
@@ -573,7 +586,7 @@ worker_send(struct worker *w, uint32_t id, uint32_t op, uint32_t param, const ui
 static bool
 abortable(const struct keygen_job *job)
 {
-	return job->op == OP_RSA || job->op == OP_EC;
+	return job->op == OP_RSA || job->op == OP_EC || job->op == OP_DSA;
 }
 
 /* Remembers a dead or dying worker's pid until waitpid() collects it. */
@@ -1008,7 +1021,7 @@ out:
  * Checks a key pair a worker made against what was asked: the PKCS#8 and the SubjectPublicKeyInfo each parse
  * as one whole DER structure (lengths already bounded by DER_MAX), the algorithm and the RSA size or EC curve
  * are the spec's, the public key is the private key's, and the private key is consistent (for RSA, n = p q and
- * the exponents agree; for EC, the point is the scalar's: 0.3 ms for P-521). No primality test: that would
+ * the exponents agree; for EC, the point is the scalar's: 0.3 ms for P-521; for DSA, y = g^x: under 1 ms). No primality test: that would
  * cost the loop hundreds of milliseconds per key. Returns NULL when fine, else what is wrong (for the log).
  */
 static const char *
@@ -1036,7 +1049,10 @@ pair_check(const struct keygen_spec *spec, const uint8_t *priv, size_t priv_len,
 	    !EVP_PKEY_get_utf8_string_param(k, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group), &glen) ||
 	    OBJ_txt2nid(group) != spec->curve_nid))
 		bad = "sent a key that is not on the EC curve asked";
-	else if (spec->alg != KEYGEN_RSA && spec->alg != KEYGEN_EC)
+	else if (spec->alg == KEYGEN_DSA && (!EVP_PKEY_is_a(k, "DSA") || !EVP_PKEY_is_a(pk, "DSA") ||
+	    EVP_PKEY_get_bits(k) != (int)spec->bits))
+		bad = "sent a key that is not of the DSA size asked";
+	else if (spec->alg != KEYGEN_RSA && spec->alg != KEYGEN_EC && spec->alg != KEYGEN_DSA)
 		bad = "sent a key pair for a job of another kind";
 	else if (EVP_PKEY_eq(k, pk) != 1)
 		bad = "sent a public key that is not the private key's";
@@ -1137,6 +1153,10 @@ resp_check(const struct worker *w, const struct kg_resp *h)
 		switch (w->job->op) {
 		case OP_PBKDF2:
 			if (h->private_len != KEYGEN_PBKDF2_LEN || h->public_len != 0)
+				return "sent a derived key of a bad length";
+			return NULL;
+		case OP_DERIVE:
+			if (h->private_len != w->job->spec.out_len || h->public_len != 0)
 				return "sent a derived key of a bad length";
 			return NULL;
 		case OP_RECOVER:
@@ -1426,6 +1446,49 @@ worker_pbkdf2(int fd, const struct kg_req *req, const uint8_t *payload, size_t l
 }
 
 /*
+ * Derive Key's PBKDF2 (NIST SP 800-132): PBKDF2-HMAC with the digest named in the payload, the salt and the
+ * source key's bytes as the password, param iterations, the length asked. Returns 0, or -1 when the parent
+ * cannot be written to.
+ */
+static int
+worker_derive(int fd, const struct kg_req *req, const uint8_t *payload, size_t len)
+{
+	static uint8_t out[KEYGEN_DERIVE_MAX_LEN];
+	const uint8_t *name, *lenf, *salt, *pass;
+	size_t name_len, lenf_len, salt_len, pass_len;
+	char digest[KEYGEN_DERIVE_MAX_DIGEST + 1];
+	uint32_t out_len = 0;
+	EVP_MD *md = NULL;
+	int rc, ok;
+
+	if (take_field(&payload, &len, KEYGEN_DERIVE_MAX_DIGEST, &name, &name_len) != 0 ||
+	    take_field(&payload, &len, sizeof(out_len), &lenf, &lenf_len) != 0 || lenf_len != sizeof(out_len) ||
+	    take_field(&payload, &len, KEYGEN_DERIVE_MAX_SALT, &salt, &salt_len) != 0 ||
+	    take_field(&payload, &len, KEYGEN_DERIVE_MAX_PASSWORD, &pass, &pass_len) != 0 || len != 0 ||
+	    req->param < 1 || req->param > KEYGEN_PBKDF2_MAX_ITERATIONS || name_len == 0)
+		return worker_reply(fd, req->id, ST_FAILED, "bad key derivation request", NULL, 0, NULL, 0);
+	memcpy(&out_len, lenf, sizeof(out_len));
+	memcpy(digest, name, name_len);
+	digest[name_len] = '\0';
+	if (out_len < 1 || out_len > KEYGEN_DERIVE_MAX_LEN)
+		return worker_reply(fd, req->id, ST_FAILED, "bad key derivation length", NULL, 0, NULL, 0);
+	if ((md = EVP_MD_fetch(NULL, digest, NULL)) == NULL) {
+		ERR_clear_error();
+		return worker_reply(fd, req->id, ST_FAILED, "PBKDF2: digest not available", NULL, 0, NULL, 0);
+	}
+	ok = PKCS5_PBKDF2_HMAC((const char *)pass, (int)pass_len, salt, (int)salt_len, (int)req->param, md,
+	    (int)out_len, out);
+	EVP_MD_free(md);
+	if (ok != 1) {
+		ERR_clear_error();
+		return worker_reply(fd, req->id, ST_FAILED, "PBKDF2 derivation failed", NULL, 0, NULL, 0);
+	}
+	rc = worker_reply(fd, req->id, ST_OK, "", out, out_len, NULL, 0);
+	OPENSSL_cleanse(out, out_len);
+	return rc;
+}
+
+/*
  * Recovers P and Q from n, e and d (NIST SP 800-56B appendix C): with e d - 1 = 2^t r, r odd, a base g gives
  * y = g^r, whose repeated squares reach 1; the square root of 1 met on the way that is not -1 shares a prime
  * with n. Each base succeeds with probability at least 1/2 for a real key. Up to RECOVER_TRIALS modular
@@ -1539,9 +1602,9 @@ worker_generate(int fd, const struct kg_req *req)
 {
 	struct gen_state gs = { fd, false };
 	struct kg_resp h;
-	EVP_PKEY_CTX *ctx = NULL;
+	EVP_PKEY_CTX *ctx = NULL, *pctx = NULL;
 	OSSL_ENCODER_CTX *ectx = NULL;
-	EVP_PKEY *pkey = NULL;
+	EVP_PKEY *pkey = NULL, *params = NULL;
 	unsigned char *priv = NULL, *pub = NULL;
 	size_t priv_len = 0, pub_len = 0;
 	char msg[MSG_MAX + 1] = "", what[48];
@@ -1555,26 +1618,39 @@ worker_generate(int fd, const struct kg_req *req)
 		goto reply;
 	if (req->op == OP_RSA)
 		snprintf(what, sizeof(what), "RSA-%u key generation failed", req->param);
+	else if (req->op == OP_DSA)
+		snprintf(what, sizeof(what), "DSA-%u key generation failed", req->param);
 	else
 		snprintf(what, sizeof(what), "EC %s key generation failed", OBJ_nid2sn((int)req->param));
-	ctx = EVP_PKEY_CTX_new_from_name(NULL, req->op == OP_RSA ? "RSA" : "EC", NULL);
+	if (req->op == OP_DSA) {
+		/* The domain parameters first (the seconds of the job), then the key on them. */
+		if ((pctx = EVP_PKEY_CTX_new_from_name(NULL, "DSA", NULL)) == NULL || EVP_PKEY_paramgen_init(pctx) <= 0 ||
+		    EVP_PKEY_CTX_set_dsa_paramgen_bits(pctx, (int)req->param) <= 0 ||
+		    EVP_PKEY_CTX_set_dsa_paramgen_q_bits(pctx, req->param == 1024 ? 160 : 256) <= 0)
+			goto ossl_fail;
+		EVP_PKEY_CTX_set_app_data(pctx, &gs);
+		EVP_PKEY_CTX_set_cb(pctx, gen_progress_cb);
+		if (EVP_PKEY_paramgen(pctx, &params) <= 0) {
+			if (gs.aborted)
+				goto aborted;
+			goto ossl_fail;
+		}
+		ctx = EVP_PKEY_CTX_new_from_pkey(NULL, params, NULL);
+	} else
+		ctx = EVP_PKEY_CTX_new_from_name(NULL, req->op == OP_RSA ? "RSA" : "EC", NULL);
 	if (ctx == NULL || EVP_PKEY_keygen_init(ctx) <= 0)
 		goto ossl_fail;
 	if (req->op == OP_RSA) {
 		if (EVP_PKEY_CTX_set_rsa_keygen_bits(ctx, (int)req->param) <= 0)
 			goto ossl_fail;
-	} else if (EVP_PKEY_CTX_set_ec_paramgen_curve_nid(ctx, (int)req->param) <= 0) {
+	} else if (req->op == OP_EC && EVP_PKEY_CTX_set_ec_paramgen_curve_nid(ctx, (int)req->param) <= 0) {
 		goto ossl_fail;
 	}
 	EVP_PKEY_CTX_set_app_data(ctx, &gs);
 	EVP_PKEY_CTX_set_cb(ctx, gen_progress_cb);
 	if (EVP_PKEY_generate(ctx, &pkey) <= 0) {
-		if (gs.aborted) {
-			h.status = ST_ABORTED;
-			snprintf(msg, sizeof(msg), "aborted");
-			ERR_clear_error();
-			goto reply;
-		}
+		if (gs.aborted)
+			goto aborted;
 		goto ossl_fail;
 	}
 	ectx = OSSL_ENCODER_CTX_new_for_pkey(pkey, EVP_PKEY_KEYPAIR, "DER", "PrivateKeyInfo", NULL);
@@ -1589,6 +1665,11 @@ worker_generate(int fd, const struct kg_req *req)
 	}
 	h.status = ST_OK;
 	goto reply;
+aborted:
+	h.status = ST_ABORTED;
+	snprintf(msg, sizeof(msg), "aborted");
+	ERR_clear_error();
+	goto reply;
 ossl_fail:
 	ossl_reason(msg, sizeof(msg), what);
 reply:
@@ -1598,7 +1679,9 @@ reply:
 	OPENSSL_free(pub);
 	OSSL_ENCODER_CTX_free(ectx);
 	EVP_PKEY_free(pkey);
+	EVP_PKEY_free(params);
 	EVP_PKEY_CTX_free(ctx);
+	EVP_PKEY_CTX_free(pctx);
 	return rc;
 }
 
@@ -1682,7 +1765,9 @@ worker_exec(int exe_fd, int fd, pid_t parent)
 static int
 worker_preload(void)
 {
-	static const char *const keytypes[] = { "RSA", "EC" };
+	static const char *const keytypes[] = { "RSA", "EC", "DSA" };
+	static const char *const digests[] = { "SHA1", "SHA224", "SHA256", "SHA384", "SHA512", "SHA512-224",
+	    "SHA512-256", "SHA3-224", "SHA3-256", "SHA3-384", "SHA3-512", "MD5" };
 	EVP_PKEY_CTX *ctx;
 	unsigned char b;
 	size_t i;
@@ -1692,6 +1777,10 @@ worker_preload(void)
 	/* PBKDF2 (its KDF, HMAC and SHA-256), as a derivation job uses it. */
 	if (PKCS5_PBKDF2_HMAC("", 0, &b, 1, 1, EVP_sha256(), 1, &b) != 1)
 		return -1;
+	/* The digests a Derive Key PBKDF2 may name (MD5 may be missing from a FIPS build: not required). */
+	for (i = 0; i < sizeof(digests) / sizeof(digests[0]); i++)
+		EVP_MD_free(EVP_MD_fetch(NULL, digests[i], NULL));
+	ERR_clear_error();
 	for (i = 0; i < sizeof(keytypes) / sizeof(keytypes[0]); i++) {
 		if ((ctx = EVP_PKEY_CTX_new_from_name(NULL, keytypes[i], NULL)) == NULL)
 			return -1;
@@ -1751,6 +1840,9 @@ keygen_worker_main(void)
 			break;
 		case OP_RECOVER:
 			rc = worker_recover(fd, &req, payload, req.payload_len);
+			break;
+		case OP_DERIVE:
+			rc = worker_derive(fd, &req, payload, req.payload_len);
 			break;
 		default:
 			rc = worker_generate(fd, &req);
@@ -1940,8 +2032,9 @@ put_field(uint8_t *buf, size_t *off, const uint8_t *p, size_t len)
 static int
 job_request(struct keygen_job *job, const struct keygen_spec *spec, char *msg, size_t size)
 {
-	const uint8_t *f[3];
-	size_t fl[3], nf, i, off = 0;
+	const uint8_t *f[4];
+	size_t fl[4], nf, i, off = 0;
+	uint32_t out_len;
 
 	switch (spec->alg) {
 	case KEYGEN_RSA:
@@ -1949,6 +2042,27 @@ job_request(struct keygen_job *job, const struct keygen_spec *spec, char *msg, s
 		job->op = (uint32_t)spec->alg;
 		job->param = spec->alg == KEYGEN_RSA ? spec->bits : (uint32_t)spec->curve_nid;
 		return spec_check(job->op, job->param, msg, size) ? 0 : 1;
+	case KEYGEN_DSA:
+		job->op = OP_DSA;
+		job->param = spec->bits;
+		return spec_check(job->op, job->param, msg, size) ? 0 : 1;
+	case KEYGEN_DERIVE:
+		if (spec->iterations < 1 || spec->iterations > KEYGEN_PBKDF2_MAX_ITERATIONS ||
+		    spec->salt_len > KEYGEN_DERIVE_MAX_SALT || spec->password_len > KEYGEN_DERIVE_MAX_PASSWORD ||
+		    spec->out_len < 1 || spec->out_len > KEYGEN_DERIVE_MAX_LEN || spec->digest == NULL ||
+		    strlen(spec->digest) < 1 || strlen(spec->digest) > KEYGEN_DERIVE_MAX_DIGEST) {
+			snprintf(msg, size, "key derivation out of bounds");
+			return 1;
+		}
+		job->op = OP_DERIVE;
+		job->param = spec->iterations;
+		out_len = (uint32_t)spec->out_len;
+		f[0] = (const uint8_t *)spec->digest, fl[0] = strlen(spec->digest);
+		f[1] = (const uint8_t *)&out_len, fl[1] = sizeof(out_len);
+		f[2] = spec->salt, fl[2] = spec->salt_len;
+		f[3] = spec->password, fl[3] = spec->password_len;
+		nf = 4;
+		break;
 	case KEYGEN_PBKDF2:
 		if (spec->iterations < 1 || spec->iterations > KEYGEN_PBKDF2_MAX_ITERATIONS ||
 		    spec->salt_len > KEYGEN_PBKDF2_MAX_SALT || spec->password_len > KEYGEN_PBKDF2_MAX_PASSWORD) {
@@ -2007,6 +2121,7 @@ keygen_submit(struct keygen *kg, const struct keygen_spec *spec, keygen_cb cb, v
 	job->spec = *spec;
 	job->spec.owner = NULL;
 	job->spec.salt = job->spec.password = job->spec.n = job->spec.e = job->spec.d = NULL;
+	job->spec.digest = NULL;
 	job->cb = cb;
 	job->arg = arg;
 	if ((rc = job_request(job, spec, msg, sizeof(msg))) < 0) {
@@ -2017,12 +2132,15 @@ keygen_submit(struct keygen *kg, const struct keygen_spec *spec, keygen_cb cb, v
 		job_fail(job, "%s", msg);
 		return job;
 	}
-	/* Derivations are bounded by the engine per identity and per source; key work by this cap. */
+	/*
+	 * Credential derivations are bounded by the engine per identity and per source; key work (Derive Key's
+	 * PBKDF2 with it) by this cap.
+	 */
 	job->capped = spec->alg != KEYGEN_PBKDF2;
 	o = owner_find(kg, owner);
 	if (job->capped && o != NULL && o->capped >= kg->max_per_owner) {
 		kg->st.refused++;
-		job_fail(job, "this client already has %u key generations or RSA prime recoveries under way "
+		job_fail(job, "this client already has %u key generations, derivations or RSA prime recoveries under way "
 		    "(keygen.max_per_identity); send it again once they are answered", o->capped);
 		return job;
 	}

@@ -48,12 +48,20 @@ struct keygen_job;
 #define KEYGEN_PBKDF2_LEN		32		/* bytes derived: a SHA-256 output */
 #define KEYGEN_RECOVER_MAX_BITS		4096		/* modulus of a key whose primes are recovered */
 #define KEYGEN_RECOVER_MAX_EXP		2048		/* bytes of e or d, as a client may send them */
+#define KEYGEN_DSA_MIN_BITS		1024		/* DSA: the size of p generated */
+#define KEYGEN_DSA_MAX_BITS		3072
+#define KEYGEN_DERIVE_MAX_LEN		4096		/* bytes a Derive Key PBKDF2 job makes at most */
+#define KEYGEN_DERIVE_MAX_PASSWORD	4096		/* bytes of the source key (the PBKDF2 password) */
+#define KEYGEN_DERIVE_MAX_SALT		1024
+#define KEYGEN_DERIVE_MAX_DIGEST	15		/* characters of the digest's name ("SHA512-256") */
 
 enum keygen_alg {
 	KEYGEN_RSA = 1,
 	KEYGEN_EC = 2,
 	KEYGEN_PBKDF2 = 3,		/* PBKDF2-HMAC-SHA256 of a password (a Credential check) */
 	KEYGEN_RSA_RECOVER = 4,		/* the primes of an RSA key from its n, e and d */
+	KEYGEN_DSA = 5,			/* a DSA key pair, its domain parameters generated first (seconds) */
+	KEYGEN_DERIVE = 6,		/* Derive Key: PBKDF2-HMAC with a digest and an output length asked */
 };
 
 /*
@@ -62,7 +70,7 @@ enum keygen_alg {
  */
 struct keygen_spec {
 	enum keygen_alg alg;
-	unsigned bits;			/* RSA: 2048, 3072, 4096 (1024..8192 accepted) */
+	unsigned bits;			/* RSA: 2048, 3072, 4096 (1024..8192 accepted); DSA: 1024, 2048, 3072 */
 	int curve_nid;			/* EC: NID_X9_62_prime256v1, NID_secp384r1, NID_secp521r1 */
 	const char *owner;		/* the client identity asking (fair queueing, the cap); NULL = "" */
 	/* KEYGEN_PBKDF2: 1..KEYGEN_PBKDF2_MAX_ITERATIONS, salt and password within their maxima */
@@ -71,6 +79,13 @@ struct keygen_spec {
 	size_t salt_len;
 	const uint8_t *password;
 	size_t password_len;
+	/*
+	 * KEYGEN_DERIVE: iterations, salt (at most KEYGEN_DERIVE_MAX_SALT) and password (the source key, at most
+	 * KEYGEN_DERIVE_MAX_PASSWORD) as above, and the HMAC's digest (an OpenSSL name such as "SHA256") and
+	 * the bytes to derive (1..KEYGEN_DERIVE_MAX_LEN).
+	 */
+	const char *digest;
+	size_t out_len;
 	/* KEYGEN_RSA_RECOVER: n of at most KEYGEN_RECOVER_MAX_BITS, e and d of KEYGEN_RECOVER_MAX_EXP bytes */
 	const uint8_t *n, *e, *d;
 	size_t n_len, e_len, d_len;
@@ -79,7 +94,9 @@ struct keygen_spec {
 /*
  * What a job produced. KEYGEN_RSA, KEYGEN_EC: the key pair, checked by the parent (the PKCS#8 and
  * SubjectPublicKeyInfo parse, are of the algorithm, size or curve asked, and belong together).
+ * KEYGEN_DSA: the same, checked likewise (p of the size asked, y = g^x).
  * KEYGEN_PBKDF2: private_der holds the KEYGEN_PBKDF2_LEN derived bytes, public_der is NULL.
+ * KEYGEN_DERIVE: private_der holds the out_len derived bytes, public_der is NULL.
  * KEYGEN_RSA_RECOVER: private_der holds P and public_der Q (unsigned big-endian, P > Q, P Q = n); a key
  * whose exponents do not match its modulus fails with a message saying so.
  */
@@ -126,8 +143,8 @@ int keygen_start(struct event_base *base, unsigned workers, unsigned pool_size, 
     struct keygen **out, char **cause) __attribute__((warn_unused_result));
 
 /*
- * Caps the key generations and prime recoveries (not password derivations, which the engine bounds on its
- * own) one owner may have queued or running: 1..KEYGEN_MAX_PER_OWNER. Jobs submitted beyond it are answered
+ * Caps the key generations, prime recoveries and Derive Key derivations (not Credential password
+ * derivations, which the engine bounds on its own) one owner may have queued or running: 1..KEYGEN_MAX_PER_OWNER. Jobs submitted beyond it are answered
  * with an error. Applies to jobs submitted from now on. The default is KEYGEN_MAX_PER_OWNER.
  */
 void keygen_set_max_per_owner(struct keygen *kg, unsigned max);

@@ -68,6 +68,7 @@ const struct op_desc dispatch_ops[] = {
 	{ KMIP_OPERATION_LOG, "Log", op_log, NULL, V(2, 0) },
 	{ KMIP_OPERATION_CHECK, "Check", op_check, NULL, V(1, 0) },
 	{ KMIP_OPERATION_OBTAIN_LEASE, "ObtainLease", op_obtain_lease, NULL, V(1, 0) },
+	{ KMIP_OPERATION_DERIVE_KEY, "DeriveKey", op_derive_key, op_derive_key_keyspec, V(1, 0) },
 	{ 0, NULL, NULL, NULL, 0 },
 };
 

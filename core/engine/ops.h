@@ -379,9 +379,29 @@ void ops_crypto_owners_free(struct crypto_owners *t);
 int op_rekey_key_pair(struct op_ctx *ctx);
 int op_obtain_lease(struct op_ctx *ctx);
 
+int op_derive_key(struct op_ctx *ctx);
+
+/*
+ * Helpers of one family for another's handlers (Derive Key, ops_derive.c, makes objects as ops_create.c
+ * does and uses the digests and ciphers of ops_crypto.c).
+ */
+/* The client attributes of an attribute set of the payload (NULL src: none), checked; NULL with ctx->err. */
+struct ttlv *ops_request_attrs(struct op_ctx *ctx, const struct ttlv *src);
+/* A new object of type owned by the caller with the client's attributes and the server's; NULL with ctx->err. */
+struct store_object *ops_new_object(struct op_ctx *ctx, struct store_txn *txn, uint32_t type,
+    const struct ttlv *client);
+/* Once its material is set: the usage mask default_usage unless the client gave one, and the Digest. */
+int ops_new_object_finish(struct op_ctx *ctx, struct store_object *o, uint32_t default_usage)
+    __attribute__((warn_unused_result));
+/* The OpenSSL name of a KMIP Hashing Algorithm, or NULL. */
+const char *ops_digest_name(uint32_t hash);
+/* The OpenSSL cipher for a symmetric key of alg, keylen bytes, in mode (0: CBC), or NULL. */
+const char *ops_cipher_name(uint32_t alg, size_t keylen, uint32_t mode, char *buf, size_t size);
+
 /* Key generation a batch item needs before it runs: 1 with spec filled, 0 for none. */
 int op_create_key_pair_keyspec(struct op_ctx *ctx, struct keygen_spec *spec);
 int op_rekey_key_pair_keyspec(struct op_ctx *ctx, struct keygen_spec *spec);
 int op_register_keyspec(struct op_ctx *ctx, struct keygen_spec *spec);
+int op_derive_key_keyspec(struct op_ctx *ctx, struct keygen_spec *spec);
 
 #endif

@@ -463,7 +463,7 @@ out:
 
 /* What CreateKeyPair (and ReKeyKeyPair) will generate, read from the request's attributes. */
 struct pair_params {
-	uint32_t alg;		/* KMIP Cryptographic Algorithm: RSA or EC */
+	uint32_t alg;		/* KMIP Cryptographic Algorithm: RSA, EC (ECDSA) or DSA */
 	int32_t bits;
 	uint32_t curve;		/* KMIP Recommended Curve for EC */
 	int nid;
@@ -523,9 +523,15 @@ pair_params_from(struct op_ctx *ctx, struct ttlv *const sets[3], struct pair_par
 			return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD,
 			    "EC key pairs are on P-256, P-384 or P-521 (Recommended Curve or Cryptographic Length)");
 		}
+	case KMIP_CRYPTOGRAPHIC_ALGORITHM_DSA:
+		/* FIPS 186-4's sizes; the parameters take seconds to generate, on a worker (keygen.c). */
+		if (p->bits != 1024 && p->bits != 2048 && p->bits != 3072)
+			return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD,
+			    "DSA key pairs are 1024, 2048 or 3072 bits, not %d", p->bits);
+		return 0;
 	default:
 		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD,
-		    "CreateKeyPair supports RSA and EC, not Cryptographic Algorithm 0x%x", p->alg);
+		    "CreateKeyPair supports RSA, EC and DSA, not Cryptographic Algorithm 0x%x", p->alg);
 	}
 }
 
@@ -548,7 +554,8 @@ static void
 pair_keyspec(const struct pair_params *p, struct keygen_spec *spec)
 {
 	memset(spec, 0, sizeof(*spec));
-	spec->alg = p->alg == KMIP_CRYPTOGRAPHIC_ALGORITHM_RSA ? KEYGEN_RSA : KEYGEN_EC;
+	spec->alg = p->alg == KMIP_CRYPTOGRAPHIC_ALGORITHM_RSA ? KEYGEN_RSA :
+	    p->alg == KMIP_CRYPTOGRAPHIC_ALGORITHM_DSA ? KEYGEN_DSA : KEYGEN_EC;
 	spec->bits = (unsigned)p->bits;
 	spec->curve_nid = p->nid;
 }
@@ -635,17 +642,19 @@ make_pair(struct op_ctx *ctx, struct store_txn *txn, const char *owner, struct t
     const struct pair_params *p, struct store_object **priv, struct store_object **pub)
 {
 	struct keygen_result *key = ctx->key;
+	/* A DSA key only signs and verifies. */
+	bool dsa = p->alg == KMIP_CRYPTOGRAPHIC_ALGORITHM_DSA;
 
 	*priv = *pub = NULL;
 	if (key == NULL || key->status != 0)
 		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_CRYPTOGRAPHIC_FAILURE, "key generation failed: %s",
 		    key != NULL ? key->message : "no key was generated");
 	*priv = pair_half(ctx, txn, owner, KMIP_OBJECT_TYPE_PRIVATE_KEY, sets[0], sets[1], p,
-	    KMIP_CRYPTOGRAPHIC_USAGE_MASK_SIGN | KMIP_CRYPTOGRAPHIC_USAGE_MASK_DECRYPT);
+	    KMIP_CRYPTOGRAPHIC_USAGE_MASK_SIGN | (dsa ? 0 : KMIP_CRYPTOGRAPHIC_USAGE_MASK_DECRYPT));
 	if (*priv == NULL)
 		return -1;
 	*pub = pair_half(ctx, txn, owner, KMIP_OBJECT_TYPE_PUBLIC_KEY, sets[0], sets[2], p,
-	    KMIP_CRYPTOGRAPHIC_USAGE_MASK_VERIFY | KMIP_CRYPTOGRAPHIC_USAGE_MASK_ENCRYPT);
+	    KMIP_CRYPTOGRAPHIC_USAGE_MASK_VERIFY | (dsa ? 0 : KMIP_CRYPTOGRAPHIC_USAGE_MASK_ENCRYPT));
 	if (*pub == NULL)
 		return -1;
 	if (store_object_set_material(*priv, key->private_der, key->private_len, KMIP_KEY_FORMAT_TYPE_PKCS_8) != 0 ||
@@ -653,7 +662,7 @@ make_pair(struct op_ctx *ctx, struct store_txn *txn, const char *owner, struct t
 	    attrs_add_link((*priv)->arena, (*priv)->attrs, KMIP_LINK_TYPE_PUBLIC_KEY_LINK, (*pub)->uid) != 0 ||
 	    attrs_add_link((*pub)->arena, (*pub)->attrs, KMIP_LINK_TYPE_PRIVATE_KEY_LINK, (*priv)->uid) != 0)
 		return ops_nomem(ctx);
-	if (p->alg != KMIP_CRYPTOGRAPHIC_ALGORITHM_RSA) {
+	if (p->alg != KMIP_CRYPTOGRAPHIC_ALGORITHM_RSA && !dsa) {
 		struct ttlv *dom = ttlv_new_struct((*priv)->arena, KMIP_TAG_CRYPTOGRAPHIC_DOMAIN_PARAMETERS);
 		struct ttlv *curve = ttlv_new_enum((*priv)->arena, KMIP_TAG_RECOMMENDED_CURVE, p->curve);
 
@@ -711,7 +720,7 @@ op_create_key_pair(struct op_ctx *ctx)
 		goto out;
 	pair_answer(ctx, priv, pub);
 	session_log(ctx->session, LOG_LEVEL_INFO, "created %s key pair %s (private) / %s (public), %d bits",
-	    p.alg == KMIP_CRYPTOGRAPHIC_ALGORITHM_RSA ? "RSA" : "EC", priv->uid, pub->uid, p.bits);
+	    ttlv_enum_name(KMIP_TAG_CRYPTOGRAPHIC_ALGORITHM, p.alg), priv->uid, pub->uid, p.bits);
 out:
 	store_txn_abort(txn);
 	store_object_free(priv);
@@ -1396,4 +1405,27 @@ out:
 	store_object_free(npriv);
 	store_object_free(npub);
 	return rc;
+}
+
+/* The client attributes of an attribute set of the payload, for other families' handlers; see ops.h. */
+struct ttlv *
+ops_request_attrs(struct op_ctx *ctx, const struct ttlv *src)
+{
+	return request_attrs(ctx, src);
+}
+
+/* A new object made as Create makes one, for other families' handlers; see ops.h. */
+struct store_object *
+ops_new_object(struct op_ctx *ctx, struct store_txn *txn, uint32_t type, const struct ttlv *client)
+{
+	return new_object(ctx, txn, NULL, type, client);
+}
+
+/* The usage mask default and the Digest of a new object with its material; see ops.h. */
+int
+ops_new_object_finish(struct op_ctx *ctx, struct store_object *o, uint32_t default_usage)
+{
+	if (default_mask(o, default_usage) != 0)
+		return ops_nomem(ctx);
+	return set_digest(ctx, o);
 }

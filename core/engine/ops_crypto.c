@@ -1045,14 +1045,17 @@ signature_scheme(struct op_ctx *ctx, const struct cparams *p, const char **md, i
 		break;
 	case KMIP_DIGITAL_SIGNATURE_ALGORITHM_SHA_1_WITH_RSA_ENCRYPTION:
 	case KMIP_DIGITAL_SIGNATURE_ALGORITHM_ECDSA_WITH_SHA_1:
+	case KMIP_DIGITAL_SIGNATURE_ALGORITHM_DSA_WITH_SHA_1:
 		*md = "SHA1";
 		break;
 	case KMIP_DIGITAL_SIGNATURE_ALGORITHM_SHA_224_WITH_RSA_ENCRYPTION:
 	case KMIP_DIGITAL_SIGNATURE_ALGORITHM_ECDSA_WITH_SHA224:
+	case KMIP_DIGITAL_SIGNATURE_ALGORITHM_DSA_WITH_SHA224:
 		*md = "SHA224";
 		break;
 	case KMIP_DIGITAL_SIGNATURE_ALGORITHM_SHA_256_WITH_RSA_ENCRYPTION:
 	case KMIP_DIGITAL_SIGNATURE_ALGORITHM_ECDSA_WITH_SHA256:
+	case KMIP_DIGITAL_SIGNATURE_ALGORITHM_DSA_WITH_SHA256:
 		*md = "SHA256";
 		break;
 	case KMIP_DIGITAL_SIGNATURE_ALGORITHM_SHA_384_WITH_RSA_ENCRYPTION:
@@ -1555,4 +1558,18 @@ op_rng_seed(struct op_ctx *ctx)
 		RAND_add(data->v.bytes.data, (int)take, 0.0);
 	ttlv_enc_int(ctx->out, KMIP_TAG_DATA_LENGTH, (int32_t)take);
 	return 0;
+}
+
+/* The OpenSSL digest of a Hashing Algorithm, for other families' handlers; see ops.h. */
+const char *
+ops_digest_name(uint32_t hash)
+{
+	return digest_name(hash);
+}
+
+/* The OpenSSL cipher of a symmetric key, for other families' handlers; see ops.h. */
+const char *
+ops_cipher_name(uint32_t alg, size_t keylen, uint32_t mode, char *buf, size_t size)
+{
+	return cipher_name(alg, keylen, mode, buf, size);
 }
