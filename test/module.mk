@@ -114,6 +114,12 @@ $(BUILD)/test/test_multipart: $(BUILD)/test/integration/test_multipart.o $(HARNE
 		$(BUILD)/libproto.a $(BUILD)/libtls.a | $(BUILD)/kmipd
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
 
+ALL_SRCS += test/integration/test_derive.c
+TEST_BINS += $(BUILD)/test/test_derive
+$(BUILD)/test/test_derive: $(BUILD)/test/integration/test_derive.o $(HARNESS_OBJS) \
+		$(BUILD)/libproto.a $(BUILD)/libtls.a | $(BUILD)/kmipd
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
+
 # Fuzz target for the whole request path (decode, engine, encode, group commit) against a temporary store:
 # the engine library and what it needs, no transport.
 ALL_SRCS += test/fuzz/fuzz_request.c
