@@ -288,7 +288,7 @@ static const struct key keys[] = {
 	  .min = 1, .max = 3600, .help = "seconds one key generation may take" },
 	{ .name = "keygen.max_per_identity", .type = T_UINT, .flags = K_RELOAD,
 	  .offset = OFF_UINT(keygen.max_per_identity), .def = 8, .min = 1, .max = 4096,
-	  .help = "key generations and RSA prime recoveries one client identity may have under way" },
+	  .help = "key generations, Derive Key PBKDF2 runs and RSA prime recoveries one identity may have under way" },
 
 	{ .name = "crypto.max_streams", .type = T_UINT, .flags = K_RELOAD, .offset = OFF_UINT(crypto.max_streams),
 	  .def = 8, .min = 1, .max = 256,

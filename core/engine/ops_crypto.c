@@ -1078,6 +1078,28 @@ signature_scheme(struct op_ctx *ctx, const struct cparams *p, const char **md, i
 	return 0;
 }
 
+/* True when a Digital Signature Algorithm (0: none named) is one the key's type makes. */
+static bool
+signature_fits_key(uint32_t dsa, EVP_PKEY *k)
+{
+	switch (dsa) {
+	case KMIP_DIGITAL_SIGNATURE_ALGORITHM_DSA_WITH_SHA_1:
+	case KMIP_DIGITAL_SIGNATURE_ALGORITHM_DSA_WITH_SHA224:
+	case KMIP_DIGITAL_SIGNATURE_ALGORITHM_DSA_WITH_SHA256:
+		return EVP_PKEY_is_a(k, "DSA");
+	case KMIP_DIGITAL_SIGNATURE_ALGORITHM_ECDSA_WITH_SHA_1:
+	case KMIP_DIGITAL_SIGNATURE_ALGORITHM_ECDSA_WITH_SHA224:
+	case KMIP_DIGITAL_SIGNATURE_ALGORITHM_ECDSA_WITH_SHA256:
+	case KMIP_DIGITAL_SIGNATURE_ALGORITHM_ECDSA_WITH_SHA384:
+	case KMIP_DIGITAL_SIGNATURE_ALGORITHM_ECDSA_WITH_SHA512:
+		return EVP_PKEY_is_a(k, "EC");
+	case 0:
+		return true;
+	default:
+		return EVP_PKEY_is_a(k, "RSA");
+	}
+}
+
 /* Configures an RSA signing or verification context (padding, PSS salt and MGF1 digest). */
 static int
 rsa_sign_padding(EVP_PKEY_CTX *pc, EVP_PKEY *k, const struct cparams *p, int padding, const char *md, bool verify)
@@ -1180,6 +1202,11 @@ sign_verify(struct op_ctx *ctx, bool verify)
 	params_get(ctx, o, &p);
 	if (signature_scheme(ctx, &p, &mdname, &padding) != 0 || (k = load_pkey(ctx, o)) == NULL)
 		goto out;
+	if (!signature_fits_key(p.dsa, k)) {
+		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "Digital Signature Algorithm %s does not "
+		    "fit a %s key", ttlv_enum_name(KMIP_TAG_DIGITAL_SIGNATURE_ALGORITHM, p.dsa), EVP_PKEY_get0_type_name(k));
+		goto out;
+	}
 	if ((md = EVP_MD_fetch(NULL, mdname, NULL)) == NULL) {
 		crypto_fail(ctx, "digest not available");
 		goto out;

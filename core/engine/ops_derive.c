@@ -344,13 +344,13 @@ derive_encrypt(struct op_ctx *ctx, const struct derive_req *r, const struct stor
 {
 	const struct ttlv *a = ttlv_find(src->attrs, KMIP_TAG_CRYPTOGRAPHIC_ALGORITHM);
 	uint32_t alg = r->cipher_alg != 0 ? r->cipher_alg : a != NULL && a->type == TTLV_ENUMERATION ? a->v.u32 : 0;
-	uint8_t buf[DERIVE_MAX_OUT + 64 + 32];
+	uint8_t buf[DERIVE_MAX_OUT + 2 * 16];
 	EVP_CIPHER_CTX *c = NULL;
 	EVP_CIPHER *cipher = NULL;
 	const char *name;
 	char nbuf[48];
-	int n1 = 0, n2 = 0, rc = -1;
-	size_t ivlen;
+	int n1 = 0, n2 = 0, rc = -1, pad = r->padding == KMIP_PADDING_METHOD_PKCS5;
+	size_t ivlen, bs;
 
 	if ((name = ops_cipher_name(alg, src->material_len, r->mode, nbuf, sizeof(nbuf))) == NULL ||
 	    (cipher = EVP_CIPHER_fetch(NULL, name, NULL)) == NULL || EVP_CIPHER_get_mode(cipher) == EVP_CIPH_GCM_MODE ||
@@ -366,12 +366,23 @@ derive_encrypt(struct op_ctx *ctx, const struct derive_req *r, const struct stor
 		    "Initialization Vector of %zu bytes", ivlen);
 		goto out;
 	}
-	/* Bounded by server.max_derive_data, and the output by the room in buf. */
-	if (datalen + (size_t)EVP_CIPHER_get_block_size(cipher) > sizeof(buf) && datalen > outlen + 64)
-		datalen = outlen + 64 - (outlen + 64) % 64;
+	/*
+	 * In these modes the first outlen bytes of ciphertext depend only on the data's first outlen bytes
+	 * rounded up to a block: no more is encrypted (without padding, which would only follow it), so buf,
+	 * outlen and two blocks, always has room.
+	 */
+	bs = (size_t)EVP_CIPHER_get_block_size(cipher);
+	if (bs == 0 || bs > 16) {
+		derive_fail(ctx, "ENCRYPT derivation");
+		goto out;
+	}
+	if (datalen > (outlen + bs - 1) / bs * bs) {
+		datalen = (outlen + bs - 1) / bs * bs;
+		pad = 0;
+	}
 	if ((c = EVP_CIPHER_CTX_new()) == NULL ||
 	    EVP_EncryptInit_ex2(c, cipher, src->material, ivlen > 0 ? r->iv->v.bytes.data : NULL, NULL) != 1 ||
-	    EVP_CIPHER_CTX_set_padding(c, r->padding == KMIP_PADDING_METHOD_PKCS5) != 1 ||
+	    EVP_CIPHER_CTX_set_padding(c, pad) != 1 ||
 	    EVP_EncryptUpdate(c, buf, &n1, data, (int)datalen) != 1 || EVP_EncryptFinal_ex(c, buf + n1, &n2) != 1) {
 		derive_fail(ctx, "ENCRYPT derivation (the data must fill whole blocks without padding)");
 		goto out;

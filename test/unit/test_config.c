@@ -201,6 +201,9 @@ test_defaults(void **state)
 	assert_int_equal(c->server.locate_max_items, 1000);
 	assert_int_equal(c->server.locate_scan_budget, 10000);
 	assert_int_equal(c->server.lease_time, 0);
+	assert_int_equal(c->server.max_derive_iterations, 1000000);
+	assert_int_equal(c->server.max_derive_data, 4096);
+	assert_int_equal(c->server.max_derive_length, 4096);
 	assert_int_equal(c->server.max_handshakes, 64);
 	assert_int_equal(c->server.max_connections_per_source, 1000);
 	assert_int_equal(c->server.handshake_rate_per_source, 100);
@@ -277,6 +280,9 @@ static const char every_key[] =
 	"  locate_max_items = 50;\n"
 	"  locate_scan_budget = 500;\n"
 	"  lease_time = 3600;\n"
+	"  max_derive_iterations = 5000;\n"
+	"  max_derive_data = \"8K\";\n"
+	"  max_derive_length = 1024;\n"
 	"  handshake_timeout = 7;\n"
 	"  request_timeout = 6;\n"
 	"  idle_timeout = 0;\n"
@@ -360,6 +366,9 @@ check_every_key(const struct kmipd_config *c)
 	assert_int_equal(c->server.locate_max_items, 50);
 	assert_int_equal(c->server.locate_scan_budget, 500);
 	assert_int_equal(c->server.lease_time, 3600);
+	assert_int_equal(c->server.max_derive_iterations, 5000);
+	assert_int_equal(c->server.max_derive_data, 8192);
+	assert_int_equal(c->server.max_derive_length, 1024);
 	assert_int_equal(c->server.handshake_timeout, 7);
 	assert_int_equal(c->server.request_timeout, 6);
 	assert_int_equal(c->server.idle_timeout, 0);
