@@ -35,6 +35,8 @@ What PyKMIP 0.10 cannot do is left out of the matrix, with the reason next to th
 """
 
 import atexit
+import hashlib
+import hmac
 import os
 import shutil
 import signal
@@ -56,6 +58,8 @@ import logging  # noqa: E402
 logging.disable(logging.CRITICAL)
 
 from cryptography.hazmat.primitives import serialization  # noqa: E402
+from cryptography.hazmat.primitives import hashes  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import dsa  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: E402
 
 from kmip.core import attributes as cattributes  # noqa: E402
@@ -1161,16 +1165,131 @@ class LifecycleTests(unittest.TestCase):
         self.assertEqual(r.client_registration_methods, [enums.ClientRegistrationMethod.CLIENT_GENERATED])
 
 
+    # -- area 4 (derive): Derive Key, DSA keys ------------------------------------------------------------------
+
+    def derive_source(self, obj):
+        """Registers obj (a pie object) for Derive Key use and activates it; returns its identifier."""
+        obj.cryptographic_usage_masks = [enums.CryptographicUsageMask.DERIVE_KEY]
+        uid = self.client.register(obj)
+        self.client.activate(uid)
+        return uid
+
+    def test_derive_key_hmac(self):
+        key = bytes(range(32))
+        src = self.derive_source(pobjects.SymmetricKey(ALG.AES, 256, key, name=self.unique_name()))
+        uid = self.client.derive_key(
+            OT.SYMMETRIC_KEY, [src], enums.DerivationMethod.HMAC,
+            {"cryptographic_parameters": {"hashing_algorithm": enums.HashingAlgorithm.SHA_256},
+             "derivation_data": b"label and context"},
+            cryptographic_algorithm=ALG.AES, cryptographic_length=128)
+        derived = self.client.get(uid)
+        self.assertEqual(derived.cryptographic_algorithm, ALG.AES)
+        self.assertEqual(derived.cryptographic_length, 128)
+        self.assertEqual(derived.value, hmac.new(key, b"label and context", hashlib.sha256).digest()[:16])
+
+    def test_derive_key_pbkdf2_secret_data(self):
+        password = b"correct horse battery staple"
+        src = self.derive_source(pobjects.SecretData(password, enums.SecretDataType.PASSWORD,
+                                                     name=self.unique_name()))
+        uid = self.client.derive_key(
+            OT.SECRET_DATA, [src], enums.DerivationMethod.PBKDF2,
+            {"cryptographic_parameters": {"hashing_algorithm": enums.HashingAlgorithm.SHA_512},
+             "salt": b"NaCl", "iteration_count": 4096},
+            cryptographic_length=256)
+        derived = self.client.get(uid)
+        self.assertIsInstance(derived, pobjects.SecretData)
+        self.assertEqual(derived.value, hashlib.pbkdf2_hmac("sha512", password, b"NaCl", 4096, 32))
+
+    def test_derive_key_nist800_108_counter(self):
+        key = bytes(range(100, 132))
+        fixed = b"kmipd fixed input"
+        src = self.derive_source(pobjects.SymmetricKey(ALG.AES, 256, key, name=self.unique_name()))
+        uid = self.client.derive_key(
+            OT.SYMMETRIC_KEY, [src], enums.DerivationMethod.NIST800_108_C,
+            {"cryptographic_parameters": {"hashing_algorithm": enums.HashingAlgorithm.SHA_256},
+             "derivation_data": fixed},
+            cryptographic_algorithm=ALG.AES, cryptographic_length=256)
+        # SP 800-108 counter mode, HMAC-SHA256, a 32-bit counter before the fixed input: one block here.
+        want = hmac.new(key, (1).to_bytes(4, "big") + fixed, hashlib.sha256).digest()
+        self.assertEqual(self.client.get(uid).value, want)
+
+    def test_derive_key_errors(self):
+        key = bytes(range(32))
+        plain = self.client.register(pobjects.SymmetricKey(ALG.AES, 256, key, name=self.unique_name(),
+                                                           masks=[enums.CryptographicUsageMask.ENCRYPT]))
+        self.client.activate(plain)
+        params = {"cryptographic_parameters": {"hashing_algorithm": enums.HashingAlgorithm.SHA_256},
+                  "derivation_data": b"x"}
+        mask = RR.INCOMPATIBLE_CRYPTOGRAPHIC_USAGE_MASK if self.v2 else RR.PERMISSION_DENIED
+        self.assert_fails(mask, self.client.derive_key, OT.SYMMETRIC_KEY, [plain], enums.DerivationMethod.HMAC,
+                          params, cryptographic_algorithm=ALG.AES, cryptographic_length=128)
+        src = self.derive_source(pobjects.SymmetricKey(ALG.AES, 256, key, name=self.unique_name()))
+        # kmipd's default server.max_derive_iterations is 1000000.
+        limit = RR.SERVER_LIMIT_EXCEEDED if self.v2 else RR.PERMISSION_DENIED
+        e = self.assert_fails(limit, self.client.derive_key, OT.SYMMETRIC_KEY, [src],
+                              enums.DerivationMethod.PBKDF2, {"salt": b"s", "iteration_count": 1000001},
+                              cryptographic_algorithm=ALG.AES, cryptographic_length=128)
+        self.assertIn("server.max_derive_iterations", str(e))
+        self.assert_fails(RR.INVALID_FIELD, self.client.derive_key, OT.SYMMETRIC_KEY, [src],
+                          enums.DerivationMethod.HMAC, params, cryptographic_algorithm=ALG.AES,
+                          cryptographic_length=512)
+        self.assert_fails(self.not_found(), self.client.derive_key, OT.SYMMETRIC_KEY, ["no-such-key"],
+                          enums.DerivationMethod.HMAC, params, cryptographic_algorithm=ALG.AES,
+                          cryptographic_length=128)
+
+    def dsa_pair(self):
+        name = self.unique_name()
+        public_uid, private_uid = self.client.create_key_pair(
+            ALG.DSA, 2048, public_name=name + "-pub", private_name=name + "-priv",
+            public_usage_mask=[enums.CryptographicUsageMask.VERIFY],
+            private_usage_mask=[enums.CryptographicUsageMask.SIGN])
+        return public_uid, private_uid
+
+    def test_create_key_pair_dsa(self):
+        public_uid, private_uid = self.dsa_pair()
+        r = self.get_as(private_uid, KFT.PKCS_8)
+        self.assertEqual(r.result_status.value, enums.ResultStatus.SUCCESS, str(r.result_message))
+        sk = serialization.load_der_private_key(r.secret.key_block.key_value.key_material.value, password=None)
+        self.assertIsInstance(sk, dsa.DSAPrivateKey)
+        self.assertEqual(sk.key_size, 2048)
+        r = self.get_as(public_uid, KFT.X_509)
+        self.assertEqual(r.result_status.value, enums.ResultStatus.SUCCESS, str(r.result_message))
+        pk = serialization.load_der_public_key(r.secret.key_block.key_value.key_material.value)
+        self.assertEqual(sk.public_key().public_numbers(), pk.public_numbers(), "the two halves do not match")
+        self.assertEqual(self.attrs(private_uid, ["Cryptographic Algorithm"])["Cryptographic Algorithm"],
+                         [ALG.DSA])
+        # A DSA key has no PKCS#1 form.
+        r = self.get_as(private_uid, KFT.PKCS_1)
+        self.assertEqual(r.result_reason.value, RR.KEY_FORMAT_TYPE_NOT_SUPPORTED, str(r.result_message))
+
+    def test_dsa_sign_verify(self):
+        public_uid, private_uid = self.dsa_pair()
+        self.client.activate(private_uid)
+        self.client.activate(public_uid)
+        params = {"digital_signature_algorithm": enums.DigitalSignatureAlgorithm.DSA_WITH_SHA256}
+        message = b"signed with DSA by kmipd"
+        signature = self.client.sign(message, uid=private_uid, cryptographic_parameters=params)
+        self.assertEqual(self.client.signature_verify(message, signature, uid=public_uid,
+                                                      cryptographic_parameters=params),
+                         enums.ValidityIndicator.VALID)
+        self.assertEqual(self.client.signature_verify(message + b"!", signature, uid=public_uid,
+                                                      cryptographic_parameters=params),
+                         enums.ValidityIndicator.INVALID)
+        r = self.get_as(public_uid, KFT.X_509)
+        pk = serialization.load_der_public_key(r.secret.key_block.key_value.key_material.value)
+        pk.verify(signature, message, hashes.SHA256())
+
+
 # Which cases each version runs. Everything runs everywhere except where PyKMIP 0.10 cannot do it (see the
 # module docstring): test_get_attributes_all needs a version whose every attribute PyKMIP can decode.
 def cases_for(version):
     names = sorted(n for n in dir(LifecycleTests) if n.startswith("test_"))
     if version > V.KMIP_1_1:
         names.remove("test_get_attributes_all")
-    # Area 5 (multipart): Sign, Signature Verify and MAC are KMIP 1.2 operations.
+    # Sign, Signature Verify and MAC are KMIP 1.2 operations (areas 4 and 5).
     if version < V.KMIP_1_2:
         names = [n for n in names if n not in ("test_sign_verify_rsa", "test_signature_verify_in_parts",
-                                               "test_mac_hmac")]
+                                               "test_mac_hmac", "test_dsa_sign_verify")]
     return names
 
 
