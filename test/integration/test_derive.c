@@ -750,6 +750,63 @@ test_pbkdf2_on_worker(void **state)
 }
 
 /*
+ * PBKDF2 jobs count against keygen.max_per_identity like key generations (here 1, with two workers): while
+ * one identity's long derivation runs, its second one is refused at once naming the key, and another
+ * identity's derivation runs on the other worker and is answered within a second.
+ */
+static void
+test_pbkdf2_per_identity(void **state)
+{
+	struct h_server srv;
+	struct kmip_client *a, *b, *c;
+	struct ttlv_arena *ar;
+	struct ttlv_enc e;
+	struct ttlv *resp;
+	char *cause = NULL, src[64], src2[64], uid[64];
+	struct dreq d;
+	int64_t t0;
+
+	(void)state;
+	h_start(&srv, (const char *const[]){ "keygen.pool_size=0", "keygen.workers=2", "keygen.max_per_identity=1",
+	    "server.max_derive_iterations=3000000", NULL });
+	a = h_connect(&srv, ((struct fx *)*state)->ctx);
+	b = h_connect(&srv, ((struct fx *)*state)->ctx);
+	c = h_connect(&srv, ((struct fx *)*state)->ctx2);
+	register_source(a, 21, KMIP_OBJECT_TYPE_SYMMETRIC_KEY, key32, 32, KMIP_CRYPTOGRAPHIC_USAGE_MASK_DERIVE_KEY,
+	    false, src);
+	register_source(c, 21, KMIP_OBJECT_TYPE_SYMMETRIC_KEY, key32, 32, KMIP_CRYPTOGRAPHIC_USAGE_MASK_DERIVE_KEY,
+	    false, src2);
+	memset(&d, 0, sizeof(d));
+	d.uids[0] = src;
+	d.method = KMIP_DERIVATION_METHOD_PBKDF2;
+	d.hash = KMIP_HASHING_ALGORITHM_SHA_512;
+	d.salt = salt16;
+	d.salt_len = 16;
+	d.iterations = MAX_ITERATIONS;
+	d.bits = 256;
+	enc_derive(&e, 21, &d);
+	t0 = now_ms();
+	assert_int_equal(kmip_client_write(a, e.buf, e.len, &cause), 0);
+	ttlv_enc_free(&e);
+	h_sleep_ms(100);
+	d.iterations = 1000;
+	resp = derive(b, 21, &d, &ar);
+	expect_fail(resp, KMIP_RESULT_REASON_CRYPTOGRAPHIC_FAILURE, "keygen.max_per_identity");
+	ttlv_arena_free(ar);
+	assert_true(now_ms() - t0 < 1000);
+	d.uids[0] = src2;
+	derive_ok(c, 21, &d, uid);
+	assert_true(now_ms() - t0 < 1000);
+	assert_int_equal(kmip_client_read(a, &resp, &ar, &cause), 0);
+	expect_ok(resp);
+	ttlv_arena_free(ar);
+	kmip_client_close(a);
+	kmip_client_close(b);
+	kmip_client_close(c);
+	h_cleanup(&srv);
+}
+
+/*
  * The cheap methods run in the loop: 200 double-pipeline derivations of the most data and length allowed
  * here (1 KiB, 2048 bits: 8 blocks) each; prints the time per derivation, and asserts only a generous
  * ceiling.
@@ -1181,6 +1238,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_errors_14),
 		cmocka_unit_test(test_errors_21),
 		cmocka_unit_test(test_pbkdf2_on_worker),
+		cmocka_unit_test(test_pbkdf2_per_identity),
 		cmocka_unit_test(test_cheap_in_loop),
 		cmocka_unit_test(test_dsa_register_14),
 		cmocka_unit_test(test_dsa_register_21),
