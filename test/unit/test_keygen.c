@@ -1074,6 +1074,67 @@ test_pbkdf2_job(void **state)
 }
 
 /*
+ * Derive Key's PBKDF2: the digest and length asked, the bytes PKCS5_PBKDF2_HMAC gives; a digest OpenSSL does
+ * not know fails on the worker, lengths and inputs out of bounds are refused at submission.
+ */
+static void
+test_derive_job(void **state)
+{
+	struct fixture *f = *state;
+	static const uint8_t salt[] = "salt of a Derive Key";
+	static const char pass[] = "the source key's bytes";
+	struct keygen_spec spec = { .alg = KEYGEN_DERIVE, .owner = "tenant", .iterations = 3000, .salt = salt,
+	    .salt_len = 20, .password = (const uint8_t *)pass, .password_len = sizeof(pass) - 1, .digest = "SHA384",
+	    .out_len = 100 };
+	uint8_t want[100];
+
+	start(f, 1, 0, 30);
+	assert_int_equal(PKCS5_PBKDF2_HMAC(pass, (int)sizeof(pass) - 1, salt, 20, 3000, EVP_sha384(), sizeof(want),
+	    want), 1);
+	(void)submit_spec(f, 0, &spec);
+	spec.digest = "NO-SUCH-DIGEST";
+	(void)submit_spec(f, 1, &spec);
+	spec.digest = "SHA256";
+	spec.out_len = KEYGEN_DERIVE_MAX_LEN + 1;
+	(void)submit_spec(f, 2, &spec);
+	spec.out_len = 32;
+	spec.salt_len = KEYGEN_DERIVE_MAX_SALT + 1;
+	(void)submit_spec(f, 3, &spec);
+	assert_true(wait_for(f, called_n, 4, 10000));
+	assert_int_equal(f->recs[0].res->status, 0);
+	assert_int_equal(f->recs[0].res->private_len, sizeof(want));
+	assert_memory_equal(f->recs[0].res->private_der, want, sizeof(want));
+	assert_null(f->recs[0].res->public_der);
+	check_error(f->recs[1].res, NULL);
+	check_error(f->recs[2].res, NULL);
+	check_error(f->recs[3].res, NULL);
+}
+
+/* A DSA key pair: parameters and key made on the worker, of the size asked, checked by the parent. */
+static void
+test_dsa_job(void **state)
+{
+	struct fixture *f = *state;
+	struct keygen_spec spec = { .alg = KEYGEN_DSA, .owner = "tenant", .bits = 1024 };
+	const unsigned char *p;
+	EVP_PKEY *k;
+
+	start(f, 1, 0, 60);
+	(void)submit_spec(f, 0, &spec);
+	spec.bits = 4096;
+	(void)submit_spec(f, 1, &spec);
+	assert_true(wait_for(f, called_n, 2, 30000));
+	assert_int_equal(f->recs[0].res->status, 0);
+	p = f->recs[0].res->public_der;
+	k = d2i_PUBKEY(NULL, &p, (long)f->recs[0].res->public_len);
+	assert_non_null(k);
+	assert_true(EVP_PKEY_is_a(k, "DSA"));
+	assert_int_equal(EVP_PKEY_get_bits(k), 1024);
+	EVP_PKEY_free(k);
+	check_error(f->recs[1].res, "DSA key size 4096 not supported (1024, 2048 or 3072 bits)");
+}
+
+/*
  * A derivation cancelled while it runs cannot be stopped half way: it runs out on its worker, its result is
  * dropped without a callback, and the worker then takes the next job.
  */
@@ -1402,6 +1463,8 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_worker_dies_with_parent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_worker_is_a_fresh_image, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pbkdf2_job, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_derive_job, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dsa_job, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cancel_running_derivation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rsa_recover_job, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fair_between_owners, setup, teardown),
