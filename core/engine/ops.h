@@ -390,7 +390,7 @@ struct ttlv *ops_request_attrs(struct op_ctx *ctx, const struct ttlv *src);
 /* A new object of type owned by the caller with the client's attributes and the server's; NULL with ctx->err. */
 struct store_object *ops_new_object(struct op_ctx *ctx, struct store_txn *txn, uint32_t type,
     const struct ttlv *client);
-/* Once its material is set: the usage mask default_usage unless the client gave one, and the Digest. */
+/* Once its material is set: the usage mask default_usage (0: none) unless the client gave one, and the Digest. */
 int ops_new_object_finish(struct op_ctx *ctx, struct store_object *o, uint32_t default_usage)
     __attribute__((warn_unused_result));
 /* The OpenSSL name of a KMIP Hashing Algorithm, or NULL. */

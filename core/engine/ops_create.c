@@ -1421,11 +1421,11 @@ ops_new_object(struct op_ctx *ctx, struct store_txn *txn, uint32_t type, const s
 	return new_object(ctx, txn, NULL, type, client);
 }
 
-/* The usage mask default and the Digest of a new object with its material; see ops.h. */
+/* The usage mask default (none when 0) and the Digest of a new object with its material; see ops.h. */
 int
 ops_new_object_finish(struct op_ctx *ctx, struct store_object *o, uint32_t default_usage)
 {
-	if (default_mask(o, default_usage) != 0)
+	if (default_usage != 0 && default_mask(o, default_usage) != 0)
 		return ops_nomem(ctx);
 	return set_digest(ctx, o);
 }

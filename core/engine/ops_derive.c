@@ -128,6 +128,7 @@ derive_read(struct op_ctx *ctx, struct derive_req *r)
 	const struct config_server *cfg = &ctx->env->cfg->server;
 	const struct ttlv *p = ctx->item->payload, *c, *params, *len, *alg;
 	const char *uid;
+	size_t i;
 
 	memset(r, 0, sizeof(*r));
 	if ((c = ttlv_find(p, KMIP_TAG_OBJECT_TYPE)) == NULL || c->type != TTLV_ENUMERATION ||
@@ -143,6 +144,11 @@ derive_read(struct op_ctx *ctx, struct derive_req *r)
 		if (r->nuids == DERIVE_MAX_SOURCES)
 			return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD,
 			    "Derive Key takes at most %d objects", DERIVE_MAX_SOURCES);
+		/* Each source once: it gets one Derived Key Link, saved once. */
+		for (i = 0; i < r->nuids; i++)
+			if (strcmp(r->uids[i], (const char *)c->v.bytes.data) == 0)
+				return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD,
+				    "object %s is named twice", r->uids[i]);
 		r->uids[r->nuids++] = (const char *)c->v.bytes.data;
 	}
 	if (r->nuids == 0) {
@@ -205,6 +211,11 @@ derive_read(struct op_ctx *ctx, struct derive_req *r)
 		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD,
 		    "a derived Symmetric Key needs a Cryptographic Algorithm");
 	r->alg = alg != NULL && alg->type == TTLV_ENUMERATION ? alg->v.u32 : 0;
+	/* An AES key of another length could be stored but never used: refused as Create refuses it. */
+	if (r->object_type == KMIP_OBJECT_TYPE_SYMMETRIC_KEY && r->alg == KMIP_CRYPTOGRAPHIC_ALGORITHM_AES &&
+	    r->bits != 128 && r->bits != 192 && r->bits != 256)
+		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD,
+		    "AES keys are 128, 192 or 256 bits, not %d", r->bits);
 	return 0;
 }
 
@@ -476,8 +487,11 @@ out:
 	return rc;
 }
 
-/* The derivation data: the request's, else the first Secret Data among the other sources (may be none). */
-static void
+/*
+ * The derivation data: the request's, else the first Secret Data among the other sources (may be none).
+ * Returns the index of the source it came from, or 0 when it is the request's or none.
+ */
+static size_t
 derivation_data(const struct derive_req *r, struct store_object *const src[], size_t nsrc, const uint8_t **data,
     size_t *len)
 {
@@ -488,14 +502,15 @@ derivation_data(const struct derive_req *r, struct store_object *const src[], si
 	if (r->data != NULL) {
 		*data = r->data->v.bytes.data;
 		*len = r->data->length;
-		return;
+		return 0;
 	}
 	for (i = 1; i < nsrc; i++)
 		if (src[i]->object_type == KMIP_OBJECT_TYPE_SECRET_DATA) {
 			*data = src[i]->material;
 			*len = src[i]->material_len;
-			return;
+			return i;
 		}
+	return 0;
 }
 
 /*
@@ -563,10 +578,12 @@ op_derive_key(struct op_ctx *ctx)
 	for (nsrc = 0; nsrc < r.nuids; nsrc++)
 		if ((src[nsrc] = load_source(ctx, txn, r.uids[nsrc])) == NULL)
 			goto out;
-	derivation_data(&r, src, nsrc, &data, &datalen);
+	i = derivation_data(&r, src, nsrc, &data, &datalen);
+	/* The request's own was checked by derive_read; a Secret Data's is checked here. */
 	if (datalen > ctx->env->cfg->server.max_derive_data) {
-		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_SERVER_LIMIT_EXCEEDED, "the derivation data (Secret Data "
-		    "%s) is over server.max_derive_data", src[1] != NULL ? src[1]->uid : "");
+		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_SERVER_LIMIT_EXCEEDED, "Secret Data %s, the derivation "
+		    "data, has %zu bytes: at most %llu (server.max_derive_data)", src[i]->uid, datalen,
+		    (unsigned long long)ctx->env->cfg->server.max_derive_data);
 		goto out;
 	}
 	if (r.method == KMIP_DERIVATION_METHOD_PBKDF2) {

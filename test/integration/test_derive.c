@@ -249,6 +249,7 @@ struct dreq {
 	size_t data_len, iv_len, salt_len;
 	int32_t iterations;
 	int32_t bits;			/* Cryptographic Length, 0: none */
+	uint32_t alg;			/* of the new Symmetric Key, 0: AES */
 	bool no_alg;			/* leave the Cryptographic Algorithm out */
 };
 
@@ -288,7 +289,7 @@ enc_derive(struct ttlv_enc *e, int v, const struct dreq *d)
 	attrs_begin(e, v);
 	if (type == KMIP_OBJECT_TYPE_SYMMETRIC_KEY && !d->no_alg)
 		attr_enum(e, v, KMIP_TAG_CRYPTOGRAPHIC_ALGORITHM, "Cryptographic Algorithm",
-		    KMIP_CRYPTOGRAPHIC_ALGORITHM_AES);
+		    d->alg != 0 ? d->alg : KMIP_CRYPTOGRAPHIC_ALGORITHM_AES);
 	if (d->bits != 0)
 		attr_int(e, v, KMIP_TAG_CRYPTOGRAPHIC_LENGTH, "Cryptographic Length", d->bits);
 	ttlv_enc_end(e);
@@ -468,6 +469,8 @@ methods_in(struct fx *f, int v)
 		memset(&d, 0, sizeof(d));
 		d.uids[0] = src;
 		d.bits = 256;
+		/* An HMAC key takes any length: the SP 800-108 cases make 512 bits, over one PRF block. */
+		d.alg = KMIP_CRYPTOGRAPHIC_ALGORITHM_HMAC_SHA512;
 		d.hash = KMIP_HASHING_ALGORITHM_SHA_256;
 		d.data = data32;
 		d.data_len = 32;
@@ -608,7 +611,7 @@ static void
 errors_in(struct fx *f, int v)
 {
 	static uint8_t big[MAX_DATA + 1];
-	char good[64], nomask[64], pre[64], theirs[64];
+	char good[64], nomask[64], pre[64], theirs[64], bigdata[64];
 	struct dreq d, base;
 
 	register_source(f->cl, v, KMIP_OBJECT_TYPE_SYMMETRIC_KEY, key32, 32, KMIP_CRYPTOGRAPHIC_USAGE_MASK_DERIVE_KEY,
@@ -655,7 +658,7 @@ errors_in(struct fx *f, int v)
 	d = base, d.no_alg = true;
 	derive_fails(f->cl, v, &d, KMIP_RESULT_REASON_INVALID_FIELD, "Cryptographic Algorithm");
 	/* An HMAC gives one digest: 512 bits of SHA-256 cannot be made. */
-	d = base, d.bits = 512;
+	d = base, d.bits = 512, d.alg = KMIP_CRYPTOGRAPHIC_ALGORITHM_HMAC_SHA512;
 	derive_fails(f->cl, v, &d, KMIP_RESULT_REASON_INVALID_FIELD, "longer");
 	d = base, d.object_type = KMIP_OBJECT_TYPE_PRIVATE_KEY;
 	derive_fails(f->cl, v, &d, KMIP_RESULT_REASON_INVALID_FIELD, "Object Type");
@@ -665,6 +668,15 @@ errors_in(struct fx *f, int v)
 	derive_fails(f->cl, v, &d, KMIP_RESULT_REASON_INVALID_FIELD, "Hashing Algorithm");
 	d = base, d.method = KMIP_DERIVATION_METHOD_ENCRYPT, d.mode = KMIP_BLOCK_CIPHER_MODE_CBC;
 	derive_fails(f->cl, v, &d, KMIP_RESULT_REASON_INVALID_FIELD, "Initialization Vector");
+	d = base, d.uids[1] = good;
+	derive_fails(f->cl, v, &d, KMIP_RESULT_REASON_INVALID_FIELD, "named twice");
+	d = base, d.method = KMIP_DERIVATION_METHOD_NIST800_108_C, d.bits = 512;
+	derive_fails(f->cl, v, &d, KMIP_RESULT_REASON_INVALID_FIELD, "AES keys are 128, 192 or 256 bits");
+	/* A Secret Data used as the Derivation Data is bounded as the request's own. */
+	register_source(f->cl, v, KMIP_OBJECT_TYPE_SECRET_DATA, big, sizeof(big), KMIP_CRYPTOGRAPHIC_USAGE_MASK_DERIVE_KEY,
+	    false, bigdata);
+	d = base, d.data = NULL, d.data_len = 0, d.uids[1] = bigdata;
+	derive_fails(f->cl, v, &d, KMIP_RESULT_REASON_SERVER_LIMIT_EXCEEDED, "server.max_derive_data");
 	/* The source was not changed by any of these: no Derived Key Link. */
 	assert_false(has_link(f->cl, v, nomask, KMIP_LINK_TYPE_DERIVED_KEY_LINK, good));
 }
@@ -831,6 +843,7 @@ test_cheap_in_loop(void **state)
 	d.data = data;
 	d.data_len = sizeof(data);
 	d.bits = MAX_LENGTH;
+	d.alg = KMIP_CRYPTOGRAPHIC_ALGORITHM_HMAC_SHA256;
 	t0 = now_ms();
 	for (i = 0; i < 200; i++) {
 		resp = derive(f->cl, 21, &d, &a);

@@ -1230,9 +1230,11 @@ class LifecycleTests(unittest.TestCase):
                               enums.DerivationMethod.PBKDF2, {"salt": b"s", "iteration_count": 1000001},
                               cryptographic_algorithm=ALG.AES, cryptographic_length=128)
         self.assertIn("server.max_derive_iterations", str(e))
-        self.assert_fails(RR.INVALID_FIELD, self.client.derive_key, OT.SYMMETRIC_KEY, [src],
-                          enums.DerivationMethod.HMAC, params, cryptographic_algorithm=ALG.AES,
-                          cryptographic_length=512)
+        # One HMAC-SHA256 gives 256 bits, not 512.
+        e = self.assert_fails(RR.INVALID_FIELD, self.client.derive_key, OT.SYMMETRIC_KEY, [src],
+                              enums.DerivationMethod.HMAC, params, cryptographic_algorithm=ALG.HMAC_SHA512,
+                              cryptographic_length=512)
+        self.assertIn("longer than this method's output", str(e))
         self.assert_fails(self.not_found(), self.client.derive_key, OT.SYMMETRIC_KEY, ["no-such-key"],
                           enums.DerivationMethod.HMAC, params, cryptographic_algorithm=ALG.AES,
                           cryptographic_length=128)
