@@ -1101,6 +1101,87 @@ static const struct der_form der_spki = {
 	"SubjectPublicKeyInfo", NULL, DER_SEQUENCE, DER_BIT_STRING, "an X.509 SubjectPublicKeyInfo",
 };
 
+/*
+ * Reads one DER element of the expected tag at *p (bounded by end): *val and *vlen its contents, *p past
+ * it. -1 when it is not there or malformed.
+ */
+static int
+der_take(const uint8_t **p, const uint8_t *end, uint8_t want, const uint8_t **val, size_t *vlen)
+{
+	uint8_t tag;
+	size_t hl;
+
+	if ((hl = der_header(*p, (size_t)(end - *p), &tag, vlen)) == 0 || tag != want)
+		return -1;
+	*val = *p + hl;
+	*p += hl + *vlen;
+	return 0;
+}
+
+/* True when the DER INTEGER contents v (vlen bytes) hold at most max_bytes once a leading zero is dropped. */
+static bool
+der_int_fits(const uint8_t *v, size_t vlen, size_t max_bytes)
+{
+	if (vlen > 0 && v[0] == 0)
+		vlen--;
+	return vlen <= max_bytes;
+}
+
+/*
+ * Checks a PKCS#8 PrivateKeyInfo or SubjectPublicKeyInfo before OpenSSL decodes it: its algorithm must be
+ * RSA, EC or DSA, and a DSA key's p, q, g and x or y within the DSA limits. OpenSSL's decoder computes a
+ * DSA (or DH) private key's public key, g^x mod p, as it decodes: with a p and an x of 30,000 bytes each,
+ * which a 64 KiB key allows, that is hours of the loop. Returns 0, or -1 with *err set.
+ */
+static int
+der_key_precheck(const uint8_t *der, size_t len, bool private, struct keyfmt_error *err)
+{
+	const uint8_t *p = der, *end = der + len, *seq, *alg, *v, *key, *ap, *aend;
+	size_t vl, al, kl, i;
+	const size_t max[3] = { KEYFMT_DSA_MAX_BITS / 8, KEYFMT_DSA_MAX_Q_BITS / 8, KEYFMT_DSA_MAX_BITS / 8 };
+
+	if (der_take(&p, end, DER_SEQUENCE, &seq, &vl) != 0)
+		return fail(err, R_INVALID, "the Key Material is not a DER key");
+	p = seq;
+	end = seq + vl;
+	if (private && der_take(&p, end, DER_INTEGER, &v, &vl) != 0)
+		return fail(err, R_INVALID, "the Key Material is not a PKCS#8 PrivateKeyInfo");
+	if (der_take(&p, end, DER_SEQUENCE, &alg, &al) != 0)
+		return fail(err, R_INVALID, "the Key Material has no algorithm identifier");
+	if (der_take(&p, end, private ? DER_OCTET_STRING : DER_BIT_STRING, &key, &kl) != 0)
+		return fail(err, R_INVALID, "the Key Material has no key");
+	if ((al >= sizeof(oid_rsa) && memcmp(alg, oid_rsa, sizeof(oid_rsa)) == 0) ||
+	    (al >= sizeof(oid_ec) && memcmp(alg, oid_ec, sizeof(oid_ec)) == 0))
+		return 0;
+	if (al < sizeof(oid_dsa) || memcmp(alg, oid_dsa, sizeof(oid_dsa)) != 0)
+		return fail(err, R_INVALID, "keys of this algorithm are not supported (RSA, EC and DSA only)");
+	/* Dss-Parms ::= SEQUENCE { p, q, g INTEGER }, then the key: INTEGER x, or a BIT STRING holding INTEGER y. */
+	ap = alg + sizeof(oid_dsa);
+	aend = alg + al;
+	if (der_take(&ap, aend, DER_SEQUENCE, &v, &vl) != 0)
+		return fail(err, R_INVALID, "a DSA key without its parameters p, q and g");
+	ap = v;
+	aend = v + vl;
+	for (i = 0; i < 3; i++)
+		if (der_take(&ap, aend, DER_INTEGER, &v, &vl) != 0 || !der_int_fits(v, vl, max[i]))
+			return fail(err, R_INVALID, "DSA parameters out of bounds (p and g of at most %d bits, q of at "
+			    "most %d)", KEYFMT_DSA_MAX_BITS, KEYFMT_DSA_MAX_Q_BITS);
+	if (!private) {
+		/* the count of unused bits, then the INTEGER */
+		if (kl < 1 || key[0] != 0)
+			return fail(err, R_INVALID, "the DSA public key is malformed");
+		key++;
+		kl--;
+	}
+	ap = key;
+	aend = key + kl;
+	if (der_take(&ap, aend, DER_INTEGER, &v, &vl) != 0 ||
+	    !der_int_fits(v, vl, private ? KEYFMT_DSA_MAX_Q_BITS / 8 : KEYFMT_DSA_MAX_BITS / 8))
+		return fail(err, R_INVALID, "the DSA %s is malformed or out of bounds", private ? "private key x" :
+		    "public key y");
+	return 0;
+}
+
 /* Imports a DER key of the given form (a private key for a Private Key object, else a public key). */
 static int
 import_der(uint32_t object_type, uint32_t format, const struct ttlv *item, const struct der_form *form,
@@ -1115,6 +1196,9 @@ import_der(uint32_t object_type, uint32_t format, const struct ttlv *item, const
 		return -1;
 	if (der_shape(item->v.bytes.data, item->length, &t1, &t2) != 0 || t1 != form->t1 || t2 != form->t2)
 		return fail(err, R_INVALID, "the Key Material is not %s", form->what);
+	/* The forms whose algorithm OpenSSL reads from the DER: only those kmipd keeps, within their limits. */
+	if (form->keytype == NULL && der_key_precheck(item->v.bytes.data, item->length, private, err) != 0)
+		return -1;
 	pkey = der_decode(item->v.bytes.data, item->length, form->structure, form->keytype,
 	    private ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY);
 	if (pkey == NULL)

@@ -1240,6 +1240,99 @@ test_dsa_der_and_sizes(void **state)
 	ttlv_arena_free(a);
 }
 
+/* Appends a DER header (tag, definite length) at *off of buf. */
+static void
+der_put_header(uint8_t *buf, size_t *off, uint8_t tag, size_t len)
+{
+	buf[(*off)++] = tag;
+	if (len < 0x80) {
+		buf[(*off)++] = (uint8_t)len;
+	} else if (len < 0x100) {
+		buf[(*off)++] = 0x81;
+		buf[(*off)++] = (uint8_t)len;
+	} else {
+		buf[(*off)++] = 0x82;
+		buf[(*off)++] = (uint8_t)(len >> 8);
+		buf[(*off)++] = (uint8_t)len;
+	}
+}
+
+/* The length of a DER header for contents of len bytes. */
+static size_t
+der_hlen(size_t len)
+{
+	return len < 0x80 ? 2 : len < 0x100 ? 3 : 4;
+}
+
+/* Appends a positive INTEGER of n bytes (0x7f then 0x5a...: odd, top bit clear). */
+static void
+der_put_int(uint8_t *buf, size_t *off, size_t n)
+{
+	der_put_header(buf, off, 0x02, n);
+	memset(buf + *off, 0x5a, n);
+	buf[*off] = 0x7f;
+	buf[*off + n - 1] |= 1;
+	*off += n;
+}
+
+/*
+ * A PKCS#8 "DSA" private key whose p, q, g and x are n bytes each (n = 15000: 120,000 bits): OpenSSL's
+ * decoder computes g^x mod p while decoding, hours of one core at this size, so kmipd must refuse it from
+ * the DER's sizes first. Refused within a second, and the server answers others meanwhile.
+ */
+static void
+test_dsa_der_bounded(void **state)
+{
+	static const uint8_t oid_dsa[] = { 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x38, 0x04, 0x01 };
+	const size_t n = 15000, ilen = der_hlen(n) + n;
+	struct fx *f = *state;
+	size_t params = 3 * ilen, algid = sizeof(oid_dsa) + der_hlen(params) + params;
+	size_t key = ilen, body = 3 + der_hlen(algid) + algid + der_hlen(key) + key, off = 0;
+	uint8_t *der = malloc(der_hlen(body) + body);
+	struct ttlv_arena *a;
+	struct ttlv_enc e;
+	struct ttlv *resp;
+	int64_t t0;
+
+	assert_non_null(der);
+	der_put_header(der, &off, 0x30, body);
+	der[off++] = 0x02, der[off++] = 0x01, der[off++] = 0x00;
+	der_put_header(der, &off, 0x30, algid);
+	memcpy(der + off, oid_dsa, sizeof(oid_dsa));
+	off += sizeof(oid_dsa);
+	der_put_header(der, &off, 0x30, params);
+	der_put_int(der, &off, n);
+	der_put_int(der, &off, n);
+	der_put_int(der, &off, n);
+	der_put_header(der, &off, 0x04, key);
+	der_put_int(der, &off, n);
+	assert_int_equal(off, der_hlen(body) + body);
+
+	h_request_begin(&e, 2, 1, 1);
+	h_item_begin(&e, KMIP_OPERATION_REGISTER);
+	ttlv_enc_enum(&e, KMIP_TAG_OBJECT_TYPE, KMIP_OBJECT_TYPE_PRIVATE_KEY);
+	ttlv_enc_begin(&e, KMIP_TAG_ATTRIBUTES);
+	ttlv_enc_int(&e, KMIP_TAG_CRYPTOGRAPHIC_USAGE_MASK, KMIP_CRYPTOGRAPHIC_USAGE_MASK_SIGN);
+	ttlv_enc_end(&e);
+	ttlv_enc_begin(&e, KMIP_TAG_PRIVATE_KEY);
+	ttlv_enc_begin(&e, KMIP_TAG_KEY_BLOCK);
+	ttlv_enc_enum(&e, KMIP_TAG_KEY_FORMAT_TYPE, KMIP_KEY_FORMAT_TYPE_PKCS_8);
+	ttlv_enc_begin(&e, KMIP_TAG_KEY_VALUE);
+	ttlv_enc_bytes(&e, KMIP_TAG_KEY_MATERIAL, der, off);
+	ttlv_enc_end(&e);
+	ttlv_enc_end(&e);
+	ttlv_enc_end(&e);
+	h_item_end(&e);
+	h_request_end(&e);
+	free(der);
+	t0 = now_ms();
+	resp = call(f->cl, &e, &a, 21);
+	expect_fail(resp, KMIP_RESULT_REASON_INVALID_FIELD, "DSA parameters out of bounds");
+	ttlv_arena_free(a);
+	assert_true(now_ms() - t0 < 1000);
+	h_discover_ok(f->cl2);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1256,6 +1349,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_dsa_register_14),
 		cmocka_unit_test(test_dsa_register_21),
 		cmocka_unit_test(test_dsa_der_and_sizes),
+		cmocka_unit_test(test_dsa_der_bounded),
 		cmocka_unit_test(test_dsa_pair_14),
 		cmocka_unit_test(test_dsa_pair_21),
 	};
