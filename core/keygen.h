@@ -1,14 +1,15 @@
 /*
- * Key-generation workers: RSA and EC key pairs are generated in forked worker processes that talk to the
- * loop over socketpairs, so a 0.35 s (up to 1.2 s, or seconds for RSA-4096) generation never stalls the
- * loop. A pool of pre-generated RSA-2048 key pairs, refilled while workers have nothing else to do, answers
+ * Key-generation workers: RSA, EC and DSA key pairs are generated in forked worker processes that talk to
+ * the loop over socketpairs, so a 0.35 s (up to 1.2 s, or seconds for RSA-4096 and for DSA's parameters)
+ * generation never stalls the loop. A pool of pre-generated RSA-2048 key pairs, refilled while workers have nothing else to do, answers
  * bursts at once. The workers also run the other work a client can make expensive: the PBKDF2 derivation
- * of a Credential's password, and the recovery of an RSA key's primes from n, e and d.
+ * of a Credential's password, Derive Key's PBKDF2 (digest, length and Iteration Count the client's), and
+ * the recovery of an RSA key's primes from n, e and d.
  *
  * Fairness: every job names its owner (the client identity). Each owner has its own FIFO and idle workers
  * take the next job of the next owner in turn (round-robin), so one identity's long queue delays another's
- * job by at most the jobs already running. keygen_set_max_per_owner() caps the key generations and
- * recoveries one owner may have outstanding; beyond it a job is answered at once with an error.
+ * job by at most the jobs already running. keygen_set_max_per_owner() caps the key generations, Derive Key
+ * derivations and recoveries one owner may have outstanding; beyond it a job is answered at once with an error.
  *
  * Everything runs in the loop's thread; callbacks are always delivered from the loop, never from inside a
  * keygen_* call. A worker that dies or overruns its deadline is reaped and restarted, and its job answered.
