@@ -301,13 +301,14 @@ T = dict(
     query_function=0x420074, new_attr=0x42013D, current_attr=0x42013C, attr_ref=0x42013B,
     private_uid=0x420066, offset=0x420058, batch_id=0x420093, error_option=0x42000E, max_response=0x420050,
     opaque=0x420089, opaque_type=0x42008A, opaque_value=0x42008B, group_member=0x4200AC,
-    activation=0x420001,
+    activation=0x420001, derivation_method=0x420031, derivation_params=0x420032, derivation_data=0x420030,
+    crypto_params=0x42002B, hashing_alg=0x420038, salt=0x420084, iteration_count=0x42003C,
 )
 
 OPS = dict(create=0x01, create_key_pair=0x02, register=0x03, rekey=0x04, locate=0x08, get=0x0A,
            get_attributes=0x0B, get_attribute_list=0x0C, add_attribute=0x0D, modify_attribute=0x0E,
            delete_attribute=0x0F, activate=0x12, revoke=0x13, destroy=0x14, query=0x18,
-           discover_versions=0x1E, rekey_key_pair=0x19, set_attribute=0x2D)
+           discover_versions=0x1E, rekey_key_pair=0x19, set_attribute=0x2D, derive_key=0x05)
 
 
 def request(major, minor, *batch_items, header_extra=b""):
@@ -421,6 +422,31 @@ def handmade():
         request(1, 0, batch_item("discover_versions")),
         request(1, 1, batch_item("discover_versions", structure(T["version"], integer(T["major"], 2),
                                                                 integer(T["minor"], 0)))),
+    ]
+    # Derive Key (area 4): a Secret Data for derivation, then HMAC and PBKDF2 from it, 1.4 and 2.1.
+    derive_secret = structure(T["template"], attr1("Cryptographic Usage Mask", integer(T["attr_value"], 0x200)))
+    seqs["derive-1.4"] = [
+        request(1, 4, batch_item("register", enum(T["object_type"], 7), derive_secret,
+                                 secret_data(b"a derivation base"))),
+        request(1, 4, batch_item("activate", text(T["uid"], "1"))),
+        request(1, 4, batch_item("derive_key", enum(T["object_type"], 2), text(T["uid"], "1"),
+                                 enum(T["derivation_method"], 3),
+                                 structure(T["derivation_params"],
+                                           structure(T["crypto_params"], enum(T["hashing_alg"], 4)),
+                                           byte_string(T["derivation_data"], b"context")),
+                                 structure(T["template"], attr1("Cryptographic Algorithm", enum(T["attr_value"], 3)),
+                                           attr1("Cryptographic Length", integer(T["attr_value"], 128))))),
+    ]
+    seqs["derive-2.1"] = [
+        request(2, 1, batch_item("register", enum(T["object_type"], 7),
+                                 structure(T["attributes"], integer(T["mask"], 0x200)),
+                                 secret_data(b"a derivation base"))),
+        request(2, 1, batch_item("activate", text(T["uid"], "1"))),
+        request(2, 1, batch_item("derive_key", enum(T["object_type"], 7), text(T["uid"], "1"),
+                                 enum(T["derivation_method"], 1),
+                                 structure(T["derivation_params"], byte_string(T["salt"], b"NaCl"),
+                                           integer(T["iteration_count"], 1000)),
+                                 structure(T["attributes"], integer(T["length"], 256)))),
     ]
     return seqs
 
