@@ -1018,11 +1018,12 @@ out:
 }
 
 /*
- * Checks a key pair a worker made against what was asked: the PKCS#8 and the SubjectPublicKeyInfo each parse
- * as one whole DER structure (lengths already bounded by DER_MAX), the algorithm and the RSA size or EC curve
- * are the spec's, the public key is the private key's, and the private key is consistent (for RSA, n = p q and
- * the exponents agree; for EC, the point is the scalar's: 0.3 ms for P-521; for DSA, y = g^x: about 1 ms
- * for a 3072-bit p). No primality test: that would cost the loop hundreds of milliseconds per key. Returns NULL when fine, else what is wrong (for the log).
+ * Checks a key pair a worker made against what was asked: the PKCS#8 and the SubjectPublicKeyInfo each parse as
+ * one whole DER structure (lengths already bounded by DER_MAX), the algorithm and the RSA size or EC curve are
+ * the spec's, the public key is the private key's, and the private key is consistent (for RSA, n = p q and the
+ * exponents agree; for EC, the point is the scalar's: 0.3 ms for P-521; for DSA, y = g^x: about 1 ms for a
+ * 3072-bit p). No primality test: that would cost the loop hundreds of milliseconds per key. Returns NULL when
+ * fine, else what is wrong (for the log).
  */
 static const char *
 pair_check(const struct keygen_spec *spec, const uint8_t *priv, size_t priv_len, const uint8_t *pub,

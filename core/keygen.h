@@ -1,10 +1,10 @@
 /*
- * Key-generation workers: RSA, EC and DSA key pairs are generated in forked worker processes that talk to
- * the loop over socketpairs, so a 0.35 s (up to 1.2 s, or seconds for RSA-4096 and for DSA's parameters)
- * generation never stalls the loop. A pool of pre-generated RSA-2048 key pairs, refilled while workers have nothing else to do, answers
- * bursts at once. The workers also run the other work a client can make expensive: the PBKDF2 derivation
- * of a Credential's password, Derive Key's PBKDF2 (digest, length and Iteration Count the client's), and
- * the recovery of an RSA key's primes from n, e and d.
+ * Key-generation workers: RSA, EC and DSA key pairs are generated in forked worker processes that talk to the
+ * loop over socketpairs, so a 0.35 s (up to 1.2 s, or seconds for RSA-4096 and for DSA's parameters)
+ * generation never stalls the loop. A pool of pre-generated RSA-2048 key pairs, refilled while workers have
+ * nothing else to do, answers bursts at once. The workers also run the other work a client can make expensive:
+ * the PBKDF2 derivation of a Credential's password, Derive Key's PBKDF2 (digest, length and Iteration Count
+ * the client's), and the recovery of an RSA key's primes from n, e and d.
  *
  * Fairness: every job names its owner (the client identity). Each owner has its own FIFO and idle workers
  * take the next job of the next owner in turn (round-robin), so one identity's long queue delays another's
@@ -144,9 +144,10 @@ int keygen_start(struct event_base *base, unsigned workers, unsigned pool_size, 
     struct keygen **out, char **cause) __attribute__((warn_unused_result));
 
 /*
- * Caps the key generations, prime recoveries and Derive Key derivations (not Credential password
- * derivations, which the engine bounds on its own) one owner may have queued or running: 1..KEYGEN_MAX_PER_OWNER. Jobs submitted beyond it are answered
- * with an error. Applies to jobs submitted from now on. The default is KEYGEN_MAX_PER_OWNER.
+ * Caps the key generations, prime recoveries and Derive Key derivations (not Credential password derivations,
+ * which the engine bounds on its own) one owner may have queued or running: 1..KEYGEN_MAX_PER_OWNER. Jobs
+ * submitted beyond it are answered with an error. Applies to jobs submitted from now on. The default is
+ * KEYGEN_MAX_PER_OWNER.
  */
 void keygen_set_max_per_owner(struct keygen *kg, unsigned max);
 

@@ -985,8 +985,9 @@ out:
 }
 
 /*
- * Checks that a key is one kmipd keeps (two-prime RSA within the size limits, EC on a supported named
- * curve, DSA within its limits) and that it is sound, and fills info's alg, bits and curve. Returns 0 or -1 with *err set.
+ * Checks that a key is one kmipd keeps (two-prime RSA within the size limits, EC on a supported named curve,
+ * DSA within its limits) and that it is sound, and fills info's alg, bits and curve. Returns 0 or -1 with
+ * *err set.
  */
 static int
 pkey_validate(EVP_PKEY *pkey, bool private, struct keyfmt_key *info, struct keyfmt_error *err)

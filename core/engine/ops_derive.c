@@ -295,8 +295,8 @@ hmac3(const char *digest, const uint8_t *key, size_t keylen, const uint8_t *a, s
 
 /* SP 800-108 double-pipeline mode with HMAC (OpenSSL has no such mode): out gets outlen bytes; 0 or -1. */
 static int
-kdf_double_pipeline(const EVP_MD *md, const char *digest, const uint8_t *key, size_t keylen, const uint8_t *fixed, size_t fixlen,
-    uint8_t *out, size_t outlen)
+kdf_double_pipeline(const EVP_MD *md, const char *digest, const uint8_t *key, size_t keylen, const uint8_t *fixed,
+    size_t fixlen, uint8_t *out, size_t outlen)
 {
 	uint8_t a[EVP_MAX_MD_SIZE], k[EVP_MAX_MD_SIZE], ctr[4];
 	unsigned alen = 0, klen, hl = (unsigned)EVP_MD_get_size(md);
