@@ -592,6 +592,12 @@ op_derive_key(struct op_ctx *ctx)
 			    "bytes of key", KEYGEN_DERIVE_MAX_PASSWORD);
 			goto out;
 		}
+		/* The workers' job is queued before any item runs, when an ID Placeholder names nothing yet. */
+		if (ctx->key == NULL && ttlv_find(ctx->item->payload, KMIP_TAG_UNIQUE_IDENTIFIER) == NULL) {
+			kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "a PBKDF2 derivation names its source "
+			    "by Unique Identifier, not through an earlier batch item's ID Placeholder");
+			goto out;
+		}
 		if (ctx->key == NULL || ctx->key->status != 0 || ctx->key->private_len != outlen) {
 			kmip_error_set(&ctx->err, KMIP_RESULT_REASON_CRYPTOGRAPHIC_FAILURE, "PBKDF2 derivation failed: %s",
 			    ctx->key != NULL ? ctx->key->message : "no worker derived it");

@@ -699,6 +699,76 @@ test_errors_21(void **state)
 	errors_in(*state, 21);
 }
 
+/*
+ * Derive Key in a batch after the Register that made its source, which it names through the ID Placeholder:
+ * HMAC works; PBKDF2, whose worker job is queued before the batch runs, is refused saying why.
+ */
+static void
+placeholder_in(struct fx *f, uint32_t method)
+{
+	static const uint8_t pw[] = "batch secret";
+	struct ttlv_arena *a;
+	struct ttlv_enc e;
+	struct ttlv *resp;
+
+	h_request_begin(&e, 2, 1, 3);
+	h_item_begin(&e, KMIP_OPERATION_REGISTER);
+	ttlv_enc_enum(&e, KMIP_TAG_OBJECT_TYPE, KMIP_OBJECT_TYPE_SECRET_DATA);
+	ttlv_enc_begin(&e, KMIP_TAG_ATTRIBUTES);
+	ttlv_enc_int(&e, KMIP_TAG_CRYPTOGRAPHIC_USAGE_MASK, KMIP_CRYPTOGRAPHIC_USAGE_MASK_DERIVE_KEY);
+	ttlv_enc_end(&e);
+	ttlv_enc_begin(&e, KMIP_TAG_SECRET_DATA);
+	ttlv_enc_enum(&e, KMIP_TAG_SECRET_DATA_TYPE, KMIP_SECRET_DATA_TYPE_PASSWORD);
+	ttlv_enc_begin(&e, KMIP_TAG_KEY_BLOCK);
+	ttlv_enc_enum(&e, KMIP_TAG_KEY_FORMAT_TYPE, KMIP_KEY_FORMAT_TYPE_OPAQUE);
+	ttlv_enc_begin(&e, KMIP_TAG_KEY_VALUE);
+	ttlv_enc_bytes(&e, KMIP_TAG_KEY_MATERIAL, pw, sizeof(pw) - 1);
+	ttlv_enc_end(&e);
+	ttlv_enc_end(&e);
+	ttlv_enc_end(&e);
+	h_item_end(&e);
+	h_item_begin(&e, KMIP_OPERATION_ACTIVATE);
+	h_item_end(&e);
+	h_item_begin(&e, KMIP_OPERATION_DERIVE_KEY);
+	ttlv_enc_enum(&e, KMIP_TAG_OBJECT_TYPE, KMIP_OBJECT_TYPE_SECRET_DATA);
+	ttlv_enc_enum(&e, KMIP_TAG_DERIVATION_METHOD, method);
+	ttlv_enc_begin(&e, KMIP_TAG_DERIVATION_PARAMETERS);
+	ttlv_enc_begin(&e, KMIP_TAG_CRYPTOGRAPHIC_PARAMETERS);
+	ttlv_enc_enum(&e, KMIP_TAG_HASHING_ALGORITHM, KMIP_HASHING_ALGORITHM_SHA_256);
+	ttlv_enc_end(&e);
+	ttlv_enc_bytes(&e, KMIP_TAG_DERIVATION_DATA, data32, 32);
+	ttlv_enc_bytes(&e, KMIP_TAG_SALT, salt16, 16);
+	ttlv_enc_int(&e, KMIP_TAG_ITERATION_COUNT, 1000);
+	ttlv_enc_end(&e);
+	ttlv_enc_begin(&e, KMIP_TAG_ATTRIBUTES);
+	ttlv_enc_int(&e, KMIP_TAG_CRYPTOGRAPHIC_LENGTH, 256);
+	ttlv_enc_end(&e);
+	h_item_end(&e);
+	h_request_end(&e);
+	resp = call(f->cl, &e, &a, 21);
+	assert_int_equal(h_item_status(resp, 0), KMIP_RESULT_STATUS_SUCCESS);
+	assert_int_equal(h_item_status(resp, 1), KMIP_RESULT_STATUS_SUCCESS);
+	if (method == KMIP_DERIVATION_METHOD_PBKDF2) {
+		const struct ttlv *item = h_batch_item(resp, 2);
+
+		assert_int_equal(h_item_status(resp, 2), KMIP_RESULT_STATUS_OPERATION_FAILED);
+		assert_int_equal(ttlv_find(item, KMIP_TAG_RESULT_REASON)->v.u32, KMIP_RESULT_REASON_INVALID_FIELD);
+		assert_non_null(strstr((const char *)ttlv_find(item, KMIP_TAG_RESULT_MESSAGE)->v.bytes.data,
+		    "ID Placeholder"));
+	} else {
+		assert_int_equal(h_item_status(resp, 2), KMIP_RESULT_STATUS_SUCCESS);
+		assert_non_null(ttlv_find(h_payload(resp, 2), KMIP_TAG_UNIQUE_IDENTIFIER));
+	}
+	ttlv_arena_free(a);
+}
+
+static void
+test_id_placeholder(void **state)
+{
+	placeholder_in(*state, KMIP_DERIVATION_METHOD_HMAC);
+	placeholder_in(*state, KMIP_DERIVATION_METHOD_PBKDF2);
+}
+
 /* Milliseconds of the monotonic clock. */
 static int64_t
 now_ms(void)
@@ -1371,6 +1441,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_secret_data_21),
 		cmocka_unit_test(test_errors_14),
 		cmocka_unit_test(test_errors_21),
+		cmocka_unit_test(test_id_placeholder),
 		cmocka_unit_test(test_pbkdf2_on_worker),
 		cmocka_unit_test(test_pbkdf2_per_identity),
 		cmocka_unit_test(test_cheap_in_loop),
