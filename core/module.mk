@@ -31,7 +31,7 @@ $(BUILD)/test/test_sources: $(BUILD)/test/unit/test_sources.o $(BUILD)/libtestut
 ALL_SRCS += test/unit/test_keygen.c
 TEST_BINS += $(BUILD)/test/test_keygen
 $(BUILD)/test/test_keygen: $(BUILD)/test/unit/test_keygen.o $(BUILD)/libtestutil.a $(BUILD)/core/keygen.o \
-		$(BUILD)/core/sandbox.o $(BUILD)/core/log.o
+		$(BUILD)/core/sandbox.o $(BUILD)/core/log.o $(BUILD)/core/json.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
 
 

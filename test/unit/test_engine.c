@@ -1249,7 +1249,7 @@ test_query(void **state)
 		assert_true(!lists_op(r10, since_12[i]) && lists_op(r14, since_12[i]) && lists_op(r21, since_12[i]));
 	for (i = 0; i < sizeof(since_20) / sizeof(since_20[0]); i++)
 		assert_true(!lists_op(r14, since_20[i]) && lists_op(r21, since_20[i]));
-	assert_int_equal(ttlv_count(payload(r21, 0), KMIP_TAG_OPERATION), 31);
+	assert_int_equal(ttlv_count(payload(r21, 0), KMIP_TAG_OPERATION), 32);
 	assert_null(ttlv_find(payload(r21, 0), KMIP_TAG_OBJECT_TYPE));
 
 	req_begin(&e, V21, 1);
