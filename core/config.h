@@ -86,6 +86,7 @@ struct config_server {
 	unsigned int max_attributes;		/* (R) attribute instances of one object */
 	unsigned int max_attribute_values;	/* (R) instances of one attribute of one object */
 	uint64_t max_attribute_bytes;		/* (R) encoded size of one object's attributes */
+	unsigned int max_split_key_parts;	/* (R) parts of one Create Split Key, named by one Join */
 	unsigned int locate_max_items;		/* (R) identifiers in one Locate response */
 	unsigned int locate_scan_budget;	/* (R) records one Locate examines at most */
 	unsigned int lease_time;		/* (R) seconds of the leases granted (Lease Time); 0 = none */

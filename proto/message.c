@@ -56,6 +56,8 @@ kmip_object_tag(uint32_t object_type)
 		return KMIP_TAG_TEMPLATE;
 	case KMIP_OBJECT_TYPE_PGP_KEY:
 		return KMIP_TAG_PGP_KEY;
+	case KMIP_OBJECT_TYPE_SPLIT_KEY:
+		return KMIP_TAG_SPLIT_KEY;
 	default:
 		return 0;
 	}

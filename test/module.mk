@@ -120,6 +120,13 @@ $(BUILD)/test/test_derive: $(BUILD)/test/integration/test_derive.o $(HARNESS_OBJ
 		$(BUILD)/libproto.a $(BUILD)/libtls.a | $(BUILD)/kmipd
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
 
+# Split keys (Create Split Key, Join Split Key, the Split Key object) and Get as PKCS#12, at 1.4 and 2.1.
+ALL_SRCS += test/integration/test_split.c
+TEST_BINS += $(BUILD)/test/test_split
+$(BUILD)/test/test_split: $(BUILD)/test/integration/test_split.o $(HARNESS_OBJS) \
+		$(BUILD)/libproto.a $(BUILD)/libtls.a | $(BUILD)/kmipd
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
+
 # Fuzz target for the whole request path (decode, engine, encode, group commit) against a temporary store:
 # the engine library and what it needs, no transport.
 ALL_SRCS += test/fuzz/fuzz_request.c

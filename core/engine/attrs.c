@@ -95,6 +95,12 @@ static const struct attr_def defs[] = {
 	{ T(CERTIFICATE_ISSUER_TITLE), TTLV_TEXT_STRING, ATTR_SERVER | ATTR_MULTI },
 	{ T(CERTIFICATE_ISSUER_DC), TTLV_TEXT_STRING, ATTR_SERVER | ATTR_MULTI },
 	{ T(CERTIFICATE_ISSUER_DN_QUALIFIER), TTLV_TEXT_STRING, ATTR_SERVER | ATTR_MULTI },
+	/* A Split Key's fields (ops_split.c): kept with the attributes, shown only in its Split Key structure. */
+	{ T(SPLIT_KEY_PARTS), TTLV_INTEGER, ATTR_SERVER | ATTR_FIELD },
+	{ T(KEY_PART_IDENTIFIER), TTLV_INTEGER, ATTR_SERVER | ATTR_FIELD },
+	{ T(SPLIT_KEY_THRESHOLD), TTLV_INTEGER, ATTR_SERVER | ATTR_FIELD },
+	{ T(SPLIT_KEY_METHOD), TTLV_ENUMERATION, ATTR_SERVER | ATTR_FIELD },
+	{ T(PRIME_FIELD_SIZE), TTLV_BIG_INTEGER, ATTR_SERVER | ATTR_FIELD },
 };
 
 #define NDEFS (sizeof(defs) / sizeof(defs[0]))
@@ -115,10 +121,13 @@ attr_def(uint32_t tag)
 bool
 attr_visible(uint32_t tag, unsigned version)
 {
+	const struct attr_def *d = attr_def(tag);
 	unsigned since;
 
 	if (tag == KMIP_TAG_ATTRIBUTE)
 		return true;	/* custom attributes exist in every version, spelled differently */
+	if (d != NULL && (d->flags & ATTR_FIELD))
+		return false;
 	/* In 1.x, Key Format Type is a Key Block field, not an attribute. */
 	if (KMIP_VERSION_MAJOR(version) < 2 && tag == KMIP_TAG_KEY_FORMAT_TYPE)
 		return false;

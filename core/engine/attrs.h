@@ -22,6 +22,8 @@
 #define ATTR_INIT	0x02	/* may be given when an object is created or registered */
 #define ATTR_EDIT	0x04	/* may be added, modified or deleted later */
 #define ATTR_SERVER	0x08	/* set by the server only; ignored in templates, refused in edits */
+/* Not an attribute: a field of the object kept with its attributes (a Split Key's), never written as one. */
+#define ATTR_FIELD	0x10
 
 struct attr_def {
 	uint32_t tag;

@@ -69,6 +69,8 @@ const struct op_desc dispatch_ops[] = {
 	{ KMIP_OPERATION_CHECK, "Check", op_check, NULL, V(1, 0) },
 	{ KMIP_OPERATION_OBTAIN_LEASE, "ObtainLease", op_obtain_lease, NULL, V(1, 0) },
 	{ KMIP_OPERATION_DERIVE_KEY, "DeriveKey", op_derive_key, op_derive_key_keyspec, V(1, 0) },
+	{ KMIP_OPERATION_CREATE_SPLIT_KEY, "CreateSplitKey", op_create_split_key, NULL, V(1, 2) },
+	{ KMIP_OPERATION_JOIN_SPLIT_KEY, "JoinSplitKey", op_join_split_key, NULL, V(1, 2) },
 	{ 0, NULL, NULL, NULL, 0 },
 };
 

@@ -1817,6 +1817,7 @@ static const struct otype {
 	{ KMIP_OBJECT_TYPE_CERTIFICATE, KMIP_TAG_CERTIFICATE_VALUE, false, "a Certificate" },
 	{ KMIP_OBJECT_TYPE_OPAQUE_OBJECT, KMIP_TAG_OPAQUE_DATA_VALUE, false, "an Opaque Object" },
 	{ KMIP_OBJECT_TYPE_PGP_KEY, KMIP_TAG_KEY_MATERIAL, false, "a PGP Key" },
+	{ KMIP_OBJECT_TYPE_SPLIT_KEY, KMIP_TAG_KEY_MATERIAL, false, "a Split Key" },
 };
 
 /* Register: reads item (the object type's item, tag checked) in the row's format; 0, or -1 with *err set. */
@@ -1872,6 +1873,10 @@ static const struct codec {
 
 	{ OT(OPAQUE_OBJECT), KF(OPAQUE), KEYFMT_CLASS_NONE,
 	  import_opaque, export_bytes, ALWAYS },
+
+	/* A Split Key's share: bytes as they are (splitkey.h says what they are for each method). */
+	{ OT(SPLIT_KEY), KF(RAW), KEYFMT_CLASS_NONE,
+	  import_secret, export_bytes, ALWAYS },
 
 	{ OT(CERTIFICATE), KF(X_509), KEYFMT_CLASS_NONE,
 	  import_certificate, export_bytes, ALWAYS },

@@ -4,7 +4,8 @@
 ENGINE_SRCS := core/engine/engine.c core/engine/dispatch.c core/engine/ops_common.c core/engine/ops_create.c \
 	core/engine/ops_objects.c core/engine/ops_lifecycle.c core/engine/ops_locate.c core/engine/ops_server.c \
 	core/engine/ops_crypto.c core/engine/versions.c core/engine/attrs.c core/engine/keyfmt.c core/engine/access.c \
-	core/engine/audit.c core/engine/algs.c core/engine/ops_derive.c
+	core/engine/audit.c core/engine/algs.c core/engine/ops_derive.c core/engine/splitkey.c core/engine/ops_split.c \
+	core/engine/ops_pkcs12.c
 ALL_SRCS += $(ENGINE_SRCS)
 $(BUILD)/libengine.a: $(patsubst %.c,$(BUILD)/%.o,$(ENGINE_SRCS))
 

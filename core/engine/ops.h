@@ -398,6 +398,28 @@ const char *ops_digest_name(uint32_t hash);
 /* The OpenSSL cipher for a symmetric key of alg, keylen bytes, in mode (0: CBC), or NULL. */
 const char *ops_cipher_name(uint32_t alg, size_t keylen, uint32_t mode, char *buf, size_t size);
 
+int op_create_split_key(struct op_ctx *ctx);
+int op_join_split_key(struct op_ctx *ctx);
+
+/*
+ * What Create Split Key and Join Split Key (ops_split.c) share with Create and Register (ops_create.c):
+ * ops_new_object() above, ops_set_digest() sets an object's Digest. The Split Key object's fields:
+ * ops_split_register() checks a registered one's (obj: its Split Key structure) and keeps them with o,
+ * ops_split_encode() writes them (Get, before the Key Block).
+ */
+int ops_set_digest(struct op_ctx *ctx, struct store_object *o) __attribute__((warn_unused_result));
+int ops_split_register(struct op_ctx *ctx, const struct ttlv *obj, struct store_object *o)
+    __attribute__((warn_unused_result));
+void ops_split_encode(struct op_ctx *ctx, const struct store_object *o);
+/*
+ * Get as PKCS#12 (ops_pkcs12.c): the file of private key o (key: its canonical PKCS#8 form, ops_held_open)
+ * with its certificate chain, protected by the password of its PKCS#12 Password Link. *der is the caller's
+ * to OPENSSL_free. 0, or -1 with ctx->err set.
+ */
+int ops_pkcs12_export(struct op_ctx *ctx, const struct store_object *o, const uint8_t *key, size_t key_len,
+    uint8_t **der, size_t *len)
+    __attribute__((warn_unused_result));
+
 /* Key generation a batch item needs before it runs: 1 with spec filled, 0 for none. */
 int op_create_key_pair_keyspec(struct op_ctx *ctx, struct keygen_spec *spec);
 int op_rekey_key_pair_keyspec(struct op_ctx *ctx, struct keygen_spec *spec);

@@ -1127,7 +1127,8 @@ op_register(struct op_ctx *ctx)
 	/* A registered key keeps the format it came in: 2.x clients get it back in that format by default. */
 	if (type->v.u32 == KMIP_OBJECT_TYPE_CERTIFICATE && set_cert_attrs(ctx, o) != 0)
 		goto out;
-
+	if (type->v.u32 == KMIP_OBJECT_TYPE_SPLIT_KEY && ops_split_register(ctx, obj, o) != 0)
+		goto out;
 	if (set_digest(ctx, o) != 0 || (m.key.format != 0 && type->v.u32 != KMIP_OBJECT_TYPE_SECRET_DATA &&
 	    attrs_set_enum(o->arena, o->attrs, KMIP_TAG_KEY_FORMAT_TYPE, m.key.format) != 0) ||
 	    ops_save(ctx, txn, o) != 0)
@@ -1427,5 +1428,12 @@ ops_new_object_finish(struct op_ctx *ctx, struct store_object *o, uint32_t defau
 {
 	if (default_usage != 0 && default_mask(o, default_usage) != 0)
 		return ops_nomem(ctx);
+	return set_digest(ctx, o);
+}
+
+/* Sets an object's Digest, for ops_split.c; see set_digest(). */
+int
+ops_set_digest(struct op_ctx *ctx, struct store_object *o)
+{
 	return set_digest(ctx, o);
 }

@@ -198,7 +198,17 @@ encode_key_block(struct op_ctx *ctx, const struct store_object *o, uint32_t want
 	} else {
 		if (!no_encoding)
 			ttlv_enc_begin(&plain, KMIP_TAG_KEY_VALUE);
-		if (keyfmt_export(o->object_type, h.canon, h.canon_len, want, &plain, &used, &kerr) != 0) {
+		if (want == KMIP_KEY_FORMAT_TYPE_PKCS_12 && o->object_type == KMIP_OBJECT_TYPE_PRIVATE_KEY) {
+			/* Not a conversion of the key alone: its certificates and password come from the store too. */
+			uint8_t *p12;
+			size_t p12_len;
+
+			if (ops_pkcs12_export(ctx, o, h.canon, h.canon_len, &p12, &p12_len) != 0)
+				goto out;
+			ttlv_enc_bytes(&plain, KMIP_TAG_KEY_MATERIAL, p12, p12_len);
+			OPENSSL_clear_free(p12, p12_len);
+			used = want;
+		} else if (keyfmt_export(o->object_type, h.canon, h.canon_len, want, &plain, &used, &kerr) != 0) {
 			kmip_error_set(&ctx->err, kerr.reason, "%s", kerr.message);
 			goto out;
 		}
@@ -361,6 +371,13 @@ op_get(struct op_ctx *ctx)
 	case KMIP_OBJECT_TYPE_PRIVATE_KEY:
 	case KMIP_OBJECT_TYPE_PUBLIC_KEY:
 		ttlv_enc_begin(ctx->out, kmip_object_tag(o->object_type));
+		if (encode_key_block(ctx, o, want, wrap) != 0)
+			goto out;
+		ttlv_enc_end(ctx->out);
+		break;
+	case KMIP_OBJECT_TYPE_SPLIT_KEY:
+		ttlv_enc_begin(ctx->out, KMIP_TAG_SPLIT_KEY);
+		ops_split_encode(ctx, o);
 		if (encode_key_block(ctx, o, want, wrap) != 0)
 			goto out;
 		ttlv_enc_end(ctx->out);

@@ -467,6 +467,8 @@ static const struct normaliser normalisers[] = {
 	{ OP(REGISTER), true, false, v1_sets, { T(TEMPLATE_ATTRIBUTE), T(ATTRIBUTES) }, template_sets },
 	{ OP(RE_KEY), true, false, v1_sets, { T(TEMPLATE_ATTRIBUTE), T(ATTRIBUTES) }, template_sets },
 	{ OP(DERIVE_KEY), true, false, v1_sets, { T(TEMPLATE_ATTRIBUTE), T(ATTRIBUTES) }, template_sets },
+	{ OP(CREATE_SPLIT_KEY), true, false, v1_sets, { T(TEMPLATE_ATTRIBUTE), T(ATTRIBUTES) }, template_sets },
+	{ OP(JOIN_SPLIT_KEY), true, false, v1_sets, { T(TEMPLATE_ATTRIBUTE), T(ATTRIBUTES) }, template_sets },
 	{ OP(CREATE_KEY_PAIR), true, false, v1_sets, { T(COMMON_TEMPLATE_ATTRIBUTE), T(PRIVATE_KEY_TEMPLATE_ATTRIBUTE),
 	    T(PUBLIC_KEY_TEMPLATE_ATTRIBUTE), T(COMMON_ATTRIBUTES), T(PRIVATE_KEY_ATTRIBUTES), T(PUBLIC_KEY_ATTRIBUTES) },
 	    key_pair_sets },

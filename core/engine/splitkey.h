@@ -1,0 +1,82 @@
+/*
+ * splitkey: the secret sharing of KMIP's Split Key objects (KMIP 1.4 section 2.2.5, 2.1 section 2.2.6), as
+ * pure functions over bytes: no store, no I/O, no logging. Create Split Key and Join Split Key (ops_split.c)
+ * call them; Register checks a client's Split Key with splitkey_check().
+ *
+ * The methods, share x being the Key Part Identifier (1..parts):
+ *   XOR                      parts - 1 random shares, the last the XOR of the secret and all of them;
+ *                            the threshold is the number of parts. Shares are as long as the secret.
+ *   Polynomial Sharing GF(2^8)   Shamir's scheme byte by byte in GF(2^8) = GF(2)[x]/(x^8+x^4+x^3+x^2+1);
+ *                            shares as long as the secret.
+ *   Polynomial Sharing GF(2^16)  Shamir's scheme in GF(2^16) = GF(2^8)[y]/(y^2+y+m), m = x^5+x^4+x^3+x
+ *                            (the byte 0x3A), piece by piece of 16 bits (uy+v as the bytes u, v); the secret
+ *                            is whole pieces (an even number of bytes); shares as long as the secret.
+ *   Polynomial Sharing Prime Field   Shamir's scheme in GF(p), p the Prime Field Size, a prime above
+ *                            2^(8 * secret length); the secret is the big-endian integer of its bytes;
+ *                            shares are big-endian integers as long as p.
+ *
+ * Constant time where secrets are involved: a secret field element is only ever added to another or
+ * multiplied by a public constant (the evaluation points and the Lagrange coefficients depend on the Key
+ * Part Identifiers alone), and that product branches on the constant's bits, never on the secret's. The
+ * prime field uses OpenSSL's BIGNUMs flagged constant-time (modular multiplication is not strictly so).
+ * Random coefficients come from RAND_priv_bytes (or BN_priv_rand_range); every intermediate secret is
+ * wiped before return.
+ *
+ * The work of a split is share length x parts x threshold field operations, all in the loop: bounded below
+ * (and the parts by the caller's server.max_split_key_parts).
+ */
+#ifndef KMIPD_SPLITKEY_H
+#define KMIPD_SPLITKEY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/message.h"
+
+/* Largest Prime Field Size, in bits: its primality check runs in the loop (about 1 ms at 1024 bits). */
+#define SPLITKEY_PRIME_MAX_BITS	1024
+/* Largest secret that is split or joined, in bytes (an RSA-4096 private key's PKCS#8 DER is about 2400). */
+#define SPLITKEY_MAX_SECRET	4096
+/*
+ * Most field operations (secret bytes x parts x threshold) one split or join may cost: about 10 ms. An
+ * AES-256 key may be split into 64 parts of threshold 64; an RSA-2048 private key into 40 of 40.
+ */
+#define SPLITKEY_MAX_WORK	(4u * 1024 * 1024)
+
+struct splitkey_params {
+	uint32_t method;		/* KMIP Split Key Method */
+	unsigned parts;			/* Split Key Parts */
+	unsigned threshold;		/* Split Key Threshold */
+	const uint8_t *prime;		/* Prime Field Size, big-endian (Prime Field only), else NULL */
+	size_t prime_len;
+};
+
+/*
+ * Checks the parameters (a known method, 1 < threshold <= parts, threshold = parts for XOR, parts within
+ * the field, a prime below SPLITKEY_PRIME_MAX_BITS exactly for the Prime Field method) and, when
+ * secret_len is not 0, that a secret of that length can be split so (work, length, p > 2^(8 len)). 0, or
+ * -1 with err set (Invalid Field; Server Limit Exceeded for the work bound).
+ */
+int splitkey_check(const struct splitkey_params *p, size_t secret_len, struct kmip_error *err)
+    __attribute__((warn_unused_result));
+
+/* The length of each share of a secret of secret_len bytes (p checked). */
+size_t splitkey_share_len(const struct splitkey_params *p, size_t secret_len);
+
+/*
+ * Splits secret into p->parts shares written one after the other in out (p->parts x share_len bytes):
+ * share i (from 0) is the one of Key Part Identifier i + 1. 0, or -1 with err set.
+ */
+int splitkey_split(const struct splitkey_params *p, const uint8_t *secret, size_t secret_len, uint8_t *out,
+    struct kmip_error *err) __attribute__((warn_unused_result));
+
+/*
+ * Joins k shares (xs: their distinct Key Part Identifiers; shares: share_len bytes each; k >= threshold, the
+ * first threshold used; XOR uses them all) into secret (secret_len bytes; for the Prime Field method the
+ * integer is written big-endian in that length, and must fit). 0, or -1 with err set.
+ */
+int splitkey_join(const struct splitkey_params *p, const unsigned *xs, const uint8_t *const *shares, size_t k,
+    size_t share_len, uint8_t *secret, size_t secret_len, struct kmip_error *err)
+    __attribute__((warn_unused_result));
+
+#endif
