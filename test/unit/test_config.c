@@ -198,6 +198,7 @@ test_defaults(void **state)
 	assert_int_equal(c->server.max_attributes, 1024);
 	assert_int_equal(c->server.max_attribute_values, 256);
 	assert_int_equal(c->server.max_attribute_bytes, 1024 * 1024);
+	assert_int_equal(c->server.max_split_key_parts, 64);
 	assert_int_equal(c->server.locate_max_items, 1000);
 	assert_int_equal(c->server.locate_scan_budget, 10000);
 	assert_int_equal(c->server.lease_time, 0);
@@ -277,6 +278,7 @@ static const char every_key[] =
 	"  max_attributes = 100;\n"
 	"  max_attribute_values = 10;\n"
 	"  max_attribute_bytes = \"64K\";\n"
+	"  max_split_key_parts = 8;\n"
 	"  locate_max_items = 50;\n"
 	"  locate_scan_budget = 500;\n"
 	"  lease_time = 3600;\n"
@@ -363,6 +365,7 @@ check_every_key(const struct kmipd_config *c)
 	assert_int_equal(c->server.max_attributes, 100);
 	assert_int_equal(c->server.max_attribute_values, 10);
 	assert_int_equal(c->server.max_attribute_bytes, 65536);
+	assert_int_equal(c->server.max_split_key_parts, 8);
 	assert_int_equal(c->server.locate_max_items, 50);
 	assert_int_equal(c->server.locate_scan_budget, 500);
 	assert_int_equal(c->server.lease_time, 3600);
