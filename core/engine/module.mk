@@ -26,6 +26,13 @@ TEST_BINS += $(BUILD)/test/test_algs
 $(BUILD)/test/test_algs: $(BUILD)/test/unit/test_algs.o $(BUILD)/libtestutil.a $(BUILD)/core/engine/algs.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS)
 
+# The secret sharing of Split Keys (splitkey.c): known answers per field, round trips, refusals, cost.
+ALL_SRCS += test/unit/test_splitkey.c
+TEST_BINS += $(BUILD)/test/test_splitkey
+$(BUILD)/test/test_splitkey: $(BUILD)/test/unit/test_splitkey.o $(BUILD)/libtestutil.a \
+		$(BUILD)/core/engine/splitkey.o $(BUILD)/libproto.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
+
 # The engine driven through its API (engine.h) on a temporary store, with the real access policy, audit trail
 # and key-generation workers (which exec the test binary itself): every operation, batches, Credentials.
 ALL_SRCS += test/unit/test_engine.c

@@ -54,11 +54,12 @@ positive(struct op_ctx *ctx, const struct ttlv *src, uint32_t tag, int32_t *v)
 
 /*
  * Reads the split fields of src (a Create Split Key payload, a registered Split Key, a stored part's
- * attributes) into f and checks them against each other and server.max_split_key_parts. with_part: src
- * has a Key Part Identifier. 0, or -1 with ctx->err set.
+ * attributes) into f and checks them against each other and server.max_split_key_parts; a client's (given)
+ * Prime Field Size for primality too, a stored part's having been checked so. with_part: src has a Key Part
+ * Identifier. 0, or -1 with ctx->err set.
  */
 static int
-read_fields(struct op_ctx *ctx, const struct ttlv *src, bool with_part, struct split_fields *f)
+read_fields(struct op_ctx *ctx, const struct ttlv *src, bool with_part, bool given, struct split_fields *f)
 {
 	const struct ttlv *method = ttlv_find(src, KMIP_TAG_SPLIT_KEY_METHOD);
 	const struct ttlv *prime = ttlv_find(src, KMIP_TAG_PRIME_FIELD_SIZE);
@@ -96,7 +97,9 @@ read_fields(struct op_ctx *ctx, const struct ttlv *src, bool with_part, struct s
 		f->p.prime = f->prime;
 		f->p.prime_len = prime->length - skip;
 	}
-	return splitkey_check(&f->p, 0, &ctx->err);
+	if (splitkey_check(&f->p, 0, &ctx->err) != 0)
+		return -1;
+	return given ? splitkey_check_prime(&f->p, &ctx->err) : 0;
 }
 
 /* Stores f (Key Part Identifier part) with o's attributes, as fields. 0, or -1 with ctx->err set. */
@@ -131,7 +134,7 @@ ops_split_register(struct op_ctx *ctx, const struct ttlv *obj, struct store_obje
 	const struct ttlv *len = ttlv_find(ttlv_find(obj, KMIP_TAG_KEY_BLOCK), KMIP_TAG_CRYPTOGRAPHIC_LENGTH);
 	struct split_fields f;
 
-	if (read_fields(ctx, obj, true, &f) != 0)
+	if (read_fields(ctx, obj, true, true, &f) != 0)
 		return -1;
 	if (f.p.prime != NULL && o->material_len > f.p.prime_len)
 		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "the part is longer than the Prime "
@@ -322,7 +325,7 @@ op_create_split_key(struct op_ctx *ctx)
 	if (uid == NULL && type->v.u32 != KMIP_OBJECT_TYPE_SPLIT_KEY && type->v.u32 != KMIP_OBJECT_TYPE_SYMMETRIC_KEY)
 		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "Create Split Key makes new "
 		    "symmetric keys; give the Unique Identifier of another object to split it");
-	if (read_fields(ctx, p, false, &f) != 0 || (attrs = given_attrs(ctx)) == NULL)
+	if (read_fields(ctx, p, false, true, &f) != 0 || (attrs = given_attrs(ctx)) == NULL)
 		return -1;
 	if (ops_begin(ctx, true, &txn) != 0)
 		return -1;
@@ -444,7 +447,7 @@ load_parts(struct op_ctx *ctx, struct store_txn *txn, struct store_object **part
 		    o->material == NULL)
 			return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_OBJECT_DESTROYED, "split key %s has been "
 			    "destroyed", o->uid);
-		if (read_fields(ctx, o->attrs, true, *n == 1 ? f : &g) != 0)
+		if (read_fields(ctx, o->attrs, true, false, *n == 1 ? f : &g) != 0)
 			return -1;
 		if (*n > 1 && !same_split(parts[0], o))
 			return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "%s and %s are not parts of one "

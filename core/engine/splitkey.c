@@ -112,8 +112,7 @@ int
 splitkey_check(const struct splitkey_params *p, size_t secret_len, struct kmip_error *err)
 {
 	BIGNUM *prime = NULL;
-	BN_CTX *bctx = NULL;
-	int bits = 0, rc = -1, is_prime;
+	int bits = 0, rc = -1;
 	size_t work;
 
 	switch (p->method) {
@@ -125,6 +124,8 @@ splitkey_check(const struct splitkey_params *p, size_t secret_len, struct kmip_e
 	default:
 		return kmip_error_set(err, KMIP_RESULT_REASON_INVALID_FIELD, "Split Key Method 0x%x is not one "
 		    "kmipd knows", p->method);
+	if (p->parts < 2)
+		return kmip_error_set(err, KMIP_RESULT_REASON_INVALID_FIELD, "Split Key Parts must be at least 2");
 	}
 	if (p->threshold < 2 || p->threshold > p->parts)
 		return kmip_error_set(err, KMIP_RESULT_REASON_INVALID_FIELD, "Split Key Threshold %u: it must be at "
@@ -144,14 +145,6 @@ splitkey_check(const struct splitkey_params *p, size_t secret_len, struct kmip_e
 		    (bits = BN_num_bits(prime)) > SPLITKEY_PRIME_MAX_BITS || bits < 9) {
 			kmip_error_set(err, KMIP_RESULT_REASON_INVALID_FIELD, "Prime Field Size must be a prime of 9 to "
 			    "%d bits", SPLITKEY_PRIME_MAX_BITS);
-			goto out;
-		}
-		if ((bctx = BN_CTX_new()) == NULL || (is_prime = BN_check_prime(prime, bctx, NULL)) < 0) {
-			kmip_error_set(err, KMIP_RESULT_REASON_GENERAL_FAILURE, "the primality test failed");
-			goto out;
-		}
-		if (is_prime == 0) {
-			kmip_error_set(err, KMIP_RESULT_REASON_INVALID_FIELD, "Prime Field Size is not a prime");
 			goto out;
 		}
 		/* Every Key Part Identifier is a distinct non-zero element: p > parts (p has 9 bits or more). */
@@ -189,8 +182,29 @@ splitkey_check(const struct splitkey_params *p, size_t secret_len, struct kmip_e
 	rc = 0;
 out:
 	BN_free(prime);
-	BN_CTX_free(bctx);
 	return rc;
+}
+
+/* Checks that the Prime Field Size is prime; see splitkey.h. */
+int
+splitkey_check_prime(const struct splitkey_params *p, struct kmip_error *err)
+{
+	BIGNUM *prime;
+	BN_CTX *bctx = NULL;
+	int is_prime = -1;
+
+	if (p->prime == NULL || p->prime_len > SPLITKEY_PRIME_MAX_BITS / 8 + 8)
+		return 0;
+	if ((prime = BN_bin2bn(p->prime, (int)p->prime_len, NULL)) != NULL && (bctx = BN_CTX_new()) != NULL)
+		is_prime = BN_check_prime(prime, bctx, NULL);
+	BN_free(prime);
+	BN_CTX_free(bctx);
+	ERR_clear_error();
+	if (is_prime < 0)
+		return kmip_error_set(err, KMIP_RESULT_REASON_GENERAL_FAILURE, "the primality test failed");
+	if (is_prime == 0)
+		return kmip_error_set(err, KMIP_RESULT_REASON_INVALID_FIELD, "Prime Field Size is not a prime");
+	return 0;
 }
 
 /* The length of each share; see splitkey.h. */
