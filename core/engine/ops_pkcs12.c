@@ -14,7 +14,7 @@
  *
  * The file: the key in a PKCS#8 shrouded bag under PBES2 (PBKDF2 with HMAC-SHA-256, AES-256-CBC), the
  * certificates unencrypted (they are public), a SHA-256 MAC over it all, each derivation PKCS12_ITER
- * iterations. That costs about a millisecond (see PKCS12_ITER), so it runs in the loop.
+ * iterations. That costs about 0.7 ms (see PKCS12_ITER), so it runs in the loop.
  */
 #include <string.h>
 
@@ -31,8 +31,8 @@
 
 /*
  * Iterations of each key derivation (the key bag's PBKDF2, the MAC's PKCS#12 KDF): OpenSSL's own default
- * (PKCS12_DEFAULT_ITER). Two derivations of 2048 SHA-256 iterations took about 1 ms together on the test
- * machine; the count is fixed, so no client makes it cost more.
+ * (PKCS12_DEFAULT_ITER). Making the file of an RSA-2048 key and its certificate so took 0.67 ms (best of 7;
+ * 0.38 ms at 1024, 2.9 ms at 10000); the count is fixed, so no client makes it cost more.
  */
 #define PKCS12_ITER		2048
 /* Certificates of the chain at most, the key's own included: a client cannot make the walk longer. */
