@@ -1334,7 +1334,9 @@ class LifecycleTests(unittest.TestCase):
     def test_split_key_register_invalid(self):
         M = enums.SplitKeyMethod
         value = os.urandom(16)
-        # A Key Part Identifier above Split Key Parts; XOR with a threshold below the parts; a threshold of
+        # The last part is accepted (Key Part Identifier = Split Key Parts)...
+        self.assertTrue(self.client.register(self.split_key(3, 3, 2, M.POLYNOMIAL_SHARING_GF_2_8, value)))
+        # ... but not a Key Part Identifier above Split Key Parts; XOR with a threshold below the parts; a threshold of
         # 1; a Prime Field Size that is not prime (2^130 - 4).
         for key in (self.split_key(3, 4, 2, M.POLYNOMIAL_SHARING_GF_2_8, value),
                     self.split_key(3, 1, 2, M.XOR, value),

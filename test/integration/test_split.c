@@ -993,6 +993,58 @@ test_get_pkcs12(void **state)
 	free(ca_der);
 }
 
+/*
+ * A private key (the test client's, registered as PKCS#8) split in GF(2^8), 3 parts of threshold 2, joins
+ * back as a Private Key whose PKCS#8 is the one registered, with the key's algorithm and length; asked to
+ * join as Secret Data, the same parts give the PKCS#8 bytes; a Prime Field split of it is refused (its
+ * length is over what a 384-bit prime can hold).
+ */
+static void
+test_split_private_key(void **state)
+{
+	struct split *s = *state;
+	uint8_t *key_der, got[4096];
+	size_t key_len, i;
+
+	key_len = pem_der(h_cert("client.key"), true, &key_der);
+	for (i = 0; i < NVERSIONS; i++) {
+		const struct ver *v = &versions[i];
+		struct split_req r = { .method = KMIP_SPLIT_KEY_METHOD_POLYNOMIAL_SHARING_GF_2_8, .parts = 3,
+		    .threshold = 2 };
+		char key[64], uids[3][64], out[64];
+		const struct ttlv *block;
+		struct ttlv_arena *a;
+		struct ttlv *resp;
+
+		register_linked(s->cl, v, KMIP_OBJECT_TYPE_PRIVATE_KEY, key_der, key_len, NULL, NULL, 0, key);
+		r.uid = key;
+		r.type = KMIP_OBJECT_TYPE_PRIVATE_KEY;
+		create_split_ok(s->cl, v, &r, uids);
+		join_ok(s->cl, v, KMIP_OBJECT_TYPE_PRIVATE_KEY, uids, (const int[]){ 2, 0 }, 2, out);
+		resp = uid_op(s->cl, v, KMIP_OPERATION_GET, out, KMIP_KEY_FORMAT_TYPE_PKCS_8, &a);
+		expect_ok(resp);
+		block = ttlv_find(ttlv_find(h_payload(resp, 0), KMIP_TAG_PRIVATE_KEY), KMIP_TAG_KEY_BLOCK);
+		assert_non_null(block);
+		assert_int_equal(field(block, KMIP_TAG_CRYPTOGRAPHIC_ALGORITHM), KMIP_CRYPTOGRAPHIC_ALGORITHM_RSA);
+		assert_int_equal(field(block, KMIP_TAG_CRYPTOGRAPHIC_LENGTH), 2048);
+		assert_int_equal(ttlv_find(ttlv_find(block, KMIP_TAG_KEY_VALUE), KMIP_TAG_KEY_MATERIAL)->length, key_len);
+		assert_memory_equal(ttlv_find(ttlv_find(block, KMIP_TAG_KEY_VALUE), KMIP_TAG_KEY_MATERIAL)->v.bytes.data,
+		    key_der, key_len);
+		ttlv_arena_free(a);
+		join_ok(s->cl, v, KMIP_OBJECT_TYPE_SECRET_DATA, uids, (const int[]){ 1, 2 }, 2, out);
+		assert_int_equal(get_material(s->cl, v, out, KMIP_TAG_SECRET_DATA, got, sizeof(got)), key_len);
+		assert_memory_equal(got, key_der, key_len);
+
+		r.method = KMIP_SPLIT_KEY_METHOD_POLYNOMIAL_SHARING_PRIME_FIELD;
+		r.prime = prime130;
+		r.prime_len = sizeof(prime130);
+		resp = create_split(s->cl, v, &r, &a);
+		expect_fail(resp, KMIP_RESULT_REASON_INVALID_FIELD);
+		ttlv_arena_free(a);
+	}
+	free(key_der);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1004,6 +1056,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_join_errors),
 		cmocka_unit_test(test_register_split_key),
 		cmocka_unit_test(test_get_pkcs12),
+		cmocka_unit_test(test_split_private_key),
 	};
 
 	util_test_start(argc, argv);
