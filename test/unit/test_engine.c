@@ -1232,7 +1232,8 @@ test_query(void **state)
 	static const uint32_t since_12[] = { KMIP_OPERATION_ENCRYPT, KMIP_OPERATION_DECRYPT, KMIP_OPERATION_SIGN,
 	    KMIP_OPERATION_SIGNATURE_VERIFY, KMIP_OPERATION_MAC, KMIP_OPERATION_MAC_VERIFY,
 	    KMIP_OPERATION_RNG_RETRIEVE, KMIP_OPERATION_RNG_SEED, KMIP_OPERATION_HASH,
-	    KMIP_OPERATION_DISCOVER_VERSIONS, KMIP_OPERATION_RE_KEY_KEY_PAIR };
+	    KMIP_OPERATION_DISCOVER_VERSIONS, KMIP_OPERATION_RE_KEY_KEY_PAIR, KMIP_OPERATION_CREATE_SPLIT_KEY,
+	    KMIP_OPERATION_JOIN_SPLIT_KEY };
 	static const uint32_t since_20[] = { KMIP_OPERATION_SET_ATTRIBUTE, KMIP_OPERATION_INTEROP,
 	    KMIP_OPERATION_LOG };
 	struct fx *f = *state;
@@ -1260,7 +1261,7 @@ test_query(void **state)
 	req_end(&e);
 	resp = call(f, &f->alice, &e);
 	expect_ok(resp, 0);
-	/* The keys, Secret Data, Opaque Object, Certificate and PGP Key; no Template at 2.x. */
+	/* The keys, Secret Data, Opaque Object, Certificate, PGP Key and Split Key; no Template at 2.x. */
 	assert_int_equal(ttlv_count(payload(resp, 0), KMIP_TAG_OBJECT_TYPE), 7);
 	assert_null(ttlv_find(payload(resp, 0), KMIP_TAG_OPERATION));
 	assert_string_equal(ptext(resp, 0, KMIP_TAG_VENDOR_IDENTIFICATION), "kmipd");

@@ -595,7 +595,8 @@ test_inapplicable_formats(void **state)
 	export_fails(OT(OPAQUE_OBJECT), aes, sizeof(aes), KFT(RAW), KMIP_RESULT_REASON_KEY_FORMAT_TYPE_NOT_SUPPORTED);
 	export_fails(OT(CERTIFICATE), K.cert, K.cert_len, KFT(PKCS_1), KMIP_RESULT_REASON_KEY_FORMAT_TYPE_NOT_SUPPORTED);
 	export_fails(OT(CERTIFICATE), K.cert, K.cert_len, KFT(RAW), KMIP_RESULT_REASON_KEY_FORMAT_TYPE_NOT_SUPPORTED);
-	export_fails(OT(SPLIT_KEY), aes, sizeof(aes), KFT(RAW), KMIP_RESULT_REASON_FEATURE_NOT_SUPPORTED);
+	export_fails(OT(SPLIT_KEY), aes, sizeof(aes), KFT(PKCS_8), KMIP_RESULT_REASON_KEY_FORMAT_TYPE_NOT_SUPPORTED);
+	export_fails(OT(CERTIFICATE_REQUEST), aes, sizeof(aes), KFT(RAW), KMIP_RESULT_REASON_FEATURE_NOT_SUPPORTED);
 	/* The public key's bytes are not a private key. */
 	export_fails(OT(PRIVATE_KEY), K.rsa_pub.der, K.rsa_pub.der_len, KFT(PKCS_1), KMIP_RESULT_REASON_INVALID_FIELD);
 
@@ -615,7 +616,8 @@ test_import_unsupported_formats(void **state)
 	import_fails(OT(PUBLIC_KEY), KFT(TRANSPARENT_DH_PUBLIC_KEY), st, KMIP_RESULT_REASON_KEY_FORMAT_TYPE_NOT_SUPPORTED);
 	import_fails(OT(PRIVATE_KEY), KFT(PKCS_12), km_bytes(s, "x", 1), KMIP_RESULT_REASON_KEY_FORMAT_TYPE_NOT_SUPPORTED);
 	import_fails(OT(SYMMETRIC_KEY), 0x999, km_bytes(s, "x", 1), KMIP_RESULT_REASON_KEY_FORMAT_TYPE_NOT_SUPPORTED);
-	import_fails(OT(SPLIT_KEY), KFT(RAW), km_bytes(s, "x", 1), KMIP_RESULT_REASON_FEATURE_NOT_SUPPORTED);
+	import_fails(OT(SPLIT_KEY), KFT(OPAQUE), km_bytes(s, "x", 1), KMIP_RESULT_REASON_INVALID_FIELD);
+	import_fails(OT(CERTIFICATE_REQUEST), KFT(RAW), km_bytes(s, "x", 1), KMIP_RESULT_REASON_FEATURE_NOT_SUPPORTED);
 }
 
 /* Truncated, padded, garbage and mislabelled DER. */
@@ -1224,7 +1226,9 @@ test_defaults(void **state)
 	assert_int_equal(keyfmt_default_format(OT(PUBLIC_KEY), KMIP_CRYPTOGRAPHIC_ALGORITHM_DSA, v14),
 	    KFT(TRANSPARENT_DSA_PUBLIC_KEY));
 	assert_int_equal(keyfmt_default_format(OT(PRIVATE_KEY), KMIP_CRYPTOGRAPHIC_ALGORITHM_DH, v14), 0);
-	assert_int_equal(keyfmt_default_format(OT(SPLIT_KEY), 0, v14), 0);
+	/* A Split Key's part is bytes (splitkey.h), Raw like Secret Data's. */
+	assert_int_equal(keyfmt_default_format(OT(SPLIT_KEY), 0, v14), KFT(RAW));
+	assert_int_equal(keyfmt_default_format(OT(TEMPLATE), 0, v14), 0);
 }
 
 static void
@@ -1499,6 +1503,7 @@ class_of(uint32_t ot, uint32_t alg)
 	case OT(SYMMETRIC_KEY):
 		return KEYFMT_CLASS_SYMMETRIC;
 	case OT(SECRET_DATA):
+	case OT(SPLIT_KEY):
 	case OT(OPAQUE_OBJECT):
 	case OT(CERTIFICATE):
 	case OT(PGP_KEY):
