@@ -507,6 +507,27 @@ joined_material(struct op_ctx *ctx, uint32_t type, const uint8_t *secret, size_t
 	return 0;
 }
 
+/* True when a part's Cryptographic Algorithm is an asymmetric one (a private key was split). */
+static bool
+asymmetric(const struct store_object *part)
+{
+	const struct ttlv *alg = ttlv_find(part->attrs, KMIP_TAG_CRYPTOGRAPHIC_ALGORITHM);
+
+	if (alg == NULL || alg->type != TTLV_ENUMERATION)
+		return false;
+	switch (alg->v.u32) {
+	case KMIP_CRYPTOGRAPHIC_ALGORITHM_RSA:
+	case KMIP_CRYPTOGRAPHIC_ALGORITHM_DSA:
+	case KMIP_CRYPTOGRAPHIC_ALGORITHM_EC:
+	case KMIP_CRYPTOGRAPHIC_ALGORITHM_ECDSA:
+	case KMIP_CRYPTOGRAPHIC_ALGORITHM_ECDH:
+	case KMIP_CRYPTOGRAPHIC_ALGORITHM_ECMQV:
+		return true;
+	default:
+		return false;
+	}
+}
+
 /*
  * Join Split Key: a new object of the Object Type asked for from at least Split Key Threshold parts of one
  * split, linked to them; it keeps what the parts had of Sensitive and not Extractable.
@@ -560,6 +581,12 @@ op_join_split_key(struct op_ctx *ctx)
 	}
 	if ((secret = OPENSSL_secure_malloc(len > 0 ? len : 1)) == NULL) {
 		ops_nomem(ctx);
+		goto out;
+	}
+	if (type->v.u32 == KMIP_OBJECT_TYPE_SYMMETRIC_KEY && asymmetric(parts[0])) {
+		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "the parts are of a %s key: they join "
+		    "into a Private Key or Secret Data", ttlv_enum_name(KMIP_TAG_CRYPTOGRAPHIC_ALGORITHM,
+		    ttlv_find(parts[0]->attrs, KMIP_TAG_CRYPTOGRAPHIC_ALGORITHM)->v.u32));
 		goto out;
 	}
 	if (splitkey_join(&f.p, xs, shares, n, parts[0]->material_len, secret, len, &ctx->err) != 0 ||

@@ -996,7 +996,8 @@ test_get_pkcs12(void **state)
 /*
  * A private key (the test client's, registered as PKCS#8) split in GF(2^8), 3 parts of threshold 2, joins
  * back as a Private Key whose PKCS#8 is the one registered, with the key's algorithm and length; asked to
- * join as Secret Data, the same parts give the PKCS#8 bytes; a Prime Field split of it is refused (its
+ * join as Secret Data, the same parts give the PKCS#8 bytes, and as a Symmetric Key they are refused; a
+ * Prime Field split of it is refused (its
  * length is over what a 384-bit prime can hold).
  */
 static void
@@ -1034,6 +1035,10 @@ test_split_private_key(void **state)
 		join_ok(s->cl, v, KMIP_OBJECT_TYPE_SECRET_DATA, uids, (const int[]){ 1, 2 }, 2, out);
 		assert_int_equal(get_material(s->cl, v, out, KMIP_TAG_SECRET_DATA, got, sizeof(got)), key_len);
 		assert_memory_equal(got, key_der, key_len);
+		/* not into a symmetric key */
+		resp = join(s->cl, v, KMIP_OBJECT_TYPE_SYMMETRIC_KEY, uids, (const int[]){ 0, 1 }, 2, &a);
+		expect_fail(resp, KMIP_RESULT_REASON_INVALID_FIELD);
+		ttlv_arena_free(a);
 
 		r.method = KMIP_SPLIT_KEY_METHOD_POLYNOMIAL_SHARING_PRIME_FIELD;
 		r.prime = prime130;
