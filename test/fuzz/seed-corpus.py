@@ -303,12 +303,15 @@ T = dict(
     opaque=0x420089, opaque_type=0x42008A, opaque_value=0x42008B, group_member=0x4200AC,
     activation=0x420001, derivation_method=0x420031, derivation_params=0x420032, derivation_data=0x420030,
     crypto_params=0x42002B, hashing_alg=0x420038, salt=0x420084, iteration_count=0x42003C,
+    split_key=0x420089, split_parts=0x42008B, split_threshold=0x42008C,
+    split_method=0x42008A, key_part=0x420044, prime_field=0x420062,
 )
 
 OPS = dict(create=0x01, create_key_pair=0x02, register=0x03, rekey=0x04, locate=0x08, get=0x0A,
            get_attributes=0x0B, get_attribute_list=0x0C, add_attribute=0x0D, modify_attribute=0x0E,
            delete_attribute=0x0F, activate=0x12, revoke=0x13, destroy=0x14, query=0x18,
-           discover_versions=0x1E, rekey_key_pair=0x19, set_attribute=0x2D, derive_key=0x05)
+           discover_versions=0x1E, rekey_key_pair=0x19, set_attribute=0x2D, derive_key=0x05,
+           create_split_key=0x28, join_split_key=0x29)
 
 
 def request(major, minor, *batch_items, header_extra=b""):
@@ -408,6 +411,34 @@ def handmade():
                                  structure(T["common_a"], enum(T["alg"], 26), integer(T["length"], 256)),
                                  structure(T["private_a"], integer(T["mask"], 1)),
                                  structure(T["public_a"], integer(T["mask"], 2)))),
+    ]
+    # Split keys: "1" the AES key, "2" to "4" its parts (fuzz_request numbers identifiers as responses show them).
+    prime130 = b"\x00" * 7 + bytes.fromhex("03" + "ff" * 15 + "fb")
+    seqs["split-1.4"] = [
+        request(1, 4, batch_item("create", enum(T["object_type"], 2), aes_template_1x("fuzz-split"))),
+        request(1, 4, batch_item("create_split_key", enum(T["object_type"], 5), text(T["uid"], "1"),
+                                 integer(T["split_parts"], 3), integer(T["split_threshold"], 2),
+                                 enum(T["split_method"], 4))),
+        request(1, 4, batch_item("join_split_key", enum(T["object_type"], 2), text(T["uid"], "4"),
+                                 text(T["uid"], "2"))),
+        request(1, 4, batch_item("get", text(T["uid"], "3"))),
+        request(1, 4, batch_item("register", enum(T["object_type"], 5), structure(T["template"]),
+                                 structure(T["split_key"], integer(T["split_parts"], 2), integer(T["key_part"], 1),
+                                           integer(T["split_threshold"], 2), enum(T["split_method"], 1),
+                                           structure(T["key_block"], enum(T["kft"], 1),
+                                                     structure(T["key_value"],
+                                                               byte_string(T["key_material"], b"\x01" * 16)))))),
+    ]
+    seqs["split-2.1"] = [
+        request(2, 1, batch_item("create_split_key", enum(T["object_type"], 5), integer(T["split_parts"], 3),
+                                 integer(T["split_threshold"], 2), enum(T["split_method"], 3),
+                                 item(T["prime_field"], 0x04, prime130),
+                                 structure(T["attributes"], enum(T["alg"], 3), integer(T["length"], 128)))),
+        request(2, 1, batch_item("join_split_key", enum(T["object_type"], 7), text(T["uid"], "1"),
+                                 text(T["uid"], "3"))),
+        request(2, 1, batch_item("create_split_key", enum(T["object_type"], 5), integer(T["split_parts"], 4),
+                                 integer(T["split_threshold"], 3), enum(T["split_method"], 2),
+                                 structure(T["attributes"], enum(T["alg"], 3), integer(T["length"], 256)))),
     ]
     seqs["register-batch-1.2"] = [
         request(1, 2,
