@@ -1,21 +1,28 @@
 /*
  * Get of a Private Key with Key Format Type PKCS#12: the key, its certificate and the certificate's chain
- * as far as the store holds it, in a PKCS#12 file protected by a password the client keeps in the store.
+ * as far as the store holds it, in a PKCS#12 file (RFC 7292) protected by a password the client keeps in
+ * the store.
  *
- * What the file holds, found through the key's Links (KMIP 1.4 section 3.35):
- *   the certificate   the key's PKCS#12 Certificate Link, or else its Certificate Link
+ * What the file holds, found through Links as KMIP 2.1's Get says:
+ *   the certificate   the key's Public Key Link, then that public key's PKCS#12 Certificate Link; kmipd also
+ *                     takes the key's own PKCS#12 Certificate Link, or else its Certificate Link
  *   the chain         from that certificate, each one's Certificate Link (its issuer), at most
- *                     PKCS12_MAX_CHAIN certificates, stopping at a self-signed one or a loop
+ *                     PKCS12_MAX_CHAIN certificates, stopping at a self-signed one, a loop, or an issuer
+ *                     the store does not hold (or the caller may not read)
  *   the password      the Secret Data the key's PKCS#12 Password Link names, its bytes as they are
  *   the friendly name the key's PKCS#12 Friendly Name attribute, if it has one
  * Each linked object is loaded as its own Get would (ops_load): one the caller may not read answers as
- * missing. A key without either link fails with Missing Data; a linked object of the wrong type with
- * Invalid Object Type.
+ * missing. A key without a certificate or a password fails with Missing Data; a linked object of the wrong
+ * type with Invalid Object Type; two links of one kind on the way (more than one chain, which the spec
+ * calls an error) with Invalid Field. A Certificate's Get as PKCS#12 is refused: its response has no Key
+ * Block to carry the file.
  *
  * The file: the key in a PKCS#8 shrouded bag under PBES2 (PBKDF2 with HMAC-SHA-256, AES-256-CBC), the
  * certificates unencrypted (they are public), a SHA-256 MAC over it all, each derivation PKCS12_ITER
  * iterations. That costs about 0.7 ms (see PKCS12_ITER), so it runs in the loop.
  */
+#include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <openssl/err.h>
@@ -40,20 +47,78 @@
 /* Longest password, in bytes. */
 #define PKCS12_MAX_PASSWORD	1024
 
-/* The target of o's first Link of link_type, or NULL. */
+/*
+ * The target of o's Link of link_type: NULL when it has none; with two or more (more than one chain),
+ * NULL with ctx->err set (Invalid Field).
+ */
 static const char *
-link_target(const struct store_object *o, uint32_t link_type)
+link_target(struct op_ctx *ctx, const struct store_object *o, uint32_t link_type)
 {
 	const struct ttlv *l, *type, *target;
+	const char *found = NULL;
 
 	for (l = ttlv_find(o->attrs, KMIP_TAG_LINK); l != NULL; l = ttlv_find_next(l)) {
 		type = ttlv_find(l, KMIP_TAG_LINK_TYPE);
 		target = ttlv_find(l, KMIP_TAG_LINKED_OBJECT_IDENTIFIER);
-		if (type != NULL && target != NULL && type->type == TTLV_ENUMERATION && type->v.u32 == link_type &&
-		    target->type == TTLV_TEXT_STRING)
-			return (const char *)target->v.bytes.data;
+		if (type == NULL || target == NULL || type->type != TTLV_ENUMERATION || type->v.u32 != link_type ||
+		    target->type != TTLV_TEXT_STRING)
+			continue;
+		if (found != NULL && strcmp(found, (const char *)target->v.bytes.data) != 0) {
+			kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "%s has more than one %s: more "
+			    "than one certificate chain", o->uid, ttlv_enum_name(KMIP_TAG_LINK_TYPE, link_type));
+			return NULL;
+		}
+		found = (const char *)target->v.bytes.data;
 	}
-	return NULL;
+	return found;
+}
+
+/*
+ * The identifier of key's certificate into uid (OP_UID_MAX + 1 bytes): through its public key (KMIP 2.1),
+ * else its own links. 0, or -1 with ctx->err set.
+ */
+static int
+base_certificate(struct op_ctx *ctx, struct store_txn *txn, const struct store_object *key, char *uid)
+{
+	static const uint32_t own[] = { KMIP_LINK_TYPE_PKCS_12_CERTIFICATE_LINK, KMIP_LINK_TYPE_CERTIFICATE_LINK };
+	const char *pub_uid = link_target(ctx, key, KMIP_LINK_TYPE_PUBLIC_KEY_LINK), *t = NULL;
+	struct store_object *pub = NULL;
+	size_t i;
+
+	if (ctx->err.reason != 0)
+		return -1;
+	if (pub_uid != NULL) {
+		bool found = false;
+
+		if (ops_load(ctx, txn, pub_uid, 0, &pub) != 0) {
+			/* A public key the store does not hold (or the caller may not read): the key's own links. */
+			memset(&ctx->err, 0, sizeof(ctx->err));
+		} else if (pub->object_type == KMIP_OBJECT_TYPE_PUBLIC_KEY) {
+			t = link_target(ctx, pub, KMIP_LINK_TYPE_PKCS_12_CERTIFICATE_LINK);
+			if (t != NULL && strlen(t) > OP_UID_MAX)
+				kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "the certificate link is too long");
+			else if (t != NULL)
+				found = snprintf(uid, OP_UID_MAX + 1, "%s", t) > 0;
+		}
+		store_object_free(pub);	/* t pointed into it */
+		if (ctx->err.reason != 0)
+			return -1;
+		if (found)
+			return 0;
+	}
+	for (i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
+		if ((t = link_target(ctx, key, own[i])) == NULL && ctx->err.reason != 0)
+			return -1;
+		if (t != NULL) {
+			if (strlen(t) > OP_UID_MAX)
+				return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "the certificate link is "
+				    "too long");
+			snprintf(uid, OP_UID_MAX + 1, "%s", t);
+			return 0;
+		}
+	}
+	return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_MISSING_DATA, "private key %s has no certificate: "
+	    "PKCS#12 needs one (its public key's PKCS#12 Certificate Link, or its own)", key->uid);
 }
 
 /* Loads the live object uid of type with its material; 0, or -1 with ctx->err set. */
@@ -94,20 +159,14 @@ static int
 load_chain(struct op_ctx *ctx, struct store_txn *txn, const struct store_object *key, X509 **cert,
     STACK_OF(X509) *ca)
 {
-	const char *uid = link_target(key, KMIP_LINK_TYPE_PKCS_12_CERTIFICATE_LINK);
 	char seen[PKCS12_MAX_CHAIN][OP_UID_MAX + 1], cur[OP_UID_MAX + 1];
 	struct store_object *c = NULL;
+	const char *uid;
 	size_t n, i;
 	X509 *x;
 
-	if (uid == NULL)
-		uid = link_target(key, KMIP_LINK_TYPE_CERTIFICATE_LINK);
-	if (uid == NULL)
-		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_MISSING_DATA, "private key %s has no PKCS#12 "
-		    "Certificate Link or Certificate Link: PKCS#12 needs its certificate", key->uid);
-	if (strlen(uid) > OP_UID_MAX)
-		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "the certificate link is too long");
-	snprintf(cur, sizeof(cur), "%s", uid);
+	if (base_certificate(ctx, txn, key, cur) != 0)
+		return -1;
 	for (n = 0; n < PKCS12_MAX_CHAIN; n++) {
 		for (i = 0; i < n; i++)
 			if (strcmp(seen[i], cur) == 0)
@@ -132,10 +191,11 @@ load_chain(struct op_ctx *ctx, struct store_txn *txn, const struct store_object 
 			return ops_nomem(ctx);
 		}
 		/* A self-signed certificate is the root: whatever it links to is not its issuer. */
-		uid = X509_check_issued(x, x) == X509_V_OK ? NULL : link_target(c, KMIP_LINK_TYPE_CERTIFICATE_LINK);
+		uid = X509_check_issued(x, x) == X509_V_OK ? NULL : link_target(ctx, c,
+		    KMIP_LINK_TYPE_CERTIFICATE_LINK);
 		if (uid == NULL || strlen(uid) > OP_UID_MAX) {
 			store_object_free(c);
-			return 0;
+			return ctx->err.reason != 0 ? -1 : 0;
 		}
 		snprintf(cur, sizeof(cur), "%s", uid);
 		store_object_free(c);
@@ -148,10 +208,12 @@ load_chain(struct op_ctx *ctx, struct store_txn *txn, const struct store_object 
 static int
 load_password(struct op_ctx *ctx, struct store_txn *txn, const struct store_object *key, char *pass, size_t size)
 {
-	const char *uid = link_target(key, KMIP_LINK_TYPE_PKCS_12_PASSWORD_LINK);
+	const char *uid = link_target(ctx, key, KMIP_LINK_TYPE_PKCS_12_PASSWORD_LINK);
 	struct store_object *s = NULL;
 	int rc = -1;
 
+	if (ctx->err.reason != 0)
+		return -1;
 	if (uid == NULL)
 		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_MISSING_DATA, "private key %s has no PKCS#12 "
 		    "Password Link: PKCS#12 needs the Secret Data of its password", key->uid);

@@ -1345,19 +1345,22 @@ class LifecycleTests(unittest.TestCase):
             self.assert_fails(RR.INVALID_FIELD, self.client.register, key)
 
     def pkcs12_material(self):
-        """The test client's key (PKCS#8 DER), certificate and CA certificate (DER), from etc/mkcerts.sh."""
+        """The test client's key (PKCS#8 DER) and public key (SPKI), certificate and CA certificate (DER), from
+        etc/mkcerts.sh."""
         from cryptography import x509
         with open(MATERIAL.cert("client.key"), "rb") as f:
             key = serialization.load_pem_private_key(f.read(), password=None)
         der = [key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
-                                 serialization.NoEncryption())]
+                                 serialization.NoEncryption()),
+               key.public_key().public_bytes(serialization.Encoding.DER,
+                                             serialization.PublicFormat.SubjectPublicKeyInfo)]
         for name in ("client.crt", "ca.crt"):
             with open(MATERIAL.cert(name), "rb") as f:
                 der.append(x509.load_pem_x509_certificate(f.read()).public_bytes(serialization.Encoding.DER))
         return der
 
     def test_pkcs12_missing_links(self):
-        key_der, cert_der, _ = self.pkcs12_material()
+        key_der, _, cert_der, _ = self.pkcs12_material()
         uid = self.client.register(pobjects.PrivateKey(ALG.RSA, 2048, key_der, KFT.PKCS_8,
                                                        masks=[enums.CryptographicUsageMask.SIGN]))
         r = self.get_as(uid, KFT.PKCS_12)
@@ -1371,15 +1374,19 @@ class LifecycleTests(unittest.TestCase):
         # 2.0 only: the links are added with Add Attribute, whose 1.x response echoes the Link, which PyKMIP's
         # attribute value factory cannot decode (NotImplementedError).
         from cryptography.hazmat.primitives.serialization import pkcs12
-        key_der, cert_der, ca_der = self.pkcs12_material()
+        # Linked as KMIP 2.1's Get says: key -> public key -> its certificate -> the CA's; key -> password.
+        key_der, pub_der, cert_der, ca_der = self.pkcs12_material()
         password = b"pykmip pkcs12 password"
         ca = self.client.register(pobjects.X509Certificate(ca_der))
         cert = self.client.register(pobjects.X509Certificate(cert_der))
         secret = self.client.register(pobjects.SecretData(password, enums.SecretDataType.PASSWORD))
         key = self.client.register(pobjects.PrivateKey(ALG.RSA, 2048, key_der, KFT.PKCS_8,
                                                        masks=[enums.CryptographicUsageMask.SIGN]))
+        pub = self.client.register(pobjects.PublicKey(ALG.RSA, 2048, pub_der, KFT.X_509,
+                                                      masks=[enums.CryptographicUsageMask.VERIFY]))
         for uid, link_type, target in ((cert, enums.LinkType.CERTIFICATE_LINK, ca),
-                                       (key, enums.LinkType.PKCS12_CERTIFICATE_LINK, cert),
+                                       (pub, enums.LinkType.PKCS12_CERTIFICATE_LINK, cert),
+                                       (key, enums.LinkType.PUBLIC_KEY_LINK, pub),
                                        (key, enums.LinkType.PKCS12_PASSWORD_LINK, secret)):
             new = cobjects.NewAttribute(attribute=LinkValue(link_type, target))
             response = self.client.proxy.send_request_payload(enums.Operation.ADD_ATTRIBUTE,

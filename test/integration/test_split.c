@@ -814,9 +814,12 @@ test_register_split_key(void **state)
 	}
 }
 
-/* Reads a PEM file's certificate or key as DER (malloc'd) into *der. */
+/*
+ * Reads a PEM file's certificate, or its private key as PKCS#8 (public: the key's SubjectPublicKeyInfo),
+ * as DER (malloc'd) into *der.
+ */
 static size_t
-pem_der(const char *path, bool key, uint8_t **der)
+pem_der_ex(const char *path, bool key, bool public, uint8_t **der)
 {
 	FILE *f = fopen(path, "r");
 	unsigned char *out = NULL;
@@ -830,7 +833,7 @@ pem_der(const char *path, bool key, uint8_t **der)
 		assert_non_null(pk);
 		p8 = EVP_PKEY2PKCS8(pk);
 		assert_non_null(p8);
-		n = i2d_PKCS8_PRIV_KEY_INFO(p8, &out);
+		n = public ? i2d_PUBKEY(pk, &out) : i2d_PKCS8_PRIV_KEY_INFO(p8, &out);
 		PKCS8_PRIV_KEY_INFO_free(p8);
 		EVP_PKEY_free(pk);
 	} else {
@@ -847,6 +850,13 @@ pem_der(const char *path, bool key, uint8_t **der)
 	memcpy(*der, out, (size_t)n);
 	OPENSSL_free(out);
 	return (size_t)n;
+}
+
+/* A certificate, or a private key as PKCS#8. */
+static size_t
+pem_der(const char *path, bool key, uint8_t **der)
+{
+	return pem_der_ex(path, key, false, der);
 }
 
 /* Registers a certificate, key or password at v with the given Links (types[i] to targets[i]); its uid. */
@@ -866,6 +876,7 @@ register_linked(struct kmip_client *cl, const struct ver *v, uint32_t type, cons
 	if (type != KMIP_OBJECT_TYPE_CERTIFICATE)
 		attr_int(&req, v, KMIP_TAG_CRYPTOGRAPHIC_USAGE_MASK, "Cryptographic Usage Mask",
 		    type == KMIP_OBJECT_TYPE_PRIVATE_KEY ? KMIP_CRYPTOGRAPHIC_USAGE_MASK_SIGN :
+		    type == KMIP_OBJECT_TYPE_PUBLIC_KEY ? KMIP_CRYPTOGRAPHIC_USAGE_MASK_VERIFY :
 		    KMIP_CRYPTOGRAPHIC_USAGE_MASK_DERIVE_KEY);
 	for (i = 0; i < nlinks; i++)
 		attr_link(&req, v, types[i], targets[i]);
@@ -878,12 +889,14 @@ register_linked(struct kmip_client *cl, const struct ver *v, uint32_t type, cons
 		ttlv_enc_end(&req);
 		break;
 	default:
-		ttlv_enc_begin(&req, type == KMIP_OBJECT_TYPE_PRIVATE_KEY ? KMIP_TAG_PRIVATE_KEY : KMIP_TAG_SECRET_DATA);
+		ttlv_enc_begin(&req, type == KMIP_OBJECT_TYPE_PRIVATE_KEY ? KMIP_TAG_PRIVATE_KEY :
+		    type == KMIP_OBJECT_TYPE_PUBLIC_KEY ? KMIP_TAG_PUBLIC_KEY : KMIP_TAG_SECRET_DATA);
 		if (type == KMIP_OBJECT_TYPE_SECRET_DATA)
 			ttlv_enc_enum(&req, KMIP_TAG_SECRET_DATA_TYPE, KMIP_SECRET_DATA_TYPE_PASSWORD);
 		ttlv_enc_begin(&req, KMIP_TAG_KEY_BLOCK);
 		ttlv_enc_enum(&req, KMIP_TAG_KEY_FORMAT_TYPE, type == KMIP_OBJECT_TYPE_PRIVATE_KEY ?
-		    KMIP_KEY_FORMAT_TYPE_PKCS_8 : KMIP_KEY_FORMAT_TYPE_OPAQUE);
+		    KMIP_KEY_FORMAT_TYPE_PKCS_8 : type == KMIP_OBJECT_TYPE_PUBLIC_KEY ? KMIP_KEY_FORMAT_TYPE_X_509 :
+		    KMIP_KEY_FORMAT_TYPE_OPAQUE);
 		ttlv_enc_begin(&req, KMIP_TAG_KEY_VALUE);
 		ttlv_enc_bytes(&req, KMIP_TAG_KEY_MATERIAL, bytes, len);
 		ttlv_enc_end(&req);
@@ -900,34 +913,79 @@ register_linked(struct kmip_client *cl, const struct ver *v, uint32_t type, cons
 }
 
 /*
- * Get as PKCS#12: the private key linked to its certificate (PKCS#12 Certificate Link), which links to its
- * CA's (Certificate Link), and to a password (PKCS#12 Password Link) comes back as a PKCS#12 file that
- * opens with that password (and not another), holding the key, its certificate and the CA certificate, under
- * AES-256 and a SHA-256 MAC. A key without the password link, or without a certificate link, fails with
- * Missing Data; a symmetric key cannot be had as PKCS#12.
+ * Gets key as PKCS#12 at v and checks the file: it opens with pw (and not another password; the MAC is
+ * SHA-256) and holds the key, its certificate and the CA certificate.
+ */
+static void
+expect_pkcs12(struct kmip_client *cl, const struct ver *v, const char *key, const char *pw)
+{
+	const struct ttlv *block, *m;
+	const unsigned char *p;
+	STACK_OF(X509) *chain = NULL;
+	const X509_ALGOR *macalg;
+	const ASN1_OBJECT *obj;
+	struct ttlv_arena *a;
+	struct ttlv *resp;
+	EVP_PKEY *pk = NULL;
+	X509 *x = NULL;
+	PKCS12 *p12;
+
+	resp = uid_op(cl, v, KMIP_OPERATION_GET, key, KMIP_KEY_FORMAT_TYPE_PKCS_12, &a);
+	expect_ok(resp);
+	block = ttlv_find(ttlv_find(h_payload(resp, 0), KMIP_TAG_PRIVATE_KEY), KMIP_TAG_KEY_BLOCK);
+	assert_non_null(block);
+	assert_int_equal(field(block, KMIP_TAG_KEY_FORMAT_TYPE), KMIP_KEY_FORMAT_TYPE_PKCS_12);
+	m = ttlv_find(ttlv_find(block, KMIP_TAG_KEY_VALUE), KMIP_TAG_KEY_MATERIAL);
+	assert_non_null(m);
+	p = m->v.bytes.data;
+	p12 = d2i_PKCS12(NULL, &p, (long)m->length);
+	assert_non_null(p12);
+	assert_int_equal(PKCS12_verify_mac(p12, "wrong password", -1), 0);
+	assert_int_equal(PKCS12_verify_mac(p12, pw, -1), 1);
+	PKCS12_get0_mac(NULL, &macalg, NULL, NULL, p12);
+	X509_ALGOR_get0(&obj, NULL, NULL, macalg);
+	assert_int_equal(OBJ_obj2nid(obj), NID_sha256);
+	assert_int_equal(PKCS12_parse(p12, pw, &pk, &x, &chain), 1);
+	assert_non_null(pk);
+	assert_non_null(x);
+	assert_int_equal(X509_check_private_key(x, pk), 1);
+	assert_non_null(chain);
+	assert_int_equal(sk_X509_num(chain), 1);
+	assert_int_equal(X509_NAME_cmp(X509_get_subject_name(sk_X509_value(chain, 0)), X509_get_issuer_name(x)), 0);
+	EVP_PKEY_free(pk);
+	X509_free(x);
+	sk_X509_pop_free(chain, X509_free);
+	PKCS12_free(p12);
+	ttlv_arena_free(a);
+}
+
+/*
+ * Get as PKCS#12. The key linked as KMIP 2.1's Get says (Public Key Link to its public key, whose PKCS#12
+ * Certificate Link names the certificate, whose Certificate Link names the CA's; PKCS#12 Password Link to a
+ * password), and one linked to its certificate directly (its own PKCS#12 Certificate Link), both come back
+ * as PKCS#12 files that open with the password, holding the key, its certificate and the CA certificate,
+ * under a SHA-256 MAC. A key without the password link, or without a certificate, fails with Missing Data;
+ * a certificate with two issuers (more than one chain) with Invalid Field; a symmetric key cannot be had
+ * as PKCS#12.
  */
 static void
 test_get_pkcs12(void **state)
 {
 	static const char pw[] = "pkcs12 test password";
 	struct split *s = *state;
-	uint8_t *key_der, *cert_der, *ca_der;
-	size_t key_len, cert_len, ca_len, i;
+	uint8_t *key_der, *cert_der, *ca_der, *pub_der;
+	size_t key_len, cert_len, ca_len, pub_len, i;
 
 	key_len = pem_der(h_cert("client.key"), true, &key_der);
+	pub_len = pem_der_ex(h_cert("client.key"), true, true, &pub_der);
 	cert_len = pem_der(h_cert("client.crt"), false, &cert_der);
 	ca_len = pem_der(h_cert("ca.crt"), false, &ca_der);
 	for (i = 0; i < NVERSIONS; i++) {
 		const struct ver *v = &versions[i];
-		char ca[64], cert[64], pass[64], key[64], nopass[64], nocert[64], aes[64];
-		const struct ttlv *block, *m;
-		const unsigned char *p;
-		STACK_OF(X509) *chain = NULL;
+		char ca[64], ca2[64], cert[64], pass[64], key[64], nopass[64], nocert[64], aes[64], pub[64], spec[64];
+		char twochains[64], amb[64];
 		struct ttlv_arena *a;
 		struct ttlv *resp;
-		EVP_PKEY *pk = NULL;
-		X509 *x = NULL;
-		PKCS12 *p12;
 
 		register_linked(s->cl, v, KMIP_OBJECT_TYPE_CERTIFICATE, ca_der, ca_len, NULL, NULL, 0, ca);
 		register_linked(s->cl, v, KMIP_OBJECT_TYPE_CERTIFICATE, cert_der, cert_len,
@@ -942,39 +1000,24 @@ test_get_pkcs12(void **state)
 		register_linked(s->cl, v, KMIP_OBJECT_TYPE_PRIVATE_KEY, key_der, key_len,
 		    (const uint32_t[]){ KMIP_LINK_TYPE_PKCS_12_PASSWORD_LINK }, (const char *const[]){ pass }, 1, nocert);
 
-		resp = uid_op(s->cl, v, KMIP_OPERATION_GET, key, KMIP_KEY_FORMAT_TYPE_PKCS_12, &a);
-		expect_ok(resp);
-		block = ttlv_find(ttlv_find(h_payload(resp, 0), KMIP_TAG_PRIVATE_KEY), KMIP_TAG_KEY_BLOCK);
-		assert_non_null(block);
-		assert_int_equal(field(block, KMIP_TAG_KEY_FORMAT_TYPE), KMIP_KEY_FORMAT_TYPE_PKCS_12);
-		m = ttlv_find(ttlv_find(block, KMIP_TAG_KEY_VALUE), KMIP_TAG_KEY_MATERIAL);
-		assert_non_null(m);
-		p = m->v.bytes.data;
-		p12 = d2i_PKCS12(NULL, &p, (long)m->length);
-		assert_non_null(p12);
-		assert_int_equal(PKCS12_verify_mac(p12, "wrong password", -1), 0);
-		assert_int_equal(PKCS12_verify_mac(p12, pw, -1), 1);
-		assert_int_equal(PKCS12_parse(p12, pw, &pk, &x, &chain), 1);
-		assert_non_null(pk);
-		assert_non_null(x);
-		assert_int_equal(X509_check_private_key(x, pk), 1);
-		assert_non_null(chain);
-		assert_int_equal(sk_X509_num(chain), 1);
-		assert_int_equal(X509_NAME_cmp(X509_get_subject_name(sk_X509_value(chain, 0)),
-		    X509_get_issuer_name(x)), 0);
-		{
-			/* The MAC is SHA-256. */
-			const X509_ALGOR *macalg;
-			const ASN1_OBJECT *obj;
-
-			PKCS12_get0_mac(NULL, &macalg, NULL, NULL, p12);
-			X509_ALGOR_get0(&obj, NULL, NULL, macalg);
-			assert_int_equal(OBJ_obj2nid(obj), NID_sha256);
-		}
-		EVP_PKEY_free(pk);
-		X509_free(x);
-		sk_X509_pop_free(chain, X509_free);
-		PKCS12_free(p12);
+		expect_pkcs12(s->cl, v, key, pw);
+		/* KMIP 2.1's way: through the public key. */
+		register_linked(s->cl, v, KMIP_OBJECT_TYPE_PUBLIC_KEY, pub_der, pub_len,
+		    (const uint32_t[]){ KMIP_LINK_TYPE_PKCS_12_CERTIFICATE_LINK }, (const char *const[]){ cert }, 1, pub);
+		register_linked(s->cl, v, KMIP_OBJECT_TYPE_PRIVATE_KEY, key_der, key_len,
+		    (const uint32_t[]){ KMIP_LINK_TYPE_PUBLIC_KEY_LINK, KMIP_LINK_TYPE_PKCS_12_PASSWORD_LINK },
+		    (const char *const[]){ pub, pass }, 2, spec);
+		expect_pkcs12(s->cl, v, spec, pw);
+		/* A certificate with two issuers: more than one chain. */
+		register_linked(s->cl, v, KMIP_OBJECT_TYPE_CERTIFICATE, ca_der, ca_len, NULL, NULL, 0, ca2);
+		register_linked(s->cl, v, KMIP_OBJECT_TYPE_CERTIFICATE, cert_der, cert_len,
+		    (const uint32_t[]){ KMIP_LINK_TYPE_CERTIFICATE_LINK, KMIP_LINK_TYPE_CERTIFICATE_LINK },
+		    (const char *const[]){ ca, ca2 }, 2, twochains);
+		register_linked(s->cl, v, KMIP_OBJECT_TYPE_PRIVATE_KEY, key_der, key_len,
+		    (const uint32_t[]){ KMIP_LINK_TYPE_PKCS_12_CERTIFICATE_LINK, KMIP_LINK_TYPE_PKCS_12_PASSWORD_LINK },
+		    (const char *const[]){ twochains, pass }, 2, amb);
+		resp = uid_op(s->cl, v, KMIP_OPERATION_GET, amb, KMIP_KEY_FORMAT_TYPE_PKCS_12, &a);
+		expect_fail(resp, KMIP_RESULT_REASON_INVALID_FIELD);
 		ttlv_arena_free(a);
 
 		resp = uid_op(s->cl, v, KMIP_OPERATION_GET, nopass, KMIP_KEY_FORMAT_TYPE_PKCS_12, &a);
@@ -991,6 +1034,7 @@ test_get_pkcs12(void **state)
 	free(key_der);
 	free(cert_der);
 	free(ca_der);
+	free(pub_der);
 }
 
 /*
