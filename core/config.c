@@ -155,7 +155,7 @@ static const struct key keys[] = {
 	  .help = "encoded size of one object's attributes at most, in bytes" },
 	{ .name = "server.max_split_key_parts", .type = T_UINT, .flags = K_RELOAD,
 	  .offset = OFF_UINT(server.max_split_key_parts), .def = 64, .min = 2, .max = 255,
-	  .help = "Split Key Parts of one Create Split Key (and parts one Join Split Key names) at most" },
+	  .help = "Split Key Parts one Create Split Key makes, or a registered Split Key says, at most" },
 	{ .name = "server.locate_max_items", .type = T_UINT, .flags = K_RELOAD,
 	  .offset = OFF_UINT(server.locate_max_items), .def = 1000, .min = 1, .max = 100000,
 	  .help = "identifiers in one Locate response at most, whatever Maximum Items asks" },

@@ -31,6 +31,12 @@
 
 /* Largest symmetric key Create Split Key makes when it splits a new one, in bits (as Create). */
 #define SPLIT_NEW_MAX_BITS	4096
+/*
+ * Parts one Join Split Key may name: the most any split kmipd accepts can have (server.max_split_key_parts
+ * is at most 255), so that lowering the limit never strands a split made under a higher one. The join's
+ * work is bounded apart (splitkey.h).
+ */
+#define SPLIT_MAX_JOIN		255
 
 /* A split's parameters as read from a request or a stored part, with the Prime Field Size's bytes. */
 struct split_fields {
@@ -54,9 +60,9 @@ positive(struct op_ctx *ctx, const struct ttlv *src, uint32_t tag, int32_t *v)
 
 /*
  * Reads the split fields of src (a Create Split Key payload, a registered Split Key, a stored part's
- * attributes) into f and checks them against each other and server.max_split_key_parts; a client's (given)
- * Prime Field Size for primality too, a stored part's having been checked so. with_part: src has a Key Part
- * Identifier. 0, or -1 with ctx->err set.
+ * attributes) into f and checks them against each other; what a client gives (given) against
+ * server.max_split_key_parts and its Prime Field Size for primality too, a stored part's having been checked
+ * so when it was made. with_part: src has a Key Part Identifier. 0, or -1 with ctx->err set.
  */
 static int
 read_fields(struct op_ctx *ctx, const struct ttlv *src, bool with_part, bool given, struct split_fields *f)
@@ -74,7 +80,8 @@ read_fields(struct op_ctx *ctx, const struct ttlv *src, bool with_part, bool giv
 		return -1;
 	if (method == NULL || method->type != TTLV_ENUMERATION)
 		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "a Split Key Method is needed");
-	if ((unsigned)parts > max)
+	/* A stored part was within the limit when it was made: lowering the limit must not strand its split. */
+	if (given && (unsigned)parts > max)
 		return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "Split Key Parts %d is over this "
 		    "server's limit of %u (server.max_split_key_parts)", parts, max);
 	if (with_part && f->part > parts)
@@ -414,7 +421,7 @@ same_split(const struct store_object *a, const struct store_object *b)
 }
 
 /*
- * Loads the parts a Join Split Key names (at most server.max_split_key_parts, each a live Split Key of one
+ * Loads the parts a Join Split Key names (at most SPLIT_MAX_JOIN, each a live Split Key of one
  * split) into parts[0..*n) and their fields into f. 0, or -1 with ctx->err set.
  */
 static int
@@ -422,7 +429,7 @@ load_parts(struct op_ctx *ctx, struct store_txn *txn, struct store_object **part
     struct split_fields *f)
 {
 	const struct ttlv *c;
-	unsigned max = ctx->env->cfg->server.max_split_key_parts;
+	unsigned max = SPLIT_MAX_JOIN;
 	struct split_fields g;
 
 	*n = 0;
@@ -436,7 +443,7 @@ load_parts(struct op_ctx *ctx, struct store_txn *txn, struct store_object **part
 			    "Text String");
 		if (*n == max)
 			return kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "more than %u parts named "
-			    "(server.max_split_key_parts)", max);
+			    "(no split has more)", max);
 		if (ops_load(ctx, txn, (const char *)c->v.bytes.data, OPS_MATERIAL, &parts[*n]) != 0)
 			return -1;
 		o = parts[(*n)++];
@@ -536,7 +543,7 @@ int
 op_join_split_key(struct op_ctx *ctx)
 {
 	const struct ttlv *type = ttlv_find(ctx->item->payload, KMIP_TAG_OBJECT_TYPE), *bits;
-	unsigned max = ctx->env->cfg->server.max_split_key_parts, *xs = NULL;
+	unsigned max = SPLIT_MAX_JOIN, *xs = NULL;
 	struct store_object **parts = NULL, *o = NULL;
 	const uint8_t **shares = NULL;
 	struct store_txn *txn = NULL;

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -1094,6 +1095,47 @@ test_split_private_key(void **state)
 	free(key_der);
 }
 
+/*
+ * server.max_split_key_parts is reloadable and bounds what a client asks for, not what the store holds:
+ * after a SIGHUP lowers it from 8 to 4, a split into 5 parts is refused, and the 8 parts made before
+ * still join.
+ */
+static void
+test_split_limit_reload(void **state)
+{
+	struct h_server srv;
+	SSL_CTX *ctx;
+	struct kmip_client *cl;
+	struct split_req r = { .bits = 128, .method = KMIP_SPLIT_KEY_METHOD_POLYNOMIAL_SHARING_GF_2_8, .parts = 8,
+	    .threshold = 8 };
+	const struct ver *v = &versions[0];
+	struct ttlv_arena *a;
+	struct ttlv *resp;
+	char uids[8][64], out[64], path[400];
+
+	(void)state;
+	memset(&srv, 0, sizeof(srv));
+	h_start_config(&srv, "server: { max_split_key_parts = 8; };\n", (const char *const[]){ "keygen.pool_size=0",
+	    NULL });
+	ctx = h_client_ctx(h_cert("client.crt"), h_cert("client.key"), NULL, TLS1_2_VERSION, 0);
+	cl = h_connect(&srv, ctx);
+	create_split_ok(cl, v, &r, uids);
+
+	snprintf(path, sizeof(path), "%s/kmipd.conf", srv.dir);
+	h_write_file(path, "server: { max_split_key_parts = 4; };\n");
+	h_signal(&srv, SIGHUP);
+	assert_true(h_log_wait(&srv, "reload done", 5000));
+	r.parts = r.threshold = 5;
+	resp = create_split(cl, v, &r, &a);
+	expect_fail(resp, KMIP_RESULT_REASON_INVALID_FIELD);
+	ttlv_arena_free(a);
+	join_ok(cl, v, KMIP_OBJECT_TYPE_SYMMETRIC_KEY, uids, (const int[]){ 0, 1, 2, 3, 4, 5, 6, 7 }, 8, out);
+
+	kmip_client_close(cl);
+	SSL_CTX_free(ctx);
+	h_cleanup(&srv);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1108,6 +1150,13 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_split_private_key),
 	};
 
+	const struct CMUnitTest own_server[] = {
+		cmocka_unit_test(test_split_limit_reload),
+	};
+	int failed;
+
 	util_test_start(argc, argv);
-	return cmocka_run_group_tests_name("split", tests, group_setup, group_teardown);
+	failed = cmocka_run_group_tests_name("split", tests, group_setup, group_teardown);
+	failed += cmocka_run_group_tests_name("split_limit", own_server, NULL, NULL);
+	return failed;
 }
