@@ -252,6 +252,7 @@ split_xor(const struct splitkey_params *p, const uint8_t *secret, size_t len, ui
  * GF(2^8) and GF(2^16): for each field element of the secret, a polynomial of degree threshold - 1 with that
  * element as its constant term and random others, evaluated at each Key Part Identifier by Horner's rule.
  * coef holds the random coefficients of every element, (threshold - 1) x len bytes, wiped by the caller.
+ * The accumulator ends as the share itself (which is written out), so it needs no wiping of its own.
  */
 static void
 split_gf(const struct splitkey_params *p, const uint8_t *secret, size_t len, const uint8_t *coef, uint8_t *out)
@@ -277,7 +278,6 @@ split_gf(const struct splitkey_params *p, const uint8_t *secret, size_t len, con
 				}
 				share[b] = acc.u;
 				share[b + 1] = acc.v;
-				acc.u = acc.v = 0;
 			} else {
 				uint8_t acc = coef[(size_t)(t - 2) * len + b];
 
@@ -285,7 +285,6 @@ split_gf(const struct splitkey_params *p, const uint8_t *secret, size_t len, con
 					acc = (uint8_t)(gf8_mul(acc, (uint8_t)(i + 1)) ^
 					    (j == 0 ? secret[b] : coef[(size_t)(j - 1) * len + b]));
 				share[b] = acc;
-				acc = 0;
 			}
 		}
 	}
@@ -523,20 +522,24 @@ splitkey_join(const struct splitkey_params *p, const unsigned *xs, const uint8_t
 				secret[b] ^= gf8_mul(shares[i][b], l);
 		}
 		break;
-	default:
+	default: {
+		struct gf16 y = { 0, 0 };
+
 		for (i = 0; i < t; i++) {
 			struct gf16 l = lagrange16(xs, t, i);
 
 			for (b = 0; b < len; b += 2) {
-				struct gf16 y = { shares[i][b], shares[i][b + 1] };
-
+				y.u = shares[i][b];
+				y.v = shares[i][b + 1];
 				y = gf16_mul(y, l);
 				secret[b] ^= y.u;
 				secret[b + 1] ^= y.v;
-				y.u = y.v = 0;
 			}
 		}
+		/* Not a dead store the compiler may drop: no term of the secret stays on the stack. */
+		OPENSSL_cleanse(&y, sizeof(y));
 		break;
+	}
 	}
 	return 0;
 }
