@@ -93,6 +93,72 @@ gf16_of(unsigned x)
 	return r;
 }
 
+/*
+ * Eight bytes at a time: a word holds 8 bytes of a secret or a share (byte k of the run in bits 8k..8k+7,
+ * whatever the machine's byte order), each multiplied by the same public constant without a branch on any
+ * of them. For GF(2^16) the bytes pair up as u, v (even, odd bytes), elements never straddling a word.
+ */
+#define BYTES_LOW7	0x7f7f7f7f7f7f7f7fULL
+#define BYTES_ONE	0x0101010101010101ULL
+#define BYTES_EVEN	0x00ff00ff00ff00ffULL	/* bytes 0, 2, 4, 6: the u of each element */
+#define BYTES_ODD	0xff00ff00ff00ff00ULL	/* bytes 1, 3, 5, 7: the v */
+
+/* Up to 8 bytes of p as a word (missing ones 0). */
+static uint64_t
+load8(const uint8_t *p, size_t n)
+{
+	uint64_t w = 0;
+	size_t k;
+
+	for (k = 0; k < n; k++)
+		w |= (uint64_t)p[k] << (8 * k);
+	return w;
+}
+
+/* The first n bytes of w into p. */
+static void
+store8(uint8_t *p, uint64_t w, size_t n)
+{
+	size_t k;
+
+	for (k = 0; k < n; k++)
+		p[k] = (uint8_t)(w >> (8 * k));
+}
+
+/* x times each byte of w in GF(2^8): the top bits become the reduction, byte by byte, with no carry. */
+static uint64_t
+gf8_xtime8(uint64_t w)
+{
+	return ((w & BYTES_LOW7) << 1) ^ (((w >> 7) & BYTES_ONE) * GF8_POLY);
+}
+
+/* Each byte of w times c in GF(2^8); branches on the bits of c (public) only. */
+static uint64_t
+gf8_mul8(uint64_t w, uint8_t c)
+{
+	uint64_t r = 0;
+
+	for (; c != 0; c >>= 1) {
+		if (c & 1)
+			r ^= w;
+		w = gf8_xtime8(w);
+	}
+	return r;
+}
+
+/*
+ * Each of the four GF(2^16) elements of w times c (public), as gf16_mul: with A = w c.u and B = w c.v
+ * bytewise, u' = u c.u + u c.v + v c.u (A's and B's even bytes, A's odd ones moved down) and v' = v c.v +
+ * m u c.u (B's odd bytes, m times A's even ones moved up).
+ */
+static uint64_t
+gf16_mul8(uint64_t w, struct gf16 c)
+{
+	uint64_t a = gf8_mul8(w, c.u), b = gf8_mul8(w, c.v);
+
+	return ((a ^ b ^ (a >> 8)) & BYTES_EVEN) | ((b & BYTES_ODD) ^ gf8_mul8((a & BYTES_EVEN) << 8, GF16_M));
+}
+
 /* The parts a method's field can tell apart: its non-zero elements (the Prime Field's are bounded by p). */
 static unsigned
 field_parts(uint32_t method)
@@ -250,42 +316,32 @@ split_xor(const struct splitkey_params *p, const uint8_t *secret, size_t len, ui
 
 /*
  * GF(2^8) and GF(2^16): for each field element of the secret, a polynomial of degree threshold - 1 with that
- * element as its constant term and random others, evaluated at each Key Part Identifier by Horner's rule.
- * coef holds the random coefficients of every element, (threshold - 1) x len bytes, wiped by the caller.
- * The accumulator ends as the share itself (which is written out), so it needs no wiping of its own.
+ * element as its constant term and random others, evaluated at each Key Part Identifier by Horner's rule,
+ * eight bytes at a time. coef holds the random coefficients of every element, (threshold - 1) x len bytes,
+ * wiped by the caller. The accumulator ends as the share itself (which is written out).
  */
 static void
 split_gf(const struct splitkey_params *p, const uint8_t *secret, size_t len, const uint8_t *coef, uint8_t *out)
 {
 	bool wide = p->method == KMIP_SPLIT_KEY_METHOD_POLYNOMIAL_SHARING_GF_2_16;
-	size_t step = wide ? 2 : 1, b;
 	unsigned i, j, t = p->threshold;
+	size_t b, n;
 
 	for (i = 0; i < p->parts; i++) {
 		uint8_t *share = out + (size_t)i * len;
+		struct gf16 x16 = gf16_of(i + 1);
 
-		for (b = 0; b < len; b += step) {
-			if (wide) {
-				struct gf16 x = gf16_of(i + 1), acc = { coef[(size_t)(t - 2) * len + b],
-				    coef[(size_t)(t - 2) * len + b + 1] };
+		for (b = 0; b < len; b += 8) {
+			uint64_t acc;
 
-				for (j = t - 1; j-- > 0;) {
-					const uint8_t *c = j == 0 ? secret + b : coef + (size_t)(j - 1) * len + b;
+			n = len - b < 8 ? len - b : 8;
+			acc = load8(coef + (size_t)(t - 2) * len + b, n);
+			for (j = t - 1; j-- > 0;) {
+				uint64_t c = load8(j == 0 ? secret + b : coef + (size_t)(j - 1) * len + b, n);
 
-					acc = gf16_mul(acc, x);
-					acc.u ^= c[0];
-					acc.v ^= c[1];
-				}
-				share[b] = acc.u;
-				share[b + 1] = acc.v;
-			} else {
-				uint8_t acc = coef[(size_t)(t - 2) * len + b];
-
-				for (j = t - 1; j-- > 0;)
-					acc = (uint8_t)(gf8_mul(acc, (uint8_t)(i + 1)) ^
-					    (j == 0 ? secret[b] : coef[(size_t)(j - 1) * len + b]));
-				share[b] = acc;
+				acc = (wide ? gf16_mul8(acc, x16) : gf8_mul8(acc, (uint8_t)(i + 1))) ^ c;
 			}
+			store8(share + b, acc, n);
 		}
 	}
 }
@@ -514,30 +570,27 @@ splitkey_join(const struct splitkey_params *p, const unsigned *xs, const uint8_t
 			for (b = 0; b < len; b++)
 				secret[b] ^= shares[i][b];
 		break;
-	case KMIP_SPLIT_KEY_METHOD_POLYNOMIAL_SHARING_GF_2_8:
-		for (i = 0; i < t; i++) {
-			uint8_t l = lagrange8(xs, t, i);
-
-			for (b = 0; b < len; b++)
-				secret[b] ^= gf8_mul(shares[i][b], l);
-		}
-		break;
 	default: {
-		struct gf16 y = { 0, 0 };
+		/* The sum of each part times its public Lagrange coefficient, eight bytes at a time. */
+		bool wide = p->method == KMIP_SPLIT_KEY_METHOD_POLYNOMIAL_SHARING_GF_2_16;
+		uint64_t w = 0;
 
 		for (i = 0; i < t; i++) {
-			struct gf16 l = lagrange16(xs, t, i);
+			uint8_t l8 = wide ? 0 : lagrange8(xs, t, i);
+			struct gf16 l16 = { 0, 0 };
+			size_t n;
 
-			for (b = 0; b < len; b += 2) {
-				y.u = shares[i][b];
-				y.v = shares[i][b + 1];
-				y = gf16_mul(y, l);
-				secret[b] ^= y.u;
-				secret[b + 1] ^= y.v;
+			if (wide)
+				l16 = lagrange16(xs, t, i);
+			for (b = 0; b < len; b += 8) {
+				n = len - b < 8 ? len - b : 8;
+				w = load8(shares[i] + b, n);
+				w = load8(secret + b, n) ^ (wide ? gf16_mul8(w, l16) : gf8_mul8(w, l8));
+				store8(secret + b, w, n);
 			}
 		}
-		/* Not a dead store the compiler may drop: no term of the secret stays on the stack. */
-		OPENSSL_cleanse(&y, sizeof(y));
+		/* Not a dead store the compiler may drop: no part of the secret stays on the stack. */
+		OPENSSL_cleanse(&w, sizeof(w));
 		break;
 	}
 	}
