@@ -353,6 +353,10 @@ op_create_split_key(struct op_ctx *ctx)
 	} else if (new_secret(ctx, attrs, fresh, &len) != 0) {
 		goto out;
 	}
+	if (len == 0) {
+		kmip_error_set(&ctx->err, KMIP_RESULT_REASON_INVALID_FIELD, "the object has no bytes to split");
+		goto out;
+	}
 	/* The work and the lengths are bounded here: at most SPLITKEY_MAX_WORK bytes of shares. */
 	if (splitkey_check(&f.p, len, &ctx->err) != 0)
 		goto out;
