@@ -1250,7 +1250,7 @@ test_query(void **state)
 		assert_true(!lists_op(r10, since_12[i]) && lists_op(r14, since_12[i]) && lists_op(r21, since_12[i]));
 	for (i = 0; i < sizeof(since_20) / sizeof(since_20[0]); i++)
 		assert_true(!lists_op(r14, since_20[i]) && lists_op(r21, since_20[i]));
-	assert_int_equal(ttlv_count(payload(r21, 0), KMIP_TAG_OPERATION), 32);
+	assert_int_equal(ttlv_count(payload(r21, 0), KMIP_TAG_OPERATION), 34);
 	assert_null(ttlv_find(payload(r21, 0), KMIP_TAG_OBJECT_TYPE));
 
 	req_begin(&e, V21, 1);
@@ -1262,7 +1262,7 @@ test_query(void **state)
 	resp = call(f, &f->alice, &e);
 	expect_ok(resp, 0);
 	/* The keys, Secret Data, Opaque Object, Certificate, PGP Key and Split Key; no Template at 2.x. */
-	assert_int_equal(ttlv_count(payload(resp, 0), KMIP_TAG_OBJECT_TYPE), 7);
+	assert_int_equal(ttlv_count(payload(resp, 0), KMIP_TAG_OBJECT_TYPE), 8);
 	assert_null(ttlv_find(payload(resp, 0), KMIP_TAG_OPERATION));
 	assert_string_equal(ptext(resp, 0, KMIP_TAG_VENDOR_IDENTIFICATION), "kmipd");
 
