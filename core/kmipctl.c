@@ -7,6 +7,8 @@
  *   kmipctl hash-password USER       an access.credentials entry for the password read from stdin
  *   kmipctl master-key | recovery-key | data-key | keys | encrypt    the store's keys (kmipctl_keys.c)
  *   kmipctl usage | purge            per-identity usage and quotas, removing destroyed objects (kmipctl_usage.c)
+ *   kmipctl list | show | create | import | export | activate | revoke | destroy | rekey | query
+ *                                    a running kmipd's objects over mutual TLS (kmipctl_client.c, kmipctl_objects.c)
  */
 #include <ctype.h>
 #include <errno.h>
@@ -17,6 +19,7 @@
 
 #include "core/engine/access.h"
 #include "core/kmipctl.h"
+#include "core/kmipctl_client.h"
 #include "proto/decode.h"
 #include "proto/names.h"
 #include "proto/ttlv.h"
@@ -68,6 +71,27 @@ static const struct command commands[] = {
 	{ "restore", cmd_restore, "[-c CONFIG] [-o k=v] [--recovery FILE] [--compare PATH] [--no-verify] FILE",
 	    "with kmipd stopped: verify the backup FILE, then make it the data of the empty store.path;\n"
 	    "\t\t--compare lists what comes back and what is lost against the store folder PATH moved aside" },
+	{ "list", cmd_list, CLI_USAGE_LIST,
+	    "the objects a running kmipd holds, page by page, with their type, state, algorithm and name.\n"
+	    "\t\tThis and the commands below talk KMIP over mutual TLS with an administrator's certificate;\n"
+	    "\t\tconnection options: --host H (localhost) --port P (5696) --ca F --cert F --key F\n"
+	    "\t\t--servername N (H) --timeout S (30), or the same keys in -C FILE (" CLI_DEFAULT_CONFIG ")" },
+	{ "show", cmd_show, CLI_USAGE_SHOW, "every attribute of the object ID (Get Attributes), never its key material" },
+	{ "create", cmd_create, CLI_USAGE_CREATE,
+	    "make an AES key (256 bits unless --length) or an RSA (2048) or EC (P-256) key pair; prints the new IDs" },
+	{ "import", cmd_import, CLI_USAGE_IMPORT,
+	    "register a PEM or DER private key, public key or certificate, or raw AES key or secret bytes" },
+	{ "export", cmd_export, CLI_USAGE_EXPORT,
+	    "write the key material of ID (PEM, DER, or raw for symmetric keys) into the new FILE (mode 0600)\n"
+	    "\t\tor to a stdout that is not a terminal; refused without the long flag" },
+	{ "activate", cmd_activate, CLI_USAGE_ACTIVATE, "make the object ID Active" },
+	{ "revoke", cmd_revoke, CLI_USAGE_REVOKE,
+	    "revoke ID: R is unspecified, compromise, ca-compromise, affiliation-changed, superseded,\n"
+	    "\t\tcessation or privilege-withdrawn; a compromise is dated now unless --compromise-date" },
+	{ "destroy", cmd_destroy, CLI_USAGE_DESTROY, "destroy the object ID's key material" },
+	{ "rekey", cmd_rekey, CLI_USAGE_REKEY,
+	    "replace the symmetric key ID (Re-key) or the key pair of the private key ID (Re-key Key Pair)" },
+	{ "query", cmd_query, CLI_USAGE_QUERY, "the operations and object types the server offers, and its information" },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

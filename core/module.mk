@@ -6,7 +6,10 @@ KMIPD_SRCS := core/main.c core/log.c core/json.c core/server.c core/conn.c core/
 	core/masterkey.c
 KMIPCTL_SRCS := core/kmipctl.c core/kmipctl_keys.c core/kmipctl_backup.c core/kmipctl_usage.c core/config.c \
 	core/masterkey.c core/log.c core/json.c
+# kmipctl's KMIP client commands (list, show, create, ...): over mutual TLS, so it links libtls too.
+KMIPCTL_SRCS += core/kmipctl_client.c core/kmipctl_objects.c
 ALL_SRCS += $(KMIPD_SRCS) core/kmipctl.c core/kmipctl_keys.c core/kmipctl_backup.c core/kmipctl_usage.c
+ALL_SRCS += core/kmipctl_client.c core/kmipctl_objects.c
 
 $(BUILD)/kmipd: $(patsubst %.c,$(BUILD)/%.o,$(KMIPD_SRCS)) $(BUILD)/libengine.a $(BUILD)/libstore.a \
 		$(BUILD)/libtls.a $(BUILD)/libproto.a
@@ -14,7 +17,7 @@ $(BUILD)/kmipd: $(patsubst %.c,$(BUILD)/%.o,$(KMIPD_SRCS)) $(BUILD)/libengine.a 
 
 $(BUILD)/kmipctl: $(patsubst %.c,$(BUILD)/%.o,$(KMIPCTL_SRCS)) $(BUILD)/core/engine/access.o \
 		$(BUILD)/core/engine/audit.o $(BUILD)/libstore.a \
-		$(BUILD)/libproto.a
+		$(BUILD)/libtls.a $(BUILD)/libproto.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 ALL_SRCS += test/unit/test_config.c

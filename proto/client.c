@@ -93,6 +93,15 @@ int
 kmip_client_connect(SSL_CTX *ctx, const char *host, unsigned port, SSL_SESSION *session, int timeout_ms,
     struct kmip_client **out, char **cause)
 {
+	return kmip_client_connect_prepared(ctx, host, port, session, timeout_ms, NULL, NULL, out, cause);
+}
+
+/* Connects, lets prepare set up the SSL, and handshakes; see client.h. */
+int
+kmip_client_connect_prepared(SSL_CTX *ctx, const char *host, unsigned port, SSL_SESSION *session,
+    int timeout_ms, int (*prepare)(SSL *ssl, void *arg, char **cause), void *arg, struct kmip_client **out,
+    char **cause)
+{
 	struct ttlv_limits lim = { .max_message_size = CLIENT_MAX_MESSAGE };
 	struct kmip_client *cl;
 
@@ -114,6 +123,8 @@ kmip_client_connect(SSL_CTX *ctx, const char *host, unsigned port, SSL_SESSION *
 		client_fail(cause, "SSL_set_session");
 		goto fail;
 	}
+	if (prepare != NULL && prepare(cl->ssl, arg, cause) != 0)
+		goto fail;
 	if (SSL_connect(cl->ssl) != 1) {
 		client_fail(cause, "TLS handshake with %s:%u failed", host, port);
 		goto fail;

@@ -24,6 +24,13 @@ struct kmip_client;
 /* Connects and handshakes within timeout_ms. Returns 0 and *out, or -1 and a malloc'd *cause. */
 int kmip_client_connect(struct ssl_ctx_st *ctx, const char *host, unsigned port,
     struct ssl_session_st *session, int timeout_ms, struct kmip_client **out, char **cause) TTLV_WUR;
+/*
+ * The same, calling prepare(ssl, arg, cause) on the new SSL before the handshake (to set the name the server
+ * certificate must match, say); prepare returns 0, or -1 with a malloc'd *cause that fails the connection.
+ */
+int kmip_client_connect_prepared(struct ssl_ctx_st *ctx, const char *host, unsigned port,
+    struct ssl_session_st *session, int timeout_ms, int (*prepare)(struct ssl_st *ssl, void *arg, char **cause),
+    void *arg, struct kmip_client **out, char **cause) TTLV_WUR;
 /* Writes len raw bytes (a request, or anything a test wants to send). Returns 0, or -1 and *cause. */
 int kmip_client_write(struct kmip_client *cl, const void *buf, size_t len, char **cause) TTLV_WUR;
 /*
