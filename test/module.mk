@@ -127,6 +127,13 @@ $(BUILD)/test/test_split: $(BUILD)/test/integration/test_split.o $(HARNESS_OBJS)
 		$(BUILD)/libproto.a $(BUILD)/libtls.a | $(BUILD)/kmipd
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
 
+# kmipctl as the operator's KMIP client (list, show, create, import, export, ...) against the real kmipd.
+ALL_SRCS += test/integration/test_kmipctl.c
+TEST_BINS += $(BUILD)/test/test_kmipctl
+$(BUILD)/test/test_kmipctl: $(BUILD)/test/integration/test_kmipctl.o $(HARNESS_OBJS) \
+		$(BUILD)/libproto.a $(BUILD)/libtls.a | $(BUILD)/kmipd $(BUILD)/kmipctl
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
+
 # Fuzz target for the whole request path (decode, engine, encode, group commit) against a temporary store:
 # the engine library and what it needs, no transport.
 ALL_SRCS += test/fuzz/fuzz_request.c
