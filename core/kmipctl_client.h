@@ -21,6 +21,8 @@
 #include "proto/encode.h"
 #include "proto/ttlv.h"
 
+#define CLI_WUR __attribute__((warn_unused_result))
+
 #define CLI_EXIT_OK		0
 #define CLI_EXIT_REFUSED	1
 #define CLI_EXIT_USAGE		2
@@ -81,14 +83,14 @@ typedef int (*cli_take_fn)(void *arg, int opt, const char *optarg);
  * 0), or -2 after printing why (exit CLI_EXIT_USAGE).
  */
 int cli_parse(struct cli *c, int argc, char **argv, const char *cmd, const char *usage,
-    const struct option *extra, const char *extra_short, cli_take_fn take, void *arg);
+    const struct option *extra, const char *extra_short, cli_take_fn take, void *arg) CLI_WUR;
 /* Prints "usage: kmipctl CMD USAGE" to stderr; returns CLI_EXIT_USAGE. */
 int cli_usage(const struct cli *c);
 /*
  * Reads the config file into the settings the flags left unset, checks them and connects. Returns 0, or
  * CLI_EXIT_USAGE (a bad config file, a missing setting) or CLI_EXIT_CONNECT, after printing why.
  */
-int cli_connect(struct cli *c);
+int cli_connect(struct cli *c) CLI_WUR;
 /* Closes the connection and frees the settings. */
 void cli_close(struct cli *c);
 
@@ -105,7 +107,7 @@ void cli_attr_name(struct ttlv_enc *e, const char *name);
  * Sends the request (then wipes and frees it) and reads the response. 0 with *root and *arena (the
  * caller frees the arena, which wipes it), or CLI_EXIT_CONNECT after printing why.
  */
-int cli_call(struct cli *c, struct ttlv_enc *e, struct ttlv **root, struct ttlv_arena **arena);
+int cli_call(struct cli *c, struct ttlv_enc *e, struct ttlv **root, struct ttlv_arena **arena) CLI_WUR;
 /* The batch item i of a response (NULL when absent). */
 const struct ttlv *cli_item(const struct ttlv *root, unsigned i);
 /*
@@ -114,7 +116,7 @@ const struct ttlv *cli_item(const struct ttlv *root, unsigned i);
  * nothing), or CLI_EXIT_CONNECT when the response has no such item.
  */
 int cli_result(const struct cli *c, const struct ttlv *root, unsigned i, const char *what, bool quiet,
-    const struct ttlv **payload);
+    const struct ttlv **payload) CLI_WUR;
 
 /* Output. */
 /* A JSON string of len bytes: quotes, escapes, invalid UTF-8 as U+FFFD. */
@@ -128,11 +130,11 @@ void cli_value(FILE *f, const struct ttlv *v, const char *attr_name, bool json);
 /* Text for terminals: control characters as \xNN. */
 void cli_text(FILE *f, const char *s);
 /* Flushes stdout; 0, or CLI_EXIT_REFUSED after printing a write error. */
-int cli_flush(const struct cli *c);
+int cli_flush(const struct cli *c) CLI_WUR;
 
 /* Word lists shared by the commands: 0 and *value, or -1 when the word is unknown. */
-int cli_object_type(const char *word, uint32_t *value);
-int cli_state(const char *word, uint32_t *value);
+int cli_object_type(const char *word, uint32_t *value) CLI_WUR;
+int cli_state(const char *word, uint32_t *value) CLI_WUR;
 
 /* The commands (kmipctl_objects.c). */
 int cmd_list(int argc, char **argv);
