@@ -37,7 +37,8 @@
 #define CLI_CONN "[-C FILE] [connection options]"
 
 /* Usage lines of the commands (after "kmipctl NAME"), shared by the command table and the commands. */
-#define CLI_USAGE_LIST "[--json] [--type T] [--state S] [--name N] [--page-size N] [--limit N] " CLI_CONN
+#define CLI_USAGE_LIST "[--json] [--type T] [--state S] [--name N] [--page-size N] [--limit N] [--batch N] " \
+	CLI_CONN
 #define CLI_USAGE_SHOW "[--json] ID " CLI_CONN
 #define CLI_USAGE_CREATE "aes|rsa|ec [--length N] [--curve P-256|P-384|P-521] [--name N] [--json] " CLI_CONN
 #define CLI_USAGE_IMPORT "FILE [--type aes|secret|private|public|certificate] [--format pem|der|raw] " \

@@ -28,6 +28,7 @@
 #define LIST_DEFAULT_PAGE	100	/* Locate's Maximum Items per request */
 #define LIST_MAX_PAGE		1000	/* server.locate_max_items' default: a larger page is cut by it anyway */
 #define LIST_ATTR_BATCH		32	/* Get Attributes items per request, under server.max_batch_items (64) */
+#define LIST_MAX_BATCH		4096	/* server.max_batch_items' maximum */
 #define IMPORT_MAX_FILE		(1024 * 1024)	/* a key or certificate file larger than this is a mistake */
 #define UID_MAX			256
 
@@ -123,9 +124,10 @@ struct list_opts {
 	const char *name;
 	unsigned page;
 	unsigned limit;		/* 0: no limit */
+	unsigned batch;		/* Get Attributes per request */
 };
 
-enum { L_TYPE = 2000, L_STATE, L_NAME, L_PAGE, L_LIMIT };
+enum { L_TYPE = 2000, L_STATE, L_NAME, L_PAGE, L_LIMIT, L_BATCH };
 
 static const struct option list_options[] = {
 	{ "type", required_argument, NULL, L_TYPE },
@@ -133,6 +135,7 @@ static const struct option list_options[] = {
 	{ "name", required_argument, NULL, L_NAME },
 	{ "page-size", required_argument, NULL, L_PAGE },
 	{ "limit", required_argument, NULL, L_LIMIT },
+	{ "batch", required_argument, NULL, L_BATCH },
 	{ "owner", required_argument, NULL, 'O' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -165,6 +168,8 @@ list_take(void *arg, int opt, const char *optarg)
 		return number_option(o->cmd, "--page-size", optarg, 1, LIST_MAX_PAGE, &o->page);
 	case L_LIMIT:
 		return number_option(o->cmd, "--limit", optarg, 1, 1u << 30, &o->limit);
+	case L_BATCH:
+		return number_option(o->cmd, "--batch", optarg, 1, LIST_MAX_BATCH, &o->batch);
 	case 'O':
 		fprintf(stderr, "kmipctl list: --owner: kmipd keeps an object's owner outside its KMIP attributes, "
 		    "so no client can filter on it; an administrator lists every owner's objects (kmipctl usage "
@@ -283,6 +288,15 @@ list_rows(struct cli *c, const char *const *uids, unsigned n, bool *first)
 	cli_request_end(&e);
 	if ((rc = cli_call(c, &e, &root, &arena)) != 0)
 		return rc;
+	if (n > 1 && cli_item(root, n - 1) == NULL) {
+		/* the whole request refused, say for more items than server.max_batch_items: its reason */
+		if ((rc = cli_result(c, root, 0, "Get Attributes", false, &payload)) == 0)
+			rc = CLI_EXIT_CONNECT;
+		if (rc == CLI_EXIT_REFUSED)
+			fprintf(stderr, "kmipctl %s: a smaller --batch may do\n", c->cmd);
+		ttlv_arena_free(arena);
+		return rc;
+	}
 	for (i = 0; i < n; i++) {
 		/* an object destroyed and purged since the Locate still gets its row, without attributes */
 		rc = cli_result(c, root, i, "Get Attributes", true, &payload);
@@ -300,7 +314,7 @@ list_rows(struct cli *c, const char *const *uids, unsigned n, bool *first)
 int
 cmd_list(int argc, char **argv)
 {
-	struct list_opts o = { .cmd = "list", .page = LIST_DEFAULT_PAGE };
+	struct list_opts o = { .cmd = "list", .page = LIST_DEFAULT_PAGE, .batch = LIST_ATTR_BATCH };
 	const char *uids[LIST_MAX_PAGE];
 	const struct ttlv *payload, *t, *located = NULL;
 	struct ttlv_arena *arena;
@@ -337,8 +351,8 @@ cmd_list(int argc, char **argv)
 		for (t = ttlv_find(payload, KMIP_TAG_UNIQUE_IDENTIFIER); t != NULL && n < ask; t = ttlv_find_next(t))
 			if (t->type == TTLV_TEXT_STRING)
 				uids[n++] = (const char *)t->v.bytes.data;
-		for (i = 0; i < n && rc == 0; i += LIST_ATTR_BATCH)
-			rc = list_rows(&c, uids + i, n - i < LIST_ATTR_BATCH ? n - i : LIST_ATTR_BATCH, &first);
+		for (i = 0; i < n && rc == 0; i += o.batch)
+			rc = list_rows(&c, uids + i, n - i < o.batch ? n - i : o.batch, &first);
 		ttlv_arena_free(arena);
 		if (rc != 0)
 			goto out;

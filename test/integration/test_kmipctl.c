@@ -326,6 +326,33 @@ test_list_filters_paging(void **state)
 	assert_non_null(strstr(r.err, "owner"));
 }
 
+/*
+ * Against a server taking fewer batch items than list's Get Attributes batches, list says why (exit 1 with
+ * the server's reason) and works with a smaller --batch.
+ */
+static void
+test_list_batch_limit(void **state)
+{
+	struct h_server s;
+	char sconf[320];
+	int i;
+
+	(void)state;
+	h_start(&s, (const char *const[]){ "access.admins=kmip-admin", "server.max_batch_items=4", NULL });
+	snprintf(sconf, sizeof(sconf), "%s/batch.conf", work);
+	write_conf(sconf, &s, "admin", NULL);
+	for (i = 0; i < 6; i++)
+		assert_int_equal(KC("create", "aes", "-C", sconf), 0);
+	assert_int_equal(KC("list", "-C", sconf), 1);
+	assert_non_null(strstr(r.err, "exceed the limit of 4"));
+	assert_non_null(strstr(r.err, "--batch"));
+	assert_int_equal(KC("list", "--json", "--batch", "4", "-C", sconf), 0);
+	assert_int_equal(json_check("d[\"count\"] == 6 and all(o[\"type\"] == \"Symmetric Key\" "
+	    "for o in d[\"objects\"])"), 0);
+	assert_int_equal(h_stop(&s, 10000), 0);
+	h_cleanup(&s);
+}
+
 /* A name with quotes, backslashes, control characters and UTF-8 comes out as valid JSON, the same string. */
 static void
 test_json_escaping(void **state)
@@ -732,6 +759,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_create_list_show),
 		cmocka_unit_test(test_show_no_material),
 		cmocka_unit_test(test_list_filters_paging),
+		cmocka_unit_test(test_list_batch_limit),
 		cmocka_unit_test(test_json_escaping),
 		cmocka_unit_test(test_lifecycle),
 		cmocka_unit_test(test_import_export),
