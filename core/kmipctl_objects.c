@@ -358,7 +358,11 @@ cmd_list(int argc, char **argv)
 			goto out;
 		listed += n;
 		offset += n;
-		if (n < ask) {
+		/*
+		 * A short page does not mean the end: the server caps Maximum Items at server.locate_max_items.
+		 * The end is the count it gave (Located Items) or, without one, an empty page.
+		 */
+		if (n == 0 || (total >= 0 && offset >= (unsigned long long)total)) {
 			complete = true;
 			break;
 		}
