@@ -1189,6 +1189,8 @@ cmd_export(int argc, char **argv)
 		    "--i-understand-this-exports-key-material\n");
 		goto out;
 	}
+	if (o.out != NULL && strcmp(o.out, "-") == 0)
+		o.out = NULL;	/* -o -: standard output */
 	if (o.out == NULL && isatty(STDOUT_FILENO)) {
 		fprintf(stderr, "kmipctl export: refused: key material is not written to a terminal; give -o FILE or "
 		    "redirect the output\n");

@@ -526,6 +526,12 @@ test_import_export(void **state)
 		    "--i-understand-this-exports-key-material", "-C", conf, NULL }), 0);
 		close(fd);
 		sh("cmp -s '%s' '%s'", wpath("aes.pipe"), wpath("aes.raw"));
+		fd = open(wpath("aes.pipe2"), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		assert_true(fd >= 0);
+		assert_int_equal(run_fd(fd, (const char *const[]){ "export", uid, "-o", "-",
+		    "--i-understand-this-exports-key-material", "-C", conf, NULL }), 0);
+		close(fd);
+		sh("cmp -s '%s' '%s'", wpath("aes.pipe2"), wpath("aes.raw"));
 	}
 	assert_int_equal(KS("import", wpath("secret.raw"), "--format", "raw", "--type", "secret"), 0);
 	first_line(uid, sizeof(uid));
