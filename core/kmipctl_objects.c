@@ -847,7 +847,9 @@ parse_pem(const uint8_t *buf, size_t len, uint32_t want, struct material *m)
 	size_t i;
 	int rc = -1;
 
-	if (bio == NULL || !PEM_read_bio(bio, &name, &header, &data, &dlen)) {
+	/* PEM_FLAG_SECURE: the decoded key and OpenSSL's buffers on the way live in the secure heap, wiped when freed */
+	if (bio == NULL || !PEM_read_bio_ex(bio, &name, &header, &data, &dlen, PEM_FLAG_SECURE |
+	    PEM_FLAG_EAY_COMPATIBLE)) {
 		fprintf(stderr, "kmipctl import: no PEM block in the file\n");
 		goto out;
 	}
@@ -866,10 +868,10 @@ parse_pem(const uint8_t *buf, size_t len, uint32_t want, struct material *m)
 	}
 	rc = parse_der(labels[i].type, data, (size_t)dlen, m);
 out:
-	OPENSSL_free(name);
-	OPENSSL_free(header);
+	OPENSSL_secure_free(name);
+	OPENSSL_secure_free(header);
 	if (data != NULL)
-		OPENSSL_clear_free(data, (size_t)dlen);
+		OPENSSL_secure_clear_free(data, (size_t)dlen);
 	BIO_free(bio);
 	return rc;
 }
