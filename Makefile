@@ -152,14 +152,14 @@ static: deps
 # Installation. PREFIX/sbin gets kmipd and kmipctl, the man pages go under PREFIX/share/man, the unit, the
 # sysusers.d and tmpfiles.d entries under PREFIX/lib (UNITDIR: Debian packages use /lib/systemd/system),
 # the logrotate snippet and the configuration under SYSCONFDIR. An existing kmipd.conf is never replaced:
-# the sample goes beside it as kmipd.conf.sample. DESTDIR stages it all into another root.
+# the sample goes beside it as kmipd.conf.sample. kmipctl's example settings go to PREFIX/share/kmipd. DESTDIR stages it all into another root.
 PREFIX ?= /usr/local
 SYSCONFDIR ?= /etc
 UNITDIR ?= $(PREFIX)/lib/systemd/system
 MAN_PAGES = $(wildcard etc/*.8) $(wildcard etc/*.5)
 INSTALLED = $(PREFIX)/sbin/kmipd $(PREFIX)/sbin/kmipctl $(UNITDIR)/kmipd.service \
 	$(PREFIX)/lib/sysusers.d/kmipd.conf $(PREFIX)/lib/tmpfiles.d/kmipd.conf $(SYSCONFDIR)/logrotate.d/kmipd \
-	$(PREFIX)/share/kmipd/mkcerts.sh $(PREFIX)/share/kmipd/kmipd.conf \
+	$(PREFIX)/share/kmipd/mkcerts.sh $(PREFIX)/share/kmipd/kmipd.conf $(PREFIX)/share/kmipd/kmipctl.conf \
 	$(foreach m,$(MAN_PAGES),$(PREFIX)/share/man/man$(subst .,,$(suffix $(m)))/$(notdir $(m)))
 
 install: $(BUILD)/kmipd $(BUILD)/kmipctl
@@ -175,6 +175,7 @@ install: $(BUILD)/kmipd $(BUILD)/kmipctl
 	install -m 0644 etc/kmipd.logrotate $(DESTDIR)$(SYSCONFDIR)/logrotate.d/kmipd
 	install -m 0755 etc/mkcerts.sh $(DESTDIR)$(PREFIX)/share/kmipd/mkcerts.sh
 	install -m 0644 etc/kmipd.conf $(DESTDIR)$(PREFIX)/share/kmipd/kmipd.conf
+	install -m 0644 etc/kmipctl.conf $(DESTDIR)$(PREFIX)/share/kmipd/kmipctl.conf
 	for m in $(MAN_PAGES); do \
 		install -m 0644 $$m $(DESTDIR)$(PREFIX)/share/man/man$${m##*.}/; \
 	done

@@ -28,6 +28,7 @@ expected() {
 0644 usr/lib/tmpfiles.d/kmipd.conf
 0755 usr/sbin/kmipctl
 0755 usr/sbin/kmipd
+0644 usr/share/kmipd/kmipctl.conf
 0644 usr/share/kmipd/kmipd.conf
 0755 usr/share/kmipd/mkcerts.sh
 LIST
