@@ -110,6 +110,8 @@ static int check_quota(const char *, char **);
 static int check_role(const char *, char **);
 static int check_grant(const char *, char **);
 static int check_role_name(const char *, char **);
+static int check_mode(const char *, char **);
+static int check_hostport(const char *, char **);
 
 /*
  * Every key, grouped by group in the order config_dump writes them. Numeric maxima stay below 2^31 for
@@ -382,6 +384,25 @@ static const struct key keys[] = {
 	{ .name = "audit.required", .type = T_BOOL, .flags = K_RELOAD, .offset = OFF_BOOL(audit.required),
 	  .def = false, .help = "refuse requests while the audit file cannot be written and flushed; needs "
 	  "audit.file" },
+
+	{ .name = "admin.socket", .type = T_STR, .flags = K_PATH, .offset = OFF_STR(admin.socket),
+	  .help = "Unix socket that kmipctl status reads the live status from; unset = none" },
+	{ .name = "admin.socket_mode", .type = T_STR, .offset = OFF_STR(admin.socket_mode), .defstr = "0660",
+	  .check = check_mode, .help = "permissions of admin.socket, octal: who may connect to it" },
+	{ .name = "admin.socket_group", .type = T_STR, .offset = OFF_STR(admin.socket_group),
+	  .help = "group of admin.socket; unset = kmipd's group" },
+	{ .name = "admin.max_connections", .type = T_UINT, .offset = OFF_UINT(admin.max_connections), .def = 4,
+	  .min = 1, .max = 64, .help = "connections to admin.socket open at once; more are closed at once" },
+	{ .name = "admin.timeout", .type = T_SECONDS, .offset = OFF_UINT(admin.timeout), .def = 5,
+	  .min = 1, .max = 60, .help = "seconds a connection to admin.socket may take to ask and read" },
+
+	{ .name = "metrics.listen", .type = T_STR, .offset = OFF_STR(metrics.listen), .check = check_hostport,
+	  .help = "ADDRESS:PORT of the Prometheus /metrics and /ready HTTP listener, e.g. 127.0.0.1:9696; "
+	  "unset = off" },
+	{ .name = "metrics.max_connections", .type = T_UINT, .offset = OFF_UINT(metrics.max_connections),
+	  .def = 4, .min = 1, .max = 64, .help = "HTTP requests served at once on metrics.listen" },
+	{ .name = "metrics.timeout", .type = T_SECONDS, .offset = OFF_UINT(metrics.timeout), .def = 5,
+	  .min = 1, .max = 60, .help = "seconds an HTTP connection to metrics.listen may take" },
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -580,6 +601,57 @@ check_address(const char *s, char **reason)
 	if (inet_pton(AF_INET, s, &a4) == 1 || inet_pton(AF_INET6, s, &a6) == 1)
 		return 0;
 	*reason = fmt("\"%s\" is not an IPv4 or IPv6 address literal", s);
+	return -1;
+}
+
+/* An octal file mode of at most 0777, such as "0660". */
+static int
+check_mode(const char *s, char **reason)
+{
+	char *end;
+	unsigned long m;
+
+	errno = 0;
+	m = strtoul(s, &end, 8);
+	if (errno == 0 && end != s && *end == '\0' && s[0] >= '0' && s[0] <= '7' && m <= 0777)
+		return 0;
+	*reason = fmt("\"%s\" is not an octal file mode such as 0660", s);
+	return -1;
+}
+
+/* "a.b.c.d:port" or "[v6]:port", an address literal and a port of 1..65535. */
+static int
+check_hostport(const char *s, char **reason)
+{
+	const char *colon = strrchr(s, ':');
+	char host[INET6_ADDRSTRLEN + 2];
+	struct in6_addr a6;
+	struct in_addr a4;
+	unsigned long port;
+	size_t hl;
+	char *end;
+
+	if (colon == NULL || (hl = (size_t)(colon - s)) == 0 || hl >= sizeof(host))
+		goto bad;
+	if (s[0] == '[') {
+		if (hl < 3 || s[hl - 1] != ']')
+			goto bad;
+		memcpy(host, s + 1, hl - 2);
+		host[hl - 2] = '\0';
+		if (inet_pton(AF_INET6, host, &a6) != 1)
+			goto bad;
+	} else {
+		memcpy(host, s, hl);
+		host[hl] = '\0';
+		if (inet_pton(AF_INET, host, &a4) != 1)
+			goto bad;
+	}
+	errno = 0;
+	port = strtoul(colon + 1, &end, 10);
+	if (errno == 0 && end != colon + 1 && *end == '\0' && port >= 1 && port <= 65535)
+		return 0;
+bad:
+	*reason = fmt("\"%s\" is not ADDRESS:PORT with an IPv4 literal or [IPv6]:PORT", s);
 	return -1;
 }
 

@@ -198,6 +198,22 @@ struct config_audit {
 	bool required;				/* (R) refuse requests while the file cannot be written */
 };
 
+/* The administration socket (kmipctl status): restart keys. */
+struct config_admin {
+	char *socket;				/* Unix socket path; NULL = none */
+	char *socket_mode;			/* octal, "0660" */
+	char *socket_group;			/* NULL = the process's group */
+	unsigned int max_connections;		/* open at once */
+	unsigned int timeout;			/* seconds a connection may take */
+};
+
+/* The Prometheus metrics and /ready listener: restart keys. */
+struct config_metrics {
+	char *listen;				/* "addr:port" or "[v6]:port"; NULL = off */
+	unsigned int max_connections;		/* requests served at once */
+	unsigned int timeout;			/* seconds a connection may take */
+};
+
 struct kmipd_config {
 	struct config_server server;
 	struct config_tls tls;
@@ -208,6 +224,8 @@ struct kmipd_config {
 	struct config_access access;
 	struct config_log log;
 	struct config_audit audit;
+	struct config_admin admin;
+	struct config_metrics metrics;
 	char **where;		/* per key of the table: "FILE:LINE: " or "-o ARG: " that set it, else NULL */
 };
 

@@ -341,6 +341,7 @@ conn_handshake_done(struct conn *c)
 	const struct tls_identity *id;
 
 	if (tls_identity_get(ssl, &c->identity, &cause) != 0) {
+		srv->metrics.hs_failed[METRICS_HS_IDENTITY]++;
 		c->tls_failed = true;
 		conn_audit_refused(c, "tls_identity_refused", cause ? cause : "client certificate unusable");
 		conn_close_deferred(c, LOG_LEVEL_WARN, "client certificate unusable: %s", cause ? cause : "?");
@@ -378,6 +379,7 @@ conn_handshake_done(struct conn *c)
 		    [CONFIG_IDENTITY_SAN_URI] = "san:uri: a URI subjectAltName",
 		    [CONFIG_IDENTITY_SAN_EMAIL] = "san:email: an email subjectAltName" };
 
+		srv->metrics.hs_failed[METRICS_HS_IDENTITY]++;
 		conn_audit_refused(c, "tls_identity_refused", "the client certificate lacks the identity field "
 		    "access.identity names");
 		conn_close_deferred(c, LOG_LEVEL_WARN, "client certificate (%s) lacks the identity field "
@@ -387,6 +389,7 @@ conn_handshake_done(struct conn *c)
 	if (server_admit(srv, ssl, c->who, why, sizeof(why)) != 0) {
 		/* No close_notify: OpenSSL then drops the session, which must not be resumed either. */
 		c->tls_failed = true;
+		srv->metrics.hs_failed[METRICS_HS_IDENTITY]++;
 		conn_audit_refused(c, "tls_identity_refused", why);
 		conn_close_deferred(c, LOG_LEVEL_WARN, "identity %s (certificate serial %s) refused: %s", c->who,
 		    id->serial, why);
@@ -459,7 +462,11 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		conn_tls_errors(c, errs, sizeof(errs));
 		c->tls_failed = true;
 		if (c->state == CONN_HANDSHAKING) {
+			SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+
 			c->srv->stats.handshake_failures++;
+			c->srv->metrics.hs_failed[ssl != NULL && SSL_get_verify_result(ssl) != X509_V_OK ?
+			    METRICS_HS_CERTIFICATE : METRICS_HS_PROTOCOL]++;
 			conn_audit_refused(c, "tls_handshake_failed", errs);
 			conn_close_now(c, LOG_LEVEL_WARN, "TLS handshake failed: %s", errs);
 		} else {
@@ -476,6 +483,7 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		} else if (c->state == CONN_HANDSHAKING) {
 			c->tls_failed = true;
 			c->srv->stats.handshake_failures++;
+			c->srv->metrics.hs_failed[METRICS_HS_PEER_CLOSED]++;
 			conn_audit_refused(c, "tls_handshake_failed", "peer closed during the TLS handshake");
 			conn_close_now(c, LOG_LEVEL_INFO, "peer closed during the TLS handshake");
 		} else if (ttlv_decoder_busy(c->dec)) {
@@ -500,6 +508,7 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 	case CONN_HANDSHAKING:
 		c->tls_failed = true;
 		c->srv->stats.handshake_failures++;
+		c->srv->metrics.hs_failed[METRICS_HS_TIMEOUT]++;
 		conn_audit_refused(c, "tls_handshake_failed", "TLS handshake not finished in time");
 		conn_close_now(c, LOG_LEVEL_WARN, "TLS handshake not finished within %u s",
 		    cfg->server.handshake_timeout);
@@ -556,6 +565,7 @@ conn_respond(struct conn *c, uint8_t *buf, size_t len)
 {
 	c->requests++;
 	c->srv->stats.requests++;
+	metrics_observe(&c->srv->metrics.request_latency, (uint64_t)(clock_us() - c->req_started_us));
 	if (buf == NULL) {
 		c->tls_failed = true;
 		conn_close_deferred(c, LOG_LEVEL_ERROR, "no response could be made for a request");
@@ -575,6 +585,7 @@ conn_answer(struct conn *c, struct ttlv *root, struct ttlv_arena *arena)
 	uint8_t *buf;
 	size_t len;
 
+	c->req_started_us = clock_us();
 	if (engine_request(c->session, root, arena, &buf, &len) == ENGINE_PENDING) {
 		/* A response held for the group commit is memory this connection made kmipd spend. */
 		c->engine_held = session_held_bytes(c->session);

@@ -49,6 +49,7 @@ struct conn {
 	bool resumed;			/* TLS session resumed */
 	int64_t started_us;		/* when it was accepted (clock_us) */
 	uint64_t requests;
+	int64_t req_started_us;		/* clock_us() when the request being answered went to the engine */
 	/* The server-wide budget (budget.c): bytes this connection holds, and whether it is paused for it. */
 	uint64_t held;			/* unsent output + unread input + the partial request in the decoder */
 	uint64_t dec_held;		/* the decoder's part of held */

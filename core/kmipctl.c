@@ -92,6 +92,9 @@ static const struct command commands[] = {
 	{ "rekey", cmd_rekey, CLI_USAGE_REKEY,
 	    "replace the symmetric key ID (Re-key) or the key pair of the private key ID (Re-key Key Pair)" },
 	{ "query", cmd_query, CLI_USAGE_QUERY, "the operations and object types the server offers, and its information" },
+	{ "status", cmd_status, "[-S SOCKET | -c CONFIG] [--json]",
+	    "ask a running kmipd for its live status on admin.socket (default: the config's, else\n"
+	    "\t\t/run/kmipd/admin.sock): connections, handshakes, requests, latency, pool, store, certificates" },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

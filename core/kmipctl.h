@@ -108,4 +108,7 @@ int cmd_restore(int argc, char **argv);
 int cmd_usage(int argc, char **argv);
 int cmd_purge(int argc, char **argv);
 
+/* kmipctl_status.c */
+int cmd_status(int argc, char **argv);
+
 #endif

@@ -3,12 +3,13 @@
 include core/engine/module.mk
 
 KMIPD_SRCS := core/main.c core/log.c core/json.c core/server.c core/conn.c core/sources.c core/siphash.c core/budget.c core/config.c core/keygen.c core/sandbox.c \
-	core/masterkey.c
+	core/masterkey.c core/metrics.c core/status.c core/notify.c
 KMIPCTL_SRCS := core/kmipctl.c core/kmipctl_keys.c core/kmipctl_backup.c core/kmipctl_usage.c core/config.c \
-	core/masterkey.c core/log.c core/json.c
+	core/masterkey.c core/log.c core/json.c core/kmipctl_status.c
 # kmipctl's KMIP client commands (list, show, create, ...): over mutual TLS, so it links libtls too.
 KMIPCTL_SRCS += core/kmipctl_client.c core/kmipctl_objects.c
-ALL_SRCS += $(KMIPD_SRCS) core/kmipctl.c core/kmipctl_keys.c core/kmipctl_backup.c core/kmipctl_usage.c
+ALL_SRCS += $(KMIPD_SRCS) core/kmipctl.c core/kmipctl_keys.c core/kmipctl_backup.c core/kmipctl_usage.c \
+	core/kmipctl_status.c
 ALL_SRCS += core/kmipctl_client.c core/kmipctl_objects.c
 
 $(BUILD)/kmipd: $(patsubst %.c,$(BUILD)/%.o,$(KMIPD_SRCS)) $(BUILD)/libengine.a $(BUILD)/libstore.a \

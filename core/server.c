@@ -30,6 +30,7 @@
 #include "core/keygen.h"
 #include "core/log.h"
 #include "core/server.h"
+#include "core/status.h"
 #include "core/sources.h"
 #include "store/store.h"
 #include "tls/tls.h"
@@ -325,6 +326,18 @@ enum server_refusal {
 	REFUSE_NREASONS
 };
 _Static_assert(REFUSE_NREASONS == sizeof(((struct server *)0)->refusals) / sizeof(uint64_t), "refusals");
+_Static_assert(REFUSE_NREASONS <= METRICS_REFUSE_STOPPING, "metrics.refused");
+
+/* The refusal's name in the status and metrics; see server.h. */
+const char *
+server_refusal_name(unsigned r)
+{
+	static const char *const names[REFUSE_NREASONS] = { [REFUSE_PER_SOURCE] = "per_source",
+	    [REFUSE_RATE] = "rate", [REFUSE_TABLE_FULL] = "sources_full", [REFUSE_FULL] = "max_connections",
+	    [REFUSE_EVICTED] = "evicted", [REFUSE_NO_MEMORY] = "no_memory" };
+
+	return r < REFUSE_NREASONS ? names[r] : NULL;
+}
 
 /* What a refusal means, with the limit that made it, for the log. */
 static void
@@ -370,6 +383,7 @@ server_refused(struct server *srv, enum server_refusal r, const char *addr)
 	struct timeval tv = { REFUSE_LOG_SEC, 0 };
 	char text[256];
 
+	srv->metrics.refused[r]++;
 	if (r == REFUSE_EVICTED)
 		srv->stats.evicted++;
 	else
@@ -437,6 +451,7 @@ accept_cb(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa, i
 	}
 	if (srv->stopping) {
 		srv->stats.refused++;
+		srv->metrics.refused[METRICS_REFUSE_STOPPING]++;
 		close(fd);
 		return;
 	}
@@ -647,6 +662,7 @@ server_stop(struct server *srv, int sig)
 	}
 	log_info("signal %d: stopping; %u connections open", sig, srv->nconns);
 	srv->stopping = true;
+	notify_send(&srv->notify, "STOPPING=1");
 	server_update_accepting(srv);
 	for (i = 0; i < srv->nlisteners; i++) {
 		evconnlistener_free(srv->listeners[i].evl);
@@ -770,7 +786,9 @@ server_reload(struct server *srv)
 	struct tls_config t;
 	struct crl_sig crl_sig;
 	char *cause = NULL;
+	bool ok = false;
 
+	notify_reloading(&srv->notify);
 	log_info("SIGHUP: reloading %s", srv->config_path ? srv->config_path : "the embedded defaults");
 	if (config_load(srv->config_path, srv->overrides, srv->noverrides, &next, &cause) != 0 ||
 	    config_resolve_paths(next, srv->base_dir, &cause) != 0) {
@@ -839,7 +857,10 @@ server_reload(struct server *srv)
 	server_crl_report(srv, true);
 	server_recheck_conns(srv);
 	server_audit_tls(srv, "reload");
+	ok = true;
 out:
+	metrics_reload(&srv->metrics, ok ? NULL : cause != NULL ? cause : "?");
+	notify_send(&srv->notify, "READY=1\nSTATUS=%s", ok ? "reloaded" : "reload failed, running as before");
 	free(cause);
 	audit_close(audit);
 	access_policy_free(policy);
@@ -1008,6 +1029,8 @@ server_open_store(struct server *srv)
 	env.keygen = srv->keygen;
 	env.schedule_commit = schedule_commit;
 	env.schedule_arg = srv;
+	env.item_done = metrics_item_done;
+	env.item_arg = &srv->metrics;
 	if ((srv->engine = engine_new(&env)) == NULL) {
 		log_warnx("out of memory starting the engine");
 		return -1;
@@ -1047,6 +1070,9 @@ server_init(struct server *srv, struct kmipd_config *cfg, const char *config_pat
 	srv->base_dir = base_dir;
 	srv->overrides = overrides;
 	srv->noverrides = noverrides;
+	srv->metrics.started = time(NULL);
+	srv->metrics.started_ms = clock_ms();
+	srv->notify.fd = -1;
 	signal(SIGPIPE, SIG_IGN);
 	server_check_nofile(cfg, true);
 
@@ -1130,6 +1156,10 @@ server_init(struct server *srv, struct kmipd_config *cfg, const char *config_pat
 		srv->nlisteners++;
 	}
 	srv->accepting = true;
+	/* Bound here, before privileges are dropped, like the listeners; served once the loop runs. */
+	if (status_admin_open(srv, &srv->admin) != 0 || metrics_http_open(srv, &srv->http) != 0 ||
+	    notify_init(&srv->notify, srv->base) != 0)
+		return -1;
 	return 0;
 }
 
@@ -1137,6 +1167,7 @@ server_init(struct server *srv, struct kmipd_config *cfg, const char *config_pat
 int
 server_run(struct server *srv)
 {
+	notify_send(&srv->notify, "READY=1\nSTATUS=serving\nMAINPID=%ld", (long)getpid());
 	if (event_base_dispatch(srv->base) < 0) {
 		log_warnx("event loop failed");
 		return 1;
@@ -1156,6 +1187,9 @@ server_free(struct server *srv)
 
 	while ((c = TAILQ_FIRST(&srv->conns)) != NULL)
 		conn_close_now(c, LOG_LEVEL_DEBUG, "server exiting");
+	status_admin_free(srv->admin);
+	metrics_http_free(srv->http);
+	notify_free(&srv->notify);
 	for (i = 0; i < srv->nlisteners; i++)
 		if (srv->listeners[i].evl != NULL)
 			evconnlistener_free(srv->listeners[i].evl);

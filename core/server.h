@@ -17,6 +17,8 @@
 #include "core/config.h"
 #include "core/masterkey.h"
 #include "core/log.h"
+#include "core/metrics.h"
+#include "core/notify.h"
 
 struct access_policy;
 struct audit;
@@ -25,6 +27,8 @@ struct conn;
 struct engine;
 struct keygen;
 struct sources;
+struct status_admin;
+struct metrics_http;
 struct store;
 struct tls_server;
 struct evconnlistener;
@@ -109,6 +113,10 @@ struct server {
 	uint64_t next_conn_id;
 	struct server_stats stats;
 	int exit_status;
+	struct metrics metrics;		/* live counters (metrics.h), shown by kmipctl status and /metrics */
+	struct status_admin *admin;	/* admin.socket, or NULL */
+	struct metrics_http *http;	/* metrics.listen, or NULL */
+	struct notify notify;		/* $NOTIFY_SOCKET (systemd Type=notify), WATCHDOG=1 */
 };
 
 /*
@@ -130,6 +138,8 @@ enum log_level server_log_level(enum config_log_level l);
 void server_free(struct server *srv);
 /* Called by a closing connection so the server can resume accepting or finish a shutdown. */
 void server_conn_closed(struct server *srv);
+/* The name of refusal reason r (enum server_refusal in server.c) for the status, or NULL past the last. */
+const char *server_refusal_name(unsigned r);
 /* Called when a connection leaves its handshake: at max_connections, accepting may have to stop. */
 void server_handshake_ended(struct server *srv);
 /*

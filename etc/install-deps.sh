@@ -4,7 +4,7 @@
 set -eu
 
 PKGS="build-essential pkg-config clang libclang-rt-14-dev libssl-dev openssl libevent-dev libconfig-dev \
-liblmdb-dev lmdb-utils libcmocka-dev python3 python3-pykmip valgrind softhsm2 libp11-kit-dev dpkg-dev debhelper"
+liblmdb-dev lmdb-utils libcmocka-dev python3 python3-pykmip valgrind softhsm2 libp11-kit-dev dpkg-dev debhelper prometheus"
 
 missing=""
 for p in $PKGS; do

@@ -595,8 +595,13 @@ dispatch_execute(struct session *s, const struct kmip_request *req, unsigned ver
 		size_t status_at = 0;
 		int rc;
 
+		double t0 = monotonic_ms();
+
 		ctx.key = keys != NULL ? keys[i] : NULL;
 		rc = dispatch_item(&ctx, &req->items[i], &faults[i], &r, &status_at);
+		if (env->item_done != NULL)
+			env->item_done(env->item_arg, req->items[i].operation, rc == 0,
+			    (uint64_t)((monotonic_ms() - t0) * 1000));
 		answered++;
 		if (rc == 0 && undo)
 			done[ndone++] = status_at;

@@ -42,6 +42,9 @@ struct engine_env {
 	 * pending I/O has run (the server does it at the lowest event priority). */
 	void (*schedule_commit)(void *arg);
 	void *schedule_arg;
+	/* NULL, or called after each batch item with its Operation, whether it succeeded and its run time (us). */
+	void (*item_done)(void *arg, uint32_t operation, bool ok, uint64_t us);
+	void *item_arg;
 };
 
 struct engine;

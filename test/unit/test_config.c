@@ -344,7 +344,10 @@ static const char every_key[] =
 	"  max_derivations_per_identity = 5; max_derivations_per_source = 7; credential_backoff_max = 120; };\n"
 	"log: { level = \"debug\"; target = \"syslog\"; syslog_facility = \"local3\"; file = \"/var/log/kmipd/kmipd.log\";\n"
 	"\tformat = \"json\"; connections = true; };\n"
-	"audit: { file = \"/var/log/kmipd/audit.log\"; syslog = true; required = true; };\n";
+	"audit: { file = \"/var/log/kmipd/audit.log\"; syslog = true; required = true; };\n"
+	"admin: { socket = \"/run/kmipd/admin.sock\"; socket_mode = \"0600\"; socket_group = \"adm\";\n"
+	"  max_connections = 2; timeout = 9; };\n"
+	"metrics: { listen = \"[::1]:9696\"; max_connections = 3; timeout = 7; };\n";
 
 /* Asserts the values of every_key. */
 static void
@@ -456,6 +459,14 @@ check_every_key(const struct kmipd_config *c)
 	assert_string_equal(c->audit.file, "/var/log/kmipd/audit.log");
 	assert_true(c->audit.syslog);
 	assert_true(c->audit.required);
+	assert_string_equal(c->admin.socket, "/run/kmipd/admin.sock");
+	assert_string_equal(c->admin.socket_mode, "0600");
+	assert_string_equal(c->admin.socket_group, "adm");
+	assert_int_equal(c->admin.max_connections, 2);
+	assert_int_equal(c->admin.timeout, 9);
+	assert_string_equal(c->metrics.listen, "[::1]:9696");
+	assert_int_equal(c->metrics.max_connections, 3);
+	assert_int_equal(c->metrics.timeout, 7);
 }
 
 /* Encryption takes at most one master key source, one previous key, and a whole PKCS#11 setting. */
@@ -574,6 +585,13 @@ test_out_of_range(void **state)
 	expect_error(f, TLS_PEM "keygen: { workers = 0; };\n", NULL, 0, "keygen.workers", NULL);
 	expect_error(f, TLS_PEM "keygen: { workers = 65; };\n", NULL, 0, "keygen.workers", NULL);
 	expect_error(f, TLS_PEM "keygen: { pool_size = 1025; };\n", NULL, 0, "keygen.pool_size", NULL);
+	expect_error(f, TLS_PEM "admin: { socket_mode = \"0668\"; };\n", NULL, 0, "admin.socket_mode",
+	    "not an octal file mode", NULL);
+	expect_error(f, TLS_PEM "admin: { socket_mode = \"01777\"; };\n", NULL, 0, "admin.socket_mode", NULL);
+	expect_error(f, TLS_PEM "metrics: { listen = \"localhost:9696\"; };\n", NULL, 0, "metrics.listen",
+	    "is not ADDRESS:PORT", NULL);
+	expect_error(f, TLS_PEM "metrics: { listen = \"127.0.0.1:0\"; };\n", NULL, 0, "metrics.listen", NULL);
+	expect_error(f, TLS_PEM "metrics: { listen = \"::1:9696\"; };\n", NULL, 0, "metrics.listen", NULL);
 	expect_error(f, TLS_PEM "server: { max_connections = 1000001; };\n", NULL, 0,
 	    "server.max_connections", NULL);
 	expect_error(f, TLS_PEM "store: { map_size = \"99999999999999999999\"; };\n", NULL, 0,
@@ -764,7 +782,7 @@ test_sample_matches_defaults(void **state)
 	f->cfg2 = config_defaults();
 	assert_non_null(f->cfg2);
 	assert_equal_except(f->cfg, f->cfg2, "tls.cert_file", "tls.key_file", "tls.clients_ca_cert_file",
-	    "store.master_key_file", NULL);
+	    "store.master_key_file", "admin.socket", NULL);
 	assert_non_null(f->cfg->tls.cert_file);
 	assert_non_null(f->cfg->tls.clients_ca_cert_file);
 }
