@@ -462,11 +462,10 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		conn_tls_errors(c, errs, sizeof(errs));
 		c->tls_failed = true;
 		if (c->state == CONN_HANDSHAKING) {
-			SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
-
 			c->srv->stats.handshake_failures++;
-			c->srv->metrics.hs_failed[ssl != NULL && SSL_get_verify_result(ssl) != X509_V_OK ?
-			    METRICS_HS_CERTIFICATE : METRICS_HS_PROTOCOL]++;
+			/* No certificate, or one that did not verify (conn_tls_errors says which). */
+			c->srv->metrics.hs_failed[strstr(errs, "certificate") != NULL ? METRICS_HS_CERTIFICATE :
+			    METRICS_HS_PROTOCOL]++;
 			conn_audit_refused(c, "tls_handshake_failed", errs);
 			conn_close_now(c, LOG_LEVEL_WARN, "TLS handshake failed: %s", errs);
 		} else {

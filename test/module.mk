@@ -134,6 +134,14 @@ $(BUILD)/test/test_kmipctl: $(BUILD)/test/integration/test_kmipctl.o $(HARNESS_O
 		$(BUILD)/libproto.a $(BUILD)/libtls.a | $(BUILD)/kmipd $(BUILD)/kmipctl
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
 
+# kmipctl status on admin.socket, the Prometheus endpoint (checked by promtool, from install-deps.sh),
+# /ready, and systemd's notify protocol.
+ALL_SRCS += test/integration/test_status.c
+TEST_BINS += $(BUILD)/test/test_status
+$(BUILD)/test/test_status: $(BUILD)/test/integration/test_status.o $(HARNESS_OBJS) \
+		$(BUILD)/libproto.a $(BUILD)/libtls.a | $(BUILD)/kmipd $(BUILD)/kmipctl
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
+
 # Fuzz target for the whole request path (decode, engine, encode, group commit) against a temporary store:
 # the engine library and what it needs, no transport.
 ALL_SRCS += test/fuzz/fuzz_request.c
