@@ -9,6 +9,7 @@
  *   kmipctl usage | purge            per-identity usage and quotas, removing destroyed objects (kmipctl_usage.c)
  *   kmipctl list | show | create | import | export | activate | revoke | destroy | rekey | query
  *                                    a running kmipd's objects over mutual TLS (kmipctl_client.c, kmipctl_objects.c)
+ *   kmipctl status                   a running kmipd's live status on admin.socket (kmipctl_status.c)
  */
 #include <ctype.h>
 #include <errno.h>

@@ -1,5 +1,6 @@
 #!/bin/sh
-# Installs the Debian packages kmipd needs to build, test and run, if any is missing.
+# Installs the Debian packages kmipd needs to build, test and run, if any is missing (prometheus: its
+# promtool checks the /metrics exposition in test_status, as operators' Prometheus would read it).
 # Runs apt-get as root, or through sudo when it needs no password; otherwise says what to install.
 set -eu
 
