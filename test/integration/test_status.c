@@ -468,6 +468,112 @@ test_notify_watchdog(void **state)
 	h_cleanup(&s);
 }
 
+/* Connects to the Unix socket at path; the descriptor (receive timeout 10 s), or -1. */
+static int
+unix_connect(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct timeval tv = { .tv_sec = h_slow(10000) / 1000, .tv_usec = 0 };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
+		close(fd);
+		return -1;
+	}
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+/* Sends text (may be NULL) on fd and reads the answer to EOF into buf; returns the bytes read, -1 on a timeout. */
+static ssize_t
+ask(int fd, const char *text, char *buf, size_t size)
+{
+	size_t len = 0;
+	ssize_t n;
+
+	if (text != NULL)
+		assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	while (len + 1 < size && (n = read(fd, buf + len, size - len - 1)) != 0) {
+		if (n < 0)
+			return errno == ECONNRESET ? (ssize_t)len : -1;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	return (ssize_t)len;
+}
+
+/*
+ * What a local client can make the administration socket and the metrics listener spend: requests are
+ * one short line, connections beyond admin.max_connections are closed at once, idle ones after
+ * admin.timeout / metrics.timeout, and both go on answering.
+ */
+static void
+test_listener_bounds(void **state)
+{
+	struct h_server s = { 0 };
+	char sock[400], ov_sock[440], ov_metrics[64], buf[8192], line[200];
+	const char *body;
+	unsigned port = free_port();
+	int idle[6], extra, fd, i;
+
+	(void)state;
+	h_make_dir(&s);
+	snprintf(sock, sizeof(sock), "%s/admin.sock", s.dir);
+	snprintf(ov_sock, sizeof(ov_sock), "admin.socket=%s", sock);
+	snprintf(ov_metrics, sizeof(ov_metrics), "metrics.listen=127.0.0.1:%u", port);
+	h_start(&s, (const char *const[]){ ov_sock, ov_metrics, "admin.max_connections=2", "admin.timeout=1",
+	    "metrics.timeout=1", NULL });
+
+	assert_true((fd = unix_connect(sock)) >= 0);
+	assert_true(ask(fd, "bogus\n", buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "error: unknown request"));
+	close(fd);
+	memset(line, 'a', sizeof(line) - 1);
+	line[sizeof(line) - 1] = '\0';
+	assert_true((fd = unix_connect(sock)) >= 0);
+	assert_true(ask(fd, line, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "error: request longer than 64 bytes"));
+	close(fd);
+
+	/* Two idle connections hold admin.max_connections: a third is closed at once, unanswered. */
+	for (i = 0; i < 2; i++)
+		assert_true((idle[i] = unix_connect(sock)) >= 0);
+	h_sleep_ms(h_slow(100));
+	assert_true((extra = unix_connect(sock)) >= 0);
+	assert_int_equal(ask(extra, "status\n", buf, sizeof(buf)), 0);
+	close(extra);
+	assert_true(h_log_wait(&s, "refused: admin.max_connections (2) open", h_slow(2000)));
+	/* admin.timeout closes the idle ones, and the socket answers again. */
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(ask(idle[i], NULL, buf, sizeof(buf)), 0);
+		close(idle[i]);
+	}
+	assert_true((fd = unix_connect(sock)) >= 0);
+	assert_true(ask(fd, "status\n", buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "kmipd: ready"));
+	close(fd);
+
+	/* Idle HTTP connections are closed after metrics.timeout; the listener keeps answering. */
+	for (i = 0; i < 6; i++) {
+		struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+		    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		struct timeval tv = { .tv_sec = h_slow(10000) / 1000, .tv_usec = 0 };
+
+		assert_true((idle[i] = socket(AF_INET, SOCK_STREAM, 0)) >= 0);
+		assert_int_equal(connect(idle[i], (struct sockaddr *)&sa, sizeof(sa)), 0);
+		(void)setsockopt(idle[i], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	}
+	for (i = 0; i < 6; i++) {
+		assert_true(ask(idle[i], NULL, buf, sizeof(buf)) >= 0);
+		close(idle[i]);
+	}
+	assert_int_equal(http_get(port, "/ready", buf, sizeof(buf), &body), 200);
+	assert_int_equal(h_stop(&s, 10000), 0);
+	h_cleanup(&s);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -477,6 +583,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_ready_draining),
 		cmocka_unit_test(test_notify),
 		cmocka_unit_test(test_notify_watchdog),
+		cmocka_unit_test(test_listener_bounds),
 	};
 
 	util_test_start(argc, argv);
