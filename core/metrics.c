@@ -359,7 +359,8 @@ request_cb(struct evhttp_request *req, void *arg)
 {
 	struct metrics_http *h = arg;
 	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-	const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
 	const char *why;
 	struct evbuffer *out;
 

@@ -593,9 +593,8 @@ dispatch_execute(struct session *s, const struct kmip_request *req, unsigned ver
 	kmip_response_begin(&r, out, version, ctx.now, (uint32_t)req->nitems);
 	for (i = 0; i < req->nitems; i++) {
 		size_t status_at = 0;
-		int rc;
-
 		double t0 = monotonic_ms();
+		int rc;
 
 		ctx.key = keys != NULL ? keys[i] : NULL;
 		rc = dispatch_item(&ctx, &req->items[i], &faults[i], &r, &status_at);
