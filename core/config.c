@@ -400,7 +400,7 @@ static const struct key keys[] = {
 	  .help = "ADDRESS:PORT of the Prometheus /metrics and /ready HTTP listener, e.g. 127.0.0.1:9696; "
 	  "unset = off" },
 	{ .name = "metrics.max_connections", .type = T_UINT, .offset = OFF_UINT(metrics.max_connections),
-	  .def = 4, .min = 1, .max = 64, .help = "HTTP requests served at once on metrics.listen" },
+	  .def = 4, .min = 1, .max = 64, .help = "HTTP connections open at once on metrics.listen; the listener pauses at this many" },
 	{ .name = "metrics.timeout", .type = T_SECONDS, .offset = OFF_UINT(metrics.timeout), .def = 5,
 	  .min = 1, .max = 60, .help = "seconds an HTTP connection to metrics.listen may take" },
 };

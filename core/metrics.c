@@ -4,9 +4,15 @@
  *
  * What a scraper can make the server spend is bounded: GET and HEAD only, request headers of at most
  * METRICS_MAX_HEADERS bytes and no body, metrics.timeout for the whole exchange, one request per
- * connection (every answer says Connection: close), at most metrics.max_connections requests served at
- * once (the listener pauses at that many and refuses with 503 what it had already accepted), and one
- * answer whose size is bounded by the operation table (a few tens of KiB).
+ * connection (every answer says Connection: close), at most metrics.max_connections connections open
+ * (the listener pauses at that many; more wait in a backlog of METRICS_BACKLOG), and one answer whose size
+ * is bounded by the operation table (a few tens of KiB).
+ *
+ * libevent 2.1's evhttp has no connection limit and tells nothing when it closes a connection that never
+ * sent a request, so the connections are counted through the bufferevents it asks us for
+ * (evhttp_set_bevcb): each gets an extra reference, and once evhttp has freed it (its callbacks cleared)
+ * a sweep on the loop drops that reference, which closes the socket (evhttp has already shut its sending
+ * side down, so the client sees the end at once).
  */
 #include <errno.h>
 #include <limits.h>
@@ -19,6 +25,7 @@
 #include <sys/socket.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -35,6 +42,8 @@
 #define METRICS_MAX_HEADERS	8192	/* bytes of request line and headers: a scraper sends a few hundred */
 #define METRICS_BACKLOG		16	/* connections waiting in the kernel while the listener is paused */
 #define METRICS_MAX_ANSWER	(1024 * 1024)	/* far above what the fixed tables can produce */
+#define METRICS_MAX_CONNS	64	/* the largest metrics.max_connections */
+#define METRICS_SWEEP_MS	250	/* connections evhttp closed without a request are released this late */
 
 const uint64_t metrics_bucket_us[METRICS_NBUCKETS - 1] = {
 	100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, 2500000,
@@ -46,9 +55,10 @@ struct metrics_http {
 	struct evhttp *http;
 	struct evhttp_bound_socket *bound;
 	struct evconnlistener *evl;	/* owned by bound */
-	unsigned serving;		/* requests whose connection is still open */
+	struct event *sweep;		/* releases the connections evhttp is done with */
+	struct bufferevent *bevs[METRICS_MAX_CONNS];	/* every connection open, with our reference */
+	unsigned open;
 	bool paused;
-	bool closing;			/* evhttp_free is closing the connections: the listener is gone */
 	char name[72];
 };
 
@@ -303,27 +313,11 @@ metrics_write_prometheus(struct server *srv, struct evbuffer *out)
 	return evbuffer_get_length(out) > METRICS_MAX_ANSWER ? -1 : 0;
 }
 
-static void metrics_http_update(struct metrics_http *h);
-
-/* A request's connection closed: one fewer served at once. */
-static void
-conn_closed_cb(struct evhttp_connection *evcon, void *arg)
-{
-	struct metrics_http *h = arg;
-
-	(void)evcon;
-	if (h->closing)
-		return;
-	if (h->serving > 0)
-		h->serving--;
-	metrics_http_update(h);
-}
-
-/* Pauses the listener at metrics.max_connections requests served at once, resumes it below. */
+/* Pauses the listener at metrics.max_connections connections open, resumes it below. */
 static void
 metrics_http_update(struct metrics_http *h)
 {
-	bool full = h->serving >= h->srv->cfg->metrics.max_connections;
+	bool full = h->open >= h->srv->cfg->metrics.max_connections;
 
 	if (full == h->paused)
 		return;
@@ -332,6 +326,65 @@ metrics_http_update(struct metrics_http *h)
 	else
 		evconnlistener_enable(h->evl);
 	h->paused = full;
+}
+
+/* Drops our reference on the connections evhttp has freed (bufferevent_free clears the callbacks). */
+static void
+sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct metrics_http *h = arg;
+	struct timeval tv = { 0, METRICS_SWEEP_MS * 1000 };
+	bufferevent_data_cb rcb, wcb;
+	bufferevent_event_cb ecb;
+	void *cbarg;
+	unsigned i;
+
+	(void)fd;
+	(void)what;
+	for (i = 0; i < h->open; ) {
+		bufferevent_getcb(h->bevs[i], &rcb, &wcb, &ecb, &cbarg);
+		if (ecb != NULL) {
+			i++;
+			continue;
+		}
+		bufferevent_decref(h->bevs[i]);
+		h->bevs[i] = h->bevs[--h->open];
+	}
+	metrics_http_update(h);
+	if (h->open > 0)
+		evtimer_add(h->sweep, &tv);
+}
+
+/*
+ * evhttp accepted a connection and asks for its bufferevent: counted (with a reference of ours, see the
+ * top of the file), and at metrics.max_connections the listener pauses, which stops libevent's accept loop
+ * before the next accept.
+ */
+static struct bufferevent *
+new_conn_cb(struct event_base *base, void *arg)
+{
+	struct metrics_http *h = arg;
+	struct timeval tv = { 0, METRICS_SWEEP_MS * 1000 };
+	struct bufferevent *bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+
+	if (bev == NULL || h->open >= METRICS_MAX_CONNS)
+		return bev;	/* out of memory: evhttp tries on its own; full: cannot happen (paused) */
+	bufferevent_incref(bev);
+	h->bevs[h->open++] = bev;
+	metrics_http_update(h);
+	if (!evtimer_pending(h->sweep, NULL))
+		evtimer_add(h->sweep, &tv);
+	return bev;
+}
+
+/* A request's connection is being freed: release it at once rather than at the next sweep. */
+static void
+conn_closed_cb(struct evhttp_connection *evcon, void *arg)
+{
+	struct metrics_http *h = arg;
+
+	(void)evcon;
+	event_active(h->sweep, EV_TIMEOUT, 0);
 }
 
 /* Sends code with a one-line plain text body (or out, when given). */
@@ -368,14 +421,8 @@ request_cb(struct evhttp_request *req, void *arg)
 		reply(req, 500, "Internal Server Error", "no connection", NULL);
 		return;
 	}
-	/* Counted until its connection closes (Connection: close: right after this answer is sent). */
-	h->serving++;
+	/* One request per connection (Connection: close): it is released right after this answer is sent. */
 	evhttp_connection_set_closecb(evcon, conn_closed_cb, h);
-	metrics_http_update(h);
-	if (h->serving > h->srv->cfg->metrics.max_connections) {
-		reply(req, 503, "Service Unavailable", "busy: metrics.max_connections requests being served", NULL);
-		return;
-	}
 	if (path != NULL && strcmp(path, "/metrics") == 0) {
 		if ((out = evbuffer_new()) == NULL) {
 			reply(req, 500, "Internal Server Error", "out of memory", NULL);
@@ -456,7 +503,7 @@ metrics_http_open(struct server *srv, struct metrics_http **out)
 		log_warn("metrics.listen %s: bind", listen);
 		goto fail;
 	}
-	if ((h->http = evhttp_new(srv->base)) == NULL) {
+	if ((h->http = evhttp_new(srv->base)) == NULL || (h->sweep = evtimer_new(srv->base, sweep_cb, h)) == NULL) {
 		log_warnx("metrics.listen %s: out of memory", listen);
 		goto fail;
 	}
@@ -477,6 +524,7 @@ metrics_http_open(struct server *srv, struct metrics_http **out)
 	evhttp_set_max_body_size(h->http, 0);
 	evhttp_set_timeout(h->http, (int)srv->cfg->metrics.timeout);
 	evhttp_set_gencb(h->http, request_cb, h);
+	evhttp_set_bevcb(h->http, new_conn_cb, h);
 	log_info("metrics: serving /metrics and /ready on http://%s", listen);
 	*out = h;
 	return 0;
@@ -496,8 +544,11 @@ metrics_http_free(struct metrics_http *h)
 {
 	if (h == NULL)
 		return;
-	h->closing = true;
 	if (h->http != NULL)
-		evhttp_free(h->http);	/* its bound sockets and connections too */
+		evhttp_free(h->http);	/* its bound sockets and connections too (our references stay) */
+	while (h->open > 0)
+		bufferevent_decref(h->bevs[--h->open]);
+	if (h->sweep != NULL)
+		event_free(h->sweep);
 	free(h);
 }

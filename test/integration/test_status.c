@@ -493,8 +493,9 @@ ask(int fd, const char *text, char *buf, size_t size)
 	size_t len = 0;
 	ssize_t n;
 
-	if (text != NULL)
-		assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	/* A connection kmipd refused may already be closed: the read below tells. */
+	if (text != NULL && write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+		assert_true(errno == EPIPE || errno == ECONNRESET);
 	while (len + 1 < size && (n = read(fd, buf + len, size - len - 1)) != 0) {
 		if (n < 0)
 			return errno == ECONNRESET ? (ssize_t)len : -1;
@@ -516,7 +517,7 @@ test_listener_bounds(void **state)
 	char sock[400], ov_sock[440], ov_metrics[64], buf[8192], line[200];
 	const char *body;
 	unsigned port = free_port();
-	int idle[6], extra, fd, i;
+	int idle[6], extra, fd, fds, i;
 
 	(void)state;
 	h_make_dir(&s);
@@ -524,7 +525,7 @@ test_listener_bounds(void **state)
 	snprintf(ov_sock, sizeof(ov_sock), "admin.socket=%s", sock);
 	snprintf(ov_metrics, sizeof(ov_metrics), "metrics.listen=127.0.0.1:%u", port);
 	h_start(&s, (const char *const[]){ ov_sock, ov_metrics, "admin.max_connections=2", "admin.timeout=1",
-	    "metrics.timeout=1", NULL });
+	    "metrics.timeout=1", "metrics.max_connections=2", NULL });
 
 	assert_true((fd = unix_connect(sock)) >= 0);
 	assert_true(ask(fd, "bogus\n", buf, sizeof(buf)) > 0);
@@ -555,7 +556,12 @@ test_listener_bounds(void **state)
 	assert_non_null(strstr(buf, "kmipd: ready"));
 	close(fd);
 
-	/* Idle HTTP connections are closed after metrics.timeout; the listener keeps answering. */
+	/*
+	 * Six idle HTTP connections: kmipd takes metrics.max_connections (2) of them, the others wait in the
+	 * kernel; each is closed after metrics.timeout, and the listener keeps answering.
+	 */
+	fds = h_count_fds(&s);
+	assert_true(fds > 0);
 	for (i = 0; i < 6; i++) {
 		struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
 		    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
@@ -565,6 +571,9 @@ test_listener_bounds(void **state)
 		assert_int_equal(connect(idle[i], (struct sockaddr *)&sa, sizeof(sa)), 0);
 		(void)setsockopt(idle[i], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	}
+	h_sleep_ms(h_slow(300));
+	print_message("server descriptors: %d before, %d with 6 idle HTTP connections\n", fds, h_count_fds(&s));
+	assert_true(h_count_fds(&s) <= fds + 2);
 	for (i = 0; i < 6; i++) {
 		assert_true(ask(idle[i], NULL, buf, sizeof(buf)) >= 0);
 		close(idle[i]);
