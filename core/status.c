@@ -397,6 +397,10 @@ admin_read_cb(struct bufferevent *bev, void *arg)
 	line[len] = '\0';
 	if (len > 0 && line[len - 1] == '\r')
 		line[--len] = '\0';
+	/* Whatever a local user sent is logged below: one line of printable characters. */
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)line[i] < 0x20 || (unsigned char)line[i] >= 0x7f)
+			line[i] = '?';
 	log_info("admin: \"%s\" from uid %u pid %ld", line, (unsigned)ac->uid, (long)ac->pid);
 	if (strcmp(line, "status") == 0)
 		rc = status_write_text(ac->a->srv, out);
