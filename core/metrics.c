@@ -46,8 +46,8 @@
 #define METRICS_SWEEP_MS	250	/* connections evhttp closed without a request are released this late */
 
 const uint64_t metrics_bucket_us[METRICS_NBUCKETS - 1] = {
-	100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, 2500000,
-	10000000,
+	10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000,
+	2500000, 10000000,
 };
 
 struct metrics_http {

@@ -18,7 +18,7 @@ struct evbuffer;
 struct server;
 struct metrics_http;
 
-#define METRICS_NBUCKETS	16	/* 15 bounds and +Inf */
+#define METRICS_NBUCKETS	19	/* 18 bounds and +Inf */
 #define METRICS_NOPS		64	/* operation codes below this have their own row; others share row 0 */
 
 /* Upper bounds of the latency buckets, microseconds (the last, +Inf, is not listed). */
