@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <grp.h>
 
 #include <cmocka.h>
 
@@ -172,6 +173,7 @@ test_kmipctl_status(void **state)
 	char sock[400], ov_sock[440], out[16384], json[512], py[512], cmd[1400], needle[64];
 	SSL_CTX *ctx, *nocert;
 	struct kmip_client *cl;
+	struct group *gr;
 	struct stat st;
 	int i, rc;
 
@@ -179,11 +181,16 @@ test_kmipctl_status(void **state)
 	h_make_dir(&s);
 	snprintf(sock, sizeof(sock), "%s/admin.sock", s.dir);
 	snprintf(ov_sock, sizeof(ov_sock), "admin.socket=%s", sock);
-	h_start(&s, (const char *const[]){ ov_sock, "admin.socket_mode=0640", "keygen.pool_size=2", NULL });
-	/* The configured mode, not the default 0660 nor kmipd's umask. */
+	/* A group other than ours, so that the change shows: "daemon" (gid 1 on Debian). */
+	assert_non_null(gr = getgrnam("daemon"));
+	assert_int_not_equal(gr->gr_gid, getgid());
+	h_start(&s, (const char *const[]){ ov_sock, "admin.socket_mode=0640", "admin.socket_group=daemon",
+	    "keygen.pool_size=2", NULL });
+	/* The configured mode and group, not the default 0660 nor kmipd's umask and group. */
 	assert_int_equal(stat(sock, &st), 0);
 	assert_true(S_ISSOCK(st.st_mode));
 	assert_int_equal(st.st_mode & 0777, 0640);
+	assert_int_equal(st.st_gid, gr->gr_gid);
 
 	ctx = h_client_ctx(h_cert("client.crt"), h_cert("client.key"), NULL, TLS1_2_VERSION, 0);
 	cl = h_connect(&s, ctx);
@@ -583,6 +590,54 @@ test_listener_bounds(void **state)
 	h_cleanup(&s);
 }
 
+/*
+ * admin.socket in use by a running kmipd is not taken over (a second kmipd refuses to start); one left by
+ * a kmipd that was killed is replaced at the next start.
+ */
+static void
+test_admin_socket_in_use(void **state)
+{
+	struct h_server s = { 0 };
+	char sock[400], ov_sock[440], o_port[32], o_store[420], o_key[420], o_cert[400], o_skey[400], o_ca[400];
+	char out[8192];
+	struct stat st;
+	int rc, fd;
+
+	(void)state;
+	h_make_dir(&s);
+	snprintf(sock, sizeof(sock), "%s/admin.sock", s.dir);
+	snprintf(ov_sock, sizeof(ov_sock), "admin.socket=%s", sock);
+	h_start(&s, (const char *const[]){ ov_sock, NULL });
+	snprintf(o_port, sizeof(o_port), "server.port=%u", free_port());
+	snprintf(o_store, sizeof(o_store), "store.path=%s/store2", s.dir);
+	snprintf(o_key, sizeof(o_key), "store.master_key_file=%s", h_master_key(&s));
+	snprintf(o_cert, sizeof(o_cert), "tls.cert_file=%s", h_cert("server.crt"));
+	snprintf(o_skey, sizeof(o_skey), "tls.key_file=%s", h_cert("server.key"));
+	snprintf(o_ca, sizeof(o_ca), "tls.clients_ca_cert_file=%s", h_cert("ca.crt"));
+	rc = h_run_kmipd((const char *const[]){ "-f", "-o", "server.listen=127.0.0.1", "-o", o_port, "-o", o_store,
+	    "-o", o_key, "-o", o_cert, "-o", o_skey, "-o", o_ca, "-o", ov_sock, NULL }, out, sizeof(out));
+	print_message("%s", out);
+	assert_int_equal(rc, 1);
+	assert_non_null(strstr(out, "another process answers on it"));
+	/* The first one still answers on it. */
+	assert_true((fd = unix_connect(sock)) >= 0);
+	assert_true(ask(fd, "status\n", out, sizeof(out)) > 0);
+	assert_non_null(strstr(out, "kmipd: ready"));
+	close(fd);
+
+	/* Killed: the socket file stays behind, and the next start replaces it. */
+	h_signal(&s, SIGKILL);
+	assert_int_equal(h_wait_exit(&s, h_slow(5000)), 128 + SIGKILL);
+	assert_int_equal(stat(sock, &st), 0);
+	h_restart(&s, (const char *const[]){ ov_sock, NULL });
+	assert_true((fd = unix_connect(sock)) >= 0);
+	assert_true(ask(fd, "status\n", out, sizeof(out)) > 0);
+	assert_non_null(strstr(out, "kmipd: ready"));
+	close(fd);
+	assert_int_equal(h_stop(&s, 10000), 0);
+	h_cleanup(&s);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -593,6 +648,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_notify),
 		cmocka_unit_test(test_notify_watchdog),
 		cmocka_unit_test(test_listener_bounds),
+		cmocka_unit_test(test_admin_socket_in_use),
 	};
 
 	util_test_start(argc, argv);
