@@ -638,6 +638,42 @@ test_admin_socket_in_use(void **state)
 	h_cleanup(&s);
 }
 
+/* A reload that fails shows in the status as failed, with why, and in the metrics. */
+static void
+test_reload_failure_shown(void **state)
+{
+	struct h_server s = { 0 };
+	char sock[400], ov_sock[440], path[400], out[16384], ov_metrics[64], buf[65536];
+	const char *body;
+	unsigned port = free_port();
+	int rc;
+
+	(void)state;
+	h_make_dir(&s);
+	snprintf(sock, sizeof(sock), "%s/admin.sock", s.dir);
+	snprintf(ov_sock, sizeof(ov_sock), "admin.socket=%s", sock);
+	snprintf(ov_metrics, sizeof(ov_metrics), "metrics.listen=127.0.0.1:%u", port);
+	h_start_config(&s, "log: { level = \"info\"; };\n", (const char *const[]){ ov_sock, ov_metrics, NULL });
+	snprintf(path, sizeof(path), "%s/kmipd.conf", s.dir);
+	h_write_file(path, "log: { level = \"loud\"; };\n");
+	h_signal(&s, SIGHUP);
+	assert_true(h_log_wait(&s, "reload failed", h_slow(5000)));
+	rc = h_run_kmipctl((const char *const[]){ "status", "-S", sock, NULL }, out, sizeof(out));
+	print_message("%s", out);
+	assert_int_equal(rc, 0);
+	assert_non_null(strstr(out, "last reload: FAILED at "));
+	assert_non_null(strstr(out, "log.level"));
+	assert_non_null(strstr(out, "(0 ok, 1 failed)"));
+	assert_int_equal(http_get(port, "/metrics", buf, sizeof(buf), &body), 200);
+	assert_true(sample(body, "kmipd_reloads_total{result=\"failed\"} ") == 1);
+	assert_true(sample(body, "kmipd_last_reload_success ") == 0);
+	assert_true(sample(body, "kmipd_last_reload_timestamp_seconds ") > 0);
+	/* Still serving on the running configuration. */
+	assert_int_equal(http_get(port, "/ready", buf, sizeof(buf), &body), 200);
+	assert_int_equal(h_stop(&s, 10000), 0);
+	h_cleanup(&s);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -649,6 +685,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_notify_watchdog),
 		cmocka_unit_test(test_listener_bounds),
 		cmocka_unit_test(test_admin_socket_in_use),
+		cmocka_unit_test(test_reload_failure_shown),
 	};
 
 	util_test_start(argc, argv);
