@@ -467,7 +467,8 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 			c->srv->metrics.hs_failed[strstr(errs, "certificate") != NULL ? METRICS_HS_CERTIFICATE :
 			    METRICS_HS_PROTOCOL]++;
 			conn_audit_refused(c, "tls_handshake_failed", errs);
-			conn_close_now(c, LOG_LEVEL_WARN, "TLS handshake failed: %s", errs);
+			conn_close_now(c, log_limit_level(&c->srv->handshake_log, LOG_LEVEL_WARN, "failed handshakes"),
+			    "TLS handshake failed: %s", errs);
 		} else {
 			conn_close_now(c, LOG_LEVEL_INFO, "connection error: %s", errs);
 		}
@@ -484,7 +485,8 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 			c->srv->stats.handshake_failures++;
 			c->srv->metrics.hs_failed[METRICS_HS_PEER_CLOSED]++;
 			conn_audit_refused(c, "tls_handshake_failed", "peer closed during the TLS handshake");
-			conn_close_now(c, LOG_LEVEL_INFO, "peer closed during the TLS handshake");
+			conn_close_now(c, log_limit_level(&c->srv->handshake_log, LOG_LEVEL_INFO, "failed handshakes"),
+			    "peer closed during the TLS handshake");
 		} else if (ttlv_decoder_busy(c->dec)) {
 			conn_close_now(c, LOG_LEVEL_WARN, "peer closed in the middle of a request");
 		} else if (c->state == CONN_CLOSING) {
@@ -509,7 +511,8 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 		c->srv->stats.handshake_failures++;
 		c->srv->metrics.hs_failed[METRICS_HS_TIMEOUT]++;
 		conn_audit_refused(c, "tls_handshake_failed", "TLS handshake not finished in time");
-		conn_close_now(c, LOG_LEVEL_WARN, "TLS handshake not finished within %u s",
+		conn_close_now(c, log_limit_level(&c->srv->handshake_log, LOG_LEVEL_WARN, "failed handshakes"),
+		    "TLS handshake not finished within %u s",
 		    cfg->server.handshake_timeout);
 		break;
 	case CONN_READING:

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/json.h"
 #include "core/log.h"
 
@@ -26,6 +27,8 @@ static int tee_fd = -1;
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
 static const int level_prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
+
+static void log_vmsg_line(enum log_level level, const char *fmt, ...) LOG_PRINTF(2, 3);
 
 /* What a line about one connection adds: its id, peer address and identity. */
 struct conn_fields {
@@ -85,6 +88,29 @@ void
 log_set_tee(int fd)
 {
 	tee_fd = fd;
+}
+
+enum log_level
+log_limit_level(struct log_limit *l, enum log_level level, const char *what)
+{
+	int64_t now = clock_ms();
+
+	if (level >= LOG_LEVEL_DEBUG)
+		return level;
+	if (l->window_ms == 0 || now - l->window_ms >= LOG_LIMIT_WINDOW_MS) {
+		if (l->suppressed > 0)
+			log_vmsg_line(level, "%llu more %s in the last %d s were logged at debug level only",
+			    (unsigned long long)l->suppressed, what, LOG_LIMIT_WINDOW_MS / 1000);
+		l->window_ms = now;
+		l->logged = 0;
+		l->suppressed = 0;
+	}
+	if (l->logged < LOG_LIMIT_BURST) {
+		l->logged++;
+		return level;
+	}
+	l->suppressed++;
+	return LOG_LEVEL_DEBUG;
 }
 
 /* Changes the threshold (on reload). */
@@ -190,6 +216,17 @@ log_vconn(enum log_level level, uint64_t id, const char *peer, const char *who, 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	emit(level, &cf, msg);
 	errno = saved;
+}
+
+/* log_vmsg() with arguments, at a level given at run time. */
+static void
+log_vmsg_line(enum log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vmsg(level, false, fmt, ap);
+	va_end(ap);
 }
 
 #define LOG_FN(name, level, with_errno)				\

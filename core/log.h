@@ -45,6 +45,23 @@ const char *log_last_problem(void);
  * the process that started it, which prints them on its stderr). -1 stops it.
  */
 void log_set_tee(int fd);
+/*
+ * A rate limit for one kind of repeated line (failed handshakes under a scan, say): at most LOG_LIMIT_BURST
+ * lines per LOG_LIMIT_WINDOW_MS at their level; past it they go to debug level, and the first line allowed
+ * after the window says how many went there. Zeroed is ready to use.
+ */
+#define LOG_LIMIT_BURST		20
+#define LOG_LIMIT_WINDOW_MS	10000
+struct log_limit {
+	int64_t window_ms;		/* start of the current window (monotonic ms) */
+	unsigned logged;		/* lines logged in it */
+	uint64_t suppressed;		/* lines sent to debug level since the last report */
+};
+/*
+ * The level for one more line of the kind l counts (what names the kind in the report): level itself
+ * while the window allows it, else LOG_LEVEL_DEBUG.
+ */
+enum log_level log_limit_level(struct log_limit *l, enum log_level level, const char *what);
 void log_error(const char *fmt, ...) LOG_PRINTF(1, 2);
 void log_warn(const char *fmt, ...) LOG_PRINTF(1, 2);
 void log_warnx(const char *fmt, ...) LOG_PRINTF(1, 2);

@@ -26,6 +26,11 @@ TEST_BINS += $(BUILD)/test/test_config
 $(BUILD)/test/test_config: $(BUILD)/test/unit/test_config.o $(BUILD)/libtestutil.a $(BUILD)/core/config.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
 
+ALL_SRCS += test/unit/test_log.c
+TEST_BINS += $(BUILD)/test/test_log
+$(BUILD)/test/test_log: $(BUILD)/test/unit/test_log.o $(BUILD)/libtestutil.a $(BUILD)/core/log.o $(BUILD)/core/json.o
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
+
 ALL_SRCS += test/unit/test_sources.c
 TEST_BINS += $(BUILD)/test/test_sources
 $(BUILD)/test/test_sources: $(BUILD)/test/unit/test_sources.o $(BUILD)/libtestutil.a $(BUILD)/core/sources.o \

@@ -108,6 +108,7 @@ struct server {
 	struct event *cert_timer;	/* daily: warns of certificates that expire soon (server_cert_report) */
 	struct crl_sig { dev_t dev; ino_t ino; off_t size; struct timespec mtime; bool exists; } crl_sig;
 	int64_t crl_expired_warned_ms;	/* last "past its next update" warning, rate-limited */
+	struct log_limit handshake_log;	/* failed and unfinished handshakes: a scan is not logged line by line */
 	uint64_t refusals[6];		/* by enum server_refusal (server.c) */
 	char refuse_last[6][48];	/* the address of the last of each */
 	uint64_t next_conn_id;
