@@ -76,7 +76,7 @@ struct cli {
  * A command's own options: take(arg, opt, optarg) is called for each option of extra (getopt_long
  * entries, NULL-terminated) and returns 0, or CLI_EXIT_USAGE after printing why.
  */
-typedef int (*cli_take_fn)(void *arg, int opt, const char *optarg);
+typedef int (*cli_take_fn)(void *arg, int opt, const char *value);
 
 /*
  * Parses argv: the connection options, --json, -h and the command's extra options (short ones in

@@ -142,34 +142,34 @@ static const struct option list_options[] = {
 
 /* Takes one of list's options. */
 static int
-list_take(void *arg, int opt, const char *optarg)
+list_take(void *arg, int opt, const char *value)
 {
 	struct list_opts *o = arg;
 
 	switch (opt) {
 	case L_TYPE:
-		if (cli_object_type(optarg, &o->type) != 0) {
+		if (cli_object_type(value, &o->type) != 0) {
 			fprintf(stderr, "kmipctl list: --type %s: not symmetric, private, public, certificate, secret, "
-			    "opaque or a KMIP Object Type\n", optarg);
+			    "opaque or a KMIP Object Type\n", value);
 			return CLI_EXIT_USAGE;
 		}
 		return 0;
 	case L_STATE:
-		if (cli_state(optarg, &o->state) != 0) {
+		if (cli_state(value, &o->state) != 0) {
 			fprintf(stderr, "kmipctl list: --state %s: not pre-active, active, deactivated, compromised, "
-			    "destroyed or destroyed-compromised\n", optarg);
+			    "destroyed or destroyed-compromised\n", value);
 			return CLI_EXIT_USAGE;
 		}
 		return 0;
 	case L_NAME:
-		o->name = optarg;
+		o->name = value;
 		return 0;
 	case L_PAGE:
-		return number_option(o->cmd, "--page-size", optarg, 1, LIST_MAX_PAGE, &o->page);
+		return number_option(o->cmd, "--page-size", value, 1, LIST_MAX_PAGE, &o->page);
 	case L_LIMIT:
-		return number_option(o->cmd, "--limit", optarg, 1, 1u << 30, &o->limit);
+		return number_option(o->cmd, "--limit", value, 1, 1u << 30, &o->limit);
 	case L_BATCH:
-		return number_option(o->cmd, "--batch", optarg, 1, LIST_MAX_BATCH, &o->batch);
+		return number_option(o->cmd, "--batch", value, 1, LIST_MAX_BATCH, &o->batch);
 	case 'O':
 		fprintf(stderr, "kmipctl list: --owner: kmipd keeps an object's owner outside its KMIP attributes, "
 		    "so no client can filter on it; an administrator lists every owner's objects (kmipctl usage "
@@ -472,27 +472,27 @@ static const struct option create_options[] = {
 
 /* Takes one of create's (and import's --name) options. */
 static int
-create_take(void *arg, int opt, const char *optarg)
+create_take(void *arg, int opt, const char *value)
 {
 	struct create_opts *o = arg;
 
 	switch (opt) {
 	case CR_LENGTH:
-		return number_option(o->cmd, "--length", optarg, 1, 65536, &o->length);
+		return number_option(o->cmd, "--length", value, 1, 65536, &o->length);
 	case CR_CURVE:
-		if (strcasecmp(optarg, "P-256") == 0 || strcasecmp(optarg, "prime256v1") == 0)
+		if (strcasecmp(value, "P-256") == 0 || strcasecmp(value, "prime256v1") == 0)
 			o->curve = KMIP_RECOMMENDED_CURVE_P_256;
-		else if (strcasecmp(optarg, "P-384") == 0 || strcasecmp(optarg, "secp384r1") == 0)
+		else if (strcasecmp(value, "P-384") == 0 || strcasecmp(value, "secp384r1") == 0)
 			o->curve = KMIP_RECOMMENDED_CURVE_P_384;
-		else if (strcasecmp(optarg, "P-521") == 0 || strcasecmp(optarg, "secp521r1") == 0)
+		else if (strcasecmp(value, "P-521") == 0 || strcasecmp(value, "secp521r1") == 0)
 			o->curve = KMIP_RECOMMENDED_CURVE_P_521;
 		else {
-			fprintf(stderr, "kmipctl %s: --curve %s: not P-256, P-384 or P-521\n", o->cmd, optarg);
+			fprintf(stderr, "kmipctl %s: --curve %s: not P-256, P-384 or P-521\n", o->cmd, value);
 			return CLI_EXIT_USAGE;
 		}
 		return 0;
 	case CR_NAME:
-		o->name = optarg;
+		o->name = value;
 		return 0;
 	default:
 		return CLI_EXIT_USAGE;
@@ -662,37 +662,37 @@ format_word(const char *w, enum import_format *f)
 
 /* Takes one of import's options. */
 static int
-import_take(void *arg, int opt, const char *optarg)
+import_take(void *arg, int opt, const char *value)
 {
 	struct import_opts *o = arg;
 
 	switch (opt) {
 	case IM_TYPE:
-		if (strcmp(optarg, "aes") == 0 || strcmp(optarg, "symmetric") == 0) {
+		if (strcmp(value, "aes") == 0 || strcmp(value, "symmetric") == 0) {
 			o->type = KMIP_OBJECT_TYPE_SYMMETRIC_KEY;
 			o->aes = true;
-		} else if (strcmp(optarg, "secret") == 0) {
+		} else if (strcmp(value, "secret") == 0) {
 			o->type = KMIP_OBJECT_TYPE_SECRET_DATA;
-		} else if (strcmp(optarg, "private") == 0) {
+		} else if (strcmp(value, "private") == 0) {
 			o->type = KMIP_OBJECT_TYPE_PRIVATE_KEY;
-		} else if (strcmp(optarg, "public") == 0) {
+		} else if (strcmp(value, "public") == 0) {
 			o->type = KMIP_OBJECT_TYPE_PUBLIC_KEY;
-		} else if (strcmp(optarg, "certificate") == 0) {
+		} else if (strcmp(value, "certificate") == 0) {
 			o->type = KMIP_OBJECT_TYPE_CERTIFICATE;
 		} else {
 			fprintf(stderr, "kmipctl import: --type %s: not aes, secret, private, public or "
-			    "certificate\n", optarg);
+			    "certificate\n", value);
 			return CLI_EXIT_USAGE;
 		}
 		return 0;
 	case IM_FORMAT:
-		if (format_word(optarg, &o->format) != 0) {
-			fprintf(stderr, "kmipctl import: --format %s: not pem, der or raw\n", optarg);
+		if (format_word(value, &o->format) != 0) {
+			fprintf(stderr, "kmipctl import: --format %s: not pem, der or raw\n", value);
 			return CLI_EXIT_USAGE;
 		}
 		return 0;
 	default:
-		return create_take(&o->co, opt, optarg);
+		return create_take(&o->co, opt, value);
 	}
 }
 
@@ -1041,7 +1041,7 @@ static const struct option export_options[] = {
 
 /* Takes one of export's options. */
 static int
-export_take(void *arg, int opt, const char *optarg)
+export_take(void *arg, int opt, const char *value)
 {
 	struct export_opts *o = arg;
 
@@ -1050,13 +1050,13 @@ export_take(void *arg, int opt, const char *optarg)
 		o->understood = true;
 		return 0;
 	case EX_FORMAT:
-		if (format_word(optarg, &o->format) != 0) {
-			fprintf(stderr, "kmipctl export: --format %s: not pem, der or raw\n", optarg);
+		if (format_word(value, &o->format) != 0) {
+			fprintf(stderr, "kmipctl export: --format %s: not pem, der or raw\n", value);
 			return CLI_EXIT_USAGE;
 		}
 		return 0;
 	case 'o':
-		o->out = optarg;
+		o->out = value;
 		return 0;
 	default:
 		return CLI_EXIT_USAGE;
@@ -1412,7 +1412,7 @@ parse_date(const char *s, int64_t *out)
 
 /* Takes one of revoke's options. */
 static int
-revoke_take(void *arg, int opt, const char *optarg)
+revoke_take(void *arg, int opt, const char *value)
 {
 	static const struct {
 		const char *word;
@@ -1434,18 +1434,18 @@ revoke_take(void *arg, int opt, const char *optarg)
 	switch (opt) {
 	case RV_REASON:
 		for (i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++) {
-			if (strcmp(optarg, reasons[i].word) == 0) {
+			if (strcmp(value, reasons[i].word) == 0) {
 				o->reason = reasons[i].code;
 				return 0;
 			}
 		}
 		fprintf(stderr, "kmipctl revoke: --reason %s: not unspecified, compromise, ca-compromise, "
-		    "affiliation-changed, superseded, cessation or privilege-withdrawn\n", optarg);
+		    "affiliation-changed, superseded, cessation or privilege-withdrawn\n", value);
 		return CLI_EXIT_USAGE;
 	case RV_DATE:
-		if (parse_date(optarg, &o->date) != 0) {
+		if (parse_date(value, &o->date) != 0) {
 			fprintf(stderr, "kmipctl revoke: --compromise-date %s: not now, @SECONDS, YYYY-MM-DD or "
-			    "YYYY-MM-DDTHH:MM:SSZ\n", optarg);
+			    "YYYY-MM-DDTHH:MM:SSZ\n", value);
 			return CLI_EXIT_USAGE;
 		}
 		return 0;
