@@ -213,10 +213,9 @@ start(struct h_server *s, const char *config_path, const char *const *overrides,
 	}
 	argv[argc++] = (char *)env_or("KMIPD_BIN", "build/kmipd");
 	argv[argc++] = "-f";
-	if (config_path != NULL) {
-		argv[argc++] = "-c";
-		argv[argc++] = (char *)config_path;
-	}
+	/* Never the machine's /etc/kmipd/kmipd.conf (an installed package): the embedded defaults, or the test's. */
+	argv[argc++] = "-c";
+	argv[argc++] = (char *)(config_path != NULL ? config_path : "/dev/null");
 	OPT("server.listen=127.0.0.1");
 	OPT("server.port=%u", s->port);
 	if (tls_opts) {
@@ -316,6 +315,8 @@ h_start_daemon(struct h_server *s, const char *const *overrides)
 	snprintf(s->log, sizeof(s->log), "%s/kmipd.log", s->dir);
 	/* The daemon's parent exits: it comes back to us, to be waited for like any child. */
 	assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+	argv[argc++] = "-c";
+	argv[argc++] = "/dev/null";
 #define OPT(...) do {						\
 		snprintf(opts[o], sizeof(opts[o]), __VA_ARGS__);	\
 		argv[argc++] = "-o";				\

@@ -265,7 +265,7 @@ class Kmipd(object):
                 os.close(fd)
             opts.append("store.master_key_file=" + key)
         opts += self.extra
-        argv = [m.kmipd, "-f"]
+        argv = [m.kmipd, "-f", "-c", "/dev/null"]  # never an installed /etc/kmipd/kmipd.conf
         for o in opts:
             argv += ["-o", o]
         with open(self.log, "wb") as logf:
