@@ -1116,3 +1116,33 @@ h_payload_text(const struct ttlv *resp, uint32_t tag, char *buf, size_t size)
 	snprintf(buf, size, "%s", t != NULL && t->type == TTLV_TEXT_STRING ? (const char *)t->v.bytes.data : "");
 	return buf;
 }
+
+void
+h_expect_ok(const struct ttlv *resp, unsigned i)
+{
+	const struct ttlv *msg = ttlv_find(h_batch_item(resp, i), KMIP_TAG_RESULT_MESSAGE);
+
+	if (h_item_status(resp, i) != KMIP_RESULT_STATUS_SUCCESS && msg != NULL)
+		print_error("unexpected failure: %s\n", (const char *)msg->v.bytes.data);
+	assert_int_equal(h_item_status(resp, i), KMIP_RESULT_STATUS_SUCCESS);
+}
+
+void
+h_expect_fail(const struct ttlv *resp, unsigned i, uint32_t reason, const char *needle)
+{
+	const struct ttlv *item = h_batch_item(resp, i);
+	const struct ttlv *r = ttlv_find(item, KMIP_TAG_RESULT_REASON);
+	const struct ttlv *msg = ttlv_find(item, KMIP_TAG_RESULT_MESSAGE);
+
+	assert_non_null(item);
+	assert_int_equal(h_item_status(resp, i), KMIP_RESULT_STATUS_OPERATION_FAILED);
+	assert_non_null(r);
+	assert_non_null(msg);
+	assert_int_equal(msg->type, TTLV_TEXT_STRING);
+	if (r->v.u32 != reason || (needle != NULL && strstr((const char *)msg->v.bytes.data, needle) == NULL))
+		print_error("reason 0x%x, message: %s\n", r->v.u32, (const char *)msg->v.bytes.data);
+	assert_int_equal(r->v.u32, reason);
+	assert_true(msg->length > 0);
+	if (needle != NULL)
+		assert_non_null(strstr((const char *)msg->v.bytes.data, needle));
+}

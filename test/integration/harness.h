@@ -173,6 +173,13 @@ const struct ttlv *h_batch_item(const struct ttlv *resp, unsigned i);
 const struct ttlv *h_payload(const struct ttlv *resp, unsigned i);
 /* Result Status of batch item i. */
 int h_item_status(const struct ttlv *resp, unsigned i);
+/* Asserts batch item i succeeded, printing its Result Message when it did not. */
+void h_expect_ok(const struct ttlv *resp, unsigned i);
+/*
+ * Asserts batch item i failed with reason and a non-empty Result Message that contains needle (NULL: any),
+ * printing the reason and message it got when they differ.
+ */
+void h_expect_fail(const struct ttlv *resp, unsigned i, uint32_t reason, const char *needle);
 /* A Text String child of the first batch item's payload, copied into buf ("" when absent). */
 const char *h_payload_text(const struct ttlv *resp, uint32_t tag, char *buf, size_t size);
 

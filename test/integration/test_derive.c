@@ -91,34 +91,6 @@ call(struct kmip_client *cl, struct ttlv_enc *req, struct ttlv_arena **a, int v)
 	return resp;
 }
 
-static void
-expect_ok(const struct ttlv *resp)
-{
-	const struct ttlv *msg = ttlv_find(h_batch_item(resp, 0), KMIP_TAG_RESULT_MESSAGE);
-
-	if (h_item_status(resp, 0) != KMIP_RESULT_STATUS_SUCCESS && msg != NULL)
-		print_error("unexpected failure: %s\n", (const char *)msg->v.bytes.data);
-	assert_int_equal(h_item_status(resp, 0), KMIP_RESULT_STATUS_SUCCESS);
-}
-
-/* Asserts failure with reason and a Result Message that contains needle (NULL: any). */
-static void
-expect_fail(const struct ttlv *resp, uint32_t reason, const char *needle)
-{
-	const struct ttlv *item = h_batch_item(resp, 0);
-	const struct ttlv *r = ttlv_find(item, KMIP_TAG_RESULT_REASON);
-	const struct ttlv *msg = ttlv_find(item, KMIP_TAG_RESULT_MESSAGE);
-
-	assert_int_equal(h_item_status(resp, 0), KMIP_RESULT_STATUS_OPERATION_FAILED);
-	assert_non_null(r);
-	assert_non_null(msg);
-	if (r->v.u32 != reason || (needle != NULL && strstr((const char *)msg->v.bytes.data, needle) == NULL))
-		print_error("reason 0x%x, message: %s\n", r->v.u32, (const char *)msg->v.bytes.data);
-	assert_int_equal(r->v.u32, reason);
-	if (needle != NULL)
-		assert_non_null(strstr((const char *)msg->v.bytes.data, needle));
-}
-
 /* The reason a 1.x client gets for a 2.x reason kmipd maps (versions.c). */
 static uint32_t
 reason_for(int v, uint32_t reason)
@@ -186,7 +158,7 @@ uid_ok(struct kmip_client *cl, int v, uint32_t op, const char *uid)
 	h_item_end(&e);
 	h_request_end(&e);
 	resp = call(cl, &e, &a, v);
-	expect_ok(resp);
+	h_expect_ok(resp, 0);
 	ttlv_arena_free(a);
 }
 
@@ -234,7 +206,7 @@ register_source(struct kmip_client *cl, int v, uint32_t type, const uint8_t *byt
 	h_item_end(&e);
 	h_request_end(&e);
 	resp = call(cl, &e, &a, v);
-	expect_ok(resp);
+	h_expect_ok(resp, 0);
 	take_uid(resp, KMIP_TAG_UNIQUE_IDENTIFIER, uid);
 	ttlv_arena_free(a);
 	if (!pre_active)
@@ -315,7 +287,7 @@ derive_ok(struct kmip_client *cl, int v, const struct dreq *d, char *uid)
 	struct ttlv_arena *a;
 	struct ttlv *resp = derive(cl, v, d, &a);
 
-	expect_ok(resp);
+	h_expect_ok(resp, 0);
 	take_uid(resp, KMIP_TAG_UNIQUE_IDENTIFIER, uid);
 	ttlv_arena_free(a);
 }
@@ -327,7 +299,7 @@ derive_fails(struct kmip_client *cl, int v, const struct dreq *d, uint32_t reaso
 	struct ttlv_arena *a;
 	struct ttlv *resp = derive(cl, v, d, &a);
 
-	expect_fail(resp, reason_for(v, reason), needle);
+	h_expect_fail(resp, 0, reason_for(v, reason), needle);
 	ttlv_arena_free(a);
 }
 
@@ -346,7 +318,7 @@ expect_material(struct kmip_client *cl, int v, const char *uid, uint32_t obj_tag
 	h_item_end(&e);
 	h_request_end(&e);
 	resp = call(cl, &e, &a, v);
-	expect_ok(resp);
+	h_expect_ok(resp, 0);
 	m = ttlv_find(ttlv_find(ttlv_find(ttlv_find(h_payload(resp, 0), obj_tag), KMIP_TAG_KEY_BLOCK),
 	    KMIP_TAG_KEY_VALUE), KMIP_TAG_KEY_MATERIAL);
 	assert_non_null(m);
@@ -372,7 +344,7 @@ has_link(struct kmip_client *cl, int v, const char *uid, uint32_t link_type, con
 	h_item_end(&e);
 	h_request_end(&e);
 	resp = call(cl, &e, &a, v);
-	expect_ok(resp);
+	h_expect_ok(resp, 0);
 	p = h_payload(resp, 0);
 	if (v >= 20)
 		p = ttlv_find(p, KMIP_TAG_ATTRIBUTES);
@@ -840,14 +812,14 @@ test_pbkdf2_on_worker(void **state)
 	h_request_end(&e2);
 	resp2 = call(f->cl2, &e2, &a2, 21);
 	t_other = now_ms() - t0;
-	expect_ok(resp2);
+	h_expect_ok(resp2, 0);
 	ttlv_arena_free(a2);
 	if (kmip_client_read(f->cl, &resp, &a, &cause) != 0)
 		fail_msg("no answer to the derivation: %s", cause);
 	t_derive = now_ms() - t0;
 	print_message("PBKDF2-SHA512 of %d iterations answered in %lld ms; the other client in %lld ms\n",
 	    d.iterations, (long long)t_derive, (long long)t_other);
-	expect_ok(resp);
+	h_expect_ok(resp, 0);
 	take_uid(resp, KMIP_TAG_UNIQUE_IDENTIFIER, uid);
 	ttlv_arena_free(a);
 	/* Had it run in the loop, the other client would have waited for all of it. */
@@ -900,7 +872,7 @@ test_pbkdf2_per_identity(void **state)
 	h_sleep_ms(100);
 	d.iterations = 1000;
 	resp = derive(b, 21, &d, &ar);
-	expect_fail(resp, KMIP_RESULT_REASON_CRYPTOGRAPHIC_FAILURE, "keygen.max_per_identity");
+	h_expect_fail(resp, 0, KMIP_RESULT_REASON_CRYPTOGRAPHIC_FAILURE, "keygen.max_per_identity");
 	ttlv_arena_free(ar);
 	assert_true(now_ms() - t0 < 1000);
 	d.uids[0] = src2;
@@ -908,7 +880,7 @@ test_pbkdf2_per_identity(void **state)
 	assert_true(now_ms() - t0 < 1000);
 	if (kmip_client_read(a, &resp, &ar, &cause) != 0)
 		fail_msg("no answer to the long derivation: %s", cause);
-	expect_ok(resp);
+	h_expect_ok(resp, 0);
 	ttlv_arena_free(ar);
 	kmip_client_close(a);
 	kmip_client_close(b);
@@ -945,7 +917,7 @@ test_cheap_in_loop(void **state)
 	t0 = now_ms();
 	for (i = 0; i < 200; i++) {
 		resp = derive(f->cl, 21, &d, &a);
-		expect_ok(resp);
+		h_expect_ok(resp, 0);
 		ttlv_arena_free(a);
 	}
 	dt = now_ms() - t0;
@@ -1103,7 +1075,7 @@ dsa_pair_in(struct fx *f, int v)
 	assert_int_equal(kmip_client_read(f->cl, &resp, &a, &cause), 0);
 	print_message("DSA-2048 key pair in %lld ms; the other client answered in %lld ms\n",
 	    (long long)(now_ms() - t0), (long long)t_other);
-	expect_ok(resp);
+	h_expect_ok(resp, 0);
 	take_uid(resp, KMIP_TAG_PRIVATE_KEY_UNIQUE_IDENTIFIER, priv);
 	take_uid(resp, KMIP_TAG_PUBLIC_KEY_UNIQUE_IDENTIFIER, pub);
 	ttlv_arena_free(a);
@@ -1111,18 +1083,18 @@ dsa_pair_in(struct fx *f, int v)
 	uid_ok(f->cl, v, KMIP_OPERATION_ACTIVATE, pub);
 
 	resp = sign_req(f->cl, v, priv, msg, sizeof(msg), NULL, &a);
-	expect_ok(resp);
+	h_expect_ok(resp, 0);
 	sig = ttlv_find(h_payload(resp, 0), KMIP_TAG_SIGNATURE_DATA);
 	assert_non_null(sig);
 	resp2 = sign_req(f->cl, v, pub, msg, sizeof(msg), sig, &a2);
-	expect_ok(resp2);
+	h_expect_ok(resp2, 0);
 	vi = ttlv_find(h_payload(resp2, 0), KMIP_TAG_VALIDITY_INDICATOR);
 	assert_non_null(vi);
 	assert_int_equal(vi->v.u32, KMIP_VALIDITY_INDICATOR_VALID);
 	ttlv_arena_free(a2);
 	/* OpenSSL agrees, with the public key as X.509. */
 	resp3 = get_fmt(f->cl, v, pub, KMIP_KEY_FORMAT_TYPE_X_509, &a3);
-	expect_ok(resp3);
+	h_expect_ok(resp3, 0);
 	km = ttlv_find(ttlv_find(block_of(resp3, KMIP_TAG_PUBLIC_KEY), KMIP_TAG_KEY_VALUE), KMIP_TAG_KEY_MATERIAL);
 	assert_non_null(km);
 	p = km->v.bytes.data;
@@ -1138,12 +1110,12 @@ dsa_pair_in(struct fx *f, int v)
 	ttlv_arena_free(a);
 	/* The private key by default (1.x, and 2.x for a key kmipd made): Transparent DSA, P Q G X. */
 	resp = get_fmt(f->cl, v, priv, 0, &a);
-	expect_ok(resp);
+	h_expect_ok(resp, 0);
 	fmt = ttlv_find(block_of(resp, KMIP_TAG_PRIVATE_KEY), KMIP_TAG_KEY_FORMAT_TYPE);
 	assert_int_equal(fmt->v.u32, KMIP_KEY_FORMAT_TYPE_TRANSPARENT_DSA_PRIVATE_KEY);
 	ttlv_arena_free(a);
 	resp = get_fmt(f->cl, v, priv, KMIP_KEY_FORMAT_TYPE_TRANSPARENT_DSA_PRIVATE_KEY, &a);
-	expect_ok(resp);
+	h_expect_ok(resp, 0);
 	km = ttlv_find(ttlv_find(block_of(resp, KMIP_TAG_PRIVATE_KEY), KMIP_TAG_KEY_VALUE), KMIP_TAG_KEY_MATERIAL);
 	assert_non_null(ttlv_find(km, KMIP_TAG_P));
 	assert_non_null(ttlv_find(km, KMIP_TAG_Q));
@@ -1153,7 +1125,7 @@ dsa_pair_in(struct fx *f, int v)
 	ttlv_arena_free(a);
 	/* A DSA key does not encrypt. */
 	resp = get_fmt(f->cl, v, priv, KMIP_KEY_FORMAT_TYPE_PKCS_1, &a);
-	expect_fail(resp, KMIP_RESULT_REASON_KEY_FORMAT_TYPE_NOT_SUPPORTED, NULL);
+	h_expect_fail(resp, 0, KMIP_RESULT_REASON_KEY_FORMAT_TYPE_NOT_SUPPORTED, NULL);
 	ttlv_arena_free(a);
 }
 
@@ -1186,27 +1158,27 @@ dsa_register_in(struct fx *f, int v)
 	size_t i;
 
 	resp = register_dsa(f->cl, v, true, NULL, &a);
-	expect_ok(resp);
+	h_expect_ok(resp, 0);
 	take_uid(resp, KMIP_TAG_UNIQUE_IDENTIFIER, priv);
 	ttlv_arena_free(a);
 	resp = register_dsa(f->cl, v, false, NULL, &a);
-	expect_ok(resp);
+	h_expect_ok(resp, 0);
 	take_uid(resp, KMIP_TAG_UNIQUE_IDENTIFIER, pub);
 	ttlv_arena_free(a);
 	uid_ok(f->cl, v, KMIP_OPERATION_ACTIVATE, priv);
 	uid_ok(f->cl, v, KMIP_OPERATION_ACTIVATE, pub);
 	resp = sign_req(f->cl, v, priv, msg, sizeof(msg), NULL, &a);
-	expect_ok(resp);
+	h_expect_ok(resp, 0);
 	sig = ttlv_find(h_payload(resp, 0), KMIP_TAG_SIGNATURE_DATA);
 	resp2 = sign_req(f->cl, v, pub, msg, sizeof(msg), sig, &a2);
-	expect_ok(resp2);
+	h_expect_ok(resp2, 0);
 	vi = ttlv_find(h_payload(resp2, 0), KMIP_TAG_VALIDITY_INDICATOR);
 	assert_int_equal(vi->v.u32, KMIP_VALIDITY_INDICATOR_VALID);
 	ttlv_arena_free(a2);
 	ttlv_arena_free(a);
 	/* The public key, by default Transparent DSA Public Key, with the Y sent. */
 	resp = get_fmt(f->cl, v, pub, 0, &a);
-	expect_ok(resp);
+	h_expect_ok(resp, 0);
 	km = ttlv_find(ttlv_find(block_of(resp, KMIP_TAG_PUBLIC_KEY), KMIP_TAG_KEY_VALUE), KMIP_TAG_KEY_MATERIAL);
 	assert_non_null(ttlv_find(km, KMIP_TAG_Y));
 	assert_int_equal(ttlv_find(block_of(resp, KMIP_TAG_PUBLIC_KEY), KMIP_TAG_KEY_FORMAT_TYPE)->v.u32,
@@ -1221,7 +1193,7 @@ dsa_register_in(struct fx *f, int v)
 		parts[i] = oasis_dsa[i];
 	parts[0] = bigp;
 	resp = register_dsa(f->cl, v, true, parts, &a);
-	expect_fail(resp, KMIP_RESULT_REASON_INVALID_FIELD, "P is too large");
+	h_expect_fail(resp, 0, KMIP_RESULT_REASON_INVALID_FIELD, "P is too large");
 	ttlv_arena_free(a);
 	/* q of 128 bits. */
 	parts[0] = oasis_dsa[0];
@@ -1230,25 +1202,25 @@ dsa_register_in(struct fx *f, int v)
 	badq[32] = '\0';
 	parts[1] = badq;
 	resp = register_dsa(f->cl, v, true, parts, &a);
-	expect_fail(resp, KMIP_RESULT_REASON_INVALID_FIELD, "subprime q");
+	h_expect_fail(resp, 0, KMIP_RESULT_REASON_INVALID_FIELD, "subprime q");
 	ttlv_arena_free(a);
 	/* x not below q. */
 	parts[1] = oasis_dsa[1];
 	parts[3] = "962eddcc369cba8ebb260ee6b6a126d9346e38c6";
 	resp = register_dsa(f->cl, v, true, parts, &a);
-	expect_fail(resp, KMIP_RESULT_REASON_INVALID_FIELD, "x");
+	h_expect_fail(resp, 0, KMIP_RESULT_REASON_INVALID_FIELD, "x");
 	ttlv_arena_free(a);
 	/* A y that is not of order q. */
 	parts[3] = oasis_dsa[3];
 	parts[4] = "1234";
 	resp = register_dsa(f->cl, v, false, parts, &a);
-	expect_fail(resp, KMIP_RESULT_REASON_INVALID_FIELD, "inconsistent DSA key");
+	h_expect_fail(resp, 0, KMIP_RESULT_REASON_INVALID_FIELD, "inconsistent DSA key");
 	ttlv_arena_free(a);
 	/* A g that is not of order q. */
 	parts[4] = oasis_dsa[4];
 	parts[2] = "02";
 	resp = register_dsa(f->cl, v, true, parts, &a);
-	expect_fail(resp, KMIP_RESULT_REASON_INVALID_FIELD, "g is not of order q");
+	h_expect_fail(resp, 0, KMIP_RESULT_REASON_INVALID_FIELD, "g is not of order q");
 	ttlv_arena_free(a);
 }
 
@@ -1313,11 +1285,11 @@ test_dsa_der_and_sizes(void **state)
 	h_item_end(&e);
 	h_request_end(&e);
 	resp = call(f->cl, &e, &a, 21);
-	expect_ok(resp);
+	h_expect_ok(resp, 0);
 	take_uid(resp, KMIP_TAG_UNIQUE_IDENTIFIER, uid);
 	ttlv_arena_free(a);
 	resp = get_fmt(f->cl, 21, uid, 0, &a);
-	expect_ok(resp);
+	h_expect_ok(resp, 0);
 	km = ttlv_find(ttlv_find(block_of(resp, KMIP_TAG_PRIVATE_KEY), KMIP_TAG_KEY_VALUE), KMIP_TAG_KEY_MATERIAL);
 	assert_int_equal(km->type, TTLV_BYTE_STRING);
 	assert_int_equal(km->length, (unsigned)len);
@@ -1334,7 +1306,7 @@ test_dsa_der_and_sizes(void **state)
 	h_item_end(&e);
 	h_request_end(&e);
 	resp = call(f->cl, &e, &a, 14);
-	expect_fail(resp, KMIP_RESULT_REASON_INVALID_FIELD, "DSA key pairs are 1024, 2048 or 3072 bits");
+	h_expect_fail(resp, 0, KMIP_RESULT_REASON_INVALID_FIELD, "DSA key pairs are 1024, 2048 or 3072 bits");
 	ttlv_arena_free(a);
 }
 
@@ -1425,7 +1397,7 @@ test_dsa_der_bounded(void **state)
 	free(der);
 	t0 = now_ms();
 	resp = call(f->cl, &e, &a, 21);
-	expect_fail(resp, KMIP_RESULT_REASON_INVALID_FIELD, "DSA parameters out of bounds");
+	h_expect_fail(resp, 0, KMIP_RESULT_REASON_INVALID_FIELD, "DSA parameters out of bounds");
 	ttlv_arena_free(a);
 	assert_true(now_ms() - t0 < 1000);
 	h_discover_ok(f->cl2);

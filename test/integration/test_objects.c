@@ -80,34 +80,6 @@ call(struct kmip_client *cl, struct ttlv_enc *req, struct ttlv_arena **a, unsign
 	return resp;
 }
 
-/* Asserts the first batch item succeeded (printing its Result Message if not). */
-static void
-expect_ok(const struct ttlv *resp)
-{
-	const struct ttlv *msg = ttlv_find(h_batch_item(resp, 0), KMIP_TAG_RESULT_MESSAGE);
-
-	if (h_item_status(resp, 0) != KMIP_RESULT_STATUS_SUCCESS && msg != NULL)
-		print_error("unexpected failure: %s\n", (const char *)msg->v.bytes.data);
-	assert_int_equal(h_item_status(resp, 0), KMIP_RESULT_STATUS_SUCCESS);
-}
-
-/* Asserts the first batch item failed with reason and a Result Message. */
-static void
-expect_fail(const struct ttlv *resp, uint32_t reason)
-{
-	const struct ttlv *item = h_batch_item(resp, 0);
-	const struct ttlv *r = ttlv_find(item, KMIP_TAG_RESULT_REASON);
-	const struct ttlv *msg = ttlv_find(item, KMIP_TAG_RESULT_MESSAGE);
-
-	assert_int_equal(h_item_status(resp, 0), KMIP_RESULT_STATUS_OPERATION_FAILED);
-	assert_non_null(r);
-	if (r->v.u32 != reason && msg != NULL)
-		print_error("reason 0x%x, message: %s\n", r->v.u32, (const char *)msg->v.bytes.data);
-	assert_int_equal(r->v.u32, reason);
-	assert_non_null(msg);
-	assert_true(msg->length > 0);
-}
-
 /* Opens a 1.x Attribute named after tag. */
 static void
 attr_begin_v1(struct ttlv_enc *e, uint32_t tag)
@@ -227,7 +199,7 @@ create_ok(struct kmip_client *cl, unsigned v, const struct cr *c, char *uid)
 	struct ttlv *resp = create_req(cl, v, c, &a);
 	const struct ttlv *t;
 
-	expect_ok(resp);
+	h_expect_ok(resp, 0);
 	t = ttlv_find(h_payload(resp, 0), KMIP_TAG_OBJECT_TYPE);
 	assert_non_null(t);
 	assert_int_equal(t->v.u32, c->type != 0 ? c->type : KMIP_OBJECT_TYPE_SYMMETRIC_KEY);
@@ -243,7 +215,7 @@ create_fail(struct kmip_client *cl, unsigned v, const struct cr *c, uint32_t rea
 	struct ttlv_arena *a;
 	struct ttlv *resp = create_req(cl, v, c, &a);
 
-	expect_fail(resp, reason);
+	h_expect_fail(resp, 0, reason, NULL);
 	ttlv_arena_free(a);
 }
 
@@ -275,7 +247,7 @@ uid_ok(struct kmip_client *cl, unsigned v, uint32_t op, const char *uid)
 {
 	struct ttlv_arena *a;
 
-	expect_ok(uid_req(cl, v, op, uid, NULL, &a));
+	h_expect_ok(uid_req(cl, v, op, uid, NULL, &a), 0);
 	ttlv_arena_free(a);
 }
 
@@ -286,7 +258,7 @@ get_material(struct kmip_client *cl, unsigned v, const char *uid, uint32_t obj_t
 	struct ttlv *resp = uid_req(cl, v, KMIP_OPERATION_GET, uid, NULL, a);
 	const struct ttlv *obj, *m;
 
-	expect_ok(resp);
+	h_expect_ok(resp, 0);
 	obj = ttlv_find(h_payload(resp, 0), obj_tag);
 	assert_non_null(obj);
 	m = ttlv_find(ttlv_find(ttlv_find(obj, KMIP_TAG_KEY_BLOCK), KMIP_TAG_KEY_VALUE), KMIP_TAG_KEY_MATERIAL);
@@ -313,7 +285,7 @@ get_attr(struct kmip_client *cl, unsigned v, const char *uid, uint32_t tag, stru
 	h_item_end(&req);
 	h_request_end(&req);
 	resp = call(cl, &req, a, v);
-	expect_ok(resp);
+	h_expect_ok(resp, 0);
 	if (V2(v))
 		return ttlv_find(ttlv_find(h_payload(resp, 0), KMIP_TAG_ATTRIBUTES), tag);
 	at = ttlv_find(h_payload(resp, 0), KMIP_TAG_ATTRIBUTE);
@@ -500,9 +472,9 @@ test_unsupported_algorithm_operations(void **state)
 			h_request_end(&req);
 			resp = call(o->cl, &req, &a, v);
 			if (ops[i].reason == 0)
-				expect_ok(resp);
+				h_expect_ok(resp, 0);
 			else
-				expect_fail(resp, ops[i].reason);
+				h_expect_fail(resp, 0, ops[i].reason, NULL);
 			ttlv_arena_free(a);
 		}
 	}
@@ -527,7 +499,7 @@ test_create_secret_data(void **state)
 
 		create_ok(o->cl, v, CR(.type = KMIP_OBJECT_TYPE_SECRET_DATA), uid);
 		resp = uid_req(o->cl, v, KMIP_OPERATION_GET, uid, NULL, &a);
-		expect_ok(resp);
+		h_expect_ok(resp, 0);
 		sd = ttlv_find(h_payload(resp, 0), KMIP_TAG_SECRET_DATA);
 		assert_non_null(sd);
 		assert_int_equal(ttlv_find(sd, KMIP_TAG_SECRET_DATA_TYPE)->v.u32, KMIP_SECRET_DATA_TYPE_SEED);
@@ -547,7 +519,7 @@ test_create_secret_data(void **state)
 		create_ok(o->cl, v, CR(.type = KMIP_OBJECT_TYPE_SECRET_DATA, .bits = 128,
 		    .secret_type = KMIP_SECRET_DATA_TYPE_PASSWORD), uid);
 		resp = uid_req(o->cl, v, KMIP_OPERATION_GET, uid, NULL, &a);
-		expect_ok(resp);
+		h_expect_ok(resp, 0);
 		sd = ttlv_find(h_payload(resp, 0), KMIP_TAG_SECRET_DATA);
 		assert_int_equal(ttlv_find(sd, KMIP_TAG_SECRET_DATA_TYPE)->v.u32, KMIP_SECRET_DATA_TYPE_PASSWORD);
 		ttlv_arena_free(a);
@@ -631,9 +603,9 @@ test_register_length_checked(void **state)
 			struct ttlv *resp = register_key(o->cl, versions[k], cases[i].alg, cases[i].len, &a);
 
 			if (cases[i].ok)
-				expect_ok(resp);
+				h_expect_ok(resp, 0);
 			else
-				expect_fail(resp, KMIP_RESULT_REASON_INVALID_FIELD);
+				h_expect_fail(resp, 0, KMIP_RESULT_REASON_INVALID_FIELD, NULL);
 			ttlv_arena_free(a);
 		}
 	}
@@ -654,7 +626,7 @@ test_rekey_3des(void **state)
 
 		create_ok(o->cl, v, CR(.alg = ALG(3DES), .bits = 168), uid);
 		resp = uid_req(o->cl, v, KMIP_OPERATION_RE_KEY, uid, NULL, &a);
-		expect_ok(resp);
+		h_expect_ok(resp, 0);
 		h_payload_text(resp, KMIP_TAG_UNIQUE_IDENTIFIER, rekeyed, sizeof(rekeyed));
 		ttlv_arena_free(a);
 		assert_int_equal(get_material(o->cl, v, rekeyed, KMIP_TAG_SYMMETRIC_KEY, &a)->length, 24);
@@ -670,9 +642,9 @@ get_expect(struct kmip_client *cl, unsigned v, const char *uid, const char *wrap
 	struct ttlv *resp = uid_req(cl, v, KMIP_OPERATION_GET, uid, wrap_by, &a);
 
 	if (reason == 0)
-		expect_ok(resp);
+		h_expect_ok(resp, 0);
 	else
-		expect_fail(resp, reason);
+		h_expect_fail(resp, 0, reason, NULL);
 	ttlv_arena_free(a);
 }
 
@@ -744,22 +716,22 @@ test_sensitive_extractable(void **state)
 			h_item_end(&req);
 			h_request_end(&req);
 			resp = call(o->cl, &req, &a, v);
-			expect_ok(resp);
+			h_expect_ok(resp, 0);
 			assert_non_null(ttlv_find(h_payload(resp, 0), KMIP_TAG_DATA));
 			ttlv_arena_free(a);
 		}
 
 		/* One way only. */
-		expect_fail(set_bool(o->cl, v, sens, KMIP_TAG_SENSITIVE, false, &a), V2(v) ?
-		    KMIP_RESULT_REASON_ATTRIBUTE_READ_ONLY : KMIP_RESULT_REASON_PERMISSION_DENIED);
+		h_expect_fail(set_bool(o->cl, v, sens, KMIP_TAG_SENSITIVE, false, &a), 0, V2(v) ?
+		    KMIP_RESULT_REASON_ATTRIBUTE_READ_ONLY : KMIP_RESULT_REASON_PERMISSION_DENIED, NULL);
 		ttlv_arena_free(a);
-		expect_fail(set_bool(o->cl, v, noext, KMIP_TAG_EXTRACTABLE, true, &a), V2(v) ?
-		    KMIP_RESULT_REASON_ATTRIBUTE_READ_ONLY : KMIP_RESULT_REASON_PERMISSION_DENIED);
+		h_expect_fail(set_bool(o->cl, v, noext, KMIP_TAG_EXTRACTABLE, true, &a), 0, V2(v) ?
+		    KMIP_RESULT_REASON_ATTRIBUTE_READ_ONLY : KMIP_RESULT_REASON_PERMISSION_DENIED, NULL);
 		ttlv_arena_free(a);
-		expect_ok(set_bool(o->cl, v, plain, KMIP_TAG_SENSITIVE, true, &a));
+		h_expect_ok(set_bool(o->cl, v, plain, KMIP_TAG_SENSITIVE, true, &a), 0);
 		ttlv_arena_free(a);
 		get_expect(o->cl, v, plain, NULL, KMIP_RESULT_REASON_SENSITIVE);
-		expect_ok(set_bool(o->cl, v, plain, KMIP_TAG_EXTRACTABLE, false, &a));
+		h_expect_ok(set_bool(o->cl, v, plain, KMIP_TAG_EXTRACTABLE, false, &a), 0);
 		ttlv_arena_free(a);
 		get_expect(o->cl, v, plain, kek, KMIP_RESULT_REASON_NOT_EXTRACTABLE);
 		get_expect(o->cl, v, sens, kek, 0);
@@ -856,11 +828,11 @@ test_register_flags_and_location(void **state)
 		unsigned v = versions[k];
 
 		resp = register_with(o->cl, v, ALG(AES), 16, reg_sensitive, &a);
-		expect_ok(resp);
+		h_expect_ok(resp, 0);
 		h_payload_text(resp, KMIP_TAG_UNIQUE_IDENTIFIER, sens, sizeof(sens));
 		ttlv_arena_free(a);
 		resp = register_with(o->cl, v, ALG(AES), 32, reg_not_extractable, &a);
-		expect_ok(resp);
+		h_expect_ok(resp, 0);
 		h_payload_text(resp, KMIP_TAG_UNIQUE_IDENTIFIER, noext, sizeof(noext));
 		ttlv_arena_free(a);
 		get_expect(o->cl, v, sens, NULL, KMIP_RESULT_REASON_SENSITIVE);
@@ -877,7 +849,7 @@ test_register_flags_and_location(void **state)
 		h_item_end(&req);
 		h_request_end(&req);
 		resp = call(o->cl, &req, &a, v);
-		expect_ok(resp);
+		h_expect_ok(resp, 0);
 		attrs = V2(v) ? ttlv_find(h_payload(resp, 0), KMIP_TAG_ATTRIBUTES) : h_payload(resp, 0);
 		n = 0;
 		for (t = ttlv_find(attrs, V2(v) ? KMIP_TAG_KEY_VALUE_LOCATION : KMIP_TAG_ATTRIBUTE); t != NULL;

@@ -85,36 +85,6 @@ call(struct kmip_client *cl, struct ttlv_enc *req, struct ttlv_arena **a, int ma
 	return resp;
 }
 
-/* Asserts batch item i succeeded. */
-static void
-expect_ok(const struct ttlv *resp, unsigned i)
-{
-	const struct ttlv *msg = ttlv_find(h_batch_item(resp, i), KMIP_TAG_RESULT_MESSAGE);
-
-	if (h_item_status(resp, i) != KMIP_RESULT_STATUS_SUCCESS && msg != NULL)
-		print_error("unexpected failure: %s\n", (const char *)msg->v.bytes.data);
-	assert_int_equal(h_item_status(resp, i), KMIP_RESULT_STATUS_SUCCESS);
-}
-
-/* Asserts batch item i failed with reason, and carries a non-empty Result Message. */
-static void
-expect_fail(const struct ttlv *resp, unsigned i, int reason)
-{
-	const struct ttlv *item = h_batch_item(resp, i);
-	const struct ttlv *r = ttlv_find(item, KMIP_TAG_RESULT_REASON);
-	const struct ttlv *msg = ttlv_find(item, KMIP_TAG_RESULT_MESSAGE);
-
-	assert_non_null(item);
-	assert_int_equal(h_item_status(resp, i), KMIP_RESULT_STATUS_OPERATION_FAILED);
-	assert_non_null(r);
-	if ((int)r->v.u32 != reason && msg != NULL)
-		print_error("reason 0x%x, message: %s\n", r->v.u32, (const char *)msg->v.bytes.data);
-	assert_int_equal(r->v.u32, reason);
-	assert_non_null(msg);
-	assert_int_equal(msg->type, TTLV_TEXT_STRING);
-	assert_true(msg->length > 0);
-}
-
 /* Text child tag of batch item i's payload into buf ("" when absent). */
 static const char *
 item_text(const struct ttlv *resp, unsigned i, uint32_t tag, char *buf, size_t size)
@@ -155,7 +125,7 @@ create_aes(struct kmip_client *cl, int bits, const char *name, char *uid)
 	enc_create_aes(&req, bits, name);
 	h_request_end(&req);
 	resp = call(cl, &req, &a, 1, 4);
-	expect_ok(resp, 0);
+	h_expect_ok(resp, 0);
 	assert_int_equal(ttlv_find(h_payload(resp, 0), KMIP_TAG_OBJECT_TYPE)->v.u32,
 	    KMIP_OBJECT_TYPE_SYMMETRIC_KEY);
 	item_text(resp, 0, KMIP_TAG_UNIQUE_IDENTIFIER, uid, 64);
@@ -184,7 +154,7 @@ uid_op_ok(struct kmip_client *cl, uint32_t op, const char *uid, uint32_t arg)
 	struct ttlv *resp = uid_op(cl, op, uid, arg, &a);
 	char got[64];
 
-	expect_ok(resp, 0);
+	h_expect_ok(resp, 0);
 	assert_string_equal(item_text(resp, 0, KMIP_TAG_UNIQUE_IDENTIFIER, got, sizeof(got)), uid);
 	ttlv_arena_free(a);
 }
@@ -196,7 +166,7 @@ uid_op_fail(struct kmip_client *cl, uint32_t op, const char *uid, uint32_t arg, 
 	struct ttlv_arena *a;
 	struct ttlv *resp = uid_op(cl, op, uid, arg, &a);
 
-	expect_fail(resp, 0, reason);
+	h_expect_fail(resp, 0, reason, NULL);
 	ttlv_arena_free(a);
 }
 
@@ -277,7 +247,7 @@ expect_state(struct kmip_client *cl, const char *uid, uint32_t state, const char
 	struct ttlv *resp;
 
 	resp = get_attrs(cl, uid, (const char *const[]){ "State", date_name, NULL }, &a);
-	expect_ok(resp, 0);
+	h_expect_ok(resp, 0);
 	v = attr_value(h_payload(resp, 0), "State", 0);
 	assert_non_null(v);
 	assert_int_equal(v->v.u32, state);
@@ -335,7 +305,7 @@ expect_link(struct kmip_client *cl, const char *uid, uint32_t link_type, const c
 	bool found = false;
 
 	resp = get_attrs(cl, uid, (const char *const[]){ "Link", NULL }, &a);
-	expect_ok(resp, 0);
+	h_expect_ok(resp, 0);
 	for (i = 0; (v = attr_value(h_payload(resp, 0), "Link", i)) != NULL; i++) {
 		const struct ttlv *t = ttlv_find(v, KMIP_TAG_LINK_TYPE);
 		const struct ttlv *id = ttlv_find(v, KMIP_TAG_LINKED_OBJECT_IDENTIFIER);
@@ -417,7 +387,7 @@ locate(struct kmip_client *cl, const struct locate_q *q, struct ttlv_arena **a)
 	h_item_end(&req);
 	h_request_end(&req);
 	resp = call(cl, &req, a, 1, 4);
-	expect_ok(resp, 0);
+	h_expect_ok(resp, 0);
 	return resp;
 }
 
@@ -532,7 +502,7 @@ name_of(struct kmip_client *cl, const char *uid, unsigned nth, char *buf, size_t
 	struct ttlv *resp;
 
 	resp = get_attrs(cl, uid, (const char *const[]){ "Name", NULL }, &a);
-	expect_ok(resp, 0);
+	h_expect_ok(resp, 0);
 	v = ttlv_find(attr_value(h_payload(resp, 0), "Name", nth), KMIP_TAG_NAME_VALUE);
 	snprintf(buf, size, "%s", v != NULL ? (const char *)v->v.bytes.data : "");
 	ttlv_arena_free(a);
@@ -555,7 +525,7 @@ test_create_get_aes(void **state)
 
 		create_aes(o->cl, bits[i], NULL, uid);
 		resp = get(o->cl, uid, 0, &a);
-		expect_ok(resp, 0);
+		h_expect_ok(resp, 0);
 		assert_string_equal(item_text(resp, 0, KMIP_TAG_UNIQUE_IDENTIFIER, got, sizeof(got)), uid);
 		assert_int_equal(ttlv_find(h_payload(resp, 0), KMIP_TAG_OBJECT_TYPE)->v.u32,
 		    KMIP_OBJECT_TYPE_SYMMETRIC_KEY);
@@ -590,7 +560,7 @@ test_create_errors(void **state)
 	h_item_end(&req);
 	h_request_end(&req);
 	resp = call(o->cl, &req, &a, 1, 4);
-	expect_fail(resp, 0, KMIP_RESULT_REASON_INVALID_FIELD);
+	h_expect_fail(resp, 0, KMIP_RESULT_REASON_INVALID_FIELD, NULL);
 	ttlv_arena_free(a);
 
 	/* AES of 100 bits. */
@@ -598,7 +568,7 @@ test_create_errors(void **state)
 	enc_create_aes(&req, 100, NULL);
 	h_request_end(&req);
 	resp = call(o->cl, &req, &a, 1, 4);
-	expect_fail(resp, 0, KMIP_RESULT_REASON_INVALID_FIELD);
+	h_expect_fail(resp, 0, KMIP_RESULT_REASON_INVALID_FIELD, NULL);
 	ttlv_arena_free(a);
 
 	/* Create makes symmetric keys only: a Private Key is CreateKeyPair's. */
@@ -612,7 +582,7 @@ test_create_errors(void **state)
 	h_item_end(&req);
 	h_request_end(&req);
 	resp = call(o->cl, &req, &a, 1, 4);
-	expect_fail(resp, 0, KMIP_RESULT_REASON_INVALID_FIELD);
+	h_expect_fail(resp, 0, KMIP_RESULT_REASON_INVALID_FIELD, NULL);
 	ttlv_arena_free(a);
 }
 
@@ -635,7 +605,7 @@ test_get_wrong_format(void **state)
 
 	create_aes(o->cl, 128, NULL, uid);
 	resp = get(o->cl, uid, KMIP_KEY_FORMAT_TYPE_PKCS_1, &a);
-	expect_fail(resp, 0, KMIP_RESULT_REASON_KEY_FORMAT_TYPE_NOT_SUPPORTED);
+	h_expect_fail(resp, 0, KMIP_RESULT_REASON_KEY_FORMAT_TYPE_NOT_SUPPORTED, NULL);
 	ttlv_arena_free(a);
 }
 
@@ -676,7 +646,7 @@ test_destroy_pre_active(void **state)
 	uid_op_ok(o->cl, KMIP_OPERATION_DESTROY, uid, 0);
 	uid_op_fail(o->cl, KMIP_OPERATION_GET, uid, 0, KMIP_RESULT_REASON_ITEM_NOT_FOUND);
 	resp = get_attrs(o->cl, uid, (const char *const[]){ "State", "Destroy Date", NULL }, &a);
-	expect_ok(resp, 0);
+	h_expect_ok(resp, 0);
 	v = attr_value(h_payload(resp, 0), "State", 0);
 	assert_non_null(v);
 	assert_int_equal(v->v.u32, KMIP_STATE_DESTROYED);
@@ -705,7 +675,7 @@ test_create_key_pair(void **state)
 		char priv[64], pub[64];
 
 		resp = create_pair_req(o->cl, kinds[i].alg, kinds[i].bits, kinds[i].curve, &a);
-		expect_ok(resp, 0);
+		h_expect_ok(resp, 0);
 		item_text(resp, 0, KMIP_TAG_PRIVATE_KEY_UNIQUE_IDENTIFIER, priv, sizeof(priv));
 		item_text(resp, 0, KMIP_TAG_PUBLIC_KEY_UNIQUE_IDENTIFIER, pub, sizeof(pub));
 		ttlv_arena_free(a);
@@ -713,7 +683,7 @@ test_create_key_pair(void **state)
 		expect_link(o->cl, priv, KMIP_LINK_TYPE_PUBLIC_KEY_LINK, pub);
 		expect_link(o->cl, pub, KMIP_LINK_TYPE_PRIVATE_KEY_LINK, priv);
 		resp = get(o->cl, pub, 0, &a);
-		expect_ok(resp, 0);
+		h_expect_ok(resp, 0);
 		block = key_block(resp, KMIP_TAG_PUBLIC_KEY);
 		assert_int_equal(ttlv_find(block, KMIP_TAG_CRYPTOGRAPHIC_ALGORITHM)->v.u32, kinds[i].alg);
 		assert_int_equal(ttlv_find(block, KMIP_TAG_CRYPTOGRAPHIC_LENGTH)->v.i32, kinds[i].bits);
@@ -730,7 +700,7 @@ test_create_key_pair_rsa_1000(void **state)
 	struct ttlv *resp;
 
 	resp = create_pair_req(o->cl, KMIP_CRYPTOGRAPHIC_ALGORITHM_RSA, 1000, 0, &a);
-	expect_fail(resp, 0, KMIP_RESULT_REASON_INVALID_FIELD);
+	h_expect_fail(resp, 0, KMIP_RESULT_REASON_INVALID_FIELD, NULL);
 	ttlv_arena_free(a);
 }
 
@@ -748,12 +718,12 @@ test_register_symmetric(void **state)
 
 	resp = register_req(o->cl, KMIP_OBJECT_TYPE_SYMMETRIC_KEY, KMIP_TAG_SYMMETRIC_KEY, 0,
 	    KMIP_KEY_FORMAT_TYPE_RAW, KMIP_CRYPTOGRAPHIC_ALGORITHM_AES, 128, key, sizeof(key), NULL, &a);
-	expect_ok(resp, 0);
+	h_expect_ok(resp, 0);
 	item_text(resp, 0, KMIP_TAG_UNIQUE_IDENTIFIER, uid, sizeof(uid));
 	ttlv_arena_free(a);
 	assert_true(uid[0] != '\0');
 	resp = get(o->cl, uid, 0, &a);
-	expect_ok(resp, 0);
+	h_expect_ok(resp, 0);
 	block = key_block(resp, KMIP_TAG_SYMMETRIC_KEY);
 	assert_int_equal(ttlv_find(block, KMIP_TAG_KEY_FORMAT_TYPE)->v.u32, KMIP_KEY_FORMAT_TYPE_RAW);
 	m = key_material(block);
@@ -775,11 +745,11 @@ test_register_secret_data(void **state)
 
 	resp = register_req(o->cl, KMIP_OBJECT_TYPE_SECRET_DATA, KMIP_TAG_SECRET_DATA,
 	    KMIP_SECRET_DATA_TYPE_PASSWORD, KMIP_KEY_FORMAT_TYPE_OPAQUE, 0, 0, pw, strlen(pw), NULL, &a);
-	expect_ok(resp, 0);
+	h_expect_ok(resp, 0);
 	item_text(resp, 0, KMIP_TAG_UNIQUE_IDENTIFIER, uid, sizeof(uid));
 	ttlv_arena_free(a);
 	resp = get(o->cl, uid, 0, &a);
-	expect_ok(resp, 0);
+	h_expect_ok(resp, 0);
 	assert_int_equal(ttlv_find(h_payload(resp, 0), KMIP_TAG_OBJECT_TYPE)->v.u32, KMIP_OBJECT_TYPE_SECRET_DATA);
 	obj = ttlv_find(h_payload(resp, 0), KMIP_TAG_SECRET_DATA);
 	assert_non_null(obj);
@@ -803,7 +773,7 @@ test_register_garbage_private_key(void **state)
 
 	resp = register_req(o->cl, KMIP_OBJECT_TYPE_PRIVATE_KEY, KMIP_TAG_PRIVATE_KEY, 0,
 	    KMIP_KEY_FORMAT_TYPE_PKCS_1, KMIP_CRYPTOGRAPHIC_ALGORITHM_RSA, 2048, junk, sizeof(junk), NULL, &a);
-	expect_fail(resp, 0, KMIP_RESULT_REASON_INVALID_FIELD);
+	h_expect_fail(resp, 0, KMIP_RESULT_REASON_INVALID_FIELD, NULL);
 	ttlv_arena_free(a);
 }
 
@@ -823,7 +793,7 @@ test_locate(void **state)
 	create_aes(o->cl, 128, "ops-locate-key-2", key2);
 	resp = register_req(o->cl, KMIP_OBJECT_TYPE_SECRET_DATA, KMIP_TAG_SECRET_DATA, KMIP_SECRET_DATA_TYPE_SEED,
 	    KMIP_KEY_FORMAT_TYPE_OPAQUE, 0, 0, bytes, sizeof(bytes), "ops-locate-secret", &a);
-	expect_ok(resp, 0);
+	h_expect_ok(resp, 0);
 	item_text(resp, 0, KMIP_TAG_UNIQUE_IDENTIFIER, secret, sizeof(secret));
 	ttlv_arena_free(a);
 
@@ -921,7 +891,7 @@ test_attribute_edits(void **state)
 	create_aes(o->cl, 128, "ops-attr-first", uid);
 	/* A second Name gets index 1. */
 	resp = name_edit(o->cl, KMIP_OPERATION_ADD_ATTRIBUTE, uid, -1, "ops-attr-second", &a);
-	expect_ok(resp, 0);
+	h_expect_ok(resp, 0);
 	assert_string_equal(item_text(resp, 0, KMIP_TAG_UNIQUE_IDENTIFIER, buf, sizeof(buf)), uid);
 	at = ttlv_find(h_payload(resp, 0), KMIP_TAG_ATTRIBUTE);
 	assert_non_null(at);
@@ -933,7 +903,7 @@ test_attribute_edits(void **state)
 
 	/* Modify Name 0: the response carries the new value. */
 	resp = name_edit(o->cl, KMIP_OPERATION_MODIFY_ATTRIBUTE, uid, 0, "ops-attr-renamed", &a);
-	expect_ok(resp, 0);
+	h_expect_ok(resp, 0);
 	at = ttlv_find(h_payload(resp, 0), KMIP_TAG_ATTRIBUTE);
 	assert_non_null(at);
 	assert_string_equal((const char *)ttlv_find(ttlv_find(at, KMIP_TAG_ATTRIBUTE_VALUE),
@@ -950,7 +920,7 @@ test_attribute_edits(void **state)
 	h_item_end(&req);
 	h_request_end(&req);
 	resp = call(o->cl, &req, &a, 1, 4);
-	expect_ok(resp, 0);
+	h_expect_ok(resp, 0);
 	at = ttlv_find(h_payload(resp, 0), KMIP_TAG_ATTRIBUTE);
 	assert_non_null(at);
 	assert_string_equal((const char *)ttlv_find(ttlv_find(at, KMIP_TAG_ATTRIBUTE_VALUE),
@@ -979,14 +949,14 @@ test_storage_array_rotation(void **state)
 	for (i = 0; i < 3; i++) {
 		resp = attr_edit(o->cl, KMIP_OPERATION_ADD_ATTRIBUTE, uid, -1, "Operation Policy Name", values[i], &a);
 		if (i < 2)
-			expect_ok(resp, 0);
+			h_expect_ok(resp, 0);
 		else
-			expect_fail(resp, 0, KMIP_RESULT_REASON_INVALID_FIELD);
+			h_expect_fail(resp, 0, KMIP_RESULT_REASON_INVALID_FIELD, NULL);
 		ttlv_arena_free(a);
 	}
 	uid_op_ok(o->cl, KMIP_OPERATION_ACTIVATE, uid, 0);
 	resp = uid_op(o->cl, KMIP_OPERATION_RE_KEY, uid, 0, &a);
-	expect_ok(resp, 0);
+	h_expect_ok(resp, 0);
 	item_text(resp, 0, KMIP_TAG_UNIQUE_IDENTIFIER, nuid, sizeof(nuid));
 	assert_string_not_equal(nuid, uid);
 	ttlv_arena_free(a);
@@ -1011,7 +981,7 @@ test_attribute_edit_denied(void **state)
 	h_item_end(&req);
 	h_request_end(&req);
 	resp = call(o->cl, &req, &a, 1, 4);
-	expect_fail(resp, 0, KMIP_RESULT_REASON_PERMISSION_DENIED);
+	h_expect_fail(resp, 0, KMIP_RESULT_REASON_PERMISSION_DENIED, NULL);
 	ttlv_arena_free(a);
 	expect_state(o->cl, uid, KMIP_STATE_PRE_ACTIVE, NULL);
 
@@ -1026,7 +996,7 @@ test_attribute_edit_denied(void **state)
 	h_item_end(&req);
 	h_request_end(&req);
 	resp = call(o->cl, &req, &a, 1, 4);
-	expect_fail(resp, 0, KMIP_RESULT_REASON_PERMISSION_DENIED);
+	h_expect_fail(resp, 0, KMIP_RESULT_REASON_PERMISSION_DENIED, NULL);
 	ttlv_arena_free(a);
 	expect_state(o->cl, uid, KMIP_STATE_ACTIVE, NULL);
 }
@@ -1042,7 +1012,7 @@ test_admin_sees_all(void **state)
 
 	create_aes(o->cl, 128, "ops-owned-by-client", uid);
 	resp = get(o->admin, uid, 0, &a);
-	expect_ok(resp, 0);
+	h_expect_ok(resp, 0);
 	ttlv_arena_free(a);
 	resp = locate(o->admin, &(struct locate_q){ .name = "ops-owned-by-client", .max = -1, .offset = -1 }, &a);
 	assert_true(located(resp, uid));
@@ -1075,8 +1045,8 @@ test_batch_continue(void **state)
 	resp = call(o->cl, &req, &a, 1, 4);
 	assert_int_equal(response_batch_count(resp), 2);
 	assert_int_equal(ttlv_count(resp, KMIP_TAG_BATCH_ITEM), 2);
-	expect_fail(resp, 0, KMIP_RESULT_REASON_ITEM_NOT_FOUND);
-	expect_ok(resp, 1);
+	h_expect_fail(resp, 0, KMIP_RESULT_REASON_ITEM_NOT_FOUND, NULL);
+	h_expect_ok(resp, 1);
 	assert_int_equal(ttlv_find(h_batch_item(resp, 0), KMIP_TAG_OPERATION)->v.u32, KMIP_OPERATION_GET);
 	assert_int_equal(ttlv_find(h_batch_item(resp, 1), KMIP_TAG_OPERATION)->v.u32, KMIP_OPERATION_CREATE);
 	/* Unique Batch Item IDs are echoed as sent. */
@@ -1136,17 +1106,17 @@ test_multi_part_encrypt(void **state)
 		plain[i] = (uint8_t)(i * 5 + 1);
 	create_aes(o->cl, 256, "ops-multi-part", uid);
 	h_uid_request(&act, KMIP_OPERATION_ACTIVATE, uid, 0);
-	expect_ok(call(o->cl, &act, &aa, 1, 4), 0);
+	h_expect_ok(call(o->cl, &act, &aa, 1, 4), 0);
 	ttlv_arena_free(aa);
 	r1 = gcm_part(o->cl, KMIP_OPERATION_ENCRYPT, uid, plain, 20, NULL, 1, 0, NULL, &a1);
-	expect_ok(r1, 0);
+	h_expect_ok(r1, 0);
 	corr = ttlv_find(h_payload(r1, 0), KMIP_TAG_CORRELATION_VALUE);
 	d1 = ttlv_find(h_payload(r1, 0), KMIP_TAG_DATA);
 	assert_non_null(corr);
 	assert_non_null(d1);
 	assert_null(ttlv_find(h_payload(r1, 0), KMIP_TAG_AUTHENTICATED_ENCRYPTION_TAG));
 	r2 = gcm_part(o->cl, KMIP_OPERATION_ENCRYPT, uid, plain + 20, sizeof(plain) - 20, corr, -1, 1, NULL, &a2);
-	expect_ok(r2, 0);
+	h_expect_ok(r2, 0);
 	d2 = ttlv_find(h_payload(r2, 0), KMIP_TAG_DATA);
 	tag = ttlv_find(h_payload(r2, 0), KMIP_TAG_AUTHENTICATED_ENCRYPTION_TAG);
 	assert_non_null(d2);
@@ -1155,14 +1125,14 @@ test_multi_part_encrypt(void **state)
 	memcpy(cipher, d1->v.bytes.data, d1->length);
 	memcpy(cipher + d1->length, d2->v.bytes.data, d2->length);
 	r3 = gcm_part(o->cl, KMIP_OPERATION_DECRYPT, uid, cipher, sizeof(plain), NULL, -1, -1, tag, &a3);
-	expect_ok(r3, 0);
+	h_expect_ok(r3, 0);
 	back = ttlv_find(h_payload(r3, 0), KMIP_TAG_DATA);
 	assert_int_equal(back->length, sizeof(plain));
 	assert_memory_equal(back->v.bytes.data, plain, sizeof(plain));
 	/* The context is gone after the final part: its Correlation Value no longer works. */
 	ttlv_arena_free(a3);
 	r3 = gcm_part(o->cl, KMIP_OPERATION_ENCRYPT, uid, plain, 16, corr, -1, 1, NULL, &a3);
-	expect_fail(r3, 0, KMIP_RESULT_REASON_INVALID_FIELD);
+	h_expect_fail(r3, 0, KMIP_RESULT_REASON_INVALID_FIELD, NULL);
 	ttlv_arena_free(a3);
 	ttlv_arena_free(a2);
 	ttlv_arena_free(a1);
@@ -1205,11 +1175,11 @@ test_batch_undo(void **state)
 	u = ttlv_find(h_payload(resp, 0), KMIP_TAG_UNIQUE_IDENTIFIER);
 	assert_non_null(u);
 	snprintf(uid, sizeof(uid), "%s", (const char *)u->v.bytes.data);
-	expect_fail(resp, 1, KMIP_RESULT_REASON_ITEM_NOT_FOUND);
+	h_expect_fail(resp, 1, KMIP_RESULT_REASON_ITEM_NOT_FOUND, NULL);
 	ttlv_arena_free(a);
 	/* The key the first item made is gone, as if the batch had not run. */
 	resp = get(o->cl, uid, 0, &a);
-	expect_fail(resp, 0, KMIP_RESULT_REASON_ITEM_NOT_FOUND);
+	h_expect_fail(resp, 0, KMIP_RESULT_REASON_ITEM_NOT_FOUND, NULL);
 	ttlv_arena_free(a);
 	resp = locate(o->cl, &(struct locate_q){ .name = "ops-undone-key", .max = -1, .offset = -1 }, &a);
 	assert_false(located(resp, uid));
@@ -1236,7 +1206,7 @@ test_batch_stop(void **state)
 	resp = call(o->cl, &req, &a, 1, 4);
 	assert_int_equal(response_batch_count(resp), 1);
 	assert_int_equal(ttlv_count(resp, KMIP_TAG_BATCH_ITEM), 1);
-	expect_fail(resp, 0, KMIP_RESULT_REASON_ITEM_NOT_FOUND);
+	h_expect_fail(resp, 0, KMIP_RESULT_REASON_ITEM_NOT_FOUND, NULL);
 	assert_int_equal(ttlv_find(h_batch_item(resp, 0), KMIP_TAG_UNIQUE_BATCH_ITEM_ID)->length, 2);
 	assert_memory_equal(ttlv_find(h_batch_item(resp, 0), KMIP_TAG_UNIQUE_BATCH_ITEM_ID)->v.bytes.data,
 	    "a1", 2);
@@ -1260,7 +1230,7 @@ test_max_response_size(void **state)
 	h_item_end(&req);
 	h_request_end(&req);
 	resp = call(o->cl, &req, &a, 1, 4);
-	expect_fail(resp, 0, KMIP_RESULT_REASON_RESPONSE_TOO_LARGE);
+	h_expect_fail(resp, 0, KMIP_RESULT_REASON_RESPONSE_TOO_LARGE, NULL);
 	assert_null(ttlv_find(h_payload(resp, 0), KMIP_TAG_SYMMETRIC_KEY));
 	ttlv_arena_free(a);
 }
@@ -1277,7 +1247,7 @@ test_async_refused(void **state)
 	enc_create_aes(&req, 128, NULL);
 	h_request_end(&req);
 	resp = call(o->cl, &req, &a, 1, 4);
-	expect_fail(resp, 0, KMIP_RESULT_REASON_FEATURE_NOT_SUPPORTED);
+	h_expect_fail(resp, 0, KMIP_RESULT_REASON_FEATURE_NOT_SUPPORTED, NULL);
 	ttlv_arena_free(a);
 }
 
@@ -1298,8 +1268,8 @@ test_id_placeholder(void **state)
 	h_request_end(&req);
 	resp = call(o->cl, &req, &a, 1, 4);
 	assert_int_equal(response_batch_count(resp), 2);
-	expect_ok(resp, 0);
-	expect_ok(resp, 1);
+	h_expect_ok(resp, 0);
+	h_expect_ok(resp, 1);
 	item_text(resp, 0, KMIP_TAG_UNIQUE_IDENTIFIER, uid, sizeof(uid));
 	item_text(resp, 1, KMIP_TAG_UNIQUE_IDENTIFIER, activated, sizeof(activated));
 	assert_true(uid[0] != '\0');
@@ -1352,7 +1322,7 @@ create_aes21(struct kmip_client *cl, int bits, const char *name, char *uid)
 	h_item_end(&req);
 	h_request_end(&req);
 	resp = call(cl, &req, &a, 2, 1);
-	expect_ok(resp, 0);
+	h_expect_ok(resp, 0);
 	item_text(resp, 0, KMIP_TAG_UNIQUE_IDENTIFIER, uid, 64);
 	assert_true(uid[0] != '\0');
 	ttlv_arena_free(a);
@@ -1374,7 +1344,7 @@ get_attr21(struct kmip_client *cl, const char *uid, uint32_t tag, struct ttlv_ar
 	h_item_end(&req);
 	h_request_end(&req);
 	resp = call(cl, &req, a, 2, 1);
-	expect_ok(resp, 0);
+	h_expect_ok(resp, 0);
 	attrs = ttlv_find(h_payload(resp, 0), KMIP_TAG_ATTRIBUTES);
 	assert_non_null(attrs);
 	return ttlv_find(attrs, tag);
@@ -1392,7 +1362,7 @@ test_v21_create_get(void **state)
 
 	create_aes21(o->cl, 256, "ops-v21-key", uid);
 	resp = uid_op21(o->cl, KMIP_OPERATION_GET, uid, &a);
-	expect_ok(resp, 0);
+	h_expect_ok(resp, 0);
 	block = key_block(resp, KMIP_TAG_SYMMETRIC_KEY);
 	assert_int_equal(ttlv_find(block, KMIP_TAG_KEY_FORMAT_TYPE)->v.u32, KMIP_KEY_FORMAT_TYPE_RAW);
 	assert_int_equal(key_material(block)->length, 32);
@@ -1415,7 +1385,7 @@ test_v21_get_unknown(void **state)
 	struct ttlv *resp;
 
 	resp = uid_op21(o->cl, KMIP_OPERATION_GET, "no-such-object-v21", &a);
-	expect_fail(resp, 0, KMIP_RESULT_REASON_OBJECT_NOT_FOUND);
+	h_expect_fail(resp, 0, KMIP_RESULT_REASON_OBJECT_NOT_FOUND, NULL);
 	ttlv_arena_free(a);
 }
 
@@ -1429,10 +1399,10 @@ test_v21_activate_twice(void **state)
 
 	create_aes21(o->cl, 128, NULL, uid);
 	resp = uid_op21(o->cl, KMIP_OPERATION_ACTIVATE, uid, &a);
-	expect_ok(resp, 0);
+	h_expect_ok(resp, 0);
 	ttlv_arena_free(a);
 	resp = uid_op21(o->cl, KMIP_OPERATION_ACTIVATE, uid, &a);
-	expect_fail(resp, 0, KMIP_RESULT_REASON_WRONG_KEY_LIFECYCLE_STATE);
+	h_expect_fail(resp, 0, KMIP_RESULT_REASON_WRONG_KEY_LIFECYCLE_STATE, NULL);
 	ttlv_arena_free(a);
 }
 
@@ -1478,7 +1448,7 @@ test_v21_attribute_edits(void **state)
 	h_item_end(&req);
 	h_request_end(&req);
 	resp = call(o->cl, &req, &a, 2, 1);
-	expect_ok(resp, 0);
+	h_expect_ok(resp, 0);
 	assert_string_equal(item_text(resp, 0, KMIP_TAG_UNIQUE_IDENTIFIER, got, sizeof(got)), uid);
 	ttlv_arena_free(a);
 	v = get_attr21(o->cl, uid, KMIP_TAG_CONTACT_INFORMATION, &a);
@@ -1487,7 +1457,7 @@ test_v21_attribute_edits(void **state)
 	ttlv_arena_free(a);
 
 	resp = modify_contact21(o->cl, uid, "ops@example.org", "security@example.org", &a);
-	expect_ok(resp, 0);
+	h_expect_ok(resp, 0);
 	ttlv_arena_free(a);
 	v = get_attr21(o->cl, uid, KMIP_TAG_CONTACT_INFORMATION, &a);
 	assert_non_null(v);
@@ -1496,7 +1466,7 @@ test_v21_attribute_edits(void **state)
 
 	/* A Current Attribute that does not match is not modified. */
 	resp = modify_contact21(o->cl, uid, "nobody@example.org", "wrong@example.org", &a);
-	expect_fail(resp, 0, KMIP_RESULT_REASON_ATTRIBUTE_NOT_FOUND);
+	h_expect_fail(resp, 0, KMIP_RESULT_REASON_ATTRIBUTE_NOT_FOUND, NULL);
 	ttlv_arena_free(a);
 
 	h_request_begin(&req, 2, 1, 1);
@@ -1506,7 +1476,7 @@ test_v21_attribute_edits(void **state)
 	h_item_end(&req);
 	h_request_end(&req);
 	resp = call(o->cl, &req, &a, 2, 1);
-	expect_ok(resp, 0);
+	h_expect_ok(resp, 0);
 	ttlv_arena_free(a);
 	v = get_attr21(o->cl, uid, KMIP_TAG_CONTACT_INFORMATION, &a);
 	assert_null(v);
@@ -1547,7 +1517,7 @@ test_v21_create_key_pair(void **state)
 	h_item_end(&req);
 	h_request_end(&req);
 	resp = call(o->cl, &req, &a, 2, 1);
-	expect_ok(resp, 0);
+	h_expect_ok(resp, 0);
 	item_text(resp, 0, KMIP_TAG_PRIVATE_KEY_UNIQUE_IDENTIFIER, priv, sizeof(priv));
 	item_text(resp, 0, KMIP_TAG_PUBLIC_KEY_UNIQUE_IDENTIFIER, pub, sizeof(pub));
 	ttlv_arena_free(a);
@@ -1647,7 +1617,7 @@ read_dates(struct kmip_client *cl, const char *uid, int64_t when[NDATES])
 
 	resp = get_attrs(cl, uid, (const char *const[]){ "State", rekey_date_names[IT], rekey_date_names[AT],
 	    rekey_date_names[CT], rekey_date_names[TT], rekey_date_names[DT], NULL }, &a);
-	expect_ok(resp, 0);
+	h_expect_ok(resp, 0);
 	for (i = 0; i < NDATES; i++) {
 		v = attr_value(h_payload(resp, 0), rekey_date_names[i], 0);
 		when[i] = v != NULL ? v->v.i64 : 0;
@@ -1708,7 +1678,7 @@ create_dated(struct kmip_client *cl, char *uid, char *pub)
 	h_item_end(&req);
 	h_request_end(&req);
 	resp = call(cl, &req, &a, 1, 4);
-	expect_ok(resp, 0);
+	h_expect_ok(resp, 0);
 	item_text(resp, 0, pub != NULL ? KMIP_TAG_PRIVATE_KEY_UNIQUE_IDENTIFIER : KMIP_TAG_UNIQUE_IDENTIFIER, uid, 64);
 	if (pub != NULL)
 		item_text(resp, 0, KMIP_TAG_PUBLIC_KEY_UNIQUE_IDENTIFIER, pub, 64);
@@ -1745,7 +1715,7 @@ rekey_at_dated(struct kmip_client *cl, int major, int minor, const char *uid, in
 	h_item_end(&req);
 	h_request_end(&req);
 	resp = call(cl, &req, &a, major, minor);
-	expect_ok(resp, 0);
+	h_expect_ok(resp, 0);
 	item_text(resp, 0, npub != NULL ? KMIP_TAG_PRIVATE_KEY_UNIQUE_IDENTIFIER : KMIP_TAG_UNIQUE_IDENTIFIER, nuid, 64);
 	if (npub != NULL)
 		item_text(resp, 0, KMIP_TAG_PUBLIC_KEY_UNIQUE_IDENTIFIER, npub, 64);
@@ -1853,18 +1823,18 @@ test_readd_policy_name(void **state)
 	h_item_end(&req);
 	h_request_end(&req);
 	resp = call(o->cl, &req, &a, 1, 4);
-	expect_ok(resp, 0);
+	h_expect_ok(resp, 0);
 	item_text(resp, 0, KMIP_TAG_UNIQUE_IDENTIFIER, uid, sizeof(uid));
 	ttlv_arena_free(a);
 
 	resp = attr_edit(o->cl, KMIP_OPERATION_ADD_ATTRIBUTE, uid, -1, "Operation Policy Name", "default", &a);
-	expect_ok(resp, 0);
+	h_expect_ok(resp, 0);
 	ttlv_arena_free(a);
 	resp = attr_edit(o->cl, KMIP_OPERATION_ADD_ATTRIBUTE, uid, -1, "Operation Policy Name", "other", &a);
-	expect_fail(resp, 0, KMIP_RESULT_REASON_INVALID_FIELD);
+	h_expect_fail(resp, 0, KMIP_RESULT_REASON_INVALID_FIELD, NULL);
 	ttlv_arena_free(a);
 	resp = get_attrs(o->cl, uid, (const char *const[]){ "Operation Policy Name", NULL }, &a);
-	expect_ok(resp, 0);
+	h_expect_ok(resp, 0);
 	v = attr_value(h_payload(resp, 0), "Operation Policy Name", 0);
 	assert_non_null(v);
 	assert_string_equal((const char *)v->v.bytes.data, "default");

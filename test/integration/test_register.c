@@ -143,30 +143,6 @@ call(struct kmip_client *cl, struct ttlv_enc *req, struct ttlv_arena **a, int ma
 	return resp;
 }
 
-static void
-expect_ok(const struct ttlv *resp)
-{
-	const struct ttlv *msg = ttlv_find(h_batch_item(resp, 0), KMIP_TAG_RESULT_MESSAGE);
-
-	if (h_item_status(resp, 0) != KMIP_RESULT_STATUS_SUCCESS && msg != NULL)
-		print_error("unexpected failure: %s\n", (const char *)msg->v.bytes.data);
-	assert_int_equal(h_item_status(resp, 0), KMIP_RESULT_STATUS_SUCCESS);
-}
-
-/* Asserts failure with reason and a Result Message. */
-static void
-expect_fail(const struct ttlv *resp, int reason)
-{
-	const struct ttlv *msg = ttlv_find(h_batch_item(resp, 0), KMIP_TAG_RESULT_MESSAGE);
-
-	assert_int_equal(h_item_status(resp, 0), KMIP_RESULT_STATUS_OPERATION_FAILED);
-	if (h_result_reason(resp) != reason && msg != NULL)
-		print_error("reason 0x%x, message: %s\n", h_result_reason(resp), (const char *)msg->v.bytes.data);
-	assert_int_equal(h_result_reason(resp), reason);
-	assert_non_null(msg);
-	assert_true(msg->length > 0);
-}
-
 /* The attributes of a Register: Cryptographic Usage Mask mask and a Name, in the version's form. */
 static void
 enc_attrs(struct ttlv_enc *e, int major, uint32_t mask, const char *name)
@@ -264,7 +240,7 @@ register_ok(struct kmip_client *cl, int major, int minor, uint32_t type, const s
 	struct ttlv_arena *a;
 	struct ttlv *resp = register_key(cl, major, minor, type, k, mask, &a);
 
-	expect_ok(resp);
+	h_expect_ok(resp, 0);
 	h_payload_text(resp, KMIP_TAG_UNIQUE_IDENTIFIER, uid, 64);
 	assert_true(uid[0] != '\0');
 	ttlv_arena_free(a);
@@ -277,7 +253,7 @@ register_fail(struct kmip_client *cl, int major, int minor, uint32_t type, const
 	struct ttlv_arena *a;
 	struct ttlv *resp = register_key(cl, major, minor, type, k, KMIP_CRYPTOGRAPHIC_USAGE_MASK_SIGN, &a);
 
-	expect_fail(resp, reason);
+	h_expect_fail(resp, 0, reason, NULL);
 	ttlv_arena_free(a);
 }
 
@@ -328,7 +304,7 @@ expect_material(struct kmip_client *cl, int major, int minor, const char *uid, u
 	struct ttlv_arena *a;
 	struct ttlv *resp = get(cl, major, minor, uid, ask, NULL, &a);
 
-	expect_ok(resp);
+	h_expect_ok(resp, 0);
 	b = key_block(resp, type);
 	assert_int_equal(ttlv_find(b, KMIP_TAG_KEY_FORMAT_TYPE)->v.u32, kft);
 	m = ttlv_find(ttlv_find(b, KMIP_TAG_KEY_VALUE), KMIP_TAG_KEY_MATERIAL);
@@ -354,7 +330,7 @@ uid_ok(struct kmip_client *cl, int major, int minor, uint32_t op, const char *ui
 	h_item_end(&req);
 	h_request_end(&req);
 	resp = call(cl, &req, &a, major, minor);
-	expect_ok(resp);
+	h_expect_ok(resp, 0);
 	ttlv_arena_free(a);
 }
 
@@ -391,11 +367,11 @@ expect_sign_verify(struct kmip_client *cl, int major, int minor, const char *pri
 	uid_ok(cl, major, minor, KMIP_OPERATION_ACTIVATE, priv);
 	uid_ok(cl, major, minor, KMIP_OPERATION_ACTIVATE, pub);
 	resp = sign_req(cl, major, minor, priv, false, NULL, 0, &a);
-	expect_ok(resp);
+	h_expect_ok(resp, 0);
 	sig = ttlv_find(h_payload(resp, 0), KMIP_TAG_SIGNATURE_DATA);
 	assert_non_null(sig);
 	vresp = sign_req(cl, major, minor, pub, true, sig->v.bytes.data, sig->length, &b);
-	expect_ok(vresp);
+	h_expect_ok(vresp, 0);
 	valid = ttlv_find(h_payload(vresp, 0), KMIP_TAG_VALIDITY_INDICATOR);
 	assert_non_null(valid);
 	assert_int_equal(valid->v.u32, KMIP_VALIDITY_INDICATOR_VALID);
@@ -575,7 +551,7 @@ test_wrapped_key(void **state)
 			register_ok(r->cl, M, m, KMIP_OBJECT_TYPE_SYMMETRIC_KEY, &k, KMIP_CRYPTOGRAPHIC_USAGE_MASK_ENCRYPT,
 			    uid);
 			resp = get(r->cl, M, m, uid, 0, NULL, &a);
-			expect_ok(resp);
+			h_expect_ok(resp, 0);
 			b = key_block(resp, KMIP_OBJECT_TYPE_SYMMETRIC_KEY);
 			assert_int_equal(ttlv_find(b, KMIP_TAG_KEY_FORMAT_TYPE)->v.u32, KMIP_KEY_FORMAT_TYPE_RAW);
 			/* As registered: PyKMIP's structure stays one; the spec's Byte String stays one. */
@@ -589,15 +565,15 @@ test_wrapped_key(void **state)
 			ttlv_arena_free(a);
 			/* The format it was registered in, asked for: the same. */
 			resp = get(r->cl, M, m, uid, KMIP_KEY_FORMAT_TYPE_RAW, NULL, &a);
-			expect_ok(resp);
+			h_expect_ok(resp, 0);
 			ttlv_arena_free(a);
 			/* Another format, or another wrapping: kmipd cannot unwrap it. */
 			resp = get(r->cl, M, m, uid, KMIP_KEY_FORMAT_TYPE_TRANSPARENT_SYMMETRIC_KEY, NULL, &a);
-			expect_fail(resp, KMIP_RESULT_REASON_KEY_FORMAT_TYPE_NOT_SUPPORTED);
+			h_expect_fail(resp, 0, KMIP_RESULT_REASON_KEY_FORMAT_TYPE_NOT_SUPPORTED, NULL);
 			ttlv_arena_free(a);
 			resp = get(r->cl, M, m, uid, 0, "some-other-key", &a);
-			expect_fail(resp, M < 2 ? KMIP_RESULT_REASON_FEATURE_NOT_SUPPORTED :
-			    KMIP_RESULT_REASON_KEY_WRAP_TYPE_NOT_SUPPORTED);
+			h_expect_fail(resp, 0, M < 2 ? KMIP_RESULT_REASON_FEATURE_NOT_SUPPORTED :
+			    KMIP_RESULT_REASON_KEY_WRAP_TYPE_NOT_SUPPORTED, NULL);
 			ttlv_arena_free(a);
 			/* Encrypting with it: there is no plain Key Value to use. */
 			uid_ok(r->cl, M, m, KMIP_OPERATION_ACTIVATE, uid);
@@ -614,7 +590,7 @@ test_wrapped_key(void **state)
 				h_item_end(&req);
 				h_request_end(&req);
 				resp = call(r->cl, &req, &a, M, m);
-				expect_fail(resp, KMIP_RESULT_REASON_KEY_VALUE_NOT_PRESENT);
+				h_expect_fail(resp, 0, KMIP_RESULT_REASON_KEY_VALUE_NOT_PRESENT, NULL);
 				ttlv_arena_free(a);
 			}
 		}
@@ -622,7 +598,7 @@ test_wrapped_key(void **state)
 		register_ok(r->cl, M, m, KMIP_OBJECT_TYPE_SECRET_DATA, &(struct kb){ KMIP_KEY_FORMAT_TYPE_OPAQUE, 0, 0,
 		    wrapped, sizeof(wrapped), 1, "k" }, 0, uid);
 		resp = get(r->cl, M, m, uid, 0, NULL, &a);
-		expect_ok(resp);
+		h_expect_ok(resp, 0);
 		b = key_block(resp, KMIP_OBJECT_TYPE_SECRET_DATA);
 		assert_int_equal(ttlv_find(b, KMIP_TAG_KEY_FORMAT_TYPE)->v.u32, KMIP_KEY_FORMAT_TYPE_OPAQUE);
 		assert_memory_equal(wrapped_value(b, false)->v.bytes.data, wrapped, sizeof(wrapped));
@@ -632,7 +608,7 @@ test_wrapped_key(void **state)
 		    KMIP_CRYPTOGRAPHIC_ALGORITHM_RSA, 2048, wrapped, sizeof(wrapped), 1, "k" },
 		    KMIP_CRYPTOGRAPHIC_USAGE_MASK_SIGN, uid);
 		resp = get(r->cl, M, m, uid, 0, NULL, &a);
-		expect_ok(resp);
+		h_expect_ok(resp, 0);
 		b = key_block(resp, KMIP_OBJECT_TYPE_PRIVATE_KEY);
 		assert_int_equal(ttlv_find(b, KMIP_TAG_KEY_FORMAT_TYPE)->v.u32, KMIP_KEY_FORMAT_TYPE_PKCS_8);
 		assert_memory_equal(wrapped_value(b, false)->v.bytes.data, wrapped, sizeof(wrapped));
@@ -709,7 +685,7 @@ test_kept_key_wrapped_on_get(void **state)
 		h_item_end(&req);
 		h_request_end(&req);
 		resp = call(r->cl, &req, &a, M, m);
-		expect_ok(resp);
+		h_expect_ok(resp, 0);
 		b = key_block(resp, KMIP_OBJECT_TYPE_PRIVATE_KEY);
 		assert_int_equal(ttlv_find(b, KMIP_TAG_KEY_FORMAT_TYPE)->v.u32, KMIP_KEY_FORMAT_TYPE_PKCS_8);
 		kv = wrapped_value(b, false);
@@ -742,7 +718,7 @@ test_compat_wrapped_structure(void **state)
 		    KMIP_CRYPTOGRAPHIC_ALGORITHM_AES, 128, wrapped, sizeof(wrapped), 1, "k" },
 		    KMIP_CRYPTOGRAPHIC_USAGE_MASK_ENCRYPT, uid);
 		resp = get(r->cl, M, m, uid, 0, NULL, &a);
-		expect_ok(resp);
+		h_expect_ok(resp, 0);
 		b = key_block(resp, KMIP_OBJECT_TYPE_SYMMETRIC_KEY);
 		kv = wrapped_value(b, true);
 		assert_int_equal(kv->length, sizeof(wrapped));
@@ -775,12 +751,12 @@ test_template(void **state)
 	h_item_end(&req);
 	h_request_end(&req);
 	resp = call(r->cl, &req, &a, 1, 4);
-	expect_ok(resp);
+	h_expect_ok(resp, 0);
 	h_payload_text(resp, KMIP_TAG_UNIQUE_IDENTIFIER, uid, sizeof(uid));
 	ttlv_arena_free(a);
 
 	resp = get(r->cl, 1, 4, uid, 0, NULL, &a);
-	expect_ok(resp);
+	h_expect_ok(resp, 0);
 	assert_int_equal(ttlv_find(h_payload(resp, 0), KMIP_TAG_OBJECT_TYPE)->v.u32, KMIP_OBJECT_TYPE_TEMPLATE);
 	t = ttlv_find(h_payload(resp, 0), KMIP_TAG_TEMPLATE);
 	assert_non_null(t);
@@ -807,7 +783,7 @@ test_template(void **state)
 	h_item_end(&req);
 	h_request_end(&req);
 	resp = call(r->cl, &req, &a, 1, 4);
-	expect_ok(resp);
+	h_expect_ok(resp, 0);
 	n = 0;
 	for (at = ttlv_find(h_payload(resp, 0), KMIP_TAG_ATTRIBUTE); at != NULL; at = ttlv_find_next(at)) {
 		const char *name = (const char *)ttlv_find(at, KMIP_TAG_ATTRIBUTE_NAME)->v.bytes.data;
@@ -828,12 +804,12 @@ test_template(void **state)
 	ttlv_arena_free(a);
 	h_uid_request(&req, KMIP_OPERATION_ACTIVATE, uid, 0);
 	resp = call(r->cl, &req, &a, 1, 4);
-	expect_fail(resp, KMIP_RESULT_REASON_ILLEGAL_OPERATION);
+	h_expect_fail(resp, 0, KMIP_RESULT_REASON_ILLEGAL_OPERATION, NULL);
 	ttlv_arena_free(a);
 
 	/* KMIP 2.x: no Template object, to get or to register. */
 	resp = get(r->cl, 2, 1, uid, 0, NULL, &a);
-	expect_fail(resp, KMIP_RESULT_REASON_INVALID_OBJECT_TYPE);
+	h_expect_fail(resp, 0, KMIP_RESULT_REASON_INVALID_OBJECT_TYPE, NULL);
 	ttlv_arena_free(a);
 	h_request_begin(&req, 2, 1, 1);
 	h_item_begin(&req, KMIP_OPERATION_REGISTER);
@@ -845,7 +821,7 @@ test_template(void **state)
 	h_item_end(&req);
 	h_request_end(&req);
 	resp = call(r->cl, &req, &a, 2, 1);
-	expect_fail(resp, KMIP_RESULT_REASON_INVALID_OBJECT_TYPE);
+	h_expect_fail(resp, 0, KMIP_RESULT_REASON_INVALID_OBJECT_TYPE, NULL);
 	ttlv_arena_free(a);
 
 	/* An empty Template, or one holding something else than Attributes. */
@@ -859,7 +835,7 @@ test_template(void **state)
 	h_item_end(&req);
 	h_request_end(&req);
 	resp = call(r->cl, &req, &a, 1, 4);
-	expect_fail(resp, KMIP_RESULT_REASON_INVALID_FIELD);
+	h_expect_fail(resp, 0, KMIP_RESULT_REASON_INVALID_FIELD, NULL);
 	ttlv_arena_free(a);
 
 	/* A Template is destroyed like any object. */
@@ -898,15 +874,15 @@ test_pgp_key(void **state)
 			h_request_end(&req);
 			resp = call(r->cl, &req, &a, M, m);
 			if (!with_version) {
-				expect_fail(resp, KMIP_RESULT_REASON_INVALID_FIELD);
+				h_expect_fail(resp, 0, KMIP_RESULT_REASON_INVALID_FIELD, NULL);
 				ttlv_arena_free(a);
 				continue;
 			}
-			expect_ok(resp);
+			h_expect_ok(resp, 0);
 			h_payload_text(resp, KMIP_TAG_UNIQUE_IDENTIFIER, uid, sizeof(uid));
 			ttlv_arena_free(a);
 			resp = get(r->cl, M, m, uid, 0, NULL, &a);
-			expect_ok(resp);
+			h_expect_ok(resp, 0);
 			assert_int_equal(ttlv_find(h_payload(resp, 0), KMIP_TAG_OBJECT_TYPE)->v.u32, KMIP_OBJECT_TYPE_PGP_KEY);
 			obj = ttlv_find(h_payload(resp, 0), KMIP_TAG_PGP_KEY);
 			assert_non_null(obj);
@@ -944,7 +920,7 @@ expect_digest(struct kmip_client *cl, int major, int minor, const char *uid, con
 	h_item_end(&req);
 	h_request_end(&req);
 	resp = call(cl, &req, &a, major, minor);
-	expect_ok(resp);
+	h_expect_ok(resp, 0);
 	if (major < 2) {
 		at = ttlv_find(h_payload(resp, 0), KMIP_TAG_ATTRIBUTE);
 		d = ttlv_find(at, KMIP_TAG_ATTRIBUTE_VALUE);
@@ -985,11 +961,11 @@ test_opaque_object(void **state)
 		h_item_end(&req);
 		h_request_end(&req);
 		resp = call(r->cl, &req, &a, M, m);
-		expect_ok(resp);
+		h_expect_ok(resp, 0);
 		h_payload_text(resp, KMIP_TAG_UNIQUE_IDENTIFIER, uid, sizeof(uid));
 		ttlv_arena_free(a);
 		resp = get(r->cl, M, m, uid, 0, NULL, &a);
-		expect_ok(resp);
+		h_expect_ok(resp, 0);
 		obj = ttlv_find(h_payload(resp, 0), KMIP_TAG_OPAQUE_OBJECT);
 		assert_non_null(obj);
 		assert_int_equal(ttlv_find(obj, KMIP_TAG_OPAQUE_DATA_TYPE)->v.u32, 0xc0000001);
@@ -1022,7 +998,7 @@ test_query_objects(void **state)
 		h_item_end(&req);
 		h_request_end(&req);
 		resp = call(r->cl, &req, &a, M, m);
-		expect_ok(resp);
+		h_expect_ok(resp, 0);
 		for (t = ttlv_find(h_payload(resp, 0), KMIP_TAG_OBJECT_TYPE); t != NULL; t = ttlv_find_next(t)) {
 			pgp |= t->v.u32 == KMIP_OBJECT_TYPE_PGP_KEY;
 			tmpl |= t->v.u32 == KMIP_OBJECT_TYPE_TEMPLATE;

@@ -85,34 +85,6 @@ call(struct kmip_client *cl, struct ttlv_enc *req, struct ttlv_arena **a, const 
 	return resp;
 }
 
-/* Asserts the first batch item succeeded. */
-static void
-expect_ok(const struct ttlv *resp)
-{
-	const struct ttlv *msg = ttlv_find(h_batch_item(resp, 0), KMIP_TAG_RESULT_MESSAGE);
-
-	if (h_item_status(resp, 0) != KMIP_RESULT_STATUS_SUCCESS && msg != NULL)
-		print_error("unexpected failure: %s\n", (const char *)msg->v.bytes.data);
-	assert_int_equal(h_item_status(resp, 0), KMIP_RESULT_STATUS_SUCCESS);
-}
-
-/* Asserts the first batch item failed with reason and a Result Message. */
-static void
-expect_fail(const struct ttlv *resp, int reason)
-{
-	const struct ttlv *item = h_batch_item(resp, 0);
-	const struct ttlv *r = ttlv_find(item, KMIP_TAG_RESULT_REASON);
-	const struct ttlv *msg = ttlv_find(item, KMIP_TAG_RESULT_MESSAGE);
-
-	assert_int_equal(h_item_status(resp, 0), KMIP_RESULT_STATUS_OPERATION_FAILED);
-	assert_non_null(r);
-	if ((int)r->v.u32 != reason && msg != NULL)
-		print_error("reason 0x%x, message: %s\n", r->v.u32, (const char *)msg->v.bytes.data);
-	assert_int_equal(r->v.u32, reason);
-	assert_non_null(msg);
-	assert_true(msg->length > 0);
-}
-
 /* Opens the attribute set of a request: a Template-Attribute in 1.x, Attributes in 2.x. */
 static void
 attrs_begin(struct ttlv_enc *e, const struct ver *v)
@@ -198,7 +170,7 @@ create_aes(struct kmip_client *cl, const struct ver *v, int bits, bool extractab
 	h_item_end(&req);
 	h_request_end(&req);
 	resp = call(cl, &req, &a, v);
-	expect_ok(resp);
+	h_expect_ok(resp, 0);
 	response_uid(resp, uid);
 	ttlv_arena_free(a);
 }
@@ -251,7 +223,7 @@ create_split_ok(struct kmip_client *cl, const struct ver *v, const struct split_
 	struct ttlv *resp = create_split(cl, v, r, &a);
 	int n = 0;
 
-	expect_ok(resp);
+	h_expect_ok(resp, 0);
 	for (u = ttlv_find(h_payload(resp, 0), KMIP_TAG_UNIQUE_IDENTIFIER); u != NULL; u = ttlv_find_next(u)) {
 		assert_true(n < r->parts);
 		snprintf(uids[n++], 64, "%s", (const char *)u->v.bytes.data);
@@ -288,7 +260,7 @@ join_ok(struct kmip_client *cl, const struct ver *v, uint32_t type, char uids[][
 	struct ttlv_arena *a;
 	struct ttlv *resp = join(cl, v, type, uids, idx, n, &a);
 
-	expect_ok(resp);
+	h_expect_ok(resp, 0);
 	response_uid(resp, uid);
 	ttlv_arena_free(a);
 }
@@ -320,7 +292,7 @@ get_material(struct kmip_client *cl, const struct ver *v, const char *uid, uint3
 	struct ttlv *resp = uid_op(cl, v, KMIP_OPERATION_GET, uid, 0, &a);
 	size_t len;
 
-	expect_ok(resp);
+	h_expect_ok(resp, 0);
 	block = ttlv_find(ttlv_find(h_payload(resp, 0), object_tag), KMIP_TAG_KEY_BLOCK);
 	assert_non_null(block);
 	m = ttlv_find(ttlv_find(block, KMIP_TAG_KEY_VALUE), KMIP_TAG_KEY_MATERIAL);
@@ -384,7 +356,7 @@ all_attrs(struct kmip_client *cl, const struct ver *v, const char *uid, struct t
 {
 	struct ttlv *resp = uid_op(cl, v, KMIP_OPERATION_GET_ATTRIBUTES, uid, 0, a);
 
-	expect_ok(resp);
+	h_expect_ok(resp, 0);
 	return resp;
 }
 
@@ -412,7 +384,7 @@ get_part(struct kmip_client *cl, const struct ver *v, const char *uid, const str
 	struct ttlv *resp = uid_op(cl, v, KMIP_OPERATION_GET, uid, 0, &a);
 	size_t len;
 
-	expect_ok(resp);
+	h_expect_ok(resp, 0);
 	assert_int_equal(field(h_payload(resp, 0), KMIP_TAG_OBJECT_TYPE), KMIP_OBJECT_TYPE_SPLIT_KEY);
 	sk = ttlv_find(h_payload(resp, 0), KMIP_TAG_SPLIT_KEY);
 	assert_non_null(sk);
@@ -627,7 +599,7 @@ test_create_split_errors(void **state)
 
 			if (h_item_status(resp, 0) == KMIP_RESULT_STATUS_SUCCESS)
 				print_error("case %zu at %d.%d succeeded\n", c, v->major, v->minor);
-			expect_fail(resp, cases[c].reason);
+			h_expect_fail(resp, 0, cases[c].reason, NULL);
 			ttlv_arena_free(a);
 		}
 	}
@@ -653,35 +625,35 @@ test_join_errors(void **state)
 		create_aes(s->cl, v, 128, true, key);
 		/* below the threshold */
 		resp = join(s->cl, v, KMIP_OBJECT_TYPE_SYMMETRIC_KEY, uids, (const int[]){ 0, 1 }, 2, &a);
-		expect_fail(resp, KMIP_RESULT_REASON_INVALID_FIELD);
+		h_expect_fail(resp, 0, KMIP_RESULT_REASON_INVALID_FIELD, NULL);
 		ttlv_arena_free(a);
 		/* one part twice */
 		resp = join(s->cl, v, KMIP_OBJECT_TYPE_SYMMETRIC_KEY, uids, (const int[]){ 0, 1, 1 }, 3, &a);
-		expect_fail(resp, KMIP_RESULT_REASON_INVALID_FIELD);
+		h_expect_fail(resp, 0, KMIP_RESULT_REASON_INVALID_FIELD, NULL);
 		ttlv_arena_free(a);
 		/* parts of two splits (same parameters, different secrets: caught by Key Part Identifier 1 twice) */
 		resp = join(s->cl, v, KMIP_OBJECT_TYPE_SYMMETRIC_KEY, uids, (const int[]){ 0, 1, 4 }, 3, &a);
-		expect_fail(resp, KMIP_RESULT_REASON_INVALID_FIELD);
+		h_expect_fail(resp, 0, KMIP_RESULT_REASON_INVALID_FIELD, NULL);
 		ttlv_arena_free(a);
 		/* a symmetric key is no part */
 		snprintf(uids[7], 64, "%s", key);
 		resp = join(s->cl, v, KMIP_OBJECT_TYPE_SYMMETRIC_KEY, uids, (const int[]){ 0, 1, 7 }, 3, &a);
-		expect_fail(resp, V2(v) ? KMIP_RESULT_REASON_INVALID_OBJECT_TYPE : KMIP_RESULT_REASON_INVALID_FIELD);
+		h_expect_fail(resp, 0, V2(v) ? KMIP_RESULT_REASON_INVALID_OBJECT_TYPE : KMIP_RESULT_REASON_INVALID_FIELD, NULL);
 		ttlv_arena_free(a);
 		/* a certificate cannot come out of a join; a missing part */
 		resp = join(s->cl, v, KMIP_OBJECT_TYPE_CERTIFICATE, uids, (const int[]){ 0, 1, 2 }, 3, &a);
-		expect_fail(resp, KMIP_RESULT_REASON_INVALID_FIELD);
+		h_expect_fail(resp, 0, KMIP_RESULT_REASON_INVALID_FIELD, NULL);
 		ttlv_arena_free(a);
 		snprintf(uids[7], 64, "no-such-part");
 		resp = join(s->cl, v, KMIP_OBJECT_TYPE_SYMMETRIC_KEY, uids, (const int[]){ 0, 1, 7 }, 3, &a);
-		expect_fail(resp, V2(v) ? KMIP_RESULT_REASON_OBJECT_NOT_FOUND : KMIP_RESULT_REASON_ITEM_NOT_FOUND);
+		h_expect_fail(resp, 0, V2(v) ? KMIP_RESULT_REASON_OBJECT_NOT_FOUND : KMIP_RESULT_REASON_ITEM_NOT_FOUND, NULL);
 		ttlv_arena_free(a);
 		/* a destroyed part */
 		resp = uid_op(s->cl, v, KMIP_OPERATION_DESTROY, uids[2], 0, &a);
-		expect_ok(resp);
+		h_expect_ok(resp, 0);
 		ttlv_arena_free(a);
 		resp = join(s->cl, v, KMIP_OBJECT_TYPE_SYMMETRIC_KEY, uids, (const int[]){ 0, 1, 2 }, 3, &a);
-		expect_fail(resp, V2(v) ? KMIP_RESULT_REASON_OBJECT_DESTROYED : KMIP_RESULT_REASON_ITEM_NOT_FOUND);
+		h_expect_fail(resp, 0, V2(v) ? KMIP_RESULT_REASON_OBJECT_DESTROYED : KMIP_RESULT_REASON_ITEM_NOT_FOUND, NULL);
 		ttlv_arena_free(a);
 	}
 }
@@ -744,11 +716,11 @@ test_register_split_key(void **state)
 		bool found = false;
 
 		resp = register_part(s->cl, v, 2, 1, p1, sizeof(p1), &a);
-		expect_ok(resp);
+		h_expect_ok(resp, 0);
 		response_uid(resp, uids[0]);
 		ttlv_arena_free(a);
 		resp = register_part(s->cl, v, 2, 2, p2, sizeof(p2), &a);
-		expect_ok(resp);
+		h_expect_ok(resp, 0);
 		response_uid(resp, uids[1]);
 		ttlv_arena_free(a);
 		assert_int_equal(get_part(s->cl, v, uids[0], &r, 1, got, sizeof(got)), 16);
@@ -790,7 +762,7 @@ test_register_split_key(void **state)
 		h_item_end(&req);
 		h_request_end(&req);
 		resp = call(s->cl, &req, &a, v);
-		expect_ok(resp);
+		h_expect_ok(resp, 0);
 		for (u = ttlv_find(h_payload(resp, 0), KMIP_TAG_UNIQUE_IDENTIFIER); u != NULL; u = ttlv_find_next(u))
 			found |= strcmp((const char *)u->v.bytes.data, uids[1]) == 0;
 		assert_true(found);
@@ -802,7 +774,7 @@ test_register_split_key(void **state)
 			assert_int_equal(joined[b], p1[b] ^ p2[b]);
 
 		resp = uid_op(s->cl, v, KMIP_OPERATION_DESTROY, uids[0], 0, &a);
-		expect_ok(resp);
+		h_expect_ok(resp, 0);
 		ttlv_arena_free(a);
 		resp = uid_op(s->cl, v, KMIP_OPERATION_GET, uids[0], 0, &a);
 		assert_int_equal(h_item_status(resp, 0), KMIP_RESULT_STATUS_OPERATION_FAILED);
@@ -810,7 +782,7 @@ test_register_split_key(void **state)
 
 		/* Key Part Identifier 3 of 2 parts */
 		resp = register_part(s->cl, v, 2, 3, p1, sizeof(p1), &a);
-		expect_fail(resp, KMIP_RESULT_REASON_INVALID_FIELD);
+		h_expect_fail(resp, 0, KMIP_RESULT_REASON_INVALID_FIELD, NULL);
 		ttlv_arena_free(a);
 	}
 }
@@ -908,7 +880,7 @@ register_linked(struct kmip_client *cl, const struct ver *v, uint32_t type, cons
 	h_item_end(&req);
 	h_request_end(&req);
 	resp = call(cl, &req, &a, v);
-	expect_ok(resp);
+	h_expect_ok(resp, 0);
 	response_uid(resp, uid);
 	ttlv_arena_free(a);
 }
@@ -932,7 +904,7 @@ expect_pkcs12(struct kmip_client *cl, const struct ver *v, const char *key, cons
 	PKCS12 *p12;
 
 	resp = uid_op(cl, v, KMIP_OPERATION_GET, key, KMIP_KEY_FORMAT_TYPE_PKCS_12, &a);
-	expect_ok(resp);
+	h_expect_ok(resp, 0);
 	block = ttlv_find(ttlv_find(h_payload(resp, 0), KMIP_TAG_PRIVATE_KEY), KMIP_TAG_KEY_BLOCK);
 	assert_non_null(block);
 	assert_int_equal(field(block, KMIP_TAG_KEY_FORMAT_TYPE), KMIP_KEY_FORMAT_TYPE_PKCS_12);
@@ -1018,18 +990,18 @@ test_get_pkcs12(void **state)
 		    (const uint32_t[]){ KMIP_LINK_TYPE_PKCS_12_CERTIFICATE_LINK, KMIP_LINK_TYPE_PKCS_12_PASSWORD_LINK },
 		    (const char *const[]){ twochains, pass }, 2, amb);
 		resp = uid_op(s->cl, v, KMIP_OPERATION_GET, amb, KMIP_KEY_FORMAT_TYPE_PKCS_12, &a);
-		expect_fail(resp, KMIP_RESULT_REASON_INVALID_FIELD);
+		h_expect_fail(resp, 0, KMIP_RESULT_REASON_INVALID_FIELD, NULL);
 		ttlv_arena_free(a);
 
 		resp = uid_op(s->cl, v, KMIP_OPERATION_GET, nopass, KMIP_KEY_FORMAT_TYPE_PKCS_12, &a);
-		expect_fail(resp, KMIP_RESULT_REASON_MISSING_DATA);
+		h_expect_fail(resp, 0, KMIP_RESULT_REASON_MISSING_DATA, NULL);
 		ttlv_arena_free(a);
 		resp = uid_op(s->cl, v, KMIP_OPERATION_GET, nocert, KMIP_KEY_FORMAT_TYPE_PKCS_12, &a);
-		expect_fail(resp, KMIP_RESULT_REASON_MISSING_DATA);
+		h_expect_fail(resp, 0, KMIP_RESULT_REASON_MISSING_DATA, NULL);
 		ttlv_arena_free(a);
 		create_aes(s->cl, v, 128, true, aes);
 		resp = uid_op(s->cl, v, KMIP_OPERATION_GET, aes, KMIP_KEY_FORMAT_TYPE_PKCS_12, &a);
-		expect_fail(resp, KMIP_RESULT_REASON_KEY_FORMAT_TYPE_NOT_SUPPORTED);
+		h_expect_fail(resp, 0, KMIP_RESULT_REASON_KEY_FORMAT_TYPE_NOT_SUPPORTED, NULL);
 		ttlv_arena_free(a);
 	}
 	free(key_der);
@@ -1068,7 +1040,7 @@ test_split_private_key(void **state)
 		create_split_ok(s->cl, v, &r, uids);
 		join_ok(s->cl, v, KMIP_OBJECT_TYPE_PRIVATE_KEY, uids, (const int[]){ 2, 0 }, 2, out);
 		resp = uid_op(s->cl, v, KMIP_OPERATION_GET, out, KMIP_KEY_FORMAT_TYPE_PKCS_8, &a);
-		expect_ok(resp);
+		h_expect_ok(resp, 0);
 		block = ttlv_find(ttlv_find(h_payload(resp, 0), KMIP_TAG_PRIVATE_KEY), KMIP_TAG_KEY_BLOCK);
 		assert_non_null(block);
 		assert_int_equal(field(block, KMIP_TAG_CRYPTOGRAPHIC_ALGORITHM), KMIP_CRYPTOGRAPHIC_ALGORITHM_RSA);
@@ -1082,14 +1054,14 @@ test_split_private_key(void **state)
 		assert_memory_equal(got, key_der, key_len);
 		/* not into a symmetric key */
 		resp = join(s->cl, v, KMIP_OBJECT_TYPE_SYMMETRIC_KEY, uids, (const int[]){ 0, 1 }, 2, &a);
-		expect_fail(resp, KMIP_RESULT_REASON_INVALID_FIELD);
+		h_expect_fail(resp, 0, KMIP_RESULT_REASON_INVALID_FIELD, NULL);
 		ttlv_arena_free(a);
 
 		r.method = KMIP_SPLIT_KEY_METHOD_POLYNOMIAL_SHARING_PRIME_FIELD;
 		r.prime = prime130;
 		r.prime_len = sizeof(prime130);
 		resp = create_split(s->cl, v, &r, &a);
-		expect_fail(resp, KMIP_RESULT_REASON_INVALID_FIELD);
+		h_expect_fail(resp, 0, KMIP_RESULT_REASON_INVALID_FIELD, NULL);
 		ttlv_arena_free(a);
 	}
 	free(key_der);
@@ -1127,7 +1099,7 @@ test_split_limit_reload(void **state)
 	assert_true(h_log_wait(&srv, "reload done", 5000));
 	r.parts = r.threshold = 5;
 	resp = create_split(cl, v, &r, &a);
-	expect_fail(resp, KMIP_RESULT_REASON_INVALID_FIELD);
+	h_expect_fail(resp, 0, KMIP_RESULT_REASON_INVALID_FIELD, NULL);
 	ttlv_arena_free(a);
 	join_ok(cl, v, KMIP_OBJECT_TYPE_SYMMETRIC_KEY, uids, (const int[]){ 0, 1, 2, 3, 4, 5, 6, 7 }, 8, out);
 
