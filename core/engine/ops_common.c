@@ -364,7 +364,7 @@ held_len(const uint8_t **p, const uint8_t *end, size_t *len)
 int
 ops_held_open(const struct store_object *o, struct ops_held *h)
 {
-	const uint8_t *p = o->material, *end = o->material + o->material_len;
+	const uint8_t *p = o->material, *end;
 	size_t n;
 
 	memset(h, 0, sizeof(*h));
@@ -374,6 +374,7 @@ ops_held_open(const struct store_object *o, struct ops_held *h)
 		h->canon_len = o->material_len;
 		return 0;
 	}
+	end = o->material + o->material_len;
 	h->held = true;
 	h->kft = OPS_HELD_KFT(o->material_format);
 	if (!held_len(&p, end, &n))
