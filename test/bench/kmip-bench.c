@@ -142,6 +142,7 @@ struct opts {
 	unsigned depth;
 	unsigned idle;
 	unsigned sources;	/* 0: chosen from the connection count */
+	unsigned source_base;	/* the first source address is 127.0.0.source_base (default 1) */
 	unsigned parallel;	/* handshakes in flight at most while connections are opened */
 	unsigned nkeys;
 	enum objects objects;
@@ -1413,21 +1414,26 @@ conn_retry_cb(evutil_socket_t fd, short what, void *arg)
 		conn_start(c);
 }
 
-/* The source address of connection i: 127.0.0.(1 + i % sources) toward a loopback server. */
+/*
+ * The source address of connection i: 127.0.0.(base + i % sources) toward a loopback server. Several
+ * kmip-bench processes holding connections at once take distinct bases, so that no source address runs out
+ * of ephemeral ports.
+ */
 static void
 conn_bind(struct bench *b, int fd, unsigned i)
 {
 	struct sockaddr_in sa;
+	unsigned host = b->o.source_base + i % b->nsources;
 	int one = 1;
 
-	if (b->nsources <= 1)
+	if (b->nsources <= 1 && b->o.source_base == 1)
 		return;
 	(void)setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
 	memset(&sa, 0, sizeof(sa));
 	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(0x7f000001u + i % b->nsources);
+	sa.sin_addr.s_addr = htonl(0x7f000000u + host);
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
-		die("bind to 127.0.0.%u: %s", 1 + i % b->nsources, strerror(errno));
+		die("bind to 127.0.0.%u: %s", host, strerror(errno));
 }
 
 /* Opens the connection: non-blocking connect, then a TLS handshake driven by the bufferevent. */
@@ -1679,6 +1685,7 @@ usage(FILE *f)
 	    "      --idle-full          build the idle set with full handshakes (default: resumed)\n"
 	    "      --no-resume          workload connections make full handshakes\n"
 	    "      --sources N          source addresses 127.0.0.1..N (default: one per 20000 connections)\n"
+	    "      --source-base B      the first source address is 127.0.0.B (default 1)\n"
 	    "      --parallel N         handshakes in flight while connecting, default 64\n"
 	    "      --keys N             keys made for get and locate, default 16\n"
 	    "      --objects aes|rsa    those keys: AES-256 (Create), or the private halves of RSA-2048\n"
@@ -1804,7 +1811,7 @@ static void
 parse_args(struct bench *b, int argc, char **argv)
 {
 	enum {
-		O_CERTS = 256, O_CA, O_CERT, O_KEY, O_TLS, O_IDLE, O_IDLE_FULL, O_NO_RESUME, O_SOURCES, O_PARALLEL,
+		O_CERTS = 256, O_CA, O_CERT, O_KEY, O_TLS, O_IDLE, O_IDLE_FULL, O_NO_RESUME, O_SOURCES, O_SOURCE_BASE, O_PARALLEL,
 		O_KEYS, O_OBJECTS, O_NAMES, O_TIMEOUT, O_SERVER_PID, O_LABEL, O_FORMAT, O_JSON,
 	};
 	static const struct option longopts[] = {
@@ -1825,6 +1832,7 @@ parse_args(struct bench *b, int argc, char **argv)
 		{ "idle-full", no_argument, NULL, O_IDLE_FULL },
 		{ "no-resume", no_argument, NULL, O_NO_RESUME },
 		{ "sources", required_argument, NULL, O_SOURCES },
+		{ "source-base", required_argument, NULL, O_SOURCE_BASE },
 		{ "parallel", required_argument, NULL, O_PARALLEL },
 		{ "keys", required_argument, NULL, O_KEYS },
 		{ "objects", required_argument, NULL, O_OBJECTS },
@@ -1845,6 +1853,7 @@ parse_args(struct bench *b, int argc, char **argv)
 	o->conns = 1;
 	o->depth = 1;
 	o->parallel = 64;
+	o->source_base = 1;
 	o->nkeys = 16;
 	o->duration = 5;
 	o->warmup = 1;
@@ -1917,6 +1926,9 @@ parse_args(struct bench *b, int argc, char **argv)
 			break;
 		case O_SOURCES:
 			o->sources = parse_uint(optarg, "--sources", 1, MAX_SOURCES);
+			break;
+		case O_SOURCE_BASE:
+			o->source_base = parse_uint(optarg, "--source-base", 1, MAX_SOURCES);
 			break;
 		case O_PARALLEL:
 			o->parallel = parse_uint(optarg, "--parallel", 1, 100000);
@@ -2267,6 +2279,9 @@ main(int argc, char **argv)
 	b->nsources = b->o.sources ? b->o.sources : 1 + (b->o.conns + b->o.idle) / 20000;
 	if (b->nsources > MAX_SOURCES)
 		b->nsources = MAX_SOURCES;
+	if (b->o.source_base - 1 + b->nsources > MAX_SOURCES)
+		die("--source-base %u with %u source addresses passes 127.0.0.%u", b->o.source_base, b->nsources,
+		    MAX_SOURCES);
 	memset(&b->dst, 0, sizeof(b->dst));
 	b->dst.sin_family = AF_INET;
 	b->dst.sin_port = htons((uint16_t)b->o.port);
