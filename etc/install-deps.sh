@@ -1,11 +1,13 @@
 #!/bin/sh
 # Installs the Debian packages kmipd needs to build, test and run, if any is missing (prometheus: its
-# promtool checks the /metrics exposition in test_status, as operators' Prometheus would read it).
+# promtool checks the /metrics exposition in test_status, as operators' Prometheus would read it; etcd-server
+# and etcd-client: the etcd that test_jstream and test/etcd/cluster.sh start, and etcdctl to check its health).
 # Runs apt-get as root, or through sudo when it needs no password; otherwise says what to install.
 set -eu
 
 PKGS="build-essential pkg-config clang libclang-rt-14-dev libssl-dev openssl libevent-dev libconfig-dev \
-liblmdb-dev lmdb-utils libcmocka-dev python3 python3-pykmip valgrind softhsm2 libp11-kit-dev dpkg-dev debhelper prometheus"
+liblmdb-dev lmdb-utils libcmocka-dev python3 python3-pykmip valgrind softhsm2 libp11-kit-dev dpkg-dev debhelper prometheus \
+etcd-server etcd-client"
 
 missing=""
 for p in $PKGS; do
