@@ -98,7 +98,8 @@ asan: deps
 
 asan-tests: $(TEST_BINS)
 
-# Each target runs FUZZ_TIME seconds from the seed corpus plus what earlier runs found (build-fuzz/corpus).
+# Each target runs FUZZ_TIME seconds from the seed corpus plus what earlier runs found (build-fuzz/corpus),
+# with its own seeds (test/fuzz/seeds-TARGET) and dictionary (test/fuzz/TARGET.dict) where it has them.
 fuzz: deps
 	$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang OPT=-O1 \
 		SAN="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined" fuzz-bins
@@ -107,7 +108,9 @@ fuzz: deps
 		mkdir -p build-fuzz/corpus/$$f build-fuzz/artifacts; \
 		echo "fuzz: $$f for $(FUZZ_TIME) s"; \
 		build-fuzz/fuzz/$$f -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
+			$$([ -f test/fuzz/$$f.dict ] && echo -dict=test/fuzz/$$f.dict) \
 			-artifact_prefix=build-fuzz/artifacts/ build-fuzz/corpus/$$f build-fuzz/seeds \
+			$$([ -d test/fuzz/seeds-$$f ] && echo test/fuzz/seeds-$$f) \
 			2>build-fuzz/$$f.log || { tail -50 build-fuzz/$$f.log; exit 1; }; \
 		grep -E 'stat::number_of_executed_units|stat::new_units_added' build-fuzz/$$f.log; \
 	done

@@ -13,6 +13,13 @@ $(BUILD)/bench/bench_ttlv: $(BUILD)/test/bench/bench_ttlv.o $(BUILD)/libtestutil
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^
 
+# The JSON parser and etcd decoder (proto/jstream.h), with the seeds in test/fuzz/seeds-fuzz_jstream.
+ALL_SRCS += test/fuzz/fuzz_jstream.c
+FUZZ_BINS += $(BUILD)/fuzz/fuzz_jstream
+$(BUILD)/fuzz/fuzz_jstream: $(BUILD)/test/fuzz/fuzz_jstream.o $(BUILD)/libproto.a
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^
+
 # Integration tests: the real kmipd over mutual TLS on loopback (KMIPD_BIN, set by test/run-tests.sh).
 HARNESS_SRCS := test/integration/harness.c
 # What every integration test links besides its own object: the harness and the shared test helpers.
