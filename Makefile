@@ -3,6 +3,7 @@
 #   make            build ./kmipd and ./kmipctl
 #   make test       install missing Debian packages, build, run every test (unit and integration)
 #   make test-vectors  the unit cases that read the OASIS files in VECTORS (../shared/kmip-vectors)
+#   make test-etcd  the JSON parser and the etcd tests alone (a real etcd on loopback; also in make test)
 #   make run        install missing packages, make development certificates, run kmipd in the foreground
 #   make asan       the whole test suite under AddressSanitizer and UndefinedBehaviorSanitizer (clang)
 #   make fuzz       build and run the libFuzzer targets for FUZZ_TIME seconds each
@@ -45,7 +46,7 @@ override CFLAGS += -std=c11 -D_GNU_SOURCE $(OPT) -g $(WARN) $(SAN) $(DEFS) -I. -
 override LDFLAGS += $(SAN)
 
 .DEFAULT_GOAL := all
-.PHONY: all test test-vectors check install uninstall static run asan asan-tests fuzz fuzz-bins bench conformance deps clean
+.PHONY: all test test-vectors test-etcd check install uninstall static run asan asan-tests fuzz fuzz-bins bench conformance deps clean
 
 include proto/module.mk
 include tls/module.mk
@@ -88,6 +89,12 @@ test-vectors: deps
 	$(MAKE) --no-print-directory $(VECTOR_TEST_BINS)
 	@[ -d $(VECTORS) ] || { echo "test-vectors: no OASIS files at $(VECTORS) (set VECTORS)" >&2; exit 1; }
 	@KMIPD_TEST_VECTORS=1 test/run-tests.sh $(BUILD) $(VECTORS) "$(notdir $(VECTOR_TEST_BINS))"
+
+# The etcd tests of issue 19 alone (they are part of make test too): the JSON parser and etcd decoder, then
+# the decoder against a real etcd and a three-member cluster on loopback (test/etcd/README.md).
+test-etcd: deps
+	$(MAKE) --no-print-directory $(BUILD)/test/test_jstream $(BUILD)/test/test_etcd
+	@test/run-tests.sh $(BUILD) $(VECTORS) "test_jstream test_etcd"
 
 asan: deps
 	$(MAKE) --no-print-directory BUILD=build-asan CC=clang OPT=-O1 \

@@ -20,6 +20,13 @@ $(BUILD)/fuzz/fuzz_jstream: $(BUILD)/test/fuzz/fuzz_jstream.o $(BUILD)/libproto.
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^
 
+# The etcd decoder against a real etcd through its HTTP/JSON gateway, with libevent's HTTP client, and a
+# three-member cluster (test/etcd/cluster.sh): etcd from install-deps.sh, its data on /dev/shm.
+ALL_SRCS += test/etcd/test_etcd.c
+TEST_BINS += $(BUILD)/test/test_etcd
+$(BUILD)/test/test_etcd: $(BUILD)/test/etcd/test_etcd.o $(BUILD)/libtestutil.a $(BUILD)/libproto.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $$($(PKG_CONFIG) --libs libevent_extra) $(CMOCKA_LIBS)
+
 # Integration tests: the real kmipd over mutual TLS on loopback (KMIPD_BIN, set by test/run-tests.sh).
 HARNESS_SRCS := test/integration/harness.c
 # What every integration test links besides its own object: the harness and the shared test helpers.
