@@ -669,6 +669,27 @@ js_step(struct jstream *j, uint8_t c)
 	return STEP_ERR;
 }
 
+/*
+ * Returns how many of the n bytes at p are plain string bytes (printable ASCII but the quote and the
+ * backslash) that can be appended at once, within what is left of max_string and max_value_size: a base64
+ * value is all such bytes, so it costs one copy instead of a state-machine step per byte. The byte that
+ * breaks a limit is left to js_step, which reports its exact offset.
+ */
+static size_t
+js_plain_run(const struct jstream *j, const uint8_t *p, size_t n)
+{
+	size_t max = j->lim.max_string - j->len, i;
+
+	if (max > j->lim.max_value_size - j->vsize)
+		max = j->lim.max_value_size - j->vsize;
+	if (n > max)
+		n = max;
+	for (i = 0; i < n; i++)
+		if (p[i] < 0x20 || p[i] >= 0x80 || p[i] == '"' || p[i] == '\\')
+			break;
+	return i;
+}
+
 /* Feeds len bytes (see jstream.h): NEED_MORE, VALUE after the last byte of a top-level value, or ERROR. */
 enum jstream_status
 jstream_feed(struct jstream *j, const uint8_t *buf, size_t len, size_t *consumed)
@@ -687,6 +708,20 @@ jstream_feed(struct jstream *j, const uint8_t *buf, size_t len, size_t *consumed
 			js_fail(j, JSTREAM_ERR_VALUE_SIZE);
 			*consumed = i;
 			return JSTREAM_ERROR;
+		}
+		if (j->state == JS_STRING && j->utf8_need == 0) {
+			size_t run = js_plain_run(j, buf + i, len - i);
+
+			if (run > 0) {
+				if (js_append(j, buf + i, run) != STEP_OK) {
+					*consumed = i;
+					return JSTREAM_ERROR;
+				}
+				i += run;
+				j->off += run;
+				j->vsize += run;
+				continue;
+			}
 		}
 		r = js_step(j, buf[i]);
 		if (r == STEP_ERR) {
@@ -848,21 +883,23 @@ struct etcdj_decoder {
 
 static const uint8_t ef_empty[1];
 
+/* One more than the 6-bit value of each base64 character, 0 for any other byte (values are megabytes). */
+static const uint8_t b64_table[256] = {
+	['A'] = 1, ['B'] = 2, ['C'] = 3, ['D'] = 4, ['E'] = 5, ['F'] = 6, ['G'] = 7, ['H'] = 8, ['I'] = 9,
+	['J'] = 10, ['K'] = 11, ['L'] = 12, ['M'] = 13, ['N'] = 14, ['O'] = 15, ['P'] = 16, ['Q'] = 17,
+	['R'] = 18, ['S'] = 19, ['T'] = 20, ['U'] = 21, ['V'] = 22, ['W'] = 23, ['X'] = 24, ['Y'] = 25,
+	['Z'] = 26, ['a'] = 27, ['b'] = 28, ['c'] = 29, ['d'] = 30, ['e'] = 31, ['f'] = 32, ['g'] = 33,
+	['h'] = 34, ['i'] = 35, ['j'] = 36, ['k'] = 37, ['l'] = 38, ['m'] = 39, ['n'] = 40, ['o'] = 41,
+	['p'] = 42, ['q'] = 43, ['r'] = 44, ['s'] = 45, ['t'] = 46, ['u'] = 47, ['v'] = 48, ['w'] = 49,
+	['x'] = 50, ['y'] = 51, ['z'] = 52, ['0'] = 53, ['1'] = 54, ['2'] = 55, ['3'] = 56, ['4'] = 57,
+	['5'] = 58, ['6'] = 59, ['7'] = 60, ['8'] = 61, ['9'] = 62, ['+'] = 63, ['/'] = 64,
+};
+
 /* Returns the 6-bit value of base64 character c, or -1. */
 static int
 b64val(uint8_t c)
 {
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
+	return (int)b64_table[c] - 1;
 }
 
 /* Returns the decoded length of len base64 characters, at most (padding not known). */
