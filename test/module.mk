@@ -25,7 +25,7 @@ $(BUILD)/fuzz/fuzz_jstream: $(BUILD)/test/fuzz/fuzz_jstream.o $(BUILD)/libproto.
 ALL_SRCS += test/etcd/test_etcd.c
 TEST_BINS += $(BUILD)/test/test_etcd
 $(BUILD)/test/test_etcd: $(BUILD)/test/etcd/test_etcd.o $(BUILD)/libtestutil.a $(BUILD)/libproto.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $$($(PKG_CONFIG) --libs libevent_extra) $(CMOCKA_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(shell $(PKG_CONFIG) --libs libevent_extra) $(CMOCKA_LIBS)
 
 # Integration tests: the real kmipd over mutual TLS on loopback (KMIPD_BIN, set by test/run-tests.sh).
 HARNESS_SRCS := test/integration/harness.c
