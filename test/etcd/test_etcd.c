@@ -3,6 +3,7 @@
  * test/etcd/cluster.sh with its data on /dev/shm) through its v3 HTTP/JSON gateway, spoken with libevent's
  * HTTP client as kmipd will speak it: a Put, Ranges, a Txn whose compare fails and one whose compare holds,
  * an error, and a watch stream with several events and a progress notification, all decoded by our code;
+ * etcd's own limits (request size, operations per Txn) and compaction (a Range and a watch from before it);
  * then a three-member cluster: a write on one member read on another, one member killed and restarted.
  * Prints what the gateway sent (how the watch stream is framed) for the next steps of issue 19.
  */
@@ -40,8 +41,8 @@ struct etcd {
 };
 
 static const struct etcdj_limits lim = {
-	.json = { .max_value_size = 1 << 20, .max_depth = 16, .max_string = 1 << 19, .max_members = 1024 },
-	.max_kvs = 256, .max_responses = 128, .max_events = 256, .max_key = 1024, .max_value = 1 << 18,
+	.json = { .max_value_size = 4 << 20, .max_depth = 16, .max_string = 3 << 20, .max_members = 1024 },
+	.max_kvs = 256, .max_responses = 128, .max_events = 256, .max_key = 1024, .max_value = 2 << 20,
 };
 
 /* The path of cluster.sh: KMIPD_ETCD_CLUSTER, else where it is in the tree (tests run from its top). */
@@ -171,23 +172,19 @@ post(struct evhttp_connection *conn, const char *path, const char *json, void (*
 }
 
 /*
- * POSTs json (printf-style) to path on member m and decodes the reply, fed in 5-byte pieces: exactly one
- * JSON value, nothing but whitespace after it. Its HTTP status goes to *status when status is not NULL.
+ * POSTs json to path on member m and decodes the reply, fed in 5-byte pieces: exactly one JSON value,
+ * nothing but whitespace after it. Its HTTP status goes to *status when status is not NULL (else it must be
+ * 200).
  */
-static struct etcdj_reply * __attribute__((format(printf, 5, 6)))
-call(struct etcd *e, int m, int *status, const char *path, const char *fmt, ...)
+static struct etcdj_reply *
+call_body(struct etcd *e, int m, int *status, const char *path, const char *json)
 {
 	struct call c = { .done = false };
 	struct etcdj_decoder *d;
 	struct etcdj_reply *r = NULL;
-	char json[8192];
 	uint8_t *body;
 	size_t len, pos = 0, used;
-	va_list ap;
 
-	va_start(ap, fmt);
-	assert_true((size_t)vsnprintf(json, sizeof(json), fmt, ap) < sizeof(json));
-	va_end(ap);
 	assert_non_null(c.body = evbuffer_new());
 	(void)post(e->conn[m], path, json, on_call_done, NULL, &c);
 	if (!run_until(e, &c.done, CALL_SECONDS))
@@ -196,7 +193,7 @@ call(struct etcd *e, int m, int *status, const char *path, const char *fmt, ...)
 	if (status != NULL)
 		*status = c.status;
 	else if (c.status != 200)
-		fail_msg("%s %s: HTTP %d", path, json, c.status);
+		fail_msg("%s %.200s: HTTP %d", path, json, c.status);
 	len = evbuffer_get_length(c.body);
 	body = evbuffer_pullup(c.body, -1);
 	assert_non_null(d = etcdj_decoder_new(ETCDJ_UNARY, &lim));
@@ -206,7 +203,7 @@ call(struct etcd *e, int m, int *status, const char *path, const char *fmt, ...)
 		uint64_t off;
 
 		if (st == JSTREAM_ERROR)
-			fail_msg("%s: undecodable reply %.*s: %s", path, (int)len, (const char *)body,
+			fail_msg("%s: undecodable reply %.*s: %s", path, (int)(len < 300 ? len : 300), (const char *)body,
 			    etcdj_decoder_error(d, &off));
 		pos += used;
 		if (st == JSTREAM_VALUE) {
@@ -219,6 +216,19 @@ call(struct etcd *e, int m, int *status, const char *path, const char *fmt, ...)
 	etcdj_decoder_free(d);
 	evbuffer_free(c.body);
 	return r;
+}
+
+/* call_body with the request made from fmt (printf-style, up to 8 KiB). */
+static struct etcdj_reply * __attribute__((format(printf, 5, 6)))
+call(struct etcd *e, int m, int *status, const char *path, const char *fmt, ...)
+{
+	char json[8192];
+	va_list ap;
+
+	va_start(ap, fmt);
+	assert_true((size_t)vsnprintf(json, sizeof(json), fmt, ap) < sizeof(json));
+	va_end(ap);
+	return call_body(e, m, status, path, json);
 }
 
 /* A Put of key=value on member m; returns the revision it made. */
@@ -471,6 +481,13 @@ on_watch_done(struct evhttp_request *req, void *arg)
 	}
 }
 
+/* The end of a watch request that the test cancels itself. */
+static void
+on_watch_done_ignore(struct evhttp_request *req, void *arg)
+{
+	(void)req, (void)arg;
+}
+
 /* Feeds a raw stream to a new decoder one byte at a time; returns the items and events it found. */
 static void
 refeed_bytewise(const uint8_t *raw, size_t len, size_t *items, size_t *events)
@@ -687,12 +704,177 @@ test_three_members(void **state)
 	etcdj_reply_free(r);
 }
 
+/* A Put of kmipd/big with vlen bytes 0xA5, on member 0: its reply (HTTP status in *status). */
+static struct etcdj_reply *
+put_big(struct etcd *e, size_t vlen, int *status)
+{
+	uint8_t *v = malloc(vlen);
+	char *json = malloc(vlen / 3 * 4 + 256), k[64];
+	struct etcdj_reply *r;
+	size_t n;
+
+	assert_non_null(v);
+	assert_non_null(json);
+	memset(v, 0xA5, vlen);
+	n = (size_t)sprintf(json, "{\"key\":\"%s\",\"value\":\"", b64("kmipd/big", 9, k, sizeof(k)));
+	n += (size_t)EVP_EncodeBlock((unsigned char *)json + n, v, (int)vlen);
+	strcpy(json + n, "\"}");
+	r = call_body(e, 0, status, "/v3/kv/put", json);
+	free(json);
+	free(v);
+	return r;
+}
+
+/*
+ * etcd's own limits, as the clustered store must split its groups for them (issue 19): a request of at most
+ * 1.5 MiB (--max-request-bytes), 128 operations in a Txn (--max-txn-ops), one key once in a Txn.
+ */
+static void
+test_etcd_limits(void **state)
+{
+	struct etcd *e = *state;
+	struct etcdj_reply *r;
+	char ops[129 * 64], k[64], v[16];
+	size_t n = 0, i;
+	int status;
+
+	/* A value just under the request limit goes in and comes back whole (2 MB of JSON). */
+	r = put_big(e, 1536 * 1024 - 100, &status);
+	assert_int_equal(status, 200);
+	etcdj_reply_free(r);
+	r = get(e, 0, "kmipd/big");
+	assert_int_equal(r->n_kvs, 1);
+	assert_int_equal(r->kvs[0].value_len, 1536 * 1024 - 100);
+	assert_int_equal(r->kvs[0].value[0], 0xA5);
+	assert_int_equal(r->kvs[0].value[r->kvs[0].value_len - 1], 0xA5);
+	etcdj_reply_free(r);
+	/* Just over it: refused by etcd (InvalidArgument); past 2 MiB by gRPC itself (ResourceExhausted). */
+	r = put_big(e, 1536 * 1024 + 10, &status);
+	assert_int_equal(status, 400);
+	assert_int_equal(r->code, 3);
+	assert_string_equal(r->message, "etcdserver: request is too large");
+	etcdj_reply_free(r);
+	r = put_big(e, 2 << 20, &status);
+	assert_int_equal(status, 429);
+	assert_int_equal(r->code, 8);
+	etcdj_reply_free(r);
+
+	/* 128 operations in a Txn pass, 129 do not; nor does one key twice. */
+	b64("v", 1, v, sizeof(v));
+	for (i = 0; i < 129; i++) {
+		char key[32];
+
+		snprintf(key, sizeof(key), "kmipd/t%03zu", i);
+		n += (size_t)snprintf(ops + n, sizeof(ops) - n, "%s{\"request_put\":{\"key\":\"%s\",\"value\":\"%s\"}}",
+		    i == 0 ? "" : ",", b64(key, strlen(key), k, sizeof(k)), v);
+		assert_true(n < sizeof(ops));
+		if (i == 127) {
+			r = call(e, 0, NULL, "/v3/kv/txn", "{\"success\":[%s]}", ops);
+			assert_true(r->succeeded);
+			assert_int_equal(r->n_responses, 128);
+			etcdj_reply_free(r);
+		}
+	}
+	r = call(e, 0, &status, "/v3/kv/txn", "{\"success\":[%s]}", ops);
+	assert_int_equal(status, 400);
+	assert_int_equal(r->code, 3);
+	assert_string_equal(r->message, "etcdserver: too many operations in txn request");
+	etcdj_reply_free(r);
+	b64("kmipd/t000", 10, k, sizeof(k));
+	r = call(e, 0, &status, "/v3/kv/txn", "{\"success\":[{\"request_put\":{\"key\":\"%s\",\"value\":\"%s\"}},"
+	    "{\"request_put\":{\"key\":\"%s\",\"value\":\"%s\"}}]}", k, v, k, v);
+	assert_int_equal(status, 400);
+	assert_int_equal(r->code, 3);
+	assert_string_equal(r->message, "etcdserver: duplicate key given in txn request");
+	etcdj_reply_free(r);
+}
+
+/* The first items of a watch stream: created, then canceled. */
+struct first_item {
+	struct etcdj_decoder *d;
+	struct etcdj_reply *items[4];
+	size_t n;
+	bool got2;
+};
+
+/* Keeps the first items of a watch stream. */
+static void
+on_first_chunk(struct evhttp_request *req, void *arg)
+{
+	struct first_item *fi = arg;
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t len = evbuffer_get_length(in), pos = 0, used;
+	uint8_t *p = evbuffer_pullup(in, -1);
+
+	while (pos < len) {
+		enum jstream_status st = etcdj_decoder_feed(fi->d, p + pos, len - pos, &used);
+
+		assert_int_not_equal(st, JSTREAM_ERROR);
+		pos += used;
+		if (st == JSTREAM_VALUE && fi->n < 4)
+			fi->items[fi->n++] = etcdj_decoder_take(fi->d);
+		else if (st == JSTREAM_VALUE)
+			etcdj_reply_free(etcdj_decoder_take(fi->d));
+	}
+	fi->got2 = fi->n >= 2;
+	evbuffer_drain(in, len);
+}
+
+/* Compaction: a Range or a watch from before it is refused, as a node that was cut off too long sees it. */
+static void
+test_compacted(void **state)
+{
+	struct etcd *e = *state;
+	struct first_item fi = { .n = 0 };
+	struct evhttp_connection *wc;
+	struct evhttp_request *req;
+	struct etcdj_reply *r;
+	char k[64], ke[64], json[256];
+	int64_t r1, r3;
+	int status;
+	size_t i;
+
+	r1 = put(e, 0, "kmipd/c", "1", 1);
+	(void)put(e, 0, "kmipd/c", "2", 1);
+	r3 = put(e, 0, "kmipd/c", "3", 1);
+	r = call(e, 0, NULL, "/v3/kv/compaction", "{\"revision\":\"%lld\",\"physical\":true}", (long long)r3);
+	assert_false(r->is_error);
+	etcdj_reply_free(r);
+	r = call(e, 0, &status, "/v3/kv/range", "{\"key\":\"%s\",\"revision\":\"%lld\"}",
+	    b64("kmipd/c", 7, k, sizeof(k)), (long long)r1);
+	assert_int_equal(status, 400);
+	assert_int_equal(r->code, 11);
+	assert_string_equal(r->message, "etcdserver: mvcc: required revision has been compacted");
+	etcdj_reply_free(r);
+
+	/* The watch is created, then canceled with the compaction's revision; the stream stays open. */
+	assert_non_null(fi.d = etcdj_decoder_new(ETCDJ_WATCH, &lim));
+	assert_non_null(wc = evhttp_connection_base_new(e->base, NULL, "127.0.0.1", (uint16_t)e->port[0]));
+	snprintf(json, sizeof(json), "{\"create_request\":{\"key\":\"%s\",\"range_end\":\"%s\",\"start_revision\":"
+	    "\"%lld\"}}", b64("kmipd/", 6, k, sizeof(k)), b64("kmipd0", 6, ke, sizeof(ke)), (long long)r1);
+	req = post(wc, "/v3/watch", json, on_watch_done_ignore, on_first_chunk, &fi);
+	if (!run_until(e, &fi.got2, CALL_SECONDS))
+		fail_msg("the watch from a compacted revision sent %zu items", fi.n);
+	assert_true(fi.items[0]->created);
+	assert_true(fi.items[1]->canceled);
+	assert_int_equal(fi.items[1]->compact_revision, r3);
+	assert_int_equal(fi.items[1]->n_events, 0);
+	assert_false(etcdj_is_progress(fi.items[1]));
+	evhttp_cancel_request(req);
+	evhttp_connection_free(wc);
+	for (i = 0; i < fi.n; i++)
+		etcdj_reply_free(fi.items[i]);
+	etcdj_decoder_free(fi.d);
+}
+
 int
 main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_put_range_txn, setup_one, teardown),
 		cmocka_unit_test_setup_teardown(test_watch_stream, setup_one, teardown),
+		cmocka_unit_test_setup_teardown(test_etcd_limits, setup_one, teardown),
+		cmocka_unit_test_setup_teardown(test_compacted, setup_one, teardown),
 		cmocka_unit_test_setup_teardown(test_three_members, setup_three, teardown),
 	};
 
