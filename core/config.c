@@ -220,6 +220,12 @@ static const struct key keys[] = {
 	  .help = "server certificate and key, PKCS#12, instead of the PEM pair" },
 	{ .name = "tls.p12_password", .type = T_STR, .flags = K_RELOAD | K_SECRET,
 	  .offset = OFF_STR(tls.p12_password), .help = "password of tls.p12_file" },
+	{ .name = "tls.ecdsa_cert_file", .type = T_STR, .flags = K_RELOAD | K_PATH,
+	  .offset = OFF_STR(tls.ecdsa_cert_file),
+	  .help = "ECDSA (EC P-256 or P-384) server certificate chain, PEM, served beside the identity above to "
+	  "clients that offer ECDSA; unset = none" },
+	{ .name = "tls.ecdsa_key_file", .type = T_STR, .flags = K_RELOAD | K_PATH,
+	  .offset = OFF_STR(tls.ecdsa_key_file), .help = "private key of tls.ecdsa_cert_file, PEM" },
 	{ .name = "tls.clients_ca_cert_file", .type = T_STR, .flags = K_RELOAD | K_PATH,
 	  .offset = OFF_STR(tls.clients_ca_cert_file),
 	  .help = "CA certificates that client certificates must chain to, PEM" },
@@ -1641,6 +1647,12 @@ validate(const struct kmipd_config *cfg, const struct load *ld, char **cause)
 	if ((t->cert_file == NULL) != (t->key_file == NULL)) {
 		invalid(ld, t->cert_file ? "tls.cert_file" : "tls.key_file", cause, "tls.%s is set but tls.%s "
 		    "is not", t->cert_file ? "cert_file" : "key_file", t->cert_file ? "key_file" : "cert_file");
+		return -1;
+	}
+	if ((t->ecdsa_cert_file == NULL) != (t->ecdsa_key_file == NULL)) {
+		invalid(ld, t->ecdsa_cert_file ? "tls.ecdsa_cert_file" : "tls.ecdsa_key_file", cause, "tls.%s is "
+		    "set but tls.%s is not: give both or neither", t->ecdsa_cert_file ? "ecdsa_cert_file" :
+		    "ecdsa_key_file", t->ecdsa_cert_file ? "ecdsa_key_file" : "ecdsa_cert_file");
 		return -1;
 	}
 	if (t->p12_password != NULL && t->p12_file == NULL) {

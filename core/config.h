@@ -113,6 +113,8 @@ struct config_tls {
 	char *key_file;
 	char *p12_file;
 	char *p12_password;			/* secret: wiped on free, never dumped */
+	char *ecdsa_cert_file;			/* NULL = no ECDSA certificate beside the identity */
+	char *ecdsa_key_file;			/* set exactly when ecdsa_cert_file is */
 	char *clients_ca_cert_file;
 	enum config_tls_version min_version;
 	char *ciphers;				/* NULL = the tls module's default */

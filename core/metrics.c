@@ -298,6 +298,11 @@ metrics_write_prometheus(struct server *srv, struct evbuffer *out)
 		    "expires, in whole days (negative once expired).");
 		evbuffer_add_printf(out, "kmipd_tls_server_cert_expiry_seconds %lld\n", (long long)s.server_days * 86400);
 	}
+	if (s.have_certs && s.ecdsa_days != LONG_MAX) {
+		family(out, "kmipd_tls_ecdsa_cert_expiry_seconds", "gauge", "Time until the ECDSA server certificate "
+		    "(tls.ecdsa_cert_file) expires, in whole days (negative once expired).");
+		evbuffer_add_printf(out, "kmipd_tls_ecdsa_cert_expiry_seconds %lld\n", (long long)s.ecdsa_days * 86400);
+	}
 	if (s.have_certs && s.ca_days != LONG_MAX) {
 		family(out, "kmipd_tls_ca_cert_expiry_seconds", "gauge", "Time until the first client CA certificate "
 		    "expires, in whole days (negative once expired).");

@@ -63,6 +63,8 @@ tls_config_from(struct tls_config *t, const struct kmipd_config *cfg)
 	t->key_file = cfg->tls.key_file;
 	t->p12_file = cfg->tls.p12_file;
 	t->p12_password = cfg->tls.p12_password;
+	t->ecdsa_cert_file = cfg->tls.ecdsa_cert_file;
+	t->ecdsa_key_file = cfg->tls.ecdsa_key_file;
 	t->clients_ca_cert_file = cfg->tls.clients_ca_cert_file;
 	t->min_version = cfg->tls.min_version == CONFIG_TLS_1_3 ? "1.3" : "1.2";
 	t->ciphers = cfg->tls.ciphers;
@@ -227,13 +229,21 @@ server_cert_report(const struct tls_server *tls, bool loaded)
 	static struct tls_server_desc d;	/* 2 KiB: not on the stack; one thread */
 
 	tls_server_describe(tls, &d);
-	if (loaded)
+	if (loaded && strcmp(d.ecdsa_serial, "none") == 0)
 		log_info("server certificate %s, serial %s, expires %s", d.server_subject, d.server_serial,
 		    d.server_not_after);
+	else if (loaded)
+		log_info("server certificate %s, serial %s, expires %s; ECDSA certificate %s, serial %s, expires %s",
+		    d.server_subject, d.server_serial, d.server_not_after, d.ecdsa_subject, d.ecdsa_serial,
+		    d.ecdsa_not_after);
 	if (d.server_days < CERT_WARN_DAYS)
 		log_warnx("the server certificate %s (serial %s) expires in %ld day%s, on %s: replace it and "
 		    "reload", d.server_subject, d.server_serial, d.server_days, d.server_days == 1 ? "" : "s",
 		    d.server_not_after);
+	if (d.ecdsa_days < CERT_WARN_DAYS)
+		log_warnx("the ECDSA server certificate %s (serial %s) of tls.ecdsa_cert_file expires in %ld day%s, "
+		    "on %s: replace it and reload", d.ecdsa_subject, d.ecdsa_serial, d.ecdsa_days,
+		    d.ecdsa_days == 1 ? "" : "s", d.ecdsa_not_after);
 	if (d.ca_days < CERT_WARN_DAYS)
 		log_warnx("a client CA certificate of tls.clients_ca_cert_file expires in %ld day%s: clients "
 		    "it signed will be refused then", d.ca_days, d.ca_days == 1 ? "" : "s");
@@ -752,7 +762,7 @@ server_audit_tls(struct server *srv, const char *event)
 {
 	static struct tls_server_desc d;	/* 2 KiB: not on the stack; one thread */
 	char gen[32];
-	struct audit_field f[5];
+	struct audit_field f[6];
 
 	if (srv->audit == NULL)
 		return;
@@ -768,7 +778,9 @@ server_audit_tls(struct server *srv, const char *event)
 	f[3].value = srv->cfg->tls.crl_file != NULL ? d.crls : NULL;
 	f[4].key = "tls_generation";
 	f[4].value = gen;
-	if (audit_note(srv->audit, event, f, 5) != 0)
+	f[5].key = "ecdsa_cert_serial";
+	f[5].value = strcmp(d.ecdsa_serial, "none") != 0 ? d.ecdsa_serial : NULL;
+	if (audit_note(srv->audit, event, f, 6) != 0)
 		log_debug("audit: the %s was not recorded", event);
 }
 

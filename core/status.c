@@ -93,6 +93,9 @@ status_gather(struct server *srv, struct status_snap *s)
 		s->ca_days = d.ca_days;
 		s->server_not_after = d.server_not_after;
 		s->server_serial = d.server_serial;
+		s->ecdsa_days = d.ecdsa_days;
+		s->ecdsa_not_after = d.ecdsa_not_after;
+		s->ecdsa_serial = d.ecdsa_serial;
 	}
 	s->ready = status_ready(srv, &s->not_ready);
 }
@@ -192,6 +195,9 @@ status_write_text(struct server *srv, struct evbuffer *out)
 	if (s.have_certs) {
 		evbuffer_add_printf(out, "certificates: server (serial %s) expires in %ld days (%s)", s.server_serial,
 		    s.server_days, s.server_not_after);
+		if (strcmp(s.ecdsa_serial, "none") != 0)
+			evbuffer_add_printf(out, "; ECDSA server (serial %s) in %ld days (%s)", s.ecdsa_serial,
+			    s.ecdsa_days, s.ecdsa_not_after);
 		if (s.ca_days != LONG_MAX)
 			evbuffer_add_printf(out, "; first client CA in %ld days", s.ca_days);
 		evbuffer_add_printf(out, "\n");
@@ -311,6 +317,14 @@ status_write_json(struct server *srv, struct evbuffer *out)
 		json_str(out, s.server_not_after);
 		if (s.server_days != LONG_MAX)
 			evbuffer_add_printf(out, ",\"server_days\":%ld", s.server_days);
+		if (strcmp(s.ecdsa_serial, "none") != 0) {
+			evbuffer_add_printf(out, ",\"ecdsa_serial\":");
+			json_str(out, s.ecdsa_serial);
+			evbuffer_add_printf(out, ",\"ecdsa_not_after\":");
+			json_str(out, s.ecdsa_not_after);
+			if (s.ecdsa_days != LONG_MAX)
+				evbuffer_add_printf(out, ",\"ecdsa_days\":%ld", s.ecdsa_days);
+		}
 		if (s.ca_days != LONG_MAX)
 			evbuffer_add_printf(out, ",\"ca_days\":%ld", s.ca_days);
 		evbuffer_add_printf(out, "}");

@@ -43,6 +43,9 @@ struct status_snap {
 	long ca_days;
 	const char *server_not_after;
 	const char *server_serial;
+	long ecdsa_days;		/* LONG_MAX: no tls.ecdsa_cert_file */
+	const char *ecdsa_not_after;
+	const char *ecdsa_serial;	/* "none" when not set */
 	bool ready;
 	const char *not_ready;		/* why not, when !ready */
 };

@@ -1,32 +1,39 @@
 #!/bin/sh
-# Makes development certificates for kmipd: one CA for the server and its clients, a server identity, client
-# identities (two clients, an administrator, a backup server with an OU and URI, DNS and email
-# subjectAltNames, one from another CA, one already expired) and PKCS#12 bundles.
+# Makes development certificates for kmipd: one CA for the server and its clients, a server identity and an
+# ECDSA P-256 one to serve beside it (server-ec.crt, for tls.ecdsa_cert_file), client identities (two
+# clients, an ECDSA one, an administrator, a backup server with an OU and URI, DNS and email subjectAltNames,
+# one from another CA, one already expired) and PKCS#12 bundles.
 #
-# Usage: etc/mkcerts.sh [-f] [-g GROUP] DIR [HOSTNAME...]
+# Usage: etc/mkcerts.sh [-f] [-a ALG] [-g GROUP] DIR [HOSTNAME...]
 #        etc/mkcerts.sh revoke DIR NAME|CERTFILE
 #        etc/mkcerts.sh crl DIR
-#        etc/mkcerts.sh [-g GROUP] csr DIR [HOSTNAME...]
+#        etc/mkcerts.sh [-a ALG] [-g GROUP] csr DIR [HOSTNAME...]
 #        etc/mkcerts.sh sign DIR CSRFILE [CERTFILE]
-#        etc/mkcerts.sh client DIR NAME [CN]
+#        etc/mkcerts.sh [-a ALG] client DIR NAME [CN]
 #   -f          regenerate every file, even those that exist
-#   -g GROUP    let GROUP (the service's, e.g. kmipd) read what kmipd reads: DIR 0750, server.key 0640,
-#               the certificates and the CRL 0640, all group GROUP; the CA key stays 0600
+#   -a ALG      rsa or ec: the key type of what this run makes (default KMIPD_KEY_TYPE, else rsa); with csr,
+#               ec makes the ECDSA pair's server-ec.key and server-ec.csr instead of server.key and server.csr
+#   -g GROUP    let GROUP (the service's, e.g. kmipd) read what kmipd reads: DIR 0750, server.key and
+#               server-ec.key 0640, the certificates and the CRL 0640, all group GROUP; the CA key stays 0600
 #   HOSTNAME    DNS names for the server certificate besides localhost (default: `hostname -f`)
 #   revoke      on the CA machine: marks a client certificate revoked (NAME is DIR/NAME.crt, or give a
 #               certificate file) and writes DIR/crl.pem, the CRL to copy to kmipd's tls.crl_file
 #   crl         writes DIR/crl.pem again (a CRL is valid KMIPD_CRL_DAYS days: reissue it before then)
 # Production, with the CA key kept off the key server:
 #   csr         on the key server: writes DIR/server.key (never leaves it) and DIR/server.csr to take to
-#               the CA machine
+#               the CA machine (-a ec: server-ec.key and server-ec.csr, for tls.ecdsa_cert_file)
 #   sign        on the CA machine (DIR made by a plain run, or your own ca.crt/ca.key there): signs the CSR
-#               as a TLS server certificate for the names it asks (CERTFILE, default the CSR's name .crt);
-#               copy it and DIR/ca.crt (and crl.pem) back to the key server
-#   client      on the CA machine: a client certificate DIR/NAME.crt, .key and .p12 with CN (default NAME)
+#               as a TLS server certificate for the names it asks (CERTFILE, default the CSR's name .crt),
+#               RSA or EC as the request's key; copy it and DIR/ca.crt (and crl.pem) back to the key server
+#   client      on the CA machine: a client certificate DIR/NAME.crt, .key and .p12 with CN (default NAME),
+#               its key RSA-2048 or (-a ec) EC P-256
 # The first run writes an empty crl.pem. The CA's revocation database is DIR/ca-db (openssl ca's index).
 # Environment:
 #   KMIPD_P12_PASSWORD  password of client.p12 and server.p12 (default "kmipd-dev")
-#   KMIPD_KEY_TYPE      rsa (default: RSA-2048, what every Windows SChannel release accepts) or ec (P-256)
+#   KMIPD_KEY_TYPE      rsa (default: RSA-2048, what every Windows SChannel release accepts) or ec (P-256):
+#                       the key type of the CA, server.crt and the client certificates (as -a); server-ec and
+#                       client-ec are EC P-256 whatever it says (with ec, server.crt is EC too and kmipd
+#                       refuses server-ec beside it: use it alone)
 #   KMIPD_CRL_DAYS      days a CRL stays current (default 30)
 #   KMIPD_CRL_LASTUPDATE, KMIPD_CRL_NEXTUPDATE  explicit CRL dates (YYYYMMDDHHMMSSZ), for tests
 #   KMIPD_P12_COMPAT    "legacy" makes the .p12 files with 3DES and a SHA-1 MAC for Windows before
@@ -46,11 +53,13 @@ die() {
 mode=make
 force=0
 group=""
-usage="usage: $0 [-f] [-g GROUP] DIR [HOSTNAME...] | revoke DIR NAME | crl DIR | [-g GROUP] csr DIR [HOSTNAME...] |
-       sign DIR CSRFILE [CERTFILE] | client DIR NAME [CN]"
-while getopts fg: opt; do
+alg=""
+usage="usage: $0 [-f] [-a rsa|ec] [-g GROUP] DIR [HOSTNAME...] | revoke DIR NAME | crl DIR |
+       [-a rsa|ec] [-g GROUP] csr DIR [HOSTNAME...] | sign DIR CSRFILE [CERTFILE] | [-a rsa|ec] client DIR NAME [CN]"
+while getopts fa:g: opt; do
 	case "$opt" in
 	f) force=1 ;;
+	a) alg=$OPTARG ;;
 	g) group=$OPTARG ;;
 	*) echo "$usage" >&2; exit 2 ;;
 	esac
@@ -98,10 +107,10 @@ case "$ver" in
 esac
 
 p12pass=${KMIPD_P12_PASSWORD:-kmipd-dev}
-keytype=${KMIPD_KEY_TYPE:-rsa}
+keytype=${alg:-${KMIPD_KEY_TYPE:-rsa}}
 case "$keytype" in
 rsa | ec) ;;
-*) die "KMIPD_KEY_TYPE must be rsa or ec, not '$keytype'" ;;
+*) die "-a or KMIPD_KEY_TYPE must be rsa or ec, not '$keytype'" ;;
 esac
 case "${KMIPD_P12_COMPAT:-}" in
 "") p12alg="-keypbe AES-256-CBC -certpbe AES-256-CBC -macalg sha256" ;;
@@ -178,6 +187,13 @@ extendedKeyUsage = serverAuth
 subjectAltName = $sans
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
+[server_ec_ext]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = serverAuth
+subjectAltName = $sans
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
 [server_csr_ext]
 subjectAltName = $sans
 [client_ext]
@@ -228,8 +244,9 @@ need() {
 	return $r
 }
 
+# Makes a private key: FILE [TYPE (default: the run's, rsa or ec)]
 newkey() {
-	if [ "$keytype" = ec ]; then
+	if [ "${2:-$keytype}" = ec ]; then
 		run openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1"
 	else
 		run openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$1"
@@ -252,9 +269,9 @@ make_ca() {
 	note "$1.crt" "$1.key"
 }
 
-# Leaf certificate: NAME CN EXTENSIONS CA-NAME [SUBJECT-PREFIX (default /O=kmipd development)]
+# Leaf certificate: NAME CN EXTENSIONS CA-NAME [SUBJECT-PREFIX (default /O=kmipd development)] [KEY-TYPE]
 make_leaf() {
-	newkey "$tmp/$1.key"
+	newkey "$tmp/$1.key" "${6:-}"
 	run openssl req -new -config "$tmp/ext.cnf" -key "$tmp/$1.key" -subj "${5:-/O=kmipd development}/CN=$2" \
 		-out "$tmp/$1.csr"
 	run openssl x509 -req -in "$tmp/$1.csr" -CA "$dir/$4.crt" -CAkey "$dir/$4.key" -set_serial "$(serial)" \
@@ -357,7 +374,7 @@ share_with_group() {
 	[ -n "$group" ] || return 0
 	chgrp "$group" "$dir" || die "cannot give $dir to group $group"
 	chmod 0750 "$dir" || die "cannot chmod $dir"
-	for f in server.key server.crt ca.crt crl.pem server.p12; do
+	for f in server.key server.crt server-ec.key server-ec.crt ca.crt crl.pem server.p12; do
 		[ -e "$dir/$f" ] || continue
 		chgrp "$group" "$dir/$f" || die "cannot give $dir/$f to group $group"
 		chmod 0640 "$dir/$f" || die "cannot chmod $dir/$f"
@@ -366,16 +383,18 @@ share_with_group() {
 
 if [ "$mode" = csr ]; then
 	# On the key server: its private key is made here and never leaves; only the request goes out.
-	if need server.key --; then
-		newkey "$tmp/server.key"
-		mv -f "$tmp/server.key" "$dir/server.key"
-		note server.key
+	base=server
+	if [ "$keytype" = ec ]; then base=server-ec; fi
+	if need $base.key --; then
+		newkey "$tmp/$base.key"
+		mv -f "$tmp/$base.key" "$dir/$base.key"
+		note $base.key
 	fi
-	run openssl req -new -config "$tmp/ext.cnf" -key "$dir/server.key" -subj "/CN=${1:-localhost}" \
-		-reqexts server_csr_ext -out "$tmp/server.csr"
-	chmod 0644 "$tmp/server.csr"
-	mv -f "$tmp/server.csr" "$dir/server.csr"
-	note server.csr
+	run openssl req -new -config "$tmp/ext.cnf" -key "$dir/$base.key" -subj "/CN=${1:-localhost}" \
+		-reqexts server_csr_ext -out "$tmp/$base.csr"
+	chmod 0644 "$tmp/$base.csr"
+	mv -f "$tmp/$base.csr" "$dir/$base.csr"
+	note $base.csr
 	share_with_group
 	exit 0
 fi
@@ -393,8 +412,13 @@ if [ "$mode" != make ]; then
 		esc=$(printf '%s' "$names" | sed 's/[&|\\]/\\&/g')
 		sed -i "s|^subjectAltName = .*|subjectAltName = $esc|" "$tmp/ext.cnf"
 		out=${target2:-${target%.csr}.crt}
+		# keyEncipherment means nothing for an EC key: an EC request gets digitalSignature alone.
+		ext=server_ext
+		if openssl req -in "$target" -noout -text | grep -q 'Public Key Algorithm: id-ecPublicKey'; then
+			ext=server_ec_ext
+		fi
 		run openssl x509 -req -in "$target" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" -set_serial "$(serial)" \
-			-days 825 -sha256 -extfile "$tmp/ext.cnf" -extensions server_ext -out "$tmp/signed.crt"
+			-days 825 -sha256 -extfile "$tmp/ext.cnf" -extensions $ext -out "$tmp/signed.crt"
 		chmod 0644 "$tmp/signed.crt"
 		mv -f "$tmp/signed.crt" "$out"
 		echo "$out"
@@ -429,6 +453,11 @@ fi
 
 if need ca.crt ca.key --; then make_ca ca "kmipd development CA"; fi
 if need server.crt server.key -- ca.crt; then make_leaf server "${1:-localhost}" server_ext ca; fi
+# The ECDSA identity served beside server.crt (tls.ecdsa_cert_file), and an ECDSA client.
+if need server-ec.crt server-ec.key -- ca.crt; then
+	make_leaf server-ec "${1:-localhost}" server_ec_ext ca "" ec
+fi
+if need client-ec.crt client-ec.key -- ca.crt; then make_leaf client-ec kmip-client-ec client_ext ca "" ec; fi
 if need client.crt client.key -- ca.crt; then make_leaf client kmip-client client_ext ca; fi
 if need client2.crt client2.key -- ca.crt; then make_leaf client2 kmip-client-2 client_ext ca; fi
 if need admin.crt admin.key -- ca.crt; then make_leaf admin kmip-admin client_ext ca; fi

@@ -37,6 +37,13 @@ $(BUILD)/test/test_server: $(BUILD)/test/integration/test_server.o $(HARNESS_OBJ
 		$(BUILD)/libproto.a $(BUILD)/libtls.a | $(BUILD)/kmipd
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
 
+# The server's certificates: the ECDSA one beside the RSA one, bad pairs, a reload that adds it.
+ALL_SRCS += test/integration/test_tlscert.c
+TEST_BINS += $(BUILD)/test/test_tlscert
+$(BUILD)/test/test_tlscert: $(BUILD)/test/integration/test_tlscert.o $(HARNESS_OBJS) \
+		$(BUILD)/libproto.a $(BUILD)/libtls.a | $(BUILD)/kmipd $(BUILD)/kmipctl
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
+
 ALL_SRCS += test/integration/test_revoke.c
 TEST_BINS += $(BUILD)/test/test_revoke
 $(BUILD)/test/test_revoke: $(BUILD)/test/integration/test_revoke.o $(HARNESS_OBJS) \

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <openssl/bn.h>
+#include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/pkcs12.h>
@@ -456,7 +457,91 @@ use_identity(SSL_CTX *ctx, X509 *cert, EVP_PKEY *key, STACK_OF(X509) *chain, con
 	return 0;
 }
 
-/* Loads the PEM or PKCS#12 server identity of cfg into ctx. Returns 0, or -1 and a cause. */
+/*
+ * The curve of an EC key when it is one kmipd serves an ECDSA certificate with (P-256 or P-384, what every
+ * TLS stack verifies), else NID_undef; *name gets its key type or curve for a cause.
+ */
+static int
+ecdsa_curve(EVP_PKEY *key, char *name, size_t size)
+{
+	char group[64];
+	size_t len = 0;
+	int nid;
+
+	if (!EVP_PKEY_is_a(key, "EC")) {
+		snprintf(name, size, "a key of type %s", EVP_PKEY_get0_type_name(key) != NULL ?
+		    EVP_PKEY_get0_type_name(key) : "?");
+		return NID_undef;
+	}
+	if (!EVP_PKEY_get_group_name(key, group, sizeof(group), &len) || len == 0 || len >= sizeof(group)) {
+		ERR_clear_error();
+		snprintf(name, size, "an EC key on explicit or unknown parameters");
+		return NID_undef;
+	}
+	snprintf(name, size, "an EC key on %s", group);
+	if ((nid = OBJ_sn2nid(group)) == NID_undef)
+		nid = EC_curve_nist2nid(group);
+	return nid == NID_X9_62_prime256v1 || nid == NID_secp384r1 ? nid : NID_undef;
+}
+
+/*
+ * Loads the ECDSA pair (ecdsa_cert_file, ecdsa_key_file) into ctx beside the identity already there,
+ * whose key is primary_key: OpenSSL keeps one certificate per key type and picks, per handshake, the one
+ * the client's signature algorithms allow. Refuses a certificate or key that is not EC P-256 or P-384, a
+ * pair that does not match, and a primary identity that is already EC (the pair would replace it).
+ * Returns 0, or -1 and a cause starting with the option at fault.
+ */
+static int
+load_ecdsa_identity(SSL_CTX *ctx, const struct tls_config *cfg, EVP_PKEY *primary_key, char **cause)
+{
+	STACK_OF(X509) *certs = NULL;
+	EVP_PKEY *key = NULL;
+	X509 *leaf = NULL;
+	char *desc = NULL, kind[96];
+	int rc = -1;
+
+	if (EVP_PKEY_is_a(primary_key, "EC")) {
+		tls_cause(cause, "ecdsa_cert_file %s: the server identity (%s) already holds an EC key; the ECDSA "
+		    "pair goes beside an RSA one", cfg->ecdsa_cert_file, cfg->p12_file != NULL ? "p12_file" :
+		    "cert_file");
+		return -1;
+	}
+	if (load_certs("ecdsa_cert_file", cfg->ecdsa_cert_file, TLS_MAX_CHAIN_CERTS + 1, &certs, cause) == -1)
+		goto out;
+	if (load_key("ecdsa_key_file", cfg->ecdsa_key_file, &key, cause) == -1)
+		goto out;
+	if (ecdsa_curve(key, kind, sizeof(kind)) == NID_undef) {
+		tls_cause(cause, "ecdsa_key_file %s: %s, not an EC P-256 or P-384 key", cfg->ecdsa_key_file, kind);
+		goto out;
+	}
+	/* The first certificate is the server's; the rest, if any, its chain. */
+	leaf = sk_X509_shift(certs);
+	if (ecdsa_curve(X509_get0_pubkey(leaf), kind, sizeof(kind)) == NID_undef) {
+		tls_cause(cause, "ecdsa_cert_file %s: the certificate holds %s, not an EC P-256 or P-384 key",
+		    cfg->ecdsa_cert_file, kind);
+		goto out;
+	}
+	if (asprintf(&desc, "ecdsa_cert_file %s and ecdsa_key_file %s", cfg->ecdsa_cert_file,
+	    cfg->ecdsa_key_file) == -1) {
+		desc = NULL;
+		tls_cause(cause, "out of memory");
+		goto out;
+	}
+	/* use_identity installs the chain for the certificate it just made current: this one's. */
+	if (check_server_cert(leaf, desc, cause) == 0)
+		rc = use_identity(ctx, leaf, key, certs, desc, cause);
+out:
+	free(desc);
+	X509_free(leaf);
+	EVP_PKEY_free(key);
+	sk_X509_pop_free(certs, X509_free);
+	return rc;
+}
+
+/*
+ * Loads the PEM or PKCS#12 server identity of cfg into ctx, and the ECDSA pair beside it when set; the
+ * first stays the context's current certificate (SSL_CTX_get0_certificate). Returns 0, or -1 and a cause.
+ */
 static int
 load_server_identity(SSL_CTX *ctx, const struct tls_config *cfg, char **cause)
 {
@@ -476,7 +561,7 @@ load_server_identity(SSL_CTX *ctx, const struct tls_config *cfg, char **cause)
 		}
 		if (check_server_cert(cert, desc, cause) == 0)
 			rc = use_identity(ctx, cert, key, chain, desc, cause);
-		goto out;
+		goto ecdsa;
 	}
 	if (load_certs("cert_file", cfg->cert_file, TLS_MAX_CHAIN_CERTS + 1, &certs, cause) == -1)
 		goto out;
@@ -491,7 +576,17 @@ load_server_identity(SSL_CTX *ctx, const struct tls_config *cfg, char **cause)
 	leaf = sk_X509_shift(certs);
 	if (check_server_cert(leaf, desc, cause) == 0)
 		rc = use_identity(ctx, leaf, key, certs, desc, cause);
-	X509_free(leaf);
+	/* Freed at out (the context holds its own reference). */
+	cert = leaf;
+ecdsa:
+	if (rc == 0 && cfg->ecdsa_cert_file != NULL) {
+		rc = load_ecdsa_identity(ctx, cfg, key, cause);
+		/* Loading made the ECDSA certificate current; describing and the audit start from the first. */
+		if (rc == 0 && !SSL_CTX_select_current_cert(ctx, cert)) {
+			tls_cause_ssl(cause, "cannot select the server certificate");
+			rc = -1;
+		}
+	}
 out:
 	free(desc);
 	EVP_PKEY_free(key);
@@ -661,6 +756,12 @@ check_config(const struct tls_config *cfg, int *min_version, char **cause)
 			return -1;
 		}
 	}
+	if ((cfg->ecdsa_cert_file == NULL) != (cfg->ecdsa_key_file == NULL)) {
+		tls_cause(cause, "%s is set but %s is not: give both or neither",
+		    cfg->ecdsa_cert_file != NULL ? "ecdsa_cert_file" : "ecdsa_key_file",
+		    cfg->ecdsa_cert_file != NULL ? "ecdsa_key_file" : "ecdsa_cert_file");
+		return -1;
+	}
 	if (cfg->clients_ca_cert_file == NULL) {
 		tls_cause(cause, "clients_ca_cert_file is required: kmipd only accepts clients with a certificate");
 		return -1;
@@ -711,6 +812,8 @@ tls_config_clear(struct tls_config *cfg)
 	free(cfg->key_file);
 	free(cfg->p12_file);
 	free(cfg->p12_password);
+	free(cfg->ecdsa_cert_file);
+	free(cfg->ecdsa_key_file);
 	free(cfg->clients_ca_cert_file);
 	free(cfg->min_version);
 	free(cfg->ciphers);
@@ -928,13 +1031,47 @@ days_left(const ASN1_TIME *t)
 	return days;
 }
 
+/* Writes a certificate's serial (hex), subject (one line), expiry and days left into the buffers. */
+static void
+desc_cert(X509 *cert, char *serial, size_t serial_size, char *subject, size_t subject_size, char *not_after,
+    size_t not_after_size, long *days)
+{
+	desc_integer(X509_get0_serialNumber(cert), serial, serial_size);
+	if (X509_NAME_oneline(X509_get_subject_name(cert), subject, (int)subject_size) == NULL)
+		snprintf(subject, subject_size, "?");
+	desc_time(X509_get0_notAfter(cert), not_after, not_after_size);
+	*days = days_left(X509_get0_notAfter(cert));
+}
+
+/*
+ * The ECDSA certificate of ecdsa_cert_file in ctx, or NULL: the other certificate than first, the
+ * current one load_server_identity left selected (at most two are ever loaded). Walks the context's
+ * certificates and selects first again, so the context is as it was.
+ */
+static X509 *
+ecdsa_cert(SSL_CTX *ctx, X509 *first)
+{
+	X509 *x, *found = NULL;
+	int more;
+
+	for (more = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_FIRST); more == 1;
+	    more = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_NEXT)) {
+		if ((x = SSL_CTX_get0_certificate(ctx)) != NULL && x != first)
+			found = x;
+	}
+	if (!SSL_CTX_select_current_cert(ctx, first))
+		found = NULL;
+	ERR_clear_error();
+	return found;
+}
+
 void
 tls_server_describe(const struct tls_server *ts, struct tls_server_desc *d)
 {
 	STACK_OF(X509_OBJECT) *objs;
 	X509_OBJECT *o;
 	X509_CRL *crl;
-	X509 *cert;
+	X509 *cert, *ecdsa;
 	ASN1_INTEGER *num;
 	char serial[80], number[80], next[64], issuer[160];
 	int i, ncas = 0, ncrls = 0;
@@ -943,14 +1080,16 @@ tls_server_describe(const struct tls_server *ts, struct tls_server_desc *d)
 	snprintf(d->server_serial, sizeof(d->server_serial), "none");
 	snprintf(d->server_subject, sizeof(d->server_subject), "none");
 	snprintf(d->server_not_after, sizeof(d->server_not_after), "none");
-	d->server_days = d->ca_days = LONG_MAX;
+	snprintf(d->ecdsa_serial, sizeof(d->ecdsa_serial), "none");
+	snprintf(d->ecdsa_subject, sizeof(d->ecdsa_subject), "none");
+	snprintf(d->ecdsa_not_after, sizeof(d->ecdsa_not_after), "none");
+	d->server_days = d->ca_days = d->ecdsa_days = LONG_MAX;
 	if ((cert = SSL_CTX_get0_certificate(ts->ctx)) != NULL) {
-		desc_integer(X509_get0_serialNumber(cert), d->server_serial, sizeof(d->server_serial));
-		if (X509_NAME_oneline(X509_get_subject_name(cert), d->server_subject,
-		    sizeof(d->server_subject)) == NULL)
-			snprintf(d->server_subject, sizeof(d->server_subject), "?");
-		desc_time(X509_get0_notAfter(cert), d->server_not_after, sizeof(d->server_not_after));
-		d->server_days = days_left(X509_get0_notAfter(cert));
+		desc_cert(cert, d->server_serial, sizeof(d->server_serial), d->server_subject,
+		    sizeof(d->server_subject), d->server_not_after, sizeof(d->server_not_after), &d->server_days);
+		if ((ecdsa = ecdsa_cert(ts->ctx, cert)) != NULL)
+			desc_cert(ecdsa, d->ecdsa_serial, sizeof(d->ecdsa_serial), d->ecdsa_subject,
+			    sizeof(d->ecdsa_subject), d->ecdsa_not_after, sizeof(d->ecdsa_not_after), &d->ecdsa_days);
 	}
 	objs = X509_STORE_get0_objects(SSL_CTX_get_cert_store(ts->ctx));
 	for (i = 0; objs != NULL && i < sk_X509_OBJECT_num(objs); i++) {

@@ -56,6 +56,9 @@ struct tls_config {
 	char	*key_file;		/* PEM private key of cert_file (unencrypted) */
 	char	*p12_file;		/* PKCS#12 identity, instead of cert_file + key_file */
 	char	*p12_password;		/* wiped by tls_config_clear */
+	char	*ecdsa_cert_file;	/* PEM ECDSA (P-256 or P-384) certificate beside the identity above, then
+					 * optional intermediates; OpenSSL serves whichever the client supports */
+	char	*ecdsa_key_file;	/* its PEM private key (unencrypted); both or neither */
 	char	*clients_ca_cert_file;	/* PEM bundle of the CAs that sign client certificates; required */
 	char	*min_version;		/* "1.2" or "1.3"; NULL is "1.2" */
 	char	*ciphers;		/* TLS 1.2 cipher list; NULL is TLS_DEFAULT_CIPHERS */
@@ -74,8 +77,9 @@ void tls_config_init(struct tls_config *cfg);
 void tls_config_clear(struct tls_config *cfg);
 
 /*
- * Builds a complete server SSL_CTX from cfg: TLS 1.2 (or 1.3) to 1.3, cipher lists, server identity,
- * mandatory client certificates verified against clients_ca_cert_file (whose subjects are also sent as
+ * Builds a complete server SSL_CTX from cfg: TLS 1.2 (or 1.3) to 1.3, cipher lists, server identity
+ * (and the ECDSA one beside it: the handshake picks the certificate the client's signature algorithms and,
+ * in TLS 1.2, the negotiated suite allow, the ECDSA one when both fit since it is the cheaper), mandatory client certificates verified against clients_ca_cert_file (whose subjects are also sent as
  * acceptable CA names), server-side session cache with a fixed session id context, tickets on or off,
  * no renegotiation, no compression, server cipher preference. Returns 0 and *out (one reference), or -1
  * and a cause naming the option, the file and OpenSSL's reason. Key material read from files is wiped.
@@ -115,13 +119,19 @@ struct tls_server_desc {
 	char server_subject[256];	/* its subject, one line, or "none" */
 	char server_not_after[64];	/* its expiry, or "none" */
 	long server_days;		/* whole days until it expires (negative once expired), LONG_MAX if none */
+	/* The same for the ECDSA certificate of ecdsa_cert_file ("none" and LONG_MAX when not set). */
+	char ecdsa_serial[80];
+	char ecdsa_subject[256];
+	char ecdsa_not_after[64];
+	long ecdsa_days;
 	long ca_days;			/* the same for the client CA certificate that expires first */
 	char ca_serials[1024];		/* the client CA certificates' serials, hex, ", "-separated */
 	char crls[1024];		/* "N: issuer number=X next_update=T; ..." or "none" */
 };
 
 /*
- * Describes the current context in *d: the server certificate's serial, subject and expiry, the days
+ * Describes the current context in *d: the server certificate's serial, subject and expiry (and those of
+ * the ECDSA certificate when ecdsa_cert_file is set), the days
  * until it and the first client CA certificate expire, the client CA certificates' serials and, for each loaded CRL, its issuer, CRL Number ("none" when absent) and Next Update. At most
  * TLS_DESCRIBE_MAX of each are listed, then "+N more"; a text that does not fit its buffer is cut.
  */

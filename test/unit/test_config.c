@@ -301,6 +301,8 @@ static const char every_key[] =
 	"tls: {\n"
 	"  p12_file = \"/etc/kmipd/server.p12\";\n"
 	"  p12_password = \"hunter2\";\n"
+	"  ecdsa_cert_file = \"/etc/kmipd/server-ec.crt\";\n"
+	"  ecdsa_key_file = \"/etc/kmipd/server-ec.key\";\n"
 	"  clients_ca_cert_file = \"/etc/kmipd/ca.crt\";\n"
 	"  min_version = \"1.3\";\n"
 	"  ciphers = \"HIGH\";\n"
@@ -392,6 +394,8 @@ check_every_key(const struct kmipd_config *c)
 	assert_null(c->tls.key_file);
 	assert_string_equal(c->tls.p12_file, "/etc/kmipd/server.p12");
 	assert_string_equal(c->tls.p12_password, "hunter2");
+	assert_string_equal(c->tls.ecdsa_cert_file, "/etc/kmipd/server-ec.crt");
+	assert_string_equal(c->tls.ecdsa_key_file, "/etc/kmipd/server-ec.key");
 	assert_string_equal(c->tls.clients_ca_cert_file, "/etc/kmipd/ca.crt");
 	assert_int_equal(c->tls.min_version, CONFIG_TLS_1_3);
 	assert_string_equal(c->tls.ciphers, "HIGH");
@@ -709,6 +713,9 @@ test_tls_identity(void **state)
 	char *const p12[] = { "tls.p12_file=/s.p12" };
 	char *const pw[] = { "tls.p12_password=x" };
 	char *const ca_only[] = { "tls.clients_ca_cert_file=/ca.crt" };
+	char *const ecdsa_crt[] = { "tls.ecdsa_cert_file=/e.crt" };
+	char *const ecdsa_key[] = { "tls.ecdsa_key_file=/e.key" };
+	char *const ecdsa_both[] = { "tls.ecdsa_cert_file=/e.crt", "tls.ecdsa_key_file=/e.key" };
 
 	expect_error(f, "server: { port = 5696; };\n", NULL, 0, "no server identity", NULL);
 	expect_error(f, "", ca_only, 1, "no server identity", NULL);
@@ -720,6 +727,13 @@ test_tls_identity(void **state)
 	expect_error(f, "tls: { key_file = \"/k\"; clients_ca_cert_file = \"/ca\"; };\n", NULL, 0,
 	    "tls.key_file is set but tls.cert_file is not", NULL);
 	expect_error(f, TLS_PEM, pw, 1, "tls.p12_password is set but tls.p12_file is not", NULL);
+	/* the ECDSA pair: both or neither, the half given is named */
+	expect_error(f, TLS_PEM, ecdsa_crt, 1, "-o tls.ecdsa_cert_file=/e.crt: ",
+	    "tls.ecdsa_cert_file is set but tls.ecdsa_key_file is not", NULL);
+	expect_error(f, TLS_PEM, ecdsa_key, 1, "-o tls.ecdsa_key_file=/e.key: ",
+	    "tls.ecdsa_key_file is set but tls.ecdsa_cert_file is not", NULL);
+	load_ok(f, TLS_PEM, ecdsa_both, 2);
+	assert_string_equal(f->cfg->tls.ecdsa_cert_file, "/e.crt");
 	expect_error(f, "tls: { cert_file = \"/c\"; key_file = \"/k\"; };\n", NULL, 0,
 	    "tls.clients_ca_cert_file is not set", NULL);
 	/* a PKCS#12 identity alone is fine, and an override may unset the PEM pair the file set */

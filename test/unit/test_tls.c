@@ -449,7 +449,8 @@ test_mkcerts_made_everything(void **state)
 	static const char *const files[] = {
 		"ca.crt", "ca.key", "server.crt", "server.key", "client.crt", "client.key", "admin.crt",
 		"admin.key", "client.p12", "server.p12", "other-ca.crt", "other-ca.key", "other-client.crt",
-		"other-client.key", "expired-client.crt", "expired-client.key",
+		"other-client.key", "expired-client.crt", "expired-client.key", "server-ec.crt", "server-ec.key",
+		"client-ec.crt", "client-ec.key",
 	};
 	struct stat st;
 	size_t i;
@@ -521,6 +522,56 @@ test_mkcerts_csr_sign(void **state)
 	    "sh etc/mkcerts.sh sign %s %s/bare.csr 2>&1", srv, srv, certdir, srv);
 	assert_int_not_equal(run(cmd, line, sizeof(line)), 0);
 	assert_non_null(strstr(line, "no subjectAltName"));
+}
+
+/*
+ * The ECDSA pair in production: -a ec csr makes server-ec.key and server-ec.csr beside the RSA pair, sign
+ * gives the EC request digitalSignature alone, and kmipd takes the result as tls.ecdsa_cert_file beside
+ * the RSA identity, describing both (the RSA one stays the context's current certificate).
+ */
+static void
+test_mkcerts_ec_csr_sign(void **state)
+{
+	char srv[PATH_MAX], cmd[5 * PATH_MAX], line[512], path[PATH_MAX + 32], serial[128];
+	struct tls_server_desc d;
+	struct tls_server *ts;
+	struct fx *fx = *state;
+
+	snprintf(srv, sizeof(srv), "%s/prod-ec", certdir);
+	snprintf(cmd, sizeof(cmd), "sh etc/mkcerts.sh -a ec csr %s kms.example.com", srv);
+	assert_int_equal(run(cmd, line, sizeof(line)), 0);
+	snprintf(path, sizeof(path), "%s/server.key", srv);
+	assert_int_equal(access(path, F_OK), -1);
+	snprintf(cmd, sizeof(cmd), "sh etc/mkcerts.sh sign %s %s/server-ec.csr 2>/dev/null", certdir, srv);
+	assert_int_equal(run(cmd, line, sizeof(line)), 0);
+	snprintf(cmd, sizeof(cmd), "openssl x509 -in %s/server-ec.crt -noout -ext keyUsage | tail -1", srv);
+	assert_int_equal(run(cmd, line, sizeof(line)), 0);
+	assert_non_null(strstr(line, "Digital Signature"));
+	assert_null(strstr(line, "Key Encipherment"));
+	snprintf(path, sizeof(path), "%s/server-ec.crt", srv);
+	set(&fx->cfg.ecdsa_cert_file, path);
+	snprintf(path, sizeof(path), "%s/server-ec.key", srv);
+	set(&fx->cfg.ecdsa_key_file, path);
+	assert_int_equal(tls_server_new(&fx->cfg, &ts, &fx->cause), 0);
+	tls_server_describe(ts, &d);
+	snprintf(cmd, sizeof(cmd), "openssl x509 -in %s/server-ec.crt -noout -serial | sed 's/serial=//'", srv);
+	assert_int_equal(run(cmd, serial, sizeof(serial)), 0);
+	assert_string_equal(d.ecdsa_serial, serial);
+	assert_true(d.ecdsa_days > 800 && d.ecdsa_days < 830);
+	snprintf(cmd, sizeof(cmd), "openssl x509 -in %s -noout -serial | sed 's/serial=//'", cp("server.crt"));
+	assert_int_equal(run(cmd, serial, sizeof(serial)), 0);
+	assert_string_equal(d.server_serial, serial);
+	/* Describing walked the certificates and put the RSA one back as the current one. */
+	assert_true(EVP_PKEY_is_a(X509_get0_pubkey(SSL_CTX_get0_certificate(tls_server_ctx(ts))), "RSA"));
+	tls_server_free(ts);
+	/* Without the pair: "none". */
+	set(&fx->cfg.ecdsa_cert_file, NULL);
+	set(&fx->cfg.ecdsa_key_file, NULL);
+	assert_int_equal(tls_server_new(&fx->cfg, &ts, &fx->cause), 0);
+	tls_server_describe(ts, &d);
+	assert_string_equal(d.ecdsa_serial, "none");
+	assert_true(d.ecdsa_days == LONG_MAX);
+	tls_server_free(ts);
 }
 
 static void
@@ -1466,6 +1517,7 @@ main(void)
 		T(test_mkcerts_idempotent),
 		T(test_mkcerts_client_p12),
 		T(test_mkcerts_csr_sign),
+		T(test_mkcerts_ec_csr_sign),
 		T(test_pem_identity_builds),
 		T(test_cipher_lists),
 		T(test_p12_identity_builds),
