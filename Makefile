@@ -131,6 +131,8 @@ bench: deps
 	@echo "== OpenSSL alone on this machine"; test/bench/openssl-limits.sh $(BUILD) 3 10
 	@echo "== kmipd and PyKMIP's server side by side"; test/bench/compare.sh $(BUILD) 5
 	@echo "== Idle mutual-TLS connections held by kmipd"; test/bench/scale.sh $(BUILD) 5 0 10000
+	@echo "== Full handshakes with the RSA-2048 and the ECDSA P-256 server certificate"; \
+		test/bench/handshakes.sh $(BUILD)/kmipd 1 5 3 16
 	@echo "== This tree against kmipd at $(BENCH_BASE)"; test/bench/versus.sh $(BUILD) $(BENCH_BASE) 5 5
 	@echo "== Keys at rest: Get encrypted against clear, a large store's start and encryption"; \
 		test/bench/keys.sh $(BUILD) 5 3 $(BENCH_KEYS_OBJECTS) 5
@@ -148,6 +150,7 @@ run: deps
 	@[ -f $(STATE)/master.key ] || ./kmipctl master-key create $(STATE)/master.key
 	./kmipd -f -o store.path=\"$(STATE)/store\" -o store.master_key_file=\"$(STATE)/master.key\" \
 		-o tls.cert_file=\"$(STATE)/certs/server.crt\" -o tls.key_file=\"$(STATE)/certs/server.key\" \
+		-o tls.ecdsa_cert_file=\"$(STATE)/certs/server-ec.crt\" -o tls.ecdsa_key_file=\"$(STATE)/certs/server-ec.key\" \
 		-o tls.clients_ca_cert_file=\"$(STATE)/certs/ca.crt\" $(RUNFLAGS)
 
 # Statically linked kmipd and kmipctl for appliance images (build-static/): every library from Debian's

@@ -150,6 +150,7 @@ struct opts {
 	double duration, warmup, timeout;
 	unsigned version;	/* KMIP_VERSION(major, minor) */
 	int tls_min, tls_max;
+	const char *sigalgs;	/* signature algorithms offered (OpenSSL list syntax); NULL: OpenSSL's */
 	const char *mix;
 	bool resume;		/* request connections and the idle set resume the seed session */
 	bool idle_full;		/* build the idle set with full handshakes */
@@ -276,7 +277,8 @@ struct bench {
 	struct proc_usage srv_before_idle, srv_after_idle, srv_run0, srv_run1;
 	bool have_srv;
 	double client_cpu0, client_cpu1;
-	char tls_desc[96];
+	char tls_desc[128];
+	char server_key[32];		/* the server certificate's key: "EC-256", "RSA-2048" */
 	char first_error[320];
 };
 
@@ -828,6 +830,23 @@ payload_text(const struct ttlv *payload, uint32_t tag, char *buf, size_t size)
 
 /* Set-up over one blocking connection: the keys that Get and Locate use, and the seed TLS session. */
 
+/*
+ * Describes a connection in b->tls_desc: TLS version, cipher, and the server certificate's key ("server
+ * EC-256", "server RSA-2048"), which tells which of kmipd's certificates the handshakes are made with.
+ */
+static void
+describe_tls(struct bench *b, SSL *ssl)
+{
+	X509 *peer = SSL_get0_peer_certificate(ssl);
+	EVP_PKEY *pk = peer != NULL ? X509_get0_pubkey(peer) : NULL;
+
+	snprintf(b->server_key, sizeof(b->server_key), "%s-%d", pk == NULL ? "none" : EVP_PKEY_is_a(pk, "EC") ?
+	    "EC" : EVP_PKEY_get0_type_name(pk) != NULL ? EVP_PKEY_get0_type_name(pk) : "?",
+	    pk != NULL ? EVP_PKEY_get_bits(pk) : 0);
+	snprintf(b->tls_desc, sizeof(b->tls_desc), "%s %s server %s", tls_version_str(ssl),
+	    SSL_get_cipher_name(ssl), b->server_key);
+}
+
 static struct kmip_client *
 setup_connect(struct bench *b)
 {
@@ -836,8 +855,7 @@ setup_connect(struct bench *b)
 
 	if (kmip_client_connect(b->ctx, b->o.host, b->o.port, NULL, (int)(b->o.timeout * 1000), &cl, &cause) != 0)
 		die("cannot connect to %s:%u: %s", b->o.host, b->o.port, cause ? cause : "?");
-	snprintf(b->tls_desc, sizeof(b->tls_desc), "%s %s", tls_version_str(kmip_client_ssl(cl)),
-	    SSL_get_cipher_name(kmip_client_ssl(cl)));
+	describe_tls(b, kmip_client_ssl(cl));
 	return cl;
 }
 
@@ -1057,7 +1075,7 @@ conn_connected(struct bconn *c)
 	c->state = CS_READY;
 	c->resumed = SSL_session_reused(ssl) == 1;
 	if (b->tls_desc[0] == '\0')
-		snprintf(b->tls_desc, sizeof(b->tls_desc), "%s %s", tls_version_str(ssl), SSL_get_cipher_name(ssl));
+		describe_tls(b, ssl);
 	if (c->role == ROLE_IDLE) {
 		b->idle_ready++;
 		b->idle_alive++;
@@ -1681,6 +1699,9 @@ usage(FILE *f)
 	    "  -w, --warmup S           seconds before measuring, default 1\n"
 	    "  -V, --kmip-version X.Y   1.0 to 1.4, 2.0, 2.1; default 1.4\n"
 	    "      --tls 1.2|1.3|any    TLS version, default 1.2\n"
+	    "      --sigalgs LIST       signature algorithms offered, e.g. ECDSA+SHA256 (a server with\n"
+	    "                           tls.ecdsa_cert_file then shows its ECDSA certificate) or\n"
+	    "                           rsa_pss_rsae_sha256:RSA+SHA256; default OpenSSL's\n"
 	    "      --idle N             first open and hold N idle connections\n"
 	    "      --idle-full          build the idle set with full handshakes (default: resumed)\n"
 	    "      --no-resume          workload connections make full handshakes\n"
@@ -1811,8 +1832,8 @@ static void
 parse_args(struct bench *b, int argc, char **argv)
 {
 	enum {
-		O_CERTS = 256, O_CA, O_CERT, O_KEY, O_TLS, O_IDLE, O_IDLE_FULL, O_NO_RESUME, O_SOURCES, O_SOURCE_BASE, O_PARALLEL,
-		O_KEYS, O_OBJECTS, O_NAMES, O_TIMEOUT, O_SERVER_PID, O_LABEL, O_FORMAT, O_JSON,
+		O_CERTS = 256, O_CA, O_CERT, O_KEY, O_TLS, O_IDLE, O_IDLE_FULL, O_NO_RESUME, O_SOURCES, O_SOURCE_BASE,
+		O_PARALLEL, O_KEYS, O_OBJECTS, O_NAMES, O_TIMEOUT, O_SERVER_PID, O_LABEL, O_FORMAT, O_JSON, O_SIGALGS,
 	};
 	static const struct option longopts[] = {
 		{ "host", required_argument, NULL, 'H' },
@@ -1828,6 +1849,7 @@ parse_args(struct bench *b, int argc, char **argv)
 		{ "warmup", required_argument, NULL, 'w' },
 		{ "kmip-version", required_argument, NULL, 'V' },
 		{ "tls", required_argument, NULL, O_TLS },
+		{ "sigalgs", required_argument, NULL, O_SIGALGS },
 		{ "idle", required_argument, NULL, O_IDLE },
 		{ "idle-full", no_argument, NULL, O_IDLE_FULL },
 		{ "no-resume", no_argument, NULL, O_NO_RESUME },
@@ -1914,6 +1936,9 @@ parse_args(struct bench *b, int argc, char **argv)
 				fprintf(stderr, "kmip-bench: --tls is 1.2, 1.3 or any\n");
 				exit(2);
 			}
+			break;
+		case O_SIGALGS:
+			o->sigalgs = optarg;
 			break;
 		case O_IDLE:
 			o->idle = parse_uint(optarg, "--idle", 0, MAX_CONNS);
@@ -2175,16 +2200,17 @@ static void
 print_line(struct bench *b, const struct summary *s)
 {
 	printf("label=%s ops=%" PRIu64 " seconds=%.3f ops_per_s=%.1f p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f "
-	    "p999_ms=%.3f max_ms=%.3f errors=%" PRIu64 " client_cpu_s=%.2f", b->o.label ? b->o.label : "-", s->ops,
+	    "p999_ms=%.3f max_ms=%.3f errors=%" PRIu64 " client_cpu_s=%.3f", b->o.label ? b->o.label : "-", s->ops,
 	    s->secs, s->ops_per_s, ms(hist_quantile(&s->h, 0.5)), ms(hist_quantile(&s->h, 0.9)),
 	    ms(hist_quantile(&s->h, 0.99)), ms(hist_quantile(&s->h, 0.999)), ms(s->h.max), s->errors, s->client_cpu);
 	if (b->have_srv)
-		printf(" server_cpu_s=%.2f server_rss_kb=%ld server_hwm_kb=%ld server_tree_rss_kb=%ld", s->server_cpu,
+		printf(" server_cpu_s=%.3f server_rss_kb=%ld server_hwm_kb=%ld server_tree_rss_kb=%ld", s->server_cpu,
 		    b->srv_run1.rss_kb, b->srv_run1.hwm_kb, b->srv_run1.tree_rss_kb);
 	if (b->o.idle > 0)
 		printf(" idle_held=%u idle_failed=%u idle_secs=%.2f idle_per_s=%.1f idle_rss_before_kb=%ld "
 		    "idle_rss_after_kb=%ld idle_bytes_per_conn=%.0f", s->idle_held, b->idle_failed, s->idle_secs,
 		    s->idle_rate, b->srv_before_idle.rss_kb, b->srv_after_idle.rss_kb, s->idle_bytes_per_conn);
+	printf(" server_key=%s", b->server_key[0] != '\0' ? b->server_key : "-");
 	if (b->mode == MODE_HANDSHAKE)
 		printf(" full=%" PRIu64 " resumed=%" PRIu64, b->stats[OP_HANDSHAKE_FULL].ok,
 		    b->stats[OP_HANDSHAKE_RESUMED].ok);
@@ -2297,6 +2323,8 @@ main(int argc, char **argv)
 	if (tls_client_ctx_new(b->o.ca, b->o.cert, b->o.key, &b->ctx, &cause) != 0 ||
 	    tls_client_ctx_set_versions(b->ctx, b->o.tls_min, b->o.tls_max, &cause) != 0)
 		die("%s", cause ? cause : "cannot make the TLS context");
+	if (b->o.sigalgs != NULL && SSL_CTX_set1_sigalgs_list(b->ctx, b->o.sigalgs) != 1)
+		die("--sigalgs %s: not a signature algorithm list OpenSSL knows", b->o.sigalgs);
 	/* Idle connections hold no 16 KiB record buffers. */
 	SSL_CTX_set_mode(b->ctx, SSL_MODE_RELEASE_BUFFERS);
 	SSL_CTX_sess_set_new_cb(b->ctx, new_session_cb);

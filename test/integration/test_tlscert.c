@@ -9,6 +9,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -128,22 +129,34 @@ get_key(struct kmip_client *cl, const char *uid)
 
 /*
  * Connects with ctx, checks the TLS version v and that the server presented want (key type key_type,
- * "EC" or "RSA"), and creates a key and Gets it over the connection (objects belong to the identity that
+ * "EC" or "RSA") with marker among the chain certificates it sent exactly when marked (NULL: not looked
+ * at), and creates a key and Gets it over the connection (objects belong to the identity that
  * made them, and the clients here are several).
  */
 static void
-served_with(struct h_server *s, SSL_CTX *ctx, int v, X509 *want, const char *key_type)
+served_with(struct h_server *s, SSL_CTX *ctx, int v, X509 *want, const char *key_type, X509 *marker,
+    bool marked)
 {
 	struct kmip_client *cl = h_connect(s, ctx);
 	SSL *ssl = kmip_client_ssl(cl);
 	X509 *peer = SSL_get0_peer_certificate(ssl);
+	STACK_OF(X509) *chain;
+	bool found = false;
 	char uid[64];
+	int i;
 
 	assert_int_equal(SSL_version(ssl), v);
 	assert_non_null(peer);
 	if (!EVP_PKEY_is_a(X509_get0_pubkey(peer), key_type) || X509_cmp(peer, want) != 0)
 		fail_msg("TLS %#x: the server presented a %s certificate, not the %s one expected", v,
 		    EVP_PKEY_get0_type_name(X509_get0_pubkey(peer)), key_type);
+	/* The client's view of what the server sent: the leaf, then the chain that goes with it. */
+	chain = SSL_get_peer_cert_chain(ssl);
+	for (i = 1; marker != NULL && i < sk_X509_num(chain); i++)
+		found = found || X509_cmp(sk_X509_value(chain, i), marker) == 0;
+	if (marker != NULL && found != marked)
+		fail_msg("TLS %#x, %s certificate: the chain certificate of ecdsa_cert_file was %s", v, key_type,
+		    marked ? "not sent" : "sent with the other certificate");
 	create_key(cl, uid);
 	get_key(cl, uid);
 	kmip_client_close(cl);
@@ -152,35 +165,42 @@ served_with(struct h_server *s, SSL_CTX *ctx, int v, X509 *want, const char *key
 /*
  * 1. With tls.ecdsa_cert_file beside the RSA pair: a client offering only ECDSA signature algorithms gets
  * the ECDSA certificate, one offering only RSA gets the RSA one, over TLS 1.2 and 1.3; both are served a
- * Get. A client offering both gets the ECDSA one (server preference: the cheaper signature).
+ * Get. A client offering both gets the ECDSA one (server preference: the cheaper signature). The ECDSA file
+ * carries a chain certificate (another CA's, standing for an intermediate; the client ignores it, its
+ * trust is ca.crt): it is sent with the ECDSA certificate only (the RSA one goes with what OpenSSL chains
+ * from the store, ca.crt).
  */
 static void
 test_ecdsa_beside_rsa(void **state)
 {
 	static const int versions[] = { TLS1_2_VERSION, TLS1_3_VERSION };
 	struct h_server *s = *state;
-	X509 *rsa = read_cert("server.crt"), *ec = read_cert("server-ec.crt");
-	char ov_crt[600], ov_key[600];
+	X509 *rsa = read_cert("server.crt"), *ec = read_cert("server-ec.crt"), *other = read_cert("other-ca.crt");
+	char ov_crt[600], ov_key[600], chain[1800];
 	SSL_CTX *ctx;
 	size_t i;
 
-	snprintf(ov_crt, sizeof(ov_crt), "tls.ecdsa_cert_file=%s", h_cert("server-ec.crt"));
+	snprintf(chain, sizeof(chain), "cat '%s' '%s' >'%s'", h_cert("server-ec.crt"), h_cert("other-ca.crt"),
+	    h_cert("server-ec-chain.crt"));
+	assert_int_equal(system(chain), 0);
+	snprintf(ov_crt, sizeof(ov_crt), "tls.ecdsa_cert_file=%s", h_cert("server-ec-chain.crt"));
 	snprintf(ov_key, sizeof(ov_key), "tls.ecdsa_key_file=%s", h_cert("server-ec.key"));
 	h_start(s, (const char *const[]){ ov_crt, ov_key, NULL });
 
 	for (i = 0; i < sizeof(versions) / sizeof(versions[0]); i++) {
 		/* An ECDSA client certificate: an RSA-only list would leave it nothing to sign with. */
 		ctx = sigalgs_ctx("client-ec", versions[i], "ECDSA+SHA256");
-		served_with(s, ctx, versions[i], ec, "EC");
+		served_with(s, ctx, versions[i], ec, "EC", other, true);
 		SSL_CTX_free(ctx);
 		ctx = sigalgs_ctx("client", versions[i], "rsa_pss_rsae_sha256:RSA+SHA256");
-		served_with(s, ctx, versions[i], rsa, "RSA");
+		served_with(s, ctx, versions[i], rsa, "RSA", other, false);
 		SSL_CTX_free(ctx);
 		ctx = h_client_ctx(h_cert("client.crt"), h_cert("client.key"), NULL, versions[i], versions[i]);
-		served_with(s, ctx, versions[i], ec, "EC");
+		served_with(s, ctx, versions[i], ec, "EC", other, true);
 		SSL_CTX_free(ctx);
 	}
 	assert_true(h_log_count(s, "ECDSA certificate") == 1);
+	X509_free(other);
 	X509_free(ec);
 	X509_free(rsa);
 }
@@ -283,10 +303,10 @@ refused(struct h_server *s, const char *conf, int line, const char *reason)
 	rc = run_bounded((const char *const[]){ "-t", "-c", conf, NULL }, out, sizeof(out), logpath, 15000);
 	snprintf(want, sizeof(want), "%s:%d: %s", conf, line, reason);
 	if (rc == 0 || strstr(out, want) == NULL)
-		fail_msg("kmipd -t exited %d, wanted 1 and \"%s\" in:\n%s", rc, want, out);
+		fail_msg("kmipd -t exited %d with:\n%s\nwanted 1 and \"%s\"", rc, out, want);
 	rc = run_bounded((const char *const[]){ "-f", "-c", conf, NULL }, out, sizeof(out), logpath, 15000);
 	if (rc <= 0 || strstr(out, reason) == NULL)
-		fail_msg("kmipd -f exited %d, wanted a refusal with \"%s\" in:\n%s", rc, reason, out);
+		fail_msg("kmipd -f exited %d with:\n%s\nwanted a refusal with \"%s\"", rc, out, reason);
 }
 
 /*
@@ -384,7 +404,7 @@ test_sighup_adds_ecdsa(void **state)
 
 	for (v = TLS1_2_VERSION; v <= TLS1_3_VERSION; v++) {
 		ctx = sigalgs_ctx("client-ec", v, "ECDSA+SHA256");
-		served_with(s, ctx, v, ec, "EC");
+		served_with(s, ctx, v, ec, "EC", NULL, false);
 		SSL_CTX_free(ctx);
 	}
 
