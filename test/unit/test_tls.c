@@ -686,6 +686,44 @@ test_p12_identity_builds(void **state)
 	assert_int_equal(handshake(fx->sctx, fx->cctx, NULL, "localhost", &fx->p1), 1);
 }
 
+/*
+ * The ECDSA pair beside a PKCS#12 identity: a client offering ECDSA signatures gets the ECDSA certificate,
+ * one offering RSA only the one of the PKCS#12 file; an identity that is EC already refuses the pair.
+ */
+static void
+test_ecdsa_beside_p12(void **state)
+{
+	struct fx *fx = *state;
+	X509 *peer;
+
+	set(&fx->cfg.cert_file, NULL);
+	set(&fx->cfg.key_file, NULL);
+	set(&fx->cfg.p12_file, cp("server.p12"));
+	set(&fx->cfg.p12_password, P12_PASSWORD);
+	set(&fx->cfg.ecdsa_cert_file, cp("server-ec.crt"));
+	set(&fx->cfg.ecdsa_key_file, cp("server-ec.key"));
+	server_ctx(fx);
+	fx->cctx = client_ctx("client", TLS1_3_VERSION, TLS1_3_VERSION);
+	assert_int_equal(SSL_CTX_set1_sigalgs_list(fx->cctx, "ECDSA+SHA256:rsa_pss_rsae_sha256"), 1);
+	assert_int_equal(handshake(fx->sctx, fx->cctx, NULL, "localhost", &fx->p1), 1);
+	peer = SSL_get0_peer_certificate(fx->p1.c);
+	assert_non_null(peer);
+	assert_true(EVP_PKEY_is_a(X509_get0_pubkey(peer), "EC"));
+	pair_free(&fx->p1);
+	assert_int_equal(SSL_CTX_set1_sigalgs_list(fx->cctx, "rsa_pss_rsae_sha256"), 1);
+	assert_int_equal(handshake(fx->sctx, fx->cctx, NULL, "localhost", &fx->p1), 1);
+	peer = SSL_get0_peer_certificate(fx->p1.c);
+	assert_non_null(peer);
+	assert_true(EVP_PKEY_is_a(X509_get0_pubkey(peer), "RSA"));
+	/* An EC identity (PEM here): the pair would replace it. */
+	set(&fx->cfg.p12_file, NULL);
+	set(&fx->cfg.p12_password, NULL);
+	set(&fx->cfg.cert_file, cp("server-ec.crt"));
+	set(&fx->cfg.key_file, cp("server-ec.key"));
+	assert_int_equal(tls_config_check(&fx->cfg, &fx->cause), -1);
+	assert_non_null(strstr(fx->cause, "already holds an EC key"));
+}
+
 static void
 test_p12_wrong_password(void **state)
 {
@@ -1521,6 +1559,7 @@ main(void)
 		T(test_pem_identity_builds),
 		T(test_cipher_lists),
 		T(test_p12_identity_builds),
+		T(test_ecdsa_beside_p12),
 		T(test_p12_wrong_password),
 		T(test_p12_not_p12),
 		T(test_missing_files),
