@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <libconfig.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,7 @@ enum key_type {
 #define K_RELOAD 0x01	/* applied by a SIGHUP reload */
 #define K_SECRET 0x02	/* wiped when freed, never printed */
 #define K_PATH 0x04	/* a file or folder: made absolute by config_resolve_paths() */
+#define K_INTSTR 0x08	/* T_STR that a file may also give as an integer (server.workers = 2) */
 
 struct choice {
 	const char *name;
@@ -112,6 +114,7 @@ static int check_grant(const char *, char **);
 static int check_role_name(const char *, char **);
 static int check_mode(const char *, char **);
 static int check_hostport(const char *, char **);
+static int check_workers(const char *, char **);
 
 /*
  * Every key, grouped by group in the order config_dump writes them. Numeric maxima stay below 2^31 for
@@ -185,6 +188,10 @@ static const struct key keys[] = {
 	{ .name = "server.idle_timeout", .type = T_SECONDS, .flags = K_RELOAD,
 	  .offset = OFF_UINT(server.idle_timeout), .def = 300, .min = 0, .max = 604800,
 	  .help = "seconds a connection may wait between requests; 0 = forever" },
+	{ .name = "server.workers", .type = T_STR, .flags = K_INTSTR, .offset = OFF_STR(server.workers),
+	  .defstr = "1", .check = check_workers,
+	  .help = "worker processes serving clients, 1 to 64, or auto (the CPUs kmipd may run on, at most 64); "
+	  "1 = one process, no master" },
 	{ .name = "server.shutdown_timeout", .type = T_SECONDS, .offset = OFF_UINT(server.shutdown_timeout),
 	  .def = 10, .min = 0, .max = 3600,
 	  .help = "seconds a graceful stop waits for requests in progress" },
@@ -625,6 +632,41 @@ check_mode(const char *s, char **reason)
 	return -1;
 }
 
+/* server.workers: "auto" or a whole number of 1..CONFIG_WORKERS_MAX. */
+static int
+check_workers(const char *s, char **reason)
+{
+	char *end;
+	unsigned long n;
+
+	if (strcmp(s, "auto") == 0)
+		return 0;
+	errno = 0;
+	n = strtoul(s, &end, 10);
+	if (errno == 0 && end != s && *end == '\0' && isdigit((unsigned char)s[0]) && n >= 1 &&
+	    n <= CONFIG_WORKERS_MAX)
+		return 0;
+	*reason = fmt("\"%s\" is not a number of worker processes from 1 to %d, or auto", s, CONFIG_WORKERS_MAX);
+	return -1;
+}
+
+/* The worker processes server.workers asks for; see config.h. */
+unsigned
+config_workers(const struct kmipd_config *cfg)
+{
+	const char *w = cfg->server.workers;
+	cpu_set_t set;
+	int n;
+
+	if (w == NULL)
+		return 1;
+	if (strcmp(w, "auto") != 0)
+		return (unsigned)strtoul(w, NULL, 10);
+	if (sched_getaffinity(0, sizeof(set), &set) != 0 || (n = CPU_COUNT(&set)) < 1)
+		return 1;
+	return n > CONFIG_WORKERS_MAX ? CONFIG_WORKERS_MAX : (unsigned)n;
+}
+
 /* "a.b.c.d:port" or "[v6]:port", an address literal and a port of 1..65535. */
 static int
 check_hostport(const char *s, char **reason)
@@ -1043,6 +1085,12 @@ apply_setting(struct kmipd_config *cfg, const struct key *k, const config_settin
 	switch (k->type) {
 	case T_STR:
 	case T_ENUM:
+		if ((k->flags & K_INTSTR) && (type == CONFIG_TYPE_INT || type == CONFIG_TYPE_INT64)) {
+			char num[24];
+
+			snprintf(num, sizeof(num), "%lld", config_setting_get_int64(s));
+			return set_str(cfg, k, num, reason);
+		}
 		if (type != CONFIG_TYPE_STRING) {
 			*reason = fmt("expected a string");
 			return -1;

@@ -105,6 +105,7 @@ struct config_server {
 	char *user;				/* drop privileges after binding; NULL = stay */
 	char *group;
 	char *pid_file;
+	char *workers;				/* "N" or "auto": config_workers(); restart only */
 };
 
 /* All TLS keys are reloadable: SIGHUP rebuilds the SSL_CTX. */
@@ -276,6 +277,14 @@ int config_keep_restart_keys(struct kmipd_config *next, const struct kmipd_confi
 void config_dump(FILE *fp, const struct kmipd_config *cfg);
 /* The response cap in bytes: server.max_response_size, or 4 x max_message_size when that is 0 (auto). */
 uint64_t config_max_response_size(const struct kmipd_config *cfg);
+/* The most worker processes server.workers may ask for (and what auto is capped at). */
+#define CONFIG_WORKERS_MAX	64
+/*
+ * The worker processes server.workers asks for: the number given, or for auto the CPUs this process may
+ * run on (sched_getaffinity: a taskset or a cgroup's cpuset counts), at most CONFIG_WORKERS_MAX. 1 means
+ * one process serving alone, with no master.
+ */
+unsigned config_workers(const struct kmipd_config *cfg);
 /* The budget of unsent and unparsed bytes of all connections: server.max_buffered, or its automatic value. */
 uint64_t config_max_buffered(const struct kmipd_config *cfg);
 /* One client identity's share of it: server.max_buffered_per_identity, or a quarter of the budget. */

@@ -2337,3 +2337,15 @@ keygen_worker_pids(const struct keygen *kg, pid_t *pids, size_t n)
 		pids[i] = kg->workers[i].state == WORKER_DOWN ? 0 : kg->workers[i].pid;
 	return kg->nworkers;
 }
+
+/* Worker i's share of total; see keygen.h. */
+unsigned
+keygen_share(unsigned total, unsigned i, unsigned n, unsigned min)
+{
+	unsigned share;
+
+	if (n == 0)
+		return total;
+	share = total / n + (i < total % n ? 1 : 0);
+	return share < min ? min : share;
+}

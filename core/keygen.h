@@ -150,6 +150,13 @@ int keygen_start(struct event_base *base, unsigned workers, unsigned pool_size, 
  * KEYGEN_MAX_PER_OWNER.
  */
 void keygen_set_max_per_owner(struct keygen *kg, unsigned max);
+/*
+ * Issue 18's split of keygen.workers and keygen.pool_size between N server worker processes: worker i
+ * (0..n-1) gets total / n, one more for each of the first total % n workers, and at least min (1 generator
+ * process each: every worker needs one; 0 for the pool), so that the sums are the configured totals
+ * whenever total >= n * min.
+ */
+unsigned keygen_share(unsigned total, unsigned i, unsigned n, unsigned min);
 
 /*
  * Queues a job. The callback is ALWAYS called later from the loop (never from inside keygen_submit), even

@@ -20,6 +20,7 @@
 #include "core/keygen.h"
 #include "core/log.h"
 #include "core/server.h"
+#include "core/workers.h"
 
 #ifndef KMIPD_VERSION
 #define KMIPD_VERSION "0.1.0"
@@ -52,40 +53,6 @@ usage(bool asked)
 	    "  -V        print the version\n"
 	    "See kmipd(8) and kmipd.conf(5).\n", CONFIG_DEFAULT_PATH);
 	exit(asked ? 0 : 2);
-}
-
-/* Switches to server.user / server.group after the listeners are bound. Returns 0, or -1 after logging. */
-static int
-drop_privileges(const struct kmipd_config *cfg)
-{
-	struct passwd *pw = NULL;
-	struct group *gr;
-	gid_t gid;
-
-	if (cfg->server.user == NULL && cfg->server.group == NULL)
-		return 0;
-	if (cfg->server.user != NULL && (pw = getpwnam(cfg->server.user)) == NULL) {
-		log_warnx("server.user: no user \"%s\"", cfg->server.user);
-		return -1;
-	}
-	gid = pw != NULL ? pw->pw_gid : getgid();
-	if (cfg->server.group != NULL) {
-		if ((gr = getgrnam(cfg->server.group)) == NULL) {
-			log_warnx("server.group: no group \"%s\"", cfg->server.group);
-			return -1;
-		}
-		gid = gr->gr_gid;
-	}
-	if (setgroups(1, &gid) != 0 || setresgid(gid, gid, gid) != 0) {
-		log_warn("cannot switch to group %u", (unsigned)gid);
-		return -1;
-	}
-	if (pw != NULL && setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) != 0) {
-		log_warn("cannot switch to user %s", cfg->server.user);
-		return -1;
-	}
-	log_info("running as uid %u gid %u", (unsigned)getuid(), (unsigned)getgid());
-	return 0;
 }
 
 /* Writes our pid to server.pid_file, if set. */
@@ -319,6 +286,33 @@ check_files(const struct kmipd_config *cfg, const char *path)
 	return 0;
 }
 
+/*
+ * server.workers > 1: this process becomes the master of the workers (core/workers.h), which serve; it
+ * reports the start when all of them serve. Returns the exit status.
+ */
+static int
+run_master(struct kmipd_config *cfg, const char *path, const char *startdir, char *const *overrides,
+    size_t noverrides, int ready)
+{
+	struct workers *w = NULL;
+	int status;
+
+	if (workers_start(cfg, path, startdir, overrides, noverrides, ready, &w) != 0 ||
+	    write_pid_file(cfg) != 0) {
+		/* What failed was logged as a warning on the way (a worker's own cause): the one error line. */
+		log_error("cannot start: %s", log_last_problem());
+		workers_free(w);
+		return 1;
+	}
+	daemon_ready(ready);
+	status = workers_run(w);
+	if (cfg->server.pid_file != NULL)
+		(void)unlink(cfg->server.pid_file);
+	workers_free(w);
+	log_info("exiting with status %d", status);
+	return status;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -453,8 +447,10 @@ main(int argc, char **argv)
 		log_set_tee(ready);
 	}
 	log_info("kmipd %s starting (%s)", KMIPD_VERSION, path != NULL ? path : "embedded defaults");
+	if (config_workers(cfg) > 1)
+		return run_master(cfg, path, startdir, overrides, noverrides, ready);
 	/* Listeners and TLS (the key file may be readable by root only), then the rest as server.user. */
-	if (server_init(&srv, cfg, path, startdir, overrides, noverrides) != 0 || drop_privileges(srv.cfg) != 0 ||
+	if (server_init(&srv, cfg, path, startdir, overrides, noverrides) != 0 || server_drop_privileges(srv.cfg) != 0 ||
 	    server_open_store(&srv) != 0 || write_pid_file(srv.cfg) != 0) {
 		/* What failed was logged as a warning on the way: the one error line says it again. */
 		log_error("cannot start: %s", log_last_problem());

@@ -36,6 +36,7 @@
 #include "core/metrics.h"
 #include "core/server.h"
 #include "core/status.h"
+#include "core/workers.h"
 #include "proto/names.h"
 #include "proto/ttlv.h"
 
@@ -123,6 +124,36 @@ metrics_op_name(unsigned i)
 	if (i == 0)
 		return "other";
 	return i < METRICS_NOPS ? ttlv_enum_name(KMIP_TAG_OPERATION, i) : NULL;
+}
+
+/* Adds the buckets, count and sum of histogram b to a. */
+static void
+hist_add(struct metrics_hist *a, const struct metrics_hist *b)
+{
+	unsigned i;
+
+	for (i = 0; i < METRICS_NBUCKETS; i++)
+		a->bucket[i] += b->bucket[i];
+	a->count += b->count;
+	a->sum_us += b->sum_us;
+}
+
+/* Sums b into a; see metrics.h. */
+void
+metrics_add(struct metrics *a, const struct metrics *b)
+{
+	unsigned i;
+
+	for (i = 0; i < METRICS_HS_NREASONS; i++)
+		a->hs_failed[i] += b->hs_failed[i];
+	for (i = 0; i < sizeof(a->refused) / sizeof(a->refused[0]); i++)
+		a->refused[i] += b->refused[i];
+	for (i = 0; i < METRICS_NOPS; i++) {
+		a->ops[i].requests += b->ops[i].requests;
+		a->ops[i].errors += b->ops[i].errors;
+		hist_add(&a->ops[i].latency, &b->ops[i].latency);
+	}
+	hist_add(&a->request_latency, &b->request_latency);
 }
 
 /* A reload's outcome; see metrics.h. */
@@ -315,6 +346,8 @@ metrics_write_prometheus(struct server *srv, struct evbuffer *out)
 	    "start).", (uint64_t)m->last_reload);
 	sample_u(out, "kmipd_last_reload_success", "gauge", "1 when the last reload (if any) succeeded.",
 	    m->last_reload == 0 || m->last_reload_ok ? 1 : 0);
+	if (srv->workers != NULL)
+		workers_write_prometheus(srv->workers, out);
 	return evbuffer_get_length(out) > METRICS_MAX_ANSWER ? -1 : 0;
 }
 
@@ -556,4 +589,11 @@ metrics_http_free(struct metrics_http *h)
 	if (h->sweep != NULL)
 		event_free(h->sweep);
 	free(h);
+}
+
+/* The listening socket's descriptor; see metrics.h. */
+int
+metrics_http_fd(const struct metrics_http *h)
+{
+	return h != NULL && h->evl != NULL ? evconnlistener_get_fd(h->evl) : -1;
 }

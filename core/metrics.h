@@ -75,6 +75,8 @@ void metrics_item_done(void *arg, uint32_t operation, bool ok, uint64_t us);
 double metrics_quantile_us(const struct metrics_hist *h, double q);
 /* The KMIP name of row i of metrics.ops ("Get"), "other" for row 0, or NULL for a code with no name. */
 const char *metrics_op_name(unsigned i);
+/* Adds the counters and histograms of b to a (the master summing its workers); the rest of a stays. */
+void metrics_add(struct metrics *a, const struct metrics *b);
 /* Notes the outcome of a reload (error: why it failed, NULL when it succeeded). */
 void metrics_reload(struct metrics *m, const char *error);
 
@@ -85,6 +87,8 @@ void metrics_reload(struct metrics *m, const char *error);
 int metrics_http_open(struct server *srv, struct metrics_http **out) __attribute__((warn_unused_result));
 /* Closes the listener and its connections; NULL is ignored. */
 void metrics_http_free(struct metrics_http *h);
+/* The listening socket's descriptor (-1 for NULL): a forked worker closes its copy. */
+int metrics_http_fd(const struct metrics_http *h);
 /* Writes every figure in the Prometheus text exposition format (version 0.0.4). 0, or -1 out of memory. */
 int metrics_write_prometheus(struct server *srv, struct evbuffer *out) __attribute__((warn_unused_result));
 

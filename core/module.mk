@@ -3,7 +3,7 @@
 include core/engine/module.mk
 
 KMIPD_SRCS := core/main.c core/log.c core/json.c core/server.c core/conn.c core/sources.c core/siphash.c core/budget.c core/config.c core/keygen.c core/sandbox.c \
-	core/masterkey.c core/metrics.c core/status.c core/notify.c
+	core/masterkey.c core/metrics.c core/status.c core/notify.c core/workers.c
 KMIPCTL_SRCS := core/kmipctl.c core/kmipctl_keys.c core/kmipctl_backup.c core/kmipctl_usage.c core/config.c \
 	core/masterkey.c core/log.c core/json.c core/kmipctl_status.c
 # kmipctl's KMIP client commands (list, show, create, ...): over mutual TLS, so it links libtls too.

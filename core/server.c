@@ -2,6 +2,8 @@
  * The server: listeners, signals, reload and shutdown around one libevent loop.
  */
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +34,7 @@
 #include "core/server.h"
 #include "core/status.h"
 #include "core/sources.h"
+#include "core/workers.h"
 #include "store/store.h"
 #include "tls/tls.h"
 
@@ -53,6 +56,40 @@
 #define PRIORITY_COMMIT		2
 
 static void server_update_accepting(struct server *srv);
+
+/* Switches to server.user / server.group; see server.h. */
+int
+server_drop_privileges(const struct kmipd_config *cfg)
+{
+	struct passwd *pw = NULL;
+	struct group *gr;
+	gid_t gid;
+
+	if (cfg->server.user == NULL && cfg->server.group == NULL)
+		return 0;
+	if (cfg->server.user != NULL && (pw = getpwnam(cfg->server.user)) == NULL) {
+		log_warnx("server.user: no user \"%s\"", cfg->server.user);
+		return -1;
+	}
+	gid = pw != NULL ? pw->pw_gid : getgid();
+	if (cfg->server.group != NULL) {
+		if ((gr = getgrnam(cfg->server.group)) == NULL) {
+			log_warnx("server.group: no group \"%s\"", cfg->server.group);
+			return -1;
+		}
+		gid = gr->gr_gid;
+	}
+	if (setgroups(1, &gid) != 0 || setresgid(gid, gid, gid) != 0) {
+		log_warn("cannot switch to group %u", (unsigned)gid);
+		return -1;
+	}
+	if (pw != NULL && setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) != 0) {
+		log_warn("cannot switch to user %s", cfg->server.user);
+		return -1;
+	}
+	log_info("running as uid %u gid %u", (unsigned)getuid(), (unsigned)getgid());
+	return 0;
+}
 
 /* Fills a tls_config that borrows the strings of cfg (nothing to free). */
 static void
@@ -600,9 +637,9 @@ server_handshake_ended(struct server *srv)
 		server_update_accepting(srv);
 }
 
-/* Opens one listening socket on addr:port. Returns 0, or -1 after logging why. */
-static int
-server_listen_one(struct server *srv, const char *addr, unsigned port, struct listener *l)
+/* Opens a bound, listening socket on addr:port; see server.h. */
+int
+server_bind(const char *addr, unsigned port, char *name, size_t namesize)
 {
 	struct sockaddr_storage ss;
 	socklen_t sslen;
@@ -617,7 +654,7 @@ server_listen_one(struct server *srv, const char *addr, unsigned port, struct li
 		if (inet_pton(AF_INET6, addr, &s6->sin6_addr) != 1)
 			goto bad_addr;
 		sslen = sizeof(*s6);
-		snprintf(l->name, sizeof(l->name), "[%s]:%u", addr, port);
+		snprintf(name, namesize, "[%s]:%u", addr, port);
 	} else {
 		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
 
@@ -626,11 +663,11 @@ server_listen_one(struct server *srv, const char *addr, unsigned port, struct li
 		if (inet_pton(AF_INET, addr, &s4->sin_addr) != 1)
 			goto bad_addr;
 		sslen = sizeof(*s4);
-		snprintf(l->name, sizeof(l->name), "%s:%u", addr, port);
+		snprintf(name, namesize, "%s:%u", addr, port);
 	}
 	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1) {
-		log_warn("listen %s: socket", l->name);
+		log_warn("listen %s: socket", name);
 		return -1;
 	}
 	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -638,24 +675,53 @@ server_listen_one(struct server *srv, const char *addr, unsigned port, struct li
 	if (ss.ss_family == AF_INET6)
 		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	if (bind(fd, (struct sockaddr *)&ss, sslen) != 0) {
-		log_warn("listen %s: bind", l->name);
+		log_warn("listen %s: bind", name);
 		goto fail;
 	}
-	l->evl = evconnlistener_new(srv->base, accept_cb, srv, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
-	    LISTEN_BACKLOG, fd);
-	if (l->evl == NULL) {
-		log_warn("listen %s", l->name);
+	if (listen(fd, LISTEN_BACKLOG) != 0) {
+		log_warn("listen %s", name);
 		goto fail;
 	}
-	evconnlistener_set_error_cb(l->evl, accept_error_cb);
-	log_debug("bound %s", l->name);
-	return 0;
+	log_debug("bound %s", name);
+	return fd;
 bad_addr:
 	log_warnx("listen: \"%s\" is not an IPv4 or IPv6 address", addr);
 	return -1;
 fail:
 	close(fd);
 	return -1;
+}
+
+/*
+ * Serves the listening socket fd (named name) from the loop; it is closed when the listener is freed, or
+ * here on failure. Returns 0, or -1 after logging why.
+ */
+static int
+server_listen_fd(struct server *srv, int fd, const char *name, struct listener *l)
+{
+	snprintf(l->name, sizeof(l->name), "%s", name);
+	/* A backlog of 0: the socket listens already (server_bind), libevent does not call listen() again. */
+	l->evl = evconnlistener_new(srv->base, accept_cb, srv, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0,
+	    fd);
+	if (l->evl == NULL) {
+		log_warn("listen %s", l->name);
+		close(fd);
+		return -1;
+	}
+	evconnlistener_set_error_cb(l->evl, accept_error_cb);
+	return 0;
+}
+
+/* Opens one listening socket on addr:port. Returns 0, or -1 after logging why. */
+static int
+server_listen_one(struct server *srv, const char *addr, unsigned port, struct listener *l)
+{
+	char name[sizeof(l->name)];
+	int fd;
+
+	if ((fd = server_bind(addr, port, name, sizeof(name))) == -1)
+		return -1;
+	return server_listen_fd(srv, fd, name, l);
 }
 
 /* SIGTERM/SIGINT: stop accepting, close idle connections, let busy ones finish within shutdown_timeout. */
@@ -784,99 +850,149 @@ server_audit_tls(struct server *srv, const char *event)
 		log_debug("audit: the %s was not recorded", event);
 }
 
-/*
- * SIGHUP: loads the config again and rebuilds the TLS context. Nothing is applied unless all of it
- * succeeded; keys that need a restart keep their running values. Existing connections keep their TLS
- * context.
- */
-static void
-server_reload(struct server *srv)
-{
-	struct kmipd_config *next = NULL;
-	struct access_policy *policy = NULL;
-	struct audit *audit = NULL;
-	struct tls_config t;
+/* A reload built and checked whole, not yet applied (server_reload_prepare). */
+struct server_pending {
+	struct kmipd_config *next;
+	struct access_policy *policy;
+	struct audit *audit;
+	struct tls_server *tls;
 	struct crl_sig crl_sig;
-	char *cause = NULL;
-	bool ok = false;
+};
 
-	notify_reloading(&srv->notify);
-	log_info("SIGHUP: reloading %s", srv->config_path ? srv->config_path : "the embedded defaults");
-	if (config_load(srv->config_path, srv->overrides, srv->noverrides, &next, &cause) != 0 ||
-	    config_resolve_paths(next, srv->base_dir, &cause) != 0) {
-		log_warnx("reload failed, keeping the running configuration: %s", cause ? cause : "?");
-		goto out;
+/* Frees a prepared reload that was not applied; NULL is ignored. */
+static void
+server_pending_free(struct server_pending *p)
+{
+	if (p == NULL)
+		return;
+	tls_server_free(p->tls);
+	audit_close(p->audit);
+	access_policy_free(p->policy);
+	config_free(p->next);
+	free(p);
+}
+
+/*
+ * The build step of a reload: loads the config again and builds the access policy, the audit trail and the
+ * TLS context from it, keeping them pending in srv until server_reload_finish(). Keys that need a restart
+ * keep their running values. Returns 0, or -1 with a cause after logging why.
+ */
+int
+server_reload_prepare(struct server *srv, char **cause)
+{
+	struct server_pending *p;
+	struct tls_config t;
+
+	server_pending_free(srv->pending);
+	if ((srv->pending = p = calloc(1, sizeof(*p))) == NULL) {
+		*cause = strdup("out of memory");
+		log_warnx("reload failed, keeping the running configuration: out of memory");
+		return -1;
 	}
-	if (config_reload_check(srv->cfg, next, &cause) != 0) {
-		log_warnx("reload: %s; those keep their running values until a restart", cause ? cause : "?");
-		free(cause);
-		cause = NULL;
-		if (config_keep_restart_keys(next, srv->cfg, &cause) != 0) {
-			log_warnx("reload failed, keeping the running configuration: %s", cause ? cause : "?");
-			goto out;
+	if (config_load(srv->config_path, srv->overrides, srv->noverrides, &p->next, cause) != 0 ||
+	    config_resolve_paths(p->next, srv->base_dir, cause) != 0) {
+		log_warnx("reload failed, keeping the running configuration: %s", *cause ? *cause : "?");
+		return -1;
+	}
+	if (config_reload_check(srv->cfg, p->next, cause) != 0) {
+		log_warnx("reload: %s; those keep their running values until a restart", *cause ? *cause : "?");
+		free(*cause);
+		*cause = NULL;
+		if (config_keep_restart_keys(p->next, srv->cfg, cause) != 0) {
+			log_warnx("reload failed, keeping the running configuration: %s", *cause ? *cause : "?");
+			return -1;
 		}
 	}
-	if (access_policy_new(next, &policy, &cause) != 0) {
-		log_warnx("reload failed, keeping the running configuration: %s", cause ? cause : "?");
-		goto out;
+	if (access_policy_new(p->next, &p->policy, cause) != 0) {
+		log_warnx("reload failed, keeping the running configuration: %s", *cause ? *cause : "?");
+		return -1;
 	}
 	/* Reopened even when unchanged, so logrotate can move the file away before SIGHUP. */
-	if (audit_open(next->audit.file, next->audit.syslog, &audit, &cause) != 0) {
-		log_warnx("reload failed, keeping the running configuration: %s", cause ? cause : "?");
-		goto out;
+	if (audit_open(p->next->audit.file, p->next->audit.syslog, &p->audit, cause) != 0) {
+		log_warnx("reload failed, keeping the running configuration: %s", *cause ? *cause : "?");
+		return -1;
 	}
-	audit_set_required(audit, next->audit.required);
-	if (srv->store != NULL && server_reload_keys(srv, next, &cause) != 0) {
-		log_warnx("reload failed, keeping the running configuration and master key: %s", cause ? cause : "?");
-		goto out;
+	audit_set_required(p->audit, p->next->audit.required);
+	if (srv->store != NULL && server_reload_keys(srv, p->next, cause) != 0) {
+		log_warnx("reload failed, keeping the running configuration and master key: %s", *cause ? *cause : "?");
+		return -1;
 	}
-	tls_config_from(&t, next);
+	tls_config_from(&t, p->next);
 	/* Read before the file is, so a change made while it loads is seen at the next look. */
-	crl_sig_read(next, &crl_sig);
-	if (tls_server_reload(srv->tls, &t, &cause) != 0) {
+	crl_sig_read(p->next, &p->crl_sig);
+	if (tls_server_new(&t, &p->tls, cause) != 0) {
 		log_warnx("reload failed, keeping the running configuration and certificates: %s",
-		    cause ? cause : "?");
-		goto out;
+		    *cause ? *cause : "?");
+		return -1;
 	}
-	/* Everything built: swap it all in at once. */
+	return 0;
+}
+
+/*
+ * The swap step of a reload: with commit set, applies everything server_reload_prepare() built, all at
+ * once; otherwise drops it (cause: why, for the status). Existing connections keep their TLS context.
+ */
+void
+server_reload_finish(struct server *srv, bool commit, const char *cause)
+{
+	struct server_pending *p = srv->pending;
+	char *why = NULL;
+
+	srv->pending = NULL;
+	if (!commit || p == NULL) {
+		server_pending_free(p);
+		metrics_reload(&srv->metrics, cause != NULL ? cause : "?");
+		notify_send(&srv->notify, "READY=1\nSTATUS=reload failed, running as before");
+		return;
+	}
 	if (srv->engine != NULL)
-		engine_reload(srv->engine, next, policy, audit);
+		engine_reload(srv->engine, p->next, p->policy, p->audit);
 	if (srv->keygen != NULL)
-		keygen_set_max_per_owner(srv->keygen, next->keygen.max_per_identity);
+		keygen_set_max_per_owner(srv->keygen, p->next->keygen.max_per_identity);
 	audit_close(srv->audit);
-	srv->audit = audit;
-	audit = NULL;
+	srv->audit = p->audit;
 	access_policy_free(srv->policy);
-	srv->policy = policy;
-	policy = NULL;
+	srv->policy = p->policy;
 	config_free(srv->cfg);
-	srv->cfg = next;
-	next = NULL;
+	srv->cfg = p->next;
+	tls_server_adopt(srv->tls, p->tls);
+	srv->crl_sig = p->crl_sig;
+	free(p);
 	log_set_level(server_log_level(srv->cfg->log.level));
 	log_set_json(srv->cfg->log.format == CONFIG_LOG_JSON);
 	/* Reopened even when unchanged: a log rotation renamed the file and sent this SIGHUP. */
-	if (log_open_file(srv->cfg->log.file, &cause) != 0) {
-		log_warnx("reload: %s; logging where it did", cause != NULL ? cause : "log.file");
-		free(cause);
-		cause = NULL;
+	if (log_open_file(srv->cfg->log.file, &why) != 0) {
+		log_warnx("reload: %s; logging where it did", why != NULL ? why : "log.file");
+		free(why);
 	}
 	server_set_timeouts(srv);
 	server_update_accepting(srv);
-	srv->crl_sig = crl_sig;
 	server_arm_crl_timer(srv);
 	log_info("reload done: TLS context generation %lu", tls_server_generation(srv->tls));
 	server_cert_report(srv->tls, true);
 	server_crl_report(srv, true);
 	server_recheck_conns(srv);
 	server_audit_tls(srv, "reload");
-	ok = true;
-out:
-	metrics_reload(&srv->metrics, ok ? NULL : cause != NULL ? cause : "?");
-	notify_send(&srv->notify, "READY=1\nSTATUS=%s", ok ? "reloaded" : "reload failed, running as before");
+	metrics_reload(&srv->metrics, NULL);
+	notify_send(&srv->notify, "READY=1\nSTATUS=reloaded");
+}
+
+/*
+ * SIGHUP in the single process: loads the config again and rebuilds the TLS context. Nothing is applied
+ * unless all of it succeeded (build, then swap).
+ */
+static void
+server_reload(struct server *srv)
+{
+	char *cause = NULL;
+
+	notify_reloading(&srv->notify);
+	log_info("SIGHUP: reloading %s", srv->config_path ? srv->config_path : "the embedded defaults");
+	if (server_reload_prepare(srv, &cause) == 0)
+		server_reload_finish(srv, true, NULL);
+	else
+		server_reload_finish(srv, false, cause);
 	free(cause);
-	audit_close(audit);
-	access_policy_free(policy);
-	config_free(next);
 }
 
 /* End of a loop iteration's I/O: make the group durable, then release the responses that waited for it. */
@@ -955,6 +1071,9 @@ server_check_reseal(struct server *srv)
 {
 	struct store_key_status ks;
 
+	/* With several workers, worker 0 alone re-encrypts: the others would only contend for the writer. */
+	if (srv->worker != NULL && srv->worker->index != 0)
+		return;
 	if (srv->resealing || store_key_status(srv->store, &ks) != 0 || ks.data_keys <= 1)
 		return;
 	log_info("store: %u data keys: re-encrypting records under data key %u in the background", ks.data_keys,
@@ -973,6 +1092,7 @@ server_open_store(struct server *srv)
 	struct store_stats st;
 	struct store_key_status ks;
 	uint64_t last = 0;
+	unsigned kg_workers, kg_pool;
 	char *cause = NULL;
 
 	if (masterkey_load(c, NULL, &srv->keys, &cause) != 0) {
@@ -1024,15 +1144,20 @@ server_open_store(struct server *srv)
 		return -1;
 	}
 	server_check_reseal(srv);
-	if (keygen_start(srv->base, srv->cfg->keygen.workers, srv->cfg->keygen.pool_size, srv->cfg->keygen.timeout,
-	    &srv->keygen, &cause) != 0) {
+	kg_workers = srv->cfg->keygen.workers;
+	kg_pool = srv->cfg->keygen.pool_size;
+	if (srv->worker != NULL) {
+		/* Worker i of N runs its share, so that the totals keep the meaning the keys give them. */
+		kg_workers = keygen_share(kg_workers, srv->worker->index, srv->worker->count, 1);
+		kg_pool = keygen_share(kg_pool, srv->worker->index, srv->worker->count, 0);
+	}
+	if (keygen_start(srv->base, kg_workers, kg_pool, srv->cfg->keygen.timeout, &srv->keygen, &cause) != 0) {
 		log_warnx("key generation workers: %s", cause ? cause : "?");
 		free(cause);
 		return -1;
 	}
 	keygen_set_max_per_owner(srv->keygen, srv->cfg->keygen.max_per_identity);
-	log_info("%u key generation workers, pool of %u RSA-2048 key pairs", srv->cfg->keygen.workers,
-	    srv->cfg->keygen.pool_size);
+	log_info("%u key generation workers, pool of %u RSA-2048 key pairs", kg_workers, kg_pool);
 	memset(&env, 0, sizeof(env));
 	env.cfg = srv->cfg;
 	env.policy = srv->policy;
@@ -1047,8 +1172,9 @@ server_open_store(struct server *srv)
 		log_warnx("out of memory starting the engine");
 		return -1;
 	}
-	/* Serving from here: the store is open (a migration done), so this is the line to wait for. */
-	for (size_t i = 0; i < srv->nlisteners; i++)
+	/* Serving from here: the store is open (a migration done), so this is the line to wait for. With
+	 * workers, the master says it once all of them serve. */
+	for (size_t i = 0; srv->worker == NULL && i < srv->nlisteners; i++)
 		log_info("listening on %s", srv->listeners[i].name);
 	return 0;
 }
@@ -1059,16 +1185,18 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	struct server *srv = arg;
 
 	(void)what;
-	if (sig == SIGHUP)
+	if (sig == SIGHUP && srv->worker != NULL)
+		log_debug("SIGHUP ignored: a worker reloads when the master asks (send SIGHUP to the master)");
+	else if (sig == SIGHUP)
 		server_reload(srv);
 	else
 		server_stop(srv, (int)sig);
 }
 
-/* Sets up the server; see server.h. */
-int
-server_init(struct server *srv, struct kmipd_config *cfg, const char *config_path, const char *base_dir,
-    char *const *overrides, size_t noverrides)
+/* Sets up the single process's server (w NULL) or a worker's (w set); see server.h. */
+static int
+server_setup(struct server *srv, struct kmipd_config *cfg, const char *config_path, const char *base_dir,
+    char *const *overrides, size_t noverrides, struct server_worker *w)
 {
 	const struct timeval day = { .tv_sec = 24 * 3600, .tv_usec = 0 };
 	struct tls_config t;
@@ -1085,6 +1213,7 @@ server_init(struct server *srv, struct kmipd_config *cfg, const char *config_pat
 	srv->metrics.started = time(NULL);
 	srv->metrics.started_ms = clock_ms();
 	srv->notify.fd = -1;
+	srv->worker = w;
 	signal(SIGPIPE, SIG_IGN);
 	server_check_nofile(cfg, true);
 
@@ -1161,6 +1290,17 @@ server_init(struct server *srv, struct kmipd_config *cfg, const char *config_pat
 		log_warn("listeners");
 		return -1;
 	}
+	if (w != NULL) {
+		/* The master's sockets: every worker polls them, and one accept() wins each connection. */
+		for (i = 0; i < w->nlisteners && i < cfg->server.listen.count; i++) {
+			if (server_listen_fd(srv, w->listen_fds[i], w->listen_names[i], &srv->listeners[i]) != 0)
+				return -1;
+			srv->nlisteners++;
+		}
+		srv->accepting = true;
+		/* admin.socket, metrics.listen and systemd's notify socket are the master's. */
+		return workers_attach(srv);
+	}
 	for (i = 0; i < cfg->server.listen.count; i++) {
 		if (server_listen_one(srv, cfg->server.listen.items[i], cfg->server.port,
 		    &srv->listeners[srv->nlisteners]) != 0)
@@ -1173,6 +1313,22 @@ server_init(struct server *srv, struct kmipd_config *cfg, const char *config_pat
 	    notify_init(&srv->notify, srv->base) != 0)
 		return -1;
 	return 0;
+}
+
+/* Sets up the single process's server; see server.h. */
+int
+server_init(struct server *srv, struct kmipd_config *cfg, const char *config_path, const char *base_dir,
+    char *const *overrides, size_t noverrides)
+{
+	return server_setup(srv, cfg, config_path, base_dir, overrides, noverrides, NULL);
+}
+
+/* Sets up a worker's server; see server.h. */
+int
+server_init_worker(struct server *srv, struct kmipd_config *cfg, const char *config_path, const char *base_dir,
+    char *const *overrides, size_t noverrides, struct server_worker *w)
+{
+	return server_setup(srv, cfg, config_path, base_dir, overrides, noverrides, w);
 }
 
 /* Runs the loop; see server.h. */
@@ -1199,6 +1355,9 @@ server_free(struct server *srv)
 
 	while ((c = TAILQ_FIRST(&srv->conns)) != NULL)
 		conn_close_now(c, LOG_LEVEL_DEBUG, "server exiting");
+	server_pending_free(srv->pending);
+	if (srv->worker != NULL)
+		workers_detach(srv);
 	status_admin_free(srv->admin);
 	metrics_http_free(srv->http);
 	notify_free(&srv->notify);

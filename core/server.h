@@ -33,6 +33,9 @@ struct store;
 struct tls_server;
 struct evconnlistener;
 struct ssl_st;
+struct server_pending;
+struct server_worker;
+struct workers;
 
 struct listener {
 	struct evconnlistener *evl;
@@ -118,6 +121,21 @@ struct server {
 	struct status_admin *admin;	/* admin.socket, or NULL */
 	struct metrics_http *http;	/* metrics.listen, or NULL */
 	struct notify notify;		/* $NOTIFY_SOCKET (systemd Type=notify), WATCHDOG=1 */
+	struct server_pending *pending;	/* a reload built by server_reload_prepare(), not applied yet */
+	/*
+	 * server.workers > 1 (core/workers.h). In a worker: its place (index, the master's control socket,
+	 * its shared slot); NULL in the single process and the master. In the master: its workers, whose
+	 * slots status.c and metrics.c sum; NULL elsewhere. The master's struct server has no listeners,
+	 * TLS context, store or engine: only the loop, the config, admin.socket, metrics.listen and notify.
+	 */
+	struct server_worker *worker;
+	struct workers *workers;
+	/*
+	 * Issue 18, shared TLS state: the struct tls_shared that the process which forks (the master, or the
+	 * single process) makes with tls_shared_new() before any fork, for tls_server_new() to install on
+	 * every SSL_CTX. workers.c sets it in the one place marked "tls_shared"; NULL until that merges.
+	 */
+	void *tls_shared;
 };
 
 /*
@@ -126,6 +144,30 @@ struct server {
  */
 int server_init(struct server *srv, struct kmipd_config *cfg, const char *config_path, const char *base_dir,
     char *const *overrides, size_t noverrides) __attribute__((warn_unused_result));
+/*
+ * The same for worker w of the master (core/workers.c): the listeners are the master's, inherited bound
+ * and listening; admin.socket, metrics.listen and systemd notify stay with the master. Returns 0, or -1
+ * after logging why.
+ */
+int server_init_worker(struct server *srv, struct kmipd_config *cfg, const char *config_path,
+    const char *base_dir, char *const *overrides, size_t noverrides, struct server_worker *w)
+    __attribute__((warn_unused_result));
+/*
+ * Opens a TCP socket bound to addr:port (an IPv4 or IPv6 literal) and listening, non-blocking and
+ * close-on-exec; its name ("127.0.0.1:5696", "[::1]:5696") in name. Returns the descriptor, or -1 after
+ * logging why.
+ */
+int server_bind(const char *addr, unsigned port, char *name, size_t namesize) __attribute__((warn_unused_result));
+/* Switches to server.user / server.group after the listeners are bound. Returns 0, or -1 after logging. */
+int server_drop_privileges(const struct kmipd_config *cfg) __attribute__((warn_unused_result));
+/*
+ * A reload in two steps (the SIGHUP reload of the single process runs both; the master runs them in every
+ * worker, all or none): prepare loads the config and builds and checks everything from it, keeping it
+ * pending (0, or -1 with a cause after logging why); finish applies it (commit) or drops it, noting the
+ * outcome (cause when not committed) in the metrics.
+ */
+int server_reload_prepare(struct server *srv, char **cause) __attribute__((warn_unused_result));
+void server_reload_finish(struct server *srv, bool commit, const char *cause);
 /*
  * Opens the store, starts the key-generation workers (after privileges are dropped) and the engine.
  * 0, or -1 after logging.

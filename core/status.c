@@ -32,6 +32,7 @@
 #include "core/server.h"
 #include "core/sources.h"
 #include "core/status.h"
+#include "core/workers.h"
 #include "store/store.h"
 #include "tls/tls.h"
 
@@ -56,6 +57,8 @@ status_ready(const struct server *srv, const char **why)
 {
 	if (srv->stopping)
 		*why = "draining: stopping";
+	else if (srv->workers != NULL)
+		return workers_ready(srv->workers, why);
 	else if (srv->store == NULL || srv->engine == NULL)
 		*why = "the store is not open";
 	else if (srv->tls == NULL)
@@ -74,6 +77,21 @@ status_gather(struct server *srv, struct status_snap *s)
 	memset(s, 0, sizeof(*s));
 	s->now = time(NULL);
 	s->uptime_s = (double)(clock_ms() - srv->metrics.started_ms) / 1000.0;
+	if (srv->workers != NULL) {
+		/* The master: its workers' figures summed, its own start and reloads. */
+		workers_gather(srv->workers, s);
+		s->stats = &s->stats_sum;
+		s->m_sum.started = srv->metrics.started;
+		s->m_sum.started_ms = srv->metrics.started_ms;
+		s->m_sum.reloads = srv->metrics.reloads;
+		s->m_sum.reload_failures = srv->metrics.reload_failures;
+		s->m_sum.last_reload = srv->metrics.last_reload;
+		s->m_sum.last_reload_ok = srv->metrics.last_reload_ok;
+		memcpy(s->m_sum.last_reload_error, srv->metrics.last_reload_error, sizeof(s->m_sum.last_reload_error));
+		s->m = &s->m_sum;
+		s->ready = status_ready(srv, &s->not_ready);
+		return;
+	}
 	s->conns_open = srv->nconns;
 	s->handshaking = srv->sources != NULL ? sources_handshaking(srv->sources) : 0;
 	s->stats = &srv->stats;
@@ -202,6 +220,8 @@ status_write_text(struct server *srv, struct evbuffer *out)
 			evbuffer_add_printf(out, "; first client CA in %ld days", s.ca_days);
 		evbuffer_add_printf(out, "\n");
 	}
+	if (srv->workers != NULL)
+		workers_write_text(srv->workers, out);
 	fmt_time(m->last_reload, t1, sizeof(t1));
 	if (m->last_reload == 0)
 		evbuffer_add_printf(out, "last reload: none since start\n");
@@ -329,6 +349,8 @@ status_write_json(struct server *srv, struct evbuffer *out)
 			evbuffer_add_printf(out, ",\"ca_days\":%ld", s.ca_days);
 		evbuffer_add_printf(out, "}");
 	}
+	if (srv->workers != NULL)
+		workers_write_json(srv->workers, out);
 	evbuffer_add_printf(out, ",\"reload\":{\"ok\":%llu,\"failed\":%llu,\"last\":%lld,\"last_ok\":%s,\"last_error\":",
 	    (unsigned long long)m->reloads, (unsigned long long)m->reload_failures, (long long)m->last_reload,
 	    m->last_reload == 0 ? "null" : m->last_reload_ok ? "true" : "false");
@@ -585,4 +607,11 @@ status_admin_free(struct status_admin *a)
 	if (lstat(a->path, &st) == 0 && st.st_dev == a->dev && st.st_ino == a->ino)
 		(void)unlink(a->path);
 	free(a);
+}
+
+/* The listening socket's descriptor; see status.h. */
+int
+status_admin_fd(const struct status_admin *a)
+{
+	return a != NULL ? evconnlistener_get_fd(a->evl) : -1;
 }

@@ -14,6 +14,8 @@
 #include <time.h>
 
 #include "core/keygen.h"
+#include "core/metrics.h"
+#include "core/server.h"
 #include "store/store.h"
 
 struct evbuffer;
@@ -48,6 +50,11 @@ struct status_snap {
 	const char *ecdsa_serial;	/* "none" when not set */
 	bool ready;
 	const char *not_ready;		/* why not, when !ready */
+	/* The master of server.workers > 1: its workers' figures summed here; stats and m point at them. */
+	struct server_stats stats_sum;
+	struct metrics m_sum;
+	char cert_not_after[64];
+	char cert_serial[80];
 };
 
 /* Fills s from the running server. */
@@ -69,5 +76,7 @@ int status_write_json(struct server *srv, struct evbuffer *out) __attribute__((w
 int status_admin_open(struct server *srv, struct status_admin **out) __attribute__((warn_unused_result));
 /* Closes the socket and its connections and removes the socket file; NULL is ignored. */
 void status_admin_free(struct status_admin *a);
+/* The listening socket's descriptor (-1 for NULL): a forked worker closes its copy. */
+int status_admin_fd(const struct status_admin *a);
 
 #endif

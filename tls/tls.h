@@ -106,6 +106,12 @@ unsigned long tls_server_generation(const struct tls_server *ts);
  * and returns -1 and a cause. */
 int tls_server_reload(struct tls_server *ts, const struct tls_config *cfg, char **cause) TLS_WUR;
 /*
+ * Installs the context of next (built by tls_server_new from the reloaded config) in ts as a successful
+ * tls_server_reload would, and frees next: the build and the swap of a reload split in two, so that
+ * several worker processes can all build before any of them swaps.
+ */
+void tls_server_adopt(struct tls_server *ts, struct tls_server *next);
+/*
  * The CRLs of the current context: how many, and how many are past their next update now (0 and 0 when
  * no crl_file is set).
  */
