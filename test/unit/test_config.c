@@ -10,6 +10,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -289,6 +290,7 @@ static const char every_key[] =
 	"  request_timeout = 6;\n"
 	"  idle_timeout = 0;\n"
 	"  shutdown_timeout = 3;\n"
+	"  workers = 3;\n"
 	"  max_requests_per_event = 4;\n"
 	"  write_high_water = 65536;\n"
 	"  max_response_size = \"5M\";\n"
@@ -381,6 +383,8 @@ check_every_key(const struct kmipd_config *c)
 	assert_int_equal(c->server.request_timeout, 6);
 	assert_int_equal(c->server.idle_timeout, 0);
 	assert_int_equal(c->server.shutdown_timeout, 3);
+	assert_string_equal(c->server.workers, "3");
+	assert_int_equal(config_workers(c), 3);
 	assert_int_equal(c->server.max_requests_per_event, 4);
 	assert_int_equal(c->server.write_high_water, 65536);
 	assert_int_equal(c->server.max_response_size, 5 * 1024 * 1024);
@@ -1036,6 +1040,29 @@ test_roles(void **state)
 	expect_error(f, TLS_PEM "access: { identity = \"san:ip\"; };\n", NULL, 0, "access.identity", NULL);
 }
 
+/* server.workers: a number (in the file as an integer or a string, or by -o) or auto, capped; 1 by default. */
+static void
+test_workers_key(void **state)
+{
+	struct fixture *f = *state;
+	char *ov[] = { "server.workers=auto" };
+	cpu_set_t set;
+	unsigned cpus;
+
+	load_ok(f, TLS_PEM, NULL, 0);
+	assert_int_equal(config_workers(f->cfg), 1);
+	load_ok(f, TLS_PEM "server: { workers = \"5\"; };\n", NULL, 0);
+	assert_int_equal(config_workers(f->cfg), 5);
+	load_ok(f, TLS_PEM, ov, 1);
+	assert_int_equal(sched_getaffinity(0, sizeof(set), &set), 0);
+	cpus = (unsigned)CPU_COUNT(&set);
+	assert_int_equal(config_workers(f->cfg), cpus > CONFIG_WORKERS_MAX ? CONFIG_WORKERS_MAX : cpus);
+	expect_error(f, TLS_PEM "server: { workers = 0; };\n", NULL, 0, "server.workers", "1 to 64", NULL);
+	expect_error(f, TLS_PEM "server: { workers = 65; };\n", NULL, 0, "server.workers", "1 to 64", NULL);
+	expect_error(f, TLS_PEM "server: { workers = \"many\"; };\n", NULL, 0, "server.workers", "auto", NULL);
+	expect_error(f, TLS_PEM "server: { workers = 1.5; };\n", NULL, 0, "server.workers", NULL);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1058,6 +1085,7 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_dump_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_key_equal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_roles, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_workers_key, setup, teardown),
 	};
 	const char *env = getenv("KMIPD_SRCDIR");
 
