@@ -1189,11 +1189,13 @@ workers_write_json(const struct workers *w, struct evbuffer *out)
 		slot_read(w, i, &slot);
 		evbuffer_add_printf(out, "%s{\"index\":%u,\"pid\":%ld,\"state\":\"%s\",\"started\":%lld,"
 		    "\"restarts\":%llu,\"heartbeat_age_seconds\":%.3f,\"connections_open\":%u,\"handshaking\":%u,"
-		    "\"accepted\":%llu,\"handshakes\":%llu,\"requests\":%llu}", i > 0 ? "," : "", i, (long)p->pid,
+		    "\"accepted\":%llu,\"handshakes\":%llu,\"requests\":%llu,\"reloads\":{\"ok\":%llu,"
+		    "\"failed\":%llu}}", i > 0 ? "," : "", i, (long)p->pid,
 		    wstate_name(p, &slot, now), (long long)p->started, (unsigned long long)p->restarts,
 		    slot.heartbeat_ms > 0 ? (double)(now - slot.heartbeat_ms) / 1000.0 : -1.0, slot.conns_open,
 		    slot.handshaking, (unsigned long long)slot.stats.accepted,
-		    (unsigned long long)slot.stats.handshakes, (unsigned long long)slot.stats.requests);
+		    (unsigned long long)slot.stats.handshakes, (unsigned long long)slot.stats.requests,
+		    (unsigned long long)slot.metrics.reloads, (unsigned long long)slot.metrics.reload_failures);
 	}
 	evbuffer_add_printf(out, "]");
 }

@@ -224,3 +224,11 @@ $(BUILD)/bench/kmip-attack: $(BUILD)/test/bench/kmip-attack.o $(BUILD)/libtestut
 		$(BUILD)/libtls.a
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# server.workers = 2: the master and its workers (counts, a worker SIGKILLed under writes, SIGHUP all or
+# none, SIGTERM leaving no process).
+ALL_SRCS += test/integration/test_workers.c
+TEST_BINS += $(BUILD)/test/test_workers
+$(BUILD)/test/test_workers: $(BUILD)/test/integration/test_workers.o $(HARNESS_OBJS) $(BUILD)/libproto.a \
+		$(BUILD)/libtls.a | $(BUILD)/kmipd $(BUILD)/kmipctl
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)

@@ -1,0 +1,571 @@
+/*
+ * server.workers = 2 against the real kmipd over mutual TLS: a master and two worker processes serving
+ * one listening socket. Requests from many connections are answered and counted by kmipctl status (the
+ * workers' figures summed, and a row each) and /metrics (checked by promtool); a worker SIGKILLed in the
+ * middle of writes is replaced and every acknowledged object is still there; SIGHUP applies in every
+ * worker or in none; SIGTERM leaves no process behind.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <cmocka.h>
+
+#include "proto/client.h"
+#include "proto/encode.h"
+#include "proto/names.h"
+#include "proto/ttlv.h"
+#include "test/integration/harness.h"
+#include "test/util.h"
+
+#define CONNS		12	/* connections of the counting test */
+#define WRITERS		6	/* connections writing during the SIGKILL test */
+#define BURST		8	/* pipelined Registers per writer per turn */
+#define MAX_ACKED	20000
+#define SECRET_LEN	24
+
+struct acked {
+	char uid[64];
+	uint8_t secret[SECRET_LEN];
+};
+
+static struct acked acked[MAX_ACKED];
+static size_t nacked;
+
+/* A TCP port free now on 127.0.0.1. */
+static unsigned
+free_port(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	close(fd);
+	return ntohs(sa.sin_port);
+}
+
+/* GET path from 127.0.0.1:port; the whole answer in buf. Returns the HTTP status, or -1. */
+static int
+http_get(unsigned port, const char *path, char *buf, size_t size)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+	    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct timeval tv = { .tv_sec = h_slow(10000) / 1000, .tv_usec = 0 };
+	char req[256];
+	size_t len = 0;
+	ssize_t n;
+	int fd = socket(AF_INET, SOCK_STREAM, 0), code = -1, rl;
+
+	assert_true(fd >= 0);
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		close(fd);
+		return -1;
+	}
+	rl = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", path);
+	assert_int_equal(send(fd, req, (size_t)rl, MSG_NOSIGNAL), rl);
+	while (len + 1 < size && (n = read(fd, buf + len, size - len - 1)) > 0)
+		len += (size_t)n;
+	buf[len] = '\0';
+	close(fd);
+	if (sscanf(buf, "HTTP/1.%*d %d", &code) != 1)
+		code = -1;
+	return code;
+}
+
+/* Runs kmipctl with args, its stdout into the file path; returns its exit status. */
+static int
+kmipctl_to_file(const char *path, const char *const *args)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600), status;
+	pid_t pid;
+
+	assert_true(fd >= 0);
+	pid = h_start_kmipctl(NULL, fd, args);
+	close(fd);
+	while (waitpid(pid, &status, 0) < 0)
+		assert_int_equal(errno, EINTR);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/*
+ * Asks `kmipctl status --json` on sock until the python3 expression check (over the parsed JSON `j`) holds,
+ * at most timeout_ms (the workers publish their figures every second). Returns true when it did.
+ */
+static bool
+status_until(struct h_server *s, const char *sock, const char *check, int timeout_ms)
+{
+	char json[400], py[400], cmd[1400];
+	int waited;
+
+	snprintf(json, sizeof(json), "%s/status.json", s->dir);
+	snprintf(py, sizeof(py), "%s/check.py", s->dir);
+	h_write_file(py, "");
+	{
+		FILE *f = fopen(py, "w");
+
+		assert_non_null(f);
+		fprintf(f, "import json, sys\nj = json.load(open(sys.argv[1]))\nsys.exit(0 if (%s) else 1)\n", check);
+		assert_int_equal(fclose(f), 0);
+	}
+	snprintf(cmd, sizeof(cmd), "python3 '%s' '%s'", py, json);
+	for (waited = 0; waited <= timeout_ms; waited += 200) {
+		if (kmipctl_to_file(json, (const char *const[]){ "status", "-S", sock, "--json", NULL }) == 0 &&
+		    system(cmd) == 0)
+			return true;
+		h_sleep_ms(200);
+	}
+	snprintf(cmd, sizeof(cmd), "cat '%s'", json);
+	print_message("last status (wanted %s):\n", check);
+	(void)system(cmd);
+	return false;
+}
+
+/* The pids of the master's worker processes (its children), sorted; fails unless there are n. */
+static void
+worker_pids(struct h_server *s, pid_t *pids, size_t n)
+{
+	pid_t found[16];
+	size_t k, i, j;
+
+	k = h_children(s, found, 16);
+	if (k != n)
+		fail_msg("the master has %zu children, not %zu workers", k, n);
+	for (i = 0; i < k; i++)
+		for (j = i + 1; j < k; j++)
+			if (found[j] < found[i]) {
+				pid_t t = found[i];
+
+				found[i] = found[j];
+				found[j] = t;
+			}
+	memcpy(pids, found, n * sizeof(*pids));
+}
+
+/*
+ * 1. Two workers serve requests from many connections, and kmipctl status (and /metrics, clean under
+ * promtool) shows two workers whose request counts add up to what was sent.
+ */
+static void
+test_two_workers_count(void **state)
+{
+	struct h_server s = { 0 };
+	struct kmip_client *cl[CONNS];
+	char sock[400], ov_sock[440], ov_metrics[64], check[600], buf[65536], path[400], cmd[900];
+	unsigned mport = free_port();
+	SSL_CTX *ctx;
+	pid_t pids[2];
+	int i, j, sent = 0;
+
+	(void)state;
+	h_make_dir(&s);
+	snprintf(sock, sizeof(sock), "%s/admin.sock", s.dir);
+	snprintf(ov_sock, sizeof(ov_sock), "admin.socket=%s", sock);
+	snprintf(ov_metrics, sizeof(ov_metrics), "metrics.listen=127.0.0.1:%u", mport);
+	h_start(&s, (const char *const[]){ "server.workers=2", ov_sock, ov_metrics, "keygen.pool_size=0", NULL });
+	worker_pids(&s, pids, 2);
+	assert_int_not_equal(pids[0], pids[1]);
+	ctx = h_client_ctx(h_cert("client.crt"), h_cert("client.key"), NULL, TLS1_2_VERSION, 0);
+	for (i = 0; i < CONNS; i++)
+		cl[i] = h_connect(&s, ctx);
+	for (j = 0; j < 3; j++)
+		for (i = 0; i < CONNS; i++) {
+			h_discover_ok(cl[i]);
+			sent++;
+		}
+	snprintf(check, sizeof(check),
+	    "len(j['workers']) == 2 and all(w['state'] == 'serving' for w in j['workers']) and "
+	    "sorted(w['pid'] for w in j['workers']) == [%ld, %ld] and j['master_pid'] == %ld and "
+	    "sum(w['requests'] for w in j['workers']) == %d and j['requests']['total'] == %d and "
+	    "j['operations']['Discover Versions']['requests'] == %d and "
+	    "sum(w['connections_open'] for w in j['workers']) == %d and j['connections']['open'] == %d and "
+	    "j['ready'] is True",
+	    (long)pids[0], (long)pids[1], (long)s.pid, sent, sent, sent, CONNS, CONNS);
+	assert_true(status_until(&s, sock, check, h_slow(10000)));
+	/* The text form has a line per worker. */
+	assert_int_equal(h_run_kmipctl((const char *const[]){ "status", "-S", sock, NULL }, buf, sizeof(buf)), 0);
+	assert_non_null(strstr(buf, "worker 0: pid"));
+	assert_non_null(strstr(buf, "worker 1: pid"));
+	/* /metrics from the master: the sums, a worker label on the per-worker rows, and promtool content. */
+	assert_int_equal(http_get(mport, "/metrics", buf, sizeof(buf)), 200);
+	assert_non_null(strstr(buf, "kmipd_worker_up{worker=\"0\"} 1"));
+	assert_non_null(strstr(buf, "kmipd_worker_up{worker=\"1\"} 1"));
+	snprintf(cmd, sizeof(cmd), "kmipd_requests_total %d\n", sent);
+	assert_non_null(strstr(buf, cmd));
+	snprintf(path, sizeof(path), "%s/scrape.txt", s.dir);
+	h_write_file(path, strstr(buf, "\r\n\r\n") + 4);
+	snprintf(cmd, sizeof(cmd), "promtool check metrics < '%s'", path);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(http_get(mport, "/ready", buf, sizeof(buf)), 200);
+	for (i = 0; i < CONNS; i++)
+		kmip_client_close(cl[i]);
+	SSL_CTX_free(ctx);
+	assert_int_equal(h_stop(&s, h_slow(10000)), 0);
+	h_cleanup(&s);
+}
+
+/* Registers a burst on cl and reads the answers, recording each acknowledged object. False once cl fails. */
+static bool
+write_burst(struct kmip_client *cl)
+{
+	uint8_t pending[BURST][SECRET_LEN];
+	uint8_t *all = NULL;
+	size_t len = 0;
+	char *cause = NULL;
+	int j;
+
+	for (j = 0; j < BURST; j++) {
+		struct ttlv_enc e;
+
+		for (size_t b = 0; b < SECRET_LEN; b++)
+			pending[j][b] = (uint8_t)rand();
+		h_register_secret_request(&e, pending[j], SECRET_LEN);
+		assert_non_null(all = realloc(all, len + e.len));
+		memcpy(all + len, e.buf, e.len);
+		len += e.len;
+		ttlv_enc_free(&e);
+	}
+	if (kmip_client_write(cl, all, len, &cause) != 0) {
+		free(cause);
+		free(all);
+		return false;
+	}
+	free(all);
+	for (j = 0; j < BURST; j++) {
+		struct ttlv_arena *a;
+		struct ttlv *resp;
+		char uid[64];
+
+		if (kmip_client_read(cl, &resp, &a, &cause) != 0) {
+			free(cause);
+			return false;
+		}
+		assert_int_equal(h_item_status(resp, 0), KMIP_RESULT_STATUS_SUCCESS);
+		h_payload_text(resp, KMIP_TAG_UNIQUE_IDENTIFIER, uid, sizeof(uid));
+		assert_true(uid[0] != '\0' && nacked < MAX_ACKED);
+		snprintf(acked[nacked].uid, sizeof(acked[nacked].uid), "%s", uid);
+		memcpy(acked[nacked].secret, pending[j], SECRET_LEN);
+		nacked++;
+		ttlv_arena_free(a);
+	}
+	return true;
+}
+
+/* True when acknowledged object i is on cl with its exact bytes. */
+static bool
+get_acked(struct kmip_client *cl, size_t i)
+{
+	const struct ttlv *m;
+	struct ttlv_arena *a;
+	struct ttlv_enc e;
+	struct ttlv *resp;
+	bool found;
+
+	h_uid_request(&e, KMIP_OPERATION_GET, acked[i].uid, 0);
+	resp = h_call(cl, &e, &a);
+	found = h_item_status(resp, 0) == KMIP_RESULT_STATUS_SUCCESS;
+	if (found) {
+		m = ttlv_find(ttlv_find(ttlv_find(ttlv_find(h_payload(resp, 0), KMIP_TAG_SECRET_DATA),
+		    KMIP_TAG_KEY_BLOCK), KMIP_TAG_KEY_VALUE), KMIP_TAG_KEY_MATERIAL);
+		assert_non_null(m);
+		assert_int_equal(m->length, SECRET_LEN);
+		if (memcmp(m->v.bytes.data, acked[i].secret, SECRET_LEN) != 0)
+			fail_msg("object %s holds another object's bytes", acked[i].uid);
+	}
+	ttlv_arena_free(a);
+	ttlv_enc_free(&e);
+	return found;
+}
+
+/*
+ * 2. A worker SIGKILLed while its connections write: it is logged and replaced, every acknowledged object
+ * (from both workers' connections) is there afterwards, and new connections are served.
+ */
+static void
+test_worker_sigkill_mid_load(void **state)
+{
+	struct h_server s = { 0 };
+	struct kmip_client *cl[WRITERS];
+	bool alive[WRITERS];
+	char sock[400], ov_sock[440], check[400], needle[128], jpath[400], buf[8192];
+	SSL_CTX *ctx;
+	pid_t pids[2], victim, after[2];
+	int i, round, dead = 0, victim_index = -1;
+	size_t k;
+	FILE *f;
+
+	(void)state;
+	srand((unsigned)time(NULL));
+	nacked = 0;
+	h_make_dir(&s);
+	snprintf(sock, sizeof(sock), "%s/admin.sock", s.dir);
+	snprintf(ov_sock, sizeof(ov_sock), "admin.socket=%s", sock);
+	h_start(&s, (const char *const[]){ "server.workers=2", ov_sock, "keygen.pool_size=0", "log.level=info",
+	    NULL });
+	worker_pids(&s, pids, 2);
+	ctx = h_client_ctx(h_cert("client.crt"), h_cert("client.key"), NULL, 0, 0);
+	for (i = 0; i < WRITERS; i++) {
+		cl[i] = h_connect(&s, ctx);
+		alive[i] = true;
+		assert_true(write_burst(cl[i]));
+	}
+	/* The victim: the worker holding the most of the writers' connections, so the kill cuts some of them. */
+	snprintf(check, sizeof(check), "sum(w['connections_open'] for w in j['workers']) == %d", WRITERS);
+	assert_true(status_until(&s, sock, check, h_slow(10000)));
+	snprintf(jpath, sizeof(jpath), "%s/status.json", s.dir);
+	assert_non_null(f = fopen(jpath, "r"));
+	k = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[k] = '\0';
+	fclose(f);
+	{
+		/* "index":N,"pid":P,...,"connections_open":C for each worker, in order. */
+		const char *p = strstr(buf, "\"workers\":[");
+		unsigned most = 0;
+
+		assert_non_null(p);
+		for (i = 0; i < 2; i++) {
+			const char *c = strstr(p, "\"connections_open\":");
+			unsigned n;
+
+			assert_non_null(c);
+			n = (unsigned)strtoul(c + 19, NULL, 10);
+			if (victim_index < 0 || n > most) {
+				most = n;
+				victim_index = i;
+			}
+			p = c + 19;
+		}
+	}
+	{
+		const char *p = strstr(buf, "\"workers\":[");
+		int idx = 0;
+
+		while ((p = strstr(p, "\"pid\":")) != NULL && idx < victim_index) {
+			p += 6;
+			idx++;
+		}
+		assert_non_null(p);
+		victim = (pid_t)strtol(p + 6, NULL, 10);
+	}
+	assert_true(victim == pids[0] || victim == pids[1]);
+	print_message("killing worker %d (pid %ld) in the middle of the writes\n", victim_index, (long)victim);
+	/* Writes on every connection, the kill between two turns of them, then more turns on the survivors. */
+	for (round = 0; round < 12; round++) {
+		if (round == 4)
+			assert_int_equal(kill(victim, SIGKILL), 0);
+		for (i = 0; i < WRITERS; i++)
+			if (alive[i] && !write_burst(cl[i])) {
+				alive[i] = false;
+				dead++;
+			}
+	}
+	print_message("%zu writes acknowledged; %d of %d connections cut by the kill\n", nacked, dead, WRITERS);
+	assert_true(dead > 0);
+	snprintf(needle, sizeof(needle), "(pid %ld) was killed by signal 9", (long)victim);
+	assert_true(h_log_wait(&s, needle, h_slow(10000)));
+	/* Replaced: two serving workers again, one of them new, with a restart counted for its slot. */
+	snprintf(check, sizeof(check), "len(j['workers']) == 2 and all(w['state'] == 'serving' for w in j['workers'])"
+	    " and %ld not in [w['pid'] for w in j['workers']] and sum(w['restarts'] for w in j['workers']) == 1",
+	    (long)victim);
+	assert_true(status_until(&s, sock, check, h_slow(15000)));
+	worker_pids(&s, after, 2);
+	assert_true(after[0] != victim && after[1] != victim);
+	for (i = 0; i < WRITERS; i++)
+		kmip_client_close(cl[i]);
+	/* Every acknowledged object, read on new connections (served by whichever worker takes them). */
+	for (i = 0; i < 4; i++) {
+		struct kmip_client *c = h_connect(&s, ctx);
+
+		for (k = (size_t)i; k < nacked; k += 4)
+			if (!get_acked(c, k))
+				fail_msg("acknowledged object %s is missing after its worker was killed", acked[k].uid);
+		kmip_client_close(c);
+	}
+	SSL_CTX_free(ctx);
+	assert_int_equal(h_stop(&s, h_slow(10000)), 0);
+	h_cleanup(&s);
+}
+
+/*
+ * Sends a request of two Discover Versions items on each of n new connections (open at once, so both
+ * workers take some) and returns how many were refused whole (server.max_batch_items below 2).
+ */
+static int
+two_item_refusals(struct h_server *s, SSL_CTX *ctx, int n)
+{
+	struct kmip_client *cl[8];
+	struct ttlv_arena *a;
+	struct ttlv_enc e;
+	struct ttlv *resp;
+	int i, refused = 0;
+
+	assert_true(n <= 8);
+	for (i = 0; i < n; i++)
+		cl[i] = h_connect(s, ctx);
+	for (i = 0; i < n; i++) {
+		h_request_begin(&e, 1, 4, 2);
+		h_item_begin(&e, KMIP_OPERATION_DISCOVER_VERSIONS);
+		h_item_end(&e);
+		h_item_begin(&e, KMIP_OPERATION_DISCOVER_VERSIONS);
+		h_item_end(&e);
+		h_request_end(&e);
+		resp = h_call(cl[i], &e, &a);
+		if (h_result_status(resp) != KMIP_RESULT_STATUS_SUCCESS) {
+			assert_int_equal(h_result_reason(resp), KMIP_RESULT_REASON_INVALID_MESSAGE);
+			refused++;
+		}
+		ttlv_arena_free(a);
+		ttlv_enc_free(&e);
+	}
+	for (i = 0; i < n; i++)
+		kmip_client_close(cl[i]);
+	return refused;
+}
+
+/*
+ * 3. SIGHUP with two workers: a good reload (server.max_batch_items 1) is applied by both (each counts it,
+ * and no connection gets two items through); one that also sets it back to 64 but whose access policy
+ * names a role that does not exist is applied by neither, and the status says why.
+ */
+static void
+test_reload_all_or_none(void **state)
+{
+	struct h_server s = { 0 };
+	char sock[400], conf[400], text[2048], check[600];
+	SSL_CTX *ctx;
+	const char *base =
+	    "server: { workers = 2; };\n"
+	    "keygen: { pool_size = 0; };\n";
+
+	(void)state;
+	/* h_start_config makes the server's folder: the socket, named in the file, lives outside it. */
+	snprintf(sock, sizeof(sock), "/tmp/kmipd-workers-%ld.sock", (long)getpid());
+	snprintf(text, sizeof(text), "%sadmin: { socket = \"%s\"; };\n", base, sock);
+	h_start_config(&s, text, NULL);
+	snprintf(conf, sizeof(conf), "%s/kmipd.conf", s.dir);
+	ctx = h_client_ctx(h_cert("client.crt"), h_cert("client.key"), NULL, 0, 0);
+	assert_int_equal(two_item_refusals(&s, ctx, 8), 0);
+
+	/* A good one: both workers apply it. */
+	snprintf(text, sizeof(text), "server: { workers = 2; max_batch_items = 1; };\nkeygen: { pool_size = 0; };\n"
+	    "admin: { socket = \"%s\"; };\n", sock);
+	h_write_file(conf, text);
+	h_signal(&s, SIGHUP);
+	assert_true(h_log_wait(&s, "reload done in every worker", h_slow(10000)));
+	snprintf(check, sizeof(check), "[w['reloads'] for w in j['workers']] == [{'ok': 1, 'failed': 0}] * 2 and "
+	    "j['reload']['ok'] == 1 and j['reload']['last_ok'] is True");
+	assert_true(status_until(&s, sock, check, h_slow(10000)));
+	assert_int_equal(two_item_refusals(&s, ctx, 8), 8);
+
+	/* A bad one: a grant naming no role. The master loads it; the workers' access policies refuse it. */
+	snprintf(text, sizeof(text), "%sadmin: { socket = \"%s\"; };\n"
+	    "access: { grants = [ \"nosuchrole:identity:client\" ]; };\n", base, sock);
+	h_write_file(conf, text);
+	h_signal(&s, SIGHUP);
+	assert_true(h_log_wait(&s, "reload failed, keeping the running configuration in every worker",
+	    h_slow(10000)));
+	snprintf(check, sizeof(check), "[w['reloads'] for w in j['workers']] == [{'ok': 1, 'failed': 1}] * 2 and "
+	    "j['reload']['ok'] == 1 and j['reload']['failed'] == 1 and j['reload']['last_ok'] is False and "
+	    "'nosuchrole' in j['reload']['last_error']");
+	assert_true(status_until(&s, sock, check, h_slow(10000)));
+	/* Neither applied it: max_batch_items is still 1 everywhere. */
+	assert_int_equal(two_item_refusals(&s, ctx, 8), 8);
+	SSL_CTX_free(ctx);
+	assert_int_equal(h_stop(&s, h_slow(10000)), 0);
+	h_cleanup(&s);
+}
+
+/* True while /proc shows pid as a live (not zombie) process. */
+static bool
+proc_alive(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return false;
+	p = fgets(buf, sizeof(buf), f);
+	fclose(f);
+	if (p == NULL || (p = strrchr(buf, ')')) == NULL)
+		return false;
+	return p[2] != 'Z' && p[2] != 'X';
+}
+
+/* 4. SIGTERM: the master and both workers (and their key generators) exit, status 0, nothing left behind. */
+static void
+test_sigterm_exits_all(void **state)
+{
+	struct h_server s = { 0 };
+	pid_t pids[2], gen[16], all[20];
+	size_t ngen = 0, nall = 0, i;
+	struct h_server child = { 0 };
+	SSL_CTX *ctx;
+	struct kmip_client *cl;
+	int waited;
+
+	(void)state;
+	h_start(&s, (const char *const[]){ "server.workers=2", "keygen.pool_size=0", "keygen.workers=2", NULL });
+	worker_pids(&s, pids, 2);
+	/* Each worker's key generation process (keygen.workers = 2: one each). */
+	for (i = 0; i < 2; i++) {
+		child.pid = pids[i];
+		ngen += h_children(&child, gen + ngen, 16 - ngen);
+	}
+	assert_true(ngen >= 2);
+	all[nall++] = s.pid;
+	for (i = 0; i < 2; i++)
+		all[nall++] = pids[i];
+	for (i = 0; i < ngen; i++)
+		all[nall++] = gen[i];
+	ctx = h_client_ctx(h_cert("client.crt"), h_cert("client.key"), NULL, 0, 0);
+	cl = h_connect(&s, ctx);
+	h_discover_ok(cl);
+	kmip_client_close(cl);
+	SSL_CTX_free(ctx);
+	assert_int_equal(h_stop(&s, h_slow(15000)), 0);
+	assert_true(h_log_count(&s, "master: every worker has stopped") == 1);
+	for (waited = 0; waited < h_slow(5000); waited += 50) {
+		for (i = 0; i < nall && !proc_alive(all[i]); i++)
+			;
+		if (i == nall)
+			break;
+		h_sleep_ms(50);
+	}
+	for (i = 0; i < nall; i++)
+		if (proc_alive(all[i]))
+			fail_msg("process %ld is still running after the master exited", (long)all[i]);
+	h_cleanup(&s);
+}
+
+int
+main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_two_workers_count),
+		cmocka_unit_test(test_worker_sigkill_mid_load),
+		cmocka_unit_test(test_reload_all_or_none),
+		cmocka_unit_test(test_sigterm_exits_all),
+	};
+
+	util_test_start(argc, argv);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
