@@ -752,8 +752,9 @@ master_reload(struct workers *w)
 	notify_reloading(&srv->notify);
 	log_info("SIGHUP: reloading %s in %u workers", srv->config_path ? srv->config_path :
 	    "the embedded defaults", w->n);
-	if (w->reloading) {
-		log_warnx("SIGHUP: a reload is in progress; this one is ignored");
+	if (w->reloading || w->stopping) {
+		log_warnx("SIGHUP: %s; this reload is ignored", w->stopping ? "stopping" : "a reload is in progress");
+		notify_send(&srv->notify, "READY=1");
 		return;
 	}
 	w->reload_cause[0] = '\0';
