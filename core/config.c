@@ -192,6 +192,10 @@ static const struct key keys[] = {
 	  .defstr = "1", .check = check_workers,
 	  .help = "worker processes serving clients, 1 to 64, or auto (the CPUs kmipd may run on, at most 64); "
 	  "1 = one process, no master" },
+	{ .name = "server.worker_heartbeat_timeout", .type = T_SECONDS, .flags = K_RELOAD,
+	  .offset = OFF_UINT(server.worker_heartbeat_timeout), .def = 30, .min = 3, .max = 3600,
+	  .help = "seconds without a heartbeat (published every second) after which the master kills and "
+	  "replaces a worker" },
 	{ .name = "server.shutdown_timeout", .type = T_SECONDS, .offset = OFF_UINT(server.shutdown_timeout),
 	  .def = 10, .min = 0, .max = 3600,
 	  .help = "seconds a graceful stop waits for requests in progress" },

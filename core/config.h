@@ -106,6 +106,7 @@ struct config_server {
 	char *group;
 	char *pid_file;
 	char *workers;				/* "N" or "auto": config_workers(); restart only */
+	unsigned int worker_heartbeat_timeout;	/* (R) seconds: a worker silent longer is killed */
 };
 
 /* All TLS keys are reloadable: SIGHUP rebuilds the SSL_CTX. */

@@ -31,7 +31,7 @@
 #include "core/workers.h"
 #include "tls/tls.h"
 
-#define WATCH_SEC		5	/* the master looks at the heartbeats this often */
+#define WATCH_SEC		1	/* the master looks at the heartbeats this often */
 #define SLOT_READ_TRIES		1000	/* a slot being written is read again this many times at most */
 
 enum wstate {
@@ -638,7 +638,10 @@ master_ctl_cb(evutil_socket_t fd, short what, void *arg)
 		p->len = 0;
 }
 
-/* Every WATCH_SEC: a serving worker whose heartbeat is older than WORKER_STALL_SEC is killed (and replaced). */
+/*
+ * Every WATCH_SEC: a serving worker whose heartbeat is older than server.worker_heartbeat_timeout is killed
+ * (and replaced): its loop is stuck, and its connections with it.
+ */
 static void
 watch_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -656,7 +659,7 @@ watch_cb(evutil_socket_t fd, short what, void *arg)
 		if (p->state != W_RUNNING || p->pid <= 0 || p->stall_killed)
 			continue;
 		hb = __atomic_load_n(&w->slots[i].heartbeat_ms, __ATOMIC_ACQUIRE);
-		if (now - hb <= WORKER_STALL_SEC * 1000)
+		if (now - hb <= (int64_t)w->srv.cfg->server.worker_heartbeat_timeout * 1000)
 			continue;
 		log_warnx("worker %u (pid %ld): no heartbeat for %lld s (its loop is stuck): killing it", i,
 		    (long)p->pid, (long long)((now - hb) / 1000));
@@ -1057,7 +1060,8 @@ workers_ready(const struct workers *w, const char **why)
 			*why = "a worker is starting";
 			return false;
 		}
-		if (now - __atomic_load_n(&w->slots[i].heartbeat_ms, __ATOMIC_ACQUIRE) > WORKER_STALL_SEC * 1000) {
+		if (now - __atomic_load_n(&w->slots[i].heartbeat_ms, __ATOMIC_ACQUIRE) >
+		    (int64_t)w->srv.cfg->server.worker_heartbeat_timeout * 1000) {
 			*why = "a worker's heartbeat stopped";
 			return false;
 		}
@@ -1136,7 +1140,7 @@ workers_gather(const struct workers *w, struct status_snap *s)
 
 /* What a worker row says of its state. */
 static const char *
-wstate_name(const struct wproc *p, const struct worker_slot *slot, int64_t now)
+wstate_name(const struct workers *w, const struct wproc *p, const struct worker_slot *slot, int64_t now)
 {
 	switch (p->state) {
 	case W_NONE:
@@ -1148,7 +1152,7 @@ wstate_name(const struct wproc *p, const struct worker_slot *slot, int64_t now)
 	default:
 		break;
 	}
-	if (now - slot->heartbeat_ms > WORKER_STALL_SEC * 1000)
+	if (now - slot->heartbeat_ms > (int64_t)w->srv.cfg->server.worker_heartbeat_timeout * 1000)
 		return "stalled";
 	return slot->ready ? "serving" : "draining";
 }
@@ -1168,7 +1172,7 @@ workers_write_text(const struct workers *w, struct evbuffer *out)
 		slot_read(w, i, &slot);
 		evbuffer_add_printf(out, "  worker %u: pid %ld, %s, up %.0f s, %llu restarts, heartbeat %.1f s ago; "
 		    "%u connections (%u handshaking), %llu accepted, %llu requests\n", i, (long)p->pid,
-		    wstate_name(p, &slot, now), p->pid > 0 ? (double)(now - p->started_ms) / 1000.0 : 0.0,
+		    wstate_name(w, p, &slot, now), p->pid > 0 ? (double)(now - p->started_ms) / 1000.0 : 0.0,
 		    (unsigned long long)p->restarts, slot.heartbeat_ms > 0 ? (double)(now - slot.heartbeat_ms) / 1000.0 :
 		    0.0, slot.conns_open, slot.handshaking, (unsigned long long)slot.stats.accepted,
 		    (unsigned long long)slot.stats.requests);
@@ -1192,7 +1196,7 @@ workers_write_json(const struct workers *w, struct evbuffer *out)
 		    "\"restarts\":%llu,\"heartbeat_age_seconds\":%.3f,\"connections_open\":%u,\"handshaking\":%u,"
 		    "\"accepted\":%llu,\"handshakes\":%llu,\"requests\":%llu,\"reloads\":{\"ok\":%llu,"
 		    "\"failed\":%llu}}", i > 0 ? "," : "", i, (long)p->pid,
-		    wstate_name(p, &slot, now), (long long)p->started, (unsigned long long)p->restarts,
+		    wstate_name(w, p, &slot, now), (long long)p->started, (unsigned long long)p->restarts,
 		    slot.heartbeat_ms > 0 ? (double)(now - slot.heartbeat_ms) / 1000.0 : -1.0, slot.conns_open,
 		    slot.handshaking, (unsigned long long)slot.stats.accepted,
 		    (unsigned long long)slot.stats.handshakes, (unsigned long long)slot.stats.requests,
@@ -1228,7 +1232,7 @@ workers_write_prometheus(const struct workers *w, struct evbuffer *out)
 			switch (f) {
 			case 0:
 				evbuffer_add_printf(out, "%s{worker=\"%u\"} %d\n", fam[f].name, i,
-				    strcmp(wstate_name(p, &slot, now), "serving") == 0 ? 1 : 0);
+				    strcmp(wstate_name(w, p, &slot, now), "serving") == 0 ? 1 : 0);
 				break;
 			case 1:
 				evbuffer_add_printf(out, "%s{worker=\"%u\"} %.3f\n", fam[f].name, i,

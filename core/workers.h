@@ -6,7 +6,7 @@
  *
  * The master supervises: a worker that dies is logged, its LMDB reader slots cleared, and another forked
  * (with back-off when workers die soon after their start); a worker whose heartbeat stops for
- * WORKER_STALL_SEC is killed and replaced. SIGHUP reloads every worker all or none over a socketpair per
+ * server.worker_heartbeat_timeout is killed and replaced. SIGHUP reloads every worker all or none over a socketpair per
  * worker ("P" prepare, then "C" commit or "A" abort to all); SIGTERM and SIGINT stop every worker, and the
  * master exits when they have, with the worst of their statuses. admin.socket and /metrics are served by
  * the master from the workers' slots: the sums, plus a row per worker.
@@ -33,7 +33,6 @@ struct event;
 struct status_snap;
 
 #define WORKER_HEARTBEAT_MS	1000	/* a worker publishes its figures and heartbeat this often */
-#define WORKER_STALL_SEC	30	/* a worker whose heartbeat is older than this is killed and replaced */
 #define WORKER_QUICK_DEATH_SEC	10	/* a worker dying sooner after its start counts towards back-off */
 #define WORKER_BACKOFF_MAX_SEC	60	/* the longest wait before forking a worker that keeps dying */
 #define WORKER_RELOAD_SEC	60	/* a worker that has not answered a reload's prepare by then fails it */

@@ -3,7 +3,7 @@
  * one listening socket. Requests from many connections are answered and counted by kmipctl status (the
  * workers' figures summed, and a row each) and /metrics (checked by promtool); a worker SIGKILLed in the
  * middle of writes is replaced and every acknowledged object is still there; SIGHUP applies in every
- * worker or in none; SIGTERM leaves no process behind.
+ * worker or in none; SIGTERM leaves no process behind; a worker whose loop stops is killed and replaced.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -556,6 +556,49 @@ test_sigterm_exits_all(void **state)
 	h_cleanup(&s);
 }
 
+/*
+ * 5. A worker whose loop stops (SIGSTOP) is seen by its heartbeat: past server.worker_heartbeat_timeout the
+ * master logs why, kills it and starts another, and new connections are served by two workers again.
+ */
+static void
+test_stalled_worker_replaced(void **state)
+{
+	struct h_server s = { 0 };
+	char sock[400], ov_sock[440], check[400], needle[128];
+	SSL_CTX *ctx;
+	struct kmip_client *cl;
+	pid_t pids[2], after[2];
+	int i;
+
+	(void)state;
+	h_make_dir(&s);
+	snprintf(sock, sizeof(sock), "%s/admin.sock", s.dir);
+	snprintf(ov_sock, sizeof(ov_sock), "admin.socket=%s", sock);
+	h_start(&s, (const char *const[]){ "server.workers=2", ov_sock, "keygen.pool_size=0",
+	    "server.worker_heartbeat_timeout=3", NULL });
+	worker_pids(&s, pids, 2);
+	assert_int_equal(kill(pids[1], SIGSTOP), 0);
+	snprintf(needle, sizeof(needle), "(pid %ld): no heartbeat for", (long)pids[1]);
+	assert_true(h_log_wait(&s, needle, h_slow(15000)));
+	snprintf(needle, sizeof(needle), "(pid %ld) was killed by signal 9", (long)pids[1]);
+	assert_true(h_log_wait(&s, needle, h_slow(10000)));
+	snprintf(check, sizeof(check), "all(w['state'] == 'serving' for w in j['workers']) and "
+	    "%ld not in [w['pid'] for w in j['workers']] and j['workers'][1]['restarts'] == 1 and "
+	    "j['workers'][0]['pid'] == %ld", (long)pids[1], (long)pids[0]);
+	assert_true(status_until(&s, sock, check, h_slow(10000)));
+	worker_pids(&s, after, 2);
+	assert_true(after[0] != pids[1] && after[1] != pids[1]);
+	ctx = h_client_ctx(h_cert("client.crt"), h_cert("client.key"), NULL, 0, 0);
+	for (i = 0; i < 4; i++) {
+		cl = h_connect(&s, ctx);
+		h_discover_ok(cl);
+		kmip_client_close(cl);
+	}
+	SSL_CTX_free(ctx);
+	assert_int_equal(h_stop(&s, h_slow(10000)), 0);
+	h_cleanup(&s);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -564,6 +607,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_worker_sigkill_mid_load),
 		cmocka_unit_test(test_reload_all_or_none),
 		cmocka_unit_test(test_sigterm_exits_all),
+		cmocka_unit_test(test_stalled_worker_replaced),
 	};
 
 	util_test_start(argc, argv);

@@ -291,6 +291,7 @@ static const char every_key[] =
 	"  idle_timeout = 0;\n"
 	"  shutdown_timeout = 3;\n"
 	"  workers = 3;\n"
+	"  worker_heartbeat_timeout = 9;\n"
 	"  max_requests_per_event = 4;\n"
 	"  write_high_water = 65536;\n"
 	"  max_response_size = \"5M\";\n"
@@ -385,6 +386,7 @@ check_every_key(const struct kmipd_config *c)
 	assert_int_equal(c->server.shutdown_timeout, 3);
 	assert_string_equal(c->server.workers, "3");
 	assert_int_equal(config_workers(c), 3);
+	assert_int_equal(c->server.worker_heartbeat_timeout, 9);
 	assert_int_equal(c->server.max_requests_per_event, 4);
 	assert_int_equal(c->server.write_high_water, 65536);
 	assert_int_equal(c->server.max_response_size, 5 * 1024 * 1024);
