@@ -599,6 +599,46 @@ test_stalled_worker_replaced(void **state)
 	h_cleanup(&s);
 }
 
+/*
+ * 6. A worker that cannot start again (its certificate file is gone) is retried with back-off, never in a
+ * fork loop: a few attempts in several seconds, each logged; once the file is back, the next one serves.
+ */
+static void
+test_restart_backoff(void **state)
+{
+	struct h_server s = { 0 };
+	char sock[400], ov_sock[440], ov_cert[440], cert[400], check[300], needle[128];
+	pid_t pids[2];
+	int forks;
+
+	(void)state;
+	h_make_dir(&s);
+	snprintf(sock, sizeof(sock), "%s/admin.sock", s.dir);
+	snprintf(ov_sock, sizeof(ov_sock), "admin.socket=%s", sock);
+	snprintf(cert, sizeof(cert), "%s/server.crt", s.dir);
+	h_copy_file(h_cert("server.crt"), cert);
+	snprintf(ov_cert, sizeof(ov_cert), "tls.cert_file=%s", cert);
+	h_start(&s, (const char *const[]){ "server.workers=2", ov_sock, ov_cert, "keygen.pool_size=0", NULL });
+	worker_pids(&s, pids, 2);
+	assert_int_equal(unlink(cert), 0);
+	assert_int_equal(kill(pids[0], SIGKILL), 0);
+	assert_true(h_log_wait(&s, "worker 0 died 2 times in a row", h_slow(15000)));
+	h_sleep_ms(3000);
+	/* 1 s, 2 s, 4 s... between attempts: a handful in these seconds, not hundreds. */
+	forks = h_log_count(&s, "worker 0: forked");
+	print_message("%d forks of worker 0 (the first included)\n", forks);
+	assert_true(forks >= 3 && forks <= 6);
+	assert_true(h_log_count(&s, "worker 0 (pid") >= 2);
+	snprintf(needle, sizeof(needle), "could not start");
+	assert_true(h_log_count(&s, needle) >= 2);
+	h_copy_file(h_cert("server.crt"), cert);
+	snprintf(check, sizeof(check), "all(w['state'] == 'serving' for w in j['workers']) and "
+	    "j['workers'][0]['restarts'] >= 2 and j['workers'][1]['pid'] == %ld", (long)pids[1]);
+	assert_true(status_until(&s, sock, check, h_slow(20000)));
+	assert_int_equal(h_stop(&s, h_slow(10000)), 0);
+	h_cleanup(&s);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -608,6 +648,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_reload_all_or_none),
 		cmocka_unit_test(test_sigterm_exits_all),
 		cmocka_unit_test(test_stalled_worker_replaced),
+		cmocka_unit_test(test_restart_backoff),
 	};
 
 	util_test_start(argc, argv);
