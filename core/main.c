@@ -306,8 +306,9 @@ run_master(struct kmipd_config *cfg, const char *path, const char *startdir, cha
 	}
 	daemon_ready(ready);
 	status = workers_run(w);
-	if (cfg->server.pid_file != NULL)
-		(void)unlink(cfg->server.pid_file);
+	/* A reload replaced cfg: the master's config now. */
+	if (workers_config(w)->server.pid_file != NULL)
+		(void)unlink(workers_config(w)->server.pid_file);
 	workers_free(w);
 	log_info("exiting with status %d", status);
 	return status;

@@ -992,6 +992,13 @@ workers_run(struct workers *w)
 	return w->exit_status;
 }
 
+/* The master's configuration; see workers.h. */
+const struct kmipd_config *
+workers_config(const struct workers *w)
+{
+	return w->srv.cfg;
+}
+
 /* Frees the master; see workers.h. */
 void
 workers_free(struct workers *w)

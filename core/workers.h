@@ -96,6 +96,8 @@ int workers_start(struct kmipd_config *cfg, const char *config_path, const char 
     __attribute__((warn_unused_result));
 /* The master's loop: supervision, reloads, status, until every worker has stopped. Returns the exit status. */
 int workers_run(struct workers *w);
+/* The master's running configuration (a reload replaces it: do not keep the pointer across the loop). */
+const struct kmipd_config *workers_config(const struct workers *w);
 /* Stops what is left and frees the master (its config too); NULL is ignored. */
 void workers_free(struct workers *w);
 
