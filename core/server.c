@@ -1150,6 +1150,8 @@ server_open_store(struct server *srv)
 		/* Worker i of N runs its share, so that the totals keep the meaning the keys give them. */
 		kg_workers = keygen_share(kg_workers, srv->worker->index, srv->worker->count, 1);
 		kg_pool = keygen_share(kg_pool, srv->worker->index, srv->worker->count, 0);
+		srv->worker->kg_workers = kg_workers;
+		srv->worker->kg_pool_size = kg_pool;
 	}
 	if (keygen_start(srv->base, kg_workers, kg_pool, srv->cfg->keygen.timeout, &srv->keygen, &cause) != 0) {
 		log_warnx("key generation workers: %s", cause ? cause : "?");

@@ -163,8 +163,8 @@ worker_publish(struct server *srv, bool certs)
 	if (srv->keygen != NULL) {
 		keygen_stats(srv->keygen, &s->kg);
 		s->have_keygen = true;
-		s->kg_workers = keygen_share(srv->cfg->keygen.workers, srv->worker->index, srv->worker->count, 1);
-		s->kg_pool_size = keygen_share(srv->cfg->keygen.pool_size, srv->worker->index, srv->worker->count, 0);
+		s->kg_workers = srv->worker->kg_workers;
+		s->kg_pool_size = srv->worker->kg_pool_size;
 	}
 	s->have_store = srv->store != NULL && store_stat(srv->store, &s->st) == 0;
 	if (certs && srv->tls != NULL) {

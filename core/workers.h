@@ -76,6 +76,8 @@ struct server_worker {
 	const int *listen_fds;		/* the master's listening sockets, inherited */
 	const char (*listen_names)[WORKER_NAME_MAX];
 	size_t nlisteners;
+	unsigned kg_workers;		/* its share of keygen.workers, as started (keygen_share) */
+	unsigned kg_pool_size;		/* and of keygen.pool_size */
 	struct event *ctl_ev;		/* the master's requests */
 	struct event *heartbeat;	/* every WORKER_HEARTBEAT_MS: publish */
 	char line[WORKER_LINE_MAX];

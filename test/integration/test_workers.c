@@ -180,9 +180,18 @@ test_two_workers_count(void **state)
 	snprintf(sock, sizeof(sock), "%s/admin.sock", s.dir);
 	snprintf(ov_sock, sizeof(ov_sock), "admin.socket=%s", sock);
 	snprintf(ov_metrics, sizeof(ov_metrics), "metrics.listen=127.0.0.1:%u", mport);
-	h_start(&s, (const char *const[]){ "server.workers=2", ov_sock, ov_metrics, "keygen.pool_size=0", NULL });
+	/* keygen.workers 2 and pool_size 3 for the whole server: 1 + 1 generators, pools of 2 + 1. */
+	h_start(&s, (const char *const[]){ "server.workers=2", ov_sock, ov_metrics, "keygen.workers=2",
+	    "keygen.pool_size=3", NULL });
 	worker_pids(&s, pids, 2);
 	assert_int_not_equal(pids[0], pids[1]);
+	/* One key generation process each: the split of keygen.workers = 2. */
+	for (i = 0; i < 2; i++) {
+		struct h_server w = { .pid = pids[i] };
+		pid_t gen[8];
+
+		assert_int_equal(h_children(&w, gen, 8), 1);
+	}
 	ctx = h_client_ctx(h_cert("client.crt"), h_cert("client.key"), NULL, TLS1_2_VERSION, 0);
 	for (i = 0; i < CONNS; i++)
 		cl[i] = h_connect(&s, ctx);
@@ -197,7 +206,7 @@ test_two_workers_count(void **state)
 	    "sum(w['requests'] for w in j['workers']) == %d and j['requests']['total'] == %d and "
 	    "j['operations']['Discover Versions']['requests'] == %d and "
 	    "sum(w['connections_open'] for w in j['workers']) == %d and j['connections']['open'] == %d and "
-	    "j['ready'] is True",
+	    "j['ready'] is True and j['keygen']['workers'] == 2 and j['keygen']['pool_size'] == 3",
 	    (long)pids[0], (long)pids[1], (long)s.pid, sent, sent, sent, CONNS, CONNS);
 	assert_true(status_until(&s, sock, check, h_slow(10000)));
 	/* The text form has a line per worker. */
@@ -639,6 +648,61 @@ test_restart_backoff(void **state)
 	h_cleanup(&s);
 }
 
+/* Registers n random secrets on a connection of its own (records for the re-encryption to go through). */
+static void
+register_some(struct h_server *s, SSL_CTX *ctx, int n)
+{
+	struct kmip_client *cl = h_connect(s, ctx);
+	int i;
+
+	for (i = 0; i < n; i += BURST)
+		assert_true(write_burst(cl));
+	kmip_client_close(cl);
+}
+
+/*
+ * 7. A data key rotation with two workers: both take the new keyring at SIGHUP, worker 0 alone re-encrypts
+ * the records in the background, and every object reads back afterwards.
+ */
+static void
+test_reseal_in_worker_zero(void **state)
+{
+	struct h_server s = { 0 };
+	char extra[600], out[4096];
+	const char *config;
+	SSL_CTX *ctx;
+	struct kmip_client *cl;
+	size_t k;
+
+	(void)state;
+	nacked = 0;
+	h_start(&s, (const char *const[]){ "server.workers=2", "keygen.pool_size=0", "log.level=info",
+	    "store.reseal_batch=4", NULL });
+	ctx = h_client_ctx(h_cert("client.crt"), h_cert("client.key"), NULL, 0, 0);
+	register_some(&s, ctx, 64);
+	snprintf(extra, sizeof(extra), "master_key_file = \"%s\";", h_master_key(&s));
+	config = h_write_config(&s, extra);
+	if (h_run_kmipctl((const char *const[]){ "data-key", "rotate", "-c", config, NULL }, out, sizeof(out)) != 0)
+		fail_msg("kmipctl data-key rotate: %s", out);
+	assert_non_null(strstr(out, "data key 2 is current"));
+	h_signal(&s, SIGHUP);
+	assert_true(h_log_wait(&s, "reload done in every worker", h_slow(10000)));
+	assert_true(h_log_wait(&s, "every record is sealed under the current data key", h_slow(30000)));
+	assert_int_equal(h_log_count(&s, "re-encrypting records under data key 2"), 1);
+	assert_int_equal(h_log_count(&s, "every record is sealed under the current data key"), 1);
+	cl = h_connect(&s, ctx);
+	for (k = 0; k < nacked; k++)
+		if (!get_acked(cl, k))
+			fail_msg("object %s is missing after the re-encryption", acked[k].uid);
+	kmip_client_close(cl);
+	if (h_run_kmipctl((const char *const[]){ "keys", "-c", config, NULL }, out, sizeof(out)) != 0)
+		fail_msg("kmipctl keys: %s", out);
+	assert_non_null(strstr(out, "data keys: 1"));
+	SSL_CTX_free(ctx);
+	assert_int_equal(h_stop(&s, h_slow(10000)), 0);
+	h_cleanup(&s);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -649,6 +713,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_sigterm_exits_all),
 		cmocka_unit_test(test_stalled_worker_replaced),
 		cmocka_unit_test(test_restart_backoff),
+		cmocka_unit_test(test_reseal_in_worker_zero),
 	};
 
 	util_test_start(argc, argv);
