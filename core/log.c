@@ -24,6 +24,7 @@ static bool log_json;
 static int log_fd = -1;		/* log.file, or -1: stderr or syslog */
 static char last_problem[LOG_MSG_MAX];
 static int tee_fd = -1;
+static int log_worker = -1;		/* server.workers > 1: this worker's index; -1: the master or alone */
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
 static const int level_prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
@@ -76,6 +77,12 @@ void
 log_set_json(bool json)
 {
 	log_json = json;
+}
+
+void
+log_set_worker(int index)
+{
+	log_worker = index;
 }
 
 const char *
@@ -140,12 +147,17 @@ emit(enum log_level level, const struct conn_fields *cf, const char *msg)
 	char when[32];
 	size_t n = 0;
 
+	char tag[24] = "";
+
+	/* A worker's lines say which worker wrote them (syslog adds the pid as well). */
+	if (log_worker >= 0 && !log_json)
+		snprintf(tag, sizeof(tag), "[worker %d] ", log_worker);
 	if (log_fd == -1 && log_to_syslog) {
 		if (cf != NULL)
-			syslog(level_prio[level], "conn %llu %s %s: %s", (unsigned long long)cf->id, cf->peer,
+			syslog(level_prio[level], "%sconn %llu %s %s: %s", tag, (unsigned long long)cf->id, cf->peer,
 			    cf->who != NULL ? cf->who : "-", msg);
 		else
-			syslog(level_prio[level], "%s", msg);
+			syslog(level_prio[level], "%s%s", tag, msg);
 		return;
 	}
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -154,6 +166,8 @@ emit(enum log_level level, const struct conn_fields *cf, const char *msg)
 	if (log_json) {
 		json_fmt(line, sizeof(line), &n, "{\"time\":\"%s.%03ldZ\",\"level\":\"%s\"", when,
 		    ts.tv_nsec / 1000000, level_names[level]);
+		if (log_worker >= 0)
+			json_fmt(line, sizeof(line), &n, ",\"worker\":%d", log_worker);
 		if (cf != NULL) {
 			json_fmt(line, sizeof(line), &n, ",\"conn\":%llu,\"peer\":", (unsigned long long)cf->id);
 			json_str(line, sizeof(line), &n, LOG_MSG_MAX, cf->peer);
@@ -167,11 +181,12 @@ emit(enum log_level level, const struct conn_fields *cf, const char *msg)
 		json_str(line, sizeof(line), &n, LOG_MSG_MAX, msg);
 		json_fmt(line, sizeof(line), &n, "}\n");
 	} else if (cf != NULL) {
-		json_fmt(line, sizeof(line), &n, "%s.%03ldZ %s: conn %llu %s %s: %s\n", when, ts.tv_nsec / 1000000,
-		    level_names[level], (unsigned long long)cf->id, cf->peer, cf->who != NULL ? cf->who : "-", msg);
-	} else {
-		json_fmt(line, sizeof(line), &n, "%s.%03ldZ %s: %s\n", when, ts.tv_nsec / 1000000, level_names[level],
+		json_fmt(line, sizeof(line), &n, "%s.%03ldZ %s: %sconn %llu %s %s: %s\n", when, ts.tv_nsec / 1000000,
+		    level_names[level], tag, (unsigned long long)cf->id, cf->peer, cf->who != NULL ? cf->who : "-",
 		    msg);
+	} else {
+		json_fmt(line, sizeof(line), &n, "%s.%03ldZ %s: %s%s\n", when, ts.tv_nsec / 1000000,
+		    level_names[level], tag, msg);
 	}
 	/* A line cut by the buffer still ends the line. */
 	if (n > 0 && line[n - 1] != '\n')

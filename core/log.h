@@ -30,6 +30,11 @@ void log_init(enum log_level level, bool to_syslog, int facility);
 int log_open_file(const char *path, char **cause) __attribute__((warn_unused_result));
 /* Writes lines (to stderr or the file) as JSON objects ({"time","level","conn","peer","identity","msg"}). */
 void log_set_json(bool json);
+/*
+ * A worker of server.workers > 1 (index 0..N-1) tags its lines: "[worker 1] " in text and syslog, a
+ * "worker" member in JSON. -1 (the default) for the master or the single process.
+ */
+void log_set_worker(int index);
 void log_set_level(enum log_level level);
 bool log_enabled(enum log_level level);
 void log_vmsg(enum log_level level, bool with_errno, const char *fmt, va_list ap) LOG_PRINTF(3, 0);

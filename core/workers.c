@@ -199,7 +199,7 @@ workers_attach(struct server *srv)
 	    (sw->ctl_ev = event_new(srv->base, sw->ctl, EV_READ | EV_PERSIST, worker_ctl_cb, srv)) == NULL ||
 	    (sw->heartbeat = event_new(srv->base, -1, EV_PERSIST, heartbeat_cb, srv)) == NULL ||
 	    event_add(sw->ctl_ev, NULL) != 0 || event_add(sw->heartbeat, &tv) != 0) {
-		log_warnx("worker %u: cannot set up its control socket and heartbeat", sw->index);
+		log_warnx("cannot set up the control socket and heartbeat");
 		return -1;
 	}
 	return 0;
@@ -227,7 +227,7 @@ worker_request(struct server *srv, const char *line)
 
 	switch (line[0]) {
 	case 'P':
-		log_info("worker %u: reload: preparing %s", sw->index, srv->config_path != NULL ? srv->config_path :
+		log_info("reload: preparing %s, as the master asks", srv->config_path != NULL ? srv->config_path :
 		    "the embedded defaults");
 		if (server_reload_prepare(srv, &cause) == 0)
 			(void)ctl_send(sw->ctl, 'O', NULL);
@@ -244,7 +244,7 @@ worker_request(struct server *srv, const char *line)
 		worker_publish(srv, true);
 		break;
 	default:
-		log_warnx("worker %u: unknown request from the master: \"%.40s\"", sw->index, line);
+		log_warnx("unknown request from the master: \"%.40s\"", line);
 		break;
 	}
 }
@@ -263,7 +263,7 @@ worker_ctl_cb(evutil_socket_t fd, short what, void *arg)
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
-		log_warnx("worker %u: the master is gone: stopping", sw->index);
+		log_warnx("the master is gone: stopping");
 		event_del(sw->ctl_ev);
 		(void)raise(SIGTERM);
 		return;
@@ -314,6 +314,7 @@ worker_child(struct workers *w, unsigned i, int ctl)
 	if (getppid() != w->master_pid)
 		_exit(1);
 	log_set_tee(-1);
+	log_set_worker((int)i);
 	if (event_reinit(w->srv.base) != 0)
 		_exit(1);
 	event_base_free(w->srv.base);
@@ -335,9 +336,9 @@ worker_child(struct workers *w, unsigned i, int ctl)
 		exit(1);
 	}
 	worker_publish(&srv, true);
-	log_info("worker %u: serving (pid %ld)", i, (long)getpid());
+	log_info("serving (pid %ld)", (long)getpid());
 	if (ctl_send(ctl, 'R', NULL) != 0)
-		log_warn("worker %u: telling the master", i);
+		log_warn("telling the master it serves");
 	status = server_run(&srv);
 	server_free(&srv);
 	exit(status);
