@@ -1216,6 +1216,8 @@ server_setup(struct server *srv, struct kmipd_config *cfg, const char *config_pa
 	srv->metrics.started_ms = clock_ms();
 	srv->notify.fd = -1;
 	srv->worker = w;
+	/* tls_shared: a worker's comes from the master (workers.c); the single process makes its own. */
+	srv->tls_shared = w != NULL ? w->tls_shared : NULL;
 	signal(SIGPIPE, SIG_IGN);
 	server_check_nofile(cfg, true);
 

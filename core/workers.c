@@ -328,6 +328,7 @@ worker_child(struct workers *w, unsigned i, int ctl)
 	sw.listen_fds = w->fds;
 	sw.listen_names = (const char (*)[WORKER_NAME_MAX])w->names;
 	sw.nlisteners = w->nfds;
+	sw.tls_shared = w->srv.tls_shared;	/* tls_shared: made by the master before the fork */
 	/* The config is this worker's now: its server frees it, and swaps it at a reload. */
 	if (server_init_worker(&srv, cfg, w->srv.config_path, w->srv.base_dir, w->srv.overrides,
 	    w->srv.noverrides, &sw) != 0 || server_drop_privileges(srv.cfg) != 0 || server_open_store(&srv) != 0) {

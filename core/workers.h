@@ -76,6 +76,7 @@ struct server_worker {
 	const int *listen_fds;		/* the master's listening sockets, inherited */
 	const char (*listen_names)[WORKER_NAME_MAX];
 	size_t nlisteners;
+	void *tls_shared;		/* the master's struct tls_shared (srv->tls_shared), NULL until it merges */
 	unsigned kg_workers;		/* its share of keygen.workers, as started (keygen_share) */
 	unsigned kg_pool_size;		/* and of keygen.pool_size */
 	struct event *ctl_ev;		/* the master's requests */
