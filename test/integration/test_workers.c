@@ -703,6 +703,43 @@ test_reseal_in_worker_zero(void **state)
 	h_cleanup(&s);
 }
 
+/*
+ * 8. A worker that cannot start fails the daemon's start: the command exits 1 with the worker's own cause
+ * as its one error line (the access policy is only checked by the workers).
+ */
+static void
+test_worker_start_failure(void **state)
+{
+	struct h_server s = { 0 };
+	char o[8][600], out[8192], *line, *save = NULL;
+	int rc, errors = 0;
+
+	(void)state;
+	h_make_dir(&s);
+	snprintf(o[0], sizeof(o[0]), "tls.cert_file=%s", h_cert("server.crt"));
+	snprintf(o[1], sizeof(o[1]), "tls.key_file=%s", h_cert("server.key"));
+	snprintf(o[2], sizeof(o[2]), "tls.clients_ca_cert_file=%s", h_cert("ca.crt"));
+	snprintf(o[3], sizeof(o[3]), "store.path=%s/store", s.dir);
+	snprintf(o[4], sizeof(o[4]), "store.master_key_file=%s", h_master_key(&s));
+	snprintf(s.log, sizeof(s.log), "%s/kmipd.log", s.dir);
+	snprintf(o[5], sizeof(o[5]), "log.file=%s", s.log);
+	snprintf(o[6], sizeof(o[6]), "server.port=%u", free_port());
+	rc = h_run_kmipd((const char *const[]){ "-c", "/dev/null", "-o", "server.listen=127.0.0.1", "-o", o[6],
+	    "-o", o[0], "-o", o[1], "-o", o[2], "-o", o[3], "-o", o[4], "-o", o[5], "-o", "server.workers=2",
+	    "-o", "access.grants=nosuchrole:identity:client", "-o", "keygen.pool_size=0", NULL }, out, sizeof(out));
+	print_message("%s", out);
+	assert_int_equal(rc, 1);
+	for (line = strtok_r(out, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+		errors++;
+		assert_non_null(strstr(line, "kmipd: cannot start: access.grants: \"nosuchrole:identity:client\""));
+	}
+	assert_int_equal(errors, 1);
+	/* The master started worker 0, which said why it could not start. */
+	assert_true(h_log_wait(&s, "worker 0: forked", 1000));
+	assert_true(h_log_wait(&s, "[worker 0] access.grants", 1000));
+	h_cleanup(&s);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -714,6 +751,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_stalled_worker_replaced),
 		cmocka_unit_test(test_restart_backoff),
 		cmocka_unit_test(test_reseal_in_worker_zero),
+		cmocka_unit_test(test_worker_start_failure),
 	};
 
 	util_test_start(argc, argv);
