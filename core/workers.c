@@ -493,6 +493,13 @@ restart_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (w->stopping)
 		return;
+	/* Not while a reload is being decided: the replacement must start with the config that wins. */
+	if (w->reloading) {
+		struct timeval soon = { 0, 100 * 1000 };
+
+		evtimer_add(p->restart_ev, &soon);
+		return;
+	}
 	p->restarts++;
 	if (worker_spawn(w, p->index) != 0 || worker_watch_ctl(w, p->index) != 0) {
 		/* fork() failed (memory, a process limit): try again in a second. */
