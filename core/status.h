@@ -55,6 +55,8 @@ struct status_snap {
 	struct metrics m_sum;
 	char cert_not_after[64];
 	char cert_serial[80];
+	char ecdsa_cert_not_after[64];
+	char ecdsa_cert_serial[80];
 };
 
 /* Fills s from the running server. */

@@ -174,6 +174,9 @@ worker_publish(struct server *srv, bool certs)
 		s->ca_days = d.ca_days;
 		snprintf(s->server_not_after, sizeof(s->server_not_after), "%s", d.server_not_after);
 		snprintf(s->server_serial, sizeof(s->server_serial), "%s", d.server_serial);
+		s->ecdsa_days = d.ecdsa_days;
+		snprintf(s->ecdsa_not_after, sizeof(s->ecdsa_not_after), "%s", d.ecdsa_not_after);
+		snprintf(s->ecdsa_serial, sizeof(s->ecdsa_serial), "%s", d.ecdsa_serial);
 	}
 	s->heartbeat_ms = clock_ms();
 	__atomic_add_fetch(&s->seq, 1, __ATOMIC_ACQ_REL);
@@ -1150,6 +1153,11 @@ workers_gather(const struct workers *w, struct status_snap *s)
 			snprintf(s->cert_serial, sizeof(s->cert_serial), "%s", slot.server_serial);
 			s->server_not_after = s->cert_not_after;
 			s->server_serial = s->cert_serial;
+			s->ecdsa_days = slot.ecdsa_days;
+			snprintf(s->ecdsa_cert_not_after, sizeof(s->ecdsa_cert_not_after), "%s", slot.ecdsa_not_after);
+			snprintf(s->ecdsa_cert_serial, sizeof(s->ecdsa_cert_serial), "%s", slot.ecdsa_serial);
+			s->ecdsa_not_after = s->ecdsa_cert_not_after;
+			s->ecdsa_serial = s->ecdsa_cert_serial;
 		}
 	}
 }

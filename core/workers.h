@@ -65,6 +65,9 @@ struct worker_slot {
 	long ca_days;
 	char server_not_after[64];
 	char server_serial[80];
+	long ecdsa_days;		/* LONG_MAX: no tls.ecdsa_cert_file */
+	char ecdsa_not_after[64];
+	char ecdsa_serial[80];		/* "none" when not set */
 };
 
 /* A worker's place, held by its struct server (srv->worker). */
