@@ -109,7 +109,7 @@ struct config_server {
 	unsigned int worker_heartbeat_timeout;	/* (R) seconds: a worker silent longer is killed */
 };
 
-/* All TLS keys are reloadable: SIGHUP rebuilds the SSL_CTX. */
+/* TLS keys are reloadable (SIGHUP rebuilds the SSL_CTX) but the shared cache's size and entry size. */
 struct config_tls {
 	char *cert_file;
 	char *key_file;
@@ -123,7 +123,10 @@ struct config_tls {
 	char *ciphersuites;			/* NULL = the tls module's default */
 	unsigned int session_cache_size;	/* >= 1 */
 	unsigned int session_timeout;		/* seconds */
+	uint64_t session_max_size;		/* bytes of DER: larger sessions are not cached */
 	bool session_tickets;
+	char *ticket_key_file;			/* NULL = random keys, rotated */
+	unsigned int ticket_key_rotation;	/* seconds */
 	unsigned int verify_depth;
 	char *crl_file;				/* NULL = no revocation check */
 	enum config_crl_expired crl_expired;

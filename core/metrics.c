@@ -269,6 +269,28 @@ metrics_write_prometheus(struct server *srv, struct evbuffer *out)
 	for (i = 0; i < METRICS_HS_NREASONS; i++)
 		evbuffer_add_printf(out, "kmipd_handshake_failures_total{reason=\"%s\"} %llu\n", hs_reasons[i],
 		    (unsigned long long)m->hs_failed[i]);
+	if (s.have_tls_shared) {
+		family(out, "kmipd_tls_session_cache_total", "counter",
+		    "The TLS session-id cache shared by the server's processes, by event.");
+		evbuffer_add_printf(out, "kmipd_tls_session_cache_total{event=\"hit\"} %llu\n"
+		    "kmipd_tls_session_cache_total{event=\"miss\"} %llu\n"
+		    "kmipd_tls_session_cache_total{event=\"expired\"} %llu\n"
+		    "kmipd_tls_session_cache_total{event=\"stored\"} %llu\n"
+		    "kmipd_tls_session_cache_total{event=\"evicted\"} %llu\n"
+		    "kmipd_tls_session_cache_total{event=\"too_large\"} %llu\n"
+		    "kmipd_tls_session_cache_total{event=\"removed\"} %llu\n"
+		    "kmipd_tls_session_cache_total{event=\"lock_recovered\"} %llu\n",
+		    s.tsh.hits, s.tsh.misses, s.tsh.expired, s.tsh.stored, s.tsh.evictions, s.tsh.too_large,
+		    s.tsh.removed, s.tsh.recovered);
+		sample_u(out, "kmipd_tls_sessions_cached", "gauge", "Slots of the shared TLS session cache in use.",
+		    s.tsh.cached);
+		sample_u(out, "kmipd_tls_session_cache_slots", "gauge", "Slots of the shared TLS session cache.",
+		    s.tsh.slots);
+		sample_u(out, "kmipd_tls_ticket_keys", "gauge", "TLS session ticket keys held (the first encrypts).",
+		    s.tsh.ticket_keys);
+		sample_u(out, "kmipd_tls_ticket_key_rotations_total", "counter",
+		    "Random TLS ticket keys made after the first (tls.ticket_key_rotation).", s.tsh.rotations);
+	}
 	sample_u(out, "kmipd_requests_total", "counter", "KMIP requests answered.", s.stats->requests);
 	sample_u(out, "kmipd_bad_messages_total", "counter", "Requests that were not valid TTLV (connection closed).",
 	    s.stats->bad_messages);

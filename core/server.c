@@ -109,6 +109,9 @@ tls_config_from(struct tls_config *t, const struct kmipd_config *cfg)
 	t->session_cache_size = cfg->tls.session_cache_size;
 	t->session_timeout = cfg->tls.session_timeout;
 	t->session_tickets = cfg->tls.session_tickets;
+	t->session_max_size = (long)cfg->tls.session_max_size;
+	t->ticket_key_file = cfg->tls.ticket_key_file;
+	t->ticket_key_rotation = cfg->tls.ticket_key_rotation;
 	t->verify_depth = (int)cfg->tls.verify_depth;
 	t->crl_file = cfg->tls.crl_file;
 	t->crl_refuse_expired = cfg->tls.crl_expired == CONFIG_CRL_EXPIRED_REFUSE;
@@ -294,7 +297,7 @@ server_check_tls(const struct kmipd_config *cfg, char **cause)
 	struct tls_config t;
 
 	tls_config_from(&t, cfg);
-	if (tls_server_new(&t, &tls, cause) != 0)
+	if (tls_server_new(&t, NULL, &tls, cause) != 0)
 		return -1;
 	server_cert_report(tls, false);
 	tls_server_free(tls);
@@ -1236,7 +1239,9 @@ server_setup(struct server *srv, struct kmipd_config *cfg, const char *config_pa
 	}
 	tls_config_from(&t, cfg);
 	crl_sig_read(cfg, &srv->crl_sig);
-	if (tls_server_new(&t, &srv->tls, &cause) != 0) {
+	/* Until a master forks workers: the one process makes the shared state itself (see tls.h). */
+	if (tls_shared_new(&t, &srv->tls_shared, &cause) != 0 ||
+	    tls_server_new(&t, srv->tls_shared, &srv->tls, &cause) != 0) {
 		log_warnx("TLS: %s", cause ? cause : "?");
 		free(cause);
 		return -1;
@@ -1404,6 +1409,7 @@ server_free(struct server *srv)
 	}
 	masterkey_free(&srv->keys);
 	tls_server_free(srv->tls);
+	tls_shared_free(srv->tls_shared);
 	audit_close(srv->audit);
 	access_policy_free(srv->policy);
 	if (srv->base != NULL)

@@ -31,6 +31,7 @@ struct status_admin;
 struct metrics_http;
 struct store;
 struct tls_server;
+struct tls_shared;
 struct evconnlistener;
 struct ssl_st;
 struct server_pending;
@@ -62,6 +63,7 @@ struct server {
 	char *const *overrides;		/* -o arguments, applied again on reload */
 	size_t noverrides;
 	struct tls_server *tls;
+	struct tls_shared *tls_shared;	/* session cache and ticket keys of every process; outlives reloads */
 	struct listener *listeners;
 	size_t nlisteners;
 	bool accepting;			/* listeners enabled */

@@ -104,6 +104,10 @@ status_gather(struct server *srv, struct status_snap *s)
 	}
 	if (srv->store != NULL && store_stat(srv->store, &s->st) == 0)
 		s->have_store = true;
+	if (srv->tls_shared != NULL) {
+		tls_shared_stats(srv->tls_shared, &s->tsh);
+		s->have_tls_shared = true;
+	}
 	if (srv->tls != NULL) {
 		tls_server_describe(srv->tls, &d);
 		s->have_certs = true;
@@ -188,6 +192,12 @@ status_write_text(struct server *srv, struct evbuffer *out)
 	for (i = 0; i < METRICS_HS_NREASONS; i++)
 		if (m->hs_failed[i] > 0)
 			evbuffer_add_printf(out, "; %s %llu", hs_names[i], (unsigned long long)m->hs_failed[i]);
+	if (s.have_tls_shared)
+		evbuffer_add_printf(out, "\ntls sessions: %lu cached of %lu; %llu hits, %llu misses (%llu expired), "
+		    "%llu stored, %llu evicted, %llu too large, %llu removed; ticket keys: %lu %s (%llu rotations)",
+		    s.tsh.cached, s.tsh.slots, s.tsh.hits, s.tsh.misses, s.tsh.expired, s.tsh.stored, s.tsh.evictions,
+		    s.tsh.too_large, s.tsh.removed, s.tsh.ticket_keys, s.tsh.ticket_file ? "from tls.ticket_key_file" :
+		    "random", s.tsh.rotations);
 	fmt_percentiles(&m->request_latency, p, sizeof(p));
 	evbuffer_add_printf(out, "\nrequests: %llu (%llu malformed); latency %s\n",
 	    (unsigned long long)s.stats->requests, (unsigned long long)s.stats->bad_messages, p);
@@ -296,7 +306,15 @@ status_write_json(struct server *srv, struct evbuffer *out)
 	for (i = 0; i < METRICS_HS_NREASONS; i++)
 		evbuffer_add_printf(out, "%s\"%s\":%llu", i > 0 ? "," : "", hs_names[i],
 		    (unsigned long long)m->hs_failed[i]);
-	evbuffer_add_printf(out, "}},\"requests\":{\"total\":%llu,\"malformed\":%llu,\"latency\":",
+	evbuffer_add_printf(out, "}}");
+	if (s.have_tls_shared)
+		evbuffer_add_printf(out, ",\"tls_sessions\":{\"cached\":%lu,\"slots\":%lu,\"hits\":%llu,"
+		    "\"misses\":%llu,\"expired\":%llu,\"stored\":%llu,\"evicted\":%llu,\"too_large\":%llu,"
+		    "\"removed\":%llu,\"lock_recoveries\":%llu,\"ticket_keys\":%lu,\"ticket_key_file\":%s,"
+		    "\"ticket_key_rotations\":%llu}", s.tsh.cached, s.tsh.slots, s.tsh.hits, s.tsh.misses,
+		    s.tsh.expired, s.tsh.stored, s.tsh.evictions, s.tsh.too_large, s.tsh.removed, s.tsh.recovered,
+		    s.tsh.ticket_keys, s.tsh.ticket_file ? "true" : "false", s.tsh.rotations);
+	evbuffer_add_printf(out, ",\"requests\":{\"total\":%llu,\"malformed\":%llu,\"latency\":",
 	    (unsigned long long)s.stats->requests, (unsigned long long)s.stats->bad_messages);
 	json_hist(out, &m->request_latency);
 	evbuffer_add_printf(out, "},\"latency_buckets_seconds\":[");

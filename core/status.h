@@ -17,6 +17,7 @@
 #include "core/metrics.h"
 #include "core/server.h"
 #include "store/store.h"
+#include "tls/tls.h"
 
 struct evbuffer;
 struct metrics;
@@ -40,6 +41,8 @@ struct status_snap {
 	unsigned kg_pool_size;		/* configured */
 	bool have_store;
 	struct store_stats st;
+	bool have_tls_shared;
+	struct tls_shared_stats tsh;	/* the shared session cache and ticket keys (all processes) */
 	bool have_certs;
 	long server_days;		/* LONG_MAX: no certificate */
 	long ca_days;

@@ -1,6 +1,6 @@
 # tls: SSL_CTX from config (PEM or PKCS#12 identity, client CA, versions, ciphers, session cache, tickets),
 # the reloadable holder, client identity from the peer certificate, the client-side context.
-TLS_SRCS := tls/tls.c tls/identity.c
+TLS_SRCS := tls/tls.c tls/identity.c tls/shcache.c
 ALL_SRCS += $(TLS_SRCS)
 $(BUILD)/libtls.a: $(patsubst %.c,$(BUILD)/%.o,$(TLS_SRCS))
 

@@ -17,19 +17,25 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/pkcs12.h>
+#include <openssl/sha.h>
 #include <openssl/x509v3.h>
 
 #include "tls/tls.h"
 #include "tls/tls_int.h"
 
 /*
- * Fixed for the life of the program and across reloads: a session is only resumed in a context with the
- * same id context, and OpenSSL refuses resumption when client verification is on and none is set.
+ * A session is only resumed in a context with the same id context (and OpenSSL refuses resumption when
+ * client verification is on and none is set). kmipd's is a digest of this label, verify_depth and the
+ * client CA certificates the context trusts: the same in every process and machine built from the same
+ * files, so they resume each other's sessions, and different once a reload changes whom the server
+ * trusts, so that every client then makes one full handshake (a resumed one skips chain verification),
+ * although the shared cache and ticket keys outlive the reload.
  */
-static const unsigned char session_id_context[] = "kmipd";
+static const unsigned char session_id_label[] = "kmipd";
 
 struct tls_server {
 	SSL_CTX		*ctx;
+	struct tls_shared *sh;			/* NULL: the context's own cache and ticket keys */
 	unsigned long	 generation;
 	bool		 crl;			/* ctx checks CRLs */
 	bool		 crl_refuse_expired;	/* as the config ctx was built from */
@@ -730,6 +736,38 @@ verify_accept_expired_crl(int ok, X509_STORE_CTX *x)
 	return ok;
 }
 
+/*
+ * Writes the session id context of ctx (see session_id_label): SHA-256 of the label, verify_depth and the
+ * SHA-256 of each trusted certificate in the store's order (sorted, so the same files give the same
+ * digest). Returns 0, or -1 (OpenSSL's error queue set).
+ */
+static int
+session_id_context(SSL_CTX *ctx, const struct tls_config *cfg, unsigned char out[SHA256_DIGEST_LENGTH])
+{
+	STACK_OF(X509_OBJECT) *objs;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen;
+	EVP_MD_CTX *mctx;
+	uint32_t depth = (uint32_t)cfg->verify_depth;
+	X509 *x;
+	int i, ok;
+
+	if ((mctx = EVP_MD_CTX_new()) == NULL)
+		return -1;
+	ok = EVP_DigestInit_ex(mctx, EVP_sha256(), NULL) &&
+	    EVP_DigestUpdate(mctx, session_id_label, sizeof(session_id_label) - 1) &&
+	    EVP_DigestUpdate(mctx, &depth, sizeof(depth));
+	objs = X509_STORE_get0_objects(SSL_CTX_get_cert_store(ctx));
+	for (i = 0; ok && objs != NULL && i < sk_X509_OBJECT_num(objs); i++) {
+		if ((x = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objs, i))) == NULL)
+			continue;
+		ok = X509_digest(x, EVP_sha256(), md, &mdlen) && EVP_DigestUpdate(mctx, md, mdlen);
+	}
+	ok = ok && EVP_DigestFinal_ex(mctx, out, NULL);
+	EVP_MD_CTX_free(mctx);
+	return ok ? 0 : -1;
+}
+
 /* Checks the parts of cfg that need no file. Returns 0 and the minimum version, or -1 and a cause. */
 static int
 check_config(const struct tls_config *cfg, int *min_version, char **cause)
@@ -788,6 +826,21 @@ check_config(const struct tls_config *cfg, int *min_version, char **cause)
 		tls_cause(cause, "verify_depth %d: must be 1 to %d", cfg->verify_depth, TLS_MAX_VERIFY_DEPTH);
 		return -1;
 	}
+	if (cfg->session_max_size < TLS_MIN_SESSION_MAX_SIZE || cfg->session_max_size > TLS_MAX_SESSION_MAX_SIZE) {
+		tls_cause(cause, "session_max_size %ld: must be %d to %d bytes", cfg->session_max_size,
+		    TLS_MIN_SESSION_MAX_SIZE, TLS_MAX_SESSION_MAX_SIZE);
+		return -1;
+	}
+	/* Random keys: the current one and every one retired less than session_timeout ago must fit. */
+	if (cfg->ticket_key_rotation < TLS_MIN_TICKET_KEY_ROTATION ||
+	    cfg->ticket_key_rotation > TLS_MAX_SESSION_TIMEOUT ||
+	    (cfg->ticket_key_file == NULL &&
+	    1 + (cfg->session_timeout + cfg->ticket_key_rotation - 1) / cfg->ticket_key_rotation > TLS_TICKET_KEYS_MAX)) {
+		tls_cause(cause, "ticket_key_rotation %ld: must be %d to %d seconds, and at least session_timeout / %d "
+		    "(%ld)", cfg->ticket_key_rotation, TLS_MIN_TICKET_KEY_ROTATION, TLS_MAX_SESSION_TIMEOUT,
+		    TLS_TICKET_KEYS_MAX - 1, (cfg->session_timeout + TLS_TICKET_KEYS_MAX - 2) / (TLS_TICKET_KEYS_MAX - 1));
+		return -1;
+	}
 	return 0;
 }
 
@@ -799,6 +852,8 @@ tls_config_init(struct tls_config *cfg)
 	cfg->session_timeout = TLS_DEFAULT_SESSION_TIMEOUT;
 	cfg->session_tickets = true;
 	cfg->verify_depth = TLS_DEFAULT_VERIFY_DEPTH;
+	cfg->session_max_size = TLS_DEFAULT_SESSION_MAX_SIZE;
+	cfg->ticket_key_rotation = TLS_DEFAULT_TICKET_KEY_ROTATION;
 }
 
 void
@@ -819,12 +874,14 @@ tls_config_clear(struct tls_config *cfg)
 	free(cfg->ciphers);
 	free(cfg->ciphersuites);
 	free(cfg->crl_file);
+	free(cfg->ticket_key_file);
 	tls_config_init(cfg);
 }
 
 int
 tls_server_ctx_new(const struct tls_config *cfg, SSL_CTX **out, char **cause)
 {
+	unsigned char sid_ctx[SHA256_DIGEST_LENGTH];
 	SSL_CTX *ctx = NULL;
 	const char *ciphers;
 	uint64_t opts;
@@ -885,7 +942,8 @@ tls_server_ctx_new(const struct tls_config *cfg, SSL_CTX **out, char **cause)
 		goto fail;
 	}
 
-	if (!SSL_CTX_set_session_id_context(ctx, session_id_context, sizeof(session_id_context) - 1)) {
+	if (session_id_context(ctx, cfg, sid_ctx) == -1 ||
+	    !SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx))) {
 		tls_cause_ssl(cause, "cannot set the session id context");
 		goto fail;
 	}
@@ -910,20 +968,46 @@ fail:
 	return -1;
 }
 
+/*
+ * Builds a server context, with sh's cache and ticket keys when sh is not NULL, and reads the ticket key
+ * file of cfg if it names one (*tf, NULL otherwise). Nothing is installed in sh yet. Returns 0, or -1 and a
+ * cause.
+ */
+static int
+server_ctx_build(const struct tls_config *cfg, struct tls_shared *sh, SSL_CTX **ctx,
+    struct tls_ticket_file **tf, char **cause)
+{
+	*tf = NULL;
+	if (tls_server_ctx_new(cfg, ctx, cause) == -1)
+		return -1;
+	if ((cfg->ticket_key_file != NULL && tls_ticket_file_read(cfg->ticket_key_file, tf, cause) == -1) ||
+	    (sh != NULL && tls_shared_install(sh, *ctx, cause) == -1)) {
+		tls_ticket_file_free(*tf);
+		*tf = NULL;
+		SSL_CTX_free(*ctx);
+		*ctx = NULL;
+		return -1;
+	}
+	return 0;
+}
+
 int
 tls_config_check(const struct tls_config *cfg, char **cause)
 {
+	struct tls_ticket_file *tf;
 	SSL_CTX *ctx;
 
-	if (tls_server_ctx_new(cfg, &ctx, cause) == -1)
+	if (server_ctx_build(cfg, NULL, &ctx, &tf, cause) == -1)
 		return -1;
+	tls_ticket_file_free(tf);
 	SSL_CTX_free(ctx);
 	return 0;
 }
 
 int
-tls_server_new(const struct tls_config *cfg, struct tls_server **out, char **cause)
+tls_server_new(const struct tls_config *cfg, struct tls_shared *sh, struct tls_server **out, char **cause)
 {
+	struct tls_ticket_file *tf;
 	struct tls_server *ts;
 
 	*out = NULL;
@@ -931,10 +1015,14 @@ tls_server_new(const struct tls_config *cfg, struct tls_server **out, char **cau
 		tls_cause(cause, "out of memory");
 		return -1;
 	}
-	if (tls_server_ctx_new(cfg, &ts->ctx, cause) == -1) {
+	if (server_ctx_build(cfg, sh, &ts->ctx, &tf, cause) == -1) {
 		free(ts);
 		return -1;
 	}
+	ts->sh = sh;
+	if (sh != NULL)
+		tls_shared_configure(sh, cfg, tf);
+	tls_ticket_file_free(tf);
 	ts->generation = 1;
 	ts->crl = cfg->crl_file != NULL;
 	ts->crl_refuse_expired = cfg->crl_refuse_expired;
@@ -957,10 +1045,14 @@ tls_server_generation(const struct tls_server *ts)
 int
 tls_server_reload(struct tls_server *ts, const struct tls_config *cfg, char **cause)
 {
+	struct tls_ticket_file *tf;
 	SSL_CTX *ctx;
 
-	if (tls_server_ctx_new(cfg, &ctx, cause) == -1)
+	if (server_ctx_build(cfg, ts->sh, &ctx, &tf, cause) == -1)
 		return -1;
+	if (ts->sh != NULL)
+		tls_shared_configure(ts->sh, cfg, tf);
+	tls_ticket_file_free(tf);
 	/* Connections made from the old context hold their own references to it. */
 	SSL_CTX_free(ts->ctx);
 	ts->ctx = ctx;

@@ -46,6 +46,14 @@
 #define TLS_MAX_SESSION_CACHE_SIZE	10000000
 #define TLS_MAX_SESSION_TIMEOUT		604800		/* 7 days, the TLS 1.3 ticket lifetime limit */
 #define TLS_MAX_VERIFY_DEPTH		64
+/* The shared session cache and ticket keys (tls/shcache.c); the ranges match core/config.c's. */
+#define TLS_DEFAULT_SESSION_MAX_SIZE	4096		/* DER bytes of one cached session */
+#define TLS_MIN_SESSION_MAX_SIZE	512
+#define TLS_MAX_SESSION_MAX_SIZE	65536
+#define TLS_DEFAULT_TICKET_KEY_ROTATION	3600		/* seconds a random ticket key encrypts */
+#define TLS_MIN_TICKET_KEY_ROTATION	60
+#define TLS_TICKET_KEYS_MAX		64		/* keys held: in tls.ticket_key_file, or current + kept */
+#define TLS_TICKET_KEY_BYTES		80		/* 16 name + 32 HMAC-SHA256 key + 32 AES-256 key */
 
 /*
  * Server configuration, filled by the config loader. Strings are malloc'd and owned by the struct
@@ -69,6 +77,9 @@ struct tls_config {
 	int	 verify_depth;		/* longest client chain accepted */
 	char	*crl_file;		/* PEM CRLs, one per CA of the chain; NULL: no revocation check */
 	bool	 crl_refuse_expired;	/* a CRL past its next update refuses; else it is accepted */
+	long	 session_max_size;	/* largest session DER the shared cache keeps (tls_shared_new) */
+	char	*ticket_key_file;	/* ticket keys, one base64 line each; NULL: random keys, rotated */
+	long	 ticket_key_rotation;	/* seconds a random ticket key encrypts before the next one */
 };
 
 /* Sets every field to its default (strings NULL, numbers as above, tickets on). */
@@ -91,19 +102,31 @@ int tls_config_check(const struct tls_config *cfg, char **cause) TLS_WUR;
 /*
  * Holder of the current server context. SSL objects take their own reference on the context they are
  * made from, so a reload never disturbs open connections; they keep the old context (and its session
- * cache) alive until they are freed. A reload starts an empty session cache and new ticket keys: clients
- * make one full handshake afterwards, which is also what applies a changed client CA bundle to them.
+ * cache) alive until they are freed. Without shared state (tls_server_new's sh NULL) a reload starts an
+ * empty session cache and new ticket keys. With it, sessions and ticket keys outlive a reload (a reload
+ * only re-reads ticket_key_file), but a session resumes only in a context that trusts the same client CA
+ * certificates with the same verify_depth (its session id context is a digest of them): a changed client
+ * CA bundle still makes every client do one full handshake, which is what applies it to them.
  */
 struct tls_server;
 
-/* Builds the first context. Returns 0 and *out, or -1 and a cause. */
-int tls_server_new(const struct tls_config *cfg, struct tls_server **out, char **cause) TLS_WUR;
+struct tls_shared;
+
+/*
+ * Builds the first context. With sh (tls_shared_new), every context the holder builds (this one and each
+ * reload's) keeps its sessions in sh's shared cache and takes its ticket keys from sh; tls.ticket_key_file,
+ * if set, is read into sh when the context is installed. With sh NULL each context has OpenSSL's own
+ * cache and ticket keys (kmipd -t, tests); a ticket_key_file is still read and checked. sh must outlive
+ * the holder. Returns 0 and *out, or -1 and a cause.
+ */
+int tls_server_new(const struct tls_config *cfg, struct tls_shared *sh, struct tls_server **out,
+    char **cause) TLS_WUR;
 /* The current context, borrowed: pass it to SSL_new, which takes its own reference. */
 SSL_CTX *tls_server_ctx(const struct tls_server *ts);
 /* How many contexts have been installed (1 after tls_server_new, +1 per successful reload). */
 unsigned long tls_server_generation(const struct tls_server *ts);
-/* Builds a context from cfg and installs it only if all of it succeeded; otherwise keeps the current one
- * and returns -1 and a cause. */
+/* Builds a context from cfg (and reads its ticket_key_file) and installs both only if all of it succeeded;
+ * otherwise keeps the current ones and returns -1 and a cause. */
 int tls_server_reload(struct tls_server *ts, const struct tls_config *cfg, char **cause) TLS_WUR;
 /*
  * Installs the context of next (built by tls_server_new from the reloaded config) in ts as a successful
@@ -174,6 +197,64 @@ struct tls_stats {
 };
 
 void tls_ctx_stats(SSL_CTX *ctx, struct tls_stats *st);
+
+/*
+ * Shared TLS state (tls/shcache.c): one anonymous MAP_SHARED mapping, made by the process that forks before
+ * it forks, so every process serving the same listeners resumes every other's sessions. It holds
+ *  - the session-id cache (TLS 1.2 session ids, TLS 1.3 stateful tickets): session_cache_size slots in sets
+ *    of TLS_SHCACHE_WAYS chosen by a keyed hash of the id, each slot the DER of one session of at most
+ *    session_max_size bytes (larger sessions are not cached, and counted); a full set replaces its entry
+ *    that expires first (counted). A slot costs session_max_size + TLS_SHCACHE_SLOT_OVERHEAD bytes, touched
+ *    only once used;
+ *  - the ticket keys: random ones, a new one every ticket_key_rotation seconds (made by whichever process
+ *    issues the first ticket past that time) with each older key kept for decryption while a ticket it
+ *    encrypted may still be valid, i.e. until session_timeout after it stopped encrypting; so at most
+ *    1 + ceil(session_timeout / ticket_key_rotation) keys are held (3 with the defaults 7200 / 3600). Or the
+ *    keys of ticket_key_file, installed by tls_server_new and each tls_server_reload: the first encrypts,
+ *    all decrypt, and they never rotate by themselves.
+ * One process-shared robust mutex guards it all; a process that dies holding it costs the set of slots (or
+ * the random ticket keys) it was changing, wiped by the next process to lock. The mapping is excluded
+ * from core dumps and wiped when its creator frees it; session DER is wiped when replaced or removed. It
+ * is not locked in memory (RLIMIT_MEMLOCK is far below its size): swap must be encrypted or off.
+ */
+#define TLS_SHCACHE_WAYS		8	/* slots per set */
+#define TLS_SHCACHE_SLOT_OVERHEAD	64	/* index bytes per slot besides the DER */
+
+/* Makes the mapping for cfg's session_cache_size, session_max_size, session_timeout and
+ * ticket_key_rotation (those are fixed for its lifetime, except the last two: tls_server_reload updates
+ * them), with a first random ticket key. Returns 0 and *out, or -1 and a cause. */
+int tls_shared_new(const struct tls_config *cfg, struct tls_shared **out, char **cause) TLS_WUR;
+/* Unmaps it; the process that made it wipes it first (others only unmap: it is still in use). NULL ok. */
+void tls_shared_free(struct tls_shared *sh);
+
+/* Figures of the shared cache, for all processes together. */
+struct tls_shared_stats {
+	unsigned long long stored;	/* sessions written */
+	unsigned long long hits;	/* looked up and found */
+	unsigned long long misses;	/* looked up, not there (or expired) */
+	unsigned long long expired;	/* of the misses: found but past its timeout */
+	unsigned long long evictions;	/* replaced before they expired because their set was full */
+	unsigned long long too_large;	/* not cached: DER longer than session_max_size */
+	unsigned long long removed;	/* dropped by OpenSSL (a failed connection, a refused client) */
+	unsigned long long recovered;	/* locks taken over from a process that died holding them */
+	unsigned long long rotations;	/* random ticket keys made after the first */
+	unsigned long	   cached;	/* slots in use now (some may have expired) */
+	unsigned long	   slots;
+	unsigned long	   ticket_keys;	/* ticket keys held now */
+	bool		   ticket_file;	/* they come from ticket_key_file */
+	size_t		   mapped;	/* bytes of the mapping */
+};
+void tls_shared_stats(struct tls_shared *sh, struct tls_shared_stats *st);
+
+/*
+ * What the SSL_CTX callbacks do, callable for tests: stores a session under its id (0; -1 when it is too
+ * large, has no id, or the cache is off) and looks one up (a new SSL_SESSION the caller frees, or NULL).
+ */
+int tls_shared_put(struct tls_shared *sh, SSL_SESSION *sess) TLS_WUR;
+SSL_SESSION *tls_shared_get(struct tls_shared *sh, const unsigned char *id, size_t idlen);
+/* Takes and releases the lock (tests: a process that dies holding it). tls_shared_lock returns 0 or -1. */
+int tls_shared_lock(struct tls_shared *sh) TLS_WUR;
+void tls_shared_unlock(struct tls_shared *sh);
 
 /* Limits on what a client certificate may hold before tls_identity_get refuses it. */
 #define TLS_IDENTITY_MAX_DN	4096	/* bytes of a subject or issuer DN in RFC 2253 form */

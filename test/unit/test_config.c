@@ -313,6 +313,7 @@ static const char every_key[] =
 	"  session_cache_size = 100;\n"
 	"  session_timeout = 60;\n"
 	"  session_tickets = false;\n"
+	"  session_max_size = \"8K\"; ticket_key_file = \"/etc/kmipd/ticket.keys\"; ticket_key_rotation = 600;\n"
 	"  verify_depth = 2;\n"
 	"  crl_file = \"/etc/kmipd/crl.pem\"; crl_expired = \"refuse\"; crl_check_interval = 5;\n"
 	"};\n"
@@ -409,6 +410,9 @@ check_every_key(const struct kmipd_config *c)
 	assert_int_equal(c->tls.session_cache_size, 100);
 	assert_int_equal(c->tls.session_timeout, 60);
 	assert_false(c->tls.session_tickets);
+	assert_int_equal(c->tls.session_max_size, 8192);
+	assert_string_equal(c->tls.ticket_key_file, "/etc/kmipd/ticket.keys");
+	assert_int_equal(c->tls.ticket_key_rotation, 600);
 	assert_int_equal(c->tls.verify_depth, 2);
 	assert_string_equal(c->tls.crl_file, "/etc/kmipd/crl.pem");
 	assert_int_equal(c->tls.crl_expired, CONFIG_CRL_EXPIRED_REFUSE);

@@ -884,7 +884,7 @@ test_server_cert_checks(void **state)
 	X509_NAME_free(n);
 	set(&fx->cfg.cert_file, cp("soon.crt"));
 	set(&fx->cfg.key_file, cp("soon.key"));
-	assert_int_equal(tls_server_new(&fx->cfg, &ts, &fx->cause), 0);
+	assert_int_equal(tls_server_new(&fx->cfg, NULL, &ts, &fx->cause), 0);
 	tls_server_describe(ts, &d);
 	assert_int_equal(d.server_days, 10);
 	assert_non_null(strstr(d.server_subject, "CN=soon"));
@@ -1451,7 +1451,7 @@ test_reload(void **state)
 	struct fx *fx = *state;
 	SSL_CTX *old, *now;
 
-	assert_int_equal(tls_server_new(&fx->cfg, &fx->ts, &fx->cause), 0);
+	assert_int_equal(tls_server_new(&fx->cfg, NULL, &fx->ts, &fx->cause), 0);
 	assert_int_equal(tls_server_generation(fx->ts), 1);
 	old = tls_server_ctx(fx->ts);
 	fx->cctx = client_ctx("client", TLS1_2_VERSION, TLS1_3_VERSION);
@@ -1482,7 +1482,7 @@ test_reload_applies_new_client_ca(void **state)
 {
 	struct fx *fx = *state;
 
-	assert_int_equal(tls_server_new(&fx->cfg, &fx->ts, &fx->cause), 0);
+	assert_int_equal(tls_server_new(&fx->cfg, NULL, &fx->ts, &fx->cause), 0);
 	fx->cctx = client_ctx("other-client", TLS1_2_VERSION, TLS1_3_VERSION);
 	assert_int_equal(handshake(tls_server_ctx(fx->ts), fx->cctx, NULL, NULL, &fx->p1), 0);
 	set(&fx->cfg.clients_ca_cert_file, cp("other-ca.crt"));
@@ -1496,7 +1496,7 @@ test_server_new_fails(void **state)
 	struct fx *fx = *state;
 
 	set(&fx->cfg.cert_file, cp("nope.crt"));
-	assert_int_equal(tls_server_new(&fx->cfg, &fx->ts, &fx->cause), -1);
+	assert_int_equal(tls_server_new(&fx->cfg, NULL, &fx->ts, &fx->cause), -1);
 	assert_null(fx->ts);
 	assert_non_null(strstr(fx->cause, cp("nope.crt")));
 }
