@@ -9,3 +9,9 @@ ALL_SRCS += test/unit/test_tls.c
 TEST_BINS += $(BUILD)/test/test_tls
 $(BUILD)/test/test_tls: $(BUILD)/test/unit/test_tls.o $(BUILD)/libtestutil.a $(BUILD)/libtls.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
+
+# Several processes sharing one struct tls_shared: no certificates, no handshakes.
+ALL_SRCS += test/unit/test_shcache.c
+TEST_BINS += $(BUILD)/test/test_shcache
+$(BUILD)/test/test_shcache: $(BUILD)/test/unit/test_shcache.o $(BUILD)/libtestutil.a $(BUILD)/libtls.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)

@@ -365,6 +365,10 @@ tls_shared_put(struct tls_shared *sh, SSL_SESSION *sess)
 	id = SSL_SESSION_get_id(sess, &idlen);
 	if (sh->nslots == 0 || idlen == 0 || idlen > SSL_MAX_SSL_SESSION_ID_LENGTH)
 		return -1;
+	now = time(NULL);
+	expires = (int64_t)SSL_SESSION_get_time(sess) + (int64_t)SSL_SESSION_get_timeout(sess);
+	if (expires <= now)
+		return -1;	/* nothing to resume */
 	if ((len = i2d_SSL_SESSION(sess, NULL)) <= 0)
 		return -1;
 	if ((size_t)len > sh->max_der) {
@@ -379,10 +383,6 @@ tls_shared_put(struct tls_shared *sh, SSL_SESSION *sess)
 		OPENSSL_cleanse(sh->buf, sh->max_der);
 		return -1;
 	}
-	now = time(NULL);
-	expires = (int64_t)SSL_SESSION_get_time(sess) + (int64_t)SSL_SESSION_get_timeout(sess);
-	if (expires <= now)
-		expires = now + 1;
 	set = shc_set(sh, id, idlen);
 	first = (size_t)set * TLS_SHCACHE_WAYS;
 	if (tls_shared_lock(sh) != 0) {

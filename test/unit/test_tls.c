@@ -1545,6 +1545,51 @@ test_client_ctx_errors(void **state)
 	fx->cause = NULL;
 }
 
+/*
+ * Resumption through the shared cache (tls_server_new with a struct tls_shared): TLS 1.2 by session id and
+ * TLS 1.3 stateful tickets, with the mkcerts client certificates, whose sessions must fit the default
+ * tls.session_max_size (each size printed: what a cache slot holds).
+ */
+static void
+test_shared_cache_resumes(void **state)
+{
+	static const char *const names[] = { "client", "backup", "admin" };
+	struct fx *fx = *state;
+	struct tls_shared *sh = NULL;
+	struct tls_shared_stats st;
+	int version, len;
+	size_t i;
+
+	fx->cfg.session_tickets = false;
+	assert_int_equal(tls_shared_new(&fx->cfg, &sh, &fx->cause), 0);
+	assert_int_equal(tls_server_new(&fx->cfg, sh, &fx->ts, &fx->cause), 0);
+	for (version = TLS1_2_VERSION; version <= TLS1_3_VERSION; version++) {
+		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+			SSL_CTX_free(fx->cctx);
+			fx->cctx = client_ctx(names[i], version, version);
+			assert_int_equal(handshake(tls_server_ctx(fx->ts), fx->cctx, NULL, NULL, &fx->p1), 1);
+			len = i2d_SSL_SESSION(SSL_get_session(fx->p1.s), NULL);
+			print_message("TLS %s, %s.crt: server session %d bytes of DER\n",
+			    version == TLS1_2_VERSION ? "1.2" : "1.3", names[i], len);
+			assert_true(len > 0 && len <= TLS_DEFAULT_SESSION_MAX_SIZE);
+			SSL_SESSION_free(fx->sess);
+			fx->sess = SSL_get1_session(fx->p1.c);
+			pair_close(&fx->p1);
+			assert_int_equal(handshake(tls_server_ctx(fx->ts), fx->cctx, fx->sess, NULL, &fx->p2), 1);
+			assert_int_equal(SSL_session_reused(fx->p2.s), 1);
+			pair_close(&fx->p2);
+		}
+	}
+	tls_shared_stats(sh, &st);
+	assert_int_equal(st.hits, 6);
+	assert_int_equal(st.too_large, 0);
+	/* OpenSSL's own cache of the context stays empty: one code path, the shared one. */
+	assert_int_equal(SSL_CTX_sess_number(tls_server_ctx(fx->ts)), 0);
+	tls_server_free(fx->ts);
+	fx->ts = NULL;
+	tls_shared_free(sh);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -1604,6 +1649,7 @@ main(void)
 		T(test_server_new_fails),
 		T(test_errors_string),
 		T(test_client_ctx_errors),
+		T(test_shared_cache_resumes),
 	};
 
 	return cmocka_run_group_tests_name("tls", tests, group_setup, group_teardown);
