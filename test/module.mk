@@ -44,6 +44,13 @@ $(BUILD)/test/test_tlscert: $(BUILD)/test/integration/test_tlscert.o $(HARNESS_O
 		$(BUILD)/libproto.a $(BUILD)/libtls.a | $(BUILD)/kmipd $(BUILD)/kmipctl
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
 
+# TLS resumption: the shared session cache, ticket keys, tls.ticket_key_file across servers and reloads.
+ALL_SRCS += test/integration/test_resume.c
+TEST_BINS += $(BUILD)/test/test_resume
+$(BUILD)/test/test_resume: $(BUILD)/test/integration/test_resume.o $(HARNESS_OBJS) \
+		$(BUILD)/libproto.a $(BUILD)/libtls.a | $(BUILD)/kmipd $(BUILD)/kmipctl
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
+
 ALL_SRCS += test/integration/test_revoke.c
 TEST_BINS += $(BUILD)/test/test_revoke
 $(BUILD)/test/test_revoke: $(BUILD)/test/integration/test_revoke.o $(HARNESS_OBJS) \

@@ -715,24 +715,24 @@ parse_key_line(const char *path, unsigned line, const char *s, size_t len, struc
 	int n;
 
 	if (len != SHC_B64_LEN) {
-		tls_cause(cause, "%s:%u: a key is the base64 of %d bytes on one line (%d characters), not %zu "
+		tls_cause(cause, "ticket_key_file %s:%u: a key is the base64 of %d bytes on one line (%d characters), not %zu "
 		    "characters", path, line, TLS_TICKET_KEY_BYTES, SHC_B64_LEN, len);
 		return -1;
 	}
 	for (i = 0; i < len - 1; i++)
 		if (!is_b64((unsigned char)s[i])) {
-			tls_cause(cause, "%s:%u: character %zu is not base64", path, line, i + 1);
+			tls_cause(cause, "ticket_key_file %s:%u: character %zu is not base64", path, line, i + 1);
 			return -1;
 		}
 	if (s[len - 1] != '=') {
-		tls_cause(cause, "%s:%u: a key is the base64 of %d bytes, ending in '='", path, line,
+		tls_cause(cause, "ticket_key_file %s:%u: a key is the base64 of %d bytes, ending in '='", path, line,
 		    TLS_TICKET_KEY_BYTES);
 		return -1;
 	}
 	n = EVP_DecodeBlock(raw, (const unsigned char *)s, (int)len);
 	if (n != TLS_TICKET_KEY_BYTES + 1) {
 		OPENSSL_cleanse(raw, sizeof(raw));
-		tls_cause(cause, "%s:%u: not valid base64", path, line);
+		tls_cause(cause, "ticket_key_file %s:%u: not valid base64", path, line);
 		return -1;
 	}
 	memcpy(k->name, raw, SHC_NAME_BYTES);
@@ -807,14 +807,14 @@ tls_ticket_file_read(const char *path, struct tls_ticket_file **out, char **caus
 		if (s == end || *s == '#')
 			continue;
 		if (tf->n >= TLS_TICKET_KEYS_MAX) {
-			tls_cause(cause, "%s:%u: more than %d keys", path, line, TLS_TICKET_KEYS_MAX);
+			tls_cause(cause, "ticket_key_file %s:%u: more than %d keys", path, line, TLS_TICKET_KEYS_MAX);
 			goto fail;
 		}
 		if (parse_key_line(path, line, s, (size_t)(end - s), &tf->keys[tf->n], cause) == -1)
 			goto fail;
 		for (i = 0; i < tf->n; i++)
 			if (memcmp(tf->keys[i].name, tf->keys[tf->n].name, SHC_NAME_BYTES) == 0) {
-				tls_cause(cause, "%s:%u: the same key name (its first 16 bytes) as key %u", path, line,
+				tls_cause(cause, "ticket_key_file %s:%u: the same key name (its first 16 bytes) as key %u", path, line,
 				    i + 1);
 				goto fail;
 			}

@@ -20,7 +20,8 @@ struct tls_ticket_file;
 /*
  * Reads a ticket key file: not readable or writable by group or others, one key a line as the base64 of
  * TLS_TICKET_KEY_BYTES bytes, '#' comments and blank lines ignored, at least one and at most
- * TLS_TICKET_KEYS_MAX keys with distinct names. Returns 0 and *out, or -1 and a cause "PATH:LINE: why".
+ * TLS_TICKET_KEYS_MAX keys with distinct names. Returns 0 and *out, or -1 and a cause
+ * "ticket_key_file PATH:LINE: why".
  */
 int tls_ticket_file_read(const char *path, struct tls_ticket_file **out, char **cause)
     __attribute__((warn_unused_result));
