@@ -1583,6 +1583,20 @@ test_shared_cache_resumes(void **state)
 	tls_shared_stats(sh, &st);
 	assert_int_equal(st.hits, 6);
 	assert_int_equal(st.too_large, 0);
+
+	/* What kmipd does for a refused client: its session is dropped from the shared cache, and not resumed. */
+	SSL_CTX_free(fx->cctx);
+	fx->cctx = client_ctx("client", TLS1_2_VERSION, TLS1_2_VERSION);
+	assert_int_equal(handshake(tls_server_ctx(fx->ts), fx->cctx, NULL, NULL, &fx->p1), 1);
+	SSL_SESSION_free(fx->sess);
+	fx->sess = SSL_get1_session(fx->p1.c);
+	SSL_CTX_remove_session(tls_server_ctx(fx->ts), SSL_get_session(fx->p1.s));
+	pair_close(&fx->p1);
+	tls_shared_stats(sh, &st);
+	assert_int_equal(st.removed, 1);
+	assert_int_equal(handshake(tls_server_ctx(fx->ts), fx->cctx, fx->sess, NULL, &fx->p2), 1);
+	assert_int_equal(SSL_session_reused(fx->p2.s), 0);
+	pair_close(&fx->p2);
 	/* OpenSSL's own cache of the context stays empty: one code path, the shared one. */
 	assert_int_equal(SSL_CTX_sess_number(tls_server_ctx(fx->ts)), 0);
 	tls_server_free(fx->ts);
