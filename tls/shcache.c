@@ -48,9 +48,10 @@ struct tls_ticket_file {
 	struct shc_key	 keys[TLS_TICKET_KEYS_MAX];
 };
 
-/* An index entry. expires 0: free. */
+/* An index entry. expires 0: free. serial: which session this is, unique for the mapping's life. */
 struct shc_slot {
 	int64_t		 expires;
+	uint64_t	 serial;
 	uint32_t	 derlen;
 	uint8_t		 idlen;
 	uint8_t		 id[SSL_MAX_SSL_SESSION_ID_LENGTH];
@@ -69,12 +70,24 @@ struct shc_header {
 	int64_t		 timeout;	/* tls.session_timeout, for how long a retired key still decrypts */
 	int64_t		 rotation;	/* tls.ticket_key_rotation */
 	unsigned long	 used;
+	uint64_t	 serial;	/* of the last session stored */
 	unsigned long long stored, hits, misses, expired, evictions, too_large, removed, recovered, rotations;
 	struct shc_key	 keys[TLS_TICKET_KEYS_MAX];	/* [0] encrypts */
 };
 
+/*
+ * A session this process decoded (or stored) from slot i, kept while slot i still holds that serial:
+ * decoding a session's DER means decoding the client certificate in it, which costs more than the rest of
+ * a resumed handshake, so each process decodes a session once, as OpenSSL's own cache never had to.
+ */
+struct shc_local {
+	SSL_SESSION	*sess;
+	uint64_t	 serial;
+};
+
 /* The process's handle on the mapping (private memory: each process has its own copy after fork). */
 struct tls_shared {
+	struct shc_local *local;	/* nslots entries */
 	struct shc_header *h;
 	struct shc_slot	*slots;
 	unsigned char	*data;
@@ -118,6 +131,10 @@ shc_wipe_slot(struct tls_shared *sh, size_t i)
 {
 	struct shc_slot *s = &sh->slots[i];
 
+	if (sh->local[i].sess != NULL) {
+		SSL_SESSION_free(sh->local[i].sess);
+		sh->local[i].sess = NULL;
+	}
 	if (s->expires == 0)
 		return;
 	OPENSSL_cleanse(sh->data + i * sh->max_der, s->derlen);
@@ -233,7 +250,10 @@ tls_shared_new(const struct tls_config *cfg, struct tls_shared **out, char **cau
 		return -1;
 	}
 	if ((sh = calloc(1, sizeof(*sh))) == NULL ||
-	    (sh->buf = malloc((size_t)cfg->session_max_size)) == NULL) {
+	    (sh->buf = malloc((size_t)cfg->session_max_size)) == NULL ||
+	    (sh->local = calloc(nsets * TLS_SHCACHE_WAYS + 1, sizeof(*sh->local))) == NULL) {
+		if (sh != NULL)
+			free(sh->buf);
 		free(sh);
 		tls_cause(cause, "out of memory");
 		return -1;
@@ -308,6 +328,10 @@ tls_shared_free(struct tls_shared *sh)
 		OPENSSL_cleanse(sh->buf, sh->max_der);
 		free(sh->buf);
 	}
+	if (sh->local != NULL)
+		for (i = 0; i < sh->nslots; i++)
+			SSL_SESSION_free(sh->local[i].sess);
+	free(sh->local);
 	OPENSSL_cleanse(&sh->filekeys, sizeof(sh->filekeys));
 	free(sh);
 }
@@ -347,6 +371,18 @@ shc_find(struct tls_shared *sh, uint32_t set, const unsigned char *id, size_t id
 		if (sh->slots[i].expires != 0 && sh->slots[i].idlen == idlen && memcmp(sh->slots[i].id, id, idlen) == 0)
 			return (ssize_t)i;
 	return -1;
+}
+
+/* Keeps sess (a new reference) as the decoded session of slot i, serial serial. */
+static void
+shc_local_set(struct tls_shared *sh, size_t i, SSL_SESSION *sess, uint64_t serial)
+{
+	SSL_SESSION_free(sh->local[i].sess);
+	sh->local[i].sess = NULL;
+	if (SSL_SESSION_up_ref(sess)) {
+		sh->local[i].sess = sess;
+		sh->local[i].serial = serial;
+	}
 }
 
 int
@@ -412,12 +448,14 @@ tls_shared_put(struct tls_shared *sh, SSL_SESSION *sess)
 	memcpy(s->id, id, idlen);
 	s->idlen = (uint8_t)idlen;
 	s->derlen = (uint32_t)len;
+	s->serial = ++sh->h->serial;
 	s->expires = expires;
 	sh->h->used++;
 	sh->h->stored++;
 	sh->h->busy_set = SHC_NONE;
 	tls_shared_unlock(sh);
 	OPENSSL_cleanse(sh->buf, (size_t)len);
+	shc_local_set(sh, victim, sess, s->serial);
 	return 0;
 }
 
@@ -425,7 +463,8 @@ SSL_SESSION *
 tls_shared_get(struct tls_shared *sh, const unsigned char *id, size_t idlen)
 {
 	const unsigned char *p;
-	SSL_SESSION *sess;
+	SSL_SESSION *sess = NULL;
+	uint64_t serial = 0;
 	uint32_t set;
 	ssize_t i;
 	size_t len = 0;
@@ -443,17 +482,25 @@ tls_shared_get(struct tls_shared *sh, const unsigned char *id, size_t idlen)
 		sh->h->busy_set = SHC_NONE;
 		sh->h->misses++;
 		sh->h->expired++;
+	} else if (sh->local[i].sess != NULL && sh->local[i].serial == sh->slots[i].serial &&
+	    SSL_SESSION_up_ref(sh->local[i].sess)) {
+		/* Decoded here before, and the slot still holds that session. */
+		sess = sh->local[i].sess;
+		sh->h->hits++;
 	} else {
 		len = sh->slots[i].derlen;
+		serial = sh->slots[i].serial;
 		memcpy(sh->buf, sh->data + (size_t)i * sh->max_der, len);
 		sh->h->hits++;
 	}
 	tls_shared_unlock(sh);
 	if (len == 0)
-		return NULL;
+		return sess;
 	p = sh->buf;
 	sess = d2i_SSL_SESSION(NULL, &p, (long)len);
 	OPENSSL_cleanse(sh->buf, len);
+	if (sess != NULL)
+		shc_local_set(sh, (size_t)i, sess, serial);
 	return sess;
 }
 
