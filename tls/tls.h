@@ -205,7 +205,9 @@ void tls_ctx_stats(SSL_CTX *ctx, struct tls_stats *st);
  *    of TLS_SHCACHE_WAYS chosen by a keyed hash of the id, each slot the DER of one session of at most
  *    session_max_size bytes (larger sessions are not cached, and counted); a full set replaces its entry
  *    that expires first (counted). A slot costs session_max_size + TLS_SHCACHE_SLOT_OVERHEAD bytes, touched
- *    only once used;
+ *    only once used. Each process also keeps the sessions it stored or decoded (about 5.6 KiB each with a
+ *    2048-bit client certificate), one per slot at most, reused while the slot holds the same session:
+ *    decoding the client certificate again would double the CPU of a resumed handshake;
  *  - the ticket keys: random ones, a new one every ticket_key_rotation seconds (made by whichever process
  *    issues the first ticket past that time) with each older key kept for decryption while a ticket it
  *    encrypted may still be valid, i.e. until session_timeout after it stopped encrypting; so at most
