@@ -29,6 +29,27 @@
 
 #define P12_PASSWORD "kmipd-dev"
 
+/*
+ * Seconds added to the clock: time() is defined here so that a test can move the clock of the shared
+ * ticket keys (and of OpenSSL, which calls it too) forward; 0 outside test_ticket_key_rotation.
+ */
+static time_t clock_offset;
+
+time_t time(time_t *t);
+
+time_t
+time(time_t *t)
+{
+	struct timespec ts;
+	time_t now;
+
+	(void)clock_gettime(CLOCK_REALTIME, &ts);
+	now = ts.tv_sec + clock_offset;
+	if (t != NULL)
+		*t = now;
+	return now;
+}
+
 static char tmpdir[256];
 static char certdir[300];
 static char mkcerts_out[4096];
@@ -179,6 +200,7 @@ teardown(void **state)
 	free(fx->cause);
 	tls_config_clear(&fx->cfg);
 	free(fx);
+	clock_offset = 0;
 	/* A test that passes leaves no stray OpenSSL error behind for the next one. */
 	ERR_clear_error();
 	return 0;
@@ -1604,6 +1626,62 @@ test_shared_cache_resumes(void **state)
 	tls_shared_free(sh);
 }
 
+/*
+ * Random ticket keys with tls.ticket_key_rotation 3600 and session_timeout 7200: the first ticket issued
+ * past an hour makes a new key, a ticket of the old key still resumes (and gets a new one), and once the
+ * old key has been retired for session_timeout it is dropped: 1 + ceil(7200 / 3600) keys at most.
+ */
+static void
+test_ticket_key_rotation(void **state)
+{
+	struct fx *fx = *state;
+	struct tls_shared *sh = NULL;
+	struct tls_shared_stats st;
+	const unsigned char *t1, *t2;
+	SSL_SESSION *old;
+	size_t l1, l2;
+
+	fx->cfg.ticket_key_rotation = 3600;
+	fx->cfg.session_timeout = 7200;
+	assert_int_equal(tls_shared_new(&fx->cfg, &sh, &fx->cause), 0);
+	assert_int_equal(tls_server_new(&fx->cfg, sh, &fx->ts, &fx->cause), 0);
+	fx->cctx = client_ctx("client", TLS1_2_VERSION, TLS1_2_VERSION);
+	assert_int_equal(handshake(tls_server_ctx(fx->ts), fx->cctx, NULL, NULL, &fx->p1), 1);
+	old = SSL_get1_session(fx->p1.c);
+	assert_true(SSL_SESSION_has_ticket(old));
+	pair_close(&fx->p1);
+	tls_shared_stats(sh, &st);
+	assert_int_equal(st.ticket_keys, 1);
+	assert_int_equal(st.rotations, 0);
+
+	clock_offset = 3601;
+	assert_int_equal(handshake(tls_server_ctx(fx->ts), fx->cctx, NULL, NULL, &fx->p1), 1);
+	pair_close(&fx->p1);
+	tls_shared_stats(sh, &st);
+	assert_int_equal(st.ticket_keys, 2);
+	assert_int_equal(st.rotations, 1);
+	/* The old key decrypts; the client is sent a ticket of the new one. */
+	assert_int_equal(handshake(tls_server_ctx(fx->ts), fx->cctx, old, NULL, &fx->p2), 1);
+	assert_int_equal(SSL_session_reused(fx->p2.s), 1);
+	SSL_SESSION_get0_ticket(old, &t1, &l1);
+	SSL_SESSION_get0_ticket(SSL_get_session(fx->p2.c), &t2, &l2);
+	assert_true(l2 > 0 && (l1 != l2 || memcmp(t1, t2, l1) != 0));
+	pair_close(&fx->p2);
+
+	/* The first key was retired 7,300 s ago: dropped at the next rotation; the second is kept. */
+	clock_offset = 3601 + 7300;
+	assert_int_equal(handshake(tls_server_ctx(fx->ts), fx->cctx, NULL, NULL, &fx->p1), 1);
+	pair_close(&fx->p1);
+	tls_shared_stats(sh, &st);
+	assert_int_equal(st.ticket_keys, 2);
+	assert_int_equal(st.rotations, 2);
+	clock_offset = 0;
+	SSL_SESSION_free(old);
+	tls_server_free(fx->ts);
+	fx->ts = NULL;
+	tls_shared_free(sh);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -1664,6 +1742,7 @@ main(void)
 		T(test_errors_string),
 		T(test_client_ctx_errors),
 		T(test_shared_cache_resumes),
+		T(test_ticket_key_rotation),
 	};
 
 	return cmocka_run_group_tests_name("tls", tests, group_setup, group_teardown);
