@@ -3,7 +3,8 @@
  * cache (TLS 1.2, what Veeam's stack does) and by ticket (TLS 1.2 and 1.3), the cache's figures in
  * kmipctl status, two kmipd processes sharing tls.ticket_key_file resuming each other's tickets (and not
  * with different files), a ticket key file refused for its mode or content with its file and line, and a
- * SIGHUP with a new key file: tickets of a dropped key no longer resume, those of a key still listed do.
+ * SIGHUP with a new key file: tickets of a dropped key no longer resume, those of a key still listed do;
+ * and a reload that changes the client CA bundle ends resumption of the sessions made before it.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -397,6 +398,60 @@ test_ticket_file_sighup(void **state)
 	}
 }
 
+/*
+ * 6. The shared cache and the ticket keys outlive a reload, but one that changes the client CA bundle
+ * makes every client do one full handshake (a resumed one skips chain verification), by session id and by
+ * ticket; a reload that leaves it as it was keeps resumption.
+ */
+static void
+test_reload_new_client_cas(void **state)
+{
+	struct servers *v = *state;
+	struct h_server *s = &v->s[0];
+	char cas[400], opt[500], *ca, *other, *both;
+	SSL_SESSION *sess[3], *again;
+	SSL_CTX *ctx[3];
+	bool resumed;
+	int i;
+
+	snprintf(cas, sizeof(cas), "%s/cas.pem", v->dir);
+	h_copy_file(h_cert("ca.crt"), cas);
+	snprintf(opt, sizeof(opt), "tls.clients_ca_cert_file=%s", cas);
+	h_start(s, (const char *const[]){ opt, NULL });
+	ctx[0] = client(TLS1_2_VERSION, false);
+	ctx[1] = client(TLS1_2_VERSION, true);
+	ctx[2] = client(TLS1_3_VERSION, true);
+	for (i = 0; i < 3; i++)
+		sess[i] = visit(s, ctx[i], NULL, &resumed);
+
+	h_signal(s, SIGHUP);
+	assert_true(h_log_wait(s, "reload done", 5000));
+	for (i = 0; i < 3; i++) {
+		again = visit(s, ctx[i], sess[i], &resumed);
+		assert_true(resumed);
+		SSL_SESSION_free(again);
+	}
+
+	assert_non_null(ca = util_read_file(h_cert("ca.crt"), NULL));
+	assert_non_null(other = util_read_file(h_cert("other-ca.crt"), NULL));
+	assert_true(asprintf(&both, "%s%s", ca, other) > 0);
+	h_write_file(cas, both);
+	free(ca);
+	free(other);
+	free(both);
+	h_signal(s, SIGHUP);
+	for (i = 0; i < 50 && h_log_count(s, "reload done") < 2; i++)
+		h_sleep_ms(100);
+	assert_int_equal(h_log_count(s, "reload done"), 2);
+	for (i = 0; i < 3; i++) {
+		again = visit(s, ctx[i], sess[i], &resumed);
+		assert_false(resumed);
+		SSL_SESSION_free(again);
+		SSL_SESSION_free(sess[i]);
+		SSL_CTX_free(ctx[i]);
+	}
+}
+
 int
 main(void)
 {
@@ -406,6 +461,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_ticket_file_two_servers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ticket_file_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ticket_file_sighup, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reload_new_client_cas, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("resume", tests, NULL, NULL);
