@@ -702,7 +702,8 @@ tls_shared_install(struct tls_shared *sh, SSL_CTX *ctx, char **cause)
 }
 
 void
-tls_shared_configure(struct tls_shared *sh, const struct tls_config *cfg, const struct tls_ticket_file *tf)
+tls_shared_configure(struct tls_shared *sh, long session_timeout, long ticket_key_rotation,
+    const struct tls_ticket_file *tf)
 {
 	struct shc_header *h = sh->h;
 	time_t now = time(NULL);
@@ -719,8 +720,8 @@ tls_shared_configure(struct tls_shared *sh, const struct tls_config *cfg, const 
 		OPENSSL_cleanse(&fresh, sizeof(fresh));
 		return;
 	}
-	h->timeout = cfg->session_timeout;
-	h->rotation = cfg->ticket_key_rotation;
+	h->timeout = session_timeout;
+	h->rotation = ticket_key_rotation;
 	if (tf != NULL) {
 		h->keys_busy = 1;
 		OPENSSL_cleanse(h->keys, sizeof(h->keys));

@@ -1021,7 +1021,7 @@ tls_server_new(const struct tls_config *cfg, struct tls_shared *sh, struct tls_s
 	}
 	ts->sh = sh;
 	if (sh != NULL)
-		tls_shared_configure(sh, cfg, tf);
+		tls_shared_configure(sh, cfg->session_timeout, cfg->ticket_key_rotation, tf);
 	tls_ticket_file_free(tf);
 	ts->generation = 1;
 	ts->crl = cfg->crl_file != NULL;
@@ -1042,23 +1042,72 @@ tls_server_generation(const struct tls_server *ts)
 	return ts->generation;
 }
 
+/* What tls_server_prepare built, installed by tls_server_commit. */
+struct tls_server_pending {
+	SSL_CTX		*ctx;
+	struct tls_ticket_file *tf;		/* NULL: random ticket keys */
+	long		 session_timeout;
+	long		 ticket_key_rotation;
+	bool		 crl;
+	bool		 crl_refuse_expired;
+};
+
+int
+tls_server_prepare(struct tls_server *ts, const struct tls_config *cfg, struct tls_server_pending **out,
+    char **cause)
+{
+	struct tls_server_pending *p;
+
+	*out = NULL;
+	if ((p = calloc(1, sizeof(*p))) == NULL) {
+		tls_cause(cause, "out of memory");
+		return -1;
+	}
+	if (server_ctx_build(cfg, ts->sh, &p->ctx, &p->tf, cause) == -1) {
+		free(p);
+		return -1;
+	}
+	p->session_timeout = cfg->session_timeout;
+	p->ticket_key_rotation = cfg->ticket_key_rotation;
+	p->crl = cfg->crl_file != NULL;
+	p->crl_refuse_expired = cfg->crl_refuse_expired;
+	*out = p;
+	return 0;
+}
+
+void
+tls_server_commit(struct tls_server *ts, struct tls_server_pending *p)
+{
+	if (ts->sh != NULL)
+		tls_shared_configure(ts->sh, p->session_timeout, p->ticket_key_rotation, p->tf);
+	/* Connections made from the old context hold their own references to it. */
+	SSL_CTX_free(ts->ctx);
+	ts->ctx = p->ctx;
+	p->ctx = NULL;
+	ts->generation++;
+	ts->crl = p->crl;
+	ts->crl_refuse_expired = p->crl_refuse_expired;
+	tls_server_abort(p);
+}
+
+void
+tls_server_abort(struct tls_server_pending *p)
+{
+	if (p == NULL)
+		return;
+	SSL_CTX_free(p->ctx);
+	tls_ticket_file_free(p->tf);
+	free(p);
+}
+
 int
 tls_server_reload(struct tls_server *ts, const struct tls_config *cfg, char **cause)
 {
-	struct tls_ticket_file *tf;
-	SSL_CTX *ctx;
+	struct tls_server_pending *p;
 
-	if (server_ctx_build(cfg, ts->sh, &ctx, &tf, cause) == -1)
+	if (tls_server_prepare(ts, cfg, &p, cause) == -1)
 		return -1;
-	if (ts->sh != NULL)
-		tls_shared_configure(ts->sh, cfg, tf);
-	tls_ticket_file_free(tf);
-	/* Connections made from the old context hold their own references to it. */
-	SSL_CTX_free(ts->ctx);
-	ts->ctx = ctx;
-	ts->generation++;
-	ts->crl = cfg->crl_file != NULL;
-	ts->crl_refuse_expired = cfg->crl_refuse_expired;
+	tls_server_commit(ts, p);
 	return 0;
 }
 

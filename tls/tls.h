@@ -126,7 +126,7 @@ SSL_CTX *tls_server_ctx(const struct tls_server *ts);
 /* How many contexts have been installed (1 after tls_server_new, +1 per successful reload). */
 unsigned long tls_server_generation(const struct tls_server *ts);
 /* Builds a context from cfg (and reads its ticket_key_file) and installs both only if all of it succeeded;
- * otherwise keeps the current ones and returns -1 and a cause. */
+ * otherwise keeps the current ones and returns -1 and a cause. tls_server_prepare + tls_server_commit. */
 int tls_server_reload(struct tls_server *ts, const struct tls_config *cfg, char **cause) TLS_WUR;
 /*
  * Installs the context of next (built by tls_server_new from the reloaded config) in ts as a successful
@@ -134,6 +134,16 @@ int tls_server_reload(struct tls_server *ts, const struct tls_config *cfg, char 
  * several worker processes can all build before any of them swaps.
  */
 void tls_server_adopt(struct tls_server *ts, struct tls_server *next);
+ * The two halves of tls_server_reload, for a reload that must be all or none across processes: prepare
+ * builds the context and reads the ticket key file, changing nothing (0 and *out, or -1 and a cause);
+ * commit installs them (the ticket keys into the shared state: every process commits the same ones) and
+ * frees *out; abort frees it unused (NULL is accepted).
+ */
+struct tls_server_pending;
+int tls_server_prepare(struct tls_server *ts, const struct tls_config *cfg, struct tls_server_pending **out,
+    char **cause) TLS_WUR;
+void tls_server_commit(struct tls_server *ts, struct tls_server_pending *p);
+void tls_server_abort(struct tls_server_pending *p);
 /*
  * The CRLs of the current context: how many, and how many are past their next update now (0 and 0 when
  * no crl_file is set).

@@ -30,9 +30,10 @@ void tls_ticket_file_free(struct tls_ticket_file *tf);
 /* Points ctx's session cache and ticket callbacks at sh. Returns 0, or -1 and a cause. */
 int tls_shared_install(struct tls_shared *sh, SSL_CTX *ctx, char **cause) __attribute__((warn_unused_result));
 /*
- * Applies cfg's session_timeout and ticket_key_rotation to sh and installs its ticket keys: those of tf, or
- * (tf NULL) random ones, kept if they already were random. Cannot fail: call it once all else succeeded.
+ * Applies tls.session_timeout and tls.ticket_key_rotation to sh and installs its ticket keys: those of tf,
+ * or (tf NULL) random ones, kept if they already were random. Cannot fail: call it once all else succeeded.
  */
-void tls_shared_configure(struct tls_shared *sh, const struct tls_config *cfg, const struct tls_ticket_file *tf);
+void tls_shared_configure(struct tls_shared *sh, long session_timeout, long ticket_key_rotation,
+    const struct tls_ticket_file *tf);
 
 #endif

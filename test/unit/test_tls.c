@@ -20,8 +20,10 @@
 #include <cmocka.h>
 
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/pkcs12.h>
+#include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
 #include "tls/tls.h"
@@ -1682,6 +1684,82 @@ test_ticket_key_rotation(void **state)
 	tls_shared_free(sh);
 }
 
+/* Writes a ticket key file of n random keys (mode 0600) at path. */
+static void
+write_ticket_keys(const char *path, int n)
+{
+	unsigned char raw[80];
+	char line[120];
+	FILE *f;
+	int i;
+
+	assert_non_null(f = fopen(path, "w"));
+	assert_int_equal(chmod(path, 0600), 0);
+	for (i = 0; i < n; i++) {
+		assert_int_equal(RAND_bytes(raw, sizeof(raw)), 1);
+		assert_int_equal(EVP_EncodeBlock((unsigned char *)line, raw, sizeof(raw)), 108);
+		fprintf(f, "%s\n", line);
+	}
+	assert_int_equal(fclose(f), 0);
+}
+
+/*
+ * A reload in two halves: prepare reads the new ticket key file but changes nothing (abort leaves the
+ * running keys); commit installs it. A file that cannot be read fails prepare.
+ */
+static void
+test_reload_prepare_commit(void **state)
+{
+	struct fx *fx = *state;
+	struct tls_server_pending *p = NULL;
+	struct tls_shared *sh = NULL;
+	struct tls_shared_stats st;
+	char one[PATH_MAX], three[PATH_MAX];
+
+	snprintf(one, sizeof(one), "%s/one.keys", tmpdir);
+	snprintf(three, sizeof(three), "%s/three.keys", tmpdir);
+	write_ticket_keys(one, 1);
+	write_ticket_keys(three, 3);
+	assert_int_equal(tls_shared_new(&fx->cfg, &sh, &fx->cause), 0);
+	fx->cfg.ticket_key_file = strdup(one);
+	assert_int_equal(tls_server_new(&fx->cfg, sh, &fx->ts, &fx->cause), 0);
+	tls_shared_stats(sh, &st);
+	assert_true(st.ticket_file);
+	assert_int_equal(st.ticket_keys, 1);
+
+	free(fx->cfg.ticket_key_file);
+	fx->cfg.ticket_key_file = strdup(three);
+	assert_int_equal(tls_server_prepare(fx->ts, &fx->cfg, &p, &fx->cause), 0);
+	tls_server_abort(p);
+	tls_shared_stats(sh, &st);
+	assert_int_equal(st.ticket_keys, 1);
+	assert_int_equal(tls_server_generation(fx->ts), 1);
+	assert_int_equal(tls_server_prepare(fx->ts, &fx->cfg, &p, &fx->cause), 0);
+	tls_server_commit(fx->ts, p);
+	tls_shared_stats(sh, &st);
+	assert_int_equal(st.ticket_keys, 3);
+	assert_int_equal(tls_server_generation(fx->ts), 2);
+
+	/* No file any more: back to one random key. A missing file fails and changes nothing. */
+	free(fx->cfg.ticket_key_file);
+	fx->cfg.ticket_key_file = NULL;
+	assert_int_equal(tls_server_reload(fx->ts, &fx->cfg, &fx->cause), 0);
+	tls_shared_stats(sh, &st);
+	assert_false(st.ticket_file);
+	assert_int_equal(st.ticket_keys, 1);
+	fx->cfg.ticket_key_file = strdup("/nonexistent/ticket.keys");
+	assert_int_equal(tls_server_prepare(fx->ts, &fx->cfg, &p, &fx->cause), -1);
+	assert_null(p);
+	assert_non_null(strstr(fx->cause, "ticket_key_file /nonexistent/ticket.keys"));
+	tls_shared_stats(sh, &st);
+	assert_false(st.ticket_file);
+	tls_server_free(fx->ts);
+	fx->ts = NULL;
+	tls_shared_free(sh);
+	unlink(one);
+	unlink(three);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -1743,6 +1821,7 @@ main(void)
 		T(test_client_ctx_errors),
 		T(test_shared_cache_resumes),
 		T(test_ticket_key_rotation),
+		T(test_reload_prepare_commit),
 	};
 
 	return cmocka_run_group_tests_name("tls", tests, group_setup, group_teardown);
