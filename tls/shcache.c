@@ -31,7 +31,6 @@
 #define SHC_HMAC_BYTES		32
 #define SHC_AES_BYTES		32
 #define SHC_B64_LEN		108		/* base64 of TLS_TICKET_KEY_BYTES, one '=' of padding */
-#define SHC_MAX_MAPPED		((uint64_t)64 << 30)	/* refuse a cache that would map more */
 #define SHC_PAGE		4096
 
 /* One ticket key. created and retired are seconds since the epoch; retired 0: it still encrypts. */
@@ -171,7 +170,7 @@ shc_recover(struct tls_shared *sh)
 	if (h->busy_set != SHC_NONE && h->busy_set < h->nsets) {
 		first = (size_t)h->busy_set * TLS_SHCACHE_WAYS;
 		for (i = first; i < first + TLS_SHCACHE_WAYS; i++) {
-			/* The used count may not have followed the dead writer: recount this set. */
+			/* A slot not marked used yet may hold part of a session's DER: wiped too. */
 			if (sh->slots[i].expires != 0)
 				shc_wipe_slot(sh, i);
 			else
@@ -243,10 +242,10 @@ tls_shared_new(const struct tls_config *cfg, struct tls_shared **out, char **cau
 	index = page_round(nsets * TLS_SHCACHE_WAYS * sizeof(struct shc_slot));
 	/* Both factors are bounded above (10^7 slots, 64 KiB): no overflow in 64 bits. */
 	total = (uint64_t)hdr + index + (uint64_t)nsets * TLS_SHCACHE_WAYS * (uint64_t)cfg->session_max_size;
-	if (total > SHC_MAX_MAPPED) {
+	if (total > TLS_SHCACHE_MAX_MAPPED) {
 		tls_cause(cause, "session_cache_size %ld x session_max_size %ld: %llu bytes to map, more than %llu",
 		    cfg->session_cache_size, cfg->session_max_size, (unsigned long long)total,
-		    (unsigned long long)SHC_MAX_MAPPED);
+		    (unsigned long long)TLS_SHCACHE_MAX_MAPPED);
 		return -1;
 	}
 	if ((sh = calloc(1, sizeof(*sh))) == NULL ||

@@ -831,6 +831,12 @@ check_config(const struct tls_config *cfg, int *min_version, char **cause)
 		    TLS_MIN_SESSION_MAX_SIZE, TLS_MAX_SESSION_MAX_SIZE);
 		return -1;
 	}
+	if ((unsigned long long)cfg->session_cache_size * (unsigned long long)(cfg->session_max_size +
+	    TLS_SHCACHE_SLOT_OVERHEAD) > TLS_SHCACHE_MAX_MAPPED) {
+		tls_cause(cause, "session_cache_size %ld x session_max_size %ld: the shared session cache would take "
+		    "more than %llu GiB", cfg->session_cache_size, cfg->session_max_size, TLS_SHCACHE_MAX_MAPPED >> 30);
+		return -1;
+	}
 	/* Random keys: the current one and every one retired less than session_timeout ago must fit. */
 	if (cfg->ticket_key_rotation < TLS_MIN_TICKET_KEY_ROTATION ||
 	    cfg->ticket_key_rotation > TLS_MAX_SESSION_TIMEOUT ||

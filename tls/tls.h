@@ -231,6 +231,7 @@ void tls_ctx_stats(SSL_CTX *ctx, struct tls_stats *st);
  */
 #define TLS_SHCACHE_WAYS		8	/* slots per set */
 #define TLS_SHCACHE_SLOT_OVERHEAD	64	/* index bytes per slot besides the DER */
+#define TLS_SHCACHE_MAX_MAPPED		(64ULL << 30)	/* session_cache_size x slot bytes above it: refused */
 
 /* Makes the mapping for cfg's session_cache_size, session_max_size, session_timeout and
  * ticket_key_rotation (those are fixed for its lifetime, except the last two: tls_server_reload updates

@@ -1684,6 +1684,30 @@ test_ticket_key_rotation(void **state)
 	tls_shared_free(sh);
 }
 
+/* The shared state's limits are checked with the rest of the config (kmipd -t), each naming its option. */
+static void
+test_shared_limits(void **state)
+{
+	struct fx *fx = *state;
+
+	fx->cfg.ticket_key_rotation = 114;	/* 1 + ceil(7200 / 114) = 65 keys */
+	assert_int_equal(tls_config_check(&fx->cfg, &fx->cause), -1);
+	assert_non_null(strstr(fx->cause, "ticket_key_rotation 114"));
+	free(fx->cause);
+	fx->cause = NULL;
+	fx->cfg.ticket_key_rotation = 115;
+	assert_int_equal(tls_config_check(&fx->cfg, &fx->cause), 0);
+	fx->cfg.session_max_size = TLS_MIN_SESSION_MAX_SIZE - 1;
+	assert_int_equal(tls_config_check(&fx->cfg, &fx->cause), -1);
+	assert_non_null(strstr(fx->cause, "session_max_size"));
+	free(fx->cause);
+	fx->cause = NULL;
+	fx->cfg.session_max_size = TLS_MAX_SESSION_MAX_SIZE;
+	fx->cfg.session_cache_size = TLS_MAX_SESSION_CACHE_SIZE;
+	assert_int_equal(tls_config_check(&fx->cfg, &fx->cause), -1);
+	assert_non_null(strstr(fx->cause, "GiB"));
+}
+
 /* Writes a ticket key file of n random keys (mode 0600) at path. */
 static void
 write_ticket_keys(const char *path, int n)
@@ -1822,6 +1846,7 @@ main(void)
 		T(test_shared_cache_resumes),
 		T(test_ticket_key_rotation),
 		T(test_reload_prepare_commit),
+		T(test_shared_limits),
 	};
 
 	return cmocka_run_group_tests_name("tls", tests, group_setup, group_teardown);
