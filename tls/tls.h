@@ -225,7 +225,9 @@ void tls_ctx_stats(SSL_CTX *ctx, struct tls_stats *st);
  *    keys of ticket_key_file, installed by tls_server_new and each tls_server_reload: the first encrypts,
  *    all decrypt, and they never rotate by themselves.
  * One process-shared robust mutex guards it all; a process that dies holding it costs the set of slots (or
- * the random ticket keys) it was changing, wiped by the next process to lock. The mapping is excluded
+ * the random ticket keys) it was changing, wiped by the next process to lock; one stopped while holding it
+ * (SIGSTOP, a debugger) stalls the others at their next handshake. The lock is held for a copy of at most
+ * session_max_size bytes, never for a decode or a system call. The mapping is excluded
  * from core dumps and wiped when its creator frees it; session DER is wiped when replaced or removed. It
  * is not locked in memory (RLIMIT_MEMLOCK is far below its size): swap must be encrypted or off.
  */
@@ -261,7 +263,8 @@ void tls_shared_stats(struct tls_shared *sh, struct tls_shared_stats *st);
 
 /*
  * What the SSL_CTX callbacks do, callable for tests: stores a session under its id (0; -1 when it is too
- * large, has no id, or the cache is off) and looks one up (a new SSL_SESSION the caller frees, or NULL).
+ * large, already expired, has no id, or the cache is off) and looks one up (a reference the caller frees,
+ * or NULL). The new-session callback stores no stateless TLS 1.3 ticket: nothing looks those up by id.
  */
 int tls_shared_put(struct tls_shared *sh, SSL_SESSION *sess) TLS_WUR;
 SSL_SESSION *tls_shared_get(struct tls_shared *sh, const unsigned char *id, size_t idlen);
