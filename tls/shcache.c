@@ -575,22 +575,17 @@ remove_session_cb(SSL_CTX *ctx, SSL_SESSION *sess)
 }
 
 /*
- * Makes a new random ticket key when the current one has encrypted for ticket_key_rotation seconds,
- * retiring the current one and dropping the keys no valid ticket can use any more (retired more than
- * session_timeout ago). The caller holds the lock.
+ * Installs fresh as the random ticket key that encrypts from now, retiring the current one and dropping
+ * the keys no valid ticket can use any more (retired more than session_timeout ago). The caller holds the
+ * lock.
  */
 static void
-shc_rotate(struct tls_shared *sh, time_t now)
+shc_rotate(struct tls_shared *sh, time_t now, const struct shc_key *fresh)
 {
 	struct shc_header *h = sh->h;
-	struct shc_key fresh;
 	uint32_t i, n = 0;
 	bool had = h->nkeys > 0;
 
-	if (h->key_file || (h->nkeys > 0 && now - h->keys[0].created < h->rotation && now >= h->keys[0].created))
-		return;
-	if (shc_random_key(&fresh, now) != 0)
-		return;	/* the current key goes on: better than no tickets */
 	h->keys_busy = 1;
 	if (h->nkeys > 0)
 		h->keys[0].retired = now;
@@ -606,12 +601,19 @@ shc_rotate(struct tls_shared *sh, time_t now)
 		n++;
 	}
 	memmove(&h->keys[1], &h->keys[0], n * sizeof(h->keys[0]));
-	h->keys[0] = fresh;
+	h->keys[0] = *fresh;
 	h->nkeys = n + 1;
 	if (had)
 		h->rotations++;
 	h->keys_busy = 0;
-	OPENSSL_cleanse(&fresh, sizeof(fresh));
+}
+
+/* Whether random ticket keys are due for a new one (also when the clock went back). The caller holds the lock. */
+static bool
+shc_rotation_due(const struct shc_header *h, time_t now)
+{
+	return !h->key_file && (h->nkeys == 0 || now - h->keys[0].created >= h->rotation ||
+	    now < h->keys[0].created);
 }
 
 /*
@@ -626,15 +628,28 @@ ticket_key_cb(SSL *ssl, unsigned char *name, unsigned char *iv, EVP_CIPHER_CTX *
 {
 	struct tls_shared *sh = ctx_shared(SSL_get_SSL_CTX(ssl));
 	OSSL_PARAM params[3];
-	struct shc_key k = { .created = 0 };
+	struct shc_key k = { .created = 0 }, fresh;
 	time_t now = time(NULL);
 	uint32_t i;
 	int idx = -1, rc = -1;
+	bool fresh_ok;
 
 	if (sh == NULL || tls_shared_lock(sh) != 0)
 		return enc ? 0 : -1;
+	if (enc && shc_rotation_due(sh->h, now)) {
+		/* The random generator may reseed (a system call): not under the lock. */
+		tls_shared_unlock(sh);
+		fresh_ok = shc_random_key(&fresh, now) == 0;
+		if (tls_shared_lock(sh) != 0) {
+			OPENSSL_cleanse(&fresh, sizeof(fresh));
+			return 0;
+		}
+		/* Unless another process rotated meanwhile; without a fresh key the current one goes on. */
+		if (fresh_ok && shc_rotation_due(sh->h, now))
+			shc_rotate(sh, now, &fresh);
+		OPENSSL_cleanse(&fresh, sizeof(fresh));
+	}
 	if (enc) {
-		shc_rotate(sh, now);
 		if (sh->h->nkeys > 0) {
 			k = sh->h->keys[0];
 			idx = 0;
