@@ -91,8 +91,8 @@ server_drop_privileges(const struct kmipd_config *cfg)
 	return 0;
 }
 
-/* Fills a tls_config that borrows the strings of cfg (nothing to free). */
-static void
+/* Fills a tls_config that borrows the strings of cfg (nothing to free); see server.h. */
+void
 tls_config_from(struct tls_config *t, const struct kmipd_config *cfg)
 {
 	tls_config_init(t);
@@ -858,7 +858,7 @@ struct server_pending {
 	struct kmipd_config *next;
 	struct access_policy *policy;
 	struct audit *audit;
-	struct tls_server *tls;
+	struct tls_server_pending *tls;	/* the new context and ticket keys (tls_server_prepare) */
 	struct crl_sig crl_sig;
 };
 
@@ -868,7 +868,7 @@ server_pending_free(struct server_pending *p)
 {
 	if (p == NULL)
 		return;
-	tls_server_free(p->tls);
+	tls_server_abort(p->tls);
 	audit_close(p->audit);
 	access_policy_free(p->policy);
 	config_free(p->next);
@@ -923,7 +923,7 @@ server_reload_prepare(struct server *srv, char **cause)
 	tls_config_from(&t, p->next);
 	/* Read before the file is, so a change made while it loads is seen at the next look. */
 	crl_sig_read(p->next, &p->crl_sig);
-	if (tls_server_new(&t, &p->tls, cause) != 0) {
+	if (tls_server_prepare(srv->tls, &t, &p->tls, cause) != 0) {
 		log_warnx("reload failed, keeping the running configuration and certificates: %s",
 		    *cause ? *cause : "?");
 		return -1;
@@ -958,7 +958,7 @@ server_reload_finish(struct server *srv, bool commit, const char *cause)
 	srv->policy = p->policy;
 	config_free(srv->cfg);
 	srv->cfg = p->next;
-	tls_server_adopt(srv->tls, p->tls);
+	tls_server_commit(srv->tls, p->tls);
 	srv->crl_sig = p->crl_sig;
 	free(p);
 	log_set_level(server_log_level(srv->cfg->log.level));
@@ -1239,8 +1239,8 @@ server_setup(struct server *srv, struct kmipd_config *cfg, const char *config_pa
 	}
 	tls_config_from(&t, cfg);
 	crl_sig_read(cfg, &srv->crl_sig);
-	/* Until a master forks workers: the one process makes the shared state itself (see tls.h). */
-	if (tls_shared_new(&t, &srv->tls_shared, &cause) != 0 ||
+	/* A worker's shared TLS state was made by the master before it forked; the single process makes its own. */
+	if ((w == NULL && tls_shared_new(&t, &srv->tls_shared, &cause) != 0) ||
 	    tls_server_new(&t, srv->tls_shared, &srv->tls, &cause) != 0) {
 		log_warnx("TLS: %s", cause ? cause : "?");
 		free(cause);

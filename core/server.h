@@ -132,12 +132,6 @@ struct server {
 	 */
 	struct server_worker *worker;
 	struct workers *workers;
-	/*
-	 * Issue 18, shared TLS state: the struct tls_shared that the process which forks (the master, or the
-	 * single process) makes with tls_shared_new() before any fork, for tls_server_new() to install on
-	 * every SSL_CTX. workers.c sets it in the one place marked "tls_shared"; NULL until that merges.
-	 */
-	void *tls_shared;
 };
 
 /*
@@ -179,6 +173,9 @@ int server_open_store(struct server *srv) __attribute__((warn_unused_result));
 int server_run(struct server *srv);
 /* The log level a log.level setting means. */
 enum log_level server_log_level(enum config_log_level l);
+struct tls_config;
+/* Fills t with the tls.* settings of cfg; t borrows cfg's strings (nothing to free). */
+void tls_config_from(struct tls_config *t, const struct kmipd_config *cfg);
 /* Frees everything server_init() made; the config too. */
 void server_free(struct server *srv);
 /* Called by a closing connection so the server can resume accepting or finish a shutdown. */

@@ -77,6 +77,11 @@ status_gather(struct server *srv, struct status_snap *s)
 	memset(s, 0, sizeof(*s));
 	s->now = time(NULL);
 	s->uptime_s = (double)(clock_ms() - srv->metrics.started_ms) / 1000.0;
+	/* One cache for the whole server: the master reads the figures every worker counts in it. */
+	if (srv->tls_shared != NULL) {
+		tls_shared_stats(srv->tls_shared, &s->tsh);
+		s->have_tls_shared = true;
+	}
 	if (srv->workers != NULL) {
 		/* The master: its workers' figures summed, its own start and reloads. */
 		workers_gather(srv->workers, s);
@@ -104,10 +109,6 @@ status_gather(struct server *srv, struct status_snap *s)
 	}
 	if (srv->store != NULL && store_stat(srv->store, &s->st) == 0)
 		s->have_store = true;
-	if (srv->tls_shared != NULL) {
-		tls_shared_stats(srv->tls_shared, &s->tsh);
-		s->have_tls_shared = true;
-	}
 	if (srv->tls != NULL) {
 		tls_server_describe(srv->tls, &d);
 		s->have_certs = true;

@@ -889,8 +889,10 @@ workers_start(struct kmipd_config *cfg, const char *config_path, const char *bas
     char *const *overrides, size_t noverrides, int ready_fd, struct workers **out)
 {
 	struct timeval watch = { WATCH_SEC, 0 };
+	struct tls_config t;
 	struct workers *w;
 	struct server *srv;
+	char *cause = NULL;
 	unsigned i;
 
 	*out = NULL;
@@ -936,11 +938,15 @@ workers_start(struct kmipd_config *cfg, const char *config_path, const char *bas
 		return -1;
 	}
 	/*
-	 * tls_shared: the one place where the shared TLS session cache and ticket keys (issue 18, tls/shcache.c)
-	 * are made, with tls_shared_new(), before any fork; every worker's server gets srv->tls_shared. NULL
-	 * until that merges.
+	 * The TLS session cache and ticket keys every worker shares (tls/shcache.c): mapped here, before any
+	 * fork, so that a client resumes on whichever worker accepts its next connection.
 	 */
-	srv->tls_shared = NULL;
+	tls_config_from(&t, cfg);
+	if (tls_shared_new(&t, &srv->tls_shared, &cause) != 0) {
+		log_warnx("TLS: %s", cause != NULL ? cause : "shared session cache");
+		free(cause);
+		return -1;
+	}
 	if ((srv->base = event_base_new()) == NULL) {
 		log_warnx("event_base_new failed");
 		return -1;
@@ -1056,6 +1062,7 @@ workers_free(struct workers *w)
 		close(w->fds[i]);
 	if (w->slots != NULL)
 		munmap(w->slots, w->slots_size);
+	tls_shared_free(srv->tls_shared);	/* the creator: the sessions and ticket keys are wiped */
 	if (srv->base != NULL)
 		event_base_free(srv->base);
 	config_free(w->next);

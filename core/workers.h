@@ -31,6 +31,7 @@
 struct evbuffer;
 struct event;
 struct status_snap;
+struct tls_shared;
 
 #define WORKER_HEARTBEAT_MS	1000	/* a worker publishes its figures and heartbeat this often */
 #define WORKER_QUICK_DEATH_SEC	10	/* a worker dying sooner after its start counts towards back-off */
@@ -79,7 +80,7 @@ struct server_worker {
 	const int *listen_fds;		/* the master's listening sockets, inherited */
 	const char (*listen_names)[WORKER_NAME_MAX];
 	size_t nlisteners;
-	void *tls_shared;		/* the master's struct tls_shared (srv->tls_shared), NULL until it merges */
+	struct tls_shared *tls_shared;	/* the master's (srv->tls_shared), mapped before the fork */
 	unsigned kg_workers;		/* its share of keygen.workers, as started (keygen_share) */
 	unsigned kg_pool_size;		/* and of keygen.pool_size */
 	struct event *ctl_ev;		/* the master's requests */

@@ -1117,20 +1117,6 @@ tls_server_reload(struct tls_server *ts, const struct tls_config *cfg, char **ca
 	return 0;
 }
 
-/* Installs next's context in ts as a successful reload would, and frees next; see tls.h. */
-void
-tls_server_adopt(struct tls_server *ts, struct tls_server *next)
-{
-	/* Connections made from the old context hold their own references to it. */
-	SSL_CTX_free(ts->ctx);
-	ts->ctx = next->ctx;
-	ts->generation++;
-	ts->crl = next->crl;
-	ts->crl_refuse_expired = next->crl_refuse_expired;
-	next->ctx = NULL;
-	tls_server_free(next);
-}
-
 void
 tls_server_crl_info(const struct tls_server *ts, int *count, int *expired)
 {

@@ -129,11 +129,6 @@ unsigned long tls_server_generation(const struct tls_server *ts);
  * otherwise keeps the current ones and returns -1 and a cause. tls_server_prepare + tls_server_commit. */
 int tls_server_reload(struct tls_server *ts, const struct tls_config *cfg, char **cause) TLS_WUR;
 /*
- * Installs the context of next (built by tls_server_new from the reloaded config) in ts as a successful
- * tls_server_reload would, and frees next: the build and the swap of a reload split in two, so that
- * several worker processes can all build before any of them swaps.
- */
-void tls_server_adopt(struct tls_server *ts, struct tls_server *next);
  * The two halves of tls_server_reload, for a reload that must be all or none across processes: prepare
  * builds the context and reads the ticket key file, changing nothing (0 and *out, or -1 and a cause);
  * commit installs them (the ticket keys into the shared state: every process commits the same ones) and

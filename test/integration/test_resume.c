@@ -4,7 +4,8 @@
  * kmipctl status, two kmipd processes sharing tls.ticket_key_file resuming each other's tickets (and not
  * with different files), a ticket key file refused for its mode or content with its file and line, and a
  * SIGHUP with a new key file: tickets of a dropped key no longer resume, those of a key still listed do;
- * and a reload that changes the client CA bundle ends resumption of the sessions made before it.
+ * a reload that changes the client CA bundle ends resumption of the sessions made before it; and with
+ * server.workers = 2, a session made on one worker resumes on the other, by session id and by ticket.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -452,6 +453,49 @@ test_reload_new_client_cas(void **state)
 	}
 }
 
+/*
+ * 7. server.workers = 2: a session made on one worker resumes on the other, by session id (TLS 1.2, tickets
+ * off on the client, as SChannel) and by ticket (TLS 1.2 and 1.3), with random ticket keys. Each side is
+ * chosen by stopping the other worker (SIGSTOP) while the client connects: the accepting socket is shared,
+ * so the one left running takes the connection.
+ */
+static void
+test_across_workers(void **state)
+{
+	struct servers *v = *state;
+	struct h_server *s = &v->s[0];
+	static const struct { int version; bool tickets; } modes[] = {
+		{ TLS1_2_VERSION, false }, { TLS1_2_VERSION, true }, { TLS1_3_VERSION, true },
+	};
+	SSL_SESSION *first, *second;
+	pid_t w[4];
+	bool resumed;
+	char ov[400];
+	SSL_CTX *ctx;
+	size_t i;
+
+	h_start(s, (const char *const[]){ "server.workers=2", admin_sock(v, ov, sizeof(ov)), NULL });
+	assert_int_equal(h_children(s, w, 4), 2);
+	for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		ctx = client(modes[i].version, modes[i].tickets);
+		assert_int_equal(kill(w[1], SIGSTOP), 0);
+		first = visit(s, ctx, NULL, &resumed);
+		assert_int_equal(kill(w[1], SIGCONT), 0);
+		assert_false(resumed);
+		assert_int_equal(kill(w[0], SIGSTOP), 0);
+		second = visit(s, ctx, first, &resumed);
+		assert_int_equal(kill(w[0], SIGCONT), 0);
+		if (!resumed)
+			fail_msg("TLS 1.%d, %s: a session made on worker 0 did not resume on worker 1",
+			    modes[i].version == TLS1_3_VERSION ? 3 : 2, modes[i].tickets ? "tickets" : "session id");
+		SSL_SESSION_free(first);
+		SSL_SESSION_free(second);
+		SSL_CTX_free(ctx);
+	}
+	/* The session-id resumption was answered from the cache both workers share. */
+	assert_true(tls_figure(v, "hits") >= 1);
+}
+
 int
 main(void)
 {
@@ -462,6 +506,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_ticket_file_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ticket_file_sighup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_new_client_cas, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_across_workers, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("resume", tests, NULL, NULL);

@@ -576,7 +576,7 @@ test_mkcerts_ec_csr_sign(void **state)
 	set(&fx->cfg.ecdsa_cert_file, path);
 	snprintf(path, sizeof(path), "%s/server-ec.key", srv);
 	set(&fx->cfg.ecdsa_key_file, path);
-	assert_int_equal(tls_server_new(&fx->cfg, &ts, &fx->cause), 0);
+	assert_int_equal(tls_server_new(&fx->cfg, NULL, &ts, &fx->cause), 0);
 	tls_server_describe(ts, &d);
 	snprintf(cmd, sizeof(cmd), "openssl x509 -in %s/server-ec.crt -noout -serial | sed 's/serial=//'", srv);
 	assert_int_equal(run(cmd, serial, sizeof(serial)), 0);
@@ -591,7 +591,7 @@ test_mkcerts_ec_csr_sign(void **state)
 	/* Without the pair: "none". */
 	set(&fx->cfg.ecdsa_cert_file, NULL);
 	set(&fx->cfg.ecdsa_key_file, NULL);
-	assert_int_equal(tls_server_new(&fx->cfg, &ts, &fx->cause), 0);
+	assert_int_equal(tls_server_new(&fx->cfg, NULL, &ts, &fx->cause), 0);
 	tls_server_describe(ts, &d);
 	assert_string_equal(d.ecdsa_serial, "none");
 	assert_true(d.ecdsa_days == LONG_MAX);
