@@ -151,6 +151,7 @@ cs_free(struct store_cs *cs)
 {
 	struct store_staged *e, *en;
 	struct store_check *c, *cn;
+	struct store_limit *l, *ln;
 	struct store_reader *r, *rn;
 
 	if (cs == NULL)
@@ -162,6 +163,10 @@ cs_free(struct store_cs *cs)
 	for (c = cs->checks; c != NULL; c = cn) {
 		cn = c->next;
 		free(c);
+	}
+	for (l = cs->limits; l != NULL; l = ln) {
+		ln = l->next;
+		free(l);
 	}
 	for (r = cs->readers; r != NULL; r = rn) {
 		rn = r->next;
@@ -272,18 +277,27 @@ store_set_owner(struct store *s, uint64_t owner, uint32_t item)
 	s->owner_item = item;
 }
 
-/* Reads the durable counters (the creation sequence) once per group. */
+/*
+ * A provisional creation sequence for a record staged in t: above every durable one t's snapshot holds
+ * (other processes' commits included) and every one handed out in the group, so that staged creations
+ * sort as the newest. Another process may hand out the same numbers: harmless, since a provisional
+ * sequence is seen only by its own process and never written (the commit draws the final one from the
+ * durable counter inside its write transaction, which the writer lock makes unique).
+ */
 static int
-counters(struct store_txn *t)
+provisional_seq(struct store_txn *t, uint64_t *seq)
 {
 	struct store *s = t->s;
+	uint64_t durable;
 	int rc;
 
-	if (s->counters_read)
-		return STORE_OK;
-	if ((rc = store_meta_get(t, "seq", &s->seq_last)) != STORE_OK)
+	if ((rc = store_meta_get(t, "seq", &durable)) != STORE_OK)
 		return rc;
-	s->counters_read = true;
+	if (durable > s->seq_last)
+		s->seq_last = durable;
+	if (s->seq_last == UINT64_MAX)
+		return STORE_E_FULL;
+	*seq = ++s->seq_last;
 	return STORE_OK;
 }
 
@@ -305,6 +319,12 @@ store_txn_begin(struct store *s, bool write, struct store_txn **out)
 	if (write && (cs = calloc(1, sizeof(*cs))) == NULL)
 		return STORE_E_NOMEM;
 	if ((rc = store_read_begin(s)) != STORE_OK) {
+		free(cs);
+		return rc;
+	}
+	/* A write seals under the current data key: another process may have rotated it. */
+	if (write && s->keys != NULL && (rc = store_keys_refresh(s, s->rtxn)) != STORE_OK) {
+		store_read_end(s);
 		free(cs);
 		return rc;
 	}
@@ -539,11 +559,10 @@ store_put(struct store_txn *t, const struct store_object *o)
 		e->create = false;
 	} else {
 		/* New (or re-created after a staged deletion): a provisional place in creation order. */
-		if ((rc = counters(t)) != STORE_OK) {
+		if ((rc = provisional_seq(t, &seq)) != STORE_OK) {
 			free(e);
 			return rc;
 		}
-		seq = ++t->s->seq_last;
 		e->create = true;
 	}
 	e->seq = seq;
@@ -557,6 +576,7 @@ store_put(struct store_txn *t, const struct store_object *o)
 		return rc;
 	}
 	free(ie);
+	e->dek_id = r.sealed && r.material_len > 0 ? r.dek_id : 0;
 	/* What it changes in its owner's usage, counted in the group while it is staged. */
 	if ((rc = replaced(t, old, found, o->uid, uid_len, &orec, &olen, &have)) != STORE_OK ||
 	    (rc = store_usage_effect(e, have ? &orec : NULL, olen, &r, e->rec_len)) != STORE_OK) {
@@ -797,6 +817,109 @@ checks_hold(struct store_txn *w, struct store_cs *cs, bool *hold)
 	return STORE_OK;
 }
 
+/*
+ * True when the change set's quotas hold in w (earlier change sets, and every process's commits, counted
+ * in the durable counters): what the owner owns plus what the change set adds stays within each limit.
+ */
+static int
+limits_hold(struct store_txn *w, struct store_cs *cs, bool *hold)
+{
+	const struct store_limit *l;
+	struct store_usage_delta d;
+	struct store_usage u;
+	struct store_txn view;
+	int rc;
+
+	*hold = true;
+	if (cs->limits == NULL || !w->s->usage_valid)
+		return STORE_OK;
+	/* The change set's own delta, as store_txn_usage_delta computes it for a transaction. */
+	memset(&view, 0, sizeof(view));
+	view.s = w->s;
+	view.cs = cs;
+	for (l = cs->limits; l != NULL; l = l->next) {
+		if ((rc = store_usage_durable(w, l->owner, l->len, &u)) != STORE_OK ||
+		    (rc = store_txn_usage_delta(&view, l->owner, &d)) != STORE_OK)
+			return rc;
+		if ((l->max_objects != 0 && d.objects > 0 && u.objects + (uint64_t)d.objects > l->max_objects) ||
+		    (l->max_bytes != 0 && d.bytes > 0 && u.bytes + (uint64_t)d.bytes > l->max_bytes)) {
+			*hold = false;
+			if (cs->first != NULL)
+				snprintf(cs->conflict_uid, sizeof(cs->conflict_uid), "%s", cs->first->uid);
+			return STORE_OK;
+		}
+	}
+	return STORE_OK;
+}
+
+/* True when data key id is in the keyring as the commit sees it. */
+static bool
+dek_known(const struct store_dek_ids *ids, uint32_t id)
+{
+	size_t i;
+
+	for (i = 0; i < ids->n; i++)
+		if (ids->id[i] == id)
+			return true;
+	return false;
+}
+
+/*
+ * True when every record of the change set is sealed under a data key the keyring still holds as the
+ * commit sees it: another process may have retired the one this process sealed under. *stale counts the
+ * records sealed under a key that is no longer the current one (they keep a re-encryption pass going).
+ */
+static bool
+deks_hold(struct store_cs *cs, const struct store_dek_ids *ids, uint64_t *stale)
+{
+	const struct store_staged *e;
+	uint64_t n = 0;
+
+	for (e = cs->first; e != NULL; e = e->next) {
+		if (e->deleted || e->dek_id == 0 || e->dek_id == ids->current)
+			continue;
+		if (!dek_known(ids, e->dek_id)) {
+			snprintf(cs->conflict_uid, sizeof(cs->conflict_uid), "%s", e->uid);
+			return false;
+		}
+		n++;
+	}
+	*stale += n;
+	return true;
+}
+
+/* Holds a write transaction's change set to a quota at the group commit too: see store.h. */
+int
+store_txn_usage_limit(struct store_txn *t, const char *owner, uint64_t max_objects, uint64_t max_bytes)
+{
+	struct store_limit *l;
+	size_t len;
+
+	if (t == NULL || owner == NULL)
+		return STORE_E_INVALID;
+	if (t->cs == NULL)
+		return STORE_E_READONLY;
+	if (max_objects == 0 && max_bytes == 0)
+		return STORE_OK;
+	len = strlen(owner);
+	for (l = t->cs->limits; l != NULL; l = l->next) {
+		if (l->len == len && memcmp(l->owner, owner, len) == 0) {
+			l->max_objects = max_objects;
+			l->max_bytes = max_bytes;
+			return STORE_OK;
+		}
+	}
+	if (len > STORE_OWNER_MAX || (l = calloc(1, sizeof(*l) + len + 1)) == NULL)
+		return t->failed = STORE_E_NOMEM;
+	memcpy(l->owner, owner, len);
+	l->len = len;
+	l->max_objects = max_objects;
+	l->max_bytes = max_bytes;
+	l->next = t->cs->limits;
+	t->cs->limits = l;
+	return STORE_OK;
+}
+
 /* Marks the change sets first..last (one unit) skipped, their writes unapplied. */
 static void
 unit_failed(struct store_cs *first, struct store_cs *last, const char *uid)
@@ -818,11 +941,12 @@ unit_failed(struct store_cs *first, struct store_cs *last, const char *uid)
  * revision issued. Returns an LMDB-level store error only when the whole group cannot go on.
  */
 static int
-apply_unit(struct store_txn *w, struct store_cs *first, struct store_cs *last, uint64_t *rev)
+apply_unit(struct store_txn *w, struct store_cs *first, struct store_cs *last, uint64_t *rev,
+    const struct store_dek_ids *ids, uint64_t *stale)
 {
 	struct store *s = w->s;
 	MDB_txn *outer = w->txn, *nested = NULL;
-	uint64_t rev0 = *rev;
+	uint64_t rev0 = *rev, stale0 = *stale;
 	struct store_staged *e;
 	struct store_cs *cs;
 	bool hold = true;
@@ -835,7 +959,10 @@ apply_unit(struct store_txn *w, struct store_cs *first, struct store_cs *last, u
 		w->txn = nested;
 	}
 	for (cs = first; cs != NULL && hold; cs = cs == last ? NULL : cs->next) {
-		if ((rc = checks_hold(w, cs, &hold)) != STORE_OK || !hold)
+		if ((rc = checks_hold(w, cs, &hold)) != STORE_OK || !hold ||
+		    (rc = limits_hold(w, cs, &hold)) != STORE_OK || !hold)
+			break;
+		if (ids->current != 0 && !(hold = deks_hold(cs, ids, stale)))
 			break;
 		if (cs->poisoned) {
 			hold = false;
@@ -861,6 +988,7 @@ apply_unit(struct store_txn *w, struct store_cs *first, struct store_cs *last, u
 	}
 	if (rc == STORE_OK && !hold) {
 		*rev = rev0;	/* nothing of the unit was written */
+		*stale = stale0;
 		unit_failed(first, last, cs != NULL ? cs->conflict_uid : "");
 	}
 	return rc;
@@ -907,7 +1035,8 @@ apply_once(struct store *s)
 {
 	struct store_txn w;
 	struct store_cs *cs, *last;
-	uint64_t rev;
+	struct store_dek_ids ids;
+	uint64_t rev, stale = 0, gen;
 	MDB_txn *txn;
 	bool counted;
 	int rc;
@@ -924,14 +1053,19 @@ apply_once(struct store *s)
 	w.write = true;
 	w.applying = true;
 	if ((rc = store_meta_get(&w, "rev", &rev)) != STORE_OK ||
-	    (rc = usage_counted(&w, rev, &counted)) != STORE_OK)
+	    (rc = usage_counted(&w, rev, &counted)) != STORE_OK ||
+	    (rc = store_keys_ids(s, txn, &ids)) != STORE_OK)
 		goto fail;
 	for (cs = s->cs_first; cs != NULL; cs = last->next) {
 		for (last = cs; cs->unit != 0 && last->next != NULL && last->next->unit == cs->unit; last = last->next)
 			;
-		if ((rc = apply_unit(&w, cs, last, &rev)) != STORE_OK)
+		if ((rc = apply_unit(&w, cs, last, &rev, &ids, &stale)) != STORE_OK)
 			goto fail;
 	}
+	/* Records sealed under an older data key after a rotation: a re-encryption pass must look again. */
+	if (stale > 0 && ((rc = store_meta_get(&w, "stale_seals", &gen)) != STORE_OK ||
+	    (rc = store_meta_put(&w, "stale_seals", gen + stale)) != STORE_OK))
+		goto fail;
 	if ((rc = store_meta_put(&w, "rev", rev)) != STORE_OK)
 		goto fail;
 	/* The usage counters count this commit too, unless they were behind already: then the next open counts. */
@@ -972,7 +1106,7 @@ apply_group(struct store *s, store_conflict_fn fn, void *arg)
 	}
 	s->n_group_commits++;
 	store_group_free(s);
-	s->counters_read = false;	/* durable now; read again, another process may have written */
+	s->seq_last = 0;		/* durable now: the next provisional ones start above the durable counter */
 	(void)store_grow(s, false);
 	return STORE_OK;
 }
@@ -984,7 +1118,7 @@ store_group_commit(struct store *s, store_conflict_fn fn, void *arg)
 	if (s->open || s->batch)
 		return STORE_E_BUSY;
 	if (s->cs_first == NULL) {
-		s->counters_read = false;	/* read again: another process may have written */
+		s->seq_last = 0;
 		(void)store_grow(s, false);
 		return STORE_OK;
 	}

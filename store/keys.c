@@ -52,7 +52,6 @@ struct store_keyring {
 
 static int keys_copy(const struct store_keyring *src, struct store_keyring *dst, char **cause);
 static int keys_clone(struct store *s, struct store_keyring **out, char **cause);
-static int keys_install(struct store *s, struct store_keyring *k, char **cause);
 
 /* A zeroed keyring in memory that is locked when possible and left out of core dumps. */
 static struct store_keyring *
@@ -250,82 +249,158 @@ wraps_describe(const struct store_dek *d, char *buf, size_t size)
 	}
 }
 
-/* Writes the keyring (unless k is NULL) and, when flag is not NULL, that meta flag, in one LMDB transaction. */
+/* The keyring value as txn sees it (pointing into txn); *found false when the store has none. */
 static int
-keyring_write(struct store *s, const struct store_keyring *k, const char *flag, uint64_t flag_value,
-    char **cause)
+keyring_get(struct store *s, MDB_txn *txn, MDB_val *val, bool *found)
 {
-	struct store_txn t;
-	MDB_txn *txn;
-	MDB_val key = { 7, "keyring" }, val;
-	uint8_t *buf;
-	size_t len;
-	int rc;
-
-	if (s->read_only) {
-		store_set_cause(cause, "%s: opened read-only: the keyring cannot be written", s->path);
-		return STORE_E_READONLY;
-	}
-	if (k == NULL)
-		buf = NULL, len = 0;
-	else if ((buf = keyring_encode(k, &len)) == NULL) {
-		store_set_cause(cause, "out of memory");
-		return STORE_E_NOMEM;
-	}
-	if ((rc = store_begin(s, NULL, 0, &txn)) != 0) {
-		free(buf);
-		store_set_cause(cause, "%s: cannot begin a transaction: %s", s->path, mdb_strerror(rc));
-		return STORE_E_IO;
-	}
-	store_txn_wrap(s, txn, true, &t);
-	val.mv_data = buf;
-	val.mv_size = len;
-	if ((k != NULL && (rc = store_db_put(&t, DB_META, &key, &val, 0)) != STORE_OK) ||
-	    (flag != NULL && (rc = store_meta_put(&t, flag, flag_value)) != STORE_OK)) {
-		mdb_txn_abort(txn);
-		free(buf);
-		store_set_cause(cause, "%s: cannot write the keyring: %s", s->path, s->err);
-		return rc;
-	}
-	free(buf);
-	if ((rc = mdb_txn_commit(txn)) != 0) {
-		store_set_cause(cause, "%s: cannot commit the keyring: %s", s->path, mdb_strerror(rc));
-		return STORE_E_IO;
-	}
-	return STORE_OK;
-}
-
-/* Reads the keyring value; *found false when the store has none (it has never been encrypted). */
-static int
-keyring_read(struct store *s, struct store_keyring *k, bool *found, char **cause)
-{
-	MDB_val key = { 7, "keyring" }, val;
-	MDB_txn *txn;
+	MDB_val key = { 7, "keyring" };
 	int rc;
 
 	*found = false;
-	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)) != 0) {
-		store_set_cause(cause, "%s: cannot read the keyring: %s", s->path, mdb_strerror(rc));
-		return STORE_E_IO;
-	}
-	rc = mdb_get(txn, s->dbi[DB_META], &key, &val);
-	if (rc == MDB_NOTFOUND) {
-		mdb_txn_abort(txn);
+	rc = mdb_get(txn, s->dbi[DB_META], &key, val);
+	if (rc == MDB_NOTFOUND)
 		return STORE_OK;
-	}
-	if (rc != 0) {
-		mdb_txn_abort(txn);
-		store_set_cause(cause, "%s: cannot read the keyring: %s", s->path, mdb_strerror(rc));
-		return STORE_E_IO;
-	}
-	rc = keyring_parse(val.mv_data, val.mv_size, k);
-	mdb_txn_abort(txn);
-	if (rc != 0) {
-		store_set_cause(cause, "%s: the keyring is corrupt", s->path);
-		return STORE_E_CORRUPT;
-	}
+	if (rc != 0)
+		return store_fail(s, rc, "reading the keyring");
 	*found = true;
 	return STORE_OK;
+}
+
+/* Writes keyring k in the write transaction txn; its encoding goes to *raw (malloc'd), for keys_use. */
+static int
+keyring_put(struct store *s, MDB_txn *txn, const struct store_keyring *k, uint8_t **raw, size_t *len,
+    char **cause)
+{
+	MDB_val key = { 7, "keyring" }, val;
+	struct store_txn t;
+	int rc;
+
+	if ((*raw = keyring_encode(k, len)) == NULL) {
+		store_set_cause(cause, "out of memory");
+		return STORE_E_NOMEM;
+	}
+	store_txn_wrap(s, txn, true, &t);
+	val.mv_data = *raw;
+	val.mv_size = *len;
+	if ((rc = store_db_put(&t, DB_META, &key, &val, 0)) != STORE_OK) {
+		free(*raw);
+		*raw = NULL;
+		store_set_cause(cause, "%s: cannot write the keyring: %s", s->path, s->err);
+	}
+	return rc;
+}
+
+/* Puts keyring k (NULL: none) in use, read from or written as raw (taken, freed later). */
+static void
+keys_use(struct store *s, struct store_keyring *k, uint8_t *raw, size_t len)
+{
+	store_keys_free(s->keys);
+	s->keys = k;
+	free(s->kr_raw);
+	s->kr_raw = raw;
+	s->kr_len = len;
+}
+
+/* The data keys of the keyring as txn sees it: see store_int.h. */
+int
+store_keys_ids(struct store *s, MDB_txn *txn, struct store_dek_ids *ids)
+{
+	const uint8_t *p;
+	size_t off, i, n, nw;
+	bool found;
+	MDB_val v;
+	int rc;
+
+	ids->current = 0;
+	ids->n = 0;
+	if (s->keys == NULL)
+		return STORE_OK;	/* a clear store seals nothing */
+	if ((rc = keyring_get(s, txn, &v, &found)) != STORE_OK || !found)
+		return rc;
+	p = v.mv_data;
+	if (v.mv_size < KR_HEAD || p[0] != 'K' || p[1] != 'R' || p[2] != 1)
+		goto corrupt;
+	n = ttlv_get32(p + 8);
+	if (n == 0 || n > STORE_DEKS_MAX)
+		goto corrupt;
+	for (off = KR_HEAD, i = 0; i < n; i++) {
+		if (v.mv_size - off < KR_DEK_HEAD)
+			goto corrupt;
+		ids->id[i] = ttlv_get32(p + off);
+		nw = ttlv_get32(p + off + 4);
+		off += KR_DEK_HEAD;
+		if (nw > STORE_WRAPS_MAX || (v.mv_size - off) / KR_WRAP < nw)
+			goto corrupt;
+		off += nw * KR_WRAP;
+	}
+	ids->n = n;
+	ids->current = ttlv_get32(p + 4);
+	return STORE_OK;
+corrupt:
+	snprintf(s->err, sizeof(s->err), "the keyring is corrupt");
+	return STORE_E_CORRUPT;
+}
+
+/*
+ * Makes s->keys the keyring txn sees when it differs from the one loaded: see store_int.h. A data key
+ * already open is kept by its id (ids are never reused: a new one is above every one the keyring ever
+ * held, since the current one, the newest, is never retired), so a worker whose master key another
+ * worker rotated first still opens everything; a new one is unwrapped under the master key.
+ */
+int
+store_keys_refresh(struct store *s, MDB_txn *txn)
+{
+	struct store_keyring *k = NULL;
+	struct store_dek *d, *old;
+	struct store_wrap *w;
+	uint8_t *raw = NULL;
+	char *cause = NULL;
+	bool found;
+	MDB_val v;
+	size_t i;
+	int rc;
+
+	if (s->keys == NULL)
+		return STORE_OK;
+	if ((rc = keyring_get(s, txn, &v, &found)) != STORE_OK || !found)
+		return rc;
+	if (v.mv_size == s->kr_len && memcmp(v.mv_data, s->kr_raw, v.mv_size) == 0)
+		return STORE_OK;
+	if ((k = keyring_new()) == NULL || (raw = malloc(v.mv_size)) == NULL) {
+		rc = STORE_E_NOMEM;
+		goto fail;
+	}
+	memcpy(raw, v.mv_data, v.mv_size);
+	if (keyring_parse(raw, v.mv_size, k) != 0) {
+		snprintf(s->err, sizeof(s->err), "the keyring another process wrote is corrupt");
+		rc = STORE_E_CORRUPT;
+		goto fail;
+	}
+	for (i = 0; i < k->ndeks; i++) {
+		d = &k->deks[i];
+		if ((old = dek_find(s->keys, d->id)) != NULL) {
+			memcpy(d->key, old->key, STORE_KEY_BYTES);
+		} else if (s->master == NULL || (w = wrap_find(d, s->master)) == NULL ||
+		    store_kek_unwrap(s->master, d->id, w, d->key, &cause) != STORE_OK) {
+			snprintf(s->err, sizeof(s->err), "another process added data key %u, which this process's "
+			    "master key does not open%s%s (reload with the current master key)", (unsigned)d->id,
+			    cause != NULL ? ": " : "", cause != NULL ? cause : "");
+			rc = STORE_E_INVALID;
+			goto fail;
+		}
+		if (dek_ready(d) != 0) {
+			snprintf(s->err, sizeof(s->err), "cannot set up AES-256-GCM");
+			rc = STORE_E_IO;
+			goto fail;
+		}
+	}
+	keys_use(s, k, raw, v.mv_size);
+	return STORE_OK;
+fail:
+	free(cause);
+	free(raw);
+	store_keys_free(k);
+	return rc;
 }
 
 /* Adds a new random data key, wrapped under master and for the recovery key, and makes it current. */
@@ -428,7 +503,7 @@ record_count(struct store *s, uint64_t *n)
 	int rc;
 
 	*n = 0;
-	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)) != 0)
+	if ((rc = store_begin(s, NULL, MDB_RDONLY, &txn)) != 0)
 		return rc;
 	if ((rc = mdb_stat(txn, s->dbi[DB_OBJ], &st)) == 0)
 		*n = st.ms_entries;
@@ -438,28 +513,56 @@ record_count(struct store *s, uint64_t *n)
 
 /*
  * Reads the keyring and opens it with the master key (and the previous one when rotating); makes one when
- * an encrypted store has none. The result replaces s->keys only when everything succeeded.
+ * an encrypted store has none. The result replaces s->keys only when everything succeeded. Writable, the
+ * keyring is read, changed and written in one write transaction: two processes opening (or reloading) at
+ * once cannot both make a first keyring, nor one's rotation undo a data key the other added.
  */
 static int
 keys_load(struct store *s, bool encryption, const struct store_kek *master, const struct store_kek *previous,
     char **cause)
 {
 	struct store_keyring *k;
-	uint64_t records = 0;
-	bool found, rotated = false;
+	struct store_txn t;
+	uint8_t *raw = NULL;
+	size_t rawlen = 0;
+	MDB_stat ms;
+	MDB_txn *txn;
+	MDB_val v;
+	bool found, rotated = false, write = false;
 	int rc;
 
 	if ((k = keyring_new()) == NULL) {
 		store_set_cause(cause, "out of memory");
 		return STORE_E_NOMEM;
 	}
-	if ((rc = keyring_read(s, k, &found, cause)) != STORE_OK)
+	if ((rc = store_begin(s, NULL, s->read_only ? MDB_RDONLY : 0, &txn)) != 0) {
+		store_set_cause(cause, "%s: cannot read the keyring: %s", s->path, mdb_strerror(rc));
+		store_keys_free(k);
+		return STORE_E_IO;
+	}
+	if ((rc = keyring_get(s, txn, &v, &found)) != STORE_OK) {
+		store_set_cause(cause, "%s: cannot read the keyring: %s", s->path, s->err);
 		goto fail;
+	}
+	if (found) {
+		if ((raw = malloc(v.mv_size)) == NULL) {
+			store_set_cause(cause, "out of memory");
+			rc = STORE_E_NOMEM;
+			goto fail;
+		}
+		memcpy(raw, v.mv_data, v.mv_size);
+		rawlen = v.mv_size;
+		if (keyring_parse(raw, rawlen, k) != 0) {
+			store_set_cause(cause, "%s: the keyring is corrupt", s->path);
+			rc = STORE_E_CORRUPT;
+			goto fail;
+		}
+	}
 	if (!found && (!encryption || s->read_only)) {
 		/* Never encrypted: nothing to open (a read-only open reports it as such, kmipd -t and kmipctl). */
+		mdb_txn_abort(txn);
 		store_keys_free(k);
-		store_keys_free(s->keys);
-		s->keys = NULL;
+		keys_use(s, NULL, NULL, 0);
 		return STORE_OK;
 	}
 	if (!encryption) {
@@ -482,26 +585,94 @@ keys_load(struct store *s, bool encryption, const struct store_kek *master, cons
 	}
 	if (!found) {
 		/* The first start with a master key: a data key, and the records in clear to migrate. */
-		if ((rc = record_count(s, &records)) != 0) {
+		if ((rc = mdb_stat(txn, s->dbi[DB_OBJ], &ms)) != 0) {
 			store_set_cause(cause, "%s: %s", s->path, mdb_strerror(rc));
 			rc = STORE_E_IO;
 			goto fail;
 		}
-		if ((rc = dek_new(k, master, cause)) != STORE_OK)
+		if ((rc = dek_new(k, master, cause)) != STORE_OK ||
+		    (rc = keyring_put(s, txn, k, &raw, &rawlen, cause)) != STORE_OK)
 			goto fail;
-		if ((rc = keyring_write(s, k, records > 0 ? "clear_pages" : NULL, 1, cause)) != STORE_OK)
+		store_txn_wrap(s, txn, true, &t);
+		if (ms.ms_entries > 0 && (rc = store_meta_put(&t, "clear_pages", 1)) != STORE_OK) {
+			store_set_cause(cause, "%s: cannot write the keyring: %s", s->path, s->err);
 			goto fail;
+		}
+		write = true;
 	} else {
 		if ((rc = keyring_unlock(s, k, master, previous, &rotated, cause)) != STORE_OK)
 			goto fail;
 		/* Read-only (checks): the rotation is only verified; the next open for writing makes it. */
-		if (rotated && !s->read_only && (rc = keyring_write(s, k, NULL, 0, cause)) != STORE_OK)
-			goto fail;
+		if (rotated && !s->read_only) {
+			free(raw);
+			raw = NULL;
+			if ((rc = keyring_put(s, txn, k, &raw, &rawlen, cause)) != STORE_OK)
+				goto fail;
+			write = true;
+		}
 	}
-	store_keys_free(s->keys);
-	s->keys = k;
+	if (!write) {
+		mdb_txn_abort(txn);
+	} else if ((rc = mdb_txn_commit(txn)) != 0) {
+		store_set_cause(cause, "%s: cannot commit the keyring: %s", s->path, mdb_strerror(rc));
+		free(raw);
+		store_keys_free(k);
+		return STORE_E_IO;
+	}
+	keys_use(s, k, raw, rawlen);
 	return STORE_OK;
 fail:
+	mdb_txn_abort(txn);
+	free(raw);
+	store_keys_free(k);
+	return rc;
+}
+
+/*
+ * A change of the keyring in use: fn changes a copy of it, as it is now (another process may have changed
+ * it: it is read again inside the write transaction, which no other writer can enter), and the copy is
+ * written and put in use. fn returning an error leaves everything as it was and is returned.
+ */
+typedef int (*keys_change_fn)(struct store *s, MDB_txn *txn, struct store_keyring *k, void *arg, char **cause);
+
+static int
+keys_change(struct store *s, keys_change_fn fn, void *arg, char **cause)
+{
+	struct store_keyring *k = NULL;
+	uint8_t *raw = NULL;
+	size_t len = 0;
+	MDB_txn *txn;
+	int rc;
+
+	if (s->read_only) {
+		store_set_cause(cause, "%s: opened read-only: the keyring cannot be written", s->path);
+		return STORE_E_READONLY;
+	}
+	if (s->keys == NULL) {
+		store_set_cause(cause, "%s: the store is not encrypted", s->path);
+		return STORE_E_INVALID;
+	}
+	if ((rc = store_begin(s, NULL, 0, &txn)) != 0) {
+		store_set_cause(cause, "%s: cannot begin a transaction: %s", s->path, mdb_strerror(rc));
+		return STORE_E_IO;
+	}
+	if ((rc = store_keys_refresh(s, txn)) != STORE_OK) {
+		store_set_cause(cause, "%s: %s", s->path, s->err);
+		goto fail;
+	}
+	if ((rc = keys_clone(s, &k, cause)) != STORE_OK || (rc = fn(s, txn, k, arg, cause)) != STORE_OK ||
+	    (rc = keyring_put(s, txn, k, &raw, &len, cause)) != STORE_OK)
+		goto fail;
+	if ((rc = mdb_txn_commit(txn)) != 0) {
+		store_set_cause(cause, "%s: cannot commit the keyring: %s", s->path, mdb_strerror(rc));
+		free(raw);
+		store_keys_free(k);
+		return STORE_E_IO;
+	}
+	keys_use(s, k, raw, len);
+	return STORE_OK;
+fail:
+	mdb_txn_abort(txn);
 	store_keys_free(k);
 	return rc;
 }
@@ -607,6 +778,27 @@ store_seal(struct store *s, struct store_aad *a, const uint8_t *in, size_t len, 
 	return STORE_OK;
 }
 
+/*
+ * A record names a data key this process has not loaded: another process added it (a rotation) and
+ * sealed the record under it. Reads the keyring again, in the open transaction's snapshot (which holds
+ * the record, so its keyring holds the key), else in a fresh one; true when it did.
+ */
+static bool
+keys_catch_up(struct store *s)
+{
+	MDB_txn *txn;
+	int rc;
+
+	/* On failure the caller's own message (the key is missing) says enough. */
+	if (s->open && s->rtxn != NULL)
+		return store_keys_refresh(s, s->rtxn) == STORE_OK;
+	if (store_begin(s, NULL, MDB_RDONLY, &txn) != 0)
+		return false;
+	rc = store_keys_refresh(s, txn);
+	mdb_txn_abort(txn);
+	return rc == STORE_OK;
+}
+
 /* Opens sealed material: see store_int.h. */
 int
 store_unseal(struct store *s, const struct store_aad *a, const uint8_t *in, size_t len, uint8_t *out)
@@ -620,7 +812,8 @@ store_unseal(struct store *s, const struct store_aad *a, const uint8_t *in, size
 	if (len < STORE_IV_BYTES + STORE_TAG_BYTES || len > INT32_MAX)
 		return STORE_E_CORRUPT;
 	ctlen = len - STORE_IV_BYTES - STORE_TAG_BYTES;
-	if (s->keys == NULL || (d = dek_find(s->keys, a->dek_id)) == NULL) {
+	if (s->keys == NULL || ((d = dek_find(s->keys, a->dek_id)) == NULL &&
+	    (!keys_catch_up(s) || (d = dek_find(s->keys, a->dek_id)) == NULL))) {
 		snprintf(s->err, sizeof(s->err), "record %.*s is sealed under data key %u, which the keyring "
 		    "does not hold", (int)a->uid_len, a->uid, (unsigned)a->dek_id);
 		return STORE_E_CORRUPT;
@@ -638,24 +831,27 @@ store_unseal(struct store *s, const struct store_aad *a, const uint8_t *in, size
 	return STORE_OK;
 }
 
+/* keys_change: a new data key, current from now on. */
+static int
+data_key_add(struct store *s, MDB_txn *txn, struct store_keyring *k, void *arg, char **cause)
+{
+	(void)txn;
+	(void)arg;
+	return dek_new(k, s->master, cause);
+}
+
 /* Adds a data key and makes it current: see store.h. */
 int
 store_data_key_new(struct store *s, char **cause)
 {
-	struct store_keyring *k;
 	int rc;
 
-	if ((rc = keys_clone(s, &k, cause)) != STORE_OK)
-		return rc;
-	if ((rc = dek_new(k, s->master, cause)) != STORE_OK) {
-		store_keys_free(k);
-		return rc;
-	}
-	if ((rc = keys_install(s, k, cause)) != STORE_OK)
+	if ((rc = keys_change(s, data_key_add, NULL, cause)) != STORE_OK)
 		return rc;
 	s->reseal.pos[0] = '\0';
 	s->reseal.pass_found = 0;
 	s->reseal.pass_from_start = true;
+	s->reseal.target = 0;	/* the next batch starts a pass under the new key */
 	return STORE_OK;
 }
 
@@ -709,35 +905,25 @@ keys_clone(struct store *s, struct store_keyring **out, char **cause)
 	return rc;
 }
 
-/* Writes a changed keyring and puts it in use; on failure it is freed and the one in use stays. */
+/* The text of a new recovery key (keys_change's argument). */
+struct recovery_text {
+	char *text;
+	size_t size;
+};
+
+/* keys_change: a new recovery key, every data key wrapped for it, the old one's wraps dropped. */
 static int
-keys_install(struct store *s, struct store_keyring *k, char **cause)
+recovery_add(struct store *s, MDB_txn *txn, struct store_keyring *k, void *arg, char **cause)
 {
-	int rc;
-
-	if ((rc = keyring_write(s, k, NULL, 0, cause)) != STORE_OK) {
-		store_keys_free(k);
-		return rc;
-	}
-	store_keys_free(s->keys);
-	s->keys = k;
-	return STORE_OK;
-}
-
-/* Makes a recovery key: see store.h. */
-int
-store_recovery_key_new(struct store *s, char *text, size_t size, char **cause)
-{
-	struct store_keyring *k;
+	struct recovery_text *rt = arg;
 	struct store_wrap w;
 	size_t i;
-	int rc;
 
-	if ((rc = keys_clone(s, &k, cause)) != STORE_OK)
-		return rc;
-	if (store_recovery_new(text, size, k->recovery_pub, w.kek_id) != 0) {
+	(void)s;
+	(void)txn;
+	if (store_recovery_new(rt->text, rt->size, k->recovery_pub, w.kek_id) != 0) {
 		store_set_cause(cause, "cannot make a recovery key");
-		goto fail;
+		return STORE_E_IO;
 	}
 	k->recovery = true;
 	for (i = 0; i < k->ndeks; i++) {
@@ -745,29 +931,44 @@ store_recovery_key_new(struct store *s, char *text, size_t size, char **cause)
 		wraps_drop(&k->deks[i], KEK_RECOVERY, NULL);
 		if (store_kek_wrap(NULL, k->recovery_pub, k->deks[i].id, k->deks[i].key, &w, cause) != 0 ||
 		    wrap_add(&k->deks[i], &w, cause) != 0)
-			goto fail;
+			return STORE_E_IO;
 	}
-	if ((rc = keys_install(s, k, cause)) != STORE_OK)
-		OPENSSL_cleanse(text, size);
-	return rc;
-fail:
-	OPENSSL_cleanse(text, size);
-	store_keys_free(k);
-	return STORE_E_IO;
+	return STORE_OK;
 }
 
-/* Drops every data key but the current one, once no record needs them. */
-static int
-keys_retire(struct store *s, char **cause)
+/* Makes a recovery key: see store.h. */
+int
+store_recovery_key_new(struct store *s, char *text, size_t size, char **cause)
 {
-	struct store_keyring *k;
-	struct store_dek *cur;
+	struct recovery_text rt = { text, size };
 	int rc;
 
-	if (s->keys->ndeks <= 1)
-		return STORE_OK;
-	if ((rc = keys_clone(s, &k, cause)) != STORE_OK)
+	if ((rc = keys_change(s, recovery_add, &rt, cause)) != STORE_OK)
+		OPENSSL_cleanse(text, size);
+	return rc;
+}
+
+/*
+ * keys_change: drops every data key but the current one, unless the pass that found none left is out of
+ * date as the write transaction sees it (STORE_E_CONFLICT): another rotation made a newer key current, or
+ * another process committed records under an older key since the pass began (the "stale_seals" counter
+ * of the group commit moved).
+ */
+static int
+retire_old(struct store *s, MDB_txn *txn, struct store_keyring *k, void *arg, char **cause)
+{
+	const struct store_reseal *rs = arg;
+	struct store_dek *cur;
+	struct store_txn t;
+	uint64_t gen;
+	int rc;
+
+	(void)cause;
+	store_txn_wrap(s, txn, false, &t);
+	if ((rc = store_meta_get(&t, "stale_seals", &gen)) != STORE_OK)
 		return rc;
+	if (k->current != rs->target || gen != rs->stale_gen)
+		return STORE_E_CONFLICT;
 	cur = dek_find(k, k->current);
 	if (cur != &k->deks[0]) {
 		EVP_CIPHER_CTX_free(k->deks[0].enc);
@@ -782,7 +983,31 @@ keys_retire(struct store *s, char **cause)
 		EVP_CIPHER_CTX_free(d->dec);
 		OPENSSL_cleanse(d, sizeof(*d));
 	}
-	return keys_install(s, k, cause);
+	return STORE_OK;
+}
+
+/*
+ * Drops every data key but the current one, once a whole pass found no record needing them; *retired
+ * false when the pass turned out to be out of date (it starts again).
+ */
+static int
+keys_retire(struct store *s, bool *retired, char **cause)
+{
+	int rc;
+
+	*retired = false;
+	if (s->keys->ndeks <= 1) {
+		*retired = true;
+		return STORE_OK;
+	}
+	rc = keys_change(s, retire_old, &s->reseal, cause);
+	if (rc == STORE_E_CONFLICT) {
+		s->reseal.pos[0] = '\0';	/* a new pass, under the key current now */
+		s->reseal.target = 0;
+		return STORE_OK;
+	}
+	*retired = rc == STORE_OK;
+	return rc;
 }
 
 /* Whether a record must be written again: still version 1, or material not under the current data key. */
@@ -829,9 +1054,19 @@ store_reseal(struct store *s, size_t max, struct store_reseal_progress *p, char 
 		rc = store_fail(s, mrc, "reseal");
 		goto fail;
 	}
+	/*
+	 * Another process may have made a newer data key current (this transaction read the keyring again):
+	 * what the pass found so far was judged against the older one, so it starts over.
+	 */
+	if (rs->target != s->keys->current)
+		rs->pos[0] = '\0';
 	if (rs->pos[0] == '\0') {
 		rs->pass_from_start = true;
 		rs->pass_found = 0;
+		rs->target = s->keys->current;
+		/* Records sealed under an older key committed after this snapshot move this counter. */
+		if ((rc = store_meta_get(t, "stale_seals", &rs->stale_gen)) != STORE_OK)
+			goto fail;
 		mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
 	} else {
 		k.mv_data = rs->pos;
@@ -878,11 +1113,10 @@ store_reseal(struct store *s, size_t max, struct store_reseal_progress *p, char 
 	}
 	if (mrc == MDB_NOTFOUND) {
 		/* The end of a pass: done when a whole pass found nothing left to do. */
-		if (rs->pass_from_start && rs->pass_found == 0 && !store_group_pending(s)) {
-			p->done = true;
-			return keys_retire(s, cause);
-		}
+		if (rs->pass_from_start && rs->pass_found == 0 && !store_group_pending(s))
+			return keys_retire(s, &p->done, cause);
 		rs->pos[0] = '\0';
+		rs->target = 0;
 	}
 	return STORE_OK;
 fail:
@@ -897,7 +1131,29 @@ fail:
 int
 store_clear_pages_done(struct store *s, char **cause)
 {
-	return keyring_write(s, NULL, "clear_pages", 0, cause);
+	struct store_txn t;
+	MDB_txn *txn;
+	int rc;
+
+	if (s->read_only) {
+		store_set_cause(cause, "%s: opened read-only", s->path);
+		return STORE_E_READONLY;
+	}
+	if ((rc = store_begin(s, NULL, 0, &txn)) != 0) {
+		store_set_cause(cause, "%s: cannot begin a transaction: %s", s->path, mdb_strerror(rc));
+		return STORE_E_IO;
+	}
+	store_txn_wrap(s, txn, true, &t);
+	if ((rc = store_meta_put(&t, "clear_pages", 0)) != STORE_OK) {
+		mdb_txn_abort(txn);
+		store_set_cause(cause, "%s: %s", s->path, s->err);
+		return rc;
+	}
+	if ((rc = mdb_txn_commit(txn)) != 0) {
+		store_set_cause(cause, "%s: cannot commit: %s", s->path, mdb_strerror(rc));
+		return STORE_E_IO;
+	}
+	return STORE_OK;
 }
 
 /* Reports the store's keys: see store.h. */
@@ -910,14 +1166,19 @@ store_key_status(struct store *s, struct store_key_status *st)
 	int rc;
 
 	memset(st, 0, sizeof(*st));
+	if ((rc = store_begin(s, NULL, MDB_RDONLY, &txn)) != 0)
+		return store_fail(s, rc, "key status");
+	/* As the store has it now: another process may have changed the keyring. */
+	if ((rc = store_keys_refresh(s, txn)) != STORE_OK) {
+		mdb_txn_abort(txn);
+		return rc;
+	}
 	if (s->keys != NULL) {
 		st->encrypted = true;
 		st->current_data_key = s->keys->current;
 		st->data_keys = (unsigned)s->keys->ndeks;
 		st->recovery = s->keys->recovery;
 	}
-	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)) != 0)
-		return store_fail(s, rc, "key status");
 	store_txn_wrap(s, txn, false, &t);
 	rc = store_meta_get(&t, "clear_pages", &flag);
 	mdb_txn_abort(txn);

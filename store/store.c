@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "proto/ttlv.h"
@@ -273,20 +274,90 @@ store_grow(struct store *s, bool force)
 	return true;
 }
 
-/* Begins an LMDB transaction, adopting a map another process grew. */
+/* Microseconds on the monotonic clock. */
+static uint64_t
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* Counts one take of the writer lock that began at t0 (store_lock_stats). */
+static void
+lock_taken(struct store *s, uint64_t t0)
+{
+	uint64_t us = now_us() - t0;
+
+	s->lock.taken++;
+	s->lock.wait_us += us;
+	s->lock.last_wait_us = us;
+	if (us > s->lock.max_wait_us)
+		s->lock.max_wait_us = us;
+	if (us >= STORE_LOCK_WAIT_US)
+		s->lock.waits++;
+}
+
+/*
+ * Begins an LMDB transaction, adopting a map another process grew (MDB_MAP_RESIZED: the data now reaches
+ * past this process's map). A top-level write transaction takes the writer lock every process of the store
+ * shares: the time blocked is counted. No other transaction of the process may be active when the map is
+ * adopted (every caller holds at most the reset read transaction).
+ */
 int
 store_begin(struct store *s, MDB_txn *parent, unsigned flags, MDB_txn **txn)
 {
+	bool lock = parent == NULL && (flags & MDB_RDONLY) == 0;
+	uint64_t t0 = lock ? now_us() : 0;
 	int rc;
 
 	rc = mdb_txn_begin(s->env, parent, flags, txn);
-	if (rc == MDB_MAP_RESIZED && parent == NULL) {
+	if (rc == MDB_MAP_RESIZED && parent == NULL && !s->open) {
 		if ((rc = mdb_env_set_mapsize(s->env, 0)) == 0) {
 			(void)map_usage(s);
 			rc = mdb_txn_begin(s->env, NULL, flags, txn);
 		}
 	}
+	if (lock && rc == 0)
+		lock_taken(s, t0);
 	return rc;
+}
+
+void
+store_lock_stats(const struct store *s, struct store_lock_stats *ls)
+{
+	*ls = s->lock;
+}
+
+/* Clears the reader slots of dead processes: see store.h. */
+int
+store_reader_check(const char *path, int *dead, char **cause)
+{
+	MDB_env *env = NULL;
+	struct stat st;
+	int rc;
+
+	*dead = 0;
+	if (path == NULL || stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		store_set_cause(cause, "%s: not a store folder", path != NULL ? path : "(null)");
+		return STORE_E_INVALID;
+	}
+	/*
+	 * Read-only: nothing of the data file is written, and no map size is set (a read-only environment
+	 * maps what the meta page says). The reader table lives in the lock file, which this opens read-write
+	 * as any LMDB process does; never MDB_NOLOCK, which would skip the very table to clean.
+	 */
+	if ((rc = mdb_env_create(&env)) != 0 || (rc = mdb_env_set_maxdbs(env, DB_COUNT)) != 0 ||
+	    (rc = mdb_env_open(env, path, MDB_RDONLY | MDB_NOTLS, 0600)) != 0 ||
+	    (rc = mdb_reader_check(env, dead)) != 0) {
+		store_set_cause(cause, "%s: checking the reader table: %s", path, mdb_strerror(rc));
+		if (env != NULL)
+			mdb_env_close(env);
+		return rc == ENOENT ? STORE_E_INVALID : STORE_E_IO;
+	}
+	mdb_env_close(env);
+	return STORE_OK;
 }
 
 /* A store transaction handle around an LMDB transaction of the store's own: see store_int.h. */
@@ -514,7 +585,11 @@ store_open(const struct store_options *o, struct store **out, char **cause)
 		store_set_cause(cause, "%s: cannot configure LMDB: %s", s->path, mdb_strerror(rc));
 		goto fail;
 	}
-	/* MDB_NOTLS: read transactions are not tied to a thread, so the store can reuse one. */
+	/*
+	 * MDB_NOTLS: a reader slot belongs to its transaction, not to the thread, so the store can keep one
+	 * read transaction for renewal and open a second one meanwhile (store_stat during a request). The
+	 * processes are single-threaded, so it changes nothing else; slots stay per process either way.
+	 */
 	flags = MDB_NOTLS | (s->sync == STORE_SYNC_RELAXED ? MDB_NOMETASYNC : 0) | (s->read_only ? MDB_RDONLY : 0);
 	/* A backup is nobody's store: no lock file beside it, and nothing writes it. */
 	if (o->single_file)
@@ -556,6 +631,7 @@ store_open(const struct store_options *o, struct store **out, char **cause)
 	return STORE_OK;
 fail:
 	store_keys_free(s->keys);
+	free(s->kr_raw);
 	if (s->env != NULL)
 		mdb_env_close(s->env);
 	free(s->path);
@@ -577,6 +653,7 @@ store_close(struct store *s)
 	if (s->sync == STORE_SYNC_RELAXED && !s->read_only)
 		(void)mdb_env_sync(s->env, 1);	/* a clean shutdown loses nothing */
 	store_keys_free(s->keys);
+	free(s->kr_raw);
 	mdb_env_close(s->env);
 	free(s->path);
 	free(s);
@@ -593,7 +670,7 @@ store_stat(struct store *s, struct store_stats *st)
 	int rc;
 
 	memset(st, 0, sizeof(*st));
-	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)) != 0)
+	if ((rc = store_begin(s, NULL, MDB_RDONLY, &txn)) != 0)
 		return store_fail(s, rc, "stat");
 	rc = mdb_stat(txn, s->dbi[DB_OBJ], &ms);
 	mdb_txn_abort(txn);
@@ -610,6 +687,7 @@ store_stat(struct store *s, struct store_stats *st)
 	st->grows = s->n_grows;
 	st->replays = s->n_replays;
 	st->conflicts = s->n_conflicts;
+	st->lock = s->lock;
 	return STORE_OK;
 }
 

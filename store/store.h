@@ -18,6 +18,23 @@
  *
  * Only one store transaction is open at a time (the server is single-threaded and a request uses one).
  *
+ * Several processes (kmipd's workers, kmipctl) may have one store open at once, each with its own
+ * store_open made after any fork (an LMDB environment must never cross a fork). What each keeps in memory
+ * follows the others: every transaction reads a fresh snapshot (other processes' commits included); a
+ * change set whose objects another process changed is skipped at the group commit (never a silent
+ * overwrite); creation sequences are drawn from the durable counter inside the commit's write transaction
+ * (unique); quotas are checked again at the commit against the durable usage counters
+ * (store_txn_usage_limit); a keyring changed by another process (a data key rotated, a recovery key, a
+ * master key rotation) is read again when a write begins and when a record names a data key not yet
+ * loaded, every keyring change is read, changed and written inside one write transaction, and a record
+ * sealed under a data key that is no longer the current one at the commit is skipped as a conflict (so a
+ * rotation never strands a record under a retired key); a map another process grew is adopted
+ * (MDB_MAP_RESIZED) wherever a transaction begins. LMDB lets one process write at a time: the others wait
+ * for that commit and its fsync in store_group_commit (store_lock_stats), never on a read. The lock file
+ * (lock.mdb, 0600 beside data.mdb) holds the reader table; a process killed inside a read leaves its slot
+ * until store_reader_check or the next store_open clears it. MDB_NOLOCK is only ever used for a backup
+ * file opened read-only.
+ *
  * Encryption at rest: the key material of every record is sealed with AES-256-GCM under a data key, bound
  * to its object (uid, owner, object type, algorithm); the data keys are kept in the store wrapped under the
  * master key (a file, a systemd credential or a PKCS#11 token key) and, when one was made, for an offline
@@ -360,6 +377,16 @@ int store_txn_usage_delta(struct store_txn *t, const char *owner, struct store_u
  */
 typedef int (*store_delta_fn)(void *arg, const char *owner, const struct store_usage_delta *d);
 int store_txn_usage_each(struct store_txn *t, store_delta_fn fn, void *arg) STORE_WUR;
+/*
+ * Holds t's writes to a quota at the group commit as well: t was admitted under it (store_usage_get
+ * counts the durable counters and this process's group only), and another process may have written for
+ * the same owner meanwhile. At the group commit the change set is applied only when, after it, owner owns
+ * at most max_objects objects and max_bytes bytes (0: no limit) as the durable counters, which count every
+ * process's commits, say; otherwise it is skipped and reported as a conflict (sent again, the request
+ * meets the quota). Only for a write transaction; STORE_E_NOMEM.
+ */
+int store_txn_usage_limit(struct store_txn *t, const char *owner, uint64_t max_objects, uint64_t max_bytes)
+    STORE_WUR;
 /* Called for each owner (owner_len bytes, not NUL-terminated) with its usage; nonzero stops. */
 typedef int (*store_usage_fn)(void *arg, const char *owner, size_t owner_len, const struct store_usage *u);
 /* Lists every owner's durable usage (the group's pending writes aside). No transaction may be open. */
@@ -369,6 +396,35 @@ int store_usage_each(struct store *s, store_usage_fn fn, void *arg) STORE_WUR;
  * replaces the counters with the result. Nothing may be pending; not for read-only stores.
  */
 int store_usage_rebuild(struct store *s, uint64_t *records, char **cause) STORE_WUR;
+
+/*
+ * LMDB's writer lock, shared by every process that has the store open (one writer at a time): how often
+ * this process took it (every group commit, keyring change, usage count) and how long it was blocked in
+ * mdb_txn_begin waiting for it, in microseconds. Uncontended, taking it costs a few microseconds; with
+ * several processes writing, a wait lasts about one other process's commit and fsync. Per process: add
+ * the figures of every process for the whole server (plain sums; max is the largest of them).
+ */
+#define STORE_LOCK_WAIT_US	100	/* a take that lasted this long or more counts as a wait */
+struct store_lock_stats {
+	uint64_t taken;			/* write transactions begun */
+	uint64_t waits;			/* those blocked STORE_LOCK_WAIT_US or more */
+	uint64_t wait_us;		/* time blocked in total, all takes */
+	uint64_t max_wait_us;		/* the longest one */
+	uint64_t last_wait_us;		/* the last one (a benchmark samples it after each group commit) */
+};
+
+/* Copies the writer-lock figures; no LMDB call, so a benchmark may read them after every commit. */
+void store_lock_stats(const struct store *s, struct store_lock_stats *ls);
+
+/*
+ * Clears the reader slots of processes that died inside a read transaction (a worker killed by a signal):
+ * LMDB's mdb_reader_check on the store folder path, *dead set to the slots cleared. Until cleared, such a
+ * slot pins the snapshot it read, so pages freed since cannot be reused and the file grows. For a process
+ * that does not have this store open (the master of the workers, after a worker died): opening an LMDB
+ * environment twice in one process breaks the locks of the first. Every store_open runs the same check, so
+ * a replacement worker also clears what its predecessor left. 0, or a store error with *cause.
+ */
+int store_reader_check(const char *path, int *dead, char **cause) STORE_WUR;
 
 struct store_stats {
 	uint64_t objects;		/* records */
@@ -380,7 +436,9 @@ struct store_stats {
 	uint64_t group_commits;		/* durable group commits since open */
 	uint64_t grows;			/* map growths since open */
 	uint64_t replays;		/* groups re-applied after a growth at commit time */
-	uint64_t conflicts;		/* change sets skipped at commit: an object had changed underneath */
+	uint64_t conflicts;		/* change sets skipped at commit: an object had changed underneath, a
+					 * quota was reached by another process's writes, or the data key changed */
+	struct store_lock_stats lock;	/* LMDB's writer lock, this process's takes (store_lock_stats) */
 };
 
 int store_stat(struct store *s, struct store_stats *st) STORE_WUR;

@@ -95,6 +95,8 @@ struct store_reseal {
 	char pos[STORE_UID_MAX + 1];	/* the uid after which the next batch starts ("" from the start) */
 	uint64_t pass_found;		/* records of the current pass that needed it */
 	bool pass_from_start;		/* the current pass began at the first record */
+	uint32_t target;		/* the data key the pass re-encrypts under: another one restarts it */
+	uint64_t stale_gen;		/* "stale_seals" as the pass began: moved, the pass is out of date */
 };
 
 
@@ -126,6 +128,7 @@ struct store_staged {
 	uint8_t *rec;			/* the encoded record (NULL for a deletion), wiped when freed */
 	size_t rec_len;
 	uint64_t seq;			/* creation sequence (provisional until applied when create) */
+	uint32_t dek_id;		/* the data key its material is sealed under (0: none, or no material) */
 	uint64_t applied_rev;		/* revision written at the group commit; 0 until then, or if skipped */
 	struct store_ueffect effects[2];	/* on the record's owner, and on the replaced one's if it differs */
 	unsigned neffects;
@@ -149,6 +152,17 @@ struct store_check {
 	char uid[STORE_UID_MAX + 1];
 };
 
+/*
+ * A quota the change set was admitted under (store_txn_usage_limit): checked again at the group commit
+ * against the durable counters, which count every process's writes.
+ */
+struct store_limit {
+	struct store_limit *next;
+	uint64_t max_objects, max_bytes;	/* 0: not held to it */
+	size_t len;
+	char owner[];
+};
+
 /* Someone who read a change set's writes before they were durable: answered as failed if it is. */
 struct store_reader {
 	struct store_reader *next;
@@ -164,6 +178,7 @@ struct store_cs {
 	unsigned unit;			/* nonzero: one Undo batch's change sets, applied all or none */
 	struct store_staged *first, *last;
 	struct store_check *checks;
+	struct store_limit *limits;
 	struct store_reader *readers;
 	bool failed;			/* skipped at the group commit: something it saw had changed */
 	bool poisoned;			/* a reader could not be noted (no memory): skip it rather than risk it */
@@ -197,8 +212,11 @@ struct store {
 	size_t hash_size;		/* a power of two (0: no table yet) */
 	size_t nstaged;
 	size_t group_bytes;
-	bool counters_read;		/* seq_last holds the durable sequence plus the group's */
-	uint64_t seq_last;		/* last (provisional) creation sequence handed out */
+	/*
+	 * Last provisional creation sequence handed out: above every durable one the process has seen (another
+	 * process may hand out the same numbers: they are never written, see store_put).
+	 */
+	uint64_t seq_last;
 	/* Savepoint of an Undo batch (store_batch_begin): change sets after batch_mark are the batch's. */
 	bool batch;
 	struct store_mark batch_mark;
@@ -207,10 +225,13 @@ struct store {
 	uint32_t owner_item;
 	bool want_grow;			/* the map was found full */
 	uint64_t n_group_commits, n_grows, n_replays, n_conflicts;
+	struct store_lock_stats lock;	/* waits for LMDB's writer lock (store_begin) */
 	/* Encryption at rest (keys.c): NULL keys when the store keeps material in clear. */
 	bool encryption;
 	bool read_only;
 	struct store_keyring *keys;
+	uint8_t *kr_raw;		/* the keyring value keys was read from (wrapped keys only), to see changes */
+	size_t kr_len;
 	const struct store_kek *master;	/* not owned: the caller keeps it while the store is open */
 	struct store_reseal reseal;
 	/* Usage per owner (usage.c). */
@@ -315,6 +336,8 @@ int store_usage_group_reserve(struct store *s, const struct store_staged *e) STO
 /* Adds (sign 1) or takes back (sign -1) e's effects in the group's table. */
 void store_usage_group_add(struct store *s, const struct store_staged *e, int sign);
 void store_usage_group_free(struct store *s);
+/* An owner's durable usage as t (or the applying transaction) sees it, without the group's writes. */
+int store_usage_durable(struct store_txn *t, const char *owner, size_t len, struct store_usage *u) STORE_WUR;
 /*
  * At open: whether the usage table is current; when it is not and the store is writable, counts it again
  * from the records (*counted records) in one write transaction.
@@ -344,6 +367,20 @@ int store_unseal(struct store *s, const struct store_aad *a, const uint8_t *in, 
 /* Reads the keyring at open: creates it, opens the data keys, rotates the master key (store_open). */
 int store_keys_open(struct store *s, const struct store_options *o, char **cause) STORE_WUR;
 void store_keys_free(struct store_keyring *k);
+/*
+ * Makes s->keys the keyring as txn sees it when another process changed it (a data key added or retired,
+ * a recovery key, a master key rotation): the data keys already open are kept, new ones are unwrapped under
+ * the master key. Cheap when nothing changed (one read, one comparison). On failure the keys stay as they
+ * were and s->err says why.
+ */
+int store_keys_refresh(struct store *s, MDB_txn *txn) STORE_WUR;
+/* The data keys of the keyring as txn sees it, for the group commit's check (no keyring: current 0). */
+struct store_dek_ids {
+	uint32_t current;
+	size_t n;
+	uint32_t id[STORE_DEKS_MAX];
+};
+int store_keys_ids(struct store *s, MDB_txn *txn, struct store_dek_ids *ids) STORE_WUR;
 int store_clear_pages_done(struct store *s, char **cause) STORE_WUR;
 
 #endif

@@ -315,6 +315,17 @@ store_usage_group_free(struct store *s)
 	}
 }
 
+/* An owner's durable usage; see store_int.h. */
+int
+store_usage_durable(struct store_txn *t, const char *owner, size_t len, struct store_usage *u)
+{
+	uint8_t kb[UKEY_HASHED];
+	MDB_val k;
+
+	usage_key(t->s, owner, len, kb, &k);
+	return durable_get(t, &k, u);
+}
+
 /* An owner's usage as t sees it: the durable counters and the group's staged writes; see store.h. */
 int
 store_usage_get(struct store_txn *t, const char *owner, struct store_usage *u)

@@ -172,6 +172,15 @@ quota_one(void *arg, const char *owner, const struct store_usage_delta *d)
 		return quota_refuse(ctx, owner, "would own", u.objects, max_objects, true);
 	if (max_bytes != 0 && d->bytes > 0 && u.bytes > max_bytes)
 		return quota_refuse(ctx, owner, "would own", u.bytes, max_bytes, false);
+	/*
+	 * u counts this process's writes; another worker may be writing for the same owner: the group commit
+	 * checks the quota again against the counters every process's commits keep.
+	 */
+	if ((rc = store_txn_usage_limit(qc->txn, owner, d->objects > 0 ? max_objects : 0,
+	    d->bytes > 0 ? max_bytes : 0)) != 0) {
+		ops_store_error(ctx, rc, "usage");
+		return -1;
+	}
 	return 0;
 }
 
