@@ -23,6 +23,12 @@ ALL_SRCS += test/unit/test_p11.c
 TEST_BINS += $(BUILD)/test/test_p11
 $(BUILD)/test/test_p11: $(BUILD)/test/unit/test_p11.o $(BUILD)/libtestutil.a $(BUILD)/libstore.a $(BUILD)/libproto.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
+# One store opened by several processes at once (kmipd's workers).
+ALL_SRCS += test/unit/test_store_procs.c
+TEST_BINS += $(BUILD)/test/test_store_procs
+$(BUILD)/test/test_store_procs: $(BUILD)/test/unit/test_store_procs.o $(BUILD)/libtestutil.a $(BUILD)/libstore.a \
+		$(BUILD)/libproto.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
 $(BUILD)/test/test_store_keys: $(BUILD)/test/unit/test_store_keys.o $(BUILD)/libtestutil.a $(BUILD)/libstore.a \
 		$(BUILD)/libproto.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
