@@ -127,6 +127,8 @@ fuzz-bins: $(FUZZ_BINS)
 bench: deps
 	$(MAKE) --no-print-directory all $(BENCH_BINS)
 	@echo "== TTLV codec"; $(BUILD)/bench/bench_ttlv
+	@echo "== The store written and read by several processes at once"; \
+		$(BUILD)/bench/bench_store_mp -t 3 && $(BUILD)/bench/bench_store_mp -t 3 -g 16 -n 1000
 	@echo "== Get latency during a CreateKeyPair storm"; test/bench/run-latency.sh $(BUILD) 5 4
 	@echo "== OpenSSL alone on this machine"; test/bench/openssl-limits.sh $(BUILD) 3 10
 	@echo "== kmipd and PyKMIP's server side by side"; test/bench/compare.sh $(BUILD) 5

@@ -44,3 +44,11 @@ $(BUILD)/bench/bench_store: $(BUILD)/test/bench/bench_store.o $(BUILD)/libtestut
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 bench-store: $(BUILD)/bench/bench_store
 	$(BUILD)/bench/bench_store $(BENCH_STORE_ARGS)
+
+# Benchmark (not a test): the store written and read by several processes at once (make bench runs it).
+ALL_SRCS += test/bench/bench_store_mp.c
+BENCH_BINS += $(BUILD)/bench/bench_store_mp
+$(BUILD)/bench/bench_store_mp: $(BUILD)/test/bench/bench_store_mp.o $(BUILD)/libtestutil.a $(BUILD)/libstore.a \
+		$(BUILD)/libproto.a
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)

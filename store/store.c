@@ -336,6 +336,7 @@ store_reader_check(const char *path, int *dead, char **cause)
 {
 	MDB_env *env = NULL;
 	struct stat st;
+	char *lock;
 	int rc;
 
 	*dead = 0;
@@ -343,6 +344,18 @@ store_reader_check(const char *path, int *dead, char **cause)
 		store_set_cause(cause, "%s: not a store folder", path != NULL ? path : "(null)");
 		return STORE_E_INVALID;
 	}
+	/*
+	 * No lock file: no process ever had the store open, so no reader to clear. Opening would create it,
+	 * owned by whoever runs this (the master may be root, the workers not).
+	 */
+	if (asprintf(&lock, "%s/lock.mdb", path) < 0) {
+		store_set_cause(cause, "out of memory");
+		return STORE_E_NOMEM;
+	}
+	rc = stat(lock, &st);
+	free(lock);
+	if (rc != 0)
+		return STORE_OK;
 	/*
 	 * Read-only: nothing of the data file is written, and no map size is set (a read-only environment
 	 * maps what the meta page says). The reader table lives in the lock file, which this opens read-write

@@ -422,7 +422,9 @@ void store_lock_stats(const struct store *s, struct store_lock_stats *ls);
  * slot pins the snapshot it read, so pages freed since cannot be reused and the file grows. For a process
  * that does not have this store open (the master of the workers, after a worker died): opening an LMDB
  * environment twice in one process breaks the locks of the first. Every store_open runs the same check, so
- * a replacement worker also clears what its predecessor left. 0, or a store error with *cause.
+ * a replacement worker also clears what its predecessor left. Run it as the user the store's files
+ * belong to, or root (the lock file is opened read-write, never created: without one there is nothing to
+ * clear). 0, or a store error with *cause.
  */
 int store_reader_check(const char *path, int *dead, char **cause) STORE_WUR;
 
