@@ -322,12 +322,14 @@ store_txn_begin(struct store *s, bool write, struct store_txn **out)
 		free(cs);
 		return rc;
 	}
-	/* A write seals under the current data key: another process may have rotated it. */
-	if (write && s->keys != NULL && (rc = store_keys_refresh(s, s->rtxn)) != STORE_OK) {
-		store_read_end(s);
-		free(cs);
-		return rc;
-	}
+	/*
+	 * A write seals under the current data key: another process may have rotated it. When the new
+	 * keyring cannot be opened here (a data key wrapped only under a master key this process has not
+	 * reloaded yet), the write goes on under the keys in use: a record sealed under a key the keyring still
+	 * holds is kept at the commit, one under a retired key is a conflict; s->err says why.
+	 */
+	if (write && s->keys != NULL && store_keys_refresh(s, s->rtxn) != STORE_OK)
+		s->keys_stale = true;
 	memset(t, 0, sizeof(*t));
 	t->s = s;
 	t->txn = s->rtxn;

@@ -299,6 +299,7 @@ keys_use(struct store *s, struct store_keyring *k, uint8_t *raw, size_t len)
 	free(s->kr_raw);
 	s->kr_raw = raw;
 	s->kr_len = len;
+	s->keys_stale = false;
 }
 
 /* The data keys of the keyring as txn sees it: see store_int.h. */
@@ -1169,10 +1170,9 @@ store_key_status(struct store *s, struct store_key_status *st)
 	if ((rc = store_begin(s, NULL, MDB_RDONLY, &txn)) != 0)
 		return store_fail(s, rc, "key status");
 	/* As the store has it now: another process may have changed the keyring. */
-	if ((rc = store_keys_refresh(s, txn)) != STORE_OK) {
-		mdb_txn_abort(txn);
-		return rc;
-	}
+	if (s->keys != NULL && store_keys_refresh(s, txn) != STORE_OK)
+		s->keys_stale = true;
+	st->keyring_unopened = s->keys_stale;
 	if (s->keys != NULL) {
 		st->encrypted = true;
 		st->current_data_key = s->keys->current;

@@ -502,6 +502,9 @@ struct store_key_status {
 	uint32_t current_data_key;
 	bool recovery;			/* a recovery key is set */
 	bool clear_pages;		/* migrated from clear: the file may hold clear material until compacted */
+	bool keyring_unopened;		/* another process changed the keyring and this one cannot open the
+					 * change (a data key wrapped only under a master key it has not loaded):
+					 * it works on with the keys it has until reloaded with that master key */
 };
 
 int store_key_status(struct store *s, struct store_key_status *st) STORE_WUR;

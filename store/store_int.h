@@ -232,6 +232,7 @@ struct store {
 	struct store_keyring *keys;
 	uint8_t *kr_raw;		/* the keyring value keys was read from (wrapped keys only), to see changes */
 	size_t kr_len;
+	bool keys_stale;		/* another process's keyring could not be opened here (store_key_status) */
 	const struct store_kek *master;	/* not owned: the caller keeps it while the store is open */
 	struct store_reseal reseal;
 	/* Usage per owner (usage.c). */
