@@ -103,7 +103,9 @@ struct store_options {
 	size_t map_size;	/* initial map size in bytes */
 	size_t max_map_size;	/* the map doubles up to this when full; below map_size means map_size */
 	enum store_sync sync;
-	unsigned max_readers;	/* LMDB reader slots (this process uses one, each backup one more) */
+	unsigned max_readers;	/* LMDB reader slots, shared by every process with the store open: each
+				 * uses one, two for a moment (store_stat), each backup one more; so with N
+				 * worker processes at least 2 N + a few (kmipctl, backups) */
 	bool group_commit;	/* false: every write transaction commits durably on its own */
 };
 
