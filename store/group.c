@@ -911,7 +911,9 @@ store_txn_usage_limit(struct store_txn *t, const char *owner, uint64_t max_objec
 			return STORE_OK;
 		}
 	}
-	if (len > STORE_OWNER_MAX || (l = calloc(1, sizeof(*l) + len + 1)) == NULL)
+	if (len > STORE_OWNER_MAX)
+		return STORE_E_INVALID;
+	if ((l = calloc(1, sizeof(*l) + len + 1)) == NULL)
 		return t->failed = STORE_E_NOMEM;
 	memcpy(l->owner, owner, len);
 	l->len = len;

@@ -385,7 +385,8 @@ int store_txn_usage_each(struct store_txn *t, store_delta_fn fn, void *arg) STOR
  * the same owner meanwhile. At the group commit the change set is applied only when, after it, owner owns
  * at most max_objects objects and max_bytes bytes (0: no limit) as the durable counters, which count every
  * process's commits, say; otherwise it is skipped and reported as a conflict (sent again, the request
- * meets the quota). Only for a write transaction; STORE_E_NOMEM.
+ * meets the quota). Only for a write transaction (STORE_E_READONLY); STORE_E_INVALID for an owner longer
+ * than STORE_OWNER_MAX, STORE_E_NOMEM.
  */
 int store_txn_usage_limit(struct store_txn *t, const char *owner, uint64_t max_objects, uint64_t max_bytes)
     STORE_WUR;
