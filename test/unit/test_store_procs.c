@@ -801,6 +801,76 @@ test_write_under_retired_key_is_a_conflict(void **state)
 }
 
 static int
+child_reseals_in_steps(struct fx *f, int in, int out)
+{
+	struct store *s = child_open(f);
+	struct store_reseal_progress p;
+	char *cause = NULL;
+	bool told = false;
+	int rounds = 0;
+
+	if (s == NULL)
+		return 10;
+	if (store_data_key_new(s, &cause) != STORE_OK)
+		return 11;
+	/* One record per batch, 16 looked at: the passes take many batches. */
+	do {
+		if (store_reseal(s, 1, &p, &cause) != STORE_OK || store_group_commit(s, NULL, NULL) != STORE_OK)
+			return 12;
+		/* The first batch of the second pass (nothing left to reseal): the parent commits now. */
+		if (!told && p.resealed == 0 && p.scanned > 0) {
+			say(out, 'p');
+			if (hear(in) != 'c')
+				return 13;
+			told = true;
+		}
+	} while (!p.done && ++rounds < 1000);
+	if (!p.done || !told)
+		return 14;
+	say(out, 'd');
+	store_close(s);
+	return 0;
+}
+
+/*
+ * A record staged under data key 1 before another process rotated, committed while that process's
+ * re-encryption pass is under way, at a place the pass has gone by: the pass that found nothing is out of
+ * date, so key 1 is not retired until a later pass has re-encrypted that record too (before, key 1 was
+ * retired and the record could never be opened again).
+ */
+static void
+test_reseal_pass_sees_late_old_key_writes(void **state)
+{
+	struct fx *f = *state;
+	char uid[STORE_UID_MAX + 1], name[16];
+	struct store_key_status ks;
+	unsigned conflicts = 0;
+	struct child c;
+	int i;
+
+	for (i = 0; i < 40; i++) {
+		snprintf(uid, sizeof(uid), "b%02d", i);
+		snprintf(name, sizeof(name), "b%02d", i);
+		assert_int_equal(stage_create(f->s, "parent", name, 0, uid), STORE_OK);
+	}
+	assert_int_equal(store_group_commit(f->s, NULL, NULL), STORE_OK);
+	snprintf(uid, sizeof(uid), "a0");	/* before every other: the pass goes by it first */
+	assert_int_equal(stage_create(f->s, "parent", "a0", 0, uid), STORE_OK);
+	spawn(f, child_reseals_in_steps, &c);
+	assert_int_equal(hear(c.from_child), 'p');
+	assert_int_equal(store_group_commit(f->s, count_conflict, &conflicts), STORE_OK);
+	assert_int_equal(conflicts, 0);		/* key 1 is still in the keyring: kept */
+	say(c.to_child, 'c');
+	assert_int_equal(hear(c.from_child), 'd');
+	assert_int_equal(reap(&c), 0);
+	assert_int_equal(store_key_status(f->s, &ks), STORE_OK);
+	assert_int_equal(ks.data_keys, 1);
+	assert_int_equal(ks.current_data_key, 2);
+	assert_string_equal(name_of(f->s, "a0"), "a0");
+	assert_string_equal(name_of(f->s, "b39"), "b39");
+}
+
+static int
 child_reads_forever(struct fx *f, int in, int out)
 {
 	struct store *s = child_open(f);
@@ -868,6 +938,7 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_data_key_rotation_seen_by_other, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_record_under_unknown_key_opened, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_under_retired_key_is_a_conflict, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reseal_pass_sees_late_old_key_writes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reader_check_clears_killed_reader, setup, teardown),
 	};
 
