@@ -540,10 +540,15 @@ usage_current(struct store_txn *t, bool *current)
 	return STORE_OK;
 }
 
-/* Counts the usage again from the records; see store.h. */
-int
-store_usage_rebuild(struct store *s, uint64_t *records, char **cause)
+/*
+ * Counts the usage again from the records in one write transaction; only_stale: unless the counters are
+ * current as that transaction sees them (several processes opening at once: the first one counts).
+ */
+static int
+usage_rebuild(struct store *s, bool only_stale, uint64_t *records, char **cause)
 {
+	struct store_txn w;
+	bool current = false;
 	MDB_txn *txn;
 	uint64_t n = 0;
 	int rc;
@@ -558,6 +563,17 @@ store_usage_rebuild(struct store *s, uint64_t *records, char **cause)
 		rc = store_fail(s, rc, "beginning the usage count");
 		store_set_cause(cause, "%s: %s", s->path, s->err);
 		return rc;
+	}
+	store_txn_wrap(s, txn, true, &w);
+	if (only_stale && ((rc = usage_current(&w, &current)) != STORE_OK || current)) {
+		mdb_txn_abort(txn);
+		if (rc != STORE_OK) {
+			store_set_cause(cause, "%s: reading the usage counters: %s", s->path, store_strerror(rc));
+			return rc;
+		}
+		s->usage_valid = true;
+		s->usage_drift = false;
+		return STORE_OK;
 	}
 	if ((rc = rebuild(s, txn, &n)) != STORE_OK) {
 		mdb_txn_abort(txn);
@@ -574,6 +590,13 @@ store_usage_rebuild(struct store *s, uint64_t *records, char **cause)
 	if (records != NULL)
 		*records = n;
 	return STORE_OK;
+}
+
+/* Counts the usage again from the records; see store.h. */
+int
+store_usage_rebuild(struct store *s, uint64_t *records, char **cause)
+{
+	return usage_rebuild(s, false, records, cause);
 }
 
 /* At open: whether the counters are current, counting them again when writable and not; see store_int.h. */
@@ -603,5 +626,5 @@ store_usage_open(struct store *s, uint64_t *counted, char **cause)
 		s->usage_valid = current;
 		return STORE_OK;
 	}
-	return store_usage_rebuild(s, counted, cause);
+	return usage_rebuild(s, true, counted, cause);
 }
