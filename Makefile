@@ -129,6 +129,7 @@ bench: deps
 	@echo "== TTLV codec"; $(BUILD)/bench/bench_ttlv
 	@echo "== The store written and read by several processes at once"; \
 		$(BUILD)/bench/bench_store_mp -t 3 && $(BUILD)/bench/bench_store_mp -t 3 -g 16 -n 1000
+	@echo "== Creates and Gets through two kmipd processes sharing one store"; test/bench/store-procs.sh $(BUILD) 5 16
 	@echo "== Get latency during a CreateKeyPair storm"; test/bench/run-latency.sh $(BUILD) 5 4
 	@echo "== OpenSSL alone on this machine"; test/bench/openssl-limits.sh $(BUILD) 3 10
 	@echo "== kmipd and PyKMIP's server side by side"; test/bench/compare.sh $(BUILD) 5
