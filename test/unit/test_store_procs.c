@@ -870,6 +870,98 @@ test_reseal_pass_sees_late_old_key_writes(void **state)
 	assert_string_equal(name_of(f->s, "b39"), "b39");
 }
 
+/* A second master key, made in the test's folder and loaded (before any fork: the child inherits it). */
+static struct store_kek *
+second_master(struct fx *f)
+{
+	struct store_kek_source src;
+	struct store_kek *k = NULL;
+	char path[160], *cause = NULL;
+
+	snprintf(path, sizeof(path), "%s/master2.key", f->dir);
+	assert_int_equal(store_master_key_create(path, &cause), STORE_OK);
+	memset(&src, 0, sizeof(src));
+	src.kind = STORE_KEY_FILE;
+	src.path = path;
+	assert_int_equal(store_kek_load(&src, &k, &cause), STORE_OK);
+	return k;
+}
+
+/* The child's master key in f->o: the second one, the first named as previous (a rotation). */
+static const struct store_kek *rotated_master;
+
+static int
+child_rotates_master_then_data_key(struct fx *f, int in, int out)
+{
+	struct store *s;
+	char *cause = NULL;
+
+	(void)in;
+	f->o.previous = f->o.master;
+	f->o.master = rotated_master;
+	if ((s = child_open(f)) == NULL)
+		return 10;
+	if (store_data_key_new(s, &cause) != STORE_OK)
+		return 11;
+	say(out, 'd');
+	store_close(s);
+	return 0;
+}
+
+/*
+ * The master key rotated by another process (a worker that reloaded first), which then added data key 2
+ * under the new master key only: this process, still on the old master key, opens data key 1 as before
+ * (kept by its id), cannot open data key 2 and says so (keyring_unopened), and its writes go on under key 1,
+ * which the keyring still holds. Reloaded with the new master key, it opens everything.
+ */
+static void
+test_master_rotated_by_other_process(void **state)
+{
+	struct fx *f = *state;
+	char before[STORE_UID_MAX + 1] = "", during[STORE_UID_MAX + 1] = "", after[STORE_UID_MAX + 1] = "";
+	struct store_key_status ks;
+	unsigned conflicts = 0;
+	struct store_kek *m2 = second_master(f);
+	char *cause = NULL;
+	struct child c;
+
+	assert_int_equal(stage_create(f->s, "parent", "before", 0, before), STORE_OK);
+	assert_int_equal(store_group_commit(f->s, NULL, NULL), STORE_OK);
+	rotated_master = m2;
+	spawn(f, child_rotates_master_then_data_key, &c);
+	assert_int_equal(hear(c.from_child), 'd');
+	assert_int_equal(reap(&c), 0);
+	assert_int_equal(stage_create(f->s, "parent", "during", 0, during), STORE_OK);
+	assert_int_equal(store_group_commit(f->s, count_conflict, &conflicts), STORE_OK);
+	assert_int_equal(conflicts, 0);
+	assert_int_equal(store_key_status(f->s, &ks), STORE_OK);
+	assert_true(ks.keyring_unopened);
+	assert_string_equal(name_of(f->s, before), "before");
+	assert_string_equal(name_of(f->s, during), "during");
+	/* The reload (SIGHUP with the new master key): everything opens, and writes go under key 2. */
+	assert_int_equal(store_keys_reload(f->s, m2, NULL, &cause), STORE_OK);
+	f->o.master = m2;
+	assert_int_equal(store_key_status(f->s, &ks), STORE_OK);
+	assert_false(ks.keyring_unopened);
+	assert_int_equal(ks.current_data_key, 2);
+	assert_int_equal(stage_create(f->s, "parent", "after", 0, after), STORE_OK);
+	assert_int_equal(store_group_commit(f->s, NULL, NULL), STORE_OK);
+	store_close(f->s);
+	f->s = NULL;
+	assert_int_equal(store_open(&f->o, &f->s, &cause), STORE_OK);
+	assert_string_equal(name_of(f->s, before), "before");
+	assert_string_equal(name_of(f->s, during), "during");
+	assert_string_equal(name_of(f->s, after), "after");
+	store_close(f->s);
+	f->s = NULL;
+	/* The old master key opens nothing any more: the rotation dropped its wraps. */
+	f->o.master = util_store_master_key();
+	assert_int_equal(store_open(&f->o, &f->s, &cause), STORE_E_INVALID);
+	assert_null(f->s);
+	free(cause);
+	store_kek_free(m2);
+}
+
 static int
 child_reads_forever(struct fx *f, int in, int out)
 {
@@ -939,6 +1031,7 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_record_under_unknown_key_opened, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_under_retired_key_is_a_conflict, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reseal_pass_sees_late_old_key_writes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_master_rotated_by_other_process, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reader_check_clears_killed_reader, setup, teardown),
 	};
 
