@@ -20,6 +20,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <lmdb.h>
+
 #include "proto/names.h"
 #include "proto/ttlv.h"
 #include "store/store.h"
@@ -963,6 +965,50 @@ test_master_rotated_by_other_process(void **state)
 }
 
 static int
+child_holds_writer_lock(struct fx *f, int in, int out)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+
+	(void)in;
+	/* LMDB itself, as a worker in the middle of its group commit: the writer lock taken, then killed. */
+	if (mdb_env_create(&env) != 0 || mdb_env_set_maxdbs(env, 16) != 0 ||
+	    mdb_env_open(env, f->path, MDB_NOTLS, 0600) != 0 || mdb_txn_begin(env, NULL, 0, &txn) != 0)
+		return 10;
+	say(out, 'w');
+	pause();
+	return 11;
+}
+
+/*
+ * A process killed while it holds the writer lock (SIGKILL in the middle of a group commit) does not wedge
+ * the others: LMDB's lock is a robust mutex, the next writer takes it over (what it had written is gone,
+ * never half-applied), and its commit goes through, counted as a wait.
+ */
+static void
+test_writer_killed_holding_the_lock(void **state)
+{
+	struct fx *f = *state;
+	char uid[STORE_UID_MAX + 1] = "";
+	struct store_lock_stats ls;
+	unsigned conflicts = 0;
+	struct child c;
+
+	assert_int_equal(stage_create(f->s, "parent", "mine", 0, uid), STORE_OK);
+	spawn(f, child_holds_writer_lock, &c);
+	assert_int_equal(hear(c.from_child), 'w');
+	assert_int_equal(kill(c.pid, SIGKILL), 0);
+	assert_int_equal(reap(&c), 128 + SIGKILL);
+	alarm(10);		/* a wedged lock would hang here: fail instead */
+	assert_int_equal(store_group_commit(f->s, count_conflict, &conflicts), STORE_OK);
+	alarm(0);
+	assert_int_equal(conflicts, 0);
+	assert_string_equal(name_of(f->s, uid), "mine");
+	store_lock_stats(f->s, &ls);
+	assert_true(ls.taken >= 1);
+}
+
+static int
 child_reads_forever(struct fx *f, int in, int out)
 {
 	struct store *s = child_open(f);
@@ -1032,6 +1078,7 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_write_under_retired_key_is_a_conflict, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reseal_pass_sees_late_old_key_writes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_master_rotated_by_other_process, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_writer_killed_holding_the_lock, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reader_check_clears_killed_reader, setup, teardown),
 	};
 
