@@ -584,8 +584,7 @@ sigchld(struct workers *w)
 		}
 		log_warnx("worker %u (pid %ld) %s%s; starting another", p->index, (long)pid, how,
 		    p->stall_killed ? " after its heartbeat stopped" : "");
-		cleared = store_reader_check(w->srv.cfg->store.path, &cause);
-		if (cleared < 0) {
+		if (store_reader_check(w->srv.cfg->store.path, &cleared, &cause) != 0) {
 			log_warnx("store: %s", cause != NULL ? cause : "reader check failed");
 			free(cause);
 			cause = NULL;

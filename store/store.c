@@ -923,21 +923,3 @@ store_apply_write(struct store_txn *w, struct store_staged *e, uint64_t rev)
 	return rc;
 }
 
-/* Clears dead readers' slots of the store at path; see store.h. */
-int
-store_reader_check(const char *path, char **cause)
-{
-	MDB_env *env = NULL;
-	int rc, dead = 0;
-
-	if ((rc = mdb_env_create(&env)) != 0 || (rc = mdb_env_set_maxdbs(env, DB_COUNT)) != 0 ||
-	    (rc = mdb_env_open(env, path, MDB_RDONLY | MDB_NOTLS, 0600)) != 0 ||
-	    (rc = mdb_reader_check(env, &dead)) != 0) {
-		store_set_cause(cause, "%s: reader check: %s", path, mdb_strerror(rc));
-		if (env != NULL)
-			mdb_env_close(env);
-		return -1;
-	}
-	mdb_env_close(env);
-	return dead;
-}

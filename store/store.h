@@ -118,12 +118,6 @@ struct store_txn;
 
 /* Opens (creating when missing) the store. On failure *cause is a malloc'd sentence. */
 int store_open(const struct store_options *o, struct store **out, char **cause) STORE_WUR;
-/*
- * Clears the reader slots that processes which died left in the lock file of the store at path (LMDB's
- * mdb_reader_check), for a supervisor whose worker process died: opens the environment read-only, checks,
- * and closes it again; nothing stays open. Returns the number of slots cleared, or -1 with a cause.
- */
-int store_reader_check(const char *path, char **cause) STORE_WUR;
 /* Closes the store. An open transaction is aborted, and so is an uncommitted group: its writes are lost. */
 void store_close(struct store *s);
 /* Detail of the last failure (LMDB's message with context); "" when none. */
