@@ -345,6 +345,15 @@ metrics_write_prometheus(struct server *srv, struct evbuffer *out)
 		sample_u(out, "kmipd_store_used_bytes", "gauge", "Pages up to the last one in use.", s.st.used_bytes);
 		sample_u(out, "kmipd_store_group_commits_total", "counter", "Durable group commits.",
 		    s.st.group_commits);
+		sample_u(out, "kmipd_store_conflicts_total", "counter", "Change sets skipped at commit: another "
+		    "writer changed the object, or a quota was reached.", s.st.conflicts);
+		sample_u(out, "kmipd_store_write_lock_taken_total", "counter", "LMDB write transactions begun.",
+		    s.st.lock.taken);
+		sample_u(out, "kmipd_store_write_lock_waits_total", "counter", "Write transactions that waited "
+		    "100 us or more for LMDB's writer lock (another process held it).", s.st.lock.waits);
+		family(out, "kmipd_store_write_lock_wait_seconds_total", "counter", "Time spent waiting for LMDB's "
+		    "writer lock.");
+		evbuffer_add_printf(out, "kmipd_store_write_lock_wait_seconds_total %.6f\n", s.st.lock.wait_us / 1e6);
 	}
 	if (s.have_certs && s.server_days != LONG_MAX) {
 		family(out, "kmipd_tls_server_cert_expiry_seconds", "gauge", "Time until the server certificate "

@@ -221,6 +221,11 @@ status_write_text(struct server *srv, struct evbuffer *out)
 		evbuffer_add_printf(out, "store: %llu objects; map %llu MiB used of %llu MiB mapped (max %llu MiB)\n",
 		    (unsigned long long)s.st.objects, (unsigned long long)(s.st.used_bytes >> 20),
 		    (unsigned long long)(s.st.map_size >> 20), (unsigned long long)(s.st.max_map_size >> 20));
+	if (s.have_store)
+		evbuffer_add_printf(out, "store writes: %llu group commits, %llu conflicts; writer lock waited %llu "
+		    "times (%.1f ms in all, longest %.1f ms)\n", (unsigned long long)s.st.group_commits,
+		    (unsigned long long)s.st.conflicts, (unsigned long long)s.st.lock.waits, s.st.lock.wait_us / 1e3,
+		    s.st.lock.max_wait_us / 1e3);
 	if (s.have_certs) {
 		evbuffer_add_printf(out, "certificates: server (serial %s) expires in %ld days (%s)", s.server_serial,
 		    s.server_days, s.server_not_after);
@@ -346,9 +351,13 @@ status_write_json(struct server *srv, struct evbuffer *out)
 		    (unsigned long long)s.kg.worker_restarts, (unsigned long long)s.kg.failures);
 	if (s.have_store)
 		evbuffer_add_printf(out, ",\"store\":{\"objects\":%llu,\"map_bytes\":%llu,\"max_map_bytes\":%llu,"
-		    "\"used_bytes\":%llu,\"group_commits\":%llu}", (unsigned long long)s.st.objects,
+		    "\"used_bytes\":%llu,\"group_commits\":%llu,\"conflicts\":%llu,\"write_lock\":{\"taken\":%llu,"
+		    "\"waits\":%llu,\"wait_us\":%llu,\"max_wait_us\":%llu}}", (unsigned long long)s.st.objects,
 		    (unsigned long long)s.st.map_size, (unsigned long long)s.st.max_map_size,
-		    (unsigned long long)s.st.used_bytes, (unsigned long long)s.st.group_commits);
+		    (unsigned long long)s.st.used_bytes, (unsigned long long)s.st.group_commits,
+		    (unsigned long long)s.st.conflicts, (unsigned long long)s.st.lock.taken,
+		    (unsigned long long)s.st.lock.waits, (unsigned long long)s.st.lock.wait_us,
+		    (unsigned long long)s.st.lock.max_wait_us);
 	if (s.have_certs) {
 		evbuffer_add_printf(out, ",\"certificates\":{\"server_serial\":");
 		json_str(out, s.server_serial);

@@ -1071,6 +1071,21 @@ workers_free(struct workers *w)
 
 /* ---- The master's status ---- */
 
+/* Adds to sum what one process counted in its own store stats: commits, conflicts, writer-lock waits. */
+static void
+store_stats_add_process(struct store_stats *sum, const struct store_stats *one)
+{
+	sum->group_commits += one->group_commits;
+	sum->grows += one->grows;
+	sum->replays += one->replays;
+	sum->conflicts += one->conflicts;
+	sum->lock.taken += one->lock.taken;
+	sum->lock.waits += one->lock.waits;
+	sum->lock.wait_us += one->lock.wait_us;
+	if (one->lock.max_wait_us > sum->lock.max_wait_us)
+		sum->lock.max_wait_us = one->lock.max_wait_us;
+}
+
 /* Whether every worker serves; see workers.h. */
 bool
 workers_ready(const struct workers *w, const char **why)
@@ -1142,15 +1157,15 @@ workers_gather(const struct workers *w, struct status_snap *s)
 			s->kg_pool_size += slot.kg_pool_size;
 		}
 		if (slot.have_store && slot.heartbeat_ms >= newest) {
-			uint64_t commits = s->st.group_commits + slot.st.group_commits;
+			struct store_stats sum = s->st;
 
-			/* The store is one: its size from the freshest look, the commits of all. */
+			/* The store is one: its size from the freshest look, the commits and lock waits of all. */
 			newest = slot.heartbeat_ms;
 			s->have_store = true;
 			s->st = slot.st;
-			s->st.group_commits = commits;
+			store_stats_add_process(&s->st, &sum);
 		} else if (slot.have_store)
-			s->st.group_commits += slot.st.group_commits;
+			store_stats_add_process(&s->st, &slot.st);
 		if (slot.have_certs && !s->have_certs) {
 			s->have_certs = true;
 			s->server_days = slot.server_days;

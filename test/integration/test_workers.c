@@ -391,8 +391,10 @@ test_worker_sigkill_mid_load(void **state)
 	snprintf(needle, sizeof(needle), "(pid %ld) was killed by signal 9", (long)victim);
 	assert_true(h_log_wait(&s, needle, h_slow(10000)));
 	/* Replaced: two serving workers again, one of them new, with a restart counted for its slot. */
+	/* The writes reached the store through both workers: their writer-lock takes are summed too. */
 	snprintf(check, sizeof(check), "len(j['workers']) == 2 and all(w['state'] == 'serving' for w in j['workers'])"
-	    " and %ld not in [w['pid'] for w in j['workers']] and sum(w['restarts'] for w in j['workers']) == 1",
+	    " and %ld not in [w['pid'] for w in j['workers']] and sum(w['restarts'] for w in j['workers']) == 1"
+	    " and j['store']['write_lock']['taken'] >= 1 and j['store']['write_lock']['waits'] >= 0",
 	    (long)victim);
 	assert_true(status_until(&s, sock, check, h_slow(15000)));
 	worker_pids(&s, after, 2);
