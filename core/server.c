@@ -79,6 +79,9 @@ server_drop_privileges(const struct kmipd_config *cfg)
 		}
 		gid = gr->gr_gid;
 	}
+	/* A worker whose master switched before forking it: already there, and no longer allowed to switch. */
+	if (getgid() == gid && getegid() == gid && (pw == NULL || (getuid() == pw->pw_uid && geteuid() == pw->pw_uid)))
+		return 0;
 	if (setgroups(1, &gid) != 0 || setresgid(gid, gid, gid) != 0) {
 		log_warn("cannot switch to group %u", (unsigned)gid);
 		return -1;

@@ -300,8 +300,8 @@ worker_close_master_fds(struct workers *w, unsigned self)
 
 /*
  * The child side of a fork: becomes worker i and never returns. The master's loop is detached and freed
- * first (see the top of the file); then the worker's own server, as the single process does: TLS as the
- * starting user, privileges dropped, the store, the key generators, the engine. It says "R" when it
+ * first (see the top of the file); then the worker's own server, as the single process does: TLS (as
+ * server.user: the master switched before forking), the store, the key generators, the engine. It says "R" when it
  * serves, or "F cause" when it could not start.
  */
 static void __attribute__((noreturn))
@@ -973,6 +973,13 @@ workers_start(struct kmipd_config *cfg, const char *config_path, const char *bas
 	/* Bound before any worker starts, so a start fails here as the single process's does. */
 	if (status_admin_open(srv, &srv->admin) != 0 || metrics_http_open(srv, &srv->http) != 0 ||
 	    notify_init(&srv->notify, srv->base) != 0)
+		return -1;
+	/*
+	 * Everything privileged is bound: the master switches to server.user before it forks, so that neither
+	 * it (which answers admin.socket and /metrics) nor any worker runs as root. A worker then reads the TLS
+	 * files as that user, as any reload does.
+	 */
+	if (server_drop_privileges(cfg) != 0)
 		return -1;
 	log_info("master (pid %ld): starting %u workers", (long)w->master_pid, w->n);
 	/* Worker 0 first and alone: it opens the store first, and encrypts a clear one before serving. */

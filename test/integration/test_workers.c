@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <pwd.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -742,6 +743,86 @@ test_worker_start_failure(void **state)
 	h_cleanup(&s);
 }
 
+/* The real uid of process pid, from /proc; fails the test when it cannot be read. */
+static uid_t
+proc_uid(pid_t pid)
+{
+	char path[64], line[256];
+	unsigned long uid = 0;
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		fail_msg("%s: %s", path, strerror(errno));
+	while (!found && fgets(line, sizeof(line), f) != NULL)
+		found = sscanf(line, "Uid: %lu", &uid) == 1;
+	fclose(f);
+	if (!found)
+		fail_msg("no Uid line in %s", path);
+	return (uid_t)uid;
+}
+
+/*
+ * 9. server.user with workers: the master switches before it forks, so that no process of kmipd (the
+ * master answers admin.socket and /metrics) stays root, and the workers, which read the TLS files as that
+ * user, serve. Started as root, everything runs as nobody; not as root, the switch is refused at start.
+ */
+static void
+test_user_switch(void **state)
+{
+	struct h_server s = { 0 };
+	struct passwd *pw = getpwnam("nobody");
+	char certs[400], ov[3][460], cmd[900], cert[440], key[440], ca[440];
+	pid_t pids[2];
+	SSL_CTX *ctx;
+	struct kmip_client *cl;
+	size_t i;
+
+	(void)state;
+	assert_non_null(pw);
+	h_make_dir(&s);
+	snprintf(certs, sizeof(certs), "%s/certs", s.dir);
+	h_mkcerts(certs, NULL);
+	snprintf(ov[0], sizeof(ov[0]), "tls.cert_file=%s/server.crt", certs);
+	snprintf(ov[1], sizeof(ov[1]), "tls.key_file=%s/server.key", certs);
+	snprintf(ov[2], sizeof(ov[2]), "tls.clients_ca_cert_file=%s/ca.crt", certs);
+	if (getuid() != 0) {
+		char out[4096], port[32], store[440];
+
+		snprintf(port, sizeof(port), "server.port=%u", free_port());
+		snprintf(store, sizeof(store), "store.path=%s/store", s.dir);
+		assert_int_not_equal(h_run_kmipd((const char *const[]){ "-f", "-c", "/dev/null", "-o",
+		    "server.workers=2", "-o", "server.user=nobody", "-o", "store.encryption=false", "-o", ov[0], "-o",
+		    ov[1], "-o", ov[2], "-o", port, "-o", store, "-o", "server.listen=127.0.0.1", NULL }, out,
+		    sizeof(out)), 0);
+		assert_non_null(strstr(out, "cannot switch to"));
+		h_cleanup(&s);
+		return;
+	}
+	/* The files belong to nobody, as a package's would to kmipd. */
+	snprintf(cmd, sizeof(cmd), "chown -R nobody '%s'", s.dir);
+	assert_int_equal(system(cmd), 0);
+	h_restart(&s, (const char *const[]){ "server.workers=2", "server.user=nobody", "store.encryption=false",
+	    ov[0], ov[1], ov[2], NULL });
+	worker_pids(&s, pids, 2);
+	assert_int_equal(proc_uid(s.pid), pw->pw_uid);
+	for (i = 0; i < 2; i++)
+		assert_int_equal(proc_uid(pids[i]), pw->pw_uid);
+	snprintf(cert, sizeof(cert), "%s/client.crt", certs);
+	snprintf(key, sizeof(key), "%s/client.key", certs);
+	snprintf(ca, sizeof(ca), "%s/ca.crt", certs);
+	ctx = h_client_ctx(cert, key, ca, TLS1_2_VERSION, 0);
+	for (i = 0; i < 4; i++) {
+		cl = h_connect(&s, ctx);
+		h_discover_ok(cl);
+		kmip_client_close(cl);
+	}
+	SSL_CTX_free(ctx);
+	assert_int_equal(h_stop(&s, h_slow(10000)), 0);
+	h_cleanup(&s);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -754,6 +835,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_restart_backoff),
 		cmocka_unit_test(test_reseal_in_worker_zero),
 		cmocka_unit_test(test_worker_start_failure),
+		cmocka_unit_test(test_user_switch),
 	};
 
 	util_test_start(argc, argv);
