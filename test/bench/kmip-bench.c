@@ -151,6 +151,7 @@ struct opts {
 	unsigned version;	/* KMIP_VERSION(major, minor) */
 	int tls_min, tls_max;
 	const char *sigalgs;	/* signature algorithms offered (OpenSSL list syntax); NULL: OpenSSL's */
+	bool no_tickets;	/* TLS 1.2 resumption by session id only (as SChannel), no tickets asked */
 	const char *mix;
 	bool resume;		/* request connections and the idle set resume the seed session */
 	bool idle_full;		/* build the idle set with full handshakes */
@@ -1702,6 +1703,7 @@ usage(FILE *f)
 	    "      --sigalgs LIST       signature algorithms offered, e.g. ECDSA+SHA256 (a server with\n"
 	    "                           tls.ecdsa_cert_file then shows its ECDSA certificate) or\n"
 	    "                           rsa_pss_rsae_sha256:RSA+SHA256; default OpenSSL's\n"
+	    "      --no-tickets         ask for no session ticket: TLS 1.2 resumes by session id\n"
 	    "      --idle N             first open and hold N idle connections\n"
 	    "      --idle-full          build the idle set with full handshakes (default: resumed)\n"
 	    "      --no-resume          workload connections make full handshakes\n"
@@ -1833,7 +1835,7 @@ parse_args(struct bench *b, int argc, char **argv)
 {
 	enum {
 		O_CERTS = 256, O_CA, O_CERT, O_KEY, O_TLS, O_IDLE, O_IDLE_FULL, O_NO_RESUME, O_SOURCES, O_SOURCE_BASE,
-		O_PARALLEL, O_KEYS, O_OBJECTS, O_NAMES, O_TIMEOUT, O_SERVER_PID, O_LABEL, O_FORMAT, O_JSON, O_SIGALGS,
+		O_PARALLEL, O_KEYS, O_OBJECTS, O_NAMES, O_TIMEOUT, O_SERVER_PID, O_LABEL, O_FORMAT, O_JSON, O_SIGALGS, O_NO_TICKETS,
 	};
 	static const struct option longopts[] = {
 		{ "host", required_argument, NULL, 'H' },
@@ -1850,6 +1852,7 @@ parse_args(struct bench *b, int argc, char **argv)
 		{ "kmip-version", required_argument, NULL, 'V' },
 		{ "tls", required_argument, NULL, O_TLS },
 		{ "sigalgs", required_argument, NULL, O_SIGALGS },
+		{ "no-tickets", no_argument, NULL, O_NO_TICKETS },
 		{ "idle", required_argument, NULL, O_IDLE },
 		{ "idle-full", no_argument, NULL, O_IDLE_FULL },
 		{ "no-resume", no_argument, NULL, O_NO_RESUME },
@@ -1939,6 +1942,9 @@ parse_args(struct bench *b, int argc, char **argv)
 			break;
 		case O_SIGALGS:
 			o->sigalgs = optarg;
+			break;
+		case O_NO_TICKETS:
+			o->no_tickets = true;
 			break;
 		case O_IDLE:
 			o->idle = parse_uint(optarg, "--idle", 0, MAX_CONNS);
@@ -2325,6 +2331,8 @@ main(int argc, char **argv)
 		die("%s", cause ? cause : "cannot make the TLS context");
 	if (b->o.sigalgs != NULL && SSL_CTX_set1_sigalgs_list(b->ctx, b->o.sigalgs) != 1)
 		die("--sigalgs %s: not a signature algorithm list OpenSSL knows", b->o.sigalgs);
+	if (b->o.no_tickets)
+		SSL_CTX_set_options(b->ctx, SSL_OP_NO_TICKET);
 	/* Idle connections hold no 16 KiB record buffers. */
 	SSL_CTX_set_mode(b->ctx, SSL_MODE_RELEASE_BUFFERS);
 	SSL_CTX_sess_set_new_cb(b->ctx, new_session_cb);
