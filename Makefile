@@ -136,6 +136,10 @@ bench: deps
 	@echo "== Idle mutual-TLS connections held by kmipd"; test/bench/scale.sh $(BUILD) 5 0 10000
 	@echo "== Full handshakes with the RSA-2048 and the ECDSA P-256 server certificate"; \
 		test/bench/handshakes.sh $(BUILD)/kmipd 1 5 3 16
+	@echo "== One worker process against two: CPU per operation, resumption, the writer lock, both cores"; \
+		test/bench/workers.sh $(BUILD) 5 3
+	@echo "== 100,000 idle connections held by seven worker processes"; \
+		test/bench/scale-workers.sh $(BUILD) 5 100000 7
 	@echo "== This tree against kmipd at $(BENCH_BASE)"; test/bench/versus.sh $(BUILD) $(BENCH_BASE) 5 5
 	@echo "== Keys at rest: Get encrypted against clear, a large store's start and encryption"; \
 		test/bench/keys.sh $(BUILD) 5 3 $(BENCH_KEYS_OBJECTS) 5
