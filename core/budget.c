@@ -498,7 +498,9 @@ budget_cb(evutil_socket_t fd, short what, void *arg)
 		unpause(b, c);
 		conn_log(c, LOG_LEVEL_INFO, "resumed: all connections hold %" PRIu64 " bytes, under server.max_buffered",
 		    b->total);
-		if (c->state == CONN_READING && !c->id_paused)
+		if (c->state == CONN_READING && !c->id_paused) {
 			bufferevent_enable(c->bev, EV_READ);
+			conn_read_buffered(c);	/* records read ahead before the pause wait for no socket event */
+		}
 	}
 }

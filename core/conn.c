@@ -17,6 +17,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
+#include <event2/bufferevent_struct.h>
 #include <event2/event.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -35,6 +36,12 @@
 
 #define CONN_READ_HIGH_WATER	(64 * 1024)	/* bytes read ahead per connection before we consume them */
 #define CONN_SLICE_US		1000		/* loop time one connection's requests may take per event */
+/*
+ * Largest response written straight to the TLS connection (conn_write_now): one TLS record, and no more
+ * than bufferevent_openssl hands SSL_write at once (its default max_single_write), so that when the socket
+ * takes only part of it libevent's retry repeats the same call, as OpenSSL requires.
+ */
+#define CONN_WRITE_NOW_MAX	16384
 
 static const char *const state_names[] = {
 	[CONN_HANDSHAKING] = "handshaking",
@@ -158,12 +165,35 @@ wipe_free(const void *data, size_t len, void *extra)
 	free((void *)data);
 }
 
+/*
+ * Writes a response straight to the TLS connection when nothing is queued before it. Through the output
+ * buffer, bufferevent_openssl writes it at once as well, but first arms the write event (the buffer stopped
+ * being empty) and disarms it once written: two epoll_ctl per response, for a socket that nearly always
+ * takes the response at once. True when it was all written. False leaves it to the output buffer as before:
+ * when the socket is full OpenSSL keeps the record it started, and libevent's next SSL_write, of the same
+ * bytes and length (CONN_WRITE_NOW_MAX), finishes it; an error is found and reported by that write too.
+ */
+static bool
+conn_write_now(struct conn *c, const uint8_t *buf, size_t len)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+
+	if (len == 0 || len > CONN_WRITE_NOW_MAX || ssl == NULL || c->state == CONN_HANDSHAKING ||
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
+		return false;
+	return SSL_write(ssl, buf, (int)len) == (int)len;
+}
+
 /* Queues a response buffer for sending without copying it; the buffer is consumed either way. */
 static int
 conn_send_buf(struct conn *c, uint8_t *buf, size_t len)
 {
 	if (buf == NULL)
 		return 0;
+	if (conn_write_now(c, buf, len)) {
+		wipe_free(buf, len, NULL);
+		return 0;
+	}
 	if (evbuffer_add_reference(bufferevent_get_output(c->bev), buf, len, wipe_free, NULL) != 0) {
 		wipe_free(buf, len, NULL);
 		return -1;
@@ -537,6 +567,28 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/*
+ * With read-ahead (conn_new) one read takes every TLS record the socket holds into OpenSSL, and
+ * bufferevent_openssl (libevent 2.1) decrypts only the first: it goes on while SSL_pending() counts
+ * decrypted bytes, which a whole record not yet decrypted is not. The others would wait for the socket to
+ * become readable again, which it never does when the client sent them all and waits for their answers;
+ * and while reading is paused (backpressure, the budget), records can only pile up there. So whenever c
+ * reads and OpenSSL holds bytes of its stream, libevent is made to read again, from that buffer (a partial
+ * record reads the socket once more, finds nothing new and waits for it as usual).
+ */
+void
+conn_read_buffered(struct conn *c)
+{
+	SSL *ssl;
+
+	if (c->state != CONN_READING || c->paused || c->id_paused ||
+	    !(bufferevent_get_enabled(c->bev) & EV_READ))
+		return;
+	ssl = bufferevent_openssl_get_ssl(c->bev);
+	if (ssl != NULL && SSL_has_pending(ssl))
+		event_active(&c->bev->ev_read, EV_READ, 1);
+}
+
 static void
 conn_read_cb(struct bufferevent *bev, void *arg)
 {
@@ -725,6 +777,7 @@ conn_process_input(struct conn *c)
 		return;
 	}
 	conn_arm_reading_timer(c);
+	conn_read_buffered(c);
 }
 
 /* Closes an idle connection now, or lets a busy one finish its request first. */
@@ -789,6 +842,8 @@ conn_new(struct server *srv, int fd, const struct sockaddr *sa, int salen)
 		goto fail;
 	if ((ssl = SSL_new(tls_server_ctx(srv->tls))) == NULL)
 		goto fail;
+	/* One read per TLS record or more, not two (header, then body); see conn_read_buffered. */
+	SSL_set_read_ahead(ssl, 1);
 	/* The certificate a client sends is noted for the audit line of a handshake that fails. */
 	if (srv->audit != NULL && conn_ex_index() >= 0 && SSL_set_ex_data(ssl, conn_ex_index(), c) == 1)
 		SSL_set_verify(ssl, SSL_get_verify_mode(ssl), conn_verify_cb);

@@ -99,6 +99,8 @@ void conn_close_deferred(struct conn *c, enum log_level level, const char *fmt, 
 bool conn_recheck(struct conn *c);
 /* Asks a connection to stop after its current request (server shutdown). */
 void conn_drain(struct conn *c);
+/* Has c's TLS records that OpenSSL already holds read now, when c reads (after a pause, say). */
+void conn_read_buffered(struct conn *c);
 /* Logs a line prefixed with the connection id, peer and identity. */
 void conn_log(const struct conn *c, enum log_level level, const char *fmt, ...) LOG_PRINTF(3, 4);
 const char *conn_state_name(enum conn_state s);

@@ -3622,6 +3622,68 @@ test_buffered_per_identity(void **state)
 	others_served(h);
 }
 
+/*
+ * Issue 18: kmipd reads ahead (several TLS records per read), and a record OpenSSL holds is not seen by
+ * the socket's readiness. A client sends 400 pipelined Gets of a 15 KB secret, each its own TLS record,
+ * before it reads anything: the server answers until its socket and output buffer are full
+ * (server.write_high_water=16K), stops reading with records inside OpenSSL, and the client, having sent
+ * everything, reads. Every request must be answered: none waits for a socket event that never comes
+ * (before the fix the last answers never came and the read below timed out).
+ */
+static void
+test_pipelined_gets_none_stranded(void **state)
+{
+	struct hostile *h = *state;
+	enum { N = 400 };
+	uint8_t secret[15000];
+	struct kmip_client *cl;
+	struct ttlv_arena *a;
+	struct ttlv_enc e;
+	struct ttlv *resp;
+	char uid[128], *cause = NULL;
+	unsigned i, answered = 0;
+	int64_t t0;
+
+	start(h, (const char *const[]){ "server.write_high_water=16K", "log.level=debug", NULL });
+	memset(secret, 0x5a, sizeof(secret));
+	h_register_secret_request(&e, secret, sizeof(secret));
+	resp = call(h->other, &e, &a);
+	h_expect_ok(resp, 0);
+	assert_non_null(h_payload_text(resp, KMIP_TAG_UNIQUE_IDENTIFIER, uid, sizeof(uid)));
+	ttlv_arena_free(a);
+
+	cl = h_connect(&h->s, h->ctx);
+	/*
+	 * 400 requests of about 150 bytes fit in the sockets' buffers, so the writes never wait for the reads;
+	 * 6 MB of answers do not (a socket that is not read holds about 4 MB on loopback).
+	 */
+	set_timeouts(cl, 10000, 10000);
+	h_uid_request(&e, KMIP_OPERATION_GET, uid, 0);
+	for (i = 0; i < N; i++)
+		send_raw(cl, e.buf, e.len);
+	ttlv_enc_free(&e);
+	/* The server stops reading once the unanswered responses pass the high-water mark. */
+	assert_true(h_log_wait(&h->s, "state reading -> writing", 10000));
+	t0 = util_now_ms();
+	for (i = 0; i < N; i++) {
+		if (kmip_client_read(cl, &resp, &a, &cause) != 0)
+			break;
+		check_well_formed(resp);
+		h_expect_ok(resp, 0);
+		answered++;
+		ttlv_arena_free(a);
+	}
+	if (answered != N)
+		print_message("answered %u of %u: %s\n", answered, N, cause != NULL ? cause : "?");
+	free(cause);
+	assert_int_equal(answered, N);
+	/* A generous ceiling: 400 answers take milliseconds; the failure waits out the 10 s read timeout. */
+	assert_true(util_now_ms() - t0 < 8000);
+	h_discover_ok(cl);
+	kmip_client_close(cl);
+	h_discover_ok(h->other);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -3666,6 +3728,7 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_credential_reload_mid_derivation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_get_too_large_not_opened, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_buffered_per_identity, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pipelined_gets_none_stranded, setup, teardown),
 	};
 
 	util_test_start(argc, argv);
