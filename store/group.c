@@ -645,10 +645,13 @@ header_check(const struct store_rec *r, store_header_fn check, void *arg)
 	return check(arg, &h);
 }
 
-/* Reads an object, staged or durable, with or without its material, when check lets it. */
+/*
+ * Reads an object, staged or durable, with or without its material, when check lets it, with the attributes
+ * sel selects (NULL: all).
+ */
 static int
 get_object(struct store_txn *t, const char *uid, bool material, store_header_fn check, void *arg,
-    struct store_object **out)
+    const struct store_select *sel, struct store_object **out)
 {
 	const struct store_staged *e;
 	struct store_rec r;
@@ -689,26 +692,33 @@ get_object(struct store_txn *t, const char *uid, bool material, store_header_fn 
 	}
 	if ((rc = header_check(&r, check, arg)) != STORE_OK)
 		return rc;
-	return store_rec_to_object(t->s, &r, material, out);
+	return store_rec_to_object(t->s, &r, material, sel, out);
 }
 
 int
 store_get(struct store_txn *t, const char *uid, struct store_object **out)
 {
-	return get_object(t, uid, true, NULL, NULL, out);
+	return get_object(t, uid, true, NULL, NULL, NULL, out);
 }
 
 int
 store_get_meta(struct store_txn *t, const char *uid, struct store_object **out)
 {
-	return get_object(t, uid, false, NULL, NULL, out);
+	return get_object(t, uid, false, NULL, NULL, NULL, out);
 }
 
 int
 store_get_checked(struct store_txn *t, const char *uid, bool material, store_header_fn check, void *arg,
     struct store_object **out)
 {
-	return get_object(t, uid, material, check, arg, out);
+	return get_object(t, uid, material, check, arg, NULL, out);
+}
+
+int
+store_get_select(struct store_txn *t, const char *uid, bool material, store_header_fn check, void *arg,
+    struct store_select *sel, struct store_object **out)
+{
+	return get_object(t, uid, material, check, arg, sel, out);
 }
 
 /*

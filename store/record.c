@@ -38,6 +38,7 @@
 #include "store/store_int.h"
 
 #define ATTRS_MAX_DEPTH	32
+#define SELECT_BUF	1024	/* bytes of selected attributes copied on the stack to decode; more: all decoded */
 
 struct raw_item {
 	uint32_t tag;
@@ -274,7 +275,8 @@ object_valid(const struct store_object *o)
 {
 	size_t n;
 
-	if (o == NULL || o->uid == NULL || o->owner == NULL)
+	/* An object read with only some of its attributes would lose the others. */
+	if (o == NULL || o->uid == NULL || o->owner == NULL || o->partial)
 		return STORE_E_INVALID;
 	n = strlen(o->uid);
 	if (n == 0 || n > STORE_UID_MAX || strlen(o->owner) > STORE_OWNER_MAX)
@@ -410,6 +412,59 @@ store_rec_decode_attrs(const struct store_rec *r, struct ttlv **attrs, struct tt
 	return STORE_OK;
 }
 
+/*
+ * Decodes only the record's top-level attributes whose tags sel lists: their items are copied, in record
+ * order, into one Attributes structure that is decoded as the whole one is (the same limits and checks),
+ * skipping the decoding of every other attribute. *partial tells whether any was left out. When the
+ * selected ones are larger than SELECT_BUF (never for a key's algorithm, length and flags), all are decoded.
+ */
+static int
+rec_decode_selected(const struct store_rec *r, const struct store_select *sel, struct ttlv **attrs,
+    struct ttlv_arena **arena, bool *partial)
+{
+	struct ttlv_limits lim = {
+		.max_message_size = SELECT_BUF,
+		.max_depth = ATTRS_MAX_DEPTH,
+	};
+	uint8_t buf[SELECT_BUF];
+	struct raw_item top, it;
+	size_t off, k, n = TTLV_HEADER_SIZE;
+	bool left_out = false;
+	enum ttlv_err err;
+	uint64_t at;
+
+	*partial = false;
+	if (r->attrs == NULL)
+		return store_rec_decode_attrs(r, attrs, arena);
+	*attrs = NULL;
+	*arena = NULL;
+	if (raw_item(r->attrs, r->attrs_len, &top) != 0 || top.type != TTLV_STRUCTURE)
+		return STORE_E_CORRUPT;
+	for (off = 0; off < top.len; off += it.total) {
+		if (raw_item(top.val + off, top.len - off, &it) != 0)
+			return STORE_E_CORRUPT;
+		for (k = 0; k < sel->ntags && sel->tags[k] != it.tag; k++)
+			;
+		if (k == sel->ntags) {
+			left_out = true;
+			continue;
+		}
+		if (it.total > sizeof(buf) - n)
+			return store_rec_decode_attrs(r, attrs, arena);
+		memcpy(buf + n, top.val + off, it.total);
+		n += it.total;
+	}
+	memcpy(buf, r->attrs, 4);	/* the Attributes tag and type */
+	ttlv_put32(buf + 4, (uint32_t)(n - TTLV_HEADER_SIZE));
+	if (ttlv_decode(buf, n, &lim, attrs, arena, &err, &at) != TTLV_DONE) {
+		*attrs = NULL;
+		*arena = NULL;
+		return err == TTLV_ERR_NOMEM ? STORE_E_NOMEM : STORE_E_CORRUPT;
+	}
+	*partial = left_out;
+	return STORE_OK;
+}
+
 /* Copies len bytes into the arena with a NUL after them. */
 static char *
 arena_strndup(struct ttlv_arena *a, const void *p, size_t len)
@@ -445,19 +500,28 @@ rec_material(struct store *s, const struct store_rec *r, uint8_t *m)
 	return store_unseal(s, &aad, r->material, r->material_len, m);
 }
 
-/* Builds an object owned by one arena from a parsed record, with or without its key material. */
+/*
+ * Builds an object owned by one arena from a parsed record, with or without its key material, with the
+ * attributes sel selects (NULL, or sel->all: every one).
+ */
 int
-store_rec_to_object(struct store *s, const struct store_rec *r, bool with_material, struct store_object **out)
+store_rec_to_object(struct store *s, const struct store_rec *r, bool with_material,
+    const struct store_select *sel, struct store_object **out)
 {
 	size_t mlen;
 	struct ttlv_arena *a;
 	struct ttlv *attrs;
 	struct store_object *o;
+	bool partial = false;
 	uint8_t *m;
 	int rc;
 
 	*out = NULL;
-	if ((rc = store_rec_decode_attrs(r, &attrs, &a)) != STORE_OK)
+	if (sel != NULL && !sel->all)
+		rc = rec_decode_selected(r, sel, &attrs, &a, &partial);
+	else
+		rc = store_rec_decode_attrs(r, &attrs, &a);
+	if (rc != STORE_OK)
 		return rc;
 	if ((o = ttlv_arena_alloc(a, sizeof(*o))) == NULL)
 		goto nomem;
@@ -469,6 +533,7 @@ store_rec_to_object(struct store *s, const struct store_rec *r, bool with_materi
 	o->record_version = r->version;
 	o->sharing = r->sharing;
 	o->created_seq = r->seq;
+	o->partial = partial;
 	if ((o->uid = arena_strndup(a, r->uid, r->uid_len)) == NULL ||
 	    (o->owner = arena_strndup(a, r->owner, r->owner_len)) == NULL)
 		goto nomem;

@@ -195,6 +195,7 @@ struct store_object {
 	uint32_t sharing;		/* the caller's flags (STORE_SHARED...), kept in the record's fixed header */
 	uint32_t record_version;	/* format version of the record read (set by store_get) */
 	uint64_t created_seq;		/* creation order (set by the store, kept across replaces) */
+	bool partial;			/* attrs holds only the attributes a read selected: never written back */
 };
 
 #define STORE_UID_MAX		64
@@ -230,6 +231,19 @@ typedef int (*store_header_fn)(void *arg, const struct store_header *h);
  */
 int store_get_checked(struct store_txn *t, const char *uid, bool material, store_header_fn check, void *arg,
     struct store_object **out) STORE_WUR;
+/*
+ * Which attributes a read decodes from the record: tags, ntags name the top-level attributes wanted (every
+ * instance of each); the object then holds only those (partial) and store_put refuses it. The header check
+ * may set all, to have every attribute decoded after all (when they decide who may read, say).
+ */
+struct store_select {
+	const uint32_t *tags;
+	size_t ntags;
+	bool all;
+};
+/* store_get_checked decoding only the attributes sel names, unless sel->all is set by then. */
+int store_get_select(struct store_txn *t, const char *uid, bool material, store_header_fn check, void *arg,
+    struct store_select *sel, struct store_object **out) STORE_WUR;
 /* Reads an object into a fresh arena the caller frees with store_object_free (STORE_E_NOTFOUND). */
 int store_get(struct store_txn *t, const char *uid, struct store_object **out) STORE_WUR;
 /* The same without key material (material NULL, material_len 0), for attribute-only reads. */

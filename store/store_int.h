@@ -317,7 +317,7 @@ int store_rec_encode(struct store *s, const struct store_object *o, uint64_t seq
     STORE_WUR;
 int store_rec_parse(const void *data, size_t len, struct store_rec *r) STORE_WUR;
 int store_rec_to_object(struct store *s, const struct store_rec *r, bool with_material,
-    struct store_object **out) STORE_WUR;
+    const struct store_select *sel, struct store_object **out) STORE_WUR;
 int store_rec_decode_attrs(const struct store_rec *r, struct ttlv **attrs, struct ttlv_arena **arena) STORE_WUR;
 int store_rec_ientries(const struct store_rec *r, size_t maxkey, struct store_ientry **out, size_t *n) STORE_WUR;
 void store_ientry_val(const struct store_ientry *e, MDB_val *v);

@@ -307,9 +307,11 @@ int ops_load(struct op_ctx *ctx, struct store_txn *txn, const char *uid, unsigne
  * (material NULL) with *too_large set, so that the caller answers Response Too Large after the checks that
  * come first. The test is a lower bound (the stored length less OPS_EXPORT_SLACK): a fitting item is never
  * refused by it, and one that does not fit and slips through is still refused by the encoder's limit.
+ * Only the attributes tags names (ntags of them) are read, unless the object may be shared (then all, for
+ * the access check); the object cannot be written back (store_put refuses it).
  */
-int ops_load_export(struct op_ctx *ctx, struct store_txn *txn, const char *uid, struct store_object **obj,
-    bool *too_large) __attribute__((warn_unused_result));
+int ops_load_export(struct op_ctx *ctx, struct store_txn *txn, const char *uid, const uint32_t *tags,
+    size_t ntags, struct store_object **obj, bool *too_large) __attribute__((warn_unused_result));
 /*
  * How many bytes an exported form of key material may be smaller than the form the store keeps (keyfmt.h).
  * The most a conversion saves is a few hundred bytes: PKCS#8 to PKCS#1 drops the algorithm header (about 26

@@ -241,6 +241,7 @@ struct load_check {
 	unsigned flags;
 	size_t room;		/* the material must fit in this, less OPS_EXPORT_SLACK (SIZE_MAX: no test) */
 	bool too_large;		/* set when it does not */
+	struct store_select *sel;	/* the attributes the caller reads, or NULL: all */
 };
 
 /*
@@ -252,9 +253,14 @@ load_check(void *arg, const struct store_header *h)
 {
 	struct load_check *lc = arg;
 
-	if (access_by_owner(lc->ctx->env->policy, ops_identity(lc->ctx), h->owner, h->owner_len,
-	    (h->sharing & STORE_SHARED) != 0, (lc->flags & OPS_WRITE) != 0) == ACCESS_NO)
+	enum access_verdict v = access_by_owner(lc->ctx->env->policy, ops_identity(lc->ctx), h->owner,
+	    h->owner_len, (h->sharing & STORE_SHARED) != 0, (lc->flags & OPS_WRITE) != 0);
+
+	if (v == ACCESS_NO)
 		return STORE_E_NOTFOUND;
+	/* Perhaps shared: access_allowed() reads the attributes that share it, so all are decoded. */
+	if (v != ACCESS_YES && lc->sel != NULL)
+		lc->sel->all = true;
 	if (h->material_len > OPS_EXPORT_SLACK && h->material_len - OPS_EXPORT_SLACK > lc->room) {
 		lc->too_large = true;
 		return STORE_E_NOTFOUND;	/* stops this read; load() reads the object again without it */
@@ -265,19 +271,20 @@ load_check(void *arg, const struct store_header *h)
 /*
  * ops_load, and ops_load_export when room is not SIZE_MAX. The owner is checked from the record's fixed
  * header first, so another tenant's object costs what a missing one does (nothing is decoded); the
- * attributes decide only for objects that may be shared.
+ * attributes decide only for objects that may be shared. With sel, only the attributes it names are
+ * decoded for the owner or an administrator (all of them when the object may be shared).
  */
 static int
 load(struct op_ctx *ctx, struct store_txn *txn, const char *uid, unsigned flags, size_t room,
-    struct store_object **obj, bool *too_large)
+    struct store_select *sel, struct store_object **obj, bool *too_large)
 {
-	struct load_check lc = { ctx, flags, room, false };
-	int rc = store_get_checked(txn, uid, (flags & OPS_MATERIAL) != 0, load_check, &lc, obj);
+	struct load_check lc = { ctx, flags, room, false, sel };
+	int rc = store_get_select(txn, uid, (flags & OPS_MATERIAL) != 0, load_check, &lc, sel, obj);
 
 	if (lc.too_large) {
 		/* The attributes still decide access and what the caller answers first (Sensitive, say). */
 		lc.room = SIZE_MAX;
-		rc = store_get_checked(txn, uid, false, load_check, &lc, obj);
+		rc = store_get_select(txn, uid, false, load_check, &lc, sel, obj);
 	}
 	ops_audit_uid(ctx, uid);
 	if (rc == 0 && !access_allowed(ctx->env->policy, ops_identity(ctx), (*obj)->owner, (*obj)->attrs,
@@ -299,16 +306,18 @@ load(struct op_ctx *ctx, struct store_txn *txn, const char *uid, unsigned flags,
 int
 ops_load(struct op_ctx *ctx, struct store_txn *txn, const char *uid, unsigned flags, struct store_object **obj)
 {
-	return load(ctx, txn, uid, flags, SIZE_MAX, obj, NULL);
+	return load(ctx, txn, uid, flags, SIZE_MAX, NULL, obj, NULL);
 }
 
 /* Loads an object to export, leaving material that cannot fit in the response sealed; see ops.h. */
 int
-ops_load_export(struct op_ctx *ctx, struct store_txn *txn, const char *uid, struct store_object **obj,
-    bool *too_large)
+ops_load_export(struct op_ctx *ctx, struct store_txn *txn, const char *uid, const uint32_t *tags,
+    size_t ntags, struct store_object **obj, bool *too_large)
 {
+	struct store_select sel = { tags, ntags, false };
+
 	*too_large = false;
-	return load(ctx, txn, uid, OPS_MATERIAL, ttlv_enc_room(ctx->out), obj, too_large);
+	return load(ctx, txn, uid, OPS_MATERIAL, ttlv_enc_room(ctx->out), &sel, obj, too_large);
 }
 
 /* Checks an object's attributes against the configured limits; see ops.h. */

@@ -294,6 +294,18 @@ wrapped_by_itself(const struct ttlv *wrap, const char *uid)
 	return w != NULL && w->type == TTLV_TEXT_STRING && strcmp((const char *)w->v.bytes.data, uid) == 0;
 }
 
+/*
+ * The attributes a Get reads (its checks, the Key Block, a Split Key's fields, a PKCS#12 export's links and
+ * friendly name): decoding the object's others, on every Get, was about a fifth of its instructions.
+ */
+static const uint32_t get_attrs[] = {
+	KMIP_TAG_CRYPTOGRAPHIC_ALGORITHM, KMIP_TAG_CRYPTOGRAPHIC_LENGTH, KMIP_TAG_KEY_FORMAT_TYPE,
+	KMIP_TAG_EXTRACTABLE, KMIP_TAG_SENSITIVE, KMIP_TAG_FRESH,
+	KMIP_TAG_SPLIT_KEY_PARTS, KMIP_TAG_KEY_PART_IDENTIFIER, KMIP_TAG_SPLIT_KEY_THRESHOLD,
+	KMIP_TAG_SPLIT_KEY_METHOD, KMIP_TAG_PRIME_FIELD_SIZE,
+	KMIP_TAG_LINK, KMIP_TAG_PKCS_12_FRIENDLY_NAME,
+};
+
 /* Get: the object with its key material, in the Key Format Type asked for or the key's default. */
 int
 op_get(struct op_ctx *ctx)
@@ -322,7 +334,7 @@ op_get(struct op_ctx *ctx)
 		    "only uncompressed EC public keys are supported");
 	if (ops_begin(ctx, false, &txn) != 0)
 		return -1;
-	rc = ops_load_export(ctx, txn, uid, &o, &too_large);
+	rc = ops_load_export(ctx, txn, uid, get_attrs, sizeof(get_attrs) / sizeof(get_attrs[0]), &o, &too_large);
 	store_txn_abort(txn);
 	if (rc != 0)
 		return -1;
