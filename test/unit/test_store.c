@@ -589,6 +589,62 @@ test_multivalued(void **state)
 	store_object_free(o);
 }
 
+/*
+ * Issue 18: a read that selects attributes decodes those (every instance, in order) and no other; the
+ * object it gives is marked partial and cannot be written back, so no attribute is lost by a caller that
+ * saves it. A check that sets all has every attribute decoded.
+ */
+static int
+select_all(void *arg, const struct store_header *h)
+{
+	(void)h;
+	((struct store_select *)arg)->all = true;
+	return STORE_OK;
+}
+
+static void
+test_get_selected_attributes(void **state)
+{
+	static const uint32_t tags[] = { KMIP_TAG_LINK, KMIP_TAG_CRYPTOGRAPHIC_LENGTH };
+	struct fx *f = *state;
+	struct store_select sel = { tags, 2, false };
+	struct store_txn *t;
+	struct store_object *o, *g;
+	static const uint8_t key[] = "0123456789abcdef";
+	struct ttlv *c;
+
+	o = obj_new("20", "alice", OT_PRIVATE, ST_ACTIVE);
+	assert_int_equal(store_object_set_material(o, key, sizeof(key), 1), STORE_OK);
+	add_name(o, "selected");
+	add_link(o, LT_PUBLIC, "21");
+	add_link(o, 264, "22");
+	add_text(o, KMIP_TAG_OBJECT_GROUP, "g1");
+	ttlv_append(o->attrs, ttlv_new_int(o->arena, KMIP_TAG_CRYPTOGRAPHIC_LENGTH, 2048));
+	put_durable(f->s, o);
+
+	assert_int_equal(store_txn_begin(f->s, true, &t), STORE_OK);
+	assert_int_equal(store_get_select(t, "20", true, NULL, NULL, &sel, &g), STORE_OK);
+	assert_true(g->partial);
+	assert_int_equal(ttlv_count(g->attrs, KMIP_TAG_LINK), 2);
+	c = ttlv_find(g->attrs, KMIP_TAG_LINK);
+	assert_string_equal((const char *)ttlv_find(c, KMIP_TAG_LINKED_OBJECT_IDENTIFIER)->v.bytes.data, "21");
+	assert_int_equal(ttlv_find(g->attrs, KMIP_TAG_CRYPTOGRAPHIC_LENGTH)->v.i32, 2048);
+	assert_null(ttlv_find(g->attrs, KMIP_TAG_NAME));
+	assert_null(ttlv_find(g->attrs, KMIP_TAG_OBJECT_GROUP));
+	assert_int_equal(g->material_len, sizeof(key));
+	assert_memory_equal(g->material, key, sizeof(key));
+	/* Written back, it would drop the Name and the Object Group. */
+	assert_int_equal(store_put(t, g), STORE_E_INVALID);
+	store_object_free(g);
+
+	assert_int_equal(store_get_select(t, "20", false, select_all, &sel, &sel, &g), STORE_OK);
+	assert_false(g->partial);
+	assert_true(ttlv_equal(g->attrs, o->attrs));
+	store_object_free(g);
+	store_txn_abort(t);
+	store_object_free(o);
+}
+
 /* Every index entry of the store, as "index:uid" lines, to check nothing stale is left. */
 static size_t
 index_total(struct store *s)
@@ -2432,6 +2488,7 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_usage_abort, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_usage_skipped_change_set, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_usage_counted_at_open, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_get_selected_attributes, setup, teardown),
 	};
 
 	util_test_start(argc, argv);
