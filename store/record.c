@@ -422,8 +422,9 @@ static int
 rec_decode_selected(const struct store_rec *r, const struct store_select *sel, struct ttlv **attrs,
     struct ttlv_arena **arena, bool *partial)
 {
+	/* As for the whole Attributes: the decoder's arena, capped by this size, takes the material too. */
 	struct ttlv_limits lim = {
-		.max_message_size = SELECT_BUF,
+		.max_message_size = STORE_RECORD_MAX,
 		.max_depth = ATTRS_MAX_DEPTH,
 	};
 	uint8_t buf[SELECT_BUF];

@@ -610,9 +610,10 @@ test_get_selected_attributes(void **state)
 	struct store_select sel = { tags, 2, false };
 	struct store_txn *t;
 	struct store_object *o, *g;
-	static const uint8_t key[] = "0123456789abcdef";
+	static uint8_t key[100000];	/* larger than the selected attributes: the arena holds both */
 	struct ttlv *c;
 
+	memset(key, 0x33, sizeof(key));
 	o = obj_new("20", "alice", OT_PRIVATE, ST_ACTIVE);
 	assert_int_equal(store_object_set_material(o, key, sizeof(key), 1), STORE_OK);
 	add_name(o, "selected");
