@@ -169,19 +169,37 @@ wipe_free(const void *data, size_t len, void *extra)
  * Writes a response straight to the TLS connection when nothing is queued before it. Through the output
  * buffer, bufferevent_openssl writes it at once as well, but first arms the write event (the buffer stopped
  * being empty) and disarms it once written: two epoll_ctl per response, for a socket that nearly always
- * takes the response at once. True when it was all written. False leaves it to the output buffer as before:
- * when the socket is full OpenSSL keeps the record it started, and libevent's next SSL_write, of the same
- * bytes and length (CONN_WRITE_NOW_MAX), finishes it; an error is found and reported by that write too.
+ * takes the response at once. True when the response is done with: written, or the connection failed
+ * (then closing, as when libevent's own write fails). False leaves it to the output buffer as before: when
+ * the socket is full OpenSSL keeps the record it started, and libevent's next SSL_write, of the same bytes
+ * and length (CONN_WRITE_NOW_MAX), finishes it.
  */
 static bool
 conn_write_now(struct conn *c, const uint8_t *buf, size_t len)
 {
 	SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+	unsigned long e;
+	char why[256];
+	int r, err;
 
 	if (len == 0 || len > CONN_WRITE_NOW_MAX || ssl == NULL || c->state == CONN_HANDSHAKING ||
-	    evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
+	    c->state == CONN_CLOSING || evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
 		return false;
-	return SSL_write(ssl, buf, (int)len) == (int)len;
+	ERR_clear_error();
+	if ((r = SSL_write(ssl, buf, (int)len)) == (int)len)
+		return true;
+	err = SSL_get_error(ssl, r);
+	if (r <= 0 && (err == SSL_ERROR_WANT_WRITE || err == SSL_ERROR_WANT_READ))
+		return false;
+	/* No error may stay queued: SSL_get_error() on another connection would take it for its own. */
+	if ((e = ERR_peek_error()) != 0)
+		ERR_error_string_n(e, why, sizeof(why));
+	else
+		snprintf(why, sizeof(why), "%s", errno != 0 ? strerror(errno) : "connection reset");
+	ERR_clear_error();
+	c->tls_failed = true;
+	conn_close_deferred(c, LOG_LEVEL_INFO, "connection error: %s", why);
+	return true;
 }
 
 /* Queues a response buffer for sending without copying it; the buffer is consumed either way. */
