@@ -23,9 +23,9 @@ SHARED ?= ../shared
 VECTORS ?= $(SHARED)/kmip-vectors
 FUZZ_TIME ?= 60
 STATE ?= state
-# The commit make bench measures this tree against (test/bench/versus.sh): the last before the engine's
-# reshaping into core/engine and staged writes.
-BENCH_BASE ?= 069346f
+# The commit make bench measures this tree against (test/bench/versus.sh): the last before issue 18
+# (worker processes, cheaper Gets). 069346f was the last before the engine's reshaping.
+BENCH_BASE ?= aba05a5
 # Objects of the large stores test/bench/keys.sh fills (0 skips that part; each fill takes about 40 s).
 BENCH_KEYS_OBJECTS ?= 1000000
 # Seconds of each measured run of test/bench/attack.sh (an idle and an attacked run per case, eight cases).

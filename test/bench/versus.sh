@@ -6,11 +6,11 @@
 # second and of server CPU time per operation (its loop and workers, /proc/PID/stat) for each, and the ratio.
 #
 # Usage: test/bench/versus.sh [BUILD] [BASE] [ROUNDS] [SECONDS] [WORKLOAD...]
-#   BASE      the earlier commit (default: BENCH_BASE, else the commit before the engine's reshaping)
+#   BASE      the earlier commit (default: BENCH_BASE, else aba05a5, the last before issue 18)
 #   ROUNDS    runs per workload and server (default 5); SECONDS per run (default 5, one more of warm-up)
 set -u
 build=${1:-build}
-base=${2:-${BENCH_BASE:-069346f}}
+base=${2:-${BENCH_BASE:-aba05a5}}
 rounds=${3:-5}
 secs=${4:-5}
 [ $# -gt 0 ] && shift
@@ -21,8 +21,14 @@ bench="$build/bench/kmip-bench"
 . test/bench/lib.sh
 
 # name|what|kmip-bench arguments
+# (TLS 1.2 unless named; the RSA keys are named, so that only the first run makes them.)
 workloads='get-1|Get, 1 connection, 1 in flight|-m get -c 1 -d 1
+get-16x1|Get, 16 connections x 1|-m get -c 16 -d 1
 get-16x8|Get, 16 connections x 8 pipelined|-m get -c 16 -d 8
+get-16x1-13|Get, 16 x 1, TLS 1.3|-m get -c 16 -d 1 --tls 1.3
+get-16x8-13|Get, 16 x 8, TLS 1.3|-m get -c 16 -d 8 --tls 1.3
+rsa-16x1|Get RSA-2048 private key, 16 x 1|-m get -c 16 -d 1 --objects rsa --names versus-rsa
+rsa-16x8|Get RSA-2048 private key, 16 x 8|-m get -c 16 -d 8 --objects rsa --names versus-rsa
 locate|Locate by name, 4 connections x 4|-m locate -c 4 -d 4
 create|Create AES-256, 16 connections x 4|-m create -c 16 -d 4'
 want=""
@@ -50,7 +56,7 @@ make -C "$wt" -j2 build/kmipd >"$dir/build.log" 2>&1 || { tail -20 "$dir/build.l
 make_certs || exit 1
 
 # Starts one kmipd binary (not in a subshell: its pid must be ours to stop); sets started_pid, started_port.
-# Extra arguments go to kmipd (this tree's encrypts under a master key; the base predates encryption).
+# Extra arguments go to kmipd (a master key, for a kmipd that seals key material).
 start() {
 	_bin=$1 _name=$2
 	shift 2
@@ -66,7 +72,13 @@ start() {
 (umask 077 && head -c 32 /dev/urandom >"$dir/master.key") || exit 1
 start "$build/kmipd" new -o store.master_key_file="$dir/master.key" || exit 1
 new_pid=$started_pid new_port=$started_port
-start "$wt/build/kmipd" old || exit 1
+# A base that seals key material too gets a master key of its own, so that both do the same work per Get.
+if grep -q '"store.master_key_file"' "$wt/core/config.c" 2>/dev/null; then
+	(umask 077 && head -c 32 /dev/urandom >"$dir/master-old.key") || exit 1
+	start "$wt/build/kmipd" old -o store.master_key_file="$dir/master-old.key" || exit 1
+else
+	start "$wt/build/kmipd" old || exit 1
+fi
 old_pid=$started_pid old_port=$started_port
 bench_pin=$(pin_cpu 1)
 echo "versus: this tree (pid $new_pid) against $base (pid $old_pid), $rounds rounds of $secs s;" \
