@@ -202,13 +202,16 @@ conn_write_now(struct conn *c, const uint8_t *buf, size_t len)
 	return true;
 }
 
-/* Queues a response buffer for sending without copying it; the buffer is consumed either way. */
+/*
+ * Queues a response buffer for sending without copying it, or with now writes it at once when it can; the
+ * buffer is consumed either way.
+ */
 static int
-conn_send_buf(struct conn *c, uint8_t *buf, size_t len)
+conn_send_buf(struct conn *c, uint8_t *buf, size_t len, bool now)
 {
 	if (buf == NULL)
 		return 0;
-	if (conn_write_now(c, buf, len)) {
+	if (now && conn_write_now(c, buf, len)) {
 		wipe_free(buf, len, NULL);
 		return 0;
 	}
@@ -453,6 +456,12 @@ conn_handshake_done(struct conn *c)
 		conn_close_deferred(c, LOG_LEVEL_ERROR, "out of memory opening a session");
 		return;
 	}
+	/*
+	 * From now on one read per TLS record or more, not two (header, then body); see conn_read_buffered.
+	 * Not during the handshake, which gains nothing by it: a request sent with the client's Finished is read
+	 * on its own, after the handshake's last read (the order test_durability's shim tells answers by).
+	 */
+	SSL_set_read_ahead(ssl, 1);
 	c->resumed = SSL_session_reused(ssl);
 	srv->stats.handshakes++;
 	if (c->resumed)
@@ -631,9 +640,12 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 	}
 }
 
-/* Sends one response (buf NULL: the engine could not make one, and silence must not pass for success). */
+/*
+ * Sends one response (buf NULL: the engine could not make one, and silence must not pass for success); now
+ * as conn_send_buf.
+ */
 static void
-conn_respond(struct conn *c, uint8_t *buf, size_t len)
+conn_respond(struct conn *c, uint8_t *buf, size_t len, bool now)
 {
 	c->requests++;
 	c->srv->stats.requests++;
@@ -643,7 +655,7 @@ conn_respond(struct conn *c, uint8_t *buf, size_t len)
 		conn_close_deferred(c, LOG_LEVEL_ERROR, "no response could be made for a request");
 		return;
 	}
-	if (conn_send_buf(c, buf, len) != 0) {
+	if (conn_send_buf(c, buf, len, now) != 0) {
 		conn_close_deferred(c, LOG_LEVEL_ERROR, "out of memory queueing a response");
 		return;
 	}
@@ -665,7 +677,8 @@ conn_answer(struct conn *c, struct ttlv *root, struct ttlv_arena *arena)
 		conn_set_state(c, CONN_WAITING);
 		return;
 	}
-	conn_respond(c, buf, len);
+	/* Audited, and durable with what it read (the engine holds answers while writes are staged). */
+	conn_respond(c, buf, len, true);
 }
 
 /* The engine's answer to the request c waited for: send it and go on with the requests queued behind it. */
@@ -677,7 +690,11 @@ conn_engine_done(void *arg, uint8_t *buf, size_t len)
 	budget_charge(c->srv->budget, c, -(int64_t)c->engine_held);
 	c->engine_held = 0;
 	conn_set_state(c, CONN_READING);
-	conn_respond(c, buf, len);
+	/*
+	 * Queued, not written now: the commit releases every held answer before it writes their audit lines,
+	 * which must be on disk before a client has its answer.
+	 */
+	conn_respond(c, buf, len, false);
 	conn_process_input(c);
 }
 
@@ -733,7 +750,7 @@ conn_bad_message(struct conn *c)
 
 	c->srv->stats.bad_messages++;
 	engine_bad_message(what, &buf, &len);
-	if (buf == NULL || conn_send_buf(c, buf, len) != 0)
+	if (buf == NULL || conn_send_buf(c, buf, len, true) != 0)
 		c->tls_failed = true;
 	conn_close_deferred(c, LOG_LEVEL_WARN, "malformed message: %s at byte %llu (%s)", what,
 	    (unsigned long long)off, ttlv_err_str(err));
@@ -860,8 +877,6 @@ conn_new(struct server *srv, int fd, const struct sockaddr *sa, int salen)
 		goto fail;
 	if ((ssl = SSL_new(tls_server_ctx(srv->tls))) == NULL)
 		goto fail;
-	/* One read per TLS record or more, not two (header, then body); see conn_read_buffered. */
-	SSL_set_read_ahead(ssl, 1);
 	/* The certificate a client sends is noted for the audit line of a handshake that fails. */
 	if (srv->audit != NULL && conn_ex_index() >= 0 && SSL_set_ex_data(ssl, conn_ex_index(), c) == 1)
 		SSL_set_verify(ssl, SSL_get_verify_mode(ssl), conn_verify_cb);
