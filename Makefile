@@ -91,10 +91,10 @@ test-vectors: deps
 	@KMIPD_TEST_VECTORS=1 test/run-tests.sh $(BUILD) $(VECTORS) "$(notdir $(VECTOR_TEST_BINS))"
 
 # The etcd tests of issue 19 alone (they are part of make test too): the JSON parser and etcd decoder, then
-# the decoder against a real etcd and a three-member cluster on loopback (test/etcd/README.md).
+# the decoder and the etcd client (core/etcd.h) against real etcd clusters on loopback (test/etcd/README.md).
 test-etcd: deps
-	$(MAKE) --no-print-directory $(BUILD)/test/test_jstream $(BUILD)/test/test_etcd
-	@test/run-tests.sh $(BUILD) $(VECTORS) "test_jstream test_etcd"
+	$(MAKE) --no-print-directory $(BUILD)/test/test_jstream $(BUILD)/test/test_etcd $(BUILD)/test/test_etcd_client
+	@test/run-tests.sh $(BUILD) $(VECTORS) "test_jstream test_etcd test_etcd_client"
 
 asan: deps
 	$(MAKE) --no-print-directory BUILD=build-asan CC=clang OPT=-O1 \

@@ -48,3 +48,10 @@ ALL_SRCS += test/unit/test_sandbox.c
 TEST_BINS += $(BUILD)/test/test_sandbox
 $(BUILD)/test/test_sandbox: $(BUILD)/test/unit/test_sandbox.o $(BUILD)/libtestutil.a $(BUILD)/core/sandbox.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
+
+# The etcd client (issue 19, core/etcd.h): a library of its own until the clustered store links it into
+# kmipd; libevent's HTTP client is in libevent_extra, which whatever links it adds with ETCD_LIBS.
+ETCD_SRCS := core/etcd.c
+ALL_SRCS += $(ETCD_SRCS)
+ETCD_LIBS = $(shell $(PKG_CONFIG) --libs libevent_extra)
+$(BUILD)/libetcd.a: $(patsubst %.c,$(BUILD)/%.o,$(ETCD_SRCS))

@@ -27,6 +27,14 @@ TEST_BINS += $(BUILD)/test/test_etcd
 $(BUILD)/test/test_etcd: $(BUILD)/test/etcd/test_etcd.o $(BUILD)/libtestutil.a $(BUILD)/libproto.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(shell $(PKG_CONFIG) --libs libevent_extra) $(CMOCKA_LIBS)
 
+# The etcd client (core/etcd.h) against real etcd clusters (test/etcd/cluster.sh): requests, watches,
+# failover, a stopped member, authentication and TLS.
+ALL_SRCS += test/etcd/test_etcd_client.c
+TEST_BINS += $(BUILD)/test/test_etcd_client
+$(BUILD)/test/test_etcd_client: $(BUILD)/test/etcd/test_etcd_client.o $(BUILD)/libetcd.a $(BUILD)/libtestutil.a \
+		$(BUILD)/libproto.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(ETCD_LIBS) $(CMOCKA_LIBS)
+
 # Integration tests: the real kmipd over mutual TLS on loopback (KMIPD_BIN, set by test/run-tests.sh).
 HARNESS_SRCS := test/integration/harness.c
 # What every integration test links besides its own object: the harness and the shared test helpers.

@@ -3,24 +3,28 @@
 # tmpfs (/dev/shm), started with Debian's etcd (etc/install-deps.sh installs it) and checked healthy with
 # etcdctl before the script returns.
 #
-#   test/etcd/cluster.sh start [-n N] [DIR] [-- ETCD_FLAGS...]
+#   test/etcd/cluster.sh start [-n N] [-s CERTDIR] [DIR] [-- ETCD_FLAGS...]
 #       starts the members with their data and logs in DIR (made if missing; by default a new folder
 #       /dev/shm/kmipd-etcd.XXXXXX), waits until `etcdctl endpoint health` passes on every member (30 s at
 #       most), then prints two lines: DIR, and the client endpoints separated by commas
 #       (http://127.0.0.1:PORT,...). ETCD_FLAGS go to every member (such as
 #       --experimental-watch-progress-notify-interval=1s). On failure it prints the members' logs, stops
-#       what it started and exits 1.
+#       what it started and exits 1. With -s, clients speak TLS (https://127.0.0.1:PORT) and must show a
+#       certificate signed by CERTDIR/ca.crt: the members use CERTDIR/server.crt and server.key (which needs
+#       the clientAuth usage too: etcd's gateway presents it to etcd itself), etcdctl CERTDIR/client.crt
+#       and client.key.
 #   test/etcd/cluster.sh stop DIR       stops the members (TERM, KILL after 5 s) and removes DIR
 #   test/etcd/cluster.sh kill DIR I     kill -9 member I (0-based), for fault tests; its data stays
 #   test/etcd/cluster.sh restart DIR I  starts member I again with its data and the flags it had
 #   test/etcd/cluster.sh endpoints DIR  prints the client endpoints again
 #   test/etcd/cluster.sh health DIR     etcdctl endpoint health on every member; exits 1 unless all are
 #
-# DIR holds: endpoints (one line), member-I.pid, member-I.args, member-I.log and the data folders member-I.
+# DIR holds: endpoints (one line), etcdctl.args (with -s), member-I.pid, member-I.args, member-I.log and the
+# data folders member-I.
 set -eu
 
 usage() {
-	sed -n '2,22p' "$0" >&2
+	sed -n '2,27p' "$0" >&2
 	exit 2
 }
 
@@ -46,8 +50,9 @@ start_member() {
 
 # Exits 0 when every member of cluster dir $1 answers etcdctl endpoint health.
 health() {
+	# shellcheck disable=SC2046
 	ETCDCTL_API=3 etcdctl --endpoints="$(cat "$1/endpoints")" --dial-timeout=2s --command-timeout=3s \
-		endpoint health >/dev/null 2>&1
+		$(cat "$1/etcdctl.args" 2>/dev/null) endpoint health >/dev/null 2>&1
 }
 
 # Stops every member of cluster dir $1: TERM, then KILL for any still there after 5 s.
@@ -80,9 +85,11 @@ case "$cmd" in
 start)
 	n=3
 	dir=""
+	certs=""
 	while [ $# -gt 0 ]; do
 		case "$1" in
 		-n) n=$2; shift 2 ;;
+		-s) certs=$(cd "$2" && pwd); shift 2 ;;
 		--) shift; break ;;
 		-*) usage ;;
 		*) dir=$1; shift ;;
@@ -98,6 +105,14 @@ start)
 		mkdir -p "$dir"
 	fi
 	dir=$(cd "$dir" && pwd)
+	scheme=http
+	tlsflags=""
+	if [ -n "$certs" ]; then
+		scheme=https
+		tlsflags="--cert-file $certs/server.crt --key-file $certs/server.key --trusted-ca-file $certs/ca.crt"
+		tlsflags="$tlsflags --client-cert-auth"
+		echo "--cacert $certs/ca.crt --cert $certs/client.crt --key $certs/client.key" >"$dir/etcdctl.args"
+	fi
 	set -- $(free_ports "$n") "$@"
 	cluster=""
 	clients=""
@@ -105,7 +120,7 @@ start)
 	while [ $i -lt "$n" ]; do
 		eval "c$i=\$1 p$i=\$2"
 		cluster="${cluster:+$cluster,}m$i=http://127.0.0.1:$2"
-		clients="${clients:+$clients,}http://127.0.0.1:$1"
+		clients="${clients:+$clients,}$scheme://127.0.0.1:$1"
 		shift 2
 		i=$((i + 1))
 	done
@@ -114,8 +129,8 @@ start)
 	while [ $i -lt "$n" ]; do
 		eval "c=\$c$i p=\$p$i"
 		# One line of arguments per member (no spaces inside any), reused by restart.
-		echo "--name m$i --data-dir $dir/member-$i --listen-client-urls http://127.0.0.1:$c" \
-			"--advertise-client-urls http://127.0.0.1:$c --listen-peer-urls http://127.0.0.1:$p" \
+		echo "--name m$i --data-dir $dir/member-$i --listen-client-urls $scheme://127.0.0.1:$c" \
+			"--advertise-client-urls $scheme://127.0.0.1:$c --listen-peer-urls http://127.0.0.1:$p $tlsflags" \
 			"--initial-advertise-peer-urls http://127.0.0.1:$p --initial-cluster $cluster" \
 			"--initial-cluster-token kmipd-test-$$ --initial-cluster-state new $*" >"$dir/member-$i.args"
 		start_member "$dir" $i
