@@ -98,6 +98,7 @@ struct etcd {
 	size_t n_ep;
 	size_t cur_ep;
 	SSL_CTX *ssl;
+	char *server_name;
 	char *user;
 	char *password;
 	char *token;
@@ -527,6 +528,8 @@ etcd_new(struct event_base *base, const struct etcd_options *o, char **cause)
 	e->base = base;
 	e->o = *o;
 	e->o.endpoints = NULL;
+	e->o.ca_file = e->o.cert_file = e->o.key_file = e->o.server_name = NULL;
+	e->o.user = e->o.password_file = NULL;
 	TAILQ_INIT(&e->queue);
 	TAILQ_INIT(&e->reap);
 	LIST_INIT(&e->watches);
@@ -538,6 +541,10 @@ etcd_new(struct event_base *base, const struct etcd_options *o, char **cause)
 	}
 	if (tls && (e->ssl = tls_context(o, cause)) == NULL)
 		goto fail;
+	if (o->server_name != NULL && (e->server_name = strdup(o->server_name)) == NULL) {
+		set_cause(cause, "out of memory");
+		goto fail;
+	}
 	if (o->user != NULL && ((e->user = strdup(o->user)) == NULL ||
 	    (e->password = read_password(o->password_file, cause)) == NULL)) {
 		if (e->user == NULL)
@@ -639,6 +646,7 @@ etcd_free(struct etcd *e)
 		OPENSSL_cleanse(e->token, strlen(e->token));
 		free(e->token);
 	}
+	free(e->server_name);
 	free(e->user);
 	free(e);
 }
@@ -702,6 +710,7 @@ static struct http *
 http_new(struct etcd *e, size_t i, size_t max_body, int timeout_s)
 {
 	const struct endpoint *ep = &e->ep[i];
+	const char *name = e->server_name != NULL ? e->server_name : ep->host;
 	struct bufferevent *bev = NULL;
 	struct http *h;
 	SSL *ssl;
@@ -713,12 +722,12 @@ http_new(struct etcd *e, size_t i, size_t max_body, int timeout_s)
 	if (ep->tls) {
 		if ((ssl = SSL_new(e->ssl)) == NULL)
 			goto fail;
-		if (ep->host_is_ip) {
+		if (e->server_name == NULL && ep->host_is_ip) {
 			if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), ep->host) != 1) {
 				SSL_free(ssl);
 				goto fail;
 			}
-		} else if (SSL_set_tlsext_host_name(ssl, ep->host) != 1 || SSL_set1_host(ssl, ep->host) != 1) {
+		} else if (SSL_set_tlsext_host_name(ssl, name) != 1 || SSL_set1_host(ssl, name) != 1) {
 			SSL_free(ssl);
 			goto fail;
 		}
@@ -1000,6 +1009,27 @@ auth_done(struct etcd *e, int code, struct evbuffer *body)
 	etcdj_reply_free(rep);
 }
 
+/* Why a connection failed: what, and OpenSSL's reason on a TLS connection (a certificate refused...). */
+static const char *
+http_error(struct http *h, const char *what, char *buf, size_t size)
+{
+	struct bufferevent *bev = h->e->ep[h->ep].tls ? evhttp_connection_get_bufferevent(h->evcon) : NULL;
+	unsigned long err = 0, last;
+	const char *s;
+
+	SSL *ssl = bev != NULL ? bufferevent_openssl_get_ssl(bev) : NULL;
+	long v;
+
+	while (bev != NULL && (last = bufferevent_get_openssl_error(bev)) != 0)
+		err = last;
+	s = err != 0 ? ERR_reason_error_string(err) : NULL;
+	/* A certificate of etcd's this client refused. */
+	if (ssl != NULL && (v = SSL_get_verify_result(ssl)) != X509_V_OK)
+		s = X509_verify_cert_error_string(v);
+	snprintf(buf, size, "%s%s%s%s", what, s != NULL ? " (TLS: " : "", s != NULL ? s : "", s != NULL ? ")" : "");
+	return buf;
+}
+
 /* evhttp's completion of the current request's attempt. */
 static void
 unary_done(struct http *h, struct evhttp_request *req)
@@ -1017,7 +1047,8 @@ unary_done(struct http *h, struct evhttp_request *req)
 	code = req != NULL ? evhttp_request_get_response_code(req) : 0;
 	r->http_status = code;
 	if (code == 0) {
-		attempt_failed(e, h->drained, h->drained ? "the connection failed" : "cannot connect");
+		attempt_failed(e, h->drained, http_error(h, h->drained ? "the connection failed" : "cannot connect",
+		    why, sizeof(why)));
 		return;
 	}
 	body = evhttp_request_get_input_buffer(req);
@@ -1582,6 +1613,7 @@ watch_done(struct http *h, struct evhttp_request *req)
 {
 	struct etcd_watch *w = h->owner;
 	int code = req != NULL ? evhttp_request_get_response_code(req) : 0;
+	char why[256];
 
 	h->done = NULL;
 	if (w == NULL || w->closed)
@@ -1589,7 +1621,8 @@ watch_done(struct http *h, struct evhttp_request *req)
 	if (code == 401)
 		token_clear(w->e);
 	if (code == 0)
-		watch_fail(w, true, "etcd watch: %s", h->established ? "the connection was lost" : "cannot connect");
+		watch_fail(w, true, "etcd watch: %s", http_error(h, h->established ? "the connection was lost" :
+		    "cannot connect", why, sizeof(why)));
 	else
 		watch_fail(w, code == 503, "etcd watch: the stream ended (HTTP %d)", code);
 }

@@ -58,6 +58,7 @@ struct etcd_options {
 	const char *ca_file;
 	const char *cert_file;
 	const char *key_file;
+	const char *server_name;	/* checked in etcd's certificates instead of each endpoint's host, or NULL */
 	/* etcd authentication: both or neither. The file holds the password (one line; a final newline is cut). */
 	const char *user;
 	const char *password_file;

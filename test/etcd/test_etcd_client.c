@@ -909,9 +909,13 @@ setup_tls(void **state)
 	return 0;
 }
 
-/* A TLS client with this certificate and CA (files in f->tmp); NULL with *cause when etcd_new refuses. */
+/*
+ * A TLS client with this certificate and CA (files in f->tmp), checking server_name when not NULL; NULL with
+ * *cause when etcd_new refuses.
+ */
 static struct etcd *
-tls_client(struct fx *f, const char *name, const char *ca, const char *endpoint, char **cause)
+tls_client_named(struct fx *f, const char *name, const char *ca, const char *endpoint, const char *server_name,
+    char **cause)
 {
 	char crt[512], key[512], cafile[512];
 	const char *eps[1] = { endpoint };
@@ -929,11 +933,21 @@ tls_client(struct fx *f, const char *name, const char *ca, const char *endpoint,
 	o.cert_file = crt;
 	o.key_file = key;
 	o.ca_file = cafile;
+	o.server_name = server_name;
 	return etcd_new(f->base, &o, cause);
 }
 
-/* TLS: the right certificate works (by IP and by host name); no certificate, another CA's, or a server
- * certificate the client's CA did not sign, are refused. */
+/* A TLS client checking the endpoint's own host. */
+static struct etcd *
+tls_client(struct fx *f, const char *name, const char *ca, const char *endpoint, char **cause)
+{
+	return tls_client_named(f, name, ca, endpoint, NULL, cause);
+}
+
+/*
+ * TLS: the right certificate works (by IP and by host name); no certificate, another CA's, a server
+ * certificate the client's CA did not sign or that names another host, are refused.
+ */
 static void
 test_tls(void **state)
 {
@@ -954,6 +968,18 @@ test_tls(void **state)
 	r = range(f, "t/a", false, 0, 0);
 	if (r.status != ETCD_OK)
 		fail_msg("by host name: %s", r.reason);
+	etcd_free(f->c);
+
+	/* The name checked: localhost is in etcd's certificate, another name is not. */
+	assert_non_null(f->c = tls_client_named(f, "client", "ca", f->endpoints[0], "localhost", &cause));
+	r = range(f, "t/a", false, 0, 0);
+	assert_int_equal(r.status, ETCD_OK);
+	etcd_free(f->c);
+	assert_non_null(f->c = tls_client_named(f, "client", "ca", f->endpoints[0], "etcd.example.org", &cause));
+	r = range(f, "t/a", false, 0, 0);
+	assert_int_equal(r.status, ETCD_UNAVAILABLE);
+	assert_non_null(strstr(r.reason, "hostname mismatch"));
+	printf("# a certificate for another name: %s\n", r.reason);
 	etcd_free(f->c);
 
 	/* Another CA's certificate: etcd refuses the handshake, nothing is sent. */
