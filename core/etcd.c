@@ -64,6 +64,8 @@ struct http {
 	bool drained;		/* the current request's body went into the connection: it may have been sent */
 	bool established;	/* some body went into it: connected (and TLS done) at least once */
 	bool dead;		/* failed, closed or dropped: never used again, freed by the reaper */
+	bool too_long;		/* evhttp refused the reply: larger than its bound */
+	bool answered;		/* an HTTP answer came on it: its TLS handshake was accepted */
 	http_done_fn done;	/* NULL once detached */
 	http_done_fn chunk;
 	void *owner;
@@ -585,20 +587,29 @@ http_destroy(struct http *h)
 	free(h);
 }
 
-/* Marks h dead and detached: its late callbacks are ignored; the reaper frees it. */
+/* Marks h dead, never to be used again: the reaper frees it (what evhttp still reports now is heard). */
 static void
-http_drop(struct http *h)
+http_retire(struct http *h)
 {
 	if (h == NULL || h->dead)
 		return;
 	h->dead = true;
-	h->done = NULL;
-	h->chunk = NULL;
-	h->owner = NULL;
 	if (h->e->unary == h)
 		h->e->unary = NULL;
 	TAILQ_INSERT_TAIL(&h->e->reap, h, reap_link);
 	kick(h->e);
+}
+
+/* Retires h and detaches it from its owner: its late callbacks are ignored. */
+static void
+http_drop(struct http *h)
+{
+	if (h == NULL)
+		return;
+	h->done = NULL;
+	h->chunk = NULL;
+	h->owner = NULL;
+	http_retire(h);
 }
 
 void
@@ -662,12 +673,15 @@ token_clear(struct etcd *e)
 	e->token = NULL;
 }
 
-/* evhttp's close callback: the connection will not be reused. */
+/*
+ * evhttp's close callback: the connection will not be reused (evhttp would reconnect it, which a TLS
+ * connection cannot do with its spent SSL object). A request on it still hears how it ended.
+ */
 static void
 on_http_close(struct evhttp_connection *evcon, void *arg)
 {
 	(void)evcon;
-	http_drop(arg);
+	http_retire(arg);
 }
 
 /* The output buffer callback of a request: evhttp moved the body into the connection, which is up. */
@@ -689,6 +703,16 @@ on_http_done(struct evhttp_request *req, void *arg)
 
 	if (h->done != NULL)
 		h->done(h, req);
+}
+
+/* evhttp's error callback, called before the completion: notes a reply over the size bound. */
+static void
+on_http_error(enum evhttp_request_error err, void *arg)
+{
+	struct http *h = arg;
+
+	if (err == EVREQ_HTTP_DATA_TOO_LONG)
+		h->too_long = true;
 }
 
 /* evhttp's chunk callback (watches). */
@@ -770,6 +794,7 @@ http_post(struct http *h, const char *path, const char *body, size_t len, bool w
 		return -1;
 	if (chunk != NULL)
 		evhttp_request_set_chunked_cb(req, on_http_chunk);
+	evhttp_request_set_error_cb(req, on_http_error);
 	hd = evhttp_request_get_output_headers(req);
 	out = evhttp_request_get_output_buffer(req);
 	if (evhttp_add_header(hd, "Host", h->e->ep[h->ep].host_header) != 0 ||
@@ -780,6 +805,7 @@ http_post(struct http *h, const char *path, const char *body, size_t len, bool w
 		return -1;
 	}
 	h->drained = false;
+	h->too_long = false;
 	h->done = done;
 	h->chunk = chunk;
 	h->owner = owner;
@@ -1009,15 +1035,19 @@ auth_done(struct etcd *e, int code, struct evbuffer *body)
 	etcdj_reply_free(rep);
 }
 
-/* Why a connection failed: what, and OpenSSL's reason on a TLS connection (a certificate refused...). */
-static const char *
+/*
+ * Why a connection failed: what, and OpenSSL's reason on a TLS connection (a certificate refused...) into
+ * buf. Returns whether TLS failed on a connection that never carried an answer: etcd's TLS layer refused us
+ * (with TLS 1.3 the client's handshake ends before the server has checked its certificate, so the body may
+ * have left; it never reached etcd's HTTP handler).
+ */
+static bool
 http_error(struct http *h, const char *what, char *buf, size_t size)
 {
 	struct bufferevent *bev = h->e->ep[h->ep].tls ? evhttp_connection_get_bufferevent(h->evcon) : NULL;
+	SSL *ssl = bev != NULL ? bufferevent_openssl_get_ssl(bev) : NULL;
 	unsigned long err = 0, last;
 	const char *s;
-
-	SSL *ssl = bev != NULL ? bufferevent_openssl_get_ssl(bev) : NULL;
 	long v;
 
 	while (bev != NULL && (last = bufferevent_get_openssl_error(bev)) != 0)
@@ -1027,7 +1057,7 @@ http_error(struct http *h, const char *what, char *buf, size_t size)
 	if (ssl != NULL && (v = SSL_get_verify_result(ssl)) != X509_V_OK)
 		s = X509_verify_cert_error_string(v);
 	snprintf(buf, size, "%s%s%s%s", what, s != NULL ? " (TLS: " : "", s != NULL ? s : "", s != NULL ? ")" : "");
-	return buf;
+	return s != NULL && !h->answered;
 }
 
 /* evhttp's completion of the current request's attempt. */
@@ -1046,11 +1076,25 @@ unary_done(struct http *h, struct evhttp_request *req)
 		return;
 	code = req != NULL ? evhttp_request_get_response_code(req) : 0;
 	r->http_status = code;
-	if (code == 0) {
-		attempt_failed(e, h->drained, http_error(h, h->drained ? "the connection failed" : "cannot connect",
-		    why, sizeof(why)));
+	if (code == 0 && h->too_long) {
+		/* Another endpoint would send the same: an answer, too large to take. */
+		http_drop(h);
+		if (r->kind == REQ_WRITE)
+			finish(e, ETCD_UNKNOWN, NULL, 0, "etcd %s: a reply over %zu bytes: the write may have committed",
+			    e->ep[h->ep].url, e->o.max_reply_bytes);
+		else
+			finish(e, ETCD_REFUSED, NULL, 0, "etcd %s: a reply over %zu bytes (max_reply_bytes)",
+			    e->ep[h->ep].url, e->o.max_reply_bytes);
 		return;
 	}
+	if (code == 0) {
+		bool refused = http_error(h, h->drained ? "the connection failed" : "cannot connect", why,
+		    sizeof(why));
+
+		attempt_failed(e, h->drained && !refused, why);
+		return;
+	}
+	h->answered = true;
 	body = evhttp_request_get_input_buffer(req);
 	if (e->authing) {
 		auth_done(e, code, body);
@@ -1620,10 +1664,10 @@ watch_done(struct http *h, struct evhttp_request *req)
 		return;
 	if (code == 401)
 		token_clear(w->e);
-	if (code == 0)
-		watch_fail(w, true, "etcd watch: %s", http_error(h, h->established ? "the connection was lost" :
-		    "cannot connect", why, sizeof(why)));
-	else
+	if (code == 0) {
+		(void)http_error(h, h->established ? "the connection was lost" : "cannot connect", why, sizeof(why));
+		watch_fail(w, true, "etcd watch: %s", why);
+	} else
 		watch_fail(w, code == 503, "etcd watch: the stream ended (HTTP %d)", code);
 }
 
