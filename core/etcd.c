@@ -127,6 +127,7 @@ struct etcd_watch {
 	struct http *h;
 	struct etcdj_decoder *dec;
 	struct event *live;
+	struct event *kickoff;	/* connects from the loop when no authentication is needed */
 	struct req *auth;	/* the AUTH_ONLY request it waits on, or NULL */
 	bool closed;		/* a final report was made */
 	bool in_cb;
@@ -1482,6 +1483,8 @@ watch_destroy(struct etcd_watch *w)
 		http_drop(w->h);
 	if (w->live != NULL)
 		event_free(w->live);
+	if (w->kickoff != NULL)
+		event_free(w->kickoff);
 	etcdj_decoder_free(w->dec);
 	free(w->body);
 	free(w);
@@ -1685,6 +1688,14 @@ watch_auth_done(const struct etcd_result *res, void *arg)
 	watch_connect(w);
 }
 
+/* The watch's first turn of the loop, when it needs no authentication. */
+static void
+on_watch_kickoff(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	watch_connect(arg);
+}
+
 /* Opens the watch's stream on the current endpoint. */
 static void
 watch_connect(struct etcd_watch *w)
@@ -1743,7 +1754,16 @@ etcd_watch_start(struct etcd *e, const struct etcd_watch_options *o, etcd_watch_
 		set_cause(cause, "etcd watch: out of memory");
 		return NULL;
 	}
-	/* Through the queue: after the authentication it may need, and never from inside this call. */
+	/* Never from inside this call; through the queue when it must wait for a token. */
+	if (e->user == NULL || e->token != NULL) {
+		if ((w->kickoff = evtimer_new(e->base, on_watch_kickoff, w)) == NULL) {
+			watch_destroy(w);
+			set_cause(cause, "etcd watch: out of memory");
+			return NULL;
+		}
+		event_active(w->kickoff, EV_TIMEOUT, 0);
+		return w;
+	}
 	b.p = NULL;
 	b.len = 0;
 	b.over = false;
