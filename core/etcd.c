@@ -312,6 +312,11 @@ jb_key_range(struct jbuf *b, const uint8_t *key, size_t key_len, bool prefix)
 	uint8_t *end;
 	size_t n;
 
+	if (prefix && key_len == 0) {
+		/* Every key: etcd's "\0" to "\0" (an empty key is refused). */
+		jb_add(b, "\"key\":\"AA==\",\"range_end\":\"AA==\"");
+		return;
+	}
 	jb_b64(b, "key", key, key_len);
 	if (!prefix)
 		return;
@@ -875,16 +880,20 @@ arm(struct etcd *e, int ms)
  * until its attempts run out (UNAVAILABLE).
  */
 static void
-attempt_failed(struct etcd *e, bool sent, const char *why)
+attempt_failed(struct etcd *e, struct http *h, bool sent, const char *why)
 {
 	struct req *r = e->cur;
 	size_t ep = e->cur_ep;
 	int ms;
 
-	if (e->unary != NULL) {
-		ep = e->unary->ep;
-		http_drop(e->unary);
+	if (h == NULL)
+		h = e->unary;
+	if (h != NULL) {
+		ep = h->ep;
+		http_drop(h);
 	}
+	if (e->unary != NULL)
+		http_drop(e->unary);
 	next_endpoint(e, ep);
 	if (sent && r->kind == REQ_WRITE && !e->authing) {
 		finish(e, ETCD_UNKNOWN, NULL, 0, "etcd %s: %s after the write was sent: it may have committed",
@@ -925,7 +934,7 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 		arm(e, e->o.request_timeout_ms);
 		return;
 	}
-	attempt_failed(e, sent, r->connect_phase ? "no connection within the connect timeout" :
+	attempt_failed(e, NULL, sent, r->connect_phase ? "no connection within the connect timeout" :
 	    "no answer within the request timeout");
 }
 
@@ -1009,7 +1018,7 @@ decode(struct etcd *e, struct evbuffer *body, char *why, size_t whysize)
 
 /* The answer to an authenticate request: the token, or why not. */
 static void
-auth_done(struct etcd *e, int code, struct evbuffer *body)
+auth_done(struct etcd *e, struct http *h, int code, struct evbuffer *body)
 {
 	struct etcdj_reply *rep;
 	char why[256] = "";
@@ -1027,7 +1036,7 @@ auth_done(struct etcd *e, int code, struct evbuffer *body)
 		return;
 	}
 	if (code == 503) {
-		attempt_failed(e, true, "unavailable (HTTP 503)");
+		attempt_failed(e, h, true, "unavailable (HTTP 503)");
 		return;
 	}
 	rep = code != 200 ? decode(e, body, why, sizeof(why)) : NULL;
@@ -1092,13 +1101,13 @@ unary_done(struct http *h, struct evhttp_request *req)
 		bool refused = http_error(h, h->drained ? "the connection failed" : "cannot connect", why,
 		    sizeof(why));
 
-		attempt_failed(e, h->drained && !refused, why);
+		attempt_failed(e, h, h->drained && !refused, why);
 		return;
 	}
 	h->answered = true;
 	body = evhttp_request_get_input_buffer(req);
 	if (e->authing) {
-		auth_done(e, code, body);
+		auth_done(e, h, code, body);
 		return;
 	}
 	if (code == 503) {
@@ -1106,7 +1115,7 @@ unary_done(struct http *h, struct evhttp_request *req)
 		snprintf(why, sizeof(why), "unavailable (HTTP 503: %s)", rep != NULL && rep->message != NULL ?
 		    rep->message : "no reason");
 		etcdj_reply_free(rep);
-		attempt_failed(e, true, why);
+		attempt_failed(e, h, true, why);
 		return;
 	}
 	if ((rep = decode(e, body, why, sizeof(why))) == NULL) {
@@ -1176,7 +1185,7 @@ start_attempt(struct etcd *e)
 		if (b.p != NULL)
 			OPENSSL_cleanse(b.p, b.cap);
 		free(b.p);
-		attempt_failed(e, false, "cannot make the request");
+		attempt_failed(e, NULL, false, "cannot make the request");
 		return;
 	}
 	if (b.p != NULL)
@@ -1283,6 +1292,8 @@ struct compacted {
 	int64_t lo;
 	int64_t hi;
 	bool started;
+	uint8_t key[256];
+	size_t key_len;
 };
 
 /* Reports the search's end to its caller. */
@@ -1299,12 +1310,12 @@ compacted_end(struct compacted *c, const struct etcd_result *res, enum etcd_stat
 	free(c);
 }
 
-/* One step of the search: a Range of key "\0" at revision mid (or at the latest, first). */
+/* One step of the search: a count of the key at the middle revision (at the latest, first). */
 static void
 compacted_step(const struct etcd_result *res, void *arg)
 {
 	struct compacted *c = arg;
-	struct etcd_range r = { .key = (const uint8_t *)"", .key_len = 1, .count_only = true };
+	struct etcd_range r = { .key = c->key, .key_len = c->key_len, .count_only = true };
 	int64_t mid;
 
 	if (!c->started) {
@@ -1341,13 +1352,15 @@ compacted_step(const struct etcd_result *res, void *arg)
 }
 
 int
-etcd_compacted(struct etcd *e, etcd_cb cb, void *arg)
+etcd_compacted(struct etcd *e, const uint8_t *key, size_t key_len, etcd_cb cb, void *arg)
 {
-	struct etcd_range r = { .key = (const uint8_t *)"", .key_len = 1, .count_only = true };
-	struct compacted *c = calloc(1, sizeof(*c));
+	struct etcd_range r = { .key = key, .key_len = key_len, .count_only = true };
+	struct compacted *c;
 
-	if (c == NULL)
+	if (key_len == 0 || key_len > sizeof(c->key) || (c = calloc(1, sizeof(*c))) == NULL)
 		return -1;
+	memcpy(c->key, key, key_len);
+	c->key_len = key_len;
 	c->e = e;
 	c->cb = cb;
 	c->arg = arg;
@@ -1506,7 +1519,8 @@ etcd_watch_free(struct etcd_watch *w)
 static bool
 watch_report(struct etcd_watch *w, struct etcd_watch_report *rep)
 {
-	rep->endpoint = w->h != NULL ? w->e->ep[w->h->ep].url : etcd_endpoint(w->e);
+	if (rep->endpoint == NULL)
+		rep->endpoint = w->h != NULL ? w->e->ep[w->h->ep].url : etcd_endpoint(w->e);
 	if (rep->reason == NULL)
 		rep->reason = "";
 	w->in_cb = true;

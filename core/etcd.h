@@ -132,10 +132,11 @@ int etcd_delete(struct etcd *e, const uint8_t *key, size_t key_len, bool prefix,
 int etcd_compact(struct etcd *e, int64_t revision, bool physical, etcd_cb cb, void *arg) ETCD_WUR;
 /*
  * Finds the oldest revision a Range or a watch may still start from (result.revision: etcd's compaction
- * revision, or 1 when nothing was compacted), by a binary search of revisioned Ranges of one key: about
- * log2(current revision) requests, for a start or a catch-up, not for every write.
+ * revision, or 1 when nothing was compacted), by a binary search of counts of key (1 to 256 bytes, one the
+ * user may read; whether it exists does not matter) at past revisions: about log2(current revision)
+ * requests, for a start or a catch-up, not for every write. -1 also for a key out of bounds.
  */
-int etcd_compacted(struct etcd *e, etcd_cb cb, void *arg) ETCD_WUR;
+int etcd_compacted(struct etcd *e, const uint8_t *key, size_t key_len, etcd_cb cb, void *arg) ETCD_WUR;
 
 /*
  * A Txn: compares, then the success or the failure branch of puts, deletes and ranges. Built with the calls

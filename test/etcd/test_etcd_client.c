@@ -324,7 +324,7 @@ compacted(struct fx *f)
 {
 	struct res r = { .done = false };
 
-	assert_int_equal(etcd_compacted(f->c, on_res, &r), 0);
+	assert_int_equal(etcd_compacted(f->c, (const uint8_t *)"kv/a", 4, on_res, &r), 0);
 	wait_res(f, &r);
 	if (r.status != ETCD_OK)
 		fail_msg("compaction readback: %s", r.reason);
@@ -398,6 +398,9 @@ test_kv_txn(void **state)
 	r = range(f, "kv/", true, 0, 0);
 	assert_int_equal(r.n_kvs, 1);
 	assert_string_equal(r.value, "three");
+	r = range(f, "", true, 0, 0);	/* every key */
+	assert_int_equal(r.status, ETCD_OK);
+	assert_int_equal(r.n_kvs, 1);
 
 	/* A refusal is etcd's, with its code: a future revision. */
 	r = range(f, "kv/a", false, 0, r3 + 100);
