@@ -163,6 +163,7 @@ set_cause(char **cause, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* The defaults etcd.h gives, with decoder limits that hold a 1.5 MiB value. */
 void
 etcd_options_default(struct etcd_options *o)
 {
@@ -512,6 +513,7 @@ on_kick(evutil_socket_t fd, short what, void *arg)
 	pump(arg);
 }
 
+/* A client: options checked, password read, host names resolved, TLS loaded (see etcd.h). */
 struct etcd *
 etcd_new(struct event_base *base, const struct etcd_options *o, char **cause)
 {
@@ -574,6 +576,7 @@ fail:
 	return NULL;
 }
 
+/* The URL requests go to now. */
 const char *
 etcd_endpoint(const struct etcd *e)
 {
@@ -618,6 +621,7 @@ http_drop(struct http *h)
 	http_retire(h);
 }
 
+/* Frees the client, its watches and connections without calling back; wipes the password and token. */
 void
 etcd_free(struct etcd *e)
 {
@@ -1239,6 +1243,7 @@ enqueue(struct etcd *e, enum req_kind kind, const char *path, struct jbuf *b, et
 	return 0;
 }
 
+/* Queues a Range (a read: tried on every endpoint until answered). */
 int
 etcd_range(struct etcd *e, const struct etcd_range *r, etcd_cb cb, void *arg)
 {
@@ -1250,6 +1255,7 @@ etcd_range(struct etcd *e, const struct etcd_range *r, etcd_cb cb, void *arg)
 	return enqueue(e, REQ_READ, "/v3/kv/range", &b, cb, arg, NULL);
 }
 
+/* Queues a Put (a write: UNKNOWN when sent without an answer). */
 int
 etcd_put(struct etcd *e, const uint8_t *key, size_t key_len, const uint8_t *value, size_t value_len, etcd_cb cb,
     void *arg)
@@ -1264,6 +1270,7 @@ etcd_put(struct etcd *e, const uint8_t *key, size_t key_len, const uint8_t *valu
 	return enqueue(e, REQ_WRITE, "/v3/kv/put", &b, cb, arg, NULL);
 }
 
+/* Queues a DeleteRange of a key or a prefix (a write). */
 int
 etcd_delete(struct etcd *e, const uint8_t *key, size_t key_len, bool prefix, etcd_cb cb, void *arg)
 {
@@ -1275,6 +1282,7 @@ etcd_delete(struct etcd *e, const uint8_t *key, size_t key_len, bool prefix, etc
 	return enqueue(e, REQ_WRITE, "/v3/kv/deleterange", &b, cb, arg, NULL);
 }
 
+/* Queues a Compaction up to revision (a write). */
 int
 etcd_compact(struct etcd *e, int64_t revision, bool physical, etcd_cb cb, void *arg)
 {
@@ -1351,6 +1359,7 @@ compacted_step(const struct etcd_result *res, void *arg)
 	}
 }
 
+/* Starts the binary search for the oldest readable revision (see etcd.h). */
 int
 etcd_compacted(struct etcd *e, const uint8_t *key, size_t key_len, etcd_cb cb, void *arg)
 {
@@ -1377,6 +1386,7 @@ struct etcd_txn {
 	struct jbuf ops[2];	/* failure, success */
 };
 
+/* A new, empty Txn of e; NULL when memory is short. */
 struct etcd_txn *
 etcd_txn_new(struct etcd *e)
 {
@@ -1389,6 +1399,7 @@ etcd_txn_new(struct etcd *e)
 	return t;
 }
 
+/* Frees a Txn that was not sent. */
 void
 etcd_txn_free(struct etcd_txn *t)
 {
@@ -1407,6 +1418,7 @@ txn_state(const struct etcd_txn *t)
 	return t->cmp.over || t->ops[0].over || t->ops[1].over ? -1 : 0;
 }
 
+/* Adds a compare of key's version, create or mod revision; 0, or -1 past the size bound. */
 int
 etcd_txn_compare(struct etcd_txn *t, const uint8_t *key, size_t key_len, enum etcd_cmp_target target,
     enum etcd_cmp_result result, int64_t value)
@@ -1426,6 +1438,7 @@ etcd_txn_compare(struct etcd_txn *t, const uint8_t *key, size_t key_len, enum et
 	return txn_state(t);
 }
 
+/* Adds a Put to the success (or failure) branch; 0, or -1 past the size bound. */
 int
 etcd_txn_put(struct etcd_txn *t, bool success, const uint8_t *key, size_t key_len, const uint8_t *value,
     size_t value_len)
@@ -1440,6 +1453,7 @@ etcd_txn_put(struct etcd_txn *t, bool success, const uint8_t *key, size_t key_le
 	return txn_state(t);
 }
 
+/* Adds a DeleteRange to a branch; 0, or -1 past the size bound. */
 int
 etcd_txn_delete(struct etcd_txn *t, bool success, const uint8_t *key, size_t key_len, bool prefix)
 {
@@ -1451,6 +1465,7 @@ etcd_txn_delete(struct etcd_txn *t, bool success, const uint8_t *key, size_t key
 	return txn_state(t);
 }
 
+/* Adds a Range to a branch (its kvs come back in the reply's responses); 0, or -1. */
 int
 etcd_txn_range(struct etcd_txn *t, bool success, const struct etcd_range *r)
 {
@@ -1462,6 +1477,7 @@ etcd_txn_range(struct etcd_txn *t, bool success, const struct etcd_range *r)
 	return txn_state(t);
 }
 
+/* Queues the Txn as a write and frees t; 0, or -1 (t freed all the same). */
 int
 etcd_txn_send(struct etcd_txn *t, etcd_cb cb, void *arg)
 {
@@ -1503,6 +1519,7 @@ watch_destroy(struct etcd_watch *w)
 	free(w);
 }
 
+/* Closes and frees a watch; from its own callback, once the callback returns. */
 void
 etcd_watch_free(struct etcd_watch *w)
 {
@@ -1731,6 +1748,7 @@ watch_connect(struct etcd_watch *w)
 	watch_alive(w);
 }
 
+/* Starts a watch: its request built now, its connection from the loop (see etcd.h). */
 struct etcd_watch *
 etcd_watch_start(struct etcd *e, const struct etcd_watch_options *o, etcd_watch_cb cb, void *arg, char **cause)
 {

@@ -495,6 +495,7 @@ struct wlog {
 	double at[MAX_WEVENTS];
 	size_t progress;
 	int64_t progress_rev;
+	char endpoint[64];	/* where it was created */
 	bool free_in_cb;	/* the callback frees the watch on its final report */
 	struct etcd_watch *w;
 };
@@ -510,6 +511,7 @@ on_watch(const struct etcd_watch_report *rep, void *arg)
 	switch (rep->what) {
 	case ETCD_WATCH_CREATED:
 		l->created = true;
+		snprintf(l->endpoint, sizeof(l->endpoint), "%s", rep->endpoint);
 		break;
 	case ETCD_WATCH_EVENTS:
 		l->calls_with_events++;
@@ -778,10 +780,11 @@ test_stopped_member(void **state)
 	char *cause = NULL;
 	struct res r;
 	double t_stop;
+	int64_t r1, r3;
 
 	assert_non_null(l);
 	assert_non_null(l2);
-	(void)put_ok(f, "s/a", "1");
+	r1 = put_ok(f, "s/a", "1");
 	assert_string_equal(etcd_endpoint(f->c), f->endpoints[0]);
 	watch(f, l, "s/", 0, 3000);
 	assert_true(run_until(f, &l->created, WAIT_S));
@@ -813,6 +816,18 @@ test_stopped_member(void **state)
 	assert_string_not_equal(r.endpoint, f->endpoints[0]);
 	assert_false(l2->error);
 	assert_true(l2->progress >= 4);
+	/* The caller restarts its watch from its last revision: on another member, it misses nothing. */
+	etcd_watch_free(l->w);
+	memset(l, 0, sizeof(*l));
+	watch(f, l, "s/", r1 + 1, 3000);
+	assert_true(run_until(f, &l->created, WAIT_S));
+	assert_string_not_equal(l->endpoint, f->endpoints[0]);
+	r3 = put_ok(f, "s/b", "3");
+	while (l->n_events == 0 || l->revs[l->n_events - 1] != r3)
+		if (!run_until(f, &l->error, 0.1) && util_now() > t_stop + 3 * WAIT_S)
+			fail_msg("the restarted watch did not see revision %lld", (long long)r3);
+	assert_false(l->error);
+	assert_string_equal(l->keys[l->n_events - 1], "s/b");
 	fx_signal(f, 0, SIGCONT);
 	etcd_watch_free(l->w);
 	etcd_watch_free(l2->w);
