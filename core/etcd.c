@@ -965,6 +965,12 @@ token_cb(void *arg, enum jstream_token tok, const char *s, size_t len, unsigned 
 			t->bad = true;
 			return -1;
 		}
+		/* It goes into an HTTP header: visible ASCII only. */
+		for (size_t i = 0; i < len; i++)
+			if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e) {
+				t->bad = true;
+				return -1;
+			}
 		if ((t->token = strdup(s)) == NULL)
 			return -1;
 	}
