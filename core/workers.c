@@ -1086,6 +1086,7 @@ store_stats_add_process(struct store_stats *sum, const struct store_stats *one)
 	sum->grows += one->grows;
 	sum->replays += one->replays;
 	sum->conflicts += one->conflicts;
+	sum->dropped += one->dropped;
 	sum->lock.taken += one->lock.taken;
 	sum->lock.waits += one->lock.waits;
 	sum->lock.wait_us += one->lock.wait_us;

@@ -900,6 +900,18 @@ deks_hold(struct store_cs *cs, const struct store_dek_ids *ids, uint64_t *stale)
 	return true;
 }
 
+/* Marks a write transaction's change set best effort: see store.h. */
+int
+store_txn_best_effort(struct store_txn *t)
+{
+	if (t == NULL)
+		return STORE_E_INVALID;
+	if (t->cs == NULL)
+		return STORE_E_READONLY;
+	t->cs->best_effort = true;
+	return STORE_OK;
+}
+
 /* Holds a write transaction's change set to a quota at the group commit too: see store.h. */
 int
 store_txn_usage_limit(struct store_txn *t, const char *owner, uint64_t max_objects, uint64_t max_bytes)
@@ -973,8 +985,18 @@ apply_unit(struct store_txn *w, struct store_cs *first, struct store_cs *last, u
 		w->txn = nested;
 	}
 	for (cs = first; cs != NULL && hold; cs = cs == last ? NULL : cs->next) {
-		if ((rc = checks_hold(w, cs, &hold)) != STORE_OK || !hold ||
-		    (rc = limits_hold(w, cs, &hold)) != STORE_OK || !hold)
+		if ((rc = checks_hold(w, cs, &hold)) != STORE_OK)
+			break;
+		if (!hold && cs->best_effort) {
+			/* Another writer changed what it read: its writes go, and nothing fails for them. */
+			for (e = cs->first; e != NULL; e = e->next)
+				e->applied_rev = 0;
+			cs->conflict_uid[0] = '\0';
+			s->n_dropped++;
+			hold = true;
+			continue;
+		}
+		if (!hold || (rc = limits_hold(w, cs, &hold)) != STORE_OK || !hold)
 			break;
 		if (ids->current != 0 && !(hold = deks_hold(cs, ids, stale)))
 			break;

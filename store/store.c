@@ -700,6 +700,7 @@ store_stat(struct store *s, struct store_stats *st)
 	st->grows = s->n_grows;
 	st->replays = s->n_replays;
 	st->conflicts = s->n_conflicts;
+	st->dropped = s->n_dropped;
 	st->lock = s->lock;
 	return STORE_OK;
 }

@@ -396,6 +396,14 @@ int store_txn_usage_each(struct store_txn *t, store_delta_fn fn, void *arg) STOR
  * meets the quota). Only for a write transaction (STORE_E_READONLY); STORE_E_INVALID for an owner longer
  * than STORE_OWNER_MAX, STORE_E_NOMEM.
  */
+/*
+ * Makes t's writes best effort: a bookkeeping write a read makes on the side (Get ending an object's
+ * freshness). When at the group commit what t read no longer holds (another process changed the object
+ * meanwhile), its writes are dropped quietly: neither its request nor those that read them fail for it,
+ * and the rest of the group (of an Undo batch too) is applied. A write that built on them is still a
+ * conflict. Only for a write transaction (STORE_E_READONLY).
+ */
+int store_txn_best_effort(struct store_txn *t) STORE_WUR;
 int store_txn_usage_limit(struct store_txn *t, const char *owner, uint64_t max_objects, uint64_t max_bytes)
     STORE_WUR;
 /* Called for each owner (owner_len bytes, not NUL-terminated) with its usage; nonzero stops. */
@@ -451,6 +459,7 @@ struct store_stats {
 	uint64_t replays;		/* groups re-applied after a growth at commit time */
 	uint64_t conflicts;		/* change sets skipped at commit: an object had changed underneath, a
 					 * quota was reached by another process's writes, or the data key changed */
+	uint64_t dropped;		/* best-effort change sets dropped at commit (store_txn_best_effort) */
 	struct store_lock_stats lock;	/* LMDB's writer lock, this process's takes (store_lock_stats) */
 };
 

@@ -182,6 +182,7 @@ struct store_cs {
 	struct store_reader *readers;
 	bool failed;			/* skipped at the group commit: something it saw had changed */
 	bool poisoned;			/* a reader could not be noted (no memory): skip it rather than risk it */
+	bool best_effort;		/* store_txn_best_effort: dropped quietly when its checks fail */
 	char conflict_uid[STORE_UID_MAX + 1];
 	size_t bytes;			/* estimate of the map space its writes take */
 };
@@ -224,7 +225,7 @@ struct store {
 	uint64_t owner;			/* store_set_owner() */
 	uint32_t owner_item;
 	bool want_grow;			/* the map was found full */
-	uint64_t n_group_commits, n_grows, n_replays, n_conflicts;
+	uint64_t n_group_commits, n_grows, n_replays, n_conflicts, n_dropped;
 	struct store_lock_stats lock;	/* waits for LMDB's writer lock (store_begin) */
 	/* Encryption at rest (keys.c): NULL keys when the store keeps material in clear. */
 	bool encryption;

@@ -273,7 +273,12 @@ mark_retrieved(struct op_ctx *ctx, const char *uid)
 	struct store_txn *txn = NULL;
 	int rc = -1;
 
-	if (ops_begin(ctx, true, &txn) == 0 && ops_load(ctx, txn, uid, OPS_MATERIAL, &o) == 0 &&
+	/*
+	 * Best effort at the group commit too: another worker process may end the same freshness (or change
+	 * the object) first, and that must not fail this Get, which read the object as it was.
+	 */
+	if (ops_begin(ctx, true, &txn) == 0 && store_txn_best_effort(txn) == STORE_OK &&
+	    ops_load(ctx, txn, uid, OPS_MATERIAL, &o) == 0 &&
 	    attrs_set_bool(o->arena, o->attrs, KMIP_TAG_FRESH, false) == 0 && ops_save(ctx, txn, o) == 0) {
 		rc = ops_commit(ctx, &txn);
 	}

@@ -743,6 +743,72 @@ test_worker_start_failure(void **state)
 	h_cleanup(&s);
 }
 
+/*
+ * 10. The first Gets of new objects, from connections spread over four workers at once: each ends the
+ * object's freshness, and every worker but the first finds it ended by another. That must fail no Get
+ * (the mark is best effort at the group commit), and every Get returns the registered bytes.
+ */
+static void
+test_first_gets_from_all_workers(void **state)
+{
+	enum { READERS = 16 };
+	struct kmip_client *w, *cl[READERS];
+	struct h_server s = { 0 };
+	size_t i, k, failed = 0;
+	uint8_t *all = NULL;
+	size_t len = 0;
+	char *cause = NULL;
+	SSL_CTX *ctx;
+
+	(void)state;
+	h_start(&s, (const char *const[]){ "server.workers=4", NULL });
+	ctx = h_client_ctx(h_cert("client.crt"), h_cert("client.key"), NULL, TLS1_2_VERSION, 0);
+	nacked = 0;
+	w = h_connect(&s, ctx);
+	assert_true(write_burst(w) && write_burst(w));
+	kmip_client_close(w);
+	for (k = 0; k < nacked; k++) {
+		struct ttlv_enc e;
+
+		h_uid_request(&e, KMIP_OPERATION_GET, acked[k].uid, 0);
+		assert_non_null(all = realloc(all, len + e.len));
+		memcpy(all + len, e.buf, e.len);
+		len += e.len;
+		ttlv_enc_free(&e);
+	}
+	for (i = 0; i < READERS; i++)
+		cl[i] = h_connect(&s, ctx);
+	/* Every connection's Gets of every object are on their way before any answer is read. */
+	for (i = 0; i < READERS; i++)
+		assert_int_equal(kmip_client_write(cl[i], all, len, &cause), 0);
+	free(all);
+	for (i = 0; i < READERS; i++) {
+		for (k = 0; k < nacked; k++) {
+			const struct ttlv *m;
+			struct ttlv_arena *a;
+			struct ttlv *resp;
+
+			assert_int_equal(kmip_client_read(cl[i], &resp, &a, &cause), 0);
+			if (h_item_status(resp, 0) != KMIP_RESULT_STATUS_SUCCESS) {
+				failed++;
+				ttlv_arena_free(a);
+				continue;
+			}
+			m = ttlv_find(ttlv_find(ttlv_find(ttlv_find(h_payload(resp, 0), KMIP_TAG_SECRET_DATA),
+			    KMIP_TAG_KEY_BLOCK), KMIP_TAG_KEY_VALUE), KMIP_TAG_KEY_MATERIAL);
+			assert_non_null(m);
+			assert_memory_equal(m->v.bytes.data, acked[k].secret, SECRET_LEN);
+			ttlv_arena_free(a);
+		}
+		kmip_client_close(cl[i]);
+	}
+	if (failed > 0)
+		fail_msg("%zu of %zu first Gets failed", failed, (size_t)READERS * nacked);
+	SSL_CTX_free(ctx);
+	assert_int_equal(h_stop(&s, h_slow(10000)), 0);
+	h_cleanup(&s);
+}
+
 /* The real uid of process pid, from /proc; fails the test when it cannot be read. */
 static uid_t
 proc_uid(pid_t pid)
@@ -836,6 +902,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_reseal_in_worker_zero),
 		cmocka_unit_test(test_worker_start_failure),
 		cmocka_unit_test(test_user_switch),
+		cmocka_unit_test(test_first_gets_from_all_workers),
 	};
 
 	util_test_start(argc, argv);

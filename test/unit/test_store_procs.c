@@ -220,9 +220,12 @@ fail:
 	return rc;
 }
 
-/* Stages a new name for uid (read, changed, written back in one write transaction). */
+/*
+ * Stages a new name for uid (read, changed, written back in one write transaction); best_effort makes the
+ * write one that is dropped quietly if the object changed meanwhile (store_txn_best_effort).
+ */
 static int
-stage_rename(struct store *s, const char *uid, const char *name)
+stage_rename_as(struct store *s, const char *uid, const char *name, bool best_effort)
 {
 	struct store_object *o = NULL;
 	struct store_txn *t;
@@ -232,6 +235,8 @@ stage_rename(struct store *s, const char *uid, const char *name)
 	store_set_owner(s, 1, 0);
 	if ((rc = store_txn_begin(s, true, &t)) != STORE_OK)
 		return rc;
+	if (best_effort && (rc = store_txn_best_effort(t)) != STORE_OK)
+		goto fail;
 	if ((rc = store_get(t, uid, &o)) != STORE_OK)
 		goto fail;
 	(void)ttlv_remove(o->attrs, KMIP_TAG_NAME, -1);
@@ -247,6 +252,12 @@ fail:
 	store_object_free(o);
 	store_txn_abort(t);
 	return rc;
+}
+
+static int
+stage_rename(struct store *s, const char *uid, const char *name)
+{
+	return stage_rename_as(s, uid, name, false);
 }
 
 /* The name of uid with its material opened ("" when absent or unreadable). */
@@ -1064,6 +1075,51 @@ test_reader_check_clears_killed_reader(void **state)
 	assert_int_equal(store_group_commit(f->s, NULL, NULL), STORE_OK);
 }
 
+/*
+ * A best-effort write (a Get ending freshness) on an object another process changed first is dropped at
+ * the group commit without a conflict for its request, and the rest of the group is applied; the other
+ * process's change stays. Without store_txn_best_effort the same write is a conflict.
+ */
+static void
+test_best_effort_write_dropped_quietly(void **state)
+{
+	struct fx *f = *state;
+	char uid[STORE_UID_MAX + 1] = "", other[STORE_UID_MAX + 1] = "";
+	struct store_stats st;
+	unsigned conflicts = 0;
+	struct child c;
+
+	assert_int_equal(stage_create(f->s, "alice", "start", 0, uid), STORE_OK);
+	assert_int_equal(store_group_commit(f->s, NULL, NULL), STORE_OK);
+	/* Staged here, best effort, beside an ordinary create in the same group. */
+	assert_int_equal(stage_rename_as(f->s, uid, "parent", true), STORE_OK);
+	assert_int_equal(stage_create(f->s, "alice", "beside", 0, other), STORE_OK);
+	/* The child changes the object and commits first. */
+	spawn(f, child_edits, &c);
+	assert_int_equal(write(c.to_child, uid, strlen(uid) + 1), (ssize_t)strlen(uid) + 1);
+	assert_int_equal(hear(c.from_child), 's');
+	say(c.to_child, 'c');
+	assert_int_equal(hear(c.from_child), 'w');
+	assert_int_equal(reap(&c), 0);
+	assert_int_equal(store_group_commit(f->s, count_conflict, &conflicts), STORE_OK);
+	assert_int_equal(conflicts, 0);
+	assert_string_equal(name_of(f->s, uid), "child");
+	assert_string_equal(name_of(f->s, other), "beside");
+	assert_int_equal(store_stat(f->s, &st), STORE_OK);
+	assert_int_equal(st.dropped, 1);
+	assert_int_equal(st.conflicts, 0);
+	/* The same without best effort: a conflict, as test_concurrent_edits_one_wins shows in full. */
+	assert_int_equal(stage_rename_as(f->s, uid, "parent", false), STORE_OK);
+	spawn(f, child_edits, &c);
+	assert_int_equal(write(c.to_child, uid, strlen(uid) + 1), (ssize_t)strlen(uid) + 1);
+	assert_int_equal(hear(c.from_child), 's');
+	say(c.to_child, 'c');
+	assert_int_equal(hear(c.from_child), 'w');
+	assert_int_equal(reap(&c), 0);
+	assert_int_equal(store_group_commit(f->s, count_conflict, &conflicts), STORE_OK);
+	assert_int_equal(conflicts, 1);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1080,6 +1136,7 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_master_rotated_by_other_process, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_writer_killed_holding_the_lock, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reader_check_clears_killed_reader, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_best_effort_write_dropped_quietly, setup, teardown),
 	};
 
 	util_test_start(argc, argv);
