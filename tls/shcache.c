@@ -810,53 +810,19 @@ int
 tls_ticket_file_read(const char *path, struct tls_ticket_file **out, char **cause)
 {
 	struct tls_ticket_file *tf = NULL;
-	struct stat st;
-	char *buf = NULL, *s, *e, *end;
+	unsigned char *raw = NULL;
+	char *buf, *s, *e, *end;
 	size_t len = 0;
-	ssize_t n;
 	unsigned line = 0, i;
-	int fd;
 
 	*out = NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd == -1) {
-		tls_cause(cause, "ticket_key_file %s: %s", path, strerror(errno));
+	if (tls_read_file("ticket_key_file", path, true, &raw, &len, cause) == -1)
 		return -1;
-	}
-	if (fstat(fd, &st) == -1) {
-		tls_cause(cause, "ticket_key_file %s: %s", path, strerror(errno));
-		goto fail;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		tls_cause(cause, "ticket_key_file %s: not a regular file", path);
-		goto fail;
-	}
-	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
-		tls_cause(cause, "ticket_key_file %s: mode %04o lets group or others at the keys; chmod 600 it",
-		    path, (unsigned)(st.st_mode & 07777));
-		goto fail;
-	}
-	if (st.st_size > TLS_MAX_FILE_SIZE) {
-		tls_cause(cause, "ticket_key_file %s: larger than %d bytes", path, TLS_MAX_FILE_SIZE);
-		goto fail;
-	}
-	if ((buf = malloc((size_t)st.st_size + 1)) == NULL || (tf = calloc(1, sizeof(*tf))) == NULL) {
+	buf = (char *)raw;
+	if ((tf = calloc(1, sizeof(*tf))) == NULL) {
 		tls_cause(cause, "ticket_key_file %s: out of memory", path);
 		goto fail;
 	}
-	while (len < (size_t)st.st_size) {
-		n = read(fd, buf + len, (size_t)st.st_size - len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			tls_cause(cause, "ticket_key_file %s: %s", path, strerror(errno));
-			goto fail;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	buf[len] = '\0';
 	for (s = buf; s < buf + len; s = e + 1) {
 		line++;
 		if ((e = memchr(s, '\n', (size_t)(buf + len - s))) == NULL)
@@ -886,18 +852,14 @@ tls_ticket_file_read(const char *path, struct tls_ticket_file **out, char **caus
 		tls_cause(cause, "ticket_key_file %s: no key in the file", path);
 		goto fail;
 	}
-	OPENSSL_cleanse(buf, len);
-	free(buf);
-	close(fd);
+	OPENSSL_cleanse(raw, len);
+	free(raw);
 	*out = tf;
 	return 0;
 fail:
-	if (buf != NULL) {
-		OPENSSL_cleanse(buf, len);
-		free(buf);
-	}
+	OPENSSL_cleanse(raw, len);
+	free(raw);
 	tls_ticket_file_free(tf);
-	close(fd);
 	return -1;
 }
 

@@ -137,12 +137,9 @@ tls_errors(const char *prefix)
 	return s;
 }
 
-/*
- * Reads a whole regular file of at most TLS_MAX_FILE_SIZE bytes into malloc'd memory. what names the
- * option for the cause. Returns 0 and *out, *outlen, or -1 and a cause. Callers holding secrets wipe it.
- */
-static int
-read_file(const char *what, const char *path, unsigned char **out, size_t *outlen, char **cause)
+/* Reads a whole file into memory; see tls_int.h. */
+int
+tls_read_file(const char *what, const char *path, bool private, unsigned char **out, size_t *outlen, char **cause)
 {
 	struct stat st;
 	unsigned char *buf = NULL;
@@ -161,6 +158,11 @@ read_file(const char *what, const char *path, unsigned char **out, size_t *outle
 	}
 	if (!S_ISREG(st.st_mode)) {
 		tls_cause(cause, "%s %s: not a regular file", what, path);
+		goto fail;
+	}
+	if (private && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+		tls_cause(cause, "%s %s: mode %04o lets group or others at the keys; chmod 600 it", what, path,
+		    (unsigned)(st.st_mode & 07777));
 		goto fail;
 	}
 	if (st.st_size == 0) {
@@ -241,7 +243,7 @@ load_certs(const char *what, const char *path, int max, STACK_OF(X509) **out, ch
 	BIO *bio = NULL;
 	X509 *x;
 
-	if (read_file(what, path, &buf, &len, cause) == -1)
+	if (tls_read_file(what, path, false, &buf, &len, cause) == -1)
 		return -1;
 	ERR_clear_error();
 	if (len > INT32_MAX || (bio = BIO_new_mem_buf(buf, (int)len)) == NULL ||
@@ -297,7 +299,7 @@ load_key(const char *what, const char *path, EVP_PKEY **out, char **cause)
 	BIO *bio = NULL;
 	int asked = 0;
 
-	if (read_file(what, path, &buf, &len, cause) == -1)
+	if (tls_read_file(what, path, false, &buf, &len, cause) == -1)
 		return -1;
 	ERR_clear_error();
 	if (len > INT32_MAX || (bio = BIO_new_mem_buf(buf, (int)len)) == NULL) {
@@ -342,7 +344,7 @@ load_p12(const char *path, const char *password, EVP_PKEY **key, X509 **cert,
 	*key = NULL;
 	*cert = NULL;
 	*chain = NULL;
-	if (read_file("p12_file", path, &buf, &len, cause) == -1)
+	if (tls_read_file("p12_file", path, false, &buf, &len, cause) == -1)
 		return -1;
 	ERR_clear_error();
 	if (len > INT32_MAX || (bio = BIO_new_mem_buf(buf, (int)len)) == NULL) {
@@ -675,7 +677,7 @@ load_crls(SSL_CTX *ctx, const char *path, char **cause)
 	X509_CRL *crl;
 	int n = 0, rc = -1;
 
-	if (read_file("crl_file", path, &buf, &len, cause) == -1)
+	if (tls_read_file("crl_file", path, false, &buf, &len, cause) == -1)
 		return -1;
 	ERR_clear_error();
 	if (len > INT32_MAX || (bio = BIO_new_mem_buf(buf, (int)len)) == NULL) {

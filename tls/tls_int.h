@@ -4,8 +4,19 @@
 #ifndef KMIPD_TLS_INT_H
 #define KMIPD_TLS_INT_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include <openssl/ssl.h>
 
+/*
+ * Reads a whole regular file of 1 to TLS_MAX_FILE_SIZE bytes into malloc'd memory (not NUL-terminated).
+ * what names the option for the cause. private refuses a file that group or others may read or write (a
+ * file of keys). Returns 0 and *out, *outlen, or -1 and a cause "WHAT PATH: why". Callers holding secrets
+ * wipe the buffer.
+ */
+int tls_read_file(const char *what, const char *path, bool private, unsigned char **out, size_t *outlen,
+    char **cause) __attribute__((warn_unused_result));
 /* Sets *cause (if cause is not NULL) to a malloc'd formatted message; NULL if out of memory. */
 void tls_cause(char **cause, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Like tls_cause, then ": " and the drained OpenSSL error queue. */
