@@ -94,6 +94,21 @@ server_drop_privileges(const struct kmipd_config *cfg)
 	return 0;
 }
 
+/* What every struct server starts from, a worker's, the single process's and the master's; see server.h. */
+void
+server_set_origin(struct server *srv, struct kmipd_config *cfg, const char *config_path, const char *base_dir,
+    char *const *overrides, size_t noverrides)
+{
+	srv->cfg = cfg;
+	srv->config_path = config_path;
+	srv->base_dir = base_dir;
+	srv->overrides = overrides;
+	srv->noverrides = noverrides;
+	srv->metrics.started = time(NULL);
+	srv->metrics.started_ms = clock_ms();
+	srv->notify.fd = -1;
+}
+
 /* Fills a tls_config that borrows the strings of cfg (nothing to free); see server.h. */
 void
 tls_config_from(struct tls_config *t, const struct kmipd_config *cfg)
@@ -1213,14 +1228,7 @@ server_setup(struct server *srv, struct kmipd_config *cfg, const char *config_pa
 
 	memset(srv, 0, sizeof(*srv));
 	TAILQ_INIT(&srv->conns);
-	srv->cfg = cfg;
-	srv->config_path = config_path;
-	srv->base_dir = base_dir;
-	srv->overrides = overrides;
-	srv->noverrides = noverrides;
-	srv->metrics.started = time(NULL);
-	srv->metrics.started_ms = clock_ms();
-	srv->notify.fd = -1;
+	server_set_origin(srv, cfg, config_path, base_dir, overrides, noverrides);
 	srv->worker = w;
 	/* tls_shared: a worker's comes from the master (workers.c); the single process makes its own. */
 	srv->tls_shared = w != NULL ? w->tls_shared : NULL;

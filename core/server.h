@@ -173,6 +173,12 @@ int server_open_store(struct server *srv) __attribute__((warn_unused_result));
 int server_run(struct server *srv);
 /* The log level a log.level setting means. */
 enum log_level server_log_level(enum config_log_level l);
+/*
+ * Sets what a struct server starts from (zeroed before): its config (owned from then on), where the config
+ * came from for reloads, the start time, no notify socket yet.
+ */
+void server_set_origin(struct server *srv, struct kmipd_config *cfg, const char *config_path, const char *base_dir,
+    char *const *overrides, size_t noverrides);
 struct tls_config;
 /* Fills t with the tls.* settings of cfg; t borrows cfg's strings (nothing to free). */
 void tls_config_from(struct tls_config *t, const struct kmipd_config *cfg);

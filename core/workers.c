@@ -902,14 +902,7 @@ workers_start(struct kmipd_config *cfg, const char *config_path, const char *bas
 	}
 	*out = w;
 	srv = &w->srv;
-	srv->cfg = cfg;
-	srv->config_path = config_path;
-	srv->base_dir = base_dir;
-	srv->overrides = overrides;
-	srv->noverrides = noverrides;
-	srv->metrics.started = time(NULL);
-	srv->metrics.started_ms = clock_ms();
-	srv->notify.fd = -1;
+	server_set_origin(srv, cfg, config_path, base_dir, overrides, noverrides);
 	srv->workers = w;
 	w->n = config_workers(cfg);
 	w->master_pid = getpid();

@@ -1075,6 +1075,20 @@ test_reader_check_clears_killed_reader(void **state)
 	assert_int_equal(store_group_commit(f->s, NULL, NULL), STORE_OK);
 }
 
+/* A child renames uid to "child" and commits it, before anything this process staged. */
+static void
+child_renames_first(struct fx *f, const char *uid)
+{
+	struct child c;
+
+	spawn(f, child_edits, &c);
+	assert_int_equal(write(c.to_child, uid, strlen(uid) + 1), (ssize_t)strlen(uid) + 1);
+	assert_int_equal(hear(c.from_child), 's');
+	say(c.to_child, 'c');
+	assert_int_equal(hear(c.from_child), 'w');
+	assert_int_equal(reap(&c), 0);
+}
+
 /*
  * A best-effort write (a Get ending freshness) on an object another process changed first is dropped at
  * the group commit without a conflict for its request, and the rest of the group is applied; the other
@@ -1087,7 +1101,6 @@ test_best_effort_write_dropped_quietly(void **state)
 	char uid[STORE_UID_MAX + 1] = "", other[STORE_UID_MAX + 1] = "";
 	struct store_stats st;
 	unsigned conflicts = 0;
-	struct child c;
 
 	assert_int_equal(stage_create(f->s, "alice", "start", 0, uid), STORE_OK);
 	assert_int_equal(store_group_commit(f->s, NULL, NULL), STORE_OK);
@@ -1095,12 +1108,7 @@ test_best_effort_write_dropped_quietly(void **state)
 	assert_int_equal(stage_rename_as(f->s, uid, "parent", true), STORE_OK);
 	assert_int_equal(stage_create(f->s, "alice", "beside", 0, other), STORE_OK);
 	/* The child changes the object and commits first. */
-	spawn(f, child_edits, &c);
-	assert_int_equal(write(c.to_child, uid, strlen(uid) + 1), (ssize_t)strlen(uid) + 1);
-	assert_int_equal(hear(c.from_child), 's');
-	say(c.to_child, 'c');
-	assert_int_equal(hear(c.from_child), 'w');
-	assert_int_equal(reap(&c), 0);
+	child_renames_first(f, uid);
 	assert_int_equal(store_group_commit(f->s, count_conflict, &conflicts), STORE_OK);
 	assert_int_equal(conflicts, 0);
 	assert_string_equal(name_of(f->s, uid), "child");
@@ -1110,12 +1118,7 @@ test_best_effort_write_dropped_quietly(void **state)
 	assert_int_equal(st.conflicts, 0);
 	/* The same without best effort: a conflict, as test_concurrent_edits_one_wins shows in full. */
 	assert_int_equal(stage_rename_as(f->s, uid, "parent", false), STORE_OK);
-	spawn(f, child_edits, &c);
-	assert_int_equal(write(c.to_child, uid, strlen(uid) + 1), (ssize_t)strlen(uid) + 1);
-	assert_int_equal(hear(c.from_child), 's');
-	say(c.to_child, 'c');
-	assert_int_equal(hear(c.from_child), 'w');
-	assert_int_equal(reap(&c), 0);
+	child_renames_first(f, uid);
 	assert_int_equal(store_group_commit(f->s, count_conflict, &conflicts), STORE_OK);
 	assert_int_equal(conflicts, 1);
 }
