@@ -56,6 +56,7 @@ struct key {
 /* The enum fields are read and written as int through the table. */
 _Static_assert(sizeof(enum config_tls_version) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum config_store_sync) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum config_backend) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum config_identity) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum config_log_level) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum config_log_target) == sizeof(int), "enum size");
@@ -82,6 +83,10 @@ static const struct choice crl_expireds[] = {
 };
 static const struct choice store_syncs[] = {
 	{ "full", CONFIG_SYNC_FULL }, { "relaxed", CONFIG_SYNC_RELAXED }, { NULL, 0 },
+};
+
+static const struct choice store_backends[] = {
+	{ "lmdb", CONFIG_BACKEND_LMDB }, { "etcd", CONFIG_BACKEND_ETCD }, { NULL, 0 },
 };
 static const struct choice identities[] = {
 	{ "cn", CONFIG_IDENTITY_CN }, { "dn", CONFIG_IDENTITY_DN }, { "san", CONFIG_IDENTITY_SAN },
@@ -115,6 +120,9 @@ static int check_role_name(const char *, char **);
 static int check_mode(const char *, char **);
 static int check_hostport(const char *, char **);
 static int check_workers(const char *, char **);
+static int check_etcd_endpoints(const char *, char **);
+static int check_etcd_prefix(const char *, char **);
+static int check_etcd_node(const char *, char **);
 
 /*
  * Every key, grouped by group in the order config_dump writes them. Numeric maxima stay below 2^31 for
@@ -311,6 +319,42 @@ static const struct key keys[] = {
 	{ .name = "store.reseal_batch", .type = T_UINT, .flags = K_RELOAD, .offset = OFF_UINT(store.reseal_batch),
 	  .def = 256, .min = 1, .max = 65536,
 	  .help = "records re-encrypted per loop iteration after a data key rotation" },
+
+	{ .name = "store.backend", .type = T_ENUM, .offset = OFF_ENUM(store.backend), .def = CONFIG_BACKEND_LMDB,
+	  .choices = store_backends,
+	  .help = "lmdb: this machine's store alone; etcd: a copy of the records several nodes share in etcd" },
+	{ .name = "store.etcd_endpoints", .type = T_STR, .offset = OFF_STR(store.etcd_endpoints),
+	  .check = check_etcd_endpoints,
+	  .help = "comma-separated etcd client URLs (http:// or https://), needed with store.backend = etcd" },
+	{ .name = "store.etcd_prefix", .type = T_STR, .offset = OFF_STR(store.etcd_prefix), .defstr = "/kmipd/",
+	  .check = check_etcd_prefix, .help = "start of every etcd key kmipd writes; one cluster's nodes share it" },
+	{ .name = "store.etcd_node_name", .type = T_STR, .offset = OFF_STR(store.etcd_node_name),
+	  .check = check_etcd_node, .help = "this node's name in etcd and in status, unique per node; unset = the host name" },
+	{ .name = "store.etcd_ca_file", .type = T_STR, .flags = K_PATH, .offset = OFF_STR(store.etcd_ca_file),
+	  .help = "PEM CA that signed etcd's server certificates (https endpoints)" },
+	{ .name = "store.etcd_cert_file", .type = T_STR, .flags = K_PATH, .offset = OFF_STR(store.etcd_cert_file),
+	  .help = "PEM client certificate presented to etcd" },
+	{ .name = "store.etcd_key_file", .type = T_STR, .flags = K_PATH, .offset = OFF_STR(store.etcd_key_file),
+	  .help = "PEM private key of store.etcd_cert_file" },
+	{ .name = "store.etcd_server_name", .type = T_STR, .offset = OFF_STR(store.etcd_server_name),
+	  .help = "name checked in etcd's certificates instead of each endpoint's host" },
+	{ .name = "store.etcd_user", .type = T_STR, .offset = OFF_STR(store.etcd_user),
+	  .help = "etcd user, when etcd authentication is on (with store.etcd_password_file)" },
+	{ .name = "store.etcd_password_file", .type = T_STR, .flags = K_PATH, .offset = OFF_STR(store.etcd_password_file),
+	  .help = "file holding the etcd user's password (mode 0600 or stricter)" },
+	{ .name = "store.etcd_request_timeout", .type = T_UINT, .offset = OFF_UINT(store.etcd_request_timeout),
+	  .def = 5000, .min = 100, .max = 600000, .help = "milliseconds one etcd request may take" },
+	{ .name = "store.etcd_connect_timeout", .type = T_UINT, .offset = OFF_UINT(store.etcd_connect_timeout),
+	  .def = 2000, .min = 100, .max = 600000, .help = "milliseconds one connection to an etcd member may take" },
+	{ .name = "store.etcd_heartbeat", .type = T_UINT, .offset = OFF_UINT(store.etcd_heartbeat),
+	  .def = 1000, .min = 50, .max = 600000,
+	  .help = "milliseconds between an idle node's proofs that it is current (a write of its node key)" },
+	{ .name = "store.max_staleness", .type = T_SECONDS, .flags = K_RELOAD, .offset = OFF_UINT(store.max_staleness),
+	  .def = 30, .min = 1, .max = 86400,
+	  .help = "seconds a node cut off from etcd keeps answering from its copy before it refuses object requests" },
+	{ .name = "store.etcd_start_timeout", .type = T_SECONDS, .offset = OFF_UINT(store.etcd_start_timeout),
+	  .def = 60, .min = 1, .max = 86400,
+	  .help = "seconds the start waits to reach etcd and catch up before it fails" },
 
 	{ .name = "keygen.workers", .type = T_UINT, .offset = OFF_UINT(keygen.workers), .def = 2,
 	  .min = 1, .max = 64, .help = "key generation worker processes" },
@@ -714,6 +758,65 @@ check_hostport(const char *s, char **reason)
 		return 0;
 bad:
 	*reason = fmt("\"%s\" is not ADDRESS:PORT with an IPv4 literal or [IPv6]:PORT", s);
+	return -1;
+}
+
+/* store.etcd_endpoints: 1 to 16 comma-separated http:// or https:// URLs, each with a host. */
+static int
+check_etcd_endpoints(const char *s, char **reason)
+{
+	const char *p = s, *end, *host;
+	unsigned n = 0;
+
+	for (;;) {
+		while (*p == ' ')
+			p++;
+		end = p + strcspn(p, ",");
+		if (strncmp(p, "http://", 7) == 0)
+			host = p + 7;
+		else if (strncmp(p, "https://", 8) == 0)
+			host = p + 8;
+		else
+			host = NULL;
+		if (host == NULL || host >= end || *host == ':' || *host == '/' || *host == ' ' ||
+		    (size_t)(end - p) > 256) {
+			*reason = fmt("\"%.*s\" is not an etcd client URL such as https://10.0.0.1:2379",
+			    (int)(end - p) > 80 ? 80 : (int)(end - p), p);
+			return -1;
+		}
+		if (++n > 16) {
+			*reason = fmt("more than 16 etcd endpoints");
+			return -1;
+		}
+		if (*end == '\0')
+			return 0;
+		p = end + 1;
+	}
+}
+
+/* store.etcd_prefix: 1 to 64 printable bytes, no space. */
+static int
+check_etcd_prefix(const char *s, char **reason)
+{
+	size_t i, n = strlen(s);
+
+	for (i = 0; i < n && s[i] > ' ' && s[i] < 0x7f; i++)
+		;
+	if (n >= 1 && n <= 64 && i == n)
+		return 0;
+	*reason = fmt("\"%.80s\" is not 1 to 64 printable characters without spaces", s);
+	return -1;
+}
+
+/* store.etcd_node_name: 1 to 64 of letters, digits, '.', '-', '_'. */
+static int
+check_etcd_node(const char *s, char **reason)
+{
+	size_t n = strlen(s);
+
+	if (n >= 1 && n <= 64 && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") == n)
+		return 0;
+	*reason = fmt("\"%.80s\" is not 1 to 64 letters, digits, '.', '-' or '_'", s);
 	return -1;
 }
 
@@ -1582,6 +1685,43 @@ invalid(const struct load *ld, const char *name,
 	free(msg);
 }
 
+/*
+ * store.backend = etcd: endpoints, encryption (etcd must never hold clear key material), the group commit
+ * (the writes of a loop iteration go to etcd together), TLS files with https, a user with its password.
+ */
+static int
+check_cluster(const struct load *ld, const struct config_store *st, char **cause)
+{
+	bool tls = st->etcd_endpoints != NULL && strstr(st->etcd_endpoints, "https://") != NULL;
+
+	if (st->etcd_endpoints == NULL) {
+		invalid(ld, "store.backend", cause, "store.backend = etcd needs store.etcd_endpoints");
+		return -1;
+	}
+	if (!st->encryption) {
+		invalid(ld, "store.encryption", cause, "store.backend = etcd needs store.encryption = true: etcd must "
+		    "never hold clear key material");
+		return -1;
+	}
+	if (!st->group_commit) {
+		invalid(ld, "store.group_commit", cause, "store.backend = etcd needs store.group_commit = true");
+		return -1;
+	}
+	if (tls && st->etcd_ca_file == NULL) {
+		invalid(ld, "store.etcd_endpoints", cause, "https etcd endpoints need store.etcd_ca_file");
+		return -1;
+	}
+	if ((st->etcd_cert_file == NULL) != (st->etcd_key_file == NULL)) {
+		invalid(ld, "store.etcd_cert_file", cause, "store.etcd_cert_file and store.etcd_key_file go together");
+		return -1;
+	}
+	if ((st->etcd_user == NULL) != (st->etcd_password_file == NULL)) {
+		invalid(ld, "store.etcd_user", cause, "store.etcd_user and store.etcd_password_file go together");
+		return -1;
+	}
+	return 0;
+}
+
 /* Checks that encryption has at most one master key source and a rotation at most one previous key. */
 static int
 check_master_key(const struct load *ld, const struct kmipd_config *cfg, char **cause)
@@ -1592,6 +1732,8 @@ check_master_key(const struct load *ld, const struct kmipd_config *cfg, char **c
 	int previous = (st->previous_master_key_file != NULL) + (st->previous_master_key_credential != NULL) +
 	    (st->pkcs11_previous_key != NULL);
 
+	if (st->backend == CONFIG_BACKEND_ETCD && check_cluster(ld, st, cause) != 0)
+		return -1;
 	/* No source at all is for the start to refuse (kmipd -t says so too): the defaults have none. */
 	if (!st->encryption)
 		return 0;

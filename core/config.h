@@ -44,6 +44,11 @@ enum config_store_sync {
 	CONFIG_SYNC_RELAXED,	/* MDB_NOMETASYNC: survives a process crash, an OS crash may lose the last commits */
 };
 
+enum config_backend {
+	CONFIG_BACKEND_LMDB,	/* this machine's LMDB store alone */
+	CONFIG_BACKEND_ETCD,	/* LMDB as a copy of the records in etcd (core/cluster.h) */
+};
+
 enum config_identity {
 	CONFIG_IDENTITY_CN,
 	CONFIG_IDENTITY_DN,
@@ -150,6 +155,21 @@ struct config_store {
 	char *previous_master_key_credential;	/* (R) */
 	char *pkcs11_previous_key;		/* (R) */
 	unsigned int reseal_batch;		/* (R) records re-encrypted per loop iteration */
+	enum config_backend backend;
+	char *etcd_endpoints;			/* comma-separated URLs */
+	char *etcd_prefix;
+	char *etcd_node_name;			/* NULL: the host name */
+	char *etcd_ca_file;
+	char *etcd_cert_file;
+	char *etcd_key_file;
+	char *etcd_server_name;
+	char *etcd_user;
+	char *etcd_password_file;
+	unsigned int etcd_request_timeout;	/* milliseconds */
+	unsigned int etcd_connect_timeout;	/* milliseconds */
+	unsigned int etcd_heartbeat;		/* milliseconds */
+	unsigned int max_staleness;		/* (R) seconds */
+	unsigned int etcd_start_timeout;	/* seconds */
 };
 
 struct config_keygen {

@@ -335,7 +335,12 @@ jb_key_range(struct jbuf *b, const uint8_t *key, size_t key_len, bool prefix)
 static void
 jb_range(struct jbuf *b, const struct etcd_range *r)
 {
-	jb_key_range(b, r->key, r->key_len, r->prefix);
+	if (r->range_end != NULL) {
+		jb_b64(b, "key", r->key, r->key_len);
+		jb_add(b, ",");
+		jb_b64(b, "range_end", r->range_end, r->range_end_len);
+	} else
+		jb_key_range(b, r->key, r->key_len, r->prefix);
 	if (r->limit > 0)
 		jb_fmt(b, ",\"limit\":\"%lld\"", (long long)r->limit);
 	if (r->revision > 0)

@@ -118,6 +118,8 @@ struct etcd_range {
 	const uint8_t *key;
 	size_t key_len;
 	bool prefix;
+	const uint8_t *range_end;	/* non-NULL: the keys from key up to range_end, excluded (prefix ignored) */
+	size_t range_end_len;
 	int64_t limit;		/* 0: no limit */
 	int64_t revision;	/* 0: the latest */
 	bool keys_only;

@@ -355,6 +355,22 @@ metrics_write_prometheus(struct server *srv, struct evbuffer *out)
 		    "writer lock.");
 		evbuffer_add_printf(out, "kmipd_store_write_lock_wait_seconds_total %.6f\n", s.st.lock.wait_us / 1e6);
 	}
+	if (s.have_cluster) {
+		sample_u(out, "kmipd_cluster_applied_revision", "gauge", "The etcd revision this node applied through.",
+		    s.cl.applied);
+		family(out, "kmipd_cluster_staleness_seconds", "gauge", "Time since this node last proved it had "
+		    "applied everything etcd committed.");
+		evbuffer_add_printf(out, "kmipd_cluster_staleness_seconds %.3f\n", s.cl.staleness_ms / 1e3);
+		sample_u(out, "kmipd_cluster_current", "gauge", "1 while the node is current with etcd, 0 when cut off "
+		    "or stale.", s.cl.state == CLUSTER_CURRENT);
+		sample_u(out, "kmipd_cluster_policy_mismatch", "gauge", "Other nodes whose access policy differs from "
+		    "this node's.", s.cl.mismatches);
+		sample_u(out, "kmipd_cluster_txns_total", "counter", "etcd transactions answered.", s.cl.txns);
+		sample_u(out, "kmipd_cluster_conflicts_total", "counter", "etcd transactions whose compares failed "
+		    "(another node wrote an object first).", s.cl.conflicts);
+		sample_u(out, "kmipd_cluster_unknown_total", "counter", "etcd transactions sent without an answer "
+		    "(their writes may or may not be made).", s.cl.unknown);
+	}
 	if (s.have_certs && s.server_days != LONG_MAX) {
 		family(out, "kmipd_tls_server_cert_expiry_seconds", "gauge", "Time until the server certificate "
 		    "expires, in whole days (negative once expired).");

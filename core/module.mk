@@ -3,7 +3,7 @@
 include core/engine/module.mk
 
 KMIPD_SRCS := core/main.c core/log.c core/json.c core/server.c core/conn.c core/sources.c core/siphash.c core/budget.c core/config.c core/keygen.c core/sandbox.c \
-	core/masterkey.c core/metrics.c core/status.c core/notify.c core/workers.c
+	core/masterkey.c core/metrics.c core/status.c core/notify.c core/workers.c core/cluster.c
 KMIPCTL_SRCS := core/kmipctl.c core/kmipctl_keys.c core/kmipctl_backup.c core/kmipctl_usage.c core/config.c \
 	core/masterkey.c core/log.c core/json.c core/kmipctl_status.c
 # kmipctl's KMIP client commands (list, show, create, ...): over mutual TLS, so it links libtls too.
@@ -13,8 +13,8 @@ ALL_SRCS += $(KMIPD_SRCS) core/kmipctl.c core/kmipctl_keys.c core/kmipctl_backup
 ALL_SRCS += core/kmipctl_client.c core/kmipctl_objects.c
 
 $(BUILD)/kmipd: $(patsubst %.c,$(BUILD)/%.o,$(KMIPD_SRCS)) $(BUILD)/libengine.a $(BUILD)/libstore.a \
-		$(BUILD)/libtls.a $(BUILD)/libproto.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+		$(BUILD)/libetcd.a $(BUILD)/libtls.a $(BUILD)/libproto.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(ETCD_LIBS)
 
 $(BUILD)/kmipctl: $(patsubst %.c,$(BUILD)/%.o,$(KMIPCTL_SRCS)) $(BUILD)/core/engine/access.o \
 		$(BUILD)/core/engine/audit.o $(BUILD)/libstore.a \
@@ -49,8 +49,8 @@ TEST_BINS += $(BUILD)/test/test_sandbox
 $(BUILD)/test/test_sandbox: $(BUILD)/test/unit/test_sandbox.o $(BUILD)/libtestutil.a $(BUILD)/core/sandbox.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
 
-# The etcd client (issue 19, core/etcd.h): a library of its own until the clustered store links it into
-# kmipd; libevent's HTTP client is in libevent_extra, which whatever links it adds with ETCD_LIBS.
+# The etcd client (issue 19, core/etcd.h), which the clustered store (core/cluster.c) links into kmipd;
+# libevent's HTTP client is in libevent_extra, which whatever links it adds with ETCD_LIBS.
 ETCD_SRCS := core/etcd.c
 ALL_SRCS += $(ETCD_SRCS)
 ETCD_LIBS = $(shell $(PKG_CONFIG) --libs libevent_extra)

@@ -25,6 +25,7 @@
 
 #include "core/clock.h"
 #include "core/budget.h"
+#include "core/cluster.h"
 #include "core/conn.h"
 #include "core/engine/access.h"
 #include "core/engine/audit.h"
@@ -968,6 +969,8 @@ server_reload_finish(struct server *srv, bool commit, const char *cause)
 	}
 	if (srv->engine != NULL)
 		engine_reload(srv->engine, p->next, p->policy, p->audit);
+	if (srv->cluster != NULL)
+		cluster_reload(srv->cluster, p->next);
 	if (srv->keygen != NULL)
 		keygen_set_max_per_owner(srv->keygen, p->next->keygen.max_per_identity);
 	audit_close(srv->audit);
@@ -1095,12 +1098,43 @@ server_check_reseal(struct server *srv)
 	/* With several workers, worker 0 alone re-encrypts: the others would only contend for the writer. */
 	if (srv->worker != NULL && srv->worker->index != 0)
 		return;
+	/* A cluster node's records are rewritten only through etcd: no re-encryption there (yet). */
+	if (srv->cfg->store.backend == CONFIG_BACKEND_ETCD)
+		return;
 	if (srv->resealing || store_key_status(srv->store, &ks) != 0 || ks.data_keys <= 1)
 		return;
 	log_info("store: %u data keys: re-encrypting records under data key %u in the background", ks.data_keys,
 	    (unsigned)ks.current_data_key);
 	srv->resealing = true;
 	event_active(srv->reseal_ev, EV_TIMEOUT, 0);
+}
+
+/* The clustered store must stop this node (etcd went backwards): no drain, nothing more is served. */
+static void
+cluster_fatal(void *arg)
+{
+	struct server *srv = arg;
+
+	srv->exit_status = 1;
+	event_base_loopbreak(srv->base);
+}
+
+/*
+ * store.backend = etcd: catches up from etcd before anything is served (on a private event base), then
+ * starts the node's watch and heartbeat on the server's loop.
+ */
+static int
+server_open_cluster(struct server *srv)
+{
+	char *cause = NULL;
+
+	if (cluster_catch_up(srv->cfg, srv->store, &cause) != 0 ||
+	    (srv->cluster = cluster_new(srv->base, srv->cfg, srv->store, cluster_fatal, srv, &cause)) == NULL) {
+		log_warnx("cluster: %s", cause != NULL ? cause : "cannot start");
+		free(cause);
+		return -1;
+	}
+	return 0;
 }
 
 /* Opens the store described by the config: keys, migration of a clear store, then the engine. */
@@ -1127,11 +1161,14 @@ server_open_store(struct server *srv)
 	 * request item when store.group_commit is off, so that a failed item's writes can always be dropped.
 	 */
 	o.group_commit = true;
+	o.replica = c->backend == CONFIG_BACKEND_ETCD;
 	if (store_open(&o, &srv->store, &cause) != 0) {
 		log_warnx("store %s: %s", c->path, cause ? cause : "?");
 		free(cause);
 		return -1;
 	}
+	if (o.replica && server_open_cluster(srv) != 0)
+		return -1;
 	if (store_key_status(srv->store, &ks) != 0) {
 		log_warnx("store %s: %s", c->path, store_last_error(srv->store));
 		return -1;
@@ -1191,10 +1228,18 @@ server_open_store(struct server *srv)
 	env.schedule_arg = srv;
 	env.item_done = metrics_item_done;
 	env.item_arg = &srv->metrics;
+	if (srv->cluster != NULL) {
+		env.replicate = cluster_replicate;
+		env.replicate_arg = srv->cluster;
+		env.unavailable = cluster_unavailable;
+		env.unavailable_arg = srv->cluster;
+	}
 	if ((srv->engine = engine_new(&env)) == NULL) {
 		log_warnx("out of memory starting the engine");
 		return -1;
 	}
+	if (srv->cluster != NULL)
+		cluster_set_engine(srv->cluster, srv->engine);
 	/* Serving from here: the store is open (a migration done), so this is the line to wait for. With
 	 * workers, the master says it once all of them serve. */
 	for (size_t i = 0; srv->worker == NULL && i < srv->nlisteners; i++)
@@ -1404,6 +1449,7 @@ server_free(struct server *srv)
 	if (srv->cert_timer != NULL)
 		event_free(srv->cert_timer);
 	sources_free(srv->sources);
+	cluster_free(srv->cluster);	/* a group still in flight is dropped: nobody was answered */
 	engine_free(srv->engine);
 	if (srv->keygen != NULL)
 		keygen_free(srv->keygen);
@@ -1413,8 +1459,11 @@ server_free(struct server *srv)
 	if (srv->reseal_ev != NULL)
 		event_free(srv->reseal_ev);
 	if (srv->store != NULL) {
-		/* Connections are gone, so nothing waits for a pending group: make it durable anyway. */
-		if (store_group_commit(srv->store, NULL, NULL) != 0)
+		/* Connections are gone, so nothing waits for a pending group: make it durable anyway (a cluster
+		 * node's goes to etcd or nowhere: unanswered, it is dropped). */
+		if (srv->cfg->store.backend == CONFIG_BACKEND_ETCD)
+			store_group_abandon(srv->store);
+		else if (store_group_commit(srv->store, NULL, NULL) != 0)
 			log_warnx("store: final commit failed: %s", store_last_error(srv->store));
 		store_close(srv->store);
 	}

@@ -85,6 +85,7 @@ struct server {
 	struct audit *audit;		/* NULL: no audit trail */
 	struct access_policy *policy;	/* access.* parsed; rebuilt on reload */
 	struct engine *engine;		/* answers the requests of every connection's session */
+	struct cluster *cluster;	/* store.backend = etcd: the clustered store (core/cluster.h), else NULL */
 	/*
 	 * Group commit: responses produced while the store has an open group wait in the engine, and
 	 * commit_ev (the lowest priority, so it runs after every I/O callback of the loop iteration) makes

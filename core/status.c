@@ -51,6 +51,68 @@ struct status_admin {
 	TAILQ_HEAD(, admin_conn) conns;
 };
 
+/* The clustered store's lines of the text status. */
+static void
+cluster_write_text(const struct cluster_status *c, struct evbuffer *out)
+{
+	size_t i;
+
+	evbuffer_add_printf(out, "cluster: node %s, %s; etcd revision %llu applied, last proof of being current "
+	    "%.1f s ago; via %s\n", c->node, cluster_state_name(c->state), (unsigned long long)c->applied,
+	    c->staleness_ms / 1e3, c->endpoint);
+	evbuffer_add_printf(out, "cluster writes: %llu etcd transactions, %llu with a conflict, %llu unanswered, "
+	    "%llu refused; %llu records skipped, %llu resynchronisations\n", (unsigned long long)c->txns,
+	    (unsigned long long)c->conflicts, (unsigned long long)c->unknown, (unsigned long long)c->refused,
+	    (unsigned long long)c->bad_records, (unsigned long long)c->resyncs);
+	evbuffer_add_printf(out, "cluster policy: sha256 %.16s...%s\n", c->policy, c->mismatches > 0 ?
+	    "; DIFFERS on some nodes (below)" : ", the same on every node");
+	for (i = 0; i < c->npeers; i++)
+		evbuffer_add_printf(out, "  node %-24s applied %llu, policy %.16s...%s\n", c->peers[i].name,
+		    (unsigned long long)c->peers[i].applied, c->peers[i].policy,
+		    strcmp(c->peers[i].policy, c->policy) != 0 ? " (DIFFERENT)" : "");
+}
+
+static void json_str(struct evbuffer *out, const char *s);
+
+/* The "cluster" member of the JSON status. */
+static void
+cluster_write_json(const struct cluster_status *c, struct evbuffer *out)
+{
+	size_t i;
+	bool first = true;
+
+	evbuffer_add_printf(out, ",\"cluster\":{\"backend\":\"etcd\",\"node\":");
+	json_str(out, c->node);
+	evbuffer_add_printf(out, ",\"state\":");
+	json_str(out, cluster_state_name(c->state));
+	evbuffer_add_printf(out, ",\"endpoint\":");
+	json_str(out, c->endpoint);
+	evbuffer_add_printf(out, ",\"applied_revision\":%llu,\"staleness_ms\":%llu,\"txns\":%llu,\"conflicts\":%llu,"
+	    "\"unknown\":%llu,\"refused\":%llu,\"bad_records\":%llu,\"resyncs\":%llu,\"policy_sha256\":",
+	    (unsigned long long)c->applied, (unsigned long long)c->staleness_ms, (unsigned long long)c->txns,
+	    (unsigned long long)c->conflicts, (unsigned long long)c->unknown, (unsigned long long)c->refused,
+	    (unsigned long long)c->bad_records, (unsigned long long)c->resyncs);
+	json_str(out, c->policy);
+	evbuffer_add_printf(out, ",\"policy_mismatch\":[");
+	for (i = 0; i < c->npeers; i++) {
+		if (c->peers[i].policy[0] == '\0' || strcmp(c->peers[i].policy, c->policy) == 0)
+			continue;
+		evbuffer_add_printf(out, first ? "" : ",");
+		json_str(out, c->peers[i].name);
+		first = false;
+	}
+	evbuffer_add_printf(out, "],\"nodes\":[");
+	for (i = 0; i < c->npeers; i++) {
+		evbuffer_add_printf(out, "%s{\"name\":", i > 0 ? "," : "");
+		json_str(out, c->peers[i].name);
+		evbuffer_add_printf(out, ",\"policy_sha256\":");
+		json_str(out, c->peers[i].policy);
+		evbuffer_add_printf(out, ",\"applied\":%llu,\"time\":%lld}", (unsigned long long)c->peers[i].applied,
+		    (long long)c->peers[i].time);
+	}
+	evbuffer_add_printf(out, "]}");
+}
+
 /* Whether the server can serve; see status.h. */
 bool
 status_ready(const struct server *srv, const char **why)
@@ -109,6 +171,10 @@ status_gather(struct server *srv, struct status_snap *s)
 	}
 	if (srv->store != NULL && store_stat(srv->store, &s->st) == 0)
 		s->have_store = true;
+	if (srv->cluster != NULL) {
+		cluster_status(srv->cluster, &s->cl);
+		s->have_cluster = true;
+	}
 	if (srv->tls != NULL) {
 		tls_server_describe(srv->tls, &d);
 		s->have_certs = true;
@@ -226,6 +292,8 @@ status_write_text(struct server *srv, struct evbuffer *out)
 		    "times (%.1f ms in all, longest %.1f ms)\n", (unsigned long long)s.st.group_commits,
 		    (unsigned long long)s.st.conflicts, (unsigned long long)s.st.lock.waits, s.st.lock.wait_us / 1e3,
 		    s.st.lock.max_wait_us / 1e3);
+	if (s.have_cluster)
+		cluster_write_text(&s.cl, out);
 	if (s.have_certs) {
 		evbuffer_add_printf(out, "certificates: server (serial %s) expires in %ld days (%s)", s.server_serial,
 		    s.server_days, s.server_not_after);
@@ -358,6 +426,8 @@ status_write_json(struct server *srv, struct evbuffer *out)
 		    (unsigned long long)s.st.conflicts, (unsigned long long)s.st.lock.taken,
 		    (unsigned long long)s.st.lock.waits, (unsigned long long)s.st.lock.wait_us,
 		    (unsigned long long)s.st.lock.max_wait_us);
+	if (s.have_cluster)
+		cluster_write_json(&s.cl, out);
 	if (s.have_certs) {
 		evbuffer_add_printf(out, ",\"certificates\":{\"server_serial\":");
 		json_str(out, s.server_serial);

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "core/cluster.h"
 #include "core/keygen.h"
 #include "core/metrics.h"
 #include "core/server.h"
@@ -41,6 +42,8 @@ struct status_snap {
 	unsigned kg_pool_size;		/* configured */
 	bool have_store;
 	struct store_stats st;
+	bool have_cluster;
+	struct cluster_status cl;	/* store.backend = etcd (with workers: worker 0's view, counts summed) */
 	bool have_tls_shared;
 	struct tls_shared_stats tsh;	/* the shared session cache and ticket keys (all processes) */
 	bool have_certs;

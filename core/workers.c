@@ -167,6 +167,8 @@ worker_publish(struct server *srv, bool certs)
 		s->kg_pool_size = srv->worker->kg_pool_size;
 	}
 	s->have_store = srv->store != NULL && store_stat(srv->store, &s->st) == 0;
+	if ((s->have_cluster = srv->cluster != NULL))
+		cluster_status(srv->cluster, &s->cl);
 	if (certs && srv->tls != NULL) {
 		tls_server_describe(srv->tls, &d);
 		s->have_certs = true;
@@ -1167,6 +1169,20 @@ workers_gather(const struct workers *w, struct status_snap *s)
 			store_stats_add_process(&s->st, &sum);
 		} else if (slot.have_store)
 			store_stats_add_process(&s->st, &slot.st);
+		if (slot.have_cluster && !s->have_cluster) {
+			s->have_cluster = true;
+			s->cl = slot.cl;
+		} else if (slot.have_cluster) {
+			s->cl.txns += slot.cl.txns;
+			s->cl.conflicts += slot.cl.conflicts;
+			s->cl.unknown += slot.cl.unknown;
+			s->cl.refused += slot.cl.refused;
+			if (slot.cl.staleness_ms > s->cl.staleness_ms) {
+				/* The least current worker's view: what a client of that worker sees. */
+				s->cl.state = slot.cl.state;
+				s->cl.staleness_ms = slot.cl.staleness_ms;
+			}
+		}
 		if (slot.have_certs && !s->have_certs) {
 			s->have_certs = true;
 			s->server_days = slot.server_days;

@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "core/config.h"
+#include "core/cluster.h"
 #include "core/keygen.h"
 #include "core/metrics.h"
 #include "core/server.h"
@@ -61,6 +62,8 @@ struct worker_slot {
 	unsigned kg_pool_size;		/* and of keygen.pool_size */
 	bool have_store;
 	struct store_stats st;
+	bool have_cluster;
+	struct cluster_status cl;
 	bool have_certs;
 	long server_days;
 	long ca_days;

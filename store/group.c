@@ -209,6 +209,29 @@ store_group_free(struct store *s)
 	store_usage_group_free(s);
 }
 
+/* Takes the group's change sets out of the store; see store_int.h. */
+struct store_cs *
+store_group_detach(struct store *s)
+{
+	struct store_cs *first = s->cs_first;
+
+	s->cs_first = s->cs_last = NULL;
+	store_group_free(s);
+	return first;
+}
+
+/* Frees a list of change sets taken by store_group_detach. */
+void
+store_cs_free_list(struct store_cs *cs)
+{
+	struct store_cs *next;
+
+	for (; cs != NULL; cs = next) {
+		next = cs->next;
+		cs_free(cs);
+	}
+}
+
 /* Notes the store's current owner as a reader of e's change set (once in a row). */
 static void
 note_reader(struct store *s, struct store_cs *cs)
@@ -833,8 +856,8 @@ checks_hold(struct store_txn *w, struct store_cs *cs, bool *hold)
  * True when the change set's quotas hold in w (earlier change sets, and every process's commits, counted
  * in the durable counters): what the owner owns plus what the change set adds stays within each limit.
  */
-static int
-limits_hold(struct store_txn *w, struct store_cs *cs, bool *hold)
+int
+store_limits_hold(struct store_txn *w, struct store_cs *cs, bool *hold)
 {
 	const struct store_limit *l;
 	struct store_usage_delta d;
@@ -996,7 +1019,7 @@ apply_unit(struct store_txn *w, struct store_cs *first, struct store_cs *last, u
 			hold = true;
 			continue;
 		}
-		if (!hold || (rc = limits_hold(w, cs, &hold)) != STORE_OK || !hold)
+		if (!hold || (rc = store_limits_hold(w, cs, &hold)) != STORE_OK || !hold)
 			break;
 		if (ids->current != 0 && !(hold = deks_hold(cs, ids, stale)))
 			break;
@@ -1153,6 +1176,12 @@ store_group_commit(struct store *s, store_conflict_fn fn, void *arg)
 {
 	if (s->open || s->batch)
 		return STORE_E_BUSY;
+	if (s->replica && s->cs_first != NULL) {
+		/* A cluster node's writes reach LMDB only through etcd and its watch (replica.c). */
+		snprintf(s->err, sizeof(s->err), "this store is a copy of a cluster's records in etcd: it is written "
+		    "only through etcd");
+		return STORE_E_INVALID;
+	}
 	if (s->cs_first == NULL) {
 		s->seq_last = 0;
 		(void)store_grow(s, false);

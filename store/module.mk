@@ -1,7 +1,7 @@
 # store: the LMDB object store (records, indexes, Locate, group commit, hot backup), encryption at rest
 # (keys.c: the keyring and sealed records; kek.c: master and recovery keys; p11.c: a master key on a PKCS#11
 # token).
-STORE_SRCS := store/store.c store/group.c store/record.c store/locate.c store/backup.c store/kek.c store/keys.c \
+STORE_SRCS := store/store.c store/group.c store/replica.c store/record.c store/locate.c store/backup.c store/kek.c store/keys.c \
 	store/p11.c store/usage.c
 ALL_SRCS += $(STORE_SRCS)
 $(BUILD)/libstore.a: $(patsubst %.c,$(BUILD)/%.o,$(STORE_SRCS))

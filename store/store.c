@@ -481,6 +481,41 @@ meta_next(struct store_txn *t, const char *key, uint64_t *v)
 	return store_meta_put(t, key, *v);
 }
 
+/*
+ * A cluster node's store (meta "replica" 1) is written only from etcd: a writable open without
+ * store_options.replica is refused, and so is making a store that holds records of its own a replica.
+ */
+static int
+replica_check(struct store_txn *t, char **cause)
+{
+	struct store *s = t->s;
+	uint64_t replica;
+	MDB_stat st;
+
+	if (store_meta_get(t, "replica", &replica) != STORE_OK) {
+		store_set_cause(cause, "%s: cannot read the store's kind", s->path);
+		return -1;
+	}
+	if (s->read_only || replica == (s->replica ? 1 : 0))
+		return 0;
+	if (replica != 0) {
+		store_set_cause(cause, "%s is a cluster node's copy of the records in etcd (store.backend = etcd): it "
+		    "is written only through etcd; open it read-only, or start kmipd with store.backend = etcd", s->path);
+		return -1;
+	}
+	if (mdb_stat(t->txn, s->dbi[DB_OBJ], &st) != 0 || st.ms_entries != 0) {
+		store_set_cause(cause, "%s holds objects of its own: a cluster node starts with an empty store.path and "
+		    "copies the cluster's records from etcd (to bring these objects into a cluster, see README, "
+		    "\"Several nodes\")", s->path);
+		return -1;
+	}
+	if (store_meta_put(t, "replica", 1) != STORE_OK) {
+		store_set_cause(cause, "%s: cannot mark the store as a cluster node's: %s", s->path, s->err);
+		return -1;
+	}
+	return 0;
+}
+
 /* Opens every sub-database (creating them) and checks the store's format; an LMDB code or -1. */
 static int
 open_dbs(struct store *s, char **cause)
@@ -522,6 +557,8 @@ open_dbs(struct store *s, char **cause)
 		store_set_cause(cause, "%s: cannot write the store format: %s", s->path, s->err);
 		goto fail;
 	}
+	if (replica_check(&t, cause) != 0)
+		goto fail;
 	if ((rc = mdb_txn_commit(txn)) != 0) {
 		store_set_cause(cause, "%s: cannot commit: %s", s->path, mdb_strerror(rc));
 		return -1;
@@ -560,6 +597,7 @@ store_open(const struct store_options *o, struct store **out, char **cause)
 		return STORE_E_NOMEM;
 	}
 	s->group_commit = o->group_commit;
+	s->replica = o->replica;
 	s->sync = o->sync;
 	s->read_only = o->read_only;
 	s->page_size = (size_t)sysconf(_SC_PAGESIZE);
@@ -911,6 +949,19 @@ fail:
 	free(ie);
 	wipe_free(old, len);
 	return rc;
+}
+
+/* Writes a remote record or deletion; see store_int.h. */
+int
+store_apply_remote(struct store_txn *w, struct store_staged *e, uint64_t rev)
+{
+	int rc;
+
+	if (e->deleted) {
+		rc = apply_delete(w, e);
+		return rc == STORE_E_NOTFOUND ? STORE_OK : rc;
+	}
+	return apply_put(w, e, rev);
 }
 
 /* Writes one staged write into the group commit's transaction; see store_int.h. */

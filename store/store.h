@@ -107,6 +107,7 @@ struct store_options {
 				 * uses one, two for a moment (store_stat), each backup one more; so with N
 				 * worker processes at least 2 N + a few (kmipctl, backups) */
 	bool group_commit;	/* false: every write transaction commits durably on its own */
+	bool replica;		/* a cluster node's copy of etcd's records (store_repl_*): written only from etcd */
 };
 
 /* Defaults: 256 MiB map growing up to 64 GiB, full sync, 126 readers, group commit on, encryption on, no
@@ -155,6 +156,110 @@ typedef void (*store_conflict_fn)(void *arg, uint64_t owner, uint32_t item, cons
  * fails, none of the group's writes are kept. With nothing pending it only does the growth check.
  */
 int store_group_commit(struct store *s, store_conflict_fn conflict, void *arg) STORE_WUR;
+/*
+ * Replication (store/replica.c, issue 19). With store_options.replica the store is a cluster node's copy of
+ * the records in etcd: store_group_commit refuses to write LMDB. Instead the caller (core/cluster.c) takes
+ * the group, sends the transactions store_repl_next builds, one at a time, tells the outcome of each, and
+ * finally reports the change sets that failed. What etcd committed reaches LMDB only by store_repl_apply
+ * (the watch, in revision order) and store_repl_resync (after etcd compacted past this node). A record's
+ * revision is the etcd mod_revision that wrote it. Keys in etcd are the caller's: an object's is a prefix and
+ * its uid (at most STORE_REPL_KEY_EXTRA bytes before the uid).
+ */
+#define STORE_REPL_KEY_EXTRA	80
+#define STORE_REPL_TOO_LARGE	"the write is too large for one etcd transaction (etcd's request size limit)"
+
+struct store_rgroup;
+
+/* A compare: the object's key is absent (absent), or its mod_revision is rev. */
+struct store_rcmp {
+	const char *uid;
+	size_t uid_len;
+	bool absent;
+	uint64_t rev;
+};
+/* A put (rec) or a delete (rec NULL) of an object's key. */
+struct store_rop {
+	const char *uid;
+	size_t uid_len;
+	const uint8_t *rec;
+	size_t rec_len;
+};
+/* A transaction to send: the compares, the success branch's operations; the failure branch reads every compared key. */
+struct store_rtxn {
+	const struct store_rcmp *cmps;
+	size_t ncmps;
+	const struct store_rop *ops;
+	size_t nops;
+};
+/* What a compared key is now (from the failure branch's reads). */
+struct store_rcur {
+	const char *uid;
+	size_t uid_len;
+	bool exists;
+	uint64_t mod_rev;
+};
+
+/*
+ * Takes the group out of the store (*g NULL when empty): its writes leave the overlay. Quotas are checked
+ * here against what this node applied; change sets over them fail. STORE_E_BUSY with a transaction or an
+ * Undo batch open.
+ */
+int store_repl_take(struct store *s, struct store_rgroup **g) STORE_WUR;
+/* Drops the group's change sets unsent (their requests were answered as failed). */
+void store_group_abandon(struct store *s);
+/*
+ * The next transaction, of at most max_ops compares and operations and about max_bytes of request JSON;
+ * t->nops == 0 when nothing is left to send. Valid until the next call about g. A change set that cannot fit
+ * one transaction fails (STORE_REPL_TOO_LARGE).
+ */
+int store_repl_next(struct store_rgroup *g, size_t max_ops, size_t max_bytes, struct store_rtxn *t) STORE_WUR;
+/* The transaction committed at revision rev. */
+void store_repl_committed(struct store_rgroup *g, uint64_t rev);
+/* Its compares failed; cur: every compared key as the failure branch read it. The change sets they decide fail. */
+void store_repl_conflict(struct store_rgroup *g, const struct store_rcur *cur, size_t n);
+/* It was refused, or its outcome is unknown: its change sets fail with reason (a static sentence); all: the rest too. */
+void store_repl_refused(struct store_rgroup *g, const char *reason, bool all);
+/* The highest revision a transaction of g committed at (0: none). */
+uint64_t store_repl_revision(const struct store_rgroup *g);
+/* Reports each failed change set's owner and readers (reason NULL: a conflict) and frees g. */
+typedef void (*store_repl_fail_fn)(void *arg, uint64_t owner, uint32_t item, const char *uid, const char *reason);
+void store_repl_finish(struct store *s, struct store_rgroup *g, store_repl_fail_fn fn, void *arg);
+
+enum store_rkind {
+	STORE_R_OBJECT,
+	STORE_R_KEYRING,
+};
+/* One write etcd committed (a watch event), or one key of a resynchronising range. */
+struct store_revent {
+	enum store_rkind kind;
+	const char *uid;		/* STORE_R_OBJECT */
+	size_t uid_len;
+	const uint8_t *value;
+	size_t value_len;
+	bool deleted;
+	uint64_t mod_rev;
+};
+/*
+ * Applies events in one LMDB transaction and moves the applied revision to through; those at or below the
+ * applied revision are skipped (through at or below it: nothing is done). through 0: every event is applied
+ * and the applied revision stays (a keyring during a resynchronisation). A record that is not kmipd's for its
+ * key is skipped and counted in *bad (store_last_error says which).
+ */
+int store_repl_apply(struct store *s, const struct store_revent *ev, size_t n, uint64_t through, uint64_t *bad)
+    STORE_WUR;
+/* A malloc'd copy of the keyring (wrapped data keys only) as LMDB holds it; STORE_E_NOTFOUND without one. */
+int store_repl_keyring(struct store *s, uint8_t **buf, size_t *len) STORE_WUR;
+/* The etcd revision this store applied through (0: none). */
+int store_repl_applied(struct store *s, uint64_t *rev) STORE_WUR;
+/*
+ * One page of a resynchronisation from etcd's range at revision at_rev: kv, the page's objects sorted by uid,
+ * cover the uids after from (from_len 0: from the start) up to the page's last (to the end when last). Local
+ * records in that span that kv lacks are removed and older ones replaced, unless newer than at_rev (applied
+ * meanwhile from the watch). The last page moves the applied revision to at_rev.
+ */
+int store_repl_resync(struct store *s, const struct store_revent *kv, size_t n, const char *from, size_t from_len,
+    bool last, uint64_t at_rev, uint64_t *bad) STORE_WUR;
+
 /*
  * A savepoint inside the group, for a batch that must be undone as a whole (KMIP's Batch Error
  * Continuation Option Undo): between store_batch_begin() and store_batch_end(), write transactions commit

@@ -183,6 +183,7 @@ struct store_cs {
 	bool failed;			/* skipped at the group commit: something it saw had changed */
 	bool poisoned;			/* a reader could not be noted (no memory): skip it rather than risk it */
 	bool best_effort;		/* store_txn_best_effort: dropped quietly when its checks fail */
+	const char *reason;		/* replication: why it failed when not a conflict (a static sentence) */
 	char conflict_uid[STORE_UID_MAX + 1];
 	size_t bytes;			/* estimate of the map space its writes take */
 };
@@ -201,6 +202,7 @@ struct store {
 	MDB_dbi dbi[DB_COUNT];
 	char *path;
 	bool group_commit;
+	bool replica;			/* store_options.replica: the group goes to etcd (replica.c), never to LMDB */
 	enum store_sync sync;
 	size_t map_size, max_map_size, page_size;
 	size_t maxkey;			/* LMDB's key (and DUPSORT value) size limit */
@@ -292,9 +294,22 @@ int store_peek(struct store_txn *t, const char *uid, size_t uid_len, bool *found
     STORE_WUR;
 /* Writes a staged record (creation sequence and revision filled in) or deletion to LMDB, with its indexes. */
 int store_apply_write(struct store_txn *w, struct store_staged *e, uint64_t rev) STORE_WUR;
+/*
+ * The same for a write etcd committed (replica.c): rev is its mod_revision; the creation sequence is this
+ * node's own (the order it applied the creations in); a deletion of a record that is not there is no error.
+ */
+int store_apply_remote(struct store_txn *w, struct store_staged *e, uint64_t rev) STORE_WUR;
 
 /* group.c */
 void store_group_free(struct store *s);
+/*
+ * Takes the group's change sets out of the store (returned in commit order, linked by next), leaving an
+ * empty group: the overlay no longer shows their writes. The caller frees them with store_cs_free_list.
+ */
+struct store_cs *store_group_detach(struct store *s);
+void store_cs_free_list(struct store_cs *cs);
+/* The durable usage check of store_group_commit for one change set, in t (a read transaction will do). */
+int store_limits_hold(struct store_txn *t, struct store_cs *cs, bool *hold) STORE_WUR;
 /* The newest staged write of uid, or NULL; notes the current owner as a reader of it. */
 const struct store_staged *store_staged_find(struct store_txn *t, const char *uid, size_t uid_len);
 /* The same without noting anything: whether the overlay decides about uid. */

@@ -474,6 +474,14 @@ dispatch_item(struct op_ctx *ctx, const struct kmip_batch_item *item, const stru
 	 * object whose response turned out too large) is dropped with it, and so is its ID Placeholder. The
 	 * store names this item in a conflict; an Undo batch's items stand or fall together.
 	 */
+	/* A cluster node that has not proven itself current for store.max_staleness answers from nothing. */
+	if (ctx->env->unavailable != NULL && item->operation != KMIP_OPERATION_QUERY &&
+	    item->operation != KMIP_OPERATION_DISCOVER_VERSIONS &&
+	    ctx->env->unavailable(ctx->env->unavailable_arg, ctx->err.message, sizeof(ctx->err.message))) {
+		ttlv_enc_rewind(out, mark);
+		ctx->err.reason = KMIP_RESULT_REASON_GENERAL_FAILURE;
+		goto fail;
+	}
 	memcpy(placeholder, ctx->placeholder, sizeof(placeholder));
 	if (store != NULL) {
 		store_mark(store, &written);

@@ -33,6 +33,8 @@ engine_new(const struct engine_env *env)
 	e->env = *env;
 	TAILQ_INIT(&e->held);
 	TAILQ_INIT(&e->deferred);
+	TAILQ_INIT(&e->flight_held);
+	TAILQ_INIT(&e->flight_deferred);
 	TAILQ_INIT(&e->derivations);
 	return e;
 }
@@ -64,7 +66,7 @@ engine_reload(struct engine *e, const struct kmipd_config *cfg, struct access_po
 unsigned
 engine_held(const struct engine *e)
 {
-	return e->nheld;
+	return e->nheld + e->nflight;
 }
 
 /* Frees a response buffer, wiping it: responses carry key material. */
@@ -164,7 +166,9 @@ release(struct session *s, bool committed, const char *why)
 		session_deliver(s, buf, s->held_len);
 		return;
 	}
-	if (committed)
+	if (committed && s->conflict_reason != NULL)
+		kmip_error_set(&err, KMIP_RESULT_REASON_GENERAL_FAILURE, "%s", s->conflict_reason);
+	else if (committed)
 		kmip_error_set(&err, KMIP_RESULT_REASON_GENERAL_FAILURE, "object %s was changed by another writer while "
 		    "this request ran; nothing of this item was kept: send it again", s->conflict_uid);
 	else
@@ -191,15 +195,18 @@ release(struct session *s, bool committed, const char *why)
  * read: note it on the session holding that response, if it still waits.
  */
 static void
-conflict_cb(void *arg, uint64_t owner, uint32_t item, const char *uid)
+replica_failed(void *arg, uint64_t owner, uint32_t item, const char *uid, const char *reason)
 {
 	struct engine *e = arg;
 	struct session *s;
 	uint32_t *nv;
-	char msg[200];
+	char msg[300];
 
-	snprintf(msg, sizeof(msg), "object %s was changed by another writer while this request ran; nothing of "
-	    "this item was kept: send it again", uid);
+	if (reason != NULL)
+		snprintf(msg, sizeof(msg), "%s", reason);
+	else
+		snprintf(msg, sizeof(msg), "object %s was changed by another writer while this request ran; nothing "
+		    "of this item was kept: send it again", uid);
 	dispatch_audit_conflict(e, owner, item, msg);
 	TAILQ_FOREACH(s, &e->held, held_entry)
 		if (s->serial == owner)
@@ -208,6 +215,8 @@ conflict_cb(void *arg, uint64_t owner, uint32_t item, const char *uid)
 		return;		/* its connection is gone: nothing was acknowledged */
 	if (s->conflict_uid[0] == '\0')
 		snprintf(s->conflict_uid, sizeof(s->conflict_uid), "%s", uid);
+	if (reason != NULL && s->conflict_reason == NULL)
+		s->conflict_reason = reason;
 	if (item == ENGINE_ITEM_ALL || s->conflict_all) {
 		s->conflict_all = true;
 		return;
@@ -225,6 +234,90 @@ conflict_cb(void *arg, uint64_t owner, uint32_t item, const char *uid)
 	s->conflicts[s->nconflicts++] = item;
 }
 
+static void
+conflict_cb(void *arg, uint64_t owner, uint32_t item, const char *uid)
+{
+	replica_failed(arg, owner, item, uid, NULL);
+}
+
+/* Hands the group to the clustered store (env.replicate); the responses wait in flight_held. */
+static int
+replicate(struct engine *e)
+{
+	struct store_rgroup *g;
+	struct session *s;
+	int rc;
+
+	if (e->flight != NULL)
+		return 0;	/* engine_replicated commits again */
+	if ((rc = store_repl_take(e->env.store, &g)) == STORE_E_BUSY) {
+		log_error("bug: group commit with a store transaction open; trying again");
+		if (e->env.schedule_commit != NULL)
+			e->env.schedule_commit(e->env.schedule_arg);
+		return rc;
+	}
+	if (rc != STORE_OK) {
+		/* Nothing left the store: answer the requests now, as failed. */
+		log_error("store: the group cannot be sent to etcd: %s", store_strerror(rc));
+		while ((s = TAILQ_FIRST(&e->held)) != NULL) {
+			TAILQ_REMOVE(&e->held, s, held_entry);
+			s->held_entry.tqe_prev = NULL;
+			e->nheld--;
+			release(s, false, store_strerror(rc));
+		}
+		store_group_abandon(e->env.store);
+		dispatch_audit_commit(e, rc, store_strerror(rc));
+		return rc;
+	}
+	TAILQ_CONCAT(&e->flight_held, &e->held, held_entry);
+	TAILQ_FOREACH(s, &e->flight_held, held_entry)
+		s->in_flight = true;
+	e->nflight = e->nheld;
+	e->nheld = 0;
+	TAILQ_CONCAT(&e->flight_deferred, &e->deferred, entry);
+	if (g == NULL) {
+		engine_replicated(e, NULL);	/* reads alone waited: nothing to send */
+		return 0;
+	}
+	e->flight = g;
+	e->env.replicate(e->env.replicate_arg, g);
+	return 0;
+}
+
+/* The group sent to etcd is decided; see engine.h. */
+void
+engine_replicated(struct engine *e, struct store_rgroup *g)
+{
+	TAILQ_HEAD(, session) later = TAILQ_HEAD_INITIALIZER(later);
+	TAILQ_HEAD(, audit_deferred) later_audit = TAILQ_HEAD_INITIALIZER(later_audit);
+	struct session *s;
+	unsigned n = 0, nlater = e->nheld;
+
+	/* What was answered since waits for the next group: set it aside while this one is settled. */
+	TAILQ_CONCAT(&later, &e->held, held_entry);
+	TAILQ_CONCAT(&later_audit, &e->deferred, entry);
+	TAILQ_CONCAT(&e->held, &e->flight_held, held_entry);
+	TAILQ_CONCAT(&e->deferred, &e->flight_deferred, entry);
+	e->nheld = e->nflight;
+	e->nflight = 0;
+	e->flight = NULL;
+	store_repl_finish(e->env.store, g, replica_failed, e);
+	while ((s = TAILQ_FIRST(&e->held)) != NULL) {
+		TAILQ_REMOVE(&e->held, s, held_entry);
+		s->held_entry.tqe_prev = NULL;
+		s->in_flight = false;
+		n++;
+		release(s, true, NULL);
+	}
+	dispatch_audit_commit(e, 0, NULL);
+	TAILQ_CONCAT(&e->held, &later, held_entry);
+	TAILQ_CONCAT(&e->deferred, &later_audit, entry);
+	e->nheld = nlater;
+	log_debug("etcd commit: %u responses released", n);
+	if (e->nheld > 0 && e->env.schedule_commit != NULL)
+		e->env.schedule_commit(e->env.schedule_arg);
+}
+
 /* Makes the group durable and releases what waited for it; see engine.h. */
 int
 engine_commit(struct engine *e)
@@ -234,6 +327,8 @@ engine_commit(struct engine *e)
 	unsigned n = 0;
 	int rc;
 
+	if (e->env.replicate != NULL)
+		return replicate(e);
 	rc = store_group_commit(e->env.store, conflict_cb, e);
 	if (rc == STORE_E_BUSY) {
 		/* A transaction or an Undo batch is still open: the writes stay staged, so do the answers. */
@@ -301,7 +396,10 @@ session_free(struct session *s)
 	if (s == NULL)
 		return;
 	dispatch_cancel(s);
-	if (s->held_entry.tqe_prev != NULL) {
+	if (s->held_entry.tqe_prev != NULL && s->in_flight) {
+		TAILQ_REMOVE(&s->eng->flight_held, s, held_entry);
+		s->eng->nflight--;
+	} else if (s->held_entry.tqe_prev != NULL) {
 		TAILQ_REMOVE(&s->eng->held, s, held_entry);
 		s->eng->nheld--;
 	}

@@ -32,6 +32,8 @@ struct ttlv_arena;
  * What the engine works with. The config, the access policy and the audit trail are replaced whole on a
  * reload (engine_reload); the store and the key-generation workers live as long as the engine.
  */
+struct store_rgroup;
+
 struct engine_env {
 	const struct kmipd_config *cfg;
 	struct access_policy *policy;	/* admins, shares, Credentials (and the cache of verified ones) */
@@ -45,6 +47,19 @@ struct engine_env {
 	/* NULL, or called after each batch item with its Operation, whether it succeeded and its run time (us). */
 	void (*item_done)(void *arg, uint32_t operation, bool ok, uint64_t us);
 	void *item_arg;
+	/*
+	 * NULL, or the clustered store (core/cluster.h): engine_commit takes the group out of the store
+	 * (store_repl_take) and hands it over; the responses that waited for it stay held until the callee gives
+	 * it back through engine_replicated. One group at a time: what is answered meanwhile waits for the next.
+	 */
+	void (*replicate)(void *arg, struct store_rgroup *g);
+	void *replicate_arg;
+	/*
+	 * NULL, or whether object requests are refused (a cluster node out of touch with etcd for longer than
+	 * store.max_staleness): true with the reason in msg. Query and Discover Versions are always answered.
+	 */
+	bool (*unavailable)(void *arg, char *msg, size_t size);
+	void *unavailable_arg;
 };
 
 struct engine;
@@ -63,8 +78,13 @@ void engine_reload(struct engine *e, const struct kmipd_config *cfg, struct acce
  * its batch items (nothing of it was kept). Returns 0, or a store error (already logged).
  */
 int engine_commit(struct engine *e);
-/* Responses waiting for engine_commit(). */
+/* Responses waiting for engine_commit() (or for a group on its way to etcd). */
 unsigned engine_held(const struct engine *e);
+/*
+ * The group given to env.replicate is decided (store_repl_committed, _conflict, _refused): reports the change
+ * sets that failed, releases the responses that waited for it, writes their audit lines, and frees g.
+ */
+void engine_replicated(struct engine *e, struct store_rgroup *g);
 
 /*
  * Delivers the response to a request that engine_request() answered ENGINE_PENDING: buf (len bytes,

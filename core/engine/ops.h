@@ -54,6 +54,11 @@ struct engine {
 	TAILQ_HEAD(, audit_deferred) deferred;	/* audit lines waiting for the commit's outcome */
 	TAILQ_HEAD(, session) held;	/* responses waiting for the group commit */
 	unsigned nheld;
+	/* A clustered store (env.replicate): the group on its way to etcd, with its responses and audit lines. */
+	struct store_rgroup *flight;
+	TAILQ_HEAD(, session) flight_held;
+	TAILQ_HEAD(, audit_deferred) flight_deferred;
+	unsigned nflight;
 	uint64_t next_serial;		/* requests answered, numbering them as the store's owners */
 	struct access_guard *guard;	/* Credential derivations under way and back-off (survives reloads) */
 	unsigned policy_gen;		/* bumped when a reload replaces the policy */
@@ -87,6 +92,8 @@ struct session {
 	uint32_t *conflicts;
 	size_t nconflicts, conflicts_cap;
 	bool conflict_all;
+	bool in_flight;			/* held_entry is on eng->flight_held, not eng->held */
+	const char *conflict_reason;	/* why its writes were not kept when not a conflict (static), or NULL */
 	char conflict_uid[OP_UID_MAX + 1];
 	session_done_fn done;
 	void *done_arg;
