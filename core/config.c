@@ -1685,43 +1685,6 @@ invalid(const struct load *ld, const char *name,
 	free(msg);
 }
 
-/*
- * store.backend = etcd: endpoints, encryption (etcd must never hold clear key material), the group commit
- * (the writes of a loop iteration go to etcd together), TLS files with https, a user with its password.
- */
-static int
-check_cluster(const struct load *ld, const struct config_store *st, char **cause)
-{
-	bool tls = st->etcd_endpoints != NULL && strstr(st->etcd_endpoints, "https://") != NULL;
-
-	if (st->etcd_endpoints == NULL) {
-		invalid(ld, "store.backend", cause, "store.backend = etcd needs store.etcd_endpoints");
-		return -1;
-	}
-	if (!st->encryption) {
-		invalid(ld, "store.encryption", cause, "store.backend = etcd needs store.encryption = true: etcd must "
-		    "never hold clear key material");
-		return -1;
-	}
-	if (!st->group_commit) {
-		invalid(ld, "store.group_commit", cause, "store.backend = etcd needs store.group_commit = true");
-		return -1;
-	}
-	if (tls && st->etcd_ca_file == NULL) {
-		invalid(ld, "store.etcd_endpoints", cause, "https etcd endpoints need store.etcd_ca_file");
-		return -1;
-	}
-	if ((st->etcd_cert_file == NULL) != (st->etcd_key_file == NULL)) {
-		invalid(ld, "store.etcd_cert_file", cause, "store.etcd_cert_file and store.etcd_key_file go together");
-		return -1;
-	}
-	if ((st->etcd_user == NULL) != (st->etcd_password_file == NULL)) {
-		invalid(ld, "store.etcd_user", cause, "store.etcd_user and store.etcd_password_file go together");
-		return -1;
-	}
-	return 0;
-}
-
 /* Checks that encryption has at most one master key source and a rotation at most one previous key. */
 static int
 check_master_key(const struct load *ld, const struct kmipd_config *cfg, char **cause)
@@ -1732,8 +1695,6 @@ check_master_key(const struct load *ld, const struct kmipd_config *cfg, char **c
 	int previous = (st->previous_master_key_file != NULL) + (st->previous_master_key_credential != NULL) +
 	    (st->pkcs11_previous_key != NULL);
 
-	if (st->backend == CONFIG_BACKEND_ETCD && check_cluster(ld, st, cause) != 0)
-		return -1;
 	/* No source at all is for the start to refuse (kmipd -t says so too): the defaults have none. */
 	if (!st->encryption)
 		return 0;
@@ -2272,4 +2233,32 @@ config_dump(FILE *fp, const struct kmipd_config *cfg)
 	}
 	if (group != NULL)
 		fputs("};\n", fp);
+}
+
+/* The settings store.backend = etcd needs; see config.h. */
+int
+config_check_cluster(const struct kmipd_config *cfg, char **cause)
+{
+	const struct config_store *st = &cfg->store;
+	const char *why = NULL;
+
+	*cause = NULL;
+	if (st->backend != CONFIG_BACKEND_ETCD)
+		return 0;
+	if (st->etcd_endpoints == NULL)
+		why = "store.backend = etcd needs store.etcd_endpoints";
+	else if (!st->encryption)
+		why = "store.backend = etcd needs store.encryption = true: etcd must never hold clear key material";
+	else if (!st->group_commit)
+		why = "store.backend = etcd needs store.group_commit = true";
+	else if (strstr(st->etcd_endpoints, "https://") != NULL && st->etcd_ca_file == NULL)
+		why = "https etcd endpoints need store.etcd_ca_file";
+	else if ((st->etcd_cert_file == NULL) != (st->etcd_key_file == NULL))
+		why = "store.etcd_cert_file and store.etcd_key_file go together";
+	else if ((st->etcd_user == NULL) != (st->etcd_password_file == NULL))
+		why = "store.etcd_user and store.etcd_password_file go together";
+	if (why == NULL)
+		return 0;
+	*cause = strdup(why);
+	return -1;
 }

@@ -309,6 +309,11 @@ uint64_t config_max_response_size(const struct kmipd_config *cfg);
  * one process serving alone, with no master.
  */
 unsigned config_workers(const struct kmipd_config *cfg);
+/*
+ * What store.backend = etcd needs of the other keys (endpoints, encryption, the group commit, TLS files, a
+ * user with its password file): 0, or -1 with a malloc'd *cause. Checked at start and by kmipd -t.
+ */
+int config_check_cluster(const struct kmipd_config *cfg, char **cause) CONFIG_WUR;
 /* The budget of unsent and unparsed bytes of all connections: server.max_buffered, or its automatic value. */
 uint64_t config_max_buffered(const struct kmipd_config *cfg);
 /* One client identity's share of it: server.max_buffered_per_identity, or a quarter of the budget. */

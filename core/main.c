@@ -391,6 +391,12 @@ main(int argc, char **argv)
 		config_free(cfg);
 		return 1;
 	}
+	if (config_check_cluster(cfg, &cause) != 0) {
+		fprintf(stderr, "kmipd: %s: %s\n", path != NULL ? path : "defaults", cause != NULL ? cause : "store");
+		free(cause);
+		config_free(cfg);
+		return 1;
+	}
 	if (check) {
 		if (server_check_tls(cfg, &cause) != 0) {
 			check_failed(cfg, path, tls_key(cause, tlskey, sizeof(tlskey)), cause ? cause : "TLS");

@@ -114,7 +114,7 @@ store_repl_take(struct store *s, struct store_rgroup **out)
 				break;
 			}
 			if (store_limits_hold(t, cs, &hold) != STORE_OK || !hold) {
-				unit_fail(&g->units[i], cs->conflict_uid, strlen(cs->conflict_uid), NULL);
+				unit_fail(&g->units[i], cs->conflict_uid, strlen(cs->conflict_uid), STORE_REPL_QUOTA);
 				break;
 			}
 		}
@@ -429,6 +429,10 @@ store_repl_finish(struct store *s, struct store_rgroup *g, store_repl_fail_fn fn
 	for (cs = g->list; cs != NULL; cs = cs->next) {
 		if (!cs->failed)
 			continue;
+		if (cs->best_effort) {
+			s->n_dropped++;		/* its writes go, and nothing fails for them (store_txn_best_effort) */
+			continue;
+		}
 		if (cs->reason == NULL)
 			s->n_conflicts++;
 		if (fn == NULL)

@@ -167,6 +167,7 @@ int store_group_commit(struct store *s, store_conflict_fn conflict, void *arg) S
  */
 #define STORE_REPL_KEY_EXTRA	80
 #define STORE_REPL_TOO_LARGE	"the write is too large for one etcd transaction (etcd's request size limit)"
+#define STORE_REPL_QUOTA	"the owner's quota (access.quotas) would be exceeded: nothing of this item was kept"
 
 struct store_rgroup;
 

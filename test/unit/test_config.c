@@ -334,6 +334,21 @@ static const char every_key[] =
 	"  previous_master_key_credential = \"kmipd-old\";\n"
 	"  pkcs11_previous_key = \"master-1\";\n"
 	"  reseal_batch = 64;\n"
+	"  backend = \"etcd\";\n"
+	"  etcd_endpoints = \"https://10.0.0.1:2379,https://10.0.0.2:2379\";\n"
+	"  etcd_prefix = \"/kms/\";\n"
+	"  etcd_node_name = \"kms-1\";\n"
+	"  etcd_ca_file = \"/etc/kmipd/etcd-ca.crt\";\n"
+	"  etcd_cert_file = \"/etc/kmipd/etcd.crt\";\n"
+	"  etcd_key_file = \"/etc/kmipd/etcd.key\";\n"
+	"  etcd_server_name = \"etcd.example\";\n"
+	"  etcd_user = \"kmipd\";\n"
+	"  etcd_password_file = \"/etc/kmipd/etcd.pass\";\n"
+	"  etcd_request_timeout = 3000;\n"
+	"  etcd_connect_timeout = 1000;\n"
+	"  etcd_heartbeat = 500;\n"
+	"  max_staleness = 20;\n"
+	"  etcd_start_timeout = 90;\n"
 	"};\n"
 	"keygen: { workers = 4; pool_size = 0; timeout = 90; max_per_identity = 3; };\n"
 	"crypto: { max_streams = 3; max_streams_per_identity = 5; stream_idle_timeout = 20; rng_seed_max = 16; };\n"
@@ -433,6 +448,21 @@ check_every_key(const struct kmipd_config *c)
 	assert_string_equal(c->store.previous_master_key_credential, "kmipd-old");
 	assert_string_equal(c->store.pkcs11_previous_key, "master-1");
 	assert_int_equal(c->store.reseal_batch, 64);
+	assert_int_equal(c->store.backend, CONFIG_BACKEND_ETCD);
+	assert_string_equal(c->store.etcd_endpoints, "https://10.0.0.1:2379,https://10.0.0.2:2379");
+	assert_string_equal(c->store.etcd_prefix, "/kms/");
+	assert_string_equal(c->store.etcd_node_name, "kms-1");
+	assert_string_equal(c->store.etcd_ca_file, "/etc/kmipd/etcd-ca.crt");
+	assert_string_equal(c->store.etcd_cert_file, "/etc/kmipd/etcd.crt");
+	assert_string_equal(c->store.etcd_key_file, "/etc/kmipd/etcd.key");
+	assert_string_equal(c->store.etcd_server_name, "etcd.example");
+	assert_string_equal(c->store.etcd_user, "kmipd");
+	assert_string_equal(c->store.etcd_password_file, "/etc/kmipd/etcd.pass");
+	assert_int_equal(c->store.etcd_request_timeout, 3000);
+	assert_int_equal(c->store.etcd_connect_timeout, 1000);
+	assert_int_equal(c->store.etcd_heartbeat, 500);
+	assert_int_equal(c->store.max_staleness, 20);
+	assert_int_equal(c->store.etcd_start_timeout, 90);
 	assert_int_equal(c->keygen.workers, 4);
 	assert_int_equal(c->keygen.pool_size, 0);
 	assert_int_equal(c->keygen.timeout, 90);
@@ -503,6 +533,58 @@ test_master_key_sources(void **state)
 	/* Off, the sources are not looked at. */
 	load_ok(f, TLS_PEM "store: { encryption = false; master_key_file = \"/k\"; master_key_credential = "
 	    "\"c\"; };\n", NULL, 0);
+}
+
+/* store.backend = etcd: what it needs of the other keys, and the values of its own keys. */
+static void
+test_cluster_keys(void **state)
+{
+	struct fixture *f = *state;
+	static const struct {
+		const char *text, *error;
+	} bad[] = {
+		{ "store: { backend = \"etcd\"; master_key_file = \"/k\"; };\n", "needs store.etcd_endpoints" },
+		{ "store: { backend = \"etcd\"; etcd_endpoints = \"http://127.0.0.1:2379\"; encryption = false; };\n",
+		  "needs store.encryption = true" },
+		{ "store: { backend = \"etcd\"; etcd_endpoints = \"http://127.0.0.1:2379\"; group_commit = false; };\n",
+		  "needs store.group_commit = true" },
+		{ "store: { backend = \"etcd\"; etcd_endpoints = \"https://127.0.0.1:2379\"; };\n",
+		  "need store.etcd_ca_file" },
+		{ "store: { backend = \"etcd\"; etcd_endpoints = \"http://127.0.0.1:2379\"; etcd_user = \"u\"; };\n",
+		  "go together" },
+		{ "store: { backend = \"etcd\"; etcd_endpoints = \"http://a:1\"; etcd_cert_file = \"/c\"; };\n",
+		  "go together" },
+	};
+	char *cause = NULL, text[1024];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), "%s%s", TLS_PEM, bad[i].text);
+		load_ok(f, text, NULL, 0);
+		assert_int_equal(config_check_cluster(f->cfg, &cause), -1);
+		if (strstr(cause, bad[i].error) == NULL)
+			fail_msg("case %zu: \"%s\" does not say \"%s\"", i, cause, bad[i].error);
+		free(cause);
+		cause = NULL;
+		config_free(f->cfg);
+		f->cfg = NULL;
+	}
+	load_ok(f, TLS_PEM "store: { backend = \"etcd\"; etcd_endpoints = \"http://127.0.0.1:2379, http://127.0.0.2:2379\"; };\n",
+	    NULL, 0);
+	assert_int_equal(config_check_cluster(f->cfg, &cause), 0);
+	config_free(f->cfg);
+	f->cfg = NULL;
+	/* Endpoints, prefix and node name are checked as they are read; -o sets the endpoints too. */
+	expect_error(f, TLS_PEM "store: { etcd_endpoints = \"127.0.0.1:2379\"; };\n", NULL, 0, "not an etcd client URL", NULL);
+	expect_error(f, TLS_PEM "store: { etcd_endpoints = \"http://\"; };\n", NULL, 0, "not an etcd client URL", NULL);
+	expect_error(f, TLS_PEM "store: { etcd_prefix = \"a b\"; };\n", NULL, 0, "without spaces", NULL);
+	expect_error(f, TLS_PEM "store: { etcd_node_name = \"a/b\"; };\n", NULL, 0, "letters, digits", NULL);
+	expect_error(f, TLS_PEM "store: { backend = \"raft\"; };\n", NULL, 0, "lmdb", NULL);
+	{
+		char *ov[] = { "store.etcd_endpoints=http://10.1.1.1:2379,http://10.1.1.2:2379" };
+
+		load_ok(f, TLS_PEM, ov, 1);
+		assert_string_equal(f->cfg->store.etcd_endpoints, "http://10.1.1.1:2379,http://10.1.1.2:2379");
+	}
 }
 
 static void
@@ -1075,6 +1157,7 @@ main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_every_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cluster_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_master_key_sources, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wrong_type, setup, teardown),
