@@ -598,6 +598,9 @@ beat_ev_cb(evutil_socket_t fd, short what, void *arg)
 static void
 group_done(struct cluster *c)
 {
+	if (c->g != NULL)
+		log_debug("cluster: group done at revision %" PRIu64 ", %" PRIu64 " ms after its last transaction "
+		    "was sent", c->position, now_ms() - c->sent_ms);
 	c->waiting_apply = false;
 	event_del(c->apply_ev);
 	event_active(c->done_ev, EV_TIMEOUT, 0);
@@ -670,6 +673,8 @@ txn_cb(const struct etcd_result *res, void *arg)
 		}
 		c->n_txns++;
 		if (r->succeeded) {
+			log_debug("cluster: transaction of %zu writes committed at revision %" PRId64 " in %" PRIu64 " ms",
+			    c->t.nops, r->header.revision, now_ms() - c->sent_ms);
 			store_repl_committed(c->g, (uint64_t)r->header.revision);
 			note_proof(c, (uint64_t)r->header.revision, c->sent_ms);
 			break;

@@ -13,6 +13,8 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <errno.h>
 #include <limits.h>
 #include <netdb.h>
@@ -69,6 +71,7 @@ struct http {
 	http_done_fn done;	/* NULL once detached */
 	http_done_fn chunk;
 	void *owner;
+	evutil_socket_t nodelay_fd;	/* the socket TCP_NODELAY was set on (-1: none yet) */
 	TAILQ_ENTRY(http) reap_link;
 };
 
@@ -758,6 +761,7 @@ http_new(struct etcd *e, size_t i, size_t max_body, int timeout_s)
 		return NULL;
 	h->e = e;
 	h->ep = i;
+	h->nodelay_fd = -1;
 	if (ep->tls) {
 		if ((ssl = SSL_new(e->ssl)) == NULL)
 			goto fail;
@@ -791,6 +795,22 @@ fail:
 	ERR_clear_error();
 	free(h);
 	return NULL;
+}
+
+/*
+ * Turns Nagle's algorithm off on h's socket (once it has one: evhttp makes it when it connects). evhttp
+ * writes the headers and the body of a request apart; with Nagle the body waits for the ACK of the headers,
+ * which etcd delays by up to 40 ms: a transaction took 45 ms instead of 3.
+ */
+static void
+nodelay(struct http *h)
+{
+	struct bufferevent *bev = evhttp_connection_get_bufferevent(h->evcon);
+	evutil_socket_t fd = bev != NULL ? bufferevent_getfd(bev) : -1;
+	int one = 1;
+
+	if (fd >= 0 && fd != h->nodelay_fd && setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == 0)
+		h->nodelay_fd = fd;
 }
 
 /*
@@ -829,6 +849,7 @@ http_post(struct http *h, const char *path, const char *body, size_t len, bool w
 		h->done = h->chunk = NULL;
 		return -1;
 	}
+	nodelay(h);
 	return 0;
 }
 
