@@ -379,7 +379,12 @@ store_keys_refresh(struct store *s, MDB_txn *txn)
 	}
 	for (i = 0; i < k->ndeks; i++) {
 		d = &k->deks[i];
-		if ((old = dek_find(s->keys, d->id)) != NULL) {
+		/*
+		 * A cluster node (replica) adopts the keyring in etcd, whose data key 1 is not the one its own
+		 * store made at open: there a key is kept only when its wraps are the very same bytes.
+		 */
+		if ((old = dek_find(s->keys, d->id)) != NULL && (!s->replica || (old->nwraps == d->nwraps &&
+		    memcmp(old->wraps, d->wraps, d->nwraps * sizeof(d->wraps[0])) == 0))) {
 			memcpy(d->key, old->key, STORE_KEY_BYTES);
 		} else if (s->master == NULL || (w = wrap_find(d, s->master)) == NULL ||
 		    store_kek_unwrap(s->master, d->id, w, d->key, &cause) != STORE_OK) {
