@@ -51,6 +51,7 @@ struct cluster {
 	char policy[65];
 	uint8_t prefix[64];
 	size_t prefix_len;
+	uint64_t cluster_id;		/* etcd's, as the store noted it (0: not yet) */
 
 	/* The watch, and how far this process applied etcd's log. */
 	struct etcd_watch *watch;
@@ -124,6 +125,31 @@ fail(struct cluster *c, const char *fmt, ...)
 	log_error("cluster: %s", msg);
 	if (c->fatal != NULL)
 		c->fatal(c->fatal_arg);
+}
+
+/*
+ * Checks the etcd cluster a reply came from: the one this store copied from, noted by the first reply (a
+ * cluster restored from a snapshot or built anew has another id, and maybe revisions above this node's).
+ */
+static bool
+cluster_id_ok(struct cluster *c, uint64_t id)
+{
+	int rc;
+
+	if (id == 0 || id == c->cluster_id)
+		return true;
+	if (c->cluster_id == 0) {
+		if ((rc = store_repl_cluster(c->store, &c->cluster_id, id)) != STORE_OK) {
+			fail(c, "cannot note etcd's cluster id in the store: %s", store_strerror(rc));
+			return false;
+		}
+		if (c->cluster_id == id)
+			return true;
+	}
+	fail(c, "etcd's cluster id is %016" PRIx64 ", not %016" PRIx64 " whose records this node holds: etcd was "
+	    "restored from a snapshot or replaced. Stopping. To follow this etcd, empty store.path and start again "
+	    "(the node copies everything)", id, c->cluster_id);
+	return false;
 }
 
 /*
@@ -363,7 +389,8 @@ watch_cb(const struct etcd_watch_report *rep, void *arg)
 	switch (rep->what) {
 	case ETCD_WATCH_CREATED:
 		c->watch_backoff_ms = 0;
-		(void)revision_ok(c, rep->revision, c->watch_since);
+		if (rep->item != NULL && cluster_id_ok(c, rep->item->header.cluster_id))
+			(void)revision_ok(c, rep->revision, c->watch_since);
 		break;
 	case ETCD_WATCH_EVENTS:
 		apply_events(c, rep->item, rep->first, rep->n);
@@ -457,7 +484,7 @@ resync_cb(const struct etcd_result *res, void *arg)
 		c->resyncing = false;
 		return;
 	}
-	if (!revision_ok(c, r->header.revision, c->resync_since))
+	if (!cluster_id_ok(c, r->header.cluster_id) || !revision_ok(c, r->header.revision, c->resync_since))
 		return;
 	if (c->resync_rev == 0)
 		c->resync_rev = (uint64_t)r->header.revision;
@@ -547,7 +574,8 @@ beat_cb(const struct etcd_result *res, void *arg)
 		update_state(c);
 		return;
 	}
-	if (!revision_ok(c, res->reply->header.revision, c->beat_since))
+	if (!cluster_id_ok(c, res->reply->header.cluster_id) ||
+	    !revision_ok(c, res->reply->header.revision, c->beat_since))
 		return;
 	if (c->starting && c->start_beat == 0) {
 		c->start_beat = (uint64_t)res->reply->header.revision;
@@ -666,7 +694,7 @@ txn_cb(const struct etcd_result *res, void *arg)
 
 	switch (res->status) {
 	case ETCD_OK:
-		if (!revision_ok(c, r->header.revision, c->sent_since)) {
+		if (!cluster_id_ok(c, r->header.cluster_id) || !revision_ok(c, r->header.revision, c->sent_since)) {
 			store_repl_refused(c->g, MSG_UNKNOWN, true);
 			wait_applied(c);
 			return;
@@ -937,7 +965,8 @@ cluster_make(struct event_base *base, const struct kmipd_config *cfg, struct sto
 	c->prefix_len = strlen(cfg->store.etcd_prefix);
 	memcpy(c->prefix, cfg->store.etcd_prefix, c->prefix_len);
 	cluster_policy_hash(cfg, c->policy);
-	if ((rc = store_repl_applied(s, &c->position)) != STORE_OK) {
+	if ((rc = store_repl_applied(s, &c->position)) != STORE_OK ||
+	    (rc = store_repl_cluster(s, &c->cluster_id, 0)) != STORE_OK) {
 		*cause = strdup("cannot read the revision the store applied");
 		free(c);
 		return NULL;
@@ -988,7 +1017,8 @@ keyring_cb(const struct etcd_result *res, void *arg)
 		fail(c, "publishing the keyring to etcd: %s", res->reason);
 		return;
 	}
-	if (!revision_ok(c, res->reply->header.revision, c->sent_since))
+	if (!cluster_id_ok(c, res->reply->header.cluster_id) ||
+	    !revision_ok(c, res->reply->header.revision, c->sent_since))
 		return;
 	/* Published, or another node's came first (the watch brings it): the start goes on. */
 	if (beat_send(c) != 0)

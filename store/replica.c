@@ -800,3 +800,26 @@ store_repl_keyring(struct store *s, uint8_t **buf, size_t *len)
 	store_txn_abort(t);
 	return rc;
 }
+
+/* The etcd cluster id the store copies from; see store.h. */
+int
+store_repl_cluster(struct store *s, uint64_t *id, uint64_t set)
+{
+	struct store_txn w;
+	int rc;
+
+	*id = 0;
+	if (s->open)
+		return STORE_E_BUSY;
+	if ((rc = apply_begin(s, &w)) != STORE_OK)
+		return rc;
+	if ((rc = store_meta_get(&w, "etcd_cluster", id)) != STORE_OK || *id != 0 || set == 0) {
+		mdb_txn_abort(w.txn);
+		return rc;
+	}
+	if ((rc = store_meta_put(&w, "etcd_cluster", set)) != STORE_OK)
+		return apply_end(&w, 0, false, rc);
+	if ((rc = apply_end(&w, 0, false, STORE_OK)) == STORE_OK)
+		*id = set;
+	return rc;
+}

@@ -250,6 +250,11 @@ int store_repl_apply(struct store *s, const struct store_revent *ev, size_t n, u
     STORE_WUR;
 /* A malloc'd copy of the keyring (wrapped data keys only) as LMDB holds it; STORE_E_NOTFOUND without one. */
 int store_repl_keyring(struct store *s, uint8_t **buf, size_t *len) STORE_WUR;
+/*
+ * The id of the etcd cluster the store is a copy of, in *id (0: none yet); with set nonzero and none noted,
+ * notes set (and *id is set).
+ */
+int store_repl_cluster(struct store *s, uint64_t *id, uint64_t set) STORE_WUR;
 /* The etcd revision this store applied through (0: none). */
 int store_repl_applied(struct store *s, uint64_t *rev) STORE_WUR;
 /*
