@@ -357,10 +357,8 @@ apply_events(struct cluster *c, const struct etcdj_reply *item, size_t first, si
 		return;
 	}
 	k = convert_events(c, item, first, n, evs);
-	rc = store_repl_apply(c->store, evs, k, through > c->position ? through : 0, &bad);
+	rc = store_repl_apply(c->store, evs, k, through, &bad);
 	free(evs);
-	if (through <= c->position && rc == STORE_OK)
-		return;
 	if (rc != STORE_OK) {
 		/* Nothing of the batch is kept: the watch starts again from the position and brings it back. */
 		log_error("cluster: cannot apply etcd's writes up to revision %" PRIu64 ": %s (%s); trying again",
@@ -375,6 +373,8 @@ apply_events(struct cluster *c, const struct etcdj_reply *item, size_t first, si
 		log_error("cluster: %" PRIu64 " record(s) in etcd up to revision %" PRIu64 " are not kmipd's and were "
 		    "skipped: %s", bad, through, store_last_error(c->store));
 	}
+	if (through <= c->position)
+		return;
 	c->position = through;
 	position_moved(c);
 }

@@ -14,6 +14,12 @@ ALL_SRCS += test/unit/test_store.c test/unit/test_store_crash.c test/unit/test_s
 TEST_BINS += $(BUILD)/test/test_store $(BUILD)/test/test_store_crash $(BUILD)/test/test_store_keys
 $(BUILD)/test/test_store: $(BUILD)/test/unit/test_store.o $(BUILD)/libtestutil.a $(BUILD)/libstore.a $(BUILD)/libproto.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
+# Replication (store/replica.c): stores as cluster nodes, an in-memory model of etcd's Txn between them.
+ALL_SRCS += test/unit/test_replica.c
+TEST_BINS += $(BUILD)/test/test_replica
+$(BUILD)/test/test_replica: $(BUILD)/test/unit/test_replica.o $(BUILD)/libtestutil.a $(BUILD)/libstore.a \
+		$(BUILD)/libproto.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
 $(BUILD)/test/test_store_crash: $(BUILD)/test/unit/test_store_crash.o $(BUILD)/libtestutil.a $(BUILD)/libstore.a \
 		$(BUILD)/libproto.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)

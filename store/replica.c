@@ -595,16 +595,13 @@ apply_once(struct store *s, const struct store_revent *ev, size_t n, uint64_t th
 		return rc;
 	if ((rc = store_meta_get(&w, "rev", &applied)) != STORE_OK)
 		return apply_end(&w, 0, false, rc);
-	if (through != 0 && through <= applied) {
-		mdb_txn_abort(w.txn);	/* another process applied them */
-		return STORE_OK;
-	}
 	if ((rc = counted_at(&w, applied, &counted)) != STORE_OK)
 		return apply_end(&w, 0, false, rc);
+	/* Events at or below the applied revision are in already (this process's, or another's). */
 	for (i = 0; i < n && rc == STORE_OK; i++)
-		if (ev[i].mod_rev > applied || through == 0)
+		if (ev[i].mod_rev > applied)
 			rc = apply_event(&w, &ev[i], keyring, bad);
-	return apply_end(&w, through, counted, rc);
+	return apply_end(&w, through > applied ? through : 0, counted, rc);
 }
 
 /* Applies events etcd committed; see store.h. */

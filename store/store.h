@@ -241,10 +241,10 @@ struct store_revent {
 	uint64_t mod_rev;
 };
 /*
- * Applies events in one LMDB transaction and moves the applied revision to through; those at or below the
- * applied revision are skipped (through at or below it: nothing is done). through 0: every event is applied
- * and the applied revision stays (a keyring during a resynchronisation). A record that is not kmipd's for its
- * key is skipped and counted in *bad (store_last_error says which).
+ * Applies events in one LMDB transaction, skipping those at or below the applied revision (another process
+ * applied them), and moves the applied revision up to through when it is above (0: it stays; through may be
+ * below some events when the rest of their revision comes in a later call). A record that is not kmipd's for
+ * its key is skipped and counted in *bad (store_last_error says which).
  */
 int store_repl_apply(struct store *s, const struct store_revent *ev, size_t n, uint64_t through, uint64_t *bad)
     STORE_WUR;
