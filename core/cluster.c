@@ -28,6 +28,8 @@
 #define RESYNC_PAGE		256		/* keys per Range page of a resynchronisation */
 #define WATCH_RETRY_MS		200		/* before a broken watch starts again (doubling, at most 2 s) */
 #define WATCH_LIVENESS_MS	(24 * 3600 * 1000)	/* the heartbeat proves liveness, not etcd's progress notify */
+/* A write etcd acknowledged comes back on a working watch within milliseconds: past this, it is stuck. */
+#define WATCH_STUCK_MS(hb)	(2 * (uint64_t)(hb) + 1000)
 
 #define MSG_UNREACHABLE	"the cluster store (etcd) cannot be reached from this node: nothing was changed; send it " \
 	"again later, or to another node"
@@ -69,6 +71,7 @@ struct cluster {
 	uint64_t fresh_at_ms;
 	bool proof_pending;
 	uint64_t proof_rev, proof_sent_ms;
+	uint64_t proof_first_ms;	/* when the oldest write still to come back was sent */
 	struct event *beat_ev;
 	bool beat_in_flight;
 	uint64_t beat_sent_ms;
@@ -83,6 +86,7 @@ struct cluster {
 	uint64_t sent_ms;
 	uint64_t sent_since;		/* the position when the transaction (or the keyring's) was sent */
 	uint64_t watch_since;		/* the position when the watch started */
+	uint64_t watch_restarted_ms;	/* the last restart of a stuck watch */
 	uint64_t resync_since;
 	struct event *done_ev;		/* hands the group back to the engine, from the loop */
 	struct event *apply_ev;		/* the deadline of waiting for the watch to apply it */
@@ -236,6 +240,8 @@ note_proof(struct cluster *c, uint64_t rev, uint64_t sent_ms)
 		update_state(c);
 		return;
 	}
+	if (!c->proof_pending)
+		c->proof_first_ms = sent_ms;
 	if (!c->proof_pending || rev > c->proof_rev) {
 		c->proof_pending = true;
 		c->proof_rev = rev;
@@ -614,6 +620,20 @@ beat_ev_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	update_state(c);
+	/*
+	 * A write of ours that etcd committed long ago and the watch has not brought back: the watch is stuck (a
+	 * member stopped or cut off keeps the connection open and silent). Start it again, where the requests go.
+	 */
+	if (c->proof_pending && c->watch != NULL && !c->resyncing &&
+	    now_ms() - c->proof_first_ms > WATCH_STUCK_MS(hb) && now_ms() - c->watch_restarted_ms > WATCH_STUCK_MS(hb)) {
+		log_warnx("cluster: the watch has not brought back revision %" PRIu64 " committed %" PRIu64 " ms ago: "
+		    "starting it again from revision %" PRIu64 " on %s", c->proof_rev, now_ms() - c->proof_first_ms,
+		    c->position + 1, etcd_endpoint(c->etcd));
+		etcd_watch_free(c->watch);
+		c->watch = NULL;
+		c->watch_restarted_ms = now_ms();	/* once per such period */
+		watch_start(c);
+	}
 	if (!c->beat_in_flight && now_ms() - c->fresh_at_ms >= hb && !c->proof_pending)
 		(void)beat_send(c);
 	else if (!c->beat_in_flight && c->proof_pending && now_ms() - c->proof_sent_ms > 2 * (uint64_t)hb)
