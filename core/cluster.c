@@ -46,6 +46,8 @@ struct cluster {
 	cluster_fatal_fn fatal;
 	void *fatal_arg;
 	bool starting;			/* cluster_catch_up's: stops at ready */
+	bool keyring_done;		/* starting: the keyring is in etcd */
+	bool keyring_in_flight;
 	bool ready;			/* caught up once */
 	bool failed;			/* fatal, or a start that cannot go on */
 	char *cause;			/* why (starting) */
@@ -100,6 +102,7 @@ struct cluster {
 static void watch_start(struct cluster *c);
 static void send_next(struct cluster *c);
 static void group_done(struct cluster *c);
+static void start_step(struct cluster *c);
 
 static uint64_t
 now_ms(void)
@@ -274,7 +277,7 @@ static void
 note_peer(struct cluster *c, const char *name, size_t name_len, const uint8_t *v, size_t vlen, bool deleted)
 {
 	struct cluster_peer *p = NULL;
-	char text[256], *s;
+	char text[256], before[65], *s;
 	size_t i;
 
 	if (name_len == 0 || name_len >= sizeof(p->name))
@@ -294,6 +297,7 @@ note_peer(struct cluster *c, const char *name, size_t name_len, const uint8_t *v
 		memset(p, 0, sizeof(*p));
 		memcpy(p->name, name, name_len);
 	}
+	snprintf(before, sizeof(before), "%s", p->policy);
 	snprintf(text, sizeof(text), "%.*s", (int)(vlen < sizeof(text) - 1 ? vlen : sizeof(text) - 1), (const char *)v);
 	if ((s = strstr(text, "policy=")) != NULL && strspn(s + 7, "0123456789abcdef") == 64)
 		snprintf(p->policy, sizeof(p->policy), "%.64s", s + 7);
@@ -301,7 +305,8 @@ note_peer(struct cluster *c, const char *name, size_t name_len, const uint8_t *v
 		p->applied = strtoull(s + 8, NULL, 10);
 	if ((s = strstr(text, "time=")) != NULL)
 		p->time = strtoll(s + 5, NULL, 10);
-	if (p->policy[0] != '\0' && strcmp(p->policy, c->policy) != 0 && strcmp(p->name, c->node) != 0)
+	if (p->policy[0] != '\0' && strcmp(p->policy, c->policy) != 0 && strcmp(p->name, c->node) != 0 &&
+	    strcmp(p->policy, before) != 0)
 		log_warnx("cluster: node %s runs another access policy (sha256 %.12s..., this node %.12s...): the "
 		    "nodes must share one", p->name, p->policy, c->policy);
 }
@@ -1033,17 +1038,22 @@ keyring_cb(const struct etcd_result *res, void *arg)
 {
 	struct cluster *c = arg;
 
+	c->keyring_in_flight = false;
+	if (res->status == ETCD_AUTH) {
+		fail(c, "etcd refused this node's user or password: %s", res->reason);
+		return;
+	}
 	if (res->status != ETCD_OK) {
-		fail(c, "publishing the keyring to etcd: %s", res->reason);
+		/* etcd may come up after kmipd (a whole site powered on): try again until the start timeout. */
+		log_warnx("cluster: waiting for etcd: %s", res->reason);
 		return;
 	}
 	if (!cluster_id_ok(c, res->reply->header.cluster_id) ||
 	    !revision_ok(c, res->reply->header.revision, c->sent_since))
 		return;
 	/* Published, or another node's came first (the watch brings it): the start goes on. */
-	if (beat_send(c) != 0)
-		fail(c, "the etcd queue is full");
-	watch_start(c);
+	c->keyring_done = true;
+	start_step(c);
 }
 
 static int
@@ -1068,10 +1078,8 @@ keyring_publish(struct cluster *c)
 	}
 	free(kr);
 	c->sent_since = c->position;
-	if (etcd_txn_send(x, keyring_cb, c) != 0) {
-		fail(c, "the etcd queue is full");
-		return -1;
-	}
+	if (etcd_txn_send(x, keyring_cb, c) != 0)
+		return -1;	/* tried again in a second */
 	return 0;
 }
 
@@ -1081,6 +1089,36 @@ start_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	event_base_loopbreak(arg);
+}
+
+/*
+ * The start's next step, again every second until ready: the keyring published (or found), a heartbeat whose
+ * revision the watch must reach, the watch itself.
+ */
+static void
+start_step(struct cluster *c)
+{
+	if (c->failed || c->ready)
+		return;
+	if (!c->keyring_done) {
+		if (!c->keyring_in_flight && keyring_publish(c) == 0)
+			c->keyring_in_flight = true;
+		return;
+	}
+	if (c->start_beat == 0 && !c->beat_in_flight)
+		(void)beat_send(c);
+	watch_start(c);
+}
+
+static void
+start_ev_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct cluster *c = arg;
+
+	(void)fd;
+	(void)what;
+	start_step(c);
+	event_add(c->beat_ev, &(struct timeval){ 1, 0 });
 }
 
 /* Catches up before serving; see cluster.h. */
@@ -1106,9 +1144,13 @@ cluster_catch_up(const struct kmipd_config *cfg, struct store *s, char **cause)
 	c->starting = true;
 	log_info("cluster: node %s catching up from etcd (%s) from revision %" PRIu64, c->node,
 	    cfg->store.etcd_endpoints, c->position + 1);
-	if ((timer = evtimer_new(base, start_timeout_cb, base)) == NULL ||
-	    evtimer_add(timer, &tv) != 0 || keyring_publish(c) != 0)
+	/* The heartbeat's timer runs the start's steps instead (the running node's comes with cluster_new). */
+	event_free(c->beat_ev);
+	if ((c->beat_ev = evtimer_new(base, start_ev_cb, c)) == NULL ||
+	    (timer = evtimer_new(base, start_timeout_cb, base)) == NULL || evtimer_add(timer, &tv) != 0)
 		goto out;
+	start_step(c);
+	event_add(c->beat_ev, &(struct timeval){ 1, 0 });
 	while (!c->ready && !c->failed && now_ms() - t0 < (uint64_t)cfg->store.etcd_start_timeout * 1000)
 		if (event_base_loop(base, EVLOOP_ONCE) < 0)
 			break;
