@@ -358,6 +358,8 @@ apply_events(struct cluster *c, const struct etcdj_reply *item, size_t first, si
 		return;
 	if (first + n < item->n_events)
 		through = (uint64_t)item->kvs[item->events[first + n].kv].mod_revision - 1;
+	else if (item->fragment)	/* the next fragment may hold more of the last revision */
+		through = (uint64_t)item->kvs[item->events[first + n - 1].kv].mod_revision - 1;
 	else
 		through = (uint64_t)item->kvs[item->events[first + n - 1].kv].mod_revision;
 	if ((evs = calloc(n, sizeof(*evs))) == NULL) {
@@ -459,6 +461,7 @@ watch_start(struct cluster *c)
 	o.start_revision = (int64_t)c->position + 1;
 	c->watch_since = c->position;
 	o.progress_notify = true;
+	o.fragment = true;
 	o.liveness_ms = WATCH_LIVENESS_MS;
 	if ((c->watch = etcd_watch_start(c->etcd, &o, watch_cb, c, &cause)) == NULL) {
 		log_error("cluster: cannot start the watch: %s; trying again in a second", cause ? cause : "?");

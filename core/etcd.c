@@ -181,10 +181,15 @@ etcd_options_default(struct etcd_options *o)
 	o->limits.json.max_value_size = 4u << 20;
 	o->limits.json.max_depth = 16;
 	o->limits.json.max_string = 3u << 20;
-	o->limits.json.max_members = 1024;
-	o->limits.max_kvs = 1024;
+	/*
+	 * A watch catching up gets up to 1000 revisions per item (etcd's watchBatchMaxRevs), each of up to 128
+	 * writes; with fragment, etcd cuts an item at --max-request-bytes (1.5 MiB), which holds at most about
+	 * 20,000 of the smallest events. The byte bounds above bound the memory; these only the counts.
+	 */
+	o->limits.json.max_members = 32768;
+	o->limits.max_kvs = 32768;
 	o->limits.max_responses = 256;
-	o->limits.max_events = 1024;
+	o->limits.max_events = 32768;
 	o->limits.max_key = 4096;
 	o->limits.max_value = 2u << 20;
 }
@@ -1799,6 +1804,8 @@ etcd_watch_start(struct etcd *e, const struct etcd_watch_options *o, etcd_watch_
 		jb_add(&b, ",\"prev_kv\":true");
 	if (o->progress_notify)
 		jb_add(&b, ",\"progress_notify\":true");
+	if (o->fragment)
+		jb_add(&b, ",\"fragment\":true");
 	jb_add(&b, "}}");
 	if (b.over || (w = calloc(1, sizeof(*w))) == NULL) {
 		free(b.p);

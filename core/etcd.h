@@ -198,6 +198,7 @@ struct etcd_watch_options {
 	int64_t start_revision;	/* 0: from now */
 	bool prev_kv;
 	bool progress_notify;	/* etcd sends one every --experimental-watch-progress-notify-interval */
+	bool fragment;		/* etcd cuts items larger than its request limit (item->fragment on all but the last) */
 	int liveness_ms;	/* no item within it: ETCD_WATCH_ERROR; must exceed etcd's progress interval */
 };
 
