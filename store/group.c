@@ -1249,3 +1249,20 @@ store_group_pending(const struct store *s)
 {
 	return s->cs_first != NULL;
 }
+
+/* Whether owner staged a change set of the group or read one's writes; see store.h. */
+bool
+store_group_touched(const struct store *s, uint64_t owner)
+{
+	const struct store_reader *r;
+	const struct store_cs *cs;
+
+	for (cs = s->cs_first; cs != NULL; cs = cs->next) {
+		if (cs->owner == owner)
+			return true;
+		for (r = cs->readers; r != NULL; r = r->next)
+			if (r->owner == owner)
+				return true;
+	}
+	return false;
+}

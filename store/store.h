@@ -291,6 +291,12 @@ int store_rollback(struct store *s, const struct store_mark *m) STORE_WUR;
  * not a write: a transaction that only took one leaves nothing to commit.
  */
 bool store_group_pending(const struct store *s);
+/*
+ * Whether owner (store_set_owner) staged a change set of the group or read the writes of one: its answer
+ * depends on the group commit. An answer that read only durable records does not, and need not wait for it.
+ * Linear in the group's change sets and their readers.
+ */
+bool store_group_touched(const struct store *s, uint64_t owner);
 
 /* A managed object. Strings are NUL-terminated. */
 struct store_object {

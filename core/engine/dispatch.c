@@ -743,11 +743,13 @@ respond(struct session *s, struct ttlv_enc *out, uint8_t **resp, size_t *resp_le
 	if (ttlv_enc_finish(out) != 0) {
 		session_log(s, LOG_LEVEL_ERROR, "could not encode a response: %s", strerror(errno));
 		/* Its writes (if any) still wait for the commit, which records them. */
-		if (e->env.store == NULL || !store_group_pending(e->env.store))
+		if (e->env.store == NULL || !store_group_touched(e->env.store, s->serial))
 			dispatch_audit_settle(e, s->serial);
 		return ENGINE_DONE;
 	}
-	if (e->env.store != NULL && store_group_pending(e->env.store)) {
+	/* Held when it wrote or read staged writes: then it stands or falls with the group commit. */
+	if (e->env.store != NULL && store_group_pending(e->env.store) &&
+	    store_group_touched(e->env.store, s->serial)) {
 		s->held_buf = ttlv_enc_detach(out, &s->held_len);
 		TAILQ_INSERT_TAIL(&e->held, s, held_entry);
 		e->nheld++;
