@@ -104,6 +104,7 @@ static void send_next(struct cluster *c);
 static void group_done(struct cluster *c);
 static void start_step(struct cluster *c);
 
+/* Milliseconds on the monotonic clock. */
 static uint64_t
 now_ms(void)
 {
@@ -394,6 +395,7 @@ apply_events(struct cluster *c, const struct etcdj_reply *item, size_t first, si
 
 static void resync_page(struct cluster *c);
 
+/* What the watch reports: events applied, progress, a compacted start (resynchronise), a broken stream. */
 static void
 watch_cb(const struct etcd_watch_report *rep, void *arg)
 {
@@ -470,6 +472,7 @@ watch_start(struct cluster *c)
 	}
 }
 
+/* Starts the watch again after a delay. */
 static void
 watch_ev_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -480,6 +483,7 @@ watch_ev_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- Resynchronisation ---- */
 
+/* One page of the resynchronising Range: applied, then the next page, or the watch from its revision. */
 static void
 resync_cb(const struct etcd_result *res, void *arg)
 {
@@ -577,6 +581,7 @@ resync_page(struct cluster *c)
 
 /* ---- The heartbeat ---- */
 
+/* etcd took the heartbeat: its revision proves the node current once the watch brings it back. */
 static void
 beat_cb(const struct etcd_result *res, void *arg)
 {
@@ -651,6 +656,7 @@ beat_ev_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- Writes ---- */
 
+/* The group is decided and applied (or waited for long enough): back to the engine, from the loop. */
 static void
 group_done(struct cluster *c)
 {
@@ -711,6 +717,7 @@ wait_applied(struct cluster *c)
 	event_add(c->apply_ev, &(struct timeval){ t / 1000, (t % 1000) * 1000 });
 }
 
+/* The outcome of the group's transaction: committed, a compare failed, refused, unknown, unreachable. */
 static void
 txn_cb(const struct etcd_result *res, void *arg)
 {
@@ -1012,6 +1019,7 @@ cluster_make(struct event_base *base, const struct kmipd_config *cfg, struct sto
 	return c;
 }
 
+/* Frees the node's cluster side; a group in flight is dropped (nobody was answered). */
 void
 cluster_free(struct cluster *c)
 {
@@ -1059,6 +1067,7 @@ keyring_cb(const struct etcd_result *res, void *arg)
 	start_step(c);
 }
 
+/* Puts this node's keyring in etcd unless one is there (first wins); 0 when sent. */
 static int
 keyring_publish(struct cluster *c)
 {
@@ -1086,6 +1095,7 @@ keyring_publish(struct cluster *c)
 	return 0;
 }
 
+/* store.etcd_start_timeout: the start loop ends. */
 static void
 start_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -1113,6 +1123,7 @@ start_step(struct cluster *c)
 	watch_start(c);
 }
 
+/* Every second of the start: its next step. */
 static void
 start_ev_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -1199,12 +1210,14 @@ cluster_new(struct event_base *base, const struct kmipd_config *cfg, struct stor
 	return c;
 }
 
+/* See cluster.h. */
 void
 cluster_set_engine(struct cluster *c, struct engine *e)
 {
 	c->engine = e;
 }
 
+/* See cluster.h: store.max_staleness and the policy hash follow a reload. */
 void
 cluster_reload(struct cluster *c, const struct kmipd_config *cfg)
 {
@@ -1212,6 +1225,7 @@ cluster_reload(struct cluster *c, const struct kmipd_config *cfg)
 	cluster_policy_hash(cfg, c->policy);
 }
 
+/* The state as status and the logs name it. */
 const char *
 cluster_state_name(enum cluster_state s)
 {
@@ -1228,6 +1242,7 @@ cluster_state_name(enum cluster_state s)
 	return "?";
 }
 
+/* See cluster.h. */
 void
 cluster_status(const struct cluster *c, struct cluster_status *st)
 {

@@ -51,6 +51,7 @@ struct store_rgroup {
 	uint64_t last_rev;
 };
 
+/* Fails a unit's change sets, naming uid (reason NULL: a conflict). */
 static void
 unit_fail(struct unit *u, const char *uid, size_t uid_len, const char *reason)
 {
@@ -175,6 +176,7 @@ expect(const struct store_check *c, bool *skip, bool *absent, uint64_t *rev)
 	}
 }
 
+/* Adds a compare to the transaction being built, once; -1 on ENOMEM. */
 static int
 add_cmp(struct store_rgroup *g, const struct store_check *c, bool absent, uint64_t rev)
 {
@@ -196,6 +198,7 @@ add_cmp(struct store_rgroup *g, const struct store_check *c, bool absent, uint64
 	return 0;
 }
 
+/* Adds a write to the transaction being built (the newest of its object replaces an older); -1 on ENOMEM. */
 static int
 add_op(struct store_rgroup *g, const struct store_staged *e)
 {
@@ -327,7 +330,7 @@ store_repl_next(struct store_rgroup *g, size_t max_ops, size_t max_bytes, struct
 	return STORE_OK;
 }
 
-/* Units of the last transaction built, in order: calls fn for each. */
+/* Iterates u over the units of the last transaction built (those in flight), in order. */
 #define EACH_INFLIGHT(g, u) \
 	for ((u) = &(g)->units[(g)->next]; (u) < &(g)->units[(g)->nunits]; (u)++) \
 		if ((u)->state == U_INFLIGHT)
@@ -350,6 +353,7 @@ store_repl_committed(struct store_rgroup *g, uint64_t rev)
 		g->last_rev = rev;
 }
 
+/* What the failure branch read of uid, or NULL. */
 static const struct store_rcur *
 find_cur(const struct store_rcur *cur, size_t n, const char *uid, size_t len)
 {
@@ -410,6 +414,7 @@ store_repl_refused(struct store_rgroup *g, const char *reason, bool all)
 	}
 }
 
+/* See store.h. */
 uint64_t
 store_repl_revision(const struct store_rgroup *g)
 {
@@ -509,6 +514,7 @@ remote_record(struct store *s, const struct store_revent *ev, struct store_stage
 	return STORE_OK;
 }
 
+/* Wipes and frees remote_record's copy. */
 static void
 remote_free(struct store_staged *e)
 {
@@ -640,6 +646,7 @@ store_repl_applied(struct store *s, uint64_t *rev)
 	return rc;
 }
 
+/* Byte order of keys, as LMDB and etcd sort them. */
 static int
 uid_cmp(const char *a, size_t alen, const char *b, size_t blen)
 {
