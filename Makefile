@@ -140,6 +140,8 @@ bench: deps
 		test/bench/workers.sh $(BUILD) 5 3
 	@echo "== 100,000 idle connections held by seven worker processes"; \
 		test/bench/scale-workers.sh $(BUILD) 5 100000 7
+	@echo "== A clustered node (three etcd members) against a single-machine kmipd: Get, durable Create"; \
+		test/bench/cluster.sh $(BUILD) 5 3
 	@echo "== This tree against kmipd at $(BENCH_BASE)"; test/bench/versus.sh $(BUILD) $(BENCH_BASE) 5 5
 	@echo "== Keys at rest: Get encrypted against clear, a large store's start and encryption"; \
 		test/bench/keys.sh $(BUILD) 5 3 $(BENCH_KEYS_OBJECTS) 5
