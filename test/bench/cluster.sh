@@ -64,9 +64,15 @@ start_server() {
 start_server single store.backend=lmdb
 start_server cluster store.backend=etcd store.etcd_endpoints="$endpoints" store.etcd_node_name=bench \
 	store.etcd_prefix=/kmipd-bench/
-grep -h 'caught up' "$dir/cluster.log" | tail -1
 echo "load average $(cut -d' ' -f1-3 /proc/loadavg); single kmipd pid $pid_single, clustered node pid" \
 	"$pid_cluster, etcd members $etcd_pids($endpoints)"
+
+# etcd transactions the clustered node has had answered so far (kmipctl status: cluster.txns).
+txns() {
+	"$build/kmipctl" status -S "$dir/cluster.sock" --json 2>/dev/null |
+		"$PY" -c 'import json, sys; print(json.load(sys.stdin).get("cluster", {}).get("txns", 0))' 2>/dev/null ||
+		echo 0
+}
 
 # utime + stime of the etcd members together, in clock ticks.
 etcd_ticks() {
@@ -86,14 +92,20 @@ for case in get create; do
 		for n in $order; do
 			eval "pid=\$pid_$n port=\$port_$n"
 			t0=$(etcd_ticks)
+			x0=$(txns)
 			# shellcheck disable=SC2086
 			$client_pin "$bench" -p "$port" --certs "$c" --server-pid "$pid" $args -t "$secs" -w 1 \
 				--format line --label "$case-$n" >>"$dir/$case.$n" 2>>"$dir/$case.$n.err"
 			t1=$(etcd_ticks)
+			x1=$(txns)
 			# etcd's CPU over the whole kmip-bench run (set-up and warm-up too), per measured operation.
 			tail -1 "$dir/$case.$n" | tr ' ' '\n' | sed -n 's/^ops=//p' |
 				awk -v d=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" \
 				'{ printf "%.4f\n", ($1 > 0) ? 1000 * d / hz / $1 : 0 }' >>"$dir/$case.$n.etcd"
+			# Creates per etcd transaction (set-up and warm-up included on both sides of the ratio).
+			tail -1 "$dir/$case.$n" | tr ' ' '\n' | sed -n 's/^ops=//p' |
+				awk -v x=$((x1 - x0)) -v s="$secs" '{ printf "%.1f\n", (x > 0) ? $1 * (s + 1) / s / x : 0 }' \
+				>>"$dir/$case.$n.group"
 		done
 	done
 done
@@ -112,8 +124,8 @@ spread() {
 echo
 echo "Clustered node (etcd, 3 members) against a single-machine kmipd; ${secs} s runs, median of $rounds" \
 	"(least-greatest); kmipd on CPU 0, kmip-bench on CPU 1"
-printf '%-30s %22s %22s %9s %14s %16s %12s\n' case "single ops/s" "clustered ops/s" "c / s" \
-	"p99 ms s / c" "kmipd CPU ms/op" "etcd ms/op"
+printf '%-26s %20s %20s %6s %14s %16s %10s %8s\n' case "single ops/s" "clustered ops/s" "c / s" \
+	"p99 ms s / c" "kmipd CPU ms/op" "etcd ms/op" "ops/txn"
 for case in get create; do
 	os=$(median ops_per_s "$dir/$case.single")
 	oc=$(median ops_per_s "$dir/$case.cluster")
@@ -123,14 +135,16 @@ for case in get create; do
 	cs=$(median cpu "$dir/$case.single")
 	cc=$(median cpu "$dir/$case.cluster")
 	ec=$(median_of "$dir/$case.cluster.etcd")
+	gr=-
+	[ "$case" = create ] && gr=$(median_of "$dir/$case.cluster.group" | awk '{ printf "%.1f", $1 }')
 	case $case in
 	get) label="Get, 16 x 8 in flight" ;;
 	create) label="Create (durable), 16 x 4" ;;
 	esac
-	printf '%-30s %22s %22s %9s %14s %16s %12s\n' "$label" "$(spread "$dir/$case.single")" \
+	printf '%-26s %20s %20s %6s %14s %16s %10s %8s\n' "$label" "$(spread "$dir/$case.single")" \
 		"$(spread "$dir/$case.cluster")" "$ratio" \
 		"$(printf '%.2f / %.2f' "$ps" "$pc" 2>/dev/null)" \
-		"$(printf '%.4f / %.4f' "$cs" "$cc" 2>/dev/null)" "$ec"
+		"$(printf '%.4f / %.4f' "$cs" "$cc" 2>/dev/null)" "$ec" "$gr"
 done
 errs=$(cat "$dir"/get.single "$dir"/get.cluster "$dir"/create.single "$dir"/create.cluster 2>/dev/null |
 	tr ' ' '\n' | sed -n 's/^errors=//p' | awk '{ s += $1 } END { print s + 0 }')
@@ -146,5 +160,6 @@ if c:
     print("clustered node: state %s, applied revision %s, staleness %s ms" %
           (c.get("state"), c.get("applied_revision"), c.get("staleness_ms")))' 2>/dev/null
 echo "c / s: clustered over single, of the medians. kmipd CPU: the server process's CPU per operation; etcd:"
-echo "the three members' CPU over each whole clustered run (set-up and warm-up included) per measured operation."
+echo "the three members' CPU over each whole clustered run (set-up and warm-up included) per measured operation;"
+echo "ops/txn: Creates per etcd transaction, about (the warm-up second's Creates estimated at the measured rate)."
 exit 0
