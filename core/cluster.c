@@ -65,6 +65,7 @@ struct cluster {
 	uint64_t start_beat;		/* starting: ready once the position reaches it */
 	/* A resynchronisation (etcd compacted past the position): pages of a Range at resync_rev. */
 	bool resyncing;
+	bool resync_keyring;		/* its keyring is read and applied */
 	uint64_t resync_rev;
 	uint8_t resync_from[KEY_MAX];
 	size_t resync_from_len;
@@ -373,6 +374,12 @@ apply_events(struct cluster *c, const struct etcdj_reply *item, size_t first, si
 	k = convert_events(c, item, first, n, evs);
 	rc = store_repl_apply(c->store, evs, k, through, &bad);
 	free(evs);
+	if (rc == STORE_E_INVALID) {
+		fail(c, "the keyring in etcd does not open with this node's master key (%s): every node must hold the "
+		    "same master key. Stopping before this node writes anything the others cannot read",
+		    store_last_error(c->store));
+		return;
+	}
 	if (rc != STORE_OK) {
 		/* Nothing of the batch is kept: the watch starts again from the position and brings it back. */
 		log_error("cluster: cannot apply etcd's writes up to revision %" PRIu64 ": %s (%s); trying again",
@@ -426,6 +433,7 @@ watch_cb(const struct etcd_watch_report *rep, void *arg)
 		etcd_watch_free(c->watch);
 		c->watch = NULL;
 		c->resyncing = true;
+		c->resync_keyring = false;
 		c->resync_rev = 0;
 		c->resync_from_len = 0;
 		c->n_resyncs++;
@@ -551,6 +559,48 @@ resync_cb(const struct etcd_result *res, void *arg)
 	position_moved(c);
 }
 
+/* The keyring read at the start of a resynchronisation: applied like a watch event, then the object pages. */
+static void
+resync_keyring_cb(const struct etcd_result *res, void *arg)
+{
+	struct cluster *c = arg;
+	const struct etcdj_reply *r = res->reply;
+	struct store_revent ev;
+	uint64_t bad = 0;
+	int rc;
+
+	if (res->status != ETCD_OK) {
+		log_warnx("cluster: resynchronising: %s; trying again", res->reason);
+		c->resyncing = false;
+		event_add(c->watch_ev, &(struct timeval){ 1, 0 });
+		return;
+	}
+	if (!cluster_id_ok(c, r->header.cluster_id) || !revision_ok(c, r->header.revision, c->resync_since))
+		return;
+	if (r->n_kvs > 0) {
+		memset(&ev, 0, sizeof(ev));
+		ev.kind = STORE_R_KEYRING;
+		ev.value = r->kvs[0].value;
+		ev.value_len = r->kvs[0].value_len;
+		ev.mod_rev = (uint64_t)r->kvs[0].mod_revision;
+		if ((rc = store_repl_apply(c->store, &ev, 1, 0, &bad)) == STORE_E_INVALID) {
+			fail(c, "the keyring in etcd does not open with this node's master key (%s): every node must "
+			    "hold the same master key. Stopping before this node writes anything the others cannot read",
+			    store_last_error(c->store));
+			return;
+		}
+		if (rc != STORE_OK) {
+			log_error("cluster: resynchronising the keyring: %s (%s); starting over", store_strerror(rc),
+			    store_last_error(c->store));
+			c->resyncing = false;
+			event_add(c->watch_ev, &(struct timeval){ 1, 0 });
+			return;
+		}
+	}
+	c->resync_keyring = true;
+	resync_page(c);
+}
+
 /* Reads the next page: first the keyring (applied as an event), then the objects from resync_from on. */
 static void
 resync_page(struct cluster *c)
@@ -560,6 +610,18 @@ resync_page(struct cluster *c)
 	size_t kl, el;
 
 	memset(&r, 0, sizeof(r));
+	if (!c->resync_keyring) {
+		kl = make_key(c, "keyring", "", 0, key);
+		r.key = key;
+		r.key_len = kl;
+		c->resync_since = c->position;
+		if (etcd_range(c->etcd, &r, resync_keyring_cb, c) != 0) {
+			log_error("cluster: resynchronising: the etcd queue is full; trying again");
+			c->resyncing = false;
+			event_add(c->watch_ev, &(struct timeval){ 1, 0 });
+		}
+		return;
+	}
 	kl = make_key(c, "o/", (const char *)c->resync_from, c->resync_from_len, key);
 	if (c->resync_from_len > 0)
 		key[kl++] = '\0';	/* the key right after the last one read */

@@ -551,21 +551,6 @@ apply_event(struct store_txn *w, const struct store_revent *ev, bool *keyring, u
 	return rc;
 }
 
-/* The keyring changed: opens the data keys it added. */
-static int
-keys_changed(struct store *s)
-{
-	int rc;
-
-	if (s->keys == NULL)
-		return STORE_OK;
-	if ((rc = store_read_begin(s)) != STORE_OK)
-		return rc;
-	rc = store_keys_refresh(s, s->rtxn);
-	store_read_end(s);
-	return rc;
-}
-
 /* Whether the usage counters count every record as of the applied revision; see group.c's usage_counted. */
 static int
 counted_at(struct store_txn *w, uint64_t rev, bool *counted)
@@ -607,6 +592,13 @@ apply_once(struct store *s, const struct store_revent *ev, size_t n, uint64_t th
 	for (i = 0; i < n && rc == STORE_OK; i++)
 		if (ev[i].mod_rev > applied)
 			rc = apply_event(&w, &ev[i], keyring, bad);
+	/*
+	 * A keyring this node's master key does not open must not be kept: the node would go on sealing under
+	 * its own data key, and the others could not open what it writes. Checked before the commit.
+	 */
+	if (rc == STORE_OK && *keyring && s->keys != NULL && (rc = store_keys_refresh(s, w.txn)) != STORE_OK &&
+	    rc != STORE_E_NOMEM)
+		rc = STORE_E_INVALID;
 	return apply_end(&w, through > applied ? through : 0, counted, rc);
 }
 
@@ -624,8 +616,6 @@ store_repl_apply(struct store *s, const struct store_revent *ev, size_t n, uint6
 		s->n_replays++;
 		rc = apply_once(s, ev, n, through, &keyring, bad);
 	}
-	if (rc == STORE_OK && keyring)
-		rc = keys_changed(s);
 	if (rc == STORE_OK)
 		(void)store_grow(s, false);
 	return rc;
@@ -754,8 +744,6 @@ resync_once(struct store *s, const struct store_revent *kv, size_t n, const char
 			rc = apply_event(&w, &kv[i], &keyring, bad);
 	}
 	rc = apply_end(&w, last && at_rev > applied ? at_rev : 0, counted, rc);
-	if (rc == STORE_OK && keyring)
-		rc = keys_changed(s);
 out:
 	if (del != NULL)
 		explicit_bzero(del, RESYNC_DELETE_BATCH * sizeof(*del));

@@ -244,7 +244,8 @@ struct store_revent {
  * Applies events in one LMDB transaction, skipping those at or below the applied revision (another process
  * applied them), and moves the applied revision up to through when it is above (0: it stays; through may be
  * below some events when the rest of their revision comes in a later call). A record that is not kmipd's for
- * its key is skipped and counted in *bad (store_last_error says which).
+ * its key is skipped and counted in *bad (store_last_error says which). A keyring the master key does not
+ * open is STORE_E_INVALID, and nothing of the batch is kept.
  */
 int store_repl_apply(struct store *s, const struct store_revent *ev, size_t n, uint64_t through, uint64_t *bad)
     STORE_WUR;
