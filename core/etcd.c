@@ -11,6 +11,7 @@
  */
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -455,11 +456,19 @@ static char *
 read_password(const char *path, char **cause)
 {
 	char buf[MAX_PASSWORD + 2], *pw;
+	struct stat st;
 	size_t n;
 	FILE *f;
 
 	if ((f = fopen(path, "r")) == NULL) {
 		set_cause(cause, "etcd password file %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	/* Like the master key file: a secret others can read is refused, not used. */
+	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode) || (st.st_mode & 077) != 0) {
+		set_cause(cause, "etcd password file %s: %s", path, S_ISREG(st.st_mode) ? "its group or others may "
+		    "read it: make it mode 0600 or stricter" : "not a regular file");
+		fclose(f);
 		return NULL;
 	}
 	n = fread(buf, 1, sizeof(buf) - 1, f);
@@ -1029,6 +1038,22 @@ parse_token(struct etcd *e, const uint8_t *p, size_t len)
 	return ret;
 }
 
+/*
+ * A reply that is not JSON, as etcd's gateway sends some refusals (HTTP 400 "CommonName of client sending a
+ * request against gateway will be ignored..."): its first line into why, printable bytes only.
+ */
+static void
+plain_text(const uint8_t *p, size_t len, char *why, size_t whysize)
+{
+	char text[161];
+	size_t i, n = 0;
+
+	for (i = 0; i < len && n < sizeof(text) - 1 && p[i] != '\n'; i++)
+		text[n++] = p[i] >= 0x20 && p[i] < 0x7f ? (char)p[i] : '?';
+	text[n] = '\0';
+	snprintf(why, whysize, "etcd answered in plain text: \"%s%s\"", text, i < len && p[i] != '\n' ? "..." : "");
+}
+
 /* Decodes a unary reply body; NULL with the decoder's reason in why when it is not one whole reply. */
 static struct etcdj_reply *
 decode(struct etcd *e, struct evbuffer *body, char *why, size_t whysize)
@@ -1043,7 +1068,9 @@ decode(struct etcd *e, struct evbuffer *body, char *why, size_t whysize)
 	st = etcdj_decoder_feed(e->dec, p, len, &used);
 	if (st == JSTREAM_VALUE)
 		r = etcdj_decoder_take(e->dec);
-	if (st == JSTREAM_ERROR)
+	if (st == JSTREAM_ERROR && (len == 0 || p[0] != '{'))
+		plain_text(p, len, why, whysize);
+	else if (st == JSTREAM_ERROR)
 		snprintf(why, whysize, "%s", etcdj_decoder_error(e->dec, &off));
 	else if (r == NULL)
 		snprintf(why, whysize, "a reply cut short (%zu bytes)", len);

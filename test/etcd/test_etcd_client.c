@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
@@ -847,6 +848,7 @@ password_file(struct fx *f, const char *name, const char *pw)
 	assert_non_null(fp = fopen(path, "w"));
 	fprintf(fp, "%s\n", pw);
 	assert_int_equal(fclose(fp), 0);
+	assert_int_equal(chmod(path, 0600), 0);
 	return path;
 }
 
@@ -906,6 +908,22 @@ test_auth(void **state)
 	assert_int_equal(r.status, ETCD_REFUSED);
 	printf("# without a user: %s\n", r.reason);
 	etcd_free(f->c);
+	f->c = NULL;
+
+	/* A password file its group or others may read is refused before anything is sent. */
+	{
+		const char *eps[MAX_MEMBERS];
+		struct etcd_options o;
+		char *cause = NULL;
+
+		fx_options(f, &o, eps);
+		o.user = "kmipd";
+		o.password_file = password_file(f, "pw-open", "s3cret-\"pw");
+		assert_int_equal(chmod(o.password_file, 0640), 0);
+		assert_null(etcd_new(f->base, &o, &cause));
+		assert_non_null(strstr(cause, "mode 0600"));
+		free(cause);
+	}
 
 	f->c = auth_client(f, "kmipd", "wrong");
 	r = put(f, "a/x", "1");
