@@ -401,6 +401,9 @@ cmd_restore(int argc, char **argv)
 	}
 	printf("restored: %s into %s: %" PRIu64 " objects, %" PRIu64 " bytes in %.1f s\n", file, store,
 	    info.objects, info.bytes, now() - t0);
+	if (info.was_replica)
+		printf("restored: it was a cluster node's copy; it is now a single machine's store (store.backend = "
+		    "lmdb): a cluster node starts with an empty store.path instead\n");
 	ctl_audit_end(&cs.audit, true, "restored %" PRIu64 " objects, %" PRIu64 " bytes", info.objects, info.bytes);
 	fprintf(stderr, "kmipctl restore: keys destroyed or compromised since the backup are back as they were "
 	    "then, with their key material, and keys made since are gone.%s\n", a.compare != NULL ? "" :

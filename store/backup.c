@@ -484,6 +484,50 @@ objects_present(const char *data, uint64_t *present)
 	return rc;
 }
 
+/*
+ * A restored cluster node's copy becomes a single machine's store: its replica mark and etcd cluster id go
+ * (store_open refuses to write a replica without etcd). Done on the private temporary file before it is
+ * renamed into place, so a kill leaves either the old store or the whole restored one. An LMDB code.
+ */
+static int
+unmark_replica(const char *file, bool *was)
+{
+	static const char *const keys[] = { "replica", "etcd_cluster" };
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi meta;
+	MDB_val k;
+	size_t i;
+	int rc;
+
+	*was = false;
+	if ((rc = mdb_env_create(&env)) != 0)
+		return rc;
+	if ((rc = mdb_env_set_maxdbs(env, DB_COUNT)) != 0 ||
+	    (rc = mdb_env_open(env, file, MDB_NOSUBDIR | MDB_NOLOCK, 0600)) != 0 ||
+	    (rc = mdb_txn_begin(env, NULL, 0, &txn)) != 0) {
+		mdb_env_close(env);
+		return rc;
+	}
+	if ((rc = mdb_dbi_open(txn, "meta", 0, &meta)) == 0) {
+		for (i = 0; i < sizeof(keys) / sizeof(keys[0]) && rc == 0; i++) {
+			k.mv_data = (void *)keys[i];
+			k.mv_size = strlen(keys[i]);
+			if ((rc = mdb_del(txn, meta, &k, NULL)) == 0 && i == 0)
+				*was = true;
+			else if (rc == MDB_NOTFOUND)
+				rc = 0;
+		}
+	} else if (rc == MDB_NOTFOUND)
+		rc = 0;		/* a store without a meta database yet: nothing to unmark */
+	if (rc == 0 && *was)
+		rc = mdb_txn_commit(txn);	/* synced: the environment has no MDB_NOSYNC */
+	else
+		mdb_txn_abort(txn);
+	mdb_env_close(env);
+	return rc;
+}
+
 /* Writes a backup back as a store's data file: see store.h. */
 int
 store_restore(const char *backup, const char *store_path, store_progress_fn progress, void *arg,
@@ -544,6 +588,10 @@ store_restore(const char *backup, const char *store_path, store_progress_fn prog
 	fd = -1;
 	if (rc != 0)
 		goto fail;
+	if ((rc = unmark_replica(tmp, &info->was_replica)) != 0) {
+		store_set_cause(cause, "%s: %s", tmp, mdb_strerror(rc));
+		goto fail;
+	}
 	/* A kill before the rename leaves the store as it was (and a temporary file); after it, the backup. */
 	if (rename(tmp, data) != 0) {
 		store_set_cause(cause, "%s: %s", data, strerror(errno));

@@ -684,6 +684,7 @@ struct store_backup_info {
 	bool encrypted;			/* the store has a keyring: key material is sealed */
 	bool counted_at_start;		/* a stream: counted in a snapshot taken as the copy began */
 	uint64_t bytes;			/* bytes written */
+	bool was_replica;		/* store_restore: a cluster node's copy, restored as a single machine's store */
 };
 
 /*

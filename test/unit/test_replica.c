@@ -574,6 +574,50 @@ test_replica_store_kind(void **state)
 	assert_int_equal(open_node(&f->n[2], false, &cause), STORE_OK);
 }
 
+/* A cluster node's backup restores as a single machine's store: writable without etcd, every object there. */
+static void
+test_backup_restores_single(void **state)
+{
+	struct fx *f = *state;
+	struct store_backup_info info;
+	struct report r;
+	char file[160], restored[160], *cause = NULL;
+	uint64_t present = 0;
+	struct node single;
+
+	stage(f, 0, 1, "a", ST_PREACTIVE, 32);
+	stage(f, 0, 2, "b", ST_PREACTIVE, 32);
+	replicate(f, 0, 128, 1 << 20, &r);
+	catch_up(f, 1, 0);
+	snprintf(file, sizeof(file), "%s/backup.mdb", f->n[2].dir);
+	snprintf(restored, sizeof(restored), "%s/db", f->n[2].dir);
+	store_close(f->n[2].s);		/* node 2's folder takes the restore */
+	f->n[2].s = NULL;
+	util_rmtree(restored);
+	{
+		char path[96];
+
+		snprintf(path, sizeof(path), "%s/db", f->n[1].dir);
+		if (store_backup_file(path, file, NULL, NULL, &info, &cause) != STORE_OK)
+			fail_msg("backup: %s", cause);
+	}
+	assert_int_equal(info.objects, 2);
+	if (store_restore(file, restored, NULL, NULL, &present, &info, &cause) != STORE_OK)
+		fail_msg("restore: %s", cause);
+	assert_true(info.was_replica);
+	memset(&single, 0, sizeof(single));
+	snprintf(single.dir, sizeof(single.dir), "%s", f->n[2].dir);
+	if (open_node(&single, false, &cause) != STORE_OK)
+		fail_msg("a single machine's open of the restored store: %s", cause);
+	f->n[2].s = single.s;
+	assert_int_equal(state_of(f, 2, "a"), ST_PREACTIVE);
+	assert_int_equal(state_of(f, 2, "b"), ST_PREACTIVE);
+	/* and it writes, as a single machine does */
+	stage(f, 2, 3, "c", ST_PREACTIVE, 32);
+	assert_int_equal(store_group_commit(f->n[2].s, NULL, NULL), STORE_OK);
+	assert_int_equal(state_of(f, 2, "c"), ST_PREACTIVE);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -585,6 +629,7 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_apply_idempotent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resync, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replica_store_kind, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backup_restores_single, setup, teardown),
 	};
 
 	util_test_start(argc, argv);
