@@ -1071,8 +1071,8 @@ report(struct store_cs *cs, store_conflict_fn fn, void *arg)
  * Whether the usage counters count every record as of revision rev ("usage" == "rev"); a writer that
  * does not keep them (an older kmipd) leaves them behind, noted as drift for the next open to count.
  */
-static int
-usage_counted(struct store_txn *w, uint64_t rev, bool *counted)
+int
+store_usage_counted(struct store_txn *w, uint64_t rev, bool *counted)
 {
 	uint64_t urev;
 	int rc;
@@ -1112,7 +1112,7 @@ apply_once(struct store *s)
 	w.write = true;
 	w.applying = true;
 	if ((rc = store_meta_get(&w, "rev", &rev)) != STORE_OK ||
-	    (rc = usage_counted(&w, rev, &counted)) != STORE_OK ||
+	    (rc = store_usage_counted(&w, rev, &counted)) != STORE_OK ||
 	    (rc = store_keys_ids(s, txn, &ids)) != STORE_OK)
 		goto fail;
 	for (cs = s->cs_first; cs != NULL; cs = last->next) {

@@ -551,24 +551,6 @@ apply_event(struct store_txn *w, const struct store_revent *ev, bool *keyring, u
 	return rc;
 }
 
-/* Whether the usage counters count every record as of the applied revision; see group.c's usage_counted. */
-static int
-counted_at(struct store_txn *w, uint64_t rev, bool *counted)
-{
-	uint64_t urev;
-	int rc;
-
-	*counted = false;
-	if (!w->s->usage_valid)
-		return STORE_OK;
-	if ((rc = store_meta_get(w, "usage", &urev)) != STORE_OK)
-		return rc;
-	*counted = urev == rev;
-	if (!*counted)
-		w->s->usage_drift = true;
-	return STORE_OK;
-}
-
 /* One attempt of store_repl_apply. */
 static int
 apply_once(struct store *s, const struct store_revent *ev, size_t n, uint64_t through, bool *keyring,
@@ -586,7 +568,7 @@ apply_once(struct store *s, const struct store_revent *ev, size_t n, uint64_t th
 		return rc;
 	if ((rc = store_meta_get(&w, "rev", &applied)) != STORE_OK)
 		return apply_end(&w, 0, false, rc);
-	if ((rc = counted_at(&w, applied, &counted)) != STORE_OK)
+	if ((rc = store_usage_counted(&w, applied, &counted)) != STORE_OK)
 		return apply_end(&w, 0, false, rc);
 	/* Events at or below the applied revision are in already (this process's, or another's). */
 	for (i = 0; i < n && rc == STORE_OK; i++)
@@ -718,8 +700,8 @@ resync_once(struct store *s, const struct store_revent *kv, size_t n, const char
 	}
 	if ((rc = apply_begin(s, &w)) != STORE_OK)
 		goto out;
-	if ((rc = store_meta_get(&w, "rev", &applied)) != STORE_OK || (rc = counted_at(&w, applied, &counted)) !=
-	    STORE_OK) {
+	if ((rc = store_meta_get(&w, "rev", &applied)) != STORE_OK ||
+	    (rc = store_usage_counted(&w, applied, &counted)) != STORE_OK) {
 		rc = apply_end(&w, 0, false, rc);
 		goto out;
 	}

@@ -308,6 +308,11 @@ void store_group_free(struct store *s);
  */
 struct store_cs *store_group_detach(struct store *s);
 void store_cs_free_list(struct store_cs *cs);
+/*
+ * Whether the usage counters count every record as of revision rev (meta "usage" == rev); when not, notes
+ * the drift for the next open to count again. In the applying transaction w.
+ */
+int store_usage_counted(struct store_txn *w, uint64_t rev, bool *counted) STORE_WUR;
 /* The durable usage check of store_group_commit for one change set, in t (a read transaction will do). */
 int store_limits_hold(struct store_txn *t, struct store_cs *cs, bool *hold) STORE_WUR;
 /* The newest staged write of uid, or NULL; notes the current owner as a reader of it. */
