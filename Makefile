@@ -4,6 +4,7 @@
 #   make test       install missing Debian packages, build, run every test (unit and integration)
 #   make test-vectors  the unit cases that read the OASIS files in VECTORS (../shared/kmip-vectors)
 #   make test-etcd  the JSON parser and the etcd tests alone (a real etcd on loopback; also in make test)
+#   make test-cluster  the cluster suite alone: etcd members and kmipd nodes on loopback (also in make test)
 #   make run        install missing packages, make development certificates, run kmipd in the foreground
 #   make asan       the whole test suite under AddressSanitizer and UndefinedBehaviorSanitizer (clang)
 #   make fuzz       build and run the libFuzzer targets for FUZZ_TIME seconds each
@@ -46,7 +47,7 @@ override CFLAGS += -std=c11 -D_GNU_SOURCE $(OPT) -g $(WARN) $(SAN) $(DEFS) -I. -
 override LDFLAGS += $(SAN)
 
 .DEFAULT_GOAL := all
-.PHONY: all test test-vectors test-etcd check install uninstall static run asan asan-tests fuzz fuzz-bins bench conformance deps clean
+.PHONY: all test test-vectors test-etcd test-cluster check install uninstall static run asan asan-tests fuzz fuzz-bins bench conformance deps clean
 
 include proto/module.mk
 include tls/module.mk
@@ -95,6 +96,12 @@ test-vectors: deps
 test-etcd: deps
 	$(MAKE) --no-print-directory $(BUILD)/test/test_jstream $(BUILD)/test/test_etcd $(BUILD)/test/test_etcd_client
 	@test/run-tests.sh $(BUILD) $(VECTORS) "test_jstream test_etcd test_etcd_client"
+
+# The cluster suite of issue 19 alone (also part of make test): three etcd members (their data on /dev/shm)
+# and two kmipd nodes with store.backend = etcd on loopback (test/cluster/test_cluster.c).
+test-cluster: deps
+	$(MAKE) --no-print-directory $(BUILD)/kmipd $(BUILD)/kmipctl $(BUILD)/test/test_cluster
+	@test/run-tests.sh $(BUILD) $(VECTORS) "test_cluster"
 
 asan: deps
 	$(MAKE) --no-print-directory BUILD=build-asan CC=clang OPT=-O1 \

@@ -247,3 +247,12 @@ TEST_BINS += $(BUILD)/test/test_workers
 $(BUILD)/test/test_workers: $(BUILD)/test/integration/test_workers.o $(HARNESS_OBJS) $(BUILD)/libproto.a \
 		$(BUILD)/libtls.a | $(BUILD)/kmipd $(BUILD)/kmipctl
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
+
+# Issue 19's cluster suite (test/cluster/test_cluster.c): etcd members from test/etcd/cluster.sh (data on
+# /dev/shm) and kmipd nodes with store.backend = etcd: replication, faults under load, conflicting writes,
+# the restore guard, the cluster in kmipctl status. In make test, and alone in `make test-cluster`.
+ALL_SRCS += test/cluster/test_cluster.c
+TEST_BINS += $(BUILD)/test/test_cluster
+$(BUILD)/test/test_cluster: $(BUILD)/test/cluster/test_cluster.o $(HARNESS_OBJS) $(BUILD)/libproto.a \
+		$(BUILD)/libtls.a | $(BUILD)/kmipd $(BUILD)/kmipctl
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)

@@ -38,6 +38,7 @@
 static char certs_dir[256];
 static unsigned next_nofile;	/* RLIMIT_NOFILE for the next start only; 0 leaves it alone */
 static const char *const *next_env;	/* "NAME=value" added to the next start's environment only */
+static bool next_nowait;	/* the next start returns once forked, without waiting for "listening on" */
 
 static const char *
 env_or(const char *name, const char *def)
@@ -190,6 +191,7 @@ start(struct h_server *s, const char *config_path, const char *const *overrides,
 	size_t argc = 0, o = 0, i;
 	unsigned nofile = next_nofile;
 	const char *const *env = next_env;
+	bool nowait = next_nowait;
 	int fd, waited;
 	pid_t parent;
 
@@ -203,6 +205,7 @@ start(struct h_server *s, const char *config_path, const char *const *overrides,
 	} while (0)
 	next_nofile = 0;
 	next_env = NULL;
+	next_nowait = false;
 	if (h_valgrind()) {
 		/* Definite leaks and memory errors make kmipd exit 99, which h_stop and h_cleanup report. */
 		argv[argc++] = "/usr/bin/valgrind";
@@ -265,6 +268,8 @@ start(struct h_server *s, const char *config_path, const char *const *overrides,
 		execv(argv[0], argv);
 		_exit(127);
 	}
+	if (nowait)
+		return;
 	/* Ready once it logs that it listens; fail early if it exits. */
 	for (waited = 0; waited < h_slow(15000); waited += 20) {
 		int status;
@@ -1145,4 +1150,13 @@ h_expect_fail(const struct ttlv *resp, unsigned i, uint32_t reason, const char *
 	assert_true(msg->length > 0);
 	if (needle != NULL)
 		assert_non_null(strstr((const char *)msg->v.bytes.data, needle));
+}
+
+void
+h_restart_nowait(struct h_server *s, const char *const *overrides)
+{
+	assert_true(s->dir[0] != '\0');
+	s->pid = 0;
+	next_nowait = true;
+	start(s, NULL, overrides, true);
 }

@@ -207,5 +207,10 @@ void h_start_env(struct h_server *s, const char *const *overrides, const char *c
 size_t h_children(struct h_server *s, pid_t *pids, size_t n);
 /* Open file descriptors of the server process, or -1. */
 int h_count_fds(struct h_server *s);
+/*
+ * Like h_restart, but returns as soon as kmipd is forked, without waiting for it to listen: for a server
+ * that is expected to refuse to start (h_wait_exit then gives its status).
+ */
+void h_restart_nowait(struct h_server *s, const char *const *overrides);
 
 #endif
