@@ -242,6 +242,7 @@ static int
 teardown(void **state)
 {
 	struct cl *c = *state;
+	char cmd[400];
 	int i, rc = 0, st;
 
 	if (c == NULL)
@@ -257,14 +258,14 @@ teardown(void **state)
 		if (c->node[i].pid > 0 && (st = h_stop(&c->node[i], 15000)) != 0) {
 			fprintf(stderr, "test_cluster: node %d exited with status %d when stopped; its log's end:\n", i,
 			    st);
-			snprintf(c->ov[i][0], sizeof(c->ov[i][0]), "tail -n 30 '%s' >&2", c->node[i].log);
-			(void)system(c->ov[i][0]);
+			snprintf(cmd, sizeof(cmd), "tail -n 30 '%s' >&2", c->node[i].log);
+			(void)system(cmd);
 			rc = -1;
 		}
 		if (c->node[i].dir[0] != '\0') {
 			if (getenv("KMIPD_TEST_SHOWLOG") != NULL) {
-				snprintf(c->ov[i][0], sizeof(c->ov[i][0]), "cat '%s' >&2", c->node[i].log);
-				(void)system(c->ov[i][0]);
+				snprintf(cmd, sizeof(cmd), "cat '%s' >&2", c->node[i].log);
+				(void)system(cmd);
 			}
 			if (util_rmtree(c->node[i].dir) != 0)
 				rc = -1;
