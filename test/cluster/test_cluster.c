@@ -1164,10 +1164,10 @@ etcd_object_ids(struct cl *c, char **text, char ***ids, size_t *n)
 /*
  * 2. Faults under load. Two writers per node write (Register, Create, Activate) all along and record every
  * acknowledged write; node B reaches etcd through forwarders. One etcd member is killed (writes go on on
- * both nodes) and restarted; node A is killed with SIGKILL and restarted (it catches up; its writers go on);
- * B's forwarders are stopped: B logs that it is cut off, refuses writes ("cluster store") and, past
- * store.max_staleness (3 s), reads ("store.max_staleness"), and acknowledges nothing until healed; healed,
- * it is current again and serves. Then every acknowledged object is on both nodes with the same bytes (the
+ * both nodes) and restarted; node A is killed with SIGKILL and restarted (once caught up it has what B
+ * wrote meanwhile; its writers go on); B's forwarders are stopped: B logs that it is cut off, refuses
+ * writes ("cluster store") and, past store.max_staleness (3 s), reads ("store.max_staleness"), and
+ * acknowledges nothing until healed; healed, it is current again with what A wrote meanwhile, and serves. Then every acknowledged object is on both nodes with the same bytes (the
  * registered ones for Register), every acknowledged Activate left the key Active on both, and every one
  * is in etcd: nothing was acknowledged that etcd did not commit.
  */
@@ -1177,9 +1177,9 @@ test_faults_under_load(void **state)
 	struct cl *c = *state;
 	struct ack *acks = NULL;
 	size_t nacks = 0, cap = 0, refusals = 0, i, nids = 0;
-	char *etcd_text = NULL, **ids = NULL, probe_uid[64];
+	char *etcd_text = NULL, **ids = NULL, probe_uid[64], missed_uid[64];
 	int64_t t_member, t_member_back, t_restart_a, t_cut, cut_logged, t_heal;
-	uint8_t secret[SECRET_LEN], mat[512], other[512];
+	uint8_t secret[SECRET_LEN], missed[SECRET_LEN], mat[512], other[512];
 	size_t len, olen;
 	struct res r;
 	int w, n;
@@ -1217,11 +1217,21 @@ test_faults_under_load(void **state)
 	assert_int_equal(h_wait_exit(&c->node[0], h_slow(10000)), 128 + SIGKILL);
 	kmip_client_close(c->conn[0]);
 	c->conn[0] = NULL;
+	/* Written on B while A is down: A has it once it says it caught up, without waiting more. */
+	assert_int_equal(RAND_bytes(missed, sizeof(missed)), 1);
+	register_secret(conn(c, 1), missed, sizeof(missed), NULL, &r);
+	expect_ok(&r, "Register on B while A is down");
+	snprintf(missed_uid, sizeof(missed_uid), "%s", r.uid);
 	h_sleep_ms(1000);
 	node_restart(c, 0);
 	write_port(c, 0);
 	t_restart_a = util_now_ms();
 	print_message("node A restarted\n");
+	len = sizeof(mat);
+	if (get_bytes(conn(c, 0), missed_uid, mat, &len, &r) != 0)
+		fail_msg("node A caught up without %s, written on B while A was down: %s", missed_uid, r.msg);
+	assert_int_equal(len, sizeof(missed));
+	assert_memory_equal(mat, missed, sizeof(missed));
 	writes_go_on(c, 40, "after node A's restart");
 
 	/*
@@ -1258,6 +1268,11 @@ test_faults_under_load(void **state)
 	}
 	assert_int_equal(r.reason, KMIP_RESULT_REASON_GENERAL_FAILURE);
 	print_message("node B refuses reads %.1f s after the cut\n", (double)(util_now_ms() - t_cut) / 1000);
+	/* Written on A during the cut: B has it once it says it is current again. */
+	assert_int_equal(RAND_bytes(missed, sizeof(missed)), 1);
+	register_secret(conn(c, 0), missed, sizeof(missed), NULL, &r);
+	expect_ok(&r, "Register on A while B is cut off");
+	snprintf(missed_uid, sizeof(missed_uid), "%s", r.uid);
 	assert_int_equal(kill(c->fwd, SIGCONT), 0);
 	t_heal = util_now_ms();
 	if (!h_log_wait(&c->node[1], "cluster: current again", h_slow(20000)))
@@ -1268,6 +1283,11 @@ test_faults_under_load(void **state)
 		fail_msg("node B healed does not serve a read: %s", r.msg);
 	assert_int_equal(len, sizeof(secret));
 	assert_memory_equal(mat, secret, sizeof(secret));
+	len = sizeof(mat);
+	if (get_bytes(conn(c, 1), missed_uid, mat, &len, &r) != 0)
+		fail_msg("node B is current again without %s, written on A during the cut: %s", missed_uid, r.msg);
+	assert_int_equal(len, sizeof(missed));
+	assert_memory_equal(mat, missed, sizeof(missed));
 	writes_go_on(c, 40, "after the heal");
 
 	for (w = 0; w < WRITERS; w++)
