@@ -507,8 +507,51 @@ uid_op(struct kmip_client *cl, uint32_t op, const char *uid, uint32_t reason, st
 }
 
 /*
- * Get of uid on cl: on success the Key Material's bytes into mat (at most *len, *len set) and 0; else -1
- * with the result in r (r may be NULL).
+ * Appends t to buf (*len bytes used, cap in all) as bytes to compare: its tag, type and value, a structure's
+ * children in order (the Key Material of a transparent key is a structure of Big Integers). False when it
+ * does not fit.
+ */
+static bool
+flatten(const struct ttlv *t, uint8_t *buf, size_t *len, size_t cap)
+{
+	const struct ttlv *k;
+	size_t n = 0;
+	const void *v = NULL;
+
+	if (*len + 9 > cap)
+		return false;
+	memcpy(buf + *len, &t->tag, 4);
+	buf[*len + 4] = t->type;
+	memcpy(buf + *len + 5, &t->length, 4);
+	*len += 9;
+	switch (t->type) {
+	case TTLV_STRUCTURE:
+		for (k = t->v.s.first; k != NULL; k = k->next)
+			if (!flatten(k, buf, len, cap))
+				return false;
+		return true;
+	case TTLV_BYTE_STRING:
+	case TTLV_TEXT_STRING:
+	case TTLV_BIG_INTEGER:
+		v = t->v.bytes.data;
+		n = t->length;
+		break;
+	default:
+		v = &t->v;
+		n = sizeof(t->v.i64);
+		break;
+	}
+	if (*len + n > cap)
+		return false;
+	memcpy(buf + *len, v, n);
+	*len += n;
+	return true;
+}
+
+/*
+ * Get of uid on cl: on success the Key Material into mat (at most *len bytes, *len set): its bytes when it
+ * is a Byte String, else flattened (see flatten) so that two Gets compare; returns 0. Else -1 with the
+ * result in r (r may be NULL).
  */
 static int
 get_bytes(struct kmip_client *cl, const char *uid, uint8_t *mat, size_t *len, struct res *r)
@@ -518,6 +561,7 @@ get_bytes(struct kmip_client *cl, const char *uid, uint8_t *mat, size_t *len, st
 	struct ttlv_enc e;
 	struct ttlv *resp;
 	struct res mine;
+	size_t used = 0;
 	int rc = -1;
 
 	if (r == NULL)
@@ -530,10 +574,15 @@ get_bytes(struct kmip_client *cl, const char *uid, uint8_t *mat, size_t *len, st
 			if (p->type == TTLV_STRUCTURE)
 				m = ttlv_find(ttlv_find(ttlv_find(p, KMIP_TAG_KEY_BLOCK), KMIP_TAG_KEY_VALUE),
 				    KMIP_TAG_KEY_MATERIAL);
-		if (m == NULL || m->type != TTLV_BYTE_STRING || m->length > *len)
-			fail_msg("Get %s: no Key Material of at most %zu bytes", uid, *len);
-		memcpy(mat, m->v.bytes.data, m->length);
-		*len = m->length;
+		if (m == NULL)
+			fail_msg("Get %s: no Key Material", uid);
+		if (m->type == TTLV_BYTE_STRING && m->length <= *len) {
+			memcpy(mat, m->v.bytes.data, m->length);
+			used = m->length;
+		} else if (m->type == TTLV_BYTE_STRING || !flatten(m, mat, &used, *len)) {
+			fail_msg("Get %s: a Key Material larger than %zu bytes", uid, *len);
+		}
+		*len = used;
 		rc = 0;
 	}
 	ttlv_arena_free(a);
