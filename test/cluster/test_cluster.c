@@ -1626,21 +1626,26 @@ etcd_mod_revision(struct cl *c, const char *uid)
 
 /*
  * 5. The cluster in kmipctl status --json: backend etcd, the node's name, state current, a small
- * staleness, both nodes listed with no policy mismatch; right after a write is acknowledged, the writer's
- * applied_revision has reached the revision etcd gave it (read-your-writes), and the other node's soon
- * does. With its etcd member killed a node says it is cut off with a staleness past store.max_staleness;
- * with the member back, current again.
+ * staleness, both nodes listed with the same policy hash and no mismatch; right after a write is
+ * acknowledged, the writer's applied_revision has reached the revision etcd gave it (read-your-writes),
+ * and the other node's soon does. With its etcd member killed, node A (store.max_staleness 10 s) says it is
+ * cut off: a write is refused at once ("cluster store", within 1 s), a read is served (a first Get, whose
+ * freshness mark cannot be written, included); past store.max_staleness it says stale and refuses reads
+ * ("store.max_staleness"); with the member back, current again, and it serves.
  */
 static void
 test_status(void **state)
 {
 	struct cl *c = *state;
-	uint8_t secret[SECRET_LEN];
+	uint8_t secret[SECRET_LEN], mat[512];
+	char uid[64];
 	struct res r;
 	long long rev;
+	int64_t t;
+	size_t len;
 
 	etcd_start(c, 1);
-	node_start(c, 0, c->endpoints, (const char *const[]){ "store.max_staleness=3",
+	node_start(c, 0, c->endpoints, (const char *const[]){ "store.max_staleness=10",
 	    "store.etcd_request_timeout=1000", "store.etcd_connect_timeout=500", NULL });
 	node_start(c, 1, c->endpoints, NULL);
 	assert_true(status_until(c, 0, "c['backend'] == 'etcd' and c['node'] == 'node-a' and "
@@ -1651,20 +1656,48 @@ test_status(void **state)
 	assert_int_equal(RAND_bytes(secret, sizeof(secret)), 1);
 	register_secret(conn(c, 0), secret, sizeof(secret), NULL, &r);
 	expect_ok(&r, "Register");
-	rev = etcd_mod_revision(c, r.uid);
+	snprintf(uid, sizeof(uid), "%s", r.uid);
+	rev = etcd_mod_revision(c, uid);
 	assert_true(rev > 0);
 	/* Read-your-writes: applied on A before A answered. */
 	assert_true(status_until(c, 0, "c['state'] == 'current' and c['applied_revision'] >= rev", rev, 0));
 	assert_true(status_until(c, 1, "c['backend'] == 'etcd' and c['node'] == 'node-b' and "
 	    "c['state'] == 'current' and c['applied_revision'] >= rev", rev, h_slow(POLL_MS)));
-	/* etcd gone: A says it is cut off, and how stale it is. */
+
+	/* etcd gone: A says it is cut off, refuses writes at once and serves reads. */
 	etcd_member(c, "kill", 0);
-	/* "stale" once past store.max_staleness (cluster_state_name() in core/cluster.c). */
-	assert_true(status_until(c, 0, "c['state'] in ('cut off', 'stale') and c['staleness_ms'] > 3000", 0,
-	    h_slow(20000)));
+	assert_true(status_until(c, 0, "c['state'] == 'cut off' and c['staleness_ms'] > 1000", 0, h_slow(10000)));
+	t = util_now_ms();
+	register_secret(conn(c, 0), secret, sizeof(secret), NULL, &r);
+	t = util_now_ms() - t;
+	if (r.status == KMIP_RESULT_STATUS_SUCCESS)
+		fail_msg("node A cut off acknowledged a Register (%s)", r.uid);
+	if (r.reason != KMIP_RESULT_REASON_GENERAL_FAILURE || strstr(r.msg, "cluster store") == NULL)
+		fail_msg("a write on node A cut off: reason 0x%x: %s", r.reason, r.msg);
+	if (t > 1000)
+		fail_msg("node A cut off took %lld ms to refuse a write", (long long)t);
+	len = sizeof(mat);
+	if (get_bytes(conn(c, 0), uid, mat, &len, &r) != 0)
+		fail_msg("node A cut off refused a read before store.max_staleness: %s", r.msg);
+	assert_int_equal(len, sizeof(secret));
+	assert_memory_equal(mat, secret, sizeof(secret));
+	/* Past store.max_staleness: stale, and reads refused. */
+	assert_true(status_until(c, 0, "c['state'] == 'stale' and c['staleness_ms'] > 10000", 0, h_slow(20000)));
+	len = sizeof(mat);
+	if (get_bytes(conn(c, 0), uid, mat, &len, &r) == 0)
+		fail_msg("node A stale served a read");
+	if (r.reason != KMIP_RESULT_REASON_GENERAL_FAILURE || strstr(r.msg, "store.max_staleness") == NULL)
+		fail_msg("a read on node A stale: reason 0x%x: %s", r.reason, r.msg);
+
+	/* The member back: current again, and serving. */
 	etcd_member(c, "restart", 0);
 	assert_true(status_until(c, 0, "c['state'] == 'current' and c['staleness_ms'] < 3000 and "
 	    "c['applied_revision'] >= rev", rev, h_slow(20000)));
+	len = sizeof(mat);
+	if (get_bytes(conn(c, 0), uid, mat, &len, &r) != 0)
+		fail_msg("node A current again refused a read: %s", r.msg);
+	register_secret(conn(c, 0), secret, sizeof(secret), NULL, &r);
+	expect_ok(&r, "Register on A current again");
 }
 
 int
