@@ -92,6 +92,7 @@ struct ack {
 /* The case running, for the exit handler that stops its etcd members if the binary ends abnormally. */
 static struct cl *running;
 
+/* The source tree, where cluster.sh is (KMIPD_SRCDIR, as for the harness; "." by default). */
 static const char *
 srcdir(void)
 {
@@ -1230,6 +1231,7 @@ writes_go_on(struct cl *c, size_t more, const char *when)
 			h_sleep_ms(100);
 }
 
+/* qsort and bsearch order of an array of strings. */
 static int
 cmp_str(const void *a, const void *b)
 {
@@ -1238,7 +1240,7 @@ cmp_str(const void *a, const void *b)
 
 /*
  * The identifiers of every object record in etcd (keys under PREFIX "o/", as etcdctl lists them), sorted,
- * into *ids (*n of them); the caller frees (*ids)[0]'s text block with free(*text) and *ids.
+ * into *ids (*n of them), pointing into *text; the caller frees *text and *ids.
  */
 static void
 etcd_object_ids(struct cl *c, char **text, char ***ids, size_t *n)
