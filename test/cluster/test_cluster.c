@@ -702,7 +702,8 @@ test_replicate(void **state)
 
 	etcd_start(c, 3);
 	node_start(c, 0, c->endpoints, NULL);
-	node_start(c, 1, c->endpoints, NULL);
+	/* B with two worker processes, each applying the watch to the one store. */
+	node_start(c, 1, c->endpoints, (const char *const[]){ "server.workers=2", NULL });
 	a = conn(c, 0);
 	b = conn(c, 1);
 	for (i = 0; i < 3; i++) {
@@ -1297,7 +1298,8 @@ test_faults_under_load(void **state)
 
 	etcd_start(c, 3);
 	fwd_start(c);
-	node_start(c, 0, c->endpoints, NULL);
+	/* A with two worker processes: its SIGKILL takes the master, and the workers go with it. */
+	node_start(c, 0, c->endpoints, (const char *const[]){ "server.workers=2", NULL });
 	node_start(c, 1, c->fwd_endpoints, (const char *const[]){ "store.max_staleness=3",
 	    "store.etcd_request_timeout=1500", "store.etcd_connect_timeout=500", NULL });
 	write_port(c, 0);
