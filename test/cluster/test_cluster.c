@@ -223,6 +223,23 @@ setup(void **state)
 	return 0;
 }
 
+/* True while /proc shows pid as a live process (not a zombie, which its new parent may be slow to reap). */
+static bool
+proc_alive(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return false;
+	p = fgets(buf, sizeof(buf), f);
+	fclose(f);
+	if (p == NULL || (p = strrchr(buf, ')')) == NULL)
+		return false;
+	return p[2] != 'Z' && p[2] != 'X';
+}
+
 /* Kills and reaps a helper process (a writer, the forwarder); a stopped one too. */
 static void
 reap(pid_t *pid)
@@ -1292,7 +1309,8 @@ test_faults_under_load(void **state)
 	char *etcd_text = NULL, **ids = NULL, probe_uid[64], missed_uid[64];
 	int64_t t_member, t_member_back, t_restart_a, t_cut, cut_logged, t_heal;
 	uint8_t secret[SECRET_LEN], missed[SECRET_LEN], mat[512], other[512];
-	size_t len, olen;
+	pid_t workers[8];
+	size_t len, olen, nworkers;
 	struct res r;
 	int w, n;
 
@@ -1336,8 +1354,20 @@ test_faults_under_load(void **state)
 	print_message("etcd member 0 restarted\n");
 
 	/* Node A killed with SIGKILL in the middle of its writers' requests, then restarted on its store. */
+	nworkers = h_children(&c->node[0], workers, 8);
+	assert_true(nworkers >= 2);
 	h_signal(&c->node[0], SIGKILL);
 	assert_int_equal(h_wait_exit(&c->node[0], h_slow(10000)), 128 + SIGKILL);
+	for (i = 0; i < nworkers; i++) {
+		int64_t end = util_now_ms() + h_slow(10000);
+
+		while (proc_alive(workers[i]))
+			if (util_now_ms() > end)
+				fail_msg("process %ld of node A still runs 10 s after its master was killed",
+				    (long)workers[i]);
+			else
+				h_sleep_ms(50);
+	}
 	kmip_client_close(c->conn[0]);
 	c->conn[0] = NULL;
 	/* Written on B while A is down: A has it once it says it caught up, without waiting more. */
