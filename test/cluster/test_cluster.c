@@ -1743,11 +1743,72 @@ etcd_mod_revision(struct cl *c, const char *uid)
 	return strtoll(p + 15, NULL, 10);
 }
 
+/* A TCP port free now on 127.0.0.1. */
+static unsigned
+free_port(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	close(fd);
+	return ntohs(sa.sin_port);
+}
+
+/*
+ * GET /metrics from 127.0.0.1:port into buf (the body, NUL-terminated); checks it with promtool (its copy
+ * in the case's folder). Fails the test unless the answer is 200 and promtool accepts it.
+ */
+static void
+metrics(struct cl *c, unsigned port, char *buf, size_t size)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+	    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct timeval tv = { .tv_sec = 10, .tv_usec = 0 };
+	static const char req[] = "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+	char path[400], cmd[900], *body;
+	size_t len = 0;
+	ssize_t n;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), code = -1;
+
+	assert_true(fd >= 0);
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL), (ssize_t)sizeof(req) - 1);
+	while (len + 1 < size && (n = read(fd, buf + len, size - len - 1)) > 0)
+		len += (size_t)n;
+	buf[len] = '\0';
+	close(fd);
+	if (sscanf(buf, "HTTP/1.%*d %d", &code) != 1 || code != 200 || (body = strstr(buf, "\r\n\r\n")) == NULL)
+		fail_msg("GET /metrics: %.200s", buf);
+	memmove(buf, body + 4, strlen(body + 4) + 1);
+	snprintf(path, sizeof(path), "%s/metrics.txt", c->dir);
+	h_write_file(path, buf);
+	snprintf(cmd, sizeof(cmd), "promtool check metrics < '%s'", path);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* The value of the unlabelled sample name in a /metrics body, or -1 when absent. */
+static double
+metric(const char *body, const char *name)
+{
+	size_t n = strlen(name);
+	const char *p;
+
+	for (p = body; (p = strstr(p, name)) != NULL; p += n)
+		if ((p == body || p[-1] == '\n') && p[n] == ' ')
+			return strtod(p + n + 1, NULL);
+	return -1;
+}
+
 /*
  * 5. The cluster in kmipctl status --json: backend etcd, the node's name, state current, a small
  * staleness, both nodes listed with the same policy hash and no mismatch; right after a write is
  * acknowledged, the writer's applied_revision has reached the revision etcd gave it (read-your-writes),
- * and the other node's soon does. With its etcd member killed, node A (store.max_staleness 10 s) says it is
+ * and the other node's soon does; /metrics (checked by promtool) agrees. With its etcd member killed, node A (store.max_staleness 10 s) says it is
  * cut off: a write is refused at once ("cluster store", within 1 s), a read is served (a first Get, whose
  * freshness mark cannot be written, included); past store.max_staleness it says stale and refuses reads
  * ("store.max_staleness"); with the member back, current again, and it serves.
@@ -1757,15 +1818,17 @@ test_status(void **state)
 {
 	struct cl *c = *state;
 	uint8_t secret[SECRET_LEN], mat[512];
-	char uid[64];
+	char uid[64], ov_metrics[64], body[65536];
+	unsigned mport = free_port();
 	struct res r;
 	long long rev;
 	int64_t t;
 	size_t len;
 
+	snprintf(ov_metrics, sizeof(ov_metrics), "metrics.listen=127.0.0.1:%u", mport);
 	etcd_start(c, 1);
 	node_start(c, 0, c->endpoints, (const char *const[]){ "store.max_staleness=10",
-	    "store.etcd_request_timeout=1000", "store.etcd_connect_timeout=500", NULL });
+	    "store.etcd_request_timeout=1000", "store.etcd_connect_timeout=500", ov_metrics, NULL });
 	node_start(c, 1, c->endpoints, NULL);
 	assert_true(status_until(c, 0, "c['backend'] == 'etcd' and c['node'] == 'node-a' and "
 	    "c['state'] == 'current' and c['applied_revision'] >= 1 and 0 <= c['staleness_ms'] < 3000 and "
@@ -1780,6 +1843,13 @@ test_status(void **state)
 	assert_true(rev > 0);
 	/* Read-your-writes: applied on A before A answered. */
 	assert_true(status_until(c, 0, "c['state'] == 'current' and c['applied_revision'] >= rev", rev, 0));
+	metrics(c, mport, body, sizeof(body));
+	assert_true(metric(body, "kmipd_cluster_applied_revision") >= (double)rev);
+	assert_true(metric(body, "kmipd_cluster_current") == 1);
+	assert_true(metric(body, "kmipd_cluster_policy_mismatch") == 0);
+	assert_true(metric(body, "kmipd_cluster_txns_total") >= 1);
+	assert_true(metric(body, "kmipd_cluster_staleness_seconds") >= 0 &&
+	    metric(body, "kmipd_cluster_staleness_seconds") < 10);
 	assert_true(status_until(c, 1, "c['backend'] == 'etcd' and c['node'] == 'node-b' and "
 	    "c['state'] == 'current' and c['applied_revision'] >= rev", rev, h_slow(POLL_MS)));
 
@@ -1802,6 +1872,9 @@ test_status(void **state)
 	assert_memory_equal(mat, secret, sizeof(secret));
 	/* Past store.max_staleness: stale, and reads refused. */
 	assert_true(status_until(c, 0, "c['state'] == 'stale' and c['staleness_ms'] > 10000", 0, h_slow(20000)));
+	metrics(c, mport, body, sizeof(body));
+	assert_true(metric(body, "kmipd_cluster_current") == 0);
+	assert_true(metric(body, "kmipd_cluster_staleness_seconds") > 10);
 	len = sizeof(mat);
 	if (get_bytes(conn(c, 0), uid, mat, &len, &r) == 0)
 		fail_msg("node A stale served a read");
