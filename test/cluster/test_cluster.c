@@ -1216,6 +1216,41 @@ show_refusals(struct cl *c, int node, int64_t from, int64_t to)
 	}
 }
 
+/*
+ * Prints how node's writers' requests were refused, by kind of refusal; returns how many were refused for
+ * none of these reasons (the first of them printed).
+ */
+static size_t
+refusal_summary(struct cl *c, int node)
+{
+	static const char *const kinds[] = { "did not answer", "cannot be reached", "store.max_staleness",
+	    "changed by another writer", "refused this write" };
+	size_t counts[6] = { 0 }, k;
+	char path[400], *text, *line, *save;
+	int w;
+
+	for (w = node; w < WRITERS; w += NODES) {
+		snprintf(path, sizeof(path), "%s/writer-%d", c->dir, w);
+		if ((text = util_read_file(path, NULL)) == NULL)
+			continue;
+		save = NULL;
+		for (line = strtok_r(text, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+			if (line[0] != 'F')
+				continue;
+			for (k = 0; k < 5 && strstr(line, kinds[k]) == NULL; k++)
+				;
+			if (k == 5 && counts[5] == 0)
+				print_message("node %c: writer %d: %s\n", 'a' + node, w, line);
+			counts[k]++;
+		}
+		free(text);
+	}
+	print_message("node %c's writers were refused: %zu \"did not answer\", %zu \"cannot be reached\", %zu "
+	    "\"store.max_staleness\", %zu \"changed by another writer\", %zu \"refused this write\", %zu other\n",
+	    'a' + node, counts[0], counts[1], counts[2], counts[3], counts[4], counts[5]);
+	return counts[5];
+}
+
 /* Counts the lines of every writer's file (acknowledged writes and refusals alike). */
 static size_t
 writer_lines(struct cl *c)
@@ -1448,6 +1483,10 @@ test_faults_under_load(void **state)
 	for (w = 0; w < WRITERS; w++)
 		read_acks(c, w, &acks, &nacks, &cap, "cluster store", &refusals);
 	print_message("%zu writes acknowledged, %zu refused for the cluster store\n", nacks, refusals);
+	/* Every refusal is the cluster's (a Create's key not found by its Activate would be no such thing). */
+	for (n = 0; n < NODES; n++)
+		if (refusal_summary(c, n) != 0)
+			fail_msg("node %c refused writes for other reasons", 'a' + n);
 	/* Writes went on through each fault, and nothing was acknowledged on B while it was cut off. */
 	for (n = 0; n < NODES; n++)
 		if (acks_between(acks, nacks, n, t_member, t_member_back) == 0) {
