@@ -1931,6 +1931,86 @@ test_status(void **state)
 	expect_ok(&r, "Register on A current again");
 }
 
+/* The revision etcd is at now. */
+static long long
+etcd_revision(struct cl *c)
+{
+	char cmd[900], out[4096];
+
+	snprintf(cmd, sizeof(cmd), "ETCDCTL_API=3 etcdctl --endpoints=%s get x -w json | /usr/bin/python3 -c "
+	    "'import json,sys; print(json.load(sys.stdin)[\"header\"][\"revision\"])'", c->endpoints);
+	if (run_sh(cmd, out, sizeof(out)) != 0)
+		fail_msg("%s failed: %s", cmd, out);
+	return atoll(out);
+}
+
+/*
+ * A node that joins after etcd compacted its history copies it from a Range, the keyring with it: it reads
+ * the first node's keys byte for byte, and the first node reads the keys it makes. A node whose master key
+ * is not the cluster's stops before serving (exit 1) instead of sealing what no other node could open.
+ */
+static void
+test_late_node(void **state)
+{
+	struct cl *c = *state;
+	char uids[3][64], mine[64], cmd[900], out[4096], ovs[8][600];
+	const char *ov[9];
+	uint8_t a[256], b[256];
+	size_t alen, blen, i;
+	struct h_server x;
+	int st;
+
+	etcd_start(c, 1);
+	node_start(c, 0, c->endpoints, NULL);
+	for (i = 0; i < 3; i++)
+		create_aes(conn(c, 0), NULL, uids[i]);
+	snprintf(cmd, sizeof(cmd), "ETCDCTL_API=3 etcdctl --endpoints=%s compact %lld", c->endpoints,
+	    etcd_revision(c));
+	if (run_sh(cmd, out, sizeof(out)) != 0)
+		fail_msg("%s failed: %s", cmd, out);
+	node_start(c, 1, c->endpoints, NULL);
+	if (h_log_count(&c->node[1], "copying every record again from a Range") == 0)
+		fail_msg("node b did not resynchronise from a Range (etcd was compacted before it joined)");
+	for (i = 0; i < 3; i++) {
+		alen = blen = sizeof(a);
+		assert_int_equal(get_bytes(conn(c, 0), uids[i], a, &alen, NULL), 0);
+		if (!get_eventually(conn(c, 1), uids[i], b, &blen))
+			fail_msg("node b does not read %s", uids[i]);
+		assert_int_equal(alen, blen);
+		assert_memory_equal(a, b, alen);
+	}
+	create_aes(conn(c, 1), NULL, mine);
+	alen = blen = sizeof(a);
+	assert_int_equal(get_bytes(conn(c, 1), mine, b, &blen, NULL), 0);
+	if (!get_eventually(conn(c, 0), mine, a, &alen))
+		fail_msg("node a does not read %s, which node b made", mine);
+	assert_int_equal(alen, blen);
+	assert_memory_equal(a, b, alen);
+
+	/* Another master key: its own (the harness makes one in its folder when none is given). */
+	h_make_dir(&x);
+	snprintf(ovs[0], sizeof(ovs[0]), "store.backend=etcd");
+	snprintf(ovs[1], sizeof(ovs[1]), "store.etcd_endpoints=%s", c->endpoints);
+	snprintf(ovs[2], sizeof(ovs[2]), "store.etcd_node_name=node-x");
+	snprintf(ovs[3], sizeof(ovs[3]), "admin.socket=%s/admin.sock", x.dir);
+	snprintf(ovs[4], sizeof(ovs[4]), "keygen.pool_size=0");
+	for (i = 0; i < 5; i++)
+		ov[i] = ovs[i];
+	ov[i] = NULL;
+	h_restart_nowait(&x, ov);
+	st = h_wait_exit(&x, h_slow(30000));
+	if (st != 1 || h_log_count(&x, "does not open with this node's master key") == 0) {
+		snprintf(cmd, sizeof(cmd), "tail -n 20 '%s' >&2", x.log);
+		(void)system(cmd);
+		if (st == -1)
+			(void)h_stop(&x, 5000);
+		h_cleanup(&x);
+		fail_msg("a node with another master key: exit status %d, wanted 1 and a line saying why", st);
+	}
+	assert_int_equal(h_log_count(&x, "cluster: caught up at revision"), 0);
+	h_cleanup(&x);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1940,6 +2020,7 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_conflicting_activates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restore_guard, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_status, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_late_node, setup, teardown),
 	};
 
 	util_test_start(argc, argv);
