@@ -1116,7 +1116,7 @@ read_acks(struct cl *c, int w, struct ack **acks, size_t *n, size_t *cap, const 
 		return;
 	for (line = strtok_r(text, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
 		struct ack *k;
-		char hex[2 * SECRET_LEN + 8] = "";
+		char hex[64] = "";
 		long long ms;
 		size_t i;
 
@@ -1133,7 +1133,7 @@ read_acks(struct cl *c, int w, struct ack **acks, size_t *n, size_t *cap, const 
 		memset(k, 0, sizeof(*k));
 		k->kind = line[0];
 		k->writer = w;
-		if (sscanf(line + 2, "%lld %63s %60s", &ms, k->uid, hex) < 2)
+		if (sscanf(line + 2, "%lld %63s %63s", &ms, k->uid, hex) < 2)
 			fail_msg("writer %d wrote a bad line: %s", w, line);
 		k->ms = ms;
 		if (k->kind == 'R') {
@@ -1808,7 +1808,7 @@ metrics(struct cl *c, unsigned port, char *buf, size_t size)
 	    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	struct timeval tv = { .tv_sec = 10, .tv_usec = 0 };
 	static const char req[] = "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
-	char path[400], cmd[900], *body;
+	char path[400], cmd[900], *body = NULL;
 	size_t len = 0;
 	ssize_t n;
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), code = -1;
