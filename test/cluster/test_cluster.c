@@ -223,23 +223,6 @@ setup(void **state)
 	return 0;
 }
 
-/* True while /proc shows pid as a live process (not a zombie, which its new parent may be slow to reap). */
-static bool
-proc_alive(pid_t pid)
-{
-	char path[64], buf[512], *p;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	if ((f = fopen(path, "r")) == NULL)
-		return false;
-	p = fgets(buf, sizeof(buf), f);
-	fclose(f);
-	if (p == NULL || (p = strrchr(buf, ')')) == NULL)
-		return false;
-	return p[2] != 'Z' && p[2] != 'X';
-}
-
 /* Kills and reaps a helper process (a writer, the forwarder); a stopped one too. */
 static void
 reap(pid_t *pid)
@@ -406,25 +389,6 @@ expect_ok(const struct res *r, const char *what)
 		fail_msg("%s: status %d, reason 0x%x: %s", what, r->status, r->reason, r->msg);
 }
 
-/* Writes a 1.4 Create of an AES-128 key named name (NULL: none). */
-static void
-enc_create_aes(struct ttlv_enc *e, const char *name)
-{
-	h_request_begin(e, 1, 4, 1);
-	h_item_begin(e, KMIP_OPERATION_CREATE);
-	ttlv_enc_enum(e, KMIP_TAG_OBJECT_TYPE, KMIP_OBJECT_TYPE_SYMMETRIC_KEY);
-	ttlv_enc_begin(e, KMIP_TAG_TEMPLATE_ATTRIBUTE);
-	h_attr_enum(e, "Cryptographic Algorithm", KMIP_CRYPTOGRAPHIC_ALGORITHM_AES);
-	h_attr_int(e, "Cryptographic Length", 128);
-	h_attr_int(e, "Cryptographic Usage Mask", KMIP_CRYPTOGRAPHIC_USAGE_MASK_ENCRYPT |
-	    KMIP_CRYPTOGRAPHIC_USAGE_MASK_DECRYPT);
-	if (name != NULL)
-		h_attr_name(e, name);
-	ttlv_enc_end(e);
-	h_item_end(e);
-	h_request_end(e);
-}
-
 /* Writes a 1.4 Register of Secret Data (a password) of len bytes named name (NULL: none). */
 static void
 enc_register_secret(struct ttlv_enc *e, const uint8_t *secret, size_t len, const char *name)
@@ -458,7 +422,7 @@ create_aes(struct kmip_client *cl, const char *name, char *uid)
 	struct ttlv_enc e;
 	struct res r;
 
-	enc_create_aes(&e, name);
+	h_create_aes_request(&e, 1, 4, 128, name);
 	call(cl, &e, &a, &r);
 	ttlv_arena_free(a);
 	expect_ok(&r, "Create");
@@ -488,28 +452,7 @@ create_pair(struct kmip_client *cl, const char *priv_name, const char *pub_name,
 	struct res r;
 	char buf[64];
 
-	h_request_begin(&e, 1, 4, 1);
-	h_item_begin(&e, KMIP_OPERATION_CREATE_KEY_PAIR);
-	ttlv_enc_begin(&e, KMIP_TAG_COMMON_TEMPLATE_ATTRIBUTE);
-	h_attr_enum(&e, "Cryptographic Algorithm", KMIP_CRYPTOGRAPHIC_ALGORITHM_EC);
-	h_attr_int(&e, "Cryptographic Length", 256);
-	ttlv_enc_begin(&e, KMIP_TAG_ATTRIBUTE);
-	ttlv_enc_cstr(&e, KMIP_TAG_ATTRIBUTE_NAME, "Cryptographic Domain Parameters");
-	ttlv_enc_begin(&e, KMIP_TAG_ATTRIBUTE_VALUE);
-	ttlv_enc_enum(&e, KMIP_TAG_RECOMMENDED_CURVE, KMIP_RECOMMENDED_CURVE_P_256);
-	ttlv_enc_end(&e);
-	ttlv_enc_end(&e);
-	ttlv_enc_end(&e);
-	ttlv_enc_begin(&e, KMIP_TAG_PRIVATE_KEY_TEMPLATE_ATTRIBUTE);
-	h_attr_int(&e, "Cryptographic Usage Mask", KMIP_CRYPTOGRAPHIC_USAGE_MASK_SIGN);
-	h_attr_name(&e, priv_name);
-	ttlv_enc_end(&e);
-	ttlv_enc_begin(&e, KMIP_TAG_PUBLIC_KEY_TEMPLATE_ATTRIBUTE);
-	h_attr_int(&e, "Cryptographic Usage Mask", KMIP_CRYPTOGRAPHIC_USAGE_MASK_VERIFY);
-	h_attr_name(&e, pub_name);
-	ttlv_enc_end(&e);
-	h_item_end(&e);
-	h_request_end(&e);
+	h_create_ec_pair_request(&e, priv_name, pub_name);
 	resp = call(cl, &e, &a, &r);
 	expect_ok(&r, "Create Key Pair");
 	snprintf(priv, 64, "%s", h_payload_text(resp, KMIP_TAG_PRIVATE_KEY_UNIQUE_IDENTIFIER, buf, sizeof(buf)));
@@ -1052,7 +995,7 @@ writer_main(const char *portfile, const char *out, SSL_CTX *ctx)
 			log_line(fd, "R %lld %s %s\n", (long long)util_now_ms(), r.uid, hex);
 		else
 			log_line(fd, "F %lld Register %s\n", (long long)util_now_ms(), r.msg);
-		enc_create_aes(&e, NULL);
+		h_create_aes_request(&e, 1, 4, 128, NULL);
 		if (writer_call(cl, &e, &r) != 0)
 			goto broken;
 		if (r.status != KMIP_RESULT_STATUS_SUCCESS) {
@@ -1396,7 +1339,7 @@ test_faults_under_load(void **state)
 	for (i = 0; i < nworkers; i++) {
 		int64_t end = util_now_ms() + h_slow(10000);
 
-		while (proc_alive(workers[i]))
+		while (h_proc_alive(workers[i]))
 			if (util_now_ms() > end)
 				fail_msg("process %ld of node A still runs 10 s after its master was killed",
 				    (long)workers[i]);

@@ -1160,3 +1160,69 @@ h_restart_nowait(struct h_server *s, const char *const *overrides)
 	next_nowait = true;
 	start(s, NULL, overrides, true);
 }
+
+/* See harness.h. */
+void
+h_create_aes_request(struct ttlv_enc *e, int major, int minor, int bits, const char *name)
+{
+	h_request_begin(e, major, minor, 1);
+	h_item_begin(e, KMIP_OPERATION_CREATE);
+	ttlv_enc_enum(e, KMIP_TAG_OBJECT_TYPE, KMIP_OBJECT_TYPE_SYMMETRIC_KEY);
+	ttlv_enc_begin(e, KMIP_TAG_TEMPLATE_ATTRIBUTE);
+	h_attr_enum(e, "Cryptographic Algorithm", KMIP_CRYPTOGRAPHIC_ALGORITHM_AES);
+	h_attr_int(e, "Cryptographic Length", bits);
+	h_attr_int(e, "Cryptographic Usage Mask", KMIP_CRYPTOGRAPHIC_USAGE_MASK_ENCRYPT |
+	    KMIP_CRYPTOGRAPHIC_USAGE_MASK_DECRYPT);
+	if (name != NULL)
+		h_attr_name(e, name);
+	ttlv_enc_end(e);
+	h_item_end(e);
+	h_request_end(e);
+}
+
+/* See harness.h. */
+void
+h_create_ec_pair_request(struct ttlv_enc *e, const char *priv_name, const char *pub_name)
+{
+	h_request_begin(e, 1, 4, 1);
+	h_item_begin(e, KMIP_OPERATION_CREATE_KEY_PAIR);
+	ttlv_enc_begin(e, KMIP_TAG_COMMON_TEMPLATE_ATTRIBUTE);
+	h_attr_enum(e, "Cryptographic Algorithm", KMIP_CRYPTOGRAPHIC_ALGORITHM_EC);
+	h_attr_int(e, "Cryptographic Length", 256);
+	ttlv_enc_begin(e, KMIP_TAG_ATTRIBUTE);
+	ttlv_enc_cstr(e, KMIP_TAG_ATTRIBUTE_NAME, "Cryptographic Domain Parameters");
+	ttlv_enc_begin(e, KMIP_TAG_ATTRIBUTE_VALUE);
+	ttlv_enc_enum(e, KMIP_TAG_RECOMMENDED_CURVE, KMIP_RECOMMENDED_CURVE_P_256);
+	ttlv_enc_end(e);
+	ttlv_enc_end(e);
+	ttlv_enc_end(e);
+	ttlv_enc_begin(e, KMIP_TAG_PRIVATE_KEY_TEMPLATE_ATTRIBUTE);
+	h_attr_int(e, "Cryptographic Usage Mask", KMIP_CRYPTOGRAPHIC_USAGE_MASK_SIGN);
+	if (priv_name != NULL)
+		h_attr_name(e, priv_name);
+	ttlv_enc_end(e);
+	ttlv_enc_begin(e, KMIP_TAG_PUBLIC_KEY_TEMPLATE_ATTRIBUTE);
+	h_attr_int(e, "Cryptographic Usage Mask", KMIP_CRYPTOGRAPHIC_USAGE_MASK_VERIFY);
+	if (pub_name != NULL)
+		h_attr_name(e, pub_name);
+	ttlv_enc_end(e);
+	h_item_end(e);
+	h_request_end(e);
+}
+
+/* See harness.h. */
+bool
+h_proc_alive(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return false;
+	p = fgets(buf, sizeof(buf), f);
+	fclose(f);
+	if (p == NULL || (p = strrchr(buf, ')')) == NULL)
+		return false;
+	return p[2] != 'Z' && p[2] != 'X';
+}

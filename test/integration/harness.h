@@ -166,6 +166,15 @@ void h_attr_name(struct ttlv_enc *e, const char *name);
  * when it is Key Compromise.
  */
 void h_uid_request(struct ttlv_enc *e, uint32_t op, const char *uid, uint32_t revocation_reason);
+/* A Create of an AES key of bits, Encrypt and Decrypt, named name (NULL: no Name), at KMIP major.minor 1.x. */
+void h_create_aes_request(struct ttlv_enc *e, int major, int minor, int bits, const char *name);
+/*
+ * A 1.4 Create Key Pair of EC P-256: the private half for Sign, the public for Verify, named priv_name and
+ * pub_name (NULL: no Name).
+ */
+void h_create_ec_pair_request(struct ttlv_enc *e, const char *priv_name, const char *pub_name);
+/* True while /proc shows pid as a live process (not a zombie, which its new parent may be slow to reap). */
+bool h_proc_alive(pid_t pid);
 /* A whole 1.4 Register of Secret Data: a password of len bytes whose usage is Derive Key. */
 void h_register_secret_request(struct ttlv_enc *e, const uint8_t *secret, size_t len);
 /* The batch item i of a response, and its payload. */

@@ -262,25 +262,6 @@ log_wait_count(struct h_server *s, const char *needle, int n, int timeout_ms)
 	return true;
 }
 
-/* Request building: a 1.4 Create of an AES-256 key named name. */
-static void
-enc_create_aes(struct ttlv_enc *e, int major, int minor, const char *name)
-{
-	h_request_begin(e, major, minor, 1);
-	h_item_begin(e, KMIP_OPERATION_CREATE);
-	ttlv_enc_enum(e, KMIP_TAG_OBJECT_TYPE, KMIP_OBJECT_TYPE_SYMMETRIC_KEY);
-	ttlv_enc_begin(e, KMIP_TAG_TEMPLATE_ATTRIBUTE);
-	h_attr_enum(e, "Cryptographic Algorithm", KMIP_CRYPTOGRAPHIC_ALGORITHM_AES);
-	h_attr_int(e, "Cryptographic Length", 256);
-	h_attr_int(e, "Cryptographic Usage Mask", KMIP_CRYPTOGRAPHIC_USAGE_MASK_ENCRYPT |
-	    KMIP_CRYPTOGRAPHIC_USAGE_MASK_DECRYPT);
-	if (name != NULL)
-		h_attr_name(e, name);
-	ttlv_enc_end(e);
-	h_item_end(e);
-	h_request_end(e);
-}
-
 /* Creates an AES key on cl and copies its Unique Identifier into uid. */
 static void
 create_aes(struct kmip_client *cl, const char *name, char *uid, size_t size)
@@ -289,7 +270,7 @@ create_aes(struct kmip_client *cl, const char *name, char *uid, size_t size)
 	struct ttlv_enc e;
 	struct ttlv *resp;
 
-	enc_create_aes(&e, 1, 4, name);
+	h_create_aes_request(&e, 1, 4, 256, name);
 	resp = call_ok(cl, &e, &a);
 	h_payload_text(resp, KMIP_TAG_UNIQUE_IDENTIFIER, uid, size);
 	assert_true(uid[0] != '\0');
@@ -455,7 +436,7 @@ enc_huge_name(struct ttlv_enc *e, size_t len, bool create)
 	memset(name, 'n', len);
 	name[len] = '\0';
 	if (create) {
-		enc_create_aes(e, 1, 4, name);
+		h_create_aes_request(e, 1, 4, 256, name);
 	} else {
 		h_request_begin(e, 1, 4, 1);
 		h_item_begin(e, KMIP_OPERATION_LOCATE);
@@ -681,7 +662,7 @@ enc_valid_request(struct ttlv_enc *e, int which, const char *uid)
 
 	switch (which) {
 	case 0:
-		enc_create_aes(e, 1, 4, "wrong-types");
+		h_create_aes_request(e, 1, 4, 256, "wrong-types");
 		return;
 	case 1:	/* Get with a Key Format Type */
 		h_request_begin(e, 1, 4, 1);
@@ -1836,7 +1817,7 @@ create_refused(struct kmip_client *cl)
 {
 	struct ttlv_enc e;
 
-	enc_create_aes(&e, 1, 4, NULL);
+	h_create_aes_request(&e, 1, 4, 256, NULL);
 	call_refused(cl, &e, KMIP_RESULT_REASON_PERMISSION_DENIED, "object quota exceeded");
 	enc_create_aes_21(&e);
 	call_refused(cl, &e, KMIP_RESULT_REASON_SERVER_LIMIT_EXCEEDED, "object quota exceeded");

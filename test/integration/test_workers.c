@@ -505,23 +505,6 @@ test_reload_all_or_none(void **state)
 	h_cleanup(&s);
 }
 
-/* True while /proc shows pid as a live (not zombie) process. */
-static bool
-proc_alive(pid_t pid)
-{
-	char path[64], buf[512], *p;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	if ((f = fopen(path, "r")) == NULL)
-		return false;
-	p = fgets(buf, sizeof(buf), f);
-	fclose(f);
-	if (p == NULL || (p = strrchr(buf, ')')) == NULL)
-		return false;
-	return p[2] != 'Z' && p[2] != 'X';
-}
-
 /* 4. SIGTERM: the master and both workers (and their key generators) exit, status 0, nothing left behind. */
 static void
 test_sigterm_exits_all(void **state)
@@ -556,14 +539,14 @@ test_sigterm_exits_all(void **state)
 	assert_int_equal(h_stop(&s, h_slow(15000)), 0);
 	assert_true(h_log_count(&s, "master: every worker has stopped") == 1);
 	for (waited = 0; waited < h_slow(5000); waited += 50) {
-		for (i = 0; i < nall && !proc_alive(all[i]); i++)
+		for (i = 0; i < nall && !h_proc_alive(all[i]); i++)
 			;
 		if (i == nall)
 			break;
 		h_sleep_ms(50);
 	}
 	for (i = 0; i < nall; i++)
-		if (proc_alive(all[i]))
+		if (h_proc_alive(all[i]))
 			fail_msg("process %ld is still running after the master exited", (long)all[i]);
 	h_cleanup(&s);
 }
